@@ -1,0 +1,81 @@
+/**
+ * The message bus between pipeline stages. Two implementations share this contract:
+ * the in-process bus (embedded mode) and Kafka (scaled mode, `#lib/kafka`).
+ *
+ * Delivery is at-least-once. Messages with the same key keep their order. A publish
+ * resolves only once the bus has acknowledged every message (Kafka: `acks: -1`), so a
+ * caller may checkpoint its own progress after `publish` resolves and not before.
+ */
+
+export interface OutgoingMessage {
+  /** Partitioning key; the repo DID for pipeline events, so per-DID order is kept. */
+  key: string;
+  /** Encoded payload (JSON text of a versioned contract message). */
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+  partition: number;
+  /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
+  offset: string;
+}
+
+export interface MessageBatch {
+  topic: string;
+  partition: number;
+  messages: IncomingMessage[];
+}
+
+export interface BatchContext {
+  /** Keep group membership alive during long work (Kafka heartbeats only between batches otherwise). */
+  heartbeat(): Promise<void>;
+  /** True once the consumer is stopping: finish or abandon the batch quickly (it will be re-delivered). */
+  isStopping(): boolean;
+}
+
+/**
+ * Handles one batch. The offsets of the batch are committed only after the returned promise
+ * resolves; a rejection leaves them uncommitted and the batch is delivered again after a backoff.
+ */
+export type BatchHandler = (batch: MessageBatch, context: BatchContext) => Promise<void>;
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+}
+
+export interface SubscribeOptions {
+  groupId: string;
+  topics: string[];
+  handler: BatchHandler;
+  /** Upper bound on messages handed to one handler call. */
+  maxBatchSize?: number;
+}
+
+export interface Subscription {
+  /** Stops fetching, waits for the batch in flight to finish (and commit), then leaves the group. */
+  stop(): Promise<void>;
+}
+
+export interface MessageBus {
+  /** Creates the topics that do not exist yet (Kafka fails to subscribe to a missing topic). */
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /** Resolves once every message is acknowledged; rejects with a `BusUnavailableError` otherwise. */
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** Checks the bus can be reached now (readiness). */
+  ping(): Promise<boolean>;
+  /** Flushes and closes producers and consumers. */
+  close(): Promise<void>;
+}
+
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './bus.js';
+export * from './topics.js';
+export * from './pipeline-event.js';

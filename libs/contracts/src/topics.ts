@@ -1,0 +1,22 @@
+/**
+ * Topic names are contracts: the version suffix changes whenever the message schema on the
+ * topic changes incompatibly, so old and new producers never share a topic.
+ */
+export const Topics = {
+  /** Normalised Jetstream events from ingest, keyed by repo DID. Schema: `PipelineEventV1`. */
+  events: 'cg.events.v1',
+  /** Viewer feedback from `sendInteractions` and served impressions, keyed by viewer DID. Schema: `FeedbackEventV1`. */
+  feedback: 'cg.feedback.v1',
+  /** Messages that could not be decoded or applied; the reason travels in headers. */
+  deadLetter: 'cg.dead-letter.v1',
+} as const;
+
+export type TopicName = (typeof Topics)[keyof typeof Topics];
+
+/** Header names on dead-lettered messages. */
+export const DeadLetterHeaders = {
+  reason: 'x-dead-letter-reason',
+  sourceTopic: 'x-source-topic',
+  sourcePartition: 'x-source-partition',
+  sourceOffset: 'x-source-offset',
+} as const;
