@@ -1,0 +1,74 @@
+import { Topics } from '#lib/contracts';
+import type { IncomingMessage } from '#lib/contracts';
+import { InProcessBus } from './in-process.bus.js';
+
+const messages = (count: number, from = 0) =>
+  Array.from({ length: count }, (_, index) => ({ key: `did:plc:${(from + index) % 3}`, value: String(from + index) }));
+
+describe('InProcessBus', () => {
+  let bus: InProcessBus;
+  beforeEach(() => (bus = new InProcessBus({ retainedTopics: [Topics.deadLetter] })));
+  afterEach(() => bus.close());
+
+  it('acknowledges a publish only after the consumer group has handled the messages', async () => {
+    const handled: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      handler: async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        handled.push(...batch.messages.map((message) => message.value));
+      },
+    });
+    await bus.publish(Topics.events, messages(5));
+    expect(handled).toEqual(['0', '1', '2', '3', '4']);
+    await subscription.stop();
+  });
+
+  it('delivers a failed batch again, in order, without losing or skipping anything', async () => {
+    const seen: IncomingMessage[][] = [];
+    let failOnce = true;
+    const subscription = await bus.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      maxBatchSize: 4,
+      handler: async (batch) => {
+        seen.push(batch.messages);
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('ClickHouse is away');
+        }
+      },
+    });
+    await bus.publish(Topics.events, messages(6));
+    expect(seen.map((batch) => batch.map((message) => message.value))).toEqual([
+      ['0', '1', '2', '3'],
+      ['0', '1', '2', '3'],
+      ['4', '5'],
+    ]);
+    await subscription.stop();
+  });
+
+  it('holds messages for a group that subscribes later, and resolves the publish once it has them', async () => {
+    let acknowledged = false;
+    const published = bus.publish(Topics.events, messages(3)).then(() => (acknowledged = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(acknowledged).toBe(false);
+    const values: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      handler: async (batch) => void values.push(...batch.messages.map((message) => message.value)),
+    });
+    await published;
+    expect(values).toEqual(['0', '1', '2']);
+    await subscription.stop();
+  });
+
+  it('acknowledges at once on a retained topic nobody consumes and keeps the messages for inspection', async () => {
+    await bus.publish(Topics.deadLetter, [{ key: 'k', value: 'bad', headers: { 'x-dead-letter-reason': 'not JSON' } }]);
+    expect(bus.retained(Topics.deadLetter).messages).toEqual([
+      expect.objectContaining({ value: 'bad', headers: { 'x-dead-letter-reason': 'not JSON' } }),
+    ]);
+  });
+});

@@ -1,0 +1,213 @@
+import type {
+  BatchHandler,
+  IncomingMessage,
+  MessageBus,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from '#lib/contracts';
+
+/** Messages kept of a topic that acknowledges without a consumer (the dead-letter topic). */
+const UNCONSUMED_RETENTION = 10_000;
+const MAX_RETRY_DELAY_MS = 5_000;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+interface Waiter {
+  /** Resolves once every group has committed past this offset. */
+  offset: number;
+  resolve: () => void;
+}
+
+interface Group {
+  id: string;
+  /** Next offset this group has not yet committed. */
+  committed: number;
+  handler: BatchHandler;
+  maxBatchSize: number;
+  stopping: boolean;
+  /** Aborted on stop, to cut a retry backoff short. */
+  stopped: AbortController;
+  wake: () => void;
+  loop: Promise<void>;
+}
+
+class TopicLog {
+  constructor(
+    readonly name: string,
+    /** Acknowledges at once and keeps a bounded tail when no group consumes it. */
+    readonly retained: boolean,
+  ) {}
+
+  /** Offset of `messages[0]`. */
+  base = 0;
+  messages: IncomingMessage[] = [];
+  readonly groups = new Map<string, Group>();
+  waiters: Waiter[] = [];
+  dropped = 0;
+
+  get end(): number {
+    return this.base + this.messages.length;
+  }
+
+  append(messages: OutgoingMessage[]): number {
+    for (const message of messages) {
+      this.messages.push({
+        key: message.key,
+        value: message.value,
+        headers: message.headers ?? {},
+        partition: 0,
+        offset: String(this.end),
+      });
+    }
+    return this.end;
+  }
+
+  /** Drops what every group has committed (or, retained without a group, what exceeds the retention). */
+  trim(): void {
+    const unconsumed = this.groups.size === 0;
+    if (unconsumed && !this.retained) return;
+    const floor = unconsumed
+      ? Math.max(this.base, this.end - UNCONSUMED_RETENTION)
+      : Math.min(...[...this.groups.values()].map((group) => group.committed));
+    if (floor > this.base) {
+      if (unconsumed) this.dropped += floor - this.base;
+      this.messages.splice(0, floor - this.base);
+      this.base = floor;
+    }
+    const settled = this.waiters.filter((waiter) => waiter.offset <= floor || unconsumed);
+    this.waiters = this.waiters.filter((waiter) => !settled.includes(waiter));
+    for (const waiter of settled) waiter.resolve();
+  }
+}
+
+/**
+ * The bus of the embedded mode: ingest, scoring and the feed generator in one process.
+ *
+ * @NOTE Nothing here survives the process, so "acknowledged" means *consumed*: `publish`
+ * resolves only after every consumer group has committed the messages, i.e. after scoring has
+ * written them to ClickHouse. Ingest checkpoints its Jetstream cursor after that, so a crash at
+ * any point loses nothing; the price is that ingest waits for scoring, which is also the
+ * backpressure. Messages published before their consumer subscribes wait for it. Topics named
+ * as retained (the dead-letter topic, which only operators read) acknowledge at once while no
+ * group consumes them and keep their last messages for inspection. One partition per topic
+ * keeps every key in order.
+ */
+export class InProcessBus implements MessageBus {
+  private readonly topics = new Map<string, TopicLog>();
+  private readonly retainedTopics: ReadonlySet<string>;
+  private closed = false;
+
+  constructor(options: { retainedTopics?: string[] } = {}) {
+    this.retainedTopics = new Set(options.retainedTopics ?? []);
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    for (const topic of topics) this.topic(topic.name);
+  }
+
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new Error('the in-process bus is closed');
+    if (messages.length === 0) return;
+    const log = this.topic(topic);
+    const end = log.append(messages);
+    const acknowledged = new Promise<void>((resolve) => log.waiters.push({ offset: end, resolve }));
+    for (const group of log.groups.values()) group.wake();
+    log.trim();
+    await acknowledged;
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const logs = options.topics.map((name) => this.topic(name));
+    const groups: Group[] = [];
+    for (const log of logs) {
+      if (log.groups.has(options.groupId)) {
+        throw new Error(`group ${options.groupId} already consumes this topic in this process`);
+      }
+      groups.push(this.startGroup(log, options));
+    }
+    return {
+      stop: async () => {
+        for (const group of groups) {
+          group.stopping = true;
+          group.stopped.abort();
+          group.wake();
+        }
+        await Promise.all(groups.map((group) => group.loop));
+        for (const log of logs) {
+          log.groups.delete(options.groupId);
+          log.trim();
+        }
+      },
+    };
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** Messages held for a retained topic, and how many were dropped past the retention. */
+  retained(topic: string): { messages: IncomingMessage[]; dropped: number } {
+    const log = this.topic(topic);
+    return { messages: [...log.messages], dropped: log.dropped };
+  }
+
+  private topic(name: string): TopicLog {
+    let log = this.topics.get(name);
+    if (!log) {
+      log = new TopicLog(name, this.retainedTopics.has(name));
+      this.topics.set(name, log);
+    }
+    return log;
+  }
+
+  private startGroup(log: TopicLog, options: SubscribeOptions): Group {
+    let signal: (() => void) | undefined;
+    const group: Group = {
+      id: options.groupId,
+      committed: log.base,
+      handler: options.handler,
+      maxBatchSize: options.maxBatchSize ?? 10_000,
+      stopping: false,
+      stopped: new AbortController(),
+      wake: () => signal?.(),
+      loop: Promise.resolve(),
+    };
+    const idle = () => new Promise<void>((resolve) => (signal = resolve));
+    const context = { heartbeat: async () => undefined, isStopping: () => group.stopping };
+
+    group.loop = (async () => {
+      let failures = 0;
+      while (!group.stopping) {
+        if (group.committed >= log.end) {
+          await idle();
+          continue;
+        }
+        const from = group.committed - log.base;
+        const messages = log.messages.slice(from, from + group.maxBatchSize);
+        try {
+          await group.handler({ topic: log.name, partition: 0, messages }, context);
+          failures = 0;
+          group.committed += messages.length;
+          log.trim();
+        } catch {
+          // The handler logs its own failure; the batch is delivered again after a backoff.
+          failures += 1;
+          const delay = Math.min(MAX_RETRY_DELAY_MS, 100 * 2 ** failures);
+          await sleep(delay, group.stopped.signal);
+        }
+      }
+    })();
+    log.groups.set(options.groupId, group);
+    return group;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './clickhouse.client.js';
+export * from './migrations.js';
+export * from './event.repository.js';
+export * from './post.repository.js';

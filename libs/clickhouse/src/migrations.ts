@@ -1,0 +1,134 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** Statements with `{db}` standing for the database name. One statement per entry. */
+  statements: string[];
+}
+
+/**
+ * Versioned schema. Applied in order at start-up; each version once (recorded in
+ * `schema_migrations`). Statements are idempotent (`IF NOT EXISTS`) so that a crash between a
+ * statement and its record is harmless. Never edit a released migration: add a new one.
+ *
+ * @NOTE Every event table is a ReplacingMergeTree keyed by the identity of the record or event
+ * and versioned by Jetstream's `time_us`, so a re-delivered event replaces itself instead of
+ * counting twice, and a delete (a row with `deleted = 1` and a later version) replaces its
+ * record. Readers use `FINAL`. The same statements run on chDB and on a ClickHouse server.
+ */
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'events, records and feed score snapshots',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS {db}.event_log (
+        did String,
+        time_us UInt64,
+        type LowCardinality(String),
+        op LowCardinality(String),
+        rkey String,
+        ingested_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(toDateTime(intDiv(time_us, 1000000)))
+      ORDER BY (did, time_us, type, rkey)`,
+      `CREATE TABLE IF NOT EXISTS {db}.posts (
+        did String,
+        rkey String,
+        cid String,
+        time_us UInt64,
+        created_at DateTime64(3),
+        text String,
+        langs Array(LowCardinality(String)),
+        tags Array(String),
+        reply_root String,
+        reply_parent String,
+        quote String,
+        has_media UInt8,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, rkey)`,
+      `CREATE TABLE IF NOT EXISTS {db}.interactions (
+        actor String,
+        kind LowCardinality(String),
+        rkey String,
+        subject_uri String,
+        subject_did String,
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (actor, kind, rkey)`,
+      `CREATE TABLE IF NOT EXISTS {db}.graph (
+        did String,
+        kind LowCardinality(String),
+        rkey String,
+        subject_did String,
+        list String,
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, kind, rkey)`,
+      `CREATE TABLE IF NOT EXISTS {db}.accounts (
+        did String,
+        active UInt8,
+        status LowCardinality(String),
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY did`,
+      `CREATE TABLE IF NOT EXISTS {db}.identities (
+        did String,
+        handle String,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY did`,
+      `CREATE TABLE IF NOT EXISTS {db}.feed_scores (
+        feed LowCardinality(String),
+        snapshot UInt64,
+        rank UInt32,
+        uri String,
+        cid String,
+        score Float64,
+        feed_context String,
+        components String
+      ) ENGINE = MergeTree
+      PARTITION BY snapshot
+      ORDER BY (feed, snapshot, rank)`,
+      `CREATE TABLE IF NOT EXISTS {db}.feed_snapshots (
+        feed LowCardinality(String),
+        snapshot UInt64,
+        posts UInt32,
+        completed_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (feed, snapshot)`,
+    ],
+  },
+];
+
+const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3) DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree ORDER BY version`;
+
+export async function applyMigrations(client: ClickHouseClient, database: string, list: Migration[] = migrations): Promise<number[]> {
+  const sql = (statement: string) => statement.replaceAll('{db}', database);
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  await client.command({ query: sql(MIGRATIONS_TABLE) });
+  const result = await client.query({ query: sql('SELECT version FROM {db}.schema_migrations FINAL'), format: 'JSONEachRow' });
+  const applied = new Set((await result.json<{ version: number }>()).map((row) => Number(row.version)));
+  const appliedNow: number[] = [];
+  for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+    if (applied.has(migration.version)) continue;
+    for (const statement of migration.statements) await client.command({ query: sql(statement) });
+    await client.insert({
+      table: `${database}.schema_migrations`,
+      values: [{ version: migration.version, name: migration.name }],
+      format: 'JSONEachRow',
+    });
+    appliedNow.push(migration.version);
+  }
+  return appliedNow;
+}

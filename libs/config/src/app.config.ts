@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { InvalidConfigError } from './config.errors.js';
+import { EnvReader } from './env.reader.js';
+
+export const Roles = ['all', 'ingest', 'scoring', 'feed-generator'] as const;
+export type Role = (typeof Roles)[number];
+export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LogLevels)[number];
+
+export type BusConfig =
+  | { kind: 'in-process' }
+  | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; consumerGroup: string; publishTimeoutMs: number };
+
+export type ClickHouseConfig =
+  | { kind: 'embedded'; path: string; database: string }
+  | { kind: 'server'; url: string; username: string; password: string; database: string };
+
+export interface IngestConfig {
+  jetstreamUrl: string;
+  /** Seconds re-read after a restart: Jetstream delivers at least once, so overlap is harmless. */
+  rewindSeconds: number;
+  batchSize: number;
+  batchMaxWaitMs: number;
+  cursorFile: string;
+}
+
+export interface ScoringConfig {
+  batchSize: number;
+  /** Seconds between score snapshot recomputations. */
+  intervalSeconds: number;
+}
+
+export interface FeedGeneratorConfig {
+  port: number;
+  bindHost: string;
+  /** Public hostname, used for `did:web` and the service endpoint. */
+  hostname: string;
+  serviceDid: string;
+  /** Account whose repo holds the `app.bsky.feed.generator` records. */
+  publisherDid: string;
+  feedsFile: string;
+  plcUrl: string;
+}
+
+export interface AppConfig {
+  role: Role;
+  logLevel: LogLevel;
+  dataDir: string;
+  bus: BusConfig;
+  clickhouse: ClickHouseConfig;
+  ingest: IngestConfig;
+  scoring: ScoringConfig;
+  feedGenerator: FeedGeneratorConfig;
+}
+
+export const DEFAULT_JETSTREAM_URL = 'wss://jetstream2.us-east.bsky.network/subscribe';
+
+/**
+ * Reads and validates the environment once. The only place in the project that looks at
+ * `process.env`; everything else receives the typed `AppConfig`.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const role = read.oneOf('CG_ROLE', Roles, 'all');
+  const dataDir = path.resolve(read.string('DATA_DIR', './data'));
+
+  const brokers = read.list('KAFKA_BROKERS');
+  const bus: BusConfig =
+    brokers.length === 0
+      ? { kind: 'in-process' }
+      : {
+          kind: 'kafka',
+          brokers,
+          clientId: read.string('KAFKA_CLIENT_ID', `common-ground-${role}`),
+          partitions: read.integer('KAFKA_PARTITIONS', 6, { min: 1, max: 1024 }),
+          consumerGroup: read.string('KAFKA_CONSUMER_GROUP', 'common-ground-scoring'),
+          publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 30_000, { min: 1_000 }),
+        };
+  if (bus.kind === 'in-process' && role !== 'all') {
+    read.problem('KAFKA_BROKERS', `required when CG_ROLE=${role}: separate processes talk through Kafka`);
+  }
+
+  const database = read.string('CLICKHOUSE_DATABASE', 'common_ground');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+    read.problem('CLICKHOUSE_DATABASE', `expected letters, digits and _, got "${database}"`);
+  }
+  const clickhouseUrl = read.url('CLICKHOUSE_URL', undefined, ['http:', 'https:']);
+  const clickhouse: ClickHouseConfig =
+    clickhouseUrl === undefined
+      ? { kind: 'embedded', path: path.resolve(read.string('CLICKHOUSE_PATH', path.join(dataDir, 'clickhouse'))), database }
+      : {
+          kind: 'server',
+          url: clickhouseUrl,
+          username: read.string('CLICKHOUSE_USER', 'default'),
+          password: read.string('CLICKHOUSE_PASSWORD', ''),
+          database,
+        };
+  if (clickhouse.kind === 'embedded' && role !== 'all') {
+    read.problem('CLICKHOUSE_URL', `required when CG_ROLE=${role}: embedded ClickHouse belongs to one process`);
+  }
+
+  const ingest: IngestConfig = {
+    jetstreamUrl: read.url('JETSTREAM_URL', DEFAULT_JETSTREAM_URL, ['ws:', 'wss:'])!,
+    rewindSeconds: read.integer('JETSTREAM_REWIND_SECONDS', 5, { min: 0, max: 3600 }),
+    batchSize: read.integer('INGEST_BATCH_SIZE', 5_000, { min: 1, max: 100_000 }),
+    batchMaxWaitMs: read.integer('INGEST_BATCH_MAX_WAIT_MS', 500, { min: 1, max: 60_000 }),
+    cursorFile: path.resolve(read.string('INGEST_CURSOR_FILE', path.join(dataDir, 'ingest-cursor.json'))),
+  };
+
+  const scoring: ScoringConfig = {
+    batchSize: read.integer('SCORING_BATCH_SIZE', 20_000, { min: 1, max: 500_000 }),
+    intervalSeconds: read.integer('SCORING_INTERVAL_SECONDS', 30, { min: 1, max: 86_400 }),
+  };
+
+  const hostname = read.string('FEEDGEN_HOSTNAME', 'localhost');
+  const serviceDid = read.string('FEEDGEN_SERVICE_DID', `did:web:${hostname}`);
+  const publisherDid = read.string('FEEDGEN_PUBLISHER_DID', serviceDid);
+  for (const [variable, did] of [['FEEDGEN_SERVICE_DID', serviceDid], ['FEEDGEN_PUBLISHER_DID', publisherDid]] as const) {
+    if (!/^did:(plc|web):[A-Za-z0-9._:%-]+$/.test(did)) read.problem(variable, `expected a did:plc or did:web, got "${did}"`);
+  }
+  const feedGenerator: FeedGeneratorConfig = {
+    port: read.integer('FEEDGEN_PORT', 3000, { min: 0, max: 65_535 }),
+    bindHost: read.string('FEEDGEN_BIND_HOST', '0.0.0.0'),
+    hostname,
+    serviceDid,
+    publisherDid,
+    feedsFile: path.resolve(read.string('FEEDS_FILE', './config/feeds.yaml')),
+    plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
+  };
+
+  const config: AppConfig = {
+    role,
+    logLevel: read.oneOf('LOG_LEVEL', LogLevels, 'info'),
+    dataDir,
+    bus,
+    clickhouse,
+    ingest,
+    scoring,
+    feedGenerator,
+  };
+  if (read.issues.length > 0) throw new InvalidConfigError(read.issues);
+  return config;
+}

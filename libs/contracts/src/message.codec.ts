@@ -1,0 +1,110 @@
+import type { FeedbackEventV1 } from './feedback-event.js';
+import { InteractionEvents } from './feedback-event.js';
+import type { PipelineEventV1 } from './pipeline-event.js';
+
+/** A message that does not match its topic's schema; it goes to the dead-letter topic with this reason. */
+export class MessageDecodeError extends Error {
+  override name = 'MessageDecodeError';
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function field<T>(message: Json, name: string, check: (value: unknown) => value is T, expected: string): T {
+  const value = message[name];
+  if (!check(value)) throw new MessageDecodeError(`field "${name}": expected ${expected}`);
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+const isNullableString = (value: unknown): value is string | null => value === null || typeof value === 'string';
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+const isDid = (value: unknown): value is string => typeof value === 'string' && value.startsWith('did:');
+const isAtUri = (value: unknown): value is string => typeof value === 'string' && value.startsWith('at://');
+
+function parseObject(text: string): Json {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    throw new MessageDecodeError('not valid JSON');
+  }
+  if (!isObject(message)) throw new MessageDecodeError('not a JSON object');
+  if (message.v !== 1) throw new MessageDecodeError(`unsupported schema version ${JSON.stringify(message.v)}`);
+  return message;
+}
+
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem']);
+
+/** Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction). */
+export function decodePipelineEvent(text: string): PipelineEventV1 {
+  const message = parseObject(text);
+  field(message, 'did', isDid, 'a DID');
+  field(message, 'timeUs', isFiniteNumber, 'a number of microseconds');
+  const type = field(message, 'type', isString, 'a string');
+  if (type === 'account') {
+    field(message, 'active', isBoolean, 'a boolean');
+    field(message, 'status', isNullableString, 'a string or null');
+    return message as unknown as PipelineEventV1;
+  }
+  if (type === 'identity') {
+    field(message, 'handle', isNullableString, 'a string or null');
+    return message as unknown as PipelineEventV1;
+  }
+  if (!recordKinds.has(type)) throw new MessageDecodeError(`unknown event type "${type}"`);
+  field(message, 'rkey', isNonEmpty, 'a record key');
+  const op = field(message, 'op', isString, 'a string');
+  if (op === 'delete') return message as unknown as PipelineEventV1;
+  if (op !== 'create' && !(op === 'update' && type === 'post')) {
+    throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
+  }
+  field(message, 'createdAtMs', isFiniteNumber, 'a number of milliseconds');
+  switch (type) {
+    case 'post':
+      field(message, 'cid', isNonEmpty, 'a CID');
+      field(message, 'text', isString, 'a string');
+      field(message, 'langs', isStringArray, 'an array of strings');
+      field(message, 'tags', isStringArray, 'an array of strings');
+      field(message, 'replyRoot', isNullableString, 'an AT-URI or null');
+      field(message, 'replyParent', isNullableString, 'an AT-URI or null');
+      field(message, 'quote', isNullableString, 'an AT-URI or null');
+      field(message, 'hasMedia', isBoolean, 'a boolean');
+      break;
+    case 'like':
+    case 'repost':
+      field(message, 'cid', isNonEmpty, 'a CID');
+      field(message, 'subjectUri', isAtUri, 'an AT-URI');
+      field(message, 'subjectCid', isString, 'a CID');
+      break;
+    case 'follow':
+    case 'block':
+      field(message, 'subjectDid', isDid, 'a DID');
+      break;
+    case 'listitem':
+      field(message, 'subjectDid', isDid, 'a DID');
+      field(message, 'list', isAtUri, 'an AT-URI');
+      break;
+  }
+  return message as unknown as PipelineEventV1;
+}
+
+const interactionEvents = new Set<string>([...InteractionEvents, 'impression']);
+
+export function decodeFeedbackEvent(text: string): FeedbackEventV1 {
+  const message = parseObject(text);
+  if (message.type !== 'feedback') throw new MessageDecodeError(`unknown event type ${JSON.stringify(message.type)}`);
+  field(message, 'viewer', isDid, 'a DID');
+  field(message, 'feed', (value): value is string | null => value === null || isAtUri(value), 'an AT-URI or null');
+  field(message, 'item', isAtUri, 'an AT-URI');
+  field(message, 'event', (value): value is string => isString(value) && interactionEvents.has(value), 'an interaction event');
+  field(message, 'feedContext', isNullableString, 'a string or null');
+  field(message, 'reqId', isNullableString, 'a string or null');
+  field(message, 'timeUs', isFiniteNumber, 'a number of microseconds');
+  return message as unknown as FeedbackEventV1;
+}
+
+export const encodeMessage = (message: PipelineEventV1 | FeedbackEventV1): string => JSON.stringify(message);

@@ -1,0 +1,352 @@
+import type {
+  AccountStatus,
+  GraphCreate,
+  IdentityChange,
+  ListItemCreate,
+  PipelineEventV1,
+  PostCreate,
+  RecordDelete,
+  SubjectCreate,
+} from '#lib/contracts';
+import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
+import { LexType, Nsid, recordKindOf } from './nsid.js';
+
+/**
+ * Jetstream `/subscribe` events as they arrive on the wire (JSON). These types describe well-formed
+ * events; `mapJetstreamEvent` takes `unknown` because nothing on the wire is guaranteed.
+ */
+export interface JetstreamCommit {
+  rev: string;
+  operation: 'create' | 'update' | 'delete';
+  collection: string;
+  rkey: string;
+  /** Present on create and update. */
+  record?: Record<string, unknown>;
+  /** Present on create and update. */
+  cid?: string;
+}
+
+export interface JetstreamCommitEvent {
+  did: string;
+  time_us: number;
+  kind: 'commit';
+  commit: JetstreamCommit;
+}
+
+export interface JetstreamIdentityEvent {
+  did: string;
+  time_us: number;
+  kind: 'identity';
+  identity: { did: string; handle?: string; seq: number; time: string };
+}
+
+export interface JetstreamAccountEvent {
+  did: string;
+  time_us: number;
+  kind: 'account';
+  account: { active: boolean; did: string; seq: number; time: string; status?: string };
+}
+
+export type JetstreamEvent = JetstreamCommitEvent | JetstreamIdentityEvent | JetstreamAccountEvent;
+
+/**
+ * Outcome of mapping one Jetstream event. `reason` is a fixed string (never contains values from the
+ * event) so it can be used as a metric label and a dead-letter header.
+ */
+export type MappedEvent =
+  | { kind: 'event'; event: PipelineEventV1 }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'malformed'; reason: string };
+
+/** The collections ingest subscribes to (exact NSIDs: a `app.bsky.graph.*` wildcard would also bring lists, starter packs, list blocks…). */
+export const wantedCollections: readonly string[] = [
+  Nsid.post,
+  Nsid.like,
+  Nsid.repost,
+  Nsid.follow,
+  Nsid.block,
+  Nsid.listitem,
+];
+
+/** Lexicon limit for one hashtag (in characters, as the Bluesky app counts them). */
+const maxTagLength = 64;
+
+type Obj = Record<string, unknown>;
+
+class MalformedEventError extends Error {
+  override name = 'MalformedEventError';
+}
+
+function isObj(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function malformed(reason: string): never {
+  throw new MalformedEventError(reason);
+}
+
+function skip(reason: string): MappedEvent {
+  return { kind: 'skip', reason };
+}
+
+/**
+ * Maps one raw Jetstream event (already JSON-parsed) to a `PipelineEventV1`. Pure and total: it never
+ * throws, whatever `raw` is.
+ */
+export function mapJetstreamEvent(raw: unknown): MappedEvent {
+  try {
+    return mapOrThrow(raw);
+  } catch (error) {
+    if (error instanceof MalformedEventError) return { kind: 'malformed', reason: error.message };
+    throw error;
+  }
+}
+
+function mapOrThrow(raw: unknown): MappedEvent {
+  if (!isObj(raw)) malformed('event is not a JSON object');
+  const { did, time_us: timeUs, kind } = raw;
+  if (!isDid(did)) malformed('did is missing or not a DID');
+  if (typeof timeUs !== 'number' || !Number.isSafeInteger(timeUs) || timeUs <= 0) {
+    malformed('time_us is missing or not a positive integer');
+  }
+  if (typeof kind !== 'string') malformed('kind is missing');
+  switch (kind) {
+    case 'commit':
+      return mapCommit(did, timeUs, raw.commit);
+    case 'identity':
+      return { kind: 'event', event: mapIdentity(did, timeUs, raw.identity) };
+    case 'account':
+      return { kind: 'event', event: mapAccount(did, timeUs, raw.account) };
+    default:
+      return skip('unknown event kind');
+  }
+}
+
+function mapIdentity(did: string, timeUs: number, identity: unknown): IdentityChange {
+  if (!isObj(identity)) malformed('identity is missing or not an object');
+  if (identity.did !== undefined && identity.did !== did) malformed('identity.did does not match did');
+  const { handle } = identity;
+  if (handle !== undefined && handle !== null && typeof handle !== 'string') malformed('identity.handle is not a string');
+  // @NOTE Handles are case-insensitive; lower-casing makes them comparable.
+  return { v: 1, type: 'identity', did, timeUs, handle: handle ? handle.toLowerCase() : null };
+}
+
+function mapAccount(did: string, timeUs: number, account: unknown): AccountStatus {
+  if (!isObj(account)) malformed('account is missing or not an object');
+  if (account.did !== undefined && account.did !== did) malformed('account.did does not match did');
+  if (typeof account.active !== 'boolean') malformed('account.active is missing or not a boolean');
+  const { status } = account;
+  if (status !== undefined && status !== null && typeof status !== 'string') malformed('account.status is not a string');
+  return { v: 1, type: 'account', did, timeUs, active: account.active, status: status ?? null };
+}
+
+function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
+  if (!isObj(commit)) malformed('commit is missing or not an object');
+  const { operation, collection, rkey } = commit;
+  if (typeof collection !== 'string' || collection === '') malformed('commit.collection is missing');
+  if (operation !== 'create' && operation !== 'update' && operation !== 'delete') {
+    malformed('commit.operation is not create, update or delete');
+  }
+  const type = recordKindOf(collection);
+  if (type === undefined) return skip('collection not ingested');
+  if (!isRecordKey(rkey)) malformed('commit.rkey is missing or not a record key');
+
+  if (operation === 'delete') {
+    const event: RecordDelete = { v: 1, type, op: 'delete', did, timeUs, rkey };
+    return { kind: 'event', event };
+  }
+  // @NOTE The app never edits likes, reposts, follows, blocks or list items; an update would only re-point
+  // the subject, which the counters downstream cannot undo, so it is skipped rather than double-counted.
+  if (operation === 'update' && type !== 'post') return skip('update of a non-post record');
+
+  const { record } = commit;
+  if (!isObj(record)) malformed('commit.record is missing or not an object');
+  if (record.$type !== undefined && record.$type !== collection) malformed('record.$type does not match commit.collection');
+  const createdAtMs = parseCreatedAt(record.createdAt, timeUs);
+
+  switch (type) {
+    case 'post':
+      return { kind: 'event', event: mapPost(did, timeUs, operation, rkey, commit.cid, createdAtMs, record) };
+    case 'like':
+    case 'repost': {
+      const cid = requireCid(commit.cid);
+      const subject = strongRef(record.subject, 'record.subject');
+      if (subject.collection !== Nsid.post) return skip('subject is not a post');
+      const event: SubjectCreate = {
+        v: 1,
+        type,
+        op: 'create',
+        did,
+        timeUs,
+        rkey,
+        cid,
+        createdAtMs,
+        subjectUri: subject.uri,
+        subjectCid: subject.cid,
+      };
+      return { kind: 'event', event };
+    }
+    case 'follow':
+    case 'block': {
+      if (!isDid(record.subject)) malformed('record.subject is missing or not a DID');
+      const event: GraphCreate = { v: 1, type, op: 'create', did, timeUs, rkey, createdAtMs, subjectDid: record.subject };
+      return { kind: 'event', event };
+    }
+    case 'listitem': {
+      if (!isDid(record.subject)) malformed('record.subject is missing or not a DID');
+      const list = parseAtUri(record.list);
+      if (list === null || list.collection !== Nsid.list) malformed('record.list is not the AT-URI of a list');
+      const event: ListItemCreate = {
+        v: 1,
+        type,
+        op: 'create',
+        did,
+        timeUs,
+        rkey,
+        createdAtMs,
+        list: record.list as string,
+        subjectDid: record.subject,
+      };
+      return { kind: 'event', event };
+    }
+  }
+}
+
+/** Client-set `createdAt` in ms; falls back to the relay time when absent or unparseable. */
+function parseCreatedAt(createdAt: unknown, timeUs: number): number {
+  if (typeof createdAt === 'string') {
+    const ms = Date.parse(createdAt);
+    if (Number.isFinite(ms)) return ms;
+  }
+  return Math.floor(timeUs / 1000);
+}
+
+function requireCid(cid: unknown): string {
+  if (typeof cid !== 'string' || cid === '') malformed('commit.cid is missing');
+  return cid;
+}
+
+interface StrongRef {
+  uri: string;
+  cid: string;
+  collection: string;
+}
+
+function strongRef(value: unknown, path: string): StrongRef {
+  if (!isObj(value)) malformed(`${path} is missing or not a strong ref`);
+  const parsed = parseAtUri(value.uri);
+  if (parsed === null) malformed(`${path}.uri is not a valid AT-URI`);
+  if (typeof value.cid !== 'string' || value.cid === '') malformed(`${path}.cid is missing`);
+  return { uri: value.uri as string, cid: value.cid, collection: parsed.collection };
+}
+
+function mapPost(
+  did: string,
+  timeUs: number,
+  op: 'create' | 'update',
+  rkey: string,
+  rawCid: unknown,
+  createdAtMs: number,
+  record: Obj,
+): PostCreate {
+  const cid = requireCid(rawCid);
+  const { text } = record;
+  if (typeof text !== 'string') malformed('record.text is missing or not a string');
+  const langs = stringArray(record.langs, 'record.langs');
+
+  let replyRoot: string | null = null;
+  let replyParent: string | null = null;
+  if (record.reply !== undefined) {
+    if (!isObj(record.reply)) malformed('record.reply is not an object');
+    replyRoot = strongRef(record.reply.root, 'record.reply.root').uri;
+    replyParent = strongRef(record.reply.parent, 'record.reply.parent').uri;
+  }
+
+  const { quote, hasMedia } = readEmbed(record.embed);
+  const tags = collectTags(text, record.facets, record.tags);
+  return {
+    v: 1,
+    type: 'post',
+    op,
+    did,
+    timeUs,
+    rkey,
+    cid,
+    createdAtMs,
+    text,
+    langs,
+    tags,
+    replyRoot,
+    replyParent,
+    quote,
+    hasMedia,
+  };
+}
+
+function stringArray(value: unknown, path: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    malformed(`${path} is not an array of strings`);
+  }
+  return value as string[];
+}
+
+function readEmbed(embed: unknown): { quote: string | null; hasMedia: boolean } {
+  if (embed === undefined) return { quote: null, hasMedia: false };
+  if (!isObj(embed)) malformed('record.embed is not an object');
+  switch (embed.$type) {
+    case LexType.embedImages:
+    case LexType.embedVideo:
+    case LexType.embedExternal:
+      return { quote: null, hasMedia: true };
+    case LexType.embedRecord:
+      return { quote: quotedPost(embed.record, 'record.embed.record'), hasMedia: false };
+    case LexType.embedRecordWithMedia: {
+      if (!isObj(embed.record)) malformed('record.embed.record is missing or not an object');
+      return { quote: quotedPost(embed.record.record, 'record.embed.record.record'), hasMedia: true };
+    }
+    default:
+      return { quote: null, hasMedia: false };
+  }
+}
+
+/** A quote embed may also point at a feed generator, list, starter pack or labeler: only posts are quotes. */
+function quotedPost(ref: unknown, path: string): string | null {
+  const subject = strongRef(ref, path);
+  return subject.collection === Nsid.post ? subject.uri : null;
+}
+
+// @NOTE Same rule as the Bluesky app's facet detection (@atproto/api RichText): a tag starts after
+// whitespace or at the start, is not all digits, and loses trailing punctuation.
+const inlineTagPattern =
+  /(?:^|\s)[#＃]((?!\ufe0f)[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*[^\d\s\p{P}\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]+[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*)?/gu;
+const trailingPunctuation = /\p{P}+$/u;
+
+function collectTags(text: string, facets: unknown, extraTags: unknown): string[] {
+  const tags = new Set<string>();
+  const add = (tag: string): void => {
+    const normalised = tag.replace(/^[#＃]+/u, '').trim().toLowerCase();
+    if (normalised !== '' && [...normalised].length <= maxTagLength) tags.add(normalised);
+  };
+
+  if (facets !== undefined) {
+    if (!Array.isArray(facets)) malformed('record.facets is not an array');
+    for (const facet of facets) {
+      if (!isObj(facet) || !Array.isArray(facet.features)) malformed('record.facets[].features is not an array');
+      for (const feature of facet.features) {
+        if (!isObj(feature)) malformed('record.facets[].features[] is not an object');
+        if (feature.$type !== LexType.facetTag) continue;
+        if (typeof feature.tag !== 'string') malformed('record.facets[].features[].tag is not a string');
+        add(feature.tag);
+      }
+    }
+  }
+
+  for (const match of text.matchAll(inlineTagPattern)) {
+    const tag = match[1]?.trim().replace(trailingPunctuation, '');
+    if (tag) add(tag);
+  }
+
+  for (const tag of stringArray(extraTags, 'record.tags')) add(tag);
+  return [...tags];
+}

@@ -1,0 +1,62 @@
+import type { RecordKind } from '#lib/contracts';
+
+/** Namespaced identifiers (NSIDs) of the record collections and XRPC methods the pipeline touches. */
+export const Nsid = {
+  post: 'app.bsky.feed.post',
+  like: 'app.bsky.feed.like',
+  repost: 'app.bsky.feed.repost',
+  follow: 'app.bsky.graph.follow',
+  block: 'app.bsky.graph.block',
+  listitem: 'app.bsky.graph.listitem',
+  list: 'app.bsky.graph.list',
+  starterpack: 'app.bsky.graph.starterpack',
+  generator: 'app.bsky.feed.generator',
+
+  getFeedSkeleton: 'app.bsky.feed.getFeedSkeleton',
+  describeFeedGenerator: 'app.bsky.feed.describeFeedGenerator',
+  sendInteractions: 'app.bsky.feed.sendInteractions',
+  getFeed: 'app.bsky.feed.getFeed',
+} as const;
+
+export type KnownNsid = (typeof Nsid)[keyof typeof Nsid];
+
+/** `$type` values inside records (embeds and rich-text facet features). */
+export const LexType = {
+  embedImages: 'app.bsky.embed.images',
+  embedVideo: 'app.bsky.embed.video',
+  embedExternal: 'app.bsky.embed.external',
+  embedRecord: 'app.bsky.embed.record',
+  embedRecordWithMedia: 'app.bsky.embed.recordWithMedia',
+  facetMention: 'app.bsky.richtext.facet#mention',
+  facetLink: 'app.bsky.richtext.facet#link',
+  facetTag: 'app.bsky.richtext.facet#tag',
+  blob: 'blob',
+} as const;
+
+/** Collection NSID of each record kind the pipeline keeps. */
+export const collectionOfKind: Readonly<Record<RecordKind, string>> = {
+  post: Nsid.post,
+  like: Nsid.like,
+  repost: Nsid.repost,
+  follow: Nsid.follow,
+  block: Nsid.block,
+  listitem: Nsid.listitem,
+};
+
+const kindByCollection = new Map<string, RecordKind>(
+  (Object.entries(collectionOfKind) as [RecordKind, string][]).map(([kind, nsid]) => [nsid, kind]),
+);
+
+/** The record kind stored in `collection`, or `undefined` for collections the pipeline ignores. */
+export function recordKindOf(collection: string): RecordKind | undefined {
+  return kindByCollection.get(collection);
+}
+
+// @NOTE: NSID syntax from the atproto spec: a reversed domain authority (≥2 segments) plus a name segment
+// that starts with a letter and holds only letters and digits.
+const nsidPattern =
+  /^[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+\.[a-zA-Z][a-zA-Z0-9]{0,62}$/;
+
+export function isNsid(value: string): boolean {
+  return value.length <= 317 && nsidPattern.test(value);
+}

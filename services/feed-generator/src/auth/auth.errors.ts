@@ -1,0 +1,89 @@
+/**
+ * Why a service-auth token was refused, as a low-cardinality label for metrics.
+ * `code` on the error keeps the finer upstream detail (e.g. `BadJwtType`) for logs.
+ */
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'expired'
+  | 'bad-signature'
+  | 'wrong-audience'
+  | 'wrong-method'
+  | 'unknown-issuer';
+
+export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
+  'missing',
+  'malformed',
+  'expired',
+  'bad-signature',
+  'wrong-audience',
+  'wrong-method',
+  'unknown-issuer',
+];
+
+interface AuthErrorOptions {
+  /** Finer-grained code for logs, e.g. verifyJwt's `JwtExpired` or `BadJwtSignature`. */
+  code?: string;
+  cause?: unknown;
+}
+
+/**
+ * The request carried credentials that did not verify. The XRPC exception filter answers
+ * 401 `{ error: xrpcError, message }`.
+ */
+export class AuthRequiredError extends Error {
+  override name = 'AuthRequiredError';
+  readonly xrpcError = 'AuthRequired';
+  readonly status = 401;
+  readonly code: string;
+
+  constructor(
+    readonly reason: Exclude<AuthFailureReason, 'missing'>,
+    message: string,
+    options: AuthErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'AuthRequired';
+  }
+}
+
+/**
+ * The route needs a viewer and the request carried no credentials at all. Only
+ * `ServiceAuthVerifier.verifyViewer` throws it: `verify` treats a missing header as anonymous.
+ */
+export class AuthMissingError extends Error {
+  override name = 'AuthMissingError';
+  readonly xrpcError = 'AuthMissing';
+  readonly status = 401;
+  readonly reason = 'missing' as const;
+  readonly code = 'AuthMissing';
+
+  constructor(message = 'Authentication required: this method needs a service-auth token') {
+    super(message);
+  }
+}
+
+/**
+ * @NOTE Not an auth failure: the issuer's did:plc could not be resolved because the PLC
+ * directory failed or timed out. The token may be perfectly valid, so it must not be counted
+ * or answered as a bad credential. 502 `UpstreamFailure` by default; the caller may instead
+ * choose to serve the request anonymously.
+ */
+export class IdentityUnavailableError extends Error {
+  override name = 'IdentityUnavailableError';
+  readonly xrpcError = 'UpstreamFailure';
+  readonly status = 502;
+
+  constructor(
+    readonly did: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`Could not resolve the DID document of ${did}`, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+export type ServiceAuthError = AuthRequiredError | AuthMissingError | IdentityUnavailableError;
+
+export function isServiceAuthError(err: unknown): err is ServiceAuthError {
+  return err instanceof AuthRequiredError || err instanceof AuthMissingError || err instanceof IdentityUnavailableError;
+}

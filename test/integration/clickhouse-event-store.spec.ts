@@ -1,0 +1,80 @@
+import type { PipelineEventV1 } from '#lib/contracts';
+import { applyMigrations, createClickHouseClient, EventRepository, PostRepository } from '#lib/clickhouse';
+import type { ClickHouseClient } from '#lib/clickhouse';
+
+const alice = 'did:plc:alice00000000000000000000';
+const bob = 'did:plc:bob0000000000000000000000';
+const t0 = 1_763_000_000_000_000;
+
+const post = (did: string, rkey: string, timeUs: number, extra: Partial<PipelineEventV1> = {}): PipelineEventV1 => ({
+  v: 1,
+  type: 'post',
+  op: 'create',
+  did,
+  rkey,
+  cid: `bafy${rkey}`,
+  timeUs,
+  createdAtMs: timeUs / 1000,
+  text: 'hello',
+  langs: ['en'],
+  tags: [],
+  replyRoot: null,
+  replyParent: null,
+  quote: null,
+  hasMedia: false,
+  ...extra,
+} as PipelineEventV1);
+
+describe('ClickHouse event store (embedded chDB)', () => {
+  let client: ClickHouseClient;
+  const database = `test_events_${process.pid}`;
+  let events: EventRepository;
+  let posts: PostRepository;
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    expect(await applyMigrations(client, database)).toEqual([1]);
+    events = new EventRepository(client, database);
+    posts = new PostRepository(client, database);
+  });
+  afterAll(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await client.close();
+  });
+
+  it('applies each migration once', async () => {
+    expect(await applyMigrations(client, database)).toEqual([]);
+  });
+
+  it('counts a re-delivered batch once and applies deletes', async () => {
+    const batch: PipelineEventV1[] = [
+      post(alice, '3k0000000001', t0),
+      post(alice, '3k0000000002', t0 + 1),
+      post(bob, '3k0000000003', t0 + 2, { replyParent: `at://${alice}/app.bsky.feed.post/3k0000000001`, replyRoot: `at://${alice}/app.bsky.feed.post/3k0000000001` } as Partial<PipelineEventV1>),
+      { v: 1, type: 'like', op: 'create', did: bob, rkey: '3k00000000l1', cid: 'bafylike', timeUs: t0 + 3, createdAtMs: 0, subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy3k0000000001' },
+      { v: 1, type: 'follow', op: 'create', did: bob, rkey: '3k00000000f1', timeUs: t0 + 4, createdAtMs: 0, subjectDid: alice },
+    ];
+    await events.write(batch);
+    await events.write(batch);
+    expect(await events.counts()).toEqual({ events: 5, posts: 3, interactions: 2, graph: 1 });
+
+    await events.write([
+      { v: 1, type: 'like', op: 'delete', did: bob, rkey: '3k00000000l1', timeUs: t0 + 10 },
+      { v: 1, type: 'post', op: 'delete', did: alice, rkey: '3k0000000002', timeUs: t0 + 11 },
+    ]);
+    expect(await events.counts()).toEqual({ events: 7, posts: 2, interactions: 1, graph: 1 });
+  });
+
+  it('pages recent posts of given authors newest first, hiding deactivated accounts', async () => {
+    const page1 = await posts.recentByAuthors({ authors: [alice, bob], limit: 1, includeReplies: true });
+    expect(page1.map((p) => p.uri)).toEqual([`at://${bob}/app.bsky.feed.post/3k0000000003`]);
+    const page2 = await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: true, before: page1[0] });
+    expect(page2.map((p) => p.uri)).toEqual([`at://${alice}/app.bsky.feed.post/3k0000000001`]);
+    expect(await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: false })).toHaveLength(1);
+
+    await events.write([{ v: 1, type: 'account', did: alice, timeUs: t0 + 20, active: false, status: 'takendown' }]);
+    expect((await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: true })).map((p) => p.uri)).toEqual([
+      `at://${bob}/app.bsky.feed.post/3k0000000003`,
+    ]);
+  });
+});
