@@ -1,0 +1,3 @@
+export * from './curation.types.js';
+export * from './curation.errors.js';
+export * from './curation.loader.js';
