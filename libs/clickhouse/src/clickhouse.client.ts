@@ -4,6 +4,8 @@ import type { ClickHouseConfig } from '#lib/config';
 
 export type { ClickHouseClient };
 
+type EmbeddedConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
 /** Settings every connection uses: wait for inserts to be written before acknowledging them. */
 const clickhouseSettings = { async_insert: 0, wait_end_of_query: 1 } as const;
 
@@ -13,7 +15,10 @@ const clickhouseSettings = { async_insert: 0, wait_end_of_query: 1 } as const;
  */
 export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
   if (config.kind === 'embedded') {
-    return createClient({ connection: createChdbConnection({ path: config.path }), clickhouse_settings: clickhouseSettings });
+    // @NOTE chdb types its connection against `@clickhouse/client-common`, which the client now
+    // bundles under another path; the interfaces are the same, the declarations are not.
+    const connection = createChdbConnection({ path: config.path }) as unknown as EmbeddedConnection;
+    return createClient({ connection, clickhouse_settings: clickhouseSettings });
   }
   return createClient({
     url: config.url,

@@ -2,3 +2,4 @@ export * from './clickhouse.client.js';
 export * from './migrations.js';
 export * from './event.repository.js';
 export * from './post.repository.js';
+export * from './community.repository.js';

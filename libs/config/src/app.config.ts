@@ -53,6 +53,9 @@ export interface AppConfig {
   feedGenerator: FeedGeneratorConfig;
 }
 
+/** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
+const embeddedPath = (value: string) => (value === ':memory:' ? value : path.resolve(value));
+
 export const DEFAULT_JETSTREAM_URL = 'wss://jetstream2.us-east.bsky.network/subscribe';
 
 /**
@@ -87,7 +90,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const clickhouseUrl = read.url('CLICKHOUSE_URL', undefined, ['http:', 'https:']);
   const clickhouse: ClickHouseConfig =
     clickhouseUrl === undefined
-      ? { kind: 'embedded', path: path.resolve(read.string('CLICKHOUSE_PATH', path.join(dataDir, 'clickhouse'))), database }
+      ? { kind: 'embedded', path: embeddedPath(read.string('CLICKHOUSE_PATH', path.join(dataDir, 'clickhouse'))), database }
       : {
           kind: 'server',
           url: clickhouseUrl,

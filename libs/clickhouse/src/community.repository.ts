@@ -1,0 +1,45 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { MemberSources } from '#lib/curation';
+
+/** Resolves a community's member sources to DIDs from the ingested graph, posts and identities. */
+export class CommunityRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  /**
+   * Members now: named DIDs, handles, members of the given lists (live, from list-item events),
+   * authors who used the hashtags since `sinceUs`, and followers of the seed accounts, minus
+   * the exclusions. Starter packs are resolved to their lists by the caller.
+   */
+  async members(sources: MemberSources, sinceUs: number, extraLists: readonly string[] = []): Promise<string[]> {
+    const db = this.database;
+    const lists = [...sources.lists, ...extraLists];
+    const parts = ['SELECT arrayJoin({dids:Array(String)}) AS did'];
+    if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
+    if (lists.length > 0) {
+      parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0 AND list IN {lists:Array(String)}`);
+    }
+    if (sources.hashtags.length > 0) {
+      parts.push(`SELECT did FROM ${db}.posts FINAL WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND hasAny(tags, {hashtags:Array(String)})`);
+    }
+    if (sources.followersOf.length > 0) {
+      parts.push(`SELECT did FROM ${db}.graph FINAL WHERE kind = 'follow' AND deleted = 0 AND subject_did IN {followersOf:Array(String)}`);
+    }
+    const result = await this.client.query({
+      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN {exclude:Array(String)} ORDER BY did`,
+      query_params: {
+        dids: sources.dids,
+        handles: sources.handles,
+        lists,
+        sinceUs,
+        hashtags: sources.hashtags,
+        followersOf: sources.followersOf,
+        exclude: sources.exclude,
+      },
+      format: 'JSONEachRow',
+    });
+    return (await result.json<{ did: string }>()).map((row) => row.did);
+  }
+}

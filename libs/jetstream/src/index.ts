@@ -1,0 +1,1 @@
+export * from './jetstream.source.js';

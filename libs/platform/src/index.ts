@@ -1,0 +1,3 @@
+export * from './tokens.js';
+export * from './logger.js';
+export * from './platform.module.js';

@@ -1,0 +1,90 @@
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '#lib/config';
+import { applyMigrations, createClickHouseClient, EventRepository, PostRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { Topics, type MessageBus } from '#lib/contracts';
+import { InProcessBus } from '#lib/bus';
+import { createLogger, type Logger } from './logger.js';
+import { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
+
+export interface PlatformOptions {
+  config: AppConfig;
+  logger?: Logger;
+  /** An already-open bus to share (tests that run several service modules on one bus). */
+  bus?: MessageBus;
+}
+
+async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
+  if (config.bus.kind === 'in-process') return new InProcessBus({ retainedTopics: [Topics.deadLetter] });
+  // Loaded only in scaled mode, so the embedded process never loads the Kafka client.
+  const { KafkaBus } = await import('#lib/kafka');
+  const kafkaLogger = logger.child({ component: 'kafka' });
+  return new KafkaBus({
+    brokers: config.bus.brokers,
+    clientId: config.bus.clientId,
+    publishTimeoutMs: config.bus.publishTimeoutMs,
+    log: (level, message, extra) => kafkaLogger[level === 'error' ? 'error' : 'warn'](extra ?? {}, message),
+  });
+}
+
+class PlatformLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(CLICKHOUSE) private readonly clickhouse: ClickHouseClient,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    await this.clickhouse.close();
+  }
+}
+
+/**
+ * Config, logger, message bus and ClickHouse for every service in the process. The bus and the
+ * database are chosen by configuration (in-process or Kafka; chDB or a server); nothing above
+ * this module knows which.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(options: PlatformOptions): DynamicModule {
+    const { config } = options;
+    const logger = options.logger ?? createLogger(config);
+    return {
+      module: PlatformModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        {
+          provide: MESSAGE_BUS,
+          useFactory: async () => {
+            const bus = options.bus ?? (await createBus(config, logger));
+            const partitions = config.bus.kind === 'kafka' ? config.bus.partitions : 1;
+            await bus.ensureTopics(Object.values(Topics).map((name) => ({ name, partitions })));
+            return bus;
+          },
+        },
+        {
+          provide: CLICKHOUSE,
+          useFactory: async () => {
+            const client = createClickHouseClient(config.clickhouse);
+            const applied = await applyMigrations(client, config.clickhouse.database);
+            if (applied.length > 0) logger.info({ component: 'clickhouse', applied }, 'schema migrations applied');
+            return client;
+          },
+        },
+        {
+          provide: EventRepository,
+          useFactory: (client: ClickHouseClient) => new EventRepository(client, config.clickhouse.database),
+          inject: [CLICKHOUSE],
+        },
+        {
+          provide: PostRepository,
+          useFactory: (client: ClickHouseClient) => new PostRepository(client, config.clickhouse.database),
+          inject: [CLICKHOUSE],
+        },
+        PlatformLifecycle,
+      ],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, EventRepository, PostRepository],
+    };
+  }
+}

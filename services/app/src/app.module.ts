@@ -1,0 +1,31 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import type { AppConfig } from '#lib/config';
+import type { MessageBus } from '#lib/contracts';
+import { PlatformModule, type Logger } from '#lib/platform';
+import { FeedGeneratorModule } from '../../feed-generator/src/feed-generator.module.js';
+import { IngestModule } from '../../ingest/src/ingest.module.js';
+import { ScoringModule } from '../../scoring/src/scoring.module.js';
+
+/**
+ * The composition root: the services `CG_ROLE` names, on one shared platform.
+ *
+ * @NOTE This is the one project that imports other services. Services never import each other;
+ * running all three in one process (embedded mode) or one per process (scaled mode) is a choice
+ * made here and nowhere else.
+ */
+@Module({})
+export class AppModule {
+  static forRole(config: AppConfig, options: { logger?: Logger; bus?: MessageBus } = {}): DynamicModule {
+    const services: Type[] = [];
+    // Scoring first: in embedded mode it must be consuming before ingest publishes.
+    if (config.role === 'all' || config.role === 'scoring') services.push(ScoringModule);
+    if (config.role === 'all' || config.role === 'ingest') services.push(IngestModule);
+    if (config.role === 'all' || config.role === 'feed-generator') services.push(FeedGeneratorModule);
+    return {
+      module: AppModule,
+      imports: [PlatformModule.forRoot({ config, ...options }), ...services],
+    };
+  }
+}
+
+export const servesHttp = (config: AppConfig): boolean => config.role === 'all' || config.role === 'feed-generator';

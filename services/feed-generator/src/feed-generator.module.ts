@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { CommunityRepository, PostRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
+import type { ClickHouseClient } from '#lib/clickhouse';
+import { DidDocumentController } from './did-document.controller.js';
+import { CommunityMembersService } from './feeds/community-members.service.js';
+import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
+import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
+import { FeedRegistry } from './feeds/feed.registry.js';
+import { RecentFeed } from './feeds/recent.feed.js';
+import { HealthController } from './health.controller.js';
+import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.controller.js';
+import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
+
+/** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
+@Module({
+  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, DidDocumentController, HealthController],
+  providers: [
+    FeedRegistry,
+    CommunityMembersService,
+    FeedSkeletonService,
+    RecentFeed,
+    {
+      provide: FEED_ALGORITHMS,
+      useFactory: (...algorithms: FeedAlgorithm[]) => algorithms,
+      inject: [RecentFeed],
+    },
+    {
+      provide: CommunityRepository,
+      useFactory: (client: ClickHouseClient, config: AppConfig) => new CommunityRepository(client, config.clickhouse.database),
+      inject: [CLICKHOUSE, APP_CONFIG],
+    },
+  ],
+  exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService],
+})
+export class FeedGeneratorModule {}

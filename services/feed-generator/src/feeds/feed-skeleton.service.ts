@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Ranking } from '#lib/curation';
+import { decodeFeedCursor, encodeFeedCursor } from '#lib/domain';
+import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
+import { FeedRegistry } from './feed.registry.js';
+
+/** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
+const MAX_FEED_CONTEXT = 2000;
+
+export interface SkeletonResponse {
+  feed: { post: string; feedContext?: string }[];
+  cursor?: string;
+  reqId: string;
+}
+
+export class UnknownFeedRequestedError extends Error {
+  override name = 'UnknownFeedRequestedError';
+  constructor(readonly feed: string) {
+    super(`Unknown feed: ${feed}`);
+  }
+}
+
+export class NoAlgorithmError extends Error {
+  override name = 'NoAlgorithmError';
+}
+
+/**
+ * getFeedSkeleton as a small pipeline: find the feed, let its algorithm produce a page, apply
+ * the rules every page obeys (no post twice, at most `limit`, context within bounds), and
+ * present it with a cursor that names the page's last item.
+ */
+@Injectable()
+export class FeedSkeletonService {
+  private readonly algorithms: ReadonlyMap<Ranking, FeedAlgorithm>;
+
+  constructor(
+    private readonly registry: FeedRegistry,
+    @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
+  ) {
+    this.algorithms = new Map(algorithms.map((algorithm) => [algorithm.ranking, algorithm]));
+  }
+
+  async skeleton(request: { feed: string; limit: number; cursor?: string; viewer?: string }): Promise<SkeletonResponse> {
+    const feed = this.registry.byUri(request.feed);
+    if (!feed) throw new UnknownFeedRequestedError(request.feed);
+    const algorithm = this.algorithms.get(feed.ranking);
+    if (!algorithm) throw new NoAlgorithmError(`no algorithm serves the ranking "${feed.ranking}"`);
+    const cursor = request.cursor === undefined ? undefined : decodeFeedCursor(request.cursor);
+    const page = await algorithm.skeleton({ feed, limit: request.limit, cursor, viewer: request.viewer });
+
+    const seen = new Set<string>();
+    const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
+    const last = items.at(-1);
+    return {
+      feed: items.map((item) =>
+        item.feedContext === undefined ? { post: item.post } : { post: item.post, feedContext: item.feedContext.slice(0, MAX_FEED_CONTEXT) },
+      ),
+      cursor: last ? encodeFeedCursor({ ordering: page.ordering, sortKey: last.sortKey, cid: last.cid }) : undefined,
+      reqId: randomUUID(),
+    };
+  }
+}

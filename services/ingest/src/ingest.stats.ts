@@ -1,0 +1,25 @@
+/** Running totals of one ingest process, for logs, metrics and the console. */
+export class IngestStats {
+  received = 0;
+  published = 0;
+  skipped = 0;
+  malformed = 0;
+  batches = 0;
+  gaps = 0;
+  /** `time_us` of the newest event the bus has acknowledged (the saved cursor). */
+  checkpointUs: number | undefined;
+  /** `time_us` of the newest event received. */
+  receivedUs: number | undefined;
+  connected = false;
+  readonly publishedByType = new Map<string, number>();
+  readonly malformedByReason = new Map<string, number>();
+
+  countPublished(type: string, count = 1): void {
+    this.publishedByType.set(type, (this.publishedByType.get(type) ?? 0) + count);
+  }
+
+  countMalformed(reason: string): void {
+    this.malformed += 1;
+    this.malformedByReason.set(reason, (this.malformedByReason.get(reason) ?? 0) + 1);
+  }
+}

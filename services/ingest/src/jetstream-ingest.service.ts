@@ -1,0 +1,165 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { AppConfig } from '#lib/config';
+import { encodeMessage, Topics, type MessageBus, type PipelineEventV1 } from '#lib/contracts';
+import { mapJetstreamEvent, wantedCollections } from '#lib/domain';
+import { JetstreamSource } from '#lib/jetstream';
+import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { CursorStore } from './cursor.store.js';
+import { IngestStats } from './ingest.stats.js';
+
+/** A gap this wide between the cursor asked for and the first event served means events were lost. */
+const GAP_THRESHOLD_US = 60 * 1_000_000;
+const MAX_RETRY_DELAY_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Jetstream → bus. Events are mapped to `PipelineEventV1`, published in batches keyed by repo
+ * DID, and the cursor is saved only after the bus acknowledged the batch. On start it resumes a
+ * few seconds before the saved cursor: Jetstream is at-least-once anyway and the store is
+ * idempotent, so overlap costs nothing while a hole would lose data.
+ */
+@Injectable()
+export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly stats = new IngestStats();
+  private readonly log: Logger;
+  private readonly cursorStore: CursorStore;
+  private source?: JetstreamSource;
+  private pending: PipelineEventV1[] = [];
+  private requestedCursorUs: number | undefined;
+  private awaitingFirstEvent = true;
+  private stopping = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'ingest' });
+    this.cursorStore = new CursorStore(config.ingest.cursorFile);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const saved = await this.cursorStore.load();
+    this.stats.checkpointUs = saved;
+    this.requestedCursorUs = saved === undefined ? undefined : Math.max(0, saved - this.config.ingest.rewindSeconds * 1_000_000);
+    this.source = new JetstreamSource({
+      url: this.config.ingest.jetstreamUrl,
+      wantedCollections,
+      cursorUs: this.requestedCursorUs,
+      onEvent: (raw) => this.receive(raw),
+      onMalformedFrame: (reason, afterUs) => {
+        this.stats.countMalformed('not-json');
+        this.log.warn({ afterTimeUs: afterUs, reason }, 'skipped a malformed Jetstream frame');
+      },
+      onConnection: (state, detail) => this.connectionChanged(state, detail),
+    });
+    this.log.info(
+      { url: this.config.ingest.jetstreamUrl, cursorUs: this.requestedCursorUs ?? 'live' },
+      saved === undefined ? 'ingest starting from the live stream' : 'ingest resuming from the saved cursor',
+    );
+    this.loop = this.run();
+    this.source.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.source?.stop();
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private connectionChanged(state: string, detail?: string): void {
+    const connected = state === 'open';
+    if (connected !== this.stats.connected || detail) {
+      const entry = { url: this.config.ingest.jetstreamUrl, state, detail };
+      if (connected) this.log.info(entry, 'Jetstream connected');
+      else if (!this.stopping) this.log.warn(entry, 'Jetstream not connected; retrying');
+    }
+    this.stats.connected = connected;
+  }
+
+  private receive(raw: unknown): void {
+    this.stats.received += 1;
+    const timeUs = (raw as { time_us?: unknown }).time_us;
+    if (typeof timeUs === 'number') {
+      this.checkGap(timeUs);
+      if (timeUs > (this.stats.receivedUs ?? 0)) this.stats.receivedUs = timeUs;
+    }
+    const mapped = mapJetstreamEvent(raw);
+    if (mapped.kind === 'event') {
+      this.pending.push(mapped.event);
+      if (this.pending.length >= this.config.ingest.batchSize) this.wake?.();
+      if (this.pending.length >= this.config.ingest.batchSize * 4) this.source?.pause();
+    } else if (mapped.kind === 'skip') {
+      this.stats.skipped += 1;
+    } else {
+      this.stats.countMalformed(mapped.reason);
+      this.log.warn({ did: (raw as { did?: unknown }).did, timeUs, reason: mapped.reason }, 'skipped a malformed Jetstream event');
+    }
+  }
+
+  private checkGap(timeUs: number): void {
+    if (!this.awaitingFirstEvent) return;
+    this.awaitingFirstEvent = false;
+    if (this.requestedCursorUs !== undefined && timeUs - this.requestedCursorUs > GAP_THRESHOLD_US) {
+      this.stats.gaps += 1;
+      this.log.error(
+        { requestedCursorUs: this.requestedCursorUs, firstEventUs: timeUs, missingSeconds: Math.round((timeUs - this.requestedCursorUs) / 1e6) },
+        'gap in the event stream: the saved cursor is older than Jetstream retains; events in between are lost',
+      );
+    }
+  }
+
+  /** Cuts a batch when it is full or old enough, publishes it, then checkpoints. */
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, this.config.ingest.batchMaxWaitMs);
+      });
+      await this.flush();
+    }
+    await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    const cursorUs = this.source?.cursorUs;
+    if (batch.length === 0 && (cursorUs === undefined || cursorUs === this.stats.checkpointUs)) return;
+    this.pending = [];
+    if (batch.length > 0 && !(await this.publish(batch))) {
+      // Stopping before the bus acknowledged: keep the old cursor; the events are read again next time.
+      return;
+    }
+    if (cursorUs !== undefined) {
+      await this.cursorStore.save(cursorUs);
+      this.stats.checkpointUs = cursorUs;
+    }
+    if (this.source && !this.source.isRunning && !this.stopping && this.pending.length < this.config.ingest.batchSize) {
+      this.source.resume();
+    }
+  }
+
+  private async publish(batch: PipelineEventV1[]): Promise<boolean> {
+    const messages = batch.map((event) => ({ key: event.did, value: encodeMessage(event) }));
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      try {
+        await this.bus.publish(Topics.events, messages);
+        this.stats.batches += 1;
+        this.stats.published += batch.length;
+        for (const event of batch) this.stats.countPublished(event.type);
+        this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, 'batch published');
+        return true;
+      } catch (error) {
+        if (this.stopping && attempt > 1) return false;
+        const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt);
+        this.log.warn({ attempt, retryInMs: delay, err: (error as Error).message }, 'bus did not acknowledge the batch; retrying');
+        await sleep(delay);
+      }
+    }
+  }
+}
