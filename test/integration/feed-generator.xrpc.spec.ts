@@ -131,6 +131,6 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
   it('answers an unknown XRPC method as not implemented', async () => {
     const response = await fetch(`${running.url}/xrpc/app.bsky.feed.nothingHere`);
     expect(response.status).toBe(501);
-    expect((await response.json()).error).toBe('MethodNotImplemented');
+    expect(((await response.json()) as { error: string }).error).toBe('MethodNotImplemented');
   });
 });

@@ -40,6 +40,11 @@ export interface FeedGeneratorConfig {
   publisherDid: string;
   feedsFile: string;
   plcUrl: string;
+  /**
+   * Tests against a local network only: resolve DIDs over plain http and local addresses.
+   * Production keeps @atproto/identity's protection against server-side request forgery.
+   */
+  identityAllowInsecure: boolean;
 }
 
 export interface AppConfig {
@@ -129,6 +134,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     publisherDid,
     feedsFile: path.resolve(read.string('FEEDS_FILE', './config/feeds.yaml')),
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
+    identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
   };
 
   const config: AppConfig = {

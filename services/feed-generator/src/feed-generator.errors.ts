@@ -1,12 +1,14 @@
 import { InvalidCursorError } from '#lib/domain';
 import { NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { isServiceAuthError } from './auth/auth.errors.js';
 import type { ErrorTranslation } from './xrpc/xrpc-exception.filter.js';
-import { InternalServerError, InvalidRequestError, UnknownFeedError } from './xrpc/xrpc.errors.js';
+import { InternalServerError, InvalidRequestError, UnknownFeedError, XrpcError } from './xrpc/xrpc.errors.js';
 
 /** How the feed generator's domain errors appear to XRPC clients. */
 export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof UnknownFeedRequestedError) return new UnknownFeedError(error.feed);
   if (error instanceof InvalidCursorError) return new InvalidRequestError(`Invalid cursor: ${error.message}`);
+  if (isServiceAuthError(error)) return new XrpcError(error.status, error.xrpcError, error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   return undefined;
 };

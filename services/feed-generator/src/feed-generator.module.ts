@@ -3,6 +3,8 @@ import { CommunityRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
 import type { ClickHouseClient } from '#lib/clickhouse';
+import { createIdResolver } from './auth/id-resolver.factory.js';
+import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
@@ -25,6 +27,21 @@ import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.j
       provide: FEED_ALGORITHMS,
       useFactory: (...algorithms: FeedAlgorithm[]) => algorithms,
       inject: [RecentFeed],
+    },
+    {
+      provide: ServiceAuthVerifier,
+      useFactory: (config: AppConfig) =>
+        new ServiceAuthVerifier({
+          serviceDid: config.feedGenerator.serviceDid,
+          idResolver: createIdResolver({
+            plcUrl: config.feedGenerator.plcUrl,
+            didCacheTtlMs: 60 * 60_000,
+            didCacheMaxTtlMs: 24 * 60 * 60_000,
+            timeoutMs: 3_000,
+            allowInsecureFetch: config.feedGenerator.identityAllowInsecure,
+          }),
+        }),
+      inject: [APP_CONFIG],
     },
     {
       provide: CommunityRepository,

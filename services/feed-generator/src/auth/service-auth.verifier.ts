@@ -1,0 +1,262 @@
+import {
+  DidNotFoundError,
+  getKey,
+  PoorlyFormattedDidDocumentError,
+  PoorlyFormattedDidError,
+  UnsupportedDidMethodError,
+  UnsupportedDidWebPathError,
+  type IdResolver,
+} from '@atproto/identity';
+import { verifyJwt, XRPCError } from '@atproto/xrpc-server';
+import { AuthMissingError, AuthRequiredError, IdentityUnavailableError, type AuthFailureReason } from './auth.errors.js';
+import { VerifiedTokenCache } from './verified-token.cache.js';
+
+export type ServiceAuthResult = { kind: 'anonymous' } | { kind: 'viewer'; did: string };
+export type ViewerAuth = Extract<ServiceAuthResult, { kind: 'viewer' }>;
+
+/**
+ * The smallest thing the verifier needs: the issuer's `#atproto` signing key as a `did:key`.
+ * To be classified correctly, "this DID does not exist / has no key" must be thrown as one of
+ * @atproto/identity's error classes (DidNotFoundError, ...) or as an AuthRequiredError; any other
+ * error for a did:plc is treated as the directory being unavailable.
+ */
+export interface AtprotoKeyResolver {
+  resolveAtprotoKey(did: string, forceRefresh: boolean): Promise<string>;
+}
+
+export interface ServiceAuthVerifierOptions {
+  /** This feed generator's DID (no fragment). Tokens must name it, or it + `#bsky_fg`, as `aud`. */
+  serviceDid: string;
+  /** An IdResolver (use createIdResolver: it caches DID documents) or a bare key resolver. */
+  idResolver: IdResolver | AtprotoKeyResolver;
+  /** Verified tokens remembered until their `exp`; 0 disables. Default 10 000. */
+  verifiedCacheSize?: number;
+  /** Upper bound on how long a verified token is remembered, whatever its `exp`. Default 5 min. */
+  verifiedCacheMaxTtlMs?: number;
+  /**
+   * A bad signature makes verifyJwt re-fetch the issuer's DID document (key rotation). Within this
+   * interval after one forced re-fetch for a DID, further ones are served from the cache, so a
+   * stream of forged tokens naming someone's DID cannot turn into a stream of PLC requests.
+   * Default 10 s; 0 re-fetches every time.
+   */
+  minForcedRefreshIntervalMs?: number;
+}
+
+export const FEED_GENERATOR_SERVICE_ID = 'bsky_fg';
+
+const ANONYMOUS: ServiceAuthResult = Object.freeze({ kind: 'anonymous' });
+// Service JWTs are a few hundred bytes; anything far larger is not one, and is not worth parsing.
+const MAX_JWT_LENGTH = 8192;
+const BEARER = /^Bearer +(\S+)$/i;
+const FORCED_REFRESH_MEMORY = 10_000;
+
+const VERIFY_JWT_CODE_TO_REASON: Record<string, Exclude<AuthFailureReason, 'missing'>> = {
+  BadJwt: 'malformed',
+  BadJwtType: 'malformed',
+  BadJwtIss: 'malformed',
+  JwtExpired: 'expired',
+  BadJwtAudience: 'wrong-audience',
+  BadJwtLexiconMethod: 'wrong-method',
+  BadJwtSignature: 'bad-signature',
+};
+
+/**
+ * Verifies AT Protocol inter-service auth (the `Authorization: Bearer <jwt>` the AppView forwards
+ * with getFeedSkeleton): signature by the issuer's current atproto key, `aud`, `lxm`, `exp`.
+ * Framework-free; the Nest layer calls `verify` and maps the errors from auth.errors.ts.
+ */
+export class ServiceAuthVerifier {
+  readonly serviceDid: string;
+  private readonly feedGeneratorAudience: string;
+  private readonly keys: AtprotoKeyResolver;
+  private readonly verified: VerifiedTokenCache;
+  private readonly minForcedRefreshIntervalMs: number;
+  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly lastForcedRefresh = new Map<string, number>();
+
+  constructor(options: ServiceAuthVerifierOptions) {
+    if (!/^did:[a-z]+:[A-Za-z0-9._:%-]+$/.test(options.serviceDid)) {
+      throw new RangeError(`ServiceAuthVerifier: serviceDid must be a DID without fragment, got "${options.serviceDid}"`);
+    }
+    this.serviceDid = options.serviceDid;
+    this.feedGeneratorAudience = `${options.serviceDid}#${FEED_GENERATOR_SERVICE_ID}`;
+    this.keys = 'resolveAtprotoKey' in options.idResolver ? options.idResolver : keyResolverOf(options.idResolver);
+    this.verified = new VerifiedTokenCache(options.verifiedCacheSize ?? 10_000, options.verifiedCacheMaxTtlMs ?? 5 * 60_000);
+    this.minForcedRefreshIntervalMs = options.minForcedRefreshIntervalMs ?? 10_000;
+  }
+
+  /**
+   * No header (or an empty one) → anonymous. Anything else must be a valid service-auth token for
+   * `lxm` or this throws AuthRequiredError (401) — or IdentityUnavailableError when the PLC
+   * directory could not be reached to check it.
+   */
+  async verify(authorizationHeader: string | undefined, lxm: string): Promise<ServiceAuthResult> {
+    const header = authorizationHeader?.trim();
+    if (!header) return ANONYMOUS;
+    const match = BEARER.exec(header);
+    if (!match) {
+      throw new AuthRequiredError('malformed', 'Authorization header must be "Bearer <jwt>"', { code: 'BadAuthorizationHeader' });
+    }
+    const jwt = match[1]!;
+    if (jwt.length > MAX_JWT_LENGTH) {
+      throw new AuthRequiredError('malformed', 'jwt too long', { code: 'BadJwt' });
+    }
+
+    const cached = this.verified.get(lxm, jwt, Date.now());
+    if (cached !== undefined) return { kind: 'viewer', did: cached };
+
+    const payload = await this.verifyJwt(jwt, lxm);
+    this.verified.set(lxm, jwt, payload.iss, payload.exp, Date.now());
+    return { kind: 'viewer', did: payload.iss };
+  }
+
+  /** Like `verify`, for routes that need a viewer: a missing header throws AuthMissingError. */
+  async verifyViewer(authorizationHeader: string | undefined, lxm: string): Promise<ViewerAuth> {
+    const result = await this.verify(authorizationHeader, lxm);
+    if (result.kind === 'anonymous') throw new AuthMissingError();
+    return result;
+  }
+
+  private async verifyJwt(jwt: string, lxm: string): Promise<{ iss: string; exp: number }> {
+    // @NOTE verifyJwt compares `aud` with one string (auth.js `payload.aud !== ownDid`). Passing
+    // whichever of our two accepted audiences the token claims keeps that check inside verifyJwt,
+    // before any DID resolution or signature work; a token claiming anything else is checked
+    // against the bare DID and fails there with BadJwtAudience. The peek is never trusted on its
+    // own: verifyJwt re-parses the same string and compares again.
+    const ownDid = peekAudience(jwt) === this.feedGeneratorAudience ? this.feedGeneratorAudience : this.serviceDid;
+    try {
+      const payload = await verifyJwt(jwt, ownDid, lxm, (iss, forceRefresh) => this.signingKeyOf(iss, forceRefresh));
+      return { iss: payload.iss, exp: payload.exp };
+    } catch (err) {
+      throw toAuthError(err);
+    }
+  }
+
+  private signingKeyOf(iss: string, forceRefresh: boolean): Promise<string> {
+    // @NOTE atproto lets `iss` name a service of a DID (`did:plc:x#atproto_labeler`, verified with
+    // that DID's `#atproto_label` key). Such a token comes from a service acting as itself, not
+    // from an account viewing a feed, so it is refused before any resolution.
+    if (iss.includes('#')) {
+      return Promise.reject(
+        new AuthRequiredError('unknown-issuer', 'jwt iss names a service (DID#fragment); a viewer must be an account DID', {
+          code: 'BadJwtIss',
+        }),
+      );
+    }
+    // @NOTE resolveAtprotoKey answers a did:key with itself (base-resolver.js), so a did:key issuer
+    // is self-certifying: anyone could mint viewers at will. Accounts are did:plc or did:web.
+    if (!iss.startsWith('did:plc:') && !iss.startsWith('did:web:')) {
+      return Promise.reject(
+        new AuthRequiredError('unknown-issuer', 'jwt iss must be a did:plc or did:web account', { code: 'UnsupportedDidMethod' }),
+      );
+    }
+    return this.resolveKey(iss, forceRefresh);
+  }
+
+  /** Coalesces concurrent look-ups of one DID and rate-limits forced refreshes per DID. */
+  private resolveKey(did: string, forceRefresh: boolean): Promise<string> {
+    let force = forceRefresh;
+    if (force) {
+      const pendingForced = this.inflight.get(`force ${did}`);
+      if (pendingForced) return pendingForced;
+      const now = Date.now();
+      const last = this.lastForcedRefresh.get(did);
+      if (last !== undefined && now - last < this.minForcedRefreshIntervalMs) {
+        force = false;
+      } else {
+        this.rememberForcedRefresh(did, now);
+      }
+    }
+    const slot = `${force ? 'force' : 'cached'} ${did}`;
+    const pending = this.inflight.get(slot);
+    if (pending) return pending;
+    const lookup = this.resolveKeyOnce(did, force).finally(() => this.inflight.delete(slot));
+    this.inflight.set(slot, lookup);
+    return lookup;
+  }
+
+  private async resolveKeyOnce(did: string, forceRefresh: boolean): Promise<string> {
+    try {
+      return await this.keys.resolveAtprotoKey(did, forceRefresh);
+    } catch (err) {
+      if (err instanceof AuthRequiredError) throw err;
+      // A did:web is served by the issuer itself, so its failure is the issuer's problem, not ours.
+      if (isUnknownIdentity(err) || did.startsWith('did:web:')) {
+        throw new AuthRequiredError('unknown-issuer', `could not resolve a signing key for ${did}`, { code: 'UnknownIssuer', cause: err });
+      }
+      throw new IdentityUnavailableError(did, { cause: err });
+    }
+  }
+
+  private rememberForcedRefresh(did: string, now: number): void {
+    this.lastForcedRefresh.delete(did);
+    this.lastForcedRefresh.set(did, now);
+    if (this.lastForcedRefresh.size <= FORCED_REFRESH_MEMORY) return;
+    // Insertion order is time order: drop from the oldest until entries are still in their window.
+    for (const [key, at] of this.lastForcedRefresh) {
+      if (now - at < this.minForcedRefreshIntervalMs && this.lastForcedRefresh.size <= FORCED_REFRESH_MEMORY) break;
+      this.lastForcedRefresh.delete(key);
+    }
+  }
+}
+
+/**
+ * @NOTE Same steps as DidResolver.resolveAtprotoKey (resolve the document, then its `#atproto`
+ * key via getKey), but a document without a usable key becomes an AuthRequiredError instead of a
+ * plain `Error('Could not parse signingKey ...')` that would be indistinguishable from an outage.
+ */
+function keyResolverOf(idResolver: IdResolver): AtprotoKeyResolver {
+  return {
+    async resolveAtprotoKey(did, forceRefresh) {
+      const doc = await idResolver.did.resolve(did, forceRefresh);
+      if (doc === null) throw new DidNotFoundError(did);
+      let key: string | undefined;
+      try {
+        key = getKey(doc);
+      } catch (cause) {
+        throw new AuthRequiredError('unknown-issuer', `unusable #atproto key in the DID document of ${did}`, { code: 'BadIssuerKey', cause });
+      }
+      if (key === undefined) {
+        throw new AuthRequiredError('unknown-issuer', `no #atproto key in the DID document of ${did}`, { code: 'BadIssuerKey' });
+      }
+      return key;
+    },
+  };
+}
+
+function isUnknownIdentity(err: unknown): boolean {
+  return (
+    err instanceof DidNotFoundError ||
+    err instanceof PoorlyFormattedDidError ||
+    err instanceof UnsupportedDidMethodError ||
+    err instanceof PoorlyFormattedDidDocumentError ||
+    err instanceof UnsupportedDidWebPathError
+  );
+}
+
+function peekAudience(jwt: string): string | undefined {
+  const parts = jwt.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    if (payload !== null && typeof payload === 'object' && 'aud' in payload && typeof payload.aud === 'string') {
+      return payload.aud;
+    }
+  } catch {
+    // Not JSON: verifyJwt reports it as malformed.
+  }
+  return undefined;
+}
+
+function toAuthError(err: unknown): unknown {
+  if (err instanceof AuthRequiredError || err instanceof IdentityUnavailableError) return err;
+  if (err instanceof XRPCError && err.statusCode === 401) {
+    const code = err.customErrorName ?? 'AuthRequired';
+    return new AuthRequiredError(VERIFY_JWT_CODE_TO_REASON[code] ?? 'malformed', err.errorMessage ?? err.message, { code, cause: err });
+  }
+  // verifyJwt JSON.parses the base64url header and payload without a try (auth.js parseB64UrlToJson).
+  if (err instanceof SyntaxError) {
+    return new AuthRequiredError('malformed', 'poorly formatted jwt', { code: 'BadJwt', cause: err });
+  }
+  return err;
+}

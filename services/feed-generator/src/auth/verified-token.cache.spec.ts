@@ -1,0 +1,46 @@
+import { describe, expect, it } from '@jest/globals';
+import { VerifiedTokenCache } from './verified-token.cache.js';
+
+const LXM = 'app.bsky.feed.getFeedSkeleton';
+const T0 = 1_800_000_000_000;
+
+describe('VerifiedTokenCache', () => {
+  it('answers until the token exp (inclusive, like verifyJwt) and not a millisecond after', () => {
+    const cache = new VerifiedTokenCache(10, 600_000);
+    cache.set(LXM, 'jwt', 'did:plc:a', T0 / 1000 + 60, T0);
+    expect(cache.get(LXM, 'jwt', T0 + 60_000)).toBe('did:plc:a');
+    expect(cache.get(LXM, 'jwt', T0 + 60_001)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('never keeps an entry longer than its max TTL, whatever exp says', () => {
+    const cache = new VerifiedTokenCache(10, 1_000);
+    cache.set(LXM, 'jwt', 'did:plc:a', T0 / 1000 + 3600, T0);
+    expect(cache.get(LXM, 'jwt', T0 + 1_000)).toBe('did:plc:a');
+    expect(cache.get(LXM, 'jwt', T0 + 1_001)).toBeUndefined();
+  });
+
+  it('stays within its size by evicting the least recently used token', () => {
+    const cache = new VerifiedTokenCache(2, 600_000);
+    const exp = T0 / 1000 + 60;
+    cache.set(LXM, 'a', 'did:plc:a', exp, T0);
+    cache.set(LXM, 'b', 'did:plc:b', exp, T0);
+    expect(cache.get(LXM, 'a', T0)).toBe('did:plc:a');
+    cache.set(LXM, 'c', 'did:plc:c', exp, T0);
+    expect(cache.size).toBe(2);
+    expect(cache.get(LXM, 'b', T0)).toBeUndefined();
+    expect(cache.get(LXM, 'a', T0)).toBe('did:plc:a');
+    expect(cache.get(LXM, 'c', T0)).toBe('did:plc:c');
+  });
+
+  it('keys by method as well as token, and stores nothing when disabled or already expired', () => {
+    const cache = new VerifiedTokenCache(10, 600_000);
+    cache.set(LXM, 'jwt', 'did:plc:a', T0 / 1000 + 60, T0);
+    expect(cache.get('app.bsky.feed.describeFeedGenerator', 'jwt', T0)).toBeUndefined();
+    cache.set(LXM, 'old', 'did:plc:a', T0 / 1000 - 1, T0);
+    expect(cache.get(LXM, 'old', T0)).toBeUndefined();
+    const disabled = new VerifiedTokenCache(0, 600_000);
+    disabled.set(LXM, 'jwt', 'did:plc:a', T0 / 1000 + 60, T0);
+    expect(disabled.get(LXM, 'jwt', T0)).toBeUndefined();
+  });
+});
