@@ -21,6 +21,8 @@ const base = {
 };
 
 export default {
+  // Real brokers, servers and replays take longer than unit tests.
+  testTimeout: 300_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/services/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },

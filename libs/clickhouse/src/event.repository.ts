@@ -133,6 +133,12 @@ export class EventRepository {
     }
   }
 
+  /** True when ClickHouse answers a query now. */
+  async ping(): Promise<boolean> {
+    const result = await this.client.ping();
+    return result.success;
+  }
+
   /** Distinct live rows per table (deleted records excluded); what operators and tests count. */
   async counts(): Promise<EventCounts> {
     const result = await this.client.query({

@@ -24,13 +24,13 @@ describe('loadConfig', () => {
   it('lists every bad variable in one error', () => {
     let error: unknown;
     try {
-      loadConfig({ CG_ROLE: 'ingest', FEEDGEN_PORT: 'abc', JETSTREAM_URL: 'http://x', LOG_LEVEL: 'loud' });
+      loadConfig({ CG_ROLE: 'ingest', HTTP_PORT: 'abc', JETSTREAM_URL: 'http://x', LOG_LEVEL: 'loud' });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(InvalidConfigError);
     const variables = (error as InvalidConfigError).issues.map((issue) => issue.variable).sort();
-    expect(variables).toEqual(['CLICKHOUSE_URL', 'FEEDGEN_PORT', 'JETSTREAM_URL', 'KAFKA_BROKERS', 'LOG_LEVEL']);
+    expect(variables).toEqual(['CLICKHOUSE_URL', 'HTTP_PORT', 'JETSTREAM_URL', 'KAFKA_BROKERS', 'LOG_LEVEL']);
     expect((error as Error).message).toContain('Invalid environment variables');
   });
 });

@@ -30,9 +30,13 @@ export interface ScoringConfig {
   intervalSeconds: number;
 }
 
-export interface FeedGeneratorConfig {
+export interface HttpConfig {
+  /** Every role serves HTTP: XRPC in the feed generator, health and metrics everywhere. */
   port: number;
   bindHost: string;
+}
+
+export interface FeedGeneratorConfig {
   /** Public hostname, used for `did:web` and the service endpoint. */
   hostname: string;
   serviceDid: string;
@@ -51,6 +55,7 @@ export interface AppConfig {
   role: Role;
   logLevel: LogLevel;
   dataDir: string;
+  http: HttpConfig;
   bus: BusConfig;
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;
@@ -127,8 +132,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     if (!/^did:(plc|web):[A-Za-z0-9._:%-]+$/.test(did)) read.problem(variable, `expected a did:plc or did:web, got "${did}"`);
   }
   const feedGenerator: FeedGeneratorConfig = {
-    port: read.integer('FEEDGEN_PORT', 3000, { min: 0, max: 65_535 }),
-    bindHost: read.string('FEEDGEN_BIND_HOST', '0.0.0.0'),
     hostname,
     serviceDid,
     publisherDid,
@@ -141,6 +144,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     role,
     logLevel: read.oneOf('LOG_LEVEL', LogLevels, 'info'),
     dataDir,
+    http: {
+      port: read.integer('HTTP_PORT', 3000, { min: 0, max: 65_535 }),
+      bindHost: read.string('HTTP_BIND_HOST', '0.0.0.0'),
+    },
     bus,
     clickhouse,
     ingest,

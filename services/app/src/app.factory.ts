@@ -1,17 +1,16 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { INestApplicationContext } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { createLogger, NestPinoLogger, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
-import { AppModule, servesHttp } from './app.module.js';
+import { AppModule } from './app.module.js';
 
 export interface RunningApp {
-  app: INestApplicationContext;
-  /** Base URL of the feed generator, when this process serves HTTP. */
-  url?: string;
+  app: NestFastifyApplication;
+  /** Base URL of the HTTP server (XRPC in the feed generator; health and metrics in every role). */
+  url: string;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -21,19 +20,14 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const logger = options.logger ?? createLogger(config);
   const module = AppModule.forRole(config, { ...options, logger });
   const nestLogger = new NestPinoLogger(logger);
-  if (!servesHttp(config)) {
-    const app = await NestFactory.createApplicationContext(module, { logger: nestLogger });
-    await app.init();
-    return { app, logger, close: () => app.close() };
-  }
   const adapter = new FastifyAdapter({ trustProxy: true, bodyLimit: 1_048_576 });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger: nestLogger });
   app.useGlobalFilters(new XrpcExceptionFilter(logger.child({ component: 'xrpc' }), [feedGeneratorErrors]));
-  await app.listen(config.feedGenerator.port, config.feedGenerator.bindHost);
+  await app.listen(config.http.port, config.http.bindHost);
   const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.feedGenerator.port;
-  const host = config.feedGenerator.bindHost === '0.0.0.0' ? '127.0.0.1' : config.feedGenerator.bindHost;
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.bindHost === '0.0.0.0' ? '127.0.0.1' : config.http.bindHost;
   const url = `http://${host}:${port}`;
-  logger.info({ url }, 'feed generator listening');
+  logger.info({ url, role: config.role }, 'listening');
   return { app, url, logger, close: () => app.close() };
 }

@@ -5,6 +5,7 @@ import { PlatformModule, type Logger } from '#lib/platform';
 import { FeedGeneratorModule } from '../../feed-generator/src/feed-generator.module.js';
 import { IngestModule } from '../../ingest/src/ingest.module.js';
 import { ScoringModule } from '../../scoring/src/scoring.module.js';
+import { HealthController } from './health.controller.js';
 
 /**
  * The composition root: the services `CG_ROLE` names, on one shared platform.
@@ -23,9 +24,8 @@ export class AppModule {
     if (config.role === 'all' || config.role === 'feed-generator') services.push(FeedGeneratorModule);
     return {
       module: AppModule,
+      controllers: [HealthController],
       imports: [PlatformModule.forRoot({ config, ...options }), ...services],
     };
   }
 }
-
-export const servesHttp = (config: AppConfig): boolean => config.role === 'all' || config.role === 'feed-generator';

@@ -11,13 +11,12 @@ import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { RecentFeed } from './feeds/recent.feed.js';
-import { HealthController } from './health.controller.js';
 import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.controller.js';
 import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, DidDocumentController, HealthController],
+  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, DidDocumentController],
   providers: [
     FeedRegistry,
     CommunityMembersService,
