@@ -1,5 +1,5 @@
 import { BridgingInputError } from './errors.js';
-import type { InteractionTable } from './interaction-table.js';
+import { validateTable, type InteractionTable } from './interaction-table.js';
 import { approvalWeightTable, type ApprovalWeights } from './signal.js';
 
 /** What one (user, post) cell says after all of the user's rows on the post are combined. */
@@ -58,6 +58,7 @@ export interface AggregateOptions {
  * keep the strongest (a like plus a repost is a repost, not 2.2 likes): one person, one voice.
  */
 export function aggregateCells(table: InteractionTable, options: AggregateOptions = {}): RatingCells {
+  validateTable(table);
   const { userCount, postCount, rowCount } = table;
   const extra = options.exposurePairs;
   const extraCount = extra?.count ?? 0;

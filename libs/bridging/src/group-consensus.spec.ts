@@ -1,0 +1,72 @@
+import { aggregateCells } from './rating-cells.js';
+import { consensusFromCounts, groupInformedConsensus } from './group-consensus.js';
+import { groupEvidence } from './group-evidence.js';
+import { membershipFromAssignment } from './group-membership.js';
+import { InteractionTableBuilder } from './interaction-table.js';
+import { Signal } from './signal.js';
+import { topK } from './rank-metrics.js';
+
+describe('group-informed consensus', () => {
+  it('reproduces the Polis formula on a hand-computed fixture (agree = A, votes = S)', () => {
+    // Group 0: 3 members, group 1: 2 members. Post 0: group 0 votes agree, agree, pass; group 1 agree, disagree.
+    // Post 1: group 0 agree, disagree; group 1 not seen at all.
+    const b = new InteractionTableBuilder();
+    b.add('a', 'p0', Signal.Like, 1).add('b', 'p0', Signal.Like, 1).add('c', 'p0', Signal.Seen, 1);
+    b.add('d', 'p0', Signal.Like, 1).add('e', 'p0', Signal.RequestLess, 1);
+    b.add('a', 'p1', Signal.Like, 2).add('b', 'p1', Signal.RequestLess, 2);
+    const membership = membershipFromAssignment([0, 0, 0, 1, 1], 2);
+    const evidence = groupEvidence(aggregateCells(b.build()), membership);
+    const polis = groupInformedConsensus(evidence, { scope: 'all' });
+    // By hand: p0 = (2+1)/(3+2) × (1+1)/(2+2) = 3/5 × 1/2 = 0.3; p1 = (1+1)/(2+2) × (0+1)/(0+2) = 0.25.
+    expect(Math.abs(polis.gic[0]! - 0.3)).toBeLessThan(1e-9);
+    expect(Math.abs(polis.gic[1]! - 0.25)).toBeLessThan(1e-9);
+    expect(Math.abs(polis.geoMean[0]! - Math.sqrt(0.3))).toBeLessThan(1e-9);
+    expect(consensusFromCounts([2, 1], [3, 2]).gic).toBeCloseTo(0.3, 12);
+    // Under the default scope a group that never saw the post does not enter the product.
+    const exposed = groupInformedConsensus(evidence);
+    expect(Math.abs(exposed.gic[1]! - 0.5)).toBeLessThan(1e-9);
+    expect(exposed.groupsCounted[1]).toBe(1);
+  });
+
+  it('ranks a planted bridging post first, keeps a one-sided viral post low, and needs evidence from two groups', () => {
+    // Two groups of 20. "bridge": 10/20 likes in each group. "viral": reposted by 20/20 in group 0 and 1/20 in
+    // group 1 (more approvals than "bridge"). "solo": 18/20 likes in group 0, never shown to group 1.
+    // "meh": 5/20 in each group.
+    const b = new InteractionTableBuilder();
+    const users = Array.from({ length: 40 }, (_, i) => `did:u${i}`);
+    const groupOf = users.map((_, i) => (i < 20 ? 0 : 1));
+    users.forEach((u, i) => {
+      const inGroup = i % 20;
+      b.add(u, 'bridge', inGroup < 10 ? Signal.Like : Signal.Seen, 1);
+      b.add(u, 'viral', (i < 20 && inGroup < 20) || (i >= 20 && inGroup < 1) ? Signal.Repost : Signal.Seen, 1);
+      if (i < 20) b.add(u, 'solo', inGroup < 18 ? Signal.Like : Signal.Seen, 1);
+      b.add(u, 'meh', inGroup < 5 ? Signal.Like : Signal.Seen, 1);
+    });
+    const table = b.build();
+    const membership = membershipFromAssignment(groupOf, 2, ['left', 'right']);
+    const consensus = groupInformedConsensus(groupEvidence(aggregateCells(table), membership), { minExposure: 5 });
+    const post = (id: string): number => b.posts.indexOf(id)!;
+    const ranked = topK(Float64Array.from(consensus.geoMean, (g, p) => (consensus.eligible[p] ? g : -1)), 4);
+    expect(ranked[0]).toBe(post('bridge'));
+    const approvals = (id: string): number =>
+      Array.from({ length: table.rowCount }, (_, i) => i).filter((i) => table.post[i] === post(id) && table.signal[i] !== Signal.Seen).length;
+    expect(approvals('viral')).toBeGreaterThan(approvals('bridge'));
+    // By hand: bridge √(11/22 · 11/22) = 0.5; viral, with reposts graded 1.2, √((24+1)/22 · (1.2+1)/22) ≈ 0.337.
+    expect(Math.abs(consensus.geoMean[post('bridge')]! - 0.5)).toBeLessThan(1e-9);
+    expect(Math.abs(consensus.geoMean[post('viral')]! - Math.sqrt((25 / 22) * (2.2 / 22)))).toBeLessThan(1e-6);
+    expect(consensus.eligible[post('solo')]).toBe(0);
+    expect(consensus.groupsWithEvidence[post('solo')]).toBe(1);
+    expect(consensus.eligible[post('bridge')]).toBe(1);
+  });
+
+  it('lets an exposure hint raise the denominator but never below what was observed', () => {
+    const b = new InteractionTableBuilder();
+    b.add('a', 'p', Signal.Like, 1).add('b', 'p', Signal.Like, 1);
+    const membership = membershipFromAssignment([0, 0], 1);
+    const floor = { postOffsets: Uint32Array.of(0, 1), group: Uint32Array.of(0), value: Float64Array.of(8) };
+    const low = { postOffsets: Uint32Array.of(0, 1), group: Uint32Array.of(0), value: Float64Array.of(1) };
+    const cells = aggregateCells(b.build());
+    expect(groupEvidence(cells, membership, { exposureFloor: floor }).exposure[0]).toBe(8);
+    expect(groupEvidence(cells, membership, { exposureFloor: low }).exposure[0]).toBe(2);
+  });
+});

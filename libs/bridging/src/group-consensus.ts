@@ -1,0 +1,99 @@
+import { BridgingInputError } from './errors.js';
+import type { GroupEvidence } from './group-evidence.js';
+
+/**
+ * Group-informed consensus (Polis): `GIC(p) = Π_g (A_gp + a₀) / (S_gp + s₀)`, with a Beta prior
+ * that defaults to Polis's (a₀ = 1, s₀ = 2): the estimated probability that every group approves.
+ */
+export interface ConsensusOptions {
+  prior?: { approvals: number; exposure: number };
+  /**
+   * `'all'`: every group enters the product, and a group with no exposure contributes a₀/s₀ — Polis's
+   * definition, for a handful of opinion groups. `'exposed'` (default): every group with any exposure
+   * enters, so posts can be compared across many overlapping communities through the geometric mean.
+   * @NOTE a group with little exposure still enters: dropping groups below a threshold lets a
+   * partisan post escape the verdict of the few opponents who did see it (it then looks like it
+   * bridges its two allied communities). Thresholds decide eligibility only.
+   */
+  scope?: 'all' | 'exposed';
+  /** Exposure a group needs to count as evidence. Default 1. */
+  minExposure?: number;
+  /** Approvals a group needs (besides `minExposure`) to count as evidence. Default 1. */
+  minApprovals?: number;
+  /** Groups with evidence a post needs to be eligible. Default 2. */
+  minGroups?: number;
+}
+
+export interface GroupConsensus {
+  /** The product over the groups counted. */
+  readonly gic: Float64Array;
+  /** `gic^(1/G)` with G the groups counted: comparable across posts seen by different numbers of groups. */
+  readonly geoMean: Float64Array;
+  readonly groupsCounted: Uint32Array;
+  readonly groupsWithEvidence: Uint32Array;
+  /** 1 when at least `minGroups` groups gave evidence (approvals and exposure); 0 otherwise. */
+  readonly eligible: Uint8Array;
+}
+
+export const DEFAULT_CONSENSUS_OPTIONS: Readonly<Required<ConsensusOptions>> = Object.freeze({
+  prior: { approvals: 1, exposure: 2 },
+  scope: 'exposed',
+  minExposure: 1,
+  minApprovals: 1,
+  minGroups: 2,
+});
+
+/** @NOTE sums logs rather than multiplying: with hundreds of communities the product underflows. */
+export function groupInformedConsensus(evidence: GroupEvidence, options: ConsensusOptions = {}): GroupConsensus {
+  const o = { ...DEFAULT_CONSENSUS_OPTIONS, ...options };
+  const a0 = o.prior.approvals;
+  const s0 = o.prior.exposure;
+  if (!(a0 > 0 && s0 > a0)) throw new BridgingInputError('prior needs 0 < approvals < exposure');
+  const P = evidence.postCount;
+  const G = evidence.groupCount;
+  const gic = new Float64Array(P);
+  const geoMean = new Float64Array(P);
+  const groupsCounted = new Uint32Array(P);
+  const groupsWithEvidence = new Uint32Array(P);
+  const eligible = new Uint8Array(P);
+  const emptyLog = Math.log(a0 / s0);
+  for (let p = 0; p < P; p++) {
+    let logSum = 0;
+    let counted = 0;
+    let evidenced = 0;
+    for (let e = evidence.postOffsets[p]!; e < evidence.postOffsets[p + 1]!; e++) {
+      const A = evidence.approvals[e]!;
+      const S = evidence.exposure[e]!;
+      if (S >= o.minExposure && A >= o.minApprovals) evidenced++;
+      if (!(S > 0) && o.scope === 'exposed') continue;
+      logSum += Math.log((A + a0) / (S + s0));
+      counted++;
+    }
+    if (o.scope === 'all') {
+      logSum += (G - counted) * emptyLog;
+      counted = G;
+    }
+    groupsCounted[p] = counted;
+    groupsWithEvidence[p] = evidenced;
+    eligible[p] = evidenced >= o.minGroups ? 1 : 0;
+    if (counted > 0) {
+      gic[p] = Math.exp(logSum);
+      geoMean[p] = Math.exp(logSum / counted);
+    }
+  }
+  return { gic, geoMean, groupsCounted, groupsWithEvidence, eligible };
+}
+
+/** The formula on plain per-group counts (one post): the reference the kernels are checked against. */
+export function consensusFromCounts(
+  approvals: readonly number[],
+  exposure: readonly number[],
+  prior: { approvals: number; exposure: number } = DEFAULT_CONSENSUS_OPTIONS.prior,
+): { gic: number; geoMean: number } {
+  if (approvals.length !== exposure.length || approvals.length === 0) {
+    throw new BridgingInputError('approvals and exposure need one entry per group');
+  }
+  let gic = 1;
+  for (let g = 0; g < approvals.length; g++) gic *= (approvals[g]! + prior.approvals) / (exposure[g]! + prior.exposure);
+  return { gic, geoMean: Math.pow(gic, 1 / approvals.length) };
+}

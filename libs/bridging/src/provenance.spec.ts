@@ -1,0 +1,53 @@
+import { describeProvenance, FEED_CONTEXT_MAX_BYTES, provenance, provenanceContext } from './provenance.js';
+import { groupEvidence } from './group-evidence.js';
+import { membershipFromLists } from './group-membership.js';
+import { aggregateCells } from './rating-cells.js';
+import { InteractionTableBuilder } from './interaction-table.js';
+import { Signal } from './signal.js';
+import { composeScore, decay } from './decay.js';
+
+describe('social provenance', () => {
+  // Communities A, B, C with 10 members each. Members of C are split on the opinion axis (5 per side).
+  // Post "p": liked by 8/10 in A and 7/10 in B; in C by all 5 on the positive side and none on the negative side.
+  const b = new InteractionTableBuilder();
+  const lists: number[][] = [];
+  const side = new Int8Array(30);
+  for (let u = 0; u < 30; u++) {
+    const g = Math.floor(u / 10);
+    lists.push([g]);
+    side[u] = u % 2 === 0 ? 1 : -1;
+    const liked = g === 0 ? u % 10 < 8 : g === 1 ? u % 10 < 7 : side[u] === 1;
+    b.add(`did:${u}`, 'p', liked ? Signal.Like : Signal.Seen, 1);
+  }
+  const membership = membershipFromLists(lists, 3, ['A', 'B', 'C']);
+  const evidence = groupEvidence(aggregateCells(b.build()), membership, { userSide: side });
+
+  it('names the communities that support a post and those divided on it', () => {
+    const p = provenance(evidence, membership, 0);
+    expect(p.supportedBy).toEqual(['A', 'B']);
+    expect(p.divisiveIn).toEqual(['C']);
+    const c = p.components.groups.find((g) => g.group === 'C')!;
+    expect(c.sides?.positive).toMatchObject({ approvals: 5, exposure: 5 });
+    expect(c.sides?.negative).toMatchObject({ approvals: 0, exposure: 5 });
+    expect(describeProvenance(p)).toBe('bridging in A and B · divisive in C');
+    expect(JSON.parse(provenanceContext(p))).toEqual({ v: 1, b: ['A', 'B'], d: ['C'] });
+  });
+
+  it('keeps the feed context within 2000 bytes by dropping names and counting them', () => {
+    const many = { supportedBy: Array.from({ length: 300 }, (_, i) => `community-${i}-é`), divisiveIn: ['x'] };
+    const text = provenanceContext(many);
+    expect(new TextEncoder().encode(text).length).toBeLessThanOrEqual(FEED_CONTEXT_MAX_BYTES);
+    const parsed = JSON.parse(text) as { b: string[]; d: string[]; '+': number };
+    expect(parsed.b.length + parsed.d.length + parsed['+']).toBe(301);
+  });
+});
+
+describe('time decay', () => {
+  it('halves per half-life, ignores future timestamps and composes with the bridging score', () => {
+    expect(decay(0, 1000)).toBe(1);
+    expect(decay(2000, 1000)).toBeCloseTo(0.25, 12);
+    expect(decay(-5000, 1000)).toBe(1);
+    expect(composeScore(0.8, 1000, { halfLifeMs: 1000 })).toBeCloseTo(0.4, 12);
+    expect(composeScore(-0.3, 0)).toBe(0);
+  });
+});
