@@ -3,3 +3,5 @@ export * from './migrations.js';
 export * from './event.repository.js';
 export * from './post.repository.js';
 export * from './community.repository.js';
+export * from './feedback.repository.js';
+export * from './score.repository.js';

@@ -105,6 +105,23 @@ export const migrations: Migration[] = [
       ORDER BY (feed, snapshot)`,
     ],
   },
+  {
+    version: 2,
+    name: 'served impressions',
+    statements: [
+      // @NOTE Impressions are the exposure the ranking divides by: who was shown which post. One row
+      // per (viewer, post), the latest kept; bounded by a TTL so the table never outgrows its use.
+      `CREATE TABLE IF NOT EXISTS {db}.impressions (
+        viewer String,
+        post String,
+        feed LowCardinality(String),
+        time_us UInt64
+      ) ENGINE = ReplacingMergeTree(time_us)
+      PARTITION BY toYYYYMMDD(toDateTime(intDiv(time_us, 1000000)))
+      ORDER BY (post, viewer)
+      TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -51,26 +51,41 @@ export class JetstreamSource {
       wantedCollections: [...this.options.wantedCollections] as never,
       cursor: this.lastReceivedUs,
     });
-    const receive = (event: { time_us: number }) => {
-      if (client !== this.client) return;
-      if (typeof event.time_us === 'number' && event.time_us > (this.lastReceivedUs ?? 0)) this.lastReceivedUs = event.time_us;
-      this.options.onEvent(event);
-    };
-    client.on('commit', receive);
-    client.on('account', receive);
-    client.on('identity', receive);
     client.on('open', () => this.options.onConnection?.('open'));
     client.on('close', () => this.options.onConnection?.('closed'));
     client.on('error', (error: unknown) => {
-      if (error instanceof SyntaxError) {
-        this.options.onMalformedFrame(error.message, this.lastReceivedUs);
-      } else {
+      // Must never throw: an exception here would stall the socket silently.
+      try {
         this.options.onConnection?.('connecting', error instanceof Error ? error.message : 'connection error, reconnecting');
+      } catch {
+        // The connection state is informational; losing one report is harmless.
       }
     });
     this.client = client;
     this.options.onConnection?.('connecting');
     client.start();
+    // @NOTE The client parses each frame and silently drops some malformed ones (no `rev`, arrays,
+    // unknown kinds) before any listener sees them. We take its socket's message handler instead,
+    // parse once, count every malformed frame, and keep the client's cursor up to date, so its
+    // reconnects still resume from the last event received.
+    client.ws!.onmessage = (message: MessageEvent) => this.receive(client, message.data);
+  }
+
+  private receive(client: Jetstream, data: unknown): void {
+    if (client !== this.client) return;
+    let event: unknown;
+    try {
+      event = JSON.parse(typeof data === 'string' ? data : String(data));
+    } catch (error) {
+      this.options.onMalformedFrame((error as Error).message, this.lastReceivedUs);
+      return;
+    }
+    const timeUs = (event as { time_us?: unknown } | null)?.time_us;
+    if (typeof timeUs === 'number' && timeUs > (this.lastReceivedUs ?? 0)) {
+      this.lastReceivedUs = timeUs;
+      client.cursor = timeUs;
+    }
+    this.options.onEvent(event);
   }
 
   /** Disconnects; `resume()` continues from the last event received. */

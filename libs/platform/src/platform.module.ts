@@ -1,6 +1,15 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { applyMigrations, createClickHouseClient, EventRepository, PostRepository, type ClickHouseClient } from '#lib/clickhouse';
+import {
+  applyMigrations,
+  CommunityRepository,
+  createClickHouseClient,
+  EventRepository,
+  FeedbackRepository,
+  PostRepository,
+  ScoreRepository,
+  type ClickHouseClient,
+} from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
 import { InProcessBus } from '#lib/bus';
 import { createLogger, type Logger } from './logger.js';
@@ -12,6 +21,9 @@ export interface PlatformOptions {
   /** An already-open bus to share (tests that run several service modules on one bus). */
   bus?: MessageBus;
 }
+
+/** The ClickHouse repositories, one instance each for the whole process. */
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') return new InProcessBus({ retainedTopics: [Topics.deadLetter] });
@@ -72,19 +84,14 @@ export class PlatformModule {
             return client;
           },
         },
-        {
-          provide: EventRepository,
-          useFactory: (client: ClickHouseClient) => new EventRepository(client, config.clickhouse.database),
+        ...repositories.map((Repository) => ({
+          provide: Repository,
+          useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
           inject: [CLICKHOUSE],
-        },
-        {
-          provide: PostRepository,
-          useFactory: (client: ClickHouseClient) => new PostRepository(client, config.clickhouse.database),
-          inject: [CLICKHOUSE],
-        },
+        })),
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, EventRepository, PostRepository],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories],
     };
   }
 }

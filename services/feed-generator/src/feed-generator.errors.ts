@@ -1,5 +1,5 @@
 import { InvalidCursorError } from '#lib/domain';
-import { NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { isServiceAuthError } from './auth/auth.errors.js';
 import type { ErrorTranslation } from './xrpc/xrpc-exception.filter.js';
 import { InternalServerError, InvalidRequestError, UnknownFeedError, XrpcError } from './xrpc/xrpc.errors.js';
@@ -9,6 +9,9 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof UnknownFeedRequestedError) return new UnknownFeedError(error.feed);
   if (error instanceof InvalidCursorError) return new InvalidRequestError(`Invalid cursor: ${error.message}`);
   if (isServiceAuthError(error)) return new XrpcError(error.status, error.xrpcError, error.message);
+  if (error instanceof MembersOnlyError) {
+    return error.reason === 'anonymous' ? new XrpcError(401, 'AuthMissing', error.message) : new XrpcError(403, 'Forbidden', error.message);
+  }
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   return undefined;
 };

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
-import { CommunityRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
-import type { ClickHouseClient } from '#lib/clickhouse';
+import { APP_CONFIG } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { DidDocumentController } from './did-document.controller.js';
@@ -11,21 +9,26 @@ import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { RecentFeed } from './feeds/recent.feed.js';
+import { SnapshotFeed } from './feeds/snapshot.feed.js';
 import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.controller.js';
 import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
+import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
+import { ImpressionRecorder } from './feeds/impression.recorder.js';
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, DidDocumentController],
+  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController],
   providers: [
     FeedRegistry,
     CommunityMembersService,
     FeedSkeletonService,
+    ImpressionRecorder,
     RecentFeed,
+    SnapshotFeed,
     {
       provide: FEED_ALGORITHMS,
       useFactory: (...algorithms: FeedAlgorithm[]) => algorithms,
-      inject: [RecentFeed],
+      inject: [RecentFeed, SnapshotFeed],
     },
     {
       provide: ServiceAuthVerifier,
@@ -41,11 +44,6 @@ import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.j
           }),
         }),
       inject: [APP_CONFIG],
-    },
-    {
-      provide: CommunityRepository,
-      useFactory: (client: ClickHouseClient, config: AppConfig) => new CommunityRepository(client, config.clickhouse.database),
-      inject: [CLICKHOUSE, APP_CONFIG],
     },
   ],
   exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService],

@@ -1,18 +1,9 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import { EventRepository } from '#lib/clickhouse';
-import {
-  DeadLetterHeaders,
-  decodePipelineEvent,
-  MessageDecodeError,
-  Topics,
-  type MessageBatch,
-  type MessageBus,
-  type OutgoingMessage,
-  type PipelineEventV1,
-  type Subscription,
-} from '#lib/contracts';
+import { decodePipelineEvent, Topics, type MessageBatch, type MessageBus, type Subscription } from '#lib/contracts';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { decodeBatch } from './dead-letter.js';
 
 export class ScoringStats {
   consumed = 0;
@@ -61,25 +52,7 @@ export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplica
 
   async handle(batch: MessageBatch): Promise<void> {
     const started = performance.now();
-    const decoded: PipelineEventV1[] = [];
-    const rejected: OutgoingMessage[] = [];
-    for (const message of batch.messages) {
-      try {
-        decoded.push(decodePipelineEvent(message.value));
-      } catch (error) {
-        if (!(error instanceof MessageDecodeError)) throw error;
-        rejected.push({
-          key: message.key ?? '',
-          value: message.value,
-          headers: {
-            [DeadLetterHeaders.reason]: error.message,
-            [DeadLetterHeaders.sourceTopic]: batch.topic,
-            [DeadLetterHeaders.sourcePartition]: String(batch.partition),
-            [DeadLetterHeaders.sourceOffset]: message.offset,
-          },
-        });
-      }
-    }
+    const { decoded, rejected } = decodeBatch(batch, decodePipelineEvent);
     try {
       await this.events.write(decoded);
       if (rejected.length > 0) await this.bus.publish(Topics.deadLetter, rejected);

@@ -1,9 +1,15 @@
 import { Module } from '@nestjs/common';
 import { EventBatchConsumer } from './event-batch.consumer.js';
+import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
+import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
 @Module({
-  providers: [EventBatchConsumer],
-  exports: [EventBatchConsumer],
+  providers: [
+    EventBatchConsumer,
+    FeedbackBatchConsumer,
+    ScoreSnapshotJob,
+  ],
+  exports: [EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })
 export class ScoringModule {}

@@ -24,9 +24,9 @@ export interface SkeletonPage {
   items: SkeletonItem[];
 }
 
-/** One ranking. A feed names its ranking; the registry of algorithms is keyed by it. */
+/** Serves one or more rankings. A feed names its ranking; the algorithms are looked up by it. */
 export interface FeedAlgorithm {
-  readonly ranking: Ranking;
+  readonly rankings: readonly Ranking[];
   skeleton(request: SkeletonRequest): Promise<SkeletonPage>;
 }
 

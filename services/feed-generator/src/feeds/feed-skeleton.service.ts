@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Ranking } from '#lib/curation';
 import { decodeFeedCursor, encodeFeedCursor } from '#lib/domain';
+import { CommunityMembersService } from './community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
+import { ImpressionRecorder } from './impression.recorder.js';
 
 /** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
 const MAX_FEED_CONTEXT = 2000;
@@ -25,6 +27,18 @@ export class NoAlgorithmError extends Error {
   override name = 'NoAlgorithmError';
 }
 
+/** A members-only feed asked for by someone who is not (or not known to be) a member. */
+export class MembersOnlyError extends Error {
+  override name = 'MembersOnlyError';
+  constructor(readonly reason: 'anonymous' | 'not-member') {
+    super(
+      reason === 'anonymous'
+        ? 'This feed is for members of its communities: sign in to read it'
+        : 'This feed is for members of its communities only',
+    );
+  }
+}
+
 /**
  * getFeedSkeleton as a small pipeline: find the feed, let its algorithm produce a page, apply
  * the rules every page obeys (no post twice, at most `limit`, context within bounds), and
@@ -36,14 +50,21 @@ export class FeedSkeletonService {
 
   constructor(
     private readonly registry: FeedRegistry,
+    private readonly members: CommunityMembersService,
+    private readonly impressions: ImpressionRecorder,
     @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
   ) {
-    this.algorithms = new Map(algorithms.map((algorithm) => [algorithm.ranking, algorithm]));
+    this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
   }
 
   async skeleton(request: { feed: string; limit: number; cursor?: string; viewer?: string }): Promise<SkeletonResponse> {
     const feed = this.registry.byUri(request.feed);
     if (!feed) throw new UnknownFeedRequestedError(request.feed);
+    if (feed.membersOnly) {
+      // Checked before anything is read: no post of a members-only feed reaches anyone else.
+      if (!request.viewer) throw new MembersOnlyError('anonymous');
+      if (!(await this.members.membersOfAll(feed.communities)).has(request.viewer)) throw new MembersOnlyError('not-member');
+    }
     const algorithm = this.algorithms.get(feed.ranking);
     if (!algorithm) throw new NoAlgorithmError(`no algorithm serves the ranking "${feed.ranking}"`);
     const cursor = request.cursor === undefined ? undefined : decodeFeedCursor(request.cursor);
@@ -52,12 +73,16 @@ export class FeedSkeletonService {
     const seen = new Set<string>();
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
     const last = items.at(-1);
+    const reqId = randomUUID();
+    if (request.viewer && items.length > 0) {
+      this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
+    }
     return {
       feed: items.map((item) =>
         item.feedContext === undefined ? { post: item.post } : { post: item.post, feedContext: item.feedContext.slice(0, MAX_FEED_CONTEXT) },
       ),
       cursor: last ? encodeFeedCursor({ ordering: page.ordering, sortKey: last.sortKey, cid: last.cid }) : undefined,
-      reqId: randomUUID(),
+      reqId,
     };
   }
 }

@@ -9,7 +9,7 @@ const ORDERING = 't';
 /** Newest posts by members of the feed's communities, within the feed's window. */
 @Injectable()
 export class RecentFeed implements FeedAlgorithm {
-  readonly ranking = 'recent' as const;
+  readonly rankings = ['recent'] as const;
 
   constructor(
     private readonly members: CommunityMembersService,

@@ -1,0 +1,40 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { FeedbackEventV1 } from '#lib/contracts';
+
+/**
+ * Writes viewer feedback: interactions from `sendInteractions` into `interactions` (one row per
+ * viewer, post and event kind, the latest kept) and served impressions into `impressions`.
+ */
+export class FeedbackRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  async write(events: readonly FeedbackEventV1[]): Promise<void> {
+    const impressions: object[] = [];
+    const interactions: object[] = [];
+    for (const event of events) {
+      if (event.event === 'impression') {
+        impressions.push({ viewer: event.viewer, post: event.item, feed: event.feed ?? '', time_us: event.timeUs });
+      } else {
+        interactions.push({
+          actor: event.viewer,
+          kind: event.event,
+          rkey: event.item,
+          subject_uri: event.item,
+          subject_did: event.item.slice(5).split('/')[0] ?? '',
+          time_us: event.timeUs,
+          deleted: 0,
+          version: event.timeUs,
+        });
+      }
+    }
+    if (interactions.length > 0) {
+      await this.client.insert({ table: `${this.database}.interactions`, values: interactions, format: 'JSONEachRow' });
+    }
+    if (impressions.length > 0) {
+      await this.client.insert({ table: `${this.database}.impressions`, values: impressions, format: 'JSONEachRow' });
+    }
+  }
+}

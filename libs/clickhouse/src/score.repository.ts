@@ -1,0 +1,188 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface CandidateRow {
+  uri: string;
+  cid: string;
+  author: string;
+  timeUs: number;
+}
+
+export interface SignalRow {
+  actor: string;
+  uri: string;
+  kind: string;
+  timeUs: number;
+}
+
+export interface ScoredRow {
+  uri: string;
+  cid: string;
+  score: number;
+  feedContext: string;
+  components: Record<string, unknown>;
+}
+
+export interface SnapshotItem {
+  rank: number;
+  uri: string;
+  cid: string;
+  feedContext: string;
+}
+
+export interface SnapshotInfo {
+  snapshot: number;
+  posts: number;
+  completedAt: string;
+}
+
+/** Signal kinds the ranking reads from `interactions`. */
+const RANKING_KINDS = ['like', 'repost', 'reply', 'quote', 'requestLess', 'requestMore', 'interactionSeen', 'clickthroughItem', 'clickthroughEmbed'];
+
+/**
+ * Inputs of the ranking (candidate posts and their signals) and its outputs: score snapshots.
+ * A snapshot's rows are written first and its `feed_snapshots` record last, so readers that look
+ * the snapshot up there never see a half-written one.
+ */
+export class ScoreRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  private candidateQuery(): string {
+    return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
+      FROM ${this.database}.posts FINAL
+      WHERE did IN {authors:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
+        AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
+        AND did NOT IN (SELECT did FROM ${this.database}.accounts FINAL WHERE active = 0)`;
+  }
+
+  async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
+    const result = await this.client.query({
+      query: this.candidateQuery(),
+      query_params: { authors: query.authors, sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, string, string, string]>();
+    return rows.map(([uri, cid, author, timeUs]) => ({ uri, cid, author, timeUs: Number(timeUs) }));
+  }
+
+  /** Every signal on the candidate posts, from the given actors: approvals, feedback and impressions. */
+  async signals(query: {
+    authors: readonly string[];
+    sinceUs: number;
+    includeReplies: boolean;
+    actors: readonly string[];
+  }): Promise<SignalRow[]> {
+    const db = this.database;
+    const result = await this.client.query({
+      query: `WITH candidates AS (${this.candidateQuery()})
+        SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
+        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN {actors:Array(String)}
+          AND subject_uri IN (SELECT uri FROM candidates)
+        UNION ALL
+        SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
+        WHERE viewer IN {actors:Array(String)} AND post IN (SELECT uri FROM candidates)`,
+      query_params: {
+        authors: query.authors,
+        sinceUs: query.sinceUs,
+        includeReplies: query.includeReplies ? 1 : 0,
+        actors: query.actors,
+        kinds: RANKING_KINDS,
+      },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, string, string, string]>();
+    return rows.map(([actor, uri, kind, timeUs]) => ({ actor, uri, kind, timeUs: Number(timeUs) }));
+  }
+
+  async writeSnapshot(feed: string, snapshot: number, rows: readonly ScoredRow[]): Promise<void> {
+    const db = this.database;
+    if (rows.length > 0) {
+      await this.client.insert({
+        table: `${db}.feed_scores`,
+        values: rows.map((row, index) => ({
+          feed,
+          snapshot,
+          rank: index + 1,
+          uri: row.uri,
+          cid: row.cid,
+          score: row.score,
+          feed_context: row.feedContext,
+          components: JSON.stringify(row.components),
+        })),
+        format: 'JSONEachRow',
+      });
+    }
+    await this.client.insert({ table: `${db}.feed_snapshots`, values: [{ feed, snapshot, posts: rows.length }], format: 'JSONEachRow' });
+  }
+
+  async latestSnapshot(feed: string): Promise<SnapshotInfo | undefined> {
+    const result = await this.client.query({
+      query: `SELECT snapshot, posts, toString(completed_at) AS completed_at FROM ${this.database}.feed_snapshots FINAL
+        WHERE feed = {feed:String} ORDER BY snapshot DESC LIMIT 1`,
+      query_params: { feed },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ snapshot: string; posts: number; completed_at: string }>();
+    return row && { snapshot: Number(row.snapshot), posts: Number(row.posts), completedAt: row.completed_at };
+  }
+
+  async snapshotExists(feed: string, snapshot: number): Promise<boolean> {
+    const result = await this.client.query({
+      query: `SELECT count() AS n FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
+      query_params: { feed, snapshot },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ n: string }>();
+    return Number(row?.n ?? 0) > 0;
+  }
+
+  /** Items of a snapshot after `afterRank`, in rank order. */
+  async page(feed: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotItem[]> {
+    const result = await this.client.query({
+      query: `SELECT rank, uri, cid, feed_context FROM ${this.database}.feed_scores
+        WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64} AND rank > {afterRank:UInt32}
+        ORDER BY rank LIMIT {limit:UInt32}`,
+      query_params: { feed, snapshot, afterRank, limit },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[number, string, string, string]>();
+    return rows.map(([rank, uri, cid, feedContext]) => ({ rank: Number(rank), uri, cid, feedContext }));
+  }
+
+  /** Why a post is where it is in the feed's latest snapshot. */
+  async explain(feed: string, snapshot: number, uri: string): Promise<{ rank: number; score: number; components: unknown } | undefined> {
+    const result = await this.client.query({
+      query: `SELECT rank, score, components FROM ${this.database}.feed_scores
+        WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64} AND uri = {uri:String} LIMIT 1`,
+      query_params: { feed, snapshot, uri },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ rank: number; score: number; components: string }>();
+    return row && { rank: Number(row.rank), score: Number(row.score), components: JSON.parse(row.components) };
+  }
+
+  /** Drops snapshots older than the newest `keep` ones and older than `minAgeMs` (readers may still page them). */
+  async prune(feed: string, keep: number, minAgeMs: number, nowMs: number): Promise<number> {
+    const result = await this.client.query({
+      query: `SELECT snapshot FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} ORDER BY snapshot DESC`,
+      query_params: { feed },
+      format: 'JSONCompactEachRow',
+    });
+    const snapshots = (await result.json<[string]>()).map(([snapshot]) => Number(snapshot));
+    const old = snapshots.slice(keep).filter((snapshot) => snapshot < nowMs - minAgeMs);
+    for (const snapshot of old) {
+      // The record goes first: from then on no reader starts on the snapshot, and its rows can go.
+      await this.client.command({
+        query: `DELETE FROM ${this.database}.feed_snapshots WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
+        query_params: { feed, snapshot },
+      });
+      await this.client.command({
+        query: `DELETE FROM ${this.database}.feed_scores WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
+        query_params: { feed, snapshot },
+      });
+    }
+    return old.length;
+  }
+}

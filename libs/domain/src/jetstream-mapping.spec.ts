@@ -1,0 +1,329 @@
+import { describe, expect, it } from '@jest/globals';
+import { atUri, parseAtUri } from './at-uri.js';
+import { mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
+import { Nsid } from './nsid.js';
+
+const alice = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+const bob = 'did:plc:z72i7hdynmk6r22z27h6tvur';
+const carol = 'did:web:carol.example.com';
+const timeUs = 1_732_000_000_123_456;
+const postCid = 'bafyreibjifzpqj6o6wcq3hejh7y4z4z2vmiklkvykc57tw3pcbx3kxifpm';
+const rootUri = atUri(bob, Nsid.post, '3lbgbdrc2h22k');
+const rootCid = 'bafyreihuifbbiprwmlocqfx3nkhmd3d5nmazqdkkojxzjzxd64n3gxvwvy';
+const parentUri = atUri(carol, Nsid.post, '3lbgbe5xjkk2s');
+const parentCid = 'bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqmqqme5yje';
+
+function commit(collection: string, operation: string, record?: unknown, extra: Record<string, unknown> = {}): unknown {
+  return {
+    did: alice,
+    time_us: timeUs,
+    kind: 'commit',
+    commit: {
+      rev: '3lbgbf3tqxs2x',
+      operation,
+      collection,
+      rkey: '3lbgbf3pgps2x',
+      ...(record === undefined ? {} : { record, cid: postCid }),
+      ...extra,
+    },
+  };
+}
+
+function event(mapped: MappedEvent): unknown {
+  if (mapped.kind !== 'event') throw new Error(`expected an event, got ${mapped.kind}: ${mapped.reason}`);
+  return mapped.event;
+}
+
+// Built the way the Bluesky app writes it: UTF-8 byte offsets, a tag facet for the inline tag.
+const text = 'Städte für alle 🚲 @bob.bsky.social reads https://example.org/x #Urbanism #cycling!';
+const byteRange = (needle: string): { byteStart: number; byteEnd: number } => {
+  const start = Buffer.byteLength(text.slice(0, text.indexOf(needle)));
+  return { byteStart: start, byteEnd: start + Buffer.byteLength(needle) };
+};
+const richPost = {
+  $type: 'app.bsky.feed.post',
+  text,
+  langs: ['de', 'en'],
+  facets: [
+    { index: byteRange('@bob.bsky.social'), features: [{ $type: 'app.bsky.richtext.facet#mention', did: bob }] },
+    { index: byteRange('https://example.org/x'), features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.org/x' }] },
+    { index: byteRange('#Urbanism'), features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'Urbanism' }] },
+  ],
+  reply: { root: { uri: rootUri, cid: rootCid }, parent: { uri: parentUri, cid: parentCid } },
+  embed: {
+    $type: 'app.bsky.embed.recordWithMedia',
+    record: { $type: 'app.bsky.embed.record', record: { uri: rootUri, cid: rootCid } },
+    media: {
+      $type: 'app.bsky.embed.images',
+      images: [
+        {
+          alt: 'A protected bike lane',
+          image: {
+            $type: 'blob',
+            ref: { $link: 'bafkreiaxnxqxn6j5jtxpsuhcypgajwqe5fryrqhbb2tecypd3fchqgcs3e' },
+            mimeType: 'image/jpeg',
+            size: 412_345,
+          },
+          aspectRatio: { width: 2000, height: 1500 },
+        },
+      ],
+    },
+  },
+  createdAt: '2024-11-19T07:06:40.000Z',
+};
+
+describe('mapJetstreamEvent: posts', () => {
+  it('maps a reply that quotes a post with images, with its tags, langs and client createdAt', () => {
+    expect(event(mapJetstreamEvent(commit(Nsid.post, 'create', richPost)))).toEqual({
+      v: 1,
+      type: 'post',
+      op: 'create',
+      did: alice,
+      timeUs,
+      rkey: '3lbgbf3pgps2x',
+      cid: postCid,
+      createdAtMs: Date.parse('2024-11-19T07:06:40.000Z'),
+      text,
+      langs: ['de', 'en'],
+      tags: ['urbanism', 'cycling'],
+      replyRoot: rootUri,
+      replyParent: parentUri,
+      quote: rootUri,
+      hasMedia: true,
+    });
+  });
+
+  it('collects inline tags without facets, the record-level tags, and drops all-digit tags and trailing punctuation', () => {
+    const post = {
+      $type: 'app.bsky.feed.post',
+      text: '#FirstTag at the start, then #2024 and #v2 and (#inParens) and #end.',
+      tags: ['ExtraTag', '#firsttag'],
+      createdAt: '2024-11-19T07:06:40Z',
+    };
+    const mapped = event(mapJetstreamEvent(commit(Nsid.post, 'create', post))) as { tags: string[] };
+    expect(mapped.tags).toEqual(['firsttag', 'v2', 'end', 'extratag']);
+  });
+
+  it('maps a plain quote, and ignores a quote of a feed generator (not a post)', () => {
+    const quote = {
+      $type: 'app.bsky.feed.post',
+      text: 'this',
+      embed: { $type: 'app.bsky.embed.record', record: { uri: parentUri, cid: parentCid } },
+      createdAt: '2024-11-19T07:06:40Z',
+    };
+    expect(event(mapJetstreamEvent(commit(Nsid.post, 'create', quote)))).toMatchObject({ quote: parentUri, hasMedia: false });
+
+    const feedUri = atUri(bob, Nsid.generator, 'bridging');
+    const feedShare = { ...quote, embed: { $type: 'app.bsky.embed.record', record: { uri: feedUri, cid: parentCid } } };
+    expect(event(mapJetstreamEvent(commit(Nsid.post, 'create', feedShare)))).toMatchObject({ quote: null, hasMedia: false });
+  });
+
+  it.each([
+    ['app.bsky.embed.images', { images: [] }],
+    ['app.bsky.embed.video', { video: { $type: 'blob', ref: { $link: 'bafkreib' }, mimeType: 'video/mp4', size: 1 } }],
+    ['app.bsky.embed.external', { external: { uri: 'https://example.org', title: 'T', description: 'D' } }],
+  ])('marks %s as media', ($type, body) => {
+    const post = { $type: 'app.bsky.feed.post', text: '', embed: { $type, ...body }, createdAt: '2024-11-19T07:06:40Z' };
+    expect(event(mapJetstreamEvent(commit(Nsid.post, 'create', post)))).toMatchObject({ hasMedia: true, quote: null, text: '' });
+  });
+
+  it('falls back to the relay time when createdAt is missing or not a date', () => {
+    for (const createdAt of [undefined, 'not a date', 12]) {
+      const post = { $type: 'app.bsky.feed.post', text: 'hi', createdAt };
+      expect(event(mapJetstreamEvent(commit(Nsid.post, 'create', post)))).toMatchObject({ createdAtMs: Math.floor(timeUs / 1000) });
+    }
+  });
+
+  it('keeps post edits as op "update"', () => {
+    const post = { $type: 'app.bsky.feed.post', text: 'edited', createdAt: '2024-11-19T07:06:40Z' };
+    expect(event(mapJetstreamEvent(commit(Nsid.post, 'update', post)))).toMatchObject({ type: 'post', op: 'update', text: 'edited' });
+  });
+});
+
+describe('mapJetstreamEvent: interactions and graph', () => {
+  const createdAt = '2024-11-19T07:06:41.500Z';
+
+  it.each(['like', 'repost'] as const)('maps a %s of a post with its subject strong ref', (type) => {
+    const record = { $type: Nsid[type], subject: { uri: rootUri, cid: rootCid }, createdAt };
+    expect(event(mapJetstreamEvent(commit(Nsid[type], 'create', record)))).toEqual({
+      v: 1,
+      type,
+      op: 'create',
+      did: alice,
+      timeUs,
+      rkey: '3lbgbf3pgps2x',
+      cid: postCid,
+      createdAtMs: Date.parse(createdAt),
+      subjectUri: rootUri,
+      subjectCid: rootCid,
+    });
+  });
+
+  it('skips likes of feed generators (only posts are ranked)', () => {
+    const record = { $type: Nsid.like, subject: { uri: atUri(bob, Nsid.generator, 'whats-hot'), cid: rootCid }, createdAt };
+    expect(mapJetstreamEvent(commit(Nsid.like, 'create', record))).toEqual({ kind: 'skip', reason: 'subject is not a post' });
+  });
+
+  it.each(['follow', 'block'] as const)('maps a %s to its subject DID', (type) => {
+    const record = { $type: Nsid[type], subject: carol, createdAt };
+    expect(event(mapJetstreamEvent(commit(Nsid[type], 'create', record)))).toEqual({
+      v: 1,
+      type,
+      op: 'create',
+      did: alice,
+      timeUs,
+      rkey: '3lbgbf3pgps2x',
+      createdAtMs: Date.parse(createdAt),
+      subjectDid: carol,
+    });
+  });
+
+  it('maps a list item to the list AT-URI and the member DID', () => {
+    const list = atUri(alice, Nsid.list, '3kbdw7a2qfk2c');
+    const record = { $type: Nsid.listitem, subject: bob, list, createdAt };
+    expect(event(mapJetstreamEvent(commit(Nsid.listitem, 'create', record)))).toMatchObject({
+      type: 'listitem',
+      op: 'create',
+      list,
+      subjectDid: bob,
+    });
+  });
+
+  it('maps deletes of every kept collection to RecordDelete, without a record', () => {
+    for (const [type, collection] of [
+      ['post', Nsid.post],
+      ['like', Nsid.like],
+      ['repost', Nsid.repost],
+      ['follow', Nsid.follow],
+      ['block', Nsid.block],
+      ['listitem', Nsid.listitem],
+    ] as const) {
+      expect(event(mapJetstreamEvent(commit(collection, 'delete')))).toEqual({
+        v: 1,
+        type,
+        op: 'delete',
+        did: alice,
+        timeUs,
+        rkey: '3lbgbf3pgps2x',
+      });
+    }
+  });
+
+  it('skips other collections, updates of immutable kinds, and unknown event kinds', () => {
+    expect(mapJetstreamEvent(commit('app.bsky.actor.profile', 'update', { $type: 'app.bsky.actor.profile' }))).toEqual({
+      kind: 'skip',
+      reason: 'collection not ingested',
+    });
+    expect(mapJetstreamEvent(commit(Nsid.list, 'delete'))).toMatchObject({ kind: 'skip' });
+    const like = { $type: Nsid.like, subject: { uri: rootUri, cid: rootCid }, createdAt };
+    expect(mapJetstreamEvent(commit(Nsid.like, 'update', like))).toEqual({ kind: 'skip', reason: 'update of a non-post record' });
+    expect(mapJetstreamEvent({ did: alice, time_us: timeUs, kind: 'sync', sync: {} })).toEqual({
+      kind: 'skip',
+      reason: 'unknown event kind',
+    });
+  });
+});
+
+describe('mapJetstreamEvent: account and identity', () => {
+  it('maps a takedown and a reactivation', () => {
+    const takedown = {
+      did: alice,
+      time_us: timeUs,
+      kind: 'account',
+      account: { active: false, did: alice, seq: 3_402_198_882, status: 'takendown', time: '2024-11-19T07:06:40.622Z' },
+    };
+    expect(event(mapJetstreamEvent(takedown))).toEqual({ v: 1, type: 'account', did: alice, timeUs, active: false, status: 'takendown' });
+    const active = { ...takedown, account: { active: true, did: alice, seq: 3_402_198_900, time: '2024-11-19T08:00:00.000Z' } };
+    expect(event(mapJetstreamEvent(active))).toEqual({ v: 1, type: 'account', did: alice, timeUs, active: true, status: null });
+  });
+
+  it('maps a handle change (lower-cased) and an identity event without a handle', () => {
+    const identity = {
+      did: alice,
+      time_us: timeUs,
+      kind: 'identity',
+      identity: { did: alice, handle: 'Alice.Example.COM', seq: 3_402_198_883, time: '2024-11-19T07:06:40.622Z' },
+    };
+    expect(event(mapJetstreamEvent(identity))).toEqual({ v: 1, type: 'identity', did: alice, timeUs, handle: 'alice.example.com' });
+    const noHandle = { ...identity, identity: { did: alice, seq: 1, time: '2024-11-19T07:06:40.622Z' } };
+    expect(event(mapJetstreamEvent(noHandle))).toMatchObject({ handle: null });
+  });
+});
+
+describe('mapJetstreamEvent: malformed input', () => {
+  const post = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2024-11-19T07:06:40Z' };
+  const like = { $type: Nsid.like, subject: { uri: rootUri, cid: rootCid }, createdAt: '2024-11-19T07:06:40Z' };
+  const cases: [string, unknown, string][] = [
+    ['null', null, 'event is not a JSON object'],
+    ['an array', [1, 2], 'event is not a JSON object'],
+    ['a string', 'hello', 'event is not a JSON object'],
+    ['no did', { time_us: timeUs, kind: 'commit', commit: {} }, 'did is missing or not a DID'],
+    ['a handle as did', { did: 'alice.bsky.social', time_us: timeUs, kind: 'account', account: { active: true } }, 'did is missing or not a DID'],
+    ['no time_us', { did: alice, kind: 'identity', identity: {} }, 'time_us is missing or not a positive integer'],
+    ['time_us as a string', { did: alice, time_us: String(timeUs), kind: 'identity', identity: {} }, 'time_us is missing or not a positive integer'],
+    ['no kind', { did: alice, time_us: timeUs }, 'kind is missing'],
+    ['no commit body', { did: alice, time_us: timeUs, kind: 'commit' }, 'commit is missing or not an object'],
+    ['a bad operation', commit(Nsid.post, 'upsert', post), 'commit.operation is not create, update or delete'],
+    ['a bad rkey', commit(Nsid.post, 'delete', undefined, { rkey: 'a/b' }), 'commit.rkey is missing or not a record key'],
+    ['a create without record', commit(Nsid.post, 'create'), 'commit.record is missing or not an object'],
+    ['a create without cid', commit(Nsid.post, 'create', post, { cid: undefined }), 'commit.cid is missing'],
+    ['a mismatched $type', commit(Nsid.post, 'create', { ...post, $type: Nsid.like }), 'record.$type does not match commit.collection'],
+    ['a numeric text', commit(Nsid.post, 'create', { ...post, text: 42 }), 'record.text is missing or not a string'],
+    ['langs as a string', commit(Nsid.post, 'create', { ...post, langs: 'en' }), 'record.langs is not an array of strings'],
+    ['a reply without parent', commit(Nsid.post, 'create', { ...post, reply: { root: { uri: rootUri, cid: rootCid } } }), 'record.reply.parent is missing or not a strong ref'],
+    ['a reply to an https URL', commit(Nsid.post, 'create', { ...post, reply: { root: { uri: 'https://bsky.app/profile/x/post/y', cid: rootCid }, parent: { uri: parentUri, cid: parentCid } } }), 'record.reply.root.uri is not a valid AT-URI'],
+    ['a quote without cid', commit(Nsid.post, 'create', { ...post, embed: { $type: 'app.bsky.embed.record', record: { uri: rootUri } } }), 'record.embed.record.cid is missing'],
+    ['facets as an object', commit(Nsid.post, 'create', { ...post, facets: {} }), 'record.facets is not an array'],
+    ['a numeric tag facet', commit(Nsid.post, 'create', { ...post, facets: [{ index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 7 }] }] }), 'record.facets[].features[].tag is not a string'],
+    ['a like of an invalid URI', commit(Nsid.like, 'create', { ...like, subject: { uri: 'at://alice.bsky.social/app.bsky.feed.post/3lbg', cid: rootCid } }), 'record.subject.uri is not a valid AT-URI'],
+    ['a like without subject', commit(Nsid.like, 'create', { $type: Nsid.like, createdAt: '2024-11-19T07:06:40Z' }), 'record.subject is missing or not a strong ref'],
+    ['a follow of a handle', commit(Nsid.follow, 'create', { $type: Nsid.follow, subject: 'bob.bsky.social' }), 'record.subject is missing or not a DID'],
+    ['a list item in a post', commit(Nsid.listitem, 'create', { $type: Nsid.listitem, subject: bob, list: rootUri }), 'record.list is not the AT-URI of a list'],
+    ['an account without active', { did: alice, time_us: timeUs, kind: 'account', account: { did: alice, seq: 1 } }, 'account.active is missing or not a boolean'],
+    ['an account for another did', { did: alice, time_us: timeUs, kind: 'account', account: { did: bob, active: true } }, 'account.did does not match did'],
+    ['a numeric handle', { did: alice, time_us: timeUs, kind: 'identity', identity: { did: alice, handle: 5 } }, 'identity.handle is not a string'],
+  ];
+
+  it.each(cases)('reports %s precisely', (_label, raw, reason) => {
+    expect(mapJetstreamEvent(raw)).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('never throws, whatever part of a valid event is replaced', () => {
+    const base = commit(Nsid.post, 'create', richPost) as Record<string, unknown>;
+    const junk: unknown[] = [null, 0, -1, '', 'x', [], {}, true, Number.NaN, [null], { $type: 'x' }];
+    const paths: string[][] = [];
+    const walk = (value: unknown, path: string[]): void => {
+      paths.push(path);
+      if (typeof value === 'object' && value !== null) {
+        for (const [key, child] of Object.entries(value)) walk(child, [...path, key]);
+      }
+    };
+    walk(base, []);
+    for (const path of paths.slice(1)) {
+      for (const value of junk) {
+        const copy = structuredClone(base);
+        let target: Record<string, unknown> = copy;
+        for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+        target[path.at(-1)!] = value;
+        expect(['event', 'skip', 'malformed']).toContain(mapJetstreamEvent(copy).kind);
+      }
+    }
+  });
+});
+
+describe('wantedCollections and AT-URIs', () => {
+  it('subscribes to exactly the collections that map to events', () => {
+    expect([...wantedCollections].sort()).toEqual(
+      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem].sort(),
+    );
+  });
+
+  it('round-trips record AT-URIs and rejects non-record or handle-based ones', () => {
+    expect(parseAtUri(atUri(alice, Nsid.post, '3lbgbf3pgps2x'))).toEqual({ did: alice, collection: Nsid.post, rkey: '3lbgbf3pgps2x' });
+    expect(parseAtUri(`at://${alice}`)).toBeNull();
+    expect(parseAtUri(`at://${alice}/${Nsid.post}`)).toBeNull();
+    expect(parseAtUri('at://alice.bsky.social/app.bsky.feed.post/3lbg')).toBeNull();
+    expect(parseAtUri(`at://${alice}/not-an-nsid/3lbg`)).toBeNull();
+    expect(parseAtUri(`at://${alice}/${Nsid.post}/3lbg?x=1`)).toBeNull();
+  });
+});

@@ -1,0 +1,582 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { isDid, isNsid, type JetstreamEvent } from '#lib/domain';
+import { RawLine, toJsonlLine } from './jsonl.js';
+
+/** What the replay server can send: Jetstream events, or `RawLine`s sent verbatim (malformed frames). */
+export type ReplayItem = JetstreamEvent | RawLine;
+
+export interface JetstreamReplayServerOptions {
+  /** Events in any order (sent in `time_us` order), or the path of a JSONL file of them. */
+  events: readonly ReplayItem[] | string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** `'asap'` (default) sends as fast as the client reads; otherwise a per-connection rate. */
+  pace?: 'asap' | { eventsPerSecond?: number };
+  /**
+   * Oldest retained `time_us`: earlier events are never sent, and an older cursor is clamped to it
+   * silently, as real Jetstream does once its ~36 h retention has passed. Default: the first event.
+   */
+  retentionStartUs?: number;
+  /**
+   * A cursor newer than every loaded event waits for `push`ed ones (real Jetstream live-tails then).
+   * Without a cursor, real Jetstream live-tails (sends only new events). A replay has no "now", so the
+   * default is `'oldest'`: replay everything retained. `'live'` sends only events `push`ed later.
+   */
+  noCursor?: 'oldest' | 'live';
+  /** Additionally send a non-JSON text frame after every `every` frames on each connection. */
+  malformedFrames?: { every: number };
+  /**
+   * Drop (terminate) a connection after it was sent this many frames, to test reconnects. A number
+   * applies to every connection; an array gives the limit of the 1st, 2nd, … connection (later ones are
+   * never dropped).
+   */
+  dropAfterFrames?: number | readonly number[];
+  /** Bytes queued per socket before the sender waits for the client to read (default 1 MiB). */
+  highWaterMarkBytes?: number;
+  startPaused?: boolean;
+}
+
+export interface ReplayConnectionInfo {
+  id: number;
+  open: boolean;
+  wantedCollections: string[];
+  wantedDids: string[];
+  /** The `cursor` the client asked for, as given. */
+  cursor: number | null;
+  /** True when the cursor was older than the retained events and replay began at the oldest one. */
+  cursorClamped: boolean;
+  /** `time_us` of the first retained event at or after the cursor (null: nothing yet). */
+  startTimeUs: number | null;
+  /** Frames sent on this connection (malformed ones included). */
+  sent: number;
+  lastTimeUs: number | null;
+  /** True when the server dropped it (`dropAfterFrames` or `dropConnections()`). */
+  dropped: boolean;
+}
+
+export interface JetstreamReplayServer {
+  /** `ws://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `ws://127.0.0.1:PORT/subscribe`, the endpoint to give `@skyware/jetstream`. */
+  readonly subscribeUrl: string;
+  readonly port: number;
+  /** Frames sent over all connections. */
+  readonly sentCount: number;
+  /** Frames loaded (events and raw lines). */
+  readonly frameCount: number;
+  /** Every connection so far, open or closed, in connection order. */
+  connections(): ReplayConnectionInfo[];
+  pause(): void;
+  resume(): void;
+  /** Appends live events (`time_us` not older than the newest loaded) and sends them to connected clients. */
+  push(...items: ReplayItem[]): void;
+  /** Terminates every open connection now, as a network failure would. */
+  dropConnections(): void;
+  /** Resolves once `count` connections have been accepted in total. */
+  waitForConnections(count: number, timeoutMs?: number): Promise<void>;
+  /** Terminates every socket and stops listening. */
+  close(): Promise<void>;
+}
+
+export class ReplayServerError extends Error {
+  override name = 'ReplayServerError';
+}
+
+class BadRequestError extends Error {
+  override name = 'BadRequestError';
+}
+
+/** Wakes every waiter on `notify()`. */
+class Signal {
+  private waiters: (() => void)[] = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/**
+ * Frames as UTF-8 slices of a few large buffers, with per-frame metadata in parallel arrays: 200k
+ * events cost about their JSON size, not 200k objects.
+ */
+class FrameStore {
+  readonly buffers: Buffer[] = [];
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly timeUs: number[] = [];
+  readonly dids: (string | null)[] = [];
+  readonly collections: (string | null)[] = [];
+  readonly raw: boolean[] = [];
+  private readonly interned = new Map<string, string>();
+  private pending = '';
+  private pendingBytes = 0;
+  private pendingFrom = 0;
+
+  get length(): number {
+    return this.timeUs.length;
+  }
+
+  get lastTimeUs(): number {
+    return this.timeUs.length > 0 ? this.timeUs[this.timeUs.length - 1]! : Number.NEGATIVE_INFINITY;
+  }
+
+  frame(i: number): Buffer {
+    return this.buffers[i]!.subarray(this.starts[i], this.ends[i]);
+  }
+
+  private intern(value: string | null): string | null {
+    if (value === null) return null;
+    const known = this.interned.get(value);
+    if (known !== undefined) return known;
+    this.interned.set(value, value);
+    return value;
+  }
+
+  private pushMeta(value: unknown): void {
+    let timeUs: number | undefined;
+    let did: string | null = null;
+    let collection: string | null = null;
+    let raw = false;
+    if (value instanceof RawLine) {
+      raw = true;
+      timeUs = value.timeUs;
+    } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const event = value as Record<string, unknown>;
+      if (typeof event.time_us === 'number' && Number.isFinite(event.time_us)) timeUs = event.time_us;
+      if (typeof event.did === 'string') did = event.did;
+      const commit = event.commit as Record<string, unknown> | undefined;
+      if (event.kind === 'commit' && typeof commit?.collection === 'string') collection = commit.collection;
+    } else {
+      raw = true;
+    }
+    // @NOTE A frame without a time_us keeps its place: it takes the time of the frame before it.
+    this.timeUs.push(timeUs ?? (this.length > 0 ? this.lastTimeUs : Number.NEGATIVE_INFINITY));
+    this.dids.push(this.intern(did));
+    this.collections.push(this.intern(collection));
+    this.raw.push(raw);
+  }
+
+  /** Adds serialised items, packing them into ~1 MiB buffers. */
+  addItems(items: Iterable<unknown>): void {
+    for (const item of items) {
+      const line = toJsonlLine(item);
+      const bytes = Buffer.byteLength(line);
+      this.starts.push(this.pendingBytes);
+      this.ends.push(this.pendingBytes + bytes);
+      this.pending += line;
+      this.pendingBytes += bytes;
+      this.pushMeta(item);
+      if (this.pendingBytes >= 1 << 20) this.flush();
+    }
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.pendingFrom === this.length) return;
+    const buffer = Buffer.from(this.pending, 'utf8');
+    for (let i = this.pendingFrom; i < this.length; i++) this.buffers.push(buffer);
+    this.pending = '';
+    this.pendingBytes = 0;
+    this.pendingFrom = this.length;
+  }
+
+  /** Indexes a whole JSONL file held in one buffer; lines that are not JSON become raw frames. */
+  addJsonl(buffer: Buffer): void {
+    let start = 0;
+    while (start < buffer.length) {
+      let end = buffer.indexOf(10, start);
+      if (end === -1) end = buffer.length;
+      let lineEnd = end;
+      if (lineEnd > start && buffer[lineEnd - 1] === 13) lineEnd -= 1;
+      const text = buffer.toString('utf8', start, lineEnd);
+      if (text.trim() !== '') {
+        let value: unknown;
+        try {
+          value = JSON.parse(text) as unknown;
+        } catch {
+          value = new RawLine(text);
+        }
+        this.buffers.push(buffer);
+        this.starts.push(start);
+        this.ends.push(lineEnd);
+        this.pushMeta(value);
+      }
+      start = end + 1;
+    }
+    this.pendingFrom = this.length;
+  }
+
+  /** Jetstream sends in `time_us` order: sort (stably) when the input is not. */
+  sortByTime(): void {
+    let sorted = true;
+    for (let i = 1; i < this.length && sorted; i++) sorted = this.timeUs[i - 1]! <= this.timeUs[i]!;
+    if (sorted) return;
+    const order = Array.from({ length: this.length }, (_, i) => i);
+    order.sort((a, b) => this.timeUs[a]! - this.timeUs[b]! || a - b);
+    for (const column of [this.buffers, this.starts, this.ends, this.timeUs, this.dids, this.collections, this.raw] as unknown[][]) {
+      const copy = order.map((i) => column[i]);
+      for (let i = 0; i < copy.length; i++) column[i] = copy[i];
+    }
+  }
+
+  /** First index whose `time_us` is ≥ `timeUs`. */
+  lowerBound(timeUs: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.timeUs[mid]! < timeUs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+interface Filters {
+  fullPaths: Set<string>;
+  prefixes: string[];
+  wantedCollections: string[];
+  wantedDids: Set<string>;
+  maxMessageSizeBytes: number;
+}
+
+/** Same rules as Jetstream's `parseSubscriberOptions`: `x.y.*` is a prefix, anything else must be an NSID. */
+function parseFilters(wantedCollections: readonly unknown[], wantedDids: readonly unknown[], maxMessageSizeBytes: unknown): Filters {
+  const fullPaths = new Set<string>();
+  const prefixes: string[] = [];
+  for (const collection of wantedCollections) {
+    if (typeof collection !== 'string') throw new BadRequestError('invalid subscriber options: invalid collection');
+    if (collection.endsWith('.*')) prefixes.push(collection.slice(0, -1));
+    else if (isNsid(collection)) fullPaths.add(collection);
+    else throw new BadRequestError(`invalid subscriber options: invalid collection: ${collection}`);
+  }
+  if (fullPaths.size + prefixes.length > 100) throw new BadRequestError('invalid subscriber options: too many wanted collections');
+  const dids = new Set<string>();
+  for (const did of wantedDids) {
+    if (!isDid(did)) throw new BadRequestError('invalid subscriber options');
+    dids.add(did);
+  }
+  if (dids.size > 10_000) throw new BadRequestError('invalid subscriber options: too many wanted DIDs');
+  const max = Number(maxMessageSizeBytes ?? 0);
+  return {
+    fullPaths,
+    prefixes,
+    wantedCollections: wantedCollections as string[],
+    wantedDids: dids,
+    maxMessageSizeBytes: Number.isInteger(max) && max > 0 ? max : 0,
+  };
+}
+
+const injectedMalformed = ['{"did":"did:plc:', 'this frame is not JSON', '{"kind":"commit",'];
+
+interface Connection {
+  info: ReplayConnectionInfo;
+  ws: WebSocket;
+  filters: Filters;
+  next: number;
+  pendingBytes: number;
+  /** The pump's only wait: notified on new data, resume, drain, hello and close (spurious wake-ups are fine). */
+  wake: Signal;
+  /** Aborted when the socket closes, to cut pacing sleeps short. */
+  abort: AbortController;
+  closed: Promise<void>;
+  awaitingHello: boolean;
+  dropAfter: number;
+  sinceMalformed: number;
+}
+
+/**
+ * A local server speaking Jetstream's `/subscribe` protocol over WebSocket, replaying a fixed set of
+ * events: collection (with `prefix.*` wildcards) and DID filters, `cursor` replay with silent clamping to
+ * the retention window, `options_update` messages, backpressure, drops and pauses for tests.
+ */
+export async function startJetstreamReplayServer(options: JetstreamReplayServerOptions): Promise<JetstreamReplayServer> {
+  const store = new FrameStore();
+  if (typeof options.events === 'string') store.addJsonl(await readFile(options.events));
+  else store.addItems(options.events);
+  store.sortByTime();
+
+  const highWaterMark = options.highWaterMarkBytes ?? 1 << 20;
+  const eventsPerSecond = options.pace !== undefined && options.pace !== 'asap' ? (options.pace.eventsPerSecond ?? 0) : 0;
+  const malformedEvery = Math.max(0, Math.floor(options.malformedFrames?.every ?? 0));
+  const retentionStartUs = options.retentionStartUs ?? Number.NEGATIVE_INFINITY;
+
+  const connections: Connection[] = [];
+  const connected = new Signal();
+  let paused = options.startPaused ?? false;
+  let closing = false;
+  let sentCount = 0;
+  let injected = 0;
+
+  const dropLimitFor = (index: number): number => {
+    const limit = options.dropAfterFrames;
+    if (limit === undefined) return Number.POSITIVE_INFINITY;
+    if (typeof limit === 'number') return limit;
+    return limit[index] ?? Number.POSITIVE_INFINITY;
+  };
+
+  const wants = (conn: Connection, i: number): boolean => {
+    if (store.raw[i]) return true;
+    const { fullPaths, prefixes, wantedDids, maxMessageSizeBytes } = conn.filters;
+    if (wantedDids.size > 0 && !wantedDids.has(store.dids[i] ?? '')) return false;
+    if (maxMessageSizeBytes > 0 && store.ends[i]! - store.starts[i]! > maxMessageSizeBytes) return false;
+    const collection = store.collections[i];
+    // @NOTE identity and account events have no collection and pass every collection filter, as in Jetstream.
+    if (collection === null || (fullPaths.size === 0 && prefixes.length === 0)) return true;
+    if (fullPaths.has(collection)) return true;
+    return prefixes.some((prefix) => collection.startsWith(prefix));
+  };
+
+  const send = (conn: Connection, data: Buffer | string): void => {
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    conn.pendingBytes += bytes;
+    conn.info.sent += 1;
+    sentCount += 1;
+    conn.ws.send(data, { binary: false }, () => {
+      conn.pendingBytes -= bytes;
+      if (conn.pendingBytes <= highWaterMark / 2) conn.wake.notify();
+    });
+  };
+
+  const wakeAll = (): void => {
+    for (const conn of connections) conn.wake.notify();
+  };
+
+  const flushed = async (conn: Connection): Promise<void> => {
+    while (conn.info.open && conn.pendingBytes > 0) await conn.wake.wait();
+  };
+
+  const drop = (conn: Connection): void => {
+    if (!conn.info.open) return;
+    conn.info.dropped = true;
+    conn.ws.terminate();
+  };
+
+  const pump = async (conn: Connection): Promise<void> => {
+    let paceStart = performance.now();
+    let paceCount = 0;
+    let sinceYield = 0;
+    while (conn.info.open && !closing) {
+      if (paused || conn.awaitingHello) {
+        await conn.wake.wait();
+        paceStart = performance.now();
+        paceCount = 0;
+        continue;
+      }
+      if (conn.next >= store.length) {
+        await conn.wake.wait();
+        continue;
+      }
+      const i = conn.next;
+      conn.next += 1;
+      if (store.timeUs[i]! < retentionStartUs || !wants(conn, i)) {
+        if (++sinceYield >= 4096) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
+        continue;
+      }
+      if (eventsPerSecond > 0) {
+        const due = paceStart + (paceCount * 1000) / eventsPerSecond;
+        paceCount += 1;
+        const wait = due - performance.now();
+        if (wait >= 1) await sleep(wait, undefined, { ref: false, signal: conn.abort.signal }).catch(() => undefined);
+        if (!conn.info.open || closing) break;
+      }
+      send(conn, store.frame(i));
+      if (!store.raw[i]) conn.info.lastTimeUs = store.timeUs[i]!;
+      if (malformedEvery > 0 && ++conn.sinceMalformed >= malformedEvery && conn.info.sent < conn.dropAfter) {
+        conn.sinceMalformed = 0;
+        send(conn, injectedMalformed[injected++ % injectedMalformed.length]!);
+      }
+      if (conn.info.sent >= conn.dropAfter) {
+        // @NOTE Flush first, so that the client received exactly the frames counted before the drop.
+        await flushed(conn);
+        drop(conn);
+        break;
+      }
+      if (conn.pendingBytes > highWaterMark) {
+        while (conn.info.open && conn.pendingBytes > highWaterMark / 2) await conn.wake.wait();
+        sinceYield = 0;
+      } else if (++sinceYield >= 256) {
+        // Fairness between connections, and room for the client's messages and close frames.
+        sinceYield = 0;
+        await yieldToEventLoop();
+      }
+    }
+  };
+
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+
+  const reject = (socket: Duplex, status: string, message: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+  };
+
+  const accept = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? '/', 'http://replay.invalid');
+    if (closing) return reject(socket, '503 Service Unavailable', 'shutting down');
+    if (url.pathname !== '/subscribe') return reject(socket, '404 Not Found', 'not found');
+    const query = url.searchParams;
+    let filters: Filters;
+    let cursor: number | null = null;
+    try {
+      const rawCursor = query.get('cursor');
+      if (rawCursor !== null && rawCursor !== '') {
+        if (!/^-?\d+$/.test(rawCursor)) throw new BadRequestError(`invalid cursor: ${rawCursor}`);
+        cursor = Number(rawCursor);
+      }
+      if (query.get('compress') === 'true' || (request.headers['socket-encoding'] ?? '').includes('zstd')) {
+        throw new BadRequestError('zstd compression is not supported by the replay server');
+      }
+      filters = parseFilters(query.getAll('wantedCollections'), query.getAll('wantedDids'), query.get('maxMessageSizeBytes'));
+    } catch (error) {
+      if (error instanceof BadRequestError) return reject(socket, '400 Bad Request', error.message);
+      throw error;
+    }
+
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const firstRetained = store.lowerBound(retentionStartUs);
+      let next: number;
+      let clamped = false;
+      if (cursor === null) {
+        next = options.noCursor === 'live' ? store.length : firstRetained;
+      } else {
+        next = store.lowerBound(cursor);
+        const oldestRetainedUs = Math.max(retentionStartUs, firstRetained < store.length ? store.timeUs[firstRetained]! : retentionStartUs);
+        // @NOTE Like Jetstream, nothing tells the client that its cursor was clamped: it must notice the gap.
+        if (cursor < oldestRetainedUs) clamped = true;
+        if (next < firstRetained) next = firstRetained;
+      }
+      let markClosed!: () => void;
+      const conn: Connection = {
+        info: {
+          id: connections.length + 1,
+          open: true,
+          wantedCollections: [...filters.wantedCollections],
+          wantedDids: [...filters.wantedDids],
+          cursor,
+          cursorClamped: clamped,
+          startTimeUs: next < store.length ? store.timeUs[next]! : null,
+          sent: 0,
+          lastTimeUs: null,
+          dropped: false,
+        },
+        ws,
+        filters,
+        next,
+        pendingBytes: 0,
+        wake: new Signal(),
+        abort: new AbortController(),
+        closed: new Promise<void>((resolve) => (markClosed = resolve)),
+        awaitingHello: query.get('requireHello') === 'true',
+        dropAfter: dropLimitFor(connections.length),
+        sinceMalformed: 0,
+      };
+      connections.push(conn);
+
+      ws.on('close', () => {
+        conn.info.open = false;
+        conn.abort.abort();
+        conn.wake.notify();
+        markClosed();
+      });
+      ws.on('error', () => ws.terminate());
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        if (isBinary) return;
+        // Jetstream's only client message: {"type":"options_update","payload":{wantedCollections,wantedDids,maxMessageSizeBytes}}
+        try {
+          const message = JSON.parse(data.toString()) as { type?: unknown; payload?: Record<string, unknown> };
+          if (message.type !== 'options_update') return;
+          const payload = message.payload ?? {};
+          const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+          conn.filters = parseFilters(asArray(payload.wantedCollections), asArray(payload.wantedDids), payload.maxMessageSizeBytes);
+          conn.info.wantedCollections = [...conn.filters.wantedCollections];
+          conn.info.wantedDids = [...conn.filters.wantedDids];
+          conn.awaitingHello = false;
+          conn.wake.notify();
+        } catch (error) {
+          ws.close(1000, `failed to parse subscriber options: ${error instanceof Error ? error.message : 'invalid'}`.slice(0, 120));
+        }
+      });
+
+      connected.notify();
+      pump(conn).catch(() => drop(conn));
+    });
+  };
+
+  const httpServer: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://replay.invalid').pathname;
+    response.writeHead(path === '/' ? 200 : 404, { 'Content-Type': 'text/plain' });
+    response.end(path === '/' ? 'Jetstream replay server: connect a WebSocket to /subscribe\n' : 'not found\n');
+  });
+  httpServer.on('upgrade', accept);
+  httpServer.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await once(httpServer, 'listening');
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `ws://${host}:${address.port}`;
+
+  return {
+    url,
+    subscribeUrl: `${url}/subscribe`,
+    port: address.port,
+    get sentCount() {
+      return sentCount;
+    },
+    get frameCount() {
+      return store.length;
+    },
+    connections: () => connections.map((conn) => ({ ...conn.info, wantedCollections: [...conn.info.wantedCollections], wantedDids: [...conn.info.wantedDids] })),
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      wakeAll();
+    },
+    push: (...items: ReplayItem[]) => {
+      let newest = store.lastTimeUs;
+      for (const item of items) {
+        const timeUs = item instanceof RawLine ? item.timeUs : item.time_us;
+        if (timeUs === undefined) continue;
+        if (timeUs < newest) throw new ReplayServerError('pushed events must be in time_us order and not older than the events already loaded');
+        newest = timeUs;
+      }
+      store.addItems(items);
+      wakeAll();
+    },
+    dropConnections: () => {
+      for (const conn of connections) drop(conn);
+    },
+    waitForConnections: async (count: number, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (connections.length < count) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ReplayServerError(`expected ${count} connections, got ${connections.length}`);
+        await Promise.race([connected.wait(), sleep(Math.min(left, 100), undefined, { ref: false })]);
+      }
+    },
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      for (const conn of connections) if (conn.info.open) conn.ws.terminate();
+      wakeAll();
+      wss.close();
+      httpServer.closeAllConnections();
+      await Promise.all([new Promise<void>((resolve) => httpServer.close(() => resolve())), ...connections.map((conn) => conn.closed)]);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { encodeMessage, InteractionEvents, Topics, type FeedbackEventV1, type InteractionEvent, type MessageBus } from '#lib/contracts';
+import { Nsid, parseAtUri } from '#lib/domain';
+import { MESSAGE_BUS } from '#lib/platform';
+import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
+import { InvalidRequestError } from './xrpc.errors.js';
+
+const EVENT_PREFIX = 'app.bsky.feed.defs#';
+const MAX_INTERACTIONS = 1_000;
+const knownEvents = new Set<string>(InteractionEvents);
+
+interface InteractionInput {
+  item?: unknown;
+  event?: unknown;
+  feedContext?: unknown;
+  reqId?: unknown;
+}
+
+/**
+ * `app.bsky.feed.sendInteractions`: feedback from the viewer's client (through the PDS with the
+ * `atproto-proxy` header). Authenticated; every known event is published on the feedback topic
+ * and answered once the bus acknowledged it. Unknown event values are valid per the lexicon
+ * (open set of known values) and are ignored.
+ */
+@Controller()
+export class SendInteractionsController {
+  constructor(
+    private readonly auth: ServiceAuthVerifier,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+  ) {}
+
+  @Post(`xrpc/${Nsid.sendInteractions}`)
+  @HttpCode(200)
+  async sendInteractions(@Body() body: unknown, @Headers('authorization') authorization?: string): Promise<Record<string, never>> {
+    const viewer = await this.auth.verifyViewer(authorization, Nsid.sendInteractions);
+    const input = parseInput(body);
+    const timeUs = Date.now() * 1000;
+    const events: FeedbackEventV1[] = [];
+    for (const interaction of input.interactions) {
+      const event = interaction.event.startsWith(EVENT_PREFIX) ? interaction.event.slice(EVENT_PREFIX.length) : '';
+      if (!knownEvents.has(event)) continue;
+      events.push({
+        v: 1,
+        type: 'feedback',
+        viewer: viewer.did,
+        feed: input.feed,
+        item: interaction.item,
+        event: event as InteractionEvent,
+        feedContext: interaction.feedContext,
+        reqId: interaction.reqId,
+        timeUs,
+      });
+    }
+    if (events.length > 0) {
+      await this.bus.publish(Topics.feedback, events.map((event) => ({ key: event.viewer, value: encodeMessage(event) })));
+    }
+    return {};
+  }
+}
+
+function parseInput(body: unknown): {
+  feed: string | null;
+  interactions: { item: string; event: string; feedContext: string | null; reqId: string | null }[];
+} {
+  if (typeof body !== 'object' || body === null) throw new InvalidRequestError('Input must be an object');
+  const { feed, interactions } = body as { feed?: unknown; interactions?: unknown };
+  if (feed !== undefined && (typeof feed !== 'string' || !parseAtUri(feed))) throw new InvalidRequestError('Input/feed must be an at-uri');
+  if (!Array.isArray(interactions)) throw new InvalidRequestError('Input must have the property "interactions"');
+  if (interactions.length > MAX_INTERACTIONS) throw new InvalidRequestError(`Input/interactions must not have more than ${MAX_INTERACTIONS} elements`);
+  return {
+    feed: (feed as string | undefined) ?? null,
+    interactions: interactions.map((value: InteractionInput, index) => {
+      if (typeof value !== 'object' || value === null) throw new InvalidRequestError(`Input/interactions/${index} must be an object`);
+      if (typeof value.item !== 'string' || !parseAtUri(value.item)) throw new InvalidRequestError(`Input/interactions/${index}/item must be an at-uri`);
+      if (typeof value.event !== 'string') throw new InvalidRequestError(`Input/interactions/${index}/event must be a string`);
+      if (value.feedContext !== undefined && (typeof value.feedContext !== 'string' || value.feedContext.length > 2000)) {
+        throw new InvalidRequestError(`Input/interactions/${index}/feedContext must be a string of at most 2000 characters`);
+      }
+      if (value.reqId !== undefined && (typeof value.reqId !== 'string' || value.reqId.length > 100)) {
+        throw new InvalidRequestError(`Input/interactions/${index}/reqId must be a string of at most 100 characters`);
+      }
+      return {
+        item: value.item,
+        event: value.event,
+        feedContext: (value.feedContext as string | undefined) ?? null,
+        reqId: (value.reqId as string | undefined) ?? null,
+      };
+    }),
+  };
+}

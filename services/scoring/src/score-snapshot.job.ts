@@ -1,0 +1,126 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { loadCurationFile, type Curation, type FeedDefinition } from '#lib/curation';
+import { atUri, Nsid } from '#lib/domain';
+import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import { rankFeed, type RankerState } from './feed-ranker.js';
+
+/** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
+const SNAPSHOTS_KEPT = 3;
+const SNAPSHOT_MIN_AGE_MS = 30 * 60_000;
+const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
+
+export interface SnapshotRun {
+  feed: string;
+  snapshot: number;
+  posts: number;
+  candidates: number;
+  signals: number;
+  ms: number;
+}
+
+export class SnapshotStats {
+  runs = 0;
+  failures = 0;
+  lastRunMs = 0;
+  /** Unix ms of the newest completed snapshot of any feed. */
+  lastSnapshotAt = 0;
+  readonly lastByFeed = new Map<string, SnapshotRun>();
+}
+
+/**
+ * Recomputes the score snapshot of every ranked feed on an interval. Each run reads the current
+ * curation, resolves each community's members, loads the window's candidates and signals, ranks,
+ * and writes a new snapshot; the feed generator switches to it once its completion record exists.
+ * The factor model of each feed is warm-started from the previous run.
+ */
+@Injectable()
+export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly stats = new SnapshotStats();
+  private readonly log: Logger;
+  private readonly state = new Map<string, RankerState>();
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly scores: ScoreRepository,
+    private readonly communities: CommunityRepository,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'scoring' });
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(1_000);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          this.stats.failures += 1;
+          this.log.error({ err: (error as Error).message }, 'score snapshot run failed; retrying next interval');
+        })
+        .finally(() => this.schedule(this.config.scoring.intervalSeconds * 1000));
+    }, delayMs);
+  }
+
+  /** One pass over every ranked feed; returns what it wrote. */
+  async runOnce(nowMs = Date.now()): Promise<SnapshotRun[]> {
+    const started = performance.now();
+    const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
+    const runs: SnapshotRun[] = [];
+    for (const feed of curation.feeds.values()) {
+      if (feed.ranking === 'recent' || this.stopped) continue;
+      runs.push(await this.snapshotFeed(curation, feed, nowMs));
+    }
+    this.stats.runs += 1;
+    this.stats.lastRunMs = performance.now() - started;
+    return runs;
+  }
+
+  private async snapshotFeed(curation: Curation, feed: FeedDefinition, nowMs: number): Promise<SnapshotRun> {
+    const started = performance.now();
+    const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
+    const members = new Map<string, ReadonlySet<string>>();
+    for (const id of feed.communities) {
+      const community = curation.communities.get(id);
+      const list = community ? await this.communities.members(community.members, nowMs * 1000 - HASHTAG_WINDOW_US) : [];
+      members.set(id, new Set(list));
+    }
+    const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
+    const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
+    const [candidates, signals] = await Promise.all([
+      this.scores.candidates(window),
+      this.scores.signals({ ...window, actors: everyone }),
+    ]);
+    const ranking = rankFeed(feed, members, candidates, signals, { nowMs, previous: this.state.get(feedUri) });
+    if (ranking.state) this.state.set(feedUri, ranking.state);
+    const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
+    await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
+    await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
+    const run: SnapshotRun = {
+      feed: feedUri,
+      snapshot,
+      posts: ranking.posts.length,
+      candidates: candidates.length,
+      signals: signals.length,
+      ms: Math.round(performance.now() - started),
+    };
+    this.stats.lastByFeed.set(feedUri, run);
+    this.stats.lastSnapshotAt = Date.now();
+    this.log.info(run, 'score snapshot written');
+    return run;
+  }
+}
