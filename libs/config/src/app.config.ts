@@ -49,6 +49,8 @@ export interface FeedGeneratorConfig {
    * Production keeps @atproto/identity's protection against server-side request forgery.
    */
   identityAllowInsecure: boolean;
+  /** Bearer token of the admin API and console; absent disables them. Secret. */
+  adminToken: string | undefined;
 }
 
 export interface AppConfig {
@@ -138,7 +140,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     feedsFile: path.resolve(read.string('FEEDS_FILE', './config/feeds.yaml')),
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
+    adminToken: read.optionalString('ADMIN_TOKEN'),
   };
+  if (feedGenerator.adminToken !== undefined && feedGenerator.adminToken.length < 16) {
+    read.problem('ADMIN_TOKEN', 'must be at least 16 characters');
+  }
 
   const config: AppConfig = {
     role,

@@ -1,5 +1,6 @@
 import { InvalidCursorError } from '#lib/domain';
 import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { AdminAuthError } from './admin.guard.js';
 import { isServiceAuthError } from './auth/auth.errors.js';
 import type { ErrorTranslation } from './xrpc/xrpc-exception.filter.js';
 import { InternalServerError, InvalidRequestError, UnknownFeedError, XrpcError } from './xrpc/xrpc.errors.js';
@@ -12,6 +13,7 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof MembersOnlyError) {
     return error.reason === 'anonymous' ? new XrpcError(401, 'AuthMissing', error.message) : new XrpcError(403, 'Forbidden', error.message);
   }
+  if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   return undefined;
 };

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { DidDocumentController } from './did-document.controller.js';
+import { ExplainController } from './explain.controller.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
@@ -17,7 +18,7 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController],
+  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController, ExplainController],
   providers: [
     FeedRegistry,
     CommunityMembersService,

@@ -1,0 +1,61 @@
+import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { ScoreRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { APP_CONFIG } from '#lib/platform';
+import { AdminAuthError, hasAdminToken } from './admin.guard.js';
+import { FeedRegistry } from './feeds/feed.registry.js';
+import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { InvalidRequestError } from './xrpc/xrpc.errors.js';
+
+export interface Explanation {
+  feed: string;
+  post: string;
+  snapshot: number | null;
+  /** Position in the feed, or null when the post is not in it (with the reason). */
+  rank: number | null;
+  score: number | null;
+  components: unknown;
+  reason?: string;
+}
+
+/**
+ * Why a post is where it is: the score components and evidence counts behind its rank in the
+ * feed's latest snapshot. Public for public feeds; members-only feeds need the admin token.
+ */
+@Controller('api/feeds')
+export class ExplainController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: FeedRegistry,
+    @Inject(ScoreRepository) private readonly scores: ScoreRepository,
+  ) {}
+
+  @Get(':shortname/explain')
+  async explain(@Param('shortname') shortname: string, @Query('post') post: unknown, @Req() request: FastifyRequest): Promise<Explanation> {
+    const feed = this.registry.current.feeds.get(shortname);
+    if (!feed) throw new UnknownFeedRequestedError(shortname);
+    if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
+      throw new AdminAuthError('explanations of a members-only feed need the admin token');
+    }
+    if (typeof post !== 'string' || !post.startsWith('at://')) throw new InvalidRequestError('post must be an at-uri');
+    const uri = this.registry.uriOf(feed);
+    if (feed.ranking === 'recent') {
+      return { feed: uri, post, snapshot: null, rank: null, score: null, components: { ranking: 'recent' }, reason: 'recent feeds are ordered by time, newest first' };
+    }
+    const latest = await this.scores.latestSnapshot(uri);
+    const found = latest && (await this.scores.explain(uri, latest.snapshot, post));
+    if (!found) {
+      return {
+        feed: uri,
+        post,
+        snapshot: latest?.snapshot ?? null,
+        rank: null,
+        score: null,
+        components: null,
+        reason: 'not ranked: outside the window, not by a member, or without evidence from enough communities or sides',
+      };
+    }
+    return { feed: uri, post, snapshot: latest.snapshot, ...found };
+  }
+}

@@ -1,0 +1,295 @@
+import { BusUnavailableError, type BatchHandler, type IncomingMessage, type OutgoingMessage, type Subscription } from '#lib/contracts';
+import { KafkaBus, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
+import { startBroker, type StartedBroker } from '../../scripts/kafka-broker.mjs';
+
+// A broker given by the environment (`npm test` passes CG_TEST_KAFKA_BROKERS) is shared; otherwise
+// this file starts its own. The outage test always needs a broker it may stop.
+const externalBrokers = process.env.CG_TEST_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS;
+
+const TEST_TIMEOUT_MS = 45_000;
+
+let ownBroker: StartedBroker | undefined;
+let brokers: string[];
+const run = `${process.pid}-${Date.now().toString(36)}`;
+let topicCount = 0;
+const newTopic = (label: string): string => `test.kafka-bus.${run}.${label}.${++topicCount}`;
+const newGroup = (label: string): string => `test-kafka-bus-${run}-${label}-${++topicCount}`;
+
+const logs: Array<{ level: KafkaLogLevel; message: string; extra?: Record<string, unknown> }> = [];
+const buses: KafkaBus[] = [];
+function createBus(overrides: Partial<KafkaBusOptions> = {}): KafkaBus {
+  const bus = new KafkaBus({
+    brokers,
+    clientId: 'kafka-bus-spec',
+    // Short timings so rebalances, stops and retries fit the test budget.
+    heartbeatIntervalMs: 300,
+    sessionTimeoutMs: 10_000,
+    maxWaitTimeMs: 200,
+    handlerRetryInitialMs: 100,
+    handlerRetryMaxMs: 500,
+    log: (level, message, extra) => logs.push({ level, message, extra }),
+    ...overrides,
+  });
+  buses.push(bus);
+  return bus;
+}
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const messagesFor = (key: string, from: number, count: number): OutgoingMessage[] =>
+  Array.from({ length: count }, (_, i) => ({ key, value: JSON.stringify({ key, seq: from + i }), headers: { seq: String(from + i) } }));
+
+const id = (message: IncomingMessage): string => `${message.partition}:${message.offset}`;
+
+beforeAll(async () => {
+  if (externalBrokers) {
+    brokers = parseBrokerList(externalBrokers);
+  } else {
+    ownBroker = await startBroker();
+    brokers = [ownBroker.brokers];
+  }
+}, 120_000);
+
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((bus) => bus.close()));
+});
+
+afterAll(async () => {
+  await Promise.all(buses.splice(0).map((bus) => bus.close()));
+  await ownBroker?.stop();
+}, 30_000);
+
+describe('KafkaBus on a real broker', () => {
+  it('keeps the order of messages with the same key and carries keys, values and headers', async () => {
+    const bus = createBus();
+    const topic = newTopic('order');
+    await bus.ensureTopics([{ name: topic, partitions: 4 }]);
+    const keys = ['did:plc:alice', 'did:plc:bob', 'did:plc:carol', 'did:plc:dave', 'did:plc:erin'];
+    const perKey = 120;
+    // Interleaved publishes, several keys per call.
+    for (let from = 0; from < perKey; from += 30) {
+      await bus.publish(topic, keys.flatMap((key) => messagesFor(key, from, 30)));
+    }
+
+    const received = new Map<string, Array<{ seq: number; partition: number }>>();
+    let total = 0;
+    const subscription = await bus.subscribe({
+      groupId: newGroup('order'),
+      topics: [topic],
+      maxBatchSize: 25,
+      handler: async (batch) => {
+        expect(batch.messages.length).toBeLessThanOrEqual(25);
+        for (const message of batch.messages) {
+          const body = JSON.parse(message.value) as { key: string; seq: number };
+          expect(message.key).toBe(body.key);
+          expect(message.headers.seq).toBe(String(body.seq));
+          const list = received.get(body.key) ?? [];
+          list.push({ seq: body.seq, partition: message.partition });
+          received.set(body.key, list);
+          total++;
+        }
+      },
+    });
+    await waitFor('every message', () => total >= keys.length * perKey);
+    await subscription.stop();
+
+    expect(total).toBe(keys.length * perKey);
+    for (const key of keys) {
+      const list = received.get(key)!;
+      expect(list.map((entry) => entry.seq)).toEqual(Array.from({ length: perKey }, (_, i) => i));
+      expect(new Set(list.map((entry) => entry.partition)).size).toBe(1);
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('hands a failed batch over again, unchanged, and loses or skips nothing', async () => {
+    const bus = createBus();
+    const topic = newTopic('retry');
+    const groupId = newGroup('retry');
+    await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+    await bus.publish(topic, ['k1', 'k2', 'k3', 'k4'].flatMap((key) => messagesFor(key, 0, 30)));
+
+    const calls: Array<{ ids: string[]; failed: boolean }> = [];
+    const handled: string[] = [];
+    let failures = 0;
+    const handler: BatchHandler = async (batch) => {
+      const ids = batch.messages.map(id);
+      // Fail the second batch of the run once.
+      const fail = calls.length === 1 && failures === 0;
+      calls.push({ ids, failed: fail });
+      if (fail) {
+        failures++;
+        throw new Error('transient failure');
+      }
+      handled.push(...ids);
+    };
+    const subscription = await bus.subscribe({ groupId, topics: [topic], maxBatchSize: 20, handler });
+    await waitFor('every message', () => handled.length >= 120);
+    await subscription.stop();
+
+    expect(calls[1]!.failed).toBe(true);
+    // The very next call is the same batch again.
+    expect(calls[2]!.ids).toEqual(calls[1]!.ids);
+    expect(handled).toHaveLength(120);
+    expect(new Set(handled).size).toBe(120);
+    // Per partition: every offset from 0, in order, none twice.
+    const byPartition = new Map<string, number[]>();
+    for (const entry of handled) {
+      const [partition, offset] = entry.split(':') as [string, string];
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), Number(offset)]);
+    }
+    for (const offsets of byPartition.values()) {
+      expect(offsets).toEqual(Array.from({ length: offsets.length }, (_, i) => i));
+    }
+    expect(logs.some((line) => line.level === 'error' && line.message.includes('handed over again'))).toBe(true);
+    expect(await bus.getLag(groupId, topic)).toEqual([
+      { partition: 0, lag: 0 },
+      { partition: 1, lag: 0 },
+    ]);
+  }, TEST_TIMEOUT_MS);
+
+  it('commits only after the handler resolved: a new member resumes after the last committed message', async () => {
+    const bus = createBus();
+    const topic = newTopic('resume');
+    const groupId = newGroup('resume');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    await bus.publish(topic, messagesFor('only', 0, 100));
+    const offsetsOf = (messages: IncomingMessage[]): number[] => messages.map((message) => Number(message.offset));
+
+    // Member A: three batches succeed; the fourth is still running when A is told to stop, and then
+    // succeeds: stop() waits for it, and it is committed.
+    const handledByA: number[] = [];
+    let stopA: Promise<void> | undefined;
+    let subscriptionA: Subscription | undefined;
+    subscriptionA = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      maxBatchSize: 10,
+      handler: async (batch, context) => {
+        if (handledByA.length === 30) {
+          stopA = subscriptionA!.stop();
+          await waitFor('A to be stopping', () => context.isStopping());
+        }
+        handledByA.push(...offsetsOf(batch.messages));
+      },
+    });
+    await waitFor('A to be asked to stop', () => stopA !== undefined);
+    await stopA;
+    expect(handledByA).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(await bus.getLag(groupId, topic)).toEqual([{ partition: 0, lag: 60 }]);
+
+    // Member B: its first batch is abandoned (rejects) while it stops; nothing is committed.
+    const seenByB: number[][] = [];
+    let stopB: Promise<void> | undefined;
+    const subscriptionB: Subscription = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      maxBatchSize: 10,
+      handler: async (batch, context) => {
+        seenByB.push(offsetsOf(batch.messages));
+        stopB ??= subscriptionB.stop();
+        await waitFor('B to be stopping', () => context.isStopping());
+        throw new Error('abandoned while stopping');
+      },
+    });
+    await waitFor('B to be asked to stop', () => stopB !== undefined);
+    await stopB;
+    expect(seenByB).toEqual([Array.from({ length: 10 }, (_, i) => 40 + i)]);
+    expect(await bus.getLag(groupId, topic)).toEqual([{ partition: 0, lag: 60 }]);
+
+    // Member C resumes at 40 and sees each remaining message exactly once.
+    const handledByC: number[] = [];
+    const subscriptionC = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      maxBatchSize: 10,
+      handler: async (batch) => {
+        handledByC.push(...offsetsOf(batch.messages));
+      },
+    });
+    await waitFor('C to catch up', () => handledByC.length >= 60);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscriptionC.stop();
+    expect(handledByC).toEqual(Array.from({ length: 60 }, (_, i) => 40 + i));
+    expect(await bus.getLag(groupId, topic)).toEqual([{ partition: 0, lag: 0 }]);
+  }, TEST_TIMEOUT_MS);
+
+  it('splits the partitions between two members of a group, which together see every message once', async () => {
+    const bus = createBus();
+    const topic = newTopic('split');
+    const groupId = newGroup('split');
+    await bus.ensureTopics([{ name: topic, partitions: 4 }]);
+
+    const seen = { first: [] as IncomingMessage[], second: [] as IncomingMessage[] };
+    const member = (name: keyof typeof seen) =>
+      bus.subscribe({
+        groupId,
+        topics: [topic],
+        handler: async (batch) => {
+          seen[name].push(...batch.messages);
+        },
+      });
+    const first = await member('first');
+    // The second join completes once the first member re-joined: the group is then stable.
+    const second = await member('second');
+
+    const keys = Array.from({ length: 40 }, (_, i) => `did:plc:user${i}`);
+    await bus.publish(topic, keys.flatMap((key) => messagesFor(key, 0, 10)));
+    await waitFor('every message', () => seen.first.length + seen.second.length >= 400);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.all([first.stop(), second.stop()]);
+
+    const all = [...seen.first, ...seen.second].map(id);
+    expect(all).toHaveLength(400);
+    expect(new Set(all).size).toBe(400);
+    const partitionsOf = (messages: IncomingMessage[]) => new Set(messages.map((message) => message.partition));
+    expect(partitionsOf(seen.first).size).toBeGreaterThan(0);
+    expect(partitionsOf(seen.second).size).toBeGreaterThan(0);
+    expect([...partitionsOf(seen.first)].filter((partition) => partitionsOf(seen.second).has(partition))).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart', async () => {
+    const broker = ownBroker ?? (await startBroker());
+    try {
+      const publishTimeoutMs = 4_000;
+      // The member that lost the broker cannot leave the group; the group waits one session timeout
+      // for it before the restarted consumer joins, so the smallest session the broker allows.
+      const bus = createBus({ brokers: [broker.brokers], publishTimeoutMs, pingTimeoutMs: 1_000, sessionTimeoutMs: 6_000 });
+      const topic = newTopic('outage');
+      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      // A subscription opened before the outage keeps working after it.
+      const keys: string[] = [];
+      const subscription = await bus.subscribe({
+        groupId: newGroup('outage'),
+        topics: [topic],
+        handler: async (batch) => {
+          keys.push(...batch.messages.map((message) => message.key ?? ''));
+        },
+      });
+      await bus.publish(topic, messagesFor('before', 0, 5));
+      await waitFor('the messages from before the outage', () => keys.length >= 5);
+      expect(await bus.ping()).toBe(true);
+
+      await broker.stop({ keepData: true });
+      const started = Date.now();
+      await expect(bus.publish(topic, messagesFor('during', 0, 5))).rejects.toBeInstanceOf(BusUnavailableError);
+      expect(Date.now() - started).toBeLessThan(publishTimeoutMs + 1_000);
+      expect(await bus.ping()).toBe(false);
+
+      await broker.restart();
+      expect(await bus.ping()).toBe(true);
+      await bus.publish(topic, messagesFor('after', 0, 5));
+      await waitFor('the messages from after the outage', () => keys.length >= 10, 30_000);
+      await subscription.stop();
+      expect(keys.sort()).toEqual([...Array(5).fill('after'), ...Array(5).fill('before')]);
+    } finally {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+      if (broker !== ownBroker) await broker.stop();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,190 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { AtpAgent, lexicons } from '@atproto/api';
+import { loadConfig } from '#lib/config';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
+
+const publisher = 'did:plc:publisher0000000000000000';
+const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('ranked feeds: bridging across communities, bridging inside one, balanced', () => {
+  const generated = generateJetstreamEvents({
+    seed: 4,
+    users: 1_500,
+    events: 60_000,
+    startUs: (Date.now() - 20 * 3_600_000) * 1000,
+    durationSec: 19 * 3_600,
+    communities: [
+      { name: 'alpha', members: 250 },
+      { name: 'beta', members: 250 },
+      { name: 'gamma', members: 250 },
+    ],
+    bridgingShare: 0.05,
+    mix: { other: 0 },
+  });
+  const [alpha, beta, gamma] = generated.communities;
+  let dir: string;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+  let agent: AtpAgent;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ranked-'));
+    const community = (c: typeof alpha) => [`  ${c!.name}:`, '    members:', `      dids: [${c!.members.join(', ')}]`];
+    await writeFile(
+      path.join(dir, 'feeds.yaml'),
+      [
+        'communities:',
+        ...community(alpha),
+        ...community(beta),
+        ...community(gamma),
+        'feeds:',
+        '  across:',
+        '    displayName: Common ground',
+        '    communities: [alpha, beta, gamma]',
+        '    ranking: bridging',
+        '    windowHours: 48',
+        '    halfLifeHours: 1000',
+        '  within-alpha:',
+        '    displayName: Alpha agrees',
+        '    communities: [alpha]',
+        '    ranking: bridging-within',
+        '    windowHours: 48',
+        '  balanced-alpha:',
+        '    displayName: Alpha, balanced',
+        '    communities: [alpha]',
+        '    ranking: balanced',
+        '    windowHours: 48',
+      ].join('\n'),
+    );
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `ranked_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        FEEDGEN_PUBLISHER_DID: publisher,
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        SCORING_INTERVAL_SECONDS: '3600',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    agent = new AtpAgent({ service: running.url });
+    await waitFor('the replay in ClickHouse', async () => {
+      const status = (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };
+      return status.store.events === generated.counts.mappable ? true : undefined;
+    });
+    await running.app.get(ScoreSnapshotJob).runOnce();
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const explain = async (name: string, post: string) =>
+    (await (await fetch(`${running.url}/api/feeds/${name}/explain?post=${encodeURIComponent(post)}`)).json()) as {
+      rank: number | null;
+      components: { factor?: number; supportedBy?: string[]; eligible?: boolean } | null;
+    };
+
+  /** Posts liked mostly (≥ 90%) by one community and by at least 15 of its members: viral on one side. */
+  function oneSidedViralPosts(): string[] {
+    const communityOf = new Map<string, string>();
+    for (const community of generated.communities) for (const did of community.members) communityOf.set(did, community.name);
+    const likers = new Map<string, string[]>();
+    for (const event of generated.events) {
+      const commit = (event as { commit?: { collection: string; operation: string; record?: { subject?: { uri: string } } } }).commit;
+      if (commit?.collection !== 'app.bsky.feed.like' || commit.operation !== 'create') continue;
+      const community = communityOf.get((event as { did: string }).did);
+      const uri = commit.record?.subject?.uri;
+      if (!community || !uri) continue;
+      likers.set(uri, [...(likers.get(uri) ?? []), community]);
+    }
+    return [...likers].filter(([, communities]) => {
+      const top = Math.max(...['alpha', 'beta', 'gamma'].map((name) => communities.filter((c) => c === name).length));
+      return communities.length >= 15 && top / communities.length >= 0.9;
+    }).map(([uri]) => uri);
+  }
+
+  it('ranks the posts every community engaged with far above chance, and one-sided viral posts out of the top', async () => {
+    const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('across'), limit: 20 });
+    lexicons.assertValidXrpcOutput('app.bsky.feed.getFeedSkeleton', data);
+    expect(data.feed).toHaveLength(20);
+    const planted = new Set(generated.bridgingPosts);
+    const originalPosts = generated.counts.post;
+    const chance = (20 * planted.size) / originalPosts;
+    const hits = data.feed.filter((item) => planted.has(item.post)).length;
+    expect(hits).toBeGreaterThanOrEqual(4 * chance);
+
+    const viral = oneSidedViralPosts();
+    expect(viral.length).toBeGreaterThan(0);
+    const top = new Set(data.feed.map((item) => item.post));
+    expect(viral.filter((uri) => top.has(uri))).toEqual([]);
+  });
+
+  it('says in each item which communities support it', async () => {
+    const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('across'), limit: 10 });
+    for (const item of data.feed) {
+      expect(item.feedContext!.length).toBeLessThanOrEqual(2000);
+      const context = JSON.parse(item.feedContext!) as { v: number; b: string[]; d: string[] };
+      expect(context.v).toBe(1);
+      expect(context.b.length).toBeGreaterThanOrEqual(2);
+    }
+    const explanation = await explain('across', data.feed[0]!.post);
+    expect(explanation.rank).toBe(1);
+    expect(explanation.components).toMatchObject({ eligible: true, supportedBy: expect.arrayContaining(context0(data.feed[0]!.feedContext!)) });
+  });
+
+  it('gives both sides of the opinion axis a share of the top of the balanced feed', async () => {
+    const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('balanced-alpha'), limit: 10 });
+    expect(data.feed.length).toBe(10);
+    const sides = await Promise.all(data.feed.map(async (item) => Math.sign((await explain('balanced-alpha', item.post)).components!.factor ?? 0)));
+    expect(sides.filter((side) => side >= 0).length).toBeGreaterThanOrEqual(4);
+    expect(sides.filter((side) => side < 0).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('pages a snapshot to its end with no post twice, even while a newer snapshot is written', async () => {
+    const first = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 25 });
+    await running.app.get(ScoreSnapshotJob).runOnce(Date.now() + 1_000);
+    const seen = first.data.feed.map((item) => item.post);
+    let cursor = first.data.cursor;
+    while (cursor) {
+      const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 100, cursor });
+      if (data.feed.length === 0) break;
+      expect(data.cursor!.split('::')[0]).toBe(first.data.cursor!.split('::')[0]);
+      seen.push(...data.feed.map((item) => item.post));
+      cursor = data.cursor;
+    }
+    expect(seen.length).toBeGreaterThan(25);
+    expect(new Set(seen).size).toBe(seen.length);
+    // The feed generator looks for a newer snapshot at most every 2 s.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const fresh = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
+    expect(fresh.data.cursor!.split('::')[0]).not.toBe(first.data.cursor!.split('::')[0]);
+  });
+
+  it('explains why a post is not in the feed', async () => {
+    const outsider = `at://${beta!.members[0]}/app.bsky.feed.post/3kzzzzzzzzzzz`;
+    expect(await explain('within-alpha', outsider)).toMatchObject({ rank: null, reason: expect.stringContaining('not ranked') });
+  });
+});
+
+const context0 = (feedContext: string): string[] => (JSON.parse(feedContext) as { b: string[] }).b;
