@@ -1,0 +1,2 @@
+export * from './atproto-network.js';
+export * from './firehose-to-jetstream.js';
