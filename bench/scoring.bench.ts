@@ -22,7 +22,7 @@ import {
   type FactorModel,
   type InteractionTable,
 } from '#lib/bridging';
-import { plantedCommunities, PlantedPostKind } from '../libs/testing/src/polis/index.js';
+import { plantedCommunities, PlantedPostKind } from '#lib/testing';
 
 const SIZES = {
   '1m': { interactions: 1_000_000, users: 100_000, posts: 100_000, bridgingPosts: 20, viralPosts: 20 },

@@ -1,15 +1,37 @@
 import { Injectable } from '@nestjs/common';
-import { PostRepository } from '#lib/clickhouse';
-import { InvalidCursorError } from '#lib/domain';
+import { PostRepository, type PostRef } from '#lib/clickhouse';
+import type { FeedDefinition } from '#lib/curation';
+import { InvalidCursorError, type FeedCursor } from '#lib/domain';
 import { CommunityMembersService } from './community-members.service.js';
 import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
 
 const ORDERING = 't';
+/** How long a feed's newest posts are served from memory before they are read again. */
+const TIMELINE_TTL_MS = 2_000;
+/** Newest posts kept in memory per feed; deeper pages are read from ClickHouse. */
+const TIMELINE_SIZE = 1_000;
 
-/** Newest posts by members of the feed's communities, within the feed's window. */
+interface Timeline {
+  fetchedAt: number;
+  posts: PostRef[];
+  /** True when the window holds no more posts than these (every page can be served from memory). */
+  complete: boolean;
+  pending?: Promise<Timeline>;
+}
+
+const before = (post: PostRef, cursor: FeedCursor) => post.timeUs < cursor.sortKey || (post.timeUs === cursor.sortKey && post.cid < cursor.cid);
+
+/**
+ * Newest posts by members of the feed's communities, within the feed's window.
+ *
+ * @NOTE The newest posts of each feed are read once per `TIMELINE_TTL_MS` and shared by every
+ * request, so the cost of a request does not grow with the size of the community; a post is
+ * at most that much late.
+ */
 @Injectable()
 export class RecentFeed implements FeedAlgorithm {
   readonly rankings = ['recent'] as const;
+  private readonly timelines = new Map<string, Timeline>();
 
   constructor(
     private readonly members: CommunityMembersService,
@@ -18,14 +40,38 @@ export class RecentFeed implements FeedAlgorithm {
 
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
     if (cursor && cursor.ordering !== ORDERING) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
+    const timeline = await this.timeline(feed);
+    const start = cursor ? timeline.posts.findIndex((post) => before(post, cursor)) : 0;
+    const cached = start < 0 ? [] : timeline.posts.slice(start, start + limit);
+    const posts =
+      cached.length === limit || timeline.complete ? cached : await this.read(feed, limit, cursor);
+    return { ordering: ORDERING, items: posts.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs })) };
+  }
+
+  private async timeline(feed: FeedDefinition): Promise<Timeline> {
+    const current = this.timelines.get(feed.shortname);
+    if (current && Date.now() - current.fetchedAt < TIMELINE_TTL_MS) return current;
+    if (current?.pending) return current.pending;
+    const pending = this.read(feed, TIMELINE_SIZE).then((posts) => {
+      const timeline = { fetchedAt: Date.now(), posts, complete: posts.length < TIMELINE_SIZE };
+      this.timelines.set(feed.shortname, timeline);
+      return timeline;
+    });
+    if (current) current.pending = pending;
+    else this.timelines.set(feed.shortname, { fetchedAt: 0, posts: [], complete: false, pending });
+    return pending.finally(() => {
+      if (current) current.pending = undefined;
+    });
+  }
+
+  private async read(feed: FeedDefinition, limit: number, cursor?: FeedCursor): Promise<PostRef[]> {
     const authors = await this.members.membersOfAll(feed.communities);
-    const posts = await this.posts.recentByAuthors({
+    return this.posts.recentByAuthors({
       authors: [...authors],
       limit,
       includeReplies: feed.includeReplies,
       sinceUs: Date.now() * 1000 - feed.windowHours * 3600 * 1_000_000,
       before: cursor ? { timeUs: cursor.sortKey, cid: cursor.cid } : undefined,
     });
-    return { ordering: ORDERING, items: posts.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs })) };
   }
 }

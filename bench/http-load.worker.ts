@@ -1,0 +1,42 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { Agent, request } from 'undici';
+import type { LoadOptions, LoadResult } from './http-load.js';
+
+const options = workerData as LoadOptions;
+const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+const latencies: number[] = [];
+let errors = 0;
+let next = 0;
+const deadline = performance.now() + options.durationSec * 1000;
+
+async function loop(): Promise<void> {
+  while (performance.now() < deadline) {
+    const url = options.urls[next++ % options.urls.length]!;
+    const started = performance.now();
+    try {
+      const response = await request(url, { dispatcher, headers: options.headers });
+      await response.body.arrayBuffer();
+      if (response.statusCode !== 200) errors += 1;
+    } catch {
+      errors += 1;
+    }
+    latencies.push(performance.now() - started);
+  }
+}
+
+const started = performance.now();
+await Promise.all(Array.from({ length: options.connections }, loop));
+const seconds = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+const result: LoadResult = {
+  requests: latencies.length,
+  errors,
+  seconds,
+  requestsPerSecond: latencies.length / seconds,
+  p50Ms: at(0.5),
+  p99Ms: at(0.99),
+  maxMs: latencies.at(-1) ?? 0,
+};
+await dispatcher.close();
+parentPort!.postMessage(result);
