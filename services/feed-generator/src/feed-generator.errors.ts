@@ -1,3 +1,4 @@
+import { InvalidCurationError } from '#lib/curation';
 import { InvalidCursorError } from '#lib/domain';
 import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { AdminAuthError } from './admin.guard.js';
@@ -13,6 +14,7 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof MembersOnlyError) {
     return error.reason === 'anonymous' ? new XrpcError(401, 'AuthMissing', error.message) : new XrpcError(403, 'Forbidden', error.message);
   }
+  if (error instanceof InvalidCurationError) return new InvalidRequestError(error.message, 'InvalidCuration');
   if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   return undefined;

@@ -3,6 +3,7 @@ import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
+import { AdminController } from './admin.controller.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
@@ -18,7 +19,7 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController, ExplainController],
+  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController, ExplainController, AdminController],
   providers: [
     FeedRegistry,
     CommunityMembersService,

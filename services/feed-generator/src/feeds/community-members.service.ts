@@ -3,7 +3,7 @@ import { CommunityRepository } from '#lib/clickhouse';
 import { FeedRegistry } from './feed.registry.js';
 
 /** Membership is recomputed at most this often per community. */
-const MEMBERSHIP_TTL_MS = 15_000;
+const MEMBERSHIP_TTL_MS = 5_000;
 /** Hashtag membership looks back this far. */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
 
@@ -17,6 +17,7 @@ interface CachedMembers {
 @Injectable()
 export class CommunityMembersService {
   private readonly cache = new Map<string, CachedMembers>();
+  private curationVersion = -1;
 
   constructor(
     private readonly registry: FeedRegistry,
@@ -24,6 +25,10 @@ export class CommunityMembersService {
   ) {}
 
   async members(communityId: string): Promise<ReadonlySet<string>> {
+    if (this.registry.version !== this.curationVersion) {
+      this.curationVersion = this.registry.version;
+      this.cache.clear();
+    }
     const cached = this.cache.get(communityId);
     if (cached && cached.expiresAt > Date.now()) return cached.members;
     if (cached?.pending) return cached.pending;

@@ -1,0 +1,246 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { AtpAgent } from '@atproto/api';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import { createServiceJwt } from '@atproto/xrpc-server';
+import type { ClickHouseClient } from '#lib/clickhouse';
+import { loadConfig } from '#lib/config';
+import { CLICKHOUSE } from '#lib/platform';
+import { startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
+
+const serviceDid = 'did:web:feeds.common-ground.test';
+const publisher = 'did:plc:publisher0000000000000000';
+const curator = 'did:plc:curator00000000000000000';
+const alice = 'did:plc:alice00000000000000000000';
+const bob = 'did:plc:bob0000000000000000000000';
+const mallory = 'did:plc:mallory00000000000000000';
+const clubList = `at://${curator}/app.bsky.graph.list/3kclublist000`;
+const adminToken = 'admin-token-for-tests-0123456789';
+const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
+const GET_SKELETON = 'app.bsky.feed.getFeedSkeleton';
+
+const curation = `communities:
+  club:
+    name: The club
+    members:
+      dids: [${alice}]
+      lists: [${clubList}]
+feeds:
+  club-only:
+    displayName: Club, members only
+    communities: [club]
+    membersOnly: true
+  club-public:
+    displayName: Club, public
+    communities: [club]
+`;
+
+let t = (Date.now() - 60_000) * 1000;
+const commit = (did: string, collection: string, rkey: string, record: Record<string, unknown>) => ({
+  did,
+  time_us: (t += 1_000),
+  kind: 'commit' as const,
+  commit: { rev: `3k${rkey}`, operation: 'create' as const, collection, rkey, cid: `bafyrei${rkey.padEnd(52, 'a')}`, record },
+});
+const post = (did: string, rkey: string) =>
+  commit(did, 'app.bsky.feed.post', rkey, { $type: 'app.bsky.feed.post', text: `hello from ${rkey}`, createdAt: new Date().toISOString(), langs: ['en'] });
+
+describe('curators, members-only feeds, verified service auth and feedback', () => {
+  let dir: string;
+  let plc: PlcDirectoryServer;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+  let agent: AtpAgent;
+  const keys = new Map<string, Secp256k1Keypair>();
+
+  const token = async (iss: string, options: { aud?: string; lxm?: string; exp?: number; signer?: string } = {}) =>
+    createServiceJwt({
+      iss,
+      aud: options.aud ?? serviceDid,
+      lxm: options.lxm ?? GET_SKELETON,
+      exp: options.exp,
+      keypair: keys.get(options.signer ?? iss)!,
+    });
+  const skeleton = async (name: string, jwt?: string) => {
+    const url = `${running.url}/xrpc/${GET_SKELETON}?feed=${encodeURIComponent(feed(name))}`;
+    const response = await fetch(url, { headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
+    return { status: response.status, body: (await response.json()) as { feed?: { post: string }[]; error?: string } };
+  };
+  const admin = (method: string, route: string, body?: unknown, auth = adminToken) =>
+    fetch(`${running.url}/api/admin/${route}`, {
+      method,
+      headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
+    await writeFile(path.join(dir, 'feeds.yaml'), curation);
+    plc = await startPlcDirectory();
+    for (const did of [alice, bob, mallory]) {
+      const keypair = await Secp256k1Keypair.create();
+      keys.set(did, keypair);
+      plc.publish(did, keypair, `${did.slice(8, 13)}.test`);
+    }
+    replay = await startJetstreamReplayServer({ events: [post(alice, '3kalice000001'), post(bob, '3kbob00000001')] });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `curation_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        FEEDGEN_SERVICE_DID: serviceDid,
+        FEEDGEN_PUBLISHER_DID: publisher,
+        PLC_URL: plc.url,
+        IDENTITY_ALLOW_INSECURE: 'true',
+        ADMIN_TOKEN: adminToken,
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        INGEST_BATCH_MAX_WAIT_MS: '50',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    agent = new AtpAgent({ service: running.url });
+    await waitFor(async () => (await skeleton('club-public')).body.feed?.length === 1);
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await plc?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('service auth on getFeedSkeleton', () => {
+    it('accepts a valid token whose audience is the service DID, with or without #bsky_fg', async () => {
+      expect((await skeleton('club-public', await token(bob))).status).toBe(200);
+      expect((await skeleton('club-public', await token(bob, { aud: `${serviceDid}#bsky_fg` }))).status).toBe(200);
+    });
+
+    it.each([
+      ['expired', () => token(bob, { exp: Math.floor(Date.now() / 1000) - 10 })],
+      ['forged (signed by another key)', () => token(bob, { signer: mallory })],
+      ['for another service', () => token(bob, { aud: 'did:web:elsewhere.test' })],
+      ['for another method', () => token(bob, { lxm: 'app.bsky.feed.getTimeline' })],
+      ['from an unknown account', async () => createServiceJwt({ iss: 'did:plc:nobody000000000000000000', aud: serviceDid, lxm: GET_SKELETON, keypair: keys.get(bob)! })],
+      ['not a JWT', async () => 'not.a.jwt'],
+    ])('rejects a token that is %s with AuthRequired', async (_defect, make) => {
+      const response = await skeleton('club-public', await make());
+      expect(response.status).toBe(401);
+      expect(response.body.error).toBe('AuthRequired');
+    });
+
+    it('serves public feeds to anonymous requests', async () => {
+      expect((await skeleton('club-public')).status).toBe(200);
+    });
+  });
+
+  describe('members-only feeds', () => {
+    it('serves a member, and refuses anonymous requests and non-members without leaking a post', async () => {
+      const member = await skeleton('club-only', await token(alice));
+      expect(member.status).toBe(200);
+      expect(member.body.feed!.map((item) => item.post)).toEqual([`at://${alice}/app.bsky.feed.post/3kalice000001`]);
+
+      const anonymous = await skeleton('club-only');
+      expect(anonymous).toEqual({ status: 401, body: { error: 'AuthMissing', message: expect.any(String) } });
+      const stranger = await skeleton('club-only', await token(bob));
+      expect(stranger).toEqual({ status: 403, body: { error: 'Forbidden', message: expect.any(String) } });
+    });
+
+    it('admits a new member as soon as the list-item event adding them arrives', async () => {
+      replay.push(
+        commit(curator, 'app.bsky.graph.listitem', '3klistitem001', {
+          $type: 'app.bsky.graph.listitem',
+          subject: bob,
+          list: clubList,
+          createdAt: new Date().toISOString(),
+        }),
+      );
+      await waitFor(async () => (await skeleton('club-only', await token(bob))).status === 200, 20_000);
+      const { body } = await skeleton('club-public');
+      expect(body.feed!.map((item) => item.post).sort()).toEqual([
+        `at://${alice}/app.bsky.feed.post/3kalice000001`,
+        `at://${bob}/app.bsky.feed.post/3kbob00000001`,
+      ]);
+    });
+  });
+
+  describe('curation without restart', () => {
+    it('keeps the previous definitions when the curator file has a mistake, and takes the fix', async () => {
+      const file = path.join(dir, 'feeds.yaml');
+      const good = await readFile(file, 'utf8');
+      await writeFile(file, `${good}  broken:\n    displayName: Broken\n    communities: [nobody]\n`);
+      await waitFor(async () => {
+        const state = (await (await admin('GET', 'curation')).json()) as { lastProblem: string | null };
+        return state.lastProblem?.includes('feeds.broken.communities.0') ?? false;
+      });
+      expect((await skeleton('club-public')).status).toBe(200);
+
+      await writeFile(file, `${good}  fixed:\n    displayName: Fixed\n    communities: [club]\n`);
+      await waitFor(async () => {
+        const { data } = await agent.app.bsky.feed.describeFeedGenerator();
+        return data.feeds.some((entry) => entry.uri === feed('fixed'));
+      });
+    });
+
+    it('lets curators edit feeds through the admin API, with the same validation', async () => {
+      expect((await admin('PUT', 'feeds/club-new', { displayName: 'Club, new', communities: ['club'] }, 'wrong-token-0123456789')).status).toBe(401);
+      const refused = await admin('PUT', 'feeds/club-bad', { displayName: 'Bad', communities: ['club'], ranking: 'loudest' });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { message: string }).message).toContain('feeds.club-bad.ranking');
+
+      const created = await admin('PUT', 'feeds/club-new', { displayName: 'Club, new', communities: ['club'], includeReplies: true });
+      expect(created.status).toBe(200);
+      const { data } = await agent.app.bsky.feed.describeFeedGenerator();
+      expect(data.feeds.map((entry) => entry.uri)).toContain(feed('club-new'));
+      expect(await readFile(path.join(dir, 'feeds.yaml'), 'utf8')).toContain('club-new:');
+    });
+  });
+
+  describe('sendInteractions and impressions', () => {
+    it('records feedback from an authenticated viewer and what was served to them', async () => {
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const item = `at://${alice}/app.bsky.feed.post/3kalice000001`;
+      expect((await skeleton('club-only', await token(alice))).status).toBe(200);
+
+      const send = (jwt?: string) =>
+        fetch(`${running.url}/xrpc/app.bsky.feed.sendInteractions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(jwt && { authorization: `Bearer ${jwt}` }) },
+          body: JSON.stringify({
+            feed: feed('club-only'),
+            interactions: [
+              { item, event: 'app.bsky.feed.defs#requestLess', feedContext: 'ctx', reqId: 'req-1' },
+              { item, event: 'app.bsky.feed.defs#interactionSeen' },
+            ],
+          }),
+        });
+      expect((await send()).status).toBe(401);
+      expect((await send(await token(alice))).status).toBe(401);
+      const accepted = await send(await token(alice, { lxm: 'app.bsky.feed.sendInteractions' }));
+      expect(accepted.status).toBe(200);
+      expect(await accepted.json()).toEqual({});
+
+      const query = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>());
+      const database = `curation_${process.pid}`;
+      await waitFor(async () => (await query(`SELECT kind FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).length === 2);
+      expect(await query(`SELECT kind, subject_uri FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).toEqual([
+        { kind: 'interactionSeen', subject_uri: item },
+        { kind: 'requestLess', subject_uri: item },
+      ]);
+      await waitFor(async () => (await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${alice}'`)).length > 0);
+    });
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
