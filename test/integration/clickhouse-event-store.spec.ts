@@ -1,6 +1,7 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, createClickHouseClient, EventRepository, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, createClickHouseClient, EventRepository, migrations, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
+import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
@@ -25,21 +26,29 @@ const post = (did: string, rkey: string, timeUs: number, extra: Partial<Pipeline
   ...extra,
 } as PipelineEventV1);
 
-describe('ClickHouse event store (embedded chDB)', () => {
+// The same repositories over both connections: chDB in-process, and ClickHouse's HTTP interface.
+describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s connection)', (kind) => {
   let client: ClickHouseClient;
-  const database = `test_events_${process.pid}`;
+  let server: ChdbHttpServer | undefined;
+  const database = `test_events_${kind}_${process.pid}`;
   let events: EventRepository;
   let posts: PostRepository;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    expect(await applyMigrations(client, database)).toEqual([1]);
+    if (kind === 'embedded') {
+      client = createClickHouseClient({ kind, path: ':memory:', database });
+    } else {
+      server = await startChdbHttpServer({ path: ':memory:' });
+      client = createClickHouseClient({ kind, url: server.url, username: 'default', password: '', database });
+    }
+    expect(await applyMigrations(client, database)).toEqual(migrations.map((migration) => migration.version));
     events = new EventRepository(client, database);
     posts = new PostRepository(client, database);
   });
   afterAll(async () => {
     await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
     await client.close();
+    await server?.close();
   });
 
   it('applies each migration once', async () => {

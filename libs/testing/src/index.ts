@@ -2,3 +2,4 @@ export * from './jsonl.js';
 export * from './synthetic-events.js';
 export * from './jetstream-replay.server.js';
 export * from './polis/index.js';
+export * from './chdb-http.server.js';

@@ -1,0 +1,76 @@
+/**
+ * TEST FIXTURE, not a database server: a small HTTP front over chDB that speaks the part of
+ * ClickHouse's HTTP interface `@clickhouse/client` uses (`/ping`; POST with the query in the body,
+ * or `?query=` plus data in the body for inserts; `param_*` query parameters; errors as
+ * `Code: N. DB::Exception: …` with `X-ClickHouse-Exception-Code`). It lets several processes
+ * share one ClickHouse engine in multi-process tests on machines where no ClickHouse server can be
+ * installed. Production uses a real ClickHouse server (`CLICKHOUSE_URL`).
+ */
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Session } from 'chdb';
+
+export interface ChdbHttpServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+async function body(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startChdbHttpServer(options: { path: string; port?: number; host?: string }): Promise<ChdbHttpServer> {
+  const session = new Session(options.path);
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://clickhouse.invalid');
+    if (url.pathname === '/ping') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('Ok.\n');
+      return;
+    }
+    const queryId = url.searchParams.get('query_id') ?? randomUUID();
+    // Settings in the URL (wait_end_of_query, …) are HTTP-transport concerns chDB does not need.
+    const params: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) if (key.startsWith('param_')) params[key.slice('param_'.length)] = value;
+    const text = await body(request);
+    const inUrl = url.searchParams.get('query');
+    const sql = inUrl ? `${inUrl}\n${text}` : text;
+    try {
+      const result = Object.keys(params).length > 0 ? await session.queryBindAsync(sql, params) : await session.queryAsync(sql);
+      response
+        .writeHead(200, {
+          'content-type': 'text/plain; charset=UTF-8',
+          'x-clickhouse-query-id': queryId,
+          'x-clickhouse-summary': JSON.stringify({ read_rows: '0', written_rows: '0' }),
+        })
+        .end(Buffer.from(result.bytes()));
+    } catch (error) {
+      const code = Number((error as { code?: unknown }).code) || 1000;
+      const message = (error as Error).message.replace(/^Code: \d+\. /, '');
+      response
+        .writeHead(500, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': String(code), 'x-clickhouse-query-id': queryId })
+        .end(`Code: ${code}. DB::Exception: ${message}\n`);
+    }
+  };
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500).end(String(error));
+    });
+  });
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      session.close?.();
+    },
+  };
+}
