@@ -1,1 +1,2 @@
 export * from './in-process.bus.js';
+export * from './prefixed.bus.js';

@@ -9,7 +9,16 @@ export type LogLevel = (typeof LogLevels)[number];
 
 export type BusConfig =
   | { kind: 'in-process' }
-  | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; consumerGroup: string; publishTimeoutMs: number };
+  | {
+      kind: 'kafka';
+      brokers: string[];
+      clientId: string;
+      partitions: number;
+      consumerGroup: string;
+      publishTimeoutMs: number;
+      /** Put in front of every topic name, so deployments can share a cluster. */
+      topicPrefix: string;
+    };
 
 export type ClickHouseConfig =
   | { kind: 'embedded'; path: string; database: string }
@@ -90,6 +99,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           partitions: read.integer('KAFKA_PARTITIONS', 6, { min: 1, max: 1024 }),
           consumerGroup: read.string('KAFKA_CONSUMER_GROUP', 'common-ground-scoring'),
           publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 30_000, { min: 1_000 }),
+          topicPrefix: read.string('KAFKA_TOPIC_PREFIX', ''),
         };
   if (bus.kind === 'in-process' && role !== 'all') {
     read.problem('KAFKA_BROKERS', `required when CG_ROLE=${role}: separate processes talk through Kafka`);

@@ -11,7 +11,7 @@ import {
   type ClickHouseClient,
 } from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
-import { InProcessBus } from '#lib/bus';
+import { InProcessBus, PrefixedBus } from '#lib/bus';
 import { createLogger, type Logger } from './logger.js';
 import { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
 
@@ -30,12 +30,13 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
   // Loaded only in scaled mode, so the embedded process never loads the Kafka client.
   const { KafkaBus } = await import('#lib/kafka');
   const kafkaLogger = logger.child({ component: 'kafka' });
-  return new KafkaBus({
+  const bus = new KafkaBus({
     brokers: config.bus.brokers,
     clientId: config.bus.clientId,
     publishTimeoutMs: config.bus.publishTimeoutMs,
-    log: (level, message, extra) => kafkaLogger[level === 'error' ? 'error' : 'warn'](extra ?? {}, message),
+    log: (level, message, extra) => kafkaLogger[level](extra ?? {}, message),
   });
+  return config.bus.topicPrefix ? new PrefixedBus(bus, config.bus.topicPrefix) : bus;
 }
 
 class PlatformLifecycle implements OnApplicationShutdown {
