@@ -3,3 +3,4 @@ export * from './synthetic-events.js';
 export * from './jetstream-replay.server.js';
 export * from './polis/index.js';
 export * from './chdb-http.server.js';
+export * from './app-process.js';

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const node = path.join(root, 'node_modules', '.bin', 'node');
+
+/** The built entry point (`npm run build`); tests that spawn processes need the build. */
+export const appEntry = path.join(root, 'dist', 'services', 'app', 'src', 'main.js');
+export const chdbHttpEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'chdb-http.main.js');
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A service process of this project, started from the build with its own environment. */
+export class AppProcess {
+  private child?: ChildProcess;
+  /** The last lines the process wrote to stderr, for failure messages. */
+  readonly output: string[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly entry: string,
+    private readonly env: Record<string, string>,
+    private readonly args: string[] = [],
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): this {
+    const child = spawn(node, [this.entry, ...this.args], {
+      env: { PATH: process.env.PATH ?? '', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      this.output.splice(0, Math.max(0, this.output.length - 200));
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.child = child;
+    return this;
+  }
+
+  /** Resolves with the first stdout line that parses as JSON and has the given key. */
+  async firstJsonLine<T>(key: string, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of this.output) {
+        try {
+          const value = JSON.parse(line) as Record<string, unknown>;
+          if (key in value) return value as T;
+        } catch {
+          // not a JSON line
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name} printed no "${key}" line:\n${this.output.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Stops the process with `signal` and waits for it to exit; resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = once(child, 'exit');
+    child.kill(signal);
+    const [code] = (await exited) as [number | null];
+    this.child = undefined;
+    return code;
+  }
+}

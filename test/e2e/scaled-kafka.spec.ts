@@ -1,0 +1,151 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DeadLetterHeaders, Topics, type IncomingMessage } from '#lib/contracts';
+import { KafkaBus } from '#lib/kafka';
+import { PrefixedBus } from '#lib/bus';
+import {
+  AppProcess,
+  appEntry,
+  chdbHttpEntry,
+  freePort,
+  generateJetstreamEvents,
+  startJetstreamReplayServer,
+  type JetstreamReplayServer,
+} from '#lib/testing';
+import { startBroker, type StartedBroker } from '../../scripts/kafka-broker.mjs';
+
+interface Status {
+  ingest?: { published: number };
+  scoring?: { written: number; deadLettered: number };
+  store: { events: number; posts: number };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000, context = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('scaled mode: ingest, scoring and feed generator as processes on a real Kafka broker', () => {
+  const generated = generateJetstreamEvents({
+    seed: 3,
+    users: 20_000,
+    events: 200_000,
+    startUs: (Date.now() - 12 * 3_600_000) * 1000,
+    durationSec: 12 * 3_600 - 60,
+    mix: { other: 0 },
+  });
+  const prefix = `e2e${Date.now()}.`;
+  let dir: string;
+  let broker: StartedBroker;
+  let clickhouse: AppProcess;
+  let replay: JetstreamReplayServer;
+  const services = new Map<string, AppProcess>();
+  const ports = new Map<string, number>();
+
+  const status = async (role = 'feed-generator'): Promise<Status> => {
+    const response = await fetch(`http://127.0.0.1:${ports.get(role)}/status`);
+    if (!response.ok) throw new Error(`status ${response.status}`);
+    return (await response.json()) as Status;
+  };
+  const logs = () => [...services.values()].map((service) => `--- ${service.name}\n${service.output.slice(-15).join('\n')}`).join('\n');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-scaled-'));
+    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
+    broker = await startBroker();
+    clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
+    const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
+    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 12_000 } });
+    for (const role of ['scoring', 'feed-generator', 'ingest']) {
+      const port = await freePort();
+      ports.set(role, port);
+      services.set(
+        role,
+        new AppProcess(role, appEntry, {
+          CG_ROLE: role,
+          KAFKA_BROKERS: broker.brokers,
+          KAFKA_TOPIC_PREFIX: prefix,
+          KAFKA_PARTITIONS: '4',
+          KAFKA_PUBLISH_TIMEOUT_MS: '5000',
+          CLICKHOUSE_URL: clickhouseUrl,
+          CLICKHOUSE_DATABASE: 'scaled',
+          DATA_DIR: path.join(dir, role),
+          FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+          JETSTREAM_URL: replay.subscribeUrl,
+          HTTP_PORT: String(port),
+          HTTP_BIND_HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const service of services.values()) await service.stop('SIGKILL');
+    await replay?.close();
+    await clickhouse?.stop();
+    await broker?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores exactly the source events although scoring is killed mid-way and the broker restarts during ingest', async () => {
+    services.get('scoring')!.start();
+    services.get('feed-generator')!.start();
+    await waitFor('the feed generator', () => status());
+    services.get('ingest')!.start();
+
+    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), 120_000, logs);
+    await services.get('scoring')!.stop('SIGKILL');
+    services.get('scoring')!.start();
+
+    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), 120_000, logs);
+    await broker.restart();
+
+    await waitFor(
+      'every event in ClickHouse',
+      async () => ((await status()).store.events >= generated.counts.mappable ? true : undefined),
+      240_000,
+      logs,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const { store } = await status();
+    expect(store.events).toBe(generated.counts.mappable);
+    const { post, reply, quote, deletes } = generated.counts;
+    expect(store.posts).toBe(post + reply + quote - deletes.post);
+  });
+
+  it('sends messages that cannot be decoded to the dead-letter topic with the reason, while the rest flows', async () => {
+    const bus = new PrefixedBus(new KafkaBus({ brokers: [broker.brokers], clientId: 'e2e-dead-letter', logLevel: 'error' }), prefix);
+    const deadLetters: IncomingMessage[] = [];
+    const subscription = await bus.subscribe({
+      groupId: `e2e-dead-letter-reader-${Date.now()}`,
+      topics: [Topics.deadLetter],
+      handler: async (batch) => void deadLetters.push(...batch.messages),
+    });
+    try {
+      const before = (await status()).store.events;
+      const good = {
+        v: 1, type: 'follow', op: 'create', did: 'did:plc:deadletter0000000000000', rkey: '3kdeadletter1',
+        timeUs: Date.now() * 1000, createdAtMs: Date.now(), subjectDid: 'did:plc:someone00000000000000000',
+      };
+      await bus.publish(Topics.events, [
+        { key: 'did:plc:x', value: 'not json at all' },
+        { key: 'did:plc:x', value: JSON.stringify({ v: 2, type: 'post' }) },
+        { key: good.did, value: JSON.stringify(good) },
+      ]);
+      await waitFor('two dead letters', async () => (deadLetters.length >= 2 ? true : undefined), 60_000, logs);
+      expect(deadLetters.map((message) => message.headers[DeadLetterHeaders.reason])).toEqual(['not valid JSON', 'unsupported schema version 2']);
+      expect(deadLetters[0]!.headers[DeadLetterHeaders.sourceTopic]).toBe(Topics.events);
+      await waitFor('the good message', async () => ((await status()).store.events === before + 1 ? true : undefined), 60_000, logs);
+    } finally {
+      await subscription.stop();
+      await bus.close();
+    }
+  });
+});
