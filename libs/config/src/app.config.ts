@@ -37,6 +37,11 @@ export interface ScoringConfig {
   batchSize: number;
   /** Seconds between score snapshot recomputations. */
   intervalSeconds: number;
+  /**
+   * Whether this process recomputes the score snapshots. Any number of scoring processes share the
+   * consumer work; exactly one should compute snapshots.
+   */
+  snapshots: boolean;
 }
 
 export interface HttpConfig {
@@ -135,6 +140,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const scoring: ScoringConfig = {
     batchSize: read.integer('SCORING_BATCH_SIZE', 20_000, { min: 1, max: 500_000 }),
     intervalSeconds: read.integer('SCORING_INTERVAL_SECONDS', 30, { min: 1, max: 86_400 }),
+    snapshots: read.boolean('SCORING_SNAPSHOTS', true),
   };
 
   const hostname = read.string('FEEDGEN_HOSTNAME', 'localhost');

@@ -54,7 +54,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   }
 
   onApplicationBootstrap(): void {
-    this.schedule(1_000);
+    if (this.config.scoring.snapshots) this.schedule(1_000);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
