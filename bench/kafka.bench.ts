@@ -1,0 +1,97 @@
+/**
+ * Scaled-mode benchmark on a real Kafka broker:
+ *  1. ingest → Kafka: replayed Jetstream events mapped, batched and published with `acks: -1`;
+ *     events/s counted when the broker has acknowledged the last one.
+ *  2. Kafka → ClickHouse: a scoring consumer group reads the topic from the start and writes the
+ *     events (ClickHouse embedded in this process through chDB); events/s until all are stored,
+ *     with the consumer lag per partition sampled every second.
+ *
+ *     npm run bench:kafka                   # BENCH_EVENTS=200000; KAFKA_BROKERS=host:port to use your broker
+ */
+import 'reflect-metadata';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type AppConfig } from '#lib/config';
+import { Topics } from '#lib/contracts';
+import { KafkaBus } from '#lib/kafka';
+import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
+import { startApp } from '../services/app/src/app.factory.js';
+import { JetstreamIngestService } from '../services/ingest/src/jetstream-ingest.service.js';
+import { EventBatchConsumer } from '../services/scoring/src/event-batch.consumer.js';
+import { startBroker } from '../scripts/kafka-broker.mjs';
+
+const events = Number(process.env.BENCH_EVENTS ?? 200_000);
+const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-kafka-'));
+const broker = process.env.KAFKA_BROKERS ? undefined : await startBroker();
+const brokers = process.env.KAFKA_BROKERS ?? broker!.brokers;
+const prefix = `bench${Date.now()}.`;
+await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
+
+const generated = generateJetstreamEvents({
+  seed: 5,
+  users: 50_000,
+  events,
+  startUs: (Date.now() - 3_600_000) * 1000,
+  mix: { other: 0 },
+});
+const replay = await startJetstreamReplayServer({ events: generated.events, startPaused: true });
+const base = loadConfig({
+  KAFKA_BROKERS: brokers,
+  KAFKA_TOPIC_PREFIX: prefix,
+  KAFKA_PARTITIONS: '6',
+  KAFKA_CONSUMER_GROUP: `${prefix}scoring`,
+  CLICKHOUSE_PATH: ':memory:',
+  CLICKHOUSE_DATABASE: 'bench_kafka',
+  DATA_DIR: dir,
+  FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+  JETSTREAM_URL: replay.subscribeUrl,
+  INGEST_BATCH_SIZE: '10000',
+  SCORING_SNAPSHOTS: 'false',
+  HTTP_PORT: '0',
+  HTTP_BIND_HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+});
+// @NOTE One process plays each role in turn here; the embedded ClickHouse keeps the bench free of
+// a server (scaled deployments point CLICKHOUSE_URL at one).
+const as = (role: AppConfig['role']): AppConfig => ({ ...base, role });
+
+const ingest = await startApp(as('ingest'));
+const ingestStats = ingest.app.get(JetstreamIngestService).stats;
+await replay.waitForConnections(1);
+let started = performance.now();
+replay.resume();
+while (ingestStats.published < generated.counts.mappable) await new Promise((resolve) => setTimeout(resolve, 20));
+const ingestSeconds = (performance.now() - started) / 1000;
+console.log(
+  `ingest → Kafka: ${generated.counts.mappable} events acknowledged in ${ingestSeconds.toFixed(2)} s = ` +
+    `${Math.round(generated.counts.mappable / ingestSeconds)} events/s (${ingestStats.batches} batches, acks=-1, gzip)`,
+);
+await ingest.close();
+
+const admin = new KafkaBus({ brokers: [brokers], clientId: 'bench-lag', logLevel: 'error' });
+const scoring = await startApp(as('scoring'));
+const scoringStats = scoring.app.get(EventBatchConsumer).stats;
+started = performance.now();
+const samples: string[] = [];
+const sampler = setInterval(() => {
+  void admin.getLag(`${prefix}scoring`, `${prefix}${Topics.events}`).then((lag) => {
+    const total = lag.reduce((sum, partition) => sum + partition.lag, 0);
+    samples.push(`  t=${((performance.now() - started) / 1000).toFixed(0)}s lag ${total} [${lag.map((p) => p.lag).join(', ')}] written ${scoringStats.written}`);
+  });
+}, 1_000);
+while (scoringStats.written < generated.counts.mappable) await new Promise((resolve) => setTimeout(resolve, 20));
+const consumeSeconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
+console.log(
+  `Kafka → ClickHouse: ${scoringStats.written} events stored in ${consumeSeconds.toFixed(2)} s = ` +
+    `${Math.round(scoringStats.written / consumeSeconds)} events/s (${scoringStats.batches} batches; includes joining the group)`,
+);
+console.log('consumer lag per partition while it ran:');
+for (const sample of samples) console.log(sample);
+
+await scoring.close();
+await admin.close();
+await replay.close();
+await broker?.stop();
+await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,357 @@
+import kafkajs from 'kafkajs';
+import type { Admin, ITopicMetadata, Kafka as KafkaClient, LogEntry, Message, Producer, logLevel as KafkaJsLogLevel } from 'kafkajs';
+import {
+  BusUnavailableError,
+  type MessageBus,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicSpec,
+} from '#lib/contracts';
+import {
+  resolveKafkaBusOptions,
+  type KafkaBusOptions,
+  type KafkaLogLevel,
+  type ResolvedKafkaBusOptions,
+} from './kafka.config.js';
+import { KafkaSubscription } from './kafka.subscription.js';
+
+// kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
+const { Kafka, CompressionTypes, Partitioners, logLevel: KafkaJsLevels } = kafkajs;
+
+export interface PartitionLag {
+  partition: number;
+  /** Messages on the partition after the group's committed offset. */
+  lag: number;
+}
+
+const LEVEL_NAMES = new Map<KafkaJsLogLevel, KafkaLogLevel>([
+  [KafkaJsLevels.ERROR, 'error'],
+  [KafkaJsLevels.WARN, 'warn'],
+  [KafkaJsLevels.INFO, 'info'],
+  [KafkaJsLevels.DEBUG, 'debug'],
+]);
+const LEVEL_ORDER: KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
+const LEVEL_VALUES: Record<KafkaLogLevel, KafkaJsLogLevel> = {
+  error: KafkaJsLevels.ERROR,
+  warn: KafkaJsLevels.WARN,
+  info: KafkaJsLevels.INFO,
+  debug: KafkaJsLevels.DEBUG,
+};
+
+// Backoff between whole publish attempts; all of them together are bounded by `publishTimeoutMs`.
+const PUBLISH_RETRY_INITIAL_MS = 250;
+const PUBLISH_RETRY_MAX_MS = 2_000;
+// kafkajs's own retries (connections, metadata, requests). `factor` and `multiplier` are given too:
+// kafkajs swaps in other defaults when NODE_ENV=test, and tests should see production behaviour.
+const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, factor: 0.2, multiplier: 2 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The Kafka `MessageBus` (scaled mode). One idempotent producer shared by all publishes, one consumer
+ * per subscription; offsets are committed explicitly, only after the handler resolved.
+ */
+export class KafkaBus implements MessageBus {
+  private readonly options: ResolvedKafkaBusOptions;
+  private readonly kafka: KafkaClient;
+  private producer: Promise<Producer> | undefined;
+  private admin: Promise<Admin> | undefined;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(options: KafkaBusOptions) {
+    this.options = resolveKafkaBusOptions(options);
+    const { log } = this.options;
+    this.kafka = new Kafka({
+      clientId: this.options.clientId,
+      brokers: this.options.brokers,
+      connectionTimeout: this.options.connectionTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      enforceRequestTimeout: true,
+      retry: CLIENT_RETRY,
+      // One level lower than asked, as some kafkajs lines are re-levelled below.
+      logLevel: LEVEL_VALUES[this.options.logLevel === 'error' ? 'warn' : this.options.logLevel],
+      logCreator: () => (entry: LogEntry) => {
+        const { message, timestamp: _timestamp, logger: _logger, ...extra } = entry.log as LogEntry['log'] & {
+          logger?: unknown;
+        };
+        // @NOTE: the producer's retries are bounded on purpose (a publish must fail within
+        // `publishTimeoutMs`); sequence numbers still de-duplicate the retries kafkajs does make.
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
+        const level = kafkaJsLevel(entry.level, entry.namespace, message);
+        if (LEVEL_ORDER.indexOf(level) > LEVEL_ORDER.indexOf(this.options.logLevel)) return;
+        log(level, message, { namespace: entry.namespace, ...extra });
+      },
+    });
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    try {
+      const admin = await this.getAdmin();
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((topic) => !existing.has(topic.name));
+      if (missing.length > 0) {
+        // Returns false (does not throw) when another process created them first.
+        await admin.createTopics({
+          waitForLeaders: true,
+          timeout: this.options.requestTimeoutMs,
+          topics: missing.map((topic) => ({
+            topic: topic.name,
+            numPartitions: topic.partitions,
+            replicationFactor: this.options.replicationFactor,
+          })),
+        });
+      }
+      const metadata = await this.waitForLeaders(
+        admin,
+        topics.map((topic) => topic.name),
+      );
+      for (const spec of topics) {
+        const found = metadata.find((topic) => topic.name === spec.name);
+        if (found && found.partitions.length < spec.partitions) {
+          this.log('warn', `topic ${spec.name} has ${found.partitions.length} partitions, fewer than the ${spec.partitions} asked for`);
+        }
+      }
+    } catch (error) {
+      throw new BusUnavailableError(`could not ensure topics ${topics.map((t) => t.name).join(', ')}: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new BusUnavailableError('the Kafka bus is closed');
+    if (messages.length === 0) return;
+    const timeoutMs = this.options.publishTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const what = `publish of ${messages.length} messages to ${topic}`;
+    const payload = messages.map((message) => ({ key: message.key, value: message.value, headers: message.headers }));
+    let timedOut = false;
+    // @NOTE: kafkajs gives up on an unreachable broker after its connection retries (a few seconds);
+    // this loop keeps trying until `publishTimeoutMs`, so a broker restart or leader move is ridden out.
+    // A retried send reuses the idempotent producer's sequence numbers (kafkajs advances them only on
+    // success), so the broker drops a copy that did arrive before a lost acknowledgement.
+    const attempts = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.track(this.sendOnce(topic, payload));
+          return;
+        } catch (error) {
+          const wait = Math.min(PUBLISH_RETRY_MAX_MS, PUBLISH_RETRY_INITIAL_MS * 2 ** (attempt - 1));
+          if (timedOut) return;
+          if (!isTransient(error) || Date.now() + wait >= deadline) {
+            throw new BusUnavailableError(`${what} failed after ${attempt} attempt(s): ${describe(error)}`, { cause: error });
+          }
+          this.log('warn', `${what} failed; retrying`, { attempt, retryInMs: wait, error: describe(error) });
+          await sleep(wait);
+          if (timedOut) return;
+        }
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new BusUnavailableError(`${what} not acknowledged within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([attempts, expiry]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (this.closed) throw new BusUnavailableError('the Kafka bus is closed');
+    const subscription: KafkaSubscription = new KafkaSubscription(
+      this.kafka,
+      this.options,
+      options,
+      (level, message, extra) => this.log(level, message, extra),
+      () => this.subscriptions.delete(subscription),
+    );
+    try {
+      await subscription.start();
+    } catch (error) {
+      throw new BusUnavailableError(
+        `could not subscribe group ${options.groupId} to ${options.topics.join(', ')}: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    const admin = this.kafka.admin({ retry: { retries: 0 } });
+    const attempt = (async () => {
+      await admin.connect();
+      await admin.describeCluster();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.pingTimeoutMs);
+    });
+    try {
+      return (await Promise.race([attempt.then(() => 'ok' as const), timeout])) === 'ok';
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      // Disconnect only once the attempt settled, so a late connect does not leave a socket open.
+      void attempt
+        .catch(() => undefined)
+        .then(() => admin.disconnect())
+        .catch(() => undefined);
+    }
+  }
+
+  /** Consumer lag per partition of `topic` for `groupId` (a group that never committed lags by the whole partition). */
+  async getLag(groupId: string, topic: string): Promise<PartitionLag[]> {
+    const admin = await this.getAdmin();
+    const [committed, ends] = await Promise.all([
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
+    const committedByPartition = new Map(
+      (committed.find((entry) => entry.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.offset]),
+    );
+    return ends
+      .map((end) => {
+        const offset = committedByPartition.get(end.partition);
+        const from = offset === undefined || BigInt(offset) < 0n ? BigInt(end.low) : BigInt(offset);
+        const lag = BigInt(end.high) - from;
+        return { partition: end.partition, lag: Number(lag > 0n ? lag : 0n) };
+      })
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
+    // kafkajs buffers nothing: a publish is done once acknowledged, so waiting for those in flight is the flush.
+    await Promise.allSettled([...this.inflight]);
+    const producer = this.producer;
+    const admin = this.admin;
+    this.producer = undefined;
+    this.admin = undefined;
+    await Promise.allSettled([
+      producer?.then((p) => p.disconnect()),
+      admin?.then((a) => a.disconnect()),
+    ]);
+  }
+
+  private getProducer(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        // kafkajs keeps idempotent sends in order only with one request in flight per broker.
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: CLIENT_RETRY,
+      });
+      const connecting = producer.connect().then(() => producer);
+      this.producer = connecting;
+      // A failed connect must not be cached: the next publish tries again.
+      connecting.catch(() => {
+        if (this.producer === connecting) this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
+  private getAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      const connecting = admin.connect().then(() => admin);
+      this.admin = connecting;
+      connecting.catch(() => {
+        if (this.admin === connecting) this.admin = undefined;
+      });
+    }
+    return this.admin;
+  }
+
+  private async waitForLeaders(admin: Admin, topics: string[]): Promise<ITopicMetadata[]> {
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (;;) {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      const ready =
+        metadata.length === topics.length &&
+        metadata.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0));
+      if (ready) return metadata;
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after ${this.options.requestTimeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  private async sendOnce(topic: string, messages: Message[]): Promise<void> {
+    const producer = await this.getProducer();
+    await producer.send({
+      topic,
+      acks: -1,
+      timeout: this.options.requestTimeoutMs,
+      compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+      messages,
+    });
+  }
+
+  /** Remembers a send until it settles, so `close()` can wait for it (it may outlive a timed-out publish). */
+  private track<T>(promise: Promise<T>): Promise<T> {
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.add(settled);
+    void settled.finally(() => this.inflight.delete(settled));
+    return promise;
+  }
+
+  private log(level: KafkaLogLevel, message: string, extra: Record<string, unknown> = {}): void {
+    if (LEVEL_ORDER.indexOf(level) > LEVEL_ORDER.indexOf(this.options.logLevel)) return;
+    this.options.log(level, message, { namespace: 'KafkaBus', ...extra });
+  }
+}
+
+/**
+ * kafkajs logs every error response at ERROR, including the ones it handles as routine (a group
+ * rebalancing, a coordinator still loading) and each failed connection attempt it will retry.
+ * Routine responses become debug and connection trouble a warning; failures that matter reach the
+ * caller as rejected operations (or the bus's own error lines).
+ */
+function kafkaJsLevel(level: KafkaJsLogLevel, namespace: string, message: string): KafkaLogLevel {
+  const name = LEVEL_NAMES.get(level) ?? 'info';
+  if (name !== 'error') return name;
+  // `BrokerPool` repeats each failed connection attempt as a warning.
+  if (namespace === 'Connection' && (message.startsWith('Response ') || message.startsWith('Connection error'))) return 'debug';
+  if (namespace === 'Connection' || namespace === 'BrokerPool') return 'warn';
+  return name;
+}
+
+/** Errors worth another publish attempt: connection trouble and retriable broker answers. */
+function isTransient(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 10; depth++) {
+    const retriable = (current as { retriable?: unknown }).retriable;
+    if (current.name === 'KafkaJSProtocolError') return retriable === true;
+    if (/Connection|BrokerNotFound|Metadata|Timeout|NumberOfRetriesExceeded|LockTimeout/.test(current.name)) return true;
+    if (current.cause === current) break;
+    current = current.cause;
+  }
+  return false;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error && error.cause !== error ? ` (${error.cause.message})` : '';
+    return `${error.name}: ${error.message}${cause}`;
+  }
+  return String(error);
+}

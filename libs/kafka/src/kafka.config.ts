@@ -1,0 +1,92 @@
+export type KafkaCompression = 'gzip' | 'none';
+
+export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * Receives the log lines of kafkajs and of the bus. `extra.namespace` names the component
+ * (`Producer`, `Consumer`, `Runner`... from kafkajs, `KafkaBus` for this library's own lines).
+ */
+export type KafkaLog = (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => void;
+
+export interface KafkaBusOptions {
+  /** `host:port` of one or more brokers. */
+  brokers: string[];
+  clientId?: string;
+  /**
+   * Producer compression. kafkajs ships only gzip; lz4, snappy and zstd need codec packages
+   * (native or slow), and every consumer would have to register them too.
+   */
+  compression?: KafkaCompression;
+  /** Replication factor of topics created by `ensureTopics` (1 on a single-node development broker). */
+  replicationFactor?: number;
+  /** Upper bound on the time one `publish` may take before it rejects with `BusUnavailableError`. */
+  publishTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Default upper bound on messages per handler call, when `subscribe` does not give one. */
+  maxBatchSize?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Longest time a fetch waits on the broker for new data; also bounds how long `stop()` waits for an idle fetch. */
+  maxWaitTimeMs?: number;
+  /** Most bytes fetched per partition in one request (kafkajs default 1 MiB). */
+  maxBytesPerPartition?: number;
+  /** First wait after a handler failure before the batch is handed over again; doubles up to `handlerRetryMaxMs`. */
+  handlerRetryInitialMs?: number;
+  handlerRetryMaxMs?: number;
+  pingTimeoutMs?: number;
+  /** Lines below this level are dropped. */
+  logLevel?: KafkaLogLevel;
+  /** Where log lines go; the default writes one line per entry to stderr. */
+  log?: KafkaLog;
+}
+
+export type ResolvedKafkaBusOptions = Required<KafkaBusOptions>;
+
+export const defaultKafkaLog: KafkaLog = (level, message, extra = {}) => {
+  const { namespace, stack: _stack, ...rest } = extra;
+  const details = Object.keys(rest).length > 0 ? ` ${safeJson(rest)}` : '';
+  const component = typeof namespace === 'string' && namespace ? ` ${namespace}:` : '';
+  process.stderr.write(`[kafka] ${level.toUpperCase()}${component} ${message}${details}\n`);
+};
+
+export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaBusOptions {
+  if (options.brokers.length === 0) throw new Error('KafkaBus needs at least one broker');
+  return {
+    brokers: options.brokers,
+    clientId: options.clientId ?? 'common-ground',
+    compression: options.compression ?? 'gzip',
+    replicationFactor: options.replicationFactor ?? 1,
+    publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 3_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxBatchSize: options.maxBatchSize ?? 1_000,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
+    maxWaitTimeMs: options.maxWaitTimeMs ?? 1_000,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+    handlerRetryInitialMs: options.handlerRetryInitialMs ?? 200,
+    handlerRetryMaxMs: options.handlerRetryMaxMs ?? 5_000,
+    pingTimeoutMs: options.pingTimeoutMs ?? 2_000,
+    logLevel: options.logLevel ?? 'warn',
+    log: options.log ?? defaultKafkaLog,
+  };
+}
+
+/** Parses a comma-separated broker list such as the `KAFKA_BROKERS` environment variable. */
+export function parseBrokerList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker.length > 0);
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, item: unknown) =>
+      item instanceof Error ? `${item.name}: ${item.message}` : typeof item === 'bigint' ? item.toString() : item,
+    );
+  } catch {
+    return '[unserialisable]';
+  }
+}

@@ -1,0 +1,189 @@
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { BatchContext, IncomingMessage, SubscribeOptions, Subscription } from '#lib/contracts';
+import type { KafkaLogLevel, ResolvedKafkaBusOptions } from './kafka.config.js';
+
+type Log = (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => void;
+
+// The consumer's retries of fetches, joins and commits before kafkajs restarts it (see kafka.bus.ts on `factor`).
+const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8, factor: 0.2, multiplier: 2 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One consumer group member: a kafkajs consumer with explicit commits after each handler call.
+ * If kafkajs gives up on its consumer (a crash it does not restart itself, e.g. no broker reachable
+ * for longer than its retries), a new consumer replaces it after a pause, until `stop()`.
+ */
+export class KafkaSubscription implements Subscription {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private rebuildTimer: NodeJS.Timeout | undefined;
+  private rebuilding: Promise<void> | undefined;
+  private readonly maxBatchSize: number;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: ResolvedKafkaBusOptions,
+    private readonly subscription: SubscribeOptions,
+    private readonly log: Log,
+    private readonly onStopped: () => void,
+  ) {
+    this.maxBatchSize = Math.max(1, subscription.maxBatchSize ?? options.maxBatchSize);
+  }
+
+  /** Joins the group; rejects when the consumer cannot connect or subscribe. */
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.subscription.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: CONSUMER_RETRY,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (event.payload.restart || this.stopping || this.consumer !== consumer) return;
+      this.log('error', `consumer of group ${this.subscription.groupId} stopped; replacing it`, {
+        error: event.payload.error.message,
+      });
+      this.scheduleRebuild();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: this.subscription.topics, fromBeginning: true });
+      // Resolves once the member joined the group and received its partitions.
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => this.consumeBatch(payload),
+      });
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      clearTimeout(this.rebuildTimer);
+      await this.rebuilding;
+      // kafkajs waits for the batch in flight (and the commit inside it), then leaves the group.
+      await this.consumer?.disconnect();
+      this.onStopped();
+    })();
+    return this.stopped;
+  }
+
+  private scheduleRebuild(): void {
+    clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuilding = this.start()
+        .catch((error: unknown) => {
+          if (this.stopping) return;
+          this.log('error', `could not restart the consumer of group ${this.subscription.groupId}; trying again`, {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          this.scheduleRebuild();
+        })
+        .finally(() => {
+          this.rebuilding = undefined;
+        });
+    }, this.options.handlerRetryMaxMs);
+  }
+
+  private async consumeBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const { groupId, handler } = this.subscription;
+    const isStopping = (): boolean => this.stopping || !isRunning() || isStale();
+    // A heartbeat failure means the group is rebalancing: it must reach kafkajs, which then re-joins,
+    // instead of being taken for a handler failure.
+    let heartbeatError: unknown;
+    const context: BatchContext = {
+      heartbeat: async () => {
+        try {
+          await heartbeat();
+        } catch (error) {
+          heartbeatError = error;
+          throw error;
+        }
+      },
+      isStopping,
+    };
+
+    for (let start = 0; start < batch.messages.length; start += this.maxBatchSize) {
+      if (isStopping()) return;
+      const chunk = batch.messages.slice(start, start + this.maxBatchSize);
+      const messages = chunk.map((message) => toIncoming(message, partition));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await handler({ topic, partition, messages }, context);
+          break;
+        } catch (error) {
+          if (heartbeatError !== undefined) throw heartbeatError;
+          const delay = Math.min(
+            this.options.handlerRetryMaxMs,
+            this.options.handlerRetryInitialMs * 2 ** Math.min(attempt - 1, 20),
+          );
+          this.log('error', `handler of group ${groupId} failed; the batch will be handed over again`, {
+            topic,
+            partition,
+            firstOffset: messages[0]?.offset,
+            lastOffset: messages.at(-1)?.offset,
+            attempt,
+            retryInMs: delay,
+            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          });
+          // @NOTE: the batch is retried here rather than by throwing to kafkajs: kafkajs counts every
+          // error thrown from eachBatch against the consumer's retry budget and, once it is spent,
+          // crashes and restarts the consumer, which makes the whole group rebalance.
+          await backoff(delay, heartbeat, isStopping);
+          // Stopping: leave the batch uncommitted; whoever consumes the partition next receives it again.
+          if (isStopping()) return;
+        }
+      }
+      const lastOffset = chunk[chunk.length - 1]!.offset;
+      resolveOffset(lastOffset);
+      // Explicit offsets go straight to the group coordinator (the argument-less form commits only on
+      // kafkajs's auto-commit schedule, which is off). The committed offset is the next one to read.
+      await commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+      });
+      await heartbeat();
+    }
+  }
+}
+
+async function backoff(ms: number, heartbeat: () => Promise<void>, isStopping: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && !isStopping()) {
+    await sleep(Math.min(100, until - Date.now()));
+    // Throttled by kafkajs to one request per heartbeat interval; throws when the group rebalances.
+    await heartbeat();
+  }
+}
+
+function toIncoming(message: KafkaMessage, partition: number): IncomingMessage {
+  return {
+    key: message.key ? message.key.toString('utf8') : null,
+    value: message.value ? message.value.toString('utf8') : '',
+    headers: decodeHeaders(message.headers),
+    partition,
+    offset: message.offset,
+  };
+}
+
+function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    // A repeated header keeps its last value, as Kafka's `Headers.lastHeader` does.
+    const value = Array.isArray(raw) ? raw.at(-1) : raw;
+    if (value !== undefined) decoded[name] = value.toString();
+  }
+  return decoded;
+}

@@ -1,0 +1,33 @@
+// Types for scripts/kafka-broker.mjs (plain ESM, so the TypeScript tests can import it).
+export declare const KAFKA_VERSION: string;
+
+export interface StartBrokerOptions {
+  /** PLAINTEXT port on 127.0.0.1; a free one when omitted. */
+  port?: number;
+  /** KRaft controller port on 127.0.0.1; a free one when omitted. */
+  controllerPort?: number;
+  /** Folder for config, data and logs; reused if already formatted and never removed. Default: a new temp folder. */
+  dataDir?: string;
+  /** Keep the temp folder when the broker stops (default false; always true with `dataDir`). */
+  keepData?: boolean;
+  /** How long to wait for "Kafka Server started" (default 90 s). */
+  startTimeoutMs?: number;
+}
+
+export interface StartedBroker {
+  /** `127.0.0.1:PORT`, the bootstrap address for clients. */
+  brokers: string;
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  /** PID of the broker JVM; undefined while stopped. */
+  readonly pid: number | undefined;
+  /** SIGTERM, SIGKILL after 20 s; then removes the temp data folder unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+  /** Stops and starts the broker again on the same ports with the same data. */
+  restart(): Promise<void>;
+}
+
+/** Downloads the broker jars with `mvn` once and returns the cached folder holding them. */
+export declare function ensureKafkaJars(): Promise<string>;
+export declare function startBroker(options?: StartBrokerOptions): Promise<StartedBroker>;
