@@ -67,6 +67,17 @@ export interface FeedGeneratorConfig {
   adminToken: string | undefined;
 }
 
+/** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
+export interface PublishingConfig {
+  /** PDS of the publishing account. */
+  service: string;
+  identifier: string | undefined;
+  /** An app password, never the account password. Secret. */
+  appPassword: string | undefined;
+  /** Image file for the feeds' avatar (PNG or JPEG). */
+  avatarFile: string | undefined;
+}
+
 export interface AppConfig {
   role: Role;
   logLevel: LogLevel;
@@ -77,6 +88,7 @@ export interface AppConfig {
   ingest: IngestConfig;
   scoring: ScoringConfig;
   feedGenerator: FeedGeneratorConfig;
+  publishing: PublishingConfig;
 }
 
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
@@ -175,6 +187,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ingest,
     scoring,
     feedGenerator,
+    publishing: {
+      service: read.url('BSKY_SERVICE', 'https://bsky.social', ['http:', 'https:'])!,
+      identifier: read.optionalString('BSKY_IDENTIFIER'),
+      appPassword: read.optionalString('BSKY_APP_PASSWORD'),
+      avatarFile: read.optionalString('FEED_AVATAR_FILE'),
+    },
   };
   if (read.issues.length > 0) throw new InvalidConfigError(read.issues);
   return config;

@@ -292,15 +292,22 @@ export class KafkaBus implements MessageBus {
     }
   }
 
+  /**
+   * Sends in requests of at most `MAX_SEND_BYTES` of payload, one after the other (so per-key order
+   * holds): a record batch over the broker's `message.max.bytes` (1 MiB by default) is refused, and
+   * a whole ingest batch can exceed that even compressed when it lands on one partition.
+   */
   private async sendOnce(topic: string, messages: Message[]): Promise<void> {
     const producer = await this.getProducer();
-    await producer.send({
-      topic,
-      acks: -1,
-      timeout: this.options.requestTimeoutMs,
-      compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      messages,
-    });
+    for (const chunk of chunksOf(messages, MAX_SEND_BYTES)) {
+      await producer.send({
+        topic,
+        acks: -1,
+        timeout: this.options.requestTimeoutMs,
+        compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: chunk,
+      });
+    }
   }
 
   /** Remembers a send until it settles, so `close()` can wait for it (it may outlive a timed-out publish). */
@@ -354,4 +361,23 @@ function describe(error: unknown): string {
     return `${error.name}: ${error.message}${cause}`;
   }
   return String(error);
+}
+
+/** Payload bytes per produce request; gzip brings JSON events well under the 1 MiB batch limit. */
+const MAX_SEND_BYTES = 2 * 1024 * 1024;
+
+function* chunksOf(messages: Message[], maxBytes: number): Generator<Message[]> {
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = (typeof message.value === 'string' ? message.value.length : (message.value?.length ?? 0)) + 64;
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
 }
