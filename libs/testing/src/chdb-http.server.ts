@@ -5,12 +5,16 @@
  * `Code: N. DB::Exception: …` with `X-ClickHouse-Exception-Code`). It lets several processes
  * share one ClickHouse engine in multi-process tests on machines where no ClickHouse server can be
  * installed. Production uses a real ClickHouse server (`CLICKHOUSE_URL`).
+ *
+ * @NOTE The one import of chDB outside libs/clickhouse: this fixture *is* the server side that the
+ * ClickHouse adapter talks to in multi-process tests. `:memory:` shares the process's in-memory
+ * engine, as `createChdbConnection` does.
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Session } from 'chdb';
+import { createChdbConnection } from 'chdb/connection';
 
 export interface ChdbHttpServer {
   readonly url: string;
@@ -25,7 +29,7 @@ async function body(request: IncomingMessage): Promise<string> {
 }
 
 export async function startChdbHttpServer(options: { path: string; port?: number; host?: string }): Promise<ChdbHttpServer> {
-  const session = new Session(options.path);
+  const connection = createChdbConnection({ path: options.path });
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://clickhouse.invalid');
     if (url.pathname === '/ping') {
@@ -40,14 +44,16 @@ export async function startChdbHttpServer(options: { path: string; port?: number
     const inUrl = url.searchParams.get('query');
     const sql = inUrl ? `${inUrl}\n${text}` : text;
     try {
-      const result = Object.keys(params).length > 0 ? await session.queryBindAsync(sql, params) : await session.queryAsync(sql);
+      const result = await connection.exec({ query: sql, query_id: queryId, query_params: params });
+      const chunks: Buffer[] = [];
+      for await (const chunk of result.stream) chunks.push(chunk as Buffer);
       response
         .writeHead(200, {
           'content-type': 'text/plain; charset=UTF-8',
           'x-clickhouse-query-id': queryId,
           'x-clickhouse-summary': JSON.stringify({ read_rows: '0', written_rows: '0' }),
         })
-        .end(Buffer.from(result.bytes()));
+        .end(Buffer.concat(chunks));
     } catch (error) {
       const code = Number((error as { code?: unknown }).code) || 1000;
       const message = (error as Error).message.replace(/^Code: \d+\. /, '');
@@ -70,7 +76,7 @@ export async function startChdbHttpServer(options: { path: string; port?: number
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      session.close?.();
+      await connection.close();
     },
   };
 }

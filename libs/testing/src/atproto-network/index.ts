@@ -1,2 +1,3 @@
 export * from './atproto-network.js';
 export * from './firehose-to-jetstream.js';
+export * from './agents.js';

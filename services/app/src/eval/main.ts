@@ -1,0 +1,161 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { InvalidConfigError } from '#lib/config';
+import { InvalidCurationError } from '#lib/curation';
+import type { Logger } from '#lib/platform';
+import { EvalInputError, EvalPipelineError, EvalUsageError } from './eval.errors.js';
+import { evaluatePolis, PolisVariants, type PolisEvalResult, type PolisVariant } from './polis-eval.js';
+import type { ReplayTiming } from './pipeline-run.js';
+import { silentProgress, terminalProgress } from './progress.js';
+import { formatPolisResult, formatSyntheticResult } from './report.js';
+import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
+
+const USAGE = `Usage:
+  npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,within,likes] [--json]
+  npm run eval -- --synthetic [--users N] [--posts N] [--interactions N] [--seed N] [--json]
+
+Replays a Polis conversation export (participants-votes.csv, comments.csv, votes.csv) or planted
+synthetic communities through the real embedded pipeline (local Jetstream → ingest → bus → scoring →
+ClickHouse → feed generator) and compares the ranked feeds with the truth:
+  --polis <folder>     a Polis conversation folder (compdemocracy/openData format); repeatable
+  --variants <list>    which of groups (1), within (2), likes (3) to run (default: all three)
+  --synthetic          planted communities with known bridging posts; precision@k against popularity
+  --users, --posts, --interactions, --seed, --communities
+                       sizes of the synthetic data (defaults ${SYNTHETIC_DEFAULTS.users}, ${SYNTHETIC_DEFAULTS.posts}, ${SYNTHETIC_DEFAULTS.interactions}, ${SYNTHETIC_DEFAULTS.seed}, ${SYNTHETIC_DEFAULTS.communities})
+  --timing live|shifted
+                       live (default): every vote sent in the order it was cast, stamped when sent;
+                       shifted: commits keep their time-shifted history and feedback, which
+                       sendInteractions cannot date, is stamped after all of them
+  --json               print the results as JSON on stdout (progress stays on stderr)
+  --quiet              no progress on stderr
+  --verbose            the pipeline's own warnings and errors on stderr
+  --help               this text
+`;
+
+interface Cli {
+  polis: string[];
+  synthetic: boolean;
+  variants: PolisVariant[];
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  timing: ReplayTiming;
+  synthOptions: { users?: number; posts?: number; interactions?: number; seed?: number; communities?: number };
+}
+
+function parseCli(argv: string[]): Cli | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        polis: { type: 'string', multiple: true },
+        variants: { type: 'string' },
+        synthetic: { type: 'boolean' },
+        users: { type: 'string' },
+        posts: { type: 'string' },
+        interactions: { type: 'string' },
+        seed: { type: 'string' },
+        communities: { type: 'string' },
+        timing: { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (error) {
+    throw new EvalUsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const polis = v.polis ?? [];
+  if (polis.length === 0 && !v.synthetic) throw new EvalUsageError('give --polis <folder> or --synthetic');
+  const integer = (name: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value.replaceAll('_', ''))) throw new EvalUsageError(`--${name} must be a whole number, got "${value}"`);
+    return Number(value.replaceAll('_', ''));
+  };
+  const synthFlags = ['users', 'posts', 'interactions', 'seed', 'communities'] as const;
+  if (!v.synthetic && synthFlags.some((flag) => v[flag] !== undefined)) {
+    throw new EvalUsageError(`--${synthFlags.find((flag) => v[flag] !== undefined)} only applies with --synthetic`);
+  }
+  const variants = (v.variants ?? PolisVariants.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const variant of variants) {
+    if (!(PolisVariants as readonly string[]).includes(variant)) {
+      throw new EvalUsageError(`--variants: unknown variant "${variant}" (known: ${PolisVariants.join(', ')})`);
+    }
+  }
+  const synthOptions: Cli['synthOptions'] = {};
+  for (const flag of synthFlags) {
+    const value = integer(flag, v[flag]);
+    if (value !== undefined) synthOptions[flag] = value;
+  }
+  const timing = v.timing ?? 'live';
+  if (timing !== 'live' && timing !== 'shifted') throw new EvalUsageError(`--timing must be live or shifted, got "${timing}"`);
+  return {
+    timing,
+    polis,
+    synthetic: v.synthetic === true,
+    variants: variants as PolisVariant[],
+    json: v.json === true,
+    quiet: v.quiet === true,
+    verbose: v.verbose === true,
+    synthOptions,
+  };
+}
+
+async function main(): Promise<number> {
+  let cli: Cli | 'help';
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof EvalUsageError)) throw error;
+    process.stderr.write(`npm run eval: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (cli === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const progress = cli.quiet ? silentProgress : terminalProgress(process.stderr);
+  const logger: Logger | undefined = cli.verbose ? pino({ level: 'warn' }, pino.destination(2)) : undefined;
+  const polisResults: PolisEvalResult[] = [];
+  let synthetic: SyntheticEvalResult | undefined;
+  for (const folder of cli.polis) {
+    progress.note(`Evaluating Polis conversation ${folder}`);
+    const result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...(logger && { logger }) });
+    polisResults.push(result);
+    if (!cli.json) process.stdout.write(`\n${formatPolisResult(result)}\n\n`);
+    else process.stderr.write(`${result.attribution}\n`);
+  }
+  if (cli.synthetic) {
+    progress.note('Evaluating on planted synthetic communities');
+    synthetic = await evaluateSynthetic({ ...cli.synthOptions, progress, timing: cli.timing, ...(logger && { logger }) });
+    if (!cli.json) process.stdout.write(`\n${formatSyntheticResult(synthetic)}\n\n`);
+  }
+  if (cli.json) {
+    process.stdout.write(`${JSON.stringify({ polis: polisResults, ...(synthetic && { synthetic }) }, null, 2)}\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof EvalInputError || error instanceof EvalPipelineError || error instanceof InvalidConfigError || error instanceof InvalidCurationError) {
+      process.stderr.write(`\nnpm run eval: ${error.message}\n`);
+    } else {
+      process.stderr.write(`\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,490 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AtpAgent } from '@atproto/api';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import { createServiceJwt } from '@atproto/xrpc-server';
+import { stringify } from 'yaml';
+import { loadConfig } from '#lib/config';
+import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
+import type { Logger } from '#lib/platform';
+import { startJetstreamReplayServer, tid, type JetstreamReplayServer } from '#lib/testing';
+import { ScoreSnapshotJob, type SnapshotRun } from '../../../scoring/src/score-snapshot.job.js';
+import { startApp, type RunningApp } from '../app.factory.js';
+import { EvalPipelineError } from './eval.errors.js';
+import {
+  actorDids,
+  actorHandles,
+  datasetSpan,
+  DEFAULT_MAX_SPAN_MS,
+  planReplay,
+  type EvalDataset,
+  type ReplayPlan,
+  type ScheduledFeedback,
+} from './eval-dataset.js';
+import { startPlcDirectory, type PlcDirectoryServer } from './plc-directory.server.js';
+import type { Progress } from './progress.js';
+
+export interface EvalCommunity {
+  id: string;
+  name: string;
+  /** Actor indices of the dataset. */
+  members: readonly number[];
+}
+
+export interface EvalFeed {
+  /** Record key of the feed (a-z, 0-9 and -, at most 15). */
+  name: string;
+  displayName: string;
+  ranking: 'bridging' | 'bridging-within' | 'balanced';
+  communities: readonly string[];
+}
+
+/**
+ * - `'live'` (default): the replay is live and ordered. Commits and feedback are sent one after the
+ *   other in the order the votes were cast, each commit stamped (`time_us`) when it is sent, and each
+ *   post only once the feedback before it has been acknowledged (so stamped earlier). Every signal
+ *   then sits on one clock in its true order relative to every post, which is all the ranking
+ *   compares; the gaps between them shrink to what the pipeline takes.
+ * - `'shifted'`: the history as is, as fast as possible: commits carry their time-shifted historical
+ *   `time_us`, but `sendInteractions` carries no time, so the feedback is stamped on arrival: after
+ *   every commit, in the ranking's eyes (every account looks active until now).
+ */
+export type ReplayTiming = 'live' | 'shifted';
+
+export interface PipelineRunOptions {
+  /** Shown in progress lines, e.g. `brexit-consensus (every vote)`. */
+  label: string;
+  dataset: EvalDataset;
+  /** `'likes'`: approvals only, nothing through `sendInteractions`. */
+  signals: 'all' | 'likes';
+  /** How signals meet the clock; see `ReplayTiming`. */
+  timing: ReplayTiming;
+  communities: readonly EvalCommunity[];
+  feeds: readonly EvalFeed[];
+  progress: Progress;
+  /** The app's own logs; silent by default (progress and results are what the user reads). */
+  logger?: Logger;
+  /** Give up when nothing new reaches ClickHouse for this long. Default 60 s. */
+  stallTimeoutMs?: number;
+  /** `sendInteractions` requests in flight. Default 16. */
+  concurrency?: number;
+}
+
+export interface PipelineRunResult {
+  plan: ReplayPlan;
+  /** Post URIs of each feed (by name), in feed order, read to the end through getFeedSkeleton. */
+  feeds: Map<string, string[]>;
+  snapshots: SnapshotRun[];
+  /** What `/status` reported once everything had arrived. */
+  status: AppStatus;
+  timings: { setupMs: number; replayMs: number; settleMs: number; scoringMs: number; readMs: number; totalMs: number };
+  /** DID documents the verifier fetched from the local PLC directory. */
+  plcRequests: number;
+}
+
+export interface AppStatus {
+  ingest?: { received: number; published: number; malformed: number };
+  scoring?: { written: number; deadLettered: number };
+  feedback?: { consumed: number; written: number; deadLettered: number };
+  store: { events: number; posts: number; interactions: number; graph: number };
+}
+
+/** `sendInteractions` accepts at most this many interactions per request. */
+const MAX_INTERACTIONS_PER_REQUEST = 1_000;
+const PAGE_LIMIT = 100;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** A viewer's service token is reused until it has less than this left (clients do the same). */
+const TOKEN_MIN_LIFE_S = 20;
+let runCounter = 0;
+
+/**
+ * One run of the real embedded pipeline on a dataset: a local Jetstream replays posts and approvals
+ * into ingest → in-process bus → scoring → ClickHouse (chDB in memory, a database of its own); every
+ * account with feedback sends it through the feed generator's `sendInteractions` with a service-auth
+ * JWT signed by its own key (resolved through a local PLC directory); then one scoring pass ranks the
+ * feeds and each feed is read to its end with `getFeedSkeleton`.
+ */
+export async function runPipeline(options: PipelineRunOptions): Promise<PipelineRunResult> {
+  const { dataset, progress } = options;
+  const started = performance.now();
+  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  const live = options.timing === 'live';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-eval-'));
+  let plc: PlcDirectoryServer | undefined;
+  let replay: JetstreamReplayServer | undefined;
+  let running: RunningApp | undefined;
+  let sender: FeedbackSender | undefined;
+  try {
+    const dids = actorDids(dataset);
+    const handles = actorHandles(dataset);
+    // Feeds rank a window ending now: it has to reach back to the first replayed post.
+    const { minMs, maxMs } = datasetSpan(dataset);
+    const spanHours = live ? 0 : Math.min(maxMs - minMs, DEFAULT_MAX_SPAN_MS) / 3_600_000;
+    const windowHours = Math.ceil(spanHours) + 24;
+    const feedsFile = path.join(dir, 'feeds.yaml');
+    await writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours));
+
+    const senders =
+      options.signals === 'all'
+        ? [...new Set(dataset.votes.filter((v) => v.kind === 'seen' || v.kind === 'requestLess').map((v) => v.actor))]
+        : [];
+    const keysPhase = progress.phase(`${options.label}: keys`, senders.length, 'accounts');
+    plc = await startPlcDirectory();
+    const keypairs = new Map<number, Secp256k1Keypair>();
+    for (const actor of senders) {
+      const keypair = await Secp256k1Keypair.create();
+      keypairs.set(actor, keypair);
+      plc.publish(dids[actor]!, keypair, handles[actor]!);
+      keysPhase.update(keypairs.size);
+    }
+    keysPhase.finish(`${keypairs.size} secp256k1 keys, their DID documents on a local PLC directory (${plc.url})`);
+
+    // Commits are pushed once planned; the ingest connects before.
+    replay = await startJetstreamReplayServer({ events: [] });
+    runCounter += 1;
+    const config = loadConfig({
+      JETSTREAM_URL: replay.subscribeUrl,
+      CLICKHOUSE_PATH: ':memory:',
+      CLICKHOUSE_DATABASE: `cg_eval_${process.pid}_${runCounter}_${randomBytes(3).toString('hex')}`,
+      DATA_DIR: dir,
+      FEEDS_FILE: feedsFile,
+      HTTP_PORT: '0',
+      HTTP_BIND_HOST: '127.0.0.1',
+      SCORING_INTERVAL_SECONDS: '86400',
+      LOG_LEVEL: 'silent',
+      PLC_URL: plc.url,
+      IDENTITY_ALLOW_INSECURE: 'true',
+    });
+    running = await startApp(config, options.logger ? { logger: options.logger } : {});
+    const app = running;
+    const job = app.app.get(ScoreSnapshotJob);
+    // @NOTE The job's first scheduled pass runs one second after start. Letting it run on the empty
+    // store before anything is replayed makes every evaluation start from the same state, instead of
+    // one that depends on how much of the replay had arrived by then.
+    await waitUntil('the first scheduled scoring pass', 15_000, () => job.stats.runs + job.stats.failures > 0);
+    await replay.waitForConnections(1);
+    const setupMs = performance.now() - started;
+
+    const plan = planReplay(dataset, { signals: options.signals, endMs: Date.now() - 60_000 });
+    const agent = new AtpAgent({ service: app.url });
+    sender = new FeedbackSender({
+      agent,
+      serviceDid: config.feedGenerator.serviceDid,
+      feed: atUri(config.feedGenerator.publisherDid, Nsid.generator, options.feeds[0]!.name),
+      dids,
+      keypairs,
+      concurrency: options.concurrency ?? 16,
+    });
+
+    // Tokens are signed ahead, as a client holds one before it needs it.
+    await sender.prepareTokens(senders);
+
+    const replayStarted = performance.now();
+    const replayPhase = progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
+    if (live) {
+      await replayLive(plan, replay, sender, (dispatched) =>
+        replayPhase.update(dispatched, `Jetstream sent ${replay!.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender!.acknowledged}/${plan.expected.feedback}`),
+      );
+    } else {
+      replay.push(...plan.events);
+      sender.enqueueAll(plan.feedback);
+    }
+    replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
+    const replayMs = performance.now() - replayStarted;
+
+    const settleStarted = performance.now();
+    const rows = plan.expected.events + plan.expected.interactions;
+    const settlePhase = progress.phase(`${options.label}: ClickHouse`, rows, 'rows');
+    let status: AppStatus;
+    let lastGrowth = performance.now();
+    let lastDone = -1;
+    for (;;) {
+      status = await fetchStatus(app.url);
+      sender.throwIfFailed();
+      const done = Math.min(status.store.events, plan.expected.events) + Math.min(status.store.interactions, plan.expected.interactions);
+      settlePhase.update(
+        done,
+        `events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
+          `sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`,
+      );
+      if (
+        status.store.events >= plan.expected.events &&
+        status.store.interactions >= plan.expected.interactions &&
+        (status.feedback?.written ?? 0) >= plan.expected.feedback
+      ) {
+        break;
+      }
+      const progressed = done + (status.feedback?.written ?? 0);
+      if (progressed > lastDone) {
+        lastDone = progressed;
+        lastGrowth = performance.now();
+      } else if (performance.now() - lastGrowth > stallTimeoutMs) {
+        throw new EvalPipelineError(
+          `${options.label}: nothing new reached ClickHouse for ${Math.round(stallTimeoutMs / 1000)} s ` +
+            `(events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
+            `feedback written ${status.feedback?.written ?? 0}/${plan.expected.feedback}; ingest ${JSON.stringify(status.ingest ?? null)})`,
+        );
+      }
+      await sleep(100);
+    }
+    await sender.drain();
+    const settleMs = performance.now() - settleStarted;
+    settlePhase.finish(`${status.store.events} events and ${status.store.interactions} interactions stored`);
+
+    const scoringStarted = performance.now();
+    const scoringPhase = progress.phase(`${options.label}: scoring`, options.feeds.length, 'feeds');
+    const before = new Map(job.stats.lastByFeed);
+    let finished = false;
+    const pass = job.runOnce().finally(() => (finished = true));
+    // Handled here so that a failure waits for the `await` below instead of being reported as unhandled.
+    void pass.catch(() => undefined);
+    while (!finished) {
+      scoringPhase.update([...job.stats.lastByFeed].filter(([feed, run]) => before.get(feed) !== run).length);
+      await sleep(50);
+    }
+    const snapshots = await pass;
+    const scoringMs = performance.now() - scoringStarted;
+    scoringPhase.finish(snapshots.map((run) => `${run.feed.split('/').pop()}: ${run.posts} of ${run.candidates} candidates ranked in ${run.ms} ms`).join(', '));
+
+    const readStarted = performance.now();
+    const feeds = new Map<string, string[]>();
+    for (const feed of options.feeds) {
+      feeds.set(feed.name, await readWholeFeed(agent, atUri(config.feedGenerator.publisherDid, Nsid.generator, feed.name)));
+    }
+    const readMs = performance.now() - readStarted;
+    return {
+      plan,
+      feeds,
+      snapshots,
+      status,
+      timings: { setupMs, replayMs, settleMs, scoringMs, readMs, totalMs: performance.now() - started },
+      plcRequests: plc.requests,
+    };
+  } finally {
+    await sender?.drain().catch(() => undefined);
+    await running?.close();
+    await replay?.close();
+    await plc?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Signals pushed to Jetstream or queued for sendInteractions at once, between two posts. */
+const LIVE_BATCH = 500;
+
+/** See `ReplayTiming` `'live'`. */
+async function replayLive(plan: ReplayPlan, replay: JetstreamReplayServer, sender: FeedbackSender, onProgress: (dispatched: number) => void): Promise<void> {
+  let lastUs = 0;
+  const stamp = (event: JetstreamEvent & { kind: 'commit' }): JetstreamEvent => {
+    const timeUs = Math.max(lastUs + 1, Date.now() * 1000);
+    lastUs = timeUs;
+    const { commit } = event;
+    return {
+      ...event,
+      time_us: timeUs,
+      commit: { ...commit, rev: tid(timeUs, 0), ...(commit.record && { record: { ...commit.record, createdAt: new Date(timeUs / 1000).toISOString() } }) },
+    };
+  };
+  let commits: JetstreamEvent[] = [];
+  let feedback: ScheduledFeedback[] = [];
+  const flush = () => {
+    if (commits.length > 0) replay.push(...commits);
+    if (feedback.length > 0) sender.enqueueAll(feedback);
+    commits = [];
+    feedback = [];
+  };
+  let dispatched = 0;
+  for (const step of plan.steps) {
+    sender.throwIfFailed();
+    if (step.kind === 'commit' && step.event.commit.collection === Nsid.post) {
+      // Everything before the post is stamped before it, everything after it later.
+      flush();
+      await sender.drain();
+      await nextMillisecond();
+      replay.push(stamp(step.event));
+      await nextMillisecond();
+    } else if (step.kind === 'commit') {
+      commits.push(stamp(step.event));
+    } else {
+      feedback.push(step.feedback);
+    }
+    dispatched += 1;
+    if (commits.length + feedback.length >= LIVE_BATCH) {
+      flush();
+      await sleep(0);
+    }
+    onProgress(dispatched);
+  }
+  flush();
+  await sender.drain();
+}
+
+/** Resolves once the wall clock has moved to the next millisecond (feedback is stamped in ms). */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() <= now) await sleep(1);
+}
+
+interface FeedbackSenderOptions {
+  agent: AtpAgent;
+  serviceDid: string;
+  feed: string;
+  dids: readonly string[];
+  keypairs: ReadonlyMap<number, Secp256k1Keypair>;
+  concurrency: number;
+}
+
+/**
+ * Sends feedback through `sendInteractions` as each account would: authenticated with a service-auth
+ * JWT (`iss` the account, `aud` the feed generator, `lxm` the method) signed by the account's key and
+ * reused while it has life left. One account's requests go out one after the other, so its feedback
+ * reaches the pipeline in the order it was given; accounts proceed in parallel up to `concurrency`.
+ */
+class FeedbackSender {
+  acknowledged = 0;
+  private readonly chains = new Map<number, Promise<void>>();
+  private readonly tokens = new Map<number, { jwt: string; expS: number }>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private failure: unknown;
+
+  constructor(private readonly options: FeedbackSenderOptions) {}
+
+  /** Queues interactions (in order); groups consecutive ones of an account into requests. */
+  enqueueAll(items: readonly ScheduledFeedback[]): void {
+    const byActor = new Map<number, ScheduledFeedback[]>();
+    for (const item of items) {
+      const list = byActor.get(item.actor);
+      if (list) list.push(item);
+      else byActor.set(item.actor, [item]);
+    }
+    for (const [actor, list] of byActor) {
+      for (let i = 0; i < list.length; i += MAX_INTERACTIONS_PER_REQUEST) {
+        const chunk = list.slice(i, i + MAX_INTERACTIONS_PER_REQUEST);
+        const previous = this.chains.get(actor) ?? Promise.resolve();
+        const next = previous.then(() => this.send(actor, chunk)).catch((error: unknown) => {
+          this.failure ??= error;
+        });
+        this.chains.set(actor, next);
+      }
+    }
+  }
+
+  async prepareTokens(actors: readonly number[]): Promise<void> {
+    for (const actor of actors) await this.token(actor);
+  }
+
+  throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.chains.values());
+    this.throwIfFailed();
+  }
+
+  private async send(actor: number, items: readonly ScheduledFeedback[]): Promise<void> {
+    if (this.failure !== undefined) return;
+    await this.acquire();
+    try {
+      const iss = this.options.dids[actor]!;
+      try {
+        await this.options.agent.app.bsky.feed.sendInteractions(
+          { feed: this.options.feed, interactions: items.map(({ item, event }) => ({ item, event })) },
+          {
+            headers: { authorization: `Bearer ${await this.token(actor)}` },
+            encoding: 'application/json',
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          },
+        );
+      } catch (error) {
+        throw new EvalPipelineError(`sendInteractions as ${iss} failed: ${(error as Error).message}`, { cause: error });
+      }
+      this.acknowledged += items.length;
+    } finally {
+      this.release();
+    }
+  }
+
+  private async token(actor: number): Promise<string> {
+    const nowS = Date.now() / 1000;
+    const cached = this.tokens.get(actor);
+    if (cached && cached.expS - nowS > TOKEN_MIN_LIFE_S) return cached.jwt;
+    const expS = Math.floor(nowS) + 60;
+    const jwt = await createServiceJwt({
+      iss: this.options.dids[actor]!,
+      aud: this.options.serviceDid,
+      lxm: Nsid.sendInteractions,
+      exp: expS,
+      keypair: this.options.keypairs.get(actor)!,
+    });
+    this.tokens.set(actor, { jwt, expS });
+    return jwt;
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.inFlight < this.options.concurrency) {
+      this.inFlight += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight -= 1;
+  }
+}
+
+/** Pages `getFeedSkeleton` to the end (no cursor, or an empty page) and checks no post comes twice. */
+export async function readWholeFeed(agent: AtpAgent, feed: string): Promise<string[]> {
+  const posts: string[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (;;) {
+    const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed, limit: PAGE_LIMIT, ...(cursor && { cursor }) });
+    for (const item of data.feed) {
+      if (seen.has(item.post)) throw new EvalPipelineError(`${feed} served ${item.post} twice`);
+      seen.add(item.post);
+      posts.push(item.post);
+    }
+    if (data.feed.length === 0 || !data.cursor || data.cursor === cursor) return posts;
+    cursor = data.cursor;
+  }
+}
+
+async function fetchStatus(url: string): Promise<AppStatus> {
+  const response = await fetch(`${url}/status`);
+  if (!response.ok) throw new EvalPipelineError(`GET /status answered ${response.status}`);
+  return (await response.json()) as AppStatus;
+}
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => boolean): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!probe()) {
+    if (performance.now() > deadline) throw new EvalPipelineError(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * The curation file of a run: communities with explicit DIDs, and the feeds. The window reaches the
+ * first replayed post; the half-life is so long that decay changes no order (the evaluation
+ * compares rankings, not freshness).
+ */
+export function curationYaml(communities: readonly EvalCommunity[], dids: readonly string[], feeds: readonly EvalFeed[], windowHours: number): string {
+  const doc = {
+    communities: Object.fromEntries(communities.map((c) => [c.id, { name: c.name, members: { dids: c.members.map((actor) => dids[actor]!) } }])),
+    feeds: Object.fromEntries(
+      feeds.map((feed) => [
+        feed.name,
+        { displayName: feed.displayName, communities: [...feed.communities], ranking: feed.ranking, windowHours, halfLifeHours: 1e9 },
+      ]),
+    ),
+  };
+  return `# Generated by the Common Ground evaluation harness (npm run eval).\n${stringify(doc)}`;
+}

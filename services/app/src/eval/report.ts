@@ -1,0 +1,104 @@
+import type { PolisEvalResult } from './polis-eval.js';
+import type { SyntheticEvalResult } from './synthetic-eval.js';
+
+/** Fixed-width columns; numbers right-aligned. */
+function table(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number>): string {
+  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)));
+  const line = (row: readonly string[]) =>
+    row.map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const rho = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(3));
+
+export function formatPolisResult(result: PolisEvalResult): string {
+  const groups = result.groups.map((g) => `group ${g.id}: ${g.members}`).join(', ');
+  const lines = [
+    `Polis conversation ${result.conversation}: "${result.topic}"`,
+    `  ${result.participants} participants (${groups}, ${result.ungrouped} not clustered), ${result.comments} comments kept` +
+      (result.moderatedOut > 0 ? ` (${result.moderatedOut} moderated out: not posted)` : '') +
+      (result.generatedAuthors > 0 ? ` (${result.generatedAuthors} by authors who are not participants: posted by generated accounts)` : '') +
+      `, votes: ${result.votes.agree} agree → like, ${result.votes.pass} pass → interactionSeen, ${result.votes.disagree} disagree → requestLess`,
+  ];
+  lines.push(
+    result.timing === 'live'
+      ? `  replayed live in vote order: every vote sent (Jetstream or sendInteractions) in the order it was cast, on one clock`
+      : `  replayed as time-shifted history${result.timeCompression < 1 ? ` (compressed ${(1 / result.timeCompression).toFixed(1)}×)` : ''}: sendInteractions carries no time, so feedback is stamped after every commit`,
+  );
+  lines.push('  reference: Polis group-informed consensus Π_g (agrees_g + 1)/(votes_g + 2); absent comments rank last (tied)', '');
+  lines.push(
+    table(
+      ['variant', 'ranking', 'signals', 'in feed', 'Spearman ρ', 'top-10', 'popularity ρ', 'pop. top-10', 'beats popularity'],
+      result.rows.map((row) => [
+        row.label,
+        row.ranking,
+        row.signals,
+        `${row.ranked}/${row.comments}`,
+        rho(row.spearman),
+        `${row.top10}/10`,
+        rho(row.popularitySpearman),
+        `${row.popularityTop10}/10`,
+        row.beatsPopularity ? 'yes' : 'NO',
+      ]),
+      new Set([3, 4, 5, 6, 7]),
+    ),
+  );
+  for (const row of result.rows) {
+    if (row.absent.length === 0) continue;
+    const outside = row.absent.filter((a) => !a.authorInCommunities).map((a) => a.commentId);
+    const ineligible = row.absent.filter((a) => a.authorInCommunities).map((a) => a.commentId);
+    const parts = [];
+    if (outside.length > 0) parts.push(`author in none of the feed's communities (not a candidate): comments ${outside.join(', ')}`);
+    if (ineligible.length > 0) parts.push(`not enough evidence to rank: comments ${ineligible.join(', ')}`);
+    lines.push(`  ${row.label} leaves out ${row.absent.length}: ${parts.join('; ')}`);
+  }
+  lines.push('');
+  for (const run of result.runs) lines.push(runLine(run));
+  lines.push('', result.attribution);
+  return lines.join('\n');
+}
+
+export function formatSyntheticResult(result: SyntheticEvalResult): string {
+  const o = result.options;
+  const lines = [
+    `Planted communities (libs/testing plantedCommunities, seed ${o.seed}): ${o.users} users in ${o.communities} communities, ${o.posts} posts, ` +
+      `${result.rows_} interaction rows → ${result.counts.likes} likes, ${result.counts.reposts} reposts, ${result.counts.seen} interactionSeen, ${result.counts.requestLess} requestLess`,
+    `  ${result.bridgingPosts} planted bridging posts, ${result.viralPosts} one-sided viral posts; precision@${result.k} = planted bridging posts among the first ${result.k}`,
+    '',
+    table(
+      ['variant', 'ranking', 'signals', 'in feed', `precision@${result.k}`, 'viral in top', `popularity p@${result.k}`, 'pop. viral in top'],
+      result.rows.map((row) => [
+        row.label,
+        row.ranking,
+        row.signals,
+        `${row.ranked}/${o.posts}`,
+        row.precision.toFixed(2),
+        String(row.viralInTop),
+        row.popularityPrecision.toFixed(2),
+        String(row.popularityViralInTop),
+      ]),
+      new Set([3, 4, 5, 6, 7]),
+    ),
+    '',
+  ];
+  for (const run of result.runs) lines.push(runLine(run));
+  return lines.join('\n');
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+interface RunInfo {
+  label: string;
+  events: number;
+  feedback: number;
+  timings: { setupMs: number; replayMs: number; settleMs: number; scoringMs: number; readMs: number; totalMs: number };
+}
+
+function runLine(run: RunInfo): string {
+  const t = run.timings;
+  return (
+    `  run ${run.label}: ${run.events} Jetstream commits, ${run.feedback} interactions via sendInteractions; ` +
+    `start ${seconds(t.setupMs)}, replay ${seconds(t.replayMs)}, ClickHouse catching up ${seconds(t.settleMs)}, scoring ${seconds(t.scoringMs)}, ` +
+    `reading feeds ${seconds(t.readMs)}, total ${seconds(t.totalMs)}`
+  );
+}

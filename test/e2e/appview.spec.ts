@@ -1,0 +1,405 @@
+// Duration (2 cores, shared with other work): 21–35 s from Postgres start to everything stopped, 22–40 s of Jest wall
+// time; the spread is PostgreSQL + TestNetwork start-up (8–23 s). The tests themselves take ~8 s. Peak RSS ~940 MiB.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jest } from '@jest/globals';
+import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
+import type { ClickHouseClient } from '#lib/clickhouse';
+import { loadConfig, type AppConfig } from '#lib/config';
+import { CLICKHOUSE } from '#lib/platform';
+import { freePort } from '#lib/testing';
+import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
+import {
+  createAppPassword,
+  loginAgent,
+  startAtprotoNetwork,
+  type AtprotoNetwork,
+  type TestAccount,
+  type TestRecordRef,
+} from '../../libs/testing/src/atproto-network/index.js';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { FeedPublisher, type PublishResult } from '../../services/app/src/feed-publisher.js';
+import { ServiceAuthVerifier } from '../../services/feed-generator/src/auth/service-auth.verifier.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
+
+// Our feed generator behind the real AT Protocol stack: @atproto/dev-env's PLC, PDS and AppView (on PostgreSQL),
+// the PDS firehose translated to Jetstream for our ingest, and clients that only ever talk to their PDS.
+
+const startupTimeoutMs = 240_000;
+const testTimeoutMs = 90_000;
+const GET_FEED_SKELETON = 'app.bsky.feed.getFeedSkeleton';
+const SEND_INTERACTIONS = 'app.bsky.feed.sendInteractions';
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** What a client sees when an XRPC call fails: the HTTP status and the XRPC error name. */
+async function failureOf(call: Promise<unknown>): Promise<{ status: number; error: string; message: string }> {
+  try {
+    await call;
+  } catch (error) {
+    const { status, error: name, message } = error as { status: number; error: string; message: string };
+    return { status, error: name, message };
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** The claims of a service-auth JWT (not verified: our verifier does that; this only shows what was sent). */
+function claimsOf(authorization: string | undefined): { iss: string; aud: string; lxm: string; exp: number } | undefined {
+  const jwt = authorization?.replace(/^Bearer /i, '');
+  if (!jwt) return undefined;
+  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { iss: string; aud: string; lxm: string; exp: number };
+}
+
+function processesMentioning(needle: string): number[] {
+  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(needle))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+interface Claims {
+  lxm: string;
+  claims: ReturnType<typeof claimsOf>;
+}
+
+describe('Common Ground feeds served to Bluesky clients through a real PDS and AppView', () => {
+  const startedAt = performance.now();
+  const database = `appview_e2e_${process.pid}`;
+  const tag = Date.now().toString(36);
+  let dir: string;
+  let postgres: StartedPostgres | undefined;
+  let net: AtprotoNetwork | undefined;
+  let running: RunningApp | undefined;
+  let config: AppConfig;
+  let port: number;
+  let serviceDid: string;
+  let feedgenUrl: string;
+  /** Every service-auth token our verifier was asked about, with the method it was checked for. */
+  const tokens: Claims[] = [];
+
+  let publisher: TestAccount;
+  let curator: TestAccount;
+  let alice: TestAccount;
+  let bob: TestAccount;
+  let carol: TestAccount;
+  let dave: TestAccount;
+  let eve: TestAccount;
+  /** The rest of the two opinion communities: five members each. */
+  let moreLeft: TestAccount[];
+  let moreRight: TestAccount[];
+  let clubList: TestRecordRef;
+  const posts: Record<string, TestRecordRef> = {};
+  let published: PublishResult[] = [];
+
+  const network = () => {
+    if (!net) throw new Error('network not started');
+    return net;
+  };
+  const app = () => {
+    if (!running) throw new Error('app not started');
+    return running;
+  };
+  const feedUri = (name: string) => `at://${publisher.did}/app.bsky.feed.generator/${name}`;
+  const query = async <T = Record<string, string>>(sql: string): Promise<T[]> =>
+    (await (await app().app.get<ClickHouseClient>(CLICKHOUSE).query({ query: sql, format: 'JSONEachRow' })).json()) as T[];
+  /** Our own answer, asked directly and anonymously: the order the AppView must keep. */
+  const ourSkeleton = async (name: string) => {
+    const response = await fetch(`${feedgenUrl}/xrpc/${GET_FEED_SKELETON}?feed=${encodeURIComponent(feedUri(name))}`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as { feed: { post: string; feedContext?: string }[] };
+  };
+  const textOf = (item: AppBskyFeedDefs.FeedViewPost) => (item.post.record as { text: string }).text;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-appview-'));
+    postgres = await startPostgres();
+    net = await startAtprotoNetwork({ postgresUrl: postgres.url });
+    const startedNetwork = performance.now();
+
+    publisher = await net.createAccount('publisher');
+    curator = await net.createAccount('curator');
+    alice = await net.createAccount('alice');
+    bob = await net.createAccount('bob');
+    carol = await net.createAccount('carol');
+    dave = await net.createAccount('dave');
+    eve = await net.createAccount('eve');
+    moreLeft = [await net.createAccount('fay'), await net.createAccount('gus'), await net.createAccount('hal')];
+    moreRight = [await net.createAccount('ivy'), await net.createAccount('jon'), await net.createAccount('kim')];
+    // The list exists before our app starts (the curator file names it); its members are added later, live.
+    clubList = await net.createList(curator.did, 'The club');
+    const appPassword = await createAppPassword(net.pdsUrl, publisher, 'common-ground-publishing');
+
+    await writeFile(
+      path.join(dir, 'feeds.yaml'),
+      [
+        'communities:',
+        '  club:',
+        '    name: The club',
+        '    members:',
+        `      lists: [${clubList.uriStr}]`,
+        '  left:',
+        '    members:',
+        `      dids: [${[alice, bob, ...moreLeft].map((account) => account.did).join(', ')}]`,
+        '  right:',
+        '    members:',
+        `      dids: [${[carol, dave, ...moreRight].map((account) => account.did).join(', ')}]`,
+        'feeds:',
+        '  club-recent:',
+        '    displayName: The club, newest',
+        '    description: Newest posts by members of the club list.',
+        '    communities: [club]',
+        '  common-ground:',
+        '    displayName: Common ground',
+        '    description: Posts liked on both sides.',
+        '    communities: [left, right]',
+        '    ranking: bridging',
+        '  club-only:',
+        '    displayName: The club, members only',
+        '    communities: [club]',
+        '    membersOnly: true',
+      ].join('\n'),
+    );
+
+    port = await freePort();
+    serviceDid = `did:web:localhost%3A${port}`;
+    feedgenUrl = `http://localhost:${port}`;
+    config = loadConfig({
+      CG_ROLE: 'all',
+      JETSTREAM_URL: net.jetstream!.subscribeUrl,
+      CLICKHOUSE_PATH: ':memory:',
+      CLICKHOUSE_DATABASE: database,
+      DATA_DIR: dir,
+      FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+      HTTP_PORT: String(port),
+      HTTP_BIND_HOST: '127.0.0.1',
+      FEEDGEN_HOSTNAME: `localhost:${port}`,
+      FEEDGEN_SERVICE_DID: serviceDid,
+      FEEDGEN_PUBLISHER_DID: publisher.did,
+      PLC_URL: net.plcUrl,
+      IDENTITY_ALLOW_INSECURE: 'true',
+      BSKY_SERVICE: net.pdsUrl,
+      BSKY_IDENTIFIER: publisher.handle,
+      BSKY_APP_PASSWORD: appPassword,
+      INGEST_BATCH_MAX_WAIT_MS: '50',
+      SCORING_INTERVAL_SECONDS: '3600',
+      LOG_LEVEL: 'warn',
+    });
+    running = await startApp(config);
+    const verifier = running.app.get(ServiceAuthVerifier);
+    const verify = verifier.verify.bind(verifier);
+    jest.spyOn(verifier, 'verify').mockImplementation(async (authorization, lxm) => {
+      tokens.push({ lxm, claims: claimsOf(authorization) });
+      return verify(authorization, lxm);
+    });
+    await waitFor('our ingest connected to the Jetstream endpoint', async () => {
+      const status = (await (await fetch(`${running!.url}/status`)).json()) as { ingest: { connected: boolean } };
+      return status.ingest.connected ? true : undefined;
+    });
+    console.log(
+      `[appview] postgres + network ${Math.round(startedNetwork - startedAt)} ms, accounts + app ${Math.round(performance.now() - startedNetwork)} ms`,
+    );
+  }, startupTimeoutMs);
+
+  afterAll(async () => {
+    // Safety net when a test failed before the last one; every close is idempotent.
+    await running?.close();
+    running = undefined;
+    await net?.close();
+    await postgres?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('ingests the posts, likes, follows and list items made on the PDS, through the Jetstream translation', async () => {
+    const net = network();
+    await net.follow(eve.did, alice.did);
+    await net.follow(bob.did, carol.did);
+    await net.follow(dave.did, alice.did);
+    await net.addToList(curator.did, alice.did, clubList);
+    await net.addToList(curator.did, carol.did, clubList);
+
+    posts.trees = await net.post(alice.did, `More shade trees on every street (${tag})`);
+    posts.mine = await net.post(bob.did, `Only my side gets it (${tag})`);
+    posts.library = await net.post(carol.did, `Keep the library open late (${tag})`);
+    posts.theirs = await net.post(dave.did, `Their side is wrong about everything (${tag})`);
+    posts.reader = await net.post(eve.did, `Just reading along (${tag})`);
+    posts.thanks = await net.post(alice.did, `Thanks, neighbours, for planting them (${tag})`);
+
+    // Trees: liked by nearly everyone on both sides (and by eve, who belongs to neither). Library: by the whole
+    // left and one of the right, so it is eligible (evidence from both) but far less of a common ground.
+    for (const by of [bob, ...moreLeft, carol, dave, ...moreRight, eve]) await net.like(by.did, posts.trees!);
+    for (const by of [alice, bob, ...moreLeft, dave]) await net.like(by.did, posts.library!);
+    // Liked on one side only.
+    await net.like(alice.did, posts.mine!);
+    await net.like(carol.did, posts.theirs!);
+
+    await net.syncJetstream();
+    const authors = [alice, bob, carol, dave, eve].map((account) => `'${account.did}'`).join(',');
+    await waitFor('every record in ClickHouse', async () => {
+      const [row] = await query<{ posts: string; likes: string; follows: string; listitems: string }>(`SELECT
+        (SELECT count() FROM ${database}.posts FINAL WHERE deleted = 0 AND did IN (${authors})) AS posts,
+        (SELECT count() FROM ${database}.interactions FINAL WHERE deleted = 0 AND kind = 'like') AS likes,
+        (SELECT count() FROM ${database}.graph FINAL WHERE deleted = 0 AND kind = 'follow') AS follows,
+        (SELECT count() FROM ${database}.graph FINAL WHERE deleted = 0 AND kind = 'listitem' AND list = '${clubList.uriStr}') AS listitems`);
+      return row && Number(row.posts) === 6 && Number(row.likes) === 18 && Number(row.follows) === 3 && Number(row.listitems) === 2
+        ? row
+        : undefined;
+    });
+    expect(network().jetstream!.errors).toEqual([]);
+
+    const runs = await app().app.get(ScoreSnapshotJob).runOnce();
+    expect(runs.map((run) => [run.feed, run.posts])).toEqual([[feedUri('common-ground'), 2]]);
+  }, testTimeoutMs);
+
+  it('publishes the feeds from the test account (app password) and serves a DID document the AppView can use', async () => {
+    const feedPublisher = await FeedPublisher.login(config);
+    published = await feedPublisher.publishAll();
+    expect(published).toEqual(
+      ['club-recent', 'common-ground', 'club-only'].map((name) => ({ uri: feedUri(name), action: 'created' })),
+    );
+    // Publishing again updates in place.
+    expect((await feedPublisher.publishAll()).map((result) => result.action)).toEqual(['updated', 'updated', 'updated']);
+
+    const didDocument = (await (await fetch(`${feedgenUrl}/.well-known/did.json`)).json()) as { id: string; service: unknown[] };
+    expect(didDocument).toMatchObject({
+      id: serviceDid,
+      service: [{ id: '#bsky_fg', type: 'BskyFeedGenerator', serviceEndpoint: `http://localhost:${port}` }],
+    });
+    const described = await new AtpAgent({ service: feedgenUrl }).app.bsky.feed.describeFeedGenerator();
+    expect(described.data.did).toBe(serviceDid);
+    expect(described.data.feeds.map((feed) => feed.uri).sort()).toEqual(published.map((result) => result.uri).sort());
+
+    await network().syncAppView();
+    const reader = await loginAgent(network().pdsUrl, eve);
+    for (const result of published) {
+      const { data } = await reader.app.bsky.feed.getFeedGenerator({ feed: result.uri });
+      expect(data).toMatchObject({ isOnline: true, isValid: true });
+      expect(data.view).toMatchObject({ uri: result.uri, did: serviceDid, creator: { did: publisher.did }, acceptsInteractions: true });
+    }
+    const { data } = await reader.app.bsky.feed.getFeedGenerator({ feed: feedUri('club-recent') });
+    expect(data.view).toMatchObject({ displayName: 'The club, newest', description: 'Newest posts by members of the club list.' });
+  }, testTimeoutMs);
+
+  it('gives a reader the public recent feed through their PDS, hydrated by the AppView, in our order', async () => {
+    await network().syncAppView();
+    const ours = await ourSkeleton('club-recent');
+    expect(ours.feed.map((item) => item.post)).toEqual([posts.thanks!.uriStr, posts.library!.uriStr, posts.trees!.uriStr]);
+
+    const reader = await loginAgent(network().pdsUrl, eve);
+    tokens.length = 0;
+    const { data } = await reader.app.bsky.feed.getFeed({ feed: feedUri('club-recent'), limit: 10 });
+    expect(data.feed.map((item) => item.post.uri)).toEqual(ours.feed.map((item) => item.post));
+    expect(data.feed.map(textOf)).toEqual([
+      `Thanks, neighbours, for planting them (${tag})`,
+      `Keep the library open late (${tag})`,
+      `More shade trees on every street (${tag})`,
+    ]);
+    expect(data.feed.map((item) => item.post.author.handle)).toEqual([alice.handle, carol.handle, alice.handle]);
+    expect(data.feed[2]!.post.likeCount).toBe(10);
+    // Our request id comes back on every item, for the client to echo in sendInteractions.
+    expect(new Set(data.feed.map((item) => item.reqId)).size).toBe(1);
+    expect(data.feed[0]!.reqId).toMatch(/^[0-9a-f-]{36}$/);
+
+    // How it reached us: a service-auth token minted by the PDS for the reader, for our DID, for getFeedSkeleton.
+    expect(tokens).toEqual([{ lxm: GET_FEED_SKELETON, claims: expect.objectContaining({ iss: eve.did, aud: serviceDid, lxm: GET_FEED_SKELETON }) }]);
+  }, testTimeoutMs);
+
+  it('gives the ranked feed in our order, with our feedContext passed through', async () => {
+    // Liked across both communities ranks first; posts liked on one side only are not in the feed at all.
+    const ours = await ourSkeleton('common-ground');
+    expect(ours.feed.map((item) => item.post)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    for (const item of ours.feed) expect(JSON.parse(item.feedContext!)).toMatchObject({ v: 1, b: expect.any(Array), d: expect.any(Array) });
+
+    const reader = await loginAgent(network().pdsUrl, eve);
+    const { data } = await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') });
+    expect(data.feed.map((item) => [item.post.uri, item.feedContext])).toEqual(ours.feed.map((item) => [item.post, item.feedContext]));
+    expect(data.feed.map(textOf)).toEqual([`More shade trees on every street (${tag})`, `Keep the library open late (${tag})`]);
+    expect(data.feed.map((item) => item.post.likeCount)).toEqual([10, 6]);
+  }, testTimeoutMs);
+
+  it('refuses the members-only feed to a non-member and to an anonymous AppView request, and serves a member', async () => {
+    const stranger = await loginAgent(network().pdsUrl, eve);
+    const refused = await failureOf(stranger.app.bsky.feed.getFeed({ feed: feedUri('club-only') }));
+    const anonymous = await failureOf(new AtpAgent({ service: network().appviewUrl }).app.bsky.feed.getFeed({ feed: feedUri('club-only') }));
+    console.log(`[appview] members-only feed: non-member through the PDS → ${JSON.stringify(refused)}; anonymous at the AppView → ${JSON.stringify(anonymous)}`);
+    expect(refused).toMatchObject({ status: 403, error: 'Forbidden' });
+    expect(anonymous).toMatchObject({ status: 401, error: 'AuthMissing' });
+
+    const member = await loginAgent(network().pdsUrl, carol);
+    const { data } = await member.app.bsky.feed.getFeed({ feed: feedUri('club-only') });
+    expect(data.feed.map((item) => item.post.uri)).toEqual([posts.thanks!.uriStr, posts.library!.uriStr, posts.trees!.uriStr]);
+    expect(data.feed.map(textOf)[1]).toBe(`Keep the library open late (${tag})`);
+  }, testTimeoutMs);
+
+  it('receives sendInteractions sent through the PDS with the atproto-proxy header', async () => {
+    const reader = await loginAgent(network().pdsUrl, eve);
+    const { data } = await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') });
+    const [first] = data.feed;
+    tokens.length = 0;
+    const proxied = reader.withProxy('bsky_fg', serviceDid);
+    await proxied.app.bsky.feed.sendInteractions({
+      feed: feedUri('common-ground'),
+      interactions: [
+        { item: first!.post.uri, event: 'app.bsky.feed.defs#requestMore', feedContext: first!.feedContext, reqId: first!.reqId },
+        { item: first!.post.uri, event: 'app.bsky.feed.defs#interactionSeen', feedContext: first!.feedContext, reqId: first!.reqId },
+      ],
+    });
+    expect(tokens).toEqual([{ lxm: SEND_INTERACTIONS, claims: expect.objectContaining({ iss: eve.did, aud: serviceDid, lxm: SEND_INTERACTIONS }) }]);
+
+    const rows = await waitFor('the feedback rows', async () => {
+      const found = await query<{ kind: string; subject_uri: string }>(
+        `SELECT kind, subject_uri FROM ${database}.interactions FINAL WHERE actor = '${eve.did}' AND kind IN ('requestMore', 'interactionSeen') ORDER BY kind`,
+      );
+      return found.length === 2 ? found : undefined;
+    });
+    expect(rows).toEqual([
+      { kind: 'interactionSeen', subject_uri: first!.post.uri },
+      { kind: 'requestMore', subject_uri: first!.post.uri },
+    ]);
+    // What we served to the reader through the AppView was recorded as impressions.
+    await waitFor('the reader impressions', async () => {
+      const found = await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${eve.did}' AND feed = '${feedUri('common-ground')}'`);
+      return found.length === 2 ? found : undefined;
+    });
+  }, testTimeoutMs);
+
+  it('unpublishes the feeds, after which the AppView no longer finds them', async () => {
+    const results = await (await FeedPublisher.login(config)).unpublishAll();
+    expect(results.map((result) => result.action)).toEqual(['deleted', 'deleted', 'deleted']);
+    await network().syncAppView();
+    const reader = await loginAgent(network().pdsUrl, eve);
+    const gone = await failureOf(reader.app.bsky.feed.getFeedGenerator({ feed: feedUri('club-recent') }));
+    expect(gone.status).toBe(400);
+  }, testTimeoutMs);
+
+  it('stops everything and leaves no server or process behind', async () => {
+    const net = network();
+    const pg = postgres!;
+    await app().close();
+    running = undefined;
+    await net.close();
+    await pg.stop();
+    await expect(fetch(`${feedgenUrl}/xrpc/app.bsky.feed.describeFeedGenerator`)).rejects.toThrow();
+    await expect(fetch(net.pdsUrl)).rejects.toThrow();
+    await expect(fetch(net.appviewUrl)).rejects.toThrow();
+    expect(existsSync(pg.dir)).toBe(false);
+    expect(existsSync(net.dataDir)).toBe(false);
+    expect(processesMentioning(pg.dir)).toEqual([]);
+    console.log(`[appview] total ${Math.round(performance.now() - startedAt)} ms; peak rss ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+  }, testTimeoutMs);
+});
