@@ -65,43 +65,36 @@ describe('Polis conversations through the real pipeline (npm run eval)', () => {
     // @NOTE The maths alone reach ρ 0.978 (libs/bridging polis-conversations.spec.ts). The feed loses
     // the order of the 19 comments whose side-balanced intercept is negative: composeScore clamps
     // them to 0, so they tie and are served in URI order.
-    it('(2) without groups reaches ρ ≥ 0.91 and top-10 ≥ 9 (maths alone: 0.978)', () => {
-      expect(row('brexit-consensus', 'within').spearman).toBeGreaterThanOrEqual(0.91);
+    it('(2) without groups meets ρ ≥ 0.95 and top-10 ≥ 9', () => {
+      expect(row('brexit-consensus', 'within').spearman).toBeGreaterThanOrEqual(0.95);
       expect(row('brexit-consensus', 'within').top10).toBeGreaterThanOrEqual(9);
     });
   });
 
   describe('15-per-hour-seattle', () => {
-    // @NOTE Known gaps, recorded rather than hidden: `it.failing` passes while a target is missed and
-    // fails once it is met, so whoever closes a gap has to turn it into a plain assertion. What the
-    // pipeline reaches today is asserted beside each. The limits: bridging feeds take candidates only
-    // from members of their communities, and 4 of the 31 kept comments are by participants Polis did
-    // not cluster (among them Polis's 4th and 10th most consensual), so they are never ranked; the
-    // exposure estimate overrides the exposure that interactionSeen/requestLess report exactly; and
-    // comment 53 (10th for Polis) has no vote from a clustered participant: Polis ranks it on its
-    // prior alone, our feed needs evidence from two groups.
-    it('(1) Polis groups reaches ρ ≥ 0.74 and top-10 ≥ 8', () => {
-      expect(row('15-per-hour-seattle', 'groups').spearman).toBeGreaterThanOrEqual(0.74);
-      expect(row('15-per-hour-seattle', 'groups').top10).toBeGreaterThanOrEqual(8);
+    it(`(3) likes only meets the target: ρ ≥ ${TARGET.likes.rho}`, () => {
+      expect(row('15-per-hour-seattle', 'likes').spearman).toBeGreaterThanOrEqual(TARGET.likes.rho);
+    });
+
+    // @NOTE A known gap, recorded rather than hidden: `it.failing` passes while the target is missed
+    // and fails once it is met, so whoever closes the gap has to turn it into a plain assertion. What
+    // the pipeline reaches today is asserted beside it. The limit is the evidence rule: comment 53
+    // (Polis's 10th) has no vote from any clustered participant and comment 51 approvals from one
+    // group only; Polis ranks them on its prior alone, our feeds need evidence from two groups before
+    // a post can rank, so both rank last.
+    it('(1) Polis groups reaches ρ ≥ 0.90 and top-10 ≥ 9', () => {
+      expect(row('15-per-hour-seattle', 'groups').spearman).toBeGreaterThanOrEqual(0.9);
+      expect(row('15-per-hour-seattle', 'groups').top10).toBeGreaterThanOrEqual(9);
     });
 
     it.failing(`(1) Polis groups meets the target: ρ ≥ ${TARGET.groups.rho}`, () => {
       expect(row('15-per-hour-seattle', 'groups').spearman).toBeGreaterThanOrEqual(TARGET.groups.rho);
     });
 
-    it('(3) likes only reaches ρ ≥ 0.71 and top-10 ≥ 7', () => {
-      expect(row('15-per-hour-seattle', 'likes').spearman).toBeGreaterThanOrEqual(0.71);
-      expect(row('15-per-hour-seattle', 'likes').top10).toBeGreaterThanOrEqual(7);
-    });
-
-    it.failing(`(3) likes only meets the target: ρ ≥ ${TARGET.likes.rho}`, () => {
-      expect(row('15-per-hour-seattle', 'likes').spearman).toBeGreaterThanOrEqual(TARGET.likes.rho);
-    });
-
     // @NOTE The maths alone reach ρ 0.879 here; the feed also needs two raters on each side of the
-    // axis (comment 53 has none) and clamps negative intercepts to a tie.
-    it('(2) without groups reaches ρ ≥ 0.77 and top-10 ≥ 7 (maths alone: 0.879)', () => {
-      expect(row('15-per-hour-seattle', 'within').spearman).toBeGreaterThanOrEqual(0.77);
+    // axis (comment 53 has none).
+    it('(2) without groups reaches ρ ≥ 0.79 and top-10 ≥ 7 (maths alone: 0.879)', () => {
+      expect(row('15-per-hour-seattle', 'within').spearman).toBeGreaterThanOrEqual(0.79);
       expect(row('15-per-hour-seattle', 'within').top10).toBeGreaterThanOrEqual(7);
     });
   });

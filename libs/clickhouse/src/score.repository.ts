@@ -29,6 +29,24 @@ export interface SnapshotItem {
   feedContext: string;
 }
 
+/** One ranked item with everything that placed it: what the console's feed preview shows. */
+export interface RankedItem {
+  rank: number;
+  uri: string;
+  cid: string;
+  score: number;
+  feedContext: string;
+  components: Record<string, unknown>;
+}
+
+export interface SnapshotSummary {
+  feed: string;
+  snapshot: number;
+  posts: number;
+  /** Unix ms when the snapshot's completion record was written. */
+  completedAtMs: number;
+}
+
 export interface SnapshotInfo {
   snapshot: number;
   posts: number;
@@ -49,12 +67,21 @@ export class ScoreRepository {
     private readonly database: string,
   ) {}
 
+  /**
+   * Posts in the window by the members, or that members approved (a post from outside that the
+   * communities engage with can bridge them too); never by an inactive account.
+   */
   private candidateQuery(): string {
+    const db = this.database;
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
-      FROM ${this.database}.posts FINAL
-      WHERE did IN {authors:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
+      FROM ${db}.posts FINAL
+      WHERE deleted = 0 AND time_us >= {sinceUs:UInt64}
+        AND (did IN {authors:Array(String)} OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
+          SELECT subject_uri FROM ${db}.interactions FINAL
+          WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN {authors:Array(String)}
+            AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
-        AND did NOT IN (SELECT did FROM ${this.database}.accounts FINAL WHERE active = 0)`;
+        AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)`;
   }
 
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
@@ -128,6 +155,28 @@ export class ScoreRepository {
     return row && { snapshot: Number(row.snapshot), posts: Number(row.posts), completedAt: row.completed_at };
   }
 
+  /** The newest complete snapshot of each of `feeds` that has one (for freshness and readiness). */
+  async latestSnapshots(feeds: readonly string[]): Promise<SnapshotSummary[]> {
+    if (feeds.length === 0) return [];
+    const result = await this.client.query({
+      // Aliases differ from the column names: an alias named like a column would shadow it inside argMax.
+      query: `SELECT feed, max(snapshot) AS latest, argMax(posts, snapshot) AS latest_posts,
+          toUnixTimestamp64Milli(argMax(completed_at, snapshot)) AS completed_at_ms
+        FROM ${this.database}.feed_snapshots FINAL
+        WHERE feed IN {feeds:Array(String)}
+        GROUP BY feed`,
+      query_params: { feeds },
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ feed: string; latest: string; latest_posts: number; completed_at_ms: string }>();
+    return rows.map((row) => ({
+      feed: row.feed,
+      snapshot: Number(row.latest),
+      posts: Number(row.latest_posts),
+      completedAtMs: Number(row.completed_at_ms),
+    }));
+  }
+
   async snapshotExists(feed: string, snapshot: number): Promise<boolean> {
     const result = await this.client.query({
       query: `SELECT count() AS n FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
@@ -149,6 +198,30 @@ export class ScoreRepository {
     });
     const rows = await result.json<[number, string, string, string]>();
     return rows.map(([rank, uri, cid, feedContext]) => ({ rank: Number(rank), uri, cid, feedContext }));
+  }
+
+  /**
+   * The top `limit` items of a snapshot with their scores and components, in one read. Bounded by
+   * the sort key `(feed, snapshot, rank)`: it reads the first granule(s) of the snapshot whatever
+   * its size.
+   */
+  async top(feed: string, snapshot: number, limit: number): Promise<RankedItem[]> {
+    const result = await this.client.query({
+      query: `SELECT rank, uri, cid, score, feed_context, components FROM ${this.database}.feed_scores
+        WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64} AND rank <= {limit:UInt32}
+        ORDER BY rank LIMIT {limit:UInt32}`,
+      query_params: { feed, snapshot, limit },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[number, string, string, number, string, string]>();
+    return rows.map(([rank, uri, cid, score, feedContext, components]) => ({
+      rank: Number(rank),
+      uri,
+      cid,
+      score: Number(score),
+      feedContext,
+      components: parseComponents(components),
+    }));
   }
 
   /** Why a post is where it is in the feed's latest snapshot. */
@@ -184,5 +257,14 @@ export class ScoreRepository {
       });
     }
     return old.length;
+  }
+}
+
+function parseComponents(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+  } catch {
+    return { unparsed: text };
   }
 }

@@ -3,8 +3,9 @@ import type { AppConfig } from '#lib/config';
 import { encodeMessage, Topics, type MessageBus, type PipelineEventV1 } from '#lib/contracts';
 import { mapJetstreamEvent, wantedCollections } from '#lib/domain';
 import { JetstreamSource } from '#lib/jetstream';
-import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { APP_CONFIG, CatchUpProgress, formatDuration, LOGGER, MESSAGE_BUS, Metrics, type Logger } from '#lib/platform';
 import { CursorStore } from './cursor.store.js';
+import { collectIngestMetrics } from './ingest.metrics.js';
 import { IngestStats } from './ingest.stats.js';
 
 /** A gap this wide between the cursor asked for and the first event served means events were lost. */
@@ -24,6 +25,8 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   readonly stats = new IngestStats();
   private readonly log: Logger;
   private readonly cursorStore: CursorStore;
+  private readonly catchUp: CatchUpProgress;
+  private readonly stopCollecting: () => void;
   private source?: JetstreamSource;
   private pending: PipelineEventV1[] = [];
   private requestedCursorUs: number | undefined;
@@ -36,9 +39,20 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(LOGGER) logger: Logger,
+    private readonly metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'ingest' });
     this.cursorStore = new CursorStore(config.ingest.cursorFile);
+    this.stopCollecting = collectIngestMetrics(metrics, this.stats);
+    this.catchUp = new CatchUpProgress(({ behindSeconds, speed, etaSeconds, caughtUp }) => {
+      if (caughtUp) this.log.info({ behindSeconds: Math.round(behindSeconds) }, 'ingest caught up with real time');
+      else {
+        this.log.info(
+          { behindSeconds: Math.round(behindSeconds), speed: speed && Math.round(speed * 10) / 10, etaSeconds: etaSeconds && Math.round(etaSeconds) },
+          `ingest catching up: ${formatDuration(behindSeconds)} behind, ETA ${etaSeconds === undefined ? 'unknown (not gaining)' : formatDuration(etaSeconds)}`,
+        );
+      }
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -65,10 +79,11 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.source?.stop();
     this.stopping = true;
+    this.source?.stop();
     this.wake?.();
     await this.loop;
+    this.stopCollecting();
   }
 
   private connectionChanged(state: string, detail?: string): void {
@@ -82,7 +97,8 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   }
 
   private receive(raw: unknown): void {
-    this.stats.received += 1;
+    const { kind, commit } = raw as { kind?: unknown; commit?: { collection?: unknown } };
+    this.stats.countReceived(String((kind === 'commit' ? commit?.collection : kind) ?? 'unknown'));
     const timeUs = (raw as { time_us?: unknown }).time_us;
     if (typeof timeUs === 'number') {
       this.checkGap(timeUs);
@@ -137,6 +153,7 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     if (cursorUs !== undefined) {
       await this.cursorStore.save(cursorUs);
       this.stats.checkpointUs = cursorUs;
+      this.catchUp.observe(cursorUs);
     }
     if (this.source && !this.source.isRunning && !this.stopping && this.pending.length < this.config.ingest.batchSize) {
       this.source.resume();
@@ -149,15 +166,24 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
       const started = performance.now();
       try {
         await this.bus.publish(Topics.events, messages);
+        const ms = performance.now() - started;
         this.stats.batches += 1;
         this.stats.published += batch.length;
         for (const event of batch) this.stats.countPublished(event.type);
-        this.log.debug({ events: batch.length, ms: Math.round(performance.now() - started) }, 'batch published');
+        this.metrics.ingestBatchSize.observe(batch.length);
+        this.metrics.ingestPublishDuration.observe(ms / 1000);
+        this.log.debug(
+          { topic: Topics.events, events: batch.length, fromTimeUs: batch[0]!.timeUs, toTimeUs: batch.at(-1)!.timeUs, attempt, ms: Math.round(ms) },
+          'batch published',
+        );
         return true;
       } catch (error) {
         if (this.stopping && attempt > 1) return false;
         const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** attempt);
-        this.log.warn({ attempt, retryInMs: delay, err: (error as Error).message }, 'bus did not acknowledge the batch; retrying');
+        this.log.warn(
+          { topic: Topics.events, events: batch.length, fromTimeUs: batch[0]!.timeUs, toTimeUs: batch.at(-1)!.timeUs, attempt, retryInMs: delay, err: (error as Error).message },
+          'bus did not acknowledge the batch; retrying',
+        );
         await sleep(delay);
       }
     }

@@ -1,6 +1,7 @@
 import {
   balance,
   composeScore,
+  decay,
   estimateExposure,
   IdIndex,
   InteractionTableBuilder,
@@ -13,7 +14,7 @@ import {
 } from '#lib/bridging';
 import type { FeedDefinition } from '#lib/curation';
 
-/** A post that may appear in the feed (by a member of one of its communities, inside the window). */
+/** A post that may appear in the feed: inside the window, by a member or approved by members. */
 export interface CandidatePost {
   uri: string;
   cid: string;
@@ -143,7 +144,10 @@ export function rankFeed(
     const bridging = baseScore(scores, p, within);
     if (bridging === undefined) continue;
     const ageMs = Math.max(0, options.nowMs - post.timeUs / 1000);
-    const score = composeScore(bridging, ageMs, { halfLifeMs: feed.halfLifeHours * 3_600_000 });
+    const halfLifeMs = feed.halfLifeHours * 3_600_000;
+    // A negative score (approval below what the opinion axis predicts) sinks further with age
+    // instead of being clamped: the bottom of the feed keeps its order too.
+    const score = bridging >= 0 ? composeScore(bridging, ageMs, { halfLifeMs }) : bridging / Math.max(decay(ageMs, halfLifeMs), 1e-12);
     const explanation = scores.provenance(p);
     const factor = scores.model?.postFactor[p] ?? 0;
     ranked.push({
@@ -157,7 +161,7 @@ export function rankFeed(
         ranking: feed.ranking,
         score,
         bridging,
-        decay: bridging > 0 ? score / bridging : 0,
+        decay: decay(ageMs, halfLifeMs),
         ageHours: Math.round(ageMs / 36_000) / 100,
         supportedBy: explanation.supportedBy,
         divisiveIn: explanation.divisiveIn,
