@@ -10,7 +10,7 @@ import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { freePort } from '#lib/testing';
+import { freePort, waitFor } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import {
   createAppPassword,
@@ -33,20 +33,6 @@ const testTimeoutMs = 90_000;
 const GET_FEED_SKELETON = 'app.bsky.feed.getFeedSkeleton';
 const SEND_INTERACTIONS = 'app.bsky.feed.sendInteractions';
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** What a client sees when an XRPC call fails: the HTTP status and the XRPC error name. */
 async function failureOf(call: Promise<unknown>): Promise<{ status: number; error: string; message: string }> {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { generateJetstreamEvents, startJetstreamReplayServer, writeJsonl, type JetstreamReplayServer } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, writeJsonl, type JetstreamReplayServer, waitFor } from '#lib/testing';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const node = path.join(root, 'node_modules', '.bin', 'node');
@@ -22,15 +22,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('embedded mode survives SIGKILL mid-replay', () => {
   const generated = generateJetstreamEvents({

@@ -3,20 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { AtpAgent, lexicons } from '@atproto/api';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 interface Status {
   ingest: { malformed: number; published: number; connected: boolean };

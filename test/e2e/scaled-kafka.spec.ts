@@ -11,9 +11,8 @@ import {
   freePort,
   generateJetstreamEvents,
   startJetstreamReplayServer,
-  type JetstreamReplayServer,
-} from '#lib/testing';
-import { startBroker, type StartedBroker } from '../../scripts/kafka-broker.mjs';
+  type JetstreamReplayServer, waitFor } from '#lib/testing';
+import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 
 interface Status {
   ingest?: { published: number };
@@ -21,15 +20,6 @@ interface Status {
   store: { events: number; posts: number };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000, context = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 describe('scaled mode: ingest, scoring and feed generator as processes on a real Kafka broker', () => {
   const generated = generateJetstreamEvents({
@@ -100,18 +90,17 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     await waitFor('the feed generator', () => status());
     services.get('ingest')!.start();
 
-    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), 120_000, logs);
+    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
     await services.get('scoring')!.stop('SIGKILL');
     services.get('scoring')!.start();
 
-    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), 120_000, logs);
+    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
     await broker.restart();
 
     await waitFor(
       'every event in ClickHouse',
       async () => ((await status()).store.events >= generated.counts.mappable ? true : undefined),
-      240_000,
-      logs,
+      { timeoutMs: 240_000, context: logs },
     );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const { store } = await status();
@@ -139,10 +128,10 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
         { key: 'did:plc:x', value: JSON.stringify({ v: 2, type: 'post' }) },
         { key: good.did, value: JSON.stringify(good) },
       ]);
-      await waitFor('two dead letters', async () => (deadLetters.length >= 2 ? true : undefined), 60_000, logs);
+      await waitFor('two dead letters', async () => (deadLetters.length >= 2 ? true : undefined), { timeoutMs: 60_000, context: logs });
       expect(deadLetters.map((message) => message.headers[DeadLetterHeaders.reason])).toEqual(['not valid JSON', 'unsupported schema version 2']);
       expect(deadLetters[0]!.headers[DeadLetterHeaders.sourceTopic]).toBe(Topics.events);
-      await waitFor('the good message', async () => ((await status()).store.events === before + 1 ? true : undefined), 60_000, logs);
+      await waitFor('the good message', async () => ((await status()).store.events === before + 1 ? true : undefined), { timeoutMs: 60_000, context: logs });
     } finally {
       await subscription.stop();
       await bus.close();

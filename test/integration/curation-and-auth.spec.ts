@@ -7,7 +7,7 @@ import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
 
@@ -105,7 +105,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       }),
     );
     agent = new AtpAgent({ service: running.url });
-    await waitFor(async () => (await skeleton('club-public')).body.feed?.length === 1);
+    await waitFor('the first posts in the public feed', async () => (await skeleton('club-public')).body.feed?.length === 1);
   });
 
   afterAll(async () => {
@@ -160,7 +160,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
           createdAt: new Date().toISOString(),
         }),
       );
-      await waitFor(async () => (await skeleton('club-only', await token(bob))).status === 200, 20_000);
+      await waitFor('bob admitted to the members-only feed', async () => (await skeleton('club-only', await token(bob))).status === 200, 20_000);
       const { body } = await skeleton('club-public');
       expect(body.feed!.map((item) => item.post).sort()).toEqual([
         `at://${alice}/app.bsky.feed.post/3kalice000001`,
@@ -174,14 +174,14 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       const file = path.join(dir, 'feeds.yaml');
       const good = await readFile(file, 'utf8');
       await writeFile(file, `${good}  broken:\n    displayName: Broken\n    communities: [nobody]\n`);
-      await waitFor(async () => {
+      await waitFor('the rejected curator file reported', async () => {
         const state = (await (await admin('GET', 'curation')).json()) as { lastProblem: string | null };
         return state.lastProblem?.includes('feeds.broken.communities.0') ?? false;
       });
       expect((await skeleton('club-public')).status).toBe(200);
 
       await writeFile(file, `${good}  fixed:\n    displayName: Fixed\n    communities: [club]\n`);
-      await waitFor(async () => {
+      await waitFor('the fixed feed described', async () => {
         const { data } = await agent.app.bsky.feed.describeFeedGenerator();
         return data.feeds.some((entry) => entry.uri === feed('fixed'));
       });
@@ -227,20 +227,13 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
 
       const query = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>());
       const database = `curation_${process.pid}`;
-      await waitFor(async () => (await query(`SELECT kind FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).length === 2);
+      await waitFor('the feedback in ClickHouse', async () => (await query(`SELECT kind FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).length === 2);
       expect(await query(`SELECT kind, subject_uri FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).toEqual([
         { kind: 'interactionSeen', subject_uri: item },
         { kind: 'requestLess', subject_uri: item },
       ]);
-      await waitFor(async () => (await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${alice}'`)).length > 0);
+      await waitFor('the impressions in ClickHouse', async () => (await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${alice}'`)).length > 0);
     });
   });
 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -1,6 +1,7 @@
 import { BusUnavailableError, type BatchHandler, type IncomingMessage, type OutgoingMessage, type Subscription } from '#lib/contracts';
 import { KafkaBus, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
-import { startBroker, type StartedBroker } from '../../scripts/kafka-broker.mjs';
+import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
+import { waitFor } from '#lib/testing';
 
 // A broker given by the environment (`npm test` passes CG_TEST_KAFKA_BROKERS) is shared; otherwise
 // this file starts its own. The outage test always needs a broker it may stop.
@@ -34,13 +35,6 @@ function createBus(overrides: Partial<KafkaBusOptions> = {}): KafkaBus {
   return bus;
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const messagesFor = (key: string, from: number, count: number): OutgoingMessage[] =>
   Array.from({ length: count }, (_, i) => ({ key, value: JSON.stringify({ key, seq: from + i }), headers: { seq: String(from + i) } }));
