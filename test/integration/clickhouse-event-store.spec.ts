@@ -1,5 +1,5 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, createClickHouseClient, EventRepository, migrations, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, createClickHouseClient, EventRepository, migrations, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
@@ -85,5 +85,39 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect((await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: true })).map((p) => p.uri)).toEqual([
       `at://${bob}/app.bsky.feed.post/3k0000000003`,
     ]);
+  });
+
+  it('resolves a community from every member source, live, minus exclusions', async () => {
+    const curator = 'did:plc:curator00000000000000000';
+    const member = (n: number) => `did:plc:member${String(n).padStart(18, '0')}`;
+    const list = `at://${curator}/app.bsky.graph.list/3klist0000001`;
+    const packList = `at://${curator}/app.bsky.graph.list/3klist0000002`;
+    const t = t0 + 1_000_000;
+    const listItem = (rkey: string, subjectDid: string, onList: string): PipelineEventV1 => ({
+      v: 1, type: 'listitem', op: 'create', did: curator, rkey, timeUs: t, createdAtMs: 0, list: onList, subjectDid,
+    });
+    await events.write([
+      listItem('3kitem0000001', member(1), list),
+      listItem('3kitem0000002', member(2), packList),
+      { v: 1, type: 'starterpack', op: 'create', did: curator, rkey: '3kpack0000001', timeUs: t, createdAtMs: 0, list: packList },
+      { v: 1, type: 'identity', did: member(3), timeUs: t, handle: 'three.example.com' },
+      post(member(4), '3kpost0000004', t, { tags: ['birds'] } as Partial<PipelineEventV1>),
+      { v: 1, type: 'follow', op: 'create', did: member(5), rkey: '3kfollow00005', timeUs: t, createdAtMs: 0, subjectDid: curator },
+      { v: 1, type: 'follow', op: 'create', did: member(6), rkey: '3kfollow00006', timeUs: t, createdAtMs: 0, subjectDid: curator },
+    ]);
+    const communities = new CommunityRepository(client, database);
+    const sources = {
+      dids: [member(0)],
+      handles: ['three.example.com'],
+      lists: [list],
+      starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kpack0000001`],
+      hashtags: ['birds'],
+      followersOf: [curator],
+      exclude: [member(6)],
+    };
+    expect(await communities.members(sources, t0)).toEqual([0, 1, 2, 3, 4, 5].map(member));
+
+    await events.write([{ v: 1, type: 'listitem', op: 'delete', did: curator, rkey: '3kitem0000002', timeUs: t + 1 }]);
+    expect(await communities.members(sources, t0)).toEqual([0, 1, 3, 4, 5].map(member));
   });
 });

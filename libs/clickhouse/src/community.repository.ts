@@ -11,15 +11,18 @@ export class CommunityRepository {
   /**
    * Members now: named DIDs, handles, members of the given lists (live, from list-item events),
    * authors who used the hashtags since `sinceUs`, and followers of the seed accounts, minus
-   * the exclusions. Starter packs are resolved to their lists by the caller.
+   * the exclusions. A starter pack counts as its list (from the pack's own record, followed live).
    */
-  async members(sources: MemberSources, sinceUs: number, extraLists: readonly string[] = []): Promise<string[]> {
+  async members(sources: MemberSources, sinceUs: number): Promise<string[]> {
     const db = this.database;
-    const lists = [...sources.lists, ...extraLists];
+    const lists = sources.lists;
     const parts = ['SELECT arrayJoin({dids:Array(String)}) AS did'];
     if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
-    if (lists.length > 0) {
-      parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0 AND list IN {lists:Array(String)}`);
+    if (lists.length > 0 || sources.starterPacks.length > 0) {
+      parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
+        AND (list IN {lists:Array(String)} OR list IN (
+          SELECT list FROM ${db}.graph FINAL WHERE kind = 'starterpack' AND deleted = 0
+            AND concat('at://', did, '/app.bsky.graph.starterpack/', rkey) IN {starterPacks:Array(String)}))`);
     }
     if (sources.hashtags.length > 0) {
       parts.push(`SELECT did FROM ${db}.posts FINAL WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND hasAny(tags, {hashtags:Array(String)})`);
@@ -33,6 +36,7 @@ export class CommunityRepository {
         dids: sources.dids,
         handles: sources.handles,
         lists,
+        starterPacks: sources.starterPacks,
         sinceUs,
         hashtags: sources.hashtags,
         followersOf: sources.followersOf,

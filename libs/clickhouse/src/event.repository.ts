@@ -95,6 +95,9 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
           version,
         });
         break;
+      case 'starterpack':
+        rows.graph.push({ did: event.did, kind: 'starterpack', rkey: event.rkey, subject_did: '', list: event.list, time_us, deleted: 0, version });
+        break;
     }
   }
   return rows;

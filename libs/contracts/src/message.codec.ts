@@ -38,7 +38,7 @@ function parseObject(text: string): Json {
   return message;
 }
 
-const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem']);
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack']);
 
 /** Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction). */
 export function decodePipelineEvent(text: string): PipelineEventV1 {
@@ -59,7 +59,7 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   field(message, 'rkey', isNonEmpty, 'a record key');
   const op = field(message, 'op', isString, 'a string');
   if (op === 'delete') return message as unknown as PipelineEventV1;
-  if (op !== 'create' && !(op === 'update' && type === 'post')) {
+  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack'))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
   }
   field(message, 'createdAtMs', isFiniteNumber, 'a number of milliseconds');
@@ -86,6 +86,9 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
       break;
     case 'listitem':
       field(message, 'subjectDid', isDid, 'a DID');
+      field(message, 'list', isAtUri, 'an AT-URI');
+      break;
+    case 'starterpack':
       field(message, 'list', isAtUri, 'an AT-URI');
       break;
   }

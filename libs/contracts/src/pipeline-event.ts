@@ -3,7 +3,7 @@
  * Records are already reduced to the fields the ranking needs; the wire format is JSON.
  */
 
-export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem';
+export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack';
 
 interface EventBase {
   v: 1;
@@ -59,6 +59,16 @@ export interface ListItemCreate extends EventBase {
   subjectDid: string;
 }
 
+/** A starter pack: curators name it as a community source; its members are those of its list. */
+export interface StarterPackCreate extends EventBase {
+  type: 'starterpack';
+  op: 'create' | 'update';
+  rkey: string;
+  createdAtMs: number;
+  /** AT-URI of the `app.bsky.graph.list` behind the pack. */
+  list: string;
+}
+
 export interface RecordDelete extends EventBase {
   type: RecordKind;
   op: 'delete';
@@ -83,6 +93,7 @@ export type PipelineEventV1 =
   | SubjectCreate
   | GraphCreate
   | ListItemCreate
+  | StarterPackCreate
   | RecordDelete
   | AccountStatus
   | IdentityChange;

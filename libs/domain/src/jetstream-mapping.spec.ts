@@ -314,7 +314,7 @@ describe('mapJetstreamEvent: malformed input', () => {
 describe('wantedCollections and AT-URIs', () => {
   it('subscribes to exactly the collections that map to events', () => {
     expect([...wantedCollections].sort()).toEqual(
-      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem].sort(),
+      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack].sort(),
     );
   });
 
@@ -325,5 +325,32 @@ describe('wantedCollections and AT-URIs', () => {
     expect(parseAtUri('at://alice.bsky.social/app.bsky.feed.post/3lbg')).toBeNull();
     expect(parseAtUri(`at://${alice}/not-an-nsid/3lbg`)).toBeNull();
     expect(parseAtUri(`at://${alice}/${Nsid.post}/3lbg?x=1`)).toBeNull();
+  });
+});
+
+describe('starter packs', () => {
+  const did = 'did:plc:curator00000000000000000';
+  const pack = (record: Record<string, unknown>, operation: 'create' | 'update' = 'create') => ({
+    did,
+    time_us: 1_763_000_000_000_000,
+    kind: 'commit',
+    commit: { rev: '3kpackrev0000', operation, collection: Nsid.starterpack, rkey: '3kpack0000001', cid: 'bafyreipack', record },
+  });
+
+  it('maps a starter pack to the list behind it, on create and update', () => {
+    const list = `at://${did}/app.bsky.graph.list/3klist0000001`;
+    for (const operation of ['create', 'update'] as const) {
+      expect(mapJetstreamEvent(pack({ $type: Nsid.starterpack, name: 'Birders', list, createdAt: '2025-11-13T02:13:20.000Z' }, operation))).toEqual({
+        kind: 'event',
+        event: { v: 1, type: 'starterpack', op: operation, did, timeUs: 1_763_000_000_000_000, rkey: '3kpack0000001', createdAtMs: Date.parse('2025-11-13T02:13:20.000Z'), list },
+      });
+    }
+  });
+
+  it('reports a starter pack whose list is not a list as malformed', () => {
+    expect(mapJetstreamEvent(pack({ $type: Nsid.starterpack, name: 'x', list: `at://${did}/app.bsky.feed.post/3kpost` }))).toEqual({
+      kind: 'malformed',
+      reason: 'record.list is not the AT-URI of a list',
+    });
   });
 });

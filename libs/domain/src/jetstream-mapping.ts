@@ -6,6 +6,7 @@ import type {
   PipelineEventV1,
   PostCreate,
   RecordDelete,
+  StarterPackCreate,
   SubjectCreate,
 } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
@@ -66,6 +67,7 @@ export const wantedCollections: readonly string[] = [
   Nsid.follow,
   Nsid.block,
   Nsid.listitem,
+  Nsid.starterpack,
 ];
 
 /** Lexicon limit for one hashtag (in characters, as the Bluesky app counts them). */
@@ -157,7 +159,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   }
   // @NOTE The app never edits likes, reposts, follows, blocks or list items; an update would only re-point
   // the subject, which the counters downstream cannot undo, so it is skipped rather than double-counted.
-  if (operation === 'update' && type !== 'post') return skip('update of a non-post record');
+  if (operation === 'update' && type !== 'post' && type !== 'starterpack') return skip('update of a non-post record');
 
   const { record } = commit;
   if (!isObj(record)) malformed('commit.record is missing or not an object');
@@ -207,6 +209,12 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
         list: record.list as string,
         subjectDid: record.subject,
       };
+      return { kind: 'event', event };
+    }
+    case 'starterpack': {
+      const list = parseAtUri(record.list);
+      if (list === null || list.collection !== Nsid.list) malformed('record.list is not the AT-URI of a list');
+      const event: StarterPackCreate = { v: 1, type, op: operation, did, timeUs, rkey, createdAtMs, list: record.list as string };
       return { kind: 'event', event };
     }
   }

@@ -41,6 +41,7 @@ export const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   follow: Nsid.follow,
   block: Nsid.block,
   listitem: Nsid.listitem,
+  starterpack: Nsid.starterpack,
 };
 
 const kindByCollection = new Map<string, RecordKind>(

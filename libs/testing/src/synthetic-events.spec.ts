@@ -101,7 +101,7 @@ describe('generateJetstreamEvents', () => {
     expect(share(counts.post)).toBeGreaterThan(0.09);
     expect(share(counts.post)).toBeLessThan(0.12);
     expect(share(counts.deleteTotal)).toBeGreaterThan(0.025);
-    expect(share(counts.other)).toBeGreaterThan(0.25);
+    expect(share(counts.other)).toBeGreaterThan(0.2);
     expect([...generated.inactive.values()]).toContain('takendown');
   });
 

@@ -183,7 +183,7 @@ export interface SyntheticCounts {
   deleteTotal: number;
   malformed: number;
   malformedByVariant: Record<MalformedVariant, number>;
-  /** Items `mapJetstreamEvent` maps to a `PipelineEventV1` (all but `other` and malformed). */
+  /** Items `mapJetstreamEvent` maps to a `PipelineEventV1` (all but `other` and malformed; starter packs are mappable). */
   mappable: number;
 }
 
@@ -432,7 +432,7 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
     identity: 0,
     account: 0,
     other: 0,
-    deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0 },
+    deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0 },
     deleteTotal: 0,
     malformed: 0,
     malformedByVariant: { 'not-json': 0, 'text-not-string': 0, 'invalid-subject-uri': 0, 'missing-time-us': 0 },
@@ -873,10 +873,14 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
         counts.mappable += 1;
         break;
       }
-      case 'other':
-        events.push(otherEvent(actor, timeUs));
-        counts.other += 1;
+      case 'other': {
+        const event = otherEvent(actor, timeUs);
+        events.push(event);
+        // Starter packs are ingested (a community source); the rest of these collections are not.
+        if (event.kind === 'commit' && event.commit.collection === Nsid.starterpack) counts.mappable += 1;
+        else counts.other += 1;
         break;
+      }
     }
   }
 
