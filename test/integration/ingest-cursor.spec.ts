@@ -1,0 +1,77 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '#lib/config';
+import { generateJetstreamEvents, startJetstreamReplayServer, waitFor, type JetstreamReplayServer } from '#lib/testing';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+
+interface Status {
+  ingest: { gaps: number; published: number; checkpointUs: number | null };
+  store: { events: number };
+}
+
+describe('the Jetstream cursor', () => {
+  const generated = generateJetstreamEvents({
+    seed: 21,
+    users: 200,
+    events: 3_000,
+    startUs: (Date.now() - 3_600_000) * 1000,
+    durationSec: 600,
+    mix: { other: 0 },
+  });
+  const events = generated.events as { time_us: number }[];
+  let dir: string;
+  let replay: JetstreamReplayServer | undefined;
+  let running: RunningApp | undefined;
+
+  const start = async (savedCursorUs: number, retentionStartUs?: number) => {
+    await mkdir(path.join(dir, 'data'), { recursive: true });
+    await writeFile(path.join(dir, 'data', 'ingest-cursor.json'), JSON.stringify({ cursorUs: savedCursorUs, savedAt: new Date().toISOString() }));
+    replay = await startJetstreamReplayServer({ events: generated.events, retentionStartUs });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `cursor_${process.pid}_${Date.now()}`,
+        DATA_DIR: path.join(dir, 'data'),
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        JETSTREAM_REWIND_SECONDS: '5',
+        INGEST_BATCH_MAX_WAIT_MS: '50',
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+  };
+  const status = async () => (await (await fetch(`${running!.url}/status`)).json()) as Status;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-cursor-'));
+    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
+  });
+  afterEach(async () => {
+    await running?.close();
+    await replay?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resumes a few seconds before the saved cursor and saves the newest acknowledged position', async () => {
+    const saved = events[1_500]!.time_us;
+    await start(saved);
+    await waitFor('the rest of the stream', async () => ((await status()).store.events > 0 ? true : undefined));
+    expect(replay!.connections()[0]!.cursor).toBe(saved - 5_000_000);
+    const last = events.at(-1)!.time_us;
+    await waitFor('the checkpoint at the last event', async () => (await status()).ingest.checkpointUs === last);
+    const file = JSON.parse(await readFile(path.join(dir, 'data', 'ingest-cursor.json'), 'utf8')) as { cursorUs: number };
+    expect(file.cursorUs).toBe(last);
+    expect((await status()).ingest.gaps).toBe(0);
+  });
+
+  it('reports a gap when the saved cursor is older than the events the server still has', async () => {
+    const retentionStartUs = events[1_000]!.time_us;
+    await start(events[0]!.time_us - 600_000_000, retentionStartUs);
+    const reported = await waitFor('a gap', async () => ((await status()).ingest.gaps > 0 ? status() : undefined));
+    expect(reported.ingest.gaps).toBe(1);
+    expect(replay!.connections()[0]!.cursorClamped).toBe(true);
+  });
+});
