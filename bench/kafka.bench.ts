@@ -15,11 +15,11 @@ import path from 'node:path';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { Topics } from '#lib/contracts';
 import { KafkaBus } from '#lib/kafka';
-import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
+import { AppProcess, generateJetstreamEvents, jetstreamReplayEntry, writeJsonl } from '#lib/testing';
 import { startApp } from '../services/app/src/app.factory.js';
 import { JetstreamIngestService } from '../services/ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../services/scoring/src/event-batch.consumer.js';
-import { startBroker } from '../scripts/kafka-broker.mjs';
+import { startBroker } from '#scripts/kafka-broker.mjs';
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-kafka-'));
@@ -35,37 +35,39 @@ const generated = generateJetstreamEvents({
   startUs: (Date.now() - 3_600_000) * 1000,
   mix: { other: 0 },
 });
-const replay = await startJetstreamReplayServer({ events: generated.events, startPaused: true });
+// The local Jetstream runs in a process of its own, as the real one is remote.
+await writeJsonl(path.join(dir, 'events.jsonl'), generated.events);
+const replay = new AppProcess('jetstream', jetstreamReplayEntry, {}, [path.join(dir, 'events.jsonl')]).start();
+const { url: jetstreamUrl } = await replay.firstJsonLine<{ url: string }>('url');
 const base = loadConfig({
   KAFKA_BROKERS: brokers,
   KAFKA_TOPIC_PREFIX: prefix,
+  KAFKA_COMPRESSION: process.env.KAFKA_COMPRESSION ?? 'gzip',
   KAFKA_PARTITIONS: '6',
   KAFKA_CONSUMER_GROUP: `${prefix}scoring`,
   CLICKHOUSE_PATH: ':memory:',
   CLICKHOUSE_DATABASE: 'bench_kafka',
   DATA_DIR: dir,
   FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-  JETSTREAM_URL: replay.subscribeUrl,
-  INGEST_BATCH_SIZE: '10000',
+  JETSTREAM_URL: jetstreamUrl,
+  INGEST_BATCH_SIZE: process.env.BENCH_INGEST_BATCH ?? '10000',
   SCORING_SNAPSHOTS: 'false',
   HTTP_PORT: '0',
   HTTP_BIND_HOST: '127.0.0.1',
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
 });
 // @NOTE One process plays each role in turn here; the embedded ClickHouse keeps the bench free of
 // a server (scaled deployments point CLICKHOUSE_URL at one).
 const as = (role: AppConfig['role']): AppConfig => ({ ...base, role });
 
+let started = performance.now();
 const ingest = await startApp(as('ingest'));
 const ingestStats = ingest.app.get(JetstreamIngestService).stats;
-await replay.waitForConnections(1);
-let started = performance.now();
-replay.resume();
 while (ingestStats.published < generated.counts.mappable) await new Promise((resolve) => setTimeout(resolve, 20));
 const ingestSeconds = (performance.now() - started) / 1000;
 console.log(
   `ingest → Kafka: ${generated.counts.mappable} events acknowledged in ${ingestSeconds.toFixed(2)} s = ` +
-    `${Math.round(generated.counts.mappable / ingestSeconds)} events/s (${ingestStats.batches} batches, acks=-1, gzip)`,
+    `${Math.round(generated.counts.mappable / ingestSeconds)} events/s (${ingestStats.batches} batches, acks=-1, ${base.bus.kind === 'kafka' ? base.bus.compression : ''}; includes connecting)`,
 );
 await ingest.close();
 
@@ -92,6 +94,6 @@ for (const sample of samples) console.log(sample);
 
 await scoring.close();
 await admin.close();
-await replay.close();
+await replay.stop();
 await broker?.stop();
 await rm(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ export type BusConfig =
       publishTimeoutMs: number;
       /** Put in front of every topic name, so deployments can share a cluster. */
       topicPrefix: string;
+      compression: 'gzip' | 'none';
     };
 
 export type ClickHouseConfig =
@@ -117,6 +118,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           consumerGroup: read.string('KAFKA_CONSUMER_GROUP', 'common-ground-scoring'),
           publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 30_000, { min: 1_000 }),
           topicPrefix: read.string('KAFKA_TOPIC_PREFIX', ''),
+          compression: read.oneOf('KAFKA_COMPRESSION', ['gzip', 'none'] as const, 'gzip'),
         };
   if (bus.kind === 'in-process' && role !== 'all') {
     read.problem('KAFKA_BROKERS', `required when CG_ROLE=${role}: separate processes talk through Kafka`);

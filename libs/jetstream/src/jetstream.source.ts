@@ -20,14 +20,15 @@ export interface JetstreamSourceOptions {
  * Jetstream through `@skyware/jetstream`, which reconnects by itself and resumes from the last
  * event it received.
  *
- * @NOTE Backpressure without buffering: Jetstream replays from a cursor, so when the consumer
- * falls behind `pause()` simply disconnects and `resume()` reconnects from the last event
- * received. Nothing piles up in memory and nothing is skipped (at worst one event repeats).
+ * Backpressure without unbounded buffering: `pause()` stops reading the socket, and the server
+ * holds back (Jetstream replays from a cursor anyway, so a consumer that falls far behind loses
+ * nothing).
  */
 export class JetstreamSource {
   private client?: Jetstream;
   private lastReceivedUs: number | undefined;
   private running = false;
+  private pausedSocket?: { pause(): void; resume(): void };
 
   constructor(private readonly options: JetstreamSourceOptions) {
     this.lastReceivedUs = options.cursorUs;
@@ -88,19 +89,56 @@ export class JetstreamSource {
     this.options.onEvent(event);
   }
 
-  /** Disconnects; `resume()` continues from the last event received. */
+  /**
+   * Stops reading until `resume()`. The socket stops being read, so TCP backpressure reaches the
+   * server and nothing piles up here; where the socket cannot pause, it disconnects and `resume()`
+   * reconnects from the last event received.
+   */
   pause(): void {
-    if (!this.running) return;
+    if (!this.running || this.pausedSocket) return;
+    const socket = this.rawSocket();
+    if (socket) {
+      socket.pause();
+      this.pausedSocket = socket;
+      return;
+    }
+    this.disconnect();
+  }
+
+  resume(): void {
+    if (this.pausedSocket) {
+      this.pausedSocket.resume();
+      this.pausedSocket = undefined;
+      return;
+    }
+    this.start();
+  }
+
+  get isPaused(): boolean {
+    return this.pausedSocket !== undefined || !this.running;
+  }
+
+  /**
+   * @NOTE The `ws` socket under the client's reconnecting wrapper (partysocket keeps it as `_ws`);
+   * `ws` can pause reading. Absent (another WebSocket implementation), pausing falls back to a
+   * disconnect.
+   */
+  private rawSocket(): { pause(): void; resume(): void } | undefined {
+    const socket = (this.client?.ws as unknown as { _ws?: { pause?: unknown; resume?: unknown } } | undefined)?._ws;
+    return typeof socket?.pause === 'function' && typeof socket.resume === 'function'
+      ? (socket as { pause(): void; resume(): void })
+      : undefined;
+  }
+
+  private disconnect(): void {
     this.running = false;
     this.client?.close();
     this.client = undefined;
   }
 
-  resume(): void {
-    this.start();
-  }
-
   stop(): void {
-    this.pause();
+    this.pausedSocket?.resume();
+    this.pausedSocket = undefined;
+    if (this.running) this.disconnect();
   }
 }

@@ -1,4 +1,12 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import {
   applyMigrations,
@@ -12,7 +20,12 @@ import {
 } from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
+import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
+import { MetricsController } from './metrics.controller.js';
+import { Metrics } from './metrics.js';
+import { DEFAULT_HISTORY, PipelineHistory } from './pipeline-history.js';
+import { ReadinessService } from './readiness.js';
 import { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
 
 export interface PlatformOptions {
@@ -34,16 +47,56 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
     brokers: config.bus.brokers,
     clientId: config.bus.clientId,
     publishTimeoutMs: config.bus.publishTimeoutMs,
+    compression: config.bus.compression,
     log: (level, message, extra) => kafkaLogger[level](extra ?? {}, message),
   });
   return config.bus.topicPrefix ? new PrefixedBus(bus, config.bus.topicPrefix) : bus;
 }
 
-class PlatformLifecycle implements OnApplicationShutdown {
+class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(CLICKHOUSE) private readonly clickhouse: ClickHouseClient,
+    private readonly metrics: Metrics,
+    private readonly readiness: ReadinessService,
+    private readonly history: PipelineHistory,
   ) {}
+
+  /** Collectors every role shares: readiness and snapshot freshness, and (where scoring runs) consumer lag. */
+  onApplicationBootstrap(): void {
+    const { metrics, readiness } = this;
+    metrics.collect('readiness', async () => {
+      const report = await readiness.check();
+      for (const [check, passed] of Object.entries(report.checks)) metrics.ready.set({ check }, passed ? 1 : 0);
+      if (!report.checks.clickhouse) return;
+      metrics.snapshotAge.reset();
+      metrics.snapshotPosts.reset();
+      for (const feed of report.snapshot.feeds) {
+        if (feed.ageSeconds !== null) metrics.snapshotAge.set({ feed: feed.shortname }, feed.ageSeconds);
+        if (feed.posts !== null) metrics.snapshotPosts.set({ feed: feed.shortname }, feed.posts);
+      }
+    });
+    if (this.config.role === 'all' || this.config.role === 'scoring') {
+      const groups = scoringConsumerGroups(this.config);
+      const watched = [
+        { group: groups.events, topics: [Topics.events] },
+        { group: groups.feedback, topics: [Topics.feedback] },
+      ];
+      metrics.collect('consumer-lag', async () => {
+        const lags = await Promise.all(watched.map(async ({ group, topics }) => ({ group, lags: await consumerLag(this.bus, group, topics) })));
+        metrics.busConsumerLag.reset();
+        for (const { group, lags: partitions } of lags) {
+          for (const { topic, partition, lag } of partitions ?? []) metrics.busConsumerLag.set({ group, topic, partition: String(partition) }, lag);
+        }
+      });
+    }
+    this.history.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.history.stop();
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.bus.close();
@@ -52,9 +105,9 @@ class PlatformLifecycle implements OnApplicationShutdown {
 }
 
 /**
- * Config, logger, message bus and ClickHouse for every service in the process. The bus and the
- * database are chosen by configuration (in-process or Kafka; chDB or a server); nothing above
- * this module knows which.
+ * Config, logger, message bus, ClickHouse, metrics (`GET /metrics`) and readiness for every
+ * service in the process. The bus and the database are chosen by configuration (in-process or
+ * Kafka; chDB or a server); nothing above this module knows which.
  */
 @Global()
 @Module({})
@@ -62,9 +115,13 @@ export class PlatformModule {
   static forRoot(options: PlatformOptions): DynamicModule {
     const { config } = options;
     const logger = options.logger ?? createLogger(config);
+    const metrics = new Metrics();
     return {
       module: PlatformModule,
+      controllers: [MetricsController],
       providers: [
+        { provide: Metrics, useValue: metrics },
+        { provide: PipelineHistory, useFactory: () => new PipelineHistory(metrics, DEFAULT_HISTORY) },
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
         {
@@ -79,7 +136,7 @@ export class PlatformModule {
         {
           provide: CLICKHOUSE,
           useFactory: async () => {
-            const client = createClickHouseClient(config.clickhouse);
+            const client = instrumentInserts(createClickHouseClient(config.clickhouse), metrics);
             const applied = await applyMigrations(client, config.clickhouse.database);
             if (applied.length > 0) logger.info({ component: 'clickhouse', applied }, 'schema migrations applied');
             return client;
@@ -90,9 +147,10 @@ export class PlatformModule {
           useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
           inject: [CLICKHOUSE],
         })),
+        ReadinessService,
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, Metrics, PipelineHistory, ReadinessService],
     };
   }
 }

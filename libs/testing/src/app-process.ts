@@ -4,12 +4,16 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const node = path.join(root, 'node_modules', '.bin', 'node');
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Source (libs/testing/src) or build (dist/libs/testing/src): either way the repository root.
+const root = path.resolve(here, here.split(path.sep).includes('dist') ? '../../../..' : '../../..');
+/** The Node running this process: the project's Node 24 under npm scripts and Jest alike. */
+const node = process.execPath;
 
 /** The built entry point (`npm run build`); tests that spawn processes need the build. */
 export const appEntry = path.join(root, 'dist', 'services', 'app', 'src', 'main.js');
 export const chdbHttpEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'chdb-http.main.js');
+export const jetstreamReplayEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'jetstream-replay.main.js');
 
 export async function freePort(): Promise<number> {
   const server = createServer();
