@@ -15,6 +15,7 @@ const base = {
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
     '^#lib/(.*)$': '<rootDir>/libs/$1/src/index.ts',
+    '^#scripts/(.*)$': '<rootDir>/scripts/$1',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '#lib/config';
+import { terminalProgress } from '#lib/platform';
 import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
 import { startApp } from '../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../services/scoring/src/score-snapshot.job.js';
@@ -65,7 +66,13 @@ const status = async () => (await (await fetch(`${running.url}/status`)).json())
 await replay.waitForConnections(1);
 const started = performance.now();
 replay.resume();
-while ((await status()).store.events < generated.counts.mappable) await new Promise((resolve) => setTimeout(resolve, 50));
+const progress = terminalProgress({ label: 'ingest', total: generated.counts.mappable, unit: 'events' });
+for (let stored = 0; stored < generated.counts.mappable; stored = (await status()).store.events) {
+  progress.update(stored);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+progress.update(generated.counts.mappable);
+progress.finish();
 const ingestSeconds = (performance.now() - started) / 1000;
 console.log(
   `ingest: ${generated.counts.mappable} events replay → ClickHouse in ${ingestSeconds.toFixed(2)} s = ` +

@@ -1,6 +1,7 @@
 import { Topics } from '#lib/contracts';
 import type { IncomingMessage } from '#lib/contracts';
 import { InProcessBus } from './in-process.bus.js';
+import { PrefixedBus } from './prefixed.bus.js';
 
 const messages = (count: number, from = 0) =>
   Array.from({ length: count }, (_, index) => ({ key: `did:plc:${(from + index) % 3}`, value: String(from + index) }));
@@ -70,5 +71,30 @@ describe('InProcessBus', () => {
     expect(bus.retained(Topics.deadLetter).messages).toEqual([
       expect.objectContaining({ value: 'bad', headers: { 'x-dead-letter-reason': 'not JSON' } }),
     ]);
+  });
+
+  it('reports as lag what a group has not committed yet, and nothing once it has', async () => {
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const subscription = await bus.subscribe({ groupId: 'g', topics: [Topics.events], maxBatchSize: 2, handler: () => blocked });
+    const published = bus.publish(Topics.events, messages(5));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await bus.lag('g', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 5 }]);
+    release();
+    await published;
+    expect(await bus.lag('g', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 0 }]);
+    // A group that does not consume yet lags by everything waiting; a retained topic nobody reads, by nothing.
+    expect(await bus.lag('other', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 0 }]);
+    await bus.publish(Topics.deadLetter, messages(1));
+    expect(await bus.lag('g', [Topics.deadLetter])).toEqual([]);
+    await subscription.stop();
+  });
+
+  it('reports lag through a topic prefix in the contract topic names', async () => {
+    const prefixed = new PrefixedBus(bus, 'test.');
+    await prefixed.ensureTopics([{ name: Topics.events, partitions: 1 }]);
+    expect(await prefixed.lag!('g', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 0 }]);
+    // A bus that cannot tell its lag stays one that cannot tell, rather than reporting none.
+    expect(new PrefixedBus({ ping: async () => true } as unknown as InProcessBus, 'x.').lag).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import type {
   BatchHandler,
+  ConsumerLag,
   IncomingMessage,
   MessageBus,
   OutgoingMessage,
@@ -153,6 +154,23 @@ export class InProcessBus implements MessageBus {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /**
+   * Messages not yet committed by `groupId`, per topic (one partition each). A topic the group does
+   * not consume yet lags by everything waiting for a consumer; a retained topic nobody consumes
+   * acknowledges at once and is left out.
+   */
+  async lag(groupId: string, topics: string[]): Promise<ConsumerLag[]> {
+    const lags: ConsumerLag[] = [];
+    for (const name of topics) {
+      const log = this.topics.get(name);
+      if (!log) continue;
+      const group = log.groups.get(groupId);
+      if (!group && log.retained && log.groups.size === 0) continue;
+      lags.push({ topic: name, partition: 0, lag: log.end - (group?.committed ?? log.base) });
+    }
+    return lags;
   }
 
   /** Messages held for a retained topic, and how many were dropped past the retention. */

@@ -1,4 +1,4 @@
-import type { MessageBus, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from '#lib/contracts';
+import type { ConsumerLag, MessageBus, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from '#lib/contracts';
 
 /**
  * Puts every topic of a bus under a prefix (`KAFKA_TOPIC_PREFIX`), so that several deployments
@@ -6,10 +6,19 @@ import type { MessageBus, OutgoingMessage, SubscribeOptions, Subscription, Topic
  * contract's topic names, without the prefix.
  */
 export class PrefixedBus implements MessageBus {
+  /** Present when the wrapped bus reports lag; topics in and out without the prefix. */
+  readonly lag?: (groupId: string, topics: string[]) => Promise<ConsumerLag[]>;
+
   constructor(
     private readonly bus: MessageBus,
     private readonly prefix: string,
-  ) {}
+  ) {
+    const lag = bus.lag?.bind(bus);
+    if (lag) {
+      this.lag = async (groupId, topics) =>
+        (await lag(groupId, topics.map((topic) => prefix + topic))).map((entry) => ({ ...entry, topic: entry.topic.slice(prefix.length) }));
+    }
+  }
 
   ensureTopics(topics: TopicSpec[]): Promise<void> {
     return this.bus.ensureTopics(topics.map((topic) => ({ ...topic, name: this.prefix + topic.name })));

@@ -7,6 +7,13 @@ export interface PostRef {
   timeUs: number;
 }
 
+/** What a curator sees of a post in the console. */
+export interface PostSummary {
+  uri: string;
+  text: string;
+  timeUs: number;
+}
+
 export interface RecentPostsQuery {
   authors: readonly string[];
   /** Exclusive upper bound in (time, cid) order: the last item of the previous page. */
@@ -50,5 +57,25 @@ export class PostRepository {
     });
     const rows = await result.json<{ uri: string; cid: string; time_us: string }>();
     return rows.map((row) => ({ uri: row.uri, cid: row.cid, timeUs: Number(row.time_us) }));
+  }
+
+  /** Text and time of the given posts (at most a page of them), by URI; deleted or unknown posts are absent. */
+  async summaries(uris: readonly string[]): Promise<Map<string, PostSummary>> {
+    const keys = uris.flatMap((uri) => {
+      const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
+      return match ? [{ uri, did: match[1]!, rkey: match[2]! }] : [];
+    });
+    if (keys.length === 0) return new Map();
+    // Filtering on the sort key (did, rkey) reads only the granules of these authors.
+    const result = await this.client.query({
+      query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, text, time_us
+        FROM ${this.database}.posts FINAL
+        WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
+      query_params: { dids: [...new Set(keys.map((key) => key.did))], rkeys: [...new Set(keys.map((key) => key.rkey))] },
+      format: 'JSONEachRow',
+    });
+    const wanted = new Set(keys.map((key) => key.uri));
+    const rows = await result.json<{ uri: string; text: string; time_us: string }>();
+    return new Map(rows.filter((row) => wanted.has(row.uri)).map((row) => [row.uri, { uri: row.uri, text: row.text, timeUs: Number(row.time_us) }]));
   }
 }

@@ -56,6 +56,13 @@ export interface SubscribeOptions {
   maxBatchSize?: number;
 }
 
+/** Messages of one partition that a consumer group has not committed yet. */
+export interface ConsumerLag {
+  topic: string;
+  partition: number;
+  lag: number;
+}
+
 export interface Subscription {
   /** Stops fetching, waits for the batch in flight to finish (and commit), then leaves the group. */
   stop(): Promise<void>;
@@ -69,6 +76,11 @@ export interface MessageBus {
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Checks the bus can be reached now (readiness). */
   ping(): Promise<boolean>;
+  /**
+   * Consumer lag of `groupId` per partition of `topics` (metrics, console). Optional: a bus that
+   * cannot tell leaves it out, and lag is then simply not reported.
+   */
+  lag?(groupId: string, topics: string[]): Promise<ConsumerLag[]>;
   /** Flushes and closes producers and consumers. */
   close(): Promise<void>;
 }

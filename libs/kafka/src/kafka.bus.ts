@@ -102,6 +102,8 @@ export class KafkaBus implements MessageBus {
             topic: topic.name,
             numPartitions: topic.partitions,
             replicationFactor: this.options.replicationFactor,
+            // Room for a whole compressed ingest batch on one partition (the broker default is 1 MiB).
+            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
           })),
         });
       }
@@ -294,8 +296,7 @@ export class KafkaBus implements MessageBus {
 
   /**
    * Sends in requests of at most `MAX_SEND_BYTES` of payload, one after the other (so per-key order
-   * holds): a record batch over the broker's `message.max.bytes` (1 MiB by default) is refused, and
-   * a whole ingest batch can exceed that even compressed when it lands on one partition.
+   * holds): a record batch over the topic's `max.message.bytes` is refused.
    */
   private async sendOnce(topic: string, messages: Message[]): Promise<void> {
     const producer = await this.getProducer();
@@ -363,8 +364,12 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** Payload bytes per produce request; gzip brings JSON events well under the 1 MiB batch limit. */
-const MAX_SEND_BYTES = 2 * 1024 * 1024;
+/**
+ * Payload bytes per produce request. Topics we create accept record batches up to
+ * `TOPIC_MAX_MESSAGE_BYTES`; even uncompressed, a request of this size fits in one.
+ */
+const MAX_SEND_BYTES = 8 * 1024 * 1024;
+const TOPIC_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
 function* chunksOf(messages: Message[], maxBytes: number): Generator<Message[]> {
   let chunk: Message[] = [];

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
-import { createLogger, NestPinoLogger, type Logger } from '#lib/platform';
+import { createLogger, Metrics, NestPinoLogger, observeHttpRequests, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
 import { AppModule } from './app.module.js';
@@ -20,8 +21,10 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const logger = options.logger ?? createLogger(config);
   const module = AppModule.forRole(config, { ...options, logger });
   const nestLogger = new NestPinoLogger(logger);
-  const adapter = new FastifyAdapter({ trustProxy: true, bodyLimit: 1_048_576 });
+  // Request ids are UUIDs: getFeedSkeleton returns the request's id as `reqId`, which clients echo back.
+  const adapter = new FastifyAdapter({ trustProxy: true, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger: nestLogger });
+  observeHttpRequests(adapter.getInstance(), logger, app.get(Metrics));
   app.useGlobalFilters(new XrpcExceptionFilter(logger.child({ component: 'xrpc' }), [feedGeneratorErrors]));
   await app.listen(config.http.port, config.http.bindHost);
   const address = app.getHttpServer().address();

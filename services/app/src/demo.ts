@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '#lib/config';
+import { terminalProgress } from '#lib/platform';
 import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
+import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
 import { startApp } from './app.factory.js';
 
 /**
@@ -44,6 +46,19 @@ async function demo(): Promise<void> {
   const log = running.logger.child({ component: 'demo' });
   log.info({ events: sample.events.length, jetstream: replay.subscribeUrl }, 'replaying the demo sample');
 
+  // Progress of the replay on the terminal (stderr): events in ClickHouse, rate and ETA.
+  const progress = terminalProgress({ label: 'replay → ClickHouse', total: sample.counts.mappable, unit: 'events' });
+  const scoring = running.app.get(EventBatchConsumer);
+  let watching = true;
+  const replayed = (async () => {
+    while (watching && scoring.stats.written < sample.counts.mappable) {
+      progress.update(scoring.stats.written);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    progress.update(scoring.stats.written);
+    progress.finish();
+  })();
+
   const publisher = config.feedGenerator.publisherDid;
   const feedUrl = (name: string) =>
     `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=at://${publisher}/app.bsky.feed.generator/${name}&limit=10`;
@@ -70,6 +85,8 @@ async function demo(): Promise<void> {
   );
 
   const stop = async () => {
+    watching = false;
+    await replayed;
     await running.close();
     await replay.close();
     process.exit(0);

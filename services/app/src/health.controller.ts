@@ -1,22 +1,25 @@
-import { Controller, Get, Inject, Optional, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Optional, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
+import { FeedbackBatchConsumer } from '../../scoring/src/feedback-batch.consumer.js';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventRepository } from '#lib/clickhouse';
-import type { MessageBus } from '#lib/contracts';
-import { MESSAGE_BUS } from '#lib/platform';
+import { ReadinessService, type ReadinessReport } from '#lib/platform';
 
 /**
  * Health for orchestrators and operators, in every role: `/health` (liveness: the process
- * answers), `/ready` (readiness: the bus and ClickHouse answer now) and `/status` (what this
- * process has done, and what the store holds).
+ * answers), `/ready` (readiness: the bus and ClickHouse answer now, and the score snapshots this
+ * role serves or computes are fresh) and `/status` (what this process has done, and what the
+ * store holds). Metrics are at `/metrics`.
  */
 @Controller()
 export class HealthController {
   constructor(
-    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    private readonly readiness: ReadinessService,
     private readonly events: EventRepository,
     @Optional() private readonly ingest?: JetstreamIngestService,
     @Optional() private readonly scoring?: EventBatchConsumer,
+    @Optional() private readonly feedback?: FeedbackBatchConsumer,
   ) {}
 
   @Get('health')
@@ -24,15 +27,12 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /** 200 when ready, 503 when not; the body says which check failed either way. */
   @Get('ready')
-  async ready(): Promise<{ status: 'ready'; checks: Record<string, boolean> }> {
-    const [bus, clickhouse] = await Promise.all([
-      this.bus.ping().catch(() => false),
-      this.events.ping().catch(() => false),
-    ]);
-    const checks = { bus, clickhouse };
-    if (!bus || !clickhouse) throw new ServiceUnavailableException({ status: 'not ready', checks });
-    return { status: 'ready', checks };
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: 'ready' | 'not ready' } & Omit<ReadinessReport, 'ready'>> {
+    const { ready, checks, snapshot } = await this.readiness.check();
+    void reply.status(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not ready', checks, snapshot };
   }
 
   @Get('status')
@@ -51,6 +51,7 @@ export class HealthController {
         checkpointUs: ingest.checkpointUs ?? null,
       },
       scoring: this.scoring && { ...this.scoring.stats },
+      feedback: this.feedback && { ...this.feedback.stats },
       store: await this.events.counts(),
     };
   }

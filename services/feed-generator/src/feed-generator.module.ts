@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { APP_CONFIG } from '#lib/platform';
+import { APP_CONFIG, Metrics } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { AdminController } from './admin.controller.js';
+import { ConsoleApiController } from './console/console-api.controller.js';
+import { ConsoleController } from './console/console.controller.js';
+import { FeedPreviewService } from './console/feed-preview.service.js';
+import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
@@ -19,12 +23,23 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  controllers: [GetFeedSkeletonController, DescribeFeedGeneratorController, SendInteractionsController, DidDocumentController, ExplainController, AdminController],
+  controllers: [
+    GetFeedSkeletonController,
+    DescribeFeedGeneratorController,
+    SendInteractionsController,
+    DidDocumentController,
+    ExplainController,
+    AdminController,
+    ConsoleController,
+    ConsoleApiController,
+  ],
   providers: [
     FeedRegistry,
     CommunityMembersService,
     FeedSkeletonService,
     ImpressionRecorder,
+    FeedPreviewService,
+    FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,
     {
@@ -34,7 +49,7 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
     },
     {
       provide: ServiceAuthVerifier,
-      useFactory: (config: AppConfig) =>
+      useFactory: (config: AppConfig, metrics: Metrics) =>
         new ServiceAuthVerifier({
           serviceDid: config.feedGenerator.serviceDid,
           idResolver: createIdResolver({
@@ -44,8 +59,11 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
             timeoutMs: 3_000,
             allowInsecureFetch: config.feedGenerator.identityAllowInsecure,
           }),
+          onFailure: (reason) => metrics.authFailures.inc({ reason }),
+          // Every AppView request carries a fresh token: its secp256k1 check runs beside the event loop.
+          signatureThreads: 1,
         }),
-      inject: [APP_CONFIG],
+      inject: [APP_CONFIG, Metrics],
     },
   ],
   exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService],

@@ -11,8 +11,15 @@ export class IngestStats {
   /** `time_us` of the newest event received. */
   receivedUs: number | undefined;
   connected = false;
+  /** By commit collection, or by kind for identity and account events. */
+  readonly receivedByCollection = new Map<string, number>();
   readonly publishedByType = new Map<string, number>();
   readonly malformedByReason = new Map<string, number>();
+
+  countReceived(collection: string): void {
+    this.received += 1;
+    this.receivedByCollection.set(collection, (this.receivedByCollection.get(collection) ?? 0) + 1);
+  }
 
   countPublished(type: string, count = 1): void {
     this.publishedByType.set(type, (this.publishedByType.get(type) ?? 0) + count);

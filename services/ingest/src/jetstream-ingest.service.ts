@@ -155,9 +155,7 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
       this.stats.checkpointUs = cursorUs;
       this.catchUp.observe(cursorUs);
     }
-    if (this.source && !this.source.isRunning && !this.stopping && this.pending.length < this.config.ingest.batchSize) {
-      this.source.resume();
-    }
+    if (this.source?.isPaused && !this.stopping && this.pending.length < this.config.ingest.batchSize) this.source.resume();
   }
 
   private async publish(batch: PipelineEventV1[]): Promise<boolean> {

@@ -2,8 +2,9 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import type { AppConfig } from '#lib/config';
 import { EventRepository } from '#lib/clickhouse';
 import { decodePipelineEvent, Topics, type MessageBatch, type MessageBus, type Subscription } from '#lib/contracts';
-import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { APP_CONFIG, LOGGER, MESSAGE_BUS, Metrics, scoringConsumerGroups, type Logger } from '#lib/platform';
 import { decodeBatch } from './dead-letter.js';
+import { collectConsumerMetrics } from './scoring.metrics.js';
 
 export class ScoringStats {
   consumed = 0;
@@ -26,6 +27,7 @@ export class ScoringStats {
 export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly stats = new ScoringStats();
   private readonly log: Logger;
+  private readonly stopCollecting: () => void;
   private subscription?: Subscription;
 
   constructor(
@@ -33,13 +35,15 @@ export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplica
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly events: EventRepository,
     @Inject(LOGGER) logger: Logger,
+    private readonly metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'scoring' });
+    this.stopCollecting = collectConsumerMetrics(metrics, Topics.events, this.stats);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.subscription = await this.bus.subscribe({
-      groupId: this.config.bus.kind === 'kafka' ? this.config.bus.consumerGroup : 'scoring',
+      groupId: scoringConsumerGroups(this.config).events,
       topics: [Topics.events],
       maxBatchSize: this.config.scoring.batchSize,
       handler: (batch) => this.handle(batch),
@@ -48,6 +52,7 @@ export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.subscription?.stop();
+    this.stopCollecting();
   }
 
   async handle(batch: MessageBatch): Promise<void> {
@@ -59,7 +64,14 @@ export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplica
     } catch (error) {
       this.stats.failedBatches += 1;
       this.log.warn(
-        { topic: batch.topic, partition: batch.partition, messages: batch.messages.length, err: (error as Error).message },
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          fromOffset: batch.messages[0]?.offset,
+          toOffset: batch.messages.at(-1)?.offset,
+          messages: batch.messages.length,
+          err: (error as Error).message,
+        },
         'batch not written; it will be delivered again',
       );
       throw error;
@@ -70,6 +82,8 @@ export class EventBatchConsumer implements OnApplicationBootstrap, BeforeApplica
     this.stats.written += decoded.length;
     this.stats.deadLettered += rejected.length;
     this.stats.lastInsertMs = insertMs;
+    this.metrics.scoringBatchSize.observe({ topic: batch.topic }, batch.messages.length);
+    this.metrics.scoringBatchDuration.observe({ topic: batch.topic }, insertMs / 1000);
     for (const event of decoded) if (event.timeUs > this.stats.newestEventUs) this.stats.newestEventUs = event.timeUs;
     this.log.debug(
       {

@@ -3,8 +3,9 @@ import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { loadCurationFile, type Curation, type FeedDefinition } from '#lib/curation';
 import { atUri, Nsid } from '#lib/domain';
-import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankFeed, type RankerState } from './feed-ranker.js';
+import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
 const SNAPSHOTS_KEPT = 3;
@@ -43,14 +44,17 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private readonly stopCollecting: () => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly scores: ScoreRepository,
     private readonly communities: CommunityRepository,
     @Inject(LOGGER) logger: Logger,
+    metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'scoring' });
+    this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
   }
 
   onApplicationBootstrap(): void {
@@ -61,6 +65,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    this.stopCollecting();
   }
 
   private schedule(delayMs: number): void {

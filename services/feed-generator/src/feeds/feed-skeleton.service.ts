@@ -57,7 +57,8 @@ export class FeedSkeletonService {
     this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
   }
 
-  async skeleton(request: { feed: string; limit: number; cursor?: string; viewer?: string }): Promise<SkeletonResponse> {
+  /** `reqId`: the HTTP request's id, so the response, the impressions and the request log share one id. */
+  async skeleton(request: { feed: string; limit: number; cursor?: string; viewer?: string; reqId?: string }): Promise<SkeletonResponse> {
     const feed = this.registry.byUri(request.feed);
     if (!feed) throw new UnknownFeedRequestedError(request.feed);
     if (feed.membersOnly) {
@@ -73,7 +74,7 @@ export class FeedSkeletonService {
     const seen = new Set<string>();
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
     const last = items.at(-1);
-    const reqId = randomUUID();
+    const reqId = request.reqId ?? randomUUID();
     if (request.viewer && items.length > 0) {
       this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
     }

@@ -4,10 +4,16 @@ import { InvalidCursorError } from '#lib/domain';
 import { FeedRegistry } from './feed.registry.js';
 import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
 
-/** How long the latest snapshot id is trusted before it is looked up again. */
+/** How long the latest snapshot id (or an older snapshot's existence) is trusted before it is looked up again. */
 const LATEST_TTL_MS = 2_000;
 /** Ranks kept in memory per feed: the top of the feed, where nearly every request lands. */
 const CACHED_RANKS = 2_000;
+/** Ranks read at once below the top: a reader scrolling down gets 20 pages of 50 from one read. */
+const CHUNK_RANKS = 1_000;
+/** Chunks kept, all feeds and snapshots together (~250 bytes a rank: ~16 MB). */
+const MAX_CHUNKS = 64;
+/** Older snapshots whose existence is remembered. */
+const MAX_KNOWN_SNAPSHOTS = 1_000;
 
 interface CachedSnapshot {
   snapshot: number;
@@ -19,11 +25,19 @@ interface CachedSnapshot {
  * Serves the ranked feeds (bridging, bridging-within, balanced) from the latest complete score
  * snapshot. A cursor pins its snapshot, so paging stays consistent while newer snapshots appear;
  * a cursor whose snapshot has been dropped ends the feed ("you are caught up").
+ *
+ * @NOTE Below the cached top, ranks are read from ClickHouse in chunks of `CHUNK_RANKS` and kept
+ * (LRU): a snapshot never changes once complete, and one read of a 1 000-rank chunk costs about
+ * what one read of a 50-rank page does, so a reader paging down costs one read per 20 pages.
  */
 @Injectable()
 export class SnapshotFeed implements FeedAlgorithm {
   readonly rankings = ['bridging', 'bridging-within', 'balanced'] as const;
   private readonly cache = new Map<string, CachedSnapshot>();
+  private readonly refreshing = new Map<string, Promise<CachedSnapshot | undefined>>();
+  private readonly chunks = new Map<string, Promise<SnapshotItem[]>>();
+  /** `feed snapshot` → when it was last seen to exist. */
+  private readonly knownSnapshots = new Map<string, number>();
 
   constructor(
     private readonly registry: FeedRegistry,
@@ -41,16 +55,14 @@ export class SnapshotFeed implements FeedAlgorithm {
     if (!match) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
     const snapshot = Number(match[1]);
     if (latest && latest.snapshot === snapshot) return this.page(uri, latest, cursor.sortKey, limit);
-    if (!(await this.scores.snapshotExists(uri, snapshot))) return { ordering: cursor.ordering, items: [] };
+    if (!(await this.snapshotExists(uri, snapshot))) return { ordering: cursor.ordering, items: [] };
     return this.page(uri, { snapshot, checkedAt: 0, top: [] }, cursor.sortKey, limit);
   }
 
   private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonPage> {
     const cached = snapshot.top;
     const items =
-      afterRank + limit <= cached.length
-        ? cached.slice(afterRank, afterRank + limit)
-        : await this.scores.page(uri, snapshot.snapshot, afterRank, limit);
+      afterRank + limit <= cached.length ? cached.slice(afterRank, afterRank + limit) : await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit);
     return {
       ordering: `s${snapshot.snapshot}`,
       items: items.map((item) => ({
@@ -62,10 +74,86 @@ export class SnapshotFeed implements FeedAlgorithm {
     };
   }
 
-  /** The newest complete snapshot of a feed with its top ranks, refreshed at most every `LATEST_TTL_MS`. */
-  private async latest(uri: string): Promise<CachedSnapshot | undefined> {
+  /**
+   * The first `limit` items with rank > `afterRank`, in rank order: the answer of
+   * `ScoreRepository.page`, assembled from chunks. Chunk `c` is the first `CHUNK_RANKS` items after
+   * rank `c * CHUNK_RANKS`; ranks are unique integers, so a full chunk always reaches past
+   * `(c + 1) * CHUNK_RANKS` and the walk moves forward; a short chunk is the end of the snapshot.
+   */
+  private async ranksAfter(uri: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotItem[]> {
+    const items: SnapshotItem[] = [];
+    let after = afterRank;
+    while (items.length < limit) {
+      const chunk = await this.chunk(uri, snapshot, Math.floor(after / CHUNK_RANKS));
+      const start = firstAfter(chunk, after);
+      const taken = chunk.slice(start, start + limit - items.length);
+      items.push(...taken);
+      if (chunk.length < CHUNK_RANKS || taken.length === 0) break;
+      after = taken.at(-1)!.rank;
+    }
+    return items;
+  }
+
+  private chunk(uri: string, snapshot: number, index: number): Promise<SnapshotItem[]> {
+    const key = `${uri} ${snapshot} ${index}`;
+    const cached = this.chunks.get(key);
+    if (cached) {
+      this.chunks.delete(key);
+      this.chunks.set(key, cached);
+      return cached;
+    }
+    const read = this.scores.page(uri, snapshot, index * CHUNK_RANKS, CHUNK_RANKS);
+    // A failed read is not kept: the next request tries again.
+    void read.catch(() => {
+      if (this.chunks.get(key) === read) this.chunks.delete(key);
+    });
+    this.chunks.set(key, read);
+    if (this.chunks.size > MAX_CHUNKS) this.chunks.delete(this.chunks.keys().next().value!);
+    return read;
+  }
+
+  /** Whether an older snapshot still exists; a yes is trusted for `LATEST_TTL_MS` (pruning keeps snapshots longer than that). */
+  private async snapshotExists(uri: string, snapshot: number): Promise<boolean> {
+    const key = `${uri} ${snapshot}`;
+    const seenAt = this.knownSnapshots.get(key);
+    if (seenAt !== undefined && Date.now() - seenAt < LATEST_TTL_MS) return true;
+    const exists = await this.scores.snapshotExists(uri, snapshot);
+    this.knownSnapshots.delete(key);
+    if (exists) {
+      this.knownSnapshots.set(key, Date.now());
+      if (this.knownSnapshots.size > MAX_KNOWN_SNAPSHOTS) this.knownSnapshots.delete(this.knownSnapshots.keys().next().value!);
+    }
+    return exists;
+  }
+
+  /**
+   * The newest complete snapshot of a feed with its top ranks, never older than `LATEST_TTL_MS`.
+   *
+   * @NOTE A feed in use is looked up again in the background once its entry is half that old, so
+   * requests do not wait for ClickHouse every `LATEST_TTL_MS`; only after a quiet spell does a
+   * request wait (with any others arriving meanwhile: they share the one look-up).
+   */
+  private latest(uri: string): Promise<CachedSnapshot | undefined> | CachedSnapshot {
     const cached = this.cache.get(uri);
-    if (cached && Date.now() - cached.checkedAt < LATEST_TTL_MS) return cached;
+    const age = cached ? Date.now() - cached.checkedAt : Infinity;
+    if (cached && age < LATEST_TTL_MS) {
+      // A failed background look-up changes nothing: the entry ages and a request retries.
+      if (age >= LATEST_TTL_MS / 2) void this.refreshShared(uri, cached).catch(() => undefined);
+      return cached;
+    }
+    return this.refreshShared(uri, cached);
+  }
+
+  private refreshShared(uri: string, cached: CachedSnapshot | undefined): Promise<CachedSnapshot | undefined> {
+    let pending = this.refreshing.get(uri);
+    if (!pending) {
+      pending = this.refresh(uri, cached).finally(() => this.refreshing.delete(uri));
+      this.refreshing.set(uri, pending);
+    }
+    return pending;
+  }
+
+  private async refresh(uri: string, cached: CachedSnapshot | undefined): Promise<CachedSnapshot | undefined> {
     const info = await this.scores.latestSnapshot(uri);
     if (!info) return undefined;
     if (cached && cached.snapshot === info.snapshot) {
@@ -76,4 +164,16 @@ export class SnapshotFeed implements FeedAlgorithm {
     this.cache.set(uri, fresh);
     return fresh;
   }
+}
+
+/** Index of the first item with rank > `rank` (items are in rank order), or `items.length`. */
+function firstAfter(items: readonly SnapshotItem[], rank: number): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (items[mid]!.rank > rank) high = mid;
+    else low = mid + 1;
+  }
+  return low;
 }

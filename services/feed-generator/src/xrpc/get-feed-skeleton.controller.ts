@@ -1,4 +1,5 @@
-import { Controller, Get, Headers, Query } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { Nsid } from '#lib/domain';
 import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
 import { FeedSkeletonService, type SkeletonResponse } from '../feeds/feed-skeleton.service.js';
@@ -15,12 +16,13 @@ export class GetFeedSkeletonController {
   @Get(`xrpc/${Nsid.getFeedSkeleton}`)
   async getFeedSkeleton(
     @Query() query: Record<string, unknown>,
+    @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<SkeletonResponse> {
     const feed = stringParam(query, 'feed', { required: true, maxLength: 8192 });
     const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 50 });
     const cursor = stringParam(query, 'cursor', { maxLength: 512 });
     const auth = await this.auth.verify(authorization, Nsid.getFeedSkeleton);
-    return this.skeletons.skeleton({ feed, limit, cursor, viewer: auth.kind === 'viewer' ? auth.did : undefined });
+    return this.skeletons.skeleton({ feed, limit, cursor, viewer: auth.kind === 'viewer' ? auth.did : undefined, reqId: request.id });
   }
 }

@@ -1,0 +1,167 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventRepository, ScoreRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import type { MessageBus } from '#lib/contracts';
+import { loadCurationFile } from '#lib/curation';
+import { atUri, Nsid } from '#lib/domain';
+import { APP_CONFIG, MESSAGE_BUS } from './tokens.js';
+
+/** A dependency that does not answer within this time counts as unreachable. */
+const PING_TIMEOUT_MS = 3_000;
+/** Readiness is computed at most this often; probes, scrapes and the console share the answer. */
+const CACHE_MS = 1_000;
+/** The curator file is re-read at most this often to learn which feeds are ranked. */
+const CURATION_TTL_MS = 5_000;
+/** Added to three scoring intervals before a snapshot counts as stale. */
+const STALE_MARGIN_SECONDS = 60;
+
+export interface FeedFreshness {
+  shortname: string;
+  uri: string;
+  /** Newest complete snapshot, or null when the feed has none yet. */
+  snapshot: number | null;
+  posts: number | null;
+  completedAtMs: number | null;
+  ageSeconds: number | null;
+}
+
+export interface SnapshotCheck {
+  /** False when the rule does not apply (no ranked feeds, or nobody produces snapshots yet). */
+  applies: boolean;
+  stale: boolean;
+  /** Age of the newest snapshot over the ranked feeds (from process start when there is none yet). */
+  ageSeconds: number | null;
+  staleAfterSeconds: number;
+  feeds: FeedFreshness[];
+  /** Why freshness could not be determined (the check then fails). */
+  error?: string;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: { bus: boolean; clickhouse: boolean; snapshot: boolean };
+  snapshot: SnapshotCheck;
+}
+
+const withTimeout = <T>(promise: Promise<T>, fallback: T, ms = PING_TIMEOUT_MS): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.catch(() => fallback),
+    new Promise<T>((resolve) => {
+      timer = setTimeout(() => resolve(fallback), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+};
+
+/**
+ * Whether this process can do its work now: the bus and ClickHouse answer, and the feeds it
+ * serves or computes are not stale.
+ *
+ * @NOTE The snapshot rule: stale when the newest snapshot of the ranked feeds is older than
+ * 3 × SCORING_INTERVAL_SECONDS + 60 s. It applies only where it means something: in a role that
+ * serves or computes ranked feeds (not ingest), when ranked feeds exist, and when snapshots are
+ * expected — this process computes them, or the store already has some (a fresh cluster whose
+ * scoring has never run stays ready). A process that computes snapshots counts their age from its
+ * own start at the earliest, so a restart after downtime gets one full window to catch up.
+ */
+@Injectable()
+export class ReadinessService {
+  private readonly startedAt = Date.now();
+  private cached?: { at: number; report: Promise<ReadinessReport> };
+  private curation?: { at: number; ranked: { shortname: string; uri: string }[] };
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    private readonly events: EventRepository,
+    private readonly scores: ScoreRepository,
+  ) {}
+
+  /** True when this process computes score snapshots itself. */
+  get computesSnapshots(): boolean {
+    return (this.config.role === 'all' || this.config.role === 'scoring') && this.config.scoring.snapshots !== false;
+  }
+
+  get staleAfterSeconds(): number {
+    return 3 * this.config.scoring.intervalSeconds + STALE_MARGIN_SECONDS;
+  }
+
+  check(): Promise<ReadinessReport> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < CACHE_MS) return this.cached.report;
+    const report = this.evaluate();
+    this.cached = { at: now, report };
+    return report;
+  }
+
+  /** Age of every ranked feed's newest snapshot, read from the store (a few rows per feed). */
+  async freshness(nowMs = Date.now()): Promise<FeedFreshness[]> {
+    const ranked = await this.rankedFeeds();
+    if (ranked.length === 0) return [];
+    const summaries = new Map((await this.scores.latestSnapshots(ranked.map((feed) => feed.uri))).map((row) => [row.feed, row]));
+    return ranked.map(({ shortname, uri }) => {
+      const latest = summaries.get(uri);
+      return {
+        shortname,
+        uri,
+        snapshot: latest?.snapshot ?? null,
+        posts: latest?.posts ?? null,
+        completedAtMs: latest?.completedAtMs ?? null,
+        ageSeconds: latest ? Math.max(0, (nowMs - latest.completedAtMs) / 1000) : null,
+      };
+    });
+  }
+
+  private async evaluate(): Promise<ReadinessReport> {
+    const [bus, clickhouse] = await Promise.all([
+      withTimeout(this.bus.ping(), false),
+      withTimeout(this.events.ping(), false),
+    ]);
+    const unknown = (error?: string): SnapshotCheck => ({
+      applies: false,
+      stale: false,
+      ageSeconds: null,
+      staleAfterSeconds: this.staleAfterSeconds,
+      feeds: [],
+      ...(error && { error }),
+    });
+    // Without ClickHouse freshness cannot be read; that check already fails.
+    const snapshot = clickhouse
+      ? await withTimeout(
+          this.snapshotCheck().catch((error: unknown) => unknown((error as Error).message)),
+          unknown('timed out reading the snapshots'),
+        )
+      : unknown();
+    const checks = { bus, clickhouse, snapshot: clickhouse && !snapshot.stale && snapshot.error === undefined };
+    return { ready: checks.bus && checks.clickhouse && checks.snapshot, checks, snapshot };
+  }
+
+  private async snapshotCheck(): Promise<SnapshotCheck> {
+    const staleAfterSeconds = this.staleAfterSeconds;
+    const notApplicable = (feeds: FeedFreshness[] = []): SnapshotCheck => ({ applies: false, stale: false, ageSeconds: null, staleAfterSeconds, feeds });
+    if (this.config.role === 'ingest') return notApplicable();
+    const now = Date.now();
+    const feeds = await this.freshness(now);
+    const newest = Math.max(0, ...feeds.map((feed) => feed.completedAtMs ?? 0));
+    if (feeds.length === 0 || (newest === 0 && !this.computesSnapshots)) return notApplicable(feeds);
+    const reference = this.computesSnapshots ? Math.max(newest, this.startedAt) : newest;
+    const ageSeconds = Math.max(0, (now - reference) / 1000);
+    return { applies: true, stale: ageSeconds > staleAfterSeconds, ageSeconds, staleAfterSeconds, feeds };
+  }
+
+  /** Ranked feeds of the curator file; the last good reading stays when the file is being fixed. */
+  private async rankedFeeds(): Promise<{ shortname: string; uri: string }[]> {
+    const now = Date.now();
+    if (this.curation && now - this.curation.at < CURATION_TTL_MS) return this.curation.ranked;
+    try {
+      const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
+      const ranked = [...curation.feeds.values()]
+        .filter((feed) => feed.ranking !== 'recent')
+        .map((feed) => ({ shortname: feed.shortname, uri: atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname) }));
+      this.curation = { at: now, ranked };
+    } catch {
+      this.curation = { at: now, ranked: this.curation?.ranked ?? [] };
+    }
+    return this.curation.ranked;
+  }
+}

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { InProcessBus } from '#lib/bus';
+import { decodeFeedbackEvent, encodeMessage, Topics, type FeedbackEventV1 } from '#lib/contracts';
+import type { Logger } from '#lib/platform';
+import { ImpressionRecorder } from './impression.recorder.js';
+
+const silent = { child: () => silent, warn: () => undefined } as unknown as Logger;
+
+describe('ImpressionRecorder', () => {
+  const buses: InProcessBus[] = [];
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await Promise.all(buses.splice(0).map((bus) => bus.close()));
+  });
+
+  const start = () => {
+    const bus = new InProcessBus({ retainedTopics: [Topics.feedback] });
+    buses.push(bus);
+    return { bus, recorder: new ImpressionRecorder(bus, silent) };
+  };
+
+  it('publishes one feedback event per served post, encoded exactly as encodeMessage would', async () => {
+    const { bus, recorder } = start();
+    jest.spyOn(Date, 'now').mockReturnValue(1_763_000_000_123);
+    const viewer = 'did:plc:viewer0000000000000000000';
+    const feed = 'at://did:plc:publisher00000000000000/app.bsky.feed.generator/bridging';
+    const posts = ['at://did:plc:author/app.bsky.feed.post/3l1', 'at://did:plc:author/app.bsky.feed.post/3l"\\\u00e9\u2028'];
+    recorder.record(viewer, feed, posts, 'req-"1"');
+    await recorder.flush();
+
+    const published = bus.retained(Topics.feedback).messages;
+    const expected: FeedbackEventV1[] = posts.map((item) => ({
+      v: 1,
+      type: 'feedback',
+      viewer,
+      feed,
+      item,
+      event: 'impression',
+      feedContext: null,
+      reqId: 'req-"1"',
+      timeUs: 1_763_000_000_123_000,
+    }));
+    expect(published.map((message) => message.value)).toEqual(expected.map(encodeMessage));
+    expect(published.map((message) => message.key)).toEqual([viewer, viewer]);
+    expect(decodeFeedbackEvent(published[0]!.value)).toEqual(expected[0]);
+    expect({ recorded: recorder.recorded, published: recorder.published, dropped: recorder.dropped }).toEqual({ recorded: 2, published: 2, dropped: 0 });
+  });
+
+  it('publishes as soon as a full batch is buffered, without waiting for the timer, so a busy feed drops nothing', async () => {
+    const { bus, recorder } = start();
+    const posts = Array.from({ length: 50 }, (_, i) => `at://did:plc:author/app.bsky.feed.post/3l${i}`);
+    // 4 000 pages of 50 (200 000 impressions, twice the buffer bound) within one timer interval.
+    for (let i = 0; i < 4_000; i += 1) {
+      recorder.record('did:plc:viewer', 'at://did:plc:p/app.bsky.feed.generator/f', posts, `r${i}`);
+      if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await recorder.flush();
+    expect(recorder.dropped).toBe(0);
+    expect(recorder.published).toBe(200_000);
+    expect(bus.retained(Topics.feedback).dropped + bus.retained(Topics.feedback).messages.length).toBe(200_000);
+  });
+
+  it('publishes a large backlog in batches, letting the event loop run between them', async () => {
+    const { bus, recorder } = start();
+    const posts = Array.from({ length: 50 }, (_, i) => `at://did:plc:author/app.bsky.feed.post/3l${i}`);
+    for (let i = 0; i < 300; i += 1) recorder.record('did:plc:viewer', 'at://did:plc:p/app.bsky.feed.generator/f', posts, `r${i}`);
+    // An I/O-phase callback queued now runs before the flush ends only if the flush yields.
+    let publishedWhenOtherWorkRan = -1;
+    setImmediate(() => (publishedWhenOtherWorkRan = recorder.published));
+    await recorder.flush();
+    expect(recorder.published).toBe(15_000);
+    expect(bus.retained(Topics.feedback).messages.length + bus.retained(Topics.feedback).dropped).toBe(15_000);
+    expect(publishedWhenOtherWorkRan).toBeGreaterThanOrEqual(0);
+    expect(publishedWhenOtherWorkRan).toBeLessThan(15_000);
+  });
+});

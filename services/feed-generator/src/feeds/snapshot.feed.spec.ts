@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ScoreRepository, SnapshotInfo, SnapshotItem } from '#lib/clickhouse';
+import type { FeedDefinition } from '#lib/curation';
+import type { FeedRegistry } from './feed.registry.js';
+import { SnapshotFeed } from './snapshot.feed.js';
+
+const FEED = 'at://did:plc:publisher/app.bsky.feed.generator/bridging';
+const definition = { shortname: 'bridging' } as FeedDefinition;
+const registry = { uriOf: () => FEED } as unknown as FeedRegistry;
+
+/** Snapshots in memory, answering like ScoreRepository (`rank > afterRank ORDER BY rank LIMIT limit`), counting reads. */
+class MemoryScores {
+  readonly reads = { latest: 0, page: 0, exists: 0 };
+  constructor(readonly snapshots: Map<number, SnapshotItem[]>) {}
+
+  async latestSnapshot(): Promise<SnapshotInfo | undefined> {
+    this.reads.latest += 1;
+    await new Promise((resolve) => setImmediate(resolve));
+    const snapshot = Math.max(...this.snapshots.keys());
+    return { snapshot, posts: this.snapshots.get(snapshot)!.length, completedAt: '' };
+  }
+
+  async snapshotExists(_feed: string, snapshot: number): Promise<boolean> {
+    this.reads.exists += 1;
+    return this.snapshots.has(snapshot);
+  }
+
+  async page(_feed: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotItem[]> {
+    this.reads.page += 1;
+    return reference(this.snapshots.get(snapshot) ?? [], afterRank, limit);
+  }
+}
+
+const reference = (items: SnapshotItem[], afterRank: number, limit: number) => items.filter((item) => item.rank > afterRank).slice(0, limit);
+const itemsWithRanks = (ranks: number[]) => ranks.map((rank) => ({ rank, uri: `at://did:plc:a/app.bsky.feed.post/${rank}`, cid: `bafy${rank}`, feedContext: '' }));
+
+function feedOver(snapshots: Map<number, SnapshotItem[]>) {
+  const scores = new MemoryScores(snapshots);
+  return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository) };
+}
+
+const pageAfter = async (feed: SnapshotFeed, snapshot: number, afterRank: number, limit: number) =>
+  (await feed.skeleton({ feed: definition, limit, cursor: { ordering: `s${snapshot}`, sortKey: afterRank, cid: 'bafyx' } })).items.map((item) => item.sortKey);
+
+describe('SnapshotFeed', () => {
+  it('serves any page of a large snapshot exactly as a direct read would, across chunk boundaries and at the end', async () => {
+    const items = itemsWithRanks(Array.from({ length: 5_000 }, (_, i) => i + 1));
+    const { feed } = feedOver(new Map([[7, items]]));
+    for (const [after, limit] of [[0, 50], [1_990, 50], [2_000, 50], [2_990, 50], [2_999, 100], [3_000, 1], [4_980, 50], [5_000, 50], [9_999, 50]] as const) {
+      expect(await pageAfter(feed, 7, after, limit)).toEqual(reference(items, after, limit).map((item) => item.rank));
+    }
+  });
+
+  it('gets ranks with gaps right (each chunk is "the next 1 000 after a rank", not a rank range)', async () => {
+    const items = itemsWithRanks(Array.from({ length: 3_000 }, (_, i) => (i + 1) * 7));
+    const { feed } = feedOver(new Map([[3, items]]));
+    for (const after of [0, 2_100, 6_999, 7_000, 7_001, 13_993, 20_950, 20_993, 21_000]) {
+      expect(await pageAfter(feed, 3, after, 50)).toEqual(reference(items, after, 50).map((item) => item.rank));
+    }
+  });
+
+  it('reads a reader scrolling down once per 1 000 ranks, not once per page', async () => {
+    const { feed, scores } = feedOver(new Map([[1, itemsWithRanks(Array.from({ length: 100_000 }, (_, i) => i + 1))]]));
+    await pageAfter(feed, 1, 0, 50);
+    const before = scores.reads.page;
+    for (let after = 50_000; after < 52_000; after += 50) await pageAfter(feed, 1, after, 50);
+    expect(scores.reads.page - before).toBe(2);
+  });
+
+  it('serves a cursor of an older snapshot from that snapshot, and ends the feed when it is gone', async () => {
+    const older = itemsWithRanks(Array.from({ length: 3_000 }, (_, i) => i + 1));
+    const { feed } = feedOver(new Map([[1, older], [2, itemsWithRanks([1, 2, 3])]]));
+    expect(await pageAfter(feed, 1, 2_500, 10)).toEqual(reference(older, 2_500, 10).map((item) => item.rank));
+    expect(await pageAfter(feed, 9, 10, 10)).toEqual([]);
+  });
+
+  it('lets concurrent requests share one look-up of the latest snapshot', async () => {
+    const { feed, scores } = feedOver(new Map([[1, itemsWithRanks([1, 2, 3])]]));
+    const pages = await Promise.all(Array.from({ length: 20 }, () => feed.skeleton({ feed: definition, limit: 2 })));
+    expect(pages.map((page) => page.items.map((item) => item.sortKey))).toEqual(Array.from({ length: 20 }, () => [1, 2]));
+    expect(scores.reads.latest).toBe(1);
+  });
+});

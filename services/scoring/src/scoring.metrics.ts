@@ -1,0 +1,30 @@
+import type { Metrics } from '#lib/platform';
+import type { SnapshotStats } from './score-snapshot.job.js';
+
+/** The totals both batch consumers keep. */
+export interface ConsumerTotals {
+  consumed: number;
+  written: number;
+  deadLettered: number;
+  failedBatches?: number;
+}
+
+/** Copies a consumer's totals into the metrics at scrape time, labelled by topic; returns the function that stops it. */
+export function collectConsumerMetrics(metrics: Metrics, topic: string, stats: ConsumerTotals): () => void {
+  return metrics.collect(`scoring ${topic}`, () => {
+    metrics.setTotal(metrics.scoringConsumed, { topic }, stats.consumed);
+    metrics.setTotal(metrics.scoringWritten, { topic }, stats.written);
+    metrics.setTotal(metrics.scoringDeadLettered, { topic }, stats.deadLettered);
+    metrics.setTotal(metrics.scoringFailedBatches, { topic }, stats.failedBatches ?? 0);
+  });
+}
+
+/** Snapshot runs, failures and durations, by feed short name (the last segment of the feed URI). */
+export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats): () => void {
+  return metrics.collect('score snapshots', () => {
+    metrics.setTotal(metrics.snapshotRuns, {}, stats.runs);
+    metrics.setTotal(metrics.snapshotFailures, {}, stats.failures);
+    if (stats.runs > 0) metrics.snapshotRunDuration.set(stats.lastRunMs / 1000);
+    for (const [feed, run] of stats.lastByFeed) metrics.snapshotFeedDuration.set({ feed: feed.slice(feed.lastIndexOf('/') + 1) }, run.ms / 1000);
+  });
+}

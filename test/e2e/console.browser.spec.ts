@@ -1,0 +1,249 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import playwright from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { loadConfig } from '#lib/config';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
+
+const publisher = 'did:plc:publisher0000000000000000';
+const adminToken = 'console-test-token-0123456789';
+const artifacts = path.resolve('test-artifacts', 'console');
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const authorOf = (uri: string) => uri.split('/')[2]!;
+
+describe('the web console in a real browser (Debian Chromium, headless)', () => {
+  const generated = generateJetstreamEvents({
+    seed: 21,
+    users: 900,
+    events: 24_000,
+    startUs: (Date.now() - 20 * 3_600_000) * 1000,
+    durationSec: 19 * 3_600,
+    communities: [
+      { name: 'alpha', members: 160 },
+      { name: 'beta', members: 160 },
+    ],
+    bridgingShare: 0.05,
+    mix: { other: 0 },
+  });
+  const [alpha, beta] = generated.communities;
+  let dir: string;
+  let feedsFile: string;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+  let context: BrowserContext;
+  let page: Page;
+
+  const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage });
+
+  beforeAll(async () => {
+    const executablePath = await ensureChromium();
+    await mkdir(artifacts, { recursive: true });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-console-'));
+    feedsFile = path.join(dir, 'feeds.yaml');
+    await writeFile(
+      feedsFile,
+      [
+        '# Curated for the console test.',
+        'communities:',
+        '  alpha:',
+        '    name: Alpha gardeners',
+        '    description: People who grow things in the alpha valley',
+        '    members:',
+        `      dids: [${alpha!.members.join(', ')}]`,
+        `      lists: [${alpha!.listUri}]`,
+        '  beta:',
+        '    name: Beta cyclists',
+        '    members:',
+        `      dids: [${beta!.members.join(', ')}]`,
+        '      hashtags: [cycling]',
+        'feeds:',
+        '  alpha-new:',
+        '    displayName: Alpha, newest',
+        '    communities: [alpha]',
+        '    windowHours: 48',
+        '  common:',
+        '    displayName: Common ground',
+        '    description: What both valleys agree on.',
+        '    communities: [alpha, beta]',
+        '    ranking: bridging',
+        '    windowHours: 48',
+        '    halfLifeHours: 1000',
+      ].join('\n'),
+    );
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `console_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: feedsFile,
+        FEEDGEN_PUBLISHER_DID: publisher,
+        ADMIN_TOKEN: adminToken,
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        SCORING_INTERVAL_SECONDS: '3600',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    await waitFor('the replay in ClickHouse', async () => {
+      const status = (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };
+      return status.store.events === generated.counts.mappable ? true : undefined;
+    });
+    await running.app.get(ScoreSnapshotJob).runOnce();
+
+    context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
+      executablePath,
+      headless: true,
+      args: [...CHROMIUM_ARGS],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await running?.close();
+    await replay?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong token with a visible message', async () => {
+    await page.goto(`${running.url}/console`);
+    await page.getByLabel('Admin token').fill('not-the-admin-token-at-all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const error = page.getByRole('alert');
+    await error.waitFor();
+    expect(await error.textContent()).toBe('That token was refused. Check it and try again.');
+    expect(await page.getByRole('navigation', { name: 'Console sections' }).isHidden()).toBe(true);
+    await shot('login-refused');
+  });
+
+  it('signs in from the keyboard and shows pipeline health, throughput and freshness', async () => {
+    await page.getByLabel('Admin token').fill(adminToken);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Pipeline health' }).waitFor();
+    const readiness = page.getByRole('list', { name: 'Readiness' });
+    expect(await readiness.getByText('Ready', { exact: true }).count()).toBe(1);
+    expect(await readiness.getByText('Reachable').count()).toBe(2);
+    expect(await page.locator('figure.chart').count()).toBe(6);
+    expect(await page.getByRole('img', { name: /^Events received over the last hour/ }).count()).toBe(1);
+    const freshness = page.getByRole('table', { name: /Score snapshots of the ranked feeds/ });
+    expect(await freshness.getByRole('row', { name: /common .* fresh/ }).count()).toBe(1);
+    // The token lives in this tab's session storage, never in a cookie.
+    expect(await context.cookies()).toEqual([]);
+    await shot('health');
+  });
+
+  it('lists communities with member counts and their sources', async () => {
+    await page.getByRole('link', { name: 'Communities' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Communities' }).waitFor();
+    const alphaRow = page.getByRole('row', { name: /Alpha gardeners/ });
+    await waitFor('member counts', async () => ((await alphaRow.locator('td.num').textContent()) !== '…' ? true : undefined), 10_000);
+    const count = Number((await alphaRow.locator('td.num').textContent())!.replaceAll(',', ''));
+    expect(count).toBeGreaterThanOrEqual(alpha!.members.length);
+    expect(await alphaRow.textContent()).toContain('160 accounts · 1 list');
+    expect(await page.getByRole('row', { name: /Beta cyclists/ }).textContent()).toContain('hashtags: #cycling');
+    await shot('communities');
+  });
+
+  it('opens a feed preview with each post’s provenance and the score components that placed it', async () => {
+    await page.getByRole('link', { name: 'Feeds' }).click();
+    await page.getByRole('link', { name: 'Preview Common ground' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Common ground' }).waitFor();
+    const posts = page.getByRole('list', { name: /^Top \d+ posts of Common ground/ }).locator(':scope > li');
+    expect(await posts.count()).toBeGreaterThan(5);
+    const first = posts.first();
+    expect(await first.getByRole('list', { name: /^Provenance: bridging in alpha and beta/ }).count()).toBe(1);
+    await first.getByText(/^Why here\? Score/).click();
+    const components = first.getByRole('table', { name: 'Score components' });
+    await components.waitFor();
+    expect(await components.getByRole('row', { name: /^ranking bridging$/ }).count()).toBe(1);
+    expect(await components.getByRole('row', { name: /^supportedBy alpha, beta$/ }).count()).toBe(1);
+    // Evidence per community: approvals among those who saw the post.
+    const evidence = components.locator('table.evidence');
+    expect(await evidence.getByRole('columnheader').allTextContents()).toEqual(expect.arrayContaining(['group', 'approvals', 'exposure', 'rate']));
+    expect(await evidence.getByRole('rowheader').allTextContents()).toEqual(['alpha', 'beta']);
+    await first.getByText(/^Explanation endpoint: rank 1 in snapshot \d+, score/).waitFor();
+    await shot('feed-preview', false);
+  });
+
+  it('edits a community, shows validation errors, and the preview changes', async () => {
+    await page.goto(`${running.url}/console#/feeds/alpha-new`);
+    await page.getByRole('heading', { level: 1, name: 'Alpha, newest' }).waitFor();
+    const posts = page.getByRole('list', { name: /^Top \d+ posts of Alpha, newest/ }).locator(':scope > li code');
+    const authors = async () => new Set((await posts.allTextContents()).filter((text) => text.startsWith('at://')).map(authorOf));
+    const before = await authors();
+    expect(before.size).toBeGreaterThan(0);
+    const excluded = [...before][0]!;
+
+    await page.getByRole('link', { name: 'Communities' }).click();
+    await page.getByRole('link', { name: 'Edit Alpha gardeners' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit community: Alpha gardeners' }).waitFor();
+
+    // A mistake is refused with the file's own message, and nothing is written.
+    const fileBefore = await readFile(feedsFile, 'utf8');
+    await page.getByLabel('Accounts (DIDs)').fill(`${alpha!.members.join('\n')}\nnot-a-did`);
+    await page.getByRole('button', { name: 'Save community' }).click();
+    const error = page.getByRole('alert');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/^Not saved\. .*communities\.alpha\.members\.dids/);
+    expect(await readFile(feedsFile, 'utf8')).toBe(fileBefore);
+    await shot('community-validation-error');
+
+    await page.getByLabel('Accounts (DIDs)').fill(alpha!.members.join('\n'));
+    await page.getByLabel('Never members').fill(excluded);
+    await page.getByRole('button', { name: 'Save community' }).click();
+    await page.locator('#view').getByText('Saved community alpha.').waitFor();
+    expect(await readFile(feedsFile, 'utf8')).toContain(excluded);
+    expect(await readFile(feedsFile, 'utf8')).toContain('# Curated for the console test.');
+    await shot('community-saved');
+
+    await page.goto(`${running.url}/console#/feeds/alpha-new`);
+    await page.getByRole('heading', { level: 1, name: 'Alpha, newest' }).waitFor();
+    // The feed reads its newest posts at most every 2 s; refresh until the edit shows.
+    await waitFor('the excluded member to leave the preview', async () => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await page.waitForTimeout(300);
+      return (await authors()).has(excluded) ? undefined : true;
+    }, 15_000);
+    expect((await authors()).size).toBeGreaterThan(0);
+    await shot('feed-preview-after-edit');
+  });
+
+  it('edits a feed through the same checks as the file', async () => {
+    await page.getByRole('link', { name: 'Feeds' }).click();
+    await page.getByRole('link', { name: 'Edit Alpha, newest' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit feed: Alpha, newest' }).waitFor();
+    await page.getByLabel('Ranking').selectOption('bridging');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    const error = page.getByRole('alert');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('bridging across communities needs at least two communities');
+
+    await page.getByLabel('Ranking').selectOption('recent');
+    await page.getByLabel('Display name').fill('Alpha, latest');
+    await page.getByLabel('Include replies').check();
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed alpha-new.').waitFor();
+    expect(await page.getByRole('row', { name: /Alpha, latest/ }).textContent()).toContain('recent');
+    const file = await readFile(feedsFile, 'utf8');
+    expect(file).toMatch(/displayName: Alpha, latest/);
+    expect(file).toMatch(/includeReplies: true/);
+    await shot('feeds');
+  });
+});

@@ -1,0 +1,319 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '#lib/config';
+import {
+  generateJetstreamEvents,
+  startInterruptibleClickHouse,
+  startJetstreamReplayServer,
+  type InterruptibleClickHouse,
+  type JetstreamReplayServer,
+} from '#lib/testing';
+import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+
+const publisher = 'did:plc:publisher0000000000000000';
+const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** One sample of the Prometheus text format: name, labels, value. */
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** Sum of the samples of `name` whose labels include `where`; undefined when there is none. */
+function total(samples: Sample[], name: string, where: Record<string, string> = {}): number | undefined {
+  const matching = samples.filter((sample) => sample.name === name && Object.entries(where).every(([key, value]) => sample.labels[key] === value));
+  return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+async function scrape(app: RunningApp): Promise<Sample[]> {
+  const response = await fetch(`${app.url}/metrics`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parseMetrics(await response.text());
+}
+
+async function readiness(app: RunningApp): Promise<{ status: number; body: { status: string; checks: Record<string, boolean>; snapshot: { applies: boolean } } }> {
+  const response = await fetch(`${app.url}/ready`);
+  return { status: response.status, body: (await response.json()) as never };
+}
+
+/** A pino logger whose JSON lines the test can read. */
+function capturedLogger(level: string) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level, base: { role: 'all' } }, sink), lines };
+}
+
+describe('observability: /metrics during a replay, request logs, readiness', () => {
+  const generated = generateJetstreamEvents({
+    seed: 11,
+    users: 300,
+    events: 12_000,
+    startUs: (Date.now() - 3_600_000) * 1000,
+    durationSec: 3_000,
+    communities: [
+      { name: 'gardeners', members: 40 },
+      { name: 'cyclists', members: 40 },
+    ],
+    malformedEvery: 600,
+  });
+  const [gardeners, cyclists] = generated.communities;
+  let dir: string;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+  const captured = capturedLogger('debug');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-observability-'));
+    await writeFile(
+      path.join(dir, 'feeds.yaml'),
+      [
+        'communities:',
+        `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
+        `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
+        'feeds:',
+        '  gardeners-new: { displayName: Gardeners, communities: [gardeners], includeReplies: true }',
+        '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
+      ].join('\n'),
+    );
+    // Paced, so that the test can watch the counters move while the replay runs.
+    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 2_500 } });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `observability_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        FEEDGEN_PUBLISHER_DID: publisher,
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        INGEST_BATCH_SIZE: '500',
+        INGEST_BATCH_MAX_WAIT_MS: '100',
+      }),
+      { logger: captured.logger },
+    );
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finds the pipeline counters moving during the replay, and the lag gauges present', async () => {
+    const received: number[] = [];
+    const final = await waitFor('the whole replay written', async () => {
+      const samples = await scrape(running);
+      received.push(total(samples, 'cg_ingest_events_received_total') ?? 0);
+      const written = total(samples, 'cg_scoring_events_written_total', { topic: 'cg.events.v1' }) ?? 0;
+      return written === generated.counts.mappable ? samples : undefined;
+    });
+    // Seen part-way at least twice, each time further along.
+    const during = received.filter((count) => count > 0 && count < received.at(-1)!);
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(during).toEqual([...during].sort((a, b) => a - b));
+    expect(new Set(during).size).toBeGreaterThanOrEqual(2);
+
+    expect(total(final, 'cg_ingest_events_published_total')).toBe(generated.counts.mappable);
+    expect(total(final, 'cg_ingest_events_received_total', { collection: 'app.bsky.feed.post' })).toBeGreaterThan(0);
+    expect(total(final, 'cg_ingest_malformed_total')).toBe(generated.counts.malformed);
+    expect(total(final, 'cg_ingest_batch_size_count')).toBeGreaterThan(1);
+    expect(total(final, 'cg_scoring_batch_size_count', { topic: 'cg.events.v1' })).toBeGreaterThan(1);
+    expect(total(final, 'cg_clickhouse_insert_duration_seconds_count', { table: 'event_log' })).toBeGreaterThan(1);
+    expect(total(final, 'cg_clickhouse_inserted_rows_total', { table: 'event_log' })).toBeGreaterThanOrEqual(generated.counts.mappable);
+    // Lag: how far the replayed stream is behind real time, and what the consumer group has left.
+    expect(total(final, 'cg_jetstream_lag_seconds', { position: 'received' })).toBeGreaterThan(0);
+    expect(total(final, 'cg_jetstream_lag_seconds', { position: 'checkpoint' })).toBeGreaterThan(0);
+    expect(total(final, 'cg_bus_consumer_lag', { group: 'scoring', topic: 'cg.events.v1', partition: '0' })).toBe(0);
+    expect(total(final, 'cg_jetstream_connected')).toBe(1);
+    // Node's own process metrics come along.
+    expect(total(final, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(total(final, 'nodejs_eventloop_lag_seconds')).toBeDefined();
+  });
+
+  it('counts feed requests by feed and status, auth failures by reason, and logs each request with its reqId', async () => {
+    const ok = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri('gardeners-new'))}&limit=5`);
+    expect(ok.status).toBe(200);
+    const { reqId } = (await ok.json()) as { reqId: string };
+    const badToken = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri('gardeners-new'))}`, {
+      headers: { authorization: 'Bearer not-a-jwt' },
+    });
+    expect(badToken.status).toBe(401);
+    const unknown = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri('nope'))}`);
+    expect(unknown.status).toBe(400);
+
+    const samples = await scrape(running);
+    expect(total(samples, 'cg_feed_requests_total', { feed: 'gardeners-new', status: '200' })).toBe(1);
+    expect(total(samples, 'cg_feed_requests_total', { feed: 'gardeners-new', status: '401' })).toBe(1);
+    expect(total(samples, 'cg_feed_requests_total', { feed: 'unknown', status: '400' })).toBe(1);
+    expect(total(samples, 'cg_feed_request_duration_seconds_count', { feed: 'gardeners-new' })).toBe(2);
+    expect(total(samples, 'cg_feed_auth_failures_total', { reason: 'malformed' })).toBe(1);
+    expect(total(samples, 'cg_feed_auth_failures_total', { reason: 'expired' })).toBe(0);
+    expect(total(samples, 'cg_http_requests_total', { route: '/metrics', status: '200' })).toBeGreaterThan(0);
+
+    const line = captured.lines.find((entry) => entry.component === 'http' && entry.reqId === reqId);
+    expect(line).toMatchObject({ level: 20, method: 'GET', status: 200, msg: 'request' });
+    expect(String(line!.url)).toContain('app.bsky.feed.getFeedSkeleton');
+    expect(typeof line!.ms).toBe('number');
+    const batch = captured.lines.find((entry) => entry.msg === 'batch written');
+    expect(batch).toMatchObject({ topic: 'cg.events.v1', partition: 0, fromOffset: expect.any(String), toOffset: expect.any(String) });
+  });
+
+  it('is ready with a fresh snapshot of the ranked feed, and exports its age', async () => {
+    const ready = await waitFor('a snapshot of the ranked feed', async () => {
+      const result = await readiness(running);
+      return result.status === 200 && result.body.snapshot.applies ? result : undefined;
+    });
+    expect(ready.body.checks).toEqual({ bus: true, clickhouse: true, snapshot: true });
+    const samples = await waitFor('the snapshot age gauge', async () => {
+      const current = await scrape(running);
+      return total(current, 'cg_snapshot_age_seconds', { feed: 'common' }) === undefined ? undefined : current;
+    });
+    expect(total(samples, 'cg_snapshot_age_seconds', { feed: 'common' })).toBeLessThan(60);
+    expect(total(samples, 'cg_scoring_snapshot_runs_total')).toBeGreaterThanOrEqual(1);
+    expect(total(samples, 'cg_ready', { check: 'snapshot' })).toBe(1);
+  });
+});
+
+describe('readiness follows ClickHouse: false while the server is away, true again after', () => {
+  let dir: string;
+  let clickhouse: InterruptibleClickHouse;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ready-clickhouse-'));
+    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
+    clickhouse = await startInterruptibleClickHouse();
+    replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 5, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        CLICKHOUSE_URL: clickhouse.url,
+        CLICKHOUSE_DATABASE: `ready_clickhouse_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await clickhouse?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('turns not ready when the ClickHouse server stops and ready when it is back', async () => {
+    expect((await readiness(running)).status).toBe(200);
+    await clickhouse.stop();
+    const away = await waitFor('readiness to turn false', async () => {
+      const result = await readiness(running);
+      return result.status === 503 ? result : undefined;
+    });
+    expect(away.body).toMatchObject({ status: 'not ready', checks: { bus: true, clickhouse: false } });
+    expect(total(await scrape(running), 'cg_ready', { check: 'clickhouse' })).toBe(0);
+
+    await clickhouse.start();
+    const back = await waitFor('readiness to turn true again', async () => {
+      const result = await readiness(running);
+      return result.status === 200 ? result : undefined;
+    });
+    expect(back.body.checks).toMatchObject({ bus: true, clickhouse: true });
+  });
+});
+
+// A broker of its own, which this test may stop and restart; only where `npm test` provides Kafka.
+const kafkaAvailable = Boolean(process.env.CG_TEST_KAFKA_BROKERS);
+
+(kafkaAvailable ? describe : describe.skip)('readiness follows the Kafka broker: false while it is down, true again after', () => {
+  let dir: string;
+  let broker: StartedBroker;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ready-kafka-'));
+    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
+    broker = await startBroker();
+    replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 6, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
+    running = await startApp(
+      loadConfig({
+        JETSTREAM_URL: replay.subscribeUrl,
+        KAFKA_BROKERS: broker.brokers,
+        KAFKA_PARTITIONS: '2',
+        KAFKA_CONSUMER_GROUP: `ready-${process.pid}`,
+        CLICKHOUSE_PATH: ':memory:',
+        CLICKHOUSE_DATABASE: `ready_kafka_${process.pid}`,
+        DATA_DIR: dir,
+        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        HTTP_PORT: '0',
+        HTTP_BIND_HOST: '127.0.0.1',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await broker?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('turns not ready when the broker stops and ready when it is back, with the lag per partition exported', async () => {
+    await waitFor('ready on Kafka', async () => ((await readiness(running)).status === 200 ? true : undefined));
+    const samples = await waitFor('consumer lag per partition', async () => {
+      const current = await scrape(running);
+      return total(current, 'cg_bus_consumer_lag', { topic: 'cg.events.v1', partition: '1' }) === undefined ? undefined : current;
+    });
+    expect(total(samples, 'cg_bus_consumer_lag', { group: `ready-${process.pid}`, topic: 'cg.events.v1', partition: '0' })).toBeGreaterThanOrEqual(0);
+
+    await broker.stop({ keepData: true });
+    const away = await waitFor('readiness to turn false', async () => {
+      const result = await readiness(running);
+      return result.status === 503 ? result : undefined;
+    });
+    expect(away.body.checks).toMatchObject({ bus: false, clickhouse: true });
+
+    await broker.restart();
+    await waitFor('readiness to turn true again', async () => ((await readiness(running)).status === 200 ? true : undefined), 120_000);
+  });
+});
