@@ -6,9 +6,9 @@ import { pino } from 'pino';
 import { loadConfig } from '#lib/config';
 import {
   generateJetstreamEvents,
-  startInterruptibleClickHouse,
+  startChdbHttpServer,
   startJetstreamReplayServer,
-  type InterruptibleClickHouse,
+  type ChdbHttpServer,
   type JetstreamReplayServer,
 } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
@@ -211,14 +211,14 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
 
 describe('readiness follows ClickHouse: false while the server is away, true again after', () => {
   let dir: string;
-  let clickhouse: InterruptibleClickHouse;
+  let clickhouse: ChdbHttpServer;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ready-clickhouse-'));
     await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
-    clickhouse = await startInterruptibleClickHouse();
+    clickhouse = await startChdbHttpServer({ path: ':memory:' });
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 5, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
     running = await startApp(
       loadConfig({

@@ -2,6 +2,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, ITopicMetadata, Kafka as KafkaClient, LogEntry, Message, Producer, logLevel as KafkaJsLogLevel } from 'kafkajs';
 import {
   BusUnavailableError,
+  type ConsumerLag,
   type MessageBus,
   type OutgoingMessage,
   type SubscribeOptions,
@@ -211,6 +212,14 @@ export class KafkaBus implements MessageBus {
         .then(() => admin.disconnect())
         .catch(() => undefined);
     }
+  }
+
+  /** Consumer lag of `groupId` per partition of each of `topics` (`MessageBus.lag`). */
+  async lag(groupId: string, topics: string[]): Promise<ConsumerLag[]> {
+    const perTopic = await Promise.all(
+      topics.map(async (topic) => (await this.getLag(groupId, topic)).map(({ partition, lag }) => ({ topic, partition, lag }))),
+    );
+    return perTopic.flat();
   }
 
   /** Consumer lag per partition of `topic` for `groupId` (a group that never committed lags by the whole partition). */

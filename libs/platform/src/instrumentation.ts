@@ -34,28 +34,9 @@ export function scoringConsumerGroups(config: AppConfig): { events: string; feed
   return { events: base, feedback: `${base}-feedback` };
 }
 
-/** A bus adapter that reports lag one topic at a time (the Kafka adapter's `getLag`). */
-interface PerTopicLag {
-  getLag(groupId: string, topic: string): Promise<{ partition: number; lag: number }[]>;
-}
-
-const hasPerTopicLag = (bus: unknown): bus is PerTopicLag => typeof (bus as Partial<PerTopicLag>).getLag === 'function';
-
-/**
- * Consumer lag of a group, or undefined when the bus cannot tell.
- *
- * @NOTE `MessageBus.lag` is the contract. The Kafka adapter is being written in parallel and
- * exposes `getLag(groupId, topic)`; until it implements `lag`, that is used topic by topic.
- */
+/** Consumer lag of a group, or undefined when the bus cannot tell. */
 export async function consumerLag(bus: MessageBus, groupId: string, topics: string[]): Promise<ConsumerLag[] | undefined> {
-  if (bus.lag) return bus.lag(groupId, topics);
-  if (hasPerTopicLag(bus)) {
-    const perTopic = await Promise.all(
-      topics.map(async (topic) => (await bus.getLag(groupId, topic)).map(({ partition, lag }) => ({ topic, partition, lag }))),
-    );
-    return perTopic.flat();
-  }
-  return undefined;
+  return bus.lag?.(groupId, topics);
 }
 
 /**

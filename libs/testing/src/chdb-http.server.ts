@@ -19,6 +19,12 @@ import { createChdbConnection } from 'chdb/connection';
 export interface ChdbHttpServer {
   readonly url: string;
   readonly port: number;
+  readonly listening: boolean;
+  /** Stops answering (ClickHouse going away): closes the listener and every open connection; the data stays. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+  /** Stops and releases the engine. */
   close(): Promise<void>;
 }
 
@@ -67,15 +73,31 @@ export async function startChdbHttpServer(options: { path: string; port?: number
       if (!response.headersSent) response.writeHead(500).end(String(error));
     });
   });
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
+  const host = options.host ?? '127.0.0.1';
+  let listening = false;
+  const listen = async (port: number) => {
+    server.listen(port, host);
+    await once(server, 'listening');
+    listening = true;
+  };
+  const stop = async () => {
+    if (!listening) return;
+    listening = false;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen(options.port ?? 0);
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
+    get listening() {
+      return listening;
+    },
+    stop,
+    start: () => listen(port),
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stop();
       await connection.close();
     },
   };

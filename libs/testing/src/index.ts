@@ -4,5 +4,4 @@ export * from './jetstream-replay.server.js';
 export * from './polis/index.js';
 export * from './chdb-http.server.js';
 export * from './app-process.js';
-export * from './interruptible-clickhouse.server.js';
 export * from './wait-for.js';

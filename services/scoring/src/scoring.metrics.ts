@@ -1,21 +1,14 @@
 import type { Metrics } from '#lib/platform';
 import type { SnapshotStats } from './score-snapshot.job.js';
-
-/** The totals both batch consumers keep. */
-export interface ConsumerTotals {
-  consumed: number;
-  written: number;
-  deadLettered: number;
-  failedBatches?: number;
-}
+import type { ConsumerStats } from './topic-writer.consumer.js';
 
 /** Copies a consumer's totals into the metrics at scrape time, labelled by topic; returns the function that stops it. */
-export function collectConsumerMetrics(metrics: Metrics, topic: string, stats: ConsumerTotals): () => void {
+export function collectConsumerMetrics(metrics: Metrics, topic: string, stats: ConsumerStats): () => void {
   return metrics.collect(`scoring ${topic}`, () => {
     metrics.setTotal(metrics.scoringConsumed, { topic }, stats.consumed);
     metrics.setTotal(metrics.scoringWritten, { topic }, stats.written);
     metrics.setTotal(metrics.scoringDeadLettered, { topic }, stats.deadLettered);
-    metrics.setTotal(metrics.scoringFailedBatches, { topic }, stats.failedBatches ?? 0);
+    metrics.setTotal(metrics.scoringFailedBatches, { topic }, stats.failedBatches);
   });
 }
 
