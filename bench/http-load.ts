@@ -8,12 +8,19 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** CPU time of the load generator's own thread, ms (to tell it apart from the server's). */
+  clientCpuMs: number;
 }
 
 export interface LoadOptions {
   /** Absolute URLs, requested round-robin. */
   urls: string[];
   headers?: Record<string, string>;
+  /**
+   * Headers per request, taken in turn (request i gets `headerSets[i % length]`, merged over
+   * `headers`): e.g. a pool of distinct service-auth tokens, as an AppView sends them.
+   */
+  headerSets?: Record<string, string>[];
   connections: number;
   durationSec: number;
 }

@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import type { LoadOptions, LoadResult } from './http-load.js';
 
 const options = workerData as LoadOptions;
+const headerSets = options.headerSets?.length ? options.headerSets.map((set) => ({ ...options.headers, ...set })) : undefined;
 const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
 const latencies: number[] = [];
 let errors = 0;
@@ -11,10 +12,12 @@ const deadline = performance.now() + options.durationSec * 1000;
 
 async function loop(): Promise<void> {
   while (performance.now() < deadline) {
-    const url = options.urls[next++ % options.urls.length]!;
+    const index = next++;
+    const url = options.urls[index % options.urls.length]!;
+    const headers = headerSets ? headerSets[index % headerSets.length] : options.headers;
     const started = performance.now();
     try {
-      const response = await request(url, { dispatcher, headers: options.headers });
+      const response = await request(url, { dispatcher, headers });
       await response.body.arrayBuffer();
       if (response.statusCode !== 200) errors += 1;
     } catch {
@@ -25,8 +28,10 @@ async function loop(): Promise<void> {
 }
 
 const started = performance.now();
+const cpu = process.threadCpuUsage();
 await Promise.all(Array.from({ length: options.connections }, loop));
 const seconds = (performance.now() - started) / 1000;
+const clientCpu = process.threadCpuUsage(cpu);
 latencies.sort((a, b) => a - b);
 const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
 const result: LoadResult = {
@@ -37,6 +42,7 @@ const result: LoadResult = {
   p50Ms: at(0.5),
   p99Ms: at(0.99),
   maxMs: latencies.at(-1) ?? 0,
+  clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
 };
 await dispatcher.close();
 parentPort!.postMessage(result);

@@ -5,6 +5,8 @@
 // KAFKA_BROKERS=host:port uses an existing broker instead of starting one. Extra arguments go to
 // Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,10 +53,46 @@ async function main() {
     // application reads KAFKA_BROKERS to choose scaled mode, and embedded-mode tests must not.
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
     delete env.KAFKA_BROKERS;
-    return await run(process.execPath, [bin('jest'), '--runInBand', ...args], env);
+    if (args.length > 0) return (await jest(env, args)).code;
+    // @NOTE The local Bluesky network loads a native addon (better-sqlite3) that aborts the process
+    // when a second Jest environment of the same process tears it down; each of those files gets a
+    // process of its own. Everything else shares one (chDB binds one data directory per process).
+    const runs = [
+      await jest(env, ['--testPathIgnorePatterns', ...ownProcess]),
+      ...(await sequence(ownProcess.map((file) => () => jest(env, [file])))),
+    ];
+    const total = runs.reduce(
+      (sum, run) => ({ passed: sum.passed + run.passed, failed: sum.failed + run.failed, skipped: sum.skipped + run.skipped }),
+      { passed: 0, failed: 0, skipped: 0 },
+    );
+    console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+    return runs.every((run) => run.code === 0) ? 0 : 1;
   } finally {
     await stopBroker();
     console.log(`[test] done in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+}
+
+/** Test files that run in a Jest process of their own. */
+const ownProcess = ['test/e2e/appview.spec.ts', 'test/e2e/atproto-network.spec.ts'];
+
+async function sequence(steps) {
+  const results = [];
+  for (const step of steps) results.push(await step());
+  return results;
+}
+
+/** One Jest process; resolves with its exit code and its counts (from Jest's JSON report). */
+async function jest(env, jestArgs) {
+  const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'cg-jest-')), 'report.json');
+  const code = await run(process.execPath, [bin('jest'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs], env);
+  try {
+    const result = JSON.parse(readFileSync(report, 'utf8'));
+    return { code, passed: result.numPassedTests, failed: result.numFailedTests, skipped: result.numPendingTests + result.numTodoTests };
+  } catch {
+    return { code: code === 0 ? 1 : code, passed: 0, failed: 1, skipped: 0 };
+  } finally {
+    rmSync(path.dirname(report), { recursive: true, force: true });
   }
 }
 

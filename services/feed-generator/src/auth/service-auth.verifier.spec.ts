@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import type { IdResolver } from '@atproto/identity';
-import { createServiceJwt } from '@atproto/xrpc-server';
+import { createServiceJwt, cryptoVerifySignatureWithKey } from '@atproto/xrpc-server';
 import { AuthMissingError, AuthRequiredError, IdentityUnavailableError } from './auth.errors.js';
 import { createIdResolver } from './id-resolver.factory.js';
 import { ServiceAuthVerifier, type ServiceAuthVerifierOptions } from './service-auth.verifier.js';
@@ -152,6 +152,39 @@ describe('ServiceAuthVerifier', () => {
     it('works with a bare key resolver instead of an IdResolver', async () => {
       const verifier = newVerifier({ idResolver: idResolver.did });
       await expect(verifier.verify(bearer(await token()), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+    });
+
+    it('checks secp256k1 signatures on a worker thread when asked, and on its own thread once closed', async () => {
+      const verifier = newVerifier({ signatureThreads: 1, verifiedCacheSize: 0 });
+      const forged = await token({ keypair: await Secp256k1Keypair.create() });
+      await expect(verifier.verify(bearer(await token()), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      await expect(verifier.verify(bearer(forged), LXM)).rejects.toMatchObject({ reason: 'bad-signature' });
+      await verifier.close();
+      await expect(verifier.verify(bearer(await token()), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      await expect(verifier.verify(bearer(forged), LXM)).rejects.toMatchObject({ reason: 'bad-signature' });
+    });
+
+    it('answers exactly as with @atproto/crypto, token by token', async () => {
+      const ours = newVerifier({ verifiedCacheSize: 0 });
+      const theirs = newVerifier({ verifiedCacheSize: 0, verifySignature: cryptoVerifySignatureWithKey });
+      const mallory = await Secp256k1Keypair.create();
+      const jwts = [
+        await token(),
+        await token({ iss: bob, keypair: bobKey }),
+        await token({ keypair: mallory }),
+        await token({ iss: bob, keypair: aliceKey }),
+      ];
+      const [header, payload, sig] = jwts[0]!.split('.') as [string, string, string];
+      const es256Header = Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'ES256' })).toString('base64url');
+      jwts.push(`${es256Header}.${payload}.${sig}`, `${header}.${payload}.${sig.slice(0, -4)}AAAA`);
+      const outcome = async (verifier: ServiceAuthVerifier, jwt: string) => {
+        try {
+          return await verifier.verify(bearer(jwt), LXM);
+        } catch (err) {
+          return (err as AuthRequiredError).code;
+        }
+      };
+      for (const jwt of jwts) expect(await outcome(ours, jwt)).toEqual(await outcome(theirs, jwt));
     });
   });
 

@@ -1,5 +1,7 @@
 interface Entry {
   did: string;
+  /** The method the token was checked against (its `lxm` claim). */
+  lxm: string;
   /** Epoch ms after which the entry is dead: never later than the token's own `exp`. */
   expiresAtMs: number;
 }
@@ -9,8 +11,11 @@ interface Entry {
  * repeated page loads within the token's minute) skips the secp256k1 verification.
  *
  * Safe because the key is the exact token string (any change to header, payload or signature is
- * a different key) plus the method it was checked against, and an entry never outlives the
- * token's `exp`. Only successes are stored.
+ * a different key), an entry answers only for the method it was checked against, and it never
+ * outlives the token's `exp`. Only successes are stored.
+ *
+ * @NOTE Keyed by the token alone (a token names one method, so it is checked against one): joining
+ * method and token into a key would build and hash a new ~700-character string twice a request.
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, Entry>();
@@ -26,13 +31,12 @@ export class VerifiedTokenCache {
 
   get(lxm: string, jwt: string, nowMs: number): string | undefined {
     if (this.maxEntries <= 0) return undefined;
-    const key = cacheKey(lxm, jwt);
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    this.entries.delete(key);
+    const entry = this.entries.get(jwt);
+    if (entry === undefined || entry.lxm !== lxm) return undefined;
+    this.entries.delete(jwt);
     // Same boundary as verifyJwt's `Date.now() / 1000 > payload.exp`.
     if (nowMs > entry.expiresAtMs) return undefined;
-    this.entries.set(key, entry);
+    this.entries.set(jwt, entry);
     return entry.did;
   }
 
@@ -40,9 +44,8 @@ export class VerifiedTokenCache {
     if (this.maxEntries <= 0) return;
     const expiresAtMs = Math.min(expSeconds * 1000, nowMs + this.maxTtlMs);
     if (!(nowMs <= expiresAtMs)) return;
-    const key = cacheKey(lxm, jwt);
-    this.entries.delete(key);
-    this.entries.set(key, { did, expiresAtMs });
+    this.entries.delete(jwt);
+    this.entries.set(jwt, { did, lxm, expiresAtMs });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
@@ -53,9 +56,4 @@ export class VerifiedTokenCache {
   clear(): void {
     this.entries.clear();
   }
-}
-
-// NSIDs contain no spaces, so the first space always separates method from token.
-function cacheKey(lxm: string, jwt: string): string {
-  return `${lxm} ${jwt}`;
 }

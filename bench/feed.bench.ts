@@ -1,0 +1,321 @@
+/**
+ * getFeedSkeleton under load with service-auth verification on, against 1 M scored posts.
+ *
+ *     npm run bench:feed        # BENCH_POSTS=1000000 BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_TOKENS=20000 BENCH_VIEWERS=200
+ *                               # BENCH_RECENT_POSTS=1000000 (0 skips the recent feed)
+ *                               # BENCH_RUNS='first page, auth|deep' (runs whose label has a part) BENCH_VERIFY=0 (skip verify/s)
+ *                               # BENCH_CPU_PROFILE=feed.cpuprofile (server thread, measured runs only)
+ *
+ * One process: the feed generator (role `feed-generator`, embedded ClickHouse in a temp dir, an
+ * in-process bus that acknowledges impressions at once, as a broker would), a local PLC directory
+ * serving the DID documents of `BENCH_VIEWERS` secp256k1 accounts, and the HTTP load from a worker
+ * thread. ClickHouse holds one complete `bridging` snapshot of `BENCH_POSTS` ranked posts (and
+ * `BENCH_RECENT_POSTS` posts for the `recent` feed).
+ *
+ * Every authenticated request carries a different token, as the AppView mints a fresh service JWT
+ * per request: a pool of `BENCH_TOKENS` distinct JWTs (createServiceJwt, signed by the viewers) is
+ * sent in turn, continuing across runs, and the verifier's counters show that every request
+ * checked a signature (its verified-token cache holds 10 000, fewer than the pool).
+ *
+ * Prints the configuration, service-auth verifications/s (@atproto/crypto, OpenSSL, libsecp256k1
+ * on the event loop and on a worker thread), then requests/s and p50/p99 at limit 50 for the first
+ * page and consecutive deep pages (rank ~500 000), anonymous and authenticated; deep pages at
+ * random depths (each a ClickHouse read); the recent feed's first and a deep page. Each run also
+ * shows how busy the server's event loop was and the CPU per request of server and load generator:
+ * on a shared machine req/s moves with the neighbours' load, CPU per request much less.
+ */
+import 'reflect-metadata';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
+import { createServiceJwt, cryptoVerifySignatureWithKey } from '@atproto/xrpc-server';
+import type { ClickHouseClient } from '#lib/clickhouse';
+import { loadConfig } from '#lib/config';
+import { InProcessBus } from '#lib/bus';
+import { Nsid } from '#lib/domain';
+import { Topics } from '#lib/contracts';
+import { CLICKHOUSE } from '#lib/platform';
+import { startApp } from '../services/app/src/app.factory.js';
+import { deterministicDidPlc, startPlcDirectory } from '../services/app/src/eval/plc-directory.server.js';
+import { ServiceAuthVerifier } from '../services/feed-generator/src/auth/service-auth.verifier.js';
+import { SignatureVerifier } from '../services/feed-generator/src/auth/signature.verifier.js';
+import { formatLoad, runLoad, type LoadResult } from './http-load.js';
+
+const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
+const recentPosts = Number(process.env.BENCH_RECENT_POSTS ?? 1_000_000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const tokenCount = Number(process.env.BENCH_TOKENS ?? 20_000);
+const viewerCount = Number(process.env.BENCH_VIEWERS ?? 200);
+const AUTHORS = 1_000;
+const LIMIT = 50;
+const GOAL = { requestsPerSecond: 3_000, p99Ms: 20 };
+
+const publisher = 'did:plc:benchpublisher00000000000';
+const serviceDid = 'did:web:feeds.bench.test';
+const database = 'common_ground';
+const feedUri = (shortname: string) => `at://${publisher}/${Nsid.generator}/${shortname}`;
+const lxm = Nsid.getFeedSkeleton;
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-feed-'));
+const plc = await startPlcDirectory();
+const authors = Array.from({ length: AUTHORS }, (_, i) => deterministicDidPlc(`bench-author-${i}`));
+await writeFile(
+  path.join(dir, 'feeds.yaml'),
+  [
+    'communities:',
+    `  north: { members: { dids: [${authors.slice(0, AUTHORS / 2).join(', ')}] } }`,
+    `  south: { members: { dids: [${authors.slice(AUTHORS / 2).join(', ')}] } }`,
+    'feeds:',
+    '  bridging: { displayName: Bridging, communities: [north, south], ranking: bridging }',
+    '  recent: { displayName: Recent, communities: [north, south], ranking: recent, includeReplies: true }',
+  ].join('\n'),
+);
+const config = loadConfig({
+  DATA_DIR: dir,
+  CLICKHOUSE_PATH: path.join(dir, 'clickhouse'),
+  FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+  FEEDGEN_SERVICE_DID: serviceDid,
+  FEEDGEN_PUBLISHER_DID: publisher,
+  PLC_URL: plc.url,
+  IDENTITY_ALLOW_INSECURE: 'true',
+  HTTP_PORT: '0',
+  HTTP_BIND_HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+});
+// @NOTE Nothing consumes impressions in this process; a retained topic acknowledges them at once
+// (as Kafka does), where the plain in-process bus would hold every publish until a consumer came.
+const bus = new InProcessBus({ retainedTopics: [Topics.feedback, Topics.deadLetter] });
+const running = await startApp({ ...config, role: 'feed-generator' }, { bus });
+const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+const verifier = running.app.get(ServiceAuthVerifier);
+
+try {
+  // ---- data: one bridging snapshot of `posts` ranks, `recentPosts` posts by the community ----
+  let started = performance.now();
+  const snapshot = Date.now();
+  await clickhouse.command({
+    query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
+      SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1),
+        concat('at://', {authors:Array(String)}[number % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(number), 11, '0'))),
+        concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
+        1 / (number + 1), concat('b', toString(number % 7)), '{}'
+      FROM numbers({posts:UInt64})`,
+    query_params: { feed: feedUri('bridging'), snapshot, authors, n: AUTHORS, posts },
+  });
+  await clickhouse.insert({
+    table: `${database}.feed_snapshots`,
+    values: [{ feed: feedUri('bridging'), snapshot, posts }],
+    format: 'JSONEachRow',
+  });
+  const newestUs = Date.now() * 1000;
+  if (recentPosts > 0) {
+    await clickhouse.command({
+      query: `INSERT INTO ${database}.posts
+        SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))),
+          concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
+          {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),
+          concat('post ', toString(number)), ['en'], [], '', '', '', 0, 0, 1
+        FROM numbers({posts:UInt64})`,
+      query_params: { authors, n: AUTHORS, newestUs, posts: recentPosts },
+    });
+  }
+  const dataSeconds = (performance.now() - started) / 1000;
+
+  // ---- identities and tokens ----
+  started = performance.now();
+  const viewers: { did: string; keypair: Keypair }[] = [];
+  for (let i = 0; i < viewerCount; i += 1) {
+    const viewer = { did: deterministicDidPlc(`bench-viewer-${i}`), keypair: await Secp256k1Keypair.create() };
+    plc.publish(viewer.did, viewer.keypair, `viewer${i}.bench.test`);
+    viewers.push(viewer);
+  }
+  // Valid for the whole run: the cost of a check does not depend on `exp`, only their number does.
+  const exp = Math.floor(Date.now() / 1000) + 3_600;
+  const tokens: string[] = [];
+  for (let i = 0; i < tokenCount; i += 1) {
+    const viewer = viewers[i % viewers.length]!;
+    tokens.push(await createServiceJwt({ iss: viewer.did, aud: serviceDid, lxm, keypair: viewer.keypair, exp }));
+  }
+  if (new Set(tokens).size !== tokens.length) throw new Error('token pool is not distinct');
+  if (tokenCount <= 10_000) console.warn(`BENCH_TOKENS=${tokenCount} is not above the verified-token cache (10000): some requests will be answered from it`);
+  const tokenSeconds = (performance.now() - started) / 1000;
+
+  console.log(
+    [
+      `feed bench: ${posts} scored posts in one bridging snapshot, ${recentPosts} posts for the recent feed (${AUTHORS} authors), ` +
+        `loaded in ${dataSeconds.toFixed(1)} s`,
+      `  HTTP: ${connections} keep-alive connections, ${seconds} s per run (after 1 s warm-up), limit=${LIMIT}, load from a worker thread, ` +
+        `${os.availableParallelism()} cores, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`,
+      `  auth: ${viewerCount} secp256k1 viewers on a local PLC, ${tokenCount} distinct service JWTs (signed in ${tokenSeconds.toFixed(1)} s), ` +
+        'one per request in turn; verified-token cache 10000 entries',
+    ].join('\n'),
+  );
+
+  // ---- verifications/s, outside HTTP: @atproto/crypto (pure JS) vs. native ----
+  /**
+   * ServiceAuthVerifier.verify with unique tokens, the DID key already known and the token cache off.
+   * `inFlight` concurrent callers (1: one after another, which is what a worker thread cannot speed up).
+   */
+  async function verificationsPerSecond(
+    jwts: string[],
+    keys: Map<string, string>,
+    options: { verifySignature?: SignatureVerifier['verify']; signatureThreads?: number; inFlight?: number } = {},
+  ): Promise<number> {
+    const auth = new ServiceAuthVerifier({
+      serviceDid,
+      idResolver: { resolveAtprotoKey: async (did) => keys.get(did)! },
+      verifiedCacheSize: 0,
+      ...options,
+    });
+    let done = 0;
+    const begin = performance.now();
+    const loop = async () => {
+      while (performance.now() - begin < 2_000) {
+        const result = await auth.verify(`Bearer ${jwts[done++ % jwts.length]}`, lxm);
+        if (result.kind !== 'viewer') throw new Error('token did not verify');
+      }
+    };
+    await Promise.all(Array.from({ length: options.inFlight ?? 1 }, loop));
+    const rate = done / ((performance.now() - begin) / 1000);
+    await auth.close();
+    return rate;
+  }
+  const k256Keys = new Map(viewers.map((viewer) => [viewer.did, viewer.keypair.did()]));
+  const p256Viewers = await Promise.all(Array.from({ length: 4 }, async (_, i) => ({ did: deterministicDidPlc(`bench-p256-${i}`), keypair: await P256Keypair.create() })));
+  const p256Keys = new Map(p256Viewers.map((viewer) => [viewer.did, viewer.keypair.did()]));
+  const p256Tokens = await Promise.all(
+    Array.from({ length: 400 }, (_, i) => {
+      const viewer = p256Viewers[i % p256Viewers.length]!;
+      return createServiceJwt({ iss: viewer.did, aud: serviceDid, lxm, keypair: viewer.keypair, exp });
+    }),
+  );
+  const k256Tokens = tokens.slice(0, 2_000);
+  const k256Backend = new SignatureVerifier().secp256k1Backend;
+  // BENCH_VERIFY=0 skips these (for profiling the HTTP runs alone).
+  if (process.env.BENCH_VERIFY !== '0') {
+    const atproto = { verifySignature: cryptoVerifySignatureWithKey };
+    const rates = {
+      k256Before: await verificationsPerSecond(k256Tokens, k256Keys, atproto),
+      k256OpenSsl: await verificationsPerSecond(k256Tokens, k256Keys, { verifySignature: new SignatureVerifier({ secp256k1: 'openssl' }).verify }),
+      k256After: await verificationsPerSecond(k256Tokens, k256Keys),
+      k256Worker: await verificationsPerSecond(k256Tokens, k256Keys, { signatureThreads: 1, inFlight: 64 }),
+      p256Before: await verificationsPerSecond(p256Tokens, p256Keys, atproto),
+      p256After: await verificationsPerSecond(p256Tokens, p256Keys),
+    };
+    const r = (rate: number) => `${Math.round(rate)}/s`;
+    console.log(
+      `service-auth verify (ServiceAuthVerifier.verify, unique tokens, token cache off, DID key known):\n` +
+        `  ES256K (secp256k1): @atproto/crypto ${r(rates.k256Before)}, OpenSSL ${r(rates.k256OpenSsl)}, ${k256Backend} ${r(rates.k256After)} ` +
+        `(on the event loop); ${r(rates.k256Worker)} with the check on 1 worker thread, 64 in flight\n` +
+        `  ES256  (P-256):     @atproto/crypto ${r(rates.p256Before)}, OpenSSL ${r(rates.p256After)}`,
+    );
+  }
+
+  // ---- HTTP ----
+  let tokenOffset = 0;
+  const rotatedTokens = () => {
+    const start = tokenOffset % tokens.length;
+    return [...tokens.slice(start), ...tokens.slice(0, start)].map((jwt) => ({ authorization: `Bearer ${jwt}` }));
+  };
+  async function load(urls: string[], auth: boolean, durationSec: number): Promise<LoadResult> {
+    const result = await runLoad({ urls, connections, durationSec, ...(auth && { headerSets: rotatedTokens() }) });
+    if (auth) tokenOffset += result.requests;
+    return result;
+  }
+
+  const skeletonUrl = (feed: string, cursor?: string) =>
+    `${running.url}/xrpc/${lxm}?feed=${encodeURIComponent(feedUri(feed))}&limit=${LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+  // 100 consecutive deep pages (a reader scrolling from rank ~500 000), requested in turn.
+  const deepRanks = Array.from({ length: 100 }, (_, i) => Math.floor(posts / 2) + i * LIMIT);
+  // 200 pages at random depths: nearly every one needs its own ClickHouse read.
+  const coldRanks = Array.from({ length: 200 }, (_, i) => Math.floor(((i * 7919) % 200) * (posts / 200) + 2_000 + ((i * 104_729) % 900)));
+  const recentDeep = Array.from({ length: 100 }, (_, i) => newestUs - Math.floor(recentPosts / 2 + i * LIMIT) * 1000);
+
+  const runs: { label: string; urls: string[]; auth: boolean; durationSec?: number }[] = [
+    { label: 'bridging first page, anonymous', urls: [skeletonUrl('bridging')], auth: false },
+    { label: 'bridging first page, auth (unique tokens)', urls: [skeletonUrl('bridging')], auth: true },
+    { label: `bridging deep page (rank ~${deepRanks[0]}), anonymous`, urls: deepRanks.map((rank) => skeletonUrl('bridging', `s${snapshot}::${rank}::bafyreibench`)), auth: false },
+    { label: `bridging deep page (rank ~${deepRanks[0]}), auth (unique tokens)`, urls: deepRanks.map((rank) => skeletonUrl('bridging', `s${snapshot}::${rank}::bafyreibench`)), auth: true },
+    {
+      label: 'bridging cold deep pages (200 random depths), auth (unique tokens)',
+      urls: coldRanks.map((rank) => skeletonUrl('bridging', `s${snapshot}::${rank}::bafyreibench`)),
+      auth: true,
+      durationSec: Math.min(seconds, 5),
+    },
+  ];
+  if (recentPosts > 0) {
+    runs.push(
+      { label: 'recent first page, auth (unique tokens)', urls: [skeletonUrl('recent')], auth: true },
+      {
+        label: `recent deep page (post ~${Math.floor(recentPosts / 2)}), auth (unique tokens)`,
+        urls: recentDeep.map((timeUs) => skeletonUrl('recent', `t::${timeUs}::zzzzzzzz`)),
+        auth: true,
+        durationSec: Math.min(seconds, 5),
+      },
+    );
+  }
+
+  // BENCH_RUNS='first page, auth|deep' keeps the runs whose label contains one of the |-separated parts.
+  const only = process.env.BENCH_RUNS?.split('|').map((word) => word.trim()).filter(Boolean);
+  const selected = only ? runs.filter((run) => only.some((word) => run.label.includes(word))) : runs;
+
+  // Every URL must answer a full page before it is measured.
+  for (const run of selected) {
+    const response = await fetch(run.urls[0]!, { headers: { authorization: `Bearer ${tokens[tokenOffset++ % tokens.length]}` } });
+    const body = (await response.json()) as { feed?: unknown[] };
+    if (response.status !== 200 || body.feed?.length !== LIMIT) throw new Error(`${run.label}: HTTP ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
+  }
+
+  // BENCH_CPU_PROFILE=out.cpuprofile: a CPU profile of the server's thread during the measured runs only.
+  const profiler = process.env.BENCH_CPU_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+
+  const results = new Map<string, LoadResult>();
+  for (const run of selected) {
+    await load(run.urls, run.auth, 1);
+    const before = { ...verifier.stats };
+    const loop = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const result = await load(run.urls, run.auth, run.durationSec ?? seconds);
+    const busy = performance.eventLoopUtilization(loop).utilization;
+    const cpuUs = process.cpuUsage(cpu);
+    const processCpuMs = (cpuUs.user + cpuUs.system) / 1000;
+    const perRequest = (ms: number) => (ms / Math.max(1, result.requests)).toFixed(3);
+    results.set(run.label, result);
+    const checked = verifier.stats.verified - before.verified;
+    const cached = verifier.stats.fromCache - before.fromCache;
+    console.log(
+      formatLoad(`  ${run.label}`, result) +
+        (run.auth ? `; ${checked} signatures checked, ${cached} from cache` : '') +
+        `\n    server event loop busy ${(busy * 100).toFixed(0)}%; CPU per request: server ${perRequest(processCpuMs - result.clientCpuMs)} ms ` +
+        `(all its threads), load generator ${perRequest(result.clientCpuMs)} ms`,
+    );
+  }
+
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    await writeFile(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+    console.log(`CPU profile of the runs written to ${process.env.BENCH_CPU_PROFILE}`);
+  }
+
+  const headline = results.get('bridging first page, auth (unique tokens)');
+  if (headline) {
+    const met = headline.requestsPerSecond >= GOAL.requestsPerSecond && headline.p99Ms <= GOAL.p99Ms && headline.errors === 0;
+    console.log(
+      `goal (bridging, auth, limit ${LIMIT}: ≥ ${GOAL.requestsPerSecond} req/s, p99 ≤ ${GOAL.p99Ms} ms): ${met ? 'met' : 'NOT met'} — ` +
+        `${Math.round(headline.requestsPerSecond)} req/s, p99 ${headline.p99Ms.toFixed(2)} ms`,
+    );
+  }
+} finally {
+  await running.close();
+  await plc.close();
+  await rm(dir, { recursive: true, force: true });
+}

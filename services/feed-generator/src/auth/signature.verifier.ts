@@ -1,0 +1,194 @@
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { P256_JWT_ALG, parseDidKey, SECP256K1_JWT_ALG } from '@atproto/crypto';
+import { cryptoVerifySignatureWithKey, type VerifySignatureWithKeyFn } from '@atproto/xrpc-server';
+import { Secp256k1WorkerPool } from './secp256k1-worker.pool.js';
+
+/** JWS `alg` → the curve name Node's JWK import knows. */
+const CURVES: Readonly<Record<string, string>> = { [SECP256K1_JWT_ALG]: 'secp256k1', [P256_JWT_ALG]: 'P-256' };
+/** DER signatures start with a SEQUENCE tag; compact (r‖s) ones are 64 bytes of two scalars. */
+const DER_SEQUENCE = 0x30;
+const COMPACT_SIGNATURE_BYTES = 64;
+/** The only length byte a 64-byte DER SEQUENCE can have (short form: 64 - tag - length byte). */
+const DER_LENGTH_OF_64_BYTES = 62;
+const UNCOMPRESSED_POINT_BYTES = 65;
+
+/** The part of the `secp256k1` package's native binding (libsecp256k1) used here. */
+interface Libsecp256k1 {
+  /** Throws when r or s is not below the group order. Modifies `sig` in place. */
+  signatureNormalize(sig: Uint8Array): Uint8Array;
+  /** Low-S signatures only (hence normalize first); throws when r or s is not below the order. */
+  ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
+}
+
+/**
+ * libsecp256k1 through the `secp256k1` package's prebuilt N-API binding (linux-x64 glibc/musl,
+ * darwin-arm64, win32-x64), or undefined where it does not load.
+ *
+ * @NOTE `secp256k1/bindings` is the native module alone. The package's main entry silently falls
+ * back to a pure-JS implementation (elliptic) when the binding does not load; here that case
+ * falls back to OpenSSL instead.
+ */
+function loadLibsecp256k1(): Libsecp256k1 | undefined {
+  try {
+    return createRequire(import.meta.url)('secp256k1/bindings') as Libsecp256k1;
+  } catch {
+    return undefined;
+  }
+}
+
+export type Secp256k1Backend = 'libsecp256k1' | 'openssl';
+
+interface ParsedKey {
+  jwtAlg: string;
+  /** The decompressed point `04 ‖ x ‖ y`. */
+  point: Uint8Array;
+  /** Absent when Node has no curve for the key's algorithm: such keys go to the @atproto/crypto path. */
+  key: KeyObject | undefined;
+}
+
+export interface SignatureVerifierOptions {
+  /** Parsed public keys kept, one per `did:key` (least recently used dropped first). Default 50 000. */
+  maxKeys?: number;
+  /**
+   * Who checks ES256K (secp256k1) signatures. Default libsecp256k1 where its binding loads, else
+   * OpenSSL. ES256 (P-256) always goes to OpenSSL.
+   */
+  secp256k1?: Secp256k1Backend;
+  /**
+   * With libsecp256k1: check secp256k1 signatures on this many worker threads instead of the
+   * calling thread (the event loop). Default 0 (calling thread). Call `close` to stop them.
+   */
+  threads?: number;
+}
+
+/**
+ * JWT signature checks in native code instead of @atproto/crypto's pure-JS @noble/curves, with the
+ * same answers: pass `verify` as `verifyJwt`'s `verifySignatureWithKey`.
+ *
+ * The AppView sends a freshly minted service JWT with every getFeedSkeleton call, so every request
+ * pays one ECDSA verification. Accounts' keys are nearly all secp256k1, where OpenSSL has only its
+ * generic prime-curve code (~6x @noble) and libsecp256k1 is ~6x faster again; P-256 is fast in
+ * OpenSSL (~25x @noble). Figures: `npm run bench:feed`. A `did:key` is decoded and decompressed
+ * once and kept.
+ *
+ * @NOTE Semantics are those of verifyJwt's default, `verifySignature(key, msg, sig, { jwtAlg,
+ * allowMalleableSig: true })`:
+ *  - a header `alg` that is not the key's algorithm throws (verifyJwt answers BadJwtSignature);
+ *    like verifySignature, an empty `alg` is not compared;
+ *  - high-S signatures are accepted: @noble skips the low-S rule when malleable, OpenSSL never
+ *    applies it, and for libsecp256k1 (which requires low S) the signature is normalized first;
+ *  - with `allowMalleableSig` @noble also accepts a DER-encoded signature, trying DER before
+ *    compact. A DER signature starts with 0x30 and, when it is 64 bytes long, continues with 62
+ *    (@noble refuses non-minimal long-form lengths), so `mayBeDer` signatures (all DER ones and
+ *    1 in 65 536 compact ones) are handed to @atproto/crypto, which decides exactly as before;
+ *  - otherwise the signature must be compact r‖s of 64 bytes with 0 < r, s < n, as @noble's
+ *    `fromCompact` requires; OpenSSL's `ieee-p1363` encoding and libsecp256k1's compact parse are
+ *    that format and range.
+ * Any algorithm without a native path also goes to @atproto/crypto.
+ */
+export class SignatureVerifier {
+  /** Verifications answered by each implementation (for tests). */
+  readonly counts = { libsecp256k1: 0, openssl: 0, atproto: 0 };
+  readonly secp256k1Backend: Secp256k1Backend;
+  private readonly keys = new Map<string, ParsedKey>();
+  private readonly maxKeys: number;
+  private readonly libsecp256k1: Libsecp256k1 | undefined;
+  private readonly threads: number;
+  private pool: Secp256k1WorkerPool | undefined;
+  private poolStopped = false;
+
+  constructor(options: SignatureVerifierOptions = {}) {
+    this.maxKeys = options.maxKeys ?? 50_000;
+    if (!(this.maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
+    this.libsecp256k1 = options.secp256k1 === 'openssl' ? undefined : loadLibsecp256k1();
+    if (options.secp256k1 === 'libsecp256k1' && this.libsecp256k1 === undefined) {
+      throw new Error('SignatureVerifier: the libsecp256k1 binding (package secp256k1) does not load on this platform');
+    }
+    this.secp256k1Backend = this.libsecp256k1 ? 'libsecp256k1' : 'openssl';
+    this.threads = this.libsecp256k1 ? (options.threads ?? 0) : 0;
+    if (!(Number.isInteger(this.threads) && this.threads >= 0)) throw new RangeError('SignatureVerifier: threads must be a non-negative integer');
+  }
+
+  /** Stops the worker threads, if any were started; verification goes on on the calling thread. */
+  async close(): Promise<void> {
+    this.poolStopped = true;
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.close();
+  }
+
+  readonly verify: VerifySignatureWithKeyFn = async (didKey, msgBytes, sigBytes, alg) => {
+    const parsed = this.keyOf(didKey);
+    // Same test as verifySignature's `opts.jwtAlg && opts.jwtAlg !== parsed.jwtAlg`.
+    if (alg && alg !== parsed.jwtAlg) throw new Error(`Expected key alg ${alg}, got ${parsed.jwtAlg}`);
+    if (parsed.key === undefined || mayBeDer(sigBytes)) {
+      this.counts.atproto += 1;
+      return cryptoVerifySignatureWithKey(didKey, msgBytes, sigBytes, alg);
+    }
+    if (parsed.jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined) {
+      this.counts.libsecp256k1 += 1;
+      if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
+      const pool = this.workerPool();
+      if (pool) {
+        try {
+          return await pool.verify(msgBytes, sigBytes, parsed.point);
+        } catch {
+          // The pool was closed or a worker died: this check, and the next ones, run here.
+        }
+      }
+      const hash = createHash('sha256').update(msgBytes).digest();
+      try {
+        return this.libsecp256k1.ecdsaVerify(this.libsecp256k1.signatureNormalize(Uint8Array.from(sigBytes)), hash, parsed.point);
+      } catch {
+        // r or s not below the group order: not a signature @noble would parse either.
+        return false;
+      }
+    }
+    this.counts.openssl += 1;
+    if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
+    return verify('sha256', msgBytes, { key: parsed.key, dsaEncoding: 'ieee-p1363' }, sigBytes);
+  };
+
+  /** The worker threads, started on first use; none after `close` or after a worker failed. */
+  private workerPool(): Secp256k1WorkerPool | undefined {
+    if (this.threads === 0 || this.poolStopped) return undefined;
+    if (this.pool && !this.pool.usable) {
+      void this.close();
+      return undefined;
+    }
+    this.pool ??= new Secp256k1WorkerPool(this.threads);
+    return this.pool;
+  }
+
+  private keyOf(didKey: string): ParsedKey {
+    const cached = this.keys.get(didKey);
+    if (cached !== undefined) {
+      this.keys.delete(didKey);
+      this.keys.set(didKey, cached);
+      return cached;
+    }
+    // Throws for a malformed or unsupported did:key, as verifySignature does: nothing is cached.
+    const { jwtAlg, keyBytes } = parseDidKey(didKey);
+    const parsed: ParsedKey = { jwtAlg, point: keyBytes, key: toKeyObject(jwtAlg, keyBytes) };
+    this.keys.set(didKey, parsed);
+    if (this.keys.size > this.maxKeys) this.keys.delete(this.keys.keys().next().value!);
+    return parsed;
+  }
+}
+
+/** Whether @noble's DER parser could accept `sig`; if not, it reads it as compact or refuses it. */
+function mayBeDer(sig: Uint8Array): boolean {
+  return sig[0] === DER_SEQUENCE && (sig.length !== COMPACT_SIGNATURE_BYTES || sig[1] === DER_LENGTH_OF_64_BYTES);
+}
+
+/** parseDidKey returns the decompressed point `04 ‖ x ‖ y`; Node imports it as a JWK. */
+function toKeyObject(jwtAlg: string, point: Uint8Array): KeyObject | undefined {
+  const crv = CURVES[jwtAlg];
+  if (crv === undefined || point.length !== UNCOMPRESSED_POINT_BYTES || point[0] !== 0x04) return undefined;
+  const bytes = Buffer.from(point.buffer, point.byteOffset, point.byteLength);
+  return createPublicKey({
+    key: { kty: 'EC', crv, x: bytes.subarray(1, 33).toString('base64url'), y: bytes.subarray(33).toString('base64url') },
+    format: 'jwk',
+  });
+}
