@@ -81,10 +81,13 @@ describe('Polis conversations through the real pipeline (npm run eval)', () => {
     // the pipeline reaches today is asserted beside it. The limit is the evidence rule: comment 53
     // (Polis's 10th) has no vote from any clustered participant and comment 51 approvals from one
     // group only; Polis ranks them on its prior alone, our feeds need evidence from two groups before
-    // a post can rank, so both rank last.
-    it('(1) Polis groups reaches ρ ≥ 0.90 and top-10 ≥ 9', () => {
-      expect(row('15-per-hour-seattle', 'groups').spearman).toBeGreaterThanOrEqual(0.9);
-      expect(row('15-per-hour-seattle', 'groups').top10).toBeGreaterThanOrEqual(9);
+    // a post can rank, so both rank last. Exposure is max(observed, estimated) for every member: on
+    // Polis data, where every vote reports exposure exactly, skipping the estimate for reporting
+    // users would gain 0.01, but on partial reporting (the synthetic evaluation, and Bluesky) it
+    // loses most of the planted bridging posts.
+    it('(1) Polis groups reaches ρ ≥ 0.89 and top-10 ≥ 8', () => {
+      expect(row('15-per-hour-seattle', 'groups').spearman).toBeGreaterThanOrEqual(0.89);
+      expect(row('15-per-hour-seattle', 'groups').top10).toBeGreaterThanOrEqual(8);
     });
 
     it.failing(`(1) Polis groups meets the target: ρ ≥ ${TARGET.groups.rho}`, () => {

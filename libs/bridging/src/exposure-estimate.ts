@@ -2,7 +2,7 @@ import { BridgingInputError } from './errors.js';
 import type { GroupMembership } from './group-membership.js';
 import type { PostGroupValues } from './group-evidence.js';
 import type { InteractionTable } from './interaction-table.js';
-import { approvalWeightTable, Signal, type ApprovalWeights } from './signal.js';
+import { approvalWeightTable, type ApprovalWeights } from './signal.js';
 
 export interface ExposureEstimateOptions {
   /** When each post appeared (client `createdAt` or first sighting), by post index. */
@@ -24,9 +24,6 @@ export interface ExposureEstimateOptions {
  * members who were active while the post was live, each weighted by how much of the feed they
  * evidently consumed. Activity spans come from the users' own rows (first to last signal).
  * Feed it to `groupEvidence` as `exposureFloor`.
- *
- * Users who report exposure themselves (any `Seen` or negative signal) are left out: what they saw
- * is observed, and an estimate on top would blur exact data.
  *
  * @NOTE a user's last signal bounds what they could have seen: a post created after it cannot
  * have been seen. A member who liked 3 of 50 live posts did not see all 50; dividing by every
@@ -52,17 +49,13 @@ export function estimateExposure(
   const first = new Float64Array(U).fill(Infinity);
   const last = new Float64Array(U).fill(-Infinity);
   const approvals = new Float64Array(U);
-  // Users whose clients report what they saw (interactionSeen, requestLess): their exposure is observed, not estimated.
-  const reportsExposure = new Uint8Array(U);
   for (let i = 0; i < table.rowCount; i++) {
     const u = table.user[i]!;
     const t = table.timeMs[i]!;
     if (t < first[u]!) first[u] = t;
     if (t > last[u]!) last[u] = t;
-    const signal = table.signal[i]!;
-    const w = weightOf[signal]!;
+    const w = weightOf[table.signal[i]!]!;
     if (w > 0) approvals[u]! += 1;
-    if (signal === Signal.Seen || w < 0) reportsExposure[u] = 1;
   }
 
   // Coverage per user: the share of posts live during its activity that it plausibly saw.
@@ -84,7 +77,7 @@ export function estimateExposure(
   const members: number[][] = Array.from({ length: G }, () => []);
   const memberUsers = Math.min(U, membership.offsets.length - 1);
   for (let u = 0; u < memberUsers; u++) {
-    if (last[u] === -Infinity || reportsExposure[u] === 1) continue;
+    if (last[u] === -Infinity) continue;
     for (let m = membership.offsets[u]!; m < membership.offsets[u + 1]!; m++) members[membership.groups[m]!]!.push(u);
   }
   const dense = new Float64Array(P * G);
