@@ -29,6 +29,11 @@ export interface KafkaBusOptions {
   heartbeatIntervalMs?: number;
   /** Longest time a fetch waits on the broker for new data; also bounds how long `stop()` waits for an idle fetch. */
   maxWaitTimeMs?: number;
+  /**
+   * Partitions whose batches are handled at the same time by one consumer (each partition stays in
+   * order): decoding one batch overlaps with writing another.
+   */
+  partitionsConsumedConcurrently?: number;
   /** Most bytes fetched per partition in one request (default 8 MiB: large batches make few, large ClickHouse inserts). */
   maxBytesPerPartition?: number;
   /** First wait after a handler failure before the batch is handed over again; doubles up to `handlerRetryMaxMs`. */
@@ -65,6 +70,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
     maxWaitTimeMs: options.maxWaitTimeMs ?? 1_000,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 1_048_576,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
     handlerRetryInitialMs: options.handlerRetryInitialMs ?? 200,
     handlerRetryMaxMs: options.handlerRetryMaxMs ?? 5_000,
     pingTimeoutMs: options.pingTimeoutMs ?? 2_000,

@@ -58,7 +58,7 @@ export class KafkaSubscription implements Subscription {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
         eachBatch: (payload) => this.consumeBatch(payload),
       });
     } catch (error) {
