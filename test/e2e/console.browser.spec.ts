@@ -4,7 +4,7 @@ import path from 'node:path';
 import playwright from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv } from '#lib/testing';
 import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -86,19 +86,19 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     );
     replay = await startJetstreamReplayServer({ events: generated.events });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `console_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: feedsFile,
-        FEEDGEN_PUBLISHER_DID: publisher,
-        ADMIN_TOKEN: adminToken,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        SCORING_INTERVAL_SECONDS: '3600',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'console',
+          dataDir: dir,
+          feedsFile: feedsFile,
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: {
+            FEEDGEN_PUBLISHER_DID: publisher,
+            ADMIN_TOKEN: adminToken,
+            SCORING_INTERVAL_SECONDS: '3600',
+          },
+        }),
+      ),
     );
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };

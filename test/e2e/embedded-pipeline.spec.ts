@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AtpAgent, lexicons } from '@atproto/api';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -48,19 +48,19 @@ describe('embedded pipeline: replayed Jetstream → ingest → in-process bus �
     );
     replay = await startJetstreamReplayServer({ events: generated.events });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `embedded_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        FEEDGEN_PUBLISHER_DID: publisher,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        INGEST_BATCH_SIZE: '2000',
-        INGEST_BATCH_MAX_WAIT_MS: '100',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'embedded',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: {
+            FEEDGEN_PUBLISHER_DID: publisher,
+            INGEST_BATCH_SIZE: '2000',
+            INGEST_BATCH_MAX_WAIT_MS: '100',
+          },
+        }),
+      ),
     );
   });
 

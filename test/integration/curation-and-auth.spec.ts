@@ -5,9 +5,9 @@ import { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
-import { loadConfig } from '#lib/config';
-import { CLICKHOUSE } from '#lib/platform';
-import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor } from '#lib/testing';
+import { loadConfig, type AppConfig } from '#lib/config';
+import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
+import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
 
@@ -87,22 +87,22 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     }
     replay = await startJetstreamReplayServer({ events: [post(alice, '3kalice000001'), post(bob, '3kbob00000001')] });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `curation_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        FEEDGEN_SERVICE_DID: serviceDid,
-        FEEDGEN_PUBLISHER_DID: publisher,
-        PLC_URL: plc.url,
-        IDENTITY_ALLOW_INSECURE: 'true',
-        ADMIN_TOKEN: adminToken,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        INGEST_BATCH_MAX_WAIT_MS: '50',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'curation',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: {
+            FEEDGEN_SERVICE_DID: serviceDid,
+            FEEDGEN_PUBLISHER_DID: publisher,
+            PLC_URL: plc.url,
+            IDENTITY_ALLOW_INSECURE: 'true',
+            ADMIN_TOKEN: adminToken,
+            INGEST_BATCH_MAX_WAIT_MS: '50',
+          },
+        }),
+      ),
     );
     agent = new AtpAgent({ service: running.url });
     await waitFor('the first posts in the public feed', async () => (await skeleton('club-public')).body.feed?.length === 1);
@@ -226,7 +226,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       expect(await accepted.json()).toEqual({});
 
       const query = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>());
-      const database = `curation_${process.pid}`;
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
       await waitFor('the feedback in ClickHouse', async () => (await query(`SELECT kind FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).length === 2);
       expect(await query(`SELECT kind, subject_uri FROM ${database}.interactions FINAL WHERE actor = '${alice}' ORDER BY kind`)).toEqual([
         { kind: 'interactionSeen', subject_uri: item },

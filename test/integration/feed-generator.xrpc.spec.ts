@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AtpAgent, XRPCError, lexicons } from '@atproto/api';
 import { EventRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
+import { testAppEnv } from '#lib/testing';
 import type { PipelineEventV1 } from '#lib/contracts';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
@@ -41,17 +42,17 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-xrpc-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
-    const config = loadConfig({
-      CLICKHOUSE_PATH: ':memory:',
-      CLICKHOUSE_DATABASE: `xrpc_${process.pid}`,
-      DATA_DIR: dir,
-      FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-      HTTP_PORT: '0',
-      HTTP_BIND_HOST: '127.0.0.1',
-      FEEDGEN_HOSTNAME: 'feeds.example.com',
-      FEEDGEN_PUBLISHER_DID: publisher,
-      LOG_LEVEL: 'silent',
-    });
+    const config = loadConfig(
+      testAppEnv({
+        name: 'xrpc',
+        dataDir: dir,
+        feedsFile: path.join(dir, 'feeds.yaml'),
+        overrides: {
+          FEEDGEN_HOSTNAME: 'feeds.example.com',
+          FEEDGEN_PUBLISHER_DID: publisher,
+        },
+      }),
+    );
     running = await startApp({ ...config, role: 'feed-generator' });
     agent = new AtpAgent({ service: running.url! });
     const events: PipelineEventV1[] = [];

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, waitFor, type JetstreamReplayServer } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 interface Status {
@@ -29,18 +29,18 @@ describe('the Jetstream cursor', () => {
     await writeFile(path.join(dir, 'data', 'ingest-cursor.json'), JSON.stringify({ cursorUs: savedCursorUs, savedAt: new Date().toISOString() }));
     replay = await startJetstreamReplayServer({ events: generated.events, retentionStartUs });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `cursor_${process.pid}_${Date.now()}`,
-        DATA_DIR: path.join(dir, 'data'),
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        JETSTREAM_REWIND_SECONDS: '5',
-        INGEST_BATCH_MAX_WAIT_MS: '50',
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'cursor',
+          dataDir: path.join(dir, 'data'),
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: {
+            JETSTREAM_REWIND_SECONDS: '5',
+            INGEST_BATCH_MAX_WAIT_MS: '50',
+          },
+        }),
+      ),
     );
   };
   const status = async () => (await (await fetch(`${running!.url}/status`)).json()) as Status;

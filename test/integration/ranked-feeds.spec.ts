@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AtpAgent, lexicons } from '@atproto/api';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
@@ -63,18 +63,18 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     );
     replay = await startJetstreamReplayServer({ events: generated.events });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `ranked_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        FEEDGEN_PUBLISHER_DID: publisher,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        SCORING_INTERVAL_SECONDS: '3600',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'ranked',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: {
+            FEEDGEN_PUBLISHER_DID: publisher,
+            SCORING_INTERVAL_SECONDS: '3600',
+          },
+        }),
+      ),
     );
     agent = new AtpAgent({ service: running.url });
     await waitFor('the replay in ClickHouse', async () => {

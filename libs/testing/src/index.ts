@@ -5,3 +5,4 @@ export * from './polis/index.js';
 export * from './chdb-http.server.js';
 export * from './app-process.js';
 export * from './wait-for.js';
+export * from './test-app.env.js';

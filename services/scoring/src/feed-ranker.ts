@@ -132,7 +132,8 @@ export function rankFeed(
     {
       factor: {
         seed: FACTOR_SEED,
-        ...(canWarmStart && { warmStart: previous.model, maxIterations: 30 }),
+        // Warm-started fits converge in a few sweeps when little changed, and run on when much did.
+        ...(canWarmStart && { warmStart: previous.model }),
       },
     },
   );

@@ -1,0 +1,25 @@
+/**
+ * The environment of an app started inside a test process: ClickHouse in memory (chDB binds one
+ * data directory per process, so tests share the engine and are isolated by database name), HTTP
+ * on a free loopback port, no logs. `overrides` adds or replaces variables.
+ */
+export function testAppEnv(options: {
+  /** Prefix of the test's own ClickHouse database. */
+  name: string;
+  dataDir: string;
+  feedsFile: string;
+  jetstreamUrl?: string;
+  overrides?: Record<string, string>;
+}): Record<string, string> {
+  return {
+    CLICKHOUSE_PATH: ':memory:',
+    CLICKHOUSE_DATABASE: `${options.name}_${process.pid}_${Date.now()}`,
+    DATA_DIR: options.dataDir,
+    FEEDS_FILE: options.feedsFile,
+    ...(options.jetstreamUrl && { JETSTREAM_URL: options.jetstreamUrl }),
+    HTTP_PORT: '0',
+    HTTP_BIND_HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ...options.overrides,
+  };
+}
