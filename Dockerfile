@@ -2,9 +2,10 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # Install scripts are not needed here: the image brings Node 24, and the native addon that
-# postinstall builds belongs to the test network only.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# postinstall builds belongs to the test network only. The dependency patches are applied.
+RUN npm ci --ignore-scripts --no-audit --no-fund && npx patch-package
 COPY . .
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 

@@ -90,8 +90,14 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     await rm(dir, { recursive: true, force: true });
   });
 
-  const explain = async (name: string, post: string) =>
-    (await (await fetch(`${running.url}/api/feeds/${name}/explain?post=${encodeURIComponent(post)}`)).json()) as {
+  /** Explains `post` in the snapshot a page was served from (`cursor`), or in the latest one. */
+  const explain = async (name: string, post: string, cursor?: string) =>
+    (await (
+      await fetch(
+        `${running.url}/api/feeds/${name}/explain?post=${encodeURIComponent(post)}${cursor ? `&snapshot=${cursor.split('::')[0]}` : ''}`,
+      )
+    ).json()) as {
+      snapshot: number | null;
       rank: number | null;
       components: { factor?: number; supportedBy?: string[]; eligible?: boolean } | null;
     };
@@ -139,7 +145,8 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
       expect(context.v).toBe(1);
       expect(context.b.length).toBeGreaterThanOrEqual(2);
     }
-    const explanation = await explain('across', data.feed[0]!.post);
+    const explanation = await explain('across', data.feed[0]!.post, data.cursor);
+    expect(explanation.snapshot).toBe(Number(data.cursor!.split('::')[0]!.slice(1)));
     expect(explanation.rank).toBe(1);
     expect(explanation.components).toMatchObject({ eligible: true, supportedBy: expect.arrayContaining(context0(data.feed[0]!.feedContext!)) });
   });
@@ -147,7 +154,9 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
   it('gives both sides of the opinion axis a share of the top of the balanced feed', async () => {
     const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('balanced-alpha'), limit: 10 });
     expect(data.feed.length).toBe(10);
-    const sides = await Promise.all(data.feed.map(async (item) => Math.sign((await explain('balanced-alpha', item.post)).components!.factor ?? 0)));
+    const sides = await Promise.all(
+      data.feed.map(async (item) => Math.sign((await explain('balanced-alpha', item.post, data.cursor)).components!.factor ?? 0)),
+    );
     expect(sides.filter((side) => side >= 0).length).toBeGreaterThanOrEqual(4);
     expect(sides.filter((side) => side < 0).length).toBeGreaterThanOrEqual(4);
   });
@@ -175,6 +184,11 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
   it('explains why a post is not in the feed', async () => {
     const outsider = `at://${beta!.members[0]}/app.bsky.feed.post/3kzzzzzzzzzzz`;
     expect(await explain('within-alpha', outsider)).toMatchObject({ rank: null, reason: expect.stringContaining('not ranked') });
+    const { data } = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
+    expect(await explain('within-alpha', data.feed[0]!.post, 's1::1')).toMatchObject({ rank: null, reason: expect.stringContaining('no longer kept') });
+    const invalid = await fetch(`${running.url}/api/feeds/within-alpha/explain?post=${encodeURIComponent(outsider)}&snapshot=yesterday`);
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ error: 'InvalidRequest', message: expect.stringContaining('snapshot') });
   });
 });
 

@@ -18,7 +18,9 @@ export type BusConfig =
       publishTimeoutMs: number;
       /** Put in front of every topic name, so deployments can share a cluster. */
       topicPrefix: string;
-      compression: 'gzip' | 'none';
+      compression: 'zstd' | 'gzip' | 'none';
+      /** Idempotent producers a publish is spread over, by key. */
+      producers: number;
     };
 
 export type ClickHouseConfig =
@@ -118,7 +120,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           consumerGroup: read.string('KAFKA_CONSUMER_GROUP', 'common-ground-scoring'),
           publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 30_000, { min: 1_000 }),
           topicPrefix: read.string('KAFKA_TOPIC_PREFIX', ''),
-          compression: read.oneOf('KAFKA_COMPRESSION', ['gzip', 'none'] as const, 'gzip'),
+          compression: read.oneOf('KAFKA_COMPRESSION', ['zstd', 'gzip', 'none'] as const, 'zstd'),
+          producers: read.integer('KAFKA_PRODUCERS', 2, { min: 1, max: 16 }),
         };
   if (bus.kind === 'in-process' && role !== 'all') {
     read.problem('KAFKA_BROKERS', `required when CG_ROLE=${role}: separate processes talk through Kafka`);

@@ -9,3 +9,4 @@ export {
   type KafkaLogLevel,
   type ResolvedKafkaBusOptions,
 } from './kafka.config.js';
+export { keyPartitioner, murmur2 } from './key.partitioner.js';

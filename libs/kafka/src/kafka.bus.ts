@@ -12,13 +12,16 @@ import {
 import {
   resolveKafkaBusOptions,
   type KafkaBusOptions,
+  type KafkaCompression,
   type KafkaLogLevel,
   type ResolvedKafkaBusOptions,
 } from './kafka.config.js';
+import { registerCompressionCodecs } from './compression.codecs.js';
+import { keyPartitioner, murmur2 } from './key.partitioner.js';
 import { KafkaSubscription } from './kafka.subscription.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
-const { Kafka, CompressionTypes, Partitioners, logLevel: KafkaJsLevels } = kafkajs;
+const { Kafka, CompressionTypes, logLevel: KafkaJsLevels } = kafkajs;
 
 export interface PartitionLag {
   partition: number;
@@ -47,16 +50,23 @@ const PUBLISH_RETRY_MAX_MS = 2_000;
 // kafkajs swaps in other defaults when NODE_ENV=test, and tests should see production behaviour.
 const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, factor: 0.2, multiplier: 2 };
 
+const COMPRESSION_TYPES: Record<KafkaCompression, kafkajs.CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  zstd: CompressionTypes.ZSTD,
+};
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The Kafka `MessageBus` (scaled mode). One idempotent producer shared by all publishes, one consumer
- * per subscription; offsets are committed explicitly, only after the handler resolved.
+ * The Kafka `MessageBus` (scaled mode). A few idempotent producers (lanes, chosen by key) shared by
+ * all publishes, one consumer per subscription; offsets are committed explicitly, only after the handler resolved.
  */
 export class KafkaBus implements MessageBus {
   private readonly options: ResolvedKafkaBusOptions;
   private readonly kafka: KafkaClient;
-  private producer: Promise<Producer> | undefined;
+  /** One lazily connected idempotent producer per lane (`options.producers`). */
+  private readonly producers: (Promise<Producer> | undefined)[];
   private admin: Promise<Admin> | undefined;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -64,6 +74,8 @@ export class KafkaBus implements MessageBus {
 
   constructor(options: KafkaBusOptions) {
     this.options = resolveKafkaBusOptions(options);
+    registerCompressionCodecs();
+    this.producers = new Array<Promise<Producer> | undefined>(this.options.producers).fill(undefined);
     const { log } = this.options;
     this.kafka = new Kafka({
       clientId: this.options.clientId,
@@ -248,34 +260,32 @@ export class KafkaBus implements MessageBus {
     await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.stop()));
     // kafkajs buffers nothing: a publish is done once acknowledged, so waiting for those in flight is the flush.
     await Promise.allSettled([...this.inflight]);
-    const producer = this.producer;
+    const producers = this.producers.splice(0, this.producers.length, ...this.producers.map(() => undefined));
     const admin = this.admin;
-    this.producer = undefined;
     this.admin = undefined;
-    await Promise.allSettled([
-      producer?.then((p) => p.disconnect()),
-      admin?.then((a) => a.disconnect()),
-    ]);
+    await Promise.allSettled([...producers.map((producer) => producer?.then((p) => p.disconnect())), admin?.then((a) => a.disconnect())]);
   }
 
-  private getProducer(): Promise<Producer> {
-    if (!this.producer) {
+  private getProducer(lane: number): Promise<Producer> {
+    let connecting = this.producers[lane];
+    if (!connecting) {
       const producer = this.kafka.producer({
         idempotent: true,
         // kafkajs keeps idempotent sends in order only with one request in flight per broker.
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: keyPartitioner,
         retry: CLIENT_RETRY,
       });
-      const connecting = producer.connect().then(() => producer);
-      this.producer = connecting;
+      const attempt = producer.connect().then(() => producer);
+      connecting = attempt;
+      this.producers[lane] = attempt;
       // A failed connect must not be cached: the next publish tries again.
-      connecting.catch(() => {
-        if (this.producer === connecting) this.producer = undefined;
+      attempt.catch(() => {
+        if (this.producers[lane] === attempt) this.producers[lane] = undefined;
       });
     }
-    return this.producer;
+    return connecting;
   }
 
   private getAdmin(): Promise<Admin> {
@@ -304,20 +314,35 @@ export class KafkaBus implements MessageBus {
   }
 
   /**
-   * Sends in requests of at most `MAX_SEND_BYTES` of payload, one after the other (so per-key order
-   * holds): a record batch over the topic's `max.message.bytes` is refused.
+   * Sends through every producer lane at once: a message's lane follows from its key, so one key
+   * always goes through the same producer, one request after the other (per-key order holds),
+   * while the lanes' requests overlap: one is encoded while another waits for the broker. Each lane
+   * sends in requests of at most `MAX_SEND_BYTES` of payload, as a record batch over the topic's
+   * `max.message.bytes` is refused.
    */
   private async sendOnce(topic: string, messages: Message[]): Promise<void> {
-    const producer = await this.getProducer();
-    for (const chunk of chunksOf(messages, MAX_SEND_BYTES)) {
-      await producer.send({
-        topic,
-        acks: -1,
-        timeout: this.options.requestTimeoutMs,
-        compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-        messages: chunk,
-      });
-    }
+    const lanes = this.options.producers;
+    const byLane: Message[][] = Array.from({ length: lanes }, () => []);
+    if (lanes === 1) byLane[0] = messages;
+    else for (const message of messages) byLane[laneOf(message, lanes)]!.push(message);
+    // Every lane settles before a failure is reported, so a retry never overlaps the attempt before it.
+    const sent = await Promise.allSettled(
+      byLane.map(async (laneMessages, lane) => {
+        if (laneMessages.length === 0) return;
+        const producer = await this.getProducer(lane);
+        for (const chunk of chunksOf(laneMessages, MAX_SEND_BYTES)) {
+          await producer.send({
+            topic,
+            acks: -1,
+            timeout: this.options.requestTimeoutMs,
+            compression: COMPRESSION_TYPES[this.options.compression],
+            messages: chunk,
+          });
+        }
+      }),
+    );
+    const failed = sent.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Remembers a send until it settles, so `close()` can wait for it (it may outlive a timed-out publish). */
@@ -379,6 +404,18 @@ function describe(error: unknown): string {
  */
 const MAX_SEND_BYTES = 8 * 1024 * 1024;
 const TOPIC_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+
+const laneEncoder = new TextEncoder();
+let laneScratch = new Uint8Array(256);
+
+/** The producer lane of a message: its key's hash (bits the partition choice does not use), or spread when it has none. */
+function laneOf(message: Message, lanes: number): number {
+  const key = message.key;
+  if (key === null || key === undefined) return Math.floor(Math.random() * lanes);
+  if (typeof key !== 'string') return (murmur2(key) >>> 16) % lanes;
+  if (key.length * 3 > laneScratch.length) laneScratch = new Uint8Array(key.length * 3);
+  return (murmur2(laneScratch, laneEncoder.encodeInto(key, laneScratch).written) >>> 16) % lanes;
+}
 
 function* chunksOf(messages: Message[], maxBytes: number): Generator<Message[]> {
   let chunk: Message[] = [];

@@ -48,6 +48,7 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
     clientId: config.bus.clientId,
     publishTimeoutMs: config.bus.publishTimeoutMs,
     compression: config.bus.compression,
+    producers: config.bus.producers,
     log: (level, message, extra) => kafkaLogger[level](extra ?? {}, message),
   });
   return config.bus.topicPrefix ? new PrefixedBus(bus, config.bus.topicPrefix) : bus;

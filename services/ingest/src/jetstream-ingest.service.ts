@@ -132,10 +132,13 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   /** Cuts a batch when it is full or old enough, publishes it, then checkpoints. */
   private async run(): Promise<void> {
     while (!this.stopping) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, this.config.ingest.batchMaxWaitMs);
-      });
+      // A batch that filled up during the last publish goes at once; a wake-up it sent then is spent.
+      if (this.pending.length < this.config.ingest.batchSize) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, this.config.ingest.batchMaxWaitMs);
+        });
+      }
       await this.flush();
     }
     await this.flush();

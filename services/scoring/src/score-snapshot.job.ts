@@ -43,6 +43,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private readonly state = new Map<string, RankerState>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  /** Runs go one at a time: a manual run waits for the scheduled one, so snapshots never interleave. */
+  private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly stopCollecting: () => void;
 
@@ -81,8 +83,14 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }, delayMs);
   }
 
-  /** One pass over every ranked feed; returns what it wrote. */
-  async runOnce(nowMs = Date.now()): Promise<SnapshotRun[]> {
+  /** One pass over every ranked feed, after any run in progress; returns what it wrote. */
+  runOnce(nowMs = Date.now()): Promise<SnapshotRun[]> {
+    const run = this.lastRun.catch(() => undefined).then(() => this.runAllFeeds(nowMs));
+    this.lastRun = run;
+    return run;
+  }
+
+  private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
     const runs: SnapshotRun[] = [];

@@ -706,7 +706,8 @@ export const consoleScript = String.raw`(function () {
           : 'No snapshot yet: the scoring service has not ranked this feed.';
       var items = preview.items.map(function (item) {
         var link = bskyLink(item.post);
-        var explain = '/api/feeds/' + encodeURIComponent(shortname) + '/explain?post=' + encodeURIComponent(item.post);
+        var explain = '/api/feeds/' + encodeURIComponent(shortname) + '/explain?post=' + encodeURIComponent(item.post) +
+          (preview.snapshot ? '&snapshot=' + preview.snapshot.id : '');
         return h('li', {}, [
           h('span', { class: 'rank', 'aria-label': 'Rank ' + item.rank, text: item.rank }),
           h('p', { class: 'text', text: item.text === null ? '(text not in the store)' : item.text || '(no text)' }),
