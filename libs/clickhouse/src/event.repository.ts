@@ -11,6 +11,16 @@ interface Rows {
   identities: object[];
 }
 
+/** The columns `rowsOf` fills, per table, in insert order (the rest keep their defaults). */
+export const EVENT_TABLE_COLUMNS: Readonly<Record<keyof Rows, readonly string[]>> = {
+  event_log: ['did', 'time_us', 'type', 'op', 'rkey'],
+  posts: ['did', 'rkey', 'cid', 'time_us', 'created_at', 'text', 'langs', 'tags', 'reply_root', 'reply_parent', 'quote', 'has_media', 'deleted', 'version'],
+  interactions: ['actor', 'kind', 'rkey', 'subject_uri', 'subject_did', 'time_us', 'deleted', 'version'],
+  graph: ['did', 'kind', 'rkey', 'subject_did', 'list', 'time_us', 'deleted', 'version'],
+  accounts: ['did', 'active', 'status', 'version'],
+  identities: ['did', 'handle', 'version'],
+};
+
 const didOfUri = (uri: string): string => {
   const rest = uri.startsWith('at://') ? uri.slice(5) : uri;
   const slash = rest.indexOf('/');
@@ -124,14 +134,18 @@ export class EventRepository {
   async write(events: readonly PipelineEventV1[]): Promise<void> {
     const rows = rowsOf(events);
     // @NOTE Sequential on purpose: chDB runs one statement at a time anyway, and a server gets
-    // one insert per table per batch, which is what MergeTree wants.
-    for (const [table, values] of Object.entries(rows) as [keyof Rows, object[]][]) {
+    // one insert per table per batch, which is what MergeTree wants. Rows go as arrays in a fixed
+    // column order (JSONCompactEachRow), which ClickHouse parses about a fifth faster than objects
+    // whose keys it must match; a field a row leaves out is null, i.e. the column's default.
+    for (const [table, values] of Object.entries(rows) as [keyof Rows, Record<string, unknown>[]][]) {
       if (values.length === 0) continue;
+      const columns = EVENT_TABLE_COLUMNS[table];
       await this.client.insert({
         table: `${this.database}.${table}`,
-        values,
-        format: 'JSONEachRow',
-        clickhouse_settings: { input_format_skip_unknown_fields: 1 },
+        values: values.map((row) => columns.map((column) => row[column] ?? null)),
+        columns: [...columns] as [string, ...string[]],
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: { input_format_null_as_default: 1 },
       });
     }
   }

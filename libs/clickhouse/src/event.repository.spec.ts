@@ -1,0 +1,21 @@
+import type { PipelineEventV1 } from '#lib/contracts';
+import { mapJetstreamEvent } from '#lib/domain';
+import { generateJetstreamEvents } from '#lib/testing';
+import { EVENT_TABLE_COLUMNS, rowsOf } from './event.repository.js';
+
+describe('event rows', () => {
+  it('only fill columns the insert names, so no field is dropped on the way to ClickHouse', () => {
+    const { events } = generateJetstreamEvents({ seed: 11, users: 300, events: 6_000, startUs: 1_700_000_000_000_000, mix: { other: 0 } });
+    const mapped = events.flatMap((raw) => {
+      const result = mapJetstreamEvent(raw);
+      return result.kind === 'event' ? [result.event] : ([] as PipelineEventV1[]);
+    });
+    const rows = rowsOf(mapped);
+    for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
+      expect(values.length).toBeGreaterThan(0);
+      const columns = new Set(EVENT_TABLE_COLUMNS[table]);
+      const used = new Set(values.flatMap((row) => Object.keys(row)));
+      expect([...used].filter((key) => !columns.has(key))).toEqual([]);
+    }
+  });
+});
