@@ -157,6 +157,17 @@ export function polisGroupConsensus(conversation: PolisConversation): Float64Arr
   return out;
 }
 
+/**
+ * Kept comments (indices) that at least one clustered participant voted on. Polis's consensus of any
+ * other comment is its prior alone (`(1/2)^groups`: no vote, no information about consensus), which
+ * can place an unseen comment above most of those with evidence.
+ */
+export function polisCommentsWithGroupVotes(conversation: PolisConversation): number[] {
+  return conversation.comments.flatMap((comment, i) =>
+    conversation.participants.some((p) => p.groupId !== null && p.votes.has(comment.id)) ? [i] : [],
+  );
+}
+
 /** Raw agree counts per kept comment among clustered participants: the popularity baseline. */
 export function polisAgreeCounts(conversation: PolisConversation, options: { clusteredOnly?: boolean } = {}): Float64Array {
   const clusteredOnly = options.clusteredOnly ?? true;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { spearman, topKOverlap } from '#lib/bridging';
 import type { Logger } from '#lib/platform';
-import { polisAgreeCounts, polisGroupConsensus } from '#lib/testing';
+import { polisAgreeCounts, polisCommentsWithGroupVotes, polisGroupConsensus } from '#lib/testing';
 import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
 import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset } from './polis-dataset.js';
 import { silentProgress, type Progress } from './progress.js';
@@ -74,10 +74,17 @@ export interface PolisEvalRow {
   /** Kept comments our feed served, of all kept comments. */
   ranked: number;
   comments: number;
-  /** Spearman's ρ of our feed order against Polis's group-informed consensus (absent comments tie last). */
+  /**
+   * Spearman's ρ of our feed order against Polis's group-informed consensus (absent comments tie
+   * last), over the `compared` comments: those at least one clustered participant voted on.
+   */
   spearman: number;
-  /** Of Polis's 10 most consensual comments, how many are in our feed's first 10. */
+  /** Of Polis's 10 most consensual compared comments, how many are in our feed's first 10 of them. */
   top10: number;
+  compared: number;
+  /** The same over every kept comment, unvoted ones at Polis's prior included. */
+  spearmanAll: number;
+  top10All: number;
   popularitySpearman: number;
   popularityTop10: number;
   /** ρ above popularity's. */
@@ -127,9 +134,13 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
   const name = path.basename(path.resolve(folder));
   const polis = polisDataset(conversation, `polis/${name}`);
   const reference = polisGroupConsensus(conversation);
+  // Compared on the comments some clustered participant voted on: the others have Polis's prior only.
+  const compared = polisCommentsWithGroupVotes(conversation);
+  const onCompared = (values: ArrayLike<number>) => compared.map((post) => values[post]!);
+  const comparedReference = onCompared(reference);
   const popularity = polisAgreeCounts(conversation, { clusteredOnly: false });
-  const popularitySpearman = spearman(popularity, reference);
-  const popularityTop10 = topKOverlap(popularity, reference, 10);
+  const popularitySpearman = spearman(onCompared(popularity), comparedReference);
+  const popularityTop10 = topKOverlap(onCompared(popularity), comparedReference, 10);
 
   const timing = options.timing ?? 'live';
   const rows: PolisEvalRow[] = [];
@@ -176,7 +187,7 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
       const definition = POLIS_VARIANTS[variant];
       const order = result.feeds.get(definition.feed) ?? [];
       const scores = feedOrderScores(order, plan.postUris);
-      const spearmanRho = spearman(scores.values, reference);
+      const spearmanRho = spearman(onCompared(scores.values), comparedReference);
       const inCommunities = definition.communities === 'everyone' ? () => true : groupedAuthor(polis);
       rows.push({
         conversation: name,
@@ -187,7 +198,10 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
         ranked: scores.ranked,
         comments: conversation.comments.length,
         spearman: spearmanRho,
-        top10: topKOverlap(scores.values, reference, 10),
+        top10: topKOverlap(onCompared(scores.values), comparedReference, 10),
+        compared: compared.length,
+        spearmanAll: spearman(scores.values, reference),
+        top10All: topKOverlap(scores.values, reference, 10),
         popularitySpearman,
         popularityTop10,
         beatsPopularity: spearmanRho > popularitySpearman,

@@ -25,10 +25,18 @@ export function formatPolisResult(result: PolisEvalResult): string {
       ? `  replayed live in vote order: every vote sent (Jetstream or sendInteractions) in the order it was cast, on one clock`
       : `  replayed as time-shifted history${result.timeCompression < 1 ? ` (compressed ${(1 / result.timeCompression).toFixed(1)}×)` : ''}: sendInteractions carries no time, so feedback is stamped after every commit`,
   );
-  lines.push('  reference: Polis group-informed consensus Π_g (agrees_g + 1)/(votes_g + 2); absent comments rank last (tied)', '');
+  const compared = result.rows[0]?.compared ?? result.comments;
+  lines.push(
+    '  reference: Polis group-informed consensus Π_g (agrees_g + 1)/(votes_g + 2); absent comments rank last (tied)',
+    compared < result.comments
+      ? `  compared on the ${compared} comments a clustered participant voted on; ${result.comments - compared} no clustered participant voted on ` +
+          `score Polis's prior alone (${(0.5 ** result.groups.length).toFixed(3)}): ρ and top-10 over all ${result.comments} in the last two columns`
+      : `  every kept comment has votes from clustered participants`,
+    '',
+  );
   lines.push(
     table(
-      ['variant', 'ranking', 'signals', 'in feed', 'Spearman ρ', 'top-10', 'popularity ρ', 'pop. top-10', 'beats popularity'],
+      ['variant', 'ranking', 'signals', 'in feed', 'Spearman ρ', 'top-10', 'popularity ρ', 'pop. top-10', 'beats popularity', 'ρ all', 'top-10 all'],
       result.rows.map((row) => [
         row.label,
         row.ranking,
@@ -39,8 +47,10 @@ export function formatPolisResult(result: PolisEvalResult): string {
         rho(row.popularitySpearman),
         `${row.popularityTop10}/10`,
         row.beatsPopularity ? 'yes' : 'NO',
+        rho(row.spearmanAll),
+        `${row.top10All}/10`,
       ]),
-      new Set([3, 4, 5, 6, 7]),
+      new Set([3, 4, 5, 6, 7, 9, 10]),
     ),
   );
   for (const row of result.rows) {
