@@ -1,12 +1,20 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { DidSetStore } from './did-set.store.js';
 import type { MemberSources } from '#lib/curation';
 
-/** Resolves a community's member sources to DIDs from the ingested graph, posts and identities. */
+/**
+ * Resolves a community's member sources to DIDs from the ingested graph, posts and identities.
+ * Named DIDs and exclusions (curator lists, any length) travel as DID sets, not URL parameters.
+ */
 export class CommunityRepository {
+  private readonly didSets: DidSetStore;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-  ) {}
+  ) {
+    this.didSets = DidSetStore.of(client, database);
+  }
 
   /**
    * Members now: named DIDs, handles, members of the given lists (live, from list-item events),
@@ -16,7 +24,7 @@ export class CommunityRepository {
   async members(sources: MemberSources, sinceUs: number): Promise<string[]> {
     const db = this.database;
     const lists = sources.lists;
-    const parts = ['SELECT arrayJoin({dids:Array(String)}) AS did'];
+    const parts = [this.didSets.subquery('dids')];
     if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
     if (lists.length > 0 || sources.starterPacks.length > 0) {
       parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
@@ -31,16 +39,16 @@ export class CommunityRepository {
       parts.push(`SELECT did FROM ${db}.graph FINAL WHERE kind = 'follow' AND deleted = 0 AND subject_did IN {followersOf:Array(String)}`);
     }
     const result = await this.client.query({
-      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN {exclude:Array(String)} ORDER BY did`,
+      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${this.didSets.subquery('exclude')}) ORDER BY did`,
       query_params: {
-        dids: sources.dids,
+        dids: await this.didSets.ensure(sources.dids),
         handles: sources.handles,
         lists,
         starterPacks: sources.starterPacks,
         sinceUs,
         hashtags: sources.hashtags,
         followersOf: sources.followersOf,
-        exclude: sources.exclude,
+        exclude: await this.didSets.ensure(sources.exclude),
       },
       format: 'JSONEachRow',
     });

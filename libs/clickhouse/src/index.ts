@@ -5,3 +5,4 @@ export * from './post.repository.js';
 export * from './community.repository.js';
 export * from './feedback.repository.js';
 export * from './score.repository.js';
+export * from './did-set.store.js';

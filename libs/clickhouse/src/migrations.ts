@@ -122,6 +122,21 @@ export const migrations: Migration[] = [
       TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY`,
     ],
   },
+  {
+    version: 3,
+    name: 'DID sets',
+    statements: [
+      // @NOTE Member lists that queries read (`DidSetStore`): too long for URL parameters. A set is
+      // written under the hash of its content and re-written daily while in use; abandoned sets age out.
+      `CREATE TABLE IF NOT EXISTS {db}.did_sets (
+        set_id String,
+        did String,
+        written_at DateTime DEFAULT now()
+      ) ENGINE = ReplacingMergeTree(written_at)
+      ORDER BY (set_id, did)
+      TTL written_at + INTERVAL 7 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

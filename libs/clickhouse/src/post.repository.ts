@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { DidSetStore } from './did-set.store.js';
 
 export interface PostRef {
   uri: string;
@@ -25,10 +26,14 @@ export interface RecentPostsQuery {
 }
 
 export class PostRepository {
+  private readonly didSets: DidSetStore;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-  ) {}
+  ) {
+    this.didSets = DidSetStore.of(client, database);
+  }
 
   /** Newest live posts by the given authors whose accounts are active, newest first. */
   async recentByAuthors(query: RecentPostsQuery): Promise<PostRef[]> {
@@ -37,7 +42,7 @@ export class PostRepository {
     const result = await this.client.query({
       query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, time_us
         FROM ${db}.posts FINAL
-        WHERE did IN {authors:Array(String)}
+        WHERE did IN (${this.didSets.subquery('authors')})
           AND deleted = 0
           AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
           AND time_us >= {sinceUs:UInt64}
@@ -46,7 +51,7 @@ export class PostRepository {
         ORDER BY time_us DESC, cid DESC
         LIMIT {limit:UInt32}`,
       query_params: {
-        authors: query.authors,
+        authors: await this.didSets.ensure(query.authors),
         includeReplies: query.includeReplies ? 1 : 0,
         sinceUs: query.sinceUs ?? 0,
         beforeUs: query.before?.timeUs ?? Number.MAX_SAFE_INTEGER,

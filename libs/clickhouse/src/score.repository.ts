@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { DidSetStore } from './did-set.store.js';
 
 export interface CandidateRow {
   uri: string;
@@ -62,10 +63,14 @@ const RANKING_KINDS = ['like', 'repost', 'reply', 'quote', 'requestLess', 'reque
  * the snapshot up there never see a half-written one.
  */
 export class ScoreRepository {
+  private readonly didSets: DidSetStore;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-  ) {}
+  ) {
+    this.didSets = DidSetStore.of(client, database);
+  }
 
   /**
    * Posts in the window by the members, or that members approved (a post from outside that the
@@ -76,9 +81,9 @@ export class ScoreRepository {
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
       FROM ${db}.posts FINAL
       WHERE deleted = 0 AND time_us >= {sinceUs:UInt64}
-        AND (did IN {authors:Array(String)} OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
+        AND (did IN (${this.didSets.subquery('authors')}) OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
           SELECT subject_uri FROM ${db}.interactions FINAL
-          WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN {authors:Array(String)}
+          WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${this.didSets.subquery('authors')})
             AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
         AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)`;
@@ -87,7 +92,7 @@ export class ScoreRepository {
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
     const result = await this.client.query({
       query: this.candidateQuery(),
-      query_params: { authors: query.authors, sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
+      query_params: { authors: await this.didSets.ensure(query.authors), sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
@@ -105,16 +110,16 @@ export class ScoreRepository {
     const result = await this.client.query({
       query: `WITH candidates AS (${this.candidateQuery()})
         SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN {actors:Array(String)}
+        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${this.didSets.subquery('actors')})
           AND subject_uri IN (SELECT uri FROM candidates)
         UNION ALL
         SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
-        WHERE viewer IN {actors:Array(String)} AND post IN (SELECT uri FROM candidates)`,
+        WHERE viewer IN (${this.didSets.subquery('actors')}) AND post IN (SELECT uri FROM candidates)`,
       query_params: {
-        authors: query.authors,
+        authors: await this.didSets.ensure(query.authors),
         sinceUs: query.sinceUs,
         includeReplies: query.includeReplies ? 1 : 0,
-        actors: query.actors,
+        actors: await this.didSets.ensure(query.actors),
         kinds: RANKING_KINDS,
       },
       format: 'JSONCompactEachRow',

@@ -28,6 +28,8 @@ export interface ChdbHttpServer {
   close(): Promise<void>;
 }
 
+const MAX_URI_BYTES = 1024 * 1024;
+
 async function body(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -37,6 +39,10 @@ async function body(request: IncomingMessage): Promise<string> {
 export async function startChdbHttpServer(options: { path: string; port?: number; host?: string }): Promise<ChdbHttpServer> {
   const connection = createChdbConnection({ path: options.path });
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if ((request.url ?? '').length > MAX_URI_BYTES) {
+      response.writeHead(414, { 'content-type': 'text/plain; charset=UTF-8' }).end('URI Too Long\n');
+      return;
+    }
     const url = new URL(request.url ?? '/', 'http://clickhouse.invalid');
     if (url.pathname === '/ping') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('Ok.\n');
@@ -68,7 +74,8 @@ export async function startChdbHttpServer(options: { path: string; port?: number
         .end(`Code: ${code}. DB::Exception: ${message}\n`);
     }
   };
-  const server: Server = createServer((request, response) => {
+  // A ClickHouse server refuses URLs over 1 MiB (`http_max_uri_size`); so does this front.
+  const server: Server = createServer({ maxHeaderSize: MAX_URI_BYTES + 16 * 1024 }, (request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500).end(String(error));
     });

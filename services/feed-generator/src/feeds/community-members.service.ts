@@ -7,6 +7,13 @@ const MEMBERSHIP_TTL_MS = 5_000;
 /** Hashtag membership looks back this far. */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
 
+/** Members of several communities together; the same objects while every part is unchanged. */
+interface Union {
+  parts: readonly ReadonlySet<string>[];
+  members: ReadonlySet<string>;
+  list: readonly string[];
+}
+
 interface CachedMembers {
   members: ReadonlySet<string>;
   expiresAt: number;
@@ -17,6 +24,7 @@ interface CachedMembers {
 @Injectable()
 export class CommunityMembersService {
   private readonly cache = new Map<string, CachedMembers>();
+  private readonly unions = new Map<string, Union>();
   private curationVersion = -1;
 
   constructor(
@@ -27,7 +35,7 @@ export class CommunityMembersService {
   async members(communityId: string): Promise<ReadonlySet<string>> {
     if (this.registry.version !== this.curationVersion) {
       this.curationVersion = this.registry.version;
-      this.cache.clear();
+      this.invalidate();
     }
     const cached = this.cache.get(communityId);
     if (cached && cached.expiresAt > Date.now()) return cached.members;
@@ -49,13 +57,29 @@ export class CommunityMembersService {
     return pending;
   }
 
-  async membersOfAll(communityIds: readonly string[]): Promise<Set<string>> {
-    const sets = await Promise.all(communityIds.map((id) => this.members(id)));
-    return new Set(sets.flatMap((set) => [...set]));
+  async membersOfAll(communityIds: readonly string[]): Promise<ReadonlySet<string>> {
+    return (await this.union(communityIds)).members;
+  }
+
+  /** The same members as a list: the same array while membership is unchanged, so what is derived from it can be cached. */
+  async memberListOfAll(communityIds: readonly string[]): Promise<readonly string[]> {
+    return (await this.union(communityIds)).list;
+  }
+
+  private async union(communityIds: readonly string[]): Promise<Union> {
+    const parts = await Promise.all(communityIds.map((id) => this.members(id)));
+    const key = communityIds.join('\n');
+    const cached = this.unions.get(key);
+    if (cached && cached.parts.length === parts.length && cached.parts.every((part, i) => part === parts[i])) return cached;
+    const members = parts.length === 1 ? parts[0]! : new Set(parts.flatMap((part) => [...part]));
+    const union: Union = { parts, members, list: [...members] };
+    this.unions.set(key, union);
+    return union;
   }
 
   /** Forget cached membership (curation changed, or a test needs the newest state). */
   invalidate(): void {
     this.cache.clear();
+    this.unions.clear();
   }
 }

@@ -65,9 +65,9 @@ export class RecentFeed implements FeedAlgorithm {
   }
 
   private async read(feed: FeedDefinition, limit: number, cursor?: FeedCursor): Promise<PostRef[]> {
-    const authors = await this.members.membersOfAll(feed.communities);
+    const authors = await this.members.memberListOfAll(feed.communities);
     return this.posts.recentByAuthors({
-      authors: [...authors],
+      authors,
       limit,
       includeReplies: feed.includeReplies,
       sinceUs: Date.now() * 1000 - feed.windowHours * 3600 * 1_000_000,

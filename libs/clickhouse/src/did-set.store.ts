@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** A set in use is written again this often, so the table's TTL (7 days) only drops abandoned ones. */
+const REFRESH_MS = 24 * 3_600_000;
+
+/**
+ * Lists of DIDs (community members) reach ClickHouse as rows, never as query parameters:
+ * `@clickhouse/client` sends parameters in the URL, which a server caps at 1 MiB
+ * (`http_max_uri_size`), about 25 000 DIDs. A list is stored once under the hash of its content
+ * in `did_sets`, and queries read it as `IN (SELECT did FROM did_sets WHERE set_id = …)`.
+ *
+ * One store per client and database (`DidSetStore.of`), shared by the repositories of a process.
+ * Sets are content-addressed, so processes that write the same list at once write the same rows
+ * (the ReplacingMergeTree keeps one copy).
+ */
+export class DidSetStore {
+  private static readonly stores = new WeakMap<ClickHouseClient, Map<string, DidSetStore>>();
+
+  static of(client: ClickHouseClient, database: string): DidSetStore {
+    let byDatabase = DidSetStore.stores.get(client);
+    if (!byDatabase) DidSetStore.stores.set(client, (byDatabase = new Map()));
+    let store = byDatabase.get(database);
+    if (!store) byDatabase.set(database, (store = new DidSetStore(client, database)));
+    return store;
+  }
+
+  /** Set id → when this process last wrote it (or is writing it). */
+  private readonly written = new Map<string, { at: number; done: Promise<void> }>();
+  /** The id of a list already hashed, by the list's identity: callers that keep a list pay once. */
+  private readonly ids = new WeakMap<readonly string[], string>();
+
+  private constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  /** SQL for the DIDs of the set whose id is bound to `{<param>:String}`. */
+  subquery(param: string): string {
+    return `SELECT did FROM ${this.database}.did_sets WHERE set_id = {${param}:String}`;
+  }
+
+  /** Stores `dids` (unless this process stored the same list lately) and returns the set's id. */
+  async ensure(dids: readonly string[]): Promise<string> {
+    let id = this.ids.get(dids);
+    if (id === undefined) {
+      const hash = createHash('sha256');
+      for (const did of dids) hash.update(did).update('\n');
+      id = hash.digest('hex').slice(0, 32);
+      this.ids.set(dids, id);
+    }
+    const previous = this.written.get(id);
+    if (previous && Date.now() - previous.at < REFRESH_MS) {
+      await previous.done;
+      return id;
+    }
+    const setId = id;
+    const done = this.write(setId, dids);
+    const entry = { at: Date.now(), done };
+    this.written.set(setId, entry);
+    try {
+      await done;
+    } catch (error) {
+      // Not cached: the next call writes again.
+      if (this.written.get(setId) === entry) this.written.delete(setId);
+      throw error;
+    }
+    return setId;
+  }
+
+  private async write(setId: string, dids: readonly string[]): Promise<void> {
+    if (dids.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.did_sets`,
+      values: dids.map((did) => [setId, did]),
+      columns: ['set_id', 'did'],
+      format: 'JSONCompactEachRow',
+    });
+  }
+}
