@@ -92,6 +92,14 @@ describe('communities of 40 000 members over the HTTP interface', () => {
     expect(page[0]!.uri).toBe(uri(authors.at(-1)!, `3kpost${String(authors.length - 1).padStart(7, '0')}`));
   });
 
+  it('keeps a short list a parameter: small communities write no set', async () => {
+    const before = await client.query({ query: `SELECT count() AS n FROM ${database}.did_sets`, format: 'JSONEachRow' });
+    const page = await new PostRepository(client, database).recentByAuthors({ authors: authors.slice(0, 50), limit: 10, includeReplies: true });
+    expect(page).toHaveLength(10);
+    const after = await client.query({ query: `SELECT count() AS n FROM ${database}.did_sets`, format: 'JSONEachRow' });
+    expect(await after.json()).toEqual(await before.json());
+  });
+
   it('stores a list once per content, and again after a failed write', async () => {
     const store = DidSetStore.of(client, database);
     const a = await store.ensure(['did:plc:a', 'did:plc:b']);

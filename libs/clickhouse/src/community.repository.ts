@@ -24,7 +24,8 @@ export class CommunityRepository {
   async members(sources: MemberSources, sinceUs: number): Promise<string[]> {
     const db = this.database;
     const lists = sources.lists;
-    const parts = [this.didSets.subquery('dids')];
+    const [named, exclude] = await Promise.all([this.didSets.bind('dids', sources.dids), this.didSets.bind('exclude', sources.exclude)]);
+    const parts = [named.sql];
     if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
     if (lists.length > 0 || sources.starterPacks.length > 0) {
       parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
@@ -39,16 +40,16 @@ export class CommunityRepository {
       parts.push(`SELECT did FROM ${db}.graph FINAL WHERE kind = 'follow' AND deleted = 0 AND subject_did IN {followersOf:Array(String)}`);
     }
     const result = await this.client.query({
-      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${this.didSets.subquery('exclude')}) ORDER BY did`,
+      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) ORDER BY did`,
       query_params: {
-        dids: await this.didSets.ensure(sources.dids),
+        dids: named.value,
         handles: sources.handles,
         lists,
         starterPacks: sources.starterPacks,
         sinceUs,
         hashtags: sources.hashtags,
         followersOf: sources.followersOf,
-        exclude: await this.didSets.ensure(sources.exclude),
+        exclude: exclude.value,
       },
       format: 'JSONEachRow',
     });

@@ -1,14 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 
-/** A set in use is written again this often, so the table's TTL (7 days) only drops abandoned ones. */
-const REFRESH_MS = 24 * 3_600_000;
+/** A set in use is written again this often, so the table's TTL (2 hours) only drops abandoned ones. */
+const REFRESH_MS = 20 * 60_000;
+/** Lists up to this long go as an `Array(String)` parameter (~80 KB of URL); longer ones as sets. */
+const MAX_PARAMETER_DIDS = 2_000;
+
+/** A DID list bound to a query: `sql` selects its DIDs (for `x IN (sql)` or a `UNION` part); `value` is the parameter's value. */
+export interface DidList {
+  readonly sql: string;
+  readonly value: string | readonly string[];
+}
 
 /**
- * Lists of DIDs (community members) reach ClickHouse as rows, never as query parameters:
+ * Long lists of DIDs (community members) reach ClickHouse as rows, not as query parameters:
  * `@clickhouse/client` sends parameters in the URL, which a server caps at 1 MiB
- * (`http_max_uri_size`), about 25 000 DIDs. A list is stored once under the hash of its content
- * in `did_sets`, and queries read it as `IN (SELECT did FROM did_sets WHERE set_id = …)`.
+ * (`http_max_uri_size`), about 25 000 DIDs. A long list is stored once under the hash of its
+ * content in `did_sets`, and queries read it as `IN (SELECT did FROM did_sets WHERE set_id = …)`;
+ * a short one stays a parameter, so small communities and changing ones write nothing.
  *
  * One store per client and database (`DidSetStore.of`), shared by the repositories of a process.
  * Sets are content-addressed, so processes that write the same list at once write the same rows
@@ -35,9 +44,10 @@ export class DidSetStore {
     private readonly database: string,
   ) {}
 
-  /** SQL for the DIDs of the set whose id is bound to `{<param>:String}`. */
-  subquery(param: string): string {
-    return `SELECT did FROM ${this.database}.did_sets WHERE set_id = {${param}:String}`;
+  /** Binds `dids` to the query parameter `name`: as the list itself when short, else as a stored set. */
+  async bind(name: string, dids: readonly string[]): Promise<DidList> {
+    if (dids.length <= MAX_PARAMETER_DIDS) return { sql: `SELECT arrayJoin({${name}:Array(String)}) AS did`, value: dids };
+    return { sql: `SELECT did FROM ${this.database}.did_sets WHERE set_id = {${name}:String}`, value: await this.ensure(dids) };
   }
 
   /** Stores `dids` (unless this process stored the same list lately) and returns the set's id. */

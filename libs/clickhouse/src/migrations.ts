@@ -126,15 +126,18 @@ export const migrations: Migration[] = [
     version: 3,
     name: 'DID sets',
     statements: [
-      // @NOTE Member lists that queries read (`DidSetStore`): too long for URL parameters. A set is
-      // written under the hash of its content and re-written daily while in use; abandoned sets age out.
+      // @NOTE Long member lists that queries read (`DidSetStore`): too long for URL parameters. A set
+      // is written under the hash of its content and re-written every 20 minutes while in use;
+      // hourly partitions of abandoned sets are dropped whole once two hours old.
       `CREATE TABLE IF NOT EXISTS {db}.did_sets (
         set_id String,
         did String,
         written_at DateTime DEFAULT now()
       ) ENGINE = ReplacingMergeTree(written_at)
+      PARTITION BY toStartOfHour(written_at)
       ORDER BY (set_id, did)
-      TTL written_at + INTERVAL 7 DAY`,
+      TTL written_at + INTERVAL 2 HOUR
+      SETTINGS ttl_only_drop_parts = 1, merge_with_ttl_timeout = 600`,
     ],
   },
 ];

@@ -39,10 +39,11 @@ export class PostRepository {
   async recentByAuthors(query: RecentPostsQuery): Promise<PostRef[]> {
     if (query.authors.length === 0) return [];
     const db = this.database;
+    const authors = await this.didSets.bind('authors', query.authors);
     const result = await this.client.query({
       query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, time_us
         FROM ${db}.posts FINAL
-        WHERE did IN (${this.didSets.subquery('authors')})
+        WHERE did IN (${authors.sql})
           AND deleted = 0
           AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
           AND time_us >= {sinceUs:UInt64}
@@ -51,7 +52,7 @@ export class PostRepository {
         ORDER BY time_us DESC, cid DESC
         LIMIT {limit:UInt32}`,
       query_params: {
-        authors: await this.didSets.ensure(query.authors),
+        authors: authors.value,
         includeReplies: query.includeReplies ? 1 : 0,
         sinceUs: query.sinceUs ?? 0,
         beforeUs: query.before?.timeUs ?? Number.MAX_SAFE_INTEGER,

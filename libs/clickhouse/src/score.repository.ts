@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DidSetStore } from './did-set.store.js';
+import { DidSetStore, type DidList } from './did-set.store.js';
 
 export interface CandidateRow {
   uri: string;
@@ -76,23 +76,24 @@ export class ScoreRepository {
    * Posts in the window by the members, or that members approved (a post from outside that the
    * communities engage with can bridge them too); never by an inactive account.
    */
-  private candidateQuery(): string {
+  private candidateQuery(authors: DidList): string {
     const db = this.database;
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
       FROM ${db}.posts FINAL
       WHERE deleted = 0 AND time_us >= {sinceUs:UInt64}
-        AND (did IN (${this.didSets.subquery('authors')}) OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
+        AND (did IN (${authors.sql}) OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
           SELECT subject_uri FROM ${db}.interactions FINAL
-          WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${this.didSets.subquery('authors')})
+          WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${authors.sql})
             AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
         AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)`;
   }
 
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
+    const authors = await this.didSets.bind('authors', query.authors);
     const result = await this.client.query({
-      query: this.candidateQuery(),
-      query_params: { authors: await this.didSets.ensure(query.authors), sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
+      query: this.candidateQuery(authors),
+      query_params: { authors: authors.value, sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
@@ -107,19 +108,20 @@ export class ScoreRepository {
     actors: readonly string[];
   }): Promise<SignalRow[]> {
     const db = this.database;
+    const [authors, actors] = await Promise.all([this.didSets.bind('authors', query.authors), this.didSets.bind('actors', query.actors)]);
     const result = await this.client.query({
-      query: `WITH candidates AS (${this.candidateQuery()})
+      query: `WITH candidates AS (${this.candidateQuery(authors)})
         SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${this.didSets.subquery('actors')})
+        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${actors.sql})
           AND subject_uri IN (SELECT uri FROM candidates)
         UNION ALL
         SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
-        WHERE viewer IN (${this.didSets.subquery('actors')}) AND post IN (SELECT uri FROM candidates)`,
+        WHERE viewer IN (${actors.sql}) AND post IN (SELECT uri FROM candidates)`,
       query_params: {
-        authors: await this.didSets.ensure(query.authors),
+        authors: authors.value,
         sinceUs: query.sinceUs,
         includeReplies: query.includeReplies ? 1 : 0,
-        actors: await this.didSets.ensure(query.actors),
+        actors: actors.value,
         kinds: RANKING_KINDS,
       },
       format: 'JSONCompactEachRow',
