@@ -71,6 +71,10 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
           jetstreamUrl: replay.subscribeUrl,
           overrides: {
             FEEDGEN_PUBLISHER_DID: publisher,
+            // Every snapshot here is the test's own (runOnce) on the complete replay: a scheduled run
+            // on part of it would warm-start the next fit from a model of other data, and the
+            // opinion axis it settles on would depend on the machine's speed.
+            SCORING_SNAPSHOTS: 'false',
             SCORING_INTERVAL_SECONDS: '3600',
           },
         }),

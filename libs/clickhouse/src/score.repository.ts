@@ -92,7 +92,8 @@ export class ScoreRepository {
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
     const authors = await this.didSets.bind('authors', query.authors);
     const result = await this.client.query({
-      query: this.candidateQuery(authors),
+      // Ordered, so that a ranking fitted from a seed sees the same input in the same order every time.
+      query: `${this.candidateQuery(authors)} ORDER BY time_us, uri`,
       query_params: { authors: authors.value, sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
       format: 'JSONCompactEachRow',
     });
@@ -100,7 +101,7 @@ export class ScoreRepository {
     return rows.map(([uri, cid, author, timeUs]) => ({ uri, cid, author, timeUs: Number(timeUs) }));
   }
 
-  /** Every signal on the candidate posts, from the given actors: approvals, feedback and impressions. */
+  /** Every signal on the candidate posts, from the given actors: approvals, feedback and impressions; oldest first. */
   async signals(query: {
     authors: readonly string[];
     sinceUs: number;
@@ -111,12 +112,14 @@ export class ScoreRepository {
     const [authors, actors] = await Promise.all([this.didSets.bind('authors', query.authors), this.didSets.bind('actors', query.actors)]);
     const result = await this.client.query({
       query: `WITH candidates AS (${this.candidateQuery(authors)})
-        SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${actors.sql})
-          AND subject_uri IN (SELECT uri FROM candidates)
-        UNION ALL
-        SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
-        WHERE viewer IN (${actors.sql}) AND post IN (SELECT uri FROM candidates)`,
+        SELECT actor, uri, kind, time_us FROM (
+          SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
+          WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${actors.sql})
+            AND subject_uri IN (SELECT uri FROM candidates)
+          UNION ALL
+          SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
+          WHERE viewer IN (${actors.sql}) AND post IN (SELECT uri FROM candidates))
+        ORDER BY time_us, actor, uri, kind`,
       query_params: {
         authors: authors.value,
         sinceUs: query.sinceUs,
