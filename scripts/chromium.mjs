@@ -6,9 +6,9 @@
 //
 // Programmatic: `const executablePath = await ensureChromium();`
 import { execFile } from 'node:child_process';
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { invokedDirectly } from './invoked-directly.mjs';
 
 /** Where Debian's `chromium` package puts the browser, then other usual names on the PATH. */
 const CANDIDATES = ['/usr/bin/chromium', '/usr/lib/chromium/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -94,15 +94,7 @@ export async function ensureChromium() {
   return installing;
 }
 
-const invokedDirectly = (() => {
-  try {
-    return Boolean(process.argv[1]) && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
+if (invokedDirectly(import.meta.url)) {
   ensureChromium().then(
     (file) => console.log(file),
     (error) => {

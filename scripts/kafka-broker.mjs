@@ -9,12 +9,13 @@
 // Programmatic: `const broker = await startBroker(); broker.brokers; await broker.restart(); await broker.stop();`
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { invokedDirectly } from './invoked-directly.mjs';
 
 export const KAFKA_VERSION = process.env.KAFKA_BROKER_VERSION ?? '3.9.2';
 const SCALA_VERSION = '2.13';
@@ -531,15 +532,7 @@ async function main(argv) {
   process.exitCode = 2;
 }
 
-const invokedDirectly = (() => {
-  try {
-    return Boolean(process.argv[1]) && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
+if (invokedDirectly(import.meta.url)) {
   main(process.argv.slice(2)).catch((error) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import playwright from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv, waitFor as waitUntil } from '#lib/testing';
 import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -13,15 +13,8 @@ const publisher = 'did:plc:publisher0000000000000000';
 const adminToken = 'console-test-token-0123456789';
 const artifacts = path.resolve('test-artifacts', 'console');
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+/** The shared poll, with this file's longer default timeout (a replay runs first). */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 const authorOf = (uri: string) => uri.split('/')[2]!;
 

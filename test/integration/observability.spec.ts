@@ -8,8 +8,10 @@ import {
   generateJetstreamEvents,
   startChdbHttpServer,
   startJetstreamReplayServer,
+  testAppEnv,
   type ChdbHttpServer,
   type JetstreamReplayServer,
+  waitFor as waitUntil,
 } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -17,15 +19,8 @@ import { startApp, type RunningApp } from '../../services/app/src/app.factory.js
 const publisher = 'did:plc:publisher0000000000000000';
 const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** The shared poll, with this file's longer default timeout (a replay runs first). */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
 /** One sample of the Prometheus text format: name, labels, value. */
 interface Sample {
@@ -112,18 +107,16 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
     // Paced, so that the test can watch the counters move while the replay runs.
     replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 2_500 } });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `observability_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        FEEDGEN_PUBLISHER_DID: publisher,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        INGEST_BATCH_SIZE: '500',
-        INGEST_BATCH_MAX_WAIT_MS: '100',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'observability',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          // The request log lines are what this test reads.
+          overrides: { FEEDGEN_PUBLISHER_DID: publisher, INGEST_BATCH_SIZE: '500', INGEST_BATCH_MAX_WAIT_MS: '100', LOG_LEVEL: 'info' },
+        }),
+      ),
       { logger: captured.logger },
     );
   });
@@ -221,16 +214,15 @@ describe('readiness follows ClickHouse: false while the server is away, true aga
     clickhouse = await startChdbHttpServer({ path: ':memory:' });
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 5, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        CLICKHOUSE_URL: clickhouse.url,
-        CLICKHOUSE_DATABASE: `ready_clickhouse_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'ready_clickhouse',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: { CLICKHOUSE_URL: clickhouse.url },
+        }),
+      ),
     );
   });
 
@@ -275,19 +267,15 @@ const kafkaAvailable = Boolean(process.env.CG_TEST_KAFKA_BROKERS);
     broker = await startBroker();
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 6, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
     running = await startApp(
-      loadConfig({
-        JETSTREAM_URL: replay.subscribeUrl,
-        KAFKA_BROKERS: broker.brokers,
-        KAFKA_PARTITIONS: '2',
-        KAFKA_CONSUMER_GROUP: `ready-${process.pid}`,
-        CLICKHOUSE_PATH: ':memory:',
-        CLICKHOUSE_DATABASE: `ready_kafka_${process.pid}`,
-        DATA_DIR: dir,
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        LOG_LEVEL: 'silent',
-      }),
+      loadConfig(
+        testAppEnv({
+          name: 'ready_kafka',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: { KAFKA_BROKERS: broker.brokers, KAFKA_PARTITIONS: '2', KAFKA_CONSUMER_GROUP: `ready-${process.pid}` },
+        }),
+      ),
     );
   });
 

@@ -65,6 +65,8 @@ export class DidSetStore {
       return id;
     }
     const setId = id;
+    // Entries past the refresh age would be written again anyway: forget them, so the map stays small.
+    for (const [known, entry] of this.written) if (Date.now() - entry.at >= REFRESH_MS) this.written.delete(known);
     const done = this.write(setId, dids);
     const entry = { at: Date.now(), done };
     this.written.set(setId, entry);

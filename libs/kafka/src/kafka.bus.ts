@@ -17,7 +17,7 @@ import {
   type ResolvedKafkaBusOptions,
 } from './kafka.config.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { keyPartitioner, murmur2 } from './key.partitioner.js';
+import { keyHash, keyPartitioner } from './key.partitioner.js';
 import { KafkaSubscription } from './kafka.subscription.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
@@ -405,16 +405,11 @@ function describe(error: unknown): string {
 const MAX_SEND_BYTES = 8 * 1024 * 1024;
 const TOPIC_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 
-const laneEncoder = new TextEncoder();
-let laneScratch = new Uint8Array(256);
-
 /** The producer lane of a message: its key's hash (bits the partition choice does not use), or spread when it has none. */
 function laneOf(message: Message, lanes: number): number {
   const key = message.key;
   if (key === null || key === undefined) return Math.floor(Math.random() * lanes);
-  if (typeof key !== 'string') return (murmur2(key) >>> 16) % lanes;
-  if (key.length * 3 > laneScratch.length) laneScratch = new Uint8Array(key.length * 3);
-  return (murmur2(laneScratch, laneEncoder.encodeInto(key, laneScratch).written) >>> 16) % lanes;
+  return (keyHash(key) >>> 16) % lanes;
 }
 
 function* chunksOf(messages: Message[], maxBytes: number): Generator<Message[]> {

@@ -38,28 +38,23 @@ export function murmur2(data: Uint8Array, length = data.length): number {
  * leader.
  */
 export const keyPartitioner: ICustomPartitioner = () => {
-  const encoder = new TextEncoder();
-  let scratch = new Uint8Array(256);
   let counter = 0;
   return ({ partitionMetadata, message }) => {
     if (message.partition !== null && message.partition !== undefined) return message.partition;
-    const key = message.key;
-    if (key !== null && key !== undefined) {
-      let bytes: Uint8Array;
-      let length: number;
-      if (typeof key === 'string') {
-        if (key.length * 3 > scratch.length) scratch = new Uint8Array(key.length * 3);
-        length = encoder.encodeInto(key, scratch).written;
-        bytes = scratch;
-      } else {
-        bytes = key;
-        length = key.length;
-      }
-      return (murmur2(bytes, length) & 0x7fffffff) % partitionMetadata.length;
-    }
+    if (message.key !== null && message.key !== undefined) return (keyHash(message.key) & 0x7fffffff) % partitionMetadata.length;
     const available = partitionMetadata.filter((partition) => partition.leader >= 0);
     const pool = available.length > 0 ? available : partitionMetadata;
     counter = (counter + 1) & 0x7fffffff;
     return pool[counter % pool.length]!.partitionId;
   };
 };
+
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(256);
+
+/** murmur2 of a message key: of its UTF-8 bytes when a string (encoded into a reused buffer). */
+export function keyHash(key: string | Buffer): number {
+  if (typeof key !== 'string') return murmur2(key);
+  if (key.length * 3 > scratch.length) scratch = new Uint8Array(key.length * 3);
+  return murmur2(scratch, encoder.encodeInto(key, scratch).written);
+}

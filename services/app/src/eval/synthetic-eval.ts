@@ -1,20 +1,14 @@
 import { Signal } from '#lib/bridging';
 import type { Logger } from '#lib/platform';
-import { plantedCommunities, type PlantedCommunities } from '#lib/testing';
+import { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOptions } from '#lib/testing';
 import { EvalInputError } from './eval.errors.js';
 import type { EvalDataset, EvalVote, VoteKind } from './eval-dataset.js';
 import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
 import { silentProgress, type Progress } from './progress.js';
 
-export interface SyntheticEvalOptions {
-  seed?: number;
-  users?: number;
-  posts?: number;
-  /** Rows the generator produces: impressions (sent as `interactionSeen`) plus approvals and `requestLess`. */
-  interactions?: number;
-  communities?: number;
-  bridgingPosts?: number;
-  viralPosts?: number;
+/** The generator's size and seed (`interactions`: impressions, sent as `interactionSeen`, plus approvals and `requestLess`). */
+export interface SyntheticEvalOptions
+  extends Pick<PlantedCommunitiesOptions, 'seed' | 'users' | 'posts' | 'interactions' | 'communities' | 'bridgingPosts' | 'viralPosts'> {
   /** How signals meet the clock (see `ReplayTiming`); default `'live'`. */
   timing?: ReplayTiming;
   progress?: Progress;
