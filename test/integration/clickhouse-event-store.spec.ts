@@ -87,6 +87,39 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     ]);
   });
 
+  it('pages through deletions, edits and posts at the same instant without losing or repeating one', async () => {
+    const carol = 'did:plc:carol000000000000000000';
+    const t = t0 + 500_000_000;
+    const rkey = (n: number) => `3kc${String(n).padStart(10, '0')}`;
+    const uri = (n: number) => `at://${carol}/app.bsky.feed.post/${rkey(n)}`;
+    // 40 posts, one microsecond apart, and posts 40–44 all at the same instant as post 39.
+    const written = Array.from({ length: 45 }, (_, n) => post(carol, rkey(n), t + Math.min(n, 39)));
+    await events.write(written);
+    // 12 in a row deleted (more than the slack of one read), one edited later (it moves to the top),
+    // and a re-delivered batch.
+    await events.write([
+      ...Array.from({ length: 12 }, (_, i) => ({ v: 1, type: 'post', op: 'delete', did: carol, rkey: rkey(20 + i), timeUs: t + 100 + i }) as PipelineEventV1),
+      post(carol, rkey(5), t + 200, { op: 'update', cid: 'bafyedited' } as Partial<PipelineEventV1>),
+    ]);
+    await events.write(written.slice(0, 10));
+
+    const expected = [5, ...[44, 43, 42, 41, 40, 39].sort((a, b) => (rkey(a) < rkey(b) ? 1 : -1))];
+    // Same time: (time, cid) order, and the cids are `bafy<rkey>`.
+    for (let n = 38; n >= 0; n -= 1) if (n !== 5 && (n < 20 || n > 31)) expected.push(n);
+    const pages: string[][] = [];
+    let before: { timeUs: number; cid: string } | undefined;
+    for (;;) {
+      const page = await posts.recentByAuthors({ authors: [carol], limit: 4, includeReplies: true, ...(before && { before }) });
+      if (page.length === 0) break;
+      pages.push(page.map((p) => p.uri));
+      before = page[page.length - 1];
+    }
+    expect(pages.flat()).toEqual(expected.map(uri));
+    expect(pages.slice(0, -1).every((page) => page.length === 4)).toBe(true);
+    const edited = await posts.recentByAuthors({ authors: [carol], limit: 1, includeReplies: true });
+    expect(edited).toEqual([{ uri: uri(5), cid: 'bafyedited', timeUs: t + 200 }]);
+  });
+
   it('resolves a community from every member source, live, minus exclusions', async () => {
     const curator = 'did:plc:curator00000000000000000';
     const member = (n: number) => `did:plc:member${String(n).padStart(18, '0')}`;

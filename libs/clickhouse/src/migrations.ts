@@ -140,6 +140,20 @@ export const migrations: Migration[] = [
       SETTINGS ttl_only_drop_parts = 1, merge_with_ttl_timeout = 600`,
     ],
   },
+  {
+    version: 4,
+    name: 'posts in time order',
+    statements: [
+      // @NOTE The recent feed pages by time; posts are sorted by (did, rkey) for FINAL. The projection
+      // keeps the columns a page needs in time order, so a deep cursor reads a few granules backwards.
+      // A ReplacingMergeTree refuses projections unless merges say what to do with them: rebuild.
+      `ALTER TABLE {db}.posts MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+      `ALTER TABLE {db}.posts ADD PROJECTION IF NOT EXISTS posts_by_time (
+        SELECT did, rkey, cid, time_us, reply_parent, deleted ORDER BY (time_us, cid)
+      )`,
+      `ALTER TABLE {db}.posts MATERIALIZE PROJECTION posts_by_time`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
