@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -194,6 +194,10 @@ describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a J
     expect(existsSync(pg.dir)).toBe(false);
     expect(processesMentioning(pg.dir)).toEqual([]);
     expect(strayServiceFolders(tmpBefore)).toEqual([]);
+    // dev-env's port claims of this process are released too (the folder goes once no process holds any).
+    const claims = path.join(tmpdir(), `atproto-dev-env-ports-${process.getuid!()}`);
+    const ours = existsSync(claims) ? readdirSync(claims).filter((entry) => readFileSync(path.join(claims, entry), 'utf8') === String(process.pid)) : [];
+    expect(ours).toEqual([]);
     await expect(fetch(network.pdsUrl)).rejects.toThrow();
     await expect(fetch(network.appviewUrl)).rejects.toThrow();
   }, testTimeoutMs);

@@ -253,7 +253,7 @@ describe('KafkaBus on a real broker', () => {
     expect([...partitionsOf(seen.first)].filter((partition) => partitionsOf(seen.second).has(partition))).toEqual([]);
   }, TEST_TIMEOUT_MS);
 
-  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart', async () => {
+  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker', async () => {
     const broker = ownBroker ?? (await startBroker());
     try {
       const publishTimeoutMs = 4_000;
@@ -280,8 +280,14 @@ describe('KafkaBus on a real broker', () => {
       await expect(bus.publish(topic, messagesFor('during', 0, 5))).rejects.toBeInstanceOf(BusUnavailableError);
       expect(Date.now() - started).toBeLessThan(publishTimeoutMs + 1_000);
       expect(await bus.ping()).toBe(false);
+      // A process starting now (its broker restarting) creates its topics once the broker is back.
+      const lateTopic = newTopic('late');
+      const creating = createBus({ brokers: [broker.brokers] }).ensureTopics([{ name: lateTopic, partitions: 1 }]);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
 
       await broker.restart();
+      await creating;
+      await bus.publish(lateTopic, messagesFor('late', 0, 1));
       expect(await bus.ping()).toBe(true);
       await bus.publish(topic, messagesFor('after', 0, 5));
       await waitFor('the messages from after the outage', () => keys.length >= 10, 30_000);

@@ -43,9 +43,10 @@ const LEVEL_VALUES: Record<KafkaLogLevel, KafkaJsLogLevel> = {
   debug: KafkaJsLevels.DEBUG,
 };
 
-// Backoff between whole publish attempts; all of them together are bounded by `publishTimeoutMs`.
-const PUBLISH_RETRY_INITIAL_MS = 250;
-const PUBLISH_RETRY_MAX_MS = 2_000;
+// Backoff between whole attempts (a publish, creating topics); all of them together are bounded by
+// `publishTimeoutMs` and `ensureTopicsTimeoutMs`.
+const RETRY_INITIAL_MS = 250;
+const RETRY_MAX_MS = 2_000;
 // kafkajs's own retries (connections, metadata, requests). `factor` and `multiplier` are given too:
 // kafkajs swaps in other defaults when NODE_ENV=test, and tests should see production behaviour.
 const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, factor: 0.2, multiplier: 2 };
@@ -100,40 +101,43 @@ export class KafkaBus implements MessageBus {
     });
   }
 
+  /**
+   * Creates the missing topics and waits for their leaders. A broker that cannot be reached (a
+   * process started while its broker restarts) is waited for, up to `ensureTopicsTimeoutMs`.
+   */
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
     if (topics.length === 0) return;
-    try {
-      const admin = await this.getAdmin();
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((topic) => !existing.has(topic.name));
-      if (missing.length > 0) {
-        // Returns false (does not throw) when another process created them first.
-        await admin.createTopics({
-          waitForLeaders: true,
-          timeout: this.options.requestTimeoutMs,
-          topics: missing.map((topic) => ({
-            topic: topic.name,
-            numPartitions: topic.partitions,
-            replicationFactor: this.options.replicationFactor,
-            // Room for a whole compressed ingest batch on one partition (the broker default is 1 MiB).
-            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
-          })),
-        });
-      }
-      const metadata = await this.waitForLeaders(
-        admin,
-        topics.map((topic) => topic.name),
-      );
-      for (const spec of topics) {
-        const found = metadata.find((topic) => topic.name === spec.name);
-        if (found && found.partitions.length < spec.partitions) {
-          this.log('warn', `topic ${spec.name} has ${found.partitions.length} partitions, fewer than the ${spec.partitions} asked for`);
-        }
-      }
-    } catch (error) {
-      throw new BusUnavailableError(`could not ensure topics ${topics.map((t) => t.name).join(', ')}: ${describe(error)}`, {
-        cause: error,
+    const what = `creating topics ${topics.map((t) => t.name).join(', ')}`;
+    await this.retryTransient(what, Date.now() + this.options.ensureTopicsTimeoutMs, () => this.ensureTopicsOnce(topics));
+  }
+
+  private async ensureTopicsOnce(topics: TopicSpec[]): Promise<void> {
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic.name));
+    if (missing.length > 0) {
+      // Returns false (does not throw) when another process created them first.
+      await admin.createTopics({
+        waitForLeaders: true,
+        timeout: this.options.requestTimeoutMs,
+        topics: missing.map((topic) => ({
+          topic: topic.name,
+          numPartitions: topic.partitions,
+          replicationFactor: this.options.replicationFactor,
+          // Room for a whole compressed ingest batch on one partition (the broker default is 1 MiB).
+          configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+        })),
       });
+    }
+    const metadata = await this.waitForLeaders(
+      admin,
+      topics.map((topic) => topic.name),
+    );
+    for (const spec of topics) {
+      const found = metadata.find((topic) => topic.name === spec.name);
+      if (found && found.partitions.length < spec.partitions) {
+        this.log('warn', `topic ${spec.name} has ${found.partitions.length} partitions, fewer than the ${spec.partitions} asked for`);
+      }
     }
   }
 
@@ -149,23 +153,7 @@ export class KafkaBus implements MessageBus {
     // this loop keeps trying until `publishTimeoutMs`, so a broker restart or leader move is ridden out.
     // A retried send reuses the idempotent producer's sequence numbers (kafkajs advances them only on
     // success), so the broker drops a copy that did arrive before a lost acknowledgement.
-    const attempts = (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.track(this.sendOnce(topic, payload));
-          return;
-        } catch (error) {
-          const wait = Math.min(PUBLISH_RETRY_MAX_MS, PUBLISH_RETRY_INITIAL_MS * 2 ** (attempt - 1));
-          if (timedOut) return;
-          if (!isTransient(error) || Date.now() + wait >= deadline) {
-            throw new BusUnavailableError(`${what} failed after ${attempt} attempt(s): ${describe(error)}`, { cause: error });
-          }
-          this.log('warn', `${what} failed; retrying`, { attempt, retryInMs: wait, error: describe(error) });
-          await sleep(wait);
-          if (timedOut) return;
-        }
-      }
-    })();
+    const attempts = this.retryTransient(what, deadline, () => this.track(this.sendOnce(topic, payload)), () => timedOut);
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -343,6 +331,29 @@ export class KafkaBus implements MessageBus {
     );
     const failed = sent.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, retrying transient failures (an unreachable broker, a leader
+   * move) with a growing pause while `deadline` allows; any other failure, or the deadline, rejects
+   * with `BusUnavailableError`. Stops quietly once `abandoned()` (the caller gave up already).
+   */
+  private async retryTransient(what: string, deadline: number, attempt: () => Promise<void>, abandoned = () => this.closed): Promise<void> {
+    for (let n = 1; ; n++) {
+      try {
+        await attempt();
+        return;
+      } catch (error) {
+        const wait = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** (n - 1));
+        if (abandoned()) return;
+        if (!isTransient(error) || Date.now() + wait >= deadline) {
+          throw new BusUnavailableError(`${what} failed after ${n} attempt(s): ${describe(error)}`, { cause: error });
+        }
+        this.log('warn', `${what} failed; retrying`, { attempt: n, retryInMs: wait, error: describe(error) });
+        await sleep(wait);
+        if (abandoned()) return;
+      }
+    }
   }
 
   /** Remembers a send until it settles, so `close()` can wait for it (it may outlive a timed-out publish). */

@@ -24,6 +24,11 @@ export interface KafkaBusOptions {
   producers?: number;
   /** Replication factor of topics created by `ensureTopics` (1 on a single-node development broker). */
   replicationFactor?: number;
+  /**
+   * How long `ensureTopics` waits for an unreachable broker (default 120 s): a process started while
+   * its broker starts or restarts waits for it instead of exiting.
+   */
+  ensureTopicsTimeoutMs?: number;
   /** Upper bound on the time one `publish` may take before it rejects with `BusUnavailableError`. */
   publishTimeoutMs?: number;
   connectionTimeoutMs?: number;
@@ -72,6 +77,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     producers: options.producers ?? 2,
     replicationFactor: options.replicationFactor ?? 1,
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
+    ensureTopicsTimeoutMs: options.ensureTopicsTimeoutMs ?? 120_000,
     connectionTimeoutMs: options.connectionTimeoutMs ?? 3_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     maxBatchSize: options.maxBatchSize ?? 1_000,

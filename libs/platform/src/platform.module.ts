@@ -18,7 +18,7 @@ import {
   ScoreRepository,
   type ClickHouseClient,
 } from '#lib/clickhouse';
-import { BusUnavailableError, Topics, type MessageBus } from '#lib/contracts';
+import { Topics, type MessageBus } from '#lib/contracts';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
 import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
@@ -130,7 +130,7 @@ export class PlatformModule {
           useFactory: async () => {
             const bus = options.bus ?? (await createBus(config, logger));
             const partitions = config.bus.kind === 'kafka' ? config.bus.partitions : 1;
-            await ensureTopicsOnStart(bus, Object.values(Topics).map((name) => ({ name, partitions })), logger);
+            await bus.ensureTopics(Object.values(Topics).map((name) => ({ name, partitions })));
             return bus;
           },
         },
@@ -153,27 +153,5 @@ export class PlatformModule {
       ],
       exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, Metrics, PipelineHistory, ReadinessService],
     };
-  }
-}
-
-/** How long a starting process waits for its broker (one restarting, or started with it) before giving up. */
-const BUS_START_TIMEOUT_MS = 120_000;
-
-/**
- * Creates the topics, retrying while the broker cannot be reached: a process started while its
- * broker restarts waits for it, and fails with the broker's error only after `BUS_START_TIMEOUT_MS`.
- */
-async function ensureTopicsOnStart(bus: MessageBus, topics: Parameters<MessageBus['ensureTopics']>[0], logger: Logger): Promise<void> {
-  const deadline = Date.now() + BUS_START_TIMEOUT_MS;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await bus.ensureTopics(topics);
-      return;
-    } catch (error) {
-      if (!(error instanceof BusUnavailableError) || Date.now() > deadline) throw error;
-      const delayMs = Math.min(10_000, 500 * 2 ** attempt);
-      logger.warn({ component: 'bus', attempt, retryInMs: delayMs, err: error.message }, 'message bus unavailable at start; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
   }
 }

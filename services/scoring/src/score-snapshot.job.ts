@@ -42,8 +42,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private readonly log: Logger;
   private readonly state = new Map<string, RankerState>();
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  /** Runs go one at a time: a manual run waits for the scheduled one, so snapshots never interleave. */
+  /**
+   * The newest run, scheduled or manual. Runs go one at a time: each waits for the one before, so
+   * snapshots never interleave, and shutdown waits for this one alone.
+   */
   private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly stopCollecting: () => void;
@@ -66,15 +68,14 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.lastRun.catch(() => undefined);
     this.stopCollecting();
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.runOnce()
-        .then(() => undefined)
+      void this.runOnce()
         .catch((error: unknown) => {
           this.stats.failures += 1;
           this.log.error({ err: (error as Error).message }, 'score snapshot run failed; retrying next interval');

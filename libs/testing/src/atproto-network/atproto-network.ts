@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RecordRef, SeedClient, TestNetwork } from '@atproto/dev-env';
@@ -173,8 +173,38 @@ export async function startAtprotoNetwork(options: AtprotoNetworkOptions): Promi
           await network.close();
         } finally {
           rmSync(dataDir, { recursive: true, force: true });
+          releasePortClaims();
         }
       }
     },
   };
+}
+
+/**
+ * dev-env claims ports as files in `<tmpdir>/atproto-dev-env-ports-<uid>` (shared by every dev-env process of
+ * the user), each holding the claiming pid, and removes its own on process exit: a handler that never runs under
+ * Jest, whose `process` is the sandbox's. So on close, remove this process's claims and, if no other process
+ * holds any, the folder.
+ */
+function releasePortClaims(): void {
+  const dir = path.join(os.tmpdir(), `atproto-dev-env-ports-${process.getuid?.() ?? 'unknown'}`);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const file = path.join(dir, entry);
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+    } catch {
+      // Gone already, or another process's entry changing under us: not ours to handle.
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty: other dev-env processes hold ports.
+  }
 }
