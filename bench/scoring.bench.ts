@@ -11,9 +11,11 @@
  */
 import {
   aggregateCells,
+  findOpinionGroups,
   fitFactorModel,
   groupEvidence,
   groupInformedConsensus,
+  membershipFromAssignment,
   opinionAxis,
   postSides,
   sideBalancedIntercepts,
@@ -78,11 +80,19 @@ function recompute(label: string, table: InteractionTable, data: ReturnType<type
   const evidence = groupEvidence(cells, data.membership, { userSide: side });
   const consensus = groupInformedConsensus(evidence, CONSENSUS);
   stage('gic');
+  // A `bridging` feed of one community: consensus across the opinion groups found in the ratings, when
+  // dense enough to be reliable (a feed of this data would be ranked as bridging-within instead).
+  const found = findOpinionGroups(cells);
+  const foundConsensus = found.reliable
+    ? groupInformedConsensus(groupEvidence(cells, membershipFromAssignment(found.groupOfUser, found.groupCount)), CONSENSUS)
+    : undefined;
+  stage(`groups found (${[...found.groupSizes].join('/')}, ${(100 * found.observedShare).toPrecision(2)}% observed, ${found.reliable ? 'reliable' : 'too sparse'}) + gic`);
   const total = (performance.now() - t0) / 1000;
 
   const k = data.bridgingPosts.length;
   const planted = new Set(data.bridgingPosts);
-  const gicRank = Float64Array.from(consensus.geoMean, (g, p) => (consensus.eligible[p] ? g : -1));
+  const eligibleScore = (c: typeof consensus) => Float64Array.from(c.geoMean, (g, p) => (c.eligible[p] ? g : -1));
+  const gicRank = eligibleScore(consensus);
   const mfRank = Float64Array.from(balanced, (b, p) =>
     sides.positiveRaters[p]! >= MIN_RATERS_PER_SIDE && sides.negativeRaters[p]! >= MIN_RATERS_PER_SIDE ? b : -Infinity,
   );
@@ -101,7 +111,7 @@ function recompute(label: string, table: InteractionTable, data: ReturnType<type
   }
   console.log(
     `  ${label}: ${total.toFixed(2)}s [${stages.join(', ')}] rss ${mib(sample())}, maxRSS ${mib(process.resourceUsage().maxRSS * 1024)}\n` +
-      `    precision@${k}: GIC ${precision(gicRank)}, balanced intercept ${precision(mfRank)}; ` +
+      `    precision@${k}: GIC ${precision(gicRank)}, GIC across groups found ${foundConsensus ? precision(eligibleScore(foundConsensus)) : '— (too sparse to look)'}, balanced intercept ${precision(mfRank)}; ` +
       // The axis orientation is a convention (larger side positive), so agreement is up to a flip.
       `users on their planted side ${((100 * Math.max(sideAgree, sideCount - sideAgree)) / Math.max(1, sideCount)).toFixed(1)}%, rmse ${model.rmse.toFixed(3)}`,
   );

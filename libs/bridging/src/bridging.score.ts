@@ -19,6 +19,8 @@ import type { ApprovalWeights } from './signal.js';
 
 export interface BridgingInput {
   table: InteractionTable;
+  /** The table's cells when the caller aggregated them already (default weights, no exposure pairs). */
+  cells?: RatingCells;
   /** Communities; without them only the factor model (bridging inside the whole population) runs. */
   membership?: GroupMembership;
   /** Exact exposure hints: (user, post) pairs unioned with the observed cells. */
@@ -55,10 +57,12 @@ export interface BridgingScores {
  * `model` as `factor.warmStart` for an incremental refresh.
  */
 export function scoreBridging(input: BridgingInput, options: BridgingOptions = {}): BridgingScores {
-  const cells = aggregateCells(input.table, {
-    ...(options.weights && { weights: options.weights }),
-    ...(input.exposurePairs && { exposurePairs: input.exposurePairs }),
-  });
+  const cells =
+    input.cells ??
+    aggregateCells(input.table, {
+      ...(options.weights && { weights: options.weights }),
+      ...(input.exposurePairs && { exposurePairs: input.exposurePairs }),
+    });
   let model: FactorModel | undefined;
   let axis: OpinionAxis | undefined;
   let userSide: Int8Array | undefined;

@@ -7,6 +7,7 @@ export * from './group-membership.js';
 export * from './group-evidence.js';
 export * from './group-consensus.js';
 export * from './factor-model.js';
+export * from './opinion-groups.js';
 export * from './balance.js';
 export * from './provenance.js';
 export * from './decay.js';

@@ -9,12 +9,12 @@ import {
   polisGroupConsensus,
   polisCommentsWithGroupVotes,
   polisInteractions,
-  polisRecipeGroups,
   type PolisConversation,
 } from '../../testing/src/polis/index.js';
 import { aggregateCells } from './rating-cells.js';
 import { estimateExposure } from './exposure-estimate.js';
 import { fitFactorModel, opinionAxis, sideBalancedIntercepts } from './factor-model.js';
+import { findOpinionGroups } from './opinion-groups.js';
 import { groupEvidence } from './group-evidence.js';
 import { groupInformedConsensus } from './group-consensus.js';
 import { membershipFromAssignment } from './group-membership.js';
@@ -117,57 +117,61 @@ describe('(b) the factor model finds the groups by itself', () => {
     }
   });
 
+  // @NOTE The intercept misses the exposure target on Seattle (ρ ≈ 0.89), strongly polarised with unequal
+  // groups (99 vs 39 clustered, 201 unclustered); finding the groups first and taking consensus across
+  // them meets it (below), and that is what a `bridging` feed of one community does.
   it('on 15-per-hour-seattle reaches ρ ≥ 0.85 side-balanced (0.82 by plain intercept)', () => {
     expect(seattle.bBalanced.rho).toBeGreaterThanOrEqual(0.85);
     expect(seattle.bIntercept.rho).toBeGreaterThanOrEqual(0.8);
   });
-
-  // @NOTE a known gap, recorded rather than hidden: Seattle is strongly polarised with unequal groups
-  // (99 vs 39 clustered, 201 unclustered). `it.failing` passes while the target is missed and fails
-  // once it is met, so whoever closes the gap has to turn this into a plain assertion.
-  it.failing('meets the exposure target (ρ ≥ 0.95, top-10 ≥ 8) on 15-per-hour-seattle', () => {
-    expect(seattle.bBalanced.rho).toBeGreaterThanOrEqual(TARGET.exposure.rho);
-    expect(seattle.bBalanced.top10).toBeGreaterThanOrEqual(TARGET.exposure.top10);
-  });
 });
 
-/**
- * How far the published opinion groups can be recovered from the votes by Polis's own recipe (PCA,
- * sparsity-aware projection, 2-means over participants with 7 or more votes), and how its groups
- * rank: the measure of what the no-groups variant is up against. Compared, as in the evaluation, on
- * the comments a clustered participant voted on.
- */
-describe("Polis's own recipe re-run on the votes", () => {
+describe('(b) without groups: opinion groups found in the votes', () => {
   const run = (folder: string) => {
     const conversation = loadPolisConversation(join(DATA, folder));
-    const recipe = polisRecipeGroups(conversation);
     const votes = polisInteractions(conversation, 'votes');
-    const gic = groupInformedConsensus(groupEvidence(aggregateCells(votes.table), membershipFromAssignment(recipe.groupOfParticipant, 2)), {
+    const cells = aggregateCells(votes.table);
+    const found = findOpinionGroups(cells);
+    let same = 0;
+    let clustered = 0;
+    votes.groupOfUser.forEach((published, u) => {
+      if (published < 0) return;
+      clustered++;
+      if (found.groupOfUser[u] === published) same++;
+    });
+    const gic = groupInformedConsensus(groupEvidence(cells, membershipFromAssignment(found.groupOfUser, found.groupCount)), {
       scope: 'all',
     }).gic;
     const compared = polisCommentsWithGroupVotes(conversation);
     const pick = (values: ArrayLike<number>) => compared.map((i) => values[i]!);
     const reference = pick(polisGroupConsensus(conversation));
-    return { recipe, rho: spearman(pick(gic), reference), top10: topKOverlap(pick(gic), reference, 10) };
+    return {
+      agreement: Math.max(same, clustered - same) / clustered,
+      clustered,
+      rho: spearman(pick(gic), reference),
+      top10: topKOverlap(pick(gic), reference, 10),
+    };
   };
   const brexit = run('brexit-consensus');
   const seattle = run('15-per-hour-seattle');
 
-  it('recovers nearly all of brexit-consensus\'s groups, and its consensus order', () => {
+  it('meets the exposure target on both conversations', () => {
     console.log(
-      `Polis recipe: brexit ${brexit.recipe.agreement.toFixed(3)} of ${brexit.recipe.clustered} participants in their group, ${fmt(brexit)}; ` +
-        `seattle ${seattle.recipe.agreement.toFixed(3)} of ${seattle.recipe.clustered}, ${fmt(seattle)}`,
+      `opinion groups found: brexit ${brexit.agreement.toFixed(3)} of ${brexit.clustered} participants in their published group, ${fmt(brexit)}; ` +
+        `seattle ${seattle.agreement.toFixed(3)} of ${seattle.clustered}, ${fmt(seattle)}`,
     );
-    expect(brexit.recipe.agreement).toBeGreaterThan(0.95);
-    expect(brexit.rho).toBeGreaterThan(0.99);
+    for (const r of [brexit, seattle]) {
+      expect(r.rho).toBeGreaterThanOrEqual(TARGET.exposure.rho);
+      expect(r.top10).toBeGreaterThanOrEqual(TARGET.exposure.top10);
+    }
   });
 
-  // @NOTE Seattle's published groups were computed by the Polis of 2014; re-run today, the recipe
-  // puts about one participant in eight elsewhere, and its consensus order is only just above the
-  // target (ρ ≈ 0.958). Any method without the groups works against that ceiling.
-  it("places about one in eight of 15-per-hour-seattle's participants in another group than Polis published", () => {
-    expect(seattle.recipe.clustered).toBe(138);
-    expect(seattle.recipe.agreement).toBeLessThan(0.9);
-    expect(seattle.rho).toBeLessThan(0.97);
+  // @NOTE Seattle's published groups were computed by the Polis of 2014; found again today, about one
+  // participant in eight lands in the other group, which is why its consensus order is the closer call.
+  it("recovers nearly all of brexit-consensus's published groups, and seven in eight of 15-per-hour-seattle's", () => {
+    expect(brexit.agreement).toBeGreaterThan(0.95);
+    expect(seattle.clustered).toBe(138);
+    expect(seattle.agreement).toBeGreaterThan(0.85);
+    expect(seattle.agreement).toBeLessThan(0.9);
   });
 });

@@ -169,9 +169,6 @@ export function parseCuration(text: string, file: string): Curation {
     });
     const ranking = (feed.ranking ?? 'recent') as Ranking;
     if (!Rankings.includes(ranking)) check.problem([...path, 'ranking'], `expected one of ${Rankings.join(', ')}`);
-    if (ranking === 'bridging' && feedCommunities.length < 2) {
-      check.problem([...path, 'communities'], 'bridging across communities needs at least two communities');
-    }
     let balance: FeedDefinition['balance'] = 'equal';
     if (feed.balance !== undefined && feed.balance !== 'equal') {
       const shares = check.object(feed.balance, [...path, 'balance']) ?? {};

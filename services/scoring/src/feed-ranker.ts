@@ -1,16 +1,20 @@
 import {
+  aggregateCells,
   balance,
   composeScore,
   decay,
   estimateExposure,
+  findOpinionGroups,
   IdIndex,
   InteractionTableBuilder,
+  membershipFromAssignment,
   membershipFromLists,
   provenanceContext,
   scoreBridging,
   Signal,
   type BridgingScores,
   type FactorModel,
+  type GroupMembership,
 } from '#lib/bridging';
 import type { FeedDefinition } from '#lib/curation';
 
@@ -75,7 +79,10 @@ const FACTOR_SEED = 20_261_122;
  *
  * - `bridging`: Polis group-informed consensus across the feed's communities, on approvals divided
  *   by exposure (served impressions and `interactionSeen`, plus an estimate of the members who were
- *   active while the post was live); only posts with evidence from two or more communities rank.
+ *   active while the post was live); only posts with evidence from two or more communities rank. A
+ *   feed of one community is bridged across the opinion groups found in its members' ratings
+ *   (`findOpinionGroups`, as Polis finds them); when they rated too little of it for that (a sparse,
+ *   social-network community), it is ranked as `bridging-within`.
  * - `bridging-within`: the Community Notes factorisation over the members' signals; the score is the
  *   post's intercept (approval the opinion axis cannot explain); posts need raters on both sides.
  * - `balanced`: the within-community score, re-ranked so both sides of the axis get their share of
@@ -92,7 +99,6 @@ export function rankFeed(
   if (feed.ranking === 'recent') throw new RangeError('recent feeds are served from the posts table, not ranked');
   const communityIds = feed.communities;
   const memberOf = (did: string) => communityIds.flatMap((id, group) => (members.get(id)?.has(did) ? [group] : []));
-  const within = feed.ranking !== 'bridging';
 
   // Indices only grow; once they hold far more than the window, start afresh rather than carry them.
   const previous =
@@ -113,12 +119,23 @@ export function rankFeed(
     builder.add(signal.actor, signal.uri, kind, signal.timeUs / 1000);
   }
   const table = builder.build();
-  const groupLists = Array.from({ length: table.userCount }, (_, user) => {
-    const groups = memberOf(users.idAt(user));
-    return within ? (groups.length > 0 ? [0] : undefined) : groups;
-  });
-  const groupNames = within ? [communityIds.join('+')] : communityIds;
-  const membership = membershipFromLists(groupLists, groupNames.length, groupNames);
+  const cells = aggregateCells(table);
+  // One community bridged across the opinion groups its members' own ratings form (Polis), when they
+  // rated enough of its posts to find them; else inside it, as `bridging-within`.
+  const found = feed.ranking === 'bridging' && communityIds.length === 1 ? findOpinionGroups(cells) : undefined;
+  const within = feed.ranking !== 'bridging' || (found !== undefined && !found.reliable);
+  let membership: GroupMembership;
+  if (found && !within) {
+    const names = Array.from({ length: found.groupCount }, (_, g) => `${communityIds[0]}/${g + 1}`);
+    membership = membershipFromAssignment(found.groupOfUser, found.groupCount, names);
+  } else {
+    const groupLists = Array.from({ length: table.userCount }, (_, user) => {
+      const groups = memberOf(users.idAt(user));
+      return within ? (groups.length > 0 ? [0] : undefined) : groups;
+    });
+    const groupNames = within ? [communityIds.join('+')] : communityIds;
+    membership = membershipFromLists(groupLists, groupNames.length, groupNames);
+  }
   const postCreatedMs = new Float64Array(table.postCount);
   for (let p = 0; p < table.postCount; p += 1) postCreatedMs[p] = (postByUri.get(posts.idAt(p))?.timeUs ?? 0) / 1000;
 
@@ -126,6 +143,7 @@ export function rankFeed(
   const scores = scoreBridging(
     {
       table,
+      cells,
       membership,
       exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000 }),
     },
@@ -160,6 +178,7 @@ export function rankFeed(
       feedContext: provenanceContext(explanation),
       components: {
         ranking: feed.ranking,
+        ...(found && { opinionGroups: found.reliable ? [...found.groupSizes] : 'too sparse: ranked inside the community' }),
         score,
         bridging,
         decay: decay(ageMs, halfLifeMs),

@@ -12,14 +12,14 @@ import { formatPolisResult, formatSyntheticResult } from './report.js';
 import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
 
 const USAGE = `Usage:
-  npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,within,likes] [--json]
+  npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,found,within,likes] [--json]
   npm run eval -- --synthetic [--users N] [--posts N] [--interactions N] [--seed N] [--json]
 
 Replays a Polis conversation export (participants-votes.csv, comments.csv, votes.csv) or planted
 synthetic communities through the real embedded pipeline (local Jetstream → ingest → bus → scoring →
 ClickHouse → feed generator) and compares the ranked feeds with the truth:
   --polis <folder>     a Polis conversation folder (compdemocracy/openData format); repeatable
-  --variants <list>    which of groups (1), within (2), likes (3) to run (default: all three)
+  --variants <list>    which of groups (1), found (2), within (2'), likes (3) to run (default: all)
   --synthetic          planted communities with known bridging posts; precision@k against popularity
   --users, --posts, --interactions, --seed, --communities
                        sizes of the synthetic data (defaults ${SYNTHETIC_DEFAULTS.users}, ${SYNTHETIC_DEFAULTS.posts}, ${SYNTHETIC_DEFAULTS.interactions}, ${SYNTHETIC_DEFAULTS.seed}, ${SYNTHETIC_DEFAULTS.communities})

@@ -6,7 +6,7 @@ import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming }
 import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset } from './polis-dataset.js';
 import { silentProgress, type Progress } from './progress.js';
 
-export const PolisVariants = ['groups', 'within', 'likes'] as const;
+export const PolisVariants = ['groups', 'found', 'within', 'likes'] as const;
 export type PolisVariant = (typeof PolisVariants)[number];
 
 interface VariantDefinition {
@@ -20,9 +20,12 @@ interface VariantDefinition {
 }
 
 /**
- * The three ways the ranking is evaluated on a conversation:
+ * The ways the ranking is evaluated on a conversation:
  * (1) communities = Polis's opinion groups, every vote as a signal, bridging across the groups;
- * (2) no groups given: one community of everyone, bridging inside it (the factor model has to find the groups);
+ * (2) no groups given: one community of everyone, bridging across the opinion groups found in the
+ *     votes (`bridging` of one community: a factorisation of the votes, as Polis finds its groups);
+ * (2′) no groups given, bridging inside the community (`bridging-within`: the Community Notes
+ *     factorisation's intercept, its opinion axis found by itself);
  * (3) likes only (what Bluesky sees without feed feedback), communities = Polis's groups, bridging across them.
  */
 export const POLIS_VARIANTS: Readonly<Record<PolisVariant, VariantDefinition>> = {
@@ -35,8 +38,17 @@ export const POLIS_VARIANTS: Readonly<Record<PolisVariant, VariantDefinition>> =
     signalsLabel: 'like + seen + requestLess',
     communities: 'groups',
   },
+  found: {
+    label: '(2) no groups, found',
+    feed: 'polis-found',
+    displayName: 'Polis, groups found',
+    ranking: 'bridging',
+    signals: 'all',
+    signalsLabel: 'like + seen + requestLess',
+    communities: 'everyone',
+  },
   within: {
-    label: '(2) no groups',
+    label: "(2') no groups, intercept",
     feed: 'polis-within',
     displayName: 'Polis, no groups',
     ranking: 'bridging-within',

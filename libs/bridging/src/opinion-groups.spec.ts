@@ -1,0 +1,94 @@
+import { groupEvidence } from './group-evidence.js';
+import { groupInformedConsensus } from './group-consensus.js';
+import { membershipFromAssignment } from './group-membership.js';
+import { InteractionTableBuilder } from './interaction-table.js';
+import { findOpinionGroups } from './opinion-groups.js';
+import { seededRandom } from './random.js';
+import { aggregateCells } from './rating-cells.js';
+import { Signal } from './signal.js';
+
+/**
+ * 70 users: camp A (0–44) and camp B (45–64), unequal, each rating all 30 posts, and 5 passers-by
+ * (65–69) with 3 ratings each. Posts 0–11 are A's (liked by A, pushed away by B), 12–23 B's, 24–26
+ * liked by both (bridging), 27–29 viral in A alone (liked by all of A, seen by B). Users are interned
+ * in `order`, so the same people can be indexed differently.
+ */
+function plantedCamps(order: (u: number) => number = (u) => u) {
+  const rng = seededRandom(5);
+  const b = new InteractionTableBuilder();
+  const camp = (u: number) => (u < 45 ? 0 : u < 65 ? 1 : -1);
+  for (let i = 0; i < 70; i++) b.users.intern(`u${order(i)}`);
+  for (let p = 0; p < 30; p++) b.posts.intern(`p${p}`);
+  for (let u = 0; u < 70; u++) {
+    const index = b.users.intern(`u${u}`);
+    for (let p = 0; p < 30; p++) {
+      if (camp(u) < 0 && p % 10 !== u % 10) continue;
+      const own = p < 12 ? 0 : p < 24 ? 1 : -1;
+      const viral = p >= 27;
+      const approve = viral ? (camp(u) === 0 ? 0.95 : 0.05) : own < 0 ? 0.8 : own === camp(u) ? 0.85 : 0.1;
+      const x = rng.next();
+      const signal = x < approve ? Signal.Like : own >= 0 && x > 0.7 ? Signal.RequestLess : Signal.Seen;
+      b.addIndexed(index, p, signal, p);
+    }
+  }
+  return { table: b.build(), users: b.users, camp };
+}
+
+describe('opinion groups (Polis)', () => {
+  it('finds two unequal camps from the ratings alone and leaves passers-by out', () => {
+    const { table, users, camp } = plantedCamps();
+    const found = findOpinionGroups(aggregateCells(table));
+    expect(found.reliable).toBe(true);
+    const groupOf = (u: number) => found.groupOfUser[users.intern(`u${u}`)]!;
+    const groupOfA = groupOf(0);
+    for (let u = 0; u < 70; u++) {
+      if (camp(u) < 0) expect(groupOf(u)).toBe(-1);
+      else expect(groupOf(u)).toBe(camp(u) === 0 ? groupOfA : 1 - groupOfA);
+    }
+    expect([...found.groupSizes].sort((a, b) => a - b)).toEqual([20, 45]);
+  });
+
+  it('finds the same people together however they are indexed', () => {
+    const { table, users } = plantedCamps();
+    const reversed = plantedCamps((i) => 69 - i);
+    const a = findOpinionGroups(aggregateCells(table));
+    const b = findOpinionGroups(aggregateCells(reversed.table));
+    const together = (found: typeof a, index: typeof users) => (u: number, v: number) =>
+      found.groupOfUser[index.intern(`u${u}`)] === found.groupOfUser[index.intern(`u${v}`)];
+    for (let u = 0; u < 65; u += 3) {
+      for (let v = 1; v < 65; v += 7) expect(together(b, reversed.users)(u, v)).toBe(together(a, users)(u, v));
+    }
+  });
+
+  it('ranks what both camps approve first and the post viral in one camp below it', () => {
+    const { table } = plantedCamps();
+    const cells = aggregateCells(table);
+    const found = findOpinionGroups(cells);
+    const { geoMean, eligible } = groupInformedConsensus(groupEvidence(cells, membershipFromAssignment(found.groupOfUser, found.groupCount)));
+    const ranked = [...geoMean.keys()].filter((p) => eligible[p]).sort((p, q) => geoMean[q]! - geoMean[p]!);
+    expect(ranked.slice(0, 3).sort((p, q) => p - q)).toEqual([24, 25, 26]);
+    // Viral in camp A: its consensus (most of A, almost none of B) is below every bridging post's.
+    const lowestBridging = Math.min(geoMean[24]!, geoMean[25]!, geoMean[26]!);
+    for (const viral of [27, 28, 29]) expect(geoMean[viral]).toBeLessThan(lowestBridging / 2);
+  });
+
+  it('does not look for groups where each person rated a sliver of the posts, as on a social network', () => {
+    const rng = seededRandom(9);
+    const b = new InteractionTableBuilder();
+    for (let u = 0; u < 200; u++) {
+      for (let i = 0; i < 8; i++) b.add(`u${u}`, `p${rng.int(400)}`, rng.next() < 0.5 ? Signal.Like : Signal.Seen, i);
+    }
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    expect(found.observedShare).toBeLessThan(0.05);
+    expect(found.reliable).toBe(false);
+    expect(found.groupOfUser.every((g) => g === -1)).toBe(true);
+  });
+
+  it('groups nobody when too few people rated enough', () => {
+    const b = new InteractionTableBuilder();
+    b.add('u0', 'p0', Signal.Like, 0);
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    expect([...found.groupOfUser]).toEqual([-1]);
+    expect([...found.groupSizes]).toEqual([0, 0]);
+  });
+});
