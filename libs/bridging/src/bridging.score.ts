@@ -1,3 +1,4 @@
+import { BridgingInputError } from './errors.js';
 import {
   fitFactorModel,
   opinionAxis,
@@ -57,6 +58,9 @@ export interface BridgingScores {
  * `model` as `factor.warmStart` for an incremental refresh.
  */
 export function scoreBridging(input: BridgingInput, options: BridgingOptions = {}): BridgingScores {
+  if (input.cells && (options.weights || input.exposurePairs)) {
+    throw new BridgingInputError('pass weights and exposure pairs to aggregateCells when passing cells');
+  }
   const cells =
     input.cells ??
     aggregateCells(input.table, {
