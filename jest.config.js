@@ -15,6 +15,7 @@ const base = {
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
     '^#lib/(.*)$': '<rootDir>/libs/$1/src/index.ts',
+    '^#services/(.*)$': '<rootDir>/services/$1/src/index.ts',
     '^#scripts/(.*)$': '<rootDir>/scripts/$1',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
@@ -25,7 +26,7 @@ export default {
   // Real brokers, servers and replays take longer than unit tests.
   testTimeout: 300_000,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/services/**/*.spec.ts'] },
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/services/**/*.spec.ts', '<rootDir>/eval/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
   ],

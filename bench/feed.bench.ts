@@ -38,7 +38,7 @@ import { Nsid } from '#lib/domain';
 import { Topics } from '#lib/contracts';
 import { CLICKHOUSE } from '#lib/platform';
 import { startApp } from '../services/app/src/app.factory.js';
-import { deterministicDidPlc, startPlcDirectory } from '../services/app/src/eval/plc-directory.server.js';
+import { deterministicDidPlc, startPlcDirectory } from '#lib/testing';
 import { ServiceAuthVerifier } from '../services/feed-generator/src/auth/service-auth.verifier.js';
 import { SignatureVerifier } from '../services/feed-generator/src/auth/signature.verifier.js';
 import { formatLoad, runLoad, type LoadResult } from './http-load.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles the TypeScript of libs/, services/ and bench/ to dist/ with swc (decorators and their
+// Compiles the TypeScript of libs/, services/, eval/ and bench/ to dist/ with swc (decorators and their
 // metadata included, as NestJS needs). Type-checking is `npm run typecheck`, separately.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const result = spawnSync(
   path.join(root, 'node_modules', '.bin', 'swc'),
-  ['libs', 'services', 'bench', '-d', 'dist', '--quiet', '--ignore', '**/*.spec.ts'],
+  ['libs', 'services', 'eval', 'bench', '-d', 'dist', '--quiet', '--ignore', '**/*.spec.ts'],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -1,6 +1,6 @@
 /**
  * The evaluation harness (`npm run eval -- --polis <folder>`) on the two real Polis conversations in
- * ../shared/data/polis. Each conversation goes through the real embedded pipeline twice (every vote;
+ * test/fixtures/polis. Each conversation goes through the real embedded pipeline twice (every vote;
  * likes only): a local Jetstream replay → ingest → in-process bus → scoring → ClickHouse (chDB in
  * memory) → feed generator, with passes and disagrees sent through `sendInteractions` under
  * service-auth JWTs; the ranked feeds, read through getFeedSkeleton, are compared with Polis's own
@@ -15,12 +15,12 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { EvalInputError } from '../../services/app/src/eval/eval.errors.js';
-import { evaluatePolis, type PolisEvalResult, type PolisEvalRow, type PolisVariant } from '../../services/app/src/eval/polis-eval.js';
-import { formatPolisResult } from '../../services/app/src/eval/report.js';
+import { EvalInputError } from '../../eval/eval.errors.js';
+import { evaluatePolis, type PolisEvalResult, type PolisEvalRow, type PolisVariant } from '../../eval/polis-eval.js';
+import { formatPolisResult } from '../../eval/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const DATA = path.resolve(root, '../shared/data/polis');
+const DATA = path.resolve(root, 'test/fixtures/polis');
 const CONVERSATIONS = ['brexit-consensus', '15-per-hour-seattle'] as const;
 
 /** The targets: with every vote (with the Polis groups, and without groups), and with likes only. */

@@ -9,7 +9,7 @@ import { loadConfig, type AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
 import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
-import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
+import { startPlcDirectory, type PlcDirectoryServer } from '#lib/testing';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
 const publisher = 'did:plc:publisher0000000000000000';

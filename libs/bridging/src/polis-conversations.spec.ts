@@ -20,7 +20,7 @@ import { groupInformedConsensus } from './group-consensus.js';
 import { membershipFromAssignment } from './group-membership.js';
 import { spearman, topKOverlap } from './rank-metrics.js';
 
-const DATA = join(process.cwd(), '..', 'shared', 'data', 'polis');
+const DATA = join(process.cwd(), 'test', 'fixtures', 'polis');
 
 /** Targets the project has to meet (the brief): with exposure signals, and with likes only. */
 const TARGET = { exposure: { rho: 0.95, top10: 8 }, likesOnly: { rho: 0.85 } };

@@ -1,4 +1,4 @@
-import { CatchUpProgress, etaSeconds, formatDuration, RateWindow, terminalProgress, type CatchUpState } from './progress.js';
+import { CatchUpProgress, etaSeconds, formatDuration, RateWindow, terminalProgress, terminalProgressReport, type CatchUpState } from './progress.js';
 
 /** A sink that records what was written, as a terminal or as a log file. */
 function sink(isTTY: boolean) {
@@ -55,6 +55,23 @@ describe('progress', () => {
     }
     expect(out.writes).toHaveLength(2);
     expect(out.writes.every((line) => line.endsWith('\n') && !line.includes('\r'))).toBe(true);
+  });
+
+  it('runs phases one after the other on one sink, with notes that clear the line being redrawn', () => {
+    let now = 0;
+    const out = sink(true);
+    const report = terminalProgressReport(out, () => now);
+    report.note('Evaluating brexit-consensus');
+    const phase = report.phase('replay', 100, 'signals');
+    phase.update(0);
+    now = 1_000;
+    phase.update(50);
+    report.note('warning: slow');
+    now = 2_000;
+    phase.finish();
+    expect(out.writes[0]).toBe('\r\x1b[2KEvaluating brexit-consensus\n');
+    expect(out.writes).toContain('\r\x1b[2Kwarning: slow\n');
+    expect(out.writes.at(-1)).toBe('\r\x1b[2Kreplay  done: 50 signals in 2.0 s, 25 signals/s\n');
   });
 
   it('reports a stream catching up with real time, with an ETA, then once when caught up', () => {

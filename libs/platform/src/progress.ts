@@ -130,6 +130,27 @@ export function terminalProgress(options: ProgressOptions): Progress {
   };
 }
 
+/** A run of several phases (keys, replay, scoring…) with notes between them; each phase is one progress line. */
+export interface ProgressReport {
+  phase(label: string, total?: number, unit?: string): Progress;
+  /** A line of its own (a heading, a warning), written below whatever line is being redrawn. */
+  note(line: string): void;
+}
+
+/** Discards everything: for programmatic runs (tests) that only want the results. */
+export const silentProgressReport: ProgressReport = {
+  phase: () => ({ update: () => undefined, finish: () => undefined }),
+  note: () => undefined,
+};
+
+/** A `ProgressReport` whose phases are `terminalProgress` lines on one sink. */
+export function terminalProgressReport(sink: ProgressSink = process.stderr, clock?: () => number): ProgressReport {
+  return {
+    phase: (label, total, unit) => terminalProgress({ label, total, unit, sink, clock }),
+    note: (line) => void sink.write(sink.isTTY === true ? `\r\x1b[2K${line}\n` : `${line}\n`),
+  };
+}
+
 export interface CatchUpState {
   /** Seconds the stream position is behind real time. */
   behindSeconds: number;

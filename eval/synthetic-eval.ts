@@ -1,17 +1,16 @@
 import { Signal } from '#lib/bridging';
-import type { Logger } from '#lib/platform';
+import { silentProgressReport, type Logger, type ProgressReport } from '#lib/platform';
 import { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOptions } from '#lib/testing';
 import { EvalInputError } from './eval.errors.js';
 import type { EvalDataset, EvalVote, VoteKind } from './eval-dataset.js';
 import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
-import { silentProgress, type Progress } from './progress.js';
 
 /** The generator's size and seed (`interactions`: impressions, sent as `interactionSeen`, plus approvals and `requestLess`). */
 export interface SyntheticEvalOptions
   extends Pick<PlantedCommunitiesOptions, 'seed' | 'users' | 'posts' | 'interactions' | 'communities' | 'bridgingPosts' | 'viralPosts'> {
   /** How signals meet the clock (see `ReplayTiming`); default `'live'`. */
   timing?: ReplayTiming;
-  progress?: Progress;
+  progress?: ProgressReport;
   logger?: Logger;
   stallTimeoutMs?: number;
 }
@@ -83,7 +82,7 @@ export async function evaluateSynthetic(options: SyntheticEvalOptions = {}): Pro
   ] as const) {
     if (!Number.isInteger(value) || value < min) throw new EvalInputError(`--${name} must be an integer ≥ ${min}, got ${value}`);
   }
-  const progress = options.progress ?? silentProgress;
+  const progress = options.progress ?? silentProgressReport;
   const spanMs = 86_400_000;
   const planted = plantedCommunities({
     seed: o.seed,

@@ -9,10 +9,10 @@ import { createServiceJwt } from '@atproto/xrpc-server';
 import { stringify } from 'yaml';
 import { loadConfig } from '#lib/config';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
-import type { Logger } from '#lib/platform';
-import { startJetstreamReplayServer, tid, type JetstreamReplayServer } from '#lib/testing';
-import { ScoreSnapshotJob, type SnapshotRun } from '../../../scoring/src/score-snapshot.job.js';
-import { startApp, type RunningApp } from '../app.factory.js';
+import type { Logger, ProgressReport } from '#lib/platform';
+import { startJetstreamReplayServer, startPlcDirectory, tid, type JetstreamReplayServer, type PlcDirectoryServer } from '#lib/testing';
+import { ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
+import { startApp, type RunningApp } from '#services/app';
 import { EvalPipelineError } from './eval.errors.js';
 import {
   actorDids,
@@ -24,8 +24,6 @@ import {
   type ReplayPlan,
   type ScheduledFeedback,
 } from './eval-dataset.js';
-import { startPlcDirectory, type PlcDirectoryServer } from './plc-directory.server.js';
-import type { Progress } from './progress.js';
 
 export interface EvalCommunity {
   id: string;
@@ -64,7 +62,7 @@ export interface PipelineRunOptions {
   timing: ReplayTiming;
   communities: readonly EvalCommunity[];
   feeds: readonly EvalFeed[];
-  progress: Progress;
+  progress: ProgressReport;
   /** The app's own logs; silent by default (progress and results are what the user reads). */
   logger?: Logger;
   /** Give up when nothing new reaches ClickHouse for this long. Default 60 s. */

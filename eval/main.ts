@@ -3,11 +3,10 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { InvalidConfigError } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
-import type { Logger } from '#lib/platform';
+import { silentProgressReport, terminalProgressReport, type Logger } from '#lib/platform';
 import { EvalInputError, EvalPipelineError, EvalUsageError } from './eval.errors.js';
 import { evaluatePolis, PolisVariants, type PolisEvalResult, type PolisVariant } from './polis-eval.js';
 import type { ReplayTiming } from './pipeline-run.js';
-import { silentProgress, terminalProgress } from './progress.js';
 import { formatPolisResult, formatSyntheticResult } from './report.js';
 import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
 
@@ -124,7 +123,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const progress = cli.quiet ? silentProgress : terminalProgress(process.stderr);
+  const progress = cli.quiet ? silentProgressReport : terminalProgressReport(process.stderr);
   const logger: Logger | undefined = cli.verbose ? pino({ level: 'warn' }, pino.destination(2)) : undefined;
   const polisResults: PolisEvalResult[] = [];
   let synthetic: SyntheticEvalResult | undefined;

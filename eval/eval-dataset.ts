@@ -1,6 +1,5 @@
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
-import { generateCid, mulberry32, tid } from '#lib/testing';
-import { deterministicDidPlc } from './plc-directory.server.js';
+import { deterministicDidPlc, generateCid, mulberry32, tid } from '#lib/testing';
 
 /**
  * What an evaluation replays, independent of where it came from (a Polis conversation, the

@@ -1,10 +1,9 @@
 import path from 'node:path';
 import { spearman, topKOverlap } from '#lib/bridging';
-import type { Logger } from '#lib/platform';
+import { silentProgressReport, type Logger, type ProgressReport } from '#lib/platform';
 import { polisAgreeCounts, polisCommentsWithGroupVotes, polisGroupConsensus } from '#lib/testing';
 import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
 import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset } from './polis-dataset.js';
-import { silentProgress, type Progress } from './progress.js';
 
 export const PolisVariants = ['groups', 'found', 'within', 'likes'] as const;
 export type PolisVariant = (typeof PolisVariants)[number];
@@ -69,7 +68,7 @@ export const POLIS_VARIANTS: Readonly<Record<PolisVariant, VariantDefinition>> =
 
 export interface PolisEvalOptions {
   variants?: readonly PolisVariant[];
-  progress?: Progress;
+  progress?: ProgressReport;
   logger?: Logger;
   /** How signals meet the clock (see `ReplayTiming`); default `'live'`. */
   timing?: ReplayTiming;
@@ -140,7 +139,7 @@ export interface PolisEvalResult {
  */
 export async function evaluatePolis(folder: string, options: PolisEvalOptions = {}): Promise<PolisEvalResult> {
   const started = performance.now();
-  const progress = options.progress ?? silentProgress;
+  const progress = options.progress ?? silentProgressReport;
   const variants = options.variants ?? PolisVariants;
   const conversation = loadConversationFolder(folder);
   const name = path.basename(path.resolve(folder));

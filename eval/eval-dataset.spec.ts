@@ -1,13 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { PolisConversation } from '#lib/testing';
+import { deterministicDidPlc, type PolisConversation } from '#lib/testing';
 import { EvalInputError } from './eval.errors.js';
 import { planReplay, postText, type EvalDataset } from './eval-dataset.js';
-import { deterministicDidPlc } from './plc-directory.server.js';
 import { loadConversationFolder, polisDataset } from './polis-dataset.js';
 import { feedOrderScores } from './polis-eval.js';
-import { terminalProgress } from './progress.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2017, 6, 17);
@@ -172,35 +170,5 @@ describe('conversation folder checks', () => {
     await writeFile(path.join(dir, 'comments.csv'), 'timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body\n1,d,0,0,1,0,1,Hi\n');
     await writeFile(path.join(dir, 'votes.csv'), 'timestamp,datetime,comment-id,voter-id,vote\n2,d,0,0,1\n');
     expect(() => loadConversationFolder(dir)).toThrow('bridging across groups needs at least two');
-  });
-});
-
-describe('terminal progress', () => {
-  const sink = (isTTY: boolean) => {
-    const writes: string[] = [];
-    return { writes, sink: { isTTY, write: (text: string) => writes.push(text) } };
-  };
-
-  it('rewrites one line in place on a terminal, with an ETA once a second has passed', () => {
-    let now = 0;
-    const { writes, sink: tty } = sink(true);
-    const phase = terminalProgress(tty, () => now).phase('replay', 100, 'signals');
-    now = 2_000;
-    phase.update(50);
-    phase.finish('ok');
-    expect(writes[0]).toBe('\r\x1b[2Kreplay  50/100 signals  50%  2.0 s, ETA ~2.0 s');
-    expect(writes.slice(1)).toEqual(['\r\x1b[2K', 'replay  done in 2.0 s  ok\n']);
-  });
-
-  it('writes whole lines, at most every 2 s, elsewhere', () => {
-    let now = 0;
-    const { writes, sink: plain } = sink(false);
-    const phase = terminalProgress(plain, () => now).phase('scoring');
-    phase.update(0);
-    now = 500;
-    phase.update(0);
-    now = 2_500;
-    phase.update(0);
-    expect(writes).toEqual(['scoring  0.0 s\n', 'scoring  2.5 s\n']);
   });
 });

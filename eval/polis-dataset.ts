@@ -14,7 +14,7 @@ const REQUIRED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 export const POLIS_ATTRIBUTION =
   'Data was gathered using the Polis software (compdemocracy.org/polis) and is sub-licensed under CC BY 4.0 with Attribution to The Computational Democracy Project.';
 
-/** Case-study pages of the conversations shipped in ../shared/data/polis (named in their README). */
+/** Case-study pages of the conversations shipped in test/fixtures/polis (named in their README). */
 const CASE_STUDIES: Readonly<Record<string, string>> = {
   'brexit-consensus': 'https://compdemocracy.org/case-studies/2017-brexit-consensus',
   '15-per-hour-seattle': 'https://compdemocracy.org/case-studies/2014-seattle-15-per-hour',
