@@ -1,16 +1,34 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
 import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
+import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
+import { ScoreSnapshotJob } from '../../scoring/src/score-snapshot.job.js';
 import { startApp } from './app.factory.js';
+
+/** The demo's feeds: one of each ranking over the planted communities. */
+const FEEDS = {
+  recent: 'demo-recent',
+  bridging: 'demo-bridging',
+  within: 'demo-agree',
+  balanced: 'demo-balanced',
+  gardeners: 'demo-gardeners',
+} as const;
 
 /**
  * `npm run demo`: the embedded pipeline, offline. A local Jetstream replays a generated sample
- * of realistic Bluesky events (real record shapes, power-law activity, planted communities, a
- * few malformed frames); the pipeline ingests, stores and serves it like the live network.
+ * of realistic Bluesky events (real record shapes, power-law activity, planted communities with
+ * planted bridging posts, a few malformed frames); the pipeline ingests, stores, ranks and serves
+ * it like the live network: a bridging feed across the communities, a bridging-within and a
+ * balanced feed of one, and newest-first feeds.
+ *
+ * The terminal output is for a person: a progress bar, the URLs to try, and the skipped frames
+ * summarised by reason (the per-event warnings stay in the log at LOG_LEVEL=warn).
  */
 async function demo(): Promise<void> {
   const base = loadConfig();
@@ -35,58 +53,66 @@ async function demo(): Promise<void> {
   const feedsFile = path.join(dataDir, 'feeds.yaml');
   await writeFile(feedsFile, demoCuration(sample.communities));
 
+  const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
   const replay = await startJetstreamReplayServer({ events: sample.events });
   const config = loadConfig({
     ...process.env,
+    // @NOTE Per-event warnings (the sample's malformed frames) would bury the URLs; they are
+    // summarised below instead. LOG_LEVEL set by the person running the demo wins.
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     DATA_DIR: dataDir,
     JETSTREAM_URL: replay.subscribeUrl,
     FEEDS_FILE: feedsFile,
+    ADMIN_TOKEN: adminToken,
+    // The demo computes its snapshots as soon as the replay is in; afterwards, every 30 s as usual.
+    SCORING_INTERVAL_SECONDS: process.env.SCORING_INTERVAL_SECONDS ?? '30',
   });
   const running = await startApp(config);
-  const log = running.logger.child({ component: 'demo' });
-  log.info({ events: sample.events.length, jetstream: replay.subscribeUrl }, 'replaying the demo sample');
 
-  // Progress of the replay on the terminal (stderr): events in ClickHouse, rate and ETA.
   const progress = terminalProgress({ label: 'replay → ClickHouse', total: sample.counts.mappable, unit: 'events' });
   const scoring = running.app.get(EventBatchConsumer);
-  let watching = true;
-  const replayed = (async () => {
-    while (watching && scoring.stats.written < sample.counts.mappable) {
-      progress.update(scoring.stats.written);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+  while (scoring.stats.written < sample.counts.mappable) {
     progress.update(scoring.stats.written);
-    progress.finish();
-  })();
+    await sleep(200);
+  }
+  progress.update(scoring.stats.written);
+  progress.finish();
+
+  const rankingStarted = performance.now();
+  const runs = await running.app.get(ScoreSnapshotJob).runOnce();
+  const ranked = runs.map((run) => `${run.feed.split('/').at(-1)} ${run.posts} posts`).join(', ');
+  process.stderr.write(`ranked ${runs.length} feeds in ${((performance.now() - rankingStarted) / 1000).toFixed(1)} s: ${ranked}\n`);
 
   const publisher = config.feedGenerator.publisherDid;
-  const feedUrl = (name: string) =>
-    `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=at://${publisher}/app.bsky.feed.generator/${name}&limit=10`;
-  const started = Date.now();
-  for (;;) {
-    const response = await fetch(feedUrl('demo-recent'));
-    const body = (await response.json()) as { feed?: unknown[] };
-    if ((body.feed?.length ?? 0) > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
+  const feedUrl = (name: string) => `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${feedUri(name)}&limit=10`;
+  const firstPost = await firstPostOf(feedUrl(FEEDS.bridging));
+  const ingest = running.app.get(JetstreamIngestService).stats;
+  const skipped = [...ingest.malformedByReason].map(([reason, count]) => `${count} ${reason}`).join(', ');
+
   process.stdout.write(
     [
       '',
-      `Common Ground demo: the feeds are serving (first items after ${((Date.now() - started) / 1000).toFixed(1)} s).`,
+      'Common Ground demo: the feeds are serving.',
       '',
-      `  ${feedUrl('demo-recent')}`,
-      `  ${feedUrl('demo-gardeners')}`,
-      `  ${running.url}/xrpc/app.bsky.feed.describeFeedGenerator`,
-      `  ${running.url}/status`,
+      'Feeds (getFeedSkeleton):',
+      `  bridging across gardeners, cyclists and birders  ${feedUrl(FEEDS.bridging)}`,
+      `  bridging within the gardeners                    ${feedUrl(FEEDS.within)}`,
+      `  the gardeners, both sides balanced               ${feedUrl(FEEDS.balanced)}`,
+      `  newest posts of every community                  ${feedUrl(FEEDS.recent)}`,
       '',
+      firstPost
+        ? `Why is the top bridging post there?  ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(firstPost)}`
+        : 'The bridging feed has no post yet: the sample gave it too little evidence.',
+      `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
+      '',
+      `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),
   );
 
   const stop = async () => {
-    watching = false;
-    await replayed;
     await running.close();
     await replay.close();
     process.exit(0);
@@ -95,19 +121,42 @@ async function demo(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+/** The first post of a feed's first page, or undefined when it is empty. */
+async function firstPostOf(url: string): Promise<string | undefined> {
+  const response = await fetch(url);
+  const body = (await response.json()) as { feed?: { post: string }[] };
+  return body.feed?.[0]?.post;
+}
+
 function demoCuration(communities: { name: string; members: string[]; listUri: string }[]): string {
   const lines = ['# Generated by `npm run demo` for the replayed sample.', 'communities:'];
   for (const community of communities) {
     lines.push(`  ${community.name}:`, '    members:', `      dids: [${community.members.join(', ')}]`, `      lists: [${community.listUri}]`);
   }
+  const all = `[${communities.map((community) => community.name).join(', ')}]`;
   lines.push(
     'feeds:',
-    '  demo-recent:',
+    `  ${FEEDS.bridging}:`,
+    '    displayName: Common ground',
+    '    description: Posts liked across the gardeners, the cyclists and the birders.',
+    `    communities: ${all}`,
+    '    ranking: bridging',
+    `  ${FEEDS.within}:`,
+    '    displayName: Gardeners agree',
+    '    description: What gardeners on both sides of their divide like.',
+    '    communities: [gardeners]',
+    '    ranking: bridging-within',
+    `  ${FEEDS.balanced}:`,
+    '    displayName: Gardeners, balanced',
+    '    description: Both sides of the gardeners, a fair share each.',
+    '    communities: [gardeners]',
+    '    ranking: balanced',
+    `  ${FEEDS.recent}:`,
     '    displayName: Demo, newest',
     '    description: The newest posts of every demo community.',
-    `    communities: [${communities.map((community) => community.name).join(', ')}]`,
+    `    communities: ${all}`,
     '    includeReplies: true',
-    '  demo-gardeners:',
+    `  ${FEEDS.gardeners}:`,
     '    displayName: Gardeners, newest',
     '    communities: [gardeners]',
   );
