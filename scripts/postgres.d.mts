@@ -2,12 +2,12 @@
 export declare class PostgresError extends Error {}
 
 export interface StartedPostgres {
-  /** `postgresql://postgres@127.0.0.1:PORT/postgres` */
+  /** `postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres` */
   url: string;
   port: number;
-  /** Temp folder holding the cluster, its socket and its log; removed by stop(). */
+  /** Temp folder holding the cluster; removed by stop(). */
   dir: string;
-  /** `pg_ctl stop -m fast`, then removes `dir`. */
+  /** Fast shutdown, then removes `dir`. */
   stop(): Promise<void>;
 }
 
@@ -18,6 +18,4 @@ export interface StartPostgresOptions {
   log?: (message: string) => void;
 }
 
-export declare function findPostgresBin(): string | undefined;
-export declare function ensurePostgres(): string;
 export declare function startPostgres(options?: StartPostgresOptions): Promise<StartedPostgres>;

