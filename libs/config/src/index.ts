@@ -1,4 +1,3 @@
 export * from './app.config.js';
 export * from './config.errors.js';
 export * from './kafka-security.config.js';
-export { isPlaceholderSecret } from './secret.rules.js';
