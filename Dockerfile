@@ -19,8 +19,10 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/config ./config
-RUN mkdir -p /data && chown node:node /data
-USER node
+# @NOTE A numeric user: the base image's `node` account (uid and gid 1000). Kubernetes can only
+# check `runAsNonRoot` against a number; deploy/kubernetes runs the pods as the same uid and gid.
+RUN mkdir -p /data && chown 1000:1000 /data
+USER 1000:1000
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"

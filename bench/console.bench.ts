@@ -25,7 +25,7 @@ const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 30);
 const budgetMs = 200;
 const publisher = 'did:plc:benchpublisher00000000000';
-const token = 'console-bench-token-0123456789';
+const token = 'console-bench-token-0123456789abcdef';
 const database = 'console_bench';
 const feedUri = `at://${publisher}/app.bsky.feed.generator/million`;
 

@@ -12,11 +12,17 @@ export interface StartBrokerOptions {
   keepData?: boolean;
   /** How long to wait for "Kafka Server started" (default 90 s). */
   startTimeoutMs?: number;
+  /** Adds a `SECURED` listener (see `securedBrokers`) that authenticates these users with SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+  sasl?: { users: Record<string, string> };
+  /** Adds a `SECURED` listener over TLS: a PEM file with the broker's private key (PKCS#8) and certificate chain. */
+  tls?: { keystoreFile: string };
 }
 
 export interface StartedBroker {
   /** `127.0.0.1:PORT`, the bootstrap address for clients. */
   brokers: string;
+  /** `127.0.0.1:PORT` of the `SECURED` listener, when `sasl` or `tls` was given. */
+  securedBrokers: string | undefined;
   port: number;
   controllerPort: number;
   dataDir: string;

@@ -169,16 +169,39 @@ function randomClusterId() {
   }
 }
 
-function serverProperties({ port, controllerPort, logDir }) {
+/**
+ * A `SECURED` listener beside PLAINTEXT: SASL (PLAIN and SCRAM) for `users`, over TLS with the
+ * key and certificate chain of `tls.keystoreFile` (PEM). The brokers talk among themselves in plaintext.
+ * @param {{ port: number, users?: Record<string, string>, tls?: { keystoreFile: string } }} secured
+ */
+function securedListenerProperties({ users, tls }) {
+  const protocol = users ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : 'SSL';
+  const quote = (value) => JSON.stringify(value);
+  const lines = [`listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURED:${protocol}`];
+  if (users) {
+    const plainUsers = Object.entries(users).map(([name, password]) => `user_${name}=${quote(password)}`);
+    lines.push(
+      'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.secured.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers.join(' ')};`,
+      'listener.name.secured.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.secured.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    );
+  }
+  if (tls) lines.push('listener.name.secured.ssl.keystore.type=PEM', `listener.name.secured.ssl.keystore.location=${tls.keystoreFile}`);
+  return lines;
+}
+
+function serverProperties({ port, controllerPort, logDir, secured }) {
+  const securedListener = secured ? `,SECURED://127.0.0.1:${secured.port}` : '';
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${securedListener}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${securedListener}`,
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    ...(secured ? securedListenerProperties(secured) : ['listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT']),
     `log.dirs=${logDir}`,
     'num.partitions=4',
     'default.replication.factor=1',
@@ -280,7 +303,7 @@ function installExitHook() {
 
 /**
  * Starts a single-node KRaft broker on 127.0.0.1.
- * @param {{ port?: number, controllerPort?: number, dataDir?: string, keepData?: boolean, startTimeoutMs?: number }} [options]
+ * @param {{ port?: number, controllerPort?: number, dataDir?: string, keepData?: boolean, startTimeoutMs?: number, sasl?: { users: Record<string, string> }, tls?: { keystoreFile: string } }} [options]
  *   `dataDir`: the folder for config, data and logs (reused when it holds a formatted broker; never removed).
  *   Without it a temporary folder is made and removed by `stop()` unless `keepData` is true.
  */
@@ -296,6 +319,12 @@ export async function startBroker(options = {}) {
   const port = options.port ?? previous.port ?? (await freePort());
   let controllerPort = options.controllerPort ?? previous.controllerPort ?? (await freePort());
   while (controllerPort === port) controllerPort = await freePort();
+  let securedPort;
+  if (options.sasl || options.tls) {
+    securedPort = await freePort();
+    while (securedPort === port || securedPort === controllerPort) securedPort = await freePort();
+  }
+  const secured = securedPort === undefined ? undefined : { port: securedPort, users: options.sasl?.users, tls: options.tls };
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
   const dataPath = path.join(runDir, 'data');
@@ -304,7 +333,7 @@ export async function startBroker(options = {}) {
   const stdoutLog = path.join(logsPath, 'stdout.log');
   const propsFile = path.join(runDir, 'server.properties');
   await mkdir(logsPath, { recursive: true });
-  await writeFile(propsFile, serverProperties({ port, controllerPort, logDir: dataPath }));
+  await writeFile(propsFile, serverProperties({ port, controllerPort, logDir: dataPath, secured }));
   await writeFile(path.join(runDir, 'log4j.properties'), log4jProperties(serverLog));
   const classPath = `${libs}${path.sep}*`;
 
@@ -321,6 +350,10 @@ export async function startBroker(options = {}) {
       randomClusterId(),
       '-c',
       propsFile,
+      // SCRAM credentials live in the cluster metadata: KRaft takes the first ones at format time.
+      ...Object.entries(options.sasl?.users ?? {}).flatMap(([name, password]) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${name},password=${password}]`]),
+      ),
     ]).catch((error) => {
       if (error?.cause?.code === 'ENOENT') {
         throw new Error(`${javaBin()} was not found: install Java 17+ (or set JAVA_HOME) to run the Kafka broker`);
@@ -433,6 +466,7 @@ export async function startBroker(options = {}) {
 
   return {
     brokers: `127.0.0.1:${port}`,
+    securedBrokers: securedPort === undefined ? undefined : `127.0.0.1:${securedPort}`,
     port,
     controllerPort,
     dataDir: runDir,

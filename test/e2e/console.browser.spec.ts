@@ -10,7 +10,7 @@ import { startApp, type RunningApp } from '../../services/app/src/app.factory.js
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
-const adminToken = 'console-test-token-0123456789';
+const adminToken = 'console-test-token-0123456789abcdef';
 const artifacts = path.resolve('test-artifacts', 'console');
 
 /** The shared poll, with this file's longer default timeout (a replay runs first). */

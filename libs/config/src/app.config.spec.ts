@@ -34,3 +34,54 @@ describe('loadConfig', () => {
     expect((error as Error).message).toContain('Invalid environment variables');
   });
 });
+
+describe('loadConfig refuses secrets nobody chose', () => {
+  const strongToken = 'f3a9c1d7e5b24a6890cd13ef57ab92c4';
+  const issuesOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof InvalidConfigError) return error;
+      throw error;
+    }
+    throw new Error('expected an InvalidConfigError');
+  };
+
+  it.each(['change-me', 'changeme', 'CHANGE_ME', 'secret', 'password', 'admin', 'change-me-to-a-long-random-token', 'x'.repeat(40), 'your-token-here-0123456789abcdefgh'])(
+    'refuses the placeholder ADMIN_TOKEN "%s" without repeating it',
+    (token) => {
+      const error = issuesOf({ ADMIN_TOKEN: token });
+      expect(error.issues).toEqual([{ variable: 'ADMIN_TOKEN', message: expect.stringContaining('placeholder') }]);
+      expect(error.message).not.toContain(token);
+    },
+  );
+
+  it('refuses an ADMIN_TOKEN shorter than 32 characters and accepts a long random one', () => {
+    const error = issuesOf({ ADMIN_TOKEN: strongToken.slice(0, 31) });
+    expect(error.issues).toEqual([{ variable: 'ADMIN_TOKEN', message: 'must be at least 32 characters, got 31' }]);
+    expect(loadConfig({ ADMIN_TOKEN: strongToken }).feedGenerator.adminToken).toBe(strongToken);
+    expect(loadConfig({}).feedGenerator.adminToken).toBeUndefined();
+  });
+
+  it('refuses a placeholder ClickHouse password when one is set, and accepts none', () => {
+    const server = { CLICKHOUSE_URL: 'http://clickhouse:8123', CLICKHOUSE_USER: 'common_ground' };
+    expect(issuesOf({ ...server, CLICKHOUSE_PASSWORD: 'change-me' }).issues.map((i) => i.variable)).toEqual(['CLICKHOUSE_PASSWORD']);
+    expect(loadConfig({ ...server, CLICKHOUSE_PASSWORD: 'q8Zr-41vT-Lm2w-9Xk' }).clickhouse).toMatchObject({ password: 'q8Zr-41vT-Lm2w-9Xk' });
+    expect(loadConfig(server).clickhouse).toMatchObject({ password: '' });
+  });
+
+  it('lists every bad secret in one error', () => {
+    const error = issuesOf({
+      ADMIN_TOKEN: 'short-token',
+      CLICKHOUSE_URL: 'http://clickhouse:8123',
+      CLICKHOUSE_PASSWORD: 'password',
+      KAFKA_BROKERS: 'kafka:9092',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'common-ground',
+      KAFKA_SASL_PASSWORD: 'admin',
+      BSKY_APP_PASSWORD: 'secret',
+    });
+    expect(error.issues.map((issue) => issue.variable).sort()).toEqual(['ADMIN_TOKEN', 'BSKY_APP_PASSWORD', 'CLICKHOUSE_PASSWORD', 'KAFKA_SASL_PASSWORD']);
+    expect(error.message).toContain('Invalid environment variables');
+  });
+});

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { InvalidConfigError } from './config.errors.js';
 import { EnvReader } from './env.reader.js';
+import { readKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.config.js';
 
 export const Roles = ['all', 'ingest', 'scoring', 'feed-generator'] as const;
 export type Role = (typeof Roles)[number];
@@ -9,7 +10,7 @@ export type LogLevel = (typeof LogLevels)[number];
 
 export type BusConfig =
   | { kind: 'in-process' }
-  | {
+  | (KafkaSecurityConfig & {
       kind: 'kafka';
       brokers: string[];
       clientId: string;
@@ -21,7 +22,7 @@ export type BusConfig =
       compression: 'zstd' | 'gzip' | 'none';
       /** Idempotent producers a publish is spread over, by key. */
       producers: number;
-    };
+    });
 
 export type ClickHouseConfig =
   | { kind: 'embedded'; path: string; database: string }
@@ -122,6 +123,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           topicPrefix: read.string('KAFKA_TOPIC_PREFIX', ''),
           compression: read.oneOf('KAFKA_COMPRESSION', ['zstd', 'gzip', 'none'] as const, 'zstd'),
           producers: read.integer('KAFKA_PRODUCERS', 2, { min: 1, max: 16 }),
+          ...readKafkaSecurity(read),
         };
   if (bus.kind === 'in-process' && role !== 'all') {
     read.problem('KAFKA_BROKERS', `required when CG_ROLE=${role}: separate processes talk through Kafka`);
@@ -139,7 +141,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           kind: 'server',
           url: clickhouseUrl,
           username: read.string('CLICKHOUSE_USER', 'default'),
-          password: read.string('CLICKHOUSE_PASSWORD', ''),
+          password: read.secret('CLICKHOUSE_PASSWORD') ?? '',
           database,
         };
   if (clickhouse.kind === 'embedded' && role !== 'all') {
@@ -173,11 +175,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     feedsFile: path.resolve(read.string('FEEDS_FILE', './config/feeds.yaml')),
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
-    adminToken: read.optionalString('ADMIN_TOKEN'),
+    adminToken: read.secret('ADMIN_TOKEN', { minLength: 32 }),
   };
-  if (feedGenerator.adminToken !== undefined && feedGenerator.adminToken.length < 16) {
-    read.problem('ADMIN_TOKEN', 'must be at least 16 characters');
-  }
 
   const config: AppConfig = {
     role,
@@ -195,7 +194,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     publishing: {
       service: read.url('BSKY_SERVICE', 'https://bsky.social', ['http:', 'https:'])!,
       identifier: read.optionalString('BSKY_IDENTIFIER'),
-      appPassword: read.optionalString('BSKY_APP_PASSWORD'),
+      appPassword: read.secret('BSKY_APP_PASSWORD'),
       avatarFile: read.optionalString('FEED_AVATAR_FILE'),
     },
   };

@@ -1,4 +1,5 @@
 import { ConfigIssue } from './config.errors.js';
+import { isPlaceholderSecret } from './secret.rules.js';
 
 /**
  * Typed readers over a raw environment map. Each reader records a problem instead of throwing,
@@ -20,6 +21,22 @@ export class EnvReader {
 
   optionalString(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /**
+   * An optional secret. Refuses values known from examples and defaults, and values shorter than
+   * `minLength`.
+   * @NOTE The messages never repeat the value, unlike the other readers: the error goes to logs.
+   */
+  secret(name: string, rules: { minLength?: number } = {}): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    if (isPlaceholderSecret(value)) {
+      this.issues.push({ variable: name, message: 'is a placeholder from an example or a default install: choose a long random value' });
+    } else if (rules.minLength !== undefined && value.length < rules.minLength) {
+      this.issues.push({ variable: name, message: `must be at least ${rules.minLength} characters, got ${value.length}` });
+    }
+    return value;
   }
 
   integer(name: string, fallback: number, range: { min?: number; max?: number } = {}): number {

@@ -10,6 +10,7 @@ import {
   type TopicSpec,
 } from '#lib/contracts';
 import {
+  kafkaJsSecurity,
   resolveKafkaBusOptions,
   type KafkaBusOptions,
   type KafkaCompression,
@@ -81,6 +82,7 @@ export class KafkaBus implements MessageBus {
     this.kafka = new Kafka({
       clientId: this.options.clientId,
       brokers: this.options.brokers,
+      ...kafkaJsSecurity(this.options),
       connectionTimeout: this.options.connectionTimeoutMs,
       requestTimeout: this.options.requestTimeoutMs,
       enforceRequestTimeout: true,

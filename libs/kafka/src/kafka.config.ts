@@ -1,4 +1,20 @@
+import type { KafkaConfig as KafkaJsConfig } from 'kafkajs';
+
 export type KafkaCompression = 'zstd' | 'gzip' | 'none';
+
+/** TLS to the brokers, as PEM text. No field set: TLS with the system's trusted CAs. */
+export interface KafkaTlsOptions {
+  ca?: string;
+  /** Client certificate and its key, for brokers that authenticate clients by certificate. */
+  cert?: string;
+  key?: string;
+}
+
+export interface KafkaSaslOptions {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
 
 export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -11,6 +27,10 @@ export type KafkaLog = (level: KafkaLogLevel, message: string, extra?: Record<st
 export interface KafkaBusOptions {
   /** `host:port` of one or more brokers. */
   brokers: string[];
+  /** Encrypt connections to the brokers (absent: plaintext). */
+  ssl?: KafkaTlsOptions;
+  /** Authenticate to the brokers (absent: no SASL). */
+  sasl?: KafkaSaslOptions;
   clientId?: string;
   /**
    * Producer compression (default zstd, through Node's own zlib: the fastest here and the smallest;
@@ -56,7 +76,7 @@ export interface KafkaBusOptions {
   log?: KafkaLog;
 }
 
-export type ResolvedKafkaBusOptions = Required<KafkaBusOptions>;
+export type ResolvedKafkaBusOptions = Required<Omit<KafkaBusOptions, 'ssl' | 'sasl'>> & Pick<KafkaBusOptions, 'ssl' | 'sasl'>;
 
 export const defaultKafkaLog: KafkaLog = (level, message, extra = {}) => {
   const { namespace, stack: _stack, ...rest } = extra;
@@ -72,6 +92,8 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
   }
   return {
     brokers: options.brokers,
+    ssl: options.ssl,
+    sasl: options.sasl,
     clientId: options.clientId ?? 'common-ground',
     compression: options.compression ?? 'zstd',
     producers: options.producers ?? 2,
@@ -92,6 +114,27 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     logLevel: options.logLevel ?? 'warn',
     log: options.log ?? defaultKafkaLog,
   };
+}
+
+/**
+ * The kafkajs `ssl` and `sasl` client options. Nothing set gives neither (plaintext, no
+ * authentication); TLS without files gives `ssl: true`, kafkajs's TLS with the system's CAs.
+ */
+export function kafkaJsSecurity(options: Pick<KafkaBusOptions, 'ssl' | 'sasl'>): Pick<KafkaJsConfig, 'ssl' | 'sasl'> {
+  const security: Pick<KafkaJsConfig, 'ssl' | 'sasl'> = {};
+  if (options.ssl !== undefined) {
+    const { ca, cert, key } = options.ssl;
+    security.ssl =
+      ca === undefined && cert === undefined && key === undefined
+        ? true
+        : { ...(ca !== undefined && { ca: [ca] }), ...(cert !== undefined && { cert }), ...(key !== undefined && { key }) };
+  }
+  if (options.sasl !== undefined) {
+    const { mechanism, username, password } = options.sasl;
+    // kafkajs types one object per mechanism; these three take the same fields.
+    security.sasl = { mechanism, username, password } as KafkaJsConfig['sasl'];
+  }
+  return security;
 }
 
 /** Parses a comma-separated broker list such as the `KAFKA_BROKERS` environment variable. */

@@ -49,6 +49,8 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
     publishTimeoutMs: config.bus.publishTimeoutMs,
     compression: config.bus.compression,
     producers: config.bus.producers,
+    ssl: config.bus.ssl,
+    sasl: config.bus.sasl,
     log: (level, message, extra) => kafkaLogger[level](extra ?? {}, message),
   });
   return config.bus.topicPrefix ? new PrefixedBus(bus, config.bus.topicPrefix) : bus;
