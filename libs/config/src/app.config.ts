@@ -51,6 +51,12 @@ export interface HttpConfig {
   /** Every role serves HTTP: XRPC in the feed generator, health and metrics everywhere. */
   port: number;
   bindHost: string;
+  /**
+   * Operations listener in every role: `/status`, `/metrics` and the detailed `/ready` report.
+   * They cost queries and name feeds and internals, so they stay off the public port.
+   */
+  opsPort: number;
+  opsBindHost: string;
 }
 
 export interface FeedGeneratorConfig {
@@ -186,6 +192,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     http: {
       port: read.integer('HTTP_PORT', 3000, { min: 0, max: 65_535 }),
       bindHost: read.string('HTTP_BIND_HOST', '0.0.0.0'),
+      opsPort: read.integer('OPS_PORT', 9464, { min: 0, max: 65_535 }),
+      opsBindHost: read.string('OPS_BIND_HOST', '127.0.0.1'),
     },
     bus,
     clickhouse,

@@ -77,7 +77,7 @@ async function demo(): Promise<void> {
       `  ${feedUrl('demo-recent')}`,
       `  ${feedUrl('demo-gardeners')}`,
       `  ${running.url}/xrpc/app.bsky.feed.describeFeedGenerator`,
-      `  ${running.url}/status`,
+      `  ${running.opsUrl}/status`,
       '',
       'Press Ctrl-C to stop.',
       '',
