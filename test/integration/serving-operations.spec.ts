@@ -106,6 +106,7 @@ describe('the public port and the ops port', () => {
   it('binds the ops port to loopback unless configured otherwise', () => {
     expect(loadConfig({}).http).toMatchObject({ port: 3000, bindHost: '0.0.0.0', opsPort: 9464, opsBindHost: '127.0.0.1' });
     expect(loadConfig({ OPS_PORT: '9100', OPS_BIND_HOST: '0.0.0.0' }).http).toMatchObject({ opsPort: 9100, opsBindHost: '0.0.0.0' });
+    expect(() => loadConfig({ OPS_PORT: '3000' })).toThrow(/OPS_PORT: must differ from HTTP_PORT/);
   });
 
   // Before any fresh snapshot exists (the explanations below write one): every ranked feed's newest snapshot is stale.

@@ -207,6 +207,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       avatarFile: read.optionalString('FEED_AVATAR_FILE'),
     },
   };
+  if (config.http.opsPort !== 0 && config.http.opsPort === config.http.port) {
+    read.problem('OPS_PORT', `must differ from HTTP_PORT (${config.http.port}): the ops endpoints stay off the public port`);
+  }
   if (read.issues.length > 0) throw new InvalidConfigError(read.issues);
   return config;
 }
