@@ -51,6 +51,7 @@ const running = await startApp(
     ADMIN_TOKEN: token,
     SCORING_SNAPSHOTS: 'false',
     HTTP_PORT: '0',
+    OPS_PORT: '0',
     HTTP_BIND_HOST: '127.0.0.1',
     // Nothing to ingest here (the Jetstream address is a closed port): keep its retries quiet.
     LOG_LEVEL: 'error',

@@ -56,12 +56,13 @@ const running = await startApp(
     FEEDS_FILE: path.join(dir, 'feeds.yaml'),
     FEEDGEN_PUBLISHER_DID: publisher,
     HTTP_PORT: '0',
+    OPS_PORT: '0',
     HTTP_BIND_HOST: '127.0.0.1',
     SCORING_INTERVAL_SECONDS: '86400',
     LOG_LEVEL: 'warn',
   }),
 );
-const status = async () => (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };
+const status = async () => (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
 
 await replay.waitForConnections(1);
 const started = performance.now();

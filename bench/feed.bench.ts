@@ -82,6 +82,7 @@ const config = loadConfig({
   PLC_URL: plc.url,
   IDENTITY_ALLOW_INSECURE: 'true',
   HTTP_PORT: '0',
+  OPS_PORT: '0',
   HTTP_BIND_HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
 });

@@ -59,6 +59,7 @@ const base = loadConfig({
   INGEST_BATCH_SIZE: process.env.BENCH_INGEST_BATCH ?? '10000',
   SCORING_SNAPSHOTS: 'false',
   HTTP_PORT: '0',
+  OPS_PORT: '0',
   HTTP_BIND_HOST: '127.0.0.1',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
 });

@@ -150,6 +150,7 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
       DATA_DIR: dir,
       FEEDS_FILE: feedsFile,
       HTTP_PORT: '0',
+      OPS_PORT: '0',
       HTTP_BIND_HOST: '127.0.0.1',
       SCORING_INTERVAL_SECONDS: '86400',
       LOG_LEVEL: 'silent',
@@ -200,7 +201,7 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
     let lastGrowth = performance.now();
     let lastDone = -1;
     for (;;) {
-      status = await fetchStatus(app.url);
+      status = await fetchStatus(app.opsUrl);
       sender.throwIfFailed();
       const done = Math.min(status.store.events, plan.expected.events) + Math.min(status.store.interactions, plan.expected.interactions);
       settlePhase.update(

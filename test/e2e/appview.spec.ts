@@ -174,6 +174,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
       FEEDS_FILE: path.join(dir, 'feeds.yaml'),
       HTTP_PORT: String(port),
       HTTP_BIND_HOST: '127.0.0.1',
+      OPS_PORT: '0',
       FEEDGEN_HOSTNAME: `localhost:${port}`,
       FEEDGEN_SERVICE_DID: serviceDid,
       FEEDGEN_PUBLISHER_DID: publisher.did,
@@ -194,7 +195,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
       return verify(authorization, lxm);
     });
     await waitFor('our ingest connected to the Jetstream endpoint', async () => {
-      const status = (await (await fetch(`${running!.url}/status`)).json()) as { ingest: { connected: boolean } };
+      const status = (await (await fetch(`${running!.opsUrl}/status`)).json()) as { ingest: { connected: boolean } };
       return status.ingest.connected ? true : undefined;
     });
     console.log(

@@ -94,7 +94,7 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
       ),
     );
     await waitFor('the replay in ClickHouse', async () => {
-      const status = (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };
+      const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
     });
     await running.app.get(ScoreSnapshotJob).runOnce();

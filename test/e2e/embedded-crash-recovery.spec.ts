@@ -36,6 +36,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
   let replay: JetstreamReplayServer;
   let child: ChildProcess | undefined;
   let port: number;
+  let opsPort: number;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-crash-'));
@@ -45,6 +46,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
     // Paced, so that the kill lands in the middle of the replay.
     replay = await startJetstreamReplayServer({ events: file, pace: { eventsPerSecond: 15_000 } });
     port = await freePort();
+    opsPort = await freePort();
   });
 
   afterAll(async () => {
@@ -61,6 +63,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
       FEEDS_FILE: path.join(dir, 'feeds.yaml'),
       HTTP_PORT: String(port),
       HTTP_BIND_HOST: '127.0.0.1',
+      OPS_PORT: String(opsPort),
       INGEST_BATCH_SIZE: '2000',
       INGEST_BATCH_MAX_WAIT_MS: '200',
       LOG_LEVEL: 'warn',
@@ -71,7 +74,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
   }
 
   const status = async (): Promise<Status> => {
-    const response = await fetch(`http://127.0.0.1:${port}/status`);
+    const response = await fetch(`http://127.0.0.1:${opsPort}/status`);
     if (!response.ok) throw new Error(`status ${response.status}`);
     return (await response.json()) as Status;
   };

@@ -70,7 +70,7 @@ describe('embedded pipeline: replayed Jetstream → ingest → in-process bus �
     await rm(dir, { recursive: true, force: true });
   });
 
-  const status = async (): Promise<Status> => (await (await fetch(`${running.url}/status`)).json()) as Status;
+  const status = async (): Promise<Status> => (await (await fetch(`${running.opsUrl}/status`)).json()) as Status;
 
   it('stores every well-formed event once and counts the malformed frames it skipped', async () => {
     const final = await waitFor('every event in ClickHouse', async () => {

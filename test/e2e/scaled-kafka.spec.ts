@@ -36,6 +36,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
   let clickhouse: AppProcess;
   let replay: JetstreamReplayServer;
   const services = new Map<string, AppProcess>();
+  /** The ops port of each role, where `/status` is served. */
   const ports = new Map<string, number>();
 
   const status = async (role = 'feed-generator'): Promise<Status> => {
@@ -53,8 +54,8 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 12_000 } });
     for (const role of ['scoring', 'feed-generator', 'ingest']) {
-      const port = await freePort();
-      ports.set(role, port);
+      const [port, opsPort] = [await freePort(), await freePort()];
+      ports.set(role, opsPort);
       services.set(
         role,
         new AppProcess(role, appEntry, {
@@ -70,6 +71,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
           JETSTREAM_URL: replay.subscribeUrl,
           HTTP_PORT: String(port),
           HTTP_BIND_HOST: '127.0.0.1',
+          OPS_PORT: String(opsPort),
           LOG_LEVEL: 'warn',
         }),
       );

@@ -43,7 +43,7 @@ describe('the Jetstream cursor', () => {
       ),
     );
   };
-  const status = async () => (await (await fetch(`${running!.url}/status`)).json()) as Status;
+  const status = async () => (await (await fetch(`${running!.opsUrl}/status`)).json()) as Status;
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-cursor-'));

@@ -49,14 +49,14 @@ function total(samples: Sample[], name: string, where: Record<string, string> = 
 }
 
 async function scrape(app: RunningApp): Promise<Sample[]> {
-  const response = await fetch(`${app.url}/metrics`);
+  const response = await fetch(`${app.opsUrl}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseMetrics(await response.text());
 }
 
 async function readiness(app: RunningApp): Promise<{ status: number; body: { status: string; checks: Record<string, boolean>; snapshot: { applies: boolean } } }> {
-  const response = await fetch(`${app.url}/ready`);
+  const response = await fetch(`${app.opsUrl}/ready`);
   return { status: response.status, body: (await response.json()) as never };
 }
 

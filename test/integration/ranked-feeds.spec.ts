@@ -82,7 +82,7 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     );
     agent = new AtpAgent({ service: running.url });
     await waitFor('the replay in ClickHouse', async () => {
-      const status = (await (await fetch(`${running.url}/status`)).json()) as { store: { events: number } };
+      const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
     });
     await running.app.get(ScoreSnapshotJob).runOnce();

@@ -154,6 +154,21 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.posts MATERIALIZE PROJECTION posts_by_time`,
     ],
   },
+  {
+    version: 5,
+    name: 'snapshot ranks by post',
+    statements: [
+      // @NOTE Explaining one post reads its rank through this projection, sorted by post within each
+      // snapshot (a binary search to one granule), then that rank's row by the table's own key:
+      // never a scan of the whole snapshot. Pruning deletes snapshots with lightweight deletes,
+      // which a table with projections refuses unless told to rebuild them.
+      `ALTER TABLE {db}.feed_scores MODIFY SETTING lightweight_mutation_projection_mode = 'rebuild'`,
+      `ALTER TABLE {db}.feed_scores ADD PROJECTION IF NOT EXISTS feed_scores_by_uri (
+        SELECT feed, snapshot, uri, rank ORDER BY (feed, snapshot, uri)
+      )`,
+      `ALTER TABLE {db}.feed_scores MATERIALIZE PROJECTION feed_scores_by_uri`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -52,6 +52,12 @@ export interface HttpConfig {
   /** Every role serves HTTP: XRPC in the feed generator, health and metrics everywhere. */
   port: number;
   bindHost: string;
+  /**
+   * Operations listener in every role: `/status`, `/metrics` and the detailed `/ready` report.
+   * They cost queries and name feeds and internals, so they stay off the public port.
+   */
+  opsPort: number;
+  opsBindHost: string;
 }
 
 export interface FeedGeneratorConfig {
@@ -185,6 +191,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     http: {
       port: read.integer('HTTP_PORT', 3000, { min: 0, max: 65_535 }),
       bindHost: read.string('HTTP_BIND_HOST', '0.0.0.0'),
+      opsPort: read.integer('OPS_PORT', 9464, { min: 0, max: 65_535 }),
+      opsBindHost: read.string('OPS_BIND_HOST', '127.0.0.1'),
     },
     bus,
     clickhouse,
@@ -198,6 +206,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       avatarFile: read.optionalString('FEED_AVATAR_FILE'),
     },
   };
+  if (config.http.opsPort !== 0 && config.http.opsPort === config.http.port) {
+    read.problem('OPS_PORT', `must differ from HTTP_PORT (${config.http.port}): the ops endpoints stay off the public port`);
+  }
   if (read.issues.length > 0) throw new InvalidConfigError(read.issues);
   return config;
 }

@@ -41,6 +41,25 @@ describe('CurationStore', () => {
     expect(store.snapshot!.curation.feeds.has('birds-mixed')).toBe(false);
   });
 
+  it('refreshes to a valid file, and keeps the last good definitions through a mistake or a missing file', async () => {
+    const store = new CurationStore(file);
+    await expect(new CurationStore(path.join(dir, 'missing.yaml')).refresh()).rejects.toThrow(InvalidCurationError);
+    expect((await store.refresh()).snapshot.curation.feeds.has('birds')).toBe(true);
+
+    await writeFile(file, initial.replace('communities: [birders]', 'communities: [nobody]'));
+    const broken = await store.refresh();
+    expect(broken.snapshot.curation.feeds.get('birds')!.communities).toEqual(['birders']);
+    expect(broken.rejected?.message).toContain('feeds.birds.communities');
+
+    await rm(file);
+    expect((await store.refresh()).rejected?.message).toContain('cannot be read');
+
+    await writeFile(file, initial.replace('displayName: Birds', 'displayName: Birds, newest'));
+    const fixed = await store.refresh();
+    expect(fixed.rejected).toBeUndefined();
+    expect(fixed.snapshot.curation.feeds.get('birds')!.displayName).toBe('Birds, newest');
+  });
+
   it('picks up a curator edit, and keeps the previous definitions when the edit has a mistake', async () => {
     const store = new CurationStore(file);
     await store.load();

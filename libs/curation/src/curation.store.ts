@@ -45,6 +45,28 @@ export class CurationStore {
   }
 
   /**
+   * Reads the file again for a reader that must keep working through a curator's mistake (the
+   * snapshot runs): a new valid version replaces the current one; a file that cannot be read or
+   * does not validate is returned as `rejected` while the last good version stays in force. Only
+   * when no version was ever good does it throw.
+   */
+  async refresh(): Promise<{ snapshot: CurationSnapshot; rejected?: InvalidCurationError }> {
+    try {
+      const text = await readFile(this.file, 'utf8').catch((error: unknown) => {
+        throw new InvalidCurationError([
+          { file: this.file, line: 0, column: 0, field: '(file)', message: `cannot be read: ${(error as Error).message}` },
+        ]);
+      });
+      if (this.current && hash(text) === this.current.version) return { snapshot: this.current };
+      this.current = { curation: parseCuration(text, this.file), version: hash(text), text };
+      return { snapshot: this.current };
+    } catch (error) {
+      if (!(error instanceof InvalidCurationError) || !this.current) throw error;
+      return { snapshot: this.current, rejected: error };
+    }
+  }
+
+  /**
    * Checks the file every `intervalMs`; a new valid version goes to `onChange`, an invalid one to
    * `onInvalid` (once per version) while the previous definitions stay in force.
    */

@@ -17,7 +17,7 @@ const INSERT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 /**
  * Every metric the services export, with its name, help and labels in one place, on a registry of
  * its own (so several applications in one process, as in the tests, never share counters).
- * `GET /metrics` serves `scrape()`.
+ * `GET /metrics` on the ops port serves `scrape()`.
  *
  * @NOTE Most counters mirror running totals the services already keep for `/status` (IngestStats,
  * ScoringStats, …): a collector copies them at scrape time with `setTotal`, instead of increments
@@ -59,6 +59,8 @@ export class Metrics {
   readonly snapshotFeedDuration = this.gauge('cg_scoring_feed_duration_seconds', 'Duration of the last snapshot of each feed.', ['feed']);
   readonly snapshotAge = this.gauge('cg_snapshot_age_seconds', 'Age of the newest complete score snapshot of each ranked feed, from the store.', ['feed']);
   readonly snapshotPosts = this.gauge('cg_snapshot_posts', 'Posts in the newest complete score snapshot of each ranked feed.', ['feed']);
+  readonly snapshotStale = this.gauge('cg_snapshot_stale', '1 when the newest score snapshot of a ranked feed is older than 3 scoring intervals + 60 s (it is still served).', ['feed']);
+  readonly curationInvalid = this.gauge('cg_curation_invalid', '1 while the curator file on disk is rejected and the last good definitions stay in force.');
 
   // ClickHouse.
   readonly clickhouseInsertDuration = this.histogram('cg_clickhouse_insert_duration_seconds', 'ClickHouse insert latency, by table.', ['table'], INSERT_BUCKETS);

@@ -22,7 +22,6 @@ import { Topics, type MessageBus } from '#lib/contracts';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
 import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
-import { MetricsController } from './metrics.controller.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_HISTORY, PipelineHistory } from './pipeline-history.js';
 import { ReadinessService } from './readiness.js';
@@ -56,7 +55,12 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
   return config.bus.topicPrefix ? new PrefixedBus(bus, config.bus.topicPrefix) : bus;
 }
 
+/** How often a serving process looks at the freshness of the snapshots it serves. */
+const FRESHNESS_WATCH_MS = 30_000;
+
 class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private freshnessTimer?: NodeJS.Timeout;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
@@ -75,11 +79,19 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
       if (!report.checks.clickhouse) return;
       metrics.snapshotAge.reset();
       metrics.snapshotPosts.reset();
+      metrics.snapshotStale.reset();
       for (const feed of report.snapshot.feeds) {
         if (feed.ageSeconds !== null) metrics.snapshotAge.set({ feed: feed.shortname }, feed.ageSeconds);
         if (feed.posts !== null) metrics.snapshotPosts.set({ feed: feed.shortname }, feed.posts);
+        metrics.snapshotStale.set({ feed: feed.shortname }, feed.stale ? 1 : 0);
       }
     });
+    if (this.config.role === 'all' || this.config.role === 'feed-generator') {
+      // @NOTE Where feeds are served, freshness is watched even when nobody probes or scrapes, so
+      // a stale snapshot is logged (ReadinessService warns when a feed turns stale).
+      this.freshnessTimer = setInterval(() => void readiness.check().catch(() => undefined), FRESHNESS_WATCH_MS);
+      this.freshnessTimer.unref();
+    }
     if (this.config.role === 'all' || this.config.role === 'scoring') {
       const groups = scoringConsumerGroups(this.config);
       const watched = [
@@ -98,6 +110,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.freshnessTimer);
     await this.history.stop();
   }
 
@@ -108,7 +121,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
 }
 
 /**
- * Config, logger, message bus, ClickHouse, metrics (`GET /metrics`) and readiness for every
+ * Config, logger, message bus, ClickHouse, metrics (scraped on the ops port) and readiness for every
  * service in the process. The bus and the database are chosen by configuration (in-process or
  * Kafka; chDB or a server); nothing above this module knows which.
  */
@@ -121,7 +134,6 @@ export class PlatformModule {
     const metrics = new Metrics();
     return {
       module: PlatformModule,
-      controllers: [MetricsController],
       providers: [
         { provide: Metrics, useValue: metrics },
         { provide: PipelineHistory, useFactory: () => new PipelineHistory(metrics, DEFAULT_HISTORY) },

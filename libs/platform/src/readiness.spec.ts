@@ -1,9 +1,11 @@
+import { jest } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { EventRepository, ScoreRepository, SnapshotSummary } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
+import type { Logger } from './logger.js';
 import { ReadinessService } from './readiness.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -34,7 +36,7 @@ describe('ReadinessService', () => {
   /** A service over fakes: the bus and ClickHouse answer as told; the store holds `snapshots`. */
   function service(
     env: Record<string, string>,
-    { bus = true, clickhouse = true, snapshots = [] as SnapshotSummary[], failing = false } = {},
+    { bus = true, clickhouse = true, snapshots = [] as SnapshotSummary[], failing = false, warnings = [] as Record<string, unknown>[] } = {},
   ): ReadinessService {
     const config = loadConfig({ FEEDS_FILE: feedsFile, FEEDGEN_PUBLISHER_DID: publisher, SCORING_INTERVAL_SECONDS: '30', ...env });
     return new ReadinessService(
@@ -47,6 +49,7 @@ describe('ReadinessService', () => {
           return snapshots.filter((snapshot) => feeds.includes(snapshot.feed));
         },
       } as unknown as ScoreRepository,
+      { warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ ...fields, msg }), info: () => undefined } as unknown as Logger,
     );
   }
 
@@ -65,10 +68,32 @@ describe('ReadinessService', () => {
     expect((await service({}, { clickhouse: false }).check())).toMatchObject({ ready: false, checks: { clickhouse: false } });
   });
 
-  it('is not ready when the newest snapshot is stale, in the feed generator and in scoring', async () => {
-    const stale = { snapshots: [snapshotAged(200)] };
-    expect(await service({ ...scaled, CG_ROLE: 'feed-generator' }, stale).check()).toMatchObject({ ready: false, checks: { snapshot: false }, snapshot: { stale: true } });
-    expect((await service({}, stale).check()).ready).toBe(true); // computes snapshots itself: its own start counts as the newest
+  it('is not ready in the scoring role when the snapshots it computes are stale', async () => {
+    const scoring = service({ ...scaled, CG_ROLE: 'scoring' }, { snapshots: [snapshotAged(200)] });
+    // It computes snapshots itself: its own start counts as the newest until one window has passed.
+    expect((await scoring.check()).ready).toBe(true);
+    const started = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(started + 200_000);
+    try {
+      expect(await scoring.check()).toMatchObject({ ready: false, checks: { snapshot: false }, snapshot: { stale: true, gatesReadiness: true } });
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('stays ready where feeds are served, marks the stale feed and warns once', async () => {
+    const serving: Record<string, string>[] = [{ ...scaled, CG_ROLE: 'feed-generator' }, { SCORING_SNAPSHOTS: 'false' }, {}];
+    for (const env of serving) {
+      const warnings: Record<string, unknown>[] = [];
+      const readiness = service(env, { snapshots: [snapshotAged(200)], warnings });
+      const report = await readiness.check();
+      expect(report).toMatchObject({ ready: true, checks: { snapshot: true }, snapshot: { gatesReadiness: false } });
+      expect(report.snapshot.feeds).toEqual([expect.objectContaining({ shortname: 'common', stale: true })]);
+      expect(warnings).toEqual([expect.objectContaining({ feed: 'common', msg: 'score snapshot is stale; the feed is still served from it' })]);
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the one-second cache
+      await readiness.check();
+      expect(warnings).toHaveLength(1);
+    }
   });
 
   it('does not wait for snapshots nobody produces yet, nor in the ingest role', async () => {
@@ -78,9 +103,12 @@ describe('ReadinessService', () => {
     expect(ingest).toMatchObject({ ready: true, snapshot: { applies: false, feeds: [] } });
   });
 
-  it('fails the snapshot check, with the reason, when freshness cannot be read', async () => {
-    const report = await service({}, { failing: true }).check();
+  it('fails the snapshot check of the scoring role, with the reason, when freshness cannot be read; a server stays ready', async () => {
+    const report = await service({ ...scaled, CG_ROLE: 'scoring' }, { failing: true }).check();
     expect(report).toMatchObject({ ready: false, checks: { snapshot: false } });
     expect(report.snapshot.error).toContain('table does not exist');
+    const serving = await service({}, { failing: true }).check();
+    expect(serving).toMatchObject({ ready: true, checks: { snapshot: true } });
+    expect(serving.snapshot.error).toContain('table does not exist');
   });
 });

@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { loadCurationFile } from '#lib/curation';
 import { atUri, Nsid } from '#lib/domain';
-import { APP_CONFIG, MESSAGE_BUS } from './tokens.js';
+import type { Logger } from './logger.js';
+import { APP_CONFIG, LOGGER, MESSAGE_BUS } from './tokens.js';
 
 /** A dependency that does not answer within this time counts as unreachable. */
 const PING_TIMEOUT_MS = 3_000;
@@ -23,12 +24,16 @@ export interface FeedFreshness {
   posts: number | null;
   completedAtMs: number | null;
   ageSeconds: number | null;
+  /** Older than the stale rule allows (a feed with no snapshot yet is not stale: there is nothing to be late). */
+  stale: boolean;
 }
 
 export interface SnapshotCheck {
   /** False when the rule does not apply (no ranked feeds, or nobody produces snapshots yet). */
   applies: boolean;
   stale: boolean;
+  /** Whether staleness makes this process not ready: only where snapshots are computed and not served. */
+  gatesReadiness: boolean;
   /** Age of the newest snapshot over the ranked feeds (from process start when there is none yet). */
   ageSeconds: number | null;
   staleAfterSeconds: number;
@@ -54,32 +59,46 @@ const withTimeout = <T>(promise: Promise<T>, fallback: T, ms = PING_TIMEOUT_MS):
 };
 
 /**
- * Whether this process can do its work now: the bus and ClickHouse answer, and the feeds it
- * serves or computes are not stale.
+ * Whether this process can do its work now: the bus and ClickHouse answer, and (in the scoring
+ * role) the snapshots it computes are not stale.
  *
  * @NOTE The snapshot rule: stale when the newest snapshot of the ranked feeds is older than
- * 3 × SCORING_INTERVAL_SECONDS + 60 s. It applies only where it means something: in a role that
+ * 3 × SCORING_INTERVAL_SECONDS + 60 s. It is measured where it means something: in a role that
  * serves or computes ranked feeds (not ingest), when ranked feeds exist, and when snapshots are
  * expected — this process computes them, or the store already has some (a fresh cluster whose
  * scoring has never run stays ready). A process that computes snapshots counts their age from its
  * own start at the earliest, so a restart after downtime gets one full window to catch up.
+ *
+ * @NOTE Only the scoring role is made not ready by stale snapshots. A role that serves feeds (the
+ * feed generator, and embedded mode, which is the only server it has) keeps serving the last
+ * snapshot: taking every replica out of the load balancer because the ranker is late would turn
+ * a late feed into no feeds at all, the recent ones included. There staleness is reported instead:
+ * the `cg_snapshot_stale` gauge per feed and a warning when a feed turns stale.
  */
 @Injectable()
 export class ReadinessService {
   private readonly startedAt = Date.now();
   private cached?: { at: number; report: Promise<ReadinessReport> };
   private curation?: { at: number; ranked: { shortname: string; uri: string }[] };
+  /** Feeds last seen stale, so that the warning is logged when a feed turns stale, not on every check. */
+  private readonly staleFeeds = new Set<string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly events: EventRepository,
     private readonly scores: ScoreRepository,
+    @Optional() @Inject(LOGGER) private readonly logger?: Logger,
   ) {}
 
   /** True when this process computes score snapshots itself. */
   get computesSnapshots(): boolean {
     return (this.config.role === 'all' || this.config.role === 'scoring') && this.config.scoring.snapshots !== false;
+  }
+
+  /** True when stale snapshots make this process not ready: it computes them and serves no feed. */
+  get snapshotsGateReadiness(): boolean {
+    return this.config.role === 'scoring' && this.computesSnapshots;
   }
 
   get staleAfterSeconds(): number {
@@ -108,6 +127,7 @@ export class ReadinessService {
         posts: latest?.posts ?? null,
         completedAtMs: latest?.completedAtMs ?? null,
         ageSeconds: latest ? Math.max(0, (nowMs - latest.completedAtMs) / 1000) : null,
+        stale: latest ? (nowMs - latest.completedAtMs) / 1000 > this.staleAfterSeconds : false,
       };
     });
   }
@@ -117,9 +137,11 @@ export class ReadinessService {
       withTimeout(this.bus.ping(), false),
       withTimeout(this.events.ping(), false),
     ]);
+    const gatesReadiness = this.snapshotsGateReadiness;
     const unknown = (error?: string): SnapshotCheck => ({
       applies: false,
       stale: false,
+      gatesReadiness,
       ageSeconds: null,
       staleAfterSeconds: this.staleAfterSeconds,
       feeds: [],
@@ -132,13 +154,31 @@ export class ReadinessService {
           unknown('timed out reading the snapshots'),
         )
       : unknown();
-    const checks = { bus, clickhouse, snapshot: clickhouse && !snapshot.stale && snapshot.error === undefined };
+    this.reportStale(snapshot.feeds);
+    const snapshotOk = !gatesReadiness || (!snapshot.stale && snapshot.error === undefined);
+    const checks = { bus, clickhouse, snapshot: clickhouse && snapshotOk };
     return { ready: checks.bus && checks.clickhouse && checks.snapshot, checks, snapshot };
+  }
+
+  /** A warning when a feed's snapshot turns stale (it is still served), a note when it is fresh again. */
+  private reportStale(feeds: readonly FeedFreshness[]): void {
+    for (const feed of feeds) {
+      if (feed.stale && !this.staleFeeds.has(feed.uri)) {
+        this.staleFeeds.add(feed.uri);
+        this.logger?.warn(
+          { component: 'readiness', feed: feed.shortname, snapshot: feed.snapshot, ageSeconds: Math.round(feed.ageSeconds ?? 0), staleAfterSeconds: this.staleAfterSeconds },
+          'score snapshot is stale; the feed is still served from it',
+        );
+      } else if (!feed.stale && this.staleFeeds.delete(feed.uri)) {
+        this.logger?.info({ component: 'readiness', feed: feed.shortname, snapshot: feed.snapshot }, 'score snapshot fresh again');
+      }
+    }
   }
 
   private async snapshotCheck(): Promise<SnapshotCheck> {
     const staleAfterSeconds = this.staleAfterSeconds;
-    const notApplicable = (feeds: FeedFreshness[] = []): SnapshotCheck => ({ applies: false, stale: false, ageSeconds: null, staleAfterSeconds, feeds });
+    const gatesReadiness = this.snapshotsGateReadiness;
+    const notApplicable = (feeds: FeedFreshness[] = []): SnapshotCheck => ({ applies: false, stale: false, gatesReadiness, ageSeconds: null, staleAfterSeconds, feeds });
     if (this.config.role === 'ingest') return notApplicable();
     const now = Date.now();
     const feeds = await this.freshness(now);
@@ -146,7 +186,7 @@ export class ReadinessService {
     if (feeds.length === 0 || (newest === 0 && !this.computesSnapshots)) return notApplicable(feeds);
     const reference = this.computesSnapshots ? Math.max(newest, this.startedAt) : newest;
     const ageSeconds = Math.max(0, (now - reference) / 1000);
-    return { applies: true, stale: ageSeconds > staleAfterSeconds, ageSeconds, staleAfterSeconds, feeds };
+    return { applies: true, stale: ageSeconds > staleAfterSeconds, gatesReadiness, ageSeconds, staleAfterSeconds, feeds };
   }
 
   /** Ranked feeds of the curator file; the last good reading stays when the file is being fixed. */

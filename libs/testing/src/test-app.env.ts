@@ -1,7 +1,7 @@
 /**
  * The environment of an app started inside a test process: ClickHouse in memory (chDB binds one
  * data directory per process, so tests share the engine and are isolated by database name), HTTP
- * on a free loopback port, no logs. `overrides` adds or replaces variables.
+ * and the ops listener on free loopback ports, no logs. `overrides` adds or replaces variables.
  */
 export function testAppEnv(options: {
   /** Prefix of the test's own ClickHouse database. */
@@ -19,6 +19,7 @@ export function testAppEnv(options: {
     ...(options.jetstreamUrl && { JETSTREAM_URL: options.jetstreamUrl }),
     HTTP_PORT: '0',
     HTTP_BIND_HOST: '127.0.0.1',
+    OPS_PORT: '0',
     LOG_LEVEL: 'silent',
     ...options.overrides,
   };

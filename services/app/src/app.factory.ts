@@ -3,15 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
-import { createLogger, Metrics, NestPinoLogger, observeHttpRequests, type Logger } from '#lib/platform';
+import { createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
 import { AppModule } from './app.module.js';
+import { startOpsServer } from './ops.server.js';
+import { ProcessStatusService } from './process-status.service.js';
 
 export interface RunningApp {
   app: NestFastifyApplication;
-  /** Base URL of the HTTP server (XRPC in the feed generator; health and metrics in every role). */
+  /** Base URL of the public HTTP server (XRPC in the feed generator; `/health` and `/ready` in every role). */
   url: string;
+  /** Base URL of the ops listener (`/status`, `/metrics`, the detailed `/ready`), in every role. */
+  opsUrl: string;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -31,6 +35,22 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.bindHost === '0.0.0.0' ? '127.0.0.1' : config.http.bindHost;
   const url = `http://${host}:${port}`;
-  logger.info({ url, role: config.role }, 'listening');
-  return { app, url, logger, close: () => app.close() };
+  const ops = await startOpsServer(config, { metrics: app.get(Metrics), readiness: app.get(ReadinessService), status: app.get(ProcessStatusService) }, logger).catch(
+    async (error: unknown) => {
+      await app.close();
+      throw error;
+    },
+  );
+  logger.info({ url, opsUrl: ops.url, role: config.role }, 'listening');
+  return {
+    app,
+    url,
+    opsUrl: ops.url,
+    logger,
+    // The ops listener goes first: a scrape never reaches providers that are shutting down.
+    close: async () => {
+      await ops.close();
+      await app.close();
+    },
+  };
 }

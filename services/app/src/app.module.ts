@@ -6,6 +6,7 @@ import { FeedGeneratorModule } from '../../feed-generator/src/feed-generator.mod
 import { IngestModule } from '../../ingest/src/ingest.module.js';
 import { ScoringModule } from '../../scoring/src/scoring.module.js';
 import { HealthController } from './health.controller.js';
+import { ProcessStatusService } from './process-status.service.js';
 
 /**
  * The composition root: the services `CG_ROLE` names, on one shared platform.
@@ -25,6 +26,7 @@ export class AppModule {
     return {
       module: AppModule,
       controllers: [HealthController],
+      providers: [ProcessStatusService],
       imports: [PlatformModule.forRoot({ config, ...options }), ...services],
     };
   }

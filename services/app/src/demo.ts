@@ -100,6 +100,7 @@ async function demo(): Promise<void> {
       `  bridging within the gardeners                    ${feedUrl(FEEDS.within)}`,
       `  the gardeners, both sides balanced               ${feedUrl(FEEDS.balanced)}`,
       `  newest posts of every community                  ${feedUrl(FEEDS.recent)}`,
+      `  operations (status, metrics)                     ${running.opsUrl}/status`,
       '',
       firstPost
         ? `Why is the top bridging post there?  ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(firstPost)}`

@@ -10,6 +10,7 @@ import { FeedPreviewService } from './console/feed-preview.service.js';
 import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ExplainController } from './explain.controller.js';
+import { ExplanationService } from './explanation.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
@@ -39,6 +40,7 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
     FeedSkeletonService,
     ImpressionRecorder,
     FeedPreviewService,
+    ExplanationService,
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,

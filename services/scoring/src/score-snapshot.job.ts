@@ -1,7 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { loadCurationFile, type Curation, type FeedDefinition } from '#lib/curation';
+import { CurationStore, type Curation, type FeedDefinition } from '#lib/curation';
 import { atUri, Nsid } from '#lib/domain';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankFeed, type RankerState } from './feed-ranker.js';
@@ -35,6 +35,10 @@ export class SnapshotStats {
  * curation, resolves each community's members, loads the window's candidates and signals, ranks,
  * and writes a new snapshot; the feed generator switches to it once its completion record exists.
  * The factor model of each feed is warm-started from the previous run.
+ *
+ * @NOTE A curator file with a mistake never stops the runs: they keep the last good definitions
+ * (as the feed generator does), report the rejected file once per version (an error log with
+ * every problem's file, line and field) and hold `cg_curation_invalid` at 1 until it is fixed.
  */
 @Injectable()
 export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,15 +53,19 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly stopCollecting: () => void;
+  private readonly curation: CurationStore;
+  /** The rejected file's problems last reported, so that one mistake is logged once. */
+  private reportedProblem?: string;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly scores: ScoreRepository,
     private readonly communities: CommunityRepository,
     @Inject(LOGGER) logger: Logger,
-    metrics: Metrics,
+    private readonly metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'scoring' });
+    this.curation = new CurationStore(config.feedGenerator.feedsFile);
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
   }
 
@@ -93,7 +101,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
 
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
-    const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
+    const curation = await this.currentCuration();
     const runs: SnapshotRun[] = [];
     for (const feed of curation.feeds.values()) {
       if (feed.ranking === 'recent' || this.stopped) continue;
@@ -102,6 +110,21 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
+  }
+
+  /** The curator file's definitions, or the last good ones while the file has a mistake. */
+  private async currentCuration(): Promise<Curation> {
+    const { snapshot, rejected } = await this.curation.refresh();
+    this.metrics.curationInvalid.set(rejected ? 1 : 0);
+    if (!rejected) this.reportedProblem = undefined;
+    else if (rejected.message !== this.reportedProblem) {
+      this.reportedProblem = rejected.message;
+      this.log.error(
+        { file: this.curation.file, problems: rejected.problems, version: snapshot.version },
+        'curator file rejected; snapshots continue with the last good definitions',
+      );
+    }
+    return snapshot.curation;
   }
 
   private async snapshotFeed(curation: Curation, feed: FeedDefinition, nowMs: number): Promise<SnapshotRun> {

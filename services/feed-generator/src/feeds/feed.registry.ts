@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import type { AppConfig } from '#lib/config';
 import { CurationStore, type CommunityDefinition, type Curation, type FeedDefinition } from '#lib/curation';
 import { atUri, Nsid, parseAtUri } from '#lib/domain';
-import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 
 /** How often the curator file is checked for changes. */
 const WATCH_INTERVAL_MS = 1_000;
@@ -25,6 +25,7 @@ export class FeedRegistry implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) logger: Logger,
+    private readonly metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'curation' });
     this.store = new CurationStore(config.feedGenerator.feedsFile);
@@ -37,6 +38,7 @@ export class FeedRegistry implements OnModuleInit, OnModuleDestroy {
       (snapshot) => this.replace(snapshot.curation),
       (error) => {
         this.lastProblem = error.message;
+        this.metrics.curationInvalid.set(1);
         this.log.error({ problems: error.problems }, 'curator file rejected; the previous definitions stay in force');
       },
     );
@@ -50,6 +52,7 @@ export class FeedRegistry implements OnModuleInit, OnModuleDestroy {
     this.curation = curation;
     this.version += 1;
     this.lastProblem = undefined;
+    this.metrics.curationInvalid.set(0);
     this.log.info(
       { file: this.config.feedGenerator.feedsFile, feeds: [...curation.feeds.keys()], communities: [...curation.communities.keys()] },
       'curation loaded',

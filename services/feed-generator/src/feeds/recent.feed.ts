@@ -48,19 +48,26 @@ export class RecentFeed implements FeedAlgorithm {
     return { ordering: ORDERING, items: posts.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs })) };
   }
 
+  /**
+   * @NOTE Requests arriving while a read is under way share it. The read is shared through the
+   * entry it is pending on, and taken off that entry when it settles either way: a failed read
+   * (ClickHouse away for a moment) fails the requests that waited for it, and the next request
+   * reads again instead of being handed the same rejection until a restart.
+   */
   private async timeline(feed: FeedDefinition): Promise<Timeline> {
     const current = this.timelines.get(feed.shortname);
-    if (current && Date.now() - current.fetchedAt < TIMELINE_TTL_MS) return current;
+    if (current && current.fetchedAt > 0 && Date.now() - current.fetchedAt < TIMELINE_TTL_MS) return current;
     if (current?.pending) return current.pending;
+    const entry = current ?? { fetchedAt: 0, posts: [], complete: false };
     const pending = this.read(feed, TIMELINE_SIZE).then((posts) => {
       const timeline = { fetchedAt: Date.now(), posts, complete: posts.length < TIMELINE_SIZE };
       this.timelines.set(feed.shortname, timeline);
       return timeline;
     });
-    if (current) current.pending = pending;
-    else this.timelines.set(feed.shortname, { fetchedAt: 0, posts: [], complete: false, pending });
+    entry.pending = pending;
+    if (!current) this.timelines.set(feed.shortname, entry);
     return pending.finally(() => {
-      if (current) current.pending = undefined;
+      if (entry.pending === pending) entry.pending = undefined;
     });
   }
 

@@ -1,0 +1,145 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { ScoreRepository } from '#lib/clickhouse';
+import { loadConfig } from '#lib/config';
+import {
+  generateJetstreamEvents,
+  startChdbHttpServer,
+  startJetstreamReplayServer,
+  testAppEnv,
+  waitFor,
+  type ChdbHttpServer,
+  type JetstreamReplayServer,
+} from '#lib/testing';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
+
+const publisher = 'did:plc:publisher0000000000000000';
+const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
+
+/** A pino logger whose JSON lines the test can read. */
+function capturedLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), lines };
+}
+
+describe('recovering without a restart: a moment without ClickHouse, a curator mistake', () => {
+  const generated = generateJetstreamEvents({
+    seed: 23,
+    users: 200,
+    events: 3_000,
+    startUs: (Date.now() - 3_600_000) * 1000,
+    durationSec: 3_000,
+    communities: [
+      { name: 'gardeners', members: 40 },
+      { name: 'cyclists', members: 40 },
+    ],
+    mix: { other: 0 },
+  });
+  const [gardeners, cyclists] = generated.communities;
+  const captured = capturedLogger();
+  let dir: string;
+  let feedsFile: string;
+  let clickhouse: ChdbHttpServer;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+
+  const skeleton = (name: string) => fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri(name))}&limit=10`);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-recovery-'));
+    feedsFile = path.join(dir, 'feeds.yaml');
+    await writeFile(
+      feedsFile,
+      [
+        'communities:',
+        `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
+        `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
+        'feeds:',
+        '  gardeners-new: { displayName: Gardeners, communities: [gardeners], includeReplies: true }',
+        '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
+      ].join('\n'),
+    );
+    clickhouse = await startChdbHttpServer({ path: ':memory:' });
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startApp(
+      loadConfig(
+        testAppEnv({
+          name: 'recovery',
+          dataDir: dir,
+          feedsFile,
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: { CLICKHOUSE_URL: clickhouse.url, FEEDGEN_PUBLISHER_DID: publisher, SCORING_INTERVAL_SECONDS: '1', LOG_LEVEL: 'info' },
+        }),
+      ),
+      { logger: captured.logger },
+    );
+    await waitFor('the replay in ClickHouse', async () => {
+      const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
+      return status.store.events === generated.counts.mappable ? true : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await replay?.close();
+    await clickhouse?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the recent feed once ClickHouse is back, although its first load failed', async () => {
+    // The first request for the feed finds ClickHouse away.
+    await clickhouse.stop();
+    expect((await skeleton('gardeners-new')).status).toBeGreaterThanOrEqual(500);
+    await clickhouse.start();
+    const items = await waitFor(
+      'the recent feed to answer again',
+      async () => {
+        const response = await skeleton('gardeners-new');
+        return response.status === 200 ? ((await response.json()) as { feed: { post: string }[] }).feed : undefined;
+      },
+      15_000,
+    );
+    expect(items.length).toBe(10);
+    const members = new Set(gardeners!.members);
+    for (const item of items) expect(members.has(item.post.split('/')[2]!)).toBe(true);
+  });
+
+  it('keeps computing snapshots with the last good definitions while the curator file has a mistake, and reports it', async () => {
+    const scores = running.app.get(ScoreRepository);
+    const job = running.app.get(ScoreSnapshotJob);
+    await waitFor('a first snapshot of the ranked feed', async () => (await scores.latestSnapshot(feedUri('common'))) ?? undefined, 30_000);
+
+    await writeFile(feedsFile, ['communities: {}', 'feeds:', '  common: { displayName: Common ground, communities: [nobody], ranking: loudest }'].join('\n'));
+    const brokenAt = Date.now();
+    const failuresBefore = job.stats.failures;
+    const after = await waitFor(
+      'a snapshot computed after the mistake',
+      async () => {
+        const latest = await scores.latestSnapshot(feedUri('common'));
+        return latest && latest.snapshot > brokenAt + 1_000 ? latest : undefined;
+      },
+      30_000,
+    );
+    // The last good definitions: two communities' posts, not an empty feed of an unknown community.
+    expect(after.posts).toBeGreaterThan(0);
+    expect(job.stats.failures).toBe(failuresBefore);
+
+    const rejected = captured.lines.filter((line) => line.msg === 'curator file rejected; snapshots continue with the last good definitions');
+    expect(rejected).toHaveLength(1);
+    expect(JSON.stringify(rejected[0]!.problems)).toContain('feeds.common.ranking');
+    const metrics = await (await fetch(`${running.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^cg_curation_invalid 1$/m);
+    // The feed generator kept its definitions too: the ranked feed is still served.
+    expect((await skeleton('common')).status).toBe(200);
+  });
+});
