@@ -4,7 +4,7 @@ import type { AppConfig } from '#lib/config';
 import { CurationStore, type Curation, type FeedDefinition } from '#lib/curation';
 import { atUri, Nsid } from '#lib/domain';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
-import { rankFeed, type RankerState } from './feed-ranker.js';
+import { rankings, type RankerState, type RankFn } from '#lib/rankings';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -104,8 +104,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const curation = await this.currentCuration();
     const runs: SnapshotRun[] = [];
     for (const feed of curation.feeds.values()) {
-      if (feed.ranking === 'recent' || this.stopped) continue;
-      runs.push(await this.snapshotFeed(curation, feed, nowMs));
+      if (this.stopped) break;
+      const ranking = rankings[feed.ranking];
+      if (ranking.servedFrom !== 'snapshot') continue;
+      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs));
     }
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
@@ -127,7 +129,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return snapshot.curation;
   }
 
-  private async snapshotFeed(curation: Curation, feed: FeedDefinition, nowMs: number): Promise<SnapshotRun> {
+  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -142,7 +144,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
     ]);
-    const ranking = rankFeed(feed, members, candidates, signals, { nowMs, previous: this.state.get(feedUri) });
+    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri) });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
     await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PostRepository, type PostRef } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
 import { InvalidCursorError, type FeedCursor } from '#lib/domain';
+import { comesAfterInRecent } from '#lib/rankings';
 import { CommunityMembersService } from './community-members.service.js';
 import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
 
@@ -18,8 +19,6 @@ interface Timeline {
   complete: boolean;
   pending?: Promise<Timeline>;
 }
-
-const before = (post: PostRef, cursor: FeedCursor) => post.timeUs < cursor.sortKey || (post.timeUs === cursor.sortKey && post.cid < cursor.cid);
 
 /**
  * Newest posts by members of the feed's communities, within the feed's window.
@@ -41,7 +40,7 @@ export class RecentFeed implements FeedAlgorithm {
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
     if (cursor && cursor.ordering !== ORDERING) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
     const timeline = await this.timeline(feed);
-    const start = cursor ? timeline.posts.findIndex((post) => before(post, cursor)) : 0;
+    const start = cursor ? timeline.posts.findIndex((post) => comesAfterInRecent(post, { timeUs: cursor.sortKey, cid: cursor.cid })) : 0;
     const cached = start < 0 ? [] : timeline.posts.slice(start, start + limit);
     const posts =
       cached.length === limit || timeline.complete ? cached : await this.read(feed, limit, cursor);

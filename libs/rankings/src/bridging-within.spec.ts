@@ -1,0 +1,28 @@
+import { rankBridgingWithin } from './bridging-within.js';
+import { campA, campB, feedOf, inputOf, twoCamps } from './ranking.fixtures.js';
+
+describe('bridging-within', () => {
+  const camps = twoCamps();
+  const result = rankBridgingWithin(inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] }));
+
+  it('puts the post both sides of the community approve above every partisan post', () => {
+    expect(result.posts[0]!.uri).toBe(camps.bridge.uri);
+    for (const partisan of [...camps.partisanA, ...camps.partisanB]) {
+      const ranked = result.posts.find((p) => p.uri === partisan.uri);
+      if (ranked) expect(ranked.score).toBeLessThan(result.posts[0]!.score);
+    }
+  });
+
+  it('ranks only posts with raters on both sides of the axis', () => {
+    for (const ranked of result.posts) {
+      const raters = ranked.components.raters as { positive: number; negative: number };
+      expect(Math.min(raters.positive, raters.negative)).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('keeps its fitted model for the next run to warm-start from', () => {
+    expect(result.state?.model.postIntercept.length).toBeGreaterThan(0);
+    const again = rankBridgingWithin({ ...inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] }), previous: result.state });
+    expect(again.posts.map((p) => p.uri)).toEqual(result.posts.map((p) => p.uri));
+  });
+});

@@ -1,0 +1,40 @@
+import { rankBridging } from './bridging.js';
+import { campA, campB, feedOf, inputOf, post, signals, twoCamps } from './ranking.fixtures.js';
+
+describe('bridging', () => {
+  it('ranks a post both communities approve first, and leaves out one that only one community approves', () => {
+    const camps = twoCamps();
+    const result = rankBridging(inputOf(feedOf({ communities: ['a', 'b'] }), camps.candidates, camps.signals, { a: campA, b: campB }));
+    const order = result.posts.map((p) => p.uri);
+    expect(order[0]).toBe(camps.bridge.uri);
+    const onlyA = result.posts.find((p) => p.uri === camps.onlyA.uri);
+    if (onlyA) expect(onlyA.score).toBeLessThan(result.posts[0]!.score);
+    expect(result.posts[0]!.feedContext).toContain('a');
+    expect(result.posts[0]!.components).toMatchObject({ ranking: 'bridging', supportedBy: expect.arrayContaining(['a', 'b']) });
+  });
+
+  it('counts only members: likes from outside the communities do not make a post bridge', () => {
+    const lone = post('lone');
+    const strangers = Array.from({ length: 12 }, (_, i) => `did:plc:stranger${i}`);
+    const camps = twoCamps();
+    const result = rankBridging(
+      inputOf(feedOf({ communities: ['a', 'b'] }), [...camps.candidates, lone], [...camps.signals, ...signals(lone, strangers, 'like')], { a: campA, b: campB }),
+    );
+    expect(result.posts.map((p) => p.uri)).not.toContain(lone.uri);
+  });
+
+  it('bridges one community across the opinion groups its members form, and says so', () => {
+    const camps = twoCamps();
+    const result = rankBridging(inputOf(feedOf({ communities: ['town'] }), camps.candidates, camps.signals, { town: [...campA, ...campB] }));
+    expect(result.posts[0]!.uri).toBe(camps.bridge.uri);
+    expect(result.posts[0]!.components.opinionGroups).toEqual([6, 6]);
+  });
+
+  it('ranks a community that rated too little to find groups inside it, as bridging-within', () => {
+    const posts = Array.from({ length: 60 }, (_, i) => post(`p${i}`));
+    // Each member rates two posts of sixty: far below the density groups can be found at.
+    const all = [...campA, ...campB].flatMap((did, i) => [...signals(posts[i % 60]!, [did], 'like'), ...signals(posts[(i + 7) % 60]!, [did], 'like')]);
+    const result = rankBridging(inputOf(feedOf({ communities: ['town'] }), posts, all, { town: [...campA, ...campB] }));
+    for (const ranked of result.posts) expect(ranked.components.opinionGroups).toBe('too sparse: ranked inside the community');
+  });
+});

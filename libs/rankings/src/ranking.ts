@@ -1,0 +1,60 @@
+import type { FactorModel, IdIndex } from '#lib/bridging';
+import type { FeedDefinition } from '#lib/curation';
+
+/** A post that may appear in the feed: inside the window, by a member or approved by members. */
+export interface CandidatePost {
+  uri: string;
+  cid: string;
+  author: string;
+  timeUs: number;
+}
+
+/** One signal on a candidate post: a record (like, repost, reply, quote) or viewer feedback. */
+export interface PostSignal {
+  actor: string;
+  uri: string;
+  kind: string;
+  timeUs: number;
+}
+
+export interface RankedPost {
+  uri: string;
+  cid: string;
+  score: number;
+  feedContext: string;
+  /** Why the post is where it is: score parts and evidence counts, for the explanation endpoint. */
+  components: Record<string, unknown>;
+}
+
+/** What a ranking keeps between two runs of one feed, to warm-start the next (indices and model). */
+export interface RankerState {
+  users: IdIndex;
+  posts: IdIndex;
+  model: FactorModel;
+}
+
+export interface RankingResult {
+  posts: RankedPost[];
+  state?: RankerState;
+}
+
+/** Everything a ranking reads: the feed, its communities' members, the window's posts and signals, the time. */
+export interface RankingInput {
+  feed: FeedDefinition;
+  /** Community id → member DIDs, for the feed's communities. */
+  members: ReadonlyMap<string, ReadonlySet<string>>;
+  candidates: readonly CandidatePost[];
+  signals: readonly PostSignal[];
+  nowMs: number;
+  /** The state the previous run of this feed returned, if any. */
+  previous?: RankerState;
+}
+
+/** A ranking: pure, so the same input gives the same feed. */
+export type RankFn = (input: RankingInput) => RankingResult;
+
+/**
+ * How a feed of this ranking is served: from the score snapshots the ranker writes with `rank`, or
+ * live from the posts table in `order` (newest first), where a snapshot would only make it late.
+ */
+export type RankingDefinition = { servedFrom: 'snapshot'; rank: RankFn } | { servedFrom: 'posts' };
