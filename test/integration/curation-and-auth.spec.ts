@@ -9,6 +9,7 @@ import { loadConfig, type AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
 import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
@@ -166,6 +167,26 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
         `at://${alice}/app.bsky.feed.post/3kalice000001`,
         `at://${bob}/app.bsky.feed.post/3kbob00000001`,
       ]);
+    });
+
+    it("refuses a viewer who wrote an item naming the club's list into their own repo", async () => {
+      replay.push(
+        commit(mallory, 'app.bsky.graph.listitem', '3kforeign0001', {
+          $type: 'app.bsky.graph.listitem',
+          subject: mallory,
+          list: clubList,
+          createdAt: new Date().toISOString(),
+        }),
+      );
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
+      await waitFor('the foreign list item in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT rkey FROM ${database}.graph FINAL WHERE did = '${mallory}' AND kind = 'listitem'`, format: 'JSONEachRow' });
+        return (await result.json()).length === 1;
+      });
+      running.app.get(CommunityMembersService).invalidate();
+      expect(await skeleton('club-only', await token(mallory))).toEqual({ status: 403, body: { error: 'Forbidden', message: expect.any(String) } });
+      expect((await skeleton('club-only', await token(bob))).status).toBe(200);
     });
   });
 

@@ -28,10 +28,16 @@ export class CommunityRepository {
     const parts = [named.sql];
     if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
     if (lists.length > 0 || sources.starterPacks.length > 0) {
-      parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
+      // @NOTE On AT Protocol a list's members are the list items in the list owner's repo: anyone
+      // can write an item naming someone else's list into their own repo, and that means nothing.
+      // So an item counts only when its repo is the authority of the list's AT-URI. A starter pack
+      // is read from its owner's repo (its AT-URI names the repo) and stands for its list. The
+      // inner query keeps `did` the item's repo: ClickHouse lets an alias shadow a column in WHERE.
+      parts.push(`SELECT subject_did AS did FROM (SELECT subject_did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
+        AND startsWith(list, concat('at://', did, '/'))
         AND (list IN {lists:Array(String)} OR list IN (
           SELECT list FROM ${db}.graph FINAL WHERE kind = 'starterpack' AND deleted = 0
-            AND concat('at://', did, '/app.bsky.graph.starterpack/', rkey) IN {starterPacks:Array(String)}))`);
+            AND concat('at://', did, '/app.bsky.graph.starterpack/', rkey) IN {starterPacks:Array(String)})))`);
     }
     if (sources.hashtags.length > 0) {
       parts.push(`SELECT did FROM ${db}.posts FINAL WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND hasAny(tags, {hashtags:Array(String)})`);
