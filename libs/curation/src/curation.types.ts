@@ -25,6 +25,11 @@ export interface CommunityDefinition {
   name: string;
   description: string;
   members: MemberSources;
+  /**
+   * The curator accepts that anyone can make themselves a member (through `hashtags` or
+   * `followersOf`); only then may a `membersOnly` feed use this community.
+   */
+  allowSelfEnrolment: boolean;
 }
 
 export interface FeedDefinition {
@@ -34,7 +39,10 @@ export interface FeedDefinition {
   description: string;
   communities: string[];
   ranking: Ranking;
-  /** Served only to viewers whose verified DID belongs to one of the feed's communities. */
+  /**
+   * Served only to viewers whose verified DID belongs to one of the feed's communities; refused
+   * over a self-enrolling community unless it sets `allowSelfEnrolment`.
+   */
   membersOnly: boolean;
   includeReplies: boolean;
   /** Posts older than this are not ranked. */
