@@ -7,7 +7,14 @@ import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
-import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
+import {
+  startHandleDirectory,
+  startJetstreamReplayServer,
+  type HandleDirectoryServer,
+  type JetstreamReplayServer,
+  waitFor,
+  testAppEnv,
+} from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
@@ -18,6 +25,8 @@ const curator = 'did:plc:curator00000000000000000';
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
 const mallory = 'did:plc:mallory00000000000000000';
+const carol = 'did:plc:carol00000000000000000000';
+const dave = 'did:plc:dave000000000000000000000';
 const clubList = `at://${curator}/app.bsky.graph.list/3kclublist000`;
 const adminToken = 'admin-token-for-tests-0123456789';
 const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -29,6 +38,7 @@ const curation = `communities:
     members:
       dids: [${alice}]
       lists: [${clubList}]
+      handles: [carol.test, frank.test]
 feeds:
   club-only:
     displayName: Club, members only
@@ -52,6 +62,7 @@ const post = (did: string, rkey: string) =>
 describe('curators, members-only feeds, verified service auth and feedback', () => {
   let dir: string;
   let plc: PlcDirectoryServer;
+  let handles: HandleDirectoryServer;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
   let agent: AtpAgent;
@@ -81,11 +92,17 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
-    for (const did of [alice, bob, mallory]) {
+    for (const did of [alice, bob, mallory, carol, dave]) {
       const keypair = await Secp256k1Keypair.create();
       keys.set(did, keypair);
-      plc.publish(did, keypair, `${did.slice(8, 13)}.test`);
+      plc.publish(did, keypair, `${did.slice(8, 13).replace(/0+$/, '')}.test`);
     }
+    // The curated handles: carol.test is carol's, both ways. frank.test's domain names dave, whose
+    // DID document does not name it back. Mallory's own DID document claims carol.test.
+    handles = await startHandleDirectory();
+    handles.publish('carol.test', carol);
+    handles.publish('frank.test', dave);
+    plc.publish(mallory, keys.get(mallory)!, 'carol.test');
     replay = await startJetstreamReplayServer({ events: [post(alice, '3kalice000001'), post(bob, '3kbob00000001')] });
     running = await startApp(
       loadConfig(
@@ -99,6 +116,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
             FEEDGEN_PUBLISHER_DID: publisher,
             PLC_URL: plc.url,
             IDENTITY_ALLOW_INSECURE: 'true',
+            IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
             ADMIN_TOKEN: adminToken,
             INGEST_BATCH_MAX_WAIT_MS: '50',
           },
@@ -113,6 +131,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     await running?.close();
     await replay?.close();
     await plc?.close();
+    await handles?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -187,6 +206,25 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       running.app.get(CommunityMembersService).invalidate();
       expect(await skeleton('club-only', await token(mallory))).toEqual({ status: 403, body: { error: 'Forbidden', message: expect.any(String) } });
       expect((await skeleton('club-only', await token(bob))).status).toBe(200);
+    });
+
+    it('admits by a curated handle only the account the handle verifies as, both ways, whatever the firehose claims', async () => {
+      replay.push({ did: mallory, time_us: (t += 1_000), kind: 'identity', identity: { did: mallory, handle: 'carol.test', seq: 1, time: new Date().toISOString() } });
+      replay.push({ did: dave, time_us: (t += 1_000), kind: 'identity', identity: { did: dave, handle: 'frank.test', seq: 2, time: new Date().toISOString() } });
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
+      await waitFor('the identity events in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT handle FROM ${database}.identities FINAL WHERE did IN ('${mallory}', '${dave}') ORDER BY handle`, format: 'JSONEachRow' });
+        return JSON.stringify(await result.json()) === JSON.stringify([{ handle: 'carol.test' }, { handle: 'frank.test' }]);
+      });
+      running.app.get(CommunityMembersService).invalidate();
+
+      const refused = { status: 403, body: { error: 'Forbidden', message: expect.any(String) } };
+      expect(await skeleton('club-only', await token(mallory))).toEqual(refused);
+      expect(await skeleton('club-only', await token(dave))).toEqual(refused);
+      expect((await skeleton('club-only', await token(carol))).status).toBe(200);
+      const members = (await (await admin('GET', 'communities/club/members')).json()) as { sample: string[] };
+      expect(members.sample).toEqual([alice, bob, carol].sort());
     });
   });
 

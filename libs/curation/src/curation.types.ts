@@ -6,7 +6,10 @@ export type Ranking = (typeof Rankings)[number];
 export interface MemberSources {
   /** Accounts named directly. */
   dids: string[];
-  /** Handles, resolved through identity events. */
+  /**
+   * Handles: members once the handle's domain names a DID whose DID document names the handle
+   * back (never from the firehose's identity events, where any DID can claim any handle).
+   */
   handles: string[];
   /** AT-URIs of `app.bsky.graph.list` records: members follow the list live. */
   lists: string[];
