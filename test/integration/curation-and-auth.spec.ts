@@ -17,6 +17,7 @@ import {
 } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
@@ -39,6 +40,9 @@ const curation = `communities:
       dids: [${alice}]
       lists: [${clubList}]
       handles: [carol.test, frank.test]
+  by-handle:
+    members:
+      handles: [carol.test, frank.test]
 feeds:
   club-only:
     displayName: Club, members only
@@ -47,6 +51,10 @@ feeds:
   club-public:
     displayName: Club, public
     communities: [club]
+  by-handle:
+    displayName: By handle, ranked
+    communities: [by-handle]
+    ranking: bridging-within
 `;
 
 let t = (Date.now() - 60_000) * 1000;
@@ -224,7 +232,16 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       expect(await skeleton('club-only', await token(dave))).toEqual(refused);
       expect((await skeleton('club-only', await token(carol))).status).toBe(200);
       const members = (await (await admin('GET', 'communities/club/members')).json()) as { sample: string[] };
-      expect(members.sample).toEqual([alice, bob, carol].sort());
+      expect(members.sample.filter((did) => [carol, mallory, dave].includes(did))).toEqual([carol]);
+
+      // Scoring ranks from the same verified members: only carol's post is a candidate.
+      replay.push(post(carol, '3kcarol000001'), post(mallory, '3kmallory0001'), post(dave, '3kdave0000001'));
+      await waitFor('the three posts in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT count() AS n FROM ${database}.posts FINAL WHERE did IN ('${carol}', '${mallory}', '${dave}')`, format: 'JSONEachRow' });
+        return Number((await result.json<{ n: string }>())[0]?.n) === 3;
+      });
+      const runs = await running.app.get(ScoreSnapshotJob).runOnce();
+      expect(runs.find((run) => run.feed === feed('by-handle'))).toMatchObject({ candidates: 1 });
     });
   });
 
