@@ -141,6 +141,7 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const communities = new CommunityRepository(client, database);
     const sources = {
       dids: [member(0)],
+      // A handle claimed in an identity event decides nothing: handles count only once verified.
       handles: ['three.example.com'],
       lists: [list],
       starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kpack0000001`],
@@ -148,9 +149,35 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       followersOf: [curator],
       exclude: [member(6)],
     };
-    expect(await communities.members(sources, t0)).toEqual([0, 1, 2, 3, 4, 5].map(member));
+    expect(await communities.members(sources, t0)).toEqual([0, 1, 2, 4, 5].map(member));
 
     await events.write([{ v: 1, type: 'listitem', op: 'delete', did: curator, rkey: '3kitem0000002', timeUs: t + 1 }]);
-    expect(await communities.members(sources, t0)).toEqual([0, 1, 3, 4, 5].map(member));
+    expect(await communities.members(sources, t0)).toEqual([0, 1, 4, 5].map(member));
+  });
+
+  it("counts a list's members only from list items in the list owner's repo, starter packs' too", async () => {
+    const curator = 'did:plc:listowner000000000000000';
+    const intruder = 'did:plc:intruder0000000000000000';
+    const friend = 'did:plc:friendofintruder00000000';
+    const member = 'did:plc:listmember00000000000000';
+    const packMember = 'did:plc:packmember00000000000000';
+    const list = `at://${curator}/app.bsky.graph.list/3kownedlist01`;
+    const packList = `at://${curator}/app.bsky.graph.list/3kownedlist02`;
+    const t = t0 + 2_000_000;
+    const listItem = (did: string, rkey: string, subjectDid: string, onList: string): PipelineEventV1 => ({
+      v: 1, type: 'listitem', op: 'create', did, rkey, timeUs: t, createdAtMs: 0, list: onList, subjectDid,
+    });
+    await events.write([
+      listItem(curator, '3kowned000001', member, list),
+      listItem(curator, '3kowned000002', packMember, packList),
+      { v: 1, type: 'starterpack', op: 'create', did: curator, rkey: '3kownedpack01', timeUs: t, createdAtMs: 0, list: packList },
+      // Anyone can write a list item naming someone else's list into their own repo: noise.
+      listItem(intruder, '3kforeign0001', intruder, list),
+      listItem(intruder, '3kforeign0002', friend, packList),
+    ]);
+    const communities = new CommunityRepository(client, database);
+    const none = { dids: [], handles: [], lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [] };
+    expect(await communities.members({ ...none, lists: [list] }, t0)).toEqual([member]);
+    expect(await communities.members({ ...none, starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kownedpack01`] }, t0)).toEqual([packMember]);
   });
 });

@@ -7,8 +7,17 @@ import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
-import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
+import {
+  startHandleDirectory,
+  startJetstreamReplayServer,
+  type HandleDirectoryServer,
+  type JetstreamReplayServer,
+  waitFor,
+  testAppEnv,
+} from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '#lib/testing';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
@@ -17,6 +26,8 @@ const curator = 'did:plc:curator00000000000000000';
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
 const mallory = 'did:plc:mallory00000000000000000';
+const carol = 'did:plc:carol00000000000000000000';
+const dave = 'did:plc:dave000000000000000000000';
 const clubList = `at://${curator}/app.bsky.graph.list/3kclublist000`;
 const adminToken = 'admin-token-for-tests-0123456789';
 const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -28,6 +39,10 @@ const curation = `communities:
     members:
       dids: [${alice}]
       lists: [${clubList}]
+      handles: [carol.test, frank.test]
+  by-handle:
+    members:
+      handles: [carol.test, frank.test]
 feeds:
   club-only:
     displayName: Club, members only
@@ -36,6 +51,10 @@ feeds:
   club-public:
     displayName: Club, public
     communities: [club]
+  by-handle:
+    displayName: By handle, ranked
+    communities: [by-handle]
+    ranking: bridging-within
 `;
 
 let t = (Date.now() - 60_000) * 1000;
@@ -51,6 +70,7 @@ const post = (did: string, rkey: string) =>
 describe('curators, members-only feeds, verified service auth and feedback', () => {
   let dir: string;
   let plc: PlcDirectoryServer;
+  let handles: HandleDirectoryServer;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
   let agent: AtpAgent;
@@ -80,11 +100,17 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
-    for (const did of [alice, bob, mallory]) {
+    for (const did of [alice, bob, mallory, carol, dave]) {
       const keypair = await Secp256k1Keypair.create();
       keys.set(did, keypair);
-      plc.publish(did, keypair, `${did.slice(8, 13)}.test`);
+      plc.publish(did, keypair, `${did.slice(8, 13).replace(/0+$/, '')}.test`);
     }
+    // The curated handles: carol.test is carol's, both ways. frank.test's domain names dave, whose
+    // DID document does not name it back. Mallory's own DID document claims carol.test.
+    handles = await startHandleDirectory();
+    handles.publish('carol.test', carol);
+    handles.publish('frank.test', dave);
+    plc.publish(mallory, keys.get(mallory)!, 'carol.test');
     replay = await startJetstreamReplayServer({ events: [post(alice, '3kalice000001'), post(bob, '3kbob00000001')] });
     running = await startApp(
       loadConfig(
@@ -98,6 +124,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
             FEEDGEN_PUBLISHER_DID: publisher,
             PLC_URL: plc.url,
             IDENTITY_ALLOW_INSECURE: 'true',
+            IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
             ADMIN_TOKEN: adminToken,
             INGEST_BATCH_MAX_WAIT_MS: '50',
           },
@@ -112,6 +139,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     await running?.close();
     await replay?.close();
     await plc?.close();
+    await handles?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -166,6 +194,54 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
         `at://${alice}/app.bsky.feed.post/3kalice000001`,
         `at://${bob}/app.bsky.feed.post/3kbob00000001`,
       ]);
+    });
+
+    it("refuses a viewer who wrote an item naming the club's list into their own repo", async () => {
+      replay.push(
+        commit(mallory, 'app.bsky.graph.listitem', '3kforeign0001', {
+          $type: 'app.bsky.graph.listitem',
+          subject: mallory,
+          list: clubList,
+          createdAt: new Date().toISOString(),
+        }),
+      );
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
+      await waitFor('the foreign list item in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT rkey FROM ${database}.graph FINAL WHERE did = '${mallory}' AND kind = 'listitem'`, format: 'JSONEachRow' });
+        return (await result.json()).length === 1;
+      });
+      running.app.get(CommunityMembersService).invalidate();
+      expect(await skeleton('club-only', await token(mallory))).toEqual({ status: 403, body: { error: 'Forbidden', message: expect.any(String) } });
+      expect((await skeleton('club-only', await token(bob))).status).toBe(200);
+    });
+
+    it('admits by a curated handle only the account the handle verifies as, both ways, whatever the firehose claims', async () => {
+      replay.push({ did: mallory, time_us: (t += 1_000), kind: 'identity', identity: { did: mallory, handle: 'carol.test', seq: 1, time: new Date().toISOString() } });
+      replay.push({ did: dave, time_us: (t += 1_000), kind: 'identity', identity: { did: dave, handle: 'frank.test', seq: 2, time: new Date().toISOString() } });
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
+      await waitFor('the identity events in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT handle FROM ${database}.identities FINAL WHERE did IN ('${mallory}', '${dave}') ORDER BY handle`, format: 'JSONEachRow' });
+        return JSON.stringify(await result.json()) === JSON.stringify([{ handle: 'carol.test' }, { handle: 'frank.test' }]);
+      });
+      running.app.get(CommunityMembersService).invalidate();
+
+      const refused = { status: 403, body: { error: 'Forbidden', message: expect.any(String) } };
+      expect(await skeleton('club-only', await token(mallory))).toEqual(refused);
+      expect(await skeleton('club-only', await token(dave))).toEqual(refused);
+      expect((await skeleton('club-only', await token(carol))).status).toBe(200);
+      const members = (await (await admin('GET', 'communities/club/members')).json()) as { sample: string[] };
+      expect(members.sample.filter((did) => [carol, mallory, dave].includes(did))).toEqual([carol]);
+
+      // Scoring ranks from the same verified members: only carol's post is a candidate.
+      replay.push(post(carol, '3kcarol000001'), post(mallory, '3kmallory0001'), post(dave, '3kdave0000001'));
+      await waitFor('the three posts in ClickHouse', async () => {
+        const result = await clickhouse.query({ query: `SELECT count() AS n FROM ${database}.posts FINAL WHERE did IN ('${carol}', '${mallory}', '${dave}')`, format: 'JSONEachRow' });
+        return Number((await result.json<{ n: string }>())[0]?.n) === 3;
+      });
+      const runs = await running.app.get(ScoreSnapshotJob).runOnce();
+      expect(runs.find((run) => run.feed === feed('by-handle'))).toMatchObject({ candidates: 1 });
     });
   });
 

@@ -67,7 +67,7 @@ describe('communities of 40 000 members over the HTTP interface', () => {
 
   it('resolves the named members minus exclusions', async () => {
     const resolved = await new CommunityRepository(client, database).members(
-      { dids: members, handles: [], lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [member(1)] },
+      { dids: members, lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [member(1)] },
       0,
     );
     expect(resolved).toHaveLength(MEMBERS - 1);

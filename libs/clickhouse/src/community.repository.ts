@@ -3,7 +3,13 @@ import { DidSetStore } from './did-set.store.js';
 import type { MemberSources } from '#lib/curation';
 
 /**
- * Resolves a community's member sources to DIDs from the ingested graph, posts and identities.
+ * The member sources the store answers. Handles are not among them: a handle counts only once
+ * verified against its domain and DID document, which the caller does and passes as named DIDs.
+ */
+export type StoredMemberSources = Omit<MemberSources, 'handles'>;
+
+/**
+ * Resolves a community's member sources to DIDs from the ingested graph and posts.
  * Named DIDs and exclusions (curator lists, any length) travel as DID sets, not URL parameters.
  */
 export class CommunityRepository {
@@ -17,21 +23,30 @@ export class CommunityRepository {
   }
 
   /**
-   * Members now: named DIDs, handles, members of the given lists (live, from list-item events),
-   * authors who used the hashtags since `sinceUs`, and followers of the seed accounts, minus
-   * the exclusions. A starter pack counts as its list (from the pack's own record, followed live).
+   * Members now: named DIDs, members of the given lists (live, from list-item events), authors
+   * who used the hashtags since `sinceUs`, and followers of the seed accounts, minus the
+   * exclusions. A starter pack counts as its list (from the pack's own record, followed live).
+   *
+   * @NOTE The `identities` rows (handles from the firehose's identity events) never decide
+   * membership: an identity event is what a DID claims about itself, and anyone can claim any
+   * handle there.
    */
-  async members(sources: MemberSources, sinceUs: number): Promise<string[]> {
+  async members(sources: StoredMemberSources, sinceUs: number): Promise<string[]> {
     const db = this.database;
     const lists = sources.lists;
     const [named, exclude] = await Promise.all([this.didSets.bind('dids', sources.dids), this.didSets.bind('exclude', sources.exclude)]);
     const parts = [named.sql];
-    if (sources.handles.length > 0) parts.push(`SELECT did FROM ${db}.identities FINAL WHERE handle IN {handles:Array(String)}`);
     if (lists.length > 0 || sources.starterPacks.length > 0) {
-      parts.push(`SELECT subject_did AS did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
+      // @NOTE On AT Protocol a list's members are the list items in the list owner's repo: anyone
+      // can write an item naming someone else's list into their own repo, and that means nothing.
+      // So an item counts only when its repo is the authority of the list's AT-URI. A starter pack
+      // is read from its owner's repo (its AT-URI names the repo) and stands for its list. The
+      // inner query keeps `did` the item's repo: ClickHouse lets an alias shadow a column in WHERE.
+      parts.push(`SELECT subject_did AS did FROM (SELECT subject_did FROM ${db}.graph FINAL WHERE kind = 'listitem' AND deleted = 0
+        AND startsWith(list, concat('at://', did, '/'))
         AND (list IN {lists:Array(String)} OR list IN (
           SELECT list FROM ${db}.graph FINAL WHERE kind = 'starterpack' AND deleted = 0
-            AND concat('at://', did, '/app.bsky.graph.starterpack/', rkey) IN {starterPacks:Array(String)}))`);
+            AND concat('at://', did, '/app.bsky.graph.starterpack/', rkey) IN {starterPacks:Array(String)})))`);
     }
     if (sources.hashtags.length > 0) {
       parts.push(`SELECT did FROM ${db}.posts FINAL WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND hasAny(tags, {hashtags:Array(String)})`);
@@ -43,7 +58,6 @@ export class CommunityRepository {
       query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) ORDER BY did`,
       query_params: {
         dids: named.value,
-        handles: sources.handles,
         lists,
         starterPacks: sources.starterPacks,
         sinceUs,

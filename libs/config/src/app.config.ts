@@ -73,6 +73,11 @@ export interface FeedGeneratorConfig {
    * Production keeps @atproto/identity's protection against server-side request forgery.
    */
   identityAllowInsecure: boolean;
+  /**
+   * Tests against a local network only (needs `identityAllowInsecure`): curated handles resolve
+   * at `<origin>/.well-known/atproto-did?handle=…` instead of DNS and the handle's own domain.
+   */
+  identityTestHandleOrigin: string | undefined;
   /** Bearer token of the admin API and console; absent disables them. Secret. */
   adminToken: string | undefined;
 }
@@ -181,8 +186,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     feedsFile: path.resolve(read.string('FEEDS_FILE', './config/feeds.yaml')),
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
+    identityTestHandleOrigin: read.url('IDENTITY_TEST_HANDLE_ORIGIN', undefined, ['http:', 'https:']),
     adminToken: read.secret('ADMIN_TOKEN', { minLength: 32 }),
   };
+  if (feedGenerator.identityTestHandleOrigin !== undefined && !feedGenerator.identityAllowInsecure) {
+    read.problem('IDENTITY_TEST_HANDLE_ORIGIN', 'tests only: needs IDENTITY_ALLOW_INSECURE=true');
+  }
 
   const config: AppConfig = {
     role,

@@ -9,9 +9,11 @@ communities:
       dids: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa]
       lists: [at://did:plc:bbbbbbbbbbbbbbbbbbbbbbbb/app.bsky.graph.list/3kabc]
       hashtags: [Climate]
+    allowSelfEnrolment: true
   farmers:
     members:
       followersOf: [did:plc:cccccccccccccccccccccccc]
+    allowSelfEnrolment: true
 feeds:
   common-ground:
     displayName: Common ground
@@ -28,7 +30,7 @@ describe('curator files', () => {
       name: 'Climate researchers',
       members: { dids: ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'], hashtags: ['climate'], handles: [] },
     });
-    expect(curation.communities.get('farmers')!.name).toBe('farmers');
+    expect(curation.communities.get('farmers')).toMatchObject({ name: 'farmers', allowSelfEnrolment: true });
     expect(curation.feeds.get('common-ground')).toMatchObject({
       ranking: 'bridging',
       membersOnly: true,
@@ -52,9 +54,64 @@ describe('curator files', () => {
     expect(error).toBeInstanceOf(InvalidCurationError);
     const found = error!.problems.map((p) => `${p.line} ${p.field}`);
     expect(found).toEqual(
-      expect.arrayContaining(['6 communities.climate.members.dids.0', '16 feeds.common-ground.communities.1', '17 feeds.common-ground.ranking']),
+      expect.arrayContaining(['6 communities.climate.members.dids.0', '18 feeds.common-ground.communities.1', '19 feeds.common-ground.ranking']),
     );
-    expect(error!.message).toContain('config/feeds.yaml:17:');
+    expect(error!.message).toContain('config/feeds.yaml:19:');
+  });
+
+  describe('members-only feeds over communities anyone can join', () => {
+    const problemsOf = (text: string) => {
+      try {
+        parseCuration(text, 'config/feeds.yaml');
+        return [];
+      } catch (error) {
+        return (error as InvalidCurationError).problems.map((p) => `${p.file}:${p.line} ${p.field}: ${p.message}`);
+      }
+    };
+
+    it.each([
+      ['hashtags', 'climate', 'hashtags'],
+      ['followersOf', 'farmers', 'followersOf'],
+    ])('refuses membersOnly over a community with %s, naming the feed line and field', (_source, community, named) => {
+      const text = valid.replace(/    allowSelfEnrolment: true\n/g, '').replace('[climate, farmers]', `[${community}]`);
+      const problems = problemsOf(text);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^config/feeds\\.yaml:\\d+ feeds\\.common-ground\\.membersOnly: community "${community}" lets anyone join \\(${named}\\)`));
+      const line = Number(/:(\d+) /.exec(problems[0]!)![1]);
+      expect(text.split('\n')[line - 1]).toBe('    membersOnly: true');
+    });
+
+    it('accepts it when the community allows self-enrolment, and a public feed over such a community always', () => {
+      expect(problemsOf(valid)).toEqual([]);
+      const withoutConsent = valid.replace(/    allowSelfEnrolment: true\n/g, '');
+      expect(problemsOf(withoutConsent.replace('    membersOnly: true\n', ''))).toEqual([]);
+      expect(problemsOf(withoutConsent)).toHaveLength(2);
+    });
+
+    it('accepts it over communities defined by DIDs, handles, lists and starter packs', () => {
+      const closed = `
+communities:
+  club:
+    members:
+      dids: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa]
+      handles: [someone.example.com]
+      lists: [at://did:plc:bbbbbbbbbbbbbbbbbbbbbbbb/app.bsky.graph.list/3kabc]
+      starterPacks: [at://did:plc:bbbbbbbbbbbbbbbbbbbbbbbb/app.bsky.graph.starterpack/3kdef]
+feeds:
+  club-only:
+    displayName: Club
+    communities: [club]
+    membersOnly: true
+`;
+      expect(problemsOf(closed)).toEqual([]);
+      expect(parseCuration(closed, 'f.yaml').communities.get('club')!.allowSelfEnrolment).toBe(false);
+    });
+
+    it('rejects an allowSelfEnrolment that is not true or false', () => {
+      expect(problemsOf(valid.replace('allowSelfEnrolment: true', 'allowSelfEnrolment: sure'))).toContainEqual(
+        expect.stringContaining('communities.climate.allowSelfEnrolment: expected true or false'),
+      );
+    });
   });
 
   it('reports a YAML syntax error with its line', () => {

@@ -98,7 +98,9 @@ class Checker {
 }
 
 const memberKeys = ['dids', 'handles', 'lists', 'starterPacks', 'hashtags', 'followersOf', 'exclude'] as const;
-const communityKeys = ['name', 'description', 'members'] as const;
+const communityKeys = ['name', 'description', 'members', 'allowSelfEnrolment'] as const;
+/** Member sources anyone can enter by themselves: posting a tag, following an account. */
+const selfEnrolling = ['hashtags', 'followersOf'] as const;
 const feedKeys = [
   'displayName',
   'description',
@@ -153,6 +155,7 @@ export function parseCuration(text: string, file: string): Curation {
       name: check.text(community.name, [...path, 'name'], { fallback: id, max: 64 }),
       description: check.text(community.description, [...path, 'description'], { max: 300 }),
       members: checkMembers(check, community.members, [...path, 'members']),
+      allowSelfEnrolment: check.flag(community.allowSelfEnrolment, [...path, 'allowSelfEnrolment'], false),
     });
   }
 
@@ -176,13 +179,29 @@ export function parseCuration(text: string, file: string): Curation {
         Object.entries(shares).map(([side, share]) => [side, check.positive(share, [...path, 'balance', side], 1)]),
       );
     }
+    const membersOnly = check.flag(feed.membersOnly, [...path, 'membersOnly'], false);
+    if (membersOnly) {
+      // @NOTE A members-only feed keeps a community's context inside it; over a source anyone can
+      // join by posting a tag or following an account, that promise would be empty unless the
+      // curator says so explicitly.
+      for (const id of feedCommunities) {
+        const community = communities.get(id);
+        const open = selfEnrolling.filter((source) => (community?.members[source].length ?? 0) > 0);
+        if (community && !community.allowSelfEnrolment && open.length > 0) {
+          check.problem(
+            [...path, 'membersOnly'],
+            `community "${id}" lets anyone join (${open.join(', ')}); set allowSelfEnrolment: true on it to serve it members-only`,
+          );
+        }
+      }
+    }
     feeds.set(shortname, {
       shortname,
       displayName: check.text(feed.displayName, [...path, 'displayName'], { required: true, max: 24 }),
       description: check.text(feed.description, [...path, 'description'], { max: 300 }),
       communities: feedCommunities,
       ranking,
-      membersOnly: check.flag(feed.membersOnly, [...path, 'membersOnly'], false),
+      membersOnly,
       includeReplies: check.flag(feed.includeReplies, [...path, 'includeReplies'], false),
       windowHours: check.positive(feed.windowHours, [...path, 'windowHours'], 72),
       halfLifeHours: check.positive(feed.halfLifeHours, [...path, 'halfLifeHours'], 12),

@@ -6,7 +6,10 @@ export type Ranking = (typeof Rankings)[number];
 export interface MemberSources {
   /** Accounts named directly. */
   dids: string[];
-  /** Handles, resolved through identity events. */
+  /**
+   * Handles: members once the handle's domain names a DID whose DID document names the handle
+   * back (never from the firehose's identity events, where any DID can claim any handle).
+   */
   handles: string[];
   /** AT-URIs of `app.bsky.graph.list` records: members follow the list live. */
   lists: string[];
@@ -25,6 +28,11 @@ export interface CommunityDefinition {
   name: string;
   description: string;
   members: MemberSources;
+  /**
+   * The curator accepts that anyone can make themselves a member (through `hashtags` or
+   * `followersOf`); only then may a `membersOnly` feed use this community.
+   */
+  allowSelfEnrolment: boolean;
 }
 
 export interface FeedDefinition {
@@ -34,7 +42,10 @@ export interface FeedDefinition {
   description: string;
   communities: string[];
   ranking: Ranking;
-  /** Served only to viewers whose verified DID belongs to one of the feed's communities. */
+  /**
+   * Served only to viewers whose verified DID belongs to one of the feed's communities; refused
+   * over a self-enrolling community unless it sets `allowSelfEnrolment`.
+   */
   membersOnly: boolean;
   includeReplies: boolean;
   /** Posts older than this are not ranked. */

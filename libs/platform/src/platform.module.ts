@@ -19,6 +19,7 @@ import {
   type ClickHouseClient,
 } from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
+import { createHandleResolution, VerifiedHandleResolver } from '#lib/identity';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
 import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
@@ -162,10 +163,30 @@ export class PlatformModule {
           useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
           inject: [CLICKHOUSE],
         })),
+        {
+          // Curated handles → verified DIDs, for the membership queries of scoring and the feed generator.
+          provide: VerifiedHandleResolver,
+          useFactory: () => {
+            const log = logger.child({ component: 'handles' });
+            return new VerifiedHandleResolver({
+              ...createHandleResolution({
+                plcUrl: config.feedGenerator.plcUrl,
+                timeoutMs: 3_000,
+                allowInsecureFetch: config.feedGenerator.identityAllowInsecure,
+                testHandleOrigin: config.feedGenerator.identityTestHandleOrigin,
+              }),
+              verifiedTtlMs: 10 * 60_000,
+              unverifiedTtlMs: 60_000,
+              maxHandles: 100_000,
+              concurrency: 8,
+              onError: (handle, err) => log.warn({ handle, err: (err as Error).message }, 'handle resolution failed'),
+            });
+          },
+        },
         ReadinessService,
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, Metrics, PipelineHistory, ReadinessService],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, ReadinessService],
     };
   }
 }

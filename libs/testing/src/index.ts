@@ -7,3 +7,4 @@ export * from './app-process.js';
 export * from './wait-for.js';
 export * from './test-app.env.js';
 export * from './plc-directory.server.js';
+export * from './handle-directory.server.js';

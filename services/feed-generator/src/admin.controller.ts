@@ -44,8 +44,8 @@ export class AdminController {
 
   @Put('communities/:id')
   async putCommunity(@Param('id') id: string, @Body() body: CommunityInput) {
-    const { name, description, members } = body ?? {};
-    const snapshot = await this.registry.store.set(['communities', id], withoutUndefined({ name, description, members }));
+    const { name, description, members, allowSelfEnrolment } = body ?? {};
+    const snapshot = await this.registry.store.set(['communities', id], withoutUndefined({ name, description, members, allowSelfEnrolment }));
     this.registry.replace(snapshot.curation);
     return communityView(snapshot.curation.communities.get(id)!);
   }

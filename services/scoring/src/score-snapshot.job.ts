@@ -1,7 +1,8 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { CurationStore, type Curation, type FeedDefinition } from '#lib/curation';
+import { CurationStore, type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
+import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankerState, type RankFn } from '#lib/rankings';
@@ -61,6 +62,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly scores: ScoreRepository,
     private readonly communities: CommunityRepository,
+    private readonly handles: VerifiedHandleResolver,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
   ) {
@@ -129,13 +131,19 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return snapshot.curation;
   }
 
+  /** A community's members now; its handles count once verified (see VerifiedHandleResolver). */
+  private async membersOf(sources: MemberSources, nowMs: number): Promise<string[]> {
+    const verified = await this.handles.resolve(sources.handles);
+    return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
+  }
+
   private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
     for (const id of feed.communities) {
       const community = curation.communities.get(id);
-      const list = community ? await this.communities.members(community.members, nowMs * 1000 - HASHTAG_WINDOW_US) : [];
+      const list = community ? await this.membersOf(community.members, nowMs) : [];
       members.set(id, new Set(list));
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];

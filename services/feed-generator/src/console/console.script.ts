@@ -515,7 +515,8 @@ export const consoleScript = String.raw`(function () {
           showFormError(error, { message: 'The community id must be letters, digits, - or _.' });
           return;
         }
-        var body = { name: name.value.trim() || undefined, description: description.value.trim() || undefined, members: {} };
+        // Kept as it was: the console does not edit allowSelfEnrolment, and a save must not drop it.
+        var body = { name: name.value.trim() || undefined, description: description.value.trim() || undefined, members: {}, allowSelfEnrolment: existing && existing.allowSelfEnrolment ? true : undefined };
         sources.forEach(function (source) {
           var values = lines(source.control.value);
           if (values.length) body.members[source.key] = values;

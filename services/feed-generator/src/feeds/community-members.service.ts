@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CommunityRepository } from '#lib/clickhouse';
+import { VerifiedHandleResolver } from '#lib/identity';
 import { FeedRegistry } from './feed.registry.js';
 
 /** Membership is recomputed at most this often per community. */
@@ -30,6 +31,7 @@ export class CommunityMembersService {
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(CommunityRepository) private readonly communities: CommunityRepository,
+    @Inject(VerifiedHandleResolver) private readonly handles: VerifiedHandleResolver,
   ) {}
 
   async members(communityId: string): Promise<ReadonlySet<string>> {
@@ -42,8 +44,10 @@ export class CommunityMembersService {
     if (cached?.pending) return cached.pending;
     const definition = this.registry.community(communityId);
     if (!definition) return new Set();
-    const pending = this.communities
-      .members(definition.members, Date.now() * 1000 - HASHTAG_WINDOW_US)
+    const sources = definition.members;
+    const pending = this.handles
+      .resolve(sources.handles)
+      .then((verified) => this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, Date.now() * 1000 - HASHTAG_WINDOW_US))
       .then((list) => {
         const members = new Set(list);
         this.cache.set(communityId, { members, expiresAt: Date.now() + MEMBERSHIP_TTL_MS });

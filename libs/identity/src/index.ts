@@ -1,0 +1,1 @@
+export * from './verified-handle.resolver.js';
