@@ -45,6 +45,8 @@ export interface ScoringConfig {
    * consumer work; exactly one should compute snapshots.
    */
   snapshots: boolean;
+  /** Tries of an insert ClickHouse refuses before the batch is split to isolate the messages it refuses. */
+  writeAttempts: number;
 }
 
 export interface HttpConfig {
@@ -158,6 +160,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     batchSize: read.integer('SCORING_BATCH_SIZE', 20_000, { min: 1, max: 500_000 }),
     intervalSeconds: read.integer('SCORING_INTERVAL_SECONDS', 30, { min: 1, max: 86_400 }),
     snapshots: read.boolean('SCORING_SNAPSHOTS', true),
+    writeAttempts: read.integer('SCORING_WRITE_ATTEMPTS', 3, { min: 1, max: 20 }),
   };
 
   const hostname = read.string('FEEDGEN_HOSTNAME', 'localhost');
