@@ -23,6 +23,12 @@ export type BusConfig =
       producers: number;
     };
 
+/** The bus of the embedded mode (`#lib/bus`). */
+export interface InProcessBusConfig {
+  /** Messages of one topic that may wait for their consumers; a publish beyond waits for room. */
+  maxQueued: number;
+}
+
 export type ClickHouseConfig =
   | { kind: 'embedded'; path: string; database: string }
   | { kind: 'server'; url: string; username: string; password: string; database: string };
@@ -89,6 +95,7 @@ export interface AppConfig {
   dataDir: string;
   http: HttpConfig;
   bus: BusConfig;
+  inProcessBus: InProcessBusConfig;
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;
   scoring: ScoringConfig;
@@ -191,6 +198,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       bindHost: read.string('HTTP_BIND_HOST', '0.0.0.0'),
     },
     bus,
+    inProcessBus: { maxQueued: read.integer('IN_PROCESS_BUS_MAX_QUEUED', 100_000, { min: 1, max: 10_000_000 }) },
     clickhouse,
     ingest,
     scoring,
