@@ -76,6 +76,8 @@ export interface FeedGeneratorConfig {
   identityAllowInsecure: boolean;
   /** Bearer token of the admin API and console; absent disables them. Secret. */
   adminToken: string | undefined;
+  /** `sendInteractions` requests each viewer may make: a token bucket refilled at `perMinute`, holding `burst`. */
+  sendInteractionsLimit: { perMinute: number; burst: number };
 }
 
 /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
@@ -184,6 +186,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
     adminToken: read.optionalString('ADMIN_TOKEN'),
+    sendInteractionsLimit: {
+      perMinute: read.integer('SEND_INTERACTIONS_PER_MINUTE', 60, { min: 1, max: 1_000_000 }),
+      burst: read.integer('SEND_INTERACTIONS_BURST', 30, { min: 1, max: 1_000_000 }),
+    },
   };
   if (feedGenerator.adminToken !== undefined && feedGenerator.adminToken.length < 16) {
     read.problem('ADMIN_TOKEN', 'must be at least 16 characters');
