@@ -156,6 +156,11 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
       LOG_LEVEL: 'silent',
       PLC_URL: plc.url,
       IDENTITY_ALLOW_INSECURE: 'true',
+      // A conversation's history is replayed in seconds: every account sends at machine speed.
+      SEND_INTERACTIONS_PER_MINUTE: '1000000',
+      SEND_INTERACTIONS_BURST: '1000000',
+      // Feedback waits for its posts to be stored (below): short ingest batches keep that wait short.
+      INGEST_BATCH_MAX_WAIT_MS: '10',
     });
     running = await startApp(config, options.logger ? { logger: options.logger } : {});
     const app = running;
@@ -180,15 +185,21 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
 
     // Tokens are signed ahead, as a client holds one before it needs it.
     await sender.prepareTokens(senders);
+    // @NOTE sendInteractions keeps feedback only about posts the feed generator served or could
+    // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
+    // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
+    const postsStored = (count: number) =>
+      waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.url)).store.posts >= count, 5);
 
     const replayStarted = performance.now();
     const replayPhase = progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
     if (live) {
-      await replayLive(plan, replay, sender, (dispatched) =>
+      await replayLive(plan, replay, sender, postsStored, (dispatched) =>
         replayPhase.update(dispatched, `Jetstream sent ${replay!.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender!.acknowledged}/${plan.expected.feedback}`),
       );
     } else {
       replay.push(...plan.events);
+      if (plan.feedback.length > 0) await postsStored(plan.events.filter(isPostCreate).length);
       sender.enqueueAll(plan.feedback);
     }
     replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
@@ -275,7 +286,13 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
 const LIVE_BATCH = 500;
 
 /** See `ReplayTiming` `'live'`. */
-async function replayLive(plan: ReplayPlan, replay: JetstreamReplayServer, sender: FeedbackSender, onProgress: (dispatched: number) => void): Promise<void> {
+async function replayLive(
+  plan: ReplayPlan,
+  replay: JetstreamReplayServer,
+  sender: FeedbackSender,
+  postsStored: (count: number) => Promise<void>,
+  onProgress: (dispatched: number) => void,
+): Promise<void> {
   let lastUs = 0;
   const stamp = (event: JetstreamEvent & { kind: 'commit' }): JetstreamEvent => {
     const timeUs = Math.max(lastUs + 1, Date.now() * 1000);
@@ -289,21 +306,27 @@ async function replayLive(plan: ReplayPlan, replay: JetstreamReplayServer, sende
   };
   let commits: JetstreamEvent[] = [];
   let feedback: ScheduledFeedback[] = [];
-  const flush = () => {
-    if (commits.length > 0) replay.push(...commits);
-    if (feedback.length > 0) sender.enqueueAll(feedback);
+  let postsPushed = 0;
+  const flush = async () => {
+    const [pushed, queued] = [commits, feedback];
     commits = [];
     feedback = [];
+    if (pushed.length > 0) replay.push(...pushed);
+    if (queued.length > 0) {
+      await postsStored(postsPushed);
+      sender.enqueueAll(queued);
+    }
   };
   let dispatched = 0;
   for (const step of plan.steps) {
     sender.throwIfFailed();
     if (step.kind === 'commit' && step.event.commit.collection === Nsid.post) {
       // Everything before the post is stamped before it, everything after it later.
-      flush();
+      await flush();
       await sender.drain();
       await nextMillisecond();
       replay.push(stamp(step.event));
+      postsPushed += 1;
       await nextMillisecond();
     } else if (step.kind === 'commit') {
       commits.push(stamp(step.event));
@@ -312,14 +335,17 @@ async function replayLive(plan: ReplayPlan, replay: JetstreamReplayServer, sende
     }
     dispatched += 1;
     if (commits.length + feedback.length >= LIVE_BATCH) {
-      flush();
+      await flush();
       await sleep(0);
     }
     onProgress(dispatched);
   }
-  flush();
+  await flush();
   await sender.drain();
 }
+
+const isPostCreate = (event: JetstreamEvent): boolean =>
+  event.kind === 'commit' && event.commit.collection === Nsid.post && event.commit.operation === 'create';
 
 /** Resolves once the wall clock has moved to the next millisecond (feedback is stamped in ms). */
 async function nextMillisecond(): Promise<void> {
@@ -462,11 +488,11 @@ async function fetchStatus(url: string): Promise<AppStatus> {
   return (await response.json()) as AppStatus;
 }
 
-async function waitUntil(what: string, timeoutMs: number, probe: () => boolean): Promise<void> {
+async function waitUntil(what: string, timeoutMs: number, probe: () => boolean | Promise<boolean>, intervalMs = 50): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!probe()) {
+  while (!(await probe())) {
     if (performance.now() > deadline) throw new EvalPipelineError(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(intervalMs);
   }
 }
 

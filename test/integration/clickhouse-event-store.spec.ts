@@ -1,5 +1,5 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, CommunityRepository, createClickHouseClient, EventRepository, migrations, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, createClickHouseClient, EventRepository, FeedbackRepository, migrations, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
@@ -72,6 +72,23 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       { v: 1, type: 'post', op: 'delete', did: alice, rkey: '3k0000000002', timeUs: t0 + 11 },
     ]);
     expect(await events.counts()).toEqual({ events: 7, posts: 2, interactions: 1, graph: 1 });
+  });
+
+  it('expires viewer feedback after 14 days, like impressions, and keeps the network approvals', async () => {
+    const dave = 'did:plc:dave00000000000000000000';
+    const day = 86_400_000_000;
+    const nowUs = Date.now() * 1000;
+    const item = `at://${alice}/app.bsky.feed.post/3k0000000001`;
+    const feedback = (event: 'requestLess' | 'interactionSeen' | 'impression', timeUs: number) =>
+      ({ v: 1, type: 'feedback', viewer: dave, feed: null, item, event, feedContext: null, reqId: null, timeUs }) as const;
+    await new FeedbackRepository(client, database).write([feedback('requestLess', nowUs - 20 * day), feedback('interactionSeen', nowUs - day)]);
+    await events.write([
+      { v: 1, type: 'like', op: 'create', did: dave, rkey: '3k00000000l9', cid: 'bafylike9', timeUs: nowUs - 20 * day, createdAtMs: 0, subjectUri: item, subjectCid: 'bafy3k0000000001' },
+    ]);
+    // TTLs apply when parts merge; a forced merge applies them now.
+    await client.command({ query: `OPTIMIZE TABLE ${database}.interactions FINAL` });
+    const result = await client.query({ query: `SELECT kind FROM ${database}.interactions WHERE actor = '${dave}' ORDER BY kind`, format: 'JSONEachRow' });
+    expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like']);
   });
 
   it('pages recent posts of given authors newest first, hiding deactivated accounts', async () => {

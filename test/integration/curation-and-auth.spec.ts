@@ -6,7 +6,7 @@ import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
-import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
+import { APP_CONFIG, CLICKHOUSE, Metrics } from '#lib/platform';
 import {
   startHandleDirectory,
   startJetstreamReplayServer,
@@ -127,6 +127,8 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
             IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
             ADMIN_TOKEN: adminToken,
             INGEST_BATCH_MAX_WAIT_MS: '50',
+            SEND_INTERACTIONS_BURST: '3',
+            SEND_INTERACTIONS_PER_MINUTE: '1',
           },
         }),
       ),
@@ -309,6 +311,41 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
         { kind: 'requestLess', subject_uri: item },
       ]);
       await waitFor('the impressions in ClickHouse', async () => (await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${alice}'`)).length > 0);
+    });
+
+    const sendAs = async (viewer: string, items: string[]) => {
+      const response = await fetch(`${running.url}/xrpc/app.bsky.feed.sendInteractions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(viewer, { lxm: 'app.bsky.feed.sendInteractions' })}` },
+        body: JSON.stringify({ interactions: items.map((item) => ({ item, event: 'app.bsky.feed.defs#requestMore' })) }),
+      });
+      return { status: response.status, body: (await response.json()) as { error?: string } };
+    };
+
+    it('answers 429 RateLimitExceeded to a viewer past its burst, while another viewer is served', async () => {
+      const item = `at://${alice}/app.bsky.feed.post/3kalice000001`;
+      // A burst of three, refilled at one a minute.
+      for (let i = 0; i < 3; i += 1) expect((await sendAs(bob, [item])).status).toBe(200);
+      const refused = await sendAs(bob, [item]);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toBe('RateLimitExceeded');
+      expect((await sendAs(mallory, [item])).status).toBe(200);
+      expect(await running.app.get(Metrics).sum(running.app.get(Metrics).interactionsRateLimited)).toBe(1);
+    });
+
+    it('stores feedback only about posts served or servable, and drops the rest without failing the request', async () => {
+      const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
+      const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;
+      const served = `at://${alice}/app.bsky.feed.post/3kalice000001`;
+      const unknownPost = `at://${alice}/app.bsky.feed.post/3knosuchpost1`;
+      const notAPost = feed('club-public');
+      const metrics = running.app.get(Metrics);
+      expect((await sendAs(carol, [unknownPost, served, notAPost])).status).toBe(200);
+      // The request is answered once the bus acknowledged; in embedded mode that is once it is written.
+      const result = await clickhouse.query({ query: `SELECT subject_uri FROM ${database}.interactions FINAL WHERE actor = '${carol}'`, format: 'JSONEachRow' });
+      expect((await result.json<{ subject_uri: string }>()).map((row) => row.subject_uri)).toEqual([served]);
+      expect(await metrics.sum(metrics.interactionsDropped, { reason: 'not-servable' })).toBe(1);
+      expect(await metrics.sum(metrics.interactionsDropped, { reason: 'not-a-post' })).toBe(1);
     });
   });
 });

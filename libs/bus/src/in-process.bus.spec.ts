@@ -2,6 +2,7 @@ import { Topics } from '#lib/contracts';
 import type { IncomingMessage } from '#lib/contracts';
 import { InProcessBus } from './in-process.bus.js';
 import { PrefixedBus } from './prefixed.bus.js';
+import { waitFor } from '#lib/testing';
 
 const messages = (count: number, from = 0) =>
   Array.from({ length: count }, (_, index) => ({ key: `did:plc:${(from + index) % 3}`, value: String(from + index) }));
@@ -96,5 +97,63 @@ describe('InProcessBus', () => {
     expect(await prefixed.lag!('g', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 0 }]);
     // A bus that cannot tell its lag stays one that cannot tell, rather than reporting none.
     expect(new PrefixedBus({ ping: async () => true } as unknown as InProcessBus, 'x.').lag).toBeUndefined();
+  });
+
+  it('makes publishers wait while a topic holds its bound of unconsumed messages, and lets them in as the consumer drains', async () => {
+    const bounded = new InProcessBus({ maxQueued: 4 });
+    const gates: (() => void)[] = [];
+    const handled: string[] = [];
+    let peak = 0;
+    const subscription = await bounded.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      maxBatchSize: 2,
+      handler: async (batch) => {
+        peak = Math.max(peak, bounded.queued(Topics.events).messages);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        handled.push(...batch.messages.map((message) => message.value));
+      },
+    });
+    const drainOneBatch = async () => (await waitFor('a batch in the consumer', () => gates.shift(), 5_000))();
+
+    // Three publishers of three messages against a bound of four: the first is in, the second
+    // partly, the third waits behind it.
+    const acknowledged: number[] = [];
+    const publishes = [0, 1, 2].map((i) => bounded.publish(Topics.events, messages(3, i * 3)).then(() => void acknowledged.push(i)));
+    await waitFor('the topic full', () => bounded.queued(Topics.events).messages === 4, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(bounded.queued(Topics.events)).toEqual({ messages: 4, blockedPublishes: 2 });
+
+    // Each batch the consumer commits makes room for as many waiting messages, in publish order.
+    await drainOneBatch();
+    await waitFor('the second publish in', () => bounded.queued(Topics.events).blockedPublishes === 1, 5_000);
+    expect(bounded.queued(Topics.events)).toEqual({ messages: 4, blockedPublishes: 1 });
+    expect(acknowledged).toEqual([]);
+    for (let i = 0; i < 4; i += 1) await drainOneBatch();
+    await Promise.all(publishes);
+
+    expect(acknowledged).toEqual([0, 1, 2]);
+    expect(handled).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8']);
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(bounded.queued(Topics.events)).toEqual({ messages: 0, blockedPublishes: 0 });
+    await subscription.stop();
+    await bounded.close();
+  });
+
+  it('holds a bounded topic for a group that subscribes later without growing past the bound', async () => {
+    const bounded = new InProcessBus({ maxQueued: 3 });
+    const published = bounded.publish(Topics.events, messages(7));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(bounded.queued(Topics.events)).toEqual({ messages: 3, blockedPublishes: 1 });
+    const values: string[] = [];
+    const subscription = await bounded.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      handler: async (batch) => void values.push(...batch.messages.map((message) => message.value)),
+    });
+    await published;
+    expect(values).toEqual(['0', '1', '2', '3', '4', '5', '6']);
+    await subscription.stop();
+    await bounded.close();
   });
 });

@@ -11,6 +11,8 @@ import type {
 
 /** Messages kept of a topic that acknowledges without a consumer (the dead-letter topic). */
 const UNCONSUMED_RETENTION = 10_000;
+/** Default bound on the messages of one topic that wait for their consumers. */
+export const DEFAULT_MAX_QUEUED = 100_000;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -38,11 +40,21 @@ interface Group {
   loop: Promise<void>;
 }
 
+/** A publish waiting for room in its topic; its messages enter the log in publish order. */
+interface PendingPublish {
+  /** What has not entered the log yet. */
+  messages: OutgoingMessage[];
+  /** Called with the offset after its last message once all of them are in the log. */
+  appended: (end: number) => void;
+}
+
 class TopicLog {
   constructor(
     readonly name: string,
     /** Acknowledges at once and keeps a bounded tail when no group consumes it. */
     readonly retained: boolean,
+    /** Most messages held for consumers that have not committed them. */
+    readonly maxQueued: number,
   ) {}
 
   /** Offset of `messages[0]`. */
@@ -51,12 +63,50 @@ class TopicLog {
   readonly groups = new Map<string, Group>();
   waiters: Waiter[] = [];
   dropped = 0;
+  private pending: PendingPublish[] = [];
+
+  /** Publishes waiting for room. */
+  get blocked(): number {
+    return this.pending.length;
+  }
 
   get end(): number {
     return this.base + this.messages.length;
   }
 
-  append(messages: OutgoingMessage[]): number {
+  /**
+   * Appends `messages` as room allows, after every publish that waits before it; resolves with the
+   * offset after the last of them once all are in the log. A publish larger than the bound enters
+   * in parts, as the consumers make room.
+   */
+  enqueue(messages: OutgoingMessage[]): Promise<number> {
+    return new Promise((appended) => {
+      this.pending.push({ messages: [...messages], appended });
+      this.admit();
+    });
+  }
+
+  /** Room for more messages: unbounded on a retained topic nobody consumes (its retention drops the oldest). */
+  private get room(): number {
+    return this.retained && this.groups.size === 0 ? Number.POSITIVE_INFINITY : this.maxQueued - this.messages.length;
+  }
+
+  /** Lets waiting publishes in, oldest first, while there is room. */
+  private admit(): void {
+    let appended = false;
+    while (this.pending.length > 0 && this.room > 0) {
+      const head = this.pending[0]!;
+      this.append(head.messages.splice(0, this.room));
+      appended = true;
+      if (head.messages.length === 0) {
+        this.pending.shift();
+        head.appended(this.end);
+      }
+    }
+    if (appended) for (const group of this.groups.values()) group.wake();
+  }
+
+  private append(messages: OutgoingMessage[]): number {
     for (const message of messages) {
       this.messages.push({
         key: message.key,
@@ -72,7 +122,7 @@ class TopicLog {
   /** Drops what every group has committed (or, retained without a group, what exceeds the retention). */
   trim(): void {
     const unconsumed = this.groups.size === 0;
-    if (unconsumed && !this.retained) return;
+    if (unconsumed && !this.retained) return this.admit();
     const floor = unconsumed
       ? Math.max(this.base, this.end - UNCONSUMED_RETENTION)
       : Math.min(...[...this.groups.values()].map((group) => group.committed));
@@ -84,6 +134,7 @@ class TopicLog {
     const settled = this.waiters.filter((waiter) => waiter.offset <= floor || unconsumed);
     this.waiters = this.waiters.filter((waiter) => !settled.includes(waiter));
     for (const waiter of settled) waiter.resolve();
+    this.admit();
   }
 }
 
@@ -98,14 +149,23 @@ class TopicLog {
  * as retained (the dead-letter topic, which only operators read) acknowledge at once while no
  * group consumes them and keep their last messages for inspection. One partition per topic
  * keeps every key in order.
+ *
+ * @NOTE The messages of a topic that wait for their consumers are bounded (`maxQueued`,
+ * `IN_PROCESS_BUS_MAX_QUEUED`): a publish that finds the topic full waits, in publish order, until
+ * the consumers have committed enough to make room; nothing is dropped and memory stays bounded
+ * however many publishers there are (ingest, every sendInteractions request, the impression
+ * recorder). A publish larger than the bound enters in parts.
  */
 export class InProcessBus implements MessageBus {
   private readonly topics = new Map<string, TopicLog>();
   private readonly retainedTopics: ReadonlySet<string>;
+  private readonly maxQueued: number;
   private closed = false;
 
-  constructor(options: { retainedTopics?: string[] } = {}) {
+  constructor(options: { retainedTopics?: string[]; maxQueued?: number } = {}) {
     this.retainedTopics = new Set(options.retainedTopics ?? []);
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!(this.maxQueued >= 1)) throw new RangeError(`maxQueued must be at least 1, got ${this.maxQueued}`);
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -116,9 +176,8 @@ export class InProcessBus implements MessageBus {
     if (this.closed) throw new Error('the in-process bus is closed');
     if (messages.length === 0) return;
     const log = this.topic(topic);
-    const end = log.append(messages);
+    const end = await log.enqueue(messages);
     const acknowledged = new Promise<void>((resolve) => log.waiters.push({ offset: end, resolve }));
-    for (const group of log.groups.values()) group.wake();
     log.trim();
     await acknowledged;
   }
@@ -173,6 +232,12 @@ export class InProcessBus implements MessageBus {
     return lags;
   }
 
+  /** Messages of a topic waiting for its consumers, and publishes waiting for room. */
+  queued(topic: string): { messages: number; blockedPublishes: number } {
+    const log = this.topic(topic);
+    return { messages: log.messages.length, blockedPublishes: log.blocked };
+  }
+
   /** Messages held for a retained topic, and how many were dropped past the retention. */
   retained(topic: string): { messages: IncomingMessage[]; dropped: number } {
     const log = this.topic(topic);
@@ -182,7 +247,7 @@ export class InProcessBus implements MessageBus {
   private topic(name: string): TopicLog {
     let log = this.topics.get(name);
     if (!log) {
-      log = new TopicLog(name, this.retainedTopics.has(name));
+      log = new TopicLog(name, this.retainedTopics.has(name), this.maxQueued);
       this.topics.set(name, log);
     }
     return log;

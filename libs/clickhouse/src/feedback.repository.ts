@@ -37,4 +37,10 @@ export class FeedbackRepository {
       await this.client.insert({ table: `${this.database}.impressions`, values: impressions, format: 'JSONEachRow' });
     }
   }
+
+  /** True when ClickHouse answers a query now. */
+  async ping(): Promise<boolean> {
+    const result = await this.client.ping();
+    return result.success;
+  }
 }

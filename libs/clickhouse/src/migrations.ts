@@ -169,6 +169,18 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.feed_scores MATERIALIZE PROJECTION feed_scores_by_uri`,
     ],
   },
+  {
+    version: 6,
+    name: 'viewer feedback expires',
+    statements: [
+      // @NOTE Viewer feedback from sendInteractions (every kind but the network's own like, repost,
+      // reply and quote) expires after 14 days, like the impressions it is weighed against: a
+      // viewer can no longer grow the table without bound. The network's approvals stay: feeds may
+      // rank longer windows, and a record's delete must still find it. Existing rows are expired
+      // once, by the mutation ClickHouse runs after MODIFY TTL.
+      `ALTER TABLE {db}.interactions MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY DELETE WHERE kind NOT IN ('like', 'repost', 'reply', 'quote')`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -112,6 +112,12 @@ export class PostRepository {
     return new Map(rows.map((row) => [row.uri, { uri: row.uri, text: row.text, timeUs: Number(row.time_us) }]));
   }
 
+  /** Which of the given posts (at most a request's worth) are live in the store and seen since `sinceUs`. */
+  async liveSince(uris: readonly string[], sinceUs: number): Promise<Set<string>> {
+    const rows = await this.liveRows<{ uri: string; time_us: string }>(uris, ['time_us']);
+    return new Set(rows.filter((row) => Number(row.time_us) >= sinceUs).map((row) => row.uri));
+  }
+
   /**
    * The given columns of the live version of each post named by URI (at most a page of them).
    * @NOTE The newest version by `argMax(…, version)` is what `FINAL` keeps in a

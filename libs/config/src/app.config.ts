@@ -24,6 +24,12 @@ export type BusConfig =
       producers: number;
     });
 
+/** The bus of the embedded mode (`#lib/bus`). */
+export interface InProcessBusConfig {
+  /** Messages of one topic that may wait for their consumers; a publish beyond waits for room. */
+  maxQueued: number;
+}
+
 export type ClickHouseConfig =
   | { kind: 'embedded'; path: string; database: string }
   | { kind: 'server'; url: string; username: string; password: string; database: string };
@@ -46,6 +52,8 @@ export interface ScoringConfig {
    * consumer work; exactly one should compute snapshots.
    */
   snapshots: boolean;
+  /** Tries of an insert ClickHouse refuses before the batch is split to isolate the messages it refuses. */
+  writeAttempts: number;
 }
 
 export interface HttpConfig {
@@ -80,6 +88,8 @@ export interface FeedGeneratorConfig {
   identityTestHandleOrigin: string | undefined;
   /** Bearer token of the admin API and console; absent disables them. Secret. */
   adminToken: string | undefined;
+  /** `sendInteractions` requests each viewer may make: a token bucket refilled at `perMinute`, holding `burst`. */
+  sendInteractionsLimit: { perMinute: number; burst: number };
 }
 
 /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
@@ -99,6 +109,7 @@ export interface AppConfig {
   dataDir: string;
   http: HttpConfig;
   bus: BusConfig;
+  inProcessBus: InProcessBusConfig;
   clickhouse: ClickHouseConfig;
   ingest: IngestConfig;
   scoring: ScoringConfig;
@@ -171,6 +182,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     batchSize: read.integer('SCORING_BATCH_SIZE', 20_000, { min: 1, max: 500_000 }),
     intervalSeconds: read.integer('SCORING_INTERVAL_SECONDS', 30, { min: 1, max: 86_400 }),
     snapshots: read.boolean('SCORING_SNAPSHOTS', true),
+    writeAttempts: read.integer('SCORING_WRITE_ATTEMPTS', 3, { min: 1, max: 20 }),
   };
 
   const hostname = read.string('FEEDGEN_HOSTNAME', 'localhost');
@@ -188,6 +200,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
     identityTestHandleOrigin: read.url('IDENTITY_TEST_HANDLE_ORIGIN', undefined, ['http:', 'https:']),
     adminToken: read.secret('ADMIN_TOKEN', { minLength: 32 }),
+    sendInteractionsLimit: {
+      perMinute: read.integer('SEND_INTERACTIONS_PER_MINUTE', 60, { min: 1, max: 1_000_000 }),
+      burst: read.integer('SEND_INTERACTIONS_BURST', 30, { min: 1, max: 1_000_000 }),
+    },
   };
   if (feedGenerator.identityTestHandleOrigin !== undefined && !feedGenerator.identityAllowInsecure) {
     read.problem('IDENTITY_TEST_HANDLE_ORIGIN', 'tests only: needs IDENTITY_ALLOW_INSECURE=true');
@@ -204,6 +220,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       opsBindHost: read.string('OPS_BIND_HOST', '127.0.0.1'),
     },
     bus,
+    inProcessBus: { maxQueued: read.integer('IN_PROCESS_BUS_MAX_QUEUED', 100_000, { min: 1, max: 10_000_000 }) },
     clickhouse,
     ingest,
     scoring,

@@ -19,7 +19,17 @@ function field<T>(message: Json, name: string, check: (value: unknown) => value 
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+/**
+ * @NOTE Numbers are integers in a sane range, never merely finite: a float, a negative or a far
+ * future `timeUs` would reach a UInt64 column as garbage (ClickHouse truncates or wraps it) or
+ * refuse the whole insert. Jetstream's `time_us` is a positive integer of microseconds; the upper
+ * bound (year 2100) leaves room for clock skew and none for nonsense.
+ */
+const MAX_TIME_US = 4_102_444_800_000_000;
+const isTimeUs = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= MAX_TIME_US;
+/** A client-set `createdAt` in milliseconds: any integer a JavaScript `Date` can hold (before 1970 too). */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+const isDateMs = (value: unknown): value is number => Number.isInteger(value) && Math.abs(value as number) <= MAX_DATE_MS;
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 const isNullableString = (value: unknown): value is string | null => value === null || typeof value === 'string';
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
@@ -44,7 +54,7 @@ const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listi
 export function decodePipelineEvent(text: string): PipelineEventV1 {
   const message = parseObject(text);
   field(message, 'did', isDid, 'a DID');
-  field(message, 'timeUs', isFiniteNumber, 'a number of microseconds');
+  field(message, 'timeUs', isTimeUs, 'a positive integer of microseconds');
   const type = field(message, 'type', isString, 'a string');
   if (type === 'account') {
     field(message, 'active', isBoolean, 'a boolean');
@@ -62,7 +72,7 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack'))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
   }
-  field(message, 'createdAtMs', isFiniteNumber, 'a number of milliseconds');
+  field(message, 'createdAtMs', isDateMs, 'an integer of milliseconds');
   switch (type) {
     case 'post':
       field(message, 'cid', isNonEmpty, 'a CID');
@@ -106,7 +116,7 @@ export function decodeFeedbackEvent(text: string): FeedbackEventV1 {
   field(message, 'event', (value): value is string => isString(value) && interactionEvents.has(value), 'an interaction event');
   field(message, 'feedContext', isNullableString, 'a string or null');
   field(message, 'reqId', isNullableString, 'a string or null');
-  field(message, 'timeUs', isFiniteNumber, 'a number of microseconds');
+  field(message, 'timeUs', isTimeUs, 'a positive integer of microseconds');
   return message as unknown as FeedbackEventV1;
 }
 

@@ -71,6 +71,12 @@ export class Metrics {
   readonly feedRequests = this.counter('cg_feed_requests_total', 'getFeedSkeleton requests, by feed short name and HTTP status.', ['feed', 'status']);
   readonly feedRequestDuration = this.histogram('cg_feed_request_duration_seconds', 'getFeedSkeleton latency, by feed short name.', ['feed'], LATENCY_BUCKETS);
   readonly authFailures = this.counter('cg_feed_auth_failures_total', 'Service-auth tokens refused, by reason.', ['reason']);
+  readonly interactionsDropped = this.counter(
+    'cg_interactions_dropped_total',
+    'sendInteractions items accepted in a request but not stored: not a post, or not a post we served or could serve.',
+    ['reason'],
+  );
+  readonly interactionsRateLimited = this.counter('cg_interactions_rate_limited_total', 'sendInteractions requests refused with 429 because the viewer exceeded its rate.');
   readonly impressionsRecorded = this.counter('cg_feed_impressions_recorded_total', 'Served posts recorded as impressions.');
   readonly impressionsDropped = this.counter('cg_feed_impressions_dropped_total', 'Impressions dropped because the bus was too slow to take them.');
   readonly impressionsPublished = this.counter('cg_feed_impressions_published_total', 'Impressions the bus acknowledged.');

@@ -39,7 +39,9 @@ export interface PlatformOptions {
 const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
-  if (config.bus.kind === 'in-process') return new InProcessBus({ retainedTopics: [Topics.deadLetter] });
+  if (config.bus.kind === 'in-process') {
+    return new InProcessBus({ retainedTopics: [Topics.deadLetter], maxQueued: config.inProcessBus.maxQueued });
+  }
   // Loaded only in scaled mode, so the embedded process never loads the Kafka client.
   const { KafkaBus } = await import('#lib/kafka');
   const kafkaLogger = logger.child({ component: 'kafka' });

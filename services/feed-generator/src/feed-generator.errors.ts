@@ -3,6 +3,7 @@ import { InvalidCursorError } from '#lib/domain';
 import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { AdminAuthError } from './admin.guard.js';
 import { isServiceAuthError } from './auth/auth.errors.js';
+import { RateLimitExceededError } from './xrpc/viewer-rate-limiter.js';
 import type { ErrorTranslation } from './xrpc/xrpc-exception.filter.js';
 import { InternalServerError, InvalidRequestError, UnknownFeedError, XrpcError } from './xrpc/xrpc.errors.js';
 
@@ -17,5 +18,6 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof InvalidCurationError) return new InvalidRequestError(error.message, 'InvalidCuration');
   if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
+  if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message);
   return undefined;
 };

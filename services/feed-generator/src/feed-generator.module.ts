@@ -21,6 +21,11 @@ import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.
 import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
 import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
+import { ServablePosts } from './feeds/servable-posts.js';
+import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
+
+/** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
+const RATE_LIMITED_VIEWERS = 100_000;
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
@@ -39,6 +44,12 @@ import { ImpressionRecorder } from './feeds/impression.recorder.js';
     CommunityMembersService,
     FeedSkeletonService,
     ImpressionRecorder,
+    ServablePosts,
+    {
+      provide: ViewerRateLimiter,
+      useFactory: (config: AppConfig) => new ViewerRateLimiter({ ...config.feedGenerator.sendInteractionsLimit, maxViewers: RATE_LIMITED_VIEWERS }),
+      inject: [APP_CONFIG],
+    },
     FeedPreviewService,
     ExplanationService,
     FeedGeneratorMetrics,

@@ -1,7 +1,9 @@
-import { DeadLetterHeaders, MessageDecodeError, type MessageBatch, type OutgoingMessage } from '#lib/contracts';
+import { DeadLetterHeaders, MessageDecodeError, type IncomingMessage, type MessageBatch, type OutgoingMessage } from '#lib/contracts';
 
 export interface DecodedBatch<T> {
   decoded: T[];
+  /** The message each decoded value came from, index for index. */
+  sources: IncomingMessage[];
   /** Messages that do not match the topic's schema, ready for the dead-letter topic. */
   rejected: OutgoingMessage[];
 }
@@ -9,23 +11,33 @@ export interface DecodedBatch<T> {
 /** Decodes a batch; a message that fails its schema becomes a dead-letter message with the reason in headers. */
 export function decodeBatch<T>(batch: MessageBatch, decode: (value: string) => T): DecodedBatch<T> {
   const decoded: T[] = [];
+  const sources: IncomingMessage[] = [];
   const rejected: OutgoingMessage[] = [];
   for (const message of batch.messages) {
     try {
       decoded.push(decode(message.value));
+      sources.push(message);
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
-      rejected.push({
-        key: message.key ?? '',
-        value: message.value,
-        headers: {
-          [DeadLetterHeaders.reason]: error.message,
-          [DeadLetterHeaders.sourceTopic]: batch.topic,
-          [DeadLetterHeaders.sourcePartition]: String(batch.partition),
-          [DeadLetterHeaders.sourceOffset]: message.offset,
-        },
-      });
+      rejected.push(deadLetter(batch, message, error.message));
     }
   }
-  return { decoded, rejected };
+  return { decoded, sources, rejected };
+}
+
+/** Longest reason kept in a header: ClickHouse's messages quote the offending rows at length. */
+const MAX_REASON_LENGTH = 1_000;
+
+/** A message for the dead-letter topic: the original key and value, the reason and origin in headers. */
+export function deadLetter(batch: Pick<MessageBatch, 'topic' | 'partition'>, message: IncomingMessage, reason: string): OutgoingMessage {
+  return {
+    key: message.key ?? '',
+    value: message.value,
+    headers: {
+      [DeadLetterHeaders.reason]: reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason,
+      [DeadLetterHeaders.sourceTopic]: batch.topic,
+      [DeadLetterHeaders.sourcePartition]: String(batch.partition),
+      [DeadLetterHeaders.sourceOffset]: message.offset,
+    },
+  };
 }

@@ -21,6 +21,7 @@ export class EventBatchConsumer extends TopicWriterConsumer<PipelineEventV1> {
         groupId: (current) => scoringConsumerGroups(current).events,
         decode: decodePipelineEvent,
         write: (messages) => events.write(messages),
+        ping: () => events.ping(),
       },
       config,
       bus,

@@ -21,6 +21,7 @@ export class FeedbackBatchConsumer extends TopicWriterConsumer<FeedbackEventV1> 
         groupId: (current) => scoringConsumerGroups(current).feedback,
         decode: decodeFeedbackEvent,
         write: (messages) => feedback.write(messages),
+        ping: () => feedback.ping(),
       },
       config,
       bus,

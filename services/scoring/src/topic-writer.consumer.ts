@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { Topics, type BatchContext, type MessageBatch, type MessageBus, type Subscription } from '#lib/contracts';
+import { Topics, type BatchContext, type IncomingMessage, type MessageBatch, type MessageBus, type OutgoingMessage, type Subscription } from '#lib/contracts';
 import type { Logger, Metrics } from '#lib/platform';
-import { decodeBatch } from './dead-letter.js';
+import { deadLetter, decodeBatch } from './dead-letter.js';
 import { collectConsumerMetrics } from './scoring.metrics.js';
 
 export class ConsumerStats {
@@ -21,14 +22,31 @@ export interface TopicWriterOptions<T extends { timeUs: number }> {
   groupId: (config: AppConfig) => string;
   decode: (value: string) => T;
   write: (messages: T[]) => Promise<void>;
+  /** True when the store answers now: tells a refused batch from an unreachable store. */
+  ping: () => Promise<boolean>;
 }
+
+/** The consumer is stopping: the batch is abandoned and delivered again to whoever consumes next. */
+export class ConsumerStoppingError extends Error {
+  override name = 'ConsumerStoppingError';
+}
+
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 2_000;
 
 /**
  * Bus → ClickHouse for one topic. Each batch is decoded, written (one insert per table), and only
  * then acknowledged: the bus commits offsets after this handler resolves. A message that cannot
- * be decoded goes to the dead-letter topic with the reason in its headers; a failed insert
- * rejects the batch, which the bus delivers again (the tables are idempotent). Heartbeats between
+ * be decoded goes to the dead-letter topic with the reason in its headers. Heartbeats between
  * the steps keep a long batch from costing the consumer its place in the group.
+ *
+ * @NOTE A refused insert is retried `SCORING_WRITE_ATTEMPTS` times with backoff (a server may
+ * be briefly overloaded). If it still fails while ClickHouse answers a ping, the batch itself is
+ * the problem: it is split in halves, recursively, until the messages ClickHouse refuses are
+ * alone; each of those is retried once more, then dead-lettered with ClickHouse's error, and the
+ * partition moves on. Each good message is written once (a half that succeeds is not written
+ * again), and the tables are idempotent anyway. If ClickHouse does not answer, nothing is
+ * dead-lettered: the handler rejects and the bus delivers the batch again, as before.
  */
 export abstract class TopicWriterConsumer<T extends { timeUs: number }> implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly stats = new ConsumerStats();
@@ -67,12 +85,19 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
       fromOffset: batch.messages[0]?.offset,
       toOffset: batch.messages.at(-1)?.offset,
     };
-    const { decoded, rejected } = decodeBatch(batch, this.options.decode);
+    const { decoded, sources, rejected } = decodeBatch(batch, this.options.decode);
+    const refused: OutgoingMessage[] = [];
     try {
       await context?.heartbeat();
-      await this.options.write(decoded);
+      const error = await this.attempt(decoded, this.config.scoring.writeAttempts, context);
+      if (error) {
+        await this.requireStore(error);
+        this.log.warn({ ...ids, messages: decoded.length, err: firstLine(error) }, 'batch refused by ClickHouse; isolating the messages it refuses');
+        await this.isolate(batch, decoded, sources, refused, context);
+      }
       await context?.heartbeat();
-      if (rejected.length > 0) await this.bus.publish(Topics.deadLetter, rejected);
+      const dead = [...rejected, ...refused];
+      if (dead.length > 0) await this.bus.publish(Topics.deadLetter, dead);
     } catch (error) {
       this.stats.failedBatches += 1;
       this.log.warn({ ...ids, messages: batch.messages.length, err: (error as Error).message }, 'batch not written; it will be delivered again');
@@ -81,12 +106,59 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     const ms = performance.now() - started;
     this.stats.batches += 1;
     this.stats.consumed += batch.messages.length;
-    this.stats.written += decoded.length;
-    this.stats.deadLettered += rejected.length;
+    this.stats.written += decoded.length - refused.length;
+    this.stats.deadLettered += rejected.length + refused.length;
     this.stats.lastInsertMs = ms;
     for (const message of decoded) if (message.timeUs > this.stats.newestEventUs) this.stats.newestEventUs = message.timeUs;
     this.metrics.scoringBatchSize.observe({ topic: batch.topic }, batch.messages.length);
     this.metrics.scoringBatchDuration.observe({ topic: batch.topic }, ms / 1000);
-    this.log.debug({ ...ids, written: decoded.length, deadLettered: rejected.length, ms: Math.round(ms) }, 'batch written');
+    this.log.debug({ ...ids, written: decoded.length - refused.length, deadLettered: rejected.length + refused.length, ms: Math.round(ms) }, 'batch written');
+  }
+
+  /** Writes `messages`, up to `attempts` times with backoff; the last error, or nothing once written. */
+  private async attempt(messages: T[], attempts: number, context?: BatchContext): Promise<Error | undefined> {
+    if (messages.length === 0) return undefined;
+    let last: Error | undefined;
+    for (let attempt = 0; attempt < attempts; attempt += 1) {
+      if (context?.isStopping()) throw new ConsumerStoppingError('the consumer is stopping; the batch will be delivered again');
+      if (attempt > 0) {
+        await sleep(Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** (attempt - 1)));
+        await context?.heartbeat();
+      }
+      try {
+        await this.options.write(messages);
+        return undefined;
+      } catch (error) {
+        last = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    return last;
+  }
+
+  /** Rethrows `error` unless the store answers: an unreachable store is no reason to blame the messages. */
+  private async requireStore(error: Error): Promise<void> {
+    const answers = await this.options.ping().catch(() => false);
+    if (!answers) throw error;
+  }
+
+  /** `messages` were refused together: writes the halves that ClickHouse takes and collects the messages it refuses alone. */
+  private async isolate(batch: MessageBatch, messages: T[], sources: IncomingMessage[], refused: OutgoingMessage[], context?: BatchContext): Promise<void> {
+    if (messages.length === 1) {
+      const error = await this.attempt(messages, this.config.scoring.writeAttempts, context);
+      if (!error) return;
+      await this.requireStore(error);
+      this.log.warn({ topic: batch.topic, partition: batch.partition, offset: sources[0]!.offset, err: firstLine(error) }, 'message refused by ClickHouse; dead-lettered');
+      refused.push(deadLetter(batch, sources[0]!, `refused by ClickHouse: ${firstLine(error)}`));
+      return;
+    }
+    const middle = Math.ceil(messages.length / 2);
+    for (const [from, to] of [[0, middle], [middle, messages.length]] as const) {
+      const half = messages.slice(from, to);
+      await context?.heartbeat();
+      if (await this.attempt(half, 1, context)) await this.isolate(batch, half, sources.slice(from, to), refused, context);
+    }
   }
 }
+
+/** ClickHouse's messages go on to quote the rows they could not parse; the first line says why. */
+const firstLine = (error: Error): string => error.message.split('\n')[0]!.trim();

@@ -6,6 +6,7 @@ import { CommunityMembersService } from './community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
 import { ImpressionRecorder } from './impression.recorder.js';
+import { ServablePosts } from './servable-posts.js';
 
 /** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
 const MAX_FEED_CONTEXT = 2000;
@@ -52,6 +53,7 @@ export class FeedSkeletonService {
     private readonly registry: FeedRegistry,
     private readonly members: CommunityMembersService,
     private readonly impressions: ImpressionRecorder,
+    private readonly servable: ServablePosts,
     @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
   ) {
     this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
@@ -75,6 +77,7 @@ export class FeedSkeletonService {
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
     const last = items.at(-1);
     const reqId = request.reqId ?? randomUUID();
+    this.servable.remember(items.map((item) => item.post));
     if (request.viewer && items.length > 0) {
       this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
     }

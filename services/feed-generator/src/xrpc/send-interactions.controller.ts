@@ -1,8 +1,10 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { encodeMessage, InteractionEvents, Topics, type FeedbackEventV1, type InteractionEvent, type MessageBus } from '#lib/contracts';
 import { Nsid, parseAtUri } from '#lib/domain';
-import { MESSAGE_BUS } from '#lib/platform';
+import { MESSAGE_BUS, Metrics } from '#lib/platform';
 import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
+import { ServablePosts } from '../feeds/servable-posts.js';
+import { RateLimitExceededError, ViewerRateLimiter } from './viewer-rate-limiter.js';
 import { InvalidRequestError } from './xrpc.errors.js';
 
 const EVENT_PREFIX = 'app.bsky.feed.defs#';
@@ -18,34 +20,52 @@ interface InteractionInput {
 
 /**
  * `app.bsky.feed.sendInteractions`: feedback from the viewer's client (through the PDS with the
- * `atproto-proxy` header). Authenticated; every known event is published on the feedback topic
- * and answered once the bus acknowledged it. Unknown event values are valid per the lexicon
- * (open set of known values) and are ignored.
+ * `atproto-proxy` header). Authenticated and rate-limited per viewer; every known event about a
+ * post we served or could serve is published on the feedback topic and answered once the bus
+ * acknowledged it. Unknown event values are valid per the lexicon (open set of known values) and
+ * are ignored; items that are not such posts are dropped (and counted), not refused, so that one
+ * stale item does not cost the client the rest of its batch.
  */
 @Controller()
 export class SendInteractionsController {
   constructor(
     private readonly auth: ServiceAuthVerifier,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    private readonly limiter: ViewerRateLimiter,
+    private readonly servable: ServablePosts,
+    private readonly metrics: Metrics,
   ) {}
 
   @Post(`xrpc/${Nsid.sendInteractions}`)
   @HttpCode(200)
   async sendInteractions(@Body() body: unknown, @Headers('authorization') authorization?: string): Promise<Record<string, never>> {
     const viewer = await this.auth.verifyViewer(authorization, Nsid.sendInteractions);
+    try {
+      this.limiter.take(viewer.did);
+    } catch (error) {
+      if (error instanceof RateLimitExceededError) this.metrics.interactionsRateLimited.inc();
+      throw error;
+    }
     const input = parseInput(body);
     const timeUs = Date.now() * 1000;
-    const events: FeedbackEventV1[] = [];
-    for (const interaction of input.interactions) {
+    const known = input.interactions.flatMap((interaction) => {
       const event = interaction.event.startsWith(EVENT_PREFIX) ? interaction.event.slice(EVENT_PREFIX.length) : '';
-      if (!knownEvents.has(event)) continue;
+      return knownEvents.has(event) ? [{ ...interaction, event: event as InteractionEvent }] : [];
+    });
+    const posts = known.filter((interaction) => parseAtUri(interaction.item)?.collection === Nsid.post);
+    const servable = await this.servable.servable(posts.map((interaction) => interaction.item));
+    const accepted = posts.filter((interaction) => servable.has(interaction.item));
+    if (known.length > posts.length) this.metrics.interactionsDropped.inc({ reason: 'not-a-post' }, known.length - posts.length);
+    if (posts.length > accepted.length) this.metrics.interactionsDropped.inc({ reason: 'not-servable' }, posts.length - accepted.length);
+    const events: FeedbackEventV1[] = [];
+    for (const interaction of accepted) {
       events.push({
         v: 1,
         type: 'feedback',
         viewer: viewer.did,
         feed: input.feed,
         item: interaction.item,
-        event: event as InteractionEvent,
+        event: interaction.event,
         feedContext: interaction.feedContext,
         reqId: interaction.reqId,
         timeUs,

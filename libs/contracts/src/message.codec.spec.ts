@@ -1,0 +1,50 @@
+import { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';
+import type { FeedbackEventV1 } from './feedback-event.js';
+import type { PipelineEventV1 } from './pipeline-event.js';
+
+const timeUs = 1_763_000_000_000_000;
+const follow: PipelineEventV1 = {
+  v: 1, type: 'follow', op: 'create', did: 'did:plc:alice', rkey: '3kfollow', timeUs, createdAtMs: timeUs / 1000, subjectDid: 'did:plc:bob',
+};
+const feedback: FeedbackEventV1 = {
+  v: 1, type: 'feedback', viewer: 'did:plc:alice', feed: null, item: 'at://did:plc:bob/app.bsky.feed.post/3kpost', event: 'requestLess', feedContext: null, reqId: null, timeUs,
+};
+const reason = (decode: () => unknown): string | undefined => {
+  try {
+    decode();
+    return undefined;
+  } catch (error) {
+    if (error instanceof MessageDecodeError) return error.message;
+    throw error;
+  }
+};
+
+describe('message decoders and numbers', () => {
+  it.each([
+    ['a float', timeUs + 0.5],
+    ['zero', 0],
+    ['a negative', -timeUs],
+    ['NaN (null in JSON)', Number.NaN],
+    ['beyond the year 2100', 4_102_444_800_000_001],
+    ['beyond 2^53', 2 ** 60],
+    ['a numeric string', String(timeUs)],
+  ])('rejects a timeUs that is %s, on both topics', (_, value) => {
+    const expected = 'field "timeUs": expected a positive integer of microseconds';
+    expect(reason(() => decodePipelineEvent(JSON.stringify({ ...follow, timeUs: value })))).toBe(expected);
+    expect(reason(() => decodeFeedbackEvent(JSON.stringify({ ...feedback, timeUs: value })))).toBe(expected);
+  });
+
+  it.each([
+    ['a float', 1.5],
+    ['beyond what a Date holds', 8.64e15 + 1],
+  ])('rejects a createdAtMs that is %s', (_, value) => {
+    expect(reason(() => decodePipelineEvent(JSON.stringify({ ...follow, createdAtMs: value })))).toBe('field "createdAtMs": expected an integer of milliseconds');
+  });
+
+  it('accepts integers in range, a createdAt before 1970 included', () => {
+    expect(decodePipelineEvent(encodeMessage(follow))).toEqual(follow);
+    const old = { ...follow, createdAtMs: Date.parse('0001-01-01T00:00:00Z') };
+    expect(decodePipelineEvent(encodeMessage(old))).toEqual(old);
+    expect(decodeFeedbackEvent(encodeMessage(feedback))).toEqual(feedback);
+  });
+});
