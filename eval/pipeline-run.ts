@@ -189,7 +189,7 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
     // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
     // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
     const postsStored = (count: number) =>
-      waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.url)).store.posts >= count, 5);
+      waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.opsUrl)).store.posts >= count, 5);
 
     const replayStarted = performance.now();
     const replayPhase = progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
