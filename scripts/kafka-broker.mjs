@@ -407,7 +407,7 @@ export async function startBroker(options = {}) {
       });
       watchdog.on('error', () => {});
       watchdog.unref();
-      // @ts-ignore: the stdin of a child is a net.Socket, which can be unref'd.
+      // @ts-expect-error: the stdin of a child is a net.Socket, which can be unref'd.
       watchdog.stdin?.unref?.();
     }
 

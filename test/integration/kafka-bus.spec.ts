@@ -166,6 +166,7 @@ describe('KafkaBus on a real broker', () => {
     const handledByA: number[] = [];
     let stopA: Promise<void> | undefined;
     let subscriptionA: Subscription | undefined;
+    // eslint-disable-next-line prefer-const -- the handler reads it, and may run before subscribe() returns
     subscriptionA = await bus.subscribe({
       groupId,
       topics: [topic],

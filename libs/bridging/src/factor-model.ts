@@ -109,8 +109,8 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
   let weightSum = 0;
   let ratingSum = 0;
   for (let c = 0; c < C; c++) {
-    let r = 0;
-    let w = 0;
+    let r: number;
+    let w: number;
     switch (cells.kind[c]) {
       case CellKind.Approval:
         r = cells.strength[c]!;

@@ -1,4 +1,4 @@
-import { ConfigIssue } from './config.errors.js';
+import type { ConfigIssue } from './config.errors.js';
 import { isPlaceholderSecret } from './secret.rules.js';
 
 /**

@@ -327,6 +327,7 @@ function quotedPost(ref: unknown, path: string): string | null {
 // @NOTE Same rule as the Bluesky app's facet detection (@atproto/api RichText): a tag starts after
 // whitespace or at the start, is not all digits, and loses trailing punctuation.
 const inlineTagPattern =
+  // eslint-disable-next-line no-misleading-character-class -- the zero-width joiners are listed one by one on purpose (Bluesky's own tag rule)
   /(?:^|\s)[#＃]((?!\ufe0f)[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*[^\d\s\p{P}\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]+[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*)?/gu;
 const trailingPunctuation = /\p{P}+$/u;
 

@@ -30,7 +30,7 @@ const base32SortableCodes = Uint8Array.from(base32Sortable, (c) => c.charCodeAt(
 // @NOTE Identifiers are built from char codes in one go: appending character by character leaves V8
 // cons-string chains (~32 bytes per character) that made 200k events cost 2 KB each on the heap.
 function fromCodes(codes: Uint8Array): string {
-  return fromCharCode.apply(null, codes as unknown as number[]);
+  return fromCharCode(...codes);
 }
 
 /** A `did:plc` identifier: 24 characters of lower-case base32, like the PLC directory issues. */
@@ -87,7 +87,7 @@ export function generateCid(rng: Rng, codec: 'dagCbor' | 'raw' = 'dagCbor'): str
       bits -= 5;
     }
   }
-  if (bits > 0) cidCodes[n++] = base32Codes[(buffer << (5 - bits)) & 31]!;
+  if (bits > 0) cidCodes[n] = base32Codes[(buffer << (5 - bits)) & 31]!;
   return fromCodes(cidCodes);
 }
 
