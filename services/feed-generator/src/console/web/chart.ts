@@ -14,11 +14,18 @@ const HEIGHT = 120;
 function colours(element: Element) {
   const style = getComputedStyle(element);
   const read = (name: string) => style.getPropertyValue(name).trim();
-  return { line: read('--chart'), fill: read('--chart-fill'), axis: read('--muted'), grid: read('--line') };
+  return { line: read('--chart'), fill: read('--chart-fill'), axis: read('--muted'), grid: read('--line'), background: read('--bg') };
+}
+
+/** Tick labels of the time axis: the time of day, to the second when the chart spans minutes only. */
+function clockTimes(plot: uPlot, splits: number[]): string[] {
+  const { min = 0, max = 0 } = plot.scales['x'] ?? {};
+  const format: Intl.DateTimeFormatOptions = max - min < 600 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' };
+  return splits.map((seconds) => new Date(seconds * 1000).toLocaleTimeString('en-GB', format));
 }
 
 function options(element: HTMLElement, label: string, format: (value: number) => string): uPlot.Options {
-  const { line, fill, axis, grid } = colours(element);
+  const { line, fill, axis, grid, background } = colours(element);
   const font = '11px system-ui, sans-serif';
   return {
     width: element.clientWidth,
@@ -26,9 +33,9 @@ function options(element: HTMLElement, label: string, format: (value: number) =>
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-    series: [{}, { label, stroke: line, fill, width: 2, value: (_plot, value) => (value === null ? '—' : format(value)) }],
+    series: [{}, { label, stroke: line, fill, width: 2, points: { fill: background }, value: (_plot, value) => (value === null ? '—' : format(value)) }],
     axes: [
-      { stroke: axis, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+      { stroke: axis, font, space: 60, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: clockTimes },
       { stroke: axis, font, size: 64, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, values: (_plot, splits) => splits.map(format) },
     ],
   };
