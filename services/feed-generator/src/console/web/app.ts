@@ -30,13 +30,18 @@ export function App() {
     if (token && !route) location.replace(HOME);
   }, [token, route]);
 
+  // The hash is the route: the skip link moves the focus without navigating.
+  const onSkip = (event: MouseEvent) => {
+    event.preventDefault();
+    document.getElementById('main')?.focus();
+  };
   const onSignOut = () => {
     signOut();
     announce('Signed out');
   };
 
   return html`
-    <a class="skip" href="#main">Skip to content</a>
+    <a class="skip" href="#main" onClick=${onSkip}>Skip to content</a>
     <header class="top">
       <p class="brand">Common Ground <span>console</span></p>
       ${token &&

@@ -81,7 +81,7 @@ function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string
   const onToggle = (event: Event) => {
     if (!(event.currentTarget as HTMLDetailsElement).open || explanation !== null) return;
     setExplanation('Asking the explanation endpoint…');
-    api<Explanation>(explainPath).then(
+    void api<Explanation>(explainPath).then(
       (answer) =>
         setExplanation(
           answer.rank === null

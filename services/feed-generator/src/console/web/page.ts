@@ -15,10 +15,11 @@ export interface Loaded<T> {
 export function useLoad<T>(load: () => Promise<T>, key = ''): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
   const [version, setVersion] = useState(0);
-  useEffect(() => {
+  // @NOTE A layout effect, not an effect: the request leaves as the view mounts, not a frame later.
+  useLayoutEffect(() => {
     let current = true;
-    setState((previous) => ({ ...previous, loading: true }));
-    load().then(
+    setState((previous) => (previous.loading ? previous : { ...previous, loading: true }));
+    void load().then(
       (data) => current && setState({ data, loading: false }),
       (error: unknown) => current && setState({ error: error instanceof Error ? error : new Error(String(error)), loading: false }),
     );
