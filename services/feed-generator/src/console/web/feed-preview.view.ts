@@ -74,7 +74,8 @@ function ProvenanceChips({ provenance }: { provenance: Provenance | null }) {
 
 /**
  * "Why here?": the components the preview holds, and — asked once, when first opened — the live
- * answer of the explanation endpoint for this post in the snapshot the preview came from.
+ * answer of the explanation endpoint for this post in the snapshot the preview came from. The
+ * tables are made when first opened: a preview of a hundred posts shows without them.
  */
 function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string }) {
   const [explanation, setExplanation] = useState<string | null>(null);
@@ -93,9 +94,10 @@ function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string
   };
   return html`<details onToggle=${onToggle}>
     <summary>Why here?${item.score === null ? '' : ` Score ${formatValue(item.score)}`}</summary>
-    <${ComponentsTable} components=${item.components} />
-    ${item.feedContext && html`<p class="meta">feedContext sent to clients: <code>${item.feedContext}</code></p>`}
-    ${explanation !== null && html`<p class="meta explanation">${explanation}</p>`}
+    ${explanation !== null &&
+    html`<${ComponentsTable} components=${item.components} />
+      ${item.feedContext && html`<p class="meta">feedContext sent to clients: <code>${item.feedContext}</code></p>`}
+      <p class="meta explanation">${explanation}</p>`}
   </details>`;
 }
 
