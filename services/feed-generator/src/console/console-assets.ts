@@ -56,15 +56,15 @@ export class ConsoleNotBuiltError extends Error {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../../..');
 
 /**
  * The build's output for `web/`: the compiled modules, the stylesheet and the page.
  *
  * @NOTE Run from its sources (Jest), this file reads the browser files from the build of the same
- * folder under dist/, as the test helpers read dist/ entry points: the browser needs JavaScript,
- * and `npm test` builds before it runs.
+ * folder under dist/, as the test helpers read dist/ entry points: the browser needs JavaScript.
+ * `npm test` builds before it runs; after editing web/ by hand, `npm run build`.
  */
-const root = path.resolve(here, '../../../..');
 export const consoleWebDirectory = here.split(path.sep).includes('dist') ? path.join(here, 'web') : path.join(root, 'dist', path.relative(root, here), 'web');
 
 const hashOf = (body: Buffer | string) => createHash('sha256').update(body).digest('base64url').slice(0, 16);
