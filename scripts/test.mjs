@@ -25,6 +25,7 @@ async function main() {
   const started = Date.now();
   console.log('[test] type-checking');
   if ((await run(bin('tsc'), ['-p', 'tsconfig.json'])) !== 0) return 1;
+  if ((await run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')])) !== 0) return 1;
   console.log('[test] building');
   if ((await run(process.execPath, [path.join(root, 'scripts', 'build.mjs')])) !== 0) return 1;
 

@@ -1,0 +1,128 @@
+/**
+ * The admin API's JSON as the console reads it.
+ *
+ * @NOTE Declared here, not imported from the server: the browser program sees no Node or NestJS
+ * code. console.assets.spec.ts checks, in the server's program, that what the controllers return
+ * fits these shapes, so the two cannot drift apart silently.
+ */
+
+export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced';
+
+export interface PipelineSample {
+  at: number;
+  received: number | null;
+  published: number | null;
+  written: number | null;
+  deadLettered: number | null;
+  feedRequests: number | null;
+  feedServerErrors: number | null;
+  jetstreamLagSeconds: number | null;
+  checkpointLagSeconds: number | null;
+  busLag: number | null;
+  snapshotAgeSeconds: number | null;
+}
+
+export interface FeedFreshness {
+  shortname: string;
+  posts: number | null;
+  ageSeconds: number | null;
+}
+
+export interface ConsoleOverview {
+  role: string;
+  now: number;
+  readiness: {
+    ready: boolean;
+    checks: { bus: boolean; clickhouse: boolean; snapshot: boolean };
+    snapshot: { applies: boolean; stale: boolean; ageSeconds: number | null; staleAfterSeconds: number; feeds: FeedFreshness[] };
+  };
+  history: PipelineSample[];
+  current: PipelineSample;
+}
+
+export interface MemberSources {
+  dids: string[];
+  handles: string[];
+  lists: string[];
+  starterPacks: string[];
+  hashtags: string[];
+  followersOf: string[];
+  exclude: string[];
+}
+
+export interface Community {
+  id: string;
+  name: string;
+  description: string;
+  members: MemberSources;
+  /** Whether a members-only feed may serve this community although anyone can join it (hashtags, followers). */
+  allowSelfEnrolment?: boolean;
+}
+
+export interface Feed {
+  shortname: string;
+  displayName: string;
+  description: string;
+  communities: string[];
+  ranking: Ranking;
+  membersOnly: boolean;
+  includeReplies: boolean;
+  windowHours: number;
+  halfLifeHours: number;
+  balance: 'equal' | Record<string, number>;
+}
+
+export interface Curation {
+  file: string;
+  lastProblem: string | null;
+  communities: Community[];
+  feeds: Feed[];
+}
+
+export interface CommunityMembers {
+  count: number;
+}
+
+export interface Provenance {
+  supportedBy: string[];
+  divisiveIn: string[];
+  omitted: number;
+  summary: string;
+}
+
+export interface PreviewItem {
+  rank: number;
+  post: string;
+  text: string | null;
+  postedAtUs: number | null;
+  score: number | null;
+  feedContext: string | null;
+  provenance: Provenance | null;
+  components: Record<string, unknown>;
+}
+
+export interface FeedPreview {
+  feed: string;
+  displayName: string;
+  ranking: Ranking;
+  snapshot: { id: number; posts: number; completedAt: string } | null;
+  items: PreviewItem[];
+}
+
+export interface Explanation {
+  snapshot: number | null;
+  rank: number | null;
+  score: number | null;
+  reason?: string;
+}
+
+/** What PUT /api/admin/communities/<id> takes. */
+export interface CommunityInput {
+  name?: string;
+  description?: string;
+  members: Partial<MemberSources>;
+  allowSelfEnrolment?: boolean;
+}
+
+/** What PUT /api/admin/feeds/<name> takes. */
+export type FeedInput = Partial<Omit<Feed, 'shortname'>>;

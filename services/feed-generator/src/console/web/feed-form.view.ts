@@ -1,0 +1,174 @@
+import { useState } from 'preact/hooks';
+import { leaveNotice } from './announce.js';
+import type { Curation, Feed, FeedInput, Ranking } from './api.types.js';
+import { CurationProblem, Field, FormError, hintOf } from './components.js';
+import { html } from './html.js';
+import { FEEDS, feedHref } from './links.js';
+import { Page, Title, useLoad } from './page.js';
+import { api, ApiError } from './session.js';
+
+const RANKINGS: Ranking[] = ['recent', 'bridging', 'bridging-within', 'balanced'];
+
+const HINTS = {
+  shortname: 'The record key of the feed: 1–15 lower-case letters, digits or -',
+  displayName: 'At most 24 characters',
+  description: 'At most 300 characters',
+  ranking: 'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch',
+  window: 'Posts older than this are not shown; empty for the default',
+  halfLife: 'Ranked feeds: a score halves every this many hours',
+  balance: 'balanced feeds: "equal", or a JSON object of shares per side',
+};
+
+const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
+const checkedOf = (event: Event) => (event.currentTarget as HTMLInputElement).checked;
+
+/** `balance` as written: "equal" or a JSON object of shares; undefined when empty; an Error when neither. */
+function parseBalance(text: string): FeedInput['balance'] | Error {
+  const value = text.trim();
+  if (!value) return undefined;
+  if (value === 'equal') return 'equal';
+  try {
+    return JSON.parse(value) as Record<string, number>;
+  } catch {
+    return new Error('Balance must be "equal" or a JSON object of shares, e.g. {"positive": 0.5, "negative": 0.5}.');
+  }
+}
+
+const balanceText = (balance: Feed['balance']) => (typeof balance === 'string' ? balance : JSON.stringify(balance));
+
+function FeedForm({ curation, existing }: { curation: Curation; existing: Feed | null }) {
+  const [shortname, setShortname] = useState('');
+  const [displayName, setDisplayName] = useState(existing?.displayName ?? '');
+  const [description, setDescription] = useState(existing?.description ?? '');
+  const [ranking, setRanking] = useState<Ranking>(existing?.ranking ?? 'recent');
+  const [windowHours, setWindowHours] = useState(existing ? String(existing.windowHours) : '');
+  const [halfLife, setHalfLife] = useState(existing ? String(existing.halfLifeHours) : '');
+  const [balance, setBalance] = useState(balanceText(existing?.balance ?? 'equal'));
+  const [membersOnly, setMembersOnly] = useState(existing?.membersOnly ?? false);
+  const [includeReplies, setIncludeReplies] = useState(existing?.includeReplies ?? false);
+  const [communities, setCommunities] = useState<string[]>(existing?.communities ?? []);
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+
+  const onSubmit = async (event: SubmitEvent) => {
+    event.preventDefault();
+    const target = existing ? existing.shortname : shortname.trim();
+    if (!/^[a-z0-9-]{1,15}$/.test(target)) {
+      setError('The short name must be 1–15 lower-case letters, digits or -.');
+      return;
+    }
+    const balanceValue = parseBalance(balance);
+    if (balanceValue instanceof Error) {
+      setError(balanceValue.message);
+      return;
+    }
+    const body: FeedInput = {
+      displayName: displayName.trim(),
+      description: description.trim() || undefined,
+      communities: curation.communities.map((community) => community.id).filter((id) => communities.includes(id)),
+      ranking,
+      membersOnly,
+      includeReplies,
+      windowHours: windowHours === '' ? undefined : Number(windowHours),
+      halfLifeHours: halfLife === '' ? undefined : Number(halfLife),
+      balance: balanceValue,
+    };
+    setSaving(true);
+    setError(null);
+    try {
+      await api(`/api/admin/feeds/${encodeURIComponent(target)}`, { method: 'PUT', body });
+      leaveNotice(`Saved feed ${target}.`);
+      location.hash = FEEDS;
+    } catch (failure) {
+      setSaving(false);
+      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
+    }
+  };
+
+  const onDelete = async () => {
+    if (!existing || !window.confirm(`Delete the feed "${existing.shortname}"? Subscribers will get UnknownFeed.`)) return;
+    try {
+      await api(`/api/admin/feeds/${encodeURIComponent(existing.shortname)}`, { method: 'DELETE' });
+      leaveNotice(`Deleted feed ${existing.shortname}.`);
+      location.hash = FEEDS;
+    } catch (failure) {
+      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
+    }
+  };
+
+  const toggleCommunity = (id: string, on: boolean) => setCommunities(on ? [...communities, id] : communities.filter((entry) => entry !== id));
+
+  return html`
+    <${Title}>${existing ? `Edit feed: ${existing.displayName}` : 'New feed'}<//>
+    <p class="lead">Saved to the curator file with the same checks as the file itself.</p>
+    <${CurationProblem} curation=${curation} />
+    <form class="stack" novalidate onSubmit=${onSubmit}>
+      ${!existing &&
+      html`<${Field} id="feed-shortname" label="Short name" hint=${HINTS.shortname}>
+        <input id="feed-shortname" type="text" required maxlength="15" pattern="[a-z0-9-]+" autocomplete="off" aria-describedby=${hintOf('feed-shortname', HINTS.shortname)}
+          value=${shortname} onInput=${(event: Event) => setShortname(valueOf(event))} />
+      <//>`}
+      <${Field} id="feed-display-name" label="Display name" hint=${HINTS.displayName}>
+        <input id="feed-display-name" type="text" maxlength="24" required aria-describedby="feed-display-name-hint"
+          value=${displayName} onInput=${(event: Event) => setDisplayName(valueOf(event))} />
+      <//>
+      <${Field} id="feed-description" label="Description" hint=${HINTS.description}>
+        <textarea id="feed-description" rows="3" maxlength="300" aria-describedby="feed-description-hint"
+          value=${description} onInput=${(event: Event) => setDescription(valueOf(event))} />
+      <//>
+      <fieldset>
+        <legend>Communities</legend>
+        <div class="checks">
+          ${curation.communities.map(
+            (community) => html`<label for=${`feed-community-${community.id}`}>
+              <input type="checkbox" id=${`feed-community-${community.id}`} value=${community.id} checked=${communities.includes(community.id)}
+                onChange=${(event: Event) => toggleCommunity(community.id, checkedOf(event))} />
+              ${' '}${community.name || community.id}
+            </label>`,
+          )}
+        </div>
+      </fieldset>
+      <${Field} id="feed-ranking" label="Ranking" hint=${HINTS.ranking}>
+        <select id="feed-ranking" aria-describedby="feed-ranking-hint" value=${ranking} onChange=${(event: Event) => setRanking(valueOf(event) as Ranking)}>
+          ${RANKINGS.map((name) => html`<option value=${name}>${name}</option>`)}
+        </select>
+      <//>
+      <${Field} id="feed-window" label="Window (hours)" hint=${HINTS.window}>
+        <input id="feed-window" type="number" min="1" step="any" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
+      <//>
+      <${Field} id="feed-half-life" label="Half-life (hours)" hint=${HINTS.halfLife}>
+        <input id="feed-half-life" type="number" min="0.1" step="any" aria-describedby="feed-half-life-hint" value=${halfLife} onInput=${(event: Event) => setHalfLife(valueOf(event))} />
+      <//>
+      <${Field} id="feed-balance" label="Balance" hint=${HINTS.balance}>
+        <input id="feed-balance" type="text" aria-describedby="feed-balance-hint" value=${balance} onInput=${(event: Event) => setBalance(valueOf(event))} />
+      <//>
+      <div class="checks">
+        <label for="feed-members-only">
+          <input id="feed-members-only" type="checkbox" checked=${membersOnly} onChange=${(event: Event) => setMembersOnly(checkedOf(event))} /> Members only
+        </label>
+        <label for="feed-replies">
+          <input id="feed-replies" type="checkbox" checked=${includeReplies} onChange=${(event: Event) => setIncludeReplies(checkedOf(event))} /> Include replies
+        </label>
+      </div>
+      <${FormError} message=${error} />
+      <div class="actions">
+        <button type="submit" disabled=${saving}>Save feed</button>
+        <a class="button secondary" href=${existing ? feedHref(existing.shortname) : FEEDS}>Cancel</a>
+        ${existing && html`<button type="button" class="danger" onClick=${onDelete}>Delete feed</button>`}
+      </div>
+    </form>
+  `;
+}
+
+/** A new feed (`param` null) or an existing one, edited with the curator file's own checks. */
+export function FeedFormView({ param }: { param: string | null }) {
+  const loaded = useLoad(async () => {
+    const curation = await api<Curation>('/api/admin/curation');
+    const existing = param === null ? null : (curation.feeds.find((feed) => feed.shortname === param) ?? null);
+    if (param !== null && !existing) throw new ApiError(404, `There is no feed "${param}".`);
+    return { curation, existing };
+  }, param ?? '');
+  return html`<${Page} title=${param === null ? 'New feed' : 'Edit feed'} loaded=${loaded}>
+    ${({ curation, existing }: { curation: Curation; existing: Feed | null }) => html`<${FeedForm} curation=${curation} existing=${existing} />`}
+  <//>`;
+}

@@ -1,0 +1,9 @@
+/** The console's locations (hash routes), as links write them. */
+
+export const HOME = '#/health';
+export const COMMUNITIES = '#/communities';
+export const FEEDS = '#/feeds';
+
+export const feedHref = (shortname: string) => `#/feeds/${encodeURIComponent(shortname)}`;
+export const feedEditHref = (shortname: string) => `#/feeds/${encodeURIComponent(shortname)}/edit`;
+export const communityEditHref = (id: string) => `#/communities/${encodeURIComponent(id)}/edit`;

@@ -1,0 +1,47 @@
+import type { ComponentType } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { CommunitiesView } from './communities.view.js';
+import { CommunityFormView } from './community-form.view.js';
+import { FeedFormView } from './feed-form.view.js';
+import { FeedPreviewView } from './feed-preview.view.js';
+import { FeedsView } from './feeds.view.js';
+import { HealthView } from './health.view.js';
+
+export interface Route {
+  view: ComponentType<{ param: string | null }>;
+  /** The decoded path segment the pattern captured (a community id, a feed's short name). */
+  param: string | null;
+  /** The nav section the view belongs to, as its link: `#/feeds`. */
+  section: string;
+}
+
+const ROUTES: [pattern: RegExp, view: Route['view']][] = [
+  [/^#\/health$/, HealthView],
+  [/^#\/communities$/, CommunitiesView],
+  [/^#\/communities\/new$/, CommunityFormView],
+  [/^#\/communities\/([^/]+)\/edit$/, CommunityFormView],
+  [/^#\/feeds$/, FeedsView],
+  [/^#\/feeds\/new$/, FeedFormView],
+  [/^#\/feeds\/([^/]+)\/edit$/, FeedFormView],
+  [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
+];
+
+/** The view for a location hash (`#/feeds/common`), or undefined for none. */
+export function routeOf(hash: string): Route | undefined {
+  for (const [pattern, view] of ROUTES) {
+    const match = pattern.exec(hash);
+    if (match) return { view, param: match[1] === undefined ? null : decodeURIComponent(match[1]), section: `#/${hash.split('/')[1]}` };
+  }
+  return undefined;
+}
+
+/** The location hash, following navigation. */
+export function useHash(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const onChange = () => setHash(location.hash);
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return hash;
+}
