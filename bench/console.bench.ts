@@ -5,7 +5,7 @@
  *
  *     npm run bench:console                 # BENCH_POSTS=1000000 BENCH_RUNS=30
  *
- * Prints p50/p95/max per API and, when Chromium is installed (`node scripts/chromium.mjs`), the
+ * Prints p50/p95/max per API and, with the packaged Chromium (`node scripts/chromium.mjs`), the
  * time from navigation start to the rendered view in a real browser (the console's own
  * `cg:rendered` performance mark: HTML, modules, stylesheets, API calls and rendering). The budget
  * is 200 ms per page.
@@ -18,7 +18,7 @@ import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import { encodeFeedCursor } from '#lib/domain';
 import { CLICKHOUSE, formatDuration, terminalProgress } from '#lib/platform';
-import { CHROMIUM_ARGS, findChromium } from '#scripts/chromium.mjs';
+import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
 import { startApp } from '../services/app/src/app.factory.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
@@ -148,13 +148,17 @@ progress.finish();
 console.log(lines.join('\n'));
 
 // The pages as a browser loads them: navigation to rendered content, token already signed in.
-const executablePath = findChromium();
+const executablePath = await ensureChromium().catch((error: unknown) => {
+  console.log(`browser: no Chromium (${(error as Error).message}); page render times skipped`);
+  return undefined;
+});
 if (!executablePath) {
-  console.log('browser: Chromium not installed (node scripts/chromium.mjs installs it); page render times skipped');
 } else {
   const { default: playwright } = await import('playwright-core');
   const context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'profile-')), {
     executablePath,
+    // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
+    locale: 'en-US',
     headless: true,
     args: [...CHROMIUM_ARGS],
   });

@@ -101,6 +101,8 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
 
     context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
       executablePath,
+      // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
+      locale: 'en-US',
       headless: true,
       args: [...CHROMIUM_ARGS],
       viewport: { width: 1280, height: 900 },
