@@ -6,3 +6,4 @@ export * from './chdb-http.server.js';
 export * from './app-process.js';
 export * from './wait-for.js';
 export * from './test-app.env.js';
+export * from './fault-campaign/index.js';
