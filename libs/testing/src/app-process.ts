@@ -41,6 +41,26 @@ export class AppProcess {
     return this.child?.pid;
   }
 
+  /** True from `start()` until the process exits, whatever ended it. */
+  get running(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** The stdout lines that parse as JSON objects, among the last ones kept. */
+  jsonLines(): Record<string, unknown>[] {
+    const lines: Record<string, unknown>[] = [];
+    for (const line of this.output) {
+      if (!line.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a JSON line
+      }
+    }
+    return lines;
+  }
+
   start(): this {
     const child = spawn(node, [this.entry, ...this.args], {
       env: { PATH: process.env.PATH ?? '', ...this.env },

@@ -8,3 +8,4 @@ export * from './wait-for.js';
 export * from './test-app.env.js';
 export * from './plc-directory.server.js';
 export * from './handle-directory.server.js';
+export * from './fault-campaign/index.js';

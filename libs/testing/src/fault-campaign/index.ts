@@ -1,0 +1,3 @@
+export * from './campaign-source.js';
+export * from './store-audit.js';
+export * from './fault-campaign.js';
