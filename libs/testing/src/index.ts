@@ -6,3 +6,8 @@ export * from './chdb-http.server.js';
 export * from './app-process.js';
 export * from './wait-for.js';
 export * from './test-app.env.js';
+export * from './fuzz/hostile-values.js';
+export * from './fuzz/hostile-frames.js';
+export * from './fuzz/forged-tokens.js';
+export * from './fuzz/hostile-requests.js';
+export * from './fuzz/fuzz-campaign.js';
