@@ -70,6 +70,14 @@ export const wantedCollections: readonly string[] = [
   Nsid.starterpack,
 ];
 
+/**
+ * True for a usable Jetstream `time_us`: a positive integer that a double holds exactly. Anything else
+ * (negative, fractional, beyond 2^53, a string) makes the frame malformed and must never move a cursor.
+ */
+export function isJetstreamTimeUs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
 /** Lexicon limit for one hashtag (in characters, as the Bluesky app counts them). */
 const maxTagLength = 64;
 
@@ -108,7 +116,7 @@ function mapOrThrow(raw: unknown): MappedEvent {
   if (!isObj(raw)) malformed('event is not a JSON object');
   const { did, time_us: timeUs, kind } = raw;
   if (!isDid(did)) malformed('did is missing or not a DID');
-  if (typeof timeUs !== 'number' || !Number.isSafeInteger(timeUs) || timeUs <= 0) {
+  if (!isJetstreamTimeUs(timeUs)) {
     malformed('time_us is missing or not a positive integer');
   }
   if (typeof kind !== 'string') malformed('kind is missing');
