@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { atUri, parseAtUri } from './at-uri.js';
-import { mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
+import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
 import { Nsid } from './nsid.js';
 
 const alice = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
@@ -308,6 +308,23 @@ describe('mapJetstreamEvent: malformed input', () => {
         expect(['event', 'skip', 'malformed']).toContain(mapJetstreamEvent(copy).kind);
       }
     }
+  });
+});
+
+describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
+  it.each([
+    [1_732_000_000_000_000, true],
+    [Number.MAX_SAFE_INTEGER, true],
+    [2 ** 53, false],
+    [2 ** 60, false],
+    [1e300, false],
+    [0, false],
+    [-1, false],
+    [1.5, false],
+    ['1732000000000000', false],
+    [null, false],
+  ])('%p → %p', (value, expected) => {
+    expect(isJetstreamTimeUs(value)).toBe(expected);
   });
 });
 
