@@ -105,10 +105,25 @@ function skip(reason: string): MappedEvent {
  */
 export function mapJetstreamEvent(raw: unknown): MappedEvent {
   try {
-    return mapOrThrow(raw);
+    const mapped = mapOrThrow(raw);
+    if (mapped.kind === 'event') requireWellFormedStrings(mapped.event);
+    return mapped;
   } catch (error) {
     if (error instanceof MalformedEventError) return { kind: 'malformed', reason: error.message };
     throw error;
+  }
+}
+
+/**
+ * @NOTE Records are DAG-CBOR, whose text is UTF-8: a real event cannot hold an unpaired surrogate
+ * (`"\ud800"` in the JSON). One that does would be stored nowhere — ClickHouse refuses the escape and
+ * with it the whole batch, again on every retry — so it is malformed here, before it reaches the bus.
+ */
+function requireWellFormedStrings(event: PipelineEventV1): void {
+  for (const value of Object.values(event)) {
+    if (typeof value === 'string' ? !value.isWellFormed() : Array.isArray(value) && value.some((item) => typeof item === 'string' && !item.isWellFormed())) {
+      malformed('a string holds an unpaired surrogate');
+    }
   }
 }
 
