@@ -25,6 +25,8 @@ export interface FuzzCampaignOptions {
   concurrency?: number;
   /** One frame in this many is megabytes long (default 4000; 0: none). */
   hugeEvery?: number;
+  /** The app's `LOG_LEVEL` (default `error`; `warn` also shows each malformed frame and failed batch). */
+  logLevel?: string;
   onProgress?: (phase: 'frames' | 'requests', done: number, total: number) => void;
 }
 
@@ -53,6 +55,9 @@ export interface FuzzReport {
     malformedByApp: number | null;
     skippedByApp: number | null;
     storedEvents: number | null;
+    /** Event batches ClickHouse refused (each is retried), and events dead-lettered. */
+    failedBatches: number | null;
+    deadLettered: number | null;
     seconds: number;
   };
   requests: {
@@ -64,10 +69,12 @@ export interface FuzzReport {
     protocol5xx: number;
     failures: FuzzFailure[];
     seconds: number;
+    /** Batches of sendInteractions feedback that ClickHouse refused (retried), after the requests. */
+    feedbackFailedBatches: number | null;
   };
   /** The app exited during the campaign (0 or 1: it is not restarted). */
   crashes: number;
-  /** The app's last lines of output (errors only: it logs at `error`). */
+  /** The app's last lines of output. */
   appOutput: string[];
   /** `/health` answered 200 after both phases. */
   healthy: boolean;
@@ -93,8 +100,15 @@ function rssOf(pid: number | undefined): Promise<number | null> {
   );
 }
 
+interface ConsumerStatus {
+  failedBatches: number;
+  deadLettered: number;
+}
+
 interface Status {
   ingest?: { received: number; malformed: number; skipped: number; published: number };
+  scoring?: ConsumerStatus;
+  feedback?: ConsumerStatus;
   store?: { events: number };
 }
 
@@ -124,7 +138,9 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
   );
 
   const replay = await startJetstreamReplayServer({ events: frames.items, startPaused: true });
-  const [httpPort, opsPort] = [await freePort(), await freePort()];
+  const httpPort = await freePort();
+  let opsPort = await freePort();
+  while (opsPort === httpPort) opsPort = await freePort();
   const app = new AppProcess(
     'fuzzed app',
     appEntry,
@@ -145,7 +161,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
         INGEST_BATCH_SIZE: '2000',
         INGEST_BATCH_MAX_WAIT_MS: '200',
         SCORING_INTERVAL_SECONDS: '5',
-        LOG_LEVEL: 'error',
+        LOG_LEVEL: options.logLevel ?? 'error',
       },
     }),
   );
@@ -237,6 +253,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
     const requestsSeconds = (performance.now() - requestsStarted) / 1000;
 
     const healthy = !exited && (await fetch(`${base}/health`).then((response) => response.ok, () => false));
+    const statusAfter = exited ? undefined : await readStatus(opsPort, httpPort);
     const rssAfterBytes = await rssOf(app.pid);
     const crashed = exited;
     const exitCode = crashed ? null : await app.stop('SIGTERM');
@@ -252,9 +269,11 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
         malformedByApp: status?.ingest?.malformed ?? null,
         skippedByApp: status?.ingest?.skipped ?? null,
         storedEvents: status?.store?.events ?? null,
+        failedBatches: status?.scoring?.failedBatches ?? null,
+        deadLettered: status?.scoring?.deadLettered ?? null,
         seconds: framesSeconds,
       },
-      requests: { planned: requests.length, sent, byStatus, byRoute, protocol5xx, failures, seconds: requestsSeconds },
+      requests: { planned: requests.length, sent, byStatus, byRoute, protocol5xx, failures, seconds: requestsSeconds, feedbackFailedBatches: statusAfter?.feedback?.failedBatches ?? null },
       crashes: crashed ? 1 : 0,
       appOutput: app.output.slice(-40),
       healthy,
