@@ -153,6 +153,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
         CLICKHOUSE_PATH: path.join(options.workDir, 'clickhouse'),
         HTTP_PORT: String(httpPort),
         OPS_PORT: String(opsPort),
+        FEEDGEN_HOSTNAME: serviceDid.slice('did:web:'.length),
         FEEDGEN_SERVICE_DID: serviceDid,
         FEEDGEN_PUBLISHER_DID: publisherDid,
         ADMIN_TOKEN: adminToken,

@@ -49,7 +49,7 @@ function arbitraries(context: FuzzRequestContext) {
   const shortname = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...context.shortnames) }, { weight: 2, arbitrary: nastyString });
   const communityId = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...context.communities, 'fuzz-new') }, { weight: 2, arbitrary: nastyString });
   const postUri = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...context.postUris) }, { weight: 2, arbitrary: nastyString });
-  const number = fc.oneof(fc.constantFrom(...edgeNumbers).map(String), fc.integer().map(String), nastyString);
+  const number = fc.oneof(fc.constantFrom('1', '2', '30', '50', '100'), fc.constantFrom(...edgeNumbers).map(String), fc.integer().map(String), nastyString);
   const cursor = fc.oneof(
     nastyString,
     fc.tuple(fc.constantFrom('s', 't', '', 'x'), fc.oneof(fc.integer().map(String), fc.constantFrom(...edgeNumbers).map(String), nastyString), fc.oneof(fc.constant('bafyreifuzz1'), nastyString)).map(([prefix, order, cid]) => `${prefix}${order}::${cid}`),
@@ -109,7 +109,20 @@ function arbitraries(context: FuzzRequestContext) {
     { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/cbor', '', 'application/json, text/plain') },
     { weight: 1, arbitrary: nastyString },
   );
+  // @NOTE Some bodies are plausible, so that edits get past validation and the registry is replaced under load.
+  const plausibleCommunity = fc.record({
+    name: fc.string({ minLength: 1, maxLength: 30 }),
+    members: fc.record({ dids: fc.subarray(['did:plc:fuzzmember0000000000000000', 'did:plc:fuzzmember0000000000000001', 'did:plc:fuzzstranger000000000001']) }),
+  });
+  const plausibleFeed = fc.record({
+    displayName: fc.string({ minLength: 1, maxLength: 24 }),
+    communities: fc.subarray([...context.communities], { minLength: 1 }),
+    ranking: fc.constantFrom('recent', 'bridging', 'bridging-within', 'balanced'),
+    membersOnly: fc.boolean(),
+    windowHours: fc.integer({ min: 1, max: 72 }),
+  });
   const communityBody = fc.oneof(
+    plausibleCommunity.map((value) => JSON.stringify(value)),
     fc.record(
       {
         name: nastyString,
@@ -124,6 +137,7 @@ function arbitraries(context: FuzzRequestContext) {
     interactionsBody,
   );
   const feedBody = fc.oneof(
+    plausibleFeed.map((value) => JSON.stringify(value)),
     fc.record(
       {
         displayName: nastyString,
@@ -143,7 +157,7 @@ function arbitraries(context: FuzzRequestContext) {
   const segment = (value: fc.Arbitrary<string>) => fc.tuple(value, fc.boolean()).map(([text, raw]) => (raw ? text.replace(/[/?#\s]/g, '') : enc(text)));
 
   const routes: fc.Arbitrary<FuzzRequest>[] = [
-    fc.tuple(fc.option(feed, { nil: undefined }), fc.option(number, { nil: undefined }), fc.option(cursor, { nil: undefined }), extraQuery, fc.boolean(), authorization, extraHeaders).map(([f, limit, c, extra, raw, auth, headers]) =>
+    fc.tuple(fc.option(feed, { nil: undefined }), fc.option(number, { nil: undefined, freq: 2 }), fc.option(cursor, { nil: undefined, freq: 2 }), extraQuery, fc.boolean(), authorization, extraHeaders).map(([f, limit, c, extra, raw, auth, headers]) =>
       request('getFeedSkeleton', 'GET', `/xrpc/${Nsid.getFeedSkeleton}`, [...(f === undefined ? [] : [['feed', f] as [string, string]]), ...(limit === undefined ? [] : [['limit', limit] as [string, string]]), ...(c === undefined ? [] : [['cursor', c] as [string, string]]), ...extra], { ...headers, authorization: auth }, undefined, raw),
     ),
     fc.tuple(extraQuery, authorization, extraHeaders).map(([query, auth, headers]) => request('describeFeedGenerator', 'GET', `/xrpc/${Nsid.describeFeedGenerator}`, query, { ...headers, authorization: auth })),
