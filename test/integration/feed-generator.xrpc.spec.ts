@@ -134,4 +134,13 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
     expect(response.status).toBe(501);
     expect(((await response.json()) as { error: string }).error).toBe('MethodNotImplemented');
   });
+
+  it('answers a method we serve, asked with the wrong HTTP verb, as the XRPC server does: 400 Incorrect HTTP method', async () => {
+    const query = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri)}`, { method: 'POST', body: '{}' });
+    expect(query.status).toBe(400);
+    expect(await query.json()).toEqual({ error: 'InvalidRequest', message: 'Incorrect HTTP method (POST) expected GET' });
+    const procedure = await fetch(`${running.url}/xrpc/app.bsky.feed.sendInteractions`);
+    expect(procedure.status).toBe(400);
+    expect(await procedure.json()).toEqual({ error: 'InvalidRequest', message: 'Incorrect HTTP method (GET) expected POST' });
+  });
 });

@@ -2,11 +2,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, testAppEnv } from '#lib/testing';
+import { generateJetstreamEvents, RawLine, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, type ReplayItem, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 interface Status {
-  ingest: { gaps: number; published: number; checkpointUs: number | null };
+  ingest: { gaps: number; published: number; malformed: number; checkpointUs: number | null };
   store: { events: number };
 }
 
@@ -24,10 +24,10 @@ describe('the Jetstream cursor', () => {
   let replay: JetstreamReplayServer | undefined;
   let running: RunningApp | undefined;
 
-  const start = async (savedCursorUs: number, retentionStartUs?: number) => {
+  const start = async (savedCursorUs: number, retentionStartUs?: number, items: readonly ReplayItem[] = generated.events) => {
     await mkdir(path.join(dir, 'data'), { recursive: true });
     await writeFile(path.join(dir, 'data', 'ingest-cursor.json'), JSON.stringify({ cursorUs: savedCursorUs, savedAt: new Date().toISOString() }));
-    replay = await startJetstreamReplayServer({ events: generated.events, retentionStartUs });
+    replay = await startJetstreamReplayServer({ events: items, retentionStartUs });
     running = await startApp(
       loadConfig(
         testAppEnv({
@@ -73,5 +73,23 @@ describe('the Jetstream cursor', () => {
     const reported = await waitFor('a gap', async () => ((await status()).ingest.gaps > 0 ? status() : undefined));
     expect(reported.ingest.gaps).toBe(1);
     expect(replay!.connections()[0]!.cursorClamped).toBe(true);
+  });
+
+  it('skips a null frame and frames with an out-of-range time_us, and never moves the cursor to their time', async () => {
+    const last = events.at(-1)!.time_us;
+    const hostile = [
+      new RawLine('null', last),
+      new RawLine(JSON.stringify({ did: 'did:plc:fuzz', time_us: 2 ** 60, kind: 'identity', identity: { did: 'did:plc:fuzz' } }), last),
+      new RawLine(JSON.stringify({ did: 'did:plc:fuzz', time_us: 1e300, kind: 'account', account: { active: true } }), last),
+    ];
+    await start(events[0]!.time_us, undefined, [...generated.events, ...hostile]);
+    const settled = await waitFor('every event and the hostile frames', async () => {
+      const current = await status();
+      return current.ingest.malformed >= hostile.length && current.ingest.checkpointUs === last ? current : undefined;
+    });
+    expect(settled.ingest.malformed).toBe(hostile.length);
+    await waitFor('every event stored', async () => (await status()).store.events === generated.counts.mappable);
+    const file = JSON.parse(await readFile(path.join(dir, 'data', 'ingest-cursor.json'), 'utf8')) as { cursorUs: number };
+    expect(file.cursorUs).toBe(last);
   });
 });

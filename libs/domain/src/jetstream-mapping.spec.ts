@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { atUri, parseAtUri } from './at-uri.js';
-import { mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
+import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
 import { Nsid } from './nsid.js';
 
 const alice = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
@@ -269,6 +269,10 @@ describe('mapJetstreamEvent: malformed input', () => {
     ['a create without cid', commit(Nsid.post, 'create', post, { cid: undefined }), 'commit.cid is missing'],
     ['a mismatched $type', commit(Nsid.post, 'create', { ...post, $type: Nsid.like }), 'record.$type does not match commit.collection'],
     ['a numeric text', commit(Nsid.post, 'create', { ...post, text: 42 }), 'record.text is missing or not a string'],
+    ['an unpaired surrogate in the text', commit(Nsid.post, 'create', { ...post, text: 'hi \ud800' }), 'a string holds an unpaired surrogate'],
+    ['an unpaired surrogate in the cid', commit(Nsid.post, 'create', post, { cid: 'bafyrei\udfff' }), 'a string holds an unpaired surrogate'],
+    ['an unpaired surrogate in a lang', commit(Nsid.post, 'create', { ...post, langs: ['en', '\ud83d'] }), 'a string holds an unpaired surrogate'],
+    ['an unpaired surrogate in a handle', { did: alice, time_us: timeUs, kind: 'identity', identity: { handle: 'a\ud800.example.com' } }, 'a string holds an unpaired surrogate'],
     ['langs as a string', commit(Nsid.post, 'create', { ...post, langs: 'en' }), 'record.langs is not an array of strings'],
     ['a reply without parent', commit(Nsid.post, 'create', { ...post, reply: { root: { uri: rootUri, cid: rootCid } } }), 'record.reply.parent is missing or not a strong ref'],
     ['a reply to an https URL', commit(Nsid.post, 'create', { ...post, reply: { root: { uri: 'https://bsky.app/profile/x/post/y', cid: rootCid }, parent: { uri: parentUri, cid: parentCid } } }), 'record.reply.root.uri is not a valid AT-URI'],
@@ -308,6 +312,23 @@ describe('mapJetstreamEvent: malformed input', () => {
         expect(['event', 'skip', 'malformed']).toContain(mapJetstreamEvent(copy).kind);
       }
     }
+  });
+});
+
+describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
+  it.each([
+    [1_732_000_000_000_000, true],
+    [Number.MAX_SAFE_INTEGER, true],
+    [2 ** 53, false],
+    [2 ** 60, false],
+    [1e300, false],
+    [0, false],
+    [-1, false],
+    [1.5, false],
+    ['1732000000000000', false],
+    [null, false],
+  ])('%p → %p', (value, expected) => {
+    expect(isJetstreamTimeUs(value)).toBe(expected);
   });
 });
 

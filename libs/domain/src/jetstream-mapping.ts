@@ -70,6 +70,14 @@ export const wantedCollections: readonly string[] = [
   Nsid.starterpack,
 ];
 
+/**
+ * True for a usable Jetstream `time_us`: a positive integer that a double holds exactly. Anything else
+ * (negative, fractional, beyond 2^53, a string) makes the frame malformed and must never move a cursor.
+ */
+export function isJetstreamTimeUs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
 /** Lexicon limit for one hashtag (in characters, as the Bluesky app counts them). */
 const maxTagLength = 64;
 
@@ -97,10 +105,25 @@ function skip(reason: string): MappedEvent {
  */
 export function mapJetstreamEvent(raw: unknown): MappedEvent {
   try {
-    return mapOrThrow(raw);
+    const mapped = mapOrThrow(raw);
+    if (mapped.kind === 'event') requireWellFormedStrings(mapped.event);
+    return mapped;
   } catch (error) {
     if (error instanceof MalformedEventError) return { kind: 'malformed', reason: error.message };
     throw error;
+  }
+}
+
+/**
+ * @NOTE Records are DAG-CBOR, whose text is UTF-8: a real event cannot hold an unpaired surrogate
+ * (`"\ud800"` in the JSON). One that does would be stored nowhere — ClickHouse refuses the escape and
+ * with it the whole batch, again on every retry — so it is malformed here, before it reaches the bus.
+ */
+function requireWellFormedStrings(event: PipelineEventV1): void {
+  for (const value of Object.values(event)) {
+    if (typeof value === 'string' ? !value.isWellFormed() : Array.isArray(value) && value.some((item) => typeof item === 'string' && !item.isWellFormed())) {
+      malformed('a string holds an unpaired surrogate');
+    }
   }
 }
 
@@ -108,7 +131,7 @@ function mapOrThrow(raw: unknown): MappedEvent {
   if (!isObj(raw)) malformed('event is not a JSON object');
   const { did, time_us: timeUs, kind } = raw;
   if (!isDid(did)) malformed('did is missing or not a DID');
-  if (typeof timeUs !== 'number' || !Number.isSafeInteger(timeUs) || timeUs <= 0) {
+  if (!isJetstreamTimeUs(timeUs)) {
     malformed('time_us is missing or not a positive integer');
   }
   if (typeof kind !== 'string') malformed('kind is missing');

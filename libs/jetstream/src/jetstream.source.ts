@@ -1,5 +1,6 @@
 import { Jetstream } from '@skyware/jetstream';
 import WebSocket from 'ws';
+import { isJetstreamTimeUs } from '#lib/domain';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
@@ -82,7 +83,9 @@ export class JetstreamSource {
       return;
     }
     const timeUs = (event as { time_us?: unknown } | null)?.time_us;
-    if (typeof timeUs === 'number' && timeUs > (this.lastReceivedUs ?? 0)) {
+    // @NOTE Only a well-formed time_us moves the cursor: one hostile frame with time_us 1e300 (or 2^53)
+    // would otherwise make every reconnect ask for the far future, and receive nothing ever again.
+    if (isJetstreamTimeUs(timeUs) && timeUs > (this.lastReceivedUs ?? 0)) {
       this.lastReceivedUs = timeUs;
       client.cursor = timeUs;
     }

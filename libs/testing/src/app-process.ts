@@ -93,6 +93,11 @@ export class AppProcess {
     }
   }
 
+  /** Calls `listener` once the started process exits, whatever the reason. */
+  onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void {
+    this.child?.once('exit', listener);
+  }
+
   /** Stops the process with `signal` and waits for it to exit; resolves with the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.child;

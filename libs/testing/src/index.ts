@@ -9,3 +9,8 @@ export * from './test-app.env.js';
 export * from './plc-directory.server.js';
 export * from './handle-directory.server.js';
 export * from './fault-campaign/index.js';
+export * from './fuzz/hostile-values.js';
+export * from './fuzz/hostile-frames.js';
+export * from './fuzz/forged-tokens.js';
+export * from './fuzz/hostile-requests.js';
+export * from './fuzz/fuzz-campaign.js';

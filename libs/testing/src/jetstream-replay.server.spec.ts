@@ -7,7 +7,7 @@ import { Jetstream } from '@skyware/jetstream';
 import WebSocket from 'ws';
 import { Nsid, type JetstreamEvent } from '#lib/domain';
 import { RawLine, writeJsonl } from './jsonl.js';
-import { startJetstreamReplayServer, type JetstreamReplayServer, type ReplayItem } from './jetstream-replay.server.js';
+import { RawFrame, startJetstreamReplayServer, type JetstreamReplayServer, type ReplayItem } from './jetstream-replay.server.js';
 import { generateJetstreamEvents } from './synthetic-events.js';
 
 // @NOTE These tests drive the real @skyware/jetstream client (the one ingest uses) against the replay
@@ -381,5 +381,36 @@ describe('startJetstreamReplayServer with a raw WebSocket client', () => {
     await Promise.all([a.closed, b.closed]);
     expect(server.connections().every((c) => !c.open)).toBe(true);
     await expect(open(server.subscribeUrl)).rejects.toThrow();
+  });
+});
+
+describe('startJetstreamReplayServer with raw frames', () => {
+  it('sends RawFrames verbatim in their place: text with newlines, invalid JSON, and binary frames', async () => {
+    const events = handMadeEvents();
+    const t0 = events[0]!.time_us;
+    const binary = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xff, 0x0a]);
+    const items: ReplayItem[] = [
+      events[0]!,
+      new RawFrame('{"did":\n"did:plc:x"', { timeUs: t0 + 1 }),
+      new RawFrame(binary, { timeUs: t0 + 2, binary: true }),
+      // Without a time it keeps its place after the frame before it.
+      new RawFrame('after the binary frame'),
+      events[1]!,
+    ];
+    const server = await serve({ events: items });
+    const socket = new WebSocket(server.subscribeUrl);
+    const frames: { binary: boolean; data: Buffer }[] = [];
+    socket.on('message', (data: Buffer, isBinary: boolean) => frames.push({ binary: isBinary, data }));
+    try {
+      await waitFor(() => frames.length === items.length, 5000, 'all frames');
+      expect(frames.map((frame) => frame.binary)).toEqual([false, false, true, false, false]);
+      expect(frames[1]!.data.toString('utf8')).toBe('{"did":\n"did:plc:x"');
+      expect(Uint8Array.from(frames[2]!.data)).toEqual(binary);
+      expect(frames[3]!.data.toString('utf8')).toBe('after the binary frame');
+      expect((JSON.parse(frames[4]!.data.toString('utf8')) as { time_us: number }).time_us).toBe(events[1]!.time_us);
+      expect(server.sentCount).toBe(items.length);
+    } finally {
+      socket.terminate();
+    }
   });
 });

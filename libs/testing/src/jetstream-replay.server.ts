@@ -8,8 +8,25 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { isDid, isNsid, type JetstreamEvent } from '#lib/domain';
 import { RawLine, toJsonlLine } from './jsonl.js';
 
-/** What the replay server can send: Jetstream events, or `RawLine`s sent verbatim (malformed frames). */
-export type ReplayItem = JetstreamEvent | RawLine;
+/**
+ * A frame sent exactly as given: any text (newlines and all), or a binary frame (arbitrary bytes). For
+ * hostile streams built in memory; a JSONL file can only carry `RawLine`s.
+ */
+export class RawFrame {
+  readonly data: Buffer;
+  readonly binary: boolean;
+  /** Its place on the replay timeline; without one it follows the frame before it. */
+  readonly timeUs?: number;
+
+  constructor(data: string | Uint8Array, options: { timeUs?: number; binary?: boolean } = {}) {
+    this.data = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    this.binary = options.binary ?? false;
+    this.timeUs = options.timeUs;
+  }
+}
+
+/** What the replay server can send: Jetstream events, or `RawLine`s and `RawFrame`s sent verbatim (malformed frames). */
+export type ReplayItem = JetstreamEvent | RawLine | RawFrame;
 
 export interface JetstreamReplayServerOptions {
   /** Events in any order (sent in `time_us` order), or the path of a JSONL file of them. */
@@ -120,6 +137,7 @@ class FrameStore {
   readonly dids: (string | null)[] = [];
   readonly collections: (string | null)[] = [];
   readonly raw: boolean[] = [];
+  readonly binary: boolean[] = [];
   private readonly interned = new Map<string, string>();
   private pending = '';
   private pendingBytes = 0;
@@ -150,7 +168,7 @@ class FrameStore {
     let did: string | null = null;
     let collection: string | null = null;
     let raw = false;
-    if (value instanceof RawLine) {
+    if (value instanceof RawLine || value instanceof RawFrame) {
       raw = true;
       timeUs = value.timeUs;
     } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -167,11 +185,22 @@ class FrameStore {
     this.dids.push(this.intern(did));
     this.collections.push(this.intern(collection));
     this.raw.push(raw);
+    this.binary.push(value instanceof RawFrame && value.binary);
   }
 
   /** Adds serialised items, packing them into ~1 MiB buffers. */
   addItems(items: Iterable<unknown>): void {
     for (const item of items) {
+      if (item instanceof RawFrame) {
+        // @NOTE Kept in its own buffer: its bytes need not be UTF-8, so they cannot join the packed text.
+        this.flush();
+        this.buffers.push(item.data);
+        this.starts.push(0);
+        this.ends.push(item.data.length);
+        this.pushMeta(item);
+        this.pendingFrom = this.length;
+        continue;
+      }
       const line = toJsonlLine(item);
       const bytes = Buffer.byteLength(line);
       this.starts.push(this.pendingBytes);
@@ -226,7 +255,7 @@ class FrameStore {
     if (sorted) return;
     const order = Array.from({ length: this.length }, (_, i) => i);
     order.sort((a, b) => this.timeUs[a]! - this.timeUs[b]! || a - b);
-    for (const column of [this.buffers, this.starts, this.ends, this.timeUs, this.dids, this.collections, this.raw] as unknown[][]) {
+    for (const column of [this.buffers, this.starts, this.ends, this.timeUs, this.dids, this.collections, this.raw, this.binary] as unknown[][]) {
       const copy = order.map((i) => column[i]);
       for (let i = 0; i < copy.length; i++) column[i] = copy[i];
     }
@@ -340,12 +369,12 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
     return prefixes.some((prefix) => collection.startsWith(prefix));
   };
 
-  const send = (conn: Connection, data: Buffer | string): void => {
+  const send = (conn: Connection, data: Buffer | string, binary = false): void => {
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     conn.pendingBytes += bytes;
     conn.info.sent += 1;
     sentCount += 1;
-    conn.ws.send(data, { binary: false }, () => {
+    conn.ws.send(data, { binary }, () => {
       conn.pendingBytes -= bytes;
       if (conn.pendingBytes <= highWaterMark / 2) conn.wake.notify();
     });
@@ -396,7 +425,7 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
         if (wait >= 1) await sleep(wait, undefined, { ref: false, signal: conn.abort.signal }).catch(() => undefined);
         if (!conn.info.open || closing) break;
       }
-      send(conn, store.frame(i));
+      send(conn, store.frame(i), store.binary[i]);
       if (!store.raw[i]) conn.info.lastTimeUs = store.timeUs[i]!;
       if (malformedEvery > 0 && ++conn.sinceMalformed >= malformedEvery && conn.info.sent < conn.dropAfter) {
         conn.sinceMalformed = 0;
@@ -550,7 +579,7 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
     push: (...items: ReplayItem[]) => {
       let newest = store.lastTimeUs;
       for (const item of items) {
-        const timeUs = item instanceof RawLine ? item.timeUs : item.time_us;
+        const timeUs = item instanceof RawLine || item instanceof RawFrame ? item.timeUs : item.time_us;
         if (timeUs === undefined) continue;
         if (timeUs < newest) throw new ReplayServerError('pushed events must be in time_us order and not older than the events already loaded');
         newest = timeUs;

@@ -45,6 +45,8 @@ export class ExplainController {
 function parseSnapshot(value: unknown): number | undefined {
   if (value === undefined || value === '') return undefined;
   const match = typeof value === 'string' ? /^s?(\d{1,16})$/.exec(value) : null;
-  if (!match) throw new InvalidRequestError('snapshot must be a snapshot number or a cursor ordering like s1763780000000');
-  return Number(match[1]);
+  const snapshot = match ? Number(match[1]) : NaN;
+  // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
+  if (!Number.isSafeInteger(snapshot)) throw new InvalidRequestError('snapshot must be a snapshot number or a cursor ordering like s1763780000000');
+  return snapshot;
 }

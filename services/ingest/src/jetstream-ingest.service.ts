@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import { encodeMessage, Topics, type MessageBus, type PipelineEventV1 } from '#lib/contracts';
-import { mapJetstreamEvent, wantedCollections } from '#lib/domain';
+import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections } from '#lib/domain';
 import { JetstreamSource } from '#lib/jetstream';
 import { APP_CONFIG, CatchUpProgress, formatDuration, LOGGER, MESSAGE_BUS, Metrics, type Logger } from '#lib/platform';
 import { CursorStore } from './cursor.store.js';
@@ -96,11 +96,15 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     this.stats.connected = connected;
   }
 
+  /** Any JSON value: `null`, numbers and arrays arrive too, and are counted as malformed. */
   private receive(raw: unknown): void {
-    const { kind, commit } = raw as { kind?: unknown; commit?: { collection?: unknown } };
-    this.stats.countReceived(String((kind === 'commit' ? commit?.collection : kind) ?? 'unknown'));
-    const timeUs = (raw as { time_us?: unknown }).time_us;
-    if (typeof timeUs === 'number') {
+    const fields = (typeof raw === 'object' && raw !== null ? raw : {}) as { did?: unknown; time_us?: unknown; kind?: unknown; commit?: { collection?: unknown } | null };
+    const { kind, commit } = fields;
+    const collection = kind === 'commit' ? commit?.collection : kind;
+    // @NOTE Only known collections and kinds become metric labels: a hostile stream must not mint label values.
+    this.stats.countReceived(typeof collection === 'string' && (collection === 'identity' || collection === 'account' || wantedCollections.includes(collection)) ? collection : 'other');
+    const timeUs = fields.time_us;
+    if (isJetstreamTimeUs(timeUs)) {
       this.checkGap(timeUs);
       if (timeUs > (this.stats.receivedUs ?? 0)) this.stats.receivedUs = timeUs;
     }
@@ -113,7 +117,9 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
       this.stats.skipped += 1;
     } else {
       this.stats.countMalformed(mapped.reason);
-      this.log.warn({ did: (raw as { did?: unknown }).did, timeUs, reason: mapped.reason }, 'skipped a malformed Jetstream event');
+      // @NOTE The did only when it is a short string: a hostile frame's megabyte did must not reach the log.
+      const did = typeof fields.did === 'string' && fields.did.length <= 256 ? fields.did : undefined;
+      this.log.warn({ did, timeUs: isJetstreamTimeUs(timeUs) ? timeUs : undefined, reason: mapped.reason }, 'skipped a malformed Jetstream event');
     }
   }
 

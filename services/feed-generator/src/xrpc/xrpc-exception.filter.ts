@@ -1,7 +1,19 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Nsid } from '#lib/domain';
 import type { Logger } from '#lib/platform';
-import { InternalServerError, MethodNotImplementedError, XrpcError } from './xrpc.errors.js';
+import { InternalServerError, InvalidRequestError, MethodNotImplementedError, XrpcError } from './xrpc.errors.js';
+
+/**
+ * The HTTP verb of each XRPC method served here (a query is a GET, a procedure a POST).
+ * @NOTE Known to the filter so that a wrong verb gets the atproto XRPC server's answer, 400 "Incorrect
+ * HTTP method", instead of 501 MethodNotImplemented for a method we do implement.
+ */
+const methodVerbs: ReadonlyMap<string, 'GET' | 'POST'> = new Map([
+  [Nsid.getFeedSkeleton, 'GET'],
+  [Nsid.describeFeedGenerator, 'GET'],
+  [Nsid.sendInteractions, 'POST'],
+]);
 
 /** Translation of a domain error into an XRPC error, registered by the module that owns the error. */
 export type ErrorTranslation = (error: unknown) => XrpcError | undefined;
@@ -22,7 +34,9 @@ export class XrpcExceptionFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const error = this.translate(exception, request);
-    if (error.status >= 500) this.logger.error({ err: exception, url: request.url }, 'request failed');
+    // @NOTE An unknown method is the client's mistake, whatever its status: logging each one with a stack
+    // would let anyone fill the logs by asking for /xrpc/<anything>.
+    if (error.status >= 500 && !(error instanceof MethodNotImplementedError)) this.logger.error({ err: exception, url: request.url }, 'request failed');
     void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send({ error: error.error, message: error.message });
   }
 
@@ -35,7 +49,10 @@ export class XrpcExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status === 404 && request.url.startsWith('/xrpc/')) {
-        return new MethodNotImplementedError(request.url.slice('/xrpc/'.length).split('?')[0]!);
+        const method = request.url.slice('/xrpc/'.length).split('?')[0]!;
+        const verb = methodVerbs.get(method);
+        if (verb !== undefined && request.method !== verb) return new InvalidRequestError(`Incorrect HTTP method (${request.method}) expected ${verb}`);
+        return new MethodNotImplementedError(method);
       }
       const name = status === 404 ? 'NotFound' : status < 500 ? 'InvalidRequest' : 'InternalServerError';
       return new XrpcError(status, name, exception.message);

@@ -1,0 +1,191 @@
+import fc from 'fast-check';
+import { Nsid } from '#lib/domain';
+import type { ForgedTokens } from './forged-tokens.js';
+import { deeplyNested, edgeNumbers, nastyJsonValue, nastyString } from './hostile-values.js';
+
+/** One HTTP request of the fuzzer; `route` names the handler it aims at, for the report. */
+export interface FuzzRequest {
+  route: string;
+  method: string;
+  /** Path and query, already encoded (hostile encodings included). */
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface FuzzRequestContext {
+  /** DID in the feed URIs (`at://<publisher>/app.bsky.feed.generator/<shortname>`). */
+  publisherDid: string;
+  serviceDid: string;
+  shortnames: readonly string[];
+  /** Community ids of the curator file. */
+  communities: readonly string[];
+  adminToken: string;
+  tokens: ForgedTokens;
+  /** Posts that exist, so that some requests reach past validation. */
+  postUris: readonly string[];
+}
+
+type Query = [string, string][];
+
+const enc = (value: string): string => {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    // An unpaired surrogate cannot be percent-encoded as UTF-8: send its code units raw-escaped instead.
+    return [...value].map((char) => `%${(char.charCodeAt(0) & 0xff).toString(16).padStart(2, '0')}`).join('');
+  }
+};
+
+/** Query text: mostly encoded, sometimes verbatim (invalid percent escapes, raw `&`, `=`, `#`). */
+const queryText = (query: Query, raw: boolean): string =>
+  query.length === 0 ? '' : `?${query.map(([key, value]) => (raw ? `${key}=${value}` : `${enc(key)}=${enc(value)}`)).join('&')}`;
+
+/** Header values that `fetch` can carry (visible Latin-1, no CR/LF); anything else is reduced to that. */
+const headerSafe = (value: string): string => value.replace(/[^\x20-\x7e\x80-\xff]/g, '?').slice(0, 16_384);
+
+function arbitraries(context: FuzzRequestContext) {
+  const feedUri = (shortname: string) => `at://${context.publisherDid}/${Nsid.generator}/${shortname}`;
+  const shortname = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...context.shortnames) }, { weight: 2, arbitrary: nastyString });
+  const communityId = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...context.communities, 'fuzz-new') }, { weight: 2, arbitrary: nastyString });
+  const postUri = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...context.postUris) }, { weight: 2, arbitrary: nastyString });
+  const number = fc.oneof(fc.constantFrom('1', '2', '30', '50', '100'), fc.constantFrom(...edgeNumbers).map(String), fc.integer().map(String), nastyString);
+  const cursor = fc.oneof(
+    nastyString,
+    fc.tuple(fc.constantFrom('s', 't', '', 'x'), fc.oneof(fc.integer().map(String), fc.constantFrom(...edgeNumbers).map(String), nastyString), fc.oneof(fc.constant('bafyreifuzz1'), nastyString)).map(([prefix, order, cid]) => `${prefix}${order}::${cid}`),
+  );
+  const feed = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...context.shortnames).map(feedUri) },
+    { weight: 1, arbitrary: shortname.map(feedUri) },
+    { weight: 1, arbitrary: fc.tuple(nastyString, shortname).map(([did, name]) => `at://${did}/${Nsid.generator}/${name}`) },
+    { weight: 1, arbitrary: nastyString },
+  );
+  const authorization = fc.oneof(
+    { weight: 2, arbitrary: fc.constant<string | undefined>(undefined) },
+    { weight: 3, arbitrary: fc.constantFrom(...context.tokens.valid).map((token) => `Bearer ${token}`) },
+    { weight: 4, arbitrary: fc.constantFrom(...context.tokens.forged).map((token) => `Bearer ${token}`) },
+    { weight: 1, arbitrary: fc.constantFrom(`Bearer ${context.adminToken}`, `bearer  ${context.adminToken}`, context.adminToken, `Basic ${context.adminToken}`) },
+    { weight: 1, arbitrary: nastyString.map((value) => (value.length > 0 ? value : 'Bearer')) },
+    { weight: 1, arbitrary: nastyString.map((value) => `Bearer ${value}`) },
+  );
+  const adminAuthorization = fc.oneof(
+    { weight: 5, arbitrary: fc.constant<string | undefined>(`Bearer ${context.adminToken}`) },
+    { weight: 1, arbitrary: fc.constant<string | undefined>(undefined) },
+    { weight: 2, arbitrary: fc.constantFrom(`Bearer ${context.adminToken}x`, `Bearer ${context.adminToken.slice(1)}`, `Bearer ${context.adminToken.toUpperCase()}`, 'Bearer ', `Bearer ${'a'.repeat(10_000)}`) },
+    { weight: 1, arbitrary: authorization },
+  );
+  const extraHeaders = fc.dictionary(
+    fc.constantFrom('x-forwarded-for', 'x-request-id', 'atproto-proxy', 'atproto-accept-labelers', 'accept', 'accept-encoding', 'accept-language', 'cookie', 'origin', 'referer', 'user-agent', 'x-http-method-override', 'if-none-match', 'range'),
+    nastyString,
+    { maxKeys: 3 },
+  );
+  const extraQuery: fc.Arbitrary<Query> = fc.array(fc.tuple(fc.oneof(nastyString, fc.constantFrom('feed', 'limit', 'cursor', 'post', 'snapshot', '__proto__', 'constructor')), nastyString), { maxLength: 3 });
+  const request = (route: string, method: string, path: string, query: Query, headers: Record<string, string | undefined>, body?: string, raw = false): FuzzRequest => ({
+    route,
+    method,
+    path: path + queryText(query, raw),
+    headers: Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined).map(([key, value]) => [key, headerSafe(value)])),
+    ...(body !== undefined && { body }),
+  });
+
+  const interaction = fc.oneof(
+    fc.record({
+      item: postUri,
+      event: fc.oneof(fc.constantFrom('app.bsky.feed.defs#requestLess', 'app.bsky.feed.defs#requestMore', 'app.bsky.feed.defs#interactionSeen', 'app.bsky.feed.defs#interactionLike', 'app.bsky.feed.defs#clickthroughItem', 'app.bsky.feed.defs#unknownEvent'), nastyString),
+      feedContext: fc.option(fc.oneof(nastyString, fc.string({ minLength: 1990, maxLength: 2010 })), { nil: undefined }),
+      reqId: fc.option(fc.oneof(nastyString, fc.string({ minLength: 95, maxLength: 105 })), { nil: undefined }),
+    }),
+    nastyJsonValue,
+  );
+  const interactionsBody = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ feed: fc.option(feed, { nil: undefined }), interactions: fc.array(interaction, { maxLength: 8 }) }).map((value) => JSON.stringify(value)) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(999, 1000, 1001, 5000), fc.constantFrom(...context.postUris)).map(([n, item]) => JSON.stringify({ interactions: Array.from({ length: n }, () => ({ item, event: 'app.bsky.feed.defs#interactionSeen' })) })) },
+    { weight: 1, arbitrary: nastyJsonValue.map((value) => JSON.stringify(value) ?? 'null') },
+    { weight: 1, arbitrary: fc.constantFrom('', '{', '{"interactions":', 'null', '[]', '"x"', '{"__proto__":{"interactions":[]}}', '{"constructor":{"prototype":{"polluted":1}},"interactions":[]}', deeplyNested(5_000, 'array'), deeplyNested(5_000, 'object')) },
+    { weight: 1, arbitrary: nastyString },
+  );
+  const contentType = fc.oneof(
+    { weight: 6, arbitrary: fc.constant('application/json') },
+    { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/cbor', '', 'application/json, text/plain') },
+    { weight: 1, arbitrary: nastyString },
+  );
+  // @NOTE Some bodies are plausible, so that edits get past validation and the registry is replaced under load.
+  const plausibleCommunity = fc.record({
+    name: fc.string({ minLength: 1, maxLength: 30 }),
+    members: fc.record({ dids: fc.subarray(['did:plc:fuzzmember0000000000000000', 'did:plc:fuzzmember0000000000000001', 'did:plc:fuzzstranger000000000001']) }),
+  });
+  const plausibleFeed = fc.record({
+    displayName: fc.string({ minLength: 1, maxLength: 24 }),
+    communities: fc.subarray([...context.communities], { minLength: 1 }),
+    ranking: fc.constantFrom('recent', 'bridging', 'bridging-within', 'balanced'),
+    membersOnly: fc.boolean(),
+    windowHours: fc.integer({ min: 1, max: 72 }),
+  });
+  const communityBody = fc.oneof(
+    plausibleCommunity.map((value) => JSON.stringify(value)),
+    fc.record(
+      {
+        name: nastyString,
+        description: nastyString,
+        members: fc.oneof(
+          fc.record({ dids: fc.array(fc.oneof(fc.constant('did:plc:fuzzmember0000000000000000'), nastyString), { maxLength: 4 }) }, { requiredKeys: [] }),
+          nastyJsonValue,
+        ),
+      },
+      { requiredKeys: [] },
+    ).map((value) => JSON.stringify(value)),
+    interactionsBody,
+  );
+  const feedBody = fc.oneof(
+    plausibleFeed.map((value) => JSON.stringify(value)),
+    fc.record(
+      {
+        displayName: nastyString,
+        description: nastyString,
+        communities: fc.oneof(fc.array(communityId, { maxLength: 3 }), nastyJsonValue),
+        ranking: fc.oneof(fc.constantFrom('recent', 'bridging', 'bridging-within', 'balanced'), nastyString),
+        membersOnly: nastyJsonValue,
+        includeReplies: nastyJsonValue,
+        windowHours: fc.oneof(fc.constantFrom(...edgeNumbers), nastyJsonValue),
+        halfLifeHours: fc.oneof(fc.constantFrom(...edgeNumbers), nastyJsonValue),
+        balance: nastyJsonValue,
+      },
+      { requiredKeys: [] },
+    ).map((value) => JSON.stringify(value)),
+    interactionsBody,
+  );
+  const segment = (value: fc.Arbitrary<string>) => fc.tuple(value, fc.boolean()).map(([text, raw]) => (raw ? text.replace(/[/?#\s]/g, '') : enc(text)));
+
+  const routes: fc.Arbitrary<FuzzRequest>[] = [
+    fc.tuple(fc.option(feed, { nil: undefined }), fc.option(number, { nil: undefined, freq: 2 }), fc.option(cursor, { nil: undefined, freq: 2 }), extraQuery, fc.boolean(), authorization, extraHeaders).map(([f, limit, c, extra, raw, auth, headers]) =>
+      request('getFeedSkeleton', 'GET', `/xrpc/${Nsid.getFeedSkeleton}`, [...(f === undefined ? [] : [['feed', f] as [string, string]]), ...(limit === undefined ? [] : [['limit', limit] as [string, string]]), ...(c === undefined ? [] : [['cursor', c] as [string, string]]), ...extra], { ...headers, authorization: auth }, undefined, raw),
+    ),
+    fc.tuple(extraQuery, authorization, extraHeaders).map(([query, auth, headers]) => request('describeFeedGenerator', 'GET', `/xrpc/${Nsid.describeFeedGenerator}`, query, { ...headers, authorization: auth })),
+    fc.tuple(interactionsBody, contentType, authorization, extraQuery).map(([body, type, auth, query]) => request('sendInteractions', 'POST', `/xrpc/${Nsid.sendInteractions}`, query, { 'content-type': type, authorization: auth }, body)),
+    fc.tuple(extraQuery, extraHeaders).map(([query, headers]) => request('did.json', 'GET', '/.well-known/did.json', query, headers)),
+    fc.tuple(segment(shortname), fc.option(postUri, { nil: undefined }), fc.option(fc.oneof(cursor, number), { nil: undefined }), fc.option(adminAuthorization, { nil: undefined })).map(([name, post, snapshot, auth]) =>
+      request('explain', 'GET', `/api/feeds/${name}/explain`, [...(post === undefined ? [] : [['post', post] as [string, string]]), ...(snapshot === undefined ? [] : [['snapshot', snapshot] as [string, string]])], { authorization: auth }),
+    ),
+    adminAuthorization.map((auth) => request('admin curation', 'GET', '/api/admin/curation', [], { authorization: auth })),
+    fc.tuple(segment(communityId), adminAuthorization).map(([id, auth]) => request('admin members', 'GET', `/api/admin/communities/${id}/members`, [], { authorization: auth })),
+    fc.tuple(segment(communityId), communityBody, contentType, adminAuthorization).map(([id, body, type, auth]) => request('admin put community', 'PUT', `/api/admin/communities/${id}`, [], { authorization: auth, 'content-type': type }, body)),
+    fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-new'))), adminAuthorization).map(([id, auth]) => request('admin delete community', 'DELETE', `/api/admin/communities/${id}`, [], { authorization: auth })),
+    fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-extra'))), feedBody, contentType, adminAuthorization).map(([name, body, type, auth]) => request('admin put feed', 'PUT', `/api/admin/feeds/${name}`, [], { authorization: auth, 'content-type': type }, body)),
+    fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-extra'))), adminAuthorization).map(([name, auth]) => request('admin delete feed', 'DELETE', `/api/admin/feeds/${name}`, [], { authorization: auth })),
+    fc.tuple(extraQuery, adminAuthorization).map(([query, auth]) => request('console overview', 'GET', '/api/admin/console/overview', query, { authorization: auth })),
+    fc.tuple(segment(shortname), fc.option(number, { nil: undefined }), adminAuthorization).map(([name, limit, auth]) => request('console preview', 'GET', `/api/admin/feeds/${name}/preview`, limit === undefined ? [] : [['limit', limit]], { authorization: auth })),
+    fc.tuple(fc.oneof(fc.constant(''), fc.constant('/assets/console.js'), segment(nastyString).map((name) => `/assets/${name}`)), extraQuery).map(([path, query]) => request('console page', 'GET', `/console${path}`, query, {})),
+    fc.tuple(fc.oneof(segment(nastyString).map((name) => `/xrpc/${name}`), segment(nastyString).map((name) => `/${name}`), fc.constantFrom('/', '//', '/xrpc/', '/xrpc', '/api', '/api/admin', '/api/feeds//explain', '/%2e%2e/%2e%2e/etc/passwd', '/xrpc/app.bsky.feed.getFeedSkeleton/extra')), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD')).map(([path, method]) =>
+      request('unknown route', method, path, [], {}, method === 'GET' || method === 'HEAD' ? undefined : '{}'),
+    ),
+    fc.tuple(fc.constantFrom(`/xrpc/${Nsid.getFeedSkeleton}`, `/xrpc/${Nsid.describeFeedGenerator}`, '/.well-known/did.json', '/api/admin/curation', `/xrpc/${Nsid.sendInteractions}`), fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'GET'), interactionsBody).map(([path, method, body]) =>
+      request('wrong method', method, path, [], { 'content-type': 'application/json', authorization: `Bearer ${context.adminToken}` }, method === 'GET' ? undefined : body),
+    ),
+  ];
+  return fc.oneof(...routes.map((arbitrary, index) => ({ weight: index === 0 || index === 2 ? 4 : index === 4 ? 2 : 1, arbitrary })));
+}
+
+/** `count` hostile requests over every route, reproducible from `seed` (fast-check). */
+export function generateFuzzRequests(options: { seed: number; count: number; context: FuzzRequestContext }): FuzzRequest[] {
+  return fc.sample(arbitraries(options.context), { seed: options.seed, numRuns: options.count });
+}

@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+
+/**
+ * Building blocks shared by the Jetstream frame fuzzer and the HTTP fuzzer: strings and values an
+ * attacker would try first (injection, prototype keys, control and unpaired characters, numbers
+ * at the edges of JSON and of 64-bit columns).
+ */
+export const nastyStrings: readonly string[] = [
+  '',
+  ' ',
+  '\u0000',
+  '\u0000\u0001\u001f',
+  '\ud800',
+  '\udfff\ud800',
+  '\u202e\u2066',
+  '\ufeff',
+  '🏳️‍🌈'.repeat(40),
+  '%',
+  '%zz',
+  '%00',
+  '%2e%2e%2f',
+  '../../../../etc/passwd',
+  '..',
+  '.',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  "'; DROP TABLE posts; --",
+  "' OR '1'='1",
+  '\\',
+  '\\\\\'',
+  '{{7*7}}',
+  '${process.exit(1)}',
+  '<script>alert(1)</script>',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-0',
+  '1e309',
+  '9007199254740993',
+  '-9223372036854775809',
+  '18446744073709551616',
+  '0x10',
+  '1.5',
+  ' 5',
+  '5 ',
+  '+5',
+  'at://',
+  'at:///',
+  'at://did:plc:x',
+  'at://did:plc:x/app.bsky.feed.post',
+  'at://did:plc:x/app.bsky.feed.post/',
+  'at://did:plc:x/app.bsky.feed.post/a/b',
+  'at://handle.example.com/app.bsky.feed.post/3k',
+  'did:',
+  'did:plc:',
+  'did:plc:ABC',
+  'did:web:',
+  'did:web:localhost%3A1',
+  'did:key:z',
+  'DID:PLC:abc',
+  'did:plc:abc#frag',
+  'bafy',
+  'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm',
+  'Qm',
+  '3k::',
+  '::',
+  's::',
+  's1::',
+  's1::x',
+  's99999999999999999999::bafy',
+  't-1::bafy',
+  '1::2::3',
+  'a'.repeat(513),
+  'Bearer',
+  'Bearer ',
+  'Basic dXNlcjpwYXNz',
+  'eyJ',
+  'a.b.c',
+  '..',
+  'e30.e30.',
+];
+
+/** Numbers that break naive parsing or storage (JSON has no NaN or Infinity: these are all it can carry). */
+export const edgeNumbers: readonly number[] = [
+  0,
+  -0,
+  -1,
+  1,
+  1.5,
+  -1.5,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  2 ** 63,
+  2 ** 64,
+  1e21,
+  1e300,
+  -1e300,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  Number.EPSILON,
+];
+
+export const nastyString: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...nastyStrings) },
+  { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1000, maxLength: 5000 }) },
+);
+
+/** Any JSON value, biased towards the values above; shallow enough to stay cheap. */
+export const nastyJsonValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: nastyString },
+  { weight: 2, arbitrary: fc.constantFrom<unknown>(...edgeNumbers, null, true, false, [], {}) },
+  { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: fc.anything({ maxDepth: 2, withNullPrototype: false }).map((value) => JSON.parse(JSON.stringify(value) ?? 'null') as unknown) },
+);
+
+/** `depth` nested arrays or objects, as JSON text (cheap to build, expensive to parse naively). */
+export function deeplyNested(depth: number, shape: 'array' | 'object'): string {
+  return shape === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+}

@@ -1,0 +1,42 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import { deterministicDidPlc, runFuzzCampaign, startPlcDirectory, type FuzzAccount, type PlcDirectoryServer } from '#lib/testing';
+
+// @NOTE The short version of `npm run fuzz`, with the same generators and a fixed seed: the full
+// campaign (100,000 frames, 20,000 requests) is a benchmark, not a test.
+describe('fuzzing the embedded app (hostile Jetstream frames, then hostile requests on every route)', () => {
+  let dir: string;
+  let plc: PlcDirectoryServer;
+  const accounts: FuzzAccount[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-fuzz-spec-'));
+    plc = await startPlcDirectory();
+    for (let i = 0; i < 2; i++) {
+      const account = { did: deterministicDidPlc(`fuzz-spec-${i}`), keypair: await Secp256k1Keypair.create() };
+      plc.publish(account.did, account.keypair, `fuzz${i}.example.com`);
+      accounts.push(account);
+    }
+  });
+
+  afterAll(async () => {
+    await plc?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stays up, answers no 5xx, and stores every valid event among 3,000 frames', async () => {
+    const report = await runFuzzCampaign({ seed: 20261203, frames: 3_000, requests: 1_000, seconds: 50, hugeEvery: 1_000, workDir: dir, plcUrl: plc.url, accounts });
+    expect(report.crashes).toBe(0);
+    expect(report.requests.failures).toEqual([]);
+    expect(report.requests.sent).toBe(1_000);
+    expect(report.frames.sent).toBe(3_000);
+    expect(report.frames.validPosts).toBeGreaterThan(0);
+    expect(report.frames.validPostsInFeed).toBe(report.frames.validPosts);
+    // Every frame arrived and was either a JSON value the ingest looked at or counted as malformed.
+    expect(report.frames.malformedByApp).toBeGreaterThan(0);
+    expect(report.healthy).toBe(true);
+    expect(report.exitCode).toBe(0);
+  });
+});
