@@ -25,6 +25,6 @@ RUN mkdir -p /data && chown 1000:1000 /data
 USER 1000:1000
 # 3000: public (XRPC, console, /health, /ready); 9464: ops (/status, /metrics, detailed /ready), never public.
 EXPOSE 3000 9464
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 CMD ["node", "dist/services/app/src/main.js"]
