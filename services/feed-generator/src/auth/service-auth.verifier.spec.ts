@@ -75,6 +75,14 @@ class DidDocumentServer {
   }
 }
 
+async function freeLocalPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -285,6 +293,47 @@ describe('ServiceAuthVerifier', () => {
       await expectRejected(bearer(await token({ iss: keyless })), 'unknown-issuer', 'BadIssuerKey');
     });
 
+    it('a token living more than 5 minutes from now, before resolving anything', async () => {
+      await expectRejected(bearer(await token({ exp: nowSeconds() + 301 })), 'exp-too-far', 'JwtExpTooFar');
+      await expectRejected(bearer(await token({ exp: nowSeconds() + 3_600 })), 'exp-too-far', 'JwtExpTooFar');
+      expect(dids.hitsFor(alice)).toBe(0);
+      await expect(newVerifier().verify(bearer(await token({ exp: nowSeconds() + 295 })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      // Configurable, for callers that mint longer tokens on purpose (the bench).
+      const lenient = newVerifier({ maxExpAheadMs: 3_600_000 });
+      await expect(lenient.verify(bearer(await token({ exp: nowSeconds() + 3_500 })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+    });
+
+    it('a token issued more than 60 s in the future, before resolving anything', async () => {
+      await expectRejected(bearer(await token({ iat: nowSeconds() + 90, exp: nowSeconds() + 150 })), 'issued-in-future', 'JwtIssuedInFuture');
+      expect(dids.hitsFor(alice)).toBe(0);
+      // Clock skew within the minute is accepted.
+      const skewed = await token({ iat: nowSeconds() + 30, exp: nowSeconds() + 90 });
+      await expect(newVerifier().verify(bearer(skewed), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+    });
+
+    it('counts the out-of-bounds tokens in the failure reasons', async () => {
+      const reasons: string[] = [];
+      const verifier = newVerifier({ onFailure: (reason) => reasons.push(reason) });
+      await rejectionOf(verifier.verify(bearer(await token({ exp: nowSeconds() + 600 })), LXM));
+      await rejectionOf(verifier.verify(bearer(await token({ iat: nowSeconds() + 600, exp: nowSeconds() + 60 })), LXM));
+      expect(reasons).toEqual(['exp-too-far', 'issued-in-future']);
+    });
+
+    it('a signature that is not 64 bytes, as @atproto/crypto does, without resolving the issuer', async () => {
+      const [header, payload, sig] = (await token()).split('.') as [string, string, string];
+      const bytes = Buffer.from(sig, 'base64url');
+      const resolve = jest.spyOn(idResolver.did, 'resolve');
+      const wrongLengths = [bytes.subarray(0, 63), Buffer.concat([bytes, Buffer.from([1])]), Buffer.alloc(0), Buffer.alloc(512, 7)];
+      for (const wrong of wrongLengths) {
+        const jwt = `${header}.${payload}.${wrong.toString('base64url')}`;
+        await expectRejected(bearer(jwt), 'bad-signature', 'BadJwtSignature');
+        const theirs = await rejectionOf(newVerifier({ verifySignature: cryptoVerifySignatureWithKey }).verify(bearer(jwt), LXM));
+        expect(theirs).toMatchObject({ reason: 'bad-signature', code: 'BadJwtSignature' });
+      }
+      expect(resolve).not.toHaveBeenCalled();
+      expect(dids.hitsFor(alice)).toBe(0);
+    });
+
     it('an access token type (at+jwt) even when signed by the issuer', async () => {
       const header = Buffer.from(JSON.stringify({ typ: 'at+jwt', alg: 'ES256K' })).toString('base64url');
       const payload = Buffer.from(JSON.stringify({ iss: alice, aud: SERVICE_DID, lxm: LXM, exp: nowSeconds() + 60 })).toString('base64url');
@@ -314,6 +363,23 @@ describe('ServiceAuthVerifier', () => {
       expect(dids.hitsFor(alice)).toBe(2);
     });
 
+    it('re-verifies a cached token once its issuer is seen with a new key', async () => {
+      const verifier = newVerifier();
+      const old = await token();
+      await expect(verifier.verify(bearer(old), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      await expect(verifier.verify(bearer(old), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      expect(verifier.stats.fromCache).toBe(1);
+
+      // The old key leaked and alice rotated: her next token brings the new document in.
+      const rotated = await Secp256k1Keypair.create();
+      dids.publish(alice, rotated);
+      await expect(verifier.verify(bearer(await token({ keypair: rotated })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+
+      const err = await rejectionOf(verifier.verify(bearer(old), LXM));
+      expect(err).toMatchObject({ reason: 'bad-signature', code: 'BadJwtSignature' });
+      expect(verifier.stats.fromCache).toBe(1);
+    });
+
     it('re-fetches a DID at most once per interval however many forged tokens name it', async () => {
       const verifier = newVerifier({ minForcedRefreshIntervalMs: 60_000 });
       const mallory = await Secp256k1Keypair.create();
@@ -332,6 +398,31 @@ describe('ServiceAuthVerifier', () => {
       const err = await rejectionOf(newVerifier().verify(bearer(await token()), LXM));
       expect(err).toBeInstanceOf(IdentityUnavailableError);
       expect(err).toMatchObject({ xrpcError: 'UpstreamFailure', status: 502, did: alice });
+    });
+
+    it('reports an unreachable did:web host as IdentityUnavailableError, and a host without a document as an unknown issuer', async () => {
+      const closed = await freeLocalPort();
+      const unreachable = `did:web:localhost%3A${closed}`;
+      const err = await rejectionOf(newVerifier().verify(bearer(await token({ iss: unreachable })), LXM));
+      expect(err).toBeInstanceOf(IdentityUnavailableError);
+      expect(err).toMatchObject({ did: unreachable });
+      // A host that answers, but without a document: the issuer's problem.
+      dids.failWithStatus = 404;
+      await expect(newVerifier().verify(bearer(await token({ iss: dids.webDid })), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+    });
+
+    it('answers a DID that just failed from memory for a short while, then asks again', async () => {
+      const verifier = newVerifier({ failureCacheTtlMs: 10_000 });
+      const ghost = 'did:plc:ghost0000000000000000000';
+      const jwt = () => token({ iss: ghost });
+      for (let i = 0; i < 3; i++) await expect(verifier.verify(bearer(await jwt()), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+      expect(dids.hitsFor(ghost)).toBe(1);
+      dids.publish(ghost, aliceKey);
+      const later = Date.now() + 10_001;
+      const fresh = await token({ iss: ghost, exp: Math.floor(later / 1000) + 60 });
+      jest.spyOn(Date, 'now').mockReturnValue(later);
+      await expect(verifier.verify(bearer(fresh), LXM)).resolves.toEqual({ kind: 'viewer', did: ghost });
+      expect(dids.hitsFor(ghost)).toBe(2);
     });
 
     it('keeps using a stale cached DID document when its refresh fails', async () => {
