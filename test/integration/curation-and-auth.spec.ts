@@ -10,6 +10,7 @@ import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
 import { startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '../../services/app/src/eval/plc-directory.server.js';
+import { ImpressionRecorder } from '../../services/feed-generator/src/feeds/impression.recorder.js';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
 const publisher = 'did:plc:publisher0000000000000000';
@@ -17,6 +18,7 @@ const curator = 'did:plc:curator00000000000000000';
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
 const mallory = 'did:plc:mallory00000000000000000';
+const carol = 'did:plc:carol0000000000000000000';
 const clubList = `at://${curator}/app.bsky.graph.list/3kclublist000`;
 const adminToken = 'admin-token-for-tests-0123456789';
 const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -51,6 +53,7 @@ const post = (did: string, rkey: string) =>
 describe('curators, members-only feeds, verified service auth and feedback', () => {
   let dir: string;
   let plc: PlcDirectoryServer;
+  let plcStopped = false;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
   let agent: AtpAgent;
@@ -80,7 +83,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
-    for (const did of [alice, bob, mallory]) {
+    for (const did of [alice, bob, mallory, carol]) {
       const keypair = await Secp256k1Keypair.create();
       keys.set(did, keypair);
       plc.publish(did, keypair, `${did.slice(8, 13)}.test`);
@@ -111,7 +114,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await plc?.close();
+    if (!plcStopped) await plc?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -235,5 +238,27 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       await waitFor('the impressions in ClickHouse', async () => (await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${alice}'`)).length > 0);
     });
   });
-});
 
+  // Last: it stops the PLC directory.
+  describe('while the PLC directory is unreachable', () => {
+    it('serves a public feed anonymously to a viewer it cannot check, recording no impression, and keeps a members-only feed closed', async () => {
+      const impressions = running.app.get(ImpressionRecorder);
+      await plc.close();
+      plcStopped = true;
+
+      // carol's DID was never resolved, so her key can only come from the stopped directory.
+      const before = impressions.recorded;
+      const page = await skeleton('club-public', await token(carol));
+      expect(page.status).toBe(200);
+      expect(page.body.feed!.length).toBeGreaterThan(0);
+      expect(impressions.recorded).toBe(before);
+
+      const closed = await skeleton('club-only', await token(carol));
+      expect(closed).toEqual({ status: 502, body: { error: 'UpstreamFailure', message: expect.any(String) } });
+
+      // A viewer whose document is cached is still verified, and what they are served is recorded.
+      expect((await skeleton('club-public', await token(alice))).status).toBe(200);
+      expect(impressions.recorded).toBeGreaterThan(before);
+    });
+  });
+});
