@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest 
 import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import type { IdResolver } from '@atproto/identity';
 import { createServiceJwt, cryptoVerifySignatureWithKey } from '@atproto/xrpc-server';
-import { AuthMissingError, AuthRequiredError, IdentityUnavailableError } from './auth.errors.js';
-import { createIdResolver } from './id-resolver.factory.js';
+import { AuthMissingError, AuthRequiredError, DidDocumentTooLargeError, IdentityUnavailableError, ResolutionRefusedError } from './auth.errors.js';
+import { createIdResolver, type BoundedDidCache, type IdResolverFactoryOptions } from './id-resolver.factory.js';
 import { ServiceAuthVerifier, type ServiceAuthVerifierOptions } from './service-auth.verifier.js';
 
 const LXM = 'app.bsky.feed.getFeedSkeleton';
@@ -20,6 +20,8 @@ class DidDocumentServer {
   private readonly docs = new Map<string, object>();
   readonly hits = new Map<string, number>();
   failWithStatus: number | undefined;
+  /** Answers this much later (to hold resolutions in flight). */
+  delayMs = 0;
   port = 0;
 
   async start(): Promise<void> {
@@ -41,12 +43,15 @@ class DidDocumentServer {
     return `did:web:localhost%3A${this.port}`;
   }
 
-  /** Serves `did`'s document with `keypair` as its `#atproto` key, or with no key at all. */
-  publish(did: string, keypair: Keypair | null): void {
+  /**
+   * Serves `did`'s document with `keypair` as its `#atproto` key, or with no key at all;
+   * `padBytes` makes it that much larger (a long `alsoKnownAs` entry).
+   */
+  publish(did: string, keypair: Keypair | null, padBytes = 0): void {
     this.docs.set(did, {
       '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
       id: did,
-      alsoKnownAs: [`at://${did.slice(-8)}.handle.test`],
+      alsoKnownAs: [`at://${did.slice(-8)}.handle.test`, ...(padBytes > 0 ? [`https://pad.test/${'x'.repeat(padBytes)}`] : [])],
       verificationMethod: keypair
         ? [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: keypair.did().slice('did:key:'.length) }]
         : [],
@@ -59,6 +64,14 @@ class DidDocumentServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.delayMs > 0) {
+      setTimeout(() => this.answer(req, res), this.delayMs);
+      return;
+    }
+    this.answer(req, res);
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url ?? '/';
     const did = path === '/.well-known/did.json' ? this.webDid : decodeURIComponent(path.slice(1));
     this.hits.set(did, this.hitsFor(did) + 1);
@@ -123,6 +136,7 @@ describe('ServiceAuthVerifier', () => {
     dids.publish(bob, bobKey);
     dids.hits.clear();
     dids.failWithStatus = undefined;
+    dids.delayMs = 0;
     idResolver = createIdResolver({
       plcUrl: dids.plcUrl,
       didCacheTtlMs: 60_000,
@@ -443,6 +457,80 @@ describe('ServiceAuthVerifier', () => {
       // Refused by the SSRF-protected fetch before any request: an IP-literal host (allowIpHost: false).
       expect((err as Error).cause).toMatchObject({ message: 'Invalid hostname' });
       expect(dids.hitsFor(alice)).toBe(0);
+    });
+  });
+
+  describe('bounded identity resolution', () => {
+    const resolverWith = (options: Partial<IdResolverFactoryOptions>) =>
+      createIdResolver({ plcUrl: dids.plcUrl, didCacheTtlMs: 60_000, didCacheMaxTtlMs: 600_000, timeoutMs: 2_000, allowInsecureFetch: true, ...options });
+
+    it('keeps only DID documents with a usable #atproto key', async () => {
+      const verifier = newVerifier({ failureCacheTtlMs: 0 });
+      const keyless = 'did:plc:keyless000000000000000000';
+      dids.publish(keyless, null);
+      for (let i = 0; i < 2; i++) {
+        await expect(verifier.verify(bearer(await token({ iss: keyless })), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+        await expect(verifier.verify(bearer(await token()), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      }
+      expect(dids.hitsFor(keyless)).toBe(2);
+      expect(dids.hitsFor(alice)).toBe(1);
+      expect((idResolver.did.cache as BoundedDidCache).size).toBe(1);
+    });
+
+    it('refuses a DID document over 64 KiB as an unknown issuer, and keeps none of it', async () => {
+      const big = 'did:plc:big0000000000000000000000';
+      dids.publish(big, aliceKey, 70 * 1024);
+      const err = await rejectionOf(newVerifier().verify(bearer(await token({ iss: big })), LXM));
+      expect(err).toMatchObject({ reason: 'unknown-issuer', code: 'UnknownIssuer' });
+      expect((err as Error).cause).toBeInstanceOf(DidDocumentTooLargeError);
+      expect((idResolver.did.cache as BoundedDidCache).size).toBe(0);
+      // Just under the limit is a document like any other.
+      dids.publish(big, aliceKey, 60 * 1024);
+      await expect(newVerifier().verify(bearer(await token({ iss: big })), LXM)).resolves.toEqual({ kind: 'viewer', did: big });
+    });
+
+    it('keeps DID documents within its byte budget, dropping the least recently used', async () => {
+      const resolver = resolverWith({ maxCachedBytes: 100_000 });
+      const verifier = newVerifier({ idResolver: resolver });
+      const cache = resolver.did.cache as BoundedDidCache;
+      for (let i = 0; i < 12; i++) {
+        const did = `did:plc:budget${String(i).padStart(18, '0')}`;
+        const keypair = await Secp256k1Keypair.create();
+        dids.publish(did, keypair, 20_000);
+        await expect(verifier.verify(bearer(await token({ iss: did, keypair })), LXM)).resolves.toEqual({ kind: 'viewer', did });
+        expect(cache.bytes).toBeLessThanOrEqual(100_000);
+      }
+      expect(cache.size).toBe(4);
+    });
+
+    it('refuses resolutions beyond the concurrency limit and its queue at once, as an identity outage', async () => {
+      dids.delayMs = 300;
+      const verifier = newVerifier({ idResolver: resolverWith({ maxConcurrentResolutions: 2, maxQueuedResolutions: 2 }) });
+      const issuers = Array.from({ length: 10 }, (_, i) => `did:plc:flood${String(i).padStart(19, '0')}`);
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        issuers.map(async (iss) => {
+          const err = await rejectionOf(verifier.verify(bearer(await token({ iss })), LXM));
+          return { err, ms: performance.now() - started };
+        }),
+      );
+      const refused = outcomes.filter(({ err }) => err instanceof IdentityUnavailableError);
+      expect(refused).toHaveLength(6);
+      for (const { err, ms } of refused) {
+        expect((err as Error).cause).toBeInstanceOf(ResolutionRefusedError);
+        expect(ms).toBeLessThan(250);
+      }
+      expect(issuers.reduce((sum, did) => sum + dids.hitsFor(did), 0)).toBe(4);
+      expect(outcomes.filter(({ err }) => (err as AuthRequiredError).reason === 'unknown-issuer')).toHaveLength(4);
+    });
+
+    it('refuses a second resolution of one issuer while its limit is in use', async () => {
+      dids.delayMs = 200;
+      const resolver = resolverWith({ maxResolutionsPerIssuer: 1 });
+      const [first, second] = await Promise.allSettled([resolver.did.resolve(alice, true), resolver.did.resolve(alice, true)]);
+      expect(first).toMatchObject({ status: 'fulfilled' });
+      expect(second).toMatchObject({ status: 'rejected', reason: expect.any(ResolutionRefusedError) });
+      expect(dids.hitsFor(alice)).toBe(1);
     });
   });
 

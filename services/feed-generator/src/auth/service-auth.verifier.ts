@@ -113,8 +113,8 @@ export class ServiceAuthVerifier {
   private readonly inflight = new Map<string, Promise<string>>();
   /** When each DID was last re-fetched by force (signature mismatch). */
   private readonly lastForcedRefresh = new LRUCache<string, number>({ max: FORCED_REFRESH_MEMORY });
-  /** DIDs whose resolution failed lately, with the error to answer and until when (epoch ms). */
-  private readonly failures = new LRUCache<string, { error: Error; untilMs: number }>({ max: FAILURE_MEMORY });
+  /** DIDs whose resolution failed lately: how, and until when (epoch ms). */
+  private readonly failures = new LRUCache<string, { unknown: boolean; untilMs: number }>({ max: FAILURE_MEMORY });
   private readonly onFailure?: (reason: AuthFailureReason) => void;
   private readonly verifySignature: VerifySignatureWithKeyFn;
   private readonly signatures: SignatureVerifier | undefined;
@@ -277,7 +277,13 @@ export class ServiceAuthVerifier {
     let force = forceRefresh;
     if (!force) {
       const failed = this.failures.get(did);
-      if (failed !== undefined && Date.now() < failed.untilMs) return Promise.reject(failed.error);
+      if (failed !== undefined && Date.now() < failed.untilMs) {
+        return Promise.reject(
+          failed.unknown
+            ? new AuthRequiredError('unknown-issuer', `could not resolve a signing key for ${did} (failed lately)`, { code: 'UnknownIssuer' })
+            : new IdentityUnavailableError(did),
+        );
+      }
     }
     if (force) {
       const pendingForced = this.inflight.get(`force ${did}`);
@@ -306,8 +312,10 @@ export class ServiceAuthVerifier {
     } catch (err) {
       const error = classifyResolutionError(did, err);
       // A refusal is about our load, not about this DID: the next request may well get through.
+      // @NOTE Remembered as a kind, not as the error: thousands of errors with their causes and
+      // stacks would weigh more than the documents the DID cache is bounded to.
       if (!(err instanceof ResolutionRefusedError) && this.failureCacheTtlMs > 0) {
-        this.failures.set(did, { error, untilMs: Date.now() + this.failureCacheTtlMs });
+        this.failures.set(did, { unknown: error instanceof AuthRequiredError, untilMs: Date.now() + this.failureCacheTtlMs });
       }
       throw error;
     }

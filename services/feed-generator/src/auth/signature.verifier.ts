@@ -2,6 +2,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import { createRequire } from 'node:module';
 import { P256_JWT_ALG, parseDidKey, SECP256K1_JWT_ALG } from '@atproto/crypto';
 import { cryptoVerifySignatureWithKey, type VerifySignatureWithKeyFn } from '@atproto/xrpc-server';
+import { LRUCache } from 'lru-cache';
 import { Secp256k1WorkerPool } from './secp256k1-worker.pool.js';
 
 /** JWS `alg` → the curve name Node's JWK import knows. */
@@ -91,16 +92,16 @@ export class SignatureVerifier {
   /** Verifications answered by each implementation (for tests). */
   readonly counts = { libsecp256k1: 0, openssl: 0, atproto: 0 };
   readonly secp256k1Backend: Secp256k1Backend;
-  private readonly keys = new Map<string, ParsedKey>();
-  private readonly maxKeys: number;
+  private readonly keys: LRUCache<string, ParsedKey>;
   private readonly libsecp256k1: Libsecp256k1 | undefined;
   private readonly threads: number;
   private pool: Secp256k1WorkerPool | undefined;
   private poolStopped = false;
 
   constructor(options: SignatureVerifierOptions = {}) {
-    this.maxKeys = options.maxKeys ?? 50_000;
-    if (!(this.maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
+    const maxKeys = options.maxKeys ?? 50_000;
+    if (!(maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
+    this.keys = new LRUCache<string, ParsedKey>({ max: maxKeys });
     this.libsecp256k1 = options.secp256k1 === 'openssl' ? undefined : loadLibsecp256k1();
     if (options.secp256k1 === 'libsecp256k1' && this.libsecp256k1 === undefined) {
       throw new Error('SignatureVerifier: the libsecp256k1 binding (package secp256k1) does not load on this platform');
@@ -163,16 +164,11 @@ export class SignatureVerifier {
 
   private keyOf(didKey: string): ParsedKey {
     const cached = this.keys.get(didKey);
-    if (cached !== undefined) {
-      this.keys.delete(didKey);
-      this.keys.set(didKey, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     // Throws for a malformed or unsupported did:key, as verifySignature does: nothing is cached.
     const { jwtAlg, keyBytes } = parseDidKey(didKey);
     const parsed: ParsedKey = { jwtAlg, point: keyBytes, key: toKeyObject(jwtAlg, keyBytes) };
     this.keys.set(didKey, parsed);
-    if (this.keys.size > this.maxKeys) this.keys.delete(this.keys.keys().next().value!);
     return parsed;
   }
 }
