@@ -196,7 +196,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
     serviceAuth: {
       maxExpAheadSeconds: read.integer('SERVICE_AUTH_MAX_EXP_SECONDS', 300, { min: 1, max: 86_400 }),
-      didCacheMaxEntries: read.integer('IDENTITY_CACHE_MAX_ENTRIES', 50_000, { min: 1, max: 10_000_000 }),
+      didCacheMaxEntries: read.integer('IDENTITY_CACHE_MAX_ENTRIES', 20_000, { min: 1, max: 10_000_000 }),
       didCacheMaxBytes: read.integer('IDENTITY_CACHE_MAX_BYTES', 16 * 1024 * 1024, { min: 1024, max: 4 * 1024 ** 3 }),
       didDocumentMaxBytes: read.integer('IDENTITY_DOCUMENT_MAX_BYTES', 64 * 1024, { min: 1024, max: 512 * 1024 }),
       didFailureTtlMs: read.integer('IDENTITY_FAILURE_TTL_MS', 10_000, { min: 0, max: 3_600_000 }),

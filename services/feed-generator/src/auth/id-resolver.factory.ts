@@ -12,7 +12,7 @@ export interface IdResolverFactoryOptions {
   didCacheMaxTtlMs: number;
   /** Per-request timeout of a DID resolution. */
   timeoutMs: number;
-  /** DID documents kept at most. Default 50 000. */
+  /** DID documents kept at most. Default 20 000. */
   maxCachedDocuments?: number;
   /** Bytes of DID documents (as JSON) kept at most. Default 16 MiB. */
   maxCachedBytes?: number;
@@ -152,13 +152,46 @@ export class BoundedDidResolver extends DidResolver {
   }
 
   override async resolveNoCheck(did: string): Promise<unknown> {
-    const doc = await this.limiter.run(did, () => super.resolveNoCheck(did));
-    if (doc !== null && doc !== undefined) {
-      const bytes = didDocumentBytes(doc);
-      if (bytes > this.maxDocumentBytes) throw new DidDocumentTooLargeError(did, bytes, this.maxDocumentBytes);
-    }
-    return doc;
+    return this.limiter.run(did, async () => {
+      const doc = await super.resolveNoCheck(did);
+      if (doc !== null && doc !== undefined) {
+        const bytes = didDocumentBytes(doc);
+        if (bytes > this.maxDocumentBytes) throw new DidDocumentTooLargeError(did, bytes, this.maxDocumentBytes);
+      }
+      return doc;
+    });
   }
+}
+
+/**
+ * `fetch` that stops reading a response body beyond `maxBytes` (by its Content-Length when it
+ * has one, else while reading) and fails with DidDocumentTooLargeError, naming the URL.
+ */
+export function sizeCappedFetch(inner: typeof globalThis.fetch, maxBytes: number): typeof globalThis.fetch {
+  return async (input, init) => {
+    const response = await inner(input, init);
+    if (!response.ok || response.body === null) return response;
+    const source = input instanceof Request ? input.url : String(input);
+    const declared = Number(response.headers.get('content-length'));
+    if (declared > maxBytes) {
+      await response.body.cancel();
+      throw new DidDocumentTooLargeError(source, declared, maxBytes);
+    }
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      if (received > maxBytes) {
+        await reader.cancel();
+        throw new DidDocumentTooLargeError(source, received, maxBytes);
+      }
+      chunks.push(value);
+    }
+    return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
 }
 
 export function createIdResolver(options: IdResolverFactoryOptions): IdResolver {
@@ -171,7 +204,7 @@ export function createIdResolver(options: IdResolverFactoryOptions): IdResolver 
   const didCache = new BoundedDidCache(
     options.didCacheTtlMs,
     options.didCacheMaxTtlMs,
-    { maxEntries: options.maxCachedDocuments ?? 50_000, maxBytes: options.maxCachedBytes ?? 16 * 1024 * 1024 },
+    { maxEntries: options.maxCachedDocuments ?? 20_000, maxBytes: options.maxCachedBytes ?? 16 * 1024 * 1024 },
     options.onRefreshError,
   );
   const limiter = new ResolutionLimiter({
@@ -179,17 +212,20 @@ export function createIdResolver(options: IdResolverFactoryOptions): IdResolver 
     maxQueued: options.maxQueuedResolutions ?? 256,
     maxPerIssuer: options.maxResolutionsPerIssuer ?? 2,
   });
+  const maxDocumentBytes = options.maxDocumentBytes ?? 64 * 1024;
   const resolverOptions: DidResolverOpts = {
     plcUrl: options.plcUrl,
     timeout: options.timeoutMs,
     didCache,
     // @NOTE Leaving `fetch` undefined is what selects identity 0.5's SSRF-protected default
-    // (did-resolver.js: `opts.fetch ?? createDefaultFetch()`).
-    ...(options.allowInsecureFetch ? { fetch: globalThis.fetch } : {}),
+    // (did-resolver.js: `opts.fetch ?? createDefaultFetch()`), which the package does not export:
+    // it stops reading at 512 kB, and BoundedDidResolver refuses what parsed above the limit. A
+    // fetch of our own stops reading at the limit itself.
+    ...(options.allowInsecureFetch ? { fetch: sizeCappedFetch(globalThis.fetch, maxDocumentBytes) } : {}),
   };
   const idResolver = new IdResolver(resolverOptions);
   // @NOTE IdResolver builds its DidResolver itself and takes no subclass: the bounded one replaces
   // it (`did` is a public field), sharing the same cache and fetch options.
-  idResolver.did = new BoundedDidResolver(resolverOptions, limiter, options.maxDocumentBytes ?? 64 * 1024);
+  idResolver.did = new BoundedDidResolver(resolverOptions, limiter, maxDocumentBytes);
   return idResolver;
 }

@@ -44,7 +44,12 @@ interface ParsedKey {
   jwtAlg: string;
   /** The decompressed point `04 ‖ x ‖ y`. */
   point: Uint8Array;
-  /** Absent when Node has no curve for the key's algorithm: such keys go to the @atproto/crypto path. */
+  /** Checked by libsecp256k1, which takes the point itself. */
+  viaLibsecp256k1: boolean;
+  /**
+   * For OpenSSL. Absent for keys libsecp256k1 checks, and when Node has no curve for the key's
+   * algorithm: such keys go to the @atproto/crypto path.
+   */
   key: KeyObject | undefined;
 }
 
@@ -123,11 +128,11 @@ export class SignatureVerifier {
     const parsed = this.keyOf(didKey);
     // Same test as verifySignature's `opts.jwtAlg && opts.jwtAlg !== parsed.jwtAlg`.
     if (alg && alg !== parsed.jwtAlg) throw new Error(`Expected key alg ${alg}, got ${parsed.jwtAlg}`);
-    if (parsed.key === undefined || mayBeDer(sigBytes)) {
+    if ((!parsed.viaLibsecp256k1 && parsed.key === undefined) || mayBeDer(sigBytes)) {
       this.counts.atproto += 1;
       return cryptoVerifySignatureWithKey(didKey, msgBytes, sigBytes, alg);
     }
-    if (parsed.jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined) {
+    if (parsed.viaLibsecp256k1 && this.libsecp256k1 !== undefined) {
       this.counts.libsecp256k1 += 1;
       if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
       const pool = this.workerPool();
@@ -147,7 +152,7 @@ export class SignatureVerifier {
       }
     }
     this.counts.openssl += 1;
-    if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
+    if (sigBytes.length !== COMPACT_SIGNATURE_BYTES || parsed.key === undefined) return false;
     return verify('sha256', msgBytes, { key: parsed.key, dsaEncoding: 'ieee-p1363' }, sigBytes);
   };
 
@@ -167,7 +172,9 @@ export class SignatureVerifier {
     if (cached !== undefined) return cached;
     // Throws for a malformed or unsupported did:key, as verifySignature does: nothing is cached.
     const { jwtAlg, keyBytes } = parseDidKey(didKey);
-    const parsed: ParsedKey = { jwtAlg, point: keyBytes, key: toKeyObject(jwtAlg, keyBytes) };
+    // @NOTE An OpenSSL key object weighs ~5 KB: none is made for the keys libsecp256k1 checks.
+    const viaLibsecp256k1 = jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined && isUncompressedPoint(keyBytes);
+    const parsed: ParsedKey = { jwtAlg, point: keyBytes, viaLibsecp256k1, key: viaLibsecp256k1 ? undefined : toKeyObject(jwtAlg, keyBytes) };
     this.keys.set(didKey, parsed);
     return parsed;
   }
@@ -179,9 +186,13 @@ function mayBeDer(sig: Uint8Array): boolean {
 }
 
 /** parseDidKey returns the decompressed point `04 ‖ x ‖ y`; Node imports it as a JWK. */
+function isUncompressedPoint(point: Uint8Array): boolean {
+  return point.length === UNCOMPRESSED_POINT_BYTES && point[0] === 0x04;
+}
+
 function toKeyObject(jwtAlg: string, point: Uint8Array): KeyObject | undefined {
   const crv = CURVES[jwtAlg];
-  if (crv === undefined || point.length !== UNCOMPRESSED_POINT_BYTES || point[0] !== 0x04) return undefined;
+  if (crv === undefined || !isUncompressedPoint(point)) return undefined;
   const bytes = Buffer.from(point.buffer, point.byteOffset, point.byteLength);
   return createPublicKey({
     key: { kty: 'EC', crv, x: bytes.subarray(1, 33).toString('base64url'), y: bytes.subarray(33).toString('base64url') },
