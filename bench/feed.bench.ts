@@ -81,6 +81,8 @@ const config = loadConfig({
   FEEDGEN_PUBLISHER_DID: publisher,
   PLC_URL: plc.url,
   IDENTITY_ALLOW_INSECURE: 'true',
+  // The bench's tokens live for the whole run (an hour at most).
+  SERVICE_AUTH_MAX_EXP_SECONDS: '3600',
   HTTP_PORT: '0',
   OPS_PORT: '0',
   HTTP_BIND_HOST: '127.0.0.1',
@@ -169,6 +171,7 @@ try {
       serviceDid,
       idResolver: { resolveAtprotoKey: async (did) => keys.get(did)! },
       verifiedCacheSize: 0,
+      maxExpAheadMs: 3_600_000,
       ...options,
     });
     let done = 0;

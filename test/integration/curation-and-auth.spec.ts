@@ -19,6 +19,7 @@ import { startApp, type RunningApp } from '../../services/app/src/app.factory.js
 import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '#lib/testing';
+import { ImpressionRecorder } from '../../services/feed-generator/src/feeds/impression.recorder.js';
 
 const serviceDid = 'did:web:feeds.common-ground.test';
 const publisher = 'did:plc:publisher0000000000000000';
@@ -71,6 +72,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
   let dir: string;
   let plc: PlcDirectoryServer;
   let handles: HandleDirectoryServer;
+  let plcStopped = false;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
   let agent: AtpAgent;
@@ -140,7 +142,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await plc?.close();
+    if (!plcStopped) await plc?.close();
     await handles?.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -348,5 +350,27 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       expect(await metrics.sum(metrics.interactionsDropped, { reason: 'not-a-post' })).toBe(1);
     });
   });
-});
 
+  // Last: it stops the PLC directory.
+  describe('while the PLC directory is unreachable', () => {
+    it('serves a public feed anonymously to a viewer it cannot check, recording no impression, and keeps a members-only feed closed', async () => {
+      const impressions = running.app.get(ImpressionRecorder);
+      await plc.close();
+      plcStopped = true;
+
+      // carol's DID was never resolved, so her key can only come from the stopped directory.
+      const before = impressions.recorded;
+      const page = await skeleton('club-public', await token(carol));
+      expect(page.status).toBe(200);
+      expect(page.body.feed!.length).toBeGreaterThan(0);
+      expect(impressions.recorded).toBe(before);
+
+      const closed = await skeleton('club-only', await token(carol));
+      expect(closed).toEqual({ status: 502, body: { error: 'UpstreamFailure', message: expect.any(String) } });
+
+      // A viewer whose document is cached is still verified, and what they are served is recorded.
+      expect((await skeleton('club-public', await token(alice))).status).toBe(200);
+      expect(impressions.recorded).toBeGreaterThan(before);
+    });
+  });
+});

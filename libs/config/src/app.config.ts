@@ -68,6 +68,26 @@ export interface HttpConfig {
   opsBindHost: string;
 }
 
+/**
+ * Bounds of service-auth verification: how long a token may live, and what resolving the DIDs
+ * that tokens name may cost (tokens come from anyone, each naming any issuer it likes).
+ */
+export interface ServiceAuthConfig {
+  /** A token whose `exp` is further ahead than this is refused. */
+  maxExpAheadSeconds: number;
+  /** DID documents kept at most, and their total size as JSON. */
+  didCacheMaxEntries: number;
+  didCacheMaxBytes: number;
+  /** A larger DID document is refused (its issuer is unknown to us), never kept. */
+  didDocumentMaxBytes: number;
+  /** A DID that failed to resolve is answered from memory for this long. */
+  didFailureTtlMs: number;
+  /** Outbound DID resolutions: running at once, waiting (beyond: refused at once), per issuer. */
+  resolutionConcurrency: number;
+  resolutionQueue: number;
+  resolutionsPerIssuer: number;
+}
+
 export interface FeedGeneratorConfig {
   /** Public hostname, used for `did:web` and the service endpoint. */
   hostname: string;
@@ -86,6 +106,7 @@ export interface FeedGeneratorConfig {
    * at `<origin>/.well-known/atproto-did?handle=…` instead of DNS and the handle's own domain.
    */
   identityTestHandleOrigin: string | undefined;
+  serviceAuth: ServiceAuthConfig;
   /** Bearer token of the admin API and console; absent disables them. Secret. */
   adminToken: string | undefined;
   /** `sendInteractions` requests each viewer may make: a token bucket refilled at `perMinute`, holding `burst`. */
@@ -199,6 +220,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     plcUrl: read.url('PLC_URL', 'https://plc.directory', ['http:', 'https:'])!,
     identityAllowInsecure: read.boolean('IDENTITY_ALLOW_INSECURE', false),
     identityTestHandleOrigin: read.url('IDENTITY_TEST_HANDLE_ORIGIN', undefined, ['http:', 'https:']),
+    serviceAuth: {
+      maxExpAheadSeconds: read.integer('SERVICE_AUTH_MAX_EXP_SECONDS', 300, { min: 1, max: 86_400 }),
+      didCacheMaxEntries: read.integer('IDENTITY_CACHE_MAX_ENTRIES', 20_000, { min: 1, max: 10_000_000 }),
+      didCacheMaxBytes: read.integer('IDENTITY_CACHE_MAX_BYTES', 16 * 1024 * 1024, { min: 1024, max: 4 * 1024 ** 3 }),
+      didDocumentMaxBytes: read.integer('IDENTITY_DOCUMENT_MAX_BYTES', 64 * 1024, { min: 1024, max: 512 * 1024 }),
+      didFailureTtlMs: read.integer('IDENTITY_FAILURE_TTL_MS', 10_000, { min: 0, max: 3_600_000 }),
+      resolutionConcurrency: read.integer('IDENTITY_RESOLUTION_CONCURRENCY', 16, { min: 1, max: 1_000 }),
+      resolutionQueue: read.integer('IDENTITY_RESOLUTION_QUEUE', 256, { min: 0, max: 100_000 }),
+      resolutionsPerIssuer: read.integer('IDENTITY_RESOLUTIONS_PER_ISSUER', 2, { min: 1, max: 100 }),
+    },
     adminToken: read.secret('ADMIN_TOKEN', { minLength: 32 }),
     sendInteractionsLimit: {
       perMinute: read.integer('SEND_INTERACTIONS_PER_MINUTE', 60, { min: 1, max: 1_000_000 }),

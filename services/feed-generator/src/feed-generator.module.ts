@@ -62,20 +62,30 @@ const RATE_LIMITED_VIEWERS = 100_000;
     },
     {
       provide: ServiceAuthVerifier,
-      useFactory: (config: AppConfig, metrics: Metrics) =>
-        new ServiceAuthVerifier({
+      useFactory: (config: AppConfig, metrics: Metrics) => {
+        const bounds = config.feedGenerator.serviceAuth;
+        return new ServiceAuthVerifier({
           serviceDid: config.feedGenerator.serviceDid,
           idResolver: createIdResolver({
             plcUrl: config.feedGenerator.plcUrl,
             didCacheTtlMs: 60 * 60_000,
             didCacheMaxTtlMs: 24 * 60 * 60_000,
             timeoutMs: 3_000,
+            maxCachedDocuments: bounds.didCacheMaxEntries,
+            maxCachedBytes: bounds.didCacheMaxBytes,
+            maxDocumentBytes: bounds.didDocumentMaxBytes,
+            maxConcurrentResolutions: bounds.resolutionConcurrency,
+            maxQueuedResolutions: bounds.resolutionQueue,
+            maxResolutionsPerIssuer: bounds.resolutionsPerIssuer,
             allowInsecureFetch: config.feedGenerator.identityAllowInsecure,
           }),
+          maxExpAheadMs: bounds.maxExpAheadSeconds * 1000,
+          failureCacheTtlMs: bounds.didFailureTtlMs,
           onFailure: (reason) => metrics.authFailures.inc({ reason }),
           // Every AppView request carries a fresh token: its secp256k1 check runs beside the event loop.
           signatureThreads: 1,
-        }),
+        });
+      },
       inject: [APP_CONFIG, Metrics],
     },
   ],

@@ -6,6 +6,8 @@ export type AuthFailureReason =
   | 'missing'
   | 'malformed'
   | 'expired'
+  | 'exp-too-far'
+  | 'issued-in-future'
   | 'bad-signature'
   | 'wrong-audience'
   | 'wrong-method'
@@ -15,6 +17,8 @@ export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
   'missing',
   'malformed',
   'expired',
+  'exp-too-far',
+  'issued-in-future',
   'bad-signature',
   'wrong-audience',
   'wrong-method',
@@ -79,6 +83,42 @@ export class IdentityUnavailableError extends Error {
     options: { cause?: unknown } = {},
   ) {
     super(`Could not resolve the DID document of ${did}`, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/**
+ * A DID document larger than the resolver keeps (IDENTITY_DOCUMENT_MAX_BYTES). The issuer's
+ * problem: the verifier answers it as an unknown issuer.
+ */
+export class DidDocumentTooLargeError extends Error {
+  override name = 'DidDocumentTooLargeError';
+
+  constructor(
+    readonly did: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`The DID document of ${did} has ${bytes} bytes, more than the ${maxBytes} kept`);
+  }
+}
+
+/**
+ * A DID resolution refused before any request because too many are already running or waiting
+ * (in all, or for this issuer). Ours, not the issuer's: the verifier answers it as
+ * IdentityUnavailableError and does not remember it.
+ */
+export class ResolutionRefusedError extends Error {
+  override name = 'ResolutionRefusedError';
+
+  constructor(
+    readonly did: string,
+    readonly limit: 'queue' | 'issuer',
+  ) {
+    super(
+      limit === 'queue'
+        ? `Not resolving ${did}: too many DID resolutions are waiting`
+        : `Not resolving ${did}: too many resolutions of this issuer are running`,
+    );
   }
 }
 

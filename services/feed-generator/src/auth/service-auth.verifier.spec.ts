@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest 
 import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import type { IdResolver } from '@atproto/identity';
 import { createServiceJwt, cryptoVerifySignatureWithKey } from '@atproto/xrpc-server';
-import { AuthMissingError, AuthRequiredError, IdentityUnavailableError } from './auth.errors.js';
-import { createIdResolver } from './id-resolver.factory.js';
+import { AuthMissingError, AuthRequiredError, DidDocumentTooLargeError, IdentityUnavailableError, ResolutionRefusedError } from './auth.errors.js';
+import { createIdResolver, type BoundedDidCache, type IdResolverFactoryOptions } from './id-resolver.factory.js';
 import { ServiceAuthVerifier, type ServiceAuthVerifierOptions } from './service-auth.verifier.js';
 
 const LXM = 'app.bsky.feed.getFeedSkeleton';
@@ -20,6 +20,8 @@ class DidDocumentServer {
   private readonly docs = new Map<string, object>();
   readonly hits = new Map<string, number>();
   failWithStatus: number | undefined;
+  /** Answers this much later (to hold resolutions in flight). */
+  delayMs = 0;
   port = 0;
 
   async start(): Promise<void> {
@@ -41,12 +43,15 @@ class DidDocumentServer {
     return `did:web:localhost%3A${this.port}`;
   }
 
-  /** Serves `did`'s document with `keypair` as its `#atproto` key, or with no key at all. */
-  publish(did: string, keypair: Keypair | null): void {
+  /**
+   * Serves `did`'s document with `keypair` as its `#atproto` key, or with no key at all;
+   * `padBytes` makes it that much larger (a long `alsoKnownAs` entry).
+   */
+  publish(did: string, keypair: Keypair | null, padBytes = 0): void {
     this.docs.set(did, {
       '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1'],
       id: did,
-      alsoKnownAs: [`at://${did.slice(-8)}.handle.test`],
+      alsoKnownAs: [`at://${did.slice(-8)}.handle.test`, ...(padBytes > 0 ? [`https://pad.test/${'x'.repeat(padBytes)}`] : [])],
       verificationMethod: keypair
         ? [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: keypair.did().slice('did:key:'.length) }]
         : [],
@@ -59,6 +64,14 @@ class DidDocumentServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.delayMs > 0) {
+      setTimeout(() => this.answer(req, res), this.delayMs);
+      return;
+    }
+    this.answer(req, res);
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url ?? '/';
     const did = path === '/.well-known/did.json' ? this.webDid : decodeURIComponent(path.slice(1));
     this.hits.set(did, this.hitsFor(did) + 1);
@@ -73,6 +86,14 @@ class DidDocumentServer {
     }
     res.writeHead(200, { 'content-type': 'application/did+ld+json' }).end(JSON.stringify(doc));
   }
+}
+
+async function freeLocalPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -115,6 +136,7 @@ describe('ServiceAuthVerifier', () => {
     dids.publish(bob, bobKey);
     dids.hits.clear();
     dids.failWithStatus = undefined;
+    dids.delayMs = 0;
     idResolver = createIdResolver({
       plcUrl: dids.plcUrl,
       didCacheTtlMs: 60_000,
@@ -285,6 +307,47 @@ describe('ServiceAuthVerifier', () => {
       await expectRejected(bearer(await token({ iss: keyless })), 'unknown-issuer', 'BadIssuerKey');
     });
 
+    it('a token living more than 5 minutes from now, before resolving anything', async () => {
+      await expectRejected(bearer(await token({ exp: nowSeconds() + 301 })), 'exp-too-far', 'JwtExpTooFar');
+      await expectRejected(bearer(await token({ exp: nowSeconds() + 3_600 })), 'exp-too-far', 'JwtExpTooFar');
+      expect(dids.hitsFor(alice)).toBe(0);
+      await expect(newVerifier().verify(bearer(await token({ exp: nowSeconds() + 295 })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      // Configurable, for callers that mint longer tokens on purpose (the bench).
+      const lenient = newVerifier({ maxExpAheadMs: 3_600_000 });
+      await expect(lenient.verify(bearer(await token({ exp: nowSeconds() + 3_500 })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+    });
+
+    it('a token issued more than 60 s in the future, before resolving anything', async () => {
+      await expectRejected(bearer(await token({ iat: nowSeconds() + 90, exp: nowSeconds() + 150 })), 'issued-in-future', 'JwtIssuedInFuture');
+      expect(dids.hitsFor(alice)).toBe(0);
+      // Clock skew within the minute is accepted.
+      const skewed = await token({ iat: nowSeconds() + 30, exp: nowSeconds() + 90 });
+      await expect(newVerifier().verify(bearer(skewed), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+    });
+
+    it('counts the out-of-bounds tokens in the failure reasons', async () => {
+      const reasons: string[] = [];
+      const verifier = newVerifier({ onFailure: (reason) => reasons.push(reason) });
+      await rejectionOf(verifier.verify(bearer(await token({ exp: nowSeconds() + 600 })), LXM));
+      await rejectionOf(verifier.verify(bearer(await token({ iat: nowSeconds() + 600, exp: nowSeconds() + 60 })), LXM));
+      expect(reasons).toEqual(['exp-too-far', 'issued-in-future']);
+    });
+
+    it('a signature that is not 64 bytes, as @atproto/crypto does, without resolving the issuer', async () => {
+      const [header, payload, sig] = (await token()).split('.') as [string, string, string];
+      const bytes = Buffer.from(sig, 'base64url');
+      const resolve = jest.spyOn(idResolver.did, 'resolve');
+      const wrongLengths = [bytes.subarray(0, 63), Buffer.concat([bytes, Buffer.from([1])]), Buffer.alloc(0), Buffer.alloc(512, 7)];
+      for (const wrong of wrongLengths) {
+        const jwt = `${header}.${payload}.${wrong.toString('base64url')}`;
+        await expectRejected(bearer(jwt), 'bad-signature', 'BadJwtSignature');
+        const theirs = await rejectionOf(newVerifier({ verifySignature: cryptoVerifySignatureWithKey }).verify(bearer(jwt), LXM));
+        expect(theirs).toMatchObject({ reason: 'bad-signature', code: 'BadJwtSignature' });
+      }
+      expect(resolve).not.toHaveBeenCalled();
+      expect(dids.hitsFor(alice)).toBe(0);
+    });
+
     it('an access token type (at+jwt) even when signed by the issuer', async () => {
       const header = Buffer.from(JSON.stringify({ typ: 'at+jwt', alg: 'ES256K' })).toString('base64url');
       const payload = Buffer.from(JSON.stringify({ iss: alice, aud: SERVICE_DID, lxm: LXM, exp: nowSeconds() + 60 })).toString('base64url');
@@ -314,6 +377,23 @@ describe('ServiceAuthVerifier', () => {
       expect(dids.hitsFor(alice)).toBe(2);
     });
 
+    it('re-verifies a cached token once its issuer is seen with a new key', async () => {
+      const verifier = newVerifier();
+      const old = await token();
+      await expect(verifier.verify(bearer(old), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      await expect(verifier.verify(bearer(old), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      expect(verifier.stats.fromCache).toBe(1);
+
+      // The old key leaked and alice rotated: her next token brings the new document in.
+      const rotated = await Secp256k1Keypair.create();
+      dids.publish(alice, rotated);
+      await expect(verifier.verify(bearer(await token({ keypair: rotated })), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+
+      const err = await rejectionOf(verifier.verify(bearer(old), LXM));
+      expect(err).toMatchObject({ reason: 'bad-signature', code: 'BadJwtSignature' });
+      expect(verifier.stats.fromCache).toBe(1);
+    });
+
     it('re-fetches a DID at most once per interval however many forged tokens name it', async () => {
       const verifier = newVerifier({ minForcedRefreshIntervalMs: 60_000 });
       const mallory = await Secp256k1Keypair.create();
@@ -334,6 +414,31 @@ describe('ServiceAuthVerifier', () => {
       expect(err).toMatchObject({ xrpcError: 'UpstreamFailure', status: 502, did: alice });
     });
 
+    it('reports an unreachable did:web host as IdentityUnavailableError, and a host without a document as an unknown issuer', async () => {
+      const closed = await freeLocalPort();
+      const unreachable = `did:web:localhost%3A${closed}`;
+      const err = await rejectionOf(newVerifier().verify(bearer(await token({ iss: unreachable })), LXM));
+      expect(err).toBeInstanceOf(IdentityUnavailableError);
+      expect(err).toMatchObject({ did: unreachable });
+      // A host that answers, but without a document: the issuer's problem.
+      dids.failWithStatus = 404;
+      await expect(newVerifier().verify(bearer(await token({ iss: dids.webDid })), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+    });
+
+    it('answers a DID that just failed from memory for a short while, then asks again', async () => {
+      const verifier = newVerifier({ failureCacheTtlMs: 10_000 });
+      const ghost = 'did:plc:ghost0000000000000000000';
+      const jwt = () => token({ iss: ghost });
+      for (let i = 0; i < 3; i++) await expect(verifier.verify(bearer(await jwt()), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+      expect(dids.hitsFor(ghost)).toBe(1);
+      dids.publish(ghost, aliceKey);
+      const later = Date.now() + 10_001;
+      const fresh = await token({ iss: ghost, exp: Math.floor(later / 1000) + 60 });
+      jest.spyOn(Date, 'now').mockReturnValue(later);
+      await expect(verifier.verify(bearer(fresh), LXM)).resolves.toEqual({ kind: 'viewer', did: ghost });
+      expect(dids.hitsFor(ghost)).toBe(2);
+    });
+
     it('keeps using a stale cached DID document when its refresh fails', async () => {
       const verifier = newVerifier({ verifiedCacheSize: 0 });
       await verifier.verify(bearer(await token()), LXM);
@@ -352,6 +457,80 @@ describe('ServiceAuthVerifier', () => {
       // Refused by the SSRF-protected fetch before any request: an IP-literal host (allowIpHost: false).
       expect((err as Error).cause).toMatchObject({ message: 'Invalid hostname' });
       expect(dids.hitsFor(alice)).toBe(0);
+    });
+  });
+
+  describe('bounded identity resolution', () => {
+    const resolverWith = (options: Partial<IdResolverFactoryOptions>) =>
+      createIdResolver({ plcUrl: dids.plcUrl, didCacheTtlMs: 60_000, didCacheMaxTtlMs: 600_000, timeoutMs: 2_000, allowInsecureFetch: true, ...options });
+
+    it('keeps only DID documents with a usable #atproto key', async () => {
+      const verifier = newVerifier({ failureCacheTtlMs: 0 });
+      const keyless = 'did:plc:keyless000000000000000000';
+      dids.publish(keyless, null);
+      for (let i = 0; i < 2; i++) {
+        await expect(verifier.verify(bearer(await token({ iss: keyless })), LXM)).rejects.toMatchObject({ reason: 'unknown-issuer' });
+        await expect(verifier.verify(bearer(await token()), LXM)).resolves.toEqual({ kind: 'viewer', did: alice });
+      }
+      expect(dids.hitsFor(keyless)).toBe(2);
+      expect(dids.hitsFor(alice)).toBe(1);
+      expect((idResolver.did.cache as BoundedDidCache).size).toBe(1);
+    });
+
+    it('refuses a DID document over 64 KiB as an unknown issuer, and keeps none of it', async () => {
+      const big = 'did:plc:big0000000000000000000000';
+      dids.publish(big, aliceKey, 70 * 1024);
+      const err = await rejectionOf(newVerifier().verify(bearer(await token({ iss: big })), LXM));
+      expect(err).toMatchObject({ reason: 'unknown-issuer', code: 'UnknownIssuer' });
+      expect((err as Error).cause).toBeInstanceOf(DidDocumentTooLargeError);
+      expect((idResolver.did.cache as BoundedDidCache).size).toBe(0);
+      // Just under the limit is a document like any other.
+      dids.publish(big, aliceKey, 60 * 1024);
+      await expect(newVerifier().verify(bearer(await token({ iss: big })), LXM)).resolves.toEqual({ kind: 'viewer', did: big });
+    });
+
+    it('keeps DID documents within its byte budget, dropping the least recently used', async () => {
+      const resolver = resolverWith({ maxCachedBytes: 100_000 });
+      const verifier = newVerifier({ idResolver: resolver });
+      const cache = resolver.did.cache as BoundedDidCache;
+      for (let i = 0; i < 12; i++) {
+        const did = `did:plc:budget${String(i).padStart(18, '0')}`;
+        const keypair = await Secp256k1Keypair.create();
+        dids.publish(did, keypair, 20_000);
+        await expect(verifier.verify(bearer(await token({ iss: did, keypair })), LXM)).resolves.toEqual({ kind: 'viewer', did });
+        expect(cache.bytes).toBeLessThanOrEqual(100_000);
+      }
+      expect(cache.size).toBe(4);
+    });
+
+    it('refuses resolutions beyond the concurrency limit and its queue at once, as an identity outage', async () => {
+      dids.delayMs = 300;
+      const verifier = newVerifier({ idResolver: resolverWith({ maxConcurrentResolutions: 2, maxQueuedResolutions: 2 }) });
+      const issuers = Array.from({ length: 10 }, (_, i) => `did:plc:flood${String(i).padStart(19, '0')}`);
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        issuers.map(async (iss) => {
+          const err = await rejectionOf(verifier.verify(bearer(await token({ iss })), LXM));
+          return { err, ms: performance.now() - started };
+        }),
+      );
+      const refused = outcomes.filter(({ err }) => err instanceof IdentityUnavailableError);
+      expect(refused).toHaveLength(6);
+      for (const { err, ms } of refused) {
+        expect((err as Error).cause).toBeInstanceOf(ResolutionRefusedError);
+        expect(ms).toBeLessThan(250);
+      }
+      expect(issuers.reduce((sum, did) => sum + dids.hitsFor(did), 0)).toBe(4);
+      expect(outcomes.filter(({ err }) => (err as AuthRequiredError).reason === 'unknown-issuer')).toHaveLength(4);
+    });
+
+    it('refuses a second resolution of one issuer while its limit is in use', async () => {
+      dids.delayMs = 200;
+      const resolver = resolverWith({ maxResolutionsPerIssuer: 1 });
+      const [first, second] = await Promise.allSettled([resolver.did.resolve(alice, true), resolver.did.resolve(alice, true)]);
+      expect(first).toMatchObject({ status: 'fulfilled' });
+      expect(second).toMatchObject({ status: 'rejected', reason: expect.any(ResolutionRefusedError) });
+      expect(dids.hitsFor(alice)).toBe(1);
     });
   });
 

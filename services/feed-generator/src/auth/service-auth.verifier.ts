@@ -9,7 +9,15 @@ import {
   type IdResolver,
 } from '@atproto/identity';
 import { verifyJwt, XRPCError, type VerifySignatureWithKeyFn } from '@atproto/xrpc-server';
-import { AuthMissingError, AuthRequiredError, IdentityUnavailableError, type AuthFailureReason } from './auth.errors.js';
+import { LRUCache } from 'lru-cache';
+import {
+  AuthMissingError,
+  AuthRequiredError,
+  DidDocumentTooLargeError,
+  IdentityUnavailableError,
+  ResolutionRefusedError,
+  type AuthFailureReason,
+} from './auth.errors.js';
 import { SignatureVerifier } from './signature.verifier.js';
 import { VerifiedTokenCache } from './verified-token.cache.js';
 
@@ -42,6 +50,15 @@ export interface ServiceAuthVerifierOptions {
    * Default 10 s; 0 re-fetches every time.
    */
   minForcedRefreshIntervalMs?: number;
+  /** A token whose `exp` is further ahead than this is refused (`exp-too-far`). Default 5 min. */
+  maxExpAheadMs?: number;
+  /** A token whose `iat` is further ahead than this (clock skew) is refused (`issued-in-future`). Default 60 s. */
+  maxIatAheadMs?: number;
+  /**
+   * A DID that could not be resolved (unknown, unusable, or its directory or host failing) is
+   * answered with the same error for this long without asking again. Default 10 s; 0 disables.
+   */
+  failureCacheTtlMs?: number;
   /** Told each time a token is refused (or a viewer was required and none came), with the reason: for metrics. */
   onFailure?: (reason: AuthFailureReason) => void;
   /**
@@ -63,6 +80,9 @@ const ANONYMOUS: ServiceAuthResult = Object.freeze({ kind: 'anonymous' });
 const MAX_JWT_LENGTH = 8192;
 const BEARER = /^Bearer +(\S+)$/i;
 const FORCED_REFRESH_MEMORY = 10_000;
+const FAILURE_MEMORY = 10_000;
+/** JWS ES256 and ES256K signatures are r‖s, 32 bytes each (RFC 7518 §3.4). */
+const JWS_SIGNATURE_BYTES = 64;
 
 const VERIFY_JWT_CODE_TO_REASON: Record<string, Exclude<AuthFailureReason, 'missing'>> = {
   BadJwt: 'malformed',
@@ -87,8 +107,14 @@ export class ServiceAuthVerifier {
   private readonly keys: AtprotoKeyResolver;
   private readonly verified: VerifiedTokenCache;
   private readonly minForcedRefreshIntervalMs: number;
+  private readonly maxExpAheadMs: number;
+  private readonly maxIatAheadMs: number;
+  private readonly failureCacheTtlMs: number;
   private readonly inflight = new Map<string, Promise<string>>();
-  private readonly lastForcedRefresh = new Map<string, number>();
+  /** When each DID was last re-fetched by force (signature mismatch). */
+  private readonly lastForcedRefresh = new LRUCache<string, number>({ max: FORCED_REFRESH_MEMORY });
+  /** DIDs whose resolution failed lately: how, and until when (epoch ms). */
+  private readonly failures = new LRUCache<string, { unknown: boolean; untilMs: number }>({ max: FAILURE_MEMORY });
   private readonly onFailure?: (reason: AuthFailureReason) => void;
   private readonly verifySignature: VerifySignatureWithKeyFn;
   private readonly signatures: SignatureVerifier | undefined;
@@ -102,6 +128,9 @@ export class ServiceAuthVerifier {
     this.keys = 'resolveAtprotoKey' in options.idResolver ? options.idResolver : keyResolverOf(options.idResolver);
     this.verified = new VerifiedTokenCache(options.verifiedCacheSize ?? 10_000, options.verifiedCacheMaxTtlMs ?? 5 * 60_000);
     this.minForcedRefreshIntervalMs = options.minForcedRefreshIntervalMs ?? 10_000;
+    this.maxExpAheadMs = options.maxExpAheadMs ?? 5 * 60_000;
+    this.maxIatAheadMs = options.maxIatAheadMs ?? 60_000;
+    this.failureCacheTtlMs = options.failureCacheTtlMs ?? 10_000;
     this.onFailure = options.onFailure;
     this.signatures = options.verifySignature ? undefined : new SignatureVerifier({ threads: options.signatureThreads ?? 0 });
     this.verifySignature = options.verifySignature ?? this.signatures!.verify;
@@ -160,22 +189,56 @@ export class ServiceAuthVerifier {
 
     this.stats.verified += 1;
     const payload = await this.verifyJwt(jwt, lxm);
-    this.verified.set(lxm, jwt, payload.iss, payload.exp, Date.now());
+    this.verified.set(lxm, jwt, payload.iss, payload.signingKey, payload.exp, Date.now());
     return { kind: 'viewer', did: payload.iss };
   }
 
-  private async verifyJwt(jwt: string, lxm: string): Promise<{ iss: string; exp: number }> {
+  private async verifyJwt(jwt: string, lxm: string): Promise<{ iss: string; exp: number; signingKey: string }> {
+    const claims = peekClaims(jwt);
     // @NOTE verifyJwt compares `aud` with one string (auth.js `payload.aud !== ownDid`). Passing
     // whichever of our two accepted audiences the token claims keeps that check inside verifyJwt,
     // before any DID resolution or signature work; a token claiming anything else is checked
     // against the bare DID and fails there with BadJwtAudience. The peek is never trusted on its
     // own: verifyJwt re-parses the same string and compares again.
-    const ownDid = peekAudience(jwt) === this.feedGeneratorAudience ? this.feedGeneratorAudience : this.serviceDid;
+    const ownDid = claims?.aud === this.feedGeneratorAudience ? this.feedGeneratorAudience : this.serviceDid;
+    let signingKey = '';
+    const getSigningKey = async (iss: string, forceRefresh: boolean): Promise<string> => {
+      // verifyJwt asks for the key once its own checks (type, expiry, audience, method, issuer)
+      // passed: ours follow them, before anything is resolved.
+      if (!forceRefresh) this.checkBeforeResolving(jwt, claims);
+      signingKey = await this.signingKeyOf(iss, forceRefresh);
+      return signingKey;
+    };
     try {
-      const payload = await verifyJwt(jwt, ownDid, lxm, (iss, forceRefresh) => this.signingKeyOf(iss, forceRefresh), this.verifySignature);
-      return { iss: payload.iss, exp: payload.exp };
+      const payload = await verifyJwt(jwt, ownDid, lxm, getSigningKey, this.verifySignature);
+      return { iss: payload.iss, exp: payload.exp, signingKey };
     } catch (err) {
       throw toAuthError(err);
+    }
+  }
+
+  /**
+   * Bounds verifyJwt leaves out: a token may live at most `maxExpAheadMs` from now and may not be
+   * issued in the future (beyond `maxIatAheadMs` of clock skew), and its signature must have the
+   * one length a JWS ECDSA signature has.
+   *
+   * @NOTE A signature of another length can never verify against a key that is not also
+   * rejected, yet verifyJwt answers `false` from the check with a forced re-fetch of the issuer's
+   * DID document (a possible key rotation). Refusing it here, with the code @atproto/crypto's
+   * refusal gets (BadJwtSignature), spares that re-fetch and the first resolution too. DER
+   * signatures, which @noble would parse under `allowMalleableSig`, are not JWS and go with them.
+   */
+  private checkBeforeResolving(jwt: string, claims: PeekedClaims | undefined): void {
+    const now = Date.now();
+    if (claims?.exp !== undefined && claims.exp * 1000 > now + this.maxExpAheadMs) {
+      throw new AuthRequiredError('exp-too-far', `jwt exp is more than ${this.maxExpAheadMs / 1000} s ahead`, { code: 'JwtExpTooFar' });
+    }
+    if (claims?.iat !== undefined && claims.iat * 1000 > now + this.maxIatAheadMs) {
+      throw new AuthRequiredError('issued-in-future', 'jwt iat is in the future', { code: 'JwtIssuedInFuture' });
+    }
+    const sig = jwt.slice(jwt.lastIndexOf('.') + 1);
+    if (Buffer.from(sig, 'base64url').length !== JWS_SIGNATURE_BYTES) {
+      throw new AuthRequiredError('bad-signature', 'could not verify jwt signature', { code: 'BadJwtSignature' });
     }
   }
 
@@ -200,9 +263,28 @@ export class ServiceAuthVerifier {
     return this.resolveKey(iss, forceRefresh);
   }
 
-  /** Coalesces concurrent look-ups of one DID and rate-limits forced refreshes per DID. */
-  private resolveKey(did: string, forceRefresh: boolean): Promise<string> {
+  /**
+   * Coalesces concurrent look-ups of one DID, rate-limits forced refreshes per DID, answers DIDs
+   * that failed lately from memory, and forgets cached tokens of an issuer seen with a new key.
+   */
+  private async resolveKey(did: string, forceRefresh: boolean): Promise<string> {
+    const key = await this.lookUpKey(did, forceRefresh);
+    this.verified.keepOnlyKey(did, key);
+    return key;
+  }
+
+  private lookUpKey(did: string, forceRefresh: boolean): Promise<string> {
     let force = forceRefresh;
+    if (!force) {
+      const failed = this.failures.get(did);
+      if (failed !== undefined && Date.now() < failed.untilMs) {
+        return Promise.reject(
+          failed.unknown
+            ? new AuthRequiredError('unknown-issuer', `could not resolve a signing key for ${did} (failed lately)`, { code: 'UnknownIssuer' })
+            : new IdentityUnavailableError(did),
+        );
+      }
+    }
     if (force) {
       const pendingForced = this.inflight.get(`force ${did}`);
       if (pendingForced) return pendingForced;
@@ -211,7 +293,7 @@ export class ServiceAuthVerifier {
       if (last !== undefined && now - last < this.minForcedRefreshIntervalMs) {
         force = false;
       } else {
-        this.rememberForcedRefresh(did, now);
+        this.lastForcedRefresh.set(did, now);
       }
     }
     const slot = `${force ? 'force' : 'cached'} ${did}`;
@@ -224,27 +306,49 @@ export class ServiceAuthVerifier {
 
   private async resolveKeyOnce(did: string, forceRefresh: boolean): Promise<string> {
     try {
-      return await this.keys.resolveAtprotoKey(did, forceRefresh);
+      const key = await this.keys.resolveAtprotoKey(did, forceRefresh);
+      this.failures.delete(did);
+      return key;
     } catch (err) {
-      if (err instanceof AuthRequiredError) throw err;
-      // A did:web is served by the issuer itself, so its failure is the issuer's problem, not ours.
-      if (isUnknownIdentity(err) || did.startsWith('did:web:')) {
-        throw new AuthRequiredError('unknown-issuer', `could not resolve a signing key for ${did}`, { code: 'UnknownIssuer', cause: err });
+      const error = classifyResolutionError(did, err);
+      // A refusal is about our load, not about this DID: the next request may well get through.
+      // @NOTE Remembered as a kind, not as the error: thousands of errors with their causes and
+      // stacks would weigh more than the documents the DID cache is bounded to.
+      if (!(err instanceof ResolutionRefusedError) && this.failureCacheTtlMs > 0) {
+        this.failures.set(did, { unknown: error instanceof AuthRequiredError, untilMs: Date.now() + this.failureCacheTtlMs });
       }
-      throw new IdentityUnavailableError(did, { cause: err });
+      throw error;
     }
   }
+}
 
-  private rememberForcedRefresh(did: string, now: number): void {
-    this.lastForcedRefresh.delete(did);
-    this.lastForcedRefresh.set(did, now);
-    if (this.lastForcedRefresh.size <= FORCED_REFRESH_MEMORY) return;
-    // Insertion order is time order: drop from the oldest until entries are still in their window.
-    for (const [key, at] of this.lastForcedRefresh) {
-      if (now - at < this.minForcedRefreshIntervalMs && this.lastForcedRefresh.size <= FORCED_REFRESH_MEMORY) break;
-      this.lastForcedRefresh.delete(key);
-    }
+/**
+ * What a failed resolution means for the token: the issuer is unknown or unusable (401), or the
+ * identity infrastructure could not answer (IdentityUnavailableError: the token may be valid).
+ *
+ * @NOTE A did:web is served by the issuer itself: an answer that is not a usable document is the
+ * issuer's problem (unknown-issuer), but a host that cannot be reached at all (no route, refused,
+ * timed out) is treated like a PLC outage, so public feeds can still be served.
+ */
+function classifyResolutionError(did: string, err: unknown): Error {
+  if (err instanceof AuthRequiredError || err instanceof IdentityUnavailableError) return err;
+  if (err instanceof ResolutionRefusedError) return new IdentityUnavailableError(did, { cause: err });
+  if (isUnknownIdentity(err) || err instanceof DidDocumentTooLargeError || (did.startsWith('did:web:') && !isUnreachable(err))) {
+    return new AuthRequiredError('unknown-issuer', `could not resolve a signing key for ${did}`, { code: 'UnknownIssuer', cause: err });
   }
+  return new IdentityUnavailableError(did, { cause: err });
+}
+
+/**
+ * fetch's own failures: no connection (`TypeError: fetch failed`) or the resolver's timeout.
+ *
+ * @NOTE Compared by name, not `instanceof`: fetch's errors may come from another realm than this
+ * module's `TypeError` (undici's, under a test runner's sandbox).
+ */
+function isUnreachable(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const { name, message } = err as { name?: unknown; message?: unknown };
+  return (name === 'TypeError' && message === 'fetch failed') || name === 'TimeoutError' || name === 'AbortError';
 }
 
 /**
@@ -290,14 +394,25 @@ function isUnknownIdentity(err: unknown): boolean {
   );
 }
 
-function peekAudience(jwt: string): string | undefined {
+interface PeekedClaims {
+  aud?: string;
+  exp?: number;
+  iat?: number;
+}
+
+/** The claims the verifier reads before verifyJwt has parsed the token itself (never trusted alone). */
+function peekClaims(jwt: string): PeekedClaims | undefined {
   const parts = jwt.split('.');
   if (parts.length !== 3) return undefined;
   try {
     const payload: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    if (payload !== null && typeof payload === 'object' && 'aud' in payload && typeof payload.aud === 'string') {
-      return payload.aud;
-    }
+    if (payload === null || typeof payload !== 'object') return undefined;
+    const claims = payload as Record<string, unknown>;
+    return {
+      ...(typeof claims.aud === 'string' && { aud: claims.aud }),
+      ...(typeof claims.exp === 'number' && { exp: claims.exp }),
+      ...(typeof claims.iat === 'number' && { iat: claims.iat }),
+    };
   } catch {
     // Not JSON: verifyJwt reports it as malformed.
   }

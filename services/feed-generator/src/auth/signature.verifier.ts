@@ -2,6 +2,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import { createRequire } from 'node:module';
 import { P256_JWT_ALG, parseDidKey, SECP256K1_JWT_ALG } from '@atproto/crypto';
 import { cryptoVerifySignatureWithKey, type VerifySignatureWithKeyFn } from '@atproto/xrpc-server';
+import { LRUCache } from 'lru-cache';
 import { Secp256k1WorkerPool } from './secp256k1-worker.pool.js';
 
 /** JWS `alg` → the curve name Node's JWK import knows. */
@@ -43,7 +44,12 @@ interface ParsedKey {
   jwtAlg: string;
   /** The decompressed point `04 ‖ x ‖ y`. */
   point: Uint8Array;
-  /** Absent when Node has no curve for the key's algorithm: such keys go to the @atproto/crypto path. */
+  /** Checked by libsecp256k1, which takes the point itself. */
+  viaLibsecp256k1: boolean;
+  /**
+   * For OpenSSL. Absent for keys libsecp256k1 checks, and when Node has no curve for the key's
+   * algorithm: such keys go to the @atproto/crypto path.
+   */
   key: KeyObject | undefined;
 }
 
@@ -91,16 +97,16 @@ export class SignatureVerifier {
   /** Verifications answered by each implementation (for tests). */
   readonly counts = { libsecp256k1: 0, openssl: 0, atproto: 0 };
   readonly secp256k1Backend: Secp256k1Backend;
-  private readonly keys = new Map<string, ParsedKey>();
-  private readonly maxKeys: number;
+  private readonly keys: LRUCache<string, ParsedKey>;
   private readonly libsecp256k1: Libsecp256k1 | undefined;
   private readonly threads: number;
   private pool: Secp256k1WorkerPool | undefined;
   private poolStopped = false;
 
   constructor(options: SignatureVerifierOptions = {}) {
-    this.maxKeys = options.maxKeys ?? 50_000;
-    if (!(this.maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
+    const maxKeys = options.maxKeys ?? 50_000;
+    if (!(maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
+    this.keys = new LRUCache<string, ParsedKey>({ max: maxKeys });
     this.libsecp256k1 = options.secp256k1 === 'openssl' ? undefined : loadLibsecp256k1();
     if (options.secp256k1 === 'libsecp256k1' && this.libsecp256k1 === undefined) {
       throw new Error('SignatureVerifier: the libsecp256k1 binding (package secp256k1) does not load on this platform');
@@ -122,11 +128,11 @@ export class SignatureVerifier {
     const parsed = this.keyOf(didKey);
     // Same test as verifySignature's `opts.jwtAlg && opts.jwtAlg !== parsed.jwtAlg`.
     if (alg && alg !== parsed.jwtAlg) throw new Error(`Expected key alg ${alg}, got ${parsed.jwtAlg}`);
-    if (parsed.key === undefined || mayBeDer(sigBytes)) {
+    if ((!parsed.viaLibsecp256k1 && parsed.key === undefined) || mayBeDer(sigBytes)) {
       this.counts.atproto += 1;
       return cryptoVerifySignatureWithKey(didKey, msgBytes, sigBytes, alg);
     }
-    if (parsed.jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined) {
+    if (parsed.viaLibsecp256k1 && this.libsecp256k1 !== undefined) {
       this.counts.libsecp256k1 += 1;
       if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
       const pool = this.workerPool();
@@ -146,7 +152,7 @@ export class SignatureVerifier {
       }
     }
     this.counts.openssl += 1;
-    if (sigBytes.length !== COMPACT_SIGNATURE_BYTES) return false;
+    if (sigBytes.length !== COMPACT_SIGNATURE_BYTES || parsed.key === undefined) return false;
     return verify('sha256', msgBytes, { key: parsed.key, dsaEncoding: 'ieee-p1363' }, sigBytes);
   };
 
@@ -163,16 +169,13 @@ export class SignatureVerifier {
 
   private keyOf(didKey: string): ParsedKey {
     const cached = this.keys.get(didKey);
-    if (cached !== undefined) {
-      this.keys.delete(didKey);
-      this.keys.set(didKey, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     // Throws for a malformed or unsupported did:key, as verifySignature does: nothing is cached.
     const { jwtAlg, keyBytes } = parseDidKey(didKey);
-    const parsed: ParsedKey = { jwtAlg, point: keyBytes, key: toKeyObject(jwtAlg, keyBytes) };
+    // @NOTE An OpenSSL key object weighs ~5 KB: none is made for the keys libsecp256k1 checks.
+    const viaLibsecp256k1 = jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined && isUncompressedPoint(keyBytes);
+    const parsed: ParsedKey = { jwtAlg, point: keyBytes, viaLibsecp256k1, key: viaLibsecp256k1 ? undefined : toKeyObject(jwtAlg, keyBytes) };
     this.keys.set(didKey, parsed);
-    if (this.keys.size > this.maxKeys) this.keys.delete(this.keys.keys().next().value!);
     return parsed;
   }
 }
@@ -183,9 +186,13 @@ function mayBeDer(sig: Uint8Array): boolean {
 }
 
 /** parseDidKey returns the decompressed point `04 ‖ x ‖ y`; Node imports it as a JWK. */
+function isUncompressedPoint(point: Uint8Array): boolean {
+  return point.length === UNCOMPRESSED_POINT_BYTES && point[0] === 0x04;
+}
+
 function toKeyObject(jwtAlg: string, point: Uint8Array): KeyObject | undefined {
   const crv = CURVES[jwtAlg];
-  if (crv === undefined || point.length !== UNCOMPRESSED_POINT_BYTES || point[0] !== 0x04) return undefined;
+  if (crv === undefined || !isUncompressedPoint(point)) return undefined;
   const bytes = Buffer.from(point.buffer, point.byteOffset, point.byteLength);
   return createPublicKey({
     key: { kty: 'EC', crv, x: bytes.subarray(1, 33).toString('base64url'), y: bytes.subarray(33).toString('base64url') },

@@ -1,7 +1,11 @@
+import { LRUCache } from 'lru-cache';
+
 interface Entry {
   did: string;
   /** The method the token was checked against (its `lxm` claim). */
   lxm: string;
+  /** The `did:key` its signature verified with. */
+  signingKey: string;
   /** Epoch ms after which the entry is dead: never later than the token's own `exp`. */
   expiresAtMs: number;
 }
@@ -11,49 +15,73 @@ interface Entry {
  * repeated page loads within the token's minute) skips the secp256k1 verification.
  *
  * Safe because the key is the exact token string (any change to header, payload or signature is
- * a different key), an entry answers only for the method it was checked against, and it never
- * outlives the token's `exp`. Only successes are stored.
+ * a different key), an entry answers only for the method it was checked against, it never
+ * outlives the token's `exp`, and it is dropped as soon as its issuer is seen with another signing
+ * key (`keepOnlyKey`): a rotation away from a leaked key also ends the tokens it signed. Only
+ * successes are stored.
  *
  * @NOTE Keyed by the token alone (a token names one method, so it is checked against one): joining
  * method and token into a key would build and hash a new ~700-character string twice a request.
+ * Expiry is checked against the caller's clock rather than lru-cache's TTL (which reads
+ * `performance.now()`), so it keeps verifyJwt's exact `exp` boundary.
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LRUCache<string, Entry> | undefined;
+  /** Cached tokens by issuer, kept in step with `entries` by its dispose hook. */
+  private readonly byIssuer = new Map<string, Set<string>>();
 
   constructor(
-    private readonly maxEntries: number,
+    maxEntries: number,
     private readonly maxTtlMs: number,
-  ) {}
+  ) {
+    this.entries =
+      maxEntries > 0
+        ? new LRUCache<string, Entry>({ max: maxEntries, dispose: (entry, jwt) => this.unindex(entry.did, jwt) })
+        : undefined;
+  }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries?.size ?? 0;
   }
 
   get(lxm: string, jwt: string, nowMs: number): string | undefined {
-    if (this.maxEntries <= 0) return undefined;
-    const entry = this.entries.get(jwt);
+    const entry = this.entries?.get(jwt);
     if (entry === undefined || entry.lxm !== lxm) return undefined;
-    this.entries.delete(jwt);
     // Same boundary as verifyJwt's `Date.now() / 1000 > payload.exp`.
-    if (nowMs > entry.expiresAtMs) return undefined;
-    this.entries.set(jwt, entry);
+    if (nowMs > entry.expiresAtMs) {
+      this.entries!.delete(jwt);
+      return undefined;
+    }
     return entry.did;
   }
 
-  set(lxm: string, jwt: string, did: string, expSeconds: number, nowMs: number): void {
-    if (this.maxEntries <= 0) return;
+  set(lxm: string, jwt: string, did: string, signingKey: string, expSeconds: number, nowMs: number): void {
+    if (this.entries === undefined) return;
     const expiresAtMs = Math.min(expSeconds * 1000, nowMs + this.maxTtlMs);
     if (!(nowMs <= expiresAtMs)) return;
-    this.entries.delete(jwt);
-    this.entries.set(jwt, { did, lxm, expiresAtMs });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
+    this.entries.set(jwt, { did, lxm, signingKey, expiresAtMs });
+    let tokens = this.byIssuer.get(did);
+    if (tokens === undefined) this.byIssuer.set(did, (tokens = new Set()));
+    tokens.add(jwt);
+  }
+
+  /** `did` now signs with `signingKey`: forgets its tokens that verified with any other key. */
+  keepOnlyKey(did: string, signingKey: string): void {
+    const tokens = this.byIssuer.get(did);
+    if (tokens === undefined || this.entries === undefined) return;
+    for (const jwt of [...tokens]) {
+      if (this.entries.peek(jwt)?.signingKey !== signingKey) this.entries.delete(jwt);
     }
   }
 
   clear(): void {
-    this.entries.clear();
+    this.entries?.clear();
+  }
+
+  private unindex(did: string, jwt: string): void {
+    const tokens = this.byIssuer.get(did);
+    if (tokens === undefined) return;
+    tokens.delete(jwt);
+    if (tokens.size === 0) this.byIssuer.delete(did);
   }
 }
