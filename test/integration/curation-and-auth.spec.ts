@@ -29,6 +29,8 @@ const bob = 'did:plc:bob0000000000000000000000';
 const mallory = 'did:plc:mallory00000000000000000';
 const carol = 'did:plc:carol00000000000000000000';
 const dave = 'did:plc:dave000000000000000000000';
+/** A viewer whose DID nothing resolves before the PLC directory goes away. */
+const erin = 'did:plc:erin000000000000000000000';
 const clubList = `at://${curator}/app.bsky.graph.list/3kclublist000`;
 const adminToken = 'admin-token-for-tests-0123456789';
 const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -102,7 +104,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
-    for (const did of [alice, bob, mallory, carol, dave]) {
+    for (const did of [alice, bob, mallory, carol, dave, erin]) {
       const keypair = await Secp256k1Keypair.create();
       keys.set(did, keypair);
       plc.publish(did, keypair, `${did.slice(8, 13).replace(/0+$/, '')}.test`);
@@ -358,14 +360,14 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       await plc.close();
       plcStopped = true;
 
-      // carol's DID was never resolved, so her key can only come from the stopped directory.
+      // erin's DID was never resolved, so her key can only come from the stopped directory.
       const before = impressions.recorded;
-      const page = await skeleton('club-public', await token(carol));
+      const page = await skeleton('club-public', await token(erin));
       expect(page.status).toBe(200);
       expect(page.body.feed!.length).toBeGreaterThan(0);
       expect(impressions.recorded).toBe(before);
 
-      const closed = await skeleton('club-only', await token(carol));
+      const closed = await skeleton('club-only', await token(erin));
       expect(closed).toEqual({ status: 502, body: { error: 'UpstreamFailure', message: expect.any(String) } });
 
       // A viewer whose document is cached is still verified, and what they are served is recorded.
