@@ -152,8 +152,7 @@ const executablePath = await ensureChromium().catch((error: unknown) => {
   console.log(`browser: no Chromium (${(error as Error).message}); page render times skipped`);
   return undefined;
 });
-if (!executablePath) {
-} else {
+if (executablePath) {
   const { default: playwright } = await import('playwright-core');
   const context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'profile-')), {
     executablePath,
@@ -188,7 +187,7 @@ if (!executablePath) {
       await page.goto(`${running.url}/console${hash}`);
       await page.locator(ready).first().waitFor();
       // The console marks the moment a view is on screen; its time counts from navigation start.
-      if (run > 0) samples.push((await page.evaluate(breakdown)) as { rendered: number; ready: number; api: number });
+      if (run > 0) samples.push(await page.evaluate<{ rendered: number; ready: number; api: number }>(breakdown));
     }
     const times = samples.map((sample) => sample.rendered).sort((a, b) => a - b);
     const median = (key: 'ready' | 'api') => percentile(samples.map((sample) => sample[key]).sort((a, b) => a - b), 0.5);

@@ -103,7 +103,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   };
   const feedUri = (name: string) => `at://${publisher.did}/app.bsky.feed.generator/${name}`;
   const query = async <T = Record<string, string>>(sql: string): Promise<T[]> =>
-    (await (await app().app.get<ClickHouseClient>(CLICKHOUSE).query({ query: sql, format: 'JSONEachRow' })).json()) as T[];
+    (await app().app.get<ClickHouseClient>(CLICKHOUSE).query({ query: sql, format: 'JSONEachRow' })).json<T>();
   /** Our own answer, asked directly and anonymously: the order the AppView must keep. */
   const ourSkeleton = async (name: string) => {
     const response = await fetch(`${feedgenUrl}/xrpc/${GET_FEED_SKELETON}?feed=${encodeURIComponent(feedUri(name))}`);
@@ -229,11 +229,11 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
 
     // Trees: liked by nearly everyone on both sides (and by eve, who belongs to neither). Library: by the whole
     // left and one of the right, so it is eligible (evidence from both) but far less of a common ground.
-    for (const by of [bob, ...moreLeft, carol, dave, ...moreRight, eve]) await net.like(by.did, posts.trees!);
-    for (const by of [alice, bob, ...moreLeft, dave]) await net.like(by.did, posts.library!);
+    for (const by of [bob, ...moreLeft, carol, dave, ...moreRight, eve]) await net.like(by.did, posts.trees);
+    for (const by of [alice, bob, ...moreLeft, dave]) await net.like(by.did, posts.library);
     // Liked on one side only.
-    await net.like(alice.did, posts.mine!);
-    await net.like(carol.did, posts.theirs!);
+    await net.like(alice.did, posts.mine);
+    await net.like(carol.did, posts.theirs);
 
     await net.syncJetstream();
     const authors = [alice, bob, carol, dave, eve].map((account) => `'${account.did}'`).join(',');

@@ -69,7 +69,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
       LOG_LEVEL: 'warn',
     };
     const process_ = spawn(node, [main], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    process_.stderr!.on('data', () => undefined);
+    process_.stderr.on('data', () => undefined);
     return process_;
   }
 

@@ -59,7 +59,7 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const batch: PipelineEventV1[] = [
       post(alice, '3k0000000001', t0),
       post(alice, '3k0000000002', t0 + 1),
-      post(bob, '3k0000000003', t0 + 2, { replyParent: `at://${alice}/app.bsky.feed.post/3k0000000001`, replyRoot: `at://${alice}/app.bsky.feed.post/3k0000000001` } as Partial<PipelineEventV1>),
+      post(bob, '3k0000000003', t0 + 2, { replyParent: `at://${alice}/app.bsky.feed.post/3k0000000001`, replyRoot: `at://${alice}/app.bsky.feed.post/3k0000000001` }),
       { v: 1, type: 'like', op: 'create', did: bob, rkey: '3k00000000l1', cid: 'bafylike', timeUs: t0 + 3, createdAtMs: 0, subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy3k0000000001' },
       { v: 1, type: 'follow', op: 'create', did: bob, rkey: '3k00000000f1', timeUs: t0 + 4, createdAtMs: 0, subjectDid: alice },
     ];
@@ -115,8 +115,8 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     // 12 in a row deleted (more than the slack of one read), one edited later (it moves to the top),
     // and a re-delivered batch.
     await events.write([
-      ...Array.from({ length: 12 }, (_, i) => ({ v: 1, type: 'post', op: 'delete', did: carol, rkey: rkey(20 + i), timeUs: t + 100 + i }) as PipelineEventV1),
-      post(carol, rkey(5), t + 200, { op: 'update', cid: 'bafyedited' } as Partial<PipelineEventV1>),
+      ...Array.from({ length: 12 }, (_, i): PipelineEventV1 => ({ v: 1, type: 'post', op: 'delete', did: carol, rkey: rkey(20 + i), timeUs: t + 100 + i })),
+      post(carol, rkey(5), t + 200, { op: 'update', cid: 'bafyedited' }),
     ]);
     await events.write(written.slice(0, 10));
 
@@ -151,7 +151,7 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       listItem('3kitem0000002', member(2), packList),
       { v: 1, type: 'starterpack', op: 'create', did: curator, rkey: '3kpack0000001', timeUs: t, createdAtMs: 0, list: packList },
       { v: 1, type: 'identity', did: member(3), timeUs: t, handle: 'three.example.com' },
-      post(member(4), '3kpost0000004', t, { tags: ['birds'] } as Partial<PipelineEventV1>),
+      post(member(4), '3kpost0000004', t, { tags: ['birds'] }),
       { v: 1, type: 'follow', op: 'create', did: member(5), rkey: '3kfollow00005', timeUs: t, createdAtMs: 0, subjectDid: curator },
       { v: 1, type: 'follow', op: 'create', did: member(6), rkey: '3kfollow00006', timeUs: t, createdAtMs: 0, subjectDid: curator },
     ]);

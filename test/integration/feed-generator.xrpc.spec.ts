@@ -54,7 +54,7 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
       }),
     );
     running = await startApp({ ...config, role: 'feed-generator' });
-    agent = new AtpAgent({ service: running.url! });
+    agent = new AtpAgent({ service: running.url });
     const events: PipelineEventV1[] = [];
     for (let i = 0; i < memberPosts; i += 1) events.push(post(member(i % 3), i, now - (memberPosts - i) * 1_000_000));
     for (let i = 0; i < 20; i += 1) events.push(post(outsider, 1000 + i, now - i));

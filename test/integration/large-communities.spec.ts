@@ -26,7 +26,7 @@ const post = (did: string, rkey: string, timeUs: number): PipelineEventV1 =>
   ({
     v: 1, type: 'post', op: 'create', did, rkey, cid: `bafy${rkey}`, timeUs, createdAtMs: timeUs / 1000,
     text: 'hello', langs: ['en'], tags: [], replyRoot: null, replyParent: null, quote: null, hasMedia: false,
-  }) as PipelineEventV1;
+  });
 
 describe('communities of 40 000 members over the HTTP interface', () => {
   let server: ChdbHttpServer;

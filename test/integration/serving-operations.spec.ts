@@ -156,7 +156,7 @@ describe('the public port and the ops port', () => {
       client.query = ((params: { query: string; query_params?: Record<string, unknown> }) => {
         seen.push(params);
         return original.call(client, params as never);
-      }) as typeof client.query;
+      });
       try {
         await action();
       } finally {

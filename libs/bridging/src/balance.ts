@@ -89,7 +89,7 @@ export function balance<T extends RankedItem>(ranked: readonly T[], options: Bal
   }
   // Past the window, or once the sides with a share have run out: plain score order.
   const rest: T[] = [];
-  for (let s = 0; s < keys.length; s++) rest.push(...queues.get(keys[s]!)!.slice(head[s]!));
+  for (let s = 0; s < keys.length; s++) rest.push(...queues.get(keys[s]!)!.slice(head[s]));
   const position = new Map(byScore.map((item, i) => [item, i]));
   rest.sort((a, b) => position.get(a)! - position.get(b)!);
   return out.concat(rest);

@@ -81,7 +81,7 @@ export const DEFAULT_FACTOR_OPTIONS = Object.freeze({
   tolerance: 1e-4,
   seed: 1,
   initScale: 0.1,
-  regularisation: 'mean' as 'mean' | 'sum',
+  regularisation: 'mean',
 });
 
 /**

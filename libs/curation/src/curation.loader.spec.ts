@@ -73,7 +73,7 @@ describe('curator files', () => {
       ['hashtags', 'climate', 'hashtags'],
       ['followersOf', 'farmers', 'followersOf'],
     ])('refuses membersOnly over a community with %s, naming the feed line and field', (_source, community, named) => {
-      const text = valid.replace(/    allowSelfEnrolment: true\n/g, '').replace('[climate, farmers]', `[${community}]`);
+      const text = valid.replace(/ {4}allowSelfEnrolment: true\n/g, '').replace('[climate, farmers]', `[${community}]`);
       const problems = problemsOf(text);
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(new RegExp(`^config/feeds\\.yaml:\\d+ feeds\\.common-ground\\.membersOnly: community "${community}" lets anyone join \\(${named}\\)`));
@@ -83,7 +83,7 @@ describe('curator files', () => {
 
     it('accepts it when the community allows self-enrolment, and a public feed over such a community always', () => {
       expect(problemsOf(valid)).toEqual([]);
-      const withoutConsent = valid.replace(/    allowSelfEnrolment: true\n/g, '');
+      const withoutConsent = valid.replace(/ {4}allowSelfEnrolment: true\n/g, '');
       expect(problemsOf(withoutConsent.replace('    membersOnly: true\n', ''))).toEqual([]);
       expect(problemsOf(withoutConsent)).toHaveLength(2);
     });

@@ -319,7 +319,7 @@ function stringArray(value: unknown, path: string): string[] {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
     malformed(`${path} is not an array of strings`);
   }
-  return value as string[];
+  return value;
 }
 
 function readEmbed(embed: unknown): { quote: string | null; hasMedia: boolean } {

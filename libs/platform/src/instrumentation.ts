@@ -24,7 +24,7 @@ export function instrumentInserts(client: ClickHouseClient, metrics: Metrics): C
       throw error;
     }
   };
-  client.insert = instrumented as ClickHouseClient['insert'];
+  client.insert = instrumented;
   return client;
 }
 

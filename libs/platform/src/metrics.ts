@@ -135,8 +135,8 @@ export class Metrics {
    * source was replaced) is ignored rather than making the counter go backwards.
    */
   setTotal<T extends string>(counter: Counter<T>, labels: LabelValues<T>, total: number): void {
-    let seen = this.reported.get(counter as Counter<string>);
-    if (!seen) this.reported.set(counter as Counter<string>, (seen = new Map()));
+    let seen = this.reported.get(counter);
+    if (!seen) this.reported.set(counter, (seen = new Map()));
     const key = labelKey(labels);
     const delta = total - (seen.get(key) ?? 0);
     if (delta <= 0) {

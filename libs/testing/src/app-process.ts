@@ -70,8 +70,8 @@ export class AppProcess {
       this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
       this.output.splice(0, Math.max(0, this.output.length - 200));
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     this.child = child;
     return this;
   }

@@ -364,7 +364,7 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
     if (maxMessageSizeBytes > 0 && store.ends[i]! - store.starts[i]! > maxMessageSizeBytes) return false;
     const collection = store.collections[i];
     // @NOTE identity and account events have no collection and pass every collection filter, as in Jetstream.
-    if (collection === null || (fullPaths.size === 0 && prefixes.length === 0)) return true;
+    if (collection === null || collection === undefined || (fullPaths.size === 0 && prefixes.length === 0)) return true;
     if (fullPaths.has(collection)) return true;
     return prefixes.some((prefix) => collection.startsWith(prefix));
   };

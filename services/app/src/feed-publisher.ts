@@ -87,7 +87,7 @@ export class FeedPublisher {
   private async existing(rkey: string): Promise<Record<string, unknown> | undefined> {
     try {
       const { data } = await this.agent.com.atproto.repo.getRecord({ repo: this.repo, collection: Nsid.generator, rkey });
-      return data.value as Record<string, unknown>;
+      return data.value;
     } catch (error) {
       if ((error as { status?: number }).status === 400 || (error as { error?: string }).error === 'RecordNotFound') return undefined;
       throw error;

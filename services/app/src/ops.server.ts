@@ -1,8 +1,8 @@
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '#lib/config';
-import { Metrics, observeHttpRequests, ReadinessService, type Logger } from '#lib/platform';
-import { ProcessStatusService } from './process-status.service.js';
+import { type Metrics, observeHttpRequests, type ReadinessService, type Logger } from '#lib/platform';
+import type { ProcessStatusService } from './process-status.service.js';
 
 export interface OpsServer {
   /** Base URL of the ops listener. */

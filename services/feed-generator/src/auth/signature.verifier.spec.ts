@@ -79,11 +79,11 @@ describe('SignatureVerifier', () => {
       const verifier = newVerifier();
       const sig = await keypair.sign(message);
       const tamperedMessage = message.slice();
-      tamperedMessage[5] ^= 1;
+      tamperedMessage[5] = tamperedMessage[5]! ^ 1;
       expect(await sameAsAtproto(verifier, keypair.did(), tamperedMessage, sig)).toBe(false);
       for (const index of [1, 31, 32, 63]) {
         const tamperedSig = sig.slice();
-        tamperedSig[index] ^= 0x10;
+        tamperedSig[index] = tamperedSig[index]! ^ 0x10;
         expect(await sameAsAtproto(verifier, keypair.did(), message, tamperedSig)).toBe(false);
       }
       expect(await sameAsAtproto(verifier, other.did(), message, sig)).toBe(false);
@@ -136,7 +136,10 @@ describe('SignatureVerifier', () => {
       for (let i = 0; i < 60; i += 1) {
         const corrupted = sig.slice();
         const flips = 1 + (i % 3);
-        for (let f = 0; f < flips; f += 1) corrupted[(i * 7 + f * 29) % 64] ^= 1 << ((i + f) % 8);
+        for (let f = 0; f < flips; f += 1) {
+          const at = (i * 7 + f * 29) % 64;
+          corrupted[at] = corrupted[at]! ^ (1 << ((i + f) % 8));
+        }
         if ((await sameAsAtproto(verifier, keypair.did(), message, corrupted)) === true) accepted += 1;
       }
       expect(accepted).toBe(0);

@@ -88,7 +88,7 @@ function parseInput(body: unknown): {
   if (!Array.isArray(interactions)) throw new InvalidRequestError('Input must have the property "interactions"');
   if (interactions.length > MAX_INTERACTIONS) throw new InvalidRequestError(`Input/interactions must not have more than ${MAX_INTERACTIONS} elements`);
   return {
-    feed: (feed as string | undefined) ?? null,
+    feed: (feed) ?? null,
     interactions: interactions.map((value: InteractionInput, index) => {
       if (typeof value !== 'object' || value === null) throw new InvalidRequestError(`Input/interactions/${index} must be an object`);
       if (typeof value.item !== 'string' || !parseAtUri(value.item)) throw new InvalidRequestError(`Input/interactions/${index}/item must be an at-uri`);
@@ -102,8 +102,8 @@ function parseInput(body: unknown): {
       return {
         item: value.item,
         event: value.event,
-        feedContext: (value.feedContext as string | undefined) ?? null,
-        reqId: (value.reqId as string | undefined) ?? null,
+        feedContext: (value.feedContext) ?? null,
+        reqId: (value.reqId) ?? null,
       };
     }),
   };

@@ -67,7 +67,7 @@ export async function api<T>(path: string, options: { method?: 'GET' | 'PUT' | '
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
   const text = await response.text();
-  let body: unknown = null;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {
