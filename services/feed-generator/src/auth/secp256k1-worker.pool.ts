@@ -6,37 +6,10 @@ const SIG_BYTES = 64;
 const POINT_BYTES = 65;
 
 /**
- * The worker: sha256 of each message, then libsecp256k1's verify (after normalizing to low S,
- * which libsecp256k1 requires and @noble with `allowMalleableSig` does not). Plain CommonJS given
- * as source, so it runs the same from `dist` and under Jest, which cannot load a .ts worker file.
+ * The worker's module (`secp256k1.worker.ts`): the compiled file in `dist`, the source itself where
+ * the source runs (under Jest, which cannot hand a worker its transform; Node strips the types).
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const secp256k1 = require(workerData.bindingPath);
-parentPort.on('message', ({ id, buffer, count }) => {
-  const bytes = new Uint8Array(buffer);
-  const view = new DataView(buffer);
-  const results = new Uint8Array(count);
-  let offset = 0;
-  for (let i = 0; i < count; i += 1) {
-    const length = view.getUint32(offset);
-    offset += 4;
-    const hash = createHash('sha256').update(bytes.subarray(offset, offset + length)).digest();
-    offset += length;
-    const sig = bytes.slice(offset, offset + ${SIG_BYTES});
-    offset += ${SIG_BYTES};
-    const point = bytes.subarray(offset, offset + ${POINT_BYTES});
-    offset += ${POINT_BYTES};
-    try {
-      results[i] = secp256k1.ecdsaVerify(secp256k1.signatureNormalize(sig), hash, point) ? 1 : 0;
-    } catch {
-      results[i] = 0;
-    }
-  }
-  parentPort.postMessage({ id, results }, [results.buffer]);
-});
-`;
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './secp256k1.worker.ts' : './secp256k1.worker.js', import.meta.url);
 
 interface Job {
   msg: Uint8Array;
@@ -76,7 +49,7 @@ export class Secp256k1WorkerPool {
   constructor(threads: number, bindingPath = createRequire(import.meta.url).resolve('secp256k1/bindings')) {
     if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError('Secp256k1WorkerPool: threads must be a positive integer');
     this.workers = Array.from({ length: threads }, () => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bindingPath } });
+      const worker = new Worker(WORKER_FILE, { workerData: { bindingPath, sigBytes: SIG_BYTES, pointBytes: POINT_BYTES } });
       // Never what keeps a process alive; `close` is still the way to stop it.
       worker.unref();
       worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => this.settle(id, results));
