@@ -21,6 +21,13 @@ describe('loadConfig', () => {
     expect(config.clickhouse).toMatchObject({ kind: 'server', url: 'http://clickhouse:8123' });
   });
 
+  it('takes the Kafka session timeout within what a broker accepts (30 s unless told)', () => {
+    const scaled = { CG_ROLE: 'scoring', KAFKA_BROKERS: 'k1:9092', CLICKHOUSE_URL: 'http://clickhouse:8123' };
+    expect(loadConfig(scaled).bus).toMatchObject({ sessionTimeoutMs: 30_000 });
+    expect(loadConfig({ ...scaled, KAFKA_SESSION_TIMEOUT_MS: '10000' }).bus).toMatchObject({ sessionTimeoutMs: 10_000 });
+    expect(() => loadConfig({ ...scaled, KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow('KAFKA_SESSION_TIMEOUT_MS');
+  });
+
   it('lists every bad variable in one error', () => {
     let error: unknown;
     try {

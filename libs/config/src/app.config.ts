@@ -17,6 +17,8 @@ export type BusConfig =
       partitions: number;
       consumerGroup: string;
       publishTimeoutMs: number;
+      /** A consumer that stops heartbeating loses its partitions after this; a restarted one waits it out to rejoin. */
+      sessionTimeoutMs: number;
       /** Put in front of every topic name, so deployments can share a cluster. */
       topicPrefix: string;
       compression: 'zstd' | 'gzip' | 'none';
@@ -163,6 +165,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
           partitions: read.integer('KAFKA_PARTITIONS', 6, { min: 1, max: 1024 }),
           consumerGroup: read.string('KAFKA_CONSUMER_GROUP', 'common-ground-scoring'),
           publishTimeoutMs: read.integer('KAFKA_PUBLISH_TIMEOUT_MS', 30_000, { min: 1_000 }),
+          sessionTimeoutMs: read.integer('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6_000, max: 300_000 }),
           topicPrefix: read.string('KAFKA_TOPIC_PREFIX', ''),
           compression: read.oneOf('KAFKA_COMPRESSION', ['zstd', 'gzip', 'none'] as const, 'zstd'),
           producers: read.integer('KAFKA_PRODUCERS', 2, { min: 1, max: 16 }),

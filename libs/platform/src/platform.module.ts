@@ -49,6 +49,7 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
     brokers: config.bus.brokers,
     clientId: config.bus.clientId,
     publishTimeoutMs: config.bus.publishTimeoutMs,
+    sessionTimeoutMs: config.bus.sessionTimeoutMs,
     compression: config.bus.compression,
     producers: config.bus.producers,
     ssl: config.bus.ssl,
