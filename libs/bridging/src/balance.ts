@@ -1,6 +1,6 @@
 import { BridgingInputError } from './errors.js';
 
-export type Side = string | number;
+type Side = string | number;
 
 export interface RankedItem {
   readonly id: string;
@@ -9,7 +9,7 @@ export interface RankedItem {
   readonly side: Side;
 }
 
-export interface BalanceOptions {
+interface BalanceOptions {
   /**
    * Target share of each side, normalised over the sides present. Sides missing from the record
    * get share 0: they appear only once every side with a share has run out. Default `'equal'`.

@@ -1,4 +1,4 @@
-import { plantedCommunities, PlantedPostKind } from '../../testing/src/polis/index.js';
+import { plantedCommunities, PlantedPostKind } from '../../testing/src/polis/planted-communities.js';
 import { scoreBridging } from './bridging.score.js';
 import { estimateExposure } from './exposure-estimate.js';
 import { membershipFromAssignment } from './group-membership.js';

@@ -18,7 +18,7 @@ import { provenance, type Provenance, type ProvenanceOptions } from './provenanc
 import { aggregateCells, type ExposurePairs, type RatingCells } from './rating-cells.js';
 import type { ApprovalWeights } from './signal.js';
 
-export interface BridgingInput {
+interface BridgingInput {
   table: InteractionTable;
   /** The table's cells when the caller aggregated them already (default weights, no exposure pairs). */
   cells?: RatingCells;
@@ -30,7 +30,7 @@ export interface BridgingInput {
   exposureFloor?: PostGroupValues;
 }
 
-export interface BridgingOptions {
+interface BridgingOptions {
   weights?: Partial<ApprovalWeights>;
   /** `false` skips the factor model (then provenance cannot tell divided communities). */
   factor?: FactorModelOptions | false;

@@ -7,14 +7,14 @@ export function decay(ageMs: number, halfLifeMs: number): number {
   return Math.pow(2, -Math.max(0, ageMs) / halfLifeMs);
 }
 
-export interface ScoreComposition {
+interface ScoreComposition {
   /** Half-life of the decay; `Infinity` disables it. Default 12 h. */
   halfLifeMs: number;
   /** Scores below this are clamped before the decay (default 0). */
   floor: number;
 }
 
-export const DEFAULT_SCORE_COMPOSITION: Readonly<ScoreComposition> = Object.freeze({
+const DEFAULT_SCORE_COMPOSITION: Readonly<ScoreComposition> = Object.freeze({
   halfLifeMs: 12 * 3_600_000,
   floor: 0,
 });
@@ -27,16 +27,4 @@ export const DEFAULT_SCORE_COMPOSITION: Readonly<ScoreComposition> = Object.free
 export function composeScore(bridging: number, ageMs: number, options: Partial<ScoreComposition> = {}): number {
   const o = { ...DEFAULT_SCORE_COMPOSITION, ...options };
   return Math.max(bridging, o.floor) * decay(ageMs, o.halfLifeMs);
-}
-
-/** `composeScore` over arrays: `ageMs[p] = nowMs − createdMs[p]`. */
-export function composeScores(
-  bridging: ArrayLike<number>,
-  createdMs: ArrayLike<number>,
-  nowMs: number,
-  options: Partial<ScoreComposition> = {},
-): Float64Array {
-  const out = new Float64Array(bridging.length);
-  for (let p = 0; p < bridging.length; p++) out[p] = composeScore(bridging[p]!, nowMs - createdMs[p]!, options);
-  return out;
 }

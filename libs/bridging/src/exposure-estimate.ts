@@ -4,7 +4,7 @@ import type { PostGroupValues } from './group-evidence.js';
 import type { InteractionTable } from './interaction-table.js';
 import { approvalWeightTable, type ApprovalWeights } from './signal.js';
 
-export interface ExposureEstimateOptions {
+interface ExposureEstimateOptions {
   /** When each post appeared (client `createdAt` or first sighting), by post index. */
   postCreatedMs: Float64Array;
   /** A member counts for a post if active at some time in `[created, created + windowMs]`. Default: unbounded. */

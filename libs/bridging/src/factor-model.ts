@@ -26,14 +26,14 @@ export interface FactorModel {
 }
 
 /** The rating (target value) of each cell kind; an approval's rating is its graded strength. */
-export interface CellRatings {
+interface CellRatings {
   seen: number;
   negative: number;
   exposed: number;
 }
 
 /** The weight of each cell kind in the squared error; 0 leaves that kind out of the fit. */
-export interface CellWeights {
+interface CellWeights {
   approval: number;
   seen: number;
   negative: number;
@@ -70,10 +70,10 @@ export interface FactorModelOptions {
  * against 0.788 and 0.972 with 0. Inferred exposure (no row of the user at all) is left out by
  * default: an estimate is not an observation.
  */
-export const DEFAULT_CELL_RATINGS: Readonly<CellRatings> = Object.freeze({ seen: 0, negative: -1, exposed: 0 });
-export const DEFAULT_CELL_WEIGHTS: Readonly<CellWeights> = Object.freeze({ approval: 1, seen: 1, negative: 1, exposed: 0 });
+const DEFAULT_CELL_RATINGS: Readonly<CellRatings> = Object.freeze({ seen: 0, negative: -1, exposed: 0 });
+const DEFAULT_CELL_WEIGHTS: Readonly<CellWeights> = Object.freeze({ approval: 1, seen: 1, negative: 1, exposed: 0 });
 
-export const DEFAULT_FACTOR_OPTIONS = Object.freeze({
+const DEFAULT_FACTOR_OPTIONS = Object.freeze({
   dimensions: 1,
   lambdaIntercept: 0.15,
   lambdaFactor: 0.03,
@@ -514,7 +514,7 @@ export function postSides(cells: RatingCells, sides: Int8Array): PostSides {
   return { positiveRaters, negativeRaters, positiveApprovals, negativeApprovals };
 }
 
-export interface HelpfulnessRule {
+interface HelpfulnessRule {
   /** Community Notes: 0.40 on its 0–1 rating scale. */
   minIntercept: number;
   /** Community Notes: 0.5. */
@@ -522,7 +522,7 @@ export interface HelpfulnessRule {
   minRatersPerSide: number;
 }
 
-export const DEFAULT_HELPFULNESS_RULE: Readonly<HelpfulnessRule> = Object.freeze({
+const DEFAULT_HELPFULNESS_RULE: Readonly<HelpfulnessRule> = Object.freeze({
   minIntercept: 0.4,
   maxAbsFactor: 0.5,
   minRatersPerSide: 5,

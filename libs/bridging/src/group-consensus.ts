@@ -35,7 +35,7 @@ export interface GroupConsensus {
   readonly eligible: Uint8Array;
 }
 
-export const DEFAULT_CONSENSUS_OPTIONS: Readonly<Required<ConsensusOptions>> = Object.freeze({
+const DEFAULT_CONSENSUS_OPTIONS: Readonly<Required<ConsensusOptions>> = Object.freeze({
   prior: { approvals: 1, exposure: 2 },
   scope: 'exposed',
   minExposure: 1,

@@ -26,7 +26,7 @@ export interface GroupEvidence {
   readonly sideExposure?: Float64Array;
 }
 
-export interface GroupEvidenceOptions {
+interface GroupEvidenceOptions {
   /**
    * Exposure known or estimated upstream, e.g. active followers of the author or members active in the
    * window (see `estimateExposure`). Combined as max(observed, floor): the observed exposure is a
@@ -157,28 +157,4 @@ export function groupEvidence(
   }
   const evidence: GroupEvidence = { postCount, groupCount: G, postOffsets, group, approvals, exposure };
   return sideApprovals && sideExposure ? { ...evidence, sideApprovals, sideExposure } : evidence;
-}
-
-/** Builds a sparse (post, group) map from a dense row-major `postCount × groupCount` array (zeros dropped). */
-export function postGroupValuesFromDense(dense: ArrayLike<number>, postCount: number, groupCount: number): PostGroupValues {
-  if (dense.length !== postCount * groupCount) throw new BridgingInputError('dense array must be postCount × groupCount');
-  const postOffsets = new Uint32Array(postCount + 1);
-  let n = 0;
-  for (let p = 0; p < postCount; p++) {
-    for (let g = 0; g < groupCount; g++) if (dense[p * groupCount + g]! !== 0) n++;
-    postOffsets[p + 1] = n;
-  }
-  const group = new Uint32Array(n);
-  const value = new Float64Array(n);
-  let e = 0;
-  for (let p = 0; p < postCount; p++) {
-    for (let g = 0; g < groupCount; g++) {
-      const v = dense[p * groupCount + g]!;
-      if (v !== 0) {
-        group[e] = g;
-        value[e++] = v;
-      }
-    }
-  }
-  return { postOffsets, group, value };
 }

@@ -13,7 +13,7 @@ export interface GroupMembership {
   readonly names?: readonly string[];
 }
 
-export function membershipFromCsr(
+function membershipFromCsr(
   offsets: Uint32Array,
   groups: Uint32Array,
   groupCount: number,

@@ -11,7 +11,7 @@ import { CellKind, type RatingCells } from './rating-cells.js';
  *
  * Deterministic: the power iteration and the k-means start from fixed points.
  */
-export interface OpinionGroupOptions {
+interface OpinionGroupOptions {
   /** Groups to find (Polis usually settles on 2 to 5). Default 2. */
   groups?: number;
   /** Principal components the users are projected on. Default 2, as Polis. */
@@ -27,7 +27,7 @@ export interface OpinionGroupOptions {
   minObservedShare?: number;
 }
 
-export interface OpinionGroups {
+interface OpinionGroups {
   readonly groupCount: number;
   /** Group per user index; −1 for users with too few ratings. */
   readonly groupOfUser: Int32Array;
@@ -38,7 +38,7 @@ export interface OpinionGroups {
   readonly reliable: boolean;
 }
 
-export const DEFAULT_OPINION_GROUP_OPTIONS: Readonly<Required<OpinionGroupOptions>> = Object.freeze({
+const DEFAULT_OPINION_GROUP_OPTIONS: Readonly<Required<OpinionGroupOptions>> = Object.freeze({
   groups: 2,
   components: 2,
   minRatings: 7,

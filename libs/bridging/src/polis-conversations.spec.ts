@@ -8,9 +8,9 @@ import {
   polisAgreeCounts,
   polisGroupConsensus,
   polisCommentsWithGroupVotes,
-  polisInteractions,
   type PolisConversation,
-} from '../../testing/src/polis/index.js';
+} from '../../testing/src/polis/polis-conversation.js';
+import { polisInteractions } from '../../testing/src/polis/polis-interactions.js';
 import { aggregateCells } from './rating-cells.js';
 import { estimateExposure } from './exposure-estimate.js';
 import { fitFactorModel, opinionAxis, sideBalancedIntercepts } from './factor-model.js';

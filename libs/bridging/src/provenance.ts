@@ -12,19 +12,19 @@ export interface Provenance {
   readonly components: ProvenanceComponents;
 }
 
-export interface SideCounts {
+interface SideCounts {
   readonly approvals: number;
   readonly exposure: number;
   readonly rate: number;
 }
 
-export interface GroupProvenance extends SideCounts {
+interface GroupProvenance extends SideCounts {
   readonly group: string;
   /** Present when the evidence was split by opinion side. */
   readonly sides?: { readonly negative: SideCounts; readonly positive: SideCounts };
 }
 
-export interface ProvenanceComponents {
+interface ProvenanceComponents {
   readonly groups: GroupProvenance[];
   readonly gic?: number;
   readonly geoMean?: number;
@@ -45,7 +45,7 @@ export interface ProvenanceOptions {
   prior: { approvals: number; exposure: number };
 }
 
-export const DEFAULT_PROVENANCE_OPTIONS: Readonly<ProvenanceOptions> = Object.freeze({
+const DEFAULT_PROVENANCE_OPTIONS: Readonly<ProvenanceOptions> = Object.freeze({
   supportThreshold: 0.5,
   minExposure: 5,
   divisiveGap: 0.3,

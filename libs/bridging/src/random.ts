@@ -2,7 +2,7 @@
  * Seeded pseudo-random numbers, so that every fit and every synthetic data set is reproducible.
  * @NOTE mulberry32: 32-bit state, fast, and good enough for initialisation and simulation (not for cryptography).
  */
-export interface Random {
+interface Random {
   /** Uniform in [0, 1). */
   next(): number;
   /** Integer in [0, n). */

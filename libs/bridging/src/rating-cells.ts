@@ -44,7 +44,7 @@ export interface ExposurePairs {
   readonly count: number;
 }
 
-export interface AggregateOptions {
+interface AggregateOptions {
   weights?: Partial<ApprovalWeights>;
   /** Unioned with the table as exposure-only cells (duplicates of observed cells are absorbed). */
   exposurePairs?: ExposurePairs;

@@ -31,7 +31,7 @@ export interface ApprovalWeights {
   requestLess: number;
 }
 
-export const DEFAULT_APPROVAL_WEIGHTS: Readonly<ApprovalWeights> = Object.freeze({
+const DEFAULT_APPROVAL_WEIGHTS: Readonly<ApprovalWeights> = Object.freeze({
   like: 1,
   repost: 1.2,
   reply: 0.5,

@@ -12,7 +12,7 @@ import type {
 /** Messages kept of a topic that acknowledges without a consumer (the dead-letter topic). */
 const UNCONSUMED_RETENTION = 10_000;
 /** Default bound on the messages of one topic that wait for their consumers. */
-export const DEFAULT_MAX_QUEUED = 100_000;
+const DEFAULT_MAX_QUEUED = 100_000;
 const MAX_RETRY_DELAY_MS = 5_000;
 
 const sleep = (ms: number, signal: AbortSignal) =>

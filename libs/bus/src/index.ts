@@ -1,2 +1,2 @@
-export * from './in-process.bus.js';
-export * from './prefixed.bus.js';
+export { InProcessBus } from './in-process.bus.js';
+export { PrefixedBus } from './prefixed.bus.js';

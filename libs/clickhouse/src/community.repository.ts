@@ -6,7 +6,7 @@ import type { MemberSources } from '#lib/curation';
  * The member sources the store answers. Handles are not among them: a handle counts only once
  * verified against its domain and DID document, which the caller does and passes as named DIDs.
  */
-export type StoredMemberSources = Omit<MemberSources, 'handles'>;
+type StoredMemberSources = Omit<MemberSources, 'handles'>;
 
 /**
  * Resolves a community's member sources to DIDs from the ingested graph and posts.

@@ -117,7 +117,7 @@ function interaction(actor: string, kind: string, rkey: string, subjectUri: stri
   return { actor, kind, rkey, subject_uri: subjectUri, subject_did: didOfUri(subjectUri), time_us, deleted: 0, version: time_us };
 }
 
-export interface EventCounts {
+interface EventCounts {
   events: number;
   posts: number;
   interactions: number;

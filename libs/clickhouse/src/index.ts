@@ -1,8 +1,15 @@
-export * from './clickhouse.client.js';
-export * from './migrations.js';
-export * from './event.repository.js';
-export * from './post.repository.js';
-export * from './community.repository.js';
-export * from './feedback.repository.js';
-export * from './score.repository.js';
-export * from './did-set.store.js';
+export { type ClickHouseClient, createClickHouseClient } from './clickhouse.client.js';
+export { applyMigrations, migrations } from './migrations.js';
+export { EventRepository } from './event.repository.js';
+export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
+export { CommunityRepository } from './community.repository.js';
+export { FeedbackRepository } from './feedback.repository.js';
+export {
+  type RankedItem,
+  type ScoredRow,
+  ScoreRepository,
+  type SnapshotInfo,
+  type SnapshotItem,
+  type SnapshotSummary,
+} from './score.repository.js';
+export { DidSetStore } from './did-set.store.js';

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
-export interface Migration {
+interface Migration {
   version: number;
   name: string;
   /** Statements with `{db}` standing for the database name. One statement per entry. */

@@ -15,7 +15,7 @@ export interface PostSummary {
   timeUs: number;
 }
 
-export interface RecentPostsQuery {
+interface RecentPostsQuery {
   authors: readonly string[];
   /** Exclusive upper bound in (time, cid) order: the last item of the previous page. */
   before?: { timeUs: number; cid: string };

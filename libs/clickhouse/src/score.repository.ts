@@ -1,14 +1,14 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DidSetStore, type DidList } from './did-set.store.js';
 
-export interface CandidateRow {
+interface CandidateRow {
   uri: string;
   cid: string;
   author: string;
   timeUs: number;
 }
 
-export interface SignalRow {
+interface SignalRow {
   actor: string;
   uri: string;
   kind: string;

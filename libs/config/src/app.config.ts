@@ -3,12 +3,12 @@ import { InvalidConfigError } from './config.errors.js';
 import { EnvReader } from './env.reader.js';
 import { readKafkaSecurity, type KafkaSecurityConfig } from './kafka-security.config.js';
 
-export const Roles = ['all', 'ingest', 'scoring', 'feed-generator'] as const;
-export type Role = (typeof Roles)[number];
-export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LogLevels)[number];
+const Roles = ['all', 'ingest', 'scoring', 'feed-generator'] as const;
+type Role = (typeof Roles)[number];
+const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LogLevels)[number];
 
-export type BusConfig =
+type BusConfig =
   | { kind: 'in-process' }
   | (KafkaSecurityConfig & {
       kind: 'kafka';
@@ -27,7 +27,7 @@ export type BusConfig =
     });
 
 /** The bus of the embedded mode (`#lib/bus`). */
-export interface InProcessBusConfig {
+interface InProcessBusConfig {
   /** Messages of one topic that may wait for their consumers; a publish beyond waits for room. */
   maxQueued: number;
 }
@@ -36,7 +36,7 @@ export type ClickHouseConfig =
   | { kind: 'embedded'; path: string; database: string }
   | { kind: 'server'; url: string; username: string; password: string; database: string };
 
-export interface IngestConfig {
+interface IngestConfig {
   jetstreamUrl: string;
   /** Seconds re-read after a restart: Jetstream delivers at least once, so overlap is harmless. */
   rewindSeconds: number;
@@ -45,7 +45,7 @@ export interface IngestConfig {
   cursorFile: string;
 }
 
-export interface ScoringConfig {
+interface ScoringConfig {
   batchSize: number;
   /** Seconds between score snapshot recomputations. */
   intervalSeconds: number;
@@ -58,7 +58,7 @@ export interface ScoringConfig {
   writeAttempts: number;
 }
 
-export interface HttpConfig {
+interface HttpConfig {
   /** Every role serves HTTP: XRPC in the feed generator, health and metrics everywhere. */
   port: number;
   bindHost: string;
@@ -74,7 +74,7 @@ export interface HttpConfig {
  * Bounds of service-auth verification: how long a token may live, and what resolving the DIDs
  * that tokens name may cost (tokens come from anyone, each naming any issuer it likes).
  */
-export interface ServiceAuthConfig {
+interface ServiceAuthConfig {
   /** A token whose `exp` is further ahead than this is refused. */
   maxExpAheadSeconds: number;
   /** DID documents kept at most, and their total size as JSON. */
@@ -90,7 +90,7 @@ export interface ServiceAuthConfig {
   resolutionsPerIssuer: number;
 }
 
-export interface FeedGeneratorConfig {
+interface FeedGeneratorConfig {
   /** Public hostname, used for `did:web` and the service endpoint. */
   hostname: string;
   serviceDid: string;
@@ -116,7 +116,7 @@ export interface FeedGeneratorConfig {
 }
 
 /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
-export interface PublishingConfig {
+interface PublishingConfig {
   /** PDS of the publishing account. */
   service: string;
   identifier: string | undefined;
@@ -143,7 +143,7 @@ export interface AppConfig {
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
 const embeddedPath = (value: string) => (value === ':memory:' ? value : path.resolve(value));
 
-export const DEFAULT_JETSTREAM_URL = 'wss://jetstream2.us-east.bsky.network/subscribe';
+const DEFAULT_JETSTREAM_URL = 'wss://jetstream2.us-east.bsky.network/subscribe';
 
 /**
  * Reads and validates the environment once. The only place in the project that looks at

@@ -1,3 +1,2 @@
-export * from './app.config.js';
-export * from './config.errors.js';
-export * from './kafka-security.config.js';
+export { type AppConfig, type ClickHouseConfig, loadConfig } from './app.config.js';
+export { InvalidConfigError } from './config.errors.js';

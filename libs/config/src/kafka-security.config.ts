@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EnvReader } from './env.reader.js';
 
-export const KafkaSaslMechanisms = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-export type KafkaSaslMechanism = (typeof KafkaSaslMechanisms)[number];
+const KafkaSaslMechanisms = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+type KafkaSaslMechanism = (typeof KafkaSaslMechanisms)[number];
 
 /** TLS to the brokers. Each field holds PEM text; an absent CA means the system's trusted CAs. */
-export interface KafkaTlsConfig {
+interface KafkaTlsConfig {
   ca?: string;
   /** Client certificate and key, for brokers that authenticate clients by certificate (mutual TLS). */
   cert?: string;
@@ -14,7 +14,7 @@ export interface KafkaTlsConfig {
   key?: string;
 }
 
-export interface KafkaSaslConfig {
+interface KafkaSaslConfig {
   mechanism: KafkaSaslMechanism;
   username: string;
   /** Secret. */

@@ -1,5 +1,28 @@
-export * from './bus.js';
-export * from './topics.js';
-export * from './pipeline-event.js';
-export * from './feedback-event.js';
-export * from './message.codec.js';
+export {
+  type BatchContext,
+  type BatchHandler,
+  BusUnavailableError,
+  type ConsumerLag,
+  type IncomingMessage,
+  type MessageBatch,
+  type MessageBus,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicSpec,
+} from './bus.js';
+export { DeadLetterHeaders, Topics } from './topics.js';
+export {
+  type AccountStatus,
+  type GraphCreate,
+  type IdentityChange,
+  type ListItemCreate,
+  type PipelineEventV1,
+  type PostCreate,
+  type RecordDelete,
+  type RecordKind,
+  type StarterPackCreate,
+  type SubjectCreate,
+} from './pipeline-event.js';
+export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
+export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';

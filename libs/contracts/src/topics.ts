@@ -11,8 +11,6 @@ export const Topics = {
   deadLetter: 'cg.dead-letter.v1',
 } as const;
 
-export type TopicName = (typeof Topics)[keyof typeof Topics];
-
 /** Header names on dead-lettered messages. */
 export const DeadLetterHeaders = {
   reason: 'x-dead-letter-reason',

@@ -6,7 +6,7 @@ import { InvalidCurationError } from './curation.errors.js';
 import { parseCuration } from './curation.loader.js';
 import type { Curation } from './curation.types.js';
 
-export interface CurationSnapshot {
+interface CurationSnapshot {
   curation: Curation;
   /** Hash of the file text the curation was read from. */
   version: string;

@@ -1,7 +1,7 @@
 import { isNsid } from './nsid.js';
 
 /** The three parts of a record AT-URI: `at://<did>/<collection>/<rkey>`. */
-export interface AtUriParts {
+interface AtUriParts {
   did: string;
   collection: string;
   rkey: string;

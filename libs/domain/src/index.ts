@@ -1,4 +1,10 @@
-export * from './nsid.js';
-export * from './at-uri.js';
-export * from './jetstream-mapping.js';
-export * from './feed-cursor.js';
+export { isNsid, Nsid } from './nsid.js';
+export { atUri, isDid, parseAtUri } from './at-uri.js';
+export {
+  isJetstreamTimeUs,
+  type JetstreamCommitEvent,
+  type JetstreamEvent,
+  mapJetstreamEvent,
+  wantedCollections,
+} from './jetstream-mapping.js';
+export { decodeFeedCursor, encodeFeedCursor, type FeedCursor, InvalidCursorError } from './feed-cursor.js';

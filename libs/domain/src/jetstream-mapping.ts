@@ -16,7 +16,7 @@ import { LexType, Nsid, recordKindOf } from './nsid.js';
  * Jetstream `/subscribe` events as they arrive on the wire (JSON). These types describe well-formed
  * events; `mapJetstreamEvent` takes `unknown` because nothing on the wire is guaranteed.
  */
-export interface JetstreamCommit {
+interface JetstreamCommit {
   rev: string;
   operation: 'create' | 'update' | 'delete';
   collection: string;
@@ -34,14 +34,14 @@ export interface JetstreamCommitEvent {
   commit: JetstreamCommit;
 }
 
-export interface JetstreamIdentityEvent {
+interface JetstreamIdentityEvent {
   did: string;
   time_us: number;
   kind: 'identity';
   identity: { did: string; handle?: string; seq: number; time: string };
 }
 
-export interface JetstreamAccountEvent {
+interface JetstreamAccountEvent {
   did: string;
   time_us: number;
   kind: 'account';

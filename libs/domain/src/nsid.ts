@@ -18,8 +18,6 @@ export const Nsid = {
   getFeed: 'app.bsky.feed.getFeed',
 } as const;
 
-export type KnownNsid = (typeof Nsid)[keyof typeof Nsid];
-
 /** `$type` values inside records (embeds and rich-text facet features). */
 export const LexType = {
   embedImages: 'app.bsky.embed.images',
@@ -34,7 +32,7 @@ export const LexType = {
 } as const;
 
 /** Collection NSID of each record kind the pipeline keeps. */
-export const collectionOfKind: Readonly<Record<RecordKind, string>> = {
+const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   post: Nsid.post,
   like: Nsid.like,
   repost: Nsid.repost,

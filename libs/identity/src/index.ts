@@ -1,1 +1,1 @@
-export * from './verified-handle.resolver.js';
+export { createHandleResolution, VerifiedHandleResolver } from './verified-handle.resolver.js';

@@ -3,12 +3,12 @@ import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 
 /** Handle → DID, as a domain answers it (DNS `_atproto` TXT record, or HTTPS well-known). */
-export interface HandleLookup {
+interface HandleLookup {
   resolve(handle: string): Promise<string | undefined>;
 }
 
 /** DID → DID document (PLC directory, or did:web). */
-export interface DidLookup {
+interface DidLookup {
   resolve(did: string): Promise<DidDocument | null>;
 }
 
@@ -99,7 +99,7 @@ export class VerifiedHandleResolver {
   }
 }
 
-export interface HandleResolutionOptions {
+interface HandleResolutionOptions {
   /** PLC directory, e.g. `https://plc.directory`. */
   plcUrl: string;
   /** Per-request timeout of one resolution. */

@@ -1,1 +1,1 @@
-export * from './jetstream.source.js';
+export { JetstreamSource } from './jetstream.source.js';

@@ -2,9 +2,9 @@ import { Jetstream } from '@skyware/jetstream';
 import WebSocket from 'ws';
 import { isJetstreamTimeUs } from '#lib/domain';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+type ConnectionState = 'connecting' | 'open' | 'closed';
 
-export interface JetstreamSourceOptions {
+interface JetstreamSourceOptions {
   /** Full `/subscribe` endpoint, e.g. `wss://jetstream2.us-east.bsky.network/subscribe`. */
   url: string;
   wantedCollections: readonly string[];

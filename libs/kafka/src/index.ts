@@ -1,15 +1,3 @@
-export { KafkaBus, type PartitionLag } from './kafka.bus.js';
-export {
-  defaultKafkaLog,
-  kafkaJsSecurity,
-  parseBrokerList,
-  resolveKafkaBusOptions,
-  type KafkaBusOptions,
-  type KafkaCompression,
-  type KafkaLog,
-  type KafkaLogLevel,
-  type KafkaSaslOptions,
-  type KafkaTlsOptions,
-  type ResolvedKafkaBusOptions,
-} from './kafka.config.js';
-export { keyPartitioner, murmur2 } from './key.partitioner.js';
+export { KafkaBus } from './kafka.bus.js';
+export { parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from './kafka.config.js';
+export { murmur2 } from './key.partitioner.js';

@@ -24,7 +24,7 @@ import { KafkaSubscription } from './kafka.subscription.js';
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
 const { Kafka, CompressionTypes, logLevel: KafkaJsLevels } = kafkajs;
 
-export interface PartitionLag {
+interface PartitionLag {
   partition: number;
   /** Messages on the partition after the group's committed offset. */
   lag: number;

@@ -3,14 +3,14 @@ import type { KafkaConfig as KafkaJsConfig } from 'kafkajs';
 export type KafkaCompression = 'zstd' | 'gzip' | 'none';
 
 /** TLS to the brokers, as PEM text. No field set: TLS with the system's trusted CAs. */
-export interface KafkaTlsOptions {
+interface KafkaTlsOptions {
   ca?: string;
   /** Client certificate and its key, for brokers that authenticate clients by certificate. */
   cert?: string;
   key?: string;
 }
 
-export interface KafkaSaslOptions {
+interface KafkaSaslOptions {
   mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   username: string;
   password: string;
@@ -22,7 +22,7 @@ export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
  * Receives the log lines of kafkajs and of the bus. `extra.namespace` names the component
  * (`Producer`, `Consumer`, `Runner`... from kafkajs, `KafkaBus` for this library's own lines).
  */
-export type KafkaLog = (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => void;
+type KafkaLog = (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => void;
 
 export interface KafkaBusOptions {
   /** `host:port` of one or more brokers. */
@@ -78,7 +78,7 @@ export interface KafkaBusOptions {
 
 export type ResolvedKafkaBusOptions = Required<Omit<KafkaBusOptions, 'ssl' | 'sasl'>> & Pick<KafkaBusOptions, 'ssl' | 'sasl'>;
 
-export const defaultKafkaLog: KafkaLog = (level, message, extra = {}) => {
+const defaultKafkaLog: KafkaLog = (level, message, extra = {}) => {
   const { namespace, stack: _stack, ...rest } = extra;
   const details = Object.keys(rest).length > 0 ? ` ${safeJson(rest)}` : '';
   const component = typeof namespace === 'string' && namespace ? ` ${namespace}:` : '';

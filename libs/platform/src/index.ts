@@ -1,8 +1,16 @@
-export * from './tokens.js';
-export * from './logger.js';
-export * from './metrics.js';
-export * from './instrumentation.js';
-export * from './readiness.js';
-export * from './pipeline-history.js';
-export * from './progress.js';
-export * from './platform.module.js';
+export { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
+export { createLogger, type Logger, NestPinoLogger } from './logger.js';
+export { Metrics, secondsBehind } from './metrics.js';
+export { observeHttpRequests, scoringConsumerGroups } from './instrumentation.js';
+export { type ReadinessReport, ReadinessService } from './readiness.js';
+export { PipelineHistory, type PipelineSample } from './pipeline-history.js';
+export {
+  CatchUpProgress,
+  formatDuration,
+  type Progress,
+  type ProgressReport,
+  silentProgressReport,
+  terminalProgress,
+  terminalProgressReport,
+} from './progress.js';
+export { PlatformModule } from './platform.module.js';

@@ -2,7 +2,7 @@ import prom from 'prom-client';
 import type { Counter, Gauge, Histogram, LabelValues, Registry } from 'prom-client';
 
 /** Runs before each scrape: copies running totals and gauges from the stats objects that hold them. */
-export type MetricsCollector = () => void | Promise<void>;
+type MetricsCollector = () => void | Promise<void>;
 
 /** An async collector (a Kafka or ClickHouse query) that takes longer than this is skipped for the scrape. */
 const COLLECTOR_TIMEOUT_MS = 2_000;

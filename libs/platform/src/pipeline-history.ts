@@ -21,7 +21,7 @@ export interface PipelineSample {
   snapshotAgeSeconds: number | null;
 }
 
-export interface PipelineHistoryOptions {
+interface PipelineHistoryOptions {
   intervalMs: number;
   /** Samples kept (interval × capacity = the window, an hour by default). */
   capacity: number;

@@ -28,7 +28,7 @@ import { DEFAULT_HISTORY, PipelineHistory } from './pipeline-history.js';
 import { ReadinessService } from './readiness.js';
 import { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
 
-export interface PlatformOptions {
+interface PlatformOptions {
   config: AppConfig;
   logger?: Logger;
   /** An already-open bus to share (tests that run several service modules on one bus). */

@@ -1,5 +1,5 @@
 /** Where progress goes: a text stream (stderr), told whether it is a terminal. */
-export interface ProgressSink {
+interface ProgressSink {
   write(text: string): unknown;
   readonly isTTY?: boolean;
   readonly columns?: number;
@@ -45,7 +45,7 @@ export function formatDuration(seconds: number): string {
 
 const formatCount = (value: number) => Math.round(value).toLocaleString('en-US');
 
-export interface ProgressOptions {
+interface ProgressOptions {
   label: string;
   /** Units of the whole job; without it, progress shows counts and rate but no bar or ETA. */
   total?: number;

@@ -16,7 +16,7 @@ const CURATION_TTL_MS = 5_000;
 /** Added to three scoring intervals before a snapshot counts as stale. */
 const STALE_MARGIN_SECONDS = 60;
 
-export interface FeedFreshness {
+interface FeedFreshness {
   shortname: string;
   uri: string;
   /** Newest complete snapshot, or null when the feed has none yet. */
@@ -28,7 +28,7 @@ export interface FeedFreshness {
   stale: boolean;
 }
 
-export interface SnapshotCheck {
+interface SnapshotCheck {
   /** False when the rule does not apply (no ranked feeds, or nobody produces snapshots yet). */
   applies: boolean;
   stale: boolean;

@@ -35,7 +35,7 @@ const MIN_RATERS_PER_SIDE = 2;
 const FACTOR_SEED = 20_261_122;
 
 /** The members' signals on the window's posts, as the bridging maths takes them. */
-export interface CommunityEvidence {
+interface CommunityEvidence {
   input: RankingInput;
   table: InteractionTable;
   cells: RatingCells;
@@ -82,7 +82,7 @@ export function oneCommunity(evidence: CommunityEvidence): GroupMembership {
 }
 
 /** Which score a post ranks by, and what its explanation says beyond the shared parts. */
-export interface ScoringRule {
+interface ScoringRule {
   /** `consensus`: group-informed consensus across the groups; `intercept`: the within-community intercept. */
   base: 'consensus' | 'intercept';
   /** Extra explanation fields, shown for every post of the feed. */

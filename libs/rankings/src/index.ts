@@ -12,5 +12,5 @@ export const rankings = {
   balanced: { servedFrom: 'snapshot', rank: rankBalanced },
 } as const satisfies Record<Ranking, RankingDefinition>;
 
-export { comesAfterInRecent, type TimedPost } from './recent.js';
-export type { CandidatePost, PostSignal, RankedPost, RankerState, RankingDefinition, RankingInput, RankingResult, RankFn } from './ranking.js';
+export { comesAfterInRecent } from './recent.js';
+export type { RankerState, RankFn } from './ranking.js';

@@ -2,7 +2,7 @@ import type { FeedDefinition } from '#lib/curation';
 import type { CandidatePost, PostSignal, RankingInput } from './ranking.js';
 
 /** Test tables for the ranking specs: two camps of six members, posts one or both camps approve. */
-export const NOW_MS = Date.UTC(2026, 11, 1, 12);
+const NOW_MS = Date.UTC(2026, 11, 1, 12);
 const HOUR_US = 3_600_000_000;
 
 export function feedOf(overrides: Partial<FeedDefinition>): FeedDefinition {

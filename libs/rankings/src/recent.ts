@@ -1,5 +1,5 @@
 /** A post in time order: when it was created (µs) and its CID, which breaks ties. */
-export interface TimedPost {
+interface TimedPost {
   timeUs: number;
   cid: string;
 }

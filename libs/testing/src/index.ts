@@ -1,16 +1,23 @@
-export * from './jsonl.js';
-export * from './synthetic-events.js';
-export * from './jetstream-replay.server.js';
-export * from './polis/index.js';
-export * from './chdb-http.server.js';
-export * from './app-process.js';
-export * from './wait-for.js';
-export * from './test-app.env.js';
-export * from './plc-directory.server.js';
-export * from './handle-directory.server.js';
-export * from './fault-campaign/index.js';
-export * from './fuzz/hostile-values.js';
-export * from './fuzz/hostile-frames.js';
-export * from './fuzz/forged-tokens.js';
-export * from './fuzz/hostile-requests.js';
-export * from './fuzz/fuzz-campaign.js';
+export { RawLine, writeJsonl } from './jsonl.js';
+export { generateCid, generateJetstreamEvents, mulberry32, tid } from './synthetic-events.js';
+export { type JetstreamReplayServer, type ReplayItem, startJetstreamReplayServer } from './jetstream-replay.server.js';
+export { parseCsv } from './polis/csv.js';
+export {
+  loadPolisConversation,
+  polisAgreeCounts,
+  polisCommentsWithGroupVotes,
+  type PolisConversation,
+  PolisFormatError,
+  polisGroupConsensus,
+} from './polis/polis-conversation.js';
+export { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOptions, PlantedPostKind } from './polis/planted-communities.js';
+export { type ChdbHttpServer, startChdbHttpServer } from './chdb-http.server.js';
+export { appEntry, AppProcess, chdbHttpEntry, freePort, jetstreamReplayEntry } from './app-process.js';
+export { waitFor } from './wait-for.js';
+export { testAppEnv } from './test-app.env.js';
+export { deterministicDidPlc, type PlcDirectoryServer, startPlcDirectory } from './plc-directory.server.js';
+export { type HandleDirectoryServer, startHandleDirectory } from './handle-directory.server.js';
+export { type CampaignSource, prepareCampaignSource } from './fault-campaign/campaign-source.js';
+export { campaignPassed, type CampaignReport, formatCampaign, runEmbeddedCampaign, runScaledCampaign } from './fault-campaign/fault-campaign.js';
+export { type FuzzAccount } from './fuzz/forged-tokens.js';
+export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';

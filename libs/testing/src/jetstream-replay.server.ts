@@ -28,7 +28,7 @@ export class RawFrame {
 /** What the replay server can send: Jetstream events, or `RawLine`s and `RawFrame`s sent verbatim (malformed frames). */
 export type ReplayItem = JetstreamEvent | RawLine | RawFrame;
 
-export interface JetstreamReplayServerOptions {
+interface JetstreamReplayServerOptions {
   /** Events in any order (sent in `time_us` order), or the path of a JSONL file of them. */
   events: readonly ReplayItem[] | string;
   /** 0 (default) picks a free port. */
@@ -60,7 +60,7 @@ export interface JetstreamReplayServerOptions {
   startPaused?: boolean;
 }
 
-export interface ReplayConnectionInfo {
+interface ReplayConnectionInfo {
   id: number;
   open: boolean;
   wantedCollections: string[];
@@ -102,7 +102,7 @@ export interface JetstreamReplayServer {
   close(): Promise<void>;
 }
 
-export class ReplayServerError extends Error {
+class ReplayServerError extends Error {
   override name = 'ReplayServerError';
 }
 

@@ -16,12 +16,12 @@ export class RawLine {
   }
 }
 
-export class JsonlError extends Error {
+class JsonlError extends Error {
   override name = 'JsonlError';
 }
 
 /** Streams the non-empty lines of a JSONL file without loading it whole. */
-export async function* readJsonlLines(path: string): AsyncGenerator<string> {
+async function* readJsonlLines(path: string): AsyncGenerator<string> {
   const input = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   try {
@@ -39,14 +39,7 @@ export async function* readJsonlLines(path: string): AsyncGenerator<string> {
 export async function* readJsonl(path: string): AsyncGenerator<unknown> {
   for await (const line of readJsonlLines(path)) yield parseJsonlLine(line);
 }
-
-export async function readJsonlAll(path: string): Promise<unknown[]> {
-  const values: unknown[] = [];
-  for await (const value of readJsonl(path)) values.push(value);
-  return values;
-}
-
-export function parseJsonlLine(line: string): unknown {
+function parseJsonlLine(line: string): unknown {
   try {
     return JSON.parse(line) as unknown;
   } catch {

@@ -31,7 +31,7 @@ export function deterministicDidPlc(seed: string): string {
  * The DID document a PLC directory serves for an account: its `#atproto` signing key as a Multikey
  * (what @atproto/identity's `getKey` reads) and a PDS endpoint.
  */
-export function didDocumentOf(did: string, keypair: Keypair, handle: string): Record<string, unknown> {
+function didDocumentOf(did: string, keypair: Keypair, handle: string): Record<string, unknown> {
   return {
     '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1', 'https://w3id.org/security/suites/secp256k1-2019/v1'],
     id: did,

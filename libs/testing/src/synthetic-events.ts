@@ -92,7 +92,7 @@ export function generateCid(rng: Rng, codec: 'dagCbor' | 'raw' = 'dagCbor'): str
 }
 
 /** The kinds of items the generator emits; `other` is records of collections the pipeline ignores. */
-export type SyntheticKind =
+type SyntheticKind =
   | 'like'
   | 'post'
   | 'reply'
@@ -112,7 +112,7 @@ export type SyntheticKind =
  * blocks, chat declarations), as on the real network, where they exercise the collection filter and
  * the `skip` path.
  */
-export const defaultSyntheticMix: Readonly<Record<SyntheticKind, number>> = {
+const defaultSyntheticMix: Readonly<Record<SyntheticKind, number>> = {
   like: 0.35,
   post: 0.1,
   reply: 0.06,
@@ -127,7 +127,7 @@ export const defaultSyntheticMix: Readonly<Record<SyntheticKind, number>> = {
   other: 0.27,
 };
 
-export interface SyntheticCommunity {
+interface SyntheticCommunity {
   name: string;
   /** How many users belong to it (drawn at random; communities may overlap). */
   members: number;
@@ -139,7 +139,7 @@ export interface SyntheticCommunity {
   homophily?: number;
 }
 
-export interface SyntheticOptions {
+interface SyntheticOptions {
   seed: number;
   users: number;
   /** Total items, malformed ones included. */
@@ -163,10 +163,10 @@ export interface SyntheticOptions {
  * JSON that `mapJetstreamEvent` reports as malformed. All are `RawLine`s: the replay server sends them
  * verbatim, ignoring collection filters.
  */
-export const malformedVariants = ['not-json', 'text-not-string', 'invalid-subject-uri', 'missing-time-us'] as const;
-export type MalformedVariant = (typeof malformedVariants)[number];
+const malformedVariants = ['not-json', 'text-not-string', 'invalid-subject-uri', 'missing-time-us'] as const;
+type MalformedVariant = (typeof malformedVariants)[number];
 
-export interface SyntheticCounts {
+interface SyntheticCounts {
   total: number;
   post: number;
   reply: number;
@@ -187,7 +187,7 @@ export interface SyntheticCounts {
   mappable: number;
 }
 
-export interface SyntheticCommunityTruth {
+interface SyntheticCommunityTruth {
   name: string;
   tags: string[];
   members: string[];
@@ -196,7 +196,7 @@ export interface SyntheticCommunityTruth {
   curator: string;
 }
 
-export interface SyntheticEvents {
+interface SyntheticEvents {
   /** In `time_us` order, strictly increasing (malformed items hold their slot's time). */
   events: (JetstreamEvent | RawLine)[];
   counts: SyntheticCounts;

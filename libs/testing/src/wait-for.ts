@@ -1,4 +1,4 @@
-export interface WaitOptions {
+interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
   /** Extra text for the timeout error, e.g. the last log lines of the processes involved. */

@@ -10,7 +10,7 @@ import { startFirehoseToJetstream, type FirehoseToJetstream } from './firehose-t
  * PDS, AppView, Bsync, Ozone, all in this process) on a PostgreSQL the caller provides (scripts/postgres.mjs),
  * plus a Jetstream endpoint fed by the PDS firehose.
  */
-export interface AtprotoNetworkOptions {
+interface AtprotoNetworkOptions {
   /** e.g. the `url` of `startPostgres()` from scripts/postgres.mjs. */
   postgresUrl: string;
   /**
@@ -22,7 +22,7 @@ export interface AtprotoNetworkOptions {
   jetstream?: boolean;
 }
 
-export type Did = `did:${string}:${string}`;
+type Did = `did:${string}:${string}`;
 
 export interface TestAccount {
   did: Did;
@@ -61,7 +61,7 @@ export interface AtprotoNetwork {
   close(): Promise<void>;
 }
 
-export class AtprotoNetworkError extends Error {
+class AtprotoNetworkError extends Error {
   override name = 'AtprotoNetworkError';
 }
 

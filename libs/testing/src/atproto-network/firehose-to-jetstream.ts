@@ -17,7 +17,7 @@ import { startJetstreamReplayServer, type JetstreamReplayServer } from '../jetst
  * `requireHello` and `options_update` — all served by the Jetstream replay server, to which events are pushed live.
  */
 
-export interface FirehoseToJetstreamOptions {
+interface FirehoseToJetstreamOptions {
   /** Base URL of the PDS (or relay) whose firehose to translate: http(s):// or ws(s)://. */
   service: string;
   /** 0 (default) picks a free port. */
@@ -43,7 +43,7 @@ export interface FirehoseToJetstream {
   close(): Promise<void>;
 }
 
-export class FirehoseToJetstreamError extends Error {
+class FirehoseToJetstreamError extends Error {
   override name = 'FirehoseToJetstreamError';
 }
 

@@ -5,7 +5,7 @@ import { RawLine, writeJsonl } from '../jsonl.js';
 import { generateJetstreamEvents } from '../synthetic-events.js';
 
 /** The identity of a stored event, as `event_log` keys it: did, time_us, type, rkey. */
-export type EventKey = [did: string, timeUs: number, type: string, rkey: string];
+type EventKey = [did: string, timeUs: number, type: string, rkey: string];
 
 /**
  * What the store must hold once every source event went through, per aggregate the app reads:

@@ -10,9 +10,9 @@ import type { CampaignSource } from './campaign-source.js';
 import { auditStore, type StoreAudit } from './store-audit.js';
 
 /** What the campaign strikes: the embedded app, a scaled role, the broker, or the ClickHouse server. */
-export type FaultKind = 'app' | 'scoring' | 'ingest' | 'broker' | 'clickhouse';
+type FaultKind = 'app' | 'scoring' | 'ingest' | 'broker' | 'clickhouse';
 
-export interface FaultRecovery {
+interface FaultRecovery {
   fault: FaultKind;
   /** Share of the source through the pipeline when the fault struck (0–1). */
   at: number;
@@ -34,7 +34,7 @@ export interface CampaignReport {
   crashes: string[];
 }
 
-export interface CampaignOptions {
+interface CampaignOptions {
   source: CampaignSource;
   /** Working folder (data of every process). */
   dir: string;
@@ -48,7 +48,7 @@ export interface CampaignOptions {
   log?: (line: string) => void;
 }
 
-export interface ScaledCampaignOptions extends CampaignOptions {
+interface ScaledCampaignOptions extends CampaignOptions {
   /** How long the ClickHouse server stays down, half-way through (default 30 s). */
   clickhouseOutageMs?: number;
   /** Partitions of the events topic (default 4). */

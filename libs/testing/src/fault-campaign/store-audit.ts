@@ -2,7 +2,7 @@ import { createClickHouseClient, type ClickHouseClient } from '#lib/clickhouse';
 import type { CampaignSource, ExpectedAggregates } from './campaign-source.js';
 
 /** One aggregate the app reads, compared group by group with the source. */
-export interface AggregateAudit {
+interface AggregateAudit {
   name: string;
   /** Counts above the source's: something counted twice. */
   over: number;

@@ -10,7 +10,7 @@ import { forgeServiceTokens, type FuzzAccount } from './forged-tokens.js';
 import { generateFuzzFrames, type HostileFrameKind } from './hostile-frames.js';
 import { generateFuzzRequests, type FuzzRequest } from './hostile-requests.js';
 
-export interface FuzzCampaignOptions {
+interface FuzzCampaignOptions {
   seed: number;
   frames: number;
   requests: number;
@@ -31,7 +31,7 @@ export interface FuzzCampaignOptions {
 }
 
 /** A request answered 5xx (or not answered at all: the connection failed). */
-export interface FuzzFailure {
+interface FuzzFailure {
   route: string;
   method: string;
   path: string;

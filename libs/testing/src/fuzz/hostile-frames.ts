@@ -4,7 +4,7 @@ import { RawFrame, type ReplayItem } from '../jetstream-replay.server.js';
 import { deeplyNested, edgeNumbers, nastyJsonValue, nastyString } from './hostile-values.js';
 
 /** What each hostile frame tries; the fuzz report counts frames per kind. */
-export const HostileFrameKinds = [
+const HostileFrameKinds = [
   'truncated',
   'not-json',
   'binary',
@@ -20,7 +20,7 @@ export const HostileFrameKinds = [
 ] as const;
 export type HostileFrameKind = (typeof HostileFrameKinds)[number];
 
-export interface FuzzFramesOptions {
+interface FuzzFramesOptions {
   seed: number;
   /** Frames in total, valid events included. */
   frames: number;
@@ -34,7 +34,7 @@ export interface FuzzFramesOptions {
   members?: number;
 }
 
-export interface FuzzFrames {
+interface FuzzFrames {
   /** Frames in send order (each carries its place on the replay timeline). */
   items: ReplayItem[];
   /** The accounts whose events are all valid: a feed of them must hold every valid post. */

@@ -13,7 +13,7 @@ export interface FuzzRequest {
   body?: string;
 }
 
-export interface FuzzRequestContext {
+interface FuzzRequestContext {
   /** DID in the feed URIs (`at://<publisher>/app.bsky.feed.generator/<shortname>`). */
   publisherDid: string;
   serviceDid: string;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
  * attacker would try first (injection, prototype keys, control and unpaired characters, numbers
  * at the edges of JSON and of 64-bit columns).
  */
-export const nastyStrings: readonly string[] = [
+const nastyStrings: readonly string[] = [
   '',
   ' ',
   '\u0000',

@@ -14,9 +14,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCsvRecords } from './csv.js';
 
-export type PolisVoteValue = -1 | 0 | 1;
+type PolisVoteValue = -1 | 0 | 1;
 
-export interface PolisComment {
+interface PolisComment {
   readonly id: number;
   readonly authorId: number;
   readonly createdMs: number;
@@ -28,7 +28,7 @@ export interface PolisComment {
   readonly body: string;
 }
 
-export interface PolisParticipant {
+interface PolisParticipant {
   readonly id: number;
   /** Polis's opinion group, or null when the participant was not clustered. */
   readonly groupId: number | null;

@@ -6,9 +6,9 @@ import type { PolisConversation } from './polis-conversation.js';
  * - `'votes'`: agree → Like, pass → Seen, disagree → RequestLess (the brief's analogy).
  * - `'likes'`: agree → Like only; passes and disagrees are invisible, as on Bluesky without feed feedback.
  */
-export type PolisSignalMode = 'votes' | 'likes';
+type PolisSignalMode = 'votes' | 'likes';
 
-export interface PolisInteractions {
+interface PolisInteractions {
   readonly table: InteractionTable;
   /** `p<participant id>`; every participant is interned, in file order, even one without a row. */
   readonly users: IdIndex;
