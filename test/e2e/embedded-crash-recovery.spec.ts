@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { generateJetstreamEvents, startJetstreamReplayServer, writeJsonl, type JetstreamReplayServer, waitFor } from '#lib/testing';
+import { freePort, generateJetstreamEvents, startJetstreamReplayServer, writeJsonl, type JetstreamReplayServer, waitFor } from '#lib/testing';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const node = path.join(root, 'node_modules', '.bin', 'node');
@@ -12,14 +11,6 @@ const main = path.join(root, 'dist', 'services', 'app', 'src', 'main.js');
 interface Status {
   ingest: { published: number; checkpointUs: number | null };
   store: { events: number; posts: number };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 

@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { loadConfig } from '#lib/config';
 import {
+  capturedLogger,
   generateJetstreamEvents,
   startChdbHttpServer,
   startJetstreamReplayServer,
@@ -60,18 +59,6 @@ async function readiness(app: RunningApp): Promise<{ status: number; body: { sta
   return { status: response.status, body: (await response.json()) as never };
 }
 
-/** A pino logger whose JSON lines the test can read. */
-function capturedLogger(level: string) {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level, base: { role: 'all' } }, sink), lines };
-}
-
 describe('observability: /metrics during a replay, request logs, readiness', () => {
   const generated = generateJetstreamEvents({
     seed: 11,
@@ -89,7 +76,7 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
   let dir: string;
   let replay: JetstreamReplayServer;
   let running: RunningApp;
-  const captured = capturedLogger('debug');
+  const captured = capturedLogger('debug', { role: 'all' });
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-observability-'));

@@ -1,11 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ScoreRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import {
+  capturedLogger,
   generateJetstreamEvents,
   startChdbHttpServer,
   startJetstreamReplayServer,
@@ -19,18 +18,6 @@ import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.
 
 const publisher = 'did:plc:publisher0000000000000000';
 const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
-
-/** A pino logger whose JSON lines the test can read. */
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
 
 describe('recovering without a restart: a moment without ClickHouse, a curator mistake', () => {
   const generated = generateJetstreamEvents({

@@ -1,30 +1,16 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ScoreRepository, type ClickHouseClient, type ScoredRow } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { generateJetstreamEvents, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
+import { capturedLogger, generateJetstreamEvents, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
 const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
 /** Rows of the large snapshot: many granules of 8 192 rows, so that a scan and a look-up differ tenfold. */
 const SNAPSHOT_ROWS = 100_000;
-
-/** A pino logger whose JSON lines the test can read. */
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
 
 /** The value of one sample of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string, labels = ''): number | undefined {

@@ -21,3 +21,4 @@ export { type CampaignSource, prepareCampaignSource } from './fault-campaign/cam
 export { campaignPassed, type CampaignReport, formatCampaign, runEmbeddedCampaign, runScaledCampaign } from './fault-campaign/fault-campaign.js';
 export { type FuzzAccount } from './fuzz/forged-tokens.js';
 export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
+export { capturedLogger } from './captured-logger.js';
