@@ -53,8 +53,6 @@ interface ScaledCampaignOptions extends CampaignOptions {
   clickhouseOutageMs?: number;
   /** Partitions of the events topic (default 4). */
   partitions?: number;
-  /** The consumers' Kafka session (default the app's, 30 s): a killed consumer's partitions wait this out. */
-  kafkaSessionTimeoutMs?: number;
 }
 
 /** The reliable verdict: nothing lost, nothing counted twice, nothing invented. */
@@ -289,7 +287,6 @@ export async function runScaledCampaign(options: ScaledCampaignOptions): Promise
         KAFKA_BROKERS: broker!.brokers,
         KAFKA_TOPIC_PREFIX: prefix,
         KAFKA_PARTITIONS: String(options.partitions ?? 4),
-        ...(options.kafkaSessionTimeoutMs !== undefined && { KAFKA_SESSION_TIMEOUT_MS: String(options.kafkaSessionTimeoutMs) }),
         CLICKHOUSE_URL: clickhouseUrl,
         CLICKHOUSE_DATABASE: database,
         DATA_DIR: path.join(scaledDir, role),
