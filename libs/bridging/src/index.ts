@@ -11,5 +11,6 @@ export { balance } from './balance.js';
 export { describeProvenance, provenanceContext } from './provenance.js';
 export { composeScore, decay } from './decay.js';
 export { spearman, topK, topKOverlap } from './rank-metrics.js';
+export { type ClusterAgreement, clusterAgreement } from './cluster-agreement.js';
 export { estimateExposure } from './exposure-estimate.js';
 export { type BridgingScores, scoreBridging } from './bridging.score.js';
