@@ -5,7 +5,7 @@
 // KAFKA_BROKERS=host:port uses an existing broker instead of starting one. Extra arguments go to
 // Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +22,9 @@ function run(command, commandArgs, env = process.env) {
 }
 
 /** Runs a command with its output kept, for printing once it is done. */
-function runCaptured(command, commandArgs) {
+function runCaptured(command, commandArgs, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn(command, commandArgs, { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -75,12 +75,17 @@ async function main() {
     delete env.KAFKA_BROKERS;
     if (args.length > 0) return (await jest(env, args)).code;
     // @NOTE The local Bluesky network loads a native addon (better-sqlite3) that aborts the process
-    // when a second Jest environment of the same process tears it down; each of those files gets a
-    // process of its own. Everything else shares one (chDB binds one data directory per process).
-    const runs = [
-      await jest(env, ['--testPathIgnorePatterns', ...ownProcess]),
-      ...(await sequence(ownProcess.map((file) => () => jest(env, [file])))),
-    ];
+    // when a second Jest environment of the same process tears it down; each file that starts it
+    // gets a process of its own. Everything else shares one (chDB binds one data directory per
+    // process). The two lanes run side by side: the network's files wait on its services for much
+    // of their time, so on 2 cores the lanes overlap instead of adding up. The second lane's output
+    // is printed when it ends, so the first lane's stays readable.
+    const ownProcess = networkSpecs();
+    const [shared, own] = await Promise.all([
+      jest(env, ['--testPathIgnorePatterns', ...ownProcess]),
+      sequence(ownProcess.map((file) => () => jest(env, [file], { captured: true }))),
+    ]);
+    const runs = [shared, ...own];
     const total = runs.reduce(
       (sum, run) => ({ passed: sum.passed + run.passed, failed: sum.failed + run.failed, skipped: sum.skipped + run.skipped }),
       { passed: 0, failed: 0, skipped: 0 },
@@ -113,8 +118,13 @@ async function javaProblem() {
   return undefined;
 }
 
-/** Test files that run in a Jest process of their own. */
-const ownProcess = ['test/e2e/appview.spec.ts', 'test/e2e/atproto-network.spec.ts'];
+/** Test files that start the local Bluesky network, each run in a Jest process of its own. */
+function networkSpecs() {
+  return readdirSync(path.join(root, 'test'), { recursive: true })
+    .map((file) => path.join('test', String(file)))
+    .filter((file) => file.endsWith('.spec.ts') && readFileSync(path.join(root, file), 'utf8').includes('startAtprotoNetwork('))
+    .sort();
+}
 
 async function sequence(steps) {
   const results = [];
@@ -122,10 +132,21 @@ async function sequence(steps) {
   return results;
 }
 
-/** One Jest process; resolves with its exit code and its counts (from Jest's JSON report). */
-async function jest(env, jestArgs) {
+/**
+ * One Jest process; resolves with its exit code and its counts (from Jest's JSON report). A
+ * captured run prints its output in one block when it ends.
+ */
+async function jest(env, jestArgs, { captured = false } = {}) {
   const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'cg-jest-')), 'report.json');
-  const code = await run(process.execPath, [bin('jest'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs], env);
+  const command = [bin('jest'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs];
+  let code;
+  if (captured) {
+    const result = await runCaptured(process.execPath, command, env);
+    console.log(`[test] ${jestArgs.join(' ')}\n${result.output}`);
+    code = result.code;
+  } else {
+    code = await run(process.execPath, command, env);
+  }
   try {
     const result = JSON.parse(readFileSync(report, 'utf8'));
     return { code, passed: result.numPassedTests, failed: result.numFailedTests, skipped: result.numPendingTests + result.numTodoTests };
