@@ -38,9 +38,19 @@ export class KafkaControlServer extends ServerKafka {
     const topics = [...this.messageHandlers.keys()];
     if (topics.length === 0) return;
     await consumer.subscribe({ topics: topics.map((topic) => topicPrefix + topic), fromBeginning: false });
+    // @NOTE The group starts at the newest offset once it has joined: waiting for the join here
+    // makes the process listen only once it receives every later announcement.
+    let joinedNow: () => void = () => undefined;
+    const joined = new Promise<void>((resolve) => (joinedNow = resolve));
+    const removeListener = consumer.on(consumer.events.GROUP_JOIN, () => joinedNow());
     await consumer.run({
       eachMessage: (payload) => this.handleMessage({ ...payload, topic: payload.topic.slice(topicPrefix.length) }),
     });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.control.sessionTimeoutMs)));
+    await Promise.race([joined, gaveUp]);
+    clearTimeout(timer);
+    removeListener();
   }
 }
 
