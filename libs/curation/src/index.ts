@@ -2,5 +2,3 @@ export { type CommunityDefinition, type Curation, type FeedDefinition, type Memb
 export { InvalidCurationError } from './curation.errors.js';
 export { loadCurationFile } from './curation.loader.js';
 export { CurationStore, type CurationSnapshot } from './curation.store.js';
-export { CurationModule } from './curation.module.js';
-export { CurationService } from './curation.service.js';

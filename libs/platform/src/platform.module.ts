@@ -28,6 +28,8 @@ import { Metrics } from './metrics.js';
 import { DEFAULT_HISTORY, PipelineHistory } from './pipeline-history.js';
 import { ReadinessService } from './readiness.js';
 import { createControlPlane, type ControlPlane } from './control-plane.js';
+import { CurationEventsController } from './curation-events.controller.js';
+import { CurationService } from './curation.service.js';
 import { APP_CONFIG, CLICKHOUSE, CONTROL_PLANE, LOGGER, MESSAGE_BUS } from './tokens.js';
 
 interface PlatformOptions {
@@ -131,9 +133,10 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
 }
 
 /**
- * Config, logger, message bus, ClickHouse, metrics (scraped on the ops port) and readiness for every
- * service in the process. The bus and the database are chosen by configuration (in-process or
- * Kafka; chDB or a server); nothing above this module knows which.
+ * Config, logger, message bus, ClickHouse, metrics (scraped on the ops port), readiness, the
+ * control plane and the curation in force for every service in the process. The bus and the
+ * database are chosen by configuration (in-process or Kafka; chDB or a server); nothing above this
+ * module knows which.
  */
 @Global()
 @Module({})
@@ -193,10 +196,12 @@ export class PlatformModule {
             });
           },
         },
+        CurationService,
         ReadinessService,
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, ReadinessService],
+      controllers: [CurationEventsController],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService],
     };
   }
 }

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { CurationModule } from '#lib/curation';
 import { APP_CONFIG, Metrics } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
@@ -30,7 +29,6 @@ const RATE_LIMITED_VIEWERS = 100_000;
 
 /** The XRPC surface Bluesky clients reach through the AppView. Needs `PlatformModule`. */
 @Module({
-  imports: [CurationModule],
   controllers: [
     GetFeedSkeletonController,
     DescribeFeedGeneratorController,

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { CurationService, type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
+import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
-import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
+import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankerState, type RankFn } from '#lib/rankings';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 

@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
-import { CurationModule } from '#lib/curation';
 import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
 @Module({
-  imports: [CurationModule],
   providers: [
     EventBatchConsumer,
     FeedbackBatchConsumer,

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { CurationService, type CommunityDefinition, type Curation, type FeedDefinition } from '#lib/curation';
+import type { CommunityDefinition, Curation, FeedDefinition } from '#lib/curation';
 import { atUri, Nsid, parseAtUri } from '#lib/domain';
-import { APP_CONFIG } from '#lib/platform';
+import { APP_CONFIG, CurationService } from '#lib/platform';
 
 /**
  * The feeds and communities curators defined, addressed by feed AT-URI: the curation in force in

@@ -3,16 +3,18 @@ import { lastValueFrom } from 'rxjs';
 import { CurationVersionRepository, type CurationSource } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { Topics, type CurationChangedV1 } from '#lib/contracts';
-import { APP_CONFIG, CONTROL_PLANE, LOGGER, Metrics, type ControlPlane, type Logger } from '#lib/platform';
-import type { InvalidCurationError } from './curation.errors.js';
-import { CurationStore, type CurationSnapshot } from './curation.store.js';
-import type { Curation } from './curation.types.js';
+import { CurationStore, type Curation, type CurationSnapshot, type InvalidCurationError } from '#lib/curation';
+import type { ControlPlane } from './control-plane.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { APP_CONFIG, CONTROL_PLANE, LOGGER } from './tokens.js';
 
 /** How often the curator file is looked at (one read; a text seen before costs nothing more). */
 const FILE_CHECK_MS = 1_000;
 
 /**
- * The curation in force in this process, the same in every role and replica. It starts from the
+ * The curation in force in this process, the same in every role and replica (the snapshot runs,
+ * the feeds served, readiness). It starts from the
  * newest version in ClickHouse (after importing the curator file if its text is new), writes
  * edits as new versions and announces each new version on the control plane; every process
  * applies an announced version within a second, and looks at the store every

@@ -1,8 +1,9 @@
 import { Controller, Inject } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { CurationChangedV1, Topics } from '#lib/contracts';
-import { LOGGER, type Logger } from '#lib/platform';
 import { CurationService } from './curation.service.js';
+import type { Logger } from './logger.js';
+import { LOGGER } from './tokens.js';
 
 /** Control-plane handlers: a curation version announced by any process is applied in this one. */
 @Controller()
