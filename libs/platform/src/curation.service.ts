@@ -100,6 +100,9 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
       if (imported) {
         this.apply(imported);
         await this.announce(imported);
+      } else if (changed) {
+        // Another replica imported this text first: take its version without waiting for the announcement.
+        await this.refresh();
       }
     })().finally(() => (this.checking = undefined));
     return this.checking;
