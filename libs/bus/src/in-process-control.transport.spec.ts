@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import { InProcessBus } from './in-process.bus.js';
-import { InProcessControlClient, InProcessControlContext, InProcessControlServer } from './in-process-control.transport.js';
+import { InProcessControlClient, type InProcessControlContext, InProcessControlServer } from './in-process-control.transport.js';
 
 const TOPIC = 'cg.control.test.v1';
 
