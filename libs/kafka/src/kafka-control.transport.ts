@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ClientKafka, ServerKafka, type KafkaOptions, type ReadPacket } from '@nestjs/microservices';
 import type { Consumer } from 'kafkajs';
 import { kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
+import { kafkaJsLogging } from './kafkajs.log.js';
 import { keyPartitioner } from './key.partitioner.js';
 
 /** Where the control plane's Kafka transport connects: the project's own Kafka settings. */
-export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | 'ssl' | 'sasl'> {
+export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | 'ssl' | 'sasl'>, Required<Pick<KafkaBusOptions, 'log' | 'logLevel'>> {
   clientId: string;
   /** `KAFKA_TOPIC_PREFIX`: put in front of every topic name on the broker, never seen by handlers. */
   topicPrefix: string;
@@ -14,7 +15,7 @@ export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | '
 
 function transportOptions(options: KafkaControlOptions): NonNullable<KafkaOptions['options']> {
   return {
-    client: { clientId: options.clientId, brokers: options.brokers, ...kafkaJsSecurity(options) },
+    client: { clientId: options.clientId, brokers: options.brokers, ...kafkaJsSecurity(options), ...kafkaJsLogging(options.logLevel, options.log) },
     // @NOTE A group of its own per process: every replica must see every control event, and
     // starts from the newest (what it missed before, it reads from the store at start-up).
     consumer: { groupId: `${options.clientId}-control-${randomUUID()}`, sessionTimeout: options.sessionTimeoutMs },

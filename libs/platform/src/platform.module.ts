@@ -170,7 +170,7 @@ export class PlatformModule {
             return client;
           },
         },
-        { provide: CONTROL_PLANE, useFactory: (bus: MessageBus) => createControlPlane(config, bus), inject: [MESSAGE_BUS] },
+        { provide: CONTROL_PLANE, useFactory: (bus: MessageBus) => createControlPlane(config, bus, logger), inject: [MESSAGE_BUS] },
         ...repositories.map((Repository) => ({
           provide: Repository,
           useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
