@@ -40,6 +40,8 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
   let context: BrowserContext;
   let page: Page;
 
+  /** The curation in force, as the admin API exports it. */
+  const exported = async () => (await fetch(`${running.url}/api/admin/curation/export`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
   const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage });
 
   beforeAll(async () => {
@@ -192,20 +194,23 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
 
     // A mistake is refused with the file's own message, and nothing is written.
     const fileBefore = await readFile(feedsFile, 'utf8');
+    const curationBefore = await exported();
     await page.getByLabel('Accounts (DIDs)').fill(`${alpha!.members.join('\n')}\nnot-a-did`);
     await page.getByRole('button', { name: 'Save community' }).click();
     const error = page.getByRole('alert');
     await error.waitFor();
     expect(await error.textContent()).toMatch(/^Not saved\. .*communities\.alpha\.members\.dids/);
-    expect(await readFile(feedsFile, 'utf8')).toBe(fileBefore);
+    expect(await exported()).toBe(curationBefore);
     await shot('community-validation-error');
 
     await page.getByLabel('Accounts (DIDs)').fill(alpha!.members.join('\n'));
     await page.getByLabel('Never members').fill(excluded);
     await page.getByRole('button', { name: 'Save community' }).click();
     await page.locator('#view').getByText('Saved community alpha.').waitFor();
-    expect(await readFile(feedsFile, 'utf8')).toContain(excluded);
-    expect(await readFile(feedsFile, 'utf8')).toContain('# Curated for the console test.');
+    // Saved as a new curation version in ClickHouse, comments kept; the curator file stays as it was.
+    expect(await exported()).toContain(excluded);
+    expect(await exported()).toContain('# Curated for the console test.');
+    expect(await readFile(feedsFile, 'utf8')).toBe(fileBefore);
     await shot('community-saved');
 
     await page.goto(`${running.url}/console#/feeds/alpha-new`);
@@ -238,9 +243,11 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await page.getByRole('button', { name: 'Save feed' }).click();
     await page.locator('#view').getByText('Saved feed alpha-new.').waitFor();
     expect(await page.getByRole('row', { name: /Alpha, latest/ }).textContent()).toContain('recent');
-    const file = await readFile(feedsFile, 'utf8');
-    expect(file).toMatch(/displayName: Alpha, latest/);
-    expect(file).toMatch(/includeReplies: true/);
+    const curation = await exported();
+    expect(curation).toMatch(/displayName: Alpha, latest/);
+    expect(curation).toMatch(/includeReplies: true/);
+    const history = await fetch(`${running.url}/api/admin/curation/versions?limit=1`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(((await history.json()) as { versions: { source: string }[] }).versions[0]!.source).toBe('console');
     await shot('feeds');
   });
 });

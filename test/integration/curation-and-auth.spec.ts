@@ -267,6 +267,8 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
         const { data } = await agent.app.bsky.feed.describeFeedGenerator();
         return data.feeds.some((entry) => entry.uri === feed('fixed'));
       });
+      const { versions } = (await (await admin('GET', 'curation/versions')).json()) as { versions: { source: string }[] };
+      expect(versions.map((version) => version.source)).toEqual(['file', 'file']);
     });
 
     it('lets curators edit feeds through the admin API, with the same validation', async () => {
@@ -279,7 +281,12 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       expect(created.status).toBe(200);
       const { data } = await agent.app.bsky.feed.describeFeedGenerator();
       expect(data.feeds.map((entry) => entry.uri)).toContain(feed('club-new'));
-      expect(await readFile(path.join(dir, 'feeds.yaml'), 'utf8')).toContain('club-new:');
+      // Kept in ClickHouse as a new version, comments and all; the curator file is left as it was.
+      const exported = await (await admin('GET', 'curation/export')).text();
+      expect(exported).toContain('club-new:');
+      expect(await readFile(path.join(dir, 'feeds.yaml'), 'utf8')).not.toContain('club-new:');
+      const { versions } = (await (await admin('GET', 'curation/versions')).json()) as { versions: { source: string }[] };
+      expect(versions[0]!.source).toBe('admin');
     });
   });
 

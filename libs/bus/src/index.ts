@@ -1,2 +1,3 @@
 export { InProcessBus } from './in-process.bus.js';
 export { PrefixedBus } from './prefixed.bus.js';
+export { InProcessControlClient, InProcessControlContext, InProcessControlServer } from './in-process-control.transport.js';

@@ -13,3 +13,4 @@ export {
   type SnapshotSummary,
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
+export { type CurationSource, type CurationVersion, CurationVersionRepository } from './curation-version.repository.js';

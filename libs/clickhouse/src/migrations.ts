@@ -181,6 +181,22 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.interactions MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY DELETE WHERE kind NOT IN ('like', 'repost', 'reply', 'quote')`,
     ],
   },
+  {
+    version: 7,
+    name: 'curation versions',
+    statements: [
+      // @NOTE The curation every role and replica applies: each version of the curator document as
+      // written (comments kept), appended and never changed; the newest is in force.
+      `CREATE TABLE IF NOT EXISTS {db}.curation_versions (
+        version UInt64,
+        hash String,
+        source LowCardinality(String),
+        yaml String,
+        created_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      ORDER BY version`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

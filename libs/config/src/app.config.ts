@@ -126,6 +126,12 @@ interface PublishingConfig {
   avatarFile: string | undefined;
 }
 
+/** The curation every role and replica applies: versioned in ClickHouse, the curator file as its seed. */
+interface CurationConfig {
+  /** Seconds between looks at the newest stored version: heals an announcement a process missed. */
+  pollSeconds: number;
+}
+
 export interface AppConfig {
   role: Role;
   logLevel: LogLevel;
@@ -137,6 +143,7 @@ export interface AppConfig {
   ingest: IngestConfig;
   scoring: ScoringConfig;
   feedGenerator: FeedGeneratorConfig;
+  curation: CurationConfig;
   publishing: PublishingConfig;
 }
 
@@ -259,6 +266,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ingest,
     scoring,
     feedGenerator,
+    curation: { pollSeconds: read.integer('CURATION_POLL_SECONDS', 30, { min: 1, max: 3_600 }) },
     publishing: {
       service: read.url('BSKY_SERVICE', 'https://bsky.social', ['http:', 'https:'])!,
       identifier: read.optionalString('BSKY_IDENTIFIER'),

@@ -26,3 +26,4 @@ export {
 } from './pipeline-event.js';
 export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
 export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';
+export { CurationChangedV1 } from './curation-changed.js';

@@ -9,6 +9,8 @@ export const Topics = {
   feedback: 'cg.feedback.v1',
   /** Messages that could not be decoded or applied; the reason travels in headers. */
   deadLetter: 'cg.dead-letter.v1',
+  /** Control plane: a new curation version was written; every process applies it. Schema: `CurationChangedV1`. */
+  curation: 'cg.curation.v1',
 } as const;
 
 /** Header names on dead-lettered messages. */

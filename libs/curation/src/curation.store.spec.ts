@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { applyMigrations, createClickHouseClient, CurationVersionRepository, type ClickHouseClient } from '#lib/clickhouse';
 import { InvalidCurationError } from './curation.errors.js';
 import { CurationStore } from './curation.store.js';
 
@@ -15,76 +16,93 @@ feeds:
     communities: [birders]
 `;
 
-describe('CurationStore', () => {
+describe('CurationStore: versions in ClickHouse, the curator file as their seed', () => {
+  const database = `curation_store_${process.pid}_${Date.now()}`;
+  let client: ClickHouseClient;
   let dir: string;
   let file: string;
+  let test = 0;
+  /** A database of its own per test, so each starts with no version stored. */
+  let versions: CurationVersionRepository;
+
+  beforeAll(() => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+  });
+  afterAll(() => client.close());
   beforeEach(async () => {
+    test += 1;
+    await applyMigrations(client, `${database}_${test}`);
+    versions = new CurationVersionRepository(client, `${database}_${test}`);
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
     file = path.join(dir, 'feeds.yaml');
     await writeFile(file, initial);
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}_${test}` });
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  it('edits one entry, keeps the comments, and refuses an edit that does not validate', async () => {
-    const store = new CurationStore(file);
-    await store.load();
-    await store.set(['feeds', 'birds-mixed'], { displayName: 'Birds, balanced', communities: ['birders'], ranking: 'balanced' });
-    const text = await readFile(file, 'utf8');
-    expect(text).toContain('# the founder');
+  it('imports the file on first start, once, and edits write new versions with the comments kept, never the file', async () => {
+    const store = new CurationStore(file, versions);
+    const { snapshot } = await store.load();
+    expect(snapshot).toMatchObject({ source: 'file', text: initial });
+    // A second process (or a restart) finds the file's text imported already.
+    await new CurationStore(file, versions).load();
+    expect(await versions.history(10)).toHaveLength(1);
+
+    await store.set(['feeds', 'birds-mixed'], { displayName: 'Birds, balanced', communities: ['birders'], ranking: 'balanced' }, 'admin');
     expect(store.snapshot!.curation.feeds.get('birds-mixed')!.ranking).toBe('balanced');
+    expect(store.snapshot!.text).toContain('# the founder');
+    expect(await readFile(file, 'utf8')).toBe(initial);
 
-    await expect(store.set(['feeds', 'broken'], { displayName: 'Broken', communities: ['nobody'] })).rejects.toThrow(InvalidCurationError);
-    expect(await readFile(file, 'utf8')).toBe(text);
+    await expect(store.set(['feeds', 'broken'], { displayName: 'Broken', communities: ['nobody'] }, 'admin')).rejects.toThrow(InvalidCurationError);
     expect(store.snapshot!.curation.feeds.has('broken')).toBe(false);
 
-    await store.set(['feeds', 'birds-mixed'], undefined);
+    await store.set(['feeds', 'birds-mixed'], undefined, 'console');
     expect(store.snapshot!.curation.feeds.has('birds-mixed')).toBe(false);
+    expect((await versions.history(10)).map((version) => version.source)).toEqual(['console', 'admin', 'file']);
+
+    // Another process takes the newest version, the edits included, without the file changing.
+    const other = new CurationStore(file, versions);
+    expect((await other.load()).snapshot.version).toBe(store.snapshot!.version);
+    const restarted = new CurationStore(file, versions);
+    await restarted.load();
+    await store.set(['feeds', 'birds-again'], { displayName: 'Birds again', communities: ['birders'] }, 'admin');
+    expect((await restarted.refresh()).changed).toBe(true);
+    expect(restarted.snapshot!.curation.feeds.has('birds-again')).toBe(true);
   });
 
-  it('refreshes to a valid file, and keeps the last good definitions through a mistake or a missing file', async () => {
-    const store = new CurationStore(file);
-    await expect(new CurationStore(path.join(dir, 'missing.yaml')).refresh()).rejects.toThrow(InvalidCurationError);
-    expect((await store.refresh()).snapshot.curation.feeds.has('birds')).toBe(true);
+  it('imports a changed file as a new version, and refuses one with a mistake, keeping the last good version', async () => {
+    const store = new CurationStore(file, versions);
+    await store.load();
+    expect(await store.importFile()).toEqual({ changed: false });
 
     await writeFile(file, initial.replace('communities: [birders]', 'communities: [nobody]'));
-    const broken = await store.refresh();
-    expect(broken.snapshot.curation.feeds.get('birds')!.communities).toEqual(['birders']);
-    expect(broken.rejected?.message).toContain('feeds.birds.communities');
+    const broken = await store.importFile();
+    expect(broken.rejected?.message).toMatch(/feeds\.yaml:9:\d+ feeds\.birds\.communities\.0: no community "nobody"/);
+    expect(await store.importFile()).toEqual({ changed: false });
+    expect(store.snapshot!.curation.feeds.get('birds')!.communities).toEqual(['birders']);
+    expect(await versions.history(10)).toHaveLength(1);
 
     await rm(file);
-    expect((await store.refresh()).rejected?.message).toContain('cannot be read');
+    expect((await store.importFile()).rejected?.message).toContain('cannot be read');
 
     await writeFile(file, initial.replace('displayName: Birds', 'displayName: Birds, newest'));
-    const fixed = await store.refresh();
-    expect(fixed.rejected).toBeUndefined();
-    expect(fixed.snapshot.curation.feeds.get('birds')!.displayName).toBe('Birds, newest');
+    const fixed = await store.importFile();
+    expect(fixed.imported?.source).toBe('file');
+    expect(store.snapshot!.curation.feeds.get('birds')!.displayName).toBe('Birds, newest');
+    expect(await versions.history(10)).toHaveLength(2);
   });
 
-  it('picks up a curator edit, and keeps the previous definitions when the edit has a mistake', async () => {
-    const store = new CurationStore(file);
-    await store.load();
-    const changes: string[][] = [];
-    const problems: string[] = [];
-    store.watch(20, (snapshot) => changes.push([...snapshot.curation.feeds.keys()]), (error) => problems.push(error.message));
-    try {
-      await writeFile(file, initial.replace('displayName: Birds', 'displayName: Birds!'));
-      await waitUntil(() => changes.length === 1);
-      expect(store.snapshot!.curation.feeds.get('birds')!.displayName).toBe('Birds!');
+  it('starts from the stored versions when the file has a mistake, and refuses to start with neither', async () => {
+    await writeFile(file, 'feeds: { birds: { displayName: Birds, communities: [nobody] } }\n');
+    await expect(new CurationStore(file, versions).load()).rejects.toThrow(InvalidCurationError);
 
-      await writeFile(file, initial.replace('communities: [birders]', 'communities: [fishers]'));
-      await waitUntil(() => problems.length === 1);
-      expect(problems[0]).toMatch(/feeds\.yaml:9:\d+ feeds\.birds\.communities\.0: no community "fishers"/);
-      expect(store.snapshot!.curation.feeds.get('birds')!.communities).toEqual(['birders']);
-    } finally {
-      store.stop();
-    }
+    await writeFile(file, initial);
+    await new CurationStore(file, versions).load();
+    await writeFile(file, 'feeds: { birds: { displayName: Birds, communities: [nobody] } }\n');
+    const started = await new CurationStore(file, versions).load();
+    expect(started.rejected?.message).toContain('feeds.birds.communities.0');
+    expect(started.snapshot.curation.feeds.get('birds')!.communities).toEqual(['birders']);
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

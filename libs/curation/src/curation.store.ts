@@ -1,105 +1,131 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import type { CurationSource, CurationVersion, CurationVersionRepository } from '#lib/clickhouse';
 import { InvalidCurationError } from './curation.errors.js';
 import { parseCuration } from './curation.loader.js';
 import type { Curation } from './curation.types.js';
 
-interface CurationSnapshot {
+export interface CurationSnapshot {
   curation: Curation;
-  /** Hash of the file text the curation was read from. */
-  version: string;
+  /** The stored version in force (see `curation_versions`). */
+  version: number;
+  /** SHA-256 of the text, 16 hex digits. */
+  hash: string;
+  source: CurationSource;
+  /** The curator document as written, comments and layout kept. */
   text: string;
 }
 
-const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+/** What looking at the newest stored version found. */
+export interface CurationRefresh {
+  snapshot: CurationSnapshot;
+  /** A newer version was taken. */
+  changed: boolean;
+  /** The newest version did not validate here: the last good one stays in force. */
+  rejected?: InvalidCurationError;
+}
+
+/** What looking at the curator file found. */
+export interface CurationFileImport {
+  /** The file's text differs from the last look (the first look counts as a change). */
+  changed: boolean;
+  /** The file's text became a new version. */
+  imported?: CurationSnapshot;
+  /** The file does not validate (or cannot be read): nothing was written. */
+  rejected?: InvalidCurationError;
+}
+
+export const curationHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** How problems in a stored version are named: a version is no longer a file on this machine. */
+const STORED = 'curation';
+
+const unreadable = (file: string, error: unknown) =>
+  new InvalidCurationError([{ file, line: 0, column: 0, field: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
 
 /**
- * The curator file as the source of truth: read, watched for changes (a curator edits it, or the
- * admin API writes it), and edited in place with comments and layout kept. A change that does not
- * validate is refused and the previous definitions stay in force.
+ * The curation, versioned in ClickHouse: the store every role and replica shares. The curator file
+ * is its seed: a file whose text was never imported becomes a new version (on first start, and
+ * whenever a curator changes it). Edits (admin API, console) write a new version, never the file,
+ * with comments and layout kept. A version that does not validate is refused at write; a reader
+ * that meets one anyway keeps the last good version.
  */
 export class CurationStore {
   private current?: CurationSnapshot;
-  private timer?: NodeJS.Timeout;
+  /** The file text last looked at, so an unchanged (or already refused) file costs one read. */
+  private fileHashSeen?: string;
   private writing = Promise.resolve();
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly versions: CurationVersionRepository,
+  ) {}
 
   get snapshot(): CurationSnapshot | undefined {
     return this.current;
   }
 
-  async load(): Promise<CurationSnapshot> {
+  /**
+   * Start-up: imports the curator file when its text is new, then takes the newest version. Throws
+   * `InvalidCurationError` only when no good version exists (an empty store and a bad file).
+   */
+  async load(): Promise<{ snapshot: CurationSnapshot; rejected?: InvalidCurationError }> {
+    const file = await this.importFile();
+    const stored = await this.versions.latest();
+    if (!stored && file.rejected) throw file.rejected;
+    const { snapshot, rejected } = await this.refresh();
+    return { snapshot, rejected: file.rejected ?? rejected };
+  }
+
+  /** Takes the newest stored version when it is newer than the one in force. */
+  async refresh(): Promise<CurationRefresh> {
+    const stored = await this.versions.latest();
+    if (!stored) throw new InvalidCurationError([{ file: STORED, line: 0, column: 0, field: '(document)', message: 'no version stored yet' }]);
+    if (this.current && stored.version <= this.current.version) return { snapshot: this.current, changed: false };
+    try {
+      return { snapshot: this.take(stored, parseCuration(stored.yaml, STORED)), changed: true };
+    } catch (error) {
+      if (!(error instanceof InvalidCurationError) || !this.current) throw error;
+      return { snapshot: this.current, changed: false, rejected: error };
+    }
+  }
+
+  /**
+   * Looks at the curator file: a text not looked at before that validates, and that is not the
+   * newest file import already (another replica got there first, or an earlier start), becomes a
+   * new version. Problems name the file's own lines.
+   */
+  async importFile(): Promise<CurationFileImport> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
     } catch (error) {
-      throw new InvalidCurationError([
-        { file: this.file, line: 0, column: 0, field: '(file)', message: `cannot be read: ${(error as Error).message}` },
-      ]);
+      const changed = this.fileHashSeen !== undefined;
+      this.fileHashSeen = undefined;
+      return { changed, rejected: unreadable(this.file, error) };
     }
-    this.current = { curation: parseCuration(text, this.file), version: hash(text), text };
-    return this.current;
-  }
-
-  /**
-   * Reads the file again for a reader that must keep working through a curator's mistake (the
-   * snapshot runs): a new valid version replaces the current one; a file that cannot be read or
-   * does not validate is returned as `rejected` while the last good version stays in force. Only
-   * when no version was ever good does it throw.
-   */
-  async refresh(): Promise<{ snapshot: CurationSnapshot; rejected?: InvalidCurationError }> {
+    const hash = curationHash(text);
+    if (hash === this.fileHashSeen) return { changed: false };
+    this.fileHashSeen = hash;
+    let curation: Curation;
     try {
-      const text = await readFile(this.file, 'utf8').catch((error: unknown) => {
-        throw new InvalidCurationError([
-          { file: this.file, line: 0, column: 0, field: '(file)', message: `cannot be read: ${(error as Error).message}` },
-        ]);
-      });
-      if (this.current && hash(text) === this.current.version) return { snapshot: this.current };
-      this.current = { curation: parseCuration(text, this.file), version: hash(text), text };
-      return { snapshot: this.current };
+      curation = parseCuration(text, this.file);
     } catch (error) {
-      if (!(error instanceof InvalidCurationError) || !this.current) throw error;
-      return { snapshot: this.current, rejected: error };
+      if (!(error instanceof InvalidCurationError)) throw error;
+      return { changed: true, rejected: error };
     }
+    if ((await this.versions.latest('file'))?.hash === hash) return { changed: true };
+    return { changed: true, imported: await this.write(async () => ({ text, curation }), 'file') };
   }
 
   /**
-   * Checks the file every `intervalMs`; a new valid version goes to `onChange`, an invalid one to
-   * `onInvalid` (once per version) while the previous definitions stay in force.
+   * Sets (or, with `undefined`, removes) one entry, e.g. `['feeds', 'climate']`, on the newest
+   * version; validates the whole result and writes it as a new version. Edits are serialised.
    */
-  watch(intervalMs: number, onChange: (snapshot: CurationSnapshot) => void, onInvalid: (error: InvalidCurationError) => void): void {
-    let rejected: string | undefined;
-    const check = async () => {
-      const text = await readFile(this.file, 'utf8').catch(() => undefined);
-      if (text === undefined || hash(text) === this.current?.version || hash(text) === rejected) return;
-      try {
-        this.current = { curation: parseCuration(text, this.file), version: hash(text), text };
-        rejected = undefined;
-        onChange(this.current);
-      } catch (error) {
-        if (!(error instanceof InvalidCurationError)) throw error;
-        rejected = hash(text);
-        onInvalid(error);
-      }
-    };
-    this.timer = setInterval(() => void check().catch(() => undefined), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  /**
-   * Sets (or, with `undefined`, removes) one entry, e.g. `['feeds', 'climate']`, validates the
-   * whole result and writes it atomically. Edits are serialised.
-   */
-  async set(pathInDocument: [section: 'communities' | 'feeds', id: string], value: unknown): Promise<CurationSnapshot> {
-    const run = this.writing.then(async () => {
-      const base = this.current ?? (await this.load());
+  async set(pathInDocument: [section: 'communities' | 'feeds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
+    return this.write(async () => {
+      const base = (await this.refresh()).snapshot;
       const doc = parseDocument(base.text);
       if (doc.contents === null) doc.contents = doc.createNode({}) as never;
       if (value === undefined) doc.deleteIn(pathInDocument);
@@ -108,18 +134,32 @@ export class CurationStore {
         doc.setIn(pathInDocument, doc.createNode(value));
       }
       const text = doc.toString();
-      const curation = parseCuration(text, this.file);
-      await mkdir(path.dirname(this.file), { recursive: true });
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      await writeFile(temporary, text);
-      await rename(temporary, this.file);
-      this.current = { curation, version: hash(text), text };
-      return this.current;
+      return { text, curation: parseCuration(text, STORED) };
+    }, source);
+  }
+
+  /** Versions newest first, without their text. */
+  history(limit: number): Promise<Omit<CurationVersion, 'yaml'>[]> {
+    return this.versions.history(limit);
+  }
+
+  /** Validates (in `build`, which throws `InvalidCurationError`) and appends, one write at a time. */
+  private write(build: () => Promise<{ text: string; curation: Curation }>, source: CurationSource): Promise<CurationSnapshot> {
+    const run = this.writing.then(async () => {
+      const { text, curation } = await build();
+      const stored = await this.versions.append(text, curationHash(text), source);
+      return this.take(stored, curation);
     });
     this.writing = run.then(
       () => undefined,
       () => undefined,
     );
     return run;
+  }
+
+  private take(stored: CurationVersion, curation: Curation): CurationSnapshot {
+    const snapshot = { curation, version: stored.version, hash: stored.hash, source: stored.source, text: stored.yaml };
+    if (!this.current || snapshot.version > this.current.version) this.current = snapshot;
+    return snapshot;
   }
 }

@@ -1,4 +1,4 @@
 export { type CommunityDefinition, type Curation, type FeedDefinition, type MemberSources, type Ranking } from './curation.types.js';
 export { InvalidCurationError } from './curation.errors.js';
 export { loadCurationFile } from './curation.loader.js';
-export { CurationStore } from './curation.store.js';
+export { CurationStore, type CurationSnapshot } from './curation.store.js';

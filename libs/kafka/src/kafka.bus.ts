@@ -1,5 +1,5 @@
 import kafkajs from 'kafkajs';
-import type { Admin, ITopicMetadata, Kafka as KafkaClient, LogEntry, Message, Producer, logLevel as KafkaJsLogLevel } from 'kafkajs';
+import type { Admin, ITopicMetadata, Kafka as KafkaClient, Message, Producer } from 'kafkajs';
 import {
   BusUnavailableError,
   type ConsumerLag,
@@ -18,11 +18,12 @@ import {
   type ResolvedKafkaBusOptions,
 } from './kafka.config.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
+import { isLogged, kafkaJsLogging } from './kafkajs.log.js';
 import { keyHash, keyPartitioner } from './key.partitioner.js';
 import { KafkaSubscription } from './kafka.subscription.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
-const { Kafka, CompressionTypes, logLevel: KafkaJsLevels } = kafkajs;
+const { Kafka, CompressionTypes } = kafkajs;
 
 interface PartitionLag {
   partition: number;
@@ -30,19 +31,6 @@ interface PartitionLag {
   lag: number;
 }
 
-const LEVEL_NAMES = new Map<KafkaJsLogLevel, KafkaLogLevel>([
-  [KafkaJsLevels.ERROR, 'error'],
-  [KafkaJsLevels.WARN, 'warn'],
-  [KafkaJsLevels.INFO, 'info'],
-  [KafkaJsLevels.DEBUG, 'debug'],
-]);
-const LEVEL_ORDER: KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
-const LEVEL_VALUES: Record<KafkaLogLevel, KafkaJsLogLevel> = {
-  error: KafkaJsLevels.ERROR,
-  warn: KafkaJsLevels.WARN,
-  info: KafkaJsLevels.INFO,
-  debug: KafkaJsLevels.DEBUG,
-};
 
 // Backoff between whole attempts (a publish, creating topics); all of them together are bounded by
 // `publishTimeoutMs` and `ensureTopicsTimeoutMs`.
@@ -87,19 +75,7 @@ export class KafkaBus implements MessageBus {
       requestTimeout: this.options.requestTimeoutMs,
       enforceRequestTimeout: true,
       retry: CLIENT_RETRY,
-      // One level lower than asked, as some kafkajs lines are re-levelled below.
-      logLevel: LEVEL_VALUES[this.options.logLevel === 'error' ? 'warn' : this.options.logLevel],
-      logCreator: () => (entry: LogEntry) => {
-        const { message, timestamp: _timestamp, logger: _logger, ...extra } = entry.log as LogEntry['log'] & {
-          logger?: unknown;
-        };
-        // @NOTE: the producer's retries are bounded on purpose (a publish must fail within
-        // `publishTimeoutMs`); sequence numbers still de-duplicate the retries kafkajs does make.
-        if (message.startsWith('Limiting retries for the idempotent producer')) return;
-        const level = kafkaJsLevel(entry.level, entry.namespace, message);
-        if (LEVEL_ORDER.indexOf(level) > LEVEL_ORDER.indexOf(this.options.logLevel)) return;
-        log(level, message, { namespace: entry.namespace, ...extra });
-      },
+      ...kafkaJsLogging(this.options.logLevel, log),
     });
   }
 
@@ -370,24 +346,9 @@ export class KafkaBus implements MessageBus {
   }
 
   private log(level: KafkaLogLevel, message: string, extra: Record<string, unknown> = {}): void {
-    if (LEVEL_ORDER.indexOf(level) > LEVEL_ORDER.indexOf(this.options.logLevel)) return;
+    if (!isLogged(level, this.options.logLevel)) return;
     this.options.log(level, message, { namespace: 'KafkaBus', ...extra });
   }
-}
-
-/**
- * kafkajs logs every error response at ERROR, including the ones it handles as routine (a group
- * rebalancing, a coordinator still loading) and each failed connection attempt it will retry.
- * Routine responses become debug and connection trouble a warning; failures that matter reach the
- * caller as rejected operations (or the bus's own error lines).
- */
-function kafkaJsLevel(level: KafkaJsLogLevel, namespace: string, message: string): KafkaLogLevel {
-  const name = LEVEL_NAMES.get(level) ?? 'info';
-  if (name !== 'error') return name;
-  // `BrokerPool` repeats each failed connection attempt as a warning.
-  if (namespace === 'Connection' && (message.startsWith('Response ') || message.startsWith('Connection error'))) return 'debug';
-  if (namespace === 'Connection' || namespace === 'BrokerPool') return 'warn';
-  return name;
 }
 
 /** Errors worth another publish attempt: connection trouble and retriable broker answers. */

@@ -1,4 +1,6 @@
-export { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
+export { APP_CONFIG, CLICKHOUSE, CONTROL_PLANE, LOGGER, MESSAGE_BUS } from './tokens.js';
+export { type ControlPlane } from './control-plane.js';
+export { CurationService } from './curation.service.js';
 export { createLogger, type Logger, NestPinoLogger } from './logger.js';
 export { Metrics, secondsBehind } from './metrics.js';
 export { observeHttpRequests, scoringConsumerGroups } from './instrumentation.js';

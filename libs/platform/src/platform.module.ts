@@ -12,6 +12,7 @@ import {
   applyMigrations,
   CommunityRepository,
   createClickHouseClient,
+  CurationVersionRepository,
   EventRepository,
   FeedbackRepository,
   PostRepository,
@@ -26,7 +27,10 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { DEFAULT_HISTORY, PipelineHistory } from './pipeline-history.js';
 import { ReadinessService } from './readiness.js';
-import { APP_CONFIG, CLICKHOUSE, LOGGER, MESSAGE_BUS } from './tokens.js';
+import { createControlPlane, type ControlPlane } from './control-plane.js';
+import { CurationEventsController } from './curation-events.controller.js';
+import { CurationService } from './curation.service.js';
+import { APP_CONFIG, CLICKHOUSE, CONTROL_PLANE, LOGGER, MESSAGE_BUS } from './tokens.js';
 
 interface PlatformOptions {
   config: AppConfig;
@@ -36,11 +40,13 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, CurationVersionRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {
-    return new InProcessBus({ retainedTopics: [Topics.deadLetter], maxQueued: config.inProcessBus.maxQueued });
+    // Control events acknowledge at once while no process listens (during start-up, before the
+    // control plane is connected): each process reads the newest curation itself when it starts.
+    return new InProcessBus({ retainedTopics: [Topics.deadLetter, Topics.curation], maxQueued: config.inProcessBus.maxQueued });
   }
   // Loaded only in scaled mode, so the embedded process never loads the Kafka client.
   const { KafkaBus } = await import('#lib/kafka');
@@ -69,6 +75,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(CLICKHOUSE) private readonly clickhouse: ClickHouseClient,
+    @Inject(CONTROL_PLANE) private readonly controlPlane: ControlPlane,
     private readonly metrics: Metrics,
     private readonly readiness: ReadinessService,
     private readonly history: PipelineHistory,
@@ -119,15 +126,17 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.controlPlane.client.close();
     await this.bus.close();
     await this.clickhouse.close();
   }
 }
 
 /**
- * Config, logger, message bus, ClickHouse, metrics (scraped on the ops port) and readiness for every
- * service in the process. The bus and the database are chosen by configuration (in-process or
- * Kafka; chDB or a server); nothing above this module knows which.
+ * Config, logger, message bus, ClickHouse, metrics (scraped on the ops port), readiness, the
+ * control plane and the curation in force for every service in the process. The bus and the
+ * database are chosen by configuration (in-process or Kafka; chDB or a server); nothing above this
+ * module knows which.
  */
 @Global()
 @Module({})
@@ -161,6 +170,7 @@ export class PlatformModule {
             return client;
           },
         },
+        { provide: CONTROL_PLANE, useFactory: (bus: MessageBus) => createControlPlane(config, bus, logger), inject: [MESSAGE_BUS] },
         ...repositories.map((Repository) => ({
           provide: Repository,
           useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
@@ -186,10 +196,12 @@ export class PlatformModule {
             });
           },
         },
+        CurationService,
         ReadinessService,
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, ReadinessService],
+      controllers: [CurationEventsController],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService],
     };
   }
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { EventRepository, ScoreRepository, SnapshotSummary } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
+import { loadCurationFile, type Curation } from '#lib/curation';
 import type { MessageBus } from '#lib/contracts';
 import type { Logger } from './logger.js';
 import { ReadinessService } from './readiness.js';
@@ -14,6 +15,8 @@ const ranked = `at://${publisher}/app.bsky.feed.generator/common`;
 describe('ReadinessService', () => {
   let dir: string;
   let feedsFile: string;
+  /** The curation in force, as the curation service would hold it. */
+  let curation: Curation;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-readiness-'));
@@ -29,6 +32,7 @@ describe('ReadinessService', () => {
         '  common: { displayName: Common, communities: [a, b], ranking: bridging }',
       ].join('\n'),
     );
+    curation = await loadCurationFile(feedsFile);
   });
 
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -49,6 +53,7 @@ describe('ReadinessService', () => {
           return snapshots.filter((snapshot) => feeds.includes(snapshot.feed));
         },
       } as unknown as ScoreRepository,
+      { current: curation },
       { warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ ...fields, msg }), info: () => undefined } as unknown as Logger,
     );
   }

@@ -2,8 +2,8 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
-import { loadCurationFile } from '#lib/curation';
 import { atUri, Nsid } from '#lib/domain';
+import { CurationService } from './curation.service.js';
 import type { Logger } from './logger.js';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS } from './tokens.js';
 
@@ -11,8 +11,6 @@ import { APP_CONFIG, LOGGER, MESSAGE_BUS } from './tokens.js';
 const PING_TIMEOUT_MS = 3_000;
 /** Readiness is computed at most this often; probes, scrapes and the console share the answer. */
 const CACHE_MS = 1_000;
-/** The curator file is re-read at most this often to learn which feeds are ranked. */
-const CURATION_TTL_MS = 5_000;
 /** Added to three scoring intervals before a snapshot counts as stale. */
 const STALE_MARGIN_SECONDS = 60;
 
@@ -79,7 +77,6 @@ const withTimeout = <T>(promise: Promise<T>, fallback: T, ms = PING_TIMEOUT_MS):
 export class ReadinessService {
   private readonly startedAt = Date.now();
   private cached?: { at: number; report: Promise<ReadinessReport> };
-  private curation?: { at: number; ranked: { shortname: string; uri: string }[] };
   /** Feeds last seen stale, so that the warning is logged when a feed turns stale, not on every check. */
   private readonly staleFeeds = new Set<string>();
 
@@ -88,6 +85,7 @@ export class ReadinessService {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly events: EventRepository,
     private readonly scores: ScoreRepository,
+    @Inject(CurationService) private readonly curation: Pick<CurationService, 'current'>,
     @Optional() @Inject(LOGGER) private readonly logger?: Logger,
   ) {}
 
@@ -115,7 +113,7 @@ export class ReadinessService {
 
   /** Age of every ranked feed's newest snapshot, read from the store (a few rows per feed). */
   async freshness(nowMs = Date.now()): Promise<FeedFreshness[]> {
-    const ranked = await this.rankedFeeds();
+    const ranked = this.rankedFeeds();
     if (ranked.length === 0) return [];
     const summaries = new Map((await this.scores.latestSnapshots(ranked.map((feed) => feed.uri))).map((row) => [row.feed, row]));
     return ranked.map(({ shortname, uri }) => {
@@ -189,19 +187,11 @@ export class ReadinessService {
     return { applies: true, stale: ageSeconds > staleAfterSeconds, gatesReadiness, ageSeconds, staleAfterSeconds, feeds };
   }
 
-  /** Ranked feeds of the curator file; the last good reading stays when the file is being fixed. */
-  private async rankedFeeds(): Promise<{ shortname: string; uri: string }[]> {
-    const now = Date.now();
-    if (this.curation && now - this.curation.at < CURATION_TTL_MS) return this.curation.ranked;
-    try {
-      const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
-      const ranked = [...curation.feeds.values()]
-        .filter((feed) => feed.ranking !== 'recent')
-        .map((feed) => ({ shortname: feed.shortname, uri: atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname) }));
-      this.curation = { at: now, ranked };
-    } catch {
-      this.curation = { at: now, ranked: this.curation?.ranked ?? [] };
-    }
-    return this.curation.ranked;
+  /** Ranked feeds of the curation in force. */
+  private rankedFeeds(): { shortname: string; uri: string }[] {
+    return [...this.curation.current.feeds.values()]
+      .filter((feed) => feed.ranking !== 'recent')
+      .map((feed) => ({ shortname: feed.shortname, uri: atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname) }));
   }
+
 }

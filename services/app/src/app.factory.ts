@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
-import { createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type Logger } from '#lib/platform';
+import { CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type ControlPlane, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
 import { AppModule } from './app.module.js';
@@ -30,6 +30,9 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger: nestLogger });
   observeHttpRequests(adapter.getInstance(), logger, app.get(Metrics));
   app.useGlobalFilters(new XrpcExceptionFilter(logger.child({ component: 'xrpc' }), [feedGeneratorErrors]));
+  // The control plane's `@EventPattern` handlers (curation changes) listen before the port opens.
+  app.connectMicroservice({ strategy: app.get<ControlPlane>(CONTROL_PLANE).server });
+  await app.startAllMicroservices();
   await app.listen(config.http.port, config.http.bindHost);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, Headers, HttpCode, Param, Put, Query, UseGuards } from '@nestjs/common';
+import type { CurationSource } from '#lib/clickhouse';
 import type { CommunityDefinition, FeedDefinition } from '#lib/curation';
 import { AdminGuard } from './admin.guard.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
@@ -10,11 +11,14 @@ type FeedInput = Partial<Omit<FeedDefinition, 'shortname'>>;
 
 const communityView = (community: CommunityDefinition) => ({ ...community });
 const feedView = (registry: FeedRegistry, feed: FeedDefinition) => ({ ...feed, uri: registry.uriOf(feed) });
+/** The console sends `x-cg-client: console`; anything else is an admin API client. */
+const sourceOf = (client: string | undefined): CurationSource => (client === 'console' ? 'console' : 'admin');
+const HISTORY_MAX = 1_000;
 
 /**
- * The admin API: curators edit communities and feeds without touching the file by hand. Edits go
- * through the same validation as the file and are written to it (comments kept); every process
- * that follows the file picks them up.
+ * The admin API: curators edit communities and feeds without touching the file. Edits go through
+ * the same validation as the file and are written as a new curation version to ClickHouse
+ * (comments kept), never to the file; every process and replica applies it within seconds.
  */
 @Controller('api/admin')
 @UseGuards(AdminGuard)
@@ -27,12 +31,30 @@ export class AdminController {
   @Get('curation')
   curation() {
     const { communities, feeds } = this.registry.current;
+    const snapshot = this.registry.curation.snapshot;
     return {
-      file: this.registry.store.file,
+      file: this.registry.curation.store.file,
+      version: snapshot?.version ?? null,
+      source: snapshot?.source ?? null,
       lastProblem: this.registry.lastProblem ?? null,
       communities: [...communities.values()].map(communityView),
       feeds: [...feeds.values()].map((feed) => feedView(this.registry, feed)),
     };
+  }
+
+  /** The curation in force as the curator document (YAML, comments kept): a file to keep or to seed another deployment. */
+  @Get('curation/export')
+  @Header('content-type', 'application/yaml; charset=utf-8')
+  export() {
+    return this.registry.curation.snapshot?.text ?? '';
+  }
+
+  /** Every version kept, newest first: when, from where, and its hash. */
+  @Get('curation/versions')
+  async versions(@Query('limit') text?: string) {
+    const limit = text === undefined ? 100 : Number(text);
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX) throw new InvalidRequestError(`limit must be an integer from 1 to ${HISTORY_MAX}`);
+    return { versions: await this.registry.curation.store.history(limit) };
   }
 
   @Get('communities/:id/members')
@@ -43,35 +65,32 @@ export class AdminController {
   }
 
   @Put('communities/:id')
-  async putCommunity(@Param('id') id: string, @Body() body: CommunityInput) {
+  async putCommunity(@Param('id') id: string, @Body() body: CommunityInput, @Headers('x-cg-client') client?: string) {
     const { name, description, members, allowSelfEnrolment } = body ?? {};
-    const snapshot = await this.registry.store.set(['communities', id], withoutUndefined({ name, description, members, allowSelfEnrolment }));
-    this.registry.replace(snapshot.curation);
+    const value = withoutUndefined({ name, description, members, allowSelfEnrolment });
+    const snapshot = await this.registry.curation.edit(['communities', id], value, sourceOf(client));
     return communityView(snapshot.curation.communities.get(id)!);
   }
 
   @Delete('communities/:id')
   @HttpCode(200)
-  async deleteCommunity(@Param('id') id: string) {
-    this.registry.replace((await this.registry.store.set(['communities', id], undefined)).curation);
+  async deleteCommunity(@Param('id') id: string, @Headers('x-cg-client') client?: string) {
+    await this.registry.curation.edit(['communities', id], undefined, sourceOf(client));
     return {};
   }
 
   @Put('feeds/:shortname')
-  async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput) {
+  async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput, @Headers('x-cg-client') client?: string) {
     const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance } = body ?? {};
-    const snapshot = await this.registry.store.set(
-      ['feeds', shortname],
-      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance }),
-    );
-    this.registry.replace(snapshot.curation);
+    const value = withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance });
+    const snapshot = await this.registry.curation.edit(['feeds', shortname], value, sourceOf(client));
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
   }
 
   @Delete('feeds/:shortname')
   @HttpCode(200)
-  async deleteFeed(@Param('shortname') shortname: string) {
-    this.registry.replace((await this.registry.store.set(['feeds', shortname], undefined)).curation);
+  async deleteFeed(@Param('shortname') shortname: string, @Headers('x-cg-client') client?: string) {
+    await this.registry.curation.edit(['feeds', shortname], undefined, sourceOf(client));
     return {};
   }
 }

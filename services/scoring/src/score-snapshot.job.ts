@@ -1,10 +1,10 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { CurationStore, type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
+import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
-import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
+import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankerState, type RankFn } from '#lib/rankings';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
@@ -40,6 +40,7 @@ export class SnapshotStats {
  * @NOTE A curator file with a mistake never stops the runs: they keep the last good definitions
  * (as the feed generator does), report the rejected file once per version (an error log with
  * every problem's file, line and field) and hold `cg_curation_invalid` at 1 until it is fixed.
+ * Each run takes the curation in force (`CurationService`), after one look at the curator file.
  */
 @Injectable()
 export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -54,7 +55,6 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly stopCollecting: () => void;
-  private readonly curation: CurationStore;
   /** The rejected file's problems last reported, so that one mistake is logged once. */
   private reportedProblem?: string;
 
@@ -63,11 +63,11 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly scores: ScoreRepository,
     private readonly communities: CommunityRepository,
     private readonly handles: VerifiedHandleResolver,
+    private readonly curation: CurationService,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
   ) {
     this.log = logger.child({ component: 'scoring' });
-    this.curation = new CurationStore(config.feedGenerator.feedsFile);
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
   }
 
@@ -116,19 +116,19 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return runs;
   }
 
-  /** The curator file's definitions, or the last good ones while the file has a mistake. */
+  /** The curation in force: the last good definitions while the curator file has a mistake. */
   private async currentCuration(): Promise<Curation> {
-    const { snapshot, rejected } = await this.curation.refresh();
-    this.metrics.curationInvalid.set(rejected ? 1 : 0);
+    await this.curation.checkFile();
+    const rejected = this.curation.fileRejected;
     if (!rejected) this.reportedProblem = undefined;
     else if (rejected.message !== this.reportedProblem) {
       this.reportedProblem = rejected.message;
       this.log.error(
-        { file: this.curation.file, problems: rejected.problems, version: snapshot.version },
+        { file: this.curation.store.file, problems: rejected.problems, version: this.curation.snapshot?.version },
         'curator file rejected; snapshots continue with the last good definitions',
       );
     }
-    return snapshot.curation;
+    return this.curation.current;
   }
 
   /** A community's members now; its handles count once verified (see VerifiedHandleResolver). */
