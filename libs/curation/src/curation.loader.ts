@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z, ZodTypeAny } from 'zod';
 import { InvalidCurationError, type CurationProblem } from './curation.errors.js';
+import { digestSchema } from './digest.schema.js';
 import {
   Rankings,
   type CommunityDefinition,
@@ -90,6 +92,14 @@ class Checker {
     }) as string[];
   }
 
+  /** A section declared as a zod schema: its value, or undefined with each issue reported at its field. */
+  schema<S extends ZodTypeAny>(schema: S, value: unknown, path: (string | number)[]): z.output<S> | undefined {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) this.problem([...path, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], issue.message);
+    return undefined;
+  }
+
   unknownKeys(value: Record<string, unknown>, path: (string | number)[], known: readonly string[]): void {
     for (const key of Object.keys(value)) {
       if (!known.includes(key)) this.problem([...path, key], `unknown field (known: ${known.join(', ')})`);
@@ -111,6 +121,7 @@ const feedKeys = [
   'windowHours',
   'halfLifeHours',
   'balance',
+  'digest',
 ] as const;
 
 function checkMembers(check: Checker, value: unknown, path: (string | number)[]): MemberSources {
@@ -179,6 +190,9 @@ export function parseCuration(text: string, file: string): Curation {
         Object.entries(shares).map(([side, share]) => [side, check.positive(share, [...path, 'balance', side], 1)]),
       );
     }
+    const digest = feed.digest === undefined ? undefined : check.schema(digestSchema, feed.digest, [...path, 'digest']);
+    if (ranking === 'digest' && feed.digest === undefined) check.problem([...path, 'digest'], 'a digest feed needs a digest section (cadence, size, base)');
+    if (ranking !== 'digest' && feed.digest !== undefined) check.problem([...path, 'digest'], 'only a feed with ranking: digest has a digest section');
     const membersOnly = check.flag(feed.membersOnly, [...path, 'membersOnly'], false);
     if (membersOnly) {
       // @NOTE A members-only feed keeps a community's context inside it; over a source anyone can
@@ -206,6 +220,7 @@ export function parseCuration(text: string, file: string): Curation {
       windowHours: check.positive(feed.windowHours, [...path, 'windowHours'], 72),
       halfLifeHours: check.positive(feed.halfLifeHours, [...path, 'halfLifeHours'], 12),
       balance,
+      ...(digest && { digest }),
     });
   }
   if (check.problems.length > 0) throw new InvalidCurationError(check.problems);

@@ -59,10 +59,10 @@ export class AdminController {
 
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput) {
-    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance } = body ?? {};
+    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest } = body ?? {};
     const snapshot = await this.registry.store.set(
       ['feeds', shortname],
-      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance }),
+      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest }),
     );
     this.registry.replace(snapshot.curation);
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);

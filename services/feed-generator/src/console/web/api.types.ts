@@ -6,7 +6,7 @@
  * fits these shapes, so the two cannot drift apart silently.
  */
 
-export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced';
+export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest';
 
 export interface PipelineSample {
   at: number;
