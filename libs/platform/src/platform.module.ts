@@ -12,6 +12,7 @@ import {
   applyMigrations,
   CommunityRepository,
   createClickHouseClient,
+  EditionRepository,
   EventRepository,
   FeedbackRepository,
   PostRepository,
@@ -36,7 +37,7 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, EditionRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {
