@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { EditionRepository } from '#lib/clickhouse';
+import { EditionRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import { nextCadencePoint } from '#lib/rankings';
@@ -13,11 +13,13 @@ import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 export interface EditionPost {
   rank: number;
   uri: string;
+  /** The post's text while it is live in the store; null once deleted or never stored. */
+  text: string | null;
   score: number;
   feedContext: string;
   /** Provenance: the communities or opinion groups that approve it, and where it divides. */
-  supportedBy: unknown;
-  divisiveIn: unknown;
+  supportedBy: string[];
+  divisiveIn: string[];
 }
 
 export interface EditionView {
@@ -47,6 +49,7 @@ export class EditionsController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: FeedRegistry,
     private readonly store: EditionRepository,
+    private readonly posts: PostRepository,
   ) {}
 
   @Get(':shortname/editions')
@@ -61,21 +64,22 @@ export class EditionsController {
     const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 10 });
     const uri = this.registry.uriOf(feed);
     const summaries = await this.store.list(uri, limit);
-    const editions = await Promise.all(
-      summaries.map(async (summary) => ({
-        edition: summary.edition,
-        at: new Date(summary.edition).toISOString(),
-        frozenAt: new Date(summary.frozenAtMs).toISOString(),
-        posts: (await this.store.items(uri, summary)).map((item) => ({
-          rank: item.rank,
-          uri: item.uri,
-          score: item.score,
-          feedContext: item.feedContext,
-          supportedBy: item.components.supportedBy ?? [],
-          divisiveIn: item.components.divisiveIn ?? [],
-        })),
+    const items = await Promise.all(summaries.map((summary) => this.store.items(uri, summary)));
+    const texts = await this.posts.summaries(items.flat().map((item) => item.uri));
+    const editions = summaries.map((summary, index) => ({
+      edition: summary.edition,
+      at: new Date(summary.edition).toISOString(),
+      frozenAt: new Date(summary.frozenAtMs).toISOString(),
+      posts: (items[index] ?? []).map((item) => ({
+        rank: item.rank,
+        uri: item.uri,
+        text: texts.get(item.uri)?.text ?? null,
+        score: item.score,
+        feedContext: item.feedContext,
+        supportedBy: names(item.components.supportedBy),
+        divisiveIn: names(item.components.divisiveIn),
       })),
-    );
+    }));
     return {
       feed: uri,
       cadence: { cadence: digest.cadence, ...(digest.day && { day: digest.day }), at: digest.at, timeZone: digest.timeZone, size: digest.size, base: digest.base },
@@ -85,3 +89,5 @@ export class EditionsController {
     };
   }
 }
+
+const names = (value: unknown): string[] => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []);

@@ -5,6 +5,7 @@ import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AdminController } from '../admin.controller.js';
+import type { EditionsView } from '../editions.controller.js';
 import type { Explanation } from '../explanation.service.js';
 import type { ConsoleOverview } from './console-api.controller.js';
 import { ASSETS_PATH, loadConsoleAssets, type ConsoleAssets } from './console-assets.js';
@@ -115,9 +116,10 @@ describe('console assets', () => {
       Fits<Awaited<ReturnType<AdminController['communityMembers']>>, Browser.CommunityMembers>,
       Fits<FeedPreview, Browser.FeedPreview>,
       Fits<Explanation, Browser.Explanation>,
+      Fits<EditionsView, Browser.Editions>,
     ];
-    const checked: Checked['length'] = 5;
-    expect(checked).toBe(5);
+    const checked: Checked['length'] = 6;
+    expect(checked).toBe(6);
   });
 
   it('reads the provenance feedContext, and nothing that is not one', () => {

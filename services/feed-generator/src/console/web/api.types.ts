@@ -116,6 +116,23 @@ export interface Explanation {
   reason?: string;
 }
 
+export interface EditionPost {
+  rank: number;
+  uri: string;
+  text: string | null;
+  score: number;
+  supportedBy: string[];
+  divisiveIn: string[];
+}
+
+/** GET /api/feeds/<name>/editions: a digest feed's editions, newest first. */
+export interface Editions {
+  cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
+  nextEditionAt: string;
+  endCard: string | null;
+  editions: { edition: number; at: string; frozenAt: string; posts: EditionPost[] }[];
+}
+
 /** What PUT /api/admin/communities/<id> takes. */
 export interface CommunityInput {
   name?: string;
