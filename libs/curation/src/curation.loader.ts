@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z, ZodTypeAny } from 'zod';
 import { InvalidCurationError, type CurationProblem } from './curation.errors.js';
+import { deliberationSchema } from './deliberation.schema.js';
 import { digestSchema } from './digest.schema.js';
 import {
   Rankings,
@@ -122,6 +123,7 @@ const feedKeys = [
   'halfLifeHours',
   'balance',
   'digest',
+  'deliberation',
 ] as const;
 
 function checkMembers(check: Checker, value: unknown, path: (string | number)[]): MemberSources {
@@ -139,6 +141,22 @@ function checkMembers(check: Checker, value: unknown, path: (string | number)[])
   const sourceCount = memberKeys.filter((key) => key !== 'exclude').reduce((sum, key) => sum + sources[key].length, 0);
   if (sourceCount === 0) check.problem(path, 'a community needs at least one member source (dids, handles, lists, …)');
   return sources;
+}
+
+/** A feed section that belongs to one ranking (`digest`, `deliberation`): required on it, refused on any other. */
+function rankingSection<S extends ZodTypeAny>(
+  check: Checker,
+  feed: Record<string, unknown>,
+  path: (string | number)[],
+  ranking: Ranking,
+  key: Ranking & ('digest' | 'deliberation'),
+  schema: S,
+  needs: string,
+): z.output<S> | undefined {
+  const value = feed[key];
+  if (ranking === key && value === undefined) check.problem([...path, key], `a ${key} feed needs a ${key} section (${needs})`);
+  if (ranking !== key && value !== undefined) check.problem([...path, key], `only a feed with ranking: ${key} has a ${key} section`);
+  return value === undefined ? undefined : check.schema(schema, value, [...path, key]);
 }
 
 /** Parses and validates curator YAML (or JSON, which is YAML). Throws `InvalidCurationError`. */
@@ -190,9 +208,8 @@ export function parseCuration(text: string, file: string): Curation {
         Object.entries(shares).map(([side, share]) => [side, check.positive(share, [...path, 'balance', side], 1)]),
       );
     }
-    const digest = feed.digest === undefined ? undefined : check.schema(digestSchema, feed.digest, [...path, 'digest']);
-    if (ranking === 'digest' && feed.digest === undefined) check.problem([...path, 'digest'], 'a digest feed needs a digest section (cadence, size, base)');
-    if (ranking !== 'digest' && feed.digest !== undefined) check.problem([...path, 'digest'], 'only a feed with ranking: digest has a digest section');
+    const digest = rankingSection(check, feed, path, ranking, 'digest', digestSchema, 'cadence, size, base');
+    const deliberation = rankingSection(check, feed, path, ranking, 'deliberation', deliberationSchema, 'root or hashtag');
     const membersOnly = check.flag(feed.membersOnly, [...path, 'membersOnly'], false);
     if (membersOnly) {
       // @NOTE A members-only feed keeps a community's context inside it; over a source anyone can
@@ -221,6 +238,7 @@ export function parseCuration(text: string, file: string): Curation {
       halfLifeHours: check.positive(feed.halfLifeHours, [...path, 'halfLifeHours'], 12),
       balance,
       ...(digest && { digest }),
+      ...(deliberation && { deliberation }),
     });
   }
   if (check.problems.length > 0) throw new InvalidCurationError(check.problems);

@@ -1,8 +1,9 @@
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
+import type { DeliberationDefinition } from './deliberation.schema.js';
 import type { DigestDefinition } from './digest.schema.js';
 
-export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced', 'digest'] as const;
+export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced', 'digest', 'deliberation'] as const;
 export type Ranking = (typeof Rankings)[number];
 
 export interface MemberSources {
@@ -58,6 +59,8 @@ export interface FeedDefinition {
   balance: 'equal' | Record<string, number>;
   /** Cadence, size, base ranking and end card of a `digest` feed (required there, refused elsewhere). */
   digest?: DigestDefinition;
+  /** The conversation a `deliberation` feed serves statements of (required there, refused elsewhere). */
+  deliberation?: DeliberationDefinition;
 }
 
 export interface Curation {

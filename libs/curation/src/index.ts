@@ -3,3 +3,4 @@ export { InvalidCurationError } from './curation.errors.js';
 export { loadCurationFile } from './curation.loader.js';
 export { CurationStore } from './curation.store.js';
 export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './digest.schema.js';
+export { type DeliberationDefinition } from './deliberation.schema.js';

@@ -1,5 +1,6 @@
 import type { FactorModel, IdIndex } from '#lib/bridging';
 import type { FeedDefinition } from '#lib/curation';
+import type { ConversationReport } from './conversation-report.js';
 
 /** A post that may appear in the feed: inside the window, by a member or approved by members. */
 export interface CandidatePost {
@@ -44,6 +45,8 @@ export interface RankingResult {
   state?: RankerState;
   /** A digest edition this run froze, when a cadence point has passed since the latest stored one. */
   edition?: Edition;
+  /** A deliberation feed's live conversation report. */
+  report?: ConversationReport;
 }
 
 /** Everything a ranking reads: the feed, its communities' members, the window's posts and signals, the time. */

@@ -59,10 +59,10 @@ export class AdminController {
 
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput) {
-    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest } = body ?? {};
+    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation } = body ?? {};
     const snapshot = await this.registry.store.set(
       ['feeds', shortname],
-      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest }),
+      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation }),
     );
     this.registry.replace(snapshot.curation);
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);

@@ -6,7 +6,7 @@
  * fits these shapes, so the two cannot drift apart silently.
  */
 
-export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest';
+export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest' | 'deliberation';
 
 export interface PipelineSample {
   at: number;
