@@ -14,3 +14,4 @@ export {
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
 export { type EditionItem, EditionRepository, type EditionSummary } from './edition.repository.js';
+export { ConversationRepository, type StatementSource } from './conversation.repository.js';

@@ -209,6 +209,19 @@ export const migrations: Migration[] = [
       ORDER BY (feed, edition)`,
     ],
   },
+  {
+    version: 8,
+    name: 'conversation reports',
+    statements: [
+      // The latest live report of each deliberation feed, as JSON: one row per feed, replaced by each run.
+      `CREATE TABLE IF NOT EXISTS {db}.conversation_reports (
+        feed LowCardinality(String),
+        computed_at UInt64,
+        report String
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      ORDER BY feed`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

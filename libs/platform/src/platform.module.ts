@@ -11,6 +11,7 @@ import type { AppConfig } from '#lib/config';
 import {
   applyMigrations,
   CommunityRepository,
+  ConversationRepository,
   createClickHouseClient,
   EditionRepository,
   EventRepository,
@@ -37,7 +38,7 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, EditionRepository];
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, EditionRepository, ConversationRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {

@@ -9,10 +9,12 @@ import { ConsoleController } from './console/console.controller.js';
 import { FeedPreviewService } from './console/feed-preview.service.js';
 import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
+import { ConversationsController } from './conversations.controller.js';
 import { EditionsController } from './editions.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
+import { DeliberationFeed } from './feeds/deliberation.feed.js';
 import { DigestFeed } from './feeds/digest.feed.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
@@ -38,6 +40,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     DidDocumentController,
     ExplainController,
     EditionsController,
+    ConversationsController,
     AdminController,
     ConsoleController,
     ConsoleApiController,
@@ -59,10 +62,11 @@ const RATE_LIMITED_VIEWERS = 100_000;
     RecentFeed,
     SnapshotFeed,
     DigestFeed,
+    DeliberationFeed,
     {
       provide: FEED_ALGORITHMS,
       useFactory: (...algorithms: FeedAlgorithm[]) => algorithms,
-      inject: [RecentFeed, SnapshotFeed, DigestFeed],
+      inject: [RecentFeed, SnapshotFeed, DigestFeed, DeliberationFeed],
     },
     {
       provide: ServiceAuthVerifier,

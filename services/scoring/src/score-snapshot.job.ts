@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommunityRepository, EditionRepository, ScoreRepository } from '#lib/clickhouse';
+import { CommunityRepository, ConversationRepository, EditionRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { CurationStore, type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
@@ -64,6 +64,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly scores: ScoreRepository,
     private readonly editions: EditionRepository,
+    private readonly conversations: ConversationRepository,
     private readonly communities: CommunityRepository,
     private readonly handles: VerifiedHandleResolver,
     @Inject(LOGGER) logger: Logger,
@@ -148,6 +149,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * each run (not kept in memory): every feed generator serves the same stored edition, and a
    * restarted ranker neither freezes an edition twice nor serves a post again.
    */
+  /** A deliberation feed's statements (replies and quotes of its root, or its hashtag) and everyone's votes on them. */
+  private async conversation(feed: FeedDefinition, sinceUs: number) {
+    const { root, hashtag } = feed.deliberation!;
+    const statements = await this.conversations.statements(root ? { root } : { hashtag: hashtag! }, sinceUs);
+    return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
+  }
+
   private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number, withEditions: boolean): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
@@ -159,7 +167,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const [candidates, signals] = await Promise.all([
+    const [candidates, signals] = feed.deliberation ? await this.conversation(feed, window.sinceUs) : await Promise.all([
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
     ]);
@@ -169,6 +177,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
     await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
+    if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
       feed: feedUri,

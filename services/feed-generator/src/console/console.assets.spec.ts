@@ -5,6 +5,7 @@ import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AdminController } from '../admin.controller.js';
+import type { ConversationView } from '../conversations.controller.js';
 import type { EditionsView } from '../editions.controller.js';
 import type { Explanation } from '../explanation.service.js';
 import type { ConsoleOverview } from './console-api.controller.js';
@@ -117,9 +118,10 @@ describe('console assets', () => {
       Fits<FeedPreview, Browser.FeedPreview>,
       Fits<Explanation, Browser.Explanation>,
       Fits<EditionsView, Browser.Editions>,
+      Fits<ConversationView, Browser.ConversationView>,
     ];
-    const checked: Checked['length'] = 6;
-    expect(checked).toBe(6);
+    const checked: Checked['length'] = 7;
+    expect(checked).toBe(7);
   });
 
   it('reads the provenance feedContext, and nothing that is not one', () => {

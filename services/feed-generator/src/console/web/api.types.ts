@@ -133,6 +133,48 @@ export interface Editions {
   editions: { edition: number; at: string; frozenAt: string; posts: EditionPost[] }[];
 }
 
+export interface GroupVotes {
+  group: number;
+  agree: number;
+  disagree: number;
+  votes: number;
+  agreeRate: number;
+}
+
+export interface ReportStatement {
+  uri: string;
+  votes: number;
+  agree: number;
+  disagree: number;
+  pass: number;
+  consensus: number;
+  spread: number;
+  groups: GroupVotes[];
+}
+
+export interface ConversationReport {
+  computedAt: number;
+  statements: number;
+  participants: number;
+  votes: { agree: number; disagree: number; pass: number };
+  participation: { atMs: number; votes: number; participants: number }[];
+  groups: { group: number; size: number }[];
+  consensus: ReportStatement[];
+  divisive: (ReportStatement & { agreeingGroup: number })[];
+  representative: { group: number; statements: ReportStatement[] }[];
+  thin: { uri: string; votes: number }[];
+}
+
+/** GET /api/conversations/<name>: a conversation's live report. */
+export interface ConversationView {
+  conversation: string;
+  title: string;
+  source: { root: string } | { hashtag: string };
+  participants: 'anyone' | 'members';
+  report: ConversationReport | null;
+  texts: Record<string, string>;
+}
+
 /** What PUT /api/admin/communities/<id> takes. */
 export interface CommunityInput {
   name?: string;
