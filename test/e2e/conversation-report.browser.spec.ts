@@ -20,6 +20,7 @@ import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
 import { planReplay, type ScheduledFeedback } from '../../eval/eval-dataset.js';
 import { loadConversationFolder, polisDataset } from '../../eval/polis-dataset.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { FeedSkeletonService } from '../../services/feed-generator/src/feeds/feed-skeleton.service.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -184,6 +185,20 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     console.log(`brexit-consensus through the pipeline: consensus top-10 overlap ${overlap}/10 with Polis; groups found ${final!.groups.map((g) => g.size).join(', ')} (Polis: ${polisSizes.join(', ')})`);
     expect(overlap).toBeGreaterThanOrEqual(8);
     expect(final!.groups.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('serves the statements for voting, without those a signed-in viewer already voted on', async () => {
+    const feed = `at://${publisher}/app.bsky.feed.generator/brexit`;
+    const skeletons = running.app.get(FeedSkeletonService);
+    const everyone = (await skeletons.skeleton({ feed, limit: 100 })).feed.map((item) => item.post);
+    expect([...everyone].sort()).toEqual([...plan.postUris].sort());
+    const votes = new Map<number, Set<string>>();
+    for (const vote of dataset.votes) votes.set(vote.actor, (votes.get(vote.actor) ?? new Set()).add(plan.postUris[vote.post]!));
+    // The participant who voted on the most statements, but not on all.
+    const [actor, voted] = [...votes].filter(([, posts]) => posts.size < plan.postUris.length).sort((a, b) => b[1].size - a[1].size)[0]!;
+    const served = (await skeletons.skeleton({ feed, limit: 100, viewer: plan.dids[actor]! })).feed.map((item) => item.post);
+    expect(served.length).toBe(plan.postUris.length - voted.size);
+    for (const post of served) expect(voted.has(post)).toBe(false);
   });
 
   it('works at a phone’s width', async () => {
