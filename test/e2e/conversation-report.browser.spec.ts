@@ -9,14 +9,23 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import playwright from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { FeedbackRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import type { FeedbackEventV1 } from '#lib/contracts';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
-import { deterministicDidPlc, generateCid, mulberry32, polisGroupConsensus, startJetstreamReplayServer, testAppEnv, tid, waitFor, type JetstreamReplayServer } from '#lib/testing';
-import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
+import {
+  deterministicDidPlc,
+  generateCid,
+  launchBrowser,
+  mulberry32,
+  polisGroupConsensus,
+  startJetstreamReplayServer,
+  testAppEnv,
+  tid,
+  waitFor,
+  type JetstreamReplayServer,
+} from '#lib/testing';
 import { planReplay, type ScheduledFeedback } from '../../eval/eval-dataset.js';
 import { loadConversationFolder, polisDataset } from '../../eval/polis-dataset.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -92,7 +101,6 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
   const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    const executablePath = await ensureChromium();
     await mkdir(artifacts, { recursive: true });
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-conversation-'));
     await writeFile(
@@ -132,14 +140,7 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     await running.app.get(FeedbackRepository).write(feedback(plan.feedback.slice(0, late)));
     await running.app.get(ScoreSnapshotJob).runOnce();
 
-    context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
-      executablePath,
-      // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
-      locale: 'en-US',
-      headless: true,
-      args: [...CHROMIUM_ARGS],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchBrowser(dir);
     page = context.pages()[0] ?? (await context.newPage());
   });
 

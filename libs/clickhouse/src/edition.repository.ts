@@ -1,15 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ScoredRow } from './score.repository.js';
+import { rankedItem, rankedRows, type RankedItem, type RankedItemRow, type ScoredRow } from './score.repository.js';
 
 /** One post of a digest edition, in the order it is served. */
-export interface EditionItem {
-  rank: number;
-  uri: string;
-  cid: string;
-  score: number;
-  feedContext: string;
-  components: Record<string, unknown>;
-}
+export type EditionItem = RankedItem;
 
 export interface EditionSummary {
   /** The cadence point the edition was frozen at (unix ms); also its id. */
@@ -32,20 +25,7 @@ export class EditionRepository {
   async write(feed: string, edition: number, rows: readonly ScoredRow[]): Promise<void> {
     const db = this.database;
     if (rows.length > 0) {
-      await this.client.insert({
-        table: `${db}.digest_editions`,
-        values: rows.map((row, index) => ({
-          feed,
-          edition,
-          rank: index + 1,
-          uri: row.uri,
-          cid: row.cid,
-          score: row.score,
-          feed_context: row.feedContext,
-          components: JSON.stringify(row.components),
-        })),
-        format: 'JSONEachRow',
-      });
+      await this.client.insert({ table: `${db}.digest_editions`, values: rankedRows(rows, { feed, edition }), format: 'JSONEachRow' });
     }
     await this.client.insert({ table: `${db}.digest_edition_index`, values: [{ feed, edition, posts: rows.length }], format: 'JSONEachRow' });
   }
@@ -83,15 +63,7 @@ export class EditionRepository {
       query_params: { feed, edition: edition.edition, posts: edition.posts },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[number, string, string, number, string, string]>();
-    return rows.map(([rank, uri, cid, score, feedContext, components]) => ({
-      rank: Number(rank),
-      uri,
-      cid,
-      score: Number(score),
-      feedContext,
-      components: JSON.parse(components) as Record<string, unknown>,
-    }));
+    return (await result.json<RankedItemRow>()).map(rankedItem);
   }
 
   /** What the ranker needs of the stored editions: the latest one's cadence point and every post they served. */
