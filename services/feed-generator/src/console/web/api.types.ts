@@ -70,6 +70,9 @@ export interface Feed {
   windowHours: number;
   halfLifeHours: number;
   balance: 'equal' | Record<string, number>;
+  /** The sections of `digest` and `deliberation` feeds, written in the curator file; the form keeps them as they are. */
+  digest?: unknown;
+  deliberation?: unknown;
 }
 
 export interface Curation {
