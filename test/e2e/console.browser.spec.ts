@@ -1,11 +1,9 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import playwright from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv, waitFor as waitUntil } from '#lib/testing';
-import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
+import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv, waitFor as waitUntil } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
@@ -45,7 +43,6 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
   const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage });
 
   beforeAll(async () => {
-    const executablePath = await ensureChromium();
     await mkdir(artifacts, { recursive: true });
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-console-'));
     feedsFile = path.join(dir, 'feeds.yaml');
@@ -101,14 +98,7 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     });
     await running.app.get(ScoreSnapshotJob).runOnce();
 
-    context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
-      executablePath,
-      // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
-      locale: 'en-US',
-      headless: true,
-      args: [...CHROMIUM_ARGS],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchBrowser(dir);
     page = context.pages()[0] ?? (await context.newPage());
   });
 

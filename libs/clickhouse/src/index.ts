@@ -14,3 +14,5 @@ export {
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
 export { type CurationSource, type CurationVersion, CurationVersionRepository } from './curation-version.repository.js';
+export { type EditionItem, EditionRepository, type EditionSummary } from './edition.repository.js';
+export { ConversationRepository, type StatementSource } from './conversation.repository.js';

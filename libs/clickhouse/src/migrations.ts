@@ -197,6 +197,47 @@ export const migrations: Migration[] = [
       ORDER BY version`,
     ],
   },
+  {
+    version: 8,
+    name: 'digest editions',
+    statements: [
+      // @NOTE A digest feed's editions are kept (communities look back at them), unlike snapshots.
+      // An edition is known by its cadence point (unix ms); its posts are written first and its
+      // `digest_edition_index` record last, so readers never start on a half-written edition, and a
+      // re-frozen edition (the ranker restarted in between) replaces its own rows.
+      `CREATE TABLE IF NOT EXISTS {db}.digest_editions (
+        feed LowCardinality(String),
+        edition UInt64,
+        rank UInt32,
+        uri String,
+        cid String,
+        score Float64,
+        feed_context String,
+        components String
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (feed, edition, rank)`,
+      `CREATE TABLE IF NOT EXISTS {db}.digest_edition_index (
+        feed LowCardinality(String),
+        edition UInt64,
+        posts UInt32,
+        frozen_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (feed, edition)`,
+    ],
+  },
+  {
+    version: 9,
+    name: 'conversation reports',
+    statements: [
+      // The latest live report of each deliberation feed, as JSON: one row per feed, replaced by each run.
+      `CREATE TABLE IF NOT EXISTS {db}.conversation_reports (
+        feed LowCardinality(String),
+        computed_at UInt64,
+        report String
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      ORDER BY feed`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -136,20 +136,7 @@ export class ScoreRepository {
   async writeSnapshot(feed: string, snapshot: number, rows: readonly ScoredRow[]): Promise<void> {
     const db = this.database;
     if (rows.length > 0) {
-      await this.client.insert({
-        table: `${db}.feed_scores`,
-        values: rows.map((row, index) => ({
-          feed,
-          snapshot,
-          rank: index + 1,
-          uri: row.uri,
-          cid: row.cid,
-          score: row.score,
-          feed_context: row.feedContext,
-          components: JSON.stringify(row.components),
-        })),
-        format: 'JSONEachRow',
-      });
+      await this.client.insert({ table: `${db}.feed_scores`, values: rankedRows(rows, { feed, snapshot }), format: 'JSONEachRow' });
     }
     await this.client.insert({ table: `${db}.feed_snapshots`, values: [{ feed, snapshot, posts: rows.length }], format: 'JSONEachRow' });
   }
@@ -223,15 +210,7 @@ export class ScoreRepository {
       query_params: { feed, snapshot, limit },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[number, string, string, number, string, string]>();
-    return rows.map(([rank, uri, cid, score, feedContext, components]) => ({
-      rank: Number(rank),
-      uri,
-      cid,
-      score: Number(score),
-      feedContext,
-      components: parseComponents(components),
-    }));
+    return (await result.json<RankedItemRow>()).map(rankedItem);
   }
 
   /**
@@ -281,6 +260,26 @@ export class ScoreRepository {
     }
     return old.length;
   }
+}
+
+/** Scored rows as stored, ranked from 1 in their order, each with the columns of `key` (feed and snapshot or edition). */
+export function rankedRows(rows: readonly ScoredRow[], key: Record<string, string | number>): Record<string, unknown>[] {
+  return rows.map((row, index) => ({
+    ...key,
+    rank: index + 1,
+    uri: row.uri,
+    cid: row.cid,
+    score: row.score,
+    feed_context: row.feedContext,
+    components: JSON.stringify(row.components),
+  }));
+}
+
+/** `SELECT rank, uri, cid, score, feed_context, components` in JSONCompactEachRow. */
+export type RankedItemRow = [number, string, string, number, string, string];
+
+export function rankedItem([rank, uri, cid, score, feedContext, components]: RankedItemRow): RankedItem {
+  return { rank: Number(rank), uri, cid, score: Number(score), feedContext, components: parseComponents(components) };
 }
 
 function parseComponents(text: string): Record<string, unknown> {

@@ -121,4 +121,55 @@ feeds:
   it('rejects a display name over 24 graphemes, as the generator record allows no more', () => {
     expect(() => parseCuration(valid.replace('Common ground', 'A'.repeat(25)), 'f.yaml')).toThrow(/displayName: longer than 24/);
   });
+
+  describe('digest feeds', () => {
+    const digestFeed = (section: string) => `${valid}  weekly:
+    displayName: The week
+    communities: [climate, farmers]
+    ranking: digest
+${section}`;
+    const problemsOf = (text: string) => {
+      try {
+        parseCuration(text, 'f.yaml');
+        return [];
+      } catch (error) {
+        return (error as InvalidCurationError).problems.map((p) => `${p.line} ${p.field}: ${p.message}`);
+      }
+    };
+
+    it('reads cadence, size, base and end card, with defaults for the time of day, the zone, the size and the base', () => {
+      const curation = parseCuration(digestFeed('    digest:\n      cadence: weekly\n      day: monday\n'), 'f.yaml');
+      expect(curation.feeds.get('weekly')!.digest).toEqual({ cadence: 'weekly', day: 'monday', at: '08:00', timeZone: 'UTC', size: 20, base: 'bridging' });
+      const full = parseCuration(
+        digestFeed(
+          '    digest:\n      cadence: daily\n      at: "18:30"\n      timeZone: Europe/Paris\n      size: 10\n      base: balanced\n      endCard: at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3kcard\n',
+        ),
+        'f.yaml',
+      );
+      expect(full.feeds.get('weekly')!.digest).toMatchObject({ at: '18:30', timeZone: 'Europe/Paris', size: 10, base: 'balanced' });
+    });
+
+    it('names the line and field of each mistake in the digest section', () => {
+      const problems = problemsOf(
+        digestFeed('    digest:\n      cadence: weekly\n      at: "25:00"\n      timeZone: Mars/Olympus\n      size: 0\n      base: recent\n      colour: blue\n'),
+      );
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^\d+ feeds\.weekly\.digest\.at: expected a time of day/),
+          expect.stringMatching(/^\d+ feeds\.weekly\.digest\.timeZone: expected an IANA time zone/),
+          expect.stringMatching(/^\d+ feeds\.weekly\.digest\.size: /),
+          expect.stringMatching(/^\d+ feeds\.weekly\.digest\.base: /),
+          expect.stringMatching(/feeds\.weekly\.digest(\.colour)?: .*colour/),
+        ]),
+      );
+      expect(problemsOf(digestFeed('    digest:\n      cadence: weekly\n'))).toEqual([expect.stringContaining('feeds.weekly.digest.day: a weekly digest needs a day')]);
+    });
+
+    it('requires the digest section on a digest feed and refuses it on any other', () => {
+      expect(problemsOf(digestFeed(''))).toEqual([expect.stringContaining('feeds.weekly.digest: a digest feed needs a digest section')]);
+      expect(problemsOf(digestFeed('    digest:\n      cadence: daily\n').replace('ranking: digest', 'ranking: bridging'))).toEqual([
+        expect.stringContaining('only a feed with ranking: digest has a digest section'),
+      ]);
+    });
+  });
 });

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z, ZodTypeAny } from 'zod';
 import { InvalidCurationError, type CurationProblem } from './curation.errors.js';
+import { deliberationSchema } from './deliberation.schema.js';
+import { digestSchema } from './digest.schema.js';
 import {
   Rankings,
   type CommunityDefinition,
@@ -90,6 +93,14 @@ class Checker {
     }) as string[];
   }
 
+  /** A section declared as a zod schema: its value, or undefined with each issue reported at its field. */
+  schema<S extends ZodTypeAny>(schema: S, value: unknown, path: (string | number)[]): z.output<S> | undefined {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) this.problem([...path, ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], issue.message);
+    return undefined;
+  }
+
   unknownKeys(value: Record<string, unknown>, path: (string | number)[], known: readonly string[]): void {
     for (const key of Object.keys(value)) {
       if (!known.includes(key)) this.problem([...path, key], `unknown field (known: ${known.join(', ')})`);
@@ -111,6 +122,8 @@ const feedKeys = [
   'windowHours',
   'halfLifeHours',
   'balance',
+  'digest',
+  'deliberation',
 ] as const;
 
 function checkMembers(check: Checker, value: unknown, path: (string | number)[]): MemberSources {
@@ -128,6 +141,22 @@ function checkMembers(check: Checker, value: unknown, path: (string | number)[])
   const sourceCount = memberKeys.filter((key) => key !== 'exclude').reduce((sum, key) => sum + sources[key].length, 0);
   if (sourceCount === 0) check.problem(path, 'a community needs at least one member source (dids, handles, lists, …)');
   return sources;
+}
+
+/** A feed section that belongs to one ranking (`digest`, `deliberation`): required on it, refused on any other. */
+function rankingSection<S extends ZodTypeAny>(
+  check: Checker,
+  feed: Record<string, unknown>,
+  path: (string | number)[],
+  ranking: Ranking,
+  key: Ranking & ('digest' | 'deliberation'),
+  schema: S,
+  needs: string,
+): z.output<S> | undefined {
+  const value = feed[key];
+  if (ranking === key && value === undefined) check.problem([...path, key], `a ${key} feed needs a ${key} section (${needs})`);
+  if (ranking !== key && value !== undefined) check.problem([...path, key], `only a feed with ranking: ${key} has a ${key} section`);
+  return value === undefined ? undefined : check.schema(schema, value, [...path, key]);
 }
 
 /** Parses and validates curator YAML (or JSON, which is YAML). Throws `InvalidCurationError`. */
@@ -179,6 +208,8 @@ export function parseCuration(text: string, file: string): Curation {
         Object.entries(shares).map(([side, share]) => [side, check.positive(share, [...path, 'balance', side], 1)]),
       );
     }
+    const digest = rankingSection(check, feed, path, ranking, 'digest', digestSchema, 'cadence, size, base');
+    const deliberation = rankingSection(check, feed, path, ranking, 'deliberation', deliberationSchema, 'root or hashtag');
     const membersOnly = check.flag(feed.membersOnly, [...path, 'membersOnly'], false);
     if (membersOnly) {
       // @NOTE A members-only feed keeps a community's context inside it; over a source anyone can
@@ -206,6 +237,8 @@ export function parseCuration(text: string, file: string): Curation {
       windowHours: check.positive(feed.windowHours, [...path, 'windowHours'], 72),
       halfLifeHours: check.positive(feed.halfLifeHours, [...path, 'halfLifeHours'], 12),
       balance,
+      ...(digest && { digest }),
+      ...(deliberation && { deliberation }),
     });
   }
   if (check.problems.length > 0) throw new InvalidCurationError(check.problems);

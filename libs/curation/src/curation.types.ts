@@ -1,6 +1,9 @@
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
-export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced'] as const;
+import type { DeliberationDefinition } from './deliberation.schema.js';
+import type { DigestDefinition } from './digest.schema.js';
+
+export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced', 'digest', 'deliberation'] as const;
 export type Ranking = (typeof Rankings)[number];
 
 export interface MemberSources {
@@ -54,6 +57,10 @@ export interface FeedDefinition {
   halfLifeHours: number;
   /** Share of the top of the feed per side for `balanced`; equal when absent. */
   balance: 'equal' | Record<string, number>;
+  /** Cadence, size, base ranking and end card of a `digest` feed (required there, refused elsewhere). */
+  digest?: DigestDefinition;
+  /** The conversation a `deliberation` feed serves statements of (required there, refused elsewhere). */
+  deliberation?: DeliberationDefinition;
 }
 
 export interface Curation {

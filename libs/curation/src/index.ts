@@ -2,3 +2,5 @@ export { type CommunityDefinition, type Curation, type FeedDefinition, type Memb
 export { InvalidCurationError } from './curation.errors.js';
 export { loadCurationFile } from './curation.loader.js';
 export { CurationStore, type CurationSnapshot } from './curation.store.js';
+export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './digest.schema.js';
+export { type DeliberationDefinition } from './deliberation.schema.js';

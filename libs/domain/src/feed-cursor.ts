@@ -4,11 +4,12 @@
  * post appears twice, even when several posts share a sort key.
  *
  * Format: `<prefix>::<sortKey>::<cid>` where the prefix says which ordering produced it, e.g.
- * `t::1763000000000123::bafy…` (time, µs) or `s42::17::bafy…` (rank 17 of score snapshot 42).
+ * `t::1763000000000123::bafy…` (time, µs), `s42::17::bafy…` (rank 17 of score snapshot 42) or
+ * `e1764748800000::3::bafy…` (the third post of the digest edition of that cadence point).
  */
 
 export interface FeedCursor {
-  /** Ordering the cursor belongs to: `t` for time order, `s<snapshot>` for a score snapshot. */
+  /** Ordering the cursor belongs to: `t` for time order, `s<snapshot>` for a score snapshot, `e<edition>` for a digest edition. */
   ordering: string;
   /** Integer sort key of the last item (time in µs, or rank). */
   sortKey: number;
@@ -19,7 +20,7 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
 
-const CURSOR = /^(t|s\d{1,20})::(\d{1,20})::([a-z2-7]{8,100}|[A-Za-z0-9]{8,100})$/;
+const CURSOR = /^(t|[se]\d{1,20})::(\d{1,20})::([a-z2-7]{8,100}|[A-Za-z0-9]{8,100})$/;
 
 export function encodeFeedCursor(cursor: FeedCursor): string {
   return `${cursor.ordering}::${cursor.sortKey}::${cursor.cid}`;

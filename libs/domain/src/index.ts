@@ -1,4 +1,4 @@
-export { isNsid, Nsid } from './nsid.js';
+export { isNsid, LexType, Nsid } from './nsid.js';
 export { atUri, isDid, parseAtUri } from './at-uri.js';
 export {
   isJetstreamTimeUs,

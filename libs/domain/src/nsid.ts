@@ -29,6 +29,7 @@ export const LexType = {
   facetLink: 'app.bsky.richtext.facet#link',
   facetTag: 'app.bsky.richtext.facet#tag',
   blob: 'blob',
+  skeletonReasonPin: 'app.bsky.feed.defs#skeletonReasonPin',
 } as const;
 
 /** Collection NSID of each record kind the pipeline keeps. */

@@ -11,8 +11,10 @@ import type { AppConfig } from '#lib/config';
 import {
   applyMigrations,
   CommunityRepository,
+  ConversationRepository,
   createClickHouseClient,
   CurationVersionRepository,
+  EditionRepository,
   EventRepository,
   FeedbackRepository,
   PostRepository,
@@ -40,7 +42,16 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, CurationVersionRepository];
+const repositories = [
+  EventRepository,
+  PostRepository,
+  CommunityRepository,
+  FeedbackRepository,
+  ScoreRepository,
+  CurationVersionRepository,
+  EditionRepository,
+  ConversationRepository,
+];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {

@@ -3,6 +3,8 @@ import type { Ranking } from '#lib/curation';
 import { rankBalanced } from './balanced.js';
 import { rankBridgingWithin } from './bridging-within.js';
 import { rankBridging } from './bridging.js';
+import { rankDeliberation } from './deliberation.js';
+import { rankDigest } from './digest.js';
 import type { RankingDefinition } from './ranking.js';
 
 export const rankings = {
@@ -10,7 +12,11 @@ export const rankings = {
   bridging: { servedFrom: 'snapshot', rank: rankBridging },
   'bridging-within': { servedFrom: 'snapshot', rank: rankBridgingWithin },
   balanced: { servedFrom: 'snapshot', rank: rankBalanced },
+  digest: { servedFrom: 'edition', rank: rankDigest },
+  deliberation: { servedFrom: 'snapshot', rank: rankDeliberation },
 } as const satisfies Record<Ranking, RankingDefinition>;
 
 export { comesAfterInRecent } from './recent.js';
-export type { RankerState, RankFn } from './ranking.js';
+export type { Edition, RankerState, RankFn } from './ranking.js';
+export { latestCadencePoint, nextCadencePoint } from './digest.js';
+export { analyseConversation, type ConversationReport, type ReportStatement } from './conversation-report.js';

@@ -1,5 +1,6 @@
 import type { FactorModel, IdIndex } from '#lib/bridging';
 import type { FeedDefinition } from '#lib/curation';
+import type { ConversationReport } from './conversation-report.js';
 
 /** A post that may appear in the feed: inside the window, by a member or approved by members. */
 export interface CandidatePost {
@@ -33,9 +34,19 @@ export interface RankerState {
   model: FactorModel;
 }
 
+/** A digest edition: the posts frozen at one cadence point (unix ms), served in this order until the next. */
+export interface Edition {
+  at: number;
+  posts: RankedPost[];
+}
+
 export interface RankingResult {
   posts: RankedPost[];
   state?: RankerState;
+  /** A digest edition this run froze, when a cadence point has passed since the latest stored one. */
+  edition?: Edition;
+  /** A deliberation feed's live conversation report. */
+  report?: ConversationReport;
 }
 
 /** Everything a ranking reads: the feed, its communities' members, the window's posts and signals, the time. */
@@ -48,6 +59,8 @@ export interface RankingInput {
   nowMs: number;
   /** The state the previous run of this feed returned, if any. */
   previous?: RankerState;
+  /** What the feed's stored digest editions hold: the latest one's cadence point and every post they served. */
+  editions?: { latestAt?: number; posts: ReadonlySet<string> };
 }
 
 /** A ranking: pure, so the same input gives the same feed. */
@@ -55,6 +68,8 @@ export type RankFn = (input: RankingInput) => RankingResult;
 
 /**
  * How a feed of this ranking is served: from the score snapshots the ranker writes with `rank`, or
- * live from the posts table in `order` (newest first), where a snapshot would only make it late.
+ * live from the posts table in `order` (newest first), where a snapshot would only make it late, or
+ * from the digest editions `rank` freezes at each cadence point (it writes snapshots too: the
+ * posts waiting for the next edition).
  */
-export type RankingDefinition = { servedFrom: 'snapshot'; rank: RankFn } | { servedFrom: 'posts' };
+export type RankingDefinition = { servedFrom: 'snapshot'; rank: RankFn } | { servedFrom: 'edition'; rank: RankFn } | { servedFrom: 'posts' };

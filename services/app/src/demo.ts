@@ -18,6 +18,8 @@ const FEEDS = {
   within: 'demo-agree',
   balanced: 'demo-balanced',
   gardeners: 'demo-gardeners',
+  digest: 'demo-digest',
+  conversation: 'demo-birders',
 } as const;
 
 /**
@@ -25,7 +27,8 @@ const FEEDS = {
  * of realistic Bluesky events (real record shapes, power-law activity, planted communities with
  * planted bridging posts, a few malformed frames); the pipeline ingests, stores, ranks and serves
  * it like the live network: a bridging feed across the communities, a bridging-within and a
- * balanced feed of one, and newest-first feeds.
+ * balanced feed of one, newest-first feeds, a daily digest that ends, and an open conversation
+ * (the birders' hashtag) with its live report.
  *
  * The terminal output is for a person: a progress bar, the URLs to try, and the skipped frames
  * summarised by reason (the per-event warnings stay in the log at LOG_LEVEL=warn).
@@ -100,11 +103,15 @@ async function demo(): Promise<void> {
       `  bridging within the gardeners                    ${feedUrl(FEEDS.within)}`,
       `  the gardeners, both sides balanced               ${feedUrl(FEEDS.balanced)}`,
       `  newest posts of every community                  ${feedUrl(FEEDS.recent)}`,
+      `  today's digest (ends after 10 posts)             ${feedUrl(FEEDS.digest)}`,
+      `  its editions                                     ${running.url}/api/feeds/${FEEDS.digest}/editions`,
+      `  statements of the birders' conversation          ${feedUrl(FEEDS.conversation)}`,
       `  operations (status, metrics)                     ${running.opsUrl}/status`,
       '',
       firstPost
         ? `Why is the top bridging post there?  ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(firstPost)}`
         : 'The bridging feed has no post yet: the sample gave it too little evidence.',
+      `The conversation's live report:  ${running.url}/conversations/${FEEDS.conversation}`,
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
       '',
       `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,
@@ -160,6 +167,26 @@ function demoCuration(communities: { name: string; members: string[]; listUri: s
     `  ${FEEDS.gardeners}:`,
     '    displayName: Gardeners, newest',
     '    communities: [gardeners]',
+    `  ${FEEDS.digest}:`,
+    '    displayName: Common ground, daily',
+    '    description: Once a day, the ten posts the communities agreed on most; then you are caught up.',
+    `    communities: ${all}`,
+    '    ranking: digest',
+    '    digest:',
+    '      cadence: daily',
+    '      at: "08:00"',
+    '      timeZone: UTC',
+    '      size: 10',
+    '      base: bridging',
+    `  ${FEEDS.conversation}:`,
+    '    displayName: Birders talk',
+    '    description: Statements tagged #birders: like what you agree with, "show less" what you do not.',
+    '    communities: [birders]',
+    '    ranking: deliberation',
+    '    deliberation:',
+    '      title: What birders say, and where they agree',
+    '      hashtag: birders',
+    '      participants: anyone',
   );
   return `${lines.join('\n')}\n`;
 }

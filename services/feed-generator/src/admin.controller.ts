@@ -81,8 +81,8 @@ export class AdminController {
 
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput, @Headers('x-cg-client') client?: string) {
-    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance } = body ?? {};
-    const value = withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance });
+    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation } = body ?? {};
+    const value = withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation });
     const snapshot = await this.registry.curation.edit(['feeds', shortname], value, sourceOf(client));
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
   }

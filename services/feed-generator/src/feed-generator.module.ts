@@ -9,9 +9,13 @@ import { ConsoleController } from './console/console.controller.js';
 import { FeedPreviewService } from './console/feed-preview.service.js';
 import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
+import { ConversationsController } from './conversations.controller.js';
+import { EditionsController } from './editions.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
+import { DeliberationFeed } from './feeds/deliberation.feed.js';
+import { DigestFeed } from './feeds/digest.feed.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
@@ -35,6 +39,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     SendInteractionsController,
     DidDocumentController,
     ExplainController,
+    EditionsController,
+    ConversationsController,
     AdminController,
     ConsoleController,
     ConsoleApiController,
@@ -55,10 +61,12 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,
+    DigestFeed,
+    DeliberationFeed,
     {
       provide: FEED_ALGORITHMS,
       useFactory: (...algorithms: FeedAlgorithm[]) => algorithms,
-      inject: [RecentFeed, SnapshotFeed],
+      inject: [RecentFeed, SnapshotFeed, DigestFeed, DeliberationFeed],
     },
     {
       provide: ServiceAuthVerifier,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
+import { CommunityRepository, ConversationRepository, EditionRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
@@ -20,6 +20,8 @@ export interface SnapshotRun {
   candidates: number;
   signals: number;
   ms: number;
+  /** The digest edition this run froze (its cadence point), if it froze one. */
+  edition?: number;
 }
 
 export class SnapshotStats {
@@ -61,6 +63,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly scores: ScoreRepository,
+    private readonly editions: EditionRepository,
+    private readonly conversations: ConversationRepository,
     private readonly communities: CommunityRepository,
     private readonly handles: VerifiedHandleResolver,
     private readonly curation: CurationService,
@@ -108,8 +112,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
-      if (ranking.servedFrom !== 'snapshot') continue;
-      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs));
+      if (ranking.servedFrom === 'posts') continue;
+      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs, ranking.servedFrom === 'edition'));
     }
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
@@ -137,7 +141,22 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
   }
 
-  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<SnapshotRun> {
+  /**
+   * Ranks one feed and writes its snapshot; for a digest feed (`withEditions`) also freezes the
+   * edition the ranking says is due.
+   *
+   * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
+   * each run (not kept in memory): every feed generator serves the same stored edition, and a
+   * restarted ranker neither freezes an edition twice nor serves a post again.
+   */
+  /** A deliberation feed's statements (replies and quotes of its root, or its hashtag) and everyone's votes on them. */
+  private async conversation(feed: FeedDefinition, sinceUs: number) {
+    const { root, hashtag } = feed.deliberation!;
+    const statements = await this.conversations.statements(root ? { root } : { hashtag: hashtag! }, sinceUs);
+    return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
+  }
+
+  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number, withEditions: boolean): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -148,14 +167,17 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const [candidates, signals] = await Promise.all([
+    const [candidates, signals] = feed.deliberation ? await this.conversation(feed, window.sinceUs) : await Promise.all([
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
     ]);
-    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri) });
+    const editions = withEditions ? await this.editions.history(feedUri) : undefined;
+    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri), ...(editions && { editions }) });
     if (ranking.state) this.state.set(feedUri, ranking.state);
+    if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
     await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
+    if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
       feed: feedUri,
@@ -164,6 +186,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       candidates: candidates.length,
       signals: signals.length,
       ms: Math.round(performance.now() - started),
+      ...(ranking.edition && { edition: ranking.edition.at }),
     };
     this.stats.lastByFeed.set(feedUri, run);
     this.stats.lastSnapshotAt = Date.now();

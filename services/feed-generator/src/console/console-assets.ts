@@ -11,7 +11,17 @@ import { brotliCompress, constants as zlib } from 'node:zlib';
 export const ASSETS_PATH = '/console/assets/';
 /** Where the page lists its stylesheets and scripts (`web/console.html`). */
 const ASSETS_MARKER = '<!-- console assets -->';
-const ENTRY_MODULE = 'main.js';
+
+/** A page made of the console's modules: its entry module and its HTML file in `web/`. */
+export interface PageEntry {
+  entry: string;
+  html: string;
+}
+
+/** The console itself. */
+const CONSOLE_PAGE: PageEntry = { entry: 'main.js', html: 'console.html' };
+/** The public report of a conversation (`/conversations/<id>`). */
+export const REPORT_PAGE: PageEntry = { entry: 'report-main.js', html: 'report.html' };
 
 /**
  * The browser libraries the console imports, by the bare name its modules use, and their ES module
@@ -103,9 +113,9 @@ function libraryFile(file: string): string {
  * libraries they import, the stylesheets, and the page, which names every one of them by content
  * hash through an import map.
  */
-export async function loadConsoleAssets(directory = consoleWebDirectory): Promise<ConsoleAssets> {
+export async function loadConsoleAssets(directory = consoleWebDirectory, pageEntry: PageEntry = CONSOLE_PAGE): Promise<ConsoleAssets> {
   const files = existsSync(directory) ? await readdir(directory) : [];
-  if (!files.includes(ENTRY_MODULE) || !files.includes('console.html')) throw new ConsoleNotBuiltError(directory);
+  if (!files.includes(pageEntry.entry) || !files.includes(pageEntry.html)) throw new ConsoleNotBuiltError(directory);
 
   const ownModules = (
     await Promise.all(
@@ -143,7 +153,7 @@ export async function loadConsoleAssets(directory = consoleWebDirectory): Promis
       ...ownAssets.map(({ file, asset: served }) => [`${ASSETS_PATH}${file}`, url(served)]),
     ]),
   });
-  const entry = ownAssets.find((module) => module.file === ENTRY_MODULE)!.asset;
+  const entry = ownAssets.find((module) => module.file === pageEntry.entry)!.asset;
   const head = [
     `<script type="importmap">${importMap}</script>`,
     ...stylesheets.map((stylesheet) => `<link rel="stylesheet" href="${url(stylesheet)}">`),
@@ -154,8 +164,8 @@ export async function loadConsoleAssets(directory = consoleWebDirectory): Promis
     `<script type="module" src="${url(entry)}"></script>`,
   ].join('\n');
 
-  const html = await readFile(path.join(directory, 'console.html'), 'utf8');
-  if (!html.includes(ASSETS_MARKER)) throw new Error(`console.html has no ${ASSETS_MARKER} line`);
+  const html = await readFile(path.join(directory, pageEntry.html), 'utf8');
+  if (!html.includes(ASSETS_MARKER)) throw new Error(`${pageEntry.html} has no ${ASSETS_MARKER} line`);
   const body = html.replace(ASSETS_MARKER, head);
   const importMapHash = createHash('sha256').update(importMap).digest('base64');
   return {

@@ -5,6 +5,8 @@ import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AdminController } from '../admin.controller.js';
+import type { ConversationView } from '../conversations.controller.js';
+import type { EditionsView } from '../editions.controller.js';
 import type { Explanation } from '../explanation.service.js';
 import type { ConsoleOverview } from './console-api.controller.js';
 import { ASSETS_PATH, loadConsoleAssets, type ConsoleAssets } from './console-assets.js';
@@ -115,9 +117,11 @@ describe('console assets', () => {
       Fits<Awaited<ReturnType<AdminController['communityMembers']>>, Browser.CommunityMembers>,
       Fits<FeedPreview, Browser.FeedPreview>,
       Fits<Explanation, Browser.Explanation>,
+      Fits<EditionsView, Browser.Editions>,
+      Fits<ConversationView, Browser.ConversationView>,
     ];
-    const checked: Checked['length'] = 5;
-    expect(checked).toBe(5);
+    const checked: Checked['length'] = 7;
+    expect(checked).toBe(7);
   });
 
   it('reads the provenance feedContext, and nothing that is not one', () => {

@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, NotFoundException, Param, Res, ServiceUnavailableException, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ConsoleNotBuiltError, loadConsoleAssets, type ConsoleAssets } from './console-assets.js';
+import { ConsoleNotBuiltError, loadConsoleAssets, type ConsoleAssets, type ConsolePage } from './console-assets.js';
 
 /** No third-party anything, and no inline code but the import map: the token in sessionStorage is only as safe as the page. */
 const SECURITY_HEADERS = {
@@ -35,13 +35,7 @@ export class ConsoleController implements OnModuleInit {
 
   @Get()
   page(@Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    const { page } = this.assets();
-    void reply.headers({ ...SECURITY_HEADERS, 'content-security-policy': page.contentSecurityPolicy, etag: page.etag, 'cache-control': 'no-cache' });
-    if (matches(ifNoneMatch, page.etag)) {
-      void reply.status(304).send();
-      return;
-    }
-    void reply.type('text/html; charset=utf-8').send(page.body);
+    sendPage(this.assets().page, ifNoneMatch, reply);
   }
 
   @Get('assets/:name')
@@ -69,6 +63,16 @@ export class ConsoleController implements OnModuleInit {
     if (this.loaded) return this.loaded;
     throw new ServiceUnavailableException(this.notBuilt?.message ?? 'the console is starting');
   }
+}
+
+/** A page of the console's modules, with its security policy, revalidated on every load. */
+export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, reply: FastifyReply): void {
+  void reply.headers({ ...SECURITY_HEADERS, 'content-security-policy': page.contentSecurityPolicy, etag: page.etag, 'cache-control': 'no-cache' });
+  if (matches(ifNoneMatch, page.etag)) {
+    void reply.status(304).send();
+    return;
+  }
+  void reply.type('text/html; charset=utf-8').send(page.body);
 }
 
 /** Whether an If-None-Match header names this entity tag (a list, weak or not). */

@@ -16,12 +16,16 @@ export interface SkeletonItem {
   /** Position in the algorithm's ordering; with the CID it makes the page cursor. */
   sortKey: number;
   feedContext?: string;
+  /** `pin`: served as pinned (`skeletonReasonPin`), as a digest's end card is. */
+  reason?: 'pin';
 }
 
 export interface SkeletonPage {
-  /** Ordering the sort keys belong to (`t`, or `s<snapshot>`). */
+  /** Ordering the sort keys belong to (`t`, `s<snapshot>` or `e<edition>`). */
   ordering: string;
   items: SkeletonItem[];
+  /** The feed ends with this page: it gets no cursor, so clients stop asking (a digest edition). */
+  ends?: boolean;
 }
 
 /** Serves one or more rankings. A feed names its ranking; the algorithms are looked up by it. */

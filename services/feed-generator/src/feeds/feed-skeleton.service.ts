@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Ranking } from '#lib/curation';
-import { decodeFeedCursor, encodeFeedCursor } from '#lib/domain';
+import { decodeFeedCursor, encodeFeedCursor, LexType } from '#lib/domain';
 import { CommunityMembersService } from './community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
@@ -12,7 +12,7 @@ import { ServablePosts } from './servable-posts.js';
 const MAX_FEED_CONTEXT = 2000;
 
 export interface SkeletonResponse {
-  feed: { post: string; feedContext?: string }[];
+  feed: { post: string; feedContext?: string; reason?: { $type: typeof LexType.skeletonReasonPin } }[];
   cursor?: string;
   reqId: string;
 }
@@ -82,10 +82,12 @@ export class FeedSkeletonService {
       this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
     }
     return {
-      feed: items.map((item) =>
-        item.feedContext === undefined ? { post: item.post } : { post: item.post, feedContext: item.feedContext.slice(0, MAX_FEED_CONTEXT) },
-      ),
-      cursor: last ? encodeFeedCursor({ ordering: page.ordering, sortKey: last.sortKey, cid: last.cid }) : undefined,
+      feed: items.map((item) => ({
+        post: item.post,
+        ...(item.reason === 'pin' && { reason: { $type: LexType.skeletonReasonPin } }),
+        ...(item.feedContext !== undefined && { feedContext: item.feedContext.slice(0, MAX_FEED_CONTEXT) }),
+      })),
+      cursor: last && !page.ends ? encodeFeedCursor({ ordering: page.ordering, sortKey: last.sortKey, cid: last.cid }) : undefined,
       reqId,
     };
   }

@@ -6,7 +6,7 @@
  * fits these shapes, so the two cannot drift apart silently.
  */
 
-export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced';
+export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest' | 'deliberation';
 
 export interface PipelineSample {
   at: number;
@@ -70,6 +70,9 @@ export interface Feed {
   windowHours: number;
   halfLifeHours: number;
   balance: 'equal' | Record<string, number>;
+  /** The sections of `digest` and `deliberation` feeds, written in the curator file; the form keeps them as they are. */
+  digest?: unknown;
+  deliberation?: unknown;
 }
 
 export interface Curation {
@@ -114,6 +117,65 @@ export interface Explanation {
   rank: number | null;
   score: number | null;
   reason?: string;
+}
+
+export interface EditionPost {
+  rank: number;
+  uri: string;
+  text: string | null;
+  score: number;
+  supportedBy: string[];
+  divisiveIn: string[];
+}
+
+/** GET /api/feeds/<name>/editions: a digest feed's editions, newest first. */
+export interface Editions {
+  cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
+  nextEditionAt: string;
+  endCard: string | null;
+  editions: { edition: number; at: string; frozenAt: string; posts: EditionPost[] }[];
+}
+
+export interface GroupVotes {
+  group: number;
+  agree: number;
+  disagree: number;
+  votes: number;
+  agreeRate: number;
+}
+
+export interface ReportStatement {
+  uri: string;
+  votes: number;
+  agree: number;
+  disagree: number;
+  pass: number;
+  consensus: number;
+  spread: number;
+  groups: GroupVotes[];
+}
+
+export interface ConversationReport {
+  computedAt: number;
+  statements: number;
+  participants: number;
+  votes: { agree: number; disagree: number; pass: number };
+  participation: { atMs: number; votes: number; participants: number }[];
+  groups: { group: number; size: number }[];
+  consensus: ReportStatement[];
+  divisive: (ReportStatement & { agreeingGroup: number })[];
+  representative: { group: number; statements: ReportStatement[] }[];
+  thin: { uri: string; votes: number }[];
+}
+
+/** GET /api/conversations/<name>: a conversation's live report. */
+export interface ConversationView {
+  conversation: string;
+  title: string;
+  source: { root: string } | { hashtag: string };
+  participants: 'anyone' | 'members';
+  report: ConversationReport | null;
+  texts: Record<string, string>;
 }
 
 /** What PUT /api/admin/communities/<id> takes. */

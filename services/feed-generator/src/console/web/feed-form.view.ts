@@ -7,13 +7,14 @@ import { FEEDS, feedHref } from './links.js';
 import { Page, Title, useLoad } from './page.js';
 import { api, ApiError } from './session.js';
 
-const RANKINGS: Ranking[] = ['recent', 'bridging', 'bridging-within', 'balanced'];
+const RANKINGS: Ranking[] = ['recent', 'bridging', 'bridging-within', 'balanced', 'digest', 'deliberation'];
 
 const HINTS = {
   shortname: 'The record key of the feed: 1–15 lower-case letters, digits or -',
   displayName: 'At most 24 characters',
   description: 'At most 300 characters',
-  ranking: 'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch',
+  ranking:
+    'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch · digest and deliberation: with their section in the curator file (kept as it is here)',
   window: 'Posts older than this are not shown; empty for the default',
   halfLife: 'Ranked feeds: a score halves every this many hours',
   balance: 'balanced feeds: "equal", or a JSON object of shares per side',
@@ -72,6 +73,8 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       windowHours: windowHours === '' ? undefined : Number(windowHours),
       halfLifeHours: halfLife === '' ? undefined : Number(halfLife),
       balance: balanceValue,
+      digest: existing?.digest,
+      deliberation: existing?.deliberation,
     };
     setSaving(true);
     setError(null);

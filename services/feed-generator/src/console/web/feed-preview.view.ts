@@ -3,7 +3,7 @@ import { announce } from './announce.js';
 import type { Explanation, FeedPreview, PreviewItem, Provenance } from './api.types.js';
 import { formatCount, formatValue } from './format.js';
 import { html } from './html.js';
-import { feedEditHref } from './links.js';
+import { feedEditHref, feedEditionsHref } from './links.js';
 import { Page, Title, useLoad } from './page.js';
 import { api } from './session.js';
 
@@ -136,6 +136,7 @@ function Preview({ preview, loadedMs, limit, onLimit, onRefresh }: { preview: Fe
       </select>
       <button type="button" class="secondary" onClick=${onRefresh}>Refresh</button>
       <a class="button secondary" href=${feedEditHref(preview.feed)}>Edit feed</a>
+      ${preview.ranking === 'digest' && html`<a class="button secondary" href=${feedEditionsHref(preview.feed)}>Editions</a>`}
     </div>
     ${items.length === 0
       ? html`<p class="notice">The feed is empty right now.</p>`

@@ -5,5 +5,6 @@ export const COMMUNITIES = '#/communities';
 export const FEEDS = '#/feeds';
 
 export const feedHref = (shortname: string) => `#/feeds/${encodeURIComponent(shortname)}`;
+export const feedEditionsHref = (shortname: string) => `#/feeds/${encodeURIComponent(shortname)}/editions`;
 export const feedEditHref = (shortname: string) => `#/feeds/${encodeURIComponent(shortname)}/edit`;
 export const communityEditHref = (id: string) => `#/communities/${encodeURIComponent(id)}/edit`;

@@ -2,6 +2,7 @@ import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { CommunitiesView } from './communities.view.js';
 import { CommunityFormView } from './community-form.view.js';
+import { EditionsView } from './editions.view.js';
 import { FeedFormView } from './feed-form.view.js';
 import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
@@ -23,6 +24,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds$/, FeedsView],
   [/^#\/feeds\/new$/, FeedFormView],
   [/^#\/feeds\/([^/]+)\/edit$/, FeedFormView],
+  [/^#\/feeds\/([^/]+)\/editions$/, EditionsView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
 ];
 

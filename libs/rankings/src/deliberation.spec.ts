@@ -1,0 +1,66 @@
+import { rankDeliberation } from './deliberation.js';
+import { campA, campB, feedOf, inputOf, post, signals, twoCamps } from './ranking.fixtures.js';
+import type { PostSignal } from './ranking.js';
+
+const conversationFeed = (participants: 'anyone' | 'members' = 'anyone') =>
+  feedOf({ ranking: 'deliberation', communities: ['town'], deliberation: { hashtag: 'town', participants } });
+
+/** The votes of `twoCamps` and four statements more: one both camps agree with, one each, one everyone passes on; and one with no vote. */
+function conversation() {
+  const camps = twoCamps();
+  const more = ['m1', 'm2', 'm3', 'm4'].map((name) => post(name));
+  const all: PostSignal[] = [
+    ...camps.signals,
+    ...signals(more[0]!, [...campA, ...campB], 'like'),
+    ...signals(more[1]!, campA, 'like'),
+    ...signals(more[1]!, campB, 'requestLess'),
+    ...signals(more[2]!, campB, 'like'),
+    ...signals(more[2]!, campA, 'requestLess'),
+    ...signals(more[3]!, [...campA, ...campB], 'interactionSeen'),
+  ];
+  const fresh = post('fresh');
+  return { ...camps, more, fresh, candidates: [...camps.candidates, ...more, fresh], signals: all };
+}
+
+describe('deliberation', () => {
+  const talk = conversation();
+  const result = rankDeliberation(inputOf(conversationFeed(), talk.candidates, talk.signals, { town: [...campA, ...campB] }));
+  const report = result.report!;
+
+  it('routes a statement nobody voted on first, and divisive statements before agreed ones with as many votes', () => {
+    expect(result.posts[0]!.uri).toBe(talk.fresh.uri);
+    const rank = (uri: string) => result.posts.findIndex((p) => p.uri === uri);
+    expect(rank(talk.partisanA[0]!.uri)).toBeLessThan(rank(talk.bridge.uri));
+    expect(result.posts[0]!.components).toMatchObject({ ranking: 'deliberation', votes: 0 });
+  });
+
+  it('reports the two camps as opinion groups, what they agree on, what divides them and who stands for what', () => {
+    expect(report.groups.map((g) => g.size)).toEqual([6, 6]);
+    expect(report.participants).toBe(12);
+    expect(report.statements).toBe(13);
+    expect(report.consensus.slice(0, 2).map((s) => s.uri).sort()).toEqual([talk.bridge.uri, talk.more[0]!.uri].sort());
+    expect(report.consensus[0]!.agree).toBe(12);
+    const divisive = report.divisive[0]!;
+    expect([...talk.partisanA, ...talk.partisanB, talk.more[1], talk.more[2]].map((p) => p!.uri)).toContain(divisive.uri);
+    expect(divisive.spread).toBeGreaterThan(0.6);
+    expect(divisive.groups[divisive.agreeingGroup]!.agree).toBe(6);
+    for (const { statements } of report.representative) {
+      expect(statements.length).toBeGreaterThan(0);
+      expect(statements[0]!.spread).toBeGreaterThan(0.6);
+    }
+    expect(report.thin).toEqual([{ uri: talk.fresh.uri, votes: 0 }]);
+    expect(report.votes).toEqual({ agree: 12 + 18 + 18 + 6 + 12 + 6 + 6, disagree: 18 + 18 + 6 + 6, pass: 6 + 12 });
+  });
+
+  it('counts participation over time', () => {
+    expect(report.participation.reduce((sum, point) => sum + point.votes, 0)).toBe(report.votes.agree + report.votes.disagree + report.votes.pass);
+    expect(report.participation.at(-1)!.participants).toBe(12);
+  });
+
+  it('counts only members’ votes when the conversation is for members', () => {
+    const members = rankDeliberation(inputOf(conversationFeed('members'), talk.candidates, talk.signals, { town: campA })).report!;
+    expect(members.participants).toBe(6);
+    expect(members.groups).toEqual([]);
+    expect(members.consensus).toEqual([]);
+  });
+});

@@ -1,0 +1,93 @@
+import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { EditionRepository, PostRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { APP_CONFIG } from '#lib/platform';
+import { nextCadencePoint } from '#lib/rankings';
+import { AdminAuthError, hasAdminToken } from './admin.guard.js';
+import { FeedRegistry } from './feeds/feed.registry.js';
+import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { integerParam } from './xrpc/xrpc-params.js';
+import { InvalidRequestError } from './xrpc/xrpc.errors.js';
+
+export interface EditionPost {
+  rank: number;
+  uri: string;
+  /** The post's text while it is live in the store; null once deleted or never stored. */
+  text: string | null;
+  score: number;
+  feedContext: string;
+  /** Provenance: the communities or opinion groups that approve it, and where it divides. */
+  supportedBy: string[];
+  divisiveIn: string[];
+}
+
+export interface EditionView {
+  edition: number;
+  /** The cadence point it was frozen for, ISO 8601. */
+  at: string;
+  frozenAt: string;
+  posts: EditionPost[];
+}
+
+export interface EditionsView {
+  feed: string;
+  cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
+  nextEditionAt: string;
+  endCard: string | null;
+  editions: EditionView[];
+}
+
+/**
+ * A digest feed's editions, newest first, each with its posts and their provenance: what a
+ * community agreed on, edition by edition. Public for public feeds; members-only feeds need the
+ * admin token (as explanations do).
+ */
+@Controller('api/feeds')
+export class EditionsController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: FeedRegistry,
+    private readonly store: EditionRepository,
+    private readonly posts: PostRepository,
+  ) {}
+
+  @Get(':shortname/editions')
+  async editions(@Param('shortname') shortname: string, @Query() query: Record<string, unknown>, @Req() request: FastifyRequest): Promise<EditionsView> {
+    const feed = this.registry.current.feeds.get(shortname);
+    if (!feed) throw new UnknownFeedRequestedError(shortname);
+    if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
+      throw new AdminAuthError('editions of a members-only feed need the admin token');
+    }
+    const digest = feed.digest;
+    if (!digest) throw new InvalidRequestError(`feed "${shortname}" is not a digest: it has no editions`, 'NotADigest');
+    const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 10 });
+    const uri = this.registry.uriOf(feed);
+    const summaries = await this.store.list(uri, limit);
+    const items = await Promise.all(summaries.map((summary) => this.store.items(uri, summary)));
+    const texts = await this.posts.summaries(items.flat().map((item) => item.uri));
+    const editions = summaries.map((summary, index) => ({
+      edition: summary.edition,
+      at: new Date(summary.edition).toISOString(),
+      frozenAt: new Date(summary.frozenAtMs).toISOString(),
+      posts: (items[index] ?? []).map((item) => ({
+        rank: item.rank,
+        uri: item.uri,
+        text: texts.get(item.uri)?.text ?? null,
+        score: item.score,
+        feedContext: item.feedContext,
+        supportedBy: names(item.components.supportedBy),
+        divisiveIn: names(item.components.divisiveIn),
+      })),
+    }));
+    return {
+      feed: uri,
+      cadence: { cadence: digest.cadence, ...(digest.day && { day: digest.day }), at: digest.at, timeZone: digest.timeZone, size: digest.size, base: digest.base },
+      nextEditionAt: new Date(nextCadencePoint(digest, Date.now())).toISOString(),
+      endCard: digest.endCard ?? null,
+      editions,
+    };
+  }
+}
+
+const names = (value: unknown): string[] => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []);

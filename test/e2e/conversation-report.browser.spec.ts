@@ -1,0 +1,214 @@
+/**
+ * A Polis conversation replayed on Bluesky through the real pipeline, and its live report in a real
+ * browser. brexit-consensus (compdemocracy/openData; data gathered using the Polis software,
+ * compdemocracy.org/polis, sub-licensed under CC BY 4.0 with Attribution to The Computational
+ * Democracy Project: https://compdemocracy.org/case-studies/2017-brexit-consensus) becomes a root
+ * post whose replies are the comments; agrees are likes on Jetstream, disagrees and passes are the
+ * `requestLess` and `interactionSeen` feedback the sendInteractions path stores.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { FeedbackRepository } from '#lib/clickhouse';
+import { loadConfig } from '#lib/config';
+import type { FeedbackEventV1 } from '#lib/contracts';
+import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
+import {
+  deterministicDidPlc,
+  generateCid,
+  launchBrowser,
+  mulberry32,
+  polisGroupConsensus,
+  startJetstreamReplayServer,
+  testAppEnv,
+  tid,
+  waitFor,
+  type JetstreamReplayServer,
+} from '#lib/testing';
+import { planReplay, type ScheduledFeedback } from '../../eval/eval-dataset.js';
+import { loadConversationFolder, polisDataset } from '../../eval/polis-dataset.js';
+import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { FeedSkeletonService } from '../../services/feed-generator/src/feeds/feed-skeleton.service.js';
+import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
+
+const publisher = 'did:plc:publisher0000000000000000';
+const artifacts = path.resolve('test-artifacts', 'conversation-report');
+const curator = deterministicDidPlc('common-ground-test/conversation-curator');
+
+interface ReportJson {
+  title: string;
+  report: {
+    participants: number;
+    votes: { agree: number; disagree: number; pass: number };
+    groups: { group: number; size: number }[];
+    consensus: { uri: string }[];
+    divisive: { uri: string; agreeingGroup: number }[];
+  } | null;
+  texts: Record<string, string>;
+}
+
+describe('a Polis conversation replayed on Bluesky, and its live report in a browser', () => {
+  const conversation = loadConversationFolder(path.resolve('test/fixtures/polis/brexit-consensus'));
+  const { dataset } = polisDataset(conversation, 'brexit-consensus');
+  // Within three days: viewer feedback older than 14 days expires from the store (migration 6).
+  const plan = planReplay(dataset, { signals: 'all', endMs: Date.now() - 60_000, maxSpanMs: 3 * 86_400_000 });
+  // The root post, a minute before the first comment; every comment replies to it.
+  const rootUs = plan.events[0]!.time_us - 60_000_000;
+  const rootRkey = tid(rootUs, 7);
+  const root = { uri: atUri(curator, Nsid.post, rootRkey), cid: generateCid(mulberry32(16)) };
+  const events: JetstreamEvent[] = [
+    {
+      did: curator,
+      time_us: rootUs,
+      kind: 'commit',
+      commit: {
+        rev: rootRkey,
+        operation: 'create',
+        collection: Nsid.post,
+        rkey: rootRkey,
+        record: { $type: Nsid.post, text: 'What should happen with Brexit? Reply with a statement; like the ones you agree with.', createdAt: new Date(rootUs / 1000).toISOString() },
+        cid: root.cid,
+      },
+    },
+    ...plan.events.map((event) =>
+      event.kind === 'commit' && event.commit.collection === Nsid.post
+        ? { ...event, commit: { ...event.commit, record: { ...event.commit.record, reply: { root, parent: root } } } }
+        : event,
+    ),
+  ];
+  // The last votes arrive only once the page is open: it has to show them by itself.
+  const late = Math.floor(plan.feedback.length * 0.8);
+  const feedback = (items: readonly ScheduledFeedback[]): FeedbackEventV1[] =>
+    items.map((item) => ({
+      v: 1,
+      type: 'feedback',
+      viewer: plan.dids[item.actor]!,
+      feed: null,
+      item: item.item,
+      event: item.event === 'app.bsky.feed.defs#requestLess' ? 'requestLess' : 'interactionSeen',
+      feedContext: null,
+      reqId: null,
+      timeUs: Math.round(item.atMs * 1000),
+    }));
+
+  let dir: string;
+  let replay: JetstreamReplayServer;
+  let running: RunningApp;
+  let context: BrowserContext;
+  let page: Page;
+  const report = async () => (await (await fetch(`${running.url}/api/conversations/brexit`)).json()) as ReportJson;
+  const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    await mkdir(artifacts, { recursive: true });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-conversation-'));
+    await writeFile(
+      path.join(dir, 'feeds.yaml'),
+      [
+        'communities:',
+        '  curators:',
+        `    members: { dids: [${curator}] }`,
+        'feeds:',
+        '  brexit:',
+        '    displayName: Brexit, in statements',
+        '    communities: [curators]',
+        '    ranking: deliberation',
+        '    windowHours: 96',
+        '    deliberation:',
+        '      title: What should happen with Brexit?',
+        `      root: ${root.uri}`,
+        '      participants: anyone',
+      ].join('\n'),
+    );
+    replay = await startJetstreamReplayServer({ events });
+    running = await startApp(
+      loadConfig(
+        testAppEnv({
+          name: 'conversation',
+          dataDir: dir,
+          feedsFile: path.join(dir, 'feeds.yaml'),
+          jetstreamUrl: replay.subscribeUrl,
+          overrides: { FEEDGEN_PUBLISHER_DID: publisher, SCORING_SNAPSHOTS: 'false', SCORING_INTERVAL_SECONDS: '3600' },
+        }),
+      ),
+    );
+    await waitFor('the replay in ClickHouse', async () => {
+      const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
+      return status.store.events === events.length ? true : undefined;
+    }, 120_000);
+    await running.app.get(FeedbackRepository).write(feedback(plan.feedback.slice(0, late)));
+    await running.app.get(ScoreSnapshotJob).runOnce();
+
+    context = await launchBrowser(dir);
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await running?.close();
+    await replay?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('renders the opinion groups, the consensus and the divisive statements of the conversation', async () => {
+    await page.goto(`${running.url}/conversations/brexit`);
+    await page.getByRole('heading', { level: 1, name: 'What should happen with Brexit?' }).waitFor();
+    const groups = page.getByRole('list', { name: 'Opinion groups' }).getByRole('listitem');
+    expect(await groups.count()).toBeGreaterThanOrEqual(2);
+    const consensus = page.locator('section[aria-labelledby="consensus"] ol.statements > li');
+    expect(await consensus.count()).toBe(10);
+    const { report: first, texts } = await report();
+    expect(await consensus.first().locator('.text').textContent()).toBe(texts[first!.consensus[0]!.uri]);
+    expect(await page.locator('section[aria-labelledby="divisive"] ol.statements > li').count()).toBeGreaterThan(0);
+    await expect(page.locator('section[aria-labelledby="divisive"]').getByText(/Group [A-E] agrees most/).first().isVisible()).resolves.toBe(true);
+    await page.locator('figure.chart canvas').first().waitFor();
+    await shot('report-desktop');
+  });
+
+  it('shows new votes by itself once they arrive', async () => {
+    const before = await report();
+    const votes = (r: ReportJson) => r.report!.votes.agree + r.report!.votes.disagree + r.report!.votes.pass;
+    await running.app.get(FeedbackRepository).write(feedback(plan.feedback.slice(late)));
+    await running.app.get(ScoreSnapshotJob).runOnce();
+    const after = await report();
+    expect(votes(after)).toBeGreaterThan(votes(before));
+    const shown = (count: number) => page.locator('.card', { hasText: 'Votes' }).getByText(count.toLocaleString('en-US'), { exact: true });
+    await shown(votes(after)).waitFor({ timeout: 30_000 });
+  });
+
+  it('recovers Polis’s own consensus statements from the replayed votes', async () => {
+    const { report: final } = await report();
+    const reference = polisGroupConsensus(conversation);
+    const polisTop = [...conversation.comments.keys()].sort((a, b) => reference[b]! - reference[a]!).slice(0, 10).map((i) => plan.postUris[i]!);
+    const overlap = final!.consensus.slice(0, 10).filter((statement) => polisTop.includes(statement.uri)).length;
+    const polisSizes = conversation.groupIds.map((group) => conversation.participants.filter((p) => p.groupId === group).length);
+    console.log(`brexit-consensus through the pipeline: consensus top-10 overlap ${overlap}/10 with Polis; groups found ${final!.groups.map((g) => g.size).join(', ')} (Polis: ${polisSizes.join(', ')})`);
+    expect(overlap).toBeGreaterThanOrEqual(8);
+    expect(final!.groups.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('serves the statements for voting, without those a signed-in viewer already voted on', async () => {
+    const feed = `at://${publisher}/app.bsky.feed.generator/brexit`;
+    const skeletons = running.app.get(FeedSkeletonService);
+    const everyone = (await skeletons.skeleton({ feed, limit: 100 })).feed.map((item) => item.post);
+    expect([...everyone].sort()).toEqual([...plan.postUris].sort());
+    const votes = new Map<number, Set<string>>();
+    for (const vote of dataset.votes) votes.set(vote.actor, (votes.get(vote.actor) ?? new Set()).add(plan.postUris[vote.post]!));
+    // The participant who voted on the most statements, but not on all.
+    const [actor, voted] = [...votes].filter(([, posts]) => posts.size < plan.postUris.length).sort((a, b) => b[1].size - a[1].size)[0]!;
+    const served = (await skeletons.skeleton({ feed, limit: 100, viewer: plan.dids[actor]! })).feed.map((item) => item.post);
+    expect(served.length).toBe(plan.postUris.length - voted.size);
+    for (const post of served) expect(voted.has(post)).toBe(false);
+  });
+
+  it('works at a phone’s width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    // Nothing wider than the screen: no sideways scrolling.
+    const widths = await page.locator('html').evaluate((element) => ({ scroll: element.scrollWidth, client: element.clientWidth }));
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client);
+    await shot('report-phone');
+  });
+});
