@@ -97,7 +97,7 @@ export class CurationStore {
    * Sets (or, with `undefined`, removes) one entry, e.g. `['feeds', 'climate']`, validates the
    * whole result and writes it atomically. Edits are serialised.
    */
-  async set(pathInDocument: [section: 'communities' | 'feeds', id: string], value: unknown): Promise<CurationSnapshot> {
+  async set(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown): Promise<CurationSnapshot> {
     const run = this.writing.then(async () => {
       const base = this.current ?? (await this.load());
       const doc = parseDocument(base.text);

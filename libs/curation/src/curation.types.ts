@@ -1,3 +1,5 @@
+import type { FundDefinition } from './fund.schema.js';
+
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
 export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced'] as const;
@@ -59,4 +61,6 @@ export interface FeedDefinition {
 export interface Curation {
   communities: Map<string, CommunityDefinition>;
   feeds: Map<string, FeedDefinition>;
+  /** Bridge Funds by community id (`fund.schema.ts`). */
+  funds: Map<string, FundDefinition>;
 }

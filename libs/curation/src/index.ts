@@ -2,3 +2,4 @@ export { type CommunityDefinition, type Curation, type FeedDefinition, type Memb
 export { InvalidCurationError } from './curation.errors.js';
 export { loadCurationFile } from './curation.loader.js';
 export { CurationStore } from './curation.store.js';
+export { type FundDefinition } from './fund.schema.js';

@@ -15,7 +15,7 @@ const WATCH_INTERVAL_MS = 1_000;
 @Injectable()
 export class FeedRegistry implements OnModuleInit, OnModuleDestroy {
   readonly store: CurationStore;
-  private curation: Curation = { communities: new Map(), feeds: new Map() };
+  private curation: Curation = { communities: new Map(), feeds: new Map(), funds: new Map() };
   private readonly log: Logger;
   /** Changes each time the definitions change; caches keyed on curation compare it. */
   version = 0;
