@@ -13,3 +13,4 @@ export {
   type SnapshotSummary,
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
+export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type FundReportRows, FundRepository, type PostCharge } from './fund.repository.js';

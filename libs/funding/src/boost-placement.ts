@@ -37,6 +37,8 @@ export function placeBoosts<T extends Placeable>(ranked: readonly T[], lifts: Re
     .map((item) => ({ item, target: item.score + Math.abs(item.score) * lifts.get(item.uri)! }))
     .sort((a, b) => b.target - a.target || rankOf.get(a.item.uri)! - rankOf.get(b.item.uri)!);
   const spacing = pageShare > 0 ? Math.ceil(1 / Math.min(1, pageShare)) : Infinity;
+  // A ranking need not be in score order (balanced is not): a raise passes every item between.
+  const highest = new RangeMax(ranked.map((item) => item.score));
   const placed = new Set<string>();
   const out: Placed<T>[] = [];
   let lastBoost = -Infinity;
@@ -51,12 +53,35 @@ export function placeBoosts<T extends Placeable>(ranked: readonly T[], lifts: Re
       candidate !== undefined &&
       next !== undefined &&
       candidate.item.uri !== next.uri &&
-      candidate.target > next.score &&
-      out.length - lastBoost >= spacing;
+      out.length - lastBoost >= spacing &&
+      candidate.target > highest.between(organic, rankOf.get(candidate.item.uri)! - 1);
     const item = raise ? candidate.item : next!;
     if (raise) lastBoost = out.length;
     placed.add(item.uri);
     out.push({ item, boosted: raise, unboostedRank: rankOf.get(item.uri)! });
   }
   return out;
+}
+
+/** Highest value in any span of an array, in constant time after an `n log n` table (a sparse table). */
+class RangeMax {
+  private readonly levels: Float64Array[];
+
+  constructor(values: readonly number[]) {
+    this.levels = [Float64Array.from(values)];
+    for (let width = 2; width <= values.length; width *= 2) {
+      const below = this.levels.at(-1)!;
+      const level = new Float64Array(values.length - width + 1);
+      for (let i = 0; i < level.length; i += 1) level[i] = Math.max(below[i]!, below[i + width / 2]!);
+      this.levels.push(level);
+    }
+  }
+
+  /** Highest value at indices `[from, to)`; −∞ for an empty span. */
+  between(from: number, to: number): number {
+    if (to <= from) return -Infinity;
+    const level = Math.floor(Math.log2(to - from));
+    const values = this.levels[level]!;
+    return Math.max(values[from]!, values[to - 2 ** level]!);
+  }
 }

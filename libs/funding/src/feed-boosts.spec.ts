@@ -75,6 +75,18 @@ describe('boost placement', () => {
     expect(placed.filter(({ boosted }) => boosted).length).toBeGreaterThanOrEqual(5);
   });
 
+  it('passes no item scoring above the lifted score in a ranking out of score order', () => {
+    // As balanced orders: p3 (score 50) stands below p2 (score 5); a lift of 1 takes p4 (score 10) past p2, not past p3.
+    const mixed = [
+      { uri: 'p1', score: 100 },
+      { uri: 'p2', score: 5 },
+      { uri: 'p3', score: 50 },
+      { uri: 'p4', score: 10 },
+    ];
+    expect(placeBoosts(mixed, new Map([['p4', 1]]), 1).map(({ item }) => item.uri)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(placeBoosts(mixed, new Map([['p4', 5]]), 1).map(({ item }) => item.uri)).toEqual(['p1', 'p4', 'p2', 'p3']);
+  });
+
   it('does not call a post boosted when it stands where it would anyway', () => {
     const placed = placeBoosts(ranked, new Map([['p1', 1]]), 0.2);
     expect(placed[0]).toMatchObject({ item: { uri: 'p1' }, boosted: false });

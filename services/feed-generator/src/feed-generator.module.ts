@@ -11,6 +11,8 @@ import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
+import { FundReportController } from './funds/fund-report.controller.js';
+import { FundReportService } from './funds/fund-report.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feeds/feed-algorithm.js';
 import { FeedSkeletonService } from './feeds/feed-skeleton.service.js';
@@ -21,6 +23,7 @@ import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.
 import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
 import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
+import { BoostedImpressions } from './feeds/boosted-impressions.js';
 import { ServablePosts } from './feeds/servable-posts.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
@@ -38,12 +41,14 @@ const RATE_LIMITED_VIEWERS = 100_000;
     AdminController,
     ConsoleController,
     ConsoleApiController,
+    FundReportController,
   ],
   providers: [
     FeedRegistry,
     CommunityMembersService,
     FeedSkeletonService,
     ImpressionRecorder,
+    BoostedImpressions,
     ServablePosts,
     {
       provide: ViewerRateLimiter,
@@ -52,6 +57,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     },
     FeedPreviewService,
     ExplanationService,
+    FundReportService,
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,

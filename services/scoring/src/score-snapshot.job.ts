@@ -6,6 +6,7 @@ import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankerState, type RankFn } from '#lib/rankings';
+import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -19,6 +20,8 @@ export interface SnapshotRun {
   posts: number;
   candidates: number;
   signals: number;
+  /** Posts a Bridge Fund raised in this snapshot. */
+  boosted: number;
   ms: number;
 }
 
@@ -65,6 +68,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly handles: VerifiedHandleResolver,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
+    private readonly fund: BridgeFundStep,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.curation = new CurationStore(config.feedGenerator.feedsFile);
@@ -104,12 +108,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
     const runs: SnapshotRun[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom !== 'snapshot') continue;
-      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs));
+      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs));
     }
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
@@ -137,7 +142,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
   }
 
-  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<SnapshotRun> {
+  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, funds: FundRun, nowMs: number): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -155,7 +160,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri) });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
-    await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
+    const boosted = funds.boost(feed, ranking.posts);
+    await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
+    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
       feed: feedUri,
@@ -163,6 +170,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       posts: ranking.posts.length,
       candidates: candidates.length,
       signals: signals.length,
+      boosted: boosted.allocations.length,
       ms: Math.round(performance.now() - started),
     };
     this.stats.lastByFeed.set(feedUri, run);
