@@ -83,6 +83,30 @@ export class FundRepository {
     return rows.map(([pledger, rkey, community, post, amount, timeUs]) => ({ pledger, rkey, community, post, amount: Number(amount), timeUs: Number(timeUs) }));
   }
 
+  /**
+   * A pledge a curator records through the admin API, or its withdrawal (`amount` undefined): the
+   * same row a pledge record makes, so the ranker checks and matches both alike.
+   */
+  async recordPledge(pledge: { pledger: string; rkey: string; community?: string; post?: string; amount?: number; timeUs: number }): Promise<void> {
+    const withdrawn = pledge.amount === undefined;
+    await this.client.insert({
+      table: `${this.database}.pledges`,
+      values: [
+        {
+          did: pledge.pledger,
+          rkey: pledge.rkey,
+          subject_uri: pledge.post ?? '',
+          community: pledge.community ?? '',
+          amount: pledge.amount ?? 0,
+          time_us: pledge.timeUs,
+          deleted: withdrawn ? 1 : 0,
+          version: pledge.timeUs,
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+  }
+
   /** Which of `uris` are posts we hold and that are not deleted. */
   async livePosts(uris: readonly string[]): Promise<Set<string>> {
     const keys = uris.flatMap((uri) => {

@@ -11,6 +11,7 @@ import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
+import { FundAdminController } from './funds/fund-admin.controller.js';
 import { FundReportController } from './funds/fund-report.controller.js';
 import { FundReportService } from './funds/fund-report.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
@@ -42,6 +43,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     ConsoleController,
     ConsoleApiController,
     FundReportController,
+    FundAdminController,
   ],
   providers: [
     FeedRegistry,
