@@ -255,7 +255,7 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
     const admin = (method: string, route: string, body?: unknown) =>
       fetch(`${replica.url}/api/admin/${route}`, {
         method,
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     expect(await (await admin('PUT', 'funds/gamma', { budget: 5, pageShare: 0.1 })).json()).toMatchObject({ community: 'gamma', budget: 5, pageShare: 0.1, matchingPool: 0 });
