@@ -47,7 +47,9 @@ const events = generated.events.flatMap((raw) => {
   const mapped = mapJetstreamEvent(raw);
   return mapped.kind === 'event' ? [mapped.event] : ([] as PipelineEventV1[]);
 });
-const posts = events.filter((event) => event.type === 'post' && event.op === 'create' && event.replyParent === null).map((event) => `at://${event.did}/app.bsky.feed.post/${event.rkey}`);
+const posts = events.flatMap((event) =>
+  event.type === 'post' && event.op === 'create' && event.replyParent === null ? [`at://${event.did}/app.bsky.feed.post/${event.rkey}`] : [],
+);
 const pledged = posts.slice(-PLEDGED_POSTS);
 const pledgeTimeUs = now * 1000;
 const pledges: PledgeCreate[] = Array.from({ length: PLEDGES }, (_, i) => {
