@@ -5,6 +5,7 @@ import { CommunityFormView } from './community-form.view.js';
 import { FeedFormView } from './feed-form.view.js';
 import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
+import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
 
 export interface Route {
@@ -24,6 +25,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/new$/, FeedFormView],
   [/^#\/feeds\/([^/]+)\/edit$/, FeedFormView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
+  [/^#\/funds$/, FundsView],
 ];
 
 /** The view for a location hash (`#/feeds/common`), or undefined for none. */
