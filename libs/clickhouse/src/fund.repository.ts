@@ -1,14 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Pledge } from '#lib/funding';
 import { DidSetStore } from './did-set.store.js';
-
-interface PledgeRow {
-  pledger: string;
-  rkey: string;
-  community: string;
-  post: string;
-  amount: number;
-  timeUs: number;
-}
 
 /** What one fund was charged this epoch for one post: impressions (weighted by funds sharing them) and those that reached non-members. */
 export interface PostCharge {
@@ -71,7 +63,7 @@ export class FundRepository {
   }
 
   /** Live pledges the relay saw in `[sinceUs, untilUs)`, oldest first. */
-  async pledges(sinceUs: number, untilUs: number): Promise<PledgeRow[]> {
+  async pledges(sinceUs: number, untilUs: number): Promise<Pledge[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, community, subject_uri, amount, time_us FROM ${this.database}.pledges FINAL
         WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND time_us < {untilUs:UInt64}

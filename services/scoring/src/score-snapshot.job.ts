@@ -29,6 +29,8 @@ export class SnapshotStats {
   runs = 0;
   failures = 0;
   lastRunMs = 0;
+  /** How long the last run's Bridge Fund step took (settlement, pledge checks, matching), ms. */
+  lastFundStepMs = 0;
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
@@ -108,7 +110,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    const fundStarted = performance.now();
     const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
+    this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
