@@ -20,8 +20,9 @@ export interface SnapshotRun {
   posts: number;
   candidates: number;
   signals: number;
-  /** Posts a Bridge Fund raised in this snapshot. */
+  /** Posts a Bridge Fund raised in this snapshot, and the ms placing them and recording their allocations took. */
   boosted: number;
+  boostMs: number;
   ms: number;
 }
 
@@ -164,8 +165,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri) });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
+    const boostStarted = performance.now();
     const boosted = funds.boost(feed, ranking.posts);
     await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
+    const boostMs = Math.round(performance.now() - boostStarted);
     await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
@@ -175,6 +178,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       candidates: candidates.length,
       signals: signals.length,
       boosted: boosted.allocations.length,
+      boostMs,
       ms: Math.round(performance.now() - started),
     };
     this.stats.lastByFeed.set(feedUri, run);
