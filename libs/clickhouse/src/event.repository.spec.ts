@@ -10,6 +10,12 @@ describe('event rows', () => {
       const result = mapJetstreamEvent(raw);
       return result.kind === 'event' ? [result.event] : ([] as PipelineEventV1[]);
     });
+    // The generator writes no Bridge Fund pledges: one, and its withdrawal.
+    const pledger = 'did:plc:pledger000000000000000000';
+    mapped.push(
+      { v: 1, type: 'pledge', op: 'create', did: pledger, timeUs: 1_700_000_000_000_001, rkey: '3kpledge', createdAtMs: 1_700_000_000_000, subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost`, community: 'climate', amount: 5 },
+      { v: 1, type: 'pledge', op: 'delete', did: pledger, timeUs: 1_700_000_000_000_002, rkey: '3kpledge' },
+    );
     const rows = rowsOf(mapped);
     for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
       expect(values.length).toBeGreaterThan(0);

@@ -238,6 +238,81 @@ export const migrations: Migration[] = [
       ORDER BY feed`,
     ],
   },
+  {
+    version: 10,
+    name: 'bridge fund: pledges, boosted impressions, allocations and the ledger',
+    statements: [
+      // @NOTE Pledges are records (org.commonground.fund.pledge): one row per (pledger, rkey), the
+      // delete replaces the record and withdraws it. The ranker checks them against the funds.
+      `CREATE TABLE IF NOT EXISTS {db}.pledges (
+        did String,
+        rkey String,
+        subject_uri String,
+        community LowCardinality(String),
+        amount UInt32,
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, rkey)`,
+      // @NOTE Boosted items served, one row per fund, epoch, post and viewer: a viewer is charged
+      // once per epoch however often, and by however many feed generators, the post was served.
+      `CREATE TABLE IF NOT EXISTS {db}.fund_impressions (
+        community LowCardinality(String),
+        epoch UInt32,
+        post String,
+        viewer String,
+        feed LowCardinality(String),
+        weight Float64,
+        time_us UInt64
+      ) ENGINE = ReplacingMergeTree(time_us)
+      ORDER BY (community, epoch, post, viewer)`,
+      // Which posts each snapshot boosted, and by how much: the ledger's allocations.
+      `CREATE TABLE IF NOT EXISTS {db}.fund_allocations (
+        feed LowCardinality(String),
+        snapshot UInt64,
+        epoch UInt32,
+        post String,
+        rank UInt32,
+        unboosted_rank UInt32,
+        funds Array(LowCardinality(String)),
+        credits Float64,
+        lift Float64
+      ) ENGINE = MergeTree
+      ORDER BY (feed, snapshot, rank)
+      TTL toDateTime(intDiv(snapshot, 1000)) + INTERVAL 120 DAY`,
+      // The ledger the ranker settles from impressions: per fund, epoch and post, and per fund and epoch.
+      `CREATE TABLE IF NOT EXISTS {db}.fund_posts (
+        community LowCardinality(String),
+        epoch UInt32,
+        post String,
+        pledged Float64,
+        matched Float64,
+        impressions Float64,
+        impressions_other UInt64,
+        spent Float64,
+        settled_at UInt64
+      ) ENGINE = ReplacingMergeTree(settled_at)
+      ORDER BY (community, epoch, post)`,
+      `CREATE TABLE IF NOT EXISTS {db}.fund_epochs (
+        community LowCardinality(String),
+        epoch UInt32,
+        budget Float64,
+        floor Float64,
+        matching_pool Float64,
+        pledged Float64,
+        matched Float64,
+        impressions Float64,
+        impressions_other UInt64,
+        spent Float64,
+        remaining Float64,
+        pledges UInt32,
+        refused String,
+        settled_at UInt64
+      ) ENGINE = ReplacingMergeTree(settled_at)
+      ORDER BY (community, epoch)`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -132,6 +132,17 @@ interface CurationConfig {
   pollSeconds: number;
 }
 
+/** The Bridge Fund: how the ranker settles what boosts cost (funds themselves are in the curator file). */
+interface FundingConfig {
+  /** Budgets and allowances last one epoch of this many days (epochs count from 1970-01-01). */
+  epochDays: number;
+  /** Credits one thousand impressions of boosted posts cost. */
+  creditsPerThousandImpressions: number;
+  /** Credits added to the budget of a fund whose community has at most `floorMaxMembers` members. */
+  floorCredits: number;
+  floorMaxMembers: number;
+}
+
 export interface AppConfig {
   role: Role;
   logLevel: LogLevel;
@@ -145,6 +156,7 @@ export interface AppConfig {
   feedGenerator: FeedGeneratorConfig;
   curation: CurationConfig;
   publishing: PublishingConfig;
+  funding: FundingConfig;
 }
 
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
@@ -272,6 +284,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       identifier: read.optionalString('BSKY_IDENTIFIER'),
       appPassword: read.secret('BSKY_APP_PASSWORD'),
       avatarFile: read.optionalString('FEED_AVATAR_FILE'),
+    },
+    funding: {
+      epochDays: read.integer('FUND_EPOCH_DAYS', 7, { min: 1, max: 365 }),
+      creditsPerThousandImpressions: read.number('FUND_CREDITS_PER_1000_IMPRESSIONS', 10, { min: 0.001, max: 1_000_000 }),
+      floorCredits: read.number('FUND_FLOOR_CREDITS', 0, { min: 0, max: 1_000_000_000 }),
+      floorMaxMembers: read.integer('FUND_FLOOR_MAX_MEMBERS', 100, { min: 0, max: 10_000_000 }),
     },
   };
   if (config.http.opsPort !== 0 && config.http.opsPort === config.http.port) {

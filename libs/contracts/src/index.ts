@@ -18,6 +18,7 @@ export {
   type IdentityChange,
   type ListItemCreate,
   type PipelineEventV1,
+  type PledgeCreate,
   type PostCreate,
   type RecordDelete,
   type RecordKind,
@@ -25,5 +26,5 @@ export {
   type SubjectCreate,
 } from './pipeline-event.js';
 export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
-export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';
+export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, isCommunityId, MAX_PLEDGE_CREDITS, MessageDecodeError } from './message.codec.js';
 export { CurationChangedV1 } from './curation-changed.js';

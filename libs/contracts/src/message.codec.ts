@@ -35,6 +35,11 @@ const isNullableString = (value: unknown): value is string | null => value === n
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 const isDid = (value: unknown): value is string => typeof value === 'string' && value.startsWith('did:');
 const isAtUri = (value: unknown): value is string => typeof value === 'string' && value.startsWith('at://');
+/** The community ids curators may use (see the curator file's rules). */
+export const isCommunityId = (value: unknown): value is string => typeof value === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(value);
+/** A pledge's credits: the lexicon's bounds. */
+export const MAX_PLEDGE_CREDITS = 1_000_000;
+const isPledgeAmount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PLEDGE_CREDITS;
 
 function parseObject(text: string): Json {
   let message: unknown;
@@ -48,7 +53,7 @@ function parseObject(text: string): Json {
   return message;
 }
 
-const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack']);
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge']);
 
 /** Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction). */
 export function decodePipelineEvent(text: string): PipelineEventV1 {
@@ -100,6 +105,11 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
       break;
     case 'starterpack':
       field(message, 'list', isAtUri, 'an AT-URI');
+      break;
+    case 'pledge':
+      field(message, 'subjectUri', isAtUri, 'an AT-URI');
+      field(message, 'community', isCommunityId, 'a community id');
+      field(message, 'amount', isPledgeAmount, 'a whole number of credits from 1 to 1000000');
       break;
   }
   return message as unknown as PipelineEventV1;

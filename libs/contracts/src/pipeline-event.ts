@@ -3,7 +3,7 @@
  * Records are already reduced to the fields the ranking needs; the wire format is JSON.
  */
 
-export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack';
+export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack' | 'pledge';
 
 interface EventBase {
   v: 1;
@@ -69,6 +69,19 @@ export interface StarterPackCreate extends EventBase {
   list: string;
 }
 
+/** A Bridge Fund pledge (`org.commonground.fund.pledge`): credits of a community's fund directed to a post. */
+export interface PledgeCreate extends EventBase {
+  type: 'pledge';
+  op: 'create';
+  rkey: string;
+  createdAtMs: number;
+  subjectUri: string;
+  /** Community id the pledge names (checked against the curator's funds by the ranker). */
+  community: string;
+  /** Credits, a positive integer. */
+  amount: number;
+}
+
 export interface RecordDelete extends EventBase {
   type: RecordKind;
   op: 'delete';
@@ -94,6 +107,7 @@ export type PipelineEventV1 =
   | GraphCreate
   | ListItemCreate
   | StarterPackCreate
+  | PledgeCreate
   | RecordDelete
   | AccountStatus
   | IdentityChange;

@@ -173,3 +173,46 @@ ${section}`;
     });
   });
 });
+
+describe('Bridge Funds in the curator file', () => {
+  const withFunds = `${valid}funds:
+  climate:
+    budget: 1000
+    matchingPool: 400
+    feeds: [common-ground]
+  farmers:
+    budget: 500
+`;
+
+  it('reads a fund per community with defaults filled in', () => {
+    const { funds } = parseCuration(withFunds, 'feeds.yaml');
+    expect(funds.get('climate')).toEqual({
+      community: 'climate',
+      budget: 1000,
+      matchingPool: 400,
+      memberAllowance: 100,
+      pageShare: 0.2,
+      minBridging: 0.5,
+      maxLift: 1,
+      feeds: ['common-ground'],
+    });
+    expect(funds.get('farmers')).toMatchObject({ budget: 500, matchingPool: 0, feeds: [] });
+    expect(parseCuration(valid, 'feeds.yaml').funds.size).toBe(0);
+  });
+
+  it('names the line and field of each mistake in a fund', () => {
+    const broken = withFunds.replace('matchingPool: 400', 'matchingPool: -4\n    pageShare: 2\n    loud: true').replace('  farmers:\n    budget: 500', '  fishers:\n    budget: 500');
+    let error: InvalidCurationError | undefined;
+    try {
+      parseCuration(broken, 'feeds.yaml');
+    } catch (caught) {
+      error = caught as InvalidCurationError;
+    }
+    const lineOf = (field: string) => broken.split('\n')[error!.problems.find((p) => p.field === field)!.line - 1]!.trim();
+    expect(lineOf('funds.climate.matchingPool')).toBe('matchingPool: -4');
+    expect(lineOf('funds.climate.pageShare')).toBe('pageShare: 2');
+    expect(error!.problems.find((p) => p.field === 'funds.climate')!.message).toContain('loud');
+    expect(lineOf('funds.fishers')).toBe('budget: 500');
+    expect(() => parseCuration(withFunds.replace('feeds: [common-ground]', 'feeds: [elsewhere]'), 'feeds.yaml')).toThrow('no feed "elsewhere" over community "climate"');
+  });
+});

@@ -12,6 +12,7 @@ import {
   type MemberSources,
   type Ranking,
 } from './curation.types.js';
+import { fundSchema, type FundDefinition } from './fund.schema.js';
 
 const SHORTNAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
 const COMMUNITY_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -171,7 +172,7 @@ export function parseCuration(text: string, file: string): Curation {
   if (check.problems.length > 0) throw new InvalidCurationError(check.problems);
   if (doc.contents !== null && !isMap(doc.contents)) check.problem([], 'expected a mapping with communities and feeds');
   const root = (doc.toJS() ?? {}) as Record<string, unknown>;
-  check.unknownKeys(root, [], ['communities', 'feeds']);
+  check.unknownKeys(root, [], ['communities', 'feeds', 'funds']);
 
   const communities = new Map<string, CommunityDefinition>();
   for (const [id, value] of Object.entries(check.object(root.communities ?? {}, ['communities']) ?? {})) {
@@ -241,8 +242,28 @@ export function parseCuration(text: string, file: string): Curation {
       ...(deliberation && { deliberation }),
     });
   }
+  const funds = checkFunds(check, root.funds, communities, feeds);
   if (check.problems.length > 0) throw new InvalidCurationError(check.problems);
-  return { communities, feeds };
+  return { communities, feeds, funds };
+}
+
+/** `funds`: each validated by `fundSchema`, for a defined community, boosting only feeds over it. */
+function checkFunds(check: Checker, value: unknown, communities: Map<string, CommunityDefinition>, feeds: Map<string, FeedDefinition>): Map<string, FundDefinition> {
+  const funds = new Map<string, FundDefinition>();
+  for (const [id, raw] of Object.entries(check.object(value ?? {}, ['funds']) ?? {})) {
+    const path = ['funds', id];
+    if (!communities.has(id)) check.problem(path, `no community "${id}" is defined`);
+    const parsed = fundSchema.safeParse(raw ?? {});
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) check.problem([...path, ...issue.path], issue.message);
+      continue;
+    }
+    parsed.data.feeds.forEach((name, index) => {
+      if (!feeds.get(name)?.communities.includes(id)) check.problem([...path, 'feeds', index], `no feed "${name}" over community "${id}"`);
+    });
+    funds.set(id, { ...parsed.data, community: id });
+  }
+  return funds;
 }
 
 export async function loadCurationFile(file: string): Promise<Curation> {

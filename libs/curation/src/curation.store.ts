@@ -123,7 +123,7 @@ export class CurationStore {
    * Sets (or, with `undefined`, removes) one entry, e.g. `['feeds', 'climate']`, on the newest
    * version; validates the whole result and writes it as a new version. Edits are serialised.
    */
-  async set(pathInDocument: [section: 'communities' | 'feeds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
+  async set(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
     return this.write(async () => {
       const base = (await this.refresh()).snapshot;
       const doc = parseDocument(base.text);

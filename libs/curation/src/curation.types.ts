@@ -1,3 +1,5 @@
+import type { FundDefinition } from './fund.schema.js';
+
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
 import type { DeliberationDefinition } from './deliberation.schema.js';
@@ -66,4 +68,6 @@ export interface FeedDefinition {
 export interface Curation {
   communities: Map<string, CommunityDefinition>;
   feeds: Map<string, FeedDefinition>;
+  /** Bridge Funds by community id (`fund.schema.ts`). */
+  funds: Map<string, FundDefinition>;
 }

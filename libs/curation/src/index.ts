@@ -4,3 +4,4 @@ export { loadCurationFile } from './curation.loader.js';
 export { CurationStore, type CurationSnapshot } from './curation.store.js';
 export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './digest.schema.js';
 export { type DeliberationDefinition } from './deliberation.schema.js';
+export { type FundDefinition } from './fund.schema.js';

@@ -335,7 +335,7 @@ describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
 describe('wantedCollections and AT-URIs', () => {
   it('subscribes to exactly the collections that map to events', () => {
     expect([...wantedCollections].sort()).toEqual(
-      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack].sort(),
+      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack, Nsid.pledge].sort(),
     );
   });
 
@@ -373,5 +373,37 @@ describe('starter packs', () => {
       kind: 'malformed',
       reason: 'record.list is not the AT-URI of a list',
     });
+  });
+});
+
+describe('Bridge Fund pledges', () => {
+  const did = 'did:plc:member0000000000000000000';
+  const subject = { uri: `at://${did}/app.bsky.feed.post/3kpost0000001`, cid: 'bafyreipost' };
+  const pledge = (record: Record<string, unknown>, operation: 'create' | 'update' | 'delete' = 'create') => ({
+    did,
+    time_us: 1_763_000_000_000_000,
+    kind: 'commit',
+    commit: { rev: '3kpledgerev00', operation, collection: Nsid.pledge, rkey: '3kpledge00001', cid: 'bafyreipledge', record },
+  });
+
+  it('maps a pledge record to the post, community and credits it names, and its delete to a withdrawal', () => {
+    const record = { $type: Nsid.pledge, subject, community: 'climate', amount: 120, createdAt: '2025-11-13T02:13:20.000Z' };
+    expect(mapJetstreamEvent(pledge(record))).toEqual({
+      kind: 'event',
+      event: { v: 1, type: 'pledge', op: 'create', did, timeUs: 1_763_000_000_000_000, rkey: '3kpledge00001', createdAtMs: Date.parse('2025-11-13T02:13:20.000Z'), subjectUri: subject.uri, community: 'climate', amount: 120 },
+    });
+    expect(mapJetstreamEvent(pledge(record, 'delete'))).toEqual({
+      kind: 'event',
+      event: { v: 1, type: 'pledge', op: 'delete', did, timeUs: 1_763_000_000_000_000, rkey: '3kpledge00001' },
+    });
+  });
+
+  it.each([
+    [{ subject, community: 'Climate!', amount: 1 }, 'record.community is not a community id'],
+    [{ subject, community: 'climate', amount: 0 }, 'record.amount is not a whole number of credits from 1 to 1000000'],
+    [{ subject, community: 'climate', amount: 2.5 }, 'record.amount is not a whole number of credits from 1 to 1000000'],
+    [{ subject: { uri: `at://${did}/app.bsky.graph.list/3k`, cid: 'x' }, community: 'climate', amount: 1 }, 'record.subject is not a post'],
+  ])('reports a pledge %j as malformed', (record, reason) => {
+    expect(mapJetstreamEvent(pledge(record))).toEqual({ kind: 'malformed', reason });
   });
 });

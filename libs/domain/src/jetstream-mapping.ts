@@ -4,11 +4,13 @@ import type {
   IdentityChange,
   ListItemCreate,
   PipelineEventV1,
+  PledgeCreate,
   PostCreate,
   RecordDelete,
   StarterPackCreate,
   SubjectCreate,
 } from '#lib/contracts';
+import { isCommunityId, MAX_PLEDGE_CREDITS } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
 import { LexType, Nsid, recordKindOf } from './nsid.js';
 
@@ -68,6 +70,7 @@ export const wantedCollections: readonly string[] = [
   Nsid.block,
   Nsid.listitem,
   Nsid.starterpack,
+  Nsid.pledge,
 ];
 
 /**
@@ -234,6 +237,8 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
       };
       return { kind: 'event', event };
     }
+    case 'pledge':
+      return { kind: 'event', event: mapPledge(did, timeUs, rkey, createdAtMs, record) };
     case 'starterpack': {
       const list = parseAtUri(record.list);
       if (list === null || list.collection !== Nsid.list) malformed('record.list is not the AT-URI of a list');
@@ -241,6 +246,17 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
       return { kind: 'event', event };
     }
   }
+}
+
+function mapPledge(did: string, timeUs: number, rkey: string, createdAtMs: number, record: Obj): PledgeCreate {
+  const subject = strongRef(record.subject, 'record.subject');
+  if (subject.collection !== Nsid.post) malformed('record.subject is not a post');
+  if (!isCommunityId(record.community)) malformed('record.community is not a community id');
+  const { amount } = record;
+  if (!Number.isSafeInteger(amount) || (amount as number) < 1 || (amount as number) > MAX_PLEDGE_CREDITS) {
+    malformed('record.amount is not a whole number of credits from 1 to 1000000');
+  }
+  return { v: 1, type: 'pledge', op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, community: record.community, amount: amount as number };
 }
 
 /** Client-set `createdAt` in ms; falls back to the relay time when absent or unparseable. */

@@ -11,6 +11,8 @@ export const Nsid = {
   list: 'app.bsky.graph.list',
   starterpack: 'app.bsky.graph.starterpack',
   generator: 'app.bsky.feed.generator',
+  /** Our own lexicon (`lexicons/`), under the project's domain `commonground.org`: a Bridge Fund pledge. */
+  pledge: 'org.commonground.fund.pledge',
 
   getFeedSkeleton: 'app.bsky.feed.getFeedSkeleton',
   describeFeedGenerator: 'app.bsky.feed.describeFeedGenerator',
@@ -41,6 +43,7 @@ const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   block: Nsid.block,
   listitem: Nsid.listitem,
   starterpack: Nsid.starterpack,
+  pledge: Nsid.pledge,
 };
 
 const kindByCollection = new Map<string, RecordKind>(

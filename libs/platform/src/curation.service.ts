@@ -28,7 +28,7 @@ const FILE_CHECK_MS = 1_000;
 export class CurationService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly store: CurationStore;
   private readonly log: Logger;
-  private curation: Curation = { communities: new Map(), feeds: new Map() };
+  private curation: Curation = { communities: new Map(), feeds: new Map(), funds: new Map() };
   /** Changes each time the definitions change; caches keyed on curation compare it. */
   generation = 0;
   /** Why the curator file is not imported now (absent when it is fine). */
@@ -125,7 +125,7 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
   }
 
   /** Sets or (with `undefined`) removes one community or feed; throws `InvalidCurationError` with every problem. */
-  async edit(pathInDocument: [section: 'communities' | 'feeds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
+  async edit(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
     const snapshot = await this.store.set(pathInDocument, value, source);
     this.apply(snapshot);
     await this.announce(snapshot);

@@ -17,6 +17,7 @@ import {
   EditionRepository,
   EventRepository,
   FeedbackRepository,
+  FundRepository,
   PostRepository,
   ScoreRepository,
   type ClickHouseClient,
@@ -51,6 +52,7 @@ const repositories = [
   CurationVersionRepository,
   EditionRepository,
   ConversationRepository,
+  FundRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
-import { generateJetstreamEvents, startJetstreamReplayServer } from '#lib/testing';
+import { FundRepository } from '#lib/clickhouse';
+import { generateJetstreamEvents, pledgeEvent, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
 import { ScoreSnapshotJob } from '../../scoring/src/score-snapshot.job.js';
@@ -81,9 +82,10 @@ async function demo(): Promise<void> {
   progress.update(scoring.stats.written);
   progress.finish();
 
+  await pledgeToBridgingPosts(replay, sample, running.app.get(FundRepository));
   const rankingStarted = performance.now();
   const runs = await running.app.get(ScoreSnapshotJob).runOnce();
-  const ranked = runs.map((run) => `${run.feed.split('/').at(-1)} ${run.posts} posts`).join(', ');
+  const ranked = runs.map((run) => `${run.feed.split('/').at(-1)} ${run.posts} posts${run.boosted ? ` (${run.boosted} boosted)` : ''}`).join(', ');
   process.stderr.write(`ranked ${runs.length} feeds in ${((performance.now() - rankingStarted) / 1000).toFixed(1)} s: ${ranked}\n`);
 
   const publisher = config.feedGenerator.publisherDid;
@@ -112,6 +114,9 @@ async function demo(): Promise<void> {
         ? `Why is the top bridging post there?  ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(firstPost)}`
         : 'The bridging feed has no post yet: the sample gave it too little evidence.',
       `The conversation's live report:  ${running.url}/conversations/${FEEDS.conversation}`,
+      `Bridge Funds: the gardeners' ledger  ${running.url}/api/funds/gardeners/current`,
+      `              the cyclists' ledger   ${running.url}/api/funds/cyclists/current`,
+      '              boosted items carry "f" (the funds) in their feedContext and a "boost" in their explanation',
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
       '',
       `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,
@@ -129,6 +134,26 @@ async function demo(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+/** Pledges the demo's members make as records, through the local Jetstream: gardeners and cyclists to planted bridging posts. */
+const DEMO_PLEDGES = 6;
+
+async function pledgeToBridgingPosts(
+  replay: JetstreamReplayServer,
+  sample: { communities: { name: string; members: string[] }[]; bridgingPosts: string[] },
+  funds: FundRepository,
+): Promise<void> {
+  const membersOf = (name: string) => sample.communities.find((community) => community.name === name)?.members ?? [];
+  const [gardeners, cyclists] = [membersOf('gardeners'), membersOf('cyclists')];
+  const onlyGardeners = gardeners.filter((did) => !cyclists.includes(did));
+  const onlyCyclists = cyclists.filter((did) => !gardeners.includes(did));
+  const pledges = sample.bridgingPosts.slice(0, DEMO_PLEDGES).flatMap((post, i) => [
+    pledgeEvent({ did: onlyGardeners[i % onlyGardeners.length]!, community: 'gardeners', post, amount: 40 + 10 * i }),
+    pledgeEvent({ did: onlyCyclists[i % onlyCyclists.length]!, community: 'cyclists', post, amount: 30 + 5 * i }),
+  ]);
+  replay.push(...pledges);
+  while ((await funds.pledges(0, Date.now() * 2000)).length < pledges.length) await sleep(200);
+}
+
 /** The first post of a feed's first page, or undefined when it is empty. */
 async function firstPostOf(url: string): Promise<string | undefined> {
   const response = await fetch(url);
@@ -143,6 +168,9 @@ function demoCuration(communities: { name: string; members: string[]; listUri: s
   }
   const all = `[${communities.map((community) => community.name).join(', ')}]`;
   lines.push(
+    'funds:',
+    '  gardeners: { budget: 500, matchingPool: 300, memberAllowance: 100 }',
+    '  cyclists: { budget: 400, matchingPool: 200, memberAllowance: 100 }',
     'feeds:',
     `  ${FEEDS.bridging}:`,
     '    displayName: Common ground',

@@ -12,7 +12,7 @@ type FeedInput = Partial<Omit<FeedDefinition, 'shortname'>>;
 const communityView = (community: CommunityDefinition) => ({ ...community });
 const feedView = (registry: FeedRegistry, feed: FeedDefinition) => ({ ...feed, uri: registry.uriOf(feed) });
 /** The console sends `x-cg-client: console`; anything else is an admin API client. */
-const sourceOf = (client: string | undefined): CurationSource => (client === 'console' ? 'console' : 'admin');
+export const sourceOf = (client: string | undefined): CurationSource => (client === 'console' ? 'console' : 'admin');
 const HISTORY_MAX = 1_000;
 
 /**

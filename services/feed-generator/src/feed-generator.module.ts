@@ -13,6 +13,9 @@ import { ConversationsController } from './conversations.controller.js';
 import { EditionsController } from './editions.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
+import { FundAdminController } from './funds/fund-admin.controller.js';
+import { FundReportController } from './funds/fund-report.controller.js';
+import { FundReportService } from './funds/fund-report.service.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { DeliberationFeed } from './feeds/deliberation.feed.js';
 import { DigestFeed } from './feeds/digest.feed.js';
@@ -25,6 +28,7 @@ import { DescribeFeedGeneratorController } from './xrpc/describe-feed-generator.
 import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.js';
 import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
+import { BoostedImpressions } from './feeds/boosted-impressions.js';
 import { ServablePosts } from './feeds/servable-posts.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
@@ -44,12 +48,15 @@ const RATE_LIMITED_VIEWERS = 100_000;
     AdminController,
     ConsoleController,
     ConsoleApiController,
+    FundReportController,
+    FundAdminController,
   ],
   providers: [
     FeedRegistry,
     CommunityMembersService,
     FeedSkeletonService,
     ImpressionRecorder,
+    BoostedImpressions,
     ServablePosts,
     {
       provide: ViewerRateLimiter,
@@ -58,6 +65,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     },
     FeedPreviewService,
     ExplanationService,
+    FundReportService,
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,

@@ -6,6 +6,7 @@ import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankerState, type RankFn } from '#lib/rankings';
+import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -19,6 +20,9 @@ export interface SnapshotRun {
   posts: number;
   candidates: number;
   signals: number;
+  /** Posts a Bridge Fund raised in this snapshot, and the ms placing them and recording their allocations took. */
+  boosted: number;
+  boostMs: number;
   ms: number;
   /** The digest edition this run froze (its cadence point), if it froze one. */
   edition?: number;
@@ -28,6 +32,8 @@ export class SnapshotStats {
   runs = 0;
   failures = 0;
   lastRunMs = 0;
+  /** How long the last run's Bridge Fund step took (settlement, pledge checks, matching), ms. */
+  lastFundStepMs = 0;
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
@@ -70,6 +76,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly curation: CurationService,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
+    private readonly fund: BridgeFundStep,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
@@ -108,12 +115,15 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    const fundStarted = performance.now();
+    const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
+    this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom === 'posts') continue;
-      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs, ranking.servedFrom === 'edition'));
+      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition'));
     }
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
@@ -141,14 +151,6 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
   }
 
-  /**
-   * Ranks one feed and writes its snapshot; for a digest feed (`withEditions`) also freezes the
-   * edition the ranking says is due.
-   *
-   * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
-   * each run (not kept in memory): every feed generator serves the same stored edition, and a
-   * restarted ranker neither freezes an edition twice nor serves a post again.
-   */
   /** A deliberation feed's statements (replies and quotes of its root, or its hashtag) and everyone's votes on them. */
   private async conversation(feed: FeedDefinition, sinceUs: number) {
     const { root, hashtag } = feed.deliberation!;
@@ -156,7 +158,22 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
   }
 
-  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number, withEditions: boolean): Promise<SnapshotRun> {
+  /**
+   * Ranks one feed, lets its funds' boosts in, and writes its snapshot; for a digest feed
+   * (`withEditions`) also freezes the edition the ranking says is due.
+   *
+   * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
+   * each run (not kept in memory): every feed generator serves the same stored edition, and a
+   * restarted ranker neither freezes an edition twice nor serves a post again.
+   */
+  private async snapshotFeed(
+    curation: Curation,
+    feed: FeedDefinition,
+    rank: RankFn,
+    funds: FundRun,
+    nowMs: number,
+    withEditions: boolean,
+  ): Promise<SnapshotRun> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -176,7 +193,11 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     if (ranking.state) this.state.set(feedUri, ranking.state);
     if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
-    await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
+    const boostStarted = performance.now();
+    const boosted = funds.boost(feed, ranking.posts);
+    await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
+    const boostMs = Math.round(performance.now() - boostStarted);
+    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
     if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
@@ -185,6 +206,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       posts: ranking.posts.length,
       candidates: candidates.length,
       signals: signals.length,
+      boosted: boosted.allocations.length,
+      boostMs,
       ms: Math.round(performance.now() - started),
       ...(ranking.edition && { edition: ranking.edition.at }),
     };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BridgeFundStep } from './bridge-fund.step.js';
 import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
@@ -9,6 +10,7 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     EventBatchConsumer,
     FeedbackBatchConsumer,
     ScoreSnapshotJob,
+    BridgeFundStep,
   ],
   exports: [EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })

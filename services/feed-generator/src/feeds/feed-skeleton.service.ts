@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Ranking } from '#lib/curation';
 import { decodeFeedCursor, encodeFeedCursor, LexType } from '#lib/domain';
+import { BoostedImpressions } from './boosted-impressions.js';
 import { CommunityMembersService } from './community-members.service.js';
 import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
@@ -54,6 +55,7 @@ export class FeedSkeletonService {
     private readonly members: CommunityMembersService,
     private readonly impressions: ImpressionRecorder,
     private readonly servable: ServablePosts,
+    private readonly boosted: BoostedImpressions,
     @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
   ) {
     this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
@@ -81,6 +83,7 @@ export class FeedSkeletonService {
     if (request.viewer && items.length > 0) {
       this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
     }
+    this.boosted.record(request.viewer, request.feed, items, reqId);
     return {
       feed: items.map((item) => ({
         post: item.post,

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Topics, type MessageBus, type OutgoingMessage } from '#lib/contracts';
+import { encodeMessage, Topics, type MessageBus, type OutgoingMessage } from '#lib/contracts';
 import { LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
 
 const FLUSH_INTERVAL_MS = 1_000;
@@ -51,8 +51,23 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     // loop for a whole second's worth of impressions at once.
     const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
     const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
-    for (const item of posts) this.buffer.push({ key: viewer, value: head + JSON.stringify(item) + tail });
-    this.recorded += posts.length;
+    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail })));
+  }
+
+  /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */
+  recordWithContext(viewer: string, feed: string, items: readonly { post: string; feedContext: string }[], reqId: string): void {
+    const timeUs = Date.now() * 1000;
+    this.enqueue(
+      items.map(({ post, feedContext }) => ({
+        key: viewer,
+        value: encodeMessage({ v: 1, type: 'feedback', viewer, feed, item: post, event: 'impression', feedContext, reqId, timeUs }),
+      })),
+    );
+  }
+
+  private enqueue(messages: OutgoingMessage[]): void {
+    for (const message of messages) this.buffer.push(message);
+    this.recorded += messages.length;
     // At thousands of pages a second a timer tick's worth would overflow the buffer: a full batch
     // is published at once (unless the bus just failed: then the timer retries).
     if (this.buffer.length >= MAX_BATCH && !this.flushing && Date.now() >= this.retryAfter) void this.flush();

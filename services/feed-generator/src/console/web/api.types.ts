@@ -188,3 +188,37 @@ export interface CommunityInput {
 
 /** What PUT /api/admin/feeds/<name> takes. */
 export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
+
+/** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
+export interface Fund {
+  community: string;
+  budget: number;
+  matchingPool: number;
+  memberAllowance: number;
+  pageShare: number;
+  minBridging: number;
+  maxLift: number;
+  feeds: string[];
+}
+
+/** `GET /api/funds/<community>/<epoch>`: a fund's public ledger for one epoch. */
+export interface FundReport {
+  community: string;
+  epoch: number;
+  startsAt: string;
+  endsAt: string;
+  settledAt: string | null;
+  creditsPerThousandImpressions: number;
+  budget: number;
+  floor: number;
+  matchingPool: number;
+  pledged: number;
+  matched: number;
+  spent: number;
+  remaining: number;
+  impressions: number;
+  impressionsOutsideCommunity: number;
+  pledges: number;
+  refusedPledges: Record<string, number>;
+  posts: { post: string; pledged: number; matched: number; impressions: number; impressionsOutsideCommunity: number; spent: number }[];
+}

@@ -10,6 +10,7 @@ const SECTIONS = [
   ['#/health', 'Health'],
   ['#/communities', 'Communities'],
   ['#/feeds', 'Feeds'],
+  ['#/funds', 'Funds'],
 ] as const;
 
 /** The console: header and navigation, then the sign-in form or the view the location names. */

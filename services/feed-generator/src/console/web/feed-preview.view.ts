@@ -72,6 +72,14 @@ function ProvenanceChips({ provenance }: { provenance: Provenance | null }) {
   </ul>`;
 }
 
+/** A Bridge Fund's boost, said as the explanation says it: "raised by the climate × farmers fund: …". */
+function BoostChip({ components }: { components: Record<string, unknown> }) {
+  const boost = components.boost;
+  const says = isRecord(boost) && typeof boost.says === 'string' ? boost.says : null;
+  if (says === null) return null;
+  return html`<ul class="chips" aria-label="Boost"><li class="chip boost">${says}</li></ul>`;
+}
+
 /**
  * "Why here?": the components the preview holds, and — asked once, when first opened — the live
  * answer of the explanation endpoint for this post in the snapshot the preview came from. The
@@ -114,6 +122,7 @@ function Post({ item, preview }: { item: PreviewItem; preview: FeedPreview }) {
       <code>${item.post}</code>
     </p>
     <${ProvenanceChips} provenance=${item.provenance} />
+    <${BoostChip} components=${item.components} />
     <${WhyHere} item=${item} explainPath=${explainPath} />
   </li>`;
 }

@@ -6,6 +6,7 @@ import { EditionsView } from './editions.view.js';
 import { FeedFormView } from './feed-form.view.js';
 import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
+import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
 
 export interface Route {
@@ -26,6 +27,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/([^/]+)\/edit$/, FeedFormView],
   [/^#\/feeds\/([^/]+)\/editions$/, EditionsView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
+  [/^#\/funds$/, FundsView],
 ];
 
 /** The view for a location hash (`#/feeds/common`), or undefined for none. */

@@ -1,0 +1,242 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Pledge } from '#lib/funding';
+import { DidSetStore } from './did-set.store.js';
+
+/** What one fund was charged this epoch for one post: impressions (weighted by funds sharing them) and those that reached non-members. */
+export interface PostCharge {
+  impressions: number;
+  outside: number;
+}
+
+export interface FundAllocation {
+  post: string;
+  rank: number;
+  unboostedRank: number;
+  funds: readonly string[];
+  credits: number;
+  lift: number;
+}
+
+export interface FundPostEntry {
+  post: string;
+  pledged: number;
+  matched: number;
+  impressions: number;
+  outside: number;
+  spent: number;
+}
+
+export interface FundEpochEntry {
+  community: string;
+  epoch: number;
+  budget: number;
+  floor: number;
+  matchingPool: number;
+  pledged: number;
+  matched: number;
+  impressions: number;
+  outside: number;
+  spent: number;
+  remaining: number;
+  pledges: number;
+  refused: Record<string, number>;
+}
+
+/** A fund's ledger for one epoch, as the public report shows it. */
+export interface FundReportRows {
+  epoch: FundEpochEntry & { settledAtMs: number };
+  posts: FundPostEntry[];
+}
+
+/**
+ * The Bridge Fund's tables: pledges (from records), boosted impressions (from the feed
+ * generators' impressions), and what the ranker — the one writer — allocates and settles.
+ */
+export class FundRepository {
+  private readonly didSets: DidSetStore;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {
+    this.didSets = DidSetStore.of(client, database);
+  }
+
+  /** Live pledges the relay saw in `[sinceUs, untilUs)`, oldest first. */
+  async pledges(sinceUs: number, untilUs: number): Promise<Pledge[]> {
+    const result = await this.client.query({
+      query: `SELECT did, rkey, community, subject_uri, amount, time_us FROM ${this.database}.pledges FINAL
+        WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND time_us < {untilUs:UInt64}
+        ORDER BY time_us, did, rkey`,
+      query_params: { sinceUs, untilUs },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, string, string, string, number, string]>();
+    return rows.map(([pledger, rkey, community, post, amount, timeUs]) => ({ pledger, rkey, community, post, amount: Number(amount), timeUs: Number(timeUs) }));
+  }
+
+  /**
+   * A pledge a curator records through the admin API, or its withdrawal (`amount` undefined): the
+   * same row a pledge record makes, so the ranker checks and matches both alike.
+   */
+  async recordPledge(pledge: { pledger: string; rkey: string; community?: string; post?: string; amount?: number; timeUs: number }): Promise<void> {
+    const withdrawn = pledge.amount === undefined;
+    await this.client.insert({
+      table: `${this.database}.pledges`,
+      values: [
+        {
+          did: pledge.pledger,
+          rkey: pledge.rkey,
+          subject_uri: pledge.post ?? '',
+          community: pledge.community ?? '',
+          amount: pledge.amount ?? 0,
+          time_us: pledge.timeUs,
+          deleted: withdrawn ? 1 : 0,
+          version: pledge.timeUs,
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** Which of `uris` are posts we hold and that are not deleted. */
+  async livePosts(uris: readonly string[]): Promise<Set<string>> {
+    const keys = uris.flatMap((uri) => {
+      const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
+      return match ? [[match[1]!, match[2]!] as const] : [];
+    });
+    if (keys.length === 0) return new Set();
+    const dids = await this.didSets.bind('dids', [...new Set(keys.map(([did]) => did))]);
+    const result = await this.client.query({
+      query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) FROM ${this.database}.posts FINAL
+        WHERE did IN (${dids.sql}) AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
+      query_params: { dids: dids.value, rkeys: [...new Set(keys.map(([, rkey]) => rkey))] },
+      format: 'JSONCompactEachRow',
+    });
+    const wanted = new Set(uris);
+    return new Set((await result.json<[string]>()).map(([uri]) => uri).filter((uri) => wanted.has(uri)));
+  }
+
+  /** Boosted impressions one fund was charged for this epoch, per post; `members` tells who is outside its community. */
+  async charges(community: string, epoch: number, members: readonly string[]): Promise<Map<string, PostCharge>> {
+    const list = await this.didSets.bind('members', members);
+    const result = await this.client.query({
+      query: `SELECT post, sum(weight), countIf(viewer NOT IN (${list.sql})) FROM ${this.database}.fund_impressions FINAL
+        WHERE community = {community:String} AND epoch = {epoch:UInt32}
+        GROUP BY post`,
+      query_params: { community, epoch, members: list.value },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, number, string]>();
+    return new Map(rows.map(([post, impressions, outside]) => [post, { impressions: Number(impressions), outside: Number(outside) }]));
+  }
+
+  async writeAllocations(feed: string, snapshot: number, epoch: number, allocations: readonly FundAllocation[]): Promise<void> {
+    if (allocations.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.fund_allocations`,
+      values: allocations.map((row) => ({
+        feed,
+        snapshot,
+        epoch,
+        post: row.post,
+        rank: row.rank,
+        unboosted_rank: row.unboostedRank,
+        funds: row.funds,
+        credits: row.credits,
+        lift: row.lift,
+      })),
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** One settlement of a fund's epoch: its posts first, then the totals the report starts from. */
+  async writeSettlement(entry: FundEpochEntry, posts: readonly FundPostEntry[], settledAtMs: number): Promise<void> {
+    const { community, epoch } = entry;
+    if (posts.length > 0) {
+      await this.client.insert({
+        table: `${this.database}.fund_posts`,
+        values: posts.map((row) => ({
+          community,
+          epoch,
+          post: row.post,
+          pledged: row.pledged,
+          matched: row.matched,
+          impressions: row.impressions,
+          impressions_other: row.outside,
+          spent: row.spent,
+          settled_at: settledAtMs,
+        })),
+        format: 'JSONEachRow',
+      });
+    }
+    await this.client.insert({
+      table: `${this.database}.fund_epochs`,
+      values: [
+        {
+          community,
+          epoch,
+          budget: entry.budget,
+          floor: entry.floor,
+          matching_pool: entry.matchingPool,
+          pledged: entry.pledged,
+          matched: entry.matched,
+          impressions: entry.impressions,
+          impressions_other: entry.outside,
+          spent: entry.spent,
+          remaining: entry.remaining,
+          pledges: entry.pledges,
+          refused: JSON.stringify(entry.refused),
+          settled_at: settledAtMs,
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** A fund's settled ledger for one epoch, with its `limit` posts that cost most; undefined before any settlement. */
+  async report(community: string, epoch: number, limit: number): Promise<FundReportRows | undefined> {
+    const db = this.database;
+    const totals = await this.client.query({
+      query: `SELECT * FROM ${db}.fund_epochs FINAL WHERE community = {community:String} AND epoch = {epoch:UInt32} LIMIT 1`,
+      query_params: { community, epoch },
+      format: 'JSONEachRow',
+    });
+    const [row] = await totals.json<Record<string, string | number>>();
+    if (!row) return undefined;
+    const posts = await this.client.query({
+      query: `SELECT post, pledged, matched, impressions, impressions_other, spent FROM ${db}.fund_posts FINAL
+        WHERE community = {community:String} AND epoch = {epoch:UInt32}
+        ORDER BY spent DESC, pledged DESC, post LIMIT {limit:UInt32}`,
+      query_params: { community, epoch, limit },
+      format: 'JSONCompactEachRow',
+    });
+    const n = (value: string | number | undefined) => Number(value ?? 0);
+    return {
+      epoch: {
+        community,
+        epoch,
+        budget: n(row.budget),
+        floor: n(row.floor),
+        matchingPool: n(row.matching_pool),
+        pledged: n(row.pledged),
+        matched: n(row.matched),
+        impressions: n(row.impressions),
+        outside: n(row.impressions_other),
+        spent: n(row.spent),
+        remaining: n(row.remaining),
+        pledges: n(row.pledges),
+        refused: JSON.parse(String(row.refused ?? '{}')) as Record<string, number>,
+        settledAtMs: n(row.settled_at),
+      },
+      posts: (await posts.json<[string, number, number, number, string, number]>()).map(([post, pledged, matched, impressions, outside, spent]) => ({
+        post,
+        pledged: Number(pledged),
+        matched: Number(matched),
+        impressions: Number(impressions),
+        outside: Number(outside),
+        spent: Number(spent),
+      })),
+    };
+  }
+}

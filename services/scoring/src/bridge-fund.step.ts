@@ -1,0 +1,174 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { FundRepository, type FundAllocation, type FundPostEntry, type PostCharge } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import type { Curation, FeedDefinition, MemberSources } from '#lib/curation';
+import {
+  boostedContext,
+  boostFeed,
+  checkPledges,
+  clusterMatch,
+  describeBoost,
+  epochBounds,
+  epochOf,
+  type FundRules,
+  type PostFunding,
+} from '#lib/funding';
+import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import type { RankedPost } from '#lib/rankings';
+
+/** Posts whose ledger lines are written per fund and settlement, most costly first. */
+const MAX_LEDGER_POSTS = 10_000;
+
+/** What one run of the snapshots knows of the funds: the epoch's matched pledges and what each fund has spent. */
+export interface FundRun {
+  epoch: number;
+  /** Boosts a feed's ranking: the ranked posts in their new order, and what to record of the boosts. */
+  boost(feed: FeedDefinition, posts: readonly RankedPost[]): { posts: RankedPost[]; allocations: FundAllocation[] };
+}
+
+const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...posts], allocations: [] }) };
+
+/**
+ * The Bridge Fund's step in the snapshot runs, after each feed's ranking. Once per run it settles
+ * every fund's epoch from the boosted impressions served so far (the ranker is the one writer of
+ * the ledger, so replicas serving the same feed never spend twice), checks the epoch's pledges,
+ * matches them across communities, and then raises the eligible posts in each feed of the funding
+ * communities. A fund whose budget is spent boosts nothing more until the next epoch.
+ */
+@Injectable()
+export class BridgeFundStep {
+  private readonly log: Logger;
+  private lastSettledAt = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly funds: FundRepository,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'bridge-fund' });
+  }
+
+  /** Records which posts a snapshot boosted; before the snapshot itself, so a served boost always has its allocation. */
+  async recordAllocations(feed: string, snapshot: number, epoch: number, allocations: readonly FundAllocation[]): Promise<void> {
+    await this.funds.writeAllocations(feed, snapshot, epoch, allocations);
+  }
+
+  /** Settles the funds of `curation` and prepares the boosts of this run; `membersOf` resolves a community's members. */
+  async prepare(curation: Curation, nowMs: number, membersOf: (sources: MemberSources) => Promise<string[]>): Promise<FundRun> {
+    if (curation.funds.size === 0) return NO_FUNDS;
+    const { epochDays, creditsPerThousandImpressions, floorCredits, floorMaxMembers } = this.config.funding;
+    const epoch = epochOf(nowMs, epochDays);
+    const { startMs, endMs } = epochBounds(epoch, epochDays);
+
+    const members = new Map<string, string[]>();
+    for (const id of curation.funds.keys()) {
+      const community = curation.communities.get(id);
+      members.set(id, community ? await membersOf(community.members) : []);
+    }
+    const memberSets = new Map([...members].map(([id, list]) => [id, new Set(list)]));
+    const rules = new Map<string, FundRules>();
+    for (const [id, fund] of curation.funds) {
+      const floor = (members.get(id)?.length ?? 0) <= floorMaxMembers ? floorCredits : 0;
+      rules.set(id, { ...fund, budget: fund.budget + floor });
+    }
+
+    const pledges = await this.funds.pledges(startMs * 1000, endMs * 1000);
+    const live = await this.funds.livePosts([...new Set(pledges.map((pledge) => pledge.post))]);
+    const checked = checkPledges(pledges, {
+      allowanceOf: (community) => rules.get(community)?.memberAllowance,
+      isMember: (community, did) => memberSets.get(community)?.has(did) ?? false,
+      isLivePost: (uri) => live.has(uri),
+    });
+    const communitiesOf = new Map<string, Set<string>>();
+    const memberOf = (did: string): ReadonlySet<string> => {
+      let found = communitiesOf.get(did);
+      if (!found) communitiesOf.set(did, (found = new Set([...memberSets].filter(([, set]) => set.has(did)).map(([id]) => id))));
+      return found;
+    };
+    const funding = clusterMatch(checked.accepted, memberOf, new Map([...rules].map(([id, fund]) => [id, fund.matchingPool])));
+
+    const costPerImpression = creditsPerThousandImpressions / 1000;
+    const charges = new Map<string, Map<string, PostCharge>>();
+    const remaining = new Map<string, number>();
+    const settledAt = (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1));
+    for (const [id, fund] of rules) {
+      const charged = await this.funds.charges(id, epoch, members.get(id) ?? []);
+      charges.set(id, charged);
+      const refused: Record<string, number> = {};
+      for (const { pledge, reason } of checked.refused) if (pledge.community === id) refused[reason] = (refused[reason] ?? 0) + 1;
+      const ledger = ledgerOf(id, funding, charged, costPerImpression);
+      const spent = ledger.reduce((sum, row) => sum + row.spent, 0);
+      remaining.set(id, fund.budget - spent);
+      await this.funds.writeSettlement(
+        {
+          community: id,
+          epoch,
+          budget: fund.budget,
+          floor: fund.budget - curation.funds.get(id)!.budget,
+          matchingPool: fund.matchingPool,
+          pledged: ledger.reduce((sum, row) => sum + row.pledged, 0),
+          matched: ledger.reduce((sum, row) => sum + row.matched, 0),
+          impressions: ledger.reduce((sum, row) => sum + row.impressions, 0),
+          outside: ledger.reduce((sum, row) => sum + row.outside, 0),
+          spent,
+          remaining: fund.budget - spent,
+          pledges: checked.accepted.filter((pledge) => pledge.community === id).length,
+          refused,
+        },
+        ledger.slice(0, MAX_LEDGER_POSTS),
+        settledAt,
+      );
+    }
+    if (checked.refused.length > 0) this.log.info({ epoch, refused: checked.refused.length, accepted: checked.accepted.length }, 'pledges refused');
+
+    const spentOn = (community: string, post: string) => (charges.get(community)?.get(post)?.impressions ?? 0) * costPerImpression;
+    return {
+      epoch,
+      boost: (feed, posts) => {
+        const result = boostFeed({
+          feed: feed.shortname,
+          communities: feed.communities,
+          ranked: posts,
+          funds: rules,
+          funding,
+          spent: spentOn,
+          remaining: (community) => remaining.get(community) ?? 0,
+        });
+        const allocations: FundAllocation[] = [];
+        const boosted = result.placed.map(({ item, boosted: raised, unboostedRank }, index): RankedPost => {
+          const boost = raised ? result.boosts.get(item.uri) : undefined;
+          if (boost) {
+            allocations.push({ post: item.uri, rank: index + 1, unboostedRank, funds: boost.funds, credits: boost.credits, lift: boost.lift });
+            return {
+              ...item,
+              feedContext: boostedContext(item.feedContext, boost.funds, epoch),
+              components: { ...item.components, boost: { ...boost, epoch, unboostedRank, says: describeBoost(boost) } },
+            };
+          }
+          const refusal = result.refused.get(item.uri);
+          return refusal ? { ...item, components: { ...item.components, boostRefused: refusal } } : item;
+        });
+        return { posts: boosted, allocations };
+      },
+    };
+  }
+}
+
+/** A fund's ledger lines for the epoch: every post it pledged to or was charged for, most costly first. */
+function ledgerOf(community: string, funding: ReadonlyMap<string, PostFunding>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): FundPostEntry[] {
+  const posts = new Set([...charged.keys(), ...[...funding.values()].filter((entry) => (entry.pledged[community] ?? 0) > 0).map((entry) => entry.post)]);
+  return [...posts]
+    .map((post) => {
+      const entry = funding.get(post);
+      const charge = charged.get(post);
+      return {
+        post,
+        pledged: entry?.pledged[community] ?? 0,
+        matched: entry?.matched[community] ?? 0,
+        impressions: charge?.impressions ?? 0,
+        outside: charge?.outside ?? 0,
+        spent: (charge?.impressions ?? 0) * costPerImpression,
+      };
+    })
+    .sort((a, b) => b.spent - a.spent || b.pledged - a.pledged || (a.post < b.post ? -1 : 1));
+}
