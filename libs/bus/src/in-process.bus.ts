@@ -257,7 +257,7 @@ export class InProcessBus implements MessageBus {
     let signal: (() => void) | undefined;
     const group: Group = {
       id: options.groupId,
-      committed: log.base,
+      committed: options.from === 'latest' ? log.end : log.base,
       handler: options.handler,
       maxBatchSize: options.maxBatchSize ?? 10_000,
       stopping: false,

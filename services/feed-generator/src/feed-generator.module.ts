@@ -22,6 +22,8 @@ import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.j
 import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
 import { ServablePosts } from './feeds/servable-posts.js';
+import { ViewerAdjustment } from './feeds/viewer-adjustment.js';
+import { ViewerFeedbackStore } from './feeds/viewer-feedback.store.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
@@ -45,6 +47,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FeedSkeletonService,
     ImpressionRecorder,
     ServablePosts,
+    ViewerFeedbackStore,
+    ViewerAdjustment,
     {
       provide: ViewerRateLimiter,
       useFactory: (config: AppConfig) => new ViewerRateLimiter({ ...config.feedGenerator.sendInteractionsLimit, maxViewers: RATE_LIMITED_VIEWERS }),
@@ -89,6 +93,6 @@ const RATE_LIMITED_VIEWERS = 100_000;
       inject: [APP_CONFIG, Metrics],
     },
   ],
-  exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService],
+  exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService, ViewerFeedbackStore],
 })
 export class FeedGeneratorModule {}

@@ -16,6 +16,8 @@ export interface SkeletonItem {
   /** Position in the algorithm's ordering; with the CID it makes the page cursor. */
   sortKey: number;
   feedContext?: string;
+  /** Opinion side of the post, where the ranking knows it (a balanced feed keeps each side's positions). */
+  side?: string;
 }
 
 export interface SkeletonPage {
