@@ -54,6 +54,7 @@ const before = (time: number | undefined, asOfMs: number): boolean => time !== u
 /**
  * How the viewer's feedback given up to `asOfMs` moves one post. Every shift is a share of
  * `window`, and their sum is capped at ±`window`: feedback reorders the ranking, never replaces it.
+ * What the viewer asked for (more of an author) outweighs what they were merely shown.
  * `reasons`, when given, receives what moved the post, in words.
  *
  * @NOTE Seen means served *before* `asOfMs` (the start of the viewer's session): what a session
@@ -78,7 +79,7 @@ export function personalAdjustment(
   if (community !== undefined) add(Math.round(window / 2), `you asked for more posts supported by ${community}`);
   if (before(feedback.lessAuthors.get(item.author), asOfMs)) add(-Math.round(window / 2), 'you asked for less of this author');
   const seenAt = feedback.seen.get(item.post);
-  if (seenAt !== undefined && seenAt < asOfMs) add(-window, 'you were shown this before');
+  if (seenAt !== undefined && seenAt < asOfMs) add(-Math.round(window / 2), 'you were shown this before');
   return { removed, shift: Math.max(-window, Math.min(window, shift)) };
 }
 

@@ -17,6 +17,12 @@ import { ViewerFeedbackStore } from './viewer-feedback.store.js';
 
 /** Pages of the ranking read at once while removed posts are skipped in a feed served in its own order. */
 const REFILL_ROUNDS = 4;
+/**
+ * How old feedback must be when a session starts to move posts in it: long enough to have reached
+ * every replica (the bus's latency; impressions are published about once a second), so that every
+ * replica computes the same order for the session's cursor. Removal does not wait (see `pageAfter`).
+ */
+const SETTLE_MS = 3_000;
 /** Distinct `feedContext` texts whose communities are kept parsed (they repeat: a few per feed). */
 const PARSED_CONTEXTS = 10_000;
 
@@ -40,7 +46,7 @@ export interface PersonalExplanation {
  * - A recent feed stays newest first: feedback only removes.
  *
  * @NOTE Pagination. A personal order is a pure function of the snapshot and the viewer's feedback
- * as of the session's first page, so the cursor carries both: `p<snapshot>-<sessionMs>::<position>
+ * as of the session's first page (less `SETTLE_MS`), so the cursor carries both: `p<snapshot>-<sessionMs>::<position>
  * ::<cid>`. Each page recomputes the order from the top of the snapshot up to the cursor's position
  * plus a page (cheap: the snapshot's top is in memory) and serves the next posts, so every post
  * appears once, in order, on any replica. Feedback given during the session changes the order only
@@ -101,7 +107,7 @@ export class ViewerAdjustment {
   private async personalPage(algorithm: FeedAlgorithm, request: SkeletonRequest, feedback: ViewerFeedback, session: PersonalOrdering): Promise<SkeletonPage> {
     const { feed, limit, cursor } = request;
     const position = cursor?.sortKey ?? 0;
-    const asOf = session.sessionMs;
+    const asOf = session.sessionMs - SETTLE_MS;
     const lateRemovals = [...feedback.lessPosts.values()].filter((time) => time > asOf).length;
     const take = position + limit + lateRemovals;
     const adjust = (item: SkeletonItem): PersonalAdjustment =>
