@@ -115,7 +115,8 @@ export class ViewerAdjustment {
     const classOf = feed.ranking === 'balanced' ? (item: SkeletonItem) => item.side ?? '' : () => '';
     // The top of the pinned snapshot: rank 0 is before every item.
     const top: FeedCursor = { ordering: `s${session.snapshot}`, sortKey: 0, cid: cursor?.cid ?? 'bafyreitop' };
-    let read = take + this.window + 1;
+    // Enough for the order up to `take` in one read unless the ranking holds more removed posts than the viewer's own.
+    let read = take + this.window + feedback.lessPosts.size + 1;
     for (;;) {
       const base = await algorithm.skeleton({ feed, limit: read, cursor: top });
       const complete = base.items.length < read;
