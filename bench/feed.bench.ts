@@ -5,6 +5,7 @@
  *                               # BENCH_RECENT_POSTS=1000000 (0 skips the recent feed)
  *                               # BENCH_RUNS='first page, auth|deep' (runs whose label has a part) BENCH_VERIFY=0 (skip verify/s)
  *                               # BENCH_CPU_PROFILE=feed.cpuprofile (server thread, measured runs only)
+ *                               # BENCH_DISTINCT_VIEWERS=1000000 (viewers whose feedback the cache is offered)
  *
  * One process: the feed generator (role `feed-generator`, embedded ClickHouse in a temp dir, an
  * in-process bus that acknowledges impressions at once, as a broker would), a local PLC directory
@@ -23,12 +24,21 @@
  * random depths (each a ClickHouse read); the recent feed's first and a deep page. Each run also
  * shows how busy the server's event loop was and the CPU per request of server and load generator:
  * on a shared machine req/s moves with the neighbours' load, CPU per request much less.
+ *
+ * Personalised runs: every viewer has a feedback history in ClickHouse (posts asked less and more
+ * of, posts seen, 500 impressions among the top 2 000 ranks), so authenticated pages are served in
+ * the viewer's personal order; the first page of a session and pages deep into one (positions up
+ * to 500, each recomputing the order from the top) are measured. Then the viewer-feedback cache is
+ * offered `BENCH_DISTINCT_VIEWERS` distinct viewers' feedback (as the bus brings it) and the
+ * process's resident set is read after a full GC: it must stay within the cache's bound.
  */
 import 'reflect-metadata';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import { createServiceJwt, cryptoVerifySignatureWithKey } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
@@ -41,6 +51,10 @@ import { startApp } from '../services/app/src/app.factory.js';
 import { deterministicDidPlc, startPlcDirectory } from '#lib/testing';
 import { ServiceAuthVerifier } from '../services/feed-generator/src/auth/service-auth.verifier.js';
 import { SignatureVerifier } from '../services/feed-generator/src/auth/signature.verifier.js';
+import { FeedRegistry } from '../services/feed-generator/src/feeds/feed.registry.js';
+import { SnapshotFeed } from '../services/feed-generator/src/feeds/snapshot.feed.js';
+import { ViewerAdjustment } from '../services/feed-generator/src/feeds/viewer-adjustment.js';
+import { ViewerFeedbackStore } from '../services/feed-generator/src/feeds/viewer-feedback.store.js';
 import { formatLoad, runLoad, type LoadResult } from './http-load.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
@@ -49,6 +63,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const tokenCount = Number(process.env.BENCH_TOKENS ?? 20_000);
 const viewerCount = Number(process.env.BENCH_VIEWERS ?? 200);
+const distinctViewers = Number(process.env.BENCH_DISTINCT_VIEWERS ?? 1_000_000);
+/** Ranks a viewer's history draws its posts from: the top of the feed, where sessions begin. */
+const HISTORY_RANKS = 2_000;
 const AUTHORS = 1_000;
 const LIMIT = 50;
 const GOAL = { requestsPerSecond: 3_000, p99Ms: 20 };
@@ -143,6 +160,26 @@ try {
     tokens.push(await createServiceJwt({ iss: viewer.did, aud: serviceDid, lxm, keypair: viewer.keypair, exp }));
   }
   if (new Set(tokens).size !== tokens.length) throw new Error('token pool is not distinct');
+  // Every viewer's feedback history, an hour old: 20 posts asked less of, 5 more of, 50 seen; 500 impressions.
+  const postUri = (rank: string) =>
+    `concat('at://', {authors:Array(String)}[(${rank}) % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(${rank}), 11, '0')))`;
+  const hourAgoUs = (Date.now() - 3_600_000) * 1000;
+  const viewerDids = viewers.map((viewer) => viewer.did);
+  await clickhouse.command({
+    query: `INSERT INTO ${database}.interactions (actor, kind, rkey, subject_uri, subject_did, time_us, deleted, version, feed_context)
+      SELECT {viewers:Array(String)}[intDiv(number, 75) + 1], multiIf(number % 75 < 20, 'requestLess', number % 75 < 25, 'requestMore', 'interactionSeen'),
+        ${postUri('(intDiv(number, 75) * 7919 + (number % 75) * 104729) % {ranks:UInt32}')} AS uri, uri, splitByChar('/', uri)[3],
+        {t:UInt64} - number % 75, 0, {t:UInt64} - number % 75, ''
+      FROM numbers({rows:UInt64})`,
+    query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, t: hourAgoUs, rows: viewerCount * 75 },
+  });
+  await clickhouse.command({
+    query: `INSERT INTO ${database}.impressions (viewer, post, feed, time_us)
+      SELECT {viewers:Array(String)}[intDiv(number, 500) + 1], ${postUri('(intDiv(number, 500) * 31 + (number % 500) * 3) % {ranks:UInt32}')},
+        {feed:String}, {t:UInt64} - number % 500
+      FROM numbers({rows:UInt64})`,
+    query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, feed: feedUri('bridging'), t: hourAgoUs, rows: viewerCount * 500 },
+  });
   if (tokenCount <= 10_000) console.warn(`BENCH_TOKENS=${tokenCount} is not above the verified-token cache (10000): some requests will be answered from it`);
   const tokenSeconds = (performance.now() - started) / 1000;
 
@@ -154,6 +191,9 @@ try {
         `${os.availableParallelism()} cores, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`,
       `  auth: ${viewerCount} secp256k1 viewers on a local PLC, ${tokenCount} distinct service JWTs (signed in ${tokenSeconds.toFixed(1)} s), ` +
         'one per request in turn; verified-token cache 10000 entries',
+      `  personal: every viewer has a feedback history (20 requestLess, 5 requestMore, 50 interactionSeen, 500 impressions ` +
+        `among the top ${HISTORY_RANKS} ranks); authenticated ranked pages are served in the viewer's personal order ` +
+        `(window ${config.feedGenerator.viewerFeedback.window})`,
     ].join('\n'),
   );
 
@@ -250,6 +290,17 @@ try {
       durationSec: Math.min(seconds, 5),
     },
   ];
+  // Positions 0 … 500 of one session of each viewer's personal order: each page recomputes the order from the top.
+  const sessionMs = Date.now();
+  const personalPositions = Array.from({ length: 11 }, (_, i) => i * LIMIT);
+  runs.push(
+    { label: 'bridging first page, personalised (viewers with feedback histories)', urls: [skeletonUrl('bridging')], auth: true },
+    {
+      label: `bridging personalised session pages (positions 0–${personalPositions.at(-1)}), viewers with feedback histories`,
+      urls: personalPositions.map((position) => skeletonUrl('bridging', `p${snapshot}-${sessionMs}::${position}::bafyreibench`)),
+      auth: true,
+    },
+  );
   if (recentPosts > 0) {
     runs.push(
       { label: 'recent first page, auth (unique tokens)', urls: [skeletonUrl('recent')], auth: true },
@@ -310,6 +361,16 @@ try {
     console.log(`CPU profile of the runs written to ${process.env.BENCH_CPU_PROFILE}`);
   }
 
+  const store = running.app.get(ViewerFeedbackStore);
+  const personalRuns = [...results].filter(([label]) => label.includes('personalised'));
+  console.log(
+    `personalised (goal p99 ≤ ${GOAL.p99Ms} ms): ` +
+      personalRuns.map(([label, result]) => `${label}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms.toFixed(2)} ms ${result.p99Ms <= GOAL.p99Ms && result.errors === 0 ? '(met)' : '(NOT met)'}`).join('; ') +
+      `; ${store.loads} histories read from ClickHouse, ${store.size} viewers cached, rss ${mib(process.memoryUsage().rss)}`,
+  );
+  await personalOrderCost(viewers[0]!.did, snapshot);
+  if (distinctViewers > 0) await viewerCacheBound(store, distinctViewers, config.feedGenerator.viewerFeedback.cacheBytes);
+
   const headline = results.get('bridging first page, auth (unique tokens)');
   if (headline) {
     const met = headline.requestsPerSecond >= GOAL.requestsPerSecond && headline.p99Ms <= GOAL.p99Ms && headline.errors === 0;
@@ -322,4 +383,88 @@ try {
   await running.close();
   await plc.close();
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * What personalisation adds to a page, without HTTP or auth: ViewerAdjustment.page over the
+ * snapshot feed for a viewer with a history (cached), the community ranking's page beside it.
+ */
+async function personalOrderCost(viewer: string, snapshot: number): Promise<void> {
+  const adjustment = running.app.get(ViewerAdjustment);
+  const algorithm = running.app.get(SnapshotFeed);
+  const feed = running.app.get(FeedRegistry).current.feeds.get('bridging')!;
+  const sessionMs = Date.now();
+  const cases = [
+    { label: 'community ranking, first page', call: () => algorithm.skeleton({ feed, limit: LIMIT }) },
+    { label: 'personal, first page', call: () => adjustment.page(algorithm, { feed, limit: LIMIT, viewer }) },
+    {
+      label: 'personal, position 500 of a session',
+      call: () => adjustment.page(algorithm, { feed, limit: LIMIT, viewer, cursor: { ordering: `p${snapshot}-${sessionMs}`, sortKey: 500, cid: 'bafyreibench' } }),
+    },
+  ];
+  const parts: string[] = [];
+  for (const { label, call } of cases) {
+    for (let i = 0; i < 50; i += 1) await call();
+    const calls = 1_000;
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < calls; i += 1) await call();
+    const used = process.cpuUsage(cpu);
+    const per = (us: number) => (us / calls).toFixed(0);
+    parts.push(`${label} ${per(used.user + used.system)} µs CPU (${per((performance.now() - started) * 1000)} µs wall)`);
+  }
+  // CPU time, read from the process: on a shared machine the wall time also counts the neighbours.
+  console.log(`page cost in process (no HTTP, no auth; mean of 1000 calls): ${parts.join(', ')}`);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** Resident set and heap in use after a full garbage collection (the flag is set here, so the bench needs no node option). */
+function settled(): { rss: number; heap: number } {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heap: heapUsed };
+}
+
+/**
+ * Offers the viewer-feedback cache `count` distinct viewers' feedback (a requestLess, a requestMore
+ * and a seen post each, as the bus delivers it), reading the heap in use and the resident set after
+ * each fifth. The heap's growth must stay within the cache's byte bound (plus 64 MiB); the resident
+ * set must level off (V8 keeps freed pages, so it rises above the heap once, then stays).
+ */
+async function viewerCacheBound(store: ViewerFeedbackStore, count: number, boundBytes: number): Promise<void> {
+  const before = settled();
+  const samples: { rss: number; heap: number }[] = [];
+  const started = performance.now();
+  const timeUs = Date.now() * 1000;
+  const fifth = Math.ceil(count / 5);
+  for (let start = 0; start < count; start += 10_000) {
+    const events = [];
+    for (let i = start; i < Math.min(count, start + 10_000); i += 1) {
+      const viewer = `did:plc:benchdistinct${String(i).padStart(10, '0')}`;
+      const item = `at://did:plc:benchauthor${String(i % 997).padStart(12, '0')}/app.bsky.feed.post/3l${i.toString(36).padStart(11, '0')}`;
+      for (const event of ['requestLess', 'requestMore', 'interactionSeen'] as const) {
+        events.push({ v: 1 as const, type: 'feedback' as const, viewer, feed: null, item, event, feedContext: '{"v":1,"b":["north"],"d":[]}', reqId: null, timeUs });
+      }
+    }
+    store.apply(events);
+    const done = Math.min(count, start + 10_000);
+    if (done % fifth < 10_000 || done === count) samples.push(settled());
+    // Yield now and then, as a consumer does between batches.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const after = samples.at(-1)!;
+  const heapGrowth = after.heap - before.heap;
+  const goal = boundBytes + 64 * 1024 * 1024;
+  const lastStep = samples.length >= 2 ? after.rss - samples.at(-2)!.rss : 0;
+  console.log(
+    `viewer-feedback cache offered ${count} distinct viewers (3 signals each) in ${seconds.toFixed(1)} s: ${store.size} cached; ` +
+      `heap in use ${mib(before.heap)} → ${mib(after.heap)} (+${mib(heapGrowth)}; goal ≤ cache bound ${mib(boundBytes)} + 64 MiB: ${heapGrowth <= goal ? 'met' : 'NOT met'}); ` +
+      `rss ${mib(before.rss)} → ${samples.map((sample) => mib(sample.rss)).join(' → ')} at each fifth ` +
+      `(last fifth ${lastStep >= 0 ? '+' : ''}${mib(lastStep)}; goal: levels off, ≤ 32 MiB: ${lastStep <= 32 * 1024 * 1024 ? 'met' : 'NOT met'})`,
+  );
 }

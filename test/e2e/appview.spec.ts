@@ -365,6 +365,23 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     });
   }, testTimeoutMs);
 
+  it("changes the reader's next getFeed after a requestLess sent through the PDS, in every feed, and nobody else's", async () => {
+    const reader = await loginAgent(network().pdsUrl, eve);
+    const before = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
+    expect(before.map((item) => item.post.uri)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    await reader.withProxy('bsky_fg', serviceDid).app.bsky.feed.sendInteractions({
+      feed: feedUri('common-ground'),
+      interactions: [{ item: posts.trees!.uriStr, event: 'app.bsky.feed.defs#requestLess', feedContext: before[0]!.feedContext, reqId: before[0]!.reqId }],
+    });
+    const after = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
+    expect(after.map((item) => item.post.uri)).toEqual([posts.library!.uriStr]);
+    const recent = (await reader.app.bsky.feed.getFeed({ feed: feedUri('club-recent') })).data.feed;
+    expect(recent.map((item) => item.post.uri)).toEqual([posts.thanks!.uriStr, posts.library!.uriStr]);
+    const other = await loginAgent(network().pdsUrl, dave);
+    const theirs = (await other.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
+    expect(theirs.map((item) => item.post.uri)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+  }, testTimeoutMs);
+
   it('unpublishes the feeds, after which the AppView no longer finds them', async () => {
     const results = await (await FeedPublisher.login(config)).unpublishAll();
     expect(results.map((result) => result.action)).toEqual(['deleted', 'deleted', 'deleted']);

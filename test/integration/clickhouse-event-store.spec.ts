@@ -91,6 +91,30 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like']);
   });
 
+  it("reads one viewer's own feedback and impressions, each post at its earliest time, with a requestMore's feedContext", async () => {
+    const erin = 'did:plc:erin000000000000000000000';
+    const nowUs = Date.now() * 1000;
+    const item = (n: number) => `at://${bob}/app.bsky.feed.post/3k00000000${n}`;
+    const feedback = (viewer: string, event: 'requestLess' | 'requestMore' | 'interactionLike' | 'impression', n: number, timeUs: number, feedContext: string | null = null) =>
+      ({ v: 1, type: 'feedback', viewer, feed: null, item: item(n), event, feedContext, reqId: null, timeUs }) as const;
+    const repository = new FeedbackRepository(client, database);
+    await repository.write([
+      feedback(erin, 'requestLess', 10, nowUs - 3_000_000),
+      feedback(erin, 'requestMore', 11, nowUs - 2_000_000, '{"v":1,"b":["club"],"d":[]}'),
+      feedback(erin, 'interactionLike', 12, nowUs - 2_000_000),
+      feedback(erin, 'impression', 13, nowUs - 5_000_000),
+      feedback(alice, 'requestLess', 14, nowUs - 1_000_000),
+    ]);
+    await repository.write([feedback(erin, 'impression', 13, nowUs - 1_000_000)]);
+    expect(await repository.viewerHistory(erin, nowUs - 60_000_000, 100)).toEqual({
+      signals: [
+        { kind: 'requestMore', post: item(11), timeUs: nowUs - 2_000_000, feedContext: '{"v":1,"b":["club"],"d":[]}' },
+        { kind: 'requestLess', post: item(10), timeUs: nowUs - 3_000_000, feedContext: '' },
+      ],
+      impressions: [{ post: item(13), timeUs: nowUs - 5_000_000 }],
+    });
+  });
+
   it('pages recent posts of given authors newest first, hiding deactivated accounts', async () => {
     const page1 = await posts.recentByAuthors({ authors: [alice, bob], limit: 1, includeReplies: true });
     expect(page1.map((p) => p.uri)).toEqual([`at://${bob}/app.bsky.feed.post/3k0000000003`]);

@@ -8,7 +8,7 @@ export { groupInformedConsensus } from './group-consensus.js';
 export { type FactorModel, fitFactorModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
 export { findOpinionGroups } from './opinion-groups.js';
 export { balance } from './balance.js';
-export { describeProvenance, provenanceContext } from './provenance.js';
+export { describeProvenance, provenanceContext, supportInContext } from './provenance.js';
 export { composeScore, decay } from './decay.js';
 export { spearman, topK, topKOverlap } from './rank-metrics.js';
 export { type ClusterAgreement, clusterAgreement } from './cluster-agreement.js';

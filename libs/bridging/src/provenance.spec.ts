@@ -1,4 +1,4 @@
-import { describeProvenance, FEED_CONTEXT_MAX_BYTES, provenance, provenanceContext } from './provenance.js';
+import { describeProvenance, FEED_CONTEXT_MAX_BYTES, provenance, provenanceContext, supportInContext } from './provenance.js';
 import { groupEvidence } from './group-evidence.js';
 import { membershipFromLists } from './group-membership.js';
 import { aggregateCells } from './rating-cells.js';
@@ -31,6 +31,11 @@ describe('social provenance', () => {
     expect(c.sides?.negative).toMatchObject({ approvals: 0, exposure: 5 });
     expect(describeProvenance(p)).toBe('bridging in A and B · divisive in C');
     expect(JSON.parse(provenanceContext(p))).toEqual({ v: 1, b: ['A', 'B'], d: ['C'] });
+    expect(supportInContext(provenanceContext(p))).toEqual(['A', 'B']);
+  });
+
+  it.each([null, '', 'hello', '{"v":1,"b":', '{"v":1,"b":"A"}', '{"v":2,"b":["A"]}'])('reads no support from a feed context that is not ours: %j', (text) => {
+    expect(supportInContext(text)).toEqual([]);
   });
 
   it('keeps the feed context within 2000 bytes by dropping names and counting them', () => {

@@ -128,6 +128,18 @@ export function provenanceContext(p: Pick<Provenance, 'supportedBy' | 'divisiveI
   }
 }
 
+/** Communities a `feedContext` names as support, each a short string; none when it is not ours or not valid. */
+export function supportInContext(feedContext: string | null | undefined): string[] {
+  if (!feedContext || !feedContext.startsWith('{"v":1')) return [];
+  try {
+    const value = JSON.parse(feedContext) as { b?: unknown };
+    if (!Array.isArray(value.b)) return [];
+    return value.b.filter((name): name is string => typeof name === 'string' && name.length <= 200).slice(0, 50);
+  } catch {
+    return [];
+  }
+}
+
 /** Human-readable form for labels and UI: "bridging in A and B · divisive in C", "popular in A". */
 export function describeProvenance(p: Pick<Provenance, 'supportedBy' | 'divisiveIn'>): string {
   const parts: string[] = [];

@@ -67,6 +67,20 @@ describe('InProcessBus', () => {
     await subscription.stop();
   });
 
+  it('starts a group subscribing from the latest message at what is published after it, while others still hold the earlier ones', async () => {
+    const early = bus.publish(Topics.feedback, messages(2));
+    const live: string[] = [];
+    const latest = await bus.subscribe({ groupId: 'replica', topics: [Topics.feedback], from: 'latest', handler: async (batch) => void live.push(...batch.messages.map((m) => m.value)) });
+    const all: string[] = [];
+    const earliest = await bus.subscribe({ groupId: 'writer', topics: [Topics.feedback], handler: async (batch) => void all.push(...batch.messages.map((m) => m.value)) });
+    await early;
+    await bus.publish(Topics.feedback, messages(1, 2));
+    expect(live).toEqual(['2']);
+    expect(all).toEqual(['0', '1', '2']);
+    await latest.stop();
+    await earliest.stop();
+  });
+
   it('acknowledges at once on a retained topic nobody consumes and keeps the messages for inspection', async () => {
     await bus.publish(Topics.deadLetter, [{ key: 'k', value: 'bad', headers: { 'x-dead-letter-reason': 'not JSON' } }]);
     expect(bus.retained(Topics.deadLetter).messages).toEqual([

@@ -31,6 +31,11 @@ interface Group {
   id: string;
   /** Next offset this group has not yet committed. */
   committed: number;
+  /**
+   * Subscribed from the latest message: it follows the topic without holding it. Messages wait for
+   * the other groups (or, with none yet, for the first to come), never for a follower alone.
+   */
+  follower: boolean;
   handler: BatchHandler;
   maxBatchSize: number;
   stopping: boolean;
@@ -88,7 +93,13 @@ class TopicLog {
 
   /** Room for more messages: unbounded on a retained topic nobody consumes (its retention drops the oldest). */
   private get room(): number {
-    return this.retained && this.groups.size === 0 ? Number.POSITIVE_INFINITY : this.maxQueued - this.messages.length;
+    return this.retained && !this.consumed ? Number.POSITIVE_INFINITY : this.maxQueued - this.messages.length;
+  }
+
+  /** True while a group other than followers consumes the topic. */
+  private get consumed(): boolean {
+    for (const group of this.groups.values()) if (!group.follower) return true;
+    return false;
   }
 
   /** Lets waiting publishes in, oldest first, while there is room. */
@@ -121,7 +132,7 @@ class TopicLog {
 
   /** Drops what every group has committed (or, retained without a group, what exceeds the retention). */
   trim(): void {
-    const unconsumed = this.groups.size === 0;
+    const unconsumed = !this.consumed;
     if (unconsumed && !this.retained) return this.admit();
     const floor = unconsumed
       ? Math.max(this.base, this.end - UNCONSUMED_RETENTION)
@@ -257,7 +268,8 @@ export class InProcessBus implements MessageBus {
     let signal: (() => void) | undefined;
     const group: Group = {
       id: options.groupId,
-      committed: log.base,
+      committed: options.from === 'latest' ? log.end : log.base,
+      follower: options.from === 'latest',
       handler: options.handler,
       maxBatchSize: options.maxBatchSize ?? 10_000,
       stopping: false,
@@ -275,6 +287,8 @@ export class InProcessBus implements MessageBus {
           await idle();
           continue;
         }
+        // A follower of a retained topic nobody else consumes may find its next messages dropped by the retention.
+        group.committed = Math.max(group.committed, log.base);
         const from = group.committed - log.base;
         const messages = log.messages.slice(from, from + group.maxBatchSize);
         try {

@@ -2,6 +2,19 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeedbackEventV1 } from '#lib/contracts';
 import { boostOfContext } from '#lib/funding';
 
+/** What one viewer told the feeds and was served, newest first: what their personal order starts from. */
+export interface ViewerHistory {
+  /** `requestLess`, `requestMore` and `interactionSeen`, with the `feedContext` a request came with. */
+  signals: { kind: 'requestLess' | 'requestMore' | 'interactionSeen'; post: string; timeUs: number; feedContext: string }[];
+  /** Posts served to the viewer. */
+  impressions: { post: string; timeUs: number }[];
+}
+
+/** The `sendInteractions` kinds a viewer's own feed answers to. */
+const PERSONAL_KINDS = ['requestLess', 'requestMore', 'interactionSeen'];
+/** Kinds whose `feedContext` is kept: it names the communities a `requestMore` asked more of. */
+const CONTEXT_KINDS = new Set(['requestLess', 'requestMore']);
+
 /**
  * Writes viewer feedback: interactions from `sendInteractions` into `interactions` (one row per
  * viewer, post and event kind, the latest kept) and served impressions into `impressions` (and,
@@ -35,6 +48,7 @@ export class FeedbackRepository {
           time_us: event.timeUs,
           deleted: 0,
           version: event.timeUs,
+          feed_context: CONTEXT_KINDS.has(event.event) ? (event.feedContext ?? '') : '',
         });
       }
     }
@@ -47,6 +61,37 @@ export class FeedbackRepository {
     if (fundImpressions.length > 0) {
       await this.client.insert({ table: `${this.database}.fund_impressions`, values: fundImpressions, format: 'JSONEachRow' });
     }
+  }
+
+  /**
+   * A viewer's feedback and impressions since `sinceUs`, at most `limit` of each, newest first; each
+   * post with the earliest time still stored. Reads the viewer's own rows only: `interactions` is
+   * sorted by actor, `impressions` read through its projection sorted by viewer.
+   */
+  async viewerHistory(viewer: string, sinceUs: number, limit: number): Promise<ViewerHistory> {
+    const db = this.database;
+    const [signals, impressions] = await Promise.all([
+      this.client.query({
+        query: `SELECT kind, subject_uri, min(time_us) AS t, argMin(feed_context, time_us) FROM ${db}.interactions
+          WHERE actor = {viewer:String} AND kind IN {kinds:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
+          GROUP BY kind, subject_uri ORDER BY t DESC LIMIT {limit:UInt32}`,
+        query_params: { viewer, kinds: PERSONAL_KINDS, sinceUs, limit },
+        format: 'JSONCompactEachRow',
+      }),
+      this.client.query({
+        query: `SELECT post, min(time_us) AS t FROM ${db}.impressions
+          WHERE viewer = {viewer:String} AND time_us >= {sinceUs:UInt64}
+          GROUP BY post ORDER BY t DESC LIMIT {limit:UInt32}`,
+        query_params: { viewer, sinceUs, limit },
+        format: 'JSONCompactEachRow',
+      }),
+    ]);
+    const signalRows = await signals.json<[ViewerHistory['signals'][number]['kind'], string, string, string]>();
+    const impressionRows = await impressions.json<[string, string]>();
+    return {
+      signals: signalRows.map(([kind, post, timeUs, feedContext]) => ({ kind, post, timeUs: Number(timeUs), feedContext })),
+      impressions: impressionRows.map(([post, timeUs]) => ({ post, timeUs: Number(timeUs) })),
+    };
   }
 
   /** True when ClickHouse answers a query now. */

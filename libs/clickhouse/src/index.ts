@@ -3,7 +3,7 @@ export { applyMigrations, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
 export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
 export { CommunityRepository } from './community.repository.js';
-export { FeedbackRepository } from './feedback.repository.js';
+export { FeedbackRepository, type ViewerHistory } from './feedback.repository.js';
 export {
   type RankedItem,
   type ScoredRow,

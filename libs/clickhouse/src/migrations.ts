@@ -313,6 +313,22 @@ export const migrations: Migration[] = [
       ORDER BY (community, epoch)`,
     ],
   },
+  {
+    version: 11,
+    name: 'a viewer\'s own feedback and impressions',
+    statements: [
+      // @NOTE A viewer's personal order reads their own feedback (`interactions` is sorted by actor
+      // already) and what they were served: impressions are sorted by post for the ranking, so a
+      // projection keeps them by viewer too. `feed_context` keeps the communities a requestMore
+      // asked more of (the feedContext the post was served with).
+      `ALTER TABLE {db}.interactions ADD COLUMN IF NOT EXISTS feed_context String DEFAULT ''`,
+      `ALTER TABLE {db}.impressions MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+      `ALTER TABLE {db}.impressions ADD PROJECTION IF NOT EXISTS impressions_by_viewer (
+        SELECT viewer, post, time_us ORDER BY (viewer, post)
+      )`,
+      `ALTER TABLE {db}.impressions MATERIALIZE PROJECTION impressions_by_viewer`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -28,6 +28,8 @@ export interface SnapshotItem {
   uri: string;
   cid: string;
   feedContext: string;
+  /** Side of the community's opinion axis the post leans to (its factor's sign): what a balanced feed keeps per position. */
+  side: 'positive' | 'negative';
 }
 
 /** One ranked item with everything that placed it: what the console's feed preview shows. */
@@ -187,14 +189,20 @@ export class ScoreRepository {
   /** Items of a snapshot after `afterRank`, in rank order. */
   async page(feed: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotItem[]> {
     const result = await this.client.query({
-      query: `SELECT rank, uri, cid, feed_context FROM ${this.database}.feed_scores
+      query: `SELECT rank, uri, cid, feed_context, JSONExtractFloat(components, 'factor') >= 0 FROM ${this.database}.feed_scores
         WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64} AND rank > {afterRank:UInt32}
         ORDER BY rank LIMIT {limit:UInt32}`,
       query_params: { feed, snapshot, afterRank, limit },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[number, string, string, string]>();
-    return rows.map(([rank, uri, cid, feedContext]) => ({ rank: Number(rank), uri, cid, feedContext }));
+    const rows = await result.json<[number, string, string, string, number]>();
+    return rows.map(([rank, uri, cid, feedContext, positive]) => ({
+      rank: Number(rank),
+      uri,
+      cid,
+      feedContext,
+      side: Number(positive) === 1 ? ('positive' as const) : ('negative' as const),
+    }));
   }
 
   /**

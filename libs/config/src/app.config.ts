@@ -113,6 +113,12 @@ interface FeedGeneratorConfig {
   adminToken: string | undefined;
   /** `sendInteractions` requests each viewer may make: a token bucket refilled at `perMinute`, holding `burst`. */
   sendInteractionsLimit: { perMinute: number; burst: number };
+  /**
+   * Per-viewer feedback at serving time: how far a viewer's feedback moves a post (`window`
+   * positions of the ranking), and the bounded cache of viewers' feedback (entries, bytes, and how
+   * long an entry is trusted before it is read again from ClickHouse).
+   */
+  viewerFeedback: { window: number; cacheViewers: number; cacheBytes: number; ttlSeconds: number };
 }
 
 /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
@@ -256,6 +262,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     sendInteractionsLimit: {
       perMinute: read.integer('SEND_INTERACTIONS_PER_MINUTE', 60, { min: 1, max: 1_000_000 }),
       burst: read.integer('SEND_INTERACTIONS_BURST', 30, { min: 1, max: 1_000_000 }),
+    },
+    viewerFeedback: {
+      window: read.integer('VIEWER_FEEDBACK_WINDOW', 50, { min: 1, max: 1_000 }),
+      cacheViewers: read.integer('VIEWER_FEEDBACK_CACHE_VIEWERS', 100_000, { min: 1, max: 10_000_000 }),
+      cacheBytes: read.integer('VIEWER_FEEDBACK_CACHE_MB', 128, { min: 1, max: 64 * 1024 }) * 1024 * 1024,
+      ttlSeconds: read.integer('VIEWER_FEEDBACK_TTL_SECONDS', 600, { min: 1, max: 86_400 }),
     },
   };
   if (feedGenerator.identityTestHandleOrigin !== undefined && !feedGenerator.identityAllowInsecure) {

@@ -54,6 +54,11 @@ export interface SubscribeOptions {
   handler: BatchHandler;
   /** Upper bound on messages handed to one handler call. */
   maxBatchSize?: number;
+  /**
+   * Where a group with no committed offsets starts: the oldest retained message (default), or
+   * only messages published from now on (a replica's own group that follows live changes).
+   */
+  from?: 'earliest' | 'latest';
 }
 
 /** Messages of one partition that a consumer group has not committed yet. */

@@ -1,4 +1,4 @@
-import { decodeFeedCursor, encodeFeedCursor, InvalidCursorError } from './feed-cursor.js';
+import { decodeFeedCursor, encodeFeedCursor, InvalidCursorError, parsePersonalOrdering, personalOrdering } from './feed-cursor.js';
 
 describe('feed cursors', () => {
   it('round-trips the ordering, sort key and CID of the last item', () => {
@@ -9,7 +9,15 @@ describe('feed cursors', () => {
     );
   });
 
-  it.each(['', 'abc', '1763000000000', 't::12', 't::-1::bafyreiabcdefgh', 'x::1::bafyreiabcdefgh', 't::1::ba fy', 't::99999999999999999999::bafyreiabcdefgh'])(
+  it('carries a personal ordering: the snapshot and the session whose feedback it is pinned to', () => {
+    const ordering = personalOrdering({ snapshot: 1763780000000, sessionMs: 1763780012345 });
+    const cursor = decodeFeedCursor(encodeFeedCursor({ ordering, sortKey: 50, cid: 'bafyreiabcdefgh' }));
+    expect(cursor).toEqual({ ordering: 'p1763780000000-1763780012345', sortKey: 50, cid: 'bafyreiabcdefgh' });
+    expect(parsePersonalOrdering(cursor.ordering)).toEqual({ snapshot: 1763780000000, sessionMs: 1763780012345 });
+    expect(parsePersonalOrdering('s42')).toBeUndefined();
+  });
+
+  it.each(['', 'p42::1::bafyreiabcdefgh', 'p-1::1::bafyreiabcdefgh', 'abc', '1763000000000', 't::12', 't::-1::bafyreiabcdefgh', 'x::1::bafyreiabcdefgh', 't::1::ba fy', 't::99999999999999999999::bafyreiabcdefgh'])(
     'rejects a cursor that is not ours: %j',
     (text) => {
       expect(() => decodeFeedCursor(text)).toThrow(InvalidCursorError);

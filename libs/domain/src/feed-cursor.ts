@@ -4,12 +4,17 @@
  * post appears twice, even when several posts share a sort key.
  *
  * Format: `<prefix>::<sortKey>::<cid>` where the prefix says which ordering produced it, e.g.
- * `t::1763000000000123::bafy…` (time, µs), `s42::17::bafy…` (rank 17 of score snapshot 42) or
- * `e1764748800000::3::bafy…` (the third post of the digest edition of that cadence point).
+ * `t::1763000000000123::bafy…` (time, µs), `s42::17::bafy…` (rank 17 of score snapshot 42),
+ * `e1764748800000::3::bafy…` (the third post of the digest edition of that cadence point), or
+ * `p42-1763000000000::17::bafy…` (position 17 of one viewer's personal order of snapshot 42, with
+ * their feedback as of the session that began at that ms: see `personalOrdering`).
  */
 
 export interface FeedCursor {
-  /** Ordering the cursor belongs to: `t` for time order, `s<snapshot>` for a score snapshot, `e<edition>` for a digest edition. */
+  /**
+   * Ordering the cursor belongs to: `t` for time order, `s<snapshot>` for a score snapshot,
+   * `e<edition>` for a digest edition, `p<snapshot>-<sessionMs>` for a personal order.
+   */
   ordering: string;
   /** Integer sort key of the last item (time in µs, or rank). */
   sortKey: number;
@@ -20,7 +25,7 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
 
-const CURSOR = /^(t|[se]\d{1,20})::(\d{1,20})::([a-z2-7]{8,100}|[A-Za-z0-9]{8,100})$/;
+const CURSOR = /^(t|[se]\d{1,20}|p\d{1,20}-\d{1,16})::(\d{1,20})::([a-z2-7]{8,100}|[A-Za-z0-9]{8,100})$/;
 
 export function encodeFeedCursor(cursor: FeedCursor): string {
   return `${cursor.ordering}::${cursor.sortKey}::${cursor.cid}`;
@@ -32,4 +37,24 @@ export function decodeFeedCursor(text: string): FeedCursor {
   const sortKey = Number(match[2]);
   if (!Number.isSafeInteger(sortKey)) throw new InvalidCursorError('cursor is out of range');
   return { ordering: match[1]!, sortKey, cid: match[3]! };
+}
+
+/** A viewer's personal order of a score snapshot, pinned to their feedback as of `sessionMs`. */
+export interface PersonalOrdering {
+  snapshot: number;
+  sessionMs: number;
+}
+
+export function personalOrdering(ordering: PersonalOrdering): string {
+  return `p${ordering.snapshot}-${ordering.sessionMs}`;
+}
+
+/** The personal ordering a cursor's ordering names, or undefined for any other ordering. */
+export function parsePersonalOrdering(ordering: string): PersonalOrdering | undefined {
+  const match = /^p(\d{1,20})-(\d{1,16})$/.exec(ordering);
+  if (!match) return undefined;
+  const snapshot = Number(match[1]);
+  const sessionMs = Number(match[2]);
+  if (!Number.isSafeInteger(snapshot) || !Number.isSafeInteger(sessionMs)) throw new InvalidCursorError('cursor is out of range');
+  return { snapshot, sessionMs };
 }

@@ -7,4 +7,12 @@ export {
   mapJetstreamEvent,
   wantedCollections,
 } from './jetstream-mapping.js';
-export { decodeFeedCursor, encodeFeedCursor, type FeedCursor, InvalidCursorError } from './feed-cursor.js';
+export {
+  decodeFeedCursor,
+  encodeFeedCursor,
+  type FeedCursor,
+  InvalidCursorError,
+  parsePersonalOrdering,
+  type PersonalOrdering,
+  personalOrdering,
+} from './feed-cursor.js';

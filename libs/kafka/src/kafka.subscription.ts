@@ -53,7 +53,7 @@ export class KafkaSubscription implements Subscription {
     });
     try {
       await consumer.connect();
-      await consumer.subscribe({ topics: this.subscription.topics, fromBeginning: true });
+      await consumer.subscribe({ topics: this.subscription.topics, fromBeginning: this.subscription.from !== 'latest' });
       // Resolves once the member joined the group and received its partitions.
       await consumer.run({
         autoCommit: false,

@@ -1,12 +1,17 @@
-import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '#lib/config';
+import { Nsid } from '#lib/domain';
 import { APP_CONFIG } from '#lib/platform';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
+import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { ExplanationService, type Explanation } from './explanation.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
+import { ViewerAdjustment, type PersonalExplanation } from './feeds/viewer-adjustment.js';
 import { InvalidRequestError } from './xrpc/xrpc.errors.js';
+
+const DID = /^did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}$/;
 
 /**
  * Why a post is where it is: the score components and evidence counts behind its rank in the
@@ -14,6 +19,10 @@ import { InvalidRequestError } from './xrpc/xrpc.errors.js';
  * `s<snapshot>::…`), so that an explanation matches the page a reader was served even after a
  * newer snapshot appeared. Public for public feeds; members-only feeds need the admin token.
  * Answers are cached per snapshot (`ExplanationService`).
+ *
+ * With `viewer=<did>` the answer adds what that viewer's own feedback does to the post
+ * (`personal`: "you asked for less of this author"). Only the admin, or the viewer themself with
+ * the service-auth token their client reads the feed with (`lxm` getFeedSkeleton), may ask.
  */
 @Controller('api/feeds')
 export class ExplainController {
@@ -21,6 +30,8 @@ export class ExplainController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: FeedRegistry,
     private readonly explanations: ExplanationService,
+    private readonly auth: ServiceAuthVerifier,
+    private readonly viewerAdjustment: ViewerAdjustment,
   ) {}
 
   @Get(':shortname/explain')
@@ -28,8 +39,10 @@ export class ExplainController {
     @Param('shortname') shortname: string,
     @Query('post') post: unknown,
     @Query('snapshot') snapshotParam: unknown,
+    @Query('viewer') viewer: unknown,
     @Req() request: FastifyRequest,
-  ): Promise<Explanation> {
+    @Headers('authorization') authorization?: string,
+  ): Promise<Explanation & { personal?: PersonalExplanation }> {
     const feed = this.registry.current.feeds.get(shortname);
     if (!feed) throw new UnknownFeedRequestedError(shortname);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
@@ -37,7 +50,14 @@ export class ExplainController {
     }
     // A post's at-uri is well under this; the bound keeps cache keys small.
     if (typeof post !== 'string' || !post.startsWith('at://') || post.length > 1_000) throw new InvalidRequestError('post must be an at-uri');
-    return this.explanations.explain(feed, post, parseSnapshot(snapshotParam));
+    if (viewer !== undefined && (typeof viewer !== 'string' || !DID.test(viewer))) throw new InvalidRequestError('viewer must be a DID');
+    const isAdmin = hasAdminToken(request, this.config.feedGenerator.adminToken);
+    if (viewer !== undefined && !isAdmin && (await this.auth.verifyViewer(authorization, Nsid.getFeedSkeleton)).did !== viewer) {
+      throw new AdminAuthError("a viewer's explanation needs the admin token or that viewer's own service-auth token");
+    }
+    const explanation = await this.explanations.explain(feed, post, parseSnapshot(snapshotParam));
+    if (viewer === undefined) return explanation;
+    return { ...explanation, personal: await this.viewerAdjustment.explain(viewer, post, supportedBy(explanation.components)) };
   }
 }
 
@@ -49,4 +69,10 @@ function parseSnapshot(value: unknown): number | undefined {
   // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
   if (!Number.isSafeInteger(snapshot)) throw new InvalidRequestError('snapshot must be a snapshot number or a cursor ordering like s1763780000000');
   return snapshot;
+}
+
+/** The communities an explanation's components name as support. */
+function supportedBy(components: unknown): string[] {
+  const value = (components as { supportedBy?: unknown } | null)?.supportedBy;
+  return Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : [];
 }

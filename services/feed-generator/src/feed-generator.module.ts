@@ -30,6 +30,8 @@ import { SendInteractionsController } from './xrpc/send-interactions.controller.
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
 import { BoostedImpressions } from './feeds/boosted-impressions.js';
 import { ServablePosts } from './feeds/servable-posts.js';
+import { ViewerAdjustment } from './feeds/viewer-adjustment.js';
+import { ViewerFeedbackStore } from './feeds/viewer-feedback.store.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
@@ -58,6 +60,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     ImpressionRecorder,
     BoostedImpressions,
     ServablePosts,
+    ViewerFeedbackStore,
+    ViewerAdjustment,
     {
       provide: ViewerRateLimiter,
       useFactory: (config: AppConfig) => new ViewerRateLimiter({ ...config.feedGenerator.sendInteractionsLimit, maxViewers: RATE_LIMITED_VIEWERS }),
@@ -105,6 +109,6 @@ const RATE_LIMITED_VIEWERS = 100_000;
       inject: [APP_CONFIG, Metrics],
     },
   ],
-  exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService],
+  exports: [FeedRegistry, FeedSkeletonService, CommunityMembersService, ViewerFeedbackStore],
 })
 export class FeedGeneratorModule {}

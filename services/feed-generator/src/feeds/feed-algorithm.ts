@@ -18,6 +18,8 @@ export interface SkeletonItem {
   feedContext?: string;
   /** `pin`: served as pinned (`skeletonReasonPin`), as a digest's end card is. */
   reason?: 'pin';
+  /** Opinion side of the post, where the ranking knows it (a balanced feed keeps each side's positions). */
+  side?: string;
 }
 
 export interface SkeletonPage {

@@ -8,6 +8,7 @@ import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
 import { ImpressionRecorder } from './impression.recorder.js';
 import { ServablePosts } from './servable-posts.js';
+import { ViewerAdjustment } from './viewer-adjustment.js';
 
 /** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
 const MAX_FEED_CONTEXT = 2000;
@@ -56,6 +57,7 @@ export class FeedSkeletonService {
     private readonly impressions: ImpressionRecorder,
     private readonly servable: ServablePosts,
     private readonly boosted: BoostedImpressions,
+    private readonly viewerAdjustment: ViewerAdjustment,
     @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
   ) {
     this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
@@ -73,7 +75,7 @@ export class FeedSkeletonService {
     const algorithm = this.algorithms.get(feed.ranking);
     if (!algorithm) throw new NoAlgorithmError(`no algorithm serves the ranking "${feed.ranking}"`);
     const cursor = request.cursor === undefined ? undefined : decodeFeedCursor(request.cursor);
-    const page = await algorithm.skeleton({ feed, limit: request.limit, cursor, viewer: request.viewer });
+    const page = await this.viewerAdjustment.page(algorithm, { feed, limit: request.limit, cursor, viewer: request.viewer });
 
     const seen = new Set<string>();
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);

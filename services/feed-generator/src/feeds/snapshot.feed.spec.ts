@@ -32,7 +32,7 @@ class MemoryScores {
 }
 
 const reference = (items: SnapshotItem[], afterRank: number, limit: number) => items.filter((item) => item.rank > afterRank).slice(0, limit);
-const itemsWithRanks = (ranks: number[]) => ranks.map((rank) => ({ rank, uri: `at://did:plc:a/app.bsky.feed.post/${rank}`, cid: `bafy${rank}`, feedContext: '' }));
+const itemsWithRanks = (ranks: number[]) => ranks.map((rank) => ({ rank, uri: `at://did:plc:a/app.bsky.feed.post/${rank}`, cid: `bafy${rank}`, feedContext: '', side: 'positive' as const }));
 
 function feedOver(snapshots: Map<number, SnapshotItem[]>) {
   const scores = new MemoryScores(snapshots);

@@ -69,6 +69,7 @@ export class SnapshotFeed implements FeedAlgorithm {
         post: item.uri,
         cid: item.cid,
         sortKey: item.rank,
+        side: item.side,
         ...(item.feedContext && { feedContext: item.feedContext }),
       })),
     };

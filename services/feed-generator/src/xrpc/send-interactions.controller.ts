@@ -4,6 +4,7 @@ import { Nsid, parseAtUri } from '#lib/domain';
 import { MESSAGE_BUS, Metrics } from '#lib/platform';
 import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
 import { ServablePosts } from '../feeds/servable-posts.js';
+import { ViewerFeedbackStore } from '../feeds/viewer-feedback.store.js';
 import { RateLimitExceededError, ViewerRateLimiter } from './viewer-rate-limiter.js';
 import { InvalidRequestError } from './xrpc.errors.js';
 
@@ -22,7 +23,7 @@ interface InteractionInput {
  * `app.bsky.feed.sendInteractions`: feedback from the viewer's client (through the PDS with the
  * `atproto-proxy` header). Authenticated and rate-limited per viewer; every known event about a
  * post we served or could serve is published on the feedback topic and answered once the bus
- * acknowledged it. Unknown event values are valid per the lexicon (open set of known values) and
+ * acknowledged it, and the viewer's own feed answers it from their next page (`ViewerFeedbackStore`). Unknown event values are valid per the lexicon (open set of known values) and
  * are ignored; items that are not such posts are dropped (and counted), not refused, so that one
  * stale item does not cost the client the rest of its batch.
  */
@@ -33,6 +34,7 @@ export class SendInteractionsController {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly limiter: ViewerRateLimiter,
     private readonly servable: ServablePosts,
+    private readonly viewerFeedback: ViewerFeedbackStore,
     private readonly metrics: Metrics,
   ) {}
 
@@ -73,6 +75,8 @@ export class SendInteractionsController {
     }
     if (events.length > 0) {
       await this.bus.publish(Topics.feedback, events.map((event) => ({ key: event.viewer, value: encodeMessage(event) })));
+      // The viewer's next page on this replica already answers it; other replicas learn it from the bus.
+      this.viewerFeedback.apply(events);
     }
     return {};
   }

@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { emptyFeedback, personalAdjustment, personalOrder, type PersonalAdjustment, type PersonalReason } from './personal-order.js';
+
+interface Item {
+  id: number;
+  side: string;
+  adjustment: PersonalAdjustment;
+}
+
+const order = (base: readonly Item[], take: number, window: number, complete = true) =>
+  personalOrder(base, { complete, take, window, classOf: (item) => item.side, adjust: (item) => item.adjustment });
+
+const arbitraryRanking = fc.array(
+  fc.record({
+    side: fc.constantFrom('positive', 'negative'),
+    removed: fc.integer({ min: 0, max: 9 }).map((value) => value === 0),
+    shift: fc.integer({ min: -30, max: 30 }),
+  }),
+  { maxLength: 120 },
+);
+
+function ranking(raw: { side: string; removed: boolean; shift: number }[], window: number): Item[] {
+  return raw.map((entry, id) => ({ id, side: entry.side, adjustment: { removed: entry.removed, shift: Math.max(-window, Math.min(window, entry.shift)) } }));
+}
+
+describe('a viewer\'s personal order of a ranked feed', () => {
+  it('holds every post the viewer did not ask less of exactly once, whatever the shifts', () => {
+    fc.assert(
+      fc.property(arbitraryRanking, fc.integer({ min: 1, max: 30 }), (raw, window) => {
+        const base = ranking(raw, window);
+        const { items, short } = order(base, Infinity, window);
+        expect(short).toBe(false);
+        expect(items.map((item) => item.id).sort((a, b) => a - b)).toEqual(base.filter((item) => !item.adjustment.removed).map((item) => item.id));
+      }),
+    );
+  });
+
+  it('is the same order however much of the ranking was read: pages cut from it never repeat or skip a post', () => {
+    fc.assert(
+      fc.property(arbitraryRanking, fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 120 }), fc.integer({ min: 1, max: 40 }), (raw, window, cut, take) => {
+        const base = ranking(raw, window);
+        const full = order(base, Infinity, window).items;
+        const partial = order(base.slice(0, cut), take, window, cut >= base.length);
+        expect(full.slice(0, partial.items.length)).toEqual(partial.items);
+        if (!partial.short) expect(partial.items).toEqual(full.slice(0, take));
+      }),
+    );
+  });
+
+  it('moves a post up by at most the window in a feed of one side (in a balanced one, a side\'s next post may come further to keep its place)', () => {
+    fc.assert(
+      fc.property(arbitraryRanking, fc.integer({ min: 1, max: 30 }), (raw, window) => {
+        const base = ranking(raw, window).map((item) => ({ ...item, side: 'one' }));
+        const removed = base.filter((item) => item.adjustment.removed).length;
+        order(base, Infinity, window).items.forEach((item, position) => expect(position).toBeGreaterThanOrEqual(item.id - window - removed));
+      }),
+    );
+  });
+
+  it('keeps the side of every position of a balanced ranking while each side has posts left', () => {
+    // Sides alternate; the viewer saw the first three positive posts and asked less of two negative ones.
+    const base: Item[] = Array.from({ length: 60 }, (_, id) => ({
+      id,
+      side: id % 2 === 0 ? 'positive' : 'negative',
+      adjustment: { removed: id === 3 || id === 5, shift: id % 2 === 0 && id < 6 ? -10 : 0 },
+    }));
+    const { items } = order(base, 20, 10);
+    expect(items.map((item) => item.side)).toEqual(base.slice(0, 20).map((item) => item.side));
+    expect(items.map((item) => item.id)).not.toContain(3);
+    const positives = items.filter((item) => item.side === 'positive').map((item) => item.id);
+    expect(positives.slice(0, 2)).toEqual([6, 8]);
+    expect(positives).toEqual(expect.arrayContaining([0, 2, 4]));
+  });
+});
+
+describe('what moves a post for a viewer', () => {
+  const window = 40;
+  const post = { post: 'at://did:plc:alice/app.bsky.feed.post/1', author: 'did:plc:alice', communities: ['climate'] };
+
+  it('leaves a post where it is for a viewer who told us nothing', () => {
+    expect(personalAdjustment(emptyFeedback(), post, Date.now(), window)).toEqual({ removed: false, shift: 0 });
+  });
+
+  it('counts only feedback given before the session began, and says what moved the post', () => {
+    const feedback = emptyFeedback();
+    feedback.moreAuthors.set('did:plc:alice', 1_000);
+    feedback.moreCommunities.set('climate', 1_000);
+    feedback.seen.set(post.post, 1_500);
+    feedback.lessPosts.set(post.post, 3_000);
+    const reasons: PersonalReason[] = [];
+    expect(personalAdjustment(feedback, post, 2_000, window, reasons)).toEqual({ removed: false, shift: 40 });
+    expect(reasons.map((reason) => reason.reason)).toEqual([
+      'you asked for more of this author',
+      'you asked for more posts supported by climate',
+      'you were shown this before',
+    ]);
+    expect(personalAdjustment(feedback, post, 3_000, window)).toEqual({ removed: true, shift: 40 });
+    // Served at the very start of this session: it does not sink within it.
+    expect(personalAdjustment(feedback, post, 1_500, window).shift).toBe(window);
+  });
+
+  it('caps the sum of shifts at the window', () => {
+    const feedback = emptyFeedback();
+    feedback.moreAuthors.set('did:plc:alice', 1);
+    feedback.moreCommunities.set('climate', 1);
+    expect(personalAdjustment(feedback, post, 10, window).shift).toBe(window);
+    feedback.moreAuthors.clear();
+    feedback.moreCommunities.clear();
+    feedback.lessAuthors.set('did:plc:alice', 1);
+    feedback.seen.set(post.post, 1);
+    expect(personalAdjustment(feedback, post, 10, window).shift).toBe(-window);
+  });
+});

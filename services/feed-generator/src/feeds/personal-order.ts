@@ -1,0 +1,148 @@
+/**
+ * One viewer's order of a ranked feed: the community ranking, reordered within bounds by what that
+ * viewer told us. Pure: the same ranking and the same feedback give the same order, on every
+ * replica, which is what lets a cursor resume it.
+ */
+
+/** What one viewer told us, each signal with the time (unix ms) it was first known. */
+export interface ViewerFeedback {
+  /** Posts the viewer sent `requestLess` for. */
+  readonly lessPosts: Map<string, number>;
+  /** Authors of those posts. */
+  readonly lessAuthors: Map<string, number>;
+  /** Authors of posts the viewer sent `requestMore` for. */
+  readonly moreAuthors: Map<string, number>;
+  /** Communities supporting those posts (from the `feedContext` they were served with). */
+  readonly moreCommunities: Map<string, number>;
+  /** Posts served to the viewer (impressions) or marked `interactionSeen`. */
+  readonly seen: Map<string, number>;
+}
+
+export function emptyFeedback(): ViewerFeedback {
+  return { lessPosts: new Map(), lessAuthors: new Map(), moreAuthors: new Map(), moreCommunities: new Map(), seen: new Map() };
+}
+
+export function hasFeedback(feedback: ViewerFeedback): boolean {
+  return (
+    feedback.lessPosts.size + feedback.lessAuthors.size + feedback.moreAuthors.size + feedback.moreCommunities.size + feedback.seen.size > 0
+  );
+}
+
+/** A post as the adjustment sees it. */
+export interface PersonalItem {
+  post: string;
+  author: string;
+  /** Communities that support the post (its provenance). */
+  communities: readonly string[];
+}
+
+export interface PersonalAdjustment {
+  /** The viewer asked for less of this post. */
+  removed: boolean;
+  /** Positions the post moves up (positive) or down (negative), within ±window. */
+  shift: number;
+}
+
+/** One reason a post moved for a viewer, for the explanation endpoint. */
+export interface PersonalReason {
+  reason: string;
+  shift: number;
+}
+
+const before = (time: number | undefined, asOfMs: number): boolean => time !== undefined && time <= asOfMs;
+
+/**
+ * How the viewer's feedback given up to `asOfMs` moves one post. Every shift is a share of
+ * `window`, and their sum is capped at ±`window`: feedback reorders the ranking, never replaces it.
+ * What the viewer asked for (more of an author) outweighs what they were merely shown.
+ * `reasons`, when given, receives what moved the post, in words.
+ *
+ * @NOTE Seen means served *before* `asOfMs` (the start of the viewer's session): what a session
+ * serves does not move inside that session, only on the next visit.
+ */
+export function personalAdjustment(
+  feedback: ViewerFeedback,
+  item: PersonalItem,
+  asOfMs: number,
+  window: number,
+  reasons?: PersonalReason[],
+): PersonalAdjustment {
+  const removed = before(feedback.lessPosts.get(item.post), asOfMs);
+  let shift = 0;
+  const add = (amount: number, reason: string) => {
+    shift += amount;
+    reasons?.push({ reason, shift: amount });
+  };
+  if (removed) reasons?.push({ reason: 'you asked for less of this post', shift: 0 });
+  if (before(feedback.moreAuthors.get(item.author), asOfMs)) add(window, 'you asked for more of this author');
+  const community = item.communities.find((name) => before(feedback.moreCommunities.get(name), asOfMs));
+  if (community !== undefined) add(Math.round(window / 2), `you asked for more posts supported by ${community}`);
+  if (before(feedback.lessAuthors.get(item.author), asOfMs)) add(-Math.round(window / 2), 'you asked for less of this author');
+  const seenAt = feedback.seen.get(item.post);
+  if (seenAt !== undefined && seenAt < asOfMs) add(-Math.round(window / 2), 'you were shown this before');
+  return { removed, shift: Math.max(-window, Math.min(window, shift)) };
+}
+
+export interface PersonalOrderOptions<T> {
+  /** True when `base` holds the whole ranking; otherwise more of it may follow. */
+  complete: boolean;
+  /** Items wanted from the start of the personal order. */
+  take: number;
+  /** The furthest a post moves: how far ahead of the current position posts are considered. */
+  window: number;
+  /** The viewpoint side of a post in a balanced feed (one class for every other feed). */
+  classOf(item: T): string;
+  adjust(item: T): PersonalAdjustment;
+}
+
+/**
+ * The first `take` items of the personal order of `base` (the community ranking, best first), or
+ * `short` when that needs more of the ranking than `base` holds.
+ *
+ * Each position of the ranking keeps its class (viewpoint side): position n is filled by the best
+ * remaining post of the class the ranking put at n, best meaning the lowest `index − shift` among
+ * that class's posts up to `window` positions ahead. So a balanced page keeps every side it had; a
+ * removed post's place goes to the next post of its side; a post moves at most `window` places up
+ * and only as far down as better posts push it; only posts of the ranking appear, each once.
+ */
+export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptions<T>): { items: T[]; short: boolean } {
+  const { complete, take, window } = options;
+  const pending = new Map<string, { item: T; key: number }[]>();
+  const out: T[] = [];
+  let read = 0;
+  const admit = (): void => {
+    const item = base[read]!;
+    const index = read;
+    read += 1;
+    const adjustment = options.adjust(item);
+    if (adjustment.removed) return;
+    const cls = options.classOf(item);
+    let queue = pending.get(cls);
+    if (!queue) pending.set(cls, (queue = []));
+    queue.push({ item, key: index - adjustment.shift });
+  };
+  const best = (cls: string): number => {
+    const queue = pending.get(cls);
+    let found = -1;
+    for (let i = 0; queue && i < queue.length; i += 1) {
+      // Ties keep the ranking's order: entries are queued in index order.
+      if (found < 0 || queue[i]!.key < queue[found]!.key) found = i;
+    }
+    return found;
+  };
+  for (let slot = 0; out.length < take; slot += 1) {
+    if (slot >= base.length) return { items: out, short: !complete };
+    while (read < base.length && read <= slot + window) admit();
+    if (read <= slot + window && !complete) return { items: out, short: true };
+    const cls = options.classOf(base[slot]!);
+    let found = best(cls);
+    // The side has nothing within the window: its next post further down takes the place.
+    while (found < 0 && read < base.length) {
+      admit();
+      found = best(cls);
+    }
+    if (found < 0 && !complete) return { items: out, short: true };
+    if (found >= 0) out.push(pending.get(cls)!.splice(found, 1)[0]!.item);
+  }
+  return { items: out, short: false };
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { supportInContext } from '#lib/bridging';
+import { FeedbackRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, type Subscription } from '#lib/contracts';
+import { parseAtUri } from '#lib/domain';
+import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
+
+/** Posts remembered as seen per viewer; beyond it the oldest go first. */
+const MAX_SEEN = 1_000;
+/** Entries of each other kind per viewer (posts asked less of, authors, communities). */
+const MAX_SIGNALS = 300;
+/** How far back a viewer's history is read: the retention of feedback and impressions in ClickHouse. */
+const HISTORY_MS = 14 * 24 * 3_600_000;
+/**
+ * Bytes an entry takes (the five maps and the entry), and each remembered key beyond its own
+ * characters: measured with `npm run bench:feed` (resident set per cached viewer), not guessed.
+ */
+const ENTRY_BYTES = 1_600;
+const KEY_BYTES = 120;
+
+interface CachedFeedback {
+  feedback: ViewerFeedback;
+  /** False while it holds only what the bus brought: the viewer's history is still to be read. */
+  loaded: boolean;
+  bytes: number;
+}
+
+/**
+ * What each viewer told the feeds (`requestLess`, `requestMore`, `interactionSeen`) and was
+ * served, as their personal order reads it.
+ *
+ * @NOTE Bounded and shared. Entries live in an LRU cache bounded by viewers and by bytes (each
+ * viewer's own maps are capped too), and expire after `VIEWER_FEEDBACK_TTL_SECONDS`; a missing
+ * entry is read from ClickHouse (the viewer's own rows: two index reads). Every replica follows
+ * the feedback topic from its end in a consumer group of its own, so feedback sent to one replica
+ * reaches the others within the bus's latency; the replica that received it applies it at once.
+ * Impressions only update viewers already cached (they are most of the topic, and ClickHouse has
+ * them a second later); other feedback also starts an entry for an uncached viewer, merged with
+ * their history when it is read, so a signal still on its way to ClickHouse is not missed.
+ */
+@Injectable()
+export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
+  private readonly cache: LRUCache<string, CachedFeedback>;
+  private readonly loading = new Map<string, Promise<ViewerFeedback>>();
+  private subscription?: Subscription;
+  private readonly log: Logger;
+  /** Histories read from ClickHouse, and bus messages that could not be decoded. */
+  loads = 0;
+  undecodable = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(FeedbackRepository) private readonly repository: FeedbackRepository,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    const bounds = config.feedGenerator.viewerFeedback;
+    this.cache = new LRUCache<string, CachedFeedback>({
+      max: bounds.cacheViewers,
+      maxSize: bounds.cacheBytes,
+      sizeCalculation: (entry) => entry.bytes,
+      ttl: bounds.ttlSeconds * 1000,
+    });
+    this.log = logger.child({ component: 'viewer-feedback' });
+  }
+
+  async onModuleInit(): Promise<void> {
+    const base = this.config.bus.kind === 'kafka' ? this.config.bus.consumerGroup : 'feed-generator';
+    this.subscription = await this.bus.subscribe({
+      // One group per replica and start: every replica sees every message, from now on.
+      groupId: `${base}-viewer-feedback-${hostname()}-${randomUUID().slice(0, 8)}`,
+      topics: [Topics.feedback],
+      from: 'latest',
+      handler: async (batch) => {
+        const events: FeedbackEventV1[] = [];
+        for (const message of batch.messages) {
+          // Most of the topic is impressions of viewers this replica does not hold: skipped undecoded.
+          if (message.key !== null && !this.cache.has(message.key) && message.value.includes('"event":"impression"')) continue;
+          try {
+            events.push(decodeFeedbackEvent(message.value));
+          } catch {
+            this.undecodable += 1;
+          }
+        }
+        this.apply(events);
+      },
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscription?.stop();
+  }
+
+  /** Viewers held now (for the memory bound's measurement). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The viewer's feedback: cached, or read from ClickHouse (concurrent requests share one read). */
+  async feedbackOf(viewer: string): Promise<ViewerFeedback> {
+    const entry = this.cache.get(viewer);
+    if (entry?.loaded) return entry.feedback;
+    let pending = this.loading.get(viewer);
+    if (!pending) {
+      pending = this.load(viewer).finally(() => this.loading.delete(viewer));
+      this.loading.set(viewer, pending);
+    }
+    return pending;
+  }
+
+  /** Feedback just received (by this replica's sendInteractions, or from the bus). Idempotent. */
+  apply(events: readonly FeedbackEventV1[]): void {
+    for (const event of events) {
+      const passive = event.event === 'impression';
+      if (!passive && !personalKinds.has(event.event)) continue;
+      let entry = this.cache.get(event.viewer, { updateAgeOnGet: false });
+      if (!entry) {
+        if (passive) continue;
+        entry = { feedback: emptyFeedback(), loaded: false, bytes: ENTRY_BYTES };
+      }
+      entry.bytes += record(entry.feedback, event.event, event.item, event.timeUs / 1000, event.feedContext);
+      // Set again so that the cache counts the entry's new size; its expiry stays.
+      this.cache.set(event.viewer, entry, { noUpdateTTL: true });
+    }
+  }
+
+  private async load(viewer: string): Promise<ViewerFeedback> {
+    const history = await this.repository.viewerHistory(viewer, (Date.now() - HISTORY_MS) * 1000, MAX_SEEN);
+    this.loads += 1;
+    const feedback = emptyFeedback();
+    let bytes = ENTRY_BYTES;
+    // Oldest first, so that each map keeps the newest within its cap.
+    for (const signal of history.signals.toReversed()) bytes += record(feedback, signal.kind, signal.post, signal.timeUs / 1000, signal.feedContext);
+    for (const impression of history.impressions.toReversed()) bytes += record(feedback, 'impression', impression.post, impression.timeUs / 1000, null);
+    // What the bus brought while the history was read (or before) joins it.
+    const partial = this.cache.get(viewer, { updateAgeOnGet: false });
+    if (partial && !partial.loaded) {
+      for (const [name, map] of Object.entries(partial.feedback) as [keyof ViewerFeedback, Map<string, number>][]) {
+        for (const [key, time] of map) bytes += remember(feedback[name], key, time, name === 'seen' ? MAX_SEEN : MAX_SIGNALS);
+      }
+    }
+    this.cache.set(viewer, { feedback, loaded: true, bytes });
+    return feedback;
+  }
+}
+
+const personalKinds = new Set<string>(['requestLess', 'requestMore', 'interactionSeen']);
+
+/** Adds one signal to a viewer's feedback; returns the bytes it added. */
+function record(feedback: ViewerFeedback, kind: string, post: string, timeMs: number, feedContext: string | null): number {
+  if (kind === 'impression' || kind === 'interactionSeen') return remember(feedback.seen, post, timeMs, MAX_SEEN);
+  const author = parseAtUri(post)?.did;
+  if (kind === 'requestLess') {
+    return remember(feedback.lessPosts, post, timeMs, MAX_SIGNALS) + (author ? remember(feedback.lessAuthors, author, timeMs, MAX_SIGNALS) : 0);
+  }
+  if (kind !== 'requestMore') return 0;
+  let bytes = author ? remember(feedback.moreAuthors, author, timeMs, MAX_SIGNALS) : 0;
+  for (const community of supportInContext(feedContext)) bytes += remember(feedback.moreCommunities, community, timeMs, MAX_SIGNALS);
+  return bytes;
+}
+
+/**
+ * Keeps the earliest time of `key`: a signal's time never moves once known, so a session pinned to
+ * a time sees the same feedback on every page and every replica. Beyond `cap`, the entry added
+ * first goes.
+ */
+function remember(map: Map<string, number>, key: string, timeMs: number, cap: number): number {
+  const known = map.get(key);
+  if (known !== undefined) {
+    if (timeMs < known) map.set(key, timeMs);
+    return 0;
+  }
+  map.set(key, timeMs);
+  if (map.size > cap) {
+    const oldest = map.keys().next().value!;
+    map.delete(oldest);
+    return 0;
+  }
+  return key.length + KEY_BYTES;
+}
