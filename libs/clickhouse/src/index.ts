@@ -13,3 +13,5 @@ export {
   type SnapshotSummary,
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
+export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
+export { type Removal, RemovalRepository } from './removal.repository.js';

@@ -6,6 +6,7 @@ export { type ReadinessReport, ReadinessService } from './readiness.js';
 export { PipelineHistory, type PipelineSample } from './pipeline-history.js';
 export {
   CatchUpProgress,
+  RateWindow,
   formatDuration,
   type Progress,
   type ProgressReport,
