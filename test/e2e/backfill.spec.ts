@@ -11,6 +11,7 @@ import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs'
 import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { BackfillService } from '../../services/backfill/src/backfill.service.js';
+import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
 import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
@@ -212,5 +213,19 @@ describe('backfill of communities that exist before the pipeline starts', () => 
     expect(summary.accounts.done).toBe(5);
     expect(await likesOn(posts.common!)).toBe(4);
     expect(await likesOn(posts.right!)).toBe(2);
+  }, testTimeoutMs);
+
+  it('leaves a post deleted after the snapshot out of the very next page of every feed', async () => {
+    expect(await skeleton('common-ground')).toContain(posts.common!.uriStr);
+    expect(await skeleton('everyone')).toContain(posts.common!.uriStr);
+    await network().seed.deletePost(did('alice'), posts.common!.uri);
+    await network().syncJetstream();
+    await waitFor('the delete stored', async () =>
+      (await query(`SELECT 1 FROM ${database}.removals WHERE subject = '${posts.common!.uriStr}'`)).length === 1 ? true : undefined,
+    );
+    // The poll every replica runs every 250 ms, run now: the next request comes after it.
+    await app().app.get(RemovedContent).poll();
+    expect(await skeleton('common-ground')).not.toContain(posts.common!.uriStr);
+    expect(await skeleton('everyone')).toEqual([posts.right!.uriStr, posts.left!.uriStr]);
   }, testTimeoutMs);
 });

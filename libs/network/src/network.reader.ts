@@ -100,7 +100,7 @@ export class NetworkReader {
         uri: record.uri,
         cid: record.cid,
         rkey: record.uri.slice(record.uri.lastIndexOf('/') + 1),
-        value: record.value as Record<string, unknown>,
+        value: record.value,
       }));
       yield records;
       if (!data.cursor || records.length === 0 || !records.every(keepGoing)) return;
@@ -113,7 +113,7 @@ export class NetworkReader {
     const host = this.host(await this.pdsOf(did));
     try {
       const { data } = await this.call(host, () => host.agent.com.atproto.repo.getRecord({ repo: did, collection, rkey }));
-      return { uri: data.uri, cid: data.cid ?? '', rkey, value: data.value as Record<string, unknown> };
+      return { uri: data.uri, cid: data.cid ?? '', rkey, value: data.value };
     } catch (error) {
       if (error instanceof XRPCError && error.error === 'RecordNotFound') return undefined;
       throw error;

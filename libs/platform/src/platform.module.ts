@@ -15,6 +15,7 @@ import {
   EventRepository,
   FeedbackRepository,
   PostRepository,
+  RemovalRepository,
   ScoreRepository,
   type ClickHouseClient,
 } from '#lib/clickhouse';
@@ -36,7 +37,7 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, RemovalRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {

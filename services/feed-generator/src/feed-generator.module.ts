@@ -22,6 +22,7 @@ import { GetFeedSkeletonController } from './xrpc/get-feed-skeleton.controller.j
 import { SendInteractionsController } from './xrpc/send-interactions.controller.js';
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
 import { ServablePosts } from './feeds/servable-posts.js';
+import { RemovedContent } from './feeds/removed-content.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
@@ -45,6 +46,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FeedSkeletonService,
     ImpressionRecorder,
     ServablePosts,
+    RemovedContent,
     {
       provide: ViewerRateLimiter,
       useFactory: (config: AppConfig) => new ViewerRateLimiter({ ...config.feedGenerator.sendInteractionsLimit, maxViewers: RATE_LIMITED_VIEWERS }),
