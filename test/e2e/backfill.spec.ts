@@ -6,7 +6,7 @@ import { createClickHouseClient, type ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { Nsid } from '#lib/domain';
 import { NetworkReader } from '#lib/network';
-import { startHandleDirectory, waitFor, type HandleDirectoryServer } from '#lib/testing';
+import { startHandleDirectory, started, testAppEnv, waitFor, type HandleDirectoryServer } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -39,14 +39,8 @@ describe('backfill of communities that exist before the pipeline starts', () => 
   /** Every repository listing our reader asked for, as `did collection`. */
   const listed: string[] = [];
 
-  const network = () => {
-    if (!net) throw new Error('network not started');
-    return net;
-  };
-  const app = () => {
-    if (!running) throw new Error('app not started');
-    return running;
-  };
+  const network = () => started('network', net);
+  const app = () => started('app', running);
   const did = (name: string) => accounts[name]!.did;
   const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
   const query = async <T = Record<string, string>>(sql: string): Promise<T[]> =>
@@ -113,26 +107,26 @@ describe('backfill of communities that exist before the pipeline starts', () => 
         '    ranking: bridging',
       ].join('\n'),
     );
-    config = loadConfig({
-      CG_ROLE: 'all',
-      JETSTREAM_URL: net.jetstream!.subscribeUrl,
-      CLICKHOUSE_PATH: ':memory:',
-      CLICKHOUSE_DATABASE: database,
-      DATA_DIR: dir,
-      FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-      HTTP_PORT: '0',
-      HTTP_BIND_HOST: '127.0.0.1',
-      OPS_PORT: '0',
-      FEEDGEN_PUBLISHER_DID: publisher,
-      PLC_URL: net.plcUrl,
-      APPVIEW_URL: net.appviewUrl,
-      IDENTITY_ALLOW_INSECURE: 'true',
-      IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
-      BACKFILL_CONCURRENCY: '1',
-      INGEST_BATCH_MAX_WAIT_MS: '50',
-      SCORING_INTERVAL_SECONDS: '3600',
-      LOG_LEVEL: 'warn',
-    });
+    config = loadConfig(
+      testAppEnv({
+        name: 'backfill_e2e',
+        dataDir: dir,
+        feedsFile: path.join(dir, 'feeds.yaml'),
+        jetstreamUrl: net.jetstream!.subscribeUrl,
+        overrides: {
+          CLICKHOUSE_DATABASE: database,
+          FEEDGEN_PUBLISHER_DID: publisher,
+          PLC_URL: net.plcUrl,
+          APPVIEW_URL: net.appviewUrl,
+          IDENTITY_ALLOW_INSECURE: 'true',
+          IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
+          BACKFILL_CONCURRENCY: '1',
+          INGEST_BATCH_MAX_WAIT_MS: '50',
+          SCORING_INTERVAL_SECONDS: '3600',
+          LOG_LEVEL: 'warn',
+        },
+      }),
+    );
     clickhouse = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
     const listRecords = NetworkReader.prototype.listRecords;
     jest.spyOn(NetworkReader.prototype, 'listRecords').mockImplementation(function (this: NetworkReader, repo, collection, keepGoing) {

@@ -22,3 +22,4 @@ export { campaignPassed, type CampaignReport, formatCampaign, runEmbeddedCampaig
 export { type FuzzAccount } from './fuzz/forged-tokens.js';
 export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
 export { capturedLogger } from './captured-logger.js';
+export { started } from './started.js';
