@@ -8,7 +8,7 @@ import { Nsid } from '#lib/domain';
 import { NetworkReader } from '#lib/network';
 import { startHandleDirectory, started, testAppEnv, waitFor, type HandleDirectoryServer } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
-import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
+import { loginAgent, startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { BackfillService } from '../../services/backfill/src/backfill.service.js';
 import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
@@ -207,6 +207,26 @@ describe('backfill of communities that exist before the pipeline starts', () => 
     expect(summary.accounts.done).toBe(5);
     expect(await likesOn(posts.common!)).toBe(4);
     expect(await likesOn(posts.right!)).toBe(2);
+  }, testTimeoutMs);
+
+  it('leaves an author who asks to be hidden out of the ranked feed, not the recent one, until they ask no more', async () => {
+    const alice = await loginAgent(network().pdsUrl, accounts.alice!);
+    const declare = async (hide: boolean) => {
+      const record = { $type: Nsid.visibility, hideFromAlgorithmicRecommendations: hide };
+      await alice.com.atproto.repo.putRecord({ repo: did('alice'), collection: Nsid.visibility, rkey: 'self', record });
+      await network().syncJetstream();
+      await waitFor('the declaration stored', async () => {
+        const [row] = await query<{ hide: number }>(`SELECT hide FROM ${database}.visibility FINAL WHERE did = '${did('alice')}'`);
+        return row && Number(row.hide) === (hide ? 1 : 0) ? true : undefined;
+      });
+      await app().app.get(ScoreSnapshotJob).runOnce();
+    };
+    await declare(true);
+    expect(await skeleton('common-ground')).not.toContain(posts.common!.uriStr);
+    // @NOTE A recent feed is the community's posts in time order, not a recommendation: it keeps them.
+    expect(await skeleton('everyone')).toContain(posts.common!.uriStr);
+    await declare(false);
+    expect(await skeleton('common-ground')).toContain(posts.common!.uriStr);
   }, testTimeoutMs);
 
   it('leaves a post deleted after the snapshot out of the very next page of every feed', async () => {

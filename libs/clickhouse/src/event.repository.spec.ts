@@ -10,6 +10,8 @@ describe('event rows', () => {
       const result = mapJetstreamEvent(raw);
       return result.kind === 'event' ? [result.event] : ([] as PipelineEventV1[]);
     });
+    // What accounts ask of feeds: rare enough that the generator makes none.
+    mapped.push({ v: 1, type: 'visibility', op: 'create', did: 'did:plc:asker', timeUs: 1_700_000_000_000_001, rkey: 'self', hideFromAlgorithms: true });
     const rows = rowsOf(mapped);
     for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
       expect(values.length).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ interface Rows {
   graph: object[];
   accounts: object[];
   identities: object[];
+  visibility: object[];
 }
 
 /** The columns `rowsOf` fills, per table, in insert order (the rest keep their defaults). */
@@ -19,6 +20,7 @@ export const EVENT_TABLE_COLUMNS: Readonly<Record<keyof Rows, readonly string[]>
   graph: ['did', 'kind', 'rkey', 'subject_did', 'list', 'time_us', 'deleted', 'version'],
   accounts: ['did', 'active', 'status', 'version'],
   identities: ['did', 'handle', 'version'],
+  visibility: ['did', 'hide', 'version'],
 };
 
 const didOfUri = (uri: string): string => {
@@ -31,7 +33,7 @@ const didOfUri = (uri: string): string => {
 const postInteractionKinds = ['reply', 'quote'] as const;
 
 export function rowsOf(events: readonly PipelineEventV1[]): Rows {
-  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [] };
+  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], visibility: [] };
   for (const event of events) {
     const version = event.timeUs;
     const time_us = event.timeUs;
@@ -56,6 +58,10 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
         case 'like':
         case 'repost':
           rows.interactions.push({ actor: event.did, kind: event.type, ...deleted });
+          break;
+        case 'visibility':
+          // No declaration means the default: not hidden.
+          rows.visibility.push({ did: event.did, hide: 0, version });
           break;
         default:
           rows.graph.push({ did: event.did, kind: event.type, ...deleted });
@@ -104,6 +110,9 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
           deleted: 0,
           version,
         });
+        break;
+      case 'visibility':
+        rows.visibility.push({ did: event.did, hide: event.hideFromAlgorithms ? 1 : 0, version });
         break;
       case 'starterpack':
         rows.graph.push({ did: event.did, kind: 'starterpack', rkey: event.rkey, subject_did: '', list: event.list, time_us, deleted: 0, version });

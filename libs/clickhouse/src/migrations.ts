@@ -219,6 +219,20 @@ export const migrations: Migration[] = [
         SELECT did AS subject, 'account' AS kind, active FROM {db}.accounts`,
     ],
   },
+  {
+    version: 9,
+    name: 'what accounts ask of algorithmic feeds',
+    statements: [
+      // @NOTE The latest app.bsky.actor.contentVisibilityDeclaration of each account (a delete is a
+      // row with hide = 0: no declaration means not hidden). Ranked feeds leave out authors with hide = 1.
+      `CREATE TABLE IF NOT EXISTS {db}.visibility (
+        did String,
+        hide UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY did`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

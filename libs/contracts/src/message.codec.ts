@@ -48,7 +48,7 @@ function parseObject(text: string): Json {
   return message;
 }
 
-const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack']);
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'visibility']);
 
 /** Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction). */
 export function decodePipelineEvent(text: string): PipelineEventV1 {
@@ -69,8 +69,12 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   field(message, 'rkey', isNonEmpty, 'a record key');
   const op = field(message, 'op', isString, 'a string');
   if (op === 'delete') return message as unknown as PipelineEventV1;
-  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack'))) {
+  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack' || type === 'visibility'))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
+  }
+  if (type === 'visibility') {
+    field(message, 'hideFromAlgorithms', isBoolean, 'a boolean');
+    return message as unknown as PipelineEventV1;
   }
   field(message, 'createdAtMs', isDateMs, 'an integer of milliseconds');
   switch (type) {

@@ -3,7 +3,7 @@
  * Records are already reduced to the fields the ranking needs; the wire format is JSON.
  */
 
-export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack';
+export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack' | 'visibility';
 
 interface EventBase {
   v: 1;
@@ -69,6 +69,17 @@ export interface StarterPackCreate extends EventBase {
   list: string;
 }
 
+/**
+ * An account's `app.bsky.actor.contentVisibilityDeclaration` (record key `self`): whether it asks
+ * to be left out of algorithmic feeds. Its delete means the default again: not hidden.
+ */
+export interface VisibilityDeclaration extends EventBase {
+  type: 'visibility';
+  op: 'create' | 'update';
+  rkey: string;
+  hideFromAlgorithms: boolean;
+}
+
 export interface RecordDelete extends EventBase {
   type: RecordKind;
   op: 'delete';
@@ -94,6 +105,7 @@ export type PipelineEventV1 =
   | GraphCreate
   | ListItemCreate
   | StarterPackCreate
+  | VisibilityDeclaration
   | RecordDelete
   | AccountStatus
   | IdentityChange;

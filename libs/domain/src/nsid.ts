@@ -11,6 +11,8 @@ export const Nsid = {
   list: 'app.bsky.graph.list',
   starterpack: 'app.bsky.graph.starterpack',
   generator: 'app.bsky.feed.generator',
+  /** What an account asks of feeds (`hideFromAlgorithmicRecommendations`), at record key `self`. */
+  visibility: 'app.bsky.actor.contentVisibilityDeclaration',
 
   getFeedSkeleton: 'app.bsky.feed.getFeedSkeleton',
   describeFeedGenerator: 'app.bsky.feed.describeFeedGenerator',
@@ -40,6 +42,7 @@ const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   block: Nsid.block,
   listitem: Nsid.listitem,
   starterpack: Nsid.starterpack,
+  visibility: Nsid.visibility,
 };
 
 const kindByCollection = new Map<string, RecordKind>(

@@ -50,7 +50,7 @@ export class BackfillStoppedError extends Error {
 /**
  * Backfills communities from the network: first their membership (list items, starter packs,
  * follows of seed accounts), then, for every member, the posts, likes and reposts inside the
- * longest window of the feeds that use the community.
+ * longest window of the feeds that use the community, and its contentVisibilityDeclaration.
  *
  * @NOTE Everything is written as the pipeline events live ingest makes (`recordEvent`), through
  * `EventRepository`: same tables, same keys, so a live event for the same record replaces the
@@ -227,6 +227,10 @@ export class BackfillRunner {
           }
         }
       }
+      // What the account asks of algorithmic feeds; none means nothing asked.
+      const declaration = await this.deps.reader.getRecord(did, Nsid.visibility, 'self');
+      const event = declaration && recordEvent(did, Nsid.visibility, declaration, nowMs);
+      if (event) events.push(event);
     } catch (error) {
       if (!(error instanceof RepoUnavailableError)) {
         progress.state.accounts.failed += 1;
