@@ -14,4 +14,5 @@ export {
   terminalProgress,
   terminalProgressReport,
 } from './progress.js';
+export { BackfillProgress, type BackfillState } from './backfill-progress.js';
 export { PlatformModule } from './platform.module.js';

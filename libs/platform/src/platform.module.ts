@@ -22,6 +22,7 @@ import {
 import { Topics, type MessageBus } from '#lib/contracts';
 import { createHandleResolution, VerifiedHandleResolver } from '#lib/identity';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
+import { BackfillProgress } from './backfill-progress.js';
 import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -141,6 +142,7 @@ export class PlatformModule {
       module: PlatformModule,
       providers: [
         { provide: Metrics, useValue: metrics },
+        { provide: BackfillProgress, useValue: new BackfillProgress() },
         { provide: PipelineHistory, useFactory: () => new PipelineHistory(metrics, DEFAULT_HISTORY) },
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -190,7 +192,7 @@ export class PlatformModule {
         ReadinessService,
         PlatformLifecycle,
       ],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, ReadinessService],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, ReadinessService, BackfillProgress],
     };
   }
 }

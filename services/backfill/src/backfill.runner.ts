@@ -5,8 +5,7 @@ import type { CommunityDefinition, Curation } from '#lib/curation';
 import { Nsid, parseAtUri } from '#lib/domain';
 import type { VerifiedHandleResolver } from '#lib/identity';
 import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
-import type { Logger, ProgressReport } from '#lib/platform';
-import type { BackfillProgress } from './backfill.progress.js';
+import type { BackfillProgress, Logger, ProgressReport } from '#lib/platform';
 import { createdAtMs, recordEvent } from './record-events.js';
 
 /** Hashtag membership looks back this far (as the membership queries do). */

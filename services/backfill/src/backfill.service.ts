@@ -4,8 +4,7 @@ import type { AppConfig } from '#lib/config';
 import { CurationStore, type Curation } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { NetworkReader } from '#lib/network';
-import { APP_CONFIG, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
-import { BackfillProgress } from './backfill.progress.js';
+import { APP_CONFIG, BackfillProgress, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
 import { BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
 
 /** How often the curator file is checked for changed communities. */
@@ -19,7 +18,6 @@ const WATCH_INTERVAL_MS = 1_000;
  */
 @Injectable()
 export class BackfillService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  readonly progress = new BackfillProgress();
   private readonly runner: BackfillRunner;
   private readonly curation: CurationStore;
   private readonly log: Logger;
@@ -31,6 +29,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
+    readonly progress: BackfillProgress,
     reader: NetworkReader,
     events: EventRepository,
     checkpoints: BackfillCheckpointRepository,

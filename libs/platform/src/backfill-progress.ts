@@ -1,4 +1,4 @@
-import { RateWindow } from '#lib/platform';
+import { RateWindow } from './progress.js';
 
 /** Where a backfill stands: for `/metrics`, `/status`, the console and the command line. */
 export interface BackfillState {
@@ -16,7 +16,10 @@ export interface BackfillState {
   error: string | undefined;
 }
 
-/** The state of the backfill of this process, updated by the runner as it goes. */
+/**
+ * The state of the backfill of this process, updated by the runner as it goes. One per process
+ * (PlatformModule), so the console shows it where the backfill runs beside it (embedded mode).
+ */
 export class BackfillProgress {
   private readonly rate = new RateWindow(30_000);
   readonly state: BackfillState = {
