@@ -10,7 +10,7 @@ import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { freePort, waitFor } from '#lib/testing';
+import { freePort, started, waitFor } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import {
   createAppPassword,
@@ -93,14 +93,8 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   const posts: Record<string, TestRecordRef> = {};
   let published: PublishResult[] = [];
 
-  const network = () => {
-    if (!net) throw new Error('network not started');
-    return net;
-  };
-  const app = () => {
-    if (!running) throw new Error('app not started');
-    return running;
-  };
+  const network = () => started('network', net);
+  const app = () => started('app', running);
   const feedUri = (name: string) => `at://${publisher.did}/app.bsky.feed.generator/${name}`;
   const query = async <T = Record<string, string>>(sql: string): Promise<T[]> =>
     (await app().app.get<ClickHouseClient>(CLICKHOUSE).query({ query: sql, format: 'JSONEachRow' })).json<T>();

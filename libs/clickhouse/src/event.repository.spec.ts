@@ -16,6 +16,8 @@ describe('event rows', () => {
       { v: 1, type: 'pledge', op: 'create', did: pledger, timeUs: 1_700_000_000_000_001, rkey: '3kpledge', createdAtMs: 1_700_000_000_000, subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost`, community: 'climate', amount: 5 },
       { v: 1, type: 'pledge', op: 'delete', did: pledger, timeUs: 1_700_000_000_000_002, rkey: '3kpledge' },
     );
+    // What accounts ask of feeds: rare enough that the generator makes none.
+    mapped.push({ v: 1, type: 'visibility', op: 'create', did: 'did:plc:asker', timeUs: 1_700_000_000_000_001, rkey: 'self', hideFromAlgorithms: true });
     const rows = rowsOf(mapped);
     for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
       expect(values.length).toBeGreaterThan(0);

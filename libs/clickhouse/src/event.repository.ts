@@ -10,6 +10,7 @@ interface Rows {
   accounts: object[];
   identities: object[];
   pledges: object[];
+  visibility: object[];
 }
 
 /** The columns `rowsOf` fills, per table, in insert order (the rest keep their defaults). */
@@ -21,6 +22,7 @@ export const EVENT_TABLE_COLUMNS: Readonly<Record<keyof Rows, readonly string[]>
   accounts: ['did', 'active', 'status', 'version'],
   identities: ['did', 'handle', 'version'],
   pledges: ['did', 'rkey', 'subject_uri', 'community', 'amount', 'time_us', 'deleted', 'version'],
+  visibility: ['did', 'hide', 'version'],
 };
 
 const didOfUri = (uri: string): string => {
@@ -33,7 +35,7 @@ const didOfUri = (uri: string): string => {
 const postInteractionKinds = ['reply', 'quote'] as const;
 
 export function rowsOf(events: readonly PipelineEventV1[]): Rows {
-  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [] };
+  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [] };
   for (const event of events) {
     const version = event.timeUs;
     const time_us = event.timeUs;
@@ -62,6 +64,10 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
         case 'pledge':
           // A deleted pledge is withdrawn: the ranker reads only live ones.
           rows.pledges.push({ did: event.did, ...deleted });
+          break;
+        case 'visibility':
+          // No declaration means the default: not hidden.
+          rows.visibility.push({ did: event.did, hide: 0, version });
           break;
         default:
           rows.graph.push({ did: event.did, kind: event.type, ...deleted });
@@ -110,6 +116,9 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
           deleted: 0,
           version,
         });
+        break;
+      case 'visibility':
+        rows.visibility.push({ did: event.did, hide: event.hideFromAlgorithms ? 1 : 0, version });
         break;
       case 'starterpack':
         rows.graph.push({ did: event.did, kind: 'starterpack', rkey: event.rkey, subject_did: '', list: event.list, time_us, deleted: 0, version });

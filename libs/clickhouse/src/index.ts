@@ -17,3 +17,5 @@ export { type CurationSource, type CurationVersion, CurationVersionRepository } 
 export { type EditionItem, EditionRepository, type EditionSummary } from './edition.repository.js';
 export { ConversationRepository, type StatementSource } from './conversation.repository.js';
 export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type FundReportRows, FundRepository, type PostCharge } from './fund.repository.js';
+export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
+export { type Removal, RemovalRepository } from './removal.repository.js';

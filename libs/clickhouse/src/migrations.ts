@@ -329,6 +329,58 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.impressions MATERIALIZE PROJECTION impressions_by_viewer`,
     ],
   },
+  {
+    version: 12,
+    name: 'backfill checkpoints',
+    statements: [
+      // @NOTE One row per account whose recent history was backfilled: from when (`since_us`, the
+      // window's start) and when it finished. A restart skips accounts already covered.
+      `CREATE TABLE IF NOT EXISTS {db}.backfill_checkpoints (
+        did String,
+        since_us UInt64,
+        records UInt32,
+        done_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree(done_at)
+      ORDER BY did`,
+    ],
+  },
+  {
+    version: 13,
+    name: 'removals in arrival order',
+    statements: [
+      // @NOTE Every replica that serves feeds polls what was removed since it last looked: deleted
+      // posts and account status changes, copied here as they are written (materialized views) and
+      // sorted by arrival, so a poll reads a few rows instead of scanning the posts table. Kept
+      // three days: snapshots and timelines read after a removal leave it out themselves.
+      `CREATE TABLE IF NOT EXISTS {db}.removals (
+        subject String,
+        kind LowCardinality(String),
+        active UInt8,
+        arrived_at DateTime64(6) DEFAULT now64(6)
+      ) ENGINE = MergeTree
+      ORDER BY arrived_at
+      TTL toDateTime(arrived_at) + INTERVAL 3 DAY`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.removals_of_posts TO {db}.removals AS
+        SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS subject, 'post' AS kind, toUInt8(0) AS active
+        FROM {db}.posts WHERE deleted = 1`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.removals_of_accounts TO {db}.removals AS
+        SELECT did AS subject, 'account' AS kind, active FROM {db}.accounts`,
+    ],
+  },
+  {
+    version: 14,
+    name: 'what accounts ask of algorithmic feeds',
+    statements: [
+      // @NOTE The latest app.bsky.actor.contentVisibilityDeclaration of each account (a delete is a
+      // row with hide = 0: no declaration means not hidden). Ranked feeds leave out authors with hide = 1.
+      `CREATE TABLE IF NOT EXISTS {db}.visibility (
+        did String,
+        hide UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY did`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

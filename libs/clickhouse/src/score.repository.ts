@@ -76,7 +76,8 @@ export class ScoreRepository {
 
   /**
    * Posts in the window by the members, or that members approved (a post from outside that the
-   * communities engage with can bridge them too); never by an inactive account.
+   * communities engage with can bridge them too); never by an inactive account, nor by one that
+   * asked to be hidden from algorithmic recommendations (contentVisibilityDeclaration).
    */
   private candidateQuery(authors: DidList): string {
     const db = this.database;
@@ -88,7 +89,8 @@ export class ScoreRepository {
           WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${authors.sql})
             AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
-        AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)`;
+        AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+        AND did NOT IN (SELECT did FROM ${db}.visibility FINAL WHERE hide = 1)`;
   }
 
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {

@@ -121,6 +121,22 @@ interface FeedGeneratorConfig {
   viewerFeedback: { window: number; cacheViewers: number; cacheBytes: number; ttlSeconds: number };
 }
 
+/** Backfill of community membership and recent history from the network (`services/backfill`). */
+interface BackfillConfig {
+  /** Whether the ingest role backfills communities when they are defined or changed. */
+  enabled: boolean;
+  /** AppView for list and follower look-ups (`app.bsky.graph.getFollowers`). */
+  appviewUrl: string;
+  /** Repository reads in flight at once, all hosts together, and per PDS host. */
+  concurrency: number;
+  perHostConcurrency: number;
+  /** Tries of one request that fails with a network error, 429 or 5xx; the wait doubles from `retryBaseMs`. */
+  attempts: number;
+  retryBaseMs: number;
+  /** Followers read at most per seed account (`followersOf`); reaching it is logged as a warning. */
+  followersCap: number;
+}
+
 /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
 interface PublishingConfig {
   /** PDS of the publishing account. */
@@ -163,6 +179,7 @@ export interface AppConfig {
   curation: CurationConfig;
   publishing: PublishingConfig;
   funding: FundingConfig;
+  backfill: BackfillConfig;
 }
 
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
@@ -274,6 +291,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     read.problem('IDENTITY_TEST_HANDLE_ORIGIN', 'tests only: needs IDENTITY_ALLOW_INSECURE=true');
   }
 
+  const backfill: BackfillConfig = {
+    enabled: read.boolean('BACKFILL_ENABLED', true),
+    appviewUrl: read.url('APPVIEW_URL', 'https://public.api.bsky.app', ['http:', 'https:'])!,
+    concurrency: read.integer('BACKFILL_CONCURRENCY', 16, { min: 1, max: 1_000 }),
+    perHostConcurrency: read.integer('BACKFILL_PER_HOST_CONCURRENCY', 4, { min: 1, max: 100 }),
+    attempts: read.integer('BACKFILL_ATTEMPTS', 5, { min: 1, max: 20 }),
+    retryBaseMs: read.integer('BACKFILL_RETRY_BASE_MS', 500, { min: 1, max: 60_000 }),
+    followersCap: read.integer('BACKFILL_FOLLOWERS_CAP', 10_000, { min: 1, max: 10_000_000 }),
+  };
+
   const config: AppConfig = {
     role,
     logLevel: read.oneOf('LOG_LEVEL', LogLevels, 'info'),
@@ -303,6 +330,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       floorCredits: read.number('FUND_FLOOR_CREDITS', 0, { min: 0, max: 1_000_000_000 }),
       floorMaxMembers: read.integer('FUND_FLOOR_MAX_MEMBERS', 100, { min: 0, max: 10_000_000 }),
     },
+    backfill,
   };
   if (config.http.opsPort !== 0 && config.http.opsPort === config.http.port) {
     read.problem('OPS_PORT', `must differ from HTTP_PORT (${config.http.port}): the ops endpoints stay off the public port`);

@@ -23,6 +23,7 @@ export {
   type RecordDelete,
   type RecordKind,
   type StarterPackCreate,
+  type VisibilityDeclaration,
   type SubjectCreate,
 } from './pipeline-event.js';
 export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';

@@ -53,7 +53,7 @@ function parseObject(text: string): Json {
   return message;
 }
 
-const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge']);
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility']);
 
 /** Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction). */
 export function decodePipelineEvent(text: string): PipelineEventV1 {
@@ -74,8 +74,12 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   field(message, 'rkey', isNonEmpty, 'a record key');
   const op = field(message, 'op', isString, 'a string');
   if (op === 'delete') return message as unknown as PipelineEventV1;
-  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack'))) {
+  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack' || type === 'visibility'))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
+  }
+  if (type === 'visibility') {
+    field(message, 'hideFromAlgorithms', isBoolean, 'a boolean');
+    return message as unknown as PipelineEventV1;
   }
   field(message, 'createdAtMs', isDateMs, 'an integer of milliseconds');
   switch (type) {

@@ -3,7 +3,7 @@
  * Records are already reduced to the fields the ranking needs; the wire format is JSON.
  */
 
-export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack' | 'pledge';
+export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack' | 'pledge' | 'visibility';
 
 interface EventBase {
   v: 1;
@@ -82,6 +82,17 @@ export interface PledgeCreate extends EventBase {
   amount: number;
 }
 
+/**
+ * An account's `app.bsky.actor.contentVisibilityDeclaration` (record key `self`): whether it asks
+ * to be left out of algorithmic feeds. Its delete means the default again: not hidden.
+ */
+export interface VisibilityDeclaration extends EventBase {
+  type: 'visibility';
+  op: 'create' | 'update';
+  rkey: string;
+  hideFromAlgorithms: boolean;
+}
+
 export interface RecordDelete extends EventBase {
   type: RecordKind;
   op: 'delete';
@@ -108,6 +119,7 @@ export type PipelineEventV1 =
   | ListItemCreate
   | StarterPackCreate
   | PledgeCreate
+  | VisibilityDeclaration
   | RecordDelete
   | AccountStatus
   | IdentityChange;

@@ -335,7 +335,7 @@ describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
 describe('wantedCollections and AT-URIs', () => {
   it('subscribes to exactly the collections that map to events', () => {
     expect([...wantedCollections].sort()).toEqual(
-      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack, Nsid.pledge].sort(),
+      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack, Nsid.pledge, Nsid.visibility].sort(),
     );
   });
 
@@ -405,5 +405,33 @@ describe('Bridge Fund pledges', () => {
     [{ subject: { uri: `at://${did}/app.bsky.graph.list/3k`, cid: 'x' }, community: 'climate', amount: 1 }, 'record.subject is not a post'],
   ])('reports a pledge %j as malformed', (record, reason) => {
     expect(mapJetstreamEvent(pledge(record))).toEqual({ kind: 'malformed', reason });
+  });
+});
+
+describe('content visibility declarations', () => {
+  const did = 'did:plc:asker000000000000000000';
+  const declaration = (record: Record<string, unknown>, rkey = 'self', operation: 'create' | 'update' = 'create') => ({
+    did,
+    time_us: 1_763_000_000_000_000,
+    kind: 'commit',
+    commit: { rev: '3kdeclrev0000', operation, collection: Nsid.visibility, rkey, cid: 'bafyreidecl', record },
+  });
+
+  it('maps what the account asks, on create and update; a missing field means not hidden', () => {
+    for (const operation of ['create', 'update'] as const) {
+      expect(mapJetstreamEvent(declaration({ $type: Nsid.visibility, hideFromAlgorithmicRecommendations: true }, 'self', operation))).toEqual({
+        kind: 'event',
+        event: { v: 1, type: 'visibility', op: operation, did, timeUs: 1_763_000_000_000_000, rkey: 'self', hideFromAlgorithms: true },
+      });
+    }
+    expect(mapJetstreamEvent(declaration({ $type: Nsid.visibility }))).toMatchObject({ kind: 'event', event: { hideFromAlgorithms: false } });
+  });
+
+  it('skips a declaration under another record key and reports a non-boolean as malformed', () => {
+    expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: true }, 'other'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
+    expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: 'yes' }))).toEqual({
+      kind: 'malformed',
+      reason: 'record.hideFromAlgorithmicRecommendations is not a boolean',
+    });
   });
 });

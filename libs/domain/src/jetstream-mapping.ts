@@ -9,6 +9,7 @@ import type {
   RecordDelete,
   StarterPackCreate,
   SubjectCreate,
+  VisibilityDeclaration,
 } from '#lib/contracts';
 import { isCommunityId, MAX_PLEDGE_CREDITS } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
@@ -71,6 +72,7 @@ export const wantedCollections: readonly string[] = [
   Nsid.listitem,
   Nsid.starterpack,
   Nsid.pledge,
+  Nsid.visibility,
 ];
 
 /**
@@ -185,11 +187,12 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   }
   // @NOTE The app never edits likes, reposts, follows, blocks or list items; an update would only re-point
   // the subject, which the counters downstream cannot undo, so it is skipped rather than double-counted.
-  if (operation === 'update' && type !== 'post' && type !== 'starterpack') return skip('update of a non-post record');
+  if (operation === 'update' && type !== 'post' && type !== 'starterpack' && type !== 'visibility') return skip('update of a non-post record');
 
   const { record } = commit;
   if (!isObj(record)) malformed('commit.record is missing or not an object');
   if (record.$type !== undefined && record.$type !== collection) malformed('record.$type does not match commit.collection');
+  if (type === 'visibility') return mapVisibility(did, timeUs, operation, rkey, record);
   const createdAtMs = parseCreatedAt(record.createdAt, timeUs);
 
   switch (type) {
@@ -257,6 +260,18 @@ function mapPledge(did: string, timeUs: number, rkey: string, createdAtMs: numbe
     malformed('record.amount is not a whole number of credits from 1 to 1000000');
   }
   return { v: 1, type: 'pledge', op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, community: record.community, amount: amount as number };
+}
+
+/**
+ * @NOTE The declaration lives at record key `self` (`literal:self`); a record under another key is
+ * not the account's declaration. A missing field means false, as the lexicon says.
+ */
+function mapVisibility(did: string, timeUs: number, op: 'create' | 'update', rkey: string, record: Obj): MappedEvent {
+  if (rkey !== 'self') return skip('declaration not at record key self');
+  const hide = record.hideFromAlgorithmicRecommendations;
+  if (hide !== undefined && typeof hide !== 'boolean') malformed('record.hideFromAlgorithmicRecommendations is not a boolean');
+  const event: VisibilityDeclaration = { v: 1, type: 'visibility', op, did, timeUs, rkey, hideFromAlgorithms: hide === true };
+  return { kind: 'event', event };
 }
 
 /** Client-set `createdAt` in ms; falls back to the relay time when absent or unparseable. */

@@ -13,6 +13,8 @@ export const Nsid = {
   generator: 'app.bsky.feed.generator',
   /** Our own lexicon (`lexicons/`), under the project's domain `commonground.org`: a Bridge Fund pledge. */
   pledge: 'org.commonground.fund.pledge',
+  /** What an account asks of feeds (`hideFromAlgorithmicRecommendations`), at record key `self`. */
+  visibility: 'app.bsky.actor.contentVisibilityDeclaration',
 
   getFeedSkeleton: 'app.bsky.feed.getFeedSkeleton',
   describeFeedGenerator: 'app.bsky.feed.describeFeedGenerator',
@@ -44,6 +46,7 @@ const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   listitem: Nsid.listitem,
   starterpack: Nsid.starterpack,
   pledge: Nsid.pledge,
+  visibility: Nsid.visibility,
 };
 
 const kindByCollection = new Map<string, RecordKind>(

@@ -37,6 +37,7 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
   private storedRejected: InvalidCurationError | undefined;
   private timers: NodeJS.Timeout[] = [];
   private checking?: Promise<void>;
+  private readonly listeners = new Set<(curation: Curation) => void>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -71,6 +72,12 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
 
   get current(): Curation {
     return this.curation;
+  }
+
+  /** Calls `listener` with each curation applied from now on; returns the way to stop. */
+  onChange(listener: (curation: Curation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   get snapshot(): CurationSnapshot | undefined {
@@ -145,6 +152,7 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
       },
       'curation loaded',
     );
+    for (const listener of this.listeners) listener(snapshot.curation);
   }
 
   private rejectFile(error: InvalidCurationError): void {

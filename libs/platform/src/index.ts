@@ -8,6 +8,7 @@ export { type ReadinessReport, ReadinessService } from './readiness.js';
 export { PipelineHistory, type PipelineSample } from './pipeline-history.js';
 export {
   CatchUpProgress,
+  RateWindow,
   formatDuration,
   type Progress,
   type ProgressReport,
@@ -15,4 +16,5 @@ export {
   terminalProgress,
   terminalProgressReport,
 } from './progress.js';
+export { BackfillProgress, type BackfillState } from './backfill-progress.js';
 export { PlatformModule } from './platform.module.js';

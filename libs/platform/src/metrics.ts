@@ -81,6 +81,12 @@ export class Metrics {
   readonly impressionsDropped = this.counter('cg_feed_impressions_dropped_total', 'Impressions dropped because the bus was too slow to take them.');
   readonly impressionsPublished = this.counter('cg_feed_impressions_published_total', 'Impressions the bus acknowledged.');
 
+  // Backfill: communities and their members' recent history read from the network.
+  readonly backfillRunning = this.gauge('cg_backfill_running', '1 while a backfill runs.');
+  readonly backfillAccounts = this.gauge('cg_backfill_accounts', 'Accounts of the current or last backfill, by state (total, done, skipped as already backfilled, failed).', ['state']);
+  readonly backfillRecords = this.gauge('cg_backfill_records', 'Records written by the current or last backfill.');
+  readonly backfillEtaSeconds = this.gauge('cg_backfill_eta_seconds', 'Seconds the current backfill is expected to take still (-1 when unknown).');
+
   // Every role.
   readonly httpRequests = this.counter('cg_http_requests_total', 'HTTP requests, by method, route pattern and status.', ['method', 'route', 'status']);
   readonly httpRequestDuration = this.histogram('cg_http_request_duration_seconds', 'HTTP request latency, by route pattern.', ['route'], LATENCY_BUCKETS);

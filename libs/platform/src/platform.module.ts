@@ -19,12 +19,14 @@ import {
   FeedbackRepository,
   FundRepository,
   PostRepository,
+  RemovalRepository,
   ScoreRepository,
   type ClickHouseClient,
 } from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
 import { createHandleResolution, VerifiedHandleResolver } from '#lib/identity';
 import { InProcessBus, PrefixedBus } from '#lib/bus';
+import { BackfillProgress } from './backfill-progress.js';
 import { consumerLag, instrumentInserts, scoringConsumerGroups } from './instrumentation.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -53,6 +55,7 @@ const repositories = [
   EditionRepository,
   ConversationRepository,
   FundRepository,
+  RemovalRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
@@ -162,6 +165,7 @@ export class PlatformModule {
       module: PlatformModule,
       providers: [
         { provide: Metrics, useValue: metrics },
+        { provide: BackfillProgress, useValue: new BackfillProgress() },
         { provide: PipelineHistory, useFactory: () => new PipelineHistory(metrics, DEFAULT_HISTORY) },
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -214,7 +218,7 @@ export class PlatformModule {
         PlatformLifecycle,
       ],
       controllers: [CurationEventsController],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService, BackfillProgress],
     };
   }
 }

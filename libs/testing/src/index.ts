@@ -24,3 +24,4 @@ export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
 export { capturedLogger } from './captured-logger.js';
 export { launchBrowser } from './browser.js';
 export { pledgeEvent } from './pledge-events.js';
+export { started } from './started.js';

@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { PlatformModule, type Logger } from '#lib/platform';
+import { BackfillModule } from '../../backfill/src/backfill.module.js';
 import { FeedGeneratorModule } from '../../feed-generator/src/feed-generator.module.js';
 import { IngestModule } from '../../ingest/src/ingest.module.js';
 import { ScoringModule } from '../../scoring/src/scoring.module.js';
@@ -21,7 +22,7 @@ export class AppModule {
     const services: Type[] = [];
     // Scoring first: in embedded mode it must be consuming before ingest publishes.
     if (config.role === 'all' || config.role === 'scoring') services.push(ScoringModule);
-    if (config.role === 'all' || config.role === 'ingest') services.push(IngestModule);
+    if (config.role === 'all' || config.role === 'ingest') services.push(IngestModule, BackfillModule);
     if (config.role === 'all' || config.role === 'feed-generator') services.push(FeedGeneratorModule);
     return {
       module: AppModule,

@@ -3,6 +3,7 @@ import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
 import { FeedbackBatchConsumer } from '../../scoring/src/feedback-batch.consumer.js';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventRepository } from '#lib/clickhouse';
+import { BackfillService } from '../../backfill/src/backfill.service.js';
 
 /** What this process has done (the services of its role) and what the store holds: `/status` on the ops port. */
 @Injectable()
@@ -12,6 +13,7 @@ export class ProcessStatusService {
     @Optional() private readonly ingest?: JetstreamIngestService,
     @Optional() private readonly scoring?: EventBatchConsumer,
     @Optional() private readonly feedback?: FeedbackBatchConsumer,
+    @Optional() private readonly backfill?: BackfillService,
   ) {}
 
   async status(): Promise<Record<string, unknown>> {
@@ -30,6 +32,7 @@ export class ProcessStatusService {
       },
       scoring: this.scoring && { ...this.scoring.stats },
       feedback: this.feedback && { ...this.feedback.stats },
+      backfill: this.backfill && { ...this.backfill.progress.state },
       store: await this.events.counts(),
     };
   }

@@ -32,6 +32,7 @@ import { BoostedImpressions } from './feeds/boosted-impressions.js';
 import { ServablePosts } from './feeds/servable-posts.js';
 import { ViewerAdjustment } from './feeds/viewer-adjustment.js';
 import { ViewerFeedbackStore } from './feeds/viewer-feedback.store.js';
+import { RemovedContent } from './feeds/removed-content.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
@@ -62,6 +63,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     ServablePosts,
     ViewerFeedbackStore,
     ViewerAdjustment,
+    RemovedContent,
     {
       provide: ViewerRateLimiter,
       useFactory: (config: AppConfig) => new ViewerRateLimiter({ ...config.feedGenerator.sendInteractionsLimit, maxViewers: RATE_LIMITED_VIEWERS }),

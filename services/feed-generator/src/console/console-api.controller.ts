@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { APP_CONFIG, PipelineHistory, ReadinessService, type PipelineSample, type ReadinessReport } from '#lib/platform';
+import { APP_CONFIG, BackfillProgress, PipelineHistory, ReadinessService, type BackfillState, type PipelineSample, type ReadinessReport } from '#lib/platform';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from '../feeds/feed-skeleton.service.js';
@@ -16,6 +16,8 @@ export interface ConsoleOverview {
   current: PipelineSample;
   sampleIntervalMs: number;
   curationProblem: string | null;
+  /** The backfill of this process (it runs where ingest runs: in embedded mode, here). */
+  backfill: BackfillState;
 }
 
 /**
@@ -31,6 +33,7 @@ export class ConsoleApiController {
     private readonly readiness: ReadinessService,
     private readonly history: PipelineHistory,
     private readonly previews: FeedPreviewService,
+    private readonly backfill: BackfillProgress,
   ) {}
 
   @Get('console/overview')
@@ -44,6 +47,7 @@ export class ConsoleApiController {
       current,
       sampleIntervalMs: this.history.options.intervalMs,
       curationProblem: this.registry.lastProblem ?? null,
+      backfill: this.backfill.state,
     };
   }
 

@@ -4,6 +4,7 @@ import { EditionRepository, type EditionItem, type EditionSummary } from '#lib/c
 import { InvalidCursorError } from '#lib/domain';
 import { FeedRegistry } from './feed.registry.js';
 import type { FeedAlgorithm, SkeletonItem, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { RemovedContent } from './removed-content.js';
 
 /** How long the latest edition of a feed is trusted before it is looked up again. */
 const LATEST_TTL_MS = 2_000;
@@ -32,6 +33,7 @@ export class DigestFeed implements FeedAlgorithm {
   constructor(
     private readonly registry: FeedRegistry,
     private readonly store: EditionRepository,
+    private readonly removed: RemovedContent,
   ) {}
 
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
@@ -56,7 +58,8 @@ export class DigestFeed implements FeedAlgorithm {
     if (loaded && endCard) items.push({ post: endCard, cid: '', sortKey: items.length + 1, reason: 'pin' });
     const after = cursor?.sortKey ?? 0;
     const page = items.filter((item) => item.sortKey > after).slice(0, limit);
-    return { ordering: `e${edition}`, items: page, ends: (page.at(-1)?.sortKey ?? items.length) >= items.length };
+    // A post deleted since the edition was frozen leaves it at once; the edition still ends where it ends.
+    return { ordering: `e${edition}`, items: this.removed.filter(page), ends: (page.at(-1)?.sortKey ?? items.length) >= items.length };
   }
 
   private async latestEdition(uri: string): Promise<number | undefined> {

@@ -5,6 +5,7 @@ import { InvalidCursorError, type FeedCursor } from '#lib/domain';
 import { comesAfterInRecent } from '#lib/rankings';
 import { CommunityMembersService } from './community-members.service.js';
 import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { RemovedContent } from './removed-content.js';
 
 const ORDERING = 't';
 /** How long a feed's newest posts are served from memory before they are read again. */
@@ -35,6 +36,7 @@ export class RecentFeed implements FeedAlgorithm {
   constructor(
     private readonly members: CommunityMembersService,
     private readonly posts: PostRepository,
+    private readonly removed: RemovedContent,
   ) {}
 
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
@@ -44,7 +46,7 @@ export class RecentFeed implements FeedAlgorithm {
     const cached = start < 0 ? [] : timeline.posts.slice(start, start + limit);
     const posts =
       cached.length === limit || timeline.complete ? cached : await this.read(feed, limit, cursor);
-    return { ordering: ORDERING, items: posts.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs })) };
+    return { ordering: ORDERING, items: this.removed.filter(posts.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs }))) };
   }
 
   /**

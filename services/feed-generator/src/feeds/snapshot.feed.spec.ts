@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ScoreRepository, SnapshotInfo, SnapshotItem } from '#lib/clickhouse';
+import type { RemovalRepository, ScoreRepository, SnapshotInfo, SnapshotItem } from '#lib/clickhouse';
+import { capturedLogger } from '#lib/testing';
 import type { FeedDefinition } from '#lib/curation';
 import type { FeedRegistry } from './feed.registry.js';
+import { RemovedContent } from './removed-content.js';
 import { SnapshotFeed } from './snapshot.feed.js';
 
 const FEED = 'at://did:plc:publisher/app.bsky.feed.generator/bridging';
@@ -36,7 +38,9 @@ const itemsWithRanks = (ranks: number[]) => ranks.map((rank) => ({ rank, uri: `a
 
 function feedOver(snapshots: Map<number, SnapshotItem[]>) {
   const scores = new MemoryScores(snapshots);
-  return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository) };
+  // Nothing removed: these tests are about paging.
+  const removed = new RemovedContent({ since: () => Promise.resolve([]) } as unknown as RemovalRepository, capturedLogger().logger);
+  return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository, removed) };
 }
 
 const pageAfter = async (feed: SnapshotFeed, snapshot: number, afterRank: number, limit: number) =>

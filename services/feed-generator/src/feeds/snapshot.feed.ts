@@ -3,6 +3,7 @@ import { ScoreRepository, type SnapshotItem } from '#lib/clickhouse';
 import { InvalidCursorError } from '#lib/domain';
 import { FeedRegistry } from './feed.registry.js';
 import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { RemovedContent } from './removed-content.js';
 
 /** How long the latest snapshot id (or an older snapshot's existence) is trusted before it is looked up again. */
 const LATEST_TTL_MS = 2_000;
@@ -42,6 +43,7 @@ export class SnapshotFeed implements FeedAlgorithm {
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
+    private readonly removed: RemovedContent,
   ) {}
 
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
@@ -65,13 +67,13 @@ export class SnapshotFeed implements FeedAlgorithm {
       afterRank + limit <= cached.length ? cached.slice(afterRank, afterRank + limit) : await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit);
     return {
       ordering: `s${snapshot.snapshot}`,
-      items: items.map((item) => ({
+      items: this.removed.filter(items.map((item) => ({
         post: item.uri,
         cid: item.cid,
         sortKey: item.rank,
         side: item.side,
         ...(item.feedContext && { feedContext: item.feedContext }),
-      })),
+      }))),
     };
   }
 

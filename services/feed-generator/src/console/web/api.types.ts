@@ -38,6 +38,19 @@ export interface ConsoleOverview {
   };
   history: PipelineSample[];
   current: PipelineSample;
+  backfill: BackfillState;
+}
+
+export interface BackfillState {
+  running: boolean;
+  communities: string[];
+  phase: 'idle' | 'membership' | 'history' | 'done' | 'failed';
+  accounts: { total: number; done: number; skipped: number; failed: number };
+  records: number;
+  etaSeconds?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
 }
 
 export interface MemberSources {

@@ -1,5 +1,5 @@
 import { TimeSeriesChart, type Point } from './chart.js';
-import type { ConsoleOverview, PipelineSample } from './api.types.js';
+import type { BackfillState, ConsoleOverview, PipelineSample } from './api.types.js';
 import { formatCount, formatDuration, formatRate, formatTime } from './format.js';
 import { html } from './html.js';
 import { feedHref } from './links.js';
@@ -70,6 +70,35 @@ function Freshness({ snapshot }: { snapshot: ConsoleOverview['readiness']['snaps
   </table>`;
 }
 
+const BACKFILL_PHASES: Record<BackfillState['phase'], string> = {
+  idle: 'not run in this process',
+  membership: 'reading list items, starter packs and followers',
+  history: "reading members' recent posts, likes and reposts",
+  done: 'done',
+  failed: 'stopped before its end',
+};
+
+/** Where the backfill of communities stands: accounts read, skipped (already backfilled), failed, and the ETA. */
+function Backfill({ state, role }: { state: BackfillState; role: string }) {
+  if (state.phase === 'idle') {
+    return html`<p>${role === 'feed-generator' ? 'The backfill runs in the ingest process: see cg_backfill_* on its /metrics.' : 'No backfill has run yet.'}</p>`;
+  }
+  const settled = state.accounts.done + state.accounts.skipped + state.accounts.failed;
+  const share = state.accounts.total > 0 ? settled / state.accounts.total : 0;
+  return html`<table>
+    <caption>Communities ${state.communities.join(', ')}: ${BACKFILL_PHASES[state.phase]}</caption>
+    <tbody>
+      <tr><th scope="row">Accounts</th><td class="num">${formatCount(settled)} of ${formatCount(state.accounts.total)}</td></tr>
+      <tr><th scope="row">Progress</th><td class="num"><progress max="1" value=${share}>${Math.round(share * 100)}%</progress></td></tr>
+      <tr><th scope="row">Already backfilled (skipped)</th><td class="num">${formatCount(state.accounts.skipped)}</td></tr>
+      <tr><th scope="row">Failed (tried again on the next run)</th><td class=${state.accounts.failed > 0 ? 'num bad' : 'num'}>${formatCount(state.accounts.failed)}</td></tr>
+      <tr><th scope="row">Records written</th><td class="num">${formatCount(state.records)}</td></tr>
+      <tr><th scope="row">Time left</th><td class="num">${state.running ? formatDuration(state.etaSeconds ?? null) : '—'}</td></tr>
+      ${state.error ? html`<tr><th scope="row">Error</th><td class="bad">${state.error}</td></tr>` : null}
+    </tbody>
+  </table>`;
+}
+
 function Health({ overview }: { overview: ConsoleOverview }) {
   const { readiness, current } = overview;
   const { snapshot } = readiness;
@@ -104,6 +133,8 @@ function Health({ overview }: { overview: ConsoleOverview }) {
     </div>
     <h2>Freshness</h2>
     <${Freshness} snapshot=${snapshot} />
+    <h2>Backfill</h2>
+    <${Backfill} state=${overview.backfill} role=${overview.role} />
     <h2>Totals in this process</h2>
     <table>
       <caption class="visually-hidden">Running totals since this process started</caption>

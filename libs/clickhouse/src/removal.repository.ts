@@ -1,0 +1,34 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** A post deleted, or an account whose status changed (`active` 0: deactivated, taken down, deleted). */
+export interface Removal {
+  subject: string;
+  kind: 'post' | 'account';
+  active: boolean;
+  /** When it reached ClickHouse, in microseconds: the position to poll from next. */
+  arrivedUs: number;
+}
+
+/** Removals in the order they reached the store (the `removals` table fed by materialized views). */
+export class RemovalRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  /** Removals that arrived at or after `sinceUs`, oldest first, at most `limit`. */
+  async since(sinceUs: number, limit: number): Promise<Removal[]> {
+    const result = await this.client.query({
+      query: `SELECT subject, kind, active, toUnixTimestamp64Micro(arrived_at) AS arrived_us FROM ${this.database}.removals
+        WHERE arrived_at >= fromUnixTimestamp64Micro({sinceUs:Int64}) ORDER BY arrived_at LIMIT {limit:UInt32}`,
+      query_params: { sinceUs, limit },
+      format: 'JSONEachRow',
+    });
+    return (await result.json<{ subject: string; kind: string; active: number; arrived_us: string }>()).map((row) => ({
+      subject: row.subject,
+      kind: row.kind === 'account' ? 'account' : 'post',
+      active: Number(row.active) === 1,
+      arrivedUs: Number(row.arrived_us),
+    }));
+  }
+}

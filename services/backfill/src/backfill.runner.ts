@@ -1,0 +1,270 @@
+import pLimit from 'p-limit';
+import type { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
+import type { PipelineEventV1 } from '#lib/contracts';
+import type { CommunityDefinition, Curation } from '#lib/curation';
+import { Nsid, parseAtUri } from '#lib/domain';
+import type { VerifiedHandleResolver } from '#lib/identity';
+import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
+import type { BackfillProgress, Logger, ProgressReport } from '#lib/platform';
+import { createdAtMs, recordEvent } from './record-events.js';
+
+/** Hashtag membership looks back this far (as the membership queries do). */
+const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
+/** Events written at once: ClickHouse wants few large inserts. */
+const FLUSH_EVENTS = 10_000;
+/** Accounts whose records wait at most for a write (their checkpoints are written right after). */
+const FLUSH_ACCOUNTS = 50;
+/** The collections of an account's recent history. */
+const HISTORY_COLLECTIONS = [Nsid.post, Nsid.like, Nsid.repost] as const;
+
+export interface BackfillRunnerDeps {
+  reader: NetworkReader;
+  events: EventRepository;
+  checkpoints: BackfillCheckpointRepository;
+  communities: CommunityRepository;
+  handles: VerifiedHandleResolver;
+  progress: BackfillProgress;
+  log: Logger;
+  /** Accounts backfilled at once. */
+  concurrency: number;
+  /** Followers read at most per seed account. */
+  followersCap: number;
+}
+
+/** What one run did. */
+export interface BackfillSummary {
+  communities: string[];
+  members: number;
+  membershipRecords: number;
+  accounts: { done: number; skipped: number; failed: number };
+  records: number;
+  seconds: number;
+}
+
+/** A run stopped before its end (shutdown). */
+export class BackfillStoppedError extends Error {
+  override name = 'BackfillStoppedError';
+}
+
+/**
+ * Backfills communities from the network: first their membership (list items, starter packs,
+ * follows of seed accounts), then, for every member, the posts, likes and reposts inside the
+ * longest window of the feeds that use the community, and its contentVisibilityDeclaration.
+ *
+ * @NOTE Everything is written as the pipeline events live ingest makes (`recordEvent`), through
+ * `EventRepository`: same tables, same keys, so a live event for the same record replaces the
+ * backfilled row. An account's checkpoint is written only after its records are: a restart
+ * refetches at most the accounts whose records were not yet written, never finished ones.
+ */
+export class BackfillRunner {
+  private stopped = false;
+  private readonly pending: { events: PipelineEventV1[]; done: { did: string; sinceUs: number; records: number }[] } = { events: [], done: [] };
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: BackfillRunnerDeps) {}
+
+  /** Makes a run in progress stop between accounts (it throws `BackfillStoppedError`). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Backfills `communityIds` (default: every community some feed uses). */
+  async run(curation: Curation, options: { communityIds?: string[]; report?: ProgressReport; nowMs?: number } = {}): Promise<BackfillSummary> {
+    const started = performance.now();
+    const nowMs = options.nowMs ?? Date.now();
+    const ids = options.communityIds ?? [...new Set([...curation.feeds.values()].flatMap((feed) => feed.communities))];
+    const communities = ids.map((id) => curation.communities.get(id)).filter((community): community is CommunityDefinition => community !== undefined);
+    const { progress, log } = this.deps;
+    progress.start(communities.map((community) => community.id));
+    try {
+      const membershipRecords = await this.membership(communities, nowMs);
+      progress.state.phase = 'history';
+      const windowHours = Math.max(0, ...[...curation.feeds.values()].filter((feed) => feed.communities.some((id) => ids.includes(id))).map((feed) => feed.windowHours));
+      const sinceUs = (nowMs - windowHours * 3_600_000) * 1000;
+      const members = await this.members(communities, nowMs);
+      progress.state.accounts.total = members.length;
+      const covered = await this.deps.checkpoints.covered(members, sinceUs);
+      progress.state.accounts.skipped = covered.size;
+      const bar = options.report?.phase(`backfill ${ids.join(', ')}`, members.length, 'accounts');
+      bar?.update(progress.settled);
+      const limit = pLimit(this.deps.concurrency);
+      await Promise.all(
+        members
+          .filter((did) => !covered.has(did))
+          .map((did) =>
+            limit(async () => {
+              if (this.stopped) return;
+              await this.account(did, sinceUs, nowMs);
+              progress.accountSettled();
+              bar?.update(progress.settled, `${progress.state.records} records`);
+            }),
+          ),
+      );
+      await this.flush();
+      if (this.stopped) throw new BackfillStoppedError('backfill stopped before its end');
+      bar?.finish(`${progress.state.records} records, ${progress.state.accounts.failed} accounts failed`);
+      progress.finish();
+      const { done, skipped, failed } = progress.state.accounts;
+      const summary = {
+        communities: ids,
+        members: members.length,
+        membershipRecords,
+        accounts: { done, skipped, failed },
+        records: progress.state.records,
+        seconds: (performance.now() - started) / 1000,
+      };
+      log.info(summary, 'backfill finished');
+      return summary;
+    } catch (error) {
+      await this.flush().catch(() => undefined);
+      progress.finish(error);
+      throw error;
+    }
+  }
+
+  /** List items, starter packs and follows that make the communities' members, written as events. */
+  private async membership(communities: readonly CommunityDefinition[], nowMs: number): Promise<number> {
+    const lists = new Set(communities.flatMap((community) => community.members.lists));
+    const events: PipelineEventV1[] = [];
+    for (const packUri of new Set(communities.flatMap((community) => community.members.starterPacks))) {
+      const pack = parseAtUri(packUri);
+      if (!pack || pack.collection !== Nsid.starterpack) continue;
+      const record = await this.optional(packUri, () => this.deps.reader.getRecord(pack.did, Nsid.starterpack, pack.rkey));
+      const event = record && recordEvent(pack.did, Nsid.starterpack, record, nowMs);
+      if (!event || event.type !== 'starterpack' || event.op === 'delete') continue;
+      events.push(event);
+      lists.add(event.list);
+    }
+    await Promise.all([...lists].map(async (list) => events.push(...(await this.listItems(list, nowMs)))));
+    const seeds = [...new Set(communities.flatMap((community) => community.members.followersOf))];
+    events.push(...(await this.follows(seeds, nowMs)));
+    for (let i = 0; i < events.length; i += FLUSH_EVENTS) await this.deps.events.write(events.slice(i, i + FLUSH_EVENTS));
+    this.deps.progress.state.records += events.length;
+    return events.length;
+  }
+
+  /**
+   * The items of `listUri` in its owner's repository: on AT Protocol only those make the list
+   * (an item in another repo that names the list means nothing).
+   */
+  private async listItems(listUri: string, nowMs: number): Promise<PipelineEventV1[]> {
+    const list = parseAtUri(listUri);
+    if (!list || list.collection !== Nsid.list) return [];
+    const events: PipelineEventV1[] = [];
+    await this.optional(listUri, async () => {
+      for await (const page of this.deps.reader.listRecords(list.did, Nsid.listitem)) {
+        for (const record of page) {
+          if (record.value.list !== listUri) continue;
+          const event = recordEvent(list.did, Nsid.listitem, record, nowMs);
+          if (event) events.push(event);
+        }
+      }
+    });
+    return events;
+  }
+
+  /**
+   * Follows of the seed accounts, as records: the AppView names the followers
+   * (`app.bsky.graph.getFollowers`, up to the cap per seed), and each follower's own repository
+   * holds the follow record, whose key a later unfollow deletes.
+   */
+  private async follows(seeds: readonly string[], nowMs: number): Promise<PipelineEventV1[]> {
+    const seedsOf = new Map<string, Set<string>>();
+    for (const seed of seeds) {
+      const followers = await this.optional(seed, () => this.deps.reader.followers(seed, this.deps.followersCap));
+      if (!followers) continue;
+      if (followers.capped) {
+        this.deps.log.warn({ seed, cap: this.deps.followersCap }, 'followers of a seed account reached BACKFILL_FOLLOWERS_CAP: the rest join only when they follow again');
+      }
+      for (const did of followers.dids) seedsOf.set(did, (seedsOf.get(did) ?? new Set()).add(seed));
+    }
+    const events: PipelineEventV1[] = [];
+    const limit = pLimit(this.deps.concurrency);
+    await Promise.all(
+      [...seedsOf].map(([follower, wanted]) =>
+        limit(() =>
+          this.optional(follower, async () => {
+            const left = new Set(wanted);
+            for await (const page of this.deps.reader.listRecords(follower, Nsid.follow, () => left.size > 0)) {
+              for (const record of page) {
+                if (typeof record.value.subject !== 'string' || !left.delete(record.value.subject)) continue;
+                const event = recordEvent(follower, Nsid.follow, record, nowMs);
+                if (event) events.push(event);
+              }
+              if (left.size === 0) return;
+            }
+          }),
+        ),
+      ),
+    );
+    return events;
+  }
+
+  /** Members of the communities now (membership as the feeds resolve it), with verified handles. */
+  private async members(communities: readonly CommunityDefinition[], nowMs: number): Promise<string[]> {
+    const all = new Set<string>();
+    for (const { members: sources } of communities) {
+      const verified = await this.deps.handles.resolve(sources.handles);
+      for (const did of await this.deps.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US)) all.add(did);
+    }
+    return [...all];
+  }
+
+  /** One account's posts, likes and reposts since `sinceUs`, then its checkpoint. */
+  private async account(did: string, sinceUs: number, nowMs: number): Promise<void> {
+    const { progress } = this.deps;
+    const sinceMs = sinceUs / 1000;
+    const events: PipelineEventV1[] = [];
+    try {
+      for (const collection of HISTORY_COLLECTIONS) {
+        const inWindow = (record: RepoRecord) => (createdAtMs(record) ?? nowMs) >= sinceMs;
+        for await (const page of this.deps.reader.listRecords(did, collection, inWindow)) {
+          for (const record of page) {
+            if (!inWindow(record)) continue;
+            const event = recordEvent(did, collection, record, nowMs);
+            if (event) events.push(event);
+          }
+        }
+      }
+      // What the account asks of algorithmic feeds; none means nothing asked.
+      const declaration = await this.deps.reader.getRecord(did, Nsid.visibility, 'self');
+      const event = declaration && recordEvent(did, Nsid.visibility, declaration, nowMs);
+      if (event) events.push(event);
+    } catch (error) {
+      if (!(error instanceof RepoUnavailableError)) {
+        progress.state.accounts.failed += 1;
+        this.deps.log.warn({ did, err: (error as Error).message }, 'backfill of an account failed; the next run tries again');
+        return;
+      }
+      // Nothing to read (gone, taken down): done, with no records.
+    }
+    this.pending.events.push(...events);
+    this.pending.done.push({ did, sinceUs, records: events.length });
+    progress.state.accounts.done += 1;
+    progress.state.records += events.length;
+    if (this.pending.events.length >= FLUSH_EVENTS || this.pending.done.length >= FLUSH_ACCOUNTS) await this.flush();
+  }
+
+  /** Writes the records waiting, then the checkpoints of their accounts; one write at a time. */
+  private flush(): Promise<void> {
+    const next = this.flushing.then(async () => {
+      const { events, done } = this.pending;
+      this.pending.events = [];
+      this.pending.done = [];
+      for (let i = 0; i < events.length; i += FLUSH_EVENTS) await this.deps.events.write(events.slice(i, i + FLUSH_EVENTS));
+      await this.deps.checkpoints.markDone(done);
+    });
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs a read whose failure only this source suffers: logged, and the run goes on. */
+  private async optional<T>(source: string, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      this.deps.log.warn({ source, err: (error as Error).message }, 'backfill could not read a community source');
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import type { Curation } from '#lib/curation';
+import { VerifiedHandleResolver } from '#lib/identity';
+import { NetworkReader } from '#lib/network';
+import { APP_CONFIG, BackfillProgress, CurationService, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
+import { BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
+
+/**
+ * Backfills the communities at start and whenever the curation changes (the curator file, the admin
+ * API or the console, on any replica: the curation service hears every version), in the background: live ingest never waits for it. Runs go one at a
+ * time; a change during a run starts one more run after it. Accounts already backfilled are
+ * skipped by their checkpoints, so a run after a change costs the new sources and new members.
+ */
+@Injectable()
+export class BackfillService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly runner: BackfillRunner;
+  private readonly log: Logger;
+  private lastRun: Promise<unknown> = Promise.resolve();
+  private queued = false;
+  private stopCollecting?: () => void;
+  private stopListening?: () => void;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) logger: Logger,
+    private readonly metrics: Metrics,
+    readonly progress: BackfillProgress,
+    reader: NetworkReader,
+    events: EventRepository,
+    checkpoints: BackfillCheckpointRepository,
+    communities: CommunityRepository,
+    handles: VerifiedHandleResolver,
+    private readonly curation: CurationService,
+  ) {
+    this.log = logger.child({ component: 'backfill' });
+    this.runner = new BackfillRunner({
+      reader,
+      events,
+      checkpoints,
+      communities,
+      handles,
+      progress: this.progress,
+      log: this.log,
+      concurrency: config.backfill.concurrency,
+      followersCap: config.backfill.followersCap,
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    const { metrics, progress } = this;
+    this.stopCollecting = metrics.collect('backfill', () => {
+      const { state } = progress;
+      metrics.backfillRunning.set(state.running ? 1 : 0);
+      for (const [name, value] of Object.entries(state.accounts)) metrics.backfillAccounts.set({ state: name }, value);
+      metrics.backfillRecords.set(state.records);
+      metrics.backfillEtaSeconds.set(state.etaSeconds ?? -1);
+    });
+    if (!this.config.backfill.enabled) return;
+    this.schedule();
+    this.stopListening = this.curation.onChange(() => this.schedule());
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopListening?.();
+    this.runner.stop();
+    await this.lastRun.catch(() => undefined);
+    this.stopCollecting?.();
+  }
+
+  /** Backfills `communityIds` (default every community a feed uses) after any run in progress. */
+  run(options: { communityIds?: string[]; report?: ProgressReport; curation?: Curation } = {}): Promise<BackfillSummary> {
+    const run = this.lastRun
+      .catch(() => undefined)
+      .then(() => this.runner.run(options.curation ?? this.curation.current, options));
+    this.lastRun = run;
+    return run;
+  }
+
+  /** A run of every community, queued once behind the one in progress. */
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    const run = this.lastRun.catch(() => undefined).then(() => {
+      this.queued = false;
+      return this.runner.run(this.curation.current);
+    });
+    this.lastRun = run;
+    run.catch((error: unknown) => {
+      if (error instanceof BackfillStoppedError) return;
+      this.log.error({ err: (error as Error).message }, 'backfill failed; it runs again on the next change or restart');
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { RemovalRepository, type Removal } from '#lib/clickhouse';
+import { LOGGER, type Logger } from '#lib/platform';
+
+/** How often the removals are read: a removal leaves every feed at most this much after it is stored. */
+const POLL_MS = 250;
+/** Read again on each poll: rows of an insert that was still running at the last poll arrive with an earlier time. */
+const OVERLAP_US = 2_000_000;
+/** Removals read per query; more wait for the next query, at once. */
+const PAGE = 10_000;
+/** Removals kept in memory, posts and accounts each (~150 bytes an entry). */
+const MAX_REMEMBERED = 200_000;
+/** Read at start: as long as the `removals` table keeps them. */
+const START_WINDOW_US = 3 * 24 * 3600 * 1_000_000;
+
+/**
+ * Posts deleted and accounts made inactive (deactivated, taken down, deleted), held in memory so
+ * the serving path can leave them out of every page at once, not at the next snapshot.
+ *
+ * @NOTE Every replica reads the same `removals` table (materialized from the posts and accounts
+ * tables as events are written), so each sees every removal within `POLL_MS` of its write,
+ * whichever process wrote it. The sets are bounded (LRU): what falls out is old, and snapshots
+ * and timelines built after a removal leave it out themselves. An account that becomes active
+ * again is taken out of the set by its next status row.
+ */
+@Injectable()
+export class RemovedContent implements OnModuleInit, OnModuleDestroy {
+  private readonly posts = new LRUCache<string, true>({ max: MAX_REMEMBERED });
+  private readonly inactive = new LRUCache<string, true>({ max: MAX_REMEMBERED });
+  private positionUs = 0;
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private failing = false;
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(RemovalRepository) private readonly removals: RemovalRepository,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'removals' });
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.positionUs = Date.now() * 1000 - START_WINDOW_US;
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), POLL_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  /** The items of a page minus removed posts and posts of inactive accounts. */
+  filter<T extends { post: string }>(items: T[]): T[] {
+    if (this.posts.size === 0 && this.inactive.size === 0) return items;
+    return items.filter((item) => !this.posts.has(item.post) && !this.inactive.has(authorOf(item.post)));
+  }
+
+  /** Reads what arrived since the last read; one read at a time, never throws. */
+  poll(): Promise<void> {
+    this.polling ??= this.readNew()
+      .then(() => {
+        if (this.failing) this.log.info('removals readable again');
+        this.failing = false;
+      })
+      .catch((error: unknown) => {
+        if (!this.failing) this.log.warn({ err: (error as Error).message }, 'removals could not be read; pages keep the last known removals');
+        this.failing = true;
+      })
+      .finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async readNew(): Promise<void> {
+    for (;;) {
+      const rows = await this.removals.since(Math.max(0, this.positionUs - OVERLAP_US), PAGE);
+      for (const row of rows) this.apply(row);
+      const last = rows.at(-1);
+      if (last) this.positionUs = Math.max(this.positionUs, last.arrivedUs);
+      if (rows.length < PAGE) return;
+      this.positionUs = Math.max(this.positionUs, (last?.arrivedUs ?? 0) + OVERLAP_US + 1);
+    }
+  }
+
+  private apply(removal: Removal): void {
+    if (removal.kind === 'post') this.posts.set(removal.subject, true);
+    else if (removal.active) this.inactive.delete(removal.subject);
+    else this.inactive.set(removal.subject, true);
+  }
+}
+
+/** The DID of an `at://did/collection/rkey` URI. */
+function authorOf(uri: string): string {
+  const end = uri.indexOf('/', 5);
+  return end < 0 ? uri.slice(5) : uri.slice(5, end);
+}
