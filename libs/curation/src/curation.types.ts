@@ -1,3 +1,5 @@
+import type { FeedLabelRules } from './feed-labels.schema.js';
+
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
 export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced'] as const;
@@ -54,6 +56,8 @@ export interface FeedDefinition {
   halfLifeHours: number;
   /** Share of the top of the feed per side for `balanced`; equal when absent. */
   balance: 'equal' | Record<string, number>;
+  /** Values from the labelers we follow that remove posts (`exclude`) or scale their scores (`downrank`). */
+  labels?: FeedLabelRules;
 }
 
 export interface Curation {

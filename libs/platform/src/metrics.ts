@@ -81,6 +81,13 @@ export class Metrics {
   readonly impressionsDropped = this.counter('cg_feed_impressions_dropped_total', 'Impressions dropped because the bus was too slow to take them.');
   readonly impressionsPublished = this.counter('cg_feed_impressions_published_total', 'Impressions the bus acknowledged.');
 
+  // Labels: ours, and those of the labelers we follow.
+  readonly labelsEmitted = this.counter('cg_labels_emitted_total', 'Labels we signed and stored, by kind (label or negation).', ['kind']);
+  readonly labelsReceived = this.counter('cg_labels_received_total', 'Verified labels stored from a labeler we follow, by labeler DID.', ['src']);
+  readonly labelsRejected = this.counter('cg_labels_rejected_total', 'Labels from a labeler we follow that were dropped, by labeler DID and reason (bad-signature, malformed, wrong-source).', ['src', 'reason']);
+  readonly labelerLag = this.gauge('cg_labeler_lag_seconds', 'Now minus the creation time of the newest label received from each labeler we follow.', ['src']);
+  readonly labelSubscribers = this.gauge('cg_label_subscribers', 'Open subscribeLabels connections.');
+
   // Every role.
   readonly httpRequests = this.counter('cg_http_requests_total', 'HTTP requests, by method, route pattern and status.', ['method', 'route', 'status']);
   readonly httpRequestDuration = this.histogram('cg_http_request_duration_seconds', 'HTTP request latency, by route pattern.', ['route'], LATENCY_BUCKETS);

@@ -14,6 +14,7 @@ import {
   createClickHouseClient,
   EventRepository,
   FeedbackRepository,
+  LabelRepository,
   PostRepository,
   ScoreRepository,
   type ClickHouseClient,
@@ -36,7 +37,7 @@ interface PlatformOptions {
 }
 
 /** The ClickHouse repositories, one instance each for the whole process. */
-const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository];
+const repositories = [EventRepository, PostRepository, CommunityRepository, FeedbackRepository, ScoreRepository, LabelRepository];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {
