@@ -38,7 +38,8 @@ export interface LabelTotals {
   historyFloor: number;
 }
 
-const COLUMNS = 'toString(seq) AS seq, src, uri, cid, val, neg, cts, exp, sig';
+// UInt64 comes back as a string in JSON (ClickHouse quotes 64-bit integers by default).
+const COLUMNS = 'seq, src, uri, cid, val, neg, cts, exp, sig';
 
 function fromRow(row: LabelRow): SequencedLabel {
   return {

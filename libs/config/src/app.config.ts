@@ -132,6 +132,8 @@ interface LabelerConfig {
   did: string | undefined;
   /** Hex secp256k1 private key of the DID document's `#atproto_label` method. Secret. */
   signingKey: string | undefined;
+  /** The labeler account's password, for `npm run labeler:setup` only (identity changes refuse app passwords). Secret. */
+  accountPassword: string | undefined;
   /** Public URL of our `com.atproto.label.*` endpoints, for the DID document's `#atproto_labeler` service. */
   endpoint: string;
   /** Labeler DIDs whose labels we subscribe to, verify and store (curators name their values per feed). */
@@ -263,6 +265,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const labeler: LabelerConfig = {
     did: read.optionalString('LABELER_DID'),
     signingKey: read.secret('LABELER_SIGNING_KEY'),
+    accountPassword: read.secret('LABELER_ACCOUNT_PASSWORD'),
     endpoint: read.url('LABELER_ENDPOINT', `https://${hostname}`, ['http:', 'https:'])!,
     subscribe: read.list('LABELERS_SUBSCRIBE'),
     pollMs: read.integer('LABELS_POLL_MS', 1_000, { min: 50, max: 60_000 }),

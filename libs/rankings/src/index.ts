@@ -13,4 +13,4 @@ export const rankings = {
 } as const satisfies Record<Ranking, RankingDefinition>;
 
 export { comesAfterInRecent } from './recent.js';
-export type { RankerState, RankFn } from './ranking.js';
+export type { RankedPost, RankerState, RankFn, RankingLabels } from './ranking.js';

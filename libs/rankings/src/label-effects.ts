@@ -1,8 +1,6 @@
+import { BOT } from '#lib/labels';
 import type { CandidatePost, RankingInput } from './ranking.js';
-
-/** The well-known value for automated accounts: their approvals do not count as people's. */
-const BOT = 'bot';
-/** Signals of a `bot` account that are left out: its approvals. Exposure and feedback stay. */
+/** Signals of an account labelled `bot` that are left out: its approvals. Exposure and feedback stay. */
 const BOT_DISCOUNTED_KINDS: ReadonlySet<string> = new Set(['like', 'repost', 'quote']);
 
 /** The labels on a post and on its author, from the labelers we follow. */

@@ -23,6 +23,9 @@ import { SendInteractionsController } from './xrpc/send-interactions.controller.
 import { ImpressionRecorder } from './feeds/impression.recorder.js';
 import { ServablePosts } from './feeds/servable-posts.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
+import { LabelStream } from './labels/label.stream.js';
+import { QueryLabelsController } from './xrpc/query-labels.controller.js';
+import { SubscribeLabelsGateway } from './xrpc/subscribe-labels.gateway.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
 const RATE_LIMITED_VIEWERS = 100_000;
@@ -38,6 +41,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     AdminController,
     ConsoleController,
     ConsoleApiController,
+    QueryLabelsController,
   ],
   providers: [
     FeedRegistry,
@@ -52,6 +56,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     },
     FeedPreviewService,
     ExplanationService,
+    LabelStream,
+    SubscribeLabelsGateway,
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,

@@ -1,11 +1,13 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommunityRepository, ScoreRepository } from '#lib/clickhouse';
+import { CommunityRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { CurationStore, type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
+import { BOT } from '#lib/labels';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
-import { rankings, type RankerState, type RankFn } from '#lib/rankings';
+import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
+import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -65,6 +67,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly handles: VerifiedHandleResolver,
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
+    private readonly labels: LabelRepository,
+    private readonly labelEmitter: LabelEmitter,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.curation = new CurationStore(config.feedGenerator.feedsFile);
@@ -105,12 +109,17 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const started = performance.now();
     const curation = await this.currentCuration();
     const runs: SnapshotRun[] = [];
+    const snapshots: LabelledSnapshot[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom !== 'snapshot') continue;
-      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, nowMs));
+      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, nowMs);
+      runs.push(run);
+      snapshots.push({ communities: feed.communities, posts });
     }
+    // Only a complete pass says which posts left every feed: a stopped one emits nothing.
+    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
@@ -137,7 +146,24 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
   }
 
-  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<SnapshotRun> {
+  /** Labels in force from the labelers we follow with a value the feed's rules or the bot discount name. */
+  private async followedLabels(feed: FeedDefinition, nowMs: number): Promise<RankingLabels | undefined> {
+    const followed = new Set(this.config.labeler.subscribe);
+    if (followed.size === 0) return undefined;
+    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
+    const posts = new Map<string, Set<string>>();
+    const accounts = new Map<string, Set<string>>();
+    for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
+      if (!followed.has(label.src)) continue;
+      const into = label.uri.startsWith('did:') ? accounts : posts;
+      const set = into.get(label.uri) ?? new Set<string>();
+      set.add(label.val);
+      into.set(label.uri, set);
+    }
+    return { posts, accounts };
+  }
+
+  private async snapshotFeed(curation: Curation, feed: FeedDefinition, rank: RankFn, nowMs: number): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -148,11 +174,12 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const [candidates, signals] = await Promise.all([
+    const [candidates, signals, labels] = await Promise.all([
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
+      this.followedLabels(feed, nowMs),
     ]);
-    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri) });
+    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri), ...(labels && { labels }) });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
     await this.scores.writeSnapshot(feedUri, snapshot, ranking.posts);
@@ -168,6 +195,6 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stats.lastByFeed.set(feedUri, run);
     this.stats.lastSnapshotAt = Date.now();
     this.log.info(run, 'score snapshot written');
-    return run;
+    return { run, posts: ranking.posts };
   }
 }

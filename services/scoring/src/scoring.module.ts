@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
+import { LabelEmitter } from './label.emitter.js';
+import { LabelerSubscriber } from './labeler.subscriber.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
@@ -9,7 +11,9 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     EventBatchConsumer,
     FeedbackBatchConsumer,
     ScoreSnapshotJob,
+    LabelEmitter,
+    LabelerSubscriber,
   ],
-  exports: [EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
+  exports: [LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })
 export class ScoringModule {}
