@@ -97,25 +97,15 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     const n = network();
     idResolver = new IdResolver({ plcUrl: n.plcUrl, fetch: globalThis.fetch });
 
-    // dev-env's Ozone names a placeholder endpoint in its DID document: point it at the running Ozone, as a
-    // real deployment's document would, so that we find it the way we find any labeler.
-    const ozone = n.network.ozone;
-    ozoneDid = ozone.ctx.cfg.service.did;
-    await new plc.Client(n.plcUrl).updateData(ozoneDid, ozone.ctx.signingKey, (last) => ({
-      ...last,
-      services: { ...last.services, atproto_labeler: { type: 'AtprotoLabeler', endpoint: ozone.url } },
-    }));
+    // dev-env's Ozone is a labeler account whose DID document names its endpoint and #atproto_label key.
+    ozoneDid = n.network.ozone.ctx.cfg.service.did;
 
     labeler = await n.createAccount('cglabeler');
     const author = await n.createAccount('author');
     const left = [await n.createAccount('ann'), await n.createAccount('ben'), await n.createAccount('cat'), await n.createAccount('dan'), await n.createAccount('eli')];
     const right = [await n.createAccount('fay'), await n.createAccount('gil'), await n.createAccount('hue'), await n.createAccount('ida'), await n.createAccount('jay')];
-    posts.trees = await n.post(author.did, 'More shade trees on every street');
-    posts.library = await n.post(author.did, 'Keep the library open late');
-    posts.spam = await n.post(author.did, 'Buy followers now');
-    for (const post of Object.values(posts)) for (const by of [...left, ...right]) await n.like(by.did, post);
-    forging = await startForgingLabeler(n.plcUrl, posts.trees.uriStr);
 
+    forging = await startForgingLabeler(n.plcUrl, author.did);
     const members = (accounts: TestAccount[]) => `      dids: [${accounts.map((account) => account.did).join(', ')}]`;
     await writeFile(
       path.join(dir, 'feeds.yaml'),
@@ -169,11 +159,20 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       LOG_LEVEL: 'warn',
     });
     running = await startApp(config);
+    await waitFor('our ingest connected to the Jetstream endpoint', async () => {
+      const status = (await (await fetch(`${app().opsUrl}/status`)).json()) as { ingest: { connected: boolean } };
+      return status.ingest.connected ? true : undefined;
+    });
+    // Made after start: ingest reads Jetstream live.
+    posts.trees = await n.post(author.did, 'More shade trees on every street');
+    posts.library = await n.post(author.did, 'Keep the library open late');
+    posts.spam = await n.post(author.did, 'Buy followers now');
+    for (const post of Object.values(posts)) for (const by of [...left, ...right]) await n.like(by.did, post);
     await n.syncJetstream();
-    await waitFor('every like in ClickHouse', async () => {
-      const [post] = await app().app.get(ScoreSnapshotJob).runOnce();
-      return post && post.posts === 3 ? true : undefined;
-    }, 60_000);
+    await waitFor('the three posts ranked', async () => {
+      const [run] = await app().app.get(ScoreSnapshotJob).runOnce();
+      return run && run.posts === 3 ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 1_000 });
     console.log(`[labeler e2e] start-up ${Math.round(performance.now() - startedAt)} ms`);
   }, startupTimeoutMs);
 
@@ -243,7 +242,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     const followed = app().app.get(LabelerSubscriber).followed();
     expect(followed.find((entry) => entry.did === ozoneDid)).toMatchObject({ received: 2, rejected: 0 });
     expect(followed.find((entry) => entry.did === forging!.did)).toMatchObject({ received: 0, rejected: 1 });
-    // The forged label named `spam` on the trees post: rejected, so the trees post stays.
+    // The forged label named `spam` on the author: rejected, so the author's other posts stay.
     expect((await labels.externalInForce(['spam'], new Date().toISOString())).map((l) => l.uri)).toEqual([posts.spam.uriStr]);
 
     await app().app.get(ScoreSnapshotJob).runOnce(Date.now() + 1_000);
