@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AtpAgent } from '@atproto/api';
+import { getServiceEndpoint, getVerificationMaterial } from '@atproto/common';
 import { Secp256k1Keypair } from '@atproto/crypto';
+import { getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import { Subscription } from '@atproto/xrpc-server';
 import { EventRepository, LabelRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
@@ -14,7 +16,8 @@ import { startApp, type RunningApp } from '../../services/app/src/app.factory.js
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
-const labeler = 'did:plc:labeler00000000000000000';
+// The feed generator's own did:web is the labeler, as in the demo: its did.json names the key.
+const labeler = 'did:web:localhost';
 const author = 'did:plc:author000000000000000000';
 const camp = (name: string) => Array.from({ length: 8 }, (_, i) => `did:plc:${name}${String(i).padStart(20, '0')}`);
 const left = camp('left');
@@ -133,6 +136,13 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     const none = await agent.com.atproto.label.queryLabels({ uriPatterns: ['at://did:plc:nobody/*'] });
     expect(none.data.labels).toEqual([]);
     await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['at://*/x'] })).rejects.toThrow(/invalid pattern/);
+  });
+
+  it('the did:web document names our #atproto_label key and #atproto_labeler endpoint', async () => {
+    const doc = (await (await fetch(`${running.url}/.well-known/did.json`)).json()) as DidDocument;
+    expect(getDidKeyFromMultibase(getVerificationMaterial(doc, 'atproto_label')!)).toBe(key.did());
+    expect(getServiceEndpoint(doc, { id: '#atproto_labeler', type: 'AtprotoLabeler' })).toBe('https://localhost');
+    expect(getServiceEndpoint(doc, { id: '#bsky_fg', type: 'BskyFeedGenerator' })).toBe('http://localhost');
   });
 
   it('a subscriber that reconnects with its cursor gets every label once, in order, including the negation of a deleted post', async () => {
