@@ -25,6 +25,7 @@ import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.
 
 const startupTimeoutMs = 240_000;
 const testTimeoutMs = 120_000;
+const adminToken = 'labeler-e2e-admin-token-0123456789abcdef';
 
 /** A labeler of our own making whose stream signs with a key its DID document does not name. */
 async function startForgingLabeler(plcUrl: string, subject: string): Promise<{ did: string; server: Server; close(): Promise<void> }> {
@@ -157,6 +158,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       INGEST_BATCH_MAX_WAIT_MS: '50',
       SCORING_INTERVAL_SECONDS: '3600',
       LOG_LEVEL: 'warn',
+      ADMIN_TOKEN: adminToken,
     });
     running = await startApp(config);
     await waitFor('our ingest connected to the Jetstream endpoint', async () => {
@@ -251,5 +253,16 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       components: { labels?: unknown };
     };
     expect(explanation.components.labels).toEqual({ downrankedBy: ['rude'], factor: 0.01 });
+
+    // The console's labels panel says the same.
+    const panel = (await (await fetch(`${feedgenUrl}/api/admin/console/labels`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
+      labeler: { did: string };
+      totals: { lastSeq: number; inForce: Record<string, number> };
+      followed: { src: string; inForce: number; rejected: number; cursor: number | null }[];
+    };
+    expect(panel.labeler.did).toBe(labeler.did);
+    expect(panel.totals.inForce['common-ground']).toBeGreaterThan(0);
+    expect(panel.followed.find((entry) => entry.src === ozoneDid)).toMatchObject({ inForce: 2, rejected: 0 });
+    expect(panel.followed.find((entry) => entry.src === forging!.did)).toMatchObject({ inForce: 0, rejected: 1, cursor: 1 });
   }, testTimeoutMs);
 });

@@ -13,4 +13,4 @@ export {
   type SnapshotSummary,
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';
-export { type ExternalLabel, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';
+export { type ExternalLabel, type FollowedLabelerStats, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';

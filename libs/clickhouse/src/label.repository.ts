@@ -31,6 +31,17 @@ export interface ExternalLabel {
   val: string;
 }
 
+/** What is stored of a labeler we follow. */
+export interface FollowedLabelerStats {
+  src: string;
+  cursor: number | null;
+  /** Labels stored (latest statement per subject and value), and those in force. */
+  stored: number;
+  inForce: number;
+  /** Creation time of its newest stored label (ISO 8601), if any. */
+  newestLabelAt: string | null;
+}
+
 export interface LabelTotals {
   lastSeq: number;
   /** Labels in force per value (negated ones not counted). */
@@ -184,6 +195,37 @@ export class LabelRepository {
     const inForce = Object.fromEntries((await result.json<[string, string]>()).map(([val, n]) => [val, Number(n)]));
     const [lastSeq, historyFloor] = await Promise.all([this.lastSeq(), this.historyFloor()]);
     return { lastSeq, inForce, historyFloor };
+  }
+
+  /** Per labeler we follow: its cursor, what is stored, and how recent its newest label is. */
+  async followedStats(dids: readonly string[]): Promise<FollowedLabelerStats[]> {
+    if (dids.length === 0) return [];
+    const db = this.database;
+    const [labels, cursors] = await Promise.all([
+      this.client.query({
+        query: `SELECT src, count() AS stored, countIf(neg = 0) AS in_force, max(parseDateTime64BestEffortOrZero(cts, 3)) AS newest
+          FROM ${db}.external_labels FINAL WHERE src IN {dids:Array(String)} GROUP BY src`,
+        query_params: { dids },
+        format: 'JSONEachRow',
+      }),
+      this.client.query({
+        query: `SELECT src, toString(seq) AS cursor FROM ${db}.labeler_cursors FINAL WHERE src IN {dids:Array(String)}`,
+        query_params: { dids },
+        format: 'JSONEachRow',
+      }),
+    ]);
+    const bySrc = new Map((await labels.json<{ src: string; stored: string; in_force: string; newest: string }>()).map((row) => [row.src, row]));
+    const cursorOf = new Map((await cursors.json<{ src: string; cursor: string }>()).map((row) => [row.src, Number(row.cursor)]));
+    return dids.map((src) => {
+      const row = bySrc.get(src);
+      return {
+        src,
+        cursor: cursorOf.get(src) ?? null,
+        stored: Number(row?.stored ?? 0),
+        inForce: Number(row?.in_force ?? 0),
+        newestLabelAt: row ? new Date(`${row.newest.replace(' ', 'T')}Z`).toISOString() : null,
+      };
+    });
   }
 
   /** Stores verified labels of labelers we follow; a later statement on the same (labeler, subject, value) replaces the earlier. */

@@ -126,3 +126,10 @@ export interface CommunityInput {
 
 /** What PUT /api/admin/feeds/<name> takes. */
 export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
+
+/** GET /api/admin/console/labels: what we label, and the labelers we follow. */
+export interface ConsoleLabels {
+  labeler: { did: string; endpoint: string } | null;
+  totals: { lastSeq: number; inForce: Record<string, number>; historyFloor: number };
+  followed: { src: string; cursor: number | null; stored: number; inForce: number; newestLabelAt: string | null; rejected: number }[];
+}

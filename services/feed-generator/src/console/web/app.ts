@@ -10,6 +10,7 @@ const SECTIONS = [
   ['#/health', 'Health'],
   ['#/communities', 'Communities'],
   ['#/feeds', 'Feeds'],
+  ['#/labels', 'Labels'],
 ] as const;
 
 /** The console: header and navigation, then the sign-in form or the view the location names. */

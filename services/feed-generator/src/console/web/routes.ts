@@ -6,6 +6,7 @@ import { FeedFormView } from './feed-form.view.js';
 import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
 import { HealthView } from './health.view.js';
+import { LabelsView } from './labels.view.js';
 
 export interface Route {
   view: ComponentType<{ param: string | null }>;
@@ -24,6 +25,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/new$/, FeedFormView],
   [/^#\/feeds\/([^/]+)\/edit$/, FeedFormView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
+  [/^#\/labels$/, LabelsView],
 ];
 
 /** The view for a location hash (`#/feeds/common`), or undefined for none. */
