@@ -11,7 +11,7 @@ import { MessageFrame, XrpcStreamServer } from '@atproto/xrpc-server';
 import { LabelRepository } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { signLabel, verifyLabel, type Label } from '#lib/labels';
-import { freePort, waitFor } from '#lib/testing';
+import { freePort, testAppEnv, waitFor } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -68,7 +68,6 @@ async function startForgingLabeler(plcUrl: string, subject: string): Promise<{ d
 
 describe('our labeler on the local AT Protocol network, and the labels of the labelers we follow', () => {
   const startedAt = performance.now();
-  const database = `labeler_e2e_${process.pid}`;
   let dir: string;
   let postgres: StartedPostgres | undefined;
   let net: AtpNetworkHandle;
@@ -134,32 +133,32 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     key = await Secp256k1Keypair.create({ exportable: true });
     const port = await freePort();
     feedgenUrl = `http://localhost:${port}`;
-    config = loadConfig({
-      CG_ROLE: 'all',
-      JETSTREAM_URL: n.jetstream!.subscribeUrl,
-      CLICKHOUSE_PATH: ':memory:',
-      CLICKHOUSE_DATABASE: database,
-      DATA_DIR: dir,
-      FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-      HTTP_PORT: String(port),
-      HTTP_BIND_HOST: '127.0.0.1',
-      OPS_PORT: '0',
-      FEEDGEN_HOSTNAME: `localhost:${port}`,
-      FEEDGEN_PUBLISHER_DID: labeler.did,
-      PLC_URL: n.plcUrl,
-      IDENTITY_ALLOW_INSECURE: 'true',
-      BSKY_SERVICE: n.pdsUrl,
-      LABELER_DID: labeler.did,
-      LABELER_SIGNING_KEY: Buffer.from(await key.export()).toString('hex'),
-      LABELER_ACCOUNT_PASSWORD: labeler.password,
-      LABELER_ENDPOINT: feedgenUrl,
-      LABELERS_SUBSCRIBE: `${ozoneDid},${forging.did}`,
-      LABELS_POLL_MS: '200',
-      INGEST_BATCH_MAX_WAIT_MS: '50',
-      SCORING_INTERVAL_SECONDS: '3600',
-      LOG_LEVEL: 'warn',
-      ADMIN_TOKEN: adminToken,
-    });
+    config = loadConfig(
+      testAppEnv({
+        name: 'labeler_e2e',
+        dataDir: dir,
+        feedsFile: path.join(dir, 'feeds.yaml'),
+        jetstreamUrl: n.jetstream!.subscribeUrl,
+        overrides: {
+          HTTP_PORT: String(port),
+          FEEDGEN_HOSTNAME: `localhost:${port}`,
+          FEEDGEN_PUBLISHER_DID: labeler.did,
+          PLC_URL: n.plcUrl,
+          IDENTITY_ALLOW_INSECURE: 'true',
+          BSKY_SERVICE: n.pdsUrl,
+          LABELER_DID: labeler.did,
+          LABELER_SIGNING_KEY: Buffer.from(await key.export()).toString('hex'),
+          LABELER_ACCOUNT_PASSWORD: labeler.password,
+          LABELER_ENDPOINT: feedgenUrl,
+          LABELERS_SUBSCRIBE: `${ozoneDid},${forging.did}`,
+          LABELS_POLL_MS: '200',
+          INGEST_BATCH_MAX_WAIT_MS: '50',
+          SCORING_INTERVAL_SECONDS: '3600',
+          LOG_LEVEL: 'warn',
+          ADMIN_TOKEN: adminToken,
+        },
+      }),
+    );
     running = await startApp(config);
     await waitFor('our ingest connected to the Jetstream endpoint', async () => {
       const status = (await (await fetch(`${app().opsUrl}/status`)).json()) as { ingest: { connected: boolean } };

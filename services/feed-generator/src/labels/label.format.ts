@@ -1,17 +1,7 @@
-import type { SequencedLabel } from '#lib/labels';
+import type { Label, SequencedLabel } from '#lib/labels';
 
 /** `com.atproto.label.defs#label` in its JSON form: bytes as `{ $bytes: base64 }`, no sequence number. */
-export interface LabelJson {
-  ver: 1;
-  src: string;
-  uri: string;
-  cid?: string;
-  val: string;
-  neg?: boolean;
-  cts: string;
-  exp?: string;
-  sig: { $bytes: string };
-}
+export type LabelJson = Omit<Label, 'sig'> & { sig: { $bytes: string } };
 
 export function labelJson(label: SequencedLabel): LabelJson {
   const { seq: _seq, sig, ...rest } = label;
