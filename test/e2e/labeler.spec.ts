@@ -266,5 +266,13 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     expect(panel.totals.inForce['common-ground']).toBeGreaterThan(0);
     expect(panel.followed.find((entry) => entry.src === ozoneDid)).toMatchObject({ inForce: 2, rejected: 0 });
     expect(panel.followed.find((entry) => entry.src === forging!.did)).toMatchObject({ inForce: 0, rejected: 1, cursor: 1 });
+
+    // An edit through the admin API that does not name the label rules (as the console's form) keeps them.
+    const edited = await fetch(`${feedgenUrl}/api/admin/feeds/common-ground`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ displayName: 'Common ground, edited', communities: ['left', 'right'], ranking: 'bridging' }),
+    });
+    expect(((await edited.json()) as { labels?: unknown }).labels).toEqual({ exclude: ['spam'], downrank: { labels: ['rude'], factor: 0.01 } });
   }, testTimeoutMs);
 });

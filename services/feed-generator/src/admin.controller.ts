@@ -60,9 +60,23 @@ export class AdminController {
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput) {
     const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance } = body ?? {};
+    // @NOTE The console's form does not edit label rules yet: a body without them keeps the feed's own.
+    const labels = body?.labels ?? this.registry.current.feeds.get(shortname)?.labels;
     const snapshot = await this.registry.store.set(
       ['feeds', shortname],
-      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance }),
+      withoutUndefined({
+        displayName,
+        description,
+        communities,
+        ranking,
+        membersOnly,
+        includeReplies,
+        windowHours,
+        halfLifeHours,
+        balance,
+        exclude: labels?.exclude.length ? labels.exclude : undefined,
+        downrank: labels?.downrank,
+      }),
     );
     this.registry.replace(snapshot.curation);
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
