@@ -19,3 +19,4 @@ export { ConversationRepository, type StatementSource } from './conversation.rep
 export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type FundReportRows, FundRepository, type PostCharge } from './fund.repository.js';
 export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
 export { type Removal, RemovalRepository } from './removal.repository.js';
+export { type ExternalLabel, type FollowedLabelerStats, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';

@@ -381,6 +381,53 @@ export const migrations: Migration[] = [
       ORDER BY did`,
     ],
   },
+  {
+    version: 15,
+    name: 'labels',
+    statements: [
+      // @NOTE Our labels, in the order subscribeLabels sends them: `seq` is assigned by the one
+      // process that computes snapshots (the only writer), one past the largest stored. `cts` and
+      // `exp` are kept as the signed text, `sig` as base64: a stored label re-verifies byte for byte.
+      `CREATE TABLE IF NOT EXISTS {db}.labels (
+        seq UInt64,
+        src String,
+        uri String,
+        cid String,
+        val String,
+        neg UInt8,
+        cts String,
+        exp String,
+        sig String
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY seq`,
+      // Where the history of `labels` begins after pruning: a subscribeLabels cursor before it is outdated.
+      `CREATE TABLE IF NOT EXISTS {db}.label_history (
+        floor UInt64,
+        pruned_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      ORDER BY floor`,
+      // @NOTE Other labelers' labels, verified: the latest statement per (labeler, subject, value)
+      // wins, by the labeler's creation time, so a negation replaces the label it negates.
+      `CREATE TABLE IF NOT EXISTS {db}.external_labels (
+        src String,
+        uri String,
+        val String,
+        cid String,
+        neg UInt8,
+        cts String,
+        exp String,
+        sig String,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (src, uri, val)`,
+      `CREATE TABLE IF NOT EXISTS {db}.labeler_cursors (
+        src String,
+        seq UInt64,
+        updated_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY src`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -165,6 +165,24 @@ interface FundingConfig {
   floorMaxMembers: number;
 }
 
+/** Our AT Protocol labeler (labels from snapshot provenance), and the labelers whose labels we follow. */
+interface LabelerConfig {
+  /** The labeler account's DID; with `signingKey`, the ranker signs and stores labels. */
+  did: string | undefined;
+  /** Hex secp256k1 private key of the DID document's `#atproto_label` method. Secret. */
+  signingKey: string | undefined;
+  /** The labeler account's password, for `npm run labeler:setup` only (identity changes refuse app passwords). Secret. */
+  accountPassword: string | undefined;
+  /** Public URL of our `com.atproto.label.*` endpoints, for the DID document's `#atproto_labeler` service. */
+  endpoint: string;
+  /** Labeler DIDs whose labels we subscribe to, verify and store (curators name their values per feed). */
+  subscribe: string[];
+  /** How often a serving process looks for new labels to push to `subscribeLabels` clients. */
+  pollMs: number;
+  /** Negated and superseded labels older than this are pruned; a cursor before them gets `#info OutdatedCursor`. */
+  historyDays: number;
+}
+
 export interface AppConfig {
   role: Role;
   logLevel: LogLevel;
@@ -180,6 +198,7 @@ export interface AppConfig {
   publishing: PublishingConfig;
   funding: FundingConfig;
   backfill: BackfillConfig;
+  labeler: LabelerConfig;
 }
 
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
@@ -300,6 +319,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     retryBaseMs: read.integer('BACKFILL_RETRY_BASE_MS', 500, { min: 1, max: 60_000 }),
     followersCap: read.integer('BACKFILL_FOLLOWERS_CAP', 10_000, { min: 1, max: 10_000_000 }),
   };
+  const labeler: LabelerConfig = {
+    did: read.optionalString('LABELER_DID'),
+    signingKey: read.secret('LABELER_SIGNING_KEY'),
+    accountPassword: read.secret('LABELER_ACCOUNT_PASSWORD'),
+    endpoint: read.url('LABELER_ENDPOINT', `https://${hostname}`, ['http:', 'https:'])!,
+    subscribe: read.list('LABELERS_SUBSCRIBE'),
+    pollMs: read.integer('LABELS_POLL_MS', 1_000, { min: 50, max: 60_000 }),
+    historyDays: read.integer('LABELS_HISTORY_DAYS', 30, { min: 1, max: 3_650 }),
+  };
+  if ((labeler.did === undefined) !== (labeler.signingKey === undefined)) {
+    read.problem(labeler.did === undefined ? 'LABELER_DID' : 'LABELER_SIGNING_KEY', 'LABELER_DID and LABELER_SIGNING_KEY go together');
+  }
+  if (labeler.did !== undefined && !/^did:(plc|web):[A-Za-z0-9._:%-]+$/.test(labeler.did)) read.problem('LABELER_DID', `expected a did:plc or did:web, got "${labeler.did}"`);
+  if (labeler.signingKey !== undefined && !/^[0-9a-f]{64}$/i.test(labeler.signingKey)) read.problem('LABELER_SIGNING_KEY', 'expected 64 hex digits (a secp256k1 private key)');
+  for (const did of labeler.subscribe) {
+    if (!/^did:(plc|web):[A-Za-z0-9._:%-]+$/.test(did)) read.problem('LABELERS_SUBSCRIBE', `expected labeler DIDs, got "${did}"`);
+  }
 
   const config: AppConfig = {
     role,
@@ -331,6 +367,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       floorMaxMembers: read.integer('FUND_FLOOR_MAX_MEMBERS', 100, { min: 0, max: 10_000_000 }),
     },
     backfill,
+    labeler,
   };
   if (config.http.opsPort !== 0 && config.http.opsPort === config.http.port) {
     read.problem('OPS_PORT', `must differ from HTTP_PORT (${config.http.port}): the ops endpoints stay off the public port`);

@@ -23,6 +23,15 @@ feeds:
     membersOnly: true
 `;
 
+const problemsOf = (text: string) => {
+  try {
+    parseCuration(text, 'config/feeds.yaml');
+    return [];
+  } catch (error) {
+    return (error as InvalidCurationError).problems.map((p) => `${p.file}:${p.line} ${p.field}: ${p.message}`);
+  }
+};
+
 describe('curator files', () => {
   it('reads communities and feeds with defaults filled in', () => {
     const curation = parseCuration(valid, 'feeds.yaml');
@@ -60,15 +69,6 @@ describe('curator files', () => {
   });
 
   describe('members-only feeds over communities anyone can join', () => {
-    const problemsOf = (text: string) => {
-      try {
-        parseCuration(text, 'config/feeds.yaml');
-        return [];
-      } catch (error) {
-        return (error as InvalidCurationError).problems.map((p) => `${p.file}:${p.line} ${p.field}: ${p.message}`);
-      }
-    };
-
     it.each([
       ['hashtags', 'climate', 'hashtags'],
       ['followersOf', 'farmers', 'followersOf'],
@@ -170,6 +170,22 @@ ${section}`;
       expect(problemsOf(digestFeed('    digest:\n      cadence: daily\n').replace('ranking: digest', 'ranking: bridging'))).toEqual([
         expect.stringContaining('only a feed with ranking: digest has a digest section'),
       ]);
+    });
+  });
+
+  describe('label rules per feed', () => {
+    const withRules = (rules: string) => valid.replace('    membersOnly: true\n', `    membersOnly: true\n${rules}`);
+
+    it('reads exclude and downrank', () => {
+      const feed = parseCuration(withRules('    exclude: [spam, bot]\n    downrank:\n      labels: [rude]\n      factor: 0.25\n'), 'f.yaml').feeds.get('common-ground');
+      expect(feed?.labels).toEqual({ exclude: ['spam', 'bot'], downrank: { labels: ['rude'], factor: 0.25 } });
+      expect(parseCuration(valid, 'f.yaml').feeds.get('common-ground')?.labels).toBeUndefined();
+    });
+
+    it('reports a bad value and a bad factor at their fields', () => {
+      const problems = problemsOf(withRules('    exclude: [Spam!]\n    downrank:\n      labels: [rude]\n      factor: 2\n'));
+      expect(problems).toContainEqual(expect.stringContaining('feeds.common-ground.exclude.0: expected a label value'));
+      expect(problems).toContainEqual(expect.stringContaining('feeds.common-ground.downrank.factor: expected a factor below 1'));
     });
   });
 });

@@ -13,6 +13,7 @@ import {
   type Ranking,
 } from './curation.types.js';
 import { fundSchema, type FundDefinition } from './fund.schema.js';
+import { feedLabelRulesSchema, type FeedLabelRules } from './feed-labels.schema.js';
 
 const SHORTNAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
 const COMMUNITY_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -125,7 +126,18 @@ const feedKeys = [
   'balance',
   'digest',
   'deliberation',
+  'exclude',
+  'downrank',
 ] as const;
+
+/** A feed's `exclude` and `downrank` through their zod schema, each issue reported at its field. */
+function checkLabelRules(check: Checker, feed: Record<string, unknown>, path: (string | number)[]): FeedLabelRules | undefined {
+  if (feed.exclude === undefined && feed.downrank === undefined) return undefined;
+  const parsed = feedLabelRulesSchema.safeParse({ exclude: feed.exclude, downrank: feed.downrank });
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) check.problem([...path, ...issue.path], issue.message);
+  return undefined;
+}
 
 function checkMembers(check: Checker, value: unknown, path: (string | number)[]): MemberSources {
   const members = value === undefined ? {} : (check.object(value, path) ?? {});
@@ -227,7 +239,9 @@ export function parseCuration(text: string, file: string): Curation {
         }
       }
     }
+    const labels = checkLabelRules(check, feed, path);
     feeds.set(shortname, {
+      ...(labels && { labels }),
       shortname,
       displayName: check.text(feed.displayName, [...path, 'displayName'], { required: true, max: 24 }),
       description: check.text(feed.description, [...path, 'description'], { max: 300 }),

@@ -1,4 +1,5 @@
 import type { FundDefinition } from './fund.schema.js';
+import type { FeedLabelRules } from './feed-labels.schema.js';
 
 /** What curators define, without code: communities (who belongs) and feeds (what they show). */
 
@@ -63,6 +64,8 @@ export interface FeedDefinition {
   digest?: DigestDefinition;
   /** The conversation a `deliberation` feed serves statements of (required there, refused elsewhere). */
   deliberation?: DeliberationDefinition;
+  /** Values from the labelers we follow that remove posts (`exclude`) or scale their scores (`downrank`). */
+  labels?: FeedLabelRules;
 }
 
 export interface Curation {

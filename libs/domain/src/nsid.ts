@@ -20,6 +20,9 @@ export const Nsid = {
   describeFeedGenerator: 'app.bsky.feed.describeFeedGenerator',
   sendInteractions: 'app.bsky.feed.sendInteractions',
   getFeed: 'app.bsky.feed.getFeed',
+  queryLabels: 'com.atproto.label.queryLabels',
+  subscribeLabels: 'com.atproto.label.subscribeLabels',
+  labelerService: 'app.bsky.labeler.service',
 } as const;
 
 /** `$type` values inside records (embeds and rich-text facet features). */

@@ -86,6 +86,12 @@ export class Metrics {
   readonly backfillAccounts = this.gauge('cg_backfill_accounts', 'Accounts of the current or last backfill, by state (total, done, skipped as already backfilled, failed).', ['state']);
   readonly backfillRecords = this.gauge('cg_backfill_records', 'Records written by the current or last backfill.');
   readonly backfillEtaSeconds = this.gauge('cg_backfill_eta_seconds', 'Seconds the current backfill is expected to take still (-1 when unknown).');
+  // Labels: ours, and those of the labelers we follow.
+  readonly labelsEmitted = this.counter('cg_labels_emitted_total', 'Labels we signed and stored, by kind (label or negation).', ['kind']);
+  readonly labelsReceived = this.counter('cg_labels_received_total', 'Verified labels stored from a labeler we follow, by labeler DID.', ['src']);
+  readonly labelsRejected = this.counter('cg_labels_rejected_total', 'Labels from a labeler we follow that were dropped, by labeler DID and reason (bad-signature, malformed, wrong-source).', ['src', 'reason']);
+  readonly labelerLag = this.gauge('cg_labeler_lag_seconds', 'Now minus the creation time of the newest label received from each labeler we follow.', ['src']);
+  readonly labelSubscribers = this.gauge('cg_label_subscribers', 'Open subscribeLabels connections.');
 
   // Every role.
   readonly httpRequests = this.counter('cg_http_requests_total', 'HTTP requests, by method, route pattern and status.', ['method', 'route', 'status']);

@@ -18,6 +18,7 @@ import {
   EventRepository,
   FeedbackRepository,
   FundRepository,
+  LabelRepository,
   PostRepository,
   RemovalRepository,
   ScoreRepository,
@@ -56,6 +57,7 @@ const repositories = [
   ConversationRepository,
   FundRepository,
   RemovalRepository,
+  LabelRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {

@@ -14,6 +14,7 @@ import {
   type InteractionTable,
   type RatingCells,
 } from '#lib/bridging';
+import { downranked, excludingLabels, isDiscountedBotSignal } from './label-effects.js';
 import type { CandidatePost, RankedPost, RankingInput, RankingResult } from './ranking.js';
 
 /** How each stored signal kind enters the ranking; kinds not listed carry no information here. */
@@ -61,6 +62,7 @@ export function communityEvidence(input: RankingInput): CommunityEvidence {
   const builder = new InteractionTableBuilder({ users, posts, capacity: signals.length + 16 });
   const postByUri = new Map<string, CandidatePost>();
   for (const post of candidates) {
+    if (excludingLabels(input, post).length > 0) continue;
     postByUri.set(post.uri, post);
     posts.intern(post.uri);
   }
@@ -68,6 +70,7 @@ export function communityEvidence(input: RankingInput): CommunityEvidence {
     const kind = signalOfKind[signal.kind];
     if (kind === undefined || !postByUri.has(signal.uri)) continue;
     if (memberOf(signal.actor).length === 0) continue;
+    if (isDiscountedBotSignal(input, signal.actor, signal.kind)) continue;
     builder.add(signal.actor, signal.uri, kind, signal.timeUs / 1000);
   }
   const table = builder.build();
@@ -133,7 +136,8 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
     const ageMs = Math.max(0, nowMs - post.timeUs / 1000);
     // A negative score (approval below what the opinion axis predicts) sinks further with age
     // instead of being clamped: the bottom of the feed keeps its order too.
-    const score = bridging >= 0 ? composeScore(bridging, ageMs, { halfLifeMs }) : bridging / Math.max(decay(ageMs, halfLifeMs), 1e-12);
+    const decayed = bridging >= 0 ? composeScore(bridging, ageMs, { halfLifeMs }) : bridging / Math.max(decay(ageMs, halfLifeMs), 1e-12);
+    const { score, effect } = downranked(input, post, decayed);
     const explanation = scores.provenance(p);
     const factor = scores.model?.postFactor[p] ?? 0;
     ranked.push({
@@ -153,6 +157,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
         supportedBy: explanation.supportedBy,
         divisiveIn: explanation.divisiveIn,
         ...explanation.components,
+        ...(effect && { labels: effect }),
         ...(scores.sides && {
           raters: { positive: scores.sides.positiveRaters[p], negative: scores.sides.negativeRaters[p] },
         }),

@@ -17,6 +17,6 @@ export const rankings = {
 } as const satisfies Record<Ranking, RankingDefinition>;
 
 export { comesAfterInRecent } from './recent.js';
-export type { Edition, RankedPost, RankerState, RankFn } from './ranking.js';
+export type { Edition, RankedPost, RankerState, RankFn, RankingLabels } from './ranking.js';
 export { latestCadencePoint, nextCadencePoint } from './digest.js';
 export { analyseConversation, type ConversationReport, type ReportStatement } from './conversation-report.js';

@@ -49,6 +49,14 @@ export interface RankingResult {
   report?: ConversationReport;
 }
 
+/** Labels from the labelers we follow, in force now, with the values the feed's rules or the bot discount name. */
+export interface RankingLabels {
+  /** Post AT-URI → label values on the post. */
+  posts: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Account DID → label values on the account. */
+  accounts: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
 /** Everything a ranking reads: the feed, its communities' members, the window's posts and signals, the time. */
 export interface RankingInput {
   feed: FeedDefinition;
@@ -61,6 +69,8 @@ export interface RankingInput {
   previous?: RankerState;
   /** What the feed's stored digest editions hold: the latest one's cadence point and every post they served. */
   editions?: { latestAt?: number; posts: ReadonlySet<string> };
+  /** Labels from the labelers we follow: the feed's `exclude` and `downrank`, and `bot` accounts. */
+  labels?: RankingLabels;
 }
 
 /** A ranking: pure, so the same input gives the same feed. */

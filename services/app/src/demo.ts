@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Secp256k1Keypair } from '@atproto/crypto';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
 import { FundRepository } from '#lib/clickhouse';
@@ -59,7 +60,12 @@ async function demo(): Promise<void> {
 
   const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
   const replay = await startJetstreamReplayServer({ events: sample.events });
+  // The demo is its own labeler (did:web:localhost, whose did.json names the key), with a key made for the run.
+  const labelerKey = await Secp256k1Keypair.create({ exportable: true });
   const config = loadConfig({
+    LABELER_DID: 'did:web:localhost',
+    LABELER_SIGNING_KEY: Buffer.from(await labelerKey.export()).toString('hex'),
+    LABELER_ENDPOINT: 'http://localhost:3000',
     ...process.env,
     // @NOTE Per-event warnings (the sample's malformed frames) would bury the URLs; they are
     // summarised below instead. LOG_LEVEL set by the person running the demo wins.
@@ -117,6 +123,7 @@ async function demo(): Promise<void> {
       `Bridge Funds: the gardeners' ledger  ${running.url}/api/funds/gardeners/current`,
       `              the cyclists' ledger   ${running.url}/api/funds/cyclists/current`,
       '              boosted items carry "f" (the funds) in their feedContext and a "boost" in their explanation',
+      `Signed labels from the bridging provenance (${config.labeler.did}):  ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=*`,
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
       '',
       `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,

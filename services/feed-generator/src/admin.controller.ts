@@ -82,7 +82,23 @@ export class AdminController {
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput, @Headers('x-cg-client') client?: string) {
     const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation } = body ?? {};
-    const value = withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation });
+    // @NOTE The console's form does not edit label rules yet: a body without them keeps the feed's own.
+    const labels = body?.labels ?? this.registry.current.feeds.get(shortname)?.labels;
+    const value = withoutUndefined({
+      displayName,
+      description,
+      communities,
+      ranking,
+      membersOnly,
+      includeReplies,
+      windowHours,
+      halfLifeHours,
+      balance,
+      digest,
+      deliberation,
+      exclude: labels?.exclude.length ? labels.exclude : undefined,
+      downrank: labels?.downrank,
+    });
     const snapshot = await this.registry.curation.edit(['feeds', shortname], value, sourceOf(client));
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
   }

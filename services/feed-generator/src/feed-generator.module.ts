@@ -34,6 +34,9 @@ import { ViewerAdjustment } from './feeds/viewer-adjustment.js';
 import { ViewerFeedbackStore } from './feeds/viewer-feedback.store.js';
 import { RemovedContent } from './feeds/removed-content.js';
 import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
+import { LabelStream } from './labels/label.stream.js';
+import { QueryLabelsController } from './xrpc/query-labels.controller.js';
+import { SubscribeLabelsGateway } from './xrpc/subscribe-labels.gateway.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
 const RATE_LIMITED_VIEWERS = 100_000;
@@ -53,6 +56,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     ConsoleApiController,
     FundReportController,
     FundAdminController,
+    QueryLabelsController,
   ],
   providers: [
     FeedRegistry,
@@ -72,6 +76,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FeedPreviewService,
     ExplanationService,
     FundReportService,
+    LabelStream,
+    SubscribeLabelsGateway,
     FeedGeneratorMetrics,
     RecentFeed,
     SnapshotFeed,

@@ -1,12 +1,14 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommunityRepository, ConversationRepository, EditionRepository, ScoreRepository } from '#lib/clickhouse';
+import { CommunityRepository, ConversationRepository, EditionRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid } from '#lib/domain';
+import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
-import { rankings, type RankerState, type RankFn } from '#lib/rankings';
+import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
+import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -77,6 +79,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     @Inject(LOGGER) logger: Logger,
     private readonly metrics: Metrics,
     private readonly fund: BridgeFundStep,
+    private readonly labels: LabelRepository,
+    private readonly labelEmitter: LabelEmitter,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
@@ -119,12 +123,17 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
     this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
+    const snapshots: LabelledSnapshot[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom === 'posts') continue;
-      runs.push(await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition'));
+      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition');
+      runs.push(run);
+      snapshots.push({ communities: feed.communities, posts });
     }
+    // Only a complete pass says which posts left every feed: a stopped one emits nothing.
+    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
@@ -158,9 +167,27 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
   }
 
+  /** Labels in force from the labelers we follow with a value the feed's rules or the bot discount name. */
+  private async followedLabels(feed: FeedDefinition, nowMs: number): Promise<RankingLabels | undefined> {
+    const followed = new Set(this.config.labeler.subscribe);
+    if (followed.size === 0) return undefined;
+    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
+    const posts = new Map<string, Set<string>>();
+    const accounts = new Map<string, Set<string>>();
+    for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
+      if (!followed.has(label.src)) continue;
+      const into = label.uri.startsWith('did:') ? accounts : posts;
+      const set = into.get(label.uri) ?? new Set<string>();
+      set.add(label.val);
+      into.set(label.uri, set);
+    }
+    return { posts, accounts };
+  }
+
   /**
    * Ranks one feed, lets its funds' boosts in, and writes its snapshot; for a digest feed
-   * (`withEditions`) also freezes the edition the ranking says is due.
+   * (`withEditions`) also freezes the edition the ranking says is due. Returns the posts written,
+   * for the labels.
    *
    * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
    * each run (not kept in memory): every feed generator serves the same stored edition, and a
@@ -173,7 +200,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     funds: FundRun,
     nowMs: number,
     withEditions: boolean,
-  ): Promise<SnapshotRun> {
+  ): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
     const started = performance.now();
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
@@ -184,12 +211,23 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
+    const labels = await this.followedLabels(feed, nowMs);
     const [candidates, signals] = feed.deliberation ? await this.conversation(feed, window.sinceUs) : await Promise.all([
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
+      this.followedLabels(feed, nowMs),
     ]);
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
-    const ranking = rank({ feed, members, candidates, signals, nowMs, previous: this.state.get(feedUri), ...(editions && { editions }) });
+    const ranking = rank({
+      feed,
+      members,
+      candidates,
+      signals,
+      nowMs,
+      previous: this.state.get(feedUri),
+      ...(editions && { editions }),
+      ...(labels && { labels }),
+    });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
@@ -214,6 +252,6 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stats.lastByFeed.set(feedUri, run);
     this.stats.lastSnapshotAt = Date.now();
     this.log.info(run, 'score snapshot written');
-    return run;
+    return { run, posts: boosted.posts };
   }
 }

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { BridgeFundStep } from './bridge-fund.step.js';
 import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
+import { LabelEmitter } from './label.emitter.js';
+import { LabelerSubscriber } from './labeler.subscriber.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
@@ -11,7 +13,9 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     FeedbackBatchConsumer,
     ScoreSnapshotJob,
     BridgeFundStep,
+    LabelEmitter,
+    LabelerSubscriber,
   ],
-  exports: [EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
+  exports: [LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })
 export class ScoringModule {}

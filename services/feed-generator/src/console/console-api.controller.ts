@@ -1,11 +1,19 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { LabelRepository, type FollowedLabelerStats, type LabelTotals } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { APP_CONFIG, BackfillProgress, PipelineHistory, ReadinessService, type BackfillState, type PipelineSample, type ReadinessReport } from '#lib/platform';
+import { APP_CONFIG, BackfillProgress, Metrics, PipelineHistory, ReadinessService, type BackfillState, type PipelineSample, type ReadinessReport } from '#lib/platform';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from '../feeds/feed-skeleton.service.js';
 import { integerParam } from '../xrpc/xrpc-params.js';
 import { FeedPreviewService, type FeedPreview } from './feed-preview.service.js';
+
+/** The console's labels panel: what we emit, and the labelers we follow. */
+export interface ConsoleLabels {
+  labeler: { did: string; endpoint: string } | null;
+  totals: LabelTotals;
+  followed: (FollowedLabelerStats & { rejected: number })[];
+}
 
 export interface ConsoleOverview {
   role: AppConfig['role'];
@@ -34,7 +42,25 @@ export class ConsoleApiController {
     private readonly history: PipelineHistory,
     private readonly previews: FeedPreviewService,
     private readonly backfill: BackfillProgress,
+    private readonly labels: LabelRepository,
+    private readonly metrics: Metrics,
   ) {}
+
+  /**
+   * Our labels (values in force, last sequence) and the labelers we follow (cursor, stored labels,
+   * newest label). Rejected signatures are counted where the labelers are followed: in this
+   * process's metrics when it is that process, zero elsewhere.
+   */
+  @Get('console/labels')
+  async labelsPanel(): Promise<ConsoleLabels> {
+    const { did, endpoint, subscribe } = this.config.labeler;
+    const [totals, followed] = await Promise.all([this.labels.totals(), this.labels.followedStats(subscribe)]);
+    return {
+      labeler: did === undefined ? null : { did, endpoint },
+      totals,
+      followed: await Promise.all(followed.map(async (entry) => ({ ...entry, rejected: (await this.metrics.sum(this.metrics.labelsRejected, { src: entry.src })) ?? 0 }))),
+    };
+  }
 
   @Get('console/overview')
   async overview(): Promise<ConsoleOverview> {

@@ -13,6 +13,7 @@ const methodVerbs: ReadonlyMap<string, 'GET' | 'POST'> = new Map([
   [Nsid.getFeedSkeleton, 'GET'],
   [Nsid.describeFeedGenerator, 'GET'],
   [Nsid.sendInteractions, 'POST'],
+  [Nsid.queryLabels, 'GET'],
 ]);
 
 /** Translation of a domain error into an XRPC error, registered by the module that owns the error. */

@@ -27,3 +27,16 @@ export function integerParam(query: Query, name: string, range: { min: number; m
   if (value > range.max) throw new InvalidRequestError(`Error: ${name} can not be greater than ${range.max}`);
   return value;
 }
+
+/** A repeatable string parameter (`?a=x&a=y`): every value, each at most `maxLength`, at most `maxItems`. */
+export function stringListParam(query: Query, name: string, options: { required?: boolean; maxLength: number; maxItems: number }): string[] {
+  const raw = query[name];
+  const values = raw === undefined || raw === '' ? [] : Array.isArray(raw) ? raw : [raw];
+  if (values.length === 0 && options.required) throw new InvalidRequestError(`Error: Params must have the property "${name}"`);
+  if (values.length > options.maxItems) throw new InvalidRequestError(`Error: ${name} must not have more than ${options.maxItems} elements`);
+  return values.map((value) => {
+    if (typeof value !== 'string') throw new InvalidRequestError(`Error: ${name} must be a list of strings`);
+    if (value.length > options.maxLength) throw new InvalidRequestError(`Error: ${name} items must not be longer than ${options.maxLength} characters`);
+    return value;
+  });
+}

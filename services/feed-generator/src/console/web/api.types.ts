@@ -235,3 +235,10 @@ export interface FundReport {
   refusedPledges: Record<string, number>;
   posts: { post: string; pledged: number; matched: number; impressions: number; impressionsOutsideCommunity: number; spent: number }[];
 }
+
+/** GET /api/admin/console/labels: what we label, and the labelers we follow. */
+export interface ConsoleLabels {
+  labeler: { did: string; endpoint: string } | null;
+  totals: { lastSeq: number; inForce: Record<string, number>; historyFloor: number };
+  followed: { src: string; cursor: number | null; stored: number; inForce: number; newestLabelAt: string | null; rejected: number }[];
+}

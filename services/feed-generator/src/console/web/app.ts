@@ -11,6 +11,7 @@ const SECTIONS = [
   ['#/communities', 'Communities'],
   ['#/feeds', 'Feeds'],
   ['#/funds', 'Funds'],
+  ['#/labels', 'Labels'],
 ] as const;
 
 /** The console: header and navigation, then the sign-in form or the view the location names. */

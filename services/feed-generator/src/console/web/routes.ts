@@ -8,6 +8,7 @@ import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
 import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
+import { LabelsView } from './labels.view.js';
 
 export interface Route {
   view: ComponentType<{ param: string | null }>;
@@ -28,6 +29,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/([^/]+)\/editions$/, EditionsView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
   [/^#\/funds$/, FundsView],
+  [/^#\/labels$/, LabelsView],
 ];
 
 /** The view for a location hash (`#/feeds/common`), or undefined for none. */

@@ -1,0 +1,268 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Label, PostLabels, SequencedLabel } from '#lib/labels';
+
+interface LabelRow {
+  seq: string;
+  src: string;
+  uri: string;
+  cid: string;
+  val: string;
+  neg: number;
+  cts: string;
+  exp: string;
+  sig: string;
+}
+
+/** Which labels `queryLabels` asks for: exact URIs and prefixes (a trailing `*`), or every one. */
+export interface LabelQuery {
+  exact: readonly string[];
+  prefixes: readonly string[];
+  /** `uriPatterns` held `*` alone. */
+  all: boolean;
+  sources: readonly string[];
+  afterSeq: number;
+  limit: number;
+}
+
+/** A label from a labeler we follow, verified, as the rankings use it. */
+export interface ExternalLabel {
+  src: string;
+  uri: string;
+  val: string;
+}
+
+/** What is stored of a labeler we follow. */
+export interface FollowedLabelerStats {
+  src: string;
+  cursor: number | null;
+  /** Labels stored (latest statement per subject and value), and those in force. */
+  stored: number;
+  inForce: number;
+  /** Creation time of its newest stored label (ISO 8601), if any. */
+  newestLabelAt: string | null;
+}
+
+export interface LabelTotals {
+  lastSeq: number;
+  /** Labels in force per value (negated ones not counted). */
+  inForce: Record<string, number>;
+  historyFloor: number;
+}
+
+// UInt64 comes back as a string in JSON (ClickHouse quotes 64-bit integers by default).
+const COLUMNS = 'seq, src, uri, cid, val, neg, cts, exp, sig';
+
+function fromRow(row: LabelRow): SequencedLabel {
+  return {
+    seq: Number(row.seq),
+    ver: 1,
+    src: row.src,
+    uri: row.uri,
+    ...(row.cid !== '' && { cid: row.cid }),
+    val: row.val,
+    ...(Number(row.neg) === 1 && { neg: true }),
+    cts: row.cts,
+    ...(row.exp !== '' && { exp: row.exp }),
+    sig: new Uint8Array(Buffer.from(row.sig, 'base64')),
+  };
+}
+
+function toRow(label: Label & { sig: Uint8Array }) {
+  return {
+    src: label.src,
+    uri: label.uri,
+    cid: label.cid ?? '',
+    val: label.val,
+    neg: label.neg === true ? 1 : 0,
+    cts: label.cts,
+    exp: label.exp ?? '',
+    sig: Buffer.from(label.sig).toString('base64'),
+  };
+}
+
+/**
+ * Labels: ours (sequenced, what queryLabels and subscribeLabels serve) and those of the labelers
+ * we follow (verified, what the rankings read), and the cursor we hold on each of those.
+ */
+export class LabelRepository {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database: string,
+  ) {}
+
+  async lastSeq(): Promise<number> {
+    const result = await this.client.query({ query: `SELECT toString(max(seq)) AS seq FROM ${this.database}.labels`, format: 'JSONEachRow' });
+    const [row] = await result.json<{ seq: string }>();
+    return Number(row?.seq ?? 0);
+  }
+
+  /** Stores labels that already carry their sequence numbers (one past `lastSeq()`, in order). */
+  async append(labels: readonly SequencedLabel[]): Promise<void> {
+    if (labels.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.labels`,
+      values: labels.map((label) => ({ seq: label.seq, ...toRow(label) })),
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** The post labels of `src` in force now: the latest statement per (post, value) that is not a negation. */
+  async inForce(src: string): Promise<Map<string, PostLabels>> {
+    const result = await this.client.query({
+      query: `SELECT uri, val, argMax(cid, seq) AS last_cid FROM ${this.database}.labels
+        WHERE src = {src:String} GROUP BY uri, val HAVING argMax(neg, seq) = 0`,
+      query_params: { src },
+      format: 'JSONCompactEachRow',
+    });
+    const posts = new Map<string, { cid: string; values: Set<string> }>();
+    for (const [uri, val, cid] of await result.json<[string, string, string]>()) {
+      const post = posts.get(uri) ?? { cid, values: new Set<string>() };
+      post.values.add(val);
+      posts.set(uri, post);
+    }
+    return posts;
+  }
+
+  /** Labels after `afterSeq`, in sequence order: what a subscribeLabels client has not seen. */
+  async after(afterSeq: number, limit: number): Promise<SequencedLabel[]> {
+    const result = await this.client.query({
+      query: `SELECT ${COLUMNS} FROM ${this.database}.labels FINAL WHERE seq > {afterSeq:UInt64} ORDER BY seq LIMIT {limit:UInt32}`,
+      query_params: { afterSeq, limit },
+      format: 'JSONEachRow',
+    });
+    return (await result.json<LabelRow>()).map(fromRow);
+  }
+
+  /** The current statement per (labeler, subject, value) matching the query, by sequence (the cursor). */
+  async query(query: LabelQuery): Promise<SequencedLabel[]> {
+    const params: Record<string, unknown> = { afterSeq: query.afterSeq, limit: query.limit, exact: query.exact, sources: query.sources };
+    const matches: string[] = [];
+    if (!query.all) {
+      if (query.exact.length > 0) matches.push('uri IN {exact:Array(String)}');
+      query.prefixes.forEach((prefix, i) => {
+        params[`prefix${i}`] = prefix;
+        matches.push(`startsWith(uri, {prefix${i}:String})`);
+      });
+    }
+    const uriFilter = query.all ? '1' : `(${matches.join(' OR ') || '0'})`;
+    const sourceFilter = query.sources.length > 0 ? 'src IN {sources:Array(String)}' : '1';
+    const result = await this.client.query({
+      query: `SELECT ${COLUMNS} FROM ${this.database}.labels
+        WHERE seq IN (SELECT max(seq) FROM ${this.database}.labels WHERE ${uriFilter} AND ${sourceFilter} GROUP BY src, uri, val)
+          AND seq > {afterSeq:UInt64}
+        ORDER BY seq LIMIT {limit:UInt32}`,
+      query_params: params,
+      format: 'JSONEachRow',
+    });
+    return (await result.json<LabelRow>()).map(fromRow);
+  }
+
+  /** The first sequence number whose history is complete: a cursor before it missed pruned labels. */
+  async historyFloor(): Promise<number> {
+    const result = await this.client.query({ query: `SELECT toString(max(floor)) AS floor FROM ${this.database}.label_history`, format: 'JSONEachRow' });
+    const [row] = await result.json<{ floor: string }>();
+    return Number(row?.floor ?? 0);
+  }
+
+  /**
+   * Drops negations and superseded labels created before `beforeIso`: what is in force stays, with
+   * its original sequence number. Records the largest dropped sequence as the history floor.
+   */
+  async prune(beforeIso: string): Promise<number> {
+    const db = this.database;
+    const doomed = `(neg = 1 OR seq NOT IN (SELECT max(seq) FROM ${db}.labels GROUP BY src, uri, val))
+      AND parseDateTime64BestEffort(cts, 3) < parseDateTime64BestEffort({before:String}, 3)`;
+    const found = await this.client.query({
+      query: `SELECT toString(max(seq)) AS top, count() AS n FROM ${db}.labels WHERE ${doomed}`,
+      query_params: { before: beforeIso },
+      format: 'JSONEachRow',
+    });
+    const [row] = await found.json<{ top: string; n: string }>();
+    const count = Number(row?.n ?? 0);
+    if (count === 0) return 0;
+    await this.client.insert({ table: `${db}.label_history`, values: [{ floor: Number(row?.top) }], format: 'JSONEachRow' });
+    await this.client.command({ query: `DELETE FROM ${db}.labels WHERE seq <= {top:UInt64} AND ${doomed}`, query_params: { top: Number(row?.top), before: beforeIso } });
+    return count;
+  }
+
+  async totals(): Promise<LabelTotals> {
+    const result = await this.client.query({
+      query: `SELECT val, count() AS n FROM (
+          SELECT val FROM ${this.database}.labels GROUP BY src, uri, val HAVING argMax(neg, seq) = 0
+        ) GROUP BY val ORDER BY val`,
+      format: 'JSONCompactEachRow',
+    });
+    const inForce = Object.fromEntries((await result.json<[string, string]>()).map(([val, n]) => [val, Number(n)]));
+    const [lastSeq, historyFloor] = await Promise.all([this.lastSeq(), this.historyFloor()]);
+    return { lastSeq, inForce, historyFloor };
+  }
+
+  /** Per labeler we follow: its cursor, what is stored, and how recent its newest label is. */
+  async followedStats(dids: readonly string[]): Promise<FollowedLabelerStats[]> {
+    if (dids.length === 0) return [];
+    const db = this.database;
+    const [labels, cursors] = await Promise.all([
+      this.client.query({
+        query: `SELECT src, count() AS stored, countIf(neg = 0) AS in_force, max(parseDateTime64BestEffortOrZero(cts, 3)) AS newest
+          FROM ${db}.external_labels FINAL WHERE src IN {dids:Array(String)} GROUP BY src`,
+        query_params: { dids },
+        format: 'JSONEachRow',
+      }),
+      this.client.query({
+        query: `SELECT src, toString(seq) AS cursor FROM ${db}.labeler_cursors FINAL WHERE src IN {dids:Array(String)}`,
+        query_params: { dids },
+        format: 'JSONEachRow',
+      }),
+    ]);
+    const bySrc = new Map((await labels.json<{ src: string; stored: string; in_force: string; newest: string }>()).map((row) => [row.src, row]));
+    const cursorOf = new Map((await cursors.json<{ src: string; cursor: string }>()).map((row) => [row.src, Number(row.cursor)]));
+    return dids.map((src) => {
+      const row = bySrc.get(src);
+      return {
+        src,
+        cursor: cursorOf.get(src) ?? null,
+        stored: Number(row?.stored ?? 0),
+        inForce: Number(row?.in_force ?? 0),
+        newestLabelAt: row ? new Date(`${row.newest.replace(' ', 'T')}Z`).toISOString() : null,
+      };
+    });
+  }
+
+  /** Stores verified labels of labelers we follow; a later statement on the same (labeler, subject, value) replaces the earlier. */
+  async writeExternal(labels: readonly (Label & { sig: Uint8Array })[]): Promise<void> {
+    if (labels.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.external_labels`,
+      values: labels.map((label) => ({ ...toRow(label), version: Math.max(0, Date.parse(label.cts) || 0) })),
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** Labels in force (not negated, not expired at `nowIso`) from the labelers we follow with one of `values`. */
+  async externalInForce(values: readonly string[], nowIso: string): Promise<ExternalLabel[]> {
+    if (values.length === 0) return [];
+    const result = await this.client.query({
+      query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
+        WHERE val IN {values:Array(String)} AND neg = 0
+          AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
+      query_params: { values, now: nowIso },
+      format: 'JSONEachRow',
+    });
+    return result.json<ExternalLabel>();
+  }
+
+  /** The sequence number of `src`'s stream up to which its labels are stored. */
+  async cursorOf(src: string): Promise<number | undefined> {
+    const result = await this.client.query({
+      query: `SELECT toString(seq) AS seq FROM ${this.database}.labeler_cursors FINAL WHERE src = {src:String}`,
+      query_params: { src },
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ seq: string }>();
+    return row ? Number(row.seq) : undefined;
+  }
+
+  async saveCursor(src: string, seq: number): Promise<void> {
+    await this.client.insert({ table: `${this.database}.labeler_cursors`, values: [{ src, seq }], format: 'JSONEachRow' });
+  }
+}

@@ -1,0 +1,64 @@
+import { boostedByValue, COMMON_GROUND, divisiveInValue, supportedByValue } from './label-values.js';
+
+/** `com.atproto.label.defs#labelValueDefinition`, as our labels use it. */
+export interface LabelValueDefinition {
+  identifier: string;
+  severity: 'inform';
+  blurs: 'none';
+  defaultSetting: 'warn';
+  adultOnly: false;
+  locales: { lang: string; name: string; description: string }[];
+}
+
+/** `app.bsky.labeler.service#policies`. */
+export interface LabelerPolicies {
+  labelValues: string[];
+  labelValueDefinitions: LabelValueDefinition[];
+}
+
+interface CommunityNaming {
+  id: string;
+  name: string;
+}
+
+const definition = (identifier: string, name: string, description: string): LabelValueDefinition => ({
+  identifier,
+  severity: 'inform',
+  blurs: 'none',
+  defaultSetting: 'warn',
+  adultOnly: false,
+  // The app shows at most 64 graphemes of a name and 10,000 bytes of a description.
+  locales: [{ lang: 'en', name: [...name].slice(0, 64).join(''), description }],
+});
+
+/**
+ * Every value our labels can take, for the `app.bsky.labeler.service` record: `common-ground` and,
+ * per community, `supported-by-…`, `divisive-in-…` and `boosted-by-…`, with a name and description in English.
+ * Throws when two communities map to the same token (see `communityToken`), which would make their
+ * labels indistinguishable.
+ */
+export function labelerPolicies(communities: readonly CommunityNaming[]): LabelerPolicies {
+  const definitions = [
+    definition(COMMON_GROUND, 'Common ground', 'Approved across communities that usually disagree (Common Ground bridging).'),
+  ];
+  const owners = new Map<string, string>();
+  for (const community of communities) {
+    const supported = supportedByValue(community.id);
+    const clash = owners.get(supported);
+    if (clash !== undefined) throw new LabelTokenClashError(clash, community.id, supported);
+    owners.set(supported, community.id);
+    definitions.push(
+      definition(supported, `Supported by ${community.name}`, `Members of the community "${community.name}" approve this post.`),
+      definition(divisiveInValue(community.id), `Divisive in ${community.name}`, `Members of "${community.name}" on the two sides of its main divide approve this post at clearly different rates.`),
+      definition(boostedByValue(community.id), `Boosted by ${community.name}`, `The Bridge Fund of "${community.name}" paid, visibly, to raise this post in its feeds.`),
+    );
+  }
+  return { labelValues: definitions.map((d) => d.identifier), labelValueDefinitions: definitions };
+}
+
+export class LabelTokenClashError extends Error {
+  override name = 'LabelTokenClashError';
+  constructor(first: string, second: string, token: string) {
+    super(`communities "${first}" and "${second}" both map to the label token "${token}"; rename one`);
+  }
+}

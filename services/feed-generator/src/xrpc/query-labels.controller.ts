@@ -1,0 +1,43 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { LabelRepository } from '#lib/clickhouse';
+import { Nsid } from '#lib/domain';
+import { labelJson, type LabelJson } from '../labels/label.format.js';
+import { InvalidRequestError } from './xrpc.errors.js';
+import { integerParam, stringListParam, stringParam } from './xrpc-params.js';
+
+/**
+ * `com.atproto.label.queryLabels`: our labels on the subjects named by `uriPatterns` (exact URIs,
+ * or prefixes ending in `*`; `*` alone is every subject), the current statement per subject and
+ * value (negations included, so a client learns a label was withdrawn), by sequence number.
+ */
+@Controller()
+export class QueryLabelsController {
+  constructor(private readonly labels: LabelRepository) {}
+
+  @Get(`xrpc/${Nsid.queryLabels}`)
+  async queryLabels(@Query() query: Record<string, unknown>): Promise<{ cursor?: string; labels: LabelJson[] }> {
+    const patterns = stringListParam(query, 'uriPatterns', { required: true, maxLength: 8192, maxItems: 100 });
+    const sources = stringListParam(query, 'sources', { maxLength: 2048, maxItems: 100 });
+    const limit = integerParam(query, 'limit', { min: 1, max: 250, fallback: 50 });
+    const cursor = stringParam(query, 'cursor', { maxLength: 20 });
+    if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequestError('invalid cursor');
+    const exact: string[] = [];
+    const prefixes: string[] = [];
+    for (const pattern of patterns) {
+      const star = pattern.indexOf('*');
+      if (star === -1) exact.push(pattern);
+      else if (star === pattern.length - 1) prefixes.push(pattern.slice(0, -1));
+      else throw new InvalidRequestError(`invalid pattern: ${pattern}`);
+    }
+    const found = await this.labels.query({
+      exact,
+      prefixes,
+      all: prefixes.includes(''),
+      sources,
+      afterSeq: cursor === undefined ? 0 : Number(cursor),
+      limit,
+    });
+    const last = found[found.length - 1];
+    return { ...(last && { cursor: String(last.seq) }), labels: found.map(labelJson) };
+  }
+}

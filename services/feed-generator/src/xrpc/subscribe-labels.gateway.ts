@@ -1,0 +1,87 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { ErrorFrame, MessageFrame, XrpcStreamServer, type Frame } from '@atproto/xrpc-server';
+import { LabelRepository } from '#lib/clickhouse';
+import { Nsid } from '#lib/domain';
+import { LOGGER, Metrics, type Logger } from '#lib/platform';
+import { labelFrameBody } from '../labels/label.format.js';
+import { LabelStream } from '../labels/label.stream.js';
+
+const PATH = `/xrpc/${Nsid.subscribeLabels}`;
+
+/**
+ * `com.atproto.label.subscribeLabels`: our labels over a WebSocket, one `#labels` frame per
+ * sequence number. Without `cursor`, from now on; with one, everything after it first, in order.
+ * A cursor older than the kept history gets `#info OutdatedCursor` and then everything kept; one
+ * past the newest label is refused (`FutureCursor`). Frames go out one at a time, each after the
+ * socket took the one before (`XrpcStreamServer`), so a slow consumer slows only itself.
+ */
+@Injectable()
+export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private server?: XrpcStreamServer;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly stream: LabelStream,
+    private readonly labels: LabelRepository,
+    private readonly metrics: Metrics,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'subscribe-labels' });
+  }
+
+  onApplicationBootstrap(): void {
+    const server = new XrpcStreamServer({ noServer: true, handler: (req, signal) => this.frames(req, signal) });
+    this.server = server;
+    const http = this.adapterHost.httpAdapter.getHttpServer() as Server;
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (new URL(req.url ?? '/', 'http://localhost').pathname !== PATH) {
+        socket.destroy();
+        return;
+      }
+      server.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.metrics.labelSubscribers.inc();
+        ws.once('close', () => this.metrics.labelSubscribers.dec());
+        server.wss.emit('connection', ws, req);
+      });
+    });
+  }
+
+  /** Closes every subscription, so that shutdown never waits for a client to leave. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const wss = this.server?.wss;
+    if (!wss) return;
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
+
+  private async *frames(req: IncomingMessage, signal: AbortSignal): AsyncGenerator<Frame> {
+    const text = new URL(req.url ?? '/', 'http://localhost').searchParams.get('cursor');
+    let position = this.stream.lastSeq;
+    const floor = await this.labels.historyFloor();
+    if (text !== null && text !== '') {
+      if (!/^\d{1,15}$/.test(text)) {
+        yield new ErrorFrame({ error: 'InvalidRequest', message: 'cursor must be a sequence number' });
+        return;
+      }
+      const cursor = Number(text);
+      await this.stream.poll();
+      if (cursor > this.stream.lastSeq) {
+        yield new ErrorFrame({ error: 'FutureCursor', message: 'Cursor in the future.' });
+        return;
+      }
+      position = cursor;
+      if (cursor < floor) {
+        yield new MessageFrame({ name: 'OutdatedCursor', message: `labels before ${floor} are no longer kept; sending all that are` }, { type: '#info' });
+        position = 0;
+      }
+    }
+    this.log.debug({ position }, 'subscriber connected');
+    for await (const batch of this.stream.after(position, signal, floor)) {
+      for (const label of batch) yield new MessageFrame({ seq: label.seq, labels: [labelFrameBody(label)] }, { type: '#labels' });
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Secp256k1Keypair, type Keypair } from '@atproto/crypto';
+import { LabelRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { labelChanges, labelValues, provenanceOf, signLabel, type SequencedLabel } from '#lib/labels';
+import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
+
+/** One feed's newest snapshot, as the labels are derived from it. */
+export interface LabelledSnapshot {
+  communities: readonly string[];
+  posts: readonly { uri: string; cid: string; components: Record<string, unknown> }[];
+}
+
+/** How often negated and superseded labels past `LABELS_HISTORY_DAYS` are pruned. */
+const PRUNE_EVERY_MS = 60 * 60_000;
+
+/**
+ * Our labels, from the provenance of every ranked feed's newest snapshot: after each snapshot run,
+ * the labels each post earns (see `labelRules`) are compared with those in force, and the
+ * difference is signed and stored, negations included, under the next sequence numbers.
+ *
+ * @NOTE A label describes the feeds as they are ranked now: a post that leaves every snapshot
+ * (it aged out of the windows, was deleted, or its author's account went away) has its labels
+ * negated, like one that stopped qualifying. The snapshot process is the only writer, which is
+ * what makes "one past the largest stored" a monotonic sequence.
+ */
+@Injectable()
+export class LabelEmitter {
+  private readonly key?: Promise<Keypair>;
+  private readonly log: Logger;
+  private lastPruneMs = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly labels: LabelRepository,
+    @Inject(LOGGER) logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.log = logger.child({ component: 'labeler' });
+    const { signingKey } = config.labeler;
+    if (signingKey !== undefined) {
+      this.key = Secp256k1Keypair.import(signingKey);
+      // Validated at start (64 hex digits); a refusal still surfaces, at the first emission.
+      this.key.catch(() => undefined);
+    }
+  }
+
+  /** Emits what changed since the labels in force; returns the labels stored (none when no labeler is configured). */
+  async emit(snapshots: readonly LabelledSnapshot[], nowMs: number): Promise<SequencedLabel[]> {
+    const src = this.config.labeler.did;
+    if (!this.key || src === undefined) return [];
+    const key = await this.key;
+    const wanted = new Map<string, { cid: string; values: Set<string> }>();
+    for (const snapshot of snapshots) {
+      const communities = new Set(snapshot.communities);
+      for (const post of snapshot.posts) {
+        const provenance = provenanceOf(post.components);
+        const values = provenance ? labelValues(provenance, communities) : [];
+        if (values.length === 0) continue;
+        const entry = wanted.get(post.uri) ?? { cid: post.cid, values: new Set<string>() };
+        for (const value of values) entry.values.add(value);
+        wanted.set(post.uri, entry);
+      }
+    }
+    const changes = labelChanges(await this.labels.inForce(src), wanted);
+    const cts = new Date(nowMs).toISOString();
+    let seq = await this.labels.lastSeq();
+    const signed: SequencedLabel[] = [];
+    for (const change of changes) {
+      const label = await signLabel({ ver: 1, src, uri: change.uri, cid: change.cid, val: change.val, neg: change.neg, cts }, key);
+      seq += 1;
+      signed.push({ ...label, seq });
+    }
+    await this.labels.append(signed);
+    const negations = signed.filter((label) => label.neg).length;
+    this.metrics.labelsEmitted.inc({ kind: 'label' }, signed.length - negations);
+    this.metrics.labelsEmitted.inc({ kind: 'negation' }, negations);
+    if (signed.length > 0) this.log.info({ labels: signed.length - negations, negations, lastSeq: seq }, 'labels emitted');
+    await this.pruneHistory(nowMs);
+    return signed;
+  }
+
+  private async pruneHistory(nowMs: number): Promise<void> {
+    if (nowMs - this.lastPruneMs < PRUNE_EVERY_MS) return;
+    this.lastPruneMs = nowMs;
+    const pruned = await this.labels.prune(new Date(nowMs - this.config.labeler.historyDays * 86_400_000).toISOString());
+    if (pruned > 0) this.log.info({ pruned }, 'label history pruned');
+  }
+}
