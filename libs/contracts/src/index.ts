@@ -17,6 +17,7 @@ export {
   type GraphCreate,
   type IdentityChange,
   type ListItemCreate,
+  PipelineEventSchema,
   type PipelineEventV1,
   type PostCreate,
   type RecordDelete,
@@ -24,5 +25,5 @@ export {
   type StarterPackCreate,
   type SubjectCreate,
 } from './pipeline-event.js';
-export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
+export { FeedbackEventSchema, type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
 export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';
