@@ -1,12 +1,24 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, UseGuards } from '@nestjs/common';
-import type { CommunityDefinition, FeedDefinition } from '#lib/curation';
+import { z } from 'zod';
+import { CommunitySchema, FeedSchema, type CommunityDefinition, type FeedDefinition } from '#lib/curation';
 import { AdminGuard } from './admin.guard.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
+import { parseBody } from './xrpc/request-input.js';
 import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 
-type CommunityInput = Partial<Omit<CommunityDefinition, 'id'>>;
-type FeedInput = Partial<Omit<FeedDefinition, 'shortname'>>;
+/**
+ * A body names fields of the curator file's community or feed (an unknown one is refused here);
+ * their values are checked with the whole edited file before it is written (`CurationStore.set`),
+ * so a mistake is reported as it would be in the file.
+ */
+const definitionInput = (schema: z.AnyZodObject) =>
+  z
+    .record(schema.keyof(), z.unknown(), { invalid_type_error: 'must be an object' })
+    .optional()
+    .transform((fields) => Object.fromEntries(Object.entries(fields ?? {}).filter(([, value]) => value !== undefined)));
+const CommunityInput = definitionInput(CommunitySchema);
+const FeedInput = definitionInput(FeedSchema);
 
 const communityView = (community: CommunityDefinition) => ({ ...community });
 const feedView = (registry: FeedRegistry, feed: FeedDefinition) => ({ ...feed, uri: registry.uriOf(feed) });
@@ -43,9 +55,8 @@ export class AdminController {
   }
 
   @Put('communities/:id')
-  async putCommunity(@Param('id') id: string, @Body() body: CommunityInput) {
-    const { name, description, members, allowSelfEnrolment } = body ?? {};
-    const snapshot = await this.registry.store.set(['communities', id], withoutUndefined({ name, description, members, allowSelfEnrolment }));
+  async putCommunity(@Param('id') id: string, @Body() body: unknown) {
+    const snapshot = await this.registry.store.set(['communities', id], parseBody(CommunityInput, body));
     this.registry.replace(snapshot.curation);
     return communityView(snapshot.curation.communities.get(id)!);
   }
@@ -58,12 +69,8 @@ export class AdminController {
   }
 
   @Put('feeds/:shortname')
-  async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput) {
-    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance } = body ?? {};
-    const snapshot = await this.registry.store.set(
-      ['feeds', shortname],
-      withoutUndefined({ displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance }),
-    );
+  async putFeed(@Param('shortname') shortname: string, @Body() body: unknown) {
+    const snapshot = await this.registry.store.set(['feeds', shortname], parseBody(FeedInput, body));
     this.registry.replace(snapshot.curation);
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
   }
@@ -76,6 +83,3 @@ export class AdminController {
   }
 }
 
-function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined));
-}

@@ -1,12 +1,26 @@
 import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { ExplanationService, type Explanation } from './explanation.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
-import { InvalidRequestError } from './xrpc/xrpc.errors.js';
+import { parseParams } from './xrpc/request-input.js';
+
+const SNAPSHOT_PROBLEM = 'must be a snapshot number or a cursor ordering like s1763780000000';
+
+const ExplainParams = z.object({
+  // A post's at-uri is well under this; the bound keeps cache keys small.
+  post: z.string({ required_error: 'must be an at-uri', invalid_type_error: 'must be an at-uri' }).startsWith('at://', 'must be an at-uri').max(1_000, 'must be an at-uri'),
+  /** A snapshot number, or the ordering part of a feed cursor (`s<number>`). */
+  snapshot: z
+    .preprocess((value) => (value === '' ? undefined : value), z.string({ invalid_type_error: SNAPSHOT_PROBLEM }).regex(/^s?\d{1,16}$/, SNAPSHOT_PROBLEM).optional())
+    .transform((value) => (value === undefined ? undefined : Number(value.replace(/^s/, ''))))
+    // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
+    .refine((value) => value === undefined || Number.isSafeInteger(value), SNAPSHOT_PROBLEM),
+});
 
 /**
  * Why a post is where it is: the score components and evidence counts behind its rank in the
@@ -26,8 +40,7 @@ export class ExplainController {
   @Get(':shortname/explain')
   async explain(
     @Param('shortname') shortname: string,
-    @Query('post') post: unknown,
-    @Query('snapshot') snapshotParam: unknown,
+    @Query() query: unknown,
     @Req() request: FastifyRequest,
   ): Promise<Explanation> {
     const feed = this.registry.current.feeds.get(shortname);
@@ -35,18 +48,8 @@ export class ExplainController {
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('explanations of a members-only feed need the admin token');
     }
-    // A post's at-uri is well under this; the bound keeps cache keys small.
-    if (typeof post !== 'string' || !post.startsWith('at://') || post.length > 1_000) throw new InvalidRequestError('post must be an at-uri');
-    return this.explanations.explain(feed, post, parseSnapshot(snapshotParam));
+    const { post, snapshot } = parseParams(ExplainParams, query);
+    return this.explanations.explain(feed, post, snapshot);
   }
 }
 
-/** `snapshot` as a number, or as the ordering part of a feed cursor (`s<number>`). */
-function parseSnapshot(value: unknown): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const match = typeof value === 'string' ? /^s?(\d{1,16})$/.exec(value) : null;
-  const snapshot = match ? Number(match[1]) : NaN;
-  // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
-  if (!Number.isSafeInteger(snapshot)) throw new InvalidRequestError('snapshot must be a snapshot number or a cursor ordering like s1763780000000');
-  return snapshot;
-}

@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, PipelineHistory, ReadinessService, type PipelineSample, type ReadinessReport } from '#lib/platform';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from '../feeds/feed-skeleton.service.js';
-import { integerParam } from '../xrpc/xrpc-params.js';
+import { integerParam, parseParams } from '../xrpc/request-input.js';
 import { FeedPreviewService, type FeedPreview } from './feed-preview.service.js';
+
+const PreviewParams = z.object({ limit: integerParam({ min: 1, max: 100, fallback: 30 }) });
 
 export interface ConsoleOverview {
   role: AppConfig['role'];
@@ -48,10 +51,10 @@ export class ConsoleApiController {
   }
 
   @Get('feeds/:shortname/preview')
-  async preview(@Param('shortname') shortname: string, @Query() query: Record<string, unknown>): Promise<FeedPreview> {
+  async preview(@Param('shortname') shortname: string, @Query() query: unknown): Promise<FeedPreview> {
     const feed = this.registry.current.feeds.get(shortname);
     if (!feed) throw new UnknownFeedRequestedError(shortname);
-    const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 30 });
+    const { limit } = parseParams(PreviewParams, query);
     return this.previews.preview(feed, limit);
   }
 }
