@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,7 +181,7 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     expect(seen.length).toBeGreaterThan(25);
     expect(new Set(seen).size).toBe(seen.length);
     // The feed generator looks for a newer snapshot at most every 2 s.
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await sleep(2_100);
     const fresh = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
     expect(fresh.data.cursor!.split('::')[0]).not.toBe(first.data.cursor!.split('::')[0]);
   });
