@@ -45,32 +45,25 @@ export function matching(pattern: RegExp, expected: string, fallback: string): V
   ) as Variable<string>;
 }
 
-export function integer(fallback: number, range: { min?: number; max?: number } = {}): Variable<number> {
-  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+function bounded(what: string, isKind: (value: number) => boolean, fallback: number, min: number, max: number): Variable<number> {
   return orFallback(
     variable(
       (text) => {
         const value = Number(text);
-        return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+        return isKind(value) && value >= min && value <= max ? value : undefined;
       },
-      (text) => `expected an integer from ${min} to ${max}, got "${text}"`,
+      (text) => `expected ${what} from ${min} to ${max}, got "${text}"`,
     ),
     fallback,
   ) as Variable<number>;
 }
 
-export function number(fallback: number, range: { min?: number; max?: number } = {}): Variable<number> {
-  const { min = -Infinity, max = Infinity } = range;
-  return orFallback(
-    variable(
-      (text) => {
-        const value = Number(text);
-        return Number.isFinite(value) && value >= min && value <= max ? value : undefined;
-      },
-      (text) => `expected a number from ${min} to ${max}, got "${text}"`,
-    ),
-    fallback,
-  ) as Variable<number>;
+export function integer(fallback: number, { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}): Variable<number> {
+  return bounded('an integer', Number.isInteger, fallback, min, max);
+}
+
+export function number(fallback: number, { min = -Infinity, max = Infinity } = {}): Variable<number> {
+  return bounded('a number', Number.isFinite, fallback, min, max);
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
