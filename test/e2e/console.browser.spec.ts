@@ -1,12 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import playwright from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv, waitFor as waitUntil } from '#lib/testing';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
 import { CHROMIUM_ARGS, ensureChromium } from '#scripts/chromium.mjs';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -33,10 +30,9 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     mix: { other: 0 },
   });
   const [alpha, beta] = generated.communities;
-  let dir: string;
   let feedsFile: string;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
   let context: BrowserContext;
   let page: Page;
 
@@ -45,11 +41,10 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
   beforeAll(async () => {
     const executablePath = await ensureChromium();
     await mkdir(artifacts, { recursive: true });
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-console-'));
-    feedsFile = path.join(dir, 'feeds.yaml');
-    await writeFile(
-      feedsFile,
-      [
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'console',
+      feeds: [
         '# Curated for the console test.',
         'communities:',
         '  alpha:',
@@ -76,30 +71,21 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
         '    windowHours: 48',
         '    halfLifeHours: 1000',
       ].join('\n'),
-    );
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'console',
-          dataDir: dir,
-          feedsFile: feedsFile,
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            FEEDGEN_PUBLISHER_DID: publisher,
-            ADMIN_TOKEN: adminToken,
-            SCORING_INTERVAL_SECONDS: '3600',
-          },
-        }),
-      ),
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        FEEDGEN_PUBLISHER_DID: publisher,
+        ADMIN_TOKEN: adminToken,
+        SCORING_INTERVAL_SECONDS: '3600',
+      },
+    });
+    feedsFile = running.feedsFile;
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
     });
     await running.app.get(ScoreSnapshotJob).runOnce();
 
-    context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
+    context = await playwright.chromium.launchPersistentContext(await mkdtemp(path.join(running.dir, 'chromium-profile-')), {
       executablePath,
       // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
       locale: 'en-US',
@@ -114,7 +100,6 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await context?.close();
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a wrong token with a visible message', async () => {
