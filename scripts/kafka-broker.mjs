@@ -314,16 +314,7 @@ export async function startBroker(options = {}) {
     ? path.resolve(options.dataDir)
     : await mkdtemp(path.join(os.tmpdir(), 'kafka-broker-'));
   const keepData = ownsDir ? (options.keepData ?? false) : true;
-  // A reused folder keeps its ports: the KRaft quorum state names the controller's address.
-  const previous = readPorts(path.join(runDir, 'server.properties'));
-  const port = options.port ?? previous.port ?? (await freePort());
-  let controllerPort = options.controllerPort ?? previous.controllerPort ?? (await freePort());
-  while (controllerPort === port) controllerPort = await freePort();
-  let securedPort;
-  if (options.sasl || options.tls) {
-    securedPort = await freePort();
-    while (securedPort === port || securedPort === controllerPort) securedPort = await freePort();
-  }
+  const { port, controllerPort, securedPort } = await choosePorts(options, path.join(runDir, 'server.properties'));
   const secured = securedPort === undefined ? undefined : { port: securedPort, users: options.sasl?.users, tls: options.tls };
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
@@ -336,31 +327,6 @@ export async function startBroker(options = {}) {
   await writeFile(propsFile, serverProperties({ port, controllerPort, logDir: dataPath, secured }));
   await writeFile(path.join(runDir, 'log4j.properties'), log4jProperties(serverLog));
   const classPath = `${libs}${path.sep}*`;
-
-  const format = async () => {
-    if (existsSync(path.join(dataPath, 'meta.properties'))) return;
-    await run(javaBin(), [
-      ...jvmArgs(runDir),
-      '-cp',
-      classPath,
-      'kafka.tools.StorageTool',
-      'format',
-      '--ignore-formatted',
-      '-t',
-      randomClusterId(),
-      '-c',
-      propsFile,
-      // SCRAM credentials live in the cluster metadata: KRaft takes the first ones at format time.
-      ...Object.entries(options.sasl?.users ?? {}).flatMap(([name, password]) =>
-        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${name},password=${password}]`]),
-      ),
-    ]).catch((error) => {
-      if (error?.cause?.code === 'ENOENT') {
-        throw new Error(`${javaBin()} was not found: install Java 17+ (or set JAVA_HOME) to run the Kafka broker`);
-      }
-      throw error;
-    });
-  };
 
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let child;
@@ -375,41 +341,10 @@ export async function startBroker(options = {}) {
     const cdsDump = existsSync(CDS_ARCHIVE)
       ? undefined
       : `${CDS_ARCHIVE}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const out = openSync(stdoutLog, 'a');
-    let proc;
-    try {
-      proc = spawn(javaBin(), [...jvmArgs(runDir, cdsDump), '-cp', classPath, 'kafka.Kafka', propsFile], {
-        stdio: ['ignore', out, out],
-      });
-    } finally {
-      closeSync(out);
-    }
-    child = proc;
-    let exitInfo;
-    exited = new Promise((resolve) => {
-      proc.once('exit', (code, signal) => {
-        exitInfo = { code, signal };
-        live.delete(proc);
-        if (cdsDump) adoptCdsArchive(cdsDump, signal === null);
-        resolve();
-      });
-      proc.once('error', (error) => {
-        exitInfo = { code: null, signal: null, error };
-        live.delete(proc);
-        resolve();
-      });
-    });
-    live.add(proc);
-    installExitHook();
-    if (proc.pid) {
-      watchdog = spawn('sh', ['-c', WATCHDOG, 'kafka-watchdog', String(proc.pid), keepData ? '' : runDir], {
-        stdio: ['pipe', 'ignore', 'ignore'],
-      });
-      watchdog.on('error', () => {});
-      watchdog.unref();
-      // @ts-expect-error: the stdin of a child is a net.Socket, which can be unref'd.
-      watchdog.stdin?.unref?.();
-    }
+    const started = spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData });
+    child = started.proc;
+    watchdog = started.watchdog;
+    exited = started.exited;
 
     const deadline = Date.now() + startTimeoutMs;
     const failure = (why) => {
@@ -417,11 +352,10 @@ export async function startBroker(options = {}) {
       return new Error(`Kafka broker on 127.0.0.1:${port} ${why}\n${detail}`);
     };
     for (;;) {
-      if (exitInfo) {
+      const exit = started.exitInfo;
+      if (exit) {
         throw failure(
-          exitInfo.error
-            ? `could not be started: ${exitInfo.error.message}`
-            : `exited during start-up (code ${exitInfo.code}, signal ${exitInfo.signal})`,
+          exit.error ? `could not be started: ${exit.error.message}` : `exited during start-up (code ${exit.code}, signal ${exit.signal})`,
         );
       }
       if (Date.now() > deadline) {
@@ -456,7 +390,7 @@ export async function startBroker(options = {}) {
   };
 
   try {
-    await format();
+    await formatStorage({ runDir, classPath, dataPath, propsFile, users: options.sasl?.users });
     await launch();
   } catch (error) {
     await stopProcess();
@@ -488,6 +422,90 @@ export async function startBroker(options = {}) {
       await launch();
     },
   };
+}
+
+/** The broker's ports: asked for, or those of a reused folder (its KRaft quorum state names the controller's address), or free ones. */
+async function choosePorts(options, propsFile) {
+  const previous = readPorts(propsFile);
+  const port = options.port ?? previous.port ?? (await freePort());
+  let controllerPort = options.controllerPort ?? previous.controllerPort ?? (await freePort());
+  while (controllerPort === port) controllerPort = await freePort();
+  let securedPort;
+  if (options.sasl || options.tls) {
+    securedPort = await freePort();
+    while (securedPort === port || securedPort === controllerPort) securedPort = await freePort();
+  }
+  return { port, controllerPort, securedPort };
+}
+
+/** Formats the KRaft storage of a new data folder (a formatted one is kept as it is). */
+async function formatStorage({ runDir, classPath, dataPath, propsFile, users }) {
+  if (existsSync(path.join(dataPath, 'meta.properties'))) return;
+  await run(javaBin(), [
+    ...jvmArgs(runDir),
+    '-cp',
+    classPath,
+    'kafka.tools.StorageTool',
+    'format',
+    '--ignore-formatted',
+    '-t',
+    randomClusterId(),
+    '-c',
+    propsFile,
+    // SCRAM credentials live in the cluster metadata: KRaft takes the first ones at format time.
+    ...Object.entries(users ?? {}).flatMap(([name, password]) =>
+      ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${name},password=${password}]`]),
+    ),
+  ]).catch((error) => {
+    if (error?.cause?.code === 'ENOENT') {
+      throw new Error(`${javaBin()} was not found: install Java 17+ (or set JAVA_HOME) to run the Kafka broker`);
+    }
+    throw error;
+  });
+}
+
+/**
+ * Spawns the broker's JVM (output appended to `stdoutLog`) and a watchdog that stops it, and
+ * removes a temporary folder, if this process dies. `exitInfo` is set once the JVM is gone.
+ */
+function spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData }) {
+  const out = openSync(stdoutLog, 'a');
+  let proc;
+  try {
+    proc = spawn(javaBin(), [...jvmArgs(runDir, cdsDump), '-cp', classPath, 'kafka.Kafka', propsFile], {
+      stdio: ['ignore', out, out],
+    });
+  } finally {
+    closeSync(out);
+  }
+  /** @type {{ proc: import('node:child_process').ChildProcess, exited: Promise<void>, exitInfo?: { code: number | null, signal: string | null, error?: Error }, watchdog?: import('node:child_process').ChildProcess }} */
+  const started = { proc, exited: Promise.resolve() };
+  started.exited = new Promise((resolve) => {
+    proc.once('exit', (code, signal) => {
+      started.exitInfo = { code, signal };
+      live.delete(proc);
+      if (cdsDump) adoptCdsArchive(cdsDump, signal === null);
+      resolve();
+    });
+    proc.once('error', (error) => {
+      started.exitInfo = { code: null, signal: null, error };
+      live.delete(proc);
+      resolve();
+    });
+  });
+  live.add(proc);
+  installExitHook();
+  if (proc.pid) {
+    const watchdog = spawn('sh', ['-c', WATCHDOG, 'kafka-watchdog', String(proc.pid), keepData ? '' : runDir], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    watchdog.on('error', () => {});
+    watchdog.unref();
+    // @ts-expect-error: the stdin of a child is a net.Socket, which can be unref'd.
+    watchdog.stdin?.unref?.();
+    started.watchdog = watchdog;
+  }
+  return started;
 }
 
 /** Moves an archive written at JVM exit into place, or drops it when the JVM did not exit cleanly. */

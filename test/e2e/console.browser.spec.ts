@@ -1,10 +1,7 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, testAppEnv, waitFor as waitUntil } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -31,10 +28,9 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     mix: { other: 0 },
   });
   const [alpha, beta] = generated.communities;
-  let dir: string;
   let feedsFile: string;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
   let context: BrowserContext;
   let page: Page;
 
@@ -44,11 +40,10 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
 
   beforeAll(async () => {
     await mkdir(artifacts, { recursive: true });
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-console-'));
-    feedsFile = path.join(dir, 'feeds.yaml');
-    await writeFile(
-      feedsFile,
-      [
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'console',
+      feeds: [
         '# Curated for the console test.',
         'communities:',
         '  alpha:',
@@ -75,30 +70,21 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
         '    windowHours: 48',
         '    halfLifeHours: 1000',
       ].join('\n'),
-    );
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'console',
-          dataDir: dir,
-          feedsFile: feedsFile,
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            FEEDGEN_PUBLISHER_DID: publisher,
-            ADMIN_TOKEN: adminToken,
-            SCORING_INTERVAL_SECONDS: '3600',
-          },
-        }),
-      ),
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        FEEDGEN_PUBLISHER_DID: publisher,
+        ADMIN_TOKEN: adminToken,
+        SCORING_INTERVAL_SECONDS: '3600',
+      },
+    });
+    feedsFile = running.feedsFile;
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
     });
     await running.app.get(ScoreSnapshotJob).runOnce();
 
-    context = await launchBrowser(dir);
+    context = await launchBrowser(running.dir);
     page = context.pages()[0] ?? (await context.newPage());
   });
 
@@ -106,7 +92,6 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await context?.close();
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a wrong token with a visible message', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -86,7 +87,7 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
       return current.store.events >= generated.counts.mappable ? current : undefined;
     });
     // Let any re-delivered overlap land, then count again: still exactly once.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await sleep(1_500);
     const settled = await status();
     expect(after.store.events).toBe(generated.counts.mappable);
     expect(settled.store.events).toBe(generated.counts.mappable);

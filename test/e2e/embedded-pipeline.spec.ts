@@ -1,10 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { AtpAgent, lexicons } from '@atproto/api';
-import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, startTestApp, type TestApp } from '#lib/testing';
 
 const publisher = 'did:plc:publisher0000000000000000';
 
@@ -26,15 +21,14 @@ describe('embedded pipeline: replayed Jetstream → ingest → in-process bus �
     malformedEvery: 500,
   });
   const community = generated.communities[0]!;
-  let dir: string;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-embedded-'));
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'embedded',
+      feeds: [
         'communities:',
         '  gardeners:',
         '    members:',
@@ -45,29 +39,18 @@ describe('embedded pipeline: replayed Jetstream → ingest → in-process bus �
         '    communities: [gardeners]',
         '    includeReplies: true',
       ].join('\n'),
-    );
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'embedded',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            FEEDGEN_PUBLISHER_DID: publisher,
-            INGEST_BATCH_SIZE: '2000',
-            INGEST_BATCH_MAX_WAIT_MS: '100',
-          },
-        }),
-      ),
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        FEEDGEN_PUBLISHER_DID: publisher,
+        INGEST_BATCH_SIZE: '2000',
+        INGEST_BATCH_MAX_WAIT_MS: '100',
+      },
+    });
   });
 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   const status = async (): Promise<Status> => (await (await fetch(`${running.opsUrl}/status`)).json()) as Status;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,7 +105,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
       async () => ((await status()).store.events >= generated.counts.mappable ? true : undefined),
       { timeoutMs: 240_000, context: logs },
     );
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await sleep(2_000);
     const { store } = await status();
     expect(store.events).toBe(generated.counts.mappable);
     const { post, reply, quote, deletes } = generated.counts;

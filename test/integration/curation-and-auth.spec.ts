@@ -1,11 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import type { ClickHouseClient } from '#lib/clickhouse';
-import { loadConfig, type AppConfig } from '#lib/config';
+import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, CLICKHOUSE, Metrics } from '#lib/platform';
 import {
   startHandleDirectory,
@@ -13,9 +11,9 @@ import {
   type HandleDirectoryServer,
   type JetstreamReplayServer,
   waitFor,
-  testAppEnv,
+  startTestApp,
+  type TestApp,
 } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { CommunityMembersService } from '../../services/feed-generator/src/feeds/community-members.service.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 import { startPlcDirectory, type PlcDirectoryServer } from '#lib/testing';
@@ -71,12 +69,11 @@ const post = (did: string, rkey: string) =>
   commit(did, 'app.bsky.feed.post', rkey, { $type: 'app.bsky.feed.post', text: `hello from ${rkey}`, createdAt: new Date().toISOString(), langs: ['en'] });
 
 describe('curators, members-only feeds, verified service auth and feedback', () => {
-  let dir: string;
   let plc: PlcDirectoryServer;
   let handles: HandleDirectoryServer;
   let plcStopped = false;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
   let agent: AtpAgent;
   const keys = new Map<string, Secp256k1Keypair>();
 
@@ -101,8 +98,6 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     });
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-'));
-    await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
     for (const did of [alice, bob, mallory, carol, dave, erin]) {
       const keypair = await Secp256k1Keypair.create();
@@ -116,27 +111,22 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     handles.publish('frank.test', dave);
     plc.publish(mallory, keys.get(mallory)!, 'carol.test');
     replay = await startJetstreamReplayServer({ events: [post(alice, '3kalice000001'), post(bob, '3kbob00000001')] });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'curation',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            FEEDGEN_SERVICE_DID: serviceDid,
-            FEEDGEN_PUBLISHER_DID: publisher,
-            PLC_URL: plc.url,
-            IDENTITY_ALLOW_INSECURE: 'true',
-            IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
-            ADMIN_TOKEN: adminToken,
-            INGEST_BATCH_MAX_WAIT_MS: '50',
-            SEND_INTERACTIONS_BURST: '3',
-            SEND_INTERACTIONS_PER_MINUTE: '1',
-          },
-        }),
-      ),
-    );
+    running = await startTestApp({
+      name: 'curation',
+      feeds: curation,
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        FEEDGEN_SERVICE_DID: serviceDid,
+        FEEDGEN_PUBLISHER_DID: publisher,
+        PLC_URL: plc.url,
+        IDENTITY_ALLOW_INSECURE: 'true',
+        IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
+        ADMIN_TOKEN: adminToken,
+        INGEST_BATCH_MAX_WAIT_MS: '50',
+        SEND_INTERACTIONS_BURST: '3',
+        SEND_INTERACTIONS_PER_MINUTE: '1',
+      },
+    });
     agent = new AtpAgent({ service: running.url });
     await waitFor('the first posts in the public feed', async () => (await skeleton('club-public')).body.feed?.length === 1);
   });
@@ -146,7 +136,6 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     await replay?.close();
     if (!plcStopped) await plc?.close();
     await handles?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   describe('service auth on getFeedSkeleton', () => {
@@ -253,7 +242,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
 
   describe('curation without restart', () => {
     it('keeps the previous definitions when the curator file has a mistake, and takes the fix', async () => {
-      const file = path.join(dir, 'feeds.yaml');
+      const file = running.feedsFile;
       const good = await readFile(file, 'utf8');
       await writeFile(file, `${good}  broken:\n    displayName: Broken\n    communities: [nobody]\n`);
       await waitFor('the rejected curator file reported', async () => {
@@ -284,7 +273,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       // Kept in ClickHouse as a new version, comments and all; the curator file is left as it was.
       const exported = await (await admin('GET', 'curation/export')).text();
       expect(exported).toContain('club-new:');
-      expect(await readFile(path.join(dir, 'feeds.yaml'), 'utf8')).not.toContain('club-new:');
+      expect(await readFile(running.feedsFile, 'utf8')).not.toContain('club-new:');
       const { versions } = (await (await admin('GET', 'curation/versions')).json()) as { versions: { source: string }[] };
       expect(versions[0]!.source).toBe('admin');
     });

@@ -1,12 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { AtpAgent, XRPCError, lexicons } from '@atproto/api';
 import { EventRepository } from '#lib/clickhouse';
-import { loadConfig } from '#lib/config';
-import { testAppEnv } from '#lib/testing';
+import { startTestApp, type TestApp } from '#lib/testing';
 import type { PipelineEventV1 } from '#lib/contracts';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
 const member = (i: number) => `did:plc:member${String(i).padStart(18, '0')}`;
@@ -33,27 +28,18 @@ function post(did: string, index: number, timeUs: number): PipelineEventV1 {
 }
 
 describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)', () => {
-  let dir: string;
-  let running: RunningApp;
+  let running: TestApp;
   let agent: AtpAgent;
   const now = Date.now() * 1000;
   const memberPosts = 130;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-xrpc-'));
-    await writeFile(path.join(dir, 'feeds.yaml'), curation);
-    const config = loadConfig(
-      testAppEnv({
-        name: 'xrpc',
-        dataDir: dir,
-        feedsFile: path.join(dir, 'feeds.yaml'),
-        overrides: {
-          FEEDGEN_HOSTNAME: 'feeds.example.com',
-          FEEDGEN_PUBLISHER_DID: publisher,
-        },
-      }),
-    );
-    running = await startApp({ ...config, role: 'feed-generator' });
+    running = await startTestApp({
+      name: 'xrpc',
+      feeds: curation,
+      overrides: { FEEDGEN_HOSTNAME: 'feeds.example.com', FEEDGEN_PUBLISHER_DID: publisher },
+      configure: (config) => ({ ...config, role: 'feed-generator' }),
+    });
     agent = new AtpAgent({ service: running.url });
     const events: PipelineEventV1[] = [];
     for (let i = 0; i < memberPosts; i += 1) events.push(post(member(i % 3), i, now - (memberPosts - i) * 1_000_000));
@@ -65,7 +51,6 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
 
   afterAll(async () => {
     await running?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('pages through every member post exactly once, newest first, and never an outsider', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createECDH, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -155,7 +156,7 @@ describe('a flood of forged service-auth tokens naming fresh issuers, against th
     // HeapProfiler.collectGarbage) before each reading makes both compare what stays resident.
     await inspector.send('HeapProfiler.collectGarbage');
     await inspector.send('HeapProfiler.collectGarbage');
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    await sleep(SETTLE_MS);
     const { result } = (await inspector.send('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as { result: { value: number } };
     return { rssMb: await residentMb(pid), heapMb: result.value / 1024 ** 2 };
   };

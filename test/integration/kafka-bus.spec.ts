@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BusUnavailableError, type BatchHandler, type IncomingMessage, type OutgoingMessage, type Subscription } from '#lib/contracts';
 import { KafkaBus, murmur2, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
@@ -214,7 +215,7 @@ describe('KafkaBus on a real broker', () => {
       },
     });
     await waitFor('C to catch up', () => handledByC.length >= 60);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     await subscriptionC.stop();
     expect(handledByC).toEqual(Array.from({ length: 60 }, (_, i) => 40 + i));
     expect(await bus.getLag(groupId, topic)).toEqual([{ partition: 0, lag: 0 }]);
@@ -242,7 +243,7 @@ describe('KafkaBus on a real broker', () => {
     const keys = Array.from({ length: 40 }, (_, i) => `did:plc:user${i}`);
     await bus.publish(topic, keys.flatMap((key) => messagesFor(key, 0, 10)));
     await waitFor('every message', () => seen.first.length + seen.second.length >= 400);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await Promise.all([first.stop(), second.stop()]);
 
     const all = [...seen.first, ...seen.second].map(id);
@@ -284,7 +285,7 @@ describe('KafkaBus on a real broker', () => {
       // A process starting now (its broker restarting) creates its topics once the broker is back.
       const lateTopic = newTopic('late');
       const creating = createBus({ brokers: [broker.brokers] }).ensureTopics([{ name: lateTopic, partitions: 1 }]);
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      await sleep(4_000);
 
       await broker.restart();
       await creating;

@@ -1,19 +1,15 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '#lib/config';
 import {
   capturedLogger,
   generateJetstreamEvents,
   startChdbHttpServer,
   startJetstreamReplayServer,
-  testAppEnv,
+  startTestApp,
+  type TestApp,
   type ChdbHttpServer,
   type JetstreamReplayServer,
   waitFor as waitUntil,
 } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
 const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -47,14 +43,14 @@ function total(samples: Sample[], name: string, where: Record<string, string> = 
   return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
 }
 
-async function scrape(app: RunningApp): Promise<Sample[]> {
+async function scrape(app: TestApp): Promise<Sample[]> {
   const response = await fetch(`${app.opsUrl}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseMetrics(await response.text());
 }
 
-async function readiness(app: RunningApp): Promise<{ status: number; body: { status: string; checks: Record<string, boolean>; snapshot: { applies: boolean } } }> {
+async function readiness(app: TestApp): Promise<{ status: number; body: { status: string; checks: Record<string, boolean>; snapshot: { applies: boolean } } }> {
   const response = await fetch(`${app.opsUrl}/ready`);
   return { status: response.status, body: (await response.json()) as never };
 }
@@ -73,16 +69,16 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
     malformedEvery: 600,
   });
   const [gardeners, cyclists] = generated.communities;
-  let dir: string;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
   const captured = capturedLogger('debug', { role: 'all' });
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-observability-'));
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
+    // Paced, so that the test can watch the counters move while the replay runs.
+    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 2_500 } });
+    running = await startTestApp({
+      name: 'observability',
+      feeds: [
         'communities:',
         `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
         `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
@@ -90,28 +86,16 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
         '  gardeners-new: { displayName: Gardeners, communities: [gardeners], includeReplies: true }',
         '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
       ].join('\n'),
-    );
-    // Paced, so that the test can watch the counters move while the replay runs.
-    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 2_500 } });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'observability',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          // The request log lines are what this test reads.
-          overrides: { FEEDGEN_PUBLISHER_DID: publisher, INGEST_BATCH_SIZE: '500', INGEST_BATCH_MAX_WAIT_MS: '100', LOG_LEVEL: 'info' },
-        }),
-      ),
-      { logger: captured.logger },
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      // The request log lines are what this test reads.
+      overrides: { FEEDGEN_PUBLISHER_DID: publisher, INGEST_BATCH_SIZE: '500', INGEST_BATCH_MAX_WAIT_MS: '100', LOG_LEVEL: 'info' },
+      start: { logger: captured.logger },
+    });
   });
 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('finds the pipeline counters moving during the replay, and the lag gauges present', async () => {
@@ -190,34 +174,25 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
 });
 
 describe('readiness follows ClickHouse: false while the server is away, true again after', () => {
-  let dir: string;
   let clickhouse: ChdbHttpServer;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ready-clickhouse-'));
-    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
     clickhouse = await startChdbHttpServer({ path: ':memory:' });
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 5, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'ready_clickhouse',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: { CLICKHOUSE_URL: clickhouse.url },
-        }),
-      ),
-    );
+    running = await startTestApp({
+      name: 'ready_clickhouse',
+      feeds: 'communities: {}\nfeeds: {}\n',
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: { CLICKHOUSE_URL: clickhouse.url },
+    });
   });
 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
     await clickhouse?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('turns not ready when the ClickHouse server stops and ready when it is back', async () => {
@@ -243,34 +218,25 @@ describe('readiness follows ClickHouse: false while the server is away, true aga
 const kafkaAvailable = Boolean(process.env.CG_TEST_KAFKA_BROKERS);
 
 (kafkaAvailable ? describe : describe.skip)('readiness follows the Kafka broker: false while it is down, true again after', () => {
-  let dir: string;
   let broker: StartedBroker;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ready-kafka-'));
-    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
     broker = await startBroker();
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 6, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'ready_kafka',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: { KAFKA_BROKERS: broker.brokers, KAFKA_PARTITIONS: '2', KAFKA_CONSUMER_GROUP: `ready-${process.pid}` },
-        }),
-      ),
-    );
+    running = await startTestApp({
+      name: 'ready_kafka',
+      feeds: 'communities: {}\nfeeds: {}\n',
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: { KAFKA_BROKERS: broker.brokers, KAFKA_PARTITIONS: '2', KAFKA_CONSUMER_GROUP: `ready-${process.pid}` },
+    });
   });
 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
     await broker?.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('turns not ready when the broker stops and ready when it is back, with the lag per partition exported', async () => {

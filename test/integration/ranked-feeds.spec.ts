@@ -1,10 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AtpAgent, lexicons } from '@atproto/api';
-import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, testAppEnv } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, startTestApp, type TestApp } from '#lib/testing';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -27,17 +23,16 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     mix: { other: 0 },
   });
   const [alpha, beta, gamma] = generated.communities;
-  let dir: string;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
   let agent: AtpAgent;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-ranked-'));
     const community = (c: typeof alpha) => [`  ${c!.name}:`, '    members:', `      dids: [${c!.members.join(', ')}]`];
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'ranked',
+      feeds: [
         'communities:',
         ...community(alpha),
         ...community(beta),
@@ -60,26 +55,16 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
         '    ranking: balanced',
         '    windowHours: 48',
       ].join('\n'),
-    );
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'ranked',
-          dataDir: dir,
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            FEEDGEN_PUBLISHER_DID: publisher,
-            // Every snapshot here is the test's own (runOnce) on the complete replay: a scheduled run
-            // on part of it would warm-start the next fit from a model of other data, and the
-            // opinion axis it settles on would depend on the machine's speed.
-            SCORING_SNAPSHOTS: 'false',
-            SCORING_INTERVAL_SECONDS: '3600',
-          },
-        }),
-      ),
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        FEEDGEN_PUBLISHER_DID: publisher,
+        // Every snapshot here is the test's own (runOnce) on the complete replay: a scheduled run
+        // on part of it would warm-start the next fit from a model of other data, and the
+        // opinion axis it settles on would depend on the machine's speed.
+        SCORING_SNAPSHOTS: 'false',
+        SCORING_INTERVAL_SECONDS: '3600',
+      },
+    });
     agent = new AtpAgent({ service: running.url });
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
@@ -91,7 +76,6 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   /** Explains `post` in the snapshot a page was served from (`cursor`), or in the latest one. */
@@ -180,7 +164,7 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     expect(seen.length).toBeGreaterThan(25);
     expect(new Set(seen).size).toBe(seen.length);
     // The feed generator looks for a newer snapshot at most every 2 s.
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await sleep(2_100);
     const fresh = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
     expect(fresh.data.cursor!.split('::')[0]).not.toBe(first.data.cursor!.split('::')[0]);
   });

@@ -1,11 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { ScoreRepository, type ClickHouseClient, type ScoredRow } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { capturedLogger, generateJetstreamEvents, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { capturedLogger, generateJetstreamEvents, startJetstreamReplayServer, startTestApp, type TestApp, waitFor, type JetstreamReplayServer } from '#lib/testing';
 
 const publisher = 'did:plc:publisher0000000000000000';
 const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -30,16 +26,15 @@ describe('the public port and the ops port', () => {
   });
   const [gardeners] = generated.communities;
   const captured = capturedLogger();
-  let dir: string;
   let replay: JetstreamReplayServer;
   let config: AppConfig;
-  let running: RunningApp;
+  let running: TestApp;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-serving-ops-'));
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'serving_ops',
+      feeds: [
         'communities:',
         `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
         'feeds:',
@@ -47,25 +42,17 @@ describe('the public port and the ops port', () => {
         '  common: { displayName: Common ground, communities: [gardeners], ranking: bridging }',
         '  dormant: { displayName: Dormant, communities: [gardeners], ranking: bridging }',
       ].join('\n'),
-    );
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    config = loadConfig(
-      testAppEnv({
-        name: 'serving_ops',
-        dataDir: dir,
-        feedsFile: path.join(dir, 'feeds.yaml'),
-        jetstreamUrl: replay.subscribeUrl,
-        // The snapshots here are the test's own; no process computes any.
-        overrides: { FEEDGEN_PUBLISHER_DID: publisher, SCORING_SNAPSHOTS: 'false', SCORING_INTERVAL_SECONDS: '30', LOG_LEVEL: 'info' },
-      }),
-    );
-    running = await startApp(config, { logger: captured.logger });
+      jetstreamUrl: replay.subscribeUrl,
+      // The snapshots here are the test's own; no process computes any.
+      overrides: { FEEDGEN_PUBLISHER_DID: publisher, SCORING_SNAPSHOTS: 'false', SCORING_INTERVAL_SECONDS: '30', LOG_LEVEL: 'info' },
+      start: { logger: captured.logger },
+    });
+    config = running.config;
   });
 
   afterAll(async () => {
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('answers /status and /metrics only on the ops port, and /ready on the public port as a bare status', async () => {

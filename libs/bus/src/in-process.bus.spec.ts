@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics } from '#lib/contracts';
 import type { IncomingMessage } from '#lib/contracts';
 import { InProcessBus } from './in-process.bus.js';
@@ -18,7 +19,7 @@ describe('InProcessBus', () => {
       groupId: 'g',
       topics: [Topics.events],
       handler: async (batch) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         handled.push(...batch.messages.map((message) => message.value));
       },
     });
@@ -54,7 +55,7 @@ describe('InProcessBus', () => {
   it('holds messages for a group that subscribes later, and resolves the publish once it has them', async () => {
     let acknowledged = false;
     const published = bus.publish(Topics.events, messages(3)).then(() => (acknowledged = true));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     expect(acknowledged).toBe(false);
     const values: string[] = [];
     const subscription = await bus.subscribe({
@@ -93,7 +94,7 @@ describe('InProcessBus', () => {
     const blocked = new Promise<void>((resolve) => (release = resolve));
     const subscription = await bus.subscribe({ groupId: 'g', topics: [Topics.events], maxBatchSize: 2, handler: () => blocked });
     const published = bus.publish(Topics.events, messages(5));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     expect(await bus.lag('g', [Topics.events])).toEqual([{ topic: Topics.events, partition: 0, lag: 5 }]);
     release();
     await published;
@@ -135,7 +136,7 @@ describe('InProcessBus', () => {
     const acknowledged: number[] = [];
     const publishes = [0, 1, 2].map((i) => bounded.publish(Topics.events, messages(3, i * 3)).then(() => void acknowledged.push(i)));
     await waitFor('the topic full', () => bounded.queued(Topics.events).messages === 4, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(bounded.queued(Topics.events)).toEqual({ messages: 4, blockedPublishes: 2 });
 
     // Each batch the consumer commits makes room for as many waiting messages, in publish order.
@@ -157,7 +158,7 @@ describe('InProcessBus', () => {
   it('holds a bounded topic for a group that subscribes later without growing past the bound', async () => {
     const bounded = new InProcessBus({ maxQueued: 3 });
     const published = bounded.publish(Topics.events, messages(7));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     expect(bounded.queued(Topics.events)).toEqual({ messages: 3, blockedPublishes: 1 });
     const values: string[] = [];
     const subscription = await bounded.subscribe({

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { LRUCache } from 'lru-cache';
 
 /** A set in use is written again this often, so the table's TTL (2 hours) only drops abandoned ones. */
 const REFRESH_MS = 20 * 60_000;
 /** Lists up to this long go as an `Array(String)` parameter (~80 KB of URL); longer ones as sets. */
 const MAX_PARAMETER_DIDS = 2_000;
+/** Set ids remembered as written; one forgotten early is merely written again. */
+const MAX_REMEMBERED_SETS = 10_000;
 
 /** A DID list bound to a query: `sql` selects its DIDs (for `x IN (sql)` or a `UNION` part); `value` is the parameter's value. */
 export interface DidList {
@@ -34,8 +37,18 @@ export class DidSetStore {
     return store;
   }
 
-  /** Set id → when this process last wrote it (or is writing it). */
-  private readonly written = new Map<string, { at: number; done: Promise<void> }>();
+  /**
+   * Set ids this process wrote (or is writing) within `REFRESH_MS`. Concurrent callers share one
+   * write; a failed write is not remembered, so the next call writes again.
+   */
+  private readonly written = new LRUCache<string, true, readonly string[]>({
+    max: MAX_REMEMBERED_SETS,
+    ttl: REFRESH_MS,
+    fetchMethod: async (setId, _stale, { context }) => {
+      await this.write(setId, context);
+      return true as const;
+    },
+  });
   /** The id of a list already hashed, by the list's identity: callers that keep a list pay once. */
   private readonly ids = new WeakMap<readonly string[], string>();
 
@@ -59,25 +72,8 @@ export class DidSetStore {
       id = hash.digest('hex').slice(0, 32);
       this.ids.set(dids, id);
     }
-    const previous = this.written.get(id);
-    if (previous && Date.now() - previous.at < REFRESH_MS) {
-      await previous.done;
-      return id;
-    }
-    const setId = id;
-    // Entries past the refresh age would be written again anyway: forget them, so the map stays small.
-    for (const [known, entry] of this.written) if (Date.now() - entry.at >= REFRESH_MS) this.written.delete(known);
-    const done = this.write(setId, dids);
-    const entry = { at: Date.now(), done };
-    this.written.set(setId, entry);
-    try {
-      await done;
-    } catch (error) {
-      // Not cached: the next call writes again.
-      if (this.written.get(setId) === entry) this.written.delete(setId);
-      throw error;
-    }
-    return setId;
+    await this.written.forceFetch(id, { context: dids });
+    return id;
   }
 
   private async write(setId: string, dids: readonly string[]): Promise<void> {

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { loadConfig } from './app.config.js';
 import { InvalidConfigError } from './config.errors.js';
+import { EnvSchema } from './env.schema.js';
+import { SECRET } from './env.variables.js';
 
 describe('loadConfig', () => {
   it('defaults to one embedded process: in-process bus, embedded ClickHouse under ./data', () => {
@@ -90,5 +93,19 @@ describe('loadConfig refuses secrets nobody chose', () => {
     });
     expect(error.issues.map((issue) => issue.variable).sort()).toEqual(['ADMIN_TOKEN', 'BSKY_APP_PASSWORD', 'CLICKHOUSE_PASSWORD', 'KAFKA_SASL_PASSWORD']);
     expect(error.message).toContain('Invalid environment variables');
+  });
+});
+
+describe('the environment schema', () => {
+  const names = Object.keys(EnvSchema.shape);
+
+  it('flags every password and token as a secret, whose problems never repeat its value', () => {
+    const secrets = names.filter((name) => EnvSchema.shape[name as keyof typeof EnvSchema.shape].description === SECRET);
+    expect(secrets.sort()).toEqual(names.filter((name) => /PASSWORD|TOKEN|SECRET|SIGNING_KEY/.test(name)).sort());
+  });
+
+  it('has every variable documented in .env.example', () => {
+    const example = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
+    expect(names.filter((name) => !new RegExp(`^#? ?${name}=`, 'm').test(example))).toEqual([]);
   });
 });

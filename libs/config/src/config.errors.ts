@@ -10,3 +10,19 @@ export class InvalidConfigError extends Error {
     super(`Invalid environment variables:\n${issues.map((i) => `  - ${i.variable}: ${i.message}`).join('\n')}`);
   }
 }
+
+/**
+ * The problems found so far. A variable is reported once: a rule that involves a variable already
+ * refused for its own value adds nothing (the operator fixes the value first).
+ */
+export class ConfigProblems {
+  constructor(readonly issues: ConfigIssue[] = []) {}
+
+  add(variable: string, message: string): void {
+    if (!this.has(variable)) this.issues.push({ variable, message });
+  }
+
+  has(variable: string): boolean {
+    return this.issues.some((issue) => issue.variable === variable);
+  }
+}

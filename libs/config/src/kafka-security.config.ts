@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EnvReader } from './env.reader.js';
+import type { ConfigProblems } from './config.errors.js';
+import type { Env } from './env.schema.js';
 
-const KafkaSaslMechanisms = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-type KafkaSaslMechanism = (typeof KafkaSaslMechanisms)[number];
+type KafkaSaslMechanism = NonNullable<Env['KAFKA_SASL_MECHANISM']>;
 
 /** TLS to the brokers. Each field holds PEM text; an absent CA means the system's trusted CAs. */
 interface KafkaTlsConfig {
@@ -39,48 +39,47 @@ const TLS_FILES = [
  * @NOTE The certificate files are read here, at start-up, rather than by the Kafka adapter: a
  * missing or unreadable file is then listed with every other bad variable before anything connects.
  */
-export function readKafkaSecurity(read: EnvReader): KafkaSecurityConfig {
-  const sslEnabled = read.boolean('KAFKA_SSL', false);
-  const ssl: KafkaTlsConfig | undefined = sslEnabled ? {} : undefined;
+export function kafkaSecurity(env: Env, problems: ConfigProblems): KafkaSecurityConfig {
+  const ssl: KafkaTlsConfig | undefined = env.KAFKA_SSL ? {} : undefined;
   for (const [field, variable] of TLS_FILES) {
-    const file = read.optionalString(variable);
+    const file = env[variable];
     if (file === undefined) continue;
     if (ssl === undefined) {
-      read.problem(variable, 'needs KAFKA_SSL=true');
+      problems.add(variable, 'needs KAFKA_SSL=true');
       continue;
     }
-    const pem = readPem(read, variable, path.resolve(file));
+    const pem = readPem(problems, variable, path.resolve(file));
     if (pem !== undefined) ssl[field] = pem;
   }
-  if (ssl !== undefined && (read.raw('KAFKA_SSL_CERT_FILE') === undefined) !== (read.raw('KAFKA_SSL_KEY_FILE') === undefined)) {
-    const missing = read.raw('KAFKA_SSL_CERT_FILE') === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE';
-    read.problem(missing, 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+  if (ssl !== undefined && (env.KAFKA_SSL_CERT_FILE === undefined) !== (env.KAFKA_SSL_KEY_FILE === undefined)) {
+    const missing = env.KAFKA_SSL_CERT_FILE === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE';
+    problems.add(missing, 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
   }
 
-  const mechanism = read.raw('KAFKA_SASL_MECHANISM') === undefined ? undefined : read.oneOf('KAFKA_SASL_MECHANISM', KafkaSaslMechanisms, 'plain');
-  const username = read.optionalString('KAFKA_SASL_USERNAME');
-  const password = read.secret('KAFKA_SASL_PASSWORD');
+  const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = env;
   if (mechanism === undefined) {
+    // A mechanism given but refused has its own problem; the credentials then say nothing more.
+    if (problems.has('KAFKA_SASL_MECHANISM')) return { ssl, sasl: undefined };
     for (const [variable, value] of [['KAFKA_SASL_USERNAME', username], ['KAFKA_SASL_PASSWORD', password]] as const) {
-      if (value !== undefined) read.problem(variable, 'needs KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512)');
+      if (value !== undefined) problems.add(variable, 'needs KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512)');
     }
     return { ssl, sasl: undefined };
   }
-  if (username === undefined) read.problem('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
-  if (password === undefined) read.problem('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
+  if (username === undefined) problems.add('KAFKA_SASL_USERNAME', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
+  if (password === undefined) problems.add('KAFKA_SASL_PASSWORD', `required when KAFKA_SASL_MECHANISM=${mechanism}`);
   return { ssl, sasl: { mechanism, username: username ?? '', password: password ?? '' } };
 }
 
-function readPem(read: EnvReader, variable: string, file: string): string | undefined {
+function readPem(problems: ConfigProblems, variable: string, file: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    read.problem(variable, `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    problems.add(variable, `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
     return undefined;
   }
   if (!text.includes('-----BEGIN ')) {
-    read.problem(variable, `expected a PEM file (-----BEGIN …), got ${file}`);
+    problems.add(variable, `expected a PEM file (-----BEGIN …), got ${file}`);
     return undefined;
   }
   return text;

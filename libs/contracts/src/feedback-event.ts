@@ -4,6 +4,9 @@
  * impression: a post the feed generator served to a viewer (the exposure the ranking divides by).
  */
 
+import { z } from 'zod';
+import { atUri, did, timeUs } from './pipeline-event.js';
+
 /** The `app.bsky.feed.defs#…` interaction events, without the lexicon prefix. */
 export const InteractionEvents = [
   'requestLess',
@@ -21,16 +24,17 @@ export const InteractionEvents = [
 ] as const;
 export type InteractionEvent = (typeof InteractionEvents)[number];
 
-export interface FeedbackEventV1 {
-  v: 1;
-  type: 'feedback';
-  viewer: string;
+export const FeedbackEventSchema = z.object({
+  v: z.literal(1),
+  type: z.literal('feedback'),
+  viewer: did,
   /** AT-URI of the feed generator record, when known. */
-  feed: string | null;
+  feed: atUri.nullable().describe('an AT-URI or null'),
   /** AT-URI of the post. */
-  item: string;
-  event: InteractionEvent | 'impression';
-  feedContext: string | null;
-  reqId: string | null;
-  timeUs: number;
-}
+  item: atUri,
+  event: z.enum([...InteractionEvents, 'impression']).describe('an interaction event'),
+  feedContext: z.string().nullable().describe('a string or null'),
+  reqId: z.string().nullable().describe('a string or null'),
+  timeUs,
+});
+export type FeedbackEventV1 = z.infer<typeof FeedbackEventSchema>;

@@ -17,6 +17,8 @@ export {
   type GraphCreate,
   type IdentityChange,
   type ListItemCreate,
+  MAX_PLEDGE_CREDITS,
+  PipelineEventSchema,
   type PipelineEventV1,
   type PledgeCreate,
   type PostCreate,
@@ -26,6 +28,6 @@ export {
   type VisibilityDeclaration,
   type SubjectCreate,
 } from './pipeline-event.js';
-export { type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
-export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, isCommunityId, MAX_PLEDGE_CREDITS, MessageDecodeError } from './message.codec.js';
+export { FeedbackEventSchema, type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
+export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, isCommunityId, MessageDecodeError } from './message.codec.js';
 export { CurationChangedV1 } from './curation-changed.js';

@@ -1,6 +1,6 @@
 import { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, MessageDecodeError } from './message.codec.js';
-import type { FeedbackEventV1 } from './feedback-event.js';
-import type { PipelineEventV1 } from './pipeline-event.js';
+import { FeedbackEventSchema, type FeedbackEventV1 } from './feedback-event.js';
+import { PipelineEventSchema, type PipelineEventV1 } from './pipeline-event.js';
 
 const timeUs = 1_763_000_000_000_000;
 const follow: PipelineEventV1 = {
@@ -46,5 +46,39 @@ describe('message decoders and numbers', () => {
     const old = { ...follow, createdAtMs: Date.parse('0001-01-01T00:00:00Z') };
     expect(decodePipelineEvent(encodeMessage(old))).toEqual(old);
     expect(decodeFeedbackEvent(encodeMessage(feedback))).toEqual(feedback);
+  });
+});
+
+describe('the decoders by hand and the schemas', () => {
+  const uri = 'at://did:plc:bob/app.bsky.feed.post/3kpost';
+  const created = { did: 'did:plc:alice', rkey: '3krec', timeUs, createdAtMs: timeUs / 1000 };
+  const valid: Record<string, unknown>[] = [
+    { v: 1, type: 'post', op: 'create', ...created, cid: 'bafy', text: 'hi', langs: ['en'], tags: [], replyRoot: null, replyParent: uri, quote: null, hasMedia: false },
+    { v: 1, type: 'like', op: 'create', ...created, cid: 'bafy', subjectUri: uri, subjectCid: 'bafy' },
+    { v: 1, type: 'repost', op: 'create', ...created, cid: 'bafy', subjectUri: uri, subjectCid: 'bafy' },
+    { v: 1, type: 'block', op: 'create', ...created, subjectDid: 'did:plc:bob' },
+    { v: 1, type: 'listitem', op: 'create', ...created, subjectDid: 'did:plc:bob', list: uri },
+    { v: 1, type: 'starterpack', op: 'update', ...created, list: uri },
+    { v: 1, type: 'post', op: 'delete', did: 'did:plc:alice', rkey: '3krec', timeUs },
+    { v: 1, type: 'account', did: 'did:plc:alice', timeUs, active: false, status: 'takendown' },
+    { v: 1, type: 'identity', did: 'did:plc:alice', timeUs, handle: null },
+    follow,
+  ];
+  const values = [undefined, null, true, -1, 1.5, 2 ** 60, '', 'x', 'did:plc:x', 'at://x', 'update', 'delete', 'account', ['en'], [1], {}];
+  const verdict = (decode: (text: string) => unknown, text: string) => reason(() => decode(text)) === undefined;
+
+  it('accept and refuse the same messages: every field of every kind set to each odd value', () => {
+    const disagreements: string[] = [];
+    for (const message of [...valid, feedback]) {
+      const schema = message === feedback ? FeedbackEventSchema : PipelineEventSchema;
+      const decode = message === feedback ? decodeFeedbackEvent : decodePipelineEvent;
+      for (const field of [...Object.keys(message), 'unknown']) {
+        for (const value of values) {
+          const text = JSON.stringify({ ...message, [field]: value });
+          if (verdict(decode, text) !== schema.safeParse(JSON.parse(text)).success) disagreements.push(text);
+        }
+      }
+    }
+    expect(disagreements).toEqual([]);
   });
 });

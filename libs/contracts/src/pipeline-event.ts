@@ -1,125 +1,168 @@
 /**
  * `PipelineEventV1`: what ingest publishes on `Topics.events` for each Jetstream event it keeps.
- * Records are already reduced to the fields the ranking needs; the wire format is JSON.
+ * Records are already reduced to the fields the ranking needs; the wire format is JSON. Each shape
+ * is one zod schema; its type is inferred, and each field's `describe` is what a message that
+ * breaks it is told (`field "timeUs": expected …`).
  */
+import { z } from 'zod';
 
-export type RecordKind = 'post' | 'like' | 'repost' | 'follow' | 'block' | 'listitem' | 'starterpack' | 'pledge' | 'visibility';
+export const RecordKinds = ['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility'] as const;
+export type RecordKind = (typeof RecordKinds)[number];
 
-interface EventBase {
-  v: 1;
+/**
+ * @NOTE Numbers are integers in a sane range, never merely finite: a float, a negative or a far
+ * future `timeUs` would reach a UInt64 column as garbage (ClickHouse truncates or wraps it) or
+ * refuse the whole insert. Jetstream's `time_us` is a positive integer of microseconds; the upper
+ * bound (year 2100) leaves room for clock skew and none for nonsense.
+ */
+const MAX_TIME_US = 4_102_444_800_000_000;
+/** A client-set `createdAt` in milliseconds: any integer a JavaScript `Date` can hold (before 1970 too). */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
+export const did = z.string().startsWith('did:').describe('a DID');
+export const atUri = z.string().startsWith('at://').describe('an AT-URI');
+export const timeUs = z.number().int().positive().max(MAX_TIME_US).describe('a positive integer of microseconds');
+const createdAtMs = z.number().int().min(-MAX_DATE_MS).max(MAX_DATE_MS).describe('an integer of milliseconds');
+const rkey = z.string().min(1).describe('a record key');
+const cid = z.string().min(1).describe('a CID');
+const nullableString = z.string().nullable().describe('a string or null');
+const nullableAtUri = z.string().nullable().describe('an AT-URI or null');
+const strings = z.array(z.string()).describe('an array of strings');
+const boolean = z.boolean().describe('a boolean');
+
+const base = {
+  v: z.literal(1),
   /** Repo DID the event belongs to (the Kafka key). */
-  did: string;
+  did,
   /** Jetstream `time_us`: when the relay saw the event, unix microseconds. */
-  timeUs: number;
-}
+  timeUs,
+};
 
-export interface PostCreate extends EventBase {
-  type: 'post';
-  op: 'create' | 'update';
-  rkey: string;
-  cid: string;
+export const PostCreateSchema = z.object({
+  ...base,
+  type: z.literal('post'),
+  op: z.enum(['create', 'update']),
+  rkey,
+  cid,
   /** Client-set `createdAt` as unix milliseconds (untrusted; may be in the future). */
-  createdAtMs: number;
-  text: string;
-  langs: string[];
+  createdAtMs,
+  text: z.string().describe('a string'),
+  langs: strings,
   /** Lower-cased hashtags from facets and inline tags, without '#'. */
-  tags: string[];
-  replyRoot: string | null;
-  replyParent: string | null;
+  tags: strings,
+  replyRoot: nullableAtUri,
+  replyParent: nullableAtUri,
   /** AT-URI of a quoted post (`app.bsky.embed.record` or `recordWithMedia`). */
-  quote: string | null;
-  hasMedia: boolean;
-}
+  quote: nullableAtUri,
+  hasMedia: boolean,
+});
+export type PostCreate = z.infer<typeof PostCreateSchema>;
 
-export interface SubjectCreate extends EventBase {
-  type: 'like' | 'repost';
-  op: 'create';
-  rkey: string;
-  cid: string;
-  createdAtMs: number;
-  subjectUri: string;
-  subjectCid: string;
-}
+export const SubjectCreateSchema = z.object({
+  ...base,
+  type: z.enum(['like', 'repost']),
+  op: z.literal('create'),
+  rkey,
+  cid,
+  createdAtMs,
+  subjectUri: atUri,
+  subjectCid: z.string().describe('a CID'),
+});
+export type SubjectCreate = z.infer<typeof SubjectCreateSchema>;
 
-export interface GraphCreate extends EventBase {
-  type: 'follow' | 'block';
-  op: 'create';
-  rkey: string;
-  createdAtMs: number;
-  subjectDid: string;
-}
+export const GraphCreateSchema = z.object({
+  ...base,
+  type: z.enum(['follow', 'block']),
+  op: z.literal('create'),
+  rkey,
+  createdAtMs,
+  subjectDid: did,
+});
+export type GraphCreate = z.infer<typeof GraphCreateSchema>;
 
-export interface ListItemCreate extends EventBase {
-  type: 'listitem';
-  op: 'create';
-  rkey: string;
-  createdAtMs: number;
+export const ListItemCreateSchema = z.object({
+  ...base,
+  type: z.literal('listitem'),
+  op: z.literal('create'),
+  rkey,
+  createdAtMs,
   /** AT-URI of the `app.bsky.graph.list` the subject is added to. */
-  list: string;
-  subjectDid: string;
-}
+  list: atUri,
+  subjectDid: did,
+});
+export type ListItemCreate = z.infer<typeof ListItemCreateSchema>;
 
 /** A starter pack: curators name it as a community source; its members are those of its list. */
-export interface StarterPackCreate extends EventBase {
-  type: 'starterpack';
-  op: 'create' | 'update';
-  rkey: string;
-  createdAtMs: number;
+export const StarterPackCreateSchema = z.object({
+  ...base,
+  type: z.literal('starterpack'),
+  op: z.enum(['create', 'update']),
+  rkey,
+  createdAtMs,
   /** AT-URI of the `app.bsky.graph.list` behind the pack. */
-  list: string;
-}
+  list: atUri,
+});
+export type StarterPackCreate = z.infer<typeof StarterPackCreateSchema>;
+
+/** The community ids curators may use (see the curator file's rules). */
+export const COMMUNITY_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** A pledge's credits: the lexicon's bounds. */
+export const MAX_PLEDGE_CREDITS = 1_000_000;
 
 /** A Bridge Fund pledge (`org.commonground.fund.pledge`): credits of a community's fund directed to a post. */
-export interface PledgeCreate extends EventBase {
-  type: 'pledge';
-  op: 'create';
-  rkey: string;
-  createdAtMs: number;
-  subjectUri: string;
+export const PledgeCreateSchema = z.object({
+  ...base,
+  type: z.literal('pledge'),
+  op: z.literal('create'),
+  rkey,
+  createdAtMs,
+  subjectUri: atUri,
   /** Community id the pledge names (checked against the curator's funds by the ranker). */
-  community: string;
+  community: z.string().regex(COMMUNITY_ID).describe('a community id'),
   /** Credits, a positive integer. */
-  amount: number;
-}
+  amount: z.number().int().min(1).max(MAX_PLEDGE_CREDITS).describe('a whole number of credits from 1 to 1000000'),
+});
+export type PledgeCreate = z.infer<typeof PledgeCreateSchema>;
 
 /**
  * An account's `app.bsky.actor.contentVisibilityDeclaration` (record key `self`): whether it asks
  * to be left out of algorithmic feeds. Its delete means the default again: not hidden.
  */
-export interface VisibilityDeclaration extends EventBase {
-  type: 'visibility';
-  op: 'create' | 'update';
-  rkey: string;
-  hideFromAlgorithms: boolean;
-}
+export const VisibilityDeclarationSchema = z.object({
+  ...base,
+  type: z.literal('visibility'),
+  op: z.enum(['create', 'update']),
+  rkey,
+  hideFromAlgorithms: boolean,
+});
+export type VisibilityDeclaration = z.infer<typeof VisibilityDeclarationSchema>;
 
-export interface RecordDelete extends EventBase {
-  type: RecordKind;
-  op: 'delete';
-  rkey: string;
-}
+export const RecordDeleteSchema = z.object({ ...base, type: z.enum(RecordKinds), op: z.literal('delete'), rkey });
+export type RecordDelete = z.infer<typeof RecordDeleteSchema>;
 
 /** Account status from Jetstream `account` events; inactive accounts are hidden from every feed. */
-export interface AccountStatus extends EventBase {
-  type: 'account';
-  active: boolean;
+export const AccountStatusSchema = z.object({
+  ...base,
+  type: z.literal('account'),
+  active: boolean,
   /** `takendown`, `suspended`, `deleted`, `deactivated`, … when inactive. */
-  status: string | null;
-}
+  status: nullableString,
+});
+export type AccountStatus = z.infer<typeof AccountStatusSchema>;
 
-export interface IdentityChange extends EventBase {
-  type: 'identity';
-  handle: string | null;
-}
+export const IdentityChangeSchema = z.object({ ...base, type: z.literal('identity'), handle: nullableString });
+export type IdentityChange = z.infer<typeof IdentityChangeSchema>;
 
-export type PipelineEventV1 =
-  | PostCreate
-  | SubjectCreate
-  | GraphCreate
-  | ListItemCreate
-  | StarterPackCreate
-  | PledgeCreate
-  | VisibilityDeclaration
-  | RecordDelete
-  | AccountStatus
-  | IdentityChange;
+export const PipelineEventSchema = z.union([
+  PostCreateSchema,
+  SubjectCreateSchema,
+  GraphCreateSchema,
+  ListItemCreateSchema,
+  StarterPackCreateSchema,
+  PledgeCreateSchema,
+  VisibilityDeclarationSchema,
+  RecordDeleteSchema,
+  AccountStatusSchema,
+  IdentityChangeSchema,
+]);
+export type PipelineEventV1 = z.infer<typeof PipelineEventSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fields } from './fields.js';
 
 const POST_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.feed\.post\/[A-Za-z0-9._~:-]{1,512}$/;
 
@@ -9,22 +10,19 @@ const POST_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.feed\.post\/[
  * communities). Votes are Bluesky's own: like = agree, requestLess = disagree, interactionSeen
  * without either = pass. The live report is public at `/conversations/<feed short name>`.
  */
-export const deliberationSchema = z
-  .object({
-    title: z.string().min(1).max(200).optional(),
-    root: z.string().regex(POST_URI, 'expected the at-uri of an app.bsky.feed.post').optional(),
-    hashtag: z
-      .string()
-      .regex(/^[^\s#]{1,64}$/u, 'expected a hashtag without # (at most 64 characters)')
-      .transform((tag) => tag.toLowerCase())
-      .optional(),
-    participants: z.enum(['anyone', 'members']).default('anyone'),
-  })
-  .strict()
-  .superRefine((conversation, context) => {
-    if ((conversation.root === undefined) === (conversation.hashtag === undefined)) {
-      context.addIssue({ code: 'custom', path: [], message: 'a conversation has either a root post or a hashtag (one of them)' });
-    }
-  });
+export const deliberationSchema = fields({
+  title: z.string().min(1).max(200).optional(),
+  root: z.string().regex(POST_URI, 'expected the at-uri of an app.bsky.feed.post').optional(),
+  hashtag: z
+    .string()
+    .regex(/^[^\s#]{1,64}$/u, 'expected a hashtag without # (at most 64 characters)')
+    .transform((tag) => tag.toLowerCase())
+    .optional(),
+  participants: z.enum(['anyone', 'members']).default('anyone'),
+}).superRefine((conversation, context) => {
+  if ((conversation.root === undefined) === (conversation.hashtag === undefined)) {
+    context.addIssue({ code: 'custom', path: [], message: 'a conversation has either a root post or a hashtag (one of them)' });
+  }
+});
 
 export type DeliberationDefinition = z.infer<typeof deliberationSchema>;

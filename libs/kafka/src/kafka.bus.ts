@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { Admin, ITopicMetadata, Kafka as KafkaClient, Message, Producer } from 'kafkajs';
 import {
@@ -46,7 +47,6 @@ const COMPRESSION_TYPES: Record<KafkaCompression, kafkajs.CompressionTypes> = {
   zstd: CompressionTypes.ZSTD,
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The Kafka `MessageBus` (scaled mode). A few idempotent producers (lanes, chosen by key) shared by

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { BatchContext, IncomingMessage, SubscribeOptions, Subscription } from '#lib/contracts';
 import type { KafkaLogLevel, ResolvedKafkaBusOptions } from './kafka.config.js';
@@ -7,7 +8,6 @@ type Log = (level: KafkaLogLevel, message: string, extra?: Record<string, unknow
 // The consumer's retries of fetches, joins and commits before kafkajs restarts it (see kafka.bus.ts on `factor`).
 const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8, factor: 0.2, multiplier: 2 };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One consumer group member: a kafkajs consumer with explicit commits after each handler call.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jest } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -95,7 +96,7 @@ describe('ReadinessService', () => {
       expect(report).toMatchObject({ ready: true, checks: { snapshot: true }, snapshot: { gatesReadiness: false } });
       expect(report.snapshot.feeds).toEqual([expect.objectContaining({ shortname: 'common', stale: true })]);
       expect(warnings).toEqual([expect.objectContaining({ feed: 'common', msg: 'score snapshot is stale; the feed is still served from it' })]);
-      await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the one-second cache
+      await sleep(1_100); // past the one-second cache
       await readiness.check();
       expect(warnings).toHaveLength(1);
     }

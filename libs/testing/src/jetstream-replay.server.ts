@@ -337,27 +337,146 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
   if (typeof options.events === 'string') store.addJsonl(await readFile(options.events));
   else store.addItems(options.events);
   store.sortByTime();
+  const server = new ReplayServer(options, store);
+  await server.listen();
+  return server;
+}
 
-  const highWaterMark = options.highWaterMarkBytes ?? 1 << 20;
-  const eventsPerSecond = options.pace !== undefined && options.pace !== 'asap' ? (options.pace.eventsPerSecond ?? 0) : 0;
-  const malformedEvery = Math.max(0, Math.floor(options.malformedFrames?.every ?? 0));
-  const retentionStartUs = options.retentionStartUs ?? Number.NEGATIVE_INFINITY;
+/** What a client asked for in its `/subscribe` request. */
+interface Subscription {
+  filters: Filters;
+  cursor: number | null;
+  awaitingHello: boolean;
+}
 
-  const connections: Connection[] = [];
-  const connected = new Signal();
-  let paused = options.startPaused ?? false;
-  let closing = false;
-  let sentCount = 0;
-  let injected = 0;
+/** Reads a `/subscribe` request's query; throws `BadRequestError` for what Jetstream refuses. */
+function parseSubscription(request: IncomingMessage, query: URLSearchParams): Subscription {
+  let cursor: number | null = null;
+  const rawCursor = query.get('cursor');
+  if (rawCursor !== null && rawCursor !== '') {
+    if (!/^-?\d+$/.test(rawCursor)) throw new BadRequestError(`invalid cursor: ${rawCursor}`);
+    cursor = Number(rawCursor);
+  }
+  if (query.get('compress') === 'true' || (request.headers['socket-encoding'] ?? '').includes('zstd')) {
+    throw new BadRequestError('zstd compression is not supported by the replay server');
+  }
+  const filters = parseFilters(query.getAll('wantedCollections'), query.getAll('wantedDids'), query.get('maxMessageSizeBytes'));
+  return { filters, cursor, awaitingHello: query.get('requireHello') === 'true' };
+}
 
-  const dropLimitFor = (index: number): number => {
-    const limit = options.dropAfterFrames;
+function reject(socket: Duplex, status: string, message: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+}
+
+class ReplayServer implements JetstreamReplayServer {
+  url = '';
+  subscribeUrl = '';
+  port = 0;
+  private readonly highWaterMark: number;
+  private readonly eventsPerSecond: number;
+  private readonly malformedEvery: number;
+  private readonly retentionStartUs: number;
+  private readonly connectionList: Connection[] = [];
+  private readonly connected = new Signal();
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly httpServer: Server;
+  private paused: boolean;
+  private closing = false;
+  private sent = 0;
+  private injected = 0;
+
+  constructor(
+    private readonly options: JetstreamReplayServerOptions,
+    private readonly store: FrameStore,
+  ) {
+    this.highWaterMark = options.highWaterMarkBytes ?? 1 << 20;
+    this.eventsPerSecond = options.pace !== undefined && options.pace !== 'asap' ? (options.pace.eventsPerSecond ?? 0) : 0;
+    this.malformedEvery = Math.max(0, Math.floor(options.malformedFrames?.every ?? 0));
+    this.retentionStartUs = options.retentionStartUs ?? Number.NEGATIVE_INFINITY;
+    this.paused = options.startPaused ?? false;
+    this.httpServer = createServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://replay.invalid').pathname;
+      response.writeHead(path === '/' ? 200 : 404, { 'Content-Type': 'text/plain' });
+      response.end(path === '/' ? 'Jetstream replay server: connect a WebSocket to /subscribe\n' : 'not found\n');
+    });
+    this.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.accept(request, socket, head));
+  }
+
+  async listen(): Promise<void> {
+    this.httpServer.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1');
+    await once(this.httpServer, 'listening');
+    const address = this.httpServer.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `ws://${host}:${address.port}`;
+    this.subscribeUrl = `${this.url}/subscribe`;
+    this.port = address.port;
+  }
+
+  get sentCount(): number {
+    return this.sent;
+  }
+
+  get frameCount(): number {
+    return this.store.length;
+  }
+
+  connections(): ReplayConnectionInfo[] {
+    return this.connectionList.map((conn) => ({ ...conn.info, wantedCollections: [...conn.info.wantedCollections], wantedDids: [...conn.info.wantedDids] }));
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wakeAll();
+  }
+
+  push(...items: ReplayItem[]): void {
+    let newest = this.store.lastTimeUs;
+    for (const item of items) {
+      const timeUs = item instanceof RawLine || item instanceof RawFrame ? item.timeUs : item.time_us;
+      if (timeUs === undefined) continue;
+      if (timeUs < newest) throw new ReplayServerError('pushed events must be in time_us order and not older than the events already loaded');
+      newest = timeUs;
+    }
+    this.store.addItems(items);
+    this.wakeAll();
+  }
+
+  dropConnections(): void {
+    for (const conn of this.connectionList) this.drop(conn);
+  }
+
+  async waitForConnections(count: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connectionList.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ReplayServerError(`expected ${count} connections, got ${this.connectionList.length}`);
+      await Promise.race([this.connected.wait(), sleep(Math.min(left, 100), undefined, { ref: false })]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const conn of this.connectionList) if (conn.info.open) conn.ws.terminate();
+    this.wakeAll();
+    this.wss.close();
+    this.httpServer.closeAllConnections();
+    await Promise.all([new Promise<void>((resolve) => this.httpServer.close(() => resolve())), ...this.connectionList.map((conn) => conn.closed)]);
+  }
+
+  private dropLimitFor(index: number): number {
+    const limit = this.options.dropAfterFrames;
     if (limit === undefined) return Number.POSITIVE_INFINITY;
     if (typeof limit === 'number') return limit;
     return limit[index] ?? Number.POSITIVE_INFINITY;
-  };
+  }
 
-  const wants = (conn: Connection, i: number): boolean => {
+  private wants(conn: Connection, i: number): boolean {
+    const { store } = this;
     if (store.raw[i]) return true;
     const { fullPaths, prefixes, wantedDids, maxMessageSizeBytes } = conn.filters;
     if (wantedDids.size > 0 && !wantedDids.has(store.dids[i] ?? '')) return false;
@@ -367,39 +486,41 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
     if (collection === null || collection === undefined || (fullPaths.size === 0 && prefixes.length === 0)) return true;
     if (fullPaths.has(collection)) return true;
     return prefixes.some((prefix) => collection.startsWith(prefix));
-  };
+  }
 
-  const send = (conn: Connection, data: Buffer | string, binary = false): void => {
+  private send(conn: Connection, data: Buffer | string, binary = false): void {
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     conn.pendingBytes += bytes;
     conn.info.sent += 1;
-    sentCount += 1;
+    this.sent += 1;
     conn.ws.send(data, { binary }, () => {
       conn.pendingBytes -= bytes;
-      if (conn.pendingBytes <= highWaterMark / 2) conn.wake.notify();
+      if (conn.pendingBytes <= this.highWaterMark / 2) conn.wake.notify();
     });
-  };
+  }
 
-  const wakeAll = (): void => {
-    for (const conn of connections) conn.wake.notify();
-  };
+  private wakeAll(): void {
+    for (const conn of this.connectionList) conn.wake.notify();
+  }
 
-  const flushed = async (conn: Connection): Promise<void> => {
+  private async flushed(conn: Connection): Promise<void> {
     while (conn.info.open && conn.pendingBytes > 0) await conn.wake.wait();
-  };
+  }
 
-  const drop = (conn: Connection): void => {
+  private drop(conn: Connection): void {
     if (!conn.info.open) return;
     conn.info.dropped = true;
     conn.ws.terminate();
-  };
+  }
 
-  const pump = async (conn: Connection): Promise<void> => {
+  /** Sends a connection the frames it wants, paced, with backpressure, until it closes or is dropped. */
+  private async pump(conn: Connection): Promise<void> {
+    const { store } = this;
     let paceStart = performance.now();
     let paceCount = 0;
     let sinceYield = 0;
-    while (conn.info.open && !closing) {
-      if (paused || conn.awaitingHello) {
+    while (conn.info.open && !this.closing) {
+      if (this.paused || conn.awaitingHello) {
         await conn.wake.wait();
         paceStart = performance.now();
         paceCount = 0;
@@ -411,34 +532,34 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
       }
       const i = conn.next;
       conn.next += 1;
-      if (store.timeUs[i]! < retentionStartUs || !wants(conn, i)) {
+      if (store.timeUs[i]! < this.retentionStartUs || !this.wants(conn, i)) {
         if (++sinceYield >= 4096) {
           sinceYield = 0;
           await yieldToEventLoop();
         }
         continue;
       }
-      if (eventsPerSecond > 0) {
-        const due = paceStart + (paceCount * 1000) / eventsPerSecond;
+      if (this.eventsPerSecond > 0) {
+        const due = paceStart + (paceCount * 1000) / this.eventsPerSecond;
         paceCount += 1;
         const wait = due - performance.now();
         if (wait >= 1) await sleep(wait, undefined, { ref: false, signal: conn.abort.signal }).catch(() => undefined);
-        if (!conn.info.open || closing) break;
+        if (!conn.info.open || this.closing) break;
       }
-      send(conn, store.frame(i), store.binary[i]);
+      this.send(conn, store.frame(i), store.binary[i]);
       if (!store.raw[i]) conn.info.lastTimeUs = store.timeUs[i]!;
-      if (malformedEvery > 0 && ++conn.sinceMalformed >= malformedEvery && conn.info.sent < conn.dropAfter) {
+      if (this.malformedEvery > 0 && ++conn.sinceMalformed >= this.malformedEvery && conn.info.sent < conn.dropAfter) {
         conn.sinceMalformed = 0;
-        send(conn, injectedMalformed[injected++ % injectedMalformed.length]!);
+        this.send(conn, injectedMalformed[this.injected++ % injectedMalformed.length]!);
       }
       if (conn.info.sent >= conn.dropAfter) {
         // @NOTE Flush first, so that the client received exactly the frames counted before the drop.
-        await flushed(conn);
-        drop(conn);
+        await this.flushed(conn);
+        this.drop(conn);
         break;
       }
-      if (conn.pendingBytes > highWaterMark) {
-        while (conn.info.open && conn.pendingBytes > highWaterMark / 2) await conn.wake.wait();
+      if (conn.pendingBytes > this.highWaterMark) {
+        while (conn.info.open && conn.pendingBytes > this.highWaterMark / 2) await conn.wake.wait();
         sinceYield = 0;
       } else if (++sinceYield >= 256) {
         // Fairness between connections, and room for the client's messages and close frames.
@@ -446,166 +567,90 @@ export async function startJetstreamReplayServer(options: JetstreamReplayServerO
         await yieldToEventLoop();
       }
     }
-  };
+  }
 
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-
-  const reject = (socket: Duplex, status: string, message: string): void => {
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
-  };
-
-  const accept = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  private accept(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(request.url ?? '/', 'http://replay.invalid');
-    if (closing) return reject(socket, '503 Service Unavailable', 'shutting down');
+    if (this.closing) return reject(socket, '503 Service Unavailable', 'shutting down');
     if (url.pathname !== '/subscribe') return reject(socket, '404 Not Found', 'not found');
-    const query = url.searchParams;
-    let filters: Filters;
-    let cursor: number | null = null;
+    let subscription: Subscription;
     try {
-      const rawCursor = query.get('cursor');
-      if (rawCursor !== null && rawCursor !== '') {
-        if (!/^-?\d+$/.test(rawCursor)) throw new BadRequestError(`invalid cursor: ${rawCursor}`);
-        cursor = Number(rawCursor);
-      }
-      if (query.get('compress') === 'true' || (request.headers['socket-encoding'] ?? '').includes('zstd')) {
-        throw new BadRequestError('zstd compression is not supported by the replay server');
-      }
-      filters = parseFilters(query.getAll('wantedCollections'), query.getAll('wantedDids'), query.get('maxMessageSizeBytes'));
+      subscription = parseSubscription(request, url.searchParams);
     } catch (error) {
       if (error instanceof BadRequestError) return reject(socket, '400 Bad Request', error.message);
       throw error;
     }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.open(ws, subscription));
+  }
 
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      const firstRetained = store.lowerBound(retentionStartUs);
-      let next: number;
-      let clamped = false;
-      if (cursor === null) {
-        next = options.noCursor === 'live' ? store.length : firstRetained;
-      } else {
-        next = store.lowerBound(cursor);
-        const oldestRetainedUs = Math.max(retentionStartUs, firstRetained < store.length ? store.timeUs[firstRetained]! : retentionStartUs);
-        // @NOTE Like Jetstream, nothing tells the client that its cursor was clamped: it must notice the gap.
-        if (cursor < oldestRetainedUs) clamped = true;
-        if (next < firstRetained) next = firstRetained;
-      }
-      let markClosed!: () => void;
-      const conn: Connection = {
-        info: {
-          id: connections.length + 1,
-          open: true,
-          wantedCollections: [...filters.wantedCollections],
-          wantedDids: [...filters.wantedDids],
-          cursor,
-          cursorClamped: clamped,
-          startTimeUs: next < store.length ? store.timeUs[next]! : null,
-          sent: 0,
-          lastTimeUs: null,
-          dropped: false,
-        },
-        ws,
-        filters,
-        next,
-        pendingBytes: 0,
-        wake: new Signal(),
-        abort: new AbortController(),
-        closed: new Promise<void>((resolve) => (markClosed = resolve)),
-        awaitingHello: query.get('requireHello') === 'true',
-        dropAfter: dropLimitFor(connections.length),
-        sinceMalformed: 0,
-      };
-      connections.push(conn);
+  /** The first frame a new connection is sent: at its cursor, clamped to the retention window, or live. */
+  private startOf(cursor: number | null): { next: number; clamped: boolean } {
+    const { store, retentionStartUs } = this;
+    const firstRetained = store.lowerBound(retentionStartUs);
+    if (cursor === null) return { next: this.options.noCursor === 'live' ? store.length : firstRetained, clamped: false };
+    const oldestRetainedUs = Math.max(retentionStartUs, firstRetained < store.length ? store.timeUs[firstRetained]! : retentionStartUs);
+    // @NOTE Like Jetstream, nothing tells the client that its cursor was clamped: it must notice the gap.
+    return { next: Math.max(store.lowerBound(cursor), firstRetained), clamped: cursor < oldestRetainedUs };
+  }
 
-      ws.on('close', () => {
-        conn.info.open = false;
-        conn.abort.abort();
-        conn.wake.notify();
-        markClosed();
-      });
-      ws.on('error', () => ws.terminate());
-      ws.on('message', (data: RawData, isBinary: boolean) => {
-        if (isBinary) return;
-        // Jetstream's only client message: {"type":"options_update","payload":{wantedCollections,wantedDids,maxMessageSizeBytes}}
-        try {
-          const message = JSON.parse(data.toString()) as { type?: unknown; payload?: Record<string, unknown> };
-          if (message.type !== 'options_update') return;
-          const payload = message.payload ?? {};
-          const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-          conn.filters = parseFilters(asArray(payload.wantedCollections), asArray(payload.wantedDids), payload.maxMessageSizeBytes);
-          conn.info.wantedCollections = [...conn.filters.wantedCollections];
-          conn.info.wantedDids = [...conn.filters.wantedDids];
-          conn.awaitingHello = false;
-          conn.wake.notify();
-        } catch (error) {
-          ws.close(1000, `failed to parse subscriber options: ${error instanceof Error ? error.message : 'invalid'}`.slice(0, 120));
-        }
-      });
+  private open(ws: WebSocket, { filters, cursor, awaitingHello }: Subscription): void {
+    const { next, clamped } = this.startOf(cursor);
+    let markClosed!: () => void;
+    const conn: Connection = {
+      info: {
+        id: this.connectionList.length + 1,
+        open: true,
+        wantedCollections: [...filters.wantedCollections],
+        wantedDids: [...filters.wantedDids],
+        cursor,
+        cursorClamped: clamped,
+        startTimeUs: next < this.store.length ? this.store.timeUs[next]! : null,
+        sent: 0,
+        lastTimeUs: null,
+        dropped: false,
+      },
+      ws,
+      filters,
+      next,
+      pendingBytes: 0,
+      wake: new Signal(),
+      abort: new AbortController(),
+      closed: new Promise<void>((resolve) => (markClosed = resolve)),
+      awaitingHello,
+      dropAfter: this.dropLimitFor(this.connectionList.length),
+      sinceMalformed: 0,
+    };
+    this.connectionList.push(conn);
 
-      connected.notify();
-      pump(conn).catch(() => drop(conn));
+    ws.on('close', () => {
+      conn.info.open = false;
+      conn.abort.abort();
+      conn.wake.notify();
+      markClosed();
     });
-  };
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) this.updateOptions(conn, data);
+    });
 
-  const httpServer: Server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://replay.invalid').pathname;
-    response.writeHead(path === '/' ? 200 : 404, { 'Content-Type': 'text/plain' });
-    response.end(path === '/' ? 'Jetstream replay server: connect a WebSocket to /subscribe\n' : 'not found\n');
-  });
-  httpServer.on('upgrade', accept);
-  httpServer.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(httpServer, 'listening');
-  const address = httpServer.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `ws://${host}:${address.port}`;
+    this.connected.notify();
+    this.pump(conn).catch(() => this.drop(conn));
+  }
 
-  return {
-    url,
-    subscribeUrl: `${url}/subscribe`,
-    port: address.port,
-    get sentCount() {
-      return sentCount;
-    },
-    get frameCount() {
-      return store.length;
-    },
-    connections: () => connections.map((conn) => ({ ...conn.info, wantedCollections: [...conn.info.wantedCollections], wantedDids: [...conn.info.wantedDids] })),
-    pause: () => {
-      paused = true;
-    },
-    resume: () => {
-      paused = false;
-      wakeAll();
-    },
-    push: (...items: ReplayItem[]) => {
-      let newest = store.lastTimeUs;
-      for (const item of items) {
-        const timeUs = item instanceof RawLine || item instanceof RawFrame ? item.timeUs : item.time_us;
-        if (timeUs === undefined) continue;
-        if (timeUs < newest) throw new ReplayServerError('pushed events must be in time_us order and not older than the events already loaded');
-        newest = timeUs;
-      }
-      store.addItems(items);
-      wakeAll();
-    },
-    dropConnections: () => {
-      for (const conn of connections) drop(conn);
-    },
-    waitForConnections: async (count: number, timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (connections.length < count) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new ReplayServerError(`expected ${count} connections, got ${connections.length}`);
-        await Promise.race([connected.wait(), sleep(Math.min(left, 100), undefined, { ref: false })]);
-      }
-    },
-    close: async () => {
-      if (closing) return;
-      closing = true;
-      for (const conn of connections) if (conn.info.open) conn.ws.terminate();
-      wakeAll();
-      wss.close();
-      httpServer.closeAllConnections();
-      await Promise.all([new Promise<void>((resolve) => httpServer.close(() => resolve())), ...connections.map((conn) => conn.closed)]);
-    },
-  };
+  /** Jetstream's only client message: {"type":"options_update","payload":{wantedCollections,wantedDids,maxMessageSizeBytes}} */
+  private updateOptions(conn: Connection, data: RawData): void {
+    try {
+      const message = JSON.parse(data.toString()) as { type?: unknown; payload?: Record<string, unknown> };
+      if (message.type !== 'options_update') return;
+      const payload = message.payload ?? {};
+      const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+      conn.filters = parseFilters(asArray(payload.wantedCollections), asArray(payload.wantedDids), payload.maxMessageSizeBytes);
+      conn.info.wantedCollections = [...conn.filters.wantedCollections];
+      conn.info.wantedDids = [...conn.filters.wantedDids];
+      conn.awaitingHello = false;
+      conn.wake.notify();
+    } catch (error) {
+      conn.ws.close(1000, `failed to parse subscriber options: ${error instanceof Error ? error.message : 'invalid'}`.slice(0, 120));
+    }
+  }
 }

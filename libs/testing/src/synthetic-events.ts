@@ -332,15 +332,11 @@ function pickOne<T>(rng: Rng, items: readonly T[]): T {
  * communities with homophily, deletes of earlier records, identity and account events.
  */
 export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEvents {
-  const rng = mulberry32(options.seed);
-  const durationUs = max(1, round((options.durationSec ?? 3600) * 1_000_000));
-  const total = max(0, floor(options.events));
-  const userCount = max(2, floor(options.users));
-  const zipfS = options.zipfExponent ?? 1.1;
-  const bridgingShare = options.bridgingShare ?? 0.02;
-  const malformedEvery = options.malformedEvery && options.malformedEvery > 0 ? floor(options.malformedEvery) : 0;
+  return new SyntheticStream(options).generate();
+}
 
-  const mix = { ...defaultSyntheticMix, ...options.mix };
+/** Picks a kind of event by the mix's shares. */
+function kindPicker(rng: Rng, mix: Readonly<Record<SyntheticKind, number>>): () => SyntheticKind {
   const kinds = Object.keys(mix) as SyntheticKind[];
   const mixSum = kinds.reduce((sum, kind) => sum + max(0, mix[kind]), 0);
   const mixCdf: number[] = [];
@@ -349,12 +345,14 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
     acc += max(0, mix[kind]) / mixSum;
     mixCdf.push(acc);
   }
-  const pickKind = (): SyntheticKind => {
+  return () => {
     const u = rng();
     for (let i = 0; i < kinds.length; i++) if (u < mixCdf[i]!) return kinds[i]!;
     return kinds.at(-1)!;
   };
+}
 
+function createUsers(rng: Rng, userCount: number): User[] {
   const users: User[] = [];
   const seenDids = new Set<string>();
   for (let i = 0; i < userCount; i++) {
@@ -363,16 +361,23 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
     seenDids.add(did);
     users.push({ did, handle: `user${i}.bsky.social`, clockId: floor(rng() * 1024), communities: [], langs: ['en'], active: true });
   }
+  return users;
+}
 
-  // Activity rank → user, shuffled so that community membership and activity are independent.
+/** Activity rank → user, shuffled so that community membership and activity are independent. */
+function shuffledRanks(rng: Rng, userCount: number): number[] {
   const rankToUser = Array.from({ length: userCount }, (_, i) => i);
   for (let i = userCount - 1; i > 0; i--) {
     const j = floor(rng() * (i + 1));
     [rankToUser[i], rankToUser[j]] = [rankToUser[j]!, rankToUser[i]!];
   }
-  const activity = new ZipfSampler(userCount, zipfS);
+  return rankToUser;
+}
 
-  const communities: CommunityState[] = (options.communities ?? []).map((spec, index) => {
+/** Draws each community's members (and gives them its languages) and its curated list. */
+function plantCommunities(rng: Rng, options: SyntheticOptions, users: User[]): CommunityState[] {
+  const userCount = users.length;
+  return (options.communities ?? []).map((spec, index) => {
     const size = min(userCount, max(1, floor(spec.members)));
     const pool = Array.from({ length: userCount }, (_, i) => i);
     for (let i = 0; i < size; i++) {
@@ -405,67 +410,284 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
       words,
     };
   });
+}
 
-  const posts: PostRef[] = [];
-  const globalRecent = new Ring(3000);
-  const globalEngaged = new Ring(20_000);
-  const deletables: Deletable[] = [];
-  const deletableRing = new Ring(20_000);
-  const bridgingPosts: string[] = [];
-  const deletedUris: string[] = [];
-  const inactive = new Map<string, string>();
-  const events: (JetstreamEvent | RawLine)[] = [];
-  let firehoseSeq = 3_400_000_000;
-  let takedownDone = false;
-  let accountEvents = 0;
+const emptyCounts = (): SyntheticCounts => ({
+  total: 0,
+  post: 0,
+  reply: 0,
+  quote: 0,
+  like: 0,
+  repost: 0,
+  follow: 0,
+  block: 0,
+  listitem: 0,
+  identity: 0,
+  account: 0,
+  other: 0,
+  deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0, pledge: 0, visibility: 0 },
+  deleteTotal: 0,
+  malformed: 0,
+  malformedByVariant: { 'not-json': 0, 'text-not-string': 0, 'invalid-subject-uri': 0, 'missing-time-us': 0 },
+  mappable: 0,
+});
 
-  const counts: SyntheticCounts = {
-    total: 0,
-    post: 0,
-    reply: 0,
-    quote: 0,
-    like: 0,
-    repost: 0,
-    follow: 0,
-    block: 0,
-    listitem: 0,
-    identity: 0,
-    account: 0,
-    other: 0,
-    deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0, pledge: 0, visibility: 0 },
-    deleteTotal: 0,
-    malformed: 0,
-    malformedByVariant: { 'not-json': 0, 'text-not-string': 0, 'invalid-subject-uri': 0, 'missing-time-us': 0 },
-    mappable: 0,
-  };
+/**
+ * The state of one generated stream: its users and communities, the posts and records events can
+ * refer to, and what was counted. `generate` emits the events in time order, one `step` each.
+ */
+class SyntheticStream {
+  private readonly rng: Rng;
+  private readonly pickKind: () => SyntheticKind;
+  private readonly userCount: number;
+  private readonly users: User[];
+  private readonly rankToUser: number[];
+  private readonly activity: ZipfSampler;
+  private readonly communities: CommunityState[];
+  private readonly bridgingShare: number;
+  private readonly posts: PostRef[] = [];
+  private readonly globalRecent = new Ring(3000);
+  private readonly globalEngaged = new Ring(20_000);
+  private readonly deletables: Deletable[] = [];
+  private readonly deletableRing = new Ring(20_000);
+  private readonly bridgingPosts: string[] = [];
+  private readonly deletedUris: string[] = [];
+  private readonly inactive = new Map<string, string>();
+  private readonly events: (JetstreamEvent | RawLine)[] = [];
+  private readonly counts = emptyCounts();
+  private firehoseSeq = 3_400_000_000;
+  private takedownDone = false;
+  private accountEvents = 0;
+  // toISOString is costly at this volume; events are time-ordered, so the seconds part is cached.
+  private isoSecond = Number.NaN;
+  private isoPrefix = '';
 
-  const sampleActor = (): number => {
-    for (let tries = 0; tries < 8; tries++) {
-      const user = rankToUser[activity.sample(rng)]!;
-      if (users[user]!.active) return user;
+  constructor(private readonly options: SyntheticOptions) {
+    this.rng = mulberry32(options.seed);
+    this.bridgingShare = options.bridgingShare ?? 0.02;
+    this.pickKind = kindPicker(this.rng, { ...defaultSyntheticMix, ...options.mix });
+    this.userCount = max(2, floor(options.users));
+    this.users = createUsers(this.rng, this.userCount);
+    this.rankToUser = shuffledRanks(this.rng, this.userCount);
+    this.activity = new ZipfSampler(this.userCount, options.zipfExponent ?? 1.1);
+    this.communities = plantCommunities(this.rng, options, this.users);
+  }
+
+  generate(): SyntheticEvents {
+    const { options } = this;
+    const durationUs = max(1, round((options.durationSec ?? 3600) * 1_000_000));
+    const total = max(0, floor(options.events));
+    const malformedEvery = options.malformedEvery && options.malformedEvery > 0 ? floor(options.malformedEvery) : 0;
+    const step = durationUs / max(1, total);
+    let lastUs = options.startUs - 1;
+    for (let i = 0; i < total; i++) {
+      const timeUs = max(lastUs + 1, options.startUs + floor(i * step + this.rng() * step * 0.9));
+      lastUs = timeUs;
+      this.counts.total += 1;
+      if (malformedEvery > 0 && i % malformedEvery === malformedEvery - 1) {
+        this.events.push(this.malformedItem(timeUs, floor(i / malformedEvery)));
+      } else {
+        this.step(timeUs);
+      }
     }
-    return rankToUser.find((u) => users[u]!.active) ?? 0;
-  };
+    const { events, counts, users, bridgingPosts, deletedUris, inactive } = this;
+    return {
+      events,
+      counts,
+      dids: users.map((u) => u.did),
+      handles: new Map(users.map((u) => [u.did, u.handle])),
+      communities: this.communities.map((c) => c.truth),
+      bridgingPosts,
+      deletedUris,
+      inactive,
+      startUs: options.startUs,
+      endUs: lastUs,
+      writeJsonl: (path: string) => writeJsonl(path, events),
+    };
+  }
 
-  const otherUser = (actor: number, sameCommunity: boolean): number => {
-    const comms = users[actor]!.communities;
+  /** One event by a sampled actor, of a kind drawn from the mix (a post when its target is missing). */
+  private step(timeUs: number): void {
+    const actor = this.sampleActor();
+    let kind = this.pickKind();
+    let target = -1;
+    if (kind === 'like' || kind === 'repost' || kind === 'reply' || kind === 'quote') {
+      target = this.pickPost(actor);
+      if (target < 0) kind = 'post';
+    }
+    if (kind === 'delete') {
+      if (this.deleteEarlierRecord(timeUs)) return;
+      kind = 'post';
+    }
+    switch (kind) {
+      case 'post':
+      case 'reply':
+      case 'quote':
+        this.events.push(this.createPost(actor, timeUs, kind, target));
+        this.counts[kind] += 1;
+        this.counts.mappable += 1;
+        break;
+      case 'like':
+      case 'repost':
+        this.subjectRecord(actor, timeUs, kind, target);
+        break;
+      case 'follow':
+      case 'block':
+        this.graphRecord(actor, timeUs, kind);
+        break;
+      case 'listitem':
+        this.listItem(actor, timeUs);
+        break;
+      case 'identity':
+        this.identityChange(actor, timeUs);
+        break;
+      case 'account':
+        this.accountChange(actor, timeUs);
+        break;
+      case 'other': {
+        const event = this.otherEvent(actor, timeUs);
+        this.events.push(event);
+        // Starter packs are ingested (a community source); the rest of these collections are not.
+        if (event.kind === 'commit' && event.commit.collection === Nsid.starterpack) this.counts.mappable += 1;
+        else this.counts.other += 1;
+        break;
+      }
+    }
+  }
+
+  /** Deletes a record made earlier by an active account; false when none was found in a few tries. */
+  private deleteEarlierRecord(timeUs: number): boolean {
+    let victim: Deletable | null = null;
+    for (let tries = 0; tries < 6 && victim === null; tries++) {
+      const idx = this.deletableRing.pick(this.rng);
+      const candidate = idx >= 0 ? this.deletables[idx]! : null;
+      if (candidate && !candidate.deleted && this.users[candidate.user]!.active) victim = candidate;
+    }
+    if (victim === null) return false;
+    victim.deleted = true;
+    if (victim.post >= 0) {
+      this.posts[victim.post]!.deleted = true;
+      this.deletedUris.push(this.posts[victim.post]!.uri);
+    } else {
+      this.deletedUris.push(atUri(this.users[victim.user]!.did, Nsid[victim.kind], victim.rkey));
+    }
+    this.counts.deletes[victim.kind] += 1;
+    this.counts.deleteTotal += 1;
+    this.counts.mappable += 1;
+    this.events.push(this.commitEvent(victim.user, timeUs, 'delete', Nsid[victim.kind], victim.rkey));
+    return true;
+  }
+
+  private subjectRecord(actor: number, timeUs: number, kind: 'like' | 'repost', target: number): void {
+    const rkey = tid(timeUs, this.users[actor]!.clockId);
+    const post = this.posts[target]!;
+    const record: Record<string, unknown> = { $type: Nsid[kind], subject: { uri: post.uri, cid: post.cid }, createdAt: this.createdAtFor(timeUs) };
+    this.events.push(this.commitEvent(actor, timeUs, 'create', Nsid[kind], rkey, record));
+    this.engage(target);
+    this.remember(actor, kind, rkey);
+    this.counts[kind] += 1;
+    this.counts.mappable += 1;
+  }
+
+  private graphRecord(actor: number, timeUs: number, kind: 'follow' | 'block'): void {
+    // @NOTE Follows mostly stay inside a community; blocks mostly cross community lines.
+    const subject = this.otherUser(actor, kind === 'follow' ? this.rng() < 0.7 : this.rng() < 0.2);
+    const rkey = tid(timeUs, this.users[actor]!.clockId);
+    this.events.push(
+      this.commitEvent(actor, timeUs, 'create', Nsid[kind], rkey, { $type: Nsid[kind], subject: this.users[subject]!.did, createdAt: this.createdAtFor(timeUs) }),
+    );
+    this.remember(actor, kind, rkey);
+    this.counts[kind] += 1;
+    this.counts.mappable += 1;
+  }
+
+  /** Curators keep their community's list up to date; without communities, anyone curates a list. */
+  private listItem(actor: number, timeUs: number): void {
+    const { users } = this;
+    const picked = this.communities.length > 0 ? pickOne(this.rng, this.communities) : null;
+    const community = picked && users[picked.memberIdx[0]!]!.active ? picked : null;
+    const curator = community ? community.memberIdx[0]! : actor;
+    const member = community ? pickOne(this.rng, community.memberIdx) : this.otherUser(actor, false);
+    const list = community ? community.truth.listUri : atUri(users[curator]!.did, Nsid.list, tid(this.options.startUs - 86_400_000_000, users[curator]!.clockId));
+    const rkey = tid(timeUs, users[curator]!.clockId);
+    this.events.push(
+      this.commitEvent(curator, timeUs, 'create', Nsid.listitem, rkey, { $type: Nsid.listitem, subject: users[member]!.did, list, createdAt: this.createdAtFor(timeUs) }),
+    );
+    this.remember(curator, 'listitem', rkey);
+    this.counts.listitem += 1;
+    this.counts.mappable += 1;
+  }
+
+  private identityChange(actor: number, timeUs: number): void {
+    const u = this.users[actor]!;
+    u.handle = this.rng() < 0.5 ? `${u.handle.split('.')[0]}.example.com` : `${u.handle.split('.')[0]}${floor(this.rng() * 100)}.bsky.social`;
+    this.firehoseSeq += 1;
+    this.events.push({ did: u.did, time_us: timeUs, kind: 'identity', identity: { did: u.did, handle: u.handle, seq: this.firehoseSeq, time: this.isoMs(floor(timeUs / 1000)) } });
+    this.counts.identity += 1;
+    this.counts.mappable += 1;
+  }
+
+  /** One takedown early on; otherwise accounts deactivate (or are deleted) and some come back. */
+  private accountChange(actor: number, timeUs: number): void {
+    const u = this.users[actor]!;
+    this.firehoseSeq += 1;
+    this.accountEvents += 1;
+    const seq = this.firehoseSeq;
+    const time = this.isoMs(floor(timeUs / 1000));
+    const reactivate = [...this.inactive.entries()].find(([, status]) => status === 'deactivated');
+    let event: JetstreamEvent;
+    if (!this.takedownDone && this.accountEvents >= 2) {
+      this.takedownDone = true;
+      u.active = false;
+      this.inactive.set(u.did, 'takendown');
+      event = { did: u.did, time_us: timeUs, kind: 'account', account: { active: false, did: u.did, seq, time, status: 'takendown' } };
+    } else if (reactivate && this.rng() < 0.4) {
+      const did = reactivate[0];
+      this.inactive.delete(did);
+      this.users.find((x) => x.did === did)!.active = true;
+      event = { did, time_us: timeUs, kind: 'account', account: { active: true, did, seq, time } };
+    } else {
+      const status = this.rng() < 0.9 ? 'deactivated' : 'deleted';
+      u.active = false;
+      this.inactive.set(u.did, status);
+      event = { did: u.did, time_us: timeUs, kind: 'account', account: { active: false, did: u.did, seq, time, status } };
+    }
+    this.events.push(event);
+    this.counts.account += 1;
+    this.counts.mappable += 1;
+  }
+
+  private blob(mimeType: string, maxSize: number): Record<string, unknown> {
+    return { $type: 'blob', ref: { $link: generateCid(this.rng, 'raw') }, mimeType, size: 20_000 + floor(this.rng() * maxSize) };
+  }
+
+  private sampleActor(): number {
+    for (let tries = 0; tries < 8; tries++) {
+      const user = this.rankToUser[this.activity.sample(this.rng)]!;
+      if (this.users[user]!.active) return user;
+    }
+    return this.rankToUser.find((u) => this.users[u]!.active) ?? 0;
+  }
+
+  private otherUser(actor: number, sameCommunity: boolean): number {
+    const comms = this.users[actor]!.communities;
     for (let tries = 0; tries < 8; tries++) {
       const candidate =
         sameCommunity && comms.length > 0
-          ? pickOne(rng, communities[pickOne(rng, comms)]!.memberIdx)
-          : rankToUser[activity.sample(rng)]!;
+          ? pickOne(this.rng, this.communities[pickOne(this.rng, comms)]!.memberIdx)
+          : this.rankToUser[this.activity.sample(this.rng)]!;
       if (candidate !== actor) return candidate;
     }
-    return (actor + 1) % userCount;
-  };
+    return (actor + 1) % this.userCount;
+  }
 
-  const pickPost = (actor: number): number => {
-    const comms = users[actor]!.communities;
-    let recent = globalRecent;
-    let engaged = globalEngaged;
+  private pickPost(actor: number): number {
+    const comms = this.users[actor]!.communities;
+    let recent = this.globalRecent;
+    let engaged = this.globalEngaged;
     if (comms.length > 0) {
-      const community = communities[pickOne(rng, comms)]!;
-      if (rng() < community.homophily) {
+      const community = this.communities[pickOne(this.rng, comms)]!;
+      if (this.rng() < community.homophily) {
         recent = community.recent;
         engaged = community.engaged;
       }
@@ -473,51 +695,48 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
     for (let tries = 0; tries < 6; tries++) {
       // @NOTE Preferential attachment: re-engaging a post drawn from past engagements makes popularity
       // heavy-tailed (Zipf-like), while drawing from recent posts lets new posts get their first likes.
-      const idx = engaged.size > 0 && rng() < 0.6 ? engaged.pick(rng) : recent.pick(rng);
-      if (idx >= 0 && !posts[idx]!.deleted) return idx;
+      const idx = engaged.size > 0 && this.rng() < 0.6 ? engaged.pick(this.rng) : recent.pick(this.rng);
+      if (idx >= 0 && !this.posts[idx]!.deleted) return idx;
     }
-    const idx = globalRecent.pick(rng);
-    return idx >= 0 && !posts[idx]!.deleted ? idx : -1;
-  };
+    const idx = this.globalRecent.pick(this.rng);
+    return idx >= 0 && !this.posts[idx]!.deleted ? idx : -1;
+  }
 
-  const engage = (postIdx: number): void => {
-    const post = posts[postIdx]!;
-    globalEngaged.push(postIdx);
-    const targets = post.bridging ? communities : users[post.author]!.communities.map((c) => communities[c]!);
+  private engage(postIdx: number): void {
+    const post = this.posts[postIdx]!;
+    this.globalEngaged.push(postIdx);
+    const targets = post.bridging ? this.communities : this.users[post.author]!.communities.map((c) => this.communities[c]!);
     for (const community of targets) community.engaged.push(postIdx);
-  };
+  }
 
-  // toISOString is costly at this volume; events are time-ordered, so the seconds part is cached.
-  let isoSecond = Number.NaN;
-  let isoPrefix = '';
-  const isoMs = (ms: number): string => {
+  private isoMs(ms: number): string {
     const second = floor(ms / 1000);
-    if (second !== isoSecond) {
-      isoSecond = second;
-      isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    if (second !== this.isoSecond) {
+      this.isoSecond = second;
+      this.isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
     }
     const millis = ms - second * 1000;
-    return `${isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
-  };
+    return `${this.isoPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  }
 
-  const createdAtFor = (timeUs: number): string => {
-    const ms = floor(timeUs / 1000) - 30 - floor(rng() * 1500);
-    const skew = rng();
+  private createdAtFor(timeUs: number): string {
+    const ms = floor(timeUs / 1000) - 30 - floor(this.rng() * 1500);
+    const skew = this.rng();
     // @NOTE Client clocks are untrusted: a few records claim the future or the distant past.
-    if (skew < 0.003) return isoMs(ms + floor(rng() * 600_000));
-    if (skew < 0.005) return isoMs(ms - floor(rng() * 30 * 86_400_000));
-    return isoMs(ms);
-  };
+    if (skew < 0.003) return this.isoMs(ms + floor(this.rng() * 600_000));
+    if (skew < 0.005) return this.isoMs(ms - floor(this.rng() * 30 * 86_400_000));
+    return this.isoMs(ms);
+  }
 
-  const commitEvent = (
+  private commitEvent(
     user: number,
     timeUs: number,
     operation: 'create' | 'update' | 'delete',
     collection: string,
     rkey: string,
     record?: Record<string, unknown>,
-  ): JetstreamEvent => {
-    const u = users[user]!;
+  ): JetstreamEvent {
+    const u = this.users[user]!;
     const commit: JetstreamEvent & { kind: 'commit' } = {
       did: u.did,
       time_us: timeUs,
@@ -526,33 +745,26 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
     };
     if (record) {
       commit.commit.record = record;
-      commit.commit.cid = generateCid(rng);
+      commit.commit.cid = generateCid(this.rng);
     }
     return commit;
-  };
+  }
 
-  const remember = (user: number, kind: RecordKind, rkey: string, post = -1): void => {
-    deletables.push({ user, kind, rkey, post, deleted: false });
-    deletableRing.push(deletables.length - 1);
-  };
+  private remember(user: number, kind: RecordKind, rkey: string, post = -1): void {
+    this.deletables.push({ user, kind, rkey, post, deleted: false });
+    this.deletableRing.push(this.deletables.length - 1);
+  }
 
-  const blob = (mimeType: string, maxSize: number): Record<string, unknown> => ({
-    $type: 'blob',
-    ref: { $link: generateCid(rng, 'raw') },
-    mimeType,
-    size: 20_000 + floor(rng() * maxSize),
-  });
-
-  const mediaEmbed = (): Record<string, unknown> => {
-    const r = rng();
+  private mediaEmbed(): Record<string, unknown> {
+    const r = this.rng();
     if (r < 0.7) {
-      const n = 1 + floor(rng() * rng() * 4);
+      const n = 1 + floor(this.rng() * this.rng() * 4);
       return {
         $type: 'app.bsky.embed.images',
         images: Array.from({ length: n }, () => ({
-          alt: rng() < 0.4 ? '' : `${pickOne(rng, topicWords)} ${pickOne(rng, commonWords)} ${pickOne(rng, topicWords)}`,
-          image: blob('image/jpeg', 900_000),
-          aspectRatio: { width: 2000, height: 1000 + floor(rng() * 1500) },
+          alt: this.rng() < 0.4 ? '' : `${pickOne(this.rng, topicWords)} ${pickOne(this.rng, commonWords)} ${pickOne(this.rng, topicWords)}`,
+          image: this.blob('image/jpeg', 900_000),
+          aspectRatio: { width: 2000, height: 1000 + floor(this.rng() * 1500) },
         })),
       };
     }
@@ -560,149 +772,148 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
       return {
         $type: 'app.bsky.embed.external',
         external: {
-          uri: `https://${pickOne(rng, linkHosts)}/${pickOne(rng, topicWords)}-${floor(rng() * 1e6)}`,
-          title: `${pickOne(rng, topicWords)} and ${pickOne(rng, topicWords)}`,
-          description: `${pickOne(rng, commonWords)} ${pickOne(rng, topicWords)} ${pickOne(rng, commonWords)}`,
-          ...(rng() < 0.6 ? { thumb: blob('image/jpeg', 300_000) } : {}),
+          uri: `https://${pickOne(this.rng, linkHosts)}/${pickOne(this.rng, topicWords)}-${floor(this.rng() * 1e6)}`,
+          title: `${pickOne(this.rng, topicWords)} and ${pickOne(this.rng, topicWords)}`,
+          description: `${pickOne(this.rng, commonWords)} ${pickOne(this.rng, topicWords)} ${pickOne(this.rng, commonWords)}`,
+          ...(this.rng() < 0.6 ? { thumb: this.blob('image/jpeg', 300_000) } : {}),
         },
       };
     }
     return {
       $type: 'app.bsky.embed.video',
-      video: blob('video/mp4', 20_000_000),
+      video: this.blob('video/mp4', 20_000_000),
       aspectRatio: { width: 1080, height: 1920 },
     };
-  };
+  }
 
-  /** Post text with facets whose byte offsets are right for UTF-8 (emoji and accents included). */
-  const postBody = (actor: number): { text: string; facets: Record<string, unknown>[]; langs: string[]; community: CommunityState | null } => {
-    const u = users[actor]!;
-    const community = u.communities.length > 0 ? communities[pickOne(rng, u.communities)]! : null;
+  private postBody(actor: number): { text: string; facets: Record<string, unknown>[]; langs: string[]; community: CommunityState | null } {
+    const u = this.users[actor]!;
+    const community = u.communities.length > 0 ? this.communities[pickOne(this.rng, u.communities)]! : null;
     const words: string[] = [];
-    const n = 4 + floor(rng() * 18);
+    const n = 4 + floor(this.rng() * 18);
     for (let i = 0; i < n; i++) {
-      const r = rng();
-      words.push(community && r < 0.35 ? pickOne(rng, community.words) : r < 0.55 ? pickOne(rng, topicWords) : pickOne(rng, commonWords));
+      const r = this.rng();
+      words.push(community && r < 0.35 ? pickOne(this.rng, community.words) : r < 0.55 ? pickOne(this.rng, topicWords) : pickOne(this.rng, commonWords));
     }
-    if (rng() < 0.15) words.push(pickOne(rng, emoji));
+    if (this.rng() < 0.15) words.push(pickOne(this.rng, emoji));
     let text = words.join(' ');
     const facets: Record<string, unknown>[] = [];
-    const withFacets = rng() < 0.9;
+    const withFacets = this.rng() < 0.9;
     const append = (segment: string, feature: Record<string, unknown>): void => {
       const byteStart = utf8Length(text) + 1;
       text += ` ${segment}`;
       if (withFacets) facets.push({ index: { byteStart, byteEnd: byteStart + utf8Length(segment) }, features: [feature] });
     };
-    if (rng() < 0.12) {
-      const mentioned = users[otherUser(actor, true)]!;
+    if (this.rng() < 0.12) {
+      const mentioned = this.users[this.otherUser(actor, true)]!;
       append(`@${mentioned.handle}`, { $type: 'app.bsky.richtext.facet#mention', did: mentioned.did });
     }
-    if (rng() < 0.1) {
-      const uri = `https://${pickOne(rng, linkHosts)}/${pickOne(rng, topicWords)}/${floor(rng() * 1e5)}`;
+    if (this.rng() < 0.1) {
+      const uri = `https://${pickOne(this.rng, linkHosts)}/${pickOne(this.rng, topicWords)}/${floor(this.rng() * 1e5)}`;
       append(uri, { $type: 'app.bsky.richtext.facet#link', uri });
     }
-    const tagCount = community && rng() < 0.5 ? 1 + floor(rng() * 2) : rng() < 0.05 ? 1 : 0;
+    const tagCount = community && this.rng() < 0.5 ? 1 + floor(this.rng() * 2) : this.rng() < 0.05 ? 1 : 0;
     for (let i = 0; i < tagCount; i++) {
-      const tag = community ? pickOne(rng, community.tags) : pickOne(rng, topicWords);
+      const tag = community ? pickOne(this.rng, community.tags) : pickOne(this.rng, topicWords);
       append(`#${tag}`, { $type: 'app.bsky.richtext.facet#tag', tag });
     }
     return { text, facets, langs: community?.langs ?? u.langs, community };
-  };
+  }
 
-  const createPost = (actor: number, timeUs: number, kind: 'post' | 'reply' | 'quote', target: number): JetstreamEvent => {
-    const u = users[actor]!;
+  private createPost(actor: number, timeUs: number, kind: 'post' | 'reply' | 'quote', target: number): JetstreamEvent {
+    const u = this.users[actor]!;
     const rkey = tid(timeUs, u.clockId);
-    const body = postBody(actor);
+    const body = this.postBody(actor);
     const record: Record<string, unknown> = { $type: Nsid.post, text: body.text, langs: body.langs };
     if (body.facets.length > 0) record.facets = body.facets;
     let root = -1;
     if (kind === 'reply') {
-      const parent = posts[target]!;
+      const parent = this.posts[target]!;
       root = parent.root >= 0 ? parent.root : target;
       record.reply = {
-        root: { uri: posts[root]!.uri, cid: posts[root]!.cid },
+        root: { uri: this.posts[root]!.uri, cid: this.posts[root]!.cid },
         parent: { uri: parent.uri, cid: parent.cid },
       };
-      if (rng() < 0.08) record.embed = mediaEmbed();
+      if (this.rng() < 0.08) record.embed = this.mediaEmbed();
     } else if (kind === 'quote') {
-      const quoted = { uri: posts[target]!.uri, cid: posts[target]!.cid };
+      const quoted = { uri: this.posts[target]!.uri, cid: this.posts[target]!.cid };
       record.embed =
-        rng() < 0.7
+        this.rng() < 0.7
           ? { $type: 'app.bsky.embed.record', record: quoted }
-          : { $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: quoted }, media: mediaEmbed() };
-    } else if (rng() < 0.22) {
-      record.embed = mediaEmbed();
+          : { $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: quoted }, media: this.mediaEmbed() };
+    } else if (this.rng() < 0.22) {
+      record.embed = this.mediaEmbed();
     }
-    record.createdAt = createdAtFor(timeUs);
-    const event = commitEvent(actor, timeUs, 'create', Nsid.post, rkey, record) as JetstreamEvent & { kind: 'commit' };
-    const bridging = kind === 'post' && communities.length > 1 && rng() < bridgingShare;
-    const idx = posts.length;
-    posts.push({ uri: atUri(u.did, Nsid.post, rkey), cid: event.commit.cid!, author: actor, root, deleted: false, bridging });
-    globalRecent.push(idx);
-    const homes = bridging ? communities : u.communities.map((c) => communities[c]!);
+    record.createdAt = this.createdAtFor(timeUs);
+    const event = this.commitEvent(actor, timeUs, 'create', Nsid.post, rkey, record) as JetstreamEvent & { kind: 'commit' };
+    const bridging = kind === 'post' && this.communities.length > 1 && this.rng() < this.bridgingShare;
+    const idx = this.posts.length;
+    this.posts.push({ uri: atUri(u.did, Nsid.post, rkey), cid: event.commit.cid!, author: actor, root, deleted: false, bridging });
+    this.globalRecent.push(idx);
+    const homes = bridging ? this.communities : u.communities.map((c) => this.communities[c]!);
     for (const community of homes) community.recent.push(idx);
-    if (bridging) bridgingPosts.push(posts[idx]!.uri);
-    if (target >= 0) engage(target);
-    remember(actor, 'post', rkey, idx);
+    if (bridging) this.bridgingPosts.push(this.posts[idx]!.uri);
+    if (target >= 0) this.engage(target);
+    this.remember(actor, 'post', rkey, idx);
     return event;
-  };
+  }
 
-  const otherEvent = (actor: number, timeUs: number): JetstreamEvent => {
-    const u = users[actor]!;
-    const collection = pickOne(rng, otherCollections);
-    const createdAt = createdAtFor(timeUs);
+  private otherEvent(actor: number, timeUs: number): JetstreamEvent {
+    const u = this.users[actor]!;
+    const collection = pickOne(this.rng, otherCollections);
+    const createdAt = this.createdAtFor(timeUs);
     switch (collection) {
       case 'app.bsky.actor.profile':
-        return commitEvent(actor, timeUs, 'update', collection, 'self', {
+        return this.commitEvent(actor, timeUs, 'update', collection, 'self', {
           $type: collection,
           displayName: u.handle.split('.')[0],
-          description: `${pickOne(rng, topicWords)} · ${pickOne(rng, topicWords)}`,
-          avatar: blob('image/jpeg', 200_000),
+          description: `${pickOne(this.rng, topicWords)} · ${pickOne(this.rng, topicWords)}`,
+          avatar: this.blob('image/jpeg', 200_000),
           createdAt,
         });
       case 'chat.bsky.actor.declaration':
-        return commitEvent(actor, timeUs, 'create', collection, 'self', { $type: collection, allowIncoming: 'following' });
+        return this.commitEvent(actor, timeUs, 'create', collection, 'self', { $type: collection, allowIncoming: 'following' });
       case 'app.bsky.feed.threadgate':
       case 'app.bsky.feed.postgate': {
         // Gates share the rkey of the (own) post they gate.
-        const rkey = tid(timeUs - 1000 - floor(rng() * 60_000_000), u.clockId);
+        const rkey = tid(timeUs - 1000 - floor(this.rng() * 60_000_000), u.clockId);
         const post = atUri(u.did, Nsid.post, rkey);
         const record: Record<string, unknown> =
           collection === 'app.bsky.feed.threadgate'
             ? { $type: collection, post, allow: [{ $type: 'app.bsky.feed.threadgate#followingRule' }], createdAt }
             : { $type: collection, post, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }], createdAt };
-        return commitEvent(actor, timeUs, 'create', collection, rkey, record);
+        return this.commitEvent(actor, timeUs, 'create', collection, rkey, record);
       }
       case 'app.bsky.graph.list':
-        return commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
+        return this.commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
           $type: collection,
-          name: `${pickOne(rng, topicWords)} people`,
+          name: `${pickOne(this.rng, topicWords)} people`,
           purpose: 'app.bsky.graph.defs#curatelist',
           createdAt,
         });
       case 'app.bsky.graph.starterpack':
-        return commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
+        return this.commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
           $type: collection,
-          name: `${pickOne(rng, topicWords)} starter pack`,
+          name: `${pickOne(this.rng, topicWords)} starter pack`,
           list: atUri(u.did, Nsid.list, tid(timeUs - 5_000_000, u.clockId)),
           createdAt,
         });
       default:
-        return commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
+        return this.commitEvent(actor, timeUs, 'create', collection, tid(timeUs, u.clockId), {
           $type: collection,
-          subject: atUri(users[otherUser(actor, false)]!.did, Nsid.list, tid(timeUs - 9_000_000, 7)),
+          subject: atUri(this.users[this.otherUser(actor, false)]!.did, Nsid.list, tid(timeUs - 9_000_000, 7)),
           createdAt,
         });
     }
-  };
+  }
 
-  const malformedItem = (timeUs: number, ordinal: number): RawLine => {
+  private malformedItem(timeUs: number, ordinal: number): RawLine {
     const variant = malformedVariants[ordinal % malformedVariants.length]!;
-    counts.malformed += 1;
-    counts.malformedByVariant[variant] += 1;
-    const actor = sampleActor();
-    const did = users[actor]!.did;
-    const rkey = tid(timeUs, users[actor]!.clockId);
+    this.counts.malformed += 1;
+    this.counts.malformedByVariant[variant] += 1;
+    const actor = this.sampleActor();
+    const did = this.users[actor]!.did;
+    const rkey = tid(timeUs, this.users[actor]!.clockId);
     switch (variant) {
       case 'not-json': {
         const line = JSON.stringify({ did, time_us: timeUs, kind: 'commit', commit: { rev: rkey, operation: 'create', collection: Nsid.like } });
@@ -719,8 +930,8 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
               operation: 'create',
               collection: Nsid.post,
               rkey,
-              record: { $type: Nsid.post, text: 42, createdAt: createdAtFor(timeUs) },
-              cid: generateCid(rng),
+              record: { $type: Nsid.post, text: 42, createdAt: this.createdAtFor(timeUs) },
+              cid: generateCid(this.rng),
             },
           }),
           timeUs,
@@ -736,8 +947,8 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
               operation: 'create',
               collection: Nsid.like,
               rkey,
-              record: { $type: Nsid.like, subject: { uri: `https://bsky.app/profile/${did}/post/${rkey}`, cid: generateCid(rng) }, createdAt: createdAtFor(timeUs) },
-              cid: generateCid(rng),
+              record: { $type: Nsid.like, subject: { uri: `https://bsky.app/profile/${did}/post/${rkey}`, cid: generateCid(this.rng) }, createdAt: this.createdAtFor(timeUs) },
+              cid: generateCid(this.rng),
             },
           }),
           timeUs,
@@ -748,154 +959,5 @@ export function generateJetstreamEvents(options: SyntheticOptions): SyntheticEve
           timeUs,
         );
     }
-  };
-
-  const step = durationUs / max(1, total);
-  let lastUs = options.startUs - 1;
-  for (let i = 0; i < total; i++) {
-    const timeUs = max(lastUs + 1, options.startUs + floor(i * step + rng() * step * 0.9));
-    lastUs = timeUs;
-    counts.total += 1;
-    if (malformedEvery > 0 && i % malformedEvery === malformedEvery - 1) {
-      events.push(malformedItem(timeUs, floor(i / malformedEvery)));
-      continue;
-    }
-    const actor = sampleActor();
-    const u = users[actor]!;
-    let kind = pickKind();
-    let target = -1;
-    if (kind === 'like' || kind === 'repost' || kind === 'reply' || kind === 'quote') {
-      target = pickPost(actor);
-      if (target < 0) kind = 'post';
-    }
-    if (kind === 'delete') {
-      let victim: Deletable | null = null;
-      for (let tries = 0; tries < 6 && victim === null; tries++) {
-        const idx = deletableRing.pick(rng);
-        const candidate = idx >= 0 ? deletables[idx]! : null;
-        if (candidate && !candidate.deleted && users[candidate.user]!.active) victim = candidate;
-      }
-      if (victim === null) {
-        kind = 'post';
-      } else {
-        victim.deleted = true;
-        if (victim.post >= 0) {
-          posts[victim.post]!.deleted = true;
-          deletedUris.push(posts[victim.post]!.uri);
-        } else {
-          deletedUris.push(atUri(users[victim.user]!.did, Nsid[victim.kind], victim.rkey));
-        }
-        counts.deletes[victim.kind] += 1;
-        counts.deleteTotal += 1;
-        counts.mappable += 1;
-        events.push(commitEvent(victim.user, timeUs, 'delete', Nsid[victim.kind], victim.rkey));
-        continue;
-      }
-    }
-
-    switch (kind) {
-      case 'post':
-      case 'reply':
-      case 'quote':
-        events.push(createPost(actor, timeUs, kind, target));
-        counts[kind] += 1;
-        counts.mappable += 1;
-        break;
-      case 'like':
-      case 'repost': {
-        const rkey = tid(timeUs, u.clockId);
-        const post = posts[target]!;
-        const record: Record<string, unknown> = { $type: Nsid[kind], subject: { uri: post.uri, cid: post.cid }, createdAt: createdAtFor(timeUs) };
-        events.push(commitEvent(actor, timeUs, 'create', Nsid[kind], rkey, record));
-        engage(target);
-        remember(actor, kind, rkey);
-        counts[kind] += 1;
-        counts.mappable += 1;
-        break;
-      }
-      case 'follow':
-      case 'block': {
-        // @NOTE Follows mostly stay inside a community; blocks mostly cross community lines.
-        const subject = otherUser(actor, kind === 'follow' ? rng() < 0.7 : rng() < 0.2);
-        const rkey = tid(timeUs, u.clockId);
-        events.push(commitEvent(actor, timeUs, 'create', Nsid[kind], rkey, { $type: Nsid[kind], subject: users[subject]!.did, createdAt: createdAtFor(timeUs) }));
-        remember(actor, kind, rkey);
-        counts[kind] += 1;
-        counts.mappable += 1;
-        break;
-      }
-      case 'listitem': {
-        // Curators keep their community's list up to date; without communities, anyone curates a list.
-        const picked = communities.length > 0 ? pickOne(rng, communities) : null;
-        const community = picked && users[picked.memberIdx[0]!]!.active ? picked : null;
-        const curator = community ? community.memberIdx[0]! : actor;
-        const member = community ? pickOne(rng, community.memberIdx) : otherUser(actor, false);
-        const list = community ? community.truth.listUri : atUri(users[curator]!.did, Nsid.list, tid(options.startUs - 86_400_000_000, users[curator]!.clockId));
-        const rkey = tid(timeUs, users[curator]!.clockId);
-        events.push(commitEvent(curator, timeUs, 'create', Nsid.listitem, rkey, { $type: Nsid.listitem, subject: users[member]!.did, list, createdAt: createdAtFor(timeUs) }));
-        remember(curator, 'listitem', rkey);
-        counts.listitem += 1;
-        counts.mappable += 1;
-        break;
-      }
-      case 'identity': {
-        u.handle = rng() < 0.5 ? `${u.handle.split('.')[0]}.example.com` : `${u.handle.split('.')[0]}${floor(rng() * 100)}.bsky.social`;
-        firehoseSeq += 1;
-        events.push({ did: u.did, time_us: timeUs, kind: 'identity', identity: { did: u.did, handle: u.handle, seq: firehoseSeq, time: isoMs(floor(timeUs / 1000)) } });
-        counts.identity += 1;
-        counts.mappable += 1;
-        break;
-      }
-      case 'account': {
-        firehoseSeq += 1;
-        accountEvents += 1;
-        const time = isoMs(floor(timeUs / 1000));
-        const reactivate = [...inactive.entries()].find(([, status]) => status === 'deactivated');
-        let event: JetstreamEvent;
-        if (!takedownDone && accountEvents >= 2) {
-          takedownDone = true;
-          u.active = false;
-          inactive.set(u.did, 'takendown');
-          event = { did: u.did, time_us: timeUs, kind: 'account', account: { active: false, did: u.did, seq: firehoseSeq, time, status: 'takendown' } };
-        } else if (reactivate && rng() < 0.4) {
-          const did = reactivate[0];
-          inactive.delete(did);
-          users.find((x) => x.did === did)!.active = true;
-          event = { did, time_us: timeUs, kind: 'account', account: { active: true, did, seq: firehoseSeq, time } };
-        } else {
-          const status = rng() < 0.9 ? 'deactivated' : 'deleted';
-          u.active = false;
-          inactive.set(u.did, status);
-          event = { did: u.did, time_us: timeUs, kind: 'account', account: { active: false, did: u.did, seq: firehoseSeq, time, status } };
-        }
-        events.push(event);
-        counts.account += 1;
-        counts.mappable += 1;
-        break;
-      }
-      case 'other': {
-        const event = otherEvent(actor, timeUs);
-        events.push(event);
-        // Starter packs are ingested (a community source); the rest of these collections are not.
-        if (event.kind === 'commit' && event.commit.collection === Nsid.starterpack) counts.mappable += 1;
-        else counts.other += 1;
-        break;
-      }
-    }
   }
-
-  const handles = new Map(users.map((u) => [u.did, u.handle]));
-  return {
-    events,
-    counts,
-    dids: users.map((u) => u.did),
-    handles,
-    communities: communities.map((c) => c.truth),
-    bridgingPosts,
-    deletedUris,
-    inactive,
-    startUs: options.startUs,
-    endUs: lastUs,
-    writeJsonl: (path: string) => writeJsonl(path, events),
-  };
 }

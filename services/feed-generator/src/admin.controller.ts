@@ -1,13 +1,25 @@
 import { Body, Controller, Delete, Get, Header, Headers, HttpCode, Param, Put, Query, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
 import type { CurationSource } from '#lib/clickhouse';
-import type { CommunityDefinition, FeedDefinition } from '#lib/curation';
+import { CommunitySchema, FeedSchema, type CommunityDefinition, type FeedDefinition } from '#lib/curation';
 import { AdminGuard } from './admin.guard.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
+import { parseBody } from './xrpc/request-input.js';
 import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 
-type CommunityInput = Partial<Omit<CommunityDefinition, 'id'>>;
-type FeedInput = Partial<Omit<FeedDefinition, 'shortname'>>;
+/**
+ * A body names fields of the curator file's community or feed (an unknown one is refused here);
+ * their values are checked with the whole edited file before it is written (`CurationStore.set`),
+ * so a mistake is reported as it would be in the file.
+ */
+const definitionInput = (schema: z.AnyZodObject) =>
+  z
+    .record(schema.keyof(), z.unknown(), { invalid_type_error: 'must be an object' })
+    .optional()
+    .transform((fields) => Object.fromEntries(Object.entries(fields ?? {}).filter(([, value]) => value !== undefined)));
+const CommunityInput = definitionInput(CommunitySchema);
+const FeedInput = definitionInput(FeedSchema);
 
 const communityView = (community: CommunityDefinition) => ({ ...community });
 const feedView = (registry: FeedRegistry, feed: FeedDefinition) => ({ ...feed, uri: registry.uriOf(feed) });
@@ -65,10 +77,8 @@ export class AdminController {
   }
 
   @Put('communities/:id')
-  async putCommunity(@Param('id') id: string, @Body() body: CommunityInput, @Headers('x-cg-client') client?: string) {
-    const { name, description, members, allowSelfEnrolment } = body ?? {};
-    const value = withoutUndefined({ name, description, members, allowSelfEnrolment });
-    const snapshot = await this.registry.curation.edit(['communities', id], value, sourceOf(client));
+  async putCommunity(@Param('id') id: string, @Body() body: unknown, @Headers('x-cg-client') client?: string) {
+    const snapshot = await this.registry.curation.edit(['communities', id], parseBody(CommunityInput, body), sourceOf(client));
     return communityView(snapshot.curation.communities.get(id)!);
   }
 
@@ -80,26 +90,15 @@ export class AdminController {
   }
 
   @Put('feeds/:shortname')
-  async putFeed(@Param('shortname') shortname: string, @Body() body: FeedInput, @Headers('x-cg-client') client?: string) {
-    const { displayName, description, communities, ranking, membersOnly, includeReplies, windowHours, halfLifeHours, balance, digest, deliberation } = body ?? {};
+  async putFeed(@Param('shortname') shortname: string, @Body() body: unknown, @Headers('x-cg-client') client?: string) {
+    const fields: Record<string, unknown> = parseBody(FeedInput, body);
     // @NOTE The console's form does not edit label rules yet: a body without them keeps the feed's own.
-    const labels = body?.labels ?? this.registry.current.feeds.get(shortname)?.labels;
-    const value = withoutUndefined({
-      displayName,
-      description,
-      communities,
-      ranking,
-      membersOnly,
-      includeReplies,
-      windowHours,
-      halfLifeHours,
-      balance,
-      digest,
-      deliberation,
-      exclude: labels?.exclude.length ? labels.exclude : undefined,
-      downrank: labels?.downrank,
-    });
-    const snapshot = await this.registry.curation.edit(['feeds', shortname], value, sourceOf(client));
+    const labels = this.registry.current.feeds.get(shortname)?.labels;
+    if (labels && !('exclude' in fields) && !('downrank' in fields)) {
+      if (labels.exclude.length > 0) fields.exclude = labels.exclude;
+      if (labels.downrank) fields.downrank = labels.downrank;
+    }
+    const snapshot = await this.registry.curation.edit(['feeds', shortname], fields, sourceOf(client));
     return feedView(this.registry, snapshot.curation.feeds.get(shortname)!);
   }
 
@@ -111,6 +110,3 @@ export class AdminController {
   }
 }
 
-function withoutUndefined(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined));
-}

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { EditionRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
@@ -7,7 +8,9 @@ import { nextCadencePoint } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
-import { integerParam } from './xrpc/xrpc-params.js';
+import { integerParam, parseParams } from './xrpc/request-input.js';
+
+const EditionsParams = z.object({ limit: integerParam({ min: 1, max: 100, fallback: 10 }) });
 import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 
 export interface EditionPost {
@@ -53,7 +56,7 @@ export class EditionsController {
   ) {}
 
   @Get(':shortname/editions')
-  async editions(@Param('shortname') shortname: string, @Query() query: Record<string, unknown>, @Req() request: FastifyRequest): Promise<EditionsView> {
+  async editions(@Param('shortname') shortname: string, @Query() query: unknown, @Req() request: FastifyRequest): Promise<EditionsView> {
     const feed = this.registry.current.feeds.get(shortname);
     if (!feed) throw new UnknownFeedRequestedError(shortname);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
@@ -61,7 +64,7 @@ export class EditionsController {
     }
     const digest = feed.digest;
     if (!digest) throw new InvalidRequestError(`feed "${shortname}" is not a digest: it has no editions`, 'NotADigest');
-    const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 10 });
+    const { limit } = parseParams(EditionsParams, query);
     const uri = this.registry.uriOf(feed);
     const summaries = await this.store.list(uri, limit);
     const items = await Promise.all(summaries.map((summary) => this.store.items(uri, summary)));

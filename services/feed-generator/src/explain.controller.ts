@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Inject, Param, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { AppConfig } from '#lib/config';
 import { Nsid } from '#lib/domain';
 import { APP_CONFIG } from '#lib/platform';
@@ -9,9 +10,22 @@ import { ExplanationService, type Explanation } from './explanation.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { ViewerAdjustment, type PersonalExplanation } from './feeds/viewer-adjustment.js';
-import { InvalidRequestError } from './xrpc/xrpc.errors.js';
+import { parseParams } from './xrpc/request-input.js';
 
-const DID = /^did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}$/;
+const SNAPSHOT_PROBLEM = 'must be a snapshot number or a cursor ordering like s1763780000000';
+
+const ExplainParams = z.object({
+  // A post's at-uri is well under this; the bound keeps cache keys small.
+  post: z.string({ required_error: 'must be an at-uri', invalid_type_error: 'must be an at-uri' }).startsWith('at://', 'must be an at-uri').max(1_000, 'must be an at-uri'),
+  /** A snapshot number, or the ordering part of a feed cursor (`s<number>`). */
+  snapshot: z
+    .preprocess((value) => (value === '' ? undefined : value), z.string({ invalid_type_error: SNAPSHOT_PROBLEM }).regex(/^s?\d{1,16}$/, SNAPSHOT_PROBLEM).optional())
+    .transform((value) => (value === undefined ? undefined : Number(value.replace(/^s/, ''))))
+    // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
+    .refine((value) => value === undefined || Number.isSafeInteger(value), SNAPSHOT_PROBLEM),
+  /** Whose personal adjustments to explain too (the admin, or that viewer with their own service-auth token). */
+  viewer: z.string({ invalid_type_error: 'must be a DID' }).regex(/^did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}$/, 'must be a DID').optional(),
+});
 
 /**
  * Why a post is where it is: the score components and evidence counts behind its rank in the
@@ -37,9 +51,7 @@ export class ExplainController {
   @Get(':shortname/explain')
   async explain(
     @Param('shortname') shortname: string,
-    @Query('post') post: unknown,
-    @Query('snapshot') snapshotParam: unknown,
-    @Query('viewer') viewer: unknown,
+    @Query() query: unknown,
     @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<Explanation & { personal?: PersonalExplanation }> {
@@ -48,27 +60,15 @@ export class ExplainController {
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('explanations of a members-only feed need the admin token');
     }
-    // A post's at-uri is well under this; the bound keeps cache keys small.
-    if (typeof post !== 'string' || !post.startsWith('at://') || post.length > 1_000) throw new InvalidRequestError('post must be an at-uri');
-    if (viewer !== undefined && (typeof viewer !== 'string' || !DID.test(viewer))) throw new InvalidRequestError('viewer must be a DID');
+    const { post, snapshot, viewer } = parseParams(ExplainParams, query);
     const isAdmin = hasAdminToken(request, this.config.feedGenerator.adminToken);
     if (viewer !== undefined && !isAdmin && (await this.auth.verifyViewer(authorization, Nsid.getFeedSkeleton)).did !== viewer) {
       throw new AdminAuthError("a viewer's explanation needs the admin token or that viewer's own service-auth token");
     }
-    const explanation = await this.explanations.explain(feed, post, parseSnapshot(snapshotParam));
+    const explanation = await this.explanations.explain(feed, post, snapshot);
     if (viewer === undefined) return explanation;
     return { ...explanation, personal: await this.viewerAdjustment.explain(viewer, post, supportedBy(explanation.components)) };
   }
-}
-
-/** `snapshot` as a number, or as the ordering part of a feed cursor (`s<number>`). */
-function parseSnapshot(value: unknown): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const match = typeof value === 'string' ? /^s?(\d{1,16})$/.exec(value) : null;
-  const snapshot = match ? Number(match[1]) : NaN;
-  // A snapshot is a time in ms: beyond 2^53 it is no snapshot, and no driver may be asked for it.
-  if (!Number.isSafeInteger(snapshot)) throw new InvalidRequestError('snapshot must be a snapshot number or a cursor ordering like s1763780000000');
-  return snapshot;
 }
 
 /** The communities an explanation's components name as support. */

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { Nsid } from '#lib/domain';
 import { AppProcess, appEntry, freePort } from '../app-process.js';
@@ -123,19 +124,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
   const startUs = (Date.now() - 2 * 3_600_000) * 1000;
   const frames = generateFuzzFrames({ seed: options.seed, frames: options.frames, startUs, hugeEvery: options.hugeEvery });
   const feedsFile = path.join(options.workDir, 'feeds.yaml');
-  await writeFile(
-    feedsFile,
-    [
-      'communities:',
-      `  fuzz: { name: Fuzz members, members: { dids: [${frames.members.join(', ')}] } }`,
-      `  fuzz-accounts: { name: Fuzz accounts, members: { dids: [${options.accounts.map((account) => account.did).join(', ')}] } }`,
-      'feeds:',
-      `  ${shortnames[0]}: { displayName: Fuzz recent, communities: [fuzz], ranking: recent, includeReplies: true, windowHours: 72 }`,
-      `  ${shortnames[1]}: { displayName: Fuzz bridging, communities: [fuzz, fuzz-accounts], ranking: bridging }`,
-      `  ${shortnames[2]}: { displayName: Fuzz members, communities: [fuzz-accounts], ranking: recent, membersOnly: true }`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(feedsFile, fuzzCuration(frames.members, options.accounts));
 
   const replay = await startJetstreamReplayServer({ events: frames.items, startPaused: true });
   const httpPort = await freePort();
@@ -178,20 +167,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
     const framesStarted = performance.now();
     await replay.waitForConnections(1, 30_000);
     replay.resume();
-    const feedUri = (name: string) => `at://${publisherDid}/${Nsid.generator}/${name}`;
-    const memberPostsInFeed = async (): Promise<string[]> => {
-      const posts = new Set<string>();
-      let cursor: string | undefined;
-      for (;;) {
-        const query = new URLSearchParams({ feed: feedUri(shortnames[0]!), limit: '100', ...(cursor && { cursor }) });
-        const response = await fetch(`${base}/xrpc/${Nsid.getFeedSkeleton}?${query}`);
-        if (!response.ok) throw new Error(`getFeedSkeleton answered ${response.status}`);
-        const page = (await response.json()) as { feed: { post: string }[]; cursor?: string };
-        for (const item of page.feed) posts.add(item.post);
-        if (page.feed.length === 0 || !page.cursor || page.cursor === cursor) return [...posts];
-        cursor = page.cursor;
-      }
-    };
+    const memberPostsInFeed = () => servedPosts(base, `at://${publisherDid}/${Nsid.generator}/${shortnames[0]!}`);
     const frameBudgetMs = Math.max(30_000, (deadline - Date.now()) / 2);
     let postsInFeed: string[] = [];
     const framesDeadline = Date.now() + frameBudgetMs;
@@ -201,7 +177,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
         postsInFeed = await memberPostsInFeed().catch(() => postsInFeed);
         if (postsInFeed.length >= frames.valid.posts) break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
     options.onProgress?.('frames', replay.sentCount, frames.items.length);
     if (!exited) postsInFeed = await memberPostsInFeed().catch(() => postsInFeed);
@@ -224,33 +200,11 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
       },
     });
     const requestsStarted = performance.now();
-    const byStatus: Record<string, number> = {};
-    const byRoute: Record<string, Record<string, number>> = {};
-    const failures: FuzzFailure[] = [];
-    let protocol5xx = 0;
-    let sent = 0;
-    const limit = pLimit(options.concurrency ?? 8);
-    await Promise.all(
-      requests.map((request) =>
-        limit(async () => {
-          if (exited || Date.now() > deadline) return;
-          const outcome = await send(base, request);
-          sent += 1;
-          options.onProgress?.('requests', sent, requests.length);
-          if (outcome === 'unsendable') {
-            byStatus.unsendable = (byStatus.unsendable ?? 0) + 1;
-            return;
-          }
-          const key = outcome.status === 'no answer' ? 'no answer' : String(outcome.status);
-          byStatus[key] = (byStatus[key] ?? 0) + 1;
-          const route = (byRoute[request.route] ??= {});
-          route[key] = (route[key] ?? 0) + 1;
-          const unknownMethod = outcome.status === 501 && request.path.startsWith('/xrpc/') && (request.method === 'HEAD' || outcome.answer.includes('MethodNotImplemented'));
-          if (unknownMethod) protocol5xx += 1;
-          else if (outcome.status === 'no answer' || outcome.status >= 500) failures.push({ ...request, ...outcome, body: request.body?.slice(0, 500) });
-        }),
-      ),
-    );
+    const answers = await sendAll(base, requests, {
+      concurrency: options.concurrency ?? 8,
+      stop: () => exited || Date.now() > deadline,
+      onSent: (sent) => options.onProgress?.('requests', sent, requests.length),
+    });
     const requestsSeconds = (performance.now() - requestsStarted) / 1000;
 
     const healthy = !exited && (await fetch(`${base}/health`).then((response) => response.ok, () => false));
@@ -274,7 +228,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
         deadLettered: status?.scoring?.deadLettered ?? null,
         seconds: framesSeconds,
       },
-      requests: { planned: requests.length, sent, byStatus, byRoute, protocol5xx, failures, seconds: requestsSeconds, feedbackFailedBatches: statusAfter?.feedback?.failedBatches ?? null },
+      requests: { planned: requests.length, ...answers, seconds: requestsSeconds, feedbackFailedBatches: statusAfter?.feedback?.failedBatches ?? null },
       crashes: crashed ? 1 : 0,
       appOutput: app.output.slice(-40),
       healthy,
@@ -286,6 +240,71 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
     await app.stop('SIGKILL');
     await replay.close();
   }
+}
+
+/** The curator file of the fuzzed app: the members of the hostile stream, and the accounts that forge tokens. */
+function fuzzCuration(members: readonly string[], accounts: readonly FuzzAccount[]): string {
+  return [
+    'communities:',
+    `  fuzz: { name: Fuzz members, members: { dids: [${members.join(', ')}] } }`,
+    `  fuzz-accounts: { name: Fuzz accounts, members: { dids: [${accounts.map((account) => account.did).join(', ')}] } }`,
+    'feeds:',
+    `  ${shortnames[0]}: { displayName: Fuzz recent, communities: [fuzz], ranking: recent, includeReplies: true, windowHours: 72 }`,
+    `  ${shortnames[1]}: { displayName: Fuzz bridging, communities: [fuzz, fuzz-accounts], ranking: bridging }`,
+    `  ${shortnames[2]}: { displayName: Fuzz members, communities: [fuzz-accounts], ranking: recent, membersOnly: true }`,
+    '',
+  ].join('\n');
+}
+
+/** Every post a feed serves, page after page. */
+async function servedPosts(base: string, feed: string): Promise<string[]> {
+  const posts = new Set<string>();
+  let cursor: string | undefined;
+  for (;;) {
+    const query = new URLSearchParams({ feed, limit: '100', ...(cursor && { cursor }) });
+    const response = await fetch(`${base}/xrpc/${Nsid.getFeedSkeleton}?${query}`);
+    if (!response.ok) throw new Error(`getFeedSkeleton answered ${response.status}`);
+    const page = (await response.json()) as { feed: { post: string }[]; cursor?: string };
+    for (const item of page.feed) posts.add(item.post);
+    if (page.feed.length === 0 || !page.cursor || page.cursor === cursor) return [...posts];
+    cursor = page.cursor;
+  }
+}
+
+/** Sends the hostile requests, `concurrency` at once, until `stop()`; counts answers by status and route, and keeps every 5xx. */
+async function sendAll(
+  base: string,
+  requests: readonly FuzzRequest[],
+  control: { concurrency: number; stop: () => boolean; onSent: (sent: number) => void },
+): Promise<Pick<FuzzReport['requests'], 'sent' | 'byStatus' | 'byRoute' | 'protocol5xx' | 'failures'>> {
+  const byStatus: Record<string, number> = {};
+  const byRoute: Record<string, Record<string, number>> = {};
+  const failures: FuzzFailure[] = [];
+  let protocol5xx = 0;
+  let sent = 0;
+  const limit = pLimit(control.concurrency);
+  await Promise.all(
+    requests.map((request) =>
+      limit(async () => {
+        if (control.stop()) return;
+        const outcome = await send(base, request);
+        sent += 1;
+        control.onSent(sent);
+        if (outcome === 'unsendable') {
+          byStatus.unsendable = (byStatus.unsendable ?? 0) + 1;
+          return;
+        }
+        const key = outcome.status === 'no answer' ? 'no answer' : String(outcome.status);
+        byStatus[key] = (byStatus[key] ?? 0) + 1;
+        const route = (byRoute[request.route] ??= {});
+        route[key] = (route[key] ?? 0) + 1;
+        const unknownMethod = outcome.status === 501 && request.path.startsWith('/xrpc/') && (request.method === 'HEAD' || outcome.answer.includes('MethodNotImplemented'));
+        if (unknownMethod) protocol5xx += 1;
+        else if (outcome.status === 'no answer' || outcome.status >= 500) failures.push({ ...request, ...outcome, body: request.body?.slice(0, 500) });
+      }),
+    ),
+  );
+  return { sent, byStatus, byRoute, protocol5xx, failures };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
 import { LabelRepository, type FollowedLabelerStats, type LabelTotals } from '#lib/clickhouse';
+import { z } from 'zod';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, BackfillProgress, Metrics, PipelineHistory, ReadinessService, type BackfillState, type PipelineSample, type ReadinessReport } from '#lib/platform';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from '../feeds/feed-skeleton.service.js';
-import { integerParam } from '../xrpc/xrpc-params.js';
+import { integerParam, parseParams } from '../xrpc/request-input.js';
 import { FeedPreviewService, type FeedPreview } from './feed-preview.service.js';
 
 /** The console's labels panel: what we emit, and the labelers we follow. */
@@ -14,6 +15,8 @@ export interface ConsoleLabels {
   totals: LabelTotals;
   followed: (FollowedLabelerStats & { rejected: number })[];
 }
+
+const PreviewParams = z.object({ limit: integerParam({ min: 1, max: 100, fallback: 30 }) });
 
 export interface ConsoleOverview {
   role: AppConfig['role'];
@@ -78,10 +81,10 @@ export class ConsoleApiController {
   }
 
   @Get('feeds/:shortname/preview')
-  async preview(@Param('shortname') shortname: string, @Query() query: Record<string, unknown>): Promise<FeedPreview> {
+  async preview(@Param('shortname') shortname: string, @Query() query: unknown): Promise<FeedPreview> {
     const feed = this.registry.current.feeds.get(shortname);
     if (!feed) throw new UnknownFeedRequestedError(shortname);
-    const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 30 });
+    const { limit } = parseParams(PreviewParams, query);
     return this.previews.preview(feed, limit);
   }
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { describeProvenance } from '#lib/bridging';
 import { PostRepository, ScoreRepository, type PostSummary, type RankedItem } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
@@ -75,8 +76,13 @@ export function parseProvenance(feedContext: string | null | undefined): Provena
  */
 @Injectable()
 export class FeedPreviewService {
-  private readonly tops = new Map<string, Promise<RankedItem[]>>();
-  private readonly texts = new Map<string, { summary: PostSummary | null; at: number }>();
+  /** Snapshot tops by `feed snapshot limit`; callers asking at once share one read, a failed read is not kept. */
+  private readonly tops = new LRUCache<string, RankedItem[], { uri: string; snapshot: number; limit: number }>({
+    max: MAX_TOPS,
+    fetchMethod: (_key, _stale, { context }) => this.scores.top(context.uri, context.snapshot, context.limit),
+  });
+  /** Post texts by URI; `summary: null` remembers a post the store does not hold. */
+  private readonly texts = new LRUCache<string, { summary: PostSummary | null }>({ max: MAX_TEXTS, ttl: TEXT_TTL_MS });
 
   constructor(
     private readonly registry: FeedRegistry,
@@ -128,36 +134,15 @@ export class FeedPreviewService {
 
   /** The top of a snapshot; complete snapshots are immutable, so a read is kept (LRU). */
   private top(uri: string, snapshot: number, limit: number): Promise<RankedItem[]> {
-    const key = `${uri} ${snapshot} ${limit}`;
-    const cached = this.tops.get(key);
-    if (cached) {
-      this.tops.delete(key);
-      this.tops.set(key, cached);
-      return cached;
-    }
-    const read = this.scores.top(uri, snapshot, limit);
-    void read.catch(() => {
-      if (this.tops.get(key) === read) this.tops.delete(key);
-    });
-    this.tops.set(key, read);
-    if (this.tops.size > MAX_TOPS) this.tops.delete(this.tops.keys().next().value!);
-    return read;
+    return this.tops.forceFetch(`${uri} ${snapshot} ${limit}`, { context: { uri, snapshot, limit } });
   }
 
   /** Texts of the given posts, from memory when read in the last `TEXT_TTL_MS`. */
   private async summaries(uris: readonly string[]): Promise<Map<string, PostSummary>> {
-    const now = Date.now();
-    const missing = uris.filter((uri) => {
-      const entry = this.texts.get(uri);
-      return !entry || now - entry.at > TEXT_TTL_MS;
-    });
+    const missing = uris.filter((uri) => !this.texts.has(uri));
     if (missing.length > 0) {
       const read = await this.posts.summaries(missing);
-      for (const uri of missing) {
-        this.texts.delete(uri);
-        this.texts.set(uri, { summary: read.get(uri) ?? null, at: now });
-      }
-      while (this.texts.size > MAX_TEXTS) this.texts.delete(this.texts.keys().next().value!);
+      for (const uri of missing) this.texts.set(uri, { summary: read.get(uri) ?? null });
     }
     const found = new Map<string, PostSummary>();
     for (const uri of uris) {

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { CommunityRepository } from '#lib/clickhouse';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { FeedRegistry } from './feed.registry.js';
@@ -7,6 +8,8 @@ import { FeedRegistry } from './feed.registry.js';
 const MEMBERSHIP_TTL_MS = 5_000;
 /** Hashtag membership looks back this far. */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
+/** Communities whose membership is kept at once. */
+const MAX_CACHED_COMMUNITIES = 10_000;
 
 /** Members of several communities together; the same objects while every part is unchanged. */
 interface Union {
@@ -15,16 +18,19 @@ interface Union {
   list: readonly string[];
 }
 
-interface CachedMembers {
-  members: ReadonlySet<string>;
-  expiresAt: number;
-  pending?: Promise<ReadonlySet<string>>;
-}
-
 /** Who belongs to each community now, resolved from curator sources and cached briefly. */
 @Injectable()
 export class CommunityMembersService {
-  private readonly cache = new Map<string, CachedMembers>();
+  /**
+   * @NOTE Callers asking at once share one resolution. A resolution under way when the curation
+   * changes still answers its callers but is not kept (`ignoreFetchAbort`, and `clear` aborts it).
+   */
+  private readonly cache = new LRUCache<string, ReadonlySet<string>>({
+    max: MAX_CACHED_COMMUNITIES,
+    ttl: MEMBERSHIP_TTL_MS,
+    ignoreFetchAbort: true,
+    fetchMethod: (communityId) => this.resolve(communityId),
+  });
   private readonly unions = new Map<string, Union>();
   private curationVersion = -1;
 
@@ -39,26 +45,15 @@ export class CommunityMembersService {
       this.curationVersion = this.registry.version;
       this.invalidate();
     }
-    const cached = this.cache.get(communityId);
-    if (cached && cached.expiresAt > Date.now()) return cached.members;
-    if (cached?.pending) return cached.pending;
-    const definition = this.registry.community(communityId);
-    if (!definition) return new Set();
-    const sources = definition.members;
-    const pending = this.handles
-      .resolve(sources.handles)
-      .then((verified) => this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, Date.now() * 1000 - HASHTAG_WINDOW_US))
-      .then((list) => {
-        const members = new Set(list);
-        this.cache.set(communityId, { members, expiresAt: Date.now() + MEMBERSHIP_TTL_MS });
-        return members;
-      })
-      .finally(() => {
-        const entry = this.cache.get(communityId);
-        if (entry?.pending === pending) entry.pending = undefined;
-      });
-    this.cache.set(communityId, { members: cached?.members ?? new Set(), expiresAt: 0, pending });
-    return pending;
+    if (!this.registry.community(communityId)) return new Set();
+    return this.cache.forceFetch(communityId);
+  }
+
+  private async resolve(communityId: string): Promise<ReadonlySet<string>> {
+    const sources = this.registry.community(communityId)?.members;
+    if (!sources) return new Set();
+    const verified = await this.handles.resolve(sources.handles);
+    return new Set(await this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, Date.now() * 1000 - HASHTAG_WINDOW_US));
   }
 
   async membersOfAll(communityIds: readonly string[]): Promise<ReadonlySet<string>> {

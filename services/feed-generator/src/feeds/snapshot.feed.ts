@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { ScoreRepository, type SnapshotItem } from '#lib/clickhouse';
 import { InvalidCursorError } from '#lib/domain';
 import { FeedRegistry } from './feed.registry.js';
@@ -36,9 +37,13 @@ export class SnapshotFeed implements FeedAlgorithm {
   readonly rankings = ['bridging', 'bridging-within', 'balanced'] as const;
   private readonly cache = new Map<string, CachedSnapshot>();
   private readonly refreshing = new Map<string, Promise<CachedSnapshot | undefined>>();
-  private readonly chunks = new Map<string, Promise<SnapshotItem[]>>();
-  /** `feed snapshot` → when it was last seen to exist. */
-  private readonly knownSnapshots = new Map<string, number>();
+  /** Chunk reads by `feed snapshot index`; callers asking at once share one read, a failed read is not kept. */
+  private readonly chunks = new LRUCache<string, SnapshotItem[], { uri: string; snapshot: number; index: number }>({
+    max: MAX_CHUNKS,
+    fetchMethod: (_key, _stale, { context }) => this.scores.page(context.uri, context.snapshot, context.index * CHUNK_RANKS, CHUNK_RANKS),
+  });
+  /** `feed snapshot` of older snapshots lately seen to exist. */
+  private readonly knownSnapshots = new LRUCache<string, true>({ max: MAX_KNOWN_SNAPSHOTS, ttl: LATEST_TTL_MS });
 
   constructor(
     private readonly registry: FeedRegistry,
@@ -98,34 +103,16 @@ export class SnapshotFeed implements FeedAlgorithm {
   }
 
   private chunk(uri: string, snapshot: number, index: number): Promise<SnapshotItem[]> {
-    const key = `${uri} ${snapshot} ${index}`;
-    const cached = this.chunks.get(key);
-    if (cached) {
-      this.chunks.delete(key);
-      this.chunks.set(key, cached);
-      return cached;
-    }
-    const read = this.scores.page(uri, snapshot, index * CHUNK_RANKS, CHUNK_RANKS);
-    // A failed read is not kept: the next request tries again.
-    void read.catch(() => {
-      if (this.chunks.get(key) === read) this.chunks.delete(key);
-    });
-    this.chunks.set(key, read);
-    if (this.chunks.size > MAX_CHUNKS) this.chunks.delete(this.chunks.keys().next().value!);
-    return read;
+    return this.chunks.forceFetch(`${uri} ${snapshot} ${index}`, { context: { uri, snapshot, index } });
   }
 
   /** Whether an older snapshot still exists; a yes is trusted for `LATEST_TTL_MS` (pruning keeps snapshots longer than that). */
   private async snapshotExists(uri: string, snapshot: number): Promise<boolean> {
     const key = `${uri} ${snapshot}`;
-    const seenAt = this.knownSnapshots.get(key);
-    if (seenAt !== undefined && Date.now() - seenAt < LATEST_TTL_MS) return true;
+    if (this.knownSnapshots.get(key)) return true;
     const exists = await this.scores.snapshotExists(uri, snapshot);
-    this.knownSnapshots.delete(key);
-    if (exists) {
-      this.knownSnapshots.set(key, Date.now());
-      if (this.knownSnapshots.size > MAX_KNOWN_SNAPSHOTS) this.knownSnapshots.delete(this.knownSnapshots.keys().next().value!);
-    }
+    if (exists) this.knownSnapshots.set(key, true);
+    else this.knownSnapshots.delete(key);
     return exists;
   }
 

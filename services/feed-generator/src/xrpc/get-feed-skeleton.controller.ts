@@ -1,11 +1,18 @@
 import { Controller, Get, Headers, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { Nsid } from '#lib/domain';
 import { IdentityUnavailableError } from '../auth/auth.errors.js';
 import { ServiceAuthVerifier, type ServiceAuthResult } from '../auth/service-auth.verifier.js';
 import { FeedSkeletonService, type SkeletonResponse } from '../feeds/feed-skeleton.service.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
-import { integerParam, stringParam } from './xrpc-params.js';
+import { integerParam, parseParams, requiredStringParam, stringParam } from './request-input.js';
+
+const GetFeedSkeletonParams = z.object({
+  feed: requiredStringParam(8192),
+  limit: integerParam({ min: 1, max: 100, fallback: 50 }),
+  cursor: stringParam(512),
+});
 
 /** `app.bsky.feed.getFeedSkeleton`: the page of post URIs the AppView hydrates. */
 @Controller()
@@ -18,13 +25,11 @@ export class GetFeedSkeletonController {
 
   @Get(`xrpc/${Nsid.getFeedSkeleton}`)
   async getFeedSkeleton(
-    @Query() query: Record<string, unknown>,
+    @Query() query: unknown,
     @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<SkeletonResponse> {
-    const feed = stringParam(query, 'feed', { required: true, maxLength: 8192 });
-    const limit = integerParam(query, 'limit', { min: 1, max: 100, fallback: 50 });
-    const cursor = stringParam(query, 'cursor', { maxLength: 512 });
+    const { feed, limit, cursor } = parseParams(GetFeedSkeletonParams, query);
     const auth = await this.viewerOf(authorization, feed);
     return this.skeletons.skeleton({ feed, limit, cursor, viewer: auth.kind === 'viewer' ? auth.did : undefined, reqId: request.id });
   }

@@ -1,9 +1,17 @@
 import { Controller, Get, Query } from '@nestjs/common';
+import { z } from 'zod';
 import { LabelRepository } from '#lib/clickhouse';
 import { Nsid } from '#lib/domain';
 import { labelJson, type LabelJson } from '../labels/label.format.js';
 import { InvalidRequestError } from './xrpc.errors.js';
-import { integerParam, stringListParam, stringParam } from './xrpc-params.js';
+import { integerParam, parseParams, stringListParam, stringParam } from './request-input.js';
+
+const QueryLabelsParams = z.object({
+  uriPatterns: stringListParam({ maxLength: 8192, maxItems: 100 }).refine((patterns) => patterns.length > 0, 'must have at least one element'),
+  sources: stringListParam({ maxLength: 2048, maxItems: 100 }),
+  limit: integerParam({ min: 1, max: 250, fallback: 50 }),
+  cursor: stringParam(20),
+});
 
 /**
  * `com.atproto.label.queryLabels`: our labels on the subjects named by `uriPatterns` (exact URIs,
@@ -15,11 +23,8 @@ export class QueryLabelsController {
   constructor(private readonly labels: LabelRepository) {}
 
   @Get(`xrpc/${Nsid.queryLabels}`)
-  async queryLabels(@Query() query: Record<string, unknown>): Promise<{ cursor?: string; labels: LabelJson[] }> {
-    const patterns = stringListParam(query, 'uriPatterns', { required: true, maxLength: 8192, maxItems: 100 });
-    const sources = stringListParam(query, 'sources', { maxLength: 2048, maxItems: 100 });
-    const limit = integerParam(query, 'limit', { min: 1, max: 250, fallback: 50 });
-    const cursor = stringParam(query, 'cursor', { maxLength: 20 });
+  async queryLabels(@Query() query: unknown): Promise<{ cursor?: string; labels: LabelJson[] }> {
+    const { uriPatterns: patterns, sources, limit, cursor } = parseParams(QueryLabelsParams, query);
     if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequestError('invalid cursor');
     const exact: string[] = [];
     const prefixes: string[] = [];

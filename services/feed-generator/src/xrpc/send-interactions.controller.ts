@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { z } from 'zod';
 import { encodeMessage, InteractionEvents, Topics, type FeedbackEventV1, type InteractionEvent, type MessageBus } from '#lib/contracts';
 import { Nsid, parseAtUri } from '#lib/domain';
 import { MESSAGE_BUS, Metrics } from '#lib/platform';
@@ -6,18 +7,41 @@ import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
 import { ServablePosts } from '../feeds/servable-posts.js';
 import { ViewerFeedbackStore } from '../feeds/viewer-feedback.store.js';
 import { RateLimitExceededError, ViewerRateLimiter } from './viewer-rate-limiter.js';
-import { InvalidRequestError } from './xrpc.errors.js';
+import { parseBody } from './request-input.js';
 
 const EVENT_PREFIX = 'app.bsky.feed.defs#';
 const MAX_INTERACTIONS = 1_000;
 const knownEvents = new Set<string>(InteractionEvents);
 
-interface InteractionInput {
-  item?: unknown;
-  event?: unknown;
-  feedContext?: unknown;
-  reqId?: unknown;
-}
+const atUri = z.string({ invalid_type_error: 'must be an at-uri' }).refine((value) => parseAtUri(value) !== null, 'must be an at-uri');
+const optionalText = (max: number) =>
+  z
+    .string({ invalid_type_error: `must be a string of at most ${max} characters` })
+    .max(max, `must be a string of at most ${max} characters`)
+    .optional()
+    .transform((value) => value ?? null);
+
+/** The lexicon's input, with our bounds. */
+const SendInteractionsInput = z.object(
+  {
+    feed: atUri.optional().transform((value) => value ?? null),
+    interactions: z
+      .array(
+        z.object(
+          {
+            item: atUri,
+            event: z.string({ invalid_type_error: 'must be a string' }),
+            feedContext: optionalText(2000),
+            reqId: optionalText(100),
+          },
+          { invalid_type_error: 'must be an object' },
+        ),
+        { invalid_type_error: 'must be an array' },
+      )
+      .max(MAX_INTERACTIONS, `must not have more than ${MAX_INTERACTIONS} elements`),
+  },
+  { invalid_type_error: 'must be an object' },
+);
 
 /**
  * `app.bsky.feed.sendInteractions`: feedback from the viewer's client (through the PDS with the
@@ -48,7 +72,7 @@ export class SendInteractionsController {
       if (error instanceof RateLimitExceededError) this.metrics.interactionsRateLimited.inc();
       throw error;
     }
-    const input = parseInput(body);
+    const input = parseBody(SendInteractionsInput, body);
     const timeUs = Date.now() * 1000;
     const known = input.interactions.flatMap((interaction) => {
       const event = interaction.event.startsWith(EVENT_PREFIX) ? interaction.event.slice(EVENT_PREFIX.length) : '';
@@ -82,33 +106,3 @@ export class SendInteractionsController {
   }
 }
 
-function parseInput(body: unknown): {
-  feed: string | null;
-  interactions: { item: string; event: string; feedContext: string | null; reqId: string | null }[];
-} {
-  if (typeof body !== 'object' || body === null) throw new InvalidRequestError('Input must be an object');
-  const { feed, interactions } = body as { feed?: unknown; interactions?: unknown };
-  if (feed !== undefined && (typeof feed !== 'string' || !parseAtUri(feed))) throw new InvalidRequestError('Input/feed must be an at-uri');
-  if (!Array.isArray(interactions)) throw new InvalidRequestError('Input must have the property "interactions"');
-  if (interactions.length > MAX_INTERACTIONS) throw new InvalidRequestError(`Input/interactions must not have more than ${MAX_INTERACTIONS} elements`);
-  return {
-    feed: (feed) ?? null,
-    interactions: interactions.map((value: InteractionInput, index) => {
-      if (typeof value !== 'object' || value === null) throw new InvalidRequestError(`Input/interactions/${index} must be an object`);
-      if (typeof value.item !== 'string' || !parseAtUri(value.item)) throw new InvalidRequestError(`Input/interactions/${index}/item must be an at-uri`);
-      if (typeof value.event !== 'string') throw new InvalidRequestError(`Input/interactions/${index}/event must be a string`);
-      if (value.feedContext !== undefined && (typeof value.feedContext !== 'string' || value.feedContext.length > 2000)) {
-        throw new InvalidRequestError(`Input/interactions/${index}/feedContext must be a string of at most 2000 characters`);
-      }
-      if (value.reqId !== undefined && (typeof value.reqId !== 'string' || value.reqId.length > 100)) {
-        throw new InvalidRequestError(`Input/interactions/${index}/reqId must be a string of at most 100 characters`);
-      }
-      return {
-        item: value.item,
-        event: value.event,
-        feedContext: (value.feedContext) ?? null,
-        reqId: (value.reqId) ?? null,
-      };
-    }),
-  };
-}

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { deliberationSchema } from './deliberation.schema.js';
+import { digestSchema } from './digest.schema.js';
+import { feedLabelRulesSchema } from './feed-labels.schema.js';
+import { fields } from './fields.js';
+import { fundSchema } from './fund.schema.js';
+
+/**
+ * The curator file's shape, declared once: the types (`curation.types.ts`) are inferred from it and
+ * the loader maps each issue's path onto the YAML tree to name the file, line and field.
+ *
+ * Composing: a new per-feed or per-community field is one property in `FeedSchema` or
+ * `CommunitySchema` (its own schema may live in a file of its own); a new top-level section is one
+ * property in `CurationDocumentSchema`. Known-key lists follow from the shapes. Messages are
+ * written for curators: give each schema its own (`{ message }`, or the helpers below).
+ */
+
+export const Rankings = ['recent', 'bridging', 'bridging-within', 'balanced', 'digest', 'deliberation'] as const;
+export type Ranking = (typeof Rankings)[number];
+
+const SHORTNAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
+const COMMUNITY_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const DID = /^did:(plc|web):[A-Za-z0-9._:%-]+$/;
+const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const LIST_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.graph\.list\/[A-Za-z0-9._~:-]{1,512}$/;
+const STARTER_PACK_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.graph\.starterpack\/[A-Za-z0-9._~:-]{1,512}$/;
+const HASHTAG = /^[^\s#]{1,64}$/u;
+
+const graphemes = (text: string) => [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(text)].length;
+const nullAsAbsent = (value: unknown) => (value === null ? undefined : value);
+
+
+/** A mapping of names (matching `key`) to definitions; an empty section (`feeds:`) has none. */
+export function mapping<V extends z.ZodTypeAny>(key: z.ZodString, value: V) {
+  return z.preprocess(nullAsAbsent, z.record(key, value, { invalid_type_error: 'expected a mapping of names to definitions' }).default({}));
+}
+
+/** Optional text of at most `max` graphemes (what Bluesky counts); `null` is absent. */
+export function text(max: number) {
+  return z.preprocess(nullAsAbsent, z.string({ invalid_type_error: 'expected text' }).refine((value) => graphemes(value) <= max, `longer than ${max} characters`).optional());
+}
+
+/** Required text of at most `max` graphemes. */
+export function requiredText(max: number) {
+  return z.preprocess(
+    nullAsAbsent,
+    z.string({ required_error: 'is required', invalid_type_error: 'expected text' }).refine((value) => graphemes(value) <= max, `longer than ${max} characters`),
+  );
+}
+
+export const flag = (fallback: boolean) => z.boolean({ invalid_type_error: 'expected true or false' }).default(fallback);
+
+const positiveNumber = z
+  .number({ invalid_type_error: 'expected a positive number' })
+  .finite('expected a positive number')
+  .positive('expected a positive number');
+export const positive = (fallback: number) => positiveNumber.default(fallback);
+
+/** A list of strings matching `pattern`; each bad item is named with its index. */
+export function strings(pattern: RegExp, what: string) {
+  const item = z.unknown().refine(
+    (value): value is string => typeof value === 'string' && pattern.test(value),
+    (value) => ({ message: `expected ${what}, got ${JSON.stringify(value)}` }),
+  );
+  return z.preprocess(nullAsAbsent, z.array(item, { invalid_type_error: `expected a list of ${what}` }).default([]));
+}
+
+const lowerCase = (values: string[]) => values.map((value) => value.toLowerCase());
+
+export const MemberSourcesSchema = fields({
+  /** Accounts named directly. */
+  dids: strings(DID, 'a DID'),
+  /**
+   * Handles: members once the handle's domain names a DID whose DID document names the handle
+   * back (never from the firehose's identity events, where any DID can claim any handle).
+   */
+  handles: strings(HANDLE, 'a handle').transform(lowerCase),
+  /** AT-URIs of `app.bsky.graph.list` records: members follow the list live. */
+  lists: strings(LIST_URI, 'an app.bsky.graph.list AT-URI'),
+  /** AT-URIs of `app.bsky.graph.starterpack` records: members are the pack's list. */
+  starterPacks: strings(STARTER_PACK_URI, 'an app.bsky.graph.starterpack AT-URI'),
+  /** Authors who used one of these hashtags (lower case, without '#') within the feed window. */
+  hashtags: strings(HASHTAG, 'a hashtag').transform(lowerCase),
+  /** Accounts that follow one of these seed accounts. */
+  followersOf: strings(DID, 'a DID'),
+  /** Never members, whatever the other sources say. */
+  exclude: strings(DID, 'a DID'),
+}).superRefine((sources, ctx) => {
+  const { exclude: _exclude, ...includes } = sources;
+  if (Object.values(includes).every((list) => list.length === 0)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a community needs at least one member source (dids, handles, lists, …)' });
+  }
+});
+
+/** Member sources anyone can enter by themselves: posting a tag, following an account. */
+export const selfEnrolling = ['hashtags', 'followersOf'] as const;
+
+export const CommunitySchema = fields({
+  /** Shown to curators and in feed context; the community's id when absent. */
+  name: text(64),
+  description: text(300).transform((value) => value ?? ''),
+  members: MemberSourcesSchema.default({}),
+  /**
+   * The curator accepts that anyone can make themselves a member (through `hashtags` or
+   * `followersOf`); only then may a `membersOnly` feed use this community.
+   */
+  allowSelfEnrolment: flag(false),
+});
+
+export const FeedSchema = fields({
+  displayName: requiredText(24),
+  description: text(300).transform((value) => value ?? ''),
+  communities: strings(COMMUNITY_ID, 'a community id').refine((ids) => ids.length > 0, 'name at least one community'),
+  ranking: z
+    .unknown()
+    .refine((value): value is Ranking => Rankings.includes(value as Ranking), `expected one of ${Rankings.join(', ')}`)
+    .default('recent'),
+  /**
+   * Served only to viewers whose verified DID belongs to one of the feed's communities; refused
+   * over a self-enrolling community unless it sets `allowSelfEnrolment`.
+   */
+  membersOnly: flag(false),
+  includeReplies: flag(false),
+  /** Posts older than this are not ranked. */
+  windowHours: positive(72),
+  /** Score halves every this many hours (bridging rankings). */
+  halfLifeHours: positive(12),
+  /** Share of the top of the feed per side for `balanced`; equal when absent. */
+  balance: z.preprocess(
+    (value) => (value === 'equal' ? undefined : value),
+    z
+      .record(z.string(), positiveNumber, { invalid_type_error: 'expected a mapping of names to definitions' })
+      .optional()
+      .transform((shares): 'equal' | Record<string, number> => shares ?? 'equal'),
+  ),
+  /** Cadence, size, base ranking and end card of a `digest` feed (required there, refused elsewhere). */
+  digest: digestSchema.optional(),
+  /** The conversation a `deliberation` feed serves statements of (required there, refused elsewhere). */
+  deliberation: deliberationSchema.optional(),
+  /** Values from the labelers we follow that remove posts (`exclude`) or scale their scores (`downrank`). */
+  exclude: feedLabelRulesSchema.shape.exclude.optional(),
+  downrank: feedLabelRulesSchema.shape.downrank,
+});
+
+type CommunityFields = z.output<typeof CommunitySchema>;
+type FeedFields = z.output<typeof FeedSchema>;
+type FundFields = z.output<typeof fundSchema>;
+
+/** Sections that belong to one ranking: required on it, refused on any other. */
+const rankingSections = { digest: 'cadence, size, base', deliberation: 'root or hashtag' } as const;
+
+/**
+ * Rules across sections: a feed's communities exist, members-only feeds keep their promise, a
+ * ranking's own section is where it belongs, and a fund is a defined community's, boosting only
+ * feeds over it.
+ */
+function checkReferences(
+  document: { communities: Record<string, CommunityFields>; feeds: Record<string, FeedFields>; funds: Record<string, FundFields> },
+  ctx: z.RefinementCtx,
+): void {
+  for (const [id, fund] of Object.entries(document.funds)) {
+    if (!(id in document.communities)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id], message: `no community "${id}" is defined` });
+    fund.feeds.forEach((name, index) => {
+      if (!document.feeds[name]?.communities.includes(id)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id, 'feeds', index], message: `no feed "${name}" over community "${id}"` });
+      }
+    });
+  }
+  for (const [shortname, feed] of Object.entries(document.feeds)) {
+    for (const [key, needs] of Object.entries(rankingSections) as [keyof typeof rankingSections, string][]) {
+      if (feed.ranking === key && feed[key] === undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['feeds', shortname, key], message: `a ${key} feed needs a ${key} section (${needs})` });
+      }
+      if (feed.ranking !== key && feed[key] !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['feeds', shortname, key], message: `only a feed with ranking: ${key} has a ${key} section` });
+      }
+    }
+    feed.communities.forEach((id, index) => {
+      if (!(id in document.communities)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['feeds', shortname, 'communities', index], message: `no community "${id}" is defined` });
+      }
+    });
+    if (!feed.membersOnly) continue;
+    // @NOTE A members-only feed keeps a community's context inside it; over a source anyone can
+    // join by posting a tag or following an account, that promise would be empty unless the
+    // curator says so explicitly.
+    for (const id of feed.communities) {
+      const community = document.communities[id];
+      const open = selfEnrolling.filter((source) => (community?.members[source].length ?? 0) > 0);
+      if (community && !community.allowSelfEnrolment && open.length > 0) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['feeds', shortname, 'membersOnly'],
+          message: `community "${id}" lets anyone join (${open.join(', ')}); set allowSelfEnrolment: true on it to serve it members-only`,
+        });
+      }
+    }
+  }
+}
+
+/** A whole curator file, as curators write it. */
+export const CurationDocumentSchema = z
+  .preprocess(
+    nullAsAbsent,
+    fields({
+      communities: mapping(z.string().regex(COMMUNITY_ID, 'community ids use a-z, 0-9, - and _ (at most 64)'), CommunitySchema),
+      feeds: mapping(z.string().regex(SHORTNAME, 'feed short names use a-z, 0-9 and - (at most 15): they are record keys'), FeedSchema),
+      /** Bridge Funds, keyed by the community that owns each. */
+      funds: mapping(z.string().regex(COMMUNITY_ID, 'fund ids are community ids'), z.preprocess((value) => value ?? {}, fundSchema)),
+    }, 'expected a mapping with communities and feeds').default({}),
+  )
+  .superRefine(checkReferences);
+
+/** The definitions the services use: communities and feeds by id, each knowing its own id. */
+export const CurationSchema = CurationDocumentSchema.transform(({ communities, feeds, funds }) => ({
+  communities: new Map(Object.entries(communities).map(([id, { name, ...community }]) => [id, { id, name: name ?? id, ...community }])),
+  feeds: new Map(Object.entries(feeds).map(([shortname, feed]) => [shortname, feedDefinition(shortname, feed)])),
+  funds: new Map(Object.entries(funds).map(([community, fund]) => [community, { ...fund, community }])),
+}));
+
+/** A feed as the services use it: its label rules grouped (`labels`), absent when it has none. */
+function feedDefinition(shortname: string, { exclude, downrank, digest, deliberation, ...feed }: FeedFields) {
+  const labels = exclude !== undefined || downrank !== undefined ? { exclude: exclude ?? [], ...(downrank && { downrank }) } : undefined;
+  return { shortname, ...feed, ...(labels && { labels }), ...(digest && { digest }), ...(deliberation && { deliberation }) };
+}
