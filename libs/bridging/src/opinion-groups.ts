@@ -277,7 +277,7 @@ function kMeansPlusPlus(points: Float64Array, rows: Uint32Array, k: number, grou
 
 /** Lloyd iterations on `centres` in place; returns the within-group sum of squares. */
 function lloyd(points: Float64Array, rows: Uint32Array, k: number, centres: Float64Array[]): number {
-  let assignment = new Int32Array(rows.length).fill(-1);
+  let assignment: Int32Array = new Int32Array(rows.length).fill(-1);
   for (let iteration = 0; iteration < KMEANS_ITERATIONS; iteration++) {
     const next = assign(points, rows, k, centres);
     if (next.every((g, r) => g === assignment[r])) break;
