@@ -333,89 +333,72 @@ function leadingAxis(cells: RatingCells, targets: CellTargets, random: () => num
 
 /** Each user's (i_u, f_u) with the posts fixed. */
 function solveUsers(cells: RatingCells, targets: CellTargets, params: Parameters, solver: RidgeSolver): void {
-  const { uPost, uRating, uWeight } = targets;
-  const { k, mu, userIntercept, userFactor, postIntercept, postFactor } = params;
-  for (let u = 0; u < cells.userCount; u++) {
-    const from = cells.userOffsets[u]!;
-    const to = cells.userOffsets[u + 1]!;
-    if (k === 1) {
-      let sw = 0, sx = 0, sxx = 0, sy = 0, sxy = 0;
-      for (let j = from; j < to; j++) {
-        const w = uWeight[j]!;
-        if (w === 0) continue;
-        const p = uPost[j]!;
-        const x = postFactor[p]!;
-        const y = uRating[j]! - mu - postIntercept[p]!;
-        sw += w;
-        sx += w * x;
-        sxx += w * x * x;
-        sy += w * y;
-        sxy += w * x * y;
-      }
-      solver.solveOne(sw, sx, sxx, sy, sxy, userIntercept, userFactor, u);
-    } else {
-      solver.reset();
-      for (let j = from; j < to; j++) {
-        const w = uWeight[j]!;
-        if (w === 0) continue;
-        const p = uPost[j]!;
-        solver.add(w, postFactor, p * k, uRating[j]! - mu - postIntercept[p]!);
-      }
-      solver.solveInto(userIntercept, u, userFactor, u * k);
-    }
-  }
+  const { k, userIntercept, userFactor, postIntercept, postFactor } = params;
+  const rows = { offsets: cells.userOffsets, other: targets.uPost, rating: targets.uRating, weight: targets.uWeight };
+  solveRows(rows, params.mu, { intercept: postIntercept, factor: postFactor }, { intercept: userIntercept, factor: userFactor }, k, solver);
 }
 
 /** Each post's (i_p, f_p) with the users fixed. */
 function solvePosts(cells: RatingCells, targets: CellTargets, params: Parameters, solver: RidgeSolver): void {
-  const { rating, weight } = targets;
-  const { k, mu, userIntercept, userFactor, postIntercept, postFactor } = params;
-  for (let p = 0; p < cells.postCount; p++) {
-    const from = cells.postOffsets[p]!;
-    const to = cells.postOffsets[p + 1]!;
+  const { k, userIntercept, userFactor, postIntercept, postFactor } = params;
+  const rows = { offsets: cells.postOffsets, other: cells.cellUser, rating: targets.rating, weight: targets.weight };
+  solveRows(rows, params.mu, { intercept: userIntercept, factor: userFactor }, { intercept: postIntercept, factor: postFactor }, k, solver);
+}
+
+interface SideParameters {
+  intercept: Float64Array;
+  factor: Float64Array;
+}
+
+/**
+ * One half-sweep: each row's (intercept, factors) by ridge regression on its cells, the other side
+ * fixed. Rows are users (cells in user order) or posts (cells in post order).
+ */
+function solveRows(
+  rows: { offsets: Uint32Array; other: Uint32Array; rating: Float32Array; weight: Float32Array },
+  mu: number,
+  fixed: SideParameters,
+  solved: SideParameters,
+  k: number,
+  solver: RidgeSolver,
+): void {
+  const { offsets, other, rating, weight } = rows;
+  for (let row = 0; row + 1 < offsets.length; row++) {
+    const from = offsets[row]!;
+    const to = offsets[row + 1]!;
     if (k === 1) {
       let sw = 0, sx = 0, sxx = 0, sy = 0, sxy = 0;
-      for (let c = from; c < to; c++) {
-        const w = weight[c]!;
+      for (let j = from; j < to; j++) {
+        const w = weight[j]!;
         if (w === 0) continue;
-        const u = cells.cellUser[c]!;
-        const x = userFactor[u]!;
-        const y = rating[c]! - mu - userIntercept[u]!;
+        const o = other[j]!;
+        const x = fixed.factor[o]!;
+        const y = rating[j]! - mu - fixed.intercept[o]!;
         sw += w;
         sx += w * x;
         sxx += w * x * x;
         sy += w * y;
         sxy += w * x * y;
       }
-      solver.solveOne(sw, sx, sxx, sy, sxy, postIntercept, postFactor, p);
+      solver.solveOne(sw, sx, sxx, sy, sxy, solved.intercept, solved.factor, row);
     } else {
       solver.reset();
-      for (let c = from; c < to; c++) {
-        const w = weight[c]!;
+      for (let j = from; j < to; j++) {
+        const w = weight[j]!;
         if (w === 0) continue;
-        const u = cells.cellUser[c]!;
-        solver.add(w, userFactor, u * k, rating[c]! - mu - userIntercept[u]!);
+        const o = other[j]!;
+        solver.add(w, fixed.factor, o * k, rating[j]! - mu - fixed.intercept[o]!);
       }
-      solver.solveInto(postIntercept, p, postFactor, p * k);
+      solver.solveInto(solved.intercept, row, solved.factor, row * k);
     }
   }
 }
 
 /** μ given everything else; returns the objective (squared error plus every penalty) after the update. */
 function solveMu(cells: RatingCells, targets: CellTargets, params: Parameters, penalty: Penalties): number {
-  const { rating, weight, weightSum } = targets;
-  const { k, userIntercept, userFactor, postIntercept, postFactor } = params;
-  let residual = 0;
-  let residualSq = 0;
-  for (let c = 0; c < cells.cellCount; c++) {
-    const w = weight[c]!;
-    if (w === 0) continue;
-    const u = cells.cellUser[c]!;
-    const p = cells.cellPost[c]!;
-    const r = rating[c]! - userIntercept[u]! - postIntercept[p]! - dot(userFactor, u * k, postFactor, p * k, k);
-    residual += w * r;
-    residualSq += w * r * r;
-  }
+  const { weightSum } = targets;
+  const { userIntercept, userFactor, postIntercept, postFactor } = params;
+  const { sum: residual, sumOfSquares: residualSq } = weightedResiduals(cells, targets, params, 0);
   const mu = weightSum > 0 ? residual / (weightSum + penalty.liMu) : 0;
   params.mu = mu;
   const squaredError = residualSq - 2 * mu * residual + mu * mu * weightSum;
@@ -429,6 +412,24 @@ function solveMu(cells: RatingCells, targets: CellTargets, params: Parameters, p
   );
 }
 
+/** Σ w·e and Σ w·e² over the weighted cells, e = rating − mu − i_u − i_p − f_u·f_p. */
+function weightedResiduals(cells: RatingCells, targets: CellTargets, params: Parameters, mu: number): { sum: number; sumOfSquares: number } {
+  const { rating, weight } = targets;
+  const { k, userIntercept, userFactor, postIntercept, postFactor } = params;
+  let sum = 0;
+  let squares = 0;
+  for (let c = 0; c < cells.cellCount; c++) {
+    const w = weight[c]!;
+    if (w === 0) continue;
+    const u = cells.cellUser[c]!;
+    const p = cells.cellPost[c]!;
+    const e = rating[c]! - mu - userIntercept[u]! - postIntercept[p]! - dot(userFactor, u * k, postFactor, p * k, k);
+    sum += w * e;
+    squares += w * e * e;
+  }
+  return { sum, sumOfSquares: squares };
+}
+
 function sumOfSquares(values: Float64Array): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i]! * values[i]!;
@@ -436,18 +437,8 @@ function sumOfSquares(values: Float64Array): number {
 }
 
 function weightedRmse(cells: RatingCells, targets: CellTargets, params: Parameters): number {
-  const { rating, weight, weightSum } = targets;
-  const { k, mu, userIntercept, userFactor, postIntercept, postFactor } = params;
-  let sse = 0;
-  for (let c = 0; c < cells.cellCount; c++) {
-    const w = weight[c]!;
-    if (w === 0) continue;
-    const u = cells.cellUser[c]!;
-    const p = cells.cellPost[c]!;
-    const e = rating[c]! - mu - userIntercept[u]! - postIntercept[p]! - dot(userFactor, u * k, postFactor, p * k, k);
-    sse += w * e * e;
-  }
-  return weightSum > 0 ? Math.sqrt(sse / weightSum) : 0;
+  const { sumOfSquares: sse } = weightedResiduals(cells, targets, params, params.mu);
+  return targets.weightSum > 0 ? Math.sqrt(sse / targets.weightSum) : 0;
 }
 
 function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, k: number): number {
