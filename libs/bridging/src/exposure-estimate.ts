@@ -2,8 +2,7 @@ import { BridgingInputError } from './errors.js';
 import type { GroupMembership } from './group-membership.js';
 import type { PostGroupValues } from './group-evidence.js';
 import type { InteractionTable } from './interaction-table.js';
-import { aggregateCells, type RatingCells } from './rating-cells.js';
-import { approvalWeightTable, Signal, type ApprovalWeights } from './signal.js';
+import { approvalWeightTable, type ApprovalWeights } from './signal.js';
 
 interface ExposureEstimateOptions {
   /** When each post appeared (client `createdAt` or first sighting), by post index. */
@@ -18,17 +17,13 @@ interface ExposureEstimateOptions {
   /** Assumed approval rate per impression, for `'activity'` weighting. Default 0.5. */
   approvalRate?: number;
   weights?: Partial<ApprovalWeights>;
-  /** The table's cells when the caller aggregated them already (one per user and post seen). */
-  cells?: RatingCells;
 }
 
 /**
- * Expected exposure per (post, group): every (user, post) pair observed counts 1, and each member's
- * unobserved pairs count with the chance that the member saw the post. A member who reports what it
- * saw (`interactionSeen`, served impressions, `requestLess`/`requestMore`) is counted by its reports
- * alone; a member who only approves (likes, reposts) is estimated: active while the post was live
- * (first to last signal), weighted by how much of the feed it evidently consumed.
- * Feed it to `groupEvidence` as `exposureFloor`: it is never below the observed exposure.
+ * Estimates exposure per (post, group) when all we observe is approvals (likes, reposts): the
+ * members who were active while the post was live, each weighted by how much of the feed they
+ * evidently consumed. Activity spans come from the users' own rows (first to last signal).
+ * Feed it to `groupEvidence` as `exposureFloor`.
  *
  * @NOTE a user's last signal bounds what they could have seen: a post created after it cannot
  * have been seen. A member who liked 3 of 50 live posts did not see all 50; dividing by every
@@ -36,9 +31,6 @@ interface ExposureEstimateOptions {
  * Only the relative size of the estimate across posts matters much for the ranking (a constant
  * factor per group moves every post's product alike, up to the prior), so `approvalRate` needs
  * to be roughly right, not exact.
- * @NOTE observed and estimated exposure are added per member, never combined as a maximum per
- * group: a maximum lets the estimate of a large group's quiet members swamp the votes a small group
- * actually cast, or the observed votes of a large group hide that a small group never saw the post.
  */
 export function estimateExposure(
   table: InteractionTable,
@@ -57,15 +49,12 @@ export function estimateExposure(
   const first = new Float64Array(U).fill(Infinity);
   const last = new Float64Array(U).fill(-Infinity);
   const approvals = new Float64Array(U);
-  const reports = new Uint8Array(U);
   for (let i = 0; i < table.rowCount; i++) {
     const u = table.user[i]!;
     const t = table.timeMs[i]!;
     if (t < first[u]!) first[u] = t;
     if (t > last[u]!) last[u] = t;
-    const signal = table.signal[i]!;
-    if (signal === Signal.Seen || signal === Signal.RequestLess || signal === Signal.RequestMore) reports[u] = 1;
-    const w = weightOf[signal]!;
+    const w = weightOf[table.signal[i]!]!;
     if (w > 0) approvals[u]! += 1;
   }
 
@@ -73,7 +62,7 @@ export function estimateExposure(
   const coverage = new Float64Array(U);
   const sortedCreated = Float64Array.from(created).sort();
   for (let u = 0; u < U; u++) {
-    if (last[u] === -Infinity || reports[u]) continue;
+    if (last[u] === -Infinity) continue;
     if (weighting === 'active') {
       coverage[u] = 1;
       continue;
@@ -110,13 +99,6 @@ export function estimateExposure(
       dense[p * G + g] = Math.max(0, s);
     }
   }
-  addObservedPairs(dense, options.cells ?? aggregateCells(table, options.weights ? { weights: options.weights } : {}), membership, {
-    coverage,
-    first,
-    last,
-    created,
-    windowMs,
-  });
 
   const postOffsets = new Uint32Array(P + 1);
   let n = 0;
@@ -137,30 +119,6 @@ export function estimateExposure(
     }
   }
   return { postOffsets, group, value };
-}
-
-/**
- * Raises each member's observed (user, post) pairs to 1: the estimate above counted a member active
- * while the post was live with its coverage only (a reporting member with 0).
- */
-function addObservedPairs(
-  dense: Float64Array,
-  cells: RatingCells,
-  membership: GroupMembership,
-  activity: { coverage: Float64Array; first: Float64Array; last: Float64Array; created: Float64Array; windowMs: number },
-): void {
-  const G = membership.groupCount;
-  const { coverage, first, last, created, windowMs } = activity;
-  const memberUsers = Math.min(cells.userCount, membership.offsets.length - 1);
-  for (let c = 0; c < cells.cellCount; c++) {
-    const u = cells.cellUser[c]!;
-    if (u >= memberUsers) continue;
-    const p = cells.cellPost[c]!;
-    const counted = last[u]! >= created[p]! && first[u]! <= created[p]! + windowMs ? coverage[u]! : 0;
-    const missing = 1 - counted;
-    if (!(missing > 0)) continue;
-    for (let m = membership.offsets[u]!; m < membership.offsets[u + 1]!; m++) dense[p * G + membership.groups[m]!]! += missing;
-  }
 }
 
 function suffixSums(values: number[]): Float64Array {

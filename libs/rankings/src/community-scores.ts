@@ -112,7 +112,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
       table,
       cells,
       membership,
-      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, cells }),
+      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000 }),
     },
     {
       factor: {
