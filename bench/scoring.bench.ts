@@ -39,7 +39,8 @@ const CONSENSUS = { scope: 'exposed', minExposure: 10, minApprovals: 1, minGroup
 const INCREMENT = 0.05;
 /** Like X's "different perspectives" pilot (> 29 viewers per side): an intercept needs raters on both sides to mean anything. */
 const MIN_RATERS_PER_SIDE = 20;
-const GOAL = { precision: 17, fullSecondsAt1m: 10 };
+/** Goals: 17 of 20 planted bridging posts in the top 20 for every seed (the same share at other k), a full recompute ≤ 10 s at 1 M. */
+const GOAL = { precisionShare: 17 / 20, fullSecondsAt1m: 10 };
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 let peakSampled = 0;
@@ -159,7 +160,7 @@ for (const name of wanted) {
   console.log(
     `  ${name} at the ranker's settings over factor seeds ${seeds.join(', ')}: full recompute ${min(runs.map((r) => r.seconds)).toFixed(2)}–${max(runs.map((r) => r.seconds)).toFixed(2)} s${fullGoal}, ` +
       `incremental ${incremental.seconds.toFixed(2)} s; minimum precision@${k} by side-balanced intercept ${min(runs.map((r) => r.interceptHits))}/${k} ` +
-      `(goal ≥ ${GOAL.precision}/20 for every seed), by GIC across communities ${min(runs.map((r) => r.gicHits))}/${k}; ` +
+      `(goal ≥ ${Math.ceil(GOAL.precisionShare * k)}/${k} for every seed), by GIC across communities ${min(runs.map((r) => r.gicHits))}/${k}; ` +
       `minimum share of users on their planted side ${(100 * min(runs.map((r) => r.sideShare))).toFixed(1)}%`,
   );
 }
