@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { InvalidConfigError } from '#lib/config';
@@ -11,14 +12,15 @@ import { formatPolisResult, formatSyntheticResult } from './report.js';
 import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
 
 const USAGE = `Usage:
-  npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,found,within,likes] [--json]
-  npm run eval -- --synthetic [--users N] [--posts N] [--interactions N] [--seed N] [--json]
+  npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,found,intercept,likes] [--json <file>]
+  npm run eval -- --synthetic [--users N] [--posts N] [--interactions N] [--seed N] [--json <file>]
 
-Replays a Polis conversation export (participants-votes.csv, comments.csv, votes.csv) or planted
+Replays a Polis conversation export (participants-votes.csv, comments.csv, and votes.csv if there is
+one; without it the final votes are replayed in a deterministic order) or planted
 synthetic communities through the real embedded pipeline (local Jetstream → ingest → bus → scoring →
 ClickHouse → feed generator) and compares the ranked feeds with the truth:
   --polis <folder>     a Polis conversation folder (compdemocracy/openData format); repeatable
-  --variants <list>    which of groups (1), found (2), within (2'), likes (3) to run (default: all)
+  --variants <list>    which of groups (1), found (2), intercept (2'), likes (3) to run (default: all)
   --synthetic          planted communities with known bridging posts; precision@k against popularity
   --users, --posts, --interactions, --seed, --communities
                        sizes of the synthetic data (defaults ${SYNTHETIC_DEFAULTS.users}, ${SYNTHETIC_DEFAULTS.posts}, ${SYNTHETIC_DEFAULTS.interactions}, ${SYNTHETIC_DEFAULTS.seed}, ${SYNTHETIC_DEFAULTS.communities})
@@ -26,7 +28,8 @@ ClickHouse → feed generator) and compares the ranked feeds with the truth:
                        live (default): every vote sent in the order it was cast, stamped when sent;
                        shifted: commits keep their time-shifted history and feedback, which
                        sendInteractions cannot date, is stamped after all of them
-  --json               print the results as JSON on stdout (progress stays on stderr)
+  --json <file>        also write the results as JSON to <file> (- for stdout, then no table): one
+                       conversation's report alone, or { polis: [reports…], synthetic } for several
   --quiet              no progress on stderr
   --verbose            the pipeline's own warnings and errors on stderr
   --help               this text
@@ -36,7 +39,8 @@ interface Cli {
   polis: string[];
   synthetic: boolean;
   variants: PolisVariant[];
-  json: boolean;
+  /** Where the JSON report goes (`-`: stdout). */
+  json?: string;
   quiet: boolean;
   verbose: boolean;
   timing: ReplayTiming;
@@ -58,7 +62,7 @@ function parseCli(argv: string[]): Cli | 'help' {
         seed: { type: 'string' },
         communities: { type: 'string' },
         timing: { type: 'string' },
-        json: { type: 'boolean' },
+        json: { type: 'string' },
         quiet: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -103,7 +107,7 @@ function parseCli(argv: string[]): Cli | 'help' {
     polis,
     synthetic: v.synthetic === true,
     variants: variants as PolisVariant[],
-    json: v.json === true,
+    ...(v.json !== undefined && { json: v.json }),
     quiet: v.quiet === true,
     verbose: v.verbose === true,
     synthOptions,
@@ -131,16 +135,19 @@ async function main(): Promise<number> {
     progress.note(`Evaluating Polis conversation ${folder}`);
     const result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...(logger && { logger }) });
     polisResults.push(result);
-    if (!cli.json) process.stdout.write(`\n${formatPolisResult(result)}\n\n`);
+    if (cli.json !== '-') process.stdout.write(`\n${formatPolisResult(result)}\n\n`);
     else process.stderr.write(`${result.attribution}\n`);
   }
   if (cli.synthetic) {
     progress.note('Evaluating on planted synthetic communities');
     synthetic = await evaluateSynthetic({ ...cli.synthOptions, progress, timing: cli.timing, ...(logger && { logger }) });
-    if (!cli.json) process.stdout.write(`\n${formatSyntheticResult(synthetic)}\n\n`);
+    if (cli.json !== '-') process.stdout.write(`\n${formatSyntheticResult(synthetic)}\n\n`);
   }
-  if (cli.json) {
-    process.stdout.write(`${JSON.stringify({ polis: polisResults, ...(synthetic && { synthetic }) }, null, 2)}\n`);
+  if (cli.json !== undefined) {
+    const report = polisResults.length === 1 && !synthetic ? polisResults[0] : { polis: polisResults, ...(synthetic && { synthetic }) };
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (cli.json === '-') process.stdout.write(text);
+    else await writeFile(cli.json, text);
   }
   return 0;
 }

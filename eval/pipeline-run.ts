@@ -106,163 +106,32 @@ let runCounter = 0;
  * feeds and each feed is read to its end with `getFeedSkeleton`.
  */
 export async function runPipeline(options: PipelineRunOptions): Promise<PipelineRunResult> {
-  const { dataset, progress } = options;
   const started = performance.now();
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-  const live = options.timing === 'live';
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-eval-'));
-  let plc: PlcDirectoryServer | undefined;
-  let replay: JetstreamReplayServer | undefined;
-  let running: RunningApp | undefined;
-  let sender: FeedbackSender | undefined;
+  const run: RunResources = { dir };
   try {
-    const dids = actorDids(dataset);
-    const handles = actorHandles(dataset);
-    // Feeds rank a window ending now: it has to reach back to the first replayed post.
-    const { minMs, maxMs } = datasetSpan(dataset);
-    const spanHours = live ? 0 : Math.min(maxMs - minMs, DEFAULT_MAX_SPAN_MS) / 3_600_000;
-    const windowHours = Math.ceil(spanHours) + 24;
-    const feedsFile = path.join(dir, 'feeds.yaml');
-    await writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours));
-
-    const senders =
-      options.signals === 'all'
-        ? [...new Set(dataset.votes.filter((v) => v.kind === 'seen' || v.kind === 'requestLess').map((v) => v.actor))]
-        : [];
-    const keysPhase = progress.phase(`${options.label}: keys`, senders.length, 'accounts');
-    plc = await startPlcDirectory();
-    const keypairs = new Map<number, Secp256k1Keypair>();
-    for (const actor of senders) {
-      const keypair = await Secp256k1Keypair.create();
-      keypairs.set(actor, keypair);
-      plc.publish(dids[actor]!, keypair, handles[actor]!);
-      keysPhase.update(keypairs.size);
-    }
-    keysPhase.finish(`${keypairs.size} secp256k1 keys, their DID documents on a local PLC directory (${plc.url})`);
-
-    // Commits are pushed once planned; the ingest connects before.
-    replay = await startJetstreamReplayServer({ events: [] });
-    runCounter += 1;
-    const config = loadConfig({
-      JETSTREAM_URL: replay.subscribeUrl,
-      CLICKHOUSE_PATH: ':memory:',
-      CLICKHOUSE_DATABASE: `cg_eval_${process.pid}_${runCounter}_${randomBytes(3).toString('hex')}`,
-      DATA_DIR: dir,
-      FEEDS_FILE: feedsFile,
-      HTTP_PORT: '0',
-      OPS_PORT: '0',
-      HTTP_BIND_HOST: '127.0.0.1',
-      SCORING_INTERVAL_SECONDS: '86400',
-      LOG_LEVEL: 'silent',
-      PLC_URL: plc.url,
-      IDENTITY_ALLOW_INSECURE: 'true',
-      // A conversation's history is replayed in seconds: every account sends at machine speed.
-      SEND_INTERACTIONS_PER_MINUTE: '1000000',
-      SEND_INTERACTIONS_BURST: '1000000',
-      // Feedback waits for its posts to be stored (below): short ingest batches keep that wait short.
-      INGEST_BATCH_MAX_WAIT_MS: '10',
-    });
-    running = await startApp(config, options.logger ? { logger: options.logger } : {});
-    const app = running;
-    const job = app.app.get(ScoreSnapshotJob);
-    // @NOTE The job's first scheduled pass runs one second after start. Letting it run on the empty
-    // store before anything is replayed makes every evaluation start from the same state, instead of
-    // one that depends on how much of the replay had arrived by then.
-    await waitUntil('the first scheduled scoring pass', 15_000, () => job.stats.runs + job.stats.failures > 0);
-    await replay.waitForConnections(1);
+    const setup = await startRun(options, run);
     const setupMs = performance.now() - started;
 
-    const plan = planReplay(dataset, { signals: options.signals, endMs: Date.now() - 60_000 });
-    const agent = new AtpAgent({ service: app.url });
-    sender = new FeedbackSender({
-      agent,
-      serviceDid: config.feedGenerator.serviceDid,
-      feed: atUri(config.feedGenerator.publisherDid, Nsid.generator, options.feeds[0]!.name),
-      dids,
-      keypairs,
-      concurrency: options.concurrency ?? 16,
-    });
-
-    // Tokens are signed ahead, as a client holds one before it needs it.
-    await sender.prepareTokens(senders);
-    // @NOTE sendInteractions keeps feedback only about posts the feed generator served or could
-    // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
-    // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
-    const postsStored = (count: number) =>
-      waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.opsUrl)).store.posts >= count, 5);
-
     const replayStarted = performance.now();
-    const replayPhase = progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
-    if (live) {
-      await replayLive(plan, replay, sender, postsStored, (dispatched) =>
-        replayPhase.update(dispatched, `Jetstream sent ${replay!.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender!.acknowledged}/${plan.expected.feedback}`),
-      );
-    } else {
-      replay.push(...plan.events);
-      if (plan.feedback.length > 0) await postsStored(plan.events.filter(isPostCreate).length);
-      sender.enqueueAll(plan.feedback);
-    }
-    replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
+    const plan = planReplay(options.dataset, { signals: options.signals, endMs: Date.now() - 60_000 });
+    const sender = await replayPlan(options, run, setup, plan, stallTimeoutMs);
     const replayMs = performance.now() - replayStarted;
 
     const settleStarted = performance.now();
-    const rows = plan.expected.events + plan.expected.interactions;
-    const settlePhase = progress.phase(`${options.label}: ClickHouse`, rows, 'rows');
-    let status: AppStatus;
-    let lastGrowth = performance.now();
-    let lastDone = -1;
-    for (;;) {
-      status = await fetchStatus(app.opsUrl);
-      sender.throwIfFailed();
-      const done = Math.min(status.store.events, plan.expected.events) + Math.min(status.store.interactions, plan.expected.interactions);
-      settlePhase.update(
-        done,
-        `events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
-          `sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`,
-      );
-      if (
-        status.store.events >= plan.expected.events &&
-        status.store.interactions >= plan.expected.interactions &&
-        (status.feedback?.written ?? 0) >= plan.expected.feedback
-      ) {
-        break;
-      }
-      const progressed = done + (status.feedback?.written ?? 0);
-      if (progressed > lastDone) {
-        lastDone = progressed;
-        lastGrowth = performance.now();
-      } else if (performance.now() - lastGrowth > stallTimeoutMs) {
-        throw new EvalPipelineError(
-          `${options.label}: nothing new reached ClickHouse for ${Math.round(stallTimeoutMs / 1000)} s ` +
-            `(events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
-            `feedback written ${status.feedback?.written ?? 0}/${plan.expected.feedback}; ingest ${JSON.stringify(status.ingest ?? null)})`,
-        );
-      }
-      await sleep(100);
-    }
+    const status = await waitForStore(options, setup.app, sender, plan, stallTimeoutMs);
     await sender.drain();
     const settleMs = performance.now() - settleStarted;
-    settlePhase.finish(`${status.store.events} events and ${status.store.interactions} interactions stored`);
 
     const scoringStarted = performance.now();
-    const scoringPhase = progress.phase(`${options.label}: scoring`, options.feeds.length, 'feeds');
-    const before = new Map(job.stats.lastByFeed);
-    let finished = false;
-    const pass = job.runOnce().finally(() => (finished = true));
-    // Handled here so that a failure waits for the `await` below instead of being reported as unhandled.
-    void pass.catch(() => undefined);
-    while (!finished) {
-      scoringPhase.update([...job.stats.lastByFeed].filter(([feed, run]) => before.get(feed) !== run).length);
-      await sleep(50);
-    }
-    const snapshots = await pass;
+    const snapshots = await scoreOnce(options, setup.job);
     const scoringMs = performance.now() - scoringStarted;
-    scoringPhase.finish(snapshots.map((run) => `${run.feed.split('/').pop()}: ${run.posts} of ${run.candidates} candidates ranked in ${run.ms} ms`).join(', '));
 
     const readStarted = performance.now();
     const feeds = new Map<string, string[]>();
     for (const feed of options.feeds) {
-      feeds.set(feed.name, await readWholeFeed(agent, atUri(config.feedGenerator.publisherDid, Nsid.generator, feed.name)));
+      feeds.set(feed.name, await readWholeFeed(setup.agent, atUri(setup.publisherDid, Nsid.generator, feed.name)));
     }
     const readMs = performance.now() - readStarted;
     return {
@@ -271,15 +140,197 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
       snapshots,
       status,
       timings: { setupMs, replayMs, settleMs, scoringMs, readMs, totalMs: performance.now() - started },
-      plcRequests: plc.requests,
+      plcRequests: setup.plc.requests,
     };
   } finally {
-    await sender?.drain().catch(() => undefined);
-    await running?.close();
-    await replay?.close();
-    await plc?.close();
+    await run.sender?.drain().catch(() => undefined);
+    await run.running?.close();
+    await run.replay?.close();
+    await run.plc?.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a run started and must stop, whatever happens. */
+interface RunResources {
+  dir: string;
+  plc?: PlcDirectoryServer;
+  replay?: JetstreamReplayServer;
+  running?: RunningApp;
+  sender?: FeedbackSender;
+}
+
+interface RunSetup {
+  plc: PlcDirectoryServer;
+  replay: JetstreamReplayServer;
+  app: RunningApp;
+  job: ScoreSnapshotJob;
+  agent: AtpAgent;
+  dids: readonly string[];
+  keypairs: ReadonlyMap<number, Secp256k1Keypair>;
+  senders: readonly number[];
+  serviceDid: string;
+  publisherDid: string;
+}
+
+/**
+ * The curation file, a key and a DID document for every account that sends feedback, the local
+ * Jetstream and the app on an empty store, after its first (empty) scoring pass.
+ */
+async function startRun(options: PipelineRunOptions, run: RunResources): Promise<RunSetup> {
+  const { dataset, progress } = options;
+  const live = options.timing === 'live';
+  const dids = actorDids(dataset);
+  const handles = actorHandles(dataset);
+  // Feeds rank a window ending now: it has to reach back to the first replayed post.
+  const { minMs, maxMs } = datasetSpan(dataset);
+  const spanHours = live ? 0 : Math.min(maxMs - minMs, DEFAULT_MAX_SPAN_MS) / 3_600_000;
+  const windowHours = Math.ceil(spanHours) + 24;
+  const feedsFile = path.join(run.dir, 'feeds.yaml');
+  await writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours));
+
+  const senders =
+    options.signals === 'all' ? [...new Set(dataset.votes.filter((v) => v.kind === 'seen' || v.kind === 'requestLess').map((v) => v.actor))] : [];
+  const keysPhase = progress.phase(`${options.label}: keys`, senders.length, 'accounts');
+  const plc = (run.plc = await startPlcDirectory());
+  const keypairs = new Map<number, Secp256k1Keypair>();
+  for (const actor of senders) {
+    const keypair = await Secp256k1Keypair.create();
+    keypairs.set(actor, keypair);
+    plc.publish(dids[actor]!, keypair, handles[actor]!);
+    keysPhase.update(keypairs.size);
+  }
+  keysPhase.finish(`${keypairs.size} secp256k1 keys, their DID documents on a local PLC directory (${plc.url})`);
+
+  // Commits are pushed once planned; the ingest connects before.
+  const replay = (run.replay = await startJetstreamReplayServer({ events: [] }));
+  runCounter += 1;
+  const config = loadConfig({
+    JETSTREAM_URL: replay.subscribeUrl,
+    CLICKHOUSE_PATH: ':memory:',
+    CLICKHOUSE_DATABASE: `cg_eval_${process.pid}_${runCounter}_${randomBytes(3).toString('hex')}`,
+    DATA_DIR: run.dir,
+    FEEDS_FILE: feedsFile,
+    HTTP_PORT: '0',
+    OPS_PORT: '0',
+    HTTP_BIND_HOST: '127.0.0.1',
+    SCORING_INTERVAL_SECONDS: '86400',
+    LOG_LEVEL: 'silent',
+    PLC_URL: plc.url,
+    IDENTITY_ALLOW_INSECURE: 'true',
+    // A conversation's history is replayed in seconds: every account sends at machine speed.
+    SEND_INTERACTIONS_PER_MINUTE: '1000000',
+    SEND_INTERACTIONS_BURST: '1000000',
+    // Feedback waits for its posts to be stored (below): short ingest batches keep that wait short.
+    INGEST_BATCH_MAX_WAIT_MS: '10',
+  });
+  const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
+  const job = app.app.get(ScoreSnapshotJob);
+  // @NOTE The job's first scheduled pass runs one second after start. Letting it run on the empty
+  // store before anything is replayed makes every evaluation start from the same state, instead of
+  // one that depends on how much of the replay had arrived by then.
+  await waitUntil('the first scheduled scoring pass', 15_000, () => job.stats.runs + job.stats.failures > 0);
+  await replay.waitForConnections(1);
+  return {
+    plc,
+    replay,
+    app,
+    job,
+    agent: new AtpAgent({ service: app.url }),
+    dids,
+    keypairs,
+    senders,
+    serviceDid: config.feedGenerator.serviceDid,
+    publisherDid: config.feedGenerator.publisherDid,
+  };
+}
+
+/** Sends the plan: commits through the local Jetstream, feedback through `sendInteractions`. */
+async function replayPlan(options: PipelineRunOptions, run: RunResources, setup: RunSetup, plan: ReplayPlan, stallTimeoutMs: number): Promise<FeedbackSender> {
+  const live = options.timing === 'live';
+  const { app, replay } = setup;
+  const sender = (run.sender = new FeedbackSender({
+    agent: setup.agent,
+    serviceDid: setup.serviceDid,
+    feed: atUri(setup.publisherDid, Nsid.generator, options.feeds[0]!.name),
+    dids: setup.dids,
+    keypairs: setup.keypairs,
+    concurrency: options.concurrency ?? 16,
+  }));
+  // Tokens are signed ahead, as a client holds one before it needs it.
+  await sender.prepareTokens(setup.senders);
+  // @NOTE sendInteractions keeps feedback only about posts the feed generator served or could
+  // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
+  // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
+  const postsStored = (count: number) =>
+    waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.opsUrl)).store.posts >= count, 5);
+  const replayPhase = options.progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
+  if (live) {
+    await replayLive(plan, replay, sender, postsStored, (dispatched) =>
+      replayPhase.update(dispatched, `Jetstream sent ${replay.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`),
+    );
+  } else {
+    replay.push(...plan.events);
+    if (plan.feedback.length > 0) await postsStored(plan.events.filter(isPostCreate).length);
+    sender.enqueueAll(plan.feedback);
+  }
+  replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
+  return sender;
+}
+
+/** Waits until ClickHouse holds every event, interaction and feedback row; gives up when it stops growing. */
+async function waitForStore(options: PipelineRunOptions, app: RunningApp, sender: FeedbackSender, plan: ReplayPlan, stallTimeoutMs: number): Promise<AppStatus> {
+  const rows = plan.expected.events + plan.expected.interactions;
+  const settlePhase = options.progress.phase(`${options.label}: ClickHouse`, rows, 'rows');
+  let lastGrowth = performance.now();
+  let lastDone = -1;
+  for (;;) {
+    const status = await fetchStatus(app.opsUrl);
+    sender.throwIfFailed();
+    const done = Math.min(status.store.events, plan.expected.events) + Math.min(status.store.interactions, plan.expected.interactions);
+    settlePhase.update(
+      done,
+      `events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
+        `sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`,
+    );
+    if (
+      status.store.events >= plan.expected.events &&
+      status.store.interactions >= plan.expected.interactions &&
+      (status.feedback?.written ?? 0) >= plan.expected.feedback
+    ) {
+      settlePhase.finish(`${status.store.events} events and ${status.store.interactions} interactions stored`);
+      return status;
+    }
+    const progressed = done + (status.feedback?.written ?? 0);
+    if (progressed > lastDone) {
+      lastDone = progressed;
+      lastGrowth = performance.now();
+    } else if (performance.now() - lastGrowth > stallTimeoutMs) {
+      throw new EvalPipelineError(
+        `${options.label}: nothing new reached ClickHouse for ${Math.round(stallTimeoutMs / 1000)} s ` +
+          `(events ${status.store.events}/${plan.expected.events}, interactions ${status.store.interactions}/${plan.expected.interactions}, ` +
+          `feedback written ${status.feedback?.written ?? 0}/${plan.expected.feedback}; ingest ${JSON.stringify(status.ingest ?? null)})`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** One scoring pass over every feed, with progress while it runs. */
+async function scoreOnce(options: PipelineRunOptions, job: ScoreSnapshotJob): Promise<SnapshotRun[]> {
+  const scoringPhase = options.progress.phase(`${options.label}: scoring`, options.feeds.length, 'feeds');
+  const before = new Map(job.stats.lastByFeed);
+  let finished = false;
+  const pass = job.runOnce().finally(() => (finished = true));
+  // Handled here so that a failure waits for the `await` below instead of being reported as unhandled.
+  void pass.catch(() => undefined);
+  while (!finished) {
+    scoringPhase.update([...job.stats.lastByFeed].filter(([feed, run]) => before.get(feed) !== run).length);
+    await sleep(50);
+  }
+  const snapshots = await pass;
+  scoringPhase.finish(snapshots.map((run) => `${run.feed.split('/').pop()}: ${run.posts} of ${run.candidates} candidates ranked in ${run.ms} ms`).join(', '));
+  return snapshots;
 }
 
 /** Signals pushed to Jetstream or queued for sendInteractions at once, between two posts. */

@@ -8,8 +8,14 @@ import type { EvalDataset, EvalVote } from './eval-dataset.js';
 const REQUIRED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'participants-votes.csv': ['participant', 'group-id'],
   'comments.csv': ['timestamp', 'comment-id', 'author-id', 'moderated', 'comment-body'],
+};
+/** The vote log: optional (some exports leave it out); without it the final votes are replayed. */
+const OPTIONAL_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   'votes.csv': ['timestamp', 'comment-id', 'voter-id', 'vote'],
 };
+
+/** Where the replayed votes and their order come from (see `PolisEvalResult.voteOrder`). */
+export type PolisVoteOrder = 'votes.csv' | 'participants-votes.csv';
 
 export const POLIS_ATTRIBUTION =
   'Data was gathered using the Polis software (compdemocracy.org/polis) and is sub-licensed under CC BY 4.0 with Attribution to The Computational Democracy Project.';
@@ -29,8 +35,8 @@ export function polisAttribution(conversationName: string, summaryUrl: string | 
 }
 
 /**
- * Loads a Polis conversation folder, checking first that it is one: the three CSV files with the
- * columns the evaluation reads, at least one comment kept by moderation, and at least two opinion
+ * Loads a Polis conversation folder, checking first that it is one: participants-votes.csv and
+ * comments.csv (and votes.csv when present) with the columns the evaluation reads, at least one comment kept by moderation, and at least two opinion
  * groups (variants (1) and (3) rank across them). Every problem is an `EvalInputError` naming the file.
  */
 export function loadConversationFolder(folder: string): PolisConversation {
@@ -38,8 +44,9 @@ export function loadConversationFolder(folder: string): PolisConversation {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new EvalInputError(`${folder}: not a folder (expected a Polis conversation export with ${Object.keys(REQUIRED_COLUMNS).join(', ')})`);
   }
-  for (const [file, columns] of Object.entries(REQUIRED_COLUMNS)) {
+  for (const [file, columns] of [...Object.entries(REQUIRED_COLUMNS), ...Object.entries(OPTIONAL_COLUMNS)]) {
     const file_ = path.join(dir, file);
+    if (!existsSync(file_) && file in OPTIONAL_COLUMNS) continue;
     if (!existsSync(file_)) {
       throw new EvalInputError(`${folder}: ${file} is missing (a Polis conversation export has ${Object.keys(REQUIRED_COLUMNS).join(', ')})`);
     }
@@ -76,13 +83,15 @@ export interface PolisDataset {
   dataset: EvalDataset;
   /** Comment ids whose author is not a participant: they were given a generated author. */
   generatedAuthors: readonly number[];
+  voteOrder: PolisVoteOrder;
 }
 
 /**
  * A Polis conversation as accounts, posts and votes: participants become accounts, each kept comment
  * a post by its author's account (or by a generated account when the author is not a participant),
  * agree → like, pass → seen, disagree → requestLess, at the time of the participant's last logged
- * vote on that comment (votes.csv). The vote counted is the final one (participants-votes.csv), the
+ * vote on that comment (votes.csv; without a vote log, at the comment's creation time, participants
+ * in file order, so the replay order is the same on every run). The vote counted is the final one (participants-votes.csv), the
  * same one Polis's group-informed consensus counts.
  */
 export function polisDataset(conversation: PolisConversation, key: string): PolisDataset {
@@ -128,5 +137,6 @@ export function polisDataset(conversation: PolisConversation, key: string): Poli
   return {
     dataset: { key, actors, posts, votes: votes.map(({ order: _order, ...vote }) => vote), groups },
     generatedAuthors,
+    voteOrder: conversation.participants.some((p) => p.voteTimeMs.size > 0) ? 'votes.csv' : 'participants-votes.csv',
   };
 }

@@ -1,11 +1,18 @@
 import path from 'node:path';
-import { spearman, topKOverlap } from '#lib/bridging';
+import { aggregateCells, clusterAgreement, findOpinionGroups, spearman, topKOverlap } from '#lib/bridging';
 import { silentProgressReport, type Logger, type ProgressReport } from '#lib/platform';
-import { polisAgreeCounts, polisCommentsWithGroupVotes, polisGroupConsensus } from '#lib/testing';
+import {
+  polisAgreeCounts,
+  polisCommentsEveryGroupVotedOn,
+  polisCommentsWithGroupVotes,
+  polisGroupConsensus,
+  polisInteractions,
+  type PolisConversation,
+} from '#lib/testing';
 import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
-import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset } from './polis-dataset.js';
+import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset, type PolisVoteOrder } from './polis-dataset.js';
 
-export const PolisVariants = ['groups', 'found', 'within', 'likes'] as const;
+export const PolisVariants = ['groups', 'found', 'intercept', 'likes'] as const;
 export type PolisVariant = (typeof PolisVariants)[number];
 
 interface VariantDefinition {
@@ -46,7 +53,7 @@ export const POLIS_VARIANTS: Readonly<Record<PolisVariant, VariantDefinition>> =
     signalsLabel: 'like + seen + requestLess',
     communities: 'everyone',
   },
-  within: {
+  intercept: {
     label: "(2') no groups, intercept",
     feed: 'polis-within',
     displayName: 'Polis, no groups',
@@ -76,30 +83,29 @@ export interface PolisEvalOptions {
   stallTimeoutMs?: number;
 }
 
-export interface PolisEvalRow {
-  conversation: string;
-  variant: PolisVariant;
+/** One ranking's feed against Polis's consensus, on three sets of comments (see `PolisEvalResult.compared`). */
+export interface PolisVariantReport {
+  name: PolisVariant;
   label: string;
   ranking: string;
   signals: string;
   /** Kept comments our feed served, of all kept comments. */
-  ranked: number;
-  comments: number;
-  /**
-   * Spearman's ρ of our feed order against Polis's group-informed consensus (absent comments tie
-   * last), over the `compared` comments: those at least one clustered participant voted on.
-   */
-  spearman: number;
-  /** Of Polis's 10 most consensual compared comments, how many are in our feed's first 10 of them. */
-  top10: number;
-  compared: number;
-  /** The same over every kept comment, unvoted ones at Polis's prior included. */
+  inFeed: number;
+  /** Spearman's ρ of our feed order against Polis's group-informed consensus (absent comments tie last) on the comments every group voted on. */
+  spearmanEvery: number;
+  /** Of Polis's 10 most consensual of those comments, how many are among our feed's first 10 of them. */
+  top10Every: number;
+  /** Share of the comments every group voted on that are in the feed. */
+  coverageEvery: number;
+  /** The same on the comments some clustered participant voted on. */
+  spearmanClustered: number;
+  top10Clustered: number;
+  /** The same on every kept comment, unvoted ones at Polis's prior included. */
   spearmanAll: number;
   top10All: number;
-  popularitySpearman: number;
-  popularityTop10: number;
-  /** ρ above popularity's. */
-  beatsPopularity: boolean;
+  /** Raw agree counts ranked the same way, on the comments every group voted on. */
+  popularitySpearmanEvery: number;
+  popularityTop10Every: number;
   /** Kept comments not in the feed: whether their author is in one of the feed's communities (else not a candidate). */
   absent: { commentId: number; authorInCommunities: boolean }[];
 }
@@ -116,7 +122,20 @@ export interface PolisEvalResult {
   groups: { id: number; members: number }[];
   ungrouped: number;
   votes: { agree: number; pass: number; disagree: number };
-  rows: PolisEvalRow[];
+  /**
+   * Where votes come from: `votes.csv` (each vote at the time it was cast), or the final votes of
+   * `participants-votes.csv` when the export has no vote log (each at its comment's creation time, by
+   * participant, in file order).
+   */
+  voteOrder: PolisVoteOrder;
+  /**
+   * Comments compared: `every` opinion group voted on them (the main comparison: elsewhere Polis's
+   * consensus is mostly its prior), `clustered` some clustered participant voted on them, `all` kept.
+   */
+  compared: { every: number; clustered: number; all: number };
+  /** The opinion groups found in the votes (as the `found` variant finds them) against the published ones. */
+  groupAgreement: { ari: number; matched: number; groups: number; groupSizes: number[] };
+  variants: PolisVariantReport[];
   /** Linear compression applied to the conversation's timeline (1 = shifted only). */
   timeCompression: number;
   timing: ReplayTiming;
@@ -129,6 +148,13 @@ export interface PolisEvalResult {
   }[];
   attribution: string;
   elapsedMs: number;
+}
+
+/** The comments each comparison runs on, Polis's consensus and popularity. */
+interface Comparison {
+  reference: Float64Array;
+  popularity: Float64Array;
+  sets: { every: number[]; clustered: number[]; all: number[] };
 }
 
 /**
@@ -144,83 +170,38 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
   const conversation = loadConversationFolder(folder);
   const name = path.basename(path.resolve(folder));
   const polis = polisDataset(conversation, `polis/${name}`);
-  const reference = polisGroupConsensus(conversation);
-  // Compared on the comments some clustered participant voted on: the others have Polis's prior only.
-  const compared = polisCommentsWithGroupVotes(conversation);
-  const onCompared = (values: ArrayLike<number>) => compared.map((post) => values[post]!);
-  const comparedReference = onCompared(reference);
-  const popularity = polisAgreeCounts(conversation, { clusteredOnly: false });
-  const popularitySpearman = spearman(onCompared(popularity), comparedReference);
-  const popularityTop10 = topKOverlap(onCompared(popularity), comparedReference, 10);
-
+  const comparison: Comparison = {
+    reference: polisGroupConsensus(conversation),
+    popularity: polisAgreeCounts(conversation, { clusteredOnly: false }),
+    sets: {
+      every: polisCommentsEveryGroupVotedOn(conversation),
+      clustered: polisCommentsWithGroupVotes(conversation),
+      all: conversation.comments.map((_, i) => i),
+    },
+  };
   const timing = options.timing ?? 'live';
-  const rows: PolisEvalRow[] = [];
+  const reports: PolisVariantReport[] = [];
   const runs: PolisEvalResult['runs'] = [];
   let timeCompression = 1;
   for (const signals of ['all', 'likes'] as const) {
     const inRun = variants.filter((variant) => POLIS_VARIANTS[variant].signals === signals);
     if (inRun.length === 0) continue;
     const label = `${name} (${signals === 'all' ? 'every vote' : 'likes only'})`;
-    const result = await runPipeline({
-      label,
-      dataset: polis.dataset,
-      signals,
-      timing,
-      communities: [
-        ...polis.dataset.groups,
-        // Every participant, and the generated authors of comments whose author did not vote (they
-        // have no signals; they are members so that their comments are candidates).
-        { id: EVERYONE, name: 'Every participant', members: polis.dataset.actors.map((_, actor) => actor) },
-      ],
-      feeds: inRun.map((variant) => {
-        const definition = POLIS_VARIANTS[variant];
-        return {
-          name: definition.feed,
-          displayName: definition.displayName,
-          ranking: definition.ranking,
-          communities: definition.communities === 'groups' ? polis.dataset.groups.map((g) => g.id) : [EVERYONE],
-        };
-      }),
-      progress,
-      ...(options.logger && { logger: options.logger }),
-      ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
-    });
-    const plan = result.plan;
-    timeCompression = plan.compression;
+    const result = await runVariants(polis, inRun, { ...options, label, signals, timing, progress });
+    timeCompression = result.plan.compression;
     runs.push({
       label,
       timings: result.timings,
-      events: plan.expected.events,
-      feedback: plan.expected.feedback,
+      events: result.plan.expected.events,
+      feedback: result.plan.expected.feedback,
       plcRequests: result.plcRequests,
     });
     for (const variant of inRun) {
-      const definition = POLIS_VARIANTS[variant];
-      const order = result.feeds.get(definition.feed) ?? [];
-      const scores = feedOrderScores(order, plan.postUris);
-      const spearmanRho = spearman(onCompared(scores.values), comparedReference);
-      const inCommunities = definition.communities === 'everyone' ? () => true : groupedAuthor(polis);
-      rows.push({
-        conversation: name,
-        variant,
-        label: definition.label,
-        ranking: definition.ranking,
-        signals: definition.signalsLabel,
-        ranked: scores.ranked,
-        comments: conversation.comments.length,
-        spearman: spearmanRho,
-        top10: topKOverlap(onCompared(scores.values), comparedReference, 10),
-        compared: compared.length,
-        spearmanAll: spearman(scores.values, reference),
-        top10All: topKOverlap(scores.values, reference, 10),
-        popularitySpearman,
-        popularityTop10,
-        beatsPopularity: spearmanRho > popularitySpearman,
-        absent: scores.absent.map((post) => ({ commentId: conversation.comments[post]!.id, authorInCommunities: inCommunities(post) })),
-      });
+      const scores = feedOrderScores(result.feeds.get(POLIS_VARIANTS[variant].feed) ?? [], result.plan.postUris);
+      reports.push(variantReport(variant, scores, comparison, polis, conversation));
     }
   }
-  rows.sort((a, b) => PolisVariants.indexOf(a.variant) - PolisVariants.indexOf(b.variant));
+  reports.sort((a, b) => PolisVariants.indexOf(a.name) - PolisVariants.indexOf(b.name));
 
   let agree = 0;
   let pass = 0;
@@ -243,7 +224,10 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
     groups: conversation.groupIds.map((id) => ({ id, members: conversation.participants.filter((p) => p.groupId === id).length })),
     ungrouped: conversation.participants.filter((p) => p.groupId === null).length,
     votes: { agree, pass, disagree },
-    rows,
+    voteOrder: polis.voteOrder,
+    compared: { every: comparison.sets.every.length, clustered: comparison.sets.clustered.length, all: comparison.sets.all.length },
+    groupAgreement: foundGroupAgreement(conversation),
+    variants: reports,
     timeCompression,
     timing,
     runs,
@@ -253,6 +237,89 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
 }
 
 const EVERYONE = 'polis-everyone';
+
+/** One pipeline run with the feeds of `variants` (which share its signals). */
+function runVariants(
+  polis: PolisDataset,
+  variants: readonly PolisVariant[],
+  options: PolisEvalOptions & { label: string; signals: 'all' | 'likes'; timing: ReplayTiming; progress: ProgressReport },
+): Promise<PipelineRunResult> {
+  return runPipeline({
+    label: options.label,
+    dataset: polis.dataset,
+    signals: options.signals,
+    timing: options.timing,
+    communities: [
+      ...polis.dataset.groups,
+      // Every participant, and the generated authors of comments whose author did not vote (they
+      // have no signals; they are members so that their comments are candidates).
+      { id: EVERYONE, name: 'Every participant', members: polis.dataset.actors.map((_, actor) => actor) },
+    ],
+    feeds: variants.map((variant) => {
+      const definition = POLIS_VARIANTS[variant];
+      return {
+        name: definition.feed,
+        displayName: definition.displayName,
+        ranking: definition.ranking,
+        communities: definition.communities === 'groups' ? polis.dataset.groups.map((g) => g.id) : [EVERYONE],
+      };
+    }),
+    progress: options.progress,
+    ...(options.logger && { logger: options.logger }),
+    ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+  });
+}
+
+/** A variant's feed order against Polis's consensus on each set of comments. */
+function variantReport(
+  variant: PolisVariant,
+  scores: ReturnType<typeof feedOrderScores>,
+  comparison: Comparison,
+  polis: PolisDataset,
+  conversation: PolisConversation,
+): PolisVariantReport {
+  const definition = POLIS_VARIANTS[variant];
+  const { reference, popularity, sets } = comparison;
+  const on = (values: ArrayLike<number>, set: readonly number[]) => set.map((post) => values[post]!);
+  const rho = (set: readonly number[], values: ArrayLike<number> = scores.values) => spearman(on(values, set), on(reference, set));
+  const top10 = (set: readonly number[], values: ArrayLike<number> = scores.values) => topKOverlap(on(values, set), on(reference, set), 10);
+  const absent = new Set(scores.absent);
+  const inCommunities = definition.communities === 'everyone' ? () => true : groupedAuthor(polis);
+  return {
+    name: variant,
+    label: definition.label,
+    ranking: definition.ranking,
+    signals: definition.signalsLabel,
+    inFeed: scores.ranked,
+    spearmanEvery: rho(sets.every),
+    top10Every: top10(sets.every),
+    coverageEvery: sets.every.length > 0 ? sets.every.filter((post) => !absent.has(post)).length / sets.every.length : 1,
+    spearmanClustered: rho(sets.clustered),
+    top10Clustered: top10(sets.clustered),
+    spearmanAll: rho(sets.all),
+    top10All: top10(sets.all),
+    popularitySpearmanEvery: rho(sets.every, popularity),
+    popularityTop10Every: top10(sets.every, popularity),
+    absent: scores.absent.map((post) => ({ commentId: conversation.comments[post]!.id, authorInCommunities: inCommunities(post) })),
+  };
+}
+
+/**
+ * The opinion groups `findOpinionGroups` finds in every participant's votes (what the `found`
+ * variant's feed of one community bridges across) against Polis's published groups.
+ */
+function foundGroupAgreement(conversation: PolisConversation): PolisEvalResult['groupAgreement'] {
+  const votes = polisInteractions(conversation, 'votes');
+  const found = findOpinionGroups(aggregateCells(votes.table));
+  const foundGroups = new Map<number, number>();
+  const publishedGroups = new Map<number, number>();
+  conversation.participants.forEach((participant, user) => {
+    if (found.groupOfUser[user]! >= 0) foundGroups.set(participant.id, found.groupOfUser[user]!);
+    if (participant.groupId !== null) publishedGroups.set(participant.id, participant.groupId);
+  });
+  const { ari, matched } = clusterAgreement(foundGroups, publishedGroups);
+  return { ari, matched, groups: found.reliable ? found.groupCount : 0, groupSizes: found.reliable ? [...found.groupSizes] : [] };
+}
 
 function groupedAuthor(polis: PolisDataset): (post: number) => boolean {
   const grouped = new Set(polis.dataset.groups.flatMap((group) => group.members));

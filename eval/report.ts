@@ -25,41 +25,47 @@ export function formatPolisResult(result: PolisEvalResult): string {
       ? `  replayed live in vote order: every vote sent (Jetstream or sendInteractions) in the order it was cast, on one clock`
       : `  replayed as time-shifted history${result.timeCompression < 1 ? ` (compressed ${(1 / result.timeCompression).toFixed(1)}×)` : ''}: sendInteractions carries no time, so feedback is stamped after every commit`,
   );
-  const compared = result.rows[0]?.compared ?? result.comments;
+  const { every, clustered, all } = result.compared;
+  const agreement = result.groupAgreement;
   lines.push(
+    `  votes from ${result.voteOrder === 'votes.csv' ? 'votes.csv, in the order they were cast' : 'participants-votes.csv (no votes.csv): final votes, at their comment\'s creation time, participants in file order'}`,
     '  reference: Polis group-informed consensus Π_g (agrees_g + 1)/(votes_g + 2); absent comments rank last (tied)',
-    compared < result.comments
-      ? `  compared on the ${compared} comments a clustered participant voted on; ${result.comments - compared} no clustered participant voted on ` +
-          `score Polis's prior alone (${(0.5 ** result.groups.length).toFixed(3)}): ρ and top-10 over all ${result.comments} in the last two columns`
-      : `  every kept comment has votes from clustered participants`,
+    `  compared on the ${every} comments every opinion group voted on ("every"), beside the ${clustered} some clustered participant voted on ("clustered") and all ${all} ("all")`,
+    agreement.groups > 0
+      ? `  opinion groups found in the votes: ${agreement.groups} (${agreement.groupSizes.join(', ')}); against the published ones: adjusted Rand index ${agreement.ari.toFixed(3)}, ` +
+          `${(100 * agreement.matched).toFixed(1)}% of participants in the matched group`
+      : '  opinion groups found in the votes: none (too sparse or too few participants)',
     '',
   );
   lines.push(
     table(
-      ['variant', 'ranking', 'signals', 'in feed', 'Spearman ρ', 'top-10', 'popularity ρ', 'pop. top-10', 'beats popularity', 'ρ all', 'top-10 all'],
-      result.rows.map((row) => [
+      ['variant', 'ranking', 'signals', 'in feed', 'ρ every', 'top-10 every', 'coverage every', 'popularity ρ', 'pop. top-10', 'ρ clustered', 'top-10 clustered', 'ρ all', 'top-10 all'],
+      result.variants.map((row) => [
         row.label,
         row.ranking,
         row.signals,
-        `${row.ranked}/${row.comments}`,
-        rho(row.spearman),
-        `${row.top10}/10`,
-        rho(row.popularitySpearman),
-        `${row.popularityTop10}/10`,
-        row.beatsPopularity ? 'yes' : 'NO',
+        `${row.inFeed}/${result.comments}`,
+        rho(row.spearmanEvery),
+        `${row.top10Every}/10`,
+        `${(100 * row.coverageEvery).toFixed(1)}%`,
+        rho(row.popularitySpearmanEvery),
+        `${row.popularityTop10Every}/10`,
+        rho(row.spearmanClustered),
+        `${row.top10Clustered}/10`,
         rho(row.spearmanAll),
         `${row.top10All}/10`,
       ]),
-      new Set([3, 4, 5, 6, 7, 9, 10]),
+      new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
     ),
   );
-  for (const row of result.rows) {
+  for (const row of result.variants) {
     if (row.absent.length === 0) continue;
     const outside = row.absent.filter((a) => !a.authorInCommunities).map((a) => a.commentId);
     const ineligible = row.absent.filter((a) => a.authorInCommunities).map((a) => a.commentId);
     const parts = [];
-    if (outside.length > 0) parts.push(`author in none of the feed's communities (not a candidate): comments ${outside.join(', ')}`);
-    if (ineligible.length > 0) parts.push(`not enough evidence to rank: comments ${ineligible.join(', ')}`);
+    if (outside.length > 0) parts.push(`author in none of the feed's communities and no member approved it (not a candidate): comments ${outside.join(', ')}`);
+    const rule = row.ranking === 'bridging-within' ? 'fewer than two raters on a side of the opinion axis' : 'seen by fewer than two groups';
+    if (ineligible.length > 0) parts.push(`${rule}: comments ${ineligible.join(', ')}`);
     lines.push(`  ${row.label} leaves out ${row.absent.length}: ${parts.join('; ')}`);
   }
   lines.push('');

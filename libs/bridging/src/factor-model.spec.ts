@@ -66,6 +66,20 @@ describe('factor model (Community Notes bridging)', () => {
     for (let p = 0; p < 40; p++) expect(Math.abs(warm.postIntercept[p]! - cold.postIntercept[p]!)).toBeLessThan(0.02);
   });
 
+  it('reaches the same fit from any seed: it starts on the leading axis of the data and stops when the objective settles', () => {
+    const cells = aggregateCells(plantedAxis().table);
+    const fits = [1, 2, 3, 4, 5, 6].map((seed) => fitFactorModel(cells, { seed }));
+    for (const fit of fits) {
+      expect(fit.converged).toBe(true);
+      expect(fit.iterations).toBeLessThan(200);
+      for (let p = 0; p < 40; p++) expect(Math.abs(fit.postIntercept[p]! - fits[0]!.postIntercept[p]!)).toBeLessThan(1e-3);
+    }
+    // A tighter tolerance takes more sweeps; the result barely moves.
+    const tight = fitFactorModel(cells, { tolerance: 1e-9 });
+    expect(tight.iterations).toBeGreaterThan(fits[0]!.iterations);
+    for (let p = 0; p < 40; p++) expect(Math.abs(tight.postIntercept[p]! - fits[0]!.postIntercept[p]!)).toBeLessThan(0.01);
+  });
+
   it('fits more than one dimension', () => {
     const { table, camp } = plantedAxis();
     const model = fitFactorModel(aggregateCells(table), { dimensions: 2, seed: 1 });

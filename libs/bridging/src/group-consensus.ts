@@ -18,7 +18,11 @@ export interface ConsensusOptions {
   scope?: 'all' | 'exposed';
   /** Exposure a group needs to count as evidence. Default 1. */
   minExposure?: number;
-  /** Approvals a group needs (besides `minExposure`) to count as evidence. Default 1. */
+  /**
+   * Approvals a group needs (besides `minExposure`) to count as evidence. Default 0: a group that saw
+   * a post and passed it over said something about it, as a Polis disagree does; the prior orders
+   * posts with thin evidence below those with the same approval rate on more votes.
+   */
   minApprovals?: number;
   /** Groups with evidence a post needs to be eligible. Default 2. */
   minGroups?: number;
@@ -39,7 +43,7 @@ const DEFAULT_CONSENSUS_OPTIONS: Readonly<Required<ConsensusOptions>> = Object.f
   prior: { approvals: 1, exposure: 2 },
   scope: 'exposed',
   minExposure: 1,
-  minApprovals: 1,
+  minApprovals: 0,
   minGroups: 2,
 });
 

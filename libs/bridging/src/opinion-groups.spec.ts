@@ -72,6 +72,25 @@ describe('opinion groups (Polis)', () => {
     for (const viral of [27, 28, 29]) expect(geoMean[viral]).toBeLessThan(lowestBridging / 2);
   });
 
+  it('chooses the number of groups by silhouette: three camps of unequal size give three groups', () => {
+    const rng = seededRandom(3);
+    const b = new InteractionTableBuilder();
+    const camp = (u: number) => (u < 30 ? 0 : u < 50 ? 1 : 2);
+    for (let u = 0; u < 60; u++) {
+      for (let p = 0; p < 30; p++) {
+        const liked = Math.floor(p / 10) === camp(u) ? 0.9 : 0.1;
+        b.add(`u${u}`, `p${p}`, rng.next() < liked ? Signal.Like : Signal.RequestLess, p);
+      }
+    }
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    expect(found.reliable).toBe(true);
+    expect(found.groupCount).toBe(3);
+    expect([...found.groupSizes].sort((x, y) => x - y)).toEqual([10, 20, 30]);
+    expect(found.silhouette).toBeGreaterThan(0.5);
+    // A fixed number of groups is still honoured.
+    expect(findOpinionGroups(aggregateCells(b.build()), { groups: 2 }).groupCount).toBe(2);
+  });
+
   it('does not look for groups where each person rated a sliver of the posts, as on a social network', () => {
     const rng = seededRandom(9);
     const b = new InteractionTableBuilder();

@@ -1,19 +1,30 @@
 import { BridgingInputError } from './errors.js';
+import { seededRandom } from './random.js';
 import { CellKind, type RatingCells } from './rating-cells.js';
 
 /**
  * Opinion groups found in the members' own ratings, as Polis finds them: the rating matrix
  * (approval +1, seen 0, requestLess −1; a missing rating is the post's mean) factorised by PCA, each
  * active user projected on the first components with Polis's sparsity-aware scaling
- * (√(rated posts / the user's ratings)), then k-means over the projections. Only users with at least
- * `minRatings` ratings are grouped (Polis: 7), so a passer-by does not decide which camp a post
- * reaches; the others belong to no group.
+ * (√(rated posts / the user's ratings)), then k-means over the projections for every k from 2 to 5,
+ * keeping the k whose clustering has the best silhouette. Only users with at least `minRatings`
+ * ratings are grouped (Polis: 7), so a passer-by does not decide which camp a post reaches; the
+ * others belong to no group.
  *
- * Deterministic: the power iteration and the k-means start from fixed points.
+ * Deterministic: the power iteration starts from a fixed vector and k-means from seeded k-means++
+ * starts (the clustering with the least within-group spread is kept).
  */
 interface OpinionGroupOptions {
-  /** Groups to find (Polis usually settles on 2 to 5). Default 2. */
+  /** A fixed number of groups; without it, the best of 2 … `maxGroups` by silhouette. */
   groups?: number;
+  /** The most groups the silhouette search tries. Default 5, as Polis. */
+  maxGroups?: number;
+  /**
+   * Members a group needs (default 3): a clustering with a smaller group is not considered. One
+   * person far from everyone is an outlier, not an opinion group, and every group weighs the same in
+   * the consensus product.
+   */
+  minGroupSize?: number;
   /** Principal components the users are projected on. Default 2, as Polis. */
   components?: number;
   /** Ratings a user needs to be grouped (fewer posts than this: every post). Default 7, as Polis. */
@@ -34,12 +45,15 @@ interface OpinionGroups {
   readonly groupSizes: Uint32Array;
   /** Observed share of the active users' ratings matrix. */
   readonly observedShare: number;
-  /** Dense enough to look (`minObservedShare`), and every group found has members. */
+  /** Mean silhouette of the clustering kept (−1 … 1; 0 when nobody is grouped). */
+  readonly silhouette: number;
+  /** Dense enough to look (`minObservedShare`), and every group found has `minGroupSize` members. */
   readonly reliable: boolean;
 }
 
-const DEFAULT_OPINION_GROUP_OPTIONS: Readonly<Required<OpinionGroupOptions>> = Object.freeze({
-  groups: 2,
+const DEFAULT_OPINION_GROUP_OPTIONS = Object.freeze({
+  maxGroups: 5,
+  minGroupSize: 3,
   components: 2,
   minRatings: 7,
   minObservedShare: 0.2,
@@ -48,57 +62,115 @@ const DEFAULT_OPINION_GROUP_OPTIONS: Readonly<Required<OpinionGroupOptions>> = O
 const POWER_ITERATIONS = 300;
 const POWER_TOLERANCE = 1e-10;
 const KMEANS_ITERATIONS = 100;
+const KMEANS_STARTS = 8;
+const KMEANS_SEED = 7;
+/** k-means and the silhouette run on at most this many users (an even sample); everyone is then assigned. */
+const CLUSTER_SAMPLE = 2_000;
 
 export function findOpinionGroups(cells: RatingCells, options: OpinionGroupOptions = {}): OpinionGroups {
   const o = { ...DEFAULT_OPINION_GROUP_OPTIONS, ...options };
-  if (!(Number.isInteger(o.groups) && o.groups >= 2)) throw new BridgingInputError('groups must be an integer ≥ 2');
+  if (o.groups !== undefined && !(Number.isInteger(o.groups) && o.groups >= 2)) throw new BridgingInputError('groups must be an integer ≥ 2');
+  if (!(Number.isInteger(o.maxGroups) && o.maxGroups >= 2)) throw new BridgingInputError('maxGroups must be an integer ≥ 2');
   if (!(Number.isInteger(o.components) && o.components >= 1)) throw new BridgingInputError('components must be a positive integer');
-  const { userCount: U, postCount: P, cellCount: C } = cells;
-  const rated = (c: number) => cells.kind[c] !== CellKind.Exposed;
-  const value = (c: number) => (cells.kind[c] === CellKind.Approval ? 1 : cells.kind[c] === CellKind.Negative ? -1 : 0);
-
-  // Users with enough ratings; posts any of them rated.
-  const ratings = new Uint32Array(U);
-  for (let c = 0; c < C; c++) if (rated(c)) ratings[cells.cellUser[c]!]!++;
-  const postRated = new Uint8Array(P);
-  for (let c = 0; c < C; c++) if (rated(c)) postRated[cells.cellPost[c]!] = 1;
-  const ratedPosts = postRated.reduce((n, r) => n + r, 0);
-  const threshold = Math.min(o.minRatings, ratedPosts);
-  const active = new Uint8Array(U);
-  const members: number[] = [];
-  for (let u = 0; u < U; u++) {
-    if (ratings[u]! > 0 && ratings[u]! >= threshold) {
-      active[u] = 1;
-      members.push(u);
-    }
-  }
+  const tried = o.groups !== undefined ? [o.groups] : Array.from({ length: o.maxGroups - 1 }, (_, i) => i + 2);
+  const { userCount: U } = cells;
+  const { members, ratings, ratedPosts, observedShare } = activeUsers(cells, o.minRatings);
   const groupOfUser = new Int32Array(U).fill(-1);
-  const groupSizes = new Uint32Array(o.groups);
+  const nothing = { groupCount: tried[0]!, groupOfUser, groupSizes: new Uint32Array(tried[0]!), observedShare, silhouette: 0, reliable: false };
+  // Too few people, or too sparse to find camps in: nobody is grouped.
+  if (members.length < Math.max(2, tried[0]!) || observedShare < o.minObservedShare) return nothing;
+
+  const k = o.components;
+  const points = projectUsers(cells, members, ratings, ratedPosts, k);
+  const sample = evenSample(members.length, CLUSTER_SAMPLE);
+  let best: { centres: Float64Array[]; silhouette: number } | undefined;
+  for (const groups of tried) {
+    if (groups > sample.length) break;
+    const centres = bestKMeans(points, sample, k, groups);
+    const assignment = assign(points, sample, k, centres);
+    const sizes = new Uint32Array(groups);
+    for (const g of assignment) sizes[g]!++;
+    if (sizes.some((size) => size < Math.min(o.minGroupSize, Math.floor(sample.length / groups)))) continue;
+    const score = silhouette(points, sample, k, assignment, groups);
+    if (!best || score > best.silhouette) best = { centres, silhouette: score };
+  }
+  if (!best) return nothing;
+  const everyone = assign(points, Uint32Array.from(members.keys()), k, best.centres);
+  const groupSizes = new Uint32Array(best.centres.length);
+  members.forEach((u, i) => {
+    groupOfUser[u] = everyone[i]!;
+    groupSizes[everyone[i]!]!++;
+  });
+  return {
+    groupCount: best.centres.length,
+    groupOfUser,
+    groupSizes,
+    observedShare,
+    silhouette: best.silhouette,
+    reliable: groupSizes.every((size) => size >= Math.min(o.minGroupSize, members.length / best.centres.length)),
+  };
+}
+
+const rated = (cells: RatingCells, c: number) => cells.kind[c] !== CellKind.Exposed;
+const ratingValue = (cells: RatingCells, c: number) => (cells.kind[c] === CellKind.Approval ? 1 : cells.kind[c] === CellKind.Negative ? -1 : 0);
+
+/** Users with enough ratings, how many each gave, and how dense their part of the matrix is. */
+function activeUsers(cells: RatingCells, minRatings: number) {
+  const { userCount: U, postCount: P, cellCount: C } = cells;
+  const ratings = new Uint32Array(U);
+  for (let c = 0; c < C; c++) if (rated(cells, c)) ratings[cells.cellUser[c]!]!++;
+  const postRated = new Uint8Array(P);
+  for (let c = 0; c < C; c++) if (rated(cells, c)) postRated[cells.cellPost[c]!] = 1;
+  const ratedPosts = postRated.reduce((n, r) => n + r, 0);
+  const threshold = Math.min(minRatings, ratedPosts);
+  const members: number[] = [];
+  for (let u = 0; u < U; u++) if (ratings[u]! > 0 && ratings[u]! >= threshold) members.push(u);
   let observed = 0;
   for (const u of members) observed += ratings[u]!;
   const observedShare = members.length > 0 ? observed / (members.length * ratedPosts) : 0;
-  // Too few people, or too sparse to find camps in: nobody is grouped.
-  if (members.length < o.groups || observedShare < o.minObservedShare) {
-    return { groupCount: o.groups, groupOfUser, groupSizes, observedShare, reliable: false };
-  }
+  return { members, ratings, ratedPosts, postRated, observedShare };
+}
 
-  // Centred ratings of the active users (a missing rating, imputed by the post's mean, centres to 0).
+/**
+ * The members' sparsity-aware projections on the first `k` principal components of their centred
+ * ratings (a missing rating, imputed by the post's mean, centres to 0): row-major members × k.
+ */
+function projectUsers(cells: RatingCells, members: readonly number[], ratings: Uint32Array, ratedPosts: number, k: number): Float64Array {
+  const { userCount: U, postCount: P, cellCount: C } = cells;
+  const row = new Int32Array(U).fill(-1);
+  members.forEach((u, i) => (row[u] = i));
   const sum = new Float64Array(P);
   const count = new Uint32Array(P);
+  const postRated = new Uint8Array(P);
   for (let c = 0; c < C; c++) {
-    if (!rated(c) || !active[cells.cellUser[c]!]) continue;
-    sum[cells.cellPost[c]!]! += value(c);
+    if (!rated(cells, c) || row[cells.cellUser[c]!]! < 0) continue;
+    sum[cells.cellPost[c]!]! += ratingValue(cells, c);
     count[cells.cellPost[c]!]!++;
+    postRated[cells.cellPost[c]!] = 1;
   }
   const centred = new Float64Array(C);
   for (let c = 0; c < C; c++) {
-    if (!rated(c) || !active[cells.cellUser[c]!]) continue;
+    if (!rated(cells, c) || row[cells.cellUser[c]!]! < 0) continue;
     const p = cells.cellPost[c]!;
-    centred[c] = value(c) - sum[p]! / count[p]!;
+    centred[c] = ratingValue(cells, c) - sum[p]! / count[p]!;
   }
+  const components = principalComponents(cells, centred, postRated, k);
+  const points = new Float64Array(members.length * k);
+  for (let c = 0; c < C; c++) {
+    const i = row[cells.cellUser[c]!]!;
+    if (i < 0) continue;
+    for (let d = 0; d < k; d++) points[i * k + d]! += centred[c]! * components[d]![cells.cellPost[c]!]!;
+  }
+  members.forEach((u, i) => {
+    const scale = Math.sqrt(ratedPosts / ratings[u]!);
+    for (let d = 0; d < k; d++) points[i * k + d]! *= scale;
+  });
+  return points;
+}
 
-  // Principal components by power iteration on XᵀX, deflated against those found before.
-  const k = o.components;
+/** Principal components by power iteration on XᵀX, each deflated against those found before. */
+function principalComponents(cells: RatingCells, centred: Float64Array, postRated: Uint8Array, k: number): Float64Array[] {
+  const { userCount: U, postCount: P, cellCount: C } = cells;
   const components: Float64Array[] = [];
   const projected = new Float64Array(U);
   for (let d = 0; d < k; d++) {
@@ -122,27 +194,7 @@ export function findOpinionGroups(cells: RatingCells, options: OpinionGroupOptio
     }
     components.push(v);
   }
-
-  // Sparsity-aware projections of the active users: row-major members × k.
-  const points = new Float64Array(members.length * k);
-  const row = new Int32Array(U).fill(-1);
-  members.forEach((u, i) => (row[u] = i));
-  for (let c = 0; c < C; c++) {
-    const i = row[cells.cellUser[c]!]!;
-    if (i < 0) continue;
-    for (let d = 0; d < k; d++) points[i * k + d]! += centred[c]! * components[d]![cells.cellPost[c]!]!;
-  }
-  members.forEach((u, i) => {
-    const scale = Math.sqrt(ratedPosts / ratings[u]!);
-    for (let d = 0; d < k; d++) points[i * k + d]! *= scale;
-  });
-
-  const assignment = kMeans(points, members.length, k, o.groups);
-  members.forEach((u, i) => {
-    groupOfUser[u] = assignment[i]!;
-    groupSizes[assignment[i]!]!++;
-  });
-  return { groupCount: o.groups, groupOfUser, groupSizes, observedShare, reliable: groupSizes.every((size) => size > 0) };
+  return components;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -158,52 +210,115 @@ function normalise(v: Float64Array): number {
   return length;
 }
 
-/**
- * Lloyd's k-means over `n` points of dimension `k`, started deterministically: the point farthest
- * from the centroid, then repeatedly the point farthest from the centres chosen so far.
- */
-function kMeans(points: Float64Array, n: number, k: number, groups: number): Int32Array {
-  const distance = (i: number, centre: Float64Array) => {
-    let s = 0;
-    for (let d = 0; d < k; d++) s += (points[i * k + d]! - centre[d]!) ** 2;
-    return s;
-  };
+/** At most `max` indices of 0 … n−1, evenly spaced. */
+function evenSample(n: number, max: number): Uint32Array {
+  if (n <= max) return Uint32Array.from({ length: n }, (_, i) => i);
+  return Uint32Array.from({ length: max }, (_, i) => Math.floor((i * n) / max));
+}
+
+function squaredDistance(points: Float64Array, i: number, k: number, centre: Float64Array): number {
+  let s = 0;
+  for (let d = 0; d < k; d++) s += (points[i * k + d]! - centre[d]!) ** 2;
+  return s;
+}
+
+/** The nearest centre of each point of `rows`. */
+function assign(points: Float64Array, rows: Uint32Array, k: number, centres: readonly Float64Array[]): Int32Array {
+  const out = new Int32Array(rows.length);
+  rows.forEach((i, r) => {
+    let best = 0;
+    let bestDistance = Infinity;
+    centres.forEach((centre, g) => {
+      const distance = squaredDistance(points, i, k, centre);
+      if (distance < bestDistance) {
+        bestDistance = distance;
+        best = g;
+      }
+    });
+    out[r] = best;
+  });
+  return out;
+}
+
+/** Lloyd's k-means from `KMEANS_STARTS` seeded k-means++ starts; the centres with the least within-group spread. */
+function bestKMeans(points: Float64Array, rows: Uint32Array, k: number, groups: number): Float64Array[] {
+  const rng = seededRandom(KMEANS_SEED + groups);
+  let best: { centres: Float64Array[]; spread: number } | undefined;
+  for (let start = 0; start < KMEANS_STARTS; start++) {
+    const centres = kMeansPlusPlus(points, rows, k, groups, rng.next);
+    const spread = lloyd(points, rows, k, centres);
+    if (!best || spread < best.spread - 1e-12) best = { centres, spread };
+  }
+  return best!.centres;
+}
+
+/** k-means++ seeding: each next centre drawn with probability proportional to its squared distance. */
+function kMeansPlusPlus(points: Float64Array, rows: Uint32Array, k: number, groups: number, random: () => number): Float64Array[] {
   const pointAt = (i: number) => points.slice(i * k, i * k + k);
-  const mean = new Float64Array(k);
-  for (let i = 0; i < n; i++) for (let d = 0; d < k; d++) mean[d]! += points[i * k + d]! / n;
-  const centres: Float64Array[] = [];
-  const nearest = new Float64Array(n);
-  for (let i = 0; i < n; i++) nearest[i] = distance(i, mean);
+  const centres = [pointAt(rows[Math.floor(random() * rows.length)]!)];
+  const nearest = Float64Array.from(rows, (i) => squaredDistance(points, i, k, centres[0]!));
   while (centres.length < groups) {
-    let farthest = 0;
-    for (let i = 1; i < n; i++) if (nearest[i]! > nearest[farthest]!) farthest = i;
-    const centre = pointAt(farthest);
+    const total = nearest.reduce((s, d) => s + d, 0);
+    let target = random() * total;
+    let chosen = rows.length - 1;
+    for (let r = 0; r < rows.length; r++) {
+      target -= nearest[r]!;
+      if (target < 0) {
+        chosen = r;
+        break;
+      }
+    }
+    const centre = pointAt(rows[chosen]!);
     centres.push(centre);
-    for (let i = 0; i < n; i++) nearest[i] = centres.length === 1 ? distance(i, centre) : Math.min(nearest[i]!, distance(i, centre));
+    rows.forEach((i, r) => (nearest[r] = Math.min(nearest[r]!, squaredDistance(points, i, k, centre))));
   }
-  const assignment = new Int32Array(n).fill(-1);
+  return centres;
+}
+
+/** Lloyd iterations on `centres` in place; returns the within-group sum of squares. */
+function lloyd(points: Float64Array, rows: Uint32Array, k: number, centres: Float64Array[]): number {
+  let assignment: Int32Array = new Int32Array(rows.length).fill(-1);
   for (let iteration = 0; iteration < KMEANS_ITERATIONS; iteration++) {
-    let moved = false;
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let g = 1; g < groups; g++) if (distance(i, centres[g]!) < distance(i, centres[best]!)) best = g;
-      if (assignment[i] !== best) {
-        assignment[i] = best;
-        moved = true;
-      }
-    }
-    if (!moved) break;
-    for (let g = 0; g < groups; g++) {
-      const centre = new Float64Array(k);
+    const next = assign(points, rows, k, centres);
+    if (next.every((g, r) => g === assignment[r])) break;
+    assignment = next;
+    centres.forEach((centre, g) => {
+      const mean = new Float64Array(k);
       let size = 0;
-      for (let i = 0; i < n; i++) {
-        if (assignment[i] !== g) continue;
+      rows.forEach((i, r) => {
+        if (assignment[r] !== g) return;
         size++;
-        for (let d = 0; d < k; d++) centre[d]! += points[i * k + d]!;
-      }
-      if (size > 0) for (let d = 0; d < k; d++) centre[d]! /= size;
-      centres[g] = size > 0 ? centre : centres[g]!;
-    }
+        for (let d = 0; d < k; d++) mean[d]! += points[i * k + d]!;
+      });
+      if (size > 0) for (let d = 0; d < k; d++) centre[d] = mean[d]! / size;
+    });
   }
-  return assignment;
+  let spread = 0;
+  rows.forEach((i, r) => (spread += squaredDistance(points, i, k, centres[assignment[r]!]!)));
+  return spread;
+}
+
+/** Mean silhouette `(b − a) / max(a, b)` of the points of `rows` (a: mean distance to its own group, b: to the nearest other). */
+function silhouette(points: Float64Array, rows: Uint32Array, k: number, assignment: Int32Array, groups: number): number {
+  const sizes = new Uint32Array(groups);
+  for (const g of assignment) sizes[g]!++;
+  const sums = new Float64Array(groups);
+  let total = 0;
+  for (let r = 0; r < rows.length; r++) {
+    sums.fill(0);
+    for (let q = 0; q < rows.length; q++) {
+      if (q === r) continue;
+      let s = 0;
+      for (let d = 0; d < k; d++) s += (points[rows[r]! * k + d]! - points[rows[q]! * k + d]!) ** 2;
+      sums[assignment[q]!]! += Math.sqrt(s);
+    }
+    const own = assignment[r]!;
+    if (sizes[own]! <= 1) continue;
+    const a = sums[own]! / (sizes[own]! - 1);
+    let b = Infinity;
+    for (let g = 0; g < groups; g++) if (g !== own && sizes[g]! > 0) b = Math.min(b, sums[g]! / sizes[g]!);
+    const m = Math.max(a, b);
+    if (m > 0 && b !== Infinity) total += (b - a) / m;
+  }
+  return total / rows.length;
 }

@@ -5,11 +5,13 @@ export { parseCsv } from './polis/csv.js';
 export {
   loadPolisConversation,
   polisAgreeCounts,
+  polisCommentsEveryGroupVotedOn,
   polisCommentsWithGroupVotes,
   type PolisConversation,
   PolisFormatError,
   polisGroupConsensus,
 } from './polis/polis-conversation.js';
+export { polisInteractions } from './polis/polis-interactions.js';
 export { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOptions, PlantedPostKind } from './polis/planted-communities.js';
 export { type ChdbHttpServer, startChdbHttpServer } from './chdb-http.server.js';
 export { appEntry, AppProcess, chdbHttpEntry, freePort, jetstreamReplayEntry } from './app-process.js';

@@ -168,6 +168,17 @@ export function polisCommentsWithGroupVotes(conversation: PolisConversation): nu
   );
 }
 
+/**
+ * Kept comments (indices) that every opinion group voted on (at least one vote from a member of
+ * each). Elsewhere some group's factor in Polis's consensus is its prior alone, so the consensus
+ * says more about who happened to see the comment than about agreement.
+ */
+export function polisCommentsEveryGroupVotedOn(conversation: PolisConversation): number[] {
+  return conversation.comments.flatMap((comment, i) =>
+    conversation.groupIds.every((g) => conversation.participants.some((p) => p.groupId === g && p.votes.has(comment.id))) ? [i] : [],
+  );
+}
+
 /** Raw agree counts per kept comment among clustered participants: the popularity baseline. */
 export function polisAgreeCounts(conversation: PolisConversation, options: { clusteredOnly?: boolean } = {}): Float64Array {
   const clusteredOnly = options.clusteredOnly ?? true;
