@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';

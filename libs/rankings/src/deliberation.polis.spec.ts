@@ -20,11 +20,11 @@ const CONVERSATIONS = readdirSync(DATA, { withFileTypes: true }).filter((entry) 
 /**
  * Top-10 overlap each conversation must reach: 8 (the target) wherever the two groups found match
  * Polis's closely enough.
- * @NOTE On bg2050-volunteers the two groups found are 106 people and one outlier, and on
- * scoop-hivemind.freshwater they split Polis's groups differently (ARI ≈ 0.1): there the floor is
- * what the report reaches today, so that it cannot get worse unnoticed.
+ * @NOTE On bg2050-volunteers, scoop-hivemind.freshwater and london.youth.policing (26 people, four
+ * groups found against Polis's three) the groups found split Polis's differently (ARI 0.1–0.35):
+ * there the floor is what the report reaches today, so that it cannot get worse unnoticed.
  */
-const TOP10_FLOOR: Readonly<Record<string, number>> = { 'bg2050-volunteers': 6, 'scoop-hivemind.freshwater': 7 };
+const TOP10_FLOOR: Readonly<Record<string, number>> = { 'bg2050-volunteers': 7, 'scoop-hivemind.freshwater': 7, 'london.youth.policing': 7 };
 const kindOfVote = { 1: 'like', 0: 'interactionSeen', [-1]: 'requestLess' } as const;
 
 const statementUri = (id: number) => `at://did:plc:polisauthor/app.bsky.feed.post/c${id}`;
