@@ -211,7 +211,15 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     const { data } = await appview.app.bsky.labeler.getServices({ dids: [labeler.did], detailed: true });
     const view = data.views[0] as { policies: { labelValues: string[]; labelValueDefinitions: { identifier: string; locales: { name: string }[] }[] } };
     expect(view.policies.labelValues).toEqual(result.labelValues);
-    expect(view.policies.labelValues).toEqual(['common-ground', 'supported-by-left', 'divisive-in-left', 'supported-by-right', 'divisive-in-right']);
+    expect(view.policies.labelValues).toEqual([
+      'common-ground',
+      'supported-by-left',
+      'divisive-in-left',
+      'boosted-by-left',
+      'supported-by-right',
+      'divisive-in-right',
+      'boosted-by-right',
+    ]);
     expect(view.policies.labelValueDefinitions.find((d) => d.identifier === 'supported-by-left')?.locales[0]?.name).toBe('Supported by Left');
   }, testTimeoutMs);
 

@@ -70,7 +70,9 @@ export class ViewerAdjustment {
   /** The page `algorithm` serves for `request`, adjusted for its viewer. */
   async page(algorithm: FeedAlgorithm, request: SkeletonRequest): Promise<SkeletonPage> {
     const { viewer, cursor } = request;
-    if (viewer === undefined) return algorithm.skeleton(request);
+    // @NOTE A deliberation feed is already the viewer's own (statements they have not voted on, in
+    // Polis's routing order), and "show less" there is a vote, not a preference.
+    if (viewer === undefined || request.feed.ranking === 'deliberation') return algorithm.skeleton(request);
     const session = cursor && parsePersonalOrdering(cursor.ordering);
     if (session) return this.personalPage(algorithm, request, await this.store.feedbackOf(viewer), session);
     const feedback = await this.feedbackOrNothing(viewer);
