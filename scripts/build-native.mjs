@@ -10,7 +10,7 @@
 // it downloads from nodejs.org (also unreachable). Its headers are not ready while npm lays out the tree either.
 // So we build it here, after the tree is complete, with node-gyp pointed at a stable copy of the headers.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,31 @@ function nodePackageName() {
   const prefix = process.platform === 'darwin' && process.arch === 'arm64' ? 'node-bin' : 'node';
   return `${prefix}-${platform}-${arch}`;
 }
+
+/**
+ * @NOTE Node 24's `node::ObjectWrap` registers an environment cleanup hook per wrapped object and
+ * removes it in the destructor, looking the environment up from the isolate's current context. When
+ * the garbage collector finalizes a better-sqlite3 statement while no context is entered, there is
+ * no environment and Node aborts the process (`RemoveEnvironmentCleanupHook: (env) != nullptr`;
+ * seen in the local Bluesky network's PDS, under Jest and in the backfill bench). The headers we
+ * build against get the ObjectWrap of Node 22 and before: no per-object hook. A wrapped object still
+ * alive when its environment ends is left to the process's exit, as it was then; better-sqlite3
+ * closes its databases in a cleanup hook of its own.
+ */
+const OBJECT_WRAP_PATCH = 'objectwrap-without-cleanup-hooks-1';
+
+function patchObjectWrap(nodedir) {
+  const file = path.join(nodedir, 'include', 'node', 'node_object_wrap.h');
+  const text = readFileSync(file, 'utf8');
+  if (text.includes(OBJECT_WRAP_PATCH)) return;
+  const patched = text
+    .replace('AddEnvironmentCleanupHook(v8::Isolate::GetCurrent(), CleanupHook, this);', `/* ${OBJECT_WRAP_PATCH} */`)
+    .replace('RemoveEnvironmentCleanupHook(v8::Isolate::GetCurrent(), CleanupHook, this);', `/* ${OBJECT_WRAP_PATCH} */`);
+  if (patched !== text) writeFileSync(file, patched);
+}
+
+/** Whether the addon in `dir` was built against the patched headers. */
+const builtPatched = (dir) => existsSync(path.join(dir, 'build', OBJECT_WRAP_PATCH));
 
 function loads(node, addon) {
   const probe = addon === 'better-sqlite3' ? `new (require('better-sqlite3'))(':memory:').close()` : `require(${JSON.stringify(addon)})`;
@@ -101,11 +126,12 @@ function main() {
       log(`${addon} is not installed, nothing to build`);
       continue;
     }
-    if (loads(node, addon)) {
+    if (loads(node, addon) && builtPatched(dir)) {
       log(`${addon} already loads in Node ${version}`);
       continue;
     }
     const nodedir = ensureHeaders(version);
+    patchObjectWrap(nodedir);
     log(`building ${addon} for Node ${version} (nodedir ${path.relative(root, nodedir)})`);
     const started = Date.now();
     // @NOTE the env var overrides a `nodedir` in the user's ~/.npmrc, which npm would otherwise hand to node-gyp.
@@ -121,6 +147,7 @@ function main() {
       throw new Error(`node-gyp rebuild of ${addon} failed with exit code ${result.status} ${result.error?.message ?? ''}`);
     }
     if (!loads(node, addon)) throw new Error(`${addon} was rebuilt but still does not load in Node ${version}`);
+    writeFileSync(path.join(dir, 'build', OBJECT_WRAP_PATCH), '');
     log(`${addon} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 }

@@ -244,7 +244,8 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     expect(network().jetstream!.errors).toEqual([]);
 
     const runs = await app().app.get(ScoreSnapshotJob).runOnce();
-    expect(runs.map((run) => [run.feed, run.posts])).toEqual([[feedUri('common-ground'), 2]]);
+    // Every post members rated is ranked: the two liked across both communities, and three liked on one side only.
+    expect(runs.map((run) => [run.feed, run.posts])).toEqual([[feedUri('common-ground'), 5]]);
   }, testTimeoutMs);
 
   it('publishes the feeds from the test account (app password) and serves a DID document the AppView can use', async () => {
@@ -301,16 +302,17 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   }, testTimeoutMs);
 
   it('gives the ranked feed in our order, with our feedContext passed through', async () => {
-    // Liked across both communities ranks first; posts liked on one side only are not in the feed at all.
+    // Liked across both communities ranks first; posts liked on one side only come after them, on thin evidence.
     const ours = await ourSkeleton('common-ground');
-    expect(ours.feed.map((item) => item.post)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    expect(ours.feed.map((item) => item.post).slice(0, 2)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    expect(ours.feed).toHaveLength(5);
     for (const item of ours.feed) expect(JSON.parse(item.feedContext!)).toMatchObject({ v: 1, b: expect.any(Array), d: expect.any(Array) });
 
     const reader = await loginAgent(network().pdsUrl, eve);
     const { data } = await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') });
     expect(data.feed.map((item) => [item.post.uri, item.feedContext])).toEqual(ours.feed.map((item) => [item.post, item.feedContext]));
-    expect(data.feed.map(textOf)).toEqual([`More shade trees on every street (${tag})`, `Keep the library open late (${tag})`]);
-    expect(data.feed.map((item) => item.post.likeCount)).toEqual([10, 6]);
+    expect(data.feed.map(textOf).slice(0, 2)).toEqual([`More shade trees on every street (${tag})`, `Keep the library open late (${tag})`]);
+    expect(data.feed.map((item) => item.post.likeCount).slice(0, 2)).toEqual([10, 6]);
   }, testTimeoutMs);
 
   it('refuses the members-only feed to a non-member and to an anonymous AppView request, and serves a member', async () => {
@@ -355,25 +357,26 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     // What we served to the reader through the AppView was recorded as impressions.
     await waitFor('the reader impressions', async () => {
       const found = await query(`SELECT post FROM ${database}.impressions FINAL WHERE viewer = '${eve.did}' AND feed = '${feedUri('common-ground')}'`);
-      return found.length === 2 ? found : undefined;
+      return found.length === data.feed.length ? found : undefined;
     });
   }, testTimeoutMs);
 
   it("changes the reader's next getFeed after a requestLess sent through the PDS, in every feed, and nobody else's", async () => {
     const reader = await loginAgent(network().pdsUrl, eve);
     const before = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
-    expect(before.map((item) => item.post.uri)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    expect(before.map((item) => item.post.uri).slice(0, 2)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
     await reader.withProxy('bsky_fg', serviceDid).app.bsky.feed.sendInteractions({
       feed: feedUri('common-ground'),
       interactions: [{ item: posts.trees!.uriStr, event: 'app.bsky.feed.defs#requestLess', feedContext: before[0]!.feedContext, reqId: before[0]!.reqId }],
     });
     const after = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
-    expect(after.map((item) => item.post.uri)).toEqual([posts.library!.uriStr]);
+    expect(after.map((item) => item.post.uri)).not.toContain(posts.trees!.uriStr);
+    expect(after[0]?.post.uri).toBe(posts.library!.uriStr);
     const recent = (await reader.app.bsky.feed.getFeed({ feed: feedUri('club-recent') })).data.feed;
     expect(recent.map((item) => item.post.uri)).toEqual([posts.thanks!.uriStr, posts.library!.uriStr]);
     const other = await loginAgent(network().pdsUrl, dave);
     const theirs = (await other.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
-    expect(theirs.map((item) => item.post.uri)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    expect(theirs.map((item) => item.post.uri).slice(0, 2)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
   }, testTimeoutMs);
 
   it('unpublishes the feeds, after which the AppView no longer finds them', async () => {
