@@ -6,6 +6,12 @@
  *
  * Events are generated (two planted communities) and written straight to embedded ClickHouse;
  * the pledges are pledge records written the same way, from members of both communities.
+ *
+ * Each snapshot run is split into its steps (the Bridge Fund's settlement and matching; then per
+ * feed: members and window read, ranking, placing boosts, the snapshot written), with the process's
+ * CPU time (chDB's threads included). Goals: the Bridge Fund's own steps ≤ 10% of the snapshot run
+ * it is part of (it must stay a small step beside ranking), and getFeedSkeleton p99 ≤ 20 ms with
+ * boosts on (the serving goal of every feed).
  */
 import 'reflect-metadata';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,7 +30,7 @@ const PLEDGES = Number(process.env.BENCH_PLEDGES ?? 10_000);
 const PLEDGED_POSTS = Number(process.env.BENCH_PLEDGED_POSTS ?? 1_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const GOAL = { stepMs: 2_000, p99Ms: 20 };
+const GOAL = { fundShare: 0.1, p99Ms: 20 };
 const publisher = 'did:plc:benchpublisher00000000000';
 const feedUri = `at://${publisher}/app.bsky.feed.generator/common`;
 
@@ -111,24 +117,34 @@ try {
   await store.write(pledgesOver(pledged));
   process.stdout.write(`${events.length} events, ${PLEDGES} pledges over ${pledged.length} posts (${ranked.length} of them ranked)\n`);
 
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const timeRuns = async (label: string) => {
-    const times: number[] = [];
-    const steps: number[] = [];
-    const boosts: number[] = [];
-    let boosted = 0;
+    const runs: { ms: number; cpuMs: number; fundMs: number; read: number; rank: number; boost: number; write: number; boosted: number }[] = [];
     for (let run = 0; run < RUNS; run += 1) {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const [result] = await job.runOnce();
-      times.push(performance.now() - started);
-      steps.push(job.stats.lastFundStepMs + (result?.boostMs ?? 0));
-      boosts.push(result?.boostMs ?? 0);
-      boosted = result?.boosted ?? 0;
+      const used = process.cpuUsage(cpu);
+      runs.push({
+        ms: performance.now() - started,
+        cpuMs: (used.user + used.system) / 1000,
+        fundMs: job.stats.lastFundStepMs,
+        read: result?.stepsMs.read ?? 0,
+        rank: result?.stepsMs.rank ?? 0,
+        boost: result?.stepsMs.boost ?? 0,
+        write: result?.stepsMs.write ?? 0,
+        boosted: result?.boosted ?? 0,
+      });
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    // The run whose wall time is the median, so that its steps add up to it.
+    const typical = [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+    const other = typical.ms - typical.fundMs - typical.read - typical.rank - typical.boost - typical.write;
     process.stdout.write(
-      `snapshot run ${label}: median ${median(times).toFixed(0)} ms of ${RUNS}, of which the Bridge Fund ${median(steps).toFixed(0)} ms (settlement and matching, then ${median(boosts).toFixed(0)} ms placing ${boosted} boosts)\n`,
+      `snapshot run ${label}: median ${typical.ms.toFixed(0)} ms of ${RUNS} (CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms) = ` +
+        `Bridge Fund settlement and matching ${typical.fundMs.toFixed(0)} + members and window read ${typical.read} + ranking ${typical.rank} + ` +
+        `placing ${typical.boosted} boosts ${typical.boost} + snapshot written ${typical.write} + curation and the rest ${other.toFixed(0)} ms\n`,
     );
-    return median(steps);
+    return { ms: typical.ms, fundMs: typical.fundMs + typical.boost };
   };
   const url = `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri)}&limit=30`;
   const load = async (label: string) => {
@@ -139,15 +155,23 @@ try {
     return result;
   };
 
-  const step = await timeRuns('with funds');
+  const withFunds = await timeRuns('with funds');
   const boostedLoad = await load('getFeedSkeleton, boosts on');
   await writeFile(feedsFile, curation(false));
-  await timeRuns('without funds');
-  await load('getFeedSkeleton, no funds');
+  const withoutFunds = await timeRuns('without funds');
+  const plainLoad = await load('getFeedSkeleton, no funds');
 
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const share = withFunds.fundMs / withFunds.ms;
   process.stdout.write(
-    `goal (fund step with ${PLEDGES} pledges over ${pledged.length} posts ≤ ${GOAL.stepMs} ms; feed p99 with boosts ≤ ${GOAL.p99Ms} ms): ` +
-      `${step <= GOAL.stepMs && boostedLoad.p99Ms <= GOAL.p99Ms ? 'met' : 'NOT met'} — step ${step.toFixed(0)} ms, p99 ${boostedLoad.p99Ms.toFixed(2)} ms\n`,
+    [
+      `goal: the Bridge Fund's steps with ${PLEDGES} pledges over ${pledged.length} posts ≤ ${GOAL.fundShare * 100}% of the snapshot run: ` +
+        `${met(share <= GOAL.fundShare)} — ${withFunds.fundMs.toFixed(0)} of ${withFunds.ms.toFixed(0)} ms (${(share * 100).toFixed(1)}%; ` +
+        `the run without funds took ${withoutFunds.ms.toFixed(0)} ms)`,
+      `goal: getFeedSkeleton p99 with boosts on ≤ ${GOAL.p99Ms} ms: ${met(boostedLoad.p99Ms <= GOAL.p99Ms && boostedLoad.errors === 0)} — ` +
+        `${boostedLoad.p99Ms.toFixed(2)} ms (no funds: ${plainLoad.p99Ms.toFixed(2)} ms)`,
+      `${os.availableParallelism()} cores, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`,
+    ].join('\n') + '\n',
   );
 } finally {
   await running.close();

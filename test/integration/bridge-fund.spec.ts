@@ -1,24 +1,33 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+/**
+ * The Bridge Fund through the real pipeline: pledges as records through Jetstream, boosts in the
+ * funders' feed, impressions served by two feed-generator processes at once settled into one
+ * ledger. Real processes and infrastructure: a ClickHouse front over chDB, a real Kafka broker, the
+ * ranker (the whole pipeline, its snapshot runs the test's own) in this process, and two
+ * feed-generator processes; real service-auth tokens signed with keys a local PLC directory publishes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import { FundRepository, ScoreRepository } from '#lib/clickhouse';
-import { loadConfig } from '#lib/config';
 import { eligibility, measureOf } from '#lib/funding';
-import { MESSAGE_BUS } from '#lib/platform';
-import type { MessageBus } from '#lib/contracts';
 import {
+  AppProcess,
+  chdbHttpEntry,
   generateJetstreamEvents,
   pledgeEvent,
+  startAppProcess,
   startJetstreamReplayServer,
   startPlcDirectory,
-  testAppEnv,
+  startTestApp,
   waitFor,
   type JetstreamReplayServer,
   type PlcDirectoryServer,
+  type ServingAppProcess,
+  type TestApp,
 } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -37,13 +46,15 @@ interface Report {
   spent: number;
   remaining: number;
   budget: number;
+  floor: number;
   impressions: number;
   impressionsOutsideCommunity: number;
   refusedPledges: Record<string, number>;
   posts: { post: string; spent: number; impressions: number }[];
 }
 
-describe('the Bridge Fund through the real pipeline, served by two feed generators', () => {
+describe('the Bridge Fund through the real pipeline, served by two feed-generator processes at once', () => {
+  const brokers = process.env.CG_TEST_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS;
   const startUs = (Date.now() - 20 * 3_600_000) * 1000;
   const generated = generateJetstreamEvents({
     seed: 15,
@@ -63,65 +74,89 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
   /** Members of one community only (generated communities may overlap): the match and reach below count on it. */
   const only = (members: string[], ...others: string[][]) => members.filter((did) => !others.some((other) => other.includes(did)));
   const [alpha, beta, gamma] = [only(alphaAll, betaAll, gammaAll), only(betaAll, alphaAll, gammaAll), only(gammaAll, alphaAll, betaAll)];
-  const viewers = [alpha[0]!, alpha[1]!, gamma[0]!, gamma[1]!];
+  /** A viewer in no community: the funds pay for the impression, but it reached no other community. */
+  const outsider = 'did:plc:outsidervieweraaaaaaaaaa';
+  const viewers = [alpha[0]!, alpha[1]!, gamma[0]!, gamma[1]!, outsider];
   const keys = new Map<string, Secp256k1Keypair>();
+  const community = (name: string, members: string[]) => [`  ${name}:`, '    members:', `      dids: [${members.join(', ')}]`];
+  const curation = [
+    'communities:',
+    ...community('alpha', alphaAll),
+    ...community('beta', betaAll),
+    ...community('gamma', gammaAll),
+    // A community small enough for the floor subsidy.
+    ...community('delta', gamma.slice(5, 8)),
+    'feeds:',
+    '  ab:',
+    '    displayName: Alpha and beta',
+    '    communities: [alpha, beta]',
+    '    ranking: bridging',
+    '    windowHours: 48',
+    '    halfLifeHours: 1000',
+    '  g:',
+    '    displayName: Gamma',
+    '    communities: [gamma]',
+    '    ranking: bridging',
+    '    windowHours: 48',
+    '    halfLifeHours: 1000',
+    'funds:',
+    '  alpha: { budget: 2.5, matchingPool: 100, memberAllowance: 100 }',
+    '  beta: { budget: 2.5, matchingPool: 100, memberAllowance: 100 }',
+  ].join('\n');
   let dir: string;
+  let broker: StartedBroker | undefined;
+  let clickhouse: AppProcess | undefined;
   let plc: PlcDirectoryServer;
   let replay: JetstreamReplayServer;
-  let ranker: RunningApp;
-  let replica: RunningApp;
+  let ranker: TestApp;
+  /** The two feed-generator processes: every page, explanation and report below comes from them. */
+  const servers: ServingAppProcess[] = [];
   let target: { uri: string; rank: number };
   let organicInOther: number | undefined;
   let boostedRank: number;
 
-  const snapshot = () => ranker.app.get(ScoreSnapshotJob).runOnce();
-  const page = async (app: RunningApp, feed: string, limit: number, viewer?: string, cursor?: string) => {
+  const logs = () => [clickhouse, ...servers.map((server) => server.process)].map((p) => (p ? `--- ${p.name}\n${p.output.slice(-15).join('\n')}` : '')).join('\n');
+  const server = (index: 0 | 1) => servers[index]!;
+  const page = async (at: ServingAppProcess, feed: string, limit: number, viewer?: string, cursor?: string) => {
     const jwt = viewer ? await createServiceJwt({ iss: viewer, aud: serviceDid, lxm: GET_SKELETON, keypair: keys.get(viewer)! }) : undefined;
-    const url = `${app.url}/xrpc/${GET_SKELETON}?feed=${encodeURIComponent(feedUri(feed))}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const url = `${at.url}/xrpc/${GET_SKELETON}?feed=${encodeURIComponent(feedUri(feed))}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const response = await fetch(url, { headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
     expect(response.status).toBe(200);
     return (await response.json()) as { feed: Item[]; cursor?: string };
   };
-  const rankIn = async (feed: string, uri: string) => {
-    const items = (await page(ranker, feed, 100)).feed;
+  /** Runs the ranker's snapshots and waits until both feed generators serve every feed from the new ones. */
+  const snapshot = async () => {
+    const runs = await ranker.app.get(ScoreSnapshotJob).runOnce();
+    for (const at of servers) {
+      for (const run of runs) {
+        const feed = run.feed.split('/').at(-1)!;
+        await waitFor(`${at.process.name} serving snapshot ${run.snapshot} of ${feed}`, async () => (await page(at, feed, 1)).cursor?.startsWith(`s${run.snapshot}::`), {
+          context: logs,
+        });
+      }
+    }
+  };
+  const rankIn = async (feed: string, uri: string, at = server(0)) => {
+    const items = (await page(at, feed, 100)).feed;
     const index = items.findIndex((item) => item.post === uri);
     return index < 0 ? undefined : { rank: index + 1, item: items[index]! };
   };
-  const report = async (community: string, app = replica) => {
-    const response = await fetch(`${app.url}/api/funds/${community}/current`);
+  const report = async (community: string, at = server(1)) => {
+    const response = await fetch(`${at.url}/api/funds/${community}/current`);
     expect(response.status).toBe(200);
     return (await response.json()) as Report;
+  };
+  const explain = async (post: string, at = server(1)) =>
+    (await (await fetch(`${at.url}/api/feeds/ab/explain?post=${encodeURIComponent(post)}`)).json()) as { components: { boost?: { says: string; unboostedRank: number } } };
+  /** A counter from a process's `/metrics`. */
+  const metric = async (at: ServingAppProcess, name: string) => {
+    const text = await (await fetch(`${at.opsUrl}/metrics`)).text();
+    return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
   };
   const pledge = (did: string, community: string, post: string, amount: number) => pledgeEvent({ did, community, post, amount });
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-fund-'));
-    const community = (name: string, members: string[]) => [`  ${name}:`, '    members:', `      dids: [${members.join(', ')}]`];
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
-        'communities:',
-        ...community('alpha', alphaAll),
-        ...community('beta', betaAll),
-        ...community('gamma', gammaAll),
-        'feeds:',
-        '  ab:',
-        '    displayName: Alpha and beta',
-        '    communities: [alpha, beta]',
-        '    ranking: bridging',
-        '    windowHours: 48',
-        '    halfLifeHours: 1000',
-        '  g:',
-        '    displayName: Gamma',
-        '    communities: [gamma]',
-        '    ranking: bridging',
-        '    windowHours: 48',
-        '    halfLifeHours: 1000',
-        'funds:',
-        '  alpha: { budget: 2, matchingPool: 100, memberAllowance: 100 }',
-        '  beta: { budget: 2, matchingPool: 100, memberAllowance: 100 }',
-      ].join('\n'),
-    );
     plc = await startPlcDirectory();
     for (const did of viewers) {
       const keypair = await Secp256k1Keypair.create();
@@ -129,33 +164,49 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
       plc.publish(did, keypair, `${did.slice(8, 16)}.test`);
     }
     replay = await startJetstreamReplayServer({ events: generated.events });
-    const config = loadConfig(
-      testAppEnv({
-        name: 'fund',
-        dataDir: dir,
-        feedsFile: path.join(dir, 'feeds.yaml'),
-        jetstreamUrl: replay.subscribeUrl,
-        overrides: {
-          FEEDGEN_SERVICE_DID: serviceDid,
-          FEEDGEN_PUBLISHER_DID: publisher,
-          PLC_URL: plc.url,
-          IDENTITY_ALLOW_INSECURE: 'true',
-          SCORING_SNAPSHOTS: 'false',
-          ADMIN_TOKEN: adminToken,
-          INGEST_BATCH_MAX_WAIT_MS: '50',
-          // One credit an impression: four viewers spend a fund of two credits shared with another fund.
-          FUND_CREDITS_PER_1000_IMPRESSIONS: '1000',
-        },
-      }),
+    clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
+    const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
+    const shared = {
+      KAFKA_BROKERS: brokers ?? (broker = await startBroker()).brokers,
+      KAFKA_TOPIC_PREFIX: `fund${Date.now()}.`,
+      KAFKA_PARTITIONS: '2',
+      CLICKHOUSE_URL: clickhouseUrl,
+      FEEDGEN_SERVICE_DID: serviceDid,
+      FEEDGEN_PUBLISHER_DID: publisher,
+      PLC_URL: plc.url,
+      IDENTITY_ALLOW_INSECURE: 'true',
+      ADMIN_TOKEN: adminToken,
+      // One credit an impression: five viewers spend a fund of 2.5 credits shared with another fund.
+      FUND_CREDITS_PER_1000_IMPRESSIONS: '1000',
+      // Communities of at most ten members get three credits more each epoch.
+      FUND_FLOOR_CREDITS: '3',
+      FUND_FLOOR_MAX_MEMBERS: '10',
+    };
+    // The ranker: the whole pipeline in this process (ingest, scoring of the impressions the feed
+    // generators publish, the one writer of the ledger); its snapshot runs are the test's own.
+    ranker = await startTestApp({
+      name: 'fund',
+      feeds: curation,
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: { ...shared, SCORING_SNAPSHOTS: 'false', INGEST_BATCH_MAX_WAIT_MS: '50' },
+    });
+    // Started after the ranker imported the curator file; both at once.
+    const env = {
+      ...shared,
+      CG_ROLE: 'feed-generator',
+      CLICKHOUSE_DATABASE: ranker.config.clickhouse.database,
+      FEEDS_FILE: ranker.feedsFile,
+      LOG_LEVEL: 'warn',
+    };
+    servers.push(
+      ...(await Promise.all(
+        (['feed-generator-a', 'feed-generator-b'] as const).map((name) => startAppProcess(name, { ...env, DATA_DIR: path.join(dir, name) })),
+      )),
     );
-    ranker = await startApp(config);
-    // @NOTE A second feed generator on the same ClickHouse database and the same bus: a replica. chDB
-    // shares one engine per process, so this is what two feed-generator processes on one server are.
-    replica = await startApp({ ...config, role: 'feed-generator' }, { bus: ranker.app.get<MessageBus>(MESSAGE_BUS) });
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${ranker.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
-    });
+    }, { timeoutMs: 180_000, context: logs });
     await snapshot();
 
     // The post to fund: eligible across alpha and beta, well down the feed.
@@ -167,15 +218,16 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
     expect(found).toBeDefined();
     target = { uri: found!.uri, rank: found!.rank };
     organicInOther = (await rankIn('g', target.uri))?.rank;
-  });
+  }, 300_000);
 
   afterAll(async () => {
-    // The ranker's process owns the shared bus: the replica goes after it.
+    for (const { process } of servers) await process.stop('SIGKILL');
     await ranker?.close();
-    await replica?.close();
+    await clickhouse?.stop();
+    await broker?.stop();
     await replay?.close();
     await plc?.close();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('takes pledges from records, refuses and counts the ones no fund can honour, and raises the post in the funders’ feed only', async () => {
@@ -193,21 +245,21 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
     await waitFor('the pledges in ClickHouse', async () => ((await funds.pledges(0, Date.now() * 2000)).length === 5 ? true : undefined));
     await snapshot();
 
+    // Both processes serve the boost alike.
     const boosted = (await rankIn('ab', target.uri))!;
     expect(boosted.rank).toBeLessThan(target.rank);
+    expect((await rankIn('ab', target.uri, server(1)))?.rank).toBe(boosted.rank);
     boostedRank = boosted.rank;
     expect(JSON.parse(boosted.item.feedContext!)).toMatchObject({ f: ['alpha', 'beta'], e: expect.any(Number) });
-    const explanation = (await (await fetch(`${replica.url}/api/feeds/ab/explain?post=${encodeURIComponent(target.uri)}`)).json()) as {
-      components: { boost: { says: string; unboostedRank: number } };
-    };
-    expect(explanation.components.boost.says).toBe('raised by the alpha × beta fund: 120 credits, 60 matched');
-    expect(explanation.components.boost.unboostedRank).toBe(target.rank);
+    const explanation = await explain(target.uri);
+    expect(explanation.components.boost?.says).toBe('raised by the alpha × beta fund: 120 credits, 60 matched');
+    expect(explanation.components.boost?.unboostedRank).toBe(target.rank);
 
     // Never above the page share (20%: one in any five), never twice, in any page.
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let n = 0; n < 5; n += 1) {
-      const next = await page(ranker, 'ab', 10, undefined, cursor);
+      const next = await page(server(n % 2 === 0 ? 0 : 1), 'ab', 10, undefined, cursor);
       expect(next.feed.filter((item) => item.feedContext?.includes('"f"')).length).toBeLessThanOrEqual(2);
       seen.push(...next.feed.map((item) => item.post));
       cursor = next.cursor;
@@ -216,44 +268,49 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
 
     // The other community's feed is untouched.
     expect((await rankIn('g', target.uri))?.rank).toBe(organicInOther);
-    for (const item of (await page(ranker, 'g', 100)).feed) expect(item.feedContext ?? '').not.toContain('"f"');
+    for (const item of (await page(server(1), 'g', 100)).feed) expect(item.feedContext ?? '').not.toContain('"f"');
 
     const alphaReport = await report('alpha');
-    expect(alphaReport).toMatchObject({ pledged: 60, matched: 30, spent: 0, remaining: 2, refusedPledges: { 'not-member': 1, 'over-allowance': 1 } });
+    expect(alphaReport).toMatchObject({ pledged: 60, matched: 30, spent: 0, remaining: 2.5, floor: 0, refusedPledges: { 'not-member': 1, 'over-allowance': 1 } });
     expect((await report('beta')).refusedPledges).toEqual({ 'deleted-post': 1 });
   });
 
-  it('charges the funds once per viewer from impressions both replicas served, and stops the boost at zero budget', async () => {
-    for (const viewer of viewers) {
-      for (const app of [ranker, replica]) {
-        const served = await page(app, 'ab', 50, viewer);
-        expect(served.feed.map((item) => item.post)).toContain(target.uri);
-      }
-    }
-    await waitFor('the impressions settled', async () => {
-      await snapshot();
-      const [a, b] = await Promise.all([report('alpha', ranker), report('beta', ranker)]);
-      return a.impressions + b.impressions >= 4 ? { a, b } : undefined;
-    });
-    const [a, b] = await Promise.all([report('alpha', ranker), report('beta', ranker)]);
-    // Four viewers saw the boosted post, each through both replicas: four impressions, shared by the two funds.
-    expect(a.impressions + b.impressions).toBe(4);
-    expect(a).toMatchObject({ spent: 2, remaining: 0, impressionsOutsideCommunity: 2 });
-    expect(b).toMatchObject({ spent: 2, remaining: 0, impressionsOutsideCommunity: 4 });
-    expect(a.posts[0]).toMatchObject({ post: target.uri, spent: 2, impressions: 2 });
+  it('charges the funds once per viewer from impressions both processes served at once, and stops the boost at zero budget', async () => {
+    // Every viewer's page from both processes, all at once.
+    const served = await Promise.all(viewers.flatMap((viewer) => servers.map((at) => page(at, 'ab', 50, viewer))));
+    for (const { feed } of served) expect(feed.map((item) => item.post)).toContain(target.uri);
+    // Everything both processes recorded reaches the bus, and the ranker has consumed all of it.
+    const published = await waitFor('the impressions published by both processes', async () => {
+      const counts = await Promise.all(servers.map(async (at) => [await metric(at, 'cg_feed_impressions_recorded_total'), await metric(at, 'cg_feed_impressions_published_total')]));
+      return counts.every(([recorded, sent]) => recorded! > 0 && sent === recorded) ? counts.reduce((sum, [, sent]) => sum + sent!, 0) : undefined;
+    }, { context: logs });
+    await waitFor('the ranker to consume every impression', async () => {
+      const status = (await (await fetch(`${ranker.opsUrl}/status`)).json()) as { feedback: { consumed: number } };
+      return status.feedback.consumed >= published;
+    }, { context: logs });
+    await snapshot();
+    const [a, b] = await Promise.all([report('alpha', server(0)), report('beta', server(0))]);
+    // Five viewers saw the boosted post, each through both processes: five impressions, shared by
+    // the two funds. Members of other communities saw it: gamma's two for alpha, those and alpha's
+    // two for beta; the outsider belongs to none.
+    expect(a.impressions + b.impressions).toBe(5);
+    expect(a).toMatchObject({ spent: 2.5, remaining: 0, impressionsOutsideCommunity: 2 });
+    expect(b).toMatchObject({ spent: 2.5, remaining: 0, impressionsOutsideCommunity: 4 });
+    expect(a.posts[0]).toMatchObject({ post: target.uri, spent: 2.5, impressions: 2.5 });
 
-    // The snapshot after the budget ran out raises nothing (the impressions served moved the organic ranks a little).
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    const after = await rankIn('ab', target.uri);
-    expect(after?.rank ?? Infinity).toBeGreaterThan(boostedRank + 5);
-    expect(after?.item.feedContext ?? '').not.toContain('"f"');
-    const explanation = (await (await fetch(`${replica.url}/api/feeds/ab/explain?post=${encodeURIComponent(target.uri)}`)).json()) as { components: Record<string, unknown> };
-    expect(explanation.components.boost).toBeUndefined();
+    // The snapshot after the budget ran out raises nothing, on either process (the impressions
+    // served moved the organic ranks a little).
+    for (const at of servers) {
+      const after = await rankIn('ab', target.uri, at);
+      expect(after?.rank ?? Infinity).toBeGreaterThan(boostedRank + 5);
+      expect(after?.item.feedContext ?? '').not.toContain('"f"');
+      expect((await explain(target.uri, at)).components.boost).toBeUndefined();
+    }
   });
 
   it('lets curators set a fund and record and withdraw a pledge for a member through the admin API', async () => {
     const admin = (method: string, route: string, body?: unknown) =>
-      fetch(`${replica.url}/api/admin/${route}`, {
+      fetch(`${server(1).url}/api/admin/${route}`, {
         method,
         headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -263,6 +320,14 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
     const refused = await admin('PUT', 'funds/gamma', { budget: -1 });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { message: string }).message).toContain('funds.gamma.budget');
+    // A small community's fund gets the floor subsidy at the next settlement; a large one none.
+    expect((await admin('PUT', 'funds/delta', { budget: 1 })).status).toBe(200);
+    await waitFor('the floor subsidy settled', async () => {
+      await ranker.app.get(ScoreSnapshotJob).runOnce();
+      const delta = await report('delta', server(0));
+      return delta.floor === 3 ? delta : undefined;
+    }, { context: logs }).then((delta) => expect(delta).toMatchObject({ budget: 4, remaining: 4 }));
+    expect(await report('gamma', server(0))).toMatchObject({ budget: 5, floor: 0 });
 
     const invalid = await admin('POST', 'pledges', { pledger: gamma[2], community: 'gamma', post: 'not a post', amount: 0 });
     expect(invalid.status).toBe(400);
@@ -273,12 +338,12 @@ describe('the Bridge Fund through the real pipeline, served by two feed generato
     expect(await live()).toEqual([7]);
     expect((await admin('DELETE', `pledges/${gamma[2]}/${recorded.rkey}`)).status).toBe(200);
     expect(await live()).toEqual([]);
-    expect((await fetch(`${replica.url}/api/admin/pledges`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${server(1).url}/api/admin/pledges`, { method: 'POST' })).status).toBe(401);
   });
 
   it('answers the public report for unknown funds and epochs with clear errors', async () => {
-    expect((await fetch(`${replica.url}/api/funds/nobody/current`)).status).toBe(404);
-    expect((await fetch(`${replica.url}/api/funds/alpha/later`)).status).toBe(400);
-    expect((await fetch(`${replica.url}/api/funds/alpha/99999999`)).status).toBe(400);
+    expect((await fetch(`${server(0).url}/api/funds/nobody/current`)).status).toBe(404);
+    expect((await fetch(`${server(0).url}/api/funds/alpha/later`)).status).toBe(400);
+    expect((await fetch(`${server(0).url}/api/funds/alpha/99999999`)).status).toBe(400);
   });
 });

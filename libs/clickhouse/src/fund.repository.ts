@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Pledge } from '#lib/funding';
 import { DidSetStore } from './did-set.store.js';
 
-/** What one fund was charged this epoch for one post: impressions (weighted by funds sharing them) and those that reached non-members. */
+/** What one fund was charged this epoch for one post: impressions (weighted by funds sharing them) and those that reached members of other communities. */
 export interface PostCharge {
   impressions: number;
   outside: number;
@@ -117,14 +117,18 @@ export class FundRepository {
     return new Set((await result.json<[string]>()).map(([uri]) => uri).filter((uri) => wanted.has(uri)));
   }
 
-  /** Boosted impressions one fund was charged for this epoch, per post; `members` tells who is outside its community. */
-  async charges(community: string, epoch: number, members: readonly string[]): Promise<Map<string, PostCharge>> {
-    const list = await this.didSets.bind('members', members);
+  /**
+   * Boosted impressions one fund was charged for this epoch, per post, and how many of them reached
+   * members of other communities: viewers outside `members` (the fund's community) and in `others`
+   * (every other community's members).
+   */
+  async charges(community: string, epoch: number, members: readonly string[], others: readonly string[]): Promise<Map<string, PostCharge>> {
+    const [own, other] = [await this.didSets.bind('members', members), await this.didSets.bind('others', others)];
     const result = await this.client.query({
-      query: `SELECT post, sum(weight), countIf(viewer NOT IN (${list.sql})) FROM ${this.database}.fund_impressions FINAL
+      query: `SELECT post, sum(weight), countIf(viewer NOT IN (${own.sql}) AND viewer IN (${other.sql})) FROM ${this.database}.fund_impressions FINAL
         WHERE community = {community:String} AND epoch = {epoch:UInt32}
         GROUP BY post`,
-      query_params: { community, epoch, members: list.value },
+      query_params: { community, epoch, members: own.value, others: other.value },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, number, string]>();

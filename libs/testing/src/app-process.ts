@@ -109,3 +109,32 @@ export class AppProcess {
     return code;
   }
 }
+
+/** An app process from the build listening on free loopback ports, with its base URLs. */
+export interface ServingAppProcess {
+  process: AppProcess;
+  /** The public HTTP server (XRPC, `/health`, `/ready`). */
+  url: string;
+  /** The ops listener (`/status`, `/metrics`). */
+  opsUrl: string;
+}
+
+/**
+ * Starts the app from the build with `env` on free loopback ports and resolves once it answers
+ * `/ready`; the error of a process that never does carries its last lines.
+ */
+export async function startAppProcess(name: string, env: Record<string, string>, timeoutMs = 120_000): Promise<ServingAppProcess> {
+  const [port, opsPort] = [await freePort(), await freePort()];
+  const process = new AppProcess(name, appEntry, { ...env, HTTP_PORT: String(port), OPS_PORT: String(opsPort), HTTP_BIND_HOST: '127.0.0.1' }).start();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await fetch(`${url}/ready`).then((response) => response.ok, () => false);
+    if (ready) return { process, url, opsUrl: `http://127.0.0.1:${opsPort}` };
+    if (!process.running || Date.now() > deadline) {
+      await process.stop('SIGKILL');
+      throw new Error(`${name} never became ready:\n${process.output.slice(-20).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -60,12 +60,11 @@ export class BridgeFundStep {
     const epoch = epochOf(nowMs, epochDays);
     const { startMs, endMs } = epochBounds(epoch, epochDays);
 
+    // Every community's members: a fund's own decide pledges and its floor, the others how far its boosts reached.
     const members = new Map<string, string[]>();
-    for (const id of curation.funds.keys()) {
-      const community = curation.communities.get(id);
-      members.set(id, community ? await membersOf(community.members) : []);
-    }
-    const memberSets = new Map([...members].map(([id, list]) => [id, new Set(list)]));
+    for (const [id, community] of curation.communities) members.set(id, await membersOf(community.members));
+    const othersOf = (id: string) => [...new Set([...members].flatMap(([other, list]) => (other === id ? [] : list)))];
+    const memberSets = new Map([...curation.funds.keys()].map((id) => [id, new Set(members.get(id) ?? [])]));
     const rules = new Map<string, FundRules>();
     for (const [id, fund] of curation.funds) {
       const floor = (members.get(id)?.length ?? 0) <= floorMaxMembers ? floorCredits : 0;
@@ -92,7 +91,7 @@ export class BridgeFundStep {
     const remaining = new Map<string, number>();
     const settledAt = (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1));
     for (const [id, fund] of rules) {
-      const charged = await this.funds.charges(id, epoch, members.get(id) ?? []);
+      const charged = await this.funds.charges(id, epoch, members.get(id) ?? [], othersOf(id));
       charges.set(id, charged);
       const refused: Record<string, number> = {};
       for (const { pledge, reason } of checked.refused) if (pledge.community === id) refused[reason] = (refused[reason] ?? 0) + 1;

@@ -26,8 +26,17 @@ export interface SnapshotRun {
   boosted: number;
   boostMs: number;
   ms: number;
+  /** Where the run's time went, ms: members and window read, ranking, the fund's boosts, the snapshot written (and pruned). */
+  stepsMs: SnapshotSteps;
   /** The digest edition this run froze (its cadence point), if it froze one. */
   edition?: number;
+}
+
+export interface SnapshotSteps {
+  read: number;
+  rank: number;
+  boost: number;
+  write: number;
 }
 
 export class SnapshotStats {
@@ -119,8 +128,15 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    // A community's members are resolved once per run, whether a fund or a feed (or several) asks.
+    const resolved = new Map<MemberSources, Promise<string[]>>();
+    const membersOf = (sources: MemberSources) => {
+      let members = resolved.get(sources);
+      if (!members) resolved.set(sources, (members = this.resolveMembers(sources, nowMs)));
+      return members;
+    };
     const fundStarted = performance.now();
-    const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
+    const funds = await this.fund.prepare(curation, nowMs, membersOf);
     this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
     const snapshots: LabelledSnapshot[] = [];
@@ -128,7 +144,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom === 'posts') continue;
-      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition');
+      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, nowMs, ranking.servedFrom === 'edition');
       runs.push(run);
       snapshots.push({ communities: feed.communities, posts });
     }
@@ -155,7 +171,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /** A community's members now; its handles count once verified (see VerifiedHandleResolver). */
-  private async membersOf(sources: MemberSources, nowMs: number): Promise<string[]> {
+  private async resolveMembers(sources: MemberSources, nowMs: number): Promise<string[]> {
     const verified = await this.handles.resolve(sources.handles);
     return this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
   }
@@ -198,26 +214,33 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     feed: FeedDefinition,
     rank: RankFn,
     funds: FundRun,
+    membersOf: (sources: MemberSources) => Promise<string[]>,
     nowMs: number,
     withEditions: boolean,
   ): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
     const started = performance.now();
+    let lapStarted = started;
+    const lap = () => {
+      const now = performance.now();
+      const ms = Math.round(now - lapStarted);
+      lapStarted = now;
+      return ms;
+    };
     const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
     const members = new Map<string, ReadonlySet<string>>();
     for (const id of feed.communities) {
       const community = curation.communities.get(id);
-      const list = community ? await this.membersOf(community.members, nowMs) : [];
+      const list = community ? await membersOf(community.members) : [];
       members.set(id, new Set(list));
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const labels = await this.followedLabels(feed, nowMs);
-    const [candidates, signals] = feed.deliberation ? await this.conversation(feed, window.sinceUs) : await Promise.all([
-      this.scores.candidates(window),
-      this.scores.signals({ ...window, actors: everyone }),
+    const [[candidates, signals], labels] = await Promise.all([
+      feed.deliberation ? this.conversation(feed, window.sinceUs) : Promise.all([this.scores.candidates(window), this.scores.signals({ ...window, actors: everyone })]),
       this.followedLabels(feed, nowMs),
     ]);
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
+    const read = lap();
     const ranking = rank({
       feed,
       members,
@@ -230,14 +253,15 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     });
     if (ranking.state) this.state.set(feedUri, ranking.state);
     if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
+    const rankMs = lap();
     const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
-    const boostStarted = performance.now();
     const boosted = funds.boost(feed, ranking.posts);
     await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
-    const boostMs = Math.round(performance.now() - boostStarted);
+    const boostMs = lap();
     await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
     if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
+    const write = lap();
     const run: SnapshotRun = {
       feed: feedUri,
       snapshot,
@@ -247,6 +271,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       boosted: boosted.allocations.length,
       boostMs,
       ms: Math.round(performance.now() - started),
+      stepsMs: { read, rank: rankMs, boost: boostMs, write },
       ...(ranking.edition && { edition: ranking.edition.at }),
     };
     this.stats.lastByFeed.set(feedUri, run);

@@ -27,7 +27,7 @@ export interface FundReport {
   matched: number;
   spent: number;
   remaining: number;
-  /** Boosted impressions charged (a viewer once per post), and those that reached viewers outside the community. */
+  /** Boosted impressions charged (a viewer once per post), and those that reached members of other communities. */
   impressions: number;
   impressionsOutsideCommunity: number;
   pledges: number;

@@ -26,14 +26,14 @@ function Ledger({ report }: { report: FundReport }) {
         <tr><th scope="row">Matching pool</th><td class="num">${credits(report.matchingPool)}</td></tr>
         <tr><th scope="row">Pledged · matched</th><td class="num">${credits(report.pledged)} · ${credits(report.matched)}</td></tr>
         <tr><th scope="row">Spent · remaining</th><td class="num">${credits(report.spent)} · ${credits(report.remaining)}</td></tr>
-        <tr><th scope="row">Boosted impressions · outside the community</th><td class="num">${credits(report.impressions)} · ${formatCount(report.impressionsOutsideCommunity)}</td></tr>
+        <tr><th scope="row">Boosted impressions · reaching other communities</th><td class="num">${credits(report.impressions)} · ${formatCount(report.impressionsOutsideCommunity)}</td></tr>
         <tr><th scope="row">Pledges accepted · refused</th><td class="num">${formatCount(report.pledges)} · ${refused.length ? refused.map(([reason, count]) => `${count} ${reason}`).join(', ') : 'none'}</td></tr>
       </tbody>
     </table>
     ${report.posts.length > 0 &&
     html`<table>
       <caption>${`Posts, most spent first (${Math.min(SHOWN_POSTS, report.posts.length)} of ${report.posts.length})`}</caption>
-      <thead><tr><th scope="col">Post</th><th scope="col" class="num">Pledged</th><th scope="col" class="num">Matched</th><th scope="col" class="num">Impressions</th><th scope="col" class="num">Outside</th><th scope="col" class="num">Spent</th></tr></thead>
+      <thead><tr><th scope="col">Post</th><th scope="col" class="num">Pledged</th><th scope="col" class="num">Matched</th><th scope="col" class="num">Impressions</th><th scope="col" class="num">Other communities</th><th scope="col" class="num">Spent</th></tr></thead>
       <tbody>
         ${report.posts.slice(0, SHOWN_POSTS).map(
           (post) => html`<tr key=${post.post}>
