@@ -9,9 +9,9 @@
  *
  * Each snapshot run is split into its steps (the Bridge Fund's settlement and matching; then per
  * feed: members and window read, ranking, placing boosts, the snapshot written), with the process's
- * CPU time (chDB's threads included). Goals: the Bridge Fund's own steps ≤ 10% of the snapshot run
- * it is part of (it must stay a small step beside ranking), and getFeedSkeleton p99 ≤ 20 ms with
- * boosts on (the serving goal of every feed).
+ * CPU time (chDB's threads included). Goals: the CPU the Bridge Fund adds (the run with funds less
+ * the run without) ≤ 10% of the snapshot run's (it must stay a small step beside ranking), and
+ * getFeedSkeleton p99 ≤ 20 ms with boosts on (the serving goal of every feed).
  */
 import 'reflect-metadata';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -119,7 +119,7 @@ try {
 
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const timeRuns = async (label: string) => {
-    const runs: { ms: number; cpuMs: number; fundMs: number; read: number; rank: number; boost: number; write: number; boosted: number }[] = [];
+    const runs: { ms: number; cpuMs: number; fundMs: number; read: number; rank: number; boost: number; write: number; boosted: number; posts: number }[] = [];
     for (let run = 0; run < RUNS; run += 1) {
       const started = performance.now();
       const cpu = process.cpuUsage();
@@ -134,17 +134,18 @@ try {
         boost: result?.stepsMs.boost ?? 0,
         write: result?.stepsMs.write ?? 0,
         boosted: result?.boosted ?? 0,
+        posts: result?.posts ?? 0,
       });
     }
     // The run whose wall time is the median, so that its steps add up to it.
     const typical = [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
     const other = typical.ms - typical.fundMs - typical.read - typical.rank - typical.boost - typical.write;
     process.stdout.write(
-      `snapshot run ${label}: median ${typical.ms.toFixed(0)} ms of ${RUNS} (CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms) = ` +
+      `snapshot run ${label} (${typical.posts} posts ranked): median ${typical.ms.toFixed(0)} ms of ${RUNS} (CPU ${median(runs.map((run) => run.cpuMs)).toFixed(0)} ms) = ` +
         `Bridge Fund settlement and matching ${typical.fundMs.toFixed(0)} + members and window read ${typical.read} + ranking ${typical.rank} + ` +
         `placing ${typical.boosted} boosts ${typical.boost} + snapshot written ${typical.write} + curation and the rest ${other.toFixed(0)} ms\n`,
     );
-    return { ms: typical.ms, fundMs: typical.fundMs + typical.boost };
+    return { ms: typical.ms, cpuMs: median(runs.map((run) => run.cpuMs)), fundMs: typical.fundMs + typical.boost };
   };
   const url = `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri)}&limit=30`;
   const load = async (label: string) => {
@@ -162,12 +163,15 @@ try {
   const plainLoad = await load('getFeedSkeleton, no funds');
 
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  // @NOTE Judged on CPU time (the process's, chDB's threads included): on a shared machine the wall
+  // time of the same run moves by tens of percent with the neighbours' load, its CPU time little.
   const share = withFunds.fundMs / withFunds.ms;
+  const cpuShare = Math.max(0, withFunds.cpuMs - withoutFunds.cpuMs) / withFunds.cpuMs;
   process.stdout.write(
     [
-      `goal: the Bridge Fund's steps with ${PLEDGES} pledges over ${pledged.length} posts ≤ ${GOAL.fundShare * 100}% of the snapshot run: ` +
-        `${met(share <= GOAL.fundShare)} — ${withFunds.fundMs.toFixed(0)} of ${withFunds.ms.toFixed(0)} ms (${(share * 100).toFixed(1)}%; ` +
-        `the run without funds took ${withoutFunds.ms.toFixed(0)} ms)`,
+      `goal: the Bridge Fund with ${PLEDGES} pledges over ${pledged.length} posts ≤ ${GOAL.fundShare * 100}% of the snapshot run's CPU: ` +
+        `${met(cpuShare <= GOAL.fundShare)} — ${(withFunds.cpuMs - withoutFunds.cpuMs).toFixed(0)} of ${withFunds.cpuMs.toFixed(0)} ms CPU (${(cpuShare * 100).toFixed(1)}%); ` +
+        `wall time: its steps ${withFunds.fundMs.toFixed(0)} of ${withFunds.ms.toFixed(0)} ms (${(share * 100).toFixed(1)}%), the run without funds ${withoutFunds.ms.toFixed(0)} ms`,
       `goal: getFeedSkeleton p99 with boosts on ≤ ${GOAL.p99Ms} ms: ${met(boostedLoad.p99Ms <= GOAL.p99Ms && boostedLoad.errors === 0)} — ` +
         `${boostedLoad.p99Ms.toFixed(2)} ms (no funds: ${plainLoad.p99Ms.toFixed(2)} ms)`,
       `${os.availableParallelism()} cores, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`,

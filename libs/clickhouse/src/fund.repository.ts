@@ -154,7 +154,7 @@ export class FundRepository {
     });
   }
 
-  /** One settlement of a fund's epoch: its posts first, then the totals the report starts from. */
+  /** One settlement of a fund's epoch: its post lines that changed first (a line of zeros takes a post out), then the totals the report starts from. */
   async writeSettlement(entry: FundEpochEntry, posts: readonly FundPostEntry[], settledAtMs: number): Promise<void> {
     const { community, epoch } = entry;
     if (posts.length > 0) {
@@ -210,7 +210,7 @@ export class FundRepository {
     if (!row) return undefined;
     const posts = await this.client.query({
       query: `SELECT post, pledged, matched, impressions, impressions_other, spent FROM ${db}.fund_posts FINAL
-        WHERE community = {community:String} AND epoch = {epoch:UInt32}
+        WHERE community = {community:String} AND epoch = {epoch:UInt32} AND (pledged > 0 OR impressions > 0)
         ORDER BY spent DESC, pledged DESC, post LIMIT {limit:UInt32}`,
       query_params: { community, epoch, limit },
       format: 'JSONCompactEachRow',

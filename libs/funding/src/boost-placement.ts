@@ -31,34 +31,41 @@ export function liftOf(credits: number, maxLift: number): number {
  * `ranked` is best first; `lifts` maps the URIs offered a boost to their lift.
  */
 export function placeBoosts<T extends Placeable>(ranked: readonly T[], lifts: ReadonlyMap<string, number>, pageShare: number): Placed<T>[] {
-  const rankOf = new Map(ranked.map((item, index) => [item.uri, index + 1]));
-  const offers = ranked
-    .filter((item) => (lifts.get(item.uri) ?? 0) > 0)
-    .map((item) => ({ item, target: item.score + Math.abs(item.score) * lifts.get(item.uri)! }))
-    .sort((a, b) => b.target - a.target || rankOf.get(a.item.uri)! - rankOf.get(b.item.uri)!);
+  // @NOTE Items are tracked by their index in `ranked` (its unboosted rank − 1): a ranking holds
+  // tens of thousands of posts and a few hundred offers, so nothing here is keyed by URI.
+  const offers: { index: number; target: number }[] = [];
+  if (lifts.size > 0) {
+    ranked.forEach((item, index) => {
+      const lift = lifts.get(item.uri) ?? 0;
+      if (lift > 0) offers.push({ index, target: item.score + Math.abs(item.score) * lift });
+    });
+  }
+  if (offers.length === 0) return ranked.map((item, index) => ({ item, boosted: false, unboostedRank: index + 1 }));
+  offers.sort((a, b) => b.target - a.target || a.index - b.index);
   const spacing = pageShare > 0 ? Math.ceil(1 / Math.min(1, pageShare)) : Infinity;
-  // A ranking need not be in score order (balanced is not): a raise passes every item between.
-  const highest = new RangeMax(ranked.map((item) => item.score));
-  const placed = new Set<string>();
+  // A ranking need not be in score order (balanced is not): a raise passes every item between. No
+  // raise reaches past the lowest offer, so the table stops there.
+  const lowest = offers.reduce((last, { index }) => Math.max(last, index), 0);
+  const highest = new RangeMax(ranked.slice(0, lowest).map((item) => item.score));
+  const placed = new Uint8Array(ranked.length);
   const out: Placed<T>[] = [];
   let lastBoost = -Infinity;
   let organic = 0;
   let offer = 0;
   while (out.length < ranked.length) {
-    while (organic < ranked.length && placed.has(ranked[organic]!.uri)) organic += 1;
-    while (offer < offers.length && placed.has(offers[offer]!.item.uri)) offer += 1;
-    const next = ranked[organic];
+    while (organic < ranked.length && placed[organic]) organic += 1;
+    while (offer < offers.length && placed[offers[offer]!.index]) offer += 1;
     const candidate = offers[offer];
     const raise =
       candidate !== undefined &&
-      next !== undefined &&
-      candidate.item.uri !== next.uri &&
+      organic < ranked.length &&
+      candidate.index !== organic &&
       out.length - lastBoost >= spacing &&
-      candidate.target > highest.between(organic, rankOf.get(candidate.item.uri)! - 1);
-    const item = raise ? candidate.item : next!;
+      candidate.target > highest.between(organic, candidate.index);
+    const index = raise ? candidate.index : organic;
     if (raise) lastBoost = out.length;
-    placed.add(item.uri);
-    out.push({ item, boosted: raise, unboostedRank: rankOf.get(item.uri)! });
+    placed[index] = 1;
+    out.push({ item: ranked[index]!, boosted: raise, unboostedRank: index + 1 });
   }
   return out;
 }

@@ -39,6 +39,8 @@ const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...pos
 export class BridgeFundStep {
   private readonly log: Logger;
   private lastSettledAt = 0;
+  /** The ledger lines last written, per fund of the current epoch: a settlement writes only the lines that changed. */
+  private written = { epoch: -1, lines: new Map<string, Map<string, string>>() };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,6 +53,20 @@ export class BridgeFundStep {
   /** Records which posts a snapshot boosted; before the snapshot itself, so a served boost always has its allocation. */
   async recordAllocations(feed: string, snapshot: number, epoch: number, allocations: readonly FundAllocation[]): Promise<void> {
     await this.funds.writeAllocations(feed, snapshot, epoch, allocations);
+  }
+
+  /**
+   * The lines of a fund's ledger (its first `lines`) that differ from those last written, and a
+   * zero line for each post that left the ledger (a withdrawn pledge): every run settles the whole
+   * epoch, and most lines stay as they were. A new epoch, or a restarted ranker, writes every line once.
+   */
+  private changedLines(community: string, epoch: number, lines: readonly FundPostEntry[], ledger: readonly FundPostEntry[]): FundPostEntry[] {
+    if (this.written.epoch !== epoch) this.written = { epoch, lines: new Map() };
+    const before = this.written.lines.get(community) ?? new Map<string, string>();
+    const changed = lines.filter((line) => before.get(line.post) !== lineKey(line));
+    const kept = new Set(ledger.map((line) => line.post));
+    for (const post of before.keys()) if (!kept.has(post)) changed.push({ post, pledged: 0, matched: 0, impressions: 0, outside: 0, spent: 0 });
+    return changed;
   }
 
   /** Settles the funds of `curation` and prepares the boosts of this run; `membersOf` resolves a community's members. */
@@ -98,6 +114,7 @@ export class BridgeFundStep {
       const ledger = ledgerOf(id, funding, charged, costPerImpression);
       const spent = ledger.reduce((sum, row) => sum + row.spent, 0);
       remaining.set(id, fund.budget - spent);
+      const lines = ledger.slice(0, MAX_LEDGER_POSTS);
       await this.funds.writeSettlement(
         {
           community: id,
@@ -114,9 +131,10 @@ export class BridgeFundStep {
           pledges: checked.accepted.filter((pledge) => pledge.community === id).length,
           refused,
         },
-        ledger.slice(0, MAX_LEDGER_POSTS),
+        this.changedLines(id, epoch, lines, ledger),
         settledAt,
       );
+      this.written.lines.set(id, new Map(lines.map((line) => [line.post, lineKey(line)])));
     }
     if (checked.refused.length > 0) this.log.info({ epoch, refused: checked.refused.length, accepted: checked.accepted.length }, 'pledges refused');
 
@@ -152,6 +170,8 @@ export class BridgeFundStep {
     };
   }
 }
+
+const lineKey = (line: FundPostEntry) => `${line.pledged} ${line.matched} ${line.impressions} ${line.outside} ${line.spent}`;
 
 /** A fund's ledger lines for the epoch: every post it pledged to or was charged for, most costly first. */
 function ledgerOf(community: string, funding: ReadonlyMap<string, PostFunding>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): FundPostEntry[] {
