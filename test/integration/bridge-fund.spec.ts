@@ -198,11 +198,8 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
       FEEDS_FILE: ranker.feedsFile,
       LOG_LEVEL: 'warn',
     };
-    servers.push(
-      ...(await Promise.all(
-        (['feed-generator-a', 'feed-generator-b'] as const).map((name) => startAppProcess(name, { ...env, DATA_DIR: path.join(dir, name) })),
-      )),
-    );
+    // Each kept as soon as it serves, so that afterAll stops it whatever happens to the other.
+    await Promise.all(['feed-generator-a', 'feed-generator-b'].map(async (name) => servers.push(await startAppProcess(name, { ...env, DATA_DIR: path.join(dir, name) }))));
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${ranker.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
