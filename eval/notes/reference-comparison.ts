@@ -8,14 +8,17 @@ export interface ReferenceScores {
   versions: { torch: string; numpy: string; pandas: string; python: string };
   threads: number;
   ratingCount: number;
-  seconds: number;
-  cpuSeconds: number;
+  /** Wall and CPU seconds of the fit; absent from the fixture, which must not change from run to run. */
+  seconds?: number;
+  cpuSeconds?: number;
   notes: { note: string; intercept: number; factor: number; ratings: number; negative: number; positive: number; status: NoteStatus }[];
   raters?: { rater: string; intercept: number; factor: number }[];
 }
 
 export interface ReferenceAgreement {
   interceptSpearman: number;
+  /** Mean |ours − reference| of the note intercepts. */
+  meanInterceptGap: number;
   /** Pearson correlation of the note factors (both scorers orient the axis the same way). */
   factorCorrelation: number;
   statusAgreement: number;
@@ -48,6 +51,7 @@ export function compareWithReference(ours: NotesScoring, reference: ReferenceSco
   if (a.length !== ours.notes.length) throw new EvalInputError('the reference scored a different set of notes');
   return {
     interceptSpearman: spearman(a, b),
+    meanInterceptGap: a.reduce((sum, x, i) => sum + Math.abs(x - b[i]!), 0) / Math.max(1, a.length),
     factorCorrelation: pearson(fa, fb),
     statusAgreement: 1 - disagreements.length / Math.max(1, a.length),
     disagreements,

@@ -38,9 +38,10 @@ describe('notes scorer parity with the Community Notes reference', () => {
     expect(sameSide / raters.length).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('lands near the reference\'s values, not only its order', () => {
-    const byNote = new Map(ours.notes.map((n) => [n.note, n]));
-    const gaps = reference.notes.map((r) => Math.abs(byNote.get(r.note)!.intercept - r.intercept));
-    expect(gaps.reduce((s, g) => s + g, 0) / gaps.length).toBeLessThan(0.02);
+  it('lands on the reference\'s values, not only its order', () => {
+    // The order and the statuses forgive a wrong λ or an early stop; the values do not (λ_i = λ_f
+    // puts the mean gap at 0.016, stopping at a tolerance of 1e-3 at 0.020; the reference's
+    // objective fitted to 1e-8 at 0.002).
+    expect(agreement.meanInterceptGap).toBeLessThan(0.005);
   });
 });
