@@ -69,6 +69,7 @@ function main(): void {
   console.log(`  statuses equal ${(100 * agreement.statusAgreement).toFixed(1)}% (goal ≥ ${100 * GOALS.statusAgreement}%: ${agreement.statusAgreement >= GOALS.statusAgreement ? 'met' : 'not met'})`);
   console.log(`  mean |intercept gap| ${agreement.meanInterceptGap.toFixed(4)}, correlation of note factors ${agreement.factorCorrelation.toFixed(4)}`);
   console.log(`  statuses (ours/reference): ${formatCounts(agreement.ourCounts)} / ${formatCounts(agreement.referenceCounts)}`);
+  priorEffect();
   if (values['skip-large']) return;
 
   const raters = Math.round(large / 40);
@@ -91,6 +92,35 @@ function main(): void {
   console.log(`  ours (TypeScript, ALS, 1 thread): ${ourWall.toFixed(2)} s wall, ${ourCpu.toFixed(2)} s CPU (scoreNotes: table, fit and statuses)`);
   console.log(`  reference (torch ${reference.versions.torch}, Adam, ${reference.threads} thread${reference.threads === 1 ? '' : 's'}): ${(reference.seconds ?? Number.NaN).toFixed(2)} s wall, ${(reference.cpuSeconds ?? Number.NaN).toFixed(2)} s CPU (run_mf: id maps and fit)`);
   console.log(`  agreement on this table: Spearman ${bigAgreement.interceptSpearman.toFixed(4)}, statuses equal ${(100 * bigAgreement.statusAgreement).toFixed(1)}%, mean |intercept gap| ${bigAgreement.meanInterceptGap.toFixed(4)}`);
+}
+
+/**
+ * What rater priors (e.g. from members' Bluesky likes) change: on a sparse table (3–8 ratings per
+ * rater) half of the raters get their planted factor as a prior; how many raters land on their
+ * planted side of the axis, and how many notes change status.
+ */
+function priorEffect(): void {
+  const sparse = syntheticRatings({ raters: 600, notes: 80, ratingsPerRater: [3, 8], seed: 29 });
+  const priors = [...sparse.raterFactors].filter((_, i) => i % 2 === 0).map(([rater, factor]) => ({ rater, factor }));
+  const plain = scoreNotes(sparse.ratings, new Map());
+  const informed = scoreNotes(sparse.ratings, new Map(), { priors });
+  const onSide = (scoring: typeof plain, raters: (rater: string) => boolean): string => {
+    let right = 0;
+    let all = 0;
+    for (const [rater, planted] of sparse.raterFactors) {
+      if (!raters(rater)) continue;
+      all++;
+      if (Math.sign(scoring.raters.get(rater)?.factor ?? 0) === Math.sign(planted)) right++;
+    }
+    return `${((100 * right) / Math.max(1, all)).toFixed(1)}%`;
+  };
+  const withPrior = new Set(priors.map((p) => p.rater));
+  const statusOf = new Map(plain.notes.map((n) => [n.note, n.status]));
+  const changed = informed.notes.filter((n) => statusOf.get(n.note) !== n.status).length;
+  const helpful = (s: typeof plain): number => s.notes.filter((n) => n.status === 'helpful').length;
+  console.log(`priors: ${sparse.ratings.length} ratings, 600 raters with 3–8 ratings each, half of them with their planted factor as a prior`);
+  console.log(`  raters on their planted side: ${onSide(plain, () => true)} without priors, ${onSide(informed, () => true)} with (${onSide(informed, (r) => withPrior.has(r))} of those with a prior, ${onSide(informed, (r) => !withPrior.has(r))} of the others)`);
+  console.log(`  notes changing status: ${changed} of ${informed.notes.length}; helpful ${helpful(plain)} → ${helpful(informed)}`);
 }
 
 /** The virtual environment's python, after creating it and installing the pins if needed. */

@@ -16,6 +16,8 @@ export interface SyntheticRatingsOptions {
 export interface SyntheticRatings {
   ratings: NoteRating[];
   kinds: Map<string, PlantedKind>;
+  /** Each rater's planted factor (the larger camp negative, as the reference orients the axis). */
+  raterFactors: Map<string, number>;
 }
 
 /**
@@ -67,7 +69,8 @@ export function syntheticRatings(options: SyntheticRatingsOptions): SyntheticRat
       ratings.push({ rater: `r${u}`, note: noteId(n), value });
     }
   }
-  return { ratings, kinds };
+  const raterFactors = new Map(Array.from(raterFactor, (f, u) => [`r${u}`, f] as const));
+  return { ratings, kinds, raterFactors };
 }
 
 function noteId(n: number): string {
