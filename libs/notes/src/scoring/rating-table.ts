@@ -5,7 +5,6 @@ import type { NoteRating } from './note-scoring.types.js';
 export interface RatingTable {
   raterIds: string[];
   noteIds: string[];
-  noteIndex: Map<string, number>;
   cells: RatingCells;
   /** Each cell's rating weight, in cell order. */
   weight: Float32Array;
@@ -57,7 +56,7 @@ export function ratingTable(ratings: readonly NoteRating[]): RatingTable {
     weight[c] = rating.weight ?? 1;
   }
   const cells = indexCells(R, noteIds.length, { cellUser, cellPost, kind, strength, lastMs: new Float64Array(count) });
-  return { raterIds, noteIds, noteIndex, cells, weight };
+  return { raterIds, noteIds, cells, weight };
 }
 
 function checkRating(rating: NoteRating, i: number): void {

@@ -78,8 +78,9 @@ export function scoreNotes(ratings: readonly NoteRating[], previous: ReadonlyMap
       if (decision.status !== before) changes.push({ note, from: before, to: decision.status, reason: decision.reason });
     });
   }
+  const scored = new Set(notes.map((n) => n.note));
   for (const [note, status] of previous) {
-    if (status !== 'needs-more-ratings' && !table.noteIndex.has(note)) {
+    if (status !== 'needs-more-ratings' && !scored.has(note)) {
       changes.push({ note, from: status, to: 'needs-more-ratings', reason: 'no ratings left' });
     }
   }
