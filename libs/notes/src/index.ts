@@ -1,0 +1,20 @@
+export { NotesInputError } from './errors.js';
+export {
+  decideStatus,
+  DEFAULT_STATUS_RULES,
+  type LockstepGroups,
+  lockstepGroups,
+  type LockstepOptions,
+  type NoteRating,
+  type NoteScore,
+  type NotesScoring,
+  type NoteStatus,
+  type RaterPrior,
+  scoreNotes,
+  type ScoreNotesOptions,
+  type StatusChange,
+  type StatusRules,
+  statusRules,
+  withRaterWeights,
+  youngAccountWeight,
+} from './scoring/index.js';
