@@ -8,7 +8,9 @@ import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
+import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
+import type { RankerShare } from './ranker-assignment.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -26,6 +28,8 @@ export interface SnapshotRun {
   boosted: number;
   boostMs: number;
   ms: number;
+  /** The ownership epoch the snapshot was written under (see `FeedOwnership`). */
+  epoch: number;
   /** The digest edition this run froze (its cadence point), if it froze one. */
   edition?: number;
 }
@@ -39,13 +43,18 @@ export class SnapshotStats {
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
+  /** Feeds the last run computed: those this ranker holds (all of them in embedded mode). */
+  feeds: string[] = [];
 }
 
 /**
- * Recomputes the score snapshot of every ranked feed on an interval. Each run reads the current
- * curation, resolves each community's members, loads the window's candidates and signals, ranks,
- * and writes a new snapshot; the feed generator switches to it once its completion record exists.
- * The factor model of each feed is warm-started from the previous run.
+ * Recomputes the score snapshot of every ranked feed this ranker holds on an interval. Each run
+ * reads the current curation, resolves each community's members, loads the window's candidates
+ * and signals, ranks, and writes a new snapshot; the feed generator switches to it once its
+ * completion record exists. The factor model of each feed is warm-started from the previous run.
+ * In scaled mode rankers split the feeds (`RankerAssignment`, `FeedOwnership`): a run computes the
+ * feeds held, and a change of the assignment starts a run at once, so feeds taken over from a
+ * ranker that died are computed without waiting for the interval.
  *
  * @NOTE A curator file with a mistake never stops the runs: they keep the last good definitions
  * (as the feed generator does), report the rejected file once per version (an error log with
@@ -64,6 +73,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    */
   private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** A run is under way (scheduled), and whether the assignment changed meanwhile (run again at once). */
+  private running = false;
+  private kicked = false;
   private readonly stopCollecting: () => void;
   /** The rejected file's problems last reported, so that one mistake is logged once. */
   private reportedProblem?: string;
@@ -81,32 +93,63 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly fund: BridgeFundStep,
     private readonly labels: LabelRepository,
     private readonly labelEmitter: LabelEmitter,
+    private readonly ownership: FeedOwnership,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.scoring.snapshots) this.schedule(1_000);
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.scoring.snapshots) return;
+    const { assignment } = this.ownership;
+    assignment.onChange(() => {
+      this.log.info(assignment.share(), 'ranker assignment changed');
+      this.kick();
+    });
+    await assignment.start();
+    this.schedule(1_000);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.lastRun.catch(() => undefined);
+    // After the last run: the other rankers take the feeds over at once.
+    if (this.config.scoring.snapshots) await this.ownership.assignment.stop();
     this.stopCollecting();
+  }
+
+  get computesSnapshots(): boolean {
+    return this.config.scoring.snapshots;
+  }
+
+  /** This ranker's share of the feeds (`/status`). */
+  share(): RankerShare & { feeds: string[] } {
+    return { ...this.ownership.assignment.share(), feeds: this.stats.feeds };
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.running = true;
+      this.kicked = false;
       void this.runOnce()
         .catch((error: unknown) => {
           this.stats.failures += 1;
           this.log.error({ err: (error as Error).message }, 'score snapshot run failed; retrying next interval');
         })
-        .finally(() => this.schedule(this.config.scoring.intervalSeconds * 1000));
+        .finally(() => {
+          this.running = false;
+          this.schedule(this.kicked ? 0 : this.config.scoring.intervalSeconds * 1000);
+        });
     }, delayMs);
+  }
+
+  /** A run as soon as possible: now, or right after the one under way. */
+  private kick(): void {
+    if (this.running) this.kicked = true;
+    else this.schedule(0);
   }
 
   /** One pass over every ranked feed, after any run in progress; returns what it wrote. */
@@ -119,24 +162,55 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    const shared = this.ownership.assignment.ownsShared();
     const fundStarted = performance.now();
-    const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
+    const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs), { settle: shared });
     this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
-    const snapshots: LabelledSnapshot[] = [];
+    const snapshots = new Map<string, LabelledSnapshot>();
+    const held: string[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
-      if (ranking.servedFrom === 'posts') continue;
-      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition');
-      runs.push(run);
-      snapshots.push({ communities: feed.communities, posts });
+      const feedUri = this.feedUri(feed);
+      if (ranking.servedFrom === 'posts' || !this.ownership.owns(feedUri)) continue;
+      held.push(feedUri);
+      const written = await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition');
+      if (!written) continue;
+      runs.push(written.run);
+      snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
     }
+    this.stats.feeds = held;
+    for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs);
+    if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
+  }
+
+  private feedUri(feed: FeedDefinition): string {
+    return atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
+  }
+
+  /**
+   * The newest snapshot of every ranked feed, for the labels: those this run wrote, and the others
+   * (held by other rankers, or not written this time) as served from the store.
+   */
+  private async everyFeed(curation: Curation, written: ReadonlyMap<string, LabelledSnapshot>): Promise<LabelledSnapshot[]> {
+    const snapshots: LabelledSnapshot[] = [];
+    for (const feed of curation.feeds.values()) {
+      if (rankings[feed.ranking].servedFrom === 'posts') continue;
+      const uri = this.feedUri(feed);
+      const own = written.get(uri);
+      if (own) {
+        snapshots.push(own);
+        continue;
+      }
+      const latest = await this.scores.latestSnapshot(uri);
+      if (latest) snapshots.push({ communities: feed.communities, posts: await this.scores.top(uri, latest.snapshot, latest.posts) });
+    }
+    return snapshots;
   }
 
   /** The curation in force: the last good definitions while the curator file has a mistake. */
@@ -189,9 +263,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * (`withEditions`) also freezes the edition the ranking says is due. Returns the posts written,
    * for the labels.
    *
-   * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
-   * each run (not kept in memory): every feed generator serves the same stored edition, and a
-   * restarted ranker neither freezes an edition twice nor serves a post again.
+   * Nothing is written (and `undefined` returned) once the feed is no longer this ranker's: the
+   * snapshot id is claimed first (`FeedOwnership`), and every write of the feed follows the claim.
+   *
+   * @NOTE Editions are frozen here, by the feed's one ranker (claimed like snapshots), and read
+   * back from ClickHouse at each run (not kept in memory): every feed generator serves the same
+   * stored edition, and a restarted ranker, or one that took the feed over, neither freezes an
+   * edition twice nor serves a post again.
    */
   private async snapshotFeed(
     curation: Curation,
@@ -200,9 +278,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     funds: FundRun,
     nowMs: number,
     withEditions: boolean,
-  ): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
+  ): Promise<{ run: SnapshotRun; posts: RankedPost[] } | undefined> {
     const started = performance.now();
-    const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
+    const feedUri = this.feedUri(feed);
     const members = new Map<string, ReadonlySet<string>>();
     for (const id of feed.communities) {
       const community = curation.communities.get(id);
@@ -229,13 +307,16 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       ...(labels && { labels }),
     });
     if (ranking.state) this.state.set(feedUri, ranking.state);
-    if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
-    const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
+    const claim = await this.ownership.claimSnapshot(feedUri, Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1));
+    if (!claim) return undefined;
+    const { snapshot, epoch } = claim;
+    const frozen = ranking.edition && (await this.ownership.claimEdition(feedUri, ranking.edition.at, epoch)) ? ranking.edition : undefined;
+    if (frozen) await this.editions.write(feedUri, frozen.at, frozen.posts);
     const boostStarted = performance.now();
     const boosted = funds.boost(feed, ranking.posts);
     await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
     const boostMs = Math.round(performance.now() - boostStarted);
-    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
+    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts, { epoch, ranker: this.ownership.ranker });
     if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const run: SnapshotRun = {
@@ -247,11 +328,12 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       boosted: boosted.allocations.length,
       boostMs,
       ms: Math.round(performance.now() - started),
-      ...(ranking.edition && { edition: ranking.edition.at }),
+      epoch,
+      ...(frozen && { edition: frozen.at }),
     };
     this.stats.lastByFeed.set(feedUri, run);
     this.stats.lastSnapshotAt = Date.now();
-    this.log.info(run, 'score snapshot written');
+    this.log.info({ ...run, ranker: this.ownership.ranker }, 'score snapshot written');
     return { run, posts: boosted.posts };
   }
 }
