@@ -152,7 +152,7 @@ describe('rankers that scale out by feed, over a Kafka consumer group', () => {
         const shares = [await status(a), await status(b)] as const;
         const [feedsA, feedsB] = shares.map((share) => share.feeds);
         if (feedsA!.length === 0 || feedsB!.length === 0) return undefined;
-        if ([...feedsA!, ...feedsB!].sort().join() !== every.join()) return undefined;
+        if ([...feedsA!, ...feedsB!].sort().join() !== every.join() || shares[0].shared === shares[1].shared) return undefined;
         const [wroteA, wroteB] = [await writtenBy(shares[0].ranker), await writtenBy(shares[1].ranker)];
         return feedsA!.every((feed) => wroteA.has(feed)) && feedsB!.every((feed) => wroteB.has(feed)) ? shares : undefined;
       },

@@ -103,8 +103,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     if (!this.config.scoring.snapshots) return;
     const { assignment } = this.ownership;
     assignment.onChange(() => {
-      this.log.info(assignment.share(), 'ranker assignment changed');
-      this.kick();
+      const share = assignment.share();
+      this.log.info(share, 'ranker assignment changed');
+      // A rebalance under way holds nothing: the run waits for the assignment that ends it.
+      if (share.partitions.length > 0) this.kick();
     });
     await assignment.start();
     this.schedule(1_000);
