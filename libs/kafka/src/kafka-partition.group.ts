@@ -2,7 +2,7 @@ import kafkajs from 'kafkajs';
 import type { Consumer, Kafka as KafkaClient } from 'kafkajs';
 import { kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
 import { kafkaJsLogging } from './kafkajs.log.js';
-import { keyHash } from './key.partitioner.js';
+import { partitionOfKey } from './key.partitioner.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
 const { Kafka } = kafkajs;
@@ -65,7 +65,7 @@ export class KafkaPartitionGroup {
 
   /** The partition of `key`; 0 before the topic's partitions are known. */
   partitionOf(key: string): number {
-    return this.partitionCount === 0 ? 0 : (keyHash(key) & 0x7fffffff) % this.partitionCount;
+    return this.partitionCount === 0 ? 0 : partitionOfKey(key, this.partitionCount);
   }
 
   /** True while this member holds `partition` and its lease holds (see the class note). */
