@@ -109,7 +109,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       if (share.partitions.length > 0) this.kick();
     });
     await assignment.start();
-    this.schedule(1_000);
+    // The first assignment may have started a run already.
+    if (!this.running) this.schedule(1_000);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -171,8 +172,15 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const runs: SnapshotRun[] = [];
     const snapshots = new Map<string, LabelledSnapshot>();
     const held: string[] = [];
-    for (const feed of curation.feeds.values()) {
-      if (this.stopped) break;
+    const pending = [...curation.feeds.values()].filter((feed) => rankings[feed.ranking].servedFrom !== 'posts');
+    while (pending.length > 0 && !this.stopped) {
+      // Feeds taken over since they were last written here go first, as the assignment is now:
+      // a dead ranker's feeds wait for no feed this ranker computed a moment ago.
+      const next = pending.findIndex((candidate) => {
+        const uri = this.feedUri(candidate);
+        return !this.stats.lastByFeed.has(uri) && this.ownership.owns(uri);
+      });
+      const [feed] = pending.splice(Math.max(0, next), 1) as [FeedDefinition];
       const ranking = rankings[feed.ranking];
       const feedUri = this.feedUri(feed);
       if (ranking.servedFrom === 'posts' || !this.ownership.owns(feedUri)) continue;
