@@ -60,14 +60,18 @@ const snapshotCount = async (): Promise<number> => {
   const [row] = await result.json<{ n: string }>();
   return Number(row?.n ?? 0);
 };
-/** Snapshots per second written by the running rankers over the window, and their CPU ms per snapshot. */
+/**
+ * Snapshots per second written by the running rankers over the window, their CPU ms per snapshot,
+ * and the shared ClickHouse process's (one chDB process here: with one core it caps the rankers).
+ */
 const measure = async (running: RankerProcess[]) => {
-  const [count0, cpu0, t0] = [await snapshotCount(), running.map(({ process }) => cpuSeconds(process.pid)), performance.now()];
+  const cpu = () => running.reduce((sum, { process }) => sum + cpuSeconds(process.pid), 0);
+  const [count0, cpu0, store0, t0] = [await snapshotCount(), cpu(), cpuSeconds(clickhouse.pid), performance.now()];
   await new Promise((resolve) => setTimeout(resolve, windowSeconds * 1000));
-  const [count1, cpu1, t1] = [await snapshotCount(), running.map(({ process }) => cpuSeconds(process.pid)), performance.now()];
+  const [count1, cpu1, store1, t1] = [await snapshotCount(), cpu(), cpuSeconds(clickhouse.pid), performance.now()];
   const snapshots = count1 - count0;
-  const cpu = cpu1.reduce((sum, value, index) => sum + value - cpu0[index]!, 0);
-  return { perSecond: snapshots / ((t1 - t0) / 1000), cpuMsPerSnapshot: snapshots > 0 ? (cpu * 1000) / snapshots : NaN };
+  const perSnapshot = (seconds: number) => (snapshots > 0 ? (seconds * 1000) / snapshots : NaN);
+  return { perSecond: snapshots / ((t1 - t0) / 1000), cpuMsPerSnapshot: perSnapshot(cpu1 - cpu0), storeMsPerSnapshot: perSnapshot(store1 - store0) };
 };
 const holdsAll = async (one: RankerProcess) => {
   const share = await one.share();
@@ -108,8 +112,9 @@ try {
   const scale = split.perSecond / alone.perSecond;
   const verdict = (met: boolean) => (met ? 'met' : 'not met');
   console.log(`rankers: ${every.length} bridging feeds on ${PARTITIONS} partitions, ${windowSeconds} s windows; load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
-  console.log(`  one ranker   ${alone.perSecond.toFixed(1)} snapshots/s, ${alone.cpuMsPerSnapshot.toFixed(1)} ms CPU per snapshot`);
-  console.log(`  two rankers  ${split.perSecond.toFixed(1)} snapshots/s, ${split.cpuMsPerSnapshot.toFixed(1)} ms CPU per snapshot (${shareOfSecond.feeds.length} feeds on the second)`);
+  const cpuLine = (run: typeof alone) => `${run.cpuMsPerSnapshot.toFixed(1)} ms ranker CPU + ${run.storeMsPerSnapshot.toFixed(1)} ms ClickHouse CPU per snapshot`;
+  console.log(`  one ranker   ${alone.perSecond.toFixed(1)} snapshots/s, ${cpuLine(alone)}`);
+  console.log(`  two rankers  ${split.perSecond.toFixed(1)} snapshots/s, ${cpuLine(split)} (${shareOfSecond.feeds.length} feeds on the second)`);
   console.log(`  scale-out    ×${scale.toFixed(2)} with the second ranker (goal ≥ ×${SCALE_GOAL} with a free core each: ${verdict(scale >= SCALE_GOAL)})`);
   console.log(`  takeover     ${takeoverSeconds.toFixed(1)} s from SIGKILL to every feed of the killed ranker written by the survivor (goal ≤ ${TAKEOVER_GOAL_SECONDS} s: ${verdict(takeoverSeconds <= TAKEOVER_GOAL_SECONDS)})`);
 } finally {
