@@ -20,3 +20,4 @@ export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type Fund
 export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
 export { type Removal, RemovalRepository } from './removal.repository.js';
 export { type ExternalLabel, type FollowedLabelerStats, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';
+export { type ClaimKind, type ClaimOutcome, RankerClaimRepository } from './ranker-claim.repository.js';

@@ -428,6 +428,31 @@ export const migrations: Migration[] = [
       ORDER BY src`,
     ],
   },
+  {
+    version: 16,
+    name: 'rankers that scale out: ownership epochs and claims',
+    statements: [
+      // @NOTE The fencing of rankers (RankerClaimRepository). A ranker that takes a feed over takes
+      // the feed's next ownership epoch (kind `epoch`, key = the epoch), and claims every snapshot
+      // id (kind `snapshot`) and digest edition (kind `edition`) before writing it. Plain MergeTree:
+      // every claim is kept as written, so two claims of one key are both seen. Epoch rows stay
+      // (a few per feed and takeover); claims of snapshots and editions go after two days.
+      `CREATE TABLE IF NOT EXISTS {db}.ranker_claims (
+        feed LowCardinality(String),
+        kind LowCardinality(String),
+        key UInt64,
+        epoch UInt64,
+        ranker String,
+        claimed_at DateTime64(3) DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      ORDER BY (feed, kind, key)
+      TTL toDateTime(claimed_at) + INTERVAL 2 DAY DELETE WHERE kind != 'epoch'`,
+      // The epoch a snapshot was written under and by which ranker: readers serve the newest
+      // snapshot of the newest epoch, so a ranker that lost a feed is never served over its new owner.
+      `ALTER TABLE {db}.feed_snapshots ADD COLUMN IF NOT EXISTS epoch UInt64 DEFAULT 0`,
+      `ALTER TABLE {db}.feed_snapshots ADD COLUMN IF NOT EXISTS ranker String DEFAULT ''`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

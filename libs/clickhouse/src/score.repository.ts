@@ -137,18 +137,33 @@ export class ScoreRepository {
     return rows.map(([actor, uri, kind, timeUs]) => ({ actor, uri, kind, timeUs: Number(timeUs) }));
   }
 
-  async writeSnapshot(feed: string, snapshot: number, rows: readonly ScoredRow[]): Promise<void> {
+  /**
+   * Writes a snapshot, its completion record last. `owner` is the ownership epoch it was computed
+   * under and the ranker that computed it (absent: epoch 0, as written before rankers scaled out).
+   */
+  async writeSnapshot(feed: string, snapshot: number, rows: readonly ScoredRow[], owner?: { epoch: number; ranker: string }): Promise<void> {
     const db = this.database;
     if (rows.length > 0) {
       await this.client.insert({ table: `${db}.feed_scores`, values: rankedRows(rows, { feed, snapshot }), format: 'JSONEachRow' });
     }
-    await this.client.insert({ table: `${db}.feed_snapshots`, values: [{ feed, snapshot, posts: rows.length }], format: 'JSONEachRow' });
+    await this.client.insert({
+      table: `${db}.feed_snapshots`,
+      values: [{ feed, snapshot, posts: rows.length, epoch: owner?.epoch ?? 0, ranker: owner?.ranker ?? '' }],
+      format: 'JSONEachRow',
+    });
   }
 
+  /**
+   * The snapshot served: the newest of the newest ownership epoch.
+   *
+   * @NOTE Ordered by epoch first: a ranker that lost the feed (paused past its session, then woke
+   * up) may still complete a snapshot it had started, with a later time than the new owner's; it
+   * is never served over the new owner's, whatever the two clocks say.
+   */
   async latestSnapshot(feed: string): Promise<SnapshotInfo | undefined> {
     const result = await this.client.query({
       query: `SELECT snapshot, posts, toString(completed_at) AS completed_at FROM ${this.database}.feed_snapshots FINAL
-        WHERE feed = {feed:String} ORDER BY snapshot DESC LIMIT 1`,
+        WHERE feed = {feed:String} ORDER BY epoch DESC, snapshot DESC LIMIT 1`,
       query_params: { feed },
       format: 'JSONEachRow',
     });
@@ -161,8 +176,8 @@ export class ScoreRepository {
     if (feeds.length === 0) return [];
     const result = await this.client.query({
       // Aliases differ from the column names: an alias named like a column would shadow it inside argMax.
-      query: `SELECT feed, max(snapshot) AS latest, argMax(posts, snapshot) AS latest_posts,
-          toUnixTimestamp64Milli(argMax(completed_at, snapshot)) AS completed_at_ms
+      query: `SELECT feed, argMax(snapshot, (epoch, snapshot)) AS latest, argMax(posts, (epoch, snapshot)) AS latest_posts,
+          toUnixTimestamp64Milli(argMax(completed_at, (epoch, snapshot))) AS completed_at_ms
         FROM ${this.database}.feed_snapshots FINAL
         WHERE feed IN {feeds:Array(String)}
         GROUP BY feed`,
@@ -248,10 +263,10 @@ export class ScoreRepository {
     return row && { rank, score: Number(row.score), components: JSON.parse(row.components) };
   }
 
-  /** Drops snapshots older than the newest `keep` ones and older than `minAgeMs` (readers may still page them). */
+  /** Drops snapshots after the `keep` first in serving order (see `latestSnapshot`) and older than `minAgeMs` (readers may still page them). */
   async prune(feed: string, keep: number, minAgeMs: number, nowMs: number): Promise<number> {
     const result = await this.client.query({
-      query: `SELECT snapshot FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} ORDER BY snapshot DESC`,
+      query: `SELECT snapshot FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} ORDER BY epoch DESC, snapshot DESC`,
       query_params: { feed },
       format: 'JSONCompactEachRow',
     });

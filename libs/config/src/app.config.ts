@@ -179,10 +179,17 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
       /** Seconds between score snapshot recomputations. */
       intervalSeconds: env.SCORING_INTERVAL_SECONDS,
       /**
-       * Whether this process recomputes the score snapshots. Any number of scoring processes share the
-       * consumer work; exactly one should compute snapshots.
+       * Whether this process computes score snapshots (is a ranker). Any number of scoring processes
+       * share the consumer work; in scaled mode any number of rankers share the feeds.
        */
       snapshots: env.SCORING_SNAPSHOTS,
+      /**
+       * Scaled mode: the processes that compute snapshots (rankers) split the feeds. Each feed is
+       * hashed to one of `partitions` partitions of the rankers' topic; the members of the Kafka
+       * consumer group `groupId` share the partitions, and a ranker silent for `sessionTimeoutMs`
+       * loses its feeds to the others.
+       */
+      rankers: { partitions: env.RANKER_PARTITIONS, groupId: env.RANKER_GROUP, sessionTimeoutMs: env.RANKER_SESSION_TIMEOUT_MS },
       /** Tries of an insert ClickHouse refuses before the batch is split to isolate the messages it refuses. */
       writeAttempts: env.SCORING_WRITE_ATTEMPTS,
     },

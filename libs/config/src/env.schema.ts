@@ -62,6 +62,11 @@ export const EnvSchema = z.object({
   SCORING_SNAPSHOTS: boolean(true),
   SCORING_WRITE_ATTEMPTS: integer(3, { min: 1, max: 20 }),
 
+  // Rankers (the scoring processes that compute snapshots, split by feed in scaled mode)
+  RANKER_PARTITIONS: integer(12, { min: 1, max: 1024 }),
+  RANKER_GROUP: text('common-ground-rankers'),
+  RANKER_SESSION_TIMEOUT_MS: integer(10_000, { min: 6_000, max: 300_000 }),
+
   // HTTP
   HTTP_PORT: integer(3000, { min: 0, max: 65_535 }),
   HTTP_BIND_HOST: text('0.0.0.0'),

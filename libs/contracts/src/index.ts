@@ -11,7 +11,7 @@ export {
   type Subscription,
   type TopicSpec,
 } from './bus.js';
-export { DeadLetterHeaders, Topics } from './topics.js';
+export { DeadLetterHeaders, RANKER_TOPIC, Topics } from './topics.js';
 export {
   type AccountStatus,
   type GraphCreate,

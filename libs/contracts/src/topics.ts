@@ -20,3 +20,10 @@ export const DeadLetterHeaders = {
   sourcePartition: 'x-source-partition',
   sourceOffset: 'x-source-offset',
 } as const;
+
+/**
+ * The rankers' topic: it carries no messages. Its partitions are shared out by the rankers'
+ * consumer group (`RANKER_GROUP`); each feed is hashed to one of them (`RANKER_PARTITIONS`), so a
+ * ranker computes the feeds of the partitions it holds. Created by the rankers, with its own count.
+ */
+export const RANKER_TOPIC = 'cg.rankers.v1';

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { keyPartitioner, murmur2 } from './key.partitioner.js';
+import { keyPartitioner, murmur2, partitionOfKey } from './key.partitioner.js';
 
 // kafkajs's own murmur2 (Java-compatible, through 64-bit Longs): the reference ours must equal.
 const reference = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: string | Buffer) => number;
@@ -27,6 +27,12 @@ describe('key partitioner', () => {
       expect(partition({ topic: 't', partitionMetadata, message: { key: Buffer.from(did), value: 'x' } })).toBe(expected);
     }
     expect(partition({ topic: 't', partitionMetadata, message: { key: 'k', value: 'x', partition: 4 } })).toBe(4);
+  });
+
+  it('places a feed on the partition a producer would send its URI to (the rankers\' share of the feeds)', () => {
+    for (const feed of ['at://did:plc:publisher/app.bsky.feed.generator/common', 'at://did:web:example.com/app.bsky.feed.generator/é']) {
+      for (const partitions of [1, 6, 12, 1024]) expect(partitionOfKey(feed, partitions)).toBe((reference(feed) & 0x7fffffff) % partitions);
+    }
   });
 
   it('spreads messages without a key over the partitions that have a leader', () => {

@@ -41,13 +41,18 @@ export const keyPartitioner: ICustomPartitioner = () => {
   let counter = 0;
   return ({ partitionMetadata, message }) => {
     if (message.partition !== null && message.partition !== undefined) return message.partition;
-    if (message.key !== null && message.key !== undefined) return (keyHash(message.key) & 0x7fffffff) % partitionMetadata.length;
+    if (message.key !== null && message.key !== undefined) return partitionOfKey(message.key, partitionMetadata.length);
     const available = partitionMetadata.filter((partition) => partition.leader >= 0);
     const pool = available.length > 0 ? available : partitionMetadata;
     counter = (counter + 1) & 0x7fffffff;
     return pool[counter % pool.length]!.partitionId;
   };
 };
+
+/** The partition Kafka's clients place `key` on, out of `partitions`: `murmur2(key) mod partitions`. */
+export function partitionOfKey(key: string | Buffer, partitions: number): number {
+  return (keyHash(key) & 0x7fffffff) % partitions;
+}
 
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(256);

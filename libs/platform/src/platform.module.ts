@@ -20,6 +20,7 @@ import {
   FundRepository,
   LabelRepository,
   PostRepository,
+  RankerClaimRepository,
   RemovalRepository,
   ScoreRepository,
   type ClickHouseClient,
@@ -58,6 +59,7 @@ const repositories = [
   FundRepository,
   RemovalRepository,
   LabelRepository,
+  RankerClaimRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {

@@ -28,3 +28,4 @@ export { capturedLogger } from './captured-logger.js';
 export { launchBrowser } from './browser.js';
 export { pledgeEvent } from './pledge-events.js';
 export { started } from './started.js';
+export { feedsWrittenBy, type RankerFeeds, rankerFeeds, type RankerProcess, type RankerShareStatus, startRanker } from './ranker-feeds.js';

@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
 import { FeedbackBatchConsumer } from '../../scoring/src/feedback-batch.consumer.js';
+import { ScoreSnapshotJob } from '../../scoring/src/score-snapshot.job.js';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventRepository } from '#lib/clickhouse';
 import { BackfillService } from '../../backfill/src/backfill.service.js';
@@ -14,6 +15,7 @@ export class ProcessStatusService {
     @Optional() private readonly scoring?: EventBatchConsumer,
     @Optional() private readonly feedback?: FeedbackBatchConsumer,
     @Optional() private readonly backfill?: BackfillService,
+    @Optional() private readonly snapshots?: ScoreSnapshotJob,
   ) {}
 
   async status(): Promise<Record<string, unknown>> {
@@ -32,6 +34,8 @@ export class ProcessStatusService {
       },
       scoring: this.scoring && { ...this.scoring.stats },
       feedback: this.feedback && { ...this.feedback.stats },
+      // The feeds this process ranks (its share of the rankers' partitions), where it is a ranker.
+      ranker: this.snapshots?.computesSnapshots ? this.snapshots.share() : undefined,
       backfill: this.backfill && { ...this.backfill.progress.state },
       store: await this.events.counts(),
     };

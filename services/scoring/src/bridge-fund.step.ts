@@ -30,9 +30,9 @@ const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...pos
 
 /**
  * The Bridge Fund's step in the snapshot runs, after each feed's ranking. Once per run it settles
- * every fund's epoch from the boosted impressions served so far (the ranker is the one writer of
- * the ledger, so replicas serving the same feed never spend twice), checks the epoch's pledges,
- * matches them across communities, and then raises the eligible posts in each feed of the funding
+ * every fund's epoch from the boosted impressions served so far (one ranker, the holder of the
+ * shared work, is the one writer of the ledger, so replicas serving the same feed never spend
+ * twice), checks the epoch's pledges, matches them across communities, and then raises the eligible posts in each feed of the funding
  * communities. A fund whose budget is spent boosts nothing more until the next epoch.
  */
 @Injectable()
@@ -69,8 +69,12 @@ export class BridgeFundStep {
     return changed;
   }
 
-  /** Settles the funds of `curation` and prepares the boosts of this run; `membersOf` resolves a community's members. */
-  async prepare(curation: Curation, nowMs: number, membersOf: (sources: MemberSources) => Promise<string[]>): Promise<FundRun> {
+  /**
+   * Prepares the boosts of this run and, with `settle`, settles the funds of `curation`;
+   * `membersOf` resolves a community's members. Only one ranker settles (see `RankerAssignment`):
+   * the others read the same ledger to boost their own feeds.
+   */
+  async prepare(curation: Curation, nowMs: number, membersOf: (sources: MemberSources) => Promise<string[]>, { settle }: { settle: boolean }): Promise<FundRun> {
     if (curation.funds.size === 0) return NO_FUNDS;
     const { epochDays, creditsPerThousandImpressions, floorCredits, floorMaxMembers } = this.config.funding;
     const epoch = epochOf(nowMs, epochDays);
@@ -105,7 +109,7 @@ export class BridgeFundStep {
     const costPerImpression = creditsPerThousandImpressions / 1000;
     const charges = new Map<string, Map<string, PostCharge>>();
     const remaining = new Map<string, number>();
-    const settledAt = (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1));
+    const settledAt = settle ? (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1)) : 0;
     for (const [id, fund] of rules) {
       const charged = await this.funds.charges(id, epoch, members.get(id) ?? [], othersOf(id));
       charges.set(id, charged);
@@ -114,6 +118,7 @@ export class BridgeFundStep {
       const ledger = ledgerOf(id, funding, charged, costPerImpression);
       const spent = ledger.reduce((sum, row) => sum + row.spent, 0);
       remaining.set(id, fund.budget - spent);
+      if (!settle) continue;
       const lines = ledger.slice(0, MAX_LEDGER_POSTS);
       await this.funds.writeSettlement(
         {
@@ -136,7 +141,7 @@ export class BridgeFundStep {
       );
       this.written.lines.set(id, new Map(lines.map((line) => [line.post, lineKey(line)])));
     }
-    if (checked.refused.length > 0) this.log.info({ epoch, refused: checked.refused.length, accepted: checked.accepted.length }, 'pledges refused');
+    if (settle && checked.refused.length > 0) this.log.info({ epoch, refused: checked.refused.length, accepted: checked.accepted.length }, 'pledges refused');
 
     const spentOn = (community: string, post: string) => (charges.get(community)?.get(post)?.impressions ?? 0) * costPerImpression;
     return {

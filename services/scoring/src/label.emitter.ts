@@ -21,8 +21,9 @@ const PRUNE_EVERY_MS = 60 * 60_000;
  *
  * @NOTE A label describes the feeds as they are ranked now: a post that leaves every snapshot
  * (it aged out of the windows, was deleted, or its author's account went away) has its labels
- * negated, like one that stopped qualifying. The snapshot process is the only writer, which is
- * what makes "one past the largest stored" a monotonic sequence.
+ * negated, like one that stopped qualifying. One ranker is the only writer (the holder of the
+ * shared work, see `RankerAssignment`), which is what makes "one past the largest stored" a
+ * monotonic sequence.
  */
 @Injectable()
 export class LabelEmitter {
@@ -43,6 +44,11 @@ export class LabelEmitter {
       // Validated at start (64 hex digits); a refusal still surfaces, at the first emission.
       this.key.catch(() => undefined);
     }
+  }
+
+  /** Whether labels are emitted at all (a labeler DID and signing key are configured). */
+  get enabled(): boolean {
+    return this.key !== undefined && this.config.labeler.did !== undefined;
   }
 
   /** Emits what changed since the labels in force; returns the labels stored (none when no labeler is configured). */

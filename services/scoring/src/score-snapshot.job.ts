@@ -8,7 +8,9 @@ import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
+import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
+import type { RankerShare } from './ranker-assignment.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -28,6 +30,8 @@ export interface SnapshotRun {
   ms: number;
   /** Where the run's time went, ms: members and window read, ranking, the fund's boosts, the snapshot written (and pruned). */
   stepsMs: SnapshotSteps;
+  /** The ownership epoch the snapshot was written under (see `FeedOwnership`). */
+  epoch: number;
   /** The digest edition this run froze (its cadence point), if it froze one. */
   edition?: number;
 }
@@ -48,13 +52,18 @@ export class SnapshotStats {
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
+  /** Feeds the last run computed: those this ranker holds (all of them in embedded mode). */
+  feeds: string[] = [];
 }
 
 /**
- * Recomputes the score snapshot of every ranked feed on an interval. Each run reads the current
- * curation, resolves each community's members, loads the window's candidates and signals, ranks,
- * and writes a new snapshot; the feed generator switches to it once its completion record exists.
- * The factor model of each feed is warm-started from the previous run.
+ * Recomputes the score snapshot of every ranked feed this ranker holds on an interval. Each run
+ * reads the current curation, resolves each community's members, loads the window's candidates
+ * and signals, ranks, and writes a new snapshot; the feed generator switches to it once its
+ * completion record exists. The factor model of each feed is warm-started from the previous run.
+ * In scaled mode rankers split the feeds (`RankerAssignment`, `FeedOwnership`): a run computes the
+ * feeds held, and a change of the assignment starts a run at once, so feeds taken over from a
+ * ranker that died are computed without waiting for the interval.
  *
  * @NOTE A curator file with a mistake never stops the runs: they keep the last good definitions
  * (as the feed generator does), report the rejected file once per version (an error log with
@@ -73,6 +82,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    */
   private lastRun: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** A run is under way (scheduled), and whether the assignment changed meanwhile (run again at once). */
+  private running = false;
+  private kicked = false;
   private readonly stopCollecting: () => void;
   /** The rejected file's problems last reported, so that one mistake is logged once. */
   private reportedProblem?: string;
@@ -90,32 +102,66 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly fund: BridgeFundStep,
     private readonly labels: LabelRepository,
     private readonly labelEmitter: LabelEmitter,
+    private readonly ownership: FeedOwnership,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.scoring.snapshots) this.schedule(1_000);
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.scoring.snapshots) return;
+    const { assignment } = this.ownership;
+    assignment.onChange(() => {
+      const share = assignment.share();
+      this.log.info(share, 'ranker assignment changed');
+      // A rebalance under way holds nothing: the run waits for the assignment that ends it.
+      if (share.partitions.length > 0) this.kick();
+    });
+    await assignment.start();
+    // The first assignment may have started a run already.
+    if (!this.running) this.schedule(1_000);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.lastRun.catch(() => undefined);
+    // After the last run: the other rankers take the feeds over at once.
+    if (this.config.scoring.snapshots) await this.ownership.assignment.stop();
     this.stopCollecting();
+  }
+
+  get computesSnapshots(): boolean {
+    return this.config.scoring.snapshots;
+  }
+
+  /** This ranker's share of the feeds (`/status`). */
+  share(): RankerShare & { feeds: string[] } {
+    return { ...this.ownership.assignment.share(), feeds: this.stats.feeds };
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.running = true;
+      this.kicked = false;
       void this.runOnce()
         .catch((error: unknown) => {
           this.stats.failures += 1;
           this.log.error({ err: (error as Error).message }, 'score snapshot run failed; retrying next interval');
         })
-        .finally(() => this.schedule(this.config.scoring.intervalSeconds * 1000));
+        .finally(() => {
+          this.running = false;
+          this.schedule(this.kicked ? 0 : this.config.scoring.intervalSeconds * 1000);
+        });
     }, delayMs);
+  }
+
+  /** A run as soon as possible: now, or right after the one under way. */
+  private kick(): void {
+    if (this.running) this.kicked = true;
+    else this.schedule(0);
   }
 
   /** One pass over every ranked feed, after any run in progress; returns what it wrote. */
@@ -128,6 +174,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   private async runAllFeeds(nowMs: number): Promise<SnapshotRun[]> {
     const started = performance.now();
     const curation = await this.currentCuration();
+    const shared = this.ownership.assignment.ownsShared();
     // A community's members are resolved once per run, whether a fund or a feed (or several) asks.
     const resolved = new Map<MemberSources, Promise<string[]>>();
     const membersOf = (sources: MemberSources) => {
@@ -136,23 +183,60 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       return members;
     };
     const fundStarted = performance.now();
-    const funds = await this.fund.prepare(curation, nowMs, membersOf);
+    const funds = await this.fund.prepare(curation, nowMs, membersOf, { settle: shared });
     this.stats.lastFundStepMs = performance.now() - fundStarted;
     const runs: SnapshotRun[] = [];
-    const snapshots: LabelledSnapshot[] = [];
-    for (const feed of curation.feeds.values()) {
-      if (this.stopped) break;
+    const snapshots = new Map<string, LabelledSnapshot>();
+    const held: string[] = [];
+    const pending = [...curation.feeds.values()].filter((feed) => rankings[feed.ranking].servedFrom !== 'posts');
+    while (pending.length > 0 && !this.stopped) {
+      // Feeds taken over since they were last written here go first, as the assignment is now:
+      // a dead ranker's feeds wait for no feed this ranker computed a moment ago.
+      const next = pending.findIndex((candidate) => {
+        const uri = this.feedUri(candidate);
+        return !this.stats.lastByFeed.has(uri) && this.ownership.owns(uri);
+      });
+      const [feed] = pending.splice(Math.max(0, next), 1) as [FeedDefinition];
       const ranking = rankings[feed.ranking];
-      if (ranking.servedFrom === 'posts') continue;
-      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, nowMs, ranking.servedFrom === 'edition');
-      runs.push(run);
-      snapshots.push({ communities: feed.communities, posts });
+      const feedUri = this.feedUri(feed);
+      if (ranking.servedFrom === 'posts' || !this.ownership.owns(feedUri)) continue;
+      held.push(feedUri);
+      const written = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, nowMs, ranking.servedFrom === 'edition');
+      if (!written) continue;
+      runs.push(written.run);
+      snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
     }
+    this.stats.feeds = held;
+    for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs);
+    if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
+  }
+
+  private feedUri(feed: FeedDefinition): string {
+    return atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
+  }
+
+  /**
+   * The newest snapshot of every ranked feed, for the labels: those this run wrote, and the others
+   * (held by other rankers, or not written this time) as served from the store.
+   */
+  private async everyFeed(curation: Curation, written: ReadonlyMap<string, LabelledSnapshot>): Promise<LabelledSnapshot[]> {
+    const snapshots: LabelledSnapshot[] = [];
+    for (const feed of curation.feeds.values()) {
+      if (rankings[feed.ranking].servedFrom === 'posts') continue;
+      const uri = this.feedUri(feed);
+      const own = written.get(uri);
+      if (own) {
+        snapshots.push(own);
+        continue;
+      }
+      const latest = await this.scores.latestSnapshot(uri);
+      if (latest) snapshots.push({ communities: feed.communities, posts: await this.scores.top(uri, latest.snapshot, latest.posts) });
+    }
+    return snapshots;
   }
 
   /** The curation in force: the last good definitions while the curator file has a mistake. */
@@ -205,9 +289,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * (`withEditions`) also freezes the edition the ranking says is due. Returns the posts written,
    * for the labels.
    *
-   * @NOTE Editions are frozen here, by the one snapshot writer, and read back from ClickHouse at
-   * each run (not kept in memory): every feed generator serves the same stored edition, and a
-   * restarted ranker neither freezes an edition twice nor serves a post again.
+   * Nothing is written (and `undefined` returned) once the feed is no longer this ranker's: the
+   * snapshot id is claimed first (`FeedOwnership`), and every write of the feed follows the claim.
+   *
+   * @NOTE Editions are frozen here, by the feed's one ranker (claimed like snapshots), and read
+   * back from ClickHouse at each run (not kept in memory): every feed generator serves the same
+   * stored edition, and a restarted ranker, or one that took the feed over, neither freezes an
+   * edition twice nor serves a post again.
    */
   private async snapshotFeed(
     curation: Curation,
@@ -217,7 +305,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     membersOf: (sources: MemberSources) => Promise<string[]>,
     nowMs: number,
     withEditions: boolean,
-  ): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
+  ): Promise<{ run: SnapshotRun; posts: RankedPost[] } | undefined> {
     const started = performance.now();
     let lapStarted = started;
     const lap = () => {
@@ -226,7 +314,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       lapStarted = now;
       return ms;
     };
-    const feedUri = atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname);
+    const feedUri = this.feedUri(feed);
     const members = new Map<string, ReadonlySet<string>>();
     for (const id of feed.communities) {
       const community = curation.communities.get(id);
@@ -252,13 +340,16 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       ...(labels && { labels }),
     });
     if (ranking.state) this.state.set(feedUri, ranking.state);
-    if (ranking.edition) await this.editions.write(feedUri, ranking.edition.at, ranking.edition.posts);
     const rankMs = lap();
-    const snapshot = Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1);
+    const claim = await this.ownership.claimSnapshot(feedUri, Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1));
+    if (!claim) return undefined;
+    const { snapshot, epoch } = claim;
+    const frozen = ranking.edition && (await this.ownership.claimEdition(feedUri, ranking.edition.at, epoch)) ? ranking.edition : undefined;
+    if (frozen) await this.editions.write(feedUri, frozen.at, frozen.posts);
     const boosted = funds.boost(feed, ranking.posts);
     await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
     const boostMs = lap();
-    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts);
+    await this.scores.writeSnapshot(feedUri, snapshot, boosted.posts, { epoch, ranker: this.ownership.ranker });
     if (ranking.report) await this.conversations.writeReport(feedUri, snapshot, ranking.report);
     await this.scores.prune(feedUri, SNAPSHOTS_KEPT, SNAPSHOT_MIN_AGE_MS, nowMs);
     const write = lap();
@@ -272,11 +363,12 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       boostMs,
       ms: Math.round(performance.now() - started),
       stepsMs: { read, rank: rankMs, boost: boostMs, write },
-      ...(ranking.edition && { edition: ranking.edition.at }),
+      epoch,
+      ...(frozen && { edition: frozen.at }),
     };
     this.stats.lastByFeed.set(feedUri, run);
     this.stats.lastSnapshotAt = Date.now();
-    this.log.info(run, 'score snapshot written');
+    this.log.info({ ...run, ranker: this.ownership.ranker }, 'score snapshot written');
     return { run, posts: boosted.posts };
   }
 }

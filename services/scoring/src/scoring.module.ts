@@ -1,9 +1,14 @@
 import { Module } from '@nestjs/common';
+import type { AppConfig } from '#lib/config';
+import type { MessageBus } from '#lib/contracts';
+import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
 import { BridgeFundStep } from './bridge-fund.step.js';
 import { EventBatchConsumer } from './event-batch.consumer.js';
+import { FeedOwnership } from './feed-ownership.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { LabelEmitter } from './label.emitter.js';
 import { LabelerSubscriber } from './labeler.subscriber.js';
+import { createRankerAssignment, RANKER_ASSIGNMENT } from './ranker-assignment.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
@@ -15,6 +20,12 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     BridgeFundStep,
     LabelEmitter,
     LabelerSubscriber,
+    FeedOwnership,
+    {
+      provide: RANKER_ASSIGNMENT,
+      useFactory: (config: AppConfig, bus: MessageBus, logger: Logger) => createRankerAssignment(config, bus, logger),
+      inject: [APP_CONFIG, MESSAGE_BUS, LOGGER],
+    },
   ],
   exports: [LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })

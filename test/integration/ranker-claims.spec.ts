@@ -1,0 +1,78 @@
+/**
+ * The fencing of rankers in the store: ownership epochs, claims of snapshot ids and editions, and
+ * the snapshot readers serve. Embedded ClickHouse (chDB); the rankers are named, not processes.
+ */
+import { applyMigrations, createClickHouseClient, RankerClaimRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
+
+const feed = 'at://did:plc:publisher0000000000000000/app.bsky.feed.generator/fenced';
+const row = (uri: string) => ({ uri, cid: 'bafyreiclaim', score: 1, feedContext: '', components: {} });
+
+describe('ranker claims: ownership epochs, claims and the snapshot served', () => {
+  const database = `ranker_claims_${process.pid}`;
+  let client: ClickHouseClient;
+  let claims: RankerClaimRepository;
+  let scores: ScoreRepository;
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    claims = new RankerClaimRepository(client, database);
+    scores = new ScoreRepository(client, database);
+  });
+
+  afterAll(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await client.close();
+  });
+
+  it('gives each taker of a feed the next epoch, and fences the earlier owner out of every later claim', async () => {
+    const first = await claims.acquireEpoch(feed, 'ranker-a');
+    expect(first).toBe(1);
+    expect(await claims.claim(feed, 'snapshot', 1_000, 1, 'ranker-a')).toBe('claimed');
+    expect(await claims.acquireEpoch(feed, 'ranker-b')).toBe(2);
+    expect(await claims.claim(feed, 'snapshot', 2_000, 1, 'ranker-a')).toBe('fenced');
+    // The fenced claim still holds its id (a claim cannot tell whether its ranker went ahead): the new owner takes the next.
+    expect(await claims.claim(feed, 'snapshot', 2_000, 2, 'ranker-b')).toBe('taken');
+    expect(await claims.claim(feed, 'snapshot', 2_001, 2, 'ranker-b')).toBe('claimed');
+  });
+
+  it('lets one of two rankers claiming the same snapshot id go ahead, at most', async () => {
+    const other = `${feed}-race`;
+    const epoch = (await claims.acquireEpoch(other, 'ranker-a'))!;
+    for (let key = 1; key <= 10; key += 1) {
+      const outcomes = await Promise.all([claims.claim(other, 'snapshot', key, epoch, 'ranker-a'), claims.claim(other, 'snapshot', key, epoch, 'ranker-b')]);
+      expect(outcomes.filter((outcome) => outcome === 'claimed').length).toBeLessThanOrEqual(1);
+      expect(outcomes.every((outcome) => outcome === 'claimed' || outcome === 'taken')).toBe(true);
+    }
+    // A key claimed before is taken for anyone else, whatever the order.
+    expect(await claims.claim(other, 'snapshot', 1, epoch, 'ranker-c')).toBe('taken');
+  });
+
+  it('lets at most one of two rankers taking a feed at once have the epoch', async () => {
+    const contested = `${feed}-contested`;
+    const taken = await Promise.all([claims.acquireEpoch(contested, 'ranker-a'), claims.acquireEpoch(contested, 'ranker-b')]);
+    expect(taken.filter((epoch) => epoch !== undefined).length).toBeLessThanOrEqual(1);
+  });
+
+  it('freezes again an edition a fenced owner claimed, but not one claimed under the same epoch', async () => {
+    const digest = `${feed}-digest`;
+    await claims.acquireEpoch(digest, 'ranker-a');
+    expect(await claims.claim(digest, 'edition', 77, 1, 'ranker-a', true)).toBe('claimed');
+    await claims.acquireEpoch(digest, 'ranker-b');
+    expect(await claims.claim(digest, 'edition', 77, 2, 'ranker-b', true)).toBe('claimed');
+    expect(await claims.claim(digest, 'edition', 77, 2, 'ranker-c', true)).toBe('taken');
+    expect(await claims.claim(digest, 'edition', 78, 1, 'ranker-a', true)).toBe('fenced');
+  });
+
+  it('serves the newest snapshot of the newest epoch, even when a fenced ranker wrote a later one', async () => {
+    const served = `${feed}-served`;
+    await scores.writeSnapshot(served, 1_000, [row('at://did:plc:a/app.bsky.feed.post/1')], { epoch: 1, ranker: 'ranker-a' });
+    await scores.writeSnapshot(served, 2_000, [row('at://did:plc:b/app.bsky.feed.post/1')], { epoch: 2, ranker: 'ranker-b' });
+    await scores.writeSnapshot(served, 3_000, [row('at://did:plc:a/app.bsky.feed.post/2')], { epoch: 1, ranker: 'ranker-a' });
+    expect((await scores.latestSnapshot(served))?.snapshot).toBe(2_000);
+    expect((await scores.latestSnapshots([served]))[0]?.snapshot).toBe(2_000);
+    // Pruning keeps the served one: the fenced ranker's later snapshot goes first.
+    expect(await scores.prune(served, 1, 0, 10_000)).toBe(2);
+    expect((await scores.latestSnapshot(served))?.snapshot).toBe(2_000);
+  });
+});
