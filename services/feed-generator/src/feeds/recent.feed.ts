@@ -133,6 +133,8 @@ export class RecentFeed implements FeedAlgorithm {
     const settings = `${feed.includeReplies} ${feed.windowHours}`;
     const current = this.timelines.get(feed.shortname);
     const startedUs = Date.now() * 1000;
+    // Membership is resolved again every few seconds, into a new list even when nobody joined or left.
+    if (current && current.authors !== authors && sameMembers(current.authors, authors)) current.authors = authors;
     if (!current || current.authors !== authors || current.settings !== settings) {
       const newest = await this.read(feed, authors, FIRST_READ, {});
       const complete = newest.length < FIRST_READ;
@@ -219,6 +221,12 @@ export class RecentFeed implements FeedAlgorithm {
 /** The oldest time (unix µs) a post of the feed may have. */
 function windowStartUs(feed: FeedDefinition): number {
   return Date.now() * 1000 - feed.windowHours * 3600 * 1_000_000;
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const members = new Set(a);
+  return b.every((member) => members.has(member));
 }
 
 /** Posts given newest first, held oldest first. */

@@ -31,7 +31,8 @@ interface HeldSnapshot {
 interface CachedSnapshot {
   snapshot: number;
   checkedAt: number;
-  top: SnapshotItem[];
+  /** Served as they are: every request for the top shares these objects (a viewer's cached personal order holds them too). */
+  top: SkeletonItem[];
 }
 
 /**
@@ -110,7 +111,7 @@ export class SnapshotFeed implements FeedAlgorithm {
     const cached = snapshot.top;
     const ordering = `s${snapshot.snapshot}`;
     const start = firstAfter(cached, afterRank);
-    if (start + limit <= cached.length) return { ordering, items: this.removed.filter(cached.slice(start, start + limit).map(skeletonItem)) };
+    if (start + limit <= cached.length) return { ordering, items: this.removed.filter(cached.slice(start, start + limit)) };
     const held = this.heldPage(uri, snapshot.snapshot, afterRank, limit);
     const items = held ?? (await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit)).map(skeletonItem);
     return { ordering, items: this.removed.filter(items) };
@@ -174,7 +175,7 @@ export class SnapshotFeed implements FeedAlgorithm {
     let after = afterRank;
     while (items.length < limit) {
       const chunk = await this.chunk(uri, snapshot, Math.floor(after / CHUNK_RANKS));
-      const start = firstAfter(chunk, after);
+      const start = firstRankAfter(chunk, after);
       const taken = chunk.slice(start, start + limit - items.length);
       items.push(...taken);
       if (chunk.length < CHUNK_RANKS || taken.length === 0) break;
@@ -231,7 +232,8 @@ export class SnapshotFeed implements FeedAlgorithm {
       cached.checkedAt = Date.now();
       return cached;
     }
-    const fresh = { snapshot: info.snapshot, checkedAt: Date.now(), top: await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS) };
+    const top = (await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS)).map(skeletonItem);
+    const fresh = { snapshot: info.snapshot, checkedAt: Date.now(), top };
     this.cache.set(uri, fresh);
     return fresh;
   }
@@ -242,12 +244,21 @@ function skeletonItem(item: SnapshotItem): SkeletonItem {
 }
 
 /** Index of the first item with rank > `rank` (items are in rank order), or `items.length`. */
-function firstAfter(items: readonly SnapshotItem[], rank: number): number {
+function firstAfter(items: readonly SkeletonItem[], rank: number): number {
+  return lowerBound(items.length, (index) => items[index]!.sortKey > rank);
+}
+
+function firstRankAfter(items: readonly SnapshotItem[], rank: number): number {
+  return lowerBound(items.length, (index) => items[index]!.rank > rank);
+}
+
+/** The first index in `[0, length)` where `above` holds (it holds from some index on), or `length`. */
+function lowerBound(length: number, above: (index: number) => boolean): number {
   let low = 0;
-  let high = items.length;
+  let high = length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (items[mid]!.rank > rank) high = mid;
+    if (above(mid)) high = mid;
     else low = mid + 1;
   }
   return low;
