@@ -113,6 +113,11 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       ],
       impressions: [{ post: item(13), timeUs: nowUs - 5_000_000 }],
     });
+    // Several viewers in one read: each gets their own rows, a viewer without any an empty history.
+    const together = await repository.viewerHistories([erin, alice, 'did:plc:nobody000000000000000'], nowUs - 60_000_000, 100);
+    expect(together.get(erin)?.signals.map((signal) => signal.post)).toEqual([item(11), item(10)]);
+    expect(together.get(alice)).toEqual({ signals: [{ kind: 'requestLess', post: item(14), timeUs: nowUs - 1_000_000, feedContext: '' }], impressions: [] });
+    expect(together.get('did:plc:nobody000000000000000')).toEqual({ signals: [], impressions: [] });
   });
 
   it('pages recent posts of given authors newest first, hiding deactivated accounts', async () => {

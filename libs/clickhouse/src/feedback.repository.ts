@@ -65,33 +65,44 @@ export class FeedbackRepository {
 
   /**
    * A viewer's feedback and impressions since `sinceUs`, at most `limit` of each, newest first; each
-   * post with the earliest time still stored. Reads the viewer's own rows only: `interactions` is
-   * sorted by actor, `impressions` read through its projection sorted by viewer.
+   * post with the earliest time still stored.
    */
   async viewerHistory(viewer: string, sinceUs: number, limit: number): Promise<ViewerHistory> {
+    return (await this.viewerHistories([viewer], sinceUs, limit)).get(viewer)!;
+  }
+
+  /**
+   * The histories of several viewers in two reads (as `viewerHistory` gives each), every viewer
+   * present. Reads those viewers' own rows only: `interactions` is sorted by actor, `impressions`
+   * read through its projection sorted by viewer.
+   */
+  async viewerHistories(viewers: readonly string[], sinceUs: number, limit: number): Promise<Map<string, ViewerHistory>> {
+    const histories = new Map<string, ViewerHistory>(viewers.map((viewer) => [viewer, { signals: [], impressions: [] }]));
+    if (viewers.length === 0) return histories;
     const db = this.database;
     const [signals, impressions] = await Promise.all([
       this.client.query({
-        query: `SELECT kind, subject_uri, min(time_us) AS t, argMin(feed_context, time_us) FROM ${db}.interactions
-          WHERE actor = {viewer:String} AND kind IN {kinds:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
-          GROUP BY kind, subject_uri ORDER BY t DESC LIMIT {limit:UInt32}`,
-        query_params: { viewer, kinds: PERSONAL_KINDS, sinceUs, limit },
+        query: `SELECT actor, kind, subject_uri, min(time_us) AS t, argMin(feed_context, time_us) FROM ${db}.interactions
+          WHERE actor IN {viewers:Array(String)} AND kind IN {kinds:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
+          GROUP BY actor, kind, subject_uri ORDER BY actor, t DESC, subject_uri LIMIT {limit:UInt32} BY actor`,
+        query_params: { viewers, kinds: PERSONAL_KINDS, sinceUs, limit },
         format: 'JSONCompactEachRow',
       }),
       this.client.query({
-        query: `SELECT post, min(time_us) AS t FROM ${db}.impressions
-          WHERE viewer = {viewer:String} AND time_us >= {sinceUs:UInt64}
-          GROUP BY post ORDER BY t DESC LIMIT {limit:UInt32}`,
-        query_params: { viewer, sinceUs, limit },
+        query: `SELECT viewer, post, min(time_us) AS t FROM ${db}.impressions
+          WHERE viewer IN {viewers:Array(String)} AND time_us >= {sinceUs:UInt64}
+          GROUP BY viewer, post ORDER BY viewer, t DESC, post LIMIT {limit:UInt32} BY viewer`,
+        query_params: { viewers, sinceUs, limit },
         format: 'JSONCompactEachRow',
       }),
     ]);
-    const signalRows = await signals.json<[ViewerHistory['signals'][number]['kind'], string, string, string]>();
-    const impressionRows = await impressions.json<[string, string]>();
-    return {
-      signals: signalRows.map(([kind, post, timeUs, feedContext]) => ({ kind, post, timeUs: Number(timeUs), feedContext })),
-      impressions: impressionRows.map(([post, timeUs]) => ({ post, timeUs: Number(timeUs) })),
-    };
+    for (const [viewer, kind, post, timeUs, feedContext] of await signals.json<[string, ViewerHistory['signals'][number]['kind'], string, string, string]>()) {
+      histories.get(viewer)?.signals.push({ kind, post, timeUs: Number(timeUs), feedContext });
+    }
+    for (const [viewer, post, timeUs] of await impressions.json<[string, string, string]>()) {
+      histories.get(viewer)?.impressions.push({ post, timeUs: Number(timeUs) });
+    }
+    return histories;
   }
 
   /** True when ClickHouse answers a query now. */

@@ -1,7 +1,7 @@
 export { type ClickHouseClient, createClickHouseClient } from './clickhouse.client.js';
 export { applyMigrations, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
-export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
+export { type PostRef, PostRepository, type PostSummary, type TimelinePart } from './post.repository.js';
 export { CommunityRepository } from './community.repository.js';
 export { FeedbackRepository, type ViewerHistory } from './feedback.repository.js';
 export {
@@ -10,6 +10,7 @@ export {
   ScoreRepository,
   type SnapshotInfo,
   type SnapshotItem,
+  type SnapshotPart,
   type SnapshotSummary,
 } from './score.repository.js';
 export { DidSetStore } from './did-set.store.js';

@@ -8,6 +8,9 @@ export interface PostRef {
   timeUs: number;
 }
 
+/** A post as `[uri prefix, rkey, cid, time_us]`: its URI is `<prefix>/<rkey>`. */
+export type TimelinePart = [prefix: string, rkey: string, cid: string, timeUs: number];
+
 /** What a curator sees of a post in the console. */
 export interface PostSummary {
   uri: string;
@@ -66,6 +69,31 @@ export class PostRepository {
       const last = candidates[candidates.length - 1]!;
       before = { timeUs: last.timeUs, cid: last.cid };
     }
+  }
+
+  /**
+   * The live posts of the authors (accounts active) since `sinceUs`, newest first, at most `limit`,
+   * each as `[uri prefix, rkey, cid, time_us]`: the bulk read that fills a feed's timeline in
+   * memory, which `recentByAuthors` then keeps up to date. One `FINAL` read of the authors' posts.
+   */
+  async timelineParts(query: Omit<RecentPostsQuery, 'before'>): Promise<TimelinePart[]> {
+    if (query.authors.length === 0 || query.limit <= 0) return [];
+    const authors = await this.didSets.bind('authors', query.authors);
+    const db = this.database;
+    const result = await this.client.query({
+      query: `SELECT concat('at://', did, '/app.bsky.feed.post') AS prefix, rkey, cid, time_us
+        FROM ${db}.posts FINAL
+        WHERE did IN (${authors.sql})
+          AND deleted = 0
+          AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
+          AND time_us >= {sinceUs:UInt64}
+          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+        ORDER BY time_us DESC, cid DESC
+        LIMIT {limit:UInt32}`,
+      query_params: { authors: authors.value, includeReplies: query.includeReplies ? 1 : 0, sinceUs: query.sinceUs ?? 0, limit: query.limit },
+      format: 'JSONCompactEachRow',
+    });
+    return (await result.json<[string, string, string, string]>()).map(([prefix, rkey, cid, timeUs]) => [prefix, rkey, cid, Number(timeUs)]);
   }
 
   /** Rows of any version below `before`, newest first in (time, cid) order: the projection's order, read backwards. */

@@ -32,6 +32,9 @@ export interface SnapshotItem {
   side: 'positive' | 'negative';
 }
 
+/** A ranked item as `[rank, uri prefix, rkey, cid, feedContext, 1 when its side is positive]`. */
+export type SnapshotPart = [rank: number, prefix: string, rkey: string, cid: string, feedContext: string, positive: number | boolean];
+
 /** One ranked item with everything that placed it: what the console's feed preview shows. */
 export interface RankedItem {
   rank: number;
@@ -220,6 +223,23 @@ export class ScoreRepository {
       feedContext,
       side: Number(positive) === 1 ? ('positive' as const) : ('negative' as const),
     }));
+  }
+
+  /**
+   * Ranks `fromRank` and after of a snapshot, at most `limit`, each URI split at its last `/`
+   * (`prefix`, `rkey`): the bulk read that holds a snapshot in memory, where the prefix (author and
+   * collection) is kept once per author.
+   */
+  async ranksAsParts(feed: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotPart[]> {
+    const result = await this.client.query({
+      query: `SELECT rank, extract(uri, '^(.*)/[^/]*$') AS prefix, extract(uri, '[^/]*$') AS rkey, cid, feed_context,
+          JSONExtractFloat(components, 'factor') >= 0 FROM ${this.database}.feed_scores
+        WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64} AND rank > {afterRank:UInt32}
+        ORDER BY rank LIMIT {limit:UInt32}`,
+      query_params: { feed, snapshot, afterRank, limit },
+      format: 'JSONCompactEachRow',
+    });
+    return result.json<SnapshotPart>();
   }
 
   /**

@@ -98,6 +98,11 @@ function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
       cacheBytes: env.VIEWER_FEEDBACK_CACHE_MB * 1024 * 1024,
       ttlSeconds: env.VIEWER_FEEDBACK_TTL_SECONDS,
     },
+    /**
+     * Feeds held in memory, so that a page costs the same at any depth: the newest posts of each
+     * recent feed (per feed), and the ranks of the score snapshots being paged (all feeds together).
+     */
+    memory: { recentWindowPosts: env.RECENT_WINDOW_POSTS, snapshotRanks: env.SNAPSHOT_MEMORY_RANKS },
   };
 }
 

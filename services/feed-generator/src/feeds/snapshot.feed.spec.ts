@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import type { RemovalRepository, ScoreRepository, SnapshotInfo, SnapshotItem } from '#lib/clickhouse';
-import { capturedLogger } from '#lib/testing';
+import type { RemovalRepository, ScoreRepository, SnapshotInfo, SnapshotItem, SnapshotPart } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { capturedLogger, waitFor } from '#lib/testing';
 import type { FeedDefinition } from '#lib/curation';
 import type { FeedRegistry } from './feed.registry.js';
 import { RemovedContent } from './removed-content.js';
@@ -12,7 +13,7 @@ const registry = { uriOf: () => FEED } as unknown as FeedRegistry;
 
 /** Snapshots in memory, answering like ScoreRepository (`rank > afterRank ORDER BY rank LIMIT limit`), counting reads. */
 class MemoryScores {
-  readonly reads = { latest: 0, page: 0, exists: 0 };
+  readonly reads = { latest: 0, page: 0, exists: 0, parts: 0 };
   constructor(readonly snapshots: Map<number, SnapshotItem[]>) {}
 
   async latestSnapshot(): Promise<SnapshotInfo | undefined> {
@@ -31,17 +32,40 @@ class MemoryScores {
     this.reads.page += 1;
     return reference(this.snapshots.get(snapshot) ?? [], afterRank, limit);
   }
+
+  async ranksAsParts(_feed: string, snapshot: number, afterRank: number, limit: number): Promise<SnapshotPart[]> {
+    this.reads.parts += 1;
+    return reference(this.snapshots.get(snapshot) ?? [], afterRank, limit).map((item) => {
+      const cut = item.uri.lastIndexOf('/');
+      return [item.rank, item.uri.slice(0, cut), item.uri.slice(cut + 1), item.cid, item.feedContext, item.side === 'positive' ? 1 : 0];
+    });
+  }
 }
 
 const reference = (items: SnapshotItem[], afterRank: number, limit: number) => items.filter((item) => item.rank > afterRank).slice(0, limit);
-const itemsWithRanks = (ranks: number[]) => ranks.map((rank) => ({ rank, uri: `at://did:plc:a/app.bsky.feed.post/${rank}`, cid: `bafy${rank}`, feedContext: '', side: 'positive' as const }));
+const itemsWithRanks = (ranks: number[]) =>
+  ranks.map((rank) => ({
+    rank,
+    uri: `at://did:plc:a${rank % 3}/app.bsky.feed.post/${rank}`,
+    cid: `bafy${rank}`,
+    feedContext: rank % 2 === 0 ? 'bridging in north and south' : '',
+    side: rank % 5 === 0 ? ('negative' as const) : ('positive' as const),
+  }));
 
-function feedOver(snapshots: Map<number, SnapshotItem[]>) {
+/** A snapshot feed over `snapshots`; `heldRanks` 0 serves every page below the top from reads, as without memory. */
+function feedOver(snapshots: Map<number, SnapshotItem[]>, heldRanks = 0) {
   const scores = new MemoryScores(snapshots);
+  const { logger } = capturedLogger();
   // Nothing removed: these tests are about paging.
-  const removed = new RemovedContent({ since: () => Promise.resolve([]) } as unknown as RemovalRepository, capturedLogger().logger);
-  return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository, removed) };
+  const removed = new RemovedContent({ since: () => Promise.resolve([]) } as unknown as RemovalRepository, logger);
+  const config = { feedGenerator: { memory: { snapshotRanks: heldRanks } } } as AppConfig;
+  return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository, removed, config, logger) };
 }
+
+const fullPageAfter = async (feed: SnapshotFeed, snapshot: number, afterRank: number, limit: number) =>
+  (await feed.skeleton({ feed: definition, limit, cursor: { ordering: `s${snapshot}`, sortKey: afterRank, cid: 'bafyx' } })).items;
+const referenceItems = (items: SnapshotItem[], afterRank: number, limit: number) =>
+  reference(items, afterRank, limit).map((item) => ({ post: item.uri, cid: item.cid, sortKey: item.rank, side: item.side, ...(item.feedContext && { feedContext: item.feedContext }) }));
 
 const pageAfter = async (feed: SnapshotFeed, snapshot: number, afterRank: number, limit: number) =>
   (await feed.skeleton({ feed: definition, limit, cursor: { ordering: `s${snapshot}`, sortKey: afterRank, cid: 'bafyx' } })).items.map((item) => item.sortKey);
@@ -76,6 +100,40 @@ describe('SnapshotFeed', () => {
     const { feed } = feedOver(new Map([[1, older], [2, itemsWithRanks([1, 2, 3])]]));
     expect(await pageAfter(feed, 1, 2_500, 10)).toEqual(reference(older, 2_500, 10).map((item) => item.rank));
     expect(await pageAfter(feed, 9, 10, 10)).toEqual([]);
+  });
+
+  it('holds a snapshot in memory once a deep page is asked for, then serves every page, to the end, without a read', async () => {
+    const items = itemsWithRanks(Array.from({ length: 45_000 }, (_, i) => (i + 1) * 2));
+    const { feed, scores } = feedOver(new Map([[4, items]]), 1_000_000);
+    expect(await fullPageAfter(feed, 4, 30_000, 50)).toEqual(referenceItems(items, 30_000, 50));
+    await waitFor('the snapshot held in memory', () => feed.heldRanks.ranks === items.length);
+    const reads = { ...scores.reads };
+    for (const [after, limit] of [[4_001, 50], [4_002, 50], [60_000, 100], [89_950, 50], [89_999, 50], [90_000, 50], [123_456, 1]] as const) {
+      expect(await fullPageAfter(feed, 4, after, limit)).toEqual(referenceItems(items, after, limit));
+    }
+    // Every rank once and in order, paging to the end.
+    const ranks: number[] = [];
+    for (let after = 0; ; ) {
+      const page = await fullPageAfter(feed, 4, after, 100);
+      if (page.length === 0) break;
+      ranks.push(...page.map((item) => item.sortKey));
+      after = page.at(-1)!.sortKey;
+    }
+    expect(ranks).toEqual(items.map((item) => item.rank));
+    expect(scores.reads.page).toBe(reads.page);
+    expect(scores.reads.parts).toBe(reads.parts);
+  });
+
+  it('holds a snapshot larger than the bound up to the bound, and reads the pages below it', async () => {
+    const items = itemsWithRanks(Array.from({ length: 30_000 }, (_, i) => i + 1));
+    const { feed, scores } = feedOver(new Map([[5, items]]), 25_000);
+    await fullPageAfter(feed, 5, 3_000, 50);
+    await waitFor('the first 25 000 ranks held in memory', () => feed.heldRanks.ranks === 25_000);
+    const reads = scores.reads.page;
+    expect(await fullPageAfter(feed, 5, 20_000, 50)).toEqual(referenceItems(items, 20_000, 50));
+    expect(scores.reads.page).toBe(reads);
+    for (const after of [24_980, 27_000, 29_990]) expect(await fullPageAfter(feed, 5, after, 50)).toEqual(referenceItems(items, after, 50));
+    expect(scores.reads.page).toBeGreaterThan(reads);
   });
 
   it('lets concurrent requests share one look-up of the latest snapshot', async () => {

@@ -1,9 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { ScoreRepository, type SnapshotItem } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
 import { InvalidCursorError } from '#lib/domain';
+import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
 import { FeedRegistry } from './feed.registry.js';
-import type { FeedAlgorithm, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import type { FeedAlgorithm, SkeletonItem, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { PostColumns } from './post-columns.js';
 import { RemovedContent } from './removed-content.js';
 
 /** How long the latest snapshot id (or an older snapshot's existence) is trusted before it is looked up again. */
@@ -16,11 +19,20 @@ const CHUNK_RANKS = 1_000;
 const MAX_CHUNKS = 64;
 /** Older snapshots whose existence is remembered. */
 const MAX_KNOWN_SNAPSHOTS = 1_000;
+/** Ranks read per query while a snapshot is loaded into memory: each read's parsing holds the event loop only briefly. */
+const LOAD_RANKS = 20_000;
+
+/** A snapshot's ranks held in memory: all of them (`whole`), or the first `SNAPSHOT_MEMORY_RANKS`. */
+interface HeldSnapshot {
+  ranks: PostColumns;
+  whole: boolean;
+}
 
 interface CachedSnapshot {
   snapshot: number;
   checkedAt: number;
-  top: SnapshotItem[];
+  /** Served as they are: every request for the top shares these objects (a viewer's cached personal order holds them too). */
+  top: SkeletonItem[];
 }
 
 /**
@@ -28,9 +40,14 @@ interface CachedSnapshot {
  * snapshot. A cursor pins its snapshot, so paging stays consistent while newer snapshots appear;
  * a cursor whose snapshot has been dropped ends the feed ("you are caught up").
  *
- * @NOTE Below the cached top, ranks are read from ClickHouse in chunks of `CHUNK_RANKS` and kept
- * (LRU): a snapshot never changes once complete, and one read of a 1 000-rank chunk costs about
- * what one read of a 50-rank page does, so a reader paging down costs one read per 20 pages.
+ * @NOTE Page cost independent of depth. A snapshot never changes once complete: the first time a
+ * page below its cached top is asked for, the whole snapshot is loaded into memory in the
+ * background (`PostColumns`, ~130 bytes a rank, read `LOAD_RANKS` at a time), and from then on
+ * any page is found by binary search. `SNAPSHOT_MEMORY_RANKS` bounds the ranks held, all feeds
+ * and snapshots together (LRU: typically the latest and the previous snapshot of the feeds being
+ * paged); a snapshot larger than the bound is held up to it. Until its load completes, and below
+ * what is held, ranks are read from ClickHouse in chunks of `CHUNK_RANKS` and kept (LRU): one read
+ * of a 1 000-rank chunk costs about what one read of a 50-rank page does.
  */
 @Injectable()
 export class SnapshotFeed implements FeedAlgorithm {
@@ -44,12 +61,36 @@ export class SnapshotFeed implements FeedAlgorithm {
   });
   /** `feed snapshot` of older snapshots lately seen to exist. */
   private readonly knownSnapshots = new LRUCache<string, true>({ max: MAX_KNOWN_SNAPSHOTS, ttl: LATEST_TTL_MS });
+  /** Snapshots held in memory by `feed snapshot`, bounded by ranks; and those being loaded. */
+  private readonly held?: LRUCache<string, HeldSnapshot>;
+  private readonly loading = new Set<string>();
+  private readonly maxHeldRanks: number;
+  private readonly log: Logger;
 
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
     private readonly removed: RemovedContent,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.maxHeldRanks = config.feedGenerator.memory.snapshotRanks;
+    if (this.maxHeldRanks > 0) {
+      this.held = new LRUCache<string, HeldSnapshot>({ maxSize: this.maxHeldRanks, sizeCalculation: (held) => Math.max(1, held.ranks.length) });
+    }
+    this.log = logger.child({ component: 'snapshot-feed' });
+  }
+
+  /** Ranks held in memory, all snapshots together (for the memory bound's measurement). */
+  get heldRanks(): { ranks: number; bytes: number } {
+    let ranks = 0;
+    let bytes = 0;
+    for (const held of this.held?.values() ?? []) {
+      ranks += held.ranks.length;
+      bytes += held.ranks.bytes;
+    }
+    return { ranks, bytes };
+  }
 
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
     const uri = this.registry.uriOf(feed);
@@ -68,18 +109,59 @@ export class SnapshotFeed implements FeedAlgorithm {
 
   private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonPage> {
     const cached = snapshot.top;
-    const items =
-      afterRank + limit <= cached.length ? cached.slice(afterRank, afterRank + limit) : await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit);
-    return {
-      ordering: `s${snapshot.snapshot}`,
-      items: this.removed.filter(items.map((item) => ({
-        post: item.uri,
-        cid: item.cid,
-        sortKey: item.rank,
-        side: item.side,
-        ...(item.feedContext && { feedContext: item.feedContext }),
-      }))),
+    const ordering = `s${snapshot.snapshot}`;
+    const start = firstAfter(cached, afterRank);
+    if (start + limit <= cached.length) return { ordering, items: this.removed.filter(cached.slice(start, start + limit)) };
+    const held = this.heldPage(uri, snapshot.snapshot, afterRank, limit);
+    const items = held ?? (await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit)).map(skeletonItem);
+    return { ordering, items: this.removed.filter(items) };
+  }
+
+  /** The page after `afterRank` from the snapshot held in memory; undefined while it is not (its load is then started). */
+  private heldPage(uri: string, snapshot: number, afterRank: number, limit: number): SkeletonItem[] | undefined {
+    if (!this.held) return undefined;
+    const key = `${uri} ${snapshot}`;
+    const held = this.held.get(key);
+    if (!held) {
+      this.load(key, uri, snapshot);
+      return undefined;
+    }
+    const { ranks } = held;
+    const start = ranks.firstNotBelow(afterRank + 1);
+    if (start + limit > ranks.length && !held.whole) return undefined;
+    const items: SkeletonItem[] = [];
+    for (let index = start; index < ranks.length && items.length < limit; index += 1) {
+      const { uri: post, cid, key: rank, feedContext, side } = ranks.at(index);
+      items.push({ post, cid, sortKey: rank, ...(side && { side }), ...(feedContext && { feedContext }) });
+    }
+    return items;
+  }
+
+  /** Loads a snapshot into memory in the background, `LOAD_RANKS` at a time, up to the bound. */
+  private load(key: string, uri: string, snapshot: number): void {
+    if (this.loading.has(key)) return;
+    this.loading.add(key);
+    const read = async () => {
+      const ranks = new PostColumns(LOAD_RANKS);
+      let after = 0;
+      let whole = false;
+      while (ranks.length < this.maxHeldRanks) {
+        const want = Math.min(LOAD_RANKS, this.maxHeldRanks - ranks.length);
+        const parts = await this.scores.ranksAsParts(uri, snapshot, after, want);
+        for (const [rank, prefix, rkey, cid, feedContext, positive] of parts) {
+          ranks.pushParts(prefix, rkey, cid, Number(rank), feedContext || undefined, Number(positive) === 1 ? 'positive' : 'negative');
+        }
+        if (parts.length < want) {
+          whole = true;
+          break;
+        }
+        after = ranks.keyAt(ranks.length - 1);
+      }
+      this.held!.set(key, { ranks, whole });
     };
+    read()
+      .catch((error: unknown) => this.log.warn({ feed: uri, snapshot, err: (error as Error).message }, 'snapshot could not be loaded into memory; reading its pages'))
+      .finally(() => this.loading.delete(key));
   }
 
   /**
@@ -93,7 +175,7 @@ export class SnapshotFeed implements FeedAlgorithm {
     let after = afterRank;
     while (items.length < limit) {
       const chunk = await this.chunk(uri, snapshot, Math.floor(after / CHUNK_RANKS));
-      const start = firstAfter(chunk, after);
+      const start = firstRankAfter(chunk, after);
       const taken = chunk.slice(start, start + limit - items.length);
       items.push(...taken);
       if (chunk.length < CHUNK_RANKS || taken.length === 0) break;
@@ -150,19 +232,33 @@ export class SnapshotFeed implements FeedAlgorithm {
       cached.checkedAt = Date.now();
       return cached;
     }
-    const fresh = { snapshot: info.snapshot, checkedAt: Date.now(), top: await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS) };
+    const top = (await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS)).map(skeletonItem);
+    const fresh = { snapshot: info.snapshot, checkedAt: Date.now(), top };
     this.cache.set(uri, fresh);
     return fresh;
   }
 }
 
+function skeletonItem(item: SnapshotItem): SkeletonItem {
+  return { post: item.uri, cid: item.cid, sortKey: item.rank, side: item.side, ...(item.feedContext && { feedContext: item.feedContext }) };
+}
+
 /** Index of the first item with rank > `rank` (items are in rank order), or `items.length`. */
-function firstAfter(items: readonly SnapshotItem[], rank: number): number {
+function firstAfter(items: readonly SkeletonItem[], rank: number): number {
+  return lowerBound(items.length, (index) => items[index]!.sortKey > rank);
+}
+
+function firstRankAfter(items: readonly SnapshotItem[], rank: number): number {
+  return lowerBound(items.length, (index) => items[index]!.rank > rank);
+}
+
+/** The first index in `[0, length)` where `above` holds (it holds from some index on), or `length`. */
+function lowerBound(length: number, above: (index: number) => boolean): number {
   let low = 0;
-  let high = items.length;
+  let high = length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (items[mid]!.rank > rank) high = mid;
+    if (above(mid)) high = mid;
     else low = mid + 1;
   }
   return low;

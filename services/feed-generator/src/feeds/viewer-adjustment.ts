@@ -13,6 +13,7 @@ import {
   type PersonalReason,
   type ViewerFeedback,
 } from './personal-order.js';
+import { RemovedContent } from './removed-content.js';
 import { ViewerFeedbackStore } from './viewer-feedback.store.js';
 
 /** Pages of the ranking read at once while removed posts are skipped in a feed served in its own order. */
@@ -25,6 +26,21 @@ const REFILL_ROUNDS = 4;
 const SETTLE_MS = 3_000;
 /** Distinct `feedContext` texts whose communities are kept parsed (they repeat: a few per feed). */
 const PARSED_CONTEXTS = 10_000;
+/**
+ * Posts of sessions' personal orders kept, all sessions together: references to the snapshot's
+ * cached top, ~8 bytes each (16 MB), a few hundred per session.
+ */
+const SESSION_ORDER_POSTS = 2_000_000;
+/** A session's order is kept this long after its last page. */
+const SESSION_ORDER_TTL_MS = 10 * 60_000;
+/** Pages of a session's order computed beyond the one asked for, so that a reader scrolling on finds them ready. */
+const PAGES_AHEAD = 4;
+
+/** A session's personal order from its top; `whole` when it holds the whole ranking. */
+interface SessionOrder {
+  items: SkeletonItem[];
+  whole: boolean;
+}
 
 /** What moved a post for a viewer, for the explanation endpoint. */
 export interface PersonalExplanation {
@@ -51,15 +67,24 @@ export interface PersonalExplanation {
  * plus a page (cheap: the snapshot's top is in memory) and serves the next posts, so every post
  * appears once, in order, on any replica. Feedback given during the session changes the order only
  * on the next visit, except `requestLess`, which removes the post from the following pages at once.
+ * Since the order is a pure function of the session, each replica keeps a session's order once
+ * computed (LRU, bounded in posts) and computes `PAGES_AHEAD` pages ahead: a reader scrolling on
+ * costs a slice, not a recomputation. Posts deleted since are left out as on every page.
  */
 @Injectable()
 export class ViewerAdjustment {
   private readonly window: number;
   private readonly contexts = new LRUCache<string, string[]>({ max: PARSED_CONTEXTS });
+  private readonly orders = new LRUCache<string, SessionOrder>({
+    maxSize: SESSION_ORDER_POSTS,
+    sizeCalculation: (order) => Math.max(1, order.items.length),
+    ttl: SESSION_ORDER_TTL_MS,
+  });
   private readonly log: Logger;
 
   constructor(
     private readonly store: ViewerFeedbackStore,
+    private readonly removed: RemovedContent,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -112,6 +137,21 @@ export class ViewerAdjustment {
     const asOf = session.sessionMs - SETTLE_MS;
     const lateRemovals = [...feedback.lessPosts.values()].filter((time) => time > asOf).length;
     const take = position + limit + lateRemovals;
+    const key = `${request.viewer} ${feed.shortname} ${session.snapshot} ${session.sessionMs}`;
+    let order = this.orders.get(key);
+    if (!order || (!order.whole && order.items.length < take)) {
+      // A first page computes itself only: most sessions have one page.
+      order = await this.sessionOrder(algorithm, request, feedback, session, position === 0 ? take : take + PAGES_AHEAD * limit);
+      this.orders.set(key, order);
+    }
+    const page = pageAfter(order.items, position, cursor?.cid, limit, feedback.lessPosts);
+    return { ordering: personalOrdering(session), items: this.removed.filter(page) };
+  }
+
+  /** The first `take` posts of the session's personal order (all of it, when the ranking holds fewer). */
+  private async sessionOrder(algorithm: FeedAlgorithm, request: SkeletonRequest, feedback: ViewerFeedback, session: PersonalOrdering, take: number): Promise<SessionOrder> {
+    const { feed, cursor } = request;
+    const asOf = session.sessionMs - SETTLE_MS;
     const adjust = (item: SkeletonItem): PersonalAdjustment =>
       personalAdjustment(feedback, { post: item.post, author: authorOf(item.post), communities: this.communities(feedback, item) }, asOf, this.window);
     const classOf = feed.ranking === 'balanced' ? (item: SkeletonItem) => item.side ?? '' : () => '';
@@ -127,7 +167,7 @@ export class ViewerAdjustment {
         read *= 2;
         continue;
       }
-      return { ordering: personalOrdering(session), items: pageAfter(order, position, cursor?.cid, limit, feedback.lessPosts) };
+      return { items: order, whole: order.length < take };
     }
   }
 

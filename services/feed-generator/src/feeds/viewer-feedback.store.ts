@@ -7,6 +7,7 @@ import { FeedbackRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, type Subscription } from '#lib/contracts';
 import { parseAtUri } from '#lib/domain';
+import type { ViewerHistory } from '#lib/clickhouse';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
 import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
 
@@ -22,6 +23,13 @@ const HISTORY_MS = 14 * 24 * 3_600_000;
  */
 const ENTRY_BYTES = 1_600;
 const KEY_BYTES = 120;
+/** Viewers whose histories are read together in one pair of queries. */
+const HISTORY_BATCH = 256;
+
+interface HistoryRequest {
+  resolve(history: ViewerHistory): void;
+  reject(error: unknown): void;
+}
 
 interface CachedFeedback {
   feedback: ViewerFeedback;
@@ -36,7 +44,9 @@ interface CachedFeedback {
  *
  * @NOTE Bounded and shared. Entries live in an LRU cache bounded by viewers and by bytes (each
  * viewer's own maps are capped too), and expire after `VIEWER_FEEDBACK_TTL_SECONDS`; a missing
- * entry is read from ClickHouse (the viewer's own rows: two index reads). Every replica follows
+ * entry is read from ClickHouse (the viewer's own rows: two index reads). Reads are coalesced:
+ * viewers asked for while a read is under way are read together by the next one (up to
+ * `HISTORY_BATCH` at once), so a crowd of new viewers costs a few queries, not one each. Every replica follows
  * the feedback topic from its end in a consumer group of its own, so feedback sent to one replica
  * reaches the others within the bus's latency; the replica that received it applies it at once.
  * Impressions only update viewers already cached (they are most of the topic, and ClickHouse has
@@ -47,11 +57,16 @@ interface CachedFeedback {
 export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
   private readonly cache: LRUCache<string, CachedFeedback>;
   private readonly loading = new Map<string, Promise<ViewerFeedback>>();
+  /** Viewers whose histories wait for the next read, and whether a read is under way. */
+  private readonly waiting = new Map<string, HistoryRequest[]>();
+  private reading = false;
   private subscription?: Subscription;
   private readonly log: Logger;
   /** Histories read from ClickHouse, and bus messages that could not be decoded. */
   loads = 0;
   undecodable = 0;
+  /** Reads of histories from ClickHouse (each for one or more viewers). */
+  historyReads = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -101,6 +116,11 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
     return this.cache.size;
   }
 
+  /** Forget every viewer held (a benchmark measures the reads of histories as new viewers come). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
   /** The viewer's feedback: cached, or read from ClickHouse (concurrent requests share one read). */
   async feedbackOf(viewer: string): Promise<ViewerFeedback> {
     const entry = this.cache.get(viewer);
@@ -130,7 +150,7 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
   }
 
   private async load(viewer: string): Promise<ViewerFeedback> {
-    const history = await this.repository.viewerHistory(viewer, (Date.now() - HISTORY_MS) * 1000, MAX_SEEN);
+    const history = await this.history(viewer);
     this.loads += 1;
     const feedback = emptyFeedback();
     let bytes = ENTRY_BYTES;
@@ -146,6 +166,39 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
     }
     this.cache.set(viewer, { feedback, loaded: true, bytes });
     return feedback;
+  }
+
+  /** A viewer's history, read with those of the other viewers waiting for one. */
+  private history(viewer: string): Promise<ViewerHistory> {
+    return new Promise<ViewerHistory>((resolve, reject) => {
+      const requests = this.waiting.get(viewer);
+      if (requests) requests.push({ resolve, reject });
+      else this.waiting.set(viewer, [{ resolve, reject }]);
+      if (!this.reading) this.readWaiting();
+    });
+  }
+
+  /** Reads the histories of the viewers waiting (up to `HISTORY_BATCH`), then of those that came meanwhile. */
+  private readWaiting(): void {
+    const batch = [...this.waiting.keys()].slice(0, HISTORY_BATCH);
+    if (batch.length === 0) {
+      this.reading = false;
+      return;
+    }
+    this.reading = true;
+    const requests = batch.map((viewer) => {
+      const waiting = this.waiting.get(viewer)!;
+      this.waiting.delete(viewer);
+      return waiting;
+    });
+    this.historyReads += 1;
+    void this.repository
+      .viewerHistories(batch, (Date.now() - HISTORY_MS) * 1000, MAX_SEEN)
+      .then(
+        (histories) => batch.forEach((viewer, i) => requests[i]!.forEach((request) => request.resolve(histories.get(viewer)!))),
+        (error: unknown) => requests.forEach((waiting) => waiting.forEach((request) => request.reject(error))),
+      )
+      .finally(() => this.readWaiting());
   }
 }
 
