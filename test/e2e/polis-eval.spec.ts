@@ -47,19 +47,14 @@ const TARGET: Readonly<Record<'groups' | 'found' | 'likes', { rho: number; top10
 /**
  * Where the ranking does not reach the target yet: the figure it does reach, held as a floor so that
  * a regression fails. Each is a measured shortfall, not a target.
- * @NOTE groups and likes: exposure is the larger of observed and estimated per group (what keeps the
- * synthetic precision@20 at 0.80, where clients report part of what people see); on Polis, where a
- * participant's votes are all it saw, the estimate adds exposure no vote shows, and a top 10 of
- * hundreds of comments moves (bg2050, austria). found: the silhouette finds groups that differ from
- * the published ones (freshwater: 75/25 where Polis published 108/9, adjusted Rand index 0.12;
- * london: four groups of 26 people where Polis published three).
+ * @NOTE found: the silhouette finds groups that differ from the published ones (freshwater: 75/25
+ * where Polis published 108/9, adjusted Rand index 0.12; bg2050: 83/24, 0.35). likes: with likes
+ * only, exposure is an estimate from each member's activity, and a top 10 of hundreds of comments
+ * (austria, bg2050) moves with it.
  */
 const SHORTFALL: Partial<Record<`${Conversation} ${'groups' | 'found' | 'likes'}`, { rho?: number; top10?: number }>> = {
-  'bg2050-volunteers groups': { top10: 6 },
-  'austria-climate.5twd2jsnkf.2022-08-08 groups': { top10: 7 },
   'scoop-hivemind.freshwater found': { rho: 0.79 },
-  'london.youth.policing found': { rho: 0.87 },
-  'bg2050-volunteers found': { top10: 5 },
+  'bg2050-volunteers found': { top10: 6 },
   'austria-climate.5twd2jsnkf.2022-08-08 likes': { top10: 4 },
   'bg2050-volunteers likes': { top10: 5 },
 };

@@ -28,6 +28,8 @@ interface BridgingInput {
   exposurePairs?: ExposurePairs;
   /** Counted exposure hints per (post, group), e.g. from `estimateExposure`; combined as max(observed, floor). */
   exposureFloor?: PostGroupValues;
+  /** The users the floor estimates (see `groupEvidence`); default every user. */
+  estimatedUsers?: Uint8Array;
 }
 
 interface BridgingOptions {
@@ -85,6 +87,7 @@ export function scoreBridging(input: BridgingInput, options: BridgingOptions = {
   if (membership) {
     evidence = groupEvidence(cells, membership, {
       ...(input.exposureFloor && { exposureFloor: input.exposureFloor }),
+      ...(input.estimatedUsers && { estimatedUsers: input.estimatedUsers }),
       ...(userSide && { userSide }),
     });
     consensus = groupInformedConsensus(evidence, options.consensus);

@@ -2,7 +2,7 @@ import { BridgingInputError } from './errors.js';
 import type { GroupMembership } from './group-membership.js';
 import type { PostGroupValues } from './group-evidence.js';
 import type { InteractionTable } from './interaction-table.js';
-import { approvalWeightTable, type ApprovalWeights } from './signal.js';
+import { approvalWeightTable, Signal, type ApprovalWeights } from './signal.js';
 
 interface ExposureEstimateOptions {
   /** When each post appeared (client `createdAt` or first sighting), by post index. */
@@ -17,6 +17,11 @@ interface ExposureEstimateOptions {
   /** Assumed approval rate per impression, for `'activity'` weighting. Default 0.5. */
   approvalRate?: number;
   weights?: Partial<ApprovalWeights>;
+  /**
+   * 1 for the users whose exposure to estimate (default: every user), e.g.
+   * `usersWithoutExposureReports`; pass the same mask to `groupEvidence` as `estimatedUsers`.
+   */
+  users?: Uint8Array;
 }
 
 /**
@@ -76,8 +81,9 @@ export function estimateExposure(
   const G = membership.groupCount;
   const members: number[][] = Array.from({ length: G }, () => []);
   const memberUsers = Math.min(U, membership.offsets.length - 1);
+  const only = options.users;
   for (let u = 0; u < memberUsers; u++) {
-    if (last[u] === -Infinity) continue;
+    if (last[u] === -Infinity || (only && only[u] !== 1)) continue;
     for (let m = membership.offsets[u]!; m < membership.offsets[u + 1]!; m++) members[membership.groups[m]!]!.push(u);
   }
   const dense = new Float64Array(P * G);
@@ -119,6 +125,20 @@ export function estimateExposure(
     }
   }
   return { postOffsets, group, value };
+}
+
+/**
+ * 1 for each user none of whose rows reports exposure (`Seen`: a served impression or
+ * `interactionSeen`; or `RequestLess`). A user whose client sends feedback has its exposure
+ * observed; the others only approve, and what they saw has to be estimated.
+ */
+export function usersWithoutExposureReports(table: InteractionTable): Uint8Array {
+  const out = new Uint8Array(table.userCount).fill(1);
+  for (let i = 0; i < table.rowCount; i++) {
+    const signal = table.signal[i]!;
+    if (signal === Signal.Seen || signal === Signal.RequestLess) out[table.user[i]!] = 0;
+  }
+  return out;
 }
 
 function suffixSums(values: number[]): Float64Array {

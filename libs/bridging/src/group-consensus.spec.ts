@@ -1,5 +1,5 @@
 import { aggregateCells } from './rating-cells.js';
-import { consensusFromCounts, groupInformedConsensus } from './group-consensus.js';
+import { consensusFromCounts, groupInformedConsensus, wilsonLowerBound } from './group-consensus.js';
 import { groupEvidence } from './group-evidence.js';
 import { membershipFromAssignment } from './group-membership.js';
 import { InteractionTableBuilder } from './interaction-table.js';
@@ -68,5 +68,48 @@ describe('group-informed consensus', () => {
     const cells = aggregateCells(b.build());
     expect(groupEvidence(cells, membership, { exposureFloor: floor }).exposure[0]).toBe(8);
     expect(groupEvidence(cells, membership, { exposureFloor: low }).exposure[0]).toBe(2);
+  });
+
+  it('adds the exposure members reported to the estimate of the others, instead of taking the larger', () => {
+    // a and b report what they were shown (a saw and passed, b liked after seeing); c and d only like.
+    const b = new InteractionTableBuilder();
+    b.add('a', 'p', Signal.Seen, 1).add('b', 'p', Signal.Seen, 1).add('b', 'p', Signal.Like, 2).add('c', 'p', Signal.Like, 2);
+    b.add('d', 'q', Signal.Like, 3);
+    const membership = membershipFromAssignment([0, 0, 0, 0], 1);
+    const cells = aggregateCells(b.build());
+    const floor = { postOffsets: Uint32Array.of(0, 1, 1), group: Uint32Array.of(0), value: Float64Array.of(1.5) };
+    const estimatedUsers = Uint8Array.of(0, 0, 1, 1);
+    const evidence = groupEvidence(cells, membership, { exposureFloor: floor, estimatedUsers });
+    // a and b observed (2) + max(c observed 1, estimate 1.5) = 3.5, of which 2 reported.
+    expect(evidence.exposure[0]).toBe(3.5);
+    expect(evidence.reportedExposure?.[0]).toBe(2);
+    // Without the mask every member's exposure is estimated: max(3 observed, 1.5) = 3, none reported.
+    const unmasked = groupEvidence(cells, membership, { exposureFloor: floor });
+    expect(unmasked.exposure[0]).toBe(3);
+    expect(unmasked.reportedExposure?.[0]).toBe(0);
+  });
+
+  it('ranks thin evidence by its lower bound below the same approval on more votes, and the mean where exposure is estimated', () => {
+    // Two groups of 20. "thin": 3 of 3 shown in each group liked it; "broad": 16 of 20 in each.
+    const b = new InteractionTableBuilder();
+    const users = Array.from({ length: 40 }, (_, i) => `did:u${i}`);
+    users.forEach((u, i) => {
+      b.add(u, 'broad', i % 20 < 16 ? Signal.Like : Signal.Seen, 1);
+      if (i % 20 < 3) b.add(u, 'thin', Signal.Like, 1);
+    });
+    const membership = membershipFromAssignment(users.map((_, i) => (i < 20 ? 0 : 1)), 2);
+    const evidence = groupEvidence(aggregateCells(b.build()), membership);
+    const post = (id: string): number => b.posts.indexOf(id)!;
+    const mean = groupInformedConsensus(evidence, { scope: 'all' });
+    expect(mean.geoMean[post('thin')]).toBeGreaterThan(mean.geoMean[post('broad')]!);
+    const bound = groupInformedConsensus(evidence, { scope: 'all', lowerBoundZ: 1.2816 });
+    expect(bound.geoMean[post('thin')]).toBeLessThan(bound.geoMean[post('broad')]!);
+    // By hand: the bound on (A + 1) of (S + 2) trials, per group.
+    expect(bound.geoMean[post('broad')]).toBeCloseTo(wilsonLowerBound(17, 22, 1.2816), 12);
+    expect(wilsonLowerBound(17, 22, 0)).toBeCloseTo(17 / 22, 12);
+    // An estimated exposure is not a count of trials: with nothing reported the bound is the mean.
+    const estimated = { ...evidence, reportedExposure: new Float64Array(evidence.exposure.length) };
+    expect(groupInformedConsensus(estimated, { scope: 'all', lowerBoundZ: 1.2816 }).geoMean).toEqual(mean.geoMean);
+    expect(() => groupInformedConsensus(evidence, { lowerBoundZ: -1 })).toThrow('lowerBoundZ must be ≥ 0');
   });
 });

@@ -26,6 +26,12 @@ export interface ConsensusOptions {
   minApprovals?: number;
   /** Groups with evidence a post needs to be eligible. Default 2. */
   minGroups?: number;
+  /**
+   * When set, each group's factor is the lower bound of its approval (the Wilson score bound at `z`
+   * standard deviations, on the counts with the prior added) instead of the posterior mean: thin
+   * evidence then ranks by how sure it is, below as strong a verdict on more votes. Default: the mean.
+   */
+  lowerBoundZ?: number;
 }
 
 export interface GroupConsensus {
@@ -45,6 +51,7 @@ const DEFAULT_CONSENSUS_OPTIONS: Readonly<Required<ConsensusOptions>> = Object.f
   minExposure: 1,
   minApprovals: 0,
   minGroups: 2,
+  lowerBoundZ: 0,
 });
 
 /** @NOTE sums logs rather than multiplying: with hundreds of communities the product underflows. */
@@ -60,7 +67,16 @@ export function groupInformedConsensus(evidence: GroupEvidence, options: Consens
   const groupsCounted = new Uint32Array(P);
   const groupsWithEvidence = new Uint32Array(P);
   const eligible = new Uint8Array(P);
-  const emptyLog = Math.log(a0 / s0);
+  const z = o.lowerBoundZ;
+  if (!(z >= 0)) throw new BridgingInputError('lowerBoundZ must be ≥ 0');
+  // @NOTE the bound counts only reported exposure as trials: an estimated exposure is an expected
+  // number of viewers, not votes, so a group's z shrinks with the share of its exposure estimated.
+  const factor = (A: number, S: number, reported: number) => {
+    const zr = S > 0 ? (z * Math.min(reported, S)) / S : z;
+    return zr > 0 ? wilsonLowerBound(A + a0, S + s0, zr) : (A + a0) / (S + s0);
+  };
+  const emptyLog = Math.log(factor(0, 0, 0));
+  const reported = evidence.reportedExposure;
   for (let p = 0; p < P; p++) {
     let logSum = 0;
     let counted = 0;
@@ -70,7 +86,7 @@ export function groupInformedConsensus(evidence: GroupEvidence, options: Consens
       const S = evidence.exposure[e]!;
       if (S >= o.minExposure && A >= o.minApprovals) evidenced++;
       if (!(S > 0) && o.scope === 'exposed') continue;
-      logSum += Math.log((A + a0) / (S + s0));
+      logSum += Math.log(factor(A, S, reported ? reported[e]! : S));
       counted++;
     }
     if (o.scope === 'all') {
@@ -86,6 +102,16 @@ export function groupInformedConsensus(evidence: GroupEvidence, options: Consens
     }
   }
   return { gic, geoMean, groupsCounted, groupsWithEvidence, eligible };
+}
+
+/**
+ * Lower bound of a proportion from `successes` of `trials` (Wilson's score interval): in (0, 1) for
+ * 0 < successes < trials, which the prior guarantees.
+ */
+export function wilsonLowerBound(successes: number, trials: number, z: number): number {
+  const p = successes / trials;
+  const z2 = (z * z) / trials;
+  return (p + z2 / 2 - z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials))) / (1 + z2);
 }
 
 /** The formula on plain per-group counts (one post): the reference the kernels are checked against. */

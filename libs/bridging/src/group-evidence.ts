@@ -22,6 +22,11 @@ export interface GroupEvidence {
   readonly group: Uint32Array;
   readonly approvals: Float64Array;
   readonly exposure: Float64Array;
+  /**
+   * The part of `exposure` that was observed rather than estimated: members whose clients report
+   * what they were shown (`estimatedUsers`), or all observed exposure when there is no floor.
+   */
+  readonly reportedExposure?: Float64Array;
   readonly sideApprovals?: Float64Array;
   readonly sideExposure?: Float64Array;
 }
@@ -33,6 +38,12 @@ interface GroupEvidenceOptions {
    * lower bound, and without the member lists a count cannot be unioned exactly.
    */
   exposureFloor?: PostGroupValues;
+  /**
+   * 1 for the users whose exposure the floor estimates (default: every user). The observed exposure
+   * of the other users (whose clients report what they were shown) is exact and is added to
+   * max(observed, floor) of the estimated ones, instead of being swallowed by the estimate.
+   */
+  estimatedUsers?: Uint8Array;
   /** −1, 0 (no side) or +1 per user: splits the counts by opinion side for provenance. */
   userSide?: Int8Array;
 }
@@ -55,6 +66,8 @@ export function groupEvidence(
     throw new BridgingInputError('exposureFloor must have postCount + 1 offsets');
   }
   if (side && side.length < cells.userCount) throw new BridgingInputError('userSide must cover every user');
+  const estimated = options.estimatedUsers;
+  if (estimated && estimated.length < cells.userCount) throw new BridgingInputError('estimatedUsers must cover every user');
   const memberUsers = membership.offsets.length - 1;
   const { offsets: mOff, groups: mGroups } = membership;
 
@@ -96,6 +109,11 @@ export function groupEvidence(
   const sideExposure = side ? new Float64Array(2 * entries) : undefined;
   const a = new Float64Array(G);
   const s = new Float64Array(G);
+  // Observed exposure of the users the floor estimates (all of it without `estimatedUsers`).
+  const se = new Float64Array(G);
+  // Observed exposure of the others: reported by their clients, counted as trials.
+  const sr = new Float64Array(G);
+  const reportedExposure = new Float64Array(entries);
   const sa = new Float64Array(2 * G);
   const ss = new Float64Array(2 * G);
   stamp.fill(-1);
@@ -107,6 +125,7 @@ export function groupEvidence(
       if (u >= memberUsers) continue;
       const approval = cells.kind[c] === CellKind.Approval ? cells.strength[c]! : 0;
       const sd = side ? side[u]! : 0;
+      const isEstimated = floor !== undefined && (!estimated || estimated[u] === 1);
       for (let m = mOff[u]!; m < mOff[u + 1]!; m++) {
         const g = mGroups[m]!;
         if (stamp[g] !== p) {
@@ -114,10 +133,14 @@ export function groupEvidence(
           touched[count++] = g;
           a[g] = 0;
           s[g] = 0;
+          se[g] = 0;
+          sr[g] = 0;
           sa[2 * g] = sa[2 * g + 1] = ss[2 * g] = ss[2 * g + 1] = 0;
         }
         a[g]! += approval;
         s[g]! += 1;
+        if (isEstimated) se[g]! += 1;
+        else sr[g]! += 1;
         if (sd !== 0) {
           const k = 2 * g + (sd > 0 ? 1 : 0);
           sa[k]! += approval;
@@ -135,9 +158,14 @@ export function groupEvidence(
           touched[count++] = g;
           a[g] = 0;
           s[g] = 0;
+          se[g] = 0;
+          sr[g] = 0;
           sa[2 * g] = sa[2 * g + 1] = ss[2 * g] = ss[2 * g + 1] = 0;
         }
-        if (v > s[g]!) s[g] = v;
+        if (v > se[g]!) {
+          s[g]! += v - se[g]!;
+          se[g] = v;
+        }
       }
     }
     const list = touched.subarray(0, count).sort();
@@ -146,6 +174,7 @@ export function groupEvidence(
       group[e] = g;
       approvals[e] = a[g]!;
       exposure[e] = s[g]!;
+      reportedExposure[e] = sr[g]!;
       if (sideApprovals && sideExposure) {
         sideApprovals[2 * e] = sa[2 * g]!;
         sideApprovals[2 * e + 1] = sa[2 * g + 1]!;
@@ -155,6 +184,6 @@ export function groupEvidence(
       e++;
     }
   }
-  const evidence: GroupEvidence = { postCount, groupCount: G, postOffsets, group, approvals, exposure };
+  const evidence: GroupEvidence = { postCount, groupCount: G, postOffsets, group, approvals, exposure, reportedExposure };
   return sideApprovals && sideExposure ? { ...evidence, sideApprovals, sideExposure } : evidence;
 }

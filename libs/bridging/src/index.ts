@@ -4,7 +4,7 @@ export { IdIndex, type InteractionTable, InteractionTableBuilder } from './inter
 export { aggregateCells, CellKind, indexCells, type RatingCells } from './rating-cells.js';
 export { type GroupMembership, membershipFromAssignment, membershipFromLists } from './group-membership.js';
 export { groupEvidence } from './group-evidence.js';
-export { groupInformedConsensus } from './group-consensus.js';
+export { groupInformedConsensus, wilsonLowerBound, type ConsensusOptions } from './group-consensus.js';
 export { type FactorModel, fitFactorModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
 export { findOpinionGroups } from './opinion-groups.js';
 export { balance } from './balance.js';
@@ -12,5 +12,5 @@ export { describeProvenance, provenanceContext, supportInContext } from './prove
 export { composeScore, decay } from './decay.js';
 export { spearman, topK, topKOverlap } from './rank-metrics.js';
 export { type ClusterAgreement, clusterAgreement } from './cluster-agreement.js';
-export { estimateExposure } from './exposure-estimate.js';
+export { estimateExposure, usersWithoutExposureReports } from './exposure-estimate.js';
 export { type BridgingScores, scoreBridging } from './bridging.score.js';

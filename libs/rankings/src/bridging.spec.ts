@@ -13,17 +13,29 @@ describe('bridging', () => {
     expect(result.posts[0]!.components).toMatchObject({ ranking: 'bridging', supportedBy: expect.arrayContaining(['a', 'b']) });
   });
 
-  // @NOTE The post stays a candidate: members of both communities were active while it was live and
-  // did not approve it, which is what a community says about a post when all we see is likes.
-  it('counts only members: likes from outside the communities do not make a post bridge, it ranks last', () => {
+  // @NOTE The members' clients report what they were shown (interactionSeen), and none was shown
+  // the post: no community gave evidence on it, so it is not ranked at all.
+  it('counts only members: likes from outside the communities do not make a post bridge, it is left out', () => {
     const lone = post('lone');
     const strangers = Array.from({ length: 12 }, (_, i) => `did:plc:stranger${i}`);
     const camps = twoCamps();
     const result = rankBridging(
       inputOf(feedOf({ communities: ['a', 'b'] }), [...camps.candidates, lone], [...camps.signals, ...signals(lone, strangers, 'like')], { a: campA, b: campB }),
     );
-    const order = result.posts.map((p) => p.uri);
-    expect(order.at(-1)).toBe(lone.uri);
+    expect(result.posts.map((p) => p.uri)).not.toContain(lone.uri);
+    expect(result.posts[0]!.uri).toBe(camps.bridge.uri);
+  });
+
+  // @NOTE With likes only, exposure is estimated: members of both communities were active while the
+  // post was live and did not approve it, which is what a community says about a post when all we
+  // see is likes. The post stays a candidate and ranks last.
+  it('with likes only, a post only outsiders liked ranks last', () => {
+    const lone = post('lone');
+    const strangers = Array.from({ length: 12 }, (_, i) => `did:plc:stranger${i}`);
+    const camps = twoCamps();
+    const likesOnly = [...camps.signals, ...signals(lone, strangers, 'like')].filter((signal) => signal.kind === 'like');
+    const result = rankBridging(inputOf(feedOf({ communities: ['a', 'b'] }), [...camps.candidates, lone], likesOnly, { a: campA, b: campB }));
+    expect(result.posts.at(-1)!.uri).toBe(lone.uri);
     expect(result.posts.at(-1)!.score).toBeLessThan(result.posts[0]!.score / 2);
   });
 

@@ -1,5 +1,5 @@
 import { findOpinionGroups, membershipFromAssignment, membershipFromLists } from '#lib/bridging';
-import { communityEvidence, oneCommunity, scoreCommunityPosts, served } from './community-scores.js';
+import { communityEvidence, FOUND_GROUPS_CONSENSUS, oneCommunity, scoreCommunityPosts, served } from './community-scores.js';
 import type { RankingInput, RankingResult } from './ranking.js';
 
 /**
@@ -25,7 +25,11 @@ export function rankBridging(input: RankingInput): RankingResult {
     }
     const names = Array.from({ length: found.groupCount }, (_, g) => `${communities[0]}/${g + 1}`);
     const membership = membershipFromAssignment(found.groupOfUser, found.groupCount, names);
-    const { ranked, result } = scoreCommunityPosts(evidence, membership, { base: 'consensus', explain: { opinionGroups: [...found.groupSizes] } });
+    const { ranked, result } = scoreCommunityPosts(evidence, membership, {
+      base: 'consensus',
+      consensus: FOUND_GROUPS_CONSENSUS,
+      explain: { opinionGroups: [...found.groupSizes] },
+    });
     return { posts: served(ranked), ...result };
   }
   const { table, users, memberOf } = evidence;

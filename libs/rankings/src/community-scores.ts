@@ -10,9 +10,11 @@ import {
   scoreBridging,
   Signal,
   type BridgingScores,
+  type ConsensusOptions,
   type GroupMembership,
   type InteractionTable,
   type RatingCells,
+  usersWithoutExposureReports,
 } from '#lib/bridging';
 import { downranked, excludingLabels, isDiscountedBotSignal } from './label-effects.js';
 import type { CandidatePost, RankedPost, RankingInput, RankingResult } from './ranking.js';
@@ -34,6 +36,24 @@ const signalOfKind: Readonly<Record<string, Signal>> = {
 /** A post needs raters on both sides of the opinion axis before bridging inside a community ranks it. */
 const MIN_RATERS_PER_SIDE = 2;
 const FACTOR_SEED = 20_261_122;
+
+/**
+ * Group-informed consensus across a feed's groups as Polis defines it (every group enters: a group
+ * that saw nothing of a post gives it no support), each group's approval at the lower bound of
+ * Polis's one-sided 90% test (z = 1.2816) on its reported exposure: thin evidence ranks by how sure
+ * it is, below as high an approval on more votes. Estimated exposure is not a count of votes, so
+ * with likes only the bound falls back to the posterior mean.
+ */
+export const CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all', lowerBoundZ: 1.2816 });
+
+/**
+ * The consensus across opinion groups found in the members' own ratings: the posterior mean, as
+ * Polis ranks it. The groups are found only where the ratings are dense (every grouped member rated
+ * at least seven posts and a fifth of the matrix is observed), so there is little thin evidence to
+ * guard against, and the found groups can be small: a lower bound on a group of a handful would
+ * rank posts by how many of that handful voted, not by consensus.
+ */
+export const FOUND_GROUPS_CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all' });
 
 /** The members' signals on the window's posts, as the bridging maths takes them. */
 interface CommunityEvidence {
@@ -90,6 +110,8 @@ interface ScoringRule {
   base: 'consensus' | 'intercept';
   /** Extra explanation fields, shown for every post of the feed. */
   explain?: Record<string, unknown>;
+  /** How the consensus weighs the groups' evidence (default `CONSENSUS`). */
+  consensus?: ConsensusOptions;
 }
 
 export interface ScoredPost extends RankedPost {
@@ -109,13 +131,17 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
   const postCreatedMs = new Float64Array(table.postCount);
   for (let p = 0; p < table.postCount; p += 1) postCreatedMs[p] = (postByUri.get(posts.idAt(p))?.timeUs ?? 0) / 1000;
 
+  // Members whose clients report what they were shown have their exposure counted; only the
+  // others' is estimated from their activity.
+  const estimatedUsers = usersWithoutExposureReports(table);
   const canWarmStart = previous !== undefined && previous.model.postIntercept.length <= table.postCount;
   const scores = scoreBridging(
     {
       table,
       cells,
       membership,
-      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000 }),
+      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers }),
+      estimatedUsers,
     },
     {
       factor: {
@@ -123,6 +149,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
         // Warm-started fits converge in a few sweeps when little changed, and run on when much did.
         ...(canWarmStart && { warmStart: previous.model }),
       },
+      consensus: rule.consensus ?? CONSENSUS,
     },
   );
 
