@@ -218,6 +218,8 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     LOG_LEVEL: 'silent',
     PLC_URL: plc.url,
     IDENTITY_ALLOW_INSECURE: 'true',
+    // The replay's own PLC directory answers slowly on a loaded machine; a token must not fail for it.
+    IDENTITY_TIMEOUT_MS: '15000',
     // A conversation's history is replayed in seconds: every account sends at machine speed.
     SEND_INTERACTIONS_PER_MINUTE: '1000000',
     SEND_INTERACTIONS_BURST: '1000000',

@@ -86,6 +86,8 @@ function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
       resolutionConcurrency: env.IDENTITY_RESOLUTION_CONCURRENCY,
       resolutionQueue: env.IDENTITY_RESOLUTION_QUEUE,
       resolutionsPerIssuer: env.IDENTITY_RESOLUTIONS_PER_ISSUER,
+      /** How long one DID document fetch may take (ms) before the request is answered without it. */
+      timeoutMs: env.IDENTITY_TIMEOUT_MS,
     },
     /** Bearer token of the admin API and console; absent disables them. Secret. */
     adminToken: env.ADMIN_TOKEN,

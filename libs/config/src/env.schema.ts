@@ -127,6 +127,7 @@ export const EnvSchema = z.object({
   IDENTITY_RESOLUTION_CONCURRENCY: integer(16, { min: 1, max: 1_000 }),
   IDENTITY_RESOLUTION_QUEUE: integer(256, { min: 0, max: 100_000 }),
   IDENTITY_RESOLUTIONS_PER_ISSUER: integer(2, { min: 1, max: 100 }),
+  IDENTITY_TIMEOUT_MS: integer(3_000, { min: 100, max: 60_000 }),
 
   // Publishing (npm run feed:publish)
   BSKY_SERVICE: url(['http:', 'https:'], 'https://bsky.social'),

@@ -205,7 +205,7 @@ export class PlatformModule {
             return new VerifiedHandleResolver({
               ...createHandleResolution({
                 plcUrl: config.feedGenerator.plcUrl,
-                timeoutMs: 3_000,
+                timeoutMs: config.feedGenerator.serviceAuth.timeoutMs,
                 allowInsecureFetch: config.feedGenerator.identityAllowInsecure,
                 testHandleOrigin: config.feedGenerator.identityTestHandleOrigin,
               }),

@@ -21,6 +21,8 @@ export function testAppEnv(options: {
     HTTP_BIND_HOST: '127.0.0.1',
     OPS_PORT: '0',
     LOG_LEVEL: 'silent',
+    // A loaded test machine can take seconds to answer a local PLC directory.
+    IDENTITY_TIMEOUT_MS: '15000',
     ...options.overrides,
   };
 }

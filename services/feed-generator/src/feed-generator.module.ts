@@ -98,7 +98,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
             plcUrl: config.feedGenerator.plcUrl,
             didCacheTtlMs: 60 * 60_000,
             didCacheMaxTtlMs: 24 * 60 * 60_000,
-            timeoutMs: 3_000,
+            timeoutMs: bounds.timeoutMs,
             maxCachedDocuments: bounds.didCacheMaxEntries,
             maxCachedBytes: bounds.didCacheMaxBytes,
             maxDocumentBytes: bounds.didDocumentMaxBytes,
