@@ -20,3 +20,12 @@ export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type Fund
 export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
 export { type Removal, RemovalRepository } from './removal.repository.js';
 export { type ExternalLabel, type FollowedLabelerStats, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';
+export {
+  CONSOLE_REQUESTER,
+  type NoteRatingRecord,
+  type NoteRecord,
+  NoteRepository,
+  type NoteRequestRow,
+  type NoteStatusChangeRow,
+  type NoteStatusRow,
+} from './note.repository.js';

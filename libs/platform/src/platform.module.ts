@@ -19,6 +19,7 @@ import {
   FeedbackRepository,
   FundRepository,
   LabelRepository,
+  NoteRepository,
   PostRepository,
   RemovalRepository,
   ScoreRepository,
@@ -58,6 +59,7 @@ const repositories = [
   FundRepository,
   RemovalRepository,
   LabelRepository,
+  NoteRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {

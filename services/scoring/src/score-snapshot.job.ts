@@ -3,12 +3,13 @@ import { CommunityRepository, ConversationRepository, EditionRepository, LabelRe
 import type { AppConfig } from '#lib/config';
 import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
-import { atUri, Nsid } from '#lib/domain';
+import { atUri, Nsid, READERS_ADDED_CONTEXT } from '#lib/domain';
 import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
+import { NotesStep, type NotesRun } from './notes.step.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -81,6 +82,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly fund: BridgeFundStep,
     private readonly labels: LabelRepository,
     private readonly labelEmitter: LabelEmitter,
+    private readonly notes: NotesStep,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
@@ -122,18 +124,19 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const fundStarted = performance.now();
     const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
     this.stats.lastFundStepMs = performance.now() - fundStarted;
+    const notes = await this.notes.run(nowMs, this.raterPriors(curation));
     const runs: SnapshotRun[] = [];
     const snapshots: LabelledSnapshot[] = [];
     for (const feed of curation.feeds.values()) {
       if (this.stopped) break;
       const ranking = rankings[feed.ranking];
       if (ranking.servedFrom === 'posts') continue;
-      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, nowMs, ranking.servedFrom === 'edition');
+      const { run, posts } = await this.snapshotFeed(curation, feed, ranking.rank, funds, notes, nowMs, ranking.servedFrom === 'edition');
       runs.push(run);
       snapshots.push({ communities: feed.communities, posts });
     }
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs);
+    if (!this.stopped) await this.labelEmitter.emit(snapshots, nowMs, notes.helpful);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
@@ -167,13 +170,39 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
   }
 
-  /** Labels in force from the labelers we follow with a value the feed's rules or the bot discount name. */
-  private async followedLabels(feed: FeedDefinition, nowMs: number): Promise<RankingLabels | undefined> {
+  /**
+   * Raters' positions from their Bluesky likes, for the notes step: each member's factor in the
+   * within-community factor model of the last run of a `bridging-within` feed (the first such feed
+   * that knows the member, in curation order).
+   */
+  private raterPriors(curation: Curation): { rater: string; factor: number }[] {
+    const priors = new Map<string, number>();
+    for (const feed of curation.feeds.values()) {
+      if (feed.ranking !== 'bridging-within') continue;
+      const state = this.state.get(atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname));
+      if (!state) continue;
+      const { users, model } = state;
+      for (let u = 0; u < Math.min(users.size, model.userCount); u++) {
+        const rater = users.idAt(u);
+        const factor = model.userFactor[u * model.dimensions];
+        if (!priors.has(rater) && factor !== undefined && Number.isFinite(factor)) priors.set(rater, factor);
+      }
+    }
+    return [...priors].map(([rater, factor]) => ({ rater, factor }));
+  }
+
+  /**
+   * Labels the feed's rules act on: those in force from the labelers we follow with a value the
+   * feed's rules or the bot discount name, and ours from context notes — `readers-added-context` on
+   * a post whose helpful note says it misleads.
+   */
+  private async followedLabels(feed: FeedDefinition, notes: NotesRun, nowMs: number): Promise<RankingLabels | undefined> {
     const followed = new Set(this.config.labeler.subscribe);
-    if (followed.size === 0) return undefined;
-    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
     const posts = new Map<string, Set<string>>();
     const accounts = new Map<string, Set<string>>();
+    for (const note of notes.helpful) if (note.misleading) posts.set(note.post, new Set([READERS_ADDED_CONTEXT]));
+    if (followed.size === 0) return posts.size > 0 ? { posts, accounts } : undefined;
+    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
     for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
       if (!followed.has(label.src)) continue;
       const into = label.uri.startsWith('did:') ? accounts : posts;
@@ -198,6 +227,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     feed: FeedDefinition,
     rank: RankFn,
     funds: FundRun,
+    notes: NotesRun,
     nowMs: number,
     withEditions: boolean,
   ): Promise<{ run: SnapshotRun; posts: RankedPost[] }> {
@@ -211,11 +241,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const labels = await this.followedLabels(feed, nowMs);
+    const labels = await this.followedLabels(feed, notes, nowMs);
     const [candidates, signals] = feed.deliberation ? await this.conversation(feed, window.sinceUs) : await Promise.all([
       this.scores.candidates(window),
       this.scores.signals({ ...window, actors: everyone }),
-      this.followedLabels(feed, nowMs),
     ]);
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
     const ranking = rank({

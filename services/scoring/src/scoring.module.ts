@@ -4,6 +4,7 @@ import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { LabelEmitter } from './label.emitter.js';
 import { LabelerSubscriber } from './labeler.subscriber.js';
+import { NotesStep } from './notes.step.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
@@ -15,7 +16,8 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     BridgeFundStep,
     LabelEmitter,
     LabelerSubscriber,
+    NotesStep,
   ],
-  exports: [LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
+  exports: [NotesStep, LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })
 export class ScoringModule {}

@@ -1,0 +1,130 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NoteRepository, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { admitProposals, isMisleading, ratingValue, scoreNotes, type NoteRating, type NoteStatus, type RaterPrior } from '#lib/notes';
+import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+
+/** A note rated helpful now: what its label and the feeds need. */
+export interface HelpfulNote {
+  note: string;
+  post: string;
+  postCid: string;
+  reason: string;
+  misleading: boolean;
+}
+
+export interface NotesRun {
+  helpful: HelpfulNote[];
+  /** Notes scored (admitted and rated), and notes refused by the per-day limit. */
+  scored: number;
+  refused: number;
+  changes: number;
+  /** Raters whose factor was seeded by a prior from their Bluesky likes. */
+  priors: number;
+  /**
+   * Share of scored notes whose status is the same without the priors (1 when no prior applied):
+   * how much the likes moved the statuses.
+   */
+  agreementWithoutPriors: number;
+  ms: number;
+}
+
+export class NotesStats {
+  runs = 0;
+  last?: NotesRun;
+}
+
+const NEEDS_MORE: NoteStatus = 'needs-more-ratings';
+
+/**
+ * The notes step of each ranker run, before the feeds are ranked: reads the live notes and each
+ * rater's latest rating, admits notes under the per-day limit, weighs the ratings, scores them
+ * with the previous statuses (Community Notes' factorisation and rules, `#lib/notes`), stores
+ * every note's status and logs each change. Its helpful notes become labels, and those that say
+ * the post misleads act on the feeds as labels do.
+ *
+ * @NOTE A writer's rating of their own note is left out (Community Notes does the same), and so is
+ * a rating of a note that is withdrawn or refused.
+ */
+@Injectable()
+export class NotesStep {
+  readonly stats = new NotesStats();
+  private readonly log: Logger;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly notes: NoteRepository,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'notes' });
+  }
+
+  async run(nowMs: number, priors: readonly RaterPrior[]): Promise<NotesRun> {
+    const started = performance.now();
+    const settings = this.config.notes;
+    const { admitted, refused } = admitProposals(await this.notes.notes(), settings.proposalsPerDay);
+    const byUri = new Map(admitted.map((note) => [note.uri, note]));
+    const ratings: NoteRating[] = [];
+    for (const rating of await this.notes.ratings()) {
+      const note = byUri.get(rating.note);
+      const value = ratingValue(rating.helpfulness);
+      if (note && value !== undefined && rating.rater !== note.author) ratings.push({ rater: rating.rater, note: rating.note, value });
+    }
+    const stored = await this.notes.statuses();
+    const previous = new Map(stored.map((row) => [row.note, row.status as NoteStatus]));
+    const usedPriors = settings.raterPriors ? priors : [];
+    const scoring = scoreNotes(ratings, previous, { priors: usedPriors });
+    const agreementWithoutPriors = usedPriors.length > 0 ? agreement(scoring.notes, scoreNotes(ratings, previous).notes) : 1;
+
+    const atMs = nowMs;
+    const statuses: NoteStatusRow[] = scoring.notes.map((score) => ({
+      note: score.note,
+      post: byUri.get(score.note)!.post,
+      status: score.status,
+      intercept: score.intercept,
+      factor: score.factor,
+      raters: score.raters,
+      ratersNegative: Math.round(score.raterSides.negative),
+      ratersPositive: Math.round(score.raterSides.positive),
+      updatedAtMs: atMs,
+    }));
+    const changes: NoteStatusChangeRow[] = scoring.changes.map((change) => ({ atMs, ...change, post: byUri.get(change.note)!.post }));
+    // Notes the scorer no longer sees (withdrawn, refused, or without ratings) fall back to needs more ratings.
+    const scored = new Set(scoring.notes.map((score) => score.note));
+    for (const row of stored) {
+      if (scored.has(row.note) || row.status === NEEDS_MORE) continue;
+      const reason = byUri.has(row.note) ? 'no rating of the note is left' : 'the note was withdrawn or is over its writer\'s daily limit';
+      statuses.push({ ...row, status: NEEDS_MORE, raters: 0, ratersNegative: 0, ratersPositive: 0, updatedAtMs: atMs });
+      changes.push({ atMs, note: row.note, post: row.post, from: row.status, to: NEEDS_MORE, reason });
+    }
+    await this.notes.writeStatuses(statuses);
+    await this.notes.logChanges(changes);
+
+    const helpful = scoring.notes.filter((score) => score.status === 'helpful').map((score) => helpfulNote(byUri.get(score.note)!));
+    const run: NotesRun = {
+      helpful,
+      scored: scoring.notes.length,
+      refused: refused.length,
+      changes: changes.length,
+      priors: usedPriors.length,
+      agreementWithoutPriors,
+      ms: Math.round(performance.now() - started),
+    };
+    this.stats.runs += 1;
+    this.stats.last = run;
+    for (const change of changes) this.log.info(change, 'note status changed');
+    this.log.info({ ...run, helpful: helpful.length }, 'notes scored');
+    return run;
+  }
+}
+
+function helpfulNote(note: NoteRecord): HelpfulNote {
+  return { note: note.uri, post: note.post, postCid: note.postCid, reason: note.reason, misleading: isMisleading(note.reason) };
+}
+
+/** Share of notes with the same status in both scorings (1 for none). */
+function agreement(a: readonly { note: string; status: string }[], b: readonly { note: string; status: string }[]): number {
+  if (a.length === 0) return 1;
+  const other = new Map(b.map((score) => [score.note, score.status]));
+  return a.filter((score) => other.get(score.note) === score.status).length / a.length;
+}
