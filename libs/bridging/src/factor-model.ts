@@ -61,6 +61,13 @@ export interface FactorModelOptions {
    * the Community Notes code computes it; `'sum'`: the sums written in the Birdwatch paper.
    */
   regularisation?: 'mean' | 'sum';
+  /** A weight per cell (in cell order), multiplied into its kind's weight: how much each rating counts. */
+  cellWeights?: ArrayLike<number>;
+  /**
+   * A prior per user on the first factor dimension (NaN: none): the user's factor is shrunk toward
+   * it instead of toward 0, so a user with few ratings keeps the position known from elsewhere.
+   */
+  userFactorPrior?: Float64Array;
 }
 
 /**
@@ -110,10 +117,12 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
   const o = { ...DEFAULT_FACTOR_OPTIONS, ...options };
   const k = o.dimensions;
   if (!Number.isInteger(k) || k < 1) throw new BridgingInputError('dimensions must be a positive integer');
-  const targets = cellTargets(cells, { ...DEFAULT_CELL_RATINGS, ...options.ratings }, { ...DEFAULT_CELL_WEIGHTS, ...options.weights });
+  const targets = cellTargets(cells, { ...DEFAULT_CELL_RATINGS, ...options.ratings }, { ...DEFAULT_CELL_WEIGHTS, ...options.weights }, options.cellWeights);
+  const prior = options.userFactorPrior;
+  if (prior && prior.length !== cells.userCount) throw new BridgingInputError('userFactorPrior must have one entry per user');
   const penalty = penalties(cells, targets.weightSum, o);
   const params = initialParameters(cells, targets, penalty, o);
-  const userSolver = new RidgeSolver(k, penalty.liU, penalty.lfU);
+  const userSolver = new RidgeSolver(k, penalty.liU, penalty.lfU, prior);
   const postSolver = new RidgeSolver(k, penalty.liP, penalty.lfP);
   let iterations = 0;
   let converged = false;
@@ -122,7 +131,7 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
     iterations++;
     solveUsers(cells, targets, params, userSolver);
     solvePosts(cells, targets, params, postSolver);
-    const next = solveMu(cells, targets, params, penalty);
+    const next = solveMu(cells, targets, params, penalty, prior);
     const decrease = objective - next;
     objective = next;
     if (decrease <= o.tolerance * Math.max(next, Number.MIN_VALUE)) {
@@ -159,8 +168,9 @@ interface CellTargets {
   ratingSum: number;
 }
 
-function cellTargets(cells: RatingCells, ratings: CellRatings, weights: CellWeights): CellTargets {
+function cellTargets(cells: RatingCells, ratings: CellRatings, weights: CellWeights, cellWeights: ArrayLike<number> | undefined): CellTargets {
   const C = cells.cellCount;
+  if (cellWeights && cellWeights.length !== C) throw new BridgingInputError('cellWeights must have one entry per cell');
   const rating = new Float32Array(C);
   const weight = new Float32Array(C);
   let weightSum = 0;
@@ -184,6 +194,11 @@ function cellTargets(cells: RatingCells, ratings: CellRatings, weights: CellWeig
       default:
         r = ratings.exposed;
         w = weights.exposed;
+    }
+    if (cellWeights) {
+      const cw = cellWeights[c]!;
+      if (!(cw >= 0) || !Number.isFinite(cw)) throw new BridgingInputError(`cellWeights[${c}] must be a finite number ≥ 0`);
+      w *= cw;
     }
     rating[c] = r;
     weight[c] = w;
@@ -242,7 +257,7 @@ interface Parameters {
  * from the leading singular vector of the centred ratings, further dimensions small and random.
  * Users need no start: they are solved first.
  */
-function initialParameters(cells: RatingCells, targets: CellTargets, penalty: Penalties, o: Required<Omit<FactorModelOptions, 'ratings' | 'weights' | 'warmStart'>> & FactorModelOptions): Parameters {
+function initialParameters(cells: RatingCells, targets: CellTargets, penalty: Penalties, o: Required<Omit<FactorModelOptions, 'ratings' | 'weights' | 'warmStart' | 'cellWeights' | 'userFactorPrior'>> & FactorModelOptions): Parameters {
   const k = o.dimensions;
   const { userCount: U, postCount: P } = cells;
   const params: Parameters = {
@@ -395,7 +410,7 @@ function solveRows(
 }
 
 /** μ given everything else; returns the objective (squared error plus every penalty) after the update. */
-function solveMu(cells: RatingCells, targets: CellTargets, params: Parameters, penalty: Penalties): number {
+function solveMu(cells: RatingCells, targets: CellTargets, params: Parameters, penalty: Penalties, prior: Float64Array | undefined): number {
   const { weightSum } = targets;
   const { userIntercept, userFactor, postIntercept, postFactor } = params;
   const { sum: residual, sumOfSquares: residualSq } = weightedResiduals(cells, targets, params, 0);
@@ -406,7 +421,7 @@ function solveMu(cells: RatingCells, targets: CellTargets, params: Parameters, p
     squaredError +
     penalty.liMu * mu * mu +
     penalty.liU * sumOfSquares(userIntercept) +
-    penalty.lfU * sumOfSquares(userFactor) +
+    penalty.lfU * (prior ? sumOfSquaresFrom(userFactor, params.k, prior) : sumOfSquares(userFactor)) +
     penalty.liP * sumOfSquares(postIntercept) +
     penalty.lfP * sumOfSquares(postFactor)
   );
@@ -433,6 +448,17 @@ function weightedResiduals(cells: RatingCells, targets: CellTargets, params: Par
 function sumOfSquares(values: Float64Array): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i]! * values[i]!;
+  return s;
+}
+
+/** Σ (f − prior)² where the first dimension has a prior, Σ f² elsewhere. */
+function sumOfSquaresFrom(factors: Float64Array, k: number, prior: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < factors.length; i++) {
+    const centre = i % k === 0 ? prior[i / k]! : NaN;
+    const d = factors[i]! - (Number.isNaN(centre) ? 0 : centre);
+    s += d * d;
+  }
   return s;
 }
 
@@ -480,11 +506,14 @@ class RidgeSolver {
   private readonly m: Float64Array;
   private readonly v: Float64Array;
   private readonly x: Float64Array;
+  /** Per row, the value the first factor is shrunk toward (NaN or absent: 0). */
+  private readonly prior: Float64Array | undefined;
 
-  constructor(k: number, li: number, lf: number) {
+  constructor(k: number, li: number, lf: number, prior?: Float64Array) {
     this.k = k;
     this.li = li;
     this.lf = lf;
+    this.prior = prior;
     this.n = k + 1;
     this.m = new Float64Array(this.n * this.n);
     this.v = new Float64Array(this.n);
@@ -501,8 +530,9 @@ class RidgeSolver {
     const a = sw + this.li;
     const d = sxx + this.lf;
     const det = a * d - sx * sx;
-    intercepts[row] = (d * sy - sx * sxy) / det;
-    factors[row] = (a * sxy - sx * sy) / det;
+    const sxyPrior = sxy + this.lf * this.centre(row);
+    intercepts[row] = (d * sy - sx * sxyPrior) / det;
+    factors[row] = (a * sxyPrior - sx * sy) / det;
   }
 
   /** Adds one observation with features (1, f[at … at+k-1]) and target y. */
@@ -517,10 +547,17 @@ class RidgeSolver {
     }
   }
 
+  /** The prior of a row's first factor (0 without one): the ridge `λ_f (f − prior)²` adds `λ_f·prior` to its normal equation. */
+  private centre(row: number): number {
+    const p = this.prior?.[row];
+    return p === undefined || Number.isNaN(p) ? 0 : p;
+  }
+
   /** Solves, writes the intercept and factors, returns the largest change. */
   solveInto(intercepts: Float64Array, row: number, factors: Float64Array, at: number): number {
     const { n, m, v, x } = this;
     m[0]! += this.li;
+    v[1]! += this.lf * this.centre(row);
     for (let d = 1; d < n; d++) m[d * n + d]! += this.lf;
     // Cholesky: m = L Lᵀ, L stored in the lower triangle.
     for (let r = 0; r < n; r++) {

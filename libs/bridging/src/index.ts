@@ -1,7 +1,7 @@
 export { seededRandom } from './random.js';
 export { Signal } from './signal.js';
 export { IdIndex, type InteractionTable, InteractionTableBuilder } from './interaction-table.js';
-export { aggregateCells, CellKind, type RatingCells } from './rating-cells.js';
+export { aggregateCells, CellKind, indexCells, type RatingCells } from './rating-cells.js';
 export { type GroupMembership, membershipFromAssignment, membershipFromLists } from './group-membership.js';
 export { groupEvidence } from './group-evidence.js';
 export { groupInformedConsensus } from './group-consensus.js';

@@ -143,6 +143,28 @@ export function aggregateCells(table: InteractionTable, options: AggregateOption
     cells++;
   }
 
+  return indexCells(userCount, postCount, {
+    cellUser: cellUser.slice(0, cells),
+    cellPost: cellPost.slice(0, cells),
+    kind: kind.slice(0, cells),
+    strength: strength.slice(0, cells),
+    lastMs: lastMs.slice(0, cells),
+  });
+}
+
+/** The columns of cells, one entry per cell, sorted by post and then by user, each (user, post) once. */
+type CellColumns = Pick<RatingCells, 'cellUser' | 'cellPost' | 'kind' | 'strength' | 'lastMs'>;
+
+/** Adds the CSR offsets of both orders to cells sorted by post (then user). */
+export function indexCells(userCount: number, postCount: number, columns: CellColumns): RatingCells {
+  const { cellUser, cellPost } = columns;
+  const cells = cellUser.length;
+  for (let c = 0; c < cells; c++) {
+    if (cellUser[c]! >= userCount || cellPost[c]! >= postCount) throw new BridgingInputError(`cell ${c} is out of range`);
+    if (c > 0 && (cellPost[c]! < cellPost[c - 1]! || (cellPost[c] === cellPost[c - 1] && cellUser[c]! <= cellUser[c - 1]!))) {
+      throw new BridgingInputError(`cell ${c} is out of order or repeats a (user, post) pair`);
+    }
+  }
   const postOffsets = new Uint32Array(postCount + 1);
   for (let c = 0; c < cells; c++) postOffsets[cellPost[c]! + 1]!++;
   for (let p = 0; p < postCount; p++) postOffsets[p + 1]! += postOffsets[p]!;
@@ -156,17 +178,5 @@ export function aggregateCells(table: InteractionTable, options: AggregateOption
     for (let c = 0; c < cells; c++) userCells[next[cellUser[c]!]!++] = c;
   }
 
-  return {
-    userCount,
-    postCount,
-    cellCount: cells,
-    postOffsets,
-    cellUser: cellUser.slice(0, cells),
-    cellPost: cellPost.slice(0, cells),
-    kind: kind.slice(0, cells),
-    strength: strength.slice(0, cells),
-    lastMs: lastMs.slice(0, cells),
-    userOffsets,
-    userCells,
-  };
+  return { userCount, postCount, cellCount: cells, postOffsets, ...columns, userOffsets, userCells };
 }

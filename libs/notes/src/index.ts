@@ -1,0 +1,15 @@
+export { NotesInputError } from './errors.js';
+export {
+  decideStatus,
+  DEFAULT_STATUS_RULES,
+  type NoteRating,
+  type NoteScore,
+  type NotesScoring,
+  type NoteStatus,
+  type RaterPrior,
+  scoreNotes,
+  type ScoreNotesOptions,
+  type StatusChange,
+  type StatusRules,
+  statusRules,
+} from './scoring/index.js';

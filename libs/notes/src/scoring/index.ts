@@ -1,0 +1,3 @@
+export type { NoteRating, NoteScore, NotesScoring, NoteStatus, RaterPrior, StatusChange } from './note-scoring.types.js';
+export { scoreNotes, type ScoreNotesOptions } from './score-notes.js';
+export { decideStatus, DEFAULT_STATUS_RULES, type StatusRules, statusRules } from './status-rules.js';
