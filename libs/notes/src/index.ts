@@ -13,3 +13,4 @@ export {
   type StatusRules,
   statusRules,
 } from './scoring/index.js';
+export { admitProposals, isMisleading, type Proposal, ratingValue } from './proposals.js';
