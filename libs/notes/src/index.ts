@@ -2,6 +2,9 @@ export { NotesInputError } from './errors.js';
 export {
   decideStatus,
   DEFAULT_STATUS_RULES,
+  type LockstepGroups,
+  lockstepGroups,
+  type LockstepOptions,
   type NoteRating,
   type NoteScore,
   type NotesScoring,
@@ -12,5 +15,7 @@ export {
   type StatusChange,
   type StatusRules,
   statusRules,
+  withRaterWeights,
+  youngAccountWeight,
 } from './scoring/index.js';
 export { admitProposals, isMisleading, type Proposal, ratingValue } from './proposals.js';

@@ -72,9 +72,64 @@ describe('scoreNotes (Community Notes statuses)', () => {
     expect(bridge.status).toBe('needs-more-ratings');
   });
 
+  it('stabilises: a helpful note keeps its status through one more "somewhat" rating and loses it when its intercept falls clearly', () => {
+    // 8 raters a side; note x: 5 of each camp say helpful, 3 somewhat → intercept just above 0.40.
+    const values: Record<string, CampValues> = { ...AXIS };
+    const ratings = table(8, values);
+    for (let i = 0; i < 8; i++) {
+      ratings.push({ rater: `a${i}`, note: 'x', value: i < 5 ? 1 : 0.5 });
+      ratings.push({ rater: `b${i}`, note: 'x', value: i < 5 ? 1 : 0.5 });
+    }
+    const first = scoreNotes(ratings, none);
+    expect(statusOf(first, 'x')).toBe('helpful');
+    const previous = new Map<string, NoteStatus>([['x', 'helpful']]);
+    const oneMore = ratings.concat({ rater: 'c0', note: 'x', value: 0.5 });
+    const kept = scoreNotes(oneMore, previous);
+    const x = kept.notes.find((n) => n.note === 'x')!;
+    expect(x.intercept).toBeLessThan(0.4);
+    expect(x.intercept).toBeGreaterThanOrEqual(0.39);
+    expect(x.status).toBe('helpful');
+    expect(kept.changes).toEqual([]);
+    // Without the history the same scores are not (yet) helpful: the band only protects a status held.
+    expect(statusOf(scoreNotes(oneMore, none), 'x')).toBe('needs-more-ratings');
+    const lower = oneMore.concat({ rater: 'c1', note: 'x', value: 0 }, { rater: 'c2', note: 'x', value: 0 });
+    const lost = scoreNotes(lower, previous);
+    expect(statusOf(lost, 'x')).toBe('needs-more-ratings');
+    expect(lost.changes).toEqual([{ note: 'x', from: 'helpful', to: 'needs-more-ratings', reason: expect.stringMatching(/intercept 0\.3\d+ < 0\.390/) }]);
+  });
+
+  it('reports a helpful note that lost all its ratings as a change back to needs more ratings', () => {
+    const result = scoreNotes(table(6, { ...AXIS }), new Map([['gone', 'helpful']]));
+    expect(result.changes).toEqual([{ note: 'gone', from: 'helpful', to: 'needs-more-ratings', reason: 'no ratings left' }]);
+  });
+
+  it('weighs ratings: a camp whose ratings weigh little cannot make a note helpful by itself', () => {
+    const ratings = table(6, { ...AXIS, bridge: [1, 1] });
+    const full = scoreNotes(ratings, none).notes.find((n) => n.note === 'bridge')!;
+    expect(full.raterSides).toEqual({ negative: 6, positive: 6 });
+    const light = scoreNotes(ratings.map((r) => (r.rater.startsWith('b') && r.note === 'bridge' ? { ...r, weight: 0.25 } : r)), none);
+    const bridge = light.notes.find((n) => n.note === 'bridge')!;
+    expect(Math.min(bridge.raterSides.negative, bridge.raterSides.positive)).toBeCloseTo(1.5);
+    expect(bridge.status).toBe('needs-more-ratings');
+  });
+
+  it('places raters with priors on the priors\' side of the axis', () => {
+    // One bridging note only: nothing in the ratings separates the camps, the priors do.
+    const ratings = table(4, { bridge: [1, 1], other: [0.5, 0.5] });
+    const priors = [...Array(4).keys()].flatMap((i) => [{ rater: `a${i}`, factor: -1 }, { rater: `b${i}`, factor: 1 }]);
+    const result = scoreNotes(ratings, none, { priors });
+    for (let i = 0; i < 4; i++) {
+      expect(result.raters.get(`a${i}`)!.factor).toBeLessThan(0);
+      expect(result.raters.get(`b${i}`)!.factor).toBeGreaterThan(0);
+    }
+    expect(result.notes.find((n) => n.note === 'bridge')!.raterSides).toEqual({ negative: 4, positive: 4 });
+  });
+
   it('refuses malformed ratings with a clear error', () => {
     expect(() => scoreNotes([{ rater: 'a', note: 'n', value: 0.7 as 0.5 }], none)).toThrow(NotesInputError);
     expect(() => scoreNotes([{ rater: '', note: 'n', value: 1 }], none)).toThrow(/rating 0 has no rater/);
     expect(() => scoreNotes([{ rater: 'a', note: 'n', value: 1, weight: -1 }], none)).toThrow(/weight/);
+    expect(() => scoreNotes([{ rater: 'a', note: 'n', value: 1 }], none, { priors: [{ rater: 'a', factor: NaN }] })).toThrow(/prior 0/);
+    expect(() => scoreNotes([], none, { rules: { minRatings: -1 } })).toThrow(NotesInputError);
   });
 });
