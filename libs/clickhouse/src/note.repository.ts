@@ -112,6 +112,13 @@ export class NoteRepository {
     return new Map((await result.json<[string, string]>()).map(([did, timeUs]) => [did, Number(timeUs)]));
   }
 
+  /** The time of the oldest event in the store (unix µs), or undefined when it holds none. */
+  async storeStartUs(): Promise<number | undefined> {
+    const result = await this.client.query({ query: `SELECT toString(min(time_us)), count() FROM ${this.database}.event_log`, format: 'JSONCompactEachRow' });
+    const [row] = await result.json<[string, string]>();
+    return row && Number(row[1]) > 0 ? Number(row[0]) : undefined;
+  }
+
   /** The latest status of every note scored (of `notes` only, when given). */
   async statuses(notes?: readonly string[]): Promise<NoteStatusRow[]> {
     const result = await this.client.query({

@@ -1,7 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { NoteRepository, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { admitProposals, isMisleading, ratingValue, scoreNotes, type NoteRating, type NoteStatus, type RaterPrior } from '#lib/notes';
+import {
+  admitProposals,
+  isMisleading,
+  lockstepGroups,
+  ratingValue,
+  scoreNotes,
+  withRaterWeights,
+  youngAccountWeight,
+  type NoteRating,
+  type NoteStatus,
+  type RaterPrior,
+} from '#lib/notes';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
 
 /** A note rated helpful now: what its label and the feeds need. */
@@ -19,6 +30,9 @@ export interface NotesRun {
   scored: number;
   refused: number;
   changes: number;
+  /** Raters discounted as young accounts, and raters found rating in lock-step (in groups of two or more). */
+  youngRaters: number;
+  lockstepRaters: number;
   /** Raters whose factor was seeded by a prior from their Bluesky likes. */
   priors: number;
   /**
@@ -35,6 +49,7 @@ export class NotesStats {
 }
 
 const NEEDS_MORE: NoteStatus = 'needs-more-ratings';
+const DAY_MS = 86_400_000;
 
 /**
  * The notes step of each ranker run, before the feeds are ranked: reads the live notes and each
@@ -50,6 +65,8 @@ const NEEDS_MORE: NoteStatus = 'needs-more-ratings';
 export class NotesStep {
   readonly stats = new NotesStats();
   private readonly log: Logger;
+  /** The oldest event in the store (unix µs), read once: it only moves when history is pruned. */
+  private storeStartUs?: number;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,12 +81,15 @@ export class NotesStep {
     const settings = this.config.notes;
     const { admitted, refused } = admitProposals(await this.notes.notes(), settings.proposalsPerDay);
     const byUri = new Map(admitted.map((note) => [note.uri, note]));
-    const ratings: NoteRating[] = [];
+    const rated: NoteRating[] = [];
     for (const rating of await this.notes.ratings()) {
       const note = byUri.get(rating.note);
       const value = ratingValue(rating.helpfulness);
-      if (note && value !== undefined && rating.rater !== note.author) ratings.push({ rater: rating.rater, note: rating.note, value });
+      if (note && value !== undefined && rating.rater !== note.author) rated.push({ rater: rating.rater, note: rating.note, value });
     }
+    const young = await this.youngWeights(rated, nowMs);
+    const lockstep = lockstepGroups(rated);
+    const ratings = withRaterWeights(withRaterWeights(rated, young), lockstep.weights);
     const stored = await this.notes.statuses();
     const previous = new Map(stored.map((row) => [row.note, row.status as NoteStatus]));
     const usedPriors = settings.raterPriors ? priors : [];
@@ -106,6 +126,8 @@ export class NotesStep {
       scored: scoring.notes.length,
       refused: refused.length,
       changes: changes.length,
+      youngRaters: [...young.values()].filter((weight) => weight < 1).length,
+      lockstepRaters: lockstep.weights.size,
       priors: usedPriors.length,
       agreementWithoutPriors,
       ms: Math.round(performance.now() - started),
@@ -115,6 +137,28 @@ export class NotesStep {
     for (const change of changes) this.log.info(change, 'note status changed');
     this.log.info({ ...run, helpful: helpful.length }, 'notes scored');
     return run;
+  }
+
+  /**
+   * The young-account weight of each rater, by when the store first saw the account.
+   *
+   * @NOTE Jetstream does not say when an account was created, so its age is how long the store has
+   * known it. Accounts the store met in its first `youngAccountDays` may be old accounts seen for
+   * the first time: they count as established, so the discount applies to accounts that appear
+   * once the store has been running longer than that.
+   */
+  private async youngWeights(ratings: readonly NoteRating[], nowMs: number): Promise<Map<string, number>> {
+    const days = this.config.notes.youngAccountDays;
+    const weights = new Map<string, number>();
+    if (days === 0 || ratings.length === 0) return weights;
+    this.storeStartUs ??= await this.notes.storeStartUs();
+    const minAgeMs = days * DAY_MS;
+    const knownSinceMs = (this.storeStartUs ?? nowMs * 1000) / 1000 + minAgeMs;
+    for (const [rater, firstUs] of await this.notes.firstSeen([...new Set(ratings.map((rating) => rating.rater))])) {
+      const firstMs = firstUs / 1000;
+      weights.set(rater, youngAccountWeight(firstMs < knownSinceMs ? 0 : firstMs, nowMs, { minAgeMs }));
+    }
+    return weights;
   }
 }
 
