@@ -6,10 +6,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
-import { FundRepository } from '#lib/clickhouse';
-import { generateJetstreamEvents, pledgeEvent, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { FundRepository, NoteRepository } from '#lib/clickhouse';
+import {
+  generateJetstreamEvents,
+  noteEvent,
+  noteRequestEvent,
+  pledgeEvent,
+  ratingEvent,
+  startJetstreamReplayServer,
+  type JetstreamReplayServer,
+} from '#lib/testing';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
+import { NotesStep } from '../../scoring/src/notes.step.js';
 import { ScoreSnapshotJob } from '../../scoring/src/score-snapshot.job.js';
 import { startApp } from './app.factory.js';
 
@@ -89,10 +98,14 @@ async function demo(): Promise<void> {
   progress.finish();
 
   await pledgeToBridgingPosts(replay, sample, running.app.get(FundRepository));
+  const noted = await writeNotes(replay, sample, running.app.get(NoteRepository));
   const rankingStarted = performance.now();
   const runs = await running.app.get(ScoreSnapshotJob).runOnce();
   const ranked = runs.map((run) => `${run.feed.split('/').at(-1)} ${run.posts} posts${run.boosted ? ` (${run.boosted} boosted)` : ''}`).join(', ');
   process.stderr.write(`ranked ${runs.length} feeds in ${((performance.now() - rankingStarted) / 1000).toFixed(1)} s: ${ranked}\n`);
+  // A second run: the raters' priors come from the first run's factor model of the gardeners' likes.
+  await running.app.get(ScoreSnapshotJob).runOnce();
+  const notes = running.app.get(NotesStep).stats.last!;
 
   const publisher = config.feedGenerator.publisherDid;
   const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
@@ -124,6 +137,11 @@ async function demo(): Promise<void> {
       `              the cyclists' ledger   ${running.url}/api/funds/cyclists/current`,
       '              boosted items carry "f" (the funds) in their feedContext and a "boost" in their explanation',
       `Signed labels from the bridging provenance (${config.labeler.did}):  ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=*`,
+      `Context notes: ${notes.helpful.length} helpful of ${notes.scored} rated; ${notes.priors} raters seeded from their likes, ` +
+        `${Math.round(notes.agreementWithoutPriors * 100)}% of statuses the same without them`,
+      `  the helpful note's page   ${running.url}/notes?post=${encodeURIComponent(noted)}`,
+      `  its readers-added-context label   ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(noted)}`,
+      `  posts waiting for a note   ${running.url}/api/notes/requests`,
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
       '',
       `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,
@@ -161,6 +179,51 @@ async function pledgeToBridgingPosts(
   while ((await funds.pledges(0, Date.now() * 2000)).length < pledges.length) await sleep(200);
 }
 
+/**
+ * Context notes as records through the local Jetstream, rated by gardeners and cyclists (the two
+ * sides): a note both find helpful on a planted bridging post, one only gardeners like, two that
+ * split them, and a birder's request for a note. Returns the post of the note both find helpful.
+ */
+async function writeNotes(
+  replay: JetstreamReplayServer,
+  sample: { communities: { name: string; members: string[] }[]; bridgingPosts: string[] },
+  notes: NoteRepository,
+): Promise<string> {
+  const membersOf = (name: string) => sample.communities.find((community) => community.name === name)?.members ?? [];
+  const [gardeners, cyclists, birders] = [membersOf('gardeners'), membersOf('cyclists'), membersOf('birders')];
+  const only = (members: string[], ...others: string[][]) => members.filter((did) => !others.some((other) => other.includes(did)));
+  const sideA = only(gardeners, cyclists, birders).slice(0, 8);
+  const sideB = only(cyclists, gardeners, birders).slice(0, 8);
+  const writers = only(birders, gardeners, cyclists);
+  const [bridged, oneSided, forA, forB] = [
+    [sample.bridgingPosts[DEMO_PLEDGES]!, 'outdated_information', 'This photo is from the 2019 show, not this year\'s.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 1]!, 'misrepresentation_or_missing_context', 'The gardeners\' club says the figure counts members only.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 2]!, 'other', 'Cycle lanes are cheaper per kilometre than roads.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 3]!, 'other', 'Hedges shelter more birds than fences.'],
+  ].map(([post, reason, text], i) => noteEvent({ did: writers[i]!, post: post!, reason: reason!, text: text! }));
+  const rate = (note: { uri: string; cid: string }, raters: readonly string[], helpfulness: 'helpful' | 'somewhat_helpful' | 'not_helpful') =>
+    raters.map((did) => ratingEvent({ did, note, helpfulness }));
+  const events = [
+    bridged!.event,
+    oneSided!.event,
+    forA!.event,
+    forB!.event,
+    ...rate(forA!, sideA, 'helpful'),
+    ...rate(forA!, sideB, 'not_helpful'),
+    ...rate(forB!, sideB, 'helpful'),
+    ...rate(forB!, sideA, 'not_helpful'),
+    ...rate(bridged!, sideA.slice(0, 5), 'helpful'),
+    ...rate(bridged!, sideB.slice(0, 4), 'helpful'),
+    ...rate(bridged!, sideB.slice(4, 5), 'somewhat_helpful'),
+    ...rate(oneSided!, sideA, 'helpful'),
+    noteRequestEvent({ did: writers[5]!, post: sample.bridgingPosts[0]! }),
+  ];
+  replay.push(...events);
+  const expected = events.filter((event) => event.commit.collection === 'org.opencommunitynotes.rating').length;
+  while ((await notes.ratings()).length < expected) await sleep(200);
+  return sample.bridgingPosts[DEMO_PLEDGES]!;
+}
+
 /** The first post of a feed's first page, or undefined when it is empty. */
 async function firstPostOf(url: string): Promise<string | undefined> {
   const response = await fetch(url);
@@ -184,6 +247,8 @@ function demoCuration(communities: { name: string; members: string[]; listUri: s
     '    description: Posts liked across the gardeners, the cyclists and the birders.',
     `    communities: ${all}`,
     '    ranking: bridging',
+    '    # A post whose helpful context note says it misleads goes down the feed.',
+    '    downrank: { labels: [readers-added-context], factor: 0.5 }',
     `  ${FEEDS.within}:`,
     '    displayName: Gardeners agree',
     '    description: What gardeners on both sides of their divide like.',

@@ -92,7 +92,8 @@ export class NotesStep {
     const ratings = withRaterWeights(withRaterWeights(rated, young), lockstep.weights);
     const stored = await this.notes.statuses();
     const previous = new Map(stored.map((row) => [row.note, row.status as NoteStatus]));
-    const usedPriors = settings.raterPriors ? priors : [];
+    const raters = new Set(ratings.map((rating) => rating.rater));
+    const usedPriors = settings.raterPriors ? priors.filter((prior) => raters.has(prior.rater)) : [];
     const scoring = scoreNotes(ratings, previous, { priors: usedPriors });
     const agreementWithoutPriors = usedPriors.length > 0 ? agreement(scoring.notes, scoreNotes(ratings, previous).notes) : 1;
 
