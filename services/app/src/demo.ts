@@ -159,18 +159,25 @@ async function demo(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+/** What the demo's records are made from: the planted communities and bridging posts. */
+interface DemoSample {
+  communities: { name: string; members: string[] }[];
+  bridgingPosts: string[];
+}
+
+/** The members of the community `name` who belong to none of `others`. */
+function membersOnlyOf(sample: DemoSample, name: string, ...others: string[]): string[] {
+  const membersOf = (id: string) => sample.communities.find((community) => community.name === id)?.members ?? [];
+  const elsewhere = new Set(others.flatMap(membersOf));
+  return membersOf(name).filter((did) => !elsewhere.has(did));
+}
+
 /** Pledges the demo's members make as records, through the local Jetstream: gardeners and cyclists to planted bridging posts. */
 const DEMO_PLEDGES = 6;
 
-async function pledgeToBridgingPosts(
-  replay: JetstreamReplayServer,
-  sample: { communities: { name: string; members: string[] }[]; bridgingPosts: string[] },
-  funds: FundRepository,
-): Promise<void> {
-  const membersOf = (name: string) => sample.communities.find((community) => community.name === name)?.members ?? [];
-  const [gardeners, cyclists] = [membersOf('gardeners'), membersOf('cyclists')];
-  const onlyGardeners = gardeners.filter((did) => !cyclists.includes(did));
-  const onlyCyclists = cyclists.filter((did) => !gardeners.includes(did));
+async function pledgeToBridgingPosts(replay: JetstreamReplayServer, sample: DemoSample, funds: FundRepository): Promise<void> {
+  const onlyGardeners = membersOnlyOf(sample, 'gardeners', 'cyclists');
+  const onlyCyclists = membersOnlyOf(sample, 'cyclists', 'gardeners');
   const pledges = sample.bridgingPosts.slice(0, DEMO_PLEDGES).flatMap((post, i) => [
     pledgeEvent({ did: onlyGardeners[i % onlyGardeners.length]!, community: 'gardeners', post, amount: 40 + 10 * i }),
     pledgeEvent({ did: onlyCyclists[i % onlyCyclists.length]!, community: 'cyclists', post, amount: 30 + 5 * i }),
@@ -184,17 +191,10 @@ async function pledgeToBridgingPosts(
  * sides): a note both find helpful on a planted bridging post, one only gardeners like, two that
  * split them, and a birder's request for a note. Returns the post of the note both find helpful.
  */
-async function writeNotes(
-  replay: JetstreamReplayServer,
-  sample: { communities: { name: string; members: string[] }[]; bridgingPosts: string[] },
-  notes: NoteRepository,
-): Promise<string> {
-  const membersOf = (name: string) => sample.communities.find((community) => community.name === name)?.members ?? [];
-  const [gardeners, cyclists, birders] = [membersOf('gardeners'), membersOf('cyclists'), membersOf('birders')];
-  const only = (members: string[], ...others: string[][]) => members.filter((did) => !others.some((other) => other.includes(did)));
-  const sideA = only(gardeners, cyclists, birders).slice(0, 8);
-  const sideB = only(cyclists, gardeners, birders).slice(0, 8);
-  const writers = only(birders, gardeners, cyclists);
+async function writeNotes(replay: JetstreamReplayServer, sample: DemoSample, notes: NoteRepository): Promise<string> {
+  const sideA = membersOnlyOf(sample, 'gardeners', 'cyclists', 'birders').slice(0, 8);
+  const sideB = membersOnlyOf(sample, 'cyclists', 'gardeners', 'birders').slice(0, 8);
+  const writers = membersOnlyOf(sample, 'birders', 'gardeners', 'cyclists');
   const [bridged, oneSided, forA, forB] = [
     [sample.bridgingPosts[DEMO_PLEDGES]!, 'outdated_information', 'This photo is from the 2019 show, not this year\'s.'],
     [sample.bridgingPosts[DEMO_PLEDGES + 1]!, 'misrepresentation_or_missing_context', 'The gardeners\' club says the figure counts members only.'],
