@@ -50,7 +50,8 @@ describe('context notes through the real pipeline: records, scoring, labels, the
   let key: Secp256k1Keypair;
   const posts = { misleading: post('3kmisleading01'), partisan: post('3kpartisan001') };
   // Notes on the two posts, and two notes that split the raters (each side finds one helpful, the other side not).
-  const bridged = noteEvent({ did: writers[0]!, post: postUri('3kmisleading01'), postCid: posts.misleading.commit.cid, text: 'The chart is from 2015, not this year.' });
+  // The note names no version of the post: its label takes the version in the store.
+  const bridged = noteEvent({ did: writers[0]!, post: postUri('3kmisleading01'), text: 'The chart is from 2015, not this year.' });
   const oneSided = noteEvent({ did: writers[1]!, post: postUri('3kpartisan001'), text: 'Only one side finds this note helpful.' });
   const leftNote = noteEvent({ did: writers[2]!, post: postUri('3kleftclaim01'), text: 'A note the left likes.' });
   const rightNote = noteEvent({ did: writers[3]!, post: postUri('3krightclaim1'), text: 'A note the right likes.' });

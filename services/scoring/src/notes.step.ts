@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NoteRepository, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
+import { NoteRepository, PostRepository, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import {
   admitProposals,
@@ -71,6 +71,7 @@ export class NotesStep {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly notes: NoteRepository,
+    private readonly posts: PostRepository,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child({ component: 'notes' });
@@ -121,7 +122,10 @@ export class NotesStep {
     await this.notes.writeStatuses(statuses);
     await this.notes.logChanges(changes);
 
-    const helpful = scoring.notes.filter((score) => score.status === 'helpful').map((score) => helpfulNote(byUri.get(score.note)!));
+    const helpfulNotes = scoring.notes.filter((score) => score.status === 'helpful').map((score) => byUri.get(score.note)!);
+    // The label names the post's version in the store, or the one the note names.
+    const cids = await this.posts.liveCids([...new Set(helpfulNotes.map((note) => note.post))]);
+    const helpful = helpfulNotes.map((note) => helpfulNote(note, cids.get(note.post) ?? note.postCid));
     const run: NotesRun = {
       helpful,
       scored: scoring.notes.length,
@@ -163,8 +167,8 @@ export class NotesStep {
   }
 }
 
-function helpfulNote(note: NoteRecord): HelpfulNote {
-  return { note: note.uri, post: note.post, postCid: note.postCid, reason: note.reason, misleading: isMisleading(note.reason) };
+function helpfulNote(note: NoteRecord, postCid: string): HelpfulNote {
+  return { note: note.uri, post: note.post, postCid, reason: note.reason, misleading: isMisleading(note.reason) };
 }
 
 /** Share of notes with the same status in both scorings (1 for none). */
