@@ -124,7 +124,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const fundStarted = performance.now();
     const funds = await this.fund.prepare(curation, nowMs, (sources) => this.membersOf(sources, nowMs));
     this.stats.lastFundStepMs = performance.now() - fundStarted;
-    const notes = await this.notes.run(nowMs, this.raterPriors(curation));
+    const notes = await this.notes.run(nowMs, this.raterPriors(curation)).catch((error: unknown) => {
+      // Feeds and labels go on with the last notes run rather than stop, or drop every note's label.
+      const last = this.notes.stats.last;
+      if (!last) throw error;
+      this.log.error({ err: (error as Error).message }, 'notes step failed; the feeds and labels keep the last notes run');
+      return last;
+    });
     const runs: SnapshotRun[] = [];
     const snapshots: LabelledSnapshot[] = [];
     for (const feed of curation.feeds.values()) {
