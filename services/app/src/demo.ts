@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
-import { FundRepository, NoteRepository } from '#lib/clickhouse';
+import { FundRepository, NoteRepository, ScoreRepository } from '#lib/clickhouse';
 import {
   generateJetstreamEvents,
   noteEvent,
@@ -98,18 +98,21 @@ async function demo(): Promise<void> {
   progress.finish();
 
   await pledgeToBridgingPosts(replay, sample, running.app.get(FundRepository));
-  const noted = await writeNotes(replay, sample, running.app.get(NoteRepository));
   const rankingStarted = performance.now();
   const runs = await running.app.get(ScoreSnapshotJob).runOnce();
   const ranked = runs.map((run) => `${run.feed.split('/').at(-1)} ${run.posts} posts${run.boosted ? ` (${run.boosted} boosted)` : ''}`).join(', ');
   process.stderr.write(`ranked ${runs.length} feeds in ${((performance.now() - rankingStarted) / 1000).toFixed(1)} s: ${ranked}\n`);
-  // A second run: the raters' priors come from the first run's factor model of the gardeners' likes.
-  await running.app.get(ScoreSnapshotJob).runOnce();
-  const notes = running.app.get(NotesStep).stats.last!;
 
   const publisher = config.feedGenerator.publisherDid;
   const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
   const feedUrl = (name: string) => `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${feedUri(name)}&limit=10`;
+  // Context notes, then a second run: it scores them, with the raters' priors from the first run's
+  // factor model of the gardeners' likes, and lowers the noted post in the bridging feed.
+  const scores = running.app.get(ScoreRepository);
+  const bridging = (await scores.top(feedUri(FEEDS.bridging), (await scores.latestSnapshot(feedUri(FEEDS.bridging)))!.snapshot, 3)).map((item) => item.uri);
+  const noted = await writeNotes(replay, sample, running.app.get(NoteRepository), bridging.at(-1)!);
+  await running.app.get(ScoreSnapshotJob).runOnce();
+  const notes = running.app.get(NotesStep).stats.last!;
   const firstPost = await firstPostOf(feedUrl(FEEDS.bridging));
   const ingest = running.app.get(JetstreamIngestService).stats;
   const skipped = [...ingest.malformedByReason].map(([reason, count]) => `${count} ${reason}`).join(', ');
@@ -140,6 +143,7 @@ async function demo(): Promise<void> {
       `Context notes: ${notes.helpful.length} helpful of ${notes.scored} rated; ${notes.priors} raters seeded from their likes, ` +
         `${Math.round(notes.agreementWithoutPriors * 100)}% of statuses the same without them`,
       `  the helpful note's page   ${running.url}/notes?post=${encodeURIComponent(noted)}`,
+      `  the post, lowered by the note in the bridging feed   ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(noted)}`,
       `  its readers-added-context label   ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(noted)}`,
       `  posts waiting for a note   ${running.url}/api/notes/requests`,
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
@@ -188,15 +192,15 @@ async function pledgeToBridgingPosts(replay: JetstreamReplayServer, sample: Demo
 
 /**
  * Context notes as records through the local Jetstream, rated by gardeners and cyclists (the two
- * sides): a note both find helpful on a planted bridging post, one only gardeners like, two that
- * split them, and a birder's request for a note. Returns the post of the note both find helpful.
+ * sides): a note both find helpful on `target` (a post of the bridging feed), one only gardeners
+ * like, two that split them, and a birder's request for a note. Returns `target`.
  */
-async function writeNotes(replay: JetstreamReplayServer, sample: DemoSample, notes: NoteRepository): Promise<string> {
+async function writeNotes(replay: JetstreamReplayServer, sample: DemoSample, notes: NoteRepository, target: string): Promise<string> {
   const sideA = membersOnlyOf(sample, 'gardeners', 'cyclists', 'birders').slice(0, 8);
   const sideB = membersOnlyOf(sample, 'cyclists', 'gardeners', 'birders').slice(0, 8);
   const writers = membersOnlyOf(sample, 'birders', 'gardeners', 'cyclists');
   const [bridged, oneSided, forA, forB] = [
-    [sample.bridgingPosts[DEMO_PLEDGES]!, 'outdated_information', 'This photo is from the 2019 show, not this year\'s.'],
+    [target, 'outdated_information', 'This photo is from the 2019 show, not this year\'s.'],
     [sample.bridgingPosts[DEMO_PLEDGES + 1]!, 'misrepresentation_or_missing_context', 'The gardeners\' club says the figure counts members only.'],
     [sample.bridgingPosts[DEMO_PLEDGES + 2]!, 'other', 'Cycle lanes are cheaper per kilometre than roads.'],
     [sample.bridgingPosts[DEMO_PLEDGES + 3]!, 'other', 'Hedges shelter more birds than fences.'],
@@ -221,7 +225,7 @@ async function writeNotes(replay: JetstreamReplayServer, sample: DemoSample, not
   replay.push(...events);
   const expected = events.filter((event) => event.commit.collection === 'org.opencommunitynotes.rating').length;
   while ((await notes.ratings()).length < expected) await sleep(200);
-  return sample.bridgingPosts[DEMO_PLEDGES]!;
+  return target;
 }
 
 /** The first post of a feed's first page, or undefined when it is empty. */
