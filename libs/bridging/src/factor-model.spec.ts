@@ -80,6 +80,31 @@ describe('factor model (Community Notes bridging)', () => {
     for (let p = 0; p < 40; p++) expect(Math.abs(tight.postIntercept[p]! - fits[0]!.postIntercept[p]!)).toBeLessThan(0.01);
   });
 
+  it('weighs cells: uniform weights change nothing, a zero weight silences a cell', () => {
+    const cells = aggregateCells(plantedAxis().table);
+    const plain = fitFactorModel(cells);
+    const doubled = fitFactorModel(cells, { cellWeights: new Float32Array(cells.cellCount).fill(2) });
+    for (let p = 0; p < 40; p++) expect(doubled.postIntercept[p]).toBeCloseTo(plain.postIntercept[p]!, 4);
+    // Silence every cell of post 30 but one: its intercept falls back toward what one rating says.
+    const weights = new Float32Array(cells.cellCount).fill(1);
+    for (let c = cells.postOffsets[30]! + 1; c < cells.postOffsets[31]!; c++) weights[c] = 0;
+    const silenced = fitFactorModel(cells, { cellWeights: weights });
+    expect(Math.abs(silenced.postIntercept[30]!)).toBeLessThan(Math.abs(plain.postIntercept[30]!) / 2);
+    expect(() => fitFactorModel(cells, { cellWeights: new Float32Array(3) })).toThrow(/one entry per cell/);
+  });
+
+  it('shrinks a user\'s factor toward its prior instead of toward 0', () => {
+    const cells = aggregateCells(plantedAxis().table);
+    const plain = fitFactorModel(cells);
+    const prior = new Float64Array(cells.userCount).fill(Number.NaN);
+    // User 0 (camp A, positive after orientation) is given a prior on the far negative side.
+    prior[0] = -3;
+    const pulled = fitFactorModel(cells, { userFactorPrior: prior });
+    expect(pulled.userFactor[0]!).toBeLessThan(plain.userFactor[0]! - 0.05);
+    for (let u = 1; u < 60; u++) expect(pulled.userFactor[u]).toBeCloseTo(plain.userFactor[u]!, 1);
+    expect(() => fitFactorModel(cells, { userFactorPrior: new Float64Array(2) })).toThrow(/one entry per user/);
+  });
+
   it('fits more than one dimension', () => {
     const { table, camp } = plantedAxis();
     const model = fitFactorModel(aggregateCells(table), { dimensions: 2, seed: 1 });

@@ -1,5 +1,6 @@
 import { NotesInputError } from '../errors.js';
 import type { NoteRating } from './note-scoring.types.js';
+import { ratingTable } from './rating-table.js';
 
 /**
  * The weight of a rating from an account of the given age: `weight` (default 0.25) below
@@ -42,7 +43,8 @@ const ROWS = 2;
  * @NOTE comparing every pair of raters is quadratic. Raters with the very same vector are merged
  * first; the rest are paired by MinHash banding on their note sets (8 bands of 2 hashes: a pair
  * that overlaps by 0.8 is a candidate with probability 1 − (1 − 0.8²)⁸ ≈ 0.9997) and each candidate
- * pair is checked exactly. Ratings are deduplicated per (rater, note), the last one counting.
+ * pair is checked exactly. Ratings are deduplicated per (rater, note), the last one counting;
+ * ratings of weight 0 are left out.
  */
 export function lockstepGroups(ratings: readonly NoteRating[], options: LockstepOptions = {}): LockstepGroups {
   const minShared = options.minShared ?? 5;
@@ -52,61 +54,100 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
   if (!(minOverlap >= 0 && minOverlap <= 1) || !(maxDisagreement >= 0 && maxDisagreement <= 1)) {
     throw new NotesInputError('minOverlap and maxDisagreement must lie in [0, 1]');
   }
-  const vectors = raterVectors(ratings);
-  const raters = [...vectors.keys()].filter((r) => vectors.get(r)!.size >= minShared);
-  const parent = new Map<string, string>(raters.map((r) => [r, r]));
-  const find = (r: string): string => {
-    let root = r;
-    while (parent.get(root) !== root) root = parent.get(root)!;
-    parent.set(r, root);
-    return root;
+  const { raterIds, cells } = ratingTable(ratings);
+  const { userOffsets, userCells, cellPost, strength } = cells;
+  // Each rater's notes ascending (cells are in note order) and values, as views into two columns.
+  const noteOf = new Uint32Array(cells.cellCount);
+  const valueOf = new Float32Array(cells.cellCount);
+  for (let j = 0; j < cells.cellCount; j++) {
+    noteOf[j] = cellPost[userCells[j]!]!;
+    valueOf[j] = strength[userCells[j]!]!;
+  }
+  const size = (u: number): number => userOffsets[u + 1]! - userOffsets[u]!;
+  const parent = Int32Array.from(raterIds, (_, u) => u);
+  const find = (u: number): number => {
+    while (parent[u] !== u) u = parent[u] = parent[parent[u]!]!;
+    return u;
   };
-  const union = (a: string, b: string): void => {
+  const union = (a: number, b: number): void => {
     const ra = find(a);
     const rb = find(b);
-    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
   };
   // The very same vector: one representative each.
-  const byVector = new Map<string, string>();
-  const representatives: string[] = [];
-  for (const rater of raters) {
-    const key = [...vectors.get(rater)!].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, v]) => `${n}\u0000${v}`).join('\u0001');
+  const byVector = new Map<string, number>();
+  const representatives: number[] = [];
+  for (let u = 0; u < raterIds.length; u++) {
+    if (size(u) < minShared) continue;
+    const from = userOffsets[u]!;
+    const to = userOffsets[u + 1]!;
+    let key = '';
+    for (let j = from; j < to; j++) key += `${noteOf[j]}:${valueOf[j]},`;
     const first = byVector.get(key);
     if (first === undefined) {
-      byVector.set(key, rater);
-      representatives.push(rater);
-    } else union(first, rater);
+      byVector.set(key, u);
+      representatives.push(u);
+    } else union(first, u);
   }
-  // Candidates by MinHash banding, each checked exactly.
-  const buckets = new Map<string, string[]>();
-  for (const rater of representatives) {
-    const signature = minHashes(vectors.get(rater)!.keys(), BANDS * ROWS);
+  // Candidates by MinHash banding on the note sets, each checked exactly.
+  const hashes = noteHashes(cells.postCount, BANDS * ROWS);
+  const buckets = new Map<string, number[]>();
+  const signature = new Uint32Array(BANDS * ROWS);
+  for (const u of representatives) {
+    signature.fill(0xffffffff);
+    for (let j = userOffsets[u]!; j < userOffsets[u + 1]!; j++) {
+      const at = noteOf[j]! * signature.length;
+      for (let h = 0; h < signature.length; h++) if (hashes[at + h]! < signature[h]!) signature[h] = hashes[at + h]!;
+    }
     for (let b = 0; b < BANDS; b++) {
-      const key = `${b}:${signature.slice(b * ROWS, (b + 1) * ROWS).join(',')}`;
+      const key = `${b}:${signature.subarray(b * ROWS, (b + 1) * ROWS).join(',')}`;
       const bucket = buckets.get(key);
-      if (bucket) bucket.push(rater);
-      else buckets.set(key, [rater]);
+      if (bucket) bucket.push(u);
+      else buckets.set(key, [u]);
     }
   }
-  const checked = new Set<string>();
+  const checked = new Set<number>();
+  const R = raterIds.length;
   for (const bucket of buckets.values()) {
     for (let i = 0; i < bucket.length; i++) {
-      for (let j = i + 1; j < bucket.length; j++) {
+      for (let k = i + 1; k < bucket.length; k++) {
         const a = bucket[i]!;
-        const b = bucket[j]!;
-        const pair = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+        const b = bucket[k]!;
+        const pair = a < b ? a * R + b : b * R + a;
         if (checked.has(pair)) continue;
         checked.add(pair);
-        if (inLockstep(vectors.get(a)!, vectors.get(b)!, minShared, minOverlap, maxDisagreement)) union(a, b);
+        if (inLockstep(a, b)) union(a, b);
       }
     }
   }
-  const members = new Map<string, string[]>();
-  for (const rater of raters) {
-    const root = find(rater);
+
+  function inLockstep(a: number, b: number): boolean {
+    let i = userOffsets[a]!;
+    let j = userOffsets[b]!;
+    const endA = userOffsets[a + 1]!;
+    const endB = userOffsets[b + 1]!;
+    let shared = 0;
+    let differ = 0;
+    while (i < endA && j < endB) {
+      if (noteOf[i]! < noteOf[j]!) i++;
+      else if (noteOf[i]! > noteOf[j]!) j++;
+      else {
+        shared++;
+        if (valueOf[i] !== valueOf[j]) differ++;
+        i++;
+        j++;
+      }
+    }
+    return shared >= minShared && shared / (size(a) + size(b) - shared) >= minOverlap && differ <= maxDisagreement * shared;
+  }
+
+  const members = new Map<number, string[]>();
+  for (let u = 0; u < R; u++) {
+    if (size(u) < minShared) continue;
+    const root = find(u);
     const group = members.get(root);
-    if (group) group.push(rater);
-    else members.set(root, [rater]);
+    if (group) group.push(raterIds[u]!);
+    else members.set(root, [raterIds[u]!]);
   }
   const groups = [...members.values()].filter((g) => g.length > 1).map((g) => g.sort());
   const weights = new Map<string, number>();
@@ -122,44 +163,16 @@ export function withRaterWeights(ratings: readonly NoteRating[], weights: Readon
   });
 }
 
-function raterVectors(ratings: readonly NoteRating[]): Map<string, Map<string, number>> {
-  const vectors = new Map<string, Map<string, number>>();
-  ratings.forEach((r, i) => {
-    if (typeof r?.rater !== 'string' || typeof r.note !== 'string') throw new NotesInputError(`rating ${i} needs a rater and a note`);
-    let vector = vectors.get(r.rater);
-    if (!vector) vectors.set(r.rater, (vector = new Map()));
-    vector.set(r.note, r.value);
-  });
-  return vectors;
-}
-
-function inLockstep(a: Map<string, number>, b: Map<string, number>, minShared: number, minOverlap: number, maxDisagreement: number): boolean {
-  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
-  let shared = 0;
-  let differ = 0;
-  for (const [note, value] of small) {
-    const other = large.get(note);
-    if (other === undefined) continue;
-    shared++;
-    if (other !== value) differ++;
-  }
-  const union = a.size + b.size - shared;
-  return shared >= minShared && shared / union >= minOverlap && differ <= maxDisagreement * shared;
-}
-
-/** `count` MinHash values of a set of strings (FNV-1a, then one multiply-xorshift mix per hash). */
-function minHashes(items: Iterable<string>, count: number): Uint32Array {
-  const mins = new Uint32Array(count).fill(0xffffffff);
-  for (const item of items) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < item.length; i++) h = Math.imul(h ^ item.charCodeAt(i), 0x01000193);
+/** `count` independent 32-bit hashes of each note index (multiply-xorshift mixes), row-major by note. */
+function noteHashes(notes: number, count: number): Uint32Array {
+  const out = new Uint32Array(notes * count);
+  for (let n = 0; n < notes; n++) {
     for (let j = 0; j < count; j++) {
-      let x = (h ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0;
+      let x = (Math.imul(n + 1, 0x85ebca6b) ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0;
       x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
       x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-      x = (x ^ (x >>> 16)) >>> 0;
-      if (x < mins[j]!) mins[j] = x;
+      out[n * count + j] = (x ^ (x >>> 16)) >>> 0;
     }
   }
-  return mins;
+  return out;
 }

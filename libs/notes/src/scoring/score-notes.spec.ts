@@ -1,5 +1,6 @@
 import { NotesInputError } from '../errors.js';
 import type { NoteRating, NoteStatus } from './note-scoring.types.js';
+import { lockstepGroups, withRaterWeights } from './rating-weights.js';
 import { scoreNotes } from './score-notes.js';
 
 /** Two camps of raters, `a0…` and `b0…`, rating every note in `notes` with a value per camp (undefined: not rated). */
@@ -111,6 +112,22 @@ describe('scoreNotes (Community Notes statuses)', () => {
     const bridge = light.notes.find((n) => n.note === 'bridge')!;
     expect(Math.min(bridge.raterSides.negative, bridge.raterSides.positive)).toBeCloseTo(1.5);
     expect(bridge.status).toBe('needs-more-ratings');
+  });
+
+  it('does not let a lock-step group pose as the other side', () => {
+    // Camp a rates x helpful; six accounts rate exactly alike, like camp b on the partisan notes, and x helpful too.
+    // Genuine raters also rate notes of their own, so their rated notes differ.
+    const ratings = table(6, { ...AXIS, x: [1, undefined] });
+    for (const camp of ['a', 'b']) for (let i = 0; i < 6; i++) for (const own of [1, 2]) ratings.push({ rater: `${camp}${i}`, note: `own-${camp}${i}-${own}`, value: 1 });
+    for (let i = 0; i < 6; i++) {
+      for (const [note, [, b]] of Object.entries(AXIS)) ratings.push({ rater: `sock${i}`, note, value: b! });
+      ratings.push({ rater: `sock${i}`, note: 'x', value: 1 });
+    }
+    expect(statusOf(scoreNotes(ratings, none), 'x')).toBe('helpful');
+    const { groups, weights } = lockstepGroups(ratings);
+    expect(groups).toEqual([['sock0', 'sock1', 'sock2', 'sock3', 'sock4', 'sock5']]);
+    const weighed = scoreNotes(withRaterWeights(ratings, weights), none);
+    expect(statusOf(weighed, 'x')).toBe('needs-more-ratings');
   });
 
   it('places raters with priors on the priors\' side of the axis', () => {

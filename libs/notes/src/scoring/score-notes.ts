@@ -1,6 +1,7 @@
-import { CellKind, fitFactorModel, indexCells, type RatingCells } from '#lib/bridging';
+import { fitFactorModel, type RatingCells } from '#lib/bridging';
 import { NotesInputError } from '../errors.js';
 import type { NoteRating, NoteScore, NotesScoring, NoteStatus, RaterPrior, StatusChange } from './note-scoring.types.js';
+import { ratingTable } from './rating-table.js';
 import { decideStatus, type StatusRules, statusRules } from './status-rules.js';
 
 export interface ScoreNotesOptions {
@@ -77,79 +78,13 @@ export function scoreNotes(ratings: readonly NoteRating[], previous: ReadonlyMap
       if (decision.status !== before) changes.push({ note, from: before, to: decision.status, reason: decision.reason });
     });
   }
+  const scored = new Set(notes.map((n) => n.note));
   for (const [note, status] of previous) {
-    if (status !== 'needs-more-ratings' && !table.noteIndex.has(note)) {
+    if (status !== 'needs-more-ratings' && !scored.has(note)) {
       changes.push({ note, from: status, to: 'needs-more-ratings', reason: 'no ratings left' });
     }
   }
   return { notes, raters, changes };
-}
-
-interface RatingTable {
-  raterIds: string[];
-  noteIds: string[];
-  noteIndex: Map<string, number>;
-  cells: RatingCells;
-  /** Each cell's rating weight, in cell order. */
-  weight: Float32Array;
-}
-
-/** Validates the ratings, keeps the last rating per (rater, note), and lays them out as cells sorted by note, then rater. */
-function ratingTable(ratings: readonly NoteRating[]): RatingTable {
-  if (!Array.isArray(ratings)) throw new NotesInputError('ratings must be an array');
-  const raterIndex = new Map<string, number>();
-  const noteIndex = new Map<string, number>();
-  const raterIds: string[] = [];
-  const noteIds: string[] = [];
-  const intern = (index: Map<string, number>, ids: string[], id: string): number => {
-    let i = index.get(id);
-    if (i === undefined) {
-      i = ids.length;
-      index.set(id, i);
-      ids.push(id);
-    }
-    return i;
-  };
-  const raterOf = new Uint32Array(ratings.length);
-  const noteOf = new Uint32Array(ratings.length);
-  ratings.forEach((rating, i) => {
-    checkRating(rating, i);
-    raterOf[i] = intern(raterIndex, raterIds, rating.rater);
-    noteOf[i] = intern(noteIndex, noteIds, rating.note);
-  });
-  // One rating per rater per note, the last one; keys note·R + rater sort into cell order.
-  const R = raterIds.length;
-  const last = new Map<number, number>();
-  for (let i = 0; i < ratings.length; i++) last.set(noteOf[i]! * R + raterOf[i]!, i);
-  const keys = new Float64Array(last.size);
-  let count = 0;
-  for (const [key, i] of last) if ((ratings[i]!.weight ?? 1) > 0) keys[count++] = key;
-  const sorted = keys.subarray(0, count).sort();
-  const cellUser = new Uint32Array(count);
-  const cellPost = new Uint32Array(count);
-  const kind = new Uint8Array(count);
-  const strength = new Float32Array(count);
-  const weight = new Float32Array(count);
-  for (let c = 0; c < count; c++) {
-    const key = sorted[c]!;
-    const rating = ratings[last.get(key)!]!;
-    cellPost[c] = Math.floor(key / R);
-    cellUser[c] = key - cellPost[c]! * R;
-    kind[c] = rating.value > 0 ? CellKind.Approval : CellKind.Seen;
-    strength[c] = rating.value;
-    weight[c] = rating.weight ?? 1;
-  }
-  const cells = indexCells(R, noteIds.length, { cellUser, cellPost, kind, strength, lastMs: new Float64Array(count) });
-  return { raterIds, noteIds, noteIndex, cells, weight };
-}
-
-function checkRating(rating: NoteRating, i: number): void {
-  if (typeof rating !== 'object' || rating === null) throw new NotesInputError(`rating ${i} is not an object`);
-  if (typeof rating.rater !== 'string' || rating.rater === '') throw new NotesInputError(`rating ${i} has no rater`);
-  if (typeof rating.note !== 'string' || rating.note === '') throw new NotesInputError(`rating ${i} has no note`);
-  if (rating.value !== 0 && rating.value !== 0.5 && rating.value !== 1) throw new NotesInputError(`rating ${i} has value ${String(rating.value)}; expected 0, 0.5 or 1`);
-  const w = rating.weight;
-  if (w !== undefined && (typeof w !== 'number' || !Number.isFinite(w) || w < 0)) throw new NotesInputError(`rating ${i} has weight ${String(w)}; expected a finite number ≥ 0`);
 }
 
 /** The priors as one entry per rater (NaN: none); undefined when no rater has one. */
