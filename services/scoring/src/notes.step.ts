@@ -110,14 +110,21 @@ export class NotesStep {
       ratersPositive: Math.round(score.raterSides.positive),
       updatedAtMs: atMs,
     }));
-    const changes: NoteStatusChangeRow[] = scoring.changes.map((change) => ({ atMs, ...change, post: byUri.get(change.note)!.post }));
-    // Notes the scorer no longer sees (withdrawn, refused, or without ratings) fall back to needs more ratings.
+    // The scorer reports notes it no longer sees (withdrawn, refused, or without ratings) as back to
+    // needs more ratings; their stored rows follow, and a withdrawn note keeps the post it was on.
+    const storedRows = new Map(stored.map((row) => [row.note, row]));
+    const changes: NoteStatusChangeRow[] = scoring.changes.map((change) => ({
+      atMs,
+      ...change,
+      post: byUri.get(change.note)?.post ?? storedRows.get(change.note)?.post ?? '',
+      reason: byUri.has(change.note) ? change.reason : 'the note was withdrawn or is over its writer\'s daily limit',
+    }));
+    const changed = new Set(changes.map((change) => change.note));
     const scored = new Set(scoring.notes.map((score) => score.note));
     for (const row of stored) {
       if (scored.has(row.note) || row.status === NEEDS_MORE) continue;
-      const reason = byUri.has(row.note) ? 'no rating of the note is left' : 'the note was withdrawn or is over its writer\'s daily limit';
       statuses.push({ ...row, status: NEEDS_MORE, raters: 0, ratersNegative: 0, ratersPositive: 0, updatedAtMs: atMs });
-      changes.push({ atMs, note: row.note, post: row.post, from: row.status, to: NEEDS_MORE, reason });
+      if (!changed.has(row.note)) changes.push({ atMs, note: row.note, post: row.post, from: row.status, to: NEEDS_MORE, reason: 'no rating of the note is left' });
     }
     await this.notes.writeStatuses(statuses);
     await this.notes.logChanges(changes);
