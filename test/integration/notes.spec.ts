@@ -208,4 +208,27 @@ describe('context notes through the real pipeline: records, scoring, labels, the
     const changes = await notes.changes(10, [bridged.uri]);
     expect(changes[0]).toMatchObject({ from: 'helpful', to: 'needs-more-ratings' });
   });
+
+  it('counts a rater\'s new rating once, and withdraws a deleted note with its label', async () => {
+    const rater = bridgedRatings.at(-1)!.did;
+    replay.push(ratingEvent({ did: rater, note: bridged, helpfulness: 'not_helpful' }), ratingEvent({ did: rater, note: bridged, helpfulness: 'helpful' }));
+    const notes = running.app.get(NoteRepository);
+    await waitFor('the new ratings', async () => ((await notes.ratings([bridged.uri])).find((rating) => rating.rater === rater)?.helpfulness === 'helpful' ? true : undefined));
+    await snapshot();
+    expect(await statusOf(bridged.uri)).toBe('helpful');
+    expect((await noteLabels()).map((label) => label.uri)).toEqual([postUri('3kmisleading01')]);
+
+    replay.push(recordEvent({ did: writers[0]!, collection: Nsid.note, rkey: bridged.event.commit.rkey }));
+    await waitFor('the note withdrawn', async () => ((await notes.notes([postUri('3kmisleading01')])).length === 0 ? true : undefined));
+    await snapshot();
+    expect(await statusOf(bridged.uri)).toBe('needs-more-ratings');
+    expect((await notes.changes(1, [bridged.uri]))[0]).toMatchObject({
+      from: 'helpful',
+      to: 'needs-more-ratings',
+      post: postUri('3kmisleading01'),
+      reason: "the note was withdrawn or is over its writer's daily limit",
+    });
+    const { data } = await new AtpAgent({ service: running.url }).com.atproto.label.queryLabels({ uriPatterns: [postUri('3kmisleading01')] });
+    expect(data.labels.filter((label) => label.val === 'readers-added-context').at(-1)).toMatchObject({ neg: true });
+  });
 });
