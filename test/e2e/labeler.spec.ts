@@ -213,6 +213,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     expect(view.policies.labelValues).toEqual(result.labelValues);
     expect(view.policies.labelValues).toEqual([
       'common-ground',
+      'readers-added-context',
       'supported-by-left',
       'divisive-in-left',
       'boosted-by-left',
@@ -227,6 +228,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     const { data } = await new AtpAgent({ service: feedgenUrl }).com.atproto.label.queryLabels({ uriPatterns: ['*'] });
     expect(data.labels.filter((label) => label.uri === posts.trees.uriStr).map((label) => label.val).sort()).toEqual([
       'common-ground',
+      'readers-added-context',
       'supported-by-left',
       'supported-by-right',
     ]);

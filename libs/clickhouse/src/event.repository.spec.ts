@@ -18,6 +18,17 @@ describe('event rows', () => {
     );
     // What accounts ask of feeds: rare enough that the generator makes none.
     mapped.push({ v: 1, type: 'visibility', op: 'create', did: 'did:plc:asker', timeUs: 1_700_000_000_000_001, rkey: 'self', hideFromAlgorithms: true });
+    // Context notes: a note, a rating of it, a request, and their withdrawals.
+    const writer = 'did:plc:writer';
+    const note = { did: writer, timeUs: 1_700_000_000_000_003, rkey: '3knote', createdAtMs: 1_700_000_000_000 };
+    mapped.push(
+      { v: 1, type: 'note', op: 'create', ...note, cid: 'bafynote', subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost`, subjectCid: '', reason: 'factual_error', text: 'context' },
+      { v: 1, type: 'rating', op: 'create', ...note, subjectUri: `at://${writer}/org.opencommunitynotes.label/3knote`, helpfulness: 'helpful' },
+      { v: 1, type: 'noterequest', op: 'create', ...note, subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost` },
+      { v: 1, type: 'note', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },
+      { v: 1, type: 'rating', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },
+      { v: 1, type: 'noterequest', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },
+    );
     const rows = rowsOf(mapped);
     for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
       expect(values.length).toBeGreaterThan(0);

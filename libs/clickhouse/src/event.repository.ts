@@ -11,6 +11,9 @@ interface Rows {
   identities: object[];
   pledges: object[];
   visibility: object[];
+  notes: object[];
+  note_ratings: object[];
+  note_requests: object[];
 }
 
 /** The columns `rowsOf` fills, per table, in insert order (the rest keep their defaults). */
@@ -23,6 +26,9 @@ export const EVENT_TABLE_COLUMNS: Readonly<Record<keyof Rows, readonly string[]>
   identities: ['did', 'handle', 'version'],
   pledges: ['did', 'rkey', 'subject_uri', 'community', 'amount', 'time_us', 'deleted', 'version'],
   visibility: ['did', 'hide', 'version'],
+  notes: ['did', 'rkey', 'cid', 'subject_uri', 'subject_cid', 'reason', 'text', 'time_us', 'deleted', 'version'],
+  note_ratings: ['did', 'rkey', 'note_uri', 'helpfulness', 'time_us', 'deleted', 'version'],
+  note_requests: ['did', 'rkey', 'subject_uri', 'time_us', 'deleted', 'version'],
 };
 
 const didOfUri = (uri: string): string => {
@@ -35,7 +41,7 @@ const didOfUri = (uri: string): string => {
 const postInteractionKinds = ['reply', 'quote'] as const;
 
 export function rowsOf(events: readonly PipelineEventV1[]): Rows {
-  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [] };
+  const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [], notes: [], note_ratings: [], note_requests: [] };
   for (const event of events) {
     const version = event.timeUs;
     const time_us = event.timeUs;
@@ -64,6 +70,14 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
         case 'pledge':
           // A deleted pledge is withdrawn: the ranker reads only live ones.
           rows.pledges.push({ did: event.did, ...deleted });
+          break;
+        case 'note':
+        case 'noterequest':
+          // A deleted note or request is withdrawn, and with the note every rating of it.
+          rows[event.type === 'note' ? 'notes' : 'note_requests'].push({ did: event.did, ...deleted });
+          break;
+        case 'rating':
+          rows.note_ratings.push({ did: event.did, ...deleted });
           break;
         case 'visibility':
           // No declaration means the default: not hidden.
@@ -122,6 +136,26 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
         break;
       case 'starterpack':
         rows.graph.push({ did: event.did, kind: 'starterpack', rkey: event.rkey, subject_did: '', list: event.list, time_us, deleted: 0, version });
+        break;
+      case 'note':
+        rows.notes.push({
+          did: event.did,
+          rkey: event.rkey,
+          cid: event.cid,
+          subject_uri: event.subjectUri,
+          subject_cid: event.subjectCid,
+          reason: event.reason,
+          text: event.text,
+          time_us,
+          deleted: 0,
+          version,
+        });
+        break;
+      case 'rating':
+        rows.note_ratings.push({ did: event.did, rkey: event.rkey, note_uri: event.subjectUri, helpfulness: event.helpfulness, time_us, deleted: 0, version });
+        break;
+      case 'noterequest':
+        rows.note_requests.push({ did: event.did, rkey: event.rkey, subject_uri: event.subjectUri, time_us, deleted: 0, version });
         break;
       case 'pledge':
         rows.pledges.push({

@@ -22,3 +22,12 @@ export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.j
 export { type Removal, RemovalRepository } from './removal.repository.js';
 export { type ExternalLabel, type FollowedLabelerStats, type LabelQuery, LabelRepository, type LabelTotals } from './label.repository.js';
 export { type ClaimKind, type ClaimOutcome, RankerClaimRepository } from './ranker-claim.repository.js';
+export {
+  CONSOLE_REQUESTER,
+  type NoteRatingRecord,
+  type NoteRecord,
+  NoteRepository,
+  type NoteRequestRow,
+  type NoteStatusChangeRow,
+  type NoteStatusRow,
+} from './note.repository.js';

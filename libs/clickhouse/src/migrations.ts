@@ -453,6 +453,72 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.feed_snapshots ADD COLUMN IF NOT EXISTS ranker String DEFAULT ''`,
     ],
   },
+  {
+    version: 17,
+    name: 'context notes: proposals, ratings, requests, statuses and their changes',
+    statements: [
+      // @NOTE Records, one row per (author, rkey) as pledges are: a delete replaces the record and
+      // withdraws it. Notes are org.opencommunitynotes.label records (readers-added-context).
+      `CREATE TABLE IF NOT EXISTS {db}.notes (
+        did String,
+        rkey String,
+        cid String,
+        subject_uri String,
+        subject_cid String,
+        reason LowCardinality(String),
+        text String,
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, rkey)`,
+      // @NOTE A rater may hold several rating records of one note: the newest counts (the ranker reads
+      // the latest per rater and note), so one rater never rates a note twice.
+      `CREATE TABLE IF NOT EXISTS {db}.note_ratings (
+        did String,
+        rkey String,
+        note_uri String,
+        helpfulness LowCardinality(String),
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, rkey)`,
+      // Requests for a note on a post: records (org.commonground.notes.request) and console actions (did 'console').
+      `CREATE TABLE IF NOT EXISTS {db}.note_requests (
+        did String,
+        rkey String,
+        subject_uri String,
+        time_us UInt64,
+        deleted UInt8,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (did, rkey)`,
+      // Each note's status and scores as the latest notes run left them (the ranker is the only writer).
+      `CREATE TABLE IF NOT EXISTS {db}.note_status (
+        note String,
+        post String,
+        status LowCardinality(String),
+        intercept Float64,
+        factor Float64,
+        raters UInt32,
+        raters_negative UInt32,
+        raters_positive UInt32,
+        updated_at UInt64
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY note`,
+      // Every change of a note's status, with the rule that made it.
+      `CREATE TABLE IF NOT EXISTS {db}.note_status_changes (
+        at UInt64,
+        note String,
+        post String,
+        from_status LowCardinality(String),
+        to_status LowCardinality(String),
+        reason String
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (note, at)`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

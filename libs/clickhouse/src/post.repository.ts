@@ -135,6 +135,12 @@ export class PostRepository {
   }
 
   /** Text and time of the given posts (at most a page of them), by URI; deleted or unknown posts are absent. */
+  /** The CID of each of `uris` that is a live post in the store. */
+  async liveCids(uris: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.liveRows<{ uri: string; cid: string }>(uris, ['cid']);
+    return new Map(rows.map((row) => [row.uri, row.cid]));
+  }
+
   async summaries(uris: readonly string[]): Promise<Map<string, PostSummary>> {
     const rows = await this.liveRows<{ uri: string; text: string; time_us: string }>(uris, ['text', 'time_us']);
     return new Map(rows.map((row) => [row.uri, { uri: row.uri, text: row.text, timeUs: Number(row.time_us) }]));

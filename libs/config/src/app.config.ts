@@ -221,6 +221,15 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
       floorCredits: env.FUND_FLOOR_CREDITS,
       floorMaxMembers: env.FUND_FLOOR_MAX_MEMBERS,
     },
+    /** Context notes: what the ranker's notes step admits and how it weighs ratings (docs/notes.md). */
+    notes: {
+      /** Notes an account may propose per UTC day; later ones that day are not scored. */
+      proposalsPerDay: env.NOTES_PROPOSALS_PER_DAY,
+      /** Raters first seen fewer days ago than this weigh less. 0: no discount. */
+      youngAccountDays: env.NOTES_YOUNG_ACCOUNT_DAYS,
+      /** Whether community members' factors from their Bluesky likes seed the raters' factors. */
+      raterPriors: env.NOTES_RATER_PRIORS,
+    },
     /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
     publishing: {
       /** PDS of the publishing account. */

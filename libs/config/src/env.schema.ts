@@ -118,6 +118,11 @@ export const EnvSchema = z.object({
   FUND_FLOOR_CREDITS: number(0, { min: 0, max: 1_000_000_000 }),
   FUND_FLOOR_MAX_MEMBERS: integer(100, { min: 0, max: 10_000_000 }),
 
+  // Context notes
+  NOTES_PROPOSALS_PER_DAY: integer(5, { min: 1, max: 10_000 }),
+  NOTES_YOUNG_ACCOUNT_DAYS: integer(30, { min: 0, max: 3_650 }),
+  NOTES_RATER_PRIORS: boolean(true),
+
   // Service auth and DID resolution
   SERVICE_AUTH_MAX_EXP_SECONDS: integer(300, { min: 1, max: 86_400 }),
   IDENTITY_CACHE_MAX_ENTRIES: integer(20_000, { min: 1, max: 10_000_000 }),

@@ -1,6 +1,6 @@
 import type { FeedbackEventV1 } from './feedback-event.js';
 import { InteractionEvents } from './feedback-event.js';
-import { COMMUNITY_ID, MAX_PLEDGE_CREDITS, type PipelineEventV1 } from './pipeline-event.js';
+import { COMMUNITY_ID, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, NoteHelpfulness, NoteReasons, type PipelineEventV1 } from './pipeline-event.js';
 
 /** A message that does not match its topic's schema; it goes to the dead-letter topic with this reason. */
 export class MessageDecodeError extends Error {
@@ -37,6 +37,11 @@ const isDid = (value: unknown): value is string => typeof value === 'string' && 
 const isAtUri = (value: unknown): value is string => typeof value === 'string' && value.startsWith('at://');
 /** The community ids curators may use (see the curator file's rules). */
 export const isCommunityId = (value: unknown): value is string => typeof value === 'string' && COMMUNITY_ID.test(value);
+const noteReasons = new Set<string>(NoteReasons);
+const helpfulness = new Set<string>(NoteHelpfulness);
+const isNoteReason = (value: unknown): value is string => typeof value === 'string' && noteReasons.has(value);
+const isHelpfulness = (value: unknown): value is string => typeof value === 'string' && helpfulness.has(value);
+const isNoteText = (value: unknown): value is string => typeof value === 'string' && value.length >= 1 && value.length <= MAX_NOTE_TEXT;
 const isPledgeAmount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PLEDGE_CREDITS;
 
 function parseObject(text: string): Json {
@@ -51,7 +56,9 @@ function parseObject(text: string): Json {
   return message;
 }
 
-const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility']);
+const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility', 'note', 'rating', 'noterequest']);
+/** Kinds whose records may be updated in place (the rest are created and deleted only). */
+const updatable = new Set(['post', 'starterpack', 'visibility', 'rating']);
 
 /**
  * Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction).
@@ -81,7 +88,7 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   field(message, 'rkey', isNonEmpty, 'a record key');
   const op = field(message, 'op', isString, 'a string');
   if (op === 'delete') return message as unknown as PipelineEventV1;
-  if (op !== 'create' && !(op === 'update' && (type === 'post' || type === 'starterpack' || type === 'visibility'))) {
+  if (op !== 'create' && !(op === 'update' && updatable.has(type))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
   }
   if (type === 'visibility') {
@@ -121,6 +128,20 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
       field(message, 'subjectUri', isAtUri, 'an AT-URI');
       field(message, 'community', isCommunityId, 'a community id');
       field(message, 'amount', isPledgeAmount, 'a whole number of credits from 1 to 1000000');
+      break;
+    case 'note':
+      field(message, 'cid', isNonEmpty, 'a CID');
+      field(message, 'subjectUri', isAtUri, 'an AT-URI');
+      field(message, 'subjectCid', isString, 'a CID or an empty string');
+      field(message, 'reason', isNoteReason, 'a note reason');
+      field(message, 'text', isNoteText, 'a note text of 1 to 3000 characters');
+      break;
+    case 'rating':
+      field(message, 'subjectUri', isAtUri, 'an AT-URI');
+      field(message, 'helpfulness', isHelpfulness, 'helpful, somewhat_helpful or not_helpful');
+      break;
+    case 'noterequest':
+      field(message, 'subjectUri', isAtUri, 'an AT-URI');
       break;
   }
   return message as unknown as PipelineEventV1;

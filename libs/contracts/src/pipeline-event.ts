@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-export const RecordKinds = ['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility'] as const;
+export const RecordKinds = ['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility', 'note', 'rating', 'noterequest'] as const;
 export type RecordKind = (typeof RecordKinds)[number];
 
 /**
@@ -124,6 +124,67 @@ export const PledgeCreateSchema = z.object({
 });
 export type PledgeCreate = z.infer<typeof PledgeCreateSchema>;
 
+/** The `reason` values of a `readers-added-context` note, as the Open Community Notes proposal defines them. */
+export const NoteReasons = [
+  'factual_error',
+  'altered_media',
+  'outdated_information',
+  'misrepresentation_or_missing_context',
+  'unverified_claim_as_fact',
+  'joke_or_satire',
+  'other',
+] as const;
+export type NoteReason = (typeof NoteReasons)[number];
+/** A rating's `val`, as the proposal defines it. */
+export const NoteHelpfulness = ['helpful', 'somewhat_helpful', 'not_helpful'] as const;
+export type NoteHelpfulnessValue = (typeof NoteHelpfulness)[number];
+/** The longest note text kept, in UTF-16 code units (our lexicon's `maxLength`). */
+export const MAX_NOTE_TEXT = 3000;
+
+/**
+ * A proposed context note: an `org.opencommunitynotes.label` record with `val: readers-added-context`
+ * in its writer's repository, on a post.
+ */
+export const NoteCreateSchema = z.object({
+  ...base,
+  type: z.literal('note'),
+  op: z.literal('create'),
+  rkey,
+  cid,
+  createdAtMs,
+  /** The post the note is about. */
+  subjectUri: atUri,
+  /** The post version the note names (`cid` of the record), or '' when it names none. */
+  subjectCid: z.string().describe('a CID or an empty string'),
+  reason: z.enum(NoteReasons).describe('a note reason'),
+  text: z.string().min(1).max(MAX_NOTE_TEXT).describe('a note text of 1 to 3000 characters'),
+});
+export type NoteCreate = z.infer<typeof NoteCreateSchema>;
+
+/** A rating of a note: an `org.opencommunitynotes.rating` record; its latest version counts. */
+export const NoteRatingCreateSchema = z.object({
+  ...base,
+  type: z.literal('rating'),
+  op: z.enum(['create', 'update']),
+  rkey,
+  createdAtMs,
+  /** The note rated: the AT-URI of its `org.opencommunitynotes.label` record. */
+  subjectUri: atUri,
+  helpfulness: z.enum(NoteHelpfulness).describe('helpful, somewhat_helpful or not_helpful'),
+});
+export type NoteRatingCreate = z.infer<typeof NoteRatingCreateSchema>;
+
+/** A request for a note on a post (`org.commonground.notes.request`): it queues the post for note writers. */
+export const NoteRequestCreateSchema = z.object({
+  ...base,
+  type: z.literal('noterequest'),
+  op: z.literal('create'),
+  rkey,
+  createdAtMs,
+  subjectUri: atUri,
+});
+export type NoteRequestCreate = z.infer<typeof NoteRequestCreateSchema>;
+
 /**
  * An account's `app.bsky.actor.contentVisibilityDeclaration` (record key `self`): whether it asks
  * to be left out of algorithmic feeds. Its delete means the default again: not hidden.
@@ -161,6 +222,9 @@ export const PipelineEventSchema = z.union([
   StarterPackCreateSchema,
   PledgeCreateSchema,
   VisibilityDeclarationSchema,
+  NoteCreateSchema,
+  NoteRatingCreateSchema,
+  NoteRequestCreateSchema,
   RecordDeleteSchema,
   AccountStatusSchema,
   IdentityChangeSchema,

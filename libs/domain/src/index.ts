@@ -5,6 +5,7 @@ export {
   type JetstreamCommitEvent,
   type JetstreamEvent,
   mapJetstreamEvent,
+  READERS_ADDED_CONTEXT,
   wantedCollections,
 } from './jetstream-mapping.js';
 export {

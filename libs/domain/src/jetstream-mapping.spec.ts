@@ -335,7 +335,7 @@ describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
 describe('wantedCollections and AT-URIs', () => {
   it('subscribes to exactly the collections that map to events', () => {
     expect([...wantedCollections].sort()).toEqual(
-      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack, Nsid.pledge, Nsid.visibility].sort(),
+      [Nsid.post, Nsid.like, Nsid.repost, Nsid.follow, Nsid.block, Nsid.listitem, Nsid.starterpack, Nsid.pledge, Nsid.visibility, Nsid.note, Nsid.rating, Nsid.noterequest].sort(),
     );
   });
 
@@ -405,6 +405,68 @@ describe('Bridge Fund pledges', () => {
     [{ subject: { uri: `at://${did}/app.bsky.graph.list/3k`, cid: 'x' }, community: 'climate', amount: 1 }, 'record.subject is not a post'],
   ])('reports a pledge %j as malformed', (record, reason) => {
     expect(mapJetstreamEvent(pledge(record))).toEqual({ kind: 'malformed', reason });
+  });
+});
+
+describe('context notes (Open Community Notes records) and note requests', () => {
+  const writer = 'did:plc:writer0000000000000000000';
+  const post = `at://did:plc:author0000000000000000000/app.bsky.feed.post/3kpost0000001`;
+  const noteUri = `at://${writer}/${Nsid.note}/3knote0000001`;
+  const commit = (collection: string, record: Record<string, unknown>, operation: 'create' | 'update' | 'delete' = 'create') => ({
+    did: writer,
+    time_us: 1_763_000_000_000_000,
+    kind: 'commit',
+    commit: { rev: '3knoterev0000', operation, collection, rkey: '3krec00000001', cid: 'bafyreirec', record },
+  });
+  const note = { $type: Nsid.note, src: writer, uri: post, cid: 'bafyreipost', val: 'readers-added-context', reason: 'factual_error', text: 'The figure is 42%, not 52%.', cts: '2025-11-13T02:13:20.000Z' };
+  const created = { v: 1, did: writer, timeUs: 1_763_000_000_000_000, rkey: '3krec00000001' };
+
+  it('maps a readers-added-context label record to a note on the post, and its delete to a withdrawal', () => {
+    expect(mapJetstreamEvent(commit(Nsid.note, note))).toEqual({
+      kind: 'event',
+      event: { ...created, type: 'note', op: 'create', cid: 'bafyreirec', createdAtMs: 1_763_000_000_000, subjectUri: post, subjectCid: 'bafyreipost', reason: 'factual_error', text: note.text },
+    });
+    expect(mapJetstreamEvent(commit(Nsid.note, note, 'delete'))).toEqual({ kind: 'event', event: { ...created, type: 'note', op: 'delete' } });
+    const { reason: _, cid: __, ...bare } = note;
+    expect(mapJetstreamEvent(commit(Nsid.note, bare))).toMatchObject({ kind: 'event', event: { reason: 'other', subjectCid: '' } });
+  });
+
+  it('skips other label values and edits of a note', () => {
+    expect(mapJetstreamEvent(commit(Nsid.note, { ...note, val: 'label-not-needed' }))).toEqual({ kind: 'skip', reason: 'label record other than readers-added-context' });
+    expect(mapJetstreamEvent(commit(Nsid.note, note, 'update'))).toEqual({ kind: 'skip', reason: 'update of a non-post record' });
+  });
+
+  it.each([
+    [{ ...note, src: 'did:plc:someoneelse' }, 'record.src is not the repository that holds the note'],
+    [{ ...note, uri: `at://${writer}/app.bsky.graph.list/3k` }, 'record.uri is not the AT-URI of a post'],
+    [{ ...note, reason: 'boring' }, 'record.reason is not a defined note reason'],
+    [{ ...note, text: '  ' }, 'record.text is missing, empty or longer than 3000 characters'],
+    [{ ...note, text: 'x'.repeat(3001) }, 'record.text is missing, empty or longer than 3000 characters'],
+  ])('reports a note %#  as malformed', (record, reason) => {
+    expect(mapJetstreamEvent(commit(Nsid.note, record))).toEqual({ kind: 'malformed', reason });
+  });
+
+  it('maps a rating and its edit (the rater\'s new rating); a rating of something else is malformed', () => {
+    const rating = { $type: Nsid.rating, subject: { uri: noteUri, cid: 'bafyreinote' }, val: 'somewhat_helpful', reasons: ['is_clear'], createdAt: '2025-11-13T02:13:20.000Z' };
+    for (const operation of ['create', 'update'] as const) {
+      expect(mapJetstreamEvent(commit(Nsid.rating, rating, operation))).toEqual({
+        kind: 'event',
+        event: { ...created, type: 'rating', op: operation, createdAtMs: Date.parse(rating.createdAt), subjectUri: noteUri, helpfulness: 'somewhat_helpful' },
+      });
+    }
+    expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, val: 'great' }))).toEqual({ kind: 'malformed', reason: 'record.val is not helpful, somewhat_helpful or not_helpful' });
+    expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, subject: { uri: post, cid: 'x' } }))).toEqual({
+      kind: 'malformed',
+      reason: 'record.subject is not a note (org.opencommunitynotes.label)',
+    });
+  });
+
+  it('maps a note request on a post', () => {
+    const request = { $type: Nsid.noterequest, subject: { uri: post, cid: 'bafyreipost' }, createdAt: '2025-11-13T02:13:20.000Z' };
+    expect(mapJetstreamEvent(commit(Nsid.noterequest, request))).toEqual({
+      kind: 'event',
+      event: { ...created, type: 'noterequest', op: 'create', createdAtMs: Date.parse(request.createdAt), subjectUri: post },
+    });
   });
 });
 

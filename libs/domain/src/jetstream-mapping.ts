@@ -3,6 +3,9 @@ import type {
   GraphCreate,
   IdentityChange,
   ListItemCreate,
+  NoteCreate,
+  NoteRatingCreate,
+  NoteRequestCreate,
   PipelineEventV1,
   PledgeCreate,
   PostCreate,
@@ -11,7 +14,7 @@ import type {
   SubjectCreate,
   VisibilityDeclaration,
 } from '#lib/contracts';
-import { isCommunityId, MAX_PLEDGE_CREDITS } from '#lib/contracts';
+import { isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, NoteHelpfulness, NoteReasons } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
 import { LexType, Nsid, recordKindOf } from './nsid.js';
 
@@ -73,7 +76,13 @@ export const wantedCollections: readonly string[] = [
   Nsid.starterpack,
   Nsid.pledge,
   Nsid.visibility,
+  Nsid.note,
+  Nsid.rating,
+  Nsid.noterequest,
 ];
+
+/** The one label value whose records are note proposals (others, such as disputes, are not ingested). */
+export const READERS_ADDED_CONTEXT = 'readers-added-context';
 
 /**
  * True for a usable Jetstream `time_us`: a positive integer that a double holds exactly. Anything else
@@ -187,7 +196,10 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   }
   // @NOTE The app never edits likes, reposts, follows, blocks or list items; an update would only re-point
   // the subject, which the counters downstream cannot undo, so it is skipped rather than double-counted.
-  if (operation === 'update' && type !== 'post' && type !== 'starterpack' && type !== 'visibility') return skip('update of a non-post record');
+  // A note is rated as it was written: its edits are skipped too. A rating's edit is the rater's new rating.
+  if (operation === 'update' && type !== 'post' && type !== 'starterpack' && type !== 'visibility' && type !== 'rating') {
+    return skip('update of a non-post record');
+  }
 
   const { record } = commit;
   if (!isObj(record)) malformed('commit.record is missing or not an object');
@@ -242,6 +254,16 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
     }
     case 'pledge':
       return { kind: 'event', event: mapPledge(did, timeUs, rkey, createdAtMs, record) };
+    case 'note':
+      return mapNote(did, timeUs, rkey, commit.cid, createdAtMs, record);
+    case 'rating':
+      return { kind: 'event', event: mapRating(did, timeUs, operation, rkey, createdAtMs, record) };
+    case 'noterequest': {
+      const subject = strongRef(record.subject, 'record.subject');
+      if (subject.collection !== Nsid.post) malformed('record.subject is not a post');
+      const event: NoteRequestCreate = { v: 1, type, op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri };
+      return { kind: 'event', event };
+    }
     case 'starterpack': {
       const list = parseAtUri(record.list);
       if (list === null || list.collection !== Nsid.list) malformed('record.list is not the AT-URI of a list');
@@ -260,6 +282,51 @@ function mapPledge(did: string, timeUs: number, rkey: string, createdAtMs: numbe
     malformed('record.amount is not a whole number of credits from 1 to 1000000');
   }
   return { v: 1, type: 'pledge', op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, community: record.community, amount: amount as number };
+}
+
+const noteReasons = new Set<string>(NoteReasons);
+const helpfulness = new Set<string>(NoteHelpfulness);
+
+/**
+ * A note proposal: an `org.opencommunitynotes.label` record. Only `readers-added-context` on a post
+ * is a note; its `src`, when present, must be the writer (the repository holding the record).
+ * The proposal's `reason` is optional; a note without one counts as `other`.
+ */
+function mapNote(did: string, timeUs: number, rkey: string, rawCid: unknown, createdAtMs: number, record: Obj): MappedEvent {
+  if (record.val !== READERS_ADDED_CONTEXT) return skip('label record other than readers-added-context');
+  const cid = requireCid(rawCid);
+  if (record.src !== undefined && record.src !== did) malformed('record.src is not the repository that holds the note');
+  const subject = parseAtUri(record.uri);
+  if (subject === null || subject.collection !== Nsid.post) malformed('record.uri is not the AT-URI of a post');
+  const subjectCid = record.cid;
+  if (subjectCid !== undefined && (typeof subjectCid !== 'string' || subjectCid === '')) malformed('record.cid is not a CID');
+  const reason = record.reason ?? 'other';
+  if (typeof reason !== 'string' || !noteReasons.has(reason)) malformed('record.reason is not a defined note reason');
+  const { text } = record;
+  if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_NOTE_TEXT) malformed('record.text is missing, empty or longer than 3000 characters');
+  const event: NoteCreate = {
+    v: 1,
+    type: 'note',
+    op: 'create',
+    did,
+    timeUs,
+    rkey,
+    cid,
+    createdAtMs,
+    subjectUri: record.uri as string,
+    subjectCid: subjectCid ?? '',
+    reason: reason as NoteCreate['reason'],
+    text,
+  };
+  return { kind: 'event', event };
+}
+
+/** A rating: an `org.opencommunitynotes.rating` record whose subject is a note (a label record). */
+function mapRating(did: string, timeUs: number, op: 'create' | 'update', rkey: string, createdAtMs: number, record: Obj): NoteRatingCreate {
+  const subject = strongRef(record.subject, 'record.subject');
+  if (subject.collection !== Nsid.note) malformed('record.subject is not a note (org.opencommunitynotes.label)');
+  if (typeof record.val !== 'string' || !helpfulness.has(record.val)) malformed('record.val is not helpful, somewhat_helpful or not_helpful');
+  return { v: 1, type: 'rating', op, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, helpfulness: record.val as NoteRatingCreate['helpfulness'] };
 }
 
 /**

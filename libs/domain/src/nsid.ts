@@ -13,6 +13,15 @@ export const Nsid = {
   generator: 'app.bsky.feed.generator',
   /** Our own lexicon (`lexicons/`), under the project's domain `commonground.org`: a Bridge Fund pledge. */
   pledge: 'org.commonground.fund.pledge',
+  /**
+   * Open Community Notes (johnwarden/open-community-notes, lexicon draft of July 2025): a note
+   * proposed on a post is a `label` record with `val: readers-added-context` in its writer's
+   * repository; a rating of it is a `rating` record in the rater's (`docs/notes.md`).
+   */
+  note: 'org.opencommunitynotes.label',
+  rating: 'org.opencommunitynotes.rating',
+  /** Our own lexicon: a request for a note on a post, which queues the post for note writers. */
+  noterequest: 'org.commonground.notes.request',
   /** What an account asks of feeds (`hideFromAlgorithmicRecommendations`), at record key `self`. */
   visibility: 'app.bsky.actor.contentVisibilityDeclaration',
 
@@ -50,6 +59,9 @@ const collectionOfKind: Readonly<Record<RecordKind, string>> = {
   starterpack: Nsid.starterpack,
   pledge: Nsid.pledge,
   visibility: Nsid.visibility,
+  note: Nsid.note,
+  rating: Nsid.rating,
+  noterequest: Nsid.noterequest,
 };
 
 const kindByCollection = new Map<string, RecordKind>(

@@ -1,3 +1,4 @@
+import { READERS_ADDED_CONTEXT } from '#lib/domain';
 import { boostedByValue, COMMON_GROUND, divisiveInValue, supportedByValue } from './label-values.js';
 
 /** `com.atproto.label.defs#labelValueDefinition`, as our labels use it. */
@@ -32,7 +33,8 @@ const definition = (identifier: string, name: string, description: string): Labe
 });
 
 /**
- * Every value our labels can take, for the `app.bsky.labeler.service` record: `common-ground` and,
+ * Every value our labels can take, for the `app.bsky.labeler.service` record: `common-ground`,
+ * `readers-added-context` (helpful context notes) and,
  * per community, `supported-by-…`, `divisive-in-…` and `boosted-by-…`, with a name and description in English.
  * Throws when two communities map to the same token (see `communityToken`), which would make their
  * labels indistinguishable.
@@ -40,6 +42,11 @@ const definition = (identifier: string, name: string, description: string): Labe
 export function labelerPolicies(communities: readonly CommunityNaming[]): LabelerPolicies {
   const definitions = [
     definition(COMMON_GROUND, 'Common ground', 'Approved across communities that usually disagree (Common Ground bridging).'),
+    definition(
+      READERS_ADDED_CONTEXT,
+      'Readers added context',
+      'A context note that raters who usually disagree both found helpful (Open Community Notes). Its text is on the labeler\'s /notes page for the post.',
+    ),
   ];
   const owners = new Map<string, string>();
   for (const community of communities) {

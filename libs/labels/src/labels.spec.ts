@@ -93,6 +93,7 @@ describe('labeler policies', () => {
     const policies = labelerPolicies([{ id: 'left', name: 'Left' }, { id: 'right', name: 'Right' }]);
     expect(policies.labelValues).toEqual([
       'common-ground',
+      'readers-added-context',
       'supported-by-left',
       'divisive-in-left',
       'boosted-by-left',

@@ -18,3 +18,4 @@ export {
   withRaterWeights,
   youngAccountWeight,
 } from './scoring/index.js';
+export { admitProposals, isMisleading, type Proposal, ratingValue } from './proposals.js';

@@ -19,6 +19,7 @@ import {
   FeedbackRepository,
   FundRepository,
   LabelRepository,
+  NoteRepository,
   PostRepository,
   RankerClaimRepository,
   RemovalRepository,
@@ -60,6 +61,7 @@ const repositories = [
   RemovalRepository,
   LabelRepository,
   RankerClaimRepository,
+  NoteRepository,
 ];
 
 async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {

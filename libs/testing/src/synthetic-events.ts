@@ -425,7 +425,7 @@ const emptyCounts = (): SyntheticCounts => ({
   identity: 0,
   account: 0,
   other: 0,
-  deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0, pledge: 0, visibility: 0 },
+  deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0, pledge: 0, visibility: 0, note: 0, rating: 0, noterequest: 0 },
   deleteTotal: 0,
   malformed: 0,
   malformedByVariant: { 'not-json': 0, 'text-not-string': 0, 'invalid-subject-uri': 0, 'missing-time-us': 0 },

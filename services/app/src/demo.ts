@@ -6,10 +6,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { loadConfig } from '#lib/config';
 import { terminalProgress } from '#lib/platform';
-import { FundRepository } from '#lib/clickhouse';
-import { generateJetstreamEvents, pledgeEvent, startJetstreamReplayServer, type JetstreamReplayServer } from '#lib/testing';
+import { FundRepository, NoteRepository, ScoreRepository } from '#lib/clickhouse';
+import {
+  generateJetstreamEvents,
+  noteEvent,
+  noteRequestEvent,
+  pledgeEvent,
+  ratingEvent,
+  startJetstreamReplayServer,
+  type JetstreamReplayServer,
+} from '#lib/testing';
 import { JetstreamIngestService } from '../../ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../../scoring/src/event-batch.consumer.js';
+import { NotesStep } from '../../scoring/src/notes.step.js';
 import { ScoreSnapshotJob } from '../../scoring/src/score-snapshot.job.js';
 import { startApp } from './app.factory.js';
 
@@ -97,6 +106,13 @@ async function demo(): Promise<void> {
   const publisher = config.feedGenerator.publisherDid;
   const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
   const feedUrl = (name: string) => `${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${feedUri(name)}&limit=10`;
+  // Context notes, then a second run: it scores them, with the raters' priors from the first run's
+  // factor model of the gardeners' likes, and lowers the noted post in the bridging feed.
+  const scores = running.app.get(ScoreRepository);
+  const bridging = (await scores.top(feedUri(FEEDS.bridging), (await scores.latestSnapshot(feedUri(FEEDS.bridging)))!.snapshot, 3)).map((item) => item.uri);
+  const noted = await writeNotes(replay, sample, running.app.get(NoteRepository), bridging.at(-1)!);
+  await running.app.get(ScoreSnapshotJob).runOnce();
+  const notes = running.app.get(NotesStep).stats.last!;
   const firstPost = await firstPostOf(feedUrl(FEEDS.bridging));
   const ingest = running.app.get(JetstreamIngestService).stats;
   const skipped = [...ingest.malformedByReason].map(([reason, count]) => `${count} ${reason}`).join(', ');
@@ -124,6 +140,12 @@ async function demo(): Promise<void> {
       `              the cyclists' ledger   ${running.url}/api/funds/cyclists/current`,
       '              boosted items carry "f" (the funds) in their feedContext and a "boost" in their explanation',
       `Signed labels from the bridging provenance (${config.labeler.did}):  ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=*`,
+      `Context notes: ${notes.helpful.length} helpful of ${notes.scored} rated; ${notes.priors} raters seeded from their likes, ` +
+        `${Math.round(notes.agreementWithoutPriors * 100)}% of statuses the same without them`,
+      `  the helpful note's page   ${running.url}/notes?post=${encodeURIComponent(noted)}`,
+      `  the post, lowered by the note in the bridging feed   ${running.url}/api/feeds/${FEEDS.bridging}/explain?post=${encodeURIComponent(noted)}`,
+      `  its readers-added-context label   ${running.url}/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(noted)}`,
+      `  posts waiting for a note   ${running.url}/api/notes/requests`,
       `Console (sign in with the token ${adminToken}):  ${running.url}/console`,
       '',
       `Skipped frames: ${ingest.malformed}${skipped ? ` (${skipped})` : ''}; the sample plants one malformed frame in every 5,000.`,
@@ -141,24 +163,69 @@ async function demo(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+/** What the demo's records are made from: the planted communities and bridging posts. */
+interface DemoSample {
+  communities: { name: string; members: string[] }[];
+  bridgingPosts: string[];
+}
+
+/** The members of the community `name` who belong to none of `others`. */
+function membersOnlyOf(sample: DemoSample, name: string, ...others: string[]): string[] {
+  const membersOf = (id: string) => sample.communities.find((community) => community.name === id)?.members ?? [];
+  const elsewhere = new Set(others.flatMap(membersOf));
+  return membersOf(name).filter((did) => !elsewhere.has(did));
+}
+
 /** Pledges the demo's members make as records, through the local Jetstream: gardeners and cyclists to planted bridging posts. */
 const DEMO_PLEDGES = 6;
 
-async function pledgeToBridgingPosts(
-  replay: JetstreamReplayServer,
-  sample: { communities: { name: string; members: string[] }[]; bridgingPosts: string[] },
-  funds: FundRepository,
-): Promise<void> {
-  const membersOf = (name: string) => sample.communities.find((community) => community.name === name)?.members ?? [];
-  const [gardeners, cyclists] = [membersOf('gardeners'), membersOf('cyclists')];
-  const onlyGardeners = gardeners.filter((did) => !cyclists.includes(did));
-  const onlyCyclists = cyclists.filter((did) => !gardeners.includes(did));
+async function pledgeToBridgingPosts(replay: JetstreamReplayServer, sample: DemoSample, funds: FundRepository): Promise<void> {
+  const onlyGardeners = membersOnlyOf(sample, 'gardeners', 'cyclists');
+  const onlyCyclists = membersOnlyOf(sample, 'cyclists', 'gardeners');
   const pledges = sample.bridgingPosts.slice(0, DEMO_PLEDGES).flatMap((post, i) => [
     pledgeEvent({ did: onlyGardeners[i % onlyGardeners.length]!, community: 'gardeners', post, amount: 40 + 10 * i }),
     pledgeEvent({ did: onlyCyclists[i % onlyCyclists.length]!, community: 'cyclists', post, amount: 30 + 5 * i }),
   ]);
   replay.push(...pledges);
   while ((await funds.pledges(0, Date.now() * 2000)).length < pledges.length) await sleep(200);
+}
+
+/**
+ * Context notes as records through the local Jetstream, rated by gardeners and cyclists (the two
+ * sides): a note both find helpful on `target` (a post of the bridging feed), one only gardeners
+ * like, two that split them, and a birder's request for a note. Returns `target`.
+ */
+async function writeNotes(replay: JetstreamReplayServer, sample: DemoSample, notes: NoteRepository, target: string): Promise<string> {
+  const sideA = membersOnlyOf(sample, 'gardeners', 'cyclists', 'birders').slice(0, 8);
+  const sideB = membersOnlyOf(sample, 'cyclists', 'gardeners', 'birders').slice(0, 8);
+  const writers = membersOnlyOf(sample, 'birders', 'gardeners', 'cyclists');
+  const [bridged, oneSided, forA, forB] = [
+    [target, 'outdated_information', 'This photo is from the 2019 show, not this year\'s.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 1]!, 'misrepresentation_or_missing_context', 'The gardeners\' club says the figure counts members only.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 2]!, 'other', 'Cycle lanes are cheaper per kilometre than roads.'],
+    [sample.bridgingPosts[DEMO_PLEDGES + 3]!, 'other', 'Hedges shelter more birds than fences.'],
+  ].map(([post, reason, text], i) => noteEvent({ did: writers[i]!, post: post!, reason: reason!, text: text! }));
+  const rate = (note: { uri: string; cid: string }, raters: readonly string[], helpfulness: 'helpful' | 'somewhat_helpful' | 'not_helpful') =>
+    raters.map((did) => ratingEvent({ did, note, helpfulness }));
+  const events = [
+    bridged!.event,
+    oneSided!.event,
+    forA!.event,
+    forB!.event,
+    ...rate(forA!, sideA, 'helpful'),
+    ...rate(forA!, sideB, 'not_helpful'),
+    ...rate(forB!, sideB, 'helpful'),
+    ...rate(forB!, sideA, 'not_helpful'),
+    ...rate(bridged!, sideA.slice(0, 5), 'helpful'),
+    ...rate(bridged!, sideB.slice(0, 4), 'helpful'),
+    ...rate(bridged!, sideB.slice(4, 5), 'somewhat_helpful'),
+    ...rate(oneSided!, sideA, 'helpful'),
+    noteRequestEvent({ did: writers[5]!, post: sample.bridgingPosts[0]! }),
+  ];
+  replay.push(...events);
+  const expected = events.filter((event) => event.commit.collection === 'org.opencommunitynotes.rating').length;
+  while ((await notes.ratings()).length < expected) await sleep(200);
+  return target;
 }
 
 /** The first post of a feed's first page, or undefined when it is empty. */
@@ -184,6 +251,8 @@ function demoCuration(communities: { name: string; members: string[]; listUri: s
     '    description: Posts liked across the gardeners, the cyclists and the birders.',
     `    communities: ${all}`,
     '    ranking: bridging',
+    '    # A post whose helpful context note says it misleads goes down the feed.',
+    '    downrank: { labels: [readers-added-context], factor: 0.5 }',
     `  ${FEEDS.within}:`,
     '    displayName: Gardeners agree',
     '    description: What gardeners on both sides of their divide like.',

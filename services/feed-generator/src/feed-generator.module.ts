@@ -37,6 +37,8 @@ import { ViewerRateLimiter } from './xrpc/viewer-rate-limiter.js';
 import { LabelStream } from './labels/label.stream.js';
 import { QueryLabelsController } from './xrpc/query-labels.controller.js';
 import { SubscribeLabelsGateway } from './xrpc/subscribe-labels.gateway.js';
+import { NotesAdminController, NotesController } from './notes/notes.controller.js';
+import { NotesService } from './notes/notes.service.js';
 
 /** Viewers whose sendInteractions rate is tracked at once (a bucket is a few dozen bytes). */
 const RATE_LIMITED_VIEWERS = 100_000;
@@ -57,6 +59,8 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FundReportController,
     FundAdminController,
     QueryLabelsController,
+    NotesController,
+    NotesAdminController,
   ],
   providers: [
     FeedRegistry,
@@ -76,6 +80,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     FeedPreviewService,
     ExplanationService,
     FundReportService,
+    NotesService,
     LabelStream,
     SubscribeLabelsGateway,
     FeedGeneratorMetrics,

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import { LabelRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
+import { READERS_ADDED_CONTEXT } from '#lib/domain';
 import { labelChanges, labelValues, provenanceOf, signLabel, type SequencedLabel } from '#lib/labels';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 
@@ -51,8 +52,13 @@ export class LabelEmitter {
     return this.key !== undefined && this.config.labeler.did !== undefined;
   }
 
-  /** Emits what changed since the labels in force; returns the labels stored (none when no labeler is configured). */
-  async emit(snapshots: readonly LabelledSnapshot[], nowMs: number): Promise<SequencedLabel[]> {
+  /**
+   * Emits what changed since the labels in force; returns the labels stored (none when no labeler
+   * is configured). A post with a helpful context note carries `readers-added-context`; the note's
+   * text and reason are served beside it (`/notes?post=`), as the Open Community Notes proposal's
+   * labelers do, since `com.atproto.label.defs#label` has no field for them.
+   */
+  async emit(snapshots: readonly LabelledSnapshot[], nowMs: number, helpfulNotes: readonly { post: string; postCid: string }[] = []): Promise<SequencedLabel[]> {
     const src = this.config.labeler.did;
     if (!this.key || src === undefined) return [];
     const key = await this.key;
@@ -67,6 +73,11 @@ export class LabelEmitter {
         for (const value of values) entry.values.add(value);
         wanted.set(post.uri, entry);
       }
+    }
+    for (const note of helpfulNotes) {
+      const entry = wanted.get(note.post) ?? { cid: note.postCid, values: new Set<string>() };
+      entry.values.add(READERS_ADDED_CONTEXT);
+      wanted.set(note.post, entry);
     }
     const changes = labelChanges(await this.labels.inForce(src), wanted);
     const cts = new Date(nowMs).toISOString();

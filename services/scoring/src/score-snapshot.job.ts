@@ -3,7 +3,7 @@ import { CommunityRepository, ConversationRepository, EditionRepository, LabelRe
 import type { AppConfig } from '#lib/config';
 import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
-import { atUri, Nsid } from '#lib/domain';
+import { atUri, Nsid, READERS_ADDED_CONTEXT } from '#lib/domain';
 import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
@@ -11,6 +11,7 @@ import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
 import type { RankerShare } from './ranker-assignment.js';
+import { NotesStep, type NotesRun } from './notes.step.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
 
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
@@ -103,6 +104,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly labels: LabelRepository,
     private readonly labelEmitter: LabelEmitter,
     private readonly ownership: FeedOwnership,
+    private readonly notes: NotesStep,
   ) {
     this.log = logger.child({ component: 'scoring' });
     this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
@@ -185,6 +187,14 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const fundStarted = performance.now();
     const funds = await this.fund.prepare(curation, nowMs, membersOf, { settle: shared });
     this.stats.lastFundStepMs = performance.now() - fundStarted;
+    // One ranker scores the notes (the shared work); the others act on the statuses it stored.
+    const notes = await (shared ? this.notes.run(nowMs, this.raterPriors(curation)) : this.notes.stored()).catch((error: unknown) => {
+      // Feeds and labels go on with the last notes run rather than stop, or drop every note's label.
+      const last = this.notes.stats.last;
+      if (!last) throw error;
+      this.log.error({ err: (error as Error).message }, 'notes step failed; the feeds and labels keep the last notes run');
+      return last;
+    });
     const runs: SnapshotRun[] = [];
     const snapshots = new Map<string, LabelledSnapshot>();
     const held: string[] = [];
@@ -201,7 +211,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       const feedUri = this.feedUri(feed);
       if (ranking.servedFrom === 'posts' || !this.ownership.owns(feedUri)) continue;
       held.push(feedUri);
-      const written = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, nowMs, ranking.servedFrom === 'edition');
+      const written = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, notes, nowMs, ranking.servedFrom === 'edition');
       if (!written) continue;
       runs.push(written.run);
       snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
@@ -209,7 +219,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stats.feeds = held;
     for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs);
+    if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful);
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;
@@ -267,13 +277,39 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
   }
 
-  /** Labels in force from the labelers we follow with a value the feed's rules or the bot discount name. */
-  private async followedLabels(feed: FeedDefinition, nowMs: number): Promise<RankingLabels | undefined> {
+  /**
+   * Raters' positions from their Bluesky likes, for the notes step: each member's factor in the
+   * within-community factor model of the last run of a `bridging-within` feed (the first such feed
+   * that knows the member, in curation order).
+   */
+  private raterPriors(curation: Curation): { rater: string; factor: number }[] {
+    const priors = new Map<string, number>();
+    for (const feed of curation.feeds.values()) {
+      if (feed.ranking !== 'bridging-within') continue;
+      const state = this.state.get(atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname));
+      if (!state) continue;
+      const { users, model } = state;
+      for (let u = 0; u < Math.min(users.size, model.userCount); u++) {
+        const rater = users.idAt(u);
+        const factor = model.userFactor[u * model.dimensions];
+        if (!priors.has(rater) && factor !== undefined && Number.isFinite(factor)) priors.set(rater, factor);
+      }
+    }
+    return [...priors].map(([rater, factor]) => ({ rater, factor }));
+  }
+
+  /**
+   * Labels the feed's rules act on: those in force from the labelers we follow with a value the
+   * feed's rules or the bot discount name, and ours from context notes — `readers-added-context` on
+   * a post whose helpful note says it misleads.
+   */
+  private async followedLabels(feed: FeedDefinition, notes: NotesRun, nowMs: number): Promise<RankingLabels | undefined> {
     const followed = new Set(this.config.labeler.subscribe);
-    if (followed.size === 0) return undefined;
-    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
     const posts = new Map<string, Set<string>>();
     const accounts = new Map<string, Set<string>>();
+    for (const note of notes.helpful) if (note.misleading) posts.set(note.post, new Set([READERS_ADDED_CONTEXT]));
+    if (followed.size === 0) return posts.size > 0 ? { posts, accounts } : undefined;
+    const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
     for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
       if (!followed.has(label.src)) continue;
       const into = label.uri.startsWith('did:') ? accounts : posts;
@@ -303,6 +339,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     rank: RankFn,
     funds: FundRun,
     membersOf: (sources: MemberSources) => Promise<string[]>,
+    notes: NotesRun,
     nowMs: number,
     withEditions: boolean,
   ): Promise<{ run: SnapshotRun; posts: RankedPost[] } | undefined> {
@@ -325,7 +362,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
     const [[candidates, signals], labels] = await Promise.all([
       feed.deliberation ? this.conversation(feed, window.sinceUs) : Promise.all([this.scores.candidates(window), this.scores.signals({ ...window, actors: everyone })]),
-      this.followedLabels(feed, nowMs),
+      this.followedLabels(feed, notes, nowMs),
     ]);
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
     const read = lap();

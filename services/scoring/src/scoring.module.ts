@@ -9,6 +9,7 @@ import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { LabelEmitter } from './label.emitter.js';
 import { LabelerSubscriber } from './labeler.subscriber.js';
 import { createRankerAssignment, RANKER_ASSIGNMENT } from './ranker-assignment.js';
+import { NotesStep } from './notes.step.js';
 import { ScoreSnapshotJob } from './score-snapshot.job.js';
 
 /** Bus → ClickHouse, and the score snapshots the feeds read. Needs `PlatformModule`. */
@@ -26,7 +27,8 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
       useFactory: (config: AppConfig, bus: MessageBus, logger: Logger) => createRankerAssignment(config, bus, logger),
       inject: [APP_CONFIG, MESSAGE_BUS, LOGGER],
     },
+    NotesStep,
   ],
-  exports: [LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
+  exports: [NotesStep, LabelerSubscriber, EventBatchConsumer, FeedbackBatchConsumer, ScoreSnapshotJob],
 })
 export class ScoringModule {}

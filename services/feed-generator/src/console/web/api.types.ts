@@ -242,3 +242,12 @@ export interface ConsoleLabels {
   totals: { lastSeq: number; inForce: Record<string, number>; historyFloor: number };
   followed: { src: string; cursor: number | null; stored: number; inForce: number; newestLabelAt: string | null; rejected: number }[];
 }
+
+/** GET /api/admin/console/notes: context notes by status, their latest changes, and the posts waiting for a note. */
+export interface ConsoleNotes {
+  helpful: number;
+  needsMoreRatings: number;
+  notHelpful: number;
+  changes: { atMs: number; note: string; post: string; from: string; to: string; reason: string }[];
+  requested: { post: string; requests: number; firstRequestedMs: number; notes: number }[];
+}

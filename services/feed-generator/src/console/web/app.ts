@@ -12,6 +12,7 @@ const SECTIONS = [
   ['#/feeds', 'Feeds'],
   ['#/funds', 'Funds'],
   ['#/labels', 'Labels'],
+  ['#/notes', 'Notes'],
 ] as const;
 
 /** The console: header and navigation, then the sign-in form or the view the location names. */

@@ -9,6 +9,7 @@ import { FeedsView } from './feeds.view.js';
 import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
 import { LabelsView } from './labels.view.js';
+import { NotesView } from './notes.view.js';
 
 export interface Route {
   view: ComponentType<{ param: string | null }>;
@@ -30,6 +31,7 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
   [/^#\/funds$/, FundsView],
   [/^#\/labels$/, LabelsView],
+  [/^#\/notes$/, NotesView],
 ];
 
 /** The view for a location hash (`#/feeds/common`), or undefined for none. */

@@ -58,7 +58,7 @@ export async function checkToken(token: string): Promise<string | null> {
 }
 
 /** A call to the admin API with the token; JSON in and out. */
-export async function api<T>(path: string, options: { method?: 'GET' | 'PUT' | 'DELETE'; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, options: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: unknown } = {}): Promise<T> {
   // The console names itself, so the curation versions it writes say where they came from.
   const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${currentToken() ?? ''}`, 'x-cg-client': 'console' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';

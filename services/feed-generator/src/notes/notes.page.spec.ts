@@ -1,0 +1,44 @@
+import { notesPage } from './notes.page.js';
+import type { PostNotes } from './notes.service.js';
+
+const view = (status: string, text: string) => ({
+  uri: `at://did:plc:w/org.opencommunitynotes.label/${status}`,
+  author: 'did:plc:w',
+  reason: 'factual_error',
+  misleading: true,
+  text,
+  createdAtMs: Date.UTC(2026, 11, 3, 12, 0),
+  status,
+  intercept: 0.45,
+  factor: -0.1,
+  raters: 6,
+  raterSides: { negative: 3, positive: 3 },
+});
+
+describe('the public notes page', () => {
+  const notes: PostNotes = {
+    post: 'at://did:plc:a/app.bsky.feed.post/3k',
+    text: 'Look <script>alert(1)</script>',
+    label: { src: 'did:web:localhost', val: 'readers-added-context' },
+    notes: [view('helpful', 'Context with a <b>tag</b> & "quotes"'), view('needs-more-ratings', 'Still waiting')],
+    changes: [{ atMs: Date.UTC(2026, 11, 3, 12, 5), note: 'at://n', post: 'at://p', from: 'needs-more-ratings', to: 'helpful', reason: 'intercept 0.450 ≥ 0.4' }],
+    requests: 2,
+  };
+
+  it('escapes everything people wrote, so the page holds no markup of theirs', () => {
+    const html = notesPage(notes, '/api/notes?post=x');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('Look &lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('Context with a &lt;b&gt;tag&lt;/b&gt; &amp; &quot;quotes&quot;');
+  });
+
+  it('puts helpful notes under "Readers added context" and the others apart, with the history', () => {
+    const html = notesPage(notes, '/api/notes?post=x');
+    const helpful = html.slice(html.indexOf('id="helpful"'), html.indexOf('id="others"'));
+    expect(helpful).toContain('Context with a');
+    expect(helpful).not.toContain('Still waiting');
+    expect(helpful).toContain('It contains a factual error');
+    expect(html).toContain('a note was requested 2 times');
+    expect(html).toContain('<td>Needs more ratings</td><td>Rated helpful</td><td>intercept 0.450 ≥ 0.4</td>');
+  });
+});

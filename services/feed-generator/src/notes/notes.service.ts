@@ -1,0 +1,109 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NoteRepository, PostRepository, type NoteRequestRow, type NoteStatusChangeRow } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { parseAtUri, READERS_ADDED_CONTEXT } from '#lib/domain';
+import { isMisleading } from '#lib/notes';
+import { APP_CONFIG } from '#lib/platform';
+
+/** One note on a post, as the public page and its JSON show it. */
+export interface NoteView {
+  uri: string;
+  author: string;
+  reason: string;
+  /** Whether the reason says the post misleads (such a helpful note moves the post in feeds that say so). */
+  misleading: boolean;
+  text: string;
+  createdAtMs: number;
+  status: string;
+  intercept: number | null;
+  factor: number | null;
+  raters: number;
+  raterSides: { negative: number; positive: number };
+}
+
+export interface PostNotes {
+  post: string;
+  /** The post's text while it is in the store. */
+  text: string | null;
+  /** The label our labeler serves on the post while a note is helpful: `readers-added-context`. */
+  label: { src: string; val: string } | null;
+  /** Helpful notes first, then by intercept. */
+  notes: NoteView[];
+  changes: NoteStatusChangeRow[];
+  requests: number;
+}
+
+export interface NotesOverview {
+  helpful: number;
+  needsMoreRatings: number;
+  notHelpful: number;
+  changes: NoteStatusChangeRow[];
+  requested: NoteRequestRow[];
+}
+
+/** Whether `value` is the AT-URI of a post (what notes and requests are about). */
+export const isPostUri = (value: string): boolean => parseAtUri(value)?.collection === 'app.bsky.feed.post';
+
+const STATUS_ORDER: Readonly<Record<string, number>> = { helpful: 0, 'needs-more-ratings': 1, 'not-helpful': 2 };
+
+/** Context notes as people read them: per post (the public page), and the queue for note writers. */
+@Injectable()
+export class NotesService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly notes: NoteRepository,
+    private readonly posts: PostRepository,
+  ) {}
+
+  async onPost(post: string): Promise<PostNotes> {
+    const notes = await this.notes.notes([post]);
+    const uris = notes.map((note) => note.uri);
+    const [statuses, changes, summaries, requests] = await Promise.all([
+      uris.length > 0 ? this.notes.statuses(uris) : Promise.resolve([]),
+      uris.length > 0 ? this.notes.changes(50, uris) : Promise.resolve([]),
+      this.posts.summaries([post]),
+      this.notes.requestCount(post),
+    ]);
+    const byNote = new Map(statuses.map((row) => [row.note, row]));
+    const views: NoteView[] = notes.map((note) => {
+      const status = byNote.get(note.uri);
+      return {
+        uri: note.uri,
+        author: note.author,
+        reason: note.reason,
+        misleading: isMisleading(note.reason),
+        text: note.text,
+        createdAtMs: Math.floor(note.timeUs / 1000),
+        status: status?.status ?? 'needs-more-ratings',
+        intercept: status ? status.intercept : null,
+        factor: status ? status.factor : null,
+        raters: status?.raters ?? 0,
+        raterSides: { negative: status?.ratersNegative ?? 0, positive: status?.ratersPositive ?? 0 },
+      };
+    });
+    views.sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || (b.intercept ?? -Infinity) - (a.intercept ?? -Infinity));
+    const src = this.config.labeler.did;
+    return {
+      post,
+      text: summaries.get(post)?.text ?? null,
+      label: src !== undefined && views.some((note) => note.status === 'helpful') ? { src, val: READERS_ADDED_CONTEXT } : null,
+      notes: views,
+      changes,
+      requests,
+    };
+  }
+
+  async overview(): Promise<NotesOverview> {
+    const [statuses, changes, requested] = await Promise.all([this.notes.statuses(), this.notes.changes(50), this.notes.requested(100)]);
+    const count = (status: string) => statuses.filter((row) => row.status === status).length;
+    return { helpful: count('helpful'), needsMoreRatings: count('needs-more-ratings'), notHelpful: count('not-helpful'), changes, requested };
+  }
+
+  requested(limit: number): Promise<NoteRequestRow[]> {
+    return this.notes.requested(limit);
+  }
+
+  request(post: string, nowMs = Date.now()): Promise<void> {
+    return this.notes.request(post, nowMs);
+  }
+}
