@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AppConfig } from '#lib/config';
 import { Nsid } from '#lib/domain';
-import { generateCid, generateJetstreamEvents, mulberry32, startJetstreamReplayServer, tid } from '#lib/testing';
+import { generateJetstreamEvents, likeEvent, mulberry32, startJetstreamReplayServer } from '#lib/testing';
 import { startApp } from '../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../services/scoring/src/score-snapshot.job.js';
 import { EventBatchConsumer } from '../services/scoring/src/event-batch.consumer.js';
@@ -97,23 +97,9 @@ async function measure(mode: string): Promise<Figure[]> {
   const likes: number[] = [];
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
-    const timeUs = Date.now() * 1000 + (likes.length % 1000);
-    const did = likers[Math.floor(rng() * likers.length)]!;
-    const subject = posts[Math.floor(rng() * posts.length)]!;
-    const rkey = tid(timeUs, 7);
-    replay.push({
-      did,
-      time_us: timeUs,
-      kind: 'commit',
-      commit: {
-        rev: rkey,
-        operation: 'create',
-        collection: Nsid.like,
-        rkey,
-        record: { $type: Nsid.like, subject, createdAt: new Date(timeUs / 1000).toISOString() },
-        cid: generateCid(rng),
-      },
-    });
+    const event = likeEvent({ did: likers[Math.floor(rng() * likers.length)]!, subject: posts[Math.floor(rng() * posts.length)]! });
+    replay.push(event);
+    const timeUs = event.time_us;
     likes.push(timeUs);
     await new Promise((resolve) => setTimeout(resolve, 1000 / likesPerSecond));
   }

@@ -12,7 +12,7 @@
  * loading included) and the highest one sampled while serving, with the heap beside it.
  */
 import 'reflect-metadata';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClickHouseClient } from '#lib/clickhouse';
@@ -20,7 +20,7 @@ import { CLICKHOUSE } from '#lib/platform';
 import { deterministicDidPlc, startJetstreamReplayServer } from '#lib/testing';
 import { startApp } from '../services/app/src/app.factory.js';
 import { atMost, reportFigures } from './bench-report.js';
-import { embeddedConfig, feedUri } from './embedded-ingest.js';
+import { embeddedConfig, feedUri, writeFeeds } from './embedded-ingest.js';
 import { formatLoad, runLoad } from './http-load.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
@@ -33,18 +33,7 @@ const GOAL = { bytesAt1m: 2 * GIB };
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-memory-'));
 const authors = Array.from({ length: AUTHORS }, (_, i) => deterministicDidPlc(`bench-author-${i}`));
-const feedsFile = path.join(dir, 'feeds.yaml');
-await writeFile(
-  feedsFile,
-  [
-    'communities:',
-    `  north: { members: { dids: [${authors.slice(0, AUTHORS / 2).join(', ')}] } }`,
-    `  south: { members: { dids: [${authors.slice(AUTHORS / 2).join(', ')}] } }`,
-    'feeds:',
-    '  recent: { displayName: Recent, communities: [north, south], includeReplies: true }',
-    '  bridging: { displayName: Bridging, communities: [north, south], ranking: bridging }',
-  ].join('\n'),
-);
+const feedsFile = await writeFeeds(dir, { north: authors.slice(0, AUTHORS / 2), south: authors.slice(AUTHORS / 2) });
 // A Jetstream with nothing to send: ingest is connected and idle, as between events.
 const replay = await startJetstreamReplayServer({ events: [] });
 const config = embeddedConfig(dir, replay.subscribeUrl, feedsFile, { SCORING_SNAPSHOTS: 'false' });

@@ -26,5 +26,5 @@ export { type FuzzAccount } from './fuzz/forged-tokens.js';
 export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
 export { capturedLogger } from './captured-logger.js';
 export { launchBrowser } from './browser.js';
-export { pledgeEvent } from './pledge-events.js';
+export { likeEvent, pledgeEvent } from './pledge-events.js';
 export { started } from './started.js';
