@@ -12,6 +12,9 @@ import { JetstreamIngestService } from '../services/ingest/src/jetstream-ingest.
 import { EventBatchConsumer } from '../services/scoring/src/event-batch.consumer.js';
 import { cpuMs } from './bench-report.js';
 
+/** Settings a benchmark run may set in its environment, e.g. `INGEST_BATCH_SIZE=20000 npm run bench:embedded`. */
+const TUNABLE = ['INGEST_BATCH_SIZE', 'INGEST_BATCH_MAX_WAIT_MS', 'SCORING_BATCH_SIZE', 'IN_PROCESS_BUS_MAX_QUEUED'];
+
 export const publisher = 'did:plc:benchpublisher00000000000';
 export const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
 
@@ -95,6 +98,8 @@ export function embeddedConfig(dir: string, jetstreamUrl: string, feedsFile: str
     // The members' histories would be fetched from their PDSes, which a benchmark does not have.
     BACKFILL_ENABLED: 'false',
     LOG_LEVEL: 'warn',
+    // Settings worth comparing come through from the environment.
+    ...Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
     ...env,
   });
 }

@@ -34,7 +34,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 120);
 const likesPerSecond = Number(process.env.BENCH_LIKES_PER_SECOND ?? 20);
 const history = Number(process.env.BENCH_EVENTS ?? 100_000);
 const modes = (process.env.BENCH_MODES ?? 'embedded,scaled').split(',').map((mode) => mode.trim());
-const TUNABLE = ['SCORING_INTERVAL_SECONDS', 'INGEST_BATCH_MAX_WAIT_MS', 'INGEST_BATCH_SIZE', 'SCORING_BATCH_SIZE'];
 const GOAL = { p95Seconds: 60 };
 const POLL_MS = 100;
 
@@ -63,14 +62,14 @@ async function measure(mode: string): Promise<Figure[]> {
   );
   const likers = [...north!.members, ...south!.members];
   const replay = await startJetstreamReplayServer({ events: generated.events });
-  const env: Record<string, string> = Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+  const env: Record<string, string> = {};
   if (mode === 'scaled') {
     const prefix = `benchlike${Date.now()}.`;
     Object.assign(env, { KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? broker!.brokers, KAFKA_TOPIC_PREFIX: prefix, KAFKA_CONSUMER_GROUP: `${prefix}scoring` });
   }
   const config: AppConfig = embeddedConfig(dir, replay.subscribeUrl, await writeFeeds(dir, { north: north!.members, south: south!.members }), {
+    SCORING_INTERVAL_SECONDS: process.env.SCORING_INTERVAL_SECONDS ?? '30',
     ...env,
-    SCORING_INTERVAL_SECONDS: env.SCORING_INTERVAL_SECONDS ?? '30',
   });
   const running = await startApp(config);
   const written = running.app.get(EventBatchConsumer).stats;
