@@ -23,6 +23,8 @@ export interface LoadOptions {
   headerSets?: Record<string, string>[];
   connections: number;
   durationSec: number;
+  /** Time each connection waits after a response before its next request (a reader reading the page); none by default. */
+  pauseMs?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ async function loop(): Promise<void> {
       errors += 1;
     }
     latencies.push(performance.now() - started);
+    if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
   }
 }
 

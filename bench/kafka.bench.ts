@@ -21,8 +21,10 @@ import { startApp } from '../services/app/src/app.factory.js';
 import { JetstreamIngestService } from '../services/ingest/src/jetstream-ingest.service.js';
 import { EventBatchConsumer } from '../services/scoring/src/event-batch.consumer.js';
 import { startBroker } from '#scripts/kafka-broker.mjs';
+import { atLeast, cpuMs, reportFigures } from './bench-report.js';
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000);
+const GOAL = { eventsPerSecond: 60_000 };
 const TUNABLE = ['KAFKA_COMPRESSION', 'KAFKA_PRODUCERS', 'KAFKA_PARTITIONS', 'SCORING_BATCH_SIZE'];
 const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-kafka-'));
 const broker = process.env.KAFKA_BROKERS ? undefined : await startBroker();
@@ -99,15 +101,16 @@ const sampler = setInterval(() => {
   });
 }, 1_000);
 // Steady state: from the first batch stored (the group has joined) to the last.
-let first: { at: number; written: number } | undefined;
+let first: { at: number; written: number; cpu: NodeJS.CpuUsage } | undefined;
 while (scoringStats.written < mappable) {
-  if (!first && scoringStats.written > 0) first = { at: performance.now(), written: scoringStats.written };
+  if (!first && scoringStats.written > 0) first = { at: performance.now(), written: scoringStats.written, cpu: process.cpuUsage() };
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
 const consumeSeconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 const steadySeconds = first ? (performance.now() - first.at) / 1000 : consumeSeconds;
 const steadyEvents = scoringStats.written - (first?.written ?? 0);
+const steadyCpuMs = first ? cpuMs(first.cpu) : Number.NaN;
 console.log(
   `Kafka → ClickHouse: ${scoringStats.written} events stored in ${consumeSeconds.toFixed(2)} s including joining the group = ` +
     `${Math.round(scoringStats.written / consumeSeconds)} events/s; steady state ${Math.round(steadyEvents / steadySeconds)} events/s ` +
@@ -115,6 +118,20 @@ console.log(
 );
 console.log('consumer lag per partition while it ran:');
 for (const sample of samples) console.log(sample);
+reportFigures('kafka', [
+  {
+    figure: `ingest → Kafka, ${mappable} events, acks=-1`,
+    measured: mappable / streamingSeconds,
+    unit: 'events/s',
+  },
+  {
+    figure: `Kafka → ClickHouse, ${mappable} events, steady`,
+    measured: steadyEvents / steadySeconds,
+    unit: 'events/s',
+    goal: atLeast(GOAL.eventsPerSecond),
+    note: `${((steadyCpuMs * 1000) / steadyEvents).toFixed(1)} µs of CPU per event in the scoring process (every thread; ClickHouse embedded in it)`,
+  },
+]);
 
 await scoring.close();
 await admin.close();

@@ -126,7 +126,10 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
   };
   /** Runs the ranker's snapshots and waits until both feed generators serve every feed from the new ones. */
   const snapshot = async () => {
-    const runs = await ranker.app.get(ScoreSnapshotJob).runOnce();
+    const job = ranker.app.get(ScoreSnapshotJob);
+    // The ranker computes the feeds its Kafka group assigned it; alone in the group, it is assigned every one.
+    await waitFor('the ranker holding every feed', () => job.share().shared || undefined, { context: logs });
+    const runs = await job.runOnce();
     for (const at of servers) {
       for (const run of runs) {
         const feed = run.feed.split('/').at(-1)!;
@@ -183,12 +186,13 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
       FUND_FLOOR_MAX_MEMBERS: '10',
     };
     // The ranker: the whole pipeline in this process (ingest, scoring of the impressions the feed
-    // generators publish, the one writer of the ledger); its snapshot runs are the test's own.
+    // generators publish, the one writer of the ledger); its snapshot runs are the test's own. It
+    // ranks on a day's interval rather than not at all, so that it joins the rankers' Kafka group.
     ranker = await startTestApp({
       name: 'fund',
       feeds: curation,
       jetstreamUrl: replay.subscribeUrl,
-      overrides: { ...shared, SCORING_SNAPSHOTS: 'false', INGEST_BATCH_MAX_WAIT_MS: '50' },
+      overrides: { ...shared, SCORING_INTERVAL_SECONDS: '86400', INGEST_BATCH_MAX_WAIT_MS: '50' },
     });
     // Started after the ranker imported the curator file; both at once.
     const env = {

@@ -28,6 +28,21 @@ describe('InProcessBus', () => {
     await subscription.stop();
   });
 
+  it("hands consumers the producer's decoded message beside its value, and nothing when none was given", async () => {
+    const seen: IncomingMessage[] = [];
+    const subscription = await bus.subscribe({
+      groupId: 'g',
+      topics: [Topics.events],
+      handler: async (batch) => void seen.push(...batch.messages),
+    });
+    const event = { v: 1, type: 'like', did: 'did:plc:a' };
+    await bus.publish(Topics.events, [{ key: 'did:plc:a', value: JSON.stringify(event), decoded: event }, { key: 'did:plc:b', value: '{}' }]);
+    expect(seen[0]!.decoded).toBe(event);
+    expect(seen[0]!.value).toBe(JSON.stringify(event));
+    expect(seen[1]).not.toHaveProperty('decoded');
+    await subscription.stop();
+  });
+
   it('delivers a failed batch again, in order, without losing or skipping anything', async () => {
     const seen: IncomingMessage[][] = [];
     let failOnce = true;

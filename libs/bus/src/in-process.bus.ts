@@ -125,6 +125,7 @@ class TopicLog {
         headers: message.headers ?? {},
         partition: 0,
         offset: String(this.end),
+        ...(message.decoded === undefined ? {} : { decoded: message.decoded }),
       });
     }
     return this.end;

@@ -1,13 +1,18 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient, type InsertParams, type InsertResult } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import type { ClickHouseConfig } from '#lib/config';
 
 export type { ClickHouseClient };
 
 type EmbeddedConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+type ChdbConnection = ReturnType<typeof createChdbConnection>;
 
 /** Settings every connection uses: wait for inserts to be written before acknowledging them. */
 const clickhouseSettings = { async_insert: 0, wait_end_of_query: 1 } as const;
+
+/** The row formats whose rows are one JSON value a line, as `@clickhouse/client` encodes them. */
+const JSON_ROW_FORMATS = new Set(['JSONEachRow', 'JSONCompactEachRow']);
 
 /**
  * One client for either ClickHouse: embedded in-process (chDB) or a server over HTTP.
@@ -15,10 +20,11 @@ const clickhouseSettings = { async_insert: 0, wait_end_of_query: 1 } as const;
  */
 export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
   if (config.kind === 'embedded') {
+    const chdb = createChdbConnection({ path: config.path });
     // @NOTE chdb types its connection against `@clickhouse/client-common`, which the client now
     // bundles under another path; the interfaces are the same, the declarations are not.
-    const connection = createChdbConnection({ path: config.path }) as unknown as EmbeddedConnection;
-    return createClient({ connection, clickhouse_settings: clickhouseSettings });
+    const client = createClient({ connection: chdb as unknown as EmbeddedConnection, clickhouse_settings: clickhouseSettings });
+    return withRawInserts(client, chdb);
   }
   return createClient({
     url: config.url,
@@ -27,4 +33,39 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     clickhouse_settings: clickhouseSettings,
     request_timeout: 30_000,
   });
+}
+
+/**
+ * Array inserts in a JSON row format go to chDB's own insert path: the same rows, encoded as the
+ * client encodes them (`JSON.stringify` a row, one a line), handed to chDB as one buffer under the
+ * same `INSERT INTO t (columns) FORMAT …` statement. Any other insert takes the client's path.
+ *
+ * @NOTE The client's chDB connection concatenates the statement and the rows into one string of
+ * SQL that chDB parses whole; the raw path passes the rows' bytes as they are. Writing the event
+ * tables took about 17 µs of CPU per pipeline event through the client and 13.5 µs through the
+ * raw path (rows built the same way; three alternating rounds of 100,000 events in batches of
+ * 20,000, chDB 3.4), a fifth of the embedded ingest's write.
+ */
+function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHouseClient {
+  const insert = client.insert.bind(client);
+  const raw = async <T>(params: InsertParams<Readable, T>): Promise<InsertResult> => {
+    const { values, columns, format = 'JSONCompactEachRow' } = params;
+    const plain = params.query_id === undefined && params.abort_signal === undefined && params.session_id === undefined;
+    if (!plain || !Array.isArray(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
+      return insert(params);
+    }
+    if (values.length === 0) return { executed: false, query_id: '', response_headers: {} };
+    let body = '';
+    for (const row of values as unknown[]) body += `${JSON.stringify(row)}\n`;
+    await chdb.chdb.rawInsert({
+      table: params.table,
+      values: Buffer.from(body),
+      format: format as 'JSONEachRow' | 'JSONCompactEachRow',
+      ...(columns === undefined ? {} : { columns }),
+      settings: (params.clickhouse_settings ?? {}) as Record<string, string | number | boolean>,
+    });
+    return { executed: true, query_id: '', response_headers: {} };
+  };
+  client.insert = raw;
+  return client;
 }

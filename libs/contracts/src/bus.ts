@@ -13,6 +13,12 @@ export interface OutgoingMessage {
   /** Encoded payload (JSON text of a versioned contract message). */
   value: string;
   headers?: Record<string, string>;
+  /**
+   * The message `value` encodes, as the producer built it. Only a bus inside the process passes it
+   * on (a broker carries `value` alone), so that a consumer there need not parse what was just
+   * encoded.
+   */
+  decoded?: unknown;
 }
 
 export interface IncomingMessage {
@@ -22,6 +28,8 @@ export interface IncomingMessage {
   partition: number;
   /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53 in theory). */
   offset: string;
+  /** `OutgoingMessage.decoded`, when the bus is in the producer's process and it was given. */
+  decoded?: unknown;
 }
 
 export interface MessageBatch {

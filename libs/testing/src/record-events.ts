@@ -84,3 +84,8 @@ export function noteRequestEvent(request: { did: string; post: string; postCid?:
     record: { subject: { uri: request.post, cid: request.postCid ?? generateCid(rng) }, createdAt: new Date().toISOString() },
   });
 }
+
+/** A like (`app.bsky.feed.like`) of `subject` by `did`, stamped now. */
+export function likeEvent(like: { did: string; subject: { uri: string; cid: string } }) {
+  return recordEvent({ did: like.did, collection: Nsid.like, record: { subject: like.subject, createdAt: new Date().toISOString() } });
+}

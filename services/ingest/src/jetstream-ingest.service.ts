@@ -168,7 +168,7 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   }
 
   private async publish(batch: PipelineEventV1[]): Promise<boolean> {
-    const messages = batch.map((event) => ({ key: event.did, value: encodeMessage(event) }));
+    const messages = batch.map((event) => ({ key: event.did, value: encodeMessage(event), decoded: event }));
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
