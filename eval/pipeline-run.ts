@@ -11,7 +11,7 @@ import { loadConfig } from '#lib/config';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
 import type { Logger, ProgressReport } from '#lib/platform';
 import { startJetstreamReplayServer, startPlcDirectory, tid, type JetstreamReplayServer, type PlcDirectoryServer } from '#lib/testing';
-import { EventBatchConsumer, ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
+import { ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
 import { startApp, type RunningApp } from '#services/app';
 import { EvalPipelineError } from './eval.errors.js';
 import {
@@ -223,8 +223,6 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     SEND_INTERACTIONS_BURST: '1000000',
     // Feedback waits for its posts to be stored (below): short ingest batches keep that wait short.
     INGEST_BATCH_MAX_WAIT_MS: '10',
-    // The accounts exist only in the replay: a backfill would look for their repositories in vain.
-    BACKFILL_ENABLED: 'false',
   });
   const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
   const job = app.app.get(ScoreSnapshotJob);
@@ -263,20 +261,17 @@ async function replayPlan(options: PipelineRunOptions, run: RunResources, setup:
   await sender.prepareTokens(setup.senders);
   // @NOTE sendInteractions keeps feedback only about posts the feed generator served or could
   // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
-  // waits until the commits sent before it, posts among them, are in ClickHouse (the store starts
-  // empty and nothing is deleted). Asked every few milliseconds, once per post: of the scoring
-  // consumer in this process (its count of events written, after each insert), not of `/status`,
-  // which counts four tables with FINAL on every call and so spent most of the replay's CPU.
-  const written = app.app.get(EventBatchConsumer).stats;
-  const eventsStored = (count: number) => waitUntil(`${count} events in ClickHouse`, stallTimeoutMs, () => written.written >= count, 2);
+  // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
+  const postsStored = (count: number) =>
+    waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.opsUrl)).store.posts >= count, 5);
   const replayPhase = options.progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
   if (live) {
-    await replayLive(plan, replay, sender, eventsStored, (dispatched) =>
+    await replayLive(plan, replay, sender, postsStored, (dispatched) =>
       replayPhase.update(dispatched, `Jetstream sent ${replay.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`),
     );
   } else {
     replay.push(...plan.events);
-    if (plan.feedback.length > 0) await eventsStored(plan.events.length);
+    if (plan.feedback.length > 0) await postsStored(plan.events.filter(isPostCreate).length);
     sender.enqueueAll(plan.feedback);
   }
   replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
@@ -346,7 +341,7 @@ async function replayLive(
   plan: ReplayPlan,
   replay: JetstreamReplayServer,
   sender: FeedbackSender,
-  eventsStored: (count: number) => Promise<void>,
+  postsStored: (count: number) => Promise<void>,
   onProgress: (dispatched: number) => void,
 ): Promise<void> {
   let lastUs = 0;
@@ -362,15 +357,14 @@ async function replayLive(
   };
   let commits: JetstreamEvent[] = [];
   let feedback: ScheduledFeedback[] = [];
-  let eventsPushed = 0;
+  let postsPushed = 0;
   const flush = async () => {
     const [pushed, queued] = [commits, feedback];
     commits = [];
     feedback = [];
     if (pushed.length > 0) replay.push(...pushed);
-    eventsPushed += pushed.length;
     if (queued.length > 0) {
-      await eventsStored(eventsPushed);
+      await postsStored(postsPushed);
       sender.enqueueAll(queued);
     }
   };
@@ -383,7 +377,7 @@ async function replayLive(
       await sender.drain();
       await nextMillisecond();
       replay.push(stamp(step.event));
-      eventsPushed += 1;
+      postsPushed += 1;
       await nextMillisecond();
     } else if (step.kind === 'commit') {
       commits.push(stamp(step.event));
@@ -400,6 +394,9 @@ async function replayLive(
   await flush();
   await sender.drain();
 }
+
+const isPostCreate = (event: JetstreamEvent): boolean =>
+  event.kind === 'commit' && event.commit.collection === Nsid.post && event.commit.operation === 'create';
 
 /** Resolves once the wall clock has moved to the next millisecond (feedback is stamped in ms). */
 async function nextMillisecond(): Promise<void> {
