@@ -74,18 +74,14 @@ async function main() {
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
     delete env.KAFKA_BROKERS;
     if (args.length > 0) return (await jest(env, args)).code;
-    // @NOTE The local Bluesky network loads a native addon (better-sqlite3) that aborts the process
-    // when a second Jest environment of the same process tears it down; each file that starts it
-    // gets a process of its own. Everything else shares one (chDB binds one data directory per
-    // process). The two lanes run side by side: the network's files wait on its services for much
-    // of their time, so on 2 cores the lanes overlap instead of adding up. The second lane's output
-    // is printed when it ends, so the first lane's stays readable.
-    const ownProcess = networkSpecs();
-    const [shared, own] = await Promise.all([
-      jest(env, ['--testPathIgnorePatterns', ...ownProcess]),
-      sequence(ownProcess.map((file) => () => jest(env, [file], { captured: true }))),
-    ]);
-    const runs = [shared, ...own];
+    // @NOTE Two Jest processes side by side. The second takes the files that start the local
+    // Bluesky network and the Polis evaluation: they wait on servers and replays for much of their
+    // time, so on 2 cores the lanes overlap instead of adding up. Everything else shares the first
+    // (chDB binds one data directory per process). The second lane's output is printed when it
+    // ends, so the first lane's stays readable.
+    const secondLane = secondLaneSpecs();
+    const [shared, own] = await Promise.all([jest(env, ['--testPathIgnorePatterns', ...secondLane]), jest(env, secondLane, { captured: true })]);
+    const runs = [shared, own];
     const total = runs.reduce(
       (sum, run) => ({ passed: sum.passed + run.passed, failed: sum.failed + run.failed, skipped: sum.skipped + run.skipped }),
       { passed: 0, failed: 0, skipped: 0 },
@@ -119,25 +115,19 @@ async function javaProblem() {
 }
 
 /**
- * Test files run in a Jest process of their own, in the second lane: those that start the local
- * Bluesky network, and the Polis evaluation (several minutes of replays through its own embedded
- * pipeline, which would otherwise hold up the first lane alone).
+ * The second lane's files: those that start the local Bluesky network, and the Polis evaluation
+ * (minutes of replays through its own embedded pipeline, which would otherwise hold up the first
+ * lane alone).
  */
-function networkSpecs() {
+function secondLaneSpecs() {
   return readdirSync(path.join(root, 'test'), { recursive: true })
     .map((file) => path.join('test', String(file)))
     .filter((file) => file.endsWith('.spec.ts'))
-    .filter((file) => ownLane.includes(file) || readFileSync(path.join(root, file), 'utf8').includes('startAtprotoNetwork('))
+    .filter((file) => secondLane.includes(file) || readFileSync(path.join(root, file), 'utf8').includes('startAtprotoNetwork('))
     .sort();
 }
 
-const ownLane = [path.join('test', 'e2e', 'polis-eval.spec.ts')];
-
-async function sequence(steps) {
-  const results = [];
-  for (const step of steps) results.push(await step());
-  return results;
-}
+const secondLane = [path.join('test', 'e2e', 'polis-eval.spec.ts')];
 
 /**
  * One Jest process; resolves with its exit code and its counts (from Jest's JSON report). A
@@ -148,17 +138,8 @@ async function jest(env, jestArgs, { captured = false } = {}) {
   const command = [bin('jest'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs];
   let code;
   if (captured) {
-    let result = await runCaptured(process.execPath, command, env);
+    const result = await runCaptured(process.execPath, command, env);
     console.log(`[test] ${jestArgs.join(' ')}\n${result.output}`);
-    // @NOTE better-sqlite3 12 on Node 24 (inside the local Bluesky network's PDS) can abort the
-    // process when the garbage collector finalizes a statement while no Node environment is current
-    // (\`RemoveEnvironmentCleanupHook: (env) != nullptr\`), at a moment that depends on the GC. That
-    // one crash of a dependency, never a failed assertion of ours, gets the file one more run.
-    if (result.signal === 'SIGABRT' && result.output.includes('RemoveEnvironmentCleanupHook')) {
-      console.log(`[test] ${jestArgs.join(' ')}: better-sqlite3 aborted the process during garbage collection; running the file once more`);
-      result = await runCaptured(process.execPath, command, env);
-      console.log(`[test] ${jestArgs.join(' ')} (second run)\n${result.output}`);
-    }
     code = result.code;
   } else {
     code = await run(process.execPath, command, env);

@@ -1,16 +1,13 @@
 // Duration (2 cores, shared with other work): 21–35 s from Postgres start to everything stopped, 22–40 s of Jest wall
 // time; the spread is PostgreSQL + TestNetwork start-up (8–23 s). The tests themselves take ~8 s. Peak RSS ~940 MiB.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { jest } from '@jest/globals';
 import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
 import type { ClickHouseClient } from '#lib/clickhouse';
-import { loadConfig, type AppConfig } from '#lib/config';
+import type { AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
-import { freePort, started, waitFor } from '#lib/testing';
+import { freePort, started, startTestApp, waitFor, type TestApp } from '#lib/testing';
 import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import {
   createAppPassword,
@@ -20,7 +17,6 @@ import {
   type TestAccount,
   type TestRecordRef,
 } from '../../libs/testing/src/atproto-network/index.js';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { FeedPublisher, type PublishResult } from '../../services/app/src/feed-publisher.js';
 import { ServiceAuthVerifier } from '../../services/feed-generator/src/auth/service-auth.verifier.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -68,10 +64,9 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   const startedAt = performance.now();
   const database = `appview_e2e_${process.pid}`;
   const tag = Date.now().toString(36);
-  let dir: string;
   let postgres: StartedPostgres | undefined;
   let net: AtprotoNetwork | undefined;
-  let running: RunningApp | undefined;
+  let running: TestApp | undefined;
   let config: AppConfig;
   let port: number;
   let serviceDid: string;
@@ -107,7 +102,6 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   const textOf = (item: AppBskyFeedDefs.FeedViewPost) => (item.post.record as { text: string }).text;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-appview-'));
     postgres = await startPostgres();
     net = await startAtprotoNetwork({ postgresUrl: postgres.url });
     const startedNetwork = performance.now();
@@ -125,9 +119,12 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     clubList = await net.createList(curator.did, 'The club');
     const appPassword = await createAppPassword(net.pdsUrl, publisher, 'common-ground-publishing');
 
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
+    port = await freePort();
+    serviceDid = `did:web:localhost%3A${port}`;
+    feedgenUrl = `http://localhost:${port}`;
+    running = await startTestApp({
+      name: 'appview',
+      feeds: [
         'communities:',
         '  club:',
         '    name: The club',
@@ -154,34 +151,25 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
         '    communities: [club]',
         '    membersOnly: true',
       ].join('\n'),
-    );
-
-    port = await freePort();
-    serviceDid = `did:web:localhost%3A${port}`;
-    feedgenUrl = `http://localhost:${port}`;
-    config = loadConfig({
-      CG_ROLE: 'all',
-      JETSTREAM_URL: net.jetstream!.subscribeUrl,
-      CLICKHOUSE_PATH: ':memory:',
-      CLICKHOUSE_DATABASE: database,
-      DATA_DIR: dir,
-      FEEDS_FILE: path.join(dir, 'feeds.yaml'),
-      HTTP_PORT: String(port),
-      HTTP_BIND_HOST: '127.0.0.1',
-      OPS_PORT: '0',
-      FEEDGEN_HOSTNAME: `localhost:${port}`,
-      FEEDGEN_SERVICE_DID: serviceDid,
-      FEEDGEN_PUBLISHER_DID: publisher.did,
-      PLC_URL: net.plcUrl,
-      IDENTITY_ALLOW_INSECURE: 'true',
-      BSKY_SERVICE: net.pdsUrl,
-      BSKY_IDENTIFIER: publisher.handle,
-      BSKY_APP_PASSWORD: appPassword,
-      INGEST_BATCH_MAX_WAIT_MS: '50',
-      SCORING_INTERVAL_SECONDS: '3600',
-      LOG_LEVEL: 'warn',
+      jetstreamUrl: net.jetstream!.subscribeUrl,
+      overrides: {
+        CG_ROLE: 'all',
+        CLICKHOUSE_DATABASE: database,
+        HTTP_PORT: String(port),
+        FEEDGEN_HOSTNAME: `localhost:${port}`,
+        FEEDGEN_SERVICE_DID: serviceDid,
+        FEEDGEN_PUBLISHER_DID: publisher.did,
+        PLC_URL: net.plcUrl,
+        IDENTITY_ALLOW_INSECURE: 'true',
+        BSKY_SERVICE: net.pdsUrl,
+        BSKY_IDENTIFIER: publisher.handle,
+        BSKY_APP_PASSWORD: appPassword,
+        INGEST_BATCH_MAX_WAIT_MS: '50',
+        SCORING_INTERVAL_SECONDS: '3600',
+        LOG_LEVEL: 'warn',
+      },
     });
-    running = await startApp(config);
+    config = running.config;
     const verifier = running.app.get(ServiceAuthVerifier);
     const verify = verifier.verify.bind(verifier);
     jest.spyOn(verifier, 'verify').mockImplementation(async (authorization, lxm) => {
@@ -203,7 +191,6 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     running = undefined;
     await net?.close();
     await postgres?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('ingests the posts, likes, follows and list items made on the PDS, through the Jetstream translation', async () => {

@@ -120,6 +120,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
           APPVIEW_URL: net.appviewUrl,
           IDENTITY_ALLOW_INSECURE: 'true',
           IDENTITY_TEST_HANDLE_ORIGIN: handles.url,
+          BACKFILL_ENABLED: 'true',
           BACKFILL_CONCURRENCY: '1',
           INGEST_BATCH_MAX_WAIT_MS: '50',
           SCORING_INTERVAL_SECONDS: '3600',

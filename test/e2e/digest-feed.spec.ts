@@ -1,7 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '#lib/config';
 import { latestCadencePoint } from '#lib/rankings';
 import {
   AppProcess,
@@ -10,12 +9,12 @@ import {
   freePort,
   generateJetstreamEvents,
   startJetstreamReplayServer,
-  testAppEnv,
+  startTestApp,
   waitFor,
   type JetstreamReplayServer,
+  type TestApp,
 } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -58,7 +57,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
   let broker: StartedBroker | undefined;
   let clickhouse: AppProcess;
   let replay: JetstreamReplayServer;
-  let ranker: RunningApp;
+  let ranker: TestApp;
   const servers: { process: AppProcess; url: string }[] = [];
 
   const logs = () => servers.map((server) => `--- ${server.process.name}\n${server.process.output.slice(-15).join('\n')}`).join('\n');
@@ -84,50 +83,42 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-digest-'));
     const community = (c: (typeof generated.communities)[number]) => [`  ${c.name}:`, '    members:', `      dids: [${c.members.join(', ')}]`];
-    await writeFile(
-      path.join(dir, 'feeds.yaml'),
-      [
-        'communities:',
-        ...generated.communities.flatMap(community),
-        'feeds:',
-        '  digest:',
-        '    displayName: The daily digest',
-        '    communities: [alpha, beta]',
-        '    ranking: digest',
-        '    windowHours: 96',
-        '    halfLifeHours: 1000',
-        '    digest:',
-        '      cadence: daily',
-        `      at: "${at}"`,
-        '      timeZone: UTC',
-        `      size: ${SIZE}`,
-        '      base: bridging',
-        `      endCard: ${endCard}`,
-      ].join('\n'),
-    );
+    const feeds = [
+      'communities:',
+      ...generated.communities.flatMap(community),
+      'feeds:',
+      '  digest:',
+      '    displayName: The daily digest',
+      '    communities: [alpha, beta]',
+      '    ranking: digest',
+      '    windowHours: 96',
+      '    halfLifeHours: 1000',
+      '    digest:',
+      '      cadence: daily',
+      `      at: "${at}"`,
+      '      timeZone: UTC',
+      `      size: ${SIZE}`,
+      '      base: bridging',
+      `      endCard: ${endCard}`,
+    ].join('\n');
     const brokers = process.env.CG_TEST_KAFKA_BROKERS ?? (broker = await startBroker()).brokers;
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     const database = `digest_${process.pid}_${Date.now()}`;
     replay = await startJetstreamReplayServer({ events: generated.events });
     // The ranker: the whole pipeline in this process, on the shared ClickHouse; its snapshot runs are the test's own.
-    ranker = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'digest',
-          dataDir: path.join(dir, 'ranker'),
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            CLICKHOUSE_URL: clickhouseUrl,
-            CLICKHOUSE_DATABASE: database,
-            FEEDGEN_PUBLISHER_DID: publisher,
-            SCORING_SNAPSHOTS: 'false',
-            SCORING_INTERVAL_SECONDS: '3600',
-          },
-        }),
-      ),
-    );
+    ranker = await startTestApp({
+      name: 'digest',
+      feeds,
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        CLICKHOUSE_URL: clickhouseUrl,
+        CLICKHOUSE_DATABASE: database,
+        FEEDGEN_PUBLISHER_DID: publisher,
+        SCORING_SNAPSHOTS: 'false',
+        SCORING_INTERVAL_SECONDS: '3600',
+      },
+    });
     for (const name of ['feed-generator-a', 'feed-generator-b']) {
       const port = await freePort();
       const child = new AppProcess(name, appEntry, {
@@ -137,7 +128,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
         CLICKHOUSE_URL: clickhouseUrl,
         CLICKHOUSE_DATABASE: database,
         DATA_DIR: path.join(dir, name),
-        FEEDS_FILE: path.join(dir, 'feeds.yaml'),
+        FEEDS_FILE: ranker.feedsFile,
         FEEDGEN_PUBLISHER_DID: publisher,
         HTTP_PORT: String(port),
         HTTP_BIND_HOST: '127.0.0.1',

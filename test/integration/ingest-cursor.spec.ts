@@ -1,9 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '#lib/config';
-import { generateJetstreamEvents, RawLine, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, type ReplayItem, testAppEnv } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { readFile } from 'node:fs/promises';
+import { generateJetstreamEvents, RawLine, startJetstreamReplayServer, startTestApp, waitFor, type JetstreamReplayServer, type ReplayItem, type TestApp } from '#lib/testing';
 
 interface Status {
   ingest: { gaps: number; published: number; malformed: number; checkpointUs: number | null };
@@ -20,39 +16,28 @@ describe('the Jetstream cursor', () => {
     mix: { other: 0 },
   });
   const events = generated.events as { time_us: number }[];
-  let dir: string;
   let replay: JetstreamReplayServer | undefined;
-  let running: RunningApp | undefined;
+  let running: TestApp | undefined;
 
   const start = async (savedCursorUs: number, retentionStartUs?: number, items: readonly ReplayItem[] = generated.events) => {
-    await mkdir(path.join(dir, 'data'), { recursive: true });
-    await writeFile(path.join(dir, 'data', 'ingest-cursor.json'), JSON.stringify({ cursorUs: savedCursorUs, savedAt: new Date().toISOString() }));
     replay = await startJetstreamReplayServer({ events: items, retentionStartUs });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'cursor',
-          dataDir: path.join(dir, 'data'),
-          feedsFile: path.join(dir, 'feeds.yaml'),
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: {
-            JETSTREAM_REWIND_SECONDS: '5',
-            INGEST_BATCH_MAX_WAIT_MS: '50',
-          },
-        }),
-      ),
-    );
+    running = await startTestApp({
+      name: 'cursor',
+      feeds: 'communities: {}\nfeeds: {}\n',
+      files: { 'ingest-cursor.json': JSON.stringify({ cursorUs: savedCursorUs, savedAt: new Date().toISOString() }) },
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: {
+        JETSTREAM_REWIND_SECONDS: '5',
+        INGEST_BATCH_MAX_WAIT_MS: '50',
+      },
+    });
   };
   const status = async () => (await (await fetch(`${running!.opsUrl}/status`)).json()) as Status;
+  const savedCursor = async () => JSON.parse(await readFile(running!.config.ingest.cursorFile, 'utf8')) as { cursorUs: number };
 
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-cursor-'));
-    await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
-  });
   afterEach(async () => {
     await running?.close();
     await replay?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('resumes a few seconds before the saved cursor and saves the newest acknowledged position', async () => {
@@ -62,8 +47,7 @@ describe('the Jetstream cursor', () => {
     expect(replay!.connections()[0]!.cursor).toBe(saved - 5_000_000);
     const last = events.at(-1)!.time_us;
     await waitFor('the checkpoint at the last event', async () => (await status()).ingest.checkpointUs === last);
-    const file = JSON.parse(await readFile(path.join(dir, 'data', 'ingest-cursor.json'), 'utf8')) as { cursorUs: number };
-    expect(file.cursorUs).toBe(last);
+    expect((await savedCursor()).cursorUs).toBe(last);
     expect((await status()).ingest.gaps).toBe(0);
   });
 
@@ -89,7 +73,6 @@ describe('the Jetstream cursor', () => {
     });
     expect(settled.ingest.malformed).toBe(hostile.length);
     await waitFor('every event stored', async () => (await status()).store.events === generated.counts.mappable);
-    const file = JSON.parse(await readFile(path.join(dir, 'data', 'ingest-cursor.json'), 'utf8')) as { cursorUs: number };
-    expect(file.cursorUs).toBe(last);
+    expect((await savedCursor()).cursorUs).toBe(last);
   });
 });

@@ -1,19 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { ScoreRepository } from '#lib/clickhouse';
-import { loadConfig } from '#lib/config';
 import {
   capturedLogger,
   generateJetstreamEvents,
   startChdbHttpServer,
   startJetstreamReplayServer,
-  testAppEnv,
+  startTestApp,
   waitFor,
   type ChdbHttpServer,
   type JetstreamReplayServer,
+  type TestApp,
 } from '#lib/testing';
-import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -34,20 +31,18 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
   });
   const [gardeners, cyclists] = generated.communities;
   const captured = capturedLogger();
-  let dir: string;
-  let feedsFile: string;
   let clickhouse: ChdbHttpServer;
   let replay: JetstreamReplayServer;
-  let running: RunningApp;
+  let running: TestApp;
 
   const skeleton = (name: string) => fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri(name))}&limit=10`);
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'cg-recovery-'));
-    feedsFile = path.join(dir, 'feeds.yaml');
-    await writeFile(
-      feedsFile,
-      [
+    clickhouse = await startChdbHttpServer({ path: ':memory:' });
+    replay = await startJetstreamReplayServer({ events: generated.events });
+    running = await startTestApp({
+      name: 'recovery',
+      feeds: [
         'communities:',
         `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
         `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
@@ -55,21 +50,10 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
         '  gardeners-new: { displayName: Gardeners, communities: [gardeners], includeReplies: true }',
         '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
       ].join('\n'),
-    );
-    clickhouse = await startChdbHttpServer({ path: ':memory:' });
-    replay = await startJetstreamReplayServer({ events: generated.events });
-    running = await startApp(
-      loadConfig(
-        testAppEnv({
-          name: 'recovery',
-          dataDir: dir,
-          feedsFile,
-          jetstreamUrl: replay.subscribeUrl,
-          overrides: { CLICKHOUSE_URL: clickhouse.url, FEEDGEN_PUBLISHER_DID: publisher, SCORING_INTERVAL_SECONDS: '1', LOG_LEVEL: 'info' },
-        }),
-      ),
-      { logger: captured.logger },
-    );
+      jetstreamUrl: replay.subscribeUrl,
+      overrides: { CLICKHOUSE_URL: clickhouse.url, FEEDGEN_PUBLISHER_DID: publisher, SCORING_INTERVAL_SECONDS: '1', LOG_LEVEL: 'info' },
+      start: { logger: captured.logger },
+    });
     await waitFor('the replay in ClickHouse', async () => {
       const status = (await (await fetch(`${running.opsUrl}/status`)).json()) as { store: { events: number } };
       return status.store.events === generated.counts.mappable ? true : undefined;
@@ -80,7 +64,6 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
     await running?.close();
     await replay?.close();
     await clickhouse?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('serves the recent feed once ClickHouse is back, although its first load failed', async () => {
@@ -109,7 +92,7 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
     const job = running.app.get(ScoreSnapshotJob);
     await waitFor('a first snapshot of the ranked feed', async () => (await scores.latestSnapshot(feedUri('common'))) ?? undefined, 30_000);
 
-    await writeFile(feedsFile, ['communities: {}', 'feeds:', '  common: { displayName: Common ground, communities: [nobody], ranking: loudest }'].join('\n'));
+    await writeFile(running.feedsFile, ['communities: {}', 'feeds:', '  common: { displayName: Common ground, communities: [nobody], ranking: loudest }'].join('\n'));
     const brokenAt = Date.now();
     const failuresBefore = job.stats.failures;
     const after = await waitFor(

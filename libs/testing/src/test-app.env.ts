@@ -1,7 +1,7 @@
 /**
  * The environment of an app started inside a test process: ClickHouse in memory (chDB binds one
  * data directory per process, so tests share the engine and are isolated by database name), HTTP
- * and the ops listener on free loopback ports, no logs. `overrides` adds or replaces variables.
+ * and the ops listener on free loopback ports, no logs, no backfill. `overrides` adds or replaces variables.
  */
 export function testAppEnv(options: {
   /** Prefix of the test's own ClickHouse database. */
@@ -23,6 +23,10 @@ export function testAppEnv(options: {
     LOG_LEVEL: 'silent',
     // A loaded test machine can take seconds to answer a local PLC directory.
     IDENTITY_TIMEOUT_MS: '15000',
+    // @NOTE No backfill unless a test asks for one (`BACKFILL_ENABLED: 'true'`): a test's accounts
+    // have no repositories on the network the default looks at, so the backfill would only spend
+    // the test's CPU failing to reach it, account after account.
+    BACKFILL_ENABLED: 'false',
     ...options.overrides,
   };
 }

@@ -23,6 +23,8 @@ export async function startTestApp(options: {
   name: string;
   /** The curator file's text. */
   feeds: string;
+  /** More files of the app's folder (its data folder), by name, written before it starts: a saved ingest cursor, say. */
+  files?: Record<string, string>;
   jetstreamUrl?: string;
   overrides?: Record<string, string>;
   configure?: (config: AppConfig) => AppConfig;
@@ -32,6 +34,7 @@ export async function startTestApp(options: {
   try {
     const feedsFile = path.join(dir, 'feeds.yaml');
     await writeFile(feedsFile, options.feeds);
+    for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), text);
     const loaded = loadConfig(testAppEnv({ name: options.name, dataDir: dir, feedsFile, jetstreamUrl: options.jetstreamUrl, overrides: options.overrides }));
     const config = options.configure?.(loaded) ?? loaded;
     const running = await startApp(config, options.start);

@@ -248,165 +248,256 @@ export async function runEmbeddedCampaign(options: CampaignOptions): Promise<Cam
 type Role = 'scoring' | 'ingest';
 
 /**
+ * The processes of a scaled campaign and what it learned from them: a ClickHouse HTTP server (chDB
+ * behind it, restarted on its port after the outage), a Kafka broker, the replay and the two roles.
+ * Built step by step, so that `stop()` stops whatever a failed start left running.
+ */
+class ScaledStack {
+  clickhouse: AppProcess;
+  clickhouseUrl = '';
+  broker: StartedBroker | undefined;
+  replay: { process: AppProcess; url: string } | undefined;
+  client: ClickHouseClient | undefined;
+  readonly roles = new Map<Role, AppProcess>();
+  /** Exits the campaign did not cause. */
+  readonly crashes: string[] = [];
+  readonly context = (): string => logsOf(...this.roles.values(), this.clickhouse)();
+  private readonly topicPrefix = `faults${Date.now()}.`;
+
+  constructor(
+    private readonly options: ScaledCampaignOptions,
+    private readonly scaledDir: string,
+    private readonly clickhousePort: number,
+    private readonly feedsFile: string,
+  ) {
+    this.clickhouse = this.startClickhouse();
+  }
+
+  static async start(options: ScaledCampaignOptions, feedsFile: string): Promise<ScaledStack> {
+    const stack = new ScaledStack(options, path.join(options.dir, 'scaled'), await freePort(), feedsFile);
+    try {
+      ({ url: stack.clickhouseUrl } = await stack.clickhouse.firstJsonLine<{ url: string }>('url', 120_000));
+      stack.broker = await startBroker();
+      stack.replay = await startReplay(options.source, options.replayEventsPerSecond);
+      stack.client = createClickHouseClient({ kind: 'server', url: stack.clickhouseUrl, username: 'default', password: '', database: SCALED_DATABASE });
+      return stack;
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }
+
+  get ingestCursor(): string {
+    return path.join(this.scaledDir, 'ingest', 'ingest-cursor.json');
+  }
+
+  /** A ClickHouse server on the stack's folder and port (the same store after a restart). */
+  startClickhouse(): AppProcess {
+    return new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(this.scaledDir, 'clickhouse'), String(this.clickhousePort)]).start();
+  }
+
+  async launch(role: Role): Promise<AppProcess> {
+    const child = new AppProcess(role, appEntry, {
+      CG_ROLE: role,
+      KAFKA_BROKERS: this.broker!.brokers,
+      KAFKA_TOPIC_PREFIX: this.topicPrefix,
+      KAFKA_PARTITIONS: String(this.options.partitions ?? 4),
+      CLICKHOUSE_URL: this.clickhouseUrl,
+      CLICKHOUSE_DATABASE: SCALED_DATABASE,
+      DATA_DIR: path.join(this.scaledDir, role),
+      FEEDS_FILE: this.feedsFile,
+      JETSTREAM_URL: this.replay!.url,
+      HTTP_PORT: '0',
+      HTTP_BIND_HOST: '127.0.0.1',
+      OPS_PORT: String(await freePort()),
+      // @NOTE Score snapshots are no part of what is audited; on two shared cores they would only slow the run.
+      SCORING_SNAPSHOTS: 'false',
+      LOG_LEVEL: 'info',
+    }).start();
+    this.roles.set(role, child);
+    return child;
+  }
+
+  /** Restarts a role that exited by itself, as an orchestrator would, and notes the crash. */
+  readonly revive = async (): Promise<void> => {
+    for (const [role, child] of this.roles) {
+      if (child.running) continue;
+      this.crashes.push(`${role} exited by itself: ${child.output.slice(-3).join(' | ')}`);
+      await this.launch(role);
+    }
+  };
+
+  /** Scoring first (it creates the topics' consumer group), then ingest. */
+  async startRoles(stallMs: number): Promise<void> {
+    const scoring = await this.launch('scoring');
+    await waitFor('scoring listening', () => listening(scoring) || !scoring.running, { timeoutMs: stallMs, context: this.context });
+    if (!scoring.running) throw new Error(`scoring exited during start-up\n${this.context()}`);
+    await this.launch('ingest');
+  }
+
+  /** Stops the roles with SIGTERM, noting any that does not exit cleanly. */
+  async stopRoles(): Promise<void> {
+    for (const [role, child] of this.roles) {
+      const code = await child.stop('SIGTERM');
+      if (code !== 0) this.crashes.push(`${role} exited with code ${code} on SIGTERM: ${child.output.slice(-3).join(' | ')}`);
+    }
+    this.roles.clear();
+  }
+
+  async stop(): Promise<void> {
+    for (const child of this.roles.values()) await child.stop('SIGKILL');
+    await this.client?.close();
+    await this.replay?.process.stop();
+    await this.clickhouse.stop();
+    await this.broker?.stop();
+  }
+}
+
+const SCALED_DATABASE = 'faults';
+
+/** How far the source has reached ClickHouse, asked of the ClickHouse server. */
+interface StoreProgress {
+  /** Rows written (a re-delivered event counts again until merged): moves whenever scoring inserts. */
+  rowsWritten: () => Promise<number>;
+  /** Whether every source event is stored (distinct). */
+  allStored: () => Promise<boolean>;
+  /** For a recovery: rows written since `baseline`, or nothing left to write. */
+  storedAfter: (baseline: number) => () => Promise<boolean | 'nothing left'>;
+  /** Rows written as a share of the source. */
+  share: () => Promise<number>;
+}
+
+function storeProgress(client: ClickHouseClient, source: CampaignSource): StoreProgress {
+  const countOf = async (query: string) => {
+    const result = await client.query({ query, format: 'JSONCompactEachRow' });
+    const [row] = await result.json<[string]>();
+    return Number(row?.[0] ?? 0);
+  };
+  const rowsWritten = () => countOf(`SELECT count() FROM ${SCALED_DATABASE}.event_log`);
+  // @NOTE A FINAL count of a million rows costs the server a second: asked at most every 3 s.
+  let storedCheck = { at: 0, done: false };
+  const allStored = async () => {
+    if (storedCheck.done || performance.now() - storedCheck.at < 3_000) return storedCheck.done;
+    storedCheck = { at: performance.now(), done: (await countOf(`SELECT count() FROM ${SCALED_DATABASE}.event_log FINAL`)) >= source.keys.length };
+    return storedCheck.done;
+  };
+  return {
+    rowsWritten,
+    allStored,
+    storedAfter: (baseline) => async () => {
+      if ((await rowsWritten()) > baseline) return true;
+      return (await allStored()) ? 'nothing left' : false;
+    },
+    share: async () => (await rowsWritten()) / source.keys.length,
+  };
+}
+
+type ScaledFault = { at: number; delayMs: number; kind: Exclude<FaultKind, 'app'> };
+
+/**
+ * The faults of a scaled campaign, in the order they strike: `kills` kills at seeded points, each
+ * kind (scoring, ingest, broker) at least once and the rest drawn at random in a random order, and
+ * the ClickHouse outage half-way.
+ */
+function scaledFaults(random: () => number, kills: number): ScaledFault[] {
+  const kinds: ScaledFault['kind'][] = ['scoring', 'ingest', 'broker'];
+  while (kinds.length < kills) kinds.push(kinds[Math.floor(random() * 3)]!);
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
+  }
+  const faults: ScaledFault[] = faultPoints(random, kills, 0.05, 0.9).map((point, i) => ({ ...point, kind: kinds[i]! }));
+  faults.push({ at: 0.5, delayMs: 0, kind: 'clickhouse' });
+  return faults.sort((a, b) => a.at - b.at);
+}
+
+/** SIGKILL to a role, restarted at once; advancing again = a new checkpoint (ingest) or new rows (scoring). */
+async function killRole(stack: ScaledStack, store: StoreProgress, role: Role, at: number, stallMs: number): Promise<FaultRecovery> {
+  const before = await readCheckpoint(stack.ingestCursor);
+  await stack.roles.get(role)!.stop('SIGKILL');
+  const baseline = await store.rowsWritten();
+  const restartedAt = performance.now();
+  const restarted = await stack.launch(role);
+  return measureRecovery(
+    role,
+    at,
+    restartedAt,
+    {
+      ready: () => listening(restarted),
+      advancing: role === 'ingest' ? async () => (await readCheckpoint(stack.ingestCursor))?.savedAt !== before?.savedAt : store.storedAfter(baseline),
+      tick: stack.revive,
+    },
+    { stallMs, context: stack.context },
+  );
+}
+
+/** SIGKILL to the broker, restarted on its port and data; ready once it says it started. */
+async function killBroker(stack: ScaledStack, store: StoreProgress, at: number, stallMs: number): Promise<FaultRecovery> {
+  const broker = stack.broker!;
+  process.kill(broker.pid!, 'SIGKILL');
+  const restartedAt = performance.now();
+  await broker.restart();
+  const readyMs = performance.now() - restartedAt;
+  const baseline = await store.rowsWritten();
+  const advanced = await measureRecovery('broker', at, restartedAt, { ready: () => true, advancing: store.storedAfter(baseline), tick: stack.revive }, { stallMs, context: stack.context });
+  return { ...advanced, readyMs };
+}
+
+/** The ClickHouse server away for `outageMs`, then back on the same folder and port. */
+async function clickhouseOutage(stack: ScaledStack, store: StoreProgress, at: number, outageMs: number, stallMs: number): Promise<FaultRecovery> {
+  const baseline = await store.rowsWritten();
+  await stack.clickhouse.stop('SIGTERM');
+  await sleep(outageMs);
+  const restartedAt = performance.now();
+  const restarted = stack.startClickhouse();
+  stack.clickhouse = restarted;
+  const answers = () => restarted.jsonLines().some((line) => 'url' in line);
+  return measureRecovery(
+    'clickhouse',
+    at,
+    restartedAt,
+    {
+      ready: answers,
+      // Asked once the server answers: the client logs every refused connection.
+      advancing: async () => answers() && store.storedAfter(baseline)(),
+      tick: stack.revive,
+    },
+    { stallMs, context: stack.context },
+  );
+}
+
+/**
  * Scaled mode under faults: ingest and scoring as processes joined by a real Kafka broker and a
  * ClickHouse HTTP server (chDB behind it). Scoring, ingest and the broker are killed with SIGKILL
  * at seeded points (each at least once), and the ClickHouse server is down for
  * `clickhouseOutageMs` half-way; then the store is audited against the source.
  */
 export async function runScaledCampaign(options: ScaledCampaignOptions): Promise<CampaignReport> {
-  const { source, dir } = options;
-  const kills = Math.max(3, options.kills);
+  const { source } = options;
   const stallMs = options.stallMs ?? 180_000;
   const outageMs = options.clickhouseOutageMs ?? 30_000;
   const random = mulberry32(options.seed);
   const started = performance.now();
-  const scaledDir = path.join(dir, 'scaled');
-  const feedsFile = path.join(dir, 'feeds.yaml');
-  const database = 'faults';
+  const feedsFile = path.join(options.dir, 'feeds.yaml');
   await writeFile(feedsFile, 'communities: {}\nfeeds: {}\n');
 
-  const clickhouseDir = path.join(scaledDir, 'clickhouse');
-  const clickhousePort = await freePort();
-  const startClickhouse = () => new AppProcess('clickhouse', chdbHttpEntry, {}, [clickhouseDir, String(clickhousePort)]).start();
-  let clickhouse = startClickhouse();
-  let broker: StartedBroker | undefined;
-  let replay: { process: AppProcess; url: string } | undefined;
-  let client: ClickHouseClient | undefined;
-  const roles = new Map<Role, AppProcess>();
-  const crashes: string[] = [];
-  const recoveries: FaultRecovery[] = [];
-  const context = () => logsOf(...roles.values(), clickhouse)();
+  const stack = await ScaledStack.start(options, feedsFile);
+  const { context, revive } = stack;
   try {
-    const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url', 120_000);
-    broker = await startBroker();
-    replay = await startReplay(source, options.replayEventsPerSecond);
-    const prefix = `faults${Date.now()}.`;
-    const launch = async (role: Role) => {
-      const child = new AppProcess(role, appEntry, {
-        CG_ROLE: role,
-        KAFKA_BROKERS: broker!.brokers,
-        KAFKA_TOPIC_PREFIX: prefix,
-        KAFKA_PARTITIONS: String(options.partitions ?? 4),
-        CLICKHOUSE_URL: clickhouseUrl,
-        CLICKHOUSE_DATABASE: database,
-        DATA_DIR: path.join(scaledDir, role),
-        FEEDS_FILE: feedsFile,
-        JETSTREAM_URL: replay!.url,
-        HTTP_PORT: '0',
-        HTTP_BIND_HOST: '127.0.0.1',
-        OPS_PORT: String(await freePort()),
-        // @NOTE Score snapshots are no part of what is audited; on two shared cores they would only slow the run.
-        SCORING_SNAPSHOTS: 'false',
-        LOG_LEVEL: 'info',
-      }).start();
-      roles.set(role, child);
-      return child;
-    };
-    const revive = async () => {
-      for (const [role, child] of roles) {
-        if (child.running) continue;
-        crashes.push(`${role} exited by itself: ${child.output.slice(-3).join(' | ')}`);
-        await launch(role);
-      }
-    };
-    client = createClickHouseClient({ kind: 'server', url: clickhouseUrl, username: 'default', password: '', database });
-    const countOf = async (query: string) => {
-      const result = await client!.query({ query, format: 'JSONCompactEachRow' });
-      const [row] = await result.json<[string]>();
-      return Number(row?.[0] ?? 0);
-    };
-    // Rows written (a re-delivered event counts again until merged): moves whenever scoring inserts.
-    const rowsWritten = () => countOf(`SELECT count() FROM ${database}.event_log`);
-    // @NOTE A FINAL count of a million rows costs the server a second: asked at most every 3 s.
-    let storedCheck = { at: 0, done: false };
-    const allStored = async () => {
-      if (storedCheck.done || performance.now() - storedCheck.at < 3_000) return storedCheck.done;
-      storedCheck = { at: performance.now(), done: (await countOf(`SELECT count() FROM ${database}.event_log FINAL`)) >= source.keys.length };
-      return storedCheck.done;
-    };
-    const storedAfter = (baseline: number) => async (): Promise<boolean | 'nothing left'> => {
-      if ((await rowsWritten()) > baseline) return true;
-      return (await allStored()) ? 'nothing left' : false;
-    };
-    const share = async () => (await rowsWritten()) / source.keys.length;
-    const ingestCursor = path.join(scaledDir, 'ingest', 'ingest-cursor.json');
+    const store = storeProgress(stack.client!, source);
+    await stack.startRoles(stallMs);
 
-    const scoring = await launch('scoring');
-    await waitFor('scoring listening', () => listening(scoring) || !scoring.running, { timeoutMs: stallMs, context });
-    if (!scoring.running) throw new Error(`scoring exited during start-up\n${context()}`);
-    await launch('ingest');
-
-    // Each kind of kill at least once, the rest drawn at random, in a random order.
-    const kinds: FaultKind[] = ['scoring', 'ingest', 'broker'];
-    while (kinds.length < kills) kinds.push(kinds[Math.floor(random() * 3)]!);
-    for (let i = kinds.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
-    }
-    const faults = faultPoints(random, kills, 0.05, 0.9).map((point, i) => ({ ...point, kind: kinds[i]! }));
-    faults.push({ at: 0.5, delayMs: 0, kind: 'clickhouse' });
-    faults.sort((a, b) => a.at - b.at);
-
+    const faults = scaledFaults(random, Math.max(3, options.kills));
+    const recoveries: FaultRecovery[] = [];
     for (const fault of faults) {
-      await waitForProgress(`${(fault.at * 100).toFixed(1)}% of the source in ClickHouse`, share, fault.at, { stallMs, tick: revive, context });
+      await waitForProgress(`${(fault.at * 100).toFixed(1)}% of the source in ClickHouse`, store.share, fault.at, { stallMs, tick: revive, context });
       await sleep(fault.delayMs);
-      let recovery: FaultRecovery;
-      switch (fault.kind) {
-        case 'scoring':
-        case 'ingest': {
-          const role = fault.kind;
-          const before = await readCheckpoint(ingestCursor);
-          await roles.get(role)!.stop('SIGKILL');
-          const baseline = await rowsWritten();
-          const restartedAt = performance.now();
-          const restarted = await launch(role);
-          recovery = await measureRecovery(
-            role,
-            fault.at,
-            restartedAt,
-            {
-              ready: () => listening(restarted),
-              advancing: role === 'ingest' ? async () => (await readCheckpoint(ingestCursor))?.savedAt !== before?.savedAt : storedAfter(baseline),
-              tick: revive,
-            },
-            { stallMs, context },
-          );
-          break;
-        }
-        case 'broker': {
-          process.kill(broker.pid!, 'SIGKILL');
-          const restartedAt = performance.now();
-          await broker.restart();
-          const readyMs = performance.now() - restartedAt;
-          const baseline = await rowsWritten();
-          const advanced = await measureRecovery('broker', fault.at, restartedAt, { ready: () => true, advancing: storedAfter(baseline), tick: revive }, { stallMs, context });
-          recovery = { ...advanced, readyMs };
-          break;
-        }
-        case 'clickhouse': {
-          const baseline = await rowsWritten();
-          await clickhouse.stop('SIGTERM');
-          await sleep(outageMs);
-          const restartedAt = performance.now();
-          const restarted = startClickhouse();
-          clickhouse = restarted;
-          recovery = await measureRecovery(
-            'clickhouse',
-            fault.at,
-            restartedAt,
-            {
-              ready: () => restarted.jsonLines().some((line) => 'url' in line),
-              // Asked once the server answers: the client logs every refused connection.
-              advancing: async () => restarted.jsonLines().some((line) => 'url' in line) && storedAfter(baseline)(),
-              tick: revive,
-            },
-            { stallMs, context },
-          );
-          break;
-        }
-        default:
-          throw new Error(`no such fault in scaled mode: ${fault.kind}`);
-      }
+      const recovery =
+        fault.kind === 'broker'
+          ? await killBroker(stack, store, fault.at, stallMs)
+          : fault.kind === 'clickhouse'
+            ? await clickhouseOutage(stack, store, fault.at, outageMs, stallMs)
+            : await killRole(stack, store, fault.kind, fault.at, stallMs);
       recoveries.push(recovery);
       options.log?.(
         `scaled: ${fault.kind} fault ${recoveries.length}/${faults.length} at ${(fault.at * 100).toFixed(1)}%: ready in ${recovery.readyMs.toFixed(0)} ms, advancing in ${recovery.advancingMs?.toFixed(0)} ms`,
@@ -414,23 +505,16 @@ export async function runScaledCampaign(options: ScaledCampaignOptions): Promise
     }
 
     // Done when every source event is stored; a loss shows as rows that stop coming, then in the audit.
-    await waitForProgress('the whole source in ClickHouse', async () => ((await allStored()) ? 1 : (await rowsWritten()) / (source.keys.length * 10)), 1, {
-      stallMs,
-      tick: revive,
-      context,
-    }).catch((error: unknown) => options.log?.(`scaled: ${(error as Error).message.split('\n')[0]}; auditing what is stored`));
-    for (const [role, child] of roles) {
-      const code = await child.stop('SIGTERM');
-      if (code !== 0) crashes.push(`${role} exited with code ${code} on SIGTERM: ${child.output.slice(-3).join(' | ')}`);
-    }
-    roles.clear();
-    const audit = await auditStore({ url: clickhouseUrl, database, source });
-    return { mode: 'scaled', seconds: (performance.now() - started) / 1000, audit, recoveries, crashes };
+    await waitForProgress(
+      'the whole source in ClickHouse',
+      async () => ((await store.allStored()) ? 1 : (await store.rowsWritten()) / (source.keys.length * 10)),
+      1,
+      { stallMs, tick: revive, context },
+    ).catch((error: unknown) => options.log?.(`scaled: ${(error as Error).message.split('\n')[0]}; auditing what is stored`));
+    await stack.stopRoles();
+    const audit = await auditStore({ url: stack.clickhouseUrl, database: SCALED_DATABASE, source });
+    return { mode: 'scaled', seconds: (performance.now() - started) / 1000, audit, recoveries, crashes: stack.crashes };
   } finally {
-    for (const child of roles.values()) await child.stop('SIGKILL');
-    await client?.close();
-    await replay?.process.stop();
-    await clickhouse.stop();
-    await broker?.stop();
+    await stack.stop();
   }
 }

@@ -1,10 +1,18 @@
 /**
  * The admin API's JSON as the console reads it.
  *
- * @NOTE Declared here, not imported from the server: the browser program sees no Node or NestJS
- * code. console.assets.spec.ts checks, in the server's program, that what the controllers return
- * fits these shapes, so the two cannot drift apart silently.
+ * @NOTE The shapes the server declares whole (a conversation's report, a fund and its ledger, the
+ * backfill's state) are its own types, imported with `import type`: the build erases those imports,
+ * so no server code reaches the browser. The rest are the console's view of a controller's answer;
+ * console.assets.spec.ts checks, in the server's program, that what the controllers return fits
+ * them, so the two cannot drift apart silently.
  */
+import type { FundDefinition } from '#lib/curation';
+import type { BackfillState } from '#lib/platform';
+import type { ConversationReport, ReportStatement } from '#lib/rankings';
+import type { FundReport } from '../../funds/fund-report.service.js';
+
+export type { BackfillState, ConversationReport, FundReport, ReportStatement };
 
 export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest' | 'deliberation';
 
@@ -39,18 +47,6 @@ export interface ConsoleOverview {
   history: PipelineSample[];
   current: PipelineSample;
   backfill: BackfillState;
-}
-
-export interface BackfillState {
-  running: boolean;
-  communities: string[];
-  phase: 'idle' | 'membership' | 'history' | 'done' | 'failed';
-  accounts: { total: number; done: number; skipped: number; failed: number };
-  records: number;
-  etaSeconds?: number;
-  startedAt?: string;
-  finishedAt?: string;
-  error?: string;
 }
 
 export interface MemberSources {
@@ -149,38 +145,6 @@ export interface Editions {
   editions: { edition: number; at: string; frozenAt: string; posts: EditionPost[] }[];
 }
 
-export interface GroupVotes {
-  group: number;
-  agree: number;
-  disagree: number;
-  votes: number;
-  agreeRate: number;
-}
-
-export interface ReportStatement {
-  uri: string;
-  votes: number;
-  agree: number;
-  disagree: number;
-  pass: number;
-  consensus: number;
-  spread: number;
-  groups: GroupVotes[];
-}
-
-export interface ConversationReport {
-  computedAt: number;
-  statements: number;
-  participants: number;
-  votes: { agree: number; disagree: number; pass: number };
-  participation: { atMs: number; votes: number; participants: number }[];
-  groups: { group: number; size: number }[];
-  consensus: ReportStatement[];
-  divisive: (ReportStatement & { agreeingGroup: number })[];
-  representative: { group: number; statements: ReportStatement[] }[];
-  thin: { uri: string; votes: number }[];
-}
-
 /** GET /api/conversations/<name>: a conversation's live report. */
 export interface ConversationView {
   conversation: string;
@@ -203,38 +167,9 @@ export interface CommunityInput {
 export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
 
 /** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
-export interface Fund {
-  community: string;
-  budget: number;
-  matchingPool: number;
-  memberAllowance: number;
-  pageShare: number;
-  minBridging: number;
-  maxLift: number;
-  feeds: string[];
-}
-
 /** `GET /api/funds/<community>/<epoch>`: a fund's public ledger for one epoch. */
-export interface FundReport {
-  community: string;
-  epoch: number;
-  startsAt: string;
-  endsAt: string;
-  settledAt: string | null;
-  creditsPerThousandImpressions: number;
-  budget: number;
-  floor: number;
-  matchingPool: number;
-  pledged: number;
-  matched: number;
-  spent: number;
-  remaining: number;
-  impressions: number;
-  impressionsOutsideCommunity: number;
-  pledges: number;
-  refusedPledges: Record<string, number>;
-  posts: { post: string; pledged: number; matched: number; impressions: number; impressionsOutsideCommunity: number; spent: number }[];
-}
+/** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
+export type Fund = FundDefinition;
 
 /** GET /api/admin/console/labels: what we label, and the labelers we follow. */
 export interface ConsoleLabels {
