@@ -11,7 +11,7 @@ import { loadConfig } from '#lib/config';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
 import type { Logger, ProgressReport } from '#lib/platform';
 import { startJetstreamReplayServer, startPlcDirectory, tid, type JetstreamReplayServer, type PlcDirectoryServer } from '#lib/testing';
-import { ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
+import { EventBatchConsumer, ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
 import { startApp, type RunningApp } from '#services/app';
 import { EvalPipelineError } from './eval.errors.js';
 import {
@@ -225,6 +225,8 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     SEND_INTERACTIONS_BURST: '1000000',
     // Feedback waits for its posts to be stored (below): short ingest batches keep that wait short.
     INGEST_BATCH_MAX_WAIT_MS: '10',
+    // The accounts exist only in the replay: a backfill would look for their repositories in vain.
+    BACKFILL_ENABLED: 'false',
   });
   const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
   const job = app.app.get(ScoreSnapshotJob);
@@ -263,17 +265,20 @@ async function replayPlan(options: PipelineRunOptions, run: RunResources, setup:
   await sender.prepareTokens(setup.senders);
   // @NOTE sendInteractions keeps feedback only about posts the feed generator served or could
   // serve, i.e. posts it stores. A client's feedback follows a post it was shown; the replay's
-  // waits until the posts sent before it are stored (the store starts empty and nothing is deleted).
-  const postsStored = (count: number) =>
-    waitUntil(`${count} posts in ClickHouse`, stallTimeoutMs, async () => (await fetchStatus(app.opsUrl)).store.posts >= count, 5);
+  // waits until the commits sent before it, posts among them, are in ClickHouse (the store starts
+  // empty and nothing is deleted). Asked every few milliseconds, once per post: of the scoring
+  // consumer in this process (its count of events written, after each insert), not of `/status`,
+  // which counts four tables with FINAL on every call and so spent most of the replay's CPU.
+  const written = app.app.get(EventBatchConsumer).stats;
+  const eventsStored = (count: number) => waitUntil(`${count} events in ClickHouse`, stallTimeoutMs, () => written.written >= count, 2);
   const replayPhase = options.progress.phase(`${options.label}: replay${live ? ' (live, in vote order)' : ' (time-shifted history)'}`, plan.steps.length, 'signals');
   if (live) {
-    await replayLive(plan, replay, sender, postsStored, (dispatched) =>
+    await replayLive(plan, replay, sender, eventsStored, (dispatched) =>
       replayPhase.update(dispatched, `Jetstream sent ${replay.sentCount}/${plan.expected.events}, sendInteractions acknowledged ${sender.acknowledged}/${plan.expected.feedback}`),
     );
   } else {
     replay.push(...plan.events);
-    if (plan.feedback.length > 0) await postsStored(plan.events.filter(isPostCreate).length);
+    if (plan.feedback.length > 0) await eventsStored(plan.events.length);
     sender.enqueueAll(plan.feedback);
   }
   replayPhase.finish(`${plan.expected.events} Jetstream commits, ${plan.expected.feedback} interactions ${live ? 'sent' : 'dispatched'}`);
@@ -343,7 +348,7 @@ async function replayLive(
   plan: ReplayPlan,
   replay: JetstreamReplayServer,
   sender: FeedbackSender,
-  postsStored: (count: number) => Promise<void>,
+  eventsStored: (count: number) => Promise<void>,
   onProgress: (dispatched: number) => void,
 ): Promise<void> {
   let lastUs = 0;
@@ -359,14 +364,15 @@ async function replayLive(
   };
   let commits: JetstreamEvent[] = [];
   let feedback: ScheduledFeedback[] = [];
-  let postsPushed = 0;
+  let eventsPushed = 0;
   const flush = async () => {
     const [pushed, queued] = [commits, feedback];
     commits = [];
     feedback = [];
     if (pushed.length > 0) replay.push(...pushed);
+    eventsPushed += pushed.length;
     if (queued.length > 0) {
-      await postsStored(postsPushed);
+      await eventsStored(eventsPushed);
       sender.enqueueAll(queued);
     }
   };
@@ -379,7 +385,7 @@ async function replayLive(
       await sender.drain();
       await nextMillisecond();
       replay.push(stamp(step.event));
-      postsPushed += 1;
+      eventsPushed += 1;
       await nextMillisecond();
     } else if (step.kind === 'commit') {
       commits.push(stamp(step.event));
@@ -396,9 +402,6 @@ async function replayLive(
   await flush();
   await sender.drain();
 }
-
-const isPostCreate = (event: JetstreamEvent): boolean =>
-  event.kind === 'commit' && event.commit.collection === Nsid.post && event.commit.operation === 'create';
 
 /** Resolves once the wall clock has moved to the next millisecond (feedback is stamped in ms). */
 async function nextMillisecond(): Promise<void> {
