@@ -228,7 +228,6 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     const { data } = await new AtpAgent({ service: feedgenUrl }).com.atproto.label.queryLabels({ uriPatterns: ['*'] });
     expect(data.labels.filter((label) => label.uri === posts.trees.uriStr).map((label) => label.val).sort()).toEqual([
       'common-ground',
-      'readers-added-context',
       'supported-by-left',
       'supported-by-right',
     ]);

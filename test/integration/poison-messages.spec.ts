@@ -119,6 +119,8 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
       // The partition moved on: what comes next is written.
       await bus.publish(Topics.events, [message(post('3kpoison00006', 'after'))]);
       await waitFor('the post after the poison', async () => ((await postsOf(true)).includes('3kpoison00006') ? true : undefined), TEST_TIMEOUT_MS);
+      // The consumer counts a batch once it is stored and committed, a moment after the rows can be read.
+      await waitFor('the consumer counting the post after the poison', async () => (consumers[0]!.stats.written >= 5 ? true : undefined), TEST_TIMEOUT_MS);
       expect(consumers[0]!.stats).toMatchObject({ written: 5, deadLettered: 1 });
     },
     TEST_TIMEOUT_MS,

@@ -19,7 +19,7 @@ interface Rows {
 /** The columns `rowsOf` fills, per table, in insert order (the rest keep their defaults). */
 export const EVENT_TABLE_COLUMNS: Readonly<Record<keyof Rows, readonly string[]>> = {
   event_log: ['did', 'time_us', 'type', 'op', 'rkey'],
-  posts: ['did', 'rkey', 'cid', 'time_us', 'created_at', 'text', 'langs', 'tags', 'reply_root', 'reply_parent', 'quote', 'has_media', 'deleted', 'version'],
+  posts: ['did', 'rkey', 'cid', 'time_us', 'created_at', 'text', 'langs', 'tags', 'reply_root', 'reply_parent', 'quote', 'has_media', 'deleted', 'version', 'stored_us'],
   interactions: ['actor', 'kind', 'rkey', 'subject_uri', 'subject_did', 'time_us', 'deleted', 'version'],
   graph: ['did', 'kind', 'rkey', 'subject_did', 'list', 'time_us', 'deleted', 'version'],
   accounts: ['did', 'active', 'status', 'version'],
@@ -42,6 +42,9 @@ const postInteractionKinds = ['reply', 'quote'] as const;
 
 export function rowsOf(events: readonly PipelineEventV1[]): Rows {
   const rows: Rows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [], notes: [], note_ratings: [], note_requests: [] };
+  // When the batch is stored: a post that arrives late (a backfill, ingest catching up) has an old
+  // `time_us` but a new `stored_us`, which is how the recent feed's window learns of it.
+  const stored_us = Date.now() * 1000;
   for (const event of events) {
     const version = event.timeUs;
     const time_us = event.timeUs;
@@ -60,7 +63,7 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
       const deleted = { rkey: event.rkey, time_us, deleted: 1, version };
       switch (event.type) {
         case 'post':
-          rows.posts.push({ did: event.did, ...deleted });
+          rows.posts.push({ did: event.did, ...deleted, stored_us });
           for (const kind of postInteractionKinds) rows.interactions.push({ actor: event.did, kind, ...deleted });
           break;
         case 'like':
@@ -105,6 +108,7 @@ export function rowsOf(events: readonly PipelineEventV1[]): Rows {
           has_media: event.hasMedia ? 1 : 0,
           deleted: 0,
           version,
+          stored_us,
         });
         if (event.replyParent) {
           rows.interactions.push(interaction(event.did, 'reply', event.rkey, event.replyParent, time_us));

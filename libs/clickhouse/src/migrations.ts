@@ -519,6 +519,18 @@ export const migrations: Migration[] = [
       ORDER BY (note, at)`,
     ],
   },
+  {
+    version: 18,
+    name: 'posts remember when they were stored',
+    statements: [
+      // When a post's row was stored (unix µs, by the process that wrote it; 0 for rows stored
+      // before this column): a post stored late with an old time (a backfill, ingest catching up
+      // after an outage) is found by it, so the recent feed's window in memory takes it in.
+      `ALTER TABLE {db}.posts ADD COLUMN IF NOT EXISTS stored_us UInt64 DEFAULT 0`,
+      // Rows are stored in the order of this column, so a minmax index skips every older part.
+      `ALTER TABLE {db}.posts ADD INDEX IF NOT EXISTS posts_stored stored_us TYPE minmax GRANULARITY 1`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -72,6 +72,34 @@ export class PostRepository {
   }
 
   /**
+   * Whether any post of the authors was stored since `storedSinceUs` with a time in
+   * [`sinceUs`, `beforeUs`): one that arrived late (a backfill, ingest catching up), which a read
+   * by time since `beforeUs` does not see. Any version of the row will do, so no `FINAL`.
+   */
+  async storedLate(query: { authors: readonly string[]; includeReplies: boolean; storedSinceUs: number; sinceUs: number; beforeUs: number }): Promise<boolean> {
+    if (query.authors.length === 0) return false;
+    const authors = await this.didSets.bind('authors', query.authors);
+    const result = await this.client.query({
+      query: `SELECT 1 FROM ${this.database}.posts
+        WHERE did IN (${authors.sql})
+          AND stored_us >= {storedSinceUs:UInt64}
+          AND time_us >= {sinceUs:UInt64} AND time_us < {beforeUs:UInt64}
+          AND deleted = 0
+          AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
+        LIMIT 1`,
+      query_params: {
+        authors: authors.value,
+        storedSinceUs: Math.max(0, Math.floor(query.storedSinceUs)),
+        sinceUs: Math.max(0, Math.floor(query.sinceUs)),
+        beforeUs: Math.max(0, Math.floor(query.beforeUs)),
+        includeReplies: query.includeReplies ? 1 : 0,
+      },
+      format: 'JSONCompactEachRow',
+    });
+    return (await result.json<[number]>()).length > 0;
+  }
+
+  /**
    * The live posts of the authors (accounts active) since `sinceUs`, newest first, at most `limit`,
    * each as `[uri prefix, rkey, cid, time_us]`: the bulk read that fills a feed's timeline in
    * memory, which `recentByAuthors` then keeps up to date. One `FINAL` read of the authors' posts.

@@ -21,6 +21,8 @@ const FIRST_READ = 1_000;
 const OVERLAP_US = 30_000_000;
 /** A timeline is read whole again this often, in the background: it takes in posts that arrived later than `OVERLAP_US`. */
 const REBUILD_MS = 10 * 60_000;
+/** A timeline that missed posts stored late (with older times) is read whole again, at most this often. */
+const LATE_REBUILD_MS = 5_000;
 /** The window may hold this much more than its bound before its oldest posts are dropped (dropping copies the window). */
 const SLACK = 1.1;
 
@@ -37,6 +39,8 @@ interface Timeline {
   checkedAt: number;
   /** When it was last read whole (0: only its newest posts so far). */
   builtAt: number;
+  /** Posts were stored late (older than the overlap of an update): the next whole read takes them in. */
+  stale: boolean;
 }
 
 /**
@@ -138,13 +142,17 @@ export class RecentFeed implements FeedAlgorithm {
     if (!current || current.authors !== authors || current.settings !== settings) {
       const newest = await this.read(feed, authors, FIRST_READ, {});
       const complete = newest.length < FIRST_READ;
-      const timeline: Timeline = { authors, settings, posts: columnsOf(newest), complete, readFromUs: startedUs, checkedAt: Date.now(), builtAt: complete ? Date.now() : 0 };
+      const timeline: Timeline = { authors, settings, posts: columnsOf(newest), complete, readFromUs: startedUs, checkedAt: Date.now(), builtAt: complete ? Date.now() : 0, stale: false };
       this.timelines.set(feed.shortname, timeline);
       if (!complete) this.rebuild(feed, timeline);
       return timeline;
     }
     const cutoffUs = Math.max(windowStartUs(feed), current.readFromUs - OVERLAP_US);
-    const fresh = await this.read(feed, authors, this.windowPosts, { sinceUs: cutoffUs });
+    const [fresh, late] = await Promise.all([
+      this.read(feed, authors, this.windowPosts, { sinceUs: cutoffUs }),
+      // Posts stored since then with older times (a backfill, ingest catching up after an outage).
+      this.posts.storedLate({ authors, includeReplies: feed.includeReplies, storedSinceUs: current.readFromUs - OVERLAP_US, sinceUs: windowStartUs(feed), beforeUs: cutoffUs }),
+    ]);
     // A whole read that finished meanwhile replaced the timeline: the next update brings that one up to date.
     const latest = this.timelines.get(feed.shortname);
     if (latest !== current) return latest ?? current;
@@ -166,7 +174,9 @@ export class RecentFeed implements FeedAlgorithm {
     }
     current.readFromUs = startedUs;
     current.checkedAt = Date.now();
-    if (Date.now() - current.builtAt > REBUILD_MS) this.rebuild(feed, current);
+    if (late) current.stale = true;
+    const sinceBuilt = Date.now() - current.builtAt;
+    if (sinceBuilt > REBUILD_MS || (current.stale && sinceBuilt > LATE_REBUILD_MS)) this.rebuild(feed, current);
     return current;
   }
 
@@ -195,6 +205,7 @@ export class RecentFeed implements FeedAlgorithm {
         complete: parts.length < this.windowPosts,
         readFromUs: Math.min(base.readFromUs, startedUs),
         builtAt: Date.now(),
+        stale: false,
       });
     };
     read()
