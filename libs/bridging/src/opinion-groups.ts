@@ -12,14 +12,14 @@ import { CellKind, type RatingCells } from './rating-cells.js';
  * `minRatings` ratings (Polis: 7), and when fewer than 15 have that many, the users who rated most
  * (as Polis); a passer-by does not decide which camp a post reaches, and the others belong to no group.
  * @NOTE Polis clusters the members into 100 base clusters first and groups those (a device for
- * scale); here every member is a point of its own (up to an even sample of 2,000), which is the same
- * when a conversation has at most 100 members. Grouping 100 base clusters instead, with the
+ * scale); here every member is a point of its own (up to an even sample of 2,000), which is the
+ * same when a conversation has at most 100 members. Grouping 100 base clusters instead, with the
  * silhouette over them, was measured on the seven Polis conversations of test/fixtures/polis: the
- * groups then moved with the base clustering's random starts (15-per-hour-seattle: two groups
- * agreeing with Polis's at adjusted Rand index 0.80 with two starts, five groups at 0.29 with eight;
- * 0.78 here, with any number of starts), and taking the components from every voter's ratings, as
- * Polis does, instead of the members' lowered that 0.80 to 0.56. The published groups of austria-climate and bg2050-volunteers
- * are reproduced (index 0.95 and 1.00) only when the comments moderated out count as passes of every
+ * groups then moved with the base clustering's random starts (15-per-hour-seattle: adjusted Rand
+ * index against Polis's groups 0.80 with two starts, 0.29–0.50 with eight; 0.78 here, with 8 or
+ * 16), and taking the components from every voter's ratings, as Polis does, instead of the members'
+ * lowered that 0.80 to 0.56. The published groups of austria-climate and bg2050-volunteers are
+ * reproduced (index 0.95 and 1.00) only when the comments moderated out count as passes of every
  * participant in the scaling, as polismath's zeroed columns do; a conversation here has no such
  * statements.
  *
