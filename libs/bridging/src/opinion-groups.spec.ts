@@ -103,6 +103,38 @@ describe('opinion groups (Polis)', () => {
     expect(found.groupOfUser.every((g) => g === -1)).toBe(true);
   });
 
+  it('groups at least 15 people as Polis does, those who rated most joining the ones who rated enough', () => {
+    const b = new InteractionTableBuilder();
+    // Two camps over 10 posts: 10 people rate all of them, 8 rate 6, 6 and 5 (below Polis's 7).
+    const rated = (u: number) => (u < 10 ? 10 : u < 13 ? 6 : 5);
+    for (let u = 0; u < 18; u++) {
+      for (let p = 0; p < rated(u); p++) b.add(`u${u}`, `p${p}`, (p % 2 === 0) === (u % 2 === 0) ? Signal.Like : Signal.RequestLess, p);
+    }
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    const grouped = [...found.groupOfUser].filter((g) => g >= 0).length;
+    expect(grouped).toBe(15);
+    // The three who rated 6 join; of those who rated 5, two (the first interned).
+    for (const u of [10, 11, 12, 13, 14]) expect(found.groupOfUser[u]).toBeGreaterThanOrEqual(0);
+    for (const u of [15, 16, 17]) expect(found.groupOfUser[u]).toBe(-1);
+    // No group mixes the two camps.
+    expect(found.reliable).toBe(true);
+    for (let u = 0; u < 15; u++) {
+      for (let v = 0; v < 15; v++) if (u % 2 !== v % 2) expect(found.groupOfUser[u]).not.toBe(found.groupOfUser[v]);
+    }
+  });
+
+  it('tries no more groups than Polis for a handful of people: 2 + ⌊members / 12⌋', () => {
+    // Five camps of three, each liking its own two posts and asking for less of the others': 15
+    // people allow three groups, so five are never returned.
+    const b = new InteractionTableBuilder();
+    for (let u = 0; u < 15; u++) {
+      for (let p = 0; p < 10; p++) b.add(`u${u}`, `p${p}`, Math.floor(p / 2) === Math.floor(u / 3) ? Signal.Like : Signal.RequestLess, p);
+    }
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    expect(found.groupCount).toBeLessThanOrEqual(3);
+    expect(findOpinionGroups(aggregateCells(b.build()), { groups: 5, minGroupSize: 3 }).groupCount).toBe(5);
+  });
+
   it('groups nobody when too few people rated enough', () => {
     const b = new InteractionTableBuilder();
     b.add('u0', 'p0', Signal.Like, 0);
