@@ -9,6 +9,7 @@ import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, typ
 import { parseAtUri } from '#lib/domain';
 import type { ViewerHistory } from '#lib/clickhouse';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { IMPRESSION_ORIGIN_HEADER, ImpressionRecorder } from './impression.recorder.js';
 import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
 
 /** Posts remembered as seen per viewer; beyond it the oldest go first. */
@@ -52,6 +53,9 @@ interface CachedFeedback {
  * Impressions only update viewers already cached (they are most of the topic, and ClickHouse has
  * them a second later); other feedback also starts an entry for an uncached viewer, merged with
  * their history when it is read, so a signal still on its way to ClickHouse is not missed.
+ * The replica that serves a page gives its impressions to `served` at once, with the time they are
+ * published with, and passes over them on the topic (their origin header is its recorder's):
+ * decoding fifty impressions it already knows would cost more than serving the page.
  */
 @Injectable()
 export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
@@ -73,6 +77,7 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(FeedbackRepository) private readonly repository: FeedbackRepository,
     @Inject(LOGGER) logger: Logger,
+    @Inject(ImpressionRecorder) private readonly impressions: ImpressionRecorder,
   ) {
     const bounds = config.feedGenerator.viewerFeedback;
     this.cache = new LRUCache<string, CachedFeedback>({
@@ -93,7 +98,10 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
       from: 'latest',
       handler: async (batch) => {
         const events: FeedbackEventV1[] = [];
+        const ownOrigin = this.impressions.origin;
         for (const message of batch.messages) {
+          // This replica's own impressions: `served` has them already.
+          if (message.headers[IMPRESSION_ORIGIN_HEADER] === ownOrigin) continue;
           // Most of the topic is impressions of viewers this replica does not hold: skipped undecoded.
           if (message.key !== null && !this.cache.has(message.key) && message.value.includes('"event":"impression"')) continue;
           try {
@@ -146,6 +154,23 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
       entry.bytes += record(entry.feedback, event.event, event.item, event.timeUs / 1000, event.feedContext);
       // Set again so that the cache counts the entry's new size; its expiry stays.
       this.cache.set(event.viewer, entry, { noUpdateTTL: true });
+    }
+  }
+
+  /**
+   * Posts this replica just served to `viewer` (the impressions it publishes, with their time):
+   * remembered as seen when the viewer is cached, as impressions from the bus are.
+   */
+  served(viewer: string, posts: readonly string[], timeUs: number): void {
+    const entry = this.cache.get(viewer, { updateAgeOnGet: false });
+    if (!entry) return;
+    const timeMs = timeUs / 1000;
+    let added = 0;
+    for (const post of posts) added += remember(entry.feedback.seen, post, timeMs, MAX_SEEN);
+    if (added > 0) {
+      entry.bytes += added;
+      // Set again so that the cache counts the entry's new size; its expiry stays.
+      this.cache.set(viewer, entry, { noUpdateTTL: true });
     }
   }
 
