@@ -83,9 +83,9 @@ export class FeedSkeletonService {
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
     const last = items.at(-1);
     const reqId = request.reqId ?? randomUUID();
-    this.servable.remember(items.map((item) => item.post));
+    const posts = items.map((item) => item.post);
+    this.servable.remember(posts);
     if (request.viewer && items.length > 0) {
-      const posts = items.map((item) => item.post);
       const timeUs = Date.now() * 1000;
       this.impressions.record(request.viewer, request.feed, posts, reqId, timeUs);
       this.viewerFeedback.served(request.viewer, posts, timeUs);
