@@ -87,7 +87,7 @@ export class FeedSkeletonService {
     this.servable.remember(posts);
     if (request.viewer && items.length > 0) {
       const timeUs = Date.now() * 1000;
-      this.impressions.record(request.viewer, request.feed, posts, reqId, timeUs);
+      this.impressions.record(request.viewer, request.feed, posts, reqId, { timeUs, origin: this.viewerFeedback.origin });
       this.viewerFeedback.served(request.viewer, posts, timeUs);
     }
     this.boosted.record(request.viewer, request.feed, items, reqId);

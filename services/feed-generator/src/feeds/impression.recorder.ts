@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { encodeMessage, Topics, type MessageBus, type OutgoingMessage } from '#lib/contracts';
@@ -9,23 +8,20 @@ const MAX_BATCH = 5_000;
 /** Impressions held while the bus is slow; beyond this the oldest are dropped (and counted). */
 const MAX_BUFFERED = 100_000;
 
-/** The header naming the recorder that published an impression (`ImpressionRecorder.origin`). */
+/** The header naming the replica that served an impression and knows it already (`ViewerFeedbackStore.origin`). */
 export const IMPRESSION_ORIGIN_HEADER = 'origin';
 
 /**
  * Records which posts were served to which viewer: the exposure the bridging ranking divides by.
  * Requests never wait for it: impressions are buffered (bounded) and published in batches on the
- * feedback topic, each with the recorder's `origin` in a header, so that the replica which served
- * them (and knows them already) can pass over its own on the topic.
+ * feedback topic; a page's impressions may carry an `origin` header, so that the replica which
+ * served them (and knows them already) can pass over its own on the topic.
  */
 @Injectable()
 export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
   recorded = 0;
   dropped = 0;
   published = 0;
-  /** This recorder's id, in the header of every impression it publishes. */
-  readonly origin = randomUUID();
-  private readonly headers: Readonly<Record<string, string>> = Object.freeze({ [IMPRESSION_ORIGIN_HEADER]: this.origin });
   /** Encoded impressions waiting for the bus, keyed by viewer. */
   private buffer: OutgoingMessage[] = [];
   private timer?: NodeJS.Timeout;
@@ -51,15 +47,19 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     await this.flush();
   }
 
-  /** `timeUs`: when the page was served (default now), the time the viewer's own feedback store gives these impressions too. */
-  record(viewer: string, feed: string, posts: readonly string[], reqId: string, timeUs = Date.now() * 1000): void {
+  /**
+   * `timeUs`: when the page was served (default now), the time the viewer's own feedback store gives these impressions too;
+   * `origin`: who knows them already, in the messages' origin header.
+   */
+  record(viewer: string, feed: string, posts: readonly string[], reqId: string, { timeUs = Date.now() * 1000, origin }: { timeUs?: number; origin?: string } = {}): void {
     // @NOTE A page's impressions differ only in `item`: the rest of the JSON is encoded once per
     // request, and each message is exactly `encodeMessage(event)` (same keys, same order). Encoding
     // here rather than in `flush` spreads the work over the requests instead of blocking the event
     // loop for a whole second's worth of impressions at once.
     const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
     const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
-    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail, headers: this.headers })));
+    const headers = origin === undefined ? undefined : { [IMPRESSION_ORIGIN_HEADER]: origin };
+    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail, ...(headers && { headers }) })));
   }
 
   /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */
@@ -68,7 +68,6 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     this.enqueue(
       items.map(({ post, feedContext }) => ({
         key: viewer,
-        headers: this.headers,
         value: encodeMessage({ v: 1, type: 'feedback', viewer, feed, item: post, event: 'impression', feedContext, reqId, timeUs }),
       })),
     );

@@ -9,7 +9,7 @@ import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, typ
 import { parseAtUri } from '#lib/domain';
 import type { ViewerHistory } from '#lib/clickhouse';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
-import { IMPRESSION_ORIGIN_HEADER, ImpressionRecorder } from './impression.recorder.js';
+import { IMPRESSION_ORIGIN_HEADER } from './impression.recorder.js';
 import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
 
 /** Posts remembered as seen per viewer; beyond it the oldest go first. */
@@ -54,7 +54,7 @@ interface CachedFeedback {
  * them a second later); other feedback also starts an entry for an uncached viewer, merged with
  * their history when it is read, so a signal still on its way to ClickHouse is not missed.
  * The replica that serves a page gives its impressions to `served` at once, with the time they are
- * published with, and passes over them on the topic (their origin header is its recorder's):
+ * published with, and passes over them on the topic (their origin header is this store's `origin`):
  * decoding fifty impressions it already knows would cost more than serving the page.
  */
 @Injectable()
@@ -66,6 +66,8 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
   private reading = false;
   private subscription?: Subscription;
   private readonly log: Logger;
+  /** This replica's id, in the origin header of the impressions it publishes after giving them to `served`. */
+  readonly origin = randomUUID();
   /** Histories read from ClickHouse, and bus messages that could not be decoded. */
   loads = 0;
   undecodable = 0;
@@ -77,7 +79,6 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(FeedbackRepository) private readonly repository: FeedbackRepository,
     @Inject(LOGGER) logger: Logger,
-    @Inject(ImpressionRecorder) private readonly impressions: ImpressionRecorder,
   ) {
     const bounds = config.feedGenerator.viewerFeedback;
     this.cache = new LRUCache<string, CachedFeedback>({
@@ -98,7 +99,7 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
       from: 'latest',
       handler: async (batch) => {
         const events: FeedbackEventV1[] = [];
-        const ownOrigin = this.impressions.origin;
+        const ownOrigin = this.origin;
         for (const message of batch.messages) {
           // This replica's own impressions: `served` has them already.
           if (message.headers[IMPRESSION_ORIGIN_HEADER] === ownOrigin) continue;
