@@ -20,6 +20,7 @@ const feedUri = `at://${publisher}/app.bsky.feed.generator/ranked`;
 const adminToken = 'admin-token-for-tests-0123456789';
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
+const frank = 'did:plc:frank00000000000000000000';
 const [dan, erin, carol] = ['did:plc:dan0000000000000000000000', 'did:plc:erin000000000000000000000', 'did:plc:carol00000000000000000000'];
 const database = `viewer_feedback_${process.pid}`;
 
@@ -77,7 +78,7 @@ describe('per-viewer feedback at serving time, across two feed-generator process
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-viewer-feedback-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
     plc = await startPlcDirectory();
-    for (const did of [alice, bob]) {
+    for (const did of [alice, bob, frank]) {
       const keypair = await Secp256k1Keypair.create();
       keys.set(did, keypair);
       plc.publish(did, keypair, `${did.slice(8, 13).replace(/0+$/, '')}.test`);
@@ -194,5 +195,21 @@ describe('per-viewer feedback at serving time, across two feed-generator process
     expect(new Set(served).size).toBe(served.length);
     expect([...served].sort()).toEqual(ranked.map((post) => post.uri).filter((uri) => uri !== uriAt(3)).sort());
     expect(served.slice(0, 2)).toEqual([uriAt(20), uriAt(28)]);
+  });
+
+  it('sinks the posts a viewer was served, on their next visit, on the replica that served them and on the other', async () => {
+    const top = ranked.slice(0, 5).map((post) => post.uri);
+    // Replica b holds frank's feedback first (serving him rank 1); then replica a serves him ranks 1 to 5.
+    expect((await page(1, frank, 1)).posts).toEqual(top.slice(0, 1));
+    expect((await page(0, frank, 5)).posts).toEqual(top);
+    // A session counts what was served before it began (less the bus's settling time): a later visit
+    // sees ranks 1 to 5 sunk on a (which served them) and on b (which heard of ranks 2 to 5 from a).
+    for (const replica of [0, 1]) {
+      await waitFor(`ranks 1 to 5 sunk for frank on replica ${replica}`, async () => {
+        const posts = (await page(replica, frank, 5)).posts;
+        return posts.length === 5 && posts.every((post) => !top.includes(post));
+      }, { context: logs });
+    }
+    expect((await page(0, bob, 5)).posts).toEqual(top);
   });
 });

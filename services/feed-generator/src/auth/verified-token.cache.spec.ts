@@ -60,4 +60,24 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(LXM, 'b1', T0)).toBe('did:plc:b');
     expect(cache.size).toBe(2);
   });
+
+  it('still forgets a token of the old key stored after the new key was seen (a check that was under way at the rotation)', () => {
+    const cache = new VerifiedTokenCache(10, 600_000);
+    const exp = T0 / 1000 + 60;
+    const NEW = 'did:key:zQ3shNew';
+    cache.set(LXM, 'a1', 'did:plc:a', KEY, exp, T0);
+    cache.keepOnlyKey('did:plc:a', NEW);
+    expect(cache.get(LXM, 'a1', T0)).toBeUndefined();
+    cache.set(LXM, 'a2', 'did:plc:a', NEW, exp, T0);
+    // Checked with the old key before the rotation was seen, stored after.
+    cache.set(LXM, 'a3', 'did:plc:a', KEY, exp, T0);
+    cache.keepOnlyKey('did:plc:a', NEW);
+    expect(cache.get(LXM, 'a2', T0)).toBe('did:plc:a');
+    expect(cache.get(LXM, 'a3', T0)).toBeUndefined();
+    // Back to one key: a new token of the old key is again told apart.
+    cache.set(LXM, 'a4', 'did:plc:a', KEY, exp, T0);
+    cache.keepOnlyKey('did:plc:a', NEW);
+    expect(cache.get(LXM, 'a4', T0)).toBeUndefined();
+    expect(cache.size).toBe(1);
+  });
 });

@@ -10,6 +10,12 @@ interface Entry {
   expiresAtMs: number;
 }
 
+interface IssuerTokens {
+  tokens: Set<string>;
+  signingKey: string;
+  mixed: boolean;
+}
+
 /**
  * Bounded LRU of raw JWTs that already verified, so a token presented again (client retries,
  * repeated page loads within the token's minute) skips the secp256k1 verification.
@@ -27,8 +33,11 @@ interface Entry {
  */
 export class VerifiedTokenCache {
   private readonly entries: LRUCache<string, Entry> | undefined;
-  /** Cached tokens by issuer, kept in step with `entries` by its dispose hook. */
-  private readonly byIssuer = new Map<string, Set<string>>();
+  /**
+   * Cached tokens by issuer, kept in step with `entries` by its dispose hook, with the key they
+   * verified with while it is one key (`mixed` once tokens of two keys are held).
+   */
+  private readonly byIssuer = new Map<string, IssuerTokens>();
 
   constructor(
     maxEntries: number,
@@ -60,17 +69,32 @@ export class VerifiedTokenCache {
     const expiresAtMs = Math.min(expSeconds * 1000, nowMs + this.maxTtlMs);
     if (!(nowMs <= expiresAtMs)) return;
     this.entries.set(jwt, { did, lxm, signingKey, expiresAtMs });
-    let tokens = this.byIssuer.get(did);
-    if (tokens === undefined) this.byIssuer.set(did, (tokens = new Set()));
-    tokens.add(jwt);
+    const issuer = this.byIssuer.get(did);
+    if (issuer === undefined) this.byIssuer.set(did, { tokens: new Set([jwt]), signingKey, mixed: false });
+    else {
+      issuer.tokens.add(jwt);
+      if (issuer.signingKey !== signingKey) issuer.mixed = true;
+    }
   }
 
-  /** `did` now signs with `signingKey`: forgets its tokens that verified with any other key. */
+  /**
+   * `did` now signs with `signingKey`: forgets its tokens that verified with any other key.
+   *
+   * @NOTE Called before every signature check: while every token held for `did` verified with
+   * `signingKey` (no rotation seen), that is known without visiting them.
+   */
   keepOnlyKey(did: string, signingKey: string): void {
-    const tokens = this.byIssuer.get(did);
-    if (tokens === undefined || this.entries === undefined) return;
-    for (const jwt of [...tokens]) {
+    const issuer = this.byIssuer.get(did);
+    if (issuer === undefined || this.entries === undefined) return;
+    if (!issuer.mixed && issuer.signingKey === signingKey) return;
+    for (const jwt of [...issuer.tokens]) {
       if (this.entries.peek(jwt)?.signingKey !== signingKey) this.entries.delete(jwt);
+    }
+    // Any tokens left verified with `signingKey`; deleting the last one dropped the group.
+    const left = this.byIssuer.get(did);
+    if (left !== undefined) {
+      left.signingKey = signingKey;
+      left.mixed = false;
     }
   }
 
@@ -79,9 +103,9 @@ export class VerifiedTokenCache {
   }
 
   private unindex(did: string, jwt: string): void {
-    const tokens = this.byIssuer.get(did);
-    if (tokens === undefined) return;
-    tokens.delete(jwt);
-    if (tokens.size === 0) this.byIssuer.delete(did);
+    const issuer = this.byIssuer.get(did);
+    if (issuer === undefined) return;
+    issuer.tokens.delete(jwt);
+    if (issuer.tokens.size === 0) this.byIssuer.delete(did);
   }
 }

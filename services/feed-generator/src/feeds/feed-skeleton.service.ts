@@ -9,6 +9,7 @@ import { FeedRegistry } from './feed.registry.js';
 import { ImpressionRecorder } from './impression.recorder.js';
 import { ServablePosts } from './servable-posts.js';
 import { ViewerAdjustment } from './viewer-adjustment.js';
+import { ViewerFeedbackStore } from './viewer-feedback.store.js';
 
 /** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
 const MAX_FEED_CONTEXT = 2000;
@@ -58,6 +59,7 @@ export class FeedSkeletonService {
     private readonly servable: ServablePosts,
     private readonly boosted: BoostedImpressions,
     private readonly viewerAdjustment: ViewerAdjustment,
+    private readonly viewerFeedback: ViewerFeedbackStore,
     @Inject(FEED_ALGORITHMS) algorithms: FeedAlgorithm[],
   ) {
     this.algorithms = new Map(algorithms.flatMap((algorithm) => algorithm.rankings.map((ranking) => [ranking, algorithm] as const)));
@@ -81,9 +83,12 @@ export class FeedSkeletonService {
     const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
     const last = items.at(-1);
     const reqId = request.reqId ?? randomUUID();
-    this.servable.remember(items.map((item) => item.post));
+    const posts = items.map((item) => item.post);
+    this.servable.remember(posts);
     if (request.viewer && items.length > 0) {
-      this.impressions.record(request.viewer, request.feed, items.map((item) => item.post), reqId);
+      const timeUs = Date.now() * 1000;
+      this.impressions.record(request.viewer, request.feed, posts, reqId, { timeUs, origin: this.viewerFeedback.origin });
+      this.viewerFeedback.served(request.viewer, posts, timeUs);
     }
     this.boosted.record(request.viewer, request.feed, items, reqId);
     return {

@@ -8,10 +8,14 @@ const MAX_BATCH = 5_000;
 /** Impressions held while the bus is slow; beyond this the oldest are dropped (and counted). */
 const MAX_BUFFERED = 100_000;
 
+/** The header naming the replica that served an impression and knows it already (`ViewerFeedbackStore.origin`). */
+export const IMPRESSION_ORIGIN_HEADER = 'origin';
+
 /**
  * Records which posts were served to which viewer: the exposure the bridging ranking divides by.
  * Requests never wait for it: impressions are buffered (bounded) and published in batches on the
- * feedback topic.
+ * feedback topic; a page's impressions may carry an `origin` header, so that the replica which
+ * served them (and knows them already) can pass over its own on the topic.
  */
 @Injectable()
 export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
@@ -43,15 +47,19 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     await this.flush();
   }
 
-  record(viewer: string, feed: string, posts: readonly string[], reqId: string): void {
-    const timeUs = Date.now() * 1000;
+  /**
+   * `timeUs`: when the page was served (default now), the time the viewer's own feedback store gives these impressions too;
+   * `origin`: who knows them already, in the messages' origin header.
+   */
+  record(viewer: string, feed: string, posts: readonly string[], reqId: string, { timeUs = Date.now() * 1000, origin }: { timeUs?: number; origin?: string } = {}): void {
     // @NOTE A page's impressions differ only in `item`: the rest of the JSON is encoded once per
     // request, and each message is exactly `encodeMessage(event)` (same keys, same order). Encoding
     // here rather than in `flush` spreads the work over the requests instead of blocking the event
     // loop for a whole second's worth of impressions at once.
     const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
     const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
-    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail })));
+    const headers = origin === undefined ? undefined : { [IMPRESSION_ORIGIN_HEADER]: origin };
+    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail, ...(headers && { headers }) })));
   }
 
   /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */

@@ -9,6 +9,7 @@ import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, typ
 import { parseAtUri } from '#lib/domain';
 import type { ViewerHistory } from '#lib/clickhouse';
 import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { IMPRESSION_ORIGIN_HEADER } from './impression.recorder.js';
 import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
 
 /** Posts remembered as seen per viewer; beyond it the oldest go first. */
@@ -52,6 +53,9 @@ interface CachedFeedback {
  * Impressions only update viewers already cached (they are most of the topic, and ClickHouse has
  * them a second later); other feedback also starts an entry for an uncached viewer, merged with
  * their history when it is read, so a signal still on its way to ClickHouse is not missed.
+ * The replica that serves a page gives its impressions to `served` at once, with the time they are
+ * published with, and passes over them on the topic (their origin header is this store's `origin`):
+ * decoding fifty impressions it already knows would cost more than serving the page.
  */
 @Injectable()
 export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
@@ -62,6 +66,8 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
   private reading = false;
   private subscription?: Subscription;
   private readonly log: Logger;
+  /** This replica's id, in the origin header of the impressions it publishes after giving them to `served`. */
+  readonly origin = randomUUID();
   /** Histories read from ClickHouse, and bus messages that could not be decoded. */
   loads = 0;
   undecodable = 0;
@@ -93,7 +99,10 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
       from: 'latest',
       handler: async (batch) => {
         const events: FeedbackEventV1[] = [];
+        const ownOrigin = this.origin;
         for (const message of batch.messages) {
+          // This replica's own impressions: `served` has them already.
+          if (message.headers[IMPRESSION_ORIGIN_HEADER] === ownOrigin) continue;
           // Most of the topic is impressions of viewers this replica does not hold: skipped undecoded.
           if (message.key !== null && !this.cache.has(message.key) && message.value.includes('"event":"impression"')) continue;
           try {
@@ -146,6 +155,23 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
       entry.bytes += record(entry.feedback, event.event, event.item, event.timeUs / 1000, event.feedContext);
       // Set again so that the cache counts the entry's new size; its expiry stays.
       this.cache.set(event.viewer, entry, { noUpdateTTL: true });
+    }
+  }
+
+  /**
+   * Posts this replica just served to `viewer` (the impressions it publishes, with their time):
+   * remembered as seen when the viewer is cached, as impressions from the bus are.
+   */
+  served(viewer: string, posts: readonly string[], timeUs: number): void {
+    const entry = this.cache.get(viewer, { updateAgeOnGet: false });
+    if (!entry) return;
+    const timeMs = timeUs / 1000;
+    let added = 0;
+    for (const post of posts) added += remember(entry.feedback.seen, post, timeMs, MAX_SEEN);
+    if (added > 0) {
+      entry.bytes += added;
+      // Set again so that the cache counts the entry's new size; its expiry stays.
+      this.cache.set(viewer, entry, { noUpdateTTL: true });
     }
   }
 
