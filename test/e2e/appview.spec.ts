@@ -350,15 +350,18 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
 
   it("changes the reader's next getFeed after a requestLess sent through the PDS, in every feed, and nobody else's", async () => {
     const reader = await loginAgent(network().pdsUrl, eve);
+    // The reader was served this feed by the tests above: what she saw then sinks for her on this
+    // visit, so the two bridging posts are on her page, no longer necessarily at its top.
     const before = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
-    expect(before.map((item) => item.post.uri).slice(0, 2)).toEqual([posts.trees!.uriStr, posts.library!.uriStr]);
+    expect(before.map((item) => item.post.uri)).toEqual(expect.arrayContaining([posts.trees!.uriStr, posts.library!.uriStr]));
+    const trees = before.find((item) => item.post.uri === posts.trees!.uriStr)!;
     await reader.withProxy('bsky_fg', serviceDid).app.bsky.feed.sendInteractions({
       feed: feedUri('common-ground'),
-      interactions: [{ item: posts.trees!.uriStr, event: 'app.bsky.feed.defs#requestLess', feedContext: before[0]!.feedContext, reqId: before[0]!.reqId }],
+      interactions: [{ item: posts.trees!.uriStr, event: 'app.bsky.feed.defs#requestLess', feedContext: trees.feedContext, reqId: trees.reqId }],
     });
     const after = (await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') })).data.feed;
     expect(after.map((item) => item.post.uri)).not.toContain(posts.trees!.uriStr);
-    expect(after[0]?.post.uri).toBe(posts.library!.uriStr);
+    expect(after.map((item) => item.post.uri)).toContain(posts.library!.uriStr);
     const recent = (await reader.app.bsky.feed.getFeed({ feed: feedUri('club-recent') })).data.feed;
     expect(recent.map((item) => item.post.uri)).toEqual([posts.thanks!.uriStr, posts.library!.uriStr]);
     const other = await loginAgent(network().pdsUrl, dave);
