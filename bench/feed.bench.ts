@@ -150,7 +150,7 @@ try {
   const newestUs = Date.now() * 1000;
   if (recentPosts > 0) {
     await clickhouse.command({
-      query: `INSERT INTO ${database}.posts
+      query: `INSERT INTO ${database}.posts (did, rkey, cid, time_us, created_at, text, langs, tags, reply_root, reply_parent, quote, has_media, deleted, version)
         SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))),
           concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
           {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),

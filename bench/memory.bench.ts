@@ -54,7 +54,7 @@ await clickhouse.command({
 await clickhouse.insert({ table: `${database}.feed_snapshots`, values: [{ feed: feedUri('bridging'), snapshot, posts }], format: 'JSONEachRow' });
 const newestUs = Date.now() * 1000;
 await clickhouse.command({
-  query: `INSERT INTO ${database}.posts
+  query: `INSERT INTO ${database}.posts (did, rkey, cid, time_us, created_at, text, langs, tags, reply_root, reply_parent, quote, has_media, deleted, version)
     SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))), ${cidOf},
       {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),
       concat('post ', toString(number)), ['en'], [], '', '', '', 0, 0, 1
