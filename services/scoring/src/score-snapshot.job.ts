@@ -286,7 +286,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const priors = new Map<string, number>();
     for (const feed of curation.feeds.values()) {
       if (feed.ranking !== 'bridging-within') continue;
-      const state = this.state.get(atUri(this.config.feedGenerator.publisherDid, Nsid.generator, feed.shortname));
+      const state = this.state.get(this.feedUri(feed));
       if (!state) continue;
       const { users, model } = state;
       for (let u = 0; u < Math.min(users.size, model.userCount); u++) {
