@@ -1,7 +1,8 @@
 import { BridgingInputError } from './errors.js';
+import { groupEvidence, type PostGroupValues } from './group-evidence.js';
 import type { GroupMembership } from './group-membership.js';
-import type { PostGroupValues } from './group-evidence.js';
 import type { InteractionTable } from './interaction-table.js';
+import { aggregateCells, type RatingCells } from './rating-cells.js';
 import { approvalWeightTable, Signal, type ApprovalWeights } from './signal.js';
 
 interface ExposureEstimateOptions {
@@ -22,6 +23,10 @@ interface ExposureEstimateOptions {
    * `usersWithoutExposureReports`; pass the same mask to `groupEvidence` as `estimatedUsers`.
    */
   users?: Uint8Array;
+  /** The table's cells when the caller aggregated them already (with `weights`). */
+  cells?: RatingCells;
+  /** The Beta prior of each group's approval, as the consensus uses it. Default Polis's (1, 2). */
+  prior?: { approvals: number; exposure: number };
 }
 
 /**
@@ -76,34 +81,68 @@ export function estimateExposure(
     coverage[u] = live > 0 ? Math.min(1, Math.max(approvals[u]!, 1) / (rate * live)) : 1;
   }
 
-  // Per group, members sorted by last and by first activity with prefix sums of coverage: then the
-  // members active in [c, c + W] are (last ≥ c) minus (first > c + W) — first ≤ last makes these nested.
+  // Members of each group whose exposure is estimated, sorted by last and by first activity: sweeping
+  // the posts newest first, a member enters the active set once its last activity reaches the post's
+  // creation and leaves once its first activity is more than a window after it.
   const G = membership.groupCount;
-  const members: number[][] = Array.from({ length: G }, () => []);
   const memberUsers = Math.min(U, membership.offsets.length - 1);
   const only = options.users;
+  const estimated = new Uint8Array(U);
+  const entries: number[] = [];
   for (let u = 0; u < memberUsers; u++) {
     if (last[u] === -Infinity || (only && only[u] !== 1)) continue;
-    for (let m = membership.offsets[u]!; m < membership.offsets[u + 1]!; m++) members[membership.groups[m]!]!.push(u);
+    estimated[u] = 1;
+    if (membership.offsets[u + 1]! > membership.offsets[u]!) entries.push(u);
   }
+  const byLast = Uint32Array.from(entries).sort((a, b) => last[b]! - last[a]!);
+  const byFirst = Uint32Array.from(entries).sort((a, b) => first[b]! - first[a]!);
+  const postOrder = Uint32Array.from({ length: P }, (_, p) => p).sort((a, b) => created[b]! - created[a]!);
+
+  // What the cells already say, per (post, group): approvals of every member, the exposure members
+  // reported, and the estimated members who rated the post (they saw it).
+  const cells = options.cells ?? aggregateCells(table, { ...(options.weights && { weights: options.weights }) });
+  const observed = groupEvidence(cells, membership, { exposureFloor: emptyPostGroupValues(P), estimatedUsers: estimated });
+  const prior = options.prior ?? { approvals: 1, exposure: 2 };
+  if (!(prior.approvals > 0 && prior.exposure > prior.approvals)) throw new BridgingInputError('prior needs 0 < approvals < exposure');
+
+  const active = new CoverageHistogram(G);
+  const isActive = new Uint8Array(U);
+  const groupsOf = (u: number) => membership.groups.subarray(membership.offsets[u], membership.offsets[u + 1]);
   const dense = new Float64Array(P * G);
-  for (let g = 0; g < G; g++) {
-    const list = members[g]!;
-    if (list.length === 0) continue;
-    const byLast = Float64Array.from(list, (u) => last[u]!);
-    const lastOrder = Array.from(list.keys()).sort((a, b) => byLast[a]! - byLast[b]!);
-    const lastSorted = Float64Array.from(lastOrder, (i) => byLast[i]!);
-    const lastSuffix = suffixSums(lastOrder.map((i) => coverage[list[i]!]!));
-    const byFirst = Float64Array.from(list, (u) => first[u]!);
-    const firstOrder = Array.from(list.keys()).sort((a, b) => byFirst[a]! - byFirst[b]!);
-    const firstSorted = Float64Array.from(firstOrder, (i) => byFirst[i]!);
-    const firstSuffix = suffixSums(firstOrder.map((i) => coverage[list[i]!]!));
-    for (let p = 0; p < P; p++) {
-      const c = created[p]!;
-      let s = lastSuffix[countBelow(lastSorted, c)]!;
-      if (windowMs !== Infinity) s -= firstSuffix[countAtMost(firstSorted, c + windowMs)]!;
-      dense[p * G + g] = Math.max(0, s);
+  let nextLast = 0;
+  let nextFirst = 0;
+  for (const p of postOrder) {
+    const c = created[p]!;
+    for (; nextLast < byLast.length && last[byLast[nextLast]!]! >= c; nextLast++) {
+      const u = byLast[nextLast]!;
+      if (first[u]! > c + windowMs) continue;
+      isActive[u] = 1;
+      for (const g of groupsOf(u)) active.add(g, coverage[u]!);
     }
+    for (; nextFirst < byFirst.length && first[byFirst[nextFirst]!]! > c + windowMs; nextFirst++) {
+      const u = byFirst[nextFirst]!;
+      if (isActive[u] !== 1) continue;
+      isActive[u] = 0;
+      for (const g of groupsOf(u)) active.remove(g, coverage[u]!);
+    }
+    // The active members who rated the post saw it: set them aside, the rest may have seen it.
+    const rated: number[] = [];
+    for (let k = cells.postOffsets[p]!; k < cells.postOffsets[p + 1]!; k++) {
+      const u = cells.cellUser[k]!;
+      if (u < U && isActive[u] === 1) rated.push(u);
+    }
+    for (const u of rated) for (const g of groupsOf(u)) active.remove(g, coverage[u]!);
+    const evidenceOf = new Map<number, number>();
+    for (let e = observed.postOffsets[p]!; e < observed.postOffsets[p + 1]!; e++) evidenceOf.set(observed.group[e]!, e);
+    for (let g = 0; g < G; g++) {
+      const e = evidenceOf.get(g);
+      const approvals = e === undefined ? 0 : observed.approvals[e]!;
+      const reported = e === undefined ? 0 : observed.reportedExposure![e]!;
+      const seen = e === undefined ? 0 : observed.exposure[e]! - reported;
+      const unrated = active.isEmpty(g) ? 0 : expectedUnratedExposure(active, g, approvals, reported + seen, prior);
+      dense[p * G + g] = seen + unrated;
+    }
+    for (const u of rated) for (const g of groupsOf(u)) active.add(g, coverage[u]!);
   }
 
   const postOffsets = new Uint32Array(P + 1);
@@ -127,6 +166,91 @@ export function estimateExposure(
   return { postOffsets, group, value };
 }
 
+/** Buckets of coverage below 1; members who saw everything are counted apart (they saw the post for sure). */
+const COVERAGE_BUCKETS = 32;
+
+/**
+ * The coverages of the active members of each group, as counts and sums per bucket (a member who
+ * saw a post with probability q and did not rate it saw it with q(1 − θ)/(1 − qθ), which is
+ * evaluated once per bucket at its mean coverage).
+ */
+class CoverageHistogram {
+  private readonly count: Float64Array;
+  private readonly sum: Float64Array;
+  private readonly members: Float64Array;
+
+  constructor(groups: number) {
+    this.count = new Float64Array(groups * (COVERAGE_BUCKETS + 1));
+    this.sum = new Float64Array(groups * (COVERAGE_BUCKETS + 1));
+    this.members = new Float64Array(groups);
+  }
+
+  add(group: number, coverage: number): void {
+    const k = this.slot(group, coverage);
+    this.count[k]! += 1;
+    this.sum[k]! += coverage;
+    this.members[group]! += 1;
+  }
+
+  remove(group: number, coverage: number): void {
+    const k = this.slot(group, coverage);
+    this.count[k]! -= 1;
+    this.sum[k]! -= coverage;
+    this.members[group]! -= 1;
+  }
+
+  isEmpty(group: number): boolean {
+    return this.members[group]! < 0.5;
+  }
+
+  /** Σ over the group's members of the chance that one who did not rate the post saw it, at approval θ. */
+  unratedSeen(group: number, theta: number): number {
+    const base = group * (COVERAGE_BUCKETS + 1);
+    let total = this.count[base + COVERAGE_BUCKETS]!;
+    for (let k = base; k < base + COVERAGE_BUCKETS; k++) {
+      const n = this.count[k]!;
+      if (n < 0.5) continue;
+      const q = this.sum[k]! / n;
+      total += (n * q * (1 - theta)) / (1 - q * theta);
+    }
+    return total;
+  }
+
+  private slot(group: number, coverage: number): number {
+    const bucket = coverage >= 1 ? COVERAGE_BUCKETS : Math.min(COVERAGE_BUCKETS - 1, Math.floor(coverage * COVERAGE_BUCKETS));
+    return group * (COVERAGE_BUCKETS + 1) + bucket;
+  }
+}
+
+/**
+ * Expected number of the group's active members who saw the post without rating it. A member who
+ * saw a post approves it with the group's approval θ, so not rating it is evidence of not having
+ * seen it: with coverage q, P(seen | not rated) = q(1 − θ)/(1 − qθ). θ is the group's posterior
+ * approval on the exposure that results, `(A + a₀)/(S + s₀)`: a fixed point, found by iterating
+ * from θ = 0 (each step raises θ and lowers the exposure, so it converges from below).
+ */
+function expectedUnratedExposure(
+  active: CoverageHistogram,
+  group: number,
+  approvals: number,
+  seen: number,
+  prior: { approvals: number; exposure: number },
+): number {
+  let theta = 0;
+  let unrated = active.unratedSeen(group, theta);
+  for (let i = 0; i < 100; i++) {
+    const next = (approvals + prior.approvals) / (seen + unrated + prior.exposure);
+    if (Math.abs(next - theta) < 1e-9) break;
+    theta = Math.min(next, 1 - 1e-12);
+    unrated = active.unratedSeen(group, theta);
+  }
+  return unrated;
+}
+
+function emptyPostGroupValues(postCount: number): PostGroupValues {
+  return { postOffsets: new Uint32Array(postCount + 1), group: new Uint32Array(0), value: new Float64Array(0) };
+}
+
 /**
  * 1 for each user none of whose rows reports exposure (`Seen`: a served impression or
  * `interactionSeen`; or `RequestLess`). A user whose client sends feedback has its exposure
@@ -138,12 +262,6 @@ export function usersWithoutExposureReports(table: InteractionTable): Uint8Array
     const signal = table.signal[i]!;
     if (signal === Signal.Seen || signal === Signal.RequestLess) out[table.user[i]!] = 0;
   }
-  return out;
-}
-
-function suffixSums(values: number[]): Float64Array {
-  const out = new Float64Array(values.length + 1);
-  for (let i = values.length - 1; i >= 0; i--) out[i] = out[i + 1]! + values[i]!;
   return out;
 }
 
