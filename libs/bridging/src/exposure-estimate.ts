@@ -15,7 +15,7 @@ interface ExposureEstimateOptions {
    * the share of live posts it plausibly saw, `min(1, approvals_u / (approvalRate × postsLive_u))`.
    */
   weighting?: 'active' | 'activity';
-  /** Assumed approval rate per impression, for `'activity'` weighting. Default 0.5. */
+  /** Assumed approval rate per impression, for `'activity'` weighting: a member's likes over it is how many posts it saw. Default 0.5. */
   approvalRate?: number;
   weights?: Partial<ApprovalWeights>;
   /**
@@ -31,16 +31,22 @@ interface ExposureEstimateOptions {
 
 /**
  * Estimates exposure per (post, group) when all we observe is approvals (likes, reposts): the
- * members who were active while the post was live, each weighted by how much of the feed they
- * evidently consumed. Activity spans come from the users' own rows (first to last signal).
- * Feed it to `groupEvidence` as `exposureFloor`.
+ * expected number of the group's members who saw the post. A member who rated it saw it; a member
+ * who was active while it was live and did not rate it saw it with `q(1 − θ)/(1 − qθ)`, where `q` is
+ * the share of live posts the member plausibly saw and θ the group's approval of the post (the
+ * posterior `(A + a₀)/(S + s₀)` on the exposure this gives, a fixed point). Activity spans come from
+ * the users' own rows (first to last signal). Feed it to `groupEvidence` as `exposureFloor`.
  *
  * @NOTE a user's last signal bounds what they could have seen: a post created after it cannot
- * have been seen. A member who liked 3 of 50 live posts did not see all 50; dividing by every
- * active member would treat heavy and light users alike, so each counts with an estimated coverage.
- * Only the relative size of the estimate across posts matters much for the ranking (a constant
- * factor per group moves every post's product alike, up to the prior), so `approvalRate` needs
- * to be roughly right, not exact.
+ * have been seen. A member who liked 3 of 50 live posts did not see all 50, so each counts with an
+ * estimated coverage q. Not liking a post is evidence of not having seen it, and the stronger the
+ * more the group approves of it: the chance that a member who did not like it saw it is Bayes's
+ * rule on q and θ. Counting every member at q whatever they did (the mean) made a post's exposure
+ * blind to how many liked it, so a post liked by more members than the mean coverage predicts
+ * looked approved by all who saw it, and 7 likes of 8 members ranked like 8 of 8. Members who saw
+ * everything (q = 1) count fully, liked or not, as Polis counts them; only the relative size of the
+ * estimate across posts matters much for the ranking, so `approvalRate` needs to be roughly right,
+ * not exact.
  */
 export function estimateExposure(
   table: InteractionTable,
