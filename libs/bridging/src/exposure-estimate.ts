@@ -113,8 +113,13 @@ export function estimateExposure(
 
   const active = new CoverageHistogram(G);
   const isActive = new Uint8Array(U);
-  const groupsOf = (u: number) => membership.groups.subarray(membership.offsets[u], membership.offsets[u + 1]);
+  const { offsets: mOff, groups: mGroups } = membership;
   const dense = new Float64Array(P * G);
+  // Where no member of a group rated the post, its estimate depends only on the active set: computed
+  // once per change of that set (most (post, group) pairs of a sparse window).
+  const unratedVersion = new Float64Array(G).fill(-1);
+  const unratedValue = new Float64Array(G);
+  const entryOf = new Int32Array(G).fill(-1);
   let nextLast = 0;
   let nextFirst = 0;
   for (const p of postOrder) {
@@ -123,32 +128,45 @@ export function estimateExposure(
       const u = byLast[nextLast]!;
       if (first[u]! > c + windowMs) continue;
       isActive[u] = 1;
-      for (const g of groupsOf(u)) active.add(g, coverage[u]!);
+      for (let m = mOff[u]!; m < mOff[u + 1]!; m++) active.add(mGroups[m]!, coverage[u]!, true);
     }
     for (; nextFirst < byFirst.length && first[byFirst[nextFirst]!]! > c + windowMs; nextFirst++) {
       const u = byFirst[nextFirst]!;
       if (isActive[u] !== 1) continue;
       isActive[u] = 0;
-      for (const g of groupsOf(u)) active.remove(g, coverage[u]!);
+      for (let m = mOff[u]!; m < mOff[u + 1]!; m++) active.remove(mGroups[m]!, coverage[u]!, true);
     }
     // The active members who rated the post saw it: set them aside, the rest may have seen it.
-    const rated: number[] = [];
-    for (let k = cells.postOffsets[p]!; k < cells.postOffsets[p + 1]!; k++) {
-      const u = cells.cellUser[k]!;
-      if (u < U && isActive[u] === 1) rated.push(u);
-    }
-    for (const u of rated) for (const g of groupsOf(u)) active.remove(g, coverage[u]!);
-    const evidenceOf = new Map<number, number>();
-    for (let e = observed.postOffsets[p]!; e < observed.postOffsets[p + 1]!; e++) evidenceOf.set(observed.group[e]!, e);
+    const setAside = (put: (g: number, q: number) => void) => {
+      for (let k = cells.postOffsets[p]!; k < cells.postOffsets[p + 1]!; k++) {
+        const u = cells.cellUser[k]!;
+        if (u < U && isActive[u] === 1) for (let m = mOff[u]!; m < mOff[u + 1]!; m++) put(mGroups[m]!, coverage[u]!);
+      }
+    };
+    setAside((g, q) => active.remove(g, q));
+    const from = observed.postOffsets[p]!;
+    const to = observed.postOffsets[p + 1]!;
+    for (let e = from; e < to; e++) entryOf[observed.group[e]!] = e;
     for (let g = 0; g < G; g++) {
-      const e = evidenceOf.get(g);
-      const approvals = e === undefined ? 0 : observed.approvals[e]!;
-      const reported = e === undefined ? 0 : observed.reportedExposure![e]!;
-      const seen = e === undefined ? 0 : observed.exposure[e]! - reported;
-      const unrated = active.isEmpty(g) ? 0 : expectedUnratedExposure(active, g, approvals, reported + seen, prior);
-      dense[p * G + g] = seen + unrated;
+      if (active.isEmpty(g)) {
+        if (entryOf[g]! >= 0) dense[p * G + g] = observed.exposure[entryOf[g]!]! - observed.reportedExposure![entryOf[g]!]!;
+        continue;
+      }
+      const e = entryOf[g]!;
+      if (e < 0) {
+        if (unratedVersion[g] !== active.version(g)) {
+          unratedVersion[g] = active.version(g);
+          unratedValue[g] = expectedUnratedExposure(active, g, 0, 0, prior);
+        }
+        dense[p * G + g] = unratedValue[g]!;
+        continue;
+      }
+      const reported = observed.reportedExposure![e]!;
+      const seen = observed.exposure[e]! - reported;
+      dense[p * G + g] = seen + expectedUnratedExposure(active, g, observed.approvals[e]!, reported + seen, prior);
     }
-    for (const u of rated) for (const g of groupsOf(u)) active.add(g, coverage[u]!);
+    for (let e = from; e < to; e++) entryOf[observed.group[e]!] = -1;
+    setAside((g, q) => active.add(g, q));
   }
 
   const postOffsets = new Uint32Array(P + 1);
@@ -184,25 +202,34 @@ class CoverageHistogram {
   private readonly count: Float64Array;
   private readonly sum: Float64Array;
   private readonly members: Float64Array;
+  /** Changes of each group's set of members (not counting those set aside and put back). */
+  private readonly changes: Float64Array;
 
   constructor(groups: number) {
     this.count = new Float64Array(groups * (COVERAGE_BUCKETS + 1));
     this.sum = new Float64Array(groups * (COVERAGE_BUCKETS + 1));
     this.members = new Float64Array(groups);
+    this.changes = new Float64Array(groups);
   }
 
-  add(group: number, coverage: number): void {
+  add(group: number, coverage: number, change = false): void {
     const k = this.slot(group, coverage);
     this.count[k]! += 1;
     this.sum[k]! += coverage;
     this.members[group]! += 1;
+    if (change) this.changes[group]! += 1;
   }
 
-  remove(group: number, coverage: number): void {
+  remove(group: number, coverage: number, change = false): void {
     const k = this.slot(group, coverage);
     this.count[k]! -= 1;
     this.sum[k]! -= coverage;
     this.members[group]! -= 1;
+    if (change) this.changes[group]! += 1;
+  }
+
+  version(group: number): number {
+    return this.changes[group]!;
   }
 
   isEmpty(group: number): boolean {
@@ -246,7 +273,7 @@ function expectedUnratedExposure(
   let unrated = active.unratedSeen(group, theta);
   for (let i = 0; i < 100; i++) {
     const next = (approvals + prior.approvals) / (seen + unrated + prior.exposure);
-    if (Math.abs(next - theta) < 1e-9) break;
+    if (Math.abs(next - theta) < 1e-7) break;
     theta = Math.min(next, 1 - 1e-12);
     unrated = active.unratedSeen(group, theta);
   }

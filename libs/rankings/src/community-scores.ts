@@ -140,7 +140,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
       table,
       cells,
       membership,
-      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers }),
+      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers, cells }),
       estimatedUsers,
     },
     {
