@@ -48,15 +48,14 @@ const TARGET: Readonly<Record<'groups' | 'found' | 'likes', { rho: number; top10
  * Where the ranking does not reach the target yet: the figure it does reach, held as a floor so that
  * a regression fails. Each is a measured shortfall, not a target.
  * @NOTE found: the silhouette finds groups that differ from the published ones (freshwater: 75/25
- * where Polis published 108/9, adjusted Rand index 0.12; bg2050: 83/24, 0.35). likes: with likes
- * only, exposure is an estimate from each member's activity, and a top 10 of hundreds of comments
- * (austria, bg2050) moves with it.
+ * where Polis published 108/9, adjusted Rand index 0.12). likes: with likes only, exposure is an
+ * estimate from each member's activity and an assumed approval rate, and on austria the two groups
+ * approve at 0.70 and 0.36 of what they saw: the estimate overcounts the one and undercounts the
+ * other, which the likes cannot tell apart.
  */
 const SHORTFALL: Partial<Record<`${Conversation} ${'groups' | 'found' | 'likes'}`, { rho?: number; top10?: number }>> = {
   'scoop-hivemind.freshwater found': { rho: 0.79 },
-  'bg2050-volunteers found': { top10: 6 },
-  'austria-climate.5twd2jsnkf.2022-08-08 likes': { top10: 4 },
-  'bg2050-volunteers likes': { top10: 5 },
+  'austria-climate.5twd2jsnkf.2022-08-08 likes': { top10: 5 },
 };
 
 describe('Polis conversations through the real pipeline (npm run eval)', () => {

@@ -47,4 +47,31 @@ describe('estimateExposure', () => {
     const windowed = estimateExposure(t, membership, { postCreatedMs: created, weighting: 'active', windowMs: 100 });
     expect(windowed.value[windowed.postOffsets[p]!]).toBe(2);
   });
+
+  it('counts members who did not like a post by the chance that they saw it, given how much their group approves of it', () => {
+    // Ten members of one group, each liking 2 of 4 live posts: coverage q = 2 / (1 × 4) = 0.5.
+    const b = new InteractionTableBuilder();
+    const likes: Record<string, string[]> = { x: ['u0', 'u1', 'u2', 'u3'], y: ['u4', 'u5', 'u6', 'u7'], everyone: [], some: ['u8', 'u9'] };
+    for (let u = 0; u < 10; u++) likes['everyone']!.push(`u${u}`);
+    for (const [post, users] of Object.entries(likes)) for (const user of users) b.add(user, post, Signal.Like, 10);
+    const t = b.build();
+    const membership = membershipFromAssignment(new Array<number>(10).fill(0), 1);
+    const estimate = estimateExposure(t, membership, { postCreatedMs: new Float64Array(t.postCount), approvalRate: 1 });
+    const exposureOf = (post: string) => estimate.value[estimate.postOffsets[b.posts.indexOf(post)!]!]!;
+    // The fixed point S = A + n·q(1 − θ)/(1 − qθ), θ = (A + 1)/(S + 2), by direct iteration.
+    const expected = (approvals: number, unrated: number) => {
+      let exposure = approvals + unrated / 2;
+      for (let i = 0; i < 200; i++) {
+        const theta = (approvals + 1) / (exposure + 2);
+        exposure = approvals + (unrated * 0.5 * (1 - theta)) / (1 - 0.5 * theta);
+      }
+      return exposure;
+    };
+    expect(exposureOf('everyone')).toBeCloseTo(10, 9);
+    expect(exposureOf('x')).toBeCloseTo(expected(4, 6), 6);
+    expect(exposureOf('some')).toBeCloseTo(expected(2, 8), 6);
+    // Liked or not, a member counts at most once; one who did not like counts less than q.
+    expect(exposureOf('x')).toBeLessThan(4 + 6 * 0.5);
+    expect(exposureOf('x')).toBeGreaterThan(4);
+  });
 });

@@ -43,8 +43,13 @@ const FACTOR_SEED = 20_261_122;
  * Polis's one-sided 90% test (z = 1.2816) on its reported exposure: thin evidence ranks by how sure
  * it is, below as high an approval on more votes. Estimated exposure is not a count of votes, so
  * with likes only the bound falls back to the posterior mean.
+ * @NOTE a group gives evidence once half a member is expected to have seen the post. Reported
+ * exposure comes in whole members, so there this is one member, as before; an estimate is an
+ * expectation, and one that weighs non-likers by the chance they saw the post falls below one
+ * member in a small group where nobody liked it (on freshwater's group of 9 it left out 2 of the
+ * 51 comments both groups voted on).
  */
-export const CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all', lowerBoundZ: 1.2816 });
+export const CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all', lowerBoundZ: 1.2816, minExposure: 0.5 });
 
 /**
  * The consensus across opinion groups found in the members' own ratings: the posterior mean, as
@@ -140,7 +145,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
       table,
       cells,
       membership,
-      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers }),
+      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers, cells }),
       estimatedUsers,
     },
     {
