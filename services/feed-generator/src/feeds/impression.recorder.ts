@@ -58,8 +58,14 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     // loop for a whole second's worth of impressions at once.
     const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
     const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
+    // One headers object shared by the page's messages (nothing changes a message once queued).
     const headers = origin === undefined ? undefined : { [IMPRESSION_ORIGIN_HEADER]: origin };
-    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail, ...(headers && { headers }) })));
+    const messages: OutgoingMessage[] = new Array<OutgoingMessage>(posts.length);
+    for (let i = 0; i < posts.length; i += 1) {
+      const value = head + JSON.stringify(posts[i]) + tail;
+      messages[i] = headers === undefined ? { key: viewer, value } : { key: viewer, value, headers };
+    }
+    this.enqueue(messages);
   }
 
   /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */
