@@ -61,6 +61,7 @@ import { SnapshotFeed } from '../services/feed-generator/src/feeds/snapshot.feed
 import { ViewerAdjustment } from '../services/feed-generator/src/feeds/viewer-adjustment.js';
 import { ViewerFeedbackStore } from '../services/feed-generator/src/feeds/viewer-feedback.store.js';
 import { formatLoad, runLoad, type LoadResult } from './http-load.js';
+import { loadRecentPosts, loadScoredPosts, postUriSql } from './served-posts.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
 const recentPosts = Number(process.env.BENCH_RECENT_POSTS ?? 1_000_000);
@@ -133,32 +134,9 @@ try {
   // ---- data: one bridging snapshot of `posts` ranks, `recentPosts` posts by the community ----
   let started = performance.now();
   const snapshot = Date.now();
-  await clickhouse.command({
-    query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
-      SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1),
-        concat('at://', {authors:Array(String)}[number % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(number), 11, '0'))),
-        concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
-        1 / (number + 1), concat('b', toString(number % 7)), '{}'
-      FROM numbers({posts:UInt64})`,
-    query_params: { feed: feedUri('bridging'), snapshot, authors, n: AUTHORS, posts },
-  });
-  await clickhouse.insert({
-    table: `${database}.feed_snapshots`,
-    values: [{ feed: feedUri('bridging'), snapshot, posts }],
-    format: 'JSONEachRow',
-  });
+  await loadScoredPosts(clickhouse, { database, feed: feedUri('bridging'), snapshot, authors, posts });
   const newestUs = Date.now() * 1000;
-  if (recentPosts > 0) {
-    await clickhouse.command({
-      query: `INSERT INTO ${database}.posts (did, rkey, cid, time_us, created_at, text, langs, tags, reply_root, reply_parent, quote, has_media, deleted, version)
-        SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))),
-          concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
-          {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),
-          concat('post ', toString(number)), ['en'], [], '', '', '', 0, 0, 1
-        FROM numbers({posts:UInt64})`,
-      query_params: { authors, n: AUTHORS, newestUs, posts: recentPosts },
-    });
-  }
+  if (recentPosts > 0) await loadRecentPosts(clickhouse, { database, authors, newestUs, posts: recentPosts });
   const dataSeconds = (performance.now() - started) / 1000;
 
   // ---- identities and tokens ----
@@ -178,21 +156,19 @@ try {
   }
   if (new Set(tokens).size !== tokens.length) throw new Error('token pool is not distinct');
   // Every viewer's feedback history, an hour old: 20 posts asked less of, 5 more of, 50 seen; 500 impressions.
-  const postUri = (rank: string) =>
-    `concat('at://', {authors:Array(String)}[(${rank}) % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(${rank}), 11, '0')))`;
   const hourAgoUs = (Date.now() - 3_600_000) * 1000;
   const viewerDids = viewers.map((viewer) => viewer.did);
   await clickhouse.command({
     query: `INSERT INTO ${database}.interactions (actor, kind, rkey, subject_uri, subject_did, time_us, deleted, version, feed_context)
       SELECT {viewers:Array(String)}[intDiv(number, 75) + 1], multiIf(number % 75 < 20, 'requestLess', number % 75 < 25, 'requestMore', 'interactionSeen'),
-        ${postUri('(intDiv(number, 75) * 7919 + (number % 75) * 104729) % {ranks:UInt32}')} AS uri, uri, splitByChar('/', uri)[3],
+        ${postUriSql('(intDiv(number, 75) * 7919 + (number % 75) * 104729) % {ranks:UInt32}')} AS uri, uri, splitByChar('/', uri)[3],
         {t:UInt64} - number % 75, 0, {t:UInt64} - number % 75, ''
       FROM numbers({rows:UInt64})`,
     query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, t: hourAgoUs, rows: viewerCount * 75 },
   });
   await clickhouse.command({
     query: `INSERT INTO ${database}.impressions (viewer, post, feed, time_us)
-      SELECT {viewers:Array(String)}[intDiv(number, 500) + 1], ${postUri('(intDiv(number, 500) * 31 + (number % 500) * 3) % {ranks:UInt32}')},
+      SELECT {viewers:Array(String)}[intDiv(number, 500) + 1], ${postUriSql('(intDiv(number, 500) * 31 + (number % 500) * 3) % {ranks:UInt32}')},
         {feed:String}, {t:UInt64} - number % 500
       FROM numbers({rows:UInt64})`,
     query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, feed: feedUri('bridging'), t: hourAgoUs, rows: viewerCount * 500 },
