@@ -255,7 +255,7 @@ try {
       `service-auth verify (ServiceAuthVerifier.verify, unique tokens, token cache off, DID key known):\n` +
         `  ES256K (secp256k1): @atproto/crypto ${r(rates.k256Before)}, OpenSSL ${r(rates.k256OpenSsl)}, ${k256Backend} ${r(rates.k256After)} (on the event loop, one at a time)\n` +
         `  ES256K, ${k256Backend}, 64 in flight, CPU per verification (event loop / process): ` +
-        byThreads.map(({ threads, rate, loopUs, processUs }) => `${threads} worker threads ${r(rate)}, ${loopUs.toFixed(0)} / ${processUs.toFixed(0)} µs`).join('; ') +
+        byThreads.map(({ threads, rate, loopUs, processUs }) => `${threads} worker thread${threads === 1 ? '' : 's'} ${r(rate)}, ${loopUs.toFixed(0)} / ${processUs.toFixed(0)} µs`).join('; ') +
         `\n  ES256  (P-256):     @atproto/crypto ${r(rates.p256Before)}, OpenSSL ${r(rates.p256After)}`,
     );
   }
