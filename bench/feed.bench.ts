@@ -19,7 +19,8 @@
  * checked a signature (its verified-token cache holds 10 000, fewer than the pool).
  *
  * Prints the configuration, service-auth verifications/s (@atproto/crypto, OpenSSL, libsecp256k1
- * on the event loop and on a worker thread), how long holding the feeds in memory took (the recent
+ * on the event loop; and with 0, 1 and 2 signature threads, the CPU each check takes from the event
+ * loop and from the process), how long holding the feeds in memory took (the recent
  * window and the snapshot, once their first deep page asked for them) and what they take, then
  * requests/s and p50/p99 at limit 50 for the first page (anonymous, authenticated, and
  * authenticated by viewers whose histories are not yet read), consecutive deep pages (rank
@@ -61,6 +62,7 @@ import { SnapshotFeed } from '../services/feed-generator/src/feeds/snapshot.feed
 import { ViewerAdjustment } from '../services/feed-generator/src/feeds/viewer-adjustment.js';
 import { ViewerFeedbackStore } from '../services/feed-generator/src/feeds/viewer-feedback.store.js';
 import { formatLoad, runLoad, type LoadResult } from './http-load.js';
+import { loadRecentPosts, loadScoredPosts, postUriSql } from './served-posts.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
 const recentPosts = Number(process.env.BENCH_RECENT_POSTS ?? 1_000_000);
@@ -133,32 +135,9 @@ try {
   // ---- data: one bridging snapshot of `posts` ranks, `recentPosts` posts by the community ----
   let started = performance.now();
   const snapshot = Date.now();
-  await clickhouse.command({
-    query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
-      SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1),
-        concat('at://', {authors:Array(String)}[number % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(number), 11, '0'))),
-        concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
-        1 / (number + 1), concat('b', toString(number % 7)), '{}'
-      FROM numbers({posts:UInt64})`,
-    query_params: { feed: feedUri('bridging'), snapshot, authors, n: AUTHORS, posts },
-  });
-  await clickhouse.insert({
-    table: `${database}.feed_snapshots`,
-    values: [{ feed: feedUri('bridging'), snapshot, posts }],
-    format: 'JSONEachRow',
-  });
+  await loadScoredPosts(clickhouse, { database, feed: feedUri('bridging'), snapshot, authors, posts });
   const newestUs = Date.now() * 1000;
-  if (recentPosts > 0) {
-    await clickhouse.command({
-      query: `INSERT INTO ${database}.posts (did, rkey, cid, time_us, created_at, text, langs, tags, reply_root, reply_parent, quote, has_media, deleted, version)
-        SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))),
-          concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3)))),
-          {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),
-          concat('post ', toString(number)), ['en'], [], '', '', '', 0, 0, 1
-        FROM numbers({posts:UInt64})`,
-      query_params: { authors, n: AUTHORS, newestUs, posts: recentPosts },
-    });
-  }
+  if (recentPosts > 0) await loadRecentPosts(clickhouse, { database, authors, newestUs, posts: recentPosts });
   const dataSeconds = (performance.now() - started) / 1000;
 
   // ---- identities and tokens ----
@@ -178,21 +157,19 @@ try {
   }
   if (new Set(tokens).size !== tokens.length) throw new Error('token pool is not distinct');
   // Every viewer's feedback history, an hour old: 20 posts asked less of, 5 more of, 50 seen; 500 impressions.
-  const postUri = (rank: string) =>
-    `concat('at://', {authors:Array(String)}[(${rank}) % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(${rank}), 11, '0')))`;
   const hourAgoUs = (Date.now() - 3_600_000) * 1000;
   const viewerDids = viewers.map((viewer) => viewer.did);
   await clickhouse.command({
     query: `INSERT INTO ${database}.interactions (actor, kind, rkey, subject_uri, subject_did, time_us, deleted, version, feed_context)
       SELECT {viewers:Array(String)}[intDiv(number, 75) + 1], multiIf(number % 75 < 20, 'requestLess', number % 75 < 25, 'requestMore', 'interactionSeen'),
-        ${postUri('(intDiv(number, 75) * 7919 + (number % 75) * 104729) % {ranks:UInt32}')} AS uri, uri, splitByChar('/', uri)[3],
+        ${postUriSql('(intDiv(number, 75) * 7919 + (number % 75) * 104729) % {ranks:UInt32}')} AS uri, uri, splitByChar('/', uri)[3],
         {t:UInt64} - number % 75, 0, {t:UInt64} - number % 75, ''
       FROM numbers({rows:UInt64})`,
     query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, t: hourAgoUs, rows: viewerCount * 75 },
   });
   await clickhouse.command({
     query: `INSERT INTO ${database}.impressions (viewer, post, feed, time_us)
-      SELECT {viewers:Array(String)}[intDiv(number, 500) + 1], ${postUri('(intDiv(number, 500) * 31 + (number % 500) * 3) % {ranks:UInt32}')},
+      SELECT {viewers:Array(String)}[intDiv(number, 500) + 1], ${postUriSql('(intDiv(number, 500) * 31 + (number % 500) * 3) % {ranks:UInt32}')},
         {feed:String}, {t:UInt64} - number % 500
       FROM numbers({rows:UInt64})`,
     query_params: { viewers: viewerDids, authors, n: AUTHORS, ranks: HISTORY_RANKS, feed: feedUri('bridging'), t: hourAgoUs, rows: viewerCount * 500 },
@@ -218,12 +195,13 @@ try {
   /**
    * ServiceAuthVerifier.verify with unique tokens, the DID key already known and the token cache off.
    * `inFlight` concurrent callers (1: one after another, which is what a worker thread cannot speed up).
+   * Besides the rate: the CPU each verification took from the event loop's thread, and from the process.
    */
-  async function verificationsPerSecond(
+  async function verifications(
     jwts: string[],
     keys: Map<string, string>,
     options: { verifySignature?: SignatureVerifier['verify']; signatureThreads?: number; inFlight?: number } = {},
-  ): Promise<number> {
+  ): Promise<{ rate: number; loopUs: number; processUs: number }> {
     const auth = new ServiceAuthVerifier({
       serviceDid,
       idResolver: { resolveAtprotoKey: async (did) => keys.get(did)! },
@@ -233,6 +211,8 @@ try {
     });
     let done = 0;
     const begin = performance.now();
+    const loopCpu = process.threadCpuUsage();
+    const processCpu = process.cpuUsage();
     const loop = async () => {
       while (performance.now() - begin < 2_000) {
         const result = await auth.verify(`Bearer ${jwts[done++ % jwts.length]}`, lxm);
@@ -241,8 +221,10 @@ try {
     };
     await Promise.all(Array.from({ length: options.inFlight ?? 1 }, loop));
     const rate = done / ((performance.now() - begin) / 1000);
+    const loopUsed = process.threadCpuUsage(loopCpu);
+    const processUsed = process.cpuUsage(processCpu);
     await auth.close();
-    return rate;
+    return { rate, loopUs: (loopUsed.user + loopUsed.system) / done, processUs: (processUsed.user + processUsed.system) / done };
   }
   const k256Keys = new Map(viewers.map((viewer) => [viewer.did, viewer.keypair.did()]));
   const p256Viewers = await Promise.all(Array.from({ length: 4 }, async (_, i) => ({ did: deterministicDidPlc(`bench-p256-${i}`), keypair: await P256Keypair.create() })));
@@ -259,19 +241,22 @@ try {
   if (process.env.BENCH_VERIFY !== '0') {
     const atproto = { verifySignature: cryptoVerifySignatureWithKey };
     const rates = {
-      k256Before: await verificationsPerSecond(k256Tokens, k256Keys, atproto),
-      k256OpenSsl: await verificationsPerSecond(k256Tokens, k256Keys, { verifySignature: new SignatureVerifier({ secp256k1: 'openssl' }).verify }),
-      k256After: await verificationsPerSecond(k256Tokens, k256Keys),
-      k256Worker: await verificationsPerSecond(k256Tokens, k256Keys, { signatureThreads: 1, inFlight: 64 }),
-      p256Before: await verificationsPerSecond(p256Tokens, p256Keys, atproto),
-      p256After: await verificationsPerSecond(p256Tokens, p256Keys),
+      k256Before: (await verifications(k256Tokens, k256Keys, atproto)).rate,
+      k256OpenSsl: (await verifications(k256Tokens, k256Keys, { verifySignature: new SignatureVerifier({ secp256k1: 'openssl' }).verify })).rate,
+      k256After: (await verifications(k256Tokens, k256Keys)).rate,
+      p256Before: (await verifications(p256Tokens, p256Keys, atproto)).rate,
+      p256After: (await verifications(p256Tokens, p256Keys)).rate,
     };
+    // How many threads should check secp256k1 signatures: 0 (the event loop), 1 or 2, as a server sees them (64 requests in flight).
+    const byThreads = [];
+    for (const threads of [0, 1, 2]) byThreads.push({ threads, ...(await verifications(k256Tokens, k256Keys, { signatureThreads: threads, inFlight: 64 })) });
     const r = (rate: number) => `${Math.round(rate)}/s`;
     console.log(
       `service-auth verify (ServiceAuthVerifier.verify, unique tokens, token cache off, DID key known):\n` +
-        `  ES256K (secp256k1): @atproto/crypto ${r(rates.k256Before)}, OpenSSL ${r(rates.k256OpenSsl)}, ${k256Backend} ${r(rates.k256After)} ` +
-        `(on the event loop); ${r(rates.k256Worker)} with the check on 1 worker thread, 64 in flight\n` +
-        `  ES256  (P-256):     @atproto/crypto ${r(rates.p256Before)}, OpenSSL ${r(rates.p256After)}`,
+        `  ES256K (secp256k1): @atproto/crypto ${r(rates.k256Before)}, OpenSSL ${r(rates.k256OpenSsl)}, ${k256Backend} ${r(rates.k256After)} (on the event loop, one at a time)\n` +
+        `  ES256K, ${k256Backend}, 64 in flight, CPU per verification (event loop / process): ` +
+        byThreads.map(({ threads, rate, loopUs, processUs }) => `${threads} worker thread${threads === 1 ? '' : 's'} ${r(rate)}, ${loopUs.toFixed(0)} / ${processUs.toFixed(0)} µs`).join('; ') +
+        `\n  ES256  (P-256):     @atproto/crypto ${r(rates.p256Before)}, OpenSSL ${r(rates.p256After)}`,
     );
   }
 

@@ -22,6 +22,7 @@ import { startApp } from '../services/app/src/app.factory.js';
 import { atMost, reportFigures } from './bench-report.js';
 import { embeddedConfig, feedUri, writeFeeds } from './embedded-ingest.js';
 import { formatLoad, runLoad } from './http-load.js';
+import { loadRecentPosts, loadScoredPosts } from './served-posts.js';
 
 const posts = Number(process.env.BENCH_POSTS ?? 1_000_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -43,24 +44,9 @@ const clickhouse = running.app.get<ClickHouseClient>(CLICKHOUSE);
 
 const started = performance.now();
 const snapshot = Date.now();
-const uriOf = `concat('at://', {authors:Array(String)}[number % {n:UInt32} + 1], '/app.bsky.feed.post/3l', lower(leftPad(hex(number), 11, '0')))`;
-const cidOf = `concat('bafyrei', lower(hex(cityHash64(number, 1))), lower(hex(cityHash64(number, 2))), lower(hex(cityHash64(number, 3))))`;
-await clickhouse.command({
-  query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
-    SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1), ${uriOf}, ${cidOf}, 1 / (number + 1), concat('b', toString(number % 7)), '{}'
-    FROM numbers({posts:UInt64})`,
-  query_params: { feed: feedUri('bridging'), snapshot, authors, n: AUTHORS, posts },
-});
-await clickhouse.insert({ table: `${database}.feed_snapshots`, values: [{ feed: feedUri('bridging'), snapshot, posts }], format: 'JSONEachRow' });
+await loadScoredPosts(clickhouse, { database, feed: feedUri('bridging'), snapshot, authors, posts });
 const newestUs = Date.now() * 1000;
-await clickhouse.command({
-  query: `INSERT INTO ${database}.posts (did, rkey, cid, time_us, created_at, text, langs, tags, reply_root, reply_parent, quote, has_media, deleted, version)
-    SELECT {authors:Array(String)}[number % {n:UInt32} + 1], concat('3l', lower(leftPad(hex(number), 11, '0'))), ${cidOf},
-      {newestUs:UInt64} - number * 1000, fromUnixTimestamp64Micro(toInt64({newestUs:UInt64} - number * 1000)),
-      concat('post ', toString(number)), ['en'], [], '', '', '', 0, 0, 1
-    FROM numbers({posts:UInt64})`,
-  query_params: { authors, n: AUTHORS, newestUs, posts },
-});
+await loadRecentPosts(clickhouse, { database, authors, newestUs, posts });
 const loadSeconds = (performance.now() - started) / 1000;
 console.log(`memory bench: ${posts} scored posts (one bridging snapshot) and ${posts} recent posts loaded in ${loadSeconds.toFixed(1)} s; rss ${(process.memoryUsage.rss() / GIB).toFixed(2)} GiB`);
 

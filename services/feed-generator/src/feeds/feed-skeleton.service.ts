@@ -4,7 +4,7 @@ import type { Ranking } from '#lib/curation';
 import { decodeFeedCursor, encodeFeedCursor, LexType } from '#lib/domain';
 import { BoostedImpressions } from './boosted-impressions.js';
 import { CommunityMembersService } from './community-members.service.js';
-import { FEED_ALGORITHMS, type FeedAlgorithm } from './feed-algorithm.js';
+import { FEED_ALGORITHMS, type FeedAlgorithm, type SkeletonItem } from './feed-algorithm.js';
 import { FeedRegistry } from './feed.registry.js';
 import { ImpressionRecorder } from './impression.recorder.js';
 import { ServablePosts } from './servable-posts.js';
@@ -43,6 +43,16 @@ export class MembersOnlyError extends Error {
   }
 }
 
+const PIN_REASON = Object.freeze({ $type: LexType.skeletonReasonPin });
+
+/** An item as the lexicon has it: the post, its pin reason, its context within bounds. */
+function responseItem(item: SkeletonItem): SkeletonResponse['feed'][number] {
+  const out: SkeletonResponse['feed'][number] = { post: item.post };
+  if (item.reason === 'pin') out.reason = PIN_REASON;
+  if (item.feedContext !== undefined) out.feedContext = item.feedContext.length > MAX_FEED_CONTEXT ? item.feedContext.slice(0, MAX_FEED_CONTEXT) : item.feedContext;
+  return out;
+}
+
 /**
  * getFeedSkeleton as a small pipeline: find the feed, let its algorithm produce a page, apply
  * the rules every page obeys (no post twice, at most `limit`, context within bounds), and
@@ -79,11 +89,21 @@ export class FeedSkeletonService {
     const cursor = request.cursor === undefined ? undefined : decodeFeedCursor(request.cursor);
     const page = await this.viewerAdjustment.page(algorithm, { feed, limit: request.limit, cursor, viewer: request.viewer });
 
+    // One pass: no post twice, at most `limit`; the response's items built on the way.
     const seen = new Set<string>();
-    const items = page.items.filter((item) => !seen.has(item.post) && seen.add(item.post)).slice(0, request.limit);
+    const items: SkeletonItem[] = [];
+    const posts: string[] = [];
+    const feedItems: SkeletonResponse['feed'] = [];
+    for (const item of page.items) {
+      if (items.length >= request.limit) break;
+      if (seen.has(item.post)) continue;
+      seen.add(item.post);
+      items.push(item);
+      posts.push(item.post);
+      feedItems.push(responseItem(item));
+    }
     const last = items.at(-1);
     const reqId = request.reqId ?? randomUUID();
-    const posts = items.map((item) => item.post);
     this.servable.remember(posts);
     if (request.viewer && items.length > 0) {
       const timeUs = Date.now() * 1000;
@@ -92,11 +112,7 @@ export class FeedSkeletonService {
     }
     this.boosted.record(request.viewer, request.feed, items, reqId);
     return {
-      feed: items.map((item) => ({
-        post: item.post,
-        ...(item.reason === 'pin' && { reason: { $type: LexType.skeletonReasonPin } }),
-        ...(item.feedContext !== undefined && { feedContext: item.feedContext.slice(0, MAX_FEED_CONTEXT) }),
-      })),
+      feed: feedItems,
       cursor: last && !page.ends ? encodeFeedCursor({ ordering: page.ordering, sortKey: last.sortKey, cid: last.cid }) : undefined,
       reqId,
     };

@@ -11,6 +11,9 @@ import { APP_CONFIG, CurationService } from '#lib/platform';
  */
 @Injectable()
 export class FeedRegistry {
+  /** Feeds found by `byUri`, for the curation they were found in: every request names its feed. */
+  private found: { curation: Curation; feeds: Map<string, FeedDefinition> } | undefined;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     readonly curation: CurationService,
@@ -36,9 +39,16 @@ export class FeedRegistry {
 
   /** The feed an AT-URI names, if it is one of ours: our publisher, the generator collection, a known key. */
   byUri(uri: string): FeedDefinition | undefined {
+    const curation = this.current;
+    if (this.found?.curation !== curation) this.found = { curation, feeds: new Map() };
+    // @NOTE Only feeds found are remembered (as many as the curation defines): URIs naming nothing are parsed each time.
+    const known = this.found.feeds.get(uri);
+    if (known !== undefined) return known;
     const parts = parseAtUri(uri);
     if (!parts || parts.did !== this.config.feedGenerator.publisherDid || parts.collection !== Nsid.generator) return undefined;
-    return this.current.feeds.get(parts.rkey);
+    const feed = curation.feeds.get(parts.rkey);
+    if (feed !== undefined) this.found.feeds.set(uri, feed);
+    return feed;
   }
 
   feeds(): FeedDefinition[] {

@@ -73,4 +73,27 @@ describe('ImpressionRecorder', () => {
     expect(publishedWhenOtherWorkRan).toBeGreaterThanOrEqual(0);
     expect(publishedWhenOtherWorkRan).toBeLessThan(15_000);
   });
+
+  it('holds at most 100 000 impressions while the bus fails, dropping the oldest exactly, and publishes the rest once it answers', async () => {
+    const { bus, recorder } = start();
+    const publish = jest.spyOn(bus, 'publish').mockRejectedValue(new Error('broker unreachable'));
+    const posts = Array.from({ length: 100 }, (_, i) => `at://did:plc:author/app.bsky.feed.post/3l${i}`);
+    const feed = 'at://did:plc:p/app.bsky.feed.generator/f';
+    // A page of 70, 2 100 pages of 50 and one of 30: 105 100 impressions, 5 100 beyond the bound.
+    recorder.record('did:plc:viewer', feed, posts.slice(0, 70), 'first');
+    // The failed publish holds further ones off until the timer's next try: the buffer fills up.
+    await recorder.flush();
+    for (let i = 0; i < 2_100; i += 1) recorder.record('did:plc:viewer', feed, posts.slice(0, 50), `r${i}`);
+    recorder.record('did:plc:viewer', feed, posts.slice(0, 30), 'last');
+    expect({ recorded: recorder.recorded, dropped: recorder.dropped, published: recorder.published }).toEqual({ recorded: 105_100, dropped: 5_100, published: 0 });
+
+    const published: string[] = [];
+    publish.mockImplementation(async (_topic, messages) => void published.push(...messages.map((message) => message.value)));
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 2_000);
+    await recorder.flush();
+    expect({ published: recorder.published, sent: published.length }).toEqual({ published: 100_000, sent: 100_000 });
+    // Gone: the first page, pages r0…r99, and the first 30 posts of page r100 (dropped in part).
+    expect(decodeFeedbackEvent(published[0]!)).toMatchObject({ item: posts[30], reqId: 'r100' });
+    expect(decodeFeedbackEvent(published.at(-1)!)).toMatchObject({ item: posts[29], reqId: 'last' });
+  });
 });

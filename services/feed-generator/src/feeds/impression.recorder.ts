@@ -12,18 +12,40 @@ const MAX_BUFFERED = 100_000;
 export const IMPRESSION_ORIGIN_HEADER = 'origin';
 
 /**
+ * A served page's impressions, not yet encoded: the page's posts are the strings the feed holds
+ * anyway, so a buffered page costs a few references rather than fifty encoded messages.
+ */
+interface PendingPage {
+  viewer: string;
+  feed: string;
+  posts: readonly string[];
+  reqId: string;
+  timeUs: number;
+  headers: Record<string, string> | undefined;
+}
+
+/** What waits for the bus: pages to encode, or messages already encoded (boosted items, a batch the bus refused). */
+type Pending = { page: PendingPage; messages?: undefined } | { page?: undefined; messages: OutgoingMessage[] };
+
+/**
  * Records which posts were served to which viewer: the exposure the bridging ranking divides by.
  * Requests never wait for it: impressions are buffered (bounded) and published in batches on the
  * feedback topic; a page's impressions may carry an `origin` header, so that the replica which
  * served them (and knows them already) can pass over its own on the topic.
+ *
+ * @NOTE A page is buffered as it was served and encoded when its batch is published (one message
+ * per post, exactly `encodeMessage(event)`). Encoding at serving time made every request leave
+ * fifty strings behind for the next garbage collection to copy; a batch is at most `MAX_BATCH`
+ * impressions (about a millisecond of encoding), so the event loop is never held for long.
  */
 @Injectable()
 export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
   recorded = 0;
   dropped = 0;
   published = 0;
-  /** Encoded impressions waiting for the bus, keyed by viewer. */
-  private buffer: OutgoingMessage[] = [];
+  /** Impressions waiting for the bus, oldest first, and how many they are. */
+  private pending: Pending[] = [];
+  private buffered = 0;
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   /** After a failed publish, only the timer retries until then. */
@@ -52,55 +74,91 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
    * `origin`: who knows them already, in the messages' origin header.
    */
   record(viewer: string, feed: string, posts: readonly string[], reqId: string, { timeUs = Date.now() * 1000, origin }: { timeUs?: number; origin?: string } = {}): void {
-    // @NOTE A page's impressions differ only in `item`: the rest of the JSON is encoded once per
-    // request, and each message is exactly `encodeMessage(event)` (same keys, same order). Encoding
-    // here rather than in `flush` spreads the work over the requests instead of blocking the event
-    // loop for a whole second's worth of impressions at once.
-    const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
-    const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
+    if (posts.length === 0) return;
     const headers = origin === undefined ? undefined : { [IMPRESSION_ORIGIN_HEADER]: origin };
-    this.enqueue(posts.map((item) => ({ key: viewer, value: head + JSON.stringify(item) + tail, ...(headers && { headers }) })));
+    this.enqueue({ page: { viewer, feed, posts, reqId, timeUs, headers } }, posts.length);
   }
 
   /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */
   recordWithContext(viewer: string, feed: string, items: readonly { post: string; feedContext: string }[], reqId: string): void {
     const timeUs = Date.now() * 1000;
-    this.enqueue(
-      items.map(({ post, feedContext }) => ({
-        key: viewer,
-        value: encodeMessage({ v: 1, type: 'feedback', viewer, feed, item: post, event: 'impression', feedContext, reqId, timeUs }),
-      })),
-    );
+    const messages = items.map(({ post, feedContext }) => ({
+      key: viewer,
+      value: encodeMessage({ v: 1, type: 'feedback', viewer, feed, item: post, event: 'impression', feedContext, reqId, timeUs }),
+    }));
+    if (messages.length > 0) this.enqueue({ messages }, messages.length);
   }
 
-  private enqueue(messages: OutgoingMessage[]): void {
-    for (const message of messages) this.buffer.push(message);
-    this.recorded += messages.length;
+  private enqueue(entry: Pending, count: number): void {
+    this.pending.push(entry);
+    this.buffered += count;
+    this.recorded += count;
     // At thousands of pages a second a timer tick's worth would overflow the buffer: a full batch
     // is published at once (unless the bus just failed: then the timer retries).
-    if (this.buffer.length >= MAX_BATCH && !this.flushing && Date.now() >= this.retryAfter) void this.flush();
-    if (this.buffer.length > MAX_BUFFERED) {
-      const excess = this.buffer.length - MAX_BUFFERED;
-      this.buffer.splice(0, excess);
-      this.dropped += excess;
+    if (this.buffered >= MAX_BATCH && !this.flushing && Date.now() >= this.retryAfter) void this.flush();
+    if (this.buffered > MAX_BUFFERED) this.dropOldest(this.buffered - MAX_BUFFERED);
+  }
+
+  /** Drops the `excess` oldest impressions (counted). */
+  private dropOldest(excess: number): void {
+    let left = excess;
+    while (left > 0 && this.pending.length > 0) {
+      const oldest = this.pending[0]!;
+      const size = oldest.page ? oldest.page.posts.length : oldest.messages.length;
+      if (size <= left) {
+        this.pending.shift();
+        left -= size;
+      } else if (oldest.page) {
+        this.pending[0] = { page: { ...oldest.page, posts: oldest.page.posts.slice(left) } };
+        left = 0;
+      } else {
+        this.pending[0] = { messages: oldest.messages.slice(left) };
+        left = 0;
+      }
     }
+    this.buffered -= excess - left;
+    this.dropped += excess - left;
+  }
+
+  /** The oldest pending impressions, encoded: whole entries until at least `MAX_BATCH` (or all). */
+  private takeBatch(): OutgoingMessage[] {
+    const batch: OutgoingMessage[] = [];
+    while (batch.length < MAX_BATCH && this.pending.length > 0) {
+      const entry = this.pending.shift()!;
+      if (entry.messages) {
+        for (const message of entry.messages) batch.push(message);
+        continue;
+      }
+      // @NOTE A page's impressions differ only in `item`: the rest of the JSON is encoded once per
+      // page, and each message is exactly `encodeMessage(event)` (same keys, same order).
+      const { viewer, feed, posts, reqId, timeUs, headers } = entry.page;
+      const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
+      const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
+      for (const post of posts) {
+        const value = head + JSON.stringify(post) + tail;
+        batch.push(headers === undefined ? { key: viewer, value } : { key: viewer, value, headers });
+      }
+    }
+    this.buffered -= batch.length;
+    return batch;
   }
 
   /** Publishes what is buffered; one flush at a time, failures put the batch back. */
   async flush(): Promise<void> {
-    if (this.flushing || this.buffer.length === 0) return this.flushing;
+    if (this.flushing || this.buffered === 0) return this.flushing;
     this.flushing = (async () => {
-      while (this.buffer.length > 0) {
-        const batch = this.buffer.splice(0, MAX_BATCH);
+      while (this.buffered > 0) {
+        const batch = this.takeBatch();
         try {
           await this.bus.publish(Topics.feedback, batch);
           this.published += batch.length;
           // A bus that acknowledges without I/O (in-process) would otherwise publish a long backlog in one go.
-          if (this.buffer.length > 0) await nextTurn();
+          if (this.buffered > 0) await nextTurn();
         } catch (error) {
-          this.buffer.unshift(...batch);
+          this.pending.unshift({ messages: batch });
+          this.buffered += batch.length;
           this.retryAfter = Date.now() + FLUSH_INTERVAL_MS;
-          this.log.warn({ err: (error as Error).message, buffered: this.buffer.length }, 'impressions not published; will retry');
+          this.log.warn({ err: (error as Error).message, buffered: this.buffered }, 'impressions not published; will retry');
           return;
         }
       }

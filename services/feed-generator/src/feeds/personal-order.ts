@@ -68,18 +68,33 @@ export function personalAdjustment(
   reasons?: PersonalReason[],
 ): PersonalAdjustment {
   const removed = before(feedback.lessPosts.get(item.post), asOfMs);
-  let shift = 0;
-  const add = (amount: number, reason: string) => {
-    shift += amount;
-    reasons?.push({ reason, shift: amount });
-  };
   if (removed) reasons?.push({ reason: 'you asked for less of this post', shift: 0 });
-  if (before(feedback.moreAuthors.get(item.author), asOfMs)) add(window, 'you asked for more of this author');
-  const community = item.communities.find((name) => before(feedback.moreCommunities.get(name), asOfMs));
-  if (community !== undefined) add(Math.round(window / 2), `you asked for more posts supported by ${community}`);
-  if (before(feedback.lessAuthors.get(item.author), asOfMs)) add(-Math.round(window / 2), 'you asked for less of this author');
+  // @NOTE Written out rather than through a helper closure: this runs for every post of every personal page.
+  let shift = 0;
+  if (feedback.moreAuthors.size > 0 && before(feedback.moreAuthors.get(item.author), asOfMs)) {
+    shift += window;
+    reasons?.push({ reason: 'you asked for more of this author', shift: window });
+  }
+  if (feedback.moreCommunities.size > 0) {
+    for (const community of item.communities) {
+      if (!before(feedback.moreCommunities.get(community), asOfMs)) continue;
+      const amount = Math.round(window / 2);
+      shift += amount;
+      reasons?.push({ reason: `you asked for more posts supported by ${community}`, shift: amount });
+      break;
+    }
+  }
+  if (feedback.lessAuthors.size > 0 && before(feedback.lessAuthors.get(item.author), asOfMs)) {
+    const amount = -Math.round(window / 2);
+    shift += amount;
+    reasons?.push({ reason: 'you asked for less of this author', shift: amount });
+  }
   const seenAt = feedback.seen.get(item.post);
-  if (seenAt !== undefined && seenAt < asOfMs) add(-Math.round(window / 2), 'you were shown this before');
+  if (seenAt !== undefined && seenAt < asOfMs) {
+    const amount = -Math.round(window / 2);
+    shift += amount;
+    reasons?.push({ reason: 'you were shown this before', shift: amount });
+  }
   return { removed, shift: Math.max(-window, Math.min(window, shift)) };
 }
 

@@ -135,7 +135,8 @@ export class ViewerAdjustment {
     const { feed, limit, cursor } = request;
     const position = cursor?.sortKey ?? 0;
     const asOf = session.sessionMs - SETTLE_MS;
-    const lateRemovals = [...feedback.lessPosts.values()].filter((time) => time > asOf).length;
+    let lateRemovals = 0;
+    for (const time of feedback.lessPosts.values()) if (time > asOf) lateRemovals += 1;
     const take = position + limit + lateRemovals;
     const key = `${request.viewer} ${feed.shortname} ${session.snapshot} ${session.sessionMs}`;
     let order = this.orders.get(key);

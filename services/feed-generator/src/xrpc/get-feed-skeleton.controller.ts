@@ -1,18 +1,11 @@
 import { Controller, Get, Headers, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { Nsid } from '#lib/domain';
 import { IdentityUnavailableError } from '../auth/auth.errors.js';
 import { ServiceAuthVerifier, type ServiceAuthResult } from '../auth/service-auth.verifier.js';
 import { FeedSkeletonService, type SkeletonResponse } from '../feeds/feed-skeleton.service.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
-import { integerParam, parseParams, requiredStringParam, stringParam } from './request-input.js';
-
-const GetFeedSkeletonParams = z.object({
-  feed: requiredStringParam(8192),
-  limit: integerParam({ min: 1, max: 100, fallback: 50 }),
-  cursor: stringParam(512),
-});
+import { feedSkeletonParams } from './feed-skeleton.params.js';
 
 /** `app.bsky.feed.getFeedSkeleton`: the page of post URIs the AppView hydrates. */
 @Controller()
@@ -29,7 +22,7 @@ export class GetFeedSkeletonController {
     @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<SkeletonResponse> {
-    const { feed, limit, cursor } = parseParams(GetFeedSkeletonParams, query);
+    const { feed, limit, cursor } = feedSkeletonParams(query);
     const auth = await this.viewerOf(authorization, feed);
     return this.skeletons.skeleton({ feed, limit, cursor, viewer: auth.kind === 'viewer' ? auth.did : undefined, reqId: request.id });
   }
