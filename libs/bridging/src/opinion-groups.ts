@@ -79,8 +79,8 @@ const KMEANS_ITERATIONS = 100;
  * @NOTE From 8 starts the groups depended on the order the users happened to be indexed in (which
  * point a start draws): the same votes interned in reverse gave bg2050-volunteers a partition with an
  * adjusted Rand index of 0.50 against the first, austria-climate 0.92. From 32 starts every one of
- * the seven conversations of test/fixtures/polis gets the same groups in either order and from any
- * seed tried, at about 0.4 s more CPU on austria-climate's 827 members.
+ * the seven conversations of test/fixtures/polis gets the same groups in either order and from the
+ * seeds tried, at about 0.3 s more CPU on austria-climate's 827 members (1.05 → 1.37 s a call).
  */
 const KMEANS_STARTS = 32;
 const KMEANS_SEED = 7;
