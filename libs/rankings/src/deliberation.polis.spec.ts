@@ -3,8 +3,8 @@
  * Attribution to The Computational Democracy Project; see test/fixtures/polis/README.md): each
  * conversation's votes as Bluesky votes (agree → like, disagree → requestLess, pass →
  * interactionSeen) on its comments as statements. The report's consensus top 10 is compared with
- * Polis's own group-informed consensus top 10 (with Polis's groups), and the groups it finds with
- * Polis's published groups (adjusted Rand index).
+ * Polis's own group-informed consensus top 10 (with Polis's groups; a comment tied with the tenth
+ * counts as in it), and the groups it finds with Polis's published groups (adjusted Rand index).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,13 +18,28 @@ import type { PostSignal, RankingInput } from './ranking.js';
 const DATA = join(process.cwd(), 'test', 'fixtures', 'polis');
 const CONVERSATIONS = readdirSync(DATA, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
 /**
- * Top-10 overlap each conversation must reach: 8 (the target) wherever the two groups found match
+ * Top-10 overlap each conversation must reach: 8 (the target) wherever the groups found match
  * Polis's closely enough.
- * @NOTE On bg2050-volunteers, scoop-hivemind.freshwater and london.youth.policing (26 people, four
- * groups found against Polis's three) the groups found split Polis's differently (ARI 0.1–0.35):
- * there the floor is what the report reaches today, so that it cannot get worse unnoticed.
+ * @NOTE On scoop-hivemind.freshwater (75 against 25 found where Polis published 108 against 9, ARI
+ * 0.12) and london.youth.policing (26 people, four groups found against Polis's three, ARI 0.18)
+ * Polis's top 10 turns on how a group of 9, or of 3, voted, and no grouping found in the final votes
+ * puts those people together (docs/ranking.md): there the floor is what the report reaches today,
+ * so that it cannot get worse unnoticed.
  */
-const TOP10_FLOOR: Readonly<Record<string, number>> = { 'bg2050-volunteers': 7, 'scoop-hivemind.freshwater': 7, 'london.youth.policing': 7 };
+const TOP10_FLOOR: Readonly<Record<string, number>> = { 'scoop-hivemind.freshwater': 7, 'london.youth.policing': 7 };
+/**
+ * How close the groups found must stay to Polis's published ones (adjusted Rand index): what they
+ * reach today, rounded down, so that a change to the group finder that drifts from Polis shows.
+ */
+const ARI_FLOOR: Readonly<Record<string, number>> = {
+  '15-per-hour-seattle': 0.75,
+  'austria-climate.5twd2jsnkf.2022-08-08': 0.75,
+  'brexit-consensus': 0.6,
+  'bg2050-volunteers': 0.3,
+  'london.youth.policing': 0.15,
+  'scoop-hivemind.freshwater': 0.1,
+  'scoop-hivemind.affordable-housing': 0.05,
+};
 const kindOfVote = { 1: 'like', 0: 'interactionSeen', [-1]: 'requestLess' } as const;
 
 const statementUri = (id: number) => `at://did:plc:polisauthor/app.bsky.feed.post/c${id}`;
@@ -53,17 +68,20 @@ describe.each(CONVERSATIONS)('the deliberation report on the Polis conversation 
   const conversation = loadPolisConversation(join(DATA, folder));
   const { report } = rankDeliberation(conversationInput(conversation));
   const reference = polisGroupConsensus(conversation);
-  const polisTop = [...conversation.comments.keys()].sort((a, b) => reference[b]! - reference[a]!).slice(0, 10).map((i) => statementUri(conversation.comments[i]!.id));
+  // Polis's top 10, and any comment tied with its tenth: Polis's consensus does not order those.
+  const tenth = [...reference].sort((a, b) => b - a)[9]!;
+  const polisTop = [...conversation.comments.keys()].filter((i) => reference[i]! >= tenth).map((i) => statementUri(conversation.comments[i]!.id));
   const overlap = report!.consensus.slice(0, 10).filter((statement) => polisTop.includes(statement.uri)).length;
   const published = new Map(conversation.participants.flatMap((p) => (p.groupId === null ? [] : [[participantDid(p.id), p.groupId] as const])));
   const { groupOf } = analyseConversation(conversationInput(conversation), () => true);
   const agreement = clusterAgreement(groupOf, published);
 
   const floor = TOP10_FLOOR[folder] ?? 8;
-  it(`finds opinion groups and recovers Polis’s consensus statements: top-10 overlap ≥ ${floor}`, () => {
-    console.log(`${folder}: ${report!.groups.length} groups (${report!.groups.map((g) => g.size).join(', ')}), consensus top-10 overlap ${overlap}/10, participants ${report!.participants}; Polis: ${conversation.groupIds.length} groups, ARI ${agreement.ari.toFixed(2)} over ${agreement.compared}`);
+  it(`finds opinion groups near Polis’s and recovers Polis’s consensus statements: top-10 overlap ≥ ${floor}`, () => {
+    console.log(`${folder}: ${report!.groups.length} groups (${report!.groups.map((g) => g.size).join(', ')}), consensus top-10 overlap ${overlap}/10 (Polis's top 10: ${polisTop.length} with ties), participants ${report!.participants}; Polis: ${conversation.groupIds.length} groups, ARI ${agreement.ari.toFixed(2)} over ${agreement.compared}`);
     expect(report!.groups.length).toBeGreaterThanOrEqual(2);
     expect(overlap).toBeGreaterThanOrEqual(floor);
     expect(agreement.compared).toBeGreaterThan(published.size / 2);
+    expect({ folder, ari: agreement.ari >= (ARI_FLOOR[folder] ?? 0.75) ? 'holds' : agreement.ari }).toEqual({ folder, ari: 'holds' });
   });
 });
