@@ -11,6 +11,8 @@ export class ConsumerStats {
   written = 0;
   deadLettered = 0;
   batches = 0;
+  /** Writes to the store that succeeded: fewer than batches where batches went together. */
+  writes = 0;
   failedBatches = 0;
   lastInsertMs = 0;
   /** `time_us` of the newest message written (when the messages carry one). */
@@ -110,7 +112,7 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     private readonly metrics: Metrics,
   ) {
     this.stopCollecting = collectConsumerMetrics(metrics, options.topic, this.stats);
-    this.coalesced = new CoalescedWriter((messages) => options.write(messages), config.scoring.batchSize);
+    this.coalesced = new CoalescedWriter((messages) => this.store(messages), config.scoring.batchSize);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -179,13 +181,18 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
         await context?.heartbeat();
       }
       try {
-        await (coalesce && attempt === 0 ? this.coalesced.write(messages) : this.options.write(messages));
+        await (coalesce && attempt === 0 ? this.coalesced.write(messages) : this.store(messages));
         return undefined;
       } catch (error) {
         last = error instanceof Error ? error : new Error(String(error));
       }
     }
     return last;
+  }
+
+  private async store(messages: T[]): Promise<void> {
+    await this.options.write(messages);
+    this.stats.writes += 1;
   }
 
   /** Rethrows `error` unless the store answers: an unreachable store is no reason to blame the messages. */
