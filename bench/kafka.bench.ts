@@ -114,7 +114,7 @@ const steadyCpuMs = first ? cpuMs(first.cpu) : Number.NaN;
 console.log(
   `Kafka → ClickHouse: ${scoringStats.written} events stored in ${consumeSeconds.toFixed(2)} s including joining the group = ` +
     `${Math.round(scoringStats.written / consumeSeconds)} events/s; steady state ${Math.round(steadyEvents / steadySeconds)} events/s ` +
-    `(${scoringStats.batches} batches)`,
+    `(${scoringStats.batches} batches in ${scoringStats.writes} writes)`,
 );
 console.log('consumer lag per partition while it ran:');
 for (const sample of samples) console.log(sample);
@@ -129,7 +129,7 @@ reportFigures('kafka', [
     measured: steadyEvents / steadySeconds,
     unit: 'events/s',
     goal: atLeast(GOAL.eventsPerSecond),
-    note: `${((steadyCpuMs * 1000) / steadyEvents).toFixed(1)} µs of CPU per event in the scoring process (every thread; ClickHouse embedded in it)`,
+    note: `${((steadyCpuMs * 1000) / steadyEvents).toFixed(1)} µs of CPU per event in the scoring process (every thread; ClickHouse embedded in it), ${Math.round(scoringStats.written / Math.max(1, scoringStats.writes))} events a write`,
   },
 ]);
 

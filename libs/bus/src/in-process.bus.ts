@@ -119,14 +119,24 @@ class TopicLog {
 
   private append(messages: OutgoingMessage[]): number {
     for (const message of messages) {
-      this.messages.push({
-        key: message.key,
-        value: message.value,
-        headers: message.headers ?? {},
-        partition: 0,
-        offset: String(this.end),
-        ...(message.decoded === undefined ? {} : { decoded: message.decoded }),
-      });
+      const offset = String(this.end);
+      const headers = message.headers ?? {};
+      // A message given decoded keeps its value unread: a consumer in this process takes the decoded
+      // one, and the value is encoded only if something asks (a dead letter, a consumer that decodes).
+      this.messages.push(
+        message.decoded === undefined
+          ? { key: message.key, value: message.value, headers, partition: 0, offset }
+          : {
+              key: message.key,
+              get value() {
+                return message.value;
+              },
+              headers,
+              partition: 0,
+              offset,
+              decoded: message.decoded,
+            },
+      );
     }
     return this.end;
   }

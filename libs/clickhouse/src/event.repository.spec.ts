@@ -1,10 +1,10 @@
 import type { PipelineEventV1 } from '#lib/contracts';
 import { mapJetstreamEvent } from '#lib/domain';
 import { generateJetstreamEvents } from '#lib/testing';
-import { EVENT_TABLE_COLUMNS, rowsOf } from './event.repository.js';
+import { EVENT_TABLE_COLUMNS, rowsOf, type EventTable } from './event.repository.js';
 
 describe('event rows', () => {
-  it('only fill columns the insert names, so no field is dropped on the way to ClickHouse', () => {
+  it('give every column the insert names one value, in its place, so no field is dropped or shifted on the way to ClickHouse', () => {
     const { events } = generateJetstreamEvents({ seed: 11, users: 300, events: 6_000, startUs: 1_700_000_000_000_000, mix: { other: 0 } });
     const mapped = events.flatMap((raw) => {
       const result = mapJetstreamEvent(raw);
@@ -30,11 +30,38 @@ describe('event rows', () => {
       { v: 1, type: 'noterequest', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },
     );
     const rows = rowsOf(mapped);
-    for (const [table, values] of Object.entries(rows) as [keyof typeof EVENT_TABLE_COLUMNS, object[]][]) {
-      expect(values.length).toBeGreaterThan(0);
-      const columns = new Set(EVENT_TABLE_COLUMNS[table]);
-      const used = new Set(values.flatMap((row) => Object.keys(row)));
-      expect([...used].filter((key) => !columns.has(key))).toEqual([]);
+    for (const table of Object.keys(rows) as EventTable[]) {
+      expect(rows[table].length).toBeGreaterThan(0);
+      expect(rows[table].filter((row) => row.length !== EVENT_TABLE_COLUMNS[table].length)).toEqual([]);
     }
+    const named = (table: EventTable, row: unknown[]) => Object.fromEntries(EVENT_TABLE_COLUMNS[table].map((column, i) => [column, row[i]]));
+    const pledge = rows.pledges.map((row) => named('pledges', row));
+    expect(pledge).toEqual([
+      { did: pledger, rkey: '3kpledge', subject_uri: `at://${pledger}/app.bsky.feed.post/3kpost`, community: 'climate', amount: 5, time_us: 1_700_000_000_000_001, deleted: 0, version: 1_700_000_000_000_001 },
+      { did: pledger, rkey: '3kpledge', subject_uri: null, community: null, amount: null, time_us: 1_700_000_000_000_002, deleted: 1, version: 1_700_000_000_000_002 },
+    ]);
+    const reply = mapped.find((event) => event.type === 'post' && event.op === 'create' && event.replyParent);
+    if (reply?.type !== 'post' || reply.op !== 'create') throw new Error('the generator wrote no reply');
+    expect(named('posts', rows.posts.find((row) => row[0] === reply.did && row[1] === reply.rkey)!)).toMatchObject({
+      did: reply.did,
+      rkey: reply.rkey,
+      cid: reply.cid,
+      time_us: reply.timeUs,
+      text: reply.text,
+      langs: reply.langs,
+      reply_parent: reply.replyParent,
+      deleted: 0,
+      version: reply.timeUs,
+    });
+    expect(rows.interactions.map((row) => named('interactions', row))).toContainEqual({
+      actor: reply.did,
+      kind: 'reply',
+      rkey: reply.rkey,
+      subject_uri: reply.replyParent,
+      subject_did: reply.replyParent!.slice(5).split('/')[0],
+      time_us: reply.timeUs,
+      deleted: 0,
+      version: reply.timeUs,
+    });
   });
 });

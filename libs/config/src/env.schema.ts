@@ -24,7 +24,7 @@ export const EnvSchema = z.object({
   // Jetstream (ingest)
   JETSTREAM_URL: url(['ws:', 'wss:'], 'wss://jetstream2.us-east.bsky.network/subscribe'),
   JETSTREAM_REWIND_SECONDS: integer(5, { min: 0, max: 3600 }),
-  INGEST_BATCH_SIZE: integer(5_000, { min: 1, max: 100_000 }),
+  INGEST_BATCH_SIZE: integer(20_000, { min: 1, max: 100_000 }),
   INGEST_BATCH_MAX_WAIT_MS: integer(500, { min: 1, max: 60_000 }),
   INGEST_CURSOR_FILE: text(),
 
@@ -57,7 +57,7 @@ export const EnvSchema = z.object({
   CLICKHOUSE_PATH: text(),
 
   // Scoring
-  SCORING_BATCH_SIZE: integer(20_000, { min: 1, max: 500_000 }),
+  SCORING_BATCH_SIZE: integer(50_000, { min: 1, max: 500_000 }),
   SCORING_INTERVAL_SECONDS: integer(30, { min: 1, max: 86_400 }),
   SCORING_SNAPSHOTS: boolean(true),
   SCORING_WRITE_ATTEMPTS: integer(3, { min: 1, max: 20 }),

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import { encodeMessage, Topics, type MessageBus, type PipelineEventV1 } from '#lib/contracts';
+import { encodeMessage, Topics, type MessageBus, type OutgoingMessage, type PipelineEventV1 } from '#lib/contracts';
 import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections } from '#lib/domain';
 import { JetstreamSource } from '#lib/jetstream';
 import { APP_CONFIG, CatchUpProgress, formatDuration, LOGGER, MESSAGE_BUS, Metrics, type Logger } from '#lib/platform';
@@ -13,6 +13,23 @@ const GAP_THRESHOLD_US = 60 * 1_000_000;
 const MAX_RETRY_DELAY_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The bus message of an event, keyed by its repo DID. Its value is encoded when first read: a
+ * broker reads it, while the in-process bus hands the consumer the event itself and reads the
+ * value only for a dead letter (encoding every event cost the embedded ingest 1.9 µs of its CPU
+ * per event for nothing).
+ */
+function eventMessage(event: PipelineEventV1): OutgoingMessage {
+  let encoded: string | undefined;
+  return {
+    key: event.did,
+    decoded: event,
+    get value() {
+      return (encoded ??= encodeMessage(event));
+    },
+  };
+}
 
 /**
  * Jetstream → bus. Events are mapped to `PipelineEventV1`, published in batches keyed by repo
@@ -168,7 +185,7 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   }
 
   private async publish(batch: PipelineEventV1[]): Promise<boolean> {
-    const messages = batch.map((event) => ({ key: event.did, value: encodeMessage(event), decoded: event }));
+    const messages = batch.map(eventMessage);
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
