@@ -38,17 +38,9 @@ function runCaptured(command, commandArgs, env = process.env) {
 
 async function main() {
   const started = Date.now();
-  console.log('[test] type-checking');
-  if ((await run(bin('tsc'), ['-p', 'tsconfig.json'])) !== 0) return 1;
-  if ((await run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')])) !== 0) return 1;
-  // @NOTE Lint reads every file once more with the type checker (about a minute on 2 cores): it runs
-  // beside the build and the tests, not before them, and its verdict comes at the end.
-  const lint = jestArgs.length > 0 ? undefined : runCaptured(bin('eslint'), ['--max-warnings', '0', '.']);
-  console.log('[test] building');
-  if ((await run(process.execPath, [path.join(root, 'scripts', 'build.mjs')])) !== 0) return 1;
-
-  let broker;
   let brokers = process.env.KAFKA_BROKERS;
+  /** @type {Promise<{ brokers: string, stop: () => Promise<void> }> | undefined} */
+  let brokerStarting;
   if (!brokers) {
     const problem = await javaProblem();
     if (problem) {
@@ -57,15 +49,16 @@ async function main() {
     }
     const { startBroker } = await import('./kafka-broker.mjs');
     console.log('[test] starting a Kafka broker');
-    broker = await startBroker();
-    brokers = broker.brokers;
-    console.log(`[test] Kafka broker on ${brokers}`);
+    // @NOTE Started first: the JVM's start-up overlaps the type-check and the build.
+    brokerStarting = startBroker();
+    brokerStarting.catch(() => undefined);
   }
   const stopBroker = async () => {
+    const starting = brokerStarting;
+    brokerStarting = undefined;
+    const broker = await starting?.catch(() => undefined);
     if (!broker) return;
-    const current = broker;
-    broker = undefined;
-    await current.stop();
+    await broker.stop();
     console.log('[test] Kafka broker stopped');
   };
   for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -73,6 +66,22 @@ async function main() {
   }
 
   try {
+    console.log('[test] type-checking and building');
+    // The two type-checks and the build (swc, which does not type-check) side by side.
+    const steps = await Promise.all([
+      run(bin('tsc'), ['-p', 'tsconfig.json']),
+      run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')]),
+      run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]),
+    ]);
+    if (steps.some((code) => code !== 0)) return 1;
+    // @NOTE Lint reads every file once more with the type checker (about a minute on 2 cores): it
+    // runs beside the tests, not before them, and its verdict comes at the end.
+    const lint = jestArgs.length > 0 ? undefined : runCaptured(bin('eslint'), ['--max-warnings', '0', '.']);
+    if (brokerStarting) {
+      brokers = (await brokerStarting).brokers;
+      console.log(`[test] Kafka broker on ${brokers}`);
+    }
+
     // @NOTE The broker address travels as CG_TEST_KAFKA_BROKERS, not KAFKA_BROKERS: the
     // application reads KAFKA_BROKERS to choose scaled mode, and embedded-mode tests must not.
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
