@@ -25,10 +25,8 @@ interface Status {
 describe('scaled mode: ingest, scoring and feed generator as processes on a real Kafka broker', () => {
   const generated = generateJetstreamEvents({
     seed: 3,
-    users: 10_000,
-    // @NOTE 100k events at 6,000/s: the kill of scoring and the broker's restart land as far into
-    // the replay, in seconds, as with 200k at 12,000/s, for half the work.
-    events: 100_000,
+    users: 20_000,
+    events: 200_000,
     startUs: (Date.now() - 12 * 3_600_000) * 1000,
     durationSec: 12 * 3_600 - 60,
     mix: { other: 0 },
@@ -55,7 +53,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     broker = await startBroker();
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
-    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 6_000 } });
+    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 12_000 } });
     for (const role of ['scoring', 'feed-generator', 'ingest']) {
       const [port, opsPort] = [await freePort(), await freePort()];
       ports.set(role, opsPort);
@@ -96,11 +94,11 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     await waitFor('the feed generator', () => status());
     services.get('ingest')!.start();
 
-    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 15_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
+    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
     await services.get('scoring')!.stop('SIGKILL');
     services.get('scoring')!.start();
 
-    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 45_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
+    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
     await broker.restart();
 
     await waitFor(
