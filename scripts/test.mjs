@@ -87,7 +87,9 @@ async function main() {
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
     delete env.KAFKA_BROKERS;
     if (jestArgs.length > 0) return (await jest(env, jestArgs)).code;
+    const testsStarted = Date.now();
     const result = await jest(env, [], { recordDurations });
+    console.log(`[test] Jest done in ${Math.round((Date.now() - testsStarted) / 1000)} s`);
     const linted = lint ? await lint : undefined;
     if (linted) console.log(linted.code === 0 ? '[test] lint: no problems' : `[test] lint failed:\n${linted.output}`);
     console.log(`tests: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
