@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort } from './free-port.mjs';
 import { invokedDirectly } from './invoked-directly.mjs';
 
 export const KAFKA_VERSION = process.env.KAFKA_BROKER_VERSION ?? '3.9.2';
@@ -116,19 +117,6 @@ export async function ensureKafkaJars() {
     await rm(staging, { recursive: true, force: true });
   }
   return LIBS_DIR;
-}
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** @param {number} port */

@@ -3,16 +3,20 @@
 // that the tests cannot start themselves (a real Kafka broker), run Jest, and stop everything.
 //
 // KAFKA_BROKERS=host:port uses an existing broker instead of starting one. Extra arguments go to
-// Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`.
+// Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`; `npm test -- --record-durations`
+// runs the whole suite and writes each file's time to test/durations.json (the order of the next runs).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { durationsFile } from './jest-sequencer.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 const args = process.argv.slice(2);
+const recordDurations = args.includes('--record-durations');
+const jestArgs = args.filter((arg) => arg !== '--record-durations');
 
 function run(command, commandArgs, env = process.env) {
   return new Promise((resolve) => {
@@ -34,17 +38,9 @@ function runCaptured(command, commandArgs, env = process.env) {
 
 async function main() {
   const started = Date.now();
-  console.log('[test] type-checking');
-  if ((await run(bin('tsc'), ['-p', 'tsconfig.json'])) !== 0) return 1;
-  if ((await run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')])) !== 0) return 1;
-  // @NOTE Lint reads every file once more with the type checker (about a minute on 2 cores): it runs
-  // beside the build and the tests, not before them, and its verdict comes at the end.
-  const lint = args.length > 0 ? undefined : runCaptured(bin('eslint'), ['--max-warnings', '0', '.']);
-  console.log('[test] building');
-  if ((await run(process.execPath, [path.join(root, 'scripts', 'build.mjs')])) !== 0) return 1;
-
-  let broker;
   let brokers = process.env.KAFKA_BROKERS;
+  /** @type {Promise<{ brokers: string, stop: () => Promise<void> }> | undefined} */
+  let brokerStarting;
   if (!brokers) {
     const problem = await javaProblem();
     if (problem) {
@@ -53,15 +49,16 @@ async function main() {
     }
     const { startBroker } = await import('./kafka-broker.mjs');
     console.log('[test] starting a Kafka broker');
-    broker = await startBroker();
-    brokers = broker.brokers;
-    console.log(`[test] Kafka broker on ${brokers}`);
+    // @NOTE Started first: the JVM's start-up overlaps the type-check and the build.
+    brokerStarting = startBroker();
+    brokerStarting.catch(() => undefined);
   }
   const stopBroker = async () => {
+    const starting = brokerStarting;
+    brokerStarting = undefined;
+    const broker = await starting?.catch(() => undefined);
     if (!broker) return;
-    const current = broker;
-    broker = undefined;
-    await current.stop();
+    await broker.stop();
     console.log('[test] Kafka broker stopped');
   };
   for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -69,27 +66,34 @@ async function main() {
   }
 
   try {
+    console.log('[test] type-checking and building');
+    // The two type-checks and the build (swc, which does not type-check) side by side.
+    const steps = await Promise.all([
+      run(bin('tsc'), ['-p', 'tsconfig.json']),
+      run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')]),
+      run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]),
+    ]);
+    if (steps.some((code) => code !== 0)) return 1;
+    // @NOTE Lint reads every file once more with the type checker (about a minute on 2 cores): it
+    // runs beside the tests, not before them, and its verdict comes at the end.
+    const lint = jestArgs.length > 0 ? undefined : runCaptured(bin('eslint'), ['--max-warnings', '0', '.']);
+    if (brokerStarting) {
+      brokers = (await brokerStarting).brokers;
+      console.log(`[test] Kafka broker on ${brokers}`);
+    }
+
     // @NOTE The broker address travels as CG_TEST_KAFKA_BROKERS, not KAFKA_BROKERS: the
     // application reads KAFKA_BROKERS to choose scaled mode, and embedded-mode tests must not.
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
     delete env.KAFKA_BROKERS;
-    if (args.length > 0) return (await jest(env, args)).code;
-    // @NOTE Two Jest processes side by side. The second takes the files that start the local
-    // Bluesky network and the Polis evaluation: they wait on servers and replays for much of their
-    // time, so on 2 cores the lanes overlap instead of adding up. Everything else shares the first
-    // (chDB binds one data directory per process). The second lane's output is printed when it
-    // ends, so the first lane's stays readable.
-    const secondLane = secondLaneSpecs();
-    const [shared, own] = await Promise.all([jest(env, ['--testPathIgnorePatterns', ...secondLane]), jest(env, secondLane, { captured: true })]);
-    const runs = [shared, own];
-    const total = runs.reduce(
-      (sum, run) => ({ passed: sum.passed + run.passed, failed: sum.failed + run.failed, skipped: sum.skipped + run.skipped }),
-      { passed: 0, failed: 0, skipped: 0 },
-    );
+    if (jestArgs.length > 0) return (await jest(env, jestArgs)).code;
+    const testsStarted = Date.now();
+    const result = await jest(env, [], { recordDurations });
+    console.log(`[test] Jest done in ${Math.round((Date.now() - testsStarted) / 1000)} s`);
     const linted = lint ? await lint : undefined;
     if (linted) console.log(linted.code === 0 ? '[test] lint: no problems' : `[test] lint failed:\n${linted.output}`);
-    console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
-    return runs.every((run) => run.code === 0) && (linted?.code ?? 0) === 0 ? 0 : 1;
+    console.log(`tests: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
+    return result.code === 0 && (linted?.code ?? 0) === 0 ? 0 : 1;
   } finally {
     await stopBroker();
     console.log(`[test] done in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -115,43 +119,42 @@ async function javaProblem() {
 }
 
 /**
- * The second lane's files: those that start the local Bluesky network, and the Polis evaluation
- * (minutes of replays through its own embedded pipeline, which would otherwise hold up the first
- * lane alone).
+ * Jest's worker processes. @NOTE Each worker is a process of its own, as chDB needs (one data
+ * directory per process), and takes the next file as soon as it is free, longest first (see
+ * scripts/jest-sequencer.mjs). Most files wait on brokers, child processes, replays and servers
+ * far more than they compute, so on 2 cores three workers overlap those waits; a fourth mostly
+ * adds contention. Given `--maxWorkers`/`-w` or `--runInBand`/`-i`, Jest's own choice stands.
  */
-function secondLaneSpecs() {
-  return readdirSync(path.join(root, 'test'), { recursive: true })
-    .map((file) => path.join('test', String(file)))
-    .filter((file) => file.endsWith('.spec.ts'))
-    .filter((file) => secondLane.includes(file) || readFileSync(path.join(root, file), 'utf8').includes('startAtprotoNetwork('))
-    .sort();
+const WORKERS = 3;
+
+function workerArgs(jestArgs) {
+  const chosen = jestArgs.some((arg) => /^(--maxWorkers|-w|--runInBand|-i)(=|$)/.test(arg));
+  return chosen ? [] : [`--maxWorkers=${WORKERS}`];
 }
 
-const secondLane = [path.join('test', 'e2e', 'polis-eval.spec.ts')];
-
-/**
- * One Jest process; resolves with its exit code and its counts (from Jest's JSON report). A
- * captured run prints its output in one block when it ends.
- */
-async function jest(env, jestArgs, { captured = false } = {}) {
+/** One Jest run; resolves with its exit code and its counts (from Jest's JSON report). */
+async function jest(env, jestArgs, { recordDurations = false } = {}) {
   const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'cg-jest-')), 'report.json');
-  const command = [bin('jest'), '--runInBand', '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs];
-  let code;
-  if (captured) {
-    const result = await runCaptured(process.execPath, command, env);
-    console.log(`[test] ${jestArgs.join(' ')}\n${result.output}`);
-    code = result.code;
-  } else {
-    code = await run(process.execPath, command, env);
-  }
+  const command = [bin('jest'), ...workerArgs(jestArgs), '--forceExit', '--json', `--outputFile=${report}`, ...jestArgs];
+  const code = await run(process.execPath, command, env);
   try {
     const result = JSON.parse(readFileSync(report, 'utf8'));
+    if (recordDurations && code === 0) writeDurations(result);
     return { code, passed: result.numPassedTests, failed: result.numFailedTests, skipped: result.numPendingTests + result.numTodoTests };
   } catch {
     return { code: code === 0 ? 1 : code, passed: 0, failed: 1, skipped: 0 };
   } finally {
     rmSync(path.dirname(report), { recursive: true, force: true });
   }
+}
+
+/** Writes each file's run time (seconds, from the report) to test/durations.json, longest first. */
+function writeDurations(result) {
+  const durations = result.testResults
+    .map((file) => [path.relative(root, file.name).split(path.sep).join('/'), Math.round((file.endTime - file.startTime) / 100) / 10])
+    .sort(([pathA, a], [pathB, b]) => b - a || pathA.localeCompare(pathB));
+  writeFileSync(durationsFile, `${JSON.stringify(Object.fromEntries(durations), null, 2)}\n`);
+  console.log(`[test] durations of ${durations.length} files written to ${path.relative(root, durationsFile)}`);
 }
 
 process.exitCode = await main();

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AppProcess, appEntry, chdbHttpEntry, freePort, waitFor } from '#lib/testing';
+import { AppProcess, appEntry, chdbHttpEntry, freePort, kafkaTestEnv, waitFor } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 
 // A broker given by the environment (`npm test` passes CG_TEST_KAFKA_BROKERS) is shared; otherwise
@@ -57,6 +57,7 @@ describe('curation across replicas: two feed generators on one ClickHouse and on
         KAFKA_BROKERS: externalBrokers ?? broker!.brokers,
         KAFKA_TOPIC_PREFIX: prefix,
         KAFKA_PARTITIONS: '1',
+        ...kafkaTestEnv,
         CLICKHOUSE_URL: clickhouseUrl,
         CLICKHOUSE_DATABASE: 'replicas',
         DATA_DIR: path.join(dir, name),

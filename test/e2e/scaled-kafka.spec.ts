@@ -12,7 +12,7 @@ import {
   freePort,
   generateJetstreamEvents,
   startJetstreamReplayServer,
-  type JetstreamReplayServer, waitFor } from '#lib/testing';
+  type JetstreamReplayServer, kafkaTestEnv, waitFor } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 
 interface Status {
@@ -65,6 +65,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
           KAFKA_TOPIC_PREFIX: prefix,
           KAFKA_PARTITIONS: '4',
           KAFKA_PUBLISH_TIMEOUT_MS: '5000',
+          ...kafkaTestEnv,
           CLICKHOUSE_URL: clickhouseUrl,
           CLICKHOUSE_DATABASE: 'scaled',
           DATA_DIR: path.join(dir, role),

@@ -27,7 +27,9 @@ describe('fuzzing the embedded app (hostile Jetstream frames, then hostile reque
   });
 
   it('stays up, answers no 5xx, and stores every valid event among 3,000 frames', async () => {
-    const report = await runFuzzCampaign({ seed: 20261203, frames: 3_000, requests: 1_000, seconds: 50, hugeEvery: 1_000, workDir: dir, plcUrl: plc.url, accounts });
+    // @NOTE A budget, not a wait: the campaign ends when the last request is answered. 120 s leaves
+    // room for the app's start and the frames on 2 cores shared with the other test workers.
+    const report = await runFuzzCampaign({ seed: 20261203, frames: 3_000, requests: 1_000, seconds: 120, hugeEvery: 1_000, workDir: dir, plcUrl: plc.url, accounts });
     expect(report.crashes).toBe(0);
     expect(report.requests.failures).toEqual([]);
     expect(report.requests.sent).toBe(1_000);

@@ -299,5 +299,6 @@ describe('KafkaBus on a real broker', () => {
       await Promise.all(buses.splice(0).map((bus) => bus.close()));
       if (broker !== ownBroker) await broker.stop();
     }
-  }, 60_000);
+    // Two broker starts (a JVM each): on 2 cores shared with the other test workers, up to a minute.
+  }, 120_000);
 });

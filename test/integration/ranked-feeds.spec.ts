@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AtpAgent, lexicons } from '@atproto/api';
 import { generateJetstreamEvents, startJetstreamReplayServer, type JetstreamReplayServer, waitFor, startTestApp, type TestApp } from '#lib/testing';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -163,10 +162,13 @@ describe('ranked feeds: bridging across communities, bridging inside one, balanc
     }
     expect(seen.length).toBeGreaterThan(25);
     expect(new Set(seen).size).toBe(seen.length);
-    // The feed generator looks for a newer snapshot at most every 2 s.
-    await sleep(2_100);
-    const fresh = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
-    expect(fresh.data.cursor!.split('::')[0]).not.toBe(first.data.cursor!.split('::')[0]);
+    // The feed generator looks for a newer snapshot at most every 2 s: within that, a first page moves to it.
+    const snapshotOf = (page: { data: { cursor?: string } }) => page.data.cursor!.split('::')[0];
+    const fresh = await waitFor('a first page from the newer snapshot', async () => {
+      const page = await agent.app.bsky.feed.getFeedSkeleton({ feed: feedUri('within-alpha'), limit: 1 });
+      return snapshotOf(page) === snapshotOf(first) ? undefined : page;
+    }, { timeoutMs: 2_100 });
+    expect(snapshotOf(fresh)).not.toBe(snapshotOf(first));
   });
 
   it('explains why a post is not in the feed', async () => {

@@ -11,7 +11,7 @@ import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import { applyMigrations, createClickHouseClient, EventRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
-import { AppProcess, appEntry, chdbHttpEntry, freePort, startPlcDirectory, waitFor, type PlcDirectoryServer } from '#lib/testing';
+import { AppProcess, appEntry, chdbHttpEntry, freePort, kafkaTestEnv, startPlcDirectory, waitFor, type PlcDirectoryServer } from '#lib/testing';
 
 const brokers = process.env.CG_TEST_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS;
 const serviceDid = 'did:web:feeds.common-ground.test';
@@ -105,6 +105,7 @@ describe('per-viewer feedback at serving time, across two feed-generator process
       KAFKA_BROKERS: brokers,
       KAFKA_TOPIC_PREFIX: `viewer${Date.now()}.`,
       KAFKA_PARTITIONS: '2',
+      ...kafkaTestEnv,
       CLICKHOUSE_URL: url,
       CLICKHOUSE_DATABASE: database,
       FEEDS_FILE: path.join(dir, 'feeds.yaml'),

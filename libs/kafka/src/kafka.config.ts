@@ -90,6 +90,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
   if (options.producers !== undefined && !(Number.isInteger(options.producers) && options.producers >= 1)) {
     throw new Error(`producers must be a positive integer, got ${options.producers}`);
   }
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 30_000;
   return {
     brokers: options.brokers,
     ssl: options.ssl,
@@ -103,8 +104,9 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     connectionTimeoutMs: options.connectionTimeoutMs ?? 3_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     maxBatchSize: options.maxBatchSize ?? 1_000,
-    sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
-    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 3_000,
+    sessionTimeoutMs,
+    // A third of the session at most, as Kafka advises: a short session still survives a late heartbeat.
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
     maxWaitTimeMs: options.maxWaitTimeMs ?? 1_000,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 8 * 1_048_576,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,

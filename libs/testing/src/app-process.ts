@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '#scripts/free-port.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Source (libs/testing/src) or build (dist/libs/testing/src): either way the repository root.
@@ -10,19 +10,12 @@ const root = path.resolve(here, here.split(path.sep).includes('dist') ? '../../.
 /** The Node running this process: the project's Node 24 under npm scripts and Jest alike. */
 const node = process.execPath;
 
+export { freePort };
+
 /** The built entry point (`npm run build`); tests that spawn processes need the build. */
 export const appEntry = path.join(root, 'dist', 'services', 'app', 'src', 'main.js');
 export const chdbHttpEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'chdb-http.main.js');
 export const jetstreamReplayEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'jetstream-replay.main.js');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A service process of this project, started from the build with its own environment. */
 export class AppProcess {

@@ -16,7 +16,7 @@ export { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOpt
 export { type ChdbHttpServer, startChdbHttpServer } from './chdb-http.server.js';
 export { appEntry, AppProcess, chdbHttpEntry, freePort, jetstreamReplayEntry, type ServingAppProcess, startAppProcess } from './app-process.js';
 export { waitFor } from './wait-for.js';
-export { testAppEnv } from './test-app.env.js';
+export { kafkaTestEnv, testAppEnv } from './test-app.env.js';
 export { startTestApp, type TestApp } from './test-app.js';
 export { deterministicDidPlc, type PlcDirectoryServer, startPlcDirectory } from './plc-directory.server.js';
 export { type HandleDirectoryServer, startHandleDirectory } from './handle-directory.server.js';

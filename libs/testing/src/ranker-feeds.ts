@@ -7,6 +7,7 @@ import type { ClickHouseClient } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import { AppProcess, appEntry, freePort } from './app-process.js';
 import { generateCid, mulberry32 } from './synthetic-events.js';
+import { kafkaTestEnv } from './test-app.env.js';
 
 export interface RankerFeeds {
   /** Feed short names: `perPartition` on each partition of the rankers' topic. */
@@ -112,6 +113,7 @@ export async function startRanker(options: {
     KAFKA_BROKERS: options.brokers,
     KAFKA_TOPIC_PREFIX: options.topicPrefix,
     KAFKA_PARTITIONS: '2',
+    ...kafkaTestEnv,
     RANKER_PARTITIONS: String(options.partitions),
     RANKER_SESSION_TIMEOUT_MS: '6000',
     SCORING_INTERVAL_SECONDS: String(options.intervalSeconds),

@@ -5,6 +5,7 @@ import { createClickHouseClient, type ClickHouseClient } from '#lib/clickhouse';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 import { AppProcess, appEntry, chdbHttpEntry, freePort, jetstreamReplayEntry } from '../app-process.js';
 import { mulberry32 } from '../synthetic-events.js';
+import { kafkaTestEnv } from '../test-app.env.js';
 import { waitFor } from '../wait-for.js';
 import type { CampaignSource } from './campaign-source.js';
 import { auditStore, type StoreAudit } from './store-audit.js';
@@ -302,6 +303,7 @@ class ScaledStack {
       KAFKA_BROKERS: this.broker!.brokers,
       KAFKA_TOPIC_PREFIX: this.topicPrefix,
       KAFKA_PARTITIONS: String(this.options.partitions ?? 4),
+      ...kafkaTestEnv,
       CLICKHOUSE_URL: this.clickhouseUrl,
       CLICKHOUSE_DATABASE: SCALED_DATABASE,
       DATA_DIR: path.join(this.scaledDir, role),
