@@ -38,9 +38,11 @@
  * process's resident set is read after a full GC: it must stay within the cache's bound.
  */
 import 'reflect-metadata';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
+import { constants, PerformanceObserver, type NodeGCPerformanceDetail, type PerformanceEntry } from 'node:perf_hooks';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -55,6 +57,7 @@ import { CLICKHOUSE } from '#lib/platform';
 import { startApp } from '../services/app/src/app.factory.js';
 import { deterministicDidPlc, startPlcDirectory } from '#lib/testing';
 import { ServiceAuthVerifier } from '../services/feed-generator/src/auth/service-auth.verifier.js';
+import { SIGNATURE_THREAD_NAME } from '../services/feed-generator/src/auth/secp256k1-worker.pool.js';
 import { SignatureVerifier } from '../services/feed-generator/src/auth/signature.verifier.js';
 import { FeedRegistry } from '../services/feed-generator/src/feeds/feed.registry.js';
 import { RecentFeed } from '../services/feed-generator/src/feeds/recent.feed.js';
@@ -267,7 +270,7 @@ try {
     return [...tokens.slice(start), ...tokens.slice(0, start)].map((jwt) => ({ authorization: `Bearer ${jwt}` }));
   };
   async function load(urls: string[], auth: boolean, durationSec: number): Promise<LoadResult> {
-    const result = await runLoad({ urls, connections, durationSec, ...(auth && { headerSets: rotatedTokens() }) });
+    const result = await runLoad({ urls, connections, durationSec, process: true, ...(auth && { headerSets: rotatedTokens() }) });
     if (auth) tokenOffset += result.requests;
     return result;
   }
@@ -402,37 +405,53 @@ try {
     await profiler.post('Profiler.start');
   }
 
-  const results = new Map<string, LoadResult & { cpuMs: number; loopCpuMs: number; goal?: Goal }>();
+  const results = new Map<string, LoadResult & { cpuMs: number; loopCpuMs: number; clientMs: number; machineShare: number; goal?: Goal }>();
   const store = running.app.get(ViewerFeedbackStore);
   for (const run of selected) {
     if (run.fresh) store.invalidate();
     else await load(run.urls, run.auth, 1);
     const reads = store.historyReads;
-    const before = { ...verifier.stats };
+    const before = { ...verifier.stats, ...verifier.signatureBatches };
     const loop = performance.eventLoopUtilization();
+    const threads = threadCpuMs();
+    const gc = gcPauses();
     const cpu = process.cpuUsage();
     const loopCpu = process.threadCpuUsage();
     const result = await load(run.urls, run.auth, run.durationSec ?? seconds);
     const busy = performance.eventLoopUtilization(loop).utilization;
     const cpuUs = process.cpuUsage(cpu);
     const loopCpuUs = process.threadCpuUsage(loopCpu);
-    const processCpuMs = (cpuUs.user + cpuUs.system) / 1000;
+    const byThread = threadCpuMs(threads);
+    const paused = gc.stop();
+    const serverCpuMs = (cpuUs.user + cpuUs.system) / 1000;
     const loopCpuMs = (loopCpuUs.user + loopCpuUs.system) / 1000;
-    const perRequest = (ms: number) => (ms / Math.max(1, result.requests)).toFixed(3);
+    const requests = Math.max(1, result.requests);
+    const perRequest = (ms: number) => (ms / requests).toFixed(3);
+    // The share of the machine's cores that server and load generator used together: near 100 %, the two of them are the cap.
+    const machineShare = (serverCpuMs + result.clientCpuMs) / (result.seconds * 1000 * os.availableParallelism());
     results.set(run.label, {
       ...result,
-      cpuMs: (processCpuMs - result.clientCpuMs) / Math.max(1, result.requests),
-      loopCpuMs: loopCpuMs / Math.max(1, result.requests),
+      cpuMs: serverCpuMs / requests,
+      loopCpuMs: loopCpuMs / requests,
+      clientMs: result.clientCpuMs / requests,
+      machineShare,
       ...(run.goal && { goal: run.goal }),
     });
     const checked = verifier.stats.verified - before.verified;
     const cached = verifier.stats.fromCache - before.fromCache;
+    const batches = verifier.signatureBatches.batches - before.batches;
+    const batched = verifier.signatureBatches.jobs - before.jobs;
     console.log(
       formatLoad(`  ${run.label}`, result) +
         (run.auth ? `; ${checked} signatures checked, ${cached} from cache` : '') +
+        (batches > 0 ? ` (${batched} on the signature thread in ${batches} messages)` : '') +
         (run.fresh ? `; ${store.historyReads - reads} reads of viewers' histories` : '') +
-        `\n    server event loop busy ${(busy * 100).toFixed(0)}%; CPU per request: server ${perRequest(processCpuMs - result.clientCpuMs)} ms ` +
-        `(all its threads; its event loop's thread ${perRequest(loopCpuMs)} ms), load generator ${perRequest(result.clientCpuMs)} ms`,
+        `\n    server event loop busy ${(busy * 100).toFixed(0)}%; CPU per request: server ${perRequest(serverCpuMs)} ms ` +
+        `(its process; event loop's thread ${perRequest(loopCpuMs)} ms), load generator ${perRequest(result.clientCpuMs)} ms (its process); ` +
+        `the two used ${(machineShare * 100).toFixed(0)}% of ${os.availableParallelism()} cores` +
+        (byThread.size > 0 ? `\n    server CPU per request by thread: ${[...byThread].map(([group, ms]) => `${group} ${perRequest(ms)}`).join(', ')} ms` : '') +
+        `; garbage collection paused the event loop ${perRequest(paused.minorMs)} ms a request in ${paused.minor} scavenges, ` +
+        `${perRequest(paused.majorMs)} ms in ${paused.major} mark-compacts`,
     );
   }
 
@@ -478,8 +497,10 @@ try {
       : 'none';
     console.log(
       `  ${label}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ` +
-        `server CPU ${result.cpuMs.toFixed(3)} ms/request (event loop ${result.loopCpuMs.toFixed(3)})${result.errors > 0 ? `, ${result.errors} errors` : ''} — goal ${goalText}: ${goal ? (met ? 'met' : 'NOT met') : '—'}`,
+        `server CPU ${result.cpuMs.toFixed(3)} ms/request (event loop ${result.loopCpuMs.toFixed(3)}), load generator ${result.clientMs.toFixed(3)}` +
+        `${result.errors > 0 ? `, ${result.errors} errors` : ''} — goal ${goalText}: ${goal ? (met ? 'met' : 'NOT met') : '—'}`,
     );
+    if (goal?.requestsPerSecond !== undefined && !met) console.log(`    what caps it: ${capOf(result, goal.requestsPerSecond)}`);
   }
 } finally {
   await running.close();
@@ -589,4 +610,87 @@ async function viewerCacheBound(store: ViewerFeedbackStore, count: number, bound
       `rss ${mib(before.rss)} → ${samples.map((sample) => mib(sample.rss)).join(' → ')} at each fifth ` +
       `(last fifth ${lastStep >= 0 ? '+' : ''}${mib(lastStep)}; goal: levels off, ≤ 32 MiB: ${lastStep <= 32 * 1024 * 1024 ? 'met' : 'NOT met'})`,
   );
+}
+
+/**
+ * What caps a run's rate: the share of the cores server and load generator used together, the
+ * req/s these CPU costs allow with the load generator beside the server (as here) and for the
+ * server alone (as behind a real AppView; its event loop is one thread, so at most one core's
+ * worth of event-loop time), and the server CPU per request a goal of `goal` req/s leaves beside
+ * this load generator.
+ */
+function capOf(result: { cpuMs: number; loopCpuMs: number; clientMs: number; machineShare: number }, goal: number): string {
+  const cores = os.availableParallelism();
+  const shared = (cores * 1000) / (result.cpuMs + result.clientMs);
+  const alone = Math.min((cores * 1000) / result.cpuMs, 1000 / result.loopCpuMs);
+  const left = (cores * 1000) / goal - result.clientMs;
+  return (
+    `server and load generator used ${(result.machineShare * 100).toFixed(0)}% of the ${cores} cores; at these CPU costs the machine allows ${Math.round(shared)} req/s ` +
+    `with the load generator beside the server, ${Math.round(alone)} req/s for the server alone; ${goal} req/s here would leave the server ` +
+    (left > 0 ? `${left.toFixed(3)} ms of CPU a request` : 'nothing (the load generator alone needs the cores)')
+  );
+}
+
+/** The event loop's garbage-collection pauses from now until `stop`: scavenges (young generation) and mark-compacts (whole heap). */
+function gcPauses(): { stop(): { minor: number; minorMs: number; major: number; majorMs: number } } {
+  const totals = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+  const count = (entries: PerformanceEntry[]) => {
+    for (const entry of entries) {
+      const { kind } = (entry as PerformanceEntry & { detail: NodeGCPerformanceDetail }).detail;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        totals.minor += 1;
+        totals.minorMs += entry.duration;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        totals.major += 1;
+        totals.majorMs += entry.duration;
+      }
+    }
+  };
+  const observer = new PerformanceObserver((list) => count(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      count(observer.takeRecords());
+      observer.disconnect();
+      return totals;
+    },
+  };
+}
+
+/** How a thread of this process is reported, by its name (worker threads are named where they are started). */
+function threadGroup(name: string): string {
+  if (name === 'MainThread') return 'event loop';
+  if (name === SIGNATURE_THREAD_NAME) return 'signature check';
+  if (name === 'V8Worker' || name === 'DelayedTaskSche') return 'V8 (garbage collection, compiler)';
+  if (name.startsWith('libuv')) return 'libuv pool';
+  return 'chDB and other native threads';
+}
+
+/**
+ * CPU time of this process's threads by group, ms (from /proc; an empty map where there is none),
+ * or, given an earlier reading, what each group spent since.
+ */
+function threadCpuMs(since?: Map<string, number>): Map<string, number> {
+  const byGroup = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return byGroup;
+  }
+  for (const task of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Fields after the name: state is the 3rd of the line; utime and stime the 14th and 15th, in clock ticks (100 a second).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      const group = threadGroup(name);
+      byGroup.set(group, (byGroup.get(group) ?? 0) + ms);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  if (since === undefined) return byGroup;
+  return new Map([...byGroup].map(([group, ms]) => [group, ms - (since.get(group) ?? 0)] as const).filter(([, ms]) => ms > 0));
 }

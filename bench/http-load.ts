@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 
 export interface LoadResult {
@@ -8,7 +9,10 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** CPU time of the load generator's own thread, ms (to tell it apart from the server's). */
+  /**
+   * CPU time of the load generator, ms: its whole process (`process: true`), or its worker
+   * thread alone (its garbage collector's helper threads are then counted with the server's).
+   */
   clientCpuMs: number;
 }
 
@@ -25,14 +29,32 @@ export interface LoadOptions {
   durationSec: number;
   /** Time each connection waits after a response before its next request (a reader reading the page); none by default. */
   pauseMs?: number;
+  /**
+   * Run the load generator in a process of its own instead of a worker thread of this one, so
+   * that the CPU of this process is the server's alone and the generator's is measured whole.
+   */
+  process?: boolean;
 }
 
+const WORKER_FILE = new URL('./http-load.worker.js', import.meta.url);
+
 /**
- * Closed-loop HTTP load from a worker thread (so the client does not share the server's event
- * loop): `connections` keep-alive requests in flight for `durationSec`, latency per request.
+ * Closed-loop HTTP load from a worker thread or a child process (so the client does not share the
+ * server's event loop): `connections` keep-alive requests in flight for `durationSec`, latency per
+ * request.
  */
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const worker = new Worker(new URL('./http-load.worker.js', import.meta.url), { workerData: options });
+export async function runLoad({ process: ownProcess, ...options }: LoadOptions): Promise<LoadResult> {
+  if (ownProcess) {
+    const child = fork(WORKER_FILE, { stdio: 'inherit', serialization: 'advanced' });
+    return new Promise((resolve, reject) => {
+      let result: LoadResult | undefined;
+      child.once('message', (message) => (result = message as LoadResult));
+      child.once('error', reject);
+      child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`the load generator exited with code ${code} and no result`))));
+      child.send(options);
+    });
+  }
+  const worker = new Worker(WORKER_FILE, { workerData: options });
   return new Promise((resolve, reject) => {
     worker.once('message', (result: LoadResult) => resolve(result));
     worker.once('error', reject);

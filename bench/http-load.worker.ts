@@ -1,49 +1,64 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Agent, request } from 'undici';
 import type { LoadOptions, LoadResult } from './http-load.js';
 
-const options = workerData as LoadOptions;
-const headerSets = options.headerSets?.length ? options.headerSets.map((set) => ({ ...options.headers, ...set })) : undefined;
-const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
-const latencies: number[] = [];
-let errors = 0;
-let next = 0;
-const deadline = performance.now() + options.durationSec * 1000;
+/**
+ * The load generator of http-load.ts: on a worker thread (options in `workerData`, the result
+ * posted back), or in a process of its own (options and result over the IPC channel).
+ */
+async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadResult> {
+  const headerSets = options.headerSets?.length ? options.headerSets.map((set) => ({ ...options.headers, ...set })) : undefined;
+  const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  const deadline = performance.now() + options.durationSec * 1000;
 
-async function loop(): Promise<void> {
-  while (performance.now() < deadline) {
-    const index = next++;
-    const url = options.urls[index % options.urls.length]!;
-    const headers = headerSets ? headerSets[index % headerSets.length] : options.headers;
-    const started = performance.now();
-    try {
-      const response = await request(url, { dispatcher, headers });
-      await response.body.arrayBuffer();
-      if (response.statusCode !== 200) errors += 1;
-    } catch {
-      errors += 1;
+  async function loop(): Promise<void> {
+    while (performance.now() < deadline) {
+      const index = next++;
+      const url = options.urls[index % options.urls.length]!;
+      const headers = headerSets ? headerSets[index % headerSets.length] : options.headers;
+      const started = performance.now();
+      try {
+        const response = await request(url, { dispatcher, headers });
+        await response.body.arrayBuffer();
+        if (response.statusCode !== 200) errors += 1;
+      } catch {
+        errors += 1;
+      }
+      latencies.push(performance.now() - started);
+      if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
-    latencies.push(performance.now() - started);
-    if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
   }
+
+  const started = performance.now();
+  // In a process of its own every thread is the load generator's (its garbage collector's too);
+  // on a worker thread only that thread can be told apart from the server's.
+  const cpu = inOwnProcess ? process.cpuUsage() : process.threadCpuUsage();
+  await Promise.all(Array.from({ length: options.connections }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  const clientCpu = inOwnProcess ? process.cpuUsage(cpu) : process.threadCpuUsage(cpu);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  await dispatcher.close();
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    requestsPerSecond: latencies.length / seconds,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: latencies.at(-1) ?? 0,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+  };
 }
 
-const started = performance.now();
-const cpu = process.threadCpuUsage();
-await Promise.all(Array.from({ length: options.connections }, loop));
-const seconds = (performance.now() - started) / 1000;
-const clientCpu = process.threadCpuUsage(cpu);
-latencies.sort((a, b) => a - b);
-const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-const result: LoadResult = {
-  requests: latencies.length,
-  errors,
-  seconds,
-  requestsPerSecond: latencies.length / seconds,
-  p50Ms: at(0.5),
-  p99Ms: at(0.99),
-  maxMs: latencies.at(-1) ?? 0,
-  clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
-};
-await dispatcher.close();
-parentPort!.postMessage(result);
+if (!isMainThread) {
+  parentPort!.postMessage(await run(workerData as LoadOptions, false));
+} else if (process.send) {
+  const send = process.send.bind(process);
+  process.once('message', (options: LoadOptions) => {
+    void run(options, true).then((result) => send(result, () => process.disconnect()));
+  });
+}

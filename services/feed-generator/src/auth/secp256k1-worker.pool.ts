@@ -4,6 +4,8 @@ import { Worker } from 'node:worker_threads';
 /** Bytes per job besides the message: its length (u32), the compact signature and the uncompressed key. */
 const SIG_BYTES = 64;
 const POINT_BYTES = 65;
+/** The name its threads carry (in /proc and profilers), so their CPU can be told apart. */
+export const SIGNATURE_THREAD_NAME = 'secp256k1';
 
 /**
  * The worker's module (`secp256k1.worker.ts`): the compiled file in `dist`, the source itself where
@@ -49,7 +51,7 @@ export class Secp256k1WorkerPool {
   constructor(threads: number, bindingPath = createRequire(import.meta.url).resolve('secp256k1/bindings')) {
     if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError('Secp256k1WorkerPool: threads must be a positive integer');
     this.workers = Array.from({ length: threads }, () => {
-      const worker = new Worker(WORKER_FILE, { workerData: { bindingPath, sigBytes: SIG_BYTES, pointBytes: POINT_BYTES } });
+      const worker = new Worker(WORKER_FILE, { name: SIGNATURE_THREAD_NAME, workerData: { bindingPath, sigBytes: SIG_BYTES, pointBytes: POINT_BYTES } });
       // Never what keeps a process alive; `close` is still the way to stop it.
       worker.unref();
       worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => this.settle(id, results));

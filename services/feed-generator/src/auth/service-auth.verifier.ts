@@ -136,6 +136,11 @@ export class ServiceAuthVerifier {
     this.verifySignature = options.verifySignature ?? this.signatures!.verify;
   }
 
+  /** Batches sent to the signature worker threads and the checks they carried (none without threads). */
+  get signatureBatches(): { batches: number; jobs: number } {
+    return this.signatures?.workerStats ?? { batches: 0, jobs: 0 };
+  }
+
   /** Stops the signature worker threads, if any (Nest calls this on shutdown). */
   async close(): Promise<void> {
     await this.signatures?.close();

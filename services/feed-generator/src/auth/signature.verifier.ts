@@ -116,6 +116,11 @@ export class SignatureVerifier {
     if (!(Number.isInteger(this.threads) && this.threads >= 0)) throw new RangeError('SignatureVerifier: threads must be a non-negative integer');
   }
 
+  /** Messages sent to the worker threads and the checks they carried (none without threads). */
+  get workerStats(): { batches: number; jobs: number } {
+    return { ...(this.pool?.stats ?? { batches: 0, jobs: 0 }) };
+  }
+
   /** Stops the worker threads, if any were started; verification goes on on the calling thread. */
   async close(): Promise<void> {
     this.poolStopped = true;
