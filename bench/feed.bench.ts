@@ -7,10 +7,10 @@
  *                               # BENCH_CPU_PROFILE=feed.cpuprofile (server thread, measured runs only)
  *                               # BENCH_DISTINCT_VIEWERS=1000000 (viewers whose feedback the cache is offered)
  *
- * One process: the feed generator (role `feed-generator`, embedded ClickHouse in a temp dir, an
- * in-process bus that acknowledges impressions at once, as a broker would), a local PLC directory
- * serving the DID documents of `BENCH_VIEWERS` secp256k1 accounts, and the HTTP load from a worker
- * thread. ClickHouse holds one complete `bridging` snapshot of `BENCH_POSTS` ranked posts (and
+ * This process: the feed generator (role `feed-generator`, embedded ClickHouse in a temp dir, an
+ * in-process bus that acknowledges impressions at once, as a broker would) and a local PLC
+ * directory serving the DID documents of `BENCH_VIEWERS` secp256k1 accounts; the HTTP load comes
+ * from a process of its own, so that this process's CPU is the server's. ClickHouse holds one complete `bridging` snapshot of `BENCH_POSTS` ranked posts (and
  * `BENCH_RECENT_POSTS` posts for the `recent` feed).
  *
  * Every authenticated request carries a different token, as the AppView mints a fresh service JWT
@@ -25,10 +25,13 @@
  * requests/s and p50/p99 at limit 50 for the first page (anonymous, authenticated, and
  * authenticated by viewers whose histories are not yet read), consecutive deep pages (rank
  * ~500 000), deep pages at random depths, and the recent feed's first, deep and random-depth
- * pages. Each run also shows how busy the server's event loop was and the CPU per request of
- * server and load generator: on a shared machine req/s moves with the neighbours' load, CPU per
- * request much less (the server's figure counts chDB's background threads too; the in-process
- * page costs leave them out). The summary at the end puts every figure beside its goal.
+ * pages. Each run also shows how busy the server's event loop was, the CPU per request of server
+ * and load generator (each its whole process), the server's CPU by thread (event loop, signature
+ * thread, V8's garbage collection, libuv's pool, chDB) and its garbage-collection pauses: on a
+ * shared machine req/s moves with the neighbours' load, CPU per request much less (the server's
+ * figure counts chDB's background threads too; the in-process page costs leave them out). The
+ * summary at the end puts every figure beside its goal and, under a goal of req/s not met, what
+ * caps it: server and load generator share the machine's cores.
  *
  * Personalised runs: every viewer has a feedback history in ClickHouse (posts asked less and more
  * of, posts seen, 500 impressions among the top 2 000 ranks), so authenticated pages are served in
@@ -184,7 +187,7 @@ try {
     [
       `feed bench: ${posts} scored posts in one bridging snapshot, ${recentPosts} posts for the recent feed (${AUTHORS} authors), ` +
         `loaded in ${dataSeconds.toFixed(1)} s`,
-      `  HTTP: ${connections} keep-alive connections, ${seconds} s per run (after 1 s warm-up), limit=${LIMIT}, load from a worker thread, ` +
+      `  HTTP: ${connections} keep-alive connections, ${seconds} s per run (after 1 s warm-up), limit=${LIMIT}, load from a process of its own, ` +
         `${os.availableParallelism()} cores, load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}`,
       `  auth: ${viewerCount} secp256k1 viewers on a local PLC, ${tokenCount} distinct service JWTs (signed in ${tokenSeconds.toFixed(1)} s), ` +
         'one per request in turn; verified-token cache 10000 entries',
