@@ -628,7 +628,9 @@ function capOf(result: { cpuMs: number; loopCpuMs: number; clientMs: number; mac
   const alone = Math.min((cores * 1000) / result.cpuMs, 1000 / result.loopCpuMs);
   const left = (cores * 1000) / goal - result.clientMs;
   return (
-    `server and load generator used ${(result.machineShare * 100).toFixed(0)}% of the ${cores} cores; at these CPU costs the machine allows ${Math.round(shared)} req/s ` +
+    `server and load generator used ${(result.machineShare * 100).toFixed(0)}% of the ${cores} cores` +
+    (result.machineShare < 0.8 ? ' (other processes had the rest: this rate says little, the CPU per request more)' : ' (the two of them are the cap)') +
+    `; at these CPU costs the machine allows ${Math.round(shared)} req/s ` +
     `with the load generator beside the server, ${Math.round(alone)} req/s for the server alone; ${goal} req/s here would leave the server ` +
     (left > 0 ? `${left.toFixed(3)} ms of CPU a request` : 'nothing (the load generator alone needs the cores)')
   );
