@@ -4,11 +4,14 @@
  * test of a run to share. Prints `{"controlUrl": …}` once it serves (see atproto-network.control.ts).
  *
  * Stops on SIGTERM or SIGINT, and by itself when the process that started it is gone (a test run killed outright),
- * then checks that nothing is left: the network's and PostgreSQL's folders and any PostgreSQL process. It prints
+ * then checks that nothing is left: the network's and PostgreSQL's folders, any PostgreSQL process, and the folders
+ * the PDS and AppView would leave in the temp folder if the network did not redirect them. It prints
  * `{"stopped": …, "leftovers": […]}` and exits 1 when something was left.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startPostgres, type StartedPostgres } from '#scripts/postgres.mjs';
 import { startAtprotoNetwork, type AtprotoNetwork } from './atproto-network.js';
 import { startAtprotoNetworkControl, type AtprotoNetworkControl } from './atproto-network.control.js';
@@ -18,12 +21,21 @@ process.stdout.on('error', () => undefined);
 process.stderr.on('error', () => undefined);
 
 const parent = process.ppid;
+const tmpBefore = new Set(readdirSync(os.tmpdir()));
 let postgres: StartedPostgres | undefined;
 let net: AtprotoNetwork | undefined;
 let control: AtprotoNetworkControl | undefined;
 let stopping: Promise<void> | undefined;
 
-/** PIDs of processes whose command line mentions `needle`. */
+/** What the PDS and AppView would leave in the temp folder if the network did not redirect them. */
+function strayServiceFolders(): string[] {
+  return readdirSync(os.tmpdir())
+    .filter((name) => !tmpBefore.has(name))
+    .filter((name) => name === 'bsky--processed-images' || existsSync(path.join(os.tmpdir(), name, 'account.sqlite')))
+    .map((name) => `folder ${path.join(os.tmpdir(), name)}`);
+}
+
+/** The processes (`pid args`) whose command line mentions `needle`. */
 function processesMentioning(needle: string): string[] {
   return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
     .split('\n')
@@ -48,6 +60,7 @@ async function stop(reason: string, failed: boolean): Promise<void> {
     if (existsSync(postgres.dir)) leftovers.push(`folder ${postgres.dir}`);
     leftovers.push(...processesMentioning(postgres.dir).map((line) => `process ${line}`));
   }
+  leftovers.push(...strayServiceFolders());
   process.stdout.write(`${JSON.stringify({ stopped: reason, leftovers })}\n`);
   process.exit(failed || leftovers.length > 0 ? 1 : 0);
 }
