@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The test command (`npm test`, and so `.ci/run`): type-check, build, start what the tests need
-// that the tests cannot start themselves (a real Kafka broker), run Jest, and stop everything.
+// that the tests cannot start themselves (a real Kafka broker) or should not each start for
+// themselves (one local Bluesky network, when the run holds a test on it), run Jest, and stop
+// everything.
 //
 // KAFKA_BROKERS=host:port uses an existing broker instead of starting one. Extra arguments go to
 // Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`; `npm test -- --record-durations`
 // runs the whole suite and writes each file's time to test/durations.json (the order of the next runs).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,17 +63,41 @@ async function main() {
     await broker.stop();
     console.log('[test] Kafka broker stopped');
   };
+  /** @type {Promise<{ controlUrl: string, env: string, stop: () => Promise<void> }> | undefined} */
+  let networkStarting;
+  let networkLeftovers = false;
+  const stopNetwork = async () => {
+    const starting = networkStarting;
+    networkStarting = undefined;
+    const network = await starting?.catch(() => undefined);
+    if (!network) return;
+    try {
+      await network.stop();
+      console.log('[test] local AT Protocol network stopped, nothing left behind');
+    } catch (error) {
+      networkLeftovers = true;
+      console.error(`[test] ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
   for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => void stopBroker().then(() => process.exit(130)));
+    process.once(signal, () => void Promise.all([stopBroker(), stopNetwork()]).then(() => process.exit(130)));
   }
 
   try {
     console.log('[test] type-checking and building');
-    // The two type-checks and the build (swc, which does not type-check) side by side.
+    // The two type-checks and the build (swc, which does not type-check) side by side; the local
+    // Bluesky network starts from the build as soon as there is one, beside the type-checks.
     const steps = await Promise.all([
       run(bin('tsc'), ['-p', 'tsconfig.json']),
       run(bin('tsc'), ['-p', path.join('services', 'feed-generator', 'src', 'console', 'web')]),
-      run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]),
+      run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]).then((code) => {
+        if (code === 0 && runNeedsAtprotoNetwork(jestArgs)) {
+          console.log('[test] starting the local AT Protocol network');
+          networkStarting = startAtprotoNetwork();
+          networkStarting.catch(() => undefined);
+        }
+        return code;
+      }),
     ]);
     if (steps.some((code) => code !== 0)) return 1;
     // @NOTE Lint reads every file once more with the type checker (about a minute on 2 cores): it
@@ -86,17 +112,63 @@ async function main() {
     // application reads KAFKA_BROKERS to choose scaled mode, and embedded-mode tests must not.
     const env = { ...process.env, CG_TEST_KAFKA_BROKERS: brokers, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' };
     delete env.KAFKA_BROKERS;
-    if (jestArgs.length > 0) return (await jest(env, jestArgs)).code;
+    if (networkStarting) {
+      const network = await networkStarting;
+      env[network.env] = network.controlUrl;
+      console.log(`[test] local AT Protocol network serving (control API ${network.controlUrl})`);
+    }
+    if (jestArgs.length > 0) {
+      const { code } = await jest(env, jestArgs);
+      await stopNetwork();
+      return code === 0 && !networkLeftovers ? 0 : 1;
+    }
     const testsStarted = Date.now();
     const result = await jest(env, [], { recordDurations });
     console.log(`[test] Jest done in ${Math.round((Date.now() - testsStarted) / 1000)} s`);
+    await stopNetwork();
     const linted = lint ? await lint : undefined;
     if (linted) console.log(linted.code === 0 ? '[test] lint: no problems' : `[test] lint failed:\n${linted.output}`);
     console.log(`tests: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped`);
-    return result.code === 0 && (linted?.code ?? 0) === 0 ? 0 : 1;
+    return result.code === 0 && (linted?.code ?? 0) === 0 && !networkLeftovers ? 0 : 1;
   } finally {
-    await stopBroker();
+    await Promise.all([stopBroker(), stopNetwork()]);
     console.log(`[test] done in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+}
+
+/**
+ * One local Bluesky network (libs/testing/src/atproto-network) in a process of its own, from the
+ * build, for every test file on it to share: each starting its own cost the run a PostgreSQL and
+ * a PDS, AppView and Ozone apiece. Its control URL goes to Jest in the environment variable `env`.
+ */
+async function startAtprotoNetwork() {
+  const entry = path.join(root, 'dist', 'libs', 'testing', 'src', 'atproto-network', 'atproto-network.process.js');
+  const { ATPROTO_NETWORK_ENV, startAtprotoNetworkProcess } = await import(entry);
+  const network = await startAtprotoNetworkProcess();
+  return { controlUrl: network.controlUrl, env: ATPROTO_NETWORK_ENV, stop: network.stop };
+}
+
+/**
+ * Whether the run holds a test file on the local Bluesky network (one calling
+ * `connectAtprotoNetwork`): every file when Jest is given no path, else the files its path
+ * arguments match (as Jest matches them, a regular expression on the absolute path). A file run
+ * without the shared network starts one for itself, so erring on "no" costs time, not a failure.
+ */
+function runNeedsAtprotoNetwork(jestArgs) {
+  const patterns = jestArgs.filter((arg) => !arg.startsWith('-'));
+  const specs = readdirSync(path.join(root, 'test'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.spec.ts'))
+    .map((file) => path.join(root, 'test', file))
+    .filter((file) => readFileSync(file, 'utf8').includes('connectAtprotoNetwork('));
+  if (jestArgs.length === 0 || patterns.length === 0) return specs.length > 0;
+  return specs.some((file) => patterns.some((pattern) => safeRegExp(pattern)?.test(file) ?? file.includes(pattern)));
+}
+
+function safeRegExp(pattern) {
+  try {
+    return new RegExp(pattern);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,19 +1,14 @@
-// Duration (2 cores, shared with other work): 21–35 s from Postgres start to everything stopped, 22–40 s of Jest wall
-// time; the spread is PostgreSQL + TestNetwork start-up (8–23 s). The tests themselves take ~8 s. Peak RSS ~940 MiB.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { jest } from '@jest/globals';
 import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { CLICKHOUSE } from '#lib/platform';
 import { freePort, started, startTestApp, waitFor, type TestApp } from '#lib/testing';
-import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
 import {
+  connectAtprotoNetwork,
   createAppPassword,
   loginAgent,
-  startAtprotoNetwork,
-  type AtprotoNetwork,
+  type AtprotoNetworkClient,
   type TestAccount,
   type TestRecordRef,
 } from '../../libs/testing/src/atproto-network/index.js';
@@ -22,7 +17,8 @@ import { ServiceAuthVerifier } from '../../services/feed-generator/src/auth/serv
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 // Our feed generator behind the real AT Protocol stack: @atproto/dev-env's PLC, PDS and AppView (on PostgreSQL),
-// the PDS firehose translated to Jetstream for our ingest, and clients that only ever talk to their PDS.
+// the PDS firehose translated to Jetstream for our ingest, and clients that only ever talk to their PDS. The network
+// is the run's, shared with other files: our ingest sees their activity too, so every count is of our accounts.
 
 const startupTimeoutMs = 240_000;
 const testTimeoutMs = 90_000;
@@ -48,13 +44,6 @@ function claimsOf(authorization: string | undefined): { iss: string; aud: string
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { iss: string; aud: string; lxm: string; exp: number };
 }
 
-function processesMentioning(needle: string): number[] {
-  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.includes(needle))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
-
 interface Claims {
   lxm: string;
   claims: ReturnType<typeof claimsOf>;
@@ -64,8 +53,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   const startedAt = performance.now();
   const database = `appview_e2e_${process.pid}`;
   const tag = Date.now().toString(36);
-  let postgres: StartedPostgres | undefined;
-  let net: AtprotoNetwork | undefined;
+  let net: AtprotoNetworkClient | undefined;
   let running: TestApp | undefined;
   let config: AppConfig;
   let port: number;
@@ -102,8 +90,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   const textOf = (item: AppBskyFeedDefs.FeedViewPost) => (item.post.record as { text: string }).text;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    net = await startAtprotoNetwork({ postgresUrl: postgres.url });
+    net = await connectAtprotoNetwork();
     const startedNetwork = performance.now();
 
     publisher = await net.createAccount('publisher');
@@ -151,7 +138,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
         '    communities: [club]',
         '    membersOnly: true',
       ].join('\n'),
-      jetstreamUrl: net.jetstream!.subscribeUrl,
+      jetstreamUrl: net.jetstreamUrl,
       overrides: {
         CG_ROLE: 'all',
         CLICKHOUSE_DATABASE: database,
@@ -181,7 +168,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
       return status.ingest.connected ? true : undefined;
     });
     console.log(
-      `[appview] postgres + network ${Math.round(startedNetwork - startedAt)} ms, accounts + app ${Math.round(performance.now() - startedNetwork)} ms`,
+      `[appview] network ${Math.round(startedNetwork - startedAt)} ms, accounts + app ${Math.round(performance.now() - startedNetwork)} ms`,
     );
   }, startupTimeoutMs);
 
@@ -190,7 +177,6 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     await running?.close();
     running = undefined;
     await net?.close();
-    await postgres?.stop();
   }, 60_000);
 
   it('ingests the posts, likes, follows and list items made on the PDS, through the Jetstream translation', async () => {
@@ -218,17 +204,18 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
 
     await net.syncJetstream();
     const authors = [alice, bob, carol, dave, eve].map((account) => `'${account.did}'`).join(',');
+    const everyone = [alice, bob, carol, dave, eve, ...moreLeft, ...moreRight].map((account) => `'${account.did}'`).join(',');
     await waitFor('every record in ClickHouse', async () => {
       const [row] = await query<{ posts: string; likes: string; follows: string; listitems: string }>(`SELECT
         (SELECT count() FROM ${database}.posts FINAL WHERE deleted = 0 AND did IN (${authors})) AS posts,
-        (SELECT count() FROM ${database}.interactions FINAL WHERE deleted = 0 AND kind = 'like') AS likes,
-        (SELECT count() FROM ${database}.graph FINAL WHERE deleted = 0 AND kind = 'follow') AS follows,
+        (SELECT count() FROM ${database}.interactions FINAL WHERE deleted = 0 AND kind = 'like' AND actor IN (${everyone})) AS likes,
+        (SELECT count() FROM ${database}.graph FINAL WHERE deleted = 0 AND kind = 'follow' AND did IN (${everyone})) AS follows,
         (SELECT count() FROM ${database}.graph FINAL WHERE deleted = 0 AND kind = 'listitem' AND list = '${clubList.uriStr}') AS listitems`);
       return row && Number(row.posts) === 6 && Number(row.likes) === 18 && Number(row.follows) === 3 && Number(row.listitems) === 2
         ? row
         : undefined;
     });
-    expect(network().jetstream!.errors).toEqual([]);
+    expect((await network().jetstreamStatus()).errors).toEqual([]);
 
     const runs = await app().app.get(ScoreSnapshotJob).runOnce();
     // Every post members rated is ranked: the two liked across both communities, and three liked on one side only.
@@ -295,7 +282,9 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     expect(ours.feed).toHaveLength(5);
     for (const item of ours.feed) expect(JSON.parse(item.feedContext!)).toMatchObject({ v: 1, b: expect.any(Array), d: expect.any(Array) });
 
-    const reader = await loginAgent(network().pdsUrl, eve);
+    // A reader served nothing before: what a viewer was served (eve, the recent feed just above) sinks for her on a
+    // visit more than a few seconds later, and how much later this one comes depends on the machine's load.
+    const reader = await loginAgent(network().pdsUrl, moreRight[0]!);
     const { data } = await reader.app.bsky.feed.getFeed({ feed: feedUri('common-ground') });
     expect(data.feed.map((item) => [item.post.uri, item.feedContext])).toEqual(ours.feed.map((item) => [item.post, item.feedContext]));
     expect(data.feed.map(textOf).slice(0, 2)).toEqual([`More shade trees on every street (${tag})`, `Keep the library open late (${tag})`]);
@@ -378,19 +367,10 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
     expect(gone.status).toBe(400);
   }, testTimeoutMs);
 
-  it('stops everything and leaves no server or process behind', async () => {
-    const net = network();
-    const pg = postgres!;
+  it('stops our app and leaves no server of ours behind', async () => {
     await app().close();
     running = undefined;
-    await net.close();
-    await pg.stop();
     await expect(fetch(`${feedgenUrl}/xrpc/app.bsky.feed.describeFeedGenerator`)).rejects.toThrow();
-    await expect(fetch(net.pdsUrl)).rejects.toThrow();
-    await expect(fetch(net.appviewUrl)).rejects.toThrow();
-    expect(existsSync(pg.dir)).toBe(false);
-    expect(existsSync(net.dataDir)).toBe(false);
-    expect(processesMentioning(pg.dir)).toEqual([]);
     console.log(`[appview] total ${Math.round(performance.now() - startedAt)} ms; peak rss ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
   }, testTimeoutMs);
 });

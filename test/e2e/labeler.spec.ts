@@ -12,8 +12,7 @@ import { LabelRepository } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { signLabel, verifyLabel, type Label } from '#lib/labels';
 import { freePort, testAppEnv, waitFor } from '#lib/testing';
-import { startPostgres, type StartedPostgres } from '../../scripts/postgres.mjs';
-import { startAtprotoNetwork, type AtprotoNetwork, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
+import { connectAtprotoNetwork, type AtprotoNetworkClient, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { LabelerSetup } from '../../services/app/src/labeler-setup.js';
 import { LabelerSubscriber } from '../../services/scoring/src/labeler.subscriber.js';
@@ -21,7 +20,8 @@ import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.
 
 // Our labeler on the local AT Protocol network (@atproto/dev-env: PLC, PDS, AppView, Ozone): its identity and
 // service record made by labeler:setup, its labels verified against the key the DID document names, and the
-// labels of the network's Ozone (and of a forger) followed and used by a bridging feed.
+// labels of the network's Ozone (and of a forger) followed and used by a bridging feed. The network is the run's,
+// shared with other files: the labels counted are the ones on this file's posts.
 
 const startupTimeoutMs = 240_000;
 const testTimeoutMs = 120_000;
@@ -69,19 +69,18 @@ async function startForgingLabeler(plcUrl: string, subject: string): Promise<{ d
 describe('our labeler on the local AT Protocol network, and the labels of the labelers we follow', () => {
   const startedAt = performance.now();
   let dir: string;
-  let postgres: StartedPostgres | undefined;
-  let net: AtpNetworkHandle;
+  let net: AtprotoNetworkClient | undefined;
   let running: RunningApp | undefined;
   let config: AppConfig;
   let feedgenUrl: string;
   let labeler: TestAccount;
+  let author: TestAccount;
   let ozoneDid: string;
   let forging: Awaited<ReturnType<typeof startForgingLabeler>> | undefined;
   const posts: Record<'trees' | 'library' | 'spam', TestRecordRef> = {} as never;
   let key: Secp256k1Keypair;
   let idResolver: IdResolver;
 
-  type AtpNetworkHandle = AtprotoNetwork | undefined;
   const network = () => net ?? (() => { throw new Error('network not started'); })();
   const app = () => running ?? (() => { throw new Error('app not started'); })();
   const feedUri = () => `at://${labeler.did}/app.bsky.feed.generator/common-ground`;
@@ -92,16 +91,15 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-labeler-e2e-'));
-    postgres = await startPostgres();
-    net = await startAtprotoNetwork({ postgresUrl: postgres.url });
+    net = await connectAtprotoNetwork();
     const n = network();
     idResolver = new IdResolver({ plcUrl: n.plcUrl, fetch: globalThis.fetch });
 
     // dev-env's Ozone is a labeler account whose DID document names its endpoint and #atproto_label key.
-    ozoneDid = n.network.ozone.ctx.cfg.service.did;
+    ozoneDid = n.ozoneDid;
 
     labeler = await n.createAccount('cglabeler');
-    const author = await n.createAccount('author');
+    author = await n.createAccount('author');
     const left = [await n.createAccount('ann'), await n.createAccount('ben'), await n.createAccount('cat'), await n.createAccount('dan'), await n.createAccount('eli')];
     const right = [await n.createAccount('fay'), await n.createAccount('gil'), await n.createAccount('hue'), await n.createAccount('ida'), await n.createAccount('jay')];
 
@@ -138,7 +136,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
         name: 'labeler_e2e',
         dataDir: dir,
         feedsFile: path.join(dir, 'feeds.yaml'),
-        jetstreamUrl: n.jetstream!.subscribeUrl,
+        jetstreamUrl: n.jetstreamUrl,
         overrides: {
           HTTP_PORT: String(port),
           FEEDGEN_HOSTNAME: `localhost:${port}`,
@@ -181,7 +179,6 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     await running?.close();
     await forging?.close();
     await net?.close();
-    await postgres?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
     console.log(`[labeler e2e] total ${Math.round(performance.now() - startedAt)} ms`);
   }, 60_000);
@@ -189,13 +186,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
   it('labeler:setup puts our key and endpoint into the DID document (through the PDS) and publishes the service record the AppView serves', async () => {
     const setup = await LabelerSetup.login(config, labeler.password);
     expect((await setup.run(undefined)).identity).toBe('signature-requested');
-    const { token } = await network()
-      .network.pds.ctx.accountManager.db.db.selectFrom('email_token')
-      .select('token')
-      .where('did', '=', labeler.did)
-      .where('purpose', '=', 'plc_operation')
-      .executeTakeFirstOrThrow();
-    const result = await setup.run(token);
+    const result = await setup.run(await network().emailToken(labeler.did, 'plc_operation'));
     expect(result.identity).toBe('updated');
     expect((await setup.run(undefined)).identity).toBe('unchanged');
 
@@ -238,22 +229,28 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
 
   it("follows the network's Ozone: its labels exclude and downrank posts in the bridging feed; a forged label is rejected and counted", async () => {
     expect((await skeleton()).sort()).toEqual(Object.values(posts).map((post) => post.uriStr).sort());
-    const mod = network().network.ozone.getModClient();
-    const label = (post: TestRecordRef, val: string) =>
-      mod.emitEvent({
-        event: { $type: 'tools.ozone.moderation.defs#modEventLabel', createLabelVals: [val], negateLabelVals: [] },
-        subject: { $type: 'com.atproto.repo.strongRef', uri: post.uriStr, cid: post.cidStr },
-      });
-    await label(posts.spam, 'spam');
-    await label(posts.trees, 'rude');
+    await network().labelWithOzone(posts.spam, ['spam']);
+    await network().labelWithOzone(posts.trees, ['rude']);
     await network().syncAppView();
     const labels = app().app.get(LabelRepository);
-    await waitFor('the Ozone labels stored', async () => ((await labels.externalInForce(['spam', 'rude'], new Date().toISOString())).length === 2 ? true : undefined));
+    // Only the labels on this file's author and posts: other files share the network and its Ozone.
+    const ours = new Set([author.did, ...Object.values(posts).map((post) => post.uriStr)]);
+    const oursInForce = async (values: string[]) =>
+      (await labels.externalInForce(values, new Date().toISOString()))
+        .filter((label) => ours.has(label.uri))
+        .map((label) => [label.src, label.uri, label.val])
+        .sort();
+    const fromOzone = [
+      [ozoneDid, posts.spam.uriStr, 'spam'],
+      [ozoneDid, posts.trees.uriStr, 'rude'],
+    ].sort();
+    await waitFor('the Ozone labels stored', async () => JSON.stringify(await oursInForce(['spam', 'rude'])) === JSON.stringify(fromOzone));
     const followed = app().app.get(LabelerSubscriber).followed();
-    expect(followed.find((entry) => entry.did === ozoneDid)).toMatchObject({ received: 2, rejected: 0 });
+    expect(followed.find((entry) => entry.did === ozoneDid)).toMatchObject({ received: expect.any(Number), rejected: 0 });
+    expect(followed.find((entry) => entry.did === ozoneDid)!.received).toBeGreaterThanOrEqual(2);
     expect(followed.find((entry) => entry.did === forging!.did)).toMatchObject({ received: 0, rejected: 1 });
     // The forged label named `spam` on the author: rejected, so the author's other posts stay.
-    expect((await labels.externalInForce(['spam'], new Date().toISOString())).map((l) => l.uri)).toEqual([posts.spam.uriStr]);
+    expect(await oursInForce(['spam'])).toEqual([[ozoneDid, posts.spam.uriStr, 'spam']]);
 
     await app().app.get(ScoreSnapshotJob).runOnce(Date.now() + 1_000);
     // The feed generator trusts its latest snapshot for two seconds before it looks again.
@@ -273,7 +270,8 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     };
     expect(panel.labeler.did).toBe(labeler.did);
     expect(panel.totals.inForce['common-ground']).toBeGreaterThan(0);
-    expect(panel.followed.find((entry) => entry.src === ozoneDid)).toMatchObject({ inForce: 2, rejected: 0 });
+    expect(panel.followed.find((entry) => entry.src === ozoneDid)).toMatchObject({ inForce: expect.any(Number), rejected: 0 });
+    expect(panel.followed.find((entry) => entry.src === ozoneDid)!.inForce).toBeGreaterThanOrEqual(2);
     expect(panel.followed.find((entry) => entry.src === forging!.did)).toMatchObject({ inForce: 0, rejected: 1, cursor: 1 });
 
     // An edit through the admin API that does not name the label rules (as the console's form) keeps them.

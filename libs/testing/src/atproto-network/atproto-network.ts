@@ -2,13 +2,15 @@ import { randomInt } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RecordRef, SeedClient, TestNetwork } from '@atproto/dev-env';
+import type { SeedClient, TestNetwork } from '@atproto/dev-env';
+import { AtprotoNetworkError } from './atproto-network.error.js';
 import { startFirehoseToJetstream, type FirehoseToJetstream } from './firehose-to-jetstream.js';
 
 /**
- * A whole local Bluesky network for end-to-end tests: `@atproto/dev-env`'s TestNetwork (PLC directory in memory,
- * PDS, AppView, Bsync, Ozone, all in this process) on a PostgreSQL the caller provides (scripts/postgres.mjs),
- * plus a Jetstream endpoint fed by the PDS firehose.
+ * A whole local Bluesky network: `@atproto/dev-env`'s TestNetwork (PLC directory in memory, PDS, AppView, Bsync,
+ * Ozone, all in this process) on a PostgreSQL the caller provides (scripts/postgres.mjs), plus a Jetstream endpoint
+ * fed by the PDS firehose. The tests do not start it themselves: they connect to the one network process of the run
+ * (`connectAtprotoNetwork`, atproto-network.client.ts), which runs this; benchmarks start it in their own process.
  */
 interface AtprotoNetworkOptions {
   /** e.g. the `url` of `startPostgres()` from scripts/postgres.mjs. */
@@ -22,16 +24,13 @@ interface AtprotoNetworkOptions {
   jetstream?: boolean;
 }
 
-type Did = `did:${string}:${string}`;
+export type Did = `did:${string}:${string}`;
 
 export interface TestAccount {
   did: Did;
   handle: string;
   password: string;
 }
-
-/** A record just written: its `at://` URI and CID (`raw` is the strong ref the lexicons embed). */
-export type TestRecordRef = RecordRef;
 
 export interface AtprotoNetwork {
   /** The dev-env network itself, for anything the helpers below do not cover. */
@@ -48,21 +47,13 @@ export interface AtprotoNetwork {
   readonly schema: string;
   /** Per-run temp folder (PDS data, blobs), removed by close(). */
   readonly dataDir: string;
+  /** An account `<name>.test` made through the seed client (whose `getHeaders(did)` then writes as it). */
   createAccount(name: string): Promise<TestAccount>;
-  post(author: Did, text: string): Promise<TestRecordRef>;
-  like(by: Did, subject: TestRecordRef): Promise<string>;
-  follow(from: Did, to: Did): Promise<TestRecordRef>;
-  createList(by: Did, name: string, purpose?: 'curate' | 'mod' | 'reference'): Promise<TestRecordRef>;
-  addToList(by: Did, subject: Did, list: TestRecordRef): Promise<TestRecordRef>;
   /** Resolves when the AppView has indexed everything the PDS sequenced so far. */
   syncAppView(): Promise<void>;
   /** Resolves when the Jetstream translator has seen everything the PDS sequenced so far. */
   syncJetstream(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
-}
-
-class AtprotoNetworkError extends Error {
-  override name = 'AtprotoNetworkError';
 }
 
 const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -153,11 +144,6 @@ export async function startAtprotoNetwork(options: AtprotoNetworkOptions): Promi
       const account = await seed.createAccount(name, { handle, email: `${name}@test.invalid`, password });
       return { did: account.did, handle: account.handle, password };
     },
-    post: async (author, text) => (await seed.post(author, text)).ref,
-    like: async (by, subject) => (await seed.like(by, subject)).toString(),
-    follow: (from, to) => seed.follow(from, to),
-    createList: (by, name, purpose = 'curate') => seed.createList(by, name, purpose),
-    addToList: (by, subject, list) => seed.addToList(by, subject, list),
     syncAppView: () => network.processAll(),
     syncJetstream: async (timeoutMs = 10_000) => {
       if (!jetstream) throw new AtprotoNetworkError('started with jetstream: false');

@@ -1,3 +1,3 @@
-export * from './atproto-network.js';
-export * from './firehose-to-jetstream.js';
-export * from './agents.js';
+export { startAtprotoNetwork, type AtprotoNetwork, type Did, type TestAccount } from './atproto-network.js';
+export { connectAtprotoNetwork, type AtprotoNetworkClient, type TestRecordRef } from './atproto-network.client.js';
+export { createAppPassword, loginAgent } from './agents.js';
