@@ -110,6 +110,8 @@ export interface IngestRun {
   eventsPerSecond: number;
   /** CPU of the whole process (every thread, chDB's included) per event, µs. */
   cpuUsPerEvent: number;
+  /** Of which the JavaScript thread's (parse, map, rows, the rest chDB's threads and the runtime's helpers), µs. */
+  jsThreadUsPerEvent: number;
   /** Events per write of the scoring consumer, on average: ClickHouse's cost per event falls as writes grow. */
   eventsPerWrite: number;
 }
@@ -126,14 +128,22 @@ export async function measureIngest(app: Awaited<ReturnType<typeof startApp>>['a
   const receivedBefore = ingest.received;
   const writtenBefore = written.written;
   const writesBefore = written.writes;
-  let first: { at: number; cpu: NodeJS.CpuUsage } | undefined;
+  let first: { at: number; cpu: NodeJS.CpuUsage; thread: NodeJS.CpuUsage } | undefined;
   while (written.written - writtenBefore < target) {
-    if (!first && ingest.received > receivedBefore) first = { at: performance.now(), cpu: process.cpuUsage() };
+    if (!first && ingest.received > receivedBefore) first = { at: performance.now(), cpu: process.cpuUsage(), thread: process.threadCpuUsage() };
     onProgress?.(written.written - writtenBefore);
     await new Promise((resolve) => setTimeout(resolve, first ? 20 : 2));
   }
   const seconds = (performance.now() - first!.at) / 1000;
   const cpu = cpuMs(first!.cpu);
+  const thread = process.threadCpuUsage(first!.thread);
   const events = written.written - writtenBefore;
-  return { events, seconds, eventsPerSecond: events / seconds, cpuUsPerEvent: (cpu * 1000) / events, eventsPerWrite: events / Math.max(1, written.writes - writesBefore) };
+  return {
+    events,
+    seconds,
+    eventsPerSecond: events / seconds,
+    cpuUsPerEvent: (cpu * 1000) / events,
+    jsThreadUsPerEvent: (thread.user + thread.system) / events,
+    eventsPerWrite: events / Math.max(1, written.writes - writesBefore),
+  };
 }
