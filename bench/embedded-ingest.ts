@@ -31,12 +31,17 @@ export interface Communities {
   south: string[];
 }
 
-/**
- * `events` frames over `durationSec` from `startUs`, by 20,000 users of whom two communities of
- * 2,000 (the same seed gives the same users and communities), written to `<dir>/<name>.jsonl`.
- */
-export async function writeEvents(dir: string, name: string, options: { seed: number; events: number; startUs: number; durationSec: number; users?: number }): Promise<EventSet & { communities: Communities }> {
-  const generated = generateJetstreamEvents({
+interface BenchEventOptions {
+  seed: number;
+  events: number;
+  startUs: number;
+  durationSec: number;
+  users?: number;
+}
+
+/** The synthetic stream of the embedded benchmarks: only collections ingest keeps, two communities of 2,000. */
+export function benchEvents(options: BenchEventOptions): ReturnType<typeof generateJetstreamEvents> {
+  return generateJetstreamEvents({
     seed: options.seed,
     users: options.users ?? 20_000,
     events: options.events,
@@ -48,6 +53,14 @@ export async function writeEvents(dir: string, name: string, options: { seed: nu
     ],
     mix: { other: 0 },
   });
+}
+
+/**
+ * `events` frames over `durationSec` from `startUs`, by 20,000 users of whom two communities of
+ * 2,000 (the same seed gives the same users and communities), written to `<dir>/<name>.jsonl`.
+ */
+export async function writeEvents(dir: string, name: string, options: BenchEventOptions): Promise<EventSet & { communities: Communities }> {
+  const generated = benchEvents(options);
   const file = path.join(dir, `${name}.jsonl`);
   await writeJsonl(file, generated.events);
   const [north, south] = generated.communities;
