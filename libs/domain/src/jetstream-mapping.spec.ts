@@ -330,7 +330,7 @@ describe('mapJetstreamEvent: malformed input', () => {
           if (mapped.kind === 'event') expect(PipelineEventSchema.parse(mapped.event)).toEqual(mapped.event);
         }
       }),
-      { numRuns: 20 },
+      { numRuns: 10 },
     );
   });
 });
@@ -345,7 +345,7 @@ describe('parseDateMs: Date.parse, read directly in the form clients write', () 
         const text = `${year}-${month}-${day}T${hour}:${minute}:${second}.${ms}Z`;
         expect(parseDateMs(text)).toBe(Date.parse(text));
       }),
-      { numRuns: 20_000 },
+      { numRuns: 5_000 },
     );
   });
 
@@ -354,7 +354,7 @@ describe('parseDateMs: Date.parse, read directly in the form clients write', () 
       fc.property(fc.date({ min: new Date('1000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (date) => {
         expect(parseDateMs(date.toISOString())).toBe(date.getTime());
       }),
-      { numRuns: 20_000 },
+      { numRuns: 5_000 },
     );
   });
 
