@@ -31,12 +31,17 @@ export interface Communities {
   south: string[];
 }
 
-/**
- * `events` frames over `durationSec` from `startUs`, by 20,000 users of whom two communities of
- * 2,000 (the same seed gives the same users and communities), written to `<dir>/<name>.jsonl`.
- */
-export async function writeEvents(dir: string, name: string, options: { seed: number; events: number; startUs: number; durationSec: number; users?: number }): Promise<EventSet & { communities: Communities }> {
-  const generated = generateJetstreamEvents({
+interface BenchEventOptions {
+  seed: number;
+  events: number;
+  startUs: number;
+  durationSec: number;
+  users?: number;
+}
+
+/** The synthetic stream of the embedded benchmarks: only collections ingest keeps, two communities of 2,000. */
+export function benchEvents(options: BenchEventOptions): ReturnType<typeof generateJetstreamEvents> {
+  return generateJetstreamEvents({
     seed: options.seed,
     users: options.users ?? 20_000,
     events: options.events,
@@ -48,6 +53,14 @@ export async function writeEvents(dir: string, name: string, options: { seed: nu
     ],
     mix: { other: 0 },
   });
+}
+
+/**
+ * `events` frames over `durationSec` from `startUs`, by 20,000 users of whom two communities of
+ * 2,000 (the same seed gives the same users and communities), written to `<dir>/<name>.jsonl`.
+ */
+export async function writeEvents(dir: string, name: string, options: BenchEventOptions): Promise<EventSet & { communities: Communities }> {
+  const generated = benchEvents(options);
   const file = path.join(dir, `${name}.jsonl`);
   await writeJsonl(file, generated.events);
   const [north, south] = generated.communities;
@@ -110,6 +123,8 @@ export interface IngestRun {
   eventsPerSecond: number;
   /** CPU of the whole process (every thread, chDB's included) per event, µs. */
   cpuUsPerEvent: number;
+  /** Of which the JavaScript thread's (parse, map, rows, the rest chDB's threads and the runtime's helpers), µs. */
+  jsThreadUsPerEvent: number;
   /** Events per write of the scoring consumer, on average: ClickHouse's cost per event falls as writes grow. */
   eventsPerWrite: number;
 }
@@ -126,14 +141,22 @@ export async function measureIngest(app: Awaited<ReturnType<typeof startApp>>['a
   const receivedBefore = ingest.received;
   const writtenBefore = written.written;
   const writesBefore = written.writes;
-  let first: { at: number; cpu: NodeJS.CpuUsage } | undefined;
+  let first: { at: number; cpu: NodeJS.CpuUsage; thread: NodeJS.CpuUsage } | undefined;
   while (written.written - writtenBefore < target) {
-    if (!first && ingest.received > receivedBefore) first = { at: performance.now(), cpu: process.cpuUsage() };
+    if (!first && ingest.received > receivedBefore) first = { at: performance.now(), cpu: process.cpuUsage(), thread: process.threadCpuUsage() };
     onProgress?.(written.written - writtenBefore);
     await new Promise((resolve) => setTimeout(resolve, first ? 20 : 2));
   }
   const seconds = (performance.now() - first!.at) / 1000;
   const cpu = cpuMs(first!.cpu);
+  const thread = process.threadCpuUsage(first!.thread);
   const events = written.written - writtenBefore;
-  return { events, seconds, eventsPerSecond: events / seconds, cpuUsPerEvent: (cpu * 1000) / events, eventsPerWrite: events / Math.max(1, written.writes - writesBefore) };
+  return {
+    events,
+    seconds,
+    eventsPerSecond: events / seconds,
+    cpuUsPerEvent: (cpu * 1000) / events,
+    jsThreadUsPerEvent: (thread.user + thread.system) / events,
+    eventsPerWrite: events / Math.max(1, written.writes - writesBefore),
+  };
 }

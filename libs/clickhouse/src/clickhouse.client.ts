@@ -36,8 +36,21 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
 }
 
 /**
- * Array inserts in a JSON row format go to chDB's own insert path: the same rows, encoded as the
- * client encodes them (`JSON.stringify` a row, one a line), handed to chDB as one buffer under the
+ * The rows of a JSON row format (`JSONEachRow`, `JSONCompactEachRow`) as bytes: the array
+ * encoded at once, `[row,row,…]`, without its brackets, which is the rows separated by commas;
+ * ClickHouse reads that as it reads rows one a line.
+ *
+ * @NOTE One `JSON.stringify` of the array instead of one a row joined by newlines: no string a
+ * row, no rope of them to flatten before the bytes are encoded.
+ */
+export function jsonRows(values: readonly unknown[]): Buffer {
+  const json = Buffer.from(JSON.stringify(values));
+  return json.subarray(1, json.length - 1);
+}
+
+/**
+ * Array inserts in a JSON row format go to chDB's own insert path: the same rows, each encoded as
+ * the client encodes it (`JSON.stringify`), handed to chDB as one buffer (`jsonRows`) under the
  * same `INSERT INTO t (columns) FORMAT …` statement. Any other insert takes the client's path.
  *
  * @NOTE The client's chDB connection concatenates the statement and the rows into one string of
@@ -55,11 +68,9 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
       return insert(params);
     }
     if (values.length === 0) return { executed: false, query_id: '', response_headers: {} };
-    let body = '';
-    for (const row of values as unknown[]) body += `${JSON.stringify(row)}\n`;
     await chdb.chdb.rawInsert({
       table: params.table,
-      values: Buffer.from(body),
+      values: jsonRows(values),
       format: format as 'JSONEachRow' | 'JSONCompactEachRow',
       ...(columns === undefined ? {} : { columns }),
       settings: (params.clickhouse_settings ?? {}) as Record<string, string | number | boolean>,

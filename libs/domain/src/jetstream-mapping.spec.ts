@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { PipelineEventSchema } from '#lib/contracts';
+import { generateJetstreamEvents } from '#lib/testing';
 import { atUri, parseAtUri } from './at-uri.js';
-import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
+import { isJetstreamTimeUs, mapJetstreamEvent, parseDateMs, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
 import { Nsid } from './nsid.js';
 
 const alice = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
@@ -309,9 +312,61 @@ describe('mapJetstreamEvent: malformed input', () => {
         let target: Record<string, unknown> = copy;
         for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
         target[path.at(-1)!] = value;
-        expect(['event', 'skip', 'malformed']).toContain(mapJetstreamEvent(copy).kind);
+        const mapped = mapJetstreamEvent(copy);
+        expect(['event', 'skip', 'malformed']).toContain(mapped.kind);
+        if (mapped.kind === 'event') expect(PipelineEventSchema.parse(mapped.event)).toEqual(mapped.event);
       }
     }
+  });
+
+  // @NOTE The mapping is written by hand and the embedded pipeline's consumer takes its events as
+  // they are: the bus message schema must hold of every one, whatever the stream.
+  it('maps every event of a generated stream to a message the bus schema accepts unchanged', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), (seed) => {
+        const { events } = generateJetstreamEvents({ seed, users: 30, events: 250, startUs: timeUs });
+        for (const raw of events) {
+          const mapped = mapJetstreamEvent(JSON.parse(JSON.stringify(raw)));
+          if (mapped.kind === 'event') expect(PipelineEventSchema.parse(mapped.event)).toEqual(mapped.event);
+        }
+      }),
+      { numRuns: 10 },
+    );
+  });
+});
+
+describe('parseDateMs: Date.parse, read directly in the form clients write', () => {
+  const padded = (max: number, width: number) => fc.integer({ min: 0, max }).map((value) => String(value).padStart(width, '0'));
+  const part = (max: number, width: number) => fc.oneof({ weight: 9, arbitrary: padded(max, width) }, { weight: 1, arbitrary: fc.string({ minLength: width, maxLength: width }) });
+
+  it('gives what Date.parse gives on strings of that shape, in range or not', () => {
+    fc.assert(
+      fc.property(part(9999, 4), part(14, 2), part(33, 2), part(25, 2), part(61, 2), part(61, 2), part(999, 3), (year, month, day, hour, minute, second, ms) => {
+        const text = `${year}-${month}-${day}T${hour}:${minute}:${second}.${ms}Z`;
+        expect(parseDateMs(text)).toBe(Date.parse(text));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('reads every instant from year 1000 to 9999 as written by toISOString', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (date) => {
+        expect(parseDateMs(date.toISOString())).toBe(date.getTime());
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('leaves any other string to Date.parse', () => {
+    for (const text of ['2024-02-30T00:00:00.000Z', '2024-01-01T24:00:00.000Z', '0050-01-01T00:00:00.000Z', '2024-11-19T07:06:40Z', '2024-11-19T07:06:40.123+01:00', '2024-11-19', 'yesterday', '']) {
+      expect(parseDateMs(text)).toBe(Date.parse(text));
+    }
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        expect(parseDateMs(text)).toBe(Date.parse(text));
+      }),
+    );
   });
 });
 

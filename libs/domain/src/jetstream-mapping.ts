@@ -134,9 +134,13 @@ export function mapJetstreamEvent(raw: unknown): MappedEvent {
  * with it the whole batch, again on every retry — so it is malformed here, before it reaches the bus.
  */
 function requireWellFormedStrings(event: PipelineEventV1): void {
-  for (const value of Object.values(event)) {
-    if (typeof value === 'string' ? !value.isWellFormed() : Array.isArray(value) && value.some((item) => typeof item === 'string' && !item.isWellFormed())) {
-      malformed('a string holds an unpaired surrogate');
+  const fields = event as unknown as Record<string, unknown>;
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) malformed('a string holds an unpaired surrogate');
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'string' && !item.isWellFormed()) malformed('a string holds an unpaired surrogate');
     }
   }
 }
@@ -344,10 +348,73 @@ function mapVisibility(did: string, timeUs: number, op: 'create' | 'update', rke
 /** Client-set `createdAt` in ms; falls back to the relay time when absent or unparseable. */
 function parseCreatedAt(createdAt: unknown, timeUs: number): number {
   if (typeof createdAt === 'string') {
-    const ms = Date.parse(createdAt);
+    const ms = parseDateMs(createdAt);
     if (Number.isFinite(ms)) return ms;
   }
   return Math.floor(timeUs / 1000);
+}
+
+/**
+ * `Date.parse(text)`, with the form Bluesky's clients write (`toISOString()`,
+ * `2024-11-19T07:06:40.123Z`) read directly when every part of it is in range; anything else,
+ * and the dates `Date.parse` would roll over or read otherwise (a 30th of February, years
+ * before 1000), goes to `Date.parse`.
+ *
+ * @NOTE Nearly every Jetstream event carries a `createdAt`: `Date.parse` was about a tenth of the
+ * mapping's CPU in a profile of `bench:embedded`; this takes a third of its time. The spec holds the two to
+ * the same answer on arbitrary strings of this shape and others.
+ */
+export function parseDateMs(text: string): number {
+  if (
+    text.length !== 24 ||
+    text.charCodeAt(4) !== 0x2d ||
+    text.charCodeAt(7) !== 0x2d ||
+    text.charCodeAt(10) !== 0x54 ||
+    text.charCodeAt(13) !== 0x3a ||
+    text.charCodeAt(16) !== 0x3a ||
+    text.charCodeAt(19) !== 0x2e ||
+    text.charCodeAt(23) !== 0x5a
+  ) {
+    return Date.parse(text);
+  }
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  const ms = digitsAt(text, 20, 3);
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || ms < 0) {
+    return Date.parse(text);
+  }
+  return daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+}
+
+/** The decimal number of `length` digits at `from`, or -1 when one of them is not a digit. */
+function digitsAt(text: string, from: number, length: number): number {
+  let value = 0;
+  for (let i = from; i < from + length; i += 1) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const isLeapYear = (year: number): boolean => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+
+function daysInMonth(year: number, month: number): number {
+  return month === 2 ? (isLeapYear(year) ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 function requireCid(cid: unknown): string {
@@ -472,9 +539,12 @@ function collectTags(text: string, facets: unknown, extraTags: unknown): string[
     }
   }
 
-  for (const match of text.matchAll(inlineTagPattern)) {
-    const tag = match[1]?.trim().replace(trailingPunctuation, '');
-    if (tag) add(tag);
+  // Most posts have no hash sign at all: no inline tag to look for.
+  if (text.includes('#') || text.includes('＃')) {
+    for (const match of text.matchAll(inlineTagPattern)) {
+      const tag = match[1]?.trim().replace(trailingPunctuation, '');
+      if (tag) add(tag);
+    }
   }
 
   for (const tag of stringArray(extraTags, 'record.tags')) add(tag);

@@ -12,7 +12,7 @@ interface JetstreamSourceOptions {
   cursorUs?: number;
   /** Every event frame, parsed but not validated (the caller maps and validates it). */
   onEvent: (raw: unknown) => void;
-  /** A frame that is not JSON; `afterUs` is the `time_us` of the last good event before it. */
+  /** A frame that is not JSON text; `afterUs` is the `time_us` of the last good event before it. */
   onMalformedFrame: (reason: string, afterUs: number | undefined) => void;
   onConnection?: (state: ConnectionState, detail?: string) => void;
 }
@@ -24,12 +24,22 @@ interface JetstreamSourceOptions {
  * Backpressure without unbounded buffering: `pause()` stops reading the socket, and the server
  * holds back (Jetstream replays from a cursor anyway, so a consumer that falls far behind loses
  * nothing).
+ *
+ * @NOTE Frames come straight from each `ws` socket the client opens (the client takes the socket
+ * class as its `ws` option): the client would parse each frame and silently drop some malformed
+ * ones (no `rev`, arrays, unknown kinds) before any listener sees them, and its reconnecting
+ * wrapper (partysocket) wraps every frame in a DOM `MessageEvent` and then copies it into
+ * another; at Jetstream's rates that wrapping cost as much allocation as parsing and mapping the
+ * frame. The socket keeps its `message` event to us alone; open, close and error still reach the
+ * client, which reconnects from the cursor kept up to date here.
  */
 export class JetstreamSource {
   private client?: Jetstream;
+  /** The socket the client opened last: the one whose frames count. */
+  private socket?: WebSocket;
   private lastReceivedUs: number | undefined;
   private running = false;
-  private pausedSocket?: { pause(): void; resume(): void };
+  private pausedSocket?: WebSocket;
 
   constructor(private readonly options: JetstreamSourceOptions) {
     this.lastReceivedUs = options.cursorUs;
@@ -48,7 +58,7 @@ export class JetstreamSource {
     if (this.running) return;
     this.running = true;
     const client = new Jetstream({
-      ws: WebSocket,
+      ws: this.frameSocketClass(),
       endpoint: this.options.url,
       wantedCollections: [...this.options.wantedCollections] as never,
       cursor: this.lastReceivedUs,
@@ -66,18 +76,39 @@ export class JetstreamSource {
     this.client = client;
     this.options.onConnection?.('connecting');
     client.start();
-    // @NOTE The client parses each frame and silently drops some malformed ones (no `rev`, arrays,
-    // unknown kinds) before any listener sees them. We take its socket's message handler instead,
-    // parse once, count every malformed frame, and keep the client's cursor up to date, so its
-    // reconnects still resume from the last event received.
-    client.ws!.onmessage = (message: MessageEvent) => this.receive(client, message.data);
   }
 
-  private receive(client: Jetstream, data: unknown): void {
-    if (client !== this.client) return;
+  /**
+   * The socket class the client opens its connections with: a `ws` socket that hands each frame,
+   * as bytes, to `receive` and keeps `message` listeners added through the DOM interface (the
+   * client's wrapper) from ever being called.
+   */
+  private frameSocketClass(): new (address: string | URL, protocols?: string | string[]) => WebSocket {
+    const opened = (socket: WebSocket) => (this.socket = socket);
+    const receive = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => this.receive(socket, data, isBinary);
+    return class FrameSocket extends WebSocket {
+      constructor(address: string | URL, protocols?: string | string[]) {
+        super(address, protocols);
+        opened(this);
+        this.on('message', (data, isBinary) => receive(this, data, isBinary));
+      }
+
+      override addEventListener(...[type, listener, options]: Parameters<WebSocket['addEventListener']>): void {
+        if ((type as string) === 'message') return;
+        super.addEventListener(type, listener, options);
+      }
+    };
+  }
+
+  private receive(socket: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    if (socket !== this.socket || !this.client) return;
+    if (isBinary) {
+      this.options.onMalformedFrame('a binary frame: Jetstream sends JSON text', this.lastReceivedUs);
+      return;
+    }
     let event: unknown;
     try {
-      event = JSON.parse(typeof data === 'string' ? data : String(data));
+      event = JSON.parse(data.toString());
     } catch (error) {
       this.options.onMalformedFrame((error as Error).message, this.lastReceivedUs);
       return;
@@ -87,20 +118,20 @@ export class JetstreamSource {
     // would otherwise make every reconnect ask for the far future, and receive nothing ever again.
     if (isJetstreamTimeUs(timeUs) && timeUs > (this.lastReceivedUs ?? 0)) {
       this.lastReceivedUs = timeUs;
-      client.cursor = timeUs;
+      this.client.cursor = timeUs;
     }
     this.options.onEvent(event);
   }
 
   /**
    * Stops reading until `resume()`. The socket stops being read, so TCP backpressure reaches the
-   * server and nothing piles up here; where the socket cannot pause, it disconnects and `resume()`
+   * server and nothing piles up here; before a socket is open, it disconnects and `resume()`
    * reconnects from the last event received.
    */
   pause(): void {
     if (!this.running || this.pausedSocket) return;
-    const socket = this.rawSocket();
-    if (socket) {
+    const socket = this.socket;
+    if (socket?.readyState === WebSocket.OPEN) {
       socket.pause();
       this.pausedSocket = socket;
       return;
@@ -121,22 +152,11 @@ export class JetstreamSource {
     return this.pausedSocket !== undefined || !this.running;
   }
 
-  /**
-   * @NOTE The `ws` socket under the client's reconnecting wrapper (partysocket keeps it as `_ws`);
-   * `ws` can pause reading. Absent (another WebSocket implementation), pausing falls back to a
-   * disconnect.
-   */
-  private rawSocket(): { pause(): void; resume(): void } | undefined {
-    const socket = (this.client?.ws as unknown as { _ws?: { pause?: unknown; resume?: unknown } } | undefined)?._ws;
-    return typeof socket?.pause === 'function' && typeof socket.resume === 'function'
-      ? (socket as { pause(): void; resume(): void })
-      : undefined;
-  }
-
   private disconnect(): void {
     this.running = false;
     this.client?.close();
     this.client = undefined;
+    this.socket = undefined;
   }
 
   stop(): void {
