@@ -12,25 +12,17 @@
 import 'reflect-metadata';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { POLIS_FIXTURE_CONVERSATIONS } from '../eval/polis-dataset.js';
 import { evaluatePolis } from '../eval/polis-eval.js';
 import { atMost, loadAverage, reportFigures, type Figure } from './bench-report.js';
 
-const CONVERSATIONS = [
-  'brexit-consensus',
-  '15-per-hour-seattle',
-  'austria-climate.5twd2jsnkf.2022-08-08',
-  'bg2050-volunteers',
-  'scoop-hivemind.freshwater',
-  'scoop-hivemind.affordable-housing',
-  'london.youth.policing',
-];
 const GOAL_CPU_S = 110;
 const data = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/polis');
 
 const figures: Figure[] = [];
 let cpuS = 0;
 let wallS = 0;
-for (const conversation of CONVERSATIONS) {
+for (const conversation of POLIS_FIXTURE_CONVERSATIONS) {
   const result = await evaluatePolis(path.join(data, conversation));
   cpuS += result.cpuMs / 1000;
   wallS += result.elapsedMs / 1000;
