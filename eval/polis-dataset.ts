@@ -20,6 +20,17 @@ export type PolisVoteOrder = 'votes.csv' | 'participants-votes.csv';
 export const POLIS_ATTRIBUTION =
   'Data was gathered using the Polis software (compdemocracy.org/polis) and is sub-licensed under CC BY 4.0 with Attribution to The Computational Democracy Project.';
 
+/** The conversations shipped in test/fixtures/polis (their folders), as the tests and `bench:polis-eval` run them. */
+export const POLIS_FIXTURE_CONVERSATIONS = [
+  'brexit-consensus',
+  '15-per-hour-seattle',
+  'austria-climate.5twd2jsnkf.2022-08-08',
+  'bg2050-volunteers',
+  'scoop-hivemind.freshwater',
+  'scoop-hivemind.affordable-housing',
+  'london.youth.policing',
+] as const;
+
 /** Case-study pages of the conversations shipped in test/fixtures/polis (named in their README). */
 const CASE_STUDIES: Readonly<Record<string, string>> = {
   'brexit-consensus': 'https://compdemocracy.org/case-studies/2017-brexit-consensus',

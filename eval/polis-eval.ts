@@ -9,7 +9,7 @@ import {
   polisInteractions,
   type PolisConversation,
 } from '#lib/testing';
-import { runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
+import { processCpuMs, runPipeline, type EvalFeed, type PipelineRunResult, type ReplayTiming } from './pipeline-run.js';
 import { loadConversationFolder, polisAttribution, polisDataset, type PolisDataset, type PolisVoteOrder } from './polis-dataset.js';
 
 export const PolisVariants = ['groups', 'found', 'intercept', 'likes'] as const;
@@ -148,6 +148,8 @@ export interface PolisEvalResult {
   }[];
   attribution: string;
   elapsedMs: number;
+  /** CPU time of the whole process (every thread) while the conversation was evaluated. */
+  cpuMs: number;
 }
 
 /** The comments each comparison runs on, Polis's consensus and popularity. */
@@ -165,6 +167,7 @@ interface Comparison {
  */
 export async function evaluatePolis(folder: string, options: PolisEvalOptions = {}): Promise<PolisEvalResult> {
   const started = performance.now();
+  const startedCpuMs = processCpuMs();
   const progress = options.progress ?? silentProgressReport;
   const variants = options.variants ?? PolisVariants;
   const conversation = loadConversationFolder(folder);
@@ -233,6 +236,7 @@ export async function evaluatePolis(folder: string, options: PolisEvalOptions = 
     runs,
     attribution: polisAttribution(name, conversation.summary['url']),
     elapsedMs: performance.now() - started,
+    cpuMs: processCpuMs() - startedCpuMs,
   };
 }
 

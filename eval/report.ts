@@ -1,3 +1,4 @@
+import type { RunTimings } from './pipeline-run.js';
 import type { PolisEvalResult } from './polis-eval.js';
 import type { SyntheticEvalResult } from './synthetic-eval.js';
 
@@ -70,6 +71,7 @@ export function formatPolisResult(result: PolisEvalResult): string {
   }
   lines.push('');
   for (const run of result.runs) lines.push(runLine(run));
+  lines.push(`  evaluated in ${seconds(result.elapsedMs)}, CPU ${seconds(result.cpuMs)} (the whole process)`);
   lines.push('', result.attribution);
   return lines.join('\n');
 }
@@ -107,7 +109,7 @@ interface RunInfo {
   label: string;
   events: number;
   feedback: number;
-  timings: { setupMs: number; replayMs: number; settleMs: number; scoringMs: number; readMs: number; totalMs: number };
+  timings: RunTimings;
 }
 
 function runLine(run: RunInfo): string {
@@ -115,6 +117,6 @@ function runLine(run: RunInfo): string {
   return (
     `  run ${run.label}: ${run.events} Jetstream commits, ${run.feedback} interactions via sendInteractions; ` +
     `start ${seconds(t.setupMs)}, replay ${seconds(t.replayMs)}, ClickHouse catching up ${seconds(t.settleMs)}, scoring ${seconds(t.scoringMs)}, ` +
-    `reading feeds ${seconds(t.readMs)}, total ${seconds(t.totalMs)}`
+    `reading feeds ${seconds(t.readMs)}, total ${seconds(t.totalMs)} (CPU ${seconds(t.cpu.totalMs)}: replay ${seconds(t.cpu.replayMs)}, scoring ${seconds(t.cpu.scoringMs)})`
   );
 }

@@ -21,20 +21,13 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EvalInputError } from '../../eval/eval.errors.js';
+import { POLIS_FIXTURE_CONVERSATIONS } from '../../eval/polis-dataset.js';
 import { evaluatePolis, type PolisEvalResult, type PolisVariant, type PolisVariantReport } from '../../eval/polis-eval.js';
 import { formatPolisResult } from '../../eval/report.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const DATA = path.resolve(root, 'test/fixtures/polis');
-const CONVERSATIONS = [
-  'brexit-consensus',
-  '15-per-hour-seattle',
-  'austria-climate.5twd2jsnkf.2022-08-08',
-  'bg2050-volunteers',
-  'scoop-hivemind.freshwater',
-  'scoop-hivemind.affordable-housing',
-  'london.youth.policing',
-] as const;
+const CONVERSATIONS = POLIS_FIXTURE_CONVERSATIONS;
 type Conversation = (typeof CONVERSATIONS)[number];
 
 /** The targets on the comments every opinion group voted on. */
