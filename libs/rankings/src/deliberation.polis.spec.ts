@@ -23,8 +23,9 @@ const CONVERSATIONS = readdirSync(DATA, { withFileTypes: true }).filter((entry) 
  * @NOTE On scoop-hivemind.freshwater (75 against 25 found where Polis published 108 against 9, ARI
  * 0.12) and london.youth.policing (26 people, four groups found against Polis's three, ARI 0.18)
  * Polis's top 10 turns on how a group of 9, or of 3, voted, and no grouping found in the final votes
- * puts those people together (docs/ranking.md): there the floor is what the report reaches today,
- * so that it cannot get worse unnoticed.
+ * puts those people together, nor one found over time as a live Polis does, the votes replayed in
+ * time order with the groups carried between updates (docs/ranking.md): there the floor is what the
+ * report reaches today, so that it cannot get worse unnoticed.
  */
 const TOP10_FLOOR: Readonly<Record<string, number>> = { 'scoop-hivemind.freshwater': 7, 'london.youth.policing': 7 };
 /**
