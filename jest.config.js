@@ -20,6 +20,8 @@ const base = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',
+  // Out of the temporary folder, which the test command points at a fresh one each run.
+  cacheDirectory: '<rootDir>/.cache/jest',
 };
 
 export default {
