@@ -29,17 +29,12 @@ const startTimeoutMs = 240_000;
  */
 export async function startAtprotoNetworkProcess(): Promise<AtprotoNetworkProcess> {
   const child = new AppProcess('atproto-network', atprotoNetworkEntry, { TMPDIR: os.tmpdir() }).start();
-  let exited = false;
-  child.onExit(() => (exited = true));
-  const deadline = Date.now() + startTimeoutMs;
-  let controlUrl: string | undefined;
-  while (!controlUrl) {
-    const line = child.jsonLines().find((value) => typeof value.controlUrl === 'string');
-    if (line) controlUrl = line.controlUrl as string;
-    else if (exited || Date.now() > deadline) {
-      await child.stop('SIGKILL');
-      throw new AtprotoNetworkError(`the local AT Protocol network did not start${exited ? '' : ` in ${startTimeoutMs / 1000} s`}:\n${child.output.slice(-30).join('\n')}`);
-    } else await new Promise((resolve) => setTimeout(resolve, 100));
+  let controlUrl: string;
+  try {
+    ({ controlUrl } = await child.firstJsonLine<{ controlUrl: string }>('controlUrl', startTimeoutMs));
+  } catch (error) {
+    await child.stop('SIGKILL');
+    throw new AtprotoNetworkError(`the local AT Protocol network did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   return {
     controlUrl,
