@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '#lib/config';
-import { startApp, type RunningApp } from '#services/app';
+import type { RunningApp, startApp } from '#services/app';
 import { testAppEnv } from './test-app.env.js';
 
 /** An app started inside the test process, in a folder of its own that `close()` removes. */
@@ -37,7 +37,11 @@ export async function startTestApp(options: {
     for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), text);
     const loaded = loadConfig(testAppEnv({ name: options.name, dataDir: dir, feedsFile, jetstreamUrl: options.jetstreamUrl, overrides: options.overrides }));
     const config = options.configure?.(loaded) ?? loaded;
-    const running = await startApp(config, options.start);
+    // @NOTE Imported here, not at the top: the app's module graph costs ~1.4 s of CPU to load, which
+    // each test file importing this library would otherwise pay (Jest loads modules per file)
+    // whether it starts an app in its own process or not.
+    const { startApp: start } = await import('#services/app');
+    const running = await start(config, options.start);
     return {
       ...running,
       dir,
