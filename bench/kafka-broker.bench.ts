@@ -19,7 +19,7 @@ import { atMost, reportFigures, type Figure } from './bench-report.js';
 
 const idleSeconds = Number(process.env.BENCH_BROKER_IDLE_SECONDS ?? 60);
 const messages = Number(process.env.BENCH_BROKER_MESSAGES ?? 50_000);
-/** Goals of the `test` profile, against the `throughput` profile's 2.3 s to start and 1.8 s per idle minute on 2 cores. */
+/** Goals of the `test` profile; the `throughput` profile took 2.1–2.3 s to start and 1.8–2.0 s per idle minute on 2 cores. */
 const TEST_GOAL = { startCpuS: 1.6, idleCpuSPerMinute: 0.8 };
 const CLOCK_TICKS = 100;
 
