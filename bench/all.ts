@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { formatGoal, formatMeasured, loadAverage, type BenchResult } from './bench-report.js';
 
-const BENCHES = ['embedded', 'ingest-serving', 'like-visible', 'memory', 'kafka', 'scoring', 'rankers', 'feed', 'console'];
+const BENCHES = ['embedded', 'ingest-serving', 'like-visible', 'memory', 'kafka', 'kafka-broker', 'scoring', 'rankers', 'feed', 'console'];
 const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim()).filter(Boolean);
 const unknown = only?.filter((name) => !BENCHES.includes(name)) ?? [];
 if (unknown.length > 0) {

@@ -1,7 +1,16 @@
 // Types for scripts/kafka-broker.mjs (plain ESM, so the TypeScript tests can import it).
 export declare const KAFKA_VERSION: string;
 
+/**
+ * `throughput` (default; what the benchmarks measure): two network and two I/O threads, both JIT
+ * compilers. `test`: a broker for a test run, cheap to start and to keep idle: the client compiler
+ * alone, one thread of each kind, no metadata no-op records, no log cleaner.
+ */
+export type BrokerProfile = 'throughput' | 'test';
+
 export interface StartBrokerOptions {
+  /** What the broker is for (default `throughput`). */
+  profile?: BrokerProfile;
   /** PLAINTEXT port on 127.0.0.1; a free one when omitted. */
   port?: number;
   /** KRaft controller port on 127.0.0.1; a free one when omitted. */

@@ -4,6 +4,7 @@
 // so only the first run needs the network.
 //
 //   node scripts/kafka-broker.mjs start [--port 9092] [--data-dir DIR]   # prints KAFKA_BROKERS=..., runs until SIGINT/SIGTERM
+//   node scripts/kafka-broker.mjs start --profile test                   # cheap to start and idle (see BrokerProfile)
 //   node scripts/kafka-broker.mjs fetch                                  # only download the jars
 //
 // Programmatic: `const broker = await startBroker(); broker.brokers; await broker.restart(); await broker.stop();`
@@ -179,7 +180,40 @@ function securedListenerProperties({ users, tls }) {
   return lines;
 }
 
-function serverProperties({ port, controllerPort, logDir, secured }) {
+/**
+ * What a broker is for. `throughput` (the default, and what the benchmarks measure): two network
+ * and two I/O threads, both JIT compilers. `test`: a broker that lives for a test run and mostly
+ * waits, whose start-up and idle time are what it costs (see `profileProperties`, `profileJvmArgs`).
+ * @typedef {'throughput' | 'test'} BrokerProfile
+ */
+
+/** @param {BrokerProfile} profile */
+function profileProperties(profile) {
+  if (profile === 'test') {
+    return [
+      // One thread of each kind: a test's traffic is small, and each idle thread still wakes up.
+      'num.network.threads=1',
+      'num.io.threads=1',
+      'background.threads=1',
+      'num.recovery.threads.per.data.dir=1',
+      // @NOTE the controller appends a no-op record to the metadata log every 500 ms by default, so
+      // that brokers can tell a quiet controller from a lost one; a single node has nobody to tell.
+      'metadata.max.idle.interval.ms=0',
+      // No topic of a test is compacted long enough to need it; the cleaner's thread only polls.
+      'log.cleaner.enable=false',
+      'auto.leader.rebalance.enable=false',
+    ];
+  }
+  return [
+    // A development broker on a small machine: few threads.
+    'num.network.threads=2',
+    'num.io.threads=2',
+    'background.threads=2',
+    'num.recovery.threads.per.data.dir=1',
+  ];
+}
+
+function serverProperties({ port, controllerPort, logDir, secured, profile }) {
   const securedListener = secured ? `,SECURED://127.0.0.1:${secured.port}` : '';
   return [
     'process.roles=broker,controller',
@@ -204,11 +238,7 @@ function serverProperties({ port, controllerPort, logDir, secured }) {
     'share.coordinator.state.topic.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=false',
-    // A development broker on a small machine: few threads.
-    'num.network.threads=2',
-    'num.io.threads=2',
-    'background.threads=2',
-    'num.recovery.threads.per.data.dir=1',
+    ...profileProperties(profile),
     '',
   ].join('\n');
 }
@@ -229,8 +259,18 @@ function log4jProperties(logFile) {
 
 const javaBin = () => (process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java');
 
-/** @param {string} runDir @param {string} [cdsDump] where to write a class-data archive at exit */
-function jvmArgs(runDir, cdsDump) {
+/**
+ * `test`: the client compiler alone (C1, `TieredStopAtLevel=1`). Most of a JVM's start-up CPU is
+ * the optimising compiler (C2) working on code that a short-lived broker runs a few thousand times;
+ * C1's code is slower at full load, which a test's load never approaches.
+ * @param {BrokerProfile} profile
+ */
+function profileJvmArgs(profile) {
+  return profile === 'test' ? ['-XX:TieredStopAtLevel=1', '-XX:-UsePerfData'] : [];
+}
+
+/** @param {string} runDir @param {BrokerProfile} profile @param {string} [cdsDump] where to write a class-data archive at exit */
+function jvmArgs(runDir, profile, cdsDump) {
   const cds = cdsDump
     ? [`-XX:ArchiveClassesAtExit=${cdsDump}`]
     : existsSync(CDS_ARCHIVE)
@@ -242,6 +282,7 @@ function jvmArgs(runDir, cdsDump) {
     '-Xms128m',
     '-Xmx512m',
     '-XX:+UseSerialGC',
+    ...profileJvmArgs(profile),
     '-Djava.awt.headless=true',
     '-Djava.net.preferIPv4Stack=true',
     `-Dlog4j.configuration=${pathToFileURL(path.join(runDir, 'log4j.properties')).href}`,
@@ -291,7 +332,7 @@ function installExitHook() {
 
 /**
  * Starts a single-node KRaft broker on 127.0.0.1.
- * @param {{ port?: number, controllerPort?: number, dataDir?: string, keepData?: boolean, startTimeoutMs?: number, sasl?: { users: Record<string, string> }, tls?: { keystoreFile: string } }} [options]
+ * @param {{ profile?: BrokerProfile, port?: number, controllerPort?: number, dataDir?: string, keepData?: boolean, startTimeoutMs?: number, sasl?: { users: Record<string, string> }, tls?: { keystoreFile: string } }} [options]
  *   `dataDir`: the folder for config, data and logs (reused when it holds a formatted broker; never removed).
  *   Without it a temporary folder is made and removed by `stop()` unless `keepData` is true.
  */
@@ -305,6 +346,8 @@ export async function startBroker(options = {}) {
   const { port, controllerPort, securedPort } = await choosePorts(options, path.join(runDir, 'server.properties'));
   const secured = securedPort === undefined ? undefined : { port: securedPort, users: options.sasl?.users, tls: options.tls };
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const profile = options.profile ?? 'throughput';
+  if (profile !== 'throughput' && profile !== 'test') throw new Error(`unknown broker profile ${String(profile)} (throughput or test)`);
 
   const dataPath = path.join(runDir, 'data');
   const logsPath = path.join(runDir, 'logs');
@@ -312,7 +355,7 @@ export async function startBroker(options = {}) {
   const stdoutLog = path.join(logsPath, 'stdout.log');
   const propsFile = path.join(runDir, 'server.properties');
   await mkdir(logsPath, { recursive: true });
-  await writeFile(propsFile, serverProperties({ port, controllerPort, logDir: dataPath, secured }));
+  await writeFile(propsFile, serverProperties({ port, controllerPort, logDir: dataPath, secured, profile }));
   await writeFile(path.join(runDir, 'log4j.properties'), log4jProperties(serverLog));
   const classPath = `${libs}${path.sep}*`;
 
@@ -329,7 +372,7 @@ export async function startBroker(options = {}) {
     const cdsDump = existsSync(CDS_ARCHIVE)
       ? undefined
       : `${CDS_ARCHIVE}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const started = spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData });
+    const started = spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData, profile });
     child = started.proc;
     watchdog = started.watchdog;
     exited = started.exited;
@@ -430,7 +473,8 @@ async function choosePorts(options, propsFile) {
 async function formatStorage({ runDir, classPath, dataPath, propsFile, users }) {
   if (existsSync(path.join(dataPath, 'meta.properties'))) return;
   await run(javaBin(), [
-    ...jvmArgs(runDir),
+    // @NOTE a tool that runs for a second: the client compiler alone, whatever the broker's profile.
+    ...jvmArgs(runDir, 'test'),
     '-cp',
     classPath,
     'kafka.tools.StorageTool',
@@ -456,11 +500,11 @@ async function formatStorage({ runDir, classPath, dataPath, propsFile, users }) 
  * Spawns the broker's JVM (output appended to `stdoutLog`) and a watchdog that stops it, and
  * removes a temporary folder, if this process dies. `exitInfo` is set once the JVM is gone.
  */
-function spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData }) {
+function spawnBroker({ runDir, classPath, propsFile, stdoutLog, cdsDump, keepData, profile }) {
   const out = openSync(stdoutLog, 'a');
   let proc;
   try {
-    proc = spawn(javaBin(), [...jvmArgs(runDir, cdsDump), '-cp', classPath, 'kafka.Kafka', propsFile], {
+    proc = spawn(javaBin(), [...jvmArgs(runDir, profile, cdsDump), '-cp', classPath, 'kafka.Kafka', propsFile], {
       stdio: ['ignore', out, out],
     });
   } finally {
@@ -540,6 +584,7 @@ function parseArgs(argv) {
     else if (arg === '--controller-port') options.controllerPort = Number(value());
     else if (arg === '--data-dir') options.dataDir = value();
     else if (arg === '--keep-data') options.keepData = true;
+    else if (arg === '--profile') options.profile = value();
     else throw new Error(`unknown option ${arg}`);
   }
   return options;
@@ -567,7 +612,7 @@ async function main(argv) {
     await broker.stop();
     return;
   }
-  console.error('usage: node scripts/kafka-broker.mjs start [--port N] [--controller-port N] [--data-dir DIR] [--keep-data]\n' +
+  console.error('usage: node scripts/kafka-broker.mjs start [--port N] [--controller-port N] [--data-dir DIR] [--keep-data] [--profile throughput|test]\n' +
     '       node scripts/kafka-broker.mjs fetch');
   process.exitCode = 2;
 }

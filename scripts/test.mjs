@@ -96,8 +96,9 @@ async function runAll(started) {
     }
     const { startBroker } = await import('./kafka-broker.mjs');
     console.log('[test] starting a Kafka broker');
-    // @NOTE Started first: the JVM's start-up overlaps the type-check and the build.
-    brokerStarting = startBroker();
+    // @NOTE Started first: the JVM's start-up overlaps the type-check and the build. Its `test`
+    // profile makes it cheaper to start and to keep waiting between the files that use it.
+    brokerStarting = startBroker({ profile: 'test' });
     brokerStarting.catch(() => undefined);
   }
   const stopBroker = async () => {

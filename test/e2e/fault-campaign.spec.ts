@@ -42,7 +42,7 @@ describe('fault campaign: nothing lost, nothing counted twice', () => {
   });
 
   it('scaled mode stores every event once although scoring, ingest and the broker are killed and ClickHouse goes away', async () => {
-    const report = await runScaledCampaign({ source, dir, kills: 3, seed: 8, clickhouseOutageMs: 5_000, replayEventsPerSecond: 1_000 });
+    const report = await runScaledCampaign({ source, dir, kills: 3, seed: 8, clickhouseOutageMs: 5_000, replayEventsPerSecond: 1_000, brokerProfile: 'test' });
     console.log(formatCampaign(report).join('\n'));
     expect(report.recoveries.map((recovery) => recovery.fault).sort()).toEqual(['broker', 'clickhouse', 'ingest', 'scoring']);
     expectExactlyOnce(report);

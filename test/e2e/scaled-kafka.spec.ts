@@ -15,6 +15,13 @@ import {
   type JetstreamReplayServer, kafkaTestEnv, waitFor } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 
+/**
+ * @NOTE Each `/status` counts four tables of the store with FINAL (200,000 rows at the end): polled
+ * back to back, as waitFor's 100 ms do, the counts kept the ClickHouse server busy for the whole
+ * wait. Once a second is as often as a wait of tens of seconds needs to look.
+ */
+const STORE_POLL_MS = 1_000;
+
 interface Status {
   ingest?: { published: number };
   scoring?: { written: number; deadLettered: number };
@@ -50,7 +57,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-scaled-'));
     await writeFile(path.join(dir, 'feeds.yaml'), 'communities: {}\nfeeds: {}\n');
-    broker = await startBroker();
+    broker = await startBroker({ profile: 'test' });
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 12_000 } });
@@ -94,17 +101,22 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     await waitFor('the feed generator', () => status());
     services.get('ingest')!.start();
 
-    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
+    await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), { timeoutMs: 120_000, intervalMs: STORE_POLL_MS, context: logs });
     await services.get('scoring')!.stop('SIGKILL');
     services.get('scoring')!.start();
 
-    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), { timeoutMs: 120_000, context: logs });
+    await waitFor('ingest half-way', async () => ((await status('ingest')).ingest!.published >= 90_000 ? true : undefined), {
+      timeoutMs: 120_000,
+      // Half a second of ingest is ~6,000 events at the replay's pace: the restart still strikes mid-way.
+      intervalMs: STORE_POLL_MS / 2,
+      context: logs,
+    });
     await broker.restart();
 
     await waitFor(
       'every event in ClickHouse',
       async () => ((await status()).store.events >= generated.counts.mappable ? true : undefined),
-      { timeoutMs: 240_000, context: logs },
+      { timeoutMs: 240_000, intervalMs: STORE_POLL_MS, context: logs },
     );
     await sleep(2_000);
     const { store } = await status();
@@ -135,7 +147,7 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
       await waitFor('two dead letters', async () => (deadLetters.length >= 2 ? true : undefined), { timeoutMs: 60_000, context: logs });
       expect(deadLetters.map((message) => message.headers[DeadLetterHeaders.reason])).toEqual(['not valid JSON', 'unsupported schema version 2']);
       expect(deadLetters[0]!.headers[DeadLetterHeaders.sourceTopic]).toBe(Topics.events);
-      await waitFor('the good message', async () => ((await status()).store.events === before + 1 ? true : undefined), { timeoutMs: 60_000, context: logs });
+      await waitFor('the good message', async () => ((await status()).store.events === before + 1 ? true : undefined), { timeoutMs: 60_000, intervalMs: STORE_POLL_MS, context: logs });
     } finally {
       await subscription.stop();
       await bus.close();

@@ -38,6 +38,21 @@ async function body(request: IncomingMessage): Promise<string> {
 
 export async function startChdbHttpServer(options: { path: string; port?: number; host?: string }): Promise<ChdbHttpServer> {
   const connection = createChdbConnection({ path: options.path });
+  /**
+   * @NOTE Queries under way. chDB runs a query off the JavaScript thread and hands its result back
+   * on it, while closing the engine blocks that thread until the engine is idle: closed during a
+   * query, the process waited on itself for ever (a ClickHouse outage of the fault campaign hung
+   * there). `close()` lets these finish first, and no query starts once it has begun.
+   */
+  const running = new Set<Promise<unknown>>();
+  let closing = false;
+  const execute = async (query: string, queryId: string, params: Record<string, string>): Promise<Buffer> => {
+    if (closing) throw Object.assign(new Error('the server is shutting down'), { code: 210 });
+    const result = await connection.exec({ query, query_id: queryId, query_params: params });
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     if ((request.url ?? '').length > MAX_URI_BYTES) {
       response.writeHead(414, { 'content-type': 'text/plain; charset=UTF-8' }).end('URI Too Long\n');
@@ -55,23 +70,25 @@ export async function startChdbHttpServer(options: { path: string; port?: number
     const text = await body(request);
     const inUrl = url.searchParams.get('query');
     const sql = inUrl ? `${inUrl}\n${text}` : text;
+    const query = execute(sql, queryId, params);
+    running.add(query);
     try {
-      const result = await connection.exec({ query: sql, query_id: queryId, query_params: params });
-      const chunks: Buffer[] = [];
-      for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+      const output = await query;
       response
         .writeHead(200, {
           'content-type': 'text/plain; charset=UTF-8',
           'x-clickhouse-query-id': queryId,
           'x-clickhouse-summary': JSON.stringify({ read_rows: '0', written_rows: '0' }),
         })
-        .end(Buffer.concat(chunks));
+        .end(output);
     } catch (error) {
       const code = Number((error as { code?: unknown }).code) || 1000;
       const message = (error as Error).message.replace(/^Code: \d+\. /, '');
       response
         .writeHead(500, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': String(code), 'x-clickhouse-query-id': queryId })
         .end(`Code: ${code}. DB::Exception: ${message}\n`);
+    } finally {
+      running.delete(query);
     }
   };
   // A ClickHouse server refuses URLs over 1 MiB (`http_max_uri_size`); so does this front.
@@ -104,7 +121,9 @@ export async function startChdbHttpServer(options: { path: string; port?: number
     stop,
     start: () => listen(port),
     async close() {
+      closing = true;
       await stop();
+      await Promise.allSettled(running);
       await connection.close();
     },
   };
