@@ -50,7 +50,7 @@ beforeAll(async () => {
   openssl('x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.pem', '-days', '2', '-extfile', 'broker.ext');
   const keystore = path.join(dir, 'broker.keystore.pem');
   writeFileSync(keystore, readFileSync(path.join(dir, 'broker.key'), 'utf8') + readFileSync(path.join(dir, 'broker.pem'), 'utf8'));
-  broker = await startBroker({ sasl: { users: { [USER]: PASSWORD } }, tls: { keystoreFile: keystore } });
+  broker = await startBroker({ profile: 'test', sasl: { users: { [USER]: PASSWORD } }, tls: { keystoreFile: keystore } });
 }, 150_000);
 
 afterEach(async () => {
