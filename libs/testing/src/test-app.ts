@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type AppConfig } from '#lib/config';
-import { startApp, type RunningApp } from '#services/app';
+import type { RunningApp, startApp } from '#services/app';
 import { testAppEnv } from './test-app.env.js';
 
 /** An app started inside the test process, in a folder of its own that `close()` removes. */
@@ -37,7 +37,11 @@ export async function startTestApp(options: {
     for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(path.join(dir, name), text);
     const loaded = loadConfig(testAppEnv({ name: options.name, dataDir: dir, feedsFile, jetstreamUrl: options.jetstreamUrl, overrides: options.overrides }));
     const config = options.configure?.(loaded) ?? loaded;
-    const running = await startApp(config, options.start);
+    // @NOTE The app's modules load on the first start, not with this library: every spec imports
+    // #lib/testing, and the ones that start no app in their own process (most spawn it, or start
+    // none) would each pay ~2 s of CPU loading NestJS, chDB and every service for nothing.
+    const { startApp: start } = await import('#services/app');
+    const running = await start(config, options.start);
     return {
       ...running,
       dir,
