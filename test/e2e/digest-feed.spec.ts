@@ -40,7 +40,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
   const generated = generateJetstreamEvents({
     seed: 16,
     users: 900,
-    events: 30_000,
+    events: 15_000,
     startUs: (Date.now() - 20 * 3_600_000) * 1000,
     durationSec: 19 * 3_600,
     communities: [

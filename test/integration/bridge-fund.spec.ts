@@ -12,6 +12,7 @@ import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import { FundRepository, ScoreRepository } from '#lib/clickhouse';
 import { eligibility, measureOf } from '#lib/funding';
+import { CurationService } from '#lib/platform';
 import {
   AppProcess,
   chdbHttpEntry,
@@ -60,7 +61,7 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
   const generated = generateJetstreamEvents({
     seed: 15,
     users: 900,
-    events: 30_000,
+    events: 15_000,
     startUs,
     durationSec: 19 * 3_600,
     communities: [
@@ -325,6 +326,10 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     expect(((await refused.json()) as { message: string }).message).toContain('funds.gamma.budget');
     // A small community's fund gets the floor subsidy at the next settlement; a large one none.
     expect((await admin('PUT', 'funds/delta', { budget: 1 })).status).toBe(200);
+    // A run settles the funds the ranker knows: none is started before the edit reached it (a run is
+    // the whole pipeline's work, and one after the other for seconds cost more than the rest of the file).
+    const curation = ranker.app.get(CurationService);
+    await waitFor('the ranker to hear of the delta fund', () => curation.current.funds.has('delta'), { context: logs });
     await waitFor('the floor subsidy settled', async () => {
       await ranker.app.get(ScoreSnapshotJob).runOnce();
       const delta = await report('delta', server(0));

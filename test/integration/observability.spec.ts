@@ -59,7 +59,7 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
   const generated = generateJetstreamEvents({
     seed: 11,
     users: 300,
-    events: 12_000,
+    events: 6_000,
     startUs: (Date.now() - 3_600_000) * 1000,
     durationSec: 3_000,
     communities: [
@@ -74,8 +74,8 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
   const captured = capturedLogger('debug', { role: 'all' });
 
   beforeAll(async () => {
-    // Paced, so that the test can watch the counters move while the replay runs.
-    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 2_500 } });
+    // Paced, so that the test can watch the counters move while the replay runs (about five seconds).
+    replay = await startJetstreamReplayServer({ events: generated.events, pace: { eventsPerSecond: 1_250 } });
     running = await startTestApp({
       name: 'observability',
       feeds: [
