@@ -382,6 +382,7 @@ export async function startBroker(options = {}) {
       const detail = `--- ${serverLog} (tail) ---\n${tail(serverLog)}\n--- ${stdoutLog} (tail) ---\n${tail(stdoutLog)}`;
       return new Error(`Kafka broker on 127.0.0.1:${port} ${why}\n${detail}`);
     };
+    let scanned = logOffset;
     for (;;) {
       const exit = started.exitInfo;
       if (exit) {
@@ -393,7 +394,9 @@ export async function startBroker(options = {}) {
         await stopProcess();
         throw failure(`was not ready within ${startTimeoutMs} ms`);
       }
-      if (await logContains(serverLog, logOffset, READY_LINE) && (await canConnect(port))) return;
+      const scan = await scanLog(serverLog, scanned, READY_LINE);
+      scanned = scan.next;
+      if (scan.found && (await canConnect(port))) return;
       await sleep(100);
     }
   };
@@ -552,20 +555,27 @@ function adoptCdsArchive(file, clean) {
   rmSync(file, { force: true });
 }
 
-/** @param {string} file @param {number} offset @param {string} needle */
-async function logContains(file, offset, needle) {
+/**
+ * Looks for `needle` (ASCII) in `file` from byte `offset` on. Resolves with whether it is there and
+ * where the next look may start: past what was read (less the needle's length, for a needle cut in
+ * two), so start-up's polls read each byte of the growing log about once, not all of it each time.
+ * @param {string} file @param {number} offset @param {string} needle
+ * @returns {Promise<{ found: boolean, next: number }>}
+ */
+async function scanLog(file, offset, needle) {
   let handle;
   try {
     handle = await open(file, 'r');
   } catch {
-    return false;
+    return { found: false, next: offset };
   }
   try {
     const { size } = await handle.stat();
-    if (size <= offset) return false;
+    if (size <= offset) return { found: false, next: offset };
     const buffer = Buffer.alloc(size - offset);
     await handle.read(buffer, 0, buffer.length, offset);
-    return buffer.toString('utf8').includes(needle);
+    if (buffer.includes(needle)) return { found: true, next: offset };
+    return { found: false, next: Math.max(offset, size - needle.length + 1) };
   } finally {
     await handle.close();
   }

@@ -47,7 +47,7 @@ describe('curation across replicas: two feed generators on one ClickHouse and on
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-replicas-'));
     await writeFile(path.join(dir, 'feeds.yaml'), curation);
-    if (!externalBrokers) broker = await startBroker();
+    if (!externalBrokers) broker = await startBroker({ profile: 'test' });
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     for (const name of ['replica-a', 'replica-b']) {

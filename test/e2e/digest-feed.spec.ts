@@ -102,7 +102,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
       '      base: bridging',
       `      endCard: ${endCard}`,
     ].join('\n');
-    const brokers = process.env.CG_TEST_KAFKA_BROKERS ?? (broker = await startBroker()).brokers;
+    const brokers = process.env.CG_TEST_KAFKA_BROKERS ?? (broker = await startBroker({ profile: 'test' })).brokers;
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     const database = `digest_${process.pid}_${Date.now()}`;

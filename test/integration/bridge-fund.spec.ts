@@ -172,7 +172,7 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
     const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
     const shared = {
-      KAFKA_BROKERS: brokers ?? (broker = await startBroker()).brokers,
+      KAFKA_BROKERS: brokers ?? (broker = await startBroker({ profile: 'test' })).brokers,
       KAFKA_TOPIC_PREFIX: `fund${Date.now()}.`,
       KAFKA_PARTITIONS: '2',
       ...kafkaTestEnv,

@@ -46,7 +46,7 @@ beforeAll(async () => {
   if (externalBrokers) {
     brokers = parseBrokerList(externalBrokers);
   } else {
-    ownBroker = await startBroker();
+    ownBroker = await startBroker({ profile: 'test' });
     brokers = [ownBroker.brokers];
   }
 }, 120_000);
@@ -256,7 +256,7 @@ describe('KafkaBus on a real broker', () => {
   }, TEST_TIMEOUT_MS);
 
   it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker', async () => {
-    const broker = ownBroker ?? (await startBroker());
+    const broker = ownBroker ?? (await startBroker({ profile: 'test' }));
     try {
       const publishTimeoutMs = 4_000;
       // The member that lost the broker cannot leave the group; the group waits one session timeout

@@ -223,7 +223,7 @@ const kafkaAvailable = Boolean(process.env.CG_TEST_KAFKA_BROKERS);
   let running: TestApp;
 
   beforeAll(async () => {
-    broker = await startBroker();
+    broker = await startBroker({ profile: 'test' });
     replay = await startJetstreamReplayServer({ events: generateJetstreamEvents({ seed: 6, users: 50, events: 200, startUs: (Date.now() - 600_000) * 1000, durationSec: 300 }).events });
     running = await startTestApp({
       name: 'ready_kafka',
