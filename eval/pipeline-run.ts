@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtpAgent } from '@atproto/api';
-import { Secp256k1Keypair } from '@atproto/crypto';
+import type { Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
 import { stringify } from 'yaml';
 import { loadConfig } from '#lib/config';
@@ -14,6 +14,7 @@ import type { Logger, ProgressReport } from '#lib/platform';
 import { startJetstreamReplayServer, startPlcDirectory, tid, type JetstreamReplayServer, type PlcDirectoryServer } from '#lib/testing';
 import { EventBatchConsumer, ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
 import { startApp, type RunningApp } from '#services/app';
+import { createAccountKeypair } from './account-keypair.js';
 import { EvalPipelineError } from './eval.errors.js';
 import {
   actorDids,
@@ -234,7 +235,7 @@ interface RunSetup {
   job: ScoreSnapshotJob;
   agent: AtpAgent;
   dids: readonly string[];
-  keypairs: ReadonlyMap<number, Secp256k1Keypair>;
+  keypairs: ReadonlyMap<number, Keypair>;
   senders: readonly number[];
   serviceDid: string;
   publisherDid: string;
@@ -260,9 +261,9 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     options.signals === 'all' ? [...new Set(dataset.votes.filter((v) => v.kind === 'seen' || v.kind === 'requestLess').map((v) => v.actor))] : [];
   const keysPhase = progress.phase(`${options.label}: keys`, senders.length, 'accounts');
   const plc = (run.plc = await startPlcDirectory());
-  const keypairs = new Map<number, Secp256k1Keypair>();
+  const keypairs = new Map<number, Keypair>();
   for (const actor of senders) {
-    const keypair = await Secp256k1Keypair.create();
+    const keypair = await createAccountKeypair();
     keypairs.set(actor, keypair);
     plc.publish(dids[actor]!, keypair, handles[actor]!);
     keysPhase.update(keypairs.size);
@@ -294,6 +295,8 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     INGEST_BATCH_MAX_WAIT_MS: '10',
     // The accounts exist only in the replay: a backfill would look for their repositories in vain.
     BACKFILL_ENABLED: 'false',
+    // Nobody subscribes to labels here: the label stream looks for new ones once a minute, not every second.
+    LABELS_POLL_MS: '60000',
   });
   const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
   const job = app.app.get(ScoreSnapshotJob);
@@ -417,12 +420,14 @@ const LIVE_BATCH = 500;
  * it: the feedback goes out once the posts it is about are stored (sendInteractions drops feedback
  * about posts it does not store) and the post is stamped once the feedback is acknowledged.
  *
- * @NOTE Commits are stamped as they come and pushed together (a post with the likes after it, and
- * posts with no feedback between them) rather than a post alone and the likes after it at the next
- * post: every stamp keeps its place among the others, so the rankings are the same to the last
- * figure, with fewer Jetstream batches and ClickHouse inserts and one wait for the store per post
- * with feedback before it (bg2050: 992 inserts where the replay made 1,113). Each post still has a
- * millisecond of its own, so feedback (stamped in milliseconds on arrival) never shares one with it.
+ * @NOTE Commits are stamped as they come and pushed only when feedback is about a post among
+ * those not pushed yet (or 500 are held, or the replay ends): every stamp keeps its place among the
+ * others, so the rankings are the same to the last figure, and the store waits only for posts that
+ * feedback is about. In a Polis conversation most votes between two comments are on older ones:
+ * of the 650 stretches of feedback between two posts in the seven conversations, at most 342 are
+ * about a post not pushed yet (austria: 57 of 227), and the others need no Jetstream batch, no ingest and
+ * no insert in three tables. Each post still has a millisecond of its own, so feedback (stamped in
+ * milliseconds on arrival) never shares one with it.
  */
 async function replayLive(
   plan: ReplayPlan,
@@ -450,13 +455,13 @@ async function replayLive(
     eventsPushed += commits.length;
     commits = [];
   };
-  // Where each post is in the order of pushed commits: it is stored once that many events are.
+  // Where each post is in the order of commits (pushed in that order): it is stored once that many events are.
   const postPosition = new Map<string, number>();
   let feedback: ScheduledFeedback[] = [];
   let feedbackNeeds = 0;
   const sendFeedback = async () => {
-    push();
     if (feedback.length === 0) return;
+    if (feedbackNeeds > eventsPushed) push();
     await eventsStored(feedbackNeeds);
     sender.enqueueAll(feedback);
     feedback = [];
@@ -487,6 +492,7 @@ async function replayLive(
     onProgress(dispatched);
   }
   await sendFeedback();
+  push();
 }
 
 /** Resolves once the wall clock has moved to the next millisecond (feedback is stamped in ms). */
@@ -500,7 +506,7 @@ interface FeedbackSenderOptions {
   serviceDid: string;
   feed: string;
   dids: readonly string[];
-  keypairs: ReadonlyMap<number, Secp256k1Keypair>;
+  keypairs: ReadonlyMap<number, Keypair>;
   concurrency: number;
 }
 

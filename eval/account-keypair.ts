@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { bytesToMultibase, DID_KEY_PREFIX, SECP256K1_DID_PREFIX, SECP256K1_JWT_ALG, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
+
+/** The part of the `secp256k1` package's native binding (libsecp256k1) used here. */
+interface Libsecp256k1 {
+  privateKeyVerify(seckey: Uint8Array): boolean;
+  /** The public key of `seckey`, compressed (33 bytes) by default. */
+  publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
+  /** Deterministic (RFC 6979) ECDSA over a 32-byte hash, low S, compact r‖s. */
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
+}
+
+/**
+ * libsecp256k1 through the `secp256k1` package's prebuilt binding (the one the feed generator
+ * verifies tokens with), or undefined where it does not load.
+ */
+function loadLibsecp256k1(): Libsecp256k1 | undefined {
+  try {
+    return createRequire(import.meta.url)('secp256k1/bindings') as Libsecp256k1;
+  } catch {
+    return undefined;
+  }
+}
+
+const libsecp256k1 = loadLibsecp256k1();
+
+/**
+ * A secp256k1 account key that signs in libsecp256k1: the same signatures as @atproto/crypto's
+ * `Secp256k1Keypair` (RFC 6979 nonces, low S, compact r‖s over the SHA-256 of the message) and the
+ * same `did:key`, in native code.
+ *
+ * @NOTE A Polis conversation replays up to a thousand accounts that send feedback, each with a
+ * key, a DID document and a service token: in @noble's pure JavaScript the key, its `did:key`
+ * (which decompresses the public key to compress it again) and the signature took some 2 ms of
+ * CPU an account.
+ */
+class NativeSecp256k1Keypair implements Keypair {
+  readonly jwtAlg = SECP256K1_JWT_ALG;
+  private readonly didKey: string;
+
+  constructor(
+    private readonly native: Libsecp256k1,
+    private readonly privateKey: Uint8Array,
+  ) {
+    const publicKey = native.publicKeyCreate(privateKey, true);
+    const prefixed = new Uint8Array(SECP256K1_DID_PREFIX.length + publicKey.length);
+    prefixed.set(SECP256K1_DID_PREFIX);
+    prefixed.set(publicKey, SECP256K1_DID_PREFIX.length);
+    this.didKey = `${DID_KEY_PREFIX}${bytesToMultibase(prefixed, 'base58btc')}`;
+  }
+
+  did(): string {
+    return this.didKey;
+  }
+
+  sign(msg: Uint8Array): Promise<Uint8Array> {
+    const hash = createHash('sha256').update(msg).digest();
+    return Promise.resolve(this.native.ecdsaSign(hash, this.privateKey).signature);
+  }
+}
+
+/** A secp256k1 key for an account from `privateKey` (32 bytes): native where libsecp256k1 loads, else @atproto/crypto's. */
+export async function importAccountKeypair(privateKey: Uint8Array): Promise<Keypair> {
+  if (libsecp256k1 === undefined) return Secp256k1Keypair.import(privateKey);
+  if (!libsecp256k1.privateKeyVerify(privateKey)) throw new RangeError('not a secp256k1 private key');
+  return new NativeSecp256k1Keypair(libsecp256k1, privateKey);
+}
+
+/** A new random secp256k1 key for an account (see `importAccountKeypair`). */
+export async function createAccountKeypair(): Promise<Keypair> {
+  if (libsecp256k1 === undefined) return Secp256k1Keypair.create();
+  for (;;) {
+    // A random 32-byte string is a valid key unless it is 0 or not below the group order (~2⁻¹²⁸).
+    const privateKey = new Uint8Array(randomBytes(32));
+    if (libsecp256k1.privateKeyVerify(privateKey)) return new NativeSecp256k1Keypair(libsecp256k1, privateKey);
+  }
+}
+
+/** Whether account keys sign in libsecp256k1 here (else in @atproto/crypto's JavaScript). */
+export const accountKeysAreNative = libsecp256k1 !== undefined;
