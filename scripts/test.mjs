@@ -41,6 +41,8 @@ function runCaptured(command, commandArgs, env = process.env) {
 async function main() {
   const started = Date.now();
   const runTmp = useMemoryTempDir();
+  // Interrupted, the run exits from its signal handler, past the `finally` below.
+  if (runTmp) process.once('exit', () => rmSync(runTmp, { recursive: true, force: true }));
   // Node's compile cache (kept between runs under .cache): the type-checks, the lint, Jest's
   // workers and the many processes the tests start each compile the same modules otherwise.
   process.env.NODE_COMPILE_CACHE ??= path.join(root, '.cache', 'node-compile');
