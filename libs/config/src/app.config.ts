@@ -105,6 +105,8 @@ function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
      * recent feed (per feed), and the ranks of the score snapshots being paged (all feeds together).
      */
     memory: { recentWindowPosts: env.RECENT_WINDOW_POSTS, snapshotRanks: env.SNAPSHOT_MEMORY_RANKS },
+    /** How often deleted posts and inactive accounts are read: each leaves every page at most this long after it is stored. */
+    removalsPollMs: env.REMOVALS_POLL_MS,
   };
 }
 

@@ -90,6 +90,7 @@ export const EnvSchema = z.object({
   VIEWER_FEEDBACK_TTL_SECONDS: integer(600, { min: 1, max: 86_400 }),
   RECENT_WINDOW_POSTS: integer(1_000_000, { min: 1_000, max: 20_000_000 }),
   SNAPSHOT_MEMORY_RANKS: integer(2_000_000, { min: 0, max: 50_000_000 }),
+  REMOVALS_POLL_MS: integer(250, { min: 50, max: 60_000 }),
 
   // Curation (versioned in ClickHouse, the curator file as its seed)
   CURATION_POLL_SECONDS: integer(30, { min: 1, max: 3_600 }),

@@ -36,6 +36,9 @@ export function testAppEnv(options: {
     // have no repositories on the network the default looks at, so the backfill would only spend
     // the test's CPU failing to reach it, account after account.
     BACKFILL_ENABLED: 'false',
+    // @NOTE Removals read once a second, not four times: each read is a chDB query of ~5 ms of CPU,
+    // a third of an idle app's, and a run has many apps up at once. Tests of removals wait for them.
+    REMOVALS_POLL_MS: '1000',
     ...kafkaTestEnv,
     ...options.overrides,
   };

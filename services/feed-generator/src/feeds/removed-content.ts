@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { RemovalRepository, type Removal } from '#lib/clickhouse';
-import { LOGGER, type Logger } from '#lib/platform';
+import type { AppConfig } from '#lib/config';
+import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
 
-/** How often the removals are read: a removal leaves every feed at most this much after it is stored. */
-const POLL_MS = 250;
 /** Read again on each poll: rows of an insert that was still running at the last poll arrive with an earlier time. */
 const OVERLAP_US = 2_000_000;
 /** Removals read per query; more wait for the next query, at once. */
@@ -19,7 +18,7 @@ const START_WINDOW_US = 3 * 24 * 3600 * 1_000_000;
  * the serving path can leave them out of every page at once, not at the next snapshot.
  *
  * @NOTE Every replica reads the same `removals` table (materialized from the posts and accounts
- * tables as events are written), so each sees every removal within `POLL_MS` of its write,
+ * tables as events are written), so each sees every removal within `REMOVALS_POLL_MS` of its write,
  * whichever process wrote it. The sets are bounded (LRU): what falls out is old, and snapshots
  * and timelines built after a removal leave it out themselves. An account that becomes active
  * again is taken out of the set by its next status row.
@@ -37,6 +36,7 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(RemovalRepository) private readonly removals: RemovalRepository,
     @Inject(LOGGER) logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.log = logger.child({ component: 'removals' });
   }
@@ -44,7 +44,7 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     this.positionUs = Date.now() * 1000 - START_WINDOW_US;
     await this.poll();
-    this.timer = setInterval(() => void this.poll(), POLL_MS);
+    this.timer = setInterval(() => void this.poll(), this.config.feedGenerator.removalsPollMs);
     this.timer.unref();
   }
 

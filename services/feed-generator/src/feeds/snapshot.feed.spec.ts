@@ -57,8 +57,8 @@ function feedOver(snapshots: Map<number, SnapshotItem[]>, heldRanks = 0) {
   const scores = new MemoryScores(snapshots);
   const { logger } = capturedLogger();
   // Nothing removed: these tests are about paging.
-  const removed = new RemovedContent({ since: () => Promise.resolve([]) } as unknown as RemovalRepository, logger);
   const config = { feedGenerator: { memory: { snapshotRanks: heldRanks } } } as AppConfig;
+  const removed = new RemovedContent({ since: () => Promise.resolve([]) } as unknown as RemovalRepository, logger, config);
   return { scores, feed: new SnapshotFeed(registry, scores as unknown as ScoreRepository, removed, config, logger) };
 }
 
