@@ -297,6 +297,8 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     BACKFILL_ENABLED: 'false',
     // Nobody subscribes to labels here: the label stream looks for new ones once a minute, not every second.
     LABELS_POLL_MS: '60000',
+    // A conversation deletes nothing: the removals are read once a minute, not four times a second.
+    REMOVALS_POLL_MS: '60000',
   });
   const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
   const job = app.app.get(ScoreSnapshotJob);
