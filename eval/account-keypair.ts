@@ -1,27 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { bytesToMultibase, DID_KEY_PREFIX, SECP256K1_DID_PREFIX, SECP256K1_JWT_ALG, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
-
-/** The part of the `secp256k1` package's native binding (libsecp256k1) used here. */
-interface Libsecp256k1 {
-  privateKeyVerify(seckey: Uint8Array): boolean;
-  /** The public key of `seckey`, compressed (33 bytes) by default. */
-  publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
-  /** Deterministic (RFC 6979) ECDSA over a 32-byte hash, low S, compact r‖s. */
-  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
-}
-
-/**
- * libsecp256k1 through the `secp256k1` package's prebuilt binding (the one the feed generator
- * verifies tokens with), or undefined where it does not load.
- */
-function loadLibsecp256k1(): Libsecp256k1 | undefined {
-  try {
-    return createRequire(import.meta.url)('secp256k1/bindings') as Libsecp256k1;
-  } catch {
-    return undefined;
-  }
-}
+import { SECP256K1_JWT_ALG, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
+import { loadLibsecp256k1, secp256k1DidKey, type Libsecp256k1 } from '#lib/identity';
 
 const libsecp256k1 = loadLibsecp256k1();
 
@@ -43,11 +22,7 @@ class NativeSecp256k1Keypair implements Keypair {
     private readonly native: Libsecp256k1,
     private readonly privateKey: Uint8Array,
   ) {
-    const publicKey = native.publicKeyCreate(privateKey, true);
-    const prefixed = new Uint8Array(SECP256K1_DID_PREFIX.length + publicKey.length);
-    prefixed.set(SECP256K1_DID_PREFIX);
-    prefixed.set(publicKey, SECP256K1_DID_PREFIX.length);
-    this.didKey = `${DID_KEY_PREFIX}${bytesToMultibase(prefixed, 'base58btc')}`;
+    this.didKey = secp256k1DidKey(native.publicKeyCreate(privateKey, true));
   }
 
   did(): string {

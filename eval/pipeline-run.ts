@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { startJetstreamReplayServer, startPlcDirectory, tid, type JetstreamRepla
 import { EventBatchConsumer, ScoreSnapshotJob, type SnapshotRun } from '#services/scoring';
 import { startApp, type RunningApp } from '#services/app';
 import { createAccountKeypair } from './account-keypair.js';
+import { memoryFilesystem } from '#scripts/memory-filesystem.mjs';
 import { EvalPipelineError } from './eval.errors.js';
 import {
   actorDids,
@@ -160,7 +160,9 @@ let runCounter = 0;
 export async function runPipeline(options: PipelineRunOptions): Promise<PipelineRunResult> {
   const clock = new PhaseClock();
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-  const dir = await mkdtemp(path.join(runParentDir(), 'cg-eval-'));
+  // chDB's data on the memory filesystem where there is one: a live replay makes an insert per table
+  // for each post with feedback before it, and creating files was most of the store's CPU.
+  const dir = await mkdtemp(path.join(memoryFilesystem() ?? os.tmpdir(), 'cg-eval-'));
   const run: RunResources = { dir };
   try {
     const setup = await startRun(options, run);
@@ -197,26 +199,6 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
     await run.plc?.close();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Where a run keeps its files, chDB's data among them: a memory filesystem where the machine has
- * one (`/dev/shm`), else the temporary folder.
- *
- * @NOTE chDB writes every insert as a part of several files and merges them in the background, and
- * a live replay makes an insert per table for each post with feedback before it, so creating files
- * was most of the store's CPU: on this machine's ext4 a five-row insert cost 11.8 ms of CPU, on
- * tmpfs 2.8 ms (chDB 3.4, 200 inserts). `:memory:` is a folder under the temporary folder too.
- */
-function runParentDir(): string {
-  const shm = '/dev/shm';
-  try {
-    accessSync(shm, constants.W_OK);
-    if (statSync(shm).isDirectory()) return shm;
-  } catch {
-    // No memory filesystem here: the temporary folder serves.
-  }
-  return os.tmpdir();
 }
 
 /** What a run started and must stop, whatever happens. */

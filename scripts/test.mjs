@@ -8,11 +8,12 @@
 // Jest, e.g. `npm test -- test/integration/kafka-bus.spec.ts`; `npm test -- --record-durations`
 // runs the whole suite and writes each file's time to test/durations.json (the order of the next runs).
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durationsFile } from './jest-sequencer.mjs';
+import { memoryFilesystem } from './memory-filesystem.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
@@ -41,7 +42,7 @@ function runCaptured(command, commandArgs, env = process.env) {
 async function main() {
   const started = Date.now();
   const runTmp = useMemoryTempDir();
-  // Interrupted, the run exits from its signal handler, past the `finally` below.
+  // Removed as the process exits, however it ends (an interrupted run exits from its signal handler).
   if (runTmp) process.once('exit', () => rmSync(runTmp, { recursive: true, force: true }));
   // Node's compile cache (kept between runs under .cache): the type-checks, the lint, Jest's
   // workers and the many processes the tests start each compile the same modules otherwise.
@@ -52,8 +53,6 @@ async function main() {
     // What could not start (the broker, the local network): said once, plainly, and the run fails.
     console.error(`[test] ${error instanceof Error ? error.message : String(error)}`);
     return 1;
-  } finally {
-    if (runTmp) rmSync(runTmp, { recursive: true, force: true });
   }
 }
 
@@ -62,28 +61,20 @@ const MEMORY_TMP_MIN_FREE_BYTES = 6 * 1024 ** 3;
 
 /**
  * Points the run's temporary folder (TMPDIR, which the broker, the local Bluesky network, Jest's
- * workers and every process they start inherit) at a fresh folder on the memory filesystem
- * `/dev/shm` when there is one with room; returns that folder, to remove when the run ends.
- *
- * @NOTE Every spec keeps chDB's data, the broker's log and the apps' cursors under the temporary
- * folder, and chDB writes each insert as a part of several files: on this machine's ext4 a
- * five-row insert cost 11.8 ms of CPU, on tmpfs 2.8 ms. `CG_TEST_TMPDIR=disk` keeps the usual one.
+ * workers and every process they start inherit) at a fresh folder on the memory filesystem when
+ * there is one with room (scripts/memory-filesystem.mjs); returns that folder, to remove when the
+ * run ends. Every spec keeps chDB's data, the broker's log and the apps' cursors under it.
+ * `CG_TEST_TMPDIR=disk` keeps the usual one.
  */
 function useMemoryTempDir() {
-  const shm = '/dev/shm';
   if (process.env.CG_TEST_TMPDIR === 'disk') return undefined;
-  try {
-    accessSync(shm, constants.W_OK);
-    const { bavail, bsize } = statfsSync(shm);
-    if (bavail * bsize < MEMORY_TMP_MIN_FREE_BYTES) return undefined;
-    const dir = mkdtempSync(path.join(shm, 'cg-test-'));
-    // Open to every user as /tmp is (sticky): run as root, PostgreSQL runs as a user of its own.
-    chmodSync(dir, 0o1777);
-    process.env.TMPDIR = dir;
-    return dir;
-  } catch {
-    return undefined;
-  }
+  const memory = memoryFilesystem(MEMORY_TMP_MIN_FREE_BYTES);
+  if (!memory) return undefined;
+  const dir = mkdtempSync(path.join(memory, 'cg-test-'));
+  // Open to every user as /tmp is (sticky): run as root, PostgreSQL runs as a user of its own.
+  chmodSync(dir, 0o1777);
+  process.env.TMPDIR = dir;
+  return dir;
 }
 
 async function runAll(started) {

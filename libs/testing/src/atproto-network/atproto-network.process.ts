@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { AppProcess, chdbHttpEntry } from '../app-process.js';
 import { AtprotoNetworkError } from './atproto-network.error.js';
@@ -28,7 +27,7 @@ const startTimeoutMs = 240_000;
  * does it through `connectAtprotoNetwork`). Resolves once the network serves.
  */
 export async function startAtprotoNetworkProcess(): Promise<AtprotoNetworkProcess> {
-  const child = new AppProcess('atproto-network', atprotoNetworkEntry, { TMPDIR: os.tmpdir() }).start();
+  const child = new AppProcess('atproto-network', atprotoNetworkEntry, {}).start();
   let controlUrl: string;
   try {
     ({ controlUrl } = await child.firstJsonLine<{ controlUrl: string }>('controlUrl', startTimeoutMs));

@@ -1,8 +1,8 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { P256_JWT_ALG, parseDidKey, SECP256K1_JWT_ALG } from '@atproto/crypto';
 import { cryptoVerifySignatureWithKey, type VerifySignatureWithKeyFn } from '@atproto/xrpc-server';
 import { LRUCache } from 'lru-cache';
+import { loadLibsecp256k1, type Libsecp256k1 } from '#lib/identity';
 import { Secp256k1WorkerPool } from './secp256k1-worker.pool.js';
 
 /** JWS `alg` → the curve name Node's JWK import knows. */
@@ -13,30 +13,6 @@ const COMPACT_SIGNATURE_BYTES = 64;
 /** The only length byte a 64-byte DER SEQUENCE can have (short form: 64 - tag - length byte). */
 const DER_LENGTH_OF_64_BYTES = 62;
 const UNCOMPRESSED_POINT_BYTES = 65;
-
-/** The part of the `secp256k1` package's native binding (libsecp256k1) used here. */
-interface Libsecp256k1 {
-  /** Throws when r or s is not below the group order. Modifies `sig` in place. */
-  signatureNormalize(sig: Uint8Array): Uint8Array;
-  /** Low-S signatures only (hence normalize first); throws when r or s is not below the order. */
-  ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
-}
-
-/**
- * libsecp256k1 through the `secp256k1` package's prebuilt N-API binding (linux-x64 glibc/musl,
- * darwin-arm64, win32-x64), or undefined where it does not load.
- *
- * @NOTE `secp256k1/bindings` is the native module alone. The package's main entry silently falls
- * back to a pure-JS implementation (elliptic) when the binding does not load; here that case
- * falls back to OpenSSL instead.
- */
-function loadLibsecp256k1(): Libsecp256k1 | undefined {
-  try {
-    return createRequire(import.meta.url)('secp256k1/bindings') as Libsecp256k1;
-  } catch {
-    return undefined;
-  }
-}
 
 export type Secp256k1Backend = 'libsecp256k1' | 'openssl';
 
