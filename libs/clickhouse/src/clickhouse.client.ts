@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type InsertParams, type InsertResult } from '@clickhouse/client';
+import { drainPending } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import type { ClickHouseConfig } from '#lib/config';
 
@@ -24,7 +25,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     // @NOTE chdb types its connection against `@clickhouse/client-common`, which the client now
     // bundles under another path; the interfaces are the same, the declarations are not.
     const client = createClient({ connection: chdb as unknown as EmbeddedConnection, clickhouse_settings: clickhouseSettings });
-    return withRawInserts(client, chdb);
+    return untilReleased(withRawInserts(client, chdb));
   }
   return createClient({
     url: config.url,
@@ -59,6 +60,23 @@ export function jsonRows(values: readonly unknown[]): Buffer {
  * raw path (rows built the same way; three alternating rounds of 100,000 events in batches of
  * 20,000, chDB 3.4), a fifth of the embedded ingest's write.
  */
+/**
+ * `close()` resolves once chDB has let go of the data folder.
+ *
+ * @NOTE chDB binds one data folder per process, and a close while a query still runs (a poll,
+ * say) defers the connection's teardown behind it: the next connection at another folder in the
+ * same process (a test file after another in one Jest worker, an app started after another) was
+ * refused with "only one active data directory per process".
+ */
+export function untilReleased<T extends { close(): Promise<void> }>(closable: T): T {
+  const close = closable.close.bind(closable);
+  closable.close = async () => {
+    await close();
+    await drainPending();
+  };
+  return closable;
+}
+
 function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHouseClient {
   const insert = client.insert.bind(client);
   const raw = async <T>(params: InsertParams<Readable, T>): Promise<InsertResult> => {

@@ -1,4 +1,4 @@
-export { type ClickHouseClient, createClickHouseClient } from './clickhouse.client.js';
+export { type ClickHouseClient, createClickHouseClient, untilReleased } from './clickhouse.client.js';
 export { applyMigrations, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
 export { type PostRef, PostRepository, type PostSummary, type TimelinePart } from './post.repository.js';

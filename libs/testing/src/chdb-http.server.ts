@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createChdbConnection } from 'chdb/connection';
+import { untilReleased } from '#lib/clickhouse';
 
 export interface ChdbHttpServer {
   readonly url: string;
@@ -37,7 +38,7 @@ async function body(request: IncomingMessage): Promise<string> {
 }
 
 export async function startChdbHttpServer(options: { path: string; port?: number; host?: string }): Promise<ChdbHttpServer> {
-  const connection = createChdbConnection({ path: options.path });
+  const connection = untilReleased(createChdbConnection({ path: options.path }));
   /**
    * @NOTE Queries under way. chDB runs a query off the JavaScript thread and hands its result back
    * on it, while closing the engine blocks that thread until the engine is idle: closed during a
