@@ -126,20 +126,24 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     expect(response.status).toBe(200);
     return (await response.json()) as { feed: Item[]; cursor?: string };
   };
-  /** Runs the ranker's snapshots and waits until both feed generators serve every feed from the new ones. */
-  const snapshot = async () => {
+  /**
+   * Runs the ranker's snapshots and waits until both feed generators serve every feed from the new
+   * ones; returns the new snapshot of each feed by its short name.
+   */
+  const snapshot = async (): Promise<Map<string, number>> => {
     const job = ranker.app.get(ScoreSnapshotJob);
     // The ranker computes the feeds its Kafka group assigned it; alone in the group, it is assigned every one.
     await waitFor('the ranker holding every feed', () => job.share().shared || undefined, { context: logs });
     const runs = await job.runOnce();
+    const snapshots = new Map(runs.map((run) => [run.feed.split('/').at(-1)!, run.snapshot] as const));
     for (const at of servers) {
-      for (const run of runs) {
-        const feed = run.feed.split('/').at(-1)!;
-        await waitFor(`${at.process.name} serving snapshot ${run.snapshot} of ${feed}`, async () => (await page(at, feed, 1)).cursor?.startsWith(`s${run.snapshot}::`), {
+      for (const [feed, number] of snapshots) {
+        await waitFor(`${at.process.name} serving snapshot ${number} of ${feed}`, async () => (await page(at, feed, 1)).cursor?.startsWith(`s${number}::`), {
           context: logs,
         });
       }
     }
+    return snapshots;
   };
   const rankIn = async (feed: string, uri: string, at = server(0)) => {
     const items = (await page(at, feed, 100)).feed;
@@ -151,8 +155,14 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     expect(response.status).toBe(200);
     return (await response.json()) as Report;
   };
-  const explain = async (post: string, at = server(1)) =>
-    (await (await fetch(`${at.url}/api/feeds/ab/explain?post=${encodeURIComponent(post)}`)).json()) as { components: { boost?: { says: string; unboostedRank: number } } };
+  /**
+   * The explanation of a post's rank in `ab`: in the snapshot given (the one a page was served
+   * from), or in the latest one the process knows of (which it may trust for two seconds).
+   */
+  const explain = async (post: string, at = server(1), snapshot?: number) =>
+    (await (await fetch(`${at.url}/api/feeds/ab/explain?post=${encodeURIComponent(post)}${snapshot === undefined ? '' : `&snapshot=${snapshot}`}`)).json()) as {
+      components: { boost?: { says: string; unboostedRank: number } };
+    };
   /** A counter from a process's `/metrics`. */
   const metric = async (at: ServingAppProcess, name: string) => {
     const text = await (await fetch(`${at.opsUrl}/metrics`)).text();
@@ -292,7 +302,7 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
       const status = (await (await fetch(`${ranker.opsUrl}/status`)).json()) as { feedback: { consumed: number } };
       return status.feedback.consumed >= published;
     }, { context: logs });
-    await snapshot();
+    const settled = (await snapshot()).get('ab');
     const [a, b] = await Promise.all([report('alpha', server(0)), report('beta', server(0))]);
     // Five viewers saw the boosted post, each through both processes: five impressions, shared by
     // the two funds. Members of other communities saw it: gamma's two for alpha, those and alpha's
@@ -308,7 +318,7 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
       const after = await rankIn('ab', target.uri, at);
       expect(after?.rank ?? Infinity).toBeGreaterThan(boostedRank + 5);
       expect(after?.item.feedContext ?? '').not.toContain('"f"');
-      expect((await explain(target.uri, at)).components.boost).toBeUndefined();
+      expect((await explain(target.uri, at, settled)).components.boost).toBeUndefined();
     }
   });
 

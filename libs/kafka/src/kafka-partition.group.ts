@@ -1,13 +1,12 @@
 import kafkajs from 'kafkajs';
 import type { Consumer, Kafka as KafkaClient } from 'kafkajs';
-import { kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
+import { consumerRetry, kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
 import { kafkaJsLogging } from './kafkajs.log.js';
 import { partitionOfKey } from './key.partitioner.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
 const { Kafka } = kafkajs;
 
-const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8, factor: 0.2, multiplier: 2 };
 /** Pause before a consumer kafkajs gave up on is replaced. */
 const REBUILD_AFTER_MS = 5_000;
 
@@ -92,7 +91,7 @@ export class KafkaPartitionGroup {
       // The topic carries no messages: each empty fetch is a chance to heartbeat.
       maxWaitTimeInMs: heartbeatInterval,
       allowAutoTopicCreation: false,
-      retry: CONSUMER_RETRY,
+      retry: consumerRetry(() => this.stopping),
     });
     this.consumer = consumer;
     let firstJoin: () => void = () => undefined;

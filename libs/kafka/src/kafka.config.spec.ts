@@ -1,5 +1,5 @@
 import { loadConfig } from '#lib/config';
-import { kafkaJsSecurity, resolveKafkaBusOptions } from './kafka.config.js';
+import { consumerRetry, kafkaJsSecurity, resolveKafkaBusOptions } from './kafka.config.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
@@ -41,5 +41,16 @@ describe('kafkajs security options', () => {
       ssl: true,
       sasl: { mechanism: 'scram-sha-256', username: 'common-ground', password: 'Wq93-hT2v-k8Lp-0zRx' },
     });
+  });
+});
+
+describe('consumer restarts', () => {
+  it('lets kafkajs restart a crashed consumer while its owner runs, and never once the owner is stopping', async () => {
+    let stopping = false;
+    const retry = consumerRetry(() => stopping);
+    const crash = Object.assign(new Error('Connection timeout'), { name: 'KafkaJSNumberOfRetriesExceeded' });
+    await expect(retry.restartOnFailure!(crash)).resolves.toBe(true);
+    stopping = true;
+    await expect(retry.restartOnFailure!(crash)).resolves.toBe(false);
   });
 });

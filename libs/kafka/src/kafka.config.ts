@@ -1,4 +1,4 @@
-import type { KafkaConfig as KafkaJsConfig } from 'kafkajs';
+import type { KafkaConfig as KafkaJsConfig, RetryOptions } from 'kafkajs';
 
 export type KafkaCompression = 'zstd' | 'gzip' | 'none';
 
@@ -155,4 +155,16 @@ function safeJson(value: unknown): string {
   } catch {
     return '[unserialisable]';
   }
+}
+
+/**
+ * A consumer's retries of fetches, joins and commits before kafkajs restarts it (see kafka.bus.ts
+ * on `factor`), and no restart once its owner is stopping.
+ *
+ * @NOTE kafkajs schedules the restart of a crashed consumer after its own `disconnect()`, and a
+ * restart under way when its owner disconnects crashes again on the missing broker and schedules
+ * another: without this, a consumer stopped while its broker was away restarted for ever.
+ */
+export function consumerRetry(stopping: () => boolean): RetryOptions {
+  return { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8, factor: 0.2, multiplier: 2, restartOnFailure: () => Promise.resolve(!stopping()) };
 }

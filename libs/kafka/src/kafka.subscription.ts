@@ -1,12 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { BatchContext, IncomingMessage, SubscribeOptions, Subscription } from '#lib/contracts';
-import type { KafkaLogLevel, ResolvedKafkaBusOptions } from './kafka.config.js';
+import { consumerRetry, type KafkaLogLevel, type ResolvedKafkaBusOptions } from './kafka.config.js';
 
 type Log = (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => void;
 
-// The consumer's retries of fetches, joins and commits before kafkajs restarts it (see kafka.bus.ts on `factor`).
-const CONSUMER_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 8, factor: 0.2, multiplier: 2 };
 
 
 /**
@@ -41,7 +39,7 @@ export class KafkaSubscription implements Subscription {
       maxWaitTimeInMs: this.options.maxWaitTimeMs,
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       allowAutoTopicCreation: false,
-      retry: CONSUMER_RETRY,
+      retry: consumerRetry(() => this.stopping),
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => {
