@@ -117,9 +117,37 @@ describe('opinion groups (Polis)', () => {
       for (let i = 0; i < 8; i++) b.add(`u${u}`, `p${rng.int(400)}`, rng.next() < 0.5 ? Signal.Like : Signal.Seen, i);
     }
     const found = findOpinionGroups(aggregateCells(b.build()));
-    expect(found.observedShare).toBeLessThan(0.05);
+    expect(found.coRaters).toBeLessThan(1);
     expect(found.reliable).toBe(false);
     expect(found.groupOfUser.every((g) => g === -1)).toBe(true);
+  });
+
+  it('finds the camps of a large conversation where each person rated a sixth of the posts, as in a big Polis conversation', () => {
+    // 400 people in two camps of 240 and 160, each rating 24 of 150 posts at random (16 %, as
+    // austria-climate.7z7ejpbmv5 of the openData export): about 10 people rated any pair of posts.
+    const rng = seededRandom(11);
+    const b = new InteractionTableBuilder();
+    const camp = (u: number) => (u < 240 ? 0 : 1);
+    for (let u = 0; u < 400; u++) {
+      const rated = new Set<number>();
+      while (rated.size < 24) rated.add(rng.int(150));
+      for (const p of rated) {
+        const approve = p < 50 ? camp(u) === 0 : p < 100 ? camp(u) === 1 : true;
+        const signal = rng.next() < 0.85 ? (approve ? Signal.Like : Signal.RequestLess) : Signal.Seen;
+        b.add(`u${u}`, `p${p}`, signal, p);
+      }
+    }
+    const found = findOpinionGroups(aggregateCells(b.build()));
+    expect(found.observedShare).toBeLessThan(0.2);
+    expect(found.coRaters).toBeGreaterThan(5);
+    expect(found.reliable).toBe(true);
+    const byCamp = new Map<number, number>();
+    const grouped = new Map<number, number>();
+    for (let u = 0; u < 400; u++) {
+      byCamp.set(u, camp(u));
+      grouped.set(u, found.groupOfUser[u]!);
+    }
+    expect(clusterAgreement(grouped, byCamp).ari).toBeGreaterThan(0.9);
   });
 
   it('groups at least 15 people as Polis does, those who rated most joining the ones who rated enough', () => {
