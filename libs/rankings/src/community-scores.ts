@@ -54,9 +54,9 @@ export const CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all', lowerBo
 /**
  * The consensus across opinion groups found in the members' own ratings: the posterior mean, as
  * Polis ranks it. The groups are found only where the ratings are dense (every grouped member rated
- * at least seven posts and a fifth of the matrix is observed), so there is little thin evidence to
- * guard against, and the found groups can be small: a lower bound on a group of a handful would
- * rank posts by how many of that handful voted, not by consensus.
+ * at least seven posts, and five or more rated both posts of a pair on average), so there is little
+ * thin evidence to guard against, and the found groups can be small: a lower bound on a group of a
+ * handful would rank posts by how many of that handful voted, not by consensus.
  */
 export const FOUND_GROUPS_CONSENSUS: ConsensusOptions = Object.freeze({ scope: 'all' });
 
