@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { deterministicDidPlc, type PolisConversation } from '#lib/testing';
 import { EvalInputError } from './eval.errors.js';
 import { planReplay, postText, type EvalDataset } from './eval-dataset.js';
-import { loadConversationFolder, polisDataset } from './polis-dataset.js';
+import { loadConversationFolder, polisConversationFolders, polisDataset } from './polis-dataset.js';
 import { feedOrderScores } from './polis-eval.js';
 
 const HOUR = 3_600_000;
@@ -170,5 +170,25 @@ describe('conversation folder checks', () => {
     await writeFile(path.join(dir, 'comments.csv'), 'timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body\n1,d,0,0,1,0,1,Hi\n');
     await writeFile(path.join(dir, 'votes.csv'), 'timestamp,datetime,comment-id,voter-id,vote\n2,d,0,0,1\n');
     expect(() => loadConversationFolder(dir)).toThrow('bridging across groups needs at least two');
+  });
+});
+
+describe('polisConversationFolders', () => {
+  it('reads an export folder as the conversations in it, in name order, and keeps anything else as given', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'cg-polis-export-'));
+    try {
+      for (const name of ['b-conversation', 'a-conversation']) {
+        await mkdir(path.join(root, name));
+        await writeFile(path.join(root, name, 'comments.csv'), '');
+      }
+      await mkdir(path.join(root, 'notes'));
+      const missing = path.join(root, 'nowhere');
+      expect(polisConversationFolders([root])).toEqual([path.join(root, 'a-conversation'), path.join(root, 'b-conversation')]);
+      expect(polisConversationFolders([path.join(root, 'b-conversation'), missing])).toEqual([path.join(root, 'b-conversation'), missing]);
+      // A folder holding no conversation stays itself, so that the evaluation says what it lacks.
+      expect(polisConversationFolders([path.join(root, 'notes')])).toEqual([path.join(root, 'notes')]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

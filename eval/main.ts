@@ -6,20 +6,25 @@ import { InvalidConfigError } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
 import { silentProgressReport, terminalProgressReport, type Logger } from '#lib/platform';
 import { EvalInputError, EvalPipelineError, EvalUsageError } from './eval.errors.js';
+import { polisConversationFolders } from './polis-dataset.js';
 import { evaluatePolis, PolisVariants, type PolisEvalResult, type PolisVariant } from './polis-eval.js';
 import type { ReplayTiming } from './pipeline-run.js';
-import { formatPolisResult, formatSyntheticResult } from './report.js';
+import { formatPolisResult, formatPolisSummary, formatSyntheticResult } from './report.js';
 import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
 
 const USAGE = `Usage:
   npm run eval -- --polis <folder> [--polis <folder> …] [--variants groups,found,intercept,likes] [--json <file>]
+  npm run eval -- --polis <export folder>    (every conversation in it, e.g. a copy of compdemocracy/openData)
   npm run eval -- --synthetic [--users N] [--posts N] [--interactions N] [--seed N] [--json <file>]
 
 Replays a Polis conversation export (participants-votes.csv, comments.csv, and votes.csv if there is
 one; without it the final votes are replayed in a deterministic order) or planted
 synthetic communities through the real embedded pipeline (local Jetstream → ingest → bus → scoring →
 ClickHouse → feed generator) and compares the ranked feeds with the truth:
-  --polis <folder>     a Polis conversation folder (compdemocracy/openData format); repeatable
+  --polis <folder>     a Polis conversation folder (compdemocracy/openData format), or a folder of
+                       them; repeatable. With several conversations a summary follows, with the
+                       minimum of each figure and the conversations short of each target; one that
+                       cannot be read is reported and skipped (the exit code is then 1)
   --variants <list>    which of groups (1), found (2), intercept (2'), likes (3) to run (default: all)
   --synthetic          planted communities with known bridging posts; precision@k against popularity
   --users, --posts, --interactions, --seed, --communities
@@ -131,13 +136,26 @@ async function main(): Promise<number> {
   const logger: Logger | undefined = cli.verbose ? pino({ level: 'warn' }, pino.destination(2)) : undefined;
   const polisResults: PolisEvalResult[] = [];
   let synthetic: SyntheticEvalResult | undefined;
-  for (const folder of cli.polis) {
+  const folders = polisConversationFolders(cli.polis);
+  const unreadable: string[] = [];
+  for (const folder of folders) {
     progress.note(`Evaluating Polis conversation ${folder}`);
-    const result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...(logger && { logger }) });
+    let result: PolisEvalResult;
+    try {
+      result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...(logger && { logger }) });
+    } catch (error) {
+      // One conversation that is not a readable export does not stop a batch; it is said, and counts.
+      if (!(error instanceof EvalInputError) || folders.length === 1) throw error;
+      process.stderr.write(`\nnpm run eval: ${error.message} (skipped)\n`);
+      unreadable.push(folder);
+      continue;
+    }
     polisResults.push(result);
     if (cli.json !== '-') process.stdout.write(`\n${formatPolisResult(result)}\n\n`);
     else process.stderr.write(`${result.attribution}\n`);
   }
+  if (polisResults.length > 1 && cli.json !== '-') process.stdout.write(`${formatPolisSummary(polisResults)}\n\n`);
+  if (unreadable.length > 0) process.stderr.write(`npm run eval: ${unreadable.length} of ${folders.length} folders could not be read: ${unreadable.join(', ')}\n`);
   if (cli.synthetic) {
     progress.note('Evaluating on planted synthetic communities');
     synthetic = await evaluateSynthetic({ ...cli.synthOptions, progress, timing: cli.timing, ...(logger && { logger }) });
@@ -149,7 +167,7 @@ async function main(): Promise<number> {
     if (cli.json === '-') process.stdout.write(text);
     else await writeFile(cli.json, text);
   }
-  return 0;
+  return unreadable.length > 0 ? 1 : 0;
 }
 
 main().then(

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadPolisConversation, parseCsv, PolisFormatError, type PolisConversation } from '#lib/testing';
 import { EvalInputError } from './eval.errors.js';
@@ -43,6 +43,24 @@ export function polisAttribution(conversationName: string, summaryUrl: string | 
   return links.length > 0
     ? `${POLIS_ATTRIBUTION} The data and more information about how the data was collected can be found at: ${links.join(', ')}`
     : POLIS_ATTRIBUTION;
+}
+
+/**
+ * The conversation folders `paths` name: a folder holding comments.csv is a conversation; a folder
+ * that does not but whose subfolders do (an export such as compdemocracy/openData) stands for those
+ * subfolders, in name order; anything else is kept as given, for `loadConversationFolder` to say
+ * what is wrong with it.
+ */
+export function polisConversationFolders(paths: readonly string[]): string[] {
+  const isConversation = (dir: string) => existsSync(path.join(dir, 'comments.csv'));
+  return paths.flatMap((folder) => {
+    if (!existsSync(folder) || !statSync(folder).isDirectory() || isConversation(folder)) return [folder];
+    const inside = readdirSync(folder, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && isConversation(path.join(folder, entry.name)))
+      .map((entry) => path.join(folder, entry.name))
+      .sort();
+    return inside.length > 0 ? inside : [folder];
+  });
 }
 
 /**

@@ -73,6 +73,22 @@ export const POLIS_VARIANTS: Readonly<Record<PolisVariant, VariantDefinition>> =
   },
 };
 
+export interface PolisTarget {
+  rho: number;
+  top10: number;
+  coverage: number;
+}
+
+/**
+ * What each variant must reach on the comments every opinion group voted on, on every conversation
+ * (the intercept variant is reported beside them, with no target of its own).
+ */
+export const POLIS_TARGETS: Readonly<Record<Exclude<PolisVariant, 'intercept'>, PolisTarget>> = {
+  groups: { rho: 0.95, top10: 8, coverage: 0.95 },
+  found: { rho: 0.9, top10: 7, coverage: 0.95 },
+  likes: { rho: 0.85, top10: 7, coverage: 0.95 },
+};
+
 export interface PolisEvalOptions {
   variants?: readonly PolisVariant[];
   progress?: ProgressReport;

@@ -1,5 +1,5 @@
 import type { RunTimings } from './pipeline-run.js';
-import type { PolisEvalResult } from './polis-eval.js';
+import { POLIS_TARGETS, type PolisEvalResult, type PolisTarget, type PolisVariant } from './polis-eval.js';
 import type { SyntheticEvalResult } from './synthetic-eval.js';
 
 /** Fixed-width columns; numbers right-aligned. */
@@ -75,6 +75,60 @@ export function formatPolisResult(result: PolisEvalResult): string {
   lines.push('', result.attribution);
   return lines.join('\n');
 }
+
+/**
+ * Several conversations side by side: per variant, ρ / top-10 / coverage on the comments every
+ * opinion group voted on, the minimum of each column (the figure that matters), and which
+ * conversations fall short of the variant's target.
+ */
+export function formatPolisSummary(results: readonly PolisEvalResult[]): string {
+  const names = [...new Set(results.flatMap((result) => result.variants.map((v) => v.name)))];
+  const figures = (result: PolisEvalResult, name: PolisVariant) => result.variants.find((v) => v.name === name);
+  const cell = (v: { spearmanEvery: number; top10Every: number; coverageEvery: number } | undefined) =>
+    v ? `${rho(v.spearmanEvery)} / ${v.top10Every} / ${(100 * v.coverageEvery).toFixed(1)}%` : '—';
+  const rows = results.map((result) => [
+    result.conversation,
+    `${result.compared.every}/${result.compared.all}`,
+    result.groupAgreement.groups > 0 ? `${result.groupAgreement.groups} (${result.groupAgreement.ari.toFixed(2)})` : 'none',
+    ...names.map((name) => cell(figures(result, name))),
+  ]);
+  const minimum = (name: PolisVariant) => {
+    const all = results.flatMap((result) => figures(result, name) ?? []);
+    if (all.length === 0) return undefined;
+    return {
+      spearmanEvery: Math.min(...all.map((v) => (Number.isNaN(v.spearmanEvery) ? -1 : v.spearmanEvery))),
+      top10Every: Math.min(...all.map((v) => v.top10Every)),
+      coverageEvery: Math.min(...all.map((v) => v.coverageEvery)),
+    };
+  };
+  rows.push(['minimum', '', '', ...names.map((name) => cell(minimum(name)))]);
+  const lines = [
+    `${results.length} conversations: ρ / top-10 / coverage on the comments every opinion group voted on`,
+    '',
+    table(['conversation', 'every/all', 'groups found (ARI)', ...names.map((name) => labelOf(results, name))], rows, new Set(names.map((_, i) => i + 3))),
+    '',
+  ];
+  for (const name of names) {
+    const target: PolisTarget | undefined = name in POLIS_TARGETS ? POLIS_TARGETS[name as keyof typeof POLIS_TARGETS] : undefined;
+    if (!target) continue;
+    const short = results.flatMap((result) => {
+      const v = figures(result, name);
+      if (!v) return [];
+      const misses = [
+        ...(v.spearmanEvery >= target.rho ? [] : [`ρ ${rho(v.spearmanEvery)}`]),
+        ...(v.top10Every >= target.top10 ? [] : [`top-10 ${v.top10Every}`]),
+        ...(v.coverageEvery >= target.coverage ? [] : [`coverage ${(100 * v.coverageEvery).toFixed(1)}%`]),
+      ];
+      return misses.length > 0 ? [`${result.conversation} (${misses.join(', ')})`] : [];
+    });
+    const goal = `ρ ≥ ${target.rho}, top-10 ≥ ${target.top10}, coverage ≥ ${100 * target.coverage}%`;
+    lines.push(`  ${labelOf(results, name)} (${goal}): ${short.length === 0 ? 'met on every conversation' : `not met on ${short.join('; ')}`}`);
+  }
+  return lines.join('\n');
+}
+
+const labelOf = (results: readonly PolisEvalResult[], name: PolisVariant) =>
+  results.flatMap((result) => result.variants).find((v) => v.name === name)?.label ?? name;
 
 export function formatSyntheticResult(result: SyntheticEvalResult): string {
   const o = result.options;
