@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { deterministicDidPlc, type PolisConversation } from '#lib/testing';
@@ -182,11 +182,16 @@ describe('polisConversationFolders', () => {
         await writeFile(path.join(root, name, 'comments.csv'), '');
       }
       await mkdir(path.join(root, 'notes'));
+      // A conversation kept elsewhere and linked in.
+      await mkdir(path.join(root, 'notes', 'c-conversation'));
+      await writeFile(path.join(root, 'notes', 'c-conversation', 'comments.csv'), '');
+      await symlink(path.join(root, 'notes', 'c-conversation'), path.join(root, 'c-linked'));
       const missing = path.join(root, 'nowhere');
-      expect(polisConversationFolders([root])).toEqual([path.join(root, 'a-conversation'), path.join(root, 'b-conversation')]);
+      expect(polisConversationFolders([root])).toEqual(['a-conversation', 'b-conversation', 'c-linked'].map((name) => path.join(root, name)));
       expect(polisConversationFolders([path.join(root, 'b-conversation'), missing])).toEqual([path.join(root, 'b-conversation'), missing]);
       // A folder holding no conversation stays itself, so that the evaluation says what it lacks.
-      expect(polisConversationFolders([path.join(root, 'notes')])).toEqual([path.join(root, 'notes')]);
+      await mkdir(path.join(root, 'empty'));
+      expect(polisConversationFolders([path.join(root, 'empty')])).toEqual([path.join(root, 'empty')]);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -55,9 +55,10 @@ export function polisConversationFolders(paths: readonly string[]): string[] {
   const isConversation = (dir: string) => existsSync(path.join(dir, 'comments.csv'));
   return paths.flatMap((folder) => {
     if (!existsSync(folder) || !statSync(folder).isDirectory() || isConversation(folder)) return [folder];
-    const inside = readdirSync(folder, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && isConversation(path.join(folder, entry.name)))
-      .map((entry) => path.join(folder, entry.name))
+    // By name, not by directory entry: a conversation linked into the folder counts too.
+    const inside = readdirSync(folder)
+      .map((name) => path.join(folder, name))
+      .filter((dir) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && isConversation(dir))
       .sort();
     return inside.length > 0 ? inside : [folder];
   });
