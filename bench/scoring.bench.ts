@@ -99,7 +99,7 @@ function recompute(label: string, table: InteractionTable, data: ReturnType<type
   const foundConsensus = found.reliable
     ? groupInformedConsensus(groupEvidence(cells, membershipFromAssignment(found.groupOfUser, found.groupCount)), CONSENSUS)
     : undefined;
-  stage(`groups found (${[...found.groupSizes].join('/')}, ${(100 * found.observedShare).toPrecision(2)}% observed, ${found.reliable ? 'reliable' : 'too sparse'}) + gic`);
+  stage(`groups found (${[...found.groupSizes].join('/')}, ${(100 * found.observedShare).toPrecision(2)}% observed, ${found.coRaters.toPrecision(2)} co-raters a pair of posts (groups need ≥ 5), ${found.reliable ? 'reliable' : 'too sparse'}) + gic`);
   const total = (performance.now() - t0) / 1000;
 
   const k = data.bridgingPosts.length;

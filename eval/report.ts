@@ -1,5 +1,5 @@
 import type { RunTimings } from './pipeline-run.js';
-import { POLIS_TARGETS, type PolisEvalResult, type PolisTarget, type PolisVariant } from './polis-eval.js';
+import { POLIS_TARGETS, POLIS_VARIANTS, type PolisEvalResult, type PolisTarget, type PolisVariant } from './polis-eval.js';
 import type { SyntheticEvalResult } from './synthetic-eval.js';
 
 /** Fixed-width columns; numbers right-aligned. */
@@ -105,11 +105,11 @@ export function formatPolisSummary(results: readonly PolisEvalResult[]): string 
   const lines = [
     `${results.length} conversations: ρ / top-10 / coverage on the comments every opinion group voted on`,
     '',
-    table(['conversation', 'every/all', 'groups found (ARI)', ...names.map((name) => labelOf(results, name))], rows, new Set(names.map((_, i) => i + 3))),
+    table(['conversation', 'every/all', 'groups found (ARI)', ...names.map((name) => POLIS_VARIANTS[name].label)], rows, new Set(names.map((_, i) => i + 3))),
     '',
   ];
   for (const name of names) {
-    const target: PolisTarget | undefined = name in POLIS_TARGETS ? POLIS_TARGETS[name as keyof typeof POLIS_TARGETS] : undefined;
+    const target = POLIS_TARGETS[name as keyof typeof POLIS_TARGETS] as PolisTarget | undefined;
     if (!target) continue;
     const short = results.flatMap((result) => {
       const v = figures(result, name);
@@ -122,13 +122,10 @@ export function formatPolisSummary(results: readonly PolisEvalResult[]): string 
       return misses.length > 0 ? [`${result.conversation} (${misses.join(', ')})`] : [];
     });
     const goal = `ρ ≥ ${target.rho}, top-10 ≥ ${target.top10}, coverage ≥ ${100 * target.coverage}%`;
-    lines.push(`  ${labelOf(results, name)} (${goal}): ${short.length === 0 ? 'met on every conversation' : `not met on ${short.join('; ')}`}`);
+    lines.push(`  ${POLIS_VARIANTS[name].label} (${goal}): ${short.length === 0 ? 'met on every conversation' : `not met on ${short.join('; ')}`}`);
   }
   return lines.join('\n');
 }
-
-const labelOf = (results: readonly PolisEvalResult[], name: PolisVariant) =>
-  results.flatMap((result) => result.variants).find((v) => v.name === name)?.label ?? name;
 
 export function formatSyntheticResult(result: SyntheticEvalResult): string {
   const o = result.options;
