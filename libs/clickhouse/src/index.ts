@@ -1,7 +1,7 @@
 export { type ClickHouseClient, createClickHouseClient, untilReleased } from './clickhouse.client.js';
 export { applyMigrations, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
-export { type PostRef, PostRepository, type PostSummary, type TimelinePart } from './post.repository.js';
+export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
 export { CommunityRepository } from './community.repository.js';
 export { FeedbackRepository, type ViewerHistory } from './feedback.repository.js';
 export {

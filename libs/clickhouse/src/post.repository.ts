@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DidSetStore, type DidList } from './did-set.store.js';
+import { forEachRow } from './each-row.js';
 
 export interface PostRef {
   uri: string;
@@ -7,9 +8,6 @@ export interface PostRef {
   /** When the network saw the post (Jetstream `time_us`). */
   timeUs: number;
 }
-
-/** A post as `[uri prefix, rkey, cid, time_us]`: its URI is `<prefix>/<rkey>`. */
-export type TimelinePart = [prefix: string, rkey: string, cid: string, timeUs: number];
 
 /** What a curator sees of a post in the console. */
 export interface PostSummary {
@@ -100,28 +98,38 @@ export class PostRepository {
   }
 
   /**
-   * The live posts of the authors (accounts active) since `sinceUs`, newest first, at most `limit`,
-   * each as `[uri prefix, rkey, cid, time_us]`: the bulk read that fills a feed's timeline in
-   * memory, which `recentByAuthors` then keeps up to date. One `FINAL` read of the authors' posts.
+   * The newest `limit` live posts of the authors (accounts active) since `sinceUs`, given to
+   * `onPost` newest first as they are read, each as the parts of its URI (`<prefix>/<rkey>`), its
+   * CID and time: the bulk read that fills a feed's timeline in memory, which `recentByAuthors`
+   * then keeps up to date. One `FINAL` read of the authors' posts, streamed (a window is up to a
+   * million posts); each row carries the author's DID, and its URI prefix is made once an author.
+   * Returns the number of posts.
    */
-  async timelineParts(query: Omit<RecentPostsQuery, 'before'>): Promise<TimelinePart[]> {
-    if (query.authors.length === 0 || query.limit <= 0) return [];
+  async readTimeline(query: Omit<RecentPostsQuery, 'before'>, onPost: (prefix: string, rkey: string, cid: string, timeUs: number) => void): Promise<number> {
+    if (query.authors.length === 0 || query.limit <= 0) return 0;
     const authors = await this.didSets.bind('authors', query.authors);
     const db = this.database;
-    const result = await this.client.query({
-      query: `SELECT concat('at://', did, '/app.bsky.feed.post') AS prefix, rkey, cid, time_us
-        FROM ${db}.posts FINAL
-        WHERE did IN (${authors.sql})
-          AND deleted = 0
-          AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
-          AND time_us >= {sinceUs:UInt64}
-          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
-        ORDER BY time_us DESC, cid DESC
-        LIMIT {limit:UInt32}`,
-      query_params: { authors: authors.value, includeReplies: query.includeReplies ? 1 : 0, sinceUs: query.sinceUs ?? 0, limit: query.limit },
-      format: 'JSONCompactEachRow',
-    });
-    return (await result.json<[string, string, string, string]>()).map(([prefix, rkey, cid, timeUs]) => [prefix, rkey, cid, Number(timeUs)]);
+    const prefixes = new Map<string, string>();
+    return forEachRow<[string, string, string, string]>(
+      this.client,
+      {
+        query: `SELECT did, rkey, cid, time_us
+          FROM ${db}.posts FINAL
+          WHERE did IN (${authors.sql})
+            AND deleted = 0
+            AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
+            AND time_us >= {sinceUs:UInt64}
+            AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+          ORDER BY time_us DESC, cid DESC
+          LIMIT {limit:UInt32}`,
+        query_params: { authors: authors.value, includeReplies: query.includeReplies ? 1 : 0, sinceUs: query.sinceUs ?? 0, limit: query.limit },
+      },
+      ([did, rkey, cid, timeUs]) => {
+        let prefix = prefixes.get(did);
+        if (prefix === undefined) prefixes.set(did, (prefix = `at://${did}/app.bsky.feed.post`));
+        onPost(prefix, rkey, cid, Number(timeUs));
+      },
+    );
   }
 
   /** Rows of any version below `before`, newest first in (time, cid) order: the projection's order, read backwards. */

@@ -63,4 +63,15 @@ describe('PostColumns', () => {
       { uri: 'at://did:plc:author1/app.bsky.feed.post/3k00000000002', cid: 'bafyy', key: 6 },
     ]);
   });
+
+  it('puts posts read newest first into its order, past its capacity and after dropping some', () => {
+    const columns = columnsOf(posts.toReversed());
+    columns.reverse();
+    expect(all(columns)).toEqual(posts);
+    expect(columns.firstNotBelow(20)).toBe(2);
+    columns.dropFirst(1);
+    columns.reverse();
+    columns.reverse();
+    expect(all(columns)).toEqual(posts.slice(1));
+  });
 });

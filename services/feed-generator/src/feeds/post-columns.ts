@@ -46,7 +46,7 @@ export class PostColumns {
     this.sides = new Uint8Array(capacity);
   }
 
-  /** Appends a post; it must not come before the last one in `(key, cid)` order. */
+  /** Appends a post; it must not come before the last one in `(key, cid)` order (or, for `reverse`, after it). */
   push(post: ColumnPost): void {
     const cut = post.uri.lastIndexOf('/');
     // A copy of its own: a slice would keep the whole URI alive beside it.
@@ -66,6 +66,16 @@ export class PostColumns {
     this.cids[index] = cid;
     this.stringBytes += 2 * STRING_BYTES + rkey.length + cid.length;
     this.length += 1;
+  }
+
+  /**
+   * Reverses the posts' order in place: a bulk read that gave them newest first, pushed as they
+   * came, is then in the columns' order.
+   */
+  reverse(): void {
+    for (const column of [this.prefix, this.context, this.keys, this.sides]) column.subarray(0, this.length).reverse();
+    this.rkeys.reverse();
+    this.cids.reverse();
   }
 
   /** Keeps the first `length` posts. */

@@ -186,23 +186,19 @@ export class RecentFeed implements FeedAlgorithm {
     this.rebuilding.add(feed.shortname);
     const startedUs = Date.now() * 1000;
     const read = async () => {
-      const parts = await this.posts.timelineParts({
-        authors: base.authors,
-        limit: this.windowPosts,
-        includeReplies: feed.includeReplies,
-        sinceUs: windowStartUs(feed),
-      });
-      const posts = new PostColumns(Math.max(1_024, parts.length));
-      for (let index = parts.length - 1; index >= 0; index -= 1) {
-        const [prefix, rkey, cid, timeUs] = parts[index]!;
-        posts.pushParts(prefix, rkey, cid, timeUs);
-      }
+      const posts = new PostColumns();
+      const count = await this.posts.readTimeline(
+        { authors: base.authors, limit: this.windowPosts, includeReplies: feed.includeReplies, sinceUs: windowStartUs(feed) },
+        (prefix, rkey, cid, timeUs) => posts.pushParts(prefix, rkey, cid, timeUs),
+      );
+      // Read newest first: ClickHouse keeps the newest by sorting them, and sorting again costs more than this.
+      posts.reverse();
       if (this.timelines.get(feed.shortname) !== base) return;
       // Posts the updates brought in since the read began are read again by the next update.
       this.timelines.set(feed.shortname, {
         ...base,
         posts,
-        complete: parts.length < this.windowPosts,
+        complete: count < this.windowPosts,
         readFromUs: Math.min(base.readFromUs, startedUs),
         builtAt: Date.now(),
         stale: false,

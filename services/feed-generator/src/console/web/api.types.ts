@@ -2,33 +2,20 @@
  * The admin API's JSON as the console reads it.
  *
  * @NOTE The shapes the server declares whole (a conversation's report, a fund and its ledger, the
- * backfill's state) are its own types, imported with `import type`: the build erases those imports,
+ * backfill's state, the pipeline's samples, a feed's preview) are its own types, imported with `import type`: the build erases those imports,
  * so no server code reaches the browser. The rest are the console's view of a controller's answer;
  * console.assets.spec.ts checks, in the server's program, that what the controllers return fits
  * them, so the two cannot drift apart silently.
  */
 import type { FundDefinition } from '#lib/curation';
-import type { BackfillState } from '#lib/platform';
+import type { BackfillState, PipelineSample } from '#lib/platform';
 import type { ConversationReport, ReportStatement } from '#lib/rankings';
 import type { FundReport } from '../../funds/fund-report.service.js';
+import type { FeedPreview, PreviewItem, Provenance } from '../feed-preview.service.js';
 
-export type { BackfillState, ConversationReport, FundReport, ReportStatement };
+export type { BackfillState, ConversationReport, FeedPreview, FundReport, PipelineSample, PreviewItem, Provenance, ReportStatement };
 
 export type Ranking = 'recent' | 'bridging' | 'bridging-within' | 'balanced' | 'digest' | 'deliberation';
-
-export interface PipelineSample {
-  at: number;
-  received: number | null;
-  published: number | null;
-  written: number | null;
-  deadLettered: number | null;
-  feedRequests: number | null;
-  feedServerErrors: number | null;
-  jetstreamLagSeconds: number | null;
-  checkpointLagSeconds: number | null;
-  busLag: number | null;
-  snapshotAgeSeconds: number | null;
-}
 
 export interface FeedFreshness {
   shortname: string;
@@ -93,32 +80,6 @@ export interface Curation {
 
 export interface CommunityMembers {
   count: number;
-}
-
-export interface Provenance {
-  supportedBy: string[];
-  divisiveIn: string[];
-  omitted: number;
-  summary: string;
-}
-
-export interface PreviewItem {
-  rank: number;
-  post: string;
-  text: string | null;
-  postedAtUs: number | null;
-  score: number | null;
-  feedContext: string | null;
-  provenance: Provenance | null;
-  components: Record<string, unknown>;
-}
-
-export interface FeedPreview {
-  feed: string;
-  displayName: string;
-  ranking: Ranking;
-  snapshot: { id: number; posts: number; completedAt: string } | null;
-  items: PreviewItem[];
 }
 
 export interface Explanation {
