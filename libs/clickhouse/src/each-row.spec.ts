@@ -31,7 +31,7 @@ describe('rows of a JSONCompactEachRow answer, read as they arrive', () => {
   });
 
   it('reads a post window the shape the recent feed asks for, split inside a line', async () => {
-    const line = (i: number) => JSON.stringify([`at://did:plc:author${i}/app.bsky.feed.post`, `3k${i}`, `bafy${i}`, String(1_700_000_000_000_000 + i)]);
+    const line = (i: number) => JSON.stringify([`did:plc:author${i}`, `3k${i}`, `bafy${i}`, String(1_700_000_000_000_000 + i)]);
     const bytes = Buffer.from(`${line(1)}\n${line(2)}\n${line(3)}\n`);
     const { rows } = await rowsOf(bytes, [5, 70, 71, bytes.length - 1]);
     expect(rows).toEqual([1, 2, 3].map((i) => JSON.parse(line(i)) as unknown));

@@ -2,8 +2,8 @@
  * The admin API's JSON as the console reads it.
  *
  * @NOTE The shapes the server declares whole (a conversation's report, a fund and its ledger, the
- * backfill's state, the pipeline's samples, a feed's preview) are its own types, imported with `import type`: the build erases those imports,
- * so no server code reaches the browser. The rest are the console's view of a controller's answer;
+ * backfill's state, the pipeline's samples, a feed's preview) are its own types, imported with
+ * `import type`: the build erases those imports, so no server code reaches the browser. The rest are the console's view of a controller's answer;
  * console.assets.spec.ts checks, in the server's program, that what the controllers return fits
  * them, so the two cannot drift apart silently.
  */
