@@ -144,7 +144,19 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
   const [userIntercept, userFactor] = unpack(params.user, U, k);
   const [postIntercept, postFactor] = unpack(params.post, P, k);
   orientFactors(cells, userFactor, postFactor, U, P, k);
-  return { dimensions: k, userCount: U, postCount: P, mu: params.mu, userIntercept, userFactor, postIntercept, postFactor, iterations, converged, rmse };
+  return {
+    dimensions: k,
+    userCount: U,
+    postCount: P,
+    mu: params.mu,
+    userIntercept,
+    userFactor,
+    postIntercept,
+    postFactor,
+    iterations,
+    converged,
+    rmse,
+  };
 }
 
 /** Targets and weights per cell in post order, and copies in user order (sequential access in both sweeps). */
@@ -486,25 +498,6 @@ function solveMu(targets: CellTargets, params: Parameters, penalty: Penalties, p
   );
 }
 
-/** Σ w·e and Σ w·e² over the weighted cells, e = rating − mu − i_u − i_p − f_u·f_p. */
-function weightedResiduals(cells: RatingCells, targets: CellTargets, params: Parameters, mu: number): Residuals {
-  const { rating, weight } = targets;
-  const { k, user, post } = params;
-  const n = k + 1;
-  let sum = 0;
-  let squares = 0;
-  for (let c = 0; c < cells.cellCount; c++) {
-    const w = weight[c]!;
-    if (w === 0) continue;
-    const u = cells.cellUser[c]! * n;
-    const p = cells.cellPost[c]! * n;
-    const e = rating[c]! - mu - user[u]! - post[p]! - dot(user, u + 1, post, p + 1, k);
-    sum += w * e;
-    squares += w * e * e;
-  }
-  return { sum, sumOfSquares: squares };
-}
-
 /** Σ x² over a packed side's intercepts (`from` 0) or over its factors (`from` 1), row by row. */
 function sumOfSquares(packed: Float64Array, k: number, from: 0 | 1): number {
   const n = k + 1;
@@ -530,9 +523,21 @@ function sumOfSquaresFrom(packed: Float64Array, k: number, prior: Float64Array):
   return s;
 }
 
+/** √(Σ w·e² / Σ w) over the weighted cells, e = rating − μ − i_u − i_p − f_u·f_p. */
 function weightedRmse(cells: RatingCells, targets: CellTargets, params: Parameters): number {
-  const { sumOfSquares: sse } = weightedResiduals(cells, targets, params, params.mu);
-  return targets.weightSum > 0 ? Math.sqrt(sse / targets.weightSum) : 0;
+  const { rating, weight } = targets;
+  const { k, mu, user, post } = params;
+  const n = k + 1;
+  let squares = 0;
+  for (let c = 0; c < cells.cellCount; c++) {
+    const w = weight[c]!;
+    if (w === 0) continue;
+    const u = cells.cellUser[c]! * n;
+    const p = cells.cellPost[c]! * n;
+    const e = rating[c]! - mu - user[u]! - post[p]! - dot(user, u + 1, post, p + 1, k);
+    squares += w * e * e;
+  }
+  return targets.weightSum > 0 ? Math.sqrt(squares / targets.weightSum) : 0;
 }
 
 function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, k: number): number {

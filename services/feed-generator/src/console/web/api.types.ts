@@ -3,9 +3,9 @@
  *
  * @NOTE The shapes the server declares whole (a conversation's report, a fund and its ledger, the
  * backfill's state, the pipeline's samples, a feed's preview) are its own types, imported with
- * `import type`: the build erases those imports, so no server code reaches the browser. The rest are the console's view of a controller's answer;
- * console.assets.spec.ts checks, in the server's program, that what the controllers return fits
- * them, so the two cannot drift apart silently.
+ * `import type`: the build erases those imports, so no server code reaches the browser. The rest
+ * are the console's view of a controller's answer; console.assets.spec.ts checks, in the server's
+ * program, that what the controllers return fits them, so the two cannot drift apart silently.
  */
 import type { FundDefinition } from '#lib/curation';
 import type { BackfillState, PipelineSample } from '#lib/platform';
