@@ -1,7 +1,8 @@
 /**
  * Poison messages: what the scoring consumers do with messages that decode but that ClickHouse
- * refuses, and with numbers that are not sane integers. Real buses (in-process and Kafka), real
- * ClickHouse (chDB in memory, a database per bus).
+ * refuses, with numbers that are not sane integers, and with a ClickHouse that refuses inserts
+ * for its own reasons (nothing is taken for poison then). Real buses (in-process and
+ * Kafka), real ClickHouse (chDB in memory, a database per bus).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -156,6 +157,43 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
         (await query<{ actor: string }>(`SELECT actor FROM {db}.interactions FINAL WHERE actor = '${viewer}'`)).length === 1 ? true : undefined,
       TEST_TIMEOUT_MS);
       expect((await postsOf(false)).filter((rkey) => rkey >= '3kpoison00010')).toEqual(['3kpoison00016']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'dead-letters nothing while ClickHouse answers but refuses inserts into a table, and once it takes them again writes the batch and dead-letters only its bad message',
+    async () => {
+      const deadBefore = deadLettersWith(0)()!.length;
+      const failedBefore = consumers[0]!.stats.failedBatches;
+      const refused = post('3kpoison00023', 'half an emoji \ud83d');
+      const like = (rkey: string): PipelineEventV1 => ({
+        v: 1, type: 'like', op: 'create', did: author, rkey, cid: `bafy${rkey}`, timeUs: now, createdAtMs: Math.floor(now / 1000),
+        subjectUri: `at://${author}/app.bsky.feed.post/3kpoison00021`, subjectCid: 'bafy3kpoison00021',
+      });
+      const batch = [post('3kpoison00021', 'one'), post('3kpoison00022', 'two'), refused, post('3kpoison00024', 'four'), like('3kpoison00025'), like('3kpoison00026')];
+      const likes = async () => (await query<{ rkey: string }>(`SELECT rkey FROM {db}.interactions FINAL WHERE actor = '${author}' ORDER BY rkey`)).map((row) => row.rkey);
+      // Too many parts in the likes' table, as when its merges fall behind: ClickHouse answers its
+      // ping, takes the posts, and refuses the likes whatever they hold.
+      await client.command({ query: `ALTER TABLE ${config.clickhouse.database}.interactions MODIFY SETTING parts_to_throw_insert = 1` });
+      // The in-process bus acknowledges a publish once the consumers have committed it: awaited
+      // once ClickHouse takes inserts again.
+      const published = bus.publish(Topics.events, batch.map(message));
+      try {
+        await waitFor('the batch refused and delivered again', async () => (consumers[0]!.stats.failedBatches >= failedBefore + 3 ? true : undefined), TEST_TIMEOUT_MS);
+        expect(deadLettersWith(0)()!.length).toBe(deadBefore);
+        expect(await likes()).toEqual([]);
+      } finally {
+        await client.command({ query: `ALTER TABLE ${config.clickhouse.database}.interactions RESET SETTING parts_to_throw_insert` });
+      }
+      await published;
+
+      await waitFor('the likes', async () => ((await likes()).length === 2 ? true : undefined), TEST_TIMEOUT_MS);
+      expect(await likes()).toEqual(['3kpoison00025', '3kpoison00026']);
+      expect((await postsOf(true)).filter((rkey) => rkey >= '3kpoison00021')).toEqual(['3kpoison00021', '3kpoison00022', '3kpoison00024']);
+      const dead = await waitFor('the bad message in the dead-letter topic', deadLettersWith(deadBefore + 1), TEST_TIMEOUT_MS);
+      expect(dead.slice(deadBefore).map((entry) => entry.value)).toEqual([encodeMessage(refused)]);
+      expect(dead[deadBefore]!.headers[DeadLetterHeaders.reason]).toMatch(/^refused by ClickHouse: .*surrogate/);
     },
     TEST_TIMEOUT_MS,
   );

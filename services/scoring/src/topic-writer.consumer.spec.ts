@@ -1,4 +1,9 @@
-import { CoalescedWriter } from './topic-writer.consumer.js';
+import { ClickHouseError } from '@clickhouse/client';
+import { InProcessBus } from '#lib/bus';
+import { loadConfig } from '#lib/config';
+import { DeadLetterHeaders, Topics, type MessageBatch } from '#lib/contracts';
+import { createLogger, Metrics } from '#lib/platform';
+import { CoalescedWriter, TopicWriterConsumer, type TopicWriterOptions } from './topic-writer.consumer.js';
 
 /** A write that stays under way until `finish` is called, recording what it was given. */
 function pausedWrites() {
@@ -61,5 +66,89 @@ describe('coalesced writes', () => {
     expect(writes).toEqual([[1], [2, 3], [4]]);
     await finish();
     await fourth;
+  });
+});
+
+interface Row {
+  timeUs: number;
+  id: string;
+}
+
+/** The writer of one topic over a store the test plays: `write` and `ping` as given. */
+class RowWriter extends TopicWriterConsumer<Row> {
+  constructor(store: Pick<TopicWriterOptions<Row>, 'write' | 'ping'>, bus: InProcessBus) {
+    super(
+      { topic: Topics.events, groupId: () => 'rows', decode: (value) => JSON.parse(value) as Row, ...store },
+      loadConfig({ SCORING_WRITE_ATTEMPTS: '1' }),
+      bus,
+      createLogger({ logLevel: 'silent', role: 'all' }),
+      new Metrics({ processMetrics: false }),
+    );
+  }
+}
+
+const batchOf = (...ids: string[]): MessageBatch => ({
+  topic: Topics.events,
+  partition: 0,
+  messages: ids.map((id, offset) => ({ key: id, value: JSON.stringify({ timeUs: offset + 1, id }), headers: {}, partition: 0, offset: String(offset) })),
+});
+/** What ClickHouse says of a value it cannot parse, and of a table whose merges fell behind. */
+const unparsable = () => new ClickHouseError({ message: 'Cannot parse input', code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
+const tooManyParts = () => new ClickHouseError({ message: 'Too many parts', code: '252', type: 'TOO_MANY_PARTS' });
+
+describe('a topic writer refused by ClickHouse', () => {
+  let bus: InProcessBus;
+  const deadLetters = () => bus.retained(Topics.deadLetter).messages;
+
+  beforeEach(() => {
+    bus = new InProcessBus({ retainedTopics: [Topics.deadLetter] });
+  });
+
+  afterEach(async () => {
+    await bus.close();
+  });
+
+  it('dead-letters the message whose value ClickHouse cannot parse, and writes the others', async () => {
+    const written: string[] = [];
+    const writer = new RowWriter(
+      {
+        write: async (rows) => {
+          if (rows.some((row) => row.id === 'bad')) throw unparsable();
+          written.push(...rows.map((row) => row.id));
+        },
+        ping: async () => true,
+      },
+      bus,
+    );
+    await writer.handle(batchOf('a', 'b', 'bad', 'c'));
+    expect(written.sort()).toEqual(['a', 'b', 'c']);
+    expect(deadLetters().map((message) => [message.key, message.headers[DeadLetterHeaders.reason]])).toEqual([['bad', 'refused by ClickHouse: Cannot parse input']]);
+    expect(writer.stats).toMatchObject({ written: 3, deadLettered: 1 });
+  });
+
+  it('dead-letters nothing and leaves the batch to be delivered again while ClickHouse answers its ping but refuses inserts for its own reasons', async () => {
+    const writer = new RowWriter({ write: () => Promise.reject(tooManyParts()), ping: async () => true }, bus);
+    await expect(writer.handle(batchOf('a', 'b', 'c'))).rejects.toMatchObject({ type: 'TOO_MANY_PARTS' });
+    expect(deadLetters()).toEqual([]);
+    expect(writer.stats).toMatchObject({ batches: 0, failedBatches: 1 });
+  });
+
+  it('dead-letters nothing when the store fails while the refused messages are being isolated', async () => {
+    let writes = 0;
+    const writer = new RowWriter({ write: () => Promise.reject((writes += 1) === 1 ? unparsable() : tooManyParts()), ping: async () => true }, bus);
+    await expect(writer.handle(batchOf('a', 'bad', 'c'))).rejects.toMatchObject({ type: 'TOO_MANY_PARTS' });
+    expect(deadLetters()).toEqual([]);
+  });
+
+  it('does not believe that the rows are bad when the store does not answer its ping', async () => {
+    const writer = new RowWriter({ write: () => Promise.reject(unparsable()), ping: async () => false }, bus);
+    await expect(writer.handle(batchOf('bad'))).rejects.toMatchObject({ type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
+    expect(deadLetters()).toEqual([]);
+  });
+
+  it('dead-letters every message of a batch when ClickHouse blames each row on its own', async () => {
+    const writer = new RowWriter({ write: () => Promise.reject(unparsable()), ping: async () => true }, bus);
+    await writer.handle(batchOf('a', 'b', 'c'));
+    expect(deadLetters().map((message) => message.key)).toEqual(['a', 'b', 'c']);
   });
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { isRowError } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { Topics, type BatchContext, type IncomingMessage, type MessageBatch, type MessageBus, type OutgoingMessage, type Subscription } from '#lib/contracts';
 import type { Logger, Metrics } from '#lib/platform';
@@ -24,7 +25,7 @@ export interface TopicWriterOptions<T extends { timeUs: number }> {
   groupId: (config: AppConfig) => string;
   decode: (value: string) => T;
   write: (messages: T[]) => Promise<void>;
-  /** True when the store answers now: tells a refused batch from an unreachable store. */
+  /** True when the store answers now: a refusal of the rows is believed only from a store that answers. */
   ping: () => Promise<boolean>;
 }
 
@@ -86,12 +87,15 @@ export class CoalescedWriter<T> {
  * the steps keep a long batch from costing the consumer its place in the group.
  *
  * @NOTE A refused insert is retried `SCORING_WRITE_ATTEMPTS` times with backoff (a server may
- * be briefly overloaded). If it still fails while ClickHouse answers a ping, the batch itself is
- * the problem: it is split in halves, recursively, until the messages ClickHouse refuses are
- * alone; each of those is retried once more, then dead-lettered with ClickHouse's error, and the
- * partition moves on. Each good message is written once (a half that succeeds is not written
- * again), and the tables are idempotent anyway. If ClickHouse does not answer, nothing is
- * dead-lettered: the handler rejects and the bus delivers the batch again, as before.
+ * be briefly overloaded). If it still fails, the error decides. Only an error that blames the
+ * rows (a value ClickHouse cannot parse or store, `isRowError`), from a ClickHouse that answers a
+ * ping, makes the batch the problem: it is split in halves, recursively, until the messages
+ * ClickHouse refuses are alone; each of those is retried once more, then dead-lettered with
+ * ClickHouse's error, and the partition moves on. Each good message is written once (a half that
+ * succeeds is not written again), and the tables are idempotent anyway. Any other error, at any
+ * step (an unreachable server, a full disk, too many parts, a read-only table, a memory limit, a
+ * timeout), is the store's: nothing is dead-lettered, the handler rejects, and the bus delivers
+ * the batch again after a backoff, for as long as it takes, committing nothing meanwhile.
  *
  * @NOTE A batch's first write may share one insert with other partitions' batches (see
  * `CoalescedWriter`); its retries and the isolation of refused messages write it alone, so a
@@ -143,7 +147,7 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
       await context?.heartbeat();
       const error = await this.attempt(decoded, this.config.scoring.writeAttempts, context, true);
       if (error) {
-        await this.requireStore(error);
+        await this.requireRowError(error);
         this.log.warn({ ...ids, messages: decoded.length, err: firstLine(error) }, 'batch refused by ClickHouse; isolating the messages it refuses');
         await this.isolate(batch, decoded, sources, refused, context);
       }
@@ -195,8 +199,9 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     this.stats.writes += 1;
   }
 
-  /** Rethrows `error` unless the store answers: an unreachable store is no reason to blame the messages. */
-  private async requireStore(error: Error): Promise<void> {
+  /** Rethrows `error` unless it blames the rows and the store answers: the store's trouble is no reason to blame the messages. */
+  private async requireRowError(error: Error): Promise<void> {
+    if (!isRowError(error)) throw error;
     const answers = await this.options.ping().catch(() => false);
     if (!answers) throw error;
   }
@@ -206,7 +211,7 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     if (messages.length === 1) {
       const error = await this.attempt(messages, this.config.scoring.writeAttempts, context);
       if (!error) return;
-      await this.requireStore(error);
+      await this.requireRowError(error);
       this.log.warn({ topic: batch.topic, partition: batch.partition, offset: sources[0]!.offset, err: firstLine(error) }, 'message refused by ClickHouse; dead-lettered');
       refused.push(deadLetter(batch, sources[0]!, `refused by ClickHouse: ${firstLine(error)}`));
       return;
@@ -215,7 +220,10 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     for (const [from, to] of [[0, middle], [middle, messages.length]] as const) {
       const half = messages.slice(from, to);
       await context?.heartbeat();
-      if (await this.attempt(half, 1, context)) await this.isolate(batch, half, sources.slice(from, to), refused, context);
+      const error = await this.attempt(half, 1, context);
+      if (!error) continue;
+      await this.requireRowError(error);
+      await this.isolate(batch, half, sources.slice(from, to), refused, context);
     }
   }
 }
