@@ -17,6 +17,10 @@ export interface NetworkReaderOptions {
   retryBaseMs: number;
   /** Per-request timeout of a DID resolution. */
   timeoutMs?: number;
+  /** Time one PDS or AppView request may take, its whole answer included (default `REQUEST_TIMEOUT_MS`). */
+  requestTimeoutMs?: number;
+  /** Bytes one PDS or AppView answer may have (default `MAX_RESPONSE_BYTES`). */
+  maxResponseBytes?: number;
   /** Tests against a local network only: resolve DIDs with the platform `fetch` (http, local hosts). */
   allowInsecureFetch?: boolean;
 }
@@ -39,12 +43,38 @@ export class NetworkReadError extends Error {
   override name = 'NetworkReadError';
 }
 
+/** An answer larger than `maxResponseBytes`: not read further, and not asked for again. */
+export class ResponseTooLargeError extends Error {
+  override name = 'ResponseTooLargeError';
+}
+
+/** What `listRecords` reads of one collection. */
+export interface ListRecordsOptions {
+  /** Stop after the page that reaches a record for which this is false. */
+  keepGoing?: (record: RepoRecord) => boolean;
+  /** Records read at most; never more than `MAX_RECORDS`. */
+  maxRecords?: number;
+}
+
 /** PDS answers meaning "this repository is not there to read", not "try again". */
 const GONE = new Set(['RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated', 'AccountNotFound']);
 /** Records per listRecords page (the lexicon's maximum). */
 const PAGE = 100;
 /** Followers per getFollowers page (the lexicon's maximum). */
 const FOLLOWERS_PAGE = 100;
+/**
+ * Records of one collection of one repository read at most, whatever the caller asks: more than a
+ * list, a follow scan or a window of history needs, and a bound on what a PDS that pages forever
+ * (or an account with millions of records) costs.
+ */
+const MAX_RECORDS = 100_000;
+/**
+ * Time one request may take, the whole answer included: a PDS that answers a byte at a time gives
+ * up its place after this (a page of records normally takes well under a second).
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Bytes one answer may have: a page of 100 records is tens of kilobytes, this is a hundred times more. */
+const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -63,6 +93,7 @@ export class NetworkReader {
   private readonly hosts = new LRUCache<string, { limit: LimitFunction; agent: AtpAgent }>({ max: 10_000 });
   private readonly pdsByDid = new LRUCache<string, string>({ max: 100_000 });
   private readonly appview: AtpAgent;
+  private readonly fetch: typeof globalThis.fetch;
   /** Requests sent (each try counts), for throughput figures. */
   requests = 0;
 
@@ -73,7 +104,8 @@ export class NetworkReader {
       ...(options.allowInsecureFetch ? { fetch: globalThis.fetch } : {}),
     });
     this.total = pLimit(options.concurrency);
-    this.appview = new AtpAgent({ service: options.appviewUrl });
+    this.fetch = boundedFetch(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
+    this.appview = new AtpAgent({ service: options.appviewUrl, fetch: this.fetch });
   }
 
   /** The PDS endpoint of `did`, from its DID document. */
@@ -89,21 +121,28 @@ export class NetworkReader {
 
   /**
    * The records of one collection of `did`'s repository, newest first, page by page; stops after
-   * the page that reaches a record for which `keepGoing` is false.
+   * the page that reaches a record for which `keepGoing` is false, after `maxRecords` records, and
+   * when the PDS hands back a cursor it gave before (it would only go round again).
    */
-  async *listRecords(did: string, collection: string, keepGoing: (record: RepoRecord) => boolean = () => true): AsyncGenerator<RepoRecord[]> {
+  async *listRecords(did: string, collection: string, { keepGoing = () => true, maxRecords = MAX_RECORDS }: ListRecordsOptions = {}): AsyncGenerator<RepoRecord[]> {
     const host = this.host(await this.pdsOf(did));
+    const seen = new Set<string>();
     let cursor: string | undefined;
-    for (;;) {
-      const { data } = await this.call(host, () => host.agent.com.atproto.repo.listRecords({ repo: did, collection, limit: PAGE, cursor }));
-      const records = data.records.map((record) => ({
+    const max = Math.min(maxRecords, MAX_RECORDS);
+    for (let read = 0; read < max; ) {
+      const limit = Math.min(PAGE, max - read);
+      const { data } = await this.call(host, () => host.agent.com.atproto.repo.listRecords({ repo: did, collection, limit, cursor }));
+      // A PDS may send more than it was asked for: what is beyond `limit` is not read.
+      const records = data.records.slice(0, limit).map((record) => ({
         uri: record.uri,
         cid: record.cid,
         rkey: record.uri.slice(record.uri.lastIndexOf('/') + 1),
         value: record.value,
       }));
+      read += records.length;
       yield records;
-      if (!data.cursor || records.length === 0 || !records.every(keepGoing)) return;
+      if (!data.cursor || seen.has(data.cursor) || records.length === 0 || !records.every(keepGoing)) return;
+      seen.add(data.cursor);
       cursor = data.cursor;
     }
   }
@@ -127,13 +166,15 @@ export class NetworkReader {
   async followers(seed: string, cap: number): Promise<{ dids: string[]; capped: boolean }> {
     const host = this.host(this.options.appviewUrl);
     const dids: string[] = [];
+    const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const limit = Math.min(FOLLOWERS_PAGE, cap - dids.length);
       const { data } = await this.call(host, () => this.appview.app.bsky.graph.getFollowers({ actor: seed, limit, cursor }));
-      dids.push(...data.followers.map((follower) => follower.did));
-      if (!data.cursor || data.followers.length === 0) return { dids, capped: false };
+      for (const follower of data.followers) dids.push(follower.did);
+      if (!data.cursor || seen.has(data.cursor) || data.followers.length === 0) return { dids, capped: false };
       if (dids.length >= cap) return { dids: dids.slice(0, cap), capped: true };
+      seen.add(data.cursor);
       cursor = data.cursor;
     }
   }
@@ -141,7 +182,7 @@ export class NetworkReader {
   private host(url: string): { limit: LimitFunction; agent: AtpAgent } {
     const origin = new URL(url).origin;
     let host = this.hosts.get(origin);
-    if (!host) this.hosts.set(origin, (host = { limit: pLimit(this.options.perHostConcurrency), agent: new AtpAgent({ service: origin }) }));
+    if (!host) this.hosts.set(origin, (host = { limit: pLimit(this.options.perHostConcurrency), agent: new AtpAgent({ service: origin, fetch: this.fetch }) }));
     return host;
   }
 
@@ -167,9 +208,41 @@ export class NetworkReader {
   }
 }
 
-/** Network errors, timeouts, 429 and 5xx are worth another try; a 4xx answer is not. */
+/** Network errors, timeouts, 429 and 5xx are worth another try; a 4xx answer or one too large is not. */
 function retryable(error: unknown): boolean {
-  if (error instanceof XRPCError) return error.status === 1 || error.status === 429 || error.status >= 500;
+  if (error instanceof XRPCError) {
+    if (error.cause instanceof ResponseTooLargeError) return false;
+    return error.status === 1 || error.status === 429 || error.status >= 500;
+  }
   // DID resolution (fetch) fails with plain errors: a timeout or a refused connection.
   return error instanceof Error && !(error instanceof RepoUnavailableError);
+}
+
+/**
+ * `fetch` bounded in time (`AbortSignal.timeout`, which also ends the reading of the body) and in
+ * the size of the answer: what a host we do not run may send is at most `maxBytes`, by its
+ * `content-length` or, when it does not say or says wrong, by what it sends.
+ */
+function boundedFetch(timeoutMs: number, maxBytes: number): typeof globalThis.fetch {
+  return async (input, init) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+    const tooLarge = () => new ResponseTooLargeError(`${response.url}: the answer is larger than ${maxBytes} bytes`);
+    if (Number(response.headers.get('content-length')) > maxBytes) {
+      await response.body?.cancel();
+      throw tooLarge();
+    }
+    if (!response.body) return response;
+    let bytes = 0;
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.byteLength;
+          if (bytes > maxBytes) controller.error(tooLarge());
+          else controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
 }

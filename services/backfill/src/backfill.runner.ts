@@ -6,23 +6,32 @@ import { Nsid, parseAtUri } from '#lib/domain';
 import type { VerifiedHandleResolver } from '#lib/identity';
 import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
 import type { BackfillProgress, Logger, ProgressReport } from '#lib/platform';
+import { BackfillWriteError, BackfillWriter } from './backfill.writer.js';
 import { createdAtMs, recordEvent } from './record-events.js';
 
 /** Hashtag membership looks back this far (as the membership queries do). */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
-/** Events written at once: ClickHouse wants few large inserts. */
-const FLUSH_EVENTS = 10_000;
-/** Accounts whose records wait at most for a write (their checkpoints are written right after). */
-const FLUSH_ACCOUNTS = 50;
 /** The collections of an account's recent history. */
 const HISTORY_COLLECTIONS = [Nsid.post, Nsid.like, Nsid.repost] as const;
+/**
+ * Records of one collection an account makes in an hour, at most, as far as the backfill reads:
+ * a like every 36 seconds around the clock, more than a person makes by hand. An account's history
+ * is read up to the window's worth of them per collection, newest first; a bot's older ones are left.
+ */
+const MAX_RECORDS_PER_HOUR = 100;
+/**
+ * Follows of a follower read at most to find its follow of a seed account (newest first): more
+ * than most accounts have at all. A follower who followed the seed before that many others joins
+ * when it follows again, as one beyond BACKFILL_FOLLOWERS_CAP does.
+ */
+const FOLLOW_SCAN_MAX_RECORDS = 5_000;
 
 export interface BackfillRunnerDeps {
-  reader: NetworkReader;
-  events: EventRepository;
-  checkpoints: BackfillCheckpointRepository;
-  communities: CommunityRepository;
-  handles: VerifiedHandleResolver;
+  reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers'>;
+  events: Pick<EventRepository, 'write'>;
+  checkpoints: Pick<BackfillCheckpointRepository, 'covered' | 'markDone'>;
+  communities: Pick<CommunityRepository, 'members'>;
+  handles: Pick<VerifiedHandleResolver, 'resolve'>;
   progress: BackfillProgress;
   log: Logger;
   /** Accounts backfilled at once. */
@@ -55,11 +64,13 @@ export class BackfillStoppedError extends Error {
  * `EventRepository`: same tables, same keys, so a live event for the same record replaces the
  * backfilled row. An account's checkpoint is written only after its records are: a restart
  * refetches at most the accounts whose records were not yet written, never finished ones.
+ *
+ * @NOTE Each run has writes of its own (`BackfillWriter`), and ends only once its every account
+ * task has: when a write fails for good, the accounts not started are left, and the run rejects
+ * after the ones under way, so nothing of it runs on beside the next.
  */
 export class BackfillRunner {
   private stopped = false;
-  private readonly pending: { events: PipelineEventV1[]; done: { did: string; sinceUs: number; records: number }[] } = { events: [], done: [] };
-  private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: BackfillRunnerDeps) {}
 
@@ -75,9 +86,10 @@ export class BackfillRunner {
     const ids = options.communityIds ?? [...new Set([...curation.feeds.values()].flatMap((feed) => feed.communities))];
     const communities = ids.map((id) => curation.communities.get(id)).filter((community): community is CommunityDefinition => community !== undefined);
     const { progress, log } = this.deps;
+    const writer = new BackfillWriter(this.deps);
     progress.start(communities.map((community) => community.id));
     try {
-      const membershipRecords = await this.membership(communities, nowMs);
+      const membershipRecords = await this.membership(communities, nowMs, writer);
       progress.state.phase = 'history';
       const windowHours = Math.max(0, ...[...curation.feeds.values()].filter((feed) => feed.communities.some((id) => ids.includes(id))).map((feed) => feed.windowHours));
       const sinceUs = (nowMs - windowHours * 3_600_000) * 1000;
@@ -88,19 +100,26 @@ export class BackfillRunner {
       const bar = options.report?.phase(`backfill ${ids.join(', ')}`, members.length, 'accounts');
       bar?.update(progress.settled);
       const limit = pLimit(this.deps.concurrency);
+      const halt = new AbortController();
       await Promise.all(
         members
           .filter((did) => !covered.has(did))
           .map((did) =>
             limit(async () => {
-              if (this.stopped) return;
-              await this.account(did, sinceUs, nowMs);
+              if (this.stopped || halt.signal.aborted) return;
+              try {
+                await this.account(did, sinceUs, nowMs, writer);
+              } catch (error) {
+                halt.abort(error);
+                return;
+              }
               progress.accountSettled();
               bar?.update(progress.settled, `${progress.state.records} records`);
             }),
           ),
       );
-      await this.flush();
+      halt.signal.throwIfAborted();
+      await writer.flush();
       if (this.stopped) throw new BackfillStoppedError('backfill stopped before its end');
       bar?.finish(`${progress.state.records} records, ${progress.state.accounts.failed} accounts failed`);
       progress.finish();
@@ -116,29 +135,31 @@ export class BackfillRunner {
       log.info(summary, 'backfill finished');
       return summary;
     } catch (error) {
-      await this.flush().catch(() => undefined);
+      await writer.flush().catch(() => undefined);
       progress.finish(error);
       throw error;
     }
   }
 
   /** List items, starter packs and follows that make the communities' members, written as events. */
-  private async membership(communities: readonly CommunityDefinition[], nowMs: number): Promise<number> {
+  private async membership(communities: readonly CommunityDefinition[], nowMs: number, writer: BackfillWriter): Promise<number> {
     const lists = new Set(communities.flatMap((community) => community.members.lists));
-    const events: PipelineEventV1[] = [];
+    const packs: PipelineEventV1[] = [];
     for (const packUri of new Set(communities.flatMap((community) => community.members.starterPacks))) {
       const pack = parseAtUri(packUri);
       if (!pack || pack.collection !== Nsid.starterpack) continue;
       const record = await this.optional(packUri, () => this.deps.reader.getRecord(pack.did, Nsid.starterpack, pack.rkey));
       const event = record && recordEvent(pack.did, Nsid.starterpack, record, nowMs);
       if (!event || event.type !== 'starterpack' || event.op === 'delete') continue;
-      events.push(event);
+      packs.push(event);
       lists.add(event.list);
     }
-    await Promise.all([...lists].map(async (list) => events.push(...(await this.listItems(list, nowMs)))));
+    const items = await Promise.all([...lists].map((list) => this.listItems(list, nowMs)));
     const seeds = [...new Set(communities.flatMap((community) => community.members.followersOf))];
-    events.push(...(await this.follows(seeds, nowMs)));
-    for (let i = 0; i < events.length; i += FLUSH_EVENTS) await this.deps.events.write(events.slice(i, i + FLUSH_EVENTS));
+    // @NOTE concat, not push(...): a spread of a hundred thousand events overflows the call stack.
+    const events = packs.concat(...items, await this.follows(seeds, nowMs));
+    await writer.add(events);
+    await writer.flush();
     this.deps.progress.state.records += events.length;
     return events.length;
   }
@@ -185,7 +206,8 @@ export class BackfillRunner {
         limit(() =>
           this.optional(follower, async () => {
             const left = new Set(wanted);
-            for await (const page of this.deps.reader.listRecords(follower, Nsid.follow, () => left.size > 0)) {
+            const scan = { keepGoing: () => left.size > 0, maxRecords: FOLLOW_SCAN_MAX_RECORDS };
+            for await (const page of this.deps.reader.listRecords(follower, Nsid.follow, scan)) {
               for (const record of page) {
                 if (typeof record.value.subject !== 'string' || !left.delete(record.value.subject)) continue;
                 const event = recordEvent(follower, Nsid.follow, record, nowMs);
@@ -210,52 +232,48 @@ export class BackfillRunner {
     return [...all];
   }
 
-  /** One account's posts, likes and reposts since `sinceUs`, then its checkpoint. */
-  private async account(did: string, sinceUs: number, nowMs: number): Promise<void> {
+  /**
+   * One account's posts, likes and reposts since `sinceUs` (at most the window's worth of
+   * `MAX_RECORDS_PER_HOUR` per collection), queued page by page, then its checkpoint.
+   */
+  private async account(did: string, sinceUs: number, nowMs: number, writer: BackfillWriter): Promise<void> {
     const { progress } = this.deps;
     const sinceMs = sinceUs / 1000;
-    const events: PipelineEventV1[] = [];
+    // A record that does not say when it was made is outside the window: it cannot show it is inside.
+    const inWindow = (record: RepoRecord) => (createdAtMs(record) ?? Number.NEGATIVE_INFINITY) >= sinceMs;
+    const maxRecords = Math.ceil(((nowMs - sinceMs) / 3_600_000) * MAX_RECORDS_PER_HOUR);
+    let records = 0;
     try {
       for (const collection of HISTORY_COLLECTIONS) {
-        const inWindow = (record: RepoRecord) => (createdAtMs(record) ?? nowMs) >= sinceMs;
-        for await (const page of this.deps.reader.listRecords(did, collection, inWindow)) {
+        for await (const page of this.deps.reader.listRecords(did, collection, { keepGoing: inWindow, maxRecords })) {
+          const events: PipelineEventV1[] = [];
           for (const record of page) {
-            if (!inWindow(record)) continue;
-            const event = recordEvent(did, collection, record, nowMs);
+            const event = inWindow(record) ? recordEvent(did, collection, record, nowMs) : undefined;
             if (event) events.push(event);
           }
+          records += events.length;
+          await writer.add(events);
         }
       }
       // What the account asks of algorithmic feeds; none means nothing asked.
       const declaration = await this.deps.reader.getRecord(did, Nsid.visibility, 'self');
       const event = declaration && recordEvent(did, Nsid.visibility, declaration, nowMs);
-      if (event) events.push(event);
+      if (event) {
+        records += 1;
+        await writer.add([event]);
+      }
     } catch (error) {
+      if (error instanceof BackfillWriteError) throw error;
       if (!(error instanceof RepoUnavailableError)) {
         progress.state.accounts.failed += 1;
         this.deps.log.warn({ did, err: (error as Error).message }, 'backfill of an account failed; the next run tries again');
         return;
       }
-      // Nothing to read (gone, taken down): done, with no records.
+      // Nothing to read (gone, taken down): done, with the records read so far.
     }
-    this.pending.events.push(...events);
-    this.pending.done.push({ did, sinceUs, records: events.length });
     progress.state.accounts.done += 1;
-    progress.state.records += events.length;
-    if (this.pending.events.length >= FLUSH_EVENTS || this.pending.done.length >= FLUSH_ACCOUNTS) await this.flush();
-  }
-
-  /** Writes the records waiting, then the checkpoints of their accounts; one write at a time. */
-  private flush(): Promise<void> {
-    const next = this.flushing.then(async () => {
-      const { events, done } = this.pending;
-      this.pending.events = [];
-      this.pending.done = [];
-      for (let i = 0; i < events.length; i += FLUSH_EVENTS) await this.deps.events.write(events.slice(i, i + FLUSH_EVENTS));
-      await this.deps.checkpoints.markDone(done);
-    });
-    this.flushing = next.catch(() => undefined);
-    return next;
+    progress.state.records += records;
+    await writer.accountDone({ did, sinceUs, records });
   }
 
   /** Runs a read whose failure only this source suffers: logged, and the run goes on. */

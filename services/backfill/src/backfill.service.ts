@@ -1,3 +1,4 @@
+import { backoffMs } from '@atproto/common';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
@@ -7,11 +8,16 @@ import { NetworkReader } from '#lib/network';
 import { APP_CONFIG, BackfillProgress, CurationService, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
 import { BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
 
+/** Wait before the run after a failed one (ClickHouse away, say); it doubles with each failure in a row (with jitter). */
+const RERUN_FIRST_MS = 30_000;
+const RERUN_MAX_MS = 30 * 60_000;
+
 /**
  * Backfills the communities at start and whenever the curation changes (the curator file, the admin
  * API or the console, on any replica: the curation service hears every version), in the background: live ingest never waits for it. Runs go one at a
  * time; a change during a run starts one more run after it. Accounts already backfilled are
  * skipped by their checkpoints, so a run after a change costs the new sources and new members.
+ * A run that fails is run again after a wait that doubles with each failure in a row.
  */
 @Injectable()
 export class BackfillService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -19,6 +25,10 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly log: Logger;
   private lastRun: Promise<unknown> = Promise.resolve();
   private queued = false;
+  /** Background runs that failed in a row, and the timer of the next try. */
+  private failures = 0;
+  private rerun?: NodeJS.Timeout;
+  private stopping = false;
   private stopCollecting?: () => void;
   private stopListening?: () => void;
 
@@ -64,6 +74,8 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopListening?.();
+    this.stopping = true;
+    clearTimeout(this.rerun);
     this.runner.stop();
     await this.lastRun.catch(() => undefined);
     this.stopCollecting?.();
@@ -80,16 +92,29 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** A run of every community, queued once behind the one in progress. */
   private schedule(): void {
-    if (this.queued) return;
+    if (this.queued || this.stopping) return;
     this.queued = true;
     const run = this.lastRun.catch(() => undefined).then(() => {
       this.queued = false;
+      clearTimeout(this.rerun);
       return this.runner.run(this.curation.current);
     });
     this.lastRun = run;
-    run.catch((error: unknown) => {
-      if (error instanceof BackfillStoppedError) return;
-      this.log.error({ err: (error as Error).message }, 'backfill failed; it runs again on the next change or restart');
-    });
+    run.then(
+      () => {
+        this.failures = 0;
+      },
+      (error: unknown) => {
+        if (error instanceof BackfillStoppedError) return;
+        if (this.stopping) {
+          this.log.error({ err: (error as Error).message }, 'backfill failed while the service stopped');
+          return;
+        }
+        const waitMs = Math.round(backoffMs(this.failures++, RERUN_FIRST_MS, RERUN_MAX_MS));
+        this.log.error({ err: (error as Error).message, failures: this.failures, retryInSeconds: Math.round(waitMs / 1000) }, 'backfill failed; it runs again after a wait');
+        this.rerun = setTimeout(() => this.schedule(), waitMs);
+        this.rerun.unref();
+      },
+    );
   }
 }

@@ -3,19 +3,30 @@ import { mapJetstreamEvent } from '#lib/domain';
 import type { RepoRecord } from '#lib/network';
 
 /**
+ * How far back a backfilled event's time goes: eight years, 96 months. `event_log` is partitioned
+ * by month, and ClickHouse refuses an insert that touches more than 100 partitions
+ * (`max_partitions_per_insert_block`, "Too many partitions for single INSERT block"); a client may
+ * date a record any day since 1970.
+ */
+const OLDEST_EVENT_AGE_MS = 8 * 365 * 24 * 3_600_000;
+
+/**
  * A record read from a repository as the pipeline event live ingest would have made of it: the
  * record goes through the same Jetstream mapping, so it lands in the same tables under the same
  * keys (repo DID, collection, record key).
  *
  * @NOTE The event's `timeUs` is the version ClickHouse keeps the newest of. A backfilled record
  * takes its `createdAt`, never later than `nowMs` (a client may set any date): any live event
- * about the same record (its delete, or the create seen again) comes later and replaces it.
+ * about the same record (its delete, or the create seen again) comes later and replaces it. Nor
+ * is it earlier than `OLDEST_EVENT_AGE_MS` before `nowMs`: a record dated before that counts as
+ * made then. No version changes (a live event is later still), a feed whose window is shorter
+ * than eight years sees it no more than before, and a post keeps its own date in `createdAtMs`.
  */
 export function recordEvent(did: string, collection: string, record: RepoRecord, nowMs: number): PipelineEventV1 | undefined {
-  const timeMs = Math.min(createdAtMs(record) ?? nowMs, nowMs);
+  const timeMs = Math.min(Math.max(createdAtMs(record) ?? nowMs, nowMs - OLDEST_EVENT_AGE_MS), nowMs);
   const mapped = mapJetstreamEvent({
     did,
-    time_us: Math.max(1, Math.floor(timeMs * 1000)),
+    time_us: Math.floor(timeMs * 1000),
     kind: 'commit',
     commit: { rev: '', operation: 'create', collection, rkey: record.rkey, record: record.value, cid: record.cid },
   });

@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PipelineEventV1 } from '#lib/contracts';
+import type { Curation } from '#lib/curation';
+import { Nsid } from '#lib/domain';
+import type { NetworkReader, RepoRecord } from '#lib/network';
+import { BackfillProgress, createLogger } from '#lib/platform';
+import { BackfillRunner, type BackfillRunnerDeps } from './backfill.runner.js';
+import { BackfillWriteError, type BackfillCheckpoint } from './backfill.writer.js';
+
+// The runner's own work, with the network and the store replaced: how much it reads and holds,
+// and what it does when a write fails. (What it reads of a real PDS: backfill.history.spec.ts.)
+
+const NOW_MS = Date.parse('2026-01-15T12:00:00Z');
+const CID = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm';
+const LIST_OWNER = 'did:plc:curator';
+const LIST = `at://${LIST_OWNER}/${Nsid.list}/3klist`;
+const SEED = 'did:plc:seed';
+
+/** The `index`-th record of a collection of a repository, newest first, or undefined past its end. */
+type Repos = (did: string, collection: string, index: number) => Record<string, unknown> | undefined;
+
+/** A reader over `repos` that keeps `listRecords`' word: pages of 100, newest first, `keepGoing` and `maxRecords` obeyed. */
+function fakeReader(repos: Repos, listed: string[] = []): BackfillRunnerDeps['reader'] {
+  return {
+    async *listRecords(did: string, collection: string, { keepGoing = () => true, maxRecords = Infinity }: Parameters<NetworkReader['listRecords']>[2] = {}) {
+      listed.push(did);
+      for (let from = 0; from < maxRecords; from += 100) {
+        const records: RepoRecord[] = [];
+        for (let index = from; index < Math.min(from + 100, maxRecords); index++) {
+          const value = repos(did, collection, index);
+          if (!value) break;
+          records.push({ uri: `at://${did}/${collection}/r${index}`, cid: CID, rkey: `r${index}`, value });
+        }
+        // A turn of the event loop per page, as a request takes: a read that never ends cannot starve the test's timeout.
+        await new Promise((resolve) => setImmediate(resolve));
+        yield records;
+        if (records.length < 100 || !records.every(keepGoing)) return;
+      }
+    },
+    getRecord: async () => undefined,
+    followers: async (seed: string) => ({ dids: seed === SEED ? ['did:plc:follower'] : [], capped: false }),
+  };
+}
+
+/** The store: events and checkpoints in memory, with event writes that fail as `failWrite` says. */
+function fakeStore(failWrite: (call: number) => Error | undefined = () => undefined) {
+  const written: PipelineEventV1[] = [];
+  const checkpoints: BackfillCheckpoint[] = [];
+  let calls = 0;
+  return {
+    written,
+    checkpoints,
+    events: {
+      write: async (events: readonly PipelineEventV1[]) => {
+        const error = failWrite(calls++);
+        if (error) throw error;
+        for (const event of events) written.push(event);
+      },
+    },
+    checkpoints_: {
+      covered: async () => new Set<string>(),
+      markDone: async (done: readonly BackfillCheckpoint[]) => {
+        for (const checkpoint of done) checkpoints.push(checkpoint);
+      },
+    },
+  };
+}
+
+function runner(reader: BackfillRunnerDeps['reader'], store: ReturnType<typeof fakeStore>, members: string[]): BackfillRunner {
+  return new BackfillRunner({
+    reader,
+    events: store.events,
+    checkpoints: store.checkpoints_,
+    communities: { members: async () => members },
+    handles: { resolve: async () => [] },
+    progress: new BackfillProgress(),
+    log: createLogger({ logLevel: 'silent', role: 'all' }),
+    concurrency: 1,
+    followersCap: 10,
+  });
+}
+
+function curation(members: { dids?: string[]; lists?: string[]; followersOf?: string[] }, windowHours: number): Curation {
+  return {
+    communities: new Map([
+      [
+        'c',
+        {
+          id: 'c',
+          name: 'c',
+          description: '',
+          allowSelfEnrolment: true,
+          members: { dids: [], handles: [], lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [], ...members },
+        },
+      ],
+    ]),
+    feeds: new Map([
+      ['f', { shortname: 'f', displayName: 'f', description: '', communities: ['c'], ranking: 'recent', membersOnly: false, includeReplies: true, windowHours, halfLifeHours: 24, balance: 'equal' }],
+    ]),
+    funds: new Map(),
+  };
+}
+
+const post = (minutesAgo: number) => ({ $type: Nsid.post, text: 'hi', createdAt: new Date(NOW_MS - minutesAgo * 60_000).toISOString() });
+/** A ClickHouse refusal of the rows themselves ("Code: 27. Cannot parse input"): no retry mends it. */
+const rowError = () => new Error('Code: 27. DB::Exception: Cannot parse input');
+
+describe('BackfillRunner', () => {
+  it('reads an account with 160,000 records in its window without overflowing the call stack', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 160_000 ? post(1) : undefined);
+    const store = fakeStore();
+    const summary = await runner(fakeReader(posts), store, ['did:plc:busy']).run(curation({ dids: ['did:plc:busy'] }, 24 * 100), { nowMs: NOW_MS });
+    expect(summary.accounts).toEqual({ done: 1, skipped: 0, failed: 0 });
+    expect(store.written).toHaveLength(160_000);
+    expect(store.checkpoints).toEqual([{ did: 'did:plc:busy', sinceUs: (NOW_MS - 24 * 100 * 3_600_000) * 1000, records: 160_000 }]);
+  }, 60_000);
+
+  it('reads at most the window\'s worth of an account\'s records per collection, newest first', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 1_000 ? post(1) : undefined);
+    const store = fakeStore();
+    await runner(fakeReader(posts), store, ['did:plc:busy']).run(curation({ dids: ['did:plc:busy'] }, 2), { nowMs: NOW_MS });
+    expect(store.written.map((event) => ('rkey' in event ? event.rkey : undefined))).toEqual(Array.from({ length: 200 }, (_, i) => `r${i}`));
+  });
+
+  it('takes a curated list of 150,000 items without overflowing the call stack', async () => {
+    const items: Repos = (did, collection, index) =>
+      did === LIST_OWNER && collection === Nsid.listitem && index < 150_000
+        ? { $type: Nsid.listitem, subject: `did:plc:member${index}`, list: LIST, createdAt: new Date(NOW_MS).toISOString() }
+        : undefined;
+    const store = fakeStore();
+    const summary = await runner(fakeReader(items), store, []).run(curation({ lists: [LIST] }, 1), { nowMs: NOW_MS });
+    expect(summary.membershipRecords).toBe(150_000);
+    expect(store.written).toHaveLength(150_000);
+  }, 60_000);
+
+  it('scans a bounded number of a follower\'s follows for its follow of the seed', async () => {
+    // The follower follows someone new for ever; its follow of the seed is never reached.
+    const follows: Repos = (did, collection) => (collection === Nsid.follow ? { $type: Nsid.follow, subject: 'did:plc:someone', createdAt: new Date(NOW_MS).toISOString() } : undefined);
+    const store = fakeStore();
+    const summary = await runner(fakeReader(follows), store, []).run(curation({ followersOf: [SEED] }, 1), { nowMs: NOW_MS });
+    expect(summary.membershipRecords).toBe(0);
+  }, 20_000);
+
+  it('tries a write again that failed on ClickHouse\'s side', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 3 ? post(1) : undefined);
+    const store = fakeStore((call) => (call === 0 ? new Error('socket hang up') : undefined));
+    const summary = await runner(fakeReader(posts), store, ['did:plc:a']).run(curation({ dids: ['did:plc:a'] }, 1), { nowMs: NOW_MS });
+    expect(summary.accounts.done).toBe(1);
+    expect(store.written).toHaveLength(3);
+    expect(store.checkpoints.map((checkpoint) => checkpoint.did)).toEqual(['did:plc:a']);
+  });
+
+  it('stops a run whose write fails for good: the accounts left are not read, and nothing of it goes on into the next run', async () => {
+    // The first account has enough records for a write of its own, which ClickHouse refuses.
+    const accounts = ['did:plc:a', 'did:plc:b', 'did:plc:c', 'did:plc:d'];
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < (did === 'did:plc:a' ? 10_000 : 5) ? post(1) : undefined);
+    const listed: string[] = [];
+    let broken = true;
+    const store = fakeStore(() => (broken ? rowError() : undefined));
+    const backfill = runner(fakeReader(posts, listed), store, accounts);
+    await expect(backfill.run(curation({ dids: accounts }, 200), { nowMs: NOW_MS })).rejects.toThrow(BackfillWriteError);
+    // Given the time, a task of the failed run would go on to the next accounts.
+    await sleep(200);
+    expect(new Set(listed)).toEqual(new Set(['did:plc:a']));
+    expect(store.checkpoints).toEqual([]);
+
+    broken = false;
+    const summary = await backfill.run(curation({ dids: accounts }, 200), { nowMs: NOW_MS });
+    expect(summary.accounts.done).toBe(4);
+    expect(store.written).toHaveLength(10_015);
+    expect(store.checkpoints.map((checkpoint) => checkpoint.did).sort()).toEqual(accounts);
+  }, 30_000);
+});
