@@ -255,6 +255,42 @@ describe('KafkaBus on a real broker', () => {
     expect([...partitionsOf(seen.first)].filter((partition) => partitionsOf(seen.second).has(partition))).toEqual([]);
   }, TEST_TIMEOUT_MS);
 
+  it('sends multi-byte text in requests measured in bytes: a publish beyond what a topic takes in one batch goes through whole', async () => {
+    const bus = createBus({ compression: 'none', producers: 1 });
+    const topic = newTopic('utf8');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    // 6 M UTF-16 code units, under a request's 8 MiB by length, but 18 MB of UTF-8: beyond the topic's 10 MiB.
+    const text = '漢'.repeat(5_000);
+    await bus.publish(topic, Array.from({ length: 1_200 }, (_, i) => ({ key: `did:plc:user${i}`, value: text })));
+    expect(await bus.getLag(newGroup('utf8'), topic)).toEqual([{ partition: 0, lag: 1_200 }]);
+  }, TEST_TIMEOUT_MS);
+
+  it('refuses a message larger than a request may carry, logging and counting it, and publishes the others', async () => {
+    const bus = createBus({ compression: 'none', producers: 1 });
+    const topic = newTopic('too-large');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    const huge = { key: 'did:plc:huge', value: 'x'.repeat(11 * 1024 * 1024) };
+    await bus.publish(topic, [...messagesFor('did:plc:small', 0, 2), huge, ...messagesFor('did:plc:small', 2, 2)]);
+    expect(bus.refusedMessages).toBe(1);
+    expect(logs).toContainEqual({
+      level: 'error',
+      message: 'message larger than the bus carries; refused, not published',
+      extra: expect.objectContaining({ topic, key: 'did:plc:huge', bytes: expect.any(Number), maxBytes: 8 * 1024 * 1024 }),
+    });
+
+    const received: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId: newGroup('too-large'),
+      topics: [topic],
+      handler: async (batch) => {
+        received.push(...batch.messages.map((message) => `${message.key}:${message.headers.seq}`));
+      },
+    });
+    await waitFor('the other messages', () => received.length >= 4);
+    await subscription.stop();
+    expect(received).toEqual(['did:plc:small:0', 'did:plc:small:1', 'did:plc:small:2', 'did:plc:small:3']);
+  }, TEST_TIMEOUT_MS);
+
   it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker', async () => {
     const broker = ownBroker ?? (await startBroker({ profile: 'test' }));
     try {

@@ -28,6 +28,10 @@ export class PrefixedBus implements MessageBus {
     return this.bus.publish(this.prefix + topic, messages);
   }
 
+  get refusedMessages(): number | undefined {
+    return this.bus.refusedMessages;
+  }
+
   subscribe(options: SubscribeOptions): Promise<Subscription> {
     return this.bus.subscribe({
       ...options,

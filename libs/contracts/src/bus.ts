@@ -84,8 +84,14 @@ export interface Subscription {
 export interface MessageBus {
   /** Creates the topics that do not exist yet (Kafka fails to subscribe to a missing topic). */
   ensureTopics(topics: TopicSpec[]): Promise<void>;
-  /** Resolves once every message is acknowledged; rejects with a `BusUnavailableError` otherwise. */
+  /**
+   * Resolves once every message is acknowledged; rejects with a `BusUnavailableError` otherwise. A
+   * message larger than the bus can ever carry (Kafka: one produce request) is refused, logged as an
+   * error and counted, and the others are published: retrying it could only stall the publisher.
+   */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  /** Messages `publish` refused as larger than the bus can carry, since start (metrics); absent where none can be. */
+  readonly refusedMessages?: number;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Checks the bus can be reached now (readiness). */
   ping(): Promise<boolean>;

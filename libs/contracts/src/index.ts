@@ -19,6 +19,7 @@ export {
   type ListItemCreate,
   MAX_NOTE_TEXT,
   MAX_PLEDGE_CREDITS,
+  MAX_TIME_US,
   type NoteCreate,
   NoteHelpfulness,
   type NoteHelpfulnessValue,

@@ -1,6 +1,6 @@
 import type { FeedbackEventV1 } from './feedback-event.js';
 import { InteractionEvents } from './feedback-event.js';
-import { COMMUNITY_ID, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, NoteHelpfulness, NoteReasons, type PipelineEventV1 } from './pipeline-event.js';
+import { COMMUNITY_ID, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons, type PipelineEventV1 } from './pipeline-event.js';
 
 /** A message that does not match its topic's schema; it goes to the dead-letter topic with this reason. */
 export class MessageDecodeError extends Error {
@@ -19,13 +19,7 @@ function field<T>(message: Json, name: string, check: (value: unknown) => value 
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-/**
- * @NOTE Numbers are integers in a sane range, never merely finite: a float, a negative or a far
- * future `timeUs` would reach a UInt64 column as garbage (ClickHouse truncates or wraps it) or
- * refuse the whole insert. Jetstream's `time_us` is a positive integer of microseconds; the upper
- * bound (year 2100) leaves room for clock skew and none for nonsense.
- */
-const MAX_TIME_US = 4_102_444_800_000_000;
+/** Numbers are integers in a sane range, never merely finite (see `MAX_TIME_US`, the schema's own bound). */
 const isTimeUs = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= MAX_TIME_US;
 /** A client-set `createdAt` in milliseconds: any integer a JavaScript `Date` can hold (before 1970 too). */
 const MAX_DATE_MS = 8_640_000_000_000_000;

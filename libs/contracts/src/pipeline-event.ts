@@ -15,7 +15,7 @@ export type RecordKind = (typeof RecordKinds)[number];
  * refuse the whole insert. Jetstream's `time_us` is a positive integer of microseconds; the upper
  * bound (year 2100) leaves room for clock skew and none for nonsense.
  */
-const MAX_TIME_US = 4_102_444_800_000_000;
+export const MAX_TIME_US = 4_102_444_800_000_000;
 /** A client-set `createdAt` in milliseconds: any integer a JavaScript `Date` can hold (before 1970 too). */
 const MAX_DATE_MS = 8_640_000_000_000_000;
 

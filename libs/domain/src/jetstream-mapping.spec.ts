@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { PipelineEventSchema } from '#lib/contracts';
+import { MAX_TIME_US, PipelineEventSchema } from '#lib/contracts';
 import { generateJetstreamEvents } from '#lib/testing';
 import { atUri, parseAtUri } from './at-uri.js';
-import { isJetstreamTimeUs, mapJetstreamEvent, parseDateMs, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
+import { isJetstreamTimeUs, mapJetstreamEvent, MAX_TIME_US_AHEAD, parseDateMs, wantedCollections, type MappedEvent } from './jetstream-mapping.js';
 import { Nsid } from './nsid.js';
 
 const alice = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
@@ -140,6 +140,49 @@ describe('mapJetstreamEvent: posts', () => {
   it('keeps post edits as op "update"', () => {
     const post = { $type: 'app.bsky.feed.post', text: 'edited', createdAt: '2024-11-19T07:06:40Z' };
     expect(event(mapJetstreamEvent(commit(Nsid.post, 'update', post)))).toMatchObject({ type: 'post', op: 'update', text: 'edited' });
+  });
+
+  it('strips a run of trailing punctuation from an inline tag, and keeps punctuation inside it', () => {
+    const punctuation = fc.constantFrom('!', '?', '.', ',', '…', '」', '¡', '-', '_', '/', '"');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z][a-z0-9]{0,20}$/), fc.string({ unit: punctuation, minLength: 1, maxLength: 40 }), fc.string({ unit: punctuation, maxLength: 40 }), (word, inner, trailing) => {
+        const post = { $type: Nsid.post, text: `see #${word}${inner}x${trailing} and #${word}${trailing}`, createdAt: '2024-11-19T07:06:40Z' };
+        expect((event(mapJetstreamEvent(commit(Nsid.post, 'create', post))) as { tags: string[] }).tags).toEqual([`${word}${inner}x`, word]);
+      }),
+    );
+  });
+});
+
+describe('mapJetstreamEvent: posts within the lexicon limits', () => {
+  const post = (fields: Record<string, unknown>) => commit(Nsid.post, 'create', { $type: Nsid.post, text: 'hi', createdAt: '2024-11-19T07:06:40Z', ...fields });
+  const tagFacet = (tag: string) => ({ index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag }] });
+
+  it('keeps a post at each limit: 300 graphemes of up to 3000 bytes, 3 langs, 8 tags, 300 facet features', () => {
+    for (const text of ['a'.repeat(300), '🚲'.repeat(300), 'ü'.repeat(300), 'e\u0301'.repeat(300), '👍🏽'.repeat(300)]) {
+      expect(mapJetstreamEvent(post({ text })).kind).toBe('event');
+    }
+    const tags = Array.from({ length: 8 }, (_, i) => `extra${i}`);
+    const facets = Array.from({ length: 300 }, (_, i) => tagFacet(`facet${i}`));
+    const mapped = event(mapJetstreamEvent(post({ langs: ['de', 'en', 'fr'], tags, facets }))) as { tags: string[]; langs: string[] };
+    expect(mapped.langs).toEqual(['de', 'en', 'fr']);
+    expect(mapped.tags).toHaveLength(308);
+  });
+
+  it.each([
+    ['301 characters', { text: 'a'.repeat(301) }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['301 emoji', { text: '🚲'.repeat(301) }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['301 letters with an accent each', { text: 'e\u0301'.repeat(301) }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['300 graphemes of 18 bytes each', { text: '👨‍👩‍👧'.repeat(300) }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['a hashtag with 100 000 punctuation marks', { text: `#a${'!'.repeat(100_000)}x` }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['a megabyte of text', { text: 'x'.repeat(1 << 20) }, 'record.text is longer than 3000 bytes or 300 graphemes'],
+    ['4 langs', { langs: ['de', 'en', 'fr', 'it'] }, 'record.langs has more than 3 entries'],
+    ['100 000 langs', { langs: Array.from({ length: 100_000 }, (_, i) => `l${i}`) }, 'record.langs has more than 3 entries'],
+    ['9 extra tags', { tags: Array.from({ length: 9 }, (_, i) => `t${i}`) }, 'record.tags has more than 8 entries'],
+    ['301 tag facets', { facets: Array.from({ length: 301 }, (_, i) => tagFacet(`t${i}`)) }, 'record.facets hold more than 300 features'],
+    ['a facet of 100 000 features', { facets: [{ index: { byteStart: 0, byteEnd: 2 }, features: Array.from({ length: 100_000 }, (_, i) => ({ $type: 'app.bsky.richtext.facet#tag', tag: `t${i}` })) }] }, 'record.facets hold more than 300 features'],
+    ['100 000 empty facets', { facets: Array.from({ length: 100_000 }, () => ({ index: { byteStart: 0, byteEnd: 2 }, features: [] })) }, 'record.facets hold more than 300 features'],
+  ])('refuses a post with %s as malformed', (_label, fields, reason) => {
+    expect(mapJetstreamEvent(post(fields))).toEqual({ kind: 'malformed', reason });
   });
 });
 
@@ -373,7 +416,10 @@ describe('parseDateMs: Date.parse, read directly in the form clients write', () 
 describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
   it.each([
     [1_732_000_000_000_000, true],
-    [Number.MAX_SAFE_INTEGER, true],
+    [MAX_TIME_US, true],
+    [MAX_TIME_US + 1, false],
+    [9e15, false],
+    [Number.MAX_SAFE_INTEGER, false],
     [2 ** 53, false],
     [2 ** 60, false],
     [1e300, false],
@@ -384,6 +430,22 @@ describe('isJetstreamTimeUs: the time_us that may move a cursor', () => {
     [null, false],
   ])('%p → %p', (value, expected) => {
     expect(isJetstreamTimeUs(value)).toBe(expected);
+  });
+
+  it('given the clock, refuses a time_us more than the allowed skew ahead of it', () => {
+    const nowUs = 1_763_000_000_000_000;
+    expect(isJetstreamTimeUs(nowUs - 3_600_000_000, nowUs)).toBe(true);
+    expect(isJetstreamTimeUs(nowUs + MAX_TIME_US_AHEAD, nowUs)).toBe(true);
+    expect(isJetstreamTimeUs(nowUs + MAX_TIME_US_AHEAD + 1, nowUs)).toBe(false);
+    expect(isJetstreamTimeUs(nowUs + 365 * 86_400_000_000, nowUs)).toBe(false);
+  });
+
+  it('makes an event from the future malformed, its reason a fixed string', () => {
+    const identity = (time: number) => ({ did: alice, time_us: time, kind: 'identity', identity: { did: alice, handle: 'alice.example.com' } });
+    expect(mapJetstreamEvent(identity(9e15))).toEqual({ kind: 'malformed', reason: 'time_us is in the future' });
+    const nowUs = timeUs;
+    expect(mapJetstreamEvent(identity(nowUs + 86_400_000_000), nowUs)).toEqual({ kind: 'malformed', reason: 'time_us is in the future' });
+    expect(mapJetstreamEvent(identity(nowUs + 60_000_000), nowUs).kind).toBe('event');
   });
 });
 

@@ -14,7 +14,7 @@ import type {
   SubjectCreate,
   VisibilityDeclaration,
 } from '#lib/contracts';
-import { isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, NoteHelpfulness, NoteReasons } from '#lib/contracts';
+import { isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
 import { LexType, Nsid, recordKindOf } from './nsid.js';
 
@@ -84,16 +84,36 @@ export const wantedCollections: readonly string[] = [
 /** The one label value whose records are note proposals (others, such as disputes, are not ingested). */
 export const READERS_ADDED_CONTEXT = 'readers-added-context';
 
+/** How far a Jetstream `time_us` may run ahead of this machine's clock: clock skew between the two, no more. */
+export const MAX_TIME_US_AHEAD = 10 * 60 * 1_000_000;
+
 /**
- * True for a usable Jetstream `time_us`: a positive integer that a double holds exactly. Anything else
- * (negative, fractional, beyond 2^53, a string) makes the frame malformed and must never move a cursor.
+ * True for a usable Jetstream `time_us`: a positive integer no later than the bus contract's bound
+ * (`MAX_TIME_US`) and, given the clock (`nowUs`), no more than `MAX_TIME_US_AHEAD` ahead of it.
+ * Anything else (negative, fractional, a string, the future) makes the frame malformed and must
+ * never move a cursor.
+ *
+ * @NOTE Jetstream stamps each event when it sees it, so a `time_us` from the future is its clock's
+ * error or a hostile frame. Were it to move the cursor, every reconnect would ask for a cursor
+ * ahead of the stream, which Jetstream answers from the live edge: the events of each disconnect
+ * would be lost without a trace until real time caught up.
  */
-export function isJetstreamTimeUs(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+export function isJetstreamTimeUs(value: unknown, nowUs?: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= MAX_TIME_US && (nowUs === undefined || value <= nowUs + MAX_TIME_US_AHEAD);
 }
 
-/** Lexicon limit for one hashtag (in characters, as the Bluesky app counts them). */
+/**
+ * Limits of an `app.bsky.feed.post` record, from its lexicon: text of at most 3000 bytes (UTF-8) and
+ * 300 graphemes, at most 3 languages and 8 extra tags, each tag at most 64 characters (as the
+ * Bluesky app counts them). The lexicon sets no bound on facets; a facet marks a part of the text,
+ * so a post holds at most as many facet features as its text has graphemes.
+ */
+const maxPostTextBytes = 3000;
+const maxPostTextGraphemes = 300;
+const maxPostLangs = 3;
+const maxPostTags = 8;
 const maxTagLength = 64;
+const maxPostFacetFeatures = maxPostTextGraphemes;
 
 type Obj = Record<string, unknown>;
 
@@ -115,11 +135,12 @@ function skip(reason: string): MappedEvent {
 
 /**
  * Maps one raw Jetstream event (already JSON-parsed) to a `PipelineEventV1`. Pure and total: it never
- * throws, whatever `raw` is.
+ * throws, whatever `raw` is. Given the clock (`nowUs`, unix µs), an event stamped ahead of it is
+ * malformed (see `isJetstreamTimeUs`); without it, only the bus contract's bound applies.
  */
-export function mapJetstreamEvent(raw: unknown): MappedEvent {
+export function mapJetstreamEvent(raw: unknown, nowUs?: number): MappedEvent {
   try {
-    const mapped = mapOrThrow(raw);
+    const mapped = mapOrThrow(raw, nowUs);
     if (mapped.kind === 'event') requireWellFormedStrings(mapped.event);
     return mapped;
   } catch (error) {
@@ -145,13 +166,12 @@ function requireWellFormedStrings(event: PipelineEventV1): void {
   }
 }
 
-function mapOrThrow(raw: unknown): MappedEvent {
+function mapOrThrow(raw: unknown, nowUs: number | undefined): MappedEvent {
   if (!isObj(raw)) malformed('event is not a JSON object');
   const { did, time_us: timeUs, kind } = raw;
   if (!isDid(did)) malformed('did is missing or not a DID');
-  if (!isJetstreamTimeUs(timeUs)) {
-    malformed('time_us is missing or not a positive integer');
-  }
+  if (!Number.isSafeInteger(timeUs) || (timeUs as number) <= 0) malformed('time_us is missing or not a positive integer');
+  if (!isJetstreamTimeUs(timeUs, nowUs)) malformed('time_us is in the future');
   if (typeof kind !== 'string') malformed('kind is missing');
   switch (kind) {
     case 'commit':
@@ -448,7 +468,9 @@ function mapPost(
   const cid = requireCid(rawCid);
   const { text } = record;
   if (typeof text !== 'string') malformed('record.text is missing or not a string');
+  if (!isPostTextWithinLimits(text)) malformed('record.text is longer than 3000 bytes or 300 graphemes');
   const langs = stringArray(record.langs, 'record.langs');
+  if (langs.length > maxPostLangs) malformed('record.langs has more than 3 entries');
 
   let replyRoot: string | null = null;
   let replyParent: string | null = null;
@@ -477,6 +499,33 @@ function mapPost(
     quote,
     hasMedia,
   };
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * @NOTE Checked before anything reads the text, which is searched for hashtags: a record beyond the
+ * lexicon's limits is no post (the Bluesky AppView checks each record against its lexicon and does
+ * not index it) and must not cost more than one. A UTF-16 code unit takes at most 3 bytes of UTF-8,
+ * and a grapheme holds at least one code point, so nearly every post is within both limits by its
+ * length alone; only the rest are measured (segmenting a text costs ~20 µs, counting its code points ~1).
+ */
+function isPostTextWithinLimits(text: string): boolean {
+  if (text.length * 3 > maxPostTextBytes && Buffer.byteLength(text, 'utf8') > maxPostTextBytes) return false;
+  if (text.length <= maxPostTextGraphemes || codePoints(text) <= maxPostTextGraphemes) return true;
+  let count = 0;
+  for (const _ of graphemes.segment(text)) if (++count > maxPostTextGraphemes) return false;
+  return true;
+}
+
+/** Code points of `text`: its UTF-16 code units, less the second unit of each surrogate pair. */
+function codePoints(text: string): number {
+  let count = text.length;
+  for (let i = 0; i < text.length; i += 1) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff && i > 0 && text.charCodeAt(i - 1) >= 0xd800 && text.charCodeAt(i - 1) <= 0xdbff) count -= 1;
+  }
+  return count;
 }
 
 function stringArray(value: unknown, path: string): string[] {
@@ -517,7 +566,9 @@ function quotedPost(ref: unknown, path: string): string | null {
 const inlineTagPattern =
   // eslint-disable-next-line no-misleading-character-class -- the zero-width joiners are listed one by one on purpose (Bluesky's own tag rule)
   /(?:^|\s)[#＃]((?!\ufe0f)[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*[^\d\s\p{P}\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]+[^\s\u00AD\u2060\u200A\u200B\u200C\u200D\u20e2]*)?/gu;
-const trailingPunctuation = /\p{P}+$/u;
+// @NOTE The look-behind anchors the run at its first character: a bare `\p{P}+$` is tried from each
+// character of a punctuation run that does not end the tag, a time quadratic in the run's length.
+const trailingPunctuation = /(?<!\p{P})\p{P}+$/u;
 
 function collectTags(text: string, facets: unknown, extraTags: unknown): string[] {
   const tags = new Set<string>();
@@ -528,8 +579,12 @@ function collectTags(text: string, facets: unknown, extraTags: unknown): string[
 
   if (facets !== undefined) {
     if (!Array.isArray(facets)) malformed('record.facets is not an array');
+    let features = 0;
     for (const facet of facets) {
       if (!isObj(facet) || !Array.isArray(facet.features)) malformed('record.facets[].features is not an array');
+      // An empty facet counts as one: a million of them would cost as much as a million features.
+      features += Math.max(1, facet.features.length);
+      if (features > maxPostFacetFeatures) malformed('record.facets hold more than 300 features');
       for (const feature of facet.features) {
         if (!isObj(feature)) malformed('record.facets[].features[] is not an object');
         if (feature.$type !== LexType.facetTag) continue;
@@ -547,6 +602,8 @@ function collectTags(text: string, facets: unknown, extraTags: unknown): string[
     }
   }
 
-  for (const tag of stringArray(extraTags, 'record.tags')) add(tag);
+  const extra = stringArray(extraTags, 'record.tags');
+  if (extra.length > maxPostTags) malformed('record.tags has more than 8 entries');
+  for (const tag of extra) add(tag);
   return [...tags];
 }

@@ -114,9 +114,10 @@ export class JetstreamSource {
       return;
     }
     const timeUs = (event as { time_us?: unknown } | null)?.time_us;
-    // @NOTE Only a well-formed time_us moves the cursor: one hostile frame with time_us 1e300 (or 2^53)
-    // would otherwise make every reconnect ask for the far future, and receive nothing ever again.
-    if (isJetstreamTimeUs(timeUs) && timeUs > (this.lastReceivedUs ?? 0)) {
+    // @NOTE Only a well-formed time_us, not ahead of the clock, moves the cursor: one hostile frame with
+    // time_us 1e300, or a year ahead, would otherwise make every reconnect ask for the future, which
+    // Jetstream answers from the live edge, losing what was sent while disconnected.
+    if (isJetstreamTimeUs(timeUs, Date.now() * 1000) && timeUs > (this.lastReceivedUs ?? 0)) {
       this.lastReceivedUs = timeUs;
       this.client.cursor = timeUs;
     }

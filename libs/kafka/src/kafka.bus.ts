@@ -61,6 +61,7 @@ export class KafkaBus implements MessageBus {
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
+  private refused = 0;
 
   constructor(options: KafkaBusOptions) {
     this.options = resolveKafkaBusOptions(options);
@@ -125,7 +126,11 @@ export class KafkaBus implements MessageBus {
     const timeoutMs = this.options.publishTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const what = `publish of ${messages.length} messages to ${topic}`;
-    const payload = messages.map((message) => ({ key: message.key, value: message.value, headers: message.headers }));
+    const payload = this.withinSendLimit(
+      topic,
+      messages.map((message) => ({ key: message.key, value: message.value, headers: message.headers })),
+    );
+    if (payload.length === 0) return;
     let timedOut = false;
     // @NOTE: kafkajs gives up on an unreachable broker after its connection retries (a few seconds);
     // this loop keeps trying until `publishTimeoutMs`, so a broker restart or leader move is ridden out.
@@ -144,6 +149,34 @@ export class KafkaBus implements MessageBus {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Messages refused so far for being larger than one produce request may carry (`MAX_SEND_BYTES`). */
+  get refusedMessages(): number {
+    return this.refused;
+  }
+
+  /**
+   * `messages` without those larger than one produce request may carry, each of which is logged.
+   *
+   * @NOTE The broker refuses such a message on every attempt (`MESSAGE_TOO_LARGE`, not retriable),
+   * and the dead-letter topic has the same limit. A publisher that retried it would retry forever,
+   * its partition or its checkpoint stuck behind it; dropping it, counted and logged with its key
+   * and size, lets the rest through, as a consumer lets the rest of a batch through past a poison message.
+   */
+  private withinSendLimit(topic: string, messages: Message[]): Message[] {
+    const kept: Message[] = [];
+    for (const message of messages) {
+      const bytes = recordBytes(message);
+      if (bytes <= MAX_SEND_BYTES) {
+        kept.push(message);
+        continue;
+      }
+      this.refused += 1;
+      const key = typeof message.key === 'string' ? message.key.slice(0, 256) : undefined;
+      this.log('error', 'message larger than the bus carries; refused, not published', { topic, key, bytes, maxBytes: MAX_SEND_BYTES });
+    }
+    return kept;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -373,11 +406,13 @@ function describe(error: unknown): string {
 }
 
 /**
- * Payload bytes per produce request. Topics we create accept record batches up to
- * `TOPIC_MAX_MESSAGE_BYTES`; even uncompressed, a request of this size fits in one.
+ * Payload bytes per produce request, and so the largest message published. Topics we create accept
+ * record batches up to `TOPIC_MAX_MESSAGE_BYTES`; even uncompressed, a request of this size fits in one.
  */
 const MAX_SEND_BYTES = 8 * 1024 * 1024;
 const TOPIC_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/** A record's framing in a batch (lengths, offset and time deltas, attributes), with room to spare. */
+const RECORD_OVERHEAD_BYTES = 64;
 
 /** The producer lane of a message: its key's hash (bits the partition choice does not use), or spread when it has none. */
 function laneOf(message: Message, lanes: number): number {
@@ -386,11 +421,31 @@ function laneOf(message: Message, lanes: number): number {
   return (keyHash(key) >>> 16) % lanes;
 }
 
+/**
+ * The bytes a message takes in a record batch: its key, value and headers as UTF-8, and framing.
+ *
+ * @NOTE Bytes, not string lengths: a string's length counts UTF-16 code units, and one unit of
+ * Chinese text takes 3 bytes, so requests measured by length ran up to 3 times over the bound.
+ */
+function recordBytes(message: Message): number {
+  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
+  if (message.headers) {
+    for (const [name, value] of Object.entries(message.headers)) {
+      bytes += Buffer.byteLength(name);
+      for (const item of Array.isArray(value) ? value : [value]) bytes += byteLength(item);
+    }
+  }
+  return bytes;
+}
+
+const byteLength = (value: Buffer | string | null | undefined): number => (typeof value === 'string' ? Buffer.byteLength(value) : (value?.length ?? 0));
+
+/** `messages` in runs of at most `maxBytes` each (`recordBytes`), in order. */
 function* chunksOf(messages: Message[], maxBytes: number): Generator<Message[]> {
   let chunk: Message[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const size = (typeof message.value === 'string' ? message.value.length : (message.value?.length ?? 0)) + 64;
+    const size = recordBytes(message);
     if (chunk.length > 0 && bytes + size > maxBytes) {
       yield chunk;
       chunk = [];

@@ -52,6 +52,7 @@ export class Metrics {
   readonly scoringFailedBatches = this.counter('cg_scoring_failed_batches_total', 'Batches not written (delivered again by the bus), by topic.', ['topic']);
   readonly scoringBatchSize = this.histogram('cg_scoring_batch_size', 'Messages per consumed batch, by topic.', ['topic'], BATCH_BUCKETS);
   readonly scoringBatchDuration = this.histogram('cg_scoring_batch_duration_seconds', 'Time to decode and write one consumed batch, by topic.', ['topic'], INSERT_BUCKETS);
+  readonly busMessagesRefused = this.counter('cg_bus_messages_refused_total', 'Messages the bus refused as larger than it can carry (each logged with its topic and key).');
   readonly busConsumerLag = this.gauge('cg_bus_consumer_lag', 'Messages not yet committed by a consumer group, per topic and partition.', ['group', 'topic', 'partition']);
   readonly snapshotRuns = this.counter('cg_scoring_snapshot_runs_total', 'Completed score snapshot runs (every ranked feed once).');
   readonly snapshotFailures = this.counter('cg_scoring_snapshot_failures_total', 'Score snapshot runs that failed.');

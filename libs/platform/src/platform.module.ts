@@ -119,6 +119,10 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
         metrics.snapshotStale.set({ feed: feed.shortname }, feed.stale ? 1 : 0);
       }
     });
+    metrics.collect('bus', () => {
+      const refused = this.bus.refusedMessages;
+      if (refused !== undefined) metrics.setTotal(metrics.busMessagesRefused, {}, refused);
+    });
     if (this.config.role === 'all' || this.config.role === 'feed-generator') {
       // @NOTE Where feeds are served, freshness is watched even when nobody probes or scrapes, so
       // a stale snapshot is logged (ReadinessService warns when a feed turns stale).

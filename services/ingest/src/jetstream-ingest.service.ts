@@ -4,7 +4,7 @@ import { encodeMessage, Topics, type MessageBus, type OutgoingMessage, type Pipe
 import { isJetstreamTimeUs, mapJetstreamEvent, wantedCollections } from '#lib/domain';
 import { JetstreamSource } from '#lib/jetstream';
 import { APP_CONFIG, CatchUpProgress, formatDuration, LOGGER, MESSAGE_BUS, Metrics, type Logger } from '#lib/platform';
-import { CursorStore } from './cursor.store.js';
+import { CursorFileError, CursorStore } from './cursor.store.js';
 import { collectIngestMetrics } from './ingest.metrics.js';
 import { IngestStats } from './ingest.stats.js';
 
@@ -57,6 +57,8 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   private stopping = false;
   private wake?: () => void;
   private loop?: Promise<void>;
+  /** Cursor saves failed in a row; the next one waits longer. */
+  private failedSaves = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -79,7 +81,7 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const saved = await this.cursorStore.load();
+    const saved = await this.loadCursor();
     this.stats.checkpointUs = saved;
     this.requestedCursorUs = saved === undefined ? undefined : Math.max(0, saved - this.config.ingest.rewindSeconds * 1_000_000);
     this.source = new JetstreamSource({
@@ -99,6 +101,16 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     );
     this.loop = this.run();
     this.source.start();
+  }
+
+  /** The saved cursor; a file that holds none is refused, loudly, rather than read as "start from now". */
+  private async loadCursor(): Promise<number | undefined> {
+    try {
+      return await this.cursorStore.load(Date.now() * 1000);
+    } catch (error) {
+      if (error instanceof CursorFileError) this.log.error({ file: this.config.ingest.cursorFile, err: error.message }, 'ingest cannot start: the saved cursor is unreadable');
+      throw error;
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -127,11 +139,12 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     // @NOTE Only known collections and kinds become metric labels: a hostile stream must not mint label values.
     this.stats.countReceived(typeof collection === 'string' && (collection === 'identity' || collection === 'account' || wantedCollections.includes(collection)) ? collection : 'other');
     const timeUs = fields.time_us;
-    if (isJetstreamTimeUs(timeUs)) {
+    const nowUs = Date.now() * 1000;
+    if (isJetstreamTimeUs(timeUs, nowUs)) {
       this.checkGap(timeUs);
       if (timeUs > (this.stats.receivedUs ?? 0)) this.stats.receivedUs = timeUs;
     }
-    const mapped = mapJetstreamEvent(raw);
+    const mapped = mapJetstreamEvent(raw, nowUs);
     if (mapped.kind === 'event') {
       this.pending.push(mapped.event);
       if (this.pending.length >= this.config.ingest.batchSize) this.wake?.();
@@ -182,12 +195,32 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
       // Stopping before the bus acknowledged: keep the old cursor; the events are read again next time.
       return;
     }
-    if (cursorUs !== undefined) {
-      await this.cursorStore.save(cursorUs);
-      this.stats.checkpointUs = cursorUs;
-      this.catchUp.observe(cursorUs);
-    }
+    // While saves fail, a source paused for a full buffer stays paused: the checkpoint lags by a few batches at most.
+    if (cursorUs !== undefined && !(await this.saveCursor(cursorUs))) return;
     if (this.source?.isPaused && !this.stopping && this.pending.length < this.config.ingest.batchSize) this.source.resume();
+  }
+
+  /**
+   * Saves the checkpoint. A failure (a full disk, a read-only volume) is logged and the checkpoint
+   * stays where it was; the next flush tries again, after a pause that grows with each failure.
+   */
+  private async saveCursor(cursorUs: number): Promise<boolean> {
+    try {
+      await this.cursorStore.save(cursorUs);
+    } catch (error) {
+      this.failedSaves += 1;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** this.failedSaves);
+      this.log.error(
+        { file: this.config.ingest.cursorFile, cursorUs, checkpointUs: this.stats.checkpointUs, attempt: this.failedSaves, retryInMs: delay, err: (error as Error).message },
+        'could not save the Jetstream cursor; the checkpoint stays where it was, retrying',
+      );
+      if (!this.stopping) await sleep(delay);
+      return false;
+    }
+    this.failedSaves = 0;
+    this.stats.checkpointUs = cursorUs;
+    this.catchUp.observe(cursorUs);
+    return true;
   }
 
   private async publish(batch: PipelineEventV1[]): Promise<boolean> {
