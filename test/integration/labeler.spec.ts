@@ -6,10 +6,11 @@ import { getServiceEndpoint, getVerificationMaterial } from '@atproto/common';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import { Subscription } from '@atproto/xrpc-server';
+import WebSocket from 'ws';
 import { EventRepository, LabelRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import type { PipelineEventV1 } from '#lib/contracts';
-import { verifyLabel, type Label } from '#lib/labels';
+import { signLabel, verifyLabel, type Label } from '#lib/labels';
 import { Metrics } from '#lib/platform';
 import { generateCid, mulberry32, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -136,6 +137,8 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     const none = await agent.com.atproto.label.queryLabels({ uriPatterns: ['at://did:plc:nobody/*'] });
     expect(none.data.labels).toEqual([]);
     await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['at://*/x'] })).rejects.toThrow(/invalid pattern/);
+    // A cursor is a sequence number of at most 15 digits (a double holds it exactly): past that, a bad request.
+    await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['*'], cursor: '99999999999999999999' })).rejects.toThrow(/invalid cursor/);
   });
 
   it('the did:web document names our #atproto_label key and #atproto_labeler endpoint', async () => {
@@ -179,5 +182,37 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     expect(frames[0]).toMatchObject({ $type: 'com.atproto.label.subscribeLabels#info', name: 'OutdatedCursor' });
     expect(frames.slice(1).map((frame) => frame.seq)).toEqual(kept.map((label) => label.seq));
     await expect(subscribe(running.url, 1_000_000, () => true)).rejects.toThrow(/FutureCursor|Cursor in the future/);
+    // Cursor 0 asks for the whole kept history: nothing is outdated about it.
+    const fromStart = await subscribe(running.url, 0, (all) => all.length === kept.length);
+    expect(fromStart.map((frame) => frame.seq)).toEqual(kept.map((label) => label.seq));
+  });
+
+  it('pruning keeps each negation, and with it the newest sequence number: none is given out twice', async () => {
+    const repository = running.app.get(LabelRepository);
+    const agent = new AtpAgent({ service: running.url });
+    // The deleted post's labels were pruned above; their negations still say they were withdrawn.
+    const { data: bridge } = await agent.com.atproto.label.queryLabels({ uriPatterns: [postUri('bridge')] });
+    expect(bridge.labels.map((label) => [label.val, label.neg]).sort()).toEqual([['common-ground', true], ['supported-by-left', true], ['supported-by-right-two', true]]);
+    // The newest label of all is a negation older than the kept history.
+    const top = await repository.lastSeq();
+    const statement = { ver: 1 as const, src: labeler, uri: postUri('withdrawn'), cid: cidOf('withdrawn'), val: 'common-ground', cts: new Date(Date.now() - 60_000).toISOString() };
+    const label = await signLabel(statement, key);
+    const negation = await signLabel({ ...statement, neg: true }, key);
+    await repository.append([{ ...label, seq: top + 1 }, { ...negation, seq: top + 2 }]);
+    await repository.prune(new Date().toISOString());
+    expect(await repository.lastSeq()).toBe(top + 2);
+    expect((await repository.after(top, 10)).map((kept) => [kept.seq, kept.neg])).toEqual([[top + 2, true]]);
+    const { data: withdrawn } = await agent.com.atproto.label.queryLabels({ uriPatterns: [postUri('withdrawn')] });
+    expect(withdrawn.labels).toMatchObject([{ val: 'common-ground', neg: true }]);
+  });
+
+  it('a client frame over 1 KiB closes the subscription (the method reads none)', async () => {
+    const socket = new WebSocket(`${running.url.replace('http', 'ws')}/xrpc/com.atproto.label.subscribeLabels`);
+    let closedWith: number | undefined;
+    socket.once('close', (code) => (closedWith = code));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.send(Buffer.alloc(2048));
+    // 1009: message too big.
+    expect(await waitFor('the server to close the socket', () => closedWith, 10_000)).toBe(1009);
   });
 });

@@ -90,6 +90,10 @@ export class LabelRepository {
     private readonly database: string,
   ) {}
 
+  /**
+   * The largest sequence number given out. It never goes back, so none is given out twice: `prune`
+   * keeps the newest statement on every (labeler, subject, value), and so the newest label of all.
+   */
   async lastSeq(): Promise<number> {
     const result = await this.client.query({ query: `SELECT toString(max(seq)) AS seq FROM ${this.database}.labels`, format: 'JSONEachRow' });
     const [row] = await result.json<{ seq: string }>();
@@ -165,12 +169,13 @@ export class LabelRepository {
   }
 
   /**
-   * Drops negations and superseded labels created before `beforeIso`: what is in force stays, with
-   * its original sequence number. Records the largest dropped sequence as the history floor.
+   * Drops the labels created before `beforeIso` that a later statement on the same (labeler,
+   * subject, value) superseded: a negated label goes, its negation stays, as does every label in
+   * force, each with its sequence number. Records the largest dropped sequence as the history floor.
    */
   async prune(beforeIso: string): Promise<number> {
     const db = this.database;
-    const doomed = `(neg = 1 OR seq NOT IN (SELECT max(seq) FROM ${db}.labels GROUP BY src, uri, val))
+    const doomed = `seq NOT IN (SELECT max(seq) FROM ${db}.labels GROUP BY src, uri, val)
       AND parseDateTime64BestEffort(cts, 3) < parseDateTime64BestEffort({before:String}, 3)`;
     const found = await this.client.query({
       query: `SELECT toString(max(seq)) AS top, count() AS n FROM ${db}.labels WHERE ${doomed}`,

@@ -19,10 +19,10 @@ export const receivedLabelSchema = z.object({
   sig: z.instanceof(Uint8Array),
 });
 
-/** A received label in our shape, or nothing when it is malformed. */
+/** A received label in our shape, or nothing when it is malformed; its signed fields stay as they came (`neg: false` too). */
 export function parseReceivedLabel(value: unknown): (Label & { sig: Uint8Array }) | undefined {
   const parsed = receivedLabelSchema.safeParse(value);
   if (!parsed.success) return undefined;
   const { cid, neg, exp, ...rest } = parsed.data;
-  return { ...rest, ver: 1, ...(cid !== undefined && { cid }), ...(neg === true && { neg: true }), ...(exp !== undefined && { exp }) };
+  return { ...rest, ver: 1, ...(cid !== undefined && { cid }), ...(neg !== undefined && { neg }), ...(exp !== undefined && { exp }) };
 }

@@ -1,6 +1,6 @@
 import { cborEncode } from '@atproto/common';
 import { Secp256k1Keypair } from '@atproto/crypto';
-import { COMMON_GROUND, communityToken, labelChanges, labelerPolicies, LabelTokenClashError, labelValues, provenanceOf, signLabel, verifyLabel, type PostLabels } from './index.js';
+import { COMMON_GROUND, communityToken, LABEL_VALUE, labelChanges, labelerPolicies, LabelTokenClashError, labelValues, parseReceivedLabel, provenanceOf, signLabel, verifyLabel, type PostLabels } from './index.js';
 
 describe('community tokens', () => {
   it.each([
@@ -12,6 +12,24 @@ describe('community tokens', () => {
   ])('%s → %s', (id, token) => {
     expect(communityToken(id)).toBe(token);
     expect(token).toMatch(/^[a-z][a-z-]*[a-z]$/);
+  });
+});
+
+describe('community tokens of long ids', () => {
+  // 64 characters, the longest id a curation takes: its digits spell to over 200 letters.
+  const ward = `${'2024_'.repeat(12)}ward`;
+  const wart = `${'2024_'.repeat(12)}wart`;
+
+  it('still give valid values, the same in the labels as in the labeler record, and keep apart ids that share a beginning', () => {
+    expect(ward).toHaveLength(64);
+    const values = labelValues({ supportedBy: [ward, wart], divisiveIn: [ward], boostedBy: [wart] }, new Set([ward, wart]));
+    expect(values).toHaveLength(5);
+    for (const value of values) expect(value).toMatch(LABEL_VALUE);
+    const published = labelerPolicies([{ id: ward, name: 'Ward' }, { id: wart, name: 'Wart' }]).labelValues;
+    expect(published).toEqual(expect.arrayContaining(values));
+    for (const value of published) expect(value).toMatch(LABEL_VALUE);
+    expect(communityToken(ward)).not.toBe(communityToken(wart));
+    expect(communityToken(ward).startsWith('two-zero-two-four-')).toBe(true);
   });
 });
 
@@ -76,6 +94,18 @@ describe('label signatures', () => {
     const negation = await signLabel({ ...base, neg: true }, key);
     expect(negation.neg).toBe(true);
     expect(await verifyLabel(negation, key.did())).toBe(true);
+  });
+
+  it('verifies a received label over the fields it carries: `neg: false`, as @skyware/labeler signs it, included', async () => {
+    const key = await Secp256k1Keypair.create();
+    const fields = { ...base, neg: false };
+    const received = parseReceivedLabel({ ...fields, sig: await key.sign(cborEncode(fields)) });
+    expect(received).toMatchObject({ neg: false });
+    expect(await verifyLabel(received!, key.did())).toBe(true);
+    const { neg: _neg, ...withoutNeg } = received!;
+    expect(await verifyLabel(withoutNeg, key.did())).toBe(false);
+    expect(await verifyLabel({ ...received!, neg: true }, key.did())).toBe(false);
+    expect(await verifyLabel({ ...received!, val: 'bot' }, key.did())).toBe(false);
   });
 
   it('rejects a changed field, another key and a missing signature', async () => {

@@ -12,7 +12,7 @@ export interface LabelledSnapshot {
   posts: readonly { uri: string; cid: string; components: Record<string, unknown> }[];
 }
 
-/** How often negated and superseded labels past `LABELS_HISTORY_DAYS` are pruned. */
+/** How often labels superseded (negated, or labelled again) past `LABELS_HISTORY_DAYS` are pruned; negations stay. */
 const PRUNE_EVERY_MS = 60 * 60_000;
 
 /**

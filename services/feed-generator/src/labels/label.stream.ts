@@ -25,6 +25,9 @@ export class LabelStream implements OnApplicationBootstrap, BeforeApplicationShu
   private head = 0;
   /** Settled, and replaced, whenever new labels arrive or the stream stops. */
   private arrival = Promise.withResolvers<void>();
+  /** The look for new labels under way, and the one that follows it for those who asked meanwhile. */
+  private looking?: Promise<void>;
+  private nextLook?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly log: Logger;
@@ -55,10 +58,36 @@ export class LabelStream implements OnApplicationBootstrap, BeforeApplicationShu
     return this.head;
   }
 
-  /** Looks for new labels now (the poller also does, every `LABELS_POLL_MS`). */
-  async poll(): Promise<void> {
+  /**
+   * Looks for new labels now (the poller also does, every `LABELS_POLL_MS`); once it resolves,
+   * every label stored before the call is served here.
+   *
+   * @NOTE One look at a time: two would both read past the same head and serve its labels twice.
+   * A caller that comes during a look shares the next one, which starts once that look ends: the
+   * look under way may have read the store before the caller's label was in it.
+   */
+  poll(): Promise<void> {
+    if (this.looking === undefined) return this.look();
+    this.nextLook ??= this.looking
+      .catch(() => undefined)
+      .then(() => {
+        this.nextLook = undefined;
+        return this.looking ?? this.look();
+      });
+    return this.nextLook;
+  }
+
+  private look(): Promise<void> {
+    const looking = this.readNew().finally(() => {
+      this.looking = undefined;
+    });
+    this.looking = looking;
+    return looking;
+  }
+
+  private async readNew(): Promise<void> {
     for (;;) {
-      const fresh = await this.labels.after(this.head, PAGE);
+      const fresh = (await this.labels.after(this.head, PAGE)).filter((label) => label.seq > this.head);
       if (fresh.length === 0) return;
       const now = Date.now();
       for (const label of fresh) this.seenAtMs.set(label.seq, now);
@@ -76,7 +105,6 @@ export class LabelStream implements OnApplicationBootstrap, BeforeApplicationShu
    */
   async *after(cursor: number, signal: AbortSignal, historyFloor = 0): AsyncGenerator<SequencedLabel[]> {
     let position = cursor;
-    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     while (!signal.aborted && !this.stopped) {
       const oldest = this.recent[0]?.seq;
       const batch =
@@ -90,7 +118,20 @@ export class LabelStream implements OnApplicationBootstrap, BeforeApplicationShu
         yield batch;
         continue;
       }
-      await Promise.race([this.arrival.promise, aborted]);
+      await this.nextArrival(signal);
+    }
+  }
+
+  /** Until new labels arrive, the stream stops or `signal` aborts; what it attaches to `signal` goes with it. */
+  private async nextArrival(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const aborted = Promise.withResolvers<void>();
+    const onAbort = () => aborted.resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([this.arrival.promise, aborted.promise]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

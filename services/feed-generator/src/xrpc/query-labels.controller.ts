@@ -25,7 +25,8 @@ export class QueryLabelsController {
   @Get(`xrpc/${Nsid.queryLabels}`)
   async queryLabels(@Query() query: unknown): Promise<{ cursor?: string; labels: LabelJson[] }> {
     const { uriPatterns: patterns, sources, limit, cursor } = parseParams(QueryLabelsParams, query);
-    if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new InvalidRequestError('invalid cursor');
+    // At most 15 digits, as subscribeLabels takes: a sequence number a double holds exactly.
+    if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) throw new InvalidRequestError('invalid cursor');
     const exact: string[] = [];
     const prefixes: string[] = [];
     for (const pattern of patterns) {

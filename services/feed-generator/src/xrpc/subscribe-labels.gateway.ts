@@ -10,13 +10,16 @@ import { labelFrameBody } from '../labels/label.format.js';
 import { LabelStream } from '../labels/label.stream.js';
 
 const PATH = `/xrpc/${Nsid.subscribeLabels}`;
+/** Clients send nothing this method reads: a larger frame closes the connection (1009). */
+const MAX_CLIENT_FRAME_BYTES = 1024;
 
 /**
  * `com.atproto.label.subscribeLabels`: our labels over a WebSocket, one `#labels` frame per
- * sequence number. Without `cursor`, from now on; with one, everything after it first, in order.
- * A cursor older than the kept history gets `#info OutdatedCursor` and then everything kept; one
- * past the newest label is refused (`FutureCursor`). Frames go out one at a time, each after the
- * socket took the one before (`XrpcStreamServer`), so a slow consumer slows only itself.
+ * sequence number. Without `cursor`, from now on; with one, everything after it first, in order
+ * (`0`: everything kept). A cursor older than the kept history gets `#info OutdatedCursor` and
+ * then everything kept; one past the newest label is refused (`FutureCursor`). Frames go out one
+ * at a time, each after the socket took the one before (`XrpcStreamServer`), so a slow consumer
+ * slows only itself.
  */
 @Injectable()
 export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -34,7 +37,7 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
   }
 
   onApplicationBootstrap(): void {
-    const server = new XrpcStreamServer({ noServer: true, handler: (req, signal) => this.frames(req, signal) });
+    const server = new XrpcStreamServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, handler: (req, signal) => this.frames(req, signal) });
     this.server = server;
     const http = this.adapterHost.httpAdapter.getHttpServer() as Server;
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -74,7 +77,7 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
         return;
       }
       position = cursor;
-      if (cursor < floor) {
+      if (cursor > 0 && cursor < floor) {
         yield new MessageFrame({ name: 'OutdatedCursor', message: `labels before ${floor} are no longer kept; sending all that are` }, { type: '#info' });
         position = 0;
       }
