@@ -37,7 +37,9 @@ describe('deep pages: every page of a large feed, served from memory, each post 
   const newestUs = Date.now() * 1000 - 60_000_000;
   const held = postsOf('held', 1_500, 0, newestUs);
   const beyond = postsOf('beyond', 3_000, 10_000, newestUs);
+  const gone = postsOf('gone', 300, 20_000, newestUs);
   const snapshot = Date.now();
+  const ranks = Array.from({ length: SNAPSHOT_RANKS }, (_, i) => `at://did:plc:author${String(i % 97).padStart(16, '0')}/app.bsky.feed.post/3k${String(i).padStart(11, '0')}`);
 
   async function page(feed: string, limit: number, cursor?: string): Promise<{ feed: { post: string }[]; cursor?: string }> {
     const response = await fetch(
@@ -66,23 +68,26 @@ describe('deep pages: every page of a large feed, served from memory, each post 
         'communities:',
         `  held: { members: { dids: [${members('held').join(', ')}] } }`,
         `  beyond: { members: { dids: [${members('beyond').join(', ')}] } }`,
+        `  gone: { members: { dids: [${members('gone').join(', ')}] } }`,
         'feeds:',
         '  held-new: { displayName: Held, communities: [held], ranking: recent }',
         '  beyond-new: { displayName: Beyond, communities: [beyond], ranking: recent }',
+        '  gone-new: { displayName: Gone, communities: [gone], ranking: recent }',
         '  ranked: { displayName: Ranked, communities: [held, beyond], ranking: bridging }',
       ].join('\n'),
       // The snapshot here is the test's own; no process computes any.
       overrides: { FEEDGEN_PUBLISHER_DID: publisher, SCORING_SNAPSHOTS: 'false', RECENT_WINDOW_POSTS: String(WINDOW) },
       configure: (config) => ({ ...config, role: 'feed-generator' }),
     });
-    await running.app.get(EventRepository).write([...held, ...beyond]);
+    await running.app.get(EventRepository).write([...held, ...beyond, ...gone]);
     const client = running.app.get<ClickHouseClient>(CLICKHOUSE);
     const { database } = running.config.clickhouse;
     await client.command({
       query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
         SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1),
           concat('at://did:plc:author', leftPad(toString(number % 97), 16, '0'), '/app.bsky.feed.post/3k', leftPad(toString(number), 11, '0')),
-          concat('bafyrank', toString(number)), 1 / (number + 1), if(number % 3 = 0, 'bridging in held and beyond', ''), '{"factor": 0.1}'
+          concat('bafyrank', toString(number)), 1 / (number + 1),
+          multiIf(number = 5, repeat('界', 700), number % 3 = 0, 'bridging in held and beyond', ''), '{"factor": 0.1}'
         FROM numbers({ranks:UInt64})`,
       query_params: { feed: feedUri('ranked'), snapshot, ranks: SNAPSHOT_RANKS },
     });
@@ -120,10 +125,38 @@ describe('deep pages: every page of a large feed, served from memory, each post 
     expect(await pageToEnd('held-new', 100)).toEqual(recentOrder([...held, ...fresh]));
   });
 
+  it('passes each item\'s context through, and leaves out one longer than the lexicon\'s 2000 bytes rather than cut it', async () => {
+    const response = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri('ranked'))}&limit=7`);
+    const { feed } = (await response.json()) as { feed: { post: string; feedContext?: string }[] };
+    // Rank 6's context is 700 characters of three bytes each.
+    expect(feed.map((item) => item.feedContext)).toEqual(['bridging in held and beyond', undefined, undefined, 'bridging in held and beyond', undefined, undefined, 'bridging in held and beyond']);
+  });
+
   it('pages a snapshot to its end, before and after it is held in memory', async () => {
-    const ranks = Array.from({ length: SNAPSHOT_RANKS }, (_, i) => `at://did:plc:author${String(i % 97).padStart(16, '0')}/app.bsky.feed.post/3k${String(i).padStart(11, '0')}`);
     expect(await pageToEnd('ranked', 100)).toEqual(ranks);
     await waitFor('the snapshot held in memory', () => running.app.get(SnapshotFeed).heldRanks.ranks === SNAPSHOT_RANKS);
     expect(await pageToEnd('ranked', 100)).toEqual(ranks);
+  });
+
+  it('pages on past a run of deleted posts longer than a page, in a recent feed and a ranked one', async () => {
+    // Posts 61 to 180 of the recent feed and ranks 201 to 450 of the snapshot are deleted: pages of 50 hold nothing else there.
+    const recent = recentOrder(gone);
+    const deleted = [...recent.slice(60, 180), ...ranks.slice(200, 450)];
+    const nowUs = Date.now() * 1000;
+    await running.app.get(EventRepository).write(
+      deleted.map((uri, i): PipelineEventV1 => {
+        const [, author, , rkey] = /^at:\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(uri)!;
+        return { v: 1, type: 'post', op: 'delete', did: author!, rkey: rkey!, timeUs: nowUs + i };
+      }),
+    );
+    const removed = new Set(deleted);
+    const keptRecent = recent.filter((uri) => !removed.has(uri));
+    const keptRanks = ranks.filter((uri) => !removed.has(uri));
+    let last: { recent: number; ranked: number } | undefined;
+    await waitFor('every post but the deleted ones, to the end of each feed', async () => {
+      const [pagedRecent, pagedRanks] = [await pageToEnd('gone-new', 50), await pageToEnd('ranked', 50)];
+      last = { recent: pagedRecent.length, ranked: pagedRanks.length };
+      return pagedRecent.join() === keptRecent.join() && pagedRanks.join() === keptRanks.join();
+    }, { context: () => `last paged: ${JSON.stringify(last)} of ${keptRecent.length} and ${keptRanks.length}` });
   });
 });

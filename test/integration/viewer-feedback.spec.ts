@@ -25,6 +25,8 @@ const frank = 'did:plc:frank00000000000000000000';
 const grace = 'did:plc:grace00000000000000000000';
 const [dan, erin, carol] = ['did:plc:dan0000000000000000000000', 'did:plc:erin000000000000000000000', 'did:plc:carol00000000000000000000'];
 const database = `viewer_feedback_${process.pid}`;
+/** Positions of a ranked feed a personal order covers, in these replicas. */
+const DEPTH = 12;
 
 /** The ranking of the snapshot: 30 posts, carol's at ranks 20 and 28, dan's and erin's elsewhere. */
 const ranked = Array.from({ length: 30 }, (_, index) => {
@@ -126,7 +128,9 @@ describe('per-viewer feedback at serving time, across two feed-generator process
       return `http://127.0.0.1:${port}`;
     };
     await start('scoring', { CG_ROLE: 'scoring', SCORING_SNAPSHOTS: 'false', SCORING_BATCH_SIZE: '100' });
-    replicas.push(await start('feed-generator-a', { CG_ROLE: 'feed-generator' }), await start('feed-generator-b', { CG_ROLE: 'feed-generator' }));
+    // A personal order covers the first 12 positions here: pages of 7 cross into the rest of the session.
+    const replica = { CG_ROLE: 'feed-generator', VIEWER_FEEDBACK_DEPTH: String(DEPTH) };
+    replicas.push(await start('feed-generator-a', replica), await start('feed-generator-b', replica));
     for (const replica of [0, 1]) {
       await waitFor(`feed generator ${replica}`, async () => (await page(replica, undefined, 1)).posts.length === 1, { timeoutMs: 120_000, context: logs });
     }
@@ -184,20 +188,40 @@ describe('per-viewer feedback at serving time, across two feed-generator process
     expect((await explain(uriAt(28))).status).toBe(401);
   });
 
-  it('pages alice\'s personal order with every post once, in the same order from either replica', async () => {
+  it('pages alice\'s personal order with every post once, in the same order from either replica, on past its depth', async () => {
     const served: string[] = [];
+    const cursors: string[] = [];
     let cursor: string | undefined;
     for (let round = 0; round < 10; round += 1) {
       const fromA = await page(0, alice, 7, cursor);
       if (cursor) expect(await page(1, alice, 7, cursor)).toEqual(fromA);
       served.push(...fromA.posts);
       if (!fromA.cursor || fromA.posts.length === 0) break;
-      expect(fromA.cursor).toMatch(/^p\d+-\d+::\d+::/);
+      cursors.push(fromA.cursor);
       cursor = fromA.cursor;
     }
     expect(new Set(served).size).toBe(served.length);
     expect([...served].sort()).toEqual(ranked.map((post) => post.uri).filter((uri) => uri !== uriAt(3)).sort());
     expect(served.slice(0, 2)).toEqual([uriAt(20), uriAt(28)]);
+    // Past its depth the session goes on in the ranking's order, less what its personal order served.
+    expect(cursors[0]).toMatch(/^p\d+-\d+::7::/);
+    expect(cursors.slice(1)).toEqual(cursors.slice(1).map(() => expect.stringMatching(/^p\d+-\d+r::\d+::/)));
+    const personal = new Set(served.slice(0, DEPTH));
+    expect(served.slice(DEPTH)).toEqual(ranked.map((post) => post.uri).filter((uri) => !personal.has(uri) && uri !== uriAt(3)));
+  });
+
+  it('refuses a cursor past what a personal order covers, and goes on from a personal cursor for a signed-out reader', async () => {
+    const first = await page(0, alice, 7);
+    const [, session] = /^(p\d+-\d+)::/.exec(first.cursor!)!;
+    const cid = ranked[0]!.cid;
+    for (const cursor of [`${session}::${DEPTH + 1}::${cid}`, `${session}::9007199254740991::${cid}`, `${session}r::4294967296::${cid}`, `${session}::99999999999999999::${cid}`]) {
+      const query = new URLSearchParams({ feed: feedUri, limit: '7', cursor });
+      const response = await fetch(`${replicas[0]}/xrpc/app.bsky.feed.getFeedSkeleton?${query}`, { headers: { authorization: `Bearer ${await token(alice)}` } });
+      expect({ cursor, status: response.status, error: ((await response.json()) as { error: string }).error }).toEqual({ cursor, status: 400, error: 'InvalidRequest' });
+    }
+    // A reader who signed out mid-scroll (or whose identity cannot be checked now) goes on in the ranking's order.
+    const signedOut = await page(1, undefined, 7, first.cursor);
+    expect(signedOut.posts).toEqual(ranked.slice(7, 14).map((post) => post.uri));
   });
 
   it('sinks the posts a viewer was served, on their next visit, on the replica that served them and on the other', async () => {

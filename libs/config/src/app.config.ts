@@ -93,9 +93,13 @@ function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
     adminToken: env.ADMIN_TOKEN,
     /** `sendInteractions` requests each viewer may make: a token bucket refilled at `perMinute`, holding `burst`. */
     sendInteractionsLimit: { perMinute: env.SEND_INTERACTIONS_PER_MINUTE, burst: env.SEND_INTERACTIONS_BURST },
-    /** A viewer's own feedback: how far it moves a post, and the per-process cache of viewers' feedback. */
+    /**
+     * A viewer's own feedback: how far it moves a post, how many positions of a ranked feed a
+     * session's personal order covers, and the per-process cache of viewers' feedback.
+     */
     viewerFeedback: {
       window: env.VIEWER_FEEDBACK_WINDOW,
+      depth: env.VIEWER_FEEDBACK_DEPTH,
       cacheViewers: env.VIEWER_FEEDBACK_CACHE_VIEWERS,
       cacheBytes: env.VIEWER_FEEDBACK_CACHE_MB * 1024 * 1024,
       ttlSeconds: env.VIEWER_FEEDBACK_TTL_SECONDS,

@@ -85,6 +85,7 @@ export const EnvSchema = z.object({
   IDENTITY_ALLOW_INSECURE: boolean(false),
   IDENTITY_TEST_HANDLE_ORIGIN: url(['http:', 'https:']),
   VIEWER_FEEDBACK_WINDOW: integer(50, { min: 1, max: 1_000 }),
+  VIEWER_FEEDBACK_DEPTH: integer(1_000, { min: 10, max: 100_000 }),
   VIEWER_FEEDBACK_CACHE_VIEWERS: integer(100_000, { min: 1, max: 10_000_000 }),
   VIEWER_FEEDBACK_CACHE_MB: integer(128, { min: 1, max: 64 * 1024 }),
   VIEWER_FEEDBACK_TTL_SECONDS: integer(600, { min: 1, max: 86_400 }),

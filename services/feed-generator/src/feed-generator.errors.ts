@@ -19,7 +19,7 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof InvalidCurationError) return new InvalidRequestError(error.message, 'InvalidCuration');
   if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
-  if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message);
+  if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
   if (error instanceof FundNotFoundError) return new XrpcError(404, 'NotFound', error.message);
   return undefined;
 };

@@ -57,9 +57,10 @@ export class DigestFeed implements FeedAlgorithm {
     const endCard = feed.digest?.endCard;
     if (loaded && endCard) items.push({ post: endCard, cid: '', sortKey: items.length + 1, reason: 'pin' });
     const after = cursor?.sortKey ?? 0;
-    const page = items.filter((item) => item.sortKey > after).slice(0, limit);
     // A post deleted since the edition was frozen leaves it at once; the edition still ends where it ends.
-    return { ordering: `e${edition}`, items: this.removed.filter(page), ends: (page.at(-1)?.sortKey ?? items.length) >= items.length };
+    const left = this.removed.filter(items.filter((item) => item.sortKey > after));
+    const page = left.slice(0, limit);
+    return { ordering: `e${edition}`, items: page, ends: page.length === left.length };
   }
 
   private async latestEdition(uri: string): Promise<number | undefined> {

@@ -28,6 +28,8 @@ export interface SkeletonPage {
   items: SkeletonItem[];
   /** The feed ends with this page: it gets no cursor, so clients stop asking (a digest edition). */
   ends?: boolean;
+  /** Where the next page starts when posts after the last item were looked at and left out (removed ones). */
+  next?: Pick<SkeletonItem, 'sortKey' | 'cid'>;
 }
 
 /** Serves one or more rankings. A feed names its ranking; the algorithms are looked up by it. */

@@ -11,8 +11,9 @@ import { ServablePosts } from './servable-posts.js';
 import { ViewerAdjustment } from './viewer-adjustment.js';
 import { ViewerFeedbackStore } from './viewer-feedback.store.js';
 
-/** `feedContext` is passed through to clients; the lexicon allows at most 2000 characters. */
-const MAX_FEED_CONTEXT = 2000;
+/** `feedContext` is passed through to clients; the lexicon allows at most 2000 bytes of UTF-8 (a UTF-16 unit is at most 3). */
+const MAX_FEED_CONTEXT_BYTES = 2000;
+const SURELY_WITHIN = Math.floor(MAX_FEED_CONTEXT_BYTES / 3);
 
 export interface SkeletonResponse {
   feed: { post: string; feedContext?: string; reason?: { $type: typeof LexType.skeletonReasonPin } }[];
@@ -49,7 +50,9 @@ const PIN_REASON = Object.freeze({ $type: LexType.skeletonReasonPin });
 function responseItem(item: SkeletonItem): SkeletonResponse['feed'][number] {
   const out: SkeletonResponse['feed'][number] = { post: item.post };
   if (item.reason === 'pin') out.reason = PIN_REASON;
-  if (item.feedContext !== undefined) out.feedContext = item.feedContext.length > MAX_FEED_CONTEXT ? item.feedContext.slice(0, MAX_FEED_CONTEXT) : item.feedContext;
+  // A context too long for the lexicon is left out whole: cut, it would be JSON nobody can read, and the AppView refuses the page.
+  const context = item.feedContext;
+  if (context !== undefined && (context.length <= SURELY_WITHIN || Buffer.byteLength(context) <= MAX_FEED_CONTEXT_BYTES)) out.feedContext = context;
   return out;
 }
 
@@ -102,7 +105,7 @@ export class FeedSkeletonService {
       posts.push(item.post);
       feedItems.push(responseItem(item));
     }
-    const last = items.at(-1);
+    const last = page.next ?? items.at(-1);
     const reqId = request.reqId ?? randomUUID();
     this.servable.remember(posts);
     if (request.viewer && items.length > 0) {

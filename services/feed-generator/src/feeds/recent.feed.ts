@@ -79,9 +79,15 @@ export class RecentFeed implements FeedAlgorithm {
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
     if (cursor && cursor.ordering !== ORDERING) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
     const timeline = await this.timeline(feed);
+    if (this.removed.none) return { ordering: ORDERING, items: await this.olderThan(feed, timeline, cursor, limit) };
+    return { ordering: ORDERING, ...(await this.removed.keptPage(limit, (after: SkeletonItem | undefined, n) => this.olderThan(feed, timeline, after ?? cursor, n))) };
+  }
+
+  /** The `limit` newest posts of the feed older than `before` (the newest when undefined). */
+  private async olderThan(feed: FeedDefinition, timeline: Timeline, before: Pick<SkeletonItem, 'sortKey' | 'cid'> | undefined, limit: number): Promise<SkeletonItem[]> {
     const { posts } = timeline;
     const floor = posts.firstNotBelow(windowStartUs(feed));
-    const end = cursor ? posts.firstNotBelow(cursor.sortKey, cursor.cid) : posts.length;
+    const end = before ? posts.firstNotBelow(before.sortKey, before.cid) : posts.length;
     const items: SkeletonItem[] = [];
     for (let index = end - 1; index >= floor && items.length < limit; index -= 1) {
       const post = posts.at(index);
@@ -89,12 +95,11 @@ export class RecentFeed implements FeedAlgorithm {
     }
     // Past the oldest post held, of a window that does not hold the whole feed: ClickHouse has the rest.
     if (items.length < limit && floor === 0 && !timeline.complete) {
-      const last = items.at(-1);
-      const before = last ? { timeUs: last.sortKey, cid: last.cid } : cursor && { timeUs: cursor.sortKey, cid: cursor.cid };
-      const deeper = await this.read(feed, timeline.authors, limit - items.length, { before });
+      const last = items.at(-1) ?? before;
+      const deeper = await this.read(feed, timeline.authors, limit - items.length, { before: last && { timeUs: last.sortKey, cid: last.cid } });
       items.push(...deeper.map((post) => ({ post: post.uri, cid: post.cid, sortKey: post.timeUs })));
     }
-    return { ordering: ORDERING, items: this.removed.filter(items) };
+    return items;
   }
 
   /** Posts held in memory, all feeds together (for the memory bound's measurement). */

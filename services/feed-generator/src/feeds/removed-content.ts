@@ -10,6 +10,8 @@ const OVERLAP_US = 2_000_000;
 const PAGE = 10_000;
 /** Removals kept in memory, posts and accounts each (~150 bytes an entry). */
 const MAX_REMEMBERED = 200_000;
+/** Posts one page may look at past removed ones before it stops (its cursor then resumes after them). */
+const MAX_SCANNED = 10_000;
 /** Read at start: as long as the `removals` table keeps them. */
 const START_WINDOW_US = 3 * 24 * 3600 * 1_000_000;
 
@@ -53,10 +55,42 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
     await this.polling;
   }
 
+  /** Whether nothing is removed: pages are served as read. */
+  get none(): boolean {
+    return this.posts.size === 0 && this.inactive.size === 0;
+  }
+
+  /** Whether a post was deleted or its account is inactive. */
+  removes(post: string): boolean {
+    return this.posts.has(post) || this.inactive.has(authorOf(post));
+  }
+
   /** The items of a page minus removed posts and posts of inactive accounts. */
   filter<T extends { post: string }>(items: T[]): T[] {
-    if (this.posts.size === 0 && this.inactive.size === 0) return items;
-    return items.filter((item) => !this.posts.has(item.post) && !this.inactive.has(authorOf(item.post)));
+    if (this.none) return items;
+    return items.filter((item) => !this.removes(item.post));
+  }
+
+  /**
+   * A page of `limit` posts that are not removed: `read(after, n)` gives the next `n` items of an
+   * ordering after `after` (its start when undefined), fewer only where the ordering ends, and is
+   * read again past what was left out. A run of removed posts (an account taken down mid-burst)
+   * does not end the feed early; past `MAX_SCANNED` posts looked at in one request, the page stops
+   * and `next` says where the following one starts.
+   */
+  async keptPage<T extends { post: string }>(limit: number, read: (after: T | undefined, n: number) => Promise<T[]> | T[]): Promise<{ items: T[]; next?: T }> {
+    const items: T[] = [];
+    let last: T | undefined;
+    let scanned = 0;
+    for (;;) {
+      const want = limit - items.length;
+      const page = await read(last, want);
+      for (const item of page) if (!this.removes(item.post)) items.push(item);
+      scanned += page.length;
+      last = page.at(-1) ?? last;
+      if (page.length < want || items.length >= limit) return { items };
+      if (scanned >= MAX_SCANNED) return { items, ...(last && { next: last }) };
+    }
   }
 
   /** Reads what arrived since the last read; one read at a time, never throws. */

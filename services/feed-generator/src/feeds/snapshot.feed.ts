@@ -21,6 +21,8 @@ const MAX_CHUNKS = 64;
 const MAX_KNOWN_SNAPSHOTS = 1_000;
 /** Ranks read per query while a snapshot is loaded into memory: each read's parsing holds the event loop only briefly. */
 const LOAD_RANKS = 20_000;
+/** Ranks are ClickHouse `UInt32`: a cursor past the last one was not issued here. */
+const MAX_RANK = 0xffff_ffff;
 
 /** A snapshot's ranks held in memory: all of them (`whole`), or the first `SNAPSHOT_MEMORY_RANKS`. */
 interface HeldSnapshot {
@@ -101,6 +103,7 @@ export class SnapshotFeed implements FeedAlgorithm {
     }
     const match = /^s(\d+)$/.exec(cursor.ordering);
     if (!match) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
+    if (cursor.sortKey > MAX_RANK) throw new InvalidCursorError('cursor is out of range');
     const snapshot = Number(match[1]);
     if (latest && latest.snapshot === snapshot) return this.page(uri, latest, cursor.sortKey, limit);
     if (!(await this.snapshotExists(uri, snapshot))) return { ordering: cursor.ordering, items: [] };
@@ -108,13 +111,17 @@ export class SnapshotFeed implements FeedAlgorithm {
   }
 
   private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonPage> {
-    const cached = snapshot.top;
     const ordering = `s${snapshot.snapshot}`;
+    if (this.removed.none) return { ordering, items: await this.ranks(uri, snapshot, afterRank, limit) };
+    return { ordering, ...(await this.removed.keptPage(limit, (after: SkeletonItem | undefined, n) => this.ranks(uri, snapshot, after?.sortKey ?? afterRank, n))) };
+  }
+
+  /** The first `limit` items with rank > `afterRank`: from the cached top, the snapshot held in memory or ClickHouse. */
+  private async ranks(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonItem[]> {
+    const cached = snapshot.top;
     const start = firstAfter(cached, afterRank);
-    if (start + limit <= cached.length) return { ordering, items: this.removed.filter(cached.slice(start, start + limit)) };
-    const held = this.heldPage(uri, snapshot.snapshot, afterRank, limit);
-    const items = held ?? (await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit)).map(skeletonItem);
-    return { ordering, items: this.removed.filter(items) };
+    if (start + limit <= cached.length) return cached.slice(start, start + limit);
+    return this.heldPage(uri, snapshot.snapshot, afterRank, limit) ?? (await this.ranksAfter(uri, snapshot.snapshot, afterRank, limit)).map(skeletonItem);
   }
 
   /** The page after `afterRank` from the snapshot held in memory; undefined while it is not (its load is then started). */

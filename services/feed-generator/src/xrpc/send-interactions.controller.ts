@@ -1,6 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { encodeMessage, InteractionEvents, Topics, type FeedbackEventV1, type InteractionEvent, type MessageBus } from '#lib/contracts';
+import { isValidAtUri } from '@atproto/syntax';
 import { Nsid, parseAtUri } from '#lib/domain';
 import { MESSAGE_BUS, Metrics } from '#lib/platform';
 import { ServiceAuthVerifier } from '../auth/service-auth.verifier.js';
@@ -11,9 +12,11 @@ import { parseBody } from './request-input.js';
 
 const EVENT_PREFIX = 'app.bsky.feed.defs#';
 const MAX_INTERACTIONS = 1_000;
+/** Longer than any event value of the lexicon, by far; an unknown value is ignored, a longer one refused. */
+const MAX_EVENT = 200;
 const knownEvents = new Set<string>(InteractionEvents);
 
-const atUri = z.string({ invalid_type_error: 'must be an at-uri' }).refine((value) => parseAtUri(value) !== null, 'must be an at-uri');
+const atUri = z.string({ invalid_type_error: 'must be an at-uri' }).refine((value) => isValidAtUri(value), 'must be an at-uri');
 const optionalText = (max: number) =>
   z
     .string({ invalid_type_error: `must be a string of at most ${max} characters` })
@@ -29,8 +32,9 @@ const SendInteractionsInput = z.object(
       .array(
         z.object(
           {
-            item: atUri,
-            event: z.string({ invalid_type_error: 'must be a string' }),
+            // Both optional in the lexicon: an interaction without them is dropped, not refused.
+            item: atUri.optional(),
+            event: optionalText(MAX_EVENT),
             feedContext: optionalText(2000),
             reqId: optionalText(100),
           },
@@ -74,11 +78,12 @@ export class SendInteractionsController {
     }
     const input = parseBody(SendInteractionsInput, body);
     const timeUs = Date.now() * 1000;
-    const known = input.interactions.flatMap((interaction) => {
-      const event = interaction.event.startsWith(EVENT_PREFIX) ? interaction.event.slice(EVENT_PREFIX.length) : '';
-      return knownEvents.has(event) ? [{ ...interaction, event: event as InteractionEvent }] : [];
+    const known = input.interactions.flatMap(({ event: value, item, ...rest }) => {
+      const event = value?.startsWith(EVENT_PREFIX) ? value.slice(EVENT_PREFIX.length) : '';
+      return knownEvents.has(event) ? [{ ...rest, item, event: event as InteractionEvent }] : [];
     });
-    const posts = known.filter((interaction) => parseAtUri(interaction.item)?.collection === Nsid.post);
+    // Posts are named by their author's DID here: an item named otherwise (a handle) is not one we served.
+    const posts = known.flatMap(({ item, ...rest }) => (item !== undefined && parseAtUri(item)?.collection === Nsid.post ? [{ ...rest, item }] : []));
     const servable = await this.servable.servable(posts.map((interaction) => interaction.item));
     const accepted = posts.filter((interaction) => servable.has(interaction.item));
     if (known.length > posts.length) this.metrics.interactionsDropped.inc({ reason: 'not-a-post' }, known.length - posts.length);

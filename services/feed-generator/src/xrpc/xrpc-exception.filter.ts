@@ -38,6 +38,9 @@ export class XrpcExceptionFilter implements ExceptionFilter {
     // @NOTE An unknown method is the client's mistake, whatever its status: logging each one with a stack
     // would let anyone fill the logs by asking for /xrpc/<anything>.
     if (error.status >= 500 && !(error instanceof MethodNotImplementedError)) this.logger.error({ err: exception, url: request.url }, 'request failed');
+    // A 401 says how to authenticate (RFC 9110): a bearer token, service auth's JWT.
+    if (error.status === 401) void reply.header('www-authenticate', 'Bearer');
+    for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
     void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send({ error: error.error, message: error.message });
   }
 

@@ -8,6 +8,8 @@ export class XrpcError extends Error {
     readonly status: number,
     readonly error: string,
     message: string,
+    /** Headers the answer carries besides its body (`Retry-After` of a 429). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }
