@@ -300,10 +300,13 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       const anonymous = await send();
       expect(anonymous.status).toBe(401);
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+      expect(anonymous.headers.get('x-content-type-options')).toBe('nosniff');
       expect((await send(await token(alice))).status).toBe(401);
       const accepted = await send(await token(alice, { lxm: 'app.bsky.feed.sendInteractions' }));
       expect(accepted.status).toBe(200);
       expect(await accepted.json()).toEqual({});
+      // An answer to a request with credentials is the caller's own: no shared cache keeps it.
+      expect(accepted.headers.get('cache-control')).toBe('no-store');
 
       const query = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, string>>());
       const { database } = running.app.get<AppConfig>(APP_CONFIG).clickhouse;

@@ -29,6 +29,14 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const adapter = new FastifyAdapter({ trustProxy: true, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger: nestLogger });
   observeHttpRequests(adapter.getInstance(), logger, app.get(Metrics));
+  // @NOTE Every answer is read as the type it says (no sniffing a JSON body into a script), and an
+  // answer to a request with credentials is the caller's own: no shared cache may keep it. A
+  // handler that says otherwise (its own Cache-Control) is set later and wins.
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-content-type-options', 'nosniff');
+    if (request.headers.authorization !== undefined) void reply.header('cache-control', 'no-store');
+    done();
+  });
   app.useGlobalFilters(new XrpcExceptionFilter(logger.child({ component: 'xrpc' }), [feedGeneratorErrors]));
   // The control plane's `@EventPattern` handlers (curation changes) listen before the port opens.
   app.connectMicroservice({ strategy: app.get<ControlPlane>(CONTROL_PLANE).server });

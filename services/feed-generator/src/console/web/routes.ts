@@ -10,6 +10,7 @@ import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
 import { LabelsView } from './labels.view.js';
 import { NotesView } from './notes.view.js';
+import { decodedParam } from './route-param.js';
 
 export interface Route {
   view: ComponentType<{ param: string | null }>;
@@ -38,10 +39,13 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
 export function routeOf(hash: string): Route | undefined {
   for (const [pattern, view] of ROUTES) {
     const match = pattern.exec(hash);
-    if (match) return { view, param: match[1] === undefined ? null : decodeURIComponent(match[1]), section: `#/${hash.split('/')[1]}` };
+    if (!match) continue;
+    const param = match[1] === undefined ? null : decodedParam(match[1]);
+    return param === undefined ? undefined : { view, param, section: `#/${hash.split('/')[1]}` };
   }
   return undefined;
 }
+
 
 /** The location hash, following navigation. */
 export function useHash(): string {
