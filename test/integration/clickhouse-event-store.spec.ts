@@ -1,5 +1,5 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, CommunityRepository, createClickHouseClient, EventRepository, FeedbackRepository, migrations, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, MAX_STATEMENTS, migrations, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
@@ -225,5 +225,22 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const none = { dids: [], handles: [], lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [] };
     expect(await communities.members({ ...none, lists: [list] }, t0)).toEqual([member]);
     expect(await communities.members({ ...none, starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kownedpack01`] }, t0)).toEqual([packMember]);
+  });
+
+  it("reads a conversation's first statements only, however many are posted, and the votes on those", async () => {
+    const conversations = new ConversationRepository(client, database);
+    const since = t0 + 9_000_000_000;
+    const rkey = (i: number) => `3kst${String(i).padStart(8, '0')}`;
+    const uri = (i: number) => `at://${bob}/app.bsky.feed.post/${rkey(i)}`;
+    await events.write(Array.from({ length: MAX_STATEMENTS + 3 }, (_, i) => post(bob, rkey(i), since + i, { tags: ['townhall'] })));
+    const like = (i: number): PipelineEventV1 => ({
+      v: 1, type: 'like', op: 'create', did: alice, rkey: `3klk${String(i).padStart(8, '0')}`, cid: 'bafylike', timeUs: since + 10_000 + i, createdAtMs: 0, subjectUri: uri(i), subjectCid: `bafy${rkey(i)}`,
+    });
+    await events.write([like(0), like(MAX_STATEMENTS + 2)]);
+    const statements = await conversations.statements({ hashtag: 'townhall' }, since);
+    expect(statements.length).toBe(MAX_STATEMENTS);
+    expect([statements[0]!.uri, statements.at(-1)!.uri]).toEqual([uri(0), uri(MAX_STATEMENTS - 1)]);
+    // The vote on a statement past the first ones is not read: it is no statement of the conversation.
+    expect((await conversations.votes({ hashtag: 'townhall' }, since)).map((vote) => [vote.actor, vote.uri, vote.kind])).toEqual([[alice, uri(0), 'like']]);
   });
 });

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { ScoreRepository } from '#lib/clickhouse';
+import { ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { CLICKHOUSE } from '#lib/platform';
 import {
   capturedLogger,
   generateJetstreamEvents,
@@ -114,5 +115,41 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
     expect(metrics).toMatch(/^cg_curation_invalid 1$/m);
     // The feed generator kept its definitions too: the ranked feed is still served.
     expect((await skeleton('common')).status).toBe(200);
+  });
+
+  it('goes on with the other feeds when one cannot be computed, and counts that feed\'s failures', async () => {
+    const scores = running.app.get(ScoreRepository);
+    const job = running.app.get(ScoreSnapshotJob);
+    // A conversation first (a feed never written goes first), then the ranked feed.
+    await writeFile(
+      running.feedsFile,
+      [
+        'communities:',
+        `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
+        `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
+        'feeds:',
+        '  talk:',
+        '    displayName: Town hall',
+        '    communities: [gardeners]',
+        '    ranking: deliberation',
+        '    deliberation: { title: What should the garden grow?, hashtag: townhall, participants: anyone }',
+        '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
+      ].join('\n'),
+    );
+    // Without the table of conversation reports, the conversation's snapshot fails where it writes its report.
+    const client = running.app.get<ClickHouseClient>(CLICKHOUSE);
+    await client.command({ query: `DROP TABLE ${running.config.clickhouse.database}.conversation_reports` });
+    const droppedAt = Date.now();
+    await waitFor(
+      'the conversation failing and the ranked feed computed after it',
+      async () => {
+        const latest = await scores.latestSnapshot(feedUri('common'));
+        return (job.stats.feedFailures.get(feedUri('talk')) ?? 0) > 0 && latest && latest.snapshot > droppedAt + 1_000 ? true : undefined;
+      },
+      30_000,
+    );
+    const metrics = await (await fetch(`${running.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^cg_scoring_snapshot_feed_failures_total\{feed="talk"\} [1-9]\d*$/m);
+    expect(captured.lines.some((line) => line.msg === 'snapshot of a feed failed; the other feeds go on' && line.feed === feedUri('talk'))).toBe(true);
   });
 });

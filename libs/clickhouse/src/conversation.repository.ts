@@ -5,6 +5,12 @@ export type StatementSource = { root: string } | { hashtag: string };
 
 /** Kinds that are votes in a conversation: like = agree, requestLess = disagree, interactionSeen = pass. */
 const VOTE_KINDS = ['like', 'requestLess', 'interactionSeen'];
+/**
+ * Statements a conversation counts at most: its first ones. A hashtag anyone may post with, or a
+ * root post that draws a flood of replies, costs no more than this, and a flood of later posts
+ * displaces none of the statements people are voting on. (Polis conversations hold hundreds.)
+ */
+export const MAX_STATEMENTS = 5_000;
 
 /**
  * The reads and writes of deliberation: a conversation's statements, everyone's votes on them, and
@@ -16,38 +22,44 @@ export class ConversationRepository {
     private readonly database: string,
   ) {}
 
-  /** Live statements since `sinceUs`, oldest first, never by an inactive account. */
+  /** Live statements since `sinceUs`, oldest first (the first `MAX_STATEMENTS`), never by an inactive account. */
   async statements(source: StatementSource, sinceUs: number): Promise<{ uri: string; cid: string; author: string; timeUs: number }[]> {
-    const db = this.database;
-    const match =
-      'root' in source
-        ? `(reply_root = {root:String} OR quote = {root:String}) AND concat('at://', did, '/app.bsky.feed.post/', rkey) != {root:String}`
-        : 'has(tags, {hashtag:String})';
     const result = await this.client.query({
-      query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
-        FROM ${db}.posts FINAL
-        WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND ${match}
-          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
-        ORDER BY time_us, uri`,
-      query_params: { ...source, sinceUs },
+      query: this.statementsQuery(source),
+      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
     return rows.map(([uri, cid, author, timeUs]) => ({ uri, cid, author, timeUs: Number(timeUs) }));
   }
 
-  /** Every vote on the statements, from anyone, oldest first. */
-  async votes(statements: readonly string[]): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
-    if (statements.length === 0) return [];
+  /**
+   * Every vote, from anyone, on the statements `statements` reads (the same query inside this one:
+   * thousands of URIs would not fit a URL's parameters), oldest first.
+   */
+  async votes(source: StatementSource, sinceUs: number): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
     const result = await this.client.query({
       query: `SELECT actor, subject_uri, kind, time_us FROM ${this.database}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND subject_uri IN {statements:Array(String)}
+        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND subject_uri IN (SELECT uri FROM (${this.statementsQuery(source)}))
         ORDER BY time_us, actor, subject_uri, kind`,
-      query_params: { kinds: VOTE_KINDS, statements },
+      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, kinds: VOTE_KINDS },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
     return rows.map(([actor, uri, kind, timeUs]) => ({ actor, uri, kind, timeUs: Number(timeUs) }));
+  }
+
+  private statementsQuery(source: StatementSource): string {
+    const db = this.database;
+    const match =
+      'root' in source
+        ? `(reply_root = {root:String} OR quote = {root:String}) AND concat('at://', did, '/app.bsky.feed.post/', rkey) != {root:String}`
+        : 'has(tags, {hashtag:String})';
+    return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
+        FROM ${db}.posts FINAL
+        WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND ${match}
+          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+        ORDER BY time_us, uri LIMIT {maxStatements:UInt32}`;
   }
 
   /** The statements `viewer` voted on already, among `statements`. */

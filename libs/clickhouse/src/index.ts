@@ -17,7 +17,7 @@ export {
 export { DidSetStore } from './did-set.store.js';
 export { type CurationSource, type CurationVersion, CurationVersionRepository } from './curation-version.repository.js';
 export { type EditionItem, EditionRepository, type EditionSummary } from './edition.repository.js';
-export { ConversationRepository, type StatementSource } from './conversation.repository.js';
+export { ConversationRepository, MAX_STATEMENTS, type StatementSource } from './conversation.repository.js';
 export { type FundAllocation, type FundEpochEntry, type FundPostEntry, type FundReportRows, FundRepository, type PostCharge } from './fund.repository.js';
 export { BackfillCheckpointRepository } from './backfill-checkpoint.repository.js';
 export { type Removal, RemovalRepository } from './removal.repository.js';

@@ -53,6 +53,8 @@ export class SnapshotStats {
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
+  /** Runs in which a feed's snapshot failed, by feed URI (the run went on with the other feeds). */
+  readonly feedFailures = new Map<string, number>();
   /** Feeds the last run computed: those this ranker holds (all of them in embedded mode). */
   feeds: string[] = [];
 }
@@ -211,7 +213,15 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       const feedUri = this.feedUri(feed);
       if (ranking.servedFrom === 'posts' || !this.ownership.owns(feedUri)) continue;
       held.push(feedUri);
-      const written = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, notes, nowMs, ranking.servedFrom === 'edition');
+      let written: Awaited<ReturnType<typeof this.snapshotFeed>>;
+      try {
+        written = await this.snapshotFeed(curation, feed, ranking.rank, funds, membersOf, notes, nowMs, ranking.servedFrom === 'edition');
+      } catch (error) {
+        // One feed that cannot be computed now stops no other: it is tried again next run.
+        this.stats.feedFailures.set(feedUri, (this.stats.feedFailures.get(feedUri) ?? 0) + 1);
+        this.log.error({ feed: feedUri, err: (error as Error).message }, 'snapshot of a feed failed; the other feeds go on');
+        continue;
+      }
       if (!written) continue;
       runs.push(written.run);
       snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
@@ -273,8 +283,11 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   /** A deliberation feed's statements (replies and quotes of its root, or its hashtag) and everyone's votes on them. */
   private async conversation(feed: FeedDefinition, sinceUs: number) {
     const { root, hashtag } = feed.deliberation!;
-    const statements = await this.conversations.statements(root ? { root } : { hashtag: hashtag! }, sinceUs);
-    return [statements, await this.conversations.votes(statements.map((statement) => statement.uri))] as const;
+    const source = root ? { root } : { hashtag: hashtag! };
+    const [statements, votes] = await Promise.all([this.conversations.statements(source, sinceUs), this.conversations.votes(source, sinceUs)]);
+    // A statement posted between the two reads is counted next run, with its votes.
+    const known = new Set(statements.map((statement) => statement.uri));
+    return [statements, votes.filter((vote) => known.has(vote.uri))] as const;
   }
 
   /**

@@ -19,5 +19,6 @@ export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats): 
     metrics.setTotal(metrics.snapshotFailures, {}, stats.failures);
     if (stats.runs > 0) metrics.snapshotRunDuration.set(stats.lastRunMs / 1000);
     for (const [feed, run] of stats.lastByFeed) metrics.snapshotFeedDuration.set({ feed: feed.slice(feed.lastIndexOf('/') + 1) }, run.ms / 1000);
+    for (const [feed, failures] of stats.feedFailures) metrics.setTotal(metrics.snapshotFeedFailures, { feed: feed.slice(feed.lastIndexOf('/') + 1) }, failures);
   });
 }
