@@ -1,5 +1,6 @@
 import { InvalidCurationError } from './curation.errors.js';
 import { parseCuration } from './curation.loader.js';
+import { MAX_WINDOW_HOURS } from './curation.schema.js';
 
 const valid = `
 communities:
@@ -188,6 +189,57 @@ ${section}`;
       expect(problems).toContainEqual(expect.stringContaining('feeds.common-ground.downrank.factor: expected a factor below 1'));
     });
   });
+
+  describe('ids are definitions, named once', () => {
+    // `constructor` is the one property every plain object inherits that is also a valid id.
+    it('refuses a feed over "constructor", which no curator defined, members-only or not', () => {
+      const named = valid.replace('[climate, farmers]', '[climate, constructor]');
+      expect(problemsOf(named.replace('    membersOnly: true\n', ''))).toEqual(['config/feeds.yaml:18 feeds.common-ground.communities.1: no community "constructor" is defined']);
+      expect(problemsOf(named)).toEqual(['config/feeds.yaml:18 feeds.common-ground.communities.1: no community "constructor" is defined']);
+    });
+
+    it('refuses a community named twice in a feed, at the second mention', () => {
+      expect(problemsOf(valid.replace('[climate, farmers]', '[climate, farmers, climate]'))).toEqual([
+        'config/feeds.yaml:18 feeds.common-ground.communities.2: "climate" is named twice',
+      ]);
+    });
+  });
+
+  describe('windows', () => {
+    const withWindow = (hours: string) => valid.replace('    membersOnly: true\n', `    membersOnly: true\n    windowHours: ${hours}\n`);
+
+    it(`accepts a window up to ${MAX_WINDOW_HOURS} hours (31 days) and refuses a longer one`, () => {
+      expect(parseCuration(withWindow(String(MAX_WINDOW_HOURS)), 'f.yaml').feeds.get('common-ground')!.windowHours).toBe(744);
+      expect(problemsOf(withWindow('745'))).toEqual(['config/feeds.yaml:21 feeds.common-ground.windowHours: at most 744 hours (31 days)']);
+      // A billion hours would ask the ranker for posts since before 1970: a negative UInt64.
+      expect(problemsOf(withWindow('1e9'))).toEqual([expect.stringContaining('windowHours: at most 744 hours')]);
+      expect(problemsOf(withWindow('0'))).toEqual([expect.stringContaining('windowHours: expected a positive number')]);
+    });
+  });
+
+  describe('balance', () => {
+    const withBalance = (balance: string) => valid.replace('ranking: bridging', `ranking: balanced\n    balance: ${balance}`);
+
+    it('takes equal, or shares of the sides that exist', () => {
+      expect(parseCuration(withBalance('equal'), 'f.yaml').feeds.get('common-ground')!.balance).toBe('equal');
+      expect(parseCuration(withBalance('{ positive: 2, negative: 1 }'), 'f.yaml').feeds.get('common-ground')!.balance).toEqual({ positive: 2, negative: 1 });
+      expect(parseCuration(withBalance('{ negative: 1 }'), 'f.yaml').feeds.get('common-ground')!.balance).toEqual({ negative: 1 });
+    });
+
+    it('refuses names of sides that do not exist, and a mapping with no side, which would turn balancing off', () => {
+      expect(problemsOf(withBalance('{ left: 2, right: 1 }'))).toEqual([
+        'config/feeds.yaml:20 feeds.common-ground.balance.left: unknown side (known: positive, negative)',
+        'config/feeds.yaml:20 feeds.common-ground.balance.right: unknown side (known: positive, negative)',
+      ]);
+      expect(problemsOf(withBalance('{}'))).toEqual(['config/feeds.yaml:20 feeds.common-ground.balance: name the share of positive or negative, or write equal']);
+    });
+  });
+
+  it('reports aliases that expand past the parser\'s limit as a mistake in the file', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefg') levels.push(`${name}: &${name} [${Array(10).fill(`*${levels.length === 1 ? 'a' : String.fromCharCode(name.charCodeAt(0) - 1)}`).join(', ')}]`);
+    expect(problemsOf(`${levels.join('\n')}\n`)).toEqual([expect.stringMatching(/^config\/feeds\.yaml:0 \(document\): could not be checked: Excessive alias count/)]);
+  });
 });
 
 describe('Bridge Funds in the curator file', () => {
@@ -230,5 +282,17 @@ describe('Bridge Funds in the curator file', () => {
     expect(error!.problems.find((p) => p.field === 'funds.climate.loud')!.message).toContain('unknown field');
     expect(lineOf('funds.fishers')).toBe('budget: 500');
     expect(() => parseCuration(withFunds.replace('feeds: [common-ground]', 'feeds: [elsewhere]'), 'feeds.yaml')).toThrow('no feed "elsewhere" over community "climate"');
+  });
+
+  it('refuses a fund of, or boosting in, something only inherited (constructor), and a feed named twice', () => {
+    expect(problemsOf(withFunds.replace('feeds: [common-ground]', 'feeds: [constructor]'))).toEqual([
+      'config/feeds.yaml:25 funds.climate.feeds.0: no feed "constructor" over community "climate"',
+    ]);
+    expect(problemsOf(withFunds.replace('  farmers:\n    budget: 500', '  constructor:\n    budget: 500'))).toEqual([
+      'config/feeds.yaml:27 funds.constructor: no community "constructor" is defined',
+    ]);
+    expect(problemsOf(withFunds.replace('feeds: [common-ground]', 'feeds: [common-ground, common-ground]'))).toEqual([
+      'config/feeds.yaml:25 funds.climate.feeds.1: "common-ground" is named twice',
+    ]);
   });
 });

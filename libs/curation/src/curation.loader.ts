@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { ZodIssue } from 'zod';
-import { InvalidCurationError, type CurationProblem } from './curation.errors.js';
+import { asInvalidCuration, InvalidCurationError, type CurationProblem } from './curation.errors.js';
 import { CurationSchema } from './curation.schema.js';
 import type { Curation } from './curation.types.js';
 
@@ -38,8 +38,17 @@ class Checker {
   }
 }
 
-/** Parses and validates curator YAML (or JSON, which is YAML). Throws `InvalidCurationError`. */
+/** Parses and validates curator YAML (or JSON, which is YAML). Throws `InvalidCurationError`, and nothing else. */
 export function parseCuration(text: string, file: string): Curation {
+  try {
+    return validate(text, file);
+  } catch (error) {
+    // e.g. aliases that expand past the parser's limit (`Excessive alias count`).
+    throw asInvalidCuration(error, file);
+  }
+}
+
+function validate(text: string, file: string): Curation {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const check = new Checker(file, doc, lines);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { deliberationSchema } from './deliberation.schema.js';
 import { digestSchema } from './digest.schema.js';
 import { feedLabelRulesSchema } from './feed-labels.schema.js';
-import { fields } from './fields.js';
+import { distinct, fields } from './fields.js';
 import { fundSchema } from './fund.schema.js';
 
 /**
@@ -28,6 +28,19 @@ const HASHTAG = /^[^\s#]{1,64}$/u;
 
 const graphemes = (text: string) => [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(text)].length;
 const nullAsAbsent = (value: unknown) => (value === null ? undefined : value);
+
+/**
+ * The longest window a feed may rank, in hours (31 days).
+ *
+ * @NOTE Posts and approvals are kept without a TTL, but impressions and viewer feedback only 14
+ * days (migrations 2 and 6): past that, exposure is estimated, never reported. Every run reads the
+ * whole window, so it has to stay a bounded read; a month covers a monthly digest and the
+ * evaluation's replays (at most 30 days and a day), and keeps `sinceUs` far from going negative.
+ */
+export const MAX_WINDOW_HOURS = 744;
+
+/** The sides of a community's opinion axis that `balanced` shares out (`ScoredPost.side` in `#lib/rankings`). */
+export const BalanceSides = ['positive', 'negative'] as const;
 
 
 /** A mapping of names (matching `key`) to definitions; an empty section (`feeds:`) has none. */
@@ -110,7 +123,9 @@ export const CommunitySchema = fields({
 export const FeedSchema = fields({
   displayName: requiredText(24),
   description: text(300).transform((value) => value ?? ''),
-  communities: strings(COMMUNITY_ID, 'a community id').refine((ids) => ids.length > 0, 'name at least one community'),
+  communities: strings(COMMUNITY_ID, 'a community id')
+    .refine((ids) => ids.length > 0, 'name at least one community')
+    .superRefine(distinct),
   ranking: z
     .unknown()
     .refine((value): value is Ranking => Rankings.includes(value as Ranking), `expected one of ${Rankings.join(', ')}`)
@@ -121,15 +136,16 @@ export const FeedSchema = fields({
    */
   membersOnly: flag(false),
   includeReplies: flag(false),
-  /** Posts older than this are not ranked. */
-  windowHours: positive(72),
+  /** Posts older than this are not ranked; at most `MAX_WINDOW_HOURS`. */
+  windowHours: positiveNumber.max(MAX_WINDOW_HOURS, `at most ${MAX_WINDOW_HOURS} hours (31 days)`).default(72),
   /** Score halves every this many hours (bridging rankings). */
   halfLifeHours: positive(12),
-  /** Share of the top of the feed per side for `balanced`; equal when absent. */
+  /** Share of the top of the feed per side (`positive`, `negative`) for `balanced`; equal when absent. */
   balance: z.preprocess(
     (value) => (value === 'equal' ? undefined : value),
     z
-      .record(z.string(), positiveNumber, { invalid_type_error: 'expected a mapping of names to definitions' })
+      .record(z.string(), positiveNumber, { invalid_type_error: `expected equal, or a mapping of sides (${BalanceSides.join(', ')}) to shares` })
+      .superRefine(balanceSides)
       .optional()
       .transform((shares): 'equal' | Record<string, number> => shares ?? 'equal'),
   ),
@@ -142,12 +158,26 @@ export const FeedSchema = fields({
   downrank: feedLabelRulesSchema.shape.downrank,
 });
 
+/** Only the sides that exist mean anything: a share for another name would turn balancing off. */
+function balanceSides(shares: Record<string, number>, ctx: z.RefinementCtx): void {
+  const keys = Object.keys(shares);
+  for (const key of keys) {
+    if (!(BalanceSides as readonly string[]).includes(key)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `unknown side (known: ${BalanceSides.join(', ')})` });
+    }
+  }
+  if (keys.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `name the share of ${BalanceSides.join(' or ')}, or write equal` });
+}
+
 type CommunityFields = z.output<typeof CommunitySchema>;
 type FeedFields = z.output<typeof FeedSchema>;
 type FundFields = z.output<typeof fundSchema>;
 
 /** Sections that belong to one ranking: required on it, refused on any other. */
 const rankingSections = { digest: 'cadence, size, base', deliberation: 'root or hashtag' } as const;
+
+/** `record[key]` when `record` has it as its own property: ids such as `constructor` are not definitions. */
+const own = <V>(record: Record<string, V>, key: string): V | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
 
 /**
  * Rules across sections: a feed's communities exist, members-only feeds keep their promise, a
@@ -159,9 +189,9 @@ function checkReferences(
   ctx: z.RefinementCtx,
 ): void {
   for (const [id, fund] of Object.entries(document.funds)) {
-    if (!(id in document.communities)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id], message: `no community "${id}" is defined` });
+    if (!own(document.communities, id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id], message: `no community "${id}" is defined` });
     fund.feeds.forEach((name, index) => {
-      if (!document.feeds[name]?.communities.includes(id)) {
+      if (!own(document.feeds, name)?.communities.includes(id)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id, 'feeds', index], message: `no feed "${name}" over community "${id}"` });
       }
     });
@@ -176,7 +206,7 @@ function checkReferences(
       }
     }
     feed.communities.forEach((id, index) => {
-      if (!(id in document.communities)) {
+      if (!own(document.communities, id)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['feeds', shortname, 'communities', index], message: `no community "${id}" is defined` });
       }
     });
@@ -185,7 +215,7 @@ function checkReferences(
     // join by posting a tag or following an account, that promise would be empty unless the
     // curator says so explicitly.
     for (const id of feed.communities) {
-      const community = document.communities[id];
+      const community = own(document.communities, id);
       const open = selfEnrolling.filter((source) => (community?.members[source].length ?? 0) > 0);
       if (community && !community.allowSelfEnrolment && open.length > 0) {
         ctx.addIssue({

@@ -105,4 +105,55 @@ describe('CurationStore: versions in ClickHouse, the curator file as their seed'
     expect(started.rejected?.message).toContain('feeds.birds.communities.0');
     expect(started.snapshot.curation.feeds.get('birds')!.communities).toEqual(['birders']);
   });
+
+  it('refuses a file or an edit whose check fails unexpectedly like any mistake: at first start, in the file, and in an edit', async () => {
+    // A feed over `constructor` (inherited by every object, never defined here) once crashed the check.
+    const inherited = initial.replace('communities: [birders]', 'communities: [constructor]\n    membersOnly: true');
+    await writeFile(file, inherited);
+    await expect(new CurationStore(file, versions).load()).rejects.toThrow(InvalidCurationError);
+
+    await writeFile(file, initial);
+    const store = new CurationStore(file, versions);
+    await store.load();
+    await writeFile(file, inherited);
+    expect((await store.importFile()).rejected).toBeInstanceOf(InvalidCurationError);
+    // Aliases that expand past the YAML parser's limit: refused, and reported again on the next look.
+    await writeFile(file, `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${Array(10).fill('*a').join(', ')}]\nc: [${Array(10).fill('*b').join(', ')}]\n`);
+    expect((await store.importFile()).rejected?.message).toContain('(document): could not be checked: Excessive alias count');
+    expect(await store.importFile()).toEqual({ changed: false });
+    await expect(store.set(['feeds', 'birds'], { displayName: 'Birds', communities: ['constructor'], membersOnly: true }, 'admin')).rejects.toThrow(
+      'feeds.birds.communities.0: no community "constructor" is defined',
+    );
+  });
+
+  it('edits an entry whose anchor other entries use, and those entries keep what they had', async () => {
+    const aliased = `communities:
+  birders:
+    members: &core # shared
+      dids: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa]
+  watchers:
+    members: *core
+  ringers:
+    members: *core
+feeds:
+  birds:
+    displayName: Birds # kept
+    communities: [watchers, ringers]
+`;
+    await writeFile(file, aliased);
+    const store = new CurationStore(file, versions);
+    await store.load();
+
+    const dids = ['did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'];
+    await store.set(['communities', 'birders'], { members: { dids } }, 'admin');
+    const { communities } = store.snapshot!.curation;
+    expect(communities.get('birders')!.members.dids).toEqual(dids);
+    expect(communities.get('watchers')!.members.dids).toEqual(['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa']);
+    expect(communities.get('ringers')!.members.dids).toEqual(['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa']);
+    expect(store.snapshot!.text).toContain('displayName: Birds # kept');
+
+    await store.set(['communities', 'birders'], undefined, 'console');
+    expect([...store.snapshot!.curation.communities.keys()]).toEqual(['watchers', 'ringers']);
+    expect(store.snapshot!.curation.communities.get('ringers')!.members.dids).toEqual(['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa']);
+  });
 });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { isNode, parseDocument, visit, type Document } from 'yaml';
 import type { CurationSource, CurationVersion, CurationVersionRepository } from '#lib/clickhouse';
-import { InvalidCurationError } from './curation.errors.js';
+import { asInvalidCuration, InvalidCurationError } from './curation.errors.js';
 import { parseCuration } from './curation.loader.js';
 import type { Curation } from './curation.types.js';
 
@@ -43,6 +43,29 @@ const STORED = 'curation';
 
 const unreadable = (file: string, error: unknown) =>
   new InvalidCurationError([{ file, line: 0, column: 0, field: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
+
+/**
+ * Replaces each alias outside the entry at `path` that names an anchor inside it (`b: {members:
+ * *core}` after `a: {members: &core …}`) by a copy of what it names, so that replacing or removing
+ * the entry leaves every other entry meaning what it did.
+ *
+ * @NOTE A curator who edits `a` expects `b` to stay as it is; refusing the edit instead would send
+ * them to the file, whose import would replace every edit made since. The copy is written out in
+ * full (comments inside the anchored node are not copied); the rest of the document is untouched.
+ */
+function expandAliasesInto(doc: Document, path: readonly string[]): void {
+  const entry = doc.getIn(path, true);
+  if (!isNode(entry)) return;
+  const inside = new Set<unknown>([entry]);
+  visit(entry, (_key, node) => void inside.add(node));
+  visit(doc, {
+    Alias: (_key, alias) => {
+      if (inside.has(alias)) return undefined;
+      const named = alias.resolve(doc);
+      return named && inside.has(named) ? doc.createNode(named.toJS(doc), { aliasDuplicateObjects: false }) : undefined;
+    },
+  });
+}
 
 /**
  * The curation, versioned in ClickHouse: the store every role and replica shares. The curator file
@@ -112,8 +135,7 @@ export class CurationStore {
     try {
       curation = parseCuration(text, this.file);
     } catch (error) {
-      if (!(error instanceof InvalidCurationError)) throw error;
-      return { changed: true, rejected: error };
+      return { changed: true, rejected: asInvalidCuration(error, this.file) };
     }
     if ((await this.versions.latest('file'))?.hash === hash) return { changed: true };
     return { changed: true, imported: await this.write(async () => ({ text, curation }), 'file') };
@@ -126,14 +148,20 @@ export class CurationStore {
   async set(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
     return this.write(async () => {
       const base = (await this.refresh()).snapshot;
-      const doc = parseDocument(base.text);
-      if (doc.contents === null) doc.contents = doc.createNode({}) as never;
-      if (value === undefined) doc.deleteIn(pathInDocument);
-      else {
-        if (!doc.hasIn([pathInDocument[0]])) doc.setIn([pathInDocument[0]], doc.createNode({}));
-        doc.setIn(pathInDocument, doc.createNode(value));
+      let text: string;
+      try {
+        const doc = parseDocument(base.text);
+        if (doc.contents === null) doc.contents = doc.createNode({}) as never;
+        expandAliasesInto(doc, pathInDocument);
+        if (value === undefined) doc.deleteIn(pathInDocument);
+        else {
+          if (!doc.hasIn([pathInDocument[0]])) doc.setIn([pathInDocument[0]], doc.createNode({}));
+          doc.setIn(pathInDocument, doc.createNode(value));
+        }
+        text = doc.toString();
+      } catch (error) {
+        throw asInvalidCuration(error, STORED, pathInDocument.join('.'));
       }
-      const text = doc.toString();
       return { text, curation: parseCuration(text, STORED) };
     }, source);
   }

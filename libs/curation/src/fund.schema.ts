@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fields } from './fields.js';
+import { distinct, fields } from './fields.js';
 
 /** Feed short names (record keys), as the curator file's feeds use them. */
 const SHORTNAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
@@ -22,7 +22,7 @@ export const fundSchema = fields({
   /** Largest lift of a boosted score: 1 lets a post pass posts scoring up to twice its own. */
   maxLift: z.number().finite().min(0).max(10).default(1),
   /** Feeds the fund may boost in; absent: every feed over its community. */
-  feeds: z.array(z.string().regex(SHORTNAME, 'expected a feed short name')).default([]),
+  feeds: z.array(z.string().regex(SHORTNAME, 'expected a feed short name')).superRefine(distinct).default([]),
 });
 
 export type FundDefinition = z.infer<typeof fundSchema> & { community: string };

@@ -31,6 +31,12 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
   private curation: Curation = { communities: new Map(), feeds: new Map(), funds: new Map() };
   /** Changes each time the definitions change; caches keyed on curation compare it. */
   generation = 0;
+  /**
+   * The stored version whose definitions are in force here. The store may hold a newer one than
+   * this process applied (an edit reads the newest version before it validates, and may then fail):
+   * every path that looks at the store applies what is newer than this.
+   */
+  private appliedVersion = 0;
   /** Why the curator file is not imported now (absent when it is fine). */
   fileRejected: InvalidCurationError | undefined;
   /** Why the newest stored version is not in force here (a version written by a newer build). */
@@ -117,8 +123,8 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
 
   /** Takes the newest stored version if it is newer (a poll, or an announcement). */
   async refresh(): Promise<void> {
-    const { snapshot, changed, rejected } = await this.store.refresh();
-    if (changed) this.apply(snapshot);
+    const { snapshot, rejected } = await this.store.refresh();
+    this.apply(snapshot);
     if (rejected && rejected.message !== this.storedRejected?.message) {
       this.log.error({ problems: rejected.problems }, 'stored curation version rejected; the previous definitions stay in force');
     }
@@ -127,19 +133,30 @@ export class CurationService implements OnModuleInit, OnApplicationBootstrap, Be
 
   /** An announced version: taken unless this process has it (or a newer one) already. */
   async announced(event: CurationChangedV1): Promise<void> {
-    if ((this.store.snapshot?.version ?? 0) >= event.version) return;
+    if (this.appliedVersion >= event.version) return;
     await this.refresh();
   }
 
   /** Sets or (with `undefined`) removes one community or feed; throws `InvalidCurationError` with every problem. */
   async edit(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
-    const snapshot = await this.store.set(pathInDocument, value, source);
+    let snapshot: CurationSnapshot;
+    try {
+      snapshot = await this.store.set(pathInDocument, value, source);
+    } catch (error) {
+      // The edit read the newest version before it failed: apply it here now, as a poll would.
+      const newest = this.store.snapshot;
+      if (newest) this.apply(newest);
+      throw error;
+    }
     this.apply(snapshot);
     await this.announce(snapshot);
     return snapshot;
   }
 
+  /** Puts `snapshot` in force unless this process has it (or a newer one) already. */
   private apply(snapshot: CurationSnapshot): void {
+    if (snapshot.version <= this.appliedVersion) return;
+    this.appliedVersion = snapshot.version;
     this.curation = snapshot.curation;
     this.generation += 1;
     this.storedRejected = undefined;

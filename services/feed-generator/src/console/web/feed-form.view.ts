@@ -15,7 +15,7 @@ const HINTS = {
   description: 'At most 300 characters',
   ranking:
     'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch · digest and deliberation: with their section in the curator file (kept as it is here)',
-  window: 'Posts older than this are not shown; empty for the default',
+  window: 'Posts older than this are not shown, at most 744 hours (31 days); empty for the default',
   halfLife: 'Ranked feeds: a score halves every this many hours',
   balance: 'balanced feeds: "equal", or a JSON object of shares per side',
 };
@@ -137,7 +137,7 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
         </select>
       <//>
       <${Field} id="feed-window" label="Window (hours)" hint=${HINTS.window}>
-        <input id="feed-window" type="number" min="1" step="any" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
+        <input id="feed-window" type="number" min="1" max="744" step="any" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
       <//>
       <${Field} id="feed-half-life" label="Half-life (hours)" hint=${HINTS.halfLife}>
         <input id="feed-half-life" type="number" min="0.1" step="any" aria-describedby="feed-half-life-hint" value=${halfLife} onInput=${(event: Event) => setHalfLife(valueOf(event))} />
