@@ -41,18 +41,40 @@ type Cadence = Pick<DigestDefinition, 'cadence' | 'day' | 'at' | 'timeZone'>;
 
 /** The latest cadence point at or before `nowMs` (unix ms): today's or an earlier day's `at`, in the digest's time zone. */
 export function latestCadencePoint(cadence: Cadence, nowMs: number): number {
-  const today = wallClock(cadence.timeZone, nowMs);
-  const step = cadence.cadence === 'weekly' ? 7 : 1;
-  const weekday = (new Date(Date.UTC(today.year, today.month - 1, today.day)).getUTCDay() + 6) % 7;
-  const back = cadence.cadence === 'weekly' ? (weekday - Weekdays.indexOf(cadence.day!) + 7) % 7 : 0;
-  const point = pointOn(cadence, today, -back);
-  return point <= nowMs ? point : pointOn(cadence, today, -back - step);
+  return cadencePointsAround(cadence, nowMs).latest;
 }
 
 /** The first cadence point after `nowMs`: when the edition served at `nowMs` gives way to the next. */
 export function nextCadencePoint(cadence: Cadence, nowMs: number): number {
-  const latest = latestCadencePoint(cadence, nowMs);
-  return pointOn(cadence, wallClock(cadence.timeZone, latest), cadence.cadence === 'weekly' ? 7 : 1);
+  return cadencePointsAround(cadence, nowMs).next;
+}
+
+/**
+ * The cadence points either side of `nowMs`: `latest` ≤ `nowMs` < `next`, consecutive.
+ *
+ * @NOTE The walk goes by local date, never by reading a point back: a point whose `at` a jump
+ * skips may read as the next day (Nuuk skips 23:00–23:59 on its spring-forward day), and that
+ * day still has its own point. It checks both bounds rather than trusting the date `nowMs` reads
+ * as, so `next` is after `nowMs` even if a fall-back ever carried the clock back over midnight.
+ */
+function cadencePointsAround(cadence: Cadence, nowMs: number): { latest: number; next: number } {
+  const today = wallClock(cadence.timeZone, nowMs);
+  const step = cadence.cadence === 'weekly' ? 7 : 1;
+  const weekday = (new Date(Date.UTC(today.year, today.month - 1, today.day)).getUTCDay() + 6) % 7;
+  let days = cadence.cadence === 'weekly' ? -((weekday - Weekdays.indexOf(cadence.day!) + 7) % 7) : 0;
+  let latest = pointOn(cadence, today, days);
+  let next = pointOn(cadence, today, days + step);
+  while (latest > nowMs) {
+    next = latest;
+    days -= step;
+    latest = pointOn(cadence, today, days);
+  }
+  while (next <= nowMs) {
+    latest = next;
+    days += step;
+    next = pointOn(cadence, today, days + step);
+  }
+  return { latest, next };
 }
 
 interface WallDate {
@@ -67,22 +89,45 @@ function pointOn(cadence: Cadence, date: WallDate, days: number): number {
   return instantOf(cadence.timeZone, Date.UTC(date.year, date.month - 1, date.day + days, hour, minute));
 }
 
+const DAY_MS = 86_400_000;
+
 /**
- * The instant a wall-clock time (given as if it were UTC) shows in `zone`.
+ * The first instant at which `zone`'s clock shows a wall-clock time (given as if it were UTC) or
+ * a later one: for a time that occurs twice (the hour a fall-back repeats), its first occurrence;
+ * for a time a spring-forward skips, the moment of the jump, which reads as the end of the gap
+ * (New York's 02:30 on a spring-forward day is 03:00 EDT; Santiago's 00:00 on 2025-09-07 is 01:00).
  *
- * @NOTE Node 24 has no `Temporal`; Intl gives a zone's offset at an instant, and two passes find
- * the offset in force at the wall time itself. A time a daylight-saving jump skips lands on the
- * hour after the jump, a time that occurs twice on its first occurrence.
+ * @NOTE Node 24 has no `Temporal`. Intl gives a zone's offset at an instant; the offsets a day
+ * either side of the wall time are those before and after any transition near it, and the
+ * earlier of the two candidates that reads back as the wall time is the first occurrence. When
+ * neither does, the time was skipped: the jump lies between them, found to the second by bisection.
  */
 function instantOf(zone: string, wallMs: number): number {
-  const guess = wallMs - offsetAt(zone, wallMs);
-  return wallMs - offsetAt(zone, guess);
+  const withOffsetBefore = wallMs - offsetAt(zone, wallMs - DAY_MS);
+  const withOffsetAfter = wallMs - offsetAt(zone, wallMs + DAY_MS);
+  const first = Math.min(withOffsetBefore, withOffsetAfter);
+  const second = Math.max(withOffsetBefore, withOffsetAfter);
+  if (localMs(zone, first) === wallMs) return first;
+  if (localMs(zone, second) === wallMs) return second;
+  // Skipped: `first` reads before the wall time, `second` after it.
+  let before = first;
+  let after = second;
+  while (after - before > 1000) {
+    const middle = before + Math.floor((after - before) / 2000) * 1000;
+    if (localMs(zone, middle) < wallMs) before = middle;
+    else after = middle;
+  }
+  return after;
 }
 
 function offsetAt(zone: string, instantMs: number): number {
+  return localMs(zone, instantMs) - Math.floor(instantMs / 1000) * 1000;
+}
+
+/** The wall-clock time `zone` shows at an instant, to the second, as if it were UTC. */
+function localMs(zone: string, instantMs: number): number {
   const wall = wallClock(zone, instantMs);
-  const seconds = Math.floor(instantMs / 1000) * 1000;
-  return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second) - seconds;
+  return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
