@@ -1,11 +1,12 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, MAX_STATEMENTS, migrations, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
-const t0 = 1_763_000_000_000_000;
+// A day ago, in whole seconds: the network's events expire from the store after 45 days.
+const t0 = Math.floor(Date.now() / 1000 - 86_400) * 1_000_000;
 
 const post = (did: string, rkey: string, timeUs: number, extra: Partial<PipelineEventV1> = {}): PipelineEventV1 => ({
   v: 1,
@@ -225,6 +226,23 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const none = { dids: [], handles: [], lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [] };
     expect(await communities.members({ ...none, lists: [list] }, t0)).toEqual([member]);
     expect(await communities.members({ ...none, starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kownedpack01`] }, t0)).toEqual([packMember]);
+  });
+
+  it('expires the network\'s events and approvals after 45 days, and still knows when it first saw each account', async () => {
+    const notes = new NoteRepository(client, database);
+    const veteran = 'did:plc:veteran00000000000000000';
+    const longAgo = t0 - 60 * 86_400_000_000;
+    const like = (rkey: string, timeUs: number): PipelineEventV1 => ({
+      v: 1, type: 'like', op: 'create', did: veteran, rkey, cid: 'bafylike', timeUs, createdAtMs: 0, subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy3k0000000001',
+    });
+    await events.write([like('3kveteran0001', longAgo), like('3kveteran0002', t0)]);
+    // Expired rows go when their part is written or merged: a merge now, not in a few hours.
+    for (const table of ['event_log', 'interactions']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
+    const rows = async (table: string) =>
+      (await (await client.query({ query: `SELECT toString(time_us) AS t FROM ${database}.${table} WHERE ${table === 'event_log' ? 'did' : 'actor'} = {did:String} ORDER BY t`, query_params: { did: veteran }, format: 'JSONEachRow' })).json<{ t: string }>()).map((row) => Number(row.t));
+    expect(await rows('event_log')).toEqual([t0]);
+    expect(await rows('interactions')).toEqual([t0]);
+    expect((await notes.firstSeen([veteran])).get(veteran)).toBe(longAgo);
   });
 
   it("reads a conversation's first statements only, however many are posted, and the votes on those", async () => {

@@ -19,7 +19,8 @@ import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 const MEMBERS = 40_000;
 const member = (n: number) => `did:plc:member${String(n).padStart(17, '0')}`;
 const outsider = 'did:plc:outsider00000000000000';
-const t0 = 1_763_000_000_000_000;
+// A day ago, in whole seconds: the network's events expire from the store after 45 days.
+const t0 = Math.floor(Date.now() / 1000 - 86_400) * 1_000_000;
 const uri = (did: string, rkey: string) => `at://${did}/app.bsky.feed.post/${rkey}`;
 
 const post = (did: string, rkey: string, timeUs: number): PipelineEventV1 =>

@@ -88,4 +88,23 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     expect(await scores.prune(served, 1, 0, 10_000)).toBe(2);
     expect((await scores.latestSnapshot(served))?.snapshot).toBe(2_000);
   });
+
+  it('drops from disk the ranks of snapshots no feed refers to any more, and keeps those one still does', async () => {
+    const [a, b] = [`${feed}-a`, `${feed}-b`];
+    // The feeds a run writes share its snapshot id: one partition each run.
+    for (const snapshot of [10_000, 20_000, 30_000]) {
+      for (const name of [a, b]) await scores.writeSnapshot(name, snapshot, [row(`at://did:plc:a/app.bsky.feed.post/${snapshot}`)]);
+    }
+    expect(await scores.prune(a, 1, 0, 40_000)).toBe(2);
+    expect(await scores.prune(b, 2, 0, 40_000)).toBe(1);
+    expect(await scores.dropUnreferenced(40_000)).toBeGreaterThanOrEqual(1);
+    const parts = await client.query({
+      query: `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = 'feed_scores' AND active AND partition_id IN ('10000', '20000', '30000') ORDER BY partition_id`,
+      query_params: { db: database },
+      format: 'JSONCompactEachRow',
+    });
+    // 10 000 is no feed's any more; b still serves 20 000 and 30 000.
+    expect((await parts.json<[string]>()).map(([id]) => id)).toEqual(['20000', '30000']);
+    expect((await scores.page(b, 20_000, 0, 10)).map((item) => item.uri)).toEqual(['at://did:plc:a/app.bsky.feed.post/20000']);
+  });
 });

@@ -531,6 +531,30 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.posts ADD INDEX IF NOT EXISTS posts_stored stored_us TYPE minmax GRANULARITY 1`,
     ],
   },
+  {
+    version: 19,
+    name: "the network's events and approvals expire",
+    statements: [
+      // @NOTE The event log and the network's likes, reposts, replies and quotes grow at the
+      // firehose's rate; nothing reads them past a feed's longest window (31 days, `MAX_WINDOW_HOURS`),
+      // and a record's delete is a newer row of its own, so it needs no older one. They expire after
+      // 45 days. What the log was also read for, when the store first saw each account (a young
+      // account's discount in notes) and the store's oldest event, is kept apart, one row per account.
+      `CREATE TABLE IF NOT EXISTS {db}.first_seen (
+        did String,
+        time_us SimpleAggregateFunction(min, UInt64)
+      ) ENGINE = AggregatingMergeTree
+      ORDER BY did`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.first_seen_of_events TO {db}.first_seen AS
+        SELECT did, min(time_us) AS time_us FROM {db}.event_log GROUP BY did`,
+      // Idempotent: a minimum taken twice is the same minimum.
+      `INSERT INTO {db}.first_seen SELECT did, min(time_us) FROM {db}.event_log GROUP BY did`,
+      `ALTER TABLE {db}.event_log MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+      `ALTER TABLE {db}.interactions MODIFY TTL
+        toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY DELETE WHERE kind NOT IN ('like', 'repost', 'reply', 'quote'),
+        toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

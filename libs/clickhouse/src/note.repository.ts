@@ -105,7 +105,7 @@ export class NoteRepository {
   async firstSeen(dids: readonly string[]): Promise<Map<string, number>> {
     if (dids.length === 0) return new Map();
     const result = await this.client.query({
-      query: `SELECT did, toString(min(time_us)) FROM ${this.database}.event_log WHERE did IN {dids:Array(String)} GROUP BY did`,
+      query: `SELECT did, toString(min(time_us)) FROM ${this.database}.first_seen WHERE did IN {dids:Array(String)} GROUP BY did`,
       query_params: { dids },
       format: 'JSONCompactEachRow',
     });
@@ -114,7 +114,7 @@ export class NoteRepository {
 
   /** The time of the oldest event in the store (unix µs), or undefined when it holds none. */
   async storeStartUs(): Promise<number | undefined> {
-    const result = await this.client.query({ query: `SELECT toString(min(time_us)), count() FROM ${this.database}.event_log`, format: 'JSONCompactEachRow' });
+    const result = await this.client.query({ query: `SELECT toString(min(time_us)), count() FROM ${this.database}.first_seen`, format: 'JSONCompactEachRow' });
     const [row] = await result.json<[string, string]>();
     return row && Number(row[1]) > 0 ? Number(row[0]) : undefined;
   }

@@ -283,7 +283,11 @@ export class ScoreRepository {
     return row && { rank, score: Number(row.score), components: JSON.parse(row.components) };
   }
 
-  /** Drops snapshots after the `keep` first in serving order (see `latestSnapshot`) and older than `minAgeMs` (readers may still page them). */
+  /**
+   * Drops snapshots after the `keep` first in serving order (see `latestSnapshot`) and older than
+   * `minAgeMs` (readers may still page them): their records, so no reader starts on them. Their
+   * ranks leave the disk with their partition (`dropUnreferenced`).
+   */
   async prune(feed: string, keep: number, minAgeMs: number, nowMs: number): Promise<number> {
     const result = await this.client.query({
       query: `SELECT snapshot FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} ORDER BY epoch DESC, snapshot DESC`,
@@ -293,17 +297,39 @@ export class ScoreRepository {
     const snapshots = (await result.json<[string]>()).map(([snapshot]) => Number(snapshot));
     const old = snapshots.slice(keep).filter((snapshot) => snapshot < nowMs - minAgeMs);
     for (const snapshot of old) {
-      // The record goes first: from then on no reader starts on the snapshot, and its rows can go.
       await this.client.command({
         query: `DELETE FROM ${this.database}.feed_snapshots WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
         query_params: { feed, snapshot },
       });
-      await this.client.command({
-        query: `DELETE FROM ${this.database}.feed_scores WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
-        query_params: { feed, snapshot },
-      });
     }
     return old.length;
+  }
+
+  /**
+   * Drops the partitions of `feed_scores` (one per snapshot id: the feeds a run writes share it)
+   * that no snapshot record refers to any more, older than `beforeMs`; returns how many.
+   *
+   * @NOTE A DELETE would only mark the rows: they leave the disk when their part is merged, and the
+   * part of a partition nobody writes to again is never merged, so every snapshot ever written
+   * would stay, a part each, until the parts' count stopped inserts. A partition is dropped whole
+   * once no feed's record names its id. A snapshot id claimed in the last ten minutes may still be
+   * being written (a long run's id is its start), before its record: its partition waits.
+   */
+  async dropUnreferenced(beforeMs: number): Promise<number> {
+    const db = this.database;
+    const result = await this.client.query({
+      query: `SELECT DISTINCT partition_id FROM system.parts
+        WHERE database = {db:String} AND table = 'feed_scores' AND active AND match(partition_id, '^[0-9]+$')
+          AND toUInt64(partition_id) < {beforeMs:UInt64}
+          AND toUInt64(partition_id) NOT IN (SELECT snapshot FROM ${db}.feed_snapshots)
+          AND toUInt64(partition_id) NOT IN (SELECT key FROM ${db}.ranker_claims WHERE kind = 'snapshot' AND claimed_at > now64(3) - INTERVAL 10 MINUTE)`,
+      query_params: { db, beforeMs: Math.max(0, Math.floor(beforeMs)) },
+      format: 'JSONCompactEachRow',
+    });
+    const partitions = (await result.json<[string]>()).map(([id]) => id);
+    // Digits only (matched above): the id is written into the statement, which takes no parameter there.
+    for (const id of partitions) await this.client.command({ query: `ALTER TABLE ${db}.feed_scores DROP PARTITION ID '${id}'` });
+    return partitions.length;
   }
 }
 

@@ -226,8 +226,14 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       runs.push(written.run);
       snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
     }
+    // The ranks of snapshots pruned by every ranker leave the disk here, a partition at a time.
+    await this.scores.dropUnreferenced(nowMs - SNAPSHOT_MIN_AGE_MS).catch((error: unknown) => {
+      this.log.warn({ err: (error as Error).message }, 'pruned snapshots could not be dropped from disk; next run tries again');
+    });
     this.stats.feeds = held;
     for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
+    // The factor models of feeds this ranker no longer holds (moved to another, or gone from the curation).
+    if (!this.stopped) for (const feed of this.state.keys()) if (!held.includes(feed)) this.state.delete(feed);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
     if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful);
     this.stats.runs += 1;
