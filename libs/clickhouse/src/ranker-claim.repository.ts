@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 
-/** What a ranker claims before writing it: a snapshot id, or a digest edition (its cadence point). */
-export type ClaimKind = 'snapshot' | 'edition';
+/** What a ranker claims before writing it: a snapshot id, a digest edition (its cadence point), or labels from a sequence number. */
+export type ClaimKind = 'snapshot' | 'edition' | 'labels';
 
 /**
  * How a claim went: `claimed` (write it), `taken` (another ranker claimed the same key: choose

@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
-import { RankerClaimRepository } from '#lib/clickhouse';
+import { type ClaimKind, RankerClaimRepository } from '#lib/clickhouse';
 import { LOGGER, type Logger } from '#lib/platform';
 import { RANKER_ASSIGNMENT, type RankerAssignment } from './ranker-assignment.js';
+
+/** The name the shared work (labels, fund settlement: `RankerAssignment.ownsShared`) takes epochs and claims under. */
+export const SHARED_WORK = 'shared-work';
 
 /** Tries at taking a feed's epoch, and at finding a free snapshot id, before the feed waits for the next run. */
 const EPOCH_ATTEMPTS = 3;
@@ -65,6 +68,26 @@ export class FeedOwnership {
     return undefined;
   }
 
+  /**
+   * Whether this ranker may write the shared work's `kind` from `key` on (the labels from a
+   * sequence number): it holds the shared work, under the newest epoch of it, and no ranker of the
+   * same epoch claimed the same key. A ranker that lost the shared work while a run was under way (a
+   * rebalance, or a pause past its lease) writes nothing from then on.
+   *
+   * @NOTE Claims of older epochs do not count: the key follows the last number written, and a
+   * fenced ranker's claim (never written) would otherwise hold it for good. What stays open is an
+   * older owner that claimed before the newer one's epoch and writes after the newer one read the
+   * last number: a pause of its own between two statements.
+   */
+  async claimShared(kind: ClaimKind, key: number): Promise<boolean> {
+    const epoch = await this.epochOf(SHARED_WORK, () => this.assignment.ownsShared());
+    if (epoch === undefined) return false;
+    if (!this.assignment.ownsShared()) return false;
+    const outcome = await this.claims.claim(SHARED_WORK, kind, key, epoch, this.ranker, true);
+    if (outcome === 'fenced') this.fenced(SHARED_WORK, epoch);
+    return outcome === 'claimed';
+  }
+
   /** Whether this ranker may freeze `feed`'s digest edition `at` (an edition a fenced owner claimed is frozen again). */
   async claimEdition(feed: string, at: number, epoch: number): Promise<boolean> {
     const outcome = await this.claims.claim(feed, 'edition', at, epoch, this.ranker, true);
@@ -72,11 +95,11 @@ export class FeedOwnership {
     return outcome === 'claimed';
   }
 
-  private async epochOf(feed: string): Promise<number | undefined> {
+  private async epochOf(feed: string, owned = () => this.owns(feed)): Promise<number | undefined> {
     const held = this.epochs.get(feed);
     if (held !== undefined) return held;
     for (let attempt = 1; attempt <= EPOCH_ATTEMPTS; attempt += 1) {
-      if (!this.owns(feed)) return undefined;
+      if (!owned()) return undefined;
       const epoch = await this.claims.acquireEpoch(feed, this.ranker);
       if (epoch !== undefined) {
         this.epochs.set(feed, epoch);

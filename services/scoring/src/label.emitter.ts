@@ -58,7 +58,13 @@ export class LabelEmitter {
    * text and reason are served beside it (`/notes?post=`), as the Open Community Notes proposal's
    * labelers do, since `com.atproto.label.defs#label` has no field for them.
    */
-  async emit(snapshots: readonly LabelledSnapshot[], nowMs: number, helpfulNotes: readonly { post: string; postCid: string }[] = []): Promise<SequencedLabel[]> {
+  async emit(
+    snapshots: readonly LabelledSnapshot[],
+    nowMs: number,
+    helpfulNotes: readonly { post: string; postCid: string }[] = [],
+    /** Whether the labels from this sequence number may be written (one writer per number); default yes. */
+    mayWrite: (firstSeq: number) => Promise<boolean> = () => Promise.resolve(true),
+  ): Promise<SequencedLabel[]> {
     const src = this.config.labeler.did;
     if (!this.key || src === undefined) return [];
     const key = await this.key;
@@ -87,6 +93,10 @@ export class LabelEmitter {
       const label = await signLabel({ ver: 1, src, uri: change.uri, cid: change.cid, val: change.val, neg: change.neg, cts }, key);
       seq += 1;
       signed.push({ ...label, seq });
+    }
+    if (signed.length > 0 && !(await mayWrite(signed[0]!.seq))) {
+      this.log.warn({ fromSeq: signed[0]!.seq, labels: signed.length }, 'labels not written: another ranker does the shared work now, or wrote these numbers');
+      return [];
     }
     await this.labels.append(signed);
     const negations = signed.filter((label) => label.neg).length;

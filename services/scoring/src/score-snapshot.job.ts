@@ -235,7 +235,9 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     // The factor models of feeds this ranker no longer holds (moved to another, or gone from the curation).
     if (!this.stopped) for (const feed of this.state.keys()) if (!held.includes(feed)) this.state.delete(feed);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped && shared && this.labelEmitter.enabled) await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful);
+    if (!this.stopped && shared && this.labelEmitter.enabled) {
+      await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful, (firstSeq) => this.ownership.claimShared('labels', firstSeq));
+    }
     this.stats.runs += 1;
     this.stats.lastRunMs = performance.now() - started;
     return runs;

@@ -1,0 +1,70 @@
+import { applyMigrations, createClickHouseClient, RankerClaimRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { capturedLogger } from '#lib/testing';
+import { FeedOwnership } from './feed-ownership.js';
+import type { RankerAssignment, RankerShare } from './ranker-assignment.js';
+
+/** A ranker's share as its consumer group gives it: here, whether it holds the shared work. */
+class Share implements RankerAssignment {
+  private readonly listeners: (() => void)[] = [];
+  constructor(
+    readonly id: string,
+    private shared: boolean,
+  ) {}
+  start = () => Promise.resolve();
+  stop = () => Promise.resolve();
+  owns = () => true;
+  ownsShared = () => this.shared;
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+  share(): RankerShare {
+    return { ranker: this.id, partitions: [0], partitionCount: 1, shared: this.shared };
+  }
+  /** A rebalance: the shared work moves to or from this ranker. */
+  move(shared: boolean): void {
+    this.shared = shared;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+describe('the shared work (labels) has one writer per sequence number, across rankers', () => {
+  const database = `feed_ownership_${process.pid}`;
+  let client: ClickHouseClient;
+  let claims: RankerClaimRepository;
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    claims = new RankerClaimRepository(client, database);
+  });
+
+  afterAll(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await client.close();
+  });
+
+  it('lets the holder write, and fences a holder that lost the work mid-run without holding its numbers from the new one', async () => {
+    const [a, b] = [new Share('ranker-a', true), new Share('ranker-b', false)];
+    const { logger } = capturedLogger();
+    const [ownerA, ownerB] = [new FeedOwnership(a, claims, logger), new FeedOwnership(b, claims, logger)];
+
+    expect(await ownerA.claimShared('labels', 101)).toBe(true);
+    // Not the holder: nothing is written.
+    expect(await ownerB.claimShared('labels', 111)).toBe(false);
+
+    // A rebalance gives the work to b while a's run is under way; a still thinks it holds it.
+    b.move(true);
+    expect(await ownerB.claimShared('labels', 111)).toBe(true);
+    // a, under its older epoch, writes nothing more, even where no one claimed yet; and its claim
+    // (never written) does not hold the number from b, whose next labels start there.
+    expect(await ownerA.claimShared('labels', 121)).toBe(false);
+    expect(await ownerB.claimShared('labels', 121)).toBe(true);
+    // Given the work back, a takes a newer epoch and b is fenced in turn.
+    b.move(false);
+    a.move(true);
+    expect(await ownerA.claimShared('labels', 131)).toBe(true);
+    b.move(true);
+    expect(await ownerB.claimShared('labels', 141)).toBe(true);
+    expect(await ownerA.claimShared('labels', 151)).toBe(false);
+  });
+});
