@@ -555,6 +555,15 @@ export const migrations: Migration[] = [
         toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
     ],
   },
+  {
+    version: 20,
+    name: 'fund impressions expire',
+    statements: [
+      // @NOTE A fund's impressions are read for the epoch they fall in only (its settlement keeps
+      // what they came to); an epoch is at most 365 days (`FUND_EPOCH_DAYS`): past 400, nothing reads them.
+      `ALTER TABLE {db}.fund_impressions MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -68,3 +68,33 @@ describe('the shared work (labels) has one writer per sequence number, across ra
     expect(await ownerA.claimShared('labels', 151)).toBe(false);
   });
 });
+
+describe('a fenced ranker that the group still gives the feed', () => {
+  const database = `feed_ownership_fenced_${process.pid}`;
+  let client: ClickHouseClient;
+  let claims: RankerClaimRepository;
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    claims = new RankerClaimRepository(client, database);
+  });
+
+  afterAll(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await client.close();
+  });
+
+  it('writes nothing more in that run, and takes the feed back at its next write', async () => {
+    const feed = 'at://did:plc:publisher0000000000000000/app.bsky.feed.generator/contested';
+    const { logger } = capturedLogger();
+    const [owner, lapsed] = [new FeedOwnership(new Share('ranker-b', false), claims, logger), new FeedOwnership(new Share('ranker-a', false), claims, logger)];
+    expect(await owner.claimSnapshot(feed, 1_000)).toEqual({ snapshot: 1_000, epoch: 1 });
+    // A ranker whose lease had lapsed (a pause) still took the feed's next epoch.
+    expect(await lapsed.claimSnapshot(feed, 2_000)).toEqual({ snapshot: 2_000, epoch: 2 });
+    expect(await owner.claimSnapshot(feed, 3_000)).toBeUndefined();
+    // The group still gives the feed to its owner: its next write takes a newer epoch, and the lapsed ranker is fenced.
+    expect(await owner.claimSnapshot(feed, 3_000)).toEqual({ snapshot: 3_000, epoch: 3 });
+    expect(await lapsed.claimSnapshot(feed, 4_000)).toBeUndefined();
+  });
+});

@@ -25,7 +25,8 @@ export interface SnapshotClaim {
  * afterwards takes the feed's next ownership epoch (one above every earlier owner's). Every
  * snapshot id is claimed under the epoch before it is written: a claim fails when another ranker
  * claimed the same id (another id is chosen) or when the feed has a later epoch than ours (a newer
- * owner took it over: we write nothing more of it until the group gives it back). So a
+ * owner took it over: we write nothing more of it in this run, and take a newer epoch at the next
+ * one only if the group still gives us the feed). So a
  * (feed, snapshot) is written by one ranker only, and readers serve the newest epoch's snapshot,
  * so a fenced ranker's last snapshot is never served over its new owner's.
  */
@@ -113,9 +114,15 @@ export class FeedOwnership {
     return undefined;
   }
 
-  /** Keeps the stale epoch: the feed stays fenced (nothing written) until the assignment changes. */
+  /**
+   * Forgets the stale epoch: this run writes nothing more of the feed, and the next one, if the
+   * group still gives this ranker the feed, takes a newer epoch. A ranker that took an epoch while
+   * its own lease had lapsed (a pause) fences the true owner; keeping the stale epoch until the
+   * assignment changed left the feed unwritten by anyone until some other rebalance.
+   */
   private fenced(feed: string, epoch: number): undefined {
-    this.log.warn({ feed, epoch }, 'a newer ranker owns this feed; writing nothing more of it until the assignment changes');
+    this.epochs.delete(feed);
+    this.log.warn({ feed, epoch }, 'a newer epoch of this feed was taken; writing nothing more of it this run');
     return undefined;
   }
 }
