@@ -17,6 +17,8 @@ import { collectSnapshotMetrics } from './scoring.metrics.js';
 /** Snapshots kept per feed, and the least age before one is dropped (clients may still be paging it). */
 const SNAPSHOTS_KEPT = 3;
 const SNAPSHOT_MIN_AGE_MS = 30 * 60_000;
+/** How long the factor model of a feed this ranker no longer holds is kept, should the feed come back. */
+const STATE_KEPT_MS = 60 * 60_000;
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
 
 export interface SnapshotRun {
@@ -78,6 +80,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   readonly stats = new SnapshotStats();
   private readonly log: Logger;
   private readonly state = new Map<string, RankerState>();
+  /** When each feed was last held here (unix ms): its state goes once it has not been for `STATE_KEPT_MS`. */
+  private readonly heldAt = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   /**
    * The newest run, scheduled or manual. Runs go one at a time: each waits for the one before, so
@@ -232,8 +236,14 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     });
     this.stats.feeds = held;
     for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
-    // The factor models of feeds this ranker no longer holds (moved to another, or gone from the curation).
-    if (!this.stopped) for (const feed of this.state.keys()) if (!held.includes(feed)) this.state.delete(feed);
+    // The factor models of feeds this ranker has not held for a while (moved to another ranker, or gone
+    // from the curation). Not at once: a lease that lapses for a moment would cost the next run its warm start.
+    for (const feed of held) this.heldAt.set(feed, nowMs);
+    for (const [feed, at] of this.heldAt) {
+      if (nowMs - at <= STATE_KEPT_MS) continue;
+      this.heldAt.delete(feed);
+      this.state.delete(feed);
+    }
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
     if (!this.stopped && shared && this.labelEmitter.enabled) {
       await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful, (firstSeq) => this.ownership.claimShared('labels', firstSeq));
