@@ -159,4 +159,25 @@ describe('deep pages: every page of a large feed, served from memory, each post 
       return pagedRecent.join() === keptRecent.join() && pagedRanks.join() === keptRanks.join();
     }, { context: () => `last paged: ${JSON.stringify(last)} of ${keptRecent.length} and ${keptRanks.length}` });
   });
+
+  it("serves an account's posts by its newest status, whatever order its statuses arrive in", async () => {
+    const author = did('gone', 3);
+    const byAuthor = (posts: string[]) => posts.filter((uri) => uri.startsWith(`at://${author}/`));
+    const served = async () => byAuthor(await pageToEnd('gone-new', 100)).length;
+    const before = await served();
+    expect(before).toBeGreaterThan(0);
+    const nowUs = Date.now() * 1000;
+    // Taken down and back within one write: both statuses arrive at the same moment.
+    await running.app.get(EventRepository).write([
+      { v: 1, type: 'account', did: author, timeUs: nowUs, active: false, status: 'takendown' },
+      { v: 1, type: 'account', did: author, timeUs: nowUs + 1, active: true, status: null },
+    ]);
+    // Then a takedown older than that, arriving late.
+    await running.app.get(EventRepository).write([{ v: 1, type: 'account', did: author, timeUs: nowUs - 1_000_000, active: false, status: 'takendown' }]);
+    // A later takedown, for the check that the statuses were read at all.
+    const probe = did('gone', 4);
+    await running.app.get(EventRepository).write([{ v: 1, type: 'account', did: probe, timeUs: nowUs + 2, active: false, status: 'takendown' }]);
+    await waitFor('the removals read', async () => (await pageToEnd('gone-new', 100)).every((uri) => !uri.startsWith(`at://${probe}/`)));
+    for (let i = 0; i < 5; i += 1) expect(await served()).toBe(before);
+  });
 });

@@ -564,6 +564,19 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.fund_impressions MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
     ],
   },
+  {
+    version: 21,
+    name: 'account removals carry their version',
+    statements: [
+      // @NOTE An account's status rows written in one insert (taken down, then active again) share
+      // their arrival time, and rows may arrive out of order: the serving replicas apply each
+      // account's newest status (its version, as the accounts table keeps it), not the last read.
+      `ALTER TABLE {db}.removals ADD COLUMN IF NOT EXISTS version UInt64 DEFAULT 0`,
+      `DROP VIEW IF EXISTS {db}.removals_of_accounts`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.removals_of_accounts TO {db}.removals AS
+        SELECT did AS subject, 'account' AS kind, active, version FROM {db}.accounts`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -7,6 +7,8 @@ export interface Removal {
   active: boolean;
   /** When it reached ClickHouse, in microseconds: the position to poll from next. */
   arrivedUs: number;
+  /** An account status's version (the accounts table keeps the newest): a status older than one applied is stale. */
+  version: number;
 }
 
 /** Removals in the order they reached the store (the `removals` table fed by materialized views). */
@@ -19,16 +21,17 @@ export class RemovalRepository {
   /** Removals that arrived at or after `sinceUs`, oldest first, at most `limit`. */
   async since(sinceUs: number, limit: number): Promise<Removal[]> {
     const result = await this.client.query({
-      query: `SELECT subject, kind, active, toUnixTimestamp64Micro(arrived_at) AS arrived_us FROM ${this.database}.removals
-        WHERE arrived_at >= fromUnixTimestamp64Micro({sinceUs:Int64}) ORDER BY arrived_at LIMIT {limit:UInt32}`,
+      query: `SELECT subject, kind, active, toUnixTimestamp64Micro(arrived_at) AS arrived_us, toString(version) AS version FROM ${this.database}.removals
+        WHERE arrived_at >= fromUnixTimestamp64Micro({sinceUs:Int64}) ORDER BY arrived_at, version LIMIT {limit:UInt32}`,
       query_params: { sinceUs, limit },
       format: 'JSONEachRow',
     });
-    return (await result.json<{ subject: string; kind: string; active: number; arrived_us: string }>()).map((row) => ({
+    return (await result.json<{ subject: string; kind: string; active: number; arrived_us: string; version: string }>()).map((row) => ({
       subject: row.subject,
       kind: row.kind === 'account' ? 'account' : 'post',
       active: Number(row.active) === 1,
       arrivedUs: Number(row.arrived_us),
+      version: Number(row.version),
     }));
   }
 }

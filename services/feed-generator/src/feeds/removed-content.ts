@@ -29,6 +29,8 @@ const START_WINDOW_US = 3 * 24 * 3600 * 1_000_000;
 export class RemovedContent implements OnModuleInit, OnModuleDestroy {
   private readonly posts = new LRUCache<string, true>({ max: MAX_REMEMBERED });
   private readonly inactive = new LRUCache<string, true>({ max: MAX_REMEMBERED });
+  /** The version of each account's status applied last: one read later but older changes nothing. */
+  private readonly statusVersions = new LRUCache<string, number>({ max: MAX_REMEMBERED });
   private positionUs = 0;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
@@ -120,8 +122,15 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
   }
 
   private apply(removal: Removal): void {
-    if (removal.kind === 'post') this.posts.set(removal.subject, true);
-    else if (removal.active) this.inactive.delete(removal.subject);
+    if (removal.kind === 'post') {
+      this.posts.set(removal.subject, true);
+      return;
+    }
+    // Statuses written together share their arrival, and may arrive out of order: the newest counts.
+    const applied = this.statusVersions.get(removal.subject);
+    if (applied !== undefined && removal.version < applied) return;
+    this.statusVersions.set(removal.subject, removal.version);
+    if (removal.active) this.inactive.delete(removal.subject);
     else this.inactive.set(removal.subject, true);
   }
 }
