@@ -1,5 +1,5 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 
@@ -260,5 +260,18 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect([statements[0]!.uri, statements.at(-1)!.uri]).toEqual([uri(0), uri(MAX_STATEMENTS - 1)]);
     // The vote on a statement past the first ones is not read: it is no statement of the conversation.
     expect((await conversations.votes({ hashtag: 'townhall' }, since)).map((vote) => [vote.actor, vote.uri, vote.kind])).toEqual([[alice, uri(0), 'like']]);
+  });
+
+  it('tells which of tens of thousands of pledged posts are live, a few thousand keys to a query', async () => {
+    const author = 'did:plc:pledged000000000000000000';
+    const rkey = (i: number) => `3kpl${String(i).padStart(8, '0')}`;
+    const count = 12_001;
+    await events.write(Array.from({ length: count }, (_, i) => post(author, rkey(i), t0 + 100_000 + i)));
+    // Every thousandth deleted, and two posts nobody made.
+    await events.write(Array.from({ length: 13 }, (_, k): PipelineEventV1 => ({ v: 1, type: 'post', op: 'delete', did: author, rkey: rkey(k * 1_000), timeUs: t0 + 200_000 + k })));
+    const uris = [...Array.from({ length: count }, (_, i) => `at://${author}/app.bsky.feed.post/${rkey(i)}`), `at://${author}/app.bsky.feed.post/3kplnone0001`, `at://${alice}/app.bsky.feed.post/${rkey(5)}`];
+    const live = await new FundRepository(client, database).livePosts(uris);
+    expect(live.size).toBe(count - 13);
+    expect([rkey(0), rkey(5_000), rkey(5_001), rkey(12_000)].map((key) => live.has(`at://${author}/app.bsky.feed.post/${key}`))).toEqual([false, false, true, false]);
   });
 });

@@ -2,6 +2,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Pledge } from '#lib/funding';
 import { DidSetStore } from './did-set.store.js';
 
+/**
+ * Record keys asked in one query: a query's parameters travel in its URL, which a server caps at
+ * 1 MiB (an epoch's pledged posts may be tens of thousands); 5,000 keys are about 80 KB.
+ */
+const RKEYS_PER_QUERY = 5_000;
+
 /** What one fund was charged this epoch for one post: impressions (weighted by funds sharing them) and those that reached members of other communities. */
 export interface PostCharge {
   impressions: number;
@@ -107,14 +113,19 @@ export class FundRepository {
     });
     if (keys.length === 0) return new Set();
     const dids = await this.didSets.bind('dids', [...new Set(keys.map(([did]) => did))]);
-    const result = await this.client.query({
-      query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) FROM ${this.database}.posts FINAL
-        WHERE did IN (${dids.sql}) AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
-      query_params: { dids: dids.value, rkeys: [...new Set(keys.map(([, rkey]) => rkey))] },
-      format: 'JSONCompactEachRow',
-    });
+    const rkeys = [...new Set(keys.map(([, rkey]) => rkey))];
     const wanted = new Set(uris);
-    return new Set((await result.json<[string]>()).map(([uri]) => uri).filter((uri) => wanted.has(uri)));
+    const live = new Set<string>();
+    for (let from = 0; from < rkeys.length; from += RKEYS_PER_QUERY) {
+      const result = await this.client.query({
+        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) FROM ${this.database}.posts FINAL
+          WHERE did IN (${dids.sql}) AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
+        query_params: { dids: dids.value, rkeys: rkeys.slice(from, from + RKEYS_PER_QUERY) },
+        format: 'JSONCompactEachRow',
+      });
+      for (const [uri] of await result.json<[string]>()) if (wanted.has(uri)) live.add(uri);
+    }
+    return live;
   }
 
   /**
