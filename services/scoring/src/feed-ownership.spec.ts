@@ -27,7 +27,7 @@ class Share implements RankerAssignment {
   }
 }
 
-describe('the shared work (labels) has one writer per sequence number, across rankers', () => {
+describe('fencing rankers: the shared work and a feed the group still gives a fenced ranker', () => {
   const database = `feed_ownership_${process.pid}`;
   let client: ClickHouseClient;
   let claims: RankerClaimRepository;
@@ -66,23 +66,6 @@ describe('the shared work (labels) has one writer per sequence number, across ra
     b.move(true);
     expect(await ownerB.claimShared('labels', 141)).toBe(true);
     expect(await ownerA.claimShared('labels', 151)).toBe(false);
-  });
-});
-
-describe('a fenced ranker that the group still gives the feed', () => {
-  const database = `feed_ownership_fenced_${process.pid}`;
-  let client: ClickHouseClient;
-  let claims: RankerClaimRepository;
-
-  beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
-    claims = new RankerClaimRepository(client, database);
-  });
-
-  afterAll(async () => {
-    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
-    await client.close();
   });
 
   it('writes nothing more in that run, and takes the feed back at its next write', async () => {

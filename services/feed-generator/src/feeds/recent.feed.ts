@@ -79,7 +79,6 @@ export class RecentFeed implements FeedAlgorithm {
   async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
     if (cursor && cursor.ordering !== ORDERING) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
     const timeline = await this.timeline(feed);
-    if (this.removed.none) return { ordering: ORDERING, items: await this.olderThan(feed, timeline, cursor, limit) };
     return { ordering: ORDERING, ...(await this.removed.keptPage(limit, (after: SkeletonItem | undefined, n) => this.olderThan(feed, timeline, after ?? cursor, n))) };
   }
 

@@ -81,6 +81,7 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
    * and `next` says where the following one starts.
    */
   async keptPage<T extends { post: string }>(limit: number, read: (after: T | undefined, n: number) => Promise<T[]> | T[]): Promise<{ items: T[]; next?: T }> {
+    if (this.none) return { items: await read(undefined, limit) };
     const items: T[] = [];
     let last: T | undefined;
     let scanned = 0;

@@ -112,7 +112,6 @@ export class SnapshotFeed implements FeedAlgorithm {
 
   private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonPage> {
     const ordering = `s${snapshot.snapshot}`;
-    if (this.removed.none) return { ordering, items: await this.ranks(uri, snapshot, afterRank, limit) };
     return { ordering, ...(await this.removed.keptPage(limit, (after: SkeletonItem | undefined, n) => this.ranks(uri, snapshot, after?.sortKey ?? afterRank, n))) };
   }
 
