@@ -18,7 +18,7 @@ const CONTEXT_KINDS = new Set(['requestLess', 'requestMore']);
 /**
  * Writes viewer feedback: interactions from `sendInteractions` into `interactions` (one row per
  * viewer, post and event kind, the latest kept) and served impressions into `impressions` (and,
- * for boosted items, into `fund_impressions`, which the ranker settles the funds from).
+ * for boosted items, into `fund_charges`, which the ranker settles the funds from).
  */
 export class FeedbackRepository {
   constructor(
@@ -29,15 +29,13 @@ export class FeedbackRepository {
   async write(events: readonly FeedbackEventV1[]): Promise<void> {
     const impressions: object[] = [];
     const interactions: object[] = [];
-    const fundImpressions: object[] = [];
+    const fundCharges: object[] = [];
     for (const event of events) {
       if (event.event === 'impression') {
         impressions.push({ viewer: event.viewer, post: event.item, feed: event.feed ?? '', time_us: event.timeUs });
         // A boosted item's context names the funds that raised it: each is charged its share.
         const boost = boostOfContext(event.feedContext);
-        for (const community of boost?.funds ?? []) {
-          fundImpressions.push({ community, epoch: boost!.epoch, post: event.item, viewer: event.viewer, feed: event.feed ?? '', weight: 1 / boost!.funds.length, time_us: event.timeUs });
-        }
+        if (boost) fundCharges.push({ epoch: boost.epoch, post: event.item, viewer: event.viewer, funds: boost.funds, feed: event.feed ?? '', time_us: event.timeUs });
       } else {
         interactions.push({
           actor: event.viewer,
@@ -58,8 +56,8 @@ export class FeedbackRepository {
     if (impressions.length > 0) {
       await this.client.insert({ table: `${this.database}.impressions`, values: impressions, format: 'JSONEachRow' });
     }
-    if (fundImpressions.length > 0) {
-      await this.client.insert({ table: `${this.database}.fund_impressions`, values: fundImpressions, format: 'JSONEachRow' });
+    if (fundCharges.length > 0) {
+      await this.client.insert({ table: `${this.database}.fund_charges`, values: fundCharges, format: 'JSONEachRow' });
     }
   }
 

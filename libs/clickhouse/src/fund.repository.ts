@@ -42,6 +42,8 @@ export interface FundEpochEntry {
   matched: number;
   impressions: number;
   outside: number;
+  /** Impressions served past the budget or a post's credits: served free. */
+  unpaid: number;
   spent: number;
   remaining: number;
   pledges: number;
@@ -68,13 +70,16 @@ export class FundRepository {
     this.didSets = DidSetStore.of(client, database);
   }
 
-  /** Live pledges the relay saw in `[sinceUs, untilUs)`, oldest first. */
-  async pledges(sinceUs: number, untilUs: number): Promise<Pledge[]> {
+  /**
+   * Live pledges the relay saw in `[sinceUs, untilUs)`, oldest first; with `communities`, only those
+   * to their funds (the ranker's: a pledge to a community without a fund is counted by no fund).
+   */
+  async pledges(sinceUs: number, untilUs: number, communities?: readonly string[]): Promise<Pledge[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, community, subject_uri, amount, time_us FROM ${this.database}.pledges FINAL
-        WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND time_us < {untilUs:UInt64}
+        WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND time_us < {untilUs:UInt64}${communities ? ' AND community IN {communities:Array(String)}' : ''}
         ORDER BY time_us, did, rkey`,
-      query_params: { sinceUs, untilUs },
+      query_params: { sinceUs, untilUs, communities },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string, number, string]>();
@@ -129,21 +134,68 @@ export class FundRepository {
   }
 
   /**
-   * Boosted impressions one fund was charged for this epoch, per post, and how many of them reached
-   * members of other communities: viewers outside `members` (the fund's community) and in `others`
-   * (every other community's members).
+   * Boosted impressions one fund was charged for this epoch, per post (each viewer's first serve,
+   * weighted by the funds sharing it), and how much of them reached members of other communities:
+   * viewers outside `members` (the fund's community) and in `others` (every other community's members).
    */
   async charges(community: string, epoch: number, members: readonly string[], others: readonly string[]): Promise<Map<string, PostCharge>> {
     const [own, other] = [await this.didSets.bind('members', members), await this.didSets.bind('others', others)];
     const result = await this.client.query({
-      query: `SELECT post, sum(weight), countIf(viewer NOT IN (${own.sql}) AND viewer IN (${other.sql})) FROM ${this.database}.fund_impressions FINAL
-        WHERE community = {community:String} AND epoch = {epoch:UInt32}
+      query: `SELECT post, sum(1 / length(funds)), sumIf(1 / length(funds), viewer NOT IN (${own.sql}) AND viewer IN (${other.sql}))
+        FROM ${this.database}.fund_charges FINAL
+        WHERE epoch = {epoch:UInt32} AND has(funds, {community:String})
         GROUP BY post`,
       query_params: { community, epoch, members: own.value, others: other.value },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[string, number, string]>();
+    const rows = await result.json<[string, number, number]>();
     return new Map(rows.map(([post, impressions, outside]) => [post, { impressions: Number(impressions), outside: Number(outside) }]));
+  }
+
+  /**
+   * The impressions a fund pays for, per post, when its budget does not cover all it was charged:
+   * its charges in the order they were served, each post's up to `postCaps` (impressions its credits
+   * pay for; a post not named has no cap), the fund's up to `budget` impressions; what comes after is
+   * served free. Posts the fund pays nothing for are left out.
+   */
+  async paidImpressions(community: string, epoch: number, postCaps: ReadonlyMap<string, number>, budget: number): Promise<Map<string, number>> {
+    // A post's own cap first (its charges in serve order), then the fund's over what every post still pays.
+    const result = await this.client.query({
+      query: `SELECT post, sum(greatest(0, least(paid, {budget:Float64} - before))) AS fundPaid FROM (
+          SELECT post, paid, sum(paid) OVER (ORDER BY time_us, post, viewer ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM (
+            SELECT post, viewer, time_us, greatest(0, least(weight, if(mapContains({caps:Map(String, Float64)}, post), {caps:Map(String, Float64)}[post], inf) - postBefore)) AS paid FROM (
+              SELECT post, viewer, time_us, 1 / length(funds) AS weight,
+                sum(1 / length(funds)) OVER (PARTITION BY post ORDER BY time_us, viewer ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS postBefore
+              FROM ${this.database}.fund_charges FINAL
+              WHERE epoch = {epoch:UInt32} AND has(funds, {community:String})
+            )
+          )
+        )
+        GROUP BY post HAVING fundPaid > 0`,
+      query_params: { community, epoch, budget, caps: new Map(postCaps) },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, number]>();
+    return new Map(rows.map(([post, paid]) => [post, Number(paid)]));
+  }
+
+  /** A fund's ledger lines as last settled for an epoch: a ranker that starts settling it knows which posts it holds. */
+  async ledgerLines(community: string, epoch: number, limit: number): Promise<FundPostEntry[]> {
+    const result = await this.client.query({
+      query: `SELECT post, pledged, matched, impressions, impressions_other, spent FROM ${this.database}.fund_posts FINAL
+        WHERE community = {community:String} AND epoch = {epoch:UInt32} AND (pledged > 0 OR impressions > 0)
+        ORDER BY spent DESC, pledged DESC, post LIMIT {limit:UInt32}`,
+      query_params: { community, epoch, limit },
+      format: 'JSONCompactEachRow',
+    });
+    return (await result.json<[string, number, number, number, number, number]>()).map(([post, pledged, matched, impressions, outside, spent]) => ({
+      post,
+      pledged: Number(pledged),
+      matched: Number(matched),
+      impressions: Number(impressions),
+      outside: Number(outside),
+      spent: Number(spent),
+    }));
   }
 
   async writeAllocations(feed: string, snapshot: number, epoch: number, allocations: readonly FundAllocation[]): Promise<void> {
@@ -198,6 +250,7 @@ export class FundRepository {
           matched: entry.matched,
           impressions: entry.impressions,
           impressions_other: entry.outside,
+          unpaid: entry.unpaid,
           spent: entry.spent,
           remaining: entry.remaining,
           pledges: entry.pledges,
@@ -219,13 +272,6 @@ export class FundRepository {
     });
     const [row] = await totals.json<Record<string, string | number>>();
     if (!row) return undefined;
-    const posts = await this.client.query({
-      query: `SELECT post, pledged, matched, impressions, impressions_other, spent FROM ${db}.fund_posts FINAL
-        WHERE community = {community:String} AND epoch = {epoch:UInt32} AND (pledged > 0 OR impressions > 0)
-        ORDER BY spent DESC, pledged DESC, post LIMIT {limit:UInt32}`,
-      query_params: { community, epoch, limit },
-      format: 'JSONCompactEachRow',
-    });
     const n = (value: string | number | undefined) => Number(value ?? 0);
     return {
       epoch: {
@@ -238,20 +284,14 @@ export class FundRepository {
         matched: n(row.matched),
         impressions: n(row.impressions),
         outside: n(row.impressions_other),
+        unpaid: n(row.unpaid),
         spent: n(row.spent),
         remaining: n(row.remaining),
         pledges: n(row.pledges),
         refused: JSON.parse(String(row.refused ?? '{}')) as Record<string, number>,
         settledAtMs: n(row.settled_at),
       },
-      posts: (await posts.json<[string, number, number, number, string, number]>()).map(([post, pledged, matched, impressions, outside, spent]) => ({
-        post,
-        pledged: Number(pledged),
-        matched: Number(matched),
-        impressions: Number(impressions),
-        outside: Number(outside),
-        spent: Number(spent),
-      })),
+      posts: await this.ledgerLines(community, epoch, limit),
     };
   }
 }

@@ -577,6 +577,41 @@ export const migrations: Migration[] = [
         SELECT did AS subject, 'account' AS kind, active, version FROM {db}.accounts`,
     ],
   },
+  {
+    version: 22,
+    name: 'a boosted impression is charged once, to the funds that first paid for it',
+    statements: [
+      // @NOTE One row per epoch, post and viewer, the first serve kept (the version falls as time
+      // rises): a viewer is charged once, shared by the funds named when the post was first
+      // served, however often and by however many feed generators it was served again, even under
+      // other funds. `fund_impressions` kept the newest serve per fund, so a viewer served under
+      // two funds and then one was charged one and a half times; it is no longer written, and
+      // what it holds expires with its TTL.
+      `CREATE TABLE IF NOT EXISTS {db}.fund_charges (
+        epoch UInt32,
+        post String,
+        viewer String,
+        funds Array(LowCardinality(String)),
+        feed LowCardinality(String),
+        time_us UInt64,
+        earliness UInt64 DEFAULT 18446744073709551615 - time_us
+      ) ENGINE = ReplacingMergeTree(earliness)
+      ORDER BY (epoch, post, viewer)
+      TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
+      // The charges so far, each serve's funds gathered from its rows (idempotent: a row copied
+      // twice is replaced by itself).
+      `INSERT INTO {db}.fund_charges (epoch, post, viewer, funds, feed, time_us)
+        SELECT epoch, post, viewer, groupArray(community), any(feed), time_us FROM {db}.fund_impressions FINAL
+        GROUP BY epoch, post, viewer, time_us`,
+      // Impressions outside the community are weighted by the funds sharing them, as impressions are.
+      `ALTER TABLE {db}.fund_posts MODIFY COLUMN impressions_other Float64`,
+      `ALTER TABLE {db}.fund_epochs MODIFY COLUMN impressions_other Float64`,
+      // Impressions served past the budget (or past a post's credits) are served free.
+      `ALTER TABLE {db}.fund_epochs ADD COLUMN IF NOT EXISTS unpaid Float64 DEFAULT 0`,
+      // Pledges are read for the epoch they fall in (at most 365 days): past 400 days nothing reads them.
+      `ALTER TABLE {db}.pledges MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -27,7 +27,7 @@ export function boostOfContext(feedContext: string | null): { funds: string[]; e
     const parsed = JSON.parse(feedContext) as { f?: unknown; e?: unknown };
     const { f, e } = parsed;
     if (!Array.isArray(f) || !Number.isSafeInteger(e) || (e as number) < 0) return undefined;
-    const funds = f.filter((name): name is string => typeof name === 'string' && name.length > 0 && name.length <= 64);
+    const funds = [...new Set(f.filter((name): name is string => typeof name === 'string' && name.length > 0 && name.length <= 64))];
     return funds.length > 0 ? { funds, epoch: e as number } : undefined;
   } catch {
     return undefined;

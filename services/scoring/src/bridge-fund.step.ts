@@ -18,6 +18,13 @@ import type { RankedPost } from '#lib/rankings';
 
 /** Posts whose ledger lines are written per fund and settlement, most costly first. */
 const MAX_LEDGER_POSTS = 10_000;
+/**
+ * How long after its end an epoch is settled again: impressions served from snapshots built before
+ * the end, and those the bus delivers late, are still charged to it (and capped by its budget).
+ */
+const ENDED_EPOCH_SETTLED_MS = 24 * 3_600_000;
+/** Impressions are weighted by the funds sharing them; sums differ from exact ones by float error only. */
+const EPSILON = 1e-9;
 
 /** What one run of the snapshots knows of the funds: the epoch's matched pledges and what each fund has spent. */
 export interface FundRun {
@@ -28,19 +35,39 @@ export interface FundRun {
 
 const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...posts], allocations: [] }) };
 
+/** The communities, members and fund rules of one run, whichever epoch it settles. */
+interface RunFunds {
+  curation: Curation;
+  members: ReadonlyMap<string, string[]>;
+  memberSets: ReadonlyMap<string, ReadonlySet<string>>;
+  rules: ReadonlyMap<string, FundRules>;
+}
+
+/** One epoch's funds as a run finds them: matched pledges, each fund's charges, ledger and what it has left. */
+interface EpochFunds {
+  epoch: number;
+  funding: Map<string, PostFunding>;
+  accepted: ReturnType<typeof checkPledges>['accepted'];
+  refused: ReturnType<typeof checkPledges>['refused'];
+  ledgers: Map<string, LedgerLine[]>;
+  remaining: Map<string, number>;
+}
+
 /**
  * The Bridge Fund's step in the snapshot runs, after each feed's ranking. Once per run it settles
  * every fund's epoch from the boosted impressions served so far (one ranker, the holder of the
  * shared work, is the one writer of the ledger, so replicas serving the same feed never spend
- * twice), checks the epoch's pledges, matches them across communities, and then raises the eligible posts in each feed of the funding
- * communities. A fund whose budget is spent boosts nothing more until the next epoch.
+ * twice), checks the epoch's pledges, matches them across communities, and then raises the eligible
+ * posts in each feed of the funding communities. A fund pays for impressions in the order they were
+ * served until its budget, or a post's credits, are spent; what is served after that (until the
+ * next snapshot stops the boost) is served free. An ended epoch is settled again for a day.
  */
 @Injectable()
 export class BridgeFundStep {
   private readonly log: Logger;
   private lastSettledAt = 0;
-  /** The ledger lines last written, per fund of the current epoch: a settlement writes only the lines that changed. */
-  private written = { epoch: -1, lines: new Map<string, Map<string, string>>() };
+  /** The ledger lines last written, per fund and epoch settled: a settlement writes only the lines that changed. */
+  private written = new Map<string, Map<string, string>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,11 +85,13 @@ export class BridgeFundStep {
   /**
    * The lines of a fund's ledger (its first `lines`) that differ from those last written, and a
    * zero line for each post that left the ledger (a withdrawn pledge): every run settles the whole
-   * epoch, and most lines stay as they were. A new epoch, or a restarted ranker, writes every line once.
+   * epoch, and most lines stay as they were. What was last written is read from the ledger when
+   * this process has not written the fund's epoch yet (a restart, or the settling handed over).
    */
-  private changedLines(community: string, epoch: number, lines: readonly FundPostEntry[], ledger: readonly FundPostEntry[]): FundPostEntry[] {
-    if (this.written.epoch !== epoch) this.written = { epoch, lines: new Map() };
-    const before = this.written.lines.get(community) ?? new Map<string, string>();
+  private async changedLines(community: string, epoch: number, lines: readonly FundPostEntry[], ledger: readonly FundPostEntry[]): Promise<FundPostEntry[]> {
+    const key = `${community} ${epoch}`;
+    let before = this.written.get(key);
+    if (!before) before = new Map((await this.funds.ledgerLines(community, epoch, MAX_LEDGER_POSTS)).map((line) => [line.post, lineKey(line)]));
     const changed = lines.filter((line) => before.get(line.post) !== lineKey(line));
     const kept = new Set(ledger.map((line) => line.post));
     for (const post of before.keys()) if (!kept.has(post)) changed.push({ post, pledged: 0, matched: 0, impressions: 0, outside: 0, spent: 0 });
@@ -76,74 +105,33 @@ export class BridgeFundStep {
    */
   async prepare(curation: Curation, nowMs: number, membersOf: (sources: MemberSources) => Promise<string[]>, { settle }: { settle: boolean }): Promise<FundRun> {
     if (curation.funds.size === 0) return NO_FUNDS;
-    const { epochDays, creditsPerThousandImpressions, floorCredits, floorMaxMembers } = this.config.funding;
+    const { epochDays, floorCredits, floorMaxMembers } = this.config.funding;
     const epoch = epochOf(nowMs, epochDays);
-    const { startMs, endMs } = epochBounds(epoch, epochDays);
 
     // Every community's members: a fund's own decide pledges and its floor, the others how far its boosts reached.
     const members = new Map<string, string[]>();
     for (const [id, community] of curation.communities) members.set(id, await membersOf(community.members));
-    const othersOf = (id: string) => [...new Set([...members].flatMap(([other, list]) => (other === id ? [] : list)))];
     const memberSets = new Map([...curation.funds.keys()].map((id) => [id, new Set(members.get(id) ?? [])]));
     const rules = new Map<string, FundRules>();
     for (const [id, fund] of curation.funds) {
       const floor = (members.get(id)?.length ?? 0) <= floorMaxMembers ? floorCredits : 0;
       rules.set(id, { ...fund, budget: fund.budget + floor });
     }
+    const run: RunFunds = { curation, members, memberSets, rules };
 
-    const pledges = await this.funds.pledges(startMs * 1000, endMs * 1000);
-    const live = await this.funds.livePosts([...new Set(pledges.map((pledge) => pledge.post))]);
-    const checked = checkPledges(pledges, {
-      allowanceOf: (community) => rules.get(community)?.memberAllowance,
-      isMember: (community, did) => memberSets.get(community)?.has(did) ?? false,
-      isLivePost: (uri) => live.has(uri),
-    });
-    const communitiesOf = new Map<string, Set<string>>();
-    const memberOf = (did: string): ReadonlySet<string> => {
-      let found = communitiesOf.get(did);
-      if (!found) communitiesOf.set(did, (found = new Set([...memberSets].filter(([, set]) => set.has(did)).map(([id]) => id))));
-      return found;
-    };
-    const funding = clusterMatch(checked.accepted, memberOf, new Map([...rules].map(([id, fund]) => [id, fund.matchingPool])));
-
-    const costPerImpression = creditsPerThousandImpressions / 1000;
-    const charges = new Map<string, Map<string, PostCharge>>();
-    const remaining = new Map<string, number>();
-    const settledAt = settle ? (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1)) : 0;
-    for (const [id, fund] of rules) {
-      const charged = await this.funds.charges(id, epoch, members.get(id) ?? [], othersOf(id));
-      charges.set(id, charged);
-      const refused: Record<string, number> = {};
-      for (const { pledge, reason } of checked.refused) if (pledge.community === id) refused[reason] = (refused[reason] ?? 0) + 1;
-      const ledger = ledgerOf(id, funding, charged, costPerImpression);
-      const spent = ledger.reduce((sum, row) => sum + row.spent, 0);
-      remaining.set(id, fund.budget - spent);
-      if (!settle) continue;
-      const lines = ledger.slice(0, MAX_LEDGER_POSTS);
-      await this.funds.writeSettlement(
-        {
-          community: id,
-          epoch,
-          budget: fund.budget,
-          floor: fund.budget - curation.funds.get(id)!.budget,
-          matchingPool: fund.matchingPool,
-          pledged: ledger.reduce((sum, row) => sum + row.pledged, 0),
-          matched: ledger.reduce((sum, row) => sum + row.matched, 0),
-          impressions: ledger.reduce((sum, row) => sum + row.impressions, 0),
-          outside: ledger.reduce((sum, row) => sum + row.outside, 0),
-          spent,
-          remaining: fund.budget - spent,
-          pledges: checked.accepted.filter((pledge) => pledge.community === id).length,
-          refused,
-        },
-        this.changedLines(id, epoch, lines, ledger),
-        settledAt,
-      );
-      this.written.lines.set(id, new Map(lines.map((line) => [line.post, lineKey(line)])));
+    const current = await this.epochFunds(run, epoch);
+    if (settle) {
+      const settledAt = (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1));
+      const ended = epoch - 1;
+      if (ended >= 0 && nowMs < epochBounds(ended, epochDays).endMs + ENDED_EPOCH_SETTLED_MS) await this.settle(run, await this.epochFunds(run, ended), settledAt);
+      await this.settle(run, current, settledAt);
+      for (const key of this.written.keys()) if (Number(key.slice(key.lastIndexOf(' ') + 1)) < ended) this.written.delete(key);
+      if (current.refused.length > 0) this.log.info({ epoch, refused: current.refused.length, accepted: current.accepted.length }, 'pledges refused');
     }
-    if (settle && checked.refused.length > 0) this.log.info({ epoch, refused: checked.refused.length, accepted: checked.accepted.length }, 'pledges refused');
 
-    const spentOn = (community: string, post: string) => (charges.get(community)?.get(post)?.impressions ?? 0) * costPerImpression;
+    const { funding, remaining } = current;
+    const spent = new Map([...current.ledgers].map(([id, ledger]) => [id, new Map(ledger.map((line) => [line.post, line.spent]))]));
+    const spentOn = (community: string, post: string) => spent.get(community)?.get(post) ?? 0;
     return {
       epoch,
       boost: (feed, posts) => {
@@ -174,24 +162,120 @@ export class BridgeFundStep {
       },
     };
   }
+
+  /** One epoch's pledges, matches, charges and ledgers. */
+  private async epochFunds(run: RunFunds, epoch: number): Promise<EpochFunds> {
+    const { epochDays, creditsPerThousandImpressions } = this.config.funding;
+    const { startMs, endMs } = epochBounds(epoch, epochDays);
+    const pledges = await this.funds.pledges(startMs * 1000, endMs * 1000, [...run.rules.keys()]);
+    const live = await this.funds.livePosts([...new Set(pledges.map((pledge) => pledge.post))]);
+    const checked = checkPledges(pledges, {
+      allowanceOf: (community) => run.rules.get(community)?.memberAllowance,
+      isMember: (community, did) => run.memberSets.get(community)?.has(did) ?? false,
+      isLivePost: (uri) => live.has(uri),
+    });
+    const communitiesOf = new Map<string, Set<string>>();
+    const memberOf = (did: string): ReadonlySet<string> => {
+      let found = communitiesOf.get(did);
+      if (!found) communitiesOf.set(did, (found = new Set([...run.memberSets].filter(([, set]) => set.has(did)).map(([id]) => id))));
+      return found;
+    };
+    const funding = clusterMatch(checked.accepted, memberOf, new Map([...run.rules].map(([id, fund]) => [id, fund.matchingPool])));
+
+    const costPerImpression = creditsPerThousandImpressions / 1000;
+    const othersOf = (id: string) => [...new Set([...run.members].flatMap(([other, list]) => (other === id ? [] : list)))];
+    const found: EpochFunds = { epoch, funding, accepted: checked.accepted, refused: checked.refused, ledgers: new Map(), remaining: new Map() };
+    for (const [id, fund] of run.rules) {
+      const charged = await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id));
+      const paid = await this.paid(id, epoch, fund.budget, funding, charged, costPerImpression);
+      const ledger = ledgerOf(id, funding, charged, paid, costPerImpression);
+      found.ledgers.set(id, ledger);
+      found.remaining.set(id, Math.max(0, fund.budget - ledger.reduce((sum, row) => sum + row.spent, 0)));
+    }
+    return found;
+  }
+
+  /**
+   * The impressions a fund pays for, per post: every one it was charged while its budget and each
+   * post's credits (pledged and matched) cover them; past either, in the order they were served.
+   */
+  private async paid(community: string, epoch: number, budget: number, funding: ReadonlyMap<string, PostFunding>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): Promise<Map<string, number>> {
+    const capOf = (post: string) => {
+      const entry = funding.get(post);
+      return ((entry?.pledged[community] ?? 0) + (entry?.matched[community] ?? 0)) / costPerImpression;
+    };
+    if (!(costPerImpression > 0)) return new Map([...charged].map(([post, charge]) => [post, charge.impressions]));
+    const paid = new Map([...charged].map(([post, charge]) => [post, Math.min(charge.impressions, capOf(post))]));
+    const total = [...paid.values()].reduce((sum, value) => sum + value, 0);
+    if (total <= budget / costPerImpression + EPSILON) return paid;
+    // The budget runs out: which impressions came first decides what it paid for. Only the posts charged past their credits need their cap named.
+    const caps = new Map([...charged].filter(([post, charge]) => charge.impressions > capOf(post) + EPSILON).map(([post]) => [post, capOf(post)]));
+    return this.funds.paidImpressions(community, epoch, caps, budget / costPerImpression);
+  }
+
+  /** Writes one epoch's settlement of every fund: the lines that changed, then the totals. */
+  private async settle(run: RunFunds, funds: EpochFunds, settledAt: number): Promise<void> {
+    const { epoch } = funds;
+    for (const [id, fund] of run.rules) {
+      const ledger = funds.ledgers.get(id)!;
+      const refused: Record<string, number> = {};
+      for (const { pledge, reason } of funds.refused) if (pledge.community === id) refused[reason] = (refused[reason] ?? 0) + 1;
+      const sum = (of: (row: LedgerLine) => number) => ledger.reduce((total, row) => total + of(row), 0);
+      const spent = sum((row) => row.spent);
+      const lines = ledger.slice(0, MAX_LEDGER_POSTS);
+      await this.funds.writeSettlement(
+        {
+          community: id,
+          epoch,
+          budget: fund.budget,
+          floor: fund.budget - run.curation.funds.get(id)!.budget,
+          matchingPool: fund.matchingPool,
+          pledged: sum((row) => row.pledged),
+          matched: sum((row) => row.matched),
+          impressions: sum((row) => row.impressions),
+          outside: sum((row) => row.outside),
+          unpaid: sum((row) => row.unpaid),
+          spent,
+          remaining: Math.max(0, fund.budget - spent),
+          pledges: funds.accepted.filter((pledge) => pledge.community === id).length,
+          refused,
+        },
+        await this.changedLines(id, epoch, lines, ledger),
+        settledAt,
+      );
+      this.written.set(`${id} ${epoch}`, new Map(lines.map((line) => [line.post, lineKey(line)])));
+    }
+  }
 }
+
+/** A ledger line, with the impressions served past the budget or the post's credits (the totals count them). */
+type LedgerLine = FundPostEntry & { unpaid: number };
 
 const lineKey = (line: FundPostEntry) => `${line.pledged} ${line.matched} ${line.impressions} ${line.outside} ${line.spent}`;
 
 /** A fund's ledger lines for the epoch: every post it pledged to or was charged for, most costly first. */
-function ledgerOf(community: string, funding: ReadonlyMap<string, PostFunding>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): FundPostEntry[] {
+function ledgerOf(
+  community: string,
+  funding: ReadonlyMap<string, PostFunding>,
+  charged: ReadonlyMap<string, PostCharge>,
+  paid: ReadonlyMap<string, number>,
+  costPerImpression: number,
+): LedgerLine[] {
   const posts = new Set([...charged.keys(), ...[...funding.values()].filter((entry) => (entry.pledged[community] ?? 0) > 0).map((entry) => entry.post)]);
   return [...posts]
     .map((post) => {
       const entry = funding.get(post);
       const charge = charged.get(post);
+      const impressions = charge?.impressions ?? 0;
+      const paidFor = Math.min(impressions, paid.get(post) ?? 0);
       return {
         post,
         pledged: entry?.pledged[community] ?? 0,
         matched: entry?.matched[community] ?? 0,
-        impressions: charge?.impressions ?? 0,
+        impressions,
         outside: charge?.outside ?? 0,
-        spent: (charge?.impressions ?? 0) * costPerImpression,
+        spent: paidFor * costPerImpression,
+        unpaid: impressions - paidFor,
       };
     })
     .sort((a, b) => b.spent - a.spent || b.pledged - a.pledged || (a.post < b.post ? -1 : 1));

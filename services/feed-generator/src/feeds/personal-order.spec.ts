@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { emptyFeedback, personalAdjustment, personalOrder, type PersonalAdjustment, type PersonalReason } from './personal-order.js';
+import { emptyFeedback, personalAdjustment, personalOrder, positionClasses, type PersonalAdjustment, type PersonalReason } from './personal-order.js';
 
 interface Item {
   id: number;
@@ -70,6 +70,21 @@ describe('a viewer\'s personal order of a ranked feed', () => {
     const positives = items.filter((item) => item.side === 'positive').map((item) => item.id);
     expect(positives.slice(0, 2)).toEqual([6, 8]);
     expect(positives).toEqual(expect.arrayContaining([0, 2, 4]));
+  });
+
+  it('never packs a page with more boosts than the ranking spaced, however many posts the viewer has seen', () => {
+    const boosted = (id: number) => ({ id, feedContext: '{"v":1,"f":["alpha"],"e":2900}', side: '', adjustment: { removed: false, shift: 0 } });
+    const organic = (id: number, seen: boolean) => ({ id, side: '', adjustment: { removed: false, shift: seen ? -6 : 0 } });
+    // The snapshot: a boost at positions 1, 6, 11 and 16 (the page share, one in five); the viewer has seen every organic post of the first twelve.
+    const base = Array.from({ length: 40 }, (_, id) => (id % 5 === 1 && id < 20 ? boosted(id) : organic(id, id < 12)));
+    const { items } = personalOrder(base, { complete: true, take: 40, window: 12, ...positionClasses<(typeof base)[number]>(false), adjust: (item) => item.adjustment });
+    expect(items.map((item) => item.id).sort((a, b) => a - b)).toEqual(base.map((item) => item.id));
+    const isBoost = items.map((item) => 'feedContext' in item);
+    for (let at = 0; at + 10 <= items.length; at += 1) expect(isBoost.slice(at, at + 10).filter(Boolean).length).toBeLessThanOrEqual(2);
+    // A boost's position with no boosted post left near is filled by the organic post there, not a boost from far below.
+    const asked = base.map((item) => (item.id === 1 ? { ...item, adjustment: { removed: true, shift: 0 } } : item));
+    const first = personalOrder(asked, { complete: true, take: 5, window: 3, ...positionClasses<(typeof base)[number]>(false), adjust: (item) => item.adjustment }).items;
+    expect(first.filter((item) => 'feedContext' in item).map((item) => item.id)).toEqual([]);
   });
 });
 

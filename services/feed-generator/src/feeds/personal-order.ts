@@ -1,3 +1,4 @@
+import { boostOfContext } from '#lib/funding';
 /**
  * One viewer's order of a ranked feed: the community ranking, reordered within bounds by what that
  * viewer told us. Pure: the same ranking and the same feedback give the same order, on every
@@ -105,9 +106,27 @@ export interface PersonalOrderOptions<T> {
   take: number;
   /** The furthest a post moves: how far ahead of the current position posts are considered. */
   window: number;
-  /** The viewpoint side of a post in a balanced feed (one class for every other feed). */
+  /** The class a position of the ranking keeps: the viewpoint side of a post in a balanced feed, boosted or not (`positionClasses`). */
   classOf(item: T): string;
+  /** The class that fills a position of class `cls` when none of its posts is within the window (none: read on until one is). */
+  fallbackOf?(cls: string): string | undefined;
   adjust(item: T): PersonalAdjustment;
+}
+
+const BOOSTED = 'boosted:';
+
+/**
+ * The classes a feed's positions keep in a personal order: the side of a balanced feed's posts, and
+ * whether the snapshot boosted the post there. A boosted post fills only a position the snapshot
+ * gave a boost, so posts the viewer has seen moving down never pack boosts closer than the fund's
+ * page share spaced them; a boost's position with no boosted post within the window takes the
+ * post of its side there.
+ */
+export function positionClasses<T extends { feedContext?: string; side?: string }>(balanced: boolean): Pick<PersonalOrderOptions<T>, 'classOf' | 'fallbackOf'> {
+  return {
+    classOf: (item) => (boostOfContext(item.feedContext ?? null) ? BOOSTED : '') + (balanced ? (item.side ?? '') : ''),
+    fallbackOf: (cls) => (cls.startsWith(BOOSTED) ? cls.slice(BOOSTED.length) : undefined),
+  };
 }
 
 /**
@@ -149,8 +168,10 @@ export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptio
     if (slot >= base.length) return { items: out, short: !complete };
     while (read < base.length && read <= slot + window) admit();
     if (read <= slot + window && !complete) return { items: out, short: true };
-    const cls = options.classOf(base[slot]!);
+    let cls = options.classOf(base[slot]!);
     let found = best(cls);
+    const fallback = found < 0 ? options.fallbackOf?.(cls) : undefined;
+    if (fallback !== undefined) found = best((cls = fallback));
     // The side has nothing within the window: its next post further down takes the place.
     while (found < 0 && read < base.length) {
       admit();

@@ -9,6 +9,7 @@ import {
   hasFeedback,
   personalAdjustment,
   personalOrder,
+  positionClasses,
   type PersonalAdjustment,
   type PersonalReason,
   type ViewerFeedback,
@@ -218,7 +219,7 @@ export class ViewerAdjustment {
     const asOf = session.sessionMs - SETTLE_MS;
     const adjust = (item: SkeletonItem): PersonalAdjustment =>
       personalAdjustment(feedback, { post: item.post, author: authorOf(item.post), communities: this.communities(feedback, item) }, asOf, this.window);
-    const classOf = feed.ranking === 'balanced' ? (item: SkeletonItem) => item.side ?? '' : () => '';
+    const classes = positionClasses<SkeletonItem>(feed.ranking === 'balanced');
     // The top of the pinned snapshot: rank 0 is before every item.
     const top: FeedCursor = { ordering: `s${session.snapshot}`, sortKey: 0, cid: cursor?.cid ?? TOP_CID };
     // Enough for the order up to `take` in one read unless the ranking holds more removed posts than the viewer's own.
@@ -227,7 +228,7 @@ export class ViewerAdjustment {
       const base = await algorithm.skeleton({ feed, limit: read, cursor: top });
       // A read stopped by a long run of removed posts (`next`) ends the order there rather than reading on without bound.
       const complete = base.items.length < read || base.next !== undefined;
-      const { items: order, short } = personalOrder(base.items, { complete, take, window: this.window, classOf, adjust });
+      const { items: order, short } = personalOrder(base.items, { complete, take, window: this.window, ...classes, adjust });
       if (short) {
         read *= 2;
         continue;

@@ -27,9 +27,14 @@ export interface FundReport {
   matched: number;
   spent: number;
   remaining: number;
-  /** Boosted impressions charged (a viewer once per post), and those that reached members of other communities. */
+  /**
+   * Boosted impressions charged (a viewer once per post, shared by the funds that raised it), those
+   * that reached members of other communities, and those served past the budget or a post's
+   * credits, which the fund did not pay for (a boost stops at the next snapshot after either runs out).
+   */
   impressions: number;
   impressionsOutsideCommunity: number;
+  unpaidImpressions: number;
   pledges: number;
   refusedPledges: Record<string, number>;
   posts: { post: string; pledged: number; matched: number; impressions: number; impressionsOutsideCommunity: number; spent: number }[];
@@ -85,6 +90,7 @@ export class FundReportService {
       remaining: totals?.remaining ?? fund?.budget ?? 0,
       impressions: totals?.impressions ?? 0,
       impressionsOutsideCommunity: totals?.outside ?? 0,
+      unpaidImpressions: totals?.unpaid ?? 0,
       pledges: totals?.pledges ?? 0,
       refusedPledges: totals?.refused ?? {},
       posts: (rows?.posts ?? []).map(({ outside, ...post }) => ({ ...post, impressionsOutsideCommunity: outside })),

@@ -26,7 +26,8 @@ function Ledger({ report }: { report: FundReport }) {
         <tr><th scope="row">Matching pool</th><td class="num">${credits(report.matchingPool)}</td></tr>
         <tr><th scope="row">Pledged · matched</th><td class="num">${credits(report.pledged)} · ${credits(report.matched)}</td></tr>
         <tr><th scope="row">Spent · remaining</th><td class="num">${credits(report.spent)} · ${credits(report.remaining)}</td></tr>
-        <tr><th scope="row">Boosted impressions · reaching other communities</th><td class="num">${credits(report.impressions)} · ${formatCount(report.impressionsOutsideCommunity)}</td></tr>
+        <tr><th scope="row">Boosted impressions · reaching other communities</th><td class="num">${credits(report.impressions)} · ${credits(report.impressionsOutsideCommunity)}</td></tr>
+        ${report.unpaidImpressions > 0 && html`<tr><th scope="row">Served past the budget or a post's credits (not paid)</th><td class="num">${credits(report.unpaidImpressions)}</td></tr>`}
         <tr><th scope="row">Pledges accepted · refused</th><td class="num">${formatCount(report.pledges)} · ${refused.length ? refused.map(([reason, count]) => `${count} ${reason}`).join(', ') : 'none'}</td></tr>
       </tbody>
     </table>
@@ -41,7 +42,7 @@ function Ledger({ report }: { report: FundReport }) {
             <td class="num">${credits(post.pledged)}</td>
             <td class="num">${credits(post.matched)}</td>
             <td class="num">${credits(post.impressions)}</td>
-            <td class="num">${formatCount(post.impressionsOutsideCommunity)}</td>
+            <td class="num">${credits(post.impressionsOutsideCommunity)}</td>
             <td class="num">${credits(post.spent)}</td>
           </tr>`,
         )}

@@ -1,0 +1,154 @@
+import { applyMigrations, createClickHouseClient, FeedbackRepository, FundRepository, type ClickHouseClient } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import type { FeedbackEventV1 } from '#lib/contracts';
+import { parseCuration, type MemberSources } from '#lib/curation';
+import { boostedContext, epochBounds, epochOf } from '#lib/funding';
+import { capturedLogger } from '#lib/testing';
+import { BridgeFundStep } from './bridge-fund.step.js';
+
+const EPOCH_DAYS = 7;
+/** One credit an impression: the figures below read as impressions. */
+const funding = { epochDays: EPOCH_DAYS, creditsPerThousandImpressions: 1000, floorCredits: 0, floorMaxMembers: 0 };
+
+const alpha = ['did:plc:alpha0', 'did:plc:alpha1', 'did:plc:alpha2'];
+const beta = ['did:plc:beta0', 'did:plc:beta1'];
+const viewers = Array.from({ length: 8 }, (_, i) => `did:plc:viewer${i}`);
+const post = (name: string) => `at://${alpha[0]}/app.bsky.feed.post/${name}`;
+
+const curationOf = (budgets: { alpha: number; beta: number }) =>
+  parseCuration(
+    [
+      'communities:',
+      `  alpha: { members: { dids: [${alpha.join(', ')}] } }`,
+      `  beta: { members: { dids: [${beta.join(', ')}] } }`,
+      'feeds:',
+      '  ab: { displayName: Alpha and beta, communities: [alpha, beta], ranking: bridging }',
+      'funds:',
+      `  alpha: { budget: ${budgets.alpha}, matchingPool: 0 }`,
+      `  beta: { budget: ${budgets.beta}, matchingPool: 0 }`,
+    ].join('\n'),
+    'funds.yaml',
+  );
+const membersOf = (sources: MemberSources) => Promise.resolve([...(sources.dids ?? [])]);
+
+describe('settling the Bridge Fund from the impressions served', () => {
+  const database = `bridge_fund_${process.pid}`;
+  let client: ClickHouseClient;
+  let funds: FundRepository;
+  let feedback: FeedbackRepository;
+  const step = () => new BridgeFundStep({ funding } as AppConfig, funds, capturedLogger().logger);
+  /** This epoch began an hour ago at most, or now: the times below fall inside it. */
+  const nowMs = Date.now();
+  const epoch = epochOf(nowMs, EPOCH_DAYS);
+  const { startMs } = epochBounds(epoch, EPOCH_DAYS);
+  let clock = Math.max(startMs, nowMs - 3_600_000) * 1000;
+  const tick = () => (clock += 1_000_000);
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    funds = new FundRepository(client, database);
+    feedback = new FeedbackRepository(client, database);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  beforeEach(async () => {
+    for (const table of ['posts', 'pledges', 'fund_charges', 'fund_posts', 'fund_epochs']) await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
+  });
+
+  const livePosts = async (...names: string[]) => {
+    await client.insert({
+      table: `${database}.posts`,
+      values: names.map((name) => ({ did: alpha[0], rkey: name, cid: 'bafy', time_us: tick(), created_at: Date.now(), text: name, deleted: 0, version: clock })),
+      format: 'JSONEachRow',
+    });
+  };
+  const pledge = (pledger: string, community: string, to: string, amount: number, atUs = tick()) =>
+    funds.recordPledge({ pledger, rkey: `3k${pledger.slice(-6)}${to.slice(-4)}`, community, post: to, amount, timeUs: atUs });
+  /** A boosted page served to `viewer`, the item raised by `by` in epoch `inEpoch`. */
+  const serve = (viewer: string, item: string, by: string[], inEpoch = epoch, atUs = tick()): FeedbackEventV1 => ({
+    v: 1,
+    type: 'feedback',
+    event: 'impression',
+    reqId: null,
+    viewer,
+    item,
+    feed: 'ab',
+    feedContext: boostedContext('{"v":1}', by, inEpoch),
+    timeUs: atUs,
+  });
+  const report = async (community: string, of = epoch) => (await funds.report(community, of, 100))!;
+
+  it('pays for impressions in the order they were served until the budget is spent, and says how many it did not pay for', async () => {
+    await livePosts('first', 'second');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50);
+    await pledge(alpha[2]!, 'alpha', post('second'), 50);
+    // Three viewers see the first post, then three the second: a budget of 4 pays the first three and one more.
+    await feedback.write([...viewers.slice(0, 3).map((v) => serve(v, post('first'), ['alpha'])), ...viewers.slice(3, 6).map((v) => serve(v, post('second'), ['alpha']))]);
+    await step().prepare(curationOf({ alpha: 4, beta: 10 }), nowMs, membersOf, { settle: true });
+
+    const { epoch: totals, posts } = await report('alpha');
+    expect(totals).toMatchObject({ budget: 4, spent: 4, remaining: 0, impressions: 6, unpaid: 2 });
+    expect(Object.fromEntries(posts.map((line) => [line.post, line.spent]))).toEqual({ [post('first')]: 3, [post('second')]: 1 });
+  });
+
+  it('pays no more for a post than the credits pledged to it', async () => {
+    await livePosts('first');
+    await pledge(alpha[1]!, 'alpha', post('first'), 2);
+    await feedback.write(viewers.slice(0, 5).map((v) => serve(v, post('first'), ['alpha'])));
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+
+    expect((await report('alpha')).epoch).toMatchObject({ spent: 2, remaining: 98, impressions: 5, unpaid: 3 });
+  });
+
+  it('charges a viewer once, to the funds that raised the post when it was first served, whatever was served after', async () => {
+    await livePosts('first');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50);
+    await pledge(beta[0]!, 'beta', post('first'), 50);
+    // Raised by both, then (beta's budget spent, in production) by alpha alone, to the same viewers; and one the other way round.
+    await feedback.write([serve(viewers[0]!, post('first'), ['alpha', 'beta']), serve(viewers[1]!, post('first'), ['alpha'])]);
+    await feedback.write([serve(viewers[0]!, post('first'), ['alpha']), serve(viewers[1]!, post('first'), ['alpha', 'beta'])]);
+    await step().prepare(curationOf({ alpha: 100, beta: 100 }), nowMs, membersOf, { settle: true });
+
+    const [a, b] = [(await report('alpha')).epoch, (await report('beta')).epoch];
+    expect(a.impressions + b.impressions).toBe(2);
+    expect(a).toMatchObject({ impressions: 1.5, spent: 1.5 });
+    expect(b).toMatchObject({ impressions: 0.5, spent: 0.5 });
+  });
+
+  it('settles an ended epoch again with the impressions served from its snapshots after it ended', async () => {
+    const ended = epoch - 1;
+    const endedStartUs = epochBounds(ended, EPOCH_DAYS).startMs * 1000;
+    await livePosts('first');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50, endedStartUs + 1_000_000);
+    await feedback.write([serve(viewers[0]!, post('first'), ['alpha'], ended, endedStartUs + 2_000_000)]);
+    // The last run of the ended epoch, then impressions of its last snapshot served (or delivered) after its end.
+    const lastRunMs = startMs - 1_000;
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), lastRunMs, membersOf, { settle: true });
+    expect((await report('alpha', ended)).epoch.impressions).toBe(1);
+    await feedback.write(viewers.slice(1, 4).map((v) => serve(v, post('first'), ['alpha'], ended, startMs * 1000 + 500_000)));
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), startMs + 60_000, membersOf, { settle: true });
+
+    expect((await report('alpha', ended)).epoch).toMatchObject({ impressions: 4, spent: 4 });
+    // The new epoch has no pledge: nothing is charged to it.
+    expect((await report('alpha')).epoch).toMatchObject({ impressions: 0, spent: 0, pledged: 0 });
+  });
+
+  it('takes a withdrawn pledge out of the ledger when another process settles next', async () => {
+    await livePosts('first', 'second');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50);
+    await pledge(alpha[2]!, 'alpha', post('second'), 30);
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+    expect((await report('alpha')).posts.map((line) => line.post).sort()).toEqual([post('first'), post('second')]);
+
+    await funds.recordPledge({ pledger: alpha[1]!, rkey: `3k${alpha[1]!.slice(-6)}${post('first').slice(-4)}`, timeUs: tick() });
+    // A restarted ranker, or the one the settling was handed to.
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+    const { epoch: totals, posts } = await report('alpha');
+    expect(totals.pledged).toBe(30);
+    expect(posts.map((line) => line.post)).toEqual([post('second')]);
+  });
+});
