@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { AtpAgent, type AppBskyFeedDefs } from '@atproto/api';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
-import { CLICKHOUSE } from '#lib/platform';
+import { CLICKHOUSE, CurationService } from '#lib/platform';
 import { freePort, started, startTestApp, waitFor, type TestApp } from '#lib/testing';
 import {
   connectAtprotoNetwork,
@@ -224,12 +224,14 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
 
   it('publishes the feeds from the test account (app password) and serves a DID document the AppView can use', async () => {
     const feedPublisher = await FeedPublisher.login(config);
-    published = await feedPublisher.publishAll();
+    // The curation in force, as `npm run feed:publish` reads it (see `readCurationInForce`).
+    const curation = app().app.get(CurationService).current;
+    published = await feedPublisher.publishAll(curation);
     expect(published).toEqual(
       ['club-recent', 'common-ground', 'club-only'].map((name) => ({ uri: feedUri(name), action: 'created' })),
     );
     // Publishing again updates in place.
-    expect((await feedPublisher.publishAll()).map((result) => result.action)).toEqual(['updated', 'updated', 'updated']);
+    expect((await feedPublisher.publishAll(curation)).map((result) => result.action)).toEqual(['updated', 'updated', 'updated']);
 
     const didDocument = (await (await fetch(`${feedgenUrl}/.well-known/did.json`)).json()) as { id: string; service: unknown[] };
     expect(didDocument).toMatchObject({
@@ -359,7 +361,7 @@ describe('Common Ground feeds served to Bluesky clients through a real PDS and A
   }, testTimeoutMs);
 
   it('unpublishes the feeds, after which the AppView no longer finds them', async () => {
-    const results = await (await FeedPublisher.login(config)).unpublishAll();
+    const results = await (await FeedPublisher.login(config)).unpublishAll(app().app.get(CurationService).current);
     expect(results.map((result) => result.action)).toEqual(['deleted', 'deleted', 'deleted']);
     await network().syncAppView();
     const reader = await loginAgent(network().pdsUrl, eve);

@@ -11,6 +11,7 @@ import { MessageFrame, XrpcStreamServer } from '@atproto/xrpc-server';
 import { LabelRepository } from '#lib/clickhouse';
 import { loadConfig, type AppConfig } from '#lib/config';
 import { signLabel, verifyLabel, type Label } from '#lib/labels';
+import { CurationService } from '#lib/platform';
 import { freePort, testAppEnv, waitFor } from '#lib/testing';
 import { connectAtprotoNetwork, type AtprotoNetworkClient, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
@@ -185,10 +186,12 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
 
   it('labeler:setup puts our key and endpoint into the DID document (through the PDS) and publishes the service record the AppView serves', async () => {
     const setup = await LabelerSetup.login(config, labeler.password);
-    expect((await setup.run(undefined)).identity).toBe('signature-requested');
-    const result = await setup.run(await network().emailToken(labeler.did, 'plc_operation'));
+    // The curation in force, as `npm run labeler:setup` reads it (see `readCurationInForce`).
+    const curation = app().app.get(CurationService).current;
+    expect((await setup.run(undefined, curation)).identity).toBe('signature-requested');
+    const result = await setup.run(await network().emailToken(labeler.did, 'plc_operation'), curation);
     expect(result.identity).toBe('updated');
-    expect((await setup.run(undefined)).identity).toBe('unchanged');
+    expect((await setup.run(undefined, curation)).identity).toBe('unchanged');
 
     const doc = await idResolver.did.resolve(labeler.did, true);
     expect(getDidKeyFromMultibase(getVerificationMaterial(doc!, 'atproto_label')!)).toBe(key.did());

@@ -1,4 +1,6 @@
+import { backoffMs, retry } from '@atproto/common';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { clickHouseErrorCode, ClickHouseUnavailableError, isConnectionError, QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING } from './clickhouse.errors.js';
 
 interface Migration {
   version: number;
@@ -620,7 +622,73 @@ const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
   applied_at DateTime64(3) DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree ORDER BY version`;
 
-export async function applyMigrations(client: ClickHouseClient, database: string, list: Migration[] = migrations): Promise<number[]> {
+export interface MigrationOptions {
+  /** The migrations to apply (default: all of them). */
+  list?: Migration[];
+  /**
+   * How long an unreachable ClickHouse, or a migration under way in another process, is waited
+   * for before giving up (default 120 s, as the bus waits for Kafka).
+   */
+  giveUpAfterMs?: number;
+  /** Told of each failed try that is tried again: its number, the wait before the next, and why. */
+  onRetry?: (retry: { attempt: number; waitMs: number; error: Error }) => void;
+}
+
+const MIGRATION_WAIT_MS = 120_000;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Applies the migrations `database` has not recorded yet, in order; returns their versions.
+ *
+ * A ClickHouse that cannot be reached (a process started while its server starts or restarts) is
+ * tried again with backoff for `giveUpAfterMs`, each try from the versions recorded then; a statement
+ * ClickHouse refuses fails at once. Each statement runs under a query id of its own
+ * (`cg-migration-<database>-<version>-<n>`): a server refuses a second query with the id of one
+ * still running, so a process that starts while another applies a migration, or a try after a
+ * client timeout while the server still runs the statement, waits for it instead of running the
+ * same statement beside it.
+ *
+ * @NOTE The wait and the log line are `retry`'s hooks: `getWaitMs` says the next wait (none past
+ * the deadline), and `retryable` is asked only when there is one, so it logs each try again.
+ */
+export async function applyMigrations(client: ClickHouseClient, database: string, options: MigrationOptions = {}): Promise<number[]> {
+  const { list = migrations, giveUpAfterMs = MIGRATION_WAIT_MS, onRetry } = options;
+  const deadline = Date.now() + giveUpAfterMs;
+  let nextWaitMs = 0;
+  let attempt = 0;
+  try {
+    return await retry(
+      () => {
+        attempt += 1;
+        return applyMigrationsOnce(client, database, list);
+      },
+      {
+        maxRetries: Number.MAX_SAFE_INTEGER,
+        getWaitMs: (retries) => {
+          nextWaitMs = Math.min(backoffMs(retries, RETRY_FIRST_MS, RETRY_MAX_MS), deadline - Date.now());
+          return nextWaitMs > 0 ? nextWaitMs : null;
+        },
+        retryable: (error) => {
+          if (!worthWaiting(error)) return false;
+          onRetry?.({ attempt, waitMs: nextWaitMs, error: error as Error });
+          return true;
+        },
+      },
+    );
+  } catch (error) {
+    if (!worthWaiting(error)) throw error;
+    throw new ClickHouseUnavailableError(
+      `schema migrations of ${database} gave up after ${attempt} tries in ${Math.round(giveUpAfterMs / 1000)} s: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** ClickHouse was not reached, or another process runs the same migration statement now. */
+const worthWaiting = (error: unknown): boolean => isConnectionError(error) || clickHouseErrorCode(error) === QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING;
+
+async function applyMigrationsOnce(client: ClickHouseClient, database: string, list: Migration[]): Promise<number[]> {
   const sql = (statement: string) => statement.replaceAll('{db}', database);
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await client.command({ query: sql(MIGRATIONS_TABLE) });
@@ -629,7 +697,9 @@ export async function applyMigrations(client: ClickHouseClient, database: string
   const appliedNow: number[] = [];
   for (const migration of [...list].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
-    for (const statement of migration.statements) await client.command({ query: sql(statement) });
+    for (const [n, statement] of migration.statements.entries()) {
+      await client.command({ query: sql(statement), query_id: `cg-migration-${database}-${migration.version}-${n}` });
+    }
     await client.insert({
       table: `${database}.schema_migrations`,
       values: [{ version: migration.version, name: migration.name }],

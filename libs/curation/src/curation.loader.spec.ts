@@ -123,6 +123,16 @@ feeds:
     expect(() => parseCuration(valid.replace('Common ground', 'A'.repeat(25)), 'f.yaml')).toThrow(/displayName: longer than 24/);
   });
 
+  it('rejects text within its graphemes but over the UTF-8 bytes of the records it goes into, naming the field', () => {
+    // One grapheme of 25 bytes: 24 of them are 600 bytes, where a generator record's displayName holds 240.
+    const family = '👩‍👩‍👧‍👦';
+    expect(problemsOf(valid.replace('Common ground', family.repeat(24)))).toEqual([expect.stringMatching(/^config\/feeds\.yaml:16 feeds\.common-ground\.displayName: longer than 240 bytes/)]);
+    expect(problemsOf(valid.replace('Posts liked in both communities', family.repeat(121)))).toEqual([expect.stringMatching(/:17 feeds\.common-ground\.description: longer than 3000 bytes/)]);
+    // A community's name goes into its label values' names (640 bytes at most).
+    expect(problemsOf(valid.replace('Climate researchers', family.repeat(26)))).toEqual([expect.stringMatching(/:4 communities\.climate\.name: longer than 640 bytes/)]);
+    expect(problemsOf(valid.replace('Common ground', family.repeat(9)))).toEqual([]);
+  });
+
   describe('digest feeds', () => {
     const digestFeed = (section: string) => `${valid}  weekly:
     displayName: The week
@@ -196,6 +206,14 @@ ${section}`;
       const named = valid.replace('[climate, farmers]', '[climate, constructor]');
       expect(problemsOf(named.replace('    membersOnly: true\n', ''))).toEqual(['config/feeds.yaml:18 feeds.common-ground.communities.1: no community "constructor" is defined']);
       expect(problemsOf(named)).toEqual(['config/feeds.yaml:18 feeds.common-ground.communities.1: no community "constructor" is defined']);
+    });
+
+    it('refuses two communities whose ids become one label token, naming both', () => {
+      const twins = valid.replace('  farmers:\n', '  ward_7:\n    members: { dids: [did:plc:dddddddddddddddddddddddd] }\n  ward7:\n    members: { dids: [did:plc:eeeeeeeeeeeeeeeeeeeeeeee] }\n  farmers:\n');
+      expect(problemsOf(twins)).toEqual([
+        'config/feeds.yaml:13 communities.ward7: communities "ward_7" and "ward7" both become the label token "ward-seven" (supported-by-ward-seven, …): rename one',
+      ]);
+      expect(problemsOf(twins.replace('  ward7:\n', '  ward8:\n'))).toEqual([]);
     });
 
     it('refuses a community named twice in a feed, at the second mention', () => {

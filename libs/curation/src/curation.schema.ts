@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { communityToken } from '#lib/labels';
 import { deliberationSchema } from './deliberation.schema.js';
 import { digestSchema } from './digest.schema.js';
 import { feedLabelRulesSchema } from './feed-labels.schema.js';
@@ -27,6 +28,7 @@ const STARTER_PACK_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.graph
 const HASHTAG = /^[^\s#]{1,64}$/u;
 
 const graphemes = (text: string) => [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(text)].length;
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const nullAsAbsent = (value: unknown) => (value === null ? undefined : value);
 
 /**
@@ -48,17 +50,40 @@ export function mapping<V extends z.ZodTypeAny>(key: z.ZodString, value: V) {
   return z.preprocess(nullAsAbsent, z.record(key, value, { invalid_type_error: 'expected a mapping of names to definitions' }).default({}));
 }
 
-/** Optional text of at most `max` graphemes (what Bluesky counts); `null` is absent. */
-export function text(max: number) {
-  return z.preprocess(nullAsAbsent, z.string({ invalid_type_error: 'expected text' }).refine((value) => graphemes(value) <= max, `longer than ${max} characters`).optional());
+/**
+ * A lexicon's two limits on a string: `graphemes` (what a reader counts as characters) and `bytes`
+ * of UTF-8 (its `maxLength`). An emoji is one grapheme but may take 25 bytes or more, so text
+ * within the first can break the second, and the PDS refuses a record over it.
+ */
+export interface TextLimits {
+  graphemes: number;
+  bytes: number;
 }
 
-/** Required text of at most `max` graphemes. */
-export function requiredText(max: number) {
-  return z.preprocess(
-    nullAsAbsent,
-    z.string({ required_error: 'is required', invalid_type_error: 'expected text' }).refine((value) => graphemes(value) <= max, `longer than ${max} characters`),
-  );
+/** `app.bsky.feed.generator`'s `displayName` and `description`. */
+const FEED_DISPLAY_NAME: TextLimits = { graphemes: 24, bytes: 240 };
+const FEED_DESCRIPTION: TextLimits = { graphemes: 300, bytes: 3_000 };
+/**
+ * A community's name is part of its label values' names (`Supported by …`, at most 64 graphemes
+ * and 640 bytes in `com.atproto.label.defs#labelValueDefinitionStrings`) and descriptions.
+ */
+const COMMUNITY_NAME: TextLimits = { graphemes: 64, bytes: 640 };
+const COMMUNITY_DESCRIPTION: TextLimits = { graphemes: 300, bytes: 3_000 };
+
+function limitedText(string: z.ZodString, { graphemes: max, bytes }: TextLimits) {
+  return string
+    .refine((value) => graphemes(value) <= max, `longer than ${max} characters`)
+    .refine((value) => utf8Bytes(value) <= bytes, `longer than ${bytes} bytes of UTF-8 (emoji and accented letters take several each)`);
+}
+
+/** Optional text within `limits`; `null` is absent. */
+export function text(limits: TextLimits) {
+  return z.preprocess(nullAsAbsent, limitedText(z.string({ invalid_type_error: 'expected text' }), limits).optional());
+}
+
+/** Required text within `limits`. */
+export function requiredText(limits: TextLimits) {
+  return z.preprocess(nullAsAbsent, limitedText(z.string({ required_error: 'is required', invalid_type_error: 'expected text' }), limits));
 }
 
 export const flag = (fallback: boolean) => z.boolean({ invalid_type_error: 'expected true or false' }).default(fallback);
@@ -110,8 +135,8 @@ export const selfEnrolling = ['hashtags', 'followersOf'] as const;
 
 export const CommunitySchema = fields({
   /** Shown to curators and in feed context; the community's id when absent. */
-  name: text(64),
-  description: text(300).transform((value) => value ?? ''),
+  name: text(COMMUNITY_NAME),
+  description: text(COMMUNITY_DESCRIPTION).transform((value) => value ?? ''),
   members: MemberSourcesSchema.default({}),
   /**
    * The curator accepts that anyone can make themselves a member (through `hashtags` or
@@ -121,8 +146,8 @@ export const CommunitySchema = fields({
 });
 
 export const FeedSchema = fields({
-  displayName: requiredText(24),
-  description: text(300).transform((value) => value ?? ''),
+  displayName: requiredText(FEED_DISPLAY_NAME),
+  description: text(FEED_DESCRIPTION).transform((value) => value ?? ''),
   communities: strings(COMMUNITY_ID, 'a community id')
     .refine((ids) => ids.length > 0, 'name at least one community')
     .superRefine(distinct),
@@ -180,14 +205,29 @@ const rankingSections = { digest: 'cadence, size, base', deliberation: 'root or 
 const own = <V>(record: Record<string, V>, key: string): V | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
 
 /**
- * Rules across sections: a feed's communities exist, members-only feeds keep their promise, a
- * ranking's own section is where it belongs, and a fund is a defined community's, boosting only
- * feeds over it.
+ * Rules across sections: each community has a label token of its own, a feed's communities exist,
+ * members-only feeds keep their promise, a ranking's own section is where it belongs, and a fund
+ * is a defined community's, boosting only feeds over it.
  */
 function checkReferences(
   document: { communities: Record<string, CommunityFields>; feeds: Record<string, FeedFields>; funds: Record<string, FundFields> },
   ctx: z.RefinementCtx,
 ): void {
+  // Label values name a community by its token (`supported-by-ward-seven`): two ids with one token
+  // (`ward_7`, `ward-7`, `ward7`) would share their labels, and no reader could tell them apart.
+  const tokens = new Map<string, string>();
+  for (const id of Object.keys(document.communities)) {
+    const token = communityToken(id);
+    const first = tokens.get(token);
+    if (first === undefined) tokens.set(token, id);
+    else {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['communities', id],
+        message: `communities "${first}" and "${id}" both become the label token "${token}" (supported-by-${token}, …): rename one`,
+      });
+    }
+  }
   for (const [id, fund] of Object.entries(document.funds)) {
     if (!own(document.communities, id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['funds', id], message: `no community "${id}" is defined` });
     fund.feeds.forEach((name, index) => {

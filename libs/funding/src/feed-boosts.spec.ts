@@ -101,7 +101,7 @@ describe('a feed’s boosts', () => {
   const funding = new Map([['p30', { post: 'p30', pledged: { climate: 120, farmers: 50 }, matched: { climate: 80, farmers: 40 } }]]);
 
   it('applies only the funds of the feed’s communities that may boost it and hold credits on the post', () => {
-    const { boosts } = boostFeed({ feed: 'common', communities: ['climate', 'farmers'], ranked, funds, funding, spent: () => 0, remaining: () => 100 });
+    const { boosts } = boostFeed({ feed: 'common', communities: ['climate', 'farmers'], ranked, funds, funding, spent: () => 0, remaining: () => 500 });
     expect(boosts.get('p30')).toMatchObject({ funds: ['climate'], pledged: { climate: 120 }, matched: { climate: 80 }, credits: 200 });
     expect(describeBoost(boosts.get('p30')!)).toBe('raised by the climate fund: 120 credits, 80 matched');
 
@@ -114,6 +114,15 @@ describe('a feed’s boosts', () => {
     expect(spentOut.boosts.size).toBe(0);
     const broke = boostFeed({ feed: 'common', communities: ['climate'], ranked, funds, funding, spent: () => 0, remaining: () => 0 });
     expect(broke.boosts.size).toBe(0);
+  });
+
+  it('lifts a post by no more than its fund has left to pay for', () => {
+    const flush = boostFeed({ feed: 'common', communities: ['climate'], ranked, funds, funding, spent: () => 0, remaining: () => 500 });
+    const nearlySpent = boostFeed({ feed: 'common', communities: ['climate'], ranked, funds, funding, spent: () => 0, remaining: () => 0.01 });
+    expect(flush.placed.findIndex(({ item }) => item.uri === 'p30')).toBeLessThan(29);
+    // A hundredth of a credit buys no lift past the post above it: the post stays where it ranks, unboosted.
+    expect(nearlySpent.placed.findIndex(({ item }) => item.uri === 'p30')).toBe(29);
+    expect(nearlySpent.boosts.size).toBe(0);
   });
 });
 

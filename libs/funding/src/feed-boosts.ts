@@ -17,7 +17,7 @@ export interface Boost {
   /** Credits pledged and matched this epoch, per funding community. */
   pledged: Record<string, number>;
   matched: Record<string, number>;
-  /** Credits of those not yet spent on impressions. */
+  /** Credits of those not yet spent on impressions, at most what each fund's budget has left. */
   credits: number;
   lift: number;
 }
@@ -47,7 +47,7 @@ export interface FeedBoosts<T> {
 /**
  * Applies the funds of a feed's communities to its ranking: a post is offered a boost by each
  * fund of the feed's communities that may boost this feed, has budget left and holds credits
- * (pledged plus matched, less spent) on it; the offer stands only when the post's bridging across
+ * (pledged plus matched, less spent, at most the budget it has left) on it; the offer stands only when the post's bridging across
  * those funders is eligible. Placement follows `placeBoosts` with the smallest page share among them.
  */
 export function boostFeed<T extends RankedForBoost>(input: FeedBoostInput<T>): FeedBoosts<T> {
@@ -67,7 +67,8 @@ export function boostFeed<T extends RankedForBoost>(input: FeedBoostInput<T>): F
     for (const fund of applicable) {
       const own = funding.pledged[fund.community] ?? 0;
       if (own <= 0) continue;
-      const left = own + (funding.matched[fund.community] ?? 0) - input.spent(fund.community, post.uri);
+      // A fund pays for no more than its budget has left, so a boost lifts by no more than that buys.
+      const left = Math.min(own + (funding.matched[fund.community] ?? 0) - input.spent(fund.community, post.uri), input.remaining(fund.community));
       if (left <= 0) continue;
       funders.push(fund);
       pledged[fund.community] = own;

@@ -28,7 +28,8 @@ const definition = (identifier: string, name: string, description: string): Labe
   blurs: 'none',
   defaultSetting: 'warn',
   adultOnly: false,
-  // The app shows at most 64 graphemes of a name and 10,000 bytes of a description.
+  // A name holds 64 graphemes and 640 bytes: 64 code points are within both. A description holds
+  // 10,000 graphemes and 100,000 bytes; a community's name (at most 640 bytes) keeps ours far below.
   locales: [{ lang: 'en', name: [...name].slice(0, 64).join(''), description }],
 });
 
@@ -36,8 +37,8 @@ const definition = (identifier: string, name: string, description: string): Labe
  * Every value our labels can take, for the `app.bsky.labeler.service` record: `common-ground`,
  * `readers-added-context` (helpful context notes) and,
  * per community, `supported-by-…`, `divisive-in-…` and `boosted-by-…`, with a name and description in English.
- * Throws when two communities map to the same token (see `communityToken`), which would make their
- * labels indistinguishable.
+ * The curation gives each community a token of its own (see `communityToken`): it refuses two ids
+ * that would share one.
  */
 export function labelerPolicies(communities: readonly CommunityNaming[]): LabelerPolicies {
   const definitions = [
@@ -48,24 +49,12 @@ export function labelerPolicies(communities: readonly CommunityNaming[]): Labele
       'A context note that raters who usually disagree both found helpful (Open Community Notes). Its text is on the labeler\'s /notes page for the post.',
     ),
   ];
-  const owners = new Map<string, string>();
   for (const community of communities) {
-    const supported = supportedByValue(community.id);
-    const clash = owners.get(supported);
-    if (clash !== undefined) throw new LabelTokenClashError(clash, community.id, supported);
-    owners.set(supported, community.id);
     definitions.push(
-      definition(supported, `Supported by ${community.name}`, `Members of the community "${community.name}" approve this post.`),
+      definition(supportedByValue(community.id), `Supported by ${community.name}`, `Members of the community "${community.name}" approve this post.`),
       definition(divisiveInValue(community.id), `Divisive in ${community.name}`, `Members of "${community.name}" on the two sides of its main divide approve this post at clearly different rates.`),
       definition(boostedByValue(community.id), `Boosted by ${community.name}`, `The Bridge Fund of "${community.name}" paid, visibly, to raise this post in its feeds.`),
     );
   }
   return { labelValues: definitions.map((d) => d.identifier), labelValueDefinitions: definitions };
-}
-
-export class LabelTokenClashError extends Error {
-  override name = 'LabelTokenClashError';
-  constructor(first: string, second: string, token: string) {
-    super(`communities "${first}" and "${second}" both map to the label token "${token}"; rename one`);
-  }
 }

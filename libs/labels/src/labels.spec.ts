@@ -1,6 +1,6 @@
 import { cborEncode } from '@atproto/common';
 import { Secp256k1Keypair } from '@atproto/crypto';
-import { COMMON_GROUND, communityToken, LABEL_VALUE, labelChanges, labelerPolicies, LabelTokenClashError, labelValues, parseReceivedLabel, provenanceOf, signLabel, verifyLabel, type PostLabels } from './index.js';
+import { COMMON_GROUND, communityToken, LABEL_VALUE, labelChanges, labelerPolicies, labelValues, parseReceivedLabel, provenanceOf, signLabel, verifyLabel, type PostLabels } from './index.js';
 
 describe('community tokens', () => {
   it.each([
@@ -119,7 +119,7 @@ describe('label signatures', () => {
 });
 
 describe('labeler policies', () => {
-  it('defines every value with severity inform, blurs none, defaultSetting warn, and refuses a token clash', () => {
+  it('defines every value with severity inform, blurs none, defaultSetting warn', () => {
     const policies = labelerPolicies([{ id: 'left', name: 'Left' }, { id: 'right', name: 'Right' }]);
     expect(policies.labelValues).toEqual([
       'common-ground',
@@ -132,6 +132,5 @@ describe('labeler policies', () => {
       'boosted-by-right',
     ]);
     for (const d of policies.labelValueDefinitions) expect(d).toMatchObject({ severity: 'inform', blurs: 'none', defaultSetting: 'warn' });
-    expect(() => labelerPolicies([{ id: 'ward7', name: 'A' }, { id: 'ward_7', name: 'B' }])).toThrow(LabelTokenClashError);
   });
 });

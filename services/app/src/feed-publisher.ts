@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AtpAgent } from '@atproto/api';
 import type { AppConfig } from '#lib/config';
-import { loadCurationFile, type FeedDefinition } from '#lib/curation';
+import type { Curation, FeedDefinition } from '#lib/curation';
 import { Nsid } from '#lib/domain';
 
 export class PublishingError extends Error {
@@ -14,9 +14,10 @@ export interface PublishResult {
 }
 
 /**
- * Creates, updates and deletes the `app.bsky.feed.generator` records of the curated feeds in the
- * publisher's repository, so that Bluesky clients can find them. The record key is the feed's
- * short name; `did` is the feed generator's service DID, as `describeFeedGenerator` says.
+ * Creates, updates and deletes the `app.bsky.feed.generator` records of the feeds of a curation
+ * (the curation in force, see `readCurationInForce`) in the publisher's repository, so that
+ * Bluesky clients can find them. The record key is the feed's short name; `did` is the feed
+ * generator's service DID, as `describeFeedGenerator` says.
  */
 export class FeedPublisher {
   private constructor(
@@ -39,16 +40,14 @@ export class FeedPublisher {
     return new FeedPublisher(agent, config);
   }
 
-  async publishAll(): Promise<PublishResult[]> {
-    const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
+  async publishAll(curation: Curation): Promise<PublishResult[]> {
     const avatar = await this.uploadAvatar();
     const results: PublishResult[] = [];
     for (const feed of curation.feeds.values()) results.push(await this.publish(feed, avatar));
     return results;
   }
 
-  async unpublishAll(): Promise<PublishResult[]> {
-    const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
+  async unpublishAll(curation: Curation): Promise<PublishResult[]> {
     const results: PublishResult[] = [];
     for (const feed of curation.feeds.values()) {
       const existing = await this.existing(feed.shortname);

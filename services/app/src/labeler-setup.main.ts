@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, loadConfig } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
-import { LabelTokenClashError } from '#lib/labels';
+import { describeCurationSource, readCurationInForce } from './curation-in-force.js';
 import { LabelerSetup, LabelerSetupError } from './labeler-setup.js';
 
 /** `npm run labeler:setup [-- --token <emailed code>]`: see `LabelerSetup`. */
@@ -9,8 +9,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { token: { type: 'string' } } });
   const config = loadConfig();
   if (!config.labeler.accountPassword) throw new LabelerSetupError('set LABELER_ACCOUNT_PASSWORD (the account password: app passwords cannot change an identity)');
+  const inForce = await readCurationInForce(config);
+  process.stdout.write(`${describeCurationSource(inForce)}\n`);
   const setup = await LabelerSetup.login(config, config.labeler.accountPassword);
-  const result = await setup.run(values.token);
+  const result = await setup.run(values.token, inForce.curation);
   const said = {
     'signature-requested': 'The PDS emailed a confirmation code to the account: run again with `-- --token <code>` to update the DID document.',
     updated: `The DID document now carries #atproto_label and #atproto_labeler (${config.labeler.endpoint}).`,
@@ -20,7 +22,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof LabelerSetupError || error instanceof InvalidConfigError || error instanceof InvalidCurationError || error instanceof LabelTokenClashError;
+  const known = error instanceof LabelerSetupError || error instanceof InvalidConfigError || error instanceof InvalidCurationError;
   process.stderr.write(`${known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

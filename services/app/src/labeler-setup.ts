@@ -2,7 +2,7 @@ import { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { DidResolver, getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import type { AppConfig } from '#lib/config';
-import { loadCurationFile } from '#lib/curation';
+import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
 import { labelerPolicies } from '#lib/labels';
 
@@ -39,7 +39,8 @@ function plcFieldsOf(doc: DidDocument): { verificationMethods: Record<string, st
  * token (`requestPlcOperationSignature`), a second run with that token has the PDS sign the PLC
  * operation (`signPlcOperation`) and submit it (`submitPlcOperation`). Then the
  * `app.bsky.labeler.service` record (`rkey: self`) is written with every value our labels can take
- * for the curated communities; run it again when communities change.
+ * for the communities of `curation` (the curation in force, see `readCurationInForce`); run it
+ * again when communities change.
  *
  * @NOTE Identity changes need the account's own password: app passwords cannot sign PLC operations.
  */
@@ -61,9 +62,8 @@ export class LabelerSetup {
   }
 
   /** Runs the setup; without `token`, only asks the PDS to email one when the DID document needs a change. */
-  async run(token: string | undefined): Promise<LabelerSetupResult> {
+  async run(token: string | undefined, curation: Curation): Promise<LabelerSetupResult> {
     const identity = await this.updateIdentity(token);
-    const curation = await loadCurationFile(this.config.feedGenerator.feedsFile);
     const policies = labelerPolicies([...curation.communities.values()].map(({ id, name }) => ({ id, name })));
     const repo = this.agent.session!.did;
     const existing = await this.agent.com.atproto.repo
