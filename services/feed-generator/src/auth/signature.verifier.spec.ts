@@ -188,8 +188,45 @@ describe('SignatureVerifier', () => {
         const msg = new Uint8Array(Buffer.from(`round ${round}`));
         await expect(verifier.verify(keypair.did(), msg, await keypair.sign(msg), keypair.jwtAlg)).resolves.toBe(true);
         await expect(verifier.verify(keypair.did(), msg, await keypair.sign(msg), 'ES384')).rejects.toThrow();
+        expect(verifier.cachedKeys.count).toBeLessThanOrEqual(2);
       }
     }
+    expect(verifier.cachedKeys.count).toBe(2);
     expect(() => new SignatureVerifier({ maxKeys: 0 })).toThrow(RangeError);
+  });
+
+  it('keeps no key that verified nothing: forged tokens from fresh P-256 issuers leave no key behind', async () => {
+    const verifier = new SignatureVerifier();
+    const msg = new Uint8Array(Buffer.from('a forged token'));
+    for (let i = 0; i < 40; i += 1) {
+      const forger = await P256Keypair.create();
+      const garbage = new Uint8Array(randomBytes(64));
+      // Every few a DER-shaped one too, which @atproto/crypto decides.
+      const signature = i % 4 === 0 ? new Uint8Array([0x30, 62, ...garbage.subarray(2)]) : garbage;
+      await expect(verifier.verify(forger.did(), msg, signature, 'ES256')).resolves.toBe(false);
+    }
+    expect(verifier.cachedKeys).toEqual({ count: 0, bytes: 0 });
+    const honest = await P256Keypair.create();
+    await expect(verifier.verify(honest.did(), msg, await honest.sign(msg), 'ES256')).resolves.toBe(true);
+    expect(verifier.cachedKeys.count).toBe(1);
+  });
+
+  it('bounds the keys kept by weight: an OpenSSL key object weighs more than a point libsecp256k1 checks', async () => {
+    const p256 = await Promise.all(Array.from({ length: 5 }, () => P256Keypair.create()));
+    const k256 = await Promise.all(Array.from({ length: 10 }, () => Secp256k1Keypair.create()));
+    const verifier = new SignatureVerifier({ maxBytes: 3 * 5_632 });
+    const msg = new Uint8Array(Buffer.from('message'));
+    for (const keypair of p256) {
+      await expect(verifier.verify(keypair.did(), msg, await keypair.sign(msg), 'ES256')).resolves.toBe(true);
+      expect(verifier.cachedKeys.bytes).toBeLessThanOrEqual(3 * 5_632);
+    }
+    expect(verifier.cachedKeys.count).toBe(3);
+    for (const keypair of k256) {
+      await expect(verifier.verify(keypair.did(), msg, await keypair.sign(msg), 'ES256K')).resolves.toBe(true);
+      expect(verifier.cachedKeys.bytes).toBeLessThanOrEqual(3 * 5_632);
+    }
+    // The same bytes hold ten secp256k1 keys and some of the P-256 ones.
+    expect(verifier.cachedKeys.count).toBeGreaterThan(10);
+    expect(() => new SignatureVerifier({ maxBytes: 1_000 })).toThrow(RangeError);
   });
 });

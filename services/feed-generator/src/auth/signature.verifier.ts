@@ -13,6 +13,13 @@ const COMPACT_SIGNATURE_BYTES = 64;
 /** The only length byte a 64-byte DER SEQUENCE can have (short form: 64 - tag - length byte). */
 const DER_LENGTH_OF_64_BYTES = 62;
 const UNCOMPRESSED_POINT_BYTES = 65;
+/**
+ * What a kept key weighs, as the cache counts it: the entry, its `did:key` and decompressed point;
+ * an OpenSSL key object adds ~3–5 KB of native memory (RSS measured over thousands of P-256 and
+ * secp256k1 keys).
+ */
+const POINT_ENTRY_BYTES = 512;
+const KEY_OBJECT_BYTES = 5_120;
 
 export type Secp256k1Backend = 'libsecp256k1' | 'openssl';
 
@@ -30,8 +37,16 @@ interface ParsedKey {
 }
 
 export interface SignatureVerifierOptions {
-  /** Parsed public keys kept, one per `did:key` (least recently used dropped first). Default 50 000. */
+  /**
+   * Parsed public keys kept, one per `did:key` that signed a valid signature (least recently used
+   * dropped first). Default 50 000.
+   */
   maxKeys?: number;
+  /**
+   * The most the kept keys may weigh, in bytes (a key with an OpenSSL key object counts ~5.6 KB,
+   * one libsecp256k1 checks 512 B). Default 64 MiB: 50 000 secp256k1 keys, or ~12 000 P-256 ones.
+   */
+  maxBytes?: number;
   /**
    * Who checks ES256K (secp256k1) signatures. Default libsecp256k1 where its binding loads, else
    * OpenSSL. ES256 (P-256) always goes to OpenSSL.
@@ -52,7 +67,13 @@ export interface SignatureVerifierOptions {
  * pays one ECDSA verification. Accounts' keys are nearly all secp256k1, where OpenSSL has only its
  * generic prime-curve code (~6x @noble) and libsecp256k1 is ~6x faster again; P-256 is fast in
  * OpenSSL (~25x @noble). Figures: `npm run bench:feed`. A `did:key` is decoded and decompressed
- * once and kept.
+ * once and kept, once a signature verified with it.
+ *
+ * @NOTE Only keys that verified a signature are kept: a forged token from a fresh issuer, with a
+ * P-256 key of its own and a garbage signature, costs one parse and leaves nothing behind (each
+ * left an OpenSSL key object, ~5 KB of RSS, in the cache). The cache is bounded by weight as well
+ * as by count, so that issuers that do sign validly with keys of their own (a did:web per
+ * subdomain is cheap) pin at most `maxBytes`.
  *
  * @NOTE Semantics are those of verifyJwt's default, `verifySignature(key, msg, sig, { jwtAlg,
  * allowMalleableSig: true })`:
@@ -81,8 +102,10 @@ export class SignatureVerifier {
 
   constructor(options: SignatureVerifierOptions = {}) {
     const maxKeys = options.maxKeys ?? 50_000;
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     if (!(maxKeys >= 1)) throw new RangeError('SignatureVerifier: maxKeys must be at least 1');
-    this.keys = new LRUCache<string, ParsedKey>({ max: maxKeys });
+    if (!(maxBytes >= POINT_ENTRY_BYTES + KEY_OBJECT_BYTES)) throw new RangeError(`SignatureVerifier: maxBytes must be at least ${POINT_ENTRY_BYTES + KEY_OBJECT_BYTES}`);
+    this.keys = new LRUCache<string, ParsedKey>({ max: maxKeys, maxSize: maxBytes, sizeCalculation: weightOf });
     this.libsecp256k1 = options.secp256k1 === 'openssl' ? undefined : loadLibsecp256k1();
     if (options.secp256k1 === 'libsecp256k1' && this.libsecp256k1 === undefined) {
       throw new Error('SignatureVerifier: the libsecp256k1 binding (package secp256k1) does not load on this platform');
@@ -90,6 +113,11 @@ export class SignatureVerifier {
     this.secp256k1Backend = this.libsecp256k1 ? 'libsecp256k1' : 'openssl';
     this.threads = this.libsecp256k1 ? (options.threads ?? 0) : 0;
     if (!(Number.isInteger(this.threads) && this.threads >= 0)) throw new RangeError('SignatureVerifier: threads must be a non-negative integer');
+  }
+
+  /** Parsed keys kept now, and what they weigh as the cache counts it (bytes). */
+  get cachedKeys(): { count: number; bytes: number } {
+    return { count: this.keys.size, bytes: this.keys.calculatedSize };
   }
 
   /** Messages sent to the worker threads and the checks they carried (none without threads). */
@@ -106,7 +134,14 @@ export class SignatureVerifier {
   }
 
   readonly verify: VerifySignatureWithKeyFn = async (didKey, msgBytes, sigBytes, alg) => {
-    const parsed = this.keyOf(didKey);
+    const cached = this.keys.get(didKey);
+    const parsed = cached ?? this.parse(didKey);
+    const valid = await this.check(parsed, didKey, msgBytes, sigBytes, alg);
+    if (valid && cached === undefined) this.keys.set(didKey, parsed);
+    return valid;
+  };
+
+  private async check(parsed: ParsedKey, didKey: string, msgBytes: Uint8Array, sigBytes: Uint8Array, alg: string): Promise<boolean> {
     // Same test as verifySignature's `opts.jwtAlg && opts.jwtAlg !== parsed.jwtAlg`.
     if (alg && alg !== parsed.jwtAlg) throw new Error(`Expected key alg ${alg}, got ${parsed.jwtAlg}`);
     if ((!parsed.viaLibsecp256k1 && parsed.key === undefined) || mayBeDer(sigBytes)) {
@@ -135,7 +170,7 @@ export class SignatureVerifier {
     this.counts.openssl += 1;
     if (sigBytes.length !== COMPACT_SIGNATURE_BYTES || parsed.key === undefined) return false;
     return verify('sha256', msgBytes, { key: parsed.key, dsaEncoding: 'ieee-p1363' }, sigBytes);
-  };
+  }
 
   /** The worker threads, started on first use; none after `close` or after a worker failed. */
   private workerPool(): Secp256k1WorkerPool | undefined {
@@ -148,17 +183,18 @@ export class SignatureVerifier {
     return this.pool;
   }
 
-  private keyOf(didKey: string): ParsedKey {
-    const cached = this.keys.get(didKey);
-    if (cached !== undefined) return cached;
-    // Throws for a malformed or unsupported did:key, as verifySignature does: nothing is cached.
+  /** Throws for a malformed or unsupported did:key, as verifySignature does. */
+  private parse(didKey: string): ParsedKey {
     const { jwtAlg, keyBytes } = parseDidKey(didKey);
     // @NOTE An OpenSSL key object weighs ~5 KB: none is made for the keys libsecp256k1 checks.
     const viaLibsecp256k1 = jwtAlg === SECP256K1_JWT_ALG && this.libsecp256k1 !== undefined && isUncompressedPoint(keyBytes);
-    const parsed: ParsedKey = { jwtAlg, point: keyBytes, viaLibsecp256k1, key: viaLibsecp256k1 ? undefined : toKeyObject(jwtAlg, keyBytes) };
-    this.keys.set(didKey, parsed);
-    return parsed;
+    return { jwtAlg, point: keyBytes, viaLibsecp256k1, key: viaLibsecp256k1 ? undefined : toKeyObject(jwtAlg, keyBytes) };
   }
+}
+
+/** What a kept key counts for against `maxBytes`. */
+function weightOf(parsed: ParsedKey): number {
+  return POINT_ENTRY_BYTES + (parsed.key === undefined ? 0 : KEY_OBJECT_BYTES);
 }
 
 /** Whether @noble's DER parser could accept `sig`; if not, it reads it as compact or refuses it. */
