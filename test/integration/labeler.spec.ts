@@ -23,19 +23,28 @@ const author = 'did:plc:author000000000000000000';
 const camp = (name: string) => Array.from({ length: 8 }, (_, i) => `did:plc:${name}${String(i).padStart(20, '0')}`);
 const left = camp('left');
 const right = camp('right');
+const north = camp('north');
+const south = camp('south');
 
-const curation = `
+/** The curator file: `across` over left and right_2; with `club`, a members-only feed over north and south too. */
+const curationWith = ({ acrossMembersOnly = false, club = false } = {}) => `
 communities:
   left:
     members: { dids: [${left.join(', ')}] }
   right_2:
     members: { dids: [${right.join(', ')}] }
+  north:
+    members: { dids: [${north.join(', ')}] }
+  south:
+    members: { dids: [${south.join(', ')}] }
 feeds:
   across:
     displayName: Across
     communities: [left, right_2]
     ranking: bridging
-`;
+    membersOnly: ${acrossMembersOnly}
+${club ? '  club:\n    displayName: Club\n    communities: [north, south]\n    ranking: bridging\n    membersOnly: true\n' : ''}`;
+const curation = curationWith();
 
 const nowUs = Date.now() * 1000;
 const rng = mulberry32(13);
@@ -204,6 +213,25 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     expect((await repository.after(top, 10)).map((kept) => [kept.seq, kept.neg])).toEqual([[top + 2, true]]);
     const { data: withdrawn } = await agent.com.atproto.label.queryLabels({ uriPatterns: [postUri('withdrawn')] });
     expect(withdrawn.labels).toMatchObject([{ val: 'common-ground', neg: true }]);
+  });
+
+  it('labels no post from a members-only feed, and withdraws the labels of a feed that becomes members-only', async () => {
+    const agent = new AtpAgent({ service: running.url });
+    const labelsOn = async (rkey: string) =>
+      (await agent.com.atproto.label.queryLabels({ uriPatterns: [postUri(rkey)] })).data.labels.map((label) => `${label.neg ? 'not ' : ''}${label.val}`).sort();
+    await writeFile(path.join(dir, 'feeds.yaml'), curationWith({ club: true }));
+    await running.app.get(EventRepository).write([post('inside', 4), ...likes('inside', [...north, ...south]), post('outside', 4), ...likes('outside', [...left, ...right])]);
+    const runs = await running.app.get(ScoreSnapshotJob).runOnce(Date.now() + 3_000);
+    // The members-only feed ranks its bridging post; the labels, which anyone may read, say nothing of it.
+    expect(runs.find((run) => run.feed.endsWith('/club'))?.posts).toBeGreaterThan(0);
+    expect(await labelsOn('inside')).toEqual([]);
+    expect(await labelsOn('outside')).toEqual(['common-ground', 'supported-by-left', 'supported-by-right-two']);
+
+    // A public feed that becomes members-only takes its labels back.
+    await writeFile(path.join(dir, 'feeds.yaml'), curationWith({ club: true, acrossMembersOnly: true }));
+    await running.app.get(ScoreSnapshotJob).runOnce(Date.now() + 4_000);
+    expect(await labelsOn('outside')).toEqual(['not common-ground', 'not supported-by-left', 'not supported-by-right-two']);
+    expect(await labelsOn('inside')).toEqual([]);
   });
 
   it('a client frame over 1 KiB closes the subscription (the method reads none)', async () => {

@@ -16,9 +16,10 @@ export interface LabelledSnapshot {
 const PRUNE_EVERY_MS = 60 * 60_000;
 
 /**
- * Our labels, from the provenance of every ranked feed's newest snapshot: after each snapshot run,
- * the labels each post earns (see `labelRules`) are compared with those in force, and the
- * difference is signed and stored, negations included, under the next sequence numbers.
+ * Our labels, from the provenance of every public ranked feed's newest snapshot (never a
+ * members-only feed's, see `ScoreSnapshotJob`): after each snapshot run, the labels each post
+ * earns (see `labelRules`) are compared with those in force, and the difference is signed and
+ * stored, negations included, under the next sequence numbers.
  *
  * @NOTE A label describes the feeds as they are ranked now: a post that leaves every snapshot
  * (it aged out of the windows, was deleted, or its author's account went away) has its labels

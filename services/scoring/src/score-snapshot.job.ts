@@ -258,13 +258,18 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
-   * The newest snapshot of every ranked feed, for the labels: those this run wrote, and the others
-   * (held by other rankers, or not written this time) as served from the store.
+   * The newest snapshot of every public ranked feed, for the labels: those this run wrote, and the
+   * others (held by other rankers, or not written this time) as served from the store.
+   *
+   * @NOTE Labels are public (queryLabels and subscribeLabels answer anyone), and a members-only
+   * feed keeps its communities' context inside it: it adds no label, or the labels would say which
+   * posts it holds and what its communities think of them. A post it shares with a public feed is
+   * labelled from the public feed alone; labels that only a members-only feed gave are negated.
    */
   private async everyFeed(curation: Curation, written: ReadonlyMap<string, LabelledSnapshot>): Promise<LabelledSnapshot[]> {
     const snapshots: LabelledSnapshot[] = [];
     for (const feed of curation.feeds.values()) {
-      if (rankings[feed.ranking].servedFrom === 'posts') continue;
+      if (rankings[feed.ranking].servedFrom === 'posts' || feed.membersOnly) continue;
       const uri = this.feedUri(feed);
       const own = written.get(uri);
       if (own) {
