@@ -52,7 +52,8 @@ const base = loadConfig({
   KAFKA_TOPIC_PREFIX: prefix,
   // Settings worth comparing come through from the environment; the rest are the project's defaults.
   ...Object.fromEntries(TUNABLE.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))),
-  KAFKA_CONSUMER_GROUP: `${prefix}scoring`,
+  // On the broker `${prefix}scoring`: group ids go under the topic prefix.
+  KAFKA_CONSUMER_GROUP: 'scoring',
   CLICKHOUSE_PATH: ':memory:',
   CLICKHOUSE_DATABASE: 'bench_kafka',
   DATA_DIR: dir,

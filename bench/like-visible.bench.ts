@@ -65,7 +65,7 @@ async function measure(mode: string): Promise<Figure[]> {
   const env: Record<string, string> = {};
   if (mode === 'scaled') {
     const prefix = `benchlike${Date.now()}.`;
-    Object.assign(env, { KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? broker!.brokers, KAFKA_TOPIC_PREFIX: prefix, KAFKA_CONSUMER_GROUP: `${prefix}scoring` });
+    Object.assign(env, { KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? broker!.brokers, KAFKA_TOPIC_PREFIX: prefix, KAFKA_CONSUMER_GROUP: 'scoring' });
   }
   const config: AppConfig = embeddedConfig(dir, replay.subscribeUrl, await writeFeeds(dir, { north: north!.members, south: south!.members }), {
     SCORING_INTERVAL_SECONDS: process.env.SCORING_INTERVAL_SECONDS ?? '30',

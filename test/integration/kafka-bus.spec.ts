@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BusUnavailableError, type BatchHandler, type IncomingMessage, type OutgoingMessage, type Subscription } from '#lib/contracts';
-import { KafkaBus, murmur2, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
+import { KafkaBus, KafkaPartitionGroup, murmur2, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 import { waitFor } from '#lib/testing';
 
@@ -289,6 +289,65 @@ describe('KafkaBus on a real broker', () => {
     await waitFor('the other messages', () => received.length >= 4);
     await subscription.stop();
     expect(received).toEqual(['did:plc:small:0', 'did:plc:small:1', 'did:plc:small:2', 'did:plc:small:3']);
+  }, TEST_TIMEOUT_MS);
+
+  it("creates topics with the replication factor it is given, and with the broker's default without one", async () => {
+    const topic = newTopic('replicas');
+    await createBus().ensureTopics([{ name: topic, partitions: 1 }]);
+    await createBus().publish(topic, messagesFor('replicas', 0, 1));
+    // The test broker is alone: a factor of 2 reaches it, and it refuses it.
+    const refused = createBus({ replicationFactor: 2 }).ensureTopics([{ name: newTopic('replicas'), partitions: 1 }]);
+    await expect(refused).rejects.toBeInstanceOf(BusUnavailableError);
+    await expect(refused).rejects.toThrow(/Replication-factor is invalid/);
+  }, TEST_TIMEOUT_MS);
+
+  it('keeps its place in the group while a handler outlasts the session: the batch is committed once, never handed over again', async () => {
+    // The smallest session the broker allows; the handler's one step takes half as long again.
+    const sessionTimeoutMs = 6_000;
+    const bus = createBus({ sessionTimeoutMs, heartbeatIntervalMs: 1_000 });
+    const topic = newTopic('slow');
+    const groupId = newGroup('slow');
+    await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+    await bus.publish(topic, messagesFor('slow', 0, 3));
+    const handed: string[][] = [];
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: [topic],
+      handler: async (batch) => {
+        handed.push(batch.messages.map(id));
+        if (handed.length === 1) await sleep(sessionTimeoutMs * 1.5);
+      },
+    });
+    await waitFor('the slow batch to be committed', async () => (await bus.lag(groupId, [topic]))[0]?.lag === 0, 30_000);
+    // Time for a batch handed over again to arrive.
+    await sleep(2_000);
+    await subscription.stop();
+    expect(handed).toEqual([['0:0', '0:1', '0:2']]);
+  }, TEST_TIMEOUT_MS);
+
+  it('leaves nothing in the ranker group when stopped while it was still joining', async () => {
+    const topic = newTopic('rankers');
+    const groupId = newGroup('rankers');
+    await createBus().ensureTopics([{ name: topic, partitions: 4 }]);
+    const member = (clientId: string) =>
+      new KafkaPartitionGroup({ brokers, clientId, groupId, topic, sessionTimeoutMs: 6_000, logLevel: 'warn', log: (level, message, extra) => logs.push({ level, message, extra }) });
+    const stopped = member('stopped-early');
+    const other = member('other');
+    try {
+      const starting = stopped.start();
+      await stopped.stop();
+      await starting;
+      expect(stopped.state.joined).toBe(false);
+      // Had the stopped member joined after all, it would hold half of the partitions.
+      await other.start();
+      await waitFor('the other member to hold every partition', () => other.state.partitions.length === 4, 15_000);
+      await sleep(1_000);
+      expect(stopped.state.joined).toBe(false);
+      expect(other.state.partitions).toEqual([0, 1, 2, 3]);
+    } finally {
+      await stopped.stop();
+      await other.stop();
+    }
   }, TEST_TIMEOUT_MS);
 
   it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker', async () => {

@@ -63,3 +63,35 @@ export function isRowError(error: unknown): boolean {
   const code = clickHouseErrorCode(error);
   return code !== undefined && ROW_ERROR_CODES.has(code);
 }
+
+/** The server could not be reached, or did not answer in time; `cause` says how. */
+export class ClickHouseUnavailableError extends Error {
+  override name = 'ClickHouseUnavailableError';
+}
+
+/**
+ * How a request that never reached ClickHouse, or lost it on the way, fails: Node's socket and
+ * resolver codes, ClickHouse's own NETWORK_ERROR and SOCKET_TIMEOUT, and the message of
+ * `@clickhouse/client`'s `request_timeout`.
+ */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_ERRORS = { SOCKET_TIMEOUT: 209, NETWORK_ERROR: 210 } as const;
+const NETWORK_ERROR_CODES = new Set<number>(Object.values(NETWORK_ERRORS));
+const CLIENT_TIMEOUT_MESSAGE = 'Timeout error.';
+
+/** True when `error` (or an error it was caused by) says ClickHouse was not reached, not that it refused the request. */
+export function isConnectionError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
+    const clickhouseCode = clickHouseErrorCode(current);
+    if (clickhouseCode !== undefined && NETWORK_ERROR_CODES.has(clickhouseCode)) return true;
+    if (current.message === CLIENT_TIMEOUT_MESSAGE) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** ClickHouse's answer to a query whose `query_id` names one still running (`replace_running_query` off). */
+export const QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING = 216;

@@ -1,6 +1,6 @@
 export { type ClickHouseClient, createClickHouseClient, untilReleased } from './clickhouse.client.js';
-export { clickHouseErrorCode, isRowError } from './clickhouse.errors.js';
-export { applyMigrations, migrations } from './migrations.js';
+export { clickHouseErrorCode, ClickHouseUnavailableError, isRowError } from './clickhouse.errors.js';
+export { applyMigrations, type MigrationOptions, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
 export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
 export { CommunityRepository } from './community.repository.js';

@@ -31,6 +31,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...scaled, KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow('KAFKA_SESSION_TIMEOUT_MS');
   });
 
+  it('takes the replication factor of new topics from KAFKA_REPLICATION_FACTOR, and leaves it to the brokers without it', () => {
+    const scaled = { CG_ROLE: 'ingest', KAFKA_BROKERS: 'k1:9092', CLICKHOUSE_URL: 'http://clickhouse:8123' };
+    expect(loadConfig(scaled).bus).toMatchObject({ replicationFactor: undefined });
+    expect(loadConfig({ ...scaled, KAFKA_REPLICATION_FACTOR: '3' }).bus).toMatchObject({ replicationFactor: 3 });
+    for (const bad of ['0', '-1', '1.5', 'three']) expect(() => loadConfig({ ...scaled, KAFKA_REPLICATION_FACTOR: bad })).toThrow('KAFKA_REPLICATION_FACTOR');
+  });
+
+  it('puts the consumer groups under the topic prefix, so deployments sharing a cluster never share a group', () => {
+    const scaled = { CG_ROLE: 'scoring', KAFKA_BROKERS: 'k1:9092', CLICKHOUSE_URL: 'http://clickhouse:8123' };
+    const groups = (env: Record<string, string>) => {
+      const config = loadConfig({ ...scaled, ...env });
+      return { scoring: config.bus.kind === 'kafka' ? config.bus.consumerGroup : undefined, rankers: config.scoring.rankers.groupId };
+    };
+    // Without a prefix the ids are the names configured, as before: a running deployment keeps its offsets.
+    expect(groups({})).toEqual({ scoring: 'common-ground-scoring', rankers: 'common-ground-rankers' });
+    expect(groups({ KAFKA_TOPIC_PREFIX: 'staging.' })).toEqual({ scoring: 'staging.common-ground-scoring', rankers: 'staging.common-ground-rankers' });
+    expect(groups({ KAFKA_TOPIC_PREFIX: 'blue.', KAFKA_CONSUMER_GROUP: 'scoring', RANKER_GROUP: 'rankers' })).toEqual({ scoring: 'blue.scoring', rankers: 'blue.rankers' });
+  });
+
   it('lists every bad variable in one error', () => {
     let error: unknown;
     try {

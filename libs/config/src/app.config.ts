@@ -8,6 +8,16 @@ const DID = /^did:(plc|web):[A-Za-z0-9._:%-]+$/;
 /** chDB keeps `:memory:` databases in the process (tests); anything else is a folder. */
 const embeddedPath = (value: string) => (value === ':memory:' ? value : path.resolve(value));
 
+/**
+ * A consumer group's id on the broker: under the deployment's topic prefix, like its topics.
+ *
+ * @NOTE Two deployments that share a cluster under different prefixes would otherwise join the
+ * same groups: a member joining or leaving either would rebalance both, and a member busy with a
+ * long batch in one would hold up the other's rebalances. Without a prefix the id is the
+ * configured name, so a deployment that never had one keeps its committed offsets.
+ */
+const consumerGroupId = (env: Env, name: string): string => env.KAFKA_TOPIC_PREFIX + name;
+
 function busConfig(env: Env, problems: ConfigProblems) {
   if (env.KAFKA_BROKERS.length === 0) {
     if (env.CG_ROLE !== 'all') problems.add('KAFKA_BROKERS', `required when CG_ROLE=${env.CG_ROLE}: separate processes talk through Kafka`);
@@ -18,7 +28,9 @@ function busConfig(env: Env, problems: ConfigProblems) {
     brokers: env.KAFKA_BROKERS,
     clientId: env.KAFKA_CLIENT_ID ?? `common-ground-${env.CG_ROLE}`,
     partitions: env.KAFKA_PARTITIONS,
-    consumerGroup: env.KAFKA_CONSUMER_GROUP,
+    /** Replicas of each topic created at start-up; undefined: the broker's `default.replication.factor`. */
+    replicationFactor: env.KAFKA_REPLICATION_FACTOR,
+    consumerGroup: consumerGroupId(env, env.KAFKA_CONSUMER_GROUP),
     publishTimeoutMs: env.KAFKA_PUBLISH_TIMEOUT_MS,
     /** A consumer that stops heartbeating loses its partitions after this; a restarted one waits it out to rejoin. */
     sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
@@ -202,7 +214,7 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
        * consumer group `groupId` share the partitions, and a ranker silent for `sessionTimeoutMs`
        * loses its feeds to the others.
        */
-      rankers: { partitions: env.RANKER_PARTITIONS, groupId: env.RANKER_GROUP, sessionTimeoutMs: env.RANKER_SESSION_TIMEOUT_MS },
+      rankers: { partitions: env.RANKER_PARTITIONS, groupId: consumerGroupId(env, env.RANKER_GROUP), sessionTimeoutMs: env.RANKER_SESSION_TIMEOUT_MS },
       /** Tries of an insert ClickHouse refuses before the batch is split to isolate the messages it refuses. */
       writeAttempts: env.SCORING_WRITE_ATTEMPTS,
     },

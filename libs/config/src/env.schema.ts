@@ -6,8 +6,9 @@ export const Roles = ['all', 'ingest', 'scoring', 'feed-generator'] as const;
 export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
- * Adding a variable: one line here (`NAME: integer(fallback, { min, max })`, `text()`, `boolean(…)`,
- * `oneOf([…], …)`, `url([…], …)`, `secret()`), one property where it belongs in `envToConfig`
+ * Adding a variable: one line here (`NAME: integer(fallback, { min, max })`, the fallback
+ * `undefined` for none, `text()`, `boolean(…)`, `oneOf([…], …)`, `url([…], …)`, `secret()`), one
+ * property where it belongs in `envToConfig`
  * (`app.config.ts`; its type follows), and a commented line in `.env.example` (a spec checks it).
  *
  * Every environment variable the project reads: its name, type, fallback and bounds, declared
@@ -32,6 +33,8 @@ export const EnvSchema = z.object({
   KAFKA_BROKERS: list(),
   KAFKA_CLIENT_ID: text(),
   KAFKA_PARTITIONS: integer(6, { min: 1, max: 1024 }),
+  // Kafka carries it as a 16-bit integer.
+  KAFKA_REPLICATION_FACTOR: integer(undefined, { min: 1, max: 32_767 }),
   KAFKA_CONSUMER_GROUP: text('common-ground-scoring'),
   KAFKA_PUBLISH_TIMEOUT_MS: integer(30_000, { min: 1_000 }),
   KAFKA_SESSION_TIMEOUT_MS: integer(30_000, { min: 6_000, max: 300_000 }),

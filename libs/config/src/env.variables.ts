@@ -45,7 +45,7 @@ export function matching(pattern: RegExp, expected: string, fallback: string): V
   ) as Variable<string>;
 }
 
-function bounded(what: string, isKind: (value: number) => boolean, fallback: number, min: number, max: number): Variable<number> {
+function bounded(what: string, isKind: (value: number) => boolean, fallback: number | undefined, min: number, max: number): Variable<number | undefined> {
   return orFallback(
     variable(
       (text) => {
@@ -55,15 +55,23 @@ function bounded(what: string, isKind: (value: number) => boolean, fallback: num
       (text) => `expected ${what} from ${min} to ${max}, got "${text}"`,
     ),
     fallback,
-  ) as Variable<number>;
+  );
 }
 
-export function integer(fallback: number, { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}): Variable<number> {
+interface Bounds {
+  min?: number;
+  max?: number;
+}
+
+/** An integer within the bounds; `fallback` when absent, or undefined without one. */
+export function integer(fallback: number, bounds?: Bounds): Variable<number>;
+export function integer(fallback: undefined, bounds?: Bounds): Variable<number | undefined>;
+export function integer(fallback: number | undefined, { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER }: Bounds = {}): Variable<number | undefined> {
   return bounded('an integer', Number.isInteger, fallback, min, max);
 }
 
-export function number(fallback: number, { min = -Infinity, max = Infinity } = {}): Variable<number> {
-  return bounded('a number', Number.isFinite, fallback, min, max);
+export function number(fallback: number, { min = -Infinity, max = Infinity }: Bounds = {}): Variable<number> {
+  return bounded('a number', Number.isFinite, fallback, min, max) as Variable<number>;
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];

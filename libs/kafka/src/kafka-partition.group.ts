@@ -47,6 +47,10 @@ export class KafkaPartitionGroup {
   private lastContactMs = 0;
   private stopping = false;
   private rebuildTimer: NodeJS.Timeout | undefined;
+  /** The join under way (a start, or the rebuild after a crash), which `stop()` waits for. */
+  private joining: Promise<void> | undefined;
+  /** Ends a join's wait for its first assignment (`stop()`). */
+  private stopWaiting: () => void = () => undefined;
   private readonly listeners = new Set<(state: PartitionGroupState) => void>();
 
   constructor(private readonly options: KafkaPartitionGroupOptions) {
@@ -78,10 +82,34 @@ export class KafkaPartitionGroup {
     return () => this.listeners.delete(listener);
   }
 
-  /** Joins the group; resolves once the first assignment arrived (or a session timeout passed). */
+  /** Joins the group; resolves once the first assignment arrived (or a session timeout passed), or at once after `stop()`. */
   async start(): Promise<void> {
     this.stopping = false;
+    await this.track(this.join());
+  }
+
+  /**
+   * Leaves the group at once (the others take the partitions over without waiting for a session
+   * timeout). A join under way is waited for, and joins nothing once it sees the stop.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.rebuildTimer);
+    this.joined = false;
+    this.stopWaiting();
+    await this.joining?.catch(() => undefined);
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+  }
+
+  /**
+   * A new consumer joins the group. It checks `stopping` after each step, so a stop that came
+   * meanwhile leaves nothing behind: no consumer is made after it, and one made before it is
+   * disconnected by `stop()`, which waits for this join.
+   */
+  private async join(): Promise<void> {
     await this.readPartitionCount();
+    if (this.stopping) return;
     const heartbeatInterval = Math.max(500, Math.floor(this.options.sessionTimeoutMs / 10));
     const consumer = this.kafka.consumer({
       groupId: this.options.groupId,
@@ -120,24 +148,29 @@ export class KafkaPartitionGroup {
     });
     try {
       await consumer.connect();
+      if (this.stopping) return;
       await consumer.subscribe({ topics: [this.options.topic], fromBeginning: false });
+      if (this.stopping) return;
       await consumer.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
       throw error;
     }
+    if (this.stopping) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([joinedOnce, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.sessionTimeoutMs)))]);
+    const stopped = new Promise<void>((resolve) => (this.stopWaiting = resolve));
+    await Promise.race([joinedOnce, stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.sessionTimeoutMs)))]);
     clearTimeout(timer);
+    this.stopWaiting = () => undefined;
   }
 
-  /** Leaves the group at once (the others take the partitions over without waiting for a session timeout). */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.rebuildTimer);
-    this.joined = false;
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
+  /** Remembers `join` as the one under way until it settles. */
+  private track(join: Promise<void>): Promise<void> {
+    this.joining = join;
+    void join.catch(() => undefined).finally(() => {
+      if (this.joining === join) this.joining = undefined;
+    });
+    return join;
   }
 
   private async readPartitionCount(): Promise<void> {
@@ -160,7 +193,7 @@ export class KafkaPartitionGroup {
   private scheduleRebuild(): void {
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = setTimeout(() => {
-      this.start().catch((error: unknown) => {
+      this.track(this.join()).catch((error: unknown) => {
         if (this.stopping) return;
         this.options.log('error', 'ranker group member could not rejoin; trying again', { error: error instanceof Error ? error.message : String(error) });
         this.scheduleRebuild();

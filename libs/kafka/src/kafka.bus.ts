@@ -102,6 +102,7 @@ export class KafkaBus implements MessageBus {
         topics: missing.map((topic) => ({
           topic: topic.name,
           numPartitions: topic.partitions,
+          // Absent: the brokers' default (kafkajs sends -1).
           replicationFactor: this.options.replicationFactor,
           // Room for a whole compressed ingest batch on one partition (the broker default is 1 MiB).
           configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
@@ -400,7 +401,12 @@ function isTransient(error: unknown): boolean {
 function describe(error: unknown): string {
   if (error instanceof Error) {
     const cause = error.cause instanceof Error && error.cause !== error ? ` (${error.cause.message})` : '';
-    return `${error.name}: ${error.message}${cause}`;
+    // kafkajs gathers the refusal of each topic created at once (a replication factor above the
+    // brokers', say) in `errors`, under a message that names none of them.
+    const { errors } = error as { errors?: unknown };
+    const gathered = Array.isArray(errors) ? errors.filter((item) => item instanceof Error) : [];
+    const each = gathered.length > 0 ? `: ${[...new Set(gathered.map((item) => item.message))].join('; ')}` : '';
+    return `${error.name}: ${error.message}${each}${cause}`;
   }
   return String(error);
 }

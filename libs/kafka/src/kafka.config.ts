@@ -42,7 +42,10 @@ export interface KafkaBusOptions {
    * flight; several let encoding and the broker's work overlap. A key always uses the same one.
    */
   producers?: number;
-  /** Replication factor of topics created by `ensureTopics` (1 on a single-node development broker). */
+  /**
+   * Replication factor of topics created by `ensureTopics`. Absent: the brokers' own
+   * `default.replication.factor` (kafkajs then sends -1, which brokers from Kafka 2.4 accept).
+   */
   replicationFactor?: number;
   /**
    * How long `ensureTopics` waits for an unreachable broker (default 120 s): a process started while
@@ -76,7 +79,7 @@ export interface KafkaBusOptions {
   log?: KafkaLog;
 }
 
-export type ResolvedKafkaBusOptions = Required<Omit<KafkaBusOptions, 'ssl' | 'sasl'>> & Pick<KafkaBusOptions, 'ssl' | 'sasl'>;
+export type ResolvedKafkaBusOptions = Required<Omit<KafkaBusOptions, 'ssl' | 'sasl' | 'replicationFactor'>> & Pick<KafkaBusOptions, 'ssl' | 'sasl' | 'replicationFactor'>;
 
 const defaultKafkaLog: KafkaLog = (level, message, extra = {}) => {
   const { namespace, stack: _stack, ...rest } = extra;
@@ -98,7 +101,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     clientId: options.clientId ?? 'common-ground',
     compression: options.compression ?? 'zstd',
     producers: options.producers ?? 2,
-    replicationFactor: options.replicationFactor ?? 1,
+    replicationFactor: options.replicationFactor,
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
     ensureTopicsTimeoutMs: options.ensureTopicsTimeoutMs ?? 120_000,
     connectionTimeoutMs: options.connectionTimeoutMs ?? 3_000,

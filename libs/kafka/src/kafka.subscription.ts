@@ -98,20 +98,30 @@ export class KafkaSubscription implements Subscription {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     const { groupId, handler } = this.subscription;
-    const isStopping = (): boolean => this.stopping || !isRunning() || isStale();
     // A heartbeat failure means the group is rebalancing: it must reach kafkajs, which then re-joins,
-    // instead of being taken for a handler failure.
+    // instead of being taken for a handler failure. The batch is then abandoned (not committed).
     let heartbeatError: unknown;
+    const isStopping = (): boolean => this.stopping || !isRunning() || isStale() || heartbeatError !== undefined;
     const context: BatchContext = {
       heartbeat: async () => {
         try {
           await heartbeat();
         } catch (error) {
-          heartbeatError = error;
+          heartbeatError ??= error;
           throw error;
         }
       },
       isStopping,
+    };
+    // The heartbeats while the handler works: one that finds the group changing ends the batch; any
+    // other failure (a slow or lost request) is left to the next.
+    const beat = async (): Promise<void> => {
+      try {
+        await heartbeat();
+      } catch (error) {
+        if (isGroupChange(error)) heartbeatError ??= error;
+        else this.log('warn', `heartbeat of group ${groupId} failed; the next one tries again`, { error: error instanceof Error ? error.message : String(error) });
+      }
     };
 
     for (let start = 0; start < batch.messages.length; start += this.maxBatchSize) {
@@ -120,7 +130,8 @@ export class KafkaSubscription implements Subscription {
       const messages = chunk.map((message) => toIncoming(message, partition));
       for (let attempt = 1; ; attempt++) {
         try {
-          await handler({ topic, partition, messages }, context);
+          await this.whileBeating(handler({ topic, partition, messages }, context), beat);
+          if (heartbeatError !== undefined) throw heartbeatError;
           break;
         } catch (error) {
           if (heartbeatError !== undefined) throw heartbeatError;
@@ -155,7 +166,32 @@ export class KafkaSubscription implements Subscription {
       await heartbeat();
     }
   }
+
+  /**
+   * Heartbeats every `heartbeatIntervalMs` until `work` settles, and resolves as it does.
+   *
+   * @NOTE kafkajs heartbeats only when asked (between batches, or by the handler), and a handler's
+   * single step can outlast the session (a slow ClickHouse insert may take its whole 30 s request
+   * timeout, the session's length): the coordinator would take the member for dead, hand its
+   * partitions to another and refuse its commit, so the batch would be written twice and the group
+   * rebalance for nothing.
+   */
+  private async whileBeating(work: Promise<void>, beat: () => Promise<void>): Promise<void> {
+    const timer = setInterval(() => void beat(), this.options.heartbeatIntervalMs);
+    try {
+      await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
 }
+
+/**
+ * The heartbeat answers that say the group moved on without this member's batch: kafkajs re-joins
+ * on each (its runner's own rule), and the batch's commit would be refused.
+ */
+const GROUP_CHANGES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+const isGroupChange = (error: unknown): boolean => GROUP_CHANGES.has(String((error as { type?: unknown } | undefined)?.type));
 
 async function backoff(ms: number, heartbeat: () => Promise<void>, isStopping: () => boolean): Promise<void> {
   const until = Date.now() + ms;

@@ -64,7 +64,8 @@ const repositories = [
   NoteRepository,
 ];
 
-async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
+/** The bus `config` asks for: in-process, or Kafka under the deployment's topic prefix. */
+export async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus> {
   if (config.bus.kind === 'in-process') {
     // Control events acknowledge at once while no process listens (during start-up, before the
     // control plane is connected): each process reads the newest curation itself when it starts.
@@ -77,6 +78,7 @@ async function createBus(config: AppConfig, logger: Logger): Promise<MessageBus>
     brokers: config.bus.brokers,
     clientId: config.bus.clientId,
     publishTimeoutMs: config.bus.publishTimeoutMs,
+    replicationFactor: config.bus.replicationFactor,
     sessionTimeoutMs: config.bus.sessionTimeoutMs,
     compression: config.bus.compression,
     producers: config.bus.producers,
@@ -192,8 +194,12 @@ export class PlatformModule {
           provide: CLICKHOUSE,
           useFactory: async () => {
             const client = instrumentInserts(createClickHouseClient(config.clickhouse), metrics);
-            const applied = await applyMigrations(client, config.clickhouse.database);
-            if (applied.length > 0) logger.info({ component: 'clickhouse', applied }, 'schema migrations applied');
+            const log = logger.child({ component: 'clickhouse' });
+            // A server that is starting or restarting is waited for, as the bus waits for Kafka.
+            const applied = await applyMigrations(client, config.clickhouse.database, {
+              onRetry: ({ attempt, waitMs, error }) => log.warn({ attempt, retryInMs: Math.round(waitMs), err: error.message }, 'schema migrations wait for ClickHouse; trying again'),
+            });
+            if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
             return client;
           },
         },

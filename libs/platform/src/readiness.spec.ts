@@ -74,6 +74,15 @@ describe('ReadinessService', () => {
     expect((await service({}, { clickhouse: false }).check())).toMatchObject({ ready: false, checks: { clickhouse: false } });
   });
 
+  it('keeps a feed generator ready while the bus is down (its impressions wait in a bounded buffer), and reports the bus check', async () => {
+    const generator = await service({ ...scaled, CG_ROLE: 'feed-generator' }, { bus: false, snapshots: [snapshotAged(100)] }).check();
+    expect(generator).toMatchObject({ ready: true, checks: { bus: false, clickhouse: true, snapshot: true } });
+    for (const role of ['ingest', 'scoring']) {
+      expect(await service({ ...scaled, CG_ROLE: role }, { bus: false, snapshots: [snapshotAged(100)] }).check()).toMatchObject({ ready: false, checks: { bus: false } });
+    }
+    expect((await service({ ...scaled, CG_ROLE: 'feed-generator' }, { clickhouse: false }).check()).ready).toBe(false);
+  });
+
   it('is not ready in the scoring role when the snapshots it computes are stale', async () => {
     const scoring = service({ ...scaled, CG_ROLE: 'scoring' }, { snapshots: [snapshotAged(200)] });
     // It computes snapshots itself: its own start counts as the newest until one window has passed.

@@ -57,8 +57,9 @@ const withTimeout = <T>(promise: Promise<T>, fallback: T, ms = PING_TIMEOUT_MS):
 };
 
 /**
- * Whether this process can do its work now: the bus and ClickHouse answer, and (in the scoring
- * role) the snapshots it computes are not stale.
+ * Whether this process can do its work now: the bus (except in the feed-generator role) and
+ * ClickHouse answer, and (in the scoring role) the snapshots it computes are not stale. Every
+ * check is reported, whether it gates readiness or not.
  *
  * @NOTE The snapshot rule: stale when the newest snapshot of the ranked feeds is older than
  * 3 × SCORING_INTERVAL_SECONDS + 60 s. It is measured where it means something: in a role that
@@ -92,6 +93,14 @@ export class ReadinessService {
   /** True when this process computes score snapshots itself. */
   get computesSnapshots(): boolean {
     return (this.config.role === 'all' || this.config.role === 'scoring') && this.config.scoring.snapshots !== false;
+  }
+
+  /**
+   * False in the feed-generator role: serving feeds reads ClickHouse only, and what it publishes
+   * (impressions) waits in a bounded buffer, so a bus outage is no reason to leave the load balancer.
+   */
+  get busGatesReadiness(): boolean {
+    return this.config.role !== 'feed-generator';
   }
 
   /** True when stale snapshots make this process not ready: it computes them and serves no feed. */
@@ -155,7 +164,7 @@ export class ReadinessService {
     this.reportStale(snapshot.feeds);
     const snapshotOk = !gatesReadiness || (!snapshot.stale && snapshot.error === undefined);
     const checks = { bus, clickhouse, snapshot: clickhouse && snapshotOk };
-    return { ready: checks.bus && checks.clickhouse && checks.snapshot, checks, snapshot };
+    return { ready: (checks.bus || !this.busGatesReadiness) && checks.clickhouse && checks.snapshot, checks, snapshot };
   }
 
   /** A warning when a feed's snapshot turns stale (it is still served), a note when it is fresh again. */

@@ -59,8 +59,15 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
     opsUrl: ops.url,
     logger,
     // The ops listener goes first: a scrape never reaches providers that are shutting down.
+    // @NOTE Then the public port, before any provider: Nest's own close runs the shutdown hooks
+    // (the impressions' last flush, the bus's close) before it closes the HTTP server, which until
+    // then served pages whose impressions nobody published, and in embedded mode took
+    // sendInteractions that waited on a bus whose consumer had stopped. Fastify's close refuses new
+    // connections, answers a request on a kept-alive one with 503, and waits for those in flight;
+    // the second close, Nest's, finds the server closed.
     close: async () => {
       await ops.close();
+      await adapter.close();
       await app.close();
     },
   };

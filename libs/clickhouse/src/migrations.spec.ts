@@ -1,0 +1,86 @@
+import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
+import { ClickHouseUnavailableError } from './clickhouse.errors.js';
+import { applyMigrations, migrations } from './migrations.js';
+
+/** What a client gives when nothing listens at the server's address. */
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+/** What a server answers when a query's id names one still running, as `@clickhouse/client` throws it. */
+const alreadyRunning = (id: string) => Object.assign(new Error(`Query with id = ${id} is already running.`), { code: '216', type: 'QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING' });
+
+describe('applyMigrations at start-up', () => {
+  const database = `migrations_${process.pid}_${Date.now()}`;
+  let client: ClickHouseClient;
+  let test = 0;
+
+  beforeAll(() => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+  });
+  afterAll(() => client.close());
+
+  /** The client, with `fail` deciding the fate of each command first (undefined: it runs); and the query ids it saw. */
+  function failing(fail: (query: { query: string; query_id?: string }, call: number) => Error | undefined) {
+    let calls = 0;
+    const queryIds: string[] = [];
+    const flaky = Object.create(client) as ClickHouseClient;
+    flaky.command = (params) => {
+      if (params.query_id) queryIds.push(params.query_id);
+      const error = fail(params, ++calls);
+      return error ? Promise.reject(error) : client.command(params);
+    };
+    return { client: flaky, queryIds };
+  }
+
+  const fresh = () => `${database}_${++test}`;
+
+  it('waits for a ClickHouse that is not reachable yet, logging each try, then applies every migration', async () => {
+    const db = fresh();
+    const flaky = failing((_query, call) => (call <= 2 ? refused() : undefined));
+    const retries: { attempt: number; waitMs: number; error: Error }[] = [];
+    const applied = await applyMigrations(flaky.client, db, { onRetry: (retry) => retries.push(retry) });
+    expect(applied).toEqual(migrations.map((migration) => migration.version));
+    expect(retries).toEqual([
+      { attempt: 1, waitMs: expect.any(Number), error: expect.objectContaining({ code: 'ECONNREFUSED' }) },
+      { attempt: 2, waitMs: expect.any(Number), error: expect.objectContaining({ code: 'ECONNREFUSED' }) },
+    ]);
+    // Every statement under an id of its own, the same in every process that applies it.
+    expect(flaky.queryIds).toContain(`cg-migration-${db}-1-0`);
+    expect(new Set(flaky.queryIds).size).toBe(flaky.queryIds.length);
+  });
+
+  it('gives up after its bound with an error that says so, and fails at once on a statement ClickHouse refuses', async () => {
+    const unreachable = failing(() => refused());
+    const started = Date.now();
+    const gaveUp = applyMigrations(unreachable.client, fresh(), { giveUpAfterMs: 600 });
+    await expect(gaveUp).rejects.toThrow(ClickHouseUnavailableError);
+    await expect(gaveUp).rejects.toThrow(/gave up after \d+ tries in 1 s: connect ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(3_000);
+
+    const retries: unknown[] = [];
+    const broken = [{ version: 1, name: 'a typo', statements: ['CREATE TABLE {db}.t (x UInt8) ENGIN = Memory'] }];
+    await expect(applyMigrations(client, fresh(), { list: broken, onRetry: (retry) => retries.push(retry) })).rejects.toThrow(/Syntax error/);
+    expect(retries).toEqual([]);
+  });
+
+  it('waits while another process runs the same statement, then goes on from the versions recorded then', async () => {
+    const db = fresh();
+    const list = [
+      { version: 1, name: 'one', statements: ['CREATE TABLE IF NOT EXISTS {db}.one (x UInt8) ENGINE = Memory'] },
+      { version: 2, name: 'two', statements: ['CREATE TABLE IF NOT EXISTS {db}.two (x UInt8) ENGINE = Memory'] },
+    ];
+    let other: Promise<number[]> | undefined;
+    let otherDone = false;
+    // Migration 1 is found running elsewhere until the other process has applied it.
+    const busy = failing((query) => {
+      if (query.query_id !== `cg-migration-${db}-1-0` || otherDone) return undefined;
+      other ??= applyMigrations(client, db, { list: list.slice(0, 1) }).finally(() => (otherDone = true));
+      return alreadyRunning(query.query_id);
+    });
+    const retries: { error: Error }[] = [];
+    // Whatever happens, the other process is done before the test is.
+    const applied = await applyMigrations(busy.client, db, { list, onRetry: (retry) => retries.push(retry) }).finally(() => other);
+    expect(await other).toEqual([1]);
+    expect(applied).toEqual([2]);
+    expect(retries.length).toBeGreaterThan(0);
+    for (const retry of retries) expect(retry.error).toMatchObject({ code: '216' });
+  });
+});
