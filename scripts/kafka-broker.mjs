@@ -80,13 +80,18 @@ ${dep('ch.qos.reload4j', 'reload4j', RELOAD4J_VERSION)}
 `;
 }
 
+/** True when the broker's jars are cached, so starting it needs neither the network nor `mvn`. */
+export function kafkaJarsCached() {
+  return existsSync(path.join(LIBS_DIR, `kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar`));
+}
+
 /**
  * Downloads the broker's runtime jars once (through `mvn`, into the user's local Maven repository too)
  * and returns the folder that holds them. A cached folder is used without touching the network.
  * @returns {Promise<string>}
  */
 export async function ensureKafkaJars() {
-  if (existsSync(path.join(LIBS_DIR, `kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar`))) return LIBS_DIR;
+  if (kafkaJarsCached()) return LIBS_DIR;
   await mkdir(CACHE_DIR, { recursive: true });
   const pom = path.join(CACHE_DIR, 'pom.xml');
   await writeFile(pom, pomXml());

@@ -212,19 +212,26 @@ function safeRegExp(pattern) {
 }
 
 /**
- * Why the Kafka broker cannot start here, or undefined when it can: it needs Java 17 or newer (the
- * one prerequisite beside npm; PostgreSQL and Chromium come from npm packages).
+ * Why the Kafka broker cannot start here, or undefined when it can: it needs Java 17 or newer, and
+ * Maven to fetch its jars the first time (the one prerequisite beside npm; PostgreSQL and Chromium
+ * come from npm packages).
  */
 async function javaProblem() {
-  const result = await new Promise((resolve) => {
-    execFile('java', ['-version'], (error, stdout, stderr) => resolve({ error, text: `${stdout}${stderr}` }));
-  });
+  const version = (command, args) =>
+    new Promise((resolve) => {
+      execFile(command, args, (error, stdout, stderr) => resolve({ error, text: `${stdout}${stderr}` }));
+    });
+  const result = await version('java', ['-version']);
   if (result.error) {
     return 'Java was not found: the tests start a real Kafka broker, which needs Java 17 or newer (e.g. `apt-get install openjdk-17-jre-headless`), or set KAFKA_BROKERS to a broker of your own';
   }
   const major = Number(/version "(?:1\.)?(\d+)/.exec(result.text)?.[1]);
   if (!(major >= 17)) {
     return `Java ${Number.isFinite(major) ? major : '(unknown version)'} found; the Kafka broker needs Java 17 or newer, or set KAFKA_BROKERS to a broker of your own`;
+  }
+  const { kafkaJarsCached } = await import('./kafka-broker.mjs');
+  if (!kafkaJarsCached() && (await version('mvn', ['-v'])).error) {
+    return 'Maven was not found: the tests fetch the Kafka broker from Maven Central with `mvn` the first time (e.g. `apt-get install maven`), or set KAFKA_BROKERS to a broker of your own';
   }
   return undefined;
 }

@@ -45,6 +45,21 @@ const SHORTFALL: Partial<Record<`${Conversation} ${'groups' | 'found' | 'likes'}
   'austria-climate.5twd2jsnkf.2022-08-08 likes': { top10: 5 },
 };
 
+/**
+ * How close the groups found come to Polis's published ones (adjusted Rand index), as measured, a
+ * little below: the groups are found from seeded starts, so a fall below is a regression of the
+ * group finder (docs/ranking.md says why freshwater, affordable-housing and london are far apart).
+ */
+const GROUP_AGREEMENT_FLOOR: Record<Conversation, number> = {
+  'brexit-consensus': 0.6,
+  '15-per-hour-seattle': 0.73,
+  'austria-climate.5twd2jsnkf.2022-08-08': 0.75,
+  'bg2050-volunteers': 0.3,
+  'scoop-hivemind.freshwater': 0.08,
+  'scoop-hivemind.affordable-housing': 0.05,
+  'london.youth.policing': 0.13,
+};
+
 describe('Polis conversations through the real pipeline (npm run eval)', () => {
   const results = new Map<Conversation, PolisEvalResult>();
   const variant = (conversation: Conversation, name: PolisVariant): PolisVariantReport =>
@@ -66,7 +81,7 @@ describe('Polis conversations through the real pipeline (npm run eval)', () => {
       expect(Object.keys(result.compared)).toEqual(['every', 'clustered', 'all']);
       expect(result.compared.every).toBeLessThanOrEqual(result.compared.clustered);
       expect(result.compared.all).toBe(result.comments);
-      expect(result.groupAgreement.ari).toBeGreaterThan(-1);
+      expect(result.groupAgreement.ari).toBeGreaterThanOrEqual(GROUP_AGREEMENT_FLOOR[conversation]);
       expect(result.groupAgreement.matched).toBeGreaterThan(0.4);
       expect(result.variants.map((v) => v.name)).toEqual(['groups', 'found', 'intercept', 'likes']);
       for (const v of result.variants) {

@@ -59,11 +59,11 @@ describe('communities of 40 000 members over the HTTP interface', () => {
   });
 
   it('is more than a server takes as URL parameters', async () => {
-    const asParameter = client.query({
-      query: 'SELECT count() FROM system.one WHERE dummy IN {members:Array(String)}',
-      query_params: { members },
-    });
-    await expect(asParameter).rejects.toThrow();
+    const asParameter = (list: string[]) =>
+      client.query({ query: 'SELECT length({members:Array(String)}) AS n', query_params: { members: list }, format: 'JSONEachRow' }).then((result) => result.json<{ n: number }>());
+    // The same query answers with a few members, and the server refuses the whole list.
+    expect(await asParameter(members.slice(0, 3))).toEqual([{ n: 3 }]);
+    await expect(asParameter(members)).rejects.toThrow();
   });
 
   it('resolves the named members minus exclusions', async () => {

@@ -38,7 +38,11 @@ describe('the in-process control transport (@nestjs/microservices over the in-pr
   it('acknowledges an event nobody listens to yet, so a process never waits for its own start-up', async () => {
     const bus = new InProcessBus({ retainedTopics: [TOPIC] });
     const client = new InProcessControlClient(bus);
-    await lastValueFrom(client.emit(TOPIC, { v: 1 }), { defaultValue: undefined });
+    const emitted = lastValueFrom(client.emit(TOPIC, { v: 1 }), { defaultValue: undefined }).then(() => 'acknowledged');
+    let timer: NodeJS.Timeout | undefined;
+    const waiting = new Promise((resolve) => (timer = setTimeout(resolve, 2_000, 'still waiting')));
+    await expect(Promise.race([emitted, waiting])).resolves.toBe('acknowledged');
+    clearTimeout(timer);
     await bus.close();
   });
 });

@@ -67,7 +67,8 @@ async function demo(): Promise<void> {
   const feedsFile = path.join(dataDir, 'feeds.yaml');
   await writeFile(feedsFile, demoCuration(sample.communities));
 
-  const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
+  // An empty ADMIN_TOKEN would turn the console off: the demo always has one to sign in with.
+  const adminToken = process.env.ADMIN_TOKEN || randomBytes(24).toString('base64url');
   const replay = await startJetstreamReplayServer({ events: sample.events });
   // The demo is its own labeler (did:web:localhost, whose did.json names the key), with a key made for the run.
   const labelerKey = await Secp256k1Keypair.create({ exportable: true });

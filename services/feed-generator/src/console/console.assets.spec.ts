@@ -4,15 +4,9 @@ import { brotliDecompressSync } from 'node:zlib';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import type { AdminController } from '../admin.controller.js';
-import type { ConversationView } from '../conversations.controller.js';
-import type { EditionsView } from '../editions.controller.js';
-import type { Explanation } from '../explanation.service.js';
-import type { ConsoleOverview } from './console-api.controller.js';
 import { ASSETS_PATH, loadConsoleAssets, type ConsoleAssets } from './console-assets.js';
 import { ConsoleController } from './console.controller.js';
 import { parseProvenance } from './feed-preview.service.js';
-import type * as Browser from './web/api.types.js';
 
 @Module({ controllers: [ConsoleController] })
 class ConsoleOnlyModule {}
@@ -106,21 +100,6 @@ describe('console assets', () => {
 
     expect((await fetch(`${url}/console/assets/uPlot.esm.js`)).status).toBe(404);
     expect((await fetch(`${url}/console/assets/package.json`)).status).toBe(404);
-  });
-
-  it('answers in the shapes the browser reads (a check of the type checker)', () => {
-    // Compiles only when each server type fits what the console's modules expect of it.
-    type Fits<Server extends Browser, Browser> = [Server, Browser];
-    type Checked = [
-      Fits<ConsoleOverview, Browser.ConsoleOverview>,
-      Fits<ReturnType<AdminController['curation']>, Browser.Curation>,
-      Fits<Awaited<ReturnType<AdminController['communityMembers']>>, Browser.CommunityMembers>,
-      Fits<Explanation, Browser.Explanation>,
-      Fits<EditionsView, Browser.Editions>,
-      Fits<ConversationView, Browser.ConversationView>,
-    ];
-    const checked: Checked['length'] = 6;
-    expect(checked).toBe(6);
   });
 
   it('reads the provenance feedContext, and nothing that is not one', () => {
