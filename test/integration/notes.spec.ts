@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { jest } from '@jest/globals';
 import { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { NoteRepository } from '#lib/clickhouse';
@@ -9,6 +10,7 @@ import { Nsid } from '#lib/domain';
 import { verifyLabel, type Label } from '#lib/labels';
 import { noteEvent, noteRequestEvent, ratingEvent, recordEvent, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { NotesStep } from '../../services/scoring/src/notes.step.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -230,5 +232,16 @@ describe('context notes through the real pipeline: records, scoring, labels, the
     });
     const { data } = await new AtpAgent({ service: running.url }).com.atproto.label.queryLabels({ uriPatterns: [postUri('3kmisleading01')] });
     expect(data.labels.filter((label) => label.val === 'readers-added-context').at(-1)).toMatchObject({ neg: true });
+  });
+
+  it('writes every feed\'s snapshot when the notes step fails before any run of it succeeded', async () => {
+    const step = running.app.get(NotesStep);
+    step.stats.last = undefined;
+    const failing = jest.spyOn(step, 'run').mockRejectedValueOnce(new Error('notes failed'));
+    const runs = await snapshot();
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(runs.map((run) => run.feed.split('/').at(-1)).sort()).toEqual(['careful', 'open']);
+    expect(step.stats.failures).toBe(1);
+    failing.mockRestore();
   });
 });

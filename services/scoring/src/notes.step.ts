@@ -45,6 +45,8 @@ export interface NotesRun {
 
 export class NotesStats {
   runs = 0;
+  /** Runs whose notes step failed (the feeds went on without it). */
+  failures = 0;
   last?: NotesRun;
 }
 

@@ -193,14 +193,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const fundStarted = performance.now();
     const funds = await this.fund.prepare(curation, nowMs, membersOf, { settle: shared });
     this.stats.lastFundStepMs = performance.now() - fundStarted;
-    // One ranker scores the notes (the shared work); the others act on the statuses it stored.
-    const notes = await (shared ? this.notes.run(nowMs, this.raterPriors(curation)) : this.notes.stored()).catch((error: unknown) => {
-      // Feeds and labels go on with the last notes run rather than stop, or drop every note's label.
-      const last = this.notes.stats.last;
-      if (!last) throw error;
-      this.log.error({ err: (error as Error).message }, 'notes step failed; the feeds and labels keep the last notes run');
-      return last;
-    });
+    const notes = await this.notesOfRun(curation, shared, nowMs);
     const runs: SnapshotRun[] = [];
     const snapshots = new Map<string, LabelledSnapshot>();
     const held: string[] = [];
@@ -245,7 +238,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       this.state.delete(feed);
     }
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
-    if (!this.stopped && shared && this.labelEmitter.enabled) {
+    if (!this.stopped && shared && notes && this.labelEmitter.enabled) {
       await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful, (firstSeq) => this.ownership.claimShared('labels', firstSeq));
     }
     this.stats.runs += 1;
@@ -314,6 +307,28 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
+   * The notes this run's feeds and labels act on. One ranker scores them (the shared work); the
+   * others act on the statuses it stored.
+   *
+   * @NOTE A notes step that fails stops no feed: the feeds and labels keep the last notes run, or
+   * else the statuses the last scoring stored. With neither, the feeds go on without notes and
+   * `undefined` says so: no labels are emitted then, or every note's label would be negated.
+   */
+  private async notesOfRun(curation: Curation, shared: boolean, nowMs: number): Promise<NotesRun | undefined> {
+    try {
+      return await (shared ? this.notes.run(nowMs, this.raterPriors(curation)) : this.notes.stored());
+    } catch (error) {
+      this.notes.stats.failures += 1;
+      const kept = this.notes.stats.last ?? (shared ? await this.notes.stored().catch(() => undefined) : undefined);
+      this.log.error(
+        { err: (error as Error).message },
+        kept ? 'notes step failed; the feeds and labels keep the last notes' : 'notes step failed; the feeds go on without notes and no labels are emitted this run',
+      );
+      return kept;
+    }
+  }
+
+  /**
    * Raters' positions from their Bluesky likes, for the notes step: each member's factor in the
    * within-community factor model of the last run of a `bridging-within` feed (the first such feed
    * that knows the member, in curation order).
@@ -339,11 +354,11 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * feed's rules or the bot discount name, and ours from context notes — `readers-added-context` on
    * a post whose helpful note says it misleads.
    */
-  private async followedLabels(feed: FeedDefinition, notes: NotesRun, nowMs: number): Promise<RankingLabels | undefined> {
+  private async followedLabels(feed: FeedDefinition, notes: NotesRun | undefined, nowMs: number): Promise<RankingLabels | undefined> {
     const followed = new Set(this.config.labeler.subscribe);
     const posts = new Map<string, Set<string>>();
     const accounts = new Map<string, Set<string>>();
-    for (const note of notes.helpful) if (note.misleading) posts.set(note.post, new Set([READERS_ADDED_CONTEXT]));
+    for (const note of notes?.helpful ?? []) if (note.misleading) posts.set(note.post, new Set([READERS_ADDED_CONTEXT]));
     if (followed.size === 0) return posts.size > 0 ? { posts, accounts } : undefined;
     const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
     for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
@@ -375,7 +390,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     rank: RankFn,
     funds: FundRun,
     membersOf: (sources: MemberSources) => Promise<string[]>,
-    notes: NotesRun,
+    notes: NotesRun | undefined,
     nowMs: number,
     withEditions: boolean,
   ): Promise<{ run: SnapshotRun; posts: RankedPost[] } | undefined> {

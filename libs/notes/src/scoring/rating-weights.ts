@@ -33,6 +33,8 @@ export interface LockstepGroups {
 
 const BANDS = 8;
 const ROWS = 2;
+/** The raters each rater of a large bucket is compared with: its next ones in the order of their values. */
+const NEIGHBOURS = 32;
 
 /**
  * Finds raters that rate in lock-step: near-identical rating vectors over nearly the same notes, as
@@ -43,8 +45,12 @@ const ROWS = 2;
  * @NOTE comparing every pair of raters is quadratic. Raters with the very same vector are merged
  * first; the rest are paired by MinHash banding on their note sets (8 bands of 2 hashes: a pair
  * that overlaps by 0.8 is a candidate with probability 1 − (1 − 0.8²)⁸ ≈ 0.9997) and each candidate
- * pair is checked exactly. Ratings are deduplicated per (rater, note), the last one counting;
- * ratings of weight 0 are left out.
+ * pair is checked exactly, in the first band where it collides only. Raters who rate the same
+ * notes share a bucket in every band, and thousands of them would be millions of pairs: a bucket
+ * of more than `NEIGHBOURS + 1` raters is sorted by their values and each is compared with its
+ * next `NEIGHBOURS` there (raters in lock-step have nearly the same values, so they sort side by
+ * side); a smaller bucket is compared pair by pair. Ratings are deduplicated per (rater, note),
+ * the last one counting; ratings of weight 0 are left out.
  */
 export function lockstepGroups(ratings: readonly NoteRating[], options: LockstepOptions = {}): LockstepGroups {
   const minShared = options.minShared ?? 5;
@@ -74,9 +80,10 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
     const rb = find(b);
     if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
   };
-  // The very same vector: one representative each.
+  // The very same vector: one representative each, with its vector's key (its values in note order).
   const byVector = new Map<string, number>();
   const representatives: number[] = [];
+  const vectorKeys: string[] = [];
   for (let u = 0; u < raterIds.length; u++) {
     if (size(u) < minShared) continue;
     const from = userOffsets[u]!;
@@ -87,35 +94,46 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
     if (first === undefined) {
       byVector.set(key, u);
       representatives.push(u);
+      vectorKeys.push(key);
     } else union(first, u);
   }
-  // Candidates by MinHash banding on the note sets, each checked exactly.
-  const hashes = noteHashes(cells.postCount, BANDS * ROWS);
+  // Candidates by MinHash banding on the note sets; buckets hold indices into `representatives`.
+  const width = BANDS * ROWS;
+  const hashes = noteHashes(cells.postCount, width);
+  const signatures = new Uint32Array(representatives.length * width).fill(0xffffffff);
   const buckets = new Map<string, number[]>();
-  const signature = new Uint32Array(BANDS * ROWS);
-  for (const u of representatives) {
-    signature.fill(0xffffffff);
+  representatives.forEach((u, r) => {
+    const signature = signatures.subarray(r * width, (r + 1) * width);
     for (let j = userOffsets[u]!; j < userOffsets[u + 1]!; j++) {
-      const at = noteOf[j]! * signature.length;
-      for (let h = 0; h < signature.length; h++) if (hashes[at + h]! < signature[h]!) signature[h] = hashes[at + h]!;
+      const at = noteOf[j]! * width;
+      for (let h = 0; h < width; h++) if (hashes[at + h]! < signature[h]!) signature[h] = hashes[at + h]!;
     }
     for (let b = 0; b < BANDS; b++) {
       const key = `${b}:${signature.subarray(b * ROWS, (b + 1) * ROWS).join(',')}`;
       const bucket = buckets.get(key);
-      if (bucket) bucket.push(u);
-      else buckets.set(key, [u]);
+      if (bucket) bucket.push(r);
+      else buckets.set(key, [r]);
     }
-  }
-  const checked = new Set<number>();
-  const R = raterIds.length;
-  for (const bucket of buckets.values()) {
+  });
+  /** Whether two representatives share a bucket of a band before `band` (the pair was a candidate there). */
+  const collidedBefore = (x: number, y: number, band: number): boolean => {
+    for (let b = 0; b < band; b++) {
+      let same = true;
+      for (let h = b * ROWS; h < (b + 1) * ROWS && same; h++) same = signatures[x * width + h] === signatures[y * width + h];
+      if (same) return true;
+    }
+    return false;
+  };
+  for (const [key, bucket] of buckets) {
+    const band = Number(key.slice(0, key.indexOf(':')));
+    if (bucket.length > NEIGHBOURS + 1) bucket.sort((x, y) => (vectorKeys[x]! < vectorKeys[y]! ? -1 : 1));
     for (let i = 0; i < bucket.length; i++) {
-      for (let k = i + 1; k < bucket.length; k++) {
-        const a = bucket[i]!;
-        const b = bucket[k]!;
-        const pair = a < b ? a * R + b : b * R + a;
-        if (checked.has(pair)) continue;
-        checked.add(pair);
+      for (let k = i + 1; k < Math.min(bucket.length, i + 1 + NEIGHBOURS); k++) {
+        const x = bucket[i]!;
+        const y = bucket[k]!;
+        const a = representatives[x]!;
+        const b = representatives[y]!;
+        if (find(a) === find(b) || collidedBefore(x, y, band)) continue;
         if (inLockstep(a, b)) union(a, b);
       }
     }
@@ -142,7 +160,7 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
   }
 
   const members = new Map<number, string[]>();
-  for (let u = 0; u < R; u++) {
+  for (let u = 0; u < raterIds.length; u++) {
     if (size(u) < minShared) continue;
     const root = find(u);
     const group = members.get(root);
