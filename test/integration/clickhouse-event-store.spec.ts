@@ -75,21 +75,23 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(await events.counts()).toEqual({ events: 7, posts: 2, interactions: 1, graph: 1 });
   });
 
-  it('expires viewer feedback after 14 days, like impressions, and keeps the network approvals', async () => {
+  it('expires viewer feedback after 14 days, like impressions, and keeps the network approvals and a conversation\'s votes', async () => {
     const dave = 'did:plc:dave00000000000000000000';
     const day = 86_400_000_000;
     const nowUs = Date.now() * 1000;
-    const item = `at://${alice}/app.bsky.feed.post/3k0000000001`;
-    const feedback = (event: 'requestLess' | 'interactionSeen' | 'impression', timeUs: number) =>
-      ({ v: 1, type: 'feedback', viewer: dave, feed: null, item, event, feedContext: null, reqId: null, timeUs }) as const;
-    await new FeedbackRepository(client, database).write([feedback('requestLess', nowUs - 20 * day), feedback('interactionSeen', nowUs - day)]);
+    const item = (n: number) => `at://${alice}/app.bsky.feed.post/3k000000000${n}`;
+    const feedback = (event: 'requestLess' | 'requestMore' | 'interactionSeen', n: number, timeUs: number) =>
+      ({ v: 1, type: 'feedback', viewer: dave, feed: null, item: item(n), event, feedContext: null, reqId: null, timeUs }) as const;
+    // Disagree (requestLess) and pass (interactionSeen) are a deliberation feed's votes, read for up to 31 days.
+    await new FeedbackRepository(client, database).write([feedback('requestMore', 1, nowUs - 20 * day), feedback('requestLess', 2, nowUs - 20 * day), feedback('interactionSeen', 3, nowUs - 20 * day)]);
     await events.write([
-      { v: 1, type: 'like', op: 'create', did: dave, rkey: '3k00000000l9', cid: 'bafylike9', timeUs: nowUs - 20 * day, createdAtMs: 0, subjectUri: item, subjectCid: 'bafy3k0000000001' },
+      { v: 1, type: 'like', op: 'create', did: dave, rkey: '3k00000000l9', cid: 'bafylike9', timeUs: nowUs - 20 * day, createdAtMs: 0, subjectUri: item(1), subjectCid: 'bafy3k0000000001' },
     ]);
     // TTLs apply when parts merge; a forced merge applies them now.
     await client.command({ query: `OPTIMIZE TABLE ${database}.interactions FINAL` });
     const result = await client.query({ query: `SELECT kind FROM ${database}.interactions WHERE actor = '${dave}' ORDER BY kind`, format: 'JSONEachRow' });
-    expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like']);
+    expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like', 'requestLess']);
+    expect([...(await new ConversationRepository(client, database).votedBy(dave, [item(1), item(2), item(3)]))].sort()).toEqual([item(1), item(2), item(3)]);
   });
 
   it("reads one viewer's own feedback and impressions, each post at its earliest time, with a requestMore's feedContext", async () => {

@@ -614,6 +614,19 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.pledges MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
     ],
   },
+  {
+    version: 23,
+    name: 'deliberation votes last as long as a conversation',
+    statements: [
+      // @NOTE requestLess (disagree) and interactionSeen (pass) are a deliberation feed's votes, read
+      // over its window (up to 31 days, `MAX_WINDOW_HOURS`), and they say which statements a viewer
+      // voted on already: they expire with the approvals, after 45 days. The other feedback kinds
+      // keep 14 days.
+      `ALTER TABLE {db}.interactions MODIFY TTL
+        toDateTime(intDiv(time_us, 1000000)) + INTERVAL 14 DAY DELETE WHERE kind NOT IN ('like', 'repost', 'reply', 'quote', 'requestLess', 'interactionSeen'),
+        toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
