@@ -2,7 +2,7 @@
  * The fencing of rankers in the store: ownership epochs, claims of snapshot ids and editions, and
  * the snapshot readers serve. Embedded ClickHouse (chDB); the rankers are named, not processes.
  */
-import { applyMigrations, createClickHouseClient, RankerClaimRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { applyMigrations, createClickHouseClient, EditionRepository, RankerClaimRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
 
 const feed = 'at://did:plc:publisher0000000000000000/app.bsky.feed.generator/fenced';
 const row = (uri: string) => ({ uri, cid: 'bafyreiclaim', score: 1, feedContext: '', components: {} });
@@ -12,12 +12,14 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
   let client: ClickHouseClient;
   let claims: RankerClaimRepository;
   let scores: ScoreRepository;
+  let editions: EditionRepository;
 
   beforeAll(async () => {
     client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
     await applyMigrations(client, database);
     claims = new RankerClaimRepository(client, database);
     scores = new ScoreRepository(client, database);
+    editions = new EditionRepository(client, database);
   });
 
   afterAll(async () => {
@@ -75,6 +77,28 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     expect(await claims.claim(digest, 'edition', 77, 2, 'ranker-b', true)).toBe('claimed');
     expect(await claims.claim(digest, 'edition', 77, 2, 'ranker-c', true)).toBe('taken');
     expect(await claims.claim(digest, 'edition', 78, 1, 'ranker-a', true)).toBe('fenced');
+  });
+
+  it('serves the edition the newest owner froze, even when a fenced ranker wrote the same edition later', async () => {
+    const digest = `${feed}-late-edition`;
+    const edition = 1_700_000_000_000;
+    const posts = (author: string) => [1, 2, 3].map((n) => row(`at://did:plc:${author}/app.bsky.feed.post/${n}`));
+    // Z claims the edition under epoch 1 and stalls; N takes the feed, freezes the edition and writes it; Z's write lands.
+    await claims.acquireEpoch(digest, 'ranker-z');
+    expect(await claims.claim(digest, 'edition', edition, 1, 'ranker-z', true)).toBe('claimed');
+    await claims.acquireEpoch(digest, 'ranker-n');
+    expect(await claims.claim(digest, 'edition', edition, 2, 'ranker-n', true)).toBe('claimed');
+    await editions.write(digest, edition, posts('n'), 2);
+    await editions.write(digest, edition, [...posts('z'), row('at://did:plc:z/app.bsky.feed.post/4')], 1);
+    const expected = posts('n').map((item) => item.uri);
+    for (const merged of [false, true]) {
+      if (merged) for (const table of ['digest_edition_posts', 'digest_edition_records']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
+      const summary = await editions.find(digest, edition);
+      expect(summary).toMatchObject({ edition, posts: 3, epoch: 2 });
+      expect((await editions.list(digest, 1))[0]).toEqual(summary);
+      expect((await editions.items(digest, summary!)).map((item) => item.uri)).toEqual(expected);
+      expect([...(await editions.history(digest)).posts].sort()).toEqual(expected);
+    }
   });
 
   it('serves the newest snapshot of the newest epoch, even when a fenced ranker wrote a later one', async () => {

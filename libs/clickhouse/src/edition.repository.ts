@@ -10,11 +10,15 @@ export interface EditionSummary {
   posts: number;
   /** Unix ms when the ranker froze it. */
   frozenAtMs: number;
+  /** The ownership epoch it was frozen under: a newer owner's edition replaces a fenced ranker's. */
+  epoch: number;
 }
 
 /**
  * Digest editions: the posts frozen at each cadence point, kept for looking back. Rows first, the
- * `digest_edition_index` record last: an edition without its record does not exist for readers.
+ * `digest_edition_records` record last: an edition without its record does not exist for readers.
+ * Each row carries the ownership epoch it was written under, and of an edition written under two,
+ * the newer epoch's rows are read (`FINAL`: the epoch is the tables' version), whichever came last.
  */
 export class EditionRepository {
   constructor(
@@ -22,42 +26,41 @@ export class EditionRepository {
     private readonly database: string,
   ) {}
 
-  async write(feed: string, edition: number, rows: readonly ScoredRow[]): Promise<void> {
+  async write(feed: string, edition: number, rows: readonly ScoredRow[], epoch: number): Promise<void> {
     const db = this.database;
     if (rows.length > 0) {
-      await this.client.insert({ table: `${db}.digest_editions`, values: rankedRows(rows, { feed, edition }), format: 'JSONEachRow' });
+      await this.client.insert({ table: `${db}.digest_edition_posts`, values: rankedRows(rows, { feed, edition, epoch }), format: 'JSONEachRow' });
     }
-    await this.client.insert({ table: `${db}.digest_edition_index`, values: [{ feed, edition, posts: rows.length }], format: 'JSONEachRow' });
+    await this.client.insert({ table: `${db}.digest_edition_records`, values: [{ feed, edition, posts: rows.length, epoch }], format: 'JSONEachRow' });
   }
 
   /** The feed's editions, newest first (at most `limit`). */
   async list(feed: string, limit: number): Promise<EditionSummary[]> {
     const result = await this.client.query({
-      query: `SELECT edition, posts, toUnixTimestamp64Milli(frozen_at) AS frozen_at_ms FROM ${this.database}.digest_edition_index FINAL
+      query: `SELECT edition, posts, toUnixTimestamp64Milli(frozen_at) AS frozen_at_ms, epoch FROM ${this.database}.digest_edition_records FINAL
         WHERE feed = {feed:String} ORDER BY edition DESC LIMIT {limit:UInt32}`,
       query_params: { feed, limit },
       format: 'JSONEachRow',
     });
-    const rows = await result.json<{ edition: string; posts: number; frozen_at_ms: string }>();
-    return rows.map((row) => ({ edition: Number(row.edition), posts: Number(row.posts), frozenAtMs: Number(row.frozen_at_ms) }));
+    return (await result.json<SummaryRow>()).map(summary);
   }
 
   /** One complete edition of the feed, if it exists. */
   async find(feed: string, edition: number): Promise<EditionSummary | undefined> {
     const result = await this.client.query({
-      query: `SELECT edition, posts, toUnixTimestamp64Milli(frozen_at) AS frozen_at_ms FROM ${this.database}.digest_edition_index FINAL
+      query: `SELECT edition, posts, toUnixTimestamp64Milli(frozen_at) AS frozen_at_ms, epoch FROM ${this.database}.digest_edition_records FINAL
         WHERE feed = {feed:String} AND edition = {edition:UInt64} LIMIT 1`,
       query_params: { feed, edition },
       format: 'JSONEachRow',
     });
-    const [row] = await result.json<{ edition: string; posts: number; frozen_at_ms: string }>();
-    return row && { edition: Number(row.edition), posts: Number(row.posts), frozenAtMs: Number(row.frozen_at_ms) };
+    const [row] = await result.json<SummaryRow>();
+    return row && summary(row);
   }
 
   /** The posts of one complete edition, in order. */
   async items(feed: string, edition: EditionSummary): Promise<EditionItem[]> {
     const result = await this.client.query({
-      query: `SELECT rank, uri, cid, score, feed_context, components FROM ${this.database}.digest_editions FINAL
+      query: `SELECT rank, uri, cid, score, feed_context, components FROM ${this.database}.digest_edition_posts FINAL
         WHERE feed = {feed:String} AND edition = {edition:UInt64} AND rank <= {posts:UInt32}
         ORDER BY rank`,
       query_params: { feed, edition: edition.edition, posts: edition.posts },
@@ -70,8 +73,8 @@ export class EditionRepository {
   async history(feed: string): Promise<{ latestAt?: number; posts: Set<string> }> {
     const db = this.database;
     const result = await this.client.query({
-      query: `SELECT e.uri FROM ${db}.digest_editions AS e FINAL
-        INNER JOIN (SELECT edition, posts FROM ${db}.digest_edition_index FINAL WHERE feed = {feed:String}) AS i
+      query: `SELECT e.uri FROM ${db}.digest_edition_posts AS e FINAL
+        INNER JOIN (SELECT edition, posts FROM ${db}.digest_edition_records FINAL WHERE feed = {feed:String}) AS i
           ON e.edition = i.edition
         WHERE e.feed = {feed:String} AND e.rank <= i.posts`,
       query_params: { feed },
@@ -82,3 +85,12 @@ export class EditionRepository {
     return { ...(latest && { latestAt: latest.edition }), posts };
   }
 }
+
+interface SummaryRow {
+  edition: string;
+  posts: number;
+  frozen_at_ms: string;
+  epoch: number;
+}
+
+const summary = (row: SummaryRow): EditionSummary => ({ edition: Number(row.edition), posts: Number(row.posts), frozenAtMs: Number(row.frozen_at_ms), epoch: Number(row.epoch) });

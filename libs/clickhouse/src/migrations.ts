@@ -627,6 +627,51 @@ export const migrations: Migration[] = [
         toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
     ],
   },
+  {
+    version: 24,
+    name: "a digest edition is the newest ownership epoch's",
+    statements: [
+      // @NOTE A ranker that lost a feed while freezing an edition may write it after the new owner
+      // froze the same one. Each row carries the epoch it was written under, and the newest epoch's
+      // row of an edition replaces the others (the version of ReplacingMergeTree; rows of one
+      // epoch, the last written). A table's version cannot be altered: new tables, the editions
+      // so far copied in as epoch 0 (idempotent: a row copied twice is replaced by itself).
+      `CREATE TABLE IF NOT EXISTS {db}.digest_edition_posts (
+        feed LowCardinality(String),
+        edition UInt64,
+        rank UInt32,
+        uri String,
+        cid String,
+        score Float64,
+        feed_context String,
+        components String,
+        epoch UInt32
+      ) ENGINE = ReplacingMergeTree(epoch)
+      ORDER BY (feed, edition, rank)`,
+      `CREATE TABLE IF NOT EXISTS {db}.digest_edition_records (
+        feed LowCardinality(String),
+        edition UInt64,
+        posts UInt32,
+        frozen_at DateTime64(3) DEFAULT now64(3),
+        epoch UInt32
+      ) ENGINE = ReplacingMergeTree(epoch)
+      ORDER BY (feed, edition)`,
+      `INSERT INTO {db}.digest_edition_posts (feed, edition, rank, uri, cid, score, feed_context, components, epoch)
+        SELECT feed, edition, rank, uri, cid, score, feed_context, components, 0 FROM {db}.digest_editions FINAL`,
+      `INSERT INTO {db}.digest_edition_records (feed, edition, posts, frozen_at, epoch)
+        SELECT feed, edition, posts, frozen_at, 0 FROM {db}.digest_edition_index FINAL`,
+    ],
+  },
+  {
+    version: 25,
+    name: 'the digest edition tables without epochs go',
+    statements: [
+      // Dropped in a migration of their own: had 24 dropped them, a start stopped after the drop
+      // would run 24 again and find nothing to copy from.
+      `DROP TABLE IF EXISTS {db}.digest_editions`,
+      `DROP TABLE IF EXISTS {db}.digest_edition_index`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

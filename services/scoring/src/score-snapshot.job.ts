@@ -382,7 +382,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * @NOTE Editions are frozen here, by the feed's one ranker (claimed like snapshots), and read
    * back from ClickHouse at each run (not kept in memory): every feed generator serves the same
    * stored edition, and a restarted ranker, or one that took the feed over, neither freezes an
-   * edition twice nor serves a post again.
+   * edition twice nor serves a post again. An edition is written under the claim's epoch: should a
+   * fenced ranker's write of it land after the new owner's, readers still take the new owner's.
    */
   private async snapshotFeed(
     curation: Curation,
@@ -433,7 +434,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     if (!claim) return undefined;
     const { snapshot, epoch } = claim;
     const frozen = ranking.edition && (await this.ownership.claimEdition(feedUri, ranking.edition.at, epoch)) ? ranking.edition : undefined;
-    if (frozen) await this.editions.write(feedUri, frozen.at, frozen.posts);
+    if (frozen) await this.editions.write(feedUri, frozen.at, frozen.posts, epoch);
     const boosted = funds.boost(feed, ranking.posts);
     await this.fund.recordAllocations(feedUri, snapshot, funds.epoch, boosted.allocations);
     const boostMs = lap();
