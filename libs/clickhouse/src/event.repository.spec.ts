@@ -23,7 +23,7 @@ describe('event rows', () => {
     const note = { did: writer, timeUs: 1_700_000_000_000_003, rkey: '3knote', createdAtMs: 1_700_000_000_000 };
     mapped.push(
       { v: 1, type: 'note', op: 'create', ...note, cid: 'bafynote', subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost`, subjectCid: '', reason: 'factual_error', text: 'context' },
-      { v: 1, type: 'rating', op: 'create', ...note, subjectUri: `at://${writer}/org.opencommunitynotes.label/3knote`, helpfulness: 'helpful' },
+      { v: 1, type: 'rating', op: 'create', ...note, subjectUri: `at://${writer}/org.opencommunitynotes.label/3knote`, subjectCid: 'bafynote', helpfulness: 'helpful' },
       { v: 1, type: 'noterequest', op: 'create', ...note, subjectUri: `at://${pledger}/app.bsky.feed.post/3kpost` },
       { v: 1, type: 'note', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },
       { v: 1, type: 'rating', op: 'delete', did: writer, timeUs: 1_700_000_000_000_004, rkey: '3knote' },

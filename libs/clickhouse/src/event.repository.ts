@@ -12,7 +12,7 @@ export const EVENT_TABLE_COLUMNS = {
   pledges: ['did', 'rkey', 'subject_uri', 'community', 'amount', 'time_us', 'deleted', 'version'],
   visibility: ['did', 'hide', 'version'],
   notes: ['did', 'rkey', 'cid', 'subject_uri', 'subject_cid', 'reason', 'text', 'time_us', 'deleted', 'version'],
-  note_ratings: ['did', 'rkey', 'note_uri', 'helpfulness', 'time_us', 'deleted', 'version'],
+  note_ratings: ['did', 'rkey', 'note_uri', 'note_cid', 'helpfulness', 'time_us', 'deleted', 'version'],
   note_requests: ['did', 'rkey', 'subject_uri', 'time_us', 'deleted', 'version'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -82,7 +82,7 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
           rows.note_requests.push([did, rkey, null, time_us, 1, version]);
           break;
         case 'rating':
-          rows.note_ratings.push([did, rkey, null, null, time_us, 1, version]);
+          rows.note_ratings.push([did, rkey, null, null, null, time_us, 1, version]);
           break;
         case 'visibility':
           // No declaration means the default: not hidden.
@@ -136,7 +136,7 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
         rows.notes.push([event.did, event.rkey, event.cid, event.subjectUri, event.subjectCid, event.reason, event.text, time_us, 0, version]);
         break;
       case 'rating':
-        rows.note_ratings.push([event.did, event.rkey, event.subjectUri, event.helpfulness, time_us, 0, version]);
+        rows.note_ratings.push([event.did, event.rkey, event.subjectUri, event.subjectCid ?? '', event.helpfulness, time_us, 0, version]);
         break;
       case 'noterequest':
         rows.note_requests.push([event.did, event.rkey, event.subjectUri, time_us, 0, version]);

@@ -672,6 +672,15 @@ export const migrations: Migration[] = [
       `DROP TABLE IF EXISTS {db}.digest_edition_index`,
     ],
   },
+  {
+    version: 26,
+    name: 'a rating names the version of the note it rates',
+    statements: [
+      // @NOTE A note deleted and written again at the same record key is a new note at the same
+      // URI; a rating's strong reference names the version rated. '' for ratings stored before.
+      `ALTER TABLE {db}.note_ratings ADD COLUMN IF NOT EXISTS note_cid String DEFAULT ''`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

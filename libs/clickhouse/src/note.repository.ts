@@ -4,6 +4,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 export interface NoteRecord {
   /** The note's own AT-URI (the label record's), which ratings name. */
   uri: string;
+  /** The version of the note (its record's CID): a note written again at the same record key has another. */
+  cid: string;
   author: string;
   post: string;
   /** The post version the note names, or '' when it names none. */
@@ -17,7 +19,10 @@ export interface NoteRecord {
 export interface NoteRatingRecord {
   rater: string;
   note: string;
+  /** The version of the note rated, or '' for a rating stored before ratings kept it. */
+  noteCid: string;
   helpfulness: string;
+  timeUs: number;
 }
 
 /** A note's status and scores as the last notes run left them. */
@@ -69,14 +74,15 @@ export class NoteRepository {
   /** Live notes, oldest first; on `posts` only when given. */
   async notes(posts?: readonly string[]): Promise<NoteRecord[]> {
     const result = await this.client.query({
-      query: `SELECT did, rkey, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL
+      query: `SELECT did, rkey, cid, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL
         WHERE deleted = 0 ${posts ? 'AND subject_uri IN {posts:Array(String)}' : ''} ORDER BY time_us, did, rkey`,
       query_params: { posts: posts ?? [] },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[string, string, string, string, string, string, string]>();
-    return rows.map(([author, rkey, post, postCid, reason, text, timeUs]) => ({
+    const rows = await result.json<[string, string, string, string, string, string, string, string]>();
+    return rows.map(([author, rkey, cid, post, postCid, reason, text, timeUs]) => ({
       uri: `at://${author}/${NOTE_COLLECTION}/${rkey}`,
+      cid,
       author,
       post,
       postCid,
@@ -92,13 +98,19 @@ export class NoteRepository {
    */
   async ratings(notes?: readonly string[]): Promise<NoteRatingRecord[]> {
     const result = await this.client.query({
-      query: `SELECT did, note_uri, argMax(helpfulness, time_us) FROM ${this.database}.note_ratings FINAL
+      query: `SELECT did, note_uri, argMax(note_cid, time_us), argMax(helpfulness, time_us), toString(max(time_us)) FROM ${this.database}.note_ratings FINAL
         WHERE deleted = 0 ${notes ? 'AND note_uri IN {notes:Array(String)}' : ''}
         GROUP BY did, note_uri ORDER BY note_uri, did`,
       query_params: { notes: notes ?? [] },
       format: 'JSONCompactEachRow',
     });
-    return (await result.json<[string, string, string]>()).map(([rater, note, helpfulness]) => ({ rater, note, helpfulness }));
+    return (await result.json<[string, string, string, string, string]>()).map(([rater, note, noteCid, helpfulness, timeUs]) => ({
+      rater,
+      note,
+      noteCid,
+      helpfulness,
+      timeUs: Number(timeUs),
+    }));
   }
 
   /** When the store first saw each account (unix µs): the age a young-account discount reads. */

@@ -61,6 +61,7 @@ describe('the decoders by hand and the schemas', () => {
     { v: 1, type: 'starterpack', op: 'update', ...created, list: uri },
     { v: 1, type: 'note', op: 'create', ...created, cid: 'bafy', subjectUri: uri, subjectCid: '', reason: 'factual_error', text: 'context' },
     { v: 1, type: 'rating', op: 'update', ...created, subjectUri: 'at://did:plc:bob/org.opencommunitynotes.label/3k', helpfulness: 'not_helpful' },
+    { v: 1, type: 'rating', op: 'create', ...created, subjectUri: 'at://did:plc:bob/org.opencommunitynotes.label/3k', subjectCid: 'bafy', helpfulness: 'helpful' },
     { v: 1, type: 'noterequest', op: 'create', ...created, subjectUri: uri },
     { v: 1, type: 'post', op: 'delete', did: 'did:plc:alice', rkey: '3krec', timeUs },
     { v: 1, type: 'account', did: 'did:plc:alice', timeUs, active: false, status: 'takendown' },

@@ -132,6 +132,8 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
       break;
     case 'rating':
       field(message, 'subjectUri', isAtUri, 'an AT-URI');
+      // Optional: messages written before ratings kept the version of the note they rate have none.
+      if (message.subjectCid !== undefined) field(message, 'subjectCid', isNonEmpty, 'a CID');
       field(message, 'helpfulness', isHelpfulness, 'helpful, somewhat_helpful or not_helpful');
       break;
     case 'noterequest':

@@ -170,6 +170,11 @@ export const NoteRatingCreateSchema = z.object({
   createdAtMs,
   /** The note rated: the AT-URI of its `org.opencommunitynotes.label` record. */
   subjectUri: atUri,
+  /**
+   * The version of the note rated (the CID of its strong reference): a note deleted and written
+   * again at the same record key is another note. Absent from messages written before it was kept.
+   */
+  subjectCid: z.string().min(1).describe('a CID').optional(),
   helpfulness: z.enum(NoteHelpfulness).describe('helpful, somewhat_helpful or not_helpful'),
 });
 export type NoteRatingCreate = z.infer<typeof NoteRatingCreateSchema>;

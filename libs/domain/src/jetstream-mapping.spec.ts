@@ -563,12 +563,12 @@ describe('context notes (Open Community Notes records) and note requests', () =>
     expect(mapJetstreamEvent(commit(Nsid.note, record))).toEqual({ kind: 'malformed', reason });
   });
 
-  it('maps a rating and its edit (the rater\'s new rating); a rating of something else is malformed', () => {
+  it('maps a rating and its edit (the rater\'s new rating), with the version of the note rated; a rating of something else is malformed', () => {
     const rating = { $type: Nsid.rating, subject: { uri: noteUri, cid: 'bafyreinote' }, val: 'somewhat_helpful', reasons: ['is_clear'], createdAt: '2025-11-13T02:13:20.000Z' };
     for (const operation of ['create', 'update'] as const) {
       expect(mapJetstreamEvent(commit(Nsid.rating, rating, operation))).toEqual({
         kind: 'event',
-        event: { ...created, type: 'rating', op: operation, createdAtMs: Date.parse(rating.createdAt), subjectUri: noteUri, helpfulness: 'somewhat_helpful' },
+        event: { ...created, type: 'rating', op: operation, createdAtMs: Date.parse(rating.createdAt), subjectUri: noteUri, subjectCid: 'bafyreinote', helpfulness: 'somewhat_helpful' },
       });
     }
     expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, val: 'great' }))).toEqual({ kind: 'malformed', reason: 'record.val is not helpful, somewhat_helpful or not_helpful' });

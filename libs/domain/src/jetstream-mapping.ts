@@ -350,7 +350,7 @@ function mapRating(did: string, timeUs: number, op: 'create' | 'update', rkey: s
   const subject = strongRef(record.subject, 'record.subject');
   if (subject.collection !== Nsid.note) malformed('record.subject is not a note (org.opencommunitynotes.label)');
   if (typeof record.val !== 'string' || !helpfulness.has(record.val)) malformed('record.val is not helpful, somewhat_helpful or not_helpful');
-  return { v: 1, type: 'rating', op, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, helpfulness: record.val as NoteRatingCreate['helpfulness'] };
+  return { v: 1, type: 'rating', op, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, subjectCid: subject.cid, helpfulness: record.val as NoteRatingCreate['helpfulness'] };
 }
 
 /**

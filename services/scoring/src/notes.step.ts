@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NoteRepository, PostRepository, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
+import { NoteRepository, PostRepository, type NoteRatingRecord, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import {
   admitProposals,
@@ -61,7 +61,7 @@ const DAY_MS = 86_400_000;
  * the post misleads act on the feeds as labels do.
  *
  * @NOTE A writer's rating of their own note is left out (Community Notes does the same), and so is
- * a rating of a note that is withdrawn or refused.
+ * a rating of a note that is withdrawn or refused, or of another version of it (`ratesThisVersion`).
  */
 @Injectable()
 export class NotesStep {
@@ -88,7 +88,7 @@ export class NotesStep {
     for (const rating of await this.notes.ratings()) {
       const note = byUri.get(rating.note);
       const value = ratingValue(rating.helpfulness);
-      if (note && value !== undefined && rating.rater !== note.author) rated.push({ rater: rating.rater, note: rating.note, value });
+      if (note && ratesThisVersion(rating, note) && value !== undefined && rating.rater !== note.author) rated.push({ rater: rating.rater, note: rating.note, value });
     }
     const young = await this.youngWeights(rated, nowMs);
     const lockstep = lockstepGroups(rated);
@@ -190,6 +190,16 @@ export class NotesStep {
     }
     return weights;
   }
+}
+
+/**
+ * Whether a rating is of the note as it is now. A note deleted and written again at the same
+ * record key has the same URI, and ratings of the one deleted name its CID. A rating stored before
+ * ratings kept the CID counts when it came after the note as it is now: one that came before
+ * cannot be of it.
+ */
+function ratesThisVersion(rating: NoteRatingRecord, note: NoteRecord): boolean {
+  return rating.noteCid === '' ? rating.timeUs >= note.timeUs : rating.noteCid === note.cid;
 }
 
 function helpfulNote(note: NoteRecord, postCid: string): HelpfulNote {

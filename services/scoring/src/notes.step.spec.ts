@@ -1,0 +1,83 @@
+/**
+ * The notes step against the real store: records mapped from Jetstream commits, written as ingest
+ * writes them, scored from ClickHouse. Embedded ClickHouse (chDB).
+ */
+import { applyMigrations, createClickHouseClient, EventRepository, NoteRepository, PostRepository, type ClickHouseClient } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
+import { mapJetstreamEvent, Nsid } from '#lib/domain';
+import { capturedLogger, noteEvent, ratingEvent, recordEvent } from '#lib/testing';
+import { NotesStep } from './notes.step.js';
+
+const camp = (name: string, size: number) => Array.from({ length: size }, (_, i) => `did:plc:${name}${String(i).padStart(20, '0')}`);
+const left = camp('left', 6);
+const right = camp('right', 6);
+const writers = camp('writer', 3);
+const post = (rkey: string) => `at://did:plc:author000000000000000000/${Nsid.post}/${rkey}`;
+const config = { notes: { proposalsPerDay: 10, youngAccountDays: 0, raterPriors: false } } as AppConfig;
+
+describe('the notes step on the store', () => {
+  const database = `notes_step_${process.pid}`;
+  let client: ClickHouseClient;
+  let events: EventRepository;
+  let notes: NoteRepository;
+  let step: NotesStep;
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    events = new EventRepository(client, database);
+    notes = new NoteRepository(client, database);
+    step = new NotesStep(config, notes, new PostRepository(client, database), capturedLogger().logger);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  /** Ingests Jetstream commits as the pipeline does: mapped to events, written to their tables. */
+  const ingest = (...commits: unknown[]) =>
+    events.write(
+      commits.flatMap((commit) => {
+        const mapped = mapJetstreamEvent(commit);
+        if (mapped.kind !== 'event') throw new Error(`not an event: ${JSON.stringify(mapped)}`);
+        return [mapped.event];
+      }),
+    );
+  const rate = (note: { uri: string; cid: string }, raters: readonly string[], helpfulness: 'helpful' | 'not_helpful') =>
+    raters.map((did) => ratingEvent({ did, note, helpfulness }));
+  const statusOf = async (note: string) => (await notes.statuses([note]))[0]?.status;
+
+  it('rates a note deleted and written again at the same record key afresh: the old version\'s ratings do not count', async () => {
+    // Two notes that split the raters (each side finds one helpful), and one both sides find helpful.
+    const leftNote = noteEvent({ did: writers[1]!, post: post('3kleftclaim01'), text: 'A note the left likes.' });
+    const rightNote = noteEvent({ did: writers[2]!, post: post('3krightclaim1'), text: 'A note the right likes.' });
+    const bridged = noteEvent({ did: writers[0]!, post: post('3kmisleading01'), text: 'The chart is from 2015, not this year.' });
+    await ingest(
+      leftNote.event,
+      rightNote.event,
+      bridged.event,
+      ...rate(leftNote, left, 'helpful'),
+      ...rate(leftNote, right, 'not_helpful'),
+      ...rate(rightNote, right, 'helpful'),
+      ...rate(rightNote, left, 'not_helpful'),
+      ...rate(bridged, [...left.slice(0, 3), ...right.slice(0, 2)], 'helpful'),
+    );
+    const first = await step.run(Date.now(), []);
+    expect(await statusOf(bridged.uri)).toBe('helpful');
+    expect(first.helpful.map((note) => note.note)).toEqual([bridged.uri]);
+
+    const { rkey } = bridged.event.commit;
+    const deleted = recordEvent({ did: writers[0]!, collection: Nsid.note, rkey });
+    const written = recordEvent({
+      did: writers[0]!,
+      collection: Nsid.note,
+      rkey,
+      record: { src: writers[0], uri: post('3kmisleading01'), val: 'readers-added-context', reason: 'other', text: 'Something else entirely.', cts: new Date().toISOString() },
+    });
+    await ingest(deleted, written);
+    expect((await notes.notes([post('3kmisleading01')])).map((note) => note.cid)).toEqual([written.commit.cid]);
+    const second = await step.run(Date.now(), []);
+    expect(await statusOf(bridged.uri)).toBe('needs-more-ratings');
+    expect(second.helpful).toEqual([]);
+  });
+});
