@@ -9,7 +9,8 @@ const MAX_ROUNDS = 5;
 /**
  * Serves a conversation's statements for voting: the ranker's routing order (a score snapshot),
  * without the statements a signed-in viewer already voted on. Pages the viewer voted through are
- * skipped, up to `MAX_ROUNDS` of them, so that a page is not empty while statements remain.
+ * skipped, up to `MAX_ROUNDS` of them, so that a page is not empty while statements remain; when
+ * the rounds run out first, the page says where the next one starts (`next`), past what was read.
  */
 @Injectable()
 export class DeliberationFeed implements FeedAlgorithm {
@@ -26,15 +27,20 @@ export class DeliberationFeed implements FeedAlgorithm {
     const items: SkeletonItem[] = [];
     let cursor = request.cursor;
     let ordering = cursor?.ordering ?? 's0';
+    /** Where the statements read so far end, while more may follow. */
+    let readTo: Pick<SkeletonItem, 'sortKey' | 'cid'> | undefined;
     for (let round = 0; round < MAX_ROUNDS && items.length < request.limit; round += 1) {
       const page = await this.snapshots.skeleton({ ...request, cursor });
       ordering = page.ordering;
-      const last = page.items.at(-1);
-      if (!last) break;
-      const voted = await this.conversations.votedBy(viewer, page.items.map((item) => item.post));
-      items.push(...page.items.filter((item) => !voted.has(item.post)));
-      cursor = { ordering: page.ordering, sortKey: last.sortKey, cid: last.cid };
+      if (page.items.length > 0) {
+        const voted = await this.conversations.votedBy(viewer, page.items.map((item) => item.post));
+        items.push(...page.items.filter((item) => !voted.has(item.post)));
+      }
+      // A short page without `next` is the end of the snapshot.
+      readTo = page.next ?? (page.items.length >= request.limit ? page.items.at(-1) : undefined);
+      if (!readTo) break;
+      cursor = { ordering: page.ordering, sortKey: readTo.sortKey, cid: readTo.cid };
     }
-    return { ordering, items };
+    return { ordering, items, ...(items.length < request.limit && readTo && { next: readTo }) };
   }
 }
