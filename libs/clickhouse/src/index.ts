@@ -29,6 +29,7 @@ export {
   type NoteRecord,
   NoteRepository,
   type NoteRequestRow,
+  type NotesOnPost,
   type NoteStatusChangeRow,
   type NoteStatusRow,
 } from './note.repository.js';

@@ -48,7 +48,13 @@ export interface NoteStatusChangeRow {
   reason: string;
 }
 
-/** A post queued for note writers: how many asked, since when, and how many notes it has. */
+/** A post's notes as its page lists them, each with its status (none before its first scoring), and how many were left out. */
+export interface NotesOnPost {
+  notes: { note: NoteRecord; status?: NoteStatusRow }[];
+  omitted: number;
+}
+
+/** A post queued for note writers: how many accounts asked, since when, and how many notes it has. */
 export interface NoteRequestRow {
   post: string;
   requests: number;
@@ -90,6 +96,56 @@ export class NoteRepository {
       text,
       timeUs: Number(timeUs),
     }));
+  }
+
+  /**
+   * The live notes on `post` as its page lists them: every helpful one, then the best `others` of
+   * the rest (needs more ratings before not helpful, higher intercept first, unscored last); and
+   * how many notes were left out. Statuses are read by post, not by a list of the notes' URIs.
+   */
+  async onPost(post: string, others: number): Promise<NotesOnPost> {
+    const db = this.database;
+    const order = `multiIf(shown = 'helpful', 0, shown = 'needs-more-ratings', 1, shown = 'not-helpful', 2, 3), scored DESC, s.intercept DESC, n.time_us, n.did, n.rkey`;
+    const result = await this.client.query({
+      query: `SELECT did, rkey, cid, post_cid, reason, text, time_us, scored, shown, intercept, factor, raters, raters_negative, raters_positive, updated_at, total
+        FROM (
+          SELECT n.did AS did, n.rkey AS rkey, n.cid AS cid, n.subject_cid AS post_cid, n.reason AS reason, n.text AS text, toString(n.time_us) AS time_us,
+            s.note != '' AS scored, if(scored, s.status, 'needs-more-ratings') AS shown, s.intercept AS intercept, s.factor AS factor, s.raters AS raters,
+            s.raters_negative AS raters_negative, s.raters_positive AS raters_positive, toString(s.updated_at) AS updated_at,
+            count() OVER () AS total,
+            row_number() OVER (PARTITION BY shown = 'helpful' ORDER BY ${order}) AS place,
+            row_number() OVER (ORDER BY ${order}) AS listed
+          FROM (SELECT did, rkey, cid, subject_cid, reason, text, time_us FROM ${db}.notes FINAL WHERE deleted = 0 AND subject_uri = {post:String}) AS n
+          LEFT JOIN (SELECT note, status, intercept, factor, raters, raters_negative, raters_positive, updated_at FROM ${db}.note_status FINAL WHERE post = {post:String}) AS s
+            ON s.note = concat('at://', n.did, '/${NOTE_COLLECTION}/', n.rkey)
+        )
+        WHERE shown = 'helpful' OR place <= {others:UInt32}
+        ORDER BY listed`,
+      query_params: { post, others },
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: { join_use_nulls: 0 },
+    });
+    type Row = [string, string, string, string, string, string, string, number, string, number, number, number, number, number, string, string];
+    const rows = await result.json<Row>();
+    const notes = rows.map(([author, rkey, cid, postCid, reason, text, timeUs, scored, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]) => {
+      const uri = `at://${author}/${NOTE_COLLECTION}/${rkey}`;
+      const note: NoteRecord = { uri, cid, author, post, postCid, reason, text, timeUs: Number(timeUs) };
+      if (!scored) return { note };
+      const row: NoteStatusRow = {
+        note: uri,
+        post,
+        status,
+        intercept: Number(intercept),
+        factor: Number(factor),
+        raters: Number(raters),
+        ratersNegative: Number(ratersNegative),
+        ratersPositive: Number(ratersPositive),
+        updatedAtMs: Number(updatedAt),
+      };
+      return { note, status: row };
+    });
+    const total = rows[0]?.[15];
+    return { notes, omitted: total === undefined ? 0 : Number(total) - rows.length };
   }
 
   /**
@@ -188,6 +244,17 @@ export class NoteRepository {
     });
   }
 
+  /** The status changes of the notes on `post`, newest first, at most `limit`. */
+  async changesOnPost(post: string, limit: number): Promise<NoteStatusChangeRow[]> {
+    const result = await this.client.query({
+      query: `SELECT at, note, post, from_status, to_status, reason FROM ${this.database}.note_status_changes FINAL
+        WHERE post = {post:String} ORDER BY at DESC, note LIMIT {limit:UInt32}`,
+      query_params: { post, limit },
+      format: 'JSONCompactEachRow',
+    });
+    return (await result.json<[string, string, string, string, string, string]>()).map(changeOf);
+  }
+
   /** The status changes of `notes` (all notes when not given), newest first, at most `limit`. */
   async changes(limit: number, notes?: readonly string[]): Promise<NoteStatusChangeRow[]> {
     const result = await this.client.query({
@@ -196,14 +263,7 @@ export class NoteRepository {
       query_params: { notes: notes ?? [], limit },
       format: 'JSONCompactEachRow',
     });
-    return (await result.json<[string, string, string, string, string, string]>()).map(([at, note, post, from, to, reason]) => ({
-      atMs: Number(at),
-      note,
-      post,
-      from,
-      to,
-      reason,
-    }));
+    return (await result.json<[string, string, string, string, string, string]>()).map(changeOf);
   }
 
   /** A note request from the console, stored as a request record is (did `console`). */
@@ -216,10 +276,13 @@ export class NoteRepository {
     });
   }
 
-  /** Live requests for a note on `post`. */
+  /**
+   * The accounts with a live request for a note on `post`: an account that wrote several request
+   * records counts once (the console counts as one requester).
+   */
   async requestCount(post: string): Promise<number> {
     const result = await this.client.query({
-      query: `SELECT count() FROM ${this.database}.note_requests FINAL WHERE deleted = 0 AND subject_uri = {post:String}`,
+      query: `SELECT uniqExact(did) FROM ${this.database}.note_requests FINAL WHERE deleted = 0 AND subject_uri = {post:String}`,
       query_params: { post },
       format: 'JSONCompactEachRow',
     });
@@ -227,12 +290,12 @@ export class NoteRepository {
     return Number(row?.[0] ?? 0);
   }
 
-  /** Posts with live requests for a note, the most asked for first, with the notes each already has. */
+  /** Posts with live requests for a note, the most asked for (by accounts, as `requestCount` counts) first, with the notes each already has. */
   async requested(limit: number): Promise<NoteRequestRow[]> {
     const result = await this.client.query({
       query: `SELECT r.subject_uri, r.requests, r.first_us, countIf(n.did != '') AS notes
         FROM (
-          SELECT subject_uri, count() AS requests, toString(min(time_us)) AS first_us
+          SELECT subject_uri, uniqExact(did) AS requests, toString(min(time_us)) AS first_us
           FROM ${this.database}.note_requests FINAL WHERE deleted = 0 GROUP BY subject_uri
         ) AS r
         LEFT JOIN (SELECT did, subject_uri FROM ${this.database}.notes FINAL WHERE deleted = 0) AS n ON n.subject_uri = r.subject_uri
@@ -249,4 +312,8 @@ export class NoteRepository {
       notes: Number(notes),
     }));
   }
+}
+
+function changeOf([at, note, post, from, to, reason]: [string, string, string, string, string, string]): NoteStatusChangeRow {
+  return { atMs: Number(at), note, post, from, to, reason };
 }

@@ -21,6 +21,7 @@ describe('the public notes page', () => {
     text: 'Look <script>alert(1)</script>',
     label: { src: 'did:web:localhost', val: 'readers-added-context' },
     notes: [view('helpful', 'Context with a <b>tag</b> & "quotes"'), view('needs-more-ratings', 'Still waiting')],
+    omitted: 0,
     changes: [{ atMs: Date.UTC(2026, 11, 3, 12, 5), note: 'at://n', post: 'at://p', from: 'needs-more-ratings', to: 'helpful', reason: 'intercept 0.450 ≥ 0.4' }],
     requests: 2,
   };
@@ -38,7 +39,14 @@ describe('the public notes page', () => {
     expect(helpful).toContain('Context with a');
     expect(helpful).not.toContain('Still waiting');
     expect(helpful).toContain('It contains a factual error');
-    expect(html).toContain('a note was requested 2 times');
+    expect(html).toContain('2 accounts asked for a note');
     expect(html).toContain('<td>Needs more ratings</td><td>Rated helpful</td><td>intercept 0.450 ≥ 0.4</td>');
+    expect(html).not.toContain('not listed');
+  });
+
+  it('says how many notes it leaves out', () => {
+    const html = notesPage({ ...notes, omitted: 448 }, '/api/notes?post=x');
+    const others = html.slice(html.indexOf('id="others"'), html.indexOf('id="changes"'));
+    expect(others).toContain('448 more notes on this post are not listed: only the best 1 of those not rated helpful are.');
   });
 });

@@ -27,9 +27,13 @@ export interface PostNotes {
   text: string | null;
   /** The label our labeler serves on the post while a note is helpful: `readers-added-context`. */
   label: { src: string; val: string } | null;
-  /** Helpful notes first, then by intercept. */
+  /** Every helpful note, then at most `MAX_OTHER_NOTES` others, the best first (by status, then intercept). */
   notes: NoteView[];
+  /** Notes on the post not listed: past the helpful ones and the best others. */
+  omitted: number;
+  /** The newest `MAX_CHANGES` status changes of notes on the post. */
   changes: NoteStatusChangeRow[];
+  /** Accounts that asked for a note on the post. */
   requests: number;
 }
 
@@ -44,7 +48,12 @@ export interface NotesOverview {
 /** Whether `value` is the AT-URI of a post (what notes and requests are about). */
 export const isPostUri = (value: string): boolean => parseAtUri(value)?.collection === 'app.bsky.feed.post';
 
-const STATUS_ORDER: Readonly<Record<string, number>> = { helpful: 0, 'needs-more-ratings': 1, 'not-helpful': 2 };
+/**
+ * Notes other than helpful ones a post's page lists at most. Anyone may write a note on any post,
+ * each up to 3,000 characters: the page, and what it reads, stays bounded however many there are.
+ */
+export const MAX_OTHER_NOTES = 50;
+const MAX_CHANGES = 50;
 
 /** Context notes as people read them: per post (the public page), and the queue for note writers. */
 @Injectable()
@@ -56,38 +65,32 @@ export class NotesService {
   ) {}
 
   async onPost(post: string): Promise<PostNotes> {
-    const notes = await this.notes.notes([post]);
-    const uris = notes.map((note) => note.uri);
-    const [statuses, changes, summaries, requests] = await Promise.all([
-      uris.length > 0 ? this.notes.statuses(uris) : Promise.resolve([]),
-      uris.length > 0 ? this.notes.changes(50, uris) : Promise.resolve([]),
+    const [{ notes, omitted }, changes, summaries, requests] = await Promise.all([
+      this.notes.onPost(post, MAX_OTHER_NOTES),
+      this.notes.changesOnPost(post, MAX_CHANGES),
       this.posts.summaries([post]),
       this.notes.requestCount(post),
     ]);
-    const byNote = new Map(statuses.map((row) => [row.note, row]));
-    const views: NoteView[] = notes.map((note) => {
-      const status = byNote.get(note.uri);
-      return {
-        uri: note.uri,
-        author: note.author,
-        reason: note.reason,
-        misleading: isMisleading(note.reason),
-        text: note.text,
-        createdAtMs: Math.floor(note.timeUs / 1000),
-        status: status?.status ?? 'needs-more-ratings',
-        intercept: status ? status.intercept : null,
-        factor: status ? status.factor : null,
-        raters: status?.raters ?? 0,
-        raterSides: { negative: status?.ratersNegative ?? 0, positive: status?.ratersPositive ?? 0 },
-      };
-    });
-    views.sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || (b.intercept ?? -Infinity) - (a.intercept ?? -Infinity));
+    const views: NoteView[] = notes.map(({ note, status }) => ({
+      uri: note.uri,
+      author: note.author,
+      reason: note.reason,
+      misleading: isMisleading(note.reason),
+      text: note.text,
+      createdAtMs: Math.floor(note.timeUs / 1000),
+      status: status?.status ?? 'needs-more-ratings',
+      intercept: status ? status.intercept : null,
+      factor: status ? status.factor : null,
+      raters: status?.raters ?? 0,
+      raterSides: { negative: status?.ratersNegative ?? 0, positive: status?.ratersPositive ?? 0 },
+    }));
     const src = this.config.labeler.did;
     return {
       post,
       text: summaries.get(post)?.text ?? null,
       label: src !== undefined && views.some((note) => note.status === 'helpful') ? { src, val: READERS_ADDED_CONTEXT } : null,
       notes: views,
+      omitted,
       changes,
       requests,
     };
