@@ -2,3 +2,8 @@
 export class BridgingInputError extends Error {
   override name = 'BridgingInputError';
 }
+
+/** Thrown when a factor-model fit leaves finite numbers (a defect: the inputs were checked). */
+export class FactorModelError extends Error {
+  override name = 'FactorModelError';
+}

@@ -105,6 +105,29 @@ describe('factor model (Community Notes bridging)', () => {
     expect(() => fitFactorModel(cells, { userFactorPrior: new Float64Array(2) })).toThrow(/one entry per user/);
   });
 
+  it('fits nothing to zeros when no cell weighs anything, and starts cold from such a fit', () => {
+    const { table } = plantedAxis();
+    const cells = aggregateCells(table);
+    const empty = fitFactorModel(cells, { cellWeights: new Float32Array(cells.cellCount) });
+    expect(empty).toMatchObject({ converged: true, iterations: 0, mu: 0, rmse: 0 });
+    for (const values of [empty.userIntercept, empty.userFactor, empty.postIntercept, empty.postFactor]) expect(values.every((v) => v === 0)).toBe(true);
+    // Factors all 0 are where alternating least squares cannot leave: a warm start from them is a cold start.
+    const cold = fitFactorModel(cells);
+    const fromEmpty = fitFactorModel(cells, { warmStart: empty });
+    expect(Array.from(fromEmpty.postIntercept)).toEqual(Array.from(cold.postIntercept));
+    const broken = { ...cold, postIntercept: cold.postIntercept.map((v, p) => (p === 3 ? Number.NaN : v)) };
+    expect(() => fitFactorModel(cells, { warmStart: broken })).toThrow(/not finite/);
+  });
+
+  it('solves a row whose cells weigh nothing without regularisation to 0, not 0/0', () => {
+    const cells = aggregateCells(plantedAxis().table);
+    const weights = new Float32Array(cells.cellCount).fill(1);
+    for (let c = cells.postOffsets[30]!; c < cells.postOffsets[31]!; c++) weights[c] = 0;
+    const model = fitFactorModel(cells, { cellWeights: weights, lambdaIntercept: 0, lambdaFactor: 0, maxIterations: 50 });
+    expect(model.postIntercept[30]).toBeCloseTo(0, 6);
+    for (const values of [model.userIntercept, model.userFactor, model.postIntercept, model.postFactor]) expect(values.every(Number.isFinite)).toBe(true);
+  });
+
   it('fits more than one dimension', () => {
     const { table, camp } = plantedAxis();
     const model = fitFactorModel(aggregateCells(table), { dimensions: 2, seed: 1 });

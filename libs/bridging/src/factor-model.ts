@@ -1,4 +1,4 @@
-import { BridgingInputError } from './errors.js';
+import { BridgingInputError, FactorModelError } from './errors.js';
 import { seededRandom } from './random.js';
 import { CellKind, type RatingCells } from './rating-cells.js';
 
@@ -120,8 +120,12 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
   const targets = cellTargets(cells, { ...DEFAULT_CELL_RATINGS, ...options.ratings }, { ...DEFAULT_CELL_WEIGHTS, ...options.weights }, options.cellWeights);
   const prior = options.userFactorPrior;
   if (prior && prior.length !== cells.userCount) throw new BridgingInputError('userFactorPrior must have one entry per user');
+  const warmStart = options.warmStart && usableWarmStart(options.warmStart, cells, k);
+  const { userCount: U, postCount: P } = cells;
+  // Nothing to fit: every parameter at its penalty's minimum, 0 (and a sweep would divide 0 by 0).
+  if (!(targets.weightSum > 0)) return zeroModel(k, U, P);
   const penalty = penalties(cells, targets.weightSum, o);
-  const params = initialParameters(cells, targets, penalty, o);
+  const params = initialParameters(cells, targets, penalty, o, warmStart);
   const userSolver = new RidgeSolver(k, penalty.liU, penalty.lfU, prior);
   const postSolver = new RidgeSolver(k, penalty.liP, penalty.lfP);
   let iterations = 0;
@@ -132,6 +136,8 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
     solveUsers(cells, targets, params, userSolver);
     const residuals = solvePosts(cells, targets, params, postSolver);
     const next = solveMu(targets, params, penalty, prior, residuals);
+    // Never a model to keep or to start from: a NaN objective would also never converge.
+    if (!Number.isFinite(next)) throw new FactorModelError(`the fit's objective is not finite after ${iterations} sweeps`);
     const decrease = objective - next;
     objective = next;
     if (decrease <= o.tolerance * Math.max(next, Number.MIN_VALUE)) {
@@ -139,7 +145,6 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
       break;
     }
   }
-  const { userCount: U, postCount: P } = cells;
   const rmse = weightedRmse(cells, targets, params);
   const [userIntercept, userFactor] = unpack(params.user, U, k);
   const [postIntercept, postFactor] = unpack(params.post, P, k);
@@ -219,6 +224,12 @@ function cellTargets(cells: RatingCells, ratings: CellRatings, weights: CellWeig
   return { rating, weight, uPost, uRating, uWeight, weightSum, ratingSum };
 }
 
+/**
+ * The least ridge penalty of a row: a row whose cells all weigh 0 (or a fit asked for no
+ * regularisation) still has a system with one solution, 0 where nothing is known, not 0/0.
+ */
+const MIN_PENALTY = 1e-9;
+
 /** Ridge penalties per user, per post and on μ (see the regularisation note on `fitFactorModel`). */
 interface Penalties {
   liU: number;
@@ -233,14 +244,17 @@ function penalties(cells: RatingCells, weightSum: number, o: { lambdaIntercept: 
   let ratedPosts = 0;
   for (let u = 0; u < cells.userCount; u++) if (cells.userOffsets[u + 1]! > cells.userOffsets[u]!) ratedUsers++;
   for (let p = 0; p < cells.postCount; p++) if (cells.postOffsets[p + 1]! > cells.postOffsets[p]!) ratedPosts++;
+  if (!(o.lambdaIntercept >= 0 && o.lambdaFactor >= 0 && Number.isFinite(o.lambdaIntercept + o.lambdaFactor))) {
+    throw new BridgingInputError('lambdaIntercept and lambdaFactor must be finite numbers ≥ 0');
+  }
   const mean = o.regularisation === 'mean';
   const perUser = mean ? weightSum / Math.max(1, ratedUsers) : 1;
   const perPost = mean ? weightSum / Math.max(1, ratedPosts) : 1;
   return {
-    liU: o.lambdaIntercept * perUser,
-    lfU: o.lambdaFactor * perUser,
-    liP: o.lambdaIntercept * perPost,
-    lfP: o.lambdaFactor * perPost,
+    liU: Math.max(MIN_PENALTY, o.lambdaIntercept * perUser),
+    lfU: Math.max(MIN_PENALTY, o.lambdaFactor * perUser),
+    liP: Math.max(MIN_PENALTY, o.lambdaIntercept * perPost),
+    lfP: Math.max(MIN_PENALTY, o.lambdaFactor * perPost),
     liMu: o.lambdaIntercept * (mean ? weightSum : 1),
   };
 }
@@ -285,12 +299,57 @@ function packInto(packed: Float64Array, intercept: Float64Array, factor: Float64
   }
 }
 
+/** The model of a fit with nothing to fit: every parameter 0. */
+function zeroModel(k: number, U: number, P: number): FactorModel {
+  return {
+    dimensions: k,
+    userCount: U,
+    postCount: P,
+    mu: 0,
+    userIntercept: new Float64Array(U),
+    userFactor: new Float64Array(U * k),
+    postIntercept: new Float64Array(P),
+    postFactor: new Float64Array(P * k),
+    iterations: 0,
+    converged: true,
+    rmse: 0,
+  };
+}
+
+/** Whether every parameter of a model is a finite number: the only kind a fit starts from or returns. */
+export function isFiniteModel(model: FactorModel): boolean {
+  if (!Number.isFinite(model.mu)) return false;
+  for (const values of [model.userIntercept, model.userFactor, model.postIntercept, model.postFactor]) {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false;
+  }
+  return true;
+}
+
+/**
+ * The warm start to fit from, checked: undefined when it has no opinion axis (every factor 0, as a
+ * fit on no ratings leaves it). Alternating least squares cannot leave factors that are all 0 (each
+ * side's solve to 0 against the other's), so such a start would hold the fit there: it starts cold.
+ */
+function usableWarmStart(warm: FactorModel, cells: RatingCells, k: number): FactorModel | undefined {
+  if (warm.dimensions !== k) throw new BridgingInputError('warmStart has a different number of dimensions');
+  if (warm.userCount > cells.userCount || warm.postCount > cells.postCount) throw new BridgingInputError('warmStart has more users or posts than the cells');
+  if (!isFiniteModel(warm)) throw new BridgingInputError('warmStart has parameters that are not finite');
+  const hasAxis = warm.postFactor.some((f) => f !== 0) || warm.userFactor.some((f) => f !== 0);
+  return hasAxis ? warm : undefined;
+}
+
 /**
  * The starting point: a warm start's parameters where it has them; the first factor of new posts
  * from the leading singular vector of the centred ratings, further dimensions small and random.
  * Users need no start: they are solved first.
  */
-function initialParameters(cells: RatingCells, targets: CellTargets, penalty: Penalties, o: Required<Omit<FactorModelOptions, 'ratings' | 'weights' | 'warmStart' | 'cellWeights' | 'userFactorPrior'>> & FactorModelOptions): Parameters {
+function initialParameters(
+  cells: RatingCells,
+  targets: CellTargets,
+  penalty: Penalties,
+  o: Required<Omit<FactorModelOptions, 'ratings' | 'weights' | 'warmStart' | 'cellWeights' | 'userFactorPrior'>>,
+  warm: FactorModel | undefined,
+): Parameters {
   const k = o.dimensions;
   const { userCount: U, postCount: P } = cells;
   const params: Parameters = {
@@ -299,10 +358,7 @@ function initialParameters(cells: RatingCells, targets: CellTargets, penalty: Pe
     user: new Float64Array(U * (k + 1)),
     post: new Float64Array(P * (k + 1)),
   };
-  const warm = o.warmStart;
   if (warm) {
-    if (warm.dimensions !== k) throw new BridgingInputError('warmStart has a different number of dimensions');
-    if (warm.userCount > U || warm.postCount > P) throw new BridgingInputError('warmStart has more users or posts than the cells');
     params.mu = warm.mu;
     packInto(params.user, warm.userIntercept, warm.userFactor, k);
     packInto(params.post, warm.postIntercept, warm.postFactor, k);

@@ -5,7 +5,7 @@ export { aggregateCells, CellKind, indexCells, type RatingCells } from './rating
 export { type GroupMembership, membershipFromAssignment, membershipFromLists } from './group-membership.js';
 export { groupEvidence } from './group-evidence.js';
 export { groupInformedConsensus, wilsonLowerBound, type ConsensusOptions } from './group-consensus.js';
-export { type FactorModel, fitFactorModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
+export { type FactorModel, fitFactorModel, isFiniteModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
 export { findOpinionGroups } from './opinion-groups.js';
 export { balance } from './balance.js';
 export { describeProvenance, provenanceContext, supportInContext } from './provenance.js';

@@ -5,6 +5,7 @@ import {
   estimateExposure,
   IdIndex,
   InteractionTableBuilder,
+  isFiniteModel,
   membershipFromLists,
   provenanceContext,
   scoreBridging,
@@ -139,7 +140,9 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
   // Members whose clients report what they were shown have their exposure counted; only the
   // others' is estimated from their activity.
   const estimatedUsers = usersWithoutExposureReports(table);
-  const canWarmStart = previous !== undefined && previous.model.postIntercept.length <= table.postCount;
+  // A model with a parameter that is not a finite number is never started from (a fit does not
+  // return one; a state kept from elsewhere might hold one).
+  const canWarmStart = previous !== undefined && previous.model.postIntercept.length <= table.postCount && isFiniteModel(previous.model);
   const scores = scoreBridging(
     {
       table,
