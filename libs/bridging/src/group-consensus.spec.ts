@@ -51,9 +51,9 @@ describe('group-informed consensus', () => {
     const approvals = (id: string): number =>
       Array.from({ length: table.rowCount }, (_, i) => i).filter((i) => table.post[i] === post(id) && table.signal[i] !== Signal.Seen).length;
     expect(approvals('viral')).toBeGreaterThan(approvals('bridge'));
-    // By hand: bridge √(11/22 · 11/22) = 0.5; viral, with reposts graded 1.2, √((24+1)/22 · (1.2+1)/22) ≈ 0.337.
+    // By hand: bridge √(11/22 · 11/22) = 0.5; viral, each reposting member one approval, √((20+1)/22 · (1+1)/22) ≈ 0.295.
     expect(Math.abs(consensus.geoMean[post('bridge')]! - 0.5)).toBeLessThan(1e-9);
-    expect(Math.abs(consensus.geoMean[post('viral')]! - Math.sqrt((25 / 22) * (2.2 / 22)))).toBeLessThan(1e-6);
+    expect(Math.abs(consensus.geoMean[post('viral')]! - Math.sqrt((21 / 22) * (2 / 22)))).toBeLessThan(1e-9);
     expect(consensus.eligible[post('solo')]).toBe(0);
     expect(consensus.groupsWithEvidence[post('solo')]).toBe(1);
     expect(consensus.eligible[post('bridge')]).toBe(1);
@@ -111,5 +111,11 @@ describe('group-informed consensus', () => {
     const estimated = { ...evidence, reportedExposure: new Float64Array(evidence.exposure.length) };
     expect(groupInformedConsensus(estimated, { scope: 'all', lowerBoundZ: 1.2816 }).geoMean).toEqual(mean.geoMean);
     expect(() => groupInformedConsensus(evidence, { lowerBoundZ: -1 })).toThrow('lowerBoundZ must be ≥ 0');
+  });
+
+  it('bounds a proportion held to [0, 1]: more successes than trials is a bound, not NaN', () => {
+    expect(wilsonLowerBound(13, 12, 1.2816)).toBe(wilsonLowerBound(12, 12, 1.2816));
+    expect(wilsonLowerBound(12, 12, 1.2816)).toBeGreaterThan(0.8);
+    expect(wilsonLowerBound(12, 12, 1.2816)).toBeLessThan(1);
   });
 });

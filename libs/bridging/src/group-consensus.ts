@@ -106,10 +106,11 @@ export function groupInformedConsensus(evidence: GroupEvidence, options: Consens
 
 /**
  * Lower bound of a proportion from `successes` of `trials` (Wilson's score interval): in (0, 1) for
- * 0 < successes < trials, which the prior guarantees.
+ * 0 < successes < trials, which the prior guarantees. The proportion is held to [0, 1], so counts
+ * that disagree (more successes than trials) give a bound, not the root of a negative number.
  */
 export function wilsonLowerBound(successes: number, trials: number, z: number): number {
-  const p = successes / trials;
+  const p = Math.min(1, Math.max(0, successes / trials));
   const z2 = (z * z) / trials;
   return (p + z2 / 2 - z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials))) / (1 + z2);
 }

@@ -52,6 +52,11 @@ interface GroupEvidenceOptions {
  * Counts approvals and exposure per (post, group) in one pass over the cells.
  * @NOTE approval counts only approving cells: a `requestLess` is exposure without approval, exactly
  * like a Polis disagree, so the GIC path reproduces Polis; the factor model is where negatives weigh.
+ * @NOTE a member approves a post at most once, as Polis counts one agree a participant: a cell's
+ * approval counts at its strength up to 1 (a reply's 0.5 counts half, a repost's 1.2 one). Counted
+ * at 1.2, a community whose every member shown a post reposted it approved more often than it saw
+ * it, an approval rate above 1 that the consensus cannot take. The repost's extra weight stays where
+ * it grades an opinion rather than counts people: the factor model's rating.
  */
 export function groupEvidence(
   cells: RatingCells,
@@ -123,7 +128,7 @@ export function groupEvidence(
     for (let c = cells.postOffsets[p]!; c < cells.postOffsets[p + 1]!; c++) {
       const u = cells.cellUser[c]!;
       if (u >= memberUsers) continue;
-      const approval = cells.kind[c] === CellKind.Approval ? cells.strength[c]! : 0;
+      const approval = cells.kind[c] === CellKind.Approval ? Math.min(1, cells.strength[c]!) : 0;
       const sd = side ? side[u]! : 0;
       const isEstimated = floor !== undefined && (!estimated || estimated[u] === 1);
       for (let m = mOff[u]!; m < mOff[u + 1]!; m++) {

@@ -2,15 +2,31 @@ import { rankBridging } from './bridging.js';
 import { campA, campB, feedOf, inputOf, post, signals, twoCamps } from './ranking.fixtures.js';
 
 describe('bridging', () => {
-  it('ranks a post both communities approve first, and leaves out one that only one community approves', () => {
+  // @NOTE Both communities saw `onlyA` (B's members were shown it and passed it over), so it ranks:
+  // a community that saw a post and did not approve it said something about it.
+  it('ranks a post both communities approve first, and one that only one community approves far below it', () => {
     const camps = twoCamps();
     const result = rankBridging(inputOf(feedOf({ communities: ['a', 'b'] }), camps.candidates, camps.signals, { a: campA, b: campB }));
-    const order = result.posts.map((p) => p.uri);
-    expect(order[0]).toBe(camps.bridge.uri);
+    const [first] = result.posts;
+    expect(first!.uri).toBe(camps.bridge.uri);
+    expect(JSON.parse(first!.feedContext)).toEqual({ v: 1, b: ['a', 'b'], d: [] });
+    expect(first!.components).toMatchObject({ ranking: 'bridging', supportedBy: ['a', 'b'] });
     const onlyA = result.posts.find((p) => p.uri === camps.onlyA.uri);
-    if (onlyA) expect(onlyA.score).toBeLessThan(result.posts[0]!.score);
-    expect(result.posts[0]!.feedContext).toContain('a');
-    expect(result.posts[0]!.components).toMatchObject({ ranking: 'bridging', supportedBy: expect.arrayContaining(['a', 'b']) });
+    expect(onlyA).toBeDefined();
+    expect(onlyA!.score).toBeLessThan(first!.score / 2);
+    expect(JSON.parse(onlyA!.feedContext)).toEqual({ v: 1, b: ['a'], d: [] });
+  });
+
+  it('counts a member who reposts a post as one approval of it: a post every member shown reposted ranks first, with a score', () => {
+    const a = Array.from({ length: 10 }, (_, i) => `did:plc:ra${i}`);
+    const b = Array.from({ length: 10 }, (_, i) => `did:plc:rb${i}`);
+    const reposted = post('reposted');
+    const liked = post('liked');
+    const all = [...signals(reposted, [...a, ...b], 'repost'), ...signals(liked, [...a.slice(0, 8), ...b.slice(0, 8)], 'like'), ...signals(liked, [...a.slice(8), ...b.slice(8)], 'interactionSeen')];
+    const result = rankBridging(inputOf(feedOf({ communities: ['a', 'b'] }), [liked, reposted], all, { a, b }));
+    expect(result.posts.map((p) => p.uri)).toEqual([reposted.uri, liked.uri]);
+    for (const ranked of result.posts) expect(Number.isFinite(ranked.score)).toBe(true);
+    expect(result.posts[0]!.components).toMatchObject({ supportedBy: ['a', 'b'], groups: [expect.objectContaining({ approvals: 10, exposure: 10 }), expect.objectContaining({ approvals: 10, exposure: 10 })] });
   });
 
   // @NOTE The members' clients report what they were shown (interactionSeen), and none was shown
