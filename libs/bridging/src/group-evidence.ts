@@ -12,8 +12,8 @@ export interface PostGroupValues {
 /**
  * Per (post, group): graded approvals A and exposure S (how many members could have seen it).
  * Sparse: only pairs with exposure appear. When user sides are given (the opinion axis from the
- * factor model), the same counts are split by side: index `2*e` is the negative side, `2*e+1` the
- * positive side of entry e.
+ * factor model), the counts of the members whose exposure is observed (not estimated) are split by
+ * side: index `2*e` is the negative side, `2*e+1` the positive side of entry e.
  */
 export interface GroupEvidence {
   readonly postCount: number;
@@ -146,7 +146,12 @@ export function groupEvidence(
         s[g]! += 1;
         if (isEstimated) se[g]! += 1;
         else sr[g]! += 1;
-        if (sd !== 0) {
+        // @NOTE A side's rate is read from the members whose exposure is observed. A member whose
+        // exposure is estimated appears in the cells only where it approved, so its side's observed
+        // rate would be about 1 whatever it thinks (its estimated exposure is a group total, not a
+        // side's): a side of such members against a side that reports what it was shown made every
+        // post they both saw look divisive.
+        if (sd !== 0 && !isEstimated) {
           const k = 2 * g + (sd > 0 ? 1 : 0);
           sa[k]! += approval;
           ss[k]! += 1;

@@ -34,6 +34,31 @@ describe('social provenance', () => {
     expect(supportInContext(provenanceContext(p))).toEqual(['A', 'B']);
   });
 
+  it('judges a divided community by the members whose exposure is observed, not by who reports it', () => {
+    // Community C of 20: 10 on the negative side who only like (4 liked "p", their exposure is
+    // estimated), 10 on the positive side whose clients report what they were shown (all saw "p", 4 liked it).
+    const table = new InteractionTableBuilder();
+    const sides = new Int8Array(20);
+    const estimated = new Uint8Array(20);
+    for (let u = 0; u < 20; u++) {
+      table.users.intern(`did:c${u}`);
+      sides[u] = u < 10 ? -1 : 1;
+      estimated[u] = u < 10 ? 1 : 0;
+    }
+    table.posts.intern('p');
+    for (let u = 0; u < 4; u++) table.add(`did:c${u}`, 'p', Signal.Like, 1);
+    for (let u = 10; u < 20; u++) table.add(`did:c${u}`, 'p', u < 14 ? Signal.Like : Signal.Seen, 1);
+    const community = membershipFromLists(Array.from({ length: 20 }, () => [0]), 1, ['C']);
+    // Every like-only member was active while "p" was live: the estimate counts all ten as shown it.
+    const exposureFloor = { postOffsets: Uint32Array.of(0, 1), group: Uint32Array.of(0), value: Float64Array.of(10) };
+    const observed = groupEvidence(aggregateCells(table.build()), community, { userSide: sides, exposureFloor, estimatedUsers: estimated });
+    const p = provenance(observed, community, 0);
+    expect(p.divisiveIn).toEqual([]);
+    const c = p.components.groups[0]!;
+    expect(c).toMatchObject({ approvals: 8, exposure: 20 });
+    expect(c.sides).toMatchObject({ negative: { approvals: 0, exposure: 0 }, positive: { approvals: 4, exposure: 10 } });
+  });
+
   it.each([null, '', 'hello', '{"v":1,"b":', '{"v":1,"b":"A"}', '{"v":2,"b":["A"]}'])('reads no support from a feed context that is not ours: %j', (text) => {
     expect(supportInContext(text)).toEqual([]);
   });

@@ -20,7 +20,7 @@ interface SideCounts {
 
 interface GroupProvenance extends SideCounts {
   readonly group: string;
-  /** Present when the evidence was split by opinion side. */
+  /** Present when the evidence was split by opinion side: the counts of the members whose exposure is observed. */
   readonly sides?: { readonly negative: SideCounts; readonly positive: SideCounts };
 }
 
