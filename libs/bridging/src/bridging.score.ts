@@ -36,7 +36,11 @@ interface BridgingOptions {
   weights?: Partial<ApprovalWeights>;
   /** `false` skips the factor model (then provenance cannot tell divided communities). */
   factor?: FactorModelOptions | false;
-  consensus?: ConsensusOptions;
+  /**
+   * `false` skips the consensus across the groups: the side-balanced intercept is then the score,
+   * and the provenance explains it (with the axis midpoint) instead of a consensus nothing ranks by.
+   */
+  consensus?: ConsensusOptions | false;
   provenance?: Partial<ProvenanceOptions>;
 }
 
@@ -90,7 +94,7 @@ export function scoreBridging(input: BridgingInput, options: BridgingOptions = {
       ...(input.estimatedUsers && { estimatedUsers: input.estimatedUsers }),
       ...(userSide && { userSide }),
     });
-    consensus = groupInformedConsensus(evidence, options.consensus);
+    if (options.consensus !== false) consensus = groupInformedConsensus(evidence, options.consensus);
   }
   const emptyProvenance: Provenance = { supportedBy: [], divisiveIn: [], components: { groups: [] } };
   return {
@@ -107,6 +111,7 @@ export function scoreBridging(input: BridgingInput, options: BridgingOptions = {
         ? provenance(evidence, membership, post, options.provenance, {
             ...(consensus && { consensus }),
             ...(model && { model }),
+            ...(!consensus && axis && { axis }),
           })
         : emptyProvenance,
   };

@@ -1,4 +1,4 @@
-import type { FactorModel } from './factor-model.js';
+import type { FactorModel, OpinionAxis } from './factor-model.js';
 import type { GroupConsensus } from './group-consensus.js';
 import type { GroupEvidence } from './group-evidence.js';
 import { groupName, type GroupMembership } from './group-membership.js';
@@ -31,6 +31,8 @@ interface ProvenanceComponents {
   readonly eligible?: boolean;
   readonly intercept?: number;
   readonly factor?: number;
+  /** Where the axis is centred between its two sides: the score is `intercept + midpoint · factor`. */
+  readonly midpoint?: number;
 }
 
 export interface ProvenanceOptions {
@@ -54,7 +56,8 @@ const DEFAULT_PROVENANCE_OPTIONS: Readonly<ProvenanceOptions> = Object.freeze({
 });
 
 /**
- * Explains one post from the per-(post, group) evidence; `consensus` and `model` add the scores.
+ * Explains one post from the per-(post, group) evidence; `consensus` and `model` add the scores,
+ * and `axis`, when the post ranks by its side-balanced intercept, the midpoint that centres it.
  * @NOTE a divided community is not listed as support even when its overall rate is high: "popular
  * in A, divisive in B" must not also claim B.
  */
@@ -63,7 +66,7 @@ export function provenance(
   membership: GroupMembership,
   post: number,
   options: Partial<ProvenanceOptions> = {},
-  scores: { consensus?: GroupConsensus; model?: FactorModel } = {},
+  scores: { consensus?: GroupConsensus; model?: FactorModel; axis?: OpinionAxis } = {},
 ): Provenance {
   const o = { ...DEFAULT_PROVENANCE_OPTIONS, ...options };
   const rate = (a: number, s: number): number => (a + o.prior.approvals) / (s + o.prior.exposure);
@@ -93,7 +96,7 @@ export function provenance(
     if (divided) divisiveIn.push(name);
     else if (entry.rate >= o.supportThreshold) supportedBy.push(name);
   }
-  const { consensus, model } = scores;
+  const { consensus, model, axis } = scores;
   const components: ProvenanceComponents = {
     groups,
     ...(consensus && {
@@ -101,7 +104,8 @@ export function provenance(
       geoMean: consensus.geoMean[post]!,
       eligible: consensus.eligible[post] === 1,
     }),
-    ...(model && { intercept: model.postIntercept[post]!, factor: model.postFactor[post * model.dimensions]! }),
+    ...(model && { intercept: model.postIntercept[post]!, factor: model.postFactor[post * model.dimensions + (axis?.dimension ?? 0)]! }),
+    ...(model && axis && { midpoint: axis.midpoint }),
   };
   return { supportedBy, divisiveIn, components };
 }

@@ -13,6 +13,17 @@ describe('bridging-within', () => {
     }
   });
 
+  it('explains a post by the numbers that ranked it: its intercept centred between the sides, decayed', () => {
+    for (const ranked of result.posts) {
+      const c = ranked.components as Record<string, number>;
+      expect(c).not.toHaveProperty('eligible');
+      expect(c).not.toHaveProperty('gic');
+      expect(c).not.toHaveProperty('geoMean');
+      expect(c.intercept! + c.midpoint! * c.factor!).toBeCloseTo(c.bridging!, 12);
+      expect(c.bridging! >= 0 ? c.bridging! * c.decay! : c.bridging! / c.decay!).toBeCloseTo(ranked.score, 12);
+    }
+  });
+
   it('ranks only posts with raters on both sides of the axis', () => {
     for (const ranked of result.posts) {
       const raters = ranked.components.raters as { positive: number; negative: number };

@@ -157,7 +157,8 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
         // Warm-started fits converge in a few sweeps when little changed, and run on when much did.
         ...(canWarmStart && { warmStart: previous.model }),
       },
-      consensus: rule.consensus ?? CONSENSUS,
+      // A post ranked by its intercept is explained by it, not by a consensus across one group.
+      consensus: rule.base === 'consensus' ? (rule.consensus ?? CONSENSUS) : false,
     },
   );
 
