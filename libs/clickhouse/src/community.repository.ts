@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DidSetStore } from './did-set.store.js';
+import { POSTS_BY_TIME } from './posts-by-time.js';
 import type { MemberSources } from '#lib/curation';
 
 /**
@@ -65,6 +66,8 @@ export class CommunityRepository {
         followersOf: sources.followersOf,
         exclude: exclude.value,
       },
+      // The hashtags' posts are read by time: the parts older than `sinceUs` are skipped.
+      ...(sources.hashtags.length > 0 && { clickhouse_settings: POSTS_BY_TIME }),
       format: 'JSONEachRow',
     });
     return (await result.json<{ did: string }>()).map((row) => row.did);

@@ -681,6 +681,18 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.note_ratings ADD COLUMN IF NOT EXISTS note_cid String DEFAULT ''`,
     ],
   },
+  {
+    version: 27,
+    name: 'posts are found by time',
+    statements: [
+      // @NOTE A feed's window and a hashtag's members are read by time (`time_us >= since`), which
+      // the key (did, rkey) cannot bound. Posts are stored about in time order, so a minmax index
+      // skips the parts older than the window. Safe under FINAL: a post's newer version (an edit, a
+      // delete) has a later time, so no granule skipped holds the version that replaces one read.
+      `ALTER TABLE {db}.posts ADD INDEX IF NOT EXISTS posts_time time_us TYPE minmax GRANULARITY 1`,
+      `ALTER TABLE {db}.posts MATERIALIZE INDEX posts_time`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

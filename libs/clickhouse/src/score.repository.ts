@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DidSetStore, type DidList } from './did-set.store.js';
+import { POSTS_BY_TIME } from './posts-by-time.js';
 
 interface CandidateRow {
   uri: string;
@@ -81,16 +82,24 @@ export class ScoreRepository {
    * Posts in the window by the members, or that members approved (a post from outside that the
    * communities engage with can bridge them too); never by an inactive account, nor by one that
    * asked to be hidden from algorithmic recommendations (contentVisibilityDeclaration).
+   *
+   * @NOTE Both ways in are conditions on the table's key, (did, rkey): the members' own posts by
+   * `did`, the posts they approved by the (did, rkey) of the approval's subject (the interactions
+   * are read by their own key, the actor). ClickHouse reads the granules either names, not the
+   * whole history of posts, as it did when the approved posts were matched by their URI, which the
+   * key cannot look up. Parts older than the window are skipped besides (`POSTS_BY_TIME`).
    */
   private candidateQuery(authors: DidList): string {
     const db = this.database;
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
       FROM ${db}.posts FINAL
       WHERE deleted = 0 AND time_us >= {sinceUs:UInt64}
-        AND (did IN (${authors.sql}) OR concat('at://', did, '/app.bsky.feed.post/', rkey) IN (
-          SELECT subject_uri FROM ${db}.interactions FINAL
+        AND (did IN (${authors.sql}) OR (did, rkey) IN (
+          SELECT subject_did, substring(subject_uri, length(concat('at://', subject_did, '/app.bsky.feed.post/')) + 1)
+          FROM ${db}.interactions FINAL
           WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${authors.sql})
-            AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')))
+            AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')
+            AND startsWith(subject_uri, concat('at://', subject_did, '/app.bsky.feed.post/'))))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
         AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
         AND did NOT IN (SELECT did FROM ${db}.visibility FINAL WHERE hide = 1)`;
@@ -102,13 +111,19 @@ export class ScoreRepository {
       // Ordered, so that a ranking fitted from a seed sees the same input in the same order every time.
       query: `${this.candidateQuery(authors)} ORDER BY time_us, uri`,
       query_params: { authors: authors.value, sinceUs: query.sinceUs, includeReplies: query.includeReplies ? 1 : 0 },
+      clickhouse_settings: POSTS_BY_TIME,
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
     return rows.map(([uri, cid, author, timeUs]) => ({ uri, cid, author, timeUs: Number(timeUs) }));
   }
 
-  /** Every signal on the candidate posts, from the given actors: approvals, feedback and impressions; oldest first. */
+  /**
+   * Every signal on the candidate posts, from the given actors: approvals, feedback and impressions; oldest first.
+   *
+   * @NOTE The candidates are named once, after the union of the two sources: ClickHouse runs a
+   * `WITH` query again wherever it is named, and the filter it pushes into both sources shares one set.
+   */
   async signals(query: {
     authors: readonly string[];
     sinceUs: number;
@@ -118,14 +133,13 @@ export class ScoreRepository {
     const db = this.database;
     const [authors, actors] = await Promise.all([this.didSets.bind('authors', query.authors), this.didSets.bind('actors', query.actors)]);
     const result = await this.client.query({
-      query: `WITH candidates AS (${this.candidateQuery(authors)})
-        SELECT actor, uri, kind, time_us FROM (
+      query: `SELECT actor, uri, kind, time_us FROM (
           SELECT actor, subject_uri AS uri, kind, time_us FROM ${db}.interactions FINAL
           WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND actor IN (${actors.sql})
-            AND subject_uri IN (SELECT uri FROM candidates)
           UNION ALL
           SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
-          WHERE viewer IN (${actors.sql}) AND post IN (SELECT uri FROM candidates))
+          WHERE viewer IN (${actors.sql}))
+        WHERE uri IN (SELECT uri FROM (${this.candidateQuery(authors)}))
         ORDER BY time_us, actor, uri, kind`,
       query_params: {
         authors: authors.value,
@@ -134,6 +148,7 @@ export class ScoreRepository {
         actors: actors.value,
         kinds: RANKING_KINDS,
       },
+      clickhouse_settings: POSTS_BY_TIME,
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
