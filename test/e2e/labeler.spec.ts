@@ -239,8 +239,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     // Only the labels on this file's author and posts: other files share the network and its Ozone.
     const ours = new Set([author.did, ...Object.values(posts).map((post) => post.uriStr)]);
     const oursInForce = async (values: string[]) =>
-      (await labels.externalInForce(values, new Date().toISOString()))
-        .filter((label) => ours.has(label.uri))
+      (await labels.externalInForce({ sources: [ozoneDid, forging!.did], values, subjects: [...ours], nowIso: new Date().toISOString() }))
         .map((label) => [label.src, label.uri, label.val])
         .sort();
     const fromOzone = [

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Label, PostLabels, SequencedLabel } from '#lib/labels';
+import { DidSetStore } from './did-set.store.js';
 
 interface LabelRow {
   seq: string;
@@ -85,10 +86,14 @@ function toRow(label: Label & { sig: Uint8Array }) {
  * we follow (verified, what the rankings read), and the cursor we hold on each of those.
  */
 export class LabelRepository {
+  private readonly didSets: DidSetStore;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-  ) {}
+  ) {
+    this.didSets = DidSetStore.of(client, database);
+  }
 
   /**
    * The largest sequence number given out. It never goes back, so none is given out twice: `prune`
@@ -243,14 +248,23 @@ export class LabelRepository {
     });
   }
 
-  /** Labels in force (not negated, not expired at `nowIso`) from the labelers we follow with one of `values`. */
-  async externalInForce(values: readonly string[], nowIso: string): Promise<ExternalLabel[]> {
-    if (values.length === 0) return [];
+  /**
+   * Labels in force (not negated, not expired at `nowIso`) from `sources` with one of `values`, on
+   * one of `subjects` (post URIs and DIDs): what one ranking run acts on.
+   *
+   * @NOTE Labelers, subjects and values are the table's key (src, uri, val): a run reads the labels
+   * of its own posts and accounts, not every label in force network-wide. A long list of subjects
+   * travels as a stored set (`DidSetStore`), as long member lists do.
+   */
+  async externalInForce(query: { sources: readonly string[]; values: readonly string[]; subjects: readonly string[]; nowIso: string }): Promise<ExternalLabel[]> {
+    const { sources, values, nowIso } = query;
+    if (sources.length === 0 || values.length === 0 || query.subjects.length === 0) return [];
+    const subjects = await this.didSets.bind('subjects', query.subjects);
     const result = await this.client.query({
       query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
-        WHERE val IN {values:Array(String)} AND neg = 0
+        WHERE src IN {sources:Array(String)} AND uri IN (${subjects.sql}) AND val IN {values:Array(String)} AND neg = 0
           AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
-      query_params: { values, now: nowIso },
+      query_params: { sources, subjects: subjects.value, values, now: nowIso },
       format: 'JSONEachRow',
     });
     return result.json<ExternalLabel>();

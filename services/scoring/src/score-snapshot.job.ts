@@ -351,18 +351,27 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
 
   /**
    * Labels the feed's rules act on: those in force from the labelers we follow with a value the
-   * feed's rules or the bot discount name, and ours from context notes — `readers-added-context` on
-   * a post whose helpful note says it misleads.
+   * feed's rules or the bot discount name, on the posts of the feed's window, their authors and the
+   * accounts whose signals it reads; and ours from context notes — `readers-added-context` on a post
+   * whose helpful note says it misleads.
    */
-  private async followedLabels(feed: FeedDefinition, notes: NotesRun | undefined, nowMs: number): Promise<RankingLabels | undefined> {
-    const followed = new Set(this.config.labeler.subscribe);
+  private async followedLabels(
+    feed: FeedDefinition,
+    notes: NotesRun | undefined,
+    nowMs: number,
+    window: { candidates: readonly { uri: string; author: string }[]; signals: readonly { actor: string }[] },
+  ): Promise<RankingLabels | undefined> {
+    const followed = this.config.labeler.subscribe;
     const posts = new Map<string, Set<string>>();
     const accounts = new Map<string, Set<string>>();
     for (const note of notes?.helpful ?? []) if (note.misleading) posts.set(note.post, new Set([READERS_ADDED_CONTEXT]));
-    if (followed.size === 0) return posts.size > 0 ? { posts, accounts } : undefined;
+    if (followed.length === 0) return posts.size > 0 ? { posts, accounts } : undefined;
     const values = [...new Set([...(feed.labels?.exclude ?? []), ...(feed.labels?.downrank?.labels ?? []), BOT])];
-    for (const label of await this.labels.externalInForce(values, new Date(nowMs).toISOString())) {
-      if (!followed.has(label.src)) continue;
+    const subjects = new Set<string>();
+    for (const post of window.candidates) subjects.add(post.uri).add(post.author);
+    for (const signal of window.signals) subjects.add(signal.actor);
+    const nowIso = new Date(nowMs).toISOString();
+    for (const label of await this.labels.externalInForce({ sources: followed, values, subjects: [...subjects], nowIso })) {
       const into = label.uri.startsWith('did:') ? accounts : posts;
       const set = into.get(label.uri) ?? new Set<string>();
       set.add(label.val);
@@ -412,10 +421,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     const everyone = [...new Set([...members.values()].flatMap((set) => [...set]))];
     const window = { authors: everyone, sinceUs: (nowMs - feed.windowHours * 3_600_000) * 1000, includeReplies: feed.includeReplies };
-    const [[candidates, signals], labels] = await Promise.all([
-      feed.deliberation ? this.conversation(feed, window.sinceUs) : Promise.all([this.scores.candidates(window), this.scores.signals({ ...window, actors: everyone })]),
-      this.followedLabels(feed, notes, nowMs),
-    ]);
+    const [candidates, signals] = await (feed.deliberation
+      ? this.conversation(feed, window.sinceUs)
+      : Promise.all([this.scores.candidates(window), this.scores.signals({ ...window, actors: everyone })]));
+    const labels = await this.followedLabels(feed, notes, nowMs, { candidates, signals });
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
     const read = lap();
     const ranking = rank({
