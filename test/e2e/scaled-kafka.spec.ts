@@ -98,7 +98,8 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
   it('stores exactly the source events although scoring is killed mid-way and the broker restarts during ingest', async () => {
     services.get('scoring')!.start();
     services.get('feed-generator')!.start();
-    await waitFor('the feed generator', () => status());
+    // As long as a process may wait for Kafka and ClickHouse at start-up (120 s), with the logs if it never comes.
+    await waitFor('the feed generator', () => status(), { timeoutMs: 120_000, context: logs });
     services.get('ingest')!.start();
 
     await waitFor('a first share in ClickHouse', async () => ((await status()).store.events >= 30_000 ? true : undefined), { timeoutMs: 120_000, intervalMs: STORE_POLL_MS, context: logs });
