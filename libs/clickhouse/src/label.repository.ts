@@ -1,6 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Label, PostLabels, SequencedLabel } from '#lib/labels';
-import { DidSetStore } from './did-set.store.js';
 
 interface LabelRow {
   seq: string;
@@ -52,6 +51,8 @@ export interface LabelTotals {
 
 // UInt64 comes back as a string in JSON (ClickHouse quotes 64-bit integers by default).
 const COLUMNS = 'seq, src, uri, cid, val, neg, cts, exp, sig';
+/** Post URIs and DIDs asked about in one query: about 200 KB of URL. */
+const SUBJECTS_PER_QUERY = 2_000;
 
 function fromRow(row: LabelRow): SequencedLabel {
   return {
@@ -86,14 +87,10 @@ function toRow(label: Label & { sig: Uint8Array }) {
  * we follow (verified, what the rankings read), and the cursor we hold on each of those.
  */
 export class LabelRepository {
-  private readonly didSets: DidSetStore;
-
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
-  ) {
-    this.didSets = DidSetStore.of(client, database);
-  }
+  ) {}
 
   /**
    * The largest sequence number given out. It never goes back, so none is given out twice: `prune`
@@ -253,21 +250,26 @@ export class LabelRepository {
    * one of `subjects` (post URIs and DIDs): what one ranking run acts on.
    *
    * @NOTE Labelers, subjects and values are the table's key (src, uri, val): a run reads the labels
-   * of its own posts and accounts, not every label in force network-wide. A long list of subjects
-   * travels as a stored set (`DidSetStore`), as long member lists do.
+   * of its own posts and accounts, not every label in force network-wide. The subjects go as query
+   * parameters, `SUBJECTS_PER_QUERY` at a time (a server caps a query's URL at 1 MiB): a run's
+   * subjects change with every run, so storing them as a set (`DidSetStore`) would write a new one
+   * each time.
    */
   async externalInForce(query: { sources: readonly string[]; values: readonly string[]; subjects: readonly string[]; nowIso: string }): Promise<ExternalLabel[]> {
     const { sources, values, nowIso } = query;
-    if (sources.length === 0 || values.length === 0 || query.subjects.length === 0) return [];
-    const subjects = await this.didSets.bind('subjects', query.subjects);
-    const result = await this.client.query({
-      query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
-        WHERE src IN {sources:Array(String)} AND uri IN (${subjects.sql}) AND val IN {values:Array(String)} AND neg = 0
-          AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
-      query_params: { sources, subjects: subjects.value, values, now: nowIso },
-      format: 'JSONEachRow',
-    });
-    return result.json<ExternalLabel>();
+    if (sources.length === 0 || values.length === 0) return [];
+    const found: ExternalLabel[] = [];
+    for (let from = 0; from < query.subjects.length; from += SUBJECTS_PER_QUERY) {
+      const result = await this.client.query({
+        query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
+          WHERE src IN {sources:Array(String)} AND uri IN {subjects:Array(String)} AND val IN {values:Array(String)} AND neg = 0
+            AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
+        query_params: { sources, subjects: query.subjects.slice(from, from + SUBJECTS_PER_QUERY), values, now: nowIso },
+        format: 'JSONEachRow',
+      });
+      found.push(...(await result.json<ExternalLabel>()));
+    }
+    return found;
   }
 
   /** The sequence number of `src`'s stream up to which its labels are stored. */
