@@ -27,6 +27,8 @@ export interface FundPostEntry {
   post: string;
   pledged: number;
   matched: number;
+  /** The most credits (pledged and matched) the fund held on the post this epoch: what it pays for it at most. */
+  credits: number;
   impressions: number;
   outside: number;
   spent: number;
@@ -157,22 +159,29 @@ export class FundRepository {
    * its charges in the order they were served, each post's up to `postCaps` (impressions its credits
    * pay for; a post not named has no cap), the fund's up to `budget` impressions; what comes after is
    * served free. Posts the fund pays nothing for are left out.
+   *
+   * @NOTE The caps reach ClickHouse as `post cap` lines bound like a long DID list (`DidSetStore`):
+   * as a query parameter when few, stored as a set when many (a server caps a query's URL at 1 MiB).
    */
   async paidImpressions(community: string, epoch: number, postCaps: ReadonlyMap<string, number>, budget: number): Promise<Map<string, number>> {
+    const caps = await this.didSets.bind('caps', [...postCaps].map(([post, cap]) => `${post} ${cap}`));
     // A post's own cap first (its charges in serve order), then the fund's over what every post still pays.
     const result = await this.client.query({
       query: `SELECT post, sum(greatest(0, least(paid, {budget:Float64} - before))) AS fundPaid FROM (
           SELECT post, paid, sum(paid) OVER (ORDER BY time_us, post, viewer ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM (
-            SELECT post, viewer, time_us, greatest(0, least(weight, if(mapContains({caps:Map(String, Float64)}, post), {caps:Map(String, Float64)}[post], inf) - postBefore)) AS paid FROM (
+            SELECT charged.post AS post, viewer, time_us, greatest(0, least(weight, if(capped.post = '', inf, capped.cap) - postBefore)) AS paid FROM (
               SELECT post, viewer, time_us, 1 / length(funds) AS weight,
                 sum(1 / length(funds)) OVER (PARTITION BY post ORDER BY time_us, viewer ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS postBefore
               FROM ${this.database}.fund_charges FINAL
               WHERE epoch = {epoch:UInt32} AND has(funds, {community:String})
-            )
+            ) AS charged
+            LEFT JOIN (
+              SELECT substring(did, 1, position(did, ' ') - 1) AS post, toFloat64(substring(did, position(did, ' ') + 1)) AS cap FROM (${caps.sql})
+            ) AS capped ON charged.post = capped.post
           )
         )
         GROUP BY post HAVING fundPaid > 0`,
-      query_params: { community, epoch, budget, caps: new Map(postCaps) },
+      query_params: { community, epoch, budget, caps: caps.value },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, number]>();
@@ -182,16 +191,17 @@ export class FundRepository {
   /** A fund's ledger lines as last settled for an epoch: a ranker that starts settling it knows which posts it holds. */
   async ledgerLines(community: string, epoch: number, limit: number): Promise<FundPostEntry[]> {
     const result = await this.client.query({
-      query: `SELECT post, pledged, matched, impressions, impressions_other, spent FROM ${this.database}.fund_posts FINAL
+      query: `SELECT post, pledged, matched, credits, impressions, impressions_other, spent FROM ${this.database}.fund_posts FINAL
         WHERE community = {community:String} AND epoch = {epoch:UInt32} AND (pledged > 0 OR impressions > 0)
         ORDER BY spent DESC, pledged DESC, post LIMIT {limit:UInt32}`,
       query_params: { community, epoch, limit },
       format: 'JSONCompactEachRow',
     });
-    return (await result.json<[string, number, number, number, number, number]>()).map(([post, pledged, matched, impressions, outside, spent]) => ({
+    return (await result.json<[string, number, number, number, number, number, number]>()).map(([post, pledged, matched, credits, impressions, outside, spent]) => ({
       post,
       pledged: Number(pledged),
       matched: Number(matched),
+      credits: Number(credits),
       impressions: Number(impressions),
       outside: Number(outside),
       spent: Number(spent),
@@ -229,6 +239,7 @@ export class FundRepository {
           post: row.post,
           pledged: row.pledged,
           matched: row.matched,
+          credits: row.credits,
           impressions: row.impressions,
           impressions_other: row.outside,
           spent: row.spent,
@@ -264,34 +275,36 @@ export class FundRepository {
 
   /** A fund's settled ledger for one epoch, with its `limit` posts that cost most; undefined before any settlement. */
   async report(community: string, epoch: number, limit: number): Promise<FundReportRows | undefined> {
-    const db = this.database;
-    const totals = await this.client.query({
-      query: `SELECT * FROM ${db}.fund_epochs FINAL WHERE community = {community:String} AND epoch = {epoch:UInt32} LIMIT 1`,
+    const totals = await this.totals(community, epoch);
+    return totals && { epoch: totals, posts: await this.ledgerLines(community, epoch, limit) };
+  }
+
+  /** A fund's settled totals for one epoch; undefined before any settlement. */
+  async totals(community: string, epoch: number): Promise<(FundEpochEntry & { settledAtMs: number }) | undefined> {
+    const result = await this.client.query({
+      query: `SELECT * FROM ${this.database}.fund_epochs FINAL WHERE community = {community:String} AND epoch = {epoch:UInt32} LIMIT 1`,
       query_params: { community, epoch },
       format: 'JSONEachRow',
     });
-    const [row] = await totals.json<Record<string, string | number>>();
+    const [row] = await result.json<Record<string, string | number>>();
     if (!row) return undefined;
     const n = (value: string | number | undefined) => Number(value ?? 0);
     return {
-      epoch: {
-        community,
-        epoch,
-        budget: n(row.budget),
-        floor: n(row.floor),
-        matchingPool: n(row.matching_pool),
-        pledged: n(row.pledged),
-        matched: n(row.matched),
-        impressions: n(row.impressions),
-        outside: n(row.impressions_other),
-        unpaid: n(row.unpaid),
-        spent: n(row.spent),
-        remaining: n(row.remaining),
-        pledges: n(row.pledges),
-        refused: JSON.parse(String(row.refused ?? '{}')) as Record<string, number>,
-        settledAtMs: n(row.settled_at),
-      },
-      posts: await this.ledgerLines(community, epoch, limit),
+      community,
+      epoch,
+      budget: n(row.budget),
+      floor: n(row.floor),
+      matchingPool: n(row.matching_pool),
+      pledged: n(row.pledged),
+      matched: n(row.matched),
+      impressions: n(row.impressions),
+      outside: n(row.impressions_other),
+      unpaid: n(row.unpaid),
+      spent: n(row.spent),
+      remaining: n(row.remaining),
+      pledges: n(row.pledges),
+      refused: JSON.parse(String(row.refused ?? '{}')) as Record<string, number>,
+      settledAtMs: n(row.settled_at),
     };
   }
 }

@@ -83,4 +83,28 @@ describe('applyMigrations at start-up', () => {
     expect(retries.length).toBeGreaterThan(0);
     for (const retry of retries) expect(retry.error).toMatchObject({ code: '216' });
   });
+
+  it('takes a migration another process applied meanwhile as done, when a statement of it fails because a later one ran', async () => {
+    const db = fresh();
+    const list = [
+      { version: 1, name: 'a table', statements: ['CREATE TABLE IF NOT EXISTS {db}.old (x UInt8) ENGINE = MergeTree ORDER BY x'] },
+      { version: 2, name: 'copied', statements: ['CREATE TABLE IF NOT EXISTS {db}.new (x UInt8) ENGINE = MergeTree ORDER BY x', 'INSERT INTO {db}.new SELECT x FROM {db}.old'] },
+      { version: 3, name: 'the old one goes', statements: ['DROP TABLE IF EXISTS {db}.old'] },
+    ];
+    await applyMigrations(client, db, { list: list.slice(0, 1) });
+    // This process reads the versions (1), then another applies 2 and 3 before this one copies.
+    const late = Object.create(client) as ClickHouseClient;
+    let other: Promise<number[]> | undefined;
+    late.command = async (params) => {
+      if (params.query_id === `cg-migration-${db}-2-1`) await (other ??= applyMigrations(client, db, { list }));
+      return client.command(params);
+    };
+    expect(await applyMigrations(late, db, { list })).toEqual([]);
+    expect(await other).toEqual([2, 3]);
+    // Without the other process's record, the failure is this process's.
+    const alone = fresh();
+    await applyMigrations(client, alone, { list: list.slice(0, 1) });
+    await client.command({ query: `DROP TABLE ${alone}.old` });
+    await expect(applyMigrations(client, alone, { list })).rejects.toThrow(/Unknown table|UNKNOWN_TABLE|does(n't| not) exist/i);
+  });
 });

@@ -600,16 +600,20 @@ export const migrations: Migration[] = [
       ) ENGINE = ReplacingMergeTree(earliness)
       ORDER BY (epoch, post, viewer)
       TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
-      // The charges so far, each serve's funds gathered from its rows (idempotent: a row copied
-      // twice is replaced by itself).
+      // The charges so far, one per viewer with every fund that charged it and its first time
+      // (idempotent: a row copied twice is replaced by itself). A fund never pays more for a viewer
+      // than it did before: the funds now share what one paid for alone.
       `INSERT INTO {db}.fund_charges (epoch, post, viewer, funds, feed, time_us)
-        SELECT epoch, post, viewer, groupArray(community), any(feed), time_us FROM {db}.fund_impressions FINAL
-        GROUP BY epoch, post, viewer, time_us`,
+        SELECT epoch, post, viewer, groupArray(community), any(feed), min(time_us) FROM {db}.fund_impressions FINAL
+        GROUP BY epoch, post, viewer`,
       // Impressions outside the community are weighted by the funds sharing them, as impressions are.
       `ALTER TABLE {db}.fund_posts MODIFY COLUMN impressions_other Float64`,
       `ALTER TABLE {db}.fund_epochs MODIFY COLUMN impressions_other Float64`,
       // Impressions served past the budget (or past a post's credits) are served free.
       `ALTER TABLE {db}.fund_epochs ADD COLUMN IF NOT EXISTS unpaid Float64 DEFAULT 0`,
+      // The most credits a fund held on a post in the epoch: what it pays for the post's impressions
+      // at most, however its credits fall later (a withdrawn pledge, a deleted post).
+      `ALTER TABLE {db}.fund_posts ADD COLUMN IF NOT EXISTS credits Float64 DEFAULT 0`,
       // Pledges are read for the epoch they fall in (at most 365 days): past 400 days nothing reads them.
       `ALTER TABLE {db}.pledges MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
     ],
@@ -771,13 +775,26 @@ async function applyMigrationsOnce(client: ClickHouseClient, database: string, l
   const sql = (statement: string) => statement.replaceAll('{db}', database);
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await client.command({ query: sql(MIGRATIONS_TABLE) });
-  const result = await client.query({ query: sql('SELECT version FROM {db}.schema_migrations FINAL'), format: 'JSONEachRow' });
-  const applied = new Set((await result.json<{ version: number }>()).map((row) => Number(row.version)));
+  const recorded = async () => {
+    const result = await client.query({ query: sql('SELECT version FROM {db}.schema_migrations FINAL'), format: 'JSONEachRow' });
+    return new Set((await result.json<{ version: number }>()).map((row) => Number(row.version)));
+  };
+  const applied = await recorded();
   const appliedNow: number[] = [];
-  for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+  migrating: for (const migration of [...list].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
     for (const [n, statement] of migration.statements.entries()) {
-      await client.command({ query: sql(statement), query_id: `cg-migration-${database}-${migration.version}-${n}` });
+      try {
+        await client.command({ query: sql(statement), query_id: `cg-migration-${database}-${migration.version}-${n}` });
+      } catch (error) {
+        // Another process may have applied this migration, and a later one, since the versions were
+        // read (a copy from a table that a later migration dropped then fails): it is done.
+        if (isConnectionError(error)) throw error;
+        const now = await recorded();
+        if (!now.has(migration.version)) throw error;
+        for (const version of now) applied.add(version);
+        continue migrating;
+      }
     }
     await client.insert({
       table: `${database}.schema_migrations`,

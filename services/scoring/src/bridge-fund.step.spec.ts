@@ -151,4 +151,77 @@ describe('settling the Bridge Fund from the impressions served', () => {
     expect(totals.pledged).toBe(30);
     expect(posts.map((line) => line.post)).toEqual([post('second')]);
   });
+
+  it('keeps what a post was paid for when its pledge is withdrawn after its impressions were served', async () => {
+    await livePosts('first');
+    const rkey = `3k${alpha[1]!.slice(-6)}${post('first').slice(-4)}`;
+    await pledge(alpha[1]!, 'alpha', post('first'), 10);
+    await feedback.write(viewers.slice(0, 8).map((v) => serve(v, post('first'), ['alpha'])));
+    const settler = step();
+    await settler.prepare(curationOf({ alpha: 10, beta: 10 }), nowMs, membersOf, { settle: true });
+    expect((await report('alpha')).epoch).toMatchObject({ spent: 8, remaining: 2 });
+
+    await funds.recordPledge({ pledger: alpha[1]!, rkey, timeUs: tick() });
+    await settler.prepare(curationOf({ alpha: 10, beta: 10 }), nowMs, membersOf, { settle: true });
+    expect((await report('alpha')).epoch).toMatchObject({ pledged: 0, spent: 8, remaining: 2, unpaid: 0 });
+    // So does a ranker that starts settling it afterwards.
+    await step().prepare(curationOf({ alpha: 10, beta: 10 }), nowMs, membersOf, { settle: true });
+    expect((await report('alpha')).epoch).toMatchObject({ spent: 8, remaining: 2 });
+  });
+
+  it('forgets its lines while another ranker settles, and writes the ledger as it stands when it settles again', async () => {
+    await livePosts('first', 'second');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50);
+    const a = step();
+    await a.prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+    // The settling moves to another ranker, which settles a pledge to the second post; then it is withdrawn and the first ranker settles again.
+    await a.prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: false });
+    await pledge(alpha[2]!, 'alpha', post('second'), 30);
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+    await funds.recordPledge({ pledger: alpha[2]!, rkey: `3k${alpha[2]!.slice(-6)}${post('second').slice(-4)}`, timeUs: tick() });
+    await a.prepare(curationOf({ alpha: 100, beta: 10 }), nowMs, membersOf, { settle: true });
+    const { epoch: totals, posts } = await report('alpha');
+    expect(totals.pledged).toBe(50);
+    expect(posts.map((line) => line.post)).toEqual([post('first')]);
+  });
+
+  it('settles an ended epoch again with the budget it had, not the one the next epoch has', async () => {
+    const ended = epoch - 1;
+    const endedStartUs = epochBounds(ended, EPOCH_DAYS).startMs * 1000;
+    await livePosts('first');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50, endedStartUs + 1_000_000);
+    await feedback.write(viewers.slice(0, 3).map((v, i) => serve(v, post('first'), ['alpha'], ended, endedStartUs + 2_000_000 + i)));
+    await step().prepare(curationOf({ alpha: 4, beta: 10 }), startMs - 1_000, membersOf, { settle: true });
+    await feedback.write(viewers.slice(3, 6).map((v) => serve(v, post('first'), ['alpha'], ended, startMs * 1000 + 500_000)));
+    // The curator raised the budget for the new epoch.
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }), startMs + 60_000, membersOf, { settle: true });
+    expect((await report('alpha', ended)).epoch).toMatchObject({ budget: 4, spent: 4, remaining: 0, impressions: 6, unpaid: 2 });
+  });
+
+  it('pays in serve order when thousands of posts ran past their credits (more caps than a query takes as a parameter)', async () => {
+    const names = Array.from({ length: 2_500 }, (_, i) => `p${String(i).padStart(5, '0')}`);
+    await livePosts(...names);
+    // One credit pledged to each, two impressions each: every post runs past its credits, and the budget past them all.
+    await client.insert({
+      table: `${database}.pledges`,
+      values: names.map((name, i) => ({ did: alpha[1 + (i % 2)], rkey: `3k${i}`, subject_uri: post(name), community: 'alpha', amount: 1, time_us: tick(), deleted: 0, version: clock })),
+      format: 'JSONEachRow',
+    });
+    const served = names.flatMap((name) => [serve(viewers[0]!, post(name), ['alpha']), serve(viewers[1]!, post(name), ['alpha'])]);
+    await feedback.write(served);
+    const curation = parseCuration(
+      [
+        'communities:',
+        `  alpha: { members: { dids: [${alpha.join(', ')}] } }`,
+        'feeds:',
+        '  ab: { displayName: Alpha, communities: [alpha], ranking: bridging }',
+        'funds:',
+        '  alpha: { budget: 1000, matchingPool: 0, memberAllowance: 100000 }',
+      ].join('\n'),
+      'funds.yaml',
+    );
+    await step().prepare(curation, nowMs, membersOf, { settle: true });
+    const { epoch: totals } = await report('alpha');
+    expect(totals).toMatchObject({ budget: 1000, spent: 1000, remaining: 0, impressions: 5000, unpaid: 4000 });
+  });
 });

@@ -35,12 +35,13 @@ export interface FundRun {
 
 const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...posts], allocations: [] }) };
 
-/** The communities, members and fund rules of one run, whichever epoch it settles. */
+/** The communities, members and fund rules of one run for one epoch. */
 interface RunFunds {
-  curation: Curation;
   members: ReadonlyMap<string, string[]>;
   memberSets: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Each fund's rules, its budget with its floor subsidy. */
   rules: ReadonlyMap<string, FundRules>;
+  floors: ReadonlyMap<string, number>;
 }
 
 /** One epoch's funds as a run finds them: matched pledges, each fund's charges, ledger and what it has left. */
@@ -66,8 +67,12 @@ interface EpochFunds {
 export class BridgeFundStep {
   private readonly log: Logger;
   private lastSettledAt = 0;
-  /** The ledger lines last written, per fund and epoch settled: a settlement writes only the lines that changed. */
-  private written = new Map<string, Map<string, string>>();
+  /**
+   * The ledger lines last written, per fund and epoch settled (`<community> <epoch>`): a settlement
+   * writes only the lines that changed, and a post's credits are never taken below the most it held.
+   * Forgotten whenever this ranker does not settle: another may write the ledger meanwhile.
+   */
+  private written = new Map<string, Map<string, FundPostEntry>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -85,17 +90,24 @@ export class BridgeFundStep {
   /**
    * The lines of a fund's ledger (its first `lines`) that differ from those last written, and a
    * zero line for each post that left the ledger (a withdrawn pledge): every run settles the whole
-   * epoch, and most lines stay as they were. What was last written is read from the ledger when
-   * this process has not written the fund's epoch yet (a restart, or the settling handed over).
+   * epoch, and most lines stay as they were.
    */
-  private async changedLines(community: string, epoch: number, lines: readonly FundPostEntry[], ledger: readonly FundPostEntry[]): Promise<FundPostEntry[]> {
-    const key = `${community} ${epoch}`;
-    let before = this.written.get(key);
-    if (!before) before = new Map((await this.funds.ledgerLines(community, epoch, MAX_LEDGER_POSTS)).map((line) => [line.post, lineKey(line)]));
-    const changed = lines.filter((line) => before.get(line.post) !== lineKey(line));
+  private changedLines(before: ReadonlyMap<string, FundPostEntry>, lines: readonly FundPostEntry[], ledger: readonly FundPostEntry[]): FundPostEntry[] {
+    const changed = lines.filter((line) => {
+      const last = before.get(line.post);
+      return !last || lineKey(last) !== lineKey(line);
+    });
     const kept = new Set(ledger.map((line) => line.post));
-    for (const post of before.keys()) if (!kept.has(post)) changed.push({ post, pledged: 0, matched: 0, impressions: 0, outside: 0, spent: 0 });
+    for (const post of before.keys()) if (!kept.has(post)) changed.push({ post, pledged: 0, matched: 0, credits: 0, impressions: 0, outside: 0, spent: 0 });
     return changed;
+  }
+
+  /** A fund's ledger lines as last written for an epoch: from memory when this ranker wrote them, else from the ledger. */
+  private async lastWritten(community: string, epoch: number): Promise<Map<string, FundPostEntry>> {
+    const key = `${community} ${epoch}`;
+    let lines = this.written.get(key);
+    if (!lines) this.written.set(key, (lines = new Map((await this.funds.ledgerLines(community, epoch, MAX_LEDGER_POSTS)).map((line) => [line.post, line]))));
+    return lines;
   }
 
   /**
@@ -113,17 +125,25 @@ export class BridgeFundStep {
     for (const [id, community] of curation.communities) members.set(id, await membersOf(community.members));
     const memberSets = new Map([...curation.funds.keys()].map((id) => [id, new Set(members.get(id) ?? [])]));
     const rules = new Map<string, FundRules>();
+    const floors = new Map<string, number>();
     for (const [id, fund] of curation.funds) {
       const floor = (members.get(id)?.length ?? 0) <= floorMaxMembers ? floorCredits : 0;
       rules.set(id, { ...fund, budget: fund.budget + floor });
+      floors.set(id, floor);
     }
-    const run: RunFunds = { curation, members, memberSets, rules };
+    const run: RunFunds = { members, memberSets, rules, floors };
+    if (!settle) this.written.clear();
 
     const current = await this.epochFunds(run, epoch);
+    // What a ranker that does not settle read of the ledger is stale by its next run.
+    if (!settle) this.written.clear();
     if (settle) {
       const settledAt = (this.lastSettledAt = Math.max(nowMs, this.lastSettledAt + 1));
       const ended = epoch - 1;
-      if (ended >= 0 && nowMs < epochBounds(ended, epochDays).endMs + ENDED_EPOCH_SETTLED_MS) await this.settle(run, await this.epochFunds(run, ended), settledAt);
+      if (ended >= 0 && nowMs < epochBounds(ended, epochDays).endMs + ENDED_EPOCH_SETTLED_MS) {
+        const endedRun = await this.asSettled(run, ended);
+        await this.settle(endedRun, await this.epochFunds(endedRun, ended), settledAt);
+      }
       await this.settle(run, current, settledAt);
       for (const key of this.written.keys()) if (Number(key.slice(key.lastIndexOf(' ') + 1)) < ended) this.written.delete(key);
       if (current.refused.length > 0) this.log.info({ epoch, refused: current.refused.length, accepted: current.accepted.length }, 'pledges refused');
@@ -163,6 +183,22 @@ export class BridgeFundStep {
     };
   }
 
+  /**
+   * The run's funds as an ended epoch had them: its budget, floor and matching pool as settled in it
+   * (a curator's change at the boundary is the next epoch's), the members as they are now.
+   */
+  private async asSettled(run: RunFunds, epoch: number): Promise<RunFunds> {
+    const rules = new Map(run.rules);
+    const floors = new Map(run.floors);
+    for (const [id, fund] of run.rules) {
+      const settled = await this.funds.totals(id, epoch);
+      if (!settled) continue;
+      rules.set(id, { ...fund, budget: settled.budget, matchingPool: settled.matchingPool });
+      floors.set(id, settled.floor);
+    }
+    return { ...run, rules, floors };
+  }
+
   /** One epoch's pledges, matches, charges and ledgers. */
   private async epochFunds(run: RunFunds, epoch: number): Promise<EpochFunds> {
     const { epochDays, creditsPerThousandImpressions } = this.config.funding;
@@ -187,8 +223,16 @@ export class BridgeFundStep {
     const found: EpochFunds = { epoch, funding, accepted: checked.accepted, refused: checked.refused, ledgers: new Map(), remaining: new Map() };
     for (const [id, fund] of run.rules) {
       const charged = await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id));
-      const paid = await this.paid(id, epoch, fund.budget, funding, charged, costPerImpression);
-      const ledger = ledgerOf(id, funding, charged, paid, costPerImpression);
+      // What the fund pays a post for is the most credits it held on it this epoch: a pledge
+      // withdrawn, or a post deleted, after its impressions were served does not hand them back.
+      const before = await this.lastWritten(id, epoch);
+      const credits = new Map<string, number>();
+      for (const post of new Set([...charged.keys(), ...funding.keys()])) {
+        const entry = funding.get(post);
+        credits.set(post, Math.max((entry?.pledged[id] ?? 0) + (entry?.matched[id] ?? 0), before.get(post)?.credits ?? 0));
+      }
+      const paid = await this.paid(id, epoch, fund.budget, credits, charged, costPerImpression);
+      const ledger = ledgerOf(id, funding, credits, charged, paid, costPerImpression);
       found.ledgers.set(id, ledger);
       found.remaining.set(id, Math.max(0, fund.budget - ledger.reduce((sum, row) => sum + row.spent, 0)));
     }
@@ -197,13 +241,10 @@ export class BridgeFundStep {
 
   /**
    * The impressions a fund pays for, per post: every one it was charged while its budget and each
-   * post's credits (pledged and matched) cover them; past either, in the order they were served.
+   * post's `credits` cover them; past either, in the order they were served.
    */
-  private async paid(community: string, epoch: number, budget: number, funding: ReadonlyMap<string, PostFunding>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): Promise<Map<string, number>> {
-    const capOf = (post: string) => {
-      const entry = funding.get(post);
-      return ((entry?.pledged[community] ?? 0) + (entry?.matched[community] ?? 0)) / costPerImpression;
-    };
+  private async paid(community: string, epoch: number, budget: number, credits: ReadonlyMap<string, number>, charged: ReadonlyMap<string, PostCharge>, costPerImpression: number): Promise<Map<string, number>> {
+    const capOf = (post: string) => (credits.get(post) ?? 0) / costPerImpression;
     if (!(costPerImpression > 0)) return new Map([...charged].map(([post, charge]) => [post, charge.impressions]));
     const paid = new Map([...charged].map(([post, charge]) => [post, Math.min(charge.impressions, capOf(post))]));
     const total = [...paid.values()].reduce((sum, value) => sum + value, 0);
@@ -228,7 +269,7 @@ export class BridgeFundStep {
           community: id,
           epoch,
           budget: fund.budget,
-          floor: fund.budget - run.curation.funds.get(id)!.budget,
+          floor: run.floors.get(id) ?? 0,
           matchingPool: fund.matchingPool,
           pledged: sum((row) => row.pledged),
           matched: sum((row) => row.matched),
@@ -240,10 +281,10 @@ export class BridgeFundStep {
           pledges: funds.accepted.filter((pledge) => pledge.community === id).length,
           refused,
         },
-        await this.changedLines(id, epoch, lines, ledger),
+        this.changedLines(await this.lastWritten(id, epoch), lines, ledger),
         settledAt,
       );
-      this.written.set(`${id} ${epoch}`, new Map(lines.map((line) => [line.post, lineKey(line)])));
+      this.written.set(`${id} ${epoch}`, new Map(lines.map((line) => [line.post, line])));
     }
   }
 }
@@ -251,12 +292,13 @@ export class BridgeFundStep {
 /** A ledger line, with the impressions served past the budget or the post's credits (the totals count them). */
 type LedgerLine = FundPostEntry & { unpaid: number };
 
-const lineKey = (line: FundPostEntry) => `${line.pledged} ${line.matched} ${line.impressions} ${line.outside} ${line.spent}`;
+const lineKey = (line: FundPostEntry) => `${line.pledged} ${line.matched} ${line.credits} ${line.impressions} ${line.outside} ${line.spent}`;
 
 /** A fund's ledger lines for the epoch: every post it pledged to or was charged for, most costly first. */
 function ledgerOf(
   community: string,
   funding: ReadonlyMap<string, PostFunding>,
+  credits: ReadonlyMap<string, number>,
   charged: ReadonlyMap<string, PostCharge>,
   paid: ReadonlyMap<string, number>,
   costPerImpression: number,
@@ -272,6 +314,7 @@ function ledgerOf(
         post,
         pledged: entry?.pledged[community] ?? 0,
         matched: entry?.matched[community] ?? 0,
+        credits: credits.get(post) ?? 0,
         impressions,
         outside: charge?.outside ?? 0,
         spent: paidFor * costPerImpression,

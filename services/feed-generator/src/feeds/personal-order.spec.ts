@@ -72,6 +72,41 @@ describe('a viewer\'s personal order of a ranked feed', () => {
     expect(positives).toEqual(expect.arrayContaining([0, 2, 4]));
   });
 
+  it('holds every post exactly once with boosts among them, and keeps to the boosts\' positions, whatever the shifts', () => {
+    const boostedRanking = fc.array(
+      fc.record({
+        side: fc.constantFrom('positive', 'negative'),
+        boosted: fc.integer({ min: 0, max: 6 }).map((value) => value === 0),
+        removed: fc.integer({ min: 0, max: 9 }).map((value) => value === 0),
+        shift: fc.integer({ min: -30, max: 30 }),
+      }),
+      { maxLength: 120 },
+    );
+    fc.assert(
+      fc.property(boostedRanking, fc.integer({ min: 1, max: 30 }), fc.boolean(), (raw, window, balanced) => {
+        const base = raw.map((entry, id) => ({
+          id,
+          side: entry.side,
+          ...(entry.boosted && { feedContext: '{"v":1,"f":["alpha"],"e":1}' }),
+          adjustment: { removed: entry.removed, shift: Math.max(-window, Math.min(window, entry.shift)) },
+        }));
+        const { items, short } = personalOrder(base, { complete: true, take: Infinity, window, ...positionClasses<(typeof base)[number]>(balanced), adjust: (item) => item.adjustment });
+        expect(short).toBe(false);
+        expect(items.map((item) => item.id).sort((a, b) => a - b)).toEqual(base.filter((item) => !item.adjustment.removed).map((item) => item.id));
+      }),
+    );
+  });
+
+  it('lets a boost the viewer has seen sink like any post, to a later boost\'s position', () => {
+    const boosted = (id: number, shift = 0) => ({ id, feedContext: '{"v":1,"f":["alpha"],"e":2900}', side: '', adjustment: { removed: false, shift } });
+    const organic = (id: number) => ({ id, side: '', adjustment: { removed: false, shift: 0 } });
+    const base = Array.from({ length: 30 }, (_, id) => (id === 1 ? boosted(id, -6) : id === 11 ? boosted(id) : organic(id)));
+    const { items } = personalOrder(base, { complete: true, take: 30, window: 12, ...positionClasses<(typeof base)[number]>(false), adjust: (item) => item.adjustment });
+    const ids = items.map((item) => item.id);
+    expect(ids.indexOf(1)).toBeGreaterThan(1);
+    expect(ids.indexOf(11)).toBeLessThanOrEqual(11);
+  });
+
   it('never packs a page with more boosts than the ranking spaced, however many posts the viewer has seen', () => {
     const boosted = (id: number) => ({ id, feedContext: '{"v":1,"f":["alpha"],"e":2900}', side: '', adjustment: { removed: false, shift: 0 } });
     const organic = (id: number, seen: boolean) => ({ id, side: '', adjustment: { removed: false, shift: seen ? -6 : 0 } });

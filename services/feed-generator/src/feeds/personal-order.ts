@@ -108,7 +108,13 @@ export interface PersonalOrderOptions<T> {
   window: number;
   /** The class a position of the ranking keeps: the viewpoint side of a post in a balanced feed, boosted or not (`positionClasses`). */
   classOf(item: T): string;
-  /** The class that fills a position of class `cls` when none of its posts is within the window (none: read on until one is). */
+  /**
+   * The class a position of class `cls` yields to when none of `cls`'s posts within the window
+   * belongs this high (each is further down once the viewer's shifts are counted): a boost's position
+   * goes to the post of its side there, and the boost to a later boost's position.
+   */
+  yieldsTo?(cls: string): string | undefined;
+  /** The class that fills a position of class `cls` when no post of `cls` is left at all, so that no post is lost. */
   fallbackOf?(cls: string): string | undefined;
   adjust(item: T): PersonalAdjustment;
 }
@@ -119,13 +125,16 @@ const BOOSTED = 'boosted:';
  * The classes a feed's positions keep in a personal order: the side of a balanced feed's posts, and
  * whether the snapshot boosted the post there. A boosted post fills only a position the snapshot
  * gave a boost, so posts the viewer has seen moving down never pack boosts closer than the fund's
- * page share spaced them; a boost's position with no boosted post within the window takes the
- * post of its side there.
+ * page share spaced them. A boost's position with no boosted post that belongs this high (a boost
+ * the viewer has seen sinks like any post) takes the post of its side there, and the boost a later
+ * boost's position.
  */
-export function positionClasses<T extends { feedContext?: string; side?: string }>(balanced: boolean): Pick<PersonalOrderOptions<T>, 'classOf' | 'fallbackOf'> {
+export function positionClasses<T extends { feedContext?: string; side?: string }>(balanced: boolean): Pick<PersonalOrderOptions<T>, 'classOf' | 'yieldsTo' | 'fallbackOf'> {
+  const organic = (cls: string) => (cls.startsWith(BOOSTED) ? cls.slice(BOOSTED.length) : undefined);
   return {
     classOf: (item) => (boostOfContext(item.feedContext ?? null) ? BOOSTED : '') + (balanced ? (item.side ?? '') : ''),
-    fallbackOf: (cls) => (cls.startsWith(BOOSTED) ? cls.slice(BOOSTED.length) : undefined),
+    yieldsTo: organic,
+    fallbackOf: (cls) => organic(cls) ?? BOOSTED + cls,
   };
 }
 
@@ -141,7 +150,7 @@ export function positionClasses<T extends { feedContext?: string; side?: string 
  */
 export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptions<T>): { items: T[]; short: boolean } {
   const { complete, take, window } = options;
-  const pending = new Map<string, { item: T; key: number }[]>();
+  const pending = new Map<string, { item: T; key: number; index: number }[]>();
   const out: T[] = [];
   let read = 0;
   const admit = (): void => {
@@ -153,7 +162,7 @@ export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptio
     const cls = options.classOf(item);
     let queue = pending.get(cls);
     if (!queue) pending.set(cls, (queue = []));
-    queue.push({ item, key: index - adjustment.shift });
+    queue.push({ item, key: index - adjustment.shift, index });
   };
   const best = (cls: string): number => {
     const queue = pending.get(cls);
@@ -170,14 +179,25 @@ export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptio
     if (read <= slot + window && !complete) return { items: out, short: true };
     let cls = options.classOf(base[slot]!);
     let found = best(cls);
-    const fallback = found < 0 ? options.fallbackOf?.(cls) : undefined;
-    if (fallback !== undefined) found = best((cls = fallback));
+    const yielded = options.yieldsTo?.(cls);
+    if (yielded !== undefined) {
+      // The post the ranking put here keeps its place while it belongs this high; else the best
+      // of its class that does, else the position goes to the class it yields to.
+      const own = pending.get(cls)?.findIndex((entry) => entry.index === slot && entry.key <= slot) ?? -1;
+      if (own >= 0) found = own;
+      else if (found < 0 || pending.get(cls)![found]!.key > slot) {
+        const other = best(yielded);
+        if (other >= 0) [cls, found] = [yielded, other];
+      }
+    }
     // The side has nothing within the window: its next post further down takes the place.
     while (found < 0 && read < base.length) {
       admit();
       found = best(cls);
     }
     if (found < 0 && !complete) return { items: out, short: true };
+    const fallback = found < 0 ? options.fallbackOf?.(cls) : undefined;
+    if (fallback !== undefined) found = best((cls = fallback));
     if (found >= 0) out.push(pending.get(cls)!.splice(found, 1)[0]!.item);
   }
   return { items: out, short: false };
