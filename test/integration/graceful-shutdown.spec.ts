@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { createServiceJwt } from '@atproto/xrpc-server';
+import WebSocket from 'ws';
 import { startJetstreamReplayServer, startPlcDirectory, startTestApp, waitFor, type JetstreamReplayServer, type PlcDirectoryServer, type TestApp } from '#lib/testing';
 import { ImpressionRecorder } from '../../services/feed-generator/src/feeds/impression.recorder.js';
 
@@ -65,7 +66,7 @@ describe('shutting down a serving process', () => {
     await plc?.close();
   });
 
-  it('stops answering before its services stop, so every impression it recorded is published', async () => {
+  it('stops answering before its services stop, so every impression it recorded is published, and does not wait for label subscribers', async () => {
     const app = running!;
     const impressions = app.app.get(ImpressionRecorder);
     // The recorder's last flush: the impressions of a page served after it would never be published.
@@ -77,11 +78,20 @@ describe('shutting down a serving process', () => {
       flushedForGood();
     });
 
+    // A labeler subscriber stays connected for good: shutdown must not wait for it to leave.
+    const subscriber = new WebSocket(`${app.url.replace(/^http/, 'ws')}/xrpc/com.atproto.label.subscribeLabels`);
+    await new Promise((resolve, reject) => subscriber.once('open', resolve).once('error', reject));
+    const subscriberClosed = new Promise((resolve) => subscriber.once('close', resolve));
+
     const closing = app.close();
     running = undefined;
     await lastFlush;
     const late = await page(app);
-    await closing;
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'still closing')));
+    expect(await Promise.race([closing.then(() => 'closed'), stuck])).toBe('closed');
+    clearTimeout(timer);
+    await subscriberClosed;
 
     expect(late).toBe('refused');
     expect(impressions.recorded).toBeGreaterThan(0);

@@ -253,18 +253,21 @@ export class LabelRepository {
    * of its own posts and accounts, not every label in force network-wide. The subjects go as query
    * parameters, `SUBJECTS_PER_QUERY` at a time (a server caps a query's URL at 1 MiB): a run's
    * subjects change with every run, so storing them as a set (`DidSetStore`) would write a new one
-   * each time.
+   * each time. They are sorted first, so that each query's subjects are one stretch of the table's
+   * order: random ones would touch nearly every granule in every query.
    */
   async externalInForce(query: { sources: readonly string[]; values: readonly string[]; subjects: readonly string[]; nowIso: string }): Promise<ExternalLabel[]> {
     const { sources, values, nowIso } = query;
     if (sources.length === 0 || values.length === 0) return [];
     const found: ExternalLabel[] = [];
-    for (let from = 0; from < query.subjects.length; from += SUBJECTS_PER_QUERY) {
+    // Code-unit order is byte order for the ASCII of AT-URIs and DIDs, the order of the table's key.
+    const subjects = [...new Set(query.subjects)].sort();
+    for (let from = 0; from < subjects.length; from += SUBJECTS_PER_QUERY) {
       const result = await this.client.query({
         query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
           WHERE src IN {sources:Array(String)} AND uri IN {subjects:Array(String)} AND val IN {values:Array(String)} AND neg = 0
             AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
-        query_params: { sources, subjects: query.subjects.slice(from, from + SUBJECTS_PER_QUERY), values, now: nowIso },
+        query_params: { sources, subjects: subjects.slice(from, from + SUBJECTS_PER_QUERY), values, now: nowIso },
         format: 'JSONEachRow',
       });
       found.push(...(await result.json<ExternalLabel>()));

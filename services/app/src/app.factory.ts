@@ -5,6 +5,7 @@ import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type ControlPlane, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
+import { SubscribeLabelsGateway } from '../../feed-generator/src/xrpc/subscribe-labels.gateway.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
 import { AppModule } from './app.module.js';
 import { startOpsServer } from './ops.server.js';
@@ -67,8 +68,19 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
     // the second close, Nest's, finds the server closed.
     close: async () => {
       await ops.close();
+      // Label subscriptions are connections the HTTP server's close would wait for without end.
+      await labelSubscriptions(app)?.closeSubscriptions();
       await adapter.close();
       await app.close();
     },
   };
+}
+
+/** The label subscriptions of a role that serves them (the feed generator's); undefined in any other. */
+function labelSubscriptions(app: NestFastifyApplication): SubscribeLabelsGateway | undefined {
+  try {
+    return app.get(SubscribeLabelsGateway, { strict: false });
+  } catch {
+    return undefined;
+  }
 }

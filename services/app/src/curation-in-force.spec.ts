@@ -49,6 +49,13 @@ describe('the curation labeler:setup and feed:publish act on', () => {
     expect([...inForce.curation.feeds.keys()]).toEqual(['birds', 'gardens']);
     expect(inForce.source).toEqual({ version: edited.version });
     expect(describeCurationSource(inForce)).toBe(`The curation in force: stored version ${edited.version}.`);
+
+    // The operator's copy of the curator file has changed since: reading the curation in force imports nothing.
+    await writeFile(config.feedGenerator.feedsFile, file.replace('displayName: Birds', 'displayName: Birds, edited'));
+    const again = await readCurationInForce(config);
+    expect(again.source).toEqual({ version: edited.version });
+    expect(await new CurationVersionRepository(client, database).latest()).toMatchObject({ version: edited.version });
+    await writeFile(config.feedGenerator.feedsFile, file);
   });
 
   it('is the curator file when the store cannot be read, and says why', async () => {

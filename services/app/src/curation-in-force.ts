@@ -8,16 +8,15 @@ export interface CurationInForce {
   curation: Curation;
   /** The stored version taken, or the curator file read because the store could not be (and why). */
   source: { version: number } | { file: string; storeUnreadable: string };
-  /** Why the curator file is not in force (a mistake in it): the newest good version was taken. */
-  fileRejected?: InvalidCurationError;
 }
 
 /**
- * The curation in force, as a starting service takes it: the curator file imported if its text is
- * new, then the newest version in the store (ClickHouse), which holds the edits made through the
- * admin API and the console as well. When the store cannot be read (no server at its address,
- * embedded ClickHouse open in the running app, or no store yet) the curator file is read instead,
- * and `source` says why.
+ * The curation in force: the newest version in the store (ClickHouse), which holds the edits made
+ * through the admin API and the console as well as the curator file's imports. It is only read: a
+ * command never imports the curator file (a copy of it that differs would become the newest
+ * version, and every service would drop the console's edits). When the store cannot be read (no
+ * server at its address, embedded ClickHouse open in the running app, no store or no version yet)
+ * the curator file is read instead, and `source` says why.
  *
  * @NOTE The commands that publish what the services do (`labeler:setup`, `feed:publish`) read
  * this, not the file alone: a community added in the console is labelled by the ranker, so the
@@ -33,23 +32,19 @@ export async function readCurationInForce(config: AppConfig): Promise<CurationIn
   let client: ClickHouseClient | undefined;
   try {
     client = createClickHouseClient(store);
-    const { snapshot, rejected } = await new CurationStore(file, new CurationVersionRepository(client, store.database)).load();
-    return { curation: snapshot.curation, source: { version: snapshot.version }, ...(rejected && { fileRejected: rejected }) };
+    const { snapshot } = await new CurationStore(file, new CurationVersionRepository(client, store.database)).refresh();
+    return { curation: snapshot.curation, source: { version: snapshot.version } };
   } catch (error) {
-    // A curator file with a mistake, and no good version stored: there is no curation to act on.
-    if (error instanceof InvalidCurationError) throw error;
-    return { curation: await loadCurationFile(file), source: { file, storeUnreadable: (error as Error).message } };
+    const why = error instanceof InvalidCurationError ? `no good version stored: ${error.message}` : (error as Error).message;
+    return { curation: await loadCurationFile(file), source: { file, storeUnreadable: why } };
   } finally {
     await client?.close();
   }
 }
 
 /** One line for a command's output: which curation it acted on. */
-export function describeCurationSource({ source, fileRejected }: CurationInForce): string {
-  if ('version' in source) {
-    const file = fileRejected ? ` (the curator file has a mistake and is not in force: ${fileRejected.message})` : '';
-    return `The curation in force: stored version ${source.version}${file}.`;
-  }
+export function describeCurationSource({ source }: CurationInForce): string {
+  if ('version' in source) return `The curation in force: stored version ${source.version}.`;
   return (
     `The curation store could not be read (${source.storeUnreadable}): read the curator file ${source.file}, ` +
     'which lacks edits made through the admin API or console since its last export. With embedded ClickHouse, stop the app first.'

@@ -24,6 +24,7 @@ const MAX_CLIENT_FRAME_BYTES = 1024;
 @Injectable()
 export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private server?: XrpcStreamServer;
+  private closing?: Promise<void>;
   private readonly log: Logger;
 
   constructor(
@@ -53,12 +54,23 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
     });
   }
 
-  /** Closes every subscription, so that shutdown never waits for a client to leave. */
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Closes every subscription, so that shutdown never waits for a client to leave. Called before
+   * the HTTP server closes (whose close waits for every connection, upgraded ones included), and
+   * again, at no cost, as a shutdown hook.
+   */
+  closeSubscriptions(): Promise<void> {
     const wss = this.server?.wss;
-    if (!wss) return;
-    for (const client of wss.clients) client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    if (!wss) return Promise.resolve();
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close(() => resolve());
+    });
+    return this.closing;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.closeSubscriptions();
   }
 
   private async *frames(req: IncomingMessage, signal: AbortSignal): AsyncGenerator<Frame> {
