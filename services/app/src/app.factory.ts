@@ -7,7 +7,7 @@ import { CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpReques
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { SubscribeLabelsGateway } from '../../feed-generator/src/xrpc/subscribe-labels.gateway.js';
 import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
-import { AppModule } from './app.module.js';
+import { AppModule, servesFeeds } from './app.module.js';
 import { startOpsServer } from './ops.server.js';
 import { ProcessStatusService } from './process-status.service.js';
 
@@ -69,18 +69,9 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
     close: async () => {
       await ops.close();
       // Label subscriptions are connections the HTTP server's close would wait for without end.
-      await labelSubscriptions(app)?.closeSubscriptions();
+      if (servesFeeds(config)) await app.get(SubscribeLabelsGateway, { strict: false }).closeSubscriptions();
       await adapter.close();
       await app.close();
     },
   };
-}
-
-/** The label subscriptions of a role that serves them (the feed generator's); undefined in any other. */
-function labelSubscriptions(app: NestFastifyApplication): SubscribeLabelsGateway | undefined {
-  try {
-    return app.get(SubscribeLabelsGateway, { strict: false });
-  } catch {
-    return undefined;
-  }
 }

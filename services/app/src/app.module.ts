@@ -23,7 +23,7 @@ export class AppModule {
     // Scoring first: in embedded mode it must be consuming before ingest publishes.
     if (config.role === 'all' || config.role === 'scoring') services.push(ScoringModule);
     if (config.role === 'all' || config.role === 'ingest') services.push(IngestModule, BackfillModule);
-    if (config.role === 'all' || config.role === 'feed-generator') services.push(FeedGeneratorModule);
+    if (servesFeeds(config)) services.push(FeedGeneratorModule);
     return {
       module: AppModule,
       controllers: [HealthController],
@@ -31,4 +31,9 @@ export class AppModule {
       imports: [PlatformModule.forRoot({ config, ...options }), ...services],
     };
   }
+}
+
+/** True when the process's role serves the feeds (the feed generator's module is in it). */
+export function servesFeeds(config: AppConfig): boolean {
+  return config.role === 'all' || config.role === 'feed-generator';
 }
