@@ -242,6 +242,9 @@ describe('context notes through the real pipeline: records, scoring, labels, the
     expect(failing).toHaveBeenCalledTimes(1);
     expect(runs.map((run) => run.feed.split('/').at(-1)).sort()).toEqual(['careful', 'open']);
     expect(step.stats.failures).toBe(1);
+    // Operators see it: the ops port's metrics count the failed notes step.
+    const metrics = await (await fetch(`${running.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^cg_notes_step_failures_total 1$/m);
     failing.mockRestore();
   });
 });

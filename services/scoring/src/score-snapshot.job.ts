@@ -113,7 +113,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly notes: NotesStep,
   ) {
     this.log = logger.child({ component: 'scoring' });
-    this.stopCollecting = collectSnapshotMetrics(metrics, this.stats);
+    this.stopCollecting = collectSnapshotMetrics(metrics, this.stats, this.notes.stats);
   }
 
   async onApplicationBootstrap(): Promise<void> {

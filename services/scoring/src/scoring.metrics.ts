@@ -1,4 +1,5 @@
 import type { Metrics } from '#lib/platform';
+import type { NotesStats } from './notes.step.js';
 import type { SnapshotStats } from './score-snapshot.job.js';
 import type { ConsumerStats } from './topic-writer.consumer.js';
 
@@ -12,11 +13,12 @@ export function collectConsumerMetrics(metrics: Metrics, topic: string, stats: C
   });
 }
 
-/** Snapshot runs, failures and durations, by feed short name (the last segment of the feed URI). */
-export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats): () => void {
+/** Snapshot runs, failures and durations, by feed short name (the last segment of the feed URI), and the notes step's failures. */
+export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats, notes: NotesStats): () => void {
   return metrics.collect('score snapshots', () => {
     metrics.setTotal(metrics.snapshotRuns, {}, stats.runs);
     metrics.setTotal(metrics.snapshotFailures, {}, stats.failures);
+    metrics.setTotal(metrics.notesFailures, {}, notes.failures);
     if (stats.runs > 0) metrics.snapshotRunDuration.set(stats.lastRunMs / 1000);
     for (const [feed, run] of stats.lastByFeed) metrics.snapshotFeedDuration.set({ feed: feed.slice(feed.lastIndexOf('/') + 1) }, run.ms / 1000);
     for (const [feed, failures] of stats.feedFailures) metrics.setTotal(metrics.snapshotFeedFailures, { feed: feed.slice(feed.lastIndexOf('/') + 1) }, failures);
