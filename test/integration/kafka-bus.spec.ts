@@ -350,7 +350,7 @@ describe('KafkaBus on a real broker', () => {
     }
   }, TEST_TIMEOUT_MS);
 
-  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker', async () => {
+  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker to create topics and subscribe', async () => {
     const broker = ownBroker ?? (await startBroker({ profile: 'test' }));
     try {
       const publishTimeoutMs = 4_000;
@@ -380,14 +380,26 @@ describe('KafkaBus on a real broker', () => {
       // A process starting now (its broker restarting) creates its topics once the broker is back.
       const lateTopic = newTopic('late');
       const creating = createBus({ brokers: [broker.brokers] }).ensureTopics([{ name: lateTopic, partitions: 1 }]);
+      // And subscribes once the broker is back, instead of giving up (its process would have no reader).
+      const lateKeys: string[] = [];
+      const subscribing = createBus({ brokers: [broker.brokers], sessionTimeoutMs: 6_000 }).subscribe({
+        groupId: newGroup('late-reader'),
+        topics: [topic],
+        handler: async (batch) => {
+          lateKeys.push(...batch.messages.map((message) => message.key ?? ''));
+        },
+      });
       await sleep(4_000);
 
       await broker.restart();
       await creating;
+      const lateSubscription = await subscribing;
       await bus.publish(lateTopic, messagesFor('late', 0, 1));
       expect(await bus.ping()).toBe(true);
       await bus.publish(topic, messagesFor('after', 0, 5));
       await waitFor('the messages from after the outage', () => keys.length >= 10, 30_000);
+      await waitFor('the late reader to read them too', () => lateKeys.length >= 10, 30_000);
+      await lateSubscription.stop();
       await subscription.stop();
       expect(keys.sort()).toEqual([...Array(5).fill('after'), ...Array(5).fill('before')]);
     } finally {

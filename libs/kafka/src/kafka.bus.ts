@@ -189,14 +189,11 @@ export class KafkaBus implements MessageBus {
       (level, message, extra) => this.log(level, message, extra),
       () => this.subscriptions.delete(subscription),
     );
-    try {
-      await subscription.start();
-    } catch (error) {
-      throw new BusUnavailableError(
-        `could not subscribe group ${options.groupId} to ${options.topics.join(', ')}: ${describe(error)}`,
-        { cause: error },
-      );
-    }
+    // A broker that cannot be reached (a process started while it restarts) is waited for, as
+    // `ensureTopics` waits: a consumer that gave up at once would leave its process with no reader.
+    const what = `subscribing group ${options.groupId} to ${options.topics.join(', ')}`;
+    await this.retryTransient(what, Date.now() + this.options.ensureTopicsTimeoutMs, () => subscription.start());
+    if (this.closed) throw new BusUnavailableError(`${what}: the Kafka bus is closed`);
     this.subscriptions.add(subscription);
     return subscription;
   }
