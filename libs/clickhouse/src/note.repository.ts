@@ -131,18 +131,7 @@ export class NoteRepository {
       const uri = `at://${author}/${NOTE_COLLECTION}/${rkey}`;
       const note: NoteRecord = { uri, cid, author, post, postCid, reason, text, timeUs: Number(timeUs) };
       if (!scored) return { note };
-      const row: NoteStatusRow = {
-        note: uri,
-        post,
-        status,
-        intercept: Number(intercept),
-        factor: Number(factor),
-        raters: Number(raters),
-        ratersNegative: Number(ratersNegative),
-        ratersPositive: Number(ratersPositive),
-        updatedAtMs: Number(updatedAt),
-      };
-      return { note, status: row };
+      return { note, status: statusRow([uri, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]) };
     });
     const total = rows[0]?.[15];
     return { notes, omitted: total === undefined ? 0 : Number(total) - rows.length };
@@ -195,18 +184,7 @@ export class NoteRepository {
       query_params: { notes: notes ?? [] },
       format: 'JSONCompactEachRow',
     });
-    const rows = await result.json<[string, string, string, number, number, number, number, number, string]>();
-    return rows.map(([note, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]) => ({
-      note,
-      post,
-      status,
-      intercept: Number(intercept),
-      factor: Number(factor),
-      raters: Number(raters),
-      ratersNegative: Number(ratersNegative),
-      ratersPositive: Number(ratersPositive),
-      updatedAtMs: Number(updatedAt),
-    }));
+    return (await result.json<StatusColumns>()).map(statusRow);
   }
 
   async writeStatuses(rows: readonly NoteStatusRow[]): Promise<void> {
@@ -316,4 +294,21 @@ export class NoteRepository {
 
 function changeOf([at, note, post, from, to, reason]: [string, string, string, string, string, string]): NoteStatusChangeRow {
   return { atMs: Number(at), note, post, from, to, reason };
+}
+
+/** A note's status as read: note, post, status, intercept, factor, raters, raters on each side, updated at (ms). */
+type StatusColumns = [string, string, string, number | string, number | string, number | string, number | string, number | string, number | string];
+
+function statusRow([note, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]: StatusColumns): NoteStatusRow {
+  return {
+    note,
+    post,
+    status,
+    intercept: Number(intercept),
+    factor: Number(factor),
+    raters: Number(raters),
+    ratersNegative: Number(ratersNegative),
+    ratersPositive: Number(ratersPositive),
+    updatedAtMs: Number(updatedAt),
+  };
 }
