@@ -107,4 +107,17 @@ describe('applyMigrations at start-up', () => {
     await client.command({ query: `DROP TABLE ${alone}.old` });
     await expect(applyMigrations(client, alone, { list })).rejects.toThrow(/Unknown table|UNKNOWN_TABLE|does(n't| not) exist/i);
   });
+
+  it('runs a statement longer than the application query limit to its end (a large copy would otherwise fail at every start)', async () => {
+    // The client's own limit stands for the server profile's `max_execution_time` (30 s in deploy/).
+    const capped = Object.create(client) as ClickHouseClient;
+    capped.command = (params) => client.command({ ...params, clickhouse_settings: { max_execution_time: 1, ...params.clickhouse_settings } });
+    const db = fresh();
+    const slowCopy = 'INSERT INTO {db}.copy SELECT number FROM numbers(6) WHERE sleepEachRow(0.3) = 0 SETTINGS max_block_size = 1';
+    const list = [{ version: 1, name: 'a slow copy', statements: ['CREATE TABLE IF NOT EXISTS {db}.copy (n UInt64) ENGINE = MergeTree ORDER BY n', slowCopy] }];
+    await expect(capped.command({ query: `SELECT count() FROM numbers(4) WHERE sleepEachRow(0.4) = 0 SETTINGS max_block_size = 1` })).rejects.toThrow(/Timeout exceeded/);
+    expect(await applyMigrations(capped, db, { list })).toEqual([1]);
+    const result = await client.query({ query: `SELECT toUInt32(count()) AS n FROM ${db}.copy`, format: 'JSONEachRow' });
+    expect(await result.json()).toEqual([{ n: 6 }]);
+  });
 });

@@ -718,6 +718,15 @@ export interface MigrationOptions {
 }
 
 const MIGRATION_WAIT_MS = 120_000;
+
+/**
+ * A migration statement runs as long as it takes: a copy of a large table (`INSERT … SELECT`)
+ * can outlast the application's query limit (`max_execution_time`, 30 s in `deploy/clickhouse`),
+ * which would fail it at every start and leave the deployment unable to upgrade. Over HTTP the
+ * server sends progress headers meanwhile, so the client's 30 s socket timeout, which counts
+ * silence, does not end the request.
+ */
+const STATEMENT_SETTINGS = { max_execution_time: 0, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' } as const;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
@@ -785,7 +794,11 @@ async function applyMigrationsOnce(client: ClickHouseClient, database: string, l
     if (applied.has(migration.version)) continue;
     for (const [n, statement] of migration.statements.entries()) {
       try {
-        await client.command({ query: sql(statement), query_id: `cg-migration-${database}-${migration.version}-${n}` });
+        await client.command({
+          query: sql(statement),
+          query_id: `cg-migration-${database}-${migration.version}-${n}`,
+          clickhouse_settings: STATEMENT_SETTINGS,
+        });
       } catch (error) {
         // Another process may have applied this migration, and a later one, since the versions were
         // read (a copy from a table that a later migration dropped then fails): it is done.
