@@ -34,6 +34,9 @@ const adminToken = 'admin-token-for-tests-0123456789';
 const feed = (name: string) => `at://${publisher}/app.bsky.feed.generator/${name}`;
 const GET_SKELETON = 'app.bsky.feed.getFeedSkeleton';
 
+/** Five accounts besides alice: with her, one more than the bound this app runs with. */
+const crowd = Array.from({ length: 5 }, (_, n) => `did:plc:crowd${String(n).padStart(19, '0')}`);
+
 const curation = `communities:
   club:
     name: The club
@@ -44,6 +47,10 @@ const curation = `communities:
   by-handle:
     members:
       handles: [carol.test, frank.test]
+  crowd:
+    name: A crowd over the bound
+    members:
+      dids: [${alice}, ${crowd.join(', ')}]
 feeds:
   club-only:
     displayName: Club, members only
@@ -55,6 +62,11 @@ feeds:
   by-handle:
     displayName: By handle, ranked
     communities: [by-handle]
+    ranking: bridging-within
+  crowd-only:
+    displayName: Crowd, members only
+    communities: [crowd]
+    membersOnly: true
     ranking: bridging-within
 `;
 
@@ -125,6 +137,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
         INGEST_BATCH_MAX_WAIT_MS: '50',
         SEND_INTERACTIONS_BURST: '3',
         SEND_INTERACTIONS_PER_MINUTE: '1',
+        COMMUNITY_MAX_MEMBERS: '5',
       },
     });
     agent = new AtpAgent({ service: running.url });
@@ -237,6 +250,25 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       });
       const runs = await running.app.get(ScoreSnapshotJob).runOnce();
       expect(runs.find((run) => run.feed === feed('by-handle'))).toMatchObject({ candidates: 1 });
+    });
+  });
+
+  describe('a community over the members bound (COMMUNITY_MAX_MEMBERS)', () => {
+    it('counts as empty and says why, in the console and the metrics, while the other communities and their feeds go on', async () => {
+      const members = (await (await admin('GET', 'communities/crowd/members')).json()) as Record<string, unknown>;
+      expect(members).toEqual({ id: 'crowd', count: 0, sample: [], tooLarge: expect.stringMatching(/more than 5 accounts \(COMMUNITY_MAX_MEMBERS\)/) });
+      // Alice is named in it, yet the members-only feed of a community counted as empty admits no one.
+      expect(await skeleton('crowd-only', await token(alice))).toEqual({ status: 403, body: { error: 'Forbidden', message: expect.any(String) } });
+      expect((await skeleton('club-only', await token(alice))).status).toBe(200);
+      expect((await (await admin('GET', 'communities/club/members')).json()) as Record<string, unknown>).not.toHaveProperty('tooLarge');
+
+      const runs = await running.app.get(ScoreSnapshotJob).runOnce();
+      expect(runs.map((run) => run.feed)).toEqual(expect.arrayContaining([feed('by-handle'), feed('crowd-only')]));
+      expect(runs.find((run) => run.feed === feed('crowd-only'))?.candidates ?? 0).toBe(0);
+      const metrics = running.app.get(Metrics);
+      await metrics.scrape();
+      expect(await metrics.sum(metrics.communityTooLarge, { community: 'crowd' })).toBe(1);
+      expect(await metrics.sum(metrics.communityTooLarge, { community: 'club' })).toBeUndefined();
     });
   });
 

@@ -7,6 +7,7 @@ import type { PipelineEventV1 } from '#lib/contracts';
 import {
   applyMigrations,
   CommunityRepository,
+  CommunityTooLargeError,
   createClickHouseClient,
   DidSetStore,
   EventRepository,
@@ -74,6 +75,14 @@ describe('communities of 40 000 members over the HTTP interface', () => {
     expect(resolved).toHaveLength(MEMBERS - 1);
     expect(resolved).not.toContain(member(1));
     expect(resolved).toContain(member(MEMBERS - 1));
+  });
+
+  it('refuses a community over the deployment’s members bound, naming the bound, and resolves it at the bound', async () => {
+    const sources = { dids: members, lists: [], starterPacks: [], hashtags: [], followersOf: [], exclude: [] };
+    const over = new CommunityRepository(client, database, MEMBERS - 1).members(sources, 0);
+    await expect(over).rejects.toBeInstanceOf(CommunityTooLargeError);
+    await expect(over).rejects.toThrow(/more than 39,999 accounts \(COMMUNITY_MAX_MEMBERS\)/);
+    expect(await new CommunityRepository(client, database, MEMBERS).members(sources, 0)).toHaveLength(MEMBERS);
   });
 
   it('ranks from the members’ posts and the posts they approved, with their signals', async () => {

@@ -9,6 +9,21 @@ import type { MemberSources } from '#lib/curation';
  */
 type StoredMemberSources = Omit<MemberSources, 'handles'>;
 
+/** Members a community may resolve to unless the deployment says otherwise (`COMMUNITY_MAX_MEMBERS`). */
+export const DEFAULT_MAX_COMMUNITY_MEMBERS = 1_000_000;
+
+/**
+ * A community's sources name more accounts than the deployment's bound (`COMMUNITY_MAX_MEMBERS`):
+ * the followers of a very large account, say. Its members are not read at all; the curator
+ * narrows its sources or the operator raises the bound.
+ */
+export class CommunityTooLargeError extends Error {
+  override name = 'CommunityTooLargeError';
+  constructor(readonly maxMembers: number) {
+    super(`the community's member sources name more than ${maxMembers.toLocaleString('en')} accounts (COMMUNITY_MAX_MEMBERS); narrow its sources or raise the bound`);
+  }
+}
+
 /**
  * Resolves a community's member sources to DIDs from the ingested graph and posts.
  * Named DIDs and exclusions (curator lists, any length) travel as DID sets, not URL parameters.
@@ -19,6 +34,8 @@ export class CommunityRepository {
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
+    /** The most members a community may have: each resolution holds them all in memory, in every process that asks. */
+    private readonly maxMembers = DEFAULT_MAX_COMMUNITY_MEMBERS,
   ) {
     this.didSets = DidSetStore.of(client, database);
   }
@@ -31,6 +48,9 @@ export class CommunityRepository {
    * @NOTE The `identities` rows (handles from the firehose's identity events) never decide
    * membership: an identity event is what a DID claims about itself, and anyone can claim any
    * handle there.
+   *
+   * Throws CommunityTooLargeError, having read at most one member more than the bound, when the
+   * sources name more accounts than `maxMembers`.
    */
   async members(sources: StoredMemberSources, sinceUs: number): Promise<string[]> {
     const db = this.database;
@@ -56,7 +76,7 @@ export class CommunityRepository {
       parts.push(`SELECT did FROM ${db}.graph FINAL WHERE kind = 'follow' AND deleted = 0 AND subject_did IN {followersOf:Array(String)}`);
     }
     const result = await this.client.query({
-      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) ORDER BY did`,
+      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) ORDER BY did LIMIT {limit:UInt64}`,
       query_params: {
         dids: named.value,
         lists,
@@ -65,11 +85,14 @@ export class CommunityRepository {
         hashtags: sources.hashtags,
         followersOf: sources.followersOf,
         exclude: exclude.value,
+        limit: this.maxMembers + 1,
       },
       // The hashtags' posts are read by time: the parts older than `sinceUs` are skipped.
       ...(sources.hashtags.length > 0 && { clickhouse_settings: POSTS_BY_TIME }),
       format: 'JSONEachRow',
     });
-    return (await result.json<{ did: string }>()).map((row) => row.did);
+    const members = (await result.json<{ did: string }>()).map((row) => row.did);
+    if (members.length > this.maxMembers) throw new CommunityTooLargeError(this.maxMembers);
+    return members;
   }
 }

@@ -3,7 +3,7 @@ export { clickHouseErrorCode, ClickHouseUnavailableError, isRowError } from './c
 export { applyMigrations, type MigrationOptions, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';
 export { type PostRef, PostRepository, type PostSummary } from './post.repository.js';
-export { CommunityRepository } from './community.repository.js';
+export { CommunityRepository, CommunityTooLargeError, DEFAULT_MAX_COMMUNITY_MEMBERS } from './community.repository.js';
 export { FeedbackRepository, type ViewerHistory } from './feedback.repository.js';
 export {
   type RankedItem,

@@ -220,7 +220,11 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
     },
     feedGenerator: feedGeneratorConfig(env, problems),
     /** The curation every role and replica applies: how often the newest stored version is looked at (heals a missed announcement). */
-    curation: { pollSeconds: env.CURATION_POLL_SECONDS },
+    curation: {
+      pollSeconds: env.CURATION_POLL_SECONDS,
+      /** The most accounts a community may resolve to: every process that asks holds them all. */
+      maxCommunityMembers: env.COMMUNITY_MAX_MEMBERS,
+    },
     /** Communities and their members' recent history read from the network (cold start). */
     backfill: {
       enabled: env.BACKFILL_ENABLED,

@@ -98,6 +98,7 @@ export const EnvSchema = z.object({
 
   // Curation (versioned in ClickHouse, the curator file as its seed)
   CURATION_POLL_SECONDS: integer(30, { min: 1, max: 3_600 }),
+  COMMUNITY_MAX_MEMBERS: integer(1_000_000, { min: 1, max: 100_000_000 }),
 
   // Backfill (cold start from the network)
   BACKFILL_ENABLED: boolean(true),

@@ -63,6 +63,11 @@ export class Metrics {
   readonly snapshotAge = this.gauge('cg_snapshot_age_seconds', 'Age of the newest complete score snapshot of each ranked feed, from the store.', ['feed']);
   readonly snapshotPosts = this.gauge('cg_snapshot_posts', 'Posts in the newest complete score snapshot of each ranked feed.', ['feed']);
   readonly snapshotStale = this.gauge('cg_snapshot_stale', '1 when the newest score snapshot of a ranked feed is older than 3 scoring intervals + 60 s (it is still served).', ['feed']);
+  readonly communityTooLarge = this.gauge(
+    'cg_community_too_large',
+    "1 for each community whose member sources named more accounts than COMMUNITY_MAX_MEMBERS at the ranker's last run: it counted as empty.",
+    ['community'],
+  );
   readonly curationInvalid = this.gauge('cg_curation_invalid', '1 while the curator file on disk is rejected and the last good definitions stay in force.');
 
   // ClickHouse.

@@ -204,11 +204,18 @@ export class PlatformModule {
           },
         },
         { provide: CONTROL_PLANE, useFactory: (bus: MessageBus) => createControlPlane(config, bus, logger), inject: [MESSAGE_BUS] },
-        ...repositories.map((Repository) => ({
-          provide: Repository,
-          useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
+        ...repositories
+          .filter((Repository) => Repository !== CommunityRepository)
+          .map((Repository) => ({
+            provide: Repository,
+            useFactory: (client: ClickHouseClient) => new Repository(client, config.clickhouse.database),
+            inject: [CLICKHOUSE],
+          })),
+        {
+          provide: CommunityRepository,
+          useFactory: (client: ClickHouseClient) => new CommunityRepository(client, config.clickhouse.database, config.curation.maxCommunityMembers),
           inject: [CLICKHOUSE],
-        })),
+        },
         {
           // Curated handles → verified DIDs, for the membership queries of scoring and the feed generator.
           provide: VerifiedHandleResolver,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CommunityTooLargeError } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
@@ -66,12 +67,16 @@ function fakeStore(failWrite: (call: number) => Error | undefined = () => undefi
   };
 }
 
-function runner(reader: BackfillRunnerDeps['reader'], store: ReturnType<typeof fakeStore>, members: string[]): BackfillRunner {
+function runner(
+  reader: BackfillRunnerDeps['reader'],
+  store: ReturnType<typeof fakeStore>,
+  members: string[] | BackfillRunnerDeps['communities']['members'],
+): BackfillRunner {
   return new BackfillRunner({
     reader,
     events: store.events,
     checkpoints: store.checkpoints_,
-    communities: { members: async () => members },
+    communities: { members: typeof members === 'function' ? members : async () => members },
     handles: { resolve: async () => [] },
     progress: new BackfillProgress(),
     log: createLogger({ logLevel: 'silent', role: 'all' }),
@@ -140,6 +145,25 @@ describe('BackfillRunner', () => {
     const summary = await runner(fakeReader(follows), store, []).run(curation({ followersOf: [SEED] }, 1), { nowMs: NOW_MS });
     expect(summary.membershipRecords).toBe(0);
   }, 20_000);
+
+  it('backfills the other communities when one names more accounts than the members bound', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 2 ? post(1) : undefined);
+    const store = fakeStore();
+    const members: BackfillRunnerDeps['communities']['members'] = async (sources) => {
+      if (sources.followersOf.length > 0) throw new CommunityTooLargeError(1_000_000);
+      return sources.dids;
+    };
+    const base = curation({ dids: ['did:plc:a'] }, 1);
+    const crowd = { ...base.communities.get('c')!, id: 'crowd', members: { ...base.communities.get('c')!.members, dids: [], followersOf: [SEED] } };
+    const both: Curation = {
+      ...base,
+      communities: new Map([...base.communities, ['crowd', crowd]]),
+      feeds: new Map([['f', { ...base.feeds.get('f')!, communities: ['c', 'crowd'] }]]),
+    };
+    const summary = await runner(fakeReader(posts), store, members).run(both, { nowMs: NOW_MS });
+    expect(summary.accounts).toEqual({ done: 1, skipped: 0, failed: 0 });
+    expect(store.checkpoints.map((checkpoint) => checkpoint.did)).toEqual(['did:plc:a']);
+  });
 
   it('tries a write again that failed on ClickHouse\'s side', async () => {
     const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 3 ? post(1) : undefined);

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import type { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
+import { CommunityTooLargeError, type BackfillCheckpointRepository, type CommunityRepository, type EventRepository } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { CommunityDefinition, Curation } from '#lib/curation';
 import { Nsid, parseAtUri } from '#lib/domain';
@@ -225,9 +225,18 @@ export class BackfillRunner {
   /** Members of the communities now (membership as the feeds resolve it), with verified handles. */
   private async members(communities: readonly CommunityDefinition[], nowMs: number): Promise<string[]> {
     const all = new Set<string>();
-    for (const { members: sources } of communities) {
+    for (const { id, members: sources } of communities) {
       const verified = await this.deps.handles.resolve(sources.handles);
-      for (const did of await this.deps.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US)) all.add(did);
+      let members: string[];
+      try {
+        members = await this.deps.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, nowMs * 1000 - HASHTAG_WINDOW_US);
+      } catch (error) {
+        // A community over the members bound counts as empty here too: the others are backfilled.
+        if (!(error instanceof CommunityTooLargeError)) throw error;
+        this.deps.log.error({ community: id, maxMembers: error.maxMembers, err: error.message }, 'community over the members bound: its members are not backfilled');
+        continue;
+      }
+      for (const did of members) all.add(did);
     }
     return [...all];
   }

@@ -73,7 +73,9 @@ export class AdminController {
   async communityMembers(@Param('id') id: string) {
     if (!this.registry.community(id)) throw new InvalidRequestError(`no community "${id}"`, 'NotFound');
     const members = [...(await this.members.members(id))].sort();
-    return { id, count: members.length, sample: members.slice(0, 100) };
+    // Over the members bound a community counts as empty, and says why.
+    const tooLarge = this.members.tooLargeError(id)?.message;
+    return { id, count: members.length, sample: members.slice(0, 100), ...(tooLarge && { tooLarge }) };
   }
 
   @Put('communities/:id')

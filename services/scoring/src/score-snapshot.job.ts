@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { CommunityRepository, ConversationRepository, EditionRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
+import { CommunityRepository, CommunityTooLargeError, ConversationRepository, EditionRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { type Curation, type FeedDefinition, type MemberSources } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
@@ -59,6 +59,8 @@ export class SnapshotStats {
   readonly feedFailures = new Map<string, number>();
   /** Feeds the last run computed: those this ranker holds (all of them in embedded mode). */
   feeds: string[] = [];
+  /** Communities whose sources named more accounts than `COMMUNITY_MAX_MEMBERS` in the last run: they counted as empty. */
+  communitiesTooLarge = new Set<string>();
 }
 
 /**
@@ -185,9 +187,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const shared = this.ownership.assignment.ownsShared();
     // A community's members are resolved once per run, whether a fund or a feed (or several) asks.
     const resolved = new Map<MemberSources, Promise<string[]>>();
+    const tooLarge = new Set<string>();
     const membersOf = (sources: MemberSources) => {
       let members = resolved.get(sources);
-      if (!members) resolved.set(sources, (members = this.resolveMembers(sources, nowMs)));
+      if (!members) {
+        members = this.resolveMembers(sources, nowMs).catch((error: unknown) => this.tooLargeAsEmpty(curation, sources, error, tooLarge));
+        resolved.set(sources, members);
+      }
       return members;
     };
     const fundStarted = performance.now();
@@ -228,6 +234,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       this.log.warn({ err: (error as Error).message }, 'pruned snapshots could not be dropped from disk; next run tries again');
     });
     this.stats.feeds = held;
+    this.stats.communitiesTooLarge = tooLarge;
     for (const feed of this.stats.lastByFeed.keys()) if (!held.includes(feed)) this.stats.lastByFeed.delete(feed);
     // The factor models of feeds this ranker has not held for a while (moved to another ranker, or gone
     // from the curation). Not at once: a lease that lapses for a moment would cost the next run its warm start.
@@ -288,6 +295,20 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       );
     }
     return this.curation.current;
+  }
+
+  /**
+   * A community over the members bound counts as empty: its feeds rank nothing of its members,
+   * and the other communities, feeds and funds go on. Said once (an error log) until it fits again.
+   */
+  private tooLargeAsEmpty(curation: Curation, sources: MemberSources, error: unknown, tooLarge: Set<string>): string[] {
+    if (!(error instanceof CommunityTooLargeError)) throw error;
+    const ids = [...curation.communities].filter(([, community]) => community.members === sources).map(([id]) => id);
+    for (const id of ids) {
+      tooLarge.add(id);
+      if (!this.stats.communitiesTooLarge.has(id)) this.log.error({ community: id, maxMembers: error.maxMembers, err: error.message }, 'community over the members bound counts as empty');
+    }
+    return [];
   }
 
   /** A community's members now; its handles count once verified (see VerifiedHandleResolver). */

@@ -21,6 +21,8 @@ export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats, n
     metrics.setTotal(metrics.notesFailures, {}, notes.failures);
     if (stats.runs > 0) metrics.snapshotRunDuration.set(stats.lastRunMs / 1000);
     for (const [feed, run] of stats.lastByFeed) metrics.snapshotFeedDuration.set({ feed: feed.slice(feed.lastIndexOf('/') + 1) }, run.ms / 1000);
+    metrics.communityTooLarge.reset();
+    for (const community of stats.communitiesTooLarge) metrics.communityTooLarge.set({ community }, 1);
     for (const [feed, failures] of stats.feedFailures) metrics.setTotal(metrics.snapshotFeedFailures, { feed: feed.slice(feed.lastIndexOf('/') + 1) }, failures);
   });
 }

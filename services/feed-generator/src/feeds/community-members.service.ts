@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
-import { CommunityRepository } from '#lib/clickhouse';
+import { CommunityRepository, CommunityTooLargeError } from '#lib/clickhouse';
 import { VerifiedHandleResolver } from '#lib/identity';
+import { LOGGER, type Logger } from '#lib/platform';
 import { FeedRegistry } from './feed.registry.js';
 
 /** Membership is recomputed at most this often per community. */
@@ -32,13 +33,24 @@ export class CommunityMembersService {
     fetchMethod: (communityId) => this.resolve(communityId),
   });
   private readonly unions = new Map<string, Union>();
+  /** Communities whose sources named more accounts than the bound when last resolved: they count as empty. */
+  private readonly tooLarge = new Map<string, CommunityTooLargeError>();
   private curationVersion = -1;
+  private readonly log: Logger;
 
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(CommunityRepository) private readonly communities: CommunityRepository,
     @Inject(VerifiedHandleResolver) private readonly handles: VerifiedHandleResolver,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'community-members' });
+  }
+
+  /** Why a community counts as empty now, if it is over the members bound (`COMMUNITY_MAX_MEMBERS`). */
+  tooLargeError(communityId: string): CommunityTooLargeError | undefined {
+    return this.tooLarge.get(communityId);
+  }
 
   async members(communityId: string): Promise<ReadonlySet<string>> {
     if (this.registry.version !== this.curationVersion) {
@@ -53,7 +65,19 @@ export class CommunityMembersService {
     const sources = this.registry.community(communityId)?.members;
     if (!sources) return new Set();
     const verified = await this.handles.resolve(sources.handles);
-    return new Set(await this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, Date.now() * 1000 - HASHTAG_WINDOW_US));
+    let members: string[];
+    try {
+      members = await this.communities.members({ ...sources, dids: [...sources.dids, ...verified] }, Date.now() * 1000 - HASHTAG_WINDOW_US);
+    } catch (error) {
+      // Over the bound, a community is nobody's: a members-only feed of it admits no one, and its
+      // recent feed is empty. Said once until it fits again; the console shows why.
+      if (!(error instanceof CommunityTooLargeError)) throw error;
+      if (!this.tooLarge.has(communityId)) this.log.error({ community: communityId, maxMembers: error.maxMembers, err: error.message }, 'community over the members bound counts as empty');
+      this.tooLarge.set(communityId, error);
+      return new Set();
+    }
+    this.tooLarge.delete(communityId);
+    return new Set(members);
   }
 
   async membersOfAll(communityIds: readonly string[]): Promise<ReadonlySet<string>> {

@@ -80,6 +80,8 @@ export interface Curation {
 
 export interface CommunityMembers {
   count: number;
+  /** Why the community counts as empty: its sources name more accounts than the deployment's bound. */
+  tooLarge?: string;
 }
 
 export interface Explanation {

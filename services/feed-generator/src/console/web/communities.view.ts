@@ -21,6 +21,7 @@ function sourcesSummary(members: MemberSources): string {
 /** The number of members now, resolved by the server from every source; asked per row, after the table shows. */
 function MemberCount({ id }: { id: string }) {
   const members = useLoad(() => api<CommunityMembers>(`/api/admin/communities/${encodeURIComponent(id)}/members`), id);
+  if (members.data?.tooLarge) return html`<td class="num" data-members=${id}><strong>too many: counted as none</strong><br /><span class="hint">${members.data.tooLarge}</span></td>`;
   const text = members.data ? formatCount(members.data.count) : members.error ? 'unavailable' : '…';
   return html`<td class="num" data-members=${id}>${text}</td>`;
 }
