@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { FeedbackRepository } from '#lib/clickhouse';
+import { FeedbackRepository, PostRepository } from '#lib/clickhouse';
 import { loadConfig } from '#lib/config';
 import type { FeedbackEventV1 } from '#lib/contracts';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
@@ -44,6 +44,8 @@ interface ReportJson {
     groups: { group: number; size: number }[];
     consensus: { uri: string }[];
     divisive: { uri: string; agreeingGroup: number }[];
+    thin: { uri: string; votes: number }[];
+    thinCount: number;
   } | null;
   texts: Record<string, string>;
 }
@@ -57,20 +59,15 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
   const rootUs = plan.events[0]!.time_us - 60_000_000;
   const rootRkey = tid(rootUs, 7);
   const root = { uri: atUri(curator, Nsid.post, rootRkey), cid: generateCid(mulberry32(16)) };
+  /** A post as Jetstream carries it; a statement when it replies to the root. */
+  const postEvent = (did: string, timeUs: number, rkey: string, cid: string, text: string, reply?: { root: typeof root; parent: typeof root }): JetstreamEvent => ({
+    did,
+    time_us: timeUs,
+    kind: 'commit',
+    commit: { rev: rkey, operation: 'create', collection: Nsid.post, rkey, record: { $type: Nsid.post, text, createdAt: new Date(timeUs / 1000).toISOString(), ...(reply && { reply }) }, cid },
+  });
   const events: JetstreamEvent[] = [
-    {
-      did: curator,
-      time_us: rootUs,
-      kind: 'commit',
-      commit: {
-        rev: rootRkey,
-        operation: 'create',
-        collection: Nsid.post,
-        rkey: rootRkey,
-        record: { $type: Nsid.post, text: 'What should happen with Brexit? Reply with a statement; like the ones you agree with.', createdAt: new Date(rootUs / 1000).toISOString() },
-        cid: root.cid,
-      },
-    },
+    postEvent(curator, rootUs, rootRkey, root.cid, 'What should happen with Brexit? Reply with a statement; like the ones you agree with.'),
     ...plan.events.map((event) =>
       event.kind === 'commit' && event.commit.collection === Nsid.post
         ? { ...event, commit: { ...event.commit, record: { ...event.commit.record, reply: { root, parent: root } } } }
@@ -177,6 +174,28 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     await shown(votes(after)).waitFor({ timeout: 30_000 });
   });
 
+  it('keeps the report on screen when a refresh fails, and says so', async () => {
+    const consensus = page.locator('section[aria-labelledby="consensus"] ol.statements > li');
+    await page.route('**/api/conversations/brexit', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{}' }));
+    // The page loads again as soon as it becomes visible again.
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+    await page.getByRole('status').filter({ hasText: 'Could not refresh (The report did not load (HTTP 503).)' }).waitFor();
+    expect(await consensus.count()).toBe(10);
+    await page.unroute('**/api/conversations/brexit');
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+    await page.getByRole('status').filter({ hasText: 'Could not refresh' }).waitFor({ state: 'detached' });
+  });
+
+  it('answers a reader whose copy is current with 304 and no body, and lets a shared cache keep a public report for 10 s', async () => {
+    const first = await fetch(`${running.url}/api/conversations/brexit`);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(first.headers.get('cache-control')).toBe('public, max-age=10');
+    const again = await fetch(`${running.url}/api/conversations/brexit`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+  });
+
   it('recovers Polis’s own consensus statements from the replayed votes', async () => {
     const { report: final } = await report();
     const reference = polisGroupConsensus(conversation);
@@ -202,9 +221,23 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     for (const post of served) expect(voted.has(post)).toBe(false);
   });
 
-  it('works at a phone’s width', async () => {
+  it('works at a phone’s width, with the longest statement anyone can post', async () => {
+    // Anyone can reply to the root: a statement of 300 letters without a space, thin on evidence.
+    const hostileUs = Date.now() * 1000;
+    const rkey = tid(hostileUs, 9);
+    replay.push(postEvent(plan.dids[0]!, hostileUs, rkey, generateCid(mulberry32(17)), 'W'.repeat(300), { root, parent: root }));
+    const hostile = atUri(plan.dids[0]!, Nsid.post, rkey);
+    await waitFor('the long statement stored', async () => (await running.app.get(PostRepository).summaries([hostile])).size === 1);
+    await running.app.get(ScoreSnapshotJob).runOnce();
+    const { report: withIt } = await report();
+    // The report names ten thin statements at most and counts them all.
+    expect(withIt!.thin.length).toBeLessThanOrEqual(10);
+    expect(withIt!.thinCount).toBeGreaterThanOrEqual(withIt!.thin.length);
+    expect(withIt!.thin.map((statement) => statement.uri)).toContain(hostile);
+
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
+    await page.locator('section#thin, section[aria-labelledby="thin"]').getByText('W'.repeat(300)).waitFor();
     await page.getByRole('heading', { level: 1 }).waitFor();
     // Nothing wider than the screen: no sideways scrolling.
     const widths = await page.locator('html').evaluate((element) => ({ scroll: element.scrollWidth, client: element.clientWidth }));

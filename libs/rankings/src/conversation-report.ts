@@ -61,8 +61,13 @@ export interface ConversationReport {
   divisive: (ReportStatement & { agreeingGroup: number })[];
   /** Per group, the statements it agrees with more than the rest do. */
   representative: { group: number; statements: ReportStatement[] }[];
-  /** Statements with fewer than `THIN_VOTES` votes, fewest first. */
+  /** The first ten statements with fewer than `THIN_VOTES` votes, fewest first. */
   thin: { uri: string; votes: number }[];
+  /**
+   * How many statements have fewer than `THIN_VOTES` votes. A flooded conversation has thousands:
+   * the public report names ten and counts the rest. Absent from reports stored before it was.
+   */
+  thinCount?: number;
 }
 
 export interface ConversationAnalysis {
@@ -107,6 +112,7 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
     totals.disagree += statement.disagree;
     totals.pass += statement.pass;
   }
+  const thin = [...statements.values()].filter((statement) => statement.votes < THIN_VOTES).sort((a, b) => a.votes - b.votes || a.uri.localeCompare(b.uri));
   return {
     statements,
     groupOf,
@@ -120,10 +126,8 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
       consensus: groupCount > 0 ? byConsensus.slice(0, LISTED) : [],
       divisive: groupCount > 0 ? bySpread.slice(0, LISTED).map((statement) => ({ ...statement, agreeingGroup: mostAgreeing(statement) })) : [],
       representative: Array.from({ length: groupCount }, (_, group) => ({ group, statements: representativeOf(weighed, group) })),
-      thin: [...statements.values()]
-        .filter((statement) => statement.votes < THIN_VOTES)
-        .sort((a, b) => a.votes - b.votes || a.uri.localeCompare(b.uri))
-        .map(({ uri, votes }) => ({ uri, votes })),
+      thin: thin.slice(0, LISTED).map(({ uri, votes }) => ({ uri, votes })),
+      thinCount: thin.length,
     },
   };
 }

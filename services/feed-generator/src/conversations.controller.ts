@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Param, Req, Res, ServiceUnavailableException, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConversationRepository, PostRepository } from '#lib/clickhouse';
@@ -6,7 +7,7 @@ import { APP_CONFIG } from '#lib/platform';
 import type { ConversationReport } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { ConsoleNotBuiltError, loadConsoleAssets, REPORT_PAGE, type ConsolePage } from './console/console-assets.js';
-import { sendPage } from './console/console.controller.js';
+import { matchesEtag, sendPage } from './console/console.controller.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 
@@ -22,6 +23,9 @@ export interface ConversationView {
   /** The text of each statement the report names, while it is live in the store. */
   texts: Record<string, string>;
 }
+
+/** Statements of the report named with their text: those it lists (ten of the thin ones at most). */
+const THIN_LISTED = 10;
 
 /**
  * The live report of a conversation (a `deliberation` feed), public: `/conversations/<name>` as a
@@ -57,22 +61,37 @@ export class ConversationsController implements OnModuleInit {
     sendPage(this.page, ifNoneMatch, reply);
   }
 
+  /**
+   * The report as JSON, with an entity tag: a reader whose copy is current gets 304 and no body.
+   * A public report may be cached for 10 s; a members-only one is not stored anywhere.
+   */
   @Get('api/conversations/:name')
-  async report(@Param('name') name: string, @Req() request: FastifyRequest): Promise<ConversationView> {
+  async report(@Param('name') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const feed = this.conversationFeed(name);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('the report of a members-only conversation needs the admin token');
     }
+    // @NOTE Every open report polls every 10 s: a reader whose copy is current costs the two reads
+    // and no transfer, and a shared cache may answer the others of a public report meanwhile.
+    const body = JSON.stringify(await this.view(name));
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    void reply.headers({ etag, 'cache-control': feed.membersOnly ? 'private, no-store' : 'public, max-age=10' });
+    if (matchesEtag(request.headers['if-none-match'], etag)) {
+      void reply.status(304).send();
+      return;
+    }
+    void reply.type('application/json; charset=utf-8').send(body);
+  }
+
+  private async view(name: string): Promise<ConversationView> {
+    const feed = this.conversationFeed(name);
     const conversation = feed.deliberation!;
     const uri = this.registry.uriOf(feed);
-    const report = ((await this.conversations.latestReport(uri)) ?? null) as ConversationReport | null;
+    const stored = ((await this.conversations.latestReport(uri)) ?? null) as ConversationReport | null;
+    // Reports stored before the count was kept list every thin statement.
+    const report = stored && { ...stored, thin: stored.thin.slice(0, THIN_LISTED), thinCount: stored.thinCount ?? stored.thin.length };
     const named = report
-      ? [
-          ...report.consensus,
-          ...report.divisive,
-          ...report.representative.flatMap((group) => group.statements),
-          ...report.thin.slice(0, 10),
-        ].map((statement) => statement.uri)
+      ? [...report.consensus, ...report.divisive, ...report.representative.flatMap((group) => group.statements), ...report.thin].map((statement) => statement.uri)
       : [];
     const texts = await this.posts.summaries([...new Set(named)]);
     return {

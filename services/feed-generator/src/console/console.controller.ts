@@ -51,7 +51,7 @@ export class ConsoleController implements OnModuleInit {
     // One entity tag per representation, as a cache that stores both must tell them apart.
     const etag = brotli ? `${found.etag.slice(0, -1)}-br"` : found.etag;
     void reply.headers({ ...SECURITY_HEADERS, etag, vary: 'accept-encoding', 'cache-control': 'public, max-age=31536000, immutable' });
-    if (matches(ifNoneMatch, etag)) {
+    if (matchesEtag(ifNoneMatch, etag)) {
       void reply.status(304).send();
       return;
     }
@@ -68,7 +68,7 @@ export class ConsoleController implements OnModuleInit {
 /** A page of the console's modules, with its security policy, revalidated on every load. */
 export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, reply: FastifyReply): void {
   void reply.headers({ ...SECURITY_HEADERS, 'content-security-policy': page.contentSecurityPolicy, etag: page.etag, 'cache-control': 'no-cache' });
-  if (matches(ifNoneMatch, page.etag)) {
+  if (matchesEtag(ifNoneMatch, page.etag)) {
     void reply.status(304).send();
     return;
   }
@@ -76,7 +76,7 @@ export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, rep
 }
 
 /** Whether an If-None-Match header names this entity tag (a list, weak or not). */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*');
 }

@@ -1,4 +1,5 @@
-import { notesPage } from './notes.page.js';
+import { createHash } from 'node:crypto';
+import { NOTES_PAGE_POLICY, notesPage } from './notes.page.js';
 import type { PostNotes } from './notes.service.js';
 
 const view = (status: string, text: string) => ({
@@ -25,6 +26,17 @@ describe('the public notes page', () => {
     changes: [{ atMs: Date.UTC(2026, 11, 3, 12, 5), note: 'at://n', post: 'at://p', from: 'needs-more-ratings', to: 'helpful', reason: 'intercept 0.450 ≥ 0.4' }],
     requests: 2,
   };
+
+  it('has one style sheet, the one its security policy allows by hash, which wraps long text instead of widening the page', () => {
+    const html = notesPage({ ...notes, notes: [view('helpful', 'N'.repeat(3000))] }, '/api/notes?post=x');
+    const sheets = [...html.matchAll(/<style>([^<]*)<\/style>/g)].map((match) => match[1]!);
+    expect(sheets).toHaveLength(1);
+    const hash = createHash('sha256').update(sheets[0]!).digest('base64');
+    expect(NOTES_PAGE_POLICY).toContain(`style-src 'sha256-${hash}'`);
+    expect(NOTES_PAGE_POLICY).toContain("default-src 'none'");
+    expect(sheets[0]).toMatch(/p,dd,code,td[^{]*\{overflow-wrap:anywhere\}/);
+    expect(html).not.toMatch(/ style=/);
+  });
 
   it('escapes everything people wrote, so the page holds no markup of theirs', () => {
     const html = notesPage(notes, '/api/notes?post=x');

@@ -1,10 +1,20 @@
+import { createHash } from 'node:crypto';
 import type { NoteView, PostNotes } from './notes.service.js';
 
 /**
- * The public notes page: plain HTML rendered on the server, with no script, style or third-party
- * anything, so its security policy allows nothing at all.
+ * The page's one style sheet, inline: readable on a phone, and text from anyone (a note of 3,000
+ * characters without a space, an AT-URI) wraps instead of widening the page.
  */
-export const NOTES_PAGE_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const STYLE =
+  'body{font:1rem/1.5 system-ui,sans-serif;margin:0 auto;max-width:48rem;padding:0 1rem 2rem}' +
+  'p,dd,code,td,blockquote,h1,h2,h3{overflow-wrap:anywhere}blockquote{margin:1rem 0;padding-left:1rem;border-left:3px solid #888}' +
+  '.table{overflow-x:auto}table{border-collapse:collapse}th,td{padding:.25rem .5rem;text-align:left;vertical-align:top}';
+
+/**
+ * The public notes page: plain HTML rendered on the server, with no script and nothing from
+ * elsewhere, so its security policy allows nothing but its own style sheet, by hash.
+ */
+export const NOTES_PAGE_POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
 const escapes: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => escapes[c]!);
@@ -58,7 +68,8 @@ export function notesPage(notes: PostNotes, jsonHref: string): string {
   return [
     '<!doctype html>',
     '<html lang="en">',
-    '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Context notes — Common Ground</title></head>',
+    '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Context notes — Common Ground</title>',
+    `<style>${STYLE}</style></head>`,
     '<body>',
     '<main>',
     '<h1>Context notes</h1>',
@@ -77,7 +88,7 @@ export function notesPage(notes: PostNotes, jsonHref: string): string {
     '<section aria-labelledby="changes">',
     '<h2 id="changes">Status changes</h2>',
     changes.length > 0
-      ? `<table><caption>Newest first</caption><thead><tr><th scope="col">When</th><th scope="col">Note</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Why</th></tr></thead><tbody>${changes.join('')}</tbody></table>`
+      ? `<div class="table"><table><caption>Newest first</caption><thead><tr><th scope="col">When</th><th scope="col">Note</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Why</th></tr></thead><tbody>${changes.join('')}</tbody></table></div>`
       : '<p>None yet.</p>',
     '</section>',
     `<p><a href="${escape(jsonHref)}">The same as JSON</a></p>`,

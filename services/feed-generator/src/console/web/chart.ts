@@ -69,5 +69,7 @@ export function TimeSeriesChart({ label, series, format, description, empty }: {
     plot.current?.setData(data);
   }, [series]);
 
-  return html`<div class="plot" role="img" aria-label=${description} ref=${box}>${!drawable && html`<p class="empty">${empty}</p>`}</div>`;
+  // Nothing drawn: the words are the content, not the description of a chart that is not there.
+  if (!drawable) return html`<div class="plot" ref=${box}><p class="empty">${empty}</p></div>`;
+  return html`<div class="plot" role="img" aria-label=${description} ref=${box}></div>`;
 }

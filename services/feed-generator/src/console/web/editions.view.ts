@@ -14,7 +14,7 @@ function cadenceText({ cadence }: Editions): string {
 
 function EditionItem({ post }: { post: EditionPost }) {
   return html`<li>
-    <span class="rank" aria-label=${`Rank ${post.rank}`}>${post.rank}</span>
+    <span class="rank"><span class="visually-hidden">Rank </span>${post.rank}</span>
     <p class="text">${post.text === null ? '(text not in the store)' : post.text || '(no text)'}</p>
     <p class="meta"><code>${post.uri}</code> · score ${formatValue(post.score)}</p>
     ${(post.supportedBy.length > 0 || post.divisiveIn.length > 0) &&

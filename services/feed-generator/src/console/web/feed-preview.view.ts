@@ -114,7 +114,7 @@ function Post({ item, preview }: { item: PreviewItem; preview: FeedPreview }) {
   const explainPath =
     `/api/feeds/${encodeURIComponent(preview.feed)}/explain?post=${encodeURIComponent(item.post)}` + (preview.snapshot ? `&snapshot=${preview.snapshot.id}` : '');
   return html`<li>
-    <span class="rank" aria-label=${`Rank ${item.rank}`}>${item.rank}</span>
+    <span class="rank"><span class="visually-hidden">Rank </span>${item.rank}</span>
     <p class="text">${item.text === null ? '(text not in the store)' : item.text || '(no text)'}</p>
     <p class="meta">
       ${link && html`<a href=${link} rel="noopener noreferrer" target="_blank">View on Bluesky</a> · `}

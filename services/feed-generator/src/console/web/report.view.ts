@@ -2,7 +2,8 @@ import type { ConversationView, ReportStatement } from './api.types.js';
 import { TimeSeriesChart } from './chart.js';
 import { formatCount } from './format.js';
 import { html } from './html.js';
-import { useAutoRefresh, useLoad } from './page.js';
+import { StaleNotice, useAutoRefresh, useLoad } from './page.js';
+import { currentToken } from './session.js';
 
 /** How often the report is read again while the page is visible: new votes show within this. */
 const REFRESH_MS = 10_000;
@@ -14,9 +15,19 @@ class ReportError extends Error {
   override name = 'ReportError';
 }
 
+/** The report; a members-only one with the admin token of a curator signed in to the console in this tab. */
 async function loadReport(name: string): Promise<ConversationView> {
-  const response = await fetch(`/api/conversations/${encodeURIComponent(name)}`, { headers: { accept: 'application/json' } });
-  if (!response.ok) throw new ReportError(response.status === 400 || response.status === 404 ? `There is no conversation "${name}".` : `The report did not load (HTTP ${response.status}).`);
+  const token = currentToken();
+  const response = await fetch(`/api/conversations/${encodeURIComponent(name)}`, {
+    headers: { accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+  });
+  if (!response.ok) {
+    if (response.status === 400 || response.status === 404) throw new ReportError(`There is no conversation "${name}".`);
+    if (response.status === 401) {
+      throw new ReportError('This conversation is for its community’s members only: its curators read its report after signing in to the console in this tab.');
+    }
+    throw new ReportError(`The report did not load (HTTP ${response.status}).`);
+  }
   return (await response.json()) as ConversationView;
 }
 
@@ -49,6 +60,7 @@ function Report({ view }: { view: ConversationView }) {
     return html`<h1>${view.title}</h1><p class="notice">No report yet: the first one appears once the ranker has read the conversation.</p>`;
   }
   const series = report.participation.map((point) => ({ at: point.atMs, value: point.participants }));
+  const thinCount = report.thinCount ?? report.thin.length;
   return html`
     <h1>${view.title}</h1>
     <p class="lead">A conversation on Bluesky: the statements are ${about}; a like is an agree, “show less” a disagree, a statement seen without either a pass. Votes count from ${view.participants === 'anyone' ? 'anyone' : 'members of the community only'}.</p>
@@ -96,7 +108,7 @@ function Report({ view }: { view: ConversationView }) {
     </section>
 
     <section aria-labelledby="thin"><h2 id="thin">Still thin on evidence</h2>
-      <p>${report.thin.length === 0 ? 'Every statement has enough votes to weigh.' : `${report.thin.length} statements have fewer than 5 votes: vote on them in the feed.`}</p>
+      <p>${thinCount === 0 ? 'Every statement has enough votes to weigh.' : `${formatCount(thinCount)} ${thinCount === 1 ? 'statement has' : 'statements have'} fewer than 5 votes: vote on them in the feed.`}</p>
       ${report.thin.length > 0 && html`<ul class="thin">${report.thin.slice(0, 10).map((s) => html`<li>${texts[s.uri] ?? s.uri} <span class="hint">(${s.votes} votes)</span></li>`)}</ul>`}
     </section>
     <p class="hint">Updated ${new Date(report.computedAt).toLocaleString('en-GB', { timeZone: 'UTC' })} UTC; this page follows new votes by itself.</p>
@@ -107,7 +119,7 @@ function Report({ view }: { view: ConversationView }) {
 export function ReportView({ name }: { name: string }) {
   const loaded = useLoad(() => loadReport(name), name);
   useAutoRefresh(loaded, REFRESH_MS);
-  if (loaded.error) return html`<h1>Conversation report</h1><p class="error" role="alert">${loaded.error.message}</p>`;
+  if (loaded.error && !loaded.data) return html`<h1>Conversation report</h1><p class="error" role="alert">${loaded.error.message}</p>`;
   if (!loaded.data) return html`<p class="loading">Loading…</p>`;
-  return html`<div aria-busy=${loaded.loading ? 'true' : undefined}><${Report} view=${loaded.data} /></div>`;
+  return html`<div aria-busy=${loaded.loading ? 'true' : undefined}>${loaded.error && html`<${StaleNotice} error=${loaded.error} />`}<${Report} view=${loaded.data} /></div>`;
 }
