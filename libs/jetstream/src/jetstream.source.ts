@@ -14,6 +14,12 @@ interface JetstreamSourceOptions {
   onEvent: (raw: unknown) => void;
   /** A frame that is not JSON text; `afterUs` is the `time_us` of the last good event before it. */
   onMalformedFrame: (reason: string, afterUs: number | undefined) => void;
+  /**
+   * The first well-formed `time_us` of each connection, with the cursor that connection asked for
+   * (undefined: the live stream). Jetstream serves an older cursor from the oldest event it still
+   * holds, without a word: a first event far past the cursor is the only sign of lost events.
+   */
+  onFirstEvent?: (firstEventUs: number, requestedCursorUs: number | undefined) => void;
   onConnection?: (state: ConnectionState, detail?: string) => void;
 }
 
@@ -37,6 +43,9 @@ export class JetstreamSource {
   private client?: Jetstream;
   /** The socket the client opened last: the one whose frames count. */
   private socket?: WebSocket;
+  /** The cursor in the address of `socket`, and whether it has yet to deliver an event. */
+  private socketCursorUs: number | undefined;
+  private awaitingFirstEvent = false;
   private lastReceivedUs: number | undefined;
   private running = false;
   private pausedSocket?: WebSocket;
@@ -84,12 +93,12 @@ export class JetstreamSource {
    * client's wrapper) from ever being called.
    */
   private frameSocketClass(): new (address: string | URL, protocols?: string | string[]) => WebSocket {
-    const opened = (socket: WebSocket) => (this.socket = socket);
+    const opened = (socket: WebSocket, address: string | URL) => this.opened(socket, address);
     const receive = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => this.receive(socket, data, isBinary);
     return class FrameSocket extends WebSocket {
       constructor(address: string | URL, protocols?: string | string[]) {
         super(address, protocols);
-        opened(this);
+        opened(this, address);
         this.on('message', (data, isBinary) => receive(this, data, isBinary));
       }
 
@@ -98,6 +107,18 @@ export class JetstreamSource {
         super.addEventListener(type, listener, options);
       }
     };
+  }
+
+  /**
+   * @NOTE The cursor is read from the address the socket was opened with, not from the client: the
+   * client builds that address afresh for every reconnect, so it is exactly what this connection
+   * asked the server for.
+   */
+  private opened(socket: WebSocket, address: string | URL): void {
+    const cursor = new URL(address).searchParams.get('cursor');
+    this.socket = socket;
+    this.socketCursorUs = cursor === null ? undefined : Number(cursor);
+    this.awaitingFirstEvent = true;
   }
 
   private receive(socket: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
@@ -117,9 +138,15 @@ export class JetstreamSource {
     // @NOTE Only a well-formed time_us, not ahead of the clock, moves the cursor: one hostile frame with
     // time_us 1e300, or a year ahead, would otherwise make every reconnect ask for the future, which
     // Jetstream answers from the live edge, losing what was sent while disconnected.
-    if (isJetstreamTimeUs(timeUs, Date.now() * 1000) && timeUs > (this.lastReceivedUs ?? 0)) {
-      this.lastReceivedUs = timeUs;
-      this.client.cursor = timeUs;
+    if (isJetstreamTimeUs(timeUs, Date.now() * 1000)) {
+      if (this.awaitingFirstEvent) {
+        this.awaitingFirstEvent = false;
+        this.options.onFirstEvent?.(timeUs, this.socketCursorUs);
+      }
+      if (timeUs > (this.lastReceivedUs ?? 0)) {
+        this.lastReceivedUs = timeUs;
+        this.client.cursor = timeUs;
+      }
     }
     this.options.onEvent(event);
   }

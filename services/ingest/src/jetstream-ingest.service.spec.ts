@@ -7,7 +7,7 @@ import { loadConfig } from '#lib/config';
 import { Topics, type PipelineEventV1 } from '#lib/contracts';
 import { type JetstreamEvent } from '#lib/domain';
 import { Metrics } from '#lib/platform';
-import { capturedLogger, generateJetstreamEvents, RawLine, startJetstreamReplayServer, waitFor, type ReplayItem } from '#lib/testing';
+import { capturedLogger, generateJetstreamEvents, RawLine, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, type ReplayItem } from '#lib/testing';
 import { CursorFileError } from './cursor.store.js';
 import { JetstreamIngestService } from './jetstream-ingest.service.js';
 
@@ -27,10 +27,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+async function serve(options: Parameters<typeof startJetstreamReplayServer>[0]): Promise<JetstreamReplayServer> {
+  const replay = await startJetstreamReplayServer(options);
+  stops.push(() => replay.close());
+  return replay;
+}
+
 /** Starts ingest from Jetstream `items` into a bus whose events the test reads. */
 async function startIngest(cursorFile: string, items: readonly ReplayItem[]) {
-  const replay = await startJetstreamReplayServer({ events: items });
-  stops.push(() => replay.close());
+  const replay = await serve({ events: items });
   const bus = new InProcessBus();
   const published: PipelineEventV1[] = [];
   const subscription = await bus.subscribe({
@@ -46,7 +51,7 @@ async function startIngest(cursorFile: string, items: readonly ReplayItem[]) {
   const ingest = new JetstreamIngestService(config, bus, logger, new Metrics({ processMetrics: false }));
   const starting = ingest.onApplicationBootstrap();
   stops.push(() => ingest.onModuleDestroy());
-  return { ingest, published, lines, starting };
+  return { ingest, published, lines, starting, replay };
 }
 
 const savedCursor = async (file: string) => (JSON.parse(await readFile(file, 'utf8')) as { cursorUs: number }).cursorUs;
@@ -81,6 +86,31 @@ describe('JetstreamIngestService and its cursor', () => {
     expect(run.lines).toContainEqual(expect.objectContaining({ level: 50, msg: 'ingest cannot start: the saved cursor is unreadable', file: cursorFile }));
     expect(await readFile(cursorFile, 'utf8')).toBe('{"cursorUs":17320000');
   });
+
+  it('reports a gap when, after a reconnect, Jetstream no longer holds the events since the last one received', async () => {
+    // 400 events 9 s apart: the first 100 are read, then Jetstream is away while 30 minutes pass.
+    const { events } = generateJetstreamEvents({ seed: 13, users: 30, events: 400, startUs, mix: { other: 0 } });
+    const timeOf = (i: number) => (events[i] as JetstreamEvent).time_us;
+    const run = await startIngest(path.join(dir, 'ingest-cursor.json'), events.slice(0, 100));
+    await run.starting;
+    await waitFor('the checkpoint at the 100th event', () => run.ingest.stats.checkpointUs === timeOf(99) || undefined, 20_000);
+    expect(run.ingest.stats.gaps).toBe(0);
+
+    // It comes back on the same address retaining only the last 100: the 200 in between are gone.
+    await run.replay.close();
+    const restarted = await serve({ events, port: run.replay.port, retentionStartUs: timeOf(300) });
+    await waitFor('the events after the reconnect', () => run.ingest.stats.checkpointUs === timeOf(399) || undefined, 30_000);
+    expect(restarted.connections()[0]).toMatchObject({ cursor: timeOf(99), cursorClamped: true });
+    expect(run.ingest.stats.gaps).toBe(1);
+    expect(run.lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: expect.stringContaining('gap in the event stream'),
+        requestedCursorUs: timeOf(99),
+        firstEventUs: timeOf(300),
+      }),
+    );
+  }, 60_000);
 
   it('counts an event stamped in the future as malformed, publishes nothing of it, and never moves the checkpoint to its time', async () => {
     const { events, counts } = generateJetstreamEvents({ seed: 12, users: 20, events: 100, startUs, mix: { other: 0 } });

@@ -52,8 +52,6 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   private readonly stopCollecting: () => void;
   private source?: JetstreamSource;
   private pending: PipelineEventV1[] = [];
-  private requestedCursorUs: number | undefined;
-  private awaitingFirstEvent = true;
   private stopping = false;
   private wake?: () => void;
   private loop?: Promise<void>;
@@ -83,20 +81,21 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
   async onApplicationBootstrap(): Promise<void> {
     const saved = await this.loadCursor();
     this.stats.checkpointUs = saved;
-    this.requestedCursorUs = saved === undefined ? undefined : Math.max(0, saved - this.config.ingest.rewindSeconds * 1_000_000);
+    const cursorUs = saved === undefined ? undefined : Math.max(0, saved - this.config.ingest.rewindSeconds * 1_000_000);
     this.source = new JetstreamSource({
       url: this.config.ingest.jetstreamUrl,
       wantedCollections,
-      cursorUs: this.requestedCursorUs,
+      cursorUs,
       onEvent: (raw) => this.receive(raw),
       onMalformedFrame: (reason, afterUs) => {
         this.stats.countMalformed('not-json');
         this.log.warn({ afterTimeUs: afterUs, reason }, 'skipped a malformed Jetstream frame');
       },
       onConnection: (state, detail) => this.connectionChanged(state, detail),
+      onFirstEvent: (firstEventUs, requestedCursorUs) => this.checkGap(firstEventUs, requestedCursorUs),
     });
     this.log.info(
-      { url: this.config.ingest.jetstreamUrl, cursorUs: this.requestedCursorUs ?? 'live' },
+      { url: this.config.ingest.jetstreamUrl, cursorUs: cursorUs ?? 'live' },
       saved === undefined ? 'ingest starting from the live stream' : 'ingest resuming from the saved cursor',
     );
     this.loop = this.run();
@@ -141,7 +140,6 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     const timeUs = fields.time_us;
     const nowUs = Date.now() * 1000;
     if (isJetstreamTimeUs(timeUs, nowUs)) {
-      this.checkGap(timeUs);
       if (timeUs > (this.stats.receivedUs ?? 0)) this.stats.receivedUs = timeUs;
     }
     const mapped = mapJetstreamEvent(raw, nowUs);
@@ -159,14 +157,17 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     }
   }
 
-  private checkGap(timeUs: number): void {
-    if (!this.awaitingFirstEvent) return;
-    this.awaitingFirstEvent = false;
-    if (this.requestedCursorUs !== undefined && timeUs - this.requestedCursorUs > GAP_THRESHOLD_US) {
+  /**
+   * Checked on every connection, not only the first: a reconnect after a long outage, or after the
+   * bus held the socket paused longer than Jetstream retains, resumes from a cursor the server no
+   * longer holds just as a late start does.
+   */
+  private checkGap(firstEventUs: number, requestedCursorUs: number | undefined): void {
+    if (requestedCursorUs !== undefined && firstEventUs - requestedCursorUs > GAP_THRESHOLD_US) {
       this.stats.gaps += 1;
       this.log.error(
-        { requestedCursorUs: this.requestedCursorUs, firstEventUs: timeUs, missingSeconds: Math.round((timeUs - this.requestedCursorUs) / 1e6) },
-        'gap in the event stream: the saved cursor is older than Jetstream retains; events in between are lost',
+        { requestedCursorUs, firstEventUs, missingSeconds: Math.round((firstEventUs - requestedCursorUs) / 1e6) },
+        'gap in the event stream: the cursor asked for is older than Jetstream retains; events in between are lost',
       );
     }
   }
