@@ -9,7 +9,7 @@ import { testAppEnv } from '../test-app.env.js';
 import { waitFor } from '../wait-for.js';
 import { forgeServiceTokens, type FuzzAccount } from './forged-tokens.js';
 import { generateFuzzFrames, type HostileFrameKind } from './hostile-frames.js';
-import { generateFuzzRequests, type FuzzRequest } from './hostile-requests.js';
+import { generateFuzzRequests, sendHostileUpgrades, type FuzzRequest } from './hostile-requests.js';
 
 interface FuzzCampaignOptions {
   seed: number;
@@ -205,6 +205,7 @@ export async function runFuzzCampaign(options: FuzzCampaignOptions): Promise<Fuz
       stop: () => exited || Date.now() > deadline,
       onSent: (sent) => options.onProgress?.('requests', sent, requests.length),
     });
+    if (!exited) await sendHostileUpgrades(httpPort);
     const requestsSeconds = (performance.now() - requestsStarted) / 1000;
 
     const healthy = !exited && (await fetch(`${base}/health`).then((response) => response.ok, () => false));

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import { Nsid } from '#lib/domain';
 import type { ForgedTokens } from './forged-tokens.js';
@@ -188,4 +189,45 @@ function arbitraries(context: FuzzRequestContext) {
 /** `count` hostile requests over every route, reproducible from `seed` (fast-check). */
 export function generateFuzzRequests(options: { seed: number; count: number; context: FuzzRequestContext }): FuzzRequest[] {
   return fc.sample(arbitraries(options.context), { seed: options.seed, numRuns: options.count });
+}
+
+/**
+ * Request targets of WebSocket upgrades that `fetch` cannot send (it refuses the `Upgrade` header):
+ * the server's upgrade listener reads them before any route does. Scheme-relative (`//`), with a
+ * backslash, absolute-form, `*`, broken escapes, and the label stream's own path with a bad query.
+ */
+export const HOSTILE_UPGRADE_TARGETS = [
+  '//',
+  '/\\',
+  '//xrpc/com.atproto.label.subscribeLabels',
+  '/\\xrpc/com.atproto.label.subscribeLabels',
+  'http://[::1',
+  'http://127.0.0.1/xrpc/com.atproto.label.subscribeLabels',
+  '*',
+  '/%',
+  '/xrpc/com.atproto.label.subscribeLabels?cursor=%ff%fe',
+  '/xrpc/com.atproto.label.subscribeLabels?cursor=1e400',
+] as const;
+
+/** Sends each target as a raw WebSocket upgrade and waits for the server to answer or close (at most `waitMs` each). */
+export async function sendHostileUpgrades(port: number, targets: readonly string[] = HOSTILE_UPGRADE_TARGETS, waitMs = 2_000): Promise<void> {
+  for (const target of targets) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+      });
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      socket.once('data', done);
+      socket.once('close', done);
+      socket.once('error', done);
+    });
+  }
 }

@@ -41,16 +41,24 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
     const server = new XrpcStreamServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, handler: (req, signal) => this.frames(req, signal) });
     this.server = server;
     const http = this.adapterHost.httpAdapter.getHttpServer() as Server;
+    // @NOTE A listener of the HTTP server, outside every route and filter: what it throws ends the
+    // process. The request target is anyone's (`//`, `/\`, absolute-form), so it is compared as
+    // text, never parsed, and anything else that goes wrong closes that one socket.
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (new URL(req.url ?? '/', 'http://localhost').pathname !== PATH) {
+      try {
+        if (pathOf(req) !== PATH) {
+          socket.destroy();
+          return;
+        }
+        server.wss.handleUpgrade(req, socket, head, (ws) => {
+          this.metrics.labelSubscribers.inc();
+          ws.once('close', () => this.metrics.labelSubscribers.dec());
+          server.wss.emit('connection', ws, req);
+        });
+      } catch (error) {
+        this.log.warn({ err: (error as Error).message }, 'upgrade request refused');
         socket.destroy();
-        return;
       }
-      server.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.metrics.labelSubscribers.inc();
-        ws.once('close', () => this.metrics.labelSubscribers.dec());
-        server.wss.emit('connection', ws, req);
-      });
     });
   }
 
@@ -74,7 +82,8 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
   }
 
   private async *frames(req: IncomingMessage, signal: AbortSignal): AsyncGenerator<Frame> {
-    const text = new URL(req.url ?? '/', 'http://localhost').searchParams.get('cursor');
+    // The path is exactly PATH here (see the upgrade listener), so the target parses.
+    const text = new URLSearchParams(queryOf(req)).get('cursor');
     let position = this.stream.lastSeq;
     const floor = await this.labels.historyFloor();
     if (text !== null && text !== '') {
@@ -99,4 +108,14 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
       for (const label of batch) yield new MessageFrame({ seq: label.seq, labels: [labelFrameBody(label)] }, { type: '#labels' });
     }
   }
+}
+
+/** The request target's path, as sent: `/xrpc/…` before any `?`. */
+const pathOf = (req: IncomingMessage): string => (req.url ?? '/').split('?', 1)[0]!;
+
+/** The request target's query, without its `?`. */
+function queryOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  const at = url.indexOf('?');
+  return at === -1 ? '' : url.slice(at + 1);
 }
