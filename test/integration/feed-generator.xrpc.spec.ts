@@ -120,6 +120,19 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
     expect(((await response.json()) as { error: string }).error).toBe('MethodNotImplemented');
   });
 
+  it('answers a path that cannot be decoded, and a body too large, with the XRPC error body and the names XRPC clients know', async () => {
+    const undecodable = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton%ff?feed=x`);
+    expect(undecodable.status).toBe(400);
+    expect(await undecodable.json()).toEqual({ error: 'InvalidRequest', message: expect.any(String) });
+    const huge = await fetch(`${running.url}/xrpc/app.bsky.feed.sendInteractions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ interactions: [], padding: 'x'.repeat(2 * 1_048_576) }),
+    });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toEqual({ error: 'PayloadTooLarge', message: expect.any(String) });
+  });
+
   it('answers a method we serve, asked with the wrong HTTP verb, as the XRPC server does: 400 Incorrect HTTP method', async () => {
     const query = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(feedUri)}`, { method: 'POST', body: '{}' });
     expect(query.status).toBe(400);

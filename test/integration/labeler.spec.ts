@@ -146,6 +146,8 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     const none = await agent.com.atproto.label.queryLabels({ uriPatterns: ['at://did:plc:nobody/*'] });
     expect(none.data.labels).toEqual([]);
     await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['at://*/x'] })).rejects.toThrow(/invalid pattern/);
+    await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['*'], sources: ['notadid'] })).rejects.toThrow(/sources must be a list of DIDs/);
+    expect((await agent.com.atproto.label.queryLabels({ uriPatterns: ['*'], sources: [labeler] })).data.labels.length).toBeGreaterThan(0);
     // A cursor is a sequence number of at most 15 digits (a double holds it exactly): past that, a bad request.
     await expect(agent.com.atproto.label.queryLabels({ uriPatterns: ['*'], cursor: '99999999999999999999' })).rejects.toThrow(/invalid cursor/);
   });

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type ControlPlane, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { SubscribeLabelsGateway } from '../../feed-generator/src/xrpc/subscribe-labels.gateway.js';
-import { XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
+import { xrpcErrorName, XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
 import { AppModule, servesFeeds } from './app.module.js';
 import { startOpsServer } from './ops.server.js';
 import { ProcessStatusService } from './process-status.service.js';
@@ -27,7 +28,17 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   const module = AppModule.forRole(config, { ...options, logger });
   const nestLogger = new NestPinoLogger(logger);
   // Request ids are UUIDs: getFeedSkeleton returns the request's id as `reqId`, which clients echo back.
-  const adapter = new FastifyAdapter({ trustProxy: true, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
+  const adapter = new FastifyAdapter({
+    trustProxy: true,
+    bodyLimit: 1_048_576,
+    genReqId: () => randomUUID(),
+    // @NOTE Fastify answers a path it cannot decode (`%ff`) before any route or filter sees it: in
+    // its own shape, which XRPC clients read as the error `Bad Request`. The same body as every error here.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      void reply.code(status).type('application/json; charset=utf-8').send({ error: xrpcErrorName(status), message: error.message });
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { logger: nestLogger });
   observeHttpRequests(adapter.getInstance(), logger, app.get(Metrics));
   // @NOTE Every answer is read as the type it says (no sniffing a JSON body into a script), and an

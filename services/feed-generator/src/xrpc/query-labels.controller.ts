@@ -1,14 +1,15 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { LabelRepository } from '#lib/clickhouse';
-import { Nsid } from '#lib/domain';
+import { isDid, Nsid } from '#lib/domain';
 import { labelJson, type LabelJson } from '../labels/label.format.js';
 import { InvalidRequestError } from './xrpc.errors.js';
 import { integerParam, parseParams, stringListParam, stringParam } from './request-input.js';
 
 const QueryLabelsParams = z.object({
   uriPatterns: stringListParam({ maxLength: 8192, maxItems: 100 }).refine((patterns) => patterns.length > 0, 'must have at least one element'),
-  sources: stringListParam({ maxLength: 2048, maxItems: 100 }),
+  // The lexicon's `format: did`: a source that is not one is the client's mistake, not "no labels".
+  sources: stringListParam({ maxLength: 2048, maxItems: 100 }).refine((sources) => sources.every(isDid), 'must be a list of DIDs'),
   limit: integerParam({ min: 1, max: 250, fallback: 50 }),
   cursor: stringParam(20),
 });

@@ -16,6 +16,26 @@ const methodVerbs: ReadonlyMap<string, 'GET' | 'POST'> = new Map([
   [Nsid.queryLabels, 'GET'],
 ]);
 
+/**
+ * XRPC's names of the HTTP statuses a framework error can carry, as `@atproto/xrpc`'s
+ * `ResponseType` names them (what clients read in `error`); another 4xx is InvalidRequest, another
+ * 5xx InternalServerError.
+ */
+const STATUS_NAMES: ReadonlyMap<number, string> = new Map([
+  [404, 'NotFound'],
+  [406, 'NotAcceptable'],
+  [413, 'PayloadTooLarge'],
+  [415, 'UnsupportedMediaType'],
+  [429, 'RateLimitExceeded'],
+  [501, 'MethodNotImplemented'],
+  [502, 'UpstreamFailure'],
+  [503, 'NotEnoughResources'],
+  [504, 'UpstreamTimeout'],
+]);
+
+/** The XRPC error name of an HTTP status. */
+export const xrpcErrorName = (status: number): string => STATUS_NAMES.get(status) ?? (status < 500 ? 'InvalidRequest' : 'InternalServerError');
+
 /** Translation of a domain error into an XRPC error, registered by the module that owns the error. */
 export type ErrorTranslation = (error: unknown) => XrpcError | undefined;
 
@@ -58,8 +78,7 @@ export class XrpcExceptionFilter implements ExceptionFilter {
         if (verb !== undefined && request.method !== verb) return new InvalidRequestError(`Incorrect HTTP method (${request.method}) expected ${verb}`);
         return new MethodNotImplementedError(method);
       }
-      const name = status === 404 ? 'NotFound' : status < 500 ? 'InvalidRequest' : 'InternalServerError';
-      return new XrpcError(status, name, exception.message);
+      return new XrpcError(status, xrpcErrorName(status), exception.message);
     }
     return new InternalServerError();
   }
