@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AdminGuard } from '../admin.guard.js';
 import { integerParam, parseBody, parseParams } from '../xrpc/request-input.js';
 import { notesPage, NOTES_PAGE_POLICY } from './notes.page.js';
-import { isPostUri, NotesService, type NotesOverview, type PostNotes } from './notes.service.js';
+import { isPostUri, MAX_QUEUE, NotesService, type NotesOverview, type PostNotes } from './notes.service.js';
 
 const postUri = z
   .string({ required_error: 'must be the at-uri of a post', invalid_type_error: 'must be the at-uri of a post' })
@@ -12,7 +12,7 @@ const postUri = z
   .refine(isPostUri, 'must be the at-uri of a post');
 
 const PostParams = z.object({ post: postUri });
-const RequestsParams = z.object({ limit: integerParam({ min: 1, max: 500, fallback: 100 }) });
+const RequestsParams = z.object({ limit: integerParam({ min: 1, max: MAX_QUEUE, fallback: 100 }) });
 const RequestBody = z.object({ post: postUri });
 
 /**

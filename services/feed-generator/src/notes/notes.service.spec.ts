@@ -2,7 +2,8 @@
 import { applyMigrations, createClickHouseClient, EventRepository, NoteRepository, PostRepository, type ClickHouseClient, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { PipelineEventV1 } from '#lib/contracts';
-import { MAX_OTHER_NOTES, NotesService } from './notes.service.js';
+import { jest } from '@jest/globals';
+import { MAX_OTHER_NOTES, MAX_QUEUE, NotesService } from './notes.service.js';
 
 const post = 'at://did:plc:author/app.bsky.feed.post/3kcrowded';
 const writer = (n: number) => `did:plc:writer${String(n).padStart(4, '0')}`;
@@ -79,5 +80,16 @@ describe('the notes of one post', () => {
     expect((await service.requested(10)).find((row) => row.post === asked)?.requests).toBe(1);
     await events.write([request('did:plc:other', '3kreq3', timeUs + 3)]);
     expect((await service.onPost(asked)).requests).toBe(2);
+  });
+
+  it('answers every reader of the queue within a few seconds from one read, whatever their limit', async () => {
+    const reads = jest.spyOn(repository, 'requested');
+    const fresh = new NotesService({ labeler: {} } as AppConfig, repository, new PostRepository(client, database));
+    const [first, longer] = await Promise.all([fresh.requested(1), fresh.requested(MAX_QUEUE)]);
+    expect(longer.length).toBeGreaterThan(0);
+    expect(await fresh.requested(2)).toEqual(longer.slice(0, 2));
+    expect(first).toEqual(longer.slice(0, 1));
+    expect(reads.mock.calls).toEqual([[MAX_QUEUE]]);
+    reads.mockRestore();
   });
 });

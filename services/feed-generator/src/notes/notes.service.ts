@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { NoteRepository, PostRepository, type NoteRequestRow, type NoteStatusChangeRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { parseAtUri, READERS_ADDED_CONTEXT } from '#lib/domain';
@@ -54,10 +55,20 @@ export const isPostUri = (value: string): boolean => parseAtUri(value)?.collecti
  */
 export const MAX_OTHER_NOTES = 50;
 const MAX_CHANGES = 50;
+/** The longest queue `/api/notes/requests` answers (its `limit`'s bound). */
+export const MAX_QUEUE = 500;
+/** How long one read of the queue answers every reader. */
+const QUEUE_TTL_MS = 5_000;
 
 /** Context notes as people read them: per post (the public page), and the queue for note writers. */
 @Injectable()
 export class NotesService {
+  /**
+   * @NOTE The queue is public and reading it aggregates every request and note, which anyone on
+   * the network can add to: readers at once share one read for a few seconds, as fund reports do.
+   */
+  private readonly queue = new LRUCache<'queue', NoteRequestRow[]>({ max: 1, ttl: QUEUE_TTL_MS, fetchMethod: () => this.notes.requested(MAX_QUEUE) });
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly notes: NoteRepository,
@@ -102,8 +113,9 @@ export class NotesService {
     return { helpful: count('helpful'), needsMoreRatings: count('needs-more-ratings'), notHelpful: count('not-helpful'), changes, requested };
   }
 
-  requested(limit: number): Promise<NoteRequestRow[]> {
-    return this.notes.requested(limit);
+  /** The first `limit` posts of the queue (at most `MAX_QUEUE`), as read at most a few seconds ago. */
+  async requested(limit: number): Promise<NoteRequestRow[]> {
+    return (await this.queue.forceFetch('queue')).slice(0, limit);
   }
 
   request(post: string, nowMs = Date.now()): Promise<void> {
