@@ -112,6 +112,7 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
             LABELER_DID: labeler,
             LABELER_SIGNING_KEY: Buffer.from(await key.export()).toString('hex'),
             LABELS_POLL_MS: '100',
+            LABELS_MAX_SUBSCRIBERS: '2',
           },
         }),
       ),
@@ -244,5 +245,34 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     socket.send(Buffer.alloc(2048));
     // 1009: message too big.
     expect(await waitFor('the server to close the socket', () => closedWith, 10_000)).toBe(1009);
+  });
+
+  it('refuses a subscriber past LABELS_MAX_SUBSCRIBERS with 503 and Retry-After, and takes one again once a place is free', async () => {
+    const url = `${running.url.replace('http', 'ws')}/xrpc/com.atproto.label.subscribeLabels`;
+    const open = (): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(url);
+        socket.once('open', () => resolve(socket)).once('error', reject);
+      });
+    const refusal = (): Promise<{ status?: number; retryAfter?: string }> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(url);
+        socket.once('unexpected-response', (_request, response) => {
+          resolve({ status: response.statusCode, retryAfter: response.headers['retry-after'] });
+          // Closing before a handshake that never came is reported as an error: expected here.
+          socket.once('error', () => undefined);
+          socket.terminate();
+        });
+        socket.once('open', () => reject(new Error('a subscriber past the bound was taken')));
+      });
+    const first = await open();
+    const second = await open();
+    expect(await refusal()).toEqual({ status: 503, retryAfter: '30' });
+    const metrics = running.app.get(Metrics);
+    expect(await metrics.sum(metrics.labelSubscribersRefused)).toBe(1);
+    first.close();
+    const third = await waitFor('a free place', () => open().catch(() => undefined), 10_000);
+    second.close();
+    third.close();
   });
 });

@@ -153,6 +153,8 @@ function labelerConfig(env: Env, problems: ConfigProblems) {
     pollMs: env.LABELS_POLL_MS,
     /** Negated and superseded labels older than this are pruned; an older cursor gets `#info OutdatedCursor`. */
     historyDays: env.LABELS_HISTORY_DAYS,
+    /** subscribeLabels connections a serving process holds at once; more are refused with 503 and Retry-After. */
+    maxSubscribers: env.LABELS_MAX_SUBSCRIBERS,
   };
 }
 

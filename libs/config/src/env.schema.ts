@@ -117,6 +117,7 @@ export const EnvSchema = z.object({
   LABELERS_SUBSCRIBE: list(),
   LABELS_POLL_MS: integer(1_000, { min: 50, max: 60_000 }),
   LABELS_HISTORY_DAYS: integer(30, { min: 1, max: 3_650 }),
+  LABELS_MAX_SUBSCRIBERS: integer(1_000, { min: 1, max: 1_000_000 }),
 
   // Bridge Fund
   FUND_EPOCH_DAYS: integer(7, { min: 1, max: 365 }),

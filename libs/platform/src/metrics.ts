@@ -100,6 +100,7 @@ export class Metrics {
   readonly labelsRejected = this.counter('cg_labels_rejected_total', 'Labels from a labeler we follow that were dropped, by labeler DID and reason (bad-signature, malformed, wrong-source).', ['src', 'reason']);
   readonly labelerLag = this.gauge('cg_labeler_lag_seconds', 'Now minus the creation time of the newest label received from each labeler we follow.', ['src']);
   readonly labelSubscribers = this.gauge('cg_label_subscribers', 'Open subscribeLabels connections.');
+  readonly labelSubscribersRefused = this.counter('cg_label_subscribers_refused_total', 'subscribeLabels connections refused (503) because LABELS_MAX_SUBSCRIBERS were open.');
 
   // Every role.
   readonly httpRequests = this.counter('cg_http_requests_total', 'HTTP requests, by method, route pattern and status.', ['method', 'route', 'status']);

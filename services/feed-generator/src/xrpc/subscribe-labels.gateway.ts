@@ -3,15 +3,21 @@ import type { Duplex } from 'node:stream';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ErrorFrame, MessageFrame, XrpcStreamServer, type Frame } from '@atproto/xrpc-server';
+import type { WebSocket } from 'ws';
 import { LabelRepository } from '#lib/clickhouse';
+import type { AppConfig } from '#lib/config';
 import { Nsid } from '#lib/domain';
-import { LOGGER, Metrics, type Logger } from '#lib/platform';
+import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { labelFrameBody } from '../labels/label.format.js';
 import { LabelStream } from '../labels/label.stream.js';
 
 const PATH = `/xrpc/${Nsid.subscribeLabels}`;
 /** Clients send nothing this method reads: a larger frame closes the connection (1009). */
 const MAX_CLIENT_FRAME_BYTES = 1024;
+/** How often every subscriber is pinged; one that has not answered the ping before is gone. */
+const HEARTBEAT_MS = 30_000;
+/** What a subscriber past the bound is told before its socket closes. */
+const FULL = 'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Type: text/plain\r\nContent-Length: 30\r\nConnection: close\r\n\r\nToo many label subscribers now';
 
 /**
  * `com.atproto.label.subscribeLabels`: our labels over a WebSocket, one `#labels` frame per
@@ -26,8 +32,14 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
   private server?: XrpcStreamServer;
   private closing?: Promise<void>;
   private readonly log: Logger;
+  /** Subscriptions open or being opened: the bound counts a handshake under way too. */
+  private subscribers = 0;
+  private heartbeat?: NodeJS.Timeout;
+  /** Sockets that answered the last ping. */
+  private readonly alive = new WeakSet<WebSocket>();
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly adapterHost: HttpAdapterHost,
     private readonly stream: LabelStream,
     private readonly labels: LabelRepository,
@@ -50,9 +62,28 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
           socket.destroy();
           return;
         }
+        // @NOTE Each subscription replays what it asks for from the store and holds a socket: past
+        // the bound, a new one is refused before its handshake, and told when to try again.
+        if (this.subscribers >= this.config.labeler.maxSubscribers) {
+          this.metrics.labelSubscribersRefused.inc();
+          socket.end(FULL);
+          return;
+        }
+        this.subscribers += 1;
+        let counted = true;
+        const release = () => {
+          if (counted) this.subscribers -= 1;
+          counted = false;
+        };
+        socket.once('close', release);
         server.wss.handleUpgrade(req, socket, head, (ws) => {
           this.metrics.labelSubscribers.inc();
-          ws.once('close', () => this.metrics.labelSubscribers.dec());
+          this.alive.add(ws);
+          ws.on('pong', () => this.alive.add(ws));
+          ws.once('close', () => {
+            this.metrics.labelSubscribers.dec();
+            release();
+          });
           server.wss.emit('connection', ws, req);
         });
       } catch (error) {
@@ -60,6 +91,19 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
         socket.destroy();
       }
     });
+    // A subscriber that went away without closing (a dropped network) would hold its place for as
+    // long as TCP takes to notice; one that misses a ping is closed at the next.
+    this.heartbeat = setInterval(() => {
+      for (const ws of server.wss.clients) {
+        if (!this.alive.has(ws)) {
+          ws.terminate();
+          continue;
+        }
+        this.alive.delete(ws);
+        ws.ping();
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /**
@@ -68,6 +112,7 @@ export class SubscribeLabelsGateway implements OnApplicationBootstrap, BeforeApp
    * again, at no cost, as a shutdown hook.
    */
   closeSubscriptions(): Promise<void> {
+    clearInterval(this.heartbeat);
     const wss = this.server?.wss;
     if (!wss) return Promise.resolve();
     this.closing ??= new Promise<void>((resolve) => {
