@@ -1,6 +1,7 @@
 import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
 import { ClickHouseUnavailableError } from './clickhouse.errors.js';
 import { applyMigrations, migrations } from './migrations.js';
+import { NoteRepository } from './note.repository.js';
 
 /** What a client gives when nothing listens at the server's address. */
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
@@ -106,6 +107,23 @@ describe('applyMigrations at start-up', () => {
     await applyMigrations(client, alone, { list: list.slice(0, 1) });
     await client.command({ query: `DROP TABLE ${alone}.old` });
     await expect(applyMigrations(client, alone, { list })).rejects.toThrow(/Unknown table|UNKNOWN_TABLE|does(n't| not) exist/i);
+  });
+
+  it('on upgrade, raises the first sightings a backfill dated before the store began to its start, and leaves those it saw', async () => {
+    const db = fresh();
+    await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version < 28) });
+    const started = await client.query({ query: `SELECT toString(toUnixTimestamp64Micro(min(applied_at))) AS us FROM ${db}.schema_migrations`, format: 'JSONEachRow' });
+    const storeStartUs = Number((await started.json<{ us: string }>())[0]!.us);
+    // As the view wrote them before: a follow backfilled with its record's date, years back, and an account seen live since.
+    const backdatedUs = storeStartUs - 3 * 365 * 86_400_000_000;
+    const liveUs = storeStartUs + 60_000_000;
+    await client.insert({ table: `${db}.event_log`, values: [['did:plc:sybil', backdatedUs, 'follow', 'create', '3kfollow'], ['did:plc:regular', liveUs, 'like', 'create', '3klike']], columns: ['did', 'time_us', 'type', 'op', 'rkey'], format: 'JSONCompactEachRow' });
+    const notes = new NoteRepository(client, db);
+    expect(await notes.storeStartUs()).toBe(backdatedUs);
+
+    expect(await applyMigrations(client, db)).toEqual([28]);
+    expect(Object.fromEntries(await notes.firstSeen(['did:plc:sybil', 'did:plc:regular']))).toEqual({ 'did:plc:sybil': storeStartUs, 'did:plc:regular': liveUs });
+    expect(await notes.storeStartUs()).toBe(storeStartUs);
   });
 
   it('runs a statement longer than the application query limit to its end (a large copy would otherwise fail at every start)', async () => {

@@ -697,6 +697,33 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.posts MATERIALIZE INDEX posts_time`,
     ],
   },
+  {
+    version: 28,
+    name: 'a backfilled record does not say when the store first saw its account',
+    statements: [
+      // @NOTE A backfilled event's time is its record's own date (`createdAt`, up to years back),
+      // which its account chose: copied into `first_seen`, it made a new account look established
+      // and moved the store's start years back. An insert labelled as the backfill's (the
+      // `log_comment` the backfill sets, `BackfillEventRepository`) counts as seen when it was
+      // stored, or at its time if later; every other insert, at its time, as before.
+      `DROP VIEW IF EXISTS {db}.first_seen_of_events`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.first_seen_of_events TO {db}.first_seen AS
+        SELECT did, min(if(getSetting('log_comment') = 'common-ground:backfill', greatest(time_us, toUInt64(toUnixTimestamp64Micro(ingested_at))), time_us)) AS time_us
+        FROM {db}.event_log GROUP BY did`,
+      // The rows a backfill already dated before the store began (its first migration) are raised
+      // to that start: the store saw nothing earlier, and which rows were backfilled, and when, is
+      // no longer known (the log expires). Accounts the store met at its start count as established,
+      // as designed. Kept in a table of their own until written back, so that a start stopped
+      // halfway repeats the same repair (a minimum taken twice is the same minimum).
+      `CREATE TABLE IF NOT EXISTS {db}.first_seen_repair (did String, time_us UInt64) ENGINE = MergeTree ORDER BY did AS
+        WITH (SELECT toUInt64(toUnixTimestamp64Micro(min(applied_at))) FROM {db}.schema_migrations) AS store_start_us
+        SELECT did, store_start_us AS time_us FROM (SELECT did, min(time_us) AS first_us FROM {db}.first_seen GROUP BY did)
+        WHERE first_us < store_start_us`,
+      `DELETE FROM {db}.first_seen WHERE did IN (SELECT did FROM {db}.first_seen_repair)`,
+      `INSERT INTO {db}.first_seen (did, time_us) SELECT did, time_us FROM {db}.first_seen_repair`,
+      `DROP TABLE IF EXISTS {db}.first_seen_repair`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -3,6 +3,7 @@ import { BackfillCheckpointRepository, type ClickHouseClient } from '#lib/clickh
 import type { AppConfig } from '#lib/config';
 import { NetworkReader } from '#lib/network';
 import { APP_CONFIG, CLICKHOUSE } from '#lib/platform';
+import { BackfillEventRepository } from './backfill-event.repository.js';
 import { BackfillService } from './backfill.service.js';
 
 /** Communities and their members' recent history, read from the network. Needs `PlatformModule`. */
@@ -25,6 +26,11 @@ import { BackfillService } from './backfill.service.js';
     {
       provide: BackfillCheckpointRepository,
       useFactory: (client: ClickHouseClient, config: AppConfig) => new BackfillCheckpointRepository(client, config.clickhouse.database),
+      inject: [CLICKHOUSE, APP_CONFIG],
+    },
+    {
+      provide: BackfillEventRepository,
+      useFactory: (client: ClickHouseClient, config: AppConfig) => new BackfillEventRepository(client, config.clickhouse.database),
       inject: [CLICKHOUSE, APP_CONFIG],
     },
     BackfillService,

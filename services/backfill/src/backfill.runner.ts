@@ -28,6 +28,7 @@ const FOLLOW_SCAN_MAX_RECORDS = 5_000;
 
 export interface BackfillRunnerDeps {
   reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers'>;
+  /** The event tables, written as a backfill's (`BackfillEventRepository`). */
   events: Pick<EventRepository, 'write'>;
   checkpoints: Pick<BackfillCheckpointRepository, 'covered' | 'markDone'>;
   communities: Pick<CommunityRepository, 'members'>;
@@ -62,7 +63,8 @@ export class BackfillStoppedError extends Error {
  *
  * @NOTE Everything is written as the pipeline events live ingest makes (`recordEvent`), through
  * `EventRepository`: same tables, same keys, so a live event for the same record replaces the
- * backfilled row. An account's checkpoint is written only after its records are: a restart
+ * backfilled row. Its inserts are labelled as a backfill's (`BackfillEventRepository`), so that a
+ * record's own date never says when the store first saw its account. An account's checkpoint is written only after its records are: a restart
  * refetches at most the accounts whose records were not yet written, never finished ones.
  *
  * @NOTE Each run has writes of its own (`BackfillWriter`), and ends only once its every account

@@ -1,11 +1,12 @@
 import { backoffMs } from '@atproto/common';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
+import { BackfillCheckpointRepository, CommunityRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
 import { NetworkReader } from '#lib/network';
 import { APP_CONFIG, BackfillProgress, CurationService, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
+import { BackfillEventRepository } from './backfill-event.repository.js';
 import { BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
 
 /** Wait before the run after a failed one (ClickHouse away, say); it doubles with each failure in a row (with jitter). */
@@ -38,7 +39,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly metrics: Metrics,
     readonly progress: BackfillProgress,
     reader: NetworkReader,
-    events: EventRepository,
+    events: BackfillEventRepository,
     checkpoints: BackfillCheckpointRepository,
     communities: CommunityRepository,
     handles: VerifiedHandleResolver,

@@ -21,6 +21,7 @@ const OLDEST_EVENT_AGE_MS = 8 * 365 * 24 * 3_600_000;
  * is it earlier than `OLDEST_EVENT_AGE_MS` before `nowMs`: a record dated before that counts as
  * made then. No version changes (a live event is later still), a feed whose window is shorter
  * than eight years sees it no more than before, and a post keeps its own date in `createdAtMs`.
+ * That date never says when the store first saw the account: `BackfillEventRepository`.
  */
 export function recordEvent(did: string, collection: string, record: RepoRecord, nowMs: number): PipelineEventV1 | undefined {
   const timeMs = Math.min(Math.max(createdAtMs(record) ?? nowMs, nowMs - OLDEST_EVENT_AGE_MS), nowMs);
