@@ -1,8 +1,8 @@
 /**
  * Poison messages: what the scoring consumers do with messages that decode but that ClickHouse
- * refuses, with numbers that are not sane integers, and with a ClickHouse that refuses inserts
- * for its own reasons (nothing is taken for poison then). Real buses (in-process and
- * Kafka), real ClickHouse (chDB in memory, a database per bus).
+ * refuses, with numbers that are not sane integers and strings that are not well-formed, and with
+ * a ClickHouse that refuses inserts for its own reasons (nothing is taken for poison then). Real
+ * buses (in-process and Kafka), real ClickHouse (chDB in memory, a database per bus).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,6 +65,8 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
     );
     client = createClickHouseClient(config.clickhouse);
     await applyMigrations(client, config.clickhouse.database);
+    // Rows ClickHouse refuses for what they hold, though they decode: a post whose text is 'poison'.
+    await client.command({ query: `ALTER TABLE ${config.clickhouse.database}.posts ADD CONSTRAINT poison CHECK text != 'poison'` });
     if (kind === 'in-process') {
       bus = new InProcessBus({ retainedTopics: [Topics.deadLetter] });
     } else {
@@ -99,15 +101,14 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
   it(
     'stores every good message of a batch ClickHouse refuses once, dead-letters the refused one with its error, and moves on',
     async () => {
-      // A lone surrogate is valid JSON and a valid JavaScript string, but ClickHouse refuses the
-      // escape sequence: the message decodes, and its insert fails every time.
-      const refused = post('3kpoison00003', 'half an emoji \ud83d');
+      // The message decodes, and its insert fails every time.
+      const refused = post('3kpoison00003', 'poison');
       const batch = [post('3kpoison00001', 'one'), post('3kpoison00002', 'two'), refused, post('3kpoison00004', 'four'), post('3kpoison00005', 'five')];
       await bus.publish(Topics.events, batch.map(message));
 
       const [dead] = await waitFor('the refused message in the dead-letter topic', deadLettersWith(1), TEST_TIMEOUT_MS);
       expect(dead!.value).toBe(encodeMessage(refused));
-      expect(dead!.headers[DeadLetterHeaders.reason]).toMatch(/^refused by ClickHouse: .*surrogate/);
+      expect(dead!.headers[DeadLetterHeaders.reason]).toMatch(/^refused by ClickHouse: .*poison/);
       expect(dead!.headers[DeadLetterHeaders.sourceTopic]).toBe(Topics.events);
       expect(dead!.headers[DeadLetterHeaders.sourceOffset]).toMatch(/^\d+$/);
 
@@ -162,11 +163,34 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
   );
 
   it(
+    'dead-letters at decode a string holding an unpaired surrogate, on either topic, and stores the messages beside it',
+    async () => {
+      const before = deadLettersWith(0)()!.length;
+      const item = `at://${author}/app.bsky.feed.post/3kpoison00018`;
+      const feedback = (feedContext: string): FeedbackEventV1 => ({ v: 1, type: 'feedback', viewer, feed: null, item, event: 'requestMore', feedContext, reqId: null, timeUs: now });
+      // Valid JSON and valid JavaScript strings, which ClickHouse would refuse the escapes of.
+      await bus.publish(Topics.events, [message(post('3kpoison00017', 'half an emoji \ud83d')), message({ ...post('3kpoison00018', 'fine'), tags: ['\udfff'] }), message(post('3kpoison00019', 'fine'))]);
+      await bus.publish(Topics.feedback, [message(feedback('climate\ud800')), message(feedback('climate'))]);
+
+      const dead = await waitFor('three dead letters', deadLettersWith(before + 3), TEST_TIMEOUT_MS);
+      expect(dead.slice(before).map((entry) => `${entry.headers[DeadLetterHeaders.sourceTopic]} ${entry.headers[DeadLetterHeaders.reason]}`).sort()).toEqual(
+        [`${Topics.events} a string holds an unpaired surrogate`, `${Topics.events} a string holds an unpaired surrogate`, `${Topics.feedback} a string holds an unpaired surrogate`].sort(),
+      );
+      await waitFor('the good post beside them', async () => ((await postsOf(true)).includes('3kpoison00019') ? true : undefined), TEST_TIMEOUT_MS);
+      await waitFor('the good feedback beside them', async () =>
+        (await query<{ feed_context: string }>(`SELECT feed_context FROM {db}.interactions FINAL WHERE actor = '${viewer}' AND subject_uri = '${item}'`)).map((row) => row.feed_context).join() === 'climate' ? true : undefined,
+      TEST_TIMEOUT_MS);
+      expect((await postsOf(false)).filter((rkey) => rkey >= '3kpoison00017' && rkey < '3kpoison00020')).toEqual(['3kpoison00019']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'dead-letters nothing while ClickHouse answers but refuses inserts into a table, and once it takes them again writes the batch and dead-letters only its bad message',
     async () => {
       const deadBefore = deadLettersWith(0)()!.length;
       const failedBefore = consumers[0]!.stats.failedBatches;
-      const refused = post('3kpoison00023', 'half an emoji \ud83d');
+      const refused = post('3kpoison00023', 'poison');
       const like = (rkey: string): PipelineEventV1 => ({
         v: 1, type: 'like', op: 'create', did: author, rkey, cid: `bafy${rkey}`, timeUs: now, createdAtMs: Math.floor(now / 1000),
         subjectUri: `at://${author}/app.bsky.feed.post/3kpoison00021`, subjectCid: 'bafy3kpoison00021',
@@ -193,7 +217,7 @@ describe.each(['in-process', 'kafka'] as const)('scoring consumers and poison me
       expect((await postsOf(true)).filter((rkey) => rkey >= '3kpoison00021')).toEqual(['3kpoison00021', '3kpoison00022', '3kpoison00024']);
       const dead = await waitFor('the bad message in the dead-letter topic', deadLettersWith(deadBefore + 1), TEST_TIMEOUT_MS);
       expect(dead.slice(deadBefore).map((entry) => entry.value)).toEqual([encodeMessage(refused)]);
-      expect(dead[deadBefore]!.headers[DeadLetterHeaders.reason]).toMatch(/^refused by ClickHouse: .*surrogate/);
+      expect(dead[deadBefore]!.headers[DeadLetterHeaders.reason]).toMatch(/^refused by ClickHouse: .*poison/);
     },
     TEST_TIMEOUT_MS,
   );

@@ -5,7 +5,7 @@
  */
 
 import { z } from 'zod';
-import { atUri, did, timeUs } from './pipeline-event.js';
+import { atUri, did, timeUs, withWellFormedStrings } from './pipeline-event.js';
 
 /** The `app.bsky.feed.defs#…` interaction events, without the lexicon prefix. */
 export const InteractionEvents = [
@@ -24,7 +24,7 @@ export const InteractionEvents = [
 ] as const;
 export type InteractionEvent = (typeof InteractionEvents)[number];
 
-export const FeedbackEventSchema = z.object({
+export const FeedbackEventSchema = withWellFormedStrings(z.object({
   v: z.literal(1),
   type: z.literal('feedback'),
   viewer: did,
@@ -36,5 +36,5 @@ export const FeedbackEventSchema = z.object({
   feedContext: z.string().nullable().describe('a string or null'),
   reqId: z.string().nullable().describe('a string or null'),
   timeUs,
-});
+}));
 export type FeedbackEventV1 = z.infer<typeof FeedbackEventSchema>;

@@ -40,3 +40,4 @@ export {
 export { FeedbackEventSchema, type FeedbackEventV1, type InteractionEvent, InteractionEvents } from './feedback-event.js';
 export { decodeFeedbackEvent, decodePipelineEvent, encodeMessage, isCommunityId, MessageDecodeError } from './message.codec.js';
 export { CurationChangedV1 } from './curation-changed.js';
+export { hasWellFormedStrings, ILL_FORMED_STRING } from './well-formed.js';

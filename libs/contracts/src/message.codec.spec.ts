@@ -49,6 +49,36 @@ describe('message decoders and numbers', () => {
   });
 });
 
+describe('message decoders and unpaired surrogates', () => {
+  const post: PipelineEventV1 = {
+    v: 1, type: 'post', op: 'create', did: 'did:plc:alice', rkey: '3kpost', timeUs, createdAtMs: timeUs / 1000, cid: 'bafy', text: 'hi', langs: ['en'], tags: [], replyRoot: null, replyParent: null, quote: null, hasMedia: false,
+  };
+  // ClickHouse refuses the escape of each, and with it every row of the insert that carries one.
+  it.each([
+    ['the text of a post', { ...post, text: 'half an emoji \ud83d' }],
+    ['a tag of a post', { ...post, tags: ['ok', '\udfff'] }],
+    ['a language of a post', { ...post, langs: ['en\ud800'] }],
+    ['a handle', { v: 1, type: 'identity', did: 'did:plc:alice', timeUs, handle: 'alice\ud800.example.com' }],
+    ['the status of an account', { v: 1, type: 'account', did: 'did:plc:alice', timeUs, active: false, status: '\udc00' }],
+    ['a field no schema names', { ...follow, note: '\ud800' }],
+  ])('refuse a pipeline event with an unpaired surrogate in %s, for the dead-letter topic', (_, event) => {
+    expect(reason(() => decodePipelineEvent(JSON.stringify(event)))).toBe('a string holds an unpaired surrogate');
+  });
+
+  it.each([
+    ['its feed context', { ...feedback, feedContext: 'climate\ud800' }],
+    ['its request id', { ...feedback, reqId: '\udfff' }],
+  ])('refuse viewer feedback with an unpaired surrogate in %s, for the dead-letter topic', (_, event) => {
+    expect(reason(() => decodeFeedbackEvent(JSON.stringify(event)))).toBe('a string holds an unpaired surrogate');
+  });
+
+  it('take the pairs that make one character, emoji included', () => {
+    const emoji = { ...post, text: 'a whole emoji \ud83d\ude00', tags: ['🌍'] };
+    expect(decodePipelineEvent(JSON.stringify(emoji))).toEqual(emoji);
+    expect(decodeFeedbackEvent(JSON.stringify({ ...feedback, feedContext: '🌍' }))).toEqual({ ...feedback, feedContext: '🌍' });
+  });
+});
+
 describe('the decoders by hand and the schemas', () => {
   const uri = 'at://did:plc:bob/app.bsky.feed.post/3kpost';
   const created = { did: 'did:plc:alice', rkey: '3krec', timeUs, createdAtMs: timeUs / 1000 };
@@ -68,7 +98,7 @@ describe('the decoders by hand and the schemas', () => {
     { v: 1, type: 'identity', did: 'did:plc:alice', timeUs, handle: null },
     follow,
   ];
-  const values = [undefined, null, true, -1, 1.5, 2 ** 60, '', 'x', 'did:plc:x', 'at://x', 'update', 'delete', 'account', ['en'], [1], {}];
+  const values = [undefined, null, true, -1, 1.5, 2 ** 60, '', 'x', 'did:plc:x', 'at://x', 'update', 'delete', 'account', ['en'], [1], {}, 'at://x\ud800', ['\udfff']];
   const verdict = (decode: (text: string) => unknown, text: string) => reason(() => decode(text)) === undefined;
 
   it('accept and refuse the same messages: every field of every kind set to each odd value', () => {

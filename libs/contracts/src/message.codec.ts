@@ -1,6 +1,7 @@
 import type { FeedbackEventV1 } from './feedback-event.js';
 import { InteractionEvents } from './feedback-event.js';
 import { COMMUNITY_ID, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons, type PipelineEventV1 } from './pipeline-event.js';
+import { hasWellFormedStrings, ILL_FORMED_STRING } from './well-formed.js';
 
 /** A message that does not match its topic's schema; it goes to the dead-letter topic with this reason. */
 export class MessageDecodeError extends Error {
@@ -47,6 +48,10 @@ function parseObject(text: string): Json {
   }
   if (!isObject(message)) throw new MessageDecodeError('not a JSON object');
   if (message.v !== 1) throw new MessageDecodeError(`unsupported schema version ${JSON.stringify(message.v)}`);
+  // @NOTE Refused, not repaired: our producers write well-formed strings only (ingest's mapping and
+  // the feed generator check them), so a message that breaks this was written by something else,
+  // and stores nothing we could trust. It goes to the dead-letter topic whole, with its text.
+  if (!hasWellFormedStrings(message)) throw new MessageDecodeError(ILL_FORMED_STRING);
   return message;
 }
 

@@ -5,6 +5,7 @@
  * breaks it is told (`field "timeUs": expected …`).
  */
 import { z } from 'zod';
+import { hasWellFormedStrings, ILL_FORMED_STRING } from './well-formed.js';
 
 export const RecordKinds = ['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility', 'note', 'rating', 'noterequest'] as const;
 export type RecordKind = (typeof RecordKinds)[number];
@@ -219,7 +220,14 @@ export type AccountStatus = z.infer<typeof AccountStatusSchema>;
 export const IdentityChangeSchema = z.object({ ...base, type: z.literal('identity'), handle: nullableString });
 export type IdentityChange = z.infer<typeof IdentityChangeSchema>;
 
-export const PipelineEventSchema = z.union([
+/** `schema`, for a message whose every string is well-formed, its unknown fields' too (as the decoders check it). */
+export const withWellFormedStrings = <T extends z.ZodTypeAny>(schema: T) =>
+  z
+    .unknown()
+    .refine((value) => typeof value !== 'object' || value === null || hasWellFormedStrings(value), ILL_FORMED_STRING)
+    .pipe(schema);
+
+export const PipelineEventSchema = withWellFormedStrings(z.union([
   PostCreateSchema,
   SubjectCreateSchema,
   GraphCreateSchema,
@@ -233,5 +241,5 @@ export const PipelineEventSchema = z.union([
   RecordDeleteSchema,
   AccountStatusSchema,
   IdentityChangeSchema,
-]);
+]));
 export type PipelineEventV1 = z.infer<typeof PipelineEventSchema>;

@@ -14,7 +14,7 @@ import type {
   SubjectCreate,
   VisibilityDeclaration,
 } from '#lib/contracts';
-import { isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons } from '#lib/contracts';
+import { hasWellFormedStrings, ILL_FORMED_STRING, isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
 import { LexType, Nsid, recordKindOf } from './nsid.js';
 
@@ -141,28 +141,13 @@ function skip(reason: string): MappedEvent {
 export function mapJetstreamEvent(raw: unknown, nowUs?: number): MappedEvent {
   try {
     const mapped = mapOrThrow(raw, nowUs);
-    if (mapped.kind === 'event') requireWellFormedStrings(mapped.event);
+    // @NOTE Records are DAG-CBOR, whose text is UTF-8: a real event cannot hold an unpaired
+    // surrogate (`"\ud800"` in the JSON). One that does is malformed here, before it reaches the bus.
+    if (mapped.kind === 'event' && !hasWellFormedStrings(mapped.event)) malformed(ILL_FORMED_STRING);
     return mapped;
   } catch (error) {
     if (error instanceof MalformedEventError) return { kind: 'malformed', reason: error.message };
     throw error;
-  }
-}
-
-/**
- * @NOTE Records are DAG-CBOR, whose text is UTF-8: a real event cannot hold an unpaired surrogate
- * (`"\ud800"` in the JSON). One that does would be stored nowhere — ClickHouse refuses the escape and
- * with it the whole batch, again on every retry — so it is malformed here, before it reaches the bus.
- */
-function requireWellFormedStrings(event: PipelineEventV1): void {
-  const fields = event as unknown as Record<string, unknown>;
-  for (const key in fields) {
-    const value = fields[key];
-    if (typeof value === 'string') {
-      if (!value.isWellFormed()) malformed('a string holds an unpaired surrogate');
-    } else if (Array.isArray(value)) {
-      for (const item of value) if (typeof item === 'string' && !item.isWellFormed()) malformed('a string holds an unpaired surrogate');
-    }
   }
 }
 

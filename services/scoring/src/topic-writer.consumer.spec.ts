@@ -76,10 +76,10 @@ interface Row {
 
 /** The writer of one topic over a store the test plays: `write` and `ping` as given. */
 class RowWriter extends TopicWriterConsumer<Row> {
-  constructor(store: Pick<TopicWriterOptions<Row>, 'write' | 'ping'>, bus: InProcessBus) {
+  constructor(store: Pick<TopicWriterOptions<Row>, 'write' | 'ping'>, bus: InProcessBus, attempts = 1) {
     super(
       { topic: Topics.events, groupId: () => 'rows', decode: (value) => JSON.parse(value) as Row, ...store },
-      loadConfig({ SCORING_WRITE_ATTEMPTS: '1' }),
+      loadConfig({ SCORING_WRITE_ATTEMPTS: String(attempts) }),
       bus,
       createLogger({ logLevel: 'silent', role: 'all' }),
       new Metrics({ processMetrics: false }),
@@ -144,6 +144,68 @@ describe('a topic writer refused by ClickHouse', () => {
     const writer = new RowWriter({ write: () => Promise.reject(unparsable()), ping: async () => false }, bus);
     await expect(writer.handle(batchOf('bad'))).rejects.toMatchObject({ type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
     expect(deadLetters()).toEqual([]);
+  });
+
+  it('sends no message ClickHouse refused alone again, nor waits: each goes to the dead-letter topic at once', async () => {
+    const writes: string[][] = [];
+    const bad = new Set(['bad1', 'bad2', 'bad3']);
+    const writer = new RowWriter(
+      {
+        write: async (rows) => {
+          writes.push(rows.map((row) => row.id));
+          if (rows.some((row) => bad.has(row.id))) throw unparsable();
+        },
+        ping: async () => true,
+      },
+      bus,
+      5,
+    );
+    const ids = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    ids.splice(17, 0, 'bad1');
+    ids.splice(120, 0, 'bad2', 'bad3');
+    const started = performance.now();
+    await writer.handle(batchOf(...ids));
+    expect(deadLetters().map((message) => message.key)).toEqual(['bad1', 'bad2', 'bad3']);
+    // The batch's first write might have carried other batches too: it goes once more, alone.
+    expect(writes.filter((write) => write.length === ids.length)).toHaveLength(2);
+    expect(writes.filter((write) => write.length === 1 && bad.has(write[0]!))).toEqual([['bad1'], ['bad2'], ['bad3']]);
+    // Without waiting for ClickHouse to change its mind: the backoffs of five attempts are 1.5 s.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(writer.stats).toMatchObject({ written: 200, deadLettered: 3 });
+  });
+
+  it('sends alone, before blaming it, a message refused in a write it shared with another batch', async () => {
+    const { writes, write, finish } = pausedWrites();
+    const written: string[] = [];
+    const writer = new RowWriter(
+      {
+        write: async (rows) => {
+          await write(rows.map((row) => Number(row.id)));
+          written.push(...rows.map((row) => row.id));
+        },
+        ping: async () => true,
+      },
+      bus,
+    );
+    const writesReach = async (count: number) => {
+      while (writes.length < count) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const first = writer.handle(batchOf('1'));
+    await writesReach(1);
+    // Handed over while the first write is under way: written together in the next one.
+    const second = writer.handle(batchOf('2'));
+    const third = writer.handle(batchOf('3'));
+    await finish();
+    await first;
+    expect(writes).toEqual([[1], [2, 3]]);
+    // The third's rows were the bad ones; the second, alone, is taken.
+    await finish(unparsable());
+    await writesReach(4);
+    expect(writes.slice(2).sort()).toEqual([[2], [3]]);
+    for (const id of writes.slice(2).map(([id]) => id)) await finish(id === 3 ? unparsable() : undefined);
+    await Promise.all([second, third]);
+    expect(written).toEqual(['1', '2']);
+    expect(deadLetters().map((message) => message.key)).toEqual(['3']);
   });
 
   it('dead-letters every message of a batch when ClickHouse blames each row on its own', async () => {

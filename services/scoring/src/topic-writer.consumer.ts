@@ -87,12 +87,14 @@ export class CoalescedWriter<T> {
  * the steps keep a long batch from costing the consumer its place in the group.
  *
  * @NOTE A refused insert is retried `SCORING_WRITE_ATTEMPTS` times with backoff (a server may
- * be briefly overloaded). If it still fails, the error decides. Only an error that blames the
- * rows (a value ClickHouse cannot parse or store, `isRowError`), from a ClickHouse that answers a
- * ping, makes the batch the problem: it is split in halves, recursively, until the messages
- * ClickHouse refuses are alone; each of those is retried once more, then dead-lettered with
- * ClickHouse's error, and the partition moves on. Each good message is written once (a half that
- * succeeds is not written again), and the tables are idempotent anyway. Any other error, at any
+ * be briefly overloaded), unless the error blames the rows (a value ClickHouse cannot parse or
+ * store, `isRowError`): the same rows fail again however long one waits, so they are not sent
+ * again (but for a write they shared with other batches, sent again alone at once). The error
+ * then decides. Only a row error, from a ClickHouse that answers a ping, makes the batch the
+ * problem: it is split in halves, recursively, until the messages ClickHouse refuses are alone;
+ * each of those is dead-lettered with ClickHouse's error as soon as it is refused alone, and the
+ * partition moves on. Each good message is written once (a half that succeeds is not written
+ * again), and the tables are idempotent anyway. Any other error, at any
  * step (an unreachable server, a full disk, too many parts, a read-only table, a memory limit, a
  * timeout), is the store's: nothing is dead-lettered, the handler rejects, and the bus delivers
  * the batch again after a backoff, for as long as it takes, committing nothing meanwhile.
@@ -149,7 +151,7 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
       if (error) {
         await this.requireRowError(error);
         this.log.warn({ ...ids, messages: decoded.length, err: firstLine(error) }, 'batch refused by ClickHouse; isolating the messages it refuses');
-        await this.isolate(batch, decoded, sources, refused, context);
+        await this.isolate(batch, decoded, sources, error, refused, context);
       }
       await context?.heartbeat();
       const dead = [...rejected, ...refused];
@@ -173,7 +175,8 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
 
   /**
    * Writes `messages`, up to `attempts` times with backoff; the last error, or nothing once written.
-   * With `coalesce`, the first write may carry other batches handed over meanwhile.
+   * With `coalesce`, the first write may carry other batches handed over meanwhile. A row error
+   * (`isRowError`) it returns came from a write of `messages` alone, and ended the attempts.
    */
   private async attempt(messages: T[], attempts: number, context?: BatchContext, coalesce = false): Promise<Error | undefined> {
     if (messages.length === 0) return undefined;
@@ -184,11 +187,16 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
         await sleep(Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** (attempt - 1)));
         await context?.heartbeat();
       }
+      const shared = coalesce && attempt === 0;
       try {
-        await (coalesce && attempt === 0 ? this.coalesced.write(messages) : this.store(messages));
+        await (shared ? this.coalesced.write(messages) : this.store(messages));
         return undefined;
       } catch (error) {
         last = error instanceof Error ? error : new Error(String(error));
+        if (!isRowError(last)) continue;
+        // Refused for the rows: these alone would be refused again. Shared with other batches,
+        // the rows refused may be theirs: these go again alone, at once.
+        return shared ? this.attempt(messages, Math.max(1, attempts - 1), context) : last;
       }
     }
     return last;
@@ -206,12 +214,12 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     if (!answers) throw error;
   }
 
-  /** `messages` were refused together: writes the halves that ClickHouse takes and collects the messages it refuses alone. */
-  private async isolate(batch: MessageBatch, messages: T[], sources: IncomingMessage[], refused: OutgoingMessage[], context?: BatchContext): Promise<void> {
+  /**
+   * `messages` were refused together for their rows (`error`, checked by `requireRowError`): writes
+   * the halves that ClickHouse takes and collects the messages it refuses alone.
+   */
+  private async isolate(batch: MessageBatch, messages: T[], sources: IncomingMessage[], error: Error, refused: OutgoingMessage[], context?: BatchContext): Promise<void> {
     if (messages.length === 1) {
-      const error = await this.attempt(messages, this.config.scoring.writeAttempts, context);
-      if (!error) return;
-      await this.requireRowError(error);
       this.log.warn({ topic: batch.topic, partition: batch.partition, offset: sources[0]!.offset, err: firstLine(error) }, 'message refused by ClickHouse; dead-lettered');
       refused.push(deadLetter(batch, sources[0]!, `refused by ClickHouse: ${firstLine(error)}`));
       return;
@@ -220,10 +228,10 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
     for (const [from, to] of [[0, middle], [middle, messages.length]] as const) {
       const half = messages.slice(from, to);
       await context?.heartbeat();
-      const error = await this.attempt(half, 1, context);
-      if (!error) continue;
-      await this.requireRowError(error);
-      await this.isolate(batch, half, sources.slice(from, to), refused, context);
+      const halfError = await this.attempt(half, 1, context);
+      if (!halfError) continue;
+      await this.requireRowError(halfError);
+      await this.isolate(batch, half, sources.slice(from, to), halfError, refused, context);
     }
   }
 }

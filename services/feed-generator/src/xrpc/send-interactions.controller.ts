@@ -17,12 +17,19 @@ const MAX_EVENT = 200;
 const knownEvents = new Set<string>(InteractionEvents);
 
 const atUri = z.string({ invalid_type_error: 'must be an at-uri' }).refine((value) => isValidAtUri(value), 'must be an at-uri');
+/**
+ * @NOTE An unpaired surrogate (`"\ud800"` in the JSON) is replaced with U+FFFD rather than
+ * refused: the feedback topic takes well-formed strings only (ClickHouse refuses the others'
+ * inserts whole), and a `feedContext` or `reqId` is opaque text we gave the client, whose repair
+ * matches no context we issued, as any text we did not issue. Refusing it would cost the client
+ * its whole batch, which an item we cannot use never does here.
+ */
 const optionalText = (max: number) =>
   z
     .string({ invalid_type_error: `must be a string of at most ${max} characters` })
     .max(max, `must be a string of at most ${max} characters`)
     .optional()
-    .transform((value) => value ?? null);
+    .transform((value) => value?.toWellFormed() ?? null);
 
 /** The lexicon's input, with our bounds. */
 const SendInteractionsInput = z.object(
