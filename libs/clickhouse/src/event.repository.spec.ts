@@ -65,3 +65,18 @@ describe('event rows', () => {
     });
   });
 });
+
+describe('event rows of what accounts ask of feeds', () => {
+  const asker = 'did:plc:asker';
+  const hidden: PipelineEventV1 = { v: 1, type: 'visibility', op: 'create', did: asker, timeUs: 1_700_000_000_000_001, rkey: 'self', hideFromAlgorithms: true };
+
+  it('leave an account hidden when a record under another key than self is deleted, and un-hide it when its declaration is', () => {
+    const junk: PipelineEventV1 = { v: 1, type: 'visibility', op: 'delete', did: asker, timeUs: 1_700_000_000_000_002, rkey: 'junk' };
+    expect(rowsOf([hidden, junk]).visibility).toEqual([[asker, 1, 1_700_000_000_000_001]]);
+    const withdrawn: PipelineEventV1 = { ...junk, rkey: 'self' };
+    expect(rowsOf([hidden, withdrawn]).visibility).toEqual([
+      [asker, 1, 1_700_000_000_000_001],
+      [asker, 0, 1_700_000_000_000_002],
+    ]);
+  });
+});

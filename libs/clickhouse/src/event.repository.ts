@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { PipelineEventV1 } from '#lib/contracts';
+import { DECLARATION_RKEY, type PipelineEventV1 } from '#lib/contracts';
 
 /** The columns each event table is written with, in the order of the values of its rows. */
 export const EVENT_TABLE_COLUMNS = {
@@ -85,8 +85,9 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
           rows.note_ratings.push([did, rkey, null, null, null, time_us, 1, version]);
           break;
         case 'visibility':
-          // No declaration means the default: not hidden.
-          rows.visibility.push([did, 0, version]);
+          // No declaration means the default: not hidden. A record under another key is not the
+          // declaration (ingest skips it; messages it published before it did may still arrive).
+          if (rkey === DECLARATION_RKEY) rows.visibility.push([did, 0, version]);
           break;
         default:
           rows.graph.push([did, event.type, rkey, null, null, time_us, 1, version]);

@@ -14,6 +14,7 @@ export {
 export { DeadLetterHeaders, RANKER_TOPIC, Topics } from './topics.js';
 export {
   type AccountStatus,
+  DECLARATION_RKEY,
   type GraphCreate,
   type IdentityChange,
   type ListItemCreate,

@@ -191,6 +191,9 @@ export const NoteRequestCreateSchema = z.object({
 });
 export type NoteRequestCreate = z.infer<typeof NoteRequestCreateSchema>;
 
+/** The one record key of an account's declaration (`literal:self` in its lexicon). */
+export const DECLARATION_RKEY = 'self';
+
 /**
  * An account's `app.bsky.actor.contentVisibilityDeclaration` (record key `self`): whether it asks
  * to be left out of algorithmic feeds. Its delete means the default again: not hidden.

@@ -589,7 +589,7 @@ describe('context notes (Open Community Notes records) and note requests', () =>
 
 describe('content visibility declarations', () => {
   const did = 'did:plc:asker000000000000000000';
-  const declaration = (record: Record<string, unknown>, rkey = 'self', operation: 'create' | 'update' = 'create') => ({
+  const declaration = (record: Record<string, unknown> | undefined, rkey = 'self', operation: 'create' | 'update' | 'delete' = 'create') => ({
     did,
     time_us: 1_763_000_000_000_000,
     kind: 'commit',
@@ -608,9 +608,18 @@ describe('content visibility declarations', () => {
 
   it('skips a declaration under another record key and reports a non-boolean as malformed', () => {
     expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: true }, 'other'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
+    expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: true }, 'other', 'update'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
     expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: 'yes' }))).toEqual({
       kind: 'malformed',
       reason: 'record.hideFromAlgorithmicRecommendations is not a boolean',
     });
+  });
+
+  it('un-hides an account when its declaration is deleted, and not when a record under another key is', () => {
+    expect(mapJetstreamEvent(declaration(undefined, 'self', 'delete'))).toEqual({
+      kind: 'event',
+      event: { v: 1, type: 'visibility', op: 'delete', did, timeUs: 1_763_000_000_000_000, rkey: 'self' },
+    });
+    expect(mapJetstreamEvent(declaration(undefined, 'junk', 'delete'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
   });
 });

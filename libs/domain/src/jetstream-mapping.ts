@@ -14,7 +14,7 @@ import type {
   SubjectCreate,
   VisibilityDeclaration,
 } from '#lib/contracts';
-import { hasWellFormedStrings, ILL_FORMED_STRING, isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons } from '#lib/contracts';
+import { DECLARATION_RKEY, hasWellFormedStrings, ILL_FORMED_STRING, isCommunityId, MAX_NOTE_TEXT, MAX_PLEDGE_CREDITS, MAX_TIME_US, NoteHelpfulness, NoteReasons } from '#lib/contracts';
 import { isDid, isRecordKey, parseAtUri } from './at-uri.js';
 import { LexType, Nsid, recordKindOf } from './nsid.js';
 
@@ -198,6 +198,8 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   const type = recordKindOf(collection);
   if (type === undefined) return skip('collection not ingested');
   if (!isRecordKey(rkey)) malformed('commit.rkey is missing or not a record key');
+  // Deletes too: a record under another key is not the declaration, nor is its delete.
+  if (type === 'visibility' && rkey !== DECLARATION_RKEY) return skip('declaration not at record key self');
 
   if (operation === 'delete') {
     const event: RecordDelete = { v: 1, type, op: 'delete', did, timeUs, rkey };
@@ -340,10 +342,9 @@ function mapRating(did: string, timeUs: number, op: 'create' | 'update', rkey: s
 
 /**
  * @NOTE The declaration lives at record key `self` (`literal:self`); a record under another key is
- * not the account's declaration. A missing field means false, as the lexicon says.
+ * not the account's declaration (`mapCommit` skips it). A missing field means false, as the lexicon says.
  */
 function mapVisibility(did: string, timeUs: number, op: 'create' | 'update', rkey: string, record: Obj): MappedEvent {
-  if (rkey !== 'self') return skip('declaration not at record key self');
   const hide = record.hideFromAlgorithmicRecommendations;
   if (hide !== undefined && typeof hide !== 'boolean') malformed('record.hideFromAlgorithmicRecommendations is not a boolean');
   const event: VisibilityDeclaration = { v: 1, type: 'visibility', op, did, timeUs, rkey, hideFromAlgorithms: hide === true };
