@@ -3,7 +3,7 @@ import { CommunityTooLargeError } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
-import type { NetworkReader, RepoRecord } from '#lib/network';
+import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
 import { BackfillProgress, createLogger } from '#lib/platform';
 import { BackfillRunner, type BackfillRunnerDeps } from './backfill.runner.js';
 import { BackfillWriteError, type BackfillCheckpoint } from './backfill.writer.js';
@@ -59,7 +59,7 @@ function fakeStore(failWrite: (call: number) => Error | undefined = () => undefi
       },
     },
     checkpoints_: {
-      covered: async () => new Set<string>(),
+      covered: async (dids: readonly string[], sinceUs: number) => new Set(checkpoints.filter((done) => done.sinceUs <= sinceUs && dids.includes(done.did)).map((done) => done.did)),
       markDone: async (done: readonly BackfillCheckpoint[]) => {
         for (const checkpoint of done) checkpoints.push(checkpoint);
       },
@@ -163,6 +163,29 @@ describe('BackfillRunner', () => {
     const summary = await runner(fakeReader(posts), store, members).run(both, { nowMs: NOW_MS });
     expect(summary.accounts).toEqual({ done: 1, skipped: 0, failed: 0 });
     expect(store.checkpoints.map((checkpoint) => checkpoint.did)).toEqual(['did:plc:a']);
+  });
+
+  it('reads an account whose repository was gone again at the next run, so that it is backfilled once it is back', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 3 ? post(1) : undefined);
+    const reader = fakeReader(posts);
+    let deactivated = true;
+    const reactivating: BackfillRunnerDeps['reader'] = {
+      ...reader,
+      async *listRecords(did, collection, options) {
+        if (deactivated) throw new RepoUnavailableError(`${did}: RepoDeactivated`);
+        yield* reader.listRecords(did, collection, options);
+      },
+    };
+    const store = fakeStore();
+    const backfill = runner(reactivating, store, ['did:plc:a']);
+    await backfill.run(curation({ dids: ['did:plc:a'] }, 1), { nowMs: NOW_MS });
+    expect(store.checkpoints).toEqual([]);
+
+    deactivated = false;
+    const summary = await backfill.run(curation({ dids: ['did:plc:a'] }, 1), { nowMs: NOW_MS });
+    expect(summary.accounts).toEqual({ done: 1, skipped: 0, failed: 0 });
+    expect(store.written).toHaveLength(3);
+    expect(store.checkpoints).toEqual([{ did: 'did:plc:a', sinceUs: (NOW_MS - 3_600_000) * 1000, records: 3 }]);
   });
 
   it('tries a write again that failed on ClickHouse\'s side', async () => {

@@ -254,6 +254,7 @@ export class BackfillRunner {
     const inWindow = (record: RepoRecord) => (createdAtMs(record) ?? Number.NEGATIVE_INFINITY) >= sinceMs;
     const maxRecords = Math.ceil(((nowMs - sinceMs) / 3_600_000) * MAX_RECORDS_PER_HOUR);
     let records = 0;
+    let gone = false;
     try {
       for (const collection of HISTORY_COLLECTIONS) {
         for await (const page of this.deps.reader.listRecords(did, collection, { keepGoing: inWindow, maxRecords })) {
@@ -280,11 +281,16 @@ export class BackfillRunner {
         this.deps.log.warn({ did, err: (error as Error).message }, 'backfill of an account failed; the next run tries again');
         return;
       }
-      // Nothing to read (gone, taken down): done, with the records read so far.
+      // @NOTE Nothing to read now (deactivated, taken down, no DID document): done for this run, with
+      // the records read so far, but not checkpointed. An account may come back, and a checkpoint
+      // would keep its history out until checkpoints are cleared; reading it again costs a run a
+      // request or two.
+      gone = true;
+      this.deps.log.debug({ did, err: error.message }, 'repository unavailable; the next run reads it again');
     }
     progress.state.accounts.done += 1;
     progress.state.records += records;
-    await writer.accountDone({ did, sinceUs, records });
+    if (!gone) await writer.accountDone({ did, sinceUs, records });
   }
 
   /** Runs a read whose failure only this source suffers: logged, and the run goes on. */
