@@ -80,3 +80,32 @@ describe('event rows of what accounts ask of feeds', () => {
     ]);
   });
 });
+
+describe('event rows of a post edited', () => {
+  const author = 'did:plc:author';
+  const quoted = 'at://did:plc:quoted/app.bsky.feed.post/3kquoted';
+  const parent = 'at://did:plc:parent/app.bsky.feed.post/3kparent';
+  const post = (op: 'create' | 'update', timeUs: number, replyParent: string | null, quote: string | null): PipelineEventV1 => ({
+    v: 1, type: 'post', op, did: author, rkey: '3kpost', timeUs, cid: `bafy${timeUs}`, createdAtMs: 1_700_000_000_000, text: 'hi', langs: [], tags: [],
+    replyRoot: replyParent, replyParent, quote, hasMedia: false,
+  });
+  const interactions = (events: PipelineEventV1[]) =>
+    rowsOf(events).interactions.map((row) => Object.fromEntries(EVENT_TABLE_COLUMNS.interactions.map((column, i) => [column, row[i]])));
+
+  it('withdraw the reply and the quote an edit drops, with the edit\'s version, so that no ranker counts them on', () => {
+    expect(interactions([post('create', 1, parent, quoted), post('update', 2, null, null)])).toEqual([
+      { actor: author, kind: 'reply', rkey: '3kpost', subject_uri: parent, subject_did: 'did:plc:parent', time_us: 1, deleted: 0, version: 1 },
+      { actor: author, kind: 'quote', rkey: '3kpost', subject_uri: quoted, subject_did: 'did:plc:quoted', time_us: 1, deleted: 0, version: 1 },
+      { actor: author, kind: 'reply', rkey: '3kpost', subject_uri: null, subject_did: null, time_us: 2, deleted: 1, version: 2 },
+      { actor: author, kind: 'quote', rkey: '3kpost', subject_uri: null, subject_did: null, time_us: 2, deleted: 1, version: 2 },
+    ]);
+  });
+
+  it('keep what an edit still replies to or quotes, and write nothing for what a new post does not', () => {
+    expect(interactions([post('update', 2, null, quoted)])).toEqual([
+      { actor: author, kind: 'reply', rkey: '3kpost', subject_uri: null, subject_did: null, time_us: 2, deleted: 1, version: 2 },
+      { actor: author, kind: 'quote', rkey: '3kpost', subject_uri: quoted, subject_did: 'did:plc:quoted', time_us: 2, deleted: 0, version: 2 },
+    ]);
+    expect(interactions([post('create', 1, null, null)])).toEqual([]);
+  });
+});

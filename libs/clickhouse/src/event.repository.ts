@@ -64,11 +64,11 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
       switch (event.type) {
         case 'post':
           rows.posts.push([did, rkey, null, time_us, null, null, null, null, null, null, null, null, 1, version, stored_us]);
-          for (const kind of postInteractionKinds) rows.interactions.push([did, kind, rkey, null, null, time_us, 1, version]);
+          for (const kind of postInteractionKinds) rows.interactions.push(withdrawnInteraction(did, kind, rkey, time_us));
           break;
         case 'like':
         case 'repost':
-          rows.interactions.push([did, event.type, rkey, null, null, time_us, 1, version]);
+          rows.interactions.push(withdrawnInteraction(did, event.type, rkey, time_us));
           break;
         case 'pledge':
           // A deleted pledge is withdrawn: the ranker reads only live ones.
@@ -113,8 +113,14 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
           version,
           stored_us,
         ]);
-        if (event.replyParent) rows.interactions.push(interaction(event.did, 'reply', event.rkey, event.replyParent, time_us));
-        if (event.quote) rows.interactions.push(interaction(event.did, 'quote', event.rkey, event.quote, time_us));
+        // @NOTE An edit that no longer replies or quotes withdraws the row an earlier version wrote
+        // (same key, newer version), as a delete does: else the rankers would count it on. A create
+        // has no earlier version to withdraw; a row there would cost a row for nearly every post.
+        for (const kind of postInteractionKinds) {
+          const subject = kind === 'reply' ? event.replyParent : event.quote;
+          if (subject) rows.interactions.push(interaction(event.did, kind, event.rkey, subject, time_us));
+          else if (event.op === 'update') rows.interactions.push(withdrawnInteraction(event.did, kind, event.rkey, time_us));
+        }
         break;
       case 'like':
       case 'repost':
@@ -152,6 +158,11 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
 
 function interaction(actor: string, kind: string, rkey: string, subjectUri: string, time_us: number): Row {
   return [actor, kind, rkey, subjectUri, didOfUri(subjectUri), time_us, 0, time_us];
+}
+
+/** The row that withdraws an interaction: newer than the one it replaces, deleted. */
+function withdrawnInteraction(actor: string, kind: string, rkey: string, time_us: number): Row {
+  return [actor, kind, rkey, null, null, time_us, 1, time_us];
 }
 
 interface EventCounts {
