@@ -1,7 +1,11 @@
-import type { PipelineEventV1 } from '#lib/contracts';
-import { mapJetstreamEvent } from '#lib/domain';
+import { decodePipelineEvent, encodeMessage, type PipelineEventV1 } from '#lib/contracts';
+import { mapJetstreamEvent, Nsid } from '#lib/domain';
 import { generateJetstreamEvents } from '#lib/testing';
-import { EVENT_TABLE_COLUMNS, rowsOf, type EventTable } from './event.repository.js';
+import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
+import { CommunityRepository } from './community.repository.js';
+import { EVENT_TABLE_COLUMNS, EventRepository, rowsOf, type EventTable } from './event.repository.js';
+import { FundRepository } from './fund.repository.js';
+import { applyMigrations } from './migrations.js';
 
 describe('event rows', () => {
   it('give every column the insert names one value, in its place, so no field is dropped or shifted on the way to ClickHouse', () => {
@@ -107,5 +111,55 @@ describe('event rows of a post edited', () => {
       { actor: author, kind: 'quote', rkey: '3kpost', subject_uri: quoted, subject_did: 'did:plc:quoted', time_us: 2, deleted: 0, version: 2 },
     ]);
     expect(interactions([post('create', 1, null, null)])).toEqual([]);
+  });
+});
+
+describe('edits of records, from Jetstream to the store', () => {
+  const database = `event_edits_${process.pid}`;
+  const curator = 'did:plc:curator';
+  const member = 'did:plc:member';
+  const listA = `at://${curator}/${Nsid.list}/3klista`;
+  const listB = `at://${curator}/${Nsid.list}/3klistb`;
+  const postUri = (rkey: string) => `at://${member}/${Nsid.post}/${rkey}`;
+  const t0 = 1_763_000_000_000_000;
+  let client: ClickHouseClient;
+  let events: EventRepository;
+
+  /** Each Jetstream event as the store receives it: mapped by ingest, then through the bus. */
+  const store = async (...commits: { did: string; timeUs: number; operation: 'create' | 'update'; collection: string; rkey: string; record: Record<string, unknown> }[]) => {
+    const mapped = commits.map(({ did, timeUs, ...commit }) => mapJetstreamEvent({ did, time_us: timeUs, kind: 'commit', commit: { rev: '3krev', cid: 'bafyrec', ...commit } }));
+    await events.write(mapped.flatMap((result) => (result.kind === 'event' ? [decodePipelineEvent(encodeMessage(result.event))] : [])));
+  };
+
+  beforeAll(async () => {
+    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
+    await applyMigrations(client, database);
+    events = new EventRepository(client, database);
+  });
+
+  afterAll(() => client.close());
+
+  it('count a pledge at the amount and on the post its latest version names', async () => {
+    const pledge = (timeUs: number, operation: 'create' | 'update', rkey: string, amount: number) => ({
+      did: member, timeUs, operation, collection: Nsid.pledge, rkey: '3kpledge',
+      record: { $type: Nsid.pledge, subject: { uri: postUri(rkey), cid: 'bafypost' }, community: 'climate', amount, createdAt: '2025-11-13T02:13:20.000Z' },
+    });
+    await store(pledge(t0, 'create', '3kpost1', 500), pledge(t0 + 1, 'update', '3kpost2', 20));
+    const pledges = await new FundRepository(client, database).pledges(t0, t0 + 10);
+    expect(pledges.map(({ pledger, post, amount }) => ({ pledger, post, amount }))).toEqual([{ pledger: member, post: postUri('3kpost2'), amount: 20 }]);
+  });
+
+  it('make the account a list item names now the member, of the list it names now, and no longer the one before', async () => {
+    const item = (timeUs: number, operation: 'create' | 'update', subject: string, list: string) => ({
+      did: curator, timeUs, operation, collection: Nsid.listitem, rkey: '3kitem', record: { $type: Nsid.listitem, subject, list, createdAt: '2025-11-13T02:13:20.000Z' },
+    });
+    const members = (lists: string[]) => new CommunityRepository(client, database).members({ dids: [], lists, starterPacks: [], hashtags: [], followersOf: [], exclude: [] }, 0);
+    await store(item(t0, 'create', member, listA));
+    expect(await members([listA])).toEqual([member]);
+    await store(item(t0 + 1, 'update', 'did:plc:other', listA));
+    expect(await members([listA])).toEqual(['did:plc:other']);
+    await store(item(t0 + 2, 'update', 'did:plc:other', listB));
+    expect(await members([listA])).toEqual([]);
+    expect(await members([listB])).toEqual(['did:plc:other']);
   });
 });

@@ -79,6 +79,23 @@ describe('message decoders and unpaired surrogates', () => {
   });
 });
 
+describe('message decoders and edits', () => {
+  const created = { did: 'did:plc:alice', rkey: '3krec', timeUs, createdAtMs: timeUs / 1000 };
+  const post = 'at://did:plc:bob/app.bsky.feed.post/3kpost';
+
+  it('take the edit of a pledge or a list item, which the store keeps as the record\'s new version', () => {
+    const pledge = { v: 1, type: 'pledge', op: 'update', ...created, subjectUri: post, community: 'climate', amount: 10 };
+    expect(decodePipelineEvent(JSON.stringify(pledge))).toEqual(pledge);
+    const item = { v: 1, type: 'listitem', op: 'update', ...created, subjectDid: 'did:plc:carol', list: 'at://did:plc:alice/app.bsky.graph.list/3klist' };
+    expect(decodePipelineEvent(JSON.stringify(item))).toEqual(item);
+  });
+
+  it('refuse the edit of a note, which ingest never sends', () => {
+    const note = { v: 1, type: 'note', op: 'update', ...created, cid: 'bafy', subjectUri: post, subjectCid: '', reason: 'other', text: 'context' };
+    expect(reason(() => decodePipelineEvent(JSON.stringify(note)))).toBe('operation "update" is not valid for note');
+  });
+});
+
 describe('the decoders by hand and the schemas', () => {
   const uri = 'at://did:plc:bob/app.bsky.feed.post/3kpost';
   const created = { did: 'did:plc:alice', rkey: '3krec', timeUs, createdAtMs: timeUs / 1000 };
@@ -88,6 +105,11 @@ describe('the decoders by hand and the schemas', () => {
     { v: 1, type: 'repost', op: 'create', ...created, cid: 'bafy', subjectUri: uri, subjectCid: 'bafy' },
     { v: 1, type: 'block', op: 'create', ...created, subjectDid: 'did:plc:bob' },
     { v: 1, type: 'listitem', op: 'create', ...created, subjectDid: 'did:plc:bob', list: uri },
+    { v: 1, type: 'listitem', op: 'update', ...created, subjectDid: 'did:plc:bob', list: uri },
+    { v: 1, type: 'like', op: 'update', ...created, cid: 'bafy', subjectUri: uri, subjectCid: 'bafy' },
+    { v: 1, type: 'follow', op: 'update', ...created, subjectDid: 'did:plc:bob' },
+    { v: 1, type: 'pledge', op: 'update', ...created, subjectUri: uri, community: 'climate', amount: 10 },
+    { v: 1, type: 'noterequest', op: 'update', ...created, subjectUri: uri },
     { v: 1, type: 'starterpack', op: 'update', ...created, list: uri },
     { v: 1, type: 'note', op: 'create', ...created, cid: 'bafy', subjectUri: uri, subjectCid: '', reason: 'factual_error', text: 'context' },
     { v: 1, type: 'rating', op: 'update', ...created, subjectUri: 'at://did:plc:bob/org.opencommunitynotes.label/3k', helpfulness: 'not_helpful' },

@@ -56,8 +56,8 @@ function parseObject(text: string): Json {
 }
 
 const recordKinds = new Set(['post', 'like', 'repost', 'follow', 'block', 'listitem', 'starterpack', 'pledge', 'visibility', 'note', 'rating', 'noterequest']);
-/** Kinds whose records may be updated in place (the rest are created and deleted only). */
-const updatable = new Set(['post', 'starterpack', 'visibility', 'rating']);
+/** Kinds whose records are created and deleted only: a note's edits are not taken (see `NoteCreateSchema`). */
+const createOnly = new Set(['note']);
 
 /**
  * Validates a `PipelineEventV1` at the consuming end; the producer validated it too (by construction).
@@ -87,7 +87,7 @@ export function decodePipelineEvent(text: string): PipelineEventV1 {
   field(message, 'rkey', isNonEmpty, 'a record key');
   const op = field(message, 'op', isString, 'a string');
   if (op === 'delete') return message as unknown as PipelineEventV1;
-  if (op !== 'create' && !(op === 'update' && updatable.has(type))) {
+  if (op !== 'create' && !(op === 'update' && !createOnly.has(type))) {
     throw new MessageDecodeError(`operation "${op}" is not valid for ${type}`);
   }
   if (type === 'visibility') {

@@ -62,7 +62,7 @@ export type PostCreate = z.infer<typeof PostCreateSchema>;
 export const SubjectCreateSchema = z.object({
   ...base,
   type: z.enum(['like', 'repost']),
-  op: z.literal('create'),
+  op: z.enum(['create', 'update']),
   rkey,
   cid,
   createdAtMs,
@@ -74,7 +74,7 @@ export type SubjectCreate = z.infer<typeof SubjectCreateSchema>;
 export const GraphCreateSchema = z.object({
   ...base,
   type: z.enum(['follow', 'block']),
-  op: z.literal('create'),
+  op: z.enum(['create', 'update']),
   rkey,
   createdAtMs,
   subjectDid: did,
@@ -84,7 +84,7 @@ export type GraphCreate = z.infer<typeof GraphCreateSchema>;
 export const ListItemCreateSchema = z.object({
   ...base,
   type: z.literal('listitem'),
-  op: z.literal('create'),
+  op: z.enum(['create', 'update']),
   rkey,
   createdAtMs,
   /** AT-URI of the `app.bsky.graph.list` the subject is added to. */
@@ -114,7 +114,7 @@ export const MAX_PLEDGE_CREDITS = 1_000_000;
 export const PledgeCreateSchema = z.object({
   ...base,
   type: z.literal('pledge'),
-  op: z.literal('create'),
+  op: z.enum(['create', 'update']),
   rkey,
   createdAtMs,
   subjectUri: atUri,
@@ -149,6 +149,7 @@ export const MAX_NOTE_TEXT = 3000;
 export const NoteCreateSchema = z.object({
   ...base,
   type: z.literal('note'),
+  /** Never `update`: a note is rated as it was written, so its edits are not taken (ingest skips them). */
   op: z.literal('create'),
   rkey,
   cid,
@@ -184,7 +185,7 @@ export type NoteRatingCreate = z.infer<typeof NoteRatingCreateSchema>;
 export const NoteRequestCreateSchema = z.object({
   ...base,
   type: z.literal('noterequest'),
-  op: z.literal('create'),
+  op: z.enum(['create', 'update']),
   rkey,
   createdAtMs,
   subjectUri: atUri,

@@ -255,14 +255,26 @@ describe('mapJetstreamEvent: interactions and graph', () => {
     }
   });
 
-  it('skips other collections, updates of immutable kinds, and unknown event kinds', () => {
+  it('maps the edit of a like, repost, follow, block or list item as the record\'s new version, so that it replaces the old one', () => {
+    const list = atUri(alice, Nsid.list, '3kbdw7a2qfk2c');
+    for (const [collection, record, fields] of [
+      [Nsid.like, { subject: { uri: parentUri, cid: parentCid } }, { subjectUri: parentUri, subjectCid: parentCid }],
+      [Nsid.repost, { subject: { uri: parentUri, cid: parentCid } }, { subjectUri: parentUri, subjectCid: parentCid }],
+      [Nsid.follow, { subject: carol }, { subjectDid: carol }],
+      [Nsid.block, { subject: carol }, { subjectDid: carol }],
+      [Nsid.listitem, { subject: carol, list }, { subjectDid: carol, list }],
+    ] as const) {
+      const created = event(mapJetstreamEvent(commit(collection, 'create', { $type: collection, ...record, createdAt })));
+      expect(event(mapJetstreamEvent(commit(collection, 'update', { $type: collection, ...record, createdAt })))).toEqual({ ...(created as object), op: 'update', ...fields });
+    }
+  });
+
+  it('skips other collections and unknown event kinds', () => {
     expect(mapJetstreamEvent(commit('app.bsky.actor.profile', 'update', { $type: 'app.bsky.actor.profile' }))).toEqual({
       kind: 'skip',
       reason: 'collection not ingested',
     });
     expect(mapJetstreamEvent(commit(Nsid.list, 'delete'))).toMatchObject({ kind: 'skip' });
-    const like = { $type: Nsid.like, subject: { uri: rootUri, cid: rootCid }, createdAt };
-    expect(mapJetstreamEvent(commit(Nsid.like, 'update', like))).toEqual({ kind: 'skip', reason: 'update of a non-post record' });
     expect(mapJetstreamEvent({ did: alice, time_us: timeUs, kind: 'sync', sync: {} })).toEqual({
       kind: 'skip',
       reason: 'unknown event kind',
@@ -515,6 +527,15 @@ describe('Bridge Fund pledges', () => {
     });
   });
 
+  it('maps the edit of a pledge as its new version: the credits and the post it names now', () => {
+    const moved = { uri: `at://${did}/app.bsky.feed.post/3kpost0000002`, cid: 'bafyreipost2' };
+    const record = { $type: Nsid.pledge, subject: moved, community: 'climate', amount: 40, createdAt: '2025-11-13T02:13:20.000Z' };
+    expect(mapJetstreamEvent(pledge(record, 'update'))).toEqual({
+      kind: 'event',
+      event: { v: 1, type: 'pledge', op: 'update', did, timeUs: 1_763_000_000_000_000, rkey: '3kpledge00001', createdAtMs: Date.parse('2025-11-13T02:13:20.000Z'), subjectUri: moved.uri, community: 'climate', amount: 40 },
+    });
+  });
+
   it.each([
     [{ subject, community: 'Climate!', amount: 1 }, 'record.community is not a community id'],
     [{ subject, community: 'climate', amount: 0 }, 'record.amount is not a whole number of credits from 1 to 1000000'],
@@ -550,7 +571,7 @@ describe('context notes (Open Community Notes records) and note requests', () =>
 
   it('skips other label values and edits of a note', () => {
     expect(mapJetstreamEvent(commit(Nsid.note, { ...note, val: 'label-not-needed' }))).toEqual({ kind: 'skip', reason: 'label record other than readers-added-context' });
-    expect(mapJetstreamEvent(commit(Nsid.note, note, 'update'))).toEqual({ kind: 'skip', reason: 'update of a non-post record' });
+    expect(mapJetstreamEvent(commit(Nsid.note, note, 'update'))).toEqual({ kind: 'skip', reason: 'update of a note' });
   });
 
   it.each([
@@ -578,12 +599,14 @@ describe('context notes (Open Community Notes records) and note requests', () =>
     });
   });
 
-  it('maps a note request on a post', () => {
+  it('maps a note request on a post, and its edit', () => {
     const request = { $type: Nsid.noterequest, subject: { uri: post, cid: 'bafyreipost' }, createdAt: '2025-11-13T02:13:20.000Z' };
-    expect(mapJetstreamEvent(commit(Nsid.noterequest, request))).toEqual({
-      kind: 'event',
-      event: { ...created, type: 'noterequest', op: 'create', createdAtMs: Date.parse(request.createdAt), subjectUri: post },
-    });
+    for (const operation of ['create', 'update'] as const) {
+      expect(mapJetstreamEvent(commit(Nsid.noterequest, request, operation))).toEqual({
+        kind: 'event',
+        event: { ...created, type: 'noterequest', op: operation, createdAtMs: Date.parse(request.createdAt), subjectUri: post },
+      });
+    }
   });
 });
 

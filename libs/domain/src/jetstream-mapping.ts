@@ -205,12 +205,12 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
     const event: RecordDelete = { v: 1, type, op: 'delete', did, timeUs, rkey };
     return { kind: 'event', event };
   }
-  // @NOTE The app never edits likes, reposts, follows, blocks or list items; an update would only re-point
-  // the subject, which the counters downstream cannot undo, so it is skipped rather than double-counted.
-  // A note is rated as it was written: its edits are skipped too. A rating's edit is the rater's new rating.
-  if (operation === 'update' && type !== 'post' && type !== 'starterpack' && type !== 'visibility' && type !== 'rating') {
-    return skip('update of a non-post record');
-  }
+  // @NOTE An update (putRecord) is the record's new version, mapped as its create is: each table
+  // holds one row per record (its author and record key) and keeps the newest version, so the edit
+  // replaces what it edits (a pledge's amount or post, a list item's list or member, a like's
+  // subject) rather than adding to it. A note is rated as it was written: its edits are skipped,
+  // so the text shown is the text its raters read; other words make another note.
+  if (operation === 'update' && type === 'note') return skip('update of a note');
 
   const { record } = commit;
   if (!isObj(record)) malformed('commit.record is missing or not an object');
@@ -229,7 +229,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
       const event: SubjectCreate = {
         v: 1,
         type,
-        op: 'create',
+        op: operation,
         did,
         timeUs,
         rkey,
@@ -243,7 +243,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
     case 'follow':
     case 'block': {
       if (!isDid(record.subject)) malformed('record.subject is missing or not a DID');
-      const event: GraphCreate = { v: 1, type, op: 'create', did, timeUs, rkey, createdAtMs, subjectDid: record.subject };
+      const event: GraphCreate = { v: 1, type, op: operation, did, timeUs, rkey, createdAtMs, subjectDid: record.subject };
       return { kind: 'event', event };
     }
     case 'listitem': {
@@ -253,7 +253,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
       const event: ListItemCreate = {
         v: 1,
         type,
-        op: 'create',
+        op: operation,
         did,
         timeUs,
         rkey,
@@ -264,7 +264,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
       return { kind: 'event', event };
     }
     case 'pledge':
-      return { kind: 'event', event: mapPledge(did, timeUs, rkey, createdAtMs, record) };
+      return { kind: 'event', event: mapPledge(did, timeUs, operation, rkey, createdAtMs, record) };
     case 'note':
       return mapNote(did, timeUs, rkey, commit.cid, createdAtMs, record);
     case 'rating':
@@ -272,7 +272,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
     case 'noterequest': {
       const subject = strongRef(record.subject, 'record.subject');
       if (subject.collection !== Nsid.post) malformed('record.subject is not a post');
-      const event: NoteRequestCreate = { v: 1, type, op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri };
+      const event: NoteRequestCreate = { v: 1, type, op: operation, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri };
       return { kind: 'event', event };
     }
     case 'starterpack': {
@@ -284,7 +284,7 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   }
 }
 
-function mapPledge(did: string, timeUs: number, rkey: string, createdAtMs: number, record: Obj): PledgeCreate {
+function mapPledge(did: string, timeUs: number, op: 'create' | 'update', rkey: string, createdAtMs: number, record: Obj): PledgeCreate {
   const subject = strongRef(record.subject, 'record.subject');
   if (subject.collection !== Nsid.post) malformed('record.subject is not a post');
   if (!isCommunityId(record.community)) malformed('record.community is not a community id');
@@ -292,7 +292,7 @@ function mapPledge(did: string, timeUs: number, rkey: string, createdAtMs: numbe
   if (!Number.isSafeInteger(amount) || (amount as number) < 1 || (amount as number) > MAX_PLEDGE_CREDITS) {
     malformed('record.amount is not a whole number of credits from 1 to 1000000');
   }
-  return { v: 1, type: 'pledge', op: 'create', did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, community: record.community, amount: amount as number };
+  return { v: 1, type: 'pledge', op, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, community: record.community, amount: amount as number };
 }
 
 const noteReasons = new Set<string>(NoteReasons);
