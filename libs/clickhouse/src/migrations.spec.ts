@@ -1,6 +1,7 @@
 import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
 import { ClickHouseUnavailableError } from './clickhouse.errors.js';
 import { applyMigrations, migrations } from './migrations.js';
+import { EventRepository } from './event.repository.js';
 import { NoteRepository } from './note.repository.js';
 
 /** What a client gives when nothing listens at the server's address. */
@@ -121,9 +122,24 @@ describe('applyMigrations at start-up', () => {
     const notes = new NoteRepository(client, db);
     expect(await notes.storeStartUs()).toBe(backdatedUs);
 
-    expect(await applyMigrations(client, db)).toEqual([28]);
+    expect(await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version <= 28) })).toEqual([28]);
     expect(Object.fromEntries(await notes.firstSeen(['did:plc:sybil', 'did:plc:regular']))).toEqual({ 'did:plc:sybil': storeStartUs, 'did:plc:regular': liveUs });
     expect(await notes.storeStartUs()).toBe(storeStartUs);
+  });
+
+  it('on upgrade, finds the notes and requests stored before by their post', async () => {
+    const db = fresh();
+    await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version < 29) });
+    const post = 'at://did:plc:author/app.bsky.feed.post/3kpost';
+    const at = Date.now() * 1000;
+    await new EventRepository(client, db).write([
+      { v: 1, type: 'note', op: 'create', did: 'did:plc:writer', rkey: '3knote', timeUs: at, createdAtMs: at / 1000, cid: 'bafynote', subjectUri: post, subjectCid: '', reason: 'other', text: 'context' },
+      { v: 1, type: 'noterequest', op: 'create', did: 'did:plc:asker', rkey: '3kask', timeUs: at, createdAtMs: at / 1000, subjectUri: post },
+    ]);
+    expect(await applyMigrations(client, db)).toEqual([29]);
+    const notes = new NoteRepository(client, db);
+    expect((await notes.onPost(post, 10)).notes.map(({ note }) => note.text)).toEqual(['context']);
+    expect(await notes.requestCount(post)).toBe(1);
   });
 
   it('runs a statement longer than the application query limit to its end (a large copy would otherwise fail at every start)', async () => {

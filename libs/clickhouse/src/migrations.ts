@@ -724,6 +724,31 @@ export const migrations: Migration[] = [
       `DROP TABLE IF EXISTS {db}.first_seen_repair`,
     ],
   },
+  {
+    version: 29,
+    name: 'context notes are read by their post',
+    statements: [
+      // @NOTE The notes tables are kept by author and record (or by note); a post's page reads them
+      // by post, which read every row of each, and anyone on the network can add notes and requests.
+      // Notes and requests keep the post only in their live version (a withdrawal keeps none), so a
+      // skip index on it would let FINAL miss the withdrawal and show a withdrawn note: a post's
+      // notes are found by key instead, in a table of every (post, author, record) ever written,
+      // then read by that key. Status rows and status changes keep their note's post in every
+      // version: a bloom filter on it is safe.
+      `CREATE TABLE IF NOT EXISTS {db}.notes_by_post (post String, did String, rkey String) ENGINE = ReplacingMergeTree ORDER BY (post, did, rkey)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.notes_by_post_of_notes TO {db}.notes_by_post AS
+        SELECT subject_uri AS post, did, rkey FROM {db}.notes WHERE subject_uri != ''`,
+      `INSERT INTO {db}.notes_by_post SELECT subject_uri, did, rkey FROM {db}.notes WHERE subject_uri != ''`,
+      `CREATE TABLE IF NOT EXISTS {db}.note_requests_by_post (post String, did String, rkey String) ENGINE = ReplacingMergeTree ORDER BY (post, did, rkey)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.note_requests_by_post_of_requests TO {db}.note_requests_by_post AS
+        SELECT subject_uri AS post, did, rkey FROM {db}.note_requests WHERE subject_uri != ''`,
+      `INSERT INTO {db}.note_requests_by_post SELECT subject_uri, did, rkey FROM {db}.note_requests WHERE subject_uri != ''`,
+      `ALTER TABLE {db}.note_status ADD INDEX IF NOT EXISTS note_status_post post TYPE bloom_filter(0.01) GRANULARITY 1`,
+      `ALTER TABLE {db}.note_status MATERIALIZE INDEX note_status_post`,
+      `ALTER TABLE {db}.note_status_changes ADD INDEX IF NOT EXISTS note_status_changes_post post TYPE bloom_filter(0.01) GRANULARITY 1`,
+      `ALTER TABLE {db}.note_status_changes MATERIALIZE INDEX note_status_changes_post`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -81,7 +81,8 @@ export class NoteRepository {
   async notes(posts?: readonly string[]): Promise<NoteRecord[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, cid, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL
-        WHERE deleted = 0 ${posts ? 'AND subject_uri IN {posts:Array(String)}' : ''} ORDER BY time_us, did, rkey`,
+        WHERE deleted = 0 ${posts ? `AND (did, rkey) IN (SELECT did, rkey FROM ${this.database}.notes_by_post WHERE post IN {posts:Array(String)}) AND subject_uri IN {posts:Array(String)}` : ''}
+        ORDER BY time_us, did, rkey`,
       query_params: { posts: posts ?? [] },
       format: 'JSONCompactEachRow',
     });
@@ -115,7 +116,8 @@ export class NoteRepository {
             count() OVER () AS total,
             row_number() OVER (PARTITION BY shown = 'helpful' ORDER BY ${order}) AS place,
             row_number() OVER (ORDER BY ${order}) AS listed
-          FROM (SELECT did, rkey, cid, subject_cid, reason, text, time_us FROM ${db}.notes FINAL WHERE deleted = 0 AND subject_uri = {post:String}) AS n
+          FROM (SELECT did, rkey, cid, subject_cid, reason, text, time_us FROM ${db}.notes FINAL
+            WHERE (did, rkey) IN (SELECT did, rkey FROM ${db}.notes_by_post WHERE post = {post:String}) AND deleted = 0 AND subject_uri = {post:String}) AS n
           LEFT JOIN (SELECT note, status, intercept, factor, raters, raters_negative, raters_positive, updated_at FROM ${db}.note_status FINAL WHERE post = {post:String}) AS s
             ON s.note = concat('at://', n.did, '/${NOTE_COLLECTION}/', n.rkey)
         )
@@ -260,7 +262,8 @@ export class NoteRepository {
    */
   async requestCount(post: string): Promise<number> {
     const result = await this.client.query({
-      query: `SELECT uniqExact(did) FROM ${this.database}.note_requests FINAL WHERE deleted = 0 AND subject_uri = {post:String}`,
+      query: `SELECT uniqExact(did) FROM ${this.database}.note_requests FINAL
+        WHERE (did, rkey) IN (SELECT did, rkey FROM ${this.database}.note_requests_by_post WHERE post = {post:String}) AND deleted = 0 AND subject_uri = {post:String}`,
       query_params: { post },
       format: 'JSONCompactEachRow',
     });

@@ -82,6 +82,26 @@ describe('the notes of one post', () => {
     expect((await service.onPost(asked)).requests).toBe(2);
   });
 
+  it('leaves out a note and a request withdrawn since, though the withdrawal keeps no post (a read by post must still see it)', async () => {
+    const other = 'at://did:plc:author/app.bsky.feed.post/3kwithdrawn';
+    const note: PipelineEventV1 = {
+      v: 1, type: 'note', op: 'create', did: 'did:plc:regret', rkey: '3kgone', timeUs, createdAtMs: timeUs / 1000,
+      cid: 'bafygone', subjectUri: other, subjectCid: '', reason: 'other', text: 'withdrawn',
+    };
+    const request: PipelineEventV1 = { v: 1, type: 'noterequest', op: 'create', did: 'did:plc:regret', rkey: '3kask', timeUs, createdAtMs: timeUs / 1000, subjectUri: other };
+    // The withdrawal is a part of its own, with no post in it: a skip index on the post would let FINAL miss it.
+    await events.write([note, request]);
+    expect((await service.onPost(other)).notes).toHaveLength(1);
+    expect((await service.onPost(other)).requests).toBe(1);
+    await events.write([
+      { v: 1, type: 'note', op: 'delete', did: 'did:plc:regret', rkey: '3kgone', timeUs: timeUs + 10 },
+      { v: 1, type: 'noterequest', op: 'delete', did: 'did:plc:regret', rkey: '3kask', timeUs: timeUs + 10 },
+    ]);
+    const after = await service.onPost(other);
+    expect(after.notes).toEqual([]);
+    expect(after.requests).toBe(0);
+  });
+
   it('answers every reader of the queue within a few seconds from one read, whatever their limit', async () => {
     const reads = jest.spyOn(repository, 'requested');
     const fresh = new NotesService({ labeler: {} } as AppConfig, repository, new PostRepository(client, database));
