@@ -37,4 +37,25 @@ describe('the followed labels a ranking run reads', () => {
     const found = await new LabelRepository(client, database).externalInForce({ sources: [labeler], values: ['spam'], subjects, nowIso: new Date().toISOString() });
     expect(found.map((label) => label.uri).sort()).toEqual([subjects[0], subjects[4_321]].sort());
   });
+
+  it('pages our current statements after a cursor: the newest per post and value, a negation included, whatever came before the cursor', async () => {
+    const db = `${database}_ours`;
+    await applyMigrations(client, db);
+    const labels = new LabelRepository(client, db);
+    const src = 'did:plc:us';
+    const label = (seq: number, uri: string, val: string, neg = false) => ({ seq, ver: 1 as const, src, uri, val, neg, cts: '2026-01-01T00:00:00.000Z', sig: new Uint8Array(64) });
+    const a = 'at://did:plc:a/app.bsky.feed.post/3ka';
+    const b = 'at://did:plc:b/app.bsky.feed.post/3kb';
+    // a is labelled (1) then negated (4); b labelled (2) and its second value (3); b's first value again (5).
+    await labels.append([label(1, a, 'common-ground'), label(2, b, 'common-ground'), label(3, b, 'supported-by-x'), label(4, a, 'common-ground', true), label(5, b, 'common-ground')]);
+    const page = async (afterSeq: number, limit = 10, exact: string[] = []) =>
+      (await labels.query({ exact, prefixes: [], all: exact.length === 0, sources: [], afterSeq, limit })).map((found) => `${found.seq}${found.neg ? '-' : ''}`);
+    expect(await page(0)).toEqual(['3', '4-', '5']);
+    expect(await page(3)).toEqual(['4-', '5']);
+    expect(await page(4)).toEqual(['5']);
+    expect(await page(5)).toEqual([]);
+    expect(await page(0, 2)).toEqual(['3', '4-']);
+    expect(await page(1, 10, [b])).toEqual(['3', '5']);
+    expect(await page(3, 10, [b])).toEqual(['5']);
+  });
 });

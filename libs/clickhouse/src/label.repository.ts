@@ -139,7 +139,15 @@ export class LabelRepository {
     return (await result.json<LabelRow>()).map(fromRow);
   }
 
-  /** The current statement per (labeler, subject, value) matching the query, by sequence (the cursor). */
+  /**
+   * The current statement per (labeler, subject, value) matching the query, by sequence (the cursor).
+   *
+   * @NOTE Only the labels after the cursor are read: a statement after the cursor is current when
+   * no later one on its (labeler, subject, value) exists, and every later one is after the cursor
+   * too, so the newest per key among them is the current one (a key whose newest is before the
+   * cursor has none there). The table is kept in sequence order: a page reads what follows it, not
+   * the whole history, as it did when the current statements were found first.
+   */
   async query(query: LabelQuery): Promise<SequencedLabel[]> {
     const params: Record<string, unknown> = { afterSeq: query.afterSeq, limit: query.limit, exact: query.exact, sources: query.sources };
     const matches: string[] = [];
@@ -154,8 +162,8 @@ export class LabelRepository {
     const sourceFilter = query.sources.length > 0 ? 'src IN {sources:Array(String)}' : '1';
     const result = await this.client.query({
       query: `SELECT ${COLUMNS} FROM ${this.database}.labels
-        WHERE seq IN (SELECT max(seq) FROM ${this.database}.labels WHERE ${uriFilter} AND ${sourceFilter} GROUP BY src, uri, val)
-          AND seq > {afterSeq:UInt64}
+        WHERE seq > {afterSeq:UInt64}
+          AND seq IN (SELECT max(seq) FROM ${this.database}.labels WHERE seq > {afterSeq:UInt64} AND ${uriFilter} AND ${sourceFilter} GROUP BY src, uri, val)
         ORDER BY seq LIMIT {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',
