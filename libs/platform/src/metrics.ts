@@ -38,7 +38,7 @@ export class Metrics {
   readonly ingestBatchSize = this.histogram('cg_ingest_batch_size', 'Events per batch published to the bus.', [], BATCH_BUCKETS);
   readonly ingestPublishDuration = this.histogram('cg_ingest_publish_duration_seconds', 'Time from publishing a batch to the bus acknowledging it (embedded mode: until it is written).', [], INSERT_BUCKETS);
   readonly jetstreamConnected = this.gauge('cg_jetstream_connected', '1 while the Jetstream websocket is open.');
-  readonly jetstreamGaps = this.counter('cg_jetstream_gaps_total', 'Resumptions where the saved cursor was older than Jetstream retains (events lost).');
+  readonly jetstreamGaps = this.counter('cg_jetstream_gaps_total', 'Connections (at start or after a reconnect) whose cursor was older than Jetstream retains (events lost).');
   readonly jetstreamLag = this.gauge(
     'cg_jetstream_lag_seconds',
     'How far behind real time ingest is: now minus the time_us of the newest event received (position="received") or acknowledged by the bus and checkpointed (position="checkpoint").',
