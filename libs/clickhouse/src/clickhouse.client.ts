@@ -33,6 +33,9 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     password: config.password,
     clickhouse_settings: clickhouseSettings,
     request_timeout: 30_000,
+    // A long statement (a migration's copy) keeps its request alive with a progress header every
+    // 20 s; Node refuses a response whose headers pass 16 KiB, about 65 of them, so this is 1 MiB.
+    max_response_headers_size: 1_048_576,
   });
 }
 

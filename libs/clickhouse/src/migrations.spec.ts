@@ -125,6 +125,9 @@ describe('applyMigrations at start-up', () => {
     expect(await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version <= 28) })).toEqual([28]);
     expect(Object.fromEntries(await notes.firstSeen(['did:plc:sybil', 'did:plc:regular']))).toEqual({ 'did:plc:sybil': storeStartUs, 'did:plc:regular': liveUs });
     expect(await notes.storeStartUs()).toBe(storeStartUs);
+    // Another process that started meanwhile runs the migration again from its first statement: the same table.
+    for (const statement of migrations.find((migration) => migration.version === 28)!.statements) await client.command({ query: statement.replaceAll('{db}', db) });
+    expect(Object.fromEntries(await notes.firstSeen(['did:plc:sybil', 'did:plc:regular']))).toEqual({ 'did:plc:sybil': storeStartUs, 'did:plc:regular': liveUs });
   });
 
   it('on upgrade, finds the notes and requests stored before by their post', async () => {

@@ -706,22 +706,18 @@ export const migrations: Migration[] = [
       // and moved the store's start years back. An insert labelled as the backfill's (the
       // `log_comment` the backfill sets, `BackfillEventRepository`) counts as seen when it was
       // stored, or at its time if later; every other insert, at its time, as before.
-      `DROP VIEW IF EXISTS {db}.first_seen_of_events`,
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.first_seen_of_events TO {db}.first_seen AS
+      // Changed in place (MODIFY QUERY): no moment without the view, when inserts would go unseen.
+      `ALTER TABLE {db}.first_seen_of_events MODIFY QUERY
         SELECT did, min(if(getSetting('log_comment') = 'common-ground:backfill', greatest(time_us, toUInt64(toUnixTimestamp64Micro(ingested_at))), time_us)) AS time_us
         FROM {db}.event_log GROUP BY did`,
       // The rows a backfill already dated before the store began (its first migration) are raised
       // to that start: the store saw nothing earlier, and which rows were backfilled, and when, is
       // no longer known (the log expires). Accounts the store met at its start count as established,
-      // as designed. Kept in a table of their own until written back, so that a start stopped
-      // halfway repeats the same repair (a minimum taken twice is the same minimum).
-      `CREATE TABLE IF NOT EXISTS {db}.first_seen_repair (did String, time_us UInt64) ENGINE = MergeTree ORDER BY did AS
-        WITH (SELECT toUInt64(toUnixTimestamp64Micro(min(applied_at))) FROM {db}.schema_migrations) AS store_start_us
-        SELECT did, store_start_us AS time_us FROM (SELECT did, min(time_us) AS first_us FROM {db}.first_seen GROUP BY did)
-        WHERE first_us < store_start_us`,
-      `DELETE FROM {db}.first_seen WHERE did IN (SELECT did FROM {db}.first_seen_repair)`,
-      `INSERT INTO {db}.first_seen (did, time_us) SELECT did, time_us FROM {db}.first_seen_repair`,
-      `DROP TABLE IF EXISTS {db}.first_seen_repair`,
+      // as designed. One statement that gives the same table however often, and by however many
+      // processes at once, it runs: migrations start again from a migration's first statement.
+      `ALTER TABLE {db}.first_seen UPDATE time_us = (SELECT toUInt64(toUnixTimestamp64Micro(min(applied_at))) FROM {db}.schema_migrations)
+        WHERE time_us < (SELECT toUInt64(toUnixTimestamp64Micro(min(applied_at))) FROM {db}.schema_migrations)
+        SETTINGS mutations_sync = 2`,
     ],
   },
   {
@@ -731,10 +727,12 @@ export const migrations: Migration[] = [
       // @NOTE The notes tables are kept by author and record (or by note); a post's page reads them
       // by post, which read every row of each, and anyone on the network can add notes and requests.
       // Notes and requests keep the post only in their live version (a withdrawal keeps none), so a
-      // skip index on it would let FINAL miss the withdrawal and show a withdrawn note: a post's
-      // notes are found by key instead, in a table of every (post, author, record) ever written,
-      // then read by that key. Status rows and status changes keep their note's post in every
-      // version: a bloom filter on it is safe.
+      // skip index on it may let FINAL miss the withdrawal and show a withdrawn note: without
+      // `use_skip_indexes_if_final_exact_mode` (off by default before ClickHouse 25.6), and, as
+      // measured, with it on (chDB 26.7) in the notes pipeline spec, whose withdrawal sat in the
+      // third part of the table. So a post's notes are found by key instead, in a table of every
+      // (post, author, record) ever written, then read by that key. Status rows and status changes
+      // keep their note's post in every version: a bloom filter on it is safe.
       `CREATE TABLE IF NOT EXISTS {db}.notes_by_post (post String, did String, rkey String) ENGINE = ReplacingMergeTree ORDER BY (post, did, rkey)`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.notes_by_post_of_notes TO {db}.notes_by_post AS
         SELECT subject_uri AS post, did, rkey FROM {db}.notes WHERE subject_uri != ''`,
@@ -775,10 +773,10 @@ const MIGRATION_WAIT_MS = 120_000;
  * A migration statement runs as long as it takes: a copy of a large table (`INSERT … SELECT`)
  * can outlast the application's query limit (`max_execution_time`, 30 s in `deploy/clickhouse`),
  * which would fail it at every start and leave the deployment unable to upgrade. Over HTTP the
- * server sends progress headers meanwhile, so the client's 30 s socket timeout, which counts
- * silence, does not end the request.
+ * server sends a progress header every 20 s meanwhile, so the client's 30 s socket timeout, which
+ * counts silence, does not end the request (the client takes 1 MiB of headers: 22 hours of them).
  */
-const STATEMENT_SETTINGS = { max_execution_time: 0, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' } as const;
+const STATEMENT_SETTINGS = { max_execution_time: 0, send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '20000' } as const;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
