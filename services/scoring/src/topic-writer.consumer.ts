@@ -46,11 +46,18 @@ const RETRY_MAX_MS = 2_000;
 export class CoalescedWriter<T> {
   private queued: { messages: T[]; settle: (error?: Error) => void }[] = [];
   private writing = false;
+  /** Errors of writes that carried more than one batch: the rows refused may be another batch's. */
+  private readonly shared = new WeakSet<Error>();
 
   constructor(
     private readonly writeAll: (messages: T[]) => Promise<void>,
     private readonly maxMessages: number,
   ) {}
+
+  /** Whether `error` failed a write that carried other batches besides the one told of it. */
+  wasShared(error: Error): boolean {
+    return this.shared.has(error);
+  }
 
   write(messages: T[]): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -73,7 +80,9 @@ export class CoalescedWriter<T> {
         await this.writeAll(taken.length === 1 ? taken[0]!.messages : taken.flatMap((batch) => batch.messages));
         for (const batch of taken) batch.settle();
       } catch (error) {
-        for (const batch of taken) batch.settle(error instanceof Error ? error : new Error(String(error)));
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (taken.length > 1) this.shared.add(failure);
+        for (const batch of taken) batch.settle(failure);
       }
     }
     this.writing = false;
@@ -187,16 +196,16 @@ export abstract class TopicWriterConsumer<T extends { timeUs: number }> implemen
         await sleep(Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** (attempt - 1)));
         await context?.heartbeat();
       }
-      const shared = coalesce && attempt === 0;
+      const coalesced = coalesce && attempt === 0;
       try {
-        await (shared ? this.coalesced.write(messages) : this.store(messages));
+        await (coalesced ? this.coalesced.write(messages) : this.store(messages));
         return undefined;
       } catch (error) {
         last = error instanceof Error ? error : new Error(String(error));
         if (!isRowError(last)) continue;
-        // Refused for the rows: these alone would be refused again. Shared with other batches,
+        // Refused for the rows: these alone would be refused again. Written with other batches,
         // the rows refused may be theirs: these go again alone, at once.
-        return shared ? this.attempt(messages, Math.max(1, attempts - 1), context) : last;
+        return coalesced && this.coalesced.wasShared(last) ? this.attempt(messages, Math.max(1, attempts - 1), context) : last;
       }
     }
     return last;

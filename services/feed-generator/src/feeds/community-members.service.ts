@@ -9,6 +9,11 @@ import { FeedRegistry } from './feed.registry.js';
 const MEMBERSHIP_TTL_MS = 5_000;
 /** Hashtag membership looks back this far. */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
+/**
+ * A community over the members bound is asked about again this rarely: each asking reads its
+ * sources whole in ClickHouse (up to the bound), only to count it empty again.
+ */
+const TOO_LARGE_TTL_MS = 60_000;
 /** Communities whose membership is kept at once. */
 const MAX_CACHED_COMMUNITIES = 10_000;
 
@@ -30,7 +35,7 @@ export class CommunityMembersService {
     max: MAX_CACHED_COMMUNITIES,
     ttl: MEMBERSHIP_TTL_MS,
     ignoreFetchAbort: true,
-    fetchMethod: (communityId) => this.resolve(communityId),
+    fetchMethod: (communityId, _stale, { options }) => this.resolve(communityId, options),
   });
   private readonly unions = new Map<string, Union>();
   /** Communities whose sources named more accounts than the bound when last resolved: they count as empty. */
@@ -61,7 +66,7 @@ export class CommunityMembersService {
     return this.cache.forceFetch(communityId);
   }
 
-  private async resolve(communityId: string): Promise<ReadonlySet<string>> {
+  private async resolve(communityId: string, kept: { ttl?: number } = {}): Promise<ReadonlySet<string>> {
     const sources = this.registry.community(communityId)?.members;
     if (!sources) return new Set();
     const verified = await this.handles.resolve(sources.handles);
@@ -74,6 +79,7 @@ export class CommunityMembersService {
       if (!(error instanceof CommunityTooLargeError)) throw error;
       if (!this.tooLarge.has(communityId)) this.log.error({ community: communityId, maxMembers: error.maxMembers, err: error.message }, 'community over the members bound counts as empty');
       this.tooLarge.set(communityId, error);
+      kept.ttl = TOO_LARGE_TTL_MS;
       return new Set();
     }
     this.tooLarge.delete(communityId);
