@@ -2,30 +2,29 @@
  * The fencing of rankers in the store: ownership epochs, claims of snapshot ids and editions, and
  * the snapshot readers serve. Embedded ClickHouse (chDB); the rankers are named, not processes.
  */
-import { applyMigrations, createClickHouseClient, EditionRepository, RankerClaimRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { EditionRepository, RankerClaimRepository, ScoreRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 const feed = 'at://did:plc:publisher0000000000000000/app.bsky.feed.generator/fenced';
 const row = (uri: string) => ({ uri, cid: 'bafyreiclaim', score: 1, feedContext: '', components: {} });
 
 describe('ranker claims: ownership epochs, claims and the snapshot served', () => {
-  const database = `ranker_claims_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let claims: RankerClaimRepository;
   let scores: ScoreRepository;
   let editions: EditionRepository;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('ranker_claims');
+    ({ client, database } = store);
     claims = new RankerClaimRepository(client, database);
     scores = new ScoreRepository(client, database);
     editions = new EditionRepository(client, database);
   });
 
-  afterAll(async () => {
-    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
-    await client.close();
-  });
+  afterAll(() => store?.close());
 
   it('gives each taker of a feed the next epoch, and fences the earlier owner out of every later claim', async () => {
     const first = await claims.acquireEpoch(feed, 'ranker-a');

@@ -1,19 +1,19 @@
-import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
+import { type ClickHouseClient } from './clickhouse.client.js';
 import { LabelRepository } from './label.repository.js';
 import { applyMigrations } from './migrations.js';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 describe('the followed labels a ranking run reads', () => {
-  const database = `label_repository_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('label_repository');
+    ({ client, database } = store);
   });
 
-  afterAll(async () => {
-    await client?.close();
-  });
+  afterAll(() => store?.close());
 
   it('finds the labels on any of a large run\'s subjects, in force and from the labelers followed only', async () => {
     const labeler = 'did:plc:labeler';

@@ -1,9 +1,9 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
+import { type ClickHouseClient } from './clickhouse.client.js';
 import { CommunityRepository } from './community.repository.js';
 import { EventRepository } from './event.repository.js';
-import { applyMigrations } from './migrations.js';
 import { ScoreRepository } from './score.repository.js';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 const HOUR_US = 3_600_000_000;
 /** Posts of the history outside any window: far more than a feed's reads may touch. */
@@ -42,14 +42,15 @@ async function rowsRead<T>(client: ClickHouseClient, read: (client: ClickHouseCl
 }
 
 describe("a feed's window read from a long history of posts", () => {
-  const database = `score_window_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   const nowUs = Date.now() * 1000;
   const sinceUs = nowUs - 72 * HOUR_US;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('score_window');
+    ({ client, database } = store);
     // Months of the network's posts by accounts that are no members, with the hashtag too.
     const oldUs = nowUs - 90 * 24 * HOUR_US;
     await client.command({
@@ -68,7 +69,7 @@ describe("a feed's window read from a long history of posts", () => {
       like(members[1]!, 'l3', uri(members[0]!, 'own'), t + 12),
     ]);
   });
-  afterAll(() => client.close());
+  afterAll(() => store?.close());
 
   it("reads the members' posts and those they approved, by key, without reading the history", async () => {
     const window = { authors: members, sinceUs, includeReplies: false };

@@ -2,13 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EMPTY } from 'rxjs';
-import { applyMigrations, createClickHouseClient, CurationVersionRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { CurationVersionRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
 import type { ControlPlane } from './control-plane.js';
 import { CurationService } from './curation.service.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 const initial = `communities:
   birders:
@@ -21,21 +22,21 @@ feeds:
 `;
 
 describe('CurationService: every replica applies the newest stored version', () => {
-  const database = `curation_service_${process.pid}_${Date.now()}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let dir: string;
   let versions: CurationVersionRepository;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('curation_service');
+    ({ client, database } = store);
     versions = new CurationVersionRepository(client, database);
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-curation-service-'));
     await writeFile(path.join(dir, 'feeds.yaml'), initial);
   });
   afterAll(async () => {
-    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
-    await client.close();
+    await store?.close();
     await rm(dir, { recursive: true, force: true });
   });
 

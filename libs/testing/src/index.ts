@@ -25,6 +25,7 @@ export { campaignPassed, type CampaignReport, formatCampaign, runEmbeddedCampaig
 export { type FuzzAccount } from './fuzz/forged-tokens.js';
 export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
 export { capturedLogger } from './captured-logger.js';
+export { type EmbeddedStore, openEmbeddedStore } from './embedded-store.js';
 export { launchBrowser } from './browser.js';
 export { likeEvent, noteEvent, noteRequestEvent, pledgeEvent, ratingEvent, recordEvent } from './record-events.js';
 export { started } from './started.js';

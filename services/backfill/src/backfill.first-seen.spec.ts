@@ -1,4 +1,4 @@
-import { applyMigrations, BackfillCheckpointRepository, CommunityRepository, createClickHouseClient, EventRepository, NoteRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { BackfillCheckpointRepository, CommunityRepository, EventRepository, NoteRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
@@ -6,6 +6,7 @@ import type { RepoRecord } from '#lib/network';
 import { BackfillProgress, createLogger } from '#lib/platform';
 import { BackfillEventRepository } from './backfill-event.repository.js';
 import { BackfillRunner, type BackfillRunnerDeps } from './backfill.runner.js';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 // What a backfill tells the store about when it first saw an account, over a real store (chDB):
 // a record's own date is the account's word, not something the store saw.
@@ -42,14 +43,15 @@ const curation: Curation = {
 };
 
 describe('a backfill and when the store first saw an account', () => {
-  const database = `backfill_first_seen_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('backfill_first_seen');
+    ({ client, database } = store);
   });
-  afterAll(() => client.close());
+  afterAll(() => store?.close());
 
   it('dates an account it finds by when it was backfilled, not by a record the account dated years back, and keeps the record\'s own time', async () => {
     // Live ingest has run for ten days: the store began then.

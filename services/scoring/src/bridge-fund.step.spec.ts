@@ -1,9 +1,9 @@
-import { applyMigrations, createClickHouseClient, FeedbackRepository, FundRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { FeedbackRepository, FundRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { FeedbackEventV1 } from '#lib/contracts';
 import { parseCuration, type MemberSources } from '#lib/curation';
 import { boostedContext, epochBounds, epochOf } from '#lib/funding';
-import { capturedLogger } from '#lib/testing';
+import { capturedLogger, openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 import { BridgeFundStep } from './bridge-fund.step.js';
 
 const EPOCH_DAYS = 7;
@@ -32,7 +32,8 @@ const curationOf = (budgets: { alpha: number; beta: number }) =>
 const membersOf = (sources: MemberSources) => Promise.resolve([...(sources.dids ?? [])]);
 
 describe('settling the Bridge Fund from the impressions served', () => {
-  const database = `bridge_fund_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let funds: FundRepository;
   let feedback: FeedbackRepository;
@@ -45,15 +46,13 @@ describe('settling the Bridge Fund from the impressions served', () => {
   const tick = () => (clock += 1_000_000);
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('bridge_fund');
+    ({ client, database } = store);
     funds = new FundRepository(client, database);
     feedback = new FeedbackRepository(client, database);
   });
 
-  afterAll(async () => {
-    await client?.close();
-  });
+  afterAll(() => store?.close());
 
   beforeEach(async () => {
     for (const table of ['posts', 'pledges', 'fund_charges', 'fund_posts', 'fund_epochs']) await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });

@@ -1,5 +1,5 @@
-import { applyMigrations, createClickHouseClient, RankerClaimRepository, type ClickHouseClient } from '#lib/clickhouse';
-import { capturedLogger } from '#lib/testing';
+import { RankerClaimRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { capturedLogger, openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 import { FeedOwnership } from './feed-ownership.js';
 import type { RankerAssignment, RankerShare } from './ranker-assignment.js';
 
@@ -28,20 +28,18 @@ class Share implements RankerAssignment {
 }
 
 describe('fencing rankers: the shared work and a feed the group still gives a fenced ranker', () => {
-  const database = `feed_ownership_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let claims: RankerClaimRepository;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('feed_ownership');
+    ({ client, database } = store);
     claims = new RankerClaimRepository(client, database);
   });
 
-  afterAll(async () => {
-    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
-    await client.close();
-  });
+  afterAll(() => store?.close());
 
   it('lets the holder write, and fences a holder that lost the work mid-run without holding its numbers from the new one', async () => {
     const [a, b] = [new Share('ranker-a', true), new Share('ranker-b', false)];

@@ -2,10 +2,10 @@
  * The notes step against the real store: records mapped from Jetstream commits, written as ingest
  * writes them, scored from ClickHouse. Embedded ClickHouse (chDB).
  */
-import { applyMigrations, createClickHouseClient, EventRepository, NoteRepository, PostRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { EventRepository, NoteRepository, PostRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { mapJetstreamEvent, Nsid } from '#lib/domain';
-import { capturedLogger, noteEvent, ratingEvent, recordEvent } from '#lib/testing';
+import { capturedLogger, noteEvent, ratingEvent, recordEvent, openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 import { NotesStep } from './notes.step.js';
 
 const camp = (name: string, size: number) => Array.from({ length: size }, (_, i) => `did:plc:${name}${String(i).padStart(20, '0')}`);
@@ -16,23 +16,22 @@ const post = (rkey: string) => `at://did:plc:author000000000000000000/${Nsid.pos
 const config = { notes: { proposalsPerDay: 10, youngAccountDays: 0, raterPriors: false } } as AppConfig;
 
 describe('the notes step on the store', () => {
-  const database = `notes_step_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let events: EventRepository;
   let notes: NoteRepository;
   let step: NotesStep;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('notes_step');
+    ({ client, database } = store);
     events = new EventRepository(client, database);
     notes = new NoteRepository(client, database);
     step = new NotesStep(config, notes, new PostRepository(client, database), capturedLogger().logger);
   });
 
-  afterAll(async () => {
-    await client?.close();
-  });
+  afterAll(() => store?.close());
 
   /** Ingests Jetstream commits as the pipeline does: mapped to events, written to their tables. */
   const ingest = (...commits: unknown[]) =>

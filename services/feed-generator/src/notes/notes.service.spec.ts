@@ -1,9 +1,10 @@
 /** A post's notes as its page reads them, from the real store: embedded ClickHouse (chDB). */
-import { applyMigrations, createClickHouseClient, EventRepository, NoteRepository, PostRepository, type ClickHouseClient, type NoteStatusRow } from '#lib/clickhouse';
+import { EventRepository, NoteRepository, PostRepository, type ClickHouseClient, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { PipelineEventV1 } from '#lib/contracts';
 import { jest } from '@jest/globals';
 import { MAX_OTHER_NOTES, MAX_QUEUE, NotesService } from './notes.service.js';
+import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
 
 const post = 'at://did:plc:author/app.bsky.feed.post/3kcrowded';
 const writer = (n: number) => `did:plc:writer${String(n).padStart(4, '0')}`;
@@ -11,23 +12,22 @@ const noteUri = (n: number) => `at://${writer(n)}/org.opencommunitynotes.label/3
 const timeUs = 1_760_000_000_000_000;
 
 describe('the notes of one post', () => {
-  const database = `notes_service_${process.pid}`;
+  let store: EmbeddedStore;
+  let database: string;
   let client: ClickHouseClient;
   let events: EventRepository;
   let repository: NoteRepository;
   let service: NotesService;
 
   beforeAll(async () => {
-    client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
-    await applyMigrations(client, database);
+    store = await openEmbeddedStore('notes_service');
+    ({ client, database } = store);
     events = new EventRepository(client, database);
     repository = new NoteRepository(client, database);
     service = new NotesService({ labeler: { did: 'did:web:labeler' } } as AppConfig, repository, new PostRepository(client, database));
   });
 
-  afterAll(async () => {
-    await client?.close();
-  });
+  afterAll(() => store?.close());
 
   it('lists the helpful notes and the best others up to a bound, and says how many it left out', async () => {
     const count = 500;
