@@ -58,4 +58,26 @@ describe('the followed labels a ranking run reads', () => {
     expect(await page(1, 10, [b])).toEqual(['3', '5']);
     expect(await page(3, 10, [b])).toEqual(['5']);
   });
+  it('follows the statements an append left unfollowed, and drops a superseded statement a late copy brought back', async () => {
+    const db = `${database}_follow`;
+    await applyMigrations(client, db);
+    const labels = new LabelRepository(client, db);
+    const a = 'at://did:plc:a/app.bsky.feed.post/3ka';
+    const b = 'at://did:plc:b/app.bsky.feed.post/3kb';
+    const row = (seq: number, uri: string, neg = 0) => ({ seq, src: 'did:plc:us', uri, cid: '', val: 'common-ground', neg, cts: '2026-01-01T00:00:00.000Z', exp: '', sig: '' });
+    const page = async () => (await labels.query({ exact: [], prefixes: [], all: true, sources: [], afterSeq: 0, limit: 10 })).map((found) => `${found.seq}${found.neg ? '-' : ''}`);
+    await labels.append([{ ...row(1, a), ver: 1, neg: false, sig: new Uint8Array(64) }]);
+    // Stored, and the writer stopped before following them (or was of the version before).
+    await client.insert({ table: `${db}.labels`, values: [row(2, a, 1), row(3, b)], format: 'JSONEachRow' });
+    expect(await page()).toEqual(['1']);
+    await labels.followHistory();
+    expect(await page()).toEqual(['2-', '3']);
+    expect([...(await labels.inForce('did:plc:us')).keys()]).toEqual([b]);
+    expect((await labels.totals()).inForce).toEqual({ 'common-ground': 1 });
+    // A migration's copy, read before the writer superseded a statement, lands after it.
+    await client.insert({ table: `${db}.labels_current`, values: [row(1, a)], format: 'JSONEachRow' });
+    expect(await page()).toEqual(['1', '2-', '3']);
+    await labels.prune(new Date(0).toISOString());
+    expect(await page()).toEqual(['2-', '3']);
+  });
 });

@@ -102,21 +102,59 @@ export class LabelRepository {
     return Number(row?.seq ?? 0);
   }
 
-  /** Stores labels that already carry their sequence numbers (one past `lastSeq()`, in order). */
+  /**
+   * Stores labels that already carry their sequence numbers (one past `lastSeq()`, in order), and
+   * brings the current statements (`labels_current`) up to them.
+   */
   async append(labels: readonly SequencedLabel[]): Promise<void> {
-    if (labels.length === 0) return;
-    await this.client.insert({
-      table: `${this.database}.labels`,
-      values: labels.map((label) => ({ seq: label.seq, ...toRow(label) })),
-      format: 'JSONEachRow',
-    });
+    if (labels.length > 0) {
+      await this.client.insert({
+        table: `${this.database}.labels`,
+        values: labels.map((label) => ({ seq: label.seq, ...toRow(label) })),
+        format: 'JSONEachRow',
+      });
+    }
+    await this.followHistory();
   }
 
-  /** The post labels of `src` in force now: the latest statement per (post, value) that is not a negation. */
+  /**
+   * Brings `labels_current` up to `labels`: each statement after its position replaces the one on
+   * the same (labeler, subject, value). The writer calls it with every append, so an append a
+   * stopped writer (or a writer of the version before) left unfollowed is followed at the next.
+   *
+   * @NOTE The superseded statements are deleted, then the new current ones added, then the position
+   * moved: stopped anywhere in between, the next call does all three again from the same position
+   * (the delete takes the copies already added too). Deleting by key through a subquery on the
+   * statements after the position reads those alone, and the filter on `uri` lets the bloom filter
+   * pass over the granules without them.
+   */
+  async followHistory(): Promise<void> {
+    const db = this.database;
+    const positions = await this.client.query({
+      query: `SELECT toString((SELECT max(seq) FROM ${db}.labels_current_position)) AS position, toString((SELECT max(seq) FROM ${db}.labels)) AS last`,
+      format: 'JSONEachRow',
+    });
+    const [row] = await positions.json<{ position: string; last: string }>();
+    const from = Number(row?.position ?? 0);
+    const to = Number(row?.last ?? 0);
+    if (to <= from) return;
+    const params = { from, to };
+    const after = `${db}.labels WHERE seq > {from:UInt64} AND seq <= {to:UInt64}`;
+    await this.client.command({
+      query: `DELETE FROM ${db}.labels_current WHERE uri IN (SELECT uri FROM ${after}) AND (src, uri, val) IN (SELECT src, uri, val FROM ${after})`,
+      query_params: params,
+    });
+    await this.client.command({
+      query: `INSERT INTO ${db}.labels_current SELECT ${COLUMNS} FROM ${after} AND seq IN (SELECT max(seq) FROM ${after} GROUP BY src, uri, val)`,
+      query_params: params,
+    });
+    await this.client.insert({ table: `${db}.labels_current_position`, values: [{ seq: to }], format: 'JSONEachRow' });
+  }
+
+  /** The post labels of `src` in force now: the current statement per (post, value) where it is not a negation. */
   async inForce(src: string): Promise<Map<string, PostLabels>> {
     const result = await this.client.query({
-      query: `SELECT uri, val, argMax(cid, seq) AS last_cid FROM ${this.database}.labels
-        WHERE src = {src:String} GROUP BY uri, val HAVING argMax(neg, seq) = 0`,
+      query: `SELECT uri, val, cid FROM ${this.database}.labels_current FINAL WHERE src = {src:String} AND neg = 0 ORDER BY seq`,
       query_params: { src },
       format: 'JSONCompactEachRow',
     });
@@ -142,11 +180,9 @@ export class LabelRepository {
   /**
    * The current statement per (labeler, subject, value) matching the query, by sequence (the cursor).
    *
-   * @NOTE Only the labels after the cursor are read: a statement after the cursor is current when
-   * no later one on its (labeler, subject, value) exists, and every later one is after the cursor
-   * too, so the newest per key among them is the current one (a key whose newest is before the
-   * cursor has none there). The table is kept in sequence order: a page reads what follows it, not
-   * the whole history, as it did when the current statements were found first.
+   * @NOTE `labels_current` holds the current statements alone, in sequence order: a page reads the
+   * rows after its cursor up to its limit, whatever the depth, and exact subjects are found through
+   * the bloom filter on `uri`.
    */
   async query(query: LabelQuery): Promise<SequencedLabel[]> {
     const params: Record<string, unknown> = { afterSeq: query.afterSeq, limit: query.limit, exact: query.exact, sources: query.sources };
@@ -161,9 +197,8 @@ export class LabelRepository {
     const uriFilter = query.all ? '1' : `(${matches.join(' OR ') || '0'})`;
     const sourceFilter = query.sources.length > 0 ? 'src IN {sources:Array(String)}' : '1';
     const result = await this.client.query({
-      query: `SELECT ${COLUMNS} FROM ${this.database}.labels
-        WHERE seq > {afterSeq:UInt64}
-          AND seq IN (SELECT max(seq) FROM ${this.database}.labels WHERE seq > {afterSeq:UInt64} AND ${uriFilter} AND ${sourceFilter} GROUP BY src, uri, val)
+      query: `SELECT ${COLUMNS} FROM ${this.database}.labels_current FINAL
+        WHERE seq > {afterSeq:UInt64} AND ${uriFilter} AND ${sourceFilter}
         ORDER BY seq LIMIT {limit:UInt32}`,
       query_params: params,
       format: 'JSONEachRow',
@@ -182,9 +217,13 @@ export class LabelRepository {
    * Drops the labels created before `beforeIso` that a later statement on the same (labeler,
    * subject, value) superseded: a negated label goes, its negation stays, as does every label in
    * force, each with its sequence number. Records the largest dropped sequence as the history floor.
+   * (`labels_current` holds none of them.)
    */
   async prune(beforeIso: string): Promise<number> {
     const db = this.database;
+    // A migration's copy that lands after the writer deleted a statement it superseded brings that
+    // statement back beside its successor: the older goes here.
+    await this.client.command({ query: `DELETE FROM ${db}.labels_current WHERE seq NOT IN (SELECT max(seq) FROM ${db}.labels_current GROUP BY src, uri, val)` });
     const doomed = `seq NOT IN (SELECT max(seq) FROM ${db}.labels GROUP BY src, uri, val)
       AND parseDateTime64BestEffort(cts, 3) < parseDateTime64BestEffort({before:String}, 3)`;
     const found = await this.client.query({
@@ -202,9 +241,7 @@ export class LabelRepository {
 
   async totals(): Promise<LabelTotals> {
     const result = await this.client.query({
-      query: `SELECT val, count() AS n FROM (
-          SELECT val FROM ${this.database}.labels GROUP BY src, uri, val HAVING argMax(neg, seq) = 0
-        ) GROUP BY val ORDER BY val`,
+      query: `SELECT val, count() AS n FROM ${this.database}.labels_current FINAL WHERE neg = 0 GROUP BY val ORDER BY val`,
       format: 'JSONCompactEachRow',
     });
     const inForce = Object.fromEntries((await result.json<[string, string]>()).map(([val, n]) => [val, Number(n)]));

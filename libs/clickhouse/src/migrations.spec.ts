@@ -2,6 +2,7 @@ import { createClickHouseClient, type ClickHouseClient } from './clickhouse.clie
 import { ClickHouseUnavailableError } from './clickhouse.errors.js';
 import { applyMigrations, migrations } from './migrations.js';
 import { EventRepository } from './event.repository.js';
+import { LabelRepository } from './label.repository.js';
 import { NoteRepository } from './note.repository.js';
 
 /** What a client gives when nothing listens at the server's address. */
@@ -139,10 +140,37 @@ describe('applyMigrations at start-up', () => {
       { v: 1, type: 'note', op: 'create', did: 'did:plc:writer', rkey: '3knote', timeUs: at, createdAtMs: at / 1000, cid: 'bafynote', subjectUri: post, subjectCid: '', reason: 'other', text: 'context' },
       { v: 1, type: 'noterequest', op: 'create', did: 'did:plc:asker', rkey: '3kask', timeUs: at, createdAtMs: at / 1000, subjectUri: post },
     ]);
-    expect(await applyMigrations(client, db)).toEqual([29]);
+    expect(await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version <= 29) })).toEqual([29]);
     const notes = new NoteRepository(client, db);
     expect((await notes.onPost(post, 10)).notes.map(({ note }) => note.text)).toEqual(['context']);
     expect(await notes.requestCount(post)).toBe(1);
+  });
+
+  it('on upgrade, serves the labels stored before from their current statements, and follows the labels appended after', async () => {
+    const db = fresh();
+    await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version < 30) });
+    const label = (seq: number, uri: string, val: string, neg = false) => ({ seq, ver: 1 as const, src: 'did:plc:us', uri, val, neg, cts: '2026-01-01T00:00:00.000Z', sig: new Uint8Array(64) });
+    const [a, b] = ['at://did:plc:a/app.bsky.feed.post/3ka', 'at://did:plc:b/app.bsky.feed.post/3kb'];
+    // Stored by the version before, which kept no current statements.
+    await client.insert({
+      table: `${db}.labels`,
+      values: [label(1, a, 'common-ground'), label(2, b, 'common-ground'), label(3, a, 'common-ground', true)].map((l) => ({ ...l, cid: '', exp: '', neg: l.neg ? 1 : 0, sig: '' })),
+      format: 'JSONEachRow',
+    });
+    expect(await applyMigrations(client, db)).toEqual([30]);
+    const labels = new LabelRepository(client, db);
+    const every = async () => (await labels.query({ exact: [], prefixes: [], all: true, sources: [], afterSeq: 0, limit: 10 })).map((found) => `${found.seq}${found.neg ? '-' : ''}`);
+    expect(await every()).toEqual(['2', '3-']);
+    expect([...(await labels.inForce('did:plc:us')).keys()]).toEqual([b]);
+    // b negated, a labelled again.
+    await labels.append([label(4, b, 'common-ground', true), label(5, a, 'common-ground')]);
+    expect(await every()).toEqual(['4-', '5']);
+    // A second run of the migration's statements (a process stopped before recording it) adds nothing twice.
+    const thirty = migrations.filter((migration) => migration.version === 30);
+    await client.command({ query: `ALTER TABLE ${db}.schema_migrations DELETE WHERE version = 30 SETTINGS mutations_sync = 2` });
+    expect(await applyMigrations(client, db, { list: thirty })).toEqual([30]);
+    await labels.append([]);
+    expect(await every()).toEqual(['4-', '5']);
   });
 
   it('runs a statement longer than the application query limit to its end (a large copy would otherwise fail at every start)', async () => {

@@ -747,6 +747,41 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.note_status_changes MATERIALIZE INDEX note_status_changes_post`,
     ],
   },
+  {
+    version: 30,
+    name: 'the labels in force are kept apart from their history',
+    statements: [
+      // @NOTE `labels` keeps every statement of ours in sequence order (what subscribeLabels
+      // replays). queryLabels serves the current statement per (labeler, subject, value), and the
+      // labeler compares each run with those in force: both found them by grouping the whole
+      // history, a second per page at a million statements, and anyone may ask. This table holds
+      // the current statements alone, in the same order: the one labels writer adds each new
+      // statement here and deletes the one it supersedes (`LabelRepository.append`). Rows are never
+      // changed, only added or deleted, so the bloom filter on `uri` is safe under FINAL (which only
+      // folds in the copies of a row a repeated migration may add).
+      `CREATE TABLE IF NOT EXISTS {db}.labels_current (
+        seq UInt64,
+        src String,
+        uri String,
+        cid String,
+        val String,
+        neg UInt8,
+        cts String,
+        exp String,
+        sig String,
+        INDEX labels_current_uri uri TYPE bloom_filter(0.01) GRANULARITY 1
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY seq`,
+      // How far `labels_current` follows `labels`: the writer brings it up from here at each
+      // emission, and a migration or writer stopped halfway is brought up again from here. Recorded
+      // before the current statements are copied, so that what is appended meanwhile is copied again.
+      `CREATE TABLE IF NOT EXISTS {db}.labels_current_position (seq UInt64) ENGINE = ReplacingMergeTree(seq) ORDER BY tuple()`,
+      `INSERT INTO {db}.labels_current_position SELECT max(seq) FROM {db}.labels`,
+      `INSERT INTO {db}.labels_current
+        SELECT seq, src, uri, cid, val, neg, cts, exp, sig FROM {db}.labels
+        WHERE seq IN (SELECT max(seq) FROM {db}.labels GROUP BY src, uri, val)`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -86,6 +86,8 @@ export class LabelEmitter {
       entry.values.add(READERS_ADDED_CONTEXT);
       wanted.set(note.post, entry);
     }
+    // What an append stopped halfway (or a writer of the version before) left unfollowed first.
+    await this.labels.followHistory();
     const changes = labelChanges(await this.labels.inForce(src), wanted);
     const cts = new Date(nowMs).toISOString();
     let seq = await this.labels.lastSeq();
