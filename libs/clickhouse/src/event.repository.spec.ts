@@ -125,11 +125,20 @@ describe('edits of records, from Jetstream to the store', () => {
   let client: ClickHouseClient;
   let events: EventRepository;
 
-  /** Each Jetstream event as the store receives it: mapped by ingest, then through the bus. */
+  /** Each Jetstream event as the store receives it: mapped by ingest (a refused edit's withdrawal published too), then through the bus. */
   const store = async (...commits: { did: string; timeUs: number; operation: 'create' | 'update'; collection: string; rkey: string; record: Record<string, unknown> }[]) => {
     const mapped = commits.map(({ did, timeUs, ...commit }) => mapJetstreamEvent({ did, time_us: timeUs, kind: 'commit', commit: { rev: '3krev', cid: 'bafyrec', ...commit } }));
-    await events.write(mapped.flatMap((result) => (result.kind === 'event' ? [decodePipelineEvent(encodeMessage(result.event))] : [])));
+    const published = mapped.map((result) => (result.kind === 'event' ? result.event : result.kind === 'malformed' ? result.withdrawal : undefined));
+    await events.write(published.flatMap((event) => (event ? [decodePipelineEvent(encodeMessage(event))] : [])));
   };
+  const pledge = (timeUs: number, operation: 'create' | 'update', post: string, amount: number, rkey = '3kpledge') => ({
+    did: member, timeUs, operation, collection: Nsid.pledge, rkey,
+    record: { $type: Nsid.pledge, subject: { uri: postUri(post), cid: 'bafypost' }, community: 'climate', amount, createdAt: '2025-11-13T02:13:20.000Z' },
+  });
+  const item = (timeUs: number, operation: 'create' | 'update', subject: string, list: string, rkey = '3kitem') => ({
+    did: curator, timeUs, operation, collection: Nsid.listitem, rkey, record: { $type: Nsid.listitem, subject, list, createdAt: '2025-11-13T02:13:20.000Z' },
+  });
+  const members = (lists: string[]) => new CommunityRepository(client, database).members({ dids: [], lists, starterPacks: [], hashtags: [], followersOf: [], exclude: [] }, 0);
 
   beforeAll(async () => {
     client = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
@@ -140,20 +149,43 @@ describe('edits of records, from Jetstream to the store', () => {
   afterAll(() => client.close());
 
   it('count a pledge at the amount and on the post its latest version names', async () => {
-    const pledge = (timeUs: number, operation: 'create' | 'update', rkey: string, amount: number) => ({
-      did: member, timeUs, operation, collection: Nsid.pledge, rkey: '3kpledge',
-      record: { $type: Nsid.pledge, subject: { uri: postUri(rkey), cid: 'bafypost' }, community: 'climate', amount, createdAt: '2025-11-13T02:13:20.000Z' },
-    });
     await store(pledge(t0, 'create', '3kpost1', 500), pledge(t0 + 1, 'update', '3kpost2', 20));
     const pledges = await new FundRepository(client, database).pledges(t0, t0 + 10);
     expect(pledges.map(({ pledger, post, amount }) => ({ pledger, post, amount }))).toEqual([{ pledger: member, post: postUri('3kpost2'), amount: 20 }]);
   });
 
-  it('make the account a list item names now the member, of the list it names now, and no longer the one before', async () => {
-    const item = (timeUs: number, operation: 'create' | 'update', subject: string, list: string) => ({
-      did: curator, timeUs, operation, collection: Nsid.listitem, rkey: '3kitem', record: { $type: Nsid.listitem, subject, list, createdAt: '2025-11-13T02:13:20.000Z' },
+  it('withdraw a like edited to like what is not a post, a pledge edited to credits out of range, a list item edited to name what is not a list', async () => {
+    // An hour ago: interactions expire after 45 days.
+    const t1 = (Date.now() - 3_600_000) * 1000;
+    const liked = postUri('3kliked');
+    const approvals = async () => {
+      const result = await client.query({
+        query: `SELECT count() FROM ${database}.interactions FINAL WHERE deleted = 0 AND subject_uri = {liked:String}`,
+        query_params: { liked },
+        format: 'JSONCompactEachRow',
+      });
+      return Number((await result.json<[string]>())[0]?.[0]);
+    };
+    const like = (timeUs: number, operation: 'create' | 'update', subject: string) => ({
+      did: member, timeUs, operation, collection: Nsid.like, rkey: '3klike', record: { $type: Nsid.like, subject: { uri: subject, cid: 'bafypost' }, createdAt: '2025-11-13T02:13:20.000Z' },
     });
-    const members = (lists: string[]) => new CommunityRepository(client, database).members({ dids: [], lists, starterPacks: [], hashtags: [], followersOf: [], exclude: [] }, 0);
+    const listC = `at://${curator}/${Nsid.list}/3klistc`;
+    await store(like(t1, 'create', liked), pledge(t1, 'create', '3kpost1', 50, '3kpledgec'), item(t1, 'create', member, listC, '3kitemc'));
+    expect(await approvals()).toBe(1);
+    expect(await new FundRepository(client, database).pledges(t1, t1 + 10)).toHaveLength(1);
+    expect(await members([listC])).toEqual([member]);
+
+    await store(
+      like(t1 + 1, 'update', `at://${curator}/${Nsid.generator}/3kfeed`),
+      pledge(t1 + 1, 'update', '3kpost1', 0, '3kpledgec'),
+      item(t1 + 1, 'update', member, postUri('3kpost1'), '3kitemc'),
+    );
+    expect(await approvals()).toBe(0);
+    expect(await new FundRepository(client, database).pledges(t1, t1 + 10)).toEqual([]);
+    expect(await members([listC])).toEqual([]);
+  });
+
+  it('make the account a list item names now the member, of the list it names now, and no longer the one before', async () => {
     await store(item(t0, 'create', member, listA));
     expect(await members([listA])).toEqual([member]);
     await store(item(t0 + 1, 'update', 'did:plc:other', listA));

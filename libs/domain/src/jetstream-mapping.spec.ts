@@ -269,6 +269,42 @@ describe('mapJetstreamEvent: interactions and graph', () => {
     }
   });
 
+  it('withdraws a like or repost edited to a subject that is not a post: it no longer approves the post it named', () => {
+    for (const type of ['like', 'repost'] as const) {
+      const record = { $type: Nsid[type], subject: { uri: atUri(bob, Nsid.generator, 'whats-hot'), cid: rootCid }, createdAt };
+      expect(mapJetstreamEvent(commit(Nsid[type], 'update', record))).toEqual({ kind: 'event', event: { v: 1, type, op: 'delete', did: alice, timeUs, rkey: '3lbgbf3pgps2x' } });
+      expect(mapJetstreamEvent(commit(Nsid[type], 'create', record))).toEqual({ kind: 'skip', reason: 'subject is not a post' });
+    }
+  });
+
+  it('reports an edit it refuses as malformed, with the record\'s delete to publish in its place, for every kind of record', () => {
+    const notAList = atUri(alice, Nsid.post, '3kbdw7a2qfk2c');
+    const pledged = { subject: { uri: rootUri, cid: rootCid }, community: 'climate' };
+    for (const [type, collection, record, reason] of [
+      ['post', Nsid.post, { text: 42 }, 'record.text is missing or not a string'],
+      ['post', Nsid.post, { text: 'hi \ud800' }, 'a string holds an unpaired surrogate'],
+      ['like', Nsid.like, { subject: { uri: rootUri } }, 'record.subject.cid is missing'],
+      ['repost', Nsid.repost, {}, 'record.subject is missing or not a strong ref'],
+      ['follow', Nsid.follow, { subject: 'carol.example.com' }, 'record.subject is missing or not a DID'],
+      ['block', Nsid.block, { subject: 42 }, 'record.subject is missing or not a DID'],
+      ['listitem', Nsid.listitem, { subject: carol, list: notAList }, 'record.list is not the AT-URI of a list'],
+      ['starterpack', Nsid.starterpack, { name: 'x', list: notAList }, 'record.list is not the AT-URI of a list'],
+      ['pledge', Nsid.pledge, { ...pledged, amount: 0 }, 'record.amount is not a whole number of credits from 1 to 1000000'],
+      ['pledge', Nsid.pledge, { ...pledged, amount: 5_000_000 }, 'record.amount is not a whole number of credits from 1 to 1000000'],
+      ['rating', Nsid.rating, { subject: { uri: rootUri, cid: rootCid }, val: 'helpful' }, 'record.subject is not a note (org.opencommunitynotes.label)'],
+      ['noterequest', Nsid.noterequest, { subject: { uri: atUri(bob, Nsid.generator, 'whats-hot'), cid: rootCid } }, 'record.subject is not a post'],
+    ] as const) {
+      const withdrawal = { v: 1, type, op: 'delete', did: alice, timeUs, rkey: '3lbgbf3pgps2x' };
+      expect(mapJetstreamEvent(commit(collection, 'update', { $type: collection, ...record, createdAt }))).toEqual({ kind: 'malformed', reason, withdrawal });
+      expect(mapJetstreamEvent(commit(collection, 'create', { $type: collection, ...record, createdAt }))).toEqual({ kind: 'malformed', reason });
+    }
+    expect(mapJetstreamEvent(commit(Nsid.follow, 'update'))).toEqual({
+      kind: 'malformed',
+      reason: 'commit.record is missing or not an object',
+      withdrawal: { v: 1, type: 'follow', op: 'delete', did: alice, timeUs, rkey: '3lbgbf3pgps2x' },
+    });
+  });
+
   it('skips other collections and unknown event kinds', () => {
     expect(mapJetstreamEvent(commit('app.bsky.actor.profile', 'update', { $type: 'app.bsky.actor.profile' }))).toEqual({
       kind: 'skip',
@@ -632,10 +668,12 @@ describe('content visibility declarations', () => {
   it('skips a declaration under another record key and reports a non-boolean as malformed', () => {
     expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: true }, 'other'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
     expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: true }, 'other', 'update'))).toEqual({ kind: 'skip', reason: 'declaration not at record key self' });
-    expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: 'yes' }))).toEqual({
-      kind: 'malformed',
-      reason: 'record.hideFromAlgorithmicRecommendations is not a boolean',
-    });
+    for (const operation of ['create', 'update'] as const) {
+      expect(mapJetstreamEvent(declaration({ hideFromAlgorithmicRecommendations: 'yes' }, 'self', operation))).toEqual({
+        kind: 'malformed',
+        reason: 'record.hideFromAlgorithmicRecommendations is not a boolean',
+      });
+    }
   });
 
   it('un-hides an account when its declaration is deleted, and not when a record under another key is', () => {

@@ -10,6 +10,7 @@ import type {
   PledgeCreate,
   PostCreate,
   RecordDelete,
+  RecordKind,
   StarterPackCreate,
   SubjectCreate,
   VisibilityDeclaration,
@@ -58,12 +59,14 @@ export type JetstreamEvent = JetstreamCommitEvent | JetstreamIdentityEvent | Jet
 
 /**
  * Outcome of mapping one Jetstream event. `reason` is a fixed string (never contains values from the
- * event) so it can be used as a metric label and a dead-letter header.
+ * event) so it can be used as a metric label and a dead-letter header. An edit refused as malformed
+ * carries `withdrawal`, the record's delete, to publish in its place: the record no longer says what
+ * its earlier version did (see `mapCommit`).
  */
 export type MappedEvent =
   | { kind: 'event'; event: PipelineEventV1 }
   | { kind: 'skip'; reason: string }
-  | { kind: 'malformed'; reason: string };
+  | { kind: 'malformed'; reason: string; withdrawal?: RecordDelete };
 
 /** The collections ingest subscribes to (exact NSIDs: a `app.bsky.graph.*` wildcard would also bring lists, starter packs, list blocks…). */
 export const wantedCollections: readonly string[] = [
@@ -140,15 +143,21 @@ function skip(reason: string): MappedEvent {
  */
 export function mapJetstreamEvent(raw: unknown, nowUs?: number): MappedEvent {
   try {
-    const mapped = mapOrThrow(raw, nowUs);
-    // @NOTE Records are DAG-CBOR, whose text is UTF-8: a real event cannot hold an unpaired
-    // surrogate (`"\ud800"` in the JSON). One that does is malformed here, before it reaches the bus.
-    if (mapped.kind === 'event' && !hasWellFormedStrings(mapped.event)) malformed(ILL_FORMED_STRING);
-    return mapped;
+    return wellFormed(mapOrThrow(raw, nowUs));
   } catch (error) {
     if (error instanceof MalformedEventError) return { kind: 'malformed', reason: error.message };
     throw error;
   }
+}
+
+/**
+ * `mapped`, unless its event holds an unpaired surrogate (`"\ud800"` in the JSON): records are
+ * DAG-CBOR, whose text is UTF-8, so a real event cannot. One that does is malformed here, before it
+ * reaches the bus.
+ */
+function wellFormed(mapped: MappedEvent): MappedEvent {
+  if (mapped.kind === 'event' && !hasWellFormedStrings(mapped.event)) malformed(ILL_FORMED_STRING);
+  return mapped;
 }
 
 function mapOrThrow(raw: unknown, nowUs: number | undefined): MappedEvent {
@@ -201,20 +210,35 @@ function mapCommit(did: string, timeUs: number, commit: unknown): MappedEvent {
   // Deletes too: a record under another key is not the declaration, nor is its delete.
   if (type === 'visibility' && rkey !== DECLARATION_RKEY) return skip('declaration not at record key self');
 
-  if (operation === 'delete') {
-    const event: RecordDelete = { v: 1, type, op: 'delete', did, timeUs, rkey };
-    return { kind: 'event', event };
-  }
+  const withdrawal: RecordDelete = { v: 1, type, op: 'delete', did, timeUs, rkey };
+  if (operation === 'delete') return { kind: 'event', event: withdrawal };
+  if (operation === 'create') return mapRecord(did, timeUs, operation, type, rkey, commit);
   // @NOTE An update (putRecord) is the record's new version, mapped as its create is: each table
   // holds one row per record (its author and record key) and keeps the newest version, so the edit
   // replaces what it edits (a pledge's amount or post, a list item's list or member, a like's
   // subject) rather than adding to it. A note is rated as it was written: its edits are skipped,
   // so the text shown is the text its raters read; other words make another note.
-  if (operation === 'update' && type === 'note') return skip('update of a note');
+  if (type === 'note') return skip('update of a note');
+  // @NOTE A new version the mapping skips (a like now of a feed generator) or refuses (a pledge of
+  // no credits) still replaces the old one in the repository: the record no longer is a like of
+  // that post, a pledge of that amount. Its delete withdraws the old version; a refused one is
+  // reported as malformed all the same. Not a declaration's: an account's request to be left out
+  // of algorithmic feeds is not lifted by a version that cannot be read.
+  let mapped: MappedEvent;
+  try {
+    mapped = wellFormed(mapRecord(did, timeUs, operation, type, rkey, commit));
+  } catch (error) {
+    if (!(error instanceof MalformedEventError) || type === 'visibility') throw error;
+    return { kind: 'malformed', reason: error.message, withdrawal };
+  }
+  return mapped.kind === 'skip' ? { kind: 'event', event: withdrawal } : mapped;
+}
 
+/** The event of a record's create or update, once its commit is known to name a record we keep. */
+function mapRecord(did: string, timeUs: number, operation: 'create' | 'update', type: RecordKind, rkey: string, commit: Obj): MappedEvent {
   const { record } = commit;
   if (!isObj(record)) malformed('commit.record is missing or not an object');
-  if (record.$type !== undefined && record.$type !== collection) malformed('record.$type does not match commit.collection');
+  if (record.$type !== undefined && record.$type !== commit.collection) malformed('record.$type does not match commit.collection');
   if (type === 'visibility') return mapVisibility(did, timeUs, operation, rkey, record);
   const createdAtMs = parseCreatedAt(record.createdAt, timeUs);
 

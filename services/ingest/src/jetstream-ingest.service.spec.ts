@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { InProcessBus } from '#lib/bus';
 import { loadConfig } from '#lib/config';
 import { Topics, type PipelineEventV1 } from '#lib/contracts';
-import { type JetstreamEvent } from '#lib/domain';
+import { Nsid, type JetstreamEvent } from '#lib/domain';
 import { Metrics } from '#lib/platform';
 import { capturedLogger, generateJetstreamEvents, RawLine, startJetstreamReplayServer, waitFor, type JetstreamReplayServer, type ReplayItem } from '#lib/testing';
 import { CursorFileError } from './cursor.store.js';
@@ -110,6 +110,34 @@ describe('JetstreamIngestService and its cursor', () => {
         firstEventUs: timeOf(300),
       }),
     );
+  }, 60_000);
+
+  it('counts an edit it refuses as malformed, says so in the log, and publishes the record\'s delete in its place, so that its earlier version is withdrawn', async () => {
+    const did = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+    const pledge = (timeUs: number, operation: 'create' | 'update', amount: number): JetstreamEvent => ({
+      did,
+      time_us: timeUs,
+      kind: 'commit',
+      commit: {
+        rev: '3kpledgerev00',
+        operation,
+        collection: Nsid.pledge,
+        rkey: '3kpledge00001',
+        cid: 'bafyreipledge',
+        record: { $type: Nsid.pledge, subject: { uri: `at://${did}/${Nsid.post}/3kpost0000001`, cid: 'bafyreipost' }, community: 'climate', amount, createdAt: '2024-11-19T07:06:40.000Z' },
+      },
+    });
+    const reason = 'record.amount is not a whole number of credits from 1 to 1000000';
+    const run = await startIngest(path.join(dir, 'ingest-cursor.json'), [pledge(startUs, 'create', 50), pledge(startUs + 1, 'update', 0)]);
+    await run.starting;
+
+    await waitFor('the checkpoint at the edit', () => run.ingest.stats.checkpointUs === startUs + 1 || undefined, 20_000);
+    expect(run.published).toMatchObject([
+      { type: 'pledge', op: 'create', timeUs: startUs, amount: 50 },
+      { type: 'pledge', op: 'delete', timeUs: startUs + 1, rkey: '3kpledge00001' },
+    ]);
+    expect(Object.fromEntries(run.ingest.stats.malformedByReason)).toEqual({ [reason]: 1 });
+    expect(run.lines).toContainEqual(expect.objectContaining({ level: 40, msg: 'refused a malformed edit of a record; its earlier version is withdrawn', did, reason, type: 'pledge', rkey: '3kpledge00001' }));
   }, 60_000);
 
   it('counts an event stamped in the future as malformed, publishes nothing of it, and never moves the checkpoint to its time', async () => {

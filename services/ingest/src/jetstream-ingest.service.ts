@@ -144,17 +144,27 @@ export class JetstreamIngestService implements OnApplicationBootstrap, OnModuleD
     }
     const mapped = mapJetstreamEvent(raw, nowUs);
     if (mapped.kind === 'event') {
-      this.pending.push(mapped.event);
-      if (this.pending.length >= this.config.ingest.batchSize) this.wake?.();
-      if (this.pending.length >= this.config.ingest.batchSize * 4) this.source?.pause();
+      this.enqueue(mapped.event);
     } else if (mapped.kind === 'skip') {
       this.stats.skipped += 1;
     } else {
       this.stats.countMalformed(mapped.reason);
       // @NOTE The did only when it is a short string: a hostile frame's megabyte did must not reach the log.
       const did = typeof fields.did === 'string' && fields.did.length <= 256 ? fields.did : undefined;
-      this.log.warn({ did, timeUs: isJetstreamTimeUs(timeUs) ? timeUs : undefined, reason: mapped.reason }, 'skipped a malformed Jetstream event');
+      const entry = { did, timeUs: isJetstreamTimeUs(timeUs) ? timeUs : undefined, reason: mapped.reason };
+      if (mapped.withdrawal) {
+        this.enqueue(mapped.withdrawal);
+        this.log.warn({ ...entry, type: mapped.withdrawal.type, rkey: mapped.withdrawal.rkey }, 'refused a malformed edit of a record; its earlier version is withdrawn');
+      } else {
+        this.log.warn(entry, 'skipped a malformed Jetstream event');
+      }
     }
+  }
+
+  private enqueue(event: PipelineEventV1): void {
+    this.pending.push(event);
+    if (this.pending.length >= this.config.ingest.batchSize) this.wake?.();
+    if (this.pending.length >= this.config.ingest.batchSize * 4) this.source?.pause();
   }
 
   /**
