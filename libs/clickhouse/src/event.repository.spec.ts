@@ -1,5 +1,6 @@
 import { decodePipelineEvent, encodeMessage, type PipelineEventV1 } from '#lib/contracts';
 import { mapJetstreamEvent, Nsid } from '#lib/domain';
+import { epochBounds, epochOf } from '#lib/funding';
 import { generateJetstreamEvents } from '#lib/testing';
 import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
 import { CommunityRepository } from './community.repository.js';
@@ -148,10 +149,29 @@ describe('edits of records, from Jetstream to the store', () => {
 
   afterAll(() => client.close());
 
-  it('count a pledge at the amount and on the post its latest version names', async () => {
+  it('count a pledge at the amount and on the post its latest version names, made when its first version was', async () => {
     await store(pledge(t0, 'create', '3kpost1', 500), pledge(t0 + 1, 'update', '3kpost2', 20));
     const pledges = await new FundRepository(client, database).pledges(t0, t0 + 10);
-    expect(pledges.map(({ pledger, post, amount }) => ({ pledger, post, amount }))).toEqual([{ pledger: member, post: postUri('3kpost2'), amount: 20 }]);
+    expect(pledges.map(({ pledger, post, amount, timeUs }) => ({ pledger, post, amount, timeUs }))).toEqual([{ pledger: member, post: postUri('3kpost2'), amount: 20, timeUs: t0 }]);
+  });
+
+  it('keep an edited pledge in the epoch it was made in: lowered in the next epoch and moved in the one after, it counts in its own as last edited and in neither of the others', async () => {
+    const days = 7;
+    const made = epochOf(Date.now(), days) - 3;
+    const bounds = (epoch: number) => {
+      const { startMs, endMs } = epochBounds(epoch, days);
+      return [startMs * 1000, endMs * 1000] as const;
+    };
+    const [start] = bounds(made);
+    const [next] = bounds(made + 1);
+    const [later] = bounds(made + 2);
+    await store(pledge(start + 1, 'create', '3kpost1', 80, '3kepoch'));
+    await store(pledge(next + 1, 'update', '3kpost1', 30, '3kepoch'));
+    await store(pledge(later + 1, 'update', '3kpost2', 10, '3kepoch'));
+    const funds = new FundRepository(client, database);
+    expect(await funds.pledges(...bounds(made))).toEqual([{ pledger: member, rkey: '3kepoch', community: 'climate', post: postUri('3kpost2'), amount: 10, timeUs: start + 1 }]);
+    expect(await funds.pledges(...bounds(made + 1))).toEqual([]);
+    expect(await funds.pledges(...bounds(made + 2))).toEqual([]);
   });
 
   it('withdraw a like edited to like what is not a post, a pledge edited to credits out of range, a list item edited to name what is not a list', async () => {

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DECLARATION_RKEY, type PipelineEventV1 } from '#lib/contracts';
+import { DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate } from '#lib/contracts';
 
 /** The columns each event table is written with, in the order of the values of its rows. */
 export const EVENT_TABLE_COLUMNS = {
@@ -33,15 +33,20 @@ const didOfUri = (uri: string): string => {
 /** The interaction kinds a post implies (a reply or a quote is a graded approval of its subject). */
 const postInteractionKinds = ['reply', 'quote'] as const;
 
+const pledgeKey = (did: string, rkey: string): string => `${did} ${rkey}`;
+
 /**
- * The rows of every table for `events`.
+ * The rows of every table for `events`. `pledgedAt` holds when each pledge edited in `events` was
+ * first made, as the store has it (`EventRepository.write` reads it), keyed by `pledgeKey`.
  *
  * @NOTE Rows are arrays in the columns' order, built as such: building an object a row and then
  * its array cost 1.5 µs more per event (and the garbage of both), a tenth of the embedded ingest's
  * JavaScript. `event.repository.spec.ts` holds each table's rows to its columns.
  */
-export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
+export function rowsOf(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number> = new Map()): EventRows {
   const rows: EventRows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [], notes: [], note_ratings: [], note_requests: [] };
+  // When each pledge of the batch was first made, its creates and edits in the batch included.
+  const firstPledged = new Map(pledgedAt);
   // When the batch is stored: a post that arrives late (a backfill, ingest catching up) has an old
   // `time_us` but a new `stored_us`, which is how the recent feed's window learns of it.
   const stored_us = Date.now() * 1000;
@@ -73,6 +78,7 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
         case 'pledge':
           // A deleted pledge is withdrawn: the ranker reads only live ones.
           rows.pledges.push([did, rkey, null, null, null, time_us, 1, version]);
+          firstPledged.delete(pledgeKey(did, rkey));
           break;
         case 'note':
           // A deleted note or request is withdrawn, and with the note every rating of it.
@@ -148,9 +154,16 @@ export function rowsOf(events: readonly PipelineEventV1[]): EventRows {
       case 'noterequest':
         rows.note_requests.push([event.did, event.rkey, event.subjectUri, time_us, 0, version]);
         break;
-      case 'pledge':
-        rows.pledges.push([event.did, event.rkey, event.subjectUri, event.community, event.amount, time_us, 0, version]);
+      case 'pledge': {
+        // @NOTE A pledge is of the epoch it was made in (its time), and its edits with it: a member
+        // who lowers or moves a pledge in a later epoch changes that pledge, not the new epoch's
+        // allowance, funds and matches. The version is the edit's, so the edit still replaces it.
+        const key = pledgeKey(event.did, event.rkey);
+        const pledged = (event.op === 'update' ? firstPledged.get(key) : undefined) ?? time_us;
+        firstPledged.set(key, pledged);
+        rows.pledges.push([event.did, event.rkey, event.subjectUri, event.community, event.amount, pledged, 0, version]);
         break;
+      }
     }
   }
   return rows;
@@ -180,7 +193,7 @@ export class EventRepository {
   ) {}
 
   async write(events: readonly PipelineEventV1[]): Promise<void> {
-    const rows = rowsOf(events);
+    const rows = rowsOf(events, await this.pledgedAt(events));
     // @NOTE Sequential on purpose: chDB runs one statement at a time anyway, and a server gets
     // one insert per table per batch, which is what MergeTree wants. Rows go as arrays in a fixed
     // column order (JSONCompactEachRow), which ClickHouse parses about a fifth faster than objects
@@ -198,6 +211,20 @@ export class EventRepository {
         clickhouse_settings: { input_format_null_as_default: 1, optimize_on_insert: 0 },
       });
     }
+  }
+
+  /** When each live pledge an edit in `events` edits was first made (its row's time), by `pledgeKey`; no query without such an edit. */
+  private async pledgedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
+    const edits = events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update');
+    if (edits.length === 0) return new Map();
+    const result = await this.client.query({
+      query: `SELECT did, rkey, time_us FROM ${this.database}.pledges FINAL
+        WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
+      query_params: { dids: [...new Set(edits.map((edit) => edit.did))], rkeys: [...new Set(edits.map((edit) => edit.rkey))] },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, string, string]>();
+    return new Map(rows.map(([did, rkey, timeUs]) => [pledgeKey(did, rkey), Number(timeUs)]));
   }
 
   /** True when ClickHouse answers a query now. */
