@@ -25,6 +25,7 @@ import {
   CommunityRepository,
   createClickHouseClient,
   EventRepository,
+  NoteRepository,
 } from '#lib/clickhouse';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
       reader: reader(),
       events: new EventRepository(client, database),
       checkpoints: new BackfillCheckpointRepository(client, database),
+      accounts: new NoteRepository(client, database),
       communities: new CommunityRepository(client, database),
       handles: new VerifiedHandleResolver({ ...createHandleResolution({ plcUrl: net.plcUrl, timeoutMs: 3_000, allowInsecureFetch: true }), verifiedTtlMs: 60_000, unverifiedTtlMs: 60_000, maxHandles: 10, concurrency: 1 }),
       progress: new BackfillProgress(),

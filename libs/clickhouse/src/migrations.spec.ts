@@ -157,7 +157,7 @@ describe('applyMigrations at start-up', () => {
       values: [label(1, a, 'common-ground'), label(2, b, 'common-ground'), label(3, a, 'common-ground', true)].map((l) => ({ ...l, cid: '', exp: '', neg: l.neg ? 1 : 0, sig: '' })),
       format: 'JSONEachRow',
     });
-    expect(await applyMigrations(client, db)).toEqual([30]);
+    expect(await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version <= 30) })).toEqual([30]);
     const labels = new LabelRepository(client, db);
     const every = async () => (await labels.query({ exact: [], prefixes: [], all: true, sources: [], afterSeq: 0, limit: 10 })).map((found) => `${found.seq}${found.neg ? '-' : ''}`);
     expect(await every()).toEqual(['2', '3-']);

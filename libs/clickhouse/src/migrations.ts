@@ -782,6 +782,20 @@ export const migrations: Migration[] = [
         WHERE seq IN (SELECT max(seq) FROM {db}.labels GROUP BY src, uri, val)`,
     ],
   },
+  {
+    version: 31,
+    name: 'when accounts were created, by their PLC directory',
+    statements: [
+      // @NOTE A backfill reads a member's creation time from its PLC directory, which stamps each
+      // operation as it receives it: an account's real age, where `first_seen` only says when the
+      // store met it (a member backfilled today counted as a young account for a month).
+      `CREATE TABLE IF NOT EXISTS {db}.account_created (
+        did String,
+        created_us SimpleAggregateFunction(min, UInt64)
+      ) ENGINE = AggregatingMergeTree
+      ORDER BY did`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -161,14 +161,33 @@ export class NoteRepository {
   }
 
   /** When the store first saw each account (unix µs): the age a young-account discount reads. */
-  async firstSeen(dids: readonly string[]): Promise<Map<string, number>> {
+  firstSeen(dids: readonly string[]): Promise<Map<string, number>> {
+    return this.earliestOf('first_seen', 'time_us', dids);
+  }
+
+  /** When each account was created (unix µs), as its PLC directory stamped it; accounts not read have none. */
+  createdAt(dids: readonly string[]): Promise<Map<string, number>> {
+    return this.earliestOf('account_created', 'created_us', dids);
+  }
+
+  private async earliestOf(table: string, column: string, dids: readonly string[]): Promise<Map<string, number>> {
     if (dids.length === 0) return new Map();
     const result = await this.client.query({
-      query: `SELECT did, toString(min(time_us)) FROM ${this.database}.first_seen WHERE did IN {dids:Array(String)} GROUP BY did`,
+      query: `SELECT did, toString(min(${column})) FROM ${this.database}.${table} WHERE did IN {dids:Array(String)} GROUP BY did`,
       query_params: { dids },
       format: 'JSONCompactEachRow',
     });
-    return new Map((await result.json<[string, string]>()).map(([did, timeUs]) => [did, Number(timeUs)]));
+    return new Map((await result.json<[string, string]>()).map(([did, us]) => [did, Number(us)]));
+  }
+
+  /** Stores when accounts were created (unix µs), as their PLC directory stamped it. */
+  async recordCreatedAt(accounts: readonly { did: string; createdUs: number }[]): Promise<void> {
+    if (accounts.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.account_created`,
+      values: accounts.map(({ did, createdUs }) => [did, createdUs]),
+      format: 'JSONCompactEachRow',
+    });
   }
 
   /** The time of the oldest event in the store (unix µs), or undefined when it holds none. */

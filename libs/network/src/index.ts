@@ -1,1 +1,1 @@
-export { NetworkReadError, NetworkReader, type NetworkReaderOptions, type RepoRecord, RepoUnavailableError } from './network.reader.js';
+export { HttpStatusError, NetworkReadError, NetworkReader, type NetworkReaderOptions, type RepoRecord, RepoUnavailableError } from './network.reader.js';

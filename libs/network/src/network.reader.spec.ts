@@ -25,6 +25,9 @@ describe('NetworkReader against a PDS that misbehaves', () => {
   const behaviours = new Map<string, Behaviour>();
   const listings = new Map<string, number>();
   const trickles = new Set<NodeJS.Timeout>();
+  /** What the PLC directory answers for a DID's audit log, and how often it was asked. */
+  const auditLogs = new Map<string, { status: number; body: string }>();
+  const audits = new Map<string, number>();
 
   const reader = (options: { requestTimeoutMs?: number; maxResponseBytes?: number } = {}) =>
     new NetworkReader({ plcUrl: url, appviewUrl: url, concurrency: 4, perHostConcurrency: 4, attempts: 2, retryBaseMs: 10, allowInsecureFetch: true, ...options });
@@ -41,6 +44,14 @@ describe('NetworkReader against a PDS that misbehaves', () => {
         const did = searchParams.get('repo') ?? '';
         listings.set(did, (listings.get(did) ?? 0) + 1);
         behaviours.get(did)?.(response, searchParams);
+        return;
+      }
+      if (pathname.endsWith('/log/audit')) {
+        const did = decodeURIComponent(pathname.slice(1, -'/log/audit'.length));
+        audits.set(did, (audits.get(did) ?? 0) + 1);
+        const audit = auditLogs.get(did);
+        if (audit) response.writeHead(audit.status, { 'content-type': 'application/json' }).end(audit.body);
+        else response.writeHead(404).end();
         return;
       }
       const did = decodeURIComponent(pathname.slice(1));
@@ -103,5 +114,21 @@ describe('NetworkReader against a PDS that misbehaves', () => {
     const error = await readAll(reader({ maxResponseBytes: 1024 * 1024 }).listRecords(did, POST)).catch((caught: unknown) => caught);
     expect((error as Error).cause).toBeInstanceOf(ResponseTooLargeError);
     expect(listings.get(did)).toBe(1);
+  });
+  it('reads when an account was created from its PLC audit log, and says when it cannot', async () => {
+    const log = (...times: string[]) => JSON.stringify(times.map((createdAt, i) => ({ did: 'x', cid: `c${i}`, nullified: false, operation: {}, createdAt })));
+    auditLogs.set(didOf('aged'), { status: 200, body: log('2023-04-01T10:00:00.000Z', '2024-01-01T00:00:00.000Z') });
+    auditLogs.set(didOf('garbled'), { status: 200, body: '{"not": "a log"}' });
+    auditLogs.set(didOf('down'), { status: 503, body: '' });
+    auditLogs.set(didOf('refused'), { status: 400, body: '' });
+    expect(await reader().createdAtOf(didOf('aged'))).toBe(Date.parse('2023-04-01T10:00:00.000Z'));
+    expect(await reader().createdAtOf(didOf('unknown'))).toBeUndefined();
+    expect(await reader().createdAtOf('did:web:example.com')).toBeUndefined();
+    await expect(reader().createdAtOf(didOf('garbled'))).rejects.toThrow(NetworkReadError);
+    // A directory that is down is asked again (twice in all here); one that refuses the request is not.
+    await expect(reader().createdAtOf(didOf('down'))).rejects.toThrow(NetworkReadError);
+    expect(audits.get(didOf('down'))).toBe(2);
+    await expect(reader().createdAtOf(didOf('refused'))).rejects.toThrow(/HTTP 400/);
+    expect(audits.get(didOf('refused'))).toBe(1);
   });
 });

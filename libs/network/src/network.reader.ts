@@ -2,6 +2,7 @@ import { AtpAgent, XRPCError } from '@atproto/api';
 import { DidResolver, getPds } from '@atproto/identity';
 import { LRUCache } from 'lru-cache';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { z } from 'zod';
 
 export interface NetworkReaderOptions {
   /** PLC directory for `did:plc` documents. */
@@ -47,6 +48,21 @@ export class NetworkReadError extends Error {
 export class ResponseTooLargeError extends Error {
   override name = 'ResponseTooLargeError';
 }
+
+/** An HTTP answer that is not a success, from a host read without an XRPC client (the PLC directory's audit log). */
+export class HttpStatusError extends Error {
+  override name = 'HttpStatusError';
+
+  constructor(
+    readonly status: number,
+    url: string,
+  ) {
+    super(`${url}: HTTP ${status}`);
+  }
+}
+
+/** What `createdAtOf` reads of a PLC audit log: the time the directory stamped on each operation. */
+const auditLog = z.array(z.object({ createdAt: z.string().datetime({ offset: true }) }).passthrough()).min(1);
 
 /** What `listRecords` reads of one collection. */
 export interface ListRecordsOptions {
@@ -179,6 +195,35 @@ export class NetworkReader {
     }
   }
 
+  /**
+   * When `did` was created (unix ms): the time its PLC directory received its first operation.
+   * Undefined for a DID of another method, or one the directory does not know.
+   *
+   * @NOTE The directory stamps each operation as it receives it, so this time, unlike a record's
+   * `createdAt`, is not the account's own word: a young account cannot pass for an old one by it.
+   */
+  async createdAtOf(did: string): Promise<number | undefined> {
+    if (!did.startsWith('did:plc:')) return undefined;
+    const url = `${this.options.plcUrl.replace(/\/+$/, '')}/${encodeURIComponent(did)}/log/audit`;
+    const text = await this.call(this.host(url), async () => {
+      const response = await this.fetch(url);
+      if (response.ok) return response.text();
+      await response.body?.cancel();
+      if (response.status === 404 || response.status === 410) return undefined;
+      throw new HttpStatusError(response.status, url);
+    });
+    if (text === undefined) return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new NetworkReadError(`${url}: the answer is not JSON`);
+    }
+    const log = auditLog.safeParse(body);
+    if (!log.success) throw new NetworkReadError(`${url}: not a PLC audit log (${log.error.issues[0]?.message ?? 'unreadable'})`);
+    return Math.min(...log.data.map((operation) => Date.parse(operation.createdAt)));
+  }
+
   private host(url: string): { limit: LimitFunction; agent: AtpAgent } {
     const origin = new URL(url).origin;
     let host = this.hosts.get(origin);
@@ -214,6 +259,8 @@ function retryable(error: unknown): boolean {
     if (error.cause instanceof ResponseTooLargeError) return false;
     return error.status === 1 || error.status === 429 || error.status >= 500;
   }
+  if (error instanceof HttpStatusError) return error.status === 429 || error.status >= 500;
+  if (error instanceof ResponseTooLargeError) return false;
   // DID resolution (fetch) fails with plain errors: a timeout or a refused connection.
   return error instanceof Error && !(error instanceof RepoUnavailableError);
 }

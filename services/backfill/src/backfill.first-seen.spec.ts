@@ -18,6 +18,7 @@ const CID = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm';
 const DAY_US = 86_400_000_000;
 /** Three years back: within the eight years a backfilled record may go back. */
 const BACKDATED = new Date(Date.now() - 3 * 365 * DAY_US / 1000).toISOString();
+const SYBIL_CREATED_MS = Date.now() - 2 * DAY_US / 1000;
 
 /** The sybil follows the seed with a follow record dated years back; no repository holds anything else. */
 const reader: BackfillRunnerDeps['reader'] = {
@@ -30,6 +31,8 @@ const reader: BackfillRunnerDeps['reader'] = {
   },
   getRecord: async () => undefined,
   followers: async (seed: string) => ({ dids: seed === SEED ? [SYBIL] : [], capped: false }),
+  // Its PLC directory stamped its first operation two days ago, whatever its records say.
+  createdAtOf: async (did: string) => (did === SYBIL ? SYBIL_CREATED_MS : undefined),
 };
 
 const curation: Curation = {
@@ -64,6 +67,7 @@ describe('a backfill and when the store first saw an account', () => {
       reader,
       events: new BackfillEventRepository(client, database),
       checkpoints: new BackfillCheckpointRepository(client, database),
+      accounts: new NoteRepository(client, database),
       communities: new CommunityRepository(client, database),
       handles: { resolve: async () => [] },
       progress: new BackfillProgress(),
@@ -81,6 +85,8 @@ describe('a backfill and when the store first saw an account', () => {
     // What live ingest saw keeps its own time, and the store's start stays where live ingest began.
     expect((await notes.firstSeen([VETERAN])).get(VETERAN)).toBe(storeStartUs);
     expect(await notes.storeStartUs()).toBe(storeStartUs);
+    // Its creation time is its directory's, kept apart: the store's start does not move with it.
+    expect(await notes.createdAt([SYBIL, VETERAN])).toEqual(new Map([[SYBIL, SYBIL_CREATED_MS * 1000]]));
     // The follow itself keeps its date: windows, order and versions read it.
     const follows = await client.query({ query: `SELECT toString(time_us) AS t FROM ${database}.graph FINAL WHERE did = {did:String}`, query_params: { did: SYBIL }, format: 'JSONEachRow' });
     expect((await follows.json<{ t: string }>()).map((row) => Number(row.t))).toEqual([Date.parse(BACKDATED) * 1000]);

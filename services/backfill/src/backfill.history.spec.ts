@@ -1,4 +1,4 @@
-import { applyMigrations, BackfillCheckpointRepository, CommunityRepository, createClickHouseClient, EventRepository, type ClickHouseClient } from '#lib/clickhouse';
+import { applyMigrations, BackfillCheckpointRepository, CommunityRepository, createClickHouseClient, EventRepository, NoteRepository, type ClickHouseClient } from '#lib/clickhouse';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
 import { NetworkReader } from '#lib/network';
@@ -21,6 +21,9 @@ describe('backfill of real repositories', () => {
   let clickhouse: ClickHouseClient | undefined;
   let reader: NetworkReader;
   const accounts: Record<string, TestAccount> = {};
+  /** When the accounts were created, as bounds. */
+  let accountsSince = 0;
+  let accountsUntil = 0;
   /** Pages the runner read, by `did collection`. */
   const pages = new Map<string, number>();
 
@@ -56,11 +59,13 @@ describe('backfill of real repositories', () => {
       },
       getRecord: (repo, collection, rkey) => reader.getRecord(repo, collection, rkey),
       followers: (seed, cap) => reader.followers(seed, cap),
+      createdAtOf: (repo) => reader.createdAtOf(repo),
     };
     return new BackfillRunner({
       reader: counted,
       events: new EventRepository(clickhouse!, database),
       checkpoints: new BackfillCheckpointRepository(clickhouse!, database),
+      accounts: new NoteRepository(clickhouse!, database),
       communities: new CommunityRepository(clickhouse!, database),
       handles: { resolve: async () => [] },
       progress: new BackfillProgress(),
@@ -72,7 +77,9 @@ describe('backfill of real repositories', () => {
 
   beforeAll(async () => {
     net = await connectAtprotoNetwork();
+    accountsSince = Date.now();
     for (const name of ['curator', 'undated', 'busy']) accounts[name] = await net.createAccount(name);
+    accountsUntil = Date.now();
     clickhouse = createClickHouseClient({ kind: 'embedded', path: ':memory:', database });
     await applyMigrations(clickhouse, database);
     reader = new NetworkReader({ plcUrl: net.plcUrl, appviewUrl: net.appviewUrl, concurrency: 8, perHostConcurrency: 8, attempts: 3, retryBaseMs: 100, allowInsecureFetch: true });
@@ -112,5 +119,12 @@ describe('backfill of real repositories', () => {
     await backfill({ dids: [did('busy')] }, 1);
     expect(await postsOf(did('busy'))).toBe(100);
     expect(await count(`SELECT count() AS n FROM ${database}.posts FINAL WHERE did = {author:String} AND text = 'busy 149'`, { author: did('busy') })).toBe(1);
+  }, testTimeoutMs);
+  it('keeps when a member\'s account was created, as its PLC directory stamped it', async () => {
+    await backfill({ dids: [did('curator')] }, 1);
+    const createdUs = (await new NoteRepository(clickhouse!, database).createdAt([did('curator')])).get(did('curator'));
+    // The directory's clock is this machine's; it stamps in milliseconds.
+    expect(createdUs).toBeGreaterThanOrEqual((accountsSince - 1) * 1000);
+    expect(createdUs).toBeLessThanOrEqual((accountsUntil + 1) * 1000);
   }, testTimeoutMs);
 });

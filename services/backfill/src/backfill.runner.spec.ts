@@ -40,6 +40,7 @@ function fakeReader(repos: Repos, listed: string[] = []): BackfillRunnerDeps['re
     },
     getRecord: async () => undefined,
     followers: async (seed: string) => ({ dids: seed === SEED ? ['did:plc:follower'] : [], capped: false }),
+    createdAtOf: async () => undefined,
   };
 }
 
@@ -47,10 +48,17 @@ function fakeReader(repos: Repos, listed: string[] = []): BackfillRunnerDeps['re
 function fakeStore(failWrite: (call: number) => Error | undefined = () => undefined) {
   const written: PipelineEventV1[] = [];
   const checkpoints: BackfillCheckpoint[] = [];
+  const created = new Map<string, number>();
   let calls = 0;
   return {
     written,
     checkpoints,
+    created,
+    accounts: {
+      recordCreatedAt: async (accounts: readonly { did: string; createdUs: number }[]) => {
+        for (const { did, createdUs } of accounts) created.set(did, createdUs);
+      },
+    },
     events: {
       write: async (events: readonly PipelineEventV1[]) => {
         const error = failWrite(calls++);
@@ -76,6 +84,7 @@ function runner(
     reader,
     events: store.events,
     checkpoints: store.checkpoints_,
+    accounts: store.accounts,
     communities: { members: typeof members === 'function' ? members : async () => members },
     handles: { resolve: async () => [] },
     progress: new BackfillProgress(),
@@ -119,6 +128,24 @@ describe('BackfillRunner', () => {
     expect(store.written).toHaveLength(160_000);
     expect(store.checkpoints).toEqual([{ did: 'did:plc:busy', sinceUs: (NOW_MS - 24 * 100 * 3_600_000) * 1000, records: 160_000 }]);
   }, 60_000);
+
+  it('keeps each member\'s creation time by its PLC directory with its checkpoint, and backfills a member whose directory does not answer all the same', async () => {
+    const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 3 ? post(1) : undefined);
+    const store = fakeStore();
+    const reader: BackfillRunnerDeps['reader'] = {
+      ...fakeReader(posts),
+      createdAtOf: async (did) => {
+        if (did === 'did:plc:unanswered') throw new Error('plc.directory: HTTP 503');
+        return did === 'did:plc:old' ? NOW_MS - 1_000_000_000 : undefined;
+      },
+    };
+    const members = ['did:plc:old', 'did:plc:unanswered', 'did:web:example.com'];
+    const summary = await runner(reader, store, members).run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    expect(summary.accounts).toEqual({ done: 3, skipped: 0, failed: 0 });
+    expect(store.checkpoints.map((done) => done.did).sort()).toEqual([...members].sort());
+    expect(store.written).toHaveLength(9);
+    expect(store.created).toEqual(new Map([['did:plc:old', (NOW_MS - 1_000_000_000) * 1000]]));
+  });
 
   it('reads at most the window\'s worth of an account\'s records per collection, newest first', async () => {
     const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 1_000 ? post(1) : undefined);

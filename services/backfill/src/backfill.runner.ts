@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { CommunityTooLargeError, type BackfillCheckpointRepository, type CommunityRepository, type EventRepository } from '#lib/clickhouse';
+import { CommunityTooLargeError, type BackfillCheckpointRepository, type CommunityRepository, type EventRepository, type NoteRepository } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { CommunityDefinition, Curation } from '#lib/curation';
 import { Nsid, parseAtUri } from '#lib/domain';
@@ -27,9 +27,11 @@ const MAX_RECORDS_PER_HOUR = 100;
 const FOLLOW_SCAN_MAX_RECORDS = 5_000;
 
 export interface BackfillRunnerDeps {
-  reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers'>;
+  reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers' | 'createdAtOf'>;
   /** The event tables, written as a backfill's (`BackfillEventRepository`). */
   events: Pick<EventRepository, 'write'>;
+  /** Where the members' creation times go (a young account's discount in notes reads them). */
+  accounts: Pick<NoteRepository, 'recordCreatedAt'>;
   checkpoints: Pick<BackfillCheckpointRepository, 'covered' | 'markDone'>;
   communities: Pick<CommunityRepository, 'members'>;
   handles: Pick<VerifiedHandleResolver, 'resolve'>;
@@ -290,7 +292,22 @@ export class BackfillRunner {
     }
     progress.state.accounts.done += 1;
     progress.state.records += records;
-    if (!gone) await writer.accountDone({ did, sinceUs, records });
+    if (!gone) await writer.accountDone({ did, sinceUs, records, ...(await this.createdUs(did)) });
+  }
+
+  /**
+   * When the account was created, by its PLC directory: a member backfilled today is as old as it
+   * is, not a young account for a month. A directory that does not answer leaves the account to be
+   * aged by when the store first saw it, as before; the account's records are written all the same.
+   */
+  private async createdUs(did: string): Promise<{ createdUs?: number }> {
+    try {
+      const ms = await this.deps.reader.createdAtOf(did);
+      return ms === undefined ? {} : { createdUs: ms * 1000 };
+    } catch (error) {
+      this.deps.log.debug({ did, err: (error as Error).message }, 'creation time not read from the PLC directory');
+      return {};
+    }
   }
 
   /** Runs a read whose failure only this source suffers: logged, and the run goes on. */

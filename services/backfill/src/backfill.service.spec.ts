@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import type { BackfillCheckpointRepository, CommunityRepository, EventRepository } from '#lib/clickhouse';
+import type { BackfillCheckpointRepository, CommunityRepository, EventRepository, NoteRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
 import type { VerifiedHandleResolver } from '#lib/identity';
@@ -36,6 +36,7 @@ describe('BackfillService', () => {
       },
       getRecord: async () => undefined,
       followers: async () => ({ dids: [], capped: false }),
+      createdAtOf: async () => undefined,
     };
     const progress = new BackfillProgress();
     const service = new BackfillService(
@@ -46,6 +47,7 @@ describe('BackfillService', () => {
       reader as unknown as NetworkReader,
       { write: unavailable } as unknown as EventRepository,
       { covered: async () => new Set<string>(), markDone: unavailable } as unknown as BackfillCheckpointRepository,
+      { recordCreatedAt: unavailable } as unknown as NoteRepository,
       { members: async () => ['did:plc:a'] } as unknown as CommunityRepository,
       { resolve: async () => [] } as unknown as VerifiedHandleResolver,
       { current: curation, onChange: () => () => undefined } as unknown as CurationService,

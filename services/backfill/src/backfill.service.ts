@@ -1,6 +1,6 @@
 import { backoffMs } from '@atproto/common';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { BackfillCheckpointRepository, CommunityRepository } from '#lib/clickhouse';
+import { BackfillCheckpointRepository, CommunityRepository, NoteRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
 import { VerifiedHandleResolver } from '#lib/identity';
@@ -41,6 +41,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
     reader: NetworkReader,
     events: BackfillEventRepository,
     checkpoints: BackfillCheckpointRepository,
+    accounts: NoteRepository,
     communities: CommunityRepository,
     handles: VerifiedHandleResolver,
     private readonly curation: CurationService,
@@ -50,6 +51,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
       reader,
       events,
       checkpoints,
+      accounts,
       communities,
       handles,
       progress: this.progress,

@@ -1,5 +1,5 @@
 import { backoffMs, retry } from '@atproto/common';
-import { isRowError, type BackfillCheckpointRepository, type EventRepository } from '#lib/clickhouse';
+import { isRowError, type BackfillCheckpointRepository, type EventRepository, type NoteRepository } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 
 /** Events written at once: ClickHouse wants few large inserts. */
@@ -17,6 +17,8 @@ export interface BackfillCheckpoint {
   did: string;
   sinceUs: number;
   records: number;
+  /** When the account was created (unix µs), by its PLC directory, where it said. */
+  createdUs?: number;
 }
 
 /** A write that failed after every try; the run that made it stops, and nothing after it is checkpointed. */
@@ -39,7 +41,13 @@ export class BackfillWriter {
   private flushing: Promise<void> = Promise.resolve();
   private failure?: BackfillWriteError;
 
-  constructor(private readonly store: { events: Pick<EventRepository, 'write'>; checkpoints: Pick<BackfillCheckpointRepository, 'markDone'> }) {}
+  constructor(
+    private readonly store: {
+      events: Pick<EventRepository, 'write'>;
+      checkpoints: Pick<BackfillCheckpointRepository, 'markDone'>;
+      accounts: Pick<NoteRepository, 'recordCreatedAt'>;
+    },
+  ) {}
 
   /** Queues `events`; writes once enough wait. */
   async add(events: readonly PipelineEventV1[]): Promise<void> {
@@ -53,7 +61,7 @@ export class BackfillWriter {
     if (this.done.length >= FLUSH_ACCOUNTS) await this.flush();
   }
 
-  /** Writes what waits: the events, then the checkpoints. */
+  /** Writes what waits: the events and the accounts' creation times, then the checkpoints. */
   flush(): Promise<void> {
     const next = this.flushing.then(async () => {
       if (this.failure) throw this.failure;
@@ -65,6 +73,8 @@ export class BackfillWriter {
           const batch = events.slice(i, i + FLUSH_EVENTS);
           await retrying(() => this.store.events.write(batch));
         }
+        const created = done.flatMap(({ did, createdUs }) => (createdUs === undefined ? [] : [{ did, createdUs }]));
+        await retrying(() => this.store.accounts.recordCreatedAt(created));
         await retrying(() => this.store.checkpoints.markDone(done));
       } catch (error) {
         this.failure = new BackfillWriteError(`backfill write failed: ${(error as Error).message}`, { cause: error });

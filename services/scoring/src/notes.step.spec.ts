@@ -79,4 +79,18 @@ describe('the notes step on the store', () => {
     expect(await statusOf(bridged.uri)).toBe('needs-more-ratings');
     expect(second.helpful).toEqual([]);
   });
+  it('ages a rater by when its PLC directory says the account was created, where a backfill read it, else by when the store first saw it', async () => {
+    const DAY_US = 86_400_000_000;
+    const nowUs = Date.now() * 1000;
+    // The store began sixty days ago: an account it first saw today is young by that alone.
+    await client.insert({ table: `${database}.first_seen`, values: [['did:plc:storestart0000000000000', nowUs - 60 * DAY_US]], format: 'JSONCompactEachRow' });
+    const note = noteEvent({ did: writers[0]!, post: post('3kagedclaim01'), text: 'Context both sides rate.' });
+    await ingest(note.event, ...rate(note, [...left, ...right], 'helpful'));
+    // Every member of the left was created two years ago (backfilled today); one of the right two days ago.
+    await notes.recordCreatedAt([...left.map((did) => ({ did, createdUs: nowUs - 730 * DAY_US })), { did: right[0]!, createdUs: nowUs - 2 * DAY_US }]);
+    const aged = new NotesStep({ notes: { ...config.notes, youngAccountDays: 30 } } as AppConfig, notes, new PostRepository(client, database), capturedLogger().logger);
+    const stats = await aged.run(Date.now(), []);
+    // The six of the right: one by its directory, five first seen today.
+    expect(stats.youngRaters).toBe(right.length);
+  });
 });

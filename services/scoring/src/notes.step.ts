@@ -170,12 +170,13 @@ export class NotesStep {
   }
 
   /**
-   * The young-account weight of each rater, by when the store first saw the account.
+   * The young-account weight of each rater, by when the account was created where its PLC
+   * directory said so (a backfill asks it of every member), else by when the store first saw it.
    *
-   * @NOTE Jetstream does not say when an account was created, so its age is how long the store has
-   * known it. Accounts the store met in its first `youngAccountDays` may be old accounts seen for
-   * the first time: they count as established, so the discount applies to accounts that appear
-   * once the store has been running longer than that.
+   * @NOTE Jetstream does not say when an account was created, so without its directory's word an
+   * account's age is how long the store has known it. Accounts the store met in its first
+   * `youngAccountDays` may be old accounts seen for the first time: they count as established, so
+   * that discount applies to accounts that appear once the store has been running longer than that.
    */
   private async youngWeights(ratings: readonly NoteRating[], nowMs: number): Promise<Map<string, number>> {
     const days = this.config.notes.youngAccountDays;
@@ -184,10 +185,13 @@ export class NotesStep {
     this.storeStartUs ??= await this.notes.storeStartUs();
     const minAgeMs = days * DAY_MS;
     const knownSinceMs = (this.storeStartUs ?? nowMs * 1000) / 1000 + minAgeMs;
-    for (const [rater, firstUs] of await this.notes.firstSeen([...new Set(ratings.map((rating) => rating.rater))])) {
+    const raters = [...new Set(ratings.map((rating) => rating.rater))];
+    const [firstSeen, created] = await Promise.all([this.notes.firstSeen(raters), this.notes.createdAt(raters)]);
+    for (const [rater, firstUs] of firstSeen) {
       const firstMs = firstUs / 1000;
       weights.set(rater, youngAccountWeight(firstMs < knownSinceMs ? 0 : firstMs, nowMs, { minAgeMs }));
     }
+    for (const [rater, createdUs] of created) weights.set(rater, youngAccountWeight(createdUs / 1000, nowMs, { minAgeMs }));
     return weights;
   }
 }
