@@ -125,6 +125,15 @@ describe('NetworkReader against a PDS that misbehaves', () => {
     expect(await reader().createdAtOf(didOf('unknown'))).toBeUndefined();
     expect(await reader().createdAtOf('did:web:example.com')).toBeUndefined();
     await expect(reader().createdAtOf(didOf('garbled'))).rejects.toThrow(NetworkReadError);
+    // Times of the right form that no clock reads, or before 1970 (a creation time the store cannot keep, and a backfill would stop on).
+    auditLogs.set(didOf('offset'), { status: 200, body: log('2023-04-01T10:00:00+99:99') });
+    auditLogs.set(didOf('ancient'), { status: 200, body: log('2023-04-01T10:00:00.000Z', '0000-01-01T00:00:00.000Z') });
+    await expect(reader().createdAtOf(didOf('offset'))).rejects.toThrow(NetworkReadError);
+    await expect(reader().createdAtOf(didOf('ancient'))).rejects.toThrow(NetworkReadError);
+    // A long log (nearly the answer's size cap, more operations than arguments fit on the stack) is read all the same.
+    const operations = Array.from({ length: 220_000 }, (_, i) => ({ createdAt: new Date(Date.parse('2023-04-01T10:00:00.000Z') + i * 1000).toISOString() }));
+    auditLogs.set(didOf('long'), { status: 200, body: JSON.stringify(operations) });
+    expect(await reader().createdAtOf(didOf('long'))).toBe(Date.parse('2023-04-01T10:00:00.000Z'));
     // A directory that is down is asked again (twice in all here); one that refuses the request is not.
     await expect(reader().createdAtOf(didOf('down'))).rejects.toThrow(NetworkReadError);
     expect(audits.get(didOf('down'))).toBe(2);

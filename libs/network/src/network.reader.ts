@@ -61,8 +61,14 @@ export class HttpStatusError extends Error {
   }
 }
 
-/** What `createdAtOf` reads of a PLC audit log: the time the directory stamped on each operation. */
-const auditLog = z.array(z.object({ createdAt: z.string().datetime({ offset: true }) }).passthrough()).min(1);
+/**
+ * What `createdAtOf` reads of a PLC audit log: the time the directory stamped on each operation.
+ * The form alone lets through times no clock reads (an offset of `+99:99`) and times before 1970,
+ * which the store cannot keep (`UInt64` µs): a log with one is not read.
+ */
+const auditLog = z
+  .array(z.object({ createdAt: z.string().datetime({ offset: true }).refine((time) => Date.parse(time) >= 0, 'a time before 1970, or none') }).passthrough())
+  .min(1);
 
 /** What `listRecords` reads of one collection. */
 export interface ListRecordsOptions {
@@ -221,7 +227,10 @@ export class NetworkReader {
     }
     const log = auditLog.safeParse(body);
     if (!log.success) throw new NetworkReadError(`${url}: not a PLC audit log (${log.error.issues[0]?.message ?? 'unreadable'})`);
-    return Math.min(...log.data.map((operation) => Date.parse(operation.createdAt)));
+    // A loop, not `Math.min(...)`: a log of the largest answer allowed has more operations than arguments fit on the stack.
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const operation of log.data) earliest = Math.min(earliest, Date.parse(operation.createdAt));
+    return earliest;
   }
 
   private host(url: string): { limit: LimitFunction; agent: AtpAgent } {
