@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { inactiveAccountsAmong } from './account-status.js';
 import { DidSetStore, type DidList } from './did-set.store.js';
 import { forEachRow } from './each-row.js';
 
@@ -119,7 +120,7 @@ export class PostRepository {
             AND deleted = 0
             AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
             AND time_us >= {sinceUs:UInt64}
-            AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+            AND did NOT IN (${inactiveAccountsAmong(db, authors.sql)})
           ORDER BY time_us DESC, cid DESC
           LIMIT {limit:UInt32}`,
         query_params: { authors: authors.value, includeReplies: query.includeReplies ? 1 : 0, sinceUs: query.sinceUs ?? 0, limit: query.limit },
@@ -144,7 +145,7 @@ export class PostRepository {
           AND time_us >= {sinceUs:UInt64}
           AND time_us <= {beforeUs:UInt64}
           AND (time_us, cid) < ({beforeUs:UInt64}, {beforeCid:String})
-          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+          AND did NOT IN (${inactiveAccountsAmong(db, authors.sql)})
         ORDER BY time_us DESC, cid DESC
         LIMIT {limit:UInt32}`,
       query_params: {

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { hiddenAccountsAmong, inactiveAccountsAmong } from './account-status.js';
 import { DidSetStore, type DidList } from './did-set.store.js';
 import { POSTS_BY_TIME } from './posts-by-time.js';
 
@@ -63,6 +64,9 @@ export interface SnapshotInfo {
 /** Signal kinds the ranking reads from `interactions`. */
 const RANKING_KINDS = ['like', 'repost', 'reply', 'quote', 'requestLess', 'requestMore', 'interactionSeen', 'clickthroughItem', 'clickthroughEmbed'];
 
+/** Signal kinds by which members approve a post: what brings a post from outside into the candidates. */
+const APPROVAL_KINDS = `'like', 'repost', 'quote', 'reply', 'requestMore'`;
+
 /**
  * Inputs of the ranking (candidate posts and their signals) and its outputs: score snapshots.
  * A snapshot's rows are written first and its `feed_snapshots` record last, so readers that look
@@ -88,9 +92,13 @@ export class ScoreRepository {
    * are read by their own key, the actor). ClickHouse reads the granules either names, not the
    * whole history of posts, as it did when the approved posts were matched by their URI, which the
    * key cannot look up. Parts older than the window are skipped besides (`POSTS_BY_TIME`).
+   * The accounts' status is looked up for the members and the authors of what they approved only
+   * (any version of an approval: a superset of the candidates' authors will do).
    */
   private candidateQuery(authors: DidList): string {
     const db = this.database;
+    const candidateAuthors = `${authors.sql} UNION ALL SELECT subject_did FROM ${db}.interactions
+      WHERE actor IN (${authors.sql}) AND kind IN (${APPROVAL_KINDS}) AND time_us >= {sinceUs:UInt64}`;
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
       FROM ${db}.posts FINAL
       WHERE deleted = 0 AND time_us >= {sinceUs:UInt64}
@@ -98,11 +106,11 @@ export class ScoreRepository {
           SELECT subject_did, substring(subject_uri, length(concat('at://', subject_did, '/app.bsky.feed.post/')) + 1)
           FROM ${db}.interactions FINAL
           WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND actor IN (${authors.sql})
-            AND kind IN ('like', 'repost', 'quote', 'reply', 'requestMore')
+            AND kind IN (${APPROVAL_KINDS})
             AND startsWith(subject_uri, concat('at://', subject_did, '/app.bsky.feed.post/'))))
         AND ({includeReplies:UInt8} = 1 OR reply_parent = '')
-        AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
-        AND did NOT IN (SELECT did FROM ${db}.visibility FINAL WHERE hide = 1)`;
+        AND did NOT IN (${inactiveAccountsAmong(db, candidateAuthors)})
+        AND did NOT IN (${hiddenAccountsAmong(db, candidateAuthors)})`;
   }
 
   async candidates(query: { authors: readonly string[]; sinceUs: number; includeReplies: boolean }): Promise<CandidateRow[]> {
