@@ -80,4 +80,33 @@ describe('the followed labels a ranking run reads', () => {
     await labels.prune(new Date(0).toISOString());
     expect(await page()).toEqual(['2-', '3']);
   });
+  it('keeps the current statement when two rankers follow at once (one held the shared work until a moment ago)', async () => {
+    const db = `${database}_race`;
+    await applyMigrations(client, db);
+    const a = 'at://did:plc:a/app.bsky.feed.post/3ka';
+    const label = (seq: number, neg = false) => ({ seq, ver: 1 as const, src: 'did:plc:us', uri: a, val: 'common-ground', neg, cts: '2026-01-01T00:00:00.000Z', sig: new Uint8Array(64) });
+    // The ranker before stops after reading how far to follow, before it changes anything.
+    let resume = () => {};
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let reached = () => {};
+    const stopped = new Promise<void>((resolve) => (reached = resolve));
+    const slow = Object.create(client) as ClickHouseClient;
+    slow.command = async (params) => {
+      reached();
+      await paused;
+      return client.command(params);
+    };
+    const before = new LabelRepository(slow, db);
+    const now = new LabelRepository(client, db);
+    await now.append([label(1)]);
+    // The ranker before negates the label; the one that holds the shared work now labels the post again.
+    const appending = before.append([label(2, true)]);
+    await stopped;
+    await now.append([label(3)]);
+    resume();
+    await appending;
+    const page = async () => (await now.query({ exact: [], prefixes: [], all: true, sources: [], afterSeq: 0, limit: 10 })).map((found) => `${found.seq}${found.neg ? '-' : ''}`);
+    expect(await page()).toEqual(['3']);
+    expect([...(await now.inForce('did:plc:us')).keys()]).toEqual([a]);
+  });
 });

@@ -122,11 +122,16 @@ export class LabelRepository {
    * the same (labeler, subject, value). The writer calls it with every append, so an append a
    * stopped writer (or a writer of the version before) left unfollowed is followed at the next.
    *
-   * @NOTE The superseded statements are deleted, then the new current ones added, then the position
-   * moved: stopped anywhere in between, the next call does all three again from the same position
-   * (the delete takes the copies already added too). Deleting by key through a subquery on the
-   * statements after the position reads those alone, and the filter on `uri` lets the bloom filter
-   * pass over the granules without them.
+   * @NOTE The new current statements are added, then the ones they supersede deleted, then the
+   * position moved: stopped anywhere in between, the next call does all three again from the same
+   * position (a copy added twice is one row under FINAL). Two rankers may follow at once (the one
+   * that held the shared work until a moment ago, and the one that holds it now), from different
+   * positions to different ends: so a statement is added only while it is the newest on its key of
+   * all those after the position, and a row is deleted only beside a newer one on its key in the
+   * table, never by what one follower read. The current statement is never lost; a superseded one
+   * the other follower added meanwhile is deleted at the next follow of its key, or by `prune`.
+   * The subqueries read the statements after the position alone, and the filter on `uri` lets the
+   * bloom filter pass over the granules without them.
    */
   async followHistory(): Promise<void> {
     const db = this.database;
@@ -139,13 +144,15 @@ export class LabelRepository {
     const to = Number(row?.last ?? 0);
     if (to <= from) return;
     const params = { from, to };
-    const after = `${db}.labels WHERE seq > {from:UInt64} AND seq <= {to:UInt64}`;
+    const after = `${db}.labels WHERE seq > {from:UInt64}`;
+    const followed = `${after} AND seq <= {to:UInt64}`;
     await this.client.command({
-      query: `DELETE FROM ${db}.labels_current WHERE uri IN (SELECT uri FROM ${after}) AND (src, uri, val) IN (SELECT src, uri, val FROM ${after})`,
+      query: `INSERT INTO ${db}.labels_current SELECT ${COLUMNS} FROM ${followed} AND seq IN (SELECT max(seq) FROM ${after} GROUP BY src, uri, val)`,
       query_params: params,
     });
+    const keys = `uri IN (SELECT uri FROM ${followed}) AND (src, uri, val) IN (SELECT src, uri, val FROM ${followed})`;
     await this.client.command({
-      query: `INSERT INTO ${db}.labels_current SELECT ${COLUMNS} FROM ${after} AND seq IN (SELECT max(seq) FROM ${after} GROUP BY src, uri, val)`,
+      query: `DELETE FROM ${db}.labels_current WHERE ${keys} AND seq NOT IN (SELECT max(seq) FROM ${db}.labels_current WHERE ${keys} GROUP BY src, uri, val)`,
       query_params: params,
     });
     await this.client.insert({ table: `${db}.labels_current_position`, values: [{ seq: to }], format: 'JSONEachRow' });
