@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate } from '#lib/contracts';
+import { inShares } from './query-shares.js';
 
 /** The columns each event table is written with, in the order of the values of its rows. */
 export const EVENT_TABLE_COLUMNS = {
@@ -216,14 +217,15 @@ export class EventRepository {
   /** When each live pledge an edit in `events` edits was first made (its row's time), by `pledgeKey`; no query without such an edit. */
   private async pledgedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
     const edits = events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update');
-    if (edits.length === 0) return new Map();
-    const result = await this.client.query({
-      query: `SELECT did, rkey, time_us FROM ${this.database}.pledges FINAL
-        WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
-      query_params: { dids: [...new Set(edits.map((edit) => edit.did))], rkeys: [...new Set(edits.map((edit) => edit.rkey))] },
-      format: 'JSONCompactEachRow',
+    const rows = await inShares(edits, async (share) => {
+      const result = await this.client.query({
+        query: `SELECT did, rkey, time_us FROM ${this.database}.pledges FINAL
+          WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
+        query_params: { dids: [...new Set(share.map((edit) => edit.did))], rkeys: [...new Set(share.map((edit) => edit.rkey))] },
+        format: 'JSONCompactEachRow',
+      });
+      return result.json<[string, string, string]>();
     });
-    const rows = await result.json<[string, string, string]>();
     return new Map(rows.map(([did, rkey, timeUs]) => [pledgeKey(did, rkey), Number(timeUs)]));
   }
 

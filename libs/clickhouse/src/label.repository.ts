@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Label, PostLabels, SequencedLabel } from '#lib/labels';
+import { inShares } from './query-shares.js';
 
 interface LabelRow {
   seq: string;
@@ -51,8 +52,6 @@ export interface LabelTotals {
 
 // UInt64 comes back as a string in JSON (ClickHouse quotes 64-bit integers by default).
 const COLUMNS = 'seq, src, uri, cid, val, neg, cts, exp, sig';
-/** Post URIs and DIDs asked about in one query: about 200 KB of URL. */
-const SUBJECTS_PER_QUERY = 2_000;
 
 function fromRow(row: LabelRow): SequencedLabel {
   return {
@@ -303,7 +302,7 @@ export class LabelRepository {
    *
    * @NOTE Labelers, subjects and values are the table's key (src, uri, val): a run reads the labels
    * of its own posts and accounts, not every label in force network-wide. The subjects go as query
-   * parameters, `SUBJECTS_PER_QUERY` at a time (a server caps a query's URL at 1 MiB): a run's
+   * parameters, `VALUES_PER_QUERY` at a time (`inShares`: a server caps a query's URL): a run's
    * subjects change with every run, so storing them as a set (`DidSetStore`) would write a new one
    * each time. They are sorted first, so that each query's subjects are one stretch of the table's
    * order: random ones would touch nearly every granule in every query.
@@ -311,20 +310,18 @@ export class LabelRepository {
   async externalInForce(query: { sources: readonly string[]; values: readonly string[]; subjects: readonly string[]; nowIso: string }): Promise<ExternalLabel[]> {
     const { sources, values, nowIso } = query;
     if (sources.length === 0 || values.length === 0) return [];
-    const found: ExternalLabel[] = [];
     // Code-unit order is byte order for the ASCII of AT-URIs and DIDs, the order of the table's key.
     const subjects = [...new Set(query.subjects)].sort();
-    for (let from = 0; from < subjects.length; from += SUBJECTS_PER_QUERY) {
+    return inShares(subjects, async (share) => {
       const result = await this.client.query({
         query: `SELECT src, uri, val FROM ${this.database}.external_labels FINAL
           WHERE src IN {sources:Array(String)} AND uri IN {subjects:Array(String)} AND val IN {values:Array(String)} AND neg = 0
             AND (exp = '' OR parseDateTime64BestEffortOrZero(exp, 3) > parseDateTime64BestEffort({now:String}, 3))`,
-        query_params: { sources, subjects: subjects.slice(from, from + SUBJECTS_PER_QUERY), values, now: nowIso },
+        query_params: { sources, subjects: share, values, now: nowIso },
         format: 'JSONEachRow',
       });
-      found.push(...(await result.json<ExternalLabel>()));
-    }
-    return found;
+      return result.json<ExternalLabel>();
+    });
   }
 
   /** The sequence number of `src`'s stream up to which its labels are stored. */

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { inShares } from './query-shares.js';
 
 /** A live note proposal: an `org.opencommunitynotes.label` record with `val: readers-added-context`. */
 export interface NoteRecord {
@@ -77,13 +78,22 @@ export class NoteRepository {
     private readonly database: string,
   ) {}
 
-  /** Live notes, oldest first; on `posts` only when given. */
+  /** Live notes, oldest first; on `posts` only when given (a share of them a query). */
   async notes(posts?: readonly string[]): Promise<NoteRecord[]> {
+    if (!posts) return this.notesWhere('', {});
+    const byPost = `AND (did, rkey) IN (SELECT did, rkey FROM ${this.database}.notes_by_post WHERE post IN {posts:Array(String)}) AND subject_uri IN {posts:Array(String)}`;
+    const found = await inShares([...new Set(posts)], (share) => this.notesWhere(byPost, { posts: share }));
+    // The shares' rows in the query's order (time, author, record key): the author's record URIs share their prefix.
+    const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return found.sort((a, b) => a.timeUs - b.timeUs || order(a.author, b.author) || order(a.uri, b.uri));
+  }
+
+  private async notesWhere(filter: string, params: Record<string, unknown>): Promise<NoteRecord[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, cid, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL
-        WHERE deleted = 0 ${posts ? `AND (did, rkey) IN (SELECT did, rkey FROM ${this.database}.notes_by_post WHERE post IN {posts:Array(String)}) AND subject_uri IN {posts:Array(String)}` : ''}
+        WHERE deleted = 0 ${filter}
         ORDER BY time_us, did, rkey`,
-      query_params: { posts: posts ?? [] },
+      query_params: params,
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string, string, string, string, string]>();
@@ -170,14 +180,17 @@ export class NoteRepository {
     return this.earliestOf('account_created', 'created_us', dids);
   }
 
+  /** The earliest time per account of a table keyed by account: a run's raters, a share at a time. */
   private async earliestOf(table: string, column: string, dids: readonly string[]): Promise<Map<string, number>> {
-    if (dids.length === 0) return new Map();
-    const result = await this.client.query({
-      query: `SELECT did, toString(min(${column})) FROM ${this.database}.${table} WHERE did IN {dids:Array(String)} GROUP BY did`,
-      query_params: { dids },
-      format: 'JSONCompactEachRow',
+    const rows = await inShares([...new Set(dids)], async (share) => {
+      const result = await this.client.query({
+        query: `SELECT did, toString(min(${column})) FROM ${this.database}.${table} WHERE did IN {dids:Array(String)} GROUP BY did`,
+        query_params: { dids: share },
+        format: 'JSONCompactEachRow',
+      });
+      return result.json<[string, string]>();
     });
-    return new Map((await result.json<[string, string]>()).map(([did, us]) => [did, Number(us)]));
+    return new Map(rows.map(([did, us]) => [did, Number(us)]));
   }
 
   /** Stores when accounts were created (unix µs), as their PLC directory stamped it. */

@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { inactiveAccountsAmong } from './account-status.js';
 import { DidSetStore, type DidList } from './did-set.store.js';
 import { forEachRow } from './each-row.js';
+import { inShares } from './query-shares.js';
 
 export interface PostRef {
   uri: string;
@@ -190,7 +191,7 @@ export class PostRepository {
   }
 
   /**
-   * The given columns of the live version of each post named by URI (at most a page of them).
+   * The given columns of the live version of each post named by URI (a share of them a query).
    * @NOTE The newest version by `argMax(…, version)` is what `FINAL` keeps in a
    * ReplacingMergeTree(version), at a third of the cost for a handful of keys.
    */
@@ -199,18 +200,20 @@ export class PostRepository {
       const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
       return match ? [{ uri, did: match[1]!, rkey: match[2]! }] : [];
     });
-    if (keys.length === 0) return [];
     // Filtering on the sort key (did, rkey) reads only the granules of these authors.
-    const result = await this.client.query({
-      query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, ${columns.map((column) => `argMax(${column}, version) AS ${column}`).join(', ')}
-        FROM ${this.database}.posts
-        WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}
-        GROUP BY did, rkey
-        HAVING argMax(deleted, version) = 0`,
-      query_params: { dids: [...new Set(keys.map((key) => key.did))], rkeys: [...new Set(keys.map((key) => key.rkey))] },
-      format: 'JSONEachRow',
+    const rows = await inShares(keys, async (share) => {
+      const result = await this.client.query({
+        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, ${columns.map((column) => `argMax(${column}, version) AS ${column}`).join(', ')}
+          FROM ${this.database}.posts
+          WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}
+          GROUP BY did, rkey
+          HAVING argMax(deleted, version) = 0`,
+        query_params: { dids: [...new Set(share.map((key) => key.did))], rkeys: [...new Set(share.map((key) => key.rkey))] },
+        format: 'JSONEachRow',
+      });
+      return result.json<Row>();
     });
     const wanted = new Set(keys.map((key) => key.uri));
-    return (await result.json<Row>()).filter((row) => wanted.has(row.uri));
+    return rows.filter((row) => wanted.has(row.uri));
   }
 }
