@@ -41,6 +41,7 @@ async function main(): Promise<void> {
         `members      ${summary.members}`,
         `membership   ${summary.membershipRecords} records (list items, starter packs, follows)`,
         `accounts     ${summary.accounts.done} backfilled, ${summary.accounts.skipped} already backfilled, ${summary.accounts.failed} failed`,
+        `ages         ${summary.dated} creation times found for members already backfilled`,
         `records      ${summary.records}`,
         `took         ${summary.seconds.toFixed(1)} s`,
       ].join('\n') + '\n',

@@ -58,6 +58,7 @@ function fakeStore(failWrite: (call: number) => Error | undefined = () => undefi
       recordCreatedAt: async (accounts: readonly { did: string; createdUs: number }[]) => {
         for (const { did, createdUs } of accounts) created.set(did, createdUs);
       },
+      createdAt: async (dids: readonly string[]) => new Map(dids.flatMap((did) => (created.has(did) ? [[did, created.get(did)!] as const] : []))),
     },
     events: {
       write: async (events: readonly PipelineEventV1[]) => {
@@ -145,6 +146,36 @@ describe('BackfillRunner', () => {
     expect(store.checkpoints.map((done) => done.did).sort()).toEqual([...members].sort());
     expect(store.written).toHaveLength(9);
     expect(store.created).toEqual(new Map([['did:plc:old', (NOW_MS - 1_000_000_000) * 1000]]));
+  });
+
+  it('finds the creation times of members it backfilled before and has none for, once, and asks again where the directory did not answer', async () => {
+    const store = fakeStore();
+    const asked: string[] = [];
+    let answering = false;
+    const reader: BackfillRunnerDeps['reader'] = {
+      ...fakeReader(() => undefined),
+      createdAtOf: async (did) => {
+        asked.push(did);
+        if (did === 'did:plc:late' && !answering) throw new Error('plc.directory: HTTP 503');
+        return did.startsWith('did:plc:') ? NOW_MS - 5_000_000_000 : undefined;
+      },
+    };
+    const members = ['did:plc:early', 'did:plc:late', 'did:web:example.com'];
+    const first = await runner(reader, store, members).run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    expect(first.dated).toBe(0);
+    expect([...store.created.keys()]).toEqual(['did:plc:early']);
+    // Checkpointed before creation times were read: as a backfill before the upgrade left them.
+    store.checkpoints.push({ did: 'did:plc:before', sinceUs: 0, records: 1 });
+    asked.length = 0;
+    answering = true;
+    const second = await runner(reader, store, [...members, 'did:plc:before']).run(curation({ dids: [...members, 'did:plc:before'] }, 24), { nowMs: NOW_MS });
+    expect(second.accounts.skipped).toBe(4);
+    expect(second.dated).toBe(2);
+    expect(asked.sort()).toEqual(['did:plc:before', 'did:plc:late']);
+    expect(store.created.get('did:plc:before')).toBe((NOW_MS - 5_000_000_000) * 1000);
+    asked.length = 0;
+    await runner(reader, store, members).run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    expect(asked).toEqual([]);
   });
 
   it('reads at most the window\'s worth of an account\'s records per collection, newest first', async () => {

@@ -1,4 +1,4 @@
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { CommunityTooLargeError, type BackfillCheckpointRepository, type CommunityRepository, type EventRepository, type NoteRepository } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { CommunityDefinition, Curation } from '#lib/curation';
@@ -31,7 +31,7 @@ export interface BackfillRunnerDeps {
   /** The event tables, written as a backfill's (`BackfillEventRepository`). */
   events: Pick<EventRepository, 'write'>;
   /** Where the members' creation times go (a young account's discount in notes reads them). */
-  accounts: Pick<NoteRepository, 'recordCreatedAt'>;
+  accounts: Pick<NoteRepository, 'recordCreatedAt' | 'createdAt'>;
   checkpoints: Pick<BackfillCheckpointRepository, 'covered' | 'markDone'>;
   communities: Pick<CommunityRepository, 'members'>;
   handles: Pick<VerifiedHandleResolver, 'resolve'>;
@@ -49,6 +49,8 @@ export interface BackfillSummary {
   members: number;
   membershipRecords: number;
   accounts: { done: number; skipped: number; failed: number };
+  /** Members backfilled before (skipped) whose creation time this run found. */
+  dated: number;
   records: number;
   seconds: number;
 }
@@ -123,6 +125,7 @@ export class BackfillRunner {
           ),
       );
       halt.signal.throwIfAborted();
+      const dated = await this.dateBackfilled([...covered], limit, writer);
       await writer.flush();
       if (this.stopped) throw new BackfillStoppedError('backfill stopped before its end');
       bar?.finish(`${progress.state.records} records, ${progress.state.accounts.failed} accounts failed`);
@@ -133,6 +136,7 @@ export class BackfillRunner {
         members: members.length,
         membershipRecords,
         accounts: { done, skipped, failed },
+        dated,
         records: progress.state.records,
         seconds: (performance.now() - started) / 1000,
       };
@@ -293,6 +297,31 @@ export class BackfillRunner {
     progress.state.accounts.done += 1;
     progress.state.records += records;
     if (!gone) await writer.accountDone({ did, sinceUs, records, ...(await this.createdUs(did)) });
+  }
+
+  /**
+   * Creation times of members a backfill had done before: those checkpointed before creation times
+   * were read, and those whose directory did not answer then, asked again at each run (a DID of
+   * another method has none to ask for). Returns how many were found.
+   */
+  private async dateBackfilled(backfilled: readonly string[], limit: LimitFunction, writer: BackfillWriter): Promise<number> {
+    const plc = backfilled.filter((did) => did.startsWith('did:plc:'));
+    if (plc.length === 0) return 0;
+    const known = await this.deps.accounts.createdAt(plc);
+    const found: { did: string; createdUs: number }[] = [];
+    await Promise.all(
+      plc
+        .filter((did) => !known.has(did))
+        .map((did) =>
+          limit(async () => {
+            if (this.stopped) return;
+            const { createdUs } = await this.createdUs(did);
+            if (createdUs !== undefined) found.push({ did, createdUs });
+          }),
+        ),
+    );
+    writer.accountsCreated(found);
+    return found.length;
   }
 
   /**

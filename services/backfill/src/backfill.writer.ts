@@ -38,6 +38,7 @@ export class BackfillWriteError extends Error {
 export class BackfillWriter {
   private events: PipelineEventV1[] = [];
   private done: BackfillCheckpoint[] = [];
+  private created: { did: string; createdUs: number }[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private failure?: BackfillWriteError;
 
@@ -61,20 +62,26 @@ export class BackfillWriter {
     if (this.done.length >= FLUSH_ACCOUNTS) await this.flush();
   }
 
+  /** Queues creation times of accounts backfilled before (no checkpoint comes with them). */
+  accountsCreated(accounts: readonly { did: string; createdUs: number }[]): void {
+    for (const account of accounts) this.created.push(account);
+  }
+
   /** Writes what waits: the events and the accounts' creation times, then the checkpoints. */
   flush(): Promise<void> {
     const next = this.flushing.then(async () => {
       if (this.failure) throw this.failure;
       const { events, done } = this;
+      const created = [...this.created, ...done.flatMap(({ did, createdUs }) => (createdUs === undefined ? [] : [{ did, createdUs }]))];
       this.events = [];
       this.done = [];
+      this.created = [];
       try {
         for (let i = 0; i < events.length; i += FLUSH_EVENTS) {
           const batch = events.slice(i, i + FLUSH_EVENTS);
           await retrying(() => this.store.events.write(batch));
         }
-        const created = done.flatMap(({ did, createdUs }) => (createdUs === undefined ? [] : [{ did, createdUs }]));
-        await retrying(() => this.store.accounts.recordCreatedAt(created));
+        for (let i = 0; i < created.length; i += FLUSH_EVENTS) await retrying(() => this.store.accounts.recordCreatedAt(created.slice(i, i + FLUSH_EVENTS)));
         await retrying(() => this.store.checkpoints.markDone(done));
       } catch (error) {
         this.failure = new BackfillWriteError(`backfill write failed: ${(error as Error).message}`, { cause: error });
