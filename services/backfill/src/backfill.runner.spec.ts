@@ -178,6 +178,34 @@ describe('BackfillRunner', () => {
     expect(asked).toEqual([]);
   });
 
+  it('writes the creation times it finds for members backfilled before as it goes, so a run that ends early keeps them', async () => {
+    const store = fakeStore();
+    const members = Array.from({ length: 120 }, (_, i) => `did:plc:before${String(i).padStart(3, '0')}`);
+    for (const did of members) store.checkpoints.push({ did, sinceUs: 0, records: 1 });
+    const last = members.at(-1)!;
+    let reached!: () => void;
+    const lastAsked = new Promise<void>((resolve) => (reached = resolve));
+    let answer!: () => void;
+    const reader: BackfillRunnerDeps['reader'] = {
+      ...fakeReader(() => undefined),
+      // The directory takes its time over the last member: the run is still under way (a restart now would end it).
+      createdAtOf: async (did) => {
+        if (did === last) {
+          reached();
+          await new Promise<void>((resolve) => (answer = resolve));
+        }
+        return NOW_MS - 5_000_000_000;
+      },
+    };
+    const run = runner(reader, store, members).run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    await lastAsked;
+    for (let i = 0; i < 100 && store.created.size < 100; i++) await sleep(5);
+    expect(store.created.size).toBeGreaterThanOrEqual(100);
+    answer();
+    expect((await run).dated).toBe(120);
+    expect(store.created.size).toBe(120);
+  });
+
   it('reads at most the window\'s worth of an account\'s records per collection, newest first', async () => {
     const posts: Repos = (did, collection, index) => (collection === Nsid.post && index < 1_000 ? post(1) : undefined);
     const store = fakeStore();

@@ -303,25 +303,31 @@ export class BackfillRunner {
    * Creation times of members a backfill had done before: those checkpointed before creation times
    * were read, and those whose directory did not answer then, asked again at each run (a DID of
    * another method has none to ask for). Returns how many were found.
+   *
+   * @NOTE Written as they are found, not at the end: the first run after an upgrade asks about
+   * every member, hours of requests for a large community, which a restart would otherwise lose.
    */
   private async dateBackfilled(backfilled: readonly string[], limit: LimitFunction, writer: BackfillWriter): Promise<number> {
     const plc = backfilled.filter((did) => did.startsWith('did:plc:'));
     if (plc.length === 0) return 0;
     const known = await this.deps.accounts.createdAt(plc);
-    const found: { did: string; createdUs: number }[] = [];
+    const halt = new AbortController();
+    let found = 0;
     await Promise.all(
       plc
         .filter((did) => !known.has(did))
         .map((did) =>
           limit(async () => {
-            if (this.stopped) return;
+            if (this.stopped || halt.signal.aborted) return;
             const { createdUs } = await this.createdUs(did);
-            if (createdUs !== undefined) found.push({ did, createdUs });
+            if (createdUs === undefined) return;
+            found += 1;
+            await writer.accountCreated({ did, createdUs }).catch((error: unknown) => halt.abort(error));
           }),
         ),
     );
-    writer.accountsCreated(found);
-    return found.length;
+    halt.signal.throwIfAborted();
+    return found;
   }
 
   /**

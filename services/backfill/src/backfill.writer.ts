@@ -62,9 +62,10 @@ export class BackfillWriter {
     if (this.done.length >= FLUSH_ACCOUNTS) await this.flush();
   }
 
-  /** Queues creation times of accounts backfilled before (no checkpoint comes with them). */
-  accountsCreated(accounts: readonly { did: string; createdUs: number }[]): void {
-    for (const account of accounts) this.created.push(account);
+  /** Queues the creation time of an account backfilled before (no checkpoint comes with it); writes once enough wait. */
+  async accountCreated(account: { did: string; createdUs: number }): Promise<void> {
+    this.created.push(account);
+    if (this.created.length >= FLUSH_ACCOUNTS) await this.flush();
   }
 
   /** Writes what waits: the events and the accounts' creation times, then the checkpoints. */
