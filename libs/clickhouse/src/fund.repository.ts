@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Pledge } from '#lib/funding';
 import { DidSetStore } from './did-set.store.js';
+import { inShares } from './query-shares.js';
 
 /**
  * Record keys asked in one query: a query's parameters travel in its URL, which a server caps at
@@ -122,17 +123,20 @@ export class FundRepository {
     const dids = await this.didSets.bind('dids', [...new Set(keys.map(([did]) => did))]);
     const rkeys = [...new Set(keys.map(([, rkey]) => rkey))];
     const wanted = new Set(uris);
-    const live = new Set<string>();
-    for (let from = 0; from < rkeys.length; from += RKEYS_PER_QUERY) {
-      const result = await this.client.query({
-        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) FROM ${this.database}.posts FINAL
-          WHERE did IN (${dids.sql}) AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
-        query_params: { dids: dids.value, rkeys: rkeys.slice(from, from + RKEYS_PER_QUERY) },
-        format: 'JSONCompactEachRow',
-      });
-      for (const [uri] of await result.json<[string]>()) if (wanted.has(uri)) live.add(uri);
-    }
-    return live;
+    const found = await inShares(
+      rkeys,
+      async (share) => {
+        const result = await this.client.query({
+          query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) FROM ${this.database}.posts FINAL
+            WHERE did IN (${dids.sql}) AND rkey IN {rkeys:Array(String)} AND deleted = 0`,
+          query_params: { dids: dids.value, rkeys: share },
+          format: 'JSONCompactEachRow',
+        });
+        return result.json<[string]>();
+      },
+      RKEYS_PER_QUERY,
+    );
+    return new Set(found.flatMap(([uri]) => (wanted.has(uri) ? [uri] : [])));
   }
 
   /**

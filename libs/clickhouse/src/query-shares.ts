@@ -6,11 +6,15 @@
  */
 export const VALUES_PER_QUERY = 2_000;
 
-/** What `read` finds for each share of `values` (`VALUES_PER_QUERY` at a time), in the order of the shares. */
-export async function inShares<Value, Found>(values: readonly Value[], read: (share: readonly Value[]) => Promise<readonly Found[]>): Promise<Found[]> {
+/** What `read` finds for each share of `values` (`size` at a time), in the order of the shares. */
+export async function inShares<Value, Found>(
+  values: readonly Value[],
+  read: (share: readonly Value[]) => Promise<readonly Found[]>,
+  size = VALUES_PER_QUERY,
+): Promise<Found[]> {
   const found: Found[] = [];
-  for (let from = 0; from < values.length; from += VALUES_PER_QUERY) {
-    for (const item of await read(values.slice(from, from + VALUES_PER_QUERY))) found.push(item);
+  for (let from = 0; from < values.length; from += size) {
+    for (const item of await read(values.slice(from, from + size))) found.push(item);
   }
   return found;
 }

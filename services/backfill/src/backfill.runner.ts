@@ -106,25 +106,15 @@ export class BackfillRunner {
       const bar = options.report?.phase(`backfill ${ids.join(', ')}`, members.length, 'accounts');
       bar?.update(progress.settled);
       const limit = pLimit(this.deps.concurrency);
-      const halt = new AbortController();
-      await Promise.all(
-        members
-          .filter((did) => !covered.has(did))
-          .map((did) =>
-            limit(async () => {
-              if (this.stopped || halt.signal.aborted) return;
-              try {
-                await this.account(did, sinceUs, nowMs, writer);
-              } catch (error) {
-                halt.abort(error);
-                return;
-              }
-              progress.accountSettled();
-              bar?.update(progress.settled, `${progress.state.records} records`);
-            }),
-          ),
+      await this.eachLimited(
+        members.filter((did) => !covered.has(did)),
+        limit,
+        async (did) => {
+          await this.account(did, sinceUs, nowMs, writer);
+          progress.accountSettled();
+          bar?.update(progress.settled, `${progress.state.records} records`);
+        },
       );
-      halt.signal.throwIfAborted();
       const dated = await this.dateBackfilled([...covered], limit, writer);
       await writer.flush();
       if (this.stopped) throw new BackfillStoppedError('backfill stopped before its end');
@@ -296,7 +286,27 @@ export class BackfillRunner {
     }
     progress.state.accounts.done += 1;
     progress.state.records += records;
-    if (!gone) await writer.accountDone({ did, sinceUs, records, ...(await this.createdUs(did)) });
+    if (gone) return;
+    const createdUs = await this.createdUs(did);
+    if (createdUs !== undefined) await writer.accountCreated({ did, createdUs });
+    await writer.accountDone({ did, sinceUs, records });
+  }
+
+  /**
+   * `task` for each of `dids`, `limit` at a time. The first that throws stops those not begun (as
+   * `stop` does), and is thrown once those under way are done: nothing of a run goes on beside the next.
+   */
+  private async eachLimited(dids: readonly string[], limit: LimitFunction, task: (did: string) => Promise<void>): Promise<void> {
+    const halt = new AbortController();
+    await Promise.all(
+      dids.map((did) =>
+        limit(async () => {
+          if (this.stopped || halt.signal.aborted) return;
+          await task(did).catch((error: unknown) => halt.abort(error));
+        }),
+      ),
+    );
+    halt.signal.throwIfAborted();
   }
 
   /**
@@ -311,22 +321,17 @@ export class BackfillRunner {
     const plc = backfilled.filter((did) => did.startsWith('did:plc:'));
     if (plc.length === 0) return 0;
     const known = await this.deps.accounts.createdAt(plc);
-    const halt = new AbortController();
     let found = 0;
-    await Promise.all(
-      plc
-        .filter((did) => !known.has(did))
-        .map((did) =>
-          limit(async () => {
-            if (this.stopped || halt.signal.aborted) return;
-            const { createdUs } = await this.createdUs(did);
-            if (createdUs === undefined) return;
-            found += 1;
-            await writer.accountCreated({ did, createdUs }).catch((error: unknown) => halt.abort(error));
-          }),
-        ),
+    await this.eachLimited(
+      plc.filter((did) => !known.has(did)),
+      limit,
+      async (did) => {
+        const createdUs = await this.createdUs(did);
+        if (createdUs === undefined) return;
+        found += 1;
+        await writer.accountCreated({ did, createdUs });
+      },
     );
-    halt.signal.throwIfAborted();
     return found;
   }
 
@@ -335,13 +340,13 @@ export class BackfillRunner {
    * is, not a young account for a month. A directory that does not answer leaves the account to be
    * aged by when the store first saw it, as before; the account's records are written all the same.
    */
-  private async createdUs(did: string): Promise<{ createdUs?: number }> {
+  private async createdUs(did: string): Promise<number | undefined> {
     try {
       const ms = await this.deps.reader.createdAtOf(did);
-      return ms === undefined ? {} : { createdUs: ms * 1000 };
+      return ms === undefined ? undefined : ms * 1000;
     } catch (error) {
       this.deps.log.debug({ did, err: (error as Error).message }, 'creation time not read from the PLC directory');
-      return {};
+      return undefined;
     }
   }
 

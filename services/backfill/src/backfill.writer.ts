@@ -17,8 +17,6 @@ export interface BackfillCheckpoint {
   did: string;
   sinceUs: number;
   records: number;
-  /** When the account was created (unix µs), by its PLC directory, where it said. */
-  createdUs?: number;
 }
 
 /** A write that failed after every try; the run that made it stops, and nothing after it is checkpointed. */
@@ -62,7 +60,7 @@ export class BackfillWriter {
     if (this.done.length >= FLUSH_ACCOUNTS) await this.flush();
   }
 
-  /** Queues the creation time of an account backfilled before (no checkpoint comes with it); writes once enough wait. */
+  /** Queues an account's creation time (by its PLC directory), written before any checkpoint queued after it; writes once enough wait. */
   async accountCreated(account: { did: string; createdUs: number }): Promise<void> {
     this.created.push(account);
     if (this.created.length >= FLUSH_ACCOUNTS) await this.flush();
@@ -72,8 +70,7 @@ export class BackfillWriter {
   flush(): Promise<void> {
     const next = this.flushing.then(async () => {
       if (this.failure) throw this.failure;
-      const { events, done } = this;
-      const created = [...this.created, ...done.flatMap(({ did, createdUs }) => (createdUs === undefined ? [] : [{ did, createdUs }]))];
+      const { events, done, created } = this;
       this.events = [];
       this.done = [];
       this.created = [];
