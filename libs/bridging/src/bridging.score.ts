@@ -1,6 +1,7 @@
+import { runSteps, type Steps } from '#lib/steps';
 import { BridgingInputError } from './errors.js';
 import {
-  fitFactorModel,
+  fitFactorModelSteps,
   opinionAxis,
   postSides,
   sideBalancedIntercepts,
@@ -64,6 +65,11 @@ export interface BridgingScores {
  * `model` as `factor.warmStart` for an incremental refresh.
  */
 export function scoreBridging(input: BridgingInput, options: BridgingOptions = {}): BridgingScores {
+  return runSteps(scoreBridgingSteps(input, options));
+}
+
+/** `scoreBridging` in steps: the fit's, and one between each stage. */
+export function* scoreBridgingSteps(input: BridgingInput, options: BridgingOptions = {}): Steps<BridgingScores> {
   if (input.cells && (options.weights || input.exposurePairs)) {
     throw new BridgingInputError('pass weights and exposure pairs to aggregateCells when passing cells');
   }
@@ -79,11 +85,12 @@ export function scoreBridging(input: BridgingInput, options: BridgingOptions = {
   let balancedIntercept: Float64Array | undefined;
   let sides: PostSides | undefined;
   if (options.factor !== false) {
-    model = fitFactorModel(cells, options.factor ?? {});
+    model = yield* fitFactorModelSteps(cells, options.factor ?? {});
     axis = opinionAxis(model, cells);
     userSide = userSides(model, { cut: axis.cut });
     balancedIntercept = sideBalancedIntercepts(model, axis);
     sides = postSides(cells, userSide);
+    yield;
   }
   let evidence: GroupEvidence | undefined;
   let consensus: GroupConsensus | undefined;
@@ -94,6 +101,7 @@ export function scoreBridging(input: BridgingInput, options: BridgingOptions = {
       ...(input.estimatedUsers && { estimatedUsers: input.estimatedUsers }),
       ...(userSide && { userSide }),
     });
+    yield;
     if (options.consensus !== false) consensus = groupInformedConsensus(evidence, options.consensus);
   }
   const emptyProvenance: Provenance = { supportedBy: [], divisiveIn: [], components: { groups: [] } };

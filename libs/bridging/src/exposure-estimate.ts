@@ -1,3 +1,4 @@
+import { runSteps, type Steps } from '#lib/steps';
 import { BridgingInputError } from './errors.js';
 import { groupEvidence, type PostGroupValues } from './group-evidence.js';
 import type { GroupMembership } from './group-membership.js';
@@ -48,11 +49,12 @@ interface ExposureEstimateOptions {
  * estimate across posts matters much for the ranking, so `approvalRate` needs to be roughly right,
  * not exact.
  */
-export function estimateExposure(
-  table: InteractionTable,
-  membership: GroupMembership,
-  options: ExposureEstimateOptions,
-): PostGroupValues {
+export function estimateExposure(table: InteractionTable, membership: GroupMembership, options: ExposureEstimateOptions): PostGroupValues {
+  return runSteps(estimateExposureSteps(table, membership, options));
+}
+
+/** `estimateExposure` in steps (`#lib/steps`): between its stages, and every 1,024 posts of its sweep over them. */
+export function* estimateExposureSteps(table: InteractionTable, membership: GroupMembership, options: ExposureEstimateOptions): Steps<PostGroupValues> {
   const { userCount: U, postCount: P } = table;
   const created = options.postCreatedMs;
   if (created.length !== P) throw new BridgingInputError('postCreatedMs needs one entry per post');
@@ -74,6 +76,7 @@ export function estimateExposure(
     if (w > 0) approvals[u]! += 1;
   }
 
+  yield;
   // Coverage per user: the share of posts live during its activity that it plausibly saw.
   const coverage = new Float64Array(U);
   const sortedCreated = Float64Array.from(created).sort();
@@ -100,14 +103,18 @@ export function estimateExposure(
     estimated[u] = 1;
     if (membership.offsets[u + 1]! > membership.offsets[u]!) entries.push(u);
   }
+  yield;
   const byLast = Uint32Array.from(entries).sort((a, b) => last[b]! - last[a]!);
   const byFirst = Uint32Array.from(entries).sort((a, b) => first[b]! - first[a]!);
+  yield;
   const postOrder = Uint32Array.from({ length: P }, (_, p) => p).sort((a, b) => created[b]! - created[a]!);
+  yield;
 
   // What the cells already say, per (post, group): approvals of every member, the exposure members
   // reported, and the estimated members who rated the post (they saw it).
   const cells = options.cells ?? aggregateCells(table, { ...(options.weights && { weights: options.weights }) });
   const observed = groupEvidence(cells, membership, { exposureFloor: emptyPostGroupValues(P), estimatedUsers: estimated });
+  yield;
   const prior = options.prior ?? { approvals: 1, exposure: 2 };
   if (!(prior.approvals > 0 && prior.exposure > prior.approvals)) throw new BridgingInputError('prior needs 0 < approvals < exposure');
 
@@ -122,7 +129,8 @@ export function estimateExposure(
   const entryOf = new Int32Array(G).fill(-1);
   let nextLast = 0;
   let nextFirst = 0;
-  for (const p of postOrder) {
+  for (const [index, p] of postOrder.entries()) {
+    if (index % 1_024 === 0) yield;
     const c = created[p]!;
     for (; nextLast < byLast.length && last[byLast[nextLast]!]! >= c; nextLast++) {
       const u = byLast[nextLast]!;

@@ -1,3 +1,4 @@
+import { runSteps, type Steps } from '#lib/steps';
 import { BridgingInputError, FactorModelError } from './errors.js';
 import { seededRandom } from './random.js';
 import { CellKind, type RatingCells } from './rating-cells.js';
@@ -114,18 +115,24 @@ const DEFAULT_FACTOR_OPTIONS = Object.freeze({
  * 0.858 at 1e-5 and 0.879 at 1e-6, 1e-7 and 1e-8.
  */
 export function fitFactorModel(cells: RatingCells, options: FactorModelOptions = {}): FactorModel {
+  return runSteps(fitFactorModelSteps(cells, options));
+}
+
+/** `fitFactorModel` in steps (`#lib/steps`): one after each half-sweep and each power iteration of a cold start. */
+export function* fitFactorModelSteps(cells: RatingCells, options: FactorModelOptions = {}): Steps<FactorModel> {
   const o = { ...DEFAULT_FACTOR_OPTIONS, ...options };
   const k = o.dimensions;
   if (!Number.isInteger(k) || k < 1) throw new BridgingInputError('dimensions must be a positive integer');
   const targets = cellTargets(cells, { ...DEFAULT_CELL_RATINGS, ...options.ratings }, { ...DEFAULT_CELL_WEIGHTS, ...options.weights }, options.cellWeights);
   const prior = options.userFactorPrior;
   if (prior && prior.length !== cells.userCount) throw new BridgingInputError('userFactorPrior must have one entry per user');
+  yield;
   const warmStart = options.warmStart && usableWarmStart(options.warmStart, cells, k);
   const { userCount: U, postCount: P } = cells;
   // Nothing to fit: every parameter at its penalty's minimum, 0 (and a sweep would divide 0 by 0).
   if (!(targets.weightSum > 0)) return zeroModel(k, U, P);
   const penalty = penalties(cells, targets.weightSum, o);
-  const params = initialParameters(cells, targets, penalty, o, warmStart);
+  const params = yield* initialParameters(cells, targets, penalty, o, warmStart);
   const userSolver = new RidgeSolver(k, penalty.liU, penalty.lfU, prior);
   const postSolver = new RidgeSolver(k, penalty.liP, penalty.lfP);
   let iterations = 0;
@@ -134,8 +141,10 @@ export function fitFactorModel(cells: RatingCells, options: FactorModelOptions =
   while (iterations < o.maxIterations) {
     iterations++;
     solveUsers(cells, targets, params, userSolver);
+    yield;
     const residuals = solvePosts(cells, targets, params, postSolver);
     const next = solveMu(targets, params, penalty, prior, residuals);
+    yield;
     // Never a model to keep or to start from: a NaN objective would also never converge.
     if (!Number.isFinite(next)) throw new FactorModelError(`the fit's objective is not finite after ${iterations} sweeps`);
     const decrease = objective - next;
@@ -343,13 +352,13 @@ function usableWarmStart(warm: FactorModel, cells: RatingCells, k: number): Fact
  * from the leading singular vector of the centred ratings, further dimensions small and random.
  * Users need no start: they are solved first.
  */
-function initialParameters(
+function* initialParameters(
   cells: RatingCells,
   targets: CellTargets,
   penalty: Penalties,
   o: Required<Omit<FactorModelOptions, 'ratings' | 'weights' | 'warmStart' | 'cellWeights' | 'userFactorPrior'>>,
   warm: FactorModel | undefined,
-): Parameters {
+): Steps<Parameters> {
   const k = o.dimensions;
   const { userCount: U, postCount: P } = cells;
   const params: Parameters = {
@@ -365,7 +374,7 @@ function initialParameters(
   }
   const from = warm?.postCount ?? 0;
   const rng = seededRandom(o.seed);
-  const axis = from < P ? leadingAxis(cells, targets, rng.next) : undefined;
+  const axis = from < P ? yield* leadingAxis(cells, targets, rng.next) : undefined;
   for (let p = from; p < P; p++) {
     params.post[p * (k + 1) + 1] = axis ? axis[p]! : 0;
     for (let d = 1; d < k; d++) params.post[p * (k + 1) + 1 + d] = o.initScale * rng.normal();
@@ -381,7 +390,7 @@ const AXIS_TOLERANCE = 1e-6;
  * (what the intercepts explain), by power iteration, scaled by √σ so that f_u·f_p starts at the
  * best rank-one fit of those residuals. An axis of the data, not of a random start.
  */
-function leadingAxis(cells: RatingCells, targets: CellTargets, random: () => number): Float64Array {
+function* leadingAxis(cells: RatingCells, targets: CellTargets, random: () => number): Steps<Float64Array> {
   const { userCount: U, postCount: P, cellCount: C } = cells;
   const { rating, weight } = targets;
   const mean = targets.weightSum > 0 ? targets.ratingSum / targets.weightSum : 0;
@@ -400,6 +409,7 @@ function leadingAxis(cells: RatingCells, targets: CellTargets, random: () => num
     count[u]! += weight[c]!;
   }
   for (let u = 0; u < U; u++) userMean[u] = count[u]! > 0 ? userMean[u]! / count[u]! : 0;
+  yield;
   const residual = new Float32Array(C);
   for (let c = 0; c < C; c++) {
     residual[c] = weight[c]! > 0 ? rating[c]! - mean - postMean[cells.cellPost[c]!]! - userMean[cells.cellUser[c]!]! : 0;
@@ -412,6 +422,7 @@ function leadingAxis(cells: RatingCells, targets: CellTargets, random: () => num
   const user = new Float64Array(U);
   let sigma = 0;
   for (let iteration = 0; iteration < AXIS_ITERATIONS; iteration++) {
+    yield;
     for (let u = 0; u < U; u++) {
       let s = 0;
       for (let j = cells.userOffsets[u]!; j < cells.userOffsets[u + 1]!; j++) s += userResidual[j]! * v[targets.uPost[j]!]!;

@@ -5,12 +5,12 @@ export { aggregateCells, CellKind, indexCells, type RatingCells } from './rating
 export { type GroupMembership, membershipFromAssignment, membershipFromLists } from './group-membership.js';
 export { groupEvidence } from './group-evidence.js';
 export { groupInformedConsensus, wilsonLowerBound, type ConsensusOptions } from './group-consensus.js';
-export { type FactorModel, fitFactorModel, isFiniteModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
+export { type FactorModel, fitFactorModel, fitFactorModelSteps, isFiniteModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
 export { findOpinionGroups } from './opinion-groups.js';
 export { balance } from './balance.js';
 export { describeProvenance, provenanceContext, supportInContext } from './provenance.js';
 export { composeScore, decay } from './decay.js';
 export { spearman, topK, topKOverlap } from './rank-metrics.js';
 export { type ClusterAgreement, clusterAgreement } from './cluster-agreement.js';
-export { estimateExposure, usersWithoutExposureReports } from './exposure-estimate.js';
-export { type BridgingScores, scoreBridging } from './bridging.score.js';
+export { estimateExposure, estimateExposureSteps, usersWithoutExposureReports } from './exposure-estimate.js';
+export { type BridgingScores, scoreBridging, scoreBridgingSteps } from './bridging.score.js';

@@ -1,8 +1,10 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { createClient, type ClickHouseClient, type InsertParams, type InsertResult } from '@clickhouse/client';
 import { drainPending } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
 import type { ClickHouseConfig } from '#lib/config';
+import type { Steps } from '#lib/steps';
 
 export type { ClickHouseClient };
 
@@ -27,7 +29,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     const client = createClient({ connection: chdb as unknown as EmbeddedConnection, clickhouse_settings: clickhouseSettings });
     return untilReleased(withRawInserts(client, chdb));
   }
-  return createClient({
+  return withEncodedInserts(createClient({
     url: config.url,
     username: config.username,
     password: config.password,
@@ -36,7 +38,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     // A long statement (a migration's copy) keeps its request alive with a progress header every
     // 20 s; Node refuses a response whose headers pass 16 KiB, about 65 of them, so this is 1 MiB.
     max_response_headers_size: 1_048_576,
-  });
+  }));
 }
 
 /**
@@ -50,6 +52,64 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
 export function jsonRows(values: readonly unknown[]): Buffer {
   const json = Buffer.from(JSON.stringify(values));
   return json.subarray(1, json.length - 1);
+}
+
+const ROW_SEPARATOR = Buffer.from(',');
+
+/**
+ * `jsonRows` of `items`, each made a row by `row`, in steps of `every` items (`#lib/steps`): a
+ * snapshot's tens of thousands of rows, with their explanations, encoded between turns of the
+ * event loop instead of in one stretch (~200 ms at 28,000 posts). Insert them with `encoded`.
+ */
+export function* jsonRowsInSteps<T>(items: readonly T[], row: (item: T, index: number) => unknown, every = 500): Steps<Buffer[]> {
+  const parts: Buffer[] = [];
+  for (let start = 0; start < items.length; start += every) {
+    if (start > 0) {
+      parts.push(ROW_SEPARATOR);
+      yield;
+    }
+    parts.push(jsonRows(items.slice(start, start + every).map((item, offset) => row(item, start + offset))));
+  }
+  return parts;
+}
+
+/**
+ * Rows already encoded in a JSON row format, as `insert` takes them: a stream of their bytes, sent
+ * to a server as the body of its `INSERT` (`withEncodedInserts`) and to chDB as one buffer.
+ */
+export function encoded(parts: readonly Buffer[]): Readable {
+  return Readable.from(parts, { objectMode: false });
+}
+
+/** Bytes of rows (`encoded`), told apart by shape: a stream made in another realm (Jest's) is one too. */
+function isEncoded(values: unknown): values is Readable {
+  const stream = values as Partial<Readable> | null;
+  return typeof stream?.pipe === 'function' && stream.readableObjectMode === false;
+}
+
+/**
+ * Inserts of rows already `encoded` go to a server as `INSERT … FORMAT` with the bytes as the
+ * request's body (`exec`): the client's own `insert` takes a JSON row format only as row objects,
+ * to encode them itself in one stretch. Any other insert takes the client's path.
+ */
+function withEncodedInserts(client: ClickHouseClient): ClickHouseClient {
+  const insert = client.insert.bind(client);
+  client.insert = async <T>(params: InsertParams<Readable, T>): Promise<InsertResult> => {
+    const { values, columns, format = 'JSONCompactEachRow' } = params;
+    if (!isEncoded(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) return insert(params);
+    const columnList = columns && columns.length > 0 ? ` (${columns.join(', ')})` : '';
+    const result = await client.exec({
+      query: `INSERT INTO ${params.table.trim()}${columnList} FORMAT ${format}`,
+      values,
+      ...(params.clickhouse_settings && { clickhouse_settings: params.clickhouse_settings }),
+      ...(params.query_id !== undefined && { query_id: params.query_id }),
+      ...(params.abort_signal && { abort_signal: params.abort_signal }),
+    });
+    // The answer to an insert is empty; read to its end, it frees the connection.
+    await finished(result.stream.resume());
+    return { executed: true, query_id: result.query_id, response_headers: result.response_headers };
+  };
+  return client;
 }
 
 /**
@@ -85,13 +145,15 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
   const raw = async <T>(params: InsertParams<Readable, T>): Promise<InsertResult> => {
     const { values, columns, format = 'JSONCompactEachRow' } = params;
     const plain = params.query_id === undefined && params.abort_signal === undefined && params.session_id === undefined;
-    if (!plain || !Array.isArray(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
+    const bytes = isEncoded(values);
+    if (!plain || !(Array.isArray(values) || bytes) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
       return insert(params);
     }
-    if (values.length === 0) return { executed: false, query_id: '', response_headers: {} };
+    const rows = bytes ? await gathered(values) : jsonRows(values as readonly unknown[]);
+    if (rows.length === 0) return { executed: false, query_id: '', response_headers: {} };
     await chdb.chdb.rawInsert({
       table: params.table,
-      values: jsonRows(values),
+      values: rows,
       format: format as 'JSONEachRow' | 'JSONCompactEachRow',
       ...(columns === undefined ? {} : { columns }),
       settings: (params.clickhouse_settings ?? {}) as Record<string, string | number | boolean>,
@@ -100,4 +162,10 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
   };
   client.insert = raw;
   return client;
+}
+
+async function gathered(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
 }

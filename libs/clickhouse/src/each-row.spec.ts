@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Turns } from '#lib/steps';
 import { readRows } from './each-row.js';
 
 async function* chunksOf(bytes: Buffer, cuts: readonly number[]): AsyncGenerator<Buffer> {
@@ -43,5 +44,27 @@ describe('rows of a JSONCompactEachRow answer, read as they arrive', () => {
 
   it('reads nothing from an empty answer', async () => {
     expect(await rowsOf(Buffer.alloc(0))).toEqual({ rows: [], count: 0 });
+  });
+});
+
+describe('a long answer read as it arrives', () => {
+  it('gives the event loop turns while it parses one large chunk (chDB answers in one buffer)', async () => {
+    const bytes = Buffer.from(Array.from({ length: 2_000 }, (_, i) => JSON.stringify([`at://did:plc:a/app.bsky.feed.post/${i}`, i])).join('\n'));
+    // Counts the event loop's turns: once a turn, other work (a request, ingest) runs there too.
+    let turns = 0;
+    let ticking: NodeJS.Immediate;
+    const tick = () => {
+      turns += 1;
+      ticking = setImmediate(tick);
+    };
+    ticking = setImmediate(tick);
+    const turnsAtRow: number[] = [];
+    try {
+      await readRows(chunksOf(bytes, []), () => turnsAtRow.push(turns), new Turns(0));
+    } finally {
+      clearImmediate(ticking);
+    }
+    expect(turnsAtRow).toHaveLength(2_000);
+    expect(turnsAtRow.at(-1)! - turnsAtRow[0]!).toBeGreaterThanOrEqual(Math.floor(2_000 / 256));
   });
 });

@@ -29,7 +29,7 @@ export class EditionRepository {
   async write(feed: string, edition: number, rows: readonly ScoredRow[], epoch: number): Promise<void> {
     const db = this.database;
     if (rows.length > 0) {
-      await this.client.insert({ table: `${db}.digest_edition_posts`, values: rankedRows(rows, { feed, edition, epoch }), format: 'JSONEachRow' });
+      await this.client.insert({ table: `${db}.digest_edition_posts`, ...(await rankedRows(rows, { feed, edition, epoch })) });
     }
     await this.client.insert({ table: `${db}.digest_edition_records`, values: [{ feed, edition, posts: rows.length, epoch }], format: 'JSONEachRow' });
   }

@@ -1,3 +1,4 @@
+import { runSteps } from '#lib/steps';
 import { rankBalanced } from './balanced.js';
 import { rankBridgingWithin } from './bridging-within.js';
 import { campA, campB, feedOf, inputOf, post, signals } from './ranking.fixtures.js';
@@ -16,8 +17,8 @@ describe('balanced', () => {
     const sideOf = (uri: string) => (postsA.some((p) => p.uri === uri) ? 'A' : 'B');
     const topSides = (uris: string[]) => new Set(uris.slice(0, 4).map(sideOf));
 
-    const within = rankBridgingWithin(inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), [...postsA, ...postsB], all, members));
-    const balanced = rankBalanced(inputOf(feedOf({ communities: ['town'], ranking: 'balanced' }), [...postsA, ...postsB], all, members));
+    const within = runSteps(rankBridgingWithin(inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), [...postsA, ...postsB], all, members)));
+    const balanced = runSteps(rankBalanced(inputOf(feedOf({ communities: ['town'], ranking: 'balanced' }), [...postsA, ...postsB], all, members)));
     expect(balanced.posts).toHaveLength(within.posts.length);
     expect(topSides(within.posts.map((p) => p.uri))).toEqual(new Set(['A']));
     expect(topSides(balanced.posts.map((p) => p.uri))).toEqual(new Set(['A', 'B']));

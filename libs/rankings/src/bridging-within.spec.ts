@@ -1,9 +1,10 @@
+import { runSteps } from '#lib/steps';
 import { rankBridgingWithin } from './bridging-within.js';
 import { campA, campB, feedOf, inputOf, twoCamps } from './ranking.fixtures.js';
 
 describe('bridging-within', () => {
   const camps = twoCamps();
-  const result = rankBridgingWithin(inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] }));
+  const result = runSteps(rankBridgingWithin(inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] })));
 
   it('puts the post both sides of the community approve above every partisan post', () => {
     expect(result.posts[0]!.uri).toBe(camps.bridge.uri);
@@ -33,17 +34,17 @@ describe('bridging-within', () => {
 
   it('ranks after a run without signals as it would from nothing: that run keeps no model that is not a number', () => {
     const feed = feedOf({ communities: ['town'], ranking: 'bridging-within' });
-    const quiet = rankBridgingWithin(inputOf(feed, camps.candidates, [], { town: [...campA, ...campB] }));
+    const quiet = runSteps(rankBridgingWithin(inputOf(feed, camps.candidates, [], { town: [...campA, ...campB] })));
     expect(quiet.posts).toEqual([]);
     for (const value of quiet.state?.model.postIntercept ?? []) expect(Number.isFinite(value)).toBe(true);
-    const after = rankBridgingWithin({ ...inputOf(feed, camps.candidates, camps.signals, { town: [...campA, ...campB] }), previous: quiet.state });
+    const after = runSteps(rankBridgingWithin({ ...inputOf(feed, camps.candidates, camps.signals, { town: [...campA, ...campB] }), previous: quiet.state }));
     expect(after.posts.length).toBeGreaterThan(0);
     expect(after.posts.map((p) => [p.uri, p.score])).toEqual(result.posts.map((p) => [p.uri, p.score]));
   });
 
   it('keeps its fitted model for the next run to warm-start from', () => {
     expect(result.state?.model.postIntercept.length).toBeGreaterThan(0);
-    const again = rankBridgingWithin({ ...inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] }), previous: result.state });
+    const again = runSteps(rankBridgingWithin({ ...inputOf(feedOf({ communities: ['town'], ranking: 'bridging-within' }), camps.candidates, camps.signals, { town: [...campA, ...campB] }), previous: result.state }));
     expect(again.posts.map((p) => p.uri)).toEqual(result.posts.map((p) => p.uri));
   });
 });

@@ -2,13 +2,13 @@ import {
   aggregateCells,
   composeScore,
   decay,
-  estimateExposure,
+  estimateExposureSteps,
   IdIndex,
   InteractionTableBuilder,
   isFiniteModel,
   membershipFromLists,
   provenanceContext,
-  scoreBridging,
+  scoreBridgingSteps,
   Signal,
   type BridgingScores,
   type ConsensusOptions,
@@ -17,6 +17,7 @@ import {
   type RatingCells,
   usersWithoutExposureReports,
 } from '#lib/bridging';
+import type { Steps } from '#lib/steps';
 import { downranked, excludingLabels, isDiscountedBotSignal } from './label-effects.js';
 import type { CandidatePost, RankedPost, RankingInput, RankingResult } from './ranking.js';
 
@@ -37,6 +38,8 @@ const signalOfKind: Readonly<Record<string, Signal>> = {
 /** A post needs raters on both sides of the opinion axis before bridging inside a community ranks it. */
 const MIN_RATERS_PER_SIDE = 2;
 const FACTOR_SEED = 20_261_122;
+/** Items between two steps of the loops over posts and signals (see `#lib/steps`): well under a millisecond of work. */
+const STEP_ITEMS = 1_024;
 
 /**
  * Group-informed consensus across a feed's groups as Polis defines it (every group enters: a group
@@ -78,7 +81,7 @@ interface CommunityEvidence {
  * the signals of members of the feed's communities (inside a community only its members' signals
  * count; across communities, only members of one).
  */
-export function communityEvidence(input: RankingInput): CommunityEvidence {
+export function* communityEvidence(input: RankingInput): Steps<CommunityEvidence> {
   const { feed, members, candidates, signals, previous } = input;
   const memberOf = (did: string) => feed.communities.flatMap((id, group) => (members.get(id)?.has(did) ? [group] : []));
   // Indices only grow; once they hold far more than the window, start afresh rather than carry them.
@@ -87,12 +90,14 @@ export function communityEvidence(input: RankingInput): CommunityEvidence {
   const posts = kept?.posts ?? new IdIndex();
   const builder = new InteractionTableBuilder({ users, posts, capacity: signals.length + 16 });
   const postByUri = new Map<string, CandidatePost>();
-  for (const post of candidates) {
+  for (const [index, post] of candidates.entries()) {
+    if (index % STEP_ITEMS === 0) yield;
     if (excludingLabels(input, post).length > 0) continue;
     postByUri.set(post.uri, post);
     posts.intern(post.uri);
   }
-  for (const signal of signals) {
+  for (const [index, signal] of signals.entries()) {
+    if (index % STEP_ITEMS === 0) yield;
     const kind = signalOfKind[signal.kind];
     if (kind === undefined || !postByUri.has(signal.uri)) continue;
     if (memberOf(signal.actor).length === 0) continue;
@@ -100,7 +105,10 @@ export function communityEvidence(input: RankingInput): CommunityEvidence {
     builder.add(signal.actor, signal.uri, kind, signal.timeUs / 1000);
   }
   const table = builder.build();
-  return { input: kept === previous ? input : { ...input, previous: undefined }, table, cells: aggregateCells(table), users, posts, postByUri, memberOf };
+  yield;
+  const cells = aggregateCells(table);
+  yield;
+  return { input: kept === previous ? input : { ...input, previous: undefined }, table, cells, users, posts, postByUri, memberOf };
 }
 
 /** Every member of the feed's communities in one group: the population a within-community fit runs on. */
@@ -131,7 +139,11 @@ export interface ScoredPost extends RankedPost {
  * Scores the evidence across `membership`'s groups (exposure-normalised approval, the factor model)
  * and ranks the posts that qualify by their base score, decayed with age, best first.
  */
-export function scoreCommunityPosts(evidence: CommunityEvidence, membership: GroupMembership, rule: ScoringRule): { ranked: ScoredPost[]; result: Omit<RankingResult, 'posts'> } {
+export function* scoreCommunityPosts(
+  evidence: CommunityEvidence,
+  membership: GroupMembership,
+  rule: ScoringRule,
+): Steps<{ ranked: ScoredPost[]; result: Omit<RankingResult, 'posts'> }> {
   const { input, table, cells, users, posts, postByUri } = evidence;
   const { feed, nowMs, previous } = input;
   const postCreatedMs = new Float64Array(table.postCount);
@@ -143,14 +155,9 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
   // A model with a parameter that is not a finite number is never started from (a fit does not
   // return one; a state kept from elsewhere might hold one).
   const canWarmStart = previous !== undefined && previous.model.postIntercept.length <= table.postCount && isFiniteModel(previous.model);
-  const scores = scoreBridging(
-    {
-      table,
-      cells,
-      membership,
-      exposureFloor: estimateExposure(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers, cells }),
-      estimatedUsers,
-    },
+  const exposureFloor = yield* estimateExposureSteps(table, membership, { postCreatedMs, windowMs: feed.windowHours * 3_600_000, users: estimatedUsers, cells });
+  const scores = yield* scoreBridgingSteps(
+    { table, cells, membership, exposureFloor, estimatedUsers },
     {
       factor: {
         seed: FACTOR_SEED,
@@ -165,6 +172,7 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
   const halfLifeMs = feed.halfLifeHours * 3_600_000;
   const ranked: ScoredPost[] = [];
   for (let p = 0; p < table.postCount; p += 1) {
+    if (p % STEP_ITEMS === 0) yield;
     const post = postByUri.get(posts.idAt(p));
     if (!post) continue;
     const bridging = baseScore(scores, p, rule.base);
@@ -200,7 +208,9 @@ export function scoreCommunityPosts(evidence: CommunityEvidence, membership: Gro
       },
     });
   }
+  yield;
   ranked.sort((a, b) => b.score - a.score || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  yield;
   return { ranked, result: scores.model ? { state: { users, posts, model: scores.model } } : {} };
 }
 

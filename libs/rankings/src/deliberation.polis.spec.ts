@@ -1,3 +1,4 @@
+import { runSteps } from '#lib/steps';
 /**
  * The deliberation report against real Polis conversations (compdemocracy/openData, CC BY 4.0 with
  * Attribution to The Computational Democracy Project; see test/fixtures/polis/README.md): each
@@ -75,7 +76,7 @@ function conversationInput(conversation: PolisConversation): RankingInput {
 
 describe.each(CONVERSATIONS)('the deliberation report on the Polis conversation %s', (folder) => {
   const conversation = loadPolisConversation(join(DATA, folder));
-  const { report } = rankDeliberation(conversationInput(conversation));
+  const { report } = runSteps(rankDeliberation(conversationInput(conversation)));
   const reference = polisGroupConsensus(conversation);
   const compared = polisCommentsEveryGroupVotedOn(conversation);
   const comparedUris = new Set(compared.map((i) => statementUri(conversation.comments[i]!.id)));

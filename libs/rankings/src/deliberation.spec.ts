@@ -1,3 +1,4 @@
+import { runSteps } from '#lib/steps';
 import { rankDeliberation } from './deliberation.js';
 import { campA, campB, feedOf, inputOf, post, signals, twoCamps } from './ranking.fixtures.js';
 import type { PostSignal } from './ranking.js';
@@ -24,7 +25,7 @@ function conversation() {
 
 describe('deliberation', () => {
   const talk = conversation();
-  const result = rankDeliberation(inputOf(conversationFeed(), talk.candidates, talk.signals, { town: [...campA, ...campB] }));
+  const result = runSteps(rankDeliberation(inputOf(conversationFeed(), talk.candidates, talk.signals, { town: [...campA, ...campB] })));
   const report = result.report!;
 
   it('routes a statement nobody voted on first, and divisive statements before agreed ones with as many votes', () => {
@@ -58,7 +59,7 @@ describe('deliberation', () => {
   });
 
   it('counts only members’ votes when the conversation is for members', () => {
-    const members = rankDeliberation(inputOf(conversationFeed('members'), talk.candidates, talk.signals, { town: campA })).report!;
+    const members = runSteps(rankDeliberation(inputOf(conversationFeed('members'), talk.candidates, talk.signals, { town: campA }))).report!;
     expect(members.participants).toBe(6);
     expect(members.groups).toEqual([]);
     expect(members.consensus).toEqual([]);

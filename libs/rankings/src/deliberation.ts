@@ -1,4 +1,5 @@
 import { analyseConversation } from './conversation-report.js';
+import type { Steps } from '#lib/steps';
 import type { RankedPost, RankingInput, RankingResult } from './ranking.js';
 
 /**
@@ -9,10 +10,11 @@ import type { RankedPost, RankingInput, RankingResult } from './ranking.js';
  * members of the feed's communities (`participants: members`). Which statements a signed-in viewer
  * already voted on is left out when the feed is served.
  */
-export function rankDeliberation(input: RankingInput): RankingResult {
+export function* rankDeliberation(input: RankingInput): Steps<RankingResult> {
   const membersOnly = input.feed.deliberation?.participants === 'members';
   const counts = (actor: string) => !membersOnly || [...input.members.values()].some((members) => members.has(actor));
   const { report, statements } = analyseConversation(input, counts);
+  yield;
   const posts: RankedPost[] = input.candidates.map((post) => {
     const line = statements.get(post.uri);
     const votes = line?.votes ?? 0;

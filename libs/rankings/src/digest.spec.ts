@@ -1,3 +1,4 @@
+import { runSteps } from '#lib/steps';
 import fc from 'fast-check';
 import { Weekdays, type DigestDefinition } from '#lib/curation';
 import { latestCadencePoint, nextCadencePoint, rankDigest } from './digest.js';
@@ -151,7 +152,7 @@ describe('digest', () => {
   const input = inputOf(feed, candidates, all, { a: campA, b: campB });
 
   it('freezes the first edition at once: the top `size` of the base ranking, at the latest cadence point', () => {
-    const result = rankDigest(input);
+    const result = runSteps(rankDigest(input));
     expect(result.edition?.at).toBe(latestCadencePoint(feed.digest!, input.nowMs));
     expect(result.edition?.posts.map((p) => p.uri)).toEqual(result.posts.slice(0, 1).map((p) => p.uri));
     expect(result.edition?.posts[0]!.uri).toBe(camps.bridge.uri);
@@ -159,11 +160,11 @@ describe('digest', () => {
   });
 
   it('freezes nothing until the next cadence point, and then none of the posts earlier editions served', () => {
-    const first = rankDigest(input).edition!;
+    const first = runSteps(rankDigest(input)).edition!;
     const served = new Set(first.posts.map((p) => p.uri));
-    const same = rankDigest({ ...input, nowMs: input.nowMs + 3_600_000, editions: { latestAt: first.at, posts: served } });
+    const same = runSteps(rankDigest({ ...input, nowMs: input.nowMs + 3_600_000, editions: { latestAt: first.at, posts: served } }));
     expect(same.edition).toBeUndefined();
-    const next = rankDigest({ ...input, nowMs: first.at + 86_400_000, editions: { latestAt: first.at, posts: served } });
+    const next = runSteps(rankDigest({ ...input, nowMs: first.at + 86_400_000, editions: { latestAt: first.at, posts: served } }));
     expect(next.edition?.at).toBe(first.at + 86_400_000);
     expect(next.edition!.posts.map((p) => p.uri)).toEqual([second.uri]);
     for (const post of next.edition!.posts) expect(served.has(post.uri)).toBe(false);
@@ -171,11 +172,11 @@ describe('digest', () => {
 
   it('never puts the end card in an edition', () => {
     const withCard = feedOf({ ranking: 'digest', digest: digestOf({ size: 1, endCard: camps.bridge.uri }) });
-    const result = rankDigest({ ...input, feed: withCard });
+    const result = runSteps(rankDigest({ ...input, feed: withCard }));
     expect(result.edition!.posts.map((p) => p.uri)).not.toContain(camps.bridge.uri);
   });
 
   it('refuses a digest feed without its digest section', () => {
-    expect(() => rankDigest({ ...input, feed: feedOf({ ranking: 'digest' }) })).toThrow('has no digest section');
+    expect(() => runSteps(rankDigest({ ...input, feed: feedOf({ ranking: 'digest' }) }))).toThrow('has no digest section');
   });
 });

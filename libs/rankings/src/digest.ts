@@ -2,6 +2,7 @@ import { Weekdays, type DigestDefinition } from '#lib/curation';
 import { rankBalanced } from './balanced.js';
 import { rankBridgingWithin } from './bridging-within.js';
 import { rankBridging } from './bridging.js';
+import type { Steps } from '#lib/steps';
 import type { RankFn, RankingInput, RankingResult } from './ranking.js';
 
 const bases: Readonly<Record<DigestDefinition['base'], RankFn>> = {
@@ -22,11 +23,11 @@ export class NotADigestError extends Error {
  * once a cadence point has passed since the latest stored edition, a new edition: the top `size`
  * of them, frozen at that point. A feed with no edition yet gets one at once, for the latest point.
  */
-export function rankDigest(input: RankingInput): RankingResult {
+export function* rankDigest(input: RankingInput): Steps<RankingResult> {
   const { feed } = input;
   const digest = feed.digest;
   if (!digest) throw new NotADigestError(feed.shortname);
-  const base = bases[digest.base]({ ...input, feed: { ...feed, ranking: digest.base } });
+  const base = yield* bases[digest.base]({ ...input, feed: { ...feed, ranking: digest.base } });
   const served = input.editions?.posts ?? new Set<string>();
   const waiting = base.posts
     .filter((post) => !served.has(post.uri) && post.uri !== digest.endCard)

@@ -1,5 +1,6 @@
 import type { FactorModel, IdIndex } from '#lib/bridging';
 import type { FeedDefinition } from '#lib/curation';
+import type { Steps } from '#lib/steps';
 import type { ConversationReport } from './conversation-report.js';
 
 /** A post that may appear in the feed: inside the window, by a member or approved by members. */
@@ -73,8 +74,11 @@ export interface RankingInput {
   labels?: RankingLabels;
 }
 
-/** A ranking: pure, so the same input gives the same feed. */
-export type RankFn = (input: RankingInput) => RankingResult;
+/**
+ * A ranking: pure, so the same input gives the same feed. It runs in steps (`#lib/steps`), so that
+ * the snapshot job gives the event loop back between its stretches of work.
+ */
+export type RankFn = (input: RankingInput) => Steps<RankingResult>;
 
 /**
  * How a feed of this ranking is served: from the score snapshots the ranker writes with `rank`, or

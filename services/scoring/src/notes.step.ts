@@ -4,9 +4,9 @@ import type { AppConfig } from '#lib/config';
 import {
   admitProposals,
   isMisleading,
-  lockstepGroups,
+  lockstepGroupsSteps,
   ratingValue,
-  scoreNotes,
+  scoreNotesSteps,
   withRaterWeights,
   youngAccountWeight,
   type NoteRating,
@@ -14,6 +14,7 @@ import {
   type RaterPrior,
 } from '#lib/notes';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import { runInTurns } from '#lib/steps';
 
 /** A note rated helpful now: what its label and the feeds need. */
 export interface HelpfulNote {
@@ -91,14 +92,15 @@ export class NotesStep {
       if (note && ratesThisVersion(rating, note) && value !== undefined && rating.rater !== note.author) rated.push({ rater: rating.rater, note: rating.note, value });
     }
     const young = await this.youngWeights(rated, nowMs);
-    const lockstep = lockstepGroups(rated);
+    // In turns: at a million ratings this is seconds of work, and in one process the feeds and ingest share the event loop.
+    const lockstep = await runInTurns(lockstepGroupsSteps(rated));
     const ratings = withRaterWeights(withRaterWeights(rated, young), lockstep.weights);
     const stored = await this.notes.statuses();
     const previous = new Map(stored.map((row) => [row.note, row.status as NoteStatus]));
     const raters = new Set(ratings.map((rating) => rating.rater));
     const usedPriors = settings.raterPriors ? priors.filter((prior) => raters.has(prior.rater)) : [];
-    const scoring = scoreNotes(ratings, previous, { priors: usedPriors });
-    const agreementWithoutPriors = usedPriors.length > 0 ? agreement(scoring.notes, scoreNotes(ratings, previous).notes) : 1;
+    const scoring = await runInTurns(scoreNotesSteps(ratings, previous, { priors: usedPriors }));
+    const agreementWithoutPriors = usedPriors.length > 0 ? agreement(scoring.notes, (await runInTurns(scoreNotesSteps(ratings, previous))).notes) : 1;
 
     const atMs = nowMs;
     const statuses: NoteStatusRow[] = scoring.notes.map((score) => ({

@@ -6,6 +6,7 @@ import { VerifiedHandleResolver } from '#lib/identity';
 import { atUri, Nsid, READERS_ADDED_CONTEXT } from '#lib/domain';
 import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
+import { runInTurns } from '#lib/steps';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { FeedOwnership } from './feed-ownership.js';
@@ -448,7 +449,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const labels = await this.followedLabels(feed, notes, nowMs, { candidates, signals });
     const editions = withEditions ? await this.editions.history(feedUri) : undefined;
     const read = lap();
-    const ranking = rank({
+    // In turns: in one process the feeds, ingest and this job share the event loop.
+    const ranking = await runInTurns(rank({
       feed,
       members,
       candidates,
@@ -457,7 +459,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       previous: this.state.get(feedUri),
       ...(editions && { editions }),
       ...(labels && { labels }),
-    });
+    }));
     if (ranking.state) this.state.set(feedUri, ranking.state);
     const rankMs = lap();
     const claim = await this.ownership.claimSnapshot(feedUri, Math.max(nowMs, (this.stats.lastByFeed.get(feedUri)?.snapshot ?? 0) + 1));

@@ -1,4 +1,5 @@
 import { CellKind, indexCells, type RatingCells } from '#lib/bridging';
+import { runSteps, type Steps } from '#lib/steps';
 import { NotesInputError } from '../errors.js';
 import type { NoteRating } from './note-scoring.types.js';
 
@@ -12,6 +13,14 @@ export interface RatingTable {
 
 /** Validates the ratings, keeps the last rating per (rater, note), and lays them out as cells sorted by note, then rater. */
 export function ratingTable(ratings: readonly NoteRating[]): RatingTable {
+  return runSteps(ratingTableSteps(ratings));
+}
+
+/** Ratings between two steps of `ratingTableSteps`. */
+const STEP_RATINGS = 16_384;
+
+/** `ratingTable` in steps (`#lib/steps`), one every `STEP_RATINGS` ratings or cells. */
+export function* ratingTableSteps(ratings: readonly NoteRating[]): Steps<RatingTable> {
   if (!Array.isArray(ratings)) throw new NotesInputError('ratings must be an array');
   const raterIndex = new Map<string, number>();
   const noteIndex = new Map<string, number>();
@@ -28,25 +37,32 @@ export function ratingTable(ratings: readonly NoteRating[]): RatingTable {
   };
   const raterOf = new Uint32Array(ratings.length);
   const noteOf = new Uint32Array(ratings.length);
-  ratings.forEach((rating, i) => {
+  for (const [i, rating] of ratings.entries()) {
+    if (i % STEP_RATINGS === 0) yield;
     checkRating(rating, i);
     raterOf[i] = intern(raterIndex, raterIds, rating.rater);
     noteOf[i] = intern(noteIndex, noteIds, rating.note);
-  });
+  }
   // One rating per rater per note, the last one; keys note·R + rater sort into cell order.
   const R = raterIds.length;
   const last = new Map<number, number>();
-  for (let i = 0; i < ratings.length; i++) last.set(noteOf[i]! * R + raterOf[i]!, i);
+  for (let i = 0; i < ratings.length; i++) {
+    if (i % STEP_RATINGS === 0) yield;
+    last.set(noteOf[i]! * R + raterOf[i]!, i);
+  }
   const keys = new Float64Array(last.size);
   let count = 0;
   for (const [key, i] of last) if ((ratings[i]!.weight ?? 1) > 0) keys[count++] = key;
+  yield;
   const sorted = keys.subarray(0, count).sort();
+  yield;
   const cellUser = new Uint32Array(count);
   const cellPost = new Uint32Array(count);
   const kind = new Uint8Array(count);
   const strength = new Float32Array(count);
   const weight = new Float32Array(count);
   for (let c = 0; c < count; c++) {
+    if (c % STEP_RATINGS === 0) yield;
     const key = sorted[c]!;
     const rating = ratings[last.get(key)!]!;
     cellPost[c] = Math.floor(key / R);
@@ -55,7 +71,9 @@ export function ratingTable(ratings: readonly NoteRating[]): RatingTable {
     strength[c] = rating.value;
     weight[c] = rating.weight ?? 1;
   }
+  yield;
   const cells = indexCells(R, noteIds.length, { cellUser, cellPost, kind, strength, lastMs: new Float64Array(count) });
+  yield;
   return { raterIds, noteIds, cells, weight };
 }
 

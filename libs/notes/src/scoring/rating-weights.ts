@@ -1,6 +1,7 @@
 import { NotesInputError } from '../errors.js';
 import type { NoteRating } from './note-scoring.types.js';
-import { ratingTable } from './rating-table.js';
+import { runSteps, type Steps } from '#lib/steps';
+import { ratingTableSteps } from './rating-table.js';
 
 /**
  * The weight of a rating from an account of the given age: `weight` (default 0.25) below
@@ -53,6 +54,14 @@ const NEIGHBOURS = 32;
  * the last one counting; ratings of weight 0 are left out.
  */
 export function lockstepGroups(ratings: readonly NoteRating[], options: LockstepOptions = {}): LockstepGroups {
+  return runSteps(lockstepGroupsSteps(ratings, options));
+}
+
+/** Raters, or pairs of raters compared, between two steps of `lockstepGroupsSteps`. */
+const STEP_WORK = 4_096;
+
+/** `lockstepGroups` in steps (`#lib/steps`): the rating table's, then one every `STEP_WORK` raters or comparisons. */
+export function* lockstepGroupsSteps(ratings: readonly NoteRating[], options: LockstepOptions = {}): Steps<LockstepGroups> {
   const minShared = options.minShared ?? 5;
   const minOverlap = options.minOverlap ?? 0.8;
   const maxDisagreement = options.maxDisagreement ?? 0.05;
@@ -60,7 +69,7 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
   if (!(minOverlap >= 0 && minOverlap <= 1) || !(maxDisagreement >= 0 && maxDisagreement <= 1)) {
     throw new NotesInputError('minOverlap and maxDisagreement must lie in [0, 1]');
   }
-  const { raterIds, cells } = ratingTable(ratings);
+  const { raterIds, cells } = yield* ratingTableSteps(ratings);
   const { userOffsets, userCells, cellPost, strength } = cells;
   // Each rater's notes ascending (cells are in note order) and values, as views into two columns.
   const noteOf = new Uint32Array(cells.cellCount);
@@ -85,6 +94,7 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
   const representatives: number[] = [];
   const vectorKeys: string[] = [];
   for (let u = 0; u < raterIds.length; u++) {
+    if (u % STEP_WORK === 0) yield;
     if (size(u) < minShared) continue;
     const from = userOffsets[u]!;
     const to = userOffsets[u + 1]!;
@@ -102,7 +112,8 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
   const hashes = noteHashes(cells.postCount, width);
   const signatures = new Uint32Array(representatives.length * width).fill(0xffffffff);
   const buckets = new Map<string, number[]>();
-  representatives.forEach((u, r) => {
+  for (const [r, u] of representatives.entries()) {
+    if (r % STEP_WORK === 0) yield;
     const signature = signatures.subarray(r * width, (r + 1) * width);
     for (let j = userOffsets[u]!; j < userOffsets[u + 1]!; j++) {
       const at = noteOf[j]! * width;
@@ -114,7 +125,7 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
       if (bucket) bucket.push(r);
       else buckets.set(key, [r]);
     }
-  });
+  }
   /** Whether two representatives share a bucket of a band before `band` (the pair was a candidate there). */
   const collidedBefore = (x: number, y: number, band: number): boolean => {
     for (let b = 0; b < band; b++) {
@@ -124,10 +135,16 @@ export function lockstepGroups(ratings: readonly NoteRating[], options: Lockstep
     }
     return false;
   };
+  let work = 0;
   for (const [key, bucket] of buckets) {
     const band = Number(key.slice(0, key.indexOf(':')));
     if (bucket.length > NEIGHBOURS + 1) bucket.sort((x, y) => (vectorKeys[x]! < vectorKeys[y]! ? -1 : 1));
     for (let i = 0; i < bucket.length; i++) {
+      work += Math.min(bucket.length - i, NEIGHBOURS + 1);
+      if (work >= STEP_WORK) {
+        work = 0;
+        yield;
+      }
       for (let k = i + 1; k < Math.min(bucket.length, i + 1 + NEIGHBOURS); k++) {
         const x = bucket[i]!;
         const y = bucket[k]!;

@@ -1,7 +1,8 @@
-import { fitFactorModel, type RatingCells } from '#lib/bridging';
+import { fitFactorModelSteps, type RatingCells } from '#lib/bridging';
+import { runSteps, type Steps } from '#lib/steps';
 import { NotesInputError } from '../errors.js';
 import type { NoteRating, NoteScore, NotesScoring, NoteStatus, RaterPrior, StatusChange } from './note-scoring.types.js';
-import { ratingTable } from './rating-table.js';
+import { ratingTableSteps } from './rating-table.js';
 import { decideStatus, type StatusRules, statusRules } from './status-rules.js';
 
 export interface ScoreNotesOptions {
@@ -41,14 +42,19 @@ const TOLERANCE = 1e-8;
  * `ratings` counts (pass them in time order). Ratings of weight 0 are left out.
  */
 export function scoreNotes(ratings: readonly NoteRating[], previous: ReadonlyMap<string, NoteStatus>, options: ScoreNotesOptions = {}): NotesScoring {
+  return runSteps(scoreNotesSteps(ratings, previous, options));
+}
+
+/** `scoreNotes` in steps (`#lib/steps`): the rating table's and the fit's. */
+export function* scoreNotesSteps(ratings: readonly NoteRating[], previous: ReadonlyMap<string, NoteStatus>, options: ScoreNotesOptions = {}): Steps<NotesScoring> {
   const rules = statusRules(options.rules);
-  const table = ratingTable(ratings);
+  const table = yield* ratingTableSteps(ratings);
   const prior = priorColumn(options.priors, table.raterIds);
   const notes: NoteScore[] = [];
   const raters = new Map<string, { intercept: number; factor: number }>();
   const changes: StatusChange[] = [];
   if (table.cells.cellCount > 0) {
-    const model = fitFactorModel(table.cells, {
+    const model = yield* fitFactorModelSteps(table.cells, {
       dimensions: 1,
       lambdaIntercept: options.lambdaIntercept ?? LAMBDA_INTERCEPT,
       lambdaFactor: options.lambdaFactor ?? LAMBDA_FACTOR,
@@ -67,7 +73,9 @@ export function scoreNotes(ratings: readonly NoteRating[], previous: ReadonlyMap
       sides[u] = Math.sign(factor);
       raters.set(rater, { intercept: model.userIntercept[u]!, factor });
     });
+    yield;
     const perSide = weightedSides(table.cells, table.weight, sides);
+    yield;
     table.noteIds.forEach((note, n) => {
       const intercept = model.postIntercept[n]!;
       const factor = sign * model.postFactor[n]! || 0;

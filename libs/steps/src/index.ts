@@ -1,0 +1,1 @@
+export { runInTurns, runSteps, type Steps, Turns, TURN_BUDGET_MS } from './steps.js';
