@@ -178,6 +178,32 @@ describe('BackfillRunner', () => {
     expect(asked).toEqual([]);
   });
 
+  it('stops asking a PLC directory that keeps failing for the rest of the run, and asks it again at the next run', async () => {
+    const store = fakeStore();
+    const before = Array.from({ length: 200 }, (_, i) => `did:plc:before${String(i).padStart(3, '0')}`);
+    for (const did of before) store.checkpoints.push({ did, sinceUs: 0, records: 1 });
+    const fresh = Array.from({ length: 50 }, (_, i) => `did:plc:fresh${String(i).padStart(2, '0')}`);
+    const members = [...fresh, ...before];
+    let asked = 0;
+    const reader: BackfillRunnerDeps['reader'] = {
+      ...fakeReader(() => undefined),
+      createdAtOf: async () => {
+        asked += 1;
+        throw new Error('plc.directory: HTTP 503');
+      },
+    };
+    const backfill = runner(reader, store, members);
+    const first = await backfill.run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    // Every member is backfilled all the same; only the lookups stop.
+    expect(first.accounts).toEqual({ done: 50, skipped: 200, failed: 0 });
+    expect(first.dated).toBe(0);
+    expect(asked).toBe(20);
+    asked = 0;
+    const second = await backfill.run(curation({ dids: members }, 24), { nowMs: NOW_MS });
+    expect(second.dated).toBe(0);
+    expect(asked).toBe(20);
+  });
+
   it('writes the creation times it finds for members backfilled before as it goes, so a run that ends early keeps them', async () => {
     const store = fakeStore();
     const members = Array.from({ length: 120 }, (_, i) => `did:plc:before${String(i).padStart(3, '0')}`);

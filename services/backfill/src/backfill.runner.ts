@@ -61,6 +61,13 @@ export class BackfillStoppedError extends Error {
 }
 
 /**
+ * Creation-time lookups that may fail in a row (each after the reader's own retries) before a run
+ * stops asking the PLC directory: while it is down, a run of a large community would otherwise make
+ * a request and its retries for every member. The members are asked again at the next run.
+ */
+const DIRECTORY_FAILURES_TO_STOP = 20;
+
+/**
  * Backfills communities from the network: first their membership (list items, starter packs,
  * follows of seed accounts), then, for every member, the posts, likes and reposts inside the
  * longest window of the feeds that use the community, and its contentVisibilityDeclaration.
@@ -77,6 +84,8 @@ export class BackfillStoppedError extends Error {
  */
 export class BackfillRunner {
   private stopped = false;
+  /** Creation-time lookups that failed in a row this run; at `DIRECTORY_FAILURES_TO_STOP`, the run asks no more. */
+  private directoryFailures = 0;
 
   constructor(private readonly deps: BackfillRunnerDeps) {}
 
@@ -89,6 +98,7 @@ export class BackfillRunner {
   async run(curation: Curation, options: { communityIds?: string[]; report?: ProgressReport; nowMs?: number } = {}): Promise<BackfillSummary> {
     const started = performance.now();
     const nowMs = options.nowMs ?? Date.now();
+    this.directoryFailures = 0;
     const ids = options.communityIds ?? [...new Set([...curation.feeds.values()].flatMap((feed) => feed.communities))];
     const communities = ids.map((id) => curation.communities.get(id)).filter((community): community is CommunityDefinition => community !== undefined);
     const { progress, log } = this.deps;
@@ -341,11 +351,20 @@ export class BackfillRunner {
    * aged by when the store first saw it, as before; the account's records are written all the same.
    */
   private async createdUs(did: string): Promise<number | undefined> {
+    if (this.directoryFailures >= DIRECTORY_FAILURES_TO_STOP) return undefined;
     try {
       const ms = await this.deps.reader.createdAtOf(did);
+      this.directoryFailures = 0;
       return ms === undefined ? undefined : ms * 1000;
     } catch (error) {
+      this.directoryFailures += 1;
       this.deps.log.debug({ did, err: (error as Error).message }, 'creation time not read from the PLC directory');
+      if (this.directoryFailures === DIRECTORY_FAILURES_TO_STOP) {
+        this.deps.log.warn(
+          { failures: DIRECTORY_FAILURES_TO_STOP, err: (error as Error).message },
+          'the PLC directory failed creation-time lookups in a row; this run asks it no more (the members are asked again next run)',
+        );
+      }
       return undefined;
     }
   }
