@@ -61,7 +61,7 @@ const ROW_SEPARATOR = Buffer.from(',');
  * snapshot's tens of thousands of rows, with their explanations, encoded between turns of the
  * event loop instead of in one stretch (~200 ms at 28,000 posts). Insert them with `encoded`.
  */
-export function* jsonRowsInSteps<T>(items: readonly T[], row: (item: T, index: number) => unknown, every = 500): Steps<Buffer[]> {
+export function* jsonRowsInSteps<T>(items: readonly T[], row: (item: T, index: number) => unknown, every = 500): Steps<EncodedRows> {
   const parts: Buffer[] = [];
   for (let start = 0; start < items.length; start += every) {
     if (start > 0) {
@@ -70,21 +70,42 @@ export function* jsonRowsInSteps<T>(items: readonly T[], row: (item: T, index: n
     }
     parts.push(jsonRows(items.slice(start, start + every).map((item, offset) => row(item, start + offset))));
   }
-  return parts;
+  return { parts, rows: items.length };
 }
 
+/** Rows encoded in a JSON row format (`jsonRowsInSteps`): their bytes, in parts, and how many rows they are. */
+export interface EncodedRows {
+  parts: readonly Buffer[];
+  rows: number;
+}
+
+/** How many rows the bytes of an `encoded` insert hold (for the inserted-rows metric); undefined for any other values. */
+const ROW_COUNT = Symbol('rows');
+
 /**
- * Rows already encoded in a JSON row format, as `insert` takes them: a stream of their bytes, sent
- * to a server as the body of its `INSERT` (`withEncodedInserts`) and to chDB as one buffer.
+ * Rows already encoded, as `insert` takes them: a stream of their bytes, sent to a server as the
+ * body of its `INSERT` (`withEncodedInserts`) and to chDB as one buffer (`withRawInserts`).
  */
-export function encoded(parts: readonly Buffer[]): Readable {
-  return Readable.from(parts, { objectMode: false });
+export function encoded(rows: EncodedRows): Readable {
+  return Object.assign(Readable.from(rows.parts, { objectMode: false }), { [ROW_COUNT]: rows.rows });
+}
+
+/** The number of rows of an insert's `values`: an array's length, or what an `encoded` stream holds. */
+export function rowCountOf(values: unknown): number | undefined {
+  if (Array.isArray(values)) return values.length;
+  return isEncoded(values) ? (values as { [ROW_COUNT]?: number })[ROW_COUNT] : undefined;
 }
 
 /** Bytes of rows (`encoded`), told apart by shape: a stream made in another realm (Jest's) is one too. */
 function isEncoded(values: unknown): values is Readable {
   const stream = values as Partial<Readable> | null;
   return typeof stream?.pipe === 'function' && stream.readableObjectMode === false;
+}
+
+/** Refuses what an insert of `encoded` rows cannot honour, rather than drop it or fail in the client. */
+function checkEncodedInsert(params: InsertParams<Readable, unknown>, format: string): void {
+  if (!JSON_ROW_FORMATS.has(format)) throw new TypeError(`encoded rows are JSON rows; the format ${format} is not`);
+  if (params.columns !== undefined && !Array.isArray(params.columns)) throw new TypeError('encoded rows go into named columns, not all columns except some');
 }
 
 /**
@@ -95,16 +116,12 @@ function isEncoded(values: unknown): values is Readable {
 function withEncodedInserts(client: ClickHouseClient): ClickHouseClient {
   const insert = client.insert.bind(client);
   client.insert = async <T>(params: InsertParams<Readable, T>): Promise<InsertResult> => {
-    const { values, columns, format = 'JSONCompactEachRow' } = params;
-    if (!isEncoded(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) return insert(params);
-    const columnList = columns && columns.length > 0 ? ` (${columns.join(', ')})` : '';
-    const result = await client.exec({
-      query: `INSERT INTO ${params.table.trim()}${columnList} FORMAT ${format}`,
-      values,
-      ...(params.clickhouse_settings && { clickhouse_settings: params.clickhouse_settings }),
-      ...(params.query_id !== undefined && { query_id: params.query_id }),
-      ...(params.abort_signal && { abort_signal: params.abort_signal }),
-    });
+    if (!isEncoded(params.values)) return insert(params);
+    const { table, values, columns, format = 'JSONCompactEachRow', ...request } = params;
+    checkEncodedInsert(params, format);
+    const columnList = Array.isArray(columns) && columns.length > 0 ? ` (${columns.join(', ')})` : '';
+    // Everything else of the insert (settings, query id, session, abort signal, headers) goes with it.
+    const result = await client.exec({ ...request, query: `INSERT INTO ${table.trim()}${columnList} FORMAT ${format}`, values });
     // The answer to an insert is empty; read to its end, it frees the connection.
     await finished(result.stream.resume());
     return { executed: true, query_id: result.query_id, response_headers: result.response_headers };
@@ -146,7 +163,11 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
     const { values, columns, format = 'JSONCompactEachRow' } = params;
     const plain = params.query_id === undefined && params.abort_signal === undefined && params.session_id === undefined;
     const bytes = isEncoded(values);
-    if (!plain || !(Array.isArray(values) || bytes) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
+    if (bytes) {
+      checkEncodedInsert(params, format);
+      // The client's insert takes JSON rows only as objects: chDB's raw path is the one way in.
+      if (!plain) throw new TypeError('encoded rows go to chDB without a query id, session or abort signal');
+    } else if (!plain || !Array.isArray(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
       return insert(params);
     }
     const rows = bytes ? await gathered(values) : jsonRows(values as readonly unknown[]);
@@ -155,7 +176,7 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
       table: params.table,
       values: rows,
       format: format as 'JSONEachRow' | 'JSONCompactEachRow',
-      ...(columns === undefined ? {} : { columns }),
+      ...(Array.isArray(columns) && { columns }),
       settings: (params.clickhouse_settings ?? {}) as Record<string, string | number | boolean>,
     });
     return { executed: true, query_id: '', response_headers: {} };

@@ -1,4 +1,4 @@
-export { type ClickHouseClient, createClickHouseClient, untilReleased } from './clickhouse.client.js';
+export { type ClickHouseClient, createClickHouseClient, rowCountOf, untilReleased } from './clickhouse.client.js';
 export { clickHouseErrorCode, ClickHouseUnavailableError, isRowError } from './clickhouse.errors.js';
 export { applyMigrations, type MigrationOptions, migrations } from './migrations.js';
 export { EventRepository } from './event.repository.js';

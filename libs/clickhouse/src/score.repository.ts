@@ -363,12 +363,7 @@ export class ScoreRepository {
 /**
  * Scored rows as stored, ranked from 1 in their order, each with the columns of `key` (feed and
  * snapshot or edition): the insert of `feed_scores` or `digest_edition_posts` but its table, the
- * rows encoded in turns of the event loop.
- *
- * @NOTE A row's explanation is encoded twice (on its own, then escaped inside the row). Inserted
- * as the object it is, read into the string by ClickHouse (`input_format_json_read_objects_as_strings`),
- * it stored the same text for ~20% less encoding and ~10% more of chDB's parse (28,000 rows, two
- * runs each): not kept.
+ * rows encoded in turns of the event loop (docs/scaling.md, *A snapshot run and the event loop*).
  */
 export async function rankedRows(rows: readonly ScoredRow[], key: Record<string, string | number>): Promise<{ values: Readable; format: 'JSONEachRow' }> {
   const encoding = jsonRowsInSteps(rows, (row, index) => ({

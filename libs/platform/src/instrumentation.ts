@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClickHouseClient } from '#lib/clickhouse';
+import { rowCountOf, type ClickHouseClient } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import type { ConsumerLag, MessageBus } from '#lib/contracts';
 import type { Logger } from './logger.js';
@@ -17,7 +17,8 @@ export function instrumentInserts(client: ClickHouseClient, metrics: Metrics): C
     try {
       const result = await insert(params);
       stop();
-      if (Array.isArray(params.values)) metrics.clickhouseInsertedRows.inc({ table }, params.values.length);
+      const rows = rowCountOf(params.values);
+      if (rows !== undefined) metrics.clickhouseInsertedRows.inc({ table }, rows);
       return result;
     } catch (error) {
       metrics.clickhouseInsertFailures.inc({ table });

@@ -80,6 +80,7 @@ function runner(
   reader: BackfillRunnerDeps['reader'],
   store: ReturnType<typeof fakeStore>,
   members: string[] | BackfillRunnerDeps['communities']['members'],
+  now?: () => number,
 ): BackfillRunner {
   return new BackfillRunner({
     reader,
@@ -92,6 +93,7 @@ function runner(
     log: createLogger({ logLevel: 'silent', role: 'all' }),
     concurrency: 1,
     followersCap: 10,
+    ...(now && { now }),
   });
 }
 
@@ -178,26 +180,34 @@ describe('BackfillRunner', () => {
     expect(asked).toEqual([]);
   });
 
-  it('stops asking a PLC directory that keeps failing for the rest of the run, and asks it again at the next run', async () => {
+  it('pauses asking a PLC directory that keeps failing, asks it again once the pause is over, and again at the next run', async () => {
     const store = fakeStore();
     const before = Array.from({ length: 200 }, (_, i) => `did:plc:before${String(i).padStart(3, '0')}`);
     for (const did of before) store.checkpoints.push({ did, sinceUs: 0, records: 1 });
-    const fresh = Array.from({ length: 50 }, (_, i) => `did:plc:fresh${String(i).padStart(2, '0')}`);
-    const members = [...fresh, ...before];
+    const fresh = Array.from({ length: 45 }, (_, i) => `did:plc:fresh${String(i).padStart(2, '0')}`);
+    const members = [...fresh, 'did:web:example.com', ...before];
+    let clockMs = NOW_MS;
+    // Each member's history takes a minute to read; the directory answers nothing but errors.
+    const history: Repos = (did, collection, index) => {
+      if (collection === Nsid.post && index === 0) clockMs += 60_000;
+      return undefined;
+    };
     let asked = 0;
     const reader: BackfillRunnerDeps['reader'] = {
-      ...fakeReader(() => undefined),
+      ...fakeReader(history),
       createdAtOf: async () => {
         asked += 1;
         throw new Error('plc.directory: HTTP 503');
       },
     };
-    const backfill = runner(reader, store, members);
+    const backfill = runner(reader, store, members, () => clockMs);
     const first = await backfill.run(curation({ dids: members }, 24), { nowMs: NOW_MS });
-    // Every member is backfilled all the same; only the lookups stop.
-    expect(first.accounts).toEqual({ done: 50, skipped: 200, failed: 0 });
+    // Every member is backfilled all the same; only the lookups pause.
+    expect(first.accounts).toEqual({ done: 46, skipped: 200, failed: 0 });
     expect(first.dated).toBe(0);
-    expect(asked).toBe(20);
+    // 20 failures (the first 20 histories), a pause of ten minutes (9 histories, none asked), then 20
+    // failures again (the last 16 histories and 4 of the members done before), and a pause the run ends in.
+    expect(asked).toBe(40);
     asked = 0;
     const second = await backfill.run(curation({ dids: members }, 24), { nowMs: NOW_MS });
     expect(second.dated).toBe(0);

@@ -41,6 +41,8 @@ export interface BackfillRunnerDeps {
   concurrency: number;
   /** Followers read at most per seed account. */
   followersCap: number;
+  /** Unix ms now (default `Date.now`): when a pause in asking the PLC directory ends. */
+  now?: () => number;
 }
 
 /** What one run did. */
@@ -62,10 +64,12 @@ export class BackfillStoppedError extends Error {
 
 /**
  * Creation-time lookups that may fail in a row (each after the reader's own retries) before a run
- * stops asking the PLC directory: while it is down, a run of a large community would otherwise make
- * a request and its retries for every member. The members are asked again at the next run.
+ * pauses asking the PLC directory, and for how long: while it is down, a run of a large community
+ * would otherwise make a request and its retries for every member. The members passed over are
+ * asked again at the next run.
  */
-const DIRECTORY_FAILURES_TO_STOP = 20;
+const DIRECTORY_FAILURES_TO_PAUSE = 20;
+const DIRECTORY_PAUSE_MS = 10 * 60_000;
 
 /**
  * Backfills communities from the network: first their membership (list items, starter packs,
@@ -84,8 +88,8 @@ const DIRECTORY_FAILURES_TO_STOP = 20;
  */
 export class BackfillRunner {
   private stopped = false;
-  /** Creation-time lookups that failed in a row this run; at `DIRECTORY_FAILURES_TO_STOP`, the run asks no more. */
-  private directoryFailures = 0;
+  /** Creation-time lookups that failed in a row, and until when (unix ms) the run asks the PLC directory no more. */
+  private directory = { failures: 0, pausedUntil: 0 };
 
   constructor(private readonly deps: BackfillRunnerDeps) {}
 
@@ -98,7 +102,7 @@ export class BackfillRunner {
   async run(curation: Curation, options: { communityIds?: string[]; report?: ProgressReport; nowMs?: number } = {}): Promise<BackfillSummary> {
     const started = performance.now();
     const nowMs = options.nowMs ?? Date.now();
-    this.directoryFailures = 0;
+    this.directory = { failures: 0, pausedUntil: 0 };
     const ids = options.communityIds ?? [...new Set([...curation.feeds.values()].flatMap((feed) => feed.communities))];
     const communities = ids.map((id) => curation.communities.get(id)).filter((community): community is CommunityDefinition => community !== undefined);
     const { progress, log } = this.deps;
@@ -351,18 +355,22 @@ export class BackfillRunner {
    * aged by when the store first saw it, as before; the account's records are written all the same.
    */
   private async createdUs(did: string): Promise<number | undefined> {
-    if (this.directoryFailures >= DIRECTORY_FAILURES_TO_STOP) return undefined;
+    // Only a did:plc has a directory to ask; the others say nothing of the directory's health.
+    if (!did.startsWith('did:plc:')) return undefined;
+    const now = this.deps.now ?? Date.now;
+    if (now() < this.directory.pausedUntil) return undefined;
     try {
       const ms = await this.deps.reader.createdAtOf(did);
-      this.directoryFailures = 0;
+      this.directory.failures = 0;
       return ms === undefined ? undefined : ms * 1000;
     } catch (error) {
-      this.directoryFailures += 1;
       this.deps.log.debug({ did, err: (error as Error).message }, 'creation time not read from the PLC directory');
-      if (this.directoryFailures === DIRECTORY_FAILURES_TO_STOP) {
+      this.directory.failures += 1;
+      if (this.directory.failures >= DIRECTORY_FAILURES_TO_PAUSE) {
+        this.directory = { failures: 0, pausedUntil: now() + DIRECTORY_PAUSE_MS };
         this.deps.log.warn(
-          { failures: DIRECTORY_FAILURES_TO_STOP, err: (error as Error).message },
-          'the PLC directory failed creation-time lookups in a row; this run asks it no more (the members are asked again next run)',
+          { failures: DIRECTORY_FAILURES_TO_PAUSE, pauseMs: DIRECTORY_PAUSE_MS, err: (error as Error).message },
+          'the PLC directory failed creation-time lookups in a row; the run asks it again after a pause (the members passed over, next run)',
         );
       }
       return undefined;
