@@ -79,7 +79,7 @@ export interface EncodedRows {
   rows: number;
 }
 
-/** How many rows the bytes of an `encoded` insert hold (for the inserted-rows metric); undefined for any other values. */
+/** The key under which an `encoded` stream carries how many rows it holds (for the inserted-rows metric). */
 const ROW_COUNT = Symbol('rows');
 
 /**
