@@ -1,7 +1,8 @@
 /**
  * The posts the serving benchmarks (`bench:feed`, `bench:memory`) serve, written straight into
  * ClickHouse as the scoring service would have written them (`INSERT … SELECT FROM numbers()`):
- * one complete bridging snapshot of ranked posts, and posts by the community for the recent feed.
+ * one complete bridging snapshot of ranked posts (each with a provenance `feedContext`, as the ranker
+ * writes it), and posts by the community for the recent feed.
  * Post `n` is by `authors[n % authors.length]`, its rkey is `3l` and `n` in hex, its CID a hash of `n`.
  */
 import type { ClickHouseClient } from '#lib/clickhouse';
@@ -18,7 +19,8 @@ export async function loadScoredPosts(
 ): Promise<void> {
   await clickhouse.command({
     query: `INSERT INTO ${database}.feed_scores (feed, snapshot, rank, uri, cid, score, feed_context, components)
-      SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1), ${postUriSql('number')}, ${cidSql}, 1 / (number + 1), concat('b', toString(number % 7)), '{}'
+      SELECT {feed:String}, {snapshot:UInt64}, toUInt32(number + 1), ${postUriSql('number')}, ${cidSql}, 1 / (number + 1),
+        if(number % 7 = 0, '{"v":1,"b":["north"],"d":["south"]}', '{"v":1,"b":["north","south"],"d":[]}'), '{}'
       FROM numbers({posts:UInt64})`,
     query_params: { feed, snapshot, authors, n: authors.length, posts },
   });

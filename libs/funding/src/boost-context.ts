@@ -22,7 +22,7 @@ export function boostedContext(feedContext: string, funds: readonly string[], ep
 
 /** The funds and epoch a served item's `feedContext` names, or undefined for an item nobody boosted. */
 export function boostOfContext(feedContext: string | null): { funds: string[]; epoch: number } | undefined {
-  if (!feedContext || !feedContext.includes('"f"')) return undefined;
+  if (!feedContext || !namesFunds(feedContext)) return undefined;
   try {
     const parsed = JSON.parse(feedContext) as { f?: unknown; e?: unknown };
     const { f, e } = parsed;
@@ -32,4 +32,19 @@ export function boostOfContext(feedContext: string | null): { funds: string[]; e
   } catch {
     return undefined;
   }
+}
+
+const QUOTE = 0x22;
+
+/**
+ * Whether `feedContext` holds `"f"` (the funds' key): `includes('"f"')`, written out. Every served
+ * page asks it of each of its items, and a personal order of each post it weighs; V8 searches for a
+ * pattern of several characters ~10× slower than for one (110 against 10 ns in a 45-character
+ * context, measured), and provenance contexts are mostly without an `f`.
+ */
+export function namesFunds(feedContext: string): boolean {
+  for (let at = feedContext.indexOf('f', 1); at >= 0; at = feedContext.indexOf('f', at + 1)) {
+    if (feedContext.charCodeAt(at - 1) === QUOTE && feedContext.charCodeAt(at + 1) === QUOTE) return true;
+  }
+  return false;
 }

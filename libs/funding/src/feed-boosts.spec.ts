@@ -1,5 +1,6 @@
 import { placeBoosts } from './boost-placement.js';
-import { boostedContext, boostOfContext } from './boost-context.js';
+import fc from 'fast-check';
+import { boostedContext, boostOfContext, namesFunds } from './boost-context.js';
 import { eligibility } from './eligibility.js';
 import { boostFeed, describeBoost } from './feed-boosts.js';
 import type { FundRules } from './fund.types.js';
@@ -135,6 +136,14 @@ describe('boosted feed context', () => {
     expect(boostOfContext('{"f":"x"')).toBeUndefined();
     expect(boostOfContext(null)).toBeUndefined();
     expect(Buffer.byteLength(boostedContext(JSON.stringify({ v: 1, b: ['x'.repeat(1990)], d: [] }), ['climate'], 1))).toBeLessThanOrEqual(2000);
+  });
+
+  it('finds the funds\' key wherever a context holds it, as a plain search for `"f"` does', () => {
+    const text = fc.string({ unit: fc.constantFrom('"', 'f', 'e', ':', '{', '}', 'x', 'ф'), maxLength: 40 });
+    fc.assert(fc.property(text, (context) => expect(namesFunds(context)).toBe(context.includes('"f"'))), { numRuns: 2_000 });
+    expect(namesFunds('{"v":1,"b":["farmers","fishers"],"d":[]}')).toBe(false);
+    expect(namesFunds('f"f"')).toBe(true);
+    expect(namesFunds(boostedContext('{"v":1,"b":["farmers"],"d":[]}', ['climate'], 1))).toBe(true);
   });
 });
 

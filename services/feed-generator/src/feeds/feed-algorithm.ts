@@ -20,6 +20,14 @@ export interface SkeletonItem {
   reason?: 'pin';
   /** Opinion side of the post, where the ranking knows it (a balanced feed keeps each side's positions). */
   side?: string;
+  /** The post's author (the DID of its URI), where the algorithm keeps it: a personal order reads it for every post it weighs. */
+  author?: string;
+}
+
+/** The DID of an `at://did/collection/rkey` URI. */
+export function authorOf(uri: string): string {
+  const end = uri.indexOf('/', 5);
+  return end < 0 ? uri.slice(5) : uri.slice(5, end);
 }
 
 export interface SkeletonPage {

@@ -19,7 +19,7 @@ describe('ImpressionRecorder', () => {
     return { bus, recorder: new ImpressionRecorder(bus, silent) };
   };
 
-  it('publishes one feedback event per served post, encoded exactly as encodeMessage would', async () => {
+  it('publishes one feedback event per served post, encoded exactly as encodeMessage would, and hands a consumer in the process the event itself', async () => {
     const { bus, recorder } = start();
     jest.spyOn(Date, 'now').mockReturnValue(1_763_000_000_123);
     const viewer = 'did:plc:viewer0000000000000000000';
@@ -43,6 +43,8 @@ describe('ImpressionRecorder', () => {
     expect(published.map((message) => message.value)).toEqual(expected.map(encodeMessage));
     expect(published.map((message) => message.key)).toEqual([viewer, viewer]);
     expect(decodeFeedbackEvent(published[0]!.value)).toEqual(expected[0]);
+    // A consumer in the process is handed the event itself: what decoding the value would give.
+    expect(published.map((message) => message.decoded)).toEqual(expected);
     expect({ recorded: recorder.recorded, published: recorder.published, dropped: recorder.dropped }).toEqual({ recorded: 2, published: 2, dropped: 0 });
   });
 

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { encodeMessage, Topics, type MessageBus, type OutgoingMessage } from '#lib/contracts';
+import { encodeMessage, Topics, type FeedbackEventV1, type MessageBus, type OutgoingMessage } from '#lib/contracts';
 import { LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
 
 const FLUSH_INTERVAL_MS = 1_000;
@@ -15,17 +15,72 @@ export const IMPRESSION_ORIGIN_HEADER = 'origin';
  * A served page's impressions, not yet encoded: the page's posts are the strings the feed holds
  * anyway, so a buffered page costs a few references rather than fifty encoded messages.
  */
-interface PendingPage {
-  viewer: string;
-  feed: string;
-  posts: readonly string[];
-  reqId: string;
-  timeUs: number;
-  headers: Record<string, string> | undefined;
+class ServedPage {
+  /** The JSON of an impression of this page before and after its post: the same for all of them, encoded once. */
+  private around?: [string, string];
+
+  constructor(
+    readonly viewer: string,
+    readonly feed: string,
+    readonly posts: readonly string[],
+    readonly reqId: string,
+    readonly timeUs: number,
+    readonly headers: Record<string, string> | undefined,
+  ) {}
+
+  /** The page without its first `n` posts (the oldest impressions dropped). */
+  after(n: number): ServedPage {
+    return new ServedPage(this.viewer, this.feed, this.posts.slice(n), this.reqId, this.timeUs, this.headers);
+  }
+
+  event(post: string): FeedbackEventV1 {
+    return { v: 1, type: 'feedback', viewer: this.viewer, feed: this.feed, item: post, event: 'impression', feedContext: null, reqId: this.reqId, timeUs: this.timeUs };
+  }
+
+  /** Exactly `encodeMessage(this.event(post))` (same keys, same order), with the rest of the JSON encoded once per page. */
+  encode(post: string): string {
+    this.around ??= [
+      `{"v":1,"type":"feedback","viewer":${JSON.stringify(this.viewer)},"feed":${JSON.stringify(this.feed)},"item":`,
+      `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(this.reqId)},"timeUs":${this.timeUs}}`,
+    ];
+    return this.around[0] + JSON.stringify(post) + this.around[1];
+  }
+}
+
+/**
+ * One impression of a served page, encoded when first read: a broker reads its value, while the
+ * in-process bus hands the consumer in the same process (the scoring service's feedback writer,
+ * embedded) the event itself, which it would otherwise decode again, fifty a page. A class
+ * rather than an object literal with getters: one object a message, no closure.
+ */
+class ImpressionMessage implements OutgoingMessage {
+  private encoded?: string;
+  private event?: FeedbackEventV1;
+
+  constructor(
+    private readonly page: ServedPage,
+    private readonly post: string,
+  ) {}
+
+  get key(): string {
+    return this.page.viewer;
+  }
+
+  get headers(): Record<string, string> | undefined {
+    return this.page.headers;
+  }
+
+  get value(): string {
+    return (this.encoded ??= this.page.encode(this.post));
+  }
+
+  get decoded(): FeedbackEventV1 {
+    return (this.event ??= this.page.event(this.post));
+  }
 }
 
 /** What waits for the bus: pages to encode, or messages already encoded (boosted items, a batch the bus refused). */
-type Pending = { page: PendingPage; messages?: undefined } | { page?: undefined; messages: OutgoingMessage[] };
+type Pending = { page: ServedPage; messages?: undefined } | { page?: undefined; messages: OutgoingMessage[] };
 
 /**
  * Records which posts were served to which viewer: the exposure the bridging ranking divides by.
@@ -33,10 +88,12 @@ type Pending = { page: PendingPage; messages?: undefined } | { page?: undefined;
  * feedback topic; a page's impressions may carry an `origin` header, so that the replica which
  * served them (and knows them already) can pass over its own on the topic.
  *
- * @NOTE A page is buffered as it was served and encoded when its batch is published (one message
- * per post, exactly `encodeMessage(event)`). Encoding at serving time made every request leave
- * fifty strings behind for the next garbage collection to copy; a batch is at most `MAX_BATCH`
- * impressions (about a millisecond of encoding), so the event loop is never held for long.
+ * @NOTE A page is buffered as it was served, and each of its impressions is encoded only when the
+ * bus reads it (one message per post, exactly `encodeMessage(event)`): Kafka when it sends a batch
+ * of at most `MAX_BATCH` (about a millisecond of encoding, so the event loop is never held for
+ * long); the in-process bus not at all, as it hands the embedded feedback writer the event itself.
+ * Encoding at serving time made every request leave fifty strings behind for the next garbage
+ * collection to copy.
  */
 @Injectable()
 export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
@@ -76,7 +133,7 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
   record(viewer: string, feed: string, posts: readonly string[], reqId: string, { timeUs = Date.now() * 1000, origin }: { timeUs?: number; origin?: string } = {}): void {
     if (posts.length === 0) return;
     const headers = origin === undefined ? undefined : { [IMPRESSION_ORIGIN_HEADER]: origin };
-    this.enqueue({ page: { viewer, feed, posts, reqId, timeUs, headers } }, posts.length);
+    this.enqueue({ page: new ServedPage(viewer, feed, posts, reqId, timeUs, headers) }, posts.length);
   }
 
   /** Impressions whose item's `feedContext` must travel with them: boosted items, whose funds are charged from it. */
@@ -109,7 +166,7 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
         this.pending.shift();
         left -= size;
       } else if (oldest.page) {
-        this.pending[0] = { page: { ...oldest.page, posts: oldest.page.posts.slice(left) } };
+        this.pending[0] = { page: oldest.page.after(left) };
         left = 0;
       } else {
         this.pending[0] = { messages: oldest.messages.slice(left) };
@@ -120,7 +177,7 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
     this.dropped += excess - left;
   }
 
-  /** The oldest pending impressions, encoded: whole entries until at least `MAX_BATCH` (or all). */
+  /** The oldest pending impressions as messages (each encoded when the bus reads it): whole entries until at least `MAX_BATCH` (or all). */
   private takeBatch(): OutgoingMessage[] {
     const batch: OutgoingMessage[] = [];
     while (batch.length < MAX_BATCH && this.pending.length > 0) {
@@ -129,15 +186,7 @@ export class ImpressionRecorder implements OnModuleInit, OnModuleDestroy {
         for (const message of entry.messages) batch.push(message);
         continue;
       }
-      // @NOTE A page's impressions differ only in `item`: the rest of the JSON is encoded once per
-      // page, and each message is exactly `encodeMessage(event)` (same keys, same order).
-      const { viewer, feed, posts, reqId, timeUs, headers } = entry.page;
-      const head = `{"v":1,"type":"feedback","viewer":${JSON.stringify(viewer)},"feed":${JSON.stringify(feed)},"item":`;
-      const tail = `,"event":"impression","feedContext":null,"reqId":${JSON.stringify(reqId)},"timeUs":${timeUs}}`;
-      for (const post of posts) {
-        const value = head + JSON.stringify(post) + tail;
-        batch.push(headers === undefined ? { key: viewer, value } : { key: viewer, value, headers });
-      }
+      for (const post of entry.page.posts) batch.push(new ImpressionMessage(entry.page, post));
     }
     this.buffered -= batch.length;
     return batch;

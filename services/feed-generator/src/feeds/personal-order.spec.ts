@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { emptyFeedback, personalAdjustment, personalOrder, positionClasses, type PersonalAdjustment, type PersonalReason } from './personal-order.js';
+import { emptyFeedback, personalAdjustment, personalOrder, positionClasses, type PersonalAdjustment, type PersonalOrderOptions, type PersonalReason } from './personal-order.js';
 
 interface Item {
   id: number;
@@ -17,6 +17,17 @@ const arbitraryRanking = fc.array(
     shift: fc.integer({ min: -30, max: 30 }),
   }),
   { maxLength: 120 },
+);
+
+/** A ranking with boosted posts among the others (one in seven). */
+const arbitraryBoostedRanking = fc.array(
+  fc.record({
+    side: fc.constantFrom('positive', 'negative'),
+    boosted: fc.integer({ min: 0, max: 6 }).map((value) => value === 0),
+    removed: fc.integer({ min: 0, max: 9 }).map((value) => value === 0),
+    shift: fc.integer({ min: -30, max: 30 }),
+  }),
+  { maxLength: 150 },
 );
 
 function ranking(raw: { side: string; removed: boolean; shift: number }[], window: number): Item[] {
@@ -73,17 +84,8 @@ describe('a viewer\'s personal order of a ranked feed', () => {
   });
 
   it('holds every post exactly once with boosts among them, and keeps to the boosts\' positions, whatever the shifts', () => {
-    const boostedRanking = fc.array(
-      fc.record({
-        side: fc.constantFrom('positive', 'negative'),
-        boosted: fc.integer({ min: 0, max: 6 }).map((value) => value === 0),
-        removed: fc.integer({ min: 0, max: 9 }).map((value) => value === 0),
-        shift: fc.integer({ min: -30, max: 30 }),
-      }),
-      { maxLength: 120 },
-    );
     fc.assert(
-      fc.property(boostedRanking, fc.integer({ min: 1, max: 30 }), fc.boolean(), (raw, window, balanced) => {
+      fc.property(arbitraryBoostedRanking, fc.integer({ min: 1, max: 30 }), fc.boolean(), (raw, window, balanced) => {
         const base = raw.map((entry, id) => ({
           id,
           side: entry.side,
@@ -121,7 +123,76 @@ describe('a viewer\'s personal order of a ranked feed', () => {
     const first = personalOrder(asked, { complete: true, take: 5, window: 3, ...positionClasses<(typeof base)[number]>(false), adjust: (item) => item.adjustment }).items;
     expect(first.filter((item) => 'feedContext' in item).map((item) => item.id)).toEqual([]);
   });
+  it('is the order a scan of each class for its best post gives, with boosts and sides, on any part of the ranking', () => {
+    fc.assert(
+      fc.property(arbitraryBoostedRanking, fc.integer({ min: 1, max: 30 }), fc.boolean(), fc.integer({ min: 0, max: 150 }), fc.integer({ min: 1, max: 60 }), (raw, window, balanced, cut, take) => {
+        const base = raw.map((entry, id) => ({
+          id,
+          side: entry.side,
+          ...(entry.boosted && { feedContext: '{"v":1,"f":["alpha"],"e":1}' }),
+          adjustment: { removed: entry.removed, shift: Math.max(-window, Math.min(window, entry.shift)) },
+        }));
+        const options = { complete: cut >= base.length, take, window, ...positionClasses<(typeof base)[number]>(balanced), adjust: (item: (typeof base)[number]) => item.adjustment };
+        expect(personalOrder(base.slice(0, cut), options)).toEqual(scannedOrder(base.slice(0, cut), options));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+/**
+ * The personal order as its definition reads: at each position, a scan of the class's waiting posts
+ * for the lowest key. `personalOrder` must give exactly this, however it finds the best.
+ */
+function scannedOrder<T>(base: readonly T[], options: PersonalOrderOptions<T>): { items: T[]; short: boolean } {
+  const { complete, take, window } = options;
+  const pending = new Map<string, { item: T; key: number; index: number }[]>();
+  const out: T[] = [];
+  let read = 0;
+  const admit = (): void => {
+    const item = base[read]!;
+    const index = read;
+    read += 1;
+    const adjustment = options.adjust(item);
+    if (adjustment.removed) return;
+    const cls = options.classOf(item);
+    let queue = pending.get(cls);
+    if (!queue) pending.set(cls, (queue = []));
+    queue.push({ item, key: index - adjustment.shift, index });
+  };
+  const best = (cls: string): number => {
+    const queue = pending.get(cls);
+    let found = -1;
+    for (let i = 0; queue && i < queue.length; i += 1) if (found < 0 || queue[i]!.key < queue[found]!.key) found = i;
+    return found;
+  };
+  for (let slot = 0; out.length < take; slot += 1) {
+    if (slot >= base.length) return { items: out, short: !complete };
+    while (read < base.length && read <= slot + window) admit();
+    if (read <= slot + window && !complete) return { items: out, short: true };
+    let cls = options.classOf(base[slot]!);
+    let found = best(cls);
+    const yielded = options.yieldsTo?.(cls);
+    if (yielded !== undefined) {
+      const own = pending.get(cls)?.findIndex((entry) => entry.index === slot && entry.key <= slot) ?? -1;
+      if (own >= 0) found = own;
+      else if (found < 0 || pending.get(cls)![found]!.key > slot) {
+        const other = best(yielded);
+        if (other >= 0) [cls, found] = [yielded, other];
+      }
+    }
+    while (found < 0 && read < base.length) {
+      admit();
+      found = best(cls);
+    }
+    if (found < 0 && !complete) return { items: out, short: true };
+    const fallback = found < 0 ? options.fallbackOf?.(cls) : undefined;
+    if (fallback !== undefined) found = best((cls = fallback));
+    if (found >= 0) out.push(pending.get(cls)!.splice(found, 1)[0]!.item);
+  }
+  return { items: out, short: false };
+}
+
 
 describe('what moves a post for a viewer', () => {
   const window = 40;

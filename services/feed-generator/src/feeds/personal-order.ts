@@ -1,3 +1,4 @@
+import TinyQueue from 'tinyqueue';
 import { boostOfContext } from '#lib/funding';
 /**
  * One viewer's order of a ranked feed: the community ranking, reordered within bounds by what that
@@ -138,6 +139,17 @@ export function positionClasses<T extends { feedContext?: string; side?: string 
   };
 }
 
+/** A post admitted to the order: its place in the ranking, its key (`index − shift`), and whether a position took it. */
+interface Admitted<T> {
+  item: T;
+  key: number;
+  index: number;
+  taken: boolean;
+}
+
+/** Best first: the lowest key, and on a tie the ranking's order. */
+const bestFirst = <T>(a: Admitted<T>, b: Admitted<T>): number => a.key - b.key || a.index - b.index;
+
 /**
  * The first `take` items of the personal order of `base` (the community ranking, best first), or
  * `short` when that needs more of the ranking than `base` holds.
@@ -147,58 +159,68 @@ export function positionClasses<T extends { feedContext?: string; side?: string 
  * that class's posts up to `window` positions ahead. So a balanced page keeps every side it had; a
  * removed post's place goes to the next post of its side; a post moves at most `window` places up
  * and only as far down as better posts push it; only posts of the ranking appear, each once.
+ *
+ * @NOTE Each class's posts wait in a binary heap (a post a boost's position took out of turn is
+ * dropped when it reaches the top): every signed-in first page runs this over ~120 posts, and
+ * scanning the class for its best at each position was half of the order's CPU.
  */
 export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptions<T>): { items: T[]; short: boolean } {
   const { complete, take, window } = options;
-  const pending = new Map<string, { item: T; key: number; index: number }[]>();
+  const pending = new Map<string, TinyQueue<Admitted<T>>>();
+  /** The class of each position read, and the post admitted from it (none when removed). */
+  const classes: string[] = [];
+  const admitted: (Admitted<T> | undefined)[] = [];
   const out: T[] = [];
   let read = 0;
+  const classAt = (index: number): string => (classes[index] ??= options.classOf(base[index]!));
   const admit = (): void => {
-    const item = base[read]!;
     const index = read;
     read += 1;
+    const item = base[index]!;
     const adjustment = options.adjust(item);
     if (adjustment.removed) return;
-    const cls = options.classOf(item);
+    const cls = classAt(index);
+    const entry = { item, key: index - adjustment.shift, index, taken: false };
+    admitted[index] = entry;
     let queue = pending.get(cls);
-    if (!queue) pending.set(cls, (queue = []));
-    queue.push({ item, key: index - adjustment.shift, index });
+    if (!queue) pending.set(cls, (queue = new TinyQueue<Admitted<T>>([], bestFirst)));
+    queue.push(entry);
   };
-  const best = (cls: string): number => {
+  const best = (cls: string): Admitted<T> | undefined => {
     const queue = pending.get(cls);
-    let found = -1;
-    for (let i = 0; queue && i < queue.length; i += 1) {
-      // Ties keep the ranking's order: entries are queued in index order.
-      if (found < 0 || queue[i]!.key < queue[found]!.key) found = i;
-    }
-    return found;
+    if (!queue) return undefined;
+    while (queue.length > 0 && queue.peek()!.taken) queue.pop();
+    return queue.peek();
   };
   for (let slot = 0; out.length < take; slot += 1) {
     if (slot >= base.length) return { items: out, short: !complete };
     while (read < base.length && read <= slot + window) admit();
     if (read <= slot + window && !complete) return { items: out, short: true };
-    let cls = options.classOf(base[slot]!);
+    let cls = classAt(slot);
     let found = best(cls);
     const yielded = options.yieldsTo?.(cls);
     if (yielded !== undefined) {
       // The post the ranking put here keeps its place while it belongs this high; else the best
       // of its class that does, else the position goes to the class it yields to.
-      const own = pending.get(cls)?.findIndex((entry) => entry.index === slot && entry.key <= slot) ?? -1;
-      if (own >= 0) found = own;
-      else if (found < 0 || pending.get(cls)![found]!.key > slot) {
+      const own = admitted[slot];
+      if (own && !own.taken && own.key <= slot) found = own;
+      else if (!found || found.key > slot) {
         const other = best(yielded);
-        if (other >= 0) [cls, found] = [yielded, other];
+        if (other) [cls, found] = [yielded, other];
       }
     }
     // The side has nothing within the window: its next post further down takes the place.
-    while (found < 0 && read < base.length) {
+    while (!found && read < base.length) {
       admit();
       found = best(cls);
     }
-    if (found < 0 && !complete) return { items: out, short: true };
-    const fallback = found < 0 ? options.fallbackOf?.(cls) : undefined;
-    if (fallback !== undefined) found = best((cls = fallback));
-    if (found >= 0) out.push(pending.get(cls)!.splice(found, 1)[0]!.item);
+    if (!found && !complete) return { items: out, short: true };
+    const fallback = found ? undefined : options.fallbackOf?.(cls);
+    if (fallback !== undefined) found = best(fallback);
+    if (found) {
+      found.taken = true;
+      out.push(found.item);
+    }
   }
   return { items: out, short: false };
 }

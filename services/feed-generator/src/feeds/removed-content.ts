@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { RemovalRepository, type Removal } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
+import { authorOf } from './feed-algorithm.js';
 
 /** Read again on each poll: rows of an insert that was still running at the last poll arrive with an earlier time. */
 const OVERLAP_US = 2_000_000;
@@ -134,10 +135,4 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
     if (removal.active) this.inactive.delete(removal.subject);
     else this.inactive.set(removal.subject, true);
   }
-}
-
-/** The DID of an `at://did/collection/rkey` URI. */
-function authorOf(uri: string): string {
-  const end = uri.indexOf('/', 5);
-  return end < 0 ? uri.slice(5) : uri.slice(5, end);
 }

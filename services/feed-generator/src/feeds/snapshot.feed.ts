@@ -5,7 +5,7 @@ import type { AppConfig } from '#lib/config';
 import { InvalidCursorError } from '#lib/domain';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
 import { FeedRegistry } from './feed.registry.js';
-import type { FeedAlgorithm, SkeletonItem, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { authorOf, type FeedAlgorithm, type SkeletonItem, type SkeletonPage, type SkeletonRequest } from './feed-algorithm.js';
 import { PostColumns } from './post-columns.js';
 import { RemovedContent } from './removed-content.js';
 
@@ -238,7 +238,8 @@ export class SnapshotFeed implements FeedAlgorithm {
       cached.checkedAt = Date.now();
       return cached;
     }
-    const top = (await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS)).map(skeletonItem);
+    // The top's items carry their authors: every signed-in first page weighs a hundred of them for the viewer.
+    const top = (await this.scores.page(uri, info.snapshot, 0, CACHED_RANKS)).map((item) => ({ ...skeletonItem(item), author: authorOf(item.uri) }));
     const fresh = { snapshot: info.snapshot, checkedAt: Date.now(), top };
     this.cache.set(uri, fresh);
     return fresh;

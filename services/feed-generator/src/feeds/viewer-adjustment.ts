@@ -4,7 +4,7 @@ import { supportInContext } from '#lib/bridging';
 import type { AppConfig } from '#lib/config';
 import { InvalidCursorError, parsePersonalOrdering, personalOrdering, type FeedCursor, type PersonalOrdering } from '#lib/domain';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
-import type { FeedAlgorithm, SkeletonItem, SkeletonPage, SkeletonRequest } from './feed-algorithm.js';
+import { authorOf, type FeedAlgorithm, type SkeletonItem, type SkeletonPage, type SkeletonRequest } from './feed-algorithm.js';
 import {
   hasFeedback,
   personalAdjustment,
@@ -218,7 +218,7 @@ export class ViewerAdjustment {
     const { feed, cursor } = request;
     const asOf = session.sessionMs - SETTLE_MS;
     const adjust = (item: SkeletonItem): PersonalAdjustment =>
-      personalAdjustment(feedback, { post: item.post, author: authorOf(item.post), communities: this.communities(feedback, item) }, asOf, this.window);
+      personalAdjustment(feedback, { post: item.post, author: item.author ?? authorOf(item.post), communities: this.communities(feedback, item) }, asOf, this.window);
     const classes = positionClasses<SkeletonItem>(feed.ranking === 'balanced');
     // The top of the pinned snapshot: rank 0 is before every item.
     const top: FeedCursor = { ordering: `s${session.snapshot}`, sortKey: 0, cid: cursor?.cid ?? TOP_CID };
@@ -284,10 +284,4 @@ function pageAfter(order: readonly SkeletonItem[], position: number, cid: string
     if (!removed(item.post)) page.push({ ...item, sortKey: index + 1 });
   }
   return page;
-}
-
-/** The DID of a post's AT-URI (`at://<did>/…`). */
-function authorOf(post: string): string {
-  const end = post.indexOf('/', 5);
-  return end < 0 ? '' : post.slice(5, end);
 }
