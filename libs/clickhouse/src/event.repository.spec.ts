@@ -1,10 +1,11 @@
+import { jest } from '@jest/globals';
 import { decodePipelineEvent, encodeMessage, type PipelineEventV1 } from '#lib/contracts';
 import { mapJetstreamEvent, Nsid } from '#lib/domain';
 import { epochBounds, epochOf } from '#lib/funding';
 import { generateJetstreamEvents } from '#lib/testing';
-import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
+import { createClickHouseClient, jsonRows, type ClickHouseClient } from './clickhouse.client.js';
 import { CommunityRepository } from './community.repository.js';
-import { EVENT_TABLE_COLUMNS, EventRepository, rowsOf, type EventTable } from './event.repository.js';
+import { encodedTables, EVENT_TABLE_COLUMNS, EventRepository, rowsOf, type EventTable } from './event.repository.js';
 import { FundRepository } from './fund.repository.js';
 import { applyMigrations } from './migrations.js';
 
@@ -68,6 +69,34 @@ describe('event rows', () => {
       deleted: 0,
       version: reply.timeUs,
     });
+  });
+});
+
+describe('a batch of events written in steps', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('is mapped 1,024 events and encoded 500 rows at a time at most, between turns of the event loop, to the bytes of one stretch', () => {
+    const { events } = generateJetstreamEvents({ seed: 5, users: 500, events: 12_000, startUs: 1_700_000_000_000_000, mix: { other: 0 } });
+    const mapped = events.flatMap((raw) => {
+      const result = mapJetstreamEvent(raw);
+      return result.kind === 'event' ? [result.event] : ([] as PipelineEventV1[]);
+    });
+    // Rows carry when they were stored: the same instant for both encodings.
+    jest.spyOn(Date, 'now').mockReturnValue(1_763_000_000_000);
+    const steps = encodedTables(mapped, new Map());
+    let stretches = 1;
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) stretches += 1;
+    const whole = rowsOf(mapped);
+    const written = (Object.keys(whole) as EventTable[]).filter((table) => whole[table].length > 0);
+    expect(step.value.map(([table]) => table)).toEqual(written);
+    for (const [table, encoded] of step.value) {
+      expect(encoded.rows).toBe(whole[table].length);
+      expect(Buffer.concat(encoded.parts).equals(jsonRows(whole[table]))).toBe(true);
+    }
+    // A stretch maps at most 1,024 events, or encodes at most 500 rows of a table.
+    const least = Math.floor(mapped.length / 1_024) + written.reduce((sum, table) => sum + Math.ceil(whole[table].length / 500) - 1, 1);
+    expect(stretches).toBeGreaterThanOrEqual(least);
   });
 });
 

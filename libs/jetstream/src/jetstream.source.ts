@@ -1,6 +1,7 @@
 import { Jetstream } from '@skyware/jetstream';
 import WebSocket from 'ws';
 import { isJetstreamTimeUs } from '#lib/domain';
+import { StreamTurns } from '#lib/steps';
 
 type ConnectionState = 'connecting' | 'open' | 'closed';
 
@@ -21,6 +22,8 @@ interface JetstreamSourceOptions {
    */
   onFirstEvent?: (firstEventUs: number, requestedCursorUs: number | undefined) => void;
   onConnection?: (state: ConnectionState, detail?: string) => void;
+  /** How long the frames of one turn of the event loop may take before the socket waits for the next turn, ms (`StreamTurns`). */
+  turnBudgetMs?: number;
 }
 
 /**
@@ -49,9 +52,12 @@ export class JetstreamSource {
   private lastReceivedUs: number | undefined;
   private running = false;
   private pausedSocket?: WebSocket;
+  /** The frames of a turn of the event loop, budgeted (`giveTurnIfDue`). */
+  private readonly turns: StreamTurns;
 
   constructor(private readonly options: JetstreamSourceOptions) {
     this.lastReceivedUs = options.cursorUs;
+    this.turns = new StreamTurns(options.turnBudgetMs);
   }
 
   /** `time_us` of the newest event received so far. */
@@ -123,6 +129,7 @@ export class JetstreamSource {
 
   private receive(socket: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     if (socket !== this.socket || !this.client) return;
+    this.giveTurnIfDue(socket);
     if (isBinary) {
       this.options.onMalformedFrame('a binary frame: Jetstream sends JSON text', this.lastReceivedUs);
       return;
@@ -149,6 +156,22 @@ export class JetstreamSource {
       }
     }
     this.options.onEvent(event);
+  }
+
+  /**
+   * Stops reading the socket until the next turn of the event loop once this turn's frames have
+   * taken the turn's budget (`StreamTurns`, `TURN_BUDGET_MS` as a snapshot run's steps): a
+   * connection that has fallen behind (ingest catching up after a restart) would otherwise have
+   * thousands of frames parsed and mapped in one stretch, which every request of the one-process
+   * app waited out. The frames left wait in the kernel, and the server's sending with them.
+   */
+  private giveTurnIfDue(socket: WebSocket): void {
+    if (this.pausedSocket || socket.readyState !== WebSocket.OPEN || !this.turns.due()) return;
+    socket.pause();
+    this.turns.resumeNextTurn(() => {
+      // Paused since for backpressure, or replaced: `resume()` or the next connection reads on.
+      if (!this.pausedSocket && socket === this.socket && socket.readyState === WebSocket.OPEN) socket.resume();
+    });
   }
 
   /**

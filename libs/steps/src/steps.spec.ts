@@ -1,4 +1,4 @@
-import { runInTurns, runSteps, type Steps } from './steps.js';
+import { runInTurns, runSteps, StreamTurns, type Steps } from './steps.js';
 
 /** Work in `count` steps; before each yield it asks the event loop to note the step it stopped after. */
 function* noting(count: number, turns: number[]): Steps<number> {
@@ -51,3 +51,34 @@ describe('work in steps', () => {
     expect(turns).toEqual([]);
   });
 });
+
+describe('a stream in turns', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('pauses once the items of a turn have used its budget, resumes at the next turn, and starts each turn\'s budget afresh', async () => {
+    const turns = new StreamTurns(0);
+    const events: string[] = [];
+    const deliver = (item: string) => {
+      events.push(item);
+      if (turns.due()) {
+        events.push('pause');
+        turns.resumeNextTurn(() => events.push('resume'));
+      }
+    };
+    // The first item of a turn starts it; the next is past a budget of 0; a paused stream is not paused again.
+    for (const item of ['a', 'b', 'c']) deliver(item);
+    await nextTurn();
+    await nextTurn();
+    for (const item of ['d', 'e']) deliver(item);
+    expect(events).toEqual(['a', 'b', 'pause', 'c', 'resume', 'd', 'e', 'pause']);
+  });
+
+  it('within its budget, never pauses', async () => {
+    const turns = new StreamTurns(60_000);
+    const due = Array.from({ length: 1_000 }, () => turns.due());
+    await nextTurn();
+    expect(due.filter(Boolean)).toEqual([]);
+    expect(turns.due()).toBe(false);
+  });
+});
+

@@ -60,3 +60,41 @@ export class Turns {
     this.since = performance.now();
   }
 }
+
+/**
+ * Turns for a stream whose data arrives in callbacks rather than steps (a socket): ask `due` as
+ * each item is handed over; once the items of this turn of the event loop have taken `budgetMs`,
+ * it answers true (once), the caller pauses the stream, and `resumeNextTurn` resumes it.
+ *
+ * @NOTE A socket that has fallen behind has megabytes waiting, and libuv reads a ready socket up to
+ * 32 times a turn: without a pause, thousands of items are handled in one stretch. What the socket
+ * already handed over (one read) is still delivered after the pause.
+ */
+export class StreamTurns {
+  /** When this turn's items began (`performance.now()`); undefined between turns. */
+  private turnStartedMs: number | undefined;
+  private pausing = false;
+
+  constructor(private readonly budgetMs = TURN_BUDGET_MS) {}
+
+  /** True when the stream should pause until the next turn (then `resumeNextTurn`). */
+  due(): boolean {
+    const now = performance.now();
+    if (this.turnStartedMs === undefined) {
+      this.turnStartedMs = now;
+      setImmediate(() => (this.turnStartedMs = undefined));
+      return false;
+    }
+    if (this.pausing || now - this.turnStartedMs < this.budgetMs) return false;
+    this.pausing = true;
+    return true;
+  }
+
+  /** Calls `resume` at the next turn of the event loop. */
+  resumeNextTurn(resume: () => void): void {
+    setImmediate(() => {
+      this.pausing = false;
+      resume();
+    });
+  }
+}
