@@ -162,7 +162,8 @@ const bestFirst = <T>(a: Admitted<T>, b: Admitted<T>): number => a.key - b.key |
  *
  * @NOTE Each class's posts wait in a binary heap (a post a boost's position took out of turn is
  * dropped when it reaches the top): every signed-in first page runs this over ~120 posts, and
- * scanning the class for its best at each position was half of the order's CPU.
+ * scanning the class for its best at each position took ~7 µs of the ~24 µs the order spent
+ * besides the viewer's own lookups.
  */
 export function personalOrder<T>(base: readonly T[], options: PersonalOrderOptions<T>): { items: T[]; short: boolean } {
   const { complete, take, window } = options;
