@@ -106,6 +106,30 @@ describe('JetstreamSource', () => {
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(Math.ceil((2 * 65_536) / smallest));
   }, 40_000);
 
+  it('stopped while its socket waits for the next turn, closes the connection at once', async () => {
+    const { events } = generateJetstreamEvents({ seed: 8, users: 50, events: 2_000, startUs, mix: { other: 0 } });
+    const server = await serve({ events, startPaused: true, highWaterMarkBytes: 64 * 1024 * 1024 });
+    let received = 0;
+    // With no budget, the second frame of a turn pauses the socket; stopping then is the case.
+    const source: JetstreamSource = new JetstreamSource({
+      url: server.subscribeUrl,
+      wantedCollections,
+      onEvent: () => {
+        received += 1;
+        if (received === 2) source.stop();
+      },
+      onMalformedFrame: () => undefined,
+      turnBudgetMs: 0,
+    });
+    sources.push(source);
+    source.start();
+    await server.waitForConnections(1);
+    server.resume();
+    // A socket left paused would not read the server's answer, and would close only after 30 s.
+    await waitFor('the connection closed', () => server.connections()[0]?.open === false || undefined, 5_000);
+    expect(received).toBeGreaterThanOrEqual(2);
+  }, 20_000);
+
   it('reconnects after a dropped connection and resumes from the last event it received', async () => {
     const { events } = generateJetstreamEvents({ seed: 6, users: 40, events: 300, startUs, mix: { other: 0 } });
     const server = await serve({ events, dropAfterFrames: [120] });

@@ -205,6 +205,9 @@ export class JetstreamSource {
 
   private disconnect(): void {
     this.running = false;
+    // A socket paused for a turn (`giveTurnIfDue`) would not read the server's answer to the close,
+    // and would linger until the close times out (30 s); resuming one not paused changes nothing.
+    this.socket?.resume();
     this.client?.close();
     this.client = undefined;
     this.socket = undefined;
