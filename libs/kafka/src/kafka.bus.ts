@@ -382,17 +382,33 @@ export class KafkaBus implements MessageBus {
   }
 }
 
-/** Errors worth another publish attempt: connection trouble and retriable broker answers. */
-function isTransient(error: unknown): boolean {
+/**
+ * Errors worth another attempt: connection trouble, retriable broker answers, and a broker going
+ * away in the middle of a request.
+ *
+ * @NOTE kafkajs reads its broker pool's metadata, which a disconnect sets to null, without looking:
+ * a broker that restarts while topics are created or their leaders awaited fails the call with
+ * `TypeError: Cannot read properties of null (reading 'topicMetadata')` from inside kafkajs
+ * (`admin.fetchTopicMetadata`). A scoring process starting just then exited on it. Only a TypeError
+ * thrown inside kafkajs counts; one of ours still fails at once.
+ */
+export function isTransient(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 10; depth++) {
     const retriable = (current as { retriable?: unknown }).retriable;
     if (current.name === 'KafkaJSProtocolError') return retriable === true;
     if (/Connection|BrokerNotFound|Metadata|Timeout|NumberOfRetriesExceeded|LockTimeout/.test(current.name)) return true;
+    if (current instanceof TypeError && thrownInsideKafkajs(current)) return true;
     if (current.cause === current) break;
     current = current.cause;
   }
   return false;
+}
+
+/** Whether the innermost frame of `error`'s stack is kafkajs's own code. */
+function thrownInsideKafkajs(error: Error): boolean {
+  const frame = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
+  return frame !== undefined && /[\\/]node_modules[\\/]kafkajs[\\/]src[\\/]/.test(frame);
 }
 
 function describe(error: unknown): string {
