@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { buffer } from 'node:stream/consumers';
 import { createClient, type ClickHouseClient, type InsertParams, type InsertResult } from '@clickhouse/client';
 import { drainPending } from 'chdb';
 import { createChdbConnection } from 'chdb/connection';
@@ -80,7 +81,8 @@ export interface EncodedRows {
 }
 
 /** The key under which an `encoded` stream carries how many rows it holds (for the inserted-rows metric). */
-const ROW_COUNT = Symbol('rows');
+// @NOTE Registered (`Symbol.for`): rows encoded by one copy of this module (a test's) are known to another.
+const ROW_COUNT = Symbol.for('common-ground.encoded-rows');
 
 /**
  * Rows already encoded, as `insert` takes them: a stream of their bytes, sent to a server as the
@@ -93,13 +95,12 @@ export function encoded(rows: EncodedRows): Readable {
 /** The number of rows of an insert's `values`: an array's length, or what an `encoded` stream holds. */
 export function rowCountOf(values: unknown): number | undefined {
   if (Array.isArray(values)) return values.length;
-  return isEncoded(values) ? (values as { [ROW_COUNT]?: number })[ROW_COUNT] : undefined;
+  return isEncoded(values) ? values[ROW_COUNT] : undefined;
 }
 
-/** Bytes of rows (`encoded`), told apart by shape: a stream made in another realm (Jest's) is one too. */
-function isEncoded(values: unknown): values is Readable {
-  const stream = values as Partial<Readable> | null;
-  return typeof stream?.pipe === 'function' && stream.readableObjectMode === false;
+/** Bytes of rows made by `encoded` (which marks them), not any other stream an insert may be given. */
+function isEncoded(values: unknown): values is Readable & { [ROW_COUNT]: number } {
+  return typeof values === 'object' && values !== null && ROW_COUNT in values;
 }
 
 /** Refuses what an insert of `encoded` rows cannot honour, rather than drop it or fail in the client. */
@@ -170,7 +171,7 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
     } else if (!plain || !Array.isArray(values) || !JSON_ROW_FORMATS.has(format) || !(columns === undefined || Array.isArray(columns))) {
       return insert(params);
     }
-    const rows = bytes ? await gathered(values) : jsonRows(values as readonly unknown[]);
+    const rows = bytes ? await buffer(values) : jsonRows(values as readonly unknown[]);
     if (rows.length === 0) return { executed: false, query_id: '', response_headers: {} };
     await chdb.chdb.rawInsert({
       table: params.table,
@@ -185,8 +186,3 @@ function withRawInserts(client: ClickHouseClient, chdb: ChdbConnection): ClickHo
   return client;
 }
 
-async function gathered(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  return Buffer.concat(chunks);
-}

@@ -3,7 +3,6 @@ export {
   decideStatus,
   DEFAULT_STATUS_RULES,
   type LockstepGroups,
-  lockstepGroups,
   lockstepGroupsSteps,
   type LockstepOptions,
   type NoteRating,

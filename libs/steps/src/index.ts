@@ -1,1 +1,1 @@
-export { runInTurns, runSteps, type Steps, StreamTurns, Turns, TURN_BUDGET_MS } from './steps.js';
+export { runInTurns, runSteps, type Steps, StreamTurns, Turns } from './steps.js';

@@ -1,5 +1,5 @@
 import { CellKind, indexCells, type RatingCells } from '#lib/bridging';
-import { runSteps, type Steps } from '#lib/steps';
+import type { Steps } from '#lib/steps';
 import { NotesInputError } from '../errors.js';
 import type { NoteRating } from './note-scoring.types.js';
 
@@ -11,15 +11,13 @@ export interface RatingTable {
   weight: Float32Array;
 }
 
-/** Validates the ratings, keeps the last rating per (rater, note), and lays them out as cells sorted by note, then rater. */
-export function ratingTable(ratings: readonly NoteRating[]): RatingTable {
-  return runSteps(ratingTableSteps(ratings));
-}
-
 /** Ratings between two steps of `ratingTableSteps`. */
 const STEP_RATINGS = 16_384;
 
-/** `ratingTable` in steps (`#lib/steps`), one every `STEP_RATINGS` ratings or cells. */
+/**
+ * Validates the ratings, keeps the last rating per (rater, note), and lays them out as cells sorted
+ * by note, then rater; in steps (`#lib/steps`), one every `STEP_RATINGS` ratings or cells.
+ */
 export function* ratingTableSteps(ratings: readonly NoteRating[]): Steps<RatingTable> {
   if (!Array.isArray(ratings)) throw new NotesInputError('ratings must be an array');
   const raterIndex = new Map<string, number>();
