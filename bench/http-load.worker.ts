@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { LoadOptions, LoadResult } from './http-load.js';
 
 /**
@@ -9,6 +9,10 @@ import type { LoadOptions, LoadResult } from './http-load.js';
 async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadResult> {
   const headerSets = options.headerSets?.length ? options.headerSets.map((set) => ({ ...options.headers, ...set })) : undefined;
   const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const targets = options.urls.map((url) => {
+    const parsed = new URL(url);
+    return { origin: parsed.origin, path: parsed.pathname + parsed.search };
+  });
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
@@ -17,13 +21,11 @@ async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadRes
   async function loop(): Promise<void> {
     while (performance.now() < deadline) {
       const index = next++;
-      const url = options.urls[index % options.urls.length]!;
+      const target = targets[index % targets.length]!;
       const headers = headerSets ? headerSets[index % headerSets.length] : options.headers;
       const started = performance.now();
       try {
-        const response = await request(url, { dispatcher, headers });
-        await response.body.arrayBuffer();
-        if (response.statusCode !== 200) errors += 1;
+        if ((await get(dispatcher, target, headers)) !== 200) errors += 1;
       } catch {
         errors += 1;
       }
@@ -52,6 +54,28 @@ async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadRes
     maxMs: latencies.at(-1) ?? 0,
     clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
   };
+}
+
+/**
+ * One GET, its body read and dropped; resolves with the status.
+ * @NOTE `dispatch` with a handler rather than `request()`: `request()` wraps every response body in
+ * a stream, which cost the generator ~25 µs of CPU a request against ~15 µs here (a local server's
+ * 4 KB answers, 16 connections); on a shared machine the generator's CPU is taken from the server.
+ */
+function get(dispatcher: Dispatcher, target: { origin: string; path: string }, headers: Record<string, string> | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    dispatcher.dispatch(
+      { origin: target.origin, path: target.path, method: 'GET', ...(headers && { headers }) },
+      {
+        onRequestStart: () => undefined,
+        onResponseStart: (_controller, statusCode) => (status = statusCode),
+        onResponseData: () => undefined,
+        onResponseEnd: () => resolve(status),
+        onResponseError: (_controller, error) => reject(error),
+      },
+    );
+  });
 }
 
 if (!isMainThread) {
