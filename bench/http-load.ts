@@ -29,12 +29,17 @@ export interface LoadOptions {
   durationSec: number;
   /** Time each connection waits after a response before its next request (a reader reading the page); none by default. */
   pauseMs?: number;
+  /** Ends the load before `durationSec` once it settles (the requests in flight still complete). */
+  until?: Promise<unknown>;
   /**
    * Run the load generator in a process of its own instead of a worker thread of this one, so
    * that the CPU of this process is the server's alone and the generator's is measured whole.
    */
   process?: boolean;
 }
+
+/** What the load's owner sends its generator to end the load before its duration. */
+export const STOP_LOAD = 'stop';
 
 const WORKER_FILE = new URL('./http-load.worker.js', import.meta.url);
 
@@ -43,9 +48,10 @@ const WORKER_FILE = new URL('./http-load.worker.js', import.meta.url);
  * server's event loop): `connections` keep-alive requests in flight for `durationSec`, latency per
  * request.
  */
-export async function runLoad({ process: ownProcess, ...options }: LoadOptions): Promise<LoadResult> {
+export async function runLoad({ process: ownProcess, until, ...options }: LoadOptions): Promise<LoadResult> {
   if (ownProcess) {
     const child = fork(WORKER_FILE, { stdio: 'inherit', serialization: 'advanced' });
+    void until?.then(() => child.connected && child.send(STOP_LOAD));
     return new Promise((resolve, reject) => {
       let result: LoadResult | undefined;
       child.once('message', (message) => (result = message as LoadResult));
@@ -55,6 +61,7 @@ export async function runLoad({ process: ownProcess, ...options }: LoadOptions):
     });
   }
   const worker = new Worker(WORKER_FILE, { workerData: options });
+  void until?.then(() => worker.postMessage(STOP_LOAD));
   return new Promise((resolve, reject) => {
     worker.once('message', (result: LoadResult) => resolve(result));
     worker.once('error', reject);

@@ -1,12 +1,12 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Agent, type Dispatcher } from 'undici';
-import type { LoadOptions, LoadResult } from './http-load.js';
+import { STOP_LOAD, type LoadOptions, type LoadResult } from './http-load.js';
 
 /**
  * The load generator of http-load.ts: on a worker thread (options in `workerData`, the result
  * posted back), or in a process of its own (options and result over the IPC channel).
  */
-async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadResult> {
+async function run(options: LoadOptions, inOwnProcess: boolean, stopped: Promise<void>): Promise<LoadResult> {
   const headerSets = options.headerSets?.length ? options.headerSets.map((set) => ({ ...options.headers, ...set })) : undefined;
   const dispatcher = new Agent({ connections: options.connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const targets = options.urls.map((url) => {
@@ -16,7 +16,8 @@ async function run(options: LoadOptions, inOwnProcess: boolean): Promise<LoadRes
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
-  const deadline = performance.now() + options.durationSec * 1000;
+  let deadline = performance.now() + options.durationSec * 1000;
+  void stopped.then(() => (deadline = 0));
 
   async function loop(): Promise<void> {
     while (performance.now() < deadline) {
@@ -79,10 +80,16 @@ function get(dispatcher: Dispatcher, target: { origin: string; path: string }, h
 }
 
 if (!isMainThread) {
-  parentPort!.postMessage(await run(workerData as LoadOptions, false));
+  const port = parentPort!;
+  const stopped = new Promise<void>((resolve) => port.once('message', (message) => message === STOP_LOAD && resolve()));
+  port.postMessage(await run(workerData as LoadOptions, false, stopped));
+  port.removeAllListeners('message');
 } else if (process.send) {
   const send = process.send.bind(process);
-  process.once('message', (options: LoadOptions) => {
-    void run(options, true).then((result) => send(result, () => process.disconnect()));
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.on('message', (message: LoadOptions | typeof STOP_LOAD) => {
+    if (message === STOP_LOAD) stop();
+    else void run(message, true, stopped).then((result) => send(result, () => process.disconnect()));
   });
 }
