@@ -18,8 +18,8 @@
  * the figure is the median round's.
  *
  * @NOTE Idle on both sides of serving, and rounds: each phase writes onto a fuller store than the
- * one before, and the machine's speed drifts over a run (in nine runs of one round the idle phase
- * after ran at 69–127 % of the one before, and the share moved from 71 to 109 % with the same
+ * one before, and the machine's speed drifts over a run (in ten runs of one round the idle phase
+ * after ran at 69–130 % of the one before, and the share moved from 71 to 109 % with the same
  * code); with an idle phase only before, both were counted for or against the readers.
  */
 import 'reflect-metadata';
