@@ -4,8 +4,9 @@
  *
  *     npm run bench:ingest-serving     # BENCH_EVENTS=200000 (each phase) BENCH_ROUNDS=3 BENCH_READERS=10 BENCH_READER_PAUSE_MS=0
  *
- * Phases that each replay `BENCH_EVENTS` events of the next twelve hours from a local Jetstream (a
- * process of its own) into the embedded app, restarted on the same data before each: idle, then
+ * Phases that each replay `BENCH_EVENTS` events of the next stretch of the last 60 hours (within
+ * the feeds' 72-hour window, so that every phase's readers read full feeds) from a local Jetstream
+ * (a process of its own) into the embedded app, restarted on the same data before each: idle, then
  * `BENCH_ROUNDS` times serving and idle again.
  * - Idle: nobody reads. After the first, a bridging snapshot is taken, so the feeds have something
  *   to serve.
@@ -37,18 +38,20 @@ const events = Number(process.env.BENCH_EVENTS ?? 200_000);
 const readers = Number(process.env.BENCH_READERS ?? 10);
 const pauseMs = Number(process.env.BENCH_READER_PAUSE_MS ?? 0);
 const GOAL = { share: 90 };
-const HALF_DAY_SEC = 12 * 3_600;
+/** What the phases span together, ending now: inside the feeds' default window of 72 hours. */
+const SPAN_SEC = 60 * 3_600;
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'cg-bench-ingest-serving-'));
 const phases = 2 * rounds + 1;
-const startUs = (Date.now() - phases * HALF_DAY_SEC * 1000) * 1000;
+const phaseSec = Math.floor(SPAN_SEC / phases);
+const startUs = (Date.now() - SPAN_SEC * 1000) * 1000;
 // One after the other, so that only one phase's events are in memory at a time.
 const eventSets: (EventSet & { communities: Communities })[] = [];
-for (let half = 0; half < phases; half++) {
-  eventSets.push(await writeEvents(dir, `half-${half}`, { seed: 31, events, startUs: startUs + half * HALF_DAY_SEC * 1_000_000, durationSec: HALF_DAY_SEC - 60 }));
+for (let index = 0; index < phases; index++) {
+  eventSets.push(await writeEvents(dir, `phase-${index}`, { seed: 31, events, startUs: startUs + index * phaseSec * 1_000_000, durationSec: phaseSec - 60 }));
 }
 const feeds = await writeFeeds(dir, eventSets[0]!.communities);
 
