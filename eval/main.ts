@@ -8,7 +8,7 @@ import { silentProgressReport, terminalProgressReport, type Logger } from '#lib/
 import { EvalInputError, EvalPipelineError, EvalUsageError } from './eval.errors.js';
 import { polisConversationFolders } from './polis-dataset.js';
 import { evaluatePolis, PolisVariants, type PolisEvalResult, type PolisVariant } from './polis-eval.js';
-import type { ReplayTiming } from './pipeline-run.js';
+import { stopRuns, type ReplayTiming } from './pipeline-run.js';
 import { formatPolisResult, formatPolisSummary, formatSyntheticResult } from './report.js';
 import { evaluateSynthetic, SYNTHETIC_DEFAULTS, type SyntheticEvalResult } from './synthetic-eval.js';
 
@@ -131,6 +131,10 @@ async function main(): Promise<number> {
   if (cli === 'help') {
     process.stdout.write(USAGE);
     return 0;
+  }
+  // Interrupted (Ctrl-C), the run under way is stopped and its data folder removed before the process exits.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => void stopRuns().finally(() => process.exit(code)));
   }
   const progress = cli.quiet ? silentProgressReport : terminalProgressReport(process.stderr);
   const logger: Logger | undefined = cli.verbose ? pino({ level: 'warn' }, pino.destination(2)) : undefined;

@@ -149,6 +149,33 @@ const TOKEN_MIN_LIFE_S = 20;
  */
 const TOKEN_LIFE_S = 240;
 let runCounter = 0;
+/** The runs under way, each with its data folder (chDB's, on the memory filesystem where there is one). */
+const runsUnderWay = new Set<RunResources>();
+
+/**
+ * Stops the runs under way and removes their data folders: for a process about to exit on a signal,
+ * whose runs will not reach their own clean-up. On the memory filesystem a folder left behind holds
+ * memory until the machine restarts. The app is closed before its folder is removed: chDB, still
+ * running a query, would write files into the folder after it was gone.
+ */
+export async function stopRuns(): Promise<void> {
+  await Promise.all([...runsUnderWay].map((run) => releaseRun(run)));
+}
+
+/** Closes what a run started, once, and removes its folder. */
+function releaseRun(run: RunResources): Promise<void> {
+  run.released ??= (async () => {
+    runsUnderWay.delete(run);
+    await run.sender?.drain().catch(() => undefined);
+    // An app still starting (its migrations under way) is closed once started.
+    const running = run.running ?? (await run.starting?.catch(() => undefined));
+    await running?.close().catch(() => undefined);
+    await run.replay?.close().catch(() => undefined);
+    await run.plc?.close().catch(() => undefined);
+    await rm(run.dir, { recursive: true, force: true });
+  })();
+  return run.released;
+}
 
 /**
  * One run of the real embedded pipeline on a dataset: a local Jetstream replays posts and approvals
@@ -164,6 +191,7 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
   // for each post with feedback before it, and creating files was most of the store's CPU.
   const dir = await mkdtemp(path.join(memoryFilesystem() ?? os.tmpdir(), 'cg-eval-'));
   const run: RunResources = { dir };
+  runsUnderWay.add(run);
   try {
     const setup = await startRun(options, run);
     clock.lap('setupMs');
@@ -193,17 +221,16 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
       plcRequests: setup.plc.requests,
     };
   } finally {
-    await run.sender?.drain().catch(() => undefined);
-    await run.running?.close();
-    await run.replay?.close();
-    await run.plc?.close();
-    await rm(dir, { recursive: true, force: true });
+    await releaseRun(run);
   }
 }
 
 /** What a run started and must stop, whatever happens. */
 interface RunResources {
   dir: string;
+  /** Set once its release began: `releaseRun` runs once. */
+  released?: Promise<void>;
+  starting?: Promise<RunningApp>;
   plc?: PlcDirectoryServer;
   replay?: JetstreamReplayServer;
   running?: RunningApp;
@@ -282,7 +309,8 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     // A conversation deletes nothing: the removals are read once a minute, not four times a second.
     REMOVALS_POLL_MS: '60000',
   });
-  const app = (run.running = await startApp(config, options.logger ? { logger: options.logger } : {}));
+  run.starting = startApp(config, options.logger ? { logger: options.logger } : {});
+  const app = (run.running = await run.starting);
   const job = app.app.get(ScoreSnapshotJob);
   // @NOTE The job's first scheduled pass runs one second after start. Letting it run on the empty
   // store before anything is replayed makes every evaluation start from the same state, instead of

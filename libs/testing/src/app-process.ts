@@ -17,6 +17,7 @@ export { freePort };
 export const appEntry = path.join(root, 'dist', 'services', 'app', 'src', 'main.js');
 export const chdbHttpEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'chdb-http.main.js');
 export const jetstreamReplayEntry = path.join(root, 'dist', 'libs', 'testing', 'src', 'jetstream-replay.main.js');
+export const evalEntry = path.join(root, 'dist', 'eval', 'main.js');
 
 /**
  * What a service process takes from this one's environment besides its own: the temporary folder
