@@ -159,7 +159,7 @@ const runsUnderWay = new Set<RunResources>();
  * running a query, would write files into the folder after it was gone.
  */
 export async function stopRuns(): Promise<void> {
-  await Promise.all([...runsUnderWay].map((run) => releaseRun(run)));
+  await Promise.allSettled([...runsUnderWay].map((run) => releaseRun(run)));
 }
 
 /** Closes what a run started, once, and removes its folder. */
@@ -169,9 +169,9 @@ function releaseRun(run: RunResources): Promise<void> {
     await run.sender?.drain().catch(() => undefined);
     // An app still starting (its migrations under way) is closed once started.
     const running = run.running ?? (await run.starting?.catch(() => undefined));
-    await running?.close().catch(() => undefined);
-    await run.replay?.close().catch(() => undefined);
-    await run.plc?.close().catch(() => undefined);
+    await running?.close();
+    await run.replay?.close();
+    await run.plc?.close();
     await rm(run.dir, { recursive: true, force: true });
   })();
   return run.released;
