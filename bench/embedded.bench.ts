@@ -8,8 +8,8 @@
  *
  * Prints the ingest rate (events/s from the first event received to the last one written to
  * ClickHouse) with the CPU the process spent per event and how long ingest held the event loop at
- * once, the bridging snapshot's time and how long its runs held the event loop, and getFeedSkeleton requests/s with p50/p99 latency at limit 50,
- * for a recent and a ranked feed.
+ * once, the bridging snapshot's time and how long its runs held the event loop, and
+ * getFeedSkeleton requests/s with p50/p99 latency at limit 50, for a recent and a ranked feed.
  */
 import 'reflect-metadata';
 import { mkdtemp, rm } from 'node:fs/promises';

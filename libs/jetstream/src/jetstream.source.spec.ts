@@ -31,6 +31,30 @@ async function serve(options: Parameters<typeof startJetstreamReplayServer>[0]):
   return server;
 }
 
+/**
+ * A source with no turn budget (its socket pauses after every read) on a server with `events`
+ * queued at once, megabytes waiting in the socket as for ingest catching up; started, and the
+ * server sending.
+ */
+async function pausingEveryRead(
+  events: ReplayItem[],
+  onEvent: (raw: unknown, source: JetstreamSource) => void,
+): Promise<{ server: JetstreamReplayServer; source: JetstreamSource }> {
+  const server = await serve({ events, startPaused: true, highWaterMarkBytes: 64 * 1024 * 1024 });
+  const source: JetstreamSource = new JetstreamSource({
+    url: server.subscribeUrl,
+    wantedCollections,
+    onEvent: (raw) => onEvent(raw, source),
+    onMalformedFrame: () => undefined,
+    turnBudgetMs: 0,
+  });
+  sources.push(source);
+  source.start();
+  await server.waitForConnections(1);
+  server.resume();
+  return { server, source };
+}
+
 function subscribe(server: JetstreamReplayServer, cursorUs?: number): Run {
   const events: Run['events'] = [];
   const malformed: Run['malformed'] = [];
@@ -74,20 +98,8 @@ describe('JetstreamSource', () => {
 
   it('pausing for a turn of the event loop after every read, loses and reorders no frame', async () => {
     const { events } = generateJetstreamEvents({ seed: 7, users: 200, events: 6_000, startUs, mix: { other: 0 } });
-    // Every frame queued at once: megabytes wait in the socket, as for ingest catching up.
-    const server = await serve({ events, startPaused: true, highWaterMarkBytes: 64 * 1024 * 1024 });
     const received: number[] = [];
-    const source = new JetstreamSource({
-      url: server.subscribeUrl,
-      wantedCollections,
-      onEvent: (raw) => received.push((raw as { time_us: number }).time_us),
-      onMalformedFrame: () => undefined,
-      turnBudgetMs: 0,
-    });
-    sources.push(source);
-    source.start();
-    await server.waitForConnections(1);
-    server.resume();
+    await pausingEveryRead(events, (raw) => received.push((raw as { time_us: number }).time_us));
     // A socket never resumed would stall here.
     await waitFor('every event', () => received.length >= events.length || undefined, 30_000);
     expect(received).toEqual(timesOf(events));
@@ -95,23 +107,12 @@ describe('JetstreamSource', () => {
 
   it('stopped while its socket waits for the next turn, closes the connection at once', async () => {
     const { events } = generateJetstreamEvents({ seed: 8, users: 50, events: 2_000, startUs, mix: { other: 0 } });
-    const server = await serve({ events, startPaused: true, highWaterMarkBytes: 64 * 1024 * 1024 });
     let received = 0;
     // With no budget, the second frame of a turn pauses the socket; stopping then is the case.
-    const source: JetstreamSource = new JetstreamSource({
-      url: server.subscribeUrl,
-      wantedCollections,
-      onEvent: () => {
-        received += 1;
-        if (received === 2) source.stop();
-      },
-      onMalformedFrame: () => undefined,
-      turnBudgetMs: 0,
+    const { server } = await pausingEveryRead(events, (_raw, source) => {
+      received += 1;
+      if (received === 2) source.stop();
     });
-    sources.push(source);
-    source.start();
-    await server.waitForConnections(1);
-    server.resume();
     // A socket left paused would not read the server's answer, and would close only after 30 s.
     await waitFor('the connection closed', () => server.connections()[0]?.open === false || undefined, 5_000);
     expect(received).toBeGreaterThanOrEqual(2);
