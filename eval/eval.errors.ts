@@ -12,3 +12,11 @@ export class EvalInputError extends Error {
 export class EvalPipelineError extends Error {
   override name = 'EvalPipelineError';
 }
+
+/** The evaluation was stopped (Ctrl-C, SIGTERM) while a run was under way: nothing to report. */
+export class EvalInterruptedError extends Error {
+  override name = 'EvalInterruptedError';
+  constructor() {
+    super('the evaluation was interrupted');
+  }
+}

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -35,6 +36,8 @@ ClickHouse → feed generator) and compares the ranked feeds with the truth:
                        sendInteractions cannot date, is stamped after all of them
   --json <file>        also write the results as JSON to <file> (- for stdout, then no table): one
                        conversation's report alone, or { polis: [reports…], synthetic } for several
+  --data-dir <folder>  where each run keeps its ClickHouse data while it runs, removed after it
+                       (default: /dev/shm where it is writable, else the temporary folder)
   --quiet              no progress on stderr
   --verbose            the pipeline's own warnings and errors on stderr
   --help               this text
@@ -49,6 +52,7 @@ interface Cli {
   quiet: boolean;
   verbose: boolean;
   timing: ReplayTiming;
+  dataDir?: string;
   synthOptions: { users?: number; posts?: number; interactions?: number; seed?: number; communities?: number };
 }
 
@@ -68,6 +72,7 @@ function parseCli(argv: string[]): Cli | 'help' {
         communities: { type: 'string' },
         timing: { type: 'string' },
         json: { type: 'string' },
+        'data-dir': { type: 'string' },
         quiet: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -107,8 +112,13 @@ function parseCli(argv: string[]): Cli | 'help' {
   }
   const timing = v.timing ?? 'live';
   if (timing !== 'live' && timing !== 'shifted') throw new EvalUsageError(`--timing must be live or shifted, got "${timing}"`);
+  const dataDir = v['data-dir'];
+  if (dataDir !== undefined && !statSync(dataDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new EvalUsageError(`--data-dir: "${dataDir}" is not a folder`);
+  }
   return {
     timing,
+    ...(dataDir !== undefined && { dataDir }),
     polis,
     synthetic: v.synthetic === true,
     variants: variants as PolisVariant[],
@@ -118,6 +128,9 @@ function parseCli(argv: string[]): Cli | 'help' {
     synthOptions,
   };
 }
+
+/** Set on Ctrl-C or SIGTERM: what the stopped runs throw then is their stop, not an error to report. */
+let interrupted = false;
 
 async function main(): Promise<number> {
   let cli: Cli | 'help';
@@ -134,10 +147,14 @@ async function main(): Promise<number> {
   }
   // Interrupted (Ctrl-C), the run under way is stopped and its data folder removed before the process exits.
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.once(signal, () => void stopRuns().finally(() => process.exit(code)));
+    process.once(signal, () => {
+      interrupted = true;
+      void stopRuns().finally(() => process.exit(code));
+    });
   }
   const progress = cli.quiet ? silentProgressReport : terminalProgressReport(process.stderr);
   const logger: Logger | undefined = cli.verbose ? pino({ level: 'warn' }, pino.destination(2)) : undefined;
+  const runOptions = { ...(logger && { logger }), ...(cli.dataDir !== undefined && { dataDir: cli.dataDir }) };
   const polisResults: PolisEvalResult[] = [];
   let synthetic: SyntheticEvalResult | undefined;
   const folders = polisConversationFolders(cli.polis);
@@ -146,7 +163,7 @@ async function main(): Promise<number> {
     progress.note(`Evaluating Polis conversation ${folder}`);
     let result: PolisEvalResult;
     try {
-      result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...(logger && { logger }) });
+      result = await evaluatePolis(folder, { variants: cli.variants, progress, timing: cli.timing, ...runOptions });
     } catch (error) {
       // One conversation that is not a readable export does not stop a batch; it is said, and counts.
       if (!(error instanceof EvalInputError) || folders.length === 1) throw error;
@@ -162,7 +179,7 @@ async function main(): Promise<number> {
   if (unreadable.length > 0) process.stderr.write(`npm run eval: ${unreadable.length} of ${folders.length} folders could not be read: ${unreadable.join(', ')}\n`);
   if (cli.synthetic) {
     progress.note('Evaluating on planted synthetic communities');
-    synthetic = await evaluateSynthetic({ ...cli.synthOptions, progress, timing: cli.timing, ...(logger && { logger }) });
+    synthetic = await evaluateSynthetic({ ...cli.synthOptions, progress, timing: cli.timing, ...runOptions });
     if (cli.json !== '-') process.stdout.write(`\n${formatSyntheticResult(synthetic)}\n\n`);
   }
   if (cli.json !== undefined) {
@@ -179,6 +196,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (interrupted) return;
     if (error instanceof EvalInputError || error instanceof EvalPipelineError || error instanceof InvalidConfigError || error instanceof InvalidCurationError) {
       process.stderr.write(`\nnpm run eval: ${error.message}\n`);
     } else {

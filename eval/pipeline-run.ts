@@ -15,7 +15,7 @@ import { EventBatchConsumer, ScoreSnapshotJob, type SnapshotRun } from '#service
 import { startApp, type RunningApp } from '#services/app';
 import { createAccountKeypair } from './account-keypair.js';
 import { memoryFilesystem } from '#scripts/memory-filesystem.mjs';
-import { EvalPipelineError } from './eval.errors.js';
+import { EvalInterruptedError, EvalPipelineError } from './eval.errors.js';
 import {
   actorDids,
   actorHandles,
@@ -71,6 +71,8 @@ export interface PipelineRunOptions {
   stallTimeoutMs?: number;
   /** `sendInteractions` requests in flight. Default 16. */
   concurrency?: number;
+  /** Where the run's data folder is made: by default the memory filesystem where there is one, else the temporary folder. */
+  dataDir?: string;
 }
 
 export interface PipelineRunResult {
@@ -151,29 +153,51 @@ const TOKEN_LIFE_S = 240;
 let runCounter = 0;
 /** The runs under way, each with its data folder (chDB's, on the memory filesystem where there is one). */
 const runsUnderWay = new Set<RunResources>();
+/** Set by `stopRuns`: no run starts after it. */
+let stopping = false;
 
 /**
  * Stops the runs under way and removes their data folders: for a process about to exit on a signal,
  * whose runs will not reach their own clean-up. On the memory filesystem a folder left behind holds
- * memory until the machine restarts. The app is closed before its folder is removed: chDB, still
- * running a query, would write files into the folder after it was gone.
+ * memory until the machine restarts. No run starts after it, and a run starts none of its parts
+ * after it (`startPart`): chDB opened at a folder already removed would create it again.
  */
 export async function stopRuns(): Promise<void> {
+  stopping = true;
   await Promise.allSettled([...runsUnderWay].map((run) => releaseRun(run)));
 }
 
-/** Closes what a run started, once, and removes its folder. */
+/**
+ * Starts one part of a run (a server, the app), unless the run is being stopped, and keeps it on the
+ * run as soon as it is up (`keep`). A stop waits for the part under way, then closes it with the rest:
+ * the app is closed once started, as chDB, in the middle of a migration, writes files into its folder.
+ */
+function startPart<T>(run: RunResources, start: () => Promise<T>, keep: (part: T) => void = () => undefined): Promise<T> {
+  if (run.released) return Promise.reject(new EvalInterruptedError());
+  const part = start().then((value) => {
+    keep(value);
+    return value;
+  });
+  run.pending = part.then(
+    () => undefined,
+    () => undefined,
+  );
+  return part;
+}
+
+/**
+ * Closes what a run started, once, and removes its folder. The run stays under way until its folder
+ * is gone: a stop that comes during a run's own release waits for it too.
+ */
 function releaseRun(run: RunResources): Promise<void> {
   run.released ??= (async () => {
-    runsUnderWay.delete(run);
+    await run.pending;
     await run.sender?.drain().catch(() => undefined);
-    // An app still starting (its migrations under way) is closed once started.
-    const running = run.running ?? (await run.starting?.catch(() => undefined));
-    await running?.close();
+    await run.running?.close();
     await run.replay?.close();
     await run.plc?.close();
     await rm(run.dir, { recursive: true, force: true });
-  })();
+  })().finally(() => runsUnderWay.delete(run));
   return run.released;
 }
 
@@ -189,7 +213,8 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   // chDB's data on the memory filesystem where there is one: a live replay makes an insert per table
   // for each post with feedback before it, and creating files was most of the store's CPU.
-  const dir = await mkdtemp(path.join(memoryFilesystem() ?? os.tmpdir(), 'cg-eval-'));
+  if (stopping) throw new EvalInterruptedError();
+  const dir = await mkdtemp(path.join(options.dataDir ?? memoryFilesystem() ?? os.tmpdir(), 'cg-eval-'));
   const run: RunResources = { dir };
   runsUnderWay.add(run);
   try {
@@ -230,7 +255,8 @@ interface RunResources {
   dir: string;
   /** Set once its release began: `releaseRun` runs once. */
   released?: Promise<void>;
-  starting?: Promise<RunningApp>;
+  /** The part being started (`startPart`), settled either way. */
+  pending?: Promise<void>;
   plc?: PlcDirectoryServer;
   replay?: JetstreamReplayServer;
   running?: RunningApp;
@@ -264,12 +290,14 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
   const spanHours = live ? 0 : Math.min(maxMs - minMs, DEFAULT_MAX_SPAN_MS) / 3_600_000;
   const windowHours = Math.ceil(spanHours) + 24;
   const feedsFile = path.join(run.dir, 'feeds.yaml');
-  await writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours));
+  await startPart(run, () => writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours)));
 
   const senders =
     options.signals === 'all' ? [...new Set(dataset.votes.filter((v) => v.kind === 'seen' || v.kind === 'requestLess').map((v) => v.actor))] : [];
   const keysPhase = progress.phase(`${options.label}: keys`, senders.length, 'accounts');
-  const plc = (run.plc = await startPlcDirectory());
+  const plc = await startPart(run, startPlcDirectory, (started) => {
+    run.plc = started;
+  });
   const keypairs = new Map<number, Keypair>();
   for (const actor of senders) {
     const keypair = await createAccountKeypair();
@@ -280,7 +308,9 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
   keysPhase.finish(`${keypairs.size} secp256k1 keys, their DID documents on a local PLC directory (${plc.url})`);
 
   // Commits are pushed once planned; the ingest connects before.
-  const replay = (run.replay = await startJetstreamReplayServer({ events: [] }));
+  const replay = await startPart(run, () => startJetstreamReplayServer({ events: [] }), (started) => {
+    run.replay = started;
+  });
   runCounter += 1;
   const config = loadConfig({
     JETSTREAM_URL: replay.subscribeUrl,
@@ -309,8 +339,9 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
     // A conversation deletes nothing: the removals are read once a minute, not four times a second.
     REMOVALS_POLL_MS: '60000',
   });
-  run.starting = startApp(config, options.logger ? { logger: options.logger } : {});
-  const app = (run.running = await run.starting);
+  const app = await startPart(run, () => startApp(config, options.logger ? { logger: options.logger } : {}), (started) => {
+    run.running = started;
+  });
   const job = app.app.get(ScoreSnapshotJob);
   // @NOTE The job's first scheduled pass runs one second after start. Letting it run on the empty
   // store before anything is replayed makes every evaluation start from the same state, instead of

@@ -97,6 +97,8 @@ export interface PolisEvalOptions {
   timing?: ReplayTiming;
   /** Passed to each pipeline run: give up when ClickHouse stops growing for this long. */
   stallTimeoutMs?: number;
+  /** Passed to each pipeline run: where its data folder is made. */
+  dataDir?: string;
 }
 
 /** One ranking's feed against Polis's consensus, on three sets of comments (see `PolisEvalResult.compared`). */
@@ -287,6 +289,7 @@ function runVariants(
     progress: options.progress,
     ...(options.logger && { logger: options.logger }),
     ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+    ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
   });
 }
 

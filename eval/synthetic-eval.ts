@@ -13,6 +13,8 @@ export interface SyntheticEvalOptions
   progress?: ProgressReport;
   logger?: Logger;
   stallTimeoutMs?: number;
+  /** Passed to each pipeline run: where its data folder is made. */
+  dataDir?: string;
 }
 
 export interface SyntheticEvalRow {
@@ -30,7 +32,7 @@ export interface SyntheticEvalRow {
 }
 
 export interface SyntheticEvalResult {
-  options: Required<Omit<SyntheticEvalOptions, 'progress' | 'logger' | 'stallTimeoutMs' | 'timing'>>;
+  options: Required<Omit<SyntheticEvalOptions, 'progress' | 'logger' | 'stallTimeoutMs' | 'timing' | 'dataDir'>>;
   rows_: number;
   counts: { likes: number; reposts: number; seen: number; requestLess: number };
   bridgingPosts: number;
@@ -129,6 +131,7 @@ export async function evaluateSynthetic(options: SyntheticEvalOptions = {}): Pro
       progress,
       ...(options.logger && { logger: options.logger }),
       ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }),
+      ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
     });
     const plan = result.plan;
     if (signals === 'all') counts = { likes: plan.counts.likes, reposts: plan.counts.reposts, seen: plan.counts.seen, requestLess: plan.counts.requestLess };
