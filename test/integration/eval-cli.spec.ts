@@ -53,3 +53,16 @@ describe('npm run eval, interrupted', () => {
     }
   });
 });
+
+describe('npm run eval, its data folder', () => {
+  it('refuses a --data-dir that is not a folder, with exit code 2 and the usage', async () => {
+    const missing = path.join(os.tmpdir(), `cg-eval-missing-${process.pid}`);
+    const child = spawn(process.execPath, [evalEntry, '--synthetic', '--data-dir', missing], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [exitCode] = (await once(child, 'exit')) as [number | null];
+    expect(exitCode).toBe(2);
+    expect(stderr).toContain(`npm run eval: --data-dir: "${missing}" is not a folder`);
+    expect(stderr).toContain('Usage:');
+  });
+});
