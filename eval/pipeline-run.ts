@@ -196,7 +196,7 @@ function releaseRun(run: RunResources): Promise<void> {
     await run.running?.close();
     await run.replay?.close();
     await run.plc?.close();
-    await rm(run.dir, { recursive: true, force: true });
+    if (run.dir !== undefined) await rm(run.dir, { recursive: true, force: true });
   })().finally(() => runsUnderWay.delete(run));
   return run.released;
 }
@@ -214,11 +214,13 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
   // chDB's data on the memory filesystem where there is one: a live replay makes an insert per table
   // for each post with feedback before it, and creating files was most of the store's CPU.
   if (stopping) throw new EvalInterruptedError();
-  const dir = await mkdtemp(path.join(options.dataDir ?? memoryFilesystem() ?? os.tmpdir(), 'cg-eval-'));
-  const run: RunResources = { dir };
+  const run: RunResources = {};
   runsUnderWay.add(run);
   try {
-    const setup = await startRun(options, run);
+    const dir = await startPart(run, () => mkdtemp(path.join(options.dataDir ?? memoryFilesystem() ?? os.tmpdir(), 'cg-eval-')), (made) => {
+      run.dir = made;
+    });
+    const setup = await startRun(options, run, dir);
     clock.lap('setupMs');
 
     const plan = planReplay(options.dataset, { signals: options.signals, endMs: Date.now() - 60_000 });
@@ -252,7 +254,8 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
 
 /** What a run started and must stop, whatever happens. */
 interface RunResources {
-  dir: string;
+  /** The run's data folder, once made. */
+  dir?: string;
   /** Set once its release began: `releaseRun` runs once. */
   released?: Promise<void>;
   /** The part being started (`startPart`), settled either way. */
@@ -280,7 +283,7 @@ interface RunSetup {
  * The curation file, a key and a DID document for every account that sends feedback, the local
  * Jetstream and the app on an empty store, after its first (empty) scoring pass.
  */
-async function startRun(options: PipelineRunOptions, run: RunResources): Promise<RunSetup> {
+async function startRun(options: PipelineRunOptions, run: RunResources, dir: string): Promise<RunSetup> {
   const { dataset, progress } = options;
   const live = options.timing === 'live';
   const dids = actorDids(dataset);
@@ -289,7 +292,7 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
   const { minMs, maxMs } = datasetSpan(dataset);
   const spanHours = live ? 0 : Math.min(maxMs - minMs, DEFAULT_MAX_SPAN_MS) / 3_600_000;
   const windowHours = Math.ceil(spanHours) + 24;
-  const feedsFile = path.join(run.dir, 'feeds.yaml');
+  const feedsFile = path.join(dir, 'feeds.yaml');
   await startPart(run, () => writeFile(feedsFile, curationYaml(options.communities, dids, options.feeds, windowHours)));
 
   const senders =
@@ -314,9 +317,9 @@ async function startRun(options: PipelineRunOptions, run: RunResources): Promise
   runCounter += 1;
   const config = loadConfig({
     JETSTREAM_URL: replay.subscribeUrl,
-    CLICKHOUSE_PATH: path.join(run.dir, 'clickhouse'),
+    CLICKHOUSE_PATH: path.join(dir, 'clickhouse'),
     CLICKHOUSE_DATABASE: `cg_eval_${process.pid}_${runCounter}_${randomBytes(3).toString('hex')}`,
-    DATA_DIR: run.dir,
+    DATA_DIR: dir,
     FEEDS_FILE: feedsFile,
     HTTP_PORT: '0',
     OPS_PORT: '0',
