@@ -153,7 +153,7 @@ const TOKEN_LIFE_S = 240;
 let runCounter = 0;
 /** The runs under way, each with its data folder (chDB's, on the memory filesystem where there is one). */
 const runsUnderWay = new Set<RunResources>();
-/** Set by `stopRuns`: no run starts after it. */
+/** Set by `stopRuns`: no part of a run (`startPart`), and so no run, starts after it. */
 let stopping = false;
 
 /**
@@ -168,12 +168,12 @@ export async function stopRuns(): Promise<void> {
 }
 
 /**
- * Starts one part of a run (a server, the app), unless the run is being stopped, and keeps it on the
- * run as soon as it is up (`keep`). A stop waits for the part under way, then closes it with the rest:
+ * Starts one part of a run (its folder, a server, the app), unless runs are being stopped, and keeps
+ * it on the run as soon as it is up (`keep`). A stop waits for the part under way, then closes it with the rest:
  * the app is closed once started, as chDB, in the middle of a migration, writes files into its folder.
  */
 function startPart<T>(run: RunResources, start: () => Promise<T>, keep: (part: T) => void = () => undefined): Promise<T> {
-  if (run.released) return Promise.reject(new EvalInterruptedError());
+  if (stopping) return Promise.reject(new EvalInterruptedError());
   const part = start().then((value) => {
     keep(value);
     return value;
@@ -213,7 +213,6 @@ export async function runPipeline(options: PipelineRunOptions): Promise<Pipeline
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   // chDB's data on the memory filesystem where there is one: a live replay makes an insert per table
   // for each post with feedback before it, and creating files was most of the store's CPU.
-  if (stopping) throw new EvalInterruptedError();
   const run: RunResources = {};
   runsUnderWay.add(run);
   try {

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { evalEntry, waitFor } from '#lib/testing';
+import { AppProcess, evalEntry, waitFor } from '#lib/testing';
 
 /** Whether the process holds a file open under `folder` (chDB keeps its `status` file open). */
 async function holdsFileUnder(pid: number, folder: string): Promise<boolean> {
@@ -15,6 +13,13 @@ async function holdsFileUnder(pid: number, folder: string): Promise<boolean> {
   return false;
 }
 
+/** `npm run eval` with `args`, started; resolves its exit code once it exits. */
+function startEval(args: string[]): { evaluation: AppProcess; exited: Promise<number | null> } {
+  const evaluation = new AppProcess('npm run eval', evalEntry, {}, args).start();
+  const exited = new Promise<number | null>((resolve) => evaluation.onExit((code) => resolve(code)));
+  return { evaluation, exited };
+}
+
 describe('npm run eval, interrupted', () => {
   // Each moment is reached by what the CLI prints or by the files it holds open; the signal lands a
   // few milliseconds later.
@@ -24,31 +29,24 @@ describe('npm run eval, interrupted', () => {
     ['SIGINT', 130, 'during the replay', /: replay/],
   ] as const)('on %s exits with %i %s, and leaves no data behind', async (signal, code, _moment, moment) => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cg-eval-interrupted-'));
-    const child = spawn(process.execPath, [evalEntry, '--synthetic', '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const { evaluation } = startEval(['--synthetic', '--data-dir', dataDir]);
+    const output = () => evaluation.output.join('\n');
     try {
       const reached =
         moment === 'chDB'
           ? async () => {
               const [run] = await readdir(dataDir);
-              return run !== undefined && (await holdsFileUnder(child.pid!, path.join(dataDir, run, 'clickhouse')));
+              return run !== undefined && (await holdsFileUnder(evaluation.pid!, path.join(dataDir, run, 'clickhouse')));
             }
-          : () => moment.test(stderr);
-      await waitFor(`the run to reach ${moment}`, reached, { timeoutMs: 60_000, intervalMs: 5, context: () => stderr });
+          : () => moment.test(output());
+      await waitFor(`the run to reach ${String(moment)}`, reached, { timeoutMs: 60_000, intervalMs: 5, context: output });
       expect(await readdir(dataDir)).toHaveLength(1);
-      child.kill(signal);
-      const [exitCode] = await exited;
-      expect(exitCode).toBe(code);
+      expect(await evaluation.stop(signal)).toBe(code);
       expect(await readdir(dataDir)).toEqual([]);
       // A run stopped under it is not an error to report.
-      expect(stderr).not.toMatch(/Error|npm run eval:/);
+      expect(output()).not.toMatch(/Error|npm run eval:/);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await evaluation.stop('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
   });
@@ -57,12 +55,9 @@ describe('npm run eval, interrupted', () => {
 describe('npm run eval, its data folder', () => {
   it('refuses a --data-dir that is not a folder, with exit code 2 and the usage', async () => {
     const missing = path.join(os.tmpdir(), `cg-eval-missing-${process.pid}`);
-    const child = spawn(process.execPath, [evalEntry, '--synthetic', '--data-dir', missing], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [exitCode] = (await once(child, 'exit')) as [number | null];
-    expect(exitCode).toBe(2);
-    expect(stderr).toContain(`npm run eval: --data-dir: "${missing}" is not a folder`);
-    expect(stderr).toContain('Usage:');
+    const { evaluation, exited } = startEval(['--synthetic', '--data-dir', missing]);
+    expect(await exited).toBe(2);
+    expect(evaluation.output).toContain(`npm run eval: --data-dir: "${missing}" is not a folder`);
+    expect(evaluation.output).toContain('Usage:');
   });
 });
