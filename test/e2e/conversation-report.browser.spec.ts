@@ -163,6 +163,36 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     await shot('report-desktop');
   });
 
+  it('renders in a browser whose language tag Intl refuses (a C locale on Linux: en-US@posix)', async () => {
+    const posix = await launchBrowser(dir, { locale: 'en-US@posix' });
+    try {
+      const tab = posix.pages()[0] ?? (await posix.newPage());
+      const failures: string[] = [];
+      tab.on('pageerror', (error) => failures.push(error.message));
+      expect(await tab.evaluate(() => navigator.language)).toBe('en-US@posix');
+      await tab.goto(`${running.url}/conversations/brexit`);
+      await tab.getByRole('heading', { level: 1, name: 'What should happen with Brexit?' }).waitFor();
+      await tab.locator('figure.chart canvas').first().waitFor();
+      expect(failures).toEqual([]);
+    } finally {
+      await posix.close();
+    }
+  });
+
+  it('answers 404 for a conversation nobody opened, and its page says so', async () => {
+    const json = await fetch(`${running.url}/api/conversations/no-such-talk`);
+    expect(json.status).toBe(404);
+    expect(await json.json()).toEqual({ error: 'NotFound', message: 'no conversation named "no-such-talk"' });
+    const tab = await context.newPage();
+    try {
+      const response = await tab.goto(`${running.url}/conversations/no-such-talk`);
+      expect(response?.status()).toBe(404);
+      await expect(tab.getByRole('alert').textContent()).resolves.toBe('There is no conversation "no-such-talk".');
+    } finally {
+      await tab.close();
+    }
+  });
+
   it('shows new votes by itself once they arrive', async () => {
     const before = await report();
     const votes = (r: ReportJson) => r.report!.votes.agree + r.report!.votes.disagree + r.report!.votes.pass;

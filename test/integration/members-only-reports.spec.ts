@@ -67,4 +67,13 @@ describe('explanations, editions and conversation reports of members-only feeds'
   it.each(routes('open'))('answers %s of a public feed to anyone', async (_what, route) => {
     expect((await get(route)).status).toBe(200);
   });
+
+  it.each([
+    ['an explanation', `api/feeds/nope-ranked/explain?post=${post}`, 'no feed named "nope-ranked"'],
+    ['the editions', 'api/feeds/nope-digest/editions', 'no feed named "nope-digest"'],
+    ["the conversation's report", 'api/conversations/nope-talk', 'no conversation named "nope-talk"'],
+    ["the report of a feed that is not a conversation", 'api/conversations/open-ranked', 'no conversation named "open-ranked"'],
+  ])('answers 404 NotFound for %s of a feed nobody defined', async (_what, route, message) => {
+    expect(await get(route)).toEqual({ status: 404, body: { error: 'NotFound', message } });
+  });
 });

@@ -9,12 +9,14 @@ import type { BrowserContext } from 'playwright-core';
  * @NOTE Playwright and the Chromium package load on first use: everything else that imports the
  * test helpers (the demo among them) does without them.
  */
-export async function launchBrowser(dir: string, viewport = { width: 1280, height: 900 }): Promise<BrowserContext> {
+export async function launchBrowser(dir: string, options: { viewport?: { width: number; height: number }; locale?: string } = {}): Promise<BrowserContext> {
+  const { viewport = { width: 1280, height: 900 }, locale = 'en-US' } = options;
   const [{ chromium }, { CHROMIUM_ARGS, ensureChromium }] = await Promise.all([import('playwright-core'), import('#scripts/chromium.mjs')]);
   return chromium.launchPersistentContext(await mkdtemp(path.join(dir, 'chromium-profile-')), {
     executablePath: await ensureChromium(),
-    // A language tag of its own: the packaged Chromium reads `en-US@posix` from a C locale, which Intl refuses.
-    locale: 'en-US',
+    // The same language whatever the machine's locale (in a C locale the packaged Chromium says
+    // `en-US@posix`, a tag Intl refuses: a test that wants it asks for it).
+    locale,
     headless: true,
     args: [...CHROMIUM_ARGS],
     viewport,

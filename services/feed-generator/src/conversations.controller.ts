@@ -9,7 +9,6 @@ import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { ConsoleNotBuiltError, loadConsoleAssets, REPORT_PAGE, type ConsolePage } from './console/console-assets.js';
 import { matchesEtag, sendPage } from './console/console.controller.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
-import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 
 export interface ConversationView {
   conversation: string;
@@ -54,11 +53,15 @@ export class ConversationsController implements OnModuleInit {
     }
   }
 
+  /** The page; for a name no conversation has, the page with status 404 (it says there is none). */
   @Get('conversations/:name')
   reportPage(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    this.conversationFeed(name);
-    if (!this.page) throw new ServiceUnavailableException(this.notBuilt?.message ?? 'the report page is starting');
-    sendPage(this.page, ifNoneMatch, reply);
+    const known = this.registry.current.feeds.get(name)?.deliberation !== undefined;
+    if (!this.page) {
+      if (!known) this.registry.conversation(name);
+      throw new ServiceUnavailableException(this.notBuilt?.message ?? 'the report page is starting');
+    }
+    sendPage(this.page, ifNoneMatch, reply, known ? 200 : 404);
   }
 
   /**
@@ -67,7 +70,7 @@ export class ConversationsController implements OnModuleInit {
    */
   @Get('api/conversations/:name')
   async report(@Param('name') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const feed = this.conversationFeed(name);
+    const feed = this.registry.conversation(name);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('the report of a members-only conversation needs the admin token');
     }
@@ -84,7 +87,7 @@ export class ConversationsController implements OnModuleInit {
   }
 
   private async view(name: string): Promise<ConversationView> {
-    const feed = this.conversationFeed(name);
+    const feed = this.registry.conversation(name);
     const conversation = feed.deliberation!;
     const uri = this.registry.uriOf(feed);
     const stored = ((await this.conversations.latestReport(uri)) ?? null) as ConversationReport | null;
@@ -103,11 +106,5 @@ export class ConversationsController implements OnModuleInit {
       report,
       texts: Object.fromEntries([...texts].map(([statement, summary]) => [statement, summary.text])),
     };
-  }
-
-  private conversationFeed(name: string) {
-    const feed = this.registry.current.feeds.get(name);
-    if (!feed?.deliberation) throw new UnknownFeedRequestedError(name);
-    return feed;
   }
 }

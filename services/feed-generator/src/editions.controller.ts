@@ -7,7 +7,6 @@ import { APP_CONFIG } from '#lib/platform';
 import { nextCadencePoint } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
-import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { integerParam, parseParams } from './xrpc/request-input.js';
 
 const EditionsParams = z.object({ limit: integerParam({ min: 1, max: 100, fallback: 10 }) });
@@ -57,8 +56,7 @@ export class EditionsController {
 
   @Get(':shortname/editions')
   async editions(@Param('shortname') shortname: string, @Query() query: unknown, @Req() request: FastifyRequest): Promise<EditionsView> {
-    const feed = this.registry.current.feeds.get(shortname);
-    if (!feed) throw new UnknownFeedRequestedError(shortname);
+    const feed = this.registry.named(shortname);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('editions of a members-only feed need the admin token');
     }

@@ -8,7 +8,6 @@ import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { ExplanationService, type Explanation } from './explanation.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
-import { UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { ViewerAdjustment, type PersonalExplanation } from './feeds/viewer-adjustment.js';
 import { parseParams } from './xrpc/request-input.js';
 
@@ -55,8 +54,7 @@ export class ExplainController {
     @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<Explanation & { personal?: PersonalExplanation }> {
-    const feed = this.registry.current.feeds.get(shortname);
-    if (!feed) throw new UnknownFeedRequestedError(shortname);
+    const feed = this.registry.named(shortname);
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('explanations of a members-only feed need the admin token');
     }

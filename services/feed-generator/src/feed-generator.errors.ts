@@ -5,6 +5,7 @@ import { AdminAuthError } from './admin.guard.js';
 import { isServiceAuthError } from './auth/auth.errors.js';
 import { RateLimitExceededError } from './xrpc/viewer-rate-limiter.js';
 import { FundNotFoundError } from './funds/fund-report.service.js';
+import { FeedNotFoundError } from './feeds/feed.registry.js';
 import type { ErrorTranslation } from './xrpc/xrpc-exception.filter.js';
 import { InternalServerError, InvalidRequestError, UnknownFeedError, XrpcError } from './xrpc/xrpc.errors.js';
 
@@ -20,6 +21,6 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
-  if (error instanceof FundNotFoundError) return new XrpcError(404, 'NotFound', error.message);
+  if (error instanceof FundNotFoundError || error instanceof FeedNotFoundError) return new XrpcError(404, 'NotFound', error.message);
   return undefined;
 };

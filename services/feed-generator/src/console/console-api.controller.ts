@@ -5,7 +5,6 @@ import type { AppConfig } from '#lib/config';
 import { APP_CONFIG, BackfillProgress, Metrics, PipelineHistory, ReadinessService, type BackfillState, type PipelineSample, type ReadinessReport } from '#lib/platform';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
-import { UnknownFeedRequestedError } from '../feeds/feed-skeleton.service.js';
 import { integerParam, parseParams } from '../xrpc/request-input.js';
 import { FeedPreviewService, type FeedPreview } from './feed-preview.service.js';
 
@@ -82,8 +81,7 @@ export class ConsoleApiController {
 
   @Get('feeds/:shortname/preview')
   async preview(@Param('shortname') shortname: string, @Query() query: unknown): Promise<FeedPreview> {
-    const feed = this.registry.current.feeds.get(shortname);
-    if (!feed) throw new UnknownFeedRequestedError(shortname);
+    const feed = this.registry.named(shortname);
     const { limit } = parseParams(PreviewParams, query);
     return this.previews.preview(feed, limit);
   }

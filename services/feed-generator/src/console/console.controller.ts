@@ -66,13 +66,17 @@ export class ConsoleController implements OnModuleInit {
 }
 
 /** A page of the console's modules, with its security policy, revalidated on every load. */
-export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, reply: FastifyReply): void {
-  void reply.headers({ ...SECURITY_HEADERS, 'content-security-policy': page.contentSecurityPolicy, etag: page.etag, 'cache-control': 'no-cache' });
-  if (matchesEtag(ifNoneMatch, page.etag)) {
-    void reply.status(304).send();
-    return;
+export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, reply: FastifyReply, status = 200): void {
+  void reply.headers({ ...SECURITY_HEADERS, 'content-security-policy': page.contentSecurityPolicy, 'cache-control': 'no-cache' });
+  // A page answering 404 (what it asked for is not there) is never "not modified".
+  if (status === 200) {
+    void reply.header('etag', page.etag);
+    if (matchesEtag(ifNoneMatch, page.etag)) {
+      void reply.status(304).send();
+      return;
+    }
   }
-  void reply.type('text/html; charset=utf-8').send(page.body);
+  void reply.status(status).type('text/html; charset=utf-8').send(page.body);
 }
 
 /** Whether an If-None-Match header names this entity tag (a list, weak or not). */

@@ -5,6 +5,15 @@ import { atUri, Nsid, parseAtUri } from '#lib/domain';
 import { APP_CONFIG, CurationService } from '#lib/platform';
 
 /**
+ * A feed or conversation addressed by name on the project's own routes (`/api/feeds/<name>/…`,
+ * `/conversations/<name>`) that is not defined: 404. getFeedSkeleton answers its lexicon's
+ * `UnknownFeed` instead.
+ */
+export class FeedNotFoundError extends Error {
+  override name = 'FeedNotFoundError';
+}
+
+/**
  * The feeds and communities curators defined, addressed by feed AT-URI: the curation in force in
  * this process (`CurationService`), which follows every change without restart, whichever
  * replica or curator file it came from.
@@ -48,6 +57,20 @@ export class FeedRegistry {
     if (!parts || parts.did !== this.config.feedGenerator.publisherDid || parts.collection !== Nsid.generator) return undefined;
     const feed = curation.feeds.get(parts.rkey);
     if (feed !== undefined) this.found.feeds.set(uri, feed);
+    return feed;
+  }
+
+  /** The feed named `shortname`; throws `FeedNotFoundError` when none is. */
+  named(shortname: string): FeedDefinition {
+    const feed = this.current.feeds.get(shortname);
+    if (!feed) throw new FeedNotFoundError(`no feed named "${shortname}"`);
+    return feed;
+  }
+
+  /** The conversation (a `deliberation` feed) named `name`; throws `FeedNotFoundError` when none is. */
+  conversation(name: string): FeedDefinition {
+    const feed = this.current.feeds.get(name);
+    if (!feed?.deliberation) throw new FeedNotFoundError(`no conversation named "${name}"`);
     return feed;
   }
 

@@ -22,7 +22,7 @@ async function loadReport(name: string): Promise<ConversationView> {
     headers: { accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
   });
   if (!response.ok) {
-    if (response.status === 400 || response.status === 404) throw new ReportError(`There is no conversation "${name}".`);
+    if (response.status === 404) throw new ReportError(`There is no conversation "${name}".`);
     if (response.status === 401) {
       throw new ReportError('This conversation is for its community’s members only: its curators read its report after signing in to the console in this tab.');
     }
