@@ -227,4 +227,31 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     expect(((await history.json()) as { versions: { source: string }[] }).versions[0]!.source).toBe('console');
     await shot('feeds');
   });
+
+  it('works at a phone’s width: every section fits the screen, and a wide table scrolls by itself', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const [section, heading] of [
+        ['health', 'Pipeline health'],
+        ['communities', 'Communities'],
+        ['feeds', 'Feeds'],
+        ['feeds/common', /Common ground/],
+        ['funds', 'Bridge Funds'],
+        ['labels', 'Labels'],
+        ['notes', 'Context notes'],
+      ] as const) {
+        await page.goto(`${running.url}/console#/${section}`);
+        await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+        // Nothing wider than the screen: the page never scrolls sideways.
+        const widths = await page.locator('html').evaluate((element) => ({ scroll: element.scrollWidth, client: element.clientWidth }));
+        expect({ section, ...widths }).toEqual({ section, scroll: widths.client, client: widths.client });
+      }
+      await page.goto(`${running.url}/console#/feeds`);
+      const table = page.getByRole('table', { name: /feeds/ });
+      expect(await table.evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(true);
+      await shot('feeds-phone');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
 });

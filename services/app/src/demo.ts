@@ -86,6 +86,9 @@ async function demo(): Promise<void> {
     ADMIN_TOKEN: adminToken,
     // The demo computes its snapshots as soon as the replay is in; afterwards, every 30 s as usual.
     SCORING_INTERVAL_SECONDS: process.env.SCORING_INTERVAL_SECONDS ?? '30',
+    // The sample's accounts exist nowhere else: backfilling them would ask the public PLC directory
+    // and AppView about hundreds of made-up DIDs, and list each as failed.
+    BACKFILL_ENABLED: process.env.BACKFILL_ENABLED ?? 'false',
   });
   const running = await startApp(config);
 
