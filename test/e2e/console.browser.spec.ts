@@ -228,6 +228,54 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await shot('feeds');
   });
 
+  it('makes a weekly digest and opens a conversation from the form, with their sections checked as in the file', async () => {
+    await page.goto(`${running.url}/console#/feeds/new`);
+    await page.getByRole('heading', { level: 1, name: 'New feed' }).waitFor();
+    await page.getByLabel('Short name').fill('weekly');
+    await page.getByLabel('Display name').fill('Common ground, weekly');
+    await page.getByLabel('Alpha gardeners').check();
+    await page.getByLabel('Beta cyclists').check();
+    await page.getByLabel('Ranking').selectOption('digest');
+    const digest = page.getByRole('group', { name: 'Digest' });
+    await digest.getByLabel('Cadence').selectOption('weekly');
+    await digest.getByLabel('Day', { exact: true }).selectOption('friday');
+    await digest.getByLabel('Time of day').fill('17:30');
+    await digest.getByLabel('Time zone').fill('Europe/Paris');
+    await digest.getByLabel('Posts per edition').fill('500');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    // The file's own check words the refusal.
+    await page.getByRole('alert').filter({ hasText: /size/ }).waitFor();
+    await digest.getByLabel('Posts per edition').fill('12');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed weekly.').waitFor();
+
+    await page.goto(`${running.url}/console#/feeds/new`);
+    await page.getByLabel('Short name').fill('talk');
+    await page.getByLabel('Display name').fill('Valley talk');
+    await page.getByLabel('Alpha gardeners').check();
+    await page.getByLabel('Ranking').selectOption('deliberation');
+    const conversation = page.getByRole('group', { name: 'Conversation' });
+    await conversation.getByLabel('Question').fill('What should the valleys share?');
+    await conversation.getByLabel('Statements').selectOption('hashtag');
+    await conversation.getByLabel('Hashtag').fill('#ValleyTalk');
+    await conversation.getByLabel('Participants').selectOption('members');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed talk.').waitFor();
+
+    const curation = await exported();
+    expect(curation).toMatch(/weekly:[\s\S]*ranking: digest[\s\S]*cadence: weekly[\s\S]*day: friday[\s\S]*at: "?17:30"?[\s\S]*timeZone: Europe\/Paris[\s\S]*size: 12/);
+    expect(curation).toMatch(/talk:[\s\S]*ranking: deliberation[\s\S]*title: What should the valleys share\?[\s\S]*hashtag: ValleyTalk[\s\S]*participants: members/);
+    // What the file now holds opens in the form again, and the conversation's report is there.
+    await page.goto(`${running.url}/console#/feeds/weekly/edit`);
+    await expect(page.getByRole('group', { name: 'Digest' }).getByLabel('Time zone').inputValue()).resolves.toBe('Europe/Paris');
+    const report = await waitUntil('the conversation served', async () => {
+      const response = await fetch(`${running.url}/api/conversations/talk`);
+      return response.status === 200 ? ((await response.json()) as { title: string; source: unknown; participants: string }) : undefined;
+    });
+    expect(report).toMatchObject({ title: 'What should the valleys share?', source: { hashtag: 'valleytalk' }, participants: 'members' });
+    await shot('feed-form-digest');
+  });
+
   it('works at a phone’s width: every section fits the screen, and a wide table scrolls by itself', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {

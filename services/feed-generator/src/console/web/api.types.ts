@@ -7,7 +7,7 @@
  * are the console's view of a controller's answer; console.assets.spec.ts checks, in the server's
  * program, that what the controllers return fits them, so the two cannot drift apart silently.
  */
-import type { FundDefinition } from '#lib/curation';
+import type { DeliberationDefinition, DigestDefinition, FundDefinition } from '#lib/curation';
 import type { BackfillState, PipelineSample } from '#lib/platform';
 import type { ConversationReport, ReportStatement } from '#lib/rankings';
 import type { FundReport } from '../../funds/fund-report.service.js';
@@ -66,9 +66,10 @@ export interface Feed {
   windowHours: number;
   halfLifeHours: number;
   balance: 'equal' | Record<string, number>;
-  /** The sections of `digest` and `deliberation` feeds, written in the curator file; the form keeps them as they are. */
-  digest?: unknown;
-  deliberation?: unknown;
+  /** A `digest` feed's cadence, size, base ranking and end card. */
+  digest?: DigestDefinition;
+  /** A `deliberation` feed's conversation: its root post or hashtag, and whose votes count. */
+  deliberation?: DeliberationDefinition;
 }
 
 export interface Curation {
@@ -129,8 +130,6 @@ export interface CommunityInput {
 /** What PUT /api/admin/feeds/<name> takes. */
 export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
 
-/** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
-/** `GET /api/funds/<community>/<epoch>`: a fund's public ledger for one epoch. */
 /** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
 export type Fund = FundDefinition;
 

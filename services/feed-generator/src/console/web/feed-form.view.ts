@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { leaveNotice } from './announce.js';
 import type { Curation, Feed, FeedInput, Ranking } from './api.types.js';
 import { CurationProblem, Field, FormError, hintOf } from './components.js';
+import { ConversationFields, conversationForm, conversationSection, DigestFields, digestForm, digestSection } from './feed-sections.view.js';
 import { html } from './html.js';
 import { FEEDS, feedHref } from './links.js';
 import { Page, Title, useLoad } from './page.js';
@@ -14,7 +15,7 @@ const HINTS = {
   displayName: 'At most 24 characters',
   description: 'At most 300 characters',
   ranking:
-    'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch · digest and deliberation: with their section in the curator file (kept as it is here)',
+    'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch · digest: editions that end, at a cadence · deliberation: a conversation whose statements are voted on',
   window: 'Posts older than this are not shown, at most 744 hours (31 days); empty for the default',
   halfLife: 'Ranked feeds: a score halves every this many hours',
   balance: 'balanced feeds: "equal", or a JSON object of shares per side',
@@ -48,6 +49,8 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
   const [membersOnly, setMembersOnly] = useState(existing?.membersOnly ?? false);
   const [includeReplies, setIncludeReplies] = useState(existing?.includeReplies ?? false);
   const [communities, setCommunities] = useState<string[]>(existing?.communities ?? []);
+  const [digest, setDigest] = useState(digestForm(existing?.digest));
+  const [conversation, setConversation] = useState(conversationForm(existing?.deliberation));
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
 
@@ -73,8 +76,9 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       windowHours: windowHours === '' ? undefined : Number(windowHours),
       halfLifeHours: halfLife === '' ? undefined : Number(halfLife),
       balance: balanceValue,
-      digest: existing?.digest,
-      deliberation: existing?.deliberation,
+      // Only the ranking's own section: the file refuses a digest section on any other feed.
+      digest: ranking === 'digest' ? digestSection(digest) : undefined,
+      deliberation: ranking === 'deliberation' ? conversationSection(conversation) : undefined,
     };
     setSaving(true);
     setError(null);
@@ -136,6 +140,8 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
           ${RANKINGS.map((name) => html`<option value=${name}>${name}</option>`)}
         </select>
       <//>
+      ${ranking === 'digest' && html`<${DigestFields} form=${digest} onChange=${setDigest} />`}
+      ${ranking === 'deliberation' && html`<${ConversationFields} form=${conversation} onChange=${setConversation} />`}
       <${Field} id="feed-window" label="Window (hours)" hint=${HINTS.window}>
         <input id="feed-window" type="number" min="1" max="744" step="any" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
       <//>
