@@ -276,6 +276,43 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await shot('feed-form-digest');
   });
 
+  it('opens a community’s Bridge Fund from the form, edits it and closes it, with the file’s checks', async () => {
+    await page.goto(`${running.url}/console#/funds`);
+    await page.getByRole('heading', { level: 1, name: 'Bridge Funds' }).waitFor();
+    await page.getByRole('link', { name: 'New fund' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New fund' }).waitFor();
+    await page.getByLabel('Community').selectOption('beta');
+    await page.getByLabel('Budget').fill('5000');
+    await page.getByLabel('Page share').fill('2');
+    await page.getByLabel('Common ground', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save fund' }).click();
+    await page.getByRole('alert').filter({ hasText: /pageShare/ }).waitFor();
+    await page.getByLabel('Page share').fill('0.25');
+    await page.getByRole('button', { name: 'Save fund' }).click();
+    await page.locator('#view').getByText('Saved the fund of beta.').waitFor();
+    const fund = page.getByRole('region', { name: 'Fund of beta' });
+    await fund.waitFor();
+    expect(await fund.textContent()).toContain('boosts in common');
+    expect(await exported()).toMatch(/funds:[\s\S]*beta:[\s\S]*budget: 5000[\s\S]*pageShare: 0.25[\s\S]*feeds:[\s\S]*- common/);
+
+    await page.getByRole('link', { name: 'Edit the fund of beta' }).click();
+    await expect(page.getByLabel('Budget').inputValue()).resolves.toBe('5000');
+    await page.getByLabel('Budget').fill('7500');
+    await page.getByRole('button', { name: 'Save fund' }).click();
+    await page.locator('#view').getByText('Saved the fund of beta.').waitFor();
+    expect(await exported()).toMatch(/budget: 7500/);
+    await expect(page.getByRole('region', { name: 'Fund of beta' }).textContent()).resolves.toContain('budget 7,500');
+    await shot('funds-with-form');
+
+    await page.getByRole('link', { name: 'Edit the fund of beta' }).click();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Close fund' }).click();
+    await page.locator('#view').getByText('Closed the fund of beta.').waitFor();
+    const funds = await fetch(`${running.url}/api/admin/funds`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(((await funds.json()) as { funds: { community: string }[] }).funds).toEqual([]);
+    expect(await exported()).not.toMatch(/budget:/);
+  });
+
   it('works at a phone’s width: every section fits the screen, and a wide table scrolls by itself', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {

@@ -133,6 +133,9 @@ export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
 /** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
 export type Fund = FundDefinition;
 
+/** What PUT /api/admin/funds/<community> takes. */
+export type FundInput = Partial<Omit<Fund, 'community'>>;
+
 /** GET /api/admin/console/labels: what we label, and the labelers we follow. */
 export interface ConsoleLabels {
   labeler: { did: string; endpoint: string } | null;

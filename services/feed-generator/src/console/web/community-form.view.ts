@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
-import { leaveNotice } from './announce.js';
 import type { Community, CommunityInput, Curation, MemberSources } from './api.types.js';
-import { CurationProblem, Field, FormError, hintOf } from './components.js';
+import { CurationProblem, Field, hintOf } from './components.js';
+import { FormActions, useCurationEdit } from './curation-edit.js';
 import { html } from './html.js';
 import { COMMUNITIES } from './links.js';
 import { Page, Title, useLoad } from './page.js';
@@ -30,8 +30,7 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
   const [sources, setSources] = useState<Record<string, string>>(() =>
     Object.fromEntries(MEMBER_SOURCES.map(([key]) => [key, (existing?.members[key] ?? []).join('\n')])),
   );
-  const [error, setError] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
+  const { error, setError, saving, send } = useCurationEdit(COMMUNITIES);
 
   const onSubmit = async (event: SubmitEvent) => {
     event.preventDefault();
@@ -52,27 +51,12 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
       members,
       allowSelfEnrolment: existing?.allowSelfEnrolment ? true : undefined,
     };
-    setSaving(true);
-    setError(null);
-    try {
-      await api(`/api/admin/communities/${encodeURIComponent(target)}`, { method: 'PUT', body });
-      leaveNotice(`Saved community ${target}.`);
-      location.hash = COMMUNITIES;
-    } catch (failure) {
-      setSaving(false);
-      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
-    }
+    await send(`/api/admin/communities/${encodeURIComponent(target)}`, 'PUT', body, `Saved community ${target}.`);
   };
 
   const onDelete = async () => {
     if (!existing || !window.confirm(`Delete the community "${existing.id}"? Feeds that name it must be changed first.`)) return;
-    try {
-      await api(`/api/admin/communities/${encodeURIComponent(existing.id)}`, { method: 'DELETE' });
-      leaveNotice(`Deleted community ${existing.id}.`);
-      location.hash = COMMUNITIES;
-    } catch (failure) {
-      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
-    }
+    await send(`/api/admin/communities/${encodeURIComponent(existing.id)}`, 'DELETE', undefined, `Deleted community ${existing.id}.`);
   };
 
   const idHint = 'Letters, digits, - and _; feeds name communities by it';
@@ -103,12 +87,8 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
           <//>`;
         })}
       </fieldset>
-      <${FormError} message=${error} />
-      <div class="actions">
-        <button type="submit" disabled=${saving}>Save community</button>
-        <a class="button secondary" href=${COMMUNITIES}>Cancel</a>
-        ${existing && html`<button type="button" class="danger" onClick=${onDelete}>Delete community</button>`}
-      </div>
+      <${FormActions} error=${error} saving=${saving} save="Save community" cancelHref=${COMMUNITIES}
+        remove=${existing && { label: 'Delete community', onClick: onDelete }} />
     </form>
   `;
 }

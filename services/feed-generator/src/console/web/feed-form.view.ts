@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
-import { leaveNotice } from './announce.js';
 import type { Curation, Feed, FeedInput, Ranking } from './api.types.js';
-import { CurationProblem, Field, FormError, hintOf } from './components.js';
+import { CurationProblem, Field, hintOf } from './components.js';
+import { FormActions, useCurationEdit } from './curation-edit.js';
 import { ConversationFields, conversationForm, conversationSection, DigestFields, digestForm, digestSection } from './feed-sections.view.js';
 import { html } from './html.js';
 import { FEEDS, feedHref } from './links.js';
@@ -51,8 +51,7 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
   const [communities, setCommunities] = useState<string[]>(existing?.communities ?? []);
   const [digest, setDigest] = useState(digestForm(existing?.digest));
   const [conversation, setConversation] = useState(conversationForm(existing?.deliberation));
-  const [error, setError] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
+  const { error, setError, saving, send } = useCurationEdit(FEEDS);
 
   const onSubmit = async (event: SubmitEvent) => {
     event.preventDefault();
@@ -80,27 +79,12 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       digest: ranking === 'digest' ? digestSection(digest) : undefined,
       deliberation: ranking === 'deliberation' ? conversationSection(conversation) : undefined,
     };
-    setSaving(true);
-    setError(null);
-    try {
-      await api(`/api/admin/feeds/${encodeURIComponent(target)}`, { method: 'PUT', body });
-      leaveNotice(`Saved feed ${target}.`);
-      location.hash = FEEDS;
-    } catch (failure) {
-      setSaving(false);
-      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
-    }
+    await send(`/api/admin/feeds/${encodeURIComponent(target)}`, 'PUT', body, `Saved feed ${target}.`);
   };
 
   const onDelete = async () => {
     if (!existing || !window.confirm(`Delete the feed "${existing.shortname}"? Subscribers will get UnknownFeed.`)) return;
-    try {
-      await api(`/api/admin/feeds/${encodeURIComponent(existing.shortname)}`, { method: 'DELETE' });
-      leaveNotice(`Deleted feed ${existing.shortname}.`);
-      location.hash = FEEDS;
-    } catch (failure) {
-      if (!(failure instanceof ApiError && failure.status === 401)) setError((failure as Error).message);
-    }
+    await send(`/api/admin/feeds/${encodeURIComponent(existing.shortname)}`, 'DELETE', undefined, `Deleted feed ${existing.shortname}.`);
   };
 
   const toggleCommunity = (id: string, on: boolean) => setCommunities(on ? [...communities, id] : communities.filter((entry) => entry !== id));
@@ -159,12 +143,8 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
           <input id="feed-replies" type="checkbox" checked=${includeReplies} onChange=${(event: Event) => setIncludeReplies(checkedOf(event))} /> Include replies
         </label>
       </div>
-      <${FormError} message=${error} />
-      <div class="actions">
-        <button type="submit" disabled=${saving}>Save feed</button>
-        <a class="button secondary" href=${existing ? feedHref(existing.shortname) : FEEDS}>Cancel</a>
-        ${existing && html`<button type="button" class="danger" onClick=${onDelete}>Delete feed</button>`}
-      </div>
+      <${FormActions} error=${error} saving=${saving} save="Save feed" cancelHref=${existing ? feedHref(existing.shortname) : FEEDS}
+        remove=${existing && { label: 'Delete feed', onClick: onDelete }} />
     </form>
   `;
 }

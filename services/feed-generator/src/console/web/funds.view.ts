@@ -1,6 +1,8 @@
 import type { Fund, FundReport } from './api.types.js';
+import { Notice } from './components.js';
 import { formatCount, formatValue } from './format.js';
 import { html } from './html.js';
+import { fundEditHref, NEW_FUND } from './links.js';
 import { Page, Title, useLoad } from './page.js';
 import { api } from './session.js';
 
@@ -55,8 +57,10 @@ function FundSection({ fund }: { fund: Fund }) {
   const report = useLoad(() => api<FundReport>(`/api/funds/${encodeURIComponent(fund.community)}/current`), fund.community);
   return html`<section aria-label=${`Fund of ${fund.community}`}>
     <h2>${fund.community}</h2>
+    <p><a href=${fundEditHref(fund.community)} aria-label=${`Edit the fund of ${fund.community}`}>Edit</a></p>
     <p class="meta">
-      Member allowance ${credits(fund.memberAllowance)} · page share ${Math.round(fund.pageShare * 100)}% · eligible from approval ${fund.minBridging}
+      Set to: budget ${credits(fund.budget)} and matching pool ${credits(fund.matchingPool)} per epoch (the ledger below has what this epoch’s ranking used) ·
+      member allowance ${credits(fund.memberAllowance)} · page share ${Math.round(fund.pageShare * 100)}% · eligible from approval ${fund.minBridging}
       ${' '}in each funding community · ${fund.feeds.length ? `boosts in ${fund.feeds.join(', ')}` : 'boosts in every feed over the community'}
     </p>
     ${report.data ? html`<${Ledger} report=${report.data} />` : html`<p class="meta">${report.error ? `Report unavailable: ${report.error.message}` : 'Loading the ledger…'}</p>`}
@@ -69,7 +73,9 @@ export function FundsView() {
   return html`<${Page} title="Bridge Funds" loaded=${loaded}>
     ${({ funds }: { funds: Fund[] }) => html`
       <${Title}>Bridge Funds<//>
-      <p class="lead">Communities pay, visibly, to raise the posts that bridge them. Funds are set in the curator file (funds) or the admin API.</p>
+      <p class="lead">Communities pay, visibly, to raise the posts that bridge them. Funds are kept in the curator file (funds), whether set there, here or through the admin API.</p>
+      <${Notice} />
+      <div class="actions"><a class="button" href=${NEW_FUND}>New fund</a></div>
       ${funds.length === 0 ? html`<p>No community has a fund.</p>` : funds.map((fund) => html`<${FundSection} key=${fund.community} fund=${fund} />`)}
     `}
   <//>`;

@@ -6,6 +6,7 @@ import { EditionsView } from './editions.view.js';
 import { FeedFormView } from './feed-form.view.js';
 import { FeedPreviewView } from './feed-preview.view.js';
 import { FeedsView } from './feeds.view.js';
+import { FundFormView } from './fund-form.view.js';
 import { FundsView } from './funds.view.js';
 import { HealthView } from './health.view.js';
 import { LabelsView } from './labels.view.js';
@@ -31,6 +32,8 @@ const ROUTES: [pattern: RegExp, view: Route['view']][] = [
   [/^#\/feeds\/([^/]+)\/editions$/, EditionsView],
   [/^#\/feeds\/([^/]+)$/, FeedPreviewView],
   [/^#\/funds$/, FundsView],
+  [/^#\/funds\/new$/, FundFormView],
+  [/^#\/funds\/([^/]+)\/edit$/, FundFormView],
   [/^#\/labels$/, LabelsView],
   [/^#\/notes$/, NotesView],
 ];
