@@ -276,6 +276,46 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await shot('feed-form-digest');
   });
 
+  it('sets and clears a feed’s label rules, and lets a members-only feed serve a community anyone can join once its curator says so', async () => {
+    await page.goto(`${running.url}/console#/feeds/common/edit`);
+    await page.getByRole('heading', { level: 1, name: 'Edit feed: Common ground' }).waitFor();
+    await page.getByLabel('Remove posts labelled').fill('spam\nporn');
+    await page.getByLabel('Rank lower posts labelled').fill('misleading');
+    await page.getByLabel('Lowered by').fill('1');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.getByRole('alert').filter({ hasText: /below 1/ }).waitFor();
+    await page.getByLabel('Lowered by').fill('0.3');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed common.').waitFor();
+    expect(await exported()).toMatch(/common:[\s\S]*exclude:\s*- spam\s*- porn\s*downrank:\s*labels:\s*- misleading\s*factor: 0.3/);
+    await page.goto(`${running.url}/console#/feeds/common/edit`);
+    await expect(page.getByLabel('Rank lower posts labelled').inputValue()).resolves.toBe('misleading');
+    await page.getByLabel('Remove posts labelled').fill('');
+    await page.getByLabel('Rank lower posts labelled').fill('');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed common.').waitFor();
+    expect(await exported()).not.toMatch(/spam|misleading/);
+
+    // Beta takes anyone who posts #cycling: a members-only feed over it needs its curator's consent.
+    const saveMembersOnlyFeed = async () => {
+      await page.goto(`${running.url}/console#/feeds/new`);
+      await page.getByLabel('Short name').fill('beta-only');
+      await page.getByLabel('Display name').fill('Beta, members');
+      await page.getByLabel('Beta cyclists').check();
+      await page.getByLabel('Members only').check();
+      await page.getByRole('button', { name: 'Save feed' }).click();
+    };
+    await saveMembersOnlyFeed();
+    await page.getByRole('alert').filter({ hasText: /allowSelfEnrolment/ }).waitFor();
+    await page.goto(`${running.url}/console#/communities/beta/edit`);
+    await page.getByLabel('Members-only feeds may serve it although anyone can join').check();
+    await page.getByRole('button', { name: 'Save community' }).click();
+    await page.locator('#view').getByText('Saved community beta.').waitFor();
+    await saveMembersOnlyFeed();
+    await page.locator('#view').getByText('Saved feed beta-only.').waitFor();
+    expect(await exported()).toMatch(/beta:[\s\S]*allowSelfEnrolment: true[\s\S]*beta-only:[\s\S]*membersOnly: true/);
+  });
+
   it('opens a community’s Bridge Fund from the form, edits it and closes it, with the file’s checks', async () => {
     await page.goto(`${running.url}/console#/funds`);
     await page.getByRole('heading', { level: 1, name: 'Bridge Funds' }).waitFor();

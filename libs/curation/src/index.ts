@@ -6,3 +6,4 @@ export { CurationStore, type CurationSnapshot } from './curation.store.js';
 export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './digest.schema.js';
 export { type DeliberationDefinition } from './deliberation.schema.js';
 export { type FundDefinition } from './fund.schema.js';
+export { type FeedLabelRules } from './feed-labels.schema.js';

@@ -94,7 +94,7 @@ export class AdminController {
   @Put('feeds/:shortname')
   async putFeed(@Param('shortname') shortname: string, @Body() body: unknown, @Headers('x-cg-client') client?: string) {
     const fields: Record<string, unknown> = parseBody(FeedInput, body);
-    // @NOTE The console's form does not edit label rules yet: a body without them keeps the feed's own.
+    // @NOTE A body without label rules keeps the feed's own: a client that does not know them never drops them.
     const labels = this.registry.current.feeds.get(shortname)?.labels;
     if (labels && !('exclude' in fields) && !('downrank' in fields)) {
       if (labels.exclude.length > 0) fields.exclude = labels.exclude;

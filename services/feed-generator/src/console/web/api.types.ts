@@ -7,7 +7,7 @@
  * are the console's view of a controller's answer; console.assets.spec.ts checks, in the server's
  * program, that what the controllers return fits them, so the two cannot drift apart silently.
  */
-import type { DeliberationDefinition, DigestDefinition, FundDefinition } from '#lib/curation';
+import type { DeliberationDefinition, DigestDefinition, FeedLabelRules, FundDefinition } from '#lib/curation';
 import type { BackfillState, PipelineSample } from '#lib/platform';
 import type { ConversationReport, ReportStatement } from '#lib/rankings';
 import type { FundReport } from '../../funds/fund-report.service.js';
@@ -70,6 +70,8 @@ export interface Feed {
   digest?: DigestDefinition;
   /** A `deliberation` feed's conversation: its root post or hashtag, and whose votes count. */
   deliberation?: DeliberationDefinition;
+  /** What the feed does with posts labelled by the labelers we follow; absent when nothing. */
+  labels?: FeedLabelRules;
 }
 
 export interface Curation {
@@ -127,8 +129,8 @@ export interface CommunityInput {
   allowSelfEnrolment?: boolean;
 }
 
-/** What PUT /api/admin/feeds/<name> takes. */
-export type FeedInput = Partial<Omit<Feed, 'shortname'>>;
+/** What PUT /api/admin/feeds/<name> takes: the label rules as the curator file writes them (`exclude`, `downrank`). */
+export type FeedInput = Partial<Omit<Feed, 'shortname' | 'labels'>> & Partial<FeedLabelRules>;
 
 /** `GET /api/admin/funds`: the Bridge Funds of the curator file. */
 export type Fund = FundDefinition;

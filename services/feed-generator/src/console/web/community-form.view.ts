@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Community, CommunityInput, Curation, MemberSources } from './api.types.js';
 import { CurationProblem, Field, hintOf } from './components.js';
-import { FormActions, useCurationEdit } from './curation-edit.js';
+import { FormActions, lines, useCurationEdit } from './curation-edit.js';
 import { html } from './html.js';
 import { COMMUNITIES } from './links.js';
 import { Page, Title, useLoad } from './page.js';
@@ -17,16 +17,11 @@ const MEMBER_SOURCES: [key: keyof MemberSources, label: string, hint: string][] 
   ['exclude', 'Never members', 'DIDs excluded whatever the other sources say'],
 ];
 
-const lines = (value: string) =>
-  value
-    .split(/[\n,]/)
-    .map((line) => line.trim())
-    .filter(Boolean);
-
 function CommunityForm({ curation, existing }: { curation: Curation; existing: Community | null }) {
   const [id, setId] = useState('');
   const [name, setName] = useState(existing?.name ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
+  const [selfEnrolment, setSelfEnrolment] = useState(existing?.allowSelfEnrolment ?? false);
   const [sources, setSources] = useState<Record<string, string>>(() =>
     Object.fromEntries(MEMBER_SOURCES.map(([key]) => [key, (existing?.members[key] ?? []).join('\n')])),
   );
@@ -44,12 +39,11 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
       const values = lines(sources[key] ?? '');
       if (values.length) members[key] = values;
     }
-    // Kept as it was: the console does not edit allowSelfEnrolment, and a save must not drop it.
     const body: CommunityInput = {
       name: name.trim() || undefined,
       description: description.trim() || undefined,
       members,
-      allowSelfEnrolment: existing?.allowSelfEnrolment ? true : undefined,
+      allowSelfEnrolment: selfEnrolment || undefined,
     };
     await send(`/api/admin/communities/${encodeURIComponent(target)}`, 'PUT', body, `Saved community ${target}.`);
   };
@@ -87,6 +81,14 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
           <//>`;
         })}
       </fieldset>
+      <div class="field">
+        <label for="community-self-enrolment">
+          <input id="community-self-enrolment" type="checkbox" checked=${selfEnrolment} aria-describedby="community-self-enrolment-hint"
+            onChange=${(event: Event) => setSelfEnrolment((event.currentTarget as HTMLInputElement).checked)} />
+          ${' '}Members-only feeds may serve it although anyone can join
+        </label>
+        <span class="hint" id="community-self-enrolment-hint">Hashtags and followers let anyone make themselves a member: a members-only feed over this community is refused unless this is ticked.</span>
+      </div>
       <${FormActions} error=${error} saving=${saving} save="Save community" cancelHref=${COMMUNITIES}
         remove=${existing && { label: 'Delete community', onClick: onDelete }} />
     </form>

@@ -4,6 +4,13 @@ import { FormError } from './components.js';
 import { html } from './html.js';
 import { api, ApiError } from './session.js';
 
+/** The entries of a list field: one per line (or comma-separated), blanks dropped. */
+export const lines = (value: string) =>
+  value
+    .split(/[\n,]/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+
 /**
  * What the curation forms (communities, feeds, funds) share: a change sent to the admin API, the
  * notice the list they return to shows, and why a change was refused, in the form. A refused

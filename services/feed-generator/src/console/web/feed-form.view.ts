@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Curation, Feed, FeedInput, Ranking } from './api.types.js';
 import { CurationProblem, Field, hintOf } from './components.js';
-import { FormActions, useCurationEdit } from './curation-edit.js';
+import { FormActions, lines, useCurationEdit } from './curation-edit.js';
 import { ConversationFields, conversationForm, conversationSection, DigestFields, digestForm, digestSection } from './feed-sections.view.js';
 import { html } from './html.js';
 import { FEEDS, feedHref } from './links.js';
@@ -19,7 +19,11 @@ const HINTS = {
   window: 'Posts older than this are not shown, at most 744 hours (31 days); empty for the default',
   halfLife: 'Ranked feeds: a score halves every this many hours',
   balance: 'balanced feeds: "equal", or a JSON object of shares per side',
+  exclude: 'Label values of the labelers we follow (LABELERS_SUBSCRIBE) that remove a post, or every post of an account carrying one; one per line',
+  downrank: 'Label values that lower a post’s score instead; one per line',
+  factor: 'What a lowered score is multiplied by: above 0 and below 1',
 };
+
 
 const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
 const checkedOf = (event: Event) => (event.currentTarget as HTMLInputElement).checked;
@@ -49,6 +53,9 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
   const [membersOnly, setMembersOnly] = useState(existing?.membersOnly ?? false);
   const [includeReplies, setIncludeReplies] = useState(existing?.includeReplies ?? false);
   const [communities, setCommunities] = useState<string[]>(existing?.communities ?? []);
+  const [exclude, setExclude] = useState((existing?.labels?.exclude ?? []).join('\n'));
+  const [downrank, setDownrank] = useState((existing?.labels?.downrank?.labels ?? []).join('\n'));
+  const [factor, setFactor] = useState(String(existing?.labels?.downrank?.factor ?? 0.5));
   const [digest, setDigest] = useState(digestForm(existing?.digest));
   const [conversation, setConversation] = useState(conversationForm(existing?.deliberation));
   const { error, setError, saving, send } = useCurationEdit(FEEDS);
@@ -75,6 +82,9 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       windowHours: windowHours === '' ? undefined : Number(windowHours),
       halfLifeHours: halfLife === '' ? undefined : Number(halfLife),
       balance: balanceValue,
+      // An empty list only where the feed had rules: the API keeps a feed's rules when a save names none.
+      exclude: lines(exclude).length > 0 ? lines(exclude) : existing?.labels ? [] : undefined,
+      downrank: lines(downrank).length > 0 ? { labels: lines(downrank), factor: Number(factor) } : undefined,
       // Only the ranking's own section: the file refuses a digest section on any other feed.
       digest: ranking === 'digest' ? digestSection(digest) : undefined,
       deliberation: ranking === 'deliberation' ? conversationSection(conversation) : undefined,
@@ -135,6 +145,18 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       <${Field} id="feed-balance" label="Balance" hint=${HINTS.balance}>
         <input id="feed-balance" type="text" aria-describedby="feed-balance-hint" value=${balance} onInput=${(event: Event) => setBalance(valueOf(event))} />
       <//>
+      <fieldset>
+        <legend>Labels</legend>
+        <${Field} id="feed-exclude" label="Remove posts labelled" hint=${HINTS.exclude}>
+          <textarea id="feed-exclude" rows="2" aria-describedby="feed-exclude-hint" value=${exclude} onInput=${(event: Event) => setExclude(valueOf(event))} />
+        <//>
+        <${Field} id="feed-downrank" label="Rank lower posts labelled" hint=${HINTS.downrank}>
+          <textarea id="feed-downrank" rows="2" aria-describedby="feed-downrank-hint" value=${downrank} onInput=${(event: Event) => setDownrank(valueOf(event))} />
+        <//>
+        <${Field} id="feed-downrank-factor" label="Lowered by" hint=${HINTS.factor}>
+          <input id="feed-downrank-factor" type="number" min="0" max="1" step="any" aria-describedby="feed-downrank-factor-hint" value=${factor} onInput=${(event: Event) => setFactor(valueOf(event))} />
+        <//>
+      </fieldset>
       <div class="checks">
         <label for="feed-members-only">
           <input id="feed-members-only" type="checkbox" checked=${membersOnly} onChange=${(event: Event) => setMembersOnly(checkedOf(event))} /> Members only
