@@ -17,8 +17,6 @@ const NUMBERS: [key: keyof FundInput & string, label: string, hint: string, fall
   ['maxLift', 'Largest lift', 'How far a boost raises a score: 1 lets a post pass posts scoring up to twice its own', '1'],
 ];
 
-const numberOrText = (text: string): number | string => (text.trim() === '' || Number.isNaN(Number(text)) ? text.trim() : Number(text));
-
 function FundForm({ curation, funds, existing }: { curation: Curation; funds: Fund[]; existing: Fund | null }) {
   const free = curation.communities.filter((community) => !funds.some((fund) => fund.community === community.id));
   const [community, setCommunity] = useState(existing?.community ?? free[0]?.id ?? '');
@@ -34,9 +32,9 @@ function FundForm({ curation, funds, existing }: { curation: Curation; funds: Fu
       setError('Choose the community whose fund this is.');
       return;
     }
-    // Numbers as typed: the file's schema refuses what is not one, and says which.
+    // A field left empty takes the file's default (the budget has none: the file's check says so).
     const body: FundInput = {
-      ...(Object.fromEntries(NUMBERS.map(([key]) => [key, numberOrText(numbers[key] ?? '')]).filter(([, value]) => value !== '')) as FundInput),
+      ...(Object.fromEntries(NUMBERS.filter(([key]) => (numbers[key] ?? '').trim() !== '').map(([key]) => [key, Number(numbers[key])])) as FundInput),
       feeds: curation.feeds.map((feed) => feed.shortname).filter((shortname) => feeds.includes(shortname)),
     };
     await send(`/api/admin/funds/${encodeURIComponent(community)}`, 'PUT', body, `Saved the fund of ${community}.`);
