@@ -160,6 +160,9 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     expect(await page.locator('section[aria-labelledby="divisive"] ol.statements > li').count()).toBeGreaterThan(0);
     await expect(page.locator('section[aria-labelledby="divisive"]').getByText(/Group [A-E] agrees most/).first().isVisible()).resolves.toBe(true);
     await page.locator('figure.chart canvas').first().waitFor();
+    // Where to take part: the feed to vote in and the post to reply to, in the Bluesky app.
+    await expect(page.getByRole('link', { name: 'Vote in the feed on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/brexit`);
+    await expect(page.getByRole('link', { name: 'reply to the conversation’s post' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${curator}/post/${rootRkey}`);
     await shot('report-desktop');
   });
 

@@ -115,6 +115,8 @@ export interface Editions {
 export interface ConversationView {
   conversation: string;
   title: string;
+  /** The at:// URI of the deliberation feed its statements are voted on in. */
+  feed: string;
   source: { root: string } | { hashtag: string };
   participants: 'anyone' | 'members';
   report: ConversationReport | null;

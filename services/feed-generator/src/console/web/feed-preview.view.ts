@@ -3,17 +3,12 @@ import { announce } from './announce.js';
 import type { Explanation, FeedPreview, PreviewItem, Provenance } from './api.types.js';
 import { formatCount, formatValue } from './format.js';
 import { html } from './html.js';
-import { feedEditHref, feedEditionsHref } from './links.js';
+import { bskyAppLink, feedEditHref, feedEditionsHref } from './links.js';
 import { Page, Title, useLoad } from './page.js';
 import { api } from './session.js';
 
 const LIMIT_KEY = 'common-ground.preview-limit';
 const LIMITS = [10, 30, 100];
-
-function bskyLink(uri: string): string | null {
-  const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
-  return match ? `https://bsky.app/profile/${match[1]}/post/${match[2]}` : null;
-}
 
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -110,7 +105,7 @@ function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string
 }
 
 function Post({ item, preview }: { item: PreviewItem; preview: FeedPreview }) {
-  const link = bskyLink(item.post);
+  const link = bskyAppLink(item.post);
   const explainPath =
     `/api/feeds/${encodeURIComponent(preview.feed)}/explain?post=${encodeURIComponent(item.post)}` + (preview.snapshot ? `&snapshot=${preview.snapshot.id}` : '');
   return html`<li>

@@ -1,4 +1,5 @@
 import type { ConversationView, ReportStatement } from './api.types.js';
+import { bskyAppLink } from './links.js';
 import { TimeSeriesChart } from './chart.js';
 import { formatCount } from './format.js';
 import { html } from './html.js';
@@ -53,6 +54,19 @@ function Statement({ statement, texts, extra }: { statement: ReportStatement; te
   </li>`;
 }
 
+/** Where to vote and where to add a statement, in the Bluesky app. */
+function TakePart({ view }: { view: ConversationView }) {
+  const feed = bskyAppLink(view.feed);
+  const root = 'root' in view.source ? bskyAppLink(view.source.root) : null;
+  if (!feed) return null;
+  return html`<p class="take-part">
+    <a href=${feed}>Vote in the feed on Bluesky</a>.
+    ${'root' in view.source
+      ? root && html`${' '}Add a statement: <a href=${root}>reply to the conversation’s post</a>.`
+      : html`${' '}Add a statement: post with #${view.source.hashtag}.`}
+  </p>`;
+}
+
 function Report({ view }: { view: ConversationView }) {
   const { report, texts } = view;
   const about = 'root' in view.source ? 'replies to and quotes of one post' : `posts tagged #${view.source.hashtag}`;
@@ -64,6 +78,7 @@ function Report({ view }: { view: ConversationView }) {
   return html`
     <h1>${view.title}</h1>
     <p class="lead">A conversation on Bluesky: the statements are ${about}; a like is an agree, “show less” a disagree, a statement seen without either a pass. Votes count from ${view.participants === 'anyone' ? 'anyone' : 'members of the community only'}.</p>
+    <${TakePart} view=${view} />
     <ul class="cards" aria-label="In numbers">
       <li class="card"><span class="label">Participants</span><span class="value">${formatCount(report.participants)}</span></li>
       <li class="card"><span class="label">Statements</span><span class="value">${formatCount(report.statements)}</span></li>
