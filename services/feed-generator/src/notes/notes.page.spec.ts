@@ -56,6 +56,13 @@ describe('the public notes page', () => {
     expect(html).not.toContain('not listed');
   });
 
+  it('links the post to where the Bluesky app shows it', () => {
+    const post = 'at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3kabc2defg';
+    expect(notesPage({ ...notes, post }, '/api/notes')).toContain(
+      '<a href="https://bsky.app/profile/did:plc:ewvi7nxzyoun6zhxrhs64oiz/post/3kabc2defg">Open it in the Bluesky app</a>',
+    );
+  });
+
   it('says how many notes it leaves out', () => {
     const html = notesPage({ ...notes, omitted: 448 }, '/api/notes?post=x');
     const others = html.slice(html.indexOf('id="others"'), html.indexOf('id="changes"'));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Nsid, parseAtUri } from '#lib/domain';
 import type { NoteView, PostNotes } from './notes.service.js';
 
 /**
@@ -34,6 +35,13 @@ const REASON_NAMES: Readonly<Record<string, string>> = {
   joke_or_satire: 'It is a joke or satire that might be misinterpreted as a fact',
   other: 'Other',
 };
+
+/** " Open it in the Bluesky app." for a post's at:// URI (its DID and record key, read as such). */
+function appLink(post: string): string {
+  const parts = parseAtUri(post);
+  if (!parts || parts.collection !== Nsid.post) return '';
+  return ` <a href="https://bsky.app/profile/${escape(parts.did)}/post/${escape(parts.rkey)}">Open it in the Bluesky app</a>.`;
+}
 
 const time = (ms: number): string => {
   const iso = new Date(ms).toISOString();
@@ -73,7 +81,7 @@ export function notesPage(notes: PostNotes, jsonHref: string): string {
     '<body>',
     '<main>',
     '<h1>Context notes</h1>',
-    `<p>On the post <code>${escape(notes.post)}</code>${notes.requests > 0 ? ` (${notes.requests} account${notes.requests === 1 ? '' : 's'} asked for a note)` : ''}.</p>`,
+    `<p>On the post <code>${escape(notes.post)}</code>${notes.requests > 0 ? ` (${notes.requests} account${notes.requests === 1 ? '' : 's'} asked for a note)` : ''}.${appLink(notes.post)}</p>`,
     notes.text === null ? '<p>The post is not in our store.</p>' : `<blockquote><p>${escape(notes.text)}</p></blockquote>`,
     '<section aria-labelledby="helpful">',
     '<h2 id="helpful">Readers added context</h2>',
