@@ -276,6 +276,31 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await shot('feed-form-digest');
   });
 
+  it('shows a digest’s editions to anyone on its public page, and says when there is no such digest', async () => {
+    await running.app.get(ScoreSnapshotJob).runOnce();
+    const editions = (await (await fetch(`${running.url}/api/feeds/weekly/editions`)).json()) as { editions: { posts: { uri: string; text: string | null }[] }[] };
+    expect(editions.editions.length).toBeGreaterThan(0);
+    const first = editions.editions[0]!.posts[0]!;
+    // A new tab holds no token (the console keeps it in its own tab's session storage): it reads as anyone.
+    const tab = await context.newPage();
+    try {
+      const response = await tab.goto(`${running.url}/digests/weekly`);
+      expect(response?.status()).toBe(200);
+      await tab.getByRole('heading', { level: 1, name: 'Common ground, weekly' }).waitFor();
+      expect(await tab.title()).toBe('Common ground, weekly · Common Ground');
+      await expect(tab.getByRole('link', { name: 'Read it on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/weekly`);
+      expect(await tab.locator('section ol.preview > li').count()).toBe(editions.editions.reduce((sum, edition) => sum + edition.posts.length, 0));
+      expect(await tab.locator('section ol.preview > li').first().locator('.text').textContent()).toBe(first.text ?? '(text not in the store)');
+      await tab.screenshot({ path: path.join(artifacts, 'digest-public.png'), fullPage: true });
+
+      const missing = await tab.goto(`${running.url}/digests/common`);
+      expect(missing?.status()).toBe(404);
+      await expect(tab.getByRole('alert').textContent()).resolves.toBe('There is no digest "common".');
+    } finally {
+      await tab.close();
+    }
+  });
+
   it('sets and clears a feed’s label rules, and lets a members-only feed serve a community anyone can join once its curator says so', async () => {
     await page.goto(`${running.url}/console#/feeds/common/edit`);
     await page.getByRole('heading', { level: 1, name: 'Edit feed: Common ground' }).waitFor();

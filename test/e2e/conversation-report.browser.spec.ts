@@ -151,6 +151,7 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
   it('renders the opinion groups, the consensus and the divisive statements of the conversation', async () => {
     await page.goto(`${running.url}/conversations/brexit`);
     await page.getByRole('heading', { level: 1, name: 'What should happen with Brexit?' }).waitFor();
+    expect(await page.title()).toBe('What should happen with Brexit? · Common Ground');
     const groups = page.getByRole('list', { name: 'Opinion groups' }).getByRole('listitem');
     expect(await groups.count()).toBeGreaterThanOrEqual(2);
     const consensus = page.locator('section[aria-labelledby="consensus"] ol.statements > li');

@@ -132,7 +132,7 @@ async function demo(): Promise<void> {
       `  the gardeners, both sides balanced               ${feedUrl(FEEDS.balanced)}`,
       `  newest posts of every community                  ${feedUrl(FEEDS.recent)}`,
       `  today's digest (ends after 10 posts)             ${feedUrl(FEEDS.digest)}`,
-      `  its editions                                     ${running.url}/api/feeds/${FEEDS.digest}/editions`,
+      `  its editions                                     ${running.url}/digests/${FEEDS.digest} (JSON: ${running.url}/api/feeds/${FEEDS.digest}/editions)`,
       `  statements of the birders' conversation          ${feedUrl(FEEDS.conversation)}`,
       `  operations (status, metrics)                     ${running.opsUrl}/status`,
       '',

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { Controller, Get, Headers, Inject, Param, Req, Res, ServiceUnavailableException, type OnModuleInit } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Param, Req, Res, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConversationRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import type { ConversationReport } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
-import { ConsoleNotBuiltError, loadConsoleAssets, REPORT_PAGE, type ConsolePage } from './console/console-assets.js';
-import { matchesEtag, sendPage } from './console/console.controller.js';
+import { REPORT_PAGE } from './console/console-assets.js';
+import { matchesEtag, PublicPage } from './console/console.controller.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 
 export interface ConversationView {
@@ -33,8 +33,7 @@ const THIN_LISTED = 10;
  */
 @Controller()
 export class ConversationsController implements OnModuleInit {
-  private page?: ConsolePage;
-  private notBuilt?: ConsoleNotBuiltError;
+  private readonly page = new PublicPage(REPORT_PAGE);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -44,24 +43,13 @@ export class ConversationsController implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    try {
-      this.page = (await loadConsoleAssets(undefined, REPORT_PAGE)).page;
-    } catch (error) {
-      // The JSON report serves without the page; the page says what is missing.
-      if (!(error instanceof ConsoleNotBuiltError)) throw error;
-      this.notBuilt = error;
-    }
+    await this.page.load();
   }
 
   /** The page; for a name no conversation has, the page with status 404 (it says there is none). */
   @Get('conversations/:name')
   reportPage(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    const known = this.registry.current.feeds.get(name)?.deliberation !== undefined;
-    if (!this.page) {
-      if (!known) this.registry.conversation(name);
-      throw new ServiceUnavailableException(this.notBuilt?.message ?? 'the report page is starting');
-    }
-    sendPage(this.page, ifNoneMatch, reply, known ? 200 : 404);
+    this.page.send(reply, ifNoneMatch, this.registry.missingConversation(name));
   }
 
   /**

@@ -1,16 +1,18 @@
-import { Controller, Get, Inject, Param, Query, Req } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { Controller, Get, Headers, Inject, Param, Query, Req, Res, type OnModuleInit } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { EditionRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import { nextCadencePoint } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
+import { DIGEST_PAGE } from './console/console-assets.js';
+import { PublicPage } from './console/console.controller.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { integerParam, parseParams } from './xrpc/request-input.js';
+import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 
 const EditionsParams = z.object({ limit: integerParam({ min: 1, max: 100, fallback: 10 }) });
-import { InvalidRequestError } from './xrpc/xrpc.errors.js';
 
 export interface EditionPost {
   rank: number;
@@ -34,6 +36,7 @@ export interface EditionView {
 
 export interface EditionsView {
   feed: string;
+  displayName: string;
   cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
   nextEditionAt: string;
   endCard: string | null;
@@ -83,6 +86,7 @@ export class EditionsController {
     }));
     return {
       feed: uri,
+      displayName: feed.displayName,
       cadence: { cadence: digest.cadence, ...(digest.day && { day: digest.day }), at: digest.at, timeZone: digest.timeZone, size: digest.size, base: digest.base },
       nextEditionAt: new Date(nextCadencePoint(digest, Date.now())).toISOString(),
       endCard: digest.endCard ?? null,
@@ -92,3 +96,23 @@ export class EditionsController {
 }
 
 const names = (value: unknown): string[] => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []);
+
+/**
+ * A digest's public page, `/digests/<name>`: its editions as `/api/feeds/<name>/editions` gives
+ * them, each post with its text and the communities that support it, to look back at.
+ */
+@Controller('digests')
+export class DigestsController implements OnModuleInit {
+  private readonly page = new PublicPage(DIGEST_PAGE);
+
+  constructor(private readonly registry: FeedRegistry) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.page.load();
+  }
+
+  @Get(':name')
+  digestPage(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
+    this.page.send(reply, ifNoneMatch, this.registry.missingDigest(name));
+  }
+}

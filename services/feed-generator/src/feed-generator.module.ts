@@ -10,7 +10,7 @@ import { FeedPreviewService } from './console/feed-preview.service.js';
 import { FeedGeneratorMetrics } from './feed-generator.metrics.js';
 import { DidDocumentController } from './did-document.controller.js';
 import { ConversationsController } from './conversations.controller.js';
-import { EditionsController } from './editions.controller.js';
+import { DigestsController, EditionsController } from './editions.controller.js';
 import { ExplainController } from './explain.controller.js';
 import { ExplanationService } from './explanation.service.js';
 import { FundAdminController } from './funds/fund-admin.controller.js';
@@ -52,6 +52,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     DidDocumentController,
     ExplainController,
     EditionsController,
+    DigestsController,
     ConversationsController,
     AdminController,
     ConsoleController,

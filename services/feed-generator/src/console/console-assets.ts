@@ -21,7 +21,9 @@ export interface PageEntry {
 /** The console itself. */
 const CONSOLE_PAGE: PageEntry = { entry: 'main.js', html: 'console.html' };
 /** The public report of a conversation (`/conversations/<id>`). */
-export const REPORT_PAGE: PageEntry = { entry: 'report-main.js', html: 'report.html' };
+export const REPORT_PAGE: PageEntry = { entry: 'report-main.js', html: 'public.html' };
+/** The public editions of a digest (`/digests/<name>`). */
+export const DIGEST_PAGE: PageEntry = { entry: 'digest-main.js', html: 'public.html' };
 
 /**
  * The browser libraries the console imports, by the bare name its modules use, and their ES module

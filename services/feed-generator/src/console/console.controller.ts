@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, NotFoundException, Param, Res, ServiceUnavailableException, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ConsoleNotBuiltError, loadConsoleAssets, type ConsoleAssets, type ConsolePage } from './console-assets.js';
+import { ConsoleNotBuiltError, loadConsoleAssets, type ConsoleAssets, type ConsolePage, type PageEntry } from './console-assets.js';
 
 /** No third-party anything, and no inline code but the import map: the token in sessionStorage is only as safe as the page. */
 const SECURITY_HEADERS = {
@@ -83,4 +83,34 @@ export function sendPage(page: ConsolePage, ifNoneMatch: string | undefined, rep
 export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
   return ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*');
+}
+
+/**
+ * A public page made of the console's modules (a conversation's report, a digest's editions), read
+ * once at start. Its data comes from the public JSON API; the page only renders it.
+ */
+export class PublicPage {
+  private page?: ConsolePage;
+  private notBuilt?: ConsoleNotBuiltError;
+
+  constructor(private readonly entry: PageEntry) {}
+
+  async load(): Promise<void> {
+    try {
+      this.page = (await loadConsoleAssets(undefined, this.entry)).page;
+    } catch (error) {
+      // The JSON serves without the page; the page says what is missing.
+      if (!(error instanceof ConsoleNotBuiltError)) throw error;
+      this.notBuilt = error;
+    }
+  }
+
+  /**
+   * The page; for a name nothing has (`missing`), the page with status 404, which says so once it
+   * reads its data; before the page is built, `missing` or 503.
+   */
+  send(reply: FastifyReply, ifNoneMatch: string | undefined, missing?: Error): void {
+    if (!this.page) throw missing ?? new ServiceUnavailableException(this.notBuilt?.message ?? 'the page is starting');
+    sendPage(this.page, ifNoneMatch, reply, missing ? 404 : 200);
+  }
 }

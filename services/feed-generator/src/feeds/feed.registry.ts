@@ -69,9 +69,19 @@ export class FeedRegistry {
 
   /** The conversation (a `deliberation` feed) named `name`; throws `FeedNotFoundError` when none is. */
   conversation(name: string): FeedDefinition {
-    const feed = this.current.feeds.get(name);
-    if (!feed?.deliberation) throw new FeedNotFoundError(`no conversation named "${name}"`);
-    return feed;
+    const missing = this.missingConversation(name);
+    if (missing) throw missing;
+    return this.current.feeds.get(name)!;
+  }
+
+  /** Why no conversation is named `name`, or undefined when one is. */
+  missingConversation(name: string): FeedNotFoundError | undefined {
+    return this.current.feeds.get(name)?.deliberation ? undefined : new FeedNotFoundError(`no conversation named "${name}"`);
+  }
+
+  /** Why no digest is named `name`, or undefined when one is. */
+  missingDigest(name: string): FeedNotFoundError | undefined {
+    return this.current.feeds.get(name)?.digest ? undefined : new FeedNotFoundError(`no digest named "${name}"`);
   }
 
   feeds(): FeedDefinition[] {

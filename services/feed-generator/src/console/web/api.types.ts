@@ -105,6 +105,9 @@ export interface EditionPost {
 
 /** GET /api/feeds/<name>/editions: a digest feed's editions, newest first. */
 export interface Editions {
+  /** The digest feed's at:// URI and its name as subscribers see it. */
+  feed: string;
+  displayName: string;
   cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
   nextEditionAt: string;
   endCard: string | null;

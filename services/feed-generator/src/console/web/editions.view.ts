@@ -1,8 +1,9 @@
 import type { EditionPost, Editions } from './api.types.js';
 import { formatValue } from './format.js';
 import { html } from './html.js';
-import { feedHref } from './links.js';
+import { bskyAppLink, feedHref } from './links.js';
 import { Page, Title, useLoad } from './page.js';
+import { loadPublicData, usePageTitle } from './public-data.js';
 import { api } from './session.js';
 
 const when = (iso: string) => new Date(iso).toLocaleString('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
@@ -25,26 +26,63 @@ function EditionItem({ post }: { post: EditionPost }) {
   </li>`;
 }
 
-/** A digest feed's editions, newest first: what the community was served, edition by edition. */
+/** The editions, newest first, with the cadence they follow and the end card. */
+function EditionList({ data }: { data: Editions }) {
+  return html`
+    <p class="lead">${cadenceText(data)} Next edition ${when(data.nextEditionAt)}.</p>
+    ${data.editions.length === 0
+      ? html`<p class="notice">No edition yet: the ranker freezes the first one at its next run.</p>`
+      : data.editions.map(
+          (edition) => html`<section aria-labelledby=${`edition-${edition.edition}`}>
+            <h2 id=${`edition-${edition.edition}`}>${when(edition.at)}</h2>
+            ${edition.posts.length === 0
+              ? html`<p class="notice">This edition is empty: nothing new qualified.</p>`
+              : html`<ol class="preview">${edition.posts.map((post) => html`<${EditionItem} key=${post.uri} post=${post} />`)}</ol>`}
+          </section>`,
+        )}
+    ${data.endCard && html`<p class="hint">End card, served last in every edition: <code>${data.endCard}</code></p>`}
+  `;
+}
+
+const editionsPath = (shortname: string) => `/api/feeds/${encodeURIComponent(shortname)}/editions?limit=20`;
+
+/** A digest feed's editions in the console: what the community was served, edition by edition. */
 export function EditionsView({ param }: { param: string | null }) {
   const shortname = param ?? '';
-  const loaded = useLoad(() => api<Editions>(`/api/feeds/${encodeURIComponent(shortname)}/editions?limit=20`), shortname);
+  const loaded = useLoad(() => api<Editions>(editionsPath(shortname)), shortname);
   return html`<${Page} title="Editions" loaded=${loaded}>
     ${(data: Editions) => html`
       <${Title}>Editions of ${shortname}<//>
-      <p class="lead">${cadenceText(data)} Next edition ${when(data.nextEditionAt)}.</p>
-      <div class="actions"><a class="button secondary" href=${feedHref(shortname)}>Feed preview</a></div>
-      ${data.editions.length === 0
-        ? html`<p class="notice">No edition yet: the ranker freezes the first one at its next run.</p>`
-        : data.editions.map(
-            (edition) => html`<section aria-labelledby=${`edition-${edition.edition}`}>
-              <h2 id=${`edition-${edition.edition}`}>${when(edition.at)}</h2>
-              ${edition.posts.length === 0
-                ? html`<p class="notice">This edition is empty: nothing new qualified.</p>`
-                : html`<ol class="preview">${edition.posts.map((post) => html`<${EditionItem} key=${post.uri} post=${post} />`)}</ol>`}
-            </section>`,
-          )}
-      ${data.endCard && html`<p class="hint">End card, served last in every edition: <code>${data.endCard}</code></p>`}
+      <div class="actions">
+        <a class="button secondary" href=${feedHref(shortname)}>Feed preview</a>
+        <a class="button secondary" href=${`/digests/${encodeURIComponent(shortname)}`}>Public page</a>
+      </div>
+      <${EditionList} data=${data} />
     `}
   <//>`;
+}
+
+/**
+ * A digest's public page (`/digests/<name>`): every edition the community was served, with each
+ * post's text and the communities that support it, to look back at what it agreed on.
+ */
+export function DigestView({ name }: { name: string }) {
+  const loaded = useLoad(
+    () =>
+      loadPublicData<Editions>(editionsPath(name), {
+        missing: `There is no digest "${name}".`,
+        membersOnly: 'This digest is for its community’s members only: its curators read it after signing in to the console in this tab.',
+        what: 'The editions',
+      }, [404, 400]),
+    name,
+  );
+  usePageTitle(loaded.data?.displayName);
+  if (loaded.error && !loaded.data) return html`<h1>Digest</h1><p class="error" role="alert">${loaded.error.message}</p>`;
+  if (!loaded.data) return html`<p class="loading">Loading…</p>`;
+  const feed = bskyAppLink(loaded.data.feed);
+  return html`
+    <h1>${loaded.data.displayName}</h1>
+    ${feed && html`<p><a href=${feed}>Read it on Bluesky</a>: each edition ends once read.</p>`}
+    <${EditionList} data=${loaded.data} />
+  `;
 }

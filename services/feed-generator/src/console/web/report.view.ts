@@ -4,7 +4,7 @@ import { TimeSeriesChart } from './chart.js';
 import { formatCount } from './format.js';
 import { html } from './html.js';
 import { StaleNotice, useAutoRefresh, useLoad } from './page.js';
-import { currentToken } from './session.js';
+import { loadPublicData, usePageTitle } from './public-data.js';
 
 /** How often the report is read again while the page is visible: new votes show within this. */
 const REFRESH_MS = 10_000;
@@ -12,24 +12,13 @@ const REFRESH_MS = 10_000;
 const groupName = (group: number) => `Group ${String.fromCharCode(65 + group)}`;
 const percent = (rate: number) => `${Math.round(rate * 100)}%`;
 
-class ReportError extends Error {
-  override name = 'ReportError';
-}
-
 /** The report; a members-only one with the admin token of a curator signed in to the console in this tab. */
-async function loadReport(name: string): Promise<ConversationView> {
-  const token = currentToken();
-  const response = await fetch(`/api/conversations/${encodeURIComponent(name)}`, {
-    headers: { accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+function loadReport(name: string): Promise<ConversationView> {
+  return loadPublicData<ConversationView>(`/api/conversations/${encodeURIComponent(name)}`, {
+    missing: `There is no conversation "${name}".`,
+    membersOnly: 'This conversation is for its community’s members only: its curators read its report after signing in to the console in this tab.',
+    what: 'The report',
   });
-  if (!response.ok) {
-    if (response.status === 404) throw new ReportError(`There is no conversation "${name}".`);
-    if (response.status === 401) {
-      throw new ReportError('This conversation is for its community’s members only: its curators read its report after signing in to the console in this tab.');
-    }
-    throw new ReportError(`The report did not load (HTTP ${response.status}).`);
-  }
-  return (await response.json()) as ConversationView;
 }
 
 /** Each group's share that agrees, as meters with their value in words. */
@@ -134,6 +123,7 @@ function Report({ view }: { view: ConversationView }) {
 export function ReportView({ name }: { name: string }) {
   const loaded = useLoad(() => loadReport(name), name);
   useAutoRefresh(loaded, REFRESH_MS);
+  usePageTitle(loaded.data?.title);
   if (loaded.error && !loaded.data) return html`<h1>Conversation report</h1><p class="error" role="alert">${loaded.error.message}</p>`;
   if (!loaded.data) return html`<p class="loading">Loading…</p>`;
   return html`<div aria-busy=${loaded.loading ? 'true' : undefined}>${loaded.error && html`<${StaleNotice} error=${loaded.error} />`}<${Report} view=${loaded.data} /></div>`;
