@@ -98,7 +98,11 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
   const cells = aggregateCells(table);
   const found = findOpinionGroups(cells);
   const groupCount = found.reliable ? found.groupCount : 0;
-  const groupOfUser = found.reliable ? found.groupOfUser : new Int32Array(table.userCount).fill(-1);
+  // Groups numbered largest first: the report's letters read in order of size (A the largest).
+  const bySize = Array.from({ length: groupCount }, (_, group) => group).sort((a, b) => (found.groupSizes[b] ?? 0) - (found.groupSizes[a] ?? 0) || a - b);
+  const numberOf = new Int32Array(groupCount);
+  bySize.forEach((group, rank) => (numberOf[group] = rank));
+  const groupOfUser = found.reliable ? Int32Array.from(found.groupOfUser, (group) => (group < 0 ? group : numberOf[group]!)) : new Int32Array(table.userCount).fill(-1);
   const statements = statementLines(cells, posts, groupOfUser, groupCount);
 
   const weighed = [...statements.values()].filter((statement) => statement.votes >= THIN_VOTES);
@@ -122,7 +126,7 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
       participants: table.userCount,
       votes: totals,
       participation: participation(cells),
-      groups: Array.from({ length: groupCount }, (_, group) => ({ group, size: found.groupSizes[group] ?? 0 })).sort((a, b) => b.size - a.size),
+      groups: bySize.map((group, number) => ({ group: number, size: found.groupSizes[group] ?? 0 })),
       consensus: groupCount > 0 ? byConsensus.slice(0, LISTED) : [],
       divisive: groupCount > 0 ? bySpread.slice(0, LISTED).map((statement) => ({ ...statement, agreeingGroup: mostAgreeing(statement) })) : [],
       representative: Array.from({ length: groupCount }, (_, group) => ({ group, statements: representativeOf(weighed, group) })),

@@ -97,4 +97,13 @@ describe.each(CONVERSATIONS)('the deliberation report on the Polis conversation 
     expect(agreement.compared).toBeGreaterThan(published.size / 2);
     expect({ folder, ari: agreement.ari >= (ARI_FLOOR[folder] ?? 0.75) ? 'holds' : agreement.ari }).toEqual({ folder, ari: 'holds' });
   });
+
+  it('numbers the groups largest first, so that the report’s letters read in order of size', () => {
+    const groups = report!.groups;
+    expect(groups.map((g) => g.group)).toEqual(groups.map((_, index) => index));
+    expect(groups.map((g) => g.size)).toEqual([...groups.map((g) => g.size)].sort((a, b) => b - a));
+    // The same numbers in the statements' lines: each group's votes are its members'.
+    const sizes = groups.map((g) => g.size);
+    for (const statement of report!.consensus) for (const line of statement.groups) expect(line.votes).toBeLessThanOrEqual(sizes[line.group]!);
+  });
 });
