@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
+import { FundRepository } from '#lib/clickhouse';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -367,7 +368,27 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await page.locator('#view').getByText('Saved the fund of beta.').waitFor();
     expect(await exported()).toMatch(/budget: 7500/);
     await expect(page.getByRole('region', { name: 'Fund of beta' }).textContent()).resolves.toContain('budget 7,500');
+
+    // A pledge recorded for a member who publishes no pledge record, then withdrawn.
+    const member = beta!.members[0]!;
+    const post = (await (await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(`at://${publisher}/app.bsky.feed.generator/common`)}&limit=1`)).json()) as { feed: { post: string }[] };
+    const pledges = async () => (await running.app.get(FundRepository).pledges(0, Date.now() * 2000, ['beta'])).map(({ pledger, amount }) => ({ pledger, amount }));
+    const betaFund = page.getByRole('region', { name: 'Fund of beta' });
+    await betaFund.getByText('Record a pledge for a member').click();
+    await betaFund.getByLabel('Member (DID)').fill(member);
+    await betaFund.getByLabel('Post (at:// URI)').fill('not a post');
+    await betaFund.getByLabel('Credits').fill('5');
+    await betaFund.getByRole('button', { name: 'Record pledge' }).click();
+    await betaFund.getByRole('alert').filter({ hasText: /post/ }).waitFor();
+    await betaFund.getByLabel('Post (at:// URI)').fill(post.feed[0]!.post);
+    await betaFund.getByRole('button', { name: 'Record pledge' }).click();
+    await betaFund.getByRole('status').filter({ hasText: `Recorded a pledge of 5 credits from ${member}` }).waitFor();
+    expect(await pledges()).toEqual([{ pledger: member, amount: 5 }]);
     await shot('funds-with-form');
+    // The record key the form was given is the one it withdraws.
+    await betaFund.getByRole('button', { name: 'Withdraw pledge' }).click();
+    await betaFund.getByRole('status').filter({ hasText: 'Withdrew the pledge' }).waitFor();
+    expect(await pledges()).toEqual([]);
 
     await page.getByRole('link', { name: 'Edit the fund of beta' }).click();
     page.once('dialog', (dialog) => void dialog.accept());

@@ -3,6 +3,7 @@ import { Notice } from './components.js';
 import { formatCount, formatValue } from './format.js';
 import { html } from './html.js';
 import { fundEditHref, NEW_FUND } from './links.js';
+import { PledgeForm } from './pledge-form.view.js';
 import { Page, Title, useLoad } from './page.js';
 import { api } from './session.js';
 
@@ -64,6 +65,7 @@ function FundSection({ fund }: { fund: Fund }) {
       ${' '}in each funding community · ${fund.feeds.length ? `boosts in ${fund.feeds.join(', ')}` : 'boosts in every feed over the community'}
     </p>
     ${report.data ? html`<${Ledger} report=${report.data} />` : html`<p class="meta">${report.error ? `Report unavailable: ${report.error.message}` : 'Loading the ledger…'}</p>`}
+    <${PledgeForm} community=${fund.community} />
   </section>`;
 }
 
