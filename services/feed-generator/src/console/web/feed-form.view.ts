@@ -24,7 +24,6 @@ const HINTS = {
   factor: 'What a lowered score is multiplied by: above 0 and below 1',
 };
 
-
 const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
 const checkedOf = (event: Event) => (event.currentTarget as HTMLInputElement).checked;
 

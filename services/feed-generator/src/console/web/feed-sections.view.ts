@@ -2,11 +2,9 @@ import type { Feed } from './api.types.js';
 import { Field, hintOf } from './components.js';
 import { html } from './html.js';
 
-/**
- * The sections a `digest` or `deliberation` feed needs beside the common fields, as the form holds
- * them (the text of each input) and as the curator file takes them. The server checks them with
- * the file's own schema; the form only turns its inputs into the section.
- */
+// The sections a `digest` or `deliberation` feed needs beside the common fields, as the form holds
+// them (the text of each input) and as the curator file takes them. The server checks them with
+// the file's own schema; the form only turns its inputs into the section.
 
 const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
 const DIGEST_BASES = ['bridging', 'bridging-within', 'balanced'] as const;
