@@ -49,7 +49,7 @@ export class ConversationsController implements OnModuleInit {
   /** The page; for a name no conversation has, the page with status 404 (it says there is none). */
   @Get('conversations/:name')
   reportPage(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    this.page.send(reply, ifNoneMatch, this.registry.missingConversation(name));
+    this.page.send(reply, ifNoneMatch, this.registry.missing(name, 'conversation'));
   }
 
   /**
@@ -58,7 +58,7 @@ export class ConversationsController implements OnModuleInit {
    */
   @Get('api/conversations/:name')
   async report(@Param('name') name: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const feed = this.registry.conversation(name);
+    const feed = this.registry.named(name, 'conversation');
     if (feed.membersOnly && !hasAdminToken(request, this.config.feedGenerator.adminToken)) {
       throw new AdminAuthError('the report of a members-only conversation needs the admin token');
     }
@@ -75,7 +75,7 @@ export class ConversationsController implements OnModuleInit {
   }
 
   private async view(name: string): Promise<ConversationView> {
-    const feed = this.registry.conversation(name);
+    const feed = this.registry.named(name, 'conversation');
     const conversation = feed.deliberation!;
     const uri = this.registry.uriOf(feed);
     const stored = ((await this.conversations.latestReport(uri)) ?? null) as ConversationReport | null;

@@ -113,6 +113,6 @@ export class DigestsController implements OnModuleInit {
 
   @Get(':name')
   digestPage(@Param('name') name: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res() reply: FastifyReply): void {
-    this.page.send(reply, ifNoneMatch, this.registry.missingDigest(name));
+    this.page.send(reply, ifNoneMatch, this.registry.missing(name, 'digest'));
   }
 }

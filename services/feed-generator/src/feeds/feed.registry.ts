@@ -13,6 +13,9 @@ export class FeedNotFoundError extends Error {
   override name = 'FeedNotFoundError';
 }
 
+/** What the project's own routes address by name: any feed, a conversation or a digest. */
+export type FeedKind = 'feed' | 'conversation' | 'digest';
+
 /**
  * The feeds and communities curators defined, addressed by feed AT-URI: the curation in force in
  * this process (`CurationService`), which follows every change without restart, whichever
@@ -60,28 +63,18 @@ export class FeedRegistry {
     return feed;
   }
 
-  /** The feed named `shortname`; throws `FeedNotFoundError` when none is. */
-  named(shortname: string): FeedDefinition {
-    const feed = this.current.feeds.get(shortname);
-    if (!feed) throw new FeedNotFoundError(`no feed named "${shortname}"`);
-    return feed;
-  }
-
-  /** The conversation (a `deliberation` feed) named `name`; throws `FeedNotFoundError` when none is. */
-  conversation(name: string): FeedDefinition {
-    const missing = this.missingConversation(name);
+  /** The feed named `name` (a conversation: a `deliberation` feed; a digest: a `digest` one); throws `FeedNotFoundError` when none is. */
+  named(name: string, kind: FeedKind = 'feed'): FeedDefinition {
+    const missing = this.missing(name, kind);
     if (missing) throw missing;
     return this.current.feeds.get(name)!;
   }
 
-  /** Why no conversation is named `name`, or undefined when one is. */
-  missingConversation(name: string): FeedNotFoundError | undefined {
-    return this.current.feeds.get(name)?.deliberation ? undefined : new FeedNotFoundError(`no conversation named "${name}"`);
-  }
-
-  /** Why no digest is named `name`, or undefined when one is. */
-  missingDigest(name: string): FeedNotFoundError | undefined {
-    return this.current.feeds.get(name)?.digest ? undefined : new FeedNotFoundError(`no digest named "${name}"`);
+  /** Why no feed of `kind` is named `name`, or undefined when one is. */
+  missing(name: string, kind: FeedKind = 'feed'): FeedNotFoundError | undefined {
+    const feed = this.current.feeds.get(name);
+    const found = kind === 'feed' ? feed : kind === 'conversation' ? feed?.deliberation : feed?.digest;
+    return found ? undefined : new FeedNotFoundError(`no ${kind} named "${name}"`);
   }
 
   feeds(): FeedDefinition[] {

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Community, CommunityInput, Curation, MemberSources } from './api.types.js';
 import { CurationProblem, Field, hintOf } from './components.js';
-import { FormActions, lines, useCurationEdit } from './curation-edit.js';
+import { checkedOf, FormActions, lines, useCurationEdit, valueOf } from './curation-edit.js';
 import { html } from './html.js';
 import { COMMUNITIES } from './links.js';
 import { Page, Title, useLoad } from './page.js';
@@ -62,14 +62,14 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
       ${!existing &&
       html`<${Field} id="community-id" label="Id" hint=${idHint}>
         <input id="community-id" name="id" type="text" required pattern="[A-Za-z0-9_-]+" autocomplete="off" aria-describedby=${hintOf('community-id', idHint)}
-          value=${id} onInput=${(event: Event) => setId((event.currentTarget as HTMLInputElement).value)} />
+          value=${id} onInput=${(event: Event) => setId(valueOf(event))} />
       <//>`}
       <${Field} id="community-name" label="Name">
-        <input id="community-name" name="name" type="text" value=${name} onInput=${(event: Event) => setName((event.currentTarget as HTMLInputElement).value)} />
+        <input id="community-name" name="name" type="text" value=${name} onInput=${(event: Event) => setName(valueOf(event))} />
       <//>
       <${Field} id="community-description" label="Description">
         <textarea id="community-description" name="description" rows="2" value=${description}
-          onInput=${(event: Event) => setDescription((event.currentTarget as HTMLTextAreaElement).value)} />
+          onInput=${(event: Event) => setDescription(valueOf(event))} />
       <//>
       <fieldset>
         <legend>Members</legend>
@@ -77,14 +77,14 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
           const fieldId = `members-${key}`;
           return html`<${Field} id=${fieldId} label=${label} hint=${`${hint}; one per line`}>
             <textarea id=${fieldId} name=${key} rows="3" aria-describedby=${`${fieldId}-hint`} value=${sources[key]}
-              onInput=${(event: Event) => setSources({ ...sources, [key]: (event.currentTarget as HTMLTextAreaElement).value })} />
+              onInput=${(event: Event) => setSources({ ...sources, [key]: valueOf(event) })} />
           <//>`;
         })}
       </fieldset>
       <div class="field">
         <label for="community-self-enrolment">
           <input id="community-self-enrolment" type="checkbox" checked=${selfEnrolment} aria-describedby="community-self-enrolment-hint"
-            onChange=${(event: Event) => setSelfEnrolment((event.currentTarget as HTMLInputElement).checked)} />
+            onChange=${(event: Event) => setSelfEnrolment(checkedOf(event))} />
           ${' '}Members-only feeds may serve it although anyone can join
         </label>
         <span class="hint" id="community-self-enrolment-hint">Hashtags and followers let anyone make themselves a member: a members-only feed over this community is refused unless this is ticked.</span>

@@ -4,6 +4,10 @@ import { FormError } from './components.js';
 import { html } from './html.js';
 import { api, ApiError } from './session.js';
 
+/** What an input, select or text area holds now, from its event; and a checkbox. */
+export const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
+export const checkedOf = (event: Event) => (event.currentTarget as HTMLInputElement).checked;
+
 /** The entries of a list field: one per line (or comma-separated), blanks dropped. */
 export const lines = (value: string) =>
   value

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Curation, Feed, FeedInput, Ranking } from './api.types.js';
 import { CurationProblem, Field, hintOf } from './components.js';
-import { FormActions, lines, useCurationEdit } from './curation-edit.js';
+import { checkedOf, FormActions, lines, useCurationEdit, valueOf } from './curation-edit.js';
 import { ConversationFields, conversationForm, conversationSection, DigestFields, digestForm, digestSection } from './feed-sections.view.js';
 import { html } from './html.js';
 import { FEEDS, feedHref } from './links.js';
@@ -24,8 +24,6 @@ const HINTS = {
   factor: 'What a lowered score is multiplied by: above 0 and below 1',
 };
 
-const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
-const checkedOf = (event: Event) => (event.currentTarget as HTMLInputElement).checked;
 
 /** `balance` as written: "equal" or a JSON object of shares; undefined when empty; an Error when neither. */
 function parseBalance(text: string): FeedInput['balance'] | Error {

@@ -1,5 +1,6 @@
 import type { Feed } from './api.types.js';
 import { Field, hintOf } from './components.js';
+import { valueOf } from './curation-edit.js';
 import { html } from './html.js';
 
 // The sections a `digest` or `deliberation` feed needs beside the common fields, as the form holds
@@ -86,8 +87,6 @@ export function conversationSection(form: ConversationForm): NonNullable<Feed['d
     participants: form.participants,
   };
 }
-
-const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
 
 export function DigestFields({ form, onChange }: { form: DigestForm; onChange: (form: DigestForm) => void }) {
   const set = (field: keyof DigestForm) => (event: Event) => onChange({ ...form, [field]: valueOf(event) });

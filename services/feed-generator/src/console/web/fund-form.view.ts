@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Curation, Fund, FundInput } from './api.types.js';
 import { CurationProblem, Field, hintOf } from './components.js';
-import { FormActions, useCurationEdit } from './curation-edit.js';
+import { checkedOf, FormActions, useCurationEdit, valueOf } from './curation-edit.js';
 import { html } from './html.js';
 import { FUNDS } from './links.js';
 import { Page, Title, useLoad } from './page.js';
@@ -57,7 +57,7 @@ function FundForm({ curation, funds, existing }: { curation: Curation; funds: Fu
     <form class="stack" novalidate onSubmit=${onSubmit}>
       ${!existing &&
       html`<${Field} id="fund-community" label="Community">
-        <select id="fund-community" value=${community} onChange=${(event: Event) => setCommunity((event.currentTarget as HTMLSelectElement).value)}>
+        <select id="fund-community" value=${community} onChange=${(event: Event) => setCommunity(valueOf(event))}>
           ${free.map((entry) => html`<option value=${entry.id}>${entry.name || entry.id}</option>`)}
         </select>
       <//>`}
@@ -65,7 +65,7 @@ function FundForm({ curation, funds, existing }: { curation: Curation; funds: Fu
         const id = `fund-${key}`;
         return html`<${Field} id=${id} label=${label} hint=${hint}>
           <input id=${id} type="number" min="0" step="any" required=${key === 'budget'} aria-describedby=${hintOf(id, hint)} value=${numbers[key]}
-            onInput=${(event: Event) => setNumbers({ ...numbers, [key]: (event.currentTarget as HTMLInputElement).value })} />
+            onInput=${(event: Event) => setNumbers({ ...numbers, [key]: valueOf(event) })} />
         <//>`;
       })}
       <fieldset>
@@ -75,7 +75,7 @@ function FundForm({ curation, funds, existing }: { curation: Curation; funds: Fu
           ${curation.feeds.map(
             (feed) => html`<label for=${`fund-feed-${feed.shortname}`}>
               <input type="checkbox" id=${`fund-feed-${feed.shortname}`} checked=${feeds.includes(feed.shortname)}
-                onChange=${(event: Event) => toggleFeed(feed.shortname, (event.currentTarget as HTMLInputElement).checked)} />
+                onChange=${(event: Event) => toggleFeed(feed.shortname, checkedOf(event))} />
               ${' '}${feed.displayName}
             </label>`,
           )}

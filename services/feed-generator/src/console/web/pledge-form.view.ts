@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { announce } from './announce.js';
 import { FormError } from './components.js';
+import { valueOf } from './curation-edit.js';
 import { html } from './html.js';
 import { api, ApiError } from './session.js';
 
@@ -24,7 +25,6 @@ export function PledgeForm({ community }: { community: string }) {
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const id = (field: string) => `pledge-${community}-${field}`;
-  const valueOf = (event: Event) => (event.currentTarget as HTMLInputElement).value;
 
   const send = async (request: () => Promise<string>) => {
     setError(null);
