@@ -273,7 +273,17 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
       const response = await fetch(`${running.url}/api/conversations/talk`);
       return response.status === 200 ? ((await response.json()) as { title: string; source: unknown; participants: string }) : undefined;
     });
-    expect(report).toMatchObject({ title: 'What should the valleys share?', source: { hashtag: 'valleytalk' }, participants: 'members' });
+    expect(report).toMatchObject({ title: 'What should the valleys share?', source: { hashtag: 'valleytalk' }, participants: 'members', report: null });
+    // Before its first report, its page already says where to take part.
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${running.url}/conversations/talk`);
+      await tab.getByText('No report yet').waitFor();
+      await expect(tab.getByRole('link', { name: 'Vote in the feed on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/talk`);
+      expect(await tab.locator('p.take-part').textContent()).toContain('post with #valleytalk');
+    } finally {
+      await tab.close();
+    }
     await shot('feed-form-digest');
   });
 

@@ -60,7 +60,8 @@ function Report({ view }: { view: ConversationView }) {
   const { report, texts } = view;
   const about = 'root' in view.source ? 'replies to and quotes of one post' : `posts tagged #${view.source.hashtag}`;
   if (!report) {
-    return html`<h1>${view.title}</h1><p class="notice">No report yet: the first one appears once the ranker has read the conversation.</p>`;
+    // Where to take part matters most before the first votes.
+    return html`<h1>${view.title}</h1><${TakePart} view=${view} /><p class="notice">No report yet: the first one appears once the ranker has read the conversation.</p>`;
   }
   const series = report.participation.map((point) => ({ at: point.atMs, value: point.participants }));
   const thinCount = report.thinCount ?? report.thin.length;
