@@ -11,6 +11,9 @@ import {
   chdbHttpEntry,
   freePort,
   generateJetstreamEvents,
+  metricTotal,
+  parseMetrics,
+  rolesOf,
   startJetstreamReplayServer,
   type JetstreamReplayServer, kafkaTestEnv, waitFor } from '#lib/testing';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
@@ -124,6 +127,17 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     expect(store.events).toBe(generated.counts.mappable);
     const { post, reply, quote, deletes } = generated.counts;
     expect(store.posts).toBe(post + reply + quote - deletes.post);
+  });
+
+  it('says in the /metrics of each process which part it runs, so that a rule about ingest reads ingest alone', async () => {
+    const scraped = new Map<string, ReturnType<typeof parseMetrics>>();
+    for (const role of services.keys()) scraped.set(role, parseMetrics(await (await fetch(`http://127.0.0.1:${ports.get(role)}/metrics`)).text()));
+    expect(rolesOf(scraped.get('ingest')!)).toEqual(['ingest']);
+    expect(rolesOf(scraped.get('scoring')!)).toEqual(['ranker', 'scoring']);
+    expect(rolesOf(scraped.get('feed-generator')!)).toEqual(['feed-generator']);
+    // Every process exports the Jetstream gauge; only ingest's is about a connection.
+    expect(metricTotal(scraped.get('ingest')!, 'cg_jetstream_connected')).toBe(1);
+    expect(metricTotal(scraped.get('feed-generator')!, 'cg_jetstream_connected')).toBe(0);
   });
 
   it('sends messages that cannot be decoded to the dead-letter topic with the reason, while the rest flows', async () => {

@@ -1,6 +1,10 @@
 import {
   capturedLogger,
   generateJetstreamEvents,
+  metricTotal as total,
+  type MetricSample,
+  parseMetrics,
+  rolesOf,
   startChdbHttpServer,
   startJetstreamReplayServer,
   startTestApp,
@@ -17,33 +21,7 @@ const feedUri = (name: string) => `at://${publisher}/app.bsky.feed.generator/${n
 /** The shared poll, with this file's longer default timeout (a replay runs first). */
 const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> => waitUntil(what, probe, timeoutMs);
 
-/** One sample of the Prometheus text format: name, labels, value. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** Sum of the samples of `name` whose labels include `where`; undefined when there is none. */
-function total(samples: Sample[], name: string, where: Record<string, string> = {}): number | undefined {
-  const matching = samples.filter((sample) => sample.name === name && Object.entries(where).every(([key, value]) => sample.labels[key] === value));
-  return matching.length === 0 ? undefined : matching.reduce((sum, sample) => sum + sample.value, 0);
-}
-
-async function scrape(app: TestApp): Promise<Sample[]> {
+async function scrape(app: TestApp): Promise<MetricSample[]> {
   const response = await fetch(`${app.opsUrl}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -124,6 +102,8 @@ describe('observability: /metrics during a replay, request logs, readiness', () 
     expect(total(final, 'cg_jetstream_lag_seconds', { position: 'checkpoint' })).toBeGreaterThan(0);
     expect(total(final, 'cg_bus_consumer_lag', { group: 'scoring', topic: 'cg.events.v1', partition: '0' })).toBe(0);
     expect(total(final, 'cg_jetstream_connected')).toBe(1);
+    // One process runs every part, and says so: the alert rules join on it.
+    expect(rolesOf(final)).toEqual(['feed-generator', 'ingest', 'ranker', 'scoring']);
     // Node's own process metrics come along.
     expect(total(final, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(total(final, 'nodejs_eventloop_lag_seconds')).toBeDefined();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigProblems, InvalidConfigError } from './config.errors.js';
-import { readEnv, type Env } from './env.schema.js';
+import { readEnv, type Env, type Roles } from './env.schema.js';
 import { kafkaSecurity } from './kafka-security.config.js';
 
 const DID = /^did:(plc|web):[A-Za-z0-9._:%-]+$/;
@@ -269,6 +269,23 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
 
 export type AppConfig = ReturnType<typeof envToConfig>;
 export type ClickHouseConfig = AppConfig['clickhouse'];
+
+/** A part of the pipeline; a process runs one or more, as its role says. */
+export type Part = 'ingest' | 'scoring' | 'ranker' | 'feed-generator';
+
+/**
+ * The parts this process runs: every one in embedded mode (`all`), else its role's, and a scoring
+ * process that computes the score snapshots is a ranker too.
+ */
+export function partsOf(config: Pick<AppConfig, 'role' | 'scoring'>): ReadonlySet<Part> {
+  const runs = (role: (typeof Roles)[number]) => config.role === 'all' || config.role === role;
+  const parts = new Set<Part>();
+  if (runs('ingest')) parts.add('ingest');
+  if (runs('scoring')) parts.add('scoring');
+  if (runs('scoring') && config.scoring.snapshots) parts.add('ranker');
+  if (runs('feed-generator')) parts.add('feed-generator');
+  return parts;
+}
 
 /**
  * Reads and validates the environment once. The only place in the project that looks at

@@ -1,2 +1,2 @@
-export { type AppConfig, type ClickHouseConfig, loadConfig } from './app.config.js';
+export { type AppConfig, type ClickHouseConfig, loadConfig, type Part, partsOf } from './app.config.js';
 export { InvalidConfigError } from './config.errors.js';

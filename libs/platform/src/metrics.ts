@@ -103,6 +103,11 @@ export class Metrics {
   readonly labelSubscribersRefused = this.counter('cg_label_subscribers_refused_total', 'subscribeLabels connections refused (503) because LABELS_MAX_SUBSCRIBERS were open.');
 
   // Every role.
+  readonly role = this.gauge(
+    'cg_role',
+    'Each part this process runs (ingest, scoring, ranker, feed-generator), at 1: every process exports every metric, so alert rules join on this to tell whose a value is.',
+    ['role'],
+  );
   readonly httpRequests = this.counter('cg_http_requests_total', 'HTTP requests, by method, route pattern and status.', ['method', 'route', 'status']);
   readonly httpRequestDuration = this.histogram('cg_http_request_duration_seconds', 'HTTP request latency, by route pattern.', ['route'], LATENCY_BUCKETS);
   readonly ready = this.gauge('cg_ready', '1 when a readiness check passes (bus, clickhouse, snapshot).', ['check']);

@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { AppConfig } from '#lib/config';
+import { partsOf, type AppConfig } from '#lib/config';
 import {
   applyMigrations,
   CommunityRepository,
@@ -108,6 +108,8 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
   /** Collectors every role shares: readiness and snapshot freshness, and (where scoring runs) consumer lag. */
   onApplicationBootstrap(): void {
     const { metrics, readiness } = this;
+    const parts = partsOf(this.config);
+    for (const part of parts) metrics.role.set({ role: part }, 1);
     metrics.collect('readiness', async () => {
       const report = await readiness.check();
       for (const [check, passed] of Object.entries(report.checks)) metrics.ready.set({ check }, passed ? 1 : 0);
@@ -125,13 +127,13 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
       const refused = this.bus.refusedMessages;
       if (refused !== undefined) metrics.setTotal(metrics.busMessagesRefused, {}, refused);
     });
-    if (this.config.role === 'all' || this.config.role === 'feed-generator') {
+    if (parts.has('feed-generator')) {
       // @NOTE Where feeds are served, freshness is watched even when nobody probes or scrapes, so
       // a stale snapshot is logged (ReadinessService warns when a feed turns stale).
       this.freshnessTimer = setInterval(() => void readiness.check().catch(() => undefined), FRESHNESS_WATCH_MS);
       this.freshnessTimer.unref();
     }
-    if (this.config.role === 'all' || this.config.role === 'scoring') {
+    if (parts.has('scoring')) {
       const groups = scoringConsumerGroups(this.config);
       const watched = [
         { group: groups.events, topics: [Topics.events] },

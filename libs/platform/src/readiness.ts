@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventRepository, ScoreRepository } from '#lib/clickhouse';
-import type { AppConfig } from '#lib/config';
+import { partsOf, type AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { atUri, Nsid } from '#lib/domain';
 import { CurationService } from './curation.service.js';
@@ -92,7 +92,7 @@ export class ReadinessService {
 
   /** True when this process computes score snapshots itself. */
   get computesSnapshots(): boolean {
-    return (this.config.role === 'all' || this.config.role === 'scoring') && this.config.scoring.snapshots !== false;
+    return partsOf(this.config).has('ranker');
   }
 
   /**

@@ -14,6 +14,7 @@ export {
 export { polisInteractions } from './polis/polis-interactions.js';
 export { plantedCommunities, type PlantedCommunities, type PlantedCommunitiesOptions, PlantedPostKind } from './polis/planted-communities.js';
 export { type ChdbHttpServer, startChdbHttpServer } from './chdb-http.server.js';
+export { metricTotal, type MetricSample, parseMetrics, rolesOf } from './metrics-scrape.js';
 export { appEntry, AppProcess, chdbHttpEntry, evalEntry, freePort, jetstreamReplayEntry, type ServingAppProcess, startAppProcess } from './app-process.js';
 export { waitFor } from './wait-for.js';
 export { kafkaTestEnv, testAppEnv } from './test-app.env.js';

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import type { AppConfig } from '#lib/config';
+import { partsOf, type AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
 import { PlatformModule, type Logger } from '#lib/platform';
 import { BackfillModule } from '../../backfill/src/backfill.module.js';
@@ -20,10 +20,11 @@ import { ProcessStatusService } from './process-status.service.js';
 export class AppModule {
   static forRole(config: AppConfig, options: { logger?: Logger; bus?: MessageBus } = {}): DynamicModule {
     const services: Type[] = [];
+    const parts = partsOf(config);
     // Scoring first: in embedded mode it must be consuming before ingest publishes.
-    if (config.role === 'all' || config.role === 'scoring') services.push(ScoringModule);
-    if (config.role === 'all' || config.role === 'ingest') services.push(IngestModule, BackfillModule);
-    if (servesFeeds(config)) services.push(FeedGeneratorModule);
+    if (parts.has('scoring')) services.push(ScoringModule);
+    if (parts.has('ingest')) services.push(IngestModule, BackfillModule);
+    if (parts.has('feed-generator')) services.push(FeedGeneratorModule);
     return {
       module: AppModule,
       controllers: [HealthController],
@@ -35,5 +36,5 @@ export class AppModule {
 
 /** True when the process's role serves the feeds (the feed generator's module is in it). */
 export function servesFeeds(config: AppConfig): boolean {
-  return config.role === 'all' || config.role === 'feed-generator';
+  return partsOf(config).has('feed-generator');
 }
