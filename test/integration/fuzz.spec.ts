@@ -34,6 +34,10 @@ describe('fuzzing the embedded app (hostile Jetstream frames, then hostile reque
     expect({ crashes: report.crashes, output: report.crashes > 0 ? report.appOutput : [] }).toEqual({ crashes: 0, output: [] });
     expect(report.requests.failures).toEqual([]);
     expect(report.requests.sent).toBe(1_000);
+    // Every public and admin surface is reached, the labeler's, the reports' and the funds' among them.
+    expect(Object.keys(report.requests.byRoute)).toEqual(
+      expect.arrayContaining(['getFeedSkeleton', 'sendInteractions', 'queryLabels', 'conversation report', 'digest page', 'digest editions', 'fund report', 'admin funds', 'admin pledges', 'notes']),
+    );
     expect(report.frames.sent).toBe(3_000);
     expect(report.frames.validPosts).toBeGreaterThan(0);
     expect(report.frames.validPostsInFeed).toBe(report.frames.validPosts);

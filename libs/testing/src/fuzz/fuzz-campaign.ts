@@ -88,7 +88,7 @@ export interface FuzzReport {
 const serviceDid = 'did:web:fuzz.localhost';
 const publisherDid = 'did:plc:fuzzpublisher000000000000';
 const adminToken = 'fuzz-admin-token-0123456789abcdef';
-const shortnames = ['fuzz-recent', 'fuzz-bridging', 'fuzz-members'];
+const shortnames = ['fuzz-recent', 'fuzz-bridging', 'fuzz-members', 'fuzz-digest', 'fuzz-talk'];
 
 function rssOf(pid: number | undefined): Promise<number | null> {
   if (pid === undefined) return Promise.resolve(null);
@@ -253,6 +253,10 @@ function fuzzCuration(members: readonly string[], accounts: readonly FuzzAccount
     `  ${shortnames[0]}: { displayName: Fuzz recent, communities: [fuzz], ranking: recent, includeReplies: true, windowHours: 72 }`,
     `  ${shortnames[1]}: { displayName: Fuzz bridging, communities: [fuzz, fuzz-accounts], ranking: bridging }`,
     `  ${shortnames[2]}: { displayName: Fuzz members, communities: [fuzz-accounts], ranking: recent, membersOnly: true }`,
+    `  ${shortnames[3]}: { displayName: Fuzz digest, communities: [fuzz, fuzz-accounts], ranking: digest, digest: { cadence: daily, at: "08:00", timeZone: UTC, size: 5, base: bridging } }`,
+    `  ${shortnames[4]}: { displayName: Fuzz talk, communities: [fuzz], ranking: deliberation, deliberation: { title: Fuzz talk, hashtag: fuzz, participants: anyone } }`,
+    'funds:',
+    '  fuzz: { budget: 500, matchingPool: 300, memberAllowance: 100 }',
     '',
   ].join('\n');
 }

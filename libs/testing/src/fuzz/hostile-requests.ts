@@ -156,6 +156,35 @@ function arbitraries(context: FuzzRequestContext) {
     interactionsBody,
   );
   const segment = (value: fc.Arbitrary<string>) => fc.tuple(value, fc.boolean()).map(([text, raw]) => (raw ? text.replace(/[/?#\s]/g, '') : enc(text)));
+  const did = fc.oneof(fc.constantFrom('did:plc:fuzzmember0000000000000000', 'did:web:fuzz.localhost'), nastyString);
+  const plausibleFund = fc.record(
+    {
+      budget: fc.integer({ min: 0, max: 10_000 }),
+      matchingPool: fc.integer({ min: 0, max: 10_000 }),
+      memberAllowance: fc.integer({ min: 0, max: 1_000 }),
+      pageShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      minBridging: fc.double({ min: 0, max: 1, noNaN: true }),
+      maxLift: fc.integer({ min: 0, max: 100 }),
+      feeds: fc.subarray([...context.shortnames]),
+    },
+    { requiredKeys: [] },
+  );
+  const fundBody = fc.oneof(
+    plausibleFund.map((value) => JSON.stringify(value)),
+    fc.dictionary(fc.constantFrom('budget', 'matchingPool', 'memberAllowance', 'pageShare', 'minBridging', 'maxLift', 'feeds', 'community', '__proto__'), fc.oneof(fc.constantFrom(...edgeNumbers), nastyJsonValue), { maxKeys: 4 }).map((value) =>
+      JSON.stringify(value),
+    ),
+    interactionsBody,
+  );
+  const pledgeBody = fc.oneof(
+    fc.record({ pledger: did, community: communityId, post: postUri, amount: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constantFrom(...edgeNumbers)) }).map((value) => JSON.stringify(value)),
+    fc.dictionary(fc.constantFrom('pledger', 'community', 'post', 'amount', 'rkey', 'timeUs'), nastyJsonValue, { maxKeys: 4 }).map((value) => JSON.stringify(value)),
+    interactionsBody,
+  );
+  const epoch = fc.oneof(fc.constant('current'), fc.integer({ min: -5, max: 5_000 }).map(String), fc.constantFrom(...edgeNumbers).map(String), nastyString);
+  const labelPattern = fc.oneof(fc.constantFrom('*', `at://${context.publisherDid}/*`, ...context.postUris), fc.constantFrom(...context.postUris).map((uri) => `${uri.slice(0, 20)}*`), nastyString);
+  const param = (key: string, value: fc.Arbitrary<string>) => fc.option(value.map((text): [string, string] => [key, text]), { nil: undefined, freq: 3 });
+  const present = (...entries: ([string, string] | undefined)[]): Query => entries.filter((entry): entry is [string, string] => entry !== undefined);
 
   const routes: fc.Arbitrary<FuzzRequest>[] = [
     fc.tuple(fc.option(feed, { nil: undefined }), fc.option(number, { nil: undefined, freq: 2 }), fc.option(cursor, { nil: undefined, freq: 2 }), extraQuery, fc.boolean(), authorization, extraHeaders).map(([f, limit, c, extra, raw, auth, headers]) =>
@@ -173,6 +202,37 @@ function arbitraries(context: FuzzRequestContext) {
     fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-new'))), adminAuthorization).map(([id, auth]) => request('admin delete community', 'DELETE', `/api/admin/communities/${id}`, [], { authorization: auth })),
     fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-extra'))), feedBody, contentType, adminAuthorization).map(([name, body, type, auth]) => request('admin put feed', 'PUT', `/api/admin/feeds/${name}`, [], { authorization: auth, 'content-type': type }, body)),
     fc.tuple(segment(fc.oneof(nastyString, fc.constant('fuzz-extra'))), adminAuthorization).map(([name, auth]) => request('admin delete feed', 'DELETE', `/api/admin/feeds/${name}`, [], { authorization: auth })),
+    fc.tuple(fc.array(labelPattern, { maxLength: 4 }), fc.array(fc.oneof(fc.constant(context.serviceDid), nastyString), { maxLength: 2 }), param('limit', number), param('cursor', fc.oneof(number, nastyString)), extraQuery, fc.boolean()).map(
+      ([patterns, sources, limit, c, extra, raw]) =>
+        request('queryLabels', 'GET', `/xrpc/${Nsid.queryLabels}`, [...patterns.map((value): [string, string] => ['uriPatterns', value]), ...sources.map((value): [string, string] => ['sources', value]), ...present(limit, c), ...extra], {}, undefined, raw),
+    ),
+    fc.tuple(segment(shortname), fc.boolean(), extraHeaders).map(([name, json, headers]) => request('conversation report', 'GET', json ? `/api/conversations/${name}` : `/conversations/${name}`, [], headers)),
+    fc.tuple(segment(shortname), param('limit', number), extraQuery, fc.option(adminAuthorization, { nil: undefined })).map(([name, limit, extra, auth]) =>
+      request('digest editions', 'GET', `/api/feeds/${name}/editions`, [...present(limit), ...extra], { authorization: auth }),
+    ),
+    fc.tuple(segment(shortname), extraHeaders).map(([name, headers]) => request('digest page', 'GET', `/digests/${name}`, [], headers)),
+    fc.tuple(segment(communityId), segment(epoch)).map(([community, at]) => request('fund report', 'GET', `/api/funds/${community}/${at}`, [], {})),
+    fc.tuple(fc.constantFrom('GET', 'PUT', 'DELETE'), segment(communityId), fundBody, contentType, adminAuthorization, fc.option(nastyString, { nil: undefined })).map(([method, community, body, type, auth, client]) =>
+      method === 'GET'
+        ? request('admin funds', 'GET', '/api/admin/funds', [], { authorization: auth })
+        : request('admin funds', method, `/api/admin/funds/${community}`, [], { authorization: auth, 'content-type': type, 'x-cg-client': client }, method === 'PUT' ? body : undefined),
+    ),
+    fc.tuple(fc.boolean(), pledgeBody, contentType, segment(did), segment(fc.oneof(fc.constant('admin-fuzz1'), nastyString)), adminAuthorization).map(([record, body, type, pledger, rkey, auth]) =>
+      record
+        ? request('admin pledges', 'POST', '/api/admin/pledges', [], { authorization: auth, 'content-type': type }, body)
+        : request('admin pledges', 'DELETE', `/api/admin/pledges/${pledger}/${rkey}`, [], { authorization: auth }),
+    ),
+    fc.tuple(fc.boolean(), param('limit', number), adminAuthorization).map(([history, limit, auth]) =>
+      request('admin curation export', 'GET', history ? '/api/admin/curation/versions' : '/api/admin/curation/export', history ? present(limit) : [], { authorization: auth }),
+    ),
+    fc.tuple(fc.constantFrom('/notes', '/api/notes', '/api/notes/requests'), param('post', postUri), param('limit', number), extraQuery).map(([path, post, limit, extra]) =>
+      request('notes', 'GET', path, [...present(path === '/api/notes/requests' ? limit : post), ...extra], {}),
+    ),
+    fc.tuple(fc.constantFrom('notes', 'labels', 'request'), fc.oneof(fc.record({ post: postUri }).map((value) => JSON.stringify(value)), interactionsBody), contentType, adminAuthorization).map(([what, body, type, auth]) =>
+      what === 'request'
+        ? request('admin notes and labels', 'POST', '/api/admin/notes/requests', [], { authorization: auth, 'content-type': type }, body)
+        : request('admin notes and labels', 'GET', `/api/admin/console/${what}`, [], { authorization: auth }),
+    ),
     fc.tuple(extraQuery, adminAuthorization).map(([query, auth]) => request('console overview', 'GET', '/api/admin/console/overview', query, { authorization: auth })),
     fc.tuple(segment(shortname), fc.option(number, { nil: undefined }), adminAuthorization).map(([name, limit, auth]) => request('console preview', 'GET', `/api/admin/feeds/${name}/preview`, limit === undefined ? [] : [['limit', limit]], { authorization: auth })),
     fc.tuple(fc.oneof(fc.constant(''), fc.constant('/assets/console.js'), segment(nastyString).map((name) => `/assets/${name}`)), extraQuery).map(([path, query]) => request('console page', 'GET', `/console${path}`, query, {})),
