@@ -34,6 +34,29 @@ describe('social provenance', () => {
     expect(supportInContext(provenanceContext(p))).toEqual(['A', 'B']);
   });
 
+  it('names a community on thin evidence once it decides, as the consensus ranks it: 3 of 3 yes, 2 of 2 not yet', () => {
+    // Four communities of 5; post "p" seen by 3 of A (all liked), 4 of B (all liked), 2 of C (both
+    // liked) and 4 of D (2 liked). Each below the exposure at which the rate alone decides (5).
+    const table = new InteractionTableBuilder();
+    const seen = [
+      [3, 3],
+      [4, 4],
+      [2, 2],
+      [4, 2],
+    ];
+    seen.forEach(([shown, liked], g) => {
+      for (let u = 0; u < 5; u++) {
+        const did = `did:${g}:${u}`;
+        table.users.intern(did);
+        if (u < shown!) table.add(did, 'p', u < liked! ? Signal.Like : Signal.Seen, 1);
+      }
+    });
+    const communities = membershipFromLists(Array.from({ length: 20 }, (_, u) => [Math.floor(u / 5)]), 4, ['A', 'B', 'C', 'D']);
+    const p = provenance(groupEvidence(aggregateCells(table.build()), communities), communities, 0);
+    expect(p.supportedBy).toEqual(['A', 'B']);
+    expect(describeProvenance(p)).toBe('bridging in A and B');
+  });
+
   it('judges a divided community by the members whose exposure is observed, not by who reports it', () => {
     // Community C of 20: 10 on the negative side who only like (4 liked "p", their exposure is
     // estimated), 10 on the positive side whose clients report what they were shown (all saw "p", 4 liked it).

@@ -1,5 +1,5 @@
 import type { FactorModel, OpinionAxis } from './factor-model.js';
-import type { GroupConsensus } from './group-consensus.js';
+import { wilsonLowerBound, type GroupConsensus } from './group-consensus.js';
 import type { GroupEvidence } from './group-evidence.js';
 import { groupName, type GroupMembership } from './group-membership.js';
 
@@ -38,8 +38,15 @@ interface ProvenanceComponents {
 export interface ProvenanceOptions {
   /** Smoothed approval rate `(A + a₀)/(S + s₀)` a community needs to count as support. Default 0.5. */
   supportThreshold: number;
-  /** Exposure a community needs before it is judged at all. Default 5. */
+  /** Exposure from which a community is judged by its smoothed rate alone. Default 5. */
   minExposure: number;
+  /**
+   * With less exposure, a community is judged once its evidence decides: when the lower bound of
+   * its approval (Wilson's, at `decisiveZ` standard deviations, on the counts with the prior
+   * added) reaches `supportThreshold`. Default 1.2816 (90 % one-sided), the bound by which the
+   * consensus ranks thin evidence: three approvals of three exposures decide, two of two do not.
+   */
+  decisiveZ: number;
   /** Difference in smoothed approval rate between the two sides that makes a community divided. Default 0.3. */
   divisiveGap: number;
   /** Exposure each side needs before a community can be called divided. Default 3. */
@@ -50,6 +57,7 @@ export interface ProvenanceOptions {
 const DEFAULT_PROVENANCE_OPTIONS: Readonly<ProvenanceOptions> = Object.freeze({
   supportThreshold: 0.5,
   minExposure: 5,
+  decisiveZ: 1.2816,
   divisiveGap: 0.3,
   minSideExposure: 3,
   prior: { approvals: 1, exposure: 2 },
@@ -92,7 +100,10 @@ export function provenance(
     } else {
       groups.push(entry);
     }
-    if (exposure < o.minExposure) continue;
+    // @NOTE Without the bound, a post the bridging feed ranks on thin but unanimous evidence (3 of 3,
+    // 4 of 4 and 5 of 5 in three communities) was said to be supported by one community alone.
+    const decided = exposure >= o.minExposure || wilsonLowerBound(approvals + o.prior.approvals, exposure + o.prior.exposure, o.decisiveZ) >= o.supportThreshold;
+    if (!decided) continue;
     if (divided) divisiveIn.push(name);
     else if (entry.rate >= o.supportThreshold) supportedBy.push(name);
   }
