@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
+import { accessibilityViolations, generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
 import { FundRepository } from '#lib/clickhouse';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
@@ -434,5 +434,42 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
+  });
+
+  it('passes the accessibility engine’s checks on every page, light and dark: sign-in, each section and form, and the public pages', async () => {
+    const skeleton = await fetch(`${running.url}/xrpc/app.bsky.feed.getFeedSkeleton?feed=${encodeURIComponent(`at://${publisher}/app.bsky.feed.generator/common`)}&limit=1`);
+    const post = ((await skeleton.json()) as { feed: { post: string }[] }).feed[0]!.post;
+    const pages = [
+      ...['health', 'communities', 'communities/alpha/edit', 'communities/new', 'feeds', 'feeds/common', 'feeds/common/edit', 'feeds/weekly/edit', 'feeds/talk/edit', 'feeds/new', 'feeds/weekly/editions', 'funds', 'funds/new', 'labels', 'notes'].map(
+        (section) => `/console#/${section}`,
+      ),
+      '/digests/weekly',
+      '/conversations/talk',
+      `/notes?post=${encodeURIComponent(post)}`,
+    ];
+    const found: string[] = [];
+    const check = async (tab: Page, name: string) => {
+      // Whatever state a page is in must pass; a moment after its heading, most have their data.
+      await tab.getByRole('heading', { level: 1 }).first().waitFor();
+      await tab.waitForTimeout(300);
+      found.push(...(await accessibilityViolations(tab)).map((violation) => `${name}: ${violation}`));
+    };
+    // A tab of its own holds no token: the console asks for one.
+    const signIn = await context.newPage();
+    try {
+      await signIn.goto(`${running.url}/console`);
+      await check(signIn, 'sign-in');
+    } finally {
+      await signIn.close();
+    }
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const at of pages) {
+        await page.goto(`${running.url}${at}`);
+        await check(page, `${scheme} ${at}`);
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(found).toEqual([]);
   });
 });

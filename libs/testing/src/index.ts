@@ -27,7 +27,7 @@ export { type FuzzAccount } from './fuzz/forged-tokens.js';
 export { type FuzzReport, runFuzzCampaign } from './fuzz/fuzz-campaign.js';
 export { capturedLogger } from './captured-logger.js';
 export { type EmbeddedStore, openEmbeddedStore } from './embedded-store.js';
-export { launchBrowser } from './browser.js';
+export { accessibilityViolations, launchBrowser } from './browser.js';
 export { likeEvent, noteEvent, noteRequestEvent, pledgeEvent, ratingEvent, recordEvent } from './record-events.js';
 export { started } from './started.js';
 export { feedsWrittenBy, type RankerFeeds, rankerFeeds, type RankerProcess, type RankerShareStatus, startRanker } from './ranker-feeds.js';
