@@ -15,6 +15,7 @@ import { loadConfig } from '#lib/config';
 import type { FeedbackEventV1 } from '#lib/contracts';
 import { atUri, Nsid, type JetstreamEvent } from '#lib/domain';
 import {
+  accessibilityViolations,
   deterministicDidPlc,
   generateCid,
   launchBrowser,
@@ -164,6 +165,11 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     // Where to take part: the feed to vote in and the post to reply to, in the Bluesky app.
     await expect(page.getByRole('link', { name: 'Vote in the feed on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/brexit`);
     await expect(page.getByRole('link', { name: 'reply to the conversation’s post' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${curator}/post/${rootRkey}`);
+    // Groups, charts and statement lists as a screen reader or a keyboard meets them, light and dark.
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.emulateMedia({ colorScheme: 'light' });
     await shot('report-desktop');
   });
 
@@ -276,6 +282,7 @@ describe('a Polis conversation replayed on Bluesky, and its live report in a bro
     // Nothing wider than the screen: no sideways scrolling.
     const widths = await page.locator('html').evaluate((element) => ({ scroll: element.scrollWidth, client: element.clientWidth }));
     expect(widths.scroll).toBeLessThanOrEqual(widths.client);
+    expect(await accessibilityViolations(page)).toEqual([]);
     await shot('report-phone');
   });
 });
