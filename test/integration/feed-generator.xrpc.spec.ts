@@ -37,7 +37,7 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
     running = await startTestApp({
       name: 'xrpc',
       feeds: curation,
-      overrides: { FEEDGEN_HOSTNAME: 'feeds.example.com', FEEDGEN_PUBLISHER_DID: publisher },
+      overrides: { FEEDGEN_HOSTNAME: 'feeds.example.com', FEEDGEN_PUBLISHER_DID: publisher, FEEDGEN_PRIVACY_POLICY_URL: 'https://feeds.example.com/privacy' },
       configure: (config) => ({ ...config, role: 'feed-generator' }),
     });
     agent = new AtpAgent({ service: running.url });
@@ -102,10 +102,10 @@ describe('feed generator XRPC surface (embedded ClickHouse, @atproto/api client)
     expect(failure).toMatchObject({ status: 400, error: 'UnknownFeed' });
   });
 
-  it('describes the generator and serves its did:web document', async () => {
+  it('describes the generator, with the privacy policy its operator set, and serves its did:web document', async () => {
     const { data } = await agent.app.bsky.feed.describeFeedGenerator();
     lexicons.assertValidXrpcOutput('app.bsky.feed.describeFeedGenerator', data);
-    expect(data).toEqual({ did: 'did:web:feeds.example.com', feeds: [{ uri: feedUri }] });
+    expect(data).toEqual({ did: 'did:web:feeds.example.com', feeds: [{ uri: feedUri }], links: { privacyPolicy: 'https://feeds.example.com/privacy' } });
     const did = await (await fetch(`${running.url}/.well-known/did.json`)).json();
     expect(did).toEqual({
       '@context': ['https://www.w3.org/ns/did/v1'],

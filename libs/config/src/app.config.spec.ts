@@ -62,6 +62,14 @@ describe('loadConfig', () => {
     expect(variables).toEqual(['CLICKHOUSE_URL', 'HTTP_PORT', 'JETSTREAM_URL', 'KAFKA_BROKERS', 'LOG_LEVEL']);
     expect((error as Error).message).toContain('Invalid environment variables');
   });
+
+  it('takes the policies describeFeedGenerator links to as https URLs only', () => {
+    expect(loadConfig({ FEEDGEN_TERMS_OF_SERVICE_URL: 'https://feeds.example.com/terms' }).feedGenerator.links).toEqual({
+      privacyPolicy: undefined,
+      termsOfService: 'https://feeds.example.com/terms',
+    });
+    expect(() => loadConfig({ FEEDGEN_PRIVACY_POLICY_URL: 'http://feeds.example.com/privacy' })).toThrow(/FEEDGEN_PRIVACY_POLICY_URL/);
+  });
 });
 
 describe('loadConfig refuses secrets nobody chose', () => {

@@ -68,6 +68,12 @@ function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
     serviceDid,
     /** Account whose repo holds the `app.bsky.feed.generator` records. */
     publisherDid,
+    /**
+     * What `describeFeedGenerator` links to, for the Bluesky app to show beside the feeds: the
+     * operator's privacy policy (the service stores what each signed-in viewer was shown and sent
+     * back) and terms of service.
+     */
+    links: { privacyPolicy: env.FEEDGEN_PRIVACY_POLICY_URL, termsOfService: env.FEEDGEN_TERMS_OF_SERVICE_URL },
     feedsFile: path.resolve(env.FEEDS_FILE),
     plcUrl: env.PLC_URL,
     /**

@@ -80,6 +80,8 @@ export const EnvSchema = z.object({
   FEEDGEN_HOSTNAME: text('localhost'),
   FEEDGEN_SERVICE_DID: text(),
   FEEDGEN_PUBLISHER_DID: text(),
+  FEEDGEN_PRIVACY_POLICY_URL: url(['https:']),
+  FEEDGEN_TERMS_OF_SERVICE_URL: url(['https:']),
   FEEDS_FILE: text('./config/feeds.yaml'),
   PLC_URL: url(['http:', 'https:'], 'https://plc.directory'),
   ADMIN_TOKEN: secret({ minLength: 32 }),
