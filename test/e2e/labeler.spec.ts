@@ -16,6 +16,7 @@ import { freePort, testAppEnv, waitFor } from '#lib/testing';
 import { connectAtprotoNetwork, type AtprotoNetworkClient, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { LabelerSetup } from '../../services/app/src/labeler-setup.js';
+import { LabelerRecordKeeper } from '../../services/scoring/src/labeler-record.keeper.js';
 import { LabelerSubscriber } from '../../services/scoring/src/labeler.subscriber.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
@@ -100,6 +101,10 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     ozoneDid = n.ozoneDid;
 
     labeler = await n.createAccount('cglabeler');
+    // The ranker keeps the labeler record with an app password, as an operator would give it.
+    const session = new AtpAgent({ service: n.pdsUrl });
+    await session.login({ identifier: labeler.did, password: labeler.password });
+    const appPassword = (await session.com.atproto.server.createAppPassword({ name: 'common-ground ranker' })).data.password;
     author = await n.createAccount('author');
     const left = [await n.createAccount('ann'), await n.createAccount('ben'), await n.createAccount('cat'), await n.createAccount('dan'), await n.createAccount('eli')];
     const right = [await n.createAccount('fay'), await n.createAccount('gil'), await n.createAccount('hue'), await n.createAccount('ida'), await n.createAccount('jay')];
@@ -148,6 +153,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
           LABELER_DID: labeler.did,
           LABELER_SIGNING_KEY: Buffer.from(await key.export()).toString('hex'),
           LABELER_ACCOUNT_PASSWORD: labeler.password,
+          LABELER_APP_PASSWORD: appPassword,
           LABELER_ENDPOINT: feedgenUrl,
           LABELERS_SUBSCRIBE: `${ozoneDid},${forging.did}`,
           LABELS_POLL_MS: '200',
@@ -173,6 +179,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       const [run] = await app().app.get(ScoreSnapshotJob).runOnce();
       return run && run.posts === 3 ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1_000 });
+    await app().app.get(LabelerRecordKeeper).settled();
     console.log(`[labeler e2e] start-up ${Math.round(performance.now() - startedAt)} ms`);
   }, startupTimeoutMs);
 
@@ -216,6 +223,41 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       'boosted-by-right',
     ]);
     expect(view.policies.labelValueDefinitions.find((d) => d.identifier === 'supported-by-left')?.locales[0]?.name).toBe('Supported by Left');
+  }, testTimeoutMs);
+
+  it('keeps the labeler record declaring a community added in the console, with an app password, and writes it only when communities change', async () => {
+    const pds = new AtpAgent({ service: network().pdsUrl });
+    const record = async () => {
+      const { data } = await pds.com.atproto.repo.getRecord({ repo: labeler.did, collection: 'app.bsky.labeler.service', rkey: 'self' });
+      return { cid: data.cid, labelValues: (data.value as { policies: { labelValues: string[] } }).policies.labelValues };
+    };
+    const before = await record();
+    expect(before.labelValues).not.toContain('supported-by-middle');
+    const added = await fetch(`${feedgenUrl}/api/admin/communities/middle`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Middle way', members: { dids: [author.did] } }),
+    });
+    expect(added.status).toBe(200);
+    await waitFor('the community in force', async () => (app().app.get(CurationService).current.communities.has('middle') ? true : undefined));
+    await app().app.get(ScoreSnapshotJob).runOnce();
+    await app().app.get(LabelerRecordKeeper).settled();
+    const after = await record();
+    expect(after.labelValues).toEqual([...before.labelValues, 'supported-by-middle', 'divisive-in-middle', 'boosted-by-middle']);
+    await network().syncAppView();
+    const { data } = await new AtpAgent({ service: network().appviewUrl }).app.bsky.labeler.getServices({ dids: [labeler.did], detailed: true });
+    const definitions = (data.views[0] as { policies: { labelValueDefinitions: { identifier: string; locales: { name: string }[] }[] } }).policies.labelValueDefinitions;
+    expect(definitions.find((definition) => definition.identifier === 'supported-by-middle')?.locales[0]?.name).toBe('Supported by Middle way');
+    // Another run with the same communities writes nothing.
+    await app().app.get(ScoreSnapshotJob).runOnce();
+    await app().app.get(LabelerRecordKeeper).settled();
+    expect((await record()).cid).toBe(after.cid);
+    const removed = await fetch(`${feedgenUrl}/api/admin/communities/middle`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` } });
+    expect(removed.status).toBe(200);
+    await waitFor('the community gone', async () => (app().app.get(CurationService).current.communities.has('middle') ? undefined : true));
+    await app().app.get(ScoreSnapshotJob).runOnce();
+    await app().app.get(LabelerRecordKeeper).settled();
+    expect((await record()).labelValues).toEqual(before.labelValues);
   }, testTimeoutMs);
 
   it('serves signed labels through queryLabels that verify against the key @atproto/identity resolves', async () => {

@@ -140,6 +140,7 @@ function labelerConfig(env: Env, problems: ConfigProblems) {
     problems.add(did === undefined ? 'LABELER_DID' : 'LABELER_SIGNING_KEY', 'LABELER_DID and LABELER_SIGNING_KEY go together');
   }
   if (did !== undefined && !DID.test(did)) problems.add('LABELER_DID', `expected a did:plc or did:web, got "${did}"`);
+  if (env.LABELER_APP_PASSWORD !== undefined && did === undefined) problems.add('LABELER_APP_PASSWORD', 'needs LABELER_DID: it is the password of that account');
   if (signingKey !== undefined && !/^[0-9a-f]{64}$/i.test(signingKey)) problems.add('LABELER_SIGNING_KEY', 'expected 64 hex digits (a secp256k1 private key)');
   for (const labeler of env.LABELERS_SUBSCRIBE) {
     if (!DID.test(labeler)) problems.add('LABELERS_SUBSCRIBE', `expected labeler DIDs, got "${labeler}"`);
@@ -151,6 +152,12 @@ function labelerConfig(env: Env, problems: ConfigProblems) {
     signingKey,
     /** The labeler account's password, for `npm run labeler:setup` only. Secret. */
     accountPassword: env.LABELER_ACCOUNT_PASSWORD,
+    /**
+     * An app password of the labeler account: with it, the ranker that emits the labels keeps the
+     * account's `app.bsky.labeler.service` record declaring the values of the communities in force.
+     * Secret.
+     */
+    appPassword: env.LABELER_APP_PASSWORD,
     /** Public URL of our `com.atproto.label.*` endpoints, for the DID document's `#atproto_labeler` service. */
     endpoint: env.LABELER_ENDPOINT ?? `https://${env.FEEDGEN_HOSTNAME}`,
     /** Labeler DIDs whose labels we subscribe to, verify and store. */

@@ -115,6 +115,7 @@ export const EnvSchema = z.object({
   LABELER_DID: text(),
   LABELER_SIGNING_KEY: secret(),
   LABELER_ACCOUNT_PASSWORD: secret(),
+  LABELER_APP_PASSWORD: secret(),
   LABELER_ENDPOINT: url(['http:', 'https:']),
   LABELERS_SUBSCRIBE: list(),
   LABELS_POLL_MS: integer(1_000, { min: 50, max: 60_000 }),

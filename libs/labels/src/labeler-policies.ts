@@ -17,7 +17,7 @@ export interface LabelerPolicies {
   labelValueDefinitions: LabelValueDefinition[];
 }
 
-interface CommunityNaming {
+export interface CommunityNaming {
   id: string;
   name: string;
 }

@@ -281,7 +281,7 @@ function retryable(error: unknown): boolean {
  * the size of the answer: what a host we do not run may send is at most `maxBytes`, by its
  * `content-length` or, when it does not say or says wrong, by what it sends.
  */
-function boundedFetch(timeoutMs: number, maxBytes: number): typeof globalThis.fetch {
+export function boundedFetch(timeoutMs: number, maxBytes: number): typeof globalThis.fetch {
   return async (input, init) => {
     const timeout = AbortSignal.timeout(timeoutMs);
     const response = await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });

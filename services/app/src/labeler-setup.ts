@@ -3,8 +3,7 @@ import { Secp256k1Keypair } from '@atproto/crypto';
 import { DidResolver, getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
-import { Nsid } from '#lib/domain';
-import { labelerPolicies } from '#lib/labels';
+import { putLabelerRecord } from '#lib/labels';
 
 export class LabelerSetupError extends Error {
   override name = 'LabelerSetupError';
@@ -39,8 +38,9 @@ function plcFieldsOf(doc: DidDocument): { verificationMethods: Record<string, st
  * token (`requestPlcOperationSignature`), a second run with that token has the PDS sign the PLC
  * operation (`signPlcOperation`) and submit it (`submitPlcOperation`). Then the
  * `app.bsky.labeler.service` record (`rkey: self`) is written with every value our labels can take
- * for the communities of `curation` (the curation in force, see `readCurationInForce`); run it
- * again when communities change.
+ * for the communities of `curation` (the curation in force, see `readCurationInForce`). With
+ * `LABELER_APP_PASSWORD`, the ranker keeps that record in step with the communities afterwards
+ * (`LabelerRecordKeeper`).
  *
  * @NOTE Identity changes need the account's own password: app passwords cannot sign PLC operations.
  */
@@ -64,19 +64,8 @@ export class LabelerSetup {
   /** Runs the setup; without `token`, only asks the PDS to email one when the DID document needs a change. */
   async run(token: string | undefined, curation: Curation): Promise<LabelerSetupResult> {
     const identity = await this.updateIdentity(token);
-    const policies = labelerPolicies([...curation.communities.values()].map(({ id, name }) => ({ id, name })));
-    const repo = this.agent.session!.did;
-    const existing = await this.agent.com.atproto.repo
-      .getRecord({ repo, collection: Nsid.labelerService, rkey: 'self' })
-      .then(({ data }) => data.value as { createdAt?: string })
-      .catch(() => undefined);
-    await this.agent.com.atproto.repo.putRecord({
-      repo,
-      collection: Nsid.labelerService,
-      rkey: 'self',
-      record: { $type: Nsid.labelerService, policies, createdAt: existing?.createdAt ?? new Date().toISOString() },
-    });
-    return { identity, record: `at://${repo}/${Nsid.labelerService}/self`, labelValues: policies.labelValues };
+    const { uri, labelValues } = await putLabelerRecord(this.agent, [...curation.communities.values()]);
+    return { identity, record: uri, labelValues };
   }
 
   private async updateIdentity(token: string | undefined): Promise<LabelerSetupResult['identity']> {

@@ -7,6 +7,7 @@ import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { LabelEmitter } from './label.emitter.js';
+import { LabelerRecordKeeper } from './labeler-record.keeper.js';
 import { LabelerSubscriber } from './labeler.subscriber.js';
 import { createRankerAssignment, RANKER_ASSIGNMENT } from './ranker-assignment.js';
 import { NotesStep } from './notes.step.js';
@@ -20,6 +21,7 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     ScoreSnapshotJob,
     BridgeFundStep,
     LabelEmitter,
+    LabelerRecordKeeper,
     LabelerSubscriber,
     FeedOwnership,
     {
