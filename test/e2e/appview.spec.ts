@@ -12,7 +12,7 @@ import {
   type TestAccount,
   type TestRecordRef,
 } from '../../libs/testing/src/atproto-network/index.js';
-import { FeedPublisher, type PublishResult } from '../../services/app/src/feed-publisher.js';
+import { FeedPublisher, type PublishResult } from '#lib/network';
 import { ServiceAuthVerifier } from '../../services/feed-generator/src/auth/service-auth.verifier.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 

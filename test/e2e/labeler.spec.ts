@@ -16,6 +16,7 @@ import { freePort, testAppEnv, waitFor } from '#lib/testing';
 import { connectAtprotoNetwork, type AtprotoNetworkClient, type TestAccount, type TestRecordRef } from '../../libs/testing/src/atproto-network/index.js';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
 import { LabelerSetup } from '../../services/app/src/labeler-setup.js';
+import { FeedRecordsKeeper } from '../../services/scoring/src/feed-records.keeper.js';
 import { LabelerRecordKeeper } from '../../services/scoring/src/labeler-record.keeper.js';
 import { LabelerSubscriber } from '../../services/scoring/src/labeler.subscriber.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -154,6 +155,10 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
           LABELER_SIGNING_KEY: Buffer.from(await key.export()).toString('hex'),
           LABELER_ACCOUNT_PASSWORD: labeler.password,
           LABELER_APP_PASSWORD: appPassword,
+          // The labeler account publishes the feeds too, and the ranker keeps their records in step.
+          BSKY_IDENTIFIER: labeler.did,
+          BSKY_APP_PASSWORD: appPassword,
+          FEEDS_KEEP_PUBLISHED: 'true',
           LABELER_ENDPOINT: feedgenUrl,
           LABELERS_SUBSCRIBE: `${ozoneDid},${forging.did}`,
           LABELS_POLL_MS: '200',
@@ -179,7 +184,7 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       const [run] = await app().app.get(ScoreSnapshotJob).runOnce();
       return run && run.posts === 3 ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1_000 });
-    await app().app.get(LabelerRecordKeeper).settled();
+    await Promise.all([app().app.get(LabelerRecordKeeper).settled(), app().app.get(FeedRecordsKeeper).settled()]);
     console.log(`[labeler e2e] start-up ${Math.round(performance.now() - startedAt)} ms`);
   }, startupTimeoutMs);
 
@@ -258,6 +263,43 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
     await app().app.get(ScoreSnapshotJob).runOnce();
     await app().app.get(LabelerRecordKeeper).settled();
     expect((await record()).labelValues).toEqual(before.labelValues);
+  }, testTimeoutMs);
+
+  it('keeps the feeds published as the console changes them: a feed added gets its record, a renamed one says its new name, a removed one loses it', async () => {
+    const pds = new AtpAgent({ service: network().pdsUrl });
+    const records = async () => {
+      const { data } = await pds.com.atproto.repo.listRecords({ repo: labeler.did, collection: 'app.bsky.feed.generator' });
+      return Object.fromEntries(data.records.map((record) => [record.uri.split('/').pop()!, record.value as { did: string; displayName: string }]));
+    };
+    const serviceDid = config.feedGenerator.serviceDid;
+    // The first run published the feed of the file.
+    expect(await records()).toEqual({ 'common-ground': expect.objectContaining({ did: serviceDid, displayName: 'Common ground' }) });
+    const settle = async (what: string, done: (feeds: ReadonlyMap<string, { displayName: string }>) => boolean) => {
+      await waitFor(what, async () => (done(app().app.get(CurationService).current.feeds) ? true : undefined));
+      await app().app.get(ScoreSnapshotJob).runOnce();
+      await app().app.get(FeedRecordsKeeper).settled();
+    };
+    const put = (displayName: string) =>
+      fetch(`${feedgenUrl}/api/admin/feeds/new-voices`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ displayName, communities: ['left'], ranking: 'recent' }),
+      });
+    expect((await put('New voices')).status).toBe(200);
+    await settle('the new feed in force', (feeds) => feeds.has('new-voices'));
+    expect(await records()).toMatchObject({ 'new-voices': { did: serviceDid, displayName: 'New voices' }, 'common-ground': { displayName: 'Common ground' } });
+
+    expect((await put('Newer voices')).status).toBe(200);
+    await settle('the new name in force', (feeds) => feeds.get('new-voices')?.displayName === 'Newer voices');
+    expect((await records())['new-voices']).toMatchObject({ displayName: 'Newer voices' });
+    await network().syncAppView();
+    const { data } = await new AtpAgent({ service: network().appviewUrl }).app.bsky.feed.getFeedGenerators({ feeds: [`at://${labeler.did}/app.bsky.feed.generator/new-voices`] });
+    expect(data.feeds.map((feed) => feed.displayName)).toEqual(['Newer voices']);
+
+    const removed = await fetch(`${feedgenUrl}/api/admin/feeds/new-voices`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` } });
+    expect(removed.status).toBe(200);
+    await settle('the feed gone', (feeds) => !feeds.has('new-voices'));
+    expect(Object.keys(await records())).toEqual(['common-ground']);
   }, testTimeoutMs);
 
   it('serves signed labels through queryLabels that verify against the key @atproto/identity resolves', async () => {

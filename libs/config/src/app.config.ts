@@ -194,6 +194,9 @@ function httpConfig(env: Env, problems: ConfigProblems) {
  */
 export function envToConfig(env: Env, problems: ConfigProblems) {
   const dataDir = path.resolve(env.DATA_DIR);
+  if (env.FEEDS_KEEP_PUBLISHED && (env.BSKY_IDENTIFIER === undefined || env.BSKY_APP_PASSWORD === undefined)) {
+    problems.add('FEEDS_KEEP_PUBLISHED', 'needs BSKY_IDENTIFIER and BSKY_APP_PASSWORD: the account that publishes the feeds');
+  }
   return {
     role: env.CG_ROLE,
     logLevel: env.LOG_LEVEL,
@@ -267,13 +270,15 @@ export function envToConfig(env: Env, problems: ConfigProblems) {
       /** Whether community members' factors from their Bluesky likes seed the raters' factors. */
       raterPriors: env.NOTES_RATER_PRIORS,
     },
-    /** The account that publishes the feed records (`npm run feed:publish`); used by that script only. */
+    /** The account that publishes the feed records: `npm run feed:publish`, and the ranker with `FEEDS_KEEP_PUBLISHED`. */
     publishing: {
       /** PDS of the publishing account. */
       service: env.BSKY_SERVICE,
       identifier: env.BSKY_IDENTIFIER,
       /** An app password, never the account password. Secret. */
       appPassword: env.BSKY_APP_PASSWORD,
+      /** Whether the ranker keeps the feeds' generator records in step with the curation (create, update, delete). */
+      keepPublished: env.FEEDS_KEEP_PUBLISHED,
       /** Image file for the feeds' avatar (PNG or JPEG). */
       avatarFile: env.FEED_AVATAR_FILE,
     },

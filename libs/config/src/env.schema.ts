@@ -148,6 +148,7 @@ export const EnvSchema = z.object({
   BSKY_SERVICE: url(['http:', 'https:'], 'https://bsky.social'),
   BSKY_IDENTIFIER: text(),
   BSKY_APP_PASSWORD: secret(),
+  FEEDS_KEEP_PUBLISHED: boolean(false),
   FEED_AVATAR_FILE: text(),
 });
 

@@ -100,9 +100,10 @@ export class Metrics {
   readonly labelsRejected = this.counter('cg_labels_rejected_total', 'Labels from a labeler we follow that were dropped, by labeler DID and reason (bad-signature, malformed, wrong-source).', ['src', 'reason']);
   readonly labelerLag = this.gauge('cg_labeler_lag_seconds', 'Now minus the creation time of the newest label received from each labeler we follow.', ['src']);
   readonly labelSubscribers = this.gauge('cg_label_subscribers', 'Open subscribeLabels connections.');
-  readonly labelerRecordStale = this.gauge(
-    'cg_labeler_record_stale',
-    "1 after the labeler's app.bsky.labeler.service record could not be brought in step with the communities in force (LABELER_APP_PASSWORD set): the app may not show some of our label values.",
+  readonly publishedRecordsStale = this.gauge(
+    'cg_published_records_stale',
+    'Records of ours on the network that could not be brought in step with the curation in force, at 1 until a write succeeds: the labeler service record (records="labeler", LABELER_APP_PASSWORD) or the feeds\' generator records (records="feeds", FEEDS_KEEP_PUBLISHED).',
+    ['records'],
   );
   readonly labelSubscribersRefused = this.counter('cg_label_subscribers_refused_total', 'subscribeLabels connections refused (503) because LABELS_MAX_SUBSCRIBERS were open.');
 

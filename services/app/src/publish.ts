@@ -1,7 +1,7 @@
 import { InvalidConfigError, loadConfig } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
 import { describeCurationSource, readCurationInForce } from './curation-in-force.js';
-import { FeedPublisher, PublishingError } from './feed-publisher.js';
+import { FeedPublisher, PublishingError } from '#lib/network';
 
 /** `npm run feed:publish` / `npm run feed:unpublish`: the feed records in the publisher's repository. */
 async function main(): Promise<void> {

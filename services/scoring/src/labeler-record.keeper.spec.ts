@@ -38,8 +38,8 @@ describe('LabelerRecordKeeper against a PDS that refuses its app password', () =
     keeper.keepUpWith(curation, now);
     await keeper.settled();
     expect(sessions).toBe(1);
-    expect(await metrics.sum(metrics.labelerRecordStale)).toBe(1);
-    expect(log.lines.find((line) => line.msg === 'labeler record not updated: the Bluesky app shows only the label values it declares')).toMatchObject({ retryInSeconds: 60 });
+    expect(await metrics.sum(metrics.publishedRecordsStale, { records: 'labeler' })).toBe(1);
+    expect(log.lines.find((line) => line.msg === 'published records not brought in step; trying again after a wait')).toMatchObject({ records: 'labeler', retryInSeconds: 60, err: expect.stringContaining('Invalid identifier or password') });
 
     keeper.keepUpWith(curation, now + 30_000);
     await keeper.settled();

@@ -12,6 +12,7 @@ import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
 import { LabelerRecordKeeper } from './labeler-record.keeper.js';
+import { FeedRecordsKeeper } from './feed-records.keeper.js';
 import type { RankerShare } from './ranker-assignment.js';
 import { NotesStep, type NotesRun } from './notes.step.js';
 import { collectSnapshotMetrics } from './scoring.metrics.js';
@@ -114,6 +115,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     private readonly labels: LabelRepository,
     private readonly labelEmitter: LabelEmitter,
     private readonly labelerRecord: LabelerRecordKeeper,
+    private readonly feedRecords: FeedRecordsKeeper,
     private readonly ownership: FeedOwnership,
     private readonly notes: NotesStep,
   ) {
@@ -139,7 +141,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     this.stopped = true;
     clearTimeout(this.timer);
     await this.lastRun.catch(() => undefined);
-    await this.labelerRecord.settled();
+    await Promise.all([this.labelerRecord.settled(), this.feedRecords.settled()]);
     // After the last run: the other rankers take the feeds over at once.
     if (this.config.scoring.snapshots) await this.ownership.assignment.stop();
     this.stopCollecting();
@@ -248,8 +250,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       this.heldAt.delete(feed);
       this.state.delete(feed);
     }
-    // The labels' writer keeps the labeler record declaring the values it may emit (beside the runs).
+    // The holder of the shared work keeps our records on the network in step with the curation (beside the runs):
+    // the labeler's, declaring the values its labels may take, and the feeds' generator records.
     if (shared && this.labelEmitter.enabled) this.labelerRecord.keepUpWith(curation);
+    if (shared) this.feedRecords.keepUpWith(curation);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
     if (!this.stopped && shared && notes && this.labelEmitter.enabled) {
       await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful, (firstSeq) => this.ownership.claimShared('labels', firstSeq));

@@ -7,6 +7,7 @@ import { EventBatchConsumer } from './event-batch.consumer.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { FeedbackBatchConsumer } from './feedback-batch.consumer.js';
 import { LabelEmitter } from './label.emitter.js';
+import { FeedRecordsKeeper } from './feed-records.keeper.js';
 import { LabelerRecordKeeper } from './labeler-record.keeper.js';
 import { LabelerSubscriber } from './labeler.subscriber.js';
 import { createRankerAssignment, RANKER_ASSIGNMENT } from './ranker-assignment.js';
@@ -22,6 +23,7 @@ import { ScoreSnapshotJob } from './score-snapshot.job.js';
     BridgeFundStep,
     LabelEmitter,
     LabelerRecordKeeper,
+    FeedRecordsKeeper,
     LabelerSubscriber,
     FeedOwnership,
     {

@@ -13,11 +13,15 @@ export interface PublishResult {
   action: 'created' | 'updated' | 'deleted' | 'absent';
 }
 
+/** The fields of a feed's record that say what it is: a record that differs in one is written again. */
+const DESCRIBING = ['did', 'displayName', 'description', 'acceptsInteractions', 'contentMode'] as const;
+
 /**
  * Creates, updates and deletes the `app.bsky.feed.generator` records of the feeds of a curation
  * (the curation in force, see `readCurationInForce`) in the publisher's repository, so that
  * Bluesky clients can find them. The record key is the feed's short name; `did` is the feed
- * generator's service DID, as `describeFeedGenerator` says.
+ * generator's service DID, as `describeFeedGenerator` says. `npm run feed:publish` and
+ * `feed:unpublish` use it, and with `FEEDS_KEEP_PUBLISHED` the ranker keeps the records in step.
  */
 export class FeedPublisher {
   private constructor(
@@ -25,10 +29,10 @@ export class FeedPublisher {
     private readonly config: AppConfig,
   ) {}
 
-  static async login(config: AppConfig): Promise<FeedPublisher> {
+  static async login(config: AppConfig, fetch?: typeof globalThis.fetch): Promise<FeedPublisher> {
     const { service, identifier, appPassword } = config.publishing;
     if (!identifier || !appPassword) throw new PublishingError('set BSKY_IDENTIFIER and BSKY_APP_PASSWORD to publish feeds');
-    const agent = new AtpAgent({ service });
+    const agent = new AtpAgent({ service, ...(fetch && { fetch }) });
     await agent.login({ identifier, password: appPassword });
     const did = agent.session!.did;
     if (did !== config.feedGenerator.publisherDid) {
@@ -44,6 +48,39 @@ export class FeedPublisher {
     const avatar = await this.uploadAvatar();
     const results: PublishResult[] = [];
     for (const feed of curation.feeds.values()) results.push(await this.publish(feed, avatar));
+    return results;
+  }
+
+  /**
+   * Brings the records in step with `curation`: a feed without a record, or whose record says
+   * something else (name, description, service), is written; a record of ours (its `did` is this
+   * service) whose feed left the curation is deleted; the rest are left as they are. Returns what
+   * it changed.
+   */
+  async keepInStep(curation: Curation): Promise<PublishResult[]> {
+    const results: PublishResult[] = [];
+    let avatar: Promise<unknown> | undefined;
+    for (const feed of curation.feeds.values()) {
+      const existing = await this.existing(feed.shortname);
+      const wanted = this.recordOf(feed, existing, undefined);
+      const differs = !existing || DESCRIBING.some((field) => existing[field] !== wanted[field]);
+      const lacksAvatar = existing !== undefined && existing.avatar === undefined && this.config.publishing.avatarFile !== undefined;
+      if (!differs && !lacksAvatar) continue;
+      avatar ??= this.uploadAvatar();
+      results.push(await this.publish(feed, await avatar, existing));
+    }
+    const serviceDid = this.config.feedGenerator.serviceDid;
+    for (let cursor: string | undefined, more = true; more; ) {
+      const { data } = await this.agent.com.atproto.repo.listRecords({ repo: this.repo, collection: Nsid.generator, limit: 100, cursor });
+      for (const record of data.records) {
+        const rkey = record.uri.slice(record.uri.lastIndexOf('/') + 1);
+        if ((record.value as { did?: unknown }).did !== serviceDid || curation.feeds.has(rkey)) continue;
+        await this.agent.com.atproto.repo.deleteRecord({ repo: this.repo, collection: Nsid.generator, rkey });
+        results.push({ uri: record.uri, action: 'deleted' });
+      }
+      more = data.records.length > 0 && data.cursor !== undefined && data.cursor !== cursor;
+      cursor = data.cursor;
+    }
     return results;
   }
 
@@ -67,20 +104,26 @@ export class FeedPublisher {
     return `at://${this.repo}/${Nsid.generator}/${shortname}`;
   }
 
-  private async publish(feed: FeedDefinition, avatar: unknown): Promise<PublishResult> {
-    const existing = await this.existing(feed.shortname);
-    const record = {
+  private async publish(feed: FeedDefinition, avatar: unknown, existing?: Record<string, unknown>): Promise<PublishResult> {
+    existing ??= await this.existing(feed.shortname);
+    const record = this.recordOf(feed, existing, avatar);
+    await this.agent.com.atproto.repo.putRecord({ repo: this.repo, collection: Nsid.generator, rkey: feed.shortname, record });
+    return { uri: this.uriOf(feed.shortname), action: existing ? 'updated' : 'created' };
+  }
+
+  /** The record of `feed`: a new avatar if one was uploaded, else the one it had; its first `createdAt`. */
+  private recordOf(feed: FeedDefinition, existing: Record<string, unknown> | undefined, avatar: unknown): Record<string, unknown> {
+    const kept = avatar ?? existing?.avatar;
+    return {
       $type: Nsid.generator,
       did: this.config.feedGenerator.serviceDid,
       displayName: feed.displayName,
       description: feed.description || undefined,
       acceptsInteractions: true,
       contentMode: 'app.bsky.feed.defs#contentModeUnspecified',
-      ...(avatar ? { avatar } : {}),
-      createdAt: (existing?.createdAt as string | undefined) ?? new Date().toISOString(),
+      ...(kept ? { avatar: kept } : {}),
+      createdAt: existing?.createdAt ?? new Date().toISOString(),
     };
-    await this.agent.com.atproto.repo.putRecord({ repo: this.repo, collection: Nsid.generator, rkey: feed.shortname, record });
-    return { uri: this.uriOf(feed.shortname), action: existing ? 'updated' : 'created' };
   }
 
   private async existing(rkey: string): Promise<Record<string, unknown> | undefined> {
