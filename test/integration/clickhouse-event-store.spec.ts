@@ -123,17 +123,24 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(together.get('did:plc:nobody000000000000000')).toEqual({ signals: [], impressions: [] });
   });
 
-  it('pages recent posts of given authors newest first, hiding deactivated accounts', async () => {
+  it('pages recent posts of given authors newest first, hiding deactivated accounts, whose texts the public pages no longer show', async () => {
     const page1 = await posts.recentByAuthors({ authors: [alice, bob], limit: 1, includeReplies: true });
     expect(page1.map((p) => p.uri)).toEqual([`at://${bob}/app.bsky.feed.post/3k0000000003`]);
     const page2 = await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: true, before: page1[0] });
     expect(page2.map((p) => p.uri)).toEqual([`at://${alice}/app.bsky.feed.post/3k0000000001`]);
     expect(await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: false })).toHaveLength(1);
 
+    const shown = [`at://${alice}/app.bsky.feed.post/3k0000000001`, `at://${bob}/app.bsky.feed.post/3k0000000003`];
+    expect([...(await posts.summaries(shown)).keys()].sort()).toEqual(shown);
     await events.write([{ v: 1, type: 'account', did: alice, timeUs: t0 + 20, active: false, status: 'takendown' }]);
     expect((await posts.recentByAuthors({ authors: [alice, bob], limit: 5, includeReplies: true })).map((p) => p.uri)).toEqual([
       `at://${bob}/app.bsky.feed.post/3k0000000003`,
     ]);
+    // A digest's past edition or a conversation's report names the post still; its text is gone with the account.
+    expect([...(await posts.summaries(shown)).keys()]).toEqual([shown[1]]);
+    await events.write([{ v: 1, type: 'account', did: alice, timeUs: t0 + 30, active: true, status: '' }]);
+    expect([...(await posts.summaries(shown)).keys()].sort()).toEqual(shown);
+    await events.write([{ v: 1, type: 'account', did: alice, timeUs: t0 + 40, active: false, status: 'takendown' }]);
   });
 
   it('pages through deletions, edits and posts at the same instant without losing or repeating one', async () => {

@@ -172,13 +172,16 @@ export class PostRepository {
     return new Map(rows.map((row) => [row.uri, { cid: row.cid, timeUs: Number(row.time_us), isReply: row.reply_parent !== '' }]));
   }
 
-  /** Text and time of the given posts (at most a page of them), by URI; deleted or unknown posts are absent. */
   /** The CID of each of `uris` that is a live post in the store. */
   async liveCids(uris: readonly string[]): Promise<Map<string, string>> {
     const rows = await this.liveRows<{ uri: string; cid: string }>(uris, ['cid']);
     return new Map(rows.map((row) => [row.uri, row.cid]));
   }
 
+  /**
+   * Text and time of the given posts (at most a page of them), by URI, as the public pages show
+   * them; posts deleted, unknown, or by an account deactivated, taken down or deleted are absent.
+   */
   async summaries(uris: readonly string[]): Promise<Map<string, PostSummary>> {
     const rows = await this.liveRows<{ uri: string; text: string; time_us: string }>(uris, ['text', 'time_us']);
     return new Map(rows.map((row) => [row.uri, { uri: row.uri, text: row.text, timeUs: Number(row.time_us) }]));
@@ -191,7 +194,10 @@ export class PostRepository {
   }
 
   /**
-   * The given columns of the live version of each post named by URI (a share of them a query).
+   * The given columns of the live version of each post named by URI (a share of them a query):
+   * not deleted, and its author's account active. An account deactivated, taken down or deleted
+   * takes its posts with it, from the pages that show their text (a digest's past editions, a
+   * conversation's report) as from the feeds; they come back if it is reactivated.
    * @NOTE The newest version by `argMax(…, version)` is what `FINAL` keeps in a
    * ReplacingMergeTree(version), at a third of the cost for a handful of keys.
    */
@@ -206,6 +212,7 @@ export class PostRepository {
         query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, ${columns.map((column) => `argMax(${column}, version) AS ${column}`).join(', ')}
           FROM ${this.database}.posts
           WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}
+            AND did NOT IN (${inactiveAccountsAmong(this.database, 'SELECT arrayJoin({dids:Array(String)})')})
           GROUP BY did, rkey
           HAVING argMax(deleted, version) = 0`,
         query_params: { dids: [...new Set(share.map((key) => key.did))], rkeys: [...new Set(share.map((key) => key.rkey))] },
