@@ -252,8 +252,8 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     }
     // The holder of the shared work keeps our records on the network in step with the curation (beside the runs):
     // the labeler's, declaring the values its labels may take, and the feeds' generator records.
-    if (shared && this.labelEmitter.enabled) this.labelerRecord.keepUpWith(curation);
-    if (shared) this.feedRecords.keepUpWith(curation);
+    if (!this.stopped && shared && this.labelEmitter.enabled) this.labelerRecord.keepUpWith(curation);
+    if (!this.stopped && shared) this.feedRecords.keepUpWith(curation);
     // Only a complete pass says which posts left every feed: a stopped one emits nothing.
     if (!this.stopped && shared && notes && this.labelEmitter.enabled) {
       await this.labelEmitter.emit(await this.everyFeed(curation, snapshots), nowMs, notes.helpful, (firstSeq) => this.ownership.claimShared('labels', firstSeq));
