@@ -140,6 +140,8 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     await page.getByRole('link', { name: 'Feeds' }).click();
     await page.getByRole('link', { name: 'Preview Common ground' }).click();
     await page.getByRole('heading', { level: 1, name: 'Common ground' }).waitFor();
+    // Where its subscribers find it: the feed's page in the Bluesky app.
+    await expect(page.getByRole('link', { name: 'Open on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/common`);
     const posts = page.getByRole('list', { name: /^Top \d+ posts of Common ground/ }).locator(':scope > li');
     expect(await posts.count()).toBeGreaterThan(5);
     const first = posts.first();

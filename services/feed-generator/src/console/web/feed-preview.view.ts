@@ -130,6 +130,7 @@ function Preview({ preview, loadedMs, limit, onLimit, onRefresh }: { preview: Fe
         ? `Snapshot ${preview.snapshot.id} of ${formatCount(preview.snapshot.posts)} ranked posts, completed ${preview.snapshot.completedAt}.`
         : 'No snapshot yet: the scoring service has not ranked this feed.';
   const { items } = preview;
+  const onBluesky = bskyAppLink(preview.uri);
   return html`
     <${Title}>${preview.displayName}<//>
     <p class="lead">${preview.feed} · ${preview.ranking} · ${about}</p>
@@ -141,6 +142,7 @@ function Preview({ preview, loadedMs, limit, onLimit, onRefresh }: { preview: Fe
       <button type="button" class="secondary" onClick=${onRefresh}>Refresh</button>
       <a class="button secondary" href=${feedEditHref(preview.feed)}>Edit feed</a>
       ${preview.ranking === 'digest' && html`<a class="button secondary" href=${feedEditionsHref(preview.feed)}>Editions</a>`}
+      ${onBluesky && html`<a class="button secondary" href=${onBluesky} rel="noopener noreferrer" target="_blank">Open on Bluesky</a>`}
     </div>
     ${items.length === 0
       ? html`<p class="notice">The feed is empty right now.</p>`
