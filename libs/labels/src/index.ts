@@ -3,5 +3,4 @@ export { BOT, COMMON_GROUND, communityToken, labelRules, labelValues, provenance
 export { labelChanges, type LabelChange, type PostLabels } from './label-changes.js';
 export { signLabel, verifyLabel } from './label-signing.js';
 export { labelerPolicies, type CommunityNaming, type LabelerPolicies, type LabelValueDefinition } from './labeler-policies.js';
-export { putLabelerRecord, type LabelerRecordResult } from './labeler-record.js';
 export { parseReceivedLabel, receivedLabelSchema } from './label.schema.js';

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { AtpAgent } from '@atproto/api';
+import type { AtpAgent } from '@atproto/api';
 import type { AppConfig } from '#lib/config';
 import type { Curation, FeedDefinition } from '#lib/curation';
 import { Nsid } from '#lib/domain';
+import { existingRecord, loginAs } from './records.js';
 
 export class PublishingError extends Error {
   override name = 'PublishingError';
@@ -32,15 +33,7 @@ export class FeedPublisher {
   static async login(config: AppConfig, fetch?: typeof globalThis.fetch): Promise<FeedPublisher> {
     const { service, identifier, appPassword } = config.publishing;
     if (!identifier || !appPassword) throw new PublishingError('set BSKY_IDENTIFIER and BSKY_APP_PASSWORD to publish feeds');
-    const agent = new AtpAgent({ service, ...(fetch && { fetch }) });
-    await agent.login({ identifier, password: appPassword });
-    const did = agent.session!.did;
-    if (did !== config.feedGenerator.publisherDid) {
-      throw new PublishingError(
-        `the account ${identifier} is ${did}, but FEEDGEN_PUBLISHER_DID is ${config.feedGenerator.publisherDid}: ` +
-          'the feed generator would not recognise the published feeds',
-      );
-    }
+    const agent = await loginAs(service, identifier, appPassword, { did: config.feedGenerator.publisherDid, what: 'FEEDGEN_PUBLISHER_DID', ...(fetch && { fetch }) });
     return new FeedPublisher(agent, config);
   }
 
@@ -58,10 +51,17 @@ export class FeedPublisher {
    * it changed.
    */
   async keepInStep(curation: Curation): Promise<PublishResult[]> {
+    const records = new Map<string, Record<string, unknown>>();
+    for (let cursor: string | undefined, more = true; more; ) {
+      const { data } = await this.agent.com.atproto.repo.listRecords({ repo: this.repo, collection: Nsid.generator, limit: 100, cursor });
+      for (const record of data.records) records.set(record.uri.slice(record.uri.lastIndexOf('/') + 1), record.value);
+      more = data.records.length > 0 && data.cursor !== undefined && data.cursor !== cursor;
+      cursor = data.cursor;
+    }
     const results: PublishResult[] = [];
     let avatar: Promise<unknown> | undefined;
     for (const feed of curation.feeds.values()) {
-      const existing = await this.existing(feed.shortname);
+      const existing = records.get(feed.shortname);
       const wanted = this.recordOf(feed, existing, undefined);
       const differs = !existing || DESCRIBING.some((field) => existing[field] !== wanted[field]);
       const lacksAvatar = existing !== undefined && existing.avatar === undefined && this.config.publishing.avatarFile !== undefined;
@@ -69,17 +69,10 @@ export class FeedPublisher {
       avatar ??= this.uploadAvatar();
       results.push(await this.publish(feed, await avatar, existing));
     }
-    const serviceDid = this.config.feedGenerator.serviceDid;
-    for (let cursor: string | undefined, more = true; more; ) {
-      const { data } = await this.agent.com.atproto.repo.listRecords({ repo: this.repo, collection: Nsid.generator, limit: 100, cursor });
-      for (const record of data.records) {
-        const rkey = record.uri.slice(record.uri.lastIndexOf('/') + 1);
-        if ((record.value as { did?: unknown }).did !== serviceDid || curation.feeds.has(rkey)) continue;
-        await this.agent.com.atproto.repo.deleteRecord({ repo: this.repo, collection: Nsid.generator, rkey });
-        results.push({ uri: record.uri, action: 'deleted' });
-      }
-      more = data.records.length > 0 && data.cursor !== undefined && data.cursor !== cursor;
-      cursor = data.cursor;
+    for (const [rkey, value] of records) {
+      if (value.did !== this.config.feedGenerator.serviceDid || curation.feeds.has(rkey)) continue;
+      await this.agent.com.atproto.repo.deleteRecord({ repo: this.repo, collection: Nsid.generator, rkey });
+      results.push({ uri: this.uriOf(rkey), action: 'deleted' });
     }
     return results;
   }
@@ -87,7 +80,7 @@ export class FeedPublisher {
   async unpublishAll(curation: Curation): Promise<PublishResult[]> {
     const results: PublishResult[] = [];
     for (const feed of curation.feeds.values()) {
-      const existing = await this.existing(feed.shortname);
+      const existing = await existingRecord(this.agent, Nsid.generator, feed.shortname);
       if (existing) {
         await this.agent.com.atproto.repo.deleteRecord({ repo: this.repo, collection: Nsid.generator, rkey: feed.shortname });
       }
@@ -104,8 +97,9 @@ export class FeedPublisher {
     return `at://${this.repo}/${Nsid.generator}/${shortname}`;
   }
 
-  private async publish(feed: FeedDefinition, avatar: unknown, existing?: Record<string, unknown>): Promise<PublishResult> {
-    existing ??= await this.existing(feed.shortname);
+  /** `existing`: the record as it stands, when the caller has read it (`null`: read it here). */
+  private async publish(feed: FeedDefinition, avatar: unknown, existing: Record<string, unknown> | undefined | null = null): Promise<PublishResult> {
+    if (existing === null) existing = await existingRecord(this.agent, Nsid.generator, feed.shortname);
     const record = this.recordOf(feed, existing, avatar);
     await this.agent.com.atproto.repo.putRecord({ repo: this.repo, collection: Nsid.generator, rkey: feed.shortname, record });
     return { uri: this.uriOf(feed.shortname), action: existing ? 'updated' : 'created' };
@@ -124,16 +118,6 @@ export class FeedPublisher {
       ...(kept ? { avatar: kept } : {}),
       createdAt: existing?.createdAt ?? new Date().toISOString(),
     };
-  }
-
-  private async existing(rkey: string): Promise<Record<string, unknown> | undefined> {
-    try {
-      const { data } = await this.agent.com.atproto.repo.getRecord({ repo: this.repo, collection: Nsid.generator, rkey });
-      return data.value;
-    } catch (error) {
-      if ((error as { status?: number }).status === 400 || (error as { error?: string }).error === 'RecordNotFound') return undefined;
-      throw error;
-    }
   }
 
   private async uploadAvatar(): Promise<unknown> {

@@ -1,2 +1,3 @@
-export { boundedFetch, HttpStatusError, NetworkReadError, NetworkReader, type NetworkReaderOptions, type RepoRecord, RepoUnavailableError } from './network.reader.js';
+export { HttpStatusError, NetworkReadError, NetworkReader, type NetworkReaderOptions, type RepoRecord, RepoUnavailableError } from './network.reader.js';
 export { FeedPublisher, PublishingError, type PublishResult } from './feed-publisher.js';
+export { AccountMismatchError, type LabelerRecordResult, loginAs, pdsFetch, putLabelerRecord } from './records.js';

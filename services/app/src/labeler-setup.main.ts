@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, loadConfig } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
+import { AccountMismatchError } from '#lib/network';
 import { describeCurationSource, readCurationInForce } from './curation-in-force.js';
 import { LabelerSetup, LabelerSetupError } from './labeler-setup.js';
 
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof LabelerSetupError || error instanceof InvalidConfigError || error instanceof InvalidCurationError;
+  const known = error instanceof LabelerSetupError || error instanceof AccountMismatchError || error instanceof InvalidConfigError || error instanceof InvalidCurationError;
   process.stderr.write(`${known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -1,9 +1,9 @@
-import { AtpAgent } from '@atproto/api';
+import type { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { DidResolver, getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
-import { putLabelerRecord } from '#lib/labels';
+import { loginAs, putLabelerRecord } from '#lib/network';
 
 export class LabelerSetupError extends Error {
   override name = 'LabelerSetupError';
@@ -54,9 +54,7 @@ export class LabelerSetup {
   static async login(config: AppConfig, password: string): Promise<LabelerSetup> {
     const { did } = config.labeler;
     if (did === undefined || config.labeler.signingKey === undefined) throw new LabelerSetupError('set LABELER_DID and LABELER_SIGNING_KEY first');
-    const agent = new AtpAgent({ service: config.publishing.service });
-    await agent.login({ identifier: did, password });
-    if (agent.session?.did !== did) throw new LabelerSetupError(`logged in as ${agent.session?.did}, but LABELER_DID is ${did}`);
+    const agent = await loginAs(config.publishing.service, did, password, { did, what: 'LABELER_DID' });
     const dids = new DidResolver({ plcUrl: config.feedGenerator.plcUrl, ...(config.feedGenerator.identityAllowInsecure && { fetch: globalThis.fetch }) });
     return new LabelerSetup(agent, config, dids);
   }

@@ -1,7 +1,7 @@
 import { InvalidConfigError, loadConfig } from '#lib/config';
 import { InvalidCurationError } from '#lib/curation';
 import { describeCurationSource, readCurationInForce } from './curation-in-force.js';
-import { FeedPublisher, PublishingError } from '#lib/network';
+import { AccountMismatchError, FeedPublisher, PublishingError } from '#lib/network';
 
 /** `npm run feed:publish` / `npm run feed:unpublish`: the feed records in the publisher's repository. */
 async function main(): Promise<void> {
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof PublishingError || error instanceof InvalidConfigError || error instanceof InvalidCurationError;
+  const known = error instanceof PublishingError || error instanceof AccountMismatchError || error instanceof InvalidConfigError || error instanceof InvalidCurationError;
   process.stderr.write(`${known ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
-import { boundedFetch, FeedPublisher } from '#lib/network';
+import { FeedPublisher, pdsFetch } from '#lib/network';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
-import { PDS_ANSWER_MAX_BYTES, PDS_TIMEOUT_MS } from './labeler-record.keeper.js';
 import { RecordsInStep } from './records-in-step.js';
 
 /**
@@ -27,7 +26,7 @@ export class FeedRecordsKeeper extends RecordsInStep {
     if (!this.enabled) return;
     const feeds = [...curation.feeds.values()].map(({ shortname, displayName, description }) => [shortname, displayName, description]);
     this.keepUp(JSON.stringify(feeds), async () => {
-      const publisher = await FeedPublisher.login(this.config, boundedFetch(PDS_TIMEOUT_MS, PDS_ANSWER_MAX_BYTES));
+      const publisher = await FeedPublisher.login(this.config, pdsFetch());
       for (const { uri, action } of await publisher.keepInStep(curation)) this.log.info({ uri, action }, 'feed record brought in step with the curation');
     }, nowMs);
   }

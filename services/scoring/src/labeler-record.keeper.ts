@@ -1,16 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AtpAgent } from '@atproto/api';
 import type { AppConfig } from '#lib/config';
 import type { Curation } from '#lib/curation';
-import { putLabelerRecord } from '#lib/labels';
-import { boundedFetch } from '#lib/network';
+import { loginAs, pdsFetch, putLabelerRecord } from '#lib/network';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { RecordsInStep } from './records-in-step.js';
-
-/** A request to a PDS that takes longer is abandoned (and tried again later). */
-export const PDS_TIMEOUT_MS = 10_000;
-/** The most a PDS answer may hold: a page of records or a service record with hundreds of communities is far below. */
-export const PDS_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * Keeps the labeler account's `app.bsky.labeler.service` record declaring the label values of the
@@ -34,9 +27,7 @@ export class LabelerRecordKeeper extends RecordsInStep {
     const communities = [...curation.communities.values()].map(({ id, name }) => ({ id, name }));
     this.keepUp(JSON.stringify(communities), async () => {
       const { did, appPassword } = this.config.labeler;
-      const agent = new AtpAgent({ service: this.config.publishing.service, fetch: boundedFetch(PDS_TIMEOUT_MS, PDS_ANSWER_MAX_BYTES) });
-      await agent.login({ identifier: did!, password: appPassword! });
-      if (agent.session?.did !== did) throw new Error(`LABELER_APP_PASSWORD logs in as ${agent.session?.did}, not LABELER_DID ${did}`);
+      const agent = await loginAs(this.config.publishing.service, did!, appPassword!, { did, what: 'LABELER_DID', fetch: pdsFetch() });
       const result = await putLabelerRecord(agent, communities);
       if (result.written) this.log.info({ record: result.uri, labelValues: result.labelValues.length }, 'labeler record updated: it declares the label values of the communities in force');
     }, nowMs);
