@@ -127,6 +127,8 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     expect(store.events).toBe(generated.counts.mappable);
     const { post, reply, quote, deletes } = generated.counts;
     expect(store.posts).toBe(post + reply + quote - deletes.post);
+    // None of them gave up on the broker: each process is still the one last started.
+    expect([...services].map(([role, service]) => [role, service.running])).toEqual([...services.keys()].map((role) => [role, true]));
   });
 
   it('says in the /metrics of each process which part it runs, so that a rule about ingest reads ingest alone', async () => {

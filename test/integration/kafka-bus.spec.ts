@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BusUnavailableError, type BatchHandler, type IncomingMessage, type OutgoingMessage, type Subscription } from '#lib/contracts';
-import { KafkaBus, KafkaPartitionGroup, murmur2, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
+import { lastValueFrom } from 'rxjs';
+import { KafkaBus, KafkaControlClient, KafkaControlServer, KafkaPartitionGroup, murmur2, parseBrokerList, type KafkaBusOptions, type KafkaLogLevel } from '#lib/kafka';
 import { startBroker, type StartedBroker } from '#scripts/kafka-broker.mjs';
 import { waitFor } from '#lib/testing';
 
@@ -9,6 +10,11 @@ import { waitFor } from '#lib/testing';
 const externalBrokers = process.env.CG_TEST_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS;
 
 const TEST_TIMEOUT_MS = 45_000;
+/**
+ * How long the outage test keeps its broker away: longer than kafkajs's own retries of a connection
+ * (~10 s for an admin client), after which a process starting then once exited.
+ */
+const OUTAGE_MS = 13_000;
 
 let ownBroker: StartedBroker | undefined;
 let brokers: string[];
@@ -350,7 +356,7 @@ describe('KafkaBus on a real broker', () => {
     }
   }, TEST_TIMEOUT_MS);
 
-  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus started meanwhile waits for the broker to create topics and subscribe', async () => {
+  it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus, a ranker member and a control plane started meanwhile wait for the broker to create topics, subscribe and join', async () => {
     const broker = ownBroker ?? (await startBroker({ profile: 'test' }));
     try {
       const publishTimeoutMs = 4_000;
@@ -358,7 +364,8 @@ describe('KafkaBus on a real broker', () => {
       // for it before the restarted consumer joins, so the smallest session the broker allows.
       const bus = createBus({ brokers: [broker.brokers], publishTimeoutMs, pingTimeoutMs: 1_000, sessionTimeoutMs: 6_000 });
       const topic = newTopic('outage');
-      await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+      const controlTopic = newTopic('control');
+      await bus.ensureTopics([{ name: topic, partitions: 2 }, { name: controlTopic, partitions: 1 }]);
       // A subscription opened before the outage keeps working after it.
       const keys: string[] = [];
       const subscription = await bus.subscribe({
@@ -389,11 +396,35 @@ describe('KafkaBus on a real broker', () => {
           lateKeys.push(...batch.messages.map((message) => message.key ?? ''));
         },
       });
-      await sleep(4_000);
+      // A ranker member and the control plane of a process starting now join once the broker is back.
+      const lateMember = new KafkaPartitionGroup({
+        brokers: [broker.brokers], clientId: 'late-ranker', groupId: newGroup('late-rankers'), topic, sessionTimeoutMs: 6_000, logLevel: 'warn',
+        log: (level, message, extra) => logs.push({ level, message, extra }),
+      });
+      const joining = lateMember.start();
+      const controlOptions = {
+        brokers: [broker.brokers], clientId: `late-control-${run}`, topicPrefix: '', sessionTimeoutMs: 6_000, logLevel: 'error' as const,
+        log: (level: KafkaLogLevel, message: string, extra?: Record<string, unknown>) => logs.push({ level, message, extra }),
+      };
+      const controlServer = new KafkaControlServer(controlOptions);
+      const announced: unknown[] = [];
+      controlServer.addHandler(controlTopic, (data: unknown) => Promise.resolve(void announced.push(data)), true);
+      const listening = new Promise<void>((resolve, reject) => void controlServer.listen((error) => (error ? reject(error) : resolve())));
+      await sleep(OUTAGE_MS);
 
       await broker.restart();
       await creating;
       const lateSubscription = await subscribing;
+      await joining;
+      expect(lateMember.state.partitions).toEqual([0, 1]);
+      await listening;
+      const controlClient = new KafkaControlClient(controlOptions);
+      await lastValueFrom(controlClient.emit(controlTopic, { change: 'after the outage' }), { defaultValue: undefined });
+      await waitFor('the control plane to hear what was announced after the outage', () => announced.length >= 1, 30_000);
+      expect(announced).toEqual([{ change: 'after the outage' }]);
+      await controlClient.close();
+      await controlServer.close();
+      await lateMember.stop();
       await bus.publish(lateTopic, messagesFor('late', 0, 1));
       expect(await bus.ping()).toBe(true);
       await bus.publish(topic, messagesFor('after', 0, 5));
@@ -407,5 +438,5 @@ describe('KafkaBus on a real broker', () => {
       if (broker !== ownBroker) await broker.stop();
     }
     // Two broker starts (a JVM each): on 2 cores shared with the other test workers, up to a minute.
-  }, 120_000);
+  }, 120_000 + OUTAGE_MS);
 });

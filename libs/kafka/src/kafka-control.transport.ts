@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ClientKafka, ServerKafka, type KafkaOptions, type ReadPacket } from '@nestjs/microservices';
 import type { Consumer } from 'kafkajs';
-import { kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
+import { DEFAULT_START_TIMEOUT_MS, kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
 import { kafkaJsLogging } from './kafkajs.log.js';
 import { keyPartitioner } from './key.partitioner.js';
+import { retryTransient } from './transient.js';
 
 /** Where the control plane's Kafka transport connects: the project's own Kafka settings. */
 export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | 'ssl' | 'sasl'>, Required<Pick<KafkaBusOptions, 'log' | 'logLevel'>> {
@@ -11,6 +12,8 @@ export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | '
   /** `KAFKA_TOPIC_PREFIX`: put in front of every topic name on the broker, never seen by handlers. */
   topicPrefix: string;
   sessionTimeoutMs: number;
+  /** How long the server's start waits for a broker that cannot be reached (default 120 s). */
+  startTimeoutMs?: number;
 }
 
 function transportOptions(options: KafkaControlOptions): NonNullable<KafkaOptions['options']> {
@@ -30,8 +33,36 @@ function transportOptions(options: KafkaControlOptions): NonNullable<KafkaOption
  * `@EventPattern(topic)` handlers subscribed under the deployment's topic prefix.
  */
 export class KafkaControlServer extends ServerKafka {
+  private closing = false;
+
   constructor(private readonly control: KafkaControlOptions) {
     super(transportOptions(control));
+  }
+
+  /**
+   * Connects, subscribes and joins, waiting for a broker that is away (restarting, say) instead of
+   * failing the process's start: each failed attempt leaves nothing connected behind it.
+   */
+  override async start(callback: () => void): Promise<void> {
+    await retryTransient({
+      what: 'starting the control plane',
+      deadline: Date.now() + (this.control.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      attempt: async () => {
+        try {
+          await super.start(callback);
+        } catch (error) {
+          await Promise.allSettled([this.consumer?.disconnect(), this.producer?.disconnect()]);
+          throw error;
+        }
+      },
+      abandoned: () => this.closing,
+      log: this.control.log,
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.closing = true;
+    await super.close();
   }
 
   override async bindEvents(consumer: Consumer): Promise<void> {

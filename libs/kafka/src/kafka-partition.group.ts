@@ -1,8 +1,9 @@
 import kafkajs from 'kafkajs';
 import type { Consumer, Kafka as KafkaClient } from 'kafkajs';
-import { consumerRetry, kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
+import { consumerRetry, DEFAULT_START_TIMEOUT_MS, kafkaJsSecurity, type KafkaBusOptions } from './kafka.config.js';
 import { kafkaJsLogging } from './kafkajs.log.js';
 import { partitionOfKey } from './key.partitioner.js';
+import { retryTransient } from './transient.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
 const { Kafka } = kafkajs;
@@ -17,6 +18,8 @@ export interface KafkaPartitionGroupOptions extends Pick<KafkaBusOptions, 'broke
   topic: string;
   /** A member silent for this long loses its partitions to the others. */
   sessionTimeoutMs: number;
+  /** How long `start()` waits for a broker that cannot be reached (default 120 s). */
+  startTimeoutMs?: number;
 }
 
 /** A member's view of the group: the partitions it holds now, out of how many. */
@@ -85,7 +88,15 @@ export class KafkaPartitionGroup {
   /** Joins the group; resolves once the first assignment arrived (or a session timeout passed), or at once after `stop()`. */
   async start(): Promise<void> {
     this.stopping = false;
-    await this.track(this.join());
+    // A broker away at start-up (restarting, say) is waited for: a member that gave up would leave
+    // its process ranking nothing.
+    await retryTransient({
+      what: `joining ranker group ${this.options.groupId}`,
+      deadline: Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      attempt: () => this.track(this.join()),
+      abandoned: () => this.stopping,
+      log: this.options.log,
+    });
   }
 
   /**

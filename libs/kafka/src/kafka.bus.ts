@@ -22,6 +22,7 @@ import { registerCompressionCodecs } from './compression.codecs.js';
 import { isLogged, kafkaJsLogging } from './kafkajs.log.js';
 import { keyHash, keyPartitioner } from './key.partitioner.js';
 import { KafkaSubscription } from './kafka.subscription.js';
+import { retryTransient } from './transient.js';
 
 // kafkajs is CommonJS: take its values from the default export so both Node and Jest's ESM loader agree.
 const { Kafka, CompressionTypes } = kafkajs;
@@ -33,10 +34,6 @@ interface PartitionLag {
 }
 
 
-// Backoff between whole attempts (a publish, creating topics); all of them together are bounded by
-// `publishTimeoutMs` and `ensureTopicsTimeoutMs`.
-const RETRY_INITIAL_MS = 250;
-const RETRY_MAX_MS = 2_000;
 // kafkajs's own retries (connections, metadata, requests). `factor` and `multiplier` are given too:
 // kafkajs swaps in other defaults when NODE_ENV=test, and tests should see production behaviour.
 const CLIENT_RETRY = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5, factor: 0.2, multiplier: 2 };
@@ -342,27 +339,9 @@ export class KafkaBus implements MessageBus {
     if (failed) throw failed.reason;
   }
 
-  /**
-   * Runs `attempt` until it succeeds, retrying transient failures (an unreachable broker, a leader
-   * move) with a growing pause while `deadline` allows; any other failure, or the deadline, rejects
-   * with `BusUnavailableError`. Stops quietly once `abandoned()` (the caller gave up already).
-   */
-  private async retryTransient(what: string, deadline: number, attempt: () => Promise<void>, abandoned = () => this.closed): Promise<void> {
-    for (let n = 1; ; n++) {
-      try {
-        await attempt();
-        return;
-      } catch (error) {
-        const wait = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** (n - 1));
-        if (abandoned()) return;
-        if (!isTransient(error) || Date.now() + wait >= deadline) {
-          throw new BusUnavailableError(`${what} failed after ${n} attempt(s): ${describe(error)}`, { cause: error });
-        }
-        this.log('warn', `${what} failed; retrying`, { attempt: n, retryInMs: wait, error: describe(error) });
-        await sleep(wait);
-        if (abandoned()) return;
-      }
-    }
+  /** `retryTransient` with the bus's log, abandoned once the bus is closed unless told otherwise. */
+  private retryTransient(what: string, deadline: number, attempt: () => Promise<void>, abandoned = () => this.closed): Promise<void> {
+    return retryTransient({ what, deadline, attempt, abandoned, log: (level, message, extra) => this.log(level, message, extra) });
   }
 
   /** Remembers a send until it settles, so `close()` can wait for it (it may outlive a timed-out publish). */
@@ -380,48 +359,6 @@ export class KafkaBus implements MessageBus {
     if (!isLogged(level, this.options.logLevel)) return;
     this.options.log(level, message, { namespace: 'KafkaBus', ...extra });
   }
-}
-
-/**
- * Errors worth another attempt: connection trouble, retriable broker answers, and a broker going
- * away in the middle of a request.
- *
- * @NOTE kafkajs reads its broker pool's metadata, which a disconnect sets to null, without looking:
- * a broker that restarts while topics are created or their leaders awaited fails the call with
- * `TypeError: Cannot read properties of null (reading 'topicMetadata')` from inside kafkajs
- * (`admin.fetchTopicMetadata`). A scoring process starting just then exited on it. Only a TypeError
- * thrown inside kafkajs counts; one of ours still fails at once.
- */
-export function isTransient(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 10; depth++) {
-    const retriable = (current as { retriable?: unknown }).retriable;
-    if (current.name === 'KafkaJSProtocolError') return retriable === true;
-    if (/Connection|BrokerNotFound|Metadata|Timeout|NumberOfRetriesExceeded|LockTimeout/.test(current.name)) return true;
-    if (current instanceof TypeError && thrownInsideKafkajs(current)) return true;
-    if (current.cause === current) break;
-    current = current.cause;
-  }
-  return false;
-}
-
-/** Whether the innermost frame of `error`'s stack is kafkajs's own code. */
-function thrownInsideKafkajs(error: Error): boolean {
-  const frame = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at '));
-  return frame !== undefined && /[\\/]node_modules[\\/]kafkajs[\\/]src[\\/]/.test(frame);
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error && error.cause !== error ? ` (${error.cause.message})` : '';
-    // kafkajs gathers the refusal of each topic created at once (a replication factor above the
-    // brokers', say) in `errors`, under a message that names none of them.
-    const { errors } = error as { errors?: unknown };
-    const gathered = Array.isArray(errors) ? errors.filter((item) => item instanceof Error) : [];
-    const each = gathered.length > 0 ? `: ${[...new Set(gathered.map((item) => item.message))].join('; ')}` : '';
-    return `${error.name}: ${error.message}${each}${cause}`;
-  }
-  return String(error);
 }
 
 /**

@@ -1,5 +1,8 @@
 import type { KafkaConfig as KafkaJsConfig, RetryOptions } from 'kafkajs';
 
+/** How long a process starting while its broker is away waits for it, at each step that needs the broker. */
+export const DEFAULT_START_TIMEOUT_MS = 120_000;
+
 export type KafkaCompression = 'zstd' | 'gzip' | 'none';
 
 /** TLS to the brokers, as PEM text. No field set: TLS with the system's trusted CAs. */
@@ -103,7 +106,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     producers: options.producers ?? 2,
     replicationFactor: options.replicationFactor,
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
-    ensureTopicsTimeoutMs: options.ensureTopicsTimeoutMs ?? 120_000,
+    ensureTopicsTimeoutMs: options.ensureTopicsTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     connectionTimeoutMs: options.connectionTimeoutMs ?? 3_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     maxBatchSize: options.maxBatchSize ?? 1_000,

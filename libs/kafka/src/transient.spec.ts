@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { isTransient } from './kafka.bus.js';
+import { isTransient } from './transient.js';
 
 const require = createRequire(import.meta.url);
 
