@@ -14,6 +14,11 @@ export function inactiveAccountsAmong(database: string, dids: string): string {
   return `SELECT did FROM ${database}.accounts FINAL PREWHERE did IN (${dids}) WHERE active = 0`;
 }
 
+/** Every account whose newest status is inactive: for reads whose accounts are not known beforehand. */
+export function inactiveAccounts(database: string): string {
+  return `SELECT did FROM ${database}.accounts FINAL WHERE active = 0`;
+}
+
 /** The accounts among `dids` that asked to be hidden from algorithmic feeds, read as `inactiveAccountsAmong` reads. */
 export function hiddenAccountsAmong(database: string, dids: string): string {
   return `SELECT did FROM ${database}.visibility FINAL PREWHERE did IN (${dids}) WHERE hide = 1`;

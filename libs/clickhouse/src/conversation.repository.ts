@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { inactiveAccounts } from './account-status.js';
 
 /** Where a conversation's statements come from: the replies to and quotes of a root post, or a hashtag. */
 export type StatementSource = { root: string } | { hashtag: string };
@@ -34,13 +35,14 @@ export class ConversationRepository {
   }
 
   /**
-   * Every vote, from anyone, on the statements `statements` reads (the same query inside this one:
-   * thousands of URIs would not fit a URL's parameters), oldest first.
+   * Every vote, from anyone whose account is active, on the statements `statements` reads (the same
+   * query inside this one: thousands of URIs would not fit a URL's parameters), oldest first.
    */
   async votes(source: StatementSource, sinceUs: number): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
     const result = await this.client.query({
       query: `SELECT actor, subject_uri, kind, time_us FROM ${this.database}.interactions FINAL
         WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND subject_uri IN (SELECT uri FROM (${this.statementsQuery(source)}))
+          AND actor NOT IN (${inactiveAccounts(this.database)})
         ORDER BY time_us, actor, subject_uri, kind`,
       query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, kinds: VOTE_KINDS },
       format: 'JSONCompactEachRow',
@@ -58,7 +60,7 @@ export class ConversationRepository {
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
         FROM ${db}.posts FINAL
         WHERE deleted = 0 AND time_us >= {sinceUs:UInt64} AND ${match}
-          AND did NOT IN (SELECT did FROM ${db}.accounts FINAL WHERE active = 0)
+          AND did NOT IN (${inactiveAccounts(db)})
         ORDER BY time_us, uri LIMIT {maxStatements:UInt32}`;
   }
 

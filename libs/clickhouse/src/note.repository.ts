@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { inactiveAccountsAmong } from './account-status.js';
 import { inShares } from './query-shares.js';
 
 /** A live note proposal: an `org.opencommunitynotes.label` record with `val: readers-added-context`. */
@@ -151,12 +152,14 @@ export class NoteRepository {
 
   /**
    * Each rater's latest live rating of each note (the newest record wins: one rating per rater
-   * and note, however many records the rater wrote); of `notes` only when given.
+   * and note, however many records the rater wrote); of `notes` only when given. None by an account
+   * deactivated, taken down or deleted (counted again if it comes back).
    */
   async ratings(notes?: readonly string[]): Promise<NoteRatingRecord[]> {
     const result = await this.client.query({
       query: `SELECT did, note_uri, argMax(note_cid, time_us), argMax(helpfulness, time_us), toString(max(time_us)) FROM ${this.database}.note_ratings FINAL
         WHERE deleted = 0 ${notes ? 'AND note_uri IN {notes:Array(String)}' : ''}
+          AND did NOT IN (${inactiveAccountsAmong(this.database, `SELECT did FROM ${this.database}.note_ratings`)})
         GROUP BY did, note_uri ORDER BY note_uri, did`,
       query_params: { notes: notes ?? [] },
       format: 'JSONCompactEachRow',

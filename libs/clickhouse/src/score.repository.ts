@@ -131,7 +131,9 @@ export class ScoreRepository {
   }
 
   /**
-   * Every signal on the candidate posts, from the given actors: approvals, feedback and impressions; oldest first.
+   * Every signal on the candidate posts, from the given actors: approvals, feedback and impressions;
+   * oldest first. None from an account deactivated, taken down or deleted: a network of accounts
+   * taken down stops weighing on the rankings at the next run, and an account reactivated counts again.
    *
    * @NOTE The candidates are named once, after the union of the two sources: ClickHouse runs a
    * `WITH` query again wherever it is named, and the filter it pushes into both sources shares one set.
@@ -153,6 +155,7 @@ export class ScoreRepository {
           SELECT viewer AS actor, post AS uri, 'impression' AS kind, time_us FROM ${db}.impressions FINAL
           WHERE viewer IN (${actors.sql}))
         WHERE uri IN (SELECT uri FROM (${this.candidateQuery(authors)}))
+          AND actor NOT IN (${inactiveAccountsAmong(db, actors.sql)})
         ORDER BY time_us, actor, uri, kind`,
       query_params: {
         authors: authors.value,
