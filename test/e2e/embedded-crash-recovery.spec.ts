@@ -91,8 +91,8 @@ describe('embedded mode survives SIGKILL mid-replay', () => {
     const settled = await status();
     expect(after.store.events).toBe(generated.counts.mappable);
     expect(settled.store.events).toBe(generated.counts.mappable);
-    const { post, reply, quote, deletes } = generated.counts;
-    expect(settled.store.posts).toBe(post + reply + quote - deletes.post);
+    const { post, reply, quote, deletes, erasedPosts } = generated.counts;
+    expect(settled.store.posts).toBe(post + reply + quote - deletes.post - erasedPosts);
 
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child!.once('exit', resolve));

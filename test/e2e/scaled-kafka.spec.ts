@@ -125,8 +125,8 @@ describe('scaled mode: ingest, scoring and feed generator as processes on a real
     await sleep(2_000);
     const { store } = await status();
     expect(store.events).toBe(generated.counts.mappable);
-    const { post, reply, quote, deletes } = generated.counts;
-    expect(store.posts).toBe(post + reply + quote - deletes.post);
+    const { post, reply, quote, deletes, erasedPosts } = generated.counts;
+    expect(store.posts).toBe(post + reply + quote - deletes.post - erasedPosts);
     // None of them gave up on the broker: each process is still the one last started.
     expect([...services].map(([role, service]) => [role, service.running])).toEqual([...services.keys()].map((role) => [role, true]));
   });

@@ -175,6 +175,35 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(await counted()).toEqual(everyone);
   });
 
+  it("erases a deleted account's posts and notes, text included, and keeps a deactivated one's to show again", async () => {
+    const [gone, away] = ['did:plc:goneaccount00000000000000', 'did:plc:awayaccount00000000000000'];
+    const t = t0 + 3_000_000_000;
+    const note: PipelineEventV1 = {
+      v: 1, type: 'note', op: 'create', did: gone, rkey: '3kgonenote001', cid: 'bafygonenote', timeUs: t + 2, createdAtMs: 0,
+      subjectUri: `at://${away}/app.bsky.feed.post/3kaway0000001`, subjectCid: '', reason: 'factual_error', text: 'a note the account wrote',
+    };
+    const written = [post(gone, '3kgone0000001', t, { text: 'gone for good' }), post(gone, '3kgone0000002', t + 1, { text: 'gone too' }), note, post(away, '3kaway0000001', t + 3, { text: 'back soon' })];
+    await events.write(written);
+    await events.write([
+      { v: 1, type: 'account', did: gone, timeUs: t + 10, active: false, status: 'deleted' },
+      { v: 1, type: 'account', did: away, timeUs: t + 11, active: false, status: 'deactivated' },
+    ]);
+    // Ingest's rewind after a restart hands the account's posts over again, after its deletion.
+    await events.write(written);
+    const live = async (table: string, did: string) =>
+      (await (await client.query({ query: `SELECT rkey FROM ${database}.${table} FINAL WHERE did = {did:String} AND deleted = 0 ORDER BY rkey`, query_params: { did }, format: 'JSONEachRow' })).json<{ rkey: string }>()).map((row) => row.rkey);
+    expect(await live('posts', gone)).toEqual([]);
+    expect(await live('notes', gone)).toEqual([]);
+    expect((await new NoteRepository(client, database).notes()).filter((record) => record.author === gone)).toEqual([]);
+    await events.write([{ v: 1, type: 'account', did: away, timeUs: t + 20, active: true, status: '' }]);
+    expect(await live('posts', away)).toEqual(['3kaway0000001']);
+    expect([...(await posts.summaries([`at://${away}/app.bsky.feed.post/3kaway0000001`])).values()].map((summary) => summary.text)).toEqual(['back soon']);
+    // Once the parts merge, the text is off the disk.
+    for (const table of ['posts', 'notes']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
+    const texts = await (await client.query({ query: `SELECT text FROM ${database}.posts WHERE did = {did:String} UNION ALL SELECT text FROM ${database}.notes WHERE did = {did:String}`, query_params: { did: gone }, format: 'JSONEachRow' })).json<{ text: string }>();
+    expect(texts.map((row) => row.text).filter((text) => text !== '')).toEqual([]);
+  });
+
   it('pages through deletions, edits and posts at the same instant without losing or repeating one', async () => {
     const carol = 'did:plc:carol000000000000000000';
     const t = t0 + 500_000_000;

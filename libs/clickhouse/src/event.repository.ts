@@ -237,6 +237,45 @@ export class EventRepository {
         clickhouse_settings: { input_format_null_as_default: 1, optimize_on_insert: 0 },
       });
     }
+    await this.eraseDeletedAccounts(events);
+  }
+
+  /**
+   * Erases the text of the accounts deleted in `events`: each of their live posts and notes gets a
+   * deleted version, as their own deletes would have written, so it leaves every read at once and
+   * its text the disk at the next merge. A deactivated or taken-down account keeps its content, to
+   * show again if it comes back; a deleted one does not come back.
+   *
+   * @NOTE An `INSERT … SELECT` by the tables' key (`did` first), not a mutation: it reads only the
+   * account's granules, runs on chDB and on a server alike, and is idempotent (a batch handed over
+   * again finds nothing live left). The deletion's time is the version, newer than any of the
+   * account's records: a post re-read by ingest's rewind after it stays erased under FINAL.
+   */
+  private async eraseDeletedAccounts(events: readonly PipelineEventV1[]): Promise<void> {
+    const deletedAt = new Map<string, number>();
+    for (const event of events) {
+      if (event.type === 'account' && !event.active && event.status === 'deleted') deletedAt.set(event.did, Math.max(deletedAt.get(event.did) ?? 0, event.timeUs));
+    }
+    if (deletedAt.size === 0) return;
+    const db = this.database;
+    const version = Math.max(...deletedAt.values());
+    const storedUs = Date.now() * 1000;
+    await inShares([...deletedAt.keys()], async (dids) => {
+      const query_params = { dids, version, storedUs };
+      await this.client.command({
+        query: `INSERT INTO ${db}.posts (did, rkey, time_us, deleted, version, stored_us)
+          SELECT did, rkey, time_us, 1, {version:UInt64}, {storedUs:UInt64} FROM ${db}.posts FINAL
+          PREWHERE did IN {dids:Array(String)} WHERE deleted = 0 AND version < {version:UInt64}`,
+        query_params,
+      });
+      await this.client.command({
+        query: `INSERT INTO ${db}.notes (did, rkey, time_us, deleted, version)
+          SELECT did, rkey, time_us, 1, {version:UInt64} FROM ${db}.notes FINAL
+          PREWHERE did IN {dids:Array(String)} WHERE deleted = 0 AND version < {version:UInt64}`,
+        query_params,
+      });
+      return [];
+    });
   }
 
   /** When each live pledge an edit in `events` edits was first made (its row's time), by `pledgeKey`; no query without such an edit. */

@@ -181,6 +181,8 @@ interface SyntheticCounts {
   other: number;
   deletes: Record<RecordKind, number>;
   deleteTotal: number;
+  /** Posts, replies and quotes still live when their author's account was deleted: the store erases them. */
+  erasedPosts: number;
   malformed: number;
   malformedByVariant: Record<MalformedVariant, number>;
   /** Items `mapJetstreamEvent` maps to a `PipelineEventV1` (all but `other` and malformed; starter packs are mappable). */
@@ -425,6 +427,7 @@ const emptyCounts = (): SyntheticCounts => ({
   identity: 0,
   account: 0,
   other: 0,
+  erasedPosts: 0,
   deletes: { post: 0, like: 0, repost: 0, follow: 0, block: 0, listitem: 0, starterpack: 0, pledge: 0, visibility: 0, note: 0, rating: 0, noterequest: 0 },
   deleteTotal: 0,
   malformed: 0,
@@ -446,6 +449,8 @@ class SyntheticStream {
   private readonly communities: CommunityState[];
   private readonly bridgingShare: number;
   private readonly posts: PostRef[] = [];
+  /** Live posts (replies and quotes included) per user index. */
+  private readonly livePostsOf = new Map<number, number>();
   private readonly globalRecent = new Ring(3000);
   private readonly globalEngaged = new Ring(20_000);
   private readonly deletables: Deletable[] = [];
@@ -567,6 +572,7 @@ class SyntheticStream {
     victim.deleted = true;
     if (victim.post >= 0) {
       this.posts[victim.post]!.deleted = true;
+      this.livePostsOf.set(victim.user, this.livePostsOf.get(victim.user)! - 1);
       this.deletedUris.push(this.posts[victim.post]!.uri);
     } else {
       this.deletedUris.push(atUri(this.users[victim.user]!.did, Nsid[victim.kind], victim.rkey));
@@ -650,6 +656,7 @@ class SyntheticStream {
       const status = this.rng() < 0.9 ? 'deactivated' : 'deleted';
       u.active = false;
       this.inactive.set(u.did, status);
+      if (status === 'deleted') this.counts.erasedPosts += this.livePostsOf.get(actor) ?? 0;
       event = { did: u.did, time_us: timeUs, kind: 'account', account: { active: false, did: u.did, seq, time, status } };
     }
     this.events.push(event);
@@ -849,6 +856,7 @@ class SyntheticStream {
     const bridging = kind === 'post' && this.communities.length > 1 && this.rng() < this.bridgingShare;
     const idx = this.posts.length;
     this.posts.push({ uri: atUri(u.did, Nsid.post, rkey), cid: event.commit.cid!, author: actor, root, deleted: false, bridging });
+    this.livePostsOf.set(actor, (this.livePostsOf.get(actor) ?? 0) + 1);
     this.globalRecent.push(idx);
     const homes = bridging ? this.communities : u.communities.map((c) => this.communities[c]!);
     for (const community of homes) community.recent.push(idx);

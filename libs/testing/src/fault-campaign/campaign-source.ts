@@ -48,12 +48,16 @@ const bump = (map: Map<string, number>, key: string, by = 1): void => {
  */
 class LiveRecords {
   private readonly live = new Map<string, string>();
+  private readonly inGroup = new Map<string, Set<string>>();
 
   constructor(private readonly aggregate: Map<string, number>) {}
 
   put(identity: string, group: string): void {
     this.remove(identity);
     this.live.set(identity, group);
+    let members = this.inGroup.get(group);
+    if (!members) this.inGroup.set(group, (members = new Set()));
+    members.add(identity);
     bump(this.aggregate, group);
   }
 
@@ -61,7 +65,13 @@ class LiveRecords {
     const group = this.live.get(identity);
     if (group === undefined) return;
     this.live.delete(identity);
+    this.inGroup.get(group)!.delete(identity);
     bump(this.aggregate, group, -1);
+  }
+
+  /** Removes every record of `group` (the posts of an account deleted). */
+  removeGroup(group: string): void {
+    for (const identity of [...(this.inGroup.get(group) ?? [])]) this.remove(identity);
   }
 }
 
@@ -80,6 +90,8 @@ function expectationsOf(events: Iterable<PipelineEventV1>): { keys: EventKey[]; 
     const rkey = event.type === 'account' || event.type === 'identity' ? '' : event.rkey;
     keys.push([event.did, event.timeUs, event.type, rkey]);
     bump(expected.eventsPerType, event.type);
+    // The store erases a deleted account's posts (their replies' and quotes' interactions stay).
+    if (event.type === 'account' && !event.active && event.status === 'deleted') posts.removeGroup(event.did);
     if (event.type === 'account' || event.type === 'identity') continue;
     const id = (kind: string) => `${event.did}\t${kind}\t${event.rkey}`;
     if (event.op === 'delete') {
