@@ -12,8 +12,6 @@ export interface KafkaControlOptions extends Pick<KafkaBusOptions, 'brokers' | '
   /** `KAFKA_TOPIC_PREFIX`: put in front of every topic name on the broker, never seen by handlers. */
   topicPrefix: string;
   sessionTimeoutMs: number;
-  /** How long the server's start waits for a broker that cannot be reached (default 120 s). */
-  startTimeoutMs?: number;
 }
 
 function transportOptions(options: KafkaControlOptions): NonNullable<KafkaOptions['options']> {
@@ -46,7 +44,7 @@ export class KafkaControlServer extends ServerKafka {
   override async start(callback: () => void): Promise<void> {
     await retryTransient({
       what: 'starting the control plane',
-      deadline: Date.now() + (this.control.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      deadline: Date.now() + DEFAULT_START_TIMEOUT_MS,
       attempt: async () => {
         try {
           await super.start(callback);

@@ -18,8 +18,6 @@ export interface KafkaPartitionGroupOptions extends Pick<KafkaBusOptions, 'broke
   topic: string;
   /** A member silent for this long loses its partitions to the others. */
   sessionTimeoutMs: number;
-  /** How long `start()` waits for a broker that cannot be reached (default 120 s). */
-  startTimeoutMs?: number;
 }
 
 /** A member's view of the group: the partitions it holds now, out of how many. */
@@ -92,7 +90,7 @@ export class KafkaPartitionGroup {
     // its process ranking nothing.
     await retryTransient({
       what: `joining ranker group ${this.options.groupId}`,
-      deadline: Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+      deadline: Date.now() + DEFAULT_START_TIMEOUT_MS,
       attempt: () => this.track(this.join()),
       abandoned: () => this.stopping,
       log: this.options.log,
