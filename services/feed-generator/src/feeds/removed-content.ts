@@ -125,7 +125,10 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
 
   private apply(removal: Removal): void {
     if (removal.kind === 'post') {
-      this.posts.set(removal.subject, true);
+      // A post of an account already removed is left out with it. An account deleted erases every
+      // post it has (one removal each, after the account's): remembered one by one, a large one
+      // would push the other removed posts out of the set.
+      if (!this.inactive.has(authorOf(removal.subject))) this.posts.set(removal.subject, true);
       return;
     }
     // Statuses written together share their arrival, and may arrive out of order: the newest counts.
