@@ -1,7 +1,9 @@
 import type { PipelineEventV1 } from '#lib/contracts';
-import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository, ScoreRepository } from '#lib/clickhouse';
+import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository, RemovalRepository, ScoreRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
-import { startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
+import { capturedLogger, startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
+import type { AppConfig } from '#lib/config';
+import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
 
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
@@ -202,6 +204,19 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     for (const table of ['posts', 'notes']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
     const texts = await (await client.query({ query: `SELECT text FROM ${database}.posts WHERE did = {did:String} UNION ALL SELECT text FROM ${database}.notes WHERE did = {did:String}`, query_params: { did: gone }, format: 'JSONEachRow' })).json<{ text: string }>();
     expect(texts.map((row) => row.text).filter((text) => text !== '')).toEqual([]);
+  });
+
+  it('hands the serving replicas every one of 12,000 posts deleted in one write, whose removals share their arrival', async () => {
+    const author = 'did:plc:burstdeleter000000000000';
+    const t = t0 + 4_000_000_000;
+    const rkey = (n: number) => `3kburst${String(n).padStart(6, '0')}`;
+    await events.write(Array.from({ length: 12_000 }, (_, n) => post(author, rkey(n), t + n)));
+    await events.write(Array.from({ length: 12_000 }, (_, n): PipelineEventV1 => ({ v: 1, type: 'post', op: 'delete', did: author, rkey: rkey(n), timeUs: t + 20_000 + n })));
+    const { logger } = capturedLogger();
+    const removed = new RemovedContent(new RemovalRepository(client, database), logger, { feedGenerator: { removalsPollMs: 250 } } as AppConfig);
+    await removed.poll();
+    const uri = (n: number) => `at://${author}/app.bsky.feed.post/${rkey(n)}`;
+    expect(Array.from({ length: 12_000 }, (_, n) => n).filter((n) => !removed.removes(uri(n)))).toEqual([]);
   });
 
   it('pages through deletions, edits and posts at the same instant without losing or repeating one', async () => {

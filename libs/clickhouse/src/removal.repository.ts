@@ -18,20 +18,28 @@ export class RemovalRepository {
     private readonly database: string,
   ) {}
 
-  /** Removals that arrived at or after `sinceUs`, oldest first, at most `limit`. */
-  async since(sinceUs: number, limit: number): Promise<Removal[]> {
+  /**
+   * Removals that arrived at or after `sinceUs`, oldest first, at most `limit`; after `after` when
+   * given (the last of a full page), in the same order, so a page ends anywhere, even inside the rows
+   * of one insert, which share their arrival.
+   */
+  async since(sinceUs: number, limit: number, after?: Removal): Promise<Removal[]> {
+    const cursor = after
+      ? `AND (toUnixTimestamp64Micro(arrived_at), kind, subject, version) > ({afterUs:Int64}, {afterKind:String}, {afterSubject:String}, {afterVersion:UInt64})`
+      : '';
     const result = await this.client.query({
-      query: `SELECT subject, kind, active, toUnixTimestamp64Micro(arrived_at) AS arrived_us, toString(version) AS version FROM ${this.database}.removals
-        WHERE arrived_at >= fromUnixTimestamp64Micro({sinceUs:Int64}) ORDER BY arrived_at, version LIMIT {limit:UInt32}`,
-      query_params: { sinceUs, limit },
+      query: `SELECT subject, kind, active, toUnixTimestamp64Micro(arrived_at) AS arrived_us, toString(version) AS version_text FROM ${this.database}.removals
+        WHERE arrived_at >= fromUnixTimestamp64Micro({sinceUs:Int64}) ${cursor}
+        ORDER BY arrived_at, kind, subject, version LIMIT {limit:UInt32}`,
+      query_params: { sinceUs, limit, ...(after && { afterUs: after.arrivedUs, afterKind: after.kind, afterSubject: after.subject, afterVersion: after.version }) },
       format: 'JSONEachRow',
     });
-    return (await result.json<{ subject: string; kind: string; active: number; arrived_us: string; version: string }>()).map((row) => ({
+    return (await result.json<{ subject: string; kind: string; active: number; arrived_us: string; version_text: string }>()).map((row) => ({
       subject: row.subject,
       kind: row.kind === 'account' ? 'account' : 'post',
       active: Number(row.active) === 1,
       arrivedUs: Number(row.arrived_us),
-      version: Number(row.version),
+      version: Number(row.version_text),
     }));
   }
 }

@@ -4,9 +4,11 @@ import type { AppConfig } from '#lib/config';
 import { capturedLogger } from '#lib/testing';
 import { RemovedContent } from './removed-content.js';
 
-/** Removals in arrival order, answering as RemovalRepository does (`arrived >= since ORDER BY arrived LIMIT n`). */
+/** Removals in arrival order (each row later than the one before), answering as RemovalRepository does. */
 function removalsOf(rows: Removal[]): RemovalRepository {
-  return { since: (sinceUs: number, limit: number) => Promise.resolve(rows.filter((row) => row.arrivedUs >= sinceUs).slice(0, limit)) } as unknown as RemovalRepository;
+  const since = (sinceUs: number, limit: number, after?: Removal) =>
+    Promise.resolve(rows.filter((row) => row.arrivedUs >= sinceUs && (!after || row.arrivedUs > after.arrivedUs)).slice(0, limit));
+  return { since } as unknown as RemovalRepository;
 }
 
 describe('RemovedContent', () => {

@@ -7,7 +7,7 @@ import { authorOf } from './feed-algorithm.js';
 
 /** Read again on each poll: rows of an insert that was still running at the last poll arrive with an earlier time. */
 const OVERLAP_US = 2_000_000;
-/** Removals read per query; more wait for the next query, at once. */
+/** Removals read per query; the next query, at once, continues after the last. */
 const PAGE = 10_000;
 /** Removals kept in memory, posts and accounts each (~150 bytes an entry). */
 const MAX_REMEMBERED = 200_000;
@@ -113,14 +113,20 @@ export class RemovedContent implements OnModuleInit, OnModuleDestroy {
   }
 
   private async readNew(): Promise<void> {
+    const sinceUs = Math.max(0, this.positionUs - OVERLAP_US);
+    let after: Removal | undefined;
+    let read = 0;
     for (;;) {
-      const rows = await this.removals.since(Math.max(0, this.positionUs - OVERLAP_US), PAGE);
+      const rows = await this.removals.since(sinceUs, PAGE, after);
       for (const row of rows) this.apply(row);
-      const last = rows.at(-1);
-      if (last) this.positionUs = Math.max(this.positionUs, last.arrivedUs);
-      if (rows.length < PAGE) return;
-      this.positionUs = Math.max(this.positionUs, (last?.arrivedUs ?? 0) + OVERLAP_US + 1);
+      read += rows.length;
+      after = rows.at(-1) ?? after;
+      if (after) this.positionUs = Math.max(this.positionUs, after.arrivedUs);
+      if (rows.length < PAGE) break;
     }
+    // After a burst (a deleted account's erasure), the next read starts past it instead of reading
+    // it all again for the overlap, every poll until a later removal arrives.
+    if (read >= PAGE && after) this.positionUs = Math.max(this.positionUs, after.arrivedUs + OVERLAP_US + 1);
   }
 
   private apply(removal: Removal): void {
