@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate } from '#lib/contracts';
+import { type AccountStatus, DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate } from '#lib/contracts';
 import { runInTurns, runSteps, type Steps } from '#lib/steps';
 import { encoded, jsonRowsInSteps, type EncodedRows } from './clickhouse.client.js';
 import { inShares } from './query-shares.js';
@@ -252,15 +252,12 @@ export class EventRepository {
    * account's records: a post re-read by ingest's rewind after it stays erased under FINAL.
    */
   private async eraseDeletedAccounts(events: readonly PipelineEventV1[]): Promise<void> {
-    const deletedAt = new Map<string, number>();
-    for (const event of events) {
-      if (event.type === 'account' && !event.active && event.status === 'deleted') deletedAt.set(event.did, Math.max(deletedAt.get(event.did) ?? 0, event.timeUs));
-    }
-    if (deletedAt.size === 0) return;
+    const deletions = events.filter((event): event is AccountStatus => event.type === 'account' && !event.active && event.status === 'deleted');
+    if (deletions.length === 0) return;
     const db = this.database;
-    const version = Math.max(...deletedAt.values());
+    const version = Math.max(...deletions.map((event) => event.timeUs));
     const storedUs = Date.now() * 1000;
-    await inShares([...deletedAt.keys()], async (dids) => {
+    await inShares([...new Set(deletions.map((event) => event.did))], async (dids) => {
       const query_params = { dids, version, storedUs };
       await this.client.command({
         query: `INSERT INTO ${db}.posts (did, rkey, time_us, deleted, version, stored_us)

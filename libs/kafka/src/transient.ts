@@ -75,7 +75,7 @@ function thrownInsideKafkajs(error: Error): boolean {
 }
 
 /** One line for a kafkajs failure: its name, message, the refusals it gathered and its cause. */
-export function describeKafkaError(error: unknown): string {
+function describeKafkaError(error: unknown): string {
   if (error instanceof Error) {
     const cause = error.cause instanceof Error && error.cause !== error ? ` (${error.cause.message})` : '';
     // kafkajs gathers the refusal of each topic created at once (a replication factor above the
