@@ -63,7 +63,11 @@ export async function runLoad({ process: ownProcess, until, ...options }: LoadOp
   const worker = new Worker(WORKER_FILE, { workerData: options });
   void until?.then(() => worker.postMessage(STOP_LOAD));
   return new Promise((resolve, reject) => {
-    worker.once('message', (result: LoadResult) => resolve(result));
+    worker.once('message', (result: LoadResult) => {
+      resolve(result);
+      // Its result is all the load gives: a thread left running would keep the bench from exiting.
+      void worker.terminate();
+    });
     worker.once('error', reject);
   });
 }
