@@ -177,33 +177,82 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(await counted()).toEqual(everyone);
   });
 
-  it("erases a deleted account's posts and notes, text included, and keeps a deactivated one's to show again", async () => {
-    const [gone, away] = ['did:plc:goneaccount00000000000000', 'did:plc:awayaccount00000000000000'];
+  it("erases what a deleted account wrote (posts, notes, ratings, requests, follows, lists, its handle) and keeps a deactivated one's to show again", async () => {
+    const [gone, away, host] = ['did:plc:goneaccount00000000000000', 'did:plc:awayaccount00000000000000', 'did:plc:erasurehost0000000000000'];
     const t = t0 + 3_000_000_000;
-    const note: PipelineEventV1 = {
-      v: 1, type: 'note', op: 'create', did: gone, rkey: '3kgonenote001', cid: 'bafygonenote', timeUs: t + 2, createdAtMs: 0,
-      subjectUri: `at://${away}/app.bsky.feed.post/3kaway0000001`, subjectCid: '', reason: 'factual_error', text: 'a note the account wrote',
-    };
-    const written = [post(gone, '3kgone0000001', t, { text: 'gone for good' }), post(gone, '3kgone0000002', t + 1, { text: 'gone too' }), note, post(away, '3kaway0000001', t + 3, { text: 'back soon' })];
+    const awayPost = `at://${away}/app.bsky.feed.post/3kaway0000001`;
+    const goneList = `at://${gone}/app.bsky.graph.list/3kgonelist001`;
+    const noteUri = `at://${away}/org.opencommunitynotes.label/3kawaynote001`;
+    const record = { op: 'create', timeUs: t + 2, createdAtMs: 0 } as const;
+    const written: PipelineEventV1[] = [
+      post(gone, '3kgone0000001', t, { text: 'gone for good' }),
+      post(gone, '3kgone0000002', t + 1, { text: 'gone too' }),
+      { v: 1, type: 'note', ...record, did: gone, rkey: '3kgonenote001', cid: 'bafygonenote', subjectUri: awayPost, subjectCid: '', reason: 'factual_error', text: 'a note the account wrote' },
+      { v: 1, type: 'rating', ...record, did: gone, rkey: '3kgonerate001', subjectUri: noteUri, subjectCid: 'bafynote', helpfulness: 'helpful' },
+      { v: 1, type: 'noterequest', ...record, did: gone, rkey: '3kgoneaskn001', subjectUri: awayPost },
+      { v: 1, type: 'follow', ...record, did: gone, rkey: '3kgonefollow1', subjectDid: away },
+      { v: 1, type: 'block', ...record, did: gone, rkey: '3kgoneblock01', subjectDid: alice },
+      { v: 1, type: 'listitem', ...record, did: gone, rkey: '3kgoneitem001', list: goneList, subjectDid: away },
+      { v: 1, type: 'like', ...record, did: gone, rkey: '3kgonelike001', cid: 'bafygonelike', subjectUri: awayPost, subjectCid: 'bafyaway' },
+      { v: 1, type: 'repost', ...record, did: gone, rkey: '3kgonerepost1', cid: 'bafygonerepost', subjectUri: awayPost, subjectCid: 'bafyaway' },
+      { v: 1, type: 'identity', did: gone, timeUs: t + 2, handle: 'gone.example.com' },
+      post(away, '3kaway0000001', t + 3, { text: 'back soon' }),
+      { v: 1, type: 'follow', ...record, did: away, rkey: '3kawayfollow1', subjectDid: host },
+      { v: 1, type: 'like', ...record, did: away, rkey: '3kawaylike001', cid: 'bafyawaylike', subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy' },
+    ];
     await events.write(written);
+    await new FeedbackRepository(client, database).write([
+      { v: 1, type: 'feedback', viewer: gone, feed: null, item: awayPost, event: 'requestMore', feedContext: null, reqId: null, timeUs: t + 4 },
+    ]);
+    const followersOf = { dids: [], lists: [goneList], starterPacks: [], hashtags: [], followersOf: [away, host], exclude: [] };
+    const communities = new CommunityRepository(client, database);
+    expect(await communities.members(followersOf, t0)).toEqual([away, gone].sort());
     await events.write([
       { v: 1, type: 'account', did: gone, timeUs: t + 10, active: false, status: 'deleted' },
       { v: 1, type: 'account', did: away, timeUs: t + 11, active: false, status: 'deactivated' },
     ]);
-    // Ingest's rewind after a restart hands the account's posts over again, after its deletion.
+    // Ingest's rewind after a restart hands the account's records over again, after its deletion.
     await events.write(written);
-    const live = async (table: string, did: string) =>
-      (await (await client.query({ query: `SELECT rkey FROM ${database}.${table} FINAL WHERE did = {did:String} AND deleted = 0 ORDER BY rkey`, query_params: { did }, format: 'JSONEachRow' })).json<{ rkey: string }>()).map((row) => row.rkey);
-    expect(await live('posts', gone)).toEqual([]);
-    expect(await live('notes', gone)).toEqual([]);
-    expect((await new NoteRepository(client, database).notes()).filter((record) => record.author === gone)).toEqual([]);
+    const rows = async (did: string, live: boolean) => {
+      const result = await client.query({
+        query: `SELECT 'posts' AS t, rkey FROM ${database}.posts FINAL WHERE did = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT 'notes', rkey FROM ${database}.notes FINAL WHERE did = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT 'note_ratings', rkey FROM ${database}.note_ratings FINAL WHERE did = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT 'note_requests', rkey FROM ${database}.note_requests FINAL WHERE did = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT concat('graph ', kind), rkey FROM ${database}.graph FINAL WHERE did = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT concat('interactions ', kind), rkey FROM ${database}.interactions FINAL WHERE actor = {did:String} AND deleted = {deleted:UInt8}
+          UNION ALL SELECT 'identities', handle FROM ${database}.identities FINAL WHERE did = {did:String} AND (handle = '') = {deleted:UInt8}`,
+        query_params: { did, deleted: live ? 0 : 1 },
+        format: 'JSONCompactEachRow',
+      });
+      return (await result.json<[string, string]>()).map(([table, key]) => `${table} ${key}`).sort();
+    };
+    // Its likes, reposts and feedback no longer count (the test above) and expire after 45 days.
+    expect(await rows(gone, true)).toEqual(['interactions like 3kgonelike001', 'interactions repost 3kgonerepost1', `interactions requestMore ${awayPost}`]);
+    // Every other record it wrote is there, erased.
+    expect(await rows(gone, false)).toEqual([
+      'graph block 3kgoneblock01', 'graph follow 3kgonefollow1', 'graph listitem 3kgoneitem001', 'identities ',
+      'note_ratings 3kgonerate001', 'note_requests 3kgoneaskn001', 'notes 3kgonenote001', 'posts 3kgone0000001', 'posts 3kgone0000002',
+    ].sort());
+    // Its follows and its list no longer make anyone a member; the deactivated account's follow still does.
+    expect(await communities.members(followersOf, t0)).toEqual([away]);
+    expect((await new NoteRepository(client, database).notes()).filter((note) => note.author === gone)).toEqual([]);
     await events.write([{ v: 1, type: 'account', did: away, timeUs: t + 20, active: true, status: '' }]);
-    expect(await live('posts', away)).toEqual(['3kaway0000001']);
-    expect([...(await posts.summaries([`at://${away}/app.bsky.feed.post/3kaway0000001`])).values()].map((summary) => summary.text)).toEqual(['back soon']);
-    // Once the parts merge, the text is off the disk.
-    for (const table of ['posts', 'notes']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
-    const texts = await (await client.query({ query: `SELECT text FROM ${database}.posts WHERE did = {did:String} UNION ALL SELECT text FROM ${database}.notes WHERE did = {did:String}`, query_params: { did: gone }, format: 'JSONEachRow' })).json<{ text: string }>();
-    expect(texts.map((row) => row.text).filter((text) => text !== '')).toEqual([]);
+    expect(await rows(away, true)).toEqual(['graph follow 3kawayfollow1', 'interactions like 3kawaylike001', 'posts 3kaway0000001']);
+    expect([...(await posts.summaries([awayPost])).values()].map((summary) => summary.text)).toEqual(['back soon']);
+    // Once the parts merge, its text and the subjects of its records are off the disk.
+    for (const table of ['posts', 'notes', 'note_ratings', 'note_requests', 'graph', 'identities']) {
+      await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
+    }
+    const kept = await client.query({
+      query: `SELECT text FROM ${database}.posts WHERE did = {did:String} UNION ALL SELECT text FROM ${database}.notes WHERE did = {did:String}
+        UNION ALL SELECT note_uri FROM ${database}.note_ratings WHERE did = {did:String} UNION ALL SELECT subject_uri FROM ${database}.note_requests WHERE did = {did:String}
+        UNION ALL SELECT concat(subject_did, list) FROM ${database}.graph WHERE did = {did:String}
+        UNION ALL SELECT handle FROM ${database}.identities WHERE did = {did:String}`,
+      query_params: { did: gone },
+      format: 'JSONCompactEachRow',
+    });
+    expect((await kept.json<[string]>()).map(([value]) => value).filter((value) => value !== '')).toEqual([]);
   });
 
   it('hands the serving replicas every one of 12,000 posts deleted in one write, whose removals share their arrival', async () => {

@@ -36,6 +36,23 @@ const didOfUri = (uri: string): string => {
 /** The interaction kinds a post implies (a reply or a quote is a graded approval of its subject). */
 const postInteractionKinds = ['reply', 'quote'] as const;
 
+/**
+ * The tables of records a deleted account's erasure replaces (`EventRepository.write`): the columns
+ * of each one's key, the account's first, and the values of the columns it sets besides.
+ *
+ * @NOTE Not among them: its likes, reposts and feedback (`interactions`, the largest table), which no
+ * read counts once the account is inactive and which expire after 45 days, as the event log naming
+ * them does; and its pledges, which the ledger of a fund's past epochs reads, for 400 days. Records
+ * of others that name the account (a curator's list item, a like of its posts) are theirs.
+ */
+const ERASED_RECORDS: readonly { table: EventTable; key: readonly [string, ...string[]]; extra: Record<string, string> }[] = [
+  { table: 'posts', key: ['did', 'rkey'], extra: { stored_us: '{storedUs:UInt64}' } },
+  { table: 'notes', key: ['did', 'rkey'], extra: {} },
+  { table: 'note_ratings', key: ['did', 'rkey'], extra: {} },
+  { table: 'note_requests', key: ['did', 'rkey'], extra: {} },
+  { table: 'graph', key: ['did', 'kind', 'rkey'], extra: {} },
+];
+
 const pledgeKey = (did: string, rkey: string): string => `${did} ${rkey}`;
 
 /**
@@ -70,6 +87,8 @@ function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap
       case 'account':
         rows.event_log.push([event.did, time_us, 'account', '', '']);
         rows.accounts.push([event.did, event.active ? 1 : 0, event.status ?? '', version]);
+        // A deleted account's handle goes with it (its records too: `EventRepository.write`).
+        if (event.status === 'deleted' && !event.active) rows.identities.push([event.did, '', version]);
         continue;
       case 'identity':
         rows.event_log.push([event.did, time_us, 'identity', '', '']);
@@ -241,15 +260,16 @@ export class EventRepository {
   }
 
   /**
-   * Erases the text of the accounts deleted in `events`: each of their live posts and notes gets a
-   * deleted version, as their own deletes would have written, so it leaves every read at once and
-   * its text the disk at the next merge. A deactivated or taken-down account keeps its content, to
-   * show again if it comes back; a deleted one does not come back.
+   * Erases what the accounts deleted in `events` wrote (`ERASED_RECORDS`): each of their live posts,
+   * context notes and their ratings and requests, follows, blocks, lists and their items and starter
+   * packs gets a deleted version, as their own deletes would have written, so it leaves every read at
+   * once, and its text and subjects leave the disk at the next merge. A deactivated or taken-down account keeps all of it, to show again
+   * if it comes back; a deleted one does not come back.
    *
-   * @NOTE An `INSERT … SELECT` by the tables' key (`did` first), not a mutation: it reads only the
-   * account's granules, runs on chDB and on a server alike, and is idempotent (a batch handed over
+   * @NOTE An `INSERT … SELECT` by each table's key (the account first), not a mutation: it reads only
+   * the account's granules, runs on chDB and on a server alike, and is idempotent (a batch handed over
    * again finds nothing live left). The deletion's time is the version, newer than any of the
-   * account's records: a post re-read by ingest's rewind after it stays erased under FINAL.
+   * account's records: a record re-read by ingest's rewind after it stays erased under FINAL.
    */
   private async eraseDeletedAccounts(events: readonly PipelineEventV1[]): Promise<void> {
     const deletions = events.filter((event): event is AccountStatus => event.type === 'account' && !event.active && event.status === 'deleted');
@@ -259,18 +279,24 @@ export class EventRepository {
     const storedUs = Date.now() * 1000;
     await inShares([...new Set(deletions.map((event) => event.did))], async (dids) => {
       const query_params = { dids, version, storedUs };
-      await this.client.command({
-        query: `INSERT INTO ${db}.posts (did, rkey, time_us, deleted, version, stored_us)
-          SELECT did, rkey, time_us, 1, {version:UInt64}, {storedUs:UInt64} FROM ${db}.posts FINAL
-          PREWHERE did IN {dids:Array(String)} WHERE deleted = 0 AND version < {version:UInt64}`,
+      // One read finds the tables where these accounts have records at all (most wrote no notes,
+      // ratings or requests): each statement costs a few milliseconds on chDB however little it does.
+      const found = await this.client.query({
+        query: ERASED_RECORDS.map(({ table, key }) => `SELECT '${table}' FROM (SELECT 1 FROM ${db}.${table} PREWHERE ${key[0]} IN {dids:Array(String)} WHERE deleted = 0 LIMIT 1)`).join(' UNION ALL '),
         query_params,
+        format: 'JSONCompactEachRow',
       });
-      await this.client.command({
-        query: `INSERT INTO ${db}.notes (did, rkey, time_us, deleted, version)
-          SELECT did, rkey, time_us, 1, {version:UInt64} FROM ${db}.notes FINAL
-          PREWHERE did IN {dids:Array(String)} WHERE deleted = 0 AND version < {version:UInt64}`,
-        query_params,
-      });
+      const tables = new Set((await found.json<[EventTable]>()).map(([table]) => table));
+      for (const { table, key, extra } of ERASED_RECORDS.filter((erased) => tables.has(erased.table))) {
+        const columns = [...key, 'time_us', 'deleted', 'version', ...Object.keys(extra)].join(', ');
+        const values = [...key, 'time_us', '1', '{version:UInt64}', ...Object.values(extra)].join(', ');
+        await this.client.command({
+          query: `INSERT INTO ${db}.${table} (${columns})
+            SELECT ${values} FROM ${db}.${table} FINAL
+            PREWHERE ${key[0]} IN {dids:Array(String)} WHERE deleted = 0 AND version < {version:UInt64}`,
+          query_params,
+        });
+      }
       return [];
     });
   }

@@ -43,21 +43,21 @@ const bump = (map: Map<string, number>, key: string, by = 1): void => {
 };
 
 /**
- * Live records keyed by identity, replaced by later versions and removed by deletes: the state a
- * ReplacingMergeTree read with FINAL must show, computed here without ClickHouse.
+ * Live records keyed by identity (`<did>\t<kind>\t<rkey>`), replaced by later versions and removed
+ * by deletes: the state a ReplacingMergeTree read with FINAL must show, computed here without ClickHouse.
  */
 class LiveRecords {
   private readonly live = new Map<string, string>();
   private readonly inGroup = new Map<string, Set<string>>();
+  private readonly byAccount = new Map<string, Set<string>>();
 
   constructor(private readonly aggregate: Map<string, number>) {}
 
   put(identity: string, group: string): void {
     this.remove(identity);
     this.live.set(identity, group);
-    let members = this.inGroup.get(group);
-    if (!members) this.inGroup.set(group, (members = new Set()));
-    members.add(identity);
+    setOf(this.inGroup, group).add(identity);
+    setOf(this.byAccount, accountOf(identity)).add(identity);
     bump(this.aggregate, group);
   }
 
@@ -66,13 +66,23 @@ class LiveRecords {
     if (group === undefined) return;
     this.live.delete(identity);
     this.inGroup.get(group)!.delete(identity);
+    this.byAccount.get(accountOf(identity))!.delete(identity);
     bump(this.aggregate, group, -1);
   }
 
-  /** Removes every record of `group` (the posts of an account deleted). */
-  removeGroup(group: string): void {
-    for (const identity of [...(this.inGroup.get(group) ?? [])]) this.remove(identity);
+  /** Removes every record `did` wrote (an account deleted). */
+  removeAccount(did: string): void {
+    for (const identity of [...(this.byAccount.get(did) ?? [])]) this.remove(identity);
+    this.byAccount.delete(did);
   }
+}
+
+const accountOf = (identity: string): string => identity.slice(0, identity.indexOf('\t'));
+
+function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+  let members = map.get(key);
+  if (!members) map.set(key, (members = new Set()));
+  return members;
 }
 
 function expectationsOf(events: Iterable<PipelineEventV1>): { keys: EventKey[]; expected: ExpectedAggregates } {
@@ -90,8 +100,10 @@ function expectationsOf(events: Iterable<PipelineEventV1>): { keys: EventKey[]; 
     const rkey = event.type === 'account' || event.type === 'identity' ? '' : event.rkey;
     keys.push([event.did, event.timeUs, event.type, rkey]);
     bump(expected.eventsPerType, event.type);
-    // The store erases a deleted account's posts (their replies' and quotes' interactions stay).
-    if (event.type === 'account' && !event.active && event.status === 'deleted') posts.removeGroup(event.did);
+    // The store erases a deleted account's posts and graph records (its interactions expire).
+    if (event.type === 'account' && !event.active && event.status === 'deleted') {
+      for (const records of [posts, graph]) records.removeAccount(event.did);
+    }
     if (event.type === 'account' || event.type === 'identity') continue;
     const id = (kind: string) => `${event.did}\t${kind}\t${event.rkey}`;
     if (event.op === 'delete') {
