@@ -30,8 +30,12 @@ export interface RatingCells {
   readonly cellPost: Uint32Array;
   readonly kind: Uint8Array;
   readonly strength: Float32Array;
-  /** Time of the latest row in the cell (−Infinity for inferred exposure). */
-  readonly lastMs: Float64Array;
+  /**
+   * When the cell's kind was decided: the time of the latest approval or negative row, whichever
+   * the kind is; for a cell only seen, of its latest row (−Infinity for inferred exposure). A view
+   * after a vote does not move the vote.
+   */
+  readonly decidedMs: Float64Array;
   /** CSR by user over cell indices: the cells of user u are `userCells[userOffsets[u] … userOffsets[u+1]-1]`. */
   readonly userOffsets: Uint32Array;
   readonly userCells: Uint32Array;
@@ -99,7 +103,7 @@ export function aggregateCells(table: InteractionTable, options: AggregateOption
   const cellPost = new Uint32Array(n);
   const kind = new Uint8Array(n);
   const strength = new Float32Array(n);
-  const lastMs = new Float64Array(n);
+  const decidedMs = new Float64Array(n);
   let cells = 0;
   let k = 0;
   while (k < n) {
@@ -130,15 +134,17 @@ export function aggregateCells(table: InteractionTable, options: AggregateOption
     }
     cellUser[cells] = u;
     cellPost[cells] = p;
-    lastMs[cells] = latest;
     if (negative < 0 && (approval === 0 || negativeMs >= approvalMs)) {
       kind[cells] = CellKind.Negative;
       strength[cells] = negative;
+      decidedMs[cells] = negativeMs;
     } else if (approval > 0) {
       kind[cells] = CellKind.Approval;
       strength[cells] = approval;
+      decidedMs[cells] = approvalMs;
     } else {
       kind[cells] = observed ? CellKind.Seen : CellKind.Exposed;
+      decidedMs[cells] = latest;
     }
     cells++;
   }
@@ -148,12 +154,12 @@ export function aggregateCells(table: InteractionTable, options: AggregateOption
     cellPost: cellPost.slice(0, cells),
     kind: kind.slice(0, cells),
     strength: strength.slice(0, cells),
-    lastMs: lastMs.slice(0, cells),
+    decidedMs: decidedMs.slice(0, cells),
   });
 }
 
 /** The columns of cells, one entry per cell, sorted by post and then by user, each (user, post) once. */
-type CellColumns = Pick<RatingCells, 'cellUser' | 'cellPost' | 'kind' | 'strength' | 'lastMs'>;
+type CellColumns = Pick<RatingCells, 'cellUser' | 'cellPost' | 'kind' | 'strength' | 'decidedMs'>;
 
 /** Adds the CSR offsets of both orders to cells sorted by post (then user). */
 export function indexCells(userCount: number, postCount: number, columns: CellColumns): RatingCells {

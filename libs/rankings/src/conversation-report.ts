@@ -55,9 +55,9 @@ export interface ConversationReport {
   participation: { atMs: number; votes: number; participants: number }[];
   /** Opinion groups found in the votes (as Polis finds them), largest first; empty while too sparse. */
   groups: { group: number; size: number }[];
-  /** Statements every group tends to agree with, highest group-informed consensus first. */
+  /** Statements more people agree with than disagree, highest group-informed consensus first. */
   consensus: ReportStatement[];
-  /** Statements the groups part on, widest first, with the group that agrees most. */
+  /** Statements more of some group agree with and more of another disagree with, widest apart first, with the group that agrees most. */
   divisive: (ReportStatement & { agreeingGroup: number })[];
   /** Per group, the statements it agrees with more than the rest do. */
   representative: { group: number; statements: ReportStatement[] }[];
@@ -106,8 +106,15 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
   const statements = statementLines(cells, posts, groupOfUser, groupCount);
 
   const weighed = [...statements.values()].filter((statement) => statement.votes >= THIN_VOTES);
-  const byConsensus = [...weighed].sort((a, b) => b.consensus - a.consensus || a.uri.localeCompare(b.uri));
-  const bySpread = [...weighed].sort((a, b) => b.spread - a.spread || a.uri.localeCompare(b.uri));
+  // The consensus is ranked by the group-informed consensus alone, as Polis ranks it; a statement
+  // more people disagree with than agree is none, however its groups compare. A division is a
+  // statement more of some group agree with and more of another disagree with (passes take no
+  // side). Without them, the least disliked statements of a small conversation read as its
+  // consensus, and a statement everyone rejects as a division "group A agrees with most".
+  const byConsensus = weighed.filter((statement) => statement.agree > statement.disagree).sort((a, b) => b.consensus - a.consensus || a.uri.localeCompare(b.uri));
+  const bySpread = weighed
+    .filter((statement) => statement.groups.some((line) => line.agree > line.disagree) && statement.groups.some((line) => line.disagree > line.agree))
+    .sort((a, b) => b.spread - a.spread || a.uri.localeCompare(b.uri));
   const groupOf = new Map<string, number>();
   for (let u = 0; u < table.userCount; u += 1) if (groupOfUser[u]! >= 0) groupOf.set(users.idAt(u), groupOfUser[u]!);
   const totals = { agree: 0, disagree: 0, pass: 0 };
@@ -205,7 +212,7 @@ function representativeOf(statements: readonly ReportStatement[], group: number)
  */
 function participation(cells: RatingCells): ConversationReport['participation'] {
   const sorted: { timeMs: number; actor: number }[] = [];
-  for (let c = 0; c < cells.cellCount; c += 1) if (cells.kind[c] !== CellKind.Exposed) sorted.push({ timeMs: cells.lastMs[c]!, actor: cells.cellUser[c]! });
+  for (let c = 0; c < cells.cellCount; c += 1) if (cells.kind[c] !== CellKind.Exposed) sorted.push({ timeMs: cells.decidedMs[c]!, actor: cells.cellUser[c]! });
   if (sorted.length === 0) return [];
   sorted.sort((a, b) => a.timeMs - b.timeMs);
   const first = sorted[0]!.timeMs;

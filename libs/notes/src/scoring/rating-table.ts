@@ -70,7 +70,7 @@ export function* ratingTableSteps(ratings: readonly NoteRating[]): Steps<RatingT
     weight[c] = rating.weight ?? 1;
   }
   yield;
-  const cells = indexCells(R, noteIds.length, { cellUser, cellPost, kind, strength, lastMs: new Float64Array(count) });
+  const cells = indexCells(R, noteIds.length, { cellUser, cellPost, kind, strength, decidedMs: new Float64Array(count) });
   yield;
   return { raterIds, noteIds, cells, weight };
 }

@@ -93,11 +93,12 @@ function Report({ view }: { view: ConversationView }) {
     </section>
 
     <section aria-labelledby="consensus"><h2 id="consensus">Broad consensus</h2>
-      <p>Statements every group tends to agree with (group-informed consensus), highest first.</p>
+      <p>What the groups agree on most, highest first: each group's agreement counts (group-informed consensus), and a statement more people reject than agree with is never listed.</p>
       ${report.consensus.length === 0 ? html`<p class="notice">None yet.</p>` : html`<ol class="statements">${report.consensus.map((s) => html`<${Statement} key=${s.uri} statement=${s} texts=${texts} />`)}</ol>`}
     </section>
 
     <section aria-labelledby="divisive"><h2 id="divisive">What divides</h2>
+      <p>Statements most of one group agree with and most of another reject (passes aside), the widest apart first.</p>
       ${report.divisive.length === 0
         ? html`<p class="notice">None yet.</p>`
         : html`<ol class="statements">${report.divisive.map(
