@@ -41,6 +41,8 @@ export interface FundEpochEntry {
   budget: number;
   floor: number;
   matchingPool: number;
+  /** What each member could pledge in the epoch; absent from settlements stored before it was kept. */
+  memberAllowance?: number;
   pledged: number;
   matched: number;
   impressions: number;
@@ -261,6 +263,7 @@ export class FundRepository {
           budget: entry.budget,
           floor: entry.floor,
           matching_pool: entry.matchingPool,
+          member_allowance: entry.memberAllowance ?? null,
           pledged: entry.pledged,
           matched: entry.matched,
           impressions: entry.impressions,
@@ -290,15 +293,16 @@ export class FundRepository {
       query_params: { community, epoch },
       format: 'JSONEachRow',
     });
-    const [row] = await result.json<Record<string, string | number>>();
+    const [row] = await result.json<Record<string, string | number | null>>();
     if (!row) return undefined;
-    const n = (value: string | number | undefined) => Number(value ?? 0);
+    const n = (value: string | number | null | undefined) => Number(value ?? 0);
     return {
       community,
       epoch,
       budget: n(row.budget),
       floor: n(row.floor),
       matchingPool: n(row.matching_pool),
+      ...(row.member_allowance != null && { memberAllowance: n(row.member_allowance) }),
       pledged: n(row.pledged),
       matched: n(row.matched),
       impressions: n(row.impressions),

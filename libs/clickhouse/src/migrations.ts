@@ -796,6 +796,17 @@ export const migrations: Migration[] = [
       ORDER BY did`,
     ],
   },
+  {
+    version: 32,
+    name: "an epoch's member allowance is settled with it",
+    statements: [
+      // @NOTE An ended epoch is settled again in the next one's first runs, by the rules it was
+      // settled under: its budget and matching pool were kept, its member allowance was not, so a
+      // curator's change at the boundary re-judged the ended epoch's pledges. NULL for settlements
+      // written before: those keep the allowance in force.
+      `ALTER TABLE {db}.fund_epochs ADD COLUMN IF NOT EXISTS member_allowance Nullable(Float64)`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

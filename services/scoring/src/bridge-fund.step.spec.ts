@@ -15,7 +15,7 @@ const beta = ['did:plc:beta0', 'did:plc:beta1'];
 const viewers = Array.from({ length: 8 }, (_, i) => `did:plc:viewer${i}`);
 const post = (name: string) => `at://${alpha[0]}/app.bsky.feed.post/${name}`;
 
-const curationOf = (budgets: { alpha: number; beta: number }) =>
+const curationOf = (budgets: { alpha: number; beta: number }, allowance = 1000) =>
   parseCuration(
     [
       'communities:',
@@ -24,7 +24,7 @@ const curationOf = (budgets: { alpha: number; beta: number }) =>
       'feeds:',
       '  ab: { displayName: Alpha and beta, communities: [alpha, beta], ranking: bridging }',
       'funds:',
-      `  alpha: { budget: ${budgets.alpha}, matchingPool: 0 }`,
+      `  alpha: { budget: ${budgets.alpha}, matchingPool: 0, memberAllowance: ${allowance} }`,
       `  beta: { budget: ${budgets.beta}, matchingPool: 0 }`,
     ].join('\n'),
     'funds.yaml',
@@ -195,6 +195,19 @@ describe('settling the Bridge Fund from the impressions served', () => {
     // The curator raised the budget for the new epoch.
     await step().prepare(curationOf({ alpha: 100, beta: 10 }), startMs + 60_000, membersOf, { settle: true });
     expect((await report('alpha', ended)).epoch).toMatchObject({ budget: 4, spent: 4, remaining: 0, impressions: 6, unpaid: 2 });
+  });
+
+  it('settles an ended epoch again with the member allowance it had, not the one the next epoch has', async () => {
+    const ended = epoch - 1;
+    const endedStartUs = epochBounds(ended, EPOCH_DAYS).startMs * 1000;
+    await livePosts('first');
+    await pledge(alpha[1]!, 'alpha', post('first'), 50, endedStartUs + 1_000_000);
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }, 100), startMs - 1_000, membersOf, { settle: true });
+    expect((await report('alpha', ended)).epoch).toMatchObject({ pledged: 50, memberAllowance: 100, refused: {} });
+    // The curator lowered the allowance for the new epoch: the ended epoch's pledge stays accepted.
+    await step().prepare(curationOf({ alpha: 100, beta: 10 }, 20), startMs + 60_000, membersOf, { settle: true });
+    expect((await report('alpha', ended)).epoch).toMatchObject({ pledged: 50, memberAllowance: 100, refused: {} });
+    expect((await report('alpha')).epoch).toMatchObject({ memberAllowance: 20 });
   });
 
   it('pays in serve order when thousands of posts ran past their credits (more caps than a query takes as a parameter)', async () => {

@@ -184,8 +184,9 @@ export class BridgeFundStep {
   }
 
   /**
-   * The run's funds as an ended epoch had them: its budget, floor and matching pool as settled in it
-   * (a curator's change at the boundary is the next epoch's), the members as they are now.
+   * The run's funds as an ended epoch had them: its budget, floor, matching pool and member
+   * allowance as settled in it (a curator's change at the boundary is the next epoch's), the
+   * members as they are now.
    */
   private async asSettled(run: RunFunds, epoch: number): Promise<RunFunds> {
     const rules = new Map(run.rules);
@@ -193,7 +194,7 @@ export class BridgeFundStep {
     for (const [id, fund] of run.rules) {
       const settled = await this.funds.totals(id, epoch);
       if (!settled) continue;
-      rules.set(id, { ...fund, budget: settled.budget, matchingPool: settled.matchingPool });
+      rules.set(id, { ...fund, budget: settled.budget, matchingPool: settled.matchingPool, memberAllowance: settled.memberAllowance ?? fund.memberAllowance });
       floors.set(id, settled.floor);
     }
     return { ...run, rules, floors };
@@ -271,6 +272,7 @@ export class BridgeFundStep {
           budget: fund.budget,
           floor: run.floors.get(id) ?? 0,
           matchingPool: fund.matchingPool,
+          memberAllowance: fund.memberAllowance,
           pledged: sum((row) => row.pledged),
           matched: sum((row) => row.matched),
           impressions: sum((row) => row.impressions),
