@@ -23,9 +23,12 @@ import { CellKind, type RatingCells } from './rating-cells.js';
  * participant in the scaling, as polismath's zeroed columns do; a conversation here has no such
  * statements.
  *
- * Deterministic, and the same whatever the order of the users: the power iteration starts from a
- * fixed vector, and k-means runs from enough seeded k-means++ starts (`KMEANS_STARTS`) that the
- * clustering with the least within-group spread, which is kept, does not depend on which start found it.
+ * Deterministic, and for a given set of members the same whatever their order: the power iteration
+ * starts from a fixed vector, and k-means runs from enough seeded k-means++ starts (`KMEANS_STARTS`)
+ * that the clustering with the least within-group spread, which is kept, does not depend on which
+ * start found it. Who is a member depends on the order in one case: voters topped up to
+ * `GREEDY_MEMBERS` with as many ratings tie by their index, which is the order of their first vote
+ * when the votes come in time order (as the conversation report's do).
  */
 interface OpinionGroupOptions {
   /** A fixed number of groups; without it, the best of 2 … `maxGroups` by silhouette. */
