@@ -304,6 +304,8 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
       await expect(tab.getByRole('link', { name: 'Read it on Bluesky' }).getAttribute('href')).resolves.toBe(`https://bsky.app/profile/${publisher}/feed/weekly`);
       expect(await tab.locator('section ol.preview > li').count()).toBe(editions.editions.reduce((sum, edition) => sum + edition.posts.length, 0));
       expect(await tab.locator('section ol.preview > li').first().locator('.text').textContent()).toBe(first.text ?? '(text not in the store)');
+      // Its times read in its own zone, on its own day: Fridays at 17:30 in Paris, whatever the season.
+      await expect(tab.locator('p.lead').textContent()).resolves.toMatch(/Next edition Friday,? \d+ \w+ \d{4},? at 17:30 \(Europe\/Paris\)\./);
       await tab.screenshot({ path: path.join(artifacts, 'digest-public.png'), fullPage: true });
 
       const missing = await tab.goto(`${running.url}/digests/common`);

@@ -6,7 +6,8 @@ import { Page, Title, useLoad } from './page.js';
 import { loadPublicData, usePageTitle } from './public-data.js';
 import { api } from './session.js';
 
-const when = (iso: string) => new Date(iso).toLocaleString('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+/** A time as the digest's readers keep it: in the digest's own time zone, which is named. */
+const when = (iso: string, timeZone: string) => `${new Date(iso).toLocaleString('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone })} (${timeZone})`;
 
 function cadenceText({ cadence }: Editions): string {
   const day = cadence.day ? ` on ${cadence.day[0]!.toUpperCase()}${cadence.day.slice(1)}s` : '';
@@ -29,12 +30,12 @@ function EditionItem({ post }: { post: EditionPost }) {
 /** The editions, newest first, with the cadence they follow and the end card. */
 function EditionList({ data }: { data: Editions }) {
   return html`
-    <p class="lead">${cadenceText(data)} Next edition ${when(data.nextEditionAt)}.</p>
+    <p class="lead">${cadenceText(data)} Next edition ${when(data.nextEditionAt, data.cadence.timeZone)}.</p>
     ${data.editions.length === 0
       ? html`<p class="notice">No edition yet: the ranker freezes the first one at its next run.</p>`
       : data.editions.map(
           (edition) => html`<section aria-labelledby=${`edition-${edition.edition}`}>
-            <h2 id=${`edition-${edition.edition}`}>${when(edition.at)}</h2>
+            <h2 id=${`edition-${edition.edition}`}>${when(edition.at, data.cadence.timeZone)}</h2>
             ${edition.posts.length === 0
               ? html`<p class="notice">This edition is empty: nothing new qualified.</p>`
               : html`<ol class="preview">${edition.posts.map((post) => html`<${EditionItem} key=${post.uri} post=${post} />`)}</ol>`}
