@@ -160,6 +160,17 @@ ${section}`;
       expect(full.feeds.get('weekly')!.digest).toMatchObject({ at: '18:30', timeZone: 'Europe/Paris', size: 10, base: 'balanced' });
     });
 
+    it('ranks the posts of a whole period for an edition unless the curator says otherwise: a weekly one the week, a daily one three days', () => {
+      const timescales = (section: string) => {
+        const { windowHours, halfLifeHours } = parseCuration(digestFeed(section), 'f.yaml').feeds.get('weekly')!;
+        return { windowHours, halfLifeHours };
+      };
+      expect(timescales('    digest:\n      cadence: weekly\n      day: monday\n')).toEqual({ windowHours: 168, halfLifeHours: 84 });
+      expect(timescales('    digest:\n      cadence: daily\n')).toEqual({ windowHours: 72, halfLifeHours: 12 });
+      expect(timescales('    windowHours: 240\n    halfLifeHours: 24\n    digest:\n      cadence: weekly\n      day: monday\n')).toEqual({ windowHours: 240, halfLifeHours: 24 });
+      expect(parseCuration(valid, 'feeds.yaml').feeds.get('common-ground')).toMatchObject({ windowHours: 72, halfLifeHours: 12 });
+    });
+
     it('names the line and field of each mistake in the digest section', () => {
       const problems = problemsOf(
         digestFeed('    digest:\n      cadence: weekly\n      at: "25:00"\n      timeZone: Mars/Olympus\n      size: 0\n      base: recent\n      colour: blue\n'),

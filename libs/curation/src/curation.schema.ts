@@ -92,7 +92,6 @@ const positiveNumber = z
   .number({ invalid_type_error: 'expected a positive number' })
   .finite('expected a positive number')
   .positive('expected a positive number');
-export const positive = (fallback: number) => positiveNumber.default(fallback);
 
 /** A list of strings matching `pattern`; each bad item is named with its index. */
 export function strings(pattern: RegExp, what: string) {
@@ -161,10 +160,10 @@ export const FeedSchema = fields({
    */
   membersOnly: flag(false),
   includeReplies: flag(false),
-  /** Posts older than this are not ranked; at most `MAX_WINDOW_HOURS`. */
-  windowHours: positiveNumber.max(MAX_WINDOW_HOURS, `at most ${MAX_WINDOW_HOURS} hours (31 days)`).default(72),
-  /** Score halves every this many hours (bridging rankings). */
-  halfLifeHours: positive(12),
+  /** Posts older than this are not ranked; at most `MAX_WINDOW_HOURS`. Default: `defaultTimescales`. */
+  windowHours: positiveNumber.max(MAX_WINDOW_HOURS, `at most ${MAX_WINDOW_HOURS} hours (31 days)`).optional(),
+  /** Score halves every this many hours (bridging rankings). Default: `defaultTimescales`. */
+  halfLifeHours: positiveNumber.optional(),
   /** Share of the top of the feed per side (`positive`, `negative`) for `balanced`; equal when absent. */
   balance: z.preprocess(
     (value) => (value === 'equal' ? undefined : value),
@@ -288,8 +287,30 @@ export const CurationSchema = CurationDocumentSchema.transform(({ communities, f
   funds: new Map(Object.entries(funds).map(([community, fund]) => [community, { ...fund, community }])),
 }));
 
-/** A feed as the services use it: its label rules grouped (`labels`), absent when it has none. */
-function feedDefinition(shortname: string, { exclude, downrank, digest, deliberation, ...feed }: FeedFields) {
+/** Hours between two editions of a digest. */
+const CADENCE_HOURS = { daily: 24, weekly: 168 } as const;
+
+/**
+ * A feed's window and half-life when its curator sets none: 72 and 12 hours, and for a digest at
+ * least its period and half of it. A weekly edition is the best of the week: with three days'
+ * window and a twelve-hour half-life, Monday's edition could hold nothing posted before Friday.
+ */
+function defaultTimescales(digest: FeedFields['digest']): { windowHours: number; halfLifeHours: number } {
+  const period = digest ? CADENCE_HOURS[digest.cadence] : 0;
+  return { windowHours: Math.max(72, period), halfLifeHours: Math.max(12, period / 2) };
+}
+
+/** A feed as the services use it: its label rules grouped (`labels`), absent when it has none; its timescales set. */
+function feedDefinition(shortname: string, { exclude, downrank, digest, deliberation, windowHours, halfLifeHours, ...feed }: FeedFields) {
   const labels = exclude !== undefined || downrank !== undefined ? { exclude: exclude ?? [], ...(downrank && { downrank }) } : undefined;
-  return { shortname, ...feed, ...(labels && { labels }), ...(digest && { digest }), ...(deliberation && { deliberation }) };
+  const defaults = defaultTimescales(digest);
+  return {
+    shortname,
+    ...feed,
+    windowHours: windowHours ?? defaults.windowHours,
+    halfLifeHours: halfLifeHours ?? defaults.halfLifeHours,
+    ...(labels && { labels }),
+    ...(digest && { digest }),
+    ...(deliberation && { deliberation }),
+  };
 }

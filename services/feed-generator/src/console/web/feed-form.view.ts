@@ -16,8 +16,8 @@ const HINTS = {
   description: 'At most 300 characters',
   ranking:
     'recent: newest first · bridging: across the communities · bridging-within: across the divide inside them · balanced: both sides in every stretch · digest: editions that end, at a cadence · deliberation: a conversation whose statements are voted on',
-  window: 'Posts older than this are not shown, at most 744 hours (31 days); empty for the default',
-  halfLife: 'Ranked feeds: a score halves every this many hours',
+  window: 'Posts older than this are not shown, at most 744 hours (31 days); empty for the default: 72, a weekly digest 168',
+  halfLife: 'Ranked feeds: a score halves every this many hours; empty for the default: 12, a weekly digest 84',
   balance: 'balanced feeds: "equal", or a JSON object of shares per side',
   exclude: 'Label values of the labelers we follow (LABELERS_SUBSCRIBE) that remove a post, or every post of an account carrying one; one per line',
   downrank: 'Label values that lower a post’s score instead; one per line',
