@@ -263,8 +263,8 @@ export class EventRepository {
    * Erases what the accounts deleted in `events` wrote (`ERASED_RECORDS`): each of their live posts,
    * context notes and their ratings and requests, follows, blocks, lists and their items and starter
    * packs gets a deleted version, as their own deletes would have written, so it leaves every read at
-   * once, and its text and subjects leave the disk at the next merge. A deactivated or taken-down account keeps all of it, to show again
-   * if it comes back; a deleted one does not come back.
+   * once, and its text and subjects leave the disk at the next merge. A deactivated or taken-down
+   * account keeps all of it, to show again if it comes back; a deleted one does not come back.
    *
    * @NOTE An `INSERT … SELECT` by each table's key (the account first), not a mutation: it reads only
    * the account's granules, runs on chDB and on a server alike, and is idempotent (a batch handed over
