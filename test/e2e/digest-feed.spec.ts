@@ -32,6 +32,7 @@ interface SkeletonItem {
 
 interface EditionsView {
   nextEditionAt: string;
+  editionDue: boolean;
   endCard: string | null;
   editions: { edition: number; posts: { rank: number; uri: string; supportedBy: string[] }[] }[];
 }
@@ -159,6 +160,9 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
   let first: SkeletonItem[] = [];
 
   it('serves the edition to its end: exactly `size` posts in pages, then the end card pinned, and no cursor on the last page', async () => {
+    // Before the ranker's run, the edition of the point two hours ago is the next one, due.
+    const before = (await (await fetch(`${servers[0]!.url}/api/feeds/digest/editions`)).json()) as EditionsView;
+    expect(before).toMatchObject({ editions: [], editionDue: true, nextEditionAt: new Date(latestCadencePoint(cadence, start)).toISOString() });
     const [run] = await job().runOnce(start);
     expect(run).toMatchObject({ feed: feedUri, edition: latestCadencePoint(cadence, start) });
 
@@ -211,5 +215,6 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
     ]);
     expect(editions.editions[0]!.posts[0]!.supportedBy.length).toBeGreaterThan(1);
     expect(editions.endCard).toBe(endCard);
+    expect(editions.editionDue).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EditionRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
-import { nextCadencePoint } from '#lib/rankings';
+import { latestCadencePoint, nextCadencePoint } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { DIGEST_PAGE } from './console/console-assets.js';
 import { PublicPage } from './console/console.controller.js';
@@ -38,7 +38,10 @@ export interface EditionsView {
   feed: string;
   displayName: string;
   cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
+  /** The cadence point of the next edition: a past one while its edition is due (`editionDue`). */
   nextEditionAt: string;
+  /** No edition is frozen yet for the latest cadence point: the ranker freezes it at its next run. */
+  editionDue: boolean;
   endCard: string | null;
   editions: EditionView[];
 }
@@ -84,11 +87,17 @@ export class EditionsController {
         divisiveIn: names(item.components.divisiveIn),
       })),
     }));
+    // The ranker freezes the edition of a cadence point at its first run after it: until then (no
+    // edition yet, or the ranker away at the point) that edition is the next one.
+    const nowMs = Date.now();
+    const latest = latestCadencePoint(digest, nowMs);
+    const due = (summaries[0]?.edition ?? -Infinity) < latest;
     return {
       feed: uri,
       displayName: feed.displayName,
       cadence: { cadence: digest.cadence, ...(digest.day && { day: digest.day }), at: digest.at, timeZone: digest.timeZone, size: digest.size, base: digest.base },
-      nextEditionAt: new Date(nextCadencePoint(digest, Date.now())).toISOString(),
+      nextEditionAt: new Date(due ? latest : nextCadencePoint(digest, nowMs)).toISOString(),
+      editionDue: due,
       endCard: digest.endCard ?? null,
       editions,
     };

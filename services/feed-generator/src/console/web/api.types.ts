@@ -109,7 +109,10 @@ export interface Editions {
   feed: string;
   displayName: string;
   cadence: { cadence: 'daily' | 'weekly'; day?: string; at: string; timeZone: string; size: number; base: string };
+  /** The cadence point of the next edition: a past one while its edition is due. */
   nextEditionAt: string;
+  /** The latest cadence point's edition is not frozen yet: the ranker freezes it at its next run. */
+  editionDue: boolean;
   endCard: string | null;
   editions: { edition: number; at: string; frozenAt: string; posts: EditionPost[] }[];
 }

@@ -30,9 +30,11 @@ function EditionItem({ post }: { post: EditionPost }) {
 /** The editions, newest first, with the cadence they follow and the end card. */
 function EditionList({ data }: { data: Editions }) {
   return html`
-    <p class="lead">${cadenceText(data)} Next edition ${when(data.nextEditionAt, data.cadence.timeZone)}.</p>
+    <p class="lead">${cadenceText(data)} ${data.editionDue
+      ? `The edition of ${when(data.nextEditionAt, data.cadence.timeZone)} is due: the ranker freezes it at its next run.`
+      : `Next edition ${when(data.nextEditionAt, data.cadence.timeZone)}.`}</p>
     ${data.editions.length === 0
-      ? html`<p class="notice">No edition yet: the ranker freezes the first one at its next run.</p>`
+      ? html`<p class="notice">No edition yet.</p>`
       : data.editions.map(
           (edition) => html`<section aria-labelledby=${`edition-${edition.edition}`}>
             <h2 id=${`edition-${edition.edition}`}>${when(edition.at, data.cadence.timeZone)}</h2>
