@@ -48,7 +48,6 @@ const bump = (map: Map<string, number>, key: string, by = 1): void => {
  */
 class LiveRecords {
   private readonly live = new Map<string, string>();
-  private readonly inGroup = new Map<string, Set<string>>();
   private readonly byAccount = new Map<string, Set<string>>();
 
   constructor(private readonly aggregate: Map<string, number>) {}
@@ -56,8 +55,10 @@ class LiveRecords {
   put(identity: string, group: string): void {
     this.remove(identity);
     this.live.set(identity, group);
-    setOf(this.inGroup, group).add(identity);
-    setOf(this.byAccount, accountOf(identity)).add(identity);
+    const account = accountOf(identity);
+    let records = this.byAccount.get(account);
+    if (!records) this.byAccount.set(account, (records = new Set()));
+    records.add(identity);
     bump(this.aggregate, group);
   }
 
@@ -65,7 +66,6 @@ class LiveRecords {
     const group = this.live.get(identity);
     if (group === undefined) return;
     this.live.delete(identity);
-    this.inGroup.get(group)!.delete(identity);
     this.byAccount.get(accountOf(identity))!.delete(identity);
     bump(this.aggregate, group, -1);
   }
@@ -78,12 +78,6 @@ class LiveRecords {
 }
 
 const accountOf = (identity: string): string => identity.slice(0, identity.indexOf('\t'));
-
-function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
-  let members = map.get(key);
-  if (!members) map.set(key, (members = new Set()));
-  return members;
-}
 
 function expectationsOf(events: Iterable<PipelineEventV1>): { keys: EventKey[]; expected: ExpectedAggregates } {
   const expected: ExpectedAggregates = {
