@@ -75,4 +75,30 @@ describe('cluster matching over communities', () => {
     expect(short.get(post)!.matched.farmers).toBeCloseTo(100);
     expect(clusterMatch(pledges, memberOfAll, new Map()).get(post)!.matched).toEqual({});
   });
+
+  it('never promises a pool twice: what a post was matched stays its, and later claims share what is left', () => {
+    const second = 'at://did:plc:author/app.bsky.feed.post/2';
+    const first = [pledge('climate1', 'climate', 100), pledge('farm1', 'farmers', 400)];
+    const later = [pledge('climate2', 'climate', 100, second), pledge('farm2', 'farmers', 100, second)];
+    const pools = new Map([
+      ['climate', 100],
+      ['farmers', 1e9],
+    ]);
+    // The first post's pair asks climate for 100 and empties its pool.
+    expect(clusterMatch(first, memberOf, pools).get(post)!.matched.climate).toBeCloseTo(100);
+    // Later the second asks for 50: the pool holds nothing more, and the first keeps what it was matched.
+    const heldAll = clusterMatch([...first, ...later], memberOf, pools, (community) => new Map(community === 'climate' ? [[post, 100]] : []));
+    expect(heldAll.get(post)!.matched.climate).toBeCloseTo(100);
+    expect(heldAll.get(second)!.matched.climate ?? 0).toBe(0);
+
+    // With 120 in the pool and 40 held, both claims get 0.8 of what they ask (80 and 40): all the pool, no more.
+    const larger = new Map([...pools, ['climate', 120]]);
+    const shared = clusterMatch([...first, ...later], memberOf, larger, (community) => new Map(community === 'climate' ? [[post, 40]] : []));
+    expect(shared.get(post)!.matched.climate).toBeCloseTo(80);
+    expect(shared.get(second)!.matched.climate).toBeCloseTo(40);
+    // Holding more than its share (100), the first keeps it and the second gets what is left (20).
+    const uneven = clusterMatch([...first, ...later], memberOf, larger, (community) => new Map(community === 'climate' ? [[post, 100]] : []));
+    expect(uneven.get(post)!.matched.climate).toBeCloseTo(100);
+    expect(uneven.get(second)!.matched.climate).toBeCloseTo(20);
+  });
 });

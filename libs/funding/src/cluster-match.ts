@@ -17,12 +17,16 @@ export interface PostFunding {
  * through g: support from one community earns nothing, support from two earns the geometric mean
  * of theirs, and a person in both communities is never two clusters (their pledge counts as a
  * pledge but on neither side of that pair). Each pair's match is paid half from each community's
- * pool; a pool asked for more than it holds pays every claim on it in the same proportion.
+ * pool. A pool is never promised twice: what a post was matched from it at an earlier settlement of
+ * the epoch (`held`, community → post → credits) stays the post's, and a pool asked for more than
+ * it holds pays every claim the same share of what it asks, the largest share the pool covers
+ * beside what is held.
  */
 export function clusterMatch(
   pledges: readonly Pledge[],
   memberOf: (did: string) => ReadonlySet<string>,
   pools: ReadonlyMap<string, number>,
+  held: (community: string) => ReadonlyMap<string, number> = () => NOTHING_HELD,
 ): Map<string, PostFunding> {
   const byPost = new Map<string, Pledge[]>();
   for (const pledge of pledges) {
@@ -31,8 +35,8 @@ export function clusterMatch(
     else byPost.set(pledge.post, [pledge]);
   }
 
-  const claims: { post: string; community: string; raw: number }[] = [];
-  const demand = new Map<string, number>();
+  /** Community → post → what the post's pairs ask of the community's pool. */
+  const claims = new Map<string, Map<string, number>>();
   const funding = new Map<string, PostFunding>();
   for (const [post, list] of byPost) {
     const pledged: Record<string, number> = {};
@@ -43,27 +47,53 @@ export function clusterMatch(
       for (let j = i + 1; j < communities.length; j += 1) {
         const g = communities[i]!;
         const h = communities[j]!;
-        const gSide = supportOutside(list, g, h, memberOf);
-        const hSide = supportOutside(list, h, g, memberOf);
-        const raw = Math.sqrt(gSide * hSide);
+        const raw = Math.sqrt(supportOutside(list, g, h, memberOf) * supportOutside(list, h, g, memberOf));
         if (raw === 0) continue;
         for (const community of [g, h]) {
-          claims.push({ post, community, raw: raw / 2 });
-          demand.set(community, (demand.get(community) ?? 0) + raw / 2);
+          let asked = claims.get(community);
+          if (!asked) claims.set(community, (asked = new Map()));
+          asked.set(post, (asked.get(post) ?? 0) + raw / 2);
         }
       }
     }
   }
 
-  for (const { post, community, raw } of claims) {
-    const pool = pools.get(community) ?? 0;
-    const asked = demand.get(community)!;
-    const paid = raw * Math.min(1, pool / asked);
-    if (paid <= 0) continue;
-    const entry = funding.get(post)!;
-    entry.matched[community] = (entry.matched[community] ?? 0) + paid;
+  for (const community of new Set([...claims.keys(), ...pools.keys()])) {
+    const asked = claims.get(community) ?? new Map<string, number>();
+    const floors = held(community);
+    const share = poolShare(pools.get(community) ?? 0, asked, floors);
+    for (const post of new Set([...asked.keys(), ...floors.keys()])) {
+      const entry = funding.get(post);
+      const paid = Math.max(floors.get(post) ?? 0, share * (asked.get(post) ?? 0));
+      if (entry && paid > 0) entry.matched[community] = paid;
+    }
   }
   return funding;
+}
+
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
+
+/**
+ * The share λ ≤ 1 of its claim each post is paid from a pool, the largest for which
+ * `Σ max(held, λ · asked)` stays within the pool (0 when what is held fills it): the sum grows
+ * with λ, linearly between the points where a post's share passes what it holds.
+ */
+function poolShare(pool: number, asked: ReadonlyMap<string, number>, held: ReadonlyMap<string, number>): number {
+  const posts = new Set([...asked.keys(), ...held.keys()]);
+  const at = (share: number) => [...posts].reduce((sum, post) => sum + Math.max(held.get(post) ?? 0, share * (asked.get(post) ?? 0)), 0);
+  if (at(1) <= pool) return 1;
+  // Below the first breakpoint every post is paid what it holds; past each, its claim grows with λ.
+  const breaks = [...asked].filter(([, claim]) => claim > 0).map(([post, claim]) => ({ at: (held.get(post) ?? 0) / claim, claim, held: held.get(post) ?? 0 }));
+  breaks.sort((a, b) => a.at - b.at);
+  let growing = 0;
+  let fixed = [...posts].reduce((sum, post) => sum + (held.get(post) ?? 0), 0);
+  if (fixed >= pool) return 0;
+  for (const point of breaks) {
+    if (growing * point.at + fixed > pool) break;
+    growing += point.claim;
+    fixed -= point.held;
+  }
+  return Math.min(1, Math.max(0, (pool - fixed) / growing));
 }
 
 /** Credits pledged through `community` by pledgers who are not members of `other`. */

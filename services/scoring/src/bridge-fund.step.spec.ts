@@ -15,7 +15,7 @@ const beta = ['did:plc:beta0', 'did:plc:beta1'];
 const viewers = Array.from({ length: 8 }, (_, i) => `did:plc:viewer${i}`);
 const post = (name: string) => `at://${alpha[0]}/app.bsky.feed.post/${name}`;
 
-const curationOf = (budgets: { alpha: number; beta: number }, allowance = 1000) =>
+const curationOf = (budgets: { alpha: number; beta: number }, allowance = 1000, pool = 0) =>
   parseCuration(
     [
       'communities:',
@@ -24,8 +24,8 @@ const curationOf = (budgets: { alpha: number; beta: number }, allowance = 1000) 
       'feeds:',
       '  ab: { displayName: Alpha and beta, communities: [alpha, beta], ranking: bridging }',
       'funds:',
-      `  alpha: { budget: ${budgets.alpha}, matchingPool: 0, memberAllowance: ${allowance} }`,
-      `  beta: { budget: ${budgets.beta}, matchingPool: 0 }`,
+      `  alpha: { budget: ${budgets.alpha}, matchingPool: ${pool}, memberAllowance: ${allowance} }`,
+      `  beta: { budget: ${budgets.beta}, matchingPool: ${pool} }`,
     ].join('\n'),
     'funds.yaml',
   );
@@ -182,6 +182,34 @@ describe('settling the Bridge Fund from the impressions served', () => {
     const { epoch: totals, posts } = await report('alpha');
     expect(totals.pledged).toBe(50);
     expect(posts.map((line) => line.post)).toEqual([post('first')]);
+  });
+
+  it('never pays a post more from the matching pool than the pool holds, and keeps what an earlier post was matched', async () => {
+    await livePosts('first', 'second', 'third');
+    // Alpha and beta support the first post (a claim of 50 on each pool): it takes all of each pool.
+    await pledge(alpha[1]!, 'alpha', post('first'), 100);
+    await pledge(beta[0]!, 'beta', post('first'), 100);
+    await feedback.write(viewers.slice(0, 2).map((v) => serve(v, post('first'), ['alpha', 'beta'])));
+    const settler = step();
+    await settler.prepare(curationOf({ alpha: 1000, beta: 1000 }, 1000, 50), nowMs, membersOf, { settle: true });
+    expect((await report('alpha')).posts.find((line) => line.post === post('first'))).toMatchObject({ matched: 50, credits: 150 });
+
+    // Two more posts are supported by both: the pool has nothing left to match them with.
+    for (const name of ['second', 'third']) {
+      await pledge(alpha[2]!, 'alpha', post(name), 100);
+      await pledge(beta[1]!, 'beta', post(name), 50);
+    }
+    for (const ranker of [settler, step()]) {
+      await ranker.prepare(curationOf({ alpha: 1000, beta: 1000 }, 1000, 50), nowMs, membersOf, { settle: true });
+      for (const community of ['alpha', 'beta']) {
+        const { epoch: totals, posts } = await report(community);
+        const byPost = Object.fromEntries(posts.map((line) => [line.post, line]));
+        expect(byPost[post('first')]).toMatchObject({ matched: 50, credits: 150 });
+        expect(totals.matched).toBe(50);
+        // What the fund may pay the posts beyond their pledges is the pool, no more.
+        expect(posts.reduce((sum, line) => sum + line.credits - line.pledged, 0)).toBeCloseTo(50);
+      }
+    }
   });
 
   it('settles an ended epoch again with the budget it had, not the one the next epoch has', async () => {

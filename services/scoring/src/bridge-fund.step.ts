@@ -217,7 +217,12 @@ export class BridgeFundStep {
       if (!found) communitiesOf.set(did, (found = new Set([...run.memberSets].filter(([, set]) => set.has(did)).map(([id]) => id))));
       return found;
     };
-    const funding = clusterMatch(checked.accepted, memberOf, new Map([...run.rules].map(([id, fund]) => [id, fund.matchingPool])));
+    // What each fund wrote last: a post's match from a pool, and its credits, never fall within the epoch.
+    const written = new Map<string, ReadonlyMap<string, FundPostEntry>>();
+    for (const id of run.rules.keys()) written.set(id, await this.lastWritten(id, epoch));
+    const matchedBefore = new Map([...written].map(([id, lines]) => [id, new Map([...lines].map(([post, line]) => [post, line.matched]))]));
+    const pools = new Map([...run.rules].map(([id, fund]) => [id, fund.matchingPool]));
+    const funding = clusterMatch(checked.accepted, memberOf, pools, (id) => matchedBefore.get(id) ?? new Map());
 
     const costPerImpression = creditsPerThousandImpressions / 1000;
     const othersOf = (id: string) => [...new Set([...run.members].flatMap(([other, list]) => (other === id ? [] : list)))];
@@ -226,7 +231,7 @@ export class BridgeFundStep {
       const charged = await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id));
       // What the fund pays a post for is the most credits it held on it this epoch: a pledge
       // withdrawn, or a post deleted, after its impressions were served does not hand them back.
-      const before = await this.lastWritten(id, epoch);
+      const before = written.get(id)!;
       const credits = new Map<string, number>();
       for (const post of new Set([...charged.keys(), ...funding.keys()])) {
         const entry = funding.get(post);
