@@ -115,6 +115,41 @@ export class FundRepository {
     });
   }
 
+  /**
+   * The pledges of `communities` held for an epoch: those whose post the fund was charged for, kept
+   * (at the most they pledged) however they were withdrawn or edited since.
+   */
+  async heldPledges(epoch: number, communities: readonly string[]): Promise<Pledge[]> {
+    const result = await this.client.query({
+      query: `SELECT pledger, rkey, community, post, amount, time_us FROM ${this.database}.fund_held_pledges FINAL
+        WHERE epoch = {epoch:UInt32} AND community IN {communities:Array(String)}
+        ORDER BY time_us, pledger, rkey, post`,
+      query_params: { epoch, communities },
+      format: 'JSONCompactEachRow',
+    });
+    const rows = await result.json<[string, string, string, string, number, string]>();
+    return rows.map(([pledger, rkey, community, post, amount, timeUs]) => ({ pledger, rkey, community, post, amount: Number(amount), timeUs: Number(timeUs) }));
+  }
+
+  /** Holds `pledges` for an epoch (a pledge held again replaces its row: hold it at the most it pledged). */
+  async holdPledges(epoch: number, pledges: readonly Pledge[], settledAtMs: number): Promise<void> {
+    if (pledges.length === 0) return;
+    await this.client.insert({
+      table: `${this.database}.fund_held_pledges`,
+      values: pledges.map((pledge) => ({
+        community: pledge.community,
+        epoch,
+        pledger: pledge.pledger,
+        rkey: pledge.rkey,
+        post: pledge.post,
+        amount: pledge.amount,
+        time_us: pledge.timeUs,
+        settled_at: settledAtMs,
+      })),
+      format: 'JSONEachRow',
+    });
+  }
+
   /** Which of `uris` are posts we hold and that are not deleted. */
   async livePosts(uris: readonly string[]): Promise<Set<string>> {
     const keys = uris.flatMap((uri) => {

@@ -807,6 +807,28 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.fund_epochs ADD COLUMN IF NOT EXISTS member_allowance Nullable(Float64)`,
     ],
   },
+  {
+    version: 33,
+    name: 'a pledge whose post a fund has paid for is held for the epoch',
+    statements: [
+      // @NOTE A post keeps the credits a fund held on it once its impressions were charged, so a
+      // pledge withdrawn or edited after that still steers them: the ranker (the ledger's one writer)
+      // keeps such pledges here, and they stay counted against the member's allowance for the epoch.
+      // `pledges` keeps only a record's newest version, so a withdrawn pledge is known from here only.
+      `CREATE TABLE IF NOT EXISTS {db}.fund_held_pledges (
+        community LowCardinality(String),
+        epoch UInt32,
+        pledger String,
+        rkey String,
+        post String,
+        amount Float64,
+        time_us UInt64,
+        settled_at UInt64
+      ) ENGINE = ReplacingMergeTree(settled_at)
+      ORDER BY (community, epoch, pledger, rkey, post)
+      TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

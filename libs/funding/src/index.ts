@@ -1,5 +1,5 @@
 export { type FundRules, type Pledge, type RefusalReason } from './fund.types.js';
-export { checkPledges, type PledgeCheck } from './pledge-validation.js';
+export { checkPledges, heldKey, type PledgeCheck } from './pledge-validation.js';
 export { clusterMatch, type PostFunding, totalCredits } from './cluster-match.js';
 export { eligibility, measureOf } from './eligibility.js';
 export { liftOf, placeBoosts } from './boost-placement.js';

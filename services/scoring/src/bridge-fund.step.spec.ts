@@ -55,7 +55,7 @@ describe('settling the Bridge Fund from the impressions served', () => {
   afterAll(() => store?.close());
 
   beforeEach(async () => {
-    for (const table of ['posts', 'pledges', 'fund_charges', 'fund_posts', 'fund_epochs']) await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
+    for (const table of ['posts', 'pledges', 'fund_charges', 'fund_posts', 'fund_epochs', 'fund_held_pledges']) await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
   });
 
   const livePosts = async (...names: string[]) => {
@@ -166,6 +166,38 @@ describe('settling the Bridge Fund from the impressions served', () => {
     // So does a ranker that starts settling it afterwards.
     await step().prepare(curationOf({ alpha: 10, beta: 10 }), nowMs, membersOf, { settle: true });
     expect((await report('alpha')).epoch).toMatchObject({ spent: 8, remaining: 2 });
+  });
+
+  it('holds a pledge once its post was paid for: withdrawn or moved after that, it keeps the member\'s allowance used', async () => {
+    await livePosts('first', 'second', 'third');
+    const settle = (ranker = step()) => ranker.prepare(curationOf({ alpha: 100, beta: 10 }, 10), nowMs, membersOf, { settle: true });
+    const rkeyOf = (pledger: string, to: string) => `3k${pledger.slice(-6)}${to.slice(-4)}`;
+    // alpha1 pledges all its allowance to the first post, which is served and paid for.
+    await pledge(alpha[1]!, 'alpha', post('first'), 10);
+    await feedback.write(viewers.slice(0, 3).map((v) => serve(v, post('first'), ['alpha'])));
+    // alpha2 pledges all of its to the third, which nobody is served.
+    await pledge(alpha[2]!, 'alpha', post('third'), 10);
+    await settle();
+
+    // alpha1 moves its pledge to the second post; alpha2 withdraws its own and pledges to the second.
+    await funds.recordPledge({ pledger: alpha[1]!, rkey: rkeyOf(alpha[1]!, post('first')), community: 'alpha', post: post('second'), amount: 10, timeUs: tick() });
+    await funds.recordPledge({ pledger: alpha[2]!, rkey: rkeyOf(alpha[2]!, post('third')), timeUs: tick() });
+    await pledge(alpha[2]!, 'alpha', post('second'), 10);
+    await settle();
+    // Then alpha1 withdraws the moved pledge and pledges to the third: still nothing left to pledge.
+    await funds.recordPledge({ pledger: alpha[1]!, rkey: rkeyOf(alpha[1]!, post('first')), timeUs: tick() });
+    await pledge(alpha[1]!, 'alpha', post('third'), 10);
+    await feedback.write(viewers.slice(3, 8).map((v) => serve(v, post('first'), ['alpha'])));
+    await settle();
+
+    const { epoch: totals, posts } = await report('alpha');
+    const byPost = Object.fromEntries(posts.map((line) => [line.post, line]));
+    expect(totals.refused).toEqual({ 'over-allowance': 1 });
+    expect(byPost[post('second')]).toMatchObject({ pledged: 10 });
+    expect(byPost[post('third')]).toBeUndefined();
+    // The first post keeps the credits of the pledge that left it, and pays its impressions with them.
+    expect(byPost[post('first')]).toMatchObject({ pledged: 0, credits: 10, impressions: 8, spent: 8 });
+    expect(totals).toMatchObject({ pledged: 10, pledges: 1 });
   });
 
   it('forgets its lines while another ranker settles, and writes the ledger as it stands when it settles again', async () => {

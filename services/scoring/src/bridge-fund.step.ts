@@ -10,7 +10,9 @@ import {
   describeBoost,
   epochBounds,
   epochOf,
+  heldKey,
   type FundRules,
+  type Pledge,
   type PostFunding,
 } from '#lib/funding';
 import { APP_CONFIG, LOGGER, type Logger } from '#lib/platform';
@@ -52,6 +54,8 @@ interface EpochFunds {
   refused: ReturnType<typeof checkPledges>['refused'];
   ledgers: Map<string, LedgerLine[]>;
   remaining: Map<string, number>;
+  /** Accepted pledges to posts their fund was charged for, not yet held as they stand: held at settlement. */
+  toHold: Pledge[];
 }
 
 /**
@@ -206,10 +210,12 @@ export class BridgeFundStep {
     const { startMs, endMs } = epochBounds(epoch, epochDays);
     const pledges = await this.funds.pledges(startMs * 1000, endMs * 1000, [...run.rules.keys()]);
     const live = await this.funds.livePosts([...new Set(pledges.map((pledge) => pledge.post))]);
+    const held = await this.funds.heldPledges(epoch, [...run.rules.keys()]);
     const checked = checkPledges(pledges, {
       allowanceOf: (community) => run.rules.get(community)?.memberAllowance,
       isMember: (community, did) => run.memberSets.get(community)?.has(did) ?? false,
       isLivePost: (uri) => live.has(uri),
+      held,
     });
     const communitiesOf = new Map<string, Set<string>>();
     const memberOf = (did: string): ReadonlySet<string> => {
@@ -226,7 +232,8 @@ export class BridgeFundStep {
 
     const costPerImpression = creditsPerThousandImpressions / 1000;
     const othersOf = (id: string) => [...new Set([...run.members].flatMap(([other, list]) => (other === id ? [] : list)))];
-    const found: EpochFunds = { epoch, funding, accepted: checked.accepted, refused: checked.refused, ledgers: new Map(), remaining: new Map() };
+    const found: EpochFunds = { epoch, funding, accepted: checked.accepted, refused: checked.refused, ledgers: new Map(), remaining: new Map(), toHold: [] };
+    const heldAmount = new Map(held.map((pledge) => [heldKey(pledge), pledge.amount]));
     for (const [id, fund] of run.rules) {
       const charged = await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id));
       // What the fund pays a post for is the most credits it held on it this epoch: a pledge
@@ -236,6 +243,10 @@ export class BridgeFundStep {
       for (const post of new Set([...charged.keys(), ...funding.keys()])) {
         const entry = funding.get(post);
         credits.set(post, Math.max((entry?.pledged[id] ?? 0) + (entry?.matched[id] ?? 0), before.get(post)?.credits ?? 0));
+      }
+      // A pledge whose post was charged is held: its post keeps its credits, and so it keeps its allowance.
+      for (const pledge of checked.accepted) {
+        if (pledge.community === id && charged.has(pledge.post) && (heldAmount.get(heldKey(pledge)) ?? 0) < pledge.amount) found.toHold.push(pledge);
       }
       const paid = await this.paid(id, epoch, fund.budget, credits, charged, costPerImpression);
       const ledger = ledgerOf(id, funding, credits, charged, paid, costPerImpression);
@@ -263,6 +274,7 @@ export class BridgeFundStep {
   /** Writes one epoch's settlement of every fund: the lines that changed, then the totals. */
   private async settle(run: RunFunds, funds: EpochFunds, settledAt: number): Promise<void> {
     const { epoch } = funds;
+    await this.funds.holdPledges(epoch, funds.toHold, settledAt);
     for (const [id, fund] of run.rules) {
       const ledger = funds.ledgers.get(id)!;
       const refused: Record<string, number> = {};
