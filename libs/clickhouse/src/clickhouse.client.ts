@@ -24,7 +24,9 @@ const JSON_ROW_FORMATS = new Set(['JSONEachRow', 'JSONCompactEachRow']);
  */
 export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
   if (config.kind === 'embedded') {
-    const chdb = createChdbConnection({ path: config.path });
+    // Backups (`BACKUP … TO File(…)`) are written under the backup folder, the one the engine allows.
+    const onDisk = config.path !== ':memory:' && config.backupPath !== undefined;
+    const chdb = createChdbConnection({ path: config.path, ...(onDisk && { connectionArgs: [`--backups.allowed_path=${config.backupPath}`] }) });
     // @NOTE chdb types its connection against `@clickhouse/client-common`, which the client now
     // bundles under another path; the interfaces are the same, the declarations are not.
     const client = createClient({ connection: chdb as unknown as EmbeddedConnection, clickhouse_settings: clickhouseSettings });

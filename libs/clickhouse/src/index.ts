@@ -33,3 +33,4 @@ export {
   type NoteStatusChangeRow,
   type NoteStatusRow,
 } from './note.repository.js';
+export { BackupFailedError, BackupNameError, StoreBackups, type StoreBackup, StoreNotEmptyError } from './store-backups.js';

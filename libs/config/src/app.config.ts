@@ -43,13 +43,30 @@ function busConfig(env: Env, problems: ConfigProblems) {
   };
 }
 
-function clickhouseConfig(env: Env, dataDir: string, problems: ConfigProblems) {
+/** ClickHouse embedded in this process (chDB) or a server over HTTP. */
+type ClickHouseSettings =
+  | {
+      kind: 'embedded';
+      /** The data folder, or `:memory:` (a temporary one). */
+      path: string;
+      /** The folder `BACKUP … TO File(…)` writes under (an on-disk store only). */
+      backupPath?: string;
+      database: string;
+    }
+  | { kind: 'server'; url: string; username: string; password: string; database: string };
+
+function clickhouseConfig(env: Env, dataDir: string, problems: ConfigProblems): ClickHouseSettings {
   const database = env.CLICKHOUSE_DATABASE;
   if (env.CLICKHOUSE_URL === undefined) {
     if (env.CG_ROLE !== 'all') problems.add('CLICKHOUSE_URL', `required when CG_ROLE=${env.CG_ROLE}: embedded ClickHouse belongs to one process`);
-    return { kind: 'embedded' as const, path: embeddedPath(env.CLICKHOUSE_PATH ?? path.join(dataDir, 'clickhouse')), database };
+    return {
+      kind: 'embedded',
+      path: embeddedPath(env.CLICKHOUSE_PATH ?? path.join(dataDir, 'clickhouse')),
+      backupPath: path.resolve(env.CLICKHOUSE_BACKUP_PATH ?? path.join(dataDir, 'backups')),
+      database,
+    };
   }
-  return { kind: 'server' as const, url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD ?? '', database };
+  return { kind: 'server', url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER, password: env.CLICKHOUSE_PASSWORD ?? '', database };
 }
 
 function feedGeneratorConfig(env: Env, problems: ConfigProblems) {

@@ -58,6 +58,7 @@ export const EnvSchema = z.object({
   CLICKHOUSE_PASSWORD: secret(),
   CLICKHOUSE_DATABASE: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _', 'common_ground'),
   CLICKHOUSE_PATH: text(),
+  CLICKHOUSE_BACKUP_PATH: text(),
 
   // Scoring
   SCORING_BATCH_SIZE: integer(50_000, { min: 1, max: 500_000 }),

@@ -24,6 +24,7 @@ import {
   RankerClaimRepository,
   RemovalRepository,
   ScoreRepository,
+  StoreBackups,
   type ClickHouseClient,
 } from '#lib/clickhouse';
 import { Topics, type MessageBus } from '#lib/contracts';
@@ -62,6 +63,7 @@ const repositories = [
   LabelRepository,
   RankerClaimRepository,
   NoteRepository,
+  StoreBackups,
 ];
 
 /** The bus `config` asks for: in-process, or Kafka under the deployment's topic prefix. */

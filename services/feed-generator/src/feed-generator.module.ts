@@ -4,6 +4,7 @@ import { APP_CONFIG, Metrics } from '#lib/platform';
 import { createIdResolver } from './auth/id-resolver.factory.js';
 import { ServiceAuthVerifier } from './auth/service-auth.verifier.js';
 import { AdminController } from './admin.controller.js';
+import { BackupsController } from './backups.controller.js';
 import { ConsoleApiController } from './console/console-api.controller.js';
 import { ConsoleController } from './console/console.controller.js';
 import { FeedPreviewService } from './console/feed-preview.service.js';
@@ -62,6 +63,7 @@ const RATE_LIMITED_VIEWERS = 100_000;
     QueryLabelsController,
     NotesController,
     NotesAdminController,
+    BackupsController,
   ],
   providers: [
     FeedRegistry,
