@@ -123,6 +123,13 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(together.get(erin)?.signals.map((signal) => signal.post)).toEqual([item(11), item(10)]);
     expect(together.get(alice)).toEqual({ signals: [{ kind: 'requestLess', post: item(14), timeUs: nowUs - 1_000_000, feedContext: '' }], impressions: [] });
     expect(together.get('did:plc:nobody000000000000000')).toEqual({ signals: [], impressions: [] });
+
+    // A client reports every post it shows as seen: many seen after a requestLess do not push it out.
+    const seen = Array.from({ length: 150 }, (_, n) => ({ ...feedback(erin, 'requestLess', 100 + n, nowUs - 500_000 + n), event: 'interactionSeen' as const }));
+    await repository.write(seen);
+    const flooded = await repository.viewerHistory(erin, nowUs - 60_000_000, 100);
+    expect(flooded.signals.filter((signal) => signal.kind === 'interactionSeen')).toHaveLength(100);
+    expect(flooded.signals.filter((signal) => signal.kind !== 'interactionSeen').map((signal) => signal.post)).toEqual([item(11), item(10)]);
   });
 
   it('pages recent posts of given authors newest first, hiding deactivated accounts, whose texts the public pages no longer show', async () => {

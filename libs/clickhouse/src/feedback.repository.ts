@@ -62,8 +62,9 @@ export class FeedbackRepository {
   }
 
   /**
-   * A viewer's feedback and impressions since `sinceUs`, at most `limit` of each, newest first; each
-   * post with the earliest time still stored.
+   * A viewer's feedback and impressions since `sinceUs`, at most `limit` of each kind, newest first;
+   * each post with the earliest time still stored. Per kind: a client reports every post it shows
+   * as seen, and a viewer's `requestLess` must outlive a thousand posts seen after it.
    */
   async viewerHistory(viewer: string, sinceUs: number, limit: number): Promise<ViewerHistory> {
     return (await this.viewerHistories([viewer], sinceUs, limit)).get(viewer)!;
@@ -82,7 +83,7 @@ export class FeedbackRepository {
       this.client.query({
         query: `SELECT actor, kind, subject_uri, min(time_us) AS t, argMin(feed_context, time_us) FROM ${db}.interactions
           WHERE actor IN {viewers:Array(String)} AND kind IN {kinds:Array(String)} AND deleted = 0 AND time_us >= {sinceUs:UInt64}
-          GROUP BY actor, kind, subject_uri ORDER BY actor, t DESC, subject_uri LIMIT {limit:UInt32} BY actor`,
+          GROUP BY actor, kind, subject_uri ORDER BY actor, t DESC, subject_uri LIMIT {limit:UInt32} BY actor, kind`,
         query_params: { viewers, kinds: PERSONAL_KINDS, sinceUs, limit },
         format: 'JSONCompactEachRow',
       }),
