@@ -179,6 +179,29 @@ export class PostRepository {
   }
 
   /**
+   * Which of `uris` the store knows to be gone: deleted, or by an account deactivated, taken down
+   * or deleted (a post the store never held is not among them).
+   */
+  async gone(uris: readonly string[]): Promise<Set<string>> {
+    const keys = postKeys(uris);
+    const rows = await inShares(keys, async (share) => {
+      const dids = [...new Set(share.map((key) => key.did))];
+      const result = await this.client.query({
+        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri FROM ${this.database}.posts
+            WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}
+            GROUP BY did, rkey HAVING argMax(deleted, version) = 1
+          UNION ALL
+          SELECT did AS uri FROM (${inactiveAccountsAmong(this.database, 'SELECT arrayJoin({dids:Array(String)})')})`,
+        query_params: { dids, rkeys: [...new Set(share.map((key) => key.rkey))] },
+        format: 'JSONEachRow',
+      });
+      return result.json<{ uri: string }>();
+    });
+    const found = new Set(rows.map((row) => row.uri));
+    return new Set(keys.filter((key) => found.has(key.uri) || found.has(key.did)).map((key) => key.uri));
+  }
+
+  /**
    * Text and time of the given posts (at most a page of them), by URI, as the public pages show
    * them; posts deleted, unknown, or by an account deactivated, taken down or deleted are absent.
    */
@@ -202,10 +225,7 @@ export class PostRepository {
    * ReplacingMergeTree(version), at a third of the cost for a handful of keys.
    */
   private async liveRows<Row extends { uri: string }>(uris: readonly string[], columns: readonly (keyof Row & string)[]): Promise<Row[]> {
-    const keys = uris.flatMap((uri) => {
-      const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
-      return match ? [{ uri, did: match[1]!, rkey: match[2]! }] : [];
-    });
+    const keys = postKeys(uris);
     // Filtering on the sort key (did, rkey) reads only the granules of these authors.
     const rows = await inShares(keys, async (share) => {
       const result = await this.client.query({
@@ -223,4 +243,12 @@ export class PostRepository {
     const wanted = new Set(keys.map((key) => key.uri));
     return rows.filter((row) => wanted.has(row.uri));
   }
+}
+
+/** The author and record key of each post URI (others left out). */
+function postKeys(uris: readonly string[]): { uri: string; did: string; rkey: string }[] {
+  return uris.flatMap((uri) => {
+    const match = /^at:\/\/([^/]+)\/app\.bsky\.feed\.post\/([^/]+)$/.exec(uri);
+    return match ? [{ uri, did: match[1]!, rkey: match[2]! }] : [];
+  });
 }

@@ -592,13 +592,15 @@ describe('context notes (Open Community Notes records) and note requests', () =>
     kind: 'commit',
     commit: { rev: '3knoterev0000', operation, collection, rkey: '3krec00000001', cid: 'bafyreirec', record },
   });
-  const note = { $type: Nsid.note, src: writer, uri: post, cid: 'bafyreipost', val: 'readers-added-context', reason: 'factual_error', text: 'The figure is 42%, not 52%.', cts: '2025-11-13T02:13:20.000Z' };
+  /** The version of the post the note names: a CID, as a strong reference's is. */
+  const postCid = 'bafyreic7u2y2abetd6hbj32iunqqoe7vjgo4rn7i6vrezq3slqusdsd4xu';
+  const note = { $type: Nsid.note, src: writer, uri: post, cid: postCid, val: 'readers-added-context', reason: 'factual_error', text: 'The figure is 42%, not 52%.', cts: '2025-11-13T02:13:20.000Z' };
   const created = { v: 1, did: writer, timeUs: 1_763_000_000_000_000, rkey: '3krec00000001' };
 
   it('maps a readers-added-context label record to a note on the post, and its delete to a withdrawal', () => {
     expect(mapJetstreamEvent(commit(Nsid.note, note))).toEqual({
       kind: 'event',
-      event: { ...created, type: 'note', op: 'create', cid: 'bafyreirec', createdAtMs: 1_763_000_000_000, subjectUri: post, subjectCid: 'bafyreipost', reason: 'factual_error', text: note.text },
+      event: { ...created, type: 'note', op: 'create', cid: 'bafyreirec', createdAtMs: 1_763_000_000_000, subjectUri: post, subjectCid: postCid, reason: 'factual_error', text: note.text },
     });
     expect(mapJetstreamEvent(commit(Nsid.note, note, 'delete'))).toEqual({ kind: 'event', event: { ...created, type: 'note', op: 'delete' } });
     const { reason: _, cid: __, ...bare } = note;
@@ -616,6 +618,7 @@ describe('context notes (Open Community Notes records) and note requests', () =>
     [{ ...note, reason: 'boring' }, 'record.reason is not a defined note reason'],
     [{ ...note, text: '  ' }, 'record.text is missing, empty or longer than 3000 characters'],
     [{ ...note, text: 'x'.repeat(3001) }, 'record.text is missing, empty or longer than 3000 characters'],
+    [{ ...note, cid: 'bafyreipost' }, 'record.cid is not a CID'],
   ])('reports a note %#  as malformed', (record, reason) => {
     expect(mapJetstreamEvent(commit(Nsid.note, record))).toEqual({ kind: 'malformed', reason });
   });

@@ -1,3 +1,4 @@
+import { validateCidString } from '@atproto/lex-data';
 import type {
   AccountStatus,
   GraphCreate,
@@ -334,7 +335,7 @@ function mapNote(did: string, timeUs: number, rkey: string, rawCid: unknown, cre
   const subject = parseAtUri(record.uri);
   if (subject === null || subject.collection !== Nsid.post) malformed('record.uri is not the AT-URI of a post');
   const subjectCid = record.cid;
-  if (subjectCid !== undefined && (typeof subjectCid !== 'string' || subjectCid === '')) malformed('record.cid is not a CID');
+  if (subjectCid !== undefined && (typeof subjectCid !== 'string' || !validateCidString(subjectCid))) malformed('record.cid is not a CID');
   const reason = record.reason ?? 'other';
   if (typeof reason !== 'string' || !noteReasons.has(reason)) malformed('record.reason is not a defined note reason');
   const { text } = record;

@@ -79,6 +79,28 @@ describe('the notes step on the store', () => {
     expect(await statusOf(bridged.uri)).toBe('needs-more-ratings');
     expect(second.helpful).toEqual([]);
   });
+  it('gives no helpful note for a post that is gone (its author taken down, or the post deleted), and gives it again when the post is back', async () => {
+    const author = 'did:plc:noted00000000000000000000';
+    const target = recordEvent({ did: author, collection: Nsid.post, record: { text: 'A chart.', createdAt: new Date().toISOString() } });
+    const uri = `at://${author}/${Nsid.post}/${target.commit.rkey}`;
+    const note = noteEvent({ did: writers[0]!, post: uri, text: 'The chart is from 2015.' });
+    await ingest(target, note.event, ...rate(note, [...left.slice(0, 3), ...right.slice(0, 2)], 'helpful'));
+    const helpfulOn = async () => (await step.run(Date.now(), [])).helpful.filter((helpful) => helpful.post === uri).map((helpful) => helpful.postCid);
+    expect(await helpfulOn()).toEqual([target.commit.cid]);
+
+    let seq = 0;
+    const account = (active: boolean) => {
+      const timeUs = recordEvent({ did: author, collection: Nsid.post, rkey: 'clock' }).time_us;
+      return { did: author, time_us: timeUs, kind: 'account', account: { active, did: author, seq: (seq += 1), time: new Date().toISOString(), ...(!active && { status: 'takendown' }) } };
+    };
+    await ingest(account(false));
+    expect(await helpfulOn()).toEqual([]);
+    await ingest(account(true));
+    expect(await helpfulOn()).toEqual([target.commit.cid]);
+    await ingest(recordEvent({ did: author, collection: Nsid.post, rkey: target.commit.rkey }));
+    expect(await helpfulOn()).toEqual([]);
+  });
+
   it('ages a rater by when its PLC directory says the account was created, where a backfill read it, else by when the store first saw it', async () => {
     const DAY_US = 86_400_000_000;
     const nowUs = Date.now() * 1000;

@@ -1,3 +1,4 @@
+import { validateCidString } from '@atproto/lex-data';
 import { Inject, Injectable } from '@nestjs/common';
 import { NoteRepository, PostRepository, type NoteRatingRecord, type NoteRecord, type NoteStatusChangeRow, type NoteStatusRow } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
@@ -165,10 +166,15 @@ export class NotesStep {
     return { helpful, scored: 0, refused: 0, changes: 0, youngRaters: 0, lockstepRaters: 0, priors: 0, agreementWithoutPriors: 1, ms };
   }
 
-  /** Helpful notes as labels and feeds need them; a label names the post's version in the store, or the one the note names. */
+  /**
+   * Helpful notes as labels and feeds need them; a label names the post's version in the store, or
+   * the one the note names. A note on a post the store knows is gone (deleted, or its author's
+   * account inactive) gives none: its label is negated, and comes back with the post.
+   */
   private async helpfulOf(notes: readonly NoteRecord[]): Promise<HelpfulNote[]> {
-    const cids = await this.posts.liveCids([...new Set(notes.map((note) => note.post))]);
-    return notes.map((note) => helpfulNote(note, cids.get(note.post) ?? note.postCid));
+    const posts = [...new Set(notes.map((note) => note.post))];
+    const [cids, gone] = await Promise.all([this.posts.liveCids(posts), this.posts.gone(posts)]);
+    return notes.flatMap((note) => (gone.has(note.post) ? [] : [helpfulNote(note, cids.get(note.post) ?? (validateCidString(note.postCid) ? note.postCid : ''))]));
   }
 
   /**
