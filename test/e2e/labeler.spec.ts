@@ -228,6 +228,8 @@ describe('our labeler on the local AT Protocol network, and the labels of the la
       'boosted-by-right',
     ]);
     expect(view.policies.labelValueDefinitions.find((d) => d.identifier === 'supported-by-left')?.locales[0]?.name).toBe('Supported by Left');
+    // It takes no reports: the Bluesky app offers it in no report dialog (left out, these would mean every subject and reason).
+    expect(data.views[0]).toMatchObject({ subjectTypes: [], reasonTypes: [] });
   }, testTimeoutMs);
 
   it('keeps the labeler record declaring a community added in the console, with an app password, and writes it only when communities change', async () => {

@@ -8,12 +8,13 @@ import { getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import { Subscription } from '@atproto/xrpc-server';
 import WebSocket from 'ws';
 import { EventRepository, LabelRepository } from '#lib/clickhouse';
-import { loadConfig } from '#lib/config';
+import { loadConfig, type AppConfig } from '#lib/config';
 import type { PipelineEventV1 } from '#lib/contracts';
 import { signLabel, verifyLabel, type Label } from '#lib/labels';
-import { Metrics } from '#lib/platform';
-import { generateCid, mulberry32, startJetstreamReplayServer, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
+import { APP_CONFIG, Metrics } from '#lib/platform';
+import { capturedLogger, generateCid, mulberry32, startJetstreamReplayServer, startPlcDirectory, testAppEnv, waitFor, type JetstreamReplayServer } from '#lib/testing';
 import { startApp, type RunningApp } from '../../services/app/src/app.factory.js';
+import { LabelerSubscriber } from '../../services/scoring/src/labeler.subscriber.js';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
 
 const publisher = 'did:plc:publisher0000000000000000';
@@ -197,6 +198,34 @@ describe('our labeler: labels from snapshot provenance, queryLabels and subscrib
     // Cursor 0 asks for the whole kept history: nothing is outdated about it.
     const fromStart = await subscribe(running.url, 0, (all) => all.length === kept.length);
     expect(fromStart.map((frame) => frame.seq)).toEqual(kept.map((label) => label.seq));
+  });
+
+  it('reads a followed labeler again from its start when our cursor is in its future (it numbers its labels anew)', async () => {
+    const plc = await startPlcDirectory();
+    const followed = 'did:plc:renumbered0000000000000000';
+    plc.publish(followed, key, 'renumbered.test', { key, endpoint: running.url });
+    const repository = running.app.get(LabelRepository);
+    // A cursor from before the labeler was renumbered: past every label it has now.
+    await repository.saveCursor(followed, 1_000_000);
+    const base = running.app.get<AppConfig>(APP_CONFIG);
+    const config: AppConfig = {
+      ...base,
+      scoring: { ...base.scoring, snapshots: true },
+      labeler: { ...base.labeler, subscribe: [followed] },
+      feedGenerator: { ...base.feedGenerator, plcUrl: plc.url, identityAllowInsecure: true },
+    };
+    const subscriber = new LabelerSubscriber(config, repository, running.app.get(Metrics), capturedLogger().logger);
+    try {
+      subscriber.onApplicationBootstrap();
+      const newest = await repository.lastSeq();
+      // Every label is read again (and refused here: they are signed as did:web:localhost, not as the followed DID).
+      const entry = await waitFor('the labeler read again from its start', () => subscriber.followed().find((labeler) => labeler.cursor === newest));
+      expect(entry.rejected).toBeGreaterThan(0);
+      expect(await repository.cursorOf(followed)).toBe(newest);
+    } finally {
+      await subscriber.beforeApplicationShutdown();
+      await plc.close();
+    }
   });
 
   it('pruning keeps each negation, and with it the newest sequence number: none is given out twice', async () => {

@@ -38,6 +38,20 @@ describe('the followed labels a ranking run reads', () => {
     expect(found.map((label) => label.uri).sort()).toEqual([subjects[0], subjects[4_321]].sort());
   });
 
+  it('takes a followed labeler\'s statements in the order received: a negation overrides its label whatever the clocks of its instances say', async () => {
+    const labels = new LabelRepository(client, database);
+    const uri = 'at://did:plc:skewed/app.bsky.feed.post/3kskewed0001';
+    const statement = { ver: 1 as const, src: 'did:plc:labeler', uri, val: 'spam', sig: new Uint8Array(64) };
+    const inForce = async () => (await labels.externalInForce({ sources: [statement.src], values: ['spam'], subjects: [uri], nowIso: new Date().toISOString() })).length;
+    await labels.writeExternal([{ ...statement, cts: '2026-01-01T00:00:01.000Z' }]);
+    expect(await inForce()).toBe(1);
+    await labels.writeExternal([{ ...statement, neg: true, cts: '2026-01-01T00:00:00.500Z' }]);
+    expect(await inForce()).toBe(0);
+    // Within one frame too, the later statement wins.
+    await labels.writeExternal([{ ...statement, cts: '2026-01-01T00:00:03.000Z' }, { ...statement, neg: true, cts: '2026-01-01T00:00:02.000Z' }]);
+    expect(await inForce()).toBe(0);
+  });
+
   it('pages our current statements after a cursor: the newest per post and value, a negation included, whatever came before the cursor', async () => {
     const db = `${database}_ours`;
     await applyMigrations(client, db);

@@ -86,6 +86,9 @@ function toRow(label: Label & { sig: Uint8Array }) {
  * we follow (verified, what the rankings read), and the cursor we hold on each of those.
  */
 export class LabelRepository {
+  /** When the last statement of a followed labeler was stored (µs): see `writeExternal`. */
+  private receivedUs = 0;
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly database: string,
@@ -286,12 +289,16 @@ export class LabelRepository {
     });
   }
 
-  /** Stores verified labels of labelers we follow; a later statement on the same (labeler, subject, value) replaces the earlier. */
+  /** Stores verified labels of labelers we follow, in the order received; a later statement on the same (labeler, subject, value) replaces the earlier. */
   async writeExternal(labels: readonly (Label & { sig: Uint8Array })[]): Promise<void> {
     if (labels.length === 0) return;
     await this.client.insert({
       table: `${this.database}.external_labels`,
-      values: labels.map((label) => ({ ...toRow(label), version: Math.max(0, Date.parse(label.cts) || 0) })),
+      // @NOTE The statement received last wins, as the labeler's stream orders them: a negation
+      // overrides the label before it whatever its `cts` says (the instances of one labeler may
+      // disagree on the time). Versions are the time received in µs, one apart within a frame, and
+      // lie above those of labels stored by their `cts` in ms before.
+      values: labels.map((label) => ({ ...toRow(label), version: (this.receivedUs = Math.max(Date.now() * 1000, this.receivedUs + 1)) })),
       format: 'JSONEachRow',
     });
   }

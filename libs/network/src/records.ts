@@ -58,14 +58,20 @@ export interface LabelerRecordResult {
 export async function putLabelerRecord(agent: AtpAgent, communities: readonly CommunityNaming[]): Promise<LabelerRecordResult> {
   const repo = agent.session!.did;
   const policies = labelerPolicies(communities);
-  const existing = (await existingRecord(agent, Nsid.labelerService, 'self')) as { policies?: LabelerPolicies; createdAt?: string } | undefined;
+  const existing = (await existingRecord(agent, Nsid.labelerService, 'self')) as
+    | { policies?: LabelerPolicies; subjectTypes?: unknown; reasonTypes?: unknown; createdAt?: string }
+    | undefined;
   const uri = `at://${repo}/${Nsid.labelerService}/self`;
-  if (existing && isDeepStrictEqual(existing.policies, policies)) return { uri, written: false, labelValues: policies.labelValues };
+  const declared = existing && isDeepStrictEqual(existing.policies, policies) && isDeepStrictEqual(existing.subjectTypes, []) && isDeepStrictEqual(existing.reasonTypes, []);
+  if (declared) return { uri, written: false, labelValues: policies.labelValues };
   await agent.com.atproto.repo.putRecord({
     repo,
     collection: Nsid.labelerService,
     rkey: 'self',
-    record: { $type: Nsid.labelerService, policies, createdAt: existing?.createdAt ?? new Date().toISOString() },
+    // @NOTE No reports: our labels come from rankings, and the service answers no
+    // `createReport`. Left out, the lexicon reads these as "every subject and reason", and the
+    // Bluesky app offers the labeler in its report dialog; empty, it offers none.
+    record: { $type: Nsid.labelerService, policies, subjectTypes: [], reasonTypes: [], createdAt: existing?.createdAt ?? new Date().toISOString() },
   });
   return { uri, written: true, labelValues: policies.labelValues };
 }

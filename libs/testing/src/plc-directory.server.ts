@@ -31,16 +31,27 @@ export function deterministicDidPlc(seed: string): string {
  * The DID document a PLC directory serves for an account: its `#atproto` signing key as a Multikey
  * (what @atproto/identity's `getKey` reads) and a PDS endpoint.
  */
-function didDocumentOf(did: string, keypair: Keypair, handle: string): Record<string, unknown> {
+function didDocumentOf(did: string, keypair: Keypair, handle: string, labeler?: LabelerService): Record<string, unknown> {
+  const multikey = (key: Keypair) => key.did().slice('did:key:'.length);
   return {
     '@context': ['https://www.w3.org/ns/did/v1', 'https://w3id.org/security/multikey/v1', 'https://w3id.org/security/suites/secp256k1-2019/v1'],
     id: did,
     alsoKnownAs: [`at://${handle}`],
     verificationMethod: [
-      { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: keypair.did().slice('did:key:'.length) },
+      { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: multikey(keypair) },
+      ...(labeler ? [{ id: `${did}#atproto_label`, type: 'Multikey', controller: did, publicKeyMultibase: multikey(labeler.key) }] : []),
     ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.eval.invalid' }],
+    service: [
+      { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.eval.invalid' },
+      ...(labeler ? [{ id: '#atproto_labeler', type: 'AtprotoLabeler', serviceEndpoint: labeler.endpoint }] : []),
+    ],
   };
+}
+
+/** A labeler's part of a DID document: its `#atproto_label` key and `#atproto_labeler` endpoint. */
+export interface LabelerService {
+  key: Keypair;
+  endpoint: string;
 }
 
 export interface PlcDirectoryServer {
@@ -48,7 +59,7 @@ export interface PlcDirectoryServer {
   readonly url: string;
   /** Requests answered so far (a verifier caches documents: one per DID is expected). */
   readonly requests: number;
-  publish(did: string, keypair: Keypair, handle: string): void;
+  publish(did: string, keypair: Keypair, handle: string, labeler?: LabelerService): void;
   close(): Promise<void>;
 }
 
@@ -78,8 +89,8 @@ export async function startPlcDirectory(): Promise<PlcDirectoryServer> {
     get requests() {
       return requests;
     },
-    publish(did, keypair, handle) {
-      docs.set(did, JSON.stringify(didDocumentOf(did, keypair, handle)));
+    publish(did, keypair, handle, labeler) {
+      docs.set(did, JSON.stringify(didDocumentOf(did, keypair, handle, labeler)));
     },
     async close() {
       server.closeAllConnections();

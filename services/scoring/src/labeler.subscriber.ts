@@ -93,6 +93,13 @@ export class LabelerSubscriber implements OnApplicationBootstrap, BeforeApplicat
       } catch (err) {
         if (signal.aborted) return;
         entry.error = (err as Error).message;
+        if ((err as { error?: unknown }).error === 'FutureCursor' && entry.cursor !== 0) {
+          // The labeler numbers its labels anew (moved, or restored from a backup): the stored
+          // cursor is past all it has. Read it again from its start; a label read twice replaces itself.
+          this.log.warn({ labeler: did, cursor: entry.cursor }, 'labeler says our cursor is in its future; reading it again from the start');
+          await this.labels.saveCursor(did, 0);
+          continue;
+        }
         this.log.warn({ labeler: did, err: entry.error }, 'label subscription failed; retrying');
       }
       await new Promise<void>((resolve) => {
