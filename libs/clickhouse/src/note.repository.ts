@@ -79,7 +79,11 @@ export class NoteRepository {
     private readonly database: string,
   ) {}
 
-  /** Live notes, oldest first; on `posts` only when given (a share of them a query). */
+  /**
+   * Live notes, oldest first; on `posts` only when given (a share of them a query). A note whose
+   * writer's account is deactivated, taken down or deleted is not among them (nor on its post's
+   * page): it is held, to count again if the account comes back.
+   */
   async notes(posts?: readonly string[]): Promise<NoteRecord[]> {
     if (!posts) return this.notesWhere('', {});
     const byPost = `AND (did, rkey) IN (SELECT did, rkey FROM ${this.database}.notes_by_post WHERE post IN {posts:Array(String)}) AND subject_uri IN {posts:Array(String)}`;
@@ -92,7 +96,7 @@ export class NoteRepository {
   private async notesWhere(filter: string, params: Record<string, unknown>): Promise<NoteRecord[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, cid, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL
-        WHERE deleted = 0 ${filter}
+        WHERE deleted = 0 AND did NOT IN (${inactiveAccountsAmong(this.database, `SELECT did FROM ${this.database}.notes`)}) ${filter}
         ORDER BY time_us, did, rkey`,
       query_params: params,
       format: 'JSONCompactEachRow',
@@ -128,7 +132,8 @@ export class NoteRepository {
             row_number() OVER (PARTITION BY shown = 'helpful' ORDER BY ${order}) AS place,
             row_number() OVER (ORDER BY ${order}) AS listed
           FROM (SELECT did, rkey, cid, subject_cid, reason, text, time_us FROM ${db}.notes FINAL
-            WHERE (did, rkey) IN (SELECT did, rkey FROM ${db}.notes_by_post WHERE post = {post:String}) AND deleted = 0 AND subject_uri = {post:String}) AS n
+            WHERE (did, rkey) IN (SELECT did, rkey FROM ${db}.notes_by_post WHERE post = {post:String}) AND deleted = 0 AND subject_uri = {post:String}
+              AND did NOT IN (${inactiveAccountsAmong(db, `SELECT did FROM ${db}.notes_by_post WHERE post = {post:String}`)})) AS n
           LEFT JOIN (SELECT note, status, intercept, factor, raters, raters_negative, raters_positive, updated_at FROM ${db}.note_status FINAL WHERE post = {post:String}) AS s
             ON s.note = concat('at://', n.did, '/${NOTE_COLLECTION}/', n.rkey)
         )

@@ -101,6 +101,30 @@ describe('the notes step on the store', () => {
     expect(await helpfulOn()).toEqual([]);
   });
 
+  it('sets aside the notes of a writer whose account is taken down, and counts them again when it comes back', async () => {
+    const writer = 'did:plc:suspended000000000000000';
+    const target = post('3ksuspended01');
+    const note = noteEvent({ did: writer, post: target, text: 'Context from an account that is then taken down.' });
+    await ingest(note.event, ...rate(note, [...left, ...right], 'helpful'));
+    const helpfulOn = async () => (await step.run(Date.now(), [])).helpful.filter((helpful) => helpful.note === note.uri).length;
+    const listed = async () => (await notes.onPost(target, 10)).notes.map((listedNote) => listedNote.note.uri);
+    expect(await helpfulOn()).toBe(1);
+    expect(await listed()).toEqual([note.uri]);
+
+    const account = (active: boolean) => ({
+      did: writer,
+      time_us: recordEvent({ did: writer, collection: Nsid.post, rkey: 'clock' }).time_us,
+      kind: 'account',
+      account: { active, did: writer, seq: active ? 2 : 1, time: new Date().toISOString(), ...(!active && { status: 'takendown' }) },
+    });
+    await ingest(account(false));
+    expect(await helpfulOn()).toBe(0);
+    expect(await listed()).toEqual([]);
+    await ingest(account(true));
+    expect(await helpfulOn()).toBe(1);
+    expect(await listed()).toEqual([note.uri]);
+  });
+
   it('ages a rater by when its PLC directory says the account was created, where a backfill read it, else by when the store first saw it', async () => {
     const DAY_US = 86_400_000_000;
     const nowUs = Date.now() * 1000;
