@@ -1,9 +1,11 @@
-import type { PipelineEventV1 } from '#lib/contracts';
+import { VOTE_CONTEXT } from '#lib/bridging';
+import type { MessageBus, PipelineEventV1 } from '#lib/contracts';
 import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository, RemovalRepository, ScoreRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { capturedLogger, startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 import type { AppConfig } from '#lib/config';
 import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
+import { ViewerFeedbackStore } from '../../services/feed-generator/src/feeds/viewer-feedback.store.js';
 
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
@@ -94,6 +96,32 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const result = await client.query({ query: `SELECT kind FROM ${database}.interactions WHERE actor = '${dave}' ORDER BY kind`, format: 'JSONEachRow' });
     expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like', 'requestLess']);
     expect([...(await new ConversationRepository(client, database).votedBy(dave, [item(1), item(2), item(3)]))].sort()).toEqual([item(1), item(2), item(3)]);
+  });
+
+  it("counts a disagree or pass as a conversation's vote only when it came from the conversation, and keeps it out of the viewer's other feeds", async () => {
+    const frank = 'did:plc:frank00000000000000000000';
+    const nowUs = Date.now() * 1000;
+    const statement = (n: number) => `at://did:plc:speaker${n}000000000000000000/app.bsky.feed.post/3k00000000s${n}`;
+    const elsewhere = '{"v":1,"b":["club"],"d":[]}';
+    const feedback = (event: 'requestLess' | 'interactionSeen', n: number, feedContext: string | null) =>
+      ({ v: 1, type: 'feedback', viewer: frank, feed: null, item: statement(n), event, feedContext, reqId: null, timeUs: nowUs - 1_000_000 + n }) as const;
+    await new FeedbackRepository(client, database).write([
+      // Served for voting, handed back without a context, and served by another of our feeds.
+      feedback('interactionSeen', 1, VOTE_CONTEXT),
+      feedback('interactionSeen', 2, null),
+      feedback('interactionSeen', 3, elsewhere),
+      feedback('requestLess', 4, VOTE_CONTEXT),
+      feedback('requestLess', 5, null),
+      feedback('requestLess', 6, elsewhere),
+    ]);
+    const statements = [1, 2, 3, 4, 5, 6].map(statement);
+    expect([...(await new ConversationRepository(client, database).votedBy(frank, statements))].sort()).toEqual([1, 2, 4, 5].map(statement).sort());
+    // The disagree with the fourth statement is no "show less" of it, nor of its author, in the viewer's other feeds.
+    const viewerFeedback = { cacheViewers: 10, cacheBytes: 1_000_000, ttlSeconds: 60 };
+    const store = new ViewerFeedbackStore({ feedGenerator: { viewerFeedback } } as AppConfig, {} as MessageBus, new FeedbackRepository(client, database), capturedLogger().logger);
+    const { lessPosts, lessAuthors } = await store.feedbackOf(frank);
+    expect([...lessPosts.keys()].sort()).toEqual([5, 6].map(statement).sort());
+    expect(lessAuthors.has('did:plc:speaker4000000000000000000')).toBe(false);
   });
 
   it("reads one viewer's own feedback and impressions, each post at its earliest time, with a requestMore's feedContext", async () => {

@@ -143,6 +143,23 @@ export function provenanceContext(p: Pick<Provenance, 'supportedBy' | 'divisiveI
   }
 }
 
+/**
+ * The `feedContext` of a conversation's statements as its deliberation feed serves them: what the
+ * client hands back with a `requestLess` or `interactionSeen` on one says it is a vote there
+ * (disagree, pass), not a viewer's preference for their other feeds.
+ */
+export const VOTE_CONTEXT = '{"v":1,"vote":1}';
+
+/**
+ * How a `requestLess` or `interactionSeen` stands to a conversation, by the `feedContext` it came
+ * with: served for voting (`vote`), served by another of our feeds (`elsewhere`: it is no vote), or
+ * without a context (`unknown`: a client that hands none back, counted as a vote as before).
+ */
+export function voteContext(feedContext: string | null | undefined): 'vote' | 'elsewhere' | 'unknown' {
+  if (!feedContext) return 'unknown';
+  return feedContext === VOTE_CONTEXT ? 'vote' : 'elsewhere';
+}
+
 /** Communities a `feedContext` names as support, each a short string; none when it is not ours or not valid. */
 export function supportInContext(feedContext: string | null | undefined): string[] {
   if (!feedContext || !feedContext.startsWith('{"v":1')) return [];

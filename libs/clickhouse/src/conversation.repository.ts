@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { VOTE_CONTEXT } from '#lib/bridging';
 import { inactiveAccounts } from './account-status.js';
 
 /** Where a conversation's statements come from: the replies to and quotes of a root post, or a hashtag. */
@@ -6,6 +7,12 @@ export type StatementSource = { root: string } | { hashtag: string };
 
 /** Kinds that are votes in a conversation: like = agree, requestLess = disagree, interactionSeen = pass. */
 const VOTE_KINDS = ['like', 'requestLess', 'interactionSeen'];
+/**
+ * A like is a public record and agrees wherever it is made; a `requestLess` or `interactionSeen`
+ * is a vote when the client handed back the context the conversation's statements are served with,
+ * or none (a client that hands none back), and not when it came from another of our feeds.
+ */
+const IS_VOTE = `(kind = 'like' OR feed_context IN ('', {vote:String}))`;
 /**
  * Statements a conversation counts at most: its first ones. A hashtag anyone may post with, or a
  * root post that draws a flood of replies, costs no more than this, and a flood of later posts
@@ -41,10 +48,10 @@ export class ConversationRepository {
   async votes(source: StatementSource, sinceUs: number): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
     const result = await this.client.query({
       query: `SELECT actor, subject_uri, kind, time_us FROM ${this.database}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND subject_uri IN (SELECT uri FROM (${this.statementsQuery(source)}))
+        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND ${IS_VOTE} AND subject_uri IN (SELECT uri FROM (${this.statementsQuery(source)}))
           AND actor NOT IN (${inactiveAccounts(this.database)})
         ORDER BY time_us, actor, subject_uri, kind`,
-      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, kinds: VOTE_KINDS },
+      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, kinds: VOTE_KINDS, vote: VOTE_CONTEXT },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
@@ -69,8 +76,8 @@ export class ConversationRepository {
     if (statements.length === 0) return new Set();
     const result = await this.client.query({
       query: `SELECT DISTINCT subject_uri FROM ${this.database}.interactions FINAL
-        WHERE actor = {viewer:String} AND deleted = 0 AND kind IN {kinds:Array(String)} AND subject_uri IN {statements:Array(String)}`,
-      query_params: { viewer, kinds: VOTE_KINDS, statements },
+        WHERE actor = {viewer:String} AND deleted = 0 AND kind IN {kinds:Array(String)} AND ${IS_VOTE} AND subject_uri IN {statements:Array(String)}`,
+      query_params: { viewer, kinds: VOTE_KINDS, statements, vote: VOTE_CONTEXT },
       format: 'JSONCompactEachRow',
     });
     return new Set((await result.json<[string]>()).map(([uri]) => uri));

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeedbackEventV1 } from '#lib/contracts';
+import { VOTE_CONTEXT, voteContext } from '#lib/bridging';
 import { boostOfContext } from '#lib/funding';
 
 /** What one viewer told the feeds and was served, newest first: what their personal order starts from. */
@@ -12,8 +13,13 @@ export interface ViewerHistory {
 
 /** The `sendInteractions` kinds a viewer's own feed answers to. */
 const PERSONAL_KINDS = ['requestLess', 'requestMore', 'interactionSeen'];
-/** Kinds whose `feedContext` is kept: it names the communities a `requestMore` asked more of. */
+/** Kinds whose `feedContext` is kept: it names the communities a `requestMore` asked more of, and whether a `requestLess` was a conversation's vote. */
 const CONTEXT_KINDS = new Set(['requestLess', 'requestMore']);
+/**
+ * What an `interactionSeen` keeps of its `feedContext` (most of them are not votes, and it is the
+ * most frequent kind): the vote's context, `-` when it came from another of our feeds, or nothing.
+ */
+const SEEN_CONTEXT = { vote: VOTE_CONTEXT, elsewhere: '-', unknown: '' } as const;
 
 /**
  * Writes viewer feedback: interactions from `sendInteractions` into `interactions` (one row per
@@ -46,7 +52,7 @@ export class FeedbackRepository {
           time_us: event.timeUs,
           deleted: 0,
           version: event.timeUs,
-          feed_context: CONTEXT_KINDS.has(event.event) ? (event.feedContext ?? '') : '',
+          feed_context: CONTEXT_KINDS.has(event.event) ? (event.feedContext ?? '') : event.event === 'interactionSeen' ? SEEN_CONTEXT[voteContext(event.feedContext)] : '',
         });
       }
     }

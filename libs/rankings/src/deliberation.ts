@@ -1,3 +1,4 @@
+import { VOTE_CONTEXT } from '#lib/bridging';
 import { analyseConversation } from './conversation-report.js';
 import type { Steps } from '#lib/steps';
 import type { RankedPost, RankingInput, RankingResult } from './ranking.js';
@@ -24,7 +25,8 @@ export function* rankDeliberation(input: RankingInput): Steps<RankingResult> {
       uri: post.uri,
       cid: post.cid,
       score,
-      feedContext: '',
+      // What the client hands back with a vote says it is one (see `voteContext`).
+      feedContext: VOTE_CONTEXT,
       components: { ranking: 'deliberation', score, votes, spread, consensus: line?.consensus ?? 0 },
     };
   });

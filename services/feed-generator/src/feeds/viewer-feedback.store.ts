@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
-import { supportInContext } from '#lib/bridging';
+import { supportInContext, voteContext } from '#lib/bridging';
 import { FeedbackRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, type Subscription } from '#lib/contracts';
@@ -234,6 +234,8 @@ const personalKinds = new Set<string>(['requestLess', 'requestMore', 'interactio
 function record(feedback: ViewerFeedback, kind: string, post: string, timeMs: number, feedContext: string | null): number {
   if (kind === 'impression' || kind === 'interactionSeen') return remember(feedback.seen, post, timeMs, MAX_SEEN);
   const author = parseAtUri(post)?.did;
+  // A "show less" on a statement served for voting disagrees with it: no preference for other feeds.
+  if (kind === 'requestLess' && voteContext(feedContext) === 'vote') return 0;
   if (kind === 'requestLess') {
     return remember(feedback.lessPosts, post, timeMs, MAX_SIGNALS) + (author ? remember(feedback.lessAuthors, author, timeMs, MAX_SIGNALS) : 0);
   }
