@@ -7,3 +7,4 @@ export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './di
 export { type DeliberationDefinition } from './deliberation.schema.js';
 export { type FundDefinition } from './fund.schema.js';
 export { type FeedLabelRules } from './feed-labels.schema.js';
+export { labelledCommunities } from './labelled-communities.js';

@@ -2,7 +2,7 @@ import type { AtpAgent } from '@atproto/api';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { DidResolver, getDidKeyFromMultibase, type DidDocument } from '@atproto/identity';
 import type { AppConfig } from '#lib/config';
-import type { Curation } from '#lib/curation';
+import { labelledCommunities, type Curation } from '#lib/curation';
 import { loginAs, putLabelerRecord } from '#lib/network';
 
 export class LabelerSetupError extends Error {
@@ -62,7 +62,7 @@ export class LabelerSetup {
   /** Runs the setup; without `token`, only asks the PDS to email one when the DID document needs a change. */
   async run(token: string | undefined, curation: Curation): Promise<LabelerSetupResult> {
     const identity = await this.updateIdentity(token);
-    const { uri, labelValues } = await putLabelerRecord(this.agent, [...curation.communities.values()]);
+    const { uri, labelValues } = await putLabelerRecord(this.agent, labelledCommunities(curation));
     return { identity, record: uri, labelValues };
   }
 

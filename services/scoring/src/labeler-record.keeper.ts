@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#lib/config';
-import type { Curation } from '#lib/curation';
+import { labelledCommunities, type Curation } from '#lib/curation';
 import { loginAs, pdsFetch, putLabelerRecord } from '#lib/network';
 import { APP_CONFIG, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { RecordsInStep } from './records-in-step.js';
@@ -24,7 +24,7 @@ export class LabelerRecordKeeper extends RecordsInStep {
 
   keepUpWith(curation: Curation, nowMs = Date.now()): void {
     if (!this.enabled) return;
-    const communities = [...curation.communities.values()].map(({ id, name }) => ({ id, name }));
+    const communities = labelledCommunities(curation).map(({ id, name }) => ({ id, name }));
     this.keepUp(JSON.stringify(communities), async () => {
       const { did, appPassword } = this.config.labeler;
       const agent = await loginAs(this.config.publishing.service, did!, appPassword!, { did, what: 'LABELER_DID', fetch: pdsFetch() });
