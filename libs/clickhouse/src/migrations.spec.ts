@@ -140,7 +140,8 @@ describe('applyMigrations at start-up', () => {
       { v: 1, type: 'note', op: 'create', did: 'did:plc:writer', rkey: '3knote', timeUs: at, createdAtMs: at / 1000, cid: 'bafynote', subjectUri: post, subjectCid: '', reason: 'other', text: 'context' },
       { v: 1, type: 'noterequest', op: 'create', did: 'did:plc:asker', rkey: '3kask', timeUs: at, createdAtMs: at / 1000, subjectUri: post },
     ]);
-    expect(await applyMigrations(client, db, { list: migrations.filter((migration) => migration.version <= 29) })).toEqual([29]);
+    // 29 and every migration after it, as a process of this version applies them.
+    expect((await applyMigrations(client, db))[0]).toBe(29);
     const notes = new NoteRepository(client, db);
     expect((await notes.onPost(post, 10)).notes.map(({ note }) => note.text)).toEqual(['context']);
     expect(await notes.requestCount(post)).toBe(1);

@@ -829,6 +829,16 @@ export const migrations: Migration[] = [
       TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 400 DAY`,
     ],
   },
+  {
+    version: 34,
+    name: "a note's status names the version of the note it is of",
+    statements: [
+      // @NOTE A note deleted and written again at the same record key has the same URI: until the
+      // next run scores it, the status of the version before must not be shown as the new one's.
+      // '' for statuses stored before: they apply to whatever version is live.
+      `ALTER TABLE {db}.note_status ADD COLUMN IF NOT EXISTS note_cid String DEFAULT ''`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

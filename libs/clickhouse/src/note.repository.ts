@@ -30,6 +30,8 @@ export interface NoteRatingRecord {
 /** A note's status and scores as the last notes run left them. */
 export interface NoteStatusRow {
   note: string;
+  /** The version of the note (its record's CID) the status is of; '' for statuses stored before versions were kept. */
+  noteCid: string;
   post: string;
   status: string;
   intercept: number;
@@ -121,12 +123,13 @@ export class NoteRepository {
    */
   async onPost(post: string, others: number): Promise<NotesOnPost> {
     const db = this.database;
-    const order = `multiIf(shown = 'helpful', 0, shown = 'needs-more-ratings', 1, shown = 'not-helpful', 2, 3), scored DESC, s.intercept DESC, n.time_us, n.did, n.rkey`;
+    const order = `multiIf(shown = 'helpful', 0, shown = 'needs-more-ratings', 1, shown = 'not-helpful', 2, 3), scored DESC, intercept DESC, n.time_us, n.did, n.rkey`;
     const result = await this.client.query({
       query: `SELECT did, rkey, cid, post_cid, reason, text, time_us, scored, shown, intercept, factor, raters, raters_negative, raters_positive, updated_at, total
         FROM (
           SELECT n.did AS did, n.rkey AS rkey, n.cid AS cid, n.subject_cid AS post_cid, n.reason AS reason, n.text AS text, toString(n.time_us) AS time_us,
-            s.note != '' AS scored, if(scored, s.status, 'needs-more-ratings') AS shown, s.intercept AS intercept, s.factor AS factor, s.raters AS raters,
+            s.note != '' AND (s.note_cid = '' OR s.note_cid = n.cid) AS scored, if(scored, s.status, 'needs-more-ratings') AS shown,
+            if(scored, s.intercept, 0) AS intercept, s.factor AS factor, s.raters AS raters,
             s.raters_negative AS raters_negative, s.raters_positive AS raters_positive, toString(s.updated_at) AS updated_at,
             count() OVER () AS total,
             row_number() OVER (PARTITION BY shown = 'helpful' ORDER BY ${order}) AS place,
@@ -134,7 +137,7 @@ export class NoteRepository {
           FROM (SELECT did, rkey, cid, subject_cid, reason, text, time_us FROM ${db}.notes FINAL
             WHERE (did, rkey) IN (SELECT did, rkey FROM ${db}.notes_by_post WHERE post = {post:String}) AND deleted = 0 AND subject_uri = {post:String}
               AND did NOT IN (${inactiveAccountsAmong(db, `SELECT did FROM ${db}.notes_by_post WHERE post = {post:String}`)})) AS n
-          LEFT JOIN (SELECT note, status, intercept, factor, raters, raters_negative, raters_positive, updated_at FROM ${db}.note_status FINAL WHERE post = {post:String}) AS s
+          LEFT JOIN (SELECT note, note_cid, status, intercept, factor, raters, raters_negative, raters_positive, updated_at FROM ${db}.note_status FINAL WHERE post = {post:String}) AS s
             ON s.note = concat('at://', n.did, '/${NOTE_COLLECTION}/', n.rkey)
         )
         WHERE shown = 'helpful' OR place <= {others:UInt32}
@@ -149,7 +152,7 @@ export class NoteRepository {
       const uri = `at://${author}/${NOTE_COLLECTION}/${rkey}`;
       const note: NoteRecord = { uri, cid, author, post, postCid, reason, text, timeUs: Number(timeUs) };
       if (!scored) return { note };
-      return { note, status: statusRow([uri, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]) };
+      return { note, status: statusRow([uri, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt, cid]) };
     });
     const total = rows[0]?.[15];
     return { notes, omitted: total === undefined ? 0 : Number(total) - rows.length };
@@ -221,7 +224,7 @@ export class NoteRepository {
   /** The latest status of every note scored (of `notes` only, when given). */
   async statuses(notes?: readonly string[]): Promise<NoteStatusRow[]> {
     const result = await this.client.query({
-      query: `SELECT note, post, status, intercept, factor, raters, raters_negative, raters_positive, updated_at
+      query: `SELECT note, post, status, intercept, factor, raters, raters_negative, raters_positive, updated_at, note_cid
         FROM ${this.database}.note_status FINAL ${notes ? 'WHERE note IN {notes:Array(String)}' : ''} ORDER BY note`,
       query_params: { notes: notes ?? [] },
       format: 'JSONCompactEachRow',
@@ -235,6 +238,7 @@ export class NoteRepository {
       table: `${this.database}.note_status`,
       values: rows.map((row) => ({
         note: row.note,
+        note_cid: row.noteCid,
         post: row.post,
         status: row.status,
         intercept: row.intercept,
@@ -340,11 +344,12 @@ function changeOf([at, note, post, from, to, reason]: [string, string, string, s
 }
 
 /** A note's status as read: note, post, status, intercept, factor, raters, raters on each side, updated at (ms). */
-type StatusColumns = [string, string, string, number | string, number | string, number | string, number | string, number | string, number | string];
+type StatusColumns = [string, string, string, number | string, number | string, number | string, number | string, number | string, number | string, string];
 
-function statusRow([note, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt]: StatusColumns): NoteStatusRow {
+function statusRow([note, post, status, intercept, factor, raters, ratersNegative, ratersPositive, updatedAt, noteCid]: StatusColumns): NoteStatusRow {
   return {
     note,
+    noteCid,
     post,
     status,
     intercept: Number(intercept),

@@ -75,6 +75,9 @@ describe('the notes step on the store', () => {
     });
     await ingest(deleted, written);
     expect((await notes.notes([post('3kmisleading01')])).map((note) => note.cid)).toEqual([written.commit.cid]);
+    // Before the next run, the new text is not shown as rated helpful, nor acted on by a ranker that reads the stored statuses.
+    expect((await notes.onPost(post('3kmisleading01'), 10)).notes).toEqual([{ note: expect.objectContaining({ cid: written.commit.cid }) }]);
+    expect((await step.stored()).helpful).toEqual([]);
     const second = await step.run(Date.now(), []);
     expect(await statusOf(bridged.uri)).toBe('needs-more-ratings');
     expect(second.helpful).toEqual([]);

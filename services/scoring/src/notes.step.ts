@@ -106,6 +106,7 @@ export class NotesStep {
     const atMs = nowMs;
     const statuses: NoteStatusRow[] = scoring.notes.map((score) => ({
       note: score.note,
+      noteCid: byUri.get(score.note)!.cid,
       post: byUri.get(score.note)!.post,
       status: score.status,
       intercept: score.intercept,
@@ -161,7 +162,13 @@ export class NotesStep {
     const started = performance.now();
     const rows = (await this.notes.statuses()).filter((row) => row.status === 'helpful');
     const records = new Map((await this.notes.notes([...new Set(rows.map((row) => row.post))])).map((note) => [note.uri, note]));
-    const helpful = await this.helpfulOf(rows.flatMap((row) => records.get(row.note) ?? []));
+    const helpful = await this.helpfulOf(
+      rows.flatMap((row) => {
+        const note = records.get(row.note);
+        // A status of another version of the note (deleted and written again since) is not this one's.
+        return note && (row.noteCid === '' || row.noteCid === note.cid) ? [note] : [];
+      }),
+    );
     const ms = Math.round(performance.now() - started);
     return { helpful, scored: 0, refused: 0, changes: 0, youngRaters: 0, lockstepRaters: 0, priors: 0, agreementWithoutPriors: 1, ms };
   }

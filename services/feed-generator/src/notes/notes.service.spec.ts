@@ -50,6 +50,7 @@ describe('the notes of one post', () => {
     // Notes 0–1 helpful, 2–299 scored needs more ratings (the higher n, the higher the intercept), 300–399 not helpful, the rest unscored.
     const status = (n: number, value: string): NoteStatusRow => ({
       note: noteUri(n),
+      noteCid: `bafynote${n}`,
       post,
       status: value,
       intercept: n / 1_000,
