@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type AccountStatus, DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate } from '#lib/contracts';
+import { type AccountStatus, DECLARATION_RKEY, type PipelineEventV1, type PledgeCreate, type RecordDelete } from '#lib/contracts';
 import { runInTurns, runSteps, type Steps } from '#lib/steps';
 import { encoded, jsonRowsInSteps, type EncodedRows } from './clickhouse.client.js';
 import { inShares } from './query-shares.js';
@@ -53,28 +53,32 @@ const ERASED_RECORDS: readonly { table: EventTable; key: readonly [string, ...st
   { table: 'graph', key: ['did', 'kind', 'rkey'], extra: {} },
 ];
 
-const pledgeKey = (did: string, rkey: string): string => `${did} ${rkey}`;
+/** A record of one account, by its key: the same key in another collection is another table's. */
+const recordKey = (did: string, rkey: string): string => `${did} ${rkey}`;
 
 /**
  * The rows of every table for `events`. `pledgedAt` holds when each pledge edited in `events` was
- * first made, as the store has it (`EventRepository.write` reads it), keyed by `pledgeKey`.
+ * first made, and `notedAt` when each note deleted in `events` was written, as the store has them
+ * (`EventRepository.write` reads them), keyed by `recordKey`.
  *
  * @NOTE Rows are arrays in the columns' order, built as such: building an object a row and then
  * its array cost 1.5 µs more per event (and the garbage of both), a tenth of the embedded ingest's
  * JavaScript. `event.repository.spec.ts` holds each table's rows to its columns.
  */
-export function rowsOf(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number> = new Map()): EventRows {
-  return runSteps(rowsInSteps(events, pledgedAt));
+export function rowsOf(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number> = new Map(), notedAt: ReadonlyMap<string, number> = new Map()): EventRows {
+  return runSteps(rowsInSteps(events, pledgedAt, notedAt));
 }
 
 /** Events mapped to rows between two chances of a turn of the event loop (about a millisecond of work). */
 const EVENTS_A_STEP = 1_024;
 
 /** `rowsOf` in steps (`#lib/steps`) of `EVENTS_A_STEP` events. */
-function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number>): Steps<EventRows> {
+function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number>, notedAt: ReadonlyMap<string, number>): Steps<EventRows> {
   const rows: EventRows = { event_log: [], posts: [], interactions: [], graph: [], accounts: [], identities: [], pledges: [], visibility: [], notes: [], note_ratings: [], note_requests: [] };
   // When each pledge of the batch was first made, its creates and edits in the batch included.
   const firstPledged = new Map(pledgedAt);
+  // When each note deleted in the batch was written, those written in the batch included.
+  const firstNoted = new Map(notedAt);
   // When the batch is stored: a post that arrives late (a backfill, ingest catching up) has an old
   // `time_us` but a new `stored_us`, which is how the recent feed's window learns of it.
   const stored_us = Date.now() * 1000;
@@ -110,11 +114,12 @@ function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap
         case 'pledge':
           // A deleted pledge is withdrawn: the ranker reads only live ones.
           rows.pledges.push([did, rkey, null, null, null, time_us, 1, version]);
-          firstPledged.delete(pledgeKey(did, rkey));
+          firstPledged.delete(recordKey(did, rkey));
           break;
         case 'note':
-          // A deleted note or request is withdrawn, and with the note every rating of it.
-          rows.notes.push([did, rkey, null, null, null, null, null, time_us, 1, version]);
+          // A deleted note or request is withdrawn, and with the note every rating of it. The
+          // note keeps the time it was written: it still counts toward its writer's daily limit.
+          rows.notes.push([did, rkey, null, null, null, null, null, firstNoted.get(recordKey(did, rkey)) ?? time_us, 1, version]);
           break;
         case 'noterequest':
           rows.note_requests.push([did, rkey, null, time_us, 1, version]);
@@ -178,6 +183,7 @@ function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap
         rows.graph.push([event.did, 'starterpack', event.rkey, '', event.list, time_us, 0, version]);
         break;
       case 'note':
+        firstNoted.set(recordKey(event.did, event.rkey), time_us);
         rows.notes.push([event.did, event.rkey, event.cid, event.subjectUri, event.subjectCid, event.reason, event.text, time_us, 0, version]);
         break;
       case 'rating':
@@ -190,7 +196,7 @@ function* rowsInSteps(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap
         // @NOTE A pledge is of the epoch it was made in (its time), and its edits with it: a member
         // who lowers or moves a pledge in a later epoch changes that pledge, not the new epoch's
         // allowance, funds and matches. The version is the edit's, so the edit still replaces it.
-        const key = pledgeKey(event.did, event.rkey);
+        const key = recordKey(event.did, event.rkey);
         const pledged = (event.op === 'update' ? firstPledged.get(key) : undefined) ?? time_us;
         firstPledged.set(key, pledged);
         rows.pledges.push([event.did, event.rkey, event.subjectUri, event.community, event.amount, pledged, 0, version]);
@@ -211,8 +217,8 @@ function withdrawnInteraction(actor: string, kind: string, rkey: string, time_us
 }
 
 /** The rows of every table that has some for `events`, encoded (`jsonRows`), in steps. */
-export function* encodedTables(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number>): Steps<[EventTable, EncodedRows][]> {
-  const rows = yield* rowsInSteps(events, pledgedAt);
+export function* encodedTables(events: readonly PipelineEventV1[], pledgedAt: ReadonlyMap<string, number>, notedAt: ReadonlyMap<string, number> = new Map()): Steps<[EventTable, EncodedRows][]> {
+  const rows = yield* rowsInSteps(events, pledgedAt, notedAt);
   const tables: [EventTable, EncodedRows][] = [];
   for (const table of Object.keys(rows) as EventTable[]) {
     if (rows[table].length > 0) tables.push([table, yield* jsonRowsInSteps(rows[table], (row) => row)]);
@@ -242,7 +248,7 @@ export class EventRepository {
    * faster than objects whose keys it must match; a null is the column's default.
    */
   async write(events: readonly PipelineEventV1[]): Promise<void> {
-    const tables = await runInTurns(encodedTables(events, await this.pledgedAt(events)));
+    const tables = await runInTurns(encodedTables(events, await this.pledgedAt(events), await this.notedAt(events)));
     // Sequential on purpose: chDB runs one statement at a time anyway, and a server gets one
     // insert per table per batch, which is what MergeTree wants.
     for (const [table, rows] of tables) {
@@ -301,7 +307,7 @@ export class EventRepository {
     });
   }
 
-  /** When each live pledge an edit in `events` edits was first made (its row's time), by `pledgeKey`; no query without such an edit. */
+  /** When each live pledge an edit in `events` edits was first made (its row's time), by `recordKey`; no query without such an edit. */
   private async pledgedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
     const edits = events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update');
     const rows = await inShares(edits, async (share) => {
@@ -313,7 +319,22 @@ export class EventRepository {
       });
       return result.json<[string, string, string]>();
     });
-    return new Map(rows.map(([did, rkey, timeUs]) => [pledgeKey(did, rkey), Number(timeUs)]));
+    return new Map(rows.map(([did, rkey, timeUs]) => [recordKey(did, rkey), Number(timeUs)]));
+  }
+
+  /** When each live note a delete in `events` withdraws was written (its row's time), by `recordKey`; no query without such a delete. */
+  private async notedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
+    const deletes = events.filter((event): event is RecordDelete => event.type === 'note' && event.op === 'delete');
+    const rows = await inShares(deletes, async (share) => {
+      const result = await this.client.query({
+        query: `SELECT did, rkey, time_us FROM ${this.database}.notes FINAL
+          WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
+        query_params: { dids: [...new Set(share.map((event) => event.did))], rkeys: [...new Set(share.map((event) => event.rkey))] },
+        format: 'JSONCompactEachRow',
+      });
+      return result.json<[string, string, string]>();
+    });
+    return new Map(rows.map(([did, rkey, timeUs]) => [recordKey(did, rkey), Number(timeUs)]));
   }
 
   /** True when ClickHouse answers a query now. */

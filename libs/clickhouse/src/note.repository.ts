@@ -95,6 +95,19 @@ export class NoteRepository {
     return found.sort((a, b) => a.timeUs - b.timeUs || order(a.author, b.author) || order(a.uri, b.uri));
   }
 
+  /**
+   * Notes withdrawn (deleted by their writer) that were written since `sinceUs`, each with when it
+   * was written: they still count toward their writer's daily limit.
+   */
+  async withdrawnSince(sinceUs: number): Promise<{ uri: string; author: string; timeUs: number }[]> {
+    const result = await this.client.query({
+      query: `SELECT did, rkey, time_us FROM ${this.database}.notes FINAL WHERE deleted = 1 AND time_us >= {sinceUs:UInt64} ORDER BY time_us, did, rkey`,
+      query_params: { sinceUs },
+      format: 'JSONCompactEachRow',
+    });
+    return (await result.json<[string, string, string]>()).map(([author, rkey, timeUs]) => ({ uri: `at://${author}/${NOTE_COLLECTION}/${rkey}`, author, timeUs: Number(timeUs) }));
+  }
+
   private async notesWhere(filter: string, params: Record<string, unknown>): Promise<NoteRecord[]> {
     const result = await this.client.query({
       query: `SELECT did, rkey, cid, subject_uri, subject_cid, reason, text, time_us FROM ${this.database}.notes FINAL

@@ -128,6 +128,17 @@ describe('the notes step on the store', () => {
     expect(await listed()).toEqual([note.uri]);
   });
 
+  it("counts a note withdrawn toward its writer's daily limit: deleting the day's first notes lets none of the refused ones in", async () => {
+    const writer = 'did:plc:prolific0000000000000000';
+    const written = Array.from({ length: 12 }, (_, n) => noteEvent({ did: writer, post: post(`3kprolific${String(n).padStart(3, '0')}`), text: `Note ${n}.` }));
+    await ingest(...written.map((note) => note.event));
+    // Ten a day (the limit here): the last two are refused.
+    expect((await step.run(Date.now(), [])).refused).toBe(2);
+    await ingest(...written.slice(0, 3).map((note) => recordEvent({ did: writer, collection: Nsid.note, rkey: note.event.commit.rkey })));
+    expect((await notes.notes()).filter((note) => note.author === writer)).toHaveLength(9);
+    expect((await step.run(Date.now(), [])).refused).toBe(2);
+  });
+
   it('ages a rater by when its PLC directory says the account was created, where a backfill read it, else by when the store first saw it', async () => {
     const DAY_US = 86_400_000_000;
     const nowUs = Date.now() * 1000;

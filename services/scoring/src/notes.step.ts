@@ -84,7 +84,14 @@ export class NotesStep {
   async run(nowMs: number, priors: readonly RaterPrior[]): Promise<NotesRun> {
     const started = performance.now();
     const settings = this.config.notes;
-    const { admitted, refused } = admitProposals(await this.notes.notes(), settings.proposalsPerDay);
+    const live = await this.notes.notes();
+    // A note withdrawn still counts toward its writer's limit on the day it was written: deleting
+    // the day's first notes does not let the ones refused after them in.
+    const oldestUs = live[0]?.timeUs;
+    const withdrawn = oldestUs === undefined ? [] : await this.notes.withdrawnSince(oldestUs - (oldestUs % (DAY_MS * 1000)));
+    const within = new Set(admitProposals([...live, ...withdrawn], settings.proposalsPerDay).admitted.map((note) => note.uri));
+    const admitted = live.filter((note) => within.has(note.uri));
+    const refused = live.filter((note) => !within.has(note.uri));
     const byUri = new Map(admitted.map((note) => [note.uri, note]));
     const rated: NoteRating[] = [];
     for (const rating of await this.notes.ratings()) {
