@@ -308,28 +308,22 @@ export class EventRepository {
   }
 
   /** When each live pledge an edit in `events` edits was first made (its row's time), by `recordKey`; no query without such an edit. */
-  private async pledgedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
-    const edits = events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update');
-    const rows = await inShares(edits, async (share) => {
-      const result = await this.client.query({
-        query: `SELECT did, rkey, time_us FROM ${this.database}.pledges FINAL
-          WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
-        query_params: { dids: [...new Set(share.map((edit) => edit.did))], rkeys: [...new Set(share.map((edit) => edit.rkey))] },
-        format: 'JSONCompactEachRow',
-      });
-      return result.json<[string, string, string]>();
-    });
-    return new Map(rows.map(([did, rkey, timeUs]) => [recordKey(did, rkey), Number(timeUs)]));
+  private pledgedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
+    return this.madeAt('pledges', events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update'));
   }
 
   /** When each live note a delete in `events` withdraws was written (its row's time), by `recordKey`; no query without such a delete. */
-  private async notedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
-    const deletes = events.filter((event): event is RecordDelete => event.type === 'note' && event.op === 'delete');
-    const rows = await inShares(deletes, async (share) => {
+  private notedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
+    return this.madeAt('notes', events.filter((event): event is RecordDelete => event.type === 'note' && event.op === 'delete'));
+  }
+
+  /** The time of the live row of each of `records` in `table` (keyed by account and record key), by `recordKey`. */
+  private async madeAt(table: 'pledges' | 'notes', records: readonly { did: string; rkey: string }[]): Promise<Map<string, number>> {
+    const rows = await inShares(records, async (share) => {
       const result = await this.client.query({
-        query: `SELECT did, rkey, time_us FROM ${this.database}.notes FINAL
+        query: `SELECT did, rkey, time_us FROM ${this.database}.${table} FINAL
           WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
-        query_params: { dids: [...new Set(share.map((event) => event.did))], rkeys: [...new Set(share.map((event) => event.rkey))] },
+        query_params: { dids: [...new Set(share.map((record) => record.did))], rkeys: [...new Set(share.map((record) => record.rkey))] },
         format: 'JSONCompactEachRow',
       });
       return result.json<[string, string, string]>();
