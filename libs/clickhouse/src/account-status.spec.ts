@@ -1,5 +1,6 @@
 import type { PipelineEventV1 } from '#lib/contracts';
 import { openEmbeddedStore, type EmbeddedStore } from '#lib/testing';
+import { CommunityRepository } from './community.repository.js';
 import { EventRepository } from './event.repository.js';
 import { PostRepository } from './post.repository.js';
 import { ScoreRepository } from './score.repository.js';
@@ -68,8 +69,15 @@ describe("an account's status in the reads of posts by authors", () => {
     expect(await recent(authors)).toEqual(kept);
   });
 
+  const membersOf = async () => (await new CommunityRepository(store.client, store.database).members({ dids: members, lists: [], hashtags: [], followersOf: [], starterPacks: [], exclude: [] }, sinceUs)).sort();
+
+  it('counts no inactive account among a community\'s members (hidden from algorithms is no matter there)', async () => {
+    expect(await membersOf()).toEqual([member.hidden, member.plain].sort());
+  });
+
   it('takes back an account reactivated or no longer hidden, by its newest version', async () => {
     await events.write([account(member.inactive, true, t + 300), account(outsider.inactive, true, t + 300)]);
+    expect(await membersOf()).toEqual([...members].sort());
     await events.write([visibility(member.hidden, false, t + 300), visibility(outsider.hidden, false, t + 300)]);
     const everyone = [...members, ...Object.values(outsider)].map(uri).sort();
     expect(await candidates(members)).toEqual(everyone);

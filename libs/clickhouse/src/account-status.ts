@@ -14,9 +14,13 @@ export function inactiveAccountsAmong(database: string, dids: string): string {
   return `SELECT did FROM ${database}.accounts FINAL PREWHERE did IN (${dids}) WHERE active = 0`;
 }
 
-/** Every account whose newest status is inactive: for reads whose accounts are not known beforehand. */
+/**
+ * Every account whose newest status is inactive: for reads whose accounts are not known beforehand.
+ * Its newest version among those of the accounts that were ever inactive (an account inactive now
+ * has such a version): a scan of the status column instead of merging every account's versions.
+ */
 export function inactiveAccounts(database: string): string {
-  return `SELECT did FROM ${database}.accounts FINAL WHERE active = 0`;
+  return inactiveAccountsAmong(database, `SELECT did FROM ${database}.accounts WHERE active = 0`);
 }
 
 /** The accounts among `dids` that asked to be hidden from algorithmic feeds, read as `inactiveAccountsAmong` reads. */

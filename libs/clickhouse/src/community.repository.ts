@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { inactiveAccounts } from './account-status.js';
 import { DidSetStore } from './did-set.store.js';
 import { POSTS_BY_TIME } from './posts-by-time.js';
 import type { MemberSources } from '#lib/curation';
@@ -43,7 +44,8 @@ export class CommunityRepository {
   /**
    * Members now: named DIDs, members of the given lists (live, from list-item events), authors
    * who used the hashtags since `sinceUs`, and followers of the seed accounts, minus the
-   * exclusions. A starter pack counts as its list (from the pack's own record, followed live).
+   * exclusions and the accounts deactivated, taken down or deleted (members again if they come
+   * back). A starter pack counts as its list (from the pack's own record, followed live).
    *
    * @NOTE The `identities` rows (handles from the firehose's identity events) never decide
    * membership: an identity event is what a DID claims about itself, and anyone can claim any
@@ -76,7 +78,8 @@ export class CommunityRepository {
       parts.push(`SELECT did FROM ${db}.graph FINAL WHERE kind = 'follow' AND deleted = 0 AND subject_did IN {followersOf:Array(String)}`);
     }
     const result = await this.client.query({
-      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) ORDER BY did LIMIT {limit:UInt64}`,
+      query: `SELECT DISTINCT did FROM (${parts.join(' UNION ALL ')}) WHERE did NOT IN (${exclude.sql}) AND did NOT IN (${inactiveAccounts(db)})
+        ORDER BY did LIMIT {limit:UInt64}`,
       query_params: {
         dids: named.value,
         lists,
