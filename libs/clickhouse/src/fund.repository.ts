@@ -116,8 +116,9 @@ export class FundRepository {
   }
 
   /**
-   * The pledges of `communities` held for an epoch: those whose post the fund was charged for, kept
-   * (at the most they pledged) however they were withdrawn or edited since.
+   * The pledges of `communities` held for an epoch: every pledge a settlement took, kept at the
+   * most it pledged however it was withdrawn or edited since (the ranker counts those whose post
+   * the fund was charged for).
    */
   async heldPledges(epoch: number, communities: readonly string[]): Promise<Pledge[]> {
     const result = await this.client.query({

@@ -809,12 +809,13 @@ export const migrations: Migration[] = [
   },
   {
     version: 33,
-    name: 'a pledge whose post a fund has paid for is held for the epoch',
+    name: 'a pledge whose post a fund was charged for is held for the epoch',
     statements: [
       // @NOTE A post keeps the credits a fund held on it once its impressions were charged, so a
       // pledge withdrawn or edited after that still steers them: the ranker (the ledger's one writer)
-      // keeps such pledges here, and they stay counted against the member's allowance for the epoch.
-      // `pledges` keeps only a record's newest version, so a withdrawn pledge is known from here only.
+      // keeps every pledge it settled here, at the most it gave, and one whose post was charged stays
+      // counted against the member's allowance for the epoch. `pledges` keeps only a record's newest
+      // version, so a withdrawn pledge is known from here only.
       `CREATE TABLE IF NOT EXISTS {db}.fund_held_pledges (
         community LowCardinality(String),
         epoch UInt32,

@@ -17,10 +17,10 @@ export interface PostFunding {
  * through g: support from one community earns nothing, support from two earns the geometric mean
  * of theirs, and a person in both communities is never two clusters (their pledge counts as a
  * pledge but on neither side of that pair). Each pair's match is paid half from each community's
- * pool. A pool is never promised twice: what a post was matched from it at an earlier settlement of
- * the epoch (`held`, community → post → credits) stays the post's, and a pool asked for more than
- * it holds pays every claim the same share of what it asks, the largest share the pool covers
- * beside what is held.
+ * pool. A pool is never promised twice: what a post holds of it (`held`, community → post →
+ * credits: the match of a post the fund was charged for) stays the post's, with or without a
+ * pledge left, and a pool asked for more than it holds pays every claim the same share of what it
+ * asks, the largest share the pool covers beside what is held.
  */
 export function clusterMatch(
   pledges: readonly Pledge[],
@@ -63,9 +63,12 @@ export function clusterMatch(
     const floors = held(community);
     const share = poolShare(pools.get(community) ?? 0, asked, floors);
     for (const post of new Set([...asked.keys(), ...floors.keys()])) {
-      const entry = funding.get(post);
       const paid = Math.max(floors.get(post) ?? 0, share * (asked.get(post) ?? 0));
-      if (entry && paid > 0) entry.matched[community] = paid;
+      if (paid <= 0) continue;
+      // A post that holds a match and no pledge any more keeps it (it is boosted by pledges only).
+      let entry = funding.get(post);
+      if (!entry) funding.set(post, (entry = { post, pledged: {}, matched: {} }));
+      entry.matched[community] = paid;
     }
   }
   return funding;

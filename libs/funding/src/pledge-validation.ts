@@ -11,9 +11,9 @@ export interface PledgeCheck {
  * the epoch (pledges are taken oldest first, a pledge that would cross the allowance is refused
  * whole), or to a post that is deleted or unknown.
  *
- * `held` are pledges the fund holds for the epoch, whose post it has paid for: each uses the
- * member's allowance first, withdrawn or edited since or not, and a live pledge uses only what it
- * adds to its own held amount (the same pledge of the same post, raised).
+ * `held` are pledges the fund holds for the epoch, whose post it was charged for while they
+ * raised it: each uses the member's allowance first, withdrawn or edited since or not, and a live
+ * pledge uses only what it adds to its own held amount (the same pledge of the same post, raised).
  */
 export function checkPledges(
   pledges: readonly Pledge[],

@@ -200,6 +200,40 @@ describe('settling the Bridge Fund from the impressions served', () => {
     expect(totals).toMatchObject({ pledged: 10, pledges: 1 });
   });
 
+  it('holds a pledge whose boost was served after the settlement that gave it credits, withdrawn before the next', async () => {
+    await livePosts('first', 'second');
+    const settle = () => step().prepare(curationOf({ alpha: 100, beta: 10 }, 10), nowMs, membersOf, { settle: true });
+    await pledge(alpha[1]!, 'alpha', post('first'), 10);
+    await settle();
+    // The snapshot built then boosts the first post: its impressions are served; then the pledge is withdrawn and made again elsewhere.
+    await feedback.write(viewers.slice(0, 4).map((v) => serve(v, post('first'), ['alpha'])));
+    await funds.recordPledge({ pledger: alpha[1]!, rkey: `3k${alpha[1]!.slice(-6)}${post('first').slice(-4)}`, timeUs: tick() });
+    await pledge(alpha[1]!, 'alpha', post('second'), 10);
+    await settle();
+    const { epoch: totals, posts } = await report('alpha');
+    expect(totals.refused).toEqual({ 'over-allowance': 1 });
+    expect(posts.map((line) => [line.post, line.credits, line.spent])).toEqual([[post('first'), 10, 4]]);
+  });
+
+  it('keeps the match of a post it was charged for when its pledges are all withdrawn: the pool is not shared again', async () => {
+    await livePosts('first', 'second');
+    const settle = () => step().prepare(curationOf({ alpha: 1000, beta: 1000 }, 1000, 50), nowMs, membersOf, { settle: true });
+    await pledge(alpha[1]!, 'alpha', post('first'), 100);
+    await pledge(beta[0]!, 'beta', post('first'), 100);
+    await settle();
+    await feedback.write(viewers.slice(0, 2).map((v) => serve(v, post('first'), ['alpha', 'beta'])));
+    for (const pledger of [alpha[1]!, beta[0]!]) await funds.recordPledge({ pledger, rkey: `3k${pledger.slice(-6)}${post('first').slice(-4)}`, timeUs: tick() });
+    await settle();
+    await pledge(alpha[2]!, 'alpha', post('second'), 100);
+    await pledge(beta[1]!, 'beta', post('second'), 100);
+    await settle();
+    for (const community of ['alpha', 'beta']) {
+      const byPost = Object.fromEntries((await report(community)).posts.map((line) => [line.post, line]));
+      expect(byPost[post('first')]).toMatchObject({ pledged: 0, matched: 50, credits: 150 });
+      expect(byPost[post('second')]).toMatchObject({ pledged: 100, matched: 0, credits: 100 });
+    }
+  });
+
   it('forgets its lines while another ranker settles, and writes the ledger as it stands when it settles again', async () => {
     await livePosts('first', 'second');
     await pledge(alpha[1]!, 'alpha', post('first'), 50);

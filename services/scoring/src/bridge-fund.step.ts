@@ -54,7 +54,7 @@ interface EpochFunds {
   refused: ReturnType<typeof checkPledges>['refused'];
   ledgers: Map<string, LedgerLine[]>;
   remaining: Map<string, number>;
-  /** Accepted pledges to posts their fund was charged for, not yet held as they stand: held at settlement. */
+  /** Accepted pledges not yet held at their amount: held at settlement. */
   toHold: Pledge[];
 }
 
@@ -208,6 +208,19 @@ export class BridgeFundStep {
   private async epochFunds(run: RunFunds, epoch: number): Promise<EpochFunds> {
     const { epochDays, creditsPerThousandImpressions } = this.config.funding;
     const { startMs, endMs } = epochBounds(epoch, epochDays);
+    const othersOf = (id: string) => [...new Set([...run.members].flatMap(([other, list]) => (other === id ? [] : list)))];
+    // What each fund was charged for, and what it wrote last. A post it was charged for keeps the
+    // most credits it held, its match from the pool among them, and so do the pledges that gave
+    // them: what was served stays paid. Before any charge, nothing was spent, and a pledge
+    // withdrawn or lowered gives back its credits, its allowance and its share of the pool.
+    const charges = new Map<string, Map<string, PostCharge>>();
+    const written = new Map<string, ReadonlyMap<string, FundPostEntry>>();
+    for (const id of run.rules.keys()) {
+      charges.set(id, await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id)));
+      written.set(id, await this.lastWritten(id, epoch));
+    }
+    const wasCharged = (community: string, post: string) => charges.get(community)?.has(post) ?? false;
+
     const pledges = await this.funds.pledges(startMs * 1000, endMs * 1000, [...run.rules.keys()]);
     const live = await this.funds.livePosts([...new Set(pledges.map((pledge) => pledge.post))]);
     const held = await this.funds.heldPledges(epoch, [...run.rules.keys()]);
@@ -215,7 +228,7 @@ export class BridgeFundStep {
       allowanceOf: (community) => run.rules.get(community)?.memberAllowance,
       isMember: (community, did) => run.memberSets.get(community)?.has(did) ?? false,
       isLivePost: (uri) => live.has(uri),
-      held,
+      held: held.filter((pledge) => wasCharged(pledge.community, pledge.post)),
     });
     const communitiesOf = new Map<string, Set<string>>();
     const memberOf = (did: string): ReadonlySet<string> => {
@@ -223,30 +236,25 @@ export class BridgeFundStep {
       if (!found) communitiesOf.set(did, (found = new Set([...run.memberSets].filter(([, set]) => set.has(did)).map(([id]) => id))));
       return found;
     };
-    // What each fund wrote last: a post's match from a pool, and its credits, never fall within the epoch.
-    const written = new Map<string, ReadonlyMap<string, FundPostEntry>>();
-    for (const id of run.rules.keys()) written.set(id, await this.lastWritten(id, epoch));
-    const matchedBefore = new Map([...written].map(([id, lines]) => [id, new Map([...lines].map(([post, line]) => [post, line.matched]))]));
+    const matchedBefore = new Map(
+      [...written].map(([id, lines]) => [id, new Map([...lines].filter(([post]) => wasCharged(id, post)).map(([post, line]) => [post, line.matched]))]),
+    );
     const pools = new Map([...run.rules].map(([id, fund]) => [id, fund.matchingPool]));
     const funding = clusterMatch(checked.accepted, memberOf, pools, (id) => matchedBefore.get(id) ?? new Map());
 
     const costPerImpression = creditsPerThousandImpressions / 1000;
-    const othersOf = (id: string) => [...new Set([...run.members].flatMap(([other, list]) => (other === id ? [] : list)))];
     const found: EpochFunds = { epoch, funding, accepted: checked.accepted, refused: checked.refused, ledgers: new Map(), remaining: new Map(), toHold: [] };
+    // Every pledge that gives credits is held at the most it gave: it counts once its post is charged.
     const heldAmount = new Map(held.map((pledge) => [heldKey(pledge), pledge.amount]));
+    found.toHold = checked.accepted.filter((pledge) => (heldAmount.get(heldKey(pledge)) ?? 0) < pledge.amount);
     for (const [id, fund] of run.rules) {
-      const charged = await this.funds.charges(id, epoch, run.members.get(id) ?? [], othersOf(id));
-      // What the fund pays a post for is the most credits it held on it this epoch: a pledge
-      // withdrawn, or a post deleted, after its impressions were served does not hand them back.
+      const charged = charges.get(id)!;
       const before = written.get(id)!;
       const credits = new Map<string, number>();
       for (const post of new Set([...charged.keys(), ...funding.keys()])) {
         const entry = funding.get(post);
-        credits.set(post, Math.max((entry?.pledged[id] ?? 0) + (entry?.matched[id] ?? 0), before.get(post)?.credits ?? 0));
-      }
-      // A pledge whose post was charged is held: its post keeps its credits, and so it keeps its allowance.
-      for (const pledge of checked.accepted) {
-        if (pledge.community === id && charged.has(pledge.post) && (heldAmount.get(heldKey(pledge)) ?? 0) < pledge.amount) found.toHold.push(pledge);
+        const kept = charged.has(post) ? (before.get(post)?.credits ?? 0) : 0;
+        credits.set(post, Math.max((entry?.pledged[id] ?? 0) + (entry?.matched[id] ?? 0), kept));
       }
       const paid = await this.paid(id, epoch, fund.budget, credits, charged, costPerImpression);
       const ledger = ledgerOf(id, funding, credits, charged, paid, costPerImpression);
