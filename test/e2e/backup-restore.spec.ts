@@ -111,6 +111,8 @@ describe('backing up the embedded store while it serves, and restoring it', () =
       expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([400, 'InvalidRequest']);
     }
     expect((await fetch(`${app!.url}/api/admin/backups`)).status).toBe(401);
+    // The store is held by the running app: a restore is refused, and says why.
+    expect(await restore('nightly.tar.gz', '--replace')).toEqual({ code: 1, output: expect.stringMatching(/is in use: stop the app first/) });
 
     // After the backup: the curation changes, and ingest reads a newer post.
     expect((await admin('PUT', 'communities/newcomers', { members: { dids: [member] } })).status).toBe(200);
@@ -150,5 +152,14 @@ describe('backing up the embedded store while it serves, and restoring it', () =
     expect(await communities()).toEqual(['members']);
     await waitFor('the later post read again', async () => ((await feed()).includes(postUri(later)) ? true : undefined));
     expect(await feed()).toEqual([postUri(later), postUri(first)]);
+
+    // On a new machine (no cursor beside the store), the restore writes one at the backup's newest event.
+    await app!.process.stop();
+    app = undefined;
+    await rm(cursorFile);
+    expect(await restore('nightly.tar.gz', '--replace')).toMatchObject({ code: 0 });
+    expect((JSON.parse(await readFile(cursorFile, 'utf8')) as { cursorUs: number }).cursorUs).toBe(first.time_us);
+    // Nothing was interrupted: nothing to put back.
+    expect((await restore('--put-back')).output).toContain('nothing to put back');
   });
 });

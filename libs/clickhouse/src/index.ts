@@ -33,4 +33,4 @@ export {
   type NoteStatusChangeRow,
   type NoteStatusRow,
 } from './note.repository.js';
-export { BackupFailedError, BackupNameError, StoreBackups, type StoreBackup, StoreNotEmptyError } from './store-backups.js';
+export { BackupFailedError, BackupNameError, InterruptedRestoreError, StoreBackups, type StoreBackup, StoreNotEmptyError } from './store-backups.js';

@@ -96,12 +96,25 @@ export class LabelRepository {
 
   /**
    * The largest sequence number given out. It never goes back, so none is given out twice: `prune`
-   * keeps the newest statement on every (labeler, subject, value), and so the newest label of all.
+   * keeps the newest statement on every (labeler, subject, value), and so the newest label of all;
+   * and a store restored from a backup keeps above what was given out before (`keepSequenceAbove`).
    */
   async lastSeq(): Promise<number> {
-    const result = await this.client.query({ query: `SELECT toString(max(seq)) AS seq FROM ${this.database}.labels`, format: 'JSONEachRow' });
+    const result = await this.client.query({
+      query: `SELECT toString(greatest((SELECT max(seq) FROM ${this.database}.labels), (SELECT max(floor) FROM ${this.database}.label_history))) AS seq`,
+      format: 'JSONEachRow',
+    });
     const [row] = await result.json<{ seq: string }>();
     return Number(row?.seq ?? 0);
+  }
+
+  /**
+   * Numbers the next labels above `seq`: a store restored from a backup gave out numbers after it
+   * that subscribers hold as their cursors. Those behind it are told their cursor is outdated and
+   * get every statement kept (the history floor).
+   */
+  async keepSequenceAbove(seq: number): Promise<void> {
+    if (seq > (await this.lastSeq())) await this.client.insert({ table: `${this.database}.label_history`, values: [{ floor: seq }], format: 'JSONEachRow' });
   }
 
   /**

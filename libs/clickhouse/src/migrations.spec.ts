@@ -1,6 +1,7 @@
 import { createClickHouseClient, type ClickHouseClient } from './clickhouse.client.js';
 import { ClickHouseUnavailableError } from './clickhouse.errors.js';
 import { applyMigrations, migrations } from './migrations.js';
+import { InterruptedRestoreError, StoreBackups } from './store-backups.js';
 import { EventRepository } from './event.repository.js';
 import { LabelRepository } from './label.repository.js';
 import { NoteRepository } from './note.repository.js';
@@ -129,6 +130,32 @@ describe('applyMigrations at start-up', () => {
     // Another process that started meanwhile runs the migration again from its first statement: the same table.
     for (const statement of migrations.find((migration) => migration.version === 28)!.statements) await client.command({ query: statement.replaceAll('{db}', db) });
     expect(Object.fromEntries(await notes.firstSeen(['did:plc:sybil', 'did:plc:regular']))).toEqual({ 'did:plc:sybil': storeStartUs, 'did:plc:regular': liveUs });
+  });
+
+  it('refuses to start on a store a restore left half done, until the database set aside is put back', async () => {
+    const db = fresh();
+    await applyMigrations(client, db);
+    await new EventRepository(client, db).write([{ v: 1, type: 'noterequest', op: 'create', did: 'did:plc:asker', rkey: '3kask', timeUs: Date.now() * 1000, createdAtMs: Date.now(), subjectUri: 'at://did:plc:a/app.bsky.feed.post/3k' }]);
+    // A restore set the database aside and was stopped after it had created a few tables.
+    await client.command({ query: `RENAME DATABASE ${db} TO ${db}_before_restore_1` });
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await expect(applyMigrations(client, db)).rejects.toThrow(InterruptedRestoreError);
+    await expect(new StoreBackups(client, db).restore('nightly', { replace: true })).rejects.toThrow(/was interrupted.*--put-back/);
+    expect(await new StoreBackups(client, db).putBack()).toBe(`${db}_before_restore_1`);
+    expect(await applyMigrations(client, db)).toEqual([]);
+    expect(await new NoteRepository(client, db).requestCount('at://did:plc:a/app.bsky.feed.post/3k')).toBe(1);
+  });
+
+  it('numbers labels above a floor a restore set: none is given out twice', async () => {
+    const db = fresh();
+    await applyMigrations(client, db);
+    const labels = new LabelRepository(client, db);
+    await labels.append([{ seq: 1, ver: 1, src: 'did:plc:us', uri: 'at://did:plc:a/app.bsky.feed.post/3k', val: 'common-ground', cts: new Date().toISOString(), sig: new Uint8Array(64) }]);
+    // The store as a backup had it, when numbers up to 5 had been given out since.
+    await labels.keepSequenceAbove(5);
+    expect(await labels.lastSeq()).toBe(5);
+    await labels.keepSequenceAbove(3);
+    expect(await labels.lastSeq()).toBe(5);
   });
 
   it('on upgrade, finds the notes and requests stored before by their post', async () => {

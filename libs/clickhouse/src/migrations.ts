@@ -1,6 +1,7 @@
 import { backoffMs, retry } from '@atproto/common';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { clickHouseErrorCode, ClickHouseUnavailableError, isConnectionError, QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING } from './clickhouse.errors.js';
+import { InterruptedRestoreError, setAsideDatabases } from './store-backups.js';
 
 interface Migration {
   version: number;
@@ -925,6 +926,9 @@ const worthWaiting = (error: unknown): boolean => isConnectionError(error) || cl
 
 async function applyMigrationsOnce(client: ClickHouseClient, database: string, list: Migration[]): Promise<number[]> {
   const sql = (statement: string) => statement.replaceAll('{db}', database);
+  // A restore stopped halfway left the store half restored: serving it would look like data lost.
+  const [interrupted] = await setAsideDatabases(client, database);
+  if (interrupted) throw new InterruptedRestoreError(database, interrupted);
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await client.command({ query: sql(MIGRATIONS_TABLE) });
   const recorded = async () => {

@@ -24,6 +24,27 @@ export class StoreNotEmptyError extends Error {
   }
 }
 
+/** A restore was stopped halfway: the database as it was before is still set aside. */
+export class InterruptedRestoreError extends Error {
+  override name = 'InterruptedRestoreError';
+  constructor(database: string, aside: string) {
+    super(`a restore of ${database} was interrupted: ${aside} holds the database as it was before. Stop every process using it, then run npm run restore -- --put-back to put it back (and restore again if you want to)`);
+  }
+}
+
+/** The names a restore sets the database aside under: `<database>_before_restore_<ms>`. */
+export const setAsidePrefix = (database: string): string => `${database}_before_restore_`;
+
+/** The databases an interrupted restore left set aside, oldest first. */
+export async function setAsideDatabases(client: ClickHouseClient, database: string): Promise<string[]> {
+  const result = await client.query({
+    query: `SELECT name FROM system.databases WHERE startsWith(name, {prefix:String}) ORDER BY name`,
+    query_params: { prefix: setAsidePrefix(database) },
+    format: 'JSONCompactEachRow',
+  });
+  return (await result.json<[string]>()).map(([name]) => name);
+}
+
 /** A backup or restore that ClickHouse ended with an error. */
 export class BackupFailedError extends Error {
   override name = 'BackupFailedError';
@@ -85,11 +106,13 @@ export class StoreBackups {
    */
   async restore(name: string, { replace = false }: { replace?: boolean } = {}): Promise<StoreBackup> {
     const source = destination(checkedName(name));
+    const [interrupted] = await setAsideDatabases(this.client, this.database);
+    if (interrupted) throw new InterruptedRestoreError(this.database, interrupted);
     const [held] = await this.rows<{ tables: string }>(`SELECT count() AS tables FROM system.tables WHERE database = {database:String}`, { database: this.database });
     const tables = Number(held?.tables ?? 0);
     if (tables > 0 && !replace) throw new StoreNotEmptyError(this.database, tables);
     const [exists] = await this.rows<{ n: string }>(`SELECT count() AS n FROM system.databases WHERE name = {database:String}`, { database: this.database });
-    const aside = Number(exists?.n ?? 0) > 0 ? `${this.database}_before_restore_${Date.now()}` : undefined;
+    const aside = Number(exists?.n ?? 0) > 0 ? `${setAsidePrefix(this.database)}${Date.now()}` : undefined;
     if (aside) await this.client.command({ query: `RENAME DATABASE ${this.database} TO ${aside}` });
     try {
       const restored = await this.restored(name, source);
@@ -102,6 +125,18 @@ export class StoreBackups {
       }
       throw error;
     }
+  }
+
+  /**
+   * Puts back the database an interrupted restore set aside (the newest, when there are several),
+   * in place of what the restore left; the name it had set aside, or undefined when none is.
+   */
+  async putBack(): Promise<string | undefined> {
+    const aside = (await setAsideDatabases(this.client, this.database)).at(-1);
+    if (!aside) return undefined;
+    await this.client.command({ query: `DROP DATABASE IF EXISTS ${this.database} SYNC` });
+    await this.client.command({ query: `RENAME DATABASE ${aside} TO ${this.database}` });
+    return aside;
   }
 
   /** Runs a restore of the database from `source` to its end: the restore, or BackupFailedError. */
