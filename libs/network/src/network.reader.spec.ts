@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NetworkReader, NetworkReadError, ResponseTooLargeError, type RepoRecord } from './network.reader.js';
+import { hostFetch, NetworkReader, NetworkReadError, ResponseTooLargeError, type RepoRecord } from './network.reader.js';
 
 // A host we do not run may misbehave in ways no real PDS can be made to: it pages for ever, hands
 // back the cursor it was given, answers a byte at a time, or sends megabytes. One local server
@@ -74,6 +74,24 @@ describe('NetworkReader against a PDS that misbehaves', () => {
     behaviours.set(did, (response) => response.writeHead(200, { 'content-type': 'application/json' }).end(page(did, 1, 'again')));
     expect(await readAll(reader().listRecords(did, POST))).toEqual([1, 1]);
     expect(listings.get(did)).toBe(2);
+  });
+
+  it('ends a listing whose cursors grow without bound, keeping none of them', async () => {
+    const did = didOf('hugecursor');
+    behaviours.set(did, (response, params) => response.writeHead(200, { 'content-type': 'application/json' }).end(page(did, 1, `${params.get('cursor') ?? ''}${'x'.repeat(600)}`)));
+    expect(await readAll(reader().listRecords(did, POST))).toEqual([1, 1]);
+  });
+
+  it('in production, sends no request to a private or loopback address, nor over plain http, whatever a DID document names', async () => {
+    const requests = listings.size + audits.size;
+    const production = hostFetch({ timeoutMs: 5_000, maxBytes: 1_000_000, allowInsecure: false });
+    const port = new URL(url).port;
+    for (const target of [`${url}/xrpc/com.atproto.repo.listRecords?repo=x`, `https://127.0.0.1:${port}/`, 'https://localhost/', 'https://10.1.2.3/', 'https://[::1]/']) {
+      await expect(production(target)).rejects.toThrow();
+    }
+    expect(listings.size + audits.size).toBe(requests);
+    // Tests on a local network may.
+    expect((await hostFetch({ timeoutMs: 5_000, maxBytes: 1_000_000, allowInsecure: true })(`${url}/did:plc:local`)).status).toBe(200);
   });
 
   it('reads at most the records asked for, whatever the PDS sends', async () => {

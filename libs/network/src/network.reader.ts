@@ -1,3 +1,4 @@
+import { FetchRequestError, safeFetchWrap } from '@atproto-labs/fetch-node';
 import { AtpAgent, XRPCError } from '@atproto/api';
 import { DidResolver, getPds } from '@atproto/identity';
 import { LRUCache } from 'lru-cache';
@@ -23,7 +24,10 @@ export interface NetworkReaderOptions {
   requestTimeoutMs?: number;
   /** Bytes one PDS or AppView answer may have (default `MAX_RESPONSE_BYTES`). */
   maxResponseBytes?: number;
-  /** Tests against a local network only: resolve DIDs with the platform `fetch` (http, local hosts). */
+  /**
+   * Tests against a local network only: resolve DIDs and read hosts with the platform `fetch`
+   * (http, local hosts). Otherwise a DID document cannot send a request to a private address.
+   */
   allowInsecureFetch?: boolean;
 }
 
@@ -96,6 +100,13 @@ const MAX_RECORDS = 100_000;
  * up its place after this (a page of records normally takes well under a second).
  */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long a DID's PDS is trusted before its DID document is read again (an account may move). */
+const PDS_TTL_MS = 3_600_000;
+/**
+ * Characters of a cursor a host may hand back: a repository's cursor is a record key (at most 512),
+ * an AppView's a few dozen. A longer one ends the listing: each is kept to tell a loop.
+ */
+const MAX_CURSOR_LENGTH = 1_024;
 /** Bytes one answer may have: a page of 100 records is tens of kilobytes, this is a hundred times more. */
 const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
@@ -114,7 +125,7 @@ export class NetworkReader {
   private readonly dids: DidResolver;
   private readonly total: LimitFunction;
   private readonly hosts = new LRUCache<string, { limit: LimitFunction; agent: AtpAgent }>({ max: 10_000 });
-  private readonly pdsByDid = new LRUCache<string, string>({ max: 100_000 });
+  private readonly pdsByDid = new LRUCache<string, string>({ max: 100_000, ttl: PDS_TTL_MS });
   private readonly appview: AtpAgent;
   private readonly fetch: typeof globalThis.fetch;
   /** Requests sent (each try counts), for throughput figures. */
@@ -127,7 +138,11 @@ export class NetworkReader {
       ...(options.allowInsecureFetch ? { fetch: globalThis.fetch } : {}),
     });
     this.total = pLimit(options.concurrency);
-    this.fetch = boundedFetch(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, options.maxResponseBytes ?? MAX_RESPONSE_BYTES);
+    this.fetch = hostFetch({
+      timeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      maxBytes: options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+      allowInsecure: options.allowInsecureFetch ?? false,
+    });
     this.appview = new AtpAgent({ service: options.appviewUrl, fetch: this.fetch });
   }
 
@@ -154,7 +169,7 @@ export class NetworkReader {
     const max = Math.min(maxRecords, MAX_RECORDS);
     for (let read = 0; read < max; ) {
       const limit = Math.min(PAGE, max - read);
-      const { data } = await this.call(host, () => host.agent.com.atproto.repo.listRecords({ repo: did, collection, limit, cursor }));
+      const { data } = await this.repoCall(did, host, () => host.agent.com.atproto.repo.listRecords({ repo: did, collection, limit, cursor }));
       // A PDS may send more than it was asked for: what is beyond `limit` is not read.
       const records = data.records.slice(0, limit).map((record) => ({
         uri: record.uri,
@@ -164,17 +179,18 @@ export class NetworkReader {
       }));
       read += records.length;
       yield records;
-      if (!data.cursor || seen.has(data.cursor) || records.length === 0 || !records.every(keepGoing)) return;
+      if (!data.cursor || data.cursor.length > MAX_CURSOR_LENGTH || seen.has(data.cursor) || records.length === 0 || !records.every(keepGoing)) return;
       seen.add(data.cursor);
       cursor = data.cursor;
     }
   }
 
+
   /** One record, or undefined when the repository does not hold it. */
   async getRecord(did: string, collection: string, rkey: string): Promise<RepoRecord | undefined> {
     const host = this.host(await this.pdsOf(did));
     try {
-      const { data } = await this.call(host, () => host.agent.com.atproto.repo.getRecord({ repo: did, collection, rkey }));
+      const { data } = await this.repoCall(did, host, () => host.agent.com.atproto.repo.getRecord({ repo: did, collection, rkey }));
       return { uri: data.uri, cid: data.cid ?? '', rkey, value: data.value };
     } catch (error) {
       if (error instanceof XRPCError && error.error === 'RecordNotFound') return undefined;
@@ -195,7 +211,7 @@ export class NetworkReader {
       const limit = Math.min(FOLLOWERS_PAGE, cap - dids.length);
       const { data } = await this.call(host, () => this.appview.app.bsky.graph.getFollowers({ actor: seed, limit, cursor }));
       for (const follower of data.followers) dids.push(follower.did);
-      if (!data.cursor || seen.has(data.cursor) || data.followers.length === 0) return { dids, capped: false };
+      if (!data.cursor || data.cursor.length > MAX_CURSOR_LENGTH || seen.has(data.cursor) || data.followers.length === 0) return { dids, capped: false };
       if (dids.length >= cap) return { dids: dids.slice(0, cap), capped: true };
       seen.add(data.cursor);
       cursor = data.cursor;
@@ -241,6 +257,16 @@ export class NetworkReader {
     return host;
   }
 
+  /** A request to `did`'s repository: a PDS that says it is not there makes the DID document be read again next time (the account may have moved). */
+  private async repoCall<T>(did: string, host: { limit: LimitFunction }, request: () => Promise<T>): Promise<T> {
+    try {
+      return await this.call(host, request);
+    } catch (error) {
+      if (error instanceof RepoUnavailableError) this.pdsByDid.delete(did);
+      throw error;
+    }
+  }
+
   private call<T>(host: { limit: LimitFunction }, request: () => Promise<T>): Promise<T> {
     return this.retrying(() => host.limit(() => this.total(request)));
   }
@@ -263,8 +289,10 @@ export class NetworkReader {
   }
 }
 
-/** Network errors, timeouts, 429 and 5xx are worth another try; a 4xx answer or one too large is not. */
+/** Network errors, timeouts, 429 and 5xx are worth another try; a 4xx answer, one too large or a request refused before it was sent is not. */
 function retryable(error: unknown): boolean {
+  const refused = error instanceof XRPCError ? error.cause : error;
+  if (refused instanceof FetchRequestError && refused.statusCode < 500) return false;
   if (error instanceof XRPCError) {
     if (error.cause instanceof ResponseTooLargeError) return false;
     return error.status === 1 || error.status === 429 || error.status >= 500;
@@ -274,6 +302,21 @@ function retryable(error: unknown): boolean {
   // DID resolution and the audit log (fetch) fail with plain errors: a timeout or a refused
   // connection. `fetch` makes them in Node's own realm, which a test sandbox's `Error` is not.
   return (types.isNativeError(error) || error instanceof Error) && !(error instanceof RepoUnavailableError);
+}
+
+/**
+ * The `fetch` of the hosts a backfill reads (PDSes, the AppView, the PLC directory's audit log),
+ * bounded as `boundedFetch` is.
+ *
+ * @NOTE A PDS address comes from a DID document anyone writes: unless `allowInsecure` (tests on a
+ * local network), every request, and every redirect it follows, is refused a private or loopback
+ * address and plain http (@atproto-labs/fetch-node, as @atproto/identity resolves DIDs); a custom
+ * port is allowed.
+ */
+export function hostFetch({ timeoutMs, maxBytes, allowInsecure }: { timeoutMs: number; maxBytes: number; allowInsecure: boolean }): typeof globalThis.fetch {
+  const bounded = boundedFetch(timeoutMs, maxBytes);
+  if (allowInsecure) return bounded;
+  return safeFetchWrap<unknown>({ fetch: bounded, allowImplicitRedirect: true, allowCustomPort: true, timeout: timeoutMs, responseMaxSize: maxBytes });
 }
 
 /**

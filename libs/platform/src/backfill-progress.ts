@@ -7,6 +7,8 @@ export interface BackfillState {
   communities: string[];
   phase: 'idle' | 'membership' | 'history' | 'done' | 'failed';
   accounts: { total: number; done: number; skipped: number; failed: number };
+  /** Community sources (a list, a starter pack, a seed's followers, a follower's follows) that could not be read. */
+  sourcesFailed: number;
   /** Records written (membership and history). */
   records: number;
   /** Seconds left at the recent rate; undefined when unknown. */
@@ -27,6 +29,7 @@ export class BackfillProgress {
     communities: [],
     phase: 'idle',
     accounts: { total: 0, done: 0, skipped: 0, failed: 0 },
+    sourcesFailed: 0,
     records: 0,
     etaSeconds: undefined,
     startedAt: undefined,
@@ -40,6 +43,7 @@ export class BackfillProgress {
       communities,
       phase: 'membership',
       accounts: { total: 0, done: 0, skipped: 0, failed: 0 },
+      sourcesFailed: 0,
       records: 0,
       etaSeconds: undefined,
       startedAt: new Date().toISOString(),

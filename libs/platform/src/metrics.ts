@@ -92,6 +92,7 @@ export class Metrics {
   // Backfill: communities and their members' recent history read from the network.
   readonly backfillRunning = this.gauge('cg_backfill_running', '1 while a backfill runs.');
   readonly backfillAccounts = this.gauge('cg_backfill_accounts', 'Accounts of the current or last backfill, by state (total, done, skipped as already backfilled, failed).', ['state']);
+  readonly backfillSourcesFailed = this.gauge('cg_backfill_sources_failed', 'Community sources (lists, starter packs, seeds\' followers, followers\' follows) the current or last backfill could not read.');
   readonly backfillRecords = this.gauge('cg_backfill_records', 'Records written by the current or last backfill.');
   readonly backfillEtaSeconds = this.gauge('cg_backfill_eta_seconds', 'Seconds the current backfill is expected to take still (-1 when unknown).');
   // Labels: ours, and those of the labelers we follow.

@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TID } from '@atproto/common';
 import { CommunityTooLargeError } from '#lib/clickhouse';
 import type { PipelineEventV1 } from '#lib/contracts';
 import type { Curation } from '#lib/curation';
 import { Nsid } from '#lib/domain';
 import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
 import { BackfillProgress, createLogger } from '#lib/platform';
-import { BackfillRunner, type BackfillRunnerDeps } from './backfill.runner.js';
+import { BackfillRunner, BackfillStoppedError, type BackfillRunnerDeps } from './backfill.runner.js';
 import { BackfillWriteError, type BackfillCheckpoint } from './backfill.writer.js';
 
 // The runner's own work, with the network and the store replaced: how much it reads and holds,
@@ -21,7 +22,7 @@ const SEED = 'did:plc:seed';
 type Repos = (did: string, collection: string, index: number) => Record<string, unknown> | undefined;
 
 /** A reader over `repos` that keeps `listRecords`' word: pages of 100, newest first, `keepGoing` and `maxRecords` obeyed. */
-function fakeReader(repos: Repos, listed: string[] = []): BackfillRunnerDeps['reader'] {
+function fakeReader(repos: Repos, listed: string[] = [], rkeyOf: (index: number) => string = (index) => `r${index}`): BackfillRunnerDeps['reader'] {
   return {
     async *listRecords(did: string, collection: string, { keepGoing = () => true, maxRecords = Infinity }: Parameters<NetworkReader['listRecords']>[2] = {}) {
       listed.push(did);
@@ -30,7 +31,8 @@ function fakeReader(repos: Repos, listed: string[] = []): BackfillRunnerDeps['re
         for (let index = from; index < Math.min(from + 100, maxRecords); index++) {
           const value = repos(did, collection, index);
           if (!value) break;
-          records.push({ uri: `at://${did}/${collection}/r${index}`, cid: CID, rkey: `r${index}`, value });
+          const rkey = rkeyOf(index);
+          records.push({ uri: `at://${did}/${collection}/${rkey}`, cid: CID, rkey, value });
         }
         // A turn of the event loop per page, as a request takes: a read that never ends cannot starve the test's timeout.
         await new Promise((resolve) => setImmediate(resolve));
@@ -249,16 +251,51 @@ describe('BackfillRunner', () => {
     expect(store.written.map((event) => ('rkey' in event ? event.rkey : undefined))).toEqual(Array.from({ length: 200 }, (_, i) => `r${i}`));
   });
 
-  it('takes a curated list of 150,000 items without overflowing the call stack', async () => {
+  it('takes a curated list of 100,000 items without overflowing the call stack, and reads no more of a longer one', async () => {
     const items: Repos = (did, collection, index) =>
       did === LIST_OWNER && collection === Nsid.listitem && index < 150_000
         ? { $type: Nsid.listitem, subject: `did:plc:member${index}`, list: LIST, createdAt: new Date(NOW_MS).toISOString() }
         : undefined;
     const store = fakeStore();
     const summary = await runner(fakeReader(items), store, []).run(curation({ lists: [LIST] }, 1), { nowMs: NOW_MS });
-    expect(summary.membershipRecords).toBe(150_000);
-    expect(store.written).toHaveLength(150_000);
+    expect(summary.membershipRecords).toBe(100_000);
+    expect(store.written).toHaveLength(100_000);
   }, 60_000);
+
+  it('reads a member\'s history to the first record key older than the window, past records dated otherwise', async () => {
+    // 250 posts of the last 20 hours, newest first by key; the 51st says it was written in 2019, the 52nd says nothing.
+    const keyMs = (index: number) => NOW_MS - index * 4 * 60_000;
+    const posts: Repos = (did, collection, index) => {
+      if (collection !== Nsid.post || index >= 250) return undefined;
+      if (index === 50) return { ...post(0), createdAt: '2019-05-01T00:00:00.000Z' };
+      if (index === 51) return { $type: Nsid.post, text: 'undated' };
+      return { ...post(index * 4) };
+    };
+    const store = fakeStore();
+    await runner(fakeReader(posts, [], (index) => TID.fromTime(keyMs(index) * 1000, 0).toString()), store, ['did:plc:writer']).run(curation({ dids: ['did:plc:writer'] }, 24), { nowMs: NOW_MS });
+    expect(store.written.filter((event) => event.type === 'post')).toHaveLength(248);
+  });
+
+  it('counts a community source it could not read, and reads the others', async () => {
+    const reader = { ...fakeReader(() => undefined), followers: async () => Promise.reject(new Error('failed after 4 tries: connect ECONNREFUSED')) };
+    const store = fakeStore();
+    const summary = await runner(reader, store, []).run(curation({ followersOf: [SEED], dids: ['did:plc:a'] }, 1), { nowMs: NOW_MS });
+    expect(summary).toMatchObject({ sourcesFailed: 1, accounts: { failed: 0 } });
+  });
+
+  it('stops in the membership phase too, between pages of a source, when asked to', async () => {
+    const follows: Repos = (did, collection) => (collection === Nsid.follow ? { $type: Nsid.follow, subject: 'did:plc:someone', createdAt: new Date(NOW_MS).toISOString() } : undefined);
+    const listed: string[] = [];
+    const store = fakeStore();
+    const reader = { ...fakeReader(follows, listed), followers: async () => ({ dids: Array.from({ length: 10 }, (_, i) => `did:plc:follower${i}`), capped: false }) };
+    const backfill = runner(reader, store, []);
+    const run = backfill.run(curation({ followersOf: [SEED] }, 1), { nowMs: NOW_MS });
+    await sleep(5);
+    backfill.stop();
+    await expect(run).rejects.toThrow(BackfillStoppedError);
+    // A scan of 5,000 follows a follower would take 50 pages: it stopped at the one under way.
+    expect(listed.length).toBeLessThan(3);
+  });
 
   it('scans a bounded number of a follower\'s follows for its follow of the seed', async () => {
     // The follower follows someone new for ever; its follow of the seed is never reached.

@@ -7,7 +7,7 @@ import type { VerifiedHandleResolver } from '#lib/identity';
 import { RepoUnavailableError, type NetworkReader, type RepoRecord } from '#lib/network';
 import type { BackfillProgress, Logger, ProgressReport } from '#lib/platform';
 import { BackfillWriteError, BackfillWriter } from './backfill.writer.js';
-import { createdAtMs, recordEvent } from './record-events.js';
+import { createdAtMs, keyTimeMs, recordEvent } from './record-events.js';
 
 /** Hashtag membership looks back this far (as the membership queries do). */
 const HASHTAG_WINDOW_US = 7 * 24 * 3600 * 1_000_000;
@@ -25,6 +25,13 @@ const MAX_RECORDS_PER_HOUR = 100;
  * when it follows again, as one beyond BACKFILL_FOLLOWERS_CAP does.
  */
 const FOLLOW_SCAN_MAX_RECORDS = 5_000;
+/**
+ * List items read at most from a list owner's repository (the items of all its lists: a block list
+ * of tens of thousands beside a curated one); past it a warning says so.
+ */
+const LIST_ITEMS_MAX_RECORDS = 100_000;
+/** How far a record's key may run behind its `createdAt` (the writer's clock against the app's) before the history listing stops. */
+const KEY_CLOCK_MARGIN_MS = 3_600_000;
 
 export interface BackfillRunnerDeps {
   reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers' | 'createdAtOf'>;
@@ -51,6 +58,8 @@ export interface BackfillSummary {
   members: number;
   membershipRecords: number;
   accounts: { done: number; skipped: number; failed: number };
+  /** Community sources that could not be read: the service runs again after a wait. */
+  sourcesFailed: number;
   /** Members backfilled before (skipped) whose creation time this run found. */
   dated: number;
   records: number;
@@ -93,9 +102,13 @@ export class BackfillRunner {
 
   constructor(private readonly deps: BackfillRunnerDeps) {}
 
-  /** Makes a run in progress stop between accounts (it throws `BackfillStoppedError`). */
+  /** Makes a run in progress stop between accounts and pages of its sources (it throws `BackfillStoppedError`). */
   stop(): void {
     this.stopped = true;
+  }
+
+  private throwIfStopped(): void {
+    if (this.stopped) throw new BackfillStoppedError('backfill stopped before its end');
   }
 
   /** Backfills `communityIds` (default: every community some feed uses). */
@@ -140,6 +153,7 @@ export class BackfillRunner {
         members: members.length,
         membershipRecords,
         accounts: { done, skipped, failed },
+        sourcesFailed: progress.state.sourcesFailed,
         dated,
         records: progress.state.records,
         seconds: (performance.now() - started) / 1000,
@@ -185,7 +199,13 @@ export class BackfillRunner {
     if (!list || list.collection !== Nsid.list) return [];
     const events: PipelineEventV1[] = [];
     await this.optional(listUri, async () => {
-      for await (const page of this.deps.reader.listRecords(list.did, Nsid.listitem)) {
+      let read = 0;
+      for await (const page of this.deps.reader.listRecords(list.did, Nsid.listitem, { maxRecords: LIST_ITEMS_MAX_RECORDS })) {
+        this.throwIfStopped();
+        read += page.length;
+        if (read >= LIST_ITEMS_MAX_RECORDS) {
+          this.deps.log.warn({ list: listUri, read }, 'the list owner has more list items (all its lists together) than a backfill reads: members of the list beyond them join when the list changes live');
+        }
         for (const record of page) {
           if (record.value.list !== listUri) continue;
           const event = recordEvent(list.did, Nsid.listitem, record, nowMs);
@@ -220,6 +240,7 @@ export class BackfillRunner {
             const left = new Set(wanted);
             const scan = { keepGoing: () => left.size > 0, maxRecords: FOLLOW_SCAN_MAX_RECORDS };
             for await (const page of this.deps.reader.listRecords(follower, Nsid.follow, scan)) {
+              this.throwIfStopped();
               for (const record of page) {
                 if (typeof record.value.subject !== 'string' || !left.delete(record.value.subject)) continue;
                 const event = recordEvent(follower, Nsid.follow, record, nowMs);
@@ -262,12 +283,17 @@ export class BackfillRunner {
     const sinceMs = sinceUs / 1000;
     // A record that does not say when it was made is outside the window: it cannot show it is inside.
     const inWindow = (record: RepoRecord) => (createdAtMs(record) ?? Number.NEGATIVE_INFINITY) >= sinceMs;
+    // @NOTE Records are listed by key, newest first, and a key (a TID) is the time the record was
+    // made by the writer's clock: the listing stops at the first key older than the window (less a
+    // margin for clocks), not at the first record whose own `createdAt` is, which one backdated or
+    // undated record would make end early. A key that is no TID falls back to `createdAt`.
+    const keepGoing = (record: RepoRecord) => (keyTimeMs(record.rkey) ?? createdAtMs(record) ?? Number.NEGATIVE_INFINITY) >= sinceMs - KEY_CLOCK_MARGIN_MS;
     const maxRecords = Math.ceil(((nowMs - sinceMs) / 3_600_000) * MAX_RECORDS_PER_HOUR);
     let records = 0;
     let gone = false;
     try {
       for (const collection of HISTORY_COLLECTIONS) {
-        for await (const page of this.deps.reader.listRecords(did, collection, { keepGoing: inWindow, maxRecords })) {
+        for await (const page of this.deps.reader.listRecords(did, collection, { keepGoing, maxRecords })) {
           const events: PipelineEventV1[] = [];
           for (const record of page) {
             const event = inWindow(record) ? recordEvent(did, collection, record, nowMs) : undefined;
@@ -378,11 +404,19 @@ export class BackfillRunner {
   }
 
   /** Runs a read whose failure only this source suffers: logged, and the run goes on. */
+  /**
+   * Reads one community source; one that cannot be read is counted (`sourcesFailed`: the run is
+   * tried again) and the others are read on. A repository that is gone counts for nothing.
+   */
   private async optional<T>(source: string, read: () => Promise<T>): Promise<T | undefined> {
+    this.throwIfStopped();
     try {
       return await read();
     } catch (error) {
-      this.deps.log.warn({ source, err: (error as Error).message }, 'backfill could not read a community source');
+      if (error instanceof BackfillStoppedError) throw error;
+      if (error instanceof RepoUnavailableError) return undefined;
+      this.deps.progress.state.sourcesFailed += 1;
+      this.deps.log.warn({ source, err: (error as Error).message }, 'backfill could not read a community source; the run is tried again');
       return undefined;
     }
   }

@@ -67,6 +67,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
       const { state } = progress;
       metrics.backfillRunning.set(state.running ? 1 : 0);
       for (const [name, value] of Object.entries(state.accounts)) metrics.backfillAccounts.set({ state: name }, value);
+      metrics.backfillSourcesFailed.set(state.sourcesFailed);
       metrics.backfillRecords.set(state.records);
       metrics.backfillEtaSeconds.set(state.etaSeconds ?? -1);
     });
@@ -103,9 +104,18 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
       return this.runner.run(this.curation.current);
     });
     this.lastRun = run;
+    const again = () => {
+      const waitMs = Math.round(backoffMs(this.failures++, RERUN_FIRST_MS, RERUN_MAX_MS));
+      this.rerun = setTimeout(() => this.schedule(), waitMs);
+      this.rerun.unref();
+      return { failures: this.failures, retryInSeconds: Math.round(waitMs / 1000) };
+    };
     run.then(
-      () => {
-        this.failures = 0;
+      (summary) => {
+        // A community source that could not be read (its PDS or the AppView away) leaves members
+        // out: the run is tried again, as a failed one is.
+        if (summary.sourcesFailed === 0 || this.stopping) this.failures = 0;
+        else this.log.warn({ sourcesFailed: summary.sourcesFailed, ...again() }, 'backfill could not read every community source; it runs again after a wait');
       },
       (error: unknown) => {
         if (error instanceof BackfillStoppedError) return;
@@ -113,10 +123,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
           this.log.error({ err: (error as Error).message }, 'backfill failed while the service stopped');
           return;
         }
-        const waitMs = Math.round(backoffMs(this.failures++, RERUN_FIRST_MS, RERUN_MAX_MS));
-        this.log.error({ err: (error as Error).message, failures: this.failures, retryInSeconds: Math.round(waitMs / 1000) }, 'backfill failed; it runs again after a wait');
-        this.rerun = setTimeout(() => this.schedule(), waitMs);
-        this.rerun.unref();
+        this.log.error({ err: (error as Error).message, ...again() }, 'backfill failed; it runs again after a wait');
       },
     );
   }

@@ -1,3 +1,4 @@
+import { TID } from '@atproto/common';
 import type { PipelineEventV1 } from '#lib/contracts';
 import { mapJetstreamEvent } from '#lib/domain';
 import type { RepoRecord } from '#lib/network';
@@ -32,6 +33,11 @@ export function recordEvent(did: string, collection: string, record: RepoRecord,
     commit: { rev: '', operation: 'create', collection, rkey: record.rkey, record: record.value, cid: record.cid },
   });
   return mapped.kind === 'event' ? mapped.event : undefined;
+}
+
+/** The time a record key that is a TID names (unix ms), or undefined for a key that is no TID. */
+export function keyTimeMs(rkey: string): number | undefined {
+  return TID.is(rkey) ? TID.fromStr(rkey).timestamp() / 1000 : undefined;
 }
 
 /** When a record was created (its `createdAt`), in ms; undefined when it does not say. */
