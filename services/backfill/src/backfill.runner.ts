@@ -32,6 +32,13 @@ const FOLLOW_SCAN_MAX_RECORDS = 5_000;
 const LIST_ITEMS_MAX_RECORDS = 100_000;
 /** How far a record's key may run behind its `createdAt` (the writer's clock against the app's) before the history listing stops. */
 const KEY_CLOCK_MARGIN_MS = 3_600_000;
+/**
+ * Accounts (or followers) a run has under way, per request the reader may have in flight (its
+ * `concurrency`): the reader bounds requests per host and in total, and an account waiting for a
+ * slow host's turn holds no request. With no more accounts under way than requests, those of one
+ * slow PDS would hold every place, and the accounts of every other host would wait for it.
+ */
+export const ACCOUNTS_PER_REQUEST = 8;
 
 export interface BackfillRunnerDeps {
   reader: Pick<NetworkReader, 'listRecords' | 'getRecord' | 'followers' | 'createdAtOf'>;

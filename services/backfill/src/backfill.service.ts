@@ -7,7 +7,7 @@ import { VerifiedHandleResolver } from '#lib/identity';
 import { NetworkReader } from '#lib/network';
 import { APP_CONFIG, BackfillProgress, CurationService, LOGGER, Metrics, type Logger, type ProgressReport } from '#lib/platform';
 import { BackfillEventRepository } from './backfill-event.repository.js';
-import { BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
+import { ACCOUNTS_PER_REQUEST, BackfillRunner, BackfillStoppedError, type BackfillSummary } from './backfill.runner.js';
 
 /** Wait before the run after a failed one (ClickHouse away, say); it doubles with each failure in a row (with jitter). */
 const RERUN_FIRST_MS = 30_000;
@@ -56,7 +56,7 @@ export class BackfillService implements OnApplicationBootstrap, BeforeApplicatio
       handles,
       progress: this.progress,
       log: this.log,
-      concurrency: config.backfill.concurrency,
+      concurrency: config.backfill.concurrency * ACCOUNTS_PER_REQUEST,
       followersCap: config.backfill.followersCap,
     });
   }
