@@ -117,39 +117,49 @@ describe('recovering without a restart: a moment without ClickHouse, a curator m
     expect((await skeleton('common')).status).toBe(200);
   });
 
-  it('goes on with the other feeds when one cannot be computed, and counts that feed\'s failures', async () => {
+  /**
+   * Puts `feeds` (besides the two communities and the ranked feed `common`) in force, drops `table`,
+   * and waits until `failed` says a part failed for it and `common` was computed after: the metrics then.
+   */
+  async function withoutTable(table: string, feeds: string[], what: string, failed: (job: ScoreSnapshotJob) => boolean): Promise<string> {
     const scores = running.app.get(ScoreRepository);
     const job = running.app.get(ScoreSnapshotJob);
-    // A conversation first (a feed never written goes first), then the ranked feed.
     await writeFile(
       running.feedsFile,
       [
         'communities:',
         `  gardeners: { members: { dids: [${gardeners!.members.join(', ')}] } }`,
         `  cyclists: { members: { dids: [${cyclists!.members.join(', ')}] } }`,
-        'feeds:',
-        '  talk:',
-        '    displayName: Town hall',
-        '    communities: [gardeners]',
-        '    ranking: deliberation',
-        '    deliberation: { title: What should the garden grow?, hashtag: townhall, participants: anyone }',
-        '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }',
+        ...feeds,
       ].join('\n'),
     );
-    // Without the table of conversation reports, the conversation's snapshot fails where it writes its report.
-    const client = running.app.get<ClickHouseClient>(CLICKHOUSE);
-    await client.command({ query: `DROP TABLE ${running.config.clickhouse.database}.conversation_reports` });
+    await running.app.get<ClickHouseClient>(CLICKHOUSE).command({ query: `DROP TABLE ${running.config.clickhouse.database}.${table}` });
     const droppedAt = Date.now();
     await waitFor(
-      'the conversation failing and the ranked feed computed after it',
+      `${what} and the ranked feed computed after it`,
       async () => {
         const latest = await scores.latestSnapshot(feedUri('common'));
-        return (job.stats.feedFailures.get(feedUri('talk')) ?? 0) > 0 && latest && latest.snapshot > droppedAt + 1_000 ? true : undefined;
+        return failed(job) && latest && latest.snapshot > droppedAt + 1_000 ? true : undefined;
       },
       30_000,
     );
-    const metrics = await (await fetch(`${running.opsUrl}/metrics`)).text();
+    return (await fetch(`${running.opsUrl}/metrics`)).text();
+  }
+  const common = '  common: { displayName: Common ground, communities: [gardeners, cyclists], ranking: bridging, windowHours: 48 }';
+
+  it('goes on with the other feeds when one cannot be computed, and counts that feed\'s failures', async () => {
+    // A conversation first (a feed never written goes first), then the ranked feed. Without the
+    // table of conversation reports, the conversation's snapshot fails where it writes its report.
+    const talk = ['  talk:', '    displayName: Town hall', '    communities: [gardeners]', '    ranking: deliberation', '    deliberation: { title: What should the garden grow?, hashtag: townhall, participants: anyone }'];
+    const metrics = await withoutTable('conversation_reports', ['feeds:', ...talk, common], 'the conversation failing', (job) => (job.stats.feedFailures.get(feedUri('talk')) ?? 0) > 0);
     expect(metrics).toMatch(/^cg_scoring_snapshot_feed_failures_total\{feed="talk"\} [1-9]\d*$/m);
     expect(captured.lines.some((line) => line.msg === 'snapshot of a feed failed; the other feeds go on' && line.feed === feedUri('talk'))).toBe(true);
+  });
+
+  it('ranks the feeds without boosts when the Bridge Fund step fails, and counts it', async () => {
+    // Without the ledger's table, the fund step fails where it reads what it wrote last.
+    const metrics = await withoutTable('fund_posts', ['feeds:', common, 'funds:', '  gardeners: { budget: 100 }'], 'a failed fund step', (job) => job.stats.fundFailures > 0);
+    expect(metrics).toMatch(/^cg_fund_step_failures_total [1-9]\d*$/m);
+    expect(captured.lines.some((line) => line.msg === 'Bridge Fund step failed; the feeds are ranked without boosts this run')).toBe(true);
   });
 });

@@ -312,17 +312,21 @@ export class EventRepository {
     return this.madeAt('pledges', events.filter((event): event is PledgeCreate => event.type === 'pledge' && event.op === 'update'));
   }
 
-  /** When each live note a delete in `events` withdraws was written (its row's time), by `recordKey`; no query without such a delete. */
+  /**
+   * When each note a delete in `events` withdraws was written (its row's time), by `recordKey`; no
+   * query without such a delete. A delete read again (ingest's rewind, a batch delivered twice)
+   * finds the note's tombstone, which keeps that time.
+   */
   private notedAt(events: readonly PipelineEventV1[]): Promise<Map<string, number>> {
-    return this.madeAt('notes', events.filter((event): event is RecordDelete => event.type === 'note' && event.op === 'delete'));
+    return this.madeAt('notes', events.filter((event): event is RecordDelete => event.type === 'note' && event.op === 'delete'), { deletedToo: true });
   }
 
-  /** The time of the live row of each of `records` in `table` (keyed by account and record key), by `recordKey`. */
-  private async madeAt(table: 'pledges' | 'notes', records: readonly { did: string; rkey: string }[]): Promise<Map<string, number>> {
+  /** The time of the newest row of each of `records` in `table` (keyed by account and record key; a live one unless `deletedToo`), by `recordKey`. */
+  private async madeAt(table: 'pledges' | 'notes', records: readonly { did: string; rkey: string }[], { deletedToo = false } = {}): Promise<Map<string, number>> {
     const rows = await inShares(records, async (share) => {
       const result = await this.client.query({
         query: `SELECT did, rkey, time_us FROM ${this.database}.${table} FINAL
-          WHERE deleted = 0 AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
+          WHERE ${deletedToo ? '1' : 'deleted = 0'} AND did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}`,
         query_params: { dids: [...new Set(share.map((record) => record.did))], rkeys: [...new Set(share.map((record) => record.rkey))] },
         format: 'JSONCompactEachRow',
       });

@@ -380,6 +380,11 @@ describe('mapJetstreamEvent: malformed input', () => {
     ['an account without active', { did: alice, time_us: timeUs, kind: 'account', account: { did: alice, seq: 1 } }, 'account.active is missing or not a boolean'],
     ['an account for another did', { did: alice, time_us: timeUs, kind: 'account', account: { did: bob, active: true } }, 'account.did does not match did'],
     ['a numeric handle', { did: alice, time_us: timeUs, kind: 'identity', identity: { did: alice, handle: 5 } }, 'identity.handle is not a string'],
+    // Fields stored as they come: a megabyte in one would cost that much in the bus and the store.
+    ['a megabyte language tag', commit(Nsid.post, 'create', { ...post, langs: ['en', 'x'.repeat(1 << 20)] }), 'record.langs has an entry longer than a language tag (128 characters)'],
+    ['a megabyte cid', commit(Nsid.post, 'create', post, { cid: `bafy${'a'.repeat(1 << 20)}` }), 'commit.cid is longer than a CID (256 characters)'],
+    ['a megabyte handle', { did: alice, time_us: timeUs, kind: 'identity', identity: { did: alice, handle: `${'a'.repeat(1 << 20)}.example.com` } }, 'identity.handle is longer than a handle (253 characters)'],
+    ['a megabyte account status', { did: alice, time_us: timeUs, kind: 'account', account: { did: alice, active: false, status: 'x'.repeat(1 << 20) } }, 'account.status is longer than 64 characters'],
   ];
 
   it.each(cases)('reports %s precisely', (_label, raw, reason) => {

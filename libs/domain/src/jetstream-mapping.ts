@@ -118,6 +118,16 @@ const maxPostLangs = 3;
 const maxPostTags = 8;
 const maxTagLength = 64;
 const maxPostFacetFeatures = maxPostTextGraphemes;
+/**
+ * Fields stored as they come that no lexicon leaves unbounded: a language tag (BCP 47 allows 35
+ * characters in practice; 128 is generous), a CID (a SHA-256 CIDv1 in base32 is 59), a handle (a
+ * domain name, 253) and an account status (a known word). Longer is no such value, and would let
+ * one event cost megabytes of store and bus.
+ */
+const MAX_LANG_LENGTH = 128;
+const MAX_CID_LENGTH = 256;
+const MAX_HANDLE_LENGTH = 253;
+const MAX_STATUS_LENGTH = 64;
 
 type Obj = Record<string, unknown>;
 
@@ -185,6 +195,7 @@ function mapIdentity(did: string, timeUs: number, identity: unknown): IdentityCh
   if (identity.did !== undefined && identity.did !== did) malformed('identity.did does not match did');
   const { handle } = identity;
   if (handle !== undefined && handle !== null && typeof handle !== 'string') malformed('identity.handle is not a string');
+  if (typeof handle === 'string' && handle.length > MAX_HANDLE_LENGTH) malformed(`identity.handle is longer than a handle (${MAX_HANDLE_LENGTH} characters)`);
   // @NOTE Handles are case-insensitive; lower-casing makes them comparable.
   return { v: 1, type: 'identity', did, timeUs, handle: handle ? handle.toLowerCase() : null };
 }
@@ -195,6 +206,7 @@ function mapAccount(did: string, timeUs: number, account: unknown): AccountStatu
   if (typeof account.active !== 'boolean') malformed('account.active is missing or not a boolean');
   const { status } = account;
   if (status !== undefined && status !== null && typeof status !== 'string') malformed('account.status is not a string');
+  if (typeof status === 'string' && status.length > MAX_STATUS_LENGTH) malformed(`account.status is longer than ${MAX_STATUS_LENGTH} characters`);
   return { v: 1, type: 'account', did, timeUs, active: account.active, status: status ?? null };
 }
 
@@ -450,6 +462,7 @@ function daysFromCivil(year: number, month: number, day: number): number {
 
 function requireCid(cid: unknown): string {
   if (typeof cid !== 'string' || cid === '') malformed('commit.cid is missing');
+  if (cid.length > MAX_CID_LENGTH) malformed(`commit.cid is longer than a CID (${MAX_CID_LENGTH} characters)`);
   return cid;
 }
 
@@ -482,6 +495,7 @@ function mapPost(
   if (!isPostTextWithinLimits(text)) malformed('record.text is longer than 3000 bytes or 300 graphemes');
   const langs = stringArray(record.langs, 'record.langs');
   if (langs.length > maxPostLangs) malformed('record.langs has more than 3 entries');
+  if (langs.some((lang) => lang.length > MAX_LANG_LENGTH)) malformed(`record.langs has an entry longer than a language tag (${MAX_LANG_LENGTH} characters)`);
 
   let replyRoot: string | null = null;
   let replyParent: string | null = null;

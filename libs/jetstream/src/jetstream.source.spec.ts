@@ -75,13 +75,15 @@ function subscribe(server: JetstreamReplayServer, cursorUs?: number): Run {
 const timesOf = (items: readonly ReplayItem[]): number[] => items.flatMap((item) => (item instanceof RawLine || item instanceof RawFrame ? [] : [item.time_us]));
 
 describe('JetstreamSource', () => {
-  it('hands over every frame once and in order, and reports text that is not JSON and binary frames without stopping', async () => {
+  it('hands over every frame once and in order, and reports text that is not JSON or not UTF-8 and binary frames without stopping', async () => {
     const { events } = generateJetstreamEvents({ seed: 5, users: 40, events: 200, startUs, mix: { other: 0 } });
     const afterTenth = (events[9] as JetstreamEvent).time_us;
     const items: ReplayItem[] = [
       ...events.slice(0, 10),
       new RawLine('{"did": "did:plc:cut', afterTenth),
       new RawFrame(Buffer.from([0x7b, 0x00, 0xff]), { binary: true, timeUs: afterTenth }),
+      // A text frame that is not UTF-8: `ws` would close the connection on it, and every reconnect would meet it again.
+      new RawFrame(Buffer.from([0x7b, 0x22, 0x78, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), { timeUs: afterTenth }),
       ...events.slice(10),
     ];
     const server = await serve({ events: items });
@@ -89,9 +91,10 @@ describe('JetstreamSource', () => {
 
     await waitFor('every event', () => run.events.length >= events.length || undefined, 20_000);
     expect(run.events.map((event) => event.time_us)).toEqual(timesOf(events));
-    expect(run.malformed).toHaveLength(2);
-    expect(run.malformed.map((frame) => frame.afterUs)).toEqual([afterTenth, afterTenth]);
+    expect(run.malformed).toHaveLength(3);
+    expect(run.malformed.map((frame) => frame.afterUs)).toEqual([afterTenth, afterTenth, afterTenth]);
     expect(run.malformed[1]!.reason).toMatch(/binary/);
+    expect(run.malformed[2]!.reason).toMatch(/not UTF-8/);
     expect(run.source.cursorUs).toBe(timesOf(events).at(-1));
     expect(run.states).toContain('open');
   }, 30_000);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Jetstream } from '@skyware/jetstream';
 import WebSocket from 'ws';
 import { isJetstreamTimeUs } from '#lib/domain';
@@ -103,7 +104,10 @@ export class JetstreamSource {
     const receive = (socket: WebSocket, data: WebSocket.RawData, isBinary: boolean) => this.receive(socket, data, isBinary);
     return class FrameSocket extends WebSocket {
       constructor(address: string | URL, protocols?: string | string[]) {
-        super(address, protocols);
+        // @NOTE `ws` closes a connection on a text frame that is not UTF-8, and the reconnect asks
+        // for the same cursor and gets the same frame, for ever: `receive` checks each frame
+        // instead, and passes over one such frame as malformed.
+        super(address, protocols, { skipUTF8Validation: true });
         opened(this, address);
         this.on('message', (data, isBinary) => receive(this, data, isBinary));
       }
@@ -134,9 +138,14 @@ export class JetstreamSource {
       this.options.onMalformedFrame('a binary frame: Jetstream sends JSON text', this.lastReceivedUs);
       return;
     }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (!isUtf8(bytes)) {
+      this.options.onMalformedFrame('a text frame that is not UTF-8', this.lastReceivedUs);
+      return;
+    }
     let event: unknown;
     try {
-      event = JSON.parse(data.toString());
+      event = JSON.parse(bytes.toString());
     } catch (error) {
       this.options.onMalformedFrame((error as Error).message, this.lastReceivedUs);
       return;

@@ -56,6 +56,7 @@ export class Metrics {
   readonly busConsumerLag = this.gauge('cg_bus_consumer_lag', 'Messages not yet committed by a consumer group, per topic and partition.', ['group', 'topic', 'partition']);
   readonly snapshotRuns = this.counter('cg_scoring_snapshot_runs_total', 'Completed score snapshot runs (every ranked feed once).');
   readonly snapshotFailures = this.counter('cg_scoring_snapshot_failures_total', 'Score snapshot runs that failed.');
+  readonly fundStepFailures = this.counter('cg_fund_step_failures_total', 'Ranker runs whose Bridge Fund step failed: their feeds were ranked without boosts, and nothing was settled.');
   readonly notesFailures = this.counter('cg_notes_step_failures_total', 'Ranker runs whose context-notes step failed: the feeds were ranked with the last notes, or none.');
   readonly snapshotFeedFailures = this.counter('cg_scoring_snapshot_feed_failures_total', "Feeds' snapshots that failed within a run that went on with the other feeds, by feed short name.", ['feed']);
   readonly snapshotRunDuration = this.gauge('cg_scoring_run_duration_seconds', 'Duration of the last score snapshot run over every ranked feed.');

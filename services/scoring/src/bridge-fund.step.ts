@@ -35,7 +35,8 @@ export interface FundRun {
   boost(feed: FeedDefinition, posts: readonly RankedPost[]): { posts: RankedPost[]; allocations: FundAllocation[] };
 }
 
-const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...posts], allocations: [] }) };
+/** A run without funds: feeds are ranked as they are. */
+export const NO_FUNDS: FundRun = { epoch: 0, boost: (_feed, posts) => ({ posts: [...posts], allocations: [] }) };
 
 /** The communities, members and fund rules of one run for one epoch. */
 interface RunFunds {

@@ -8,7 +8,7 @@ import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { runInTurns } from '#lib/steps';
 import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
-import { BridgeFundStep, type FundRun } from './bridge-fund.step.js';
+import { BridgeFundStep, NO_FUNDS, type FundRun } from './bridge-fund.step.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
 import { LabelerRecordKeeper } from './labeler-record.keeper.js';
@@ -55,6 +55,8 @@ export class SnapshotStats {
   lastRunMs = 0;
   /** How long the last run's Bridge Fund step took (settlement, pledge checks, matching), ms. */
   lastFundStepMs = 0;
+  /** Runs whose Bridge Fund step failed: their feeds were ranked without boosts, and nothing was settled. */
+  fundFailures = 0;
   /** Unix ms of the newest completed snapshot of any feed. */
   lastSnapshotAt = 0;
   readonly lastByFeed = new Map<string, SnapshotRun>();
@@ -203,7 +205,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       return members;
     };
     const fundStarted = performance.now();
-    const funds = await this.fund.prepare(curation, nowMs, membersOf, { settle: shared });
+    const funds = await this.fundsOfRun(curation, nowMs, membersOf, shared);
     this.stats.lastFundStepMs = performance.now() - fundStarted;
     const notes = await this.notesOfRun(curation, shared, nowMs);
     const runs: SnapshotRun[] = [];
@@ -345,6 +347,21 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
    * else the statuses the last scoring stored. With neither, the feeds go on without notes and
    * `undefined` says so: no labels are emitted then, or every note's label would be negated.
    */
+  /**
+   * The run's Bridge Funds. A step that fails (a community's members unreadable, the ledger not
+   * written) costs this run its boosts, not its feeds: they are ranked without them, and the next
+   * run settles the funds again (a settlement covers the whole epoch).
+   */
+  private async fundsOfRun(curation: Curation, nowMs: number, membersOf: (sources: MemberSources) => Promise<string[]>, shared: boolean): Promise<FundRun> {
+    try {
+      return await this.fund.prepare(curation, nowMs, membersOf, { settle: shared });
+    } catch (error) {
+      this.stats.fundFailures += 1;
+      this.log.error({ err: (error as Error).message }, 'Bridge Fund step failed; the feeds are ranked without boosts this run');
+      return NO_FUNDS;
+    }
+  }
+
   private async notesOfRun(curation: Curation, shared: boolean, nowMs: number): Promise<NotesRun | undefined> {
     try {
       return await (shared ? this.notes.run(nowMs, this.raterPriors(curation)) : this.notes.stored());

@@ -19,6 +19,7 @@ export function collectSnapshotMetrics(metrics: Metrics, stats: SnapshotStats, n
     metrics.setTotal(metrics.snapshotRuns, {}, stats.runs);
     metrics.setTotal(metrics.snapshotFailures, {}, stats.failures);
     metrics.setTotal(metrics.notesFailures, {}, notes.failures);
+    metrics.setTotal(metrics.fundStepFailures, {}, stats.fundFailures);
     if (stats.runs > 0) metrics.snapshotRunDuration.set(stats.lastRunMs / 1000);
     for (const [feed, run] of stats.lastByFeed) metrics.snapshotFeedDuration.set({ feed: feed.slice(feed.lastIndexOf('/') + 1) }, run.ms / 1000);
     metrics.communityTooLarge.reset();
