@@ -184,7 +184,8 @@ describe('per-viewer feedback at serving time, across two feed-generator process
     expect(removed.personal.reasons.map((reason) => reason.reason)).toEqual(
       expect.arrayContaining(['you asked for less of this post', 'you asked for less of this author']),
     );
-    expect((await explain(uriAt(28), `Bearer ${await token(bob)}`)).status).toBe(401);
+    // Bob is signed in, and is not Alice: forbidden, not "sign in".
+    expect((await explain(uriAt(28), `Bearer ${await token(bob)}`)).status).toBe(403);
     expect((await explain(uriAt(28))).status).toBe(401);
   });
 

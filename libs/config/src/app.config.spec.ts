@@ -14,6 +14,11 @@ describe('loadConfig', () => {
     expect(config.feedGenerator.serviceDid).toBe('did:web:localhost');
   });
 
+  it('names a hostname with a port in the default did:web as did:web does, percent-encoded', () => {
+    const config = loadConfig({ FEEDGEN_HOSTNAME: 'localhost:3000' });
+    expect(config.feedGenerator).toMatchObject({ hostname: 'localhost:3000', serviceDid: 'did:web:localhost%3A3000', publisherDid: 'did:web:localhost%3A3000' });
+  });
+
   it('switches to Kafka and a ClickHouse server when their addresses are given', () => {
     const config = loadConfig({
       CG_ROLE: 'scoring',

@@ -71,7 +71,8 @@ function clickhouseConfig(env: Env, dataDir: string, problems: ConfigProblems): 
 
 function feedGeneratorConfig(env: Env, problems: ConfigProblems) {
   const hostname = env.FEEDGEN_HOSTNAME;
-  const serviceDid = env.FEEDGEN_SERVICE_DID ?? `did:web:${hostname}`;
+  // did:web names a port percent-encoded (did:web:localhost%3A3000), as the document served at did.json does.
+  const serviceDid = env.FEEDGEN_SERVICE_DID ?? `did:web:${encodeURIComponent(hostname)}`;
   const publisherDid = env.FEEDGEN_PUBLISHER_DID ?? serviceDid;
   for (const [variable, did] of [['FEEDGEN_SERVICE_DID', serviceDid], ['FEEDGEN_PUBLISHER_DID', publisherDid]] as const) {
     if (!DID.test(did)) problems.add(variable, `expected a did:plc or did:web, got "${did}"`);

@@ -11,6 +11,11 @@ import { FeedRegistry } from './feeds/feed.registry.js';
 import { ViewerAdjustment, type PersonalExplanation } from './feeds/viewer-adjustment.js';
 import { parseParams } from './xrpc/request-input.js';
 
+/** A signed-in viewer asked for another viewer's explanation: who they are is known, and it is not that viewer. */
+export class OtherViewerError extends Error {
+  override name = 'OtherViewerError';
+}
+
 const SNAPSHOT_PROBLEM = 'must be a snapshot number or a cursor ordering like s1763780000000';
 
 const ExplainParams = z.object({
@@ -61,7 +66,7 @@ export class ExplainController {
     const { post, snapshot, viewer } = parseParams(ExplainParams, query);
     const isAdmin = hasAdminToken(request, this.config.feedGenerator.adminToken);
     if (viewer !== undefined && !isAdmin && (await this.auth.verifyViewer(authorization, Nsid.getFeedSkeleton)).did !== viewer) {
-      throw new AdminAuthError("a viewer's explanation needs the admin token or that viewer's own service-auth token");
+      throw new OtherViewerError("a viewer's explanation needs the admin token or that viewer's own service-auth token");
     }
     const explanation = await this.explanations.explain(feed, post, snapshot);
     if (viewer === undefined) return explanation;

@@ -2,6 +2,7 @@ import { InvalidCurationError } from '#lib/curation';
 import { InvalidCursorError } from '#lib/domain';
 import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { AdminAuthError } from './admin.guard.js';
+import { OtherViewerError } from './explain.controller.js';
 import { isServiceAuthError } from './auth/auth.errors.js';
 import { RateLimitExceededError } from './xrpc/viewer-rate-limiter.js';
 import { FundNotFoundError } from './funds/fund-report.service.js';
@@ -19,6 +20,7 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   }
   if (error instanceof InvalidCurationError) return new InvalidRequestError(error.message, 'InvalidCuration');
   if (error instanceof AdminAuthError) return new XrpcError(401, 'AuthRequired', error.message);
+  if (error instanceof OtherViewerError) return new XrpcError(403, 'Forbidden', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
   if (error instanceof FundNotFoundError || error instanceof FeedNotFoundError) return new XrpcError(404, 'NotFound', error.message);
