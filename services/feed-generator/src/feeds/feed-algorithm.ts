@@ -8,6 +8,12 @@ export interface SkeletonRequest {
   cursor?: FeedCursor;
   /** Verified DID of the viewer, when the request carried service auth. */
   viewer?: string;
+  /**
+   * Keep the posts removed since the snapshot (deleted, or their account inactive): a viewer's
+   * personal order is computed over them, so that its positions stay where they were when one is
+   * removed, and leaves them out when it serves a page. Snapshot orderings only.
+   */
+  withRemoved?: boolean;
 }
 
 export interface SkeletonItem {

@@ -94,24 +94,25 @@ export class SnapshotFeed implements FeedAlgorithm {
     return { ranks, bytes };
   }
 
-  async skeleton({ feed, limit, cursor }: SkeletonRequest): Promise<SkeletonPage> {
+  async skeleton({ feed, limit, cursor, withRemoved = false }: SkeletonRequest): Promise<SkeletonPage> {
     const uri = this.registry.uriOf(feed);
     const latest = await this.latest(uri);
     if (!cursor) {
       if (!latest) return { ordering: 's0', items: [] };
-      return this.page(uri, latest, 0, limit);
+      return this.page(uri, latest, 0, limit, withRemoved);
     }
     const match = /^s(\d+)$/.exec(cursor.ordering);
     if (!match) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
     if (cursor.sortKey > MAX_RANK) throw new InvalidCursorError('cursor is out of range');
     const snapshot = Number(match[1]);
-    if (latest && latest.snapshot === snapshot) return this.page(uri, latest, cursor.sortKey, limit);
+    if (latest && latest.snapshot === snapshot) return this.page(uri, latest, cursor.sortKey, limit, withRemoved);
     if (!(await this.snapshotExists(uri, snapshot))) return { ordering: cursor.ordering, items: [] };
-    return this.page(uri, { snapshot, checkedAt: 0, top: [] }, cursor.sortKey, limit);
+    return this.page(uri, { snapshot, checkedAt: 0, top: [] }, cursor.sortKey, limit, withRemoved);
   }
 
-  private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number): Promise<SkeletonPage> {
+  private async page(uri: string, snapshot: CachedSnapshot, afterRank: number, limit: number, withRemoved: boolean): Promise<SkeletonPage> {
     const ordering = `s${snapshot.snapshot}`;
+    if (withRemoved) return { ordering, items: await this.ranks(uri, snapshot, afterRank, limit) };
     return { ordering, ...(await this.removed.keptPage(limit, (after: SkeletonItem | undefined, n) => this.ranks(uri, snapshot, after?.sortKey ?? afterRank, n))) };
   }
 

@@ -159,8 +159,16 @@ export class ViewerAdjustment {
     for (const time of feedback.lessPosts.values()) if (time > asOf) lateRemovals += 1;
     const take = Math.min(position + limit + lateRemovals, this.depth);
     // A first page computes itself only: most sessions have one page.
-    const order = await this.orderOf(algorithm, request, feedback, session, take, position === 0 ? take : Math.min(take + PAGES_AHEAD * limit, this.depth));
-    const page = pageAfter(order.items, position, cursor?.cid, limit, (post) => feedback.lessPosts.has(post) || this.removed.removes(post));
+    let order = await this.orderOf(algorithm, request, feedback, session, take, position === 0 ? take : Math.min(take + PAGES_AHEAD * limit, this.depth));
+    const left = (post: string) => feedback.lessPosts.has(post) || this.removed.removes(post);
+    let page = pageAfter(order.items, position, cursor?.cid, limit, left);
+    // Posts removed since the order was computed (an account taken down) leave it short: it is read
+    // further, up to its depth, rather than end the session's feed early.
+    for (let more = order.items.length; page.length < limit && !order.whole && more < this.depth; ) {
+      more = Math.min(this.depth, more * 2 + limit);
+      order = await this.orderOf(algorithm, request, feedback, session, more, more);
+      page = pageAfter(order.items, position, cursor?.cid, limit, left);
+    }
     if (page.length < limit && !order.whole && order.items.length >= this.depth) {
       // The page reaches the depth the personal order covers: the session goes on in the ranking's order.
       const rest = await this.restPage(algorithm, request, feedback, session, 0, limit - page.length);
@@ -225,7 +233,7 @@ export class ViewerAdjustment {
     // Enough for the order up to `take` in one read unless the ranking holds more removed posts than the viewer's own.
     let read = take + this.window + feedback.lessPosts.size + 1;
     for (;;) {
-      const base = await algorithm.skeleton({ feed, limit: read, cursor: top });
+      const base = await algorithm.skeleton({ feed, limit: read, cursor: top, withRemoved: true });
       // A read stopped by a long run of removed posts (`next`) ends the order there rather than reading on without bound.
       const complete = base.items.length < read || base.next !== undefined;
       const { items: order, short } = personalOrder(base.items, { complete, take, window: this.window, ...classes, adjust });
