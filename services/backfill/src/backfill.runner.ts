@@ -301,6 +301,8 @@ export class BackfillRunner {
     try {
       for (const collection of HISTORY_COLLECTIONS) {
         for await (const page of this.deps.reader.listRecords(did, collection, { keepGoing, maxRecords })) {
+          // Stopped: an account under way is left unfinished (not checkpointed), read again next run.
+          this.throwIfStopped();
           const events: PipelineEventV1[] = [];
           for (const record of page) {
             const event = inWindow(record) ? recordEvent(did, collection, record, nowMs) : undefined;
@@ -318,7 +320,7 @@ export class BackfillRunner {
         await writer.add([event]);
       }
     } catch (error) {
-      if (error instanceof BackfillWriteError) throw error;
+      if (error instanceof BackfillWriteError || error instanceof BackfillStoppedError) throw error;
       if (!(error instanceof RepoUnavailableError)) {
         progress.state.accounts.failed += 1;
         this.deps.log.warn({ did, err: (error as Error).message }, 'backfill of an account failed; the next run tries again');
