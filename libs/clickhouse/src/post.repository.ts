@@ -172,33 +172,34 @@ export class PostRepository {
     return new Map(rows.map((row) => [row.uri, { cid: row.cid, timeUs: Number(row.time_us), isReply: row.reply_parent !== '' }]));
   }
 
-  /** The CID of each of `uris` that is a live post in the store. */
-  async liveCids(uris: readonly string[]): Promise<Map<string, string>> {
-    const rows = await this.liveRows<{ uri: string; cid: string }>(uris, ['cid']);
-    return new Map(rows.map((row) => [row.uri, row.cid]));
-  }
-
   /**
-   * Which of `uris` the store knows to be gone: deleted, or by an account deactivated, taken down
-   * or deleted (a post the store never held is not among them).
+   * What the store knows of each of `uris`, in one read: the CID of a live post, or null for one
+   * that is gone (deleted, or by an account deactivated, taken down or deleted). A post the store
+   * never held is absent, unless its author's account is inactive.
    */
-  async gone(uris: readonly string[]): Promise<Set<string>> {
+  async states(uris: readonly string[]): Promise<Map<string, string | null>> {
     const keys = postKeys(uris);
     const rows = await inShares(keys, async (share) => {
       const dids = [...new Set(share.map((key) => key.did))];
       const result = await this.client.query({
-        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri FROM ${this.database}.posts
+        query: `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, argMax(cid, version) AS cid, argMax(deleted, version) = 1 AS gone
+            FROM ${this.database}.posts
             WHERE did IN {dids:Array(String)} AND rkey IN {rkeys:Array(String)}
-            GROUP BY did, rkey HAVING argMax(deleted, version) = 1
+            GROUP BY did, rkey
           UNION ALL
-          SELECT did AS uri FROM (${inactiveAccountsAmong(this.database, 'SELECT arrayJoin({dids:Array(String)})')})`,
+          SELECT did AS uri, '' AS cid, true AS gone FROM (${inactiveAccountsAmong(this.database, 'SELECT arrayJoin({dids:Array(String)})')})`,
         query_params: { dids, rkeys: [...new Set(share.map((key) => key.rkey))] },
         format: 'JSONEachRow',
       });
-      return result.json<{ uri: string }>();
+      return result.json<{ uri: string; cid: string; gone: boolean | number }>();
     });
-    const found = new Set(rows.map((row) => row.uri));
-    return new Set(keys.filter((key) => found.has(key.uri) || found.has(key.did)).map((key) => key.uri));
+    const found = new Map(rows.map((row) => [row.uri, row.gone ? null : row.cid]));
+    const states = new Map<string, string | null>();
+    for (const key of keys) {
+      const state = found.has(key.did) ? null : found.get(key.uri);
+      if (state !== undefined) states.set(key.uri, state);
+    }
+    return states;
   }
 
   /**

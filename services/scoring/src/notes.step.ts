@@ -186,9 +186,11 @@ export class NotesStep {
    * account inactive) gives none: its label is negated, and comes back with the post.
    */
   private async helpfulOf(notes: readonly NoteRecord[]): Promise<HelpfulNote[]> {
-    const posts = [...new Set(notes.map((note) => note.post))];
-    const [cids, gone] = await Promise.all([this.posts.liveCids(posts), this.posts.gone(posts)]);
-    return notes.flatMap((note) => (gone.has(note.post) ? [] : [helpfulNote(note, cids.get(note.post) ?? (validateCidString(note.postCid) ? note.postCid : ''))]));
+    const states = await this.posts.states([...new Set(notes.map((note) => note.post))]);
+    return notes.flatMap((note) => {
+      const state = states.get(note.post);
+      return state === null ? [] : [helpfulNote(note, state ?? (validateCidString(note.postCid) ? note.postCid : ''))];
+    });
   }
 
   /**
