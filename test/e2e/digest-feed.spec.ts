@@ -23,6 +23,7 @@ const feedUri = `at://${publisher}/app.bsky.feed.generator/digest`;
 const endCard = 'at://did:plc:curator00000000000000000/app.bsky.feed.post/3kcaughtup2aa';
 const SIZE = 6;
 const DAY_MS = 86_400_000;
+const adminToken = 'digest-admin-token-0123456789abcdef';
 
 interface SkeletonItem {
   post: string;
@@ -137,6 +138,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
         HTTP_BIND_HOST: '127.0.0.1',
         OPS_PORT: String(await freePort()),
         LOG_LEVEL: 'warn',
+        ADMIN_TOKEN: adminToken,
       }).start();
       servers.push({ process: child, url: `http://127.0.0.1:${port}` });
     }
@@ -158,6 +160,7 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
 
   const job = () => ranker.app.get(ScoreSnapshotJob);
   let first: SkeletonItem[] = [];
+  let second: SkeletonItem[] = [];
 
   it('serves the edition to its end: exactly `size` posts in pages, then the end card pinned, and no cursor on the last page', async () => {
     // Before the ranker's run, the edition of the point two hours ago is the next one, due.
@@ -216,5 +219,34 @@ describe('digest feeds: an edition that ends, the same on two feed generators, a
     expect(editions.editions[0]!.posts[0]!.supportedBy.length).toBeGreaterThan(1);
     expect(editions.endCard).toBe(endCard);
     expect(editions.editionDue).toBe(false);
+    second = next;
+  });
+
+  it('explains a post by the edition a reader was served, and previews the edition the feed serves now', async () => {
+    const url = servers[0]!.url;
+    const [latest, earlier] = ((await (await fetch(`${url}/api/feeds/digest/editions`)).json()) as EditionsView).editions;
+    const explain = async (post: string, snapshot?: string) => {
+      const response = await fetch(`${url}/api/feeds/digest/explain?post=${encodeURIComponent(post)}${snapshot ? `&snapshot=${snapshot}` : ''}`);
+      return { status: response.status, body: (await response.json()) as { edition?: number; rank: number | null; score: number | null; components: unknown; reason?: string; message?: string } };
+    };
+    // Without a cursor: the latest edition, which is what the feed serves.
+    const top = await explain(second[0]!.post);
+    expect(top).toMatchObject({ status: 200, body: { edition: latest!.edition, rank: 1, score: expect.any(Number), components: expect.objectContaining({}) } });
+    // The earlier edition's first post is not in the latest; asked with the cursor a reader paged it with, it is there, first.
+    expect((await explain(first[0]!.post)).body).toMatchObject({ edition: latest!.edition, rank: null, reason: expect.stringContaining('not in this edition') });
+    expect((await explain(first[0]!.post, `e${earlier!.edition}`)).body).toMatchObject({ edition: earlier!.edition, rank: 1 });
+    expect((await explain(first[1]!.post, String(earlier!.edition))).body).toMatchObject({ edition: earlier!.edition, rank: 2 });
+    // The end card comes last, after the edition's posts; an edition that does not exist and a snapshot's cursor say so.
+    expect((await explain(endCard)).body).toMatchObject({ rank: SIZE + 1, reason: expect.stringContaining('end card') });
+    expect((await explain(first[0]!.post, `e${earlier!.edition - 1}`)).body).toMatchObject({ rank: null, reason: expect.stringContaining('no edition') });
+    expect(await explain(first[0]!.post, 's1')).toMatchObject({ status: 400, body: { message: expect.stringContaining('another ordering') } });
+
+    const preview = (await (await fetch(`${url}/api/admin/feeds/digest/preview`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as {
+      edition: { id: number; posts: number } | null;
+      snapshot: unknown;
+      items: { post: string; rank: number }[];
+    };
+    expect(preview.edition).toMatchObject({ id: latest!.edition, posts: SIZE });
+    expect(preview.items.map((item) => item.post)).toEqual(second.slice(0, -1).map((item) => item.post));
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
-import { ScoreRepository } from '#lib/clickhouse';
+import { EditionRepository, ScoreRepository, type EditionSummary } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
 import { FeedRegistry } from './feeds/feed.registry.js';
 
@@ -8,6 +8,8 @@ export interface Explanation {
   feed: string;
   post: string;
   snapshot: number | null;
+  /** A digest feed's edition (its cadence point, unix ms) the answer is about; digest feeds only. */
+  edition?: number | null;
   /** Position in the feed, or null when the post is not in it (with the reason). */
   rank: number | null;
   score: number | null;
@@ -32,14 +34,21 @@ const LATEST_TTL_MS = 2_000;
 export class ExplanationService {
   private readonly answers = new LRUCache<string, Explanation>({ max: MAX_ANSWERS });
   private readonly latest = new LRUCache<string, { snapshot: number | undefined }>({ max: 1_000, ttl: LATEST_TTL_MS });
+  private readonly latestEditions = new LRUCache<string, { edition: EditionSummary | undefined }>({ max: 1_000, ttl: LATEST_TTL_MS });
 
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
+    @Inject(EditionRepository) private readonly editions: EditionRepository,
   ) {}
 
+  /**
+   * `pinned` is a snapshot, or for a digest feed an edition (the number in its cursor, `e<edition>::…`):
+   * a digest serves its frozen edition, not the base ranking's latest snapshot, so that is what is explained.
+   */
   async explain(feed: FeedDefinition, post: string, pinned: number | undefined): Promise<Explanation> {
     const uri = this.registry.uriOf(feed);
+    if (feed.ranking === 'digest') return this.explainEdition(feed, uri, post, pinned);
     if (feed.ranking === 'recent') {
       return { feed: uri, post, snapshot: null, rank: null, score: null, components: { ranking: 'recent' }, reason: 'recent feeds are ordered by time, newest first' };
     }
@@ -60,6 +69,33 @@ export class ExplanationService {
       components: null,
       reason: `snapshot ${pinned} is no longer kept; ask without a snapshot for the latest`,
     };
+  }
+
+  private async explainEdition(feed: FeedDefinition, uri: string, post: string, pinned: number | undefined): Promise<Explanation> {
+    const edition = pinned === undefined ? await this.latestEdition(uri) : await this.editions.find(uri, pinned);
+    const unranked = { feed: uri, post, snapshot: null, edition: edition?.edition ?? pinned ?? null, rank: null, score: null, components: null };
+    if (!edition) {
+      const reason = pinned === undefined ? 'no edition is frozen yet: the ranker freezes one at the next cadence point' : `the feed has no edition ${pinned}`;
+      return { ...unranked, reason };
+    }
+    // An edition never changes under one ownership epoch: the answer is kept by both.
+    const key = `${uri} e${edition.edition}.${edition.epoch} ${post}`;
+    const cached = this.answers.get(key);
+    if (cached) return cached;
+    const found = await this.editions.explain(uri, edition, post);
+    if (found) return this.keep(key, { ...unranked, ...found });
+    if (post === feed.digest?.endCard) {
+      return this.keep(key, { ...unranked, rank: edition.posts + 1, reason: "the curator's end card: pinned after the edition's posts" });
+    }
+    return this.keep(key, { ...unranked, reason: 'not in this edition: not among the best posts of the base ranking that no earlier edition served' });
+  }
+
+  private async latestEdition(uri: string): Promise<EditionSummary | undefined> {
+    const cached = this.latestEditions.get(uri);
+    if (cached) return cached.edition;
+    const [edition] = await this.editions.list(uri, 1);
+    this.latestEditions.set(uri, { edition });
+    return edition;
   }
 
   private keep(key: string, answer: Explanation): Explanation {

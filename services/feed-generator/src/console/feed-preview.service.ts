@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { describeProvenance } from '#lib/bridging';
-import { PostRepository, ScoreRepository, type PostSummary, type RankedItem } from '#lib/clickhouse';
+import { EditionRepository, PostRepository, ScoreRepository, type PostSummary, type RankedItem } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { RecentFeed } from '../feeds/recent.feed.js';
@@ -36,6 +36,8 @@ export interface FeedPreview {
   ranking: FeedDefinition['ranking'];
   /** Snapshot the items come from (ranked feeds), with its size and completion time. */
   snapshot: { id: number; posts: number; completedAt: string } | null;
+  /** A digest feed's latest edition, which is what it serves (its cadence point as id, unix ms), with when it was frozen. */
+  edition?: { id: number; posts: number; frozenAt: string } | null;
   items: PreviewItem[];
 }
 
@@ -89,6 +91,7 @@ export class FeedPreviewService {
     private readonly recent: RecentFeed,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
     @Inject(PostRepository) private readonly posts: PostRepository,
+    @Inject(EditionRepository) private readonly editions: EditionRepository,
   ) {}
 
   async preview(feed: FeedDefinition, limit: number): Promise<FeedPreview> {
@@ -112,24 +115,33 @@ export class FeedPreviewService {
         })),
       };
     }
+    if (feed.ranking === 'digest') {
+      // A digest serves its latest frozen edition, not its base ranking's newest snapshot.
+      const [edition] = await this.editions.list(uri, 1);
+      if (!edition) return { ...base, snapshot: null, edition: null, items: [] };
+      const items = (await this.editions.items(uri, edition)).slice(0, limit);
+      const about = { id: edition.edition, posts: edition.posts, frozenAt: new Date(edition.frozenAtMs).toISOString() };
+      return { ...base, snapshot: null, edition: about, items: await this.previewItems(items) };
+    }
     const latest = await this.scores.latestSnapshot(uri);
     if (!latest) return { ...base, snapshot: null, items: [] };
     const top = await this.top(uri, latest.snapshot, limit);
+    return { ...base, snapshot: { id: latest.snapshot, posts: latest.posts, completedAt: latest.completedAt }, items: await this.previewItems(top) };
+  }
+
+  /** Ranked posts as the preview shows them: with their texts, provenance and score parts. */
+  private async previewItems(top: readonly RankedItem[]): Promise<PreviewItem[]> {
     const texts = await this.summaries(top.map((item) => item.uri));
-    return {
-      ...base,
-      snapshot: { id: latest.snapshot, posts: latest.posts, completedAt: latest.completedAt },
-      items: top.map((item) => ({
-        rank: item.rank,
-        post: item.uri,
-        text: texts.get(item.uri)?.text ?? null,
-        postedAtUs: texts.get(item.uri)?.timeUs ?? null,
-        score: item.score,
-        feedContext: item.feedContext || null,
-        provenance: parseProvenance(item.feedContext),
-        components: item.components,
-      })),
-    };
+    return top.map((item) => ({
+      rank: item.rank,
+      post: item.uri,
+      text: texts.get(item.uri)?.text ?? null,
+      postedAtUs: texts.get(item.uri)?.timeUs ?? null,
+      score: item.score,
+      feedContext: item.feedContext || null,
+      provenance: parseProvenance(item.feedContext),
+      components: item.components,
+    }));
   }
 
   /** The top of a snapshot; complete snapshots are immutable, so a read is kept (LRU). */

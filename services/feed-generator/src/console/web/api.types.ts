@@ -89,6 +89,8 @@ export interface CommunityMembers {
 
 export interface Explanation {
   snapshot: number | null;
+  /** A digest feed's edition the answer is about (its cadence point, unix ms). */
+  edition?: number | null;
   rank: number | null;
   score: number | null;
   reason?: string;

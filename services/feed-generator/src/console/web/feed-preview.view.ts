@@ -90,7 +90,7 @@ function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string
         setExplanation(
           answer.rank === null
             ? `Explanation endpoint: not ranked now. ${answer.reason ?? ''}`
-            : `Explanation endpoint: rank ${answer.rank} in snapshot ${answer.snapshot}, score ${formatValue(answer.score)}.`,
+            : `Explanation endpoint: rank ${answer.rank} in ${answer.edition ? `the edition of ${new Date(answer.edition).toISOString()}` : `snapshot ${answer.snapshot}`}, score ${formatValue(answer.score)}.`,
         ),
       (error: Error) => setExplanation(`The explanation endpoint did not answer: ${error.message}`),
     );
@@ -107,7 +107,8 @@ function WhyHere({ item, explainPath }: { item: PreviewItem; explainPath: string
 function Post({ item, preview }: { item: PreviewItem; preview: FeedPreview }) {
   const link = bskyAppLink(item.post);
   const explainPath =
-    `/api/feeds/${encodeURIComponent(preview.feed)}/explain?post=${encodeURIComponent(item.post)}` + (preview.snapshot ? `&snapshot=${preview.snapshot.id}` : '');
+    `/api/feeds/${encodeURIComponent(preview.feed)}/explain?post=${encodeURIComponent(item.post)}` +
+    (preview.edition ? `&snapshot=e${preview.edition.id}` : preview.snapshot ? `&snapshot=${preview.snapshot.id}` : '');
   return html`<li>
     <span class="rank"><span class="visually-hidden">Rank </span>${item.rank}</span>
     <p class="text">${item.text === null ? '(text not in the store)' : item.text || '(no text)'}</p>
@@ -126,9 +127,13 @@ function Preview({ preview, loadedMs, limit, onLimit, onRefresh }: { preview: Fe
   const about =
     preview.ranking === 'recent'
       ? 'Newest posts first, read live.'
-      : preview.snapshot
-        ? `Snapshot ${preview.snapshot.id} of ${formatCount(preview.snapshot.posts)} ranked posts, completed ${preview.snapshot.completedAt}.`
-        : 'No snapshot yet: the scoring service has not ranked this feed.';
+      : preview.ranking === 'digest'
+        ? preview.edition
+          ? `The edition of ${new Date(preview.edition.id).toISOString()}: ${formatCount(preview.edition.posts)} posts, frozen ${preview.edition.frozenAt}.`
+          : 'No edition yet: the ranker freezes one at the next cadence point.'
+        : preview.snapshot
+          ? `Snapshot ${preview.snapshot.id} of ${formatCount(preview.snapshot.posts)} ranked posts, completed ${preview.snapshot.completedAt}.`
+          : 'No snapshot yet: the scoring service has not ranked this feed.';
   const { items } = preview;
   const onBluesky = bskyAppLink(preview.uri);
   return html`
