@@ -43,6 +43,14 @@ describe('cluster matching over communities', () => {
     expect(totalCredits(quadrupled.matched)).toBeCloseTo(2 * totalCredits(funding.matched));
   });
 
+  it('reads every community id as a name of its own, `constructor` and `__proto__` too', () => {
+    const odd: Record<string, string[]> = { c1: ['constructor'], p1: ['__proto__'] };
+    const funding = clusterMatch([pledge('c1', 'constructor', 100), pledge('p1', '__proto__', 400)], (did) => new Set(odd[did] ?? []), new Map([['constructor', 1e9], ['__proto__', 1e9]])).get(post)!;
+    expect(Object.entries(funding.pledged)).toEqual([['constructor', 100], ['__proto__', 400]]);
+    expect(Object.entries(funding.matched)).toEqual([['__proto__', 100], ['constructor', 100]]);
+    expect(totalCredits(funding.pledged)).toBe(500);
+  });
+
   it('does not let a member of both communities double the match', () => {
     const base = [pledge('climate1', 'climate', 100), pledge('farm1', 'farmers', 100)];
     const without = totalCredits(clusterMatch(base, memberOf, deepPools).get(post)!.matched);

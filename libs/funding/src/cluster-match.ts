@@ -1,4 +1,4 @@
-import type { Pledge } from './fund.types.js';
+import { perCommunity, type Pledge } from './fund.types.js';
 
 /** What a post received in one epoch: pledges and matches, per community. */
 export interface PostFunding {
@@ -39,9 +39,9 @@ export function clusterMatch(
   const claims = new Map<string, Map<string, number>>();
   const funding = new Map<string, PostFunding>();
   for (const [post, list] of byPost) {
-    const pledged: Record<string, number> = {};
+    const pledged = perCommunity();
     for (const pledge of list) pledged[pledge.community] = (pledged[pledge.community] ?? 0) + pledge.amount;
-    funding.set(post, { post, pledged, matched: {} });
+    funding.set(post, { post, pledged, matched: perCommunity() });
     const communities = Object.keys(pledged).sort();
     for (let i = 0; i < communities.length; i += 1) {
       for (let j = i + 1; j < communities.length; j += 1) {
@@ -67,7 +67,7 @@ export function clusterMatch(
       if (paid <= 0) continue;
       // A post that holds a match and no pledge any more keeps it (it is boosted by pledges only).
       let entry = funding.get(post);
-      if (!entry) funding.set(post, (entry = { post, pledged: {}, matched: {} }));
+      if (!entry) funding.set(post, (entry = { post, pledged: perCommunity(), matched: perCommunity() }));
       entry.matched[community] = paid;
     }
   }

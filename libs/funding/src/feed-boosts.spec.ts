@@ -2,6 +2,7 @@ import { placeBoosts } from './boost-placement.js';
 import fc from 'fast-check';
 import { boostedContext, boostOfContext, namesFunds } from './boost-context.js';
 import { eligibility } from './eligibility.js';
+import { clusterMatch } from './cluster-match.js';
 import { boostFeed, describeBoost } from './feed-boosts.js';
 import type { FundRules } from './fund.types.js';
 import { checkPledges } from './pledge-validation.js';
@@ -108,6 +109,19 @@ describe('a feed’s boosts', () => {
 
     const elsewhere = boostFeed({ feed: 'common', communities: ['towns'], ranked, funds, funding, spent: () => 0, remaining: () => 100 });
     expect(elsewhere.boosts.size).toBe(0);
+  });
+
+  it('boosts beside a fund whose community is named `constructor`, and pays that fund as any other', () => {
+    const pledges = [
+      { pledger: 'c1', rkey: 'a', community: 'climate', post: 'p30', amount: 50, timeUs: 1 },
+      { pledger: 'k1', rkey: 'b', community: 'constructor', post: 'p10', amount: 50, timeUs: 2 },
+    ];
+    const matchedFunding = clusterMatch(pledges, () => new Set<string>(), new Map());
+    const odd = new Map([['climate', rules('climate')], ['constructor', rules('constructor')]]);
+    const across = ranked.map((item) => ({ ...item, components: { groups: [support('climate', 0.8), support('constructor', 0.7)], divisiveIn: [] } }));
+    const { boosts } = boostFeed({ feed: 'common', communities: ['climate', 'constructor'], ranked: across, funds: odd, funding: matchedFunding, spent: () => 0, remaining: () => 500 });
+    expect(boosts.get('p30')).toMatchObject({ funds: ['climate'], credits: 50 });
+    expect(boosts.get('p10')).toMatchObject({ funds: ['constructor'], credits: 50 });
   });
 
   it('stops a boost once its credits are spent, or its fund has no budget left', () => {

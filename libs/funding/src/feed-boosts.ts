@@ -1,6 +1,6 @@
 import { totalCredits, type PostFunding } from './cluster-match.js';
 import { eligibility, measureOf } from './eligibility.js';
-import type { FundRules } from './fund.types.js';
+import { perCommunity, type FundRules } from './fund.types.js';
 import { liftOf, placeBoosts, type Placed } from './boost-placement.js';
 
 /** A ranked post as the snapshot writer holds it. */
@@ -61,8 +61,8 @@ export function boostFeed<T extends RankedForBoost>(input: FeedBoostInput<T>): F
     const funding = input.funding.get(post.uri);
     if (!funding) continue;
     const funders: FundRules[] = [];
-    const pledged: Record<string, number> = {};
-    const matched: Record<string, number> = {};
+    const pledged = perCommunity();
+    const matched = perCommunity();
     let credits = 0;
     for (const fund of applicable) {
       const own = funding.pledged[fund.community] ?? 0;

@@ -33,3 +33,12 @@ export interface FundRules {
 }
 
 export type RefusalReason = 'no-fund' | 'not-member' | 'over-allowance' | 'deleted-post';
+
+/**
+ * An empty community → credits record. Community ids are record keys chosen by curators, and
+ * `constructor` or `__proto__` is a valid id: without a prototype, no id reads or writes anything
+ * but its own entry.
+ */
+export function perCommunity(): Record<string, number> {
+  return Object.create(null) as Record<string, number>;
+}
