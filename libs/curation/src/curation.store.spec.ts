@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,33 @@ describe('CurationStore: versions in ClickHouse, the curator file as their seed'
     await store.set(['feeds', 'birds-again'], { displayName: 'Birds again', communities: ['birders'] }, 'admin');
     expect((await restarted.refresh()).changed).toBe(true);
     expect(restarted.snapshot!.curation.feeds.has('birds-again')).toBe(true);
+  });
+
+  it('brings every replica to the same version when two write in the same microsecond', async () => {
+    const a = new CurationStore(file, versions);
+    const b = new CurationStore(file, versions);
+    await a.load();
+    await b.load();
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 60_000);
+    try {
+      await Promise.all([
+        a.set(['feeds', 'from-a'], { displayName: 'From A', communities: ['birders'] }, 'admin'),
+        b.set(['feeds', 'from-b'], { displayName: 'From B', communities: ['birders'] }, 'admin'),
+      ]);
+    } finally {
+      now.mockRestore();
+    }
+    const [newest, second] = await versions.history(2);
+    expect(newest!.version).toBe(second!.version);
+    await a.refresh();
+    await b.refresh();
+    // The one the store orders first (by version, then hash) is in force everywhere, and later edits build on it.
+    expect(a.snapshot!.hash).toBe(newest!.hash);
+    expect(b.snapshot!.hash).toBe(newest!.hash);
+    const kept = [...a.snapshot!.curation.feeds.keys()];
+    await a.set(['feeds', 'later'], { displayName: 'Later', communities: ['birders'] }, 'admin');
+    await b.refresh();
+    expect([...b.snapshot!.curation.feeds.keys()].sort()).toEqual([...kept, 'later'].sort());
   });
 
   it('imports a changed file as a new version, and refuses one with a mistake, keeping the last good version', async () => {

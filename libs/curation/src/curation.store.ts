@@ -101,11 +101,15 @@ export class CurationStore {
     return { snapshot, rejected: file.rejected ?? rejected };
   }
 
-  /** Takes the newest stored version when it is newer than the one in force. */
+  /**
+   * Takes the newest stored version when it is newer than the one in force: later by number, or by
+   * hash at the same number, as the store orders them. Two replicas writing in the same microsecond
+   * number their versions alike, and every replica then takes the same one of the two.
+   */
   async refresh(): Promise<CurationRefresh> {
     const stored = await this.versions.latest();
     if (!stored) throw new InvalidCurationError([{ file: STORED, line: 0, column: 0, field: '(document)', message: 'no version stored yet' }]);
-    if (this.current && stored.version <= this.current.version) return { snapshot: this.current, changed: false };
+    if (this.current && !isNewer(stored, this.current)) return { snapshot: this.current, changed: false };
     try {
       return { snapshot: this.take(stored, parseCuration(stored.yaml, STORED)), changed: true };
     } catch (error) {
@@ -187,7 +191,12 @@ export class CurationStore {
 
   private take(stored: CurationVersion, curation: Curation): CurationSnapshot {
     const snapshot = { curation, version: stored.version, hash: stored.hash, source: stored.source, text: stored.yaml };
-    if (!this.current || snapshot.version > this.current.version) this.current = snapshot;
+    if (!this.current || isNewer(snapshot, this.current)) this.current = snapshot;
     return snapshot;
   }
+}
+
+/** Whether version `a` comes after `b` in the store's order: by number, then by hash. */
+function isNewer(a: { version: number; hash: string }, b: { version: number; hash: string }): boolean {
+  return a.version > b.version || (a.version === b.version && a.hash > b.hash);
 }
