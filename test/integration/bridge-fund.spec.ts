@@ -338,6 +338,11 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     const refused = await admin('PUT', 'funds/gamma', { budget: -1 });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { message: string }).message).toContain('funds.gamma.budget');
+    // A misspelt field is refused, not dropped: the fund would have run on its default.
+    const misspelt = await admin('PUT', 'funds/gamma', { budget: 5, maxlift: 5 });
+    expect(misspelt.status).toBe(400);
+    expect(((await misspelt.json()) as { message: string }).message).toContain('maxlift');
+    expect((await admin('PUT', 'funds/gamma', 'five')).status).toBe(400);
     // A small community's fund gets the floor subsidy at the next settlement; a large one none.
     expect((await admin('PUT', 'funds/delta', { budget: 1 })).status).toBe(200);
     // A run settles the funds the ranker knows: none is started before the edit reached it (a run is

@@ -105,7 +105,7 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
   const admin = (method: string, route: string, body?: unknown, auth = adminToken) =>
     fetch(`${running.url}/api/admin/${route}`, {
       method,
-      headers: { authorization: `Bearer ${auth}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${auth}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
 
@@ -308,6 +308,21 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       expect(await readFile(running.feedsFile, 'utf8')).not.toContain('club-new:');
       const { versions } = (await (await admin('GET', 'curation/versions')).json()) as { versions: { source: string }[] };
       expect(versions[0]!.source).toBe('admin');
+    });
+
+    it('answers 404 to removing a feed, community or fund that is not there, and writes no version', async () => {
+      const before = (await (await admin('GET', 'curation/versions')).json()) as { versions: unknown[] };
+      for (const route of ['feeds/no-such-feed', 'communities/no-such-community', 'funds/no-such-fund']) {
+        const response = await admin('DELETE', route);
+        expect({ route, status: response.status }).toEqual({ route, status: 404 });
+        expect(await response.json()).toMatchObject({ error: 'NotFound', message: expect.stringContaining('no-such') });
+      }
+      expect((await admin('GET', 'communities/no-such-community/members')).status).toBe(404);
+      const after = (await (await admin('GET', 'curation/versions')).json()) as { versions: unknown[] };
+      expect(after.versions).toHaveLength(before.versions.length);
+      // One that is there is removed, as before.
+      expect((await admin('DELETE', 'feeds/club-new')).status).toBe(200);
+      expect(await (await admin('GET', 'curation/export')).text()).not.toContain('club-new:');
     });
   });
 

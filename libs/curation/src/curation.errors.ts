@@ -18,6 +18,14 @@ export class InvalidCurationError extends Error {
   }
 }
 
+/** An edit removes an entry the newest version does not have (`feeds.climate`, say): nothing is written. */
+export class CurationEntryNotFoundError extends Error {
+  override name = 'CurationEntryNotFoundError';
+  constructor(readonly entry: string) {
+    super(`no ${entry} in the curation`);
+  }
+}
+
 /**
  * Any error met while reading, checking or editing a curation, as curators see problems: an
  * unexpected one (a bug, a limit of the YAML parser) still names the file and is reported and

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isNode, parseDocument, visit, type Document } from 'yaml';
 import type { CurationSource, CurationVersion, CurationVersionRepository } from '#lib/clickhouse';
-import { asInvalidCuration, InvalidCurationError } from './curation.errors.js';
+import { asInvalidCuration, CurationEntryNotFoundError, InvalidCurationError } from './curation.errors.js';
 import { parseCuration } from './curation.loader.js';
 import type { Curation } from './curation.types.js';
 
@@ -148,6 +148,7 @@ export class CurationStore {
   /**
    * Sets (or, with `undefined`, removes) one entry, e.g. `['feeds', 'climate']`, on the newest
    * version; validates the whole result and writes it as a new version. Edits are serialised.
+   * Removing an entry the newest version does not have writes nothing (`CurationEntryNotFoundError`).
    */
   async set(pathInDocument: [section: 'communities' | 'feeds' | 'funds', id: string], value: unknown, source: CurationSource): Promise<CurationSnapshot> {
     return this.write(async () => {
@@ -156,6 +157,7 @@ export class CurationStore {
       try {
         const doc = parseDocument(base.text);
         if (doc.contents === null) doc.contents = doc.createNode({}) as never;
+        if (value === undefined && !doc.hasIn(pathInDocument)) throw new CurationEntryNotFoundError(pathInDocument.join('.'));
         expandAliasesInto(doc, pathInDocument);
         if (value === undefined) doc.deleteIn(pathInDocument);
         else {
@@ -164,6 +166,7 @@ export class CurationStore {
         }
         text = doc.toString();
       } catch (error) {
+        if (error instanceof CurationEntryNotFoundError) throw error;
         throw asInvalidCuration(error, STORED, pathInDocument.join('.'));
       }
       return { text, curation: parseCuration(text, STORED) };

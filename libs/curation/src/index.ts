@@ -1,6 +1,7 @@
 export { type CommunityDefinition, type Curation, type FeedDefinition, type MemberSources, type Ranking } from './curation.types.js';
-export { InvalidCurationError } from './curation.errors.js';
+export { CurationEntryNotFoundError, InvalidCurationError } from './curation.errors.js';
 export { CommunitySchema, FeedSchema } from './curation.schema.js';
+export { fundSchema as FundSchema } from './fund.schema.js';
 export { loadCurationFile, parseCuration } from './curation.loader.js';
 export { CurationStore, type CurationSnapshot } from './curation.store.js';
 export { type DigestDefinition, DigestBases, type Weekday, Weekdays } from './digest.schema.js';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Header, Headers, HttpCode, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import type { CurationSource } from '#lib/clickhouse';
-import { CommunitySchema, FeedSchema, type CommunityDefinition, type FeedDefinition } from '#lib/curation';
+import { CommunitySchema, CurationEntryNotFoundError, FeedSchema, FundSchema, type CommunityDefinition, type FeedDefinition } from '#lib/curation';
 import { AdminGuard } from './admin.guard.js';
 import { CommunityMembersService } from './feeds/community-members.service.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
@@ -13,13 +13,14 @@ import { InvalidRequestError } from './xrpc/xrpc.errors.js';
  * their values are checked with the whole edited file before it is written (`CurationStore.set`),
  * so a mistake is reported as it would be in the file.
  */
-const definitionInput = (schema: z.AnyZodObject) =>
+export const definitionInput = (schema: z.AnyZodObject) =>
   z
     .record(schema.keyof(), z.unknown(), { invalid_type_error: 'must be an object' })
     .optional()
     .transform((fields) => Object.fromEntries(Object.entries(fields ?? {}).filter(([, value]) => value !== undefined)));
 const CommunityInput = definitionInput(CommunitySchema);
 const FeedInput = definitionInput(FeedSchema);
+export const FundInput = definitionInput(FundSchema);
 
 const communityView = (community: CommunityDefinition) => ({ ...community });
 const feedView = (registry: FeedRegistry, feed: FeedDefinition) => ({ ...feed, uri: registry.uriOf(feed) });
@@ -71,7 +72,7 @@ export class AdminController {
 
   @Get('communities/:id/members')
   async communityMembers(@Param('id') id: string) {
-    if (!this.registry.community(id)) throw new InvalidRequestError(`no community "${id}"`, 'NotFound');
+    if (!this.registry.community(id)) throw new CurationEntryNotFoundError(`communities.${id}`);
     const members = [...(await this.members.members(id))].sort();
     // Over the members bound a community counts as empty, and says why.
     const tooLarge = this.members.tooLargeError(id)?.message;

@@ -1,4 +1,4 @@
-import { InvalidCurationError } from '#lib/curation';
+import { CurationEntryNotFoundError, InvalidCurationError } from '#lib/curation';
 import { InvalidCursorError } from '#lib/domain';
 import { MembersOnlyError, NoAlgorithmError, UnknownFeedRequestedError } from './feeds/feed-skeleton.service.js';
 import { AdminAuthError } from './admin.guard.js';
@@ -23,6 +23,8 @@ export const feedGeneratorErrors: ErrorTranslation = (error) => {
   if (error instanceof OtherViewerError) return new XrpcError(403, 'Forbidden', error.message);
   if (error instanceof NoAlgorithmError) return new InternalServerError(error.message);
   if (error instanceof RateLimitExceededError) return new XrpcError(429, 'RateLimitExceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
-  if (error instanceof FundNotFoundError || error instanceof FeedNotFoundError) return new XrpcError(404, 'NotFound', error.message);
+  if (error instanceof FundNotFoundError || error instanceof FeedNotFoundError || error instanceof CurationEntryNotFoundError) {
+    return new XrpcError(404, 'NotFound', error.message);
+  }
   return undefined;
 };

@@ -1,15 +1,13 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { FundRepository } from '#lib/clickhouse';
-import type { FundDefinition } from '#lib/curation';
 import { isDid } from '#lib/domain';
-import { sourceOf } from '../admin.controller.js';
+import { FundInput, sourceOf } from '../admin.controller.js';
 import { AdminGuard } from '../admin.guard.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
+import { parseBody } from '../xrpc/request-input.js';
 import { InvalidRequestError } from '../xrpc/xrpc.errors.js';
 import { adminPledgeSchema } from './admin-pledge.schema.js';
-
-type FundInput = Partial<Omit<FundDefinition, 'community'>>;
 
 const RKEY = /^admin-[0-9a-z]{1,32}$/;
 
@@ -32,12 +30,9 @@ export class FundAdminController {
   }
 
   @Put('funds/:community')
-  async put(@Param('community') community: string, @Body() body: FundInput, @Headers('x-cg-client') client?: string) {
-    const { budget, matchingPool, memberAllowance, pageShare, minBridging, maxLift, feeds } = body ?? {};
-    const fields = Object.fromEntries(
-      Object.entries({ budget, matchingPool, memberAllowance, pageShare, minBridging, maxLift, feeds }).filter(([, value]) => value !== undefined),
-    );
-    const snapshot = await this.registry.curation.edit(['funds', community], fields, sourceOf(client));
+  async put(@Param('community') community: string, @Body() body: unknown, @Headers('x-cg-client') client?: string) {
+    // A field the fund does not have (a misspelt `maxlift`) is refused, as in the file.
+    const snapshot = await this.registry.curation.edit(['funds', community], parseBody(FundInput, body), sourceOf(client));
     return snapshot.curation.funds.get(community)!;
   }
 
