@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { parse as parseYaml } from 'yaml';
 import { accessibilityViolations, generateJetstreamEvents, launchBrowser, startJetstreamReplayServer, type JetstreamReplayServer, startTestApp, type TestApp, waitFor as waitUntil } from '#lib/testing';
 import { FundRepository } from '#lib/clickhouse';
 import { ScoreSnapshotJob } from '../../services/scoring/src/score-snapshot.job.js';
@@ -274,6 +275,23 @@ describe('the web console in a real browser (Debian Chromium, headless)', () => 
     // What the file now holds opens in the form again, and the conversation's report is there.
     await page.goto(`${running.url}/console#/feeds/weekly/edit`);
     await expect(page.getByRole('group', { name: 'Digest' }).getByLabel('Time zone').inputValue()).resolves.toBe('Europe/Paris');
+    // Its timescales follow the cadence (a week): the form leaves them empty, and saving it again writes none.
+    await expect(page.getByLabel('Window (hours)').inputValue()).resolves.toBe('');
+    await page.getByLabel('Description').fill('Every Friday evening');
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.locator('#view').getByText('Saved feed weekly.').waitFor();
+    const weekly = (parseYaml(await exported()) as { feeds: Record<string, Record<string, unknown>> }).feeds['weekly']!;
+    expect(weekly).toMatchObject({ description: 'Every Friday evening' });
+    expect(Object.keys(weekly)).not.toContain('windowHours');
+    expect(Object.keys(weekly)).not.toContain('halfLifeHours');
+    // A new feed under a short name taken is refused before anything is written.
+    await page.goto(`${running.url}/console#/feeds/new`);
+    await page.getByLabel('Short name').fill('weekly');
+    await page.getByLabel('Display name').fill('Not the weekly');
+    await page.getByLabel('Alpha gardeners').check();
+    await page.getByRole('button', { name: 'Save feed' }).click();
+    await page.getByRole('alert').filter({ hasText: 'exists already' }).waitFor();
+    expect(await exported()).not.toContain('Not the weekly');
     const report = await waitUntil('the conversation served', async () => {
       const response = await fetch(`${running.url}/api/conversations/talk`);
       return response.status === 200 ? ((await response.json()) as { title: string; source: unknown; participants: string }) : undefined;

@@ -169,6 +169,9 @@ ${section}`;
       expect(timescales('    digest:\n      cadence: daily\n')).toEqual({ windowHours: 72, halfLifeHours: 12 });
       expect(timescales('    windowHours: 240\n    halfLifeHours: 24\n    digest:\n      cadence: weekly\n      day: monday\n')).toEqual({ windowHours: 240, halfLifeHours: 24 });
       expect(parseCuration(valid, 'feeds.yaml').feeds.get('common-ground')).toMatchObject({ windowHours: 72, halfLifeHours: 12 });
+      // Which of them the curation leaves to the default, for editors that must not write it in.
+      expect(parseCuration(digestFeed('    windowHours: 240\n    digest:\n      cadence: daily\n'), 'f.yaml').feeds.get('weekly')!.defaulted).toEqual(['halfLifeHours']);
+      expect(parseCuration(digestFeed('    windowHours: 240\n    halfLifeHours: 24\n    digest:\n      cadence: daily\n'), 'f.yaml').feeds.get('weekly')!.defaulted).toBeUndefined();
     });
 
     it('names the line and field of each mistake in the digest section', () => {

@@ -65,6 +65,8 @@ export interface Feed {
   includeReplies: boolean;
   windowHours: number;
   halfLifeHours: number;
+  /** The timescales the curation does not write: they follow the default (which a digest's cadence sets). */
+  defaulted?: ('windowHours' | 'halfLifeHours')[];
   balance: 'equal' | Record<string, number>;
   /** A `digest` feed's cadence, size, base ranking and end card. */
   digest?: DigestDefinition;

@@ -34,6 +34,11 @@ function CommunityForm({ curation, existing }: { curation: Curation; existing: C
       setError('The community id must be letters, digits, - or _.');
       return;
     }
+    // Saving a new community under a taken id would replace that community's members.
+    if (!existing && curation.communities.some((community) => community.id === target)) {
+      setError(`A community "${target}" exists already: edit it, or choose another id.`);
+      return;
+    }
     const members: Partial<MemberSources> = {};
     for (const [key] of MEMBER_SOURCES) {
       const values = lines(sources[key] ?? '');

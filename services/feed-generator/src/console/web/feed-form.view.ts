@@ -44,8 +44,9 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
   const [displayName, setDisplayName] = useState(existing?.displayName ?? '');
   const [description, setDescription] = useState(existing?.description ?? '');
   const [ranking, setRanking] = useState<Ranking>(existing?.ranking ?? 'recent');
-  const [windowHours, setWindowHours] = useState(existing ? String(existing.windowHours) : '');
-  const [halfLife, setHalfLife] = useState(existing ? String(existing.halfLifeHours) : '');
+  // A timescale left to the default stays empty, so that saving does not write today's default into the feed.
+  const [windowHours, setWindowHours] = useState(existing && !existing.defaulted?.includes('windowHours') ? String(existing.windowHours) : '');
+  const [halfLife, setHalfLife] = useState(existing && !existing.defaulted?.includes('halfLifeHours') ? String(existing.halfLifeHours) : '');
   const [balance, setBalance] = useState(balanceText(existing?.balance ?? 'equal'));
   const [membersOnly, setMembersOnly] = useState(existing?.membersOnly ?? false);
   const [includeReplies, setIncludeReplies] = useState(existing?.includeReplies ?? false);
@@ -62,6 +63,11 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
     const target = existing ? existing.shortname : shortname.trim();
     if (!/^[a-z0-9-]{1,15}$/.test(target)) {
       setError('The short name must be 1–15 lower-case letters, digits or -.');
+      return;
+    }
+    // Saving a new feed under a taken short name would replace that feed.
+    if (!existing && curation.feeds.some((feed) => feed.shortname === target)) {
+      setError(`A feed "${target}" exists already: edit it, or choose another short name.`);
       return;
     }
     const balanceValue = parseBalance(balance);
@@ -134,10 +140,10 @@ function FeedForm({ curation, existing }: { curation: Curation; existing: Feed |
       ${ranking === 'digest' && html`<${DigestFields} form=${digest} onChange=${setDigest} />`}
       ${ranking === 'deliberation' && html`<${ConversationFields} form=${conversation} onChange=${setConversation} />`}
       <${Field} id="feed-window" label="Window (hours)" hint=${HINTS.window}>
-        <input id="feed-window" type="number" min="1" max="744" step="any" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
+        <input id="feed-window" type="number" min="1" max="744" step="any" placeholder="default" aria-describedby="feed-window-hint" value=${windowHours} onInput=${(event: Event) => setWindowHours(valueOf(event))} />
       <//>
       <${Field} id="feed-half-life" label="Half-life (hours)" hint=${HINTS.halfLife}>
-        <input id="feed-half-life" type="number" min="0.1" step="any" aria-describedby="feed-half-life-hint" value=${halfLife} onInput=${(event: Event) => setHalfLife(valueOf(event))} />
+        <input id="feed-half-life" type="number" min="0.1" step="any" placeholder="default" aria-describedby="feed-half-life-hint" value=${halfLife} onInput=${(event: Event) => setHalfLife(valueOf(event))} />
       <//>
       <${Field} id="feed-balance" label="Balance" hint=${HINTS.balance}>
         <input id="feed-balance" type="text" aria-describedby="feed-balance-hint" value=${balance} onInput=${(event: Event) => setBalance(valueOf(event))} />
