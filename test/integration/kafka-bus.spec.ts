@@ -356,6 +356,48 @@ describe('KafkaBus on a real broker', () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  it('stores every publish it acknowledges when a send timed out but reached the broker (a stalled broker, then one back)', async () => {
+    const broker = await startBroker({ profile: 'test' });
+    try {
+      // One lane, so that every publish shares one idempotent producer; a short request timeout, so that the stall outlasts it.
+      const bus = createBus({ brokers: [broker.brokers], producers: 1, requestTimeoutMs: 2_000, publishTimeoutMs: 20_000 });
+      const topic = newTopic('stall');
+      await bus.ensureTopics([{ name: topic, partitions: 1 }]);
+      await bus.publish(topic, [{ key: 'k', value: 'warm-up' }]);
+      // The broker stalls (a long pause of its JVM): the first send times out on the client, and is written once the broker resumes.
+      process.kill(broker.pid!, 'SIGSTOP');
+      const outcomes: Record<string, Promise<void>> = {};
+      try {
+        outcomes['A'] = bus.publish(topic, [{ key: 'k', value: 'A' }]);
+        await sleep(500);
+        outcomes['B'] = bus.publish(topic, [{ key: 'k', value: 'B' }]);
+        await sleep(2_500);
+      } finally {
+        process.kill(broker.pid!, 'SIGCONT');
+      }
+      const settled = await Promise.allSettled(Object.values(outcomes));
+      const acknowledged = Object.keys(outcomes).filter((_, index) => settled[index]!.status === 'fulfilled');
+      await bus.publish(topic, [{ key: 'k', value: 'after' }]);
+
+      const values: string[] = [];
+      const subscription = await bus.subscribe({
+        groupId: newGroup('stall'),
+        topics: [topic],
+        handler: async (batch) => {
+          values.push(...batch.messages.map((message) => String(message.value)));
+        },
+      });
+      await waitFor('the message after the stall', () => values.includes('after'), 30_000);
+      await subscription.stop();
+      // Every publish that resolved is stored (a copy too many is allowed: consumers are idempotent; a loss is not).
+      for (const value of acknowledged) expect({ value, stored: values.includes(value) }).toEqual({ value, stored: true });
+      expect(acknowledged.length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(buses.splice(0).map((bus) => bus.close()));
+      await broker.stop();
+    }
+  }, 120_000);
+
   it('rejects a publish with BusUnavailableError within the bound while the broker is down; publishing and consuming resume after a restart, and a bus, a ranker member and a control plane started meanwhile wait for the broker to create topics, subscribe and join', async () => {
     const broker = ownBroker ?? (await startBroker({ profile: 'test' }));
     try {

@@ -54,6 +54,8 @@ export class KafkaBus implements MessageBus {
   private readonly kafka: KafkaClient;
   /** One lazily connected idempotent producer per lane (`options.producers`). */
   private readonly producers: (Promise<Producer> | undefined)[];
+  /** Per lane, when the send under way ends: the next waits for it (`sendOnLane`). */
+  private readonly laneTurns: (Promise<void> | undefined)[] = [];
   private admin: Promise<Admin> | undefined;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -132,8 +134,7 @@ export class KafkaBus implements MessageBus {
     let timedOut = false;
     // @NOTE: kafkajs gives up on an unreachable broker after its connection retries (a few seconds);
     // this loop keeps trying until `publishTimeoutMs`, so a broker restart or leader move is ridden out.
-    // A retried send reuses the idempotent producer's sequence numbers (kafkajs advances them only on
-    // success), so the broker drops a copy that did arrive before a lost acknowledgement.
+    // A failed send retires its producer (`sendOnLane`), so a retry may write a copy, never lose one.
     const attempts = this.retryTransient(what, deadline, () => this.track(this.sendOnce(topic, payload)), () => timedOut);
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_resolve, reject) => {
@@ -320,11 +321,32 @@ export class KafkaBus implements MessageBus {
     if (lanes === 1) byLane[0] = messages;
     else for (const message of messages) byLane[laneOf(message, lanes)]!.push(message);
     // Every lane settles before a failure is reported, so a retry never overlaps the attempt before it.
-    const sent = await Promise.allSettled(
-      byLane.map(async (laneMessages, lane) => {
-        if (laneMessages.length === 0) return;
-        const producer = await this.getProducer(lane);
-        for (const chunk of chunksOf(laneMessages, MAX_SEND_BYTES)) {
+    const sent = await Promise.allSettled(byLane.map((laneMessages, lane) => (laneMessages.length === 0 ? undefined : this.sendOnLane(lane, topic, laneMessages))));
+    const failed = sent.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Sends on one lane's producer, one send at a time; a producer whose send failed is retired, and
+   * the lane's next send connects a new one.
+   *
+   * @NOTE kafkajs numbers an idempotent producer's batches per partition and advances the number only
+   * on an acknowledgement. A send that timed out may still have been written (a broker stalled past
+   * the request timeout); the next send then carries the same number, and the broker acknowledges it
+   * as a copy of the first without writing it: a publish reported done and lost (measured on a
+   * paused broker). A new producer has a new producer id, so nothing it sends is taken for a copy of
+   * what the old one sent; a retried publish may then be written twice, which consumers take in.
+   */
+  private async sendOnLane(lane: number, topic: string, messages: Message[]): Promise<void> {
+    const previous = this.laneTurns[lane] ?? Promise.resolve();
+    let release!: () => void;
+    this.laneTurns[lane] = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      const connecting = this.getProducer(lane);
+      const producer = await connecting;
+      try {
+        for (const chunk of chunksOf(messages, MAX_SEND_BYTES)) {
           await producer.send({
             topic,
             acks: -1,
@@ -333,10 +355,14 @@ export class KafkaBus implements MessageBus {
             messages: chunk,
           });
         }
-      }),
-    );
-    const failed = sent.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
+      } catch (error) {
+        if (this.producers[lane] === connecting) this.producers[lane] = undefined;
+        void producer.disconnect().catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      release();
+    }
   }
 
   /** `retryTransient` with the bus's log, abandoned once the bus is closed unless told otherwise. */
