@@ -93,6 +93,20 @@ describe('the alerting rules in deploy/prometheus', () => {
     }
   });
 
+  it('read the labels the services export: no scrape job sets a target label a metric of ours carries', async () => {
+    // Prometheus keeps the target's label and renames the scraped one (`exported_role`), so
+    // `cg_role{role="ranker"}` would read the job's label instead of what the process runs.
+    type Job = { job_name: string; static_configs?: { labels?: Record<string, string> }[]; relabel_configs?: { target_label?: string }[]; honor_labels?: boolean };
+    const { scrape_configs: jobs } = parse(await read('deploy/prometheus/prometheus.yml')) as { scrape_configs: Job[] };
+    const ours = new Set([...exported.values()].flatMap((labels) => [...labels]));
+    for (const job of jobs) {
+      const set = [...(job.static_configs ?? []).flatMap((config) => Object.keys(config.labels ?? {})), ...(job.relabel_configs ?? []).flatMap((config) => (config.target_label ? [config.target_label] : []))];
+      const clashing = job.honor_labels ? [] : set.filter((label) => ours.has(label));
+      expect({ job: job.job_name, clashing }).toEqual({ job: job.job_name, clashing: [] });
+    }
+    expect(ours.has('role')).toBe(true);
+  });
+
   it('are loaded by the Prometheus of docker-compose.yml', async () => {
     const prometheus = parse(await read('deploy/prometheus/prometheus.yml')) as { rule_files?: string[] };
     expect(prometheus.rule_files).toEqual(['alerts.yml']);
