@@ -4,6 +4,7 @@ import { applyMigrations, CommunityRepository, ConversationRepository, createCli
 import type { ClickHouseClient } from '#lib/clickhouse';
 import { capturedLogger, startChdbHttpServer, type ChdbHttpServer } from '#lib/testing';
 import type { AppConfig } from '#lib/config';
+import { BusStartup } from '#lib/platform';
 import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
 import { ViewerFeedbackStore } from '../../services/feed-generator/src/feeds/viewer-feedback.store.js';
 
@@ -118,7 +119,9 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect([...(await new ConversationRepository(client, database).votedBy(frank, statements))].sort()).toEqual([1, 2, 4, 5].map(statement).sort());
     // The disagree with the fourth statement is no "show less" of it, nor of its author, in the viewer's other feeds.
     const viewerFeedback = { cacheViewers: 10, cacheBytes: 1_000_000, ttlSeconds: 60 };
-    const store = new ViewerFeedbackStore({ feedGenerator: { viewerFeedback } } as AppConfig, {} as MessageBus, new FeedbackRepository(client, database), capturedLogger().logger);
+    const config = { feedGenerator: { viewerFeedback } } as AppConfig;
+    const { logger } = capturedLogger();
+    const store = new ViewerFeedbackStore(config, {} as MessageBus, new FeedbackRepository(client, database), logger, new BusStartup(config, logger));
     const { lessPosts, lessAuthors } = await store.feedbackOf(frank);
     expect([...lessPosts.keys()].sort()).toEqual([5, 6].map(statement).sort());
     expect(lessAuthors.has('did:plc:speaker4000000000000000000')).toBe(false);

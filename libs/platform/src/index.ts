@@ -18,3 +18,4 @@ export {
 } from './progress.js';
 export { BackfillProgress, type BackfillState } from './backfill-progress.js';
 export { PlatformModule } from './platform.module.js';
+export { BusStartup } from './bus-startup.js';

@@ -8,6 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { partsOf, type AppConfig } from '#lib/config';
+import { BusStartup } from './bus-startup.js';
 import {
   applyMigrations,
   CommunityRepository,
@@ -105,6 +106,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly metrics: Metrics,
     private readonly readiness: ReadinessService,
     private readonly history: PipelineHistory,
+    private readonly busStartup: BusStartup,
   ) {}
 
   /** Collectors every role shares: readiness and snapshot freshness, and (where scoring runs) consumer lag. */
@@ -158,6 +160,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.busStartup.stop();
     await this.controlPlane.client.close();
     await this.bus.close();
     await this.clickhouse.close();
@@ -176,6 +179,7 @@ export class PlatformModule {
   static forRoot(options: PlatformOptions): DynamicModule {
     const { config } = options;
     const logger = options.logger ?? createLogger(config);
+    const busStartup = new BusStartup(config, logger);
     const metrics = new Metrics();
     return {
       module: PlatformModule,
@@ -184,13 +188,15 @@ export class PlatformModule {
         { provide: BackfillProgress, useValue: new BackfillProgress() },
         { provide: PipelineHistory, useFactory: () => new PipelineHistory(metrics, DEFAULT_HISTORY) },
         { provide: APP_CONFIG, useValue: config },
+        { provide: BusStartup, useValue: busStartup },
         { provide: LOGGER, useValue: logger },
         {
           provide: MESSAGE_BUS,
           useFactory: async () => {
             const bus = options.bus ?? (await createBus(config, logger));
             const partitions = config.bus.kind === 'kafka' ? config.bus.partitions : 1;
-            await bus.ensureTopics(Object.values(Topics).map((name) => ({ name, partitions })));
+            await busStartup.check(bus);
+            await busStartup.step('creating topics', () => bus.ensureTopics(Object.values(Topics).map((name) => ({ name, partitions }))));
             return bus;
           },
         },
@@ -245,7 +251,7 @@ export class PlatformModule {
         PlatformLifecycle,
       ],
       controllers: [CurationEventsController],
-      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService, BackfillProgress],
+      exports: [APP_CONFIG, LOGGER, MESSAGE_BUS, CLICKHOUSE, CONTROL_PLANE, ...repositories, VerifiedHandleResolver, Metrics, PipelineHistory, CurationService, ReadinessService, BackfillProgress, BusStartup],
     };
   }
 }

@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '#lib/config';
 import type { MessageBus } from '#lib/contracts';
-import { CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type ControlPlane, type Logger } from '#lib/platform';
+import { BusStartup, CONTROL_PLANE, createLogger, Metrics, NestPinoLogger, observeHttpRequests, ReadinessService, type ControlPlane, type Logger } from '#lib/platform';
 import { feedGeneratorErrors } from '../../feed-generator/src/feed-generator.errors.js';
 import { SubscribeLabelsGateway } from '../../feed-generator/src/xrpc/subscribe-labels.gateway.js';
 import { xrpcErrorName, XrpcExceptionFilter } from '../../feed-generator/src/xrpc/xrpc-exception.filter.js';
@@ -52,7 +52,8 @@ export async function startApp(config: AppConfig, options: { logger?: Logger; bu
   app.useGlobalFilters(new XrpcExceptionFilter(logger.child({ component: 'xrpc' }), [feedGeneratorErrors]));
   // The control plane's `@EventPattern` handlers (curation changes) listen before the port opens.
   app.connectMicroservice({ strategy: app.get<ControlPlane>(CONTROL_PLANE).server });
-  await app.startAllMicroservices();
+  // With the bus away, a serving process listens without it: announcements are an early word, the curation is polled.
+  await app.get(BusStartup).step('starting the control plane', async () => void (await app.startAllMicroservices()), { once: true });
   await app.listen(config.http.port, config.http.bindHost);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;

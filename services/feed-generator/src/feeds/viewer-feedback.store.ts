@@ -8,7 +8,7 @@ import type { AppConfig } from '#lib/config';
 import { decodeFeedbackEvent, Topics, type FeedbackEventV1, type MessageBus, type Subscription } from '#lib/contracts';
 import { parseAtUri } from '#lib/domain';
 import type { ViewerHistory } from '#lib/clickhouse';
-import { APP_CONFIG, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
+import { APP_CONFIG, BusStartup, LOGGER, MESSAGE_BUS, type Logger } from '#lib/platform';
 import { IMPRESSION_ORIGIN_HEADER } from './impression.recorder.js';
 import { emptyFeedback, type ViewerFeedback } from './personal-order.js';
 
@@ -79,6 +79,7 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(FeedbackRepository) private readonly repository: FeedbackRepository,
     @Inject(LOGGER) logger: Logger,
+    private readonly busStartup: BusStartup,
   ) {
     const bounds = config.feedGenerator.viewerFeedback;
     this.cache = new LRUCache<string, CachedFeedback>({
@@ -91,6 +92,10 @@ export class ViewerFeedbackStore implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    await this.busStartup.step('subscribing to viewer feedback', () => this.subscribe());
+  }
+
+  private async subscribe(): Promise<void> {
     const base = this.config.bus.kind === 'kafka' ? this.config.bus.consumerGroup : 'feed-generator';
     this.subscription = await this.bus.subscribe({
       // One group per replica and start: every replica sees every message, from now on.
