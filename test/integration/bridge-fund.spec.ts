@@ -343,6 +343,12 @@ describe('the Bridge Fund through the real pipeline, served by two feed-generato
     expect(misspelt.status).toBe(400);
     expect(((await misspelt.json()) as { message: string }).message).toContain('maxlift');
     expect((await admin('PUT', 'funds/gamma', 'five')).status).toBe(400);
+    // The ledger of a fund that may boost a members-only feed lists what it boosted there: the admin's alone.
+    expect((await admin('PUT', 'feeds/gamma-club', { displayName: 'Gamma club', communities: ['gamma'], membersOnly: true })).status).toBe(200);
+    expect((await fetch(`${server(1).url}/api/funds/gamma/current`)).status).toBe(401);
+    expect(await (await fetch(`${server(1).url}/api/funds/gamma/current`, { headers: { authorization: `Bearer ${adminToken}` } })).json()).toMatchObject({ community: 'gamma', budget: 5 });
+    expect((await admin('DELETE', 'feeds/gamma-club')).status).toBe(200);
+    expect(await report('gamma')).toMatchObject({ community: 'gamma', budget: 5 });
     // A small community's fund gets the floor subsidy at the next settlement; a large one none.
     expect((await admin('PUT', 'funds/delta', { budget: 1 })).status).toBe(200);
     // A run settles the funds the ranker knows: none is started before the edit reached it (a run is
