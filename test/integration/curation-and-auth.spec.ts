@@ -158,16 +158,16 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
     });
 
     it.each([
-      ['expired', () => token(bob, { exp: Math.floor(Date.now() / 1000) - 10 })],
-      ['forged (signed by another key)', () => token(bob, { signer: mallory })],
-      ['for another service', () => token(bob, { aud: 'did:web:elsewhere.test' })],
-      ['for another method', () => token(bob, { lxm: 'app.bsky.feed.getTimeline' })],
-      ['from an unknown account', async () => createServiceJwt({ iss: 'did:plc:nobody000000000000000000', aud: serviceDid, lxm: GET_SKELETON, keypair: keys.get(bob)! })],
-      ['not a JWT', async () => 'not.a.jwt'],
-    ])('rejects a token that is %s with AuthRequired', async (_defect, make) => {
+      ['expired', 'JwtExpired', () => token(bob, { exp: Math.floor(Date.now() / 1000) - 10 })],
+      ['forged (signed by another key)', 'BadJwtSignature', () => token(bob, { signer: mallory })],
+      ['for another service', 'BadJwtAudience', () => token(bob, { aud: 'did:web:elsewhere.test' })],
+      ['for another method', 'BadJwtLexiconMethod', () => token(bob, { lxm: 'app.bsky.feed.getTimeline' })],
+      ['from an unknown account', 'UnknownIssuer', async () => createServiceJwt({ iss: 'did:plc:nobody000000000000000000', aud: serviceDid, lxm: GET_SKELETON, keypair: keys.get(bob)! })],
+      ['not a JWT', 'BadJwt', async () => 'not.a.jwt'],
+    ])('rejects a token that is %s with 401 %s, as the atproto XRPC server names it', async (_defect, error, make) => {
       const response = await skeleton('club-public', await make());
       expect(response.status).toBe(401);
-      expect(response.body.error).toBe('AuthRequired');
+      expect(response.body.error).toBe(error);
     });
 
     it('serves public feeds to anonymous requests', async () => {

@@ -33,11 +33,11 @@ interface AuthErrorOptions {
 
 /**
  * The request carried credentials that did not verify. The XRPC exception filter answers
- * 401 `{ error: xrpcError, message }`.
+ * 401 `{ error: xrpcError, message }`, the error named by its code as `@atproto/xrpc-server` names
+ * it (`JwtExpired`, `BadJwtAudience`, `BadJwtLexiconMethod`, `BadJwtSignature`, `BadJwt`, …).
  */
 export class AuthRequiredError extends Error {
   override name = 'AuthRequiredError';
-  readonly xrpcError = 'AuthRequired';
   readonly status = 401;
   readonly code: string;
 
@@ -47,7 +47,11 @@ export class AuthRequiredError extends Error {
     options: AuthErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code ?? 'AuthRequired';
+    this.code = options.code ?? 'AuthenticationRequired';
+  }
+
+  get xrpcError(): string {
+    return this.code;
   }
 }
 

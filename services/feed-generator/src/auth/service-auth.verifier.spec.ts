@@ -228,7 +228,9 @@ describe('ServiceAuthVerifier', () => {
     const expectRejected = async (header: string, reason: string, code?: string, lxm = LXM, verifier = newVerifier()) => {
       const err = await rejectionOf(verifier.verify(header, lxm));
       expect(err).toBeInstanceOf(AuthRequiredError);
-      expect(err).toMatchObject({ name: 'AuthRequiredError', xrpcError: 'AuthRequired', status: 401, reason });
+      expect(err).toMatchObject({ name: 'AuthRequiredError', status: 401, reason });
+      // Answered with the error named as the atproto XRPC server names it.
+      expect((err as AuthRequiredError).xrpcError).toBe((err as AuthRequiredError).code);
       if (code) expect(err).toMatchObject({ code });
     };
 

@@ -427,7 +427,7 @@ function peekClaims(jwt: string): PeekedClaims | undefined {
 function toAuthError(err: unknown): unknown {
   if (err instanceof AuthRequiredError || err instanceof IdentityUnavailableError) return err;
   if (err instanceof XRPCError && err.statusCode === 401) {
-    const code = err.customErrorName ?? 'AuthRequired';
+    const code = err.customErrorName ?? 'AuthenticationRequired';
     return new AuthRequiredError(VERIFY_JWT_CODE_TO_REASON[code] ?? 'malformed', err.errorMessage ?? err.message, { code, cause: err });
   }
   // verifyJwt JSON.parses the base64url header and payload without a try (auth.js parseB64UrlToJson).
