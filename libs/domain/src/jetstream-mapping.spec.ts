@@ -612,6 +612,11 @@ describe('context notes (Open Community Notes records) and note requests', () =>
     expect(mapJetstreamEvent(commit(Nsid.note, bare))).toMatchObject({ kind: 'event', event: { reason: 'other', subjectCid: '' } });
   });
 
+  it('reads a reason defined after this code as other (the lexicon\'s known values are an open set)', () => {
+    const mapped = mapJetstreamEvent(commit(Nsid.note, { ...note, reason: 'ai_generated_media' }));
+    expect(mapped).toMatchObject({ kind: 'event', event: { type: 'note', reason: 'other' } });
+  });
+
   it('skips other label values and edits of a note', () => {
     expect(mapJetstreamEvent(commit(Nsid.note, { ...note, val: 'label-not-needed' }))).toEqual({ kind: 'skip', reason: 'label record other than readers-added-context' });
     expect(mapJetstreamEvent(commit(Nsid.note, note, 'update'))).toEqual({ kind: 'skip', reason: 'update of a note' });
@@ -620,7 +625,7 @@ describe('context notes (Open Community Notes records) and note requests', () =>
   it.each([
     [{ ...note, src: 'did:plc:someoneelse' }, 'record.src is not the repository that holds the note'],
     [{ ...note, uri: `at://${writer}/app.bsky.graph.list/3k` }, 'record.uri is not the AT-URI of a post'],
-    [{ ...note, reason: 'boring' }, 'record.reason is not a defined note reason'],
+    [{ ...note, reason: 7 }, 'record.reason is not a string'],
     [{ ...note, text: '  ' }, 'record.text is missing, empty or longer than 3000 characters'],
     [{ ...note, text: 'x'.repeat(3001) }, 'record.text is missing, empty or longer than 3000 characters'],
     [{ ...note, cid: 'bafyreipost' }, 'record.cid is not a CID'],
@@ -636,7 +641,8 @@ describe('context notes (Open Community Notes records) and note requests', () =>
         event: { ...created, type: 'rating', op: operation, createdAtMs: Date.parse(rating.createdAt), subjectUri: noteUri, subjectCid: 'bafyreinote', helpfulness: 'somewhat_helpful' },
       });
     }
-    expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, val: 'great' }))).toEqual({ kind: 'malformed', reason: 'record.val is not helpful, somewhat_helpful or not_helpful' });
+    expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, val: 'great' }))).toEqual({ kind: 'skip', reason: 'rating of a value not known here' });
+    expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, val: 3 }))).toEqual({ kind: 'malformed', reason: 'record.val is not a string' });
     expect(mapJetstreamEvent(commit(Nsid.rating, { ...rating, subject: { uri: post, cid: 'x' } }))).toEqual({
       kind: 'malformed',
       reason: 'record.subject is not a note (org.opencommunitynotes.label)',

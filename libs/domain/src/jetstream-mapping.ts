@@ -305,6 +305,8 @@ function mapRecord(did: string, timeUs: number, operation: 'create' | 'update', 
     case 'note':
       return mapNote(did, timeUs, rkey, commit.cid, createdAtMs, record);
     case 'rating':
+      // `val` has known values, an open set: a rating of another value is not one the scorer can count.
+      if (typeof record.val === 'string' && !helpfulness.has(record.val)) return skip('rating of a value not known here');
       return { kind: 'event', event: mapRating(did, timeUs, operation, rkey, createdAtMs, record) };
     case 'noterequest': {
       const subject = strongRef(record.subject, 'record.subject');
@@ -338,7 +340,7 @@ const helpfulness = new Set<string>(NoteHelpfulness);
 /**
  * A note proposal: an `org.opencommunitynotes.label` record. Only `readers-added-context` on a post
  * is a note; its `src`, when present, must be the writer (the repository holding the record).
- * The proposal's `reason` is optional; a note without one counts as `other`.
+ * The proposal's `reason` is optional; a note without one, or with one not known here, counts as `other`.
  */
 function mapNote(did: string, timeUs: number, rkey: string, rawCid: unknown, createdAtMs: number, record: Obj): MappedEvent {
   if (record.val !== READERS_ADDED_CONTEXT) return skip('label record other than readers-added-context');
@@ -348,8 +350,9 @@ function mapNote(did: string, timeUs: number, rkey: string, rawCid: unknown, cre
   if (subject === null || subject.collection !== Nsid.post) malformed('record.uri is not the AT-URI of a post');
   const subjectCid = record.cid;
   if (subjectCid !== undefined && (typeof subjectCid !== 'string' || !validateCidString(subjectCid))) malformed('record.cid is not a CID');
-  const reason = record.reason ?? 'other';
-  if (typeof reason !== 'string' || !noteReasons.has(reason)) malformed('record.reason is not a defined note reason');
+  // `reason` has known values, an open set: one defined after this code counts as `other`.
+  if (record.reason !== undefined && typeof record.reason !== 'string') malformed('record.reason is not a string');
+  const reason = typeof record.reason === 'string' && noteReasons.has(record.reason) ? record.reason : 'other';
   const { text } = record;
   if (typeof text !== 'string' || text.trim() === '' || text.length > MAX_NOTE_TEXT) malformed('record.text is missing, empty or longer than 3000 characters');
   const event: NoteCreate = {
@@ -373,7 +376,7 @@ function mapNote(did: string, timeUs: number, rkey: string, rawCid: unknown, cre
 function mapRating(did: string, timeUs: number, op: 'create' | 'update', rkey: string, createdAtMs: number, record: Obj): NoteRatingCreate {
   const subject = strongRef(record.subject, 'record.subject');
   if (subject.collection !== Nsid.note) malformed('record.subject is not a note (org.opencommunitynotes.label)');
-  if (typeof record.val !== 'string' || !helpfulness.has(record.val)) malformed('record.val is not helpful, somewhat_helpful or not_helpful');
+  if (typeof record.val !== 'string' || !helpfulness.has(record.val)) malformed('record.val is not a string');
   return { v: 1, type: 'rating', op, did, timeUs, rkey, createdAtMs, subjectUri: subject.uri, subjectCid: subject.cid, helpfulness: record.val as NoteRatingCreate['helpfulness'] };
 }
 
