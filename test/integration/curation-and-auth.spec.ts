@@ -374,6 +374,14 @@ describe('curators, members-only feeds, verified service auth and feedback', () 
       return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as { error?: string } };
     };
 
+    it("bounds a feedContext in UTF-8 bytes, as the lexicon's maxLength does", async () => {
+      const item = `at://${alice}/app.bsky.feed.post/3kalice000001`;
+      const context = (text: string) => [{ item, event: 'app.bsky.feed.defs#interactionSeen', feedContext: text }];
+      const refused = await sendAs(dave, [], context('€'.repeat(1_000)));
+      expect(refused).toMatchObject({ status: 400, body: { error: 'InvalidRequest' } });
+      expect((await sendAs(dave, [], context('€'.repeat(666)))).status).toBe(200);
+    });
+
     it('answers 429 RateLimitExceeded to a viewer past its burst, while another viewer is served', async () => {
       const item = `at://${alice}/app.bsky.feed.post/3kalice000001`;
       // A burst of three, refilled at one a minute.

@@ -26,8 +26,9 @@ const atUri = z.string({ invalid_type_error: 'must be an at-uri' }).refine((valu
  */
 const optionalText = (max: number) =>
   z
-    .string({ invalid_type_error: `must be a string of at most ${max} characters` })
-    .max(max, `must be a string of at most ${max} characters`)
+    .string({ invalid_type_error: `must be a string of at most ${max} bytes` })
+    // The lexicon's maxLength counts UTF-8 bytes, as the atproto XRPC server does.
+    .refine((value) => Buffer.byteLength(value, 'utf8') <= max, `must be a string of at most ${max} bytes`)
     .optional()
     .transform((value) => value?.toWellFormed() ?? null);
 
