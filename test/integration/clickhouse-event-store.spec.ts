@@ -438,6 +438,26 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect((await conversations.votes({ hashtag: 'townhall' }, since)).map((vote) => [vote.actor, vote.uri, vote.kind])).toEqual([[voter, uri(0), 'like']]);
   });
 
+  it("takes a root post's own replies and quotes as its conversation's statements, wherever the root stands in its thread", async () => {
+    const conversations = new ConversationRepository(client, database);
+    const since = t0 + 20_000_000_000;
+    const at = (did: string, rkey: string) => `at://${did}/app.bsky.feed.post/${rkey}`;
+    const [carol, dave] = ['did:plc:threadcarol000000000000000', 'did:plc:threaddave0000000000000000'];
+    const top = at(bob, '3kthreadtop01');
+    const root = at(bob, '3kthreadroot1');
+    await events.write([
+      post(bob, '3kthreadtop01', since),
+      // The curator's second post of the thread is the conversation's root.
+      post(bob, '3kthreadroot1', since + 1, { replyRoot: top, replyParent: top }),
+      post(carol, '3kanswer00001', since + 2, { replyRoot: top, replyParent: root }),
+      post(dave, '3kanswer00002', since + 3, { quote: root }),
+      // A reply to a statement is discussion, not a statement; a reply to the thread's top is another question's.
+      post(dave, '3kanswer00003', since + 4, { replyRoot: top, replyParent: at(carol, '3kanswer00001') }),
+      post(carol, '3kanswer00004', since + 5, { replyRoot: top, replyParent: top }),
+    ]);
+    expect((await conversations.statements({ root }, since)).map((statement) => statement.uri)).toEqual([at(carol, '3kanswer00001'), at(dave, '3kanswer00002')]);
+  });
+
   it('tells which of tens of thousands of pledged posts are live, a few thousand keys to a query', async () => {
     const author = 'did:plc:pledged000000000000000000';
     const rkey = (i: number) => `3kpl${String(i).padStart(8, '0')}`;

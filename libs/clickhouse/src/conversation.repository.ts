@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { VOTE_CONTEXT } from '#lib/bridging';
 import { inactiveAccounts } from './account-status.js';
 
-/** Where a conversation's statements come from: the replies to and quotes of a root post, or a hashtag. */
+/** Where a conversation's statements come from: the direct replies to and quotes of a root post, or a hashtag. */
 export type StatementSource = { root: string } | { hashtag: string };
 
 /** Kinds that are votes in a conversation: like = agree, requestLess = disagree, interactionSeen = pass. */
@@ -62,7 +62,8 @@ export class ConversationRepository {
     const db = this.database;
     const match =
       'root' in source
-        ? `(reply_root = {root:String} OR quote = {root:String}) AND concat('at://', did, '/app.bsky.feed.post/', rkey) != {root:String}`
+        ? // The root's own replies: a reply's root is the top of its whole thread, which the root need not be.
+          `(reply_parent = {root:String} OR quote = {root:String}) AND concat('at://', did, '/app.bsky.feed.post/', rkey) != {root:String}`
         : 'has(tags, {hashtag:String})';
     return `SELECT concat('at://', did, '/app.bsky.feed.post/', rkey) AS uri, cid, did AS author, time_us
         FROM ${db}.posts FINAL

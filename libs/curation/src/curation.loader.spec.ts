@@ -9,7 +9,7 @@ communities:
     members:
       dids: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa]
       lists: [at://did:plc:bbbbbbbbbbbbbbbbbbbbbbbb/app.bsky.graph.list/3kabc]
-      hashtags: [Climate]
+      hashtags: [Climate, "Cafe\u0301"]
     allowSelfEnrolment: true
   farmers:
     members:
@@ -38,7 +38,7 @@ describe('curator files', () => {
     const curation = parseCuration(valid, 'feeds.yaml');
     expect(curation.communities.get('climate')).toMatchObject({
       name: 'Climate researchers',
-      members: { dids: ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'], hashtags: ['climate'], handles: [] },
+      members: { dids: ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'], hashtags: ['climate', 'café'], handles: [] },
     });
     expect(curation.communities.get('farmers')).toMatchObject({ name: 'farmers', allowSelfEnrolment: true });
     expect(curation.feeds.get('common-ground')).toMatchObject({

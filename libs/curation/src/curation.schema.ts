@@ -1,3 +1,4 @@
+import { normaliseTag } from '#lib/domain';
 import { z } from 'zod';
 import { communityToken } from '#lib/labels';
 import { deliberationSchema } from './deliberation.schema.js';
@@ -117,7 +118,7 @@ export const MemberSourcesSchema = fields({
   /** AT-URIs of `app.bsky.graph.starterpack` records: members are the pack's list. */
   starterPacks: strings(STARTER_PACK_URI, 'an app.bsky.graph.starterpack AT-URI'),
   /** Authors who used one of these hashtags (lower case, without '#') within the feed window. */
-  hashtags: strings(HASHTAG, 'a hashtag').transform(lowerCase),
+  hashtags: strings(HASHTAG, 'a hashtag').transform((tags) => tags.map(normaliseTag)),
   /** Accounts that follow one of these seed accounts. */
   followersOf: strings(DID, 'a DID'),
   /** Never members, whatever the other sources say. */

@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { normaliseTag } from '#lib/domain';
 import { fields } from './fields.js';
 
 const POST_URI = /^at:\/\/did:[a-z]+:[A-Za-z0-9._:%-]+\/app\.bsky\.feed\.post\/[A-Za-z0-9._~:-]{1,512}$/;
 
 /**
  * The `deliberation` section of a feed with `ranking: deliberation`: a Polis-style conversation.
- * Its statements are the replies to and quotes of `root`, or the posts tagged `hashtag` within the
- * feed's window; `participants` says whose votes count (`anyone`, or only `members` of the feed's
+ * Its statements are the direct replies to and quotes of `root` (from the day before it was
+ * written), or the posts tagged `hashtag` within the feed's window; `participants` says whose votes count (`anyone`, or only `members` of the feed's
  * communities). Votes are Bluesky's own: like = agree, requestLess = disagree, interactionSeen
  * without either = pass. The live report is public at `/conversations/<feed short name>`.
  */
@@ -16,7 +17,7 @@ export const deliberationSchema = fields({
   hashtag: z
     .string()
     .regex(/^[^\s#]{1,64}$/u, 'expected a hashtag without # (at most 64 characters)')
-    .transform((tag) => tag.toLowerCase())
+    .transform(normaliseTag)
     .optional(),
   participants: z.enum(['anyone', 'members']).default('anyone'),
 }).superRefine((conversation, context) => {

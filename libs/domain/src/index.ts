@@ -1,5 +1,6 @@
 export { isNsid, LexType, Nsid } from './nsid.js';
 export { atUri, isDid, parseAtUri } from './at-uri.js';
+export { normaliseTag } from './hashtag.js';
 export {
   isJetstreamTimeUs,
   type JetstreamCommitEvent,

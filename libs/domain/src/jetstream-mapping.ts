@@ -1,3 +1,4 @@
+import { normaliseTag } from './hashtag.js';
 import { validateCidString } from '@atproto/lex-data';
 import type {
   AccountStatus,
@@ -601,7 +602,7 @@ const trailingPunctuation = /(?<!\p{P})\p{P}+$/u;
 function collectTags(text: string, facets: unknown, extraTags: unknown): string[] {
   const tags = new Set<string>();
   const add = (tag: string): void => {
-    const normalised = tag.replace(/^[#＃]+/u, '').trim().toLowerCase();
+    const normalised = normaliseTag(tag.replace(/^[#＃]+/u, '').trim());
     if (normalised !== '' && [...normalised].length <= maxTagLength) tags.add(normalised);
   };
 

@@ -1,3 +1,4 @@
+import { conversationSinceUs } from './conversation-window.js';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, CommunityTooLargeError, ConversationRepository, EditionRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
@@ -330,9 +331,10 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /** A deliberation feed's statements (replies and quotes of its root, or its hashtag) and everyone's votes on them. */
-  private async conversation(feed: FeedDefinition, sinceUs: number) {
+  private async conversation(feed: FeedDefinition, windowSinceUs: number) {
     const { root, hashtag } = feed.deliberation!;
     const source = root ? { root } : { hashtag: hashtag! };
+    const sinceUs = root ? conversationSinceUs(root, windowSinceUs) : windowSinceUs;
     const [statements, votes] = await Promise.all([this.conversations.statements(source, sinceUs), this.conversations.votes(source, sinceUs)]);
     // A statement posted between the two reads is counted next run, with its votes.
     const known = new Set(statements.map((statement) => statement.uri));
