@@ -1,4 +1,4 @@
-import { VOTE_CONTEXT } from '#lib/bridging';
+import { conversationVoteContext, VOTE_CONTEXT } from '#lib/bridging';
 import type { MessageBus, PipelineEventV1 } from '#lib/contracts';
 import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository, RemovalRepository, ScoreRepository } from '#lib/clickhouse';
 import type { ClickHouseClient } from '#lib/clickhouse';
@@ -96,27 +96,33 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     await client.command({ query: `OPTIMIZE TABLE ${database}.interactions FINAL` });
     const result = await client.query({ query: `SELECT kind FROM ${database}.interactions WHERE actor = '${dave}' ORDER BY kind`, format: 'JSONEachRow' });
     expect((await result.json<{ kind: string }>()).map((row) => row.kind)).toEqual(['interactionSeen', 'like', 'requestLess']);
-    expect([...(await new ConversationRepository(client, database).votedBy(dave, [item(1), item(2), item(3)]))].sort()).toEqual([item(1), item(2), item(3)]);
+    expect([...(await new ConversationRepository(client, database).votedBy('talk', dave, [item(1), item(2), item(3)]))].sort()).toEqual([item(1), item(2), item(3)]);
   });
 
-  it("counts a disagree or pass as a conversation's vote only when it came from the conversation, and keeps it out of the viewer's other feeds", async () => {
+  it("counts a disagree or pass as a conversation's vote only when it came from that conversation, keeps it when the statement is seen elsewhere later, and keeps it out of the viewer's other feeds", async () => {
     const frank = 'did:plc:frank00000000000000000000';
     const nowUs = Date.now() * 1000;
     const statement = (n: number) => `at://did:plc:speaker${n}000000000000000000/app.bsky.feed.post/3k00000000s${n}`;
     const elsewhere = '{"v":1,"b":["club"],"d":[]}';
-    const feedback = (event: 'requestLess' | 'interactionSeen', n: number, feedContext: string | null) =>
-      ({ v: 1, type: 'feedback', viewer: frank, feed: null, item: statement(n), event, feedContext, reqId: null, timeUs: nowUs - 1_000_000 + n }) as const;
+    const feedback = (event: 'requestLess' | 'interactionSeen', n: number, feedContext: string | null, later = 0) =>
+      ({ v: 1, type: 'feedback', viewer: frank, feed: null, item: statement(n), event, feedContext, reqId: null, timeUs: nowUs - 1_000_000 + n + later }) as const;
+    const talk = conversationVoteContext('talk');
     await new FeedbackRepository(client, database).write([
       // Served for voting, handed back without a context, and served by another of our feeds.
-      feedback('interactionSeen', 1, VOTE_CONTEXT),
+      feedback('interactionSeen', 1, talk),
       feedback('interactionSeen', 2, null),
       feedback('interactionSeen', 3, elsewhere),
-      feedback('requestLess', 4, VOTE_CONTEXT),
+      feedback('requestLess', 4, talk),
       feedback('requestLess', 5, null),
       feedback('requestLess', 6, elsewhere),
+      // Another conversation's vote, and one with the context every conversation shared before.
+      feedback('requestLess', 7, conversationVoteContext('other-talk')),
+      feedback('interactionSeen', 8, VOTE_CONTEXT),
     ]);
-    const statements = [1, 2, 3, 4, 5, 6].map(statement);
-    expect([...(await new ConversationRepository(client, database).votedBy(frank, statements))].sort()).toEqual([1, 2, 4, 5].map(statement).sort());
+    const conversations = new ConversationRepository(client, database);
+    const statements = [1, 2, 3, 4, 5, 6, 7, 8].map(statement);
+    expect([...(await conversations.votedBy('talk', frank, statements))].sort()).toEqual([1, 2, 4, 5, 8].map(statement).sort());
+    expect([...(await conversations.votedBy('other-talk', frank, statements))].sort()).toEqual([2, 5, 7, 8].map(statement).sort());
     // The disagree with the fourth statement is no "show less" of it, nor of its author, in the viewer's other feeds.
     const viewerFeedback = { cacheViewers: 10, cacheBytes: 1_000_000, ttlSeconds: 60 };
     const config = { feedGenerator: { viewerFeedback } } as AppConfig;
@@ -125,6 +131,10 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const { lessPosts, lessAuthors } = await store.feedbackOf(frank);
     expect([...lessPosts.keys()].sort()).toEqual([5, 6].map(statement).sort());
     expect(lessAuthors.has('did:plc:speaker4000000000000000000')).toBe(false);
+
+    // The statements voted on turn up in another of our feeds later: the votes stay.
+    await new FeedbackRepository(client, database).write([feedback('interactionSeen', 1, elsewhere, 1_000), feedback('requestLess', 4, elsewhere, 1_000)]);
+    expect([...(await conversations.votedBy('talk', frank, statements))].sort()).toEqual([1, 2, 4, 5, 8].map(statement).sort());
   });
 
   it("reads one viewer's own feedback and impressions, each post at its earliest time, with a requestMore's feedContext", async () => {
@@ -204,7 +214,7 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     const notes = new NoteRepository(client, database);
     const counted = async () => ({
       signals: (await scores.signals({ authors: [author], sinceUs: t - 1, includeReplies: true, actors: [fan, spammer] })).map((signal) => signal.actor),
-      votes: (await conversations.votes({ hashtag: 'signalhall' }, t - 1)).map((vote) => vote.actor),
+      votes: (await conversations.votes('signalhall', { hashtag: 'signalhall' }, t - 1)).map((vote) => vote.actor),
       ratings: (await notes.ratings([noteUri])).map((row) => row.rater),
     });
     const everyone = { signals: [fan, spammer], votes: [fan, spammer], ratings: [fan, spammer].sort() };
@@ -435,7 +445,7 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(statements.length).toBe(MAX_STATEMENTS);
     expect([statements[0]!.uri, statements.at(-1)!.uri]).toEqual([uri(0), uri(MAX_STATEMENTS - 1)]);
     // The vote on a statement past the first ones is not read: it is no statement of the conversation.
-    expect((await conversations.votes({ hashtag: 'townhall' }, since)).map((vote) => [vote.actor, vote.uri, vote.kind])).toEqual([[voter, uri(0), 'like']]);
+    expect((await conversations.votes('townhall', { hashtag: 'townhall' }, since)).map((vote) => [vote.actor, vote.uri, vote.kind])).toEqual([[voter, uri(0), 'like']]);
   });
 
   it("takes a root post's own replies and quotes as its conversation's statements, wherever the root stands in its thread", async () => {

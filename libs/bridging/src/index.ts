@@ -8,7 +8,7 @@ export { groupInformedConsensus, wilsonLowerBound, type ConsensusOptions } from 
 export { type FactorModel, fitFactorModel, fitFactorModelSteps, isFiniteModel, opinionAxis, postSides, sideBalancedIntercepts, userSides } from './factor-model.js';
 export { findOpinionGroups } from './opinion-groups.js';
 export { balance } from './balance.js';
-export { describeProvenance, provenanceContext, supportInContext, VOTE_CONTEXT, voteContext } from './provenance.js';
+export { conversationOfVote, conversationVoteContext, describeProvenance, provenanceContext, supportInContext, VOTE_CONTEXT, voteContext } from './provenance.js';
 export { composeScore, decay } from './decay.js';
 export { spearman, topK, topKOverlap } from './rank-metrics.js';
 export { type ClusterAgreement, clusterAgreement } from './cluster-agreement.js';

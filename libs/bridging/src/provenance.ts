@@ -144,11 +144,22 @@ export function provenanceContext(p: Pick<Provenance, 'supportedBy' | 'divisiveI
 }
 
 /**
- * The `feedContext` of a conversation's statements as its deliberation feed serves them: what the
- * client hands back with a `requestLess` or `interactionSeen` on one says it is a vote there
- * (disagree, pass), not a viewer's preference for their other feeds.
+ * The `feedContext` statements were served with before each conversation had one of its own
+ * (`conversationVoteContext`): a client may still hand it back, and a vote with it counts in every
+ * conversation the statement belongs to, as it did.
  */
 export const VOTE_CONTEXT = '{"v":1,"vote":1}';
+const VOTE_PREFIX = '{"v":1,"vote":';
+
+/**
+ * The `feedContext` of a conversation's statements as its deliberation feed (`feed`, its short
+ * name) serves them: what the client hands back with a `requestLess` or `interactionSeen` on one
+ * says it is a vote there (disagree, pass), in that conversation and no other, not a viewer's
+ * preference for their other feeds.
+ */
+export function conversationVoteContext(feed: string): string {
+  return `${VOTE_PREFIX}${JSON.stringify(feed)}}`;
+}
 
 /**
  * How a `requestLess` or `interactionSeen` stands to a conversation, by the `feedContext` it came
@@ -157,7 +168,19 @@ export const VOTE_CONTEXT = '{"v":1,"vote":1}';
  */
 export function voteContext(feedContext: string | null | undefined): 'vote' | 'elsewhere' | 'unknown' {
   if (!feedContext) return 'unknown';
-  return feedContext === VOTE_CONTEXT ? 'vote' : 'elsewhere';
+  return conversationOfVote(feedContext) === undefined ? 'elsewhere' : 'vote';
+}
+
+/** The conversation (its feed's short name) a vote's `feedContext` names; '' for the context of every conversation (`VOTE_CONTEXT`); undefined for no vote's. */
+export function conversationOfVote(feedContext: string | null | undefined): string | undefined {
+  if (!feedContext?.startsWith(VOTE_PREFIX)) return undefined;
+  if (feedContext === VOTE_CONTEXT) return '';
+  try {
+    const value = JSON.parse(feedContext) as { v?: unknown; vote?: unknown };
+    return typeof value.vote === 'string' && value.vote !== '' ? value.vote : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Communities a `feedContext` names as support, each a short string; none when it is not ours or not valid. */

@@ -1,18 +1,23 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { VOTE_CONTEXT } from '#lib/bridging';
 import { inactiveAccounts } from './account-status.js';
 
 /** Where a conversation's statements come from: the direct replies to and quotes of a root post, or a hashtag. */
 export type StatementSource = { root: string } | { hashtag: string };
 
-/** Kinds that are votes in a conversation: like = agree, requestLess = disagree, interactionSeen = pass. */
-const VOTE_KINDS = ['like', 'requestLess', 'interactionSeen'];
 /**
- * A like is a public record and agrees wherever it is made; a `requestLess` or `interactionSeen`
- * is a vote when the client handed back the context the conversation's statements are served with,
- * or none (a client that hands none back), and not when it came from another of our feeds.
+ * A conversation's votes: like = agree, requestLess = disagree, interactionSeen = pass. A like is a
+ * public record and agrees wherever it is made; a `requestLess` or `interactionSeen` is a vote when
+ * the client handed back the context the conversation's statements are served with (kept in
+ * `conversation_votes`, with the context every conversation shared before, `''`), or none (a
+ * client that hands none back), and not when it came from another of our feeds. `{where}` narrows
+ * both sources alike.
  */
-const IS_VOTE = `(kind = 'like' OR feed_context IN ('', {vote:String}))`;
+const votesOf = (db: string, where: string) => `
+  SELECT actor, subject_uri AS statement, kind, time_us FROM ${db}.interactions FINAL
+  WHERE deleted = 0 AND (kind = 'like' OR (kind IN ('requestLess', 'interactionSeen') AND feed_context = '')) AND ${where.replaceAll('{statement}', 'subject_uri')}
+  UNION ALL
+  SELECT actor, statement, kind, time_us FROM ${db}.conversation_votes FINAL
+  WHERE conversation IN ('', {conversation:String}) AND ${where.replaceAll('{statement}', 'statement')}`;
 /**
  * Statements a conversation counts at most: its first ones. A hashtag anyone may post with, or a
  * root post that draws a flood of replies, costs no more than this, and a flood of later posts
@@ -45,13 +50,13 @@ export class ConversationRepository {
    * Every vote, from anyone whose account is active, on the statements `statements` reads (the same
    * query inside this one: thousands of URIs would not fit a URL's parameters), oldest first.
    */
-  async votes(source: StatementSource, sinceUs: number): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
+  async votes(conversation: string, source: StatementSource, sinceUs: number): Promise<{ actor: string; uri: string; kind: string; timeUs: number }[]> {
+    const db = this.database;
     const result = await this.client.query({
-      query: `SELECT actor, subject_uri, kind, time_us FROM ${this.database}.interactions FINAL
-        WHERE deleted = 0 AND kind IN {kinds:Array(String)} AND ${IS_VOTE} AND subject_uri IN (SELECT uri FROM (${this.statementsQuery(source)}))
-          AND actor NOT IN (${inactiveAccounts(this.database)})
-        ORDER BY time_us, actor, subject_uri, kind`,
-      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, kinds: VOTE_KINDS, vote: VOTE_CONTEXT },
+      query: `SELECT actor, statement, kind, time_us FROM (${votesOf(db, `{statement} IN (SELECT uri FROM (${this.statementsQuery(source)}))`)})
+        WHERE actor NOT IN (${inactiveAccounts(db)})
+        ORDER BY time_us, actor, statement, kind`,
+      query_params: { ...source, sinceUs, maxStatements: MAX_STATEMENTS, conversation },
       format: 'JSONCompactEachRow',
     });
     const rows = await result.json<[string, string, string, string]>();
@@ -72,13 +77,12 @@ export class ConversationRepository {
         ORDER BY time_us, uri LIMIT {maxStatements:UInt32}`;
   }
 
-  /** The statements `viewer` voted on already, among `statements`. */
-  async votedBy(viewer: string, statements: readonly string[]): Promise<Set<string>> {
+  /** The statements `viewer` voted on already in `conversation`, among `statements`. */
+  async votedBy(conversation: string, viewer: string, statements: readonly string[]): Promise<Set<string>> {
     if (statements.length === 0) return new Set();
     const result = await this.client.query({
-      query: `SELECT DISTINCT subject_uri FROM ${this.database}.interactions FINAL
-        WHERE actor = {viewer:String} AND deleted = 0 AND kind IN {kinds:Array(String)} AND ${IS_VOTE} AND subject_uri IN {statements:Array(String)}`,
-      query_params: { viewer, kinds: VOTE_KINDS, statements, vote: VOTE_CONTEXT },
+      query: `SELECT DISTINCT statement FROM (${votesOf(this.database, `actor = {viewer:String} AND {statement} IN {statements:Array(String)}`)})`,
+      query_params: { viewer, statements, conversation },
       format: 'JSONCompactEachRow',
     });
     return new Set((await result.json<[string]>()).map(([uri]) => uri));

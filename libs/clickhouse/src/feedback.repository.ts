@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FeedbackEventV1 } from '#lib/contracts';
-import { VOTE_CONTEXT, voteContext } from '#lib/bridging';
+import { conversationOfVote, VOTE_CONTEXT, voteContext } from '#lib/bridging';
 import { boostOfContext } from '#lib/funding';
 
 /** What one viewer told the feeds and was served, newest first: what their personal order starts from. */
@@ -20,10 +20,13 @@ const CONTEXT_KINDS = new Set(['requestLess', 'requestMore']);
  * most frequent kind): the vote's context, `-` when it came from another of our feeds, or nothing.
  */
 const SEEN_CONTEXT = { vote: VOTE_CONTEXT, elsewhere: '-', unknown: '' } as const;
+/** The kinds that are a conversation's votes with a vote's context: disagree and pass. */
+const VOTE_KINDS = new Set(['requestLess', 'interactionSeen']);
 
 /**
  * Writes viewer feedback: interactions from `sendInteractions` into `interactions` (one row per
- * viewer, post and event kind, the latest kept) and served impressions into `impressions` (and,
+ * viewer, post and event kind, the latest kept), a conversation's votes besides into
+ * `conversation_votes` (one row per conversation, viewer, statement and kind), and served impressions into `impressions` (and,
  * for boosted items, into `fund_charges`, which the ranker settles the funds from).
  */
 export class FeedbackRepository {
@@ -36,6 +39,7 @@ export class FeedbackRepository {
     const impressions: object[] = [];
     const interactions: object[] = [];
     const fundCharges: object[] = [];
+    const votes: object[] = [];
     for (const event of events) {
       if (event.event === 'impression') {
         impressions.push({ viewer: event.viewer, post: event.item, feed: event.feed ?? '', time_us: event.timeUs });
@@ -43,6 +47,11 @@ export class FeedbackRepository {
         const boost = boostOfContext(event.feedContext);
         if (boost) fundCharges.push({ epoch: boost.epoch, post: event.item, viewer: event.viewer, funds: boost.funds, feed: event.feed ?? '', time_us: event.timeUs });
       } else {
+        // A conversation's disagree or pass, kept apart: a later signal from another feed replaces the row below.
+        const conversation = VOTE_KINDS.has(event.event) ? conversationOfVote(event.feedContext) : undefined;
+        if (conversation !== undefined) {
+          votes.push({ conversation, actor: event.viewer, statement: event.item, kind: event.event, time_us: event.timeUs, version: event.timeUs });
+        }
         interactions.push({
           actor: event.viewer,
           kind: event.event,
@@ -58,6 +67,9 @@ export class FeedbackRepository {
     }
     if (interactions.length > 0) {
       await this.client.insert({ table: `${this.database}.interactions`, values: interactions, format: 'JSONEachRow' });
+    }
+    if (votes.length > 0) {
+      await this.client.insert({ table: `${this.database}.conversation_votes`, values: votes, format: 'JSONEachRow' });
     }
     if (impressions.length > 0) {
       await this.client.insert({ table: `${this.database}.impressions`, values: impressions, format: 'JSONEachRow' });

@@ -841,6 +841,30 @@ export const migrations: Migration[] = [
       `ALTER TABLE {db}.note_status ADD COLUMN IF NOT EXISTS note_cid String DEFAULT ''`,
     ],
   },
+  {
+    version: 35,
+    name: "a conversation's disagree and pass votes are kept apart from other feedback",
+    statements: [
+      // @NOTE `interactions` keeps one row per viewer, kind and post, the newest: a "show less" or
+      // "seen" of a statement from another of our feeds replaced the viewer's vote on it. A vote is
+      // kept here, per conversation (its feed's short name; '' for the context every conversation
+      // shared before), and expires with the other votes, after 45 days.
+      `CREATE TABLE IF NOT EXISTS {db}.conversation_votes (
+        conversation String,
+        actor String,
+        statement String,
+        kind LowCardinality(String),
+        time_us UInt64,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY (conversation, actor, statement, kind)
+      TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+      // The votes stored before, still in `interactions`: of every conversation.
+      `INSERT INTO {db}.conversation_votes (conversation, actor, statement, kind, time_us, version)
+        SELECT '', actor, subject_uri, kind, time_us, version FROM {db}.interactions FINAL
+        WHERE deleted = 0 AND kind IN ('requestLess', 'interactionSeen') AND feed_context = '{"v":1,"vote":1}'`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (

@@ -1,4 +1,4 @@
-import { VOTE_CONTEXT } from '#lib/bridging';
+import { conversationVoteContext } from '#lib/bridging';
 import { analyseConversation } from './conversation-report.js';
 import type { Steps } from '#lib/steps';
 import type { RankedPost, RankingInput, RankingResult } from './ranking.js';
@@ -15,6 +15,7 @@ export function* rankDeliberation(input: RankingInput): Steps<RankingResult> {
   const membersOnly = input.feed.deliberation?.participants === 'members';
   const counts = (actor: string) => !membersOnly || [...input.members.values()].some((members) => members.has(actor));
   const { report, statements } = analyseConversation(input, counts);
+  const feedContext = conversationVoteContext(input.feed.shortname);
   yield;
   const posts: RankedPost[] = input.candidates.map((post) => {
     const line = statements.get(post.uri);
@@ -25,8 +26,8 @@ export function* rankDeliberation(input: RankingInput): Steps<RankingResult> {
       uri: post.uri,
       cid: post.cid,
       score,
-      // What the client hands back with a vote says it is one (see `voteContext`).
-      feedContext: VOTE_CONTEXT,
+      // What the client hands back with a vote says it is one, in this conversation (see `voteContext`).
+      feedContext,
       components: { ranking: 'deliberation', score, votes, spread, consensus: line?.consensus ?? 0 },
     };
   });

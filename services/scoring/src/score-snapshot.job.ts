@@ -335,7 +335,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
     const { root, hashtag } = feed.deliberation!;
     const source = root ? { root } : { hashtag: hashtag! };
     const sinceUs = root ? conversationSinceUs(root, windowSinceUs) : windowSinceUs;
-    const [statements, votes] = await Promise.all([this.conversations.statements(source, sinceUs), this.conversations.votes(source, sinceUs)]);
+    const [statements, votes] = await Promise.all([this.conversations.statements(source, sinceUs), this.conversations.votes(feed.shortname, source, sinceUs)]);
     // A statement posted between the two reads is counted next run, with its votes.
     const known = new Set(statements.map((statement) => statement.uri));
     return [statements, votes.filter((vote) => known.has(vote.uri))] as const;

@@ -17,7 +17,8 @@ function conversation(count: number, voted: number, viewer: string) {
   } as unknown as SnapshotFeed;
   const votes = new Set(statements.slice(0, voted).map((item) => item.post));
   const conversations = {
-    votedBy: (who: string, posts: readonly string[]) => Promise.resolve(new Set(who === viewer ? posts.filter((post) => votes.has(post)) : [])),
+    // The votes are the conversation `talk`'s: none counts in another.
+    votedBy: (talk: string, who: string, posts: readonly string[]) => Promise.resolve(new Set(talk === 'talk' && who === viewer ? posts.filter((post) => votes.has(post)) : [])),
   } as unknown as ConversationRepository;
   return new DeliberationFeed(snapshots, conversations);
 }

@@ -33,7 +33,7 @@ export class DeliberationFeed implements FeedAlgorithm {
       const page = await this.snapshots.skeleton({ ...request, cursor });
       ordering = page.ordering;
       if (page.items.length > 0) {
-        const voted = await this.conversations.votedBy(viewer, page.items.map((item) => item.post));
+        const voted = await this.conversations.votedBy(request.feed.shortname, viewer, page.items.map((item) => item.post));
         items.push(...page.items.filter((item) => !voted.has(item.post)));
       }
       // A short page without `next` is the end of the snapshot.
