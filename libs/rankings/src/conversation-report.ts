@@ -39,7 +39,7 @@ export interface ReportStatement {
   agree: number;
   disagree: number;
   pass: number;
-  /** Group-informed consensus, as the geometric mean over the groups (Polis's GIC^(1/G)). */
+  /** Group-informed consensus, as the geometric mean over the groups (Polis's GIC^(1/G)); without groups, everyone's agree rate. */
   consensus: number;
   /** Largest minus smallest group agree rate: how far the groups part on it. */
   spread: number;
@@ -55,7 +55,7 @@ export interface ConversationReport {
   participation: { atMs: number; votes: number; participants: number }[];
   /** Opinion groups found in the votes (as Polis finds them), largest first; empty while too sparse. */
   groups: { group: number; size: number }[];
-  /** Statements more people agree with than disagree, highest group-informed consensus first. */
+  /** Statements more people agree with than disagree, highest group-informed consensus first (without groups: everyone's agree rate). */
   consensus: ReportStatement[];
   /** Statements more of some group agree with and more of another disagree with, widest apart first, with the group that agrees most. */
   divisive: (ReportStatement & { agreeingGroup: number })[];
@@ -134,7 +134,8 @@ export function analyseConversation(input: RankingInput, counts: (actor: string)
       votes: totals,
       participation: participation(cells),
       groups: bySize.map((group, number) => ({ group: number, size: found.groupSizes[group] ?? 0 })),
-      consensus: groupCount > 0 ? byConsensus.slice(0, LISTED) : [],
+      // Without groups (too few votes to find them, or everyone votes alike) everyone is one group.
+      consensus: byConsensus.slice(0, LISTED),
       divisive: groupCount > 0 ? bySpread.slice(0, LISTED).map((statement) => ({ ...statement, agreeingGroup: mostAgreeing(statement) })) : [],
       representative: Array.from({ length: groupCount }, (_, group) => ({ group, statements: representativeOf(weighed, group) })),
       thin: thin.slice(0, LISTED).map(({ uri, votes }) => ({ uri, votes })),
@@ -175,7 +176,7 @@ function statementLines(cells: RatingCells, posts: IdIndex, groupOfUser: ArrayLi
       agree,
       disagree,
       pass: votes - agree - disagree,
-      consensus: consensus?.[p] ?? 0,
+      consensus: consensus ? consensus[p]! : (agree + 1) / (votes + 2),
       spread: rates.length > 1 ? Math.max(...rates) - Math.min(...rates) : 0,
       groups,
     });

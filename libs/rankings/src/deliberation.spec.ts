@@ -67,6 +67,16 @@ describe('deliberation', () => {
     for (const statement of report.divisive) expect(statement.groups[statement.agreeingGroup]!.agree).toBe(6);
   });
 
+  it('reports what everyone agrees on when everyone votes alike and no opinion groups are found', () => {
+    const voters = [...campA, ...campB];
+    const statements = ['u1', 'u2', 'u3'].map((name) => post(name));
+    const votes = [...signals(statements[0]!, voters, 'like'), ...signals(statements[1]!, voters, 'like'), ...signals(statements[2]!, voters, 'requestLess')];
+    const unanimous = runSteps(rankDeliberation(inputOf(conversationFeed(), statements, votes, { town: voters }))).report!;
+    expect(unanimous.groups).toEqual([]);
+    expect(unanimous.consensus.map((statement) => statement.uri).sort()).toEqual([statements[0]!.uri, statements[1]!.uri].sort());
+    expect(unanimous.consensus[0]!.consensus).toBeCloseTo((voters.length + 1) / (voters.length + 2));
+  });
+
   it('counts participation over time', () => {
     expect(report.participation.reduce((sum, point) => sum + point.votes, 0)).toBe(report.votes.agree + report.votes.disagree + report.votes.pass);
     expect(report.participation.at(-1)!.participants).toBe(12);
@@ -83,6 +93,8 @@ describe('deliberation', () => {
     const members = runSteps(rankDeliberation(inputOf(conversationFeed('members'), talk.candidates, talk.signals, { town: campA }))).report!;
     expect(members.participants).toBe(6);
     expect(members.groups).toEqual([]);
-    expect(members.consensus).toEqual([]);
+    // One camp finds no groups: what its members agree on is the consensus, on their votes alone.
+    expect(members.consensus.length).toBeGreaterThan(0);
+    for (const statement of members.consensus) expect(statement.votes <= 6 && statement.agree > statement.disagree).toBe(true);
   });
 });

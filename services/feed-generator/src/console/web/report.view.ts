@@ -85,7 +85,7 @@ function Report({ view }: { view: ConversationView }) {
 
     <section aria-labelledby="groups"><h2 id="groups">Opinion groups</h2>
       ${report.groups.length === 0
-        ? html`<p class="notice">No opinion groups yet: too few people have voted on enough statements.</p>`
+        ? html`<p class="notice">No opinion groups yet: too few people have voted on enough statements, or everyone votes alike.</p>`
         : html`<p>People who vote alike, found in the votes as Polis finds them.</p>
           <ul class="cards" aria-label="Opinion groups">
             ${report.groups.map((group) => html`<li class="card"><span class="label">${groupName(group.group)}</span><span class="value">${formatCount(group.size)}</span> <span class="hint">people</span></li>`)}
@@ -93,7 +93,9 @@ function Report({ view }: { view: ConversationView }) {
     </section>
 
     <section aria-labelledby="consensus"><h2 id="consensus">Broad consensus</h2>
-      <p>What the groups agree on most, highest first: each group's agreement counts (group-informed consensus), and a statement more people reject than agree with is never listed.</p>
+      <p>${report.groups.length === 0
+        ? "What everyone agrees on most, highest first (until opinion groups are found, everyone counts as one group); a statement more people reject than agree with is never listed."
+        : "What the groups agree on most, highest first: each group's agreement counts (group-informed consensus), and a statement more people reject than agree with is never listed."}</p>
       ${report.consensus.length === 0 ? html`<p class="notice">None yet.</p>` : html`<ol class="statements">${report.consensus.map((s) => html`<${Statement} key=${s.uri} statement=${s} texts=${texts} />`)}</ol>`}
     </section>
 
