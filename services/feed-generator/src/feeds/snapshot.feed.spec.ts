@@ -124,6 +124,20 @@ describe('SnapshotFeed', () => {
     expect(scores.reads.parts).toBe(reads.parts);
   });
 
+  it("loads into memory only the feed's latest snapshot (or the one before), not every older one a cursor names", async () => {
+    const snapshots = new Map([1, 2, 3, 4].map((snapshot) => [snapshot, itemsWithRanks(Array.from({ length: 3_000 }, (_, i) => i + 1))] as const));
+    const { feed, scores } = feedOver(snapshots, 1_000_000);
+    // Deep pages of three older snapshots at once: each is served, from reads, and none is loaded.
+    const pages = await Promise.all([1, 2, 3].map((snapshot) => fullPageAfter(feed, snapshot, 2_500, 10)));
+    for (const page of pages) expect(page).toEqual(referenceItems(snapshots.get(1)!, 2_500, 10));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect({ parts: scores.reads.parts, held: feed.heldRanks.ranks }).toEqual({ parts: 0, held: 0 });
+    // The latest is loaded once a reader pages deep in it.
+    await feed.skeleton({ feed: definition, limit: 10 });
+    await fullPageAfter(feed, 4, 2_500, 10);
+    await waitFor('the latest snapshot held in memory', () => feed.heldRanks.ranks === 3_000);
+  });
+
   it('holds a snapshot larger than the bound up to the bound, and reads the pages below it', async () => {
     const items = itemsWithRanks(Array.from({ length: 30_000 }, (_, i) => i + 1));
     const { feed, scores } = feedOver(new Map([[5, items]]), 25_000);
