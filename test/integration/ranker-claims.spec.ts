@@ -130,4 +130,25 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     expect((await parts.json<[string]>()).map(([id]) => id)).toEqual(['20000', '30000']);
     expect((await scores.page(b, 20_000, 0, 10)).map((item) => item.uri)).toEqual(['at://did:plc:a/app.bsky.feed.post/20000']);
   });
+
+  it('prunes the snapshots of a feed nobody ranks any more (gone from the curation), and with them the partitions they kept', async () => {
+    const [gone, kept] = [`${feed}-gone`, `${feed}-kept`];
+    for (const snapshot of [50_000, 60_000, 70_000]) {
+      for (const name of [gone, kept]) await scores.writeSnapshot(name, snapshot, [row(`at://did:plc:a/app.bsky.feed.post/${snapshot}`)]);
+    }
+    // The feed still ranked keeps its newest; the one gone had pinned every partition of its runs.
+    expect(await scores.prune(kept, 1, 0, 80_000)).toBe(2);
+    const ranked = [`${feed}-served`, `${feed}-a`, `${feed}-b`, kept];
+    expect(await scores.pruneUnranked(ranked, 65_000)).toBe(2);
+    expect(await scores.pruneUnranked(ranked, 65_000)).toBe(0);
+    await scores.dropUnreferenced(80_000);
+    const parts = await client.query({
+      query: `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = 'feed_scores' AND active AND partition_id IN ('50000', '60000', '70000') ORDER BY partition_id`,
+      query_params: { db: database },
+      format: 'JSONCompactEachRow',
+    });
+    // 70 000 is younger than the bound: the gone feed's last snapshot waits for the next run.
+    expect((await parts.json<[string]>()).map(([id]) => id)).toEqual(['70000']);
+    expect((await scores.latestSnapshot(kept))?.snapshot).toBe(70_000);
+  });
 });

@@ -345,6 +345,21 @@ export class ScoreRepository {
    * once no feed's record names its id. A snapshot id claimed in the last ten minutes may still be
    * being written (a long run's id is its start), before its record: its partition waits.
    */
+  /**
+   * Drops the records of snapshots older than `beforeMs` of every feed but `ranked` (a feed gone
+   * from the curation, renamed, or made `recent`): nobody ranks them any more, so `prune` never
+   * would, and each record would keep its whole run's partition, every other feed's ranks in it
+   * included, on disk for good. Their ranks leave with `dropUnreferenced`. Returns the records dropped.
+   */
+  async pruneUnranked(ranked: readonly string[], beforeMs: number): Promise<number> {
+    const where = `feed NOT IN {ranked:Array(String)} AND snapshot < {beforeMs:UInt64}`;
+    const query_params = { ranked, beforeMs: Math.max(0, Math.floor(beforeMs)) };
+    const result = await this.client.query({ query: `SELECT count() FROM ${this.database}.feed_snapshots WHERE ${where}`, query_params, format: 'JSONCompactEachRow' });
+    const [[count] = ['0']] = await result.json<[string]>();
+    if (Number(count) > 0) await this.client.command({ query: `DELETE FROM ${this.database}.feed_snapshots WHERE ${where}`, query_params });
+    return Number(count);
+  }
+
   async dropUnreferenced(beforeMs: number): Promise<number> {
     const db = this.database;
     const result = await this.client.query({

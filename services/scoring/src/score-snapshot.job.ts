@@ -238,6 +238,13 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       runs.push(written.run);
       snapshots.set(feedUri, { communities: feed.communities, posts: written.posts });
     }
+    // The snapshots of feeds no ranker ranks any more are pruned by the holder of the shared work.
+    if (shared && !this.stopped) {
+      const ranked = [...curation.feeds.values()].filter((feed) => rankings[feed.ranking].servedFrom !== 'posts').map((feed) => this.feedUri(feed));
+      await this.scores.pruneUnranked(ranked, nowMs - SNAPSHOT_MIN_AGE_MS).catch((error: unknown) => {
+        this.log.warn({ err: (error as Error).message }, 'snapshots of feeds gone from the curation could not be pruned; next run tries again');
+      });
+    }
     // The ranks of snapshots pruned by every ranker leave the disk here, a partition at a time.
     await this.scores.dropUnreferenced(nowMs - SNAPSHOT_MIN_AGE_MS).catch((error: unknown) => {
       this.log.warn({ err: (error as Error).message }, 'pruned snapshots could not be dropped from disk; next run tries again');
