@@ -151,4 +151,16 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     expect((await parts.json<[string]>()).map(([id]) => id)).toEqual(['70000']);
     expect((await scores.latestSnapshot(kept))?.snapshot).toBe(70_000);
   });
+
+  it("prunes snapshots whose ids ran ahead of the time (a ranker's clock that ran ahead and was set back) once they were written long enough ago", async () => {
+    const ahead = `${feed}-ahead`;
+    const now = Date.now();
+    // After a run a day ahead, each run's id is the last one's plus 1.
+    for (const snapshot of [now + 86_400_000, now + 86_400_001, now + 86_400_002]) await scores.writeSnapshot(ahead, snapshot, [row(`at://did:plc:a/app.bsky.feed.post/${snapshot}`)]);
+    expect(await scores.prune(ahead, 1, 1_800_000, now)).toBe(0);
+    // An hour later, by the store's clock.
+    await client.command({ query: `ALTER TABLE ${database}.feed_snapshots UPDATE completed_at = now64(3) - INTERVAL 1 HOUR WHERE feed = {feed:String}`, query_params: { feed: ahead }, clickhouse_settings: { mutations_sync: '2' } });
+    expect(await scores.prune(ahead, 1, 1_800_000, now)).toBe(2);
+    expect((await scores.latestSnapshot(ahead))?.snapshot).toBe(now + 86_400_002);
+  });
 });

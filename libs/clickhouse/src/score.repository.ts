@@ -319,13 +319,20 @@ export class ScoreRepository {
    * ranks leave the disk with their partition (`dropUnreferenced`).
    */
   async prune(feed: string, keep: number, minAgeMs: number, nowMs: number): Promise<number> {
+    // Old by its id (the unix ms its run began), or by when its record was written on the store's
+    // clock: after a ranker's clock ran ahead and was set back, ids stay ahead of the time for as
+    // long as it ran ahead (each run's is the last one's plus 1), and by id alone nothing would age.
     const result = await this.client.query({
-      query: `SELECT snapshot FROM ${this.database}.feed_snapshots FINAL WHERE feed = {feed:String} ORDER BY epoch DESC, snapshot DESC`,
-      query_params: { feed },
+      query: `SELECT snapshot, completed_at < now64(3) - toIntervalMillisecond({minAgeMs:UInt64}) FROM ${this.database}.feed_snapshots FINAL
+        WHERE feed = {feed:String} ORDER BY epoch DESC, snapshot DESC`,
+      query_params: { feed, minAgeMs: Math.max(0, Math.floor(minAgeMs)) },
       format: 'JSONCompactEachRow',
     });
-    const snapshots = (await result.json<[string]>()).map(([snapshot]) => Number(snapshot));
-    const old = snapshots.slice(keep).filter((snapshot) => snapshot < nowMs - minAgeMs);
+    const snapshots = (await result.json<[string, number]>()).map(([snapshot, written]) => ({ snapshot: Number(snapshot), written: Number(written) === 1 }));
+    const old = snapshots
+      .slice(keep)
+      .filter(({ snapshot, written }) => snapshot < nowMs - minAgeMs || written)
+      .map(({ snapshot }) => snapshot);
     for (const snapshot of old) {
       await this.client.command({
         query: `DELETE FROM ${this.database}.feed_snapshots WHERE feed = {feed:String} AND snapshot = {snapshot:UInt64}`,
@@ -363,9 +370,11 @@ export class ScoreRepository {
   async dropUnreferenced(beforeMs: number): Promise<number> {
     const db = this.database;
     const result = await this.client.query({
-      query: `SELECT DISTINCT partition_id FROM system.parts
+      // Before the bound by its id, or (ids that ran ahead of the time, as in `prune`) written longer ago than the claims' guard.
+      query: `SELECT partition_id FROM system.parts
         WHERE database = {db:String} AND table = 'feed_scores' AND active AND match(partition_id, '^[0-9]+$')
-          AND toUInt64(partition_id) < {beforeMs:UInt64}
+        GROUP BY partition_id
+        HAVING (toUInt64(partition_id) < {beforeMs:UInt64} OR max(modification_time) < now() - INTERVAL 30 MINUTE)
           AND toUInt64(partition_id) NOT IN (SELECT snapshot FROM ${db}.feed_snapshots)
           AND toUInt64(partition_id) NOT IN (SELECT key FROM ${db}.ranker_claims WHERE kind = 'snapshot' AND claimed_at > now64(3) - INTERVAL 10 MINUTE)`,
       query_params: { db, beforeMs: Math.max(0, Math.floor(beforeMs)) },

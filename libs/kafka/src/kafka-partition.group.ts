@@ -45,6 +45,7 @@ export class KafkaPartitionGroup {
   private assigned: readonly number[] = [];
   private partitionCount = 0;
   private joined = false;
+  /** When the group was last heard from, on the monotonic clock: a wall clock stepped back would stretch the lease. */
   private lastContactMs = 0;
   private stopping = false;
   private rebuildTimer: NodeJS.Timeout | undefined;
@@ -74,7 +75,7 @@ export class KafkaPartitionGroup {
 
   /** True while this member holds `partition` and its lease holds (see the class note). */
   holds(partition: number): boolean {
-    return this.joined && Date.now() - this.lastContactMs < this.options.sessionTimeoutMs / 2 && this.assigned.includes(partition);
+    return this.joined && performance.now() - this.lastContactMs < this.options.sessionTimeoutMs / 2 && this.assigned.includes(partition);
   }
 
   /** Calls `listener` at each assignment and at the start of each rebalance; returns its removal. */
@@ -137,12 +138,12 @@ export class KafkaPartitionGroup {
     consumer.on(GROUP_JOIN, ({ payload }) => {
       this.assigned = [...(payload.memberAssignment[this.options.topic] ?? [])].sort((a, b) => a - b);
       this.joined = true;
-      this.lastContactMs = Date.now();
+      this.lastContactMs = performance.now();
       this.changed();
       firstJoin();
     });
     consumer.on(HEARTBEAT, () => {
-      this.lastContactMs = Date.now();
+      this.lastContactMs = performance.now();
     });
     consumer.on(REBALANCING, () => {
       this.joined = false;
