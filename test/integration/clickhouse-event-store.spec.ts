@@ -412,20 +412,22 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(await communities.members({ ...none, starterPacks: [`at://${curator}/app.bsky.graph.starterpack/3kownedpack01`] }, t0)).toEqual([packMember]);
   });
 
-  it('expires the network\'s events and approvals after 45 days, and still knows when it first saw each account', async () => {
+  it('expires the network\'s events, posts and approvals after 45 days, and still knows when it first saw each account', async () => {
     const notes = new NoteRepository(client, database);
     const veteran = 'did:plc:veteran00000000000000000';
     const longAgo = t0 - 60 * 86_400_000_000;
     const like = (rkey: string, timeUs: number): PipelineEventV1 => ({
       v: 1, type: 'like', op: 'create', did: veteran, rkey, cid: 'bafylike', timeUs, createdAtMs: 0, subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy3k0000000001',
     });
-    await events.write([like('3kveteran0001', longAgo), like('3kveteran0002', t0)]);
+    await events.write([like('3kveteran0001', longAgo), like('3kveteran0002', t0), post(veteran, '3kveteranp001', longAgo), post(veteran, '3kveteranp002', t0)]);
     // Expired rows go when their part is written or merged: a merge now, not in a few hours.
-    for (const table of ['event_log', 'interactions']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
+    for (const table of ['event_log', 'interactions', 'posts']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
     const rows = async (table: string) =>
       (await (await client.query({ query: `SELECT toString(time_us) AS t FROM ${database}.${table} WHERE ${table === 'event_log' ? 'did' : 'actor'} = {did:String} ORDER BY t`, query_params: { did: veteran }, format: 'JSONEachRow' })).json<{ t: string }>()).map((row) => Number(row.t));
-    expect(await rows('event_log')).toEqual([t0]);
+    expect(await rows('event_log')).toEqual([t0, t0]);
     expect(await rows('interactions')).toEqual([t0]);
+    const posts = await client.query({ query: `SELECT rkey FROM ${database}.posts WHERE did = {did:String} ORDER BY rkey`, query_params: { did: veteran }, format: 'JSONCompactEachRow' });
+    expect((await posts.json<[string]>()).map(([rkey]) => rkey)).toEqual(['3kveteranp002']);
     expect((await notes.firstSeen([veteran])).get(veteran)).toBe(longAgo);
   });
 

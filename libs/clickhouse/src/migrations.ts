@@ -865,6 +865,17 @@ export const migrations: Migration[] = [
         WHERE deleted = 0 AND kind IN ('requestLess', 'interactionSeen') AND feed_context = '{"v":1,"vote":1}'`,
     ],
   },
+  {
+    version: 36,
+    name: "the network's posts expire",
+    statements: [
+      // @NOTE Ingest stores every post on the network: a candidate is any post a member wrote or
+      // approved, which only the window decides. Nothing reads a post older than a feed's window (31
+      // days at most), a conversation's votes (45) or a pledge's boost: a post expires with the
+      // approvals of it, after 45 days. A digest's older editions then show their posts as links.
+      `ALTER TABLE {db}.posts MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+    ],
+  },
 ];
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
