@@ -25,27 +25,32 @@ describe('a feed generator started while Kafka is down', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cg-no-kafka-'));
     await writeFile(path.join(dir, 'feeds.yaml'), feeds);
     clickhouse = new AppProcess('clickhouse', chdbHttpEntry, {}, [path.join(dir, 'clickhouse')]).start();
-    const { url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url');
+    ({ url: clickhouseUrl } = await clickhouse.firstJsonLine<{ url: string }>('url'));
     kafkaPort = await freePort();
-    const [port, opsPort] = [await freePort(), await freePort()];
-    url = `http://127.0.0.1:${port}`;
-    opsUrl = `http://127.0.0.1:${opsPort}`;
-    server = new AppProcess('feed-generator', appEntry, {
+    ({ process: server, url, opsUrl } = await startFeedGenerator('feed-generator', clickhouseUrl, kafkaPort));
+  }, 60_000);
+
+  /** A feed generator process on the shared ClickHouse, its Kafka at `kafkaPort` (nothing there, at first). */
+  async function startFeedGenerator(name: string, clickhouseUrl: string, port: number) {
+    const [httpPort, opsPort] = [await freePort(), await freePort()];
+    const child = new AppProcess(name, appEntry, {
       CG_ROLE: 'feed-generator',
-      KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+      KAFKA_BROKERS: `127.0.0.1:${port}`,
       KAFKA_TOPIC_PREFIX: `nokafka${Date.now()}.`,
       ...kafkaTestEnv,
       CLICKHOUSE_URL: clickhouseUrl,
-      CLICKHOUSE_DATABASE: `no_kafka_${process.pid}_${Date.now()}`,
-      DATA_DIR: path.join(dir, 'data'),
+      CLICKHOUSE_DATABASE: `no_kafka_${process.pid}`,
+      DATA_DIR: path.join(dir, name),
       FEEDS_FILE: path.join(dir, 'feeds.yaml'),
       FEEDGEN_PUBLISHER_DID: publisher,
-      HTTP_PORT: String(port),
+      HTTP_PORT: String(httpPort),
       HTTP_BIND_HOST: '127.0.0.1',
       OPS_PORT: String(opsPort),
       LOG_LEVEL: 'info',
     }).start();
-  }, 60_000);
+    return { process: child, url: `http://127.0.0.1:${httpPort}`, opsUrl: `http://127.0.0.1:${opsPort}`, clickhouseUrl };
+  }
+  let clickhouseUrl: string;
 
   afterAll(async () => {
     await server?.stop();
@@ -76,4 +81,17 @@ describe('a feed generator started while Kafka is down', () => {
     expect(server.running).toBe(true);
     expect((await fetch(`${opsUrl}/ready`)).status).toBe(200);
   }, 240_000);
+
+  it('stops promptly and cleanly while Kafka is still away', async () => {
+    const other = await startFeedGenerator('feed-generator-b', clickhouseUrl, await freePort());
+    try {
+      await waitFor('the second feed generator ready', async () => ((await fetch(`${other.opsUrl}/ready`)).ok ? true : undefined), { timeoutMs: 60_000 });
+      const started = Date.now();
+      expect(await other.process.stop()).toBe(0);
+      // Its background bus steps end with the bus: no 30 s shutdown timeout.
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      await other.process.stop();
+    }
+  }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { BusUnavailableError } from '#lib/contracts';
 import { randomUUID } from 'node:crypto';
 import { ClientKafka, ServerKafka, type KafkaOptions, type ReadPacket } from '@nestjs/microservices';
 import type { Consumer } from 'kafkajs';
@@ -56,6 +57,8 @@ export class KafkaControlServer extends ServerKafka {
       abandoned: () => this.closing,
       log: this.control.log,
     });
+    // Closed before it started: `listen` would otherwise wait for a callback that never comes.
+    if (this.closing) throw new BusUnavailableError('the control plane was closed before it started');
   }
 
   override async close(): Promise<void> {

@@ -160,9 +160,11 @@ class PlatformLifecycle implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.busStartup.stop();
+    // Start steps under way in the background end once the bus is closed (they retry until then).
+    const startSteps = this.busStartup.stop();
     await this.controlPlane.client.close();
     await this.bus.close();
+    await startSteps;
     await this.clickhouse.close();
   }
 }
