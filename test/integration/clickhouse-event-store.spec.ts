@@ -1,3 +1,4 @@
+import { TID } from '@atproto/common';
 import { conversationVoteContext, VOTE_CONTEXT } from '#lib/bridging';
 import type { MessageBus, PipelineEventV1 } from '#lib/contracts';
 import { applyMigrations, CommunityRepository, ConversationRepository, createClickHouseClient, EventRepository, FeedbackRepository, FundRepository, MAX_STATEMENTS, migrations, NoteRepository, PostRepository, RemovalRepository, ScoreRepository } from '#lib/clickhouse';
@@ -7,6 +8,8 @@ import type { AppConfig } from '#lib/config';
 import { BusStartup } from '#lib/platform';
 import { RemovedContent } from '../../services/feed-generator/src/feeds/removed-content.js';
 import { ViewerFeedbackStore } from '../../services/feed-generator/src/feeds/viewer-feedback.store.js';
+import { ServablePosts } from '../../services/feed-generator/src/feeds/servable-posts.js';
+import type { FeedRegistry } from '../../services/feed-generator/src/feeds/feed.registry.js';
 
 const alice = 'did:plc:alice00000000000000000000';
 const bob = 'did:plc:bob0000000000000000000000';
@@ -468,6 +471,17 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       post(carol, '3kanswer00004', since + 5, { replyRoot: top, replyParent: top }),
     ]);
     expect((await conversations.statements({ root }, since)).map((statement) => statement.uri)).toEqual([at(carol, '3kanswer00001'), at(dave, '3kanswer00002')]);
+  });
+
+  it("takes votes on a root conversation's statements older than any feed's window: they are servable", async () => {
+    const day = 86_400_000_000;
+    const nowUs = Date.now() * 1000;
+    const root = `at://${bob}/app.bsky.feed.post/${TID.fromTime(nowUs - 10 * day, 0).toString()}`;
+    const reply = `at://${bob}/app.bsky.feed.post/3kearlyreply1`;
+    await events.write([post(bob, '3kearlyreply1', nowUs - 5 * day, { replyRoot: root, replyParent: root })]);
+    const servable = (feeds: object[]) => new ServablePosts(new PostRepository(client, database), { feeds: () => feeds } as unknown as FeedRegistry).servable([reply]);
+    expect(await servable([{ windowHours: 72 }])).toEqual(new Set());
+    expect(await servable([{ windowHours: 72 }, { windowHours: 72, deliberation: { root, participants: 'anyone' } }])).toEqual(new Set([reply]));
   });
 
   it('tells which of tens of thousands of pledged posts are live, a few thousand keys to a query', async () => {

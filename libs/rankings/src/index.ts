@@ -20,3 +20,4 @@ export { comesAfterInRecent } from './recent.js';
 export type { Edition, RankedPost, RankerState, RankFn, RankingLabels } from './ranking.js';
 export { latestCadencePoint, nextCadencePoint } from './digest.js';
 export { analyseConversation, type ConversationReport, type ReportStatement } from './conversation-report.js';
+export { conversationSinceUs } from './conversation-window.js';

@@ -1,4 +1,3 @@
-import { conversationSinceUs } from './conversation-window.js';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommunityRepository, CommunityTooLargeError, ConversationRepository, EditionRepository, LabelRepository, ScoreRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
@@ -8,7 +7,7 @@ import { atUri, Nsid, READERS_ADDED_CONTEXT } from '#lib/domain';
 import { BOT } from '#lib/labels';
 import { APP_CONFIG, CurationService, LOGGER, Metrics, type Logger } from '#lib/platform';
 import { runInTurns } from '#lib/steps';
-import { rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
+import { conversationSinceUs, rankings, type RankedPost, type RankerState, type RankFn, type RankingLabels } from '#lib/rankings';
 import { BridgeFundStep, NO_FUNDS, type FundRun } from './bridge-fund.step.js';
 import { FeedOwnership } from './feed-ownership.js';
 import { LabelEmitter, type LabelledSnapshot } from './label.emitter.js';
