@@ -423,6 +423,8 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
       v: 1, type: 'like', op: 'create', did: veteran, rkey, cid: 'bafylike', timeUs, createdAtMs: 0, subjectUri: `at://${alice}/app.bsky.feed.post/3k0000000001`, subjectCid: 'bafy3k0000000001',
     });
     await events.write([like('3kveteran0001', longAgo), like('3kveteran0002', t0), post(veteran, '3kveteranp001', longAgo), post(veteran, '3kveteranp002', t0)]);
+    // A post deleted long ago: its tombstone stays, so that what it took away (a note's label) stays away.
+    await events.write([post(veteran, '3kveteranp003', longAgo), { v: 1, type: 'post', op: 'delete', did: veteran, rkey: '3kveteranp003', timeUs: longAgo + 1 }]);
     // Expired rows go when their part is written or merged: a merge now, not in a few hours.
     for (const table of ['event_log', 'interactions', 'posts']) await client.command({ query: `OPTIMIZE TABLE ${database}.${table} FINAL` });
     const rows = async (table: string) =>
@@ -430,7 +432,9 @@ describe.each(['embedded', 'server'] as const)('ClickHouse event store (%s conne
     expect(await rows('event_log')).toEqual([t0, t0]);
     expect(await rows('interactions')).toEqual([t0]);
     const posts = await client.query({ query: `SELECT rkey FROM ${database}.posts WHERE did = {did:String} ORDER BY rkey`, query_params: { did: veteran }, format: 'JSONCompactEachRow' });
-    expect((await posts.json<[string]>()).map(([rkey]) => rkey)).toEqual(['3kveteranp002']);
+    expect((await posts.json<[string]>()).map(([rkey]) => rkey)).toEqual(['3kveteranp002', '3kveteranp003']);
+    const states = await new PostRepository(client, database).states([`at://${veteran}/app.bsky.feed.post/3kveteranp001`, `at://${veteran}/app.bsky.feed.post/3kveteranp003`]);
+    expect([...states]).toEqual([[`at://${veteran}/app.bsky.feed.post/3kveteranp003`, null]]);
     expect((await notes.firstSeen([veteran])).get(veteran)).toBe(longAgo);
   });
 

@@ -3,6 +3,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { clickHouseErrorCode, ClickHouseUnavailableError, isConnectionError, QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING } from './clickhouse.errors.js';
 import { InterruptedRestoreError, setAsideDatabases } from './store-backups.js';
 
+/** Days a post is kept after it was written; a deleted post's tombstone is kept for good (migration 36). */
+const POSTS_KEPT_DAYS = 45;
+
 interface Migration {
   version: number;
   name: string;
@@ -871,9 +874,12 @@ export const migrations: Migration[] = [
     statements: [
       // @NOTE Ingest stores every post on the network: a candidate is any post a member wrote or
       // approved, which only the window decides. Nothing reads a post older than a feed's window (31
-      // days at most), a conversation's votes (45) or a pledge's boost: a post expires with the
-      // approvals of it, after 45 days. A digest's older editions then show their posts as links.
-      `ALTER TABLE {db}.posts MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL 45 DAY`,
+      // days at most) or a conversation's votes (45): a post expires with the approvals of it, after
+      // 45 days (POSTS_KEPT_DAYS). A digest's older editions then show their posts as links, and a
+      // pledge to an older post, which no feed's window reaches to boost it, is refused as one to a
+      // post gone. A deleted post's tombstone (its key, without text) stays: a note's label on it
+      // stays withdrawn.
+      `ALTER TABLE {db}.posts MODIFY TTL toDateTime(intDiv(time_us, 1000000)) + INTERVAL ${POSTS_KEPT_DAYS} DAY DELETE WHERE deleted = 0`,
     ],
   },
 ];
