@@ -120,7 +120,7 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     }
     expect(await scores.prune(a, 1, 0, 40_000)).toBe(2);
     expect(await scores.prune(b, 2, 0, 40_000)).toBe(1);
-    expect(await scores.dropUnreferenced(40_000)).toBeGreaterThanOrEqual(1);
+    expect(await scores.dropUnreferenced(40_000, 0)).toBeGreaterThanOrEqual(1);
     const parts = await client.query({
       query: `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = 'feed_scores' AND active AND partition_id IN ('10000', '20000', '30000') ORDER BY partition_id`,
       query_params: { db: database },
@@ -141,7 +141,7 @@ describe('ranker claims: ownership epochs, claims and the snapshot served', () =
     const ranked = [`${feed}-served`, `${feed}-a`, `${feed}-b`, kept];
     expect(await scores.pruneUnranked(ranked, 65_000)).toBe(2);
     expect(await scores.pruneUnranked(ranked, 65_000)).toBe(0);
-    await scores.dropUnreferenced(80_000);
+    await scores.dropUnreferenced(80_000, 0);
     const parts = await client.query({
       query: `SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = 'feed_scores' AND active AND partition_id IN ('50000', '60000', '70000') ORDER BY partition_id`,
       query_params: { db: database },

@@ -69,19 +69,6 @@ export class EditionRepository {
     return (await result.json<RankedItemRow>()).map(rankedItem);
   }
 
-  /** Where one post stands in a complete edition, with the score parts that placed it; undefined when the edition has no such post. */
-  async explain(feed: string, edition: EditionSummary, uri: string): Promise<{ rank: number; score: number; components: unknown } | undefined> {
-    const result = await this.client.query({
-      query: `SELECT rank, score, components FROM ${this.database}.digest_edition_posts FINAL
-        WHERE feed = {feed:String} AND edition = {edition:UInt64} AND rank <= {posts:UInt32} AND uri = {uri:String}
-        ORDER BY rank LIMIT 1`,
-      query_params: { feed, edition: edition.edition, posts: edition.posts, uri },
-      format: 'JSONEachRow',
-    });
-    const [row] = await result.json<{ rank: number; score: number; components: string }>();
-    return row && { rank: Number(row.rank), score: Number(row.score), components: JSON.parse(row.components) };
-  }
-
   /** What the ranker needs of the stored editions: the latest one's cadence point and every post they served. */
   async history(feed: string): Promise<{ latestAt?: number; posts: Set<string> }> {
     const db = this.database;

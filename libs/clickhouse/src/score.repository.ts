@@ -367,17 +367,18 @@ export class ScoreRepository {
     return Number(count);
   }
 
-  async dropUnreferenced(beforeMs: number): Promise<number> {
+  /** Drops from disk the partitions (runs) no snapshot record names any more, older than `minAgeMs`; returns how many. */
+  async dropUnreferenced(nowMs: number, minAgeMs: number): Promise<number> {
     const db = this.database;
     const result = await this.client.query({
-      // Before the bound by its id, or (ids that ran ahead of the time, as in `prune`) written longer ago than the claims' guard.
+      // Old by its id, or (ids that ran ahead of the time, as in `prune`) by when its parts were written on the store's clock.
       query: `SELECT partition_id FROM system.parts
         WHERE database = {db:String} AND table = 'feed_scores' AND active AND match(partition_id, '^[0-9]+$')
         GROUP BY partition_id
-        HAVING (toUInt64(partition_id) < {beforeMs:UInt64} OR max(modification_time) < now() - INTERVAL 30 MINUTE)
+        HAVING (toUInt64(partition_id) < {beforeMs:UInt64} OR max(modification_time) < now() - toIntervalSecond({minAgeS:UInt64}))
           AND toUInt64(partition_id) NOT IN (SELECT snapshot FROM ${db}.feed_snapshots)
           AND toUInt64(partition_id) NOT IN (SELECT key FROM ${db}.ranker_claims WHERE kind = 'snapshot' AND claimed_at > now64(3) - INTERVAL 10 MINUTE)`,
-      query_params: { db, beforeMs: Math.max(0, Math.floor(beforeMs)) },
+      query_params: { db, beforeMs: Math.max(0, Math.floor(nowMs - minAgeMs)), minAgeS: Math.max(0, Math.ceil(minAgeMs / 1000)) },
       format: 'JSONCompactEachRow',
     });
     const partitions = (await result.json<[string]>()).map(([id]) => id);

@@ -303,14 +303,15 @@ function defaultTimescales(digest: FeedFields['digest']): { windowHours: number;
 
 /**
  * A feed as the services use it: its label rules grouped (`labels`), absent when it has none; its
- * timescales set, and the ones set by default named (`defaulted`, absent when none), so that an editor can leave them
- * to the default instead of writing today's default into the feed (a feed made a weekly digest
- * then keeps a three-day window).
+ * timescales set, and the ones set by default named (`defaulted`, absent when none), so that an
+ * editor can leave them to the default instead of writing today's default into the feed (a feed
+ * made a weekly digest then keeps a three-day window).
  */
 function feedDefinition(shortname: string, { exclude, downrank, digest, deliberation, windowHours, halfLifeHours, ...feed }: FeedFields) {
   const labels = exclude !== undefined || downrank !== undefined ? { exclude: exclude ?? [], ...(downrank && { downrank }) } : undefined;
   const defaults = defaultTimescales(digest);
-  const defaulted: ('windowHours' | 'halfLifeHours')[] = [...(windowHours === undefined ? ['windowHours' as const] : []), ...(halfLifeHours === undefined ? ['halfLifeHours' as const] : [])];
+  const written = { windowHours, halfLifeHours };
+  const defaulted = (['windowHours', 'halfLifeHours'] as const).filter((name) => written[name] === undefined);
   return {
     shortname,
     ...feed,

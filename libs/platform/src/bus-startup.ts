@@ -20,7 +20,6 @@ const BACKGROUND_RETRY_MS = 5_000;
 export class BusStartup {
   /** The bus could not be reached at start and this process serves without it: steps go on in the background. */
   private away = false;
-  private stopped = false;
   private readonly stopping = new AbortController();
   private readonly background = new Set<Promise<void>>();
   private readonly log: Logger;
@@ -57,23 +56,23 @@ export class BusStartup {
 
   /** Ends the background steps: what is under way is abandoned by the bus's own close. */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.stopping.abort();
     await Promise.allSettled([...this.background]);
   }
 
   private async retry(what: string, attempt: () => Promise<void>, once: boolean): Promise<void> {
+    const stopped = this.stopping.signal;
     for (;;) {
       try {
         await attempt();
-        if (!this.stopped) this.log.info({ step: what }, 'message bus start step done');
+        if (!stopped.aborted) this.log.info({ step: what }, 'message bus start step done');
         return;
       } catch (error) {
-        if (this.stopped) return;
+        if (stopped.aborted) return;
         this.log.warn({ step: what, err: (error as Error).message }, once ? 'message bus start step failed' : 'message bus start step failed; trying again');
         if (once) return;
-        await sleep(BACKGROUND_RETRY_MS, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-        if (this.stopped) return;
+        await sleep(BACKGROUND_RETRY_MS, undefined, { signal: stopped }).catch(() => undefined);
+        if (stopped.aborted) return;
       }
     }
   }

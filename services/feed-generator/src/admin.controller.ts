@@ -13,7 +13,7 @@ import { InvalidRequestError } from './xrpc/xrpc.errors.js';
  * their values are checked with the whole edited file before it is written (`CurationStore.set`),
  * so a mistake is reported as it would be in the file.
  */
-export const definitionInput = (schema: z.AnyZodObject) =>
+const definitionInput = (schema: z.AnyZodObject) =>
   z
     .record(schema.keyof(), z.unknown(), { invalid_type_error: 'must be an object' })
     .optional()

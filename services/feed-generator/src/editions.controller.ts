@@ -1,14 +1,14 @@
 import { Controller, Get, Headers, Inject, Param, Query, Req, Res, type OnModuleInit } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { LRUCache } from 'lru-cache';
-import { EditionRepository, PostRepository, type EditionItem, type EditionSummary } from '#lib/clickhouse';
+import { EditionRepository, PostRepository } from '#lib/clickhouse';
 import type { AppConfig } from '#lib/config';
 import { APP_CONFIG } from '#lib/platform';
 import { latestCadencePoint, nextCadencePoint } from '#lib/rankings';
 import { AdminAuthError, hasAdminToken } from './admin.guard.js';
 import { DIGEST_PAGE } from './console/console-assets.js';
 import { PublicPage } from './console/console.controller.js';
+import { DigestFeed } from './feeds/digest.feed.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 import { integerParam, parseParams } from './xrpc/request-input.js';
 import { InvalidRequestError } from './xrpc/xrpc.errors.js';
@@ -59,17 +59,8 @@ export class EditionsController {
     private readonly registry: FeedRegistry,
     private readonly store: EditionRepository,
     private readonly posts: PostRepository,
+    private readonly digests: DigestFeed,
   ) {}
-
-  /** An edition's posts never change under one ownership epoch: kept (LRU) by both, as the feed keeps them. */
-  private readonly editionItems = new LRUCache<string, EditionItem[], { uri: string; summary: EditionSummary }>({
-    max: MAX_EDITIONS,
-    fetchMethod: (_key, _stale, { context }) => this.store.items(context.uri, context.summary),
-  });
-
-  private items(uri: string, summary: EditionSummary): Promise<EditionItem[]> {
-    return this.editionItems.forceFetch(`${uri} ${summary.edition} ${summary.epoch}`, { context: { uri, summary } });
-  }
 
   @Get(':shortname/editions')
   async editions(@Param('shortname') shortname: string, @Query() query: unknown, @Req() request: FastifyRequest): Promise<EditionsView> {
@@ -82,7 +73,7 @@ export class EditionsController {
     const { limit } = parseParams(EditionsParams, query);
     const uri = this.registry.uriOf(feed);
     const summaries = await this.store.list(uri, limit);
-    const items = await Promise.all(summaries.map((summary) => this.items(uri, summary)));
+    const items = await Promise.all(summaries.map((summary) => this.digests.editionPosts(uri, summary)));
     const texts = await this.posts.summaries(items.flat().map((item) => item.uri));
     const editions = summaries.map((summary, index) => ({
       edition: summary.edition,
@@ -114,9 +105,6 @@ export class EditionsController {
     };
   }
 }
-
-/** Editions' posts kept, all feeds together (at most 100 posts each). */
-const MAX_EDITIONS = 512;
 
 const names = (value: unknown): string[] => (Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []);
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
-import { EditionRepository, ScoreRepository, type EditionSummary } from '#lib/clickhouse';
+import { ScoreRepository } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
+import { DigestFeed } from './feeds/digest.feed.js';
 import { FeedRegistry } from './feeds/feed.registry.js';
 
 export interface Explanation {
@@ -34,12 +35,11 @@ const LATEST_TTL_MS = 2_000;
 export class ExplanationService {
   private readonly answers = new LRUCache<string, Explanation>({ max: MAX_ANSWERS });
   private readonly latest = new LRUCache<string, { snapshot: number | undefined }>({ max: 1_000, ttl: LATEST_TTL_MS });
-  private readonly latestEditions = new LRUCache<string, { edition: EditionSummary | undefined }>({ max: 1_000, ttl: LATEST_TTL_MS });
 
   constructor(
     private readonly registry: FeedRegistry,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
-    @Inject(EditionRepository) private readonly editions: EditionRepository,
+    private readonly digests: DigestFeed,
   ) {}
 
   /**
@@ -72,30 +72,17 @@ export class ExplanationService {
   }
 
   private async explainEdition(feed: FeedDefinition, uri: string, post: string, pinned: number | undefined): Promise<Explanation> {
-    const edition = pinned === undefined ? await this.latestEdition(uri) : await this.editions.find(uri, pinned);
+    const edition = pinned === undefined ? await this.digests.latestEdition(uri) : await this.digests.editionRecord(uri, pinned);
     const unranked = { feed: uri, post, snapshot: null, edition: edition?.edition ?? pinned ?? null, rank: null, score: null, components: null };
     if (!edition) {
       const reason = pinned === undefined ? 'no edition is frozen yet: the ranker freezes one at the next cadence point' : `the feed has no edition ${pinned}`;
       return { ...unranked, reason };
     }
-    // An edition never changes under one ownership epoch: the answer is kept by both.
-    const key = `${uri} e${edition.edition}.${edition.epoch} ${post}`;
-    const cached = this.answers.get(key);
-    if (cached) return cached;
-    const found = await this.editions.explain(uri, edition, post);
-    if (found) return this.keep(key, { ...unranked, ...found });
-    if (post === feed.digest?.endCard) {
-      return this.keep(key, { ...unranked, rank: edition.posts + 1, reason: "the curator's end card: pinned after the edition's posts" });
-    }
-    return this.keep(key, { ...unranked, reason: 'not in this edition: not among the best posts of the base ranking that no earlier edition served' });
-  }
-
-  private async latestEdition(uri: string): Promise<EditionSummary | undefined> {
-    const cached = this.latestEditions.get(uri);
-    if (cached) return cached.edition;
-    const [edition] = await this.editions.list(uri, 1);
-    this.latestEditions.set(uri, { edition });
-    return edition;
+    // The edition's posts as the feed serves them (kept there: an edition never changes under one epoch).
+    const found = (await this.digests.editionPosts(uri, edition)).find((item) => item.uri === post);
+    if (found) return { ...unranked, rank: found.rank, score: found.score, components: found.components };
+    if (post === feed.digest?.endCard) return { ...unranked, rank: edition.posts + 1, reason: "the curator's end card: pinned after the edition's posts" };
+    return { ...unranked, reason: 'not in this edition: not among the best posts of the base ranking that no earlier edition served' };
   }
 
   private keep(key: string, answer: Explanation): Explanation {

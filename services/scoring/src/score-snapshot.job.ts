@@ -245,7 +245,7 @@ export class ScoreSnapshotJob implements OnApplicationBootstrap, BeforeApplicati
       });
     }
     // The ranks of snapshots pruned by every ranker leave the disk here, a partition at a time.
-    await this.scores.dropUnreferenced(nowMs - SNAPSHOT_MIN_AGE_MS).catch((error: unknown) => {
+    await this.scores.dropUnreferenced(nowMs, SNAPSHOT_MIN_AGE_MS).catch((error: unknown) => {
       this.log.warn({ err: (error as Error).message }, 'pruned snapshots could not be dropped from disk; next run tries again');
     });
     this.stats.feeds = held;

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { describeProvenance } from '#lib/bridging';
-import { EditionRepository, PostRepository, ScoreRepository, type PostSummary, type RankedItem } from '#lib/clickhouse';
+import { PostRepository, ScoreRepository, type PostSummary, type RankedItem } from '#lib/clickhouse';
 import type { FeedDefinition } from '#lib/curation';
+import { DigestFeed } from '../feeds/digest.feed.js';
 import { FeedRegistry } from '../feeds/feed.registry.js';
 import { RecentFeed } from '../feeds/recent.feed.js';
 
@@ -91,7 +92,7 @@ export class FeedPreviewService {
     private readonly recent: RecentFeed,
     @Inject(ScoreRepository) private readonly scores: ScoreRepository,
     @Inject(PostRepository) private readonly posts: PostRepository,
-    @Inject(EditionRepository) private readonly editions: EditionRepository,
+    private readonly digests: DigestFeed,
   ) {}
 
   async preview(feed: FeedDefinition, limit: number): Promise<FeedPreview> {
@@ -117,9 +118,9 @@ export class FeedPreviewService {
     }
     if (feed.ranking === 'digest') {
       // A digest serves its latest frozen edition, not its base ranking's newest snapshot.
-      const [edition] = await this.editions.list(uri, 1);
+      const edition = await this.digests.latestEdition(uri);
       if (!edition) return { ...base, snapshot: null, edition: null, items: [] };
-      const items = (await this.editions.items(uri, edition)).slice(0, limit);
+      const items = (await this.digests.editionPosts(uri, edition)).slice(0, limit);
       const about = { id: edition.edition, posts: edition.posts, frozenAt: new Date(edition.frozenAtMs).toISOString() };
       return { ...base, snapshot: null, edition: about, items: await this.previewItems(items) };
     }

@@ -42,13 +42,13 @@ export class DigestFeed implements FeedAlgorithm {
       const match = /^e(\d+)$/.exec(cursor.ordering);
       if (!match) throw new InvalidCursorError('cursor belongs to another ordering of this feed');
       edition = Number(match[1]);
-      summary = await this.record(uri, edition);
+      summary = await this.editionRecord(uri, edition);
     } else {
       summary = await this.latestEdition(uri);
       if (!summary) return { ordering: 'e0', items: [], ends: true };
       edition = summary.edition;
     }
-    const posts = summary && (await this.posts(uri, summary));
+    const posts = summary && (await this.editionPosts(uri, summary));
     const items: SkeletonItem[] = (posts ?? []).map((item) => ({
       post: item.uri,
       cid: item.cid,
@@ -64,7 +64,8 @@ export class DigestFeed implements FeedAlgorithm {
     return { ordering: `e${edition}`, items: page, ends: page.length === left.length };
   }
 
-  private async latestEdition(uri: string): Promise<EditionSummary | undefined> {
+  /** The feed's latest complete edition, trusted for `RECORD_TTL_MS`. */
+  async latestEdition(uri: string): Promise<EditionSummary | undefined> {
     let known = this.latest.get(uri);
     if (!known) {
       const [newest] = await this.store.list(uri, 1);
@@ -75,7 +76,7 @@ export class DigestFeed implements FeedAlgorithm {
   }
 
   /** A complete edition's record, or undefined when the feed has no such edition. */
-  private async record(uri: string, edition: number): Promise<EditionSummary | undefined> {
+  async editionRecord(uri: string, edition: number): Promise<EditionSummary | undefined> {
     const key = `${uri} ${edition}`;
     let known = this.records.get(key);
     if (!known) {
@@ -85,7 +86,8 @@ export class DigestFeed implements FeedAlgorithm {
     return known.edition ?? undefined;
   }
 
-  private async posts(uri: string, summary: EditionSummary): Promise<EditionItem[]> {
+  /** An edition's posts, in order, with their scores and score parts (kept: they never change under one epoch). */
+  async editionPosts(uri: string, summary: EditionSummary): Promise<EditionItem[]> {
     const key = `${uri} ${summary.edition} ${summary.epoch}`;
     const cached = this.editions.get(key);
     if (cached) return cached;
